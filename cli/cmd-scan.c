@@ -1,0 +1,168 @@
+/* cmd-scan.c - omamorictl scan: one message through omamori-scand, the
+ * result as JSON (or text for people).
+ *
+ * Goes through the daemon, not a private engine, so what it prints is what
+ * a delivery would get.  Exit status: 0 clean, 1 not clean, 2 error.
+ */
+#include "omamorictl.h"
+#include "proto.h"
+#include "util.h"
+
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct ctl_scan_opts {
+	const char *mailbox;
+	const char *direction;
+	const char *output;
+	int text;
+};
+
+static void ctl_scan_json(const struct om_scan_result *res)
+{
+	struct om_buf b;
+	size_t i;
+
+	om_buf_init(&b);
+	om_buf_append_str(&b, "{\"verdict\":");
+	om_buf_append_json_str(&b, res->verdict);
+	om_buf_append_str(&b, ",\"action\":");
+	om_buf_append_json_str(&b, res->action);
+	om_buf_append_str(&b, ",\"virus\":");
+	om_buf_append_json_str(&b, res->virus);
+	om_buf_append_str(&b, ",\"reason\":");
+	om_buf_append_json_str(&b, res->reason);
+	om_buf_printf(&b, ",\"message_changed\":%s,\"parts\":[",
+		      res->message != NULL ? "true" : "false");
+	for (i = 0; i < res->part_count; i++) {
+		const struct om_scan_part *p = &res->parts[i];
+
+		om_buf_append_str(&b, i == 0 ? "{\"path\":" : ",{\"path\":");
+		om_buf_append_json_str(&b, p->path);
+		om_buf_append_str(&b, ",\"type\":");
+		om_buf_append_json_str(&b, p->content_type);
+		om_buf_append_str(&b, ",\"filename\":");
+		om_buf_append_json_str(&b, p->filename);
+		om_buf_append_str(&b, ",\"verdict\":");
+		om_buf_append_json_str(&b, p->verdict);
+		om_buf_append_str(&b, ",\"virus\":");
+		om_buf_append_json_str(&b, p->virus);
+		om_buf_append_str(&b, "}");
+	}
+	om_buf_append_str(&b, "]}\n");
+	fputs(b.data, stdout);
+	om_buf_free(&b);
+}
+
+static void ctl_scan_text(const struct om_scan_result *res)
+{
+	size_t i;
+
+	printf("verdict: %s\naction:  %s\n", res->verdict, res->action);
+	if (res->virus != NULL)
+		printf("virus:   %s\n", res->virus);
+	if (res->reason != NULL)
+		printf("reason:  %s\n", res->reason);
+	for (i = 0; i < res->part_count; i++) {
+		const struct om_scan_part *p = &res->parts[i];
+
+		printf("  part %-6s %-9s %-30s %s%s%s\n", p->path, p->verdict,
+		       p->content_type != NULL ? p->content_type : "-",
+		       p->filename != NULL ? p->filename : "",
+		       p->virus != NULL ? " " : "",
+		       p->virus != NULL ? p->virus : "");
+	}
+}
+
+static int ctl_scan_write_output(const char *path,
+				 const struct om_scan_result *res,
+				 const char *original, size_t original_len)
+{
+	const char *data = res->message != NULL ? res->message : original;
+	size_t len = res->message != NULL ? res->message_len : original_len;
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return ctl_error("cannot write %s", path);
+	if (fwrite(data, 1, len, f) != len || fclose(f) != 0)
+		return ctl_error("cannot write %s", path);
+	return 0;
+}
+
+static int ctl_scan_parse(int argc, char **argv, struct ctl_scan_opts *opts)
+{
+	static const struct option longopts[] = {
+		{ "mailbox", required_argument, NULL, 'm' },
+		{ "direction", required_argument, NULL, 'd' },
+		{ "text", no_argument, NULL, 't' },
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+m:d:to:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': opts->mailbox = optarg; break;
+		case 'd': opts->direction = optarg; break;
+		case 't': opts->text = 1; break;
+		case 'o': opts->output = optarg; break;
+		default: return -1;
+		}
+	}
+	if (strcmp(opts->direction, "in") != 0 && strcmp(opts->direction, "out") != 0)
+		return ctl_error("--direction must be in or out") != 0 ? -1 : -1;
+	return optind == argc - 1 ? optind : -1;
+}
+
+int ctl_cmd_scan(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_scan_opts opts = { "", "in", NULL, 0 };
+	struct om_scan_request req;
+	struct om_scan_result res;
+	char *data = NULL, *error = NULL;
+	size_t len;
+	int idx, ret;
+
+	/* getopt wants argv[0] to be the command name */
+	idx = ctl_scan_parse(argc + 1, argv - 1, &opts);
+	if (idx < 0)
+		return ctl_error("usage: scan [--mailbox ADDR] [--direction in|out] "
+				 "[--text] [-o OUT] FILE|-");
+	if (om_read_file(argv[idx - 1], (size_t)ctl->config->scan_max_size,
+			 &data, &len, &error) < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+		return ret;
+	}
+	memset(&req, 0, sizeof(req));
+	req.session_id = (char *)"omamorictl";
+	req.mailbox = (char *)opts.mailbox;
+	req.direction = (char *)opts.direction;
+	req.mail_from = (char *)"";
+	req.message = data;
+	req.message_len = len;
+	if (om_scand_scan(ctl->config->scand_socket,
+			  (int)ctl->config->scan_timeout_ms, &req, &res,
+			  &error) < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+		free(data);
+		return ret;
+	}
+	if (opts.text)
+		ctl_scan_text(&res);
+	else
+		ctl_scan_json(&res);
+	ret = strcmp(res.verdict, "clean") == 0 ? CTL_EXIT_OK : CTL_EXIT_NOT_CLEAN;
+	if (opts.output != NULL &&
+	    ctl_scan_write_output(opts.output, &res, data, len) != 0)
+		ret = CTL_EXIT_ERROR;
+	om_scan_result_free(&res);
+	free(data);
+	return ret;
+}

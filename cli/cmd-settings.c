@@ -1,0 +1,233 @@
+/* cmd-settings.c - omamorictl sub ... and domain ...: provisioning.
+ *
+ * Thin: each command checks its words with settings.c and then makes one
+ * store call; the lookup order lives in settings.c, not here.
+ */
+#include "omamorictl.h"
+#include "settings.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void ctl_print_row(void *context, const char *key, const char *name,
+			  const char *value)
+{
+	(void)context;
+	printf("%s\t%s\t%s\n", key, name, value);
+}
+
+static int ctl_check_mailbox_feature(const char *mailbox, const char *feature)
+{
+	char *error = NULL;
+	int ret;
+
+	if (om_settings_mailbox_check(mailbox, &error) < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+		return ret;
+	}
+	if (!om_settings_feature_valid(feature))
+		return ctl_error("unknown feature '%s' (known: %s)", feature,
+				 om_settings_feature_names());
+	return 0;
+}
+
+static int ctl_sub_set(struct ctl *ctl, const char *mailbox,
+		       const char *feature, const char *state)
+{
+	char *error = NULL;
+	int ret;
+
+	if ((ret = ctl_check_mailbox_feature(mailbox, feature)) != 0)
+		return ret;
+	if (om_settings_state_parse(state) < 0)
+		return ctl_error("state must be on, paused or off, not '%s'", state);
+	if (om_store_subscription_set(ctl_store(ctl, 0), mailbox, feature,
+				      state, &error) < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+		return ret;
+	}
+	printf("%s %s %s\n", mailbox, feature, state);
+	return CTL_EXIT_OK;
+}
+
+static int ctl_sub_get_one(struct ctl *ctl, const char *mailbox,
+			   const char *feature)
+{
+	enum om_sub_state state;
+	const char *source;
+	char *error = NULL;
+	int ret;
+
+	if (om_settings_subscription(ctl_store(ctl, 0), mailbox, feature,
+				     &state, &source, &error) < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+		return ret;
+	}
+	printf("%s\t%s\t%s\t(%s)\n", mailbox, feature,
+	       om_settings_state_name(state), source);
+	return CTL_EXIT_OK;
+}
+
+static int ctl_sub_get(struct ctl *ctl, const char *mailbox,
+		       const char *feature)
+{
+	char *error = NULL;
+	int ret;
+
+	if (feature != NULL)
+		return ctl_check_mailbox_feature(mailbox, feature) != 0 ?
+			CTL_EXIT_ERROR : ctl_sub_get_one(ctl, mailbox, feature);
+	if (om_settings_mailbox_check(mailbox, &error) < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+		return ret;
+	}
+	return ctl_sub_get_one(ctl, mailbox, OM_FEATURE_INBOUND_VIRUS);
+}
+
+static int ctl_sub_del(struct ctl *ctl, const char *mailbox,
+		       const char *feature)
+{
+	char *error = NULL;
+	int ret;
+
+	if ((ret = ctl_check_mailbox_feature(mailbox, feature)) != 0)
+		return ret;
+	if (om_store_subscription_delete(ctl_store(ctl, 0), mailbox, feature,
+					 &error) < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+		return ret;
+	}
+	return CTL_EXIT_OK;
+}
+
+static int ctl_list(struct ctl *ctl, int domains, const char *key)
+{
+	char *error = NULL;
+	int ret;
+
+	ret = domains ?
+		om_store_domain_list(ctl_store(ctl, 0), key, ctl_print_row,
+				     NULL, &error) :
+		om_store_subscription_list(ctl_store(ctl, 0), key,
+					   ctl_print_row, NULL, &error);
+	if (ret < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+		return ret;
+	}
+	return CTL_EXIT_OK;
+}
+
+int ctl_cmd_sub(struct ctl *ctl, int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[0], "set") == 0)
+		return ctl_sub_set(ctl, argv[1], argv[2], argv[3]);
+	if ((argc == 2 || argc == 3) && strcmp(argv[0], "get") == 0)
+		return ctl_sub_get(ctl, argv[1], argc == 3 ? argv[2] : NULL);
+	if (argc == 3 && strcmp(argv[0], "del") == 0)
+		return ctl_sub_del(ctl, argv[1], argv[2]);
+	if ((argc == 1 || argc == 2) && strcmp(argv[0], "list") == 0)
+		return ctl_list(ctl, 0, argc == 2 ? argv[1] : NULL);
+	return ctl_error("usage: sub set MAILBOX FEATURE on|paused|off | "
+			 "sub get MAILBOX [FEATURE] | sub del MAILBOX FEATURE | "
+			 "sub list [MAILBOX]");
+}
+
+static int ctl_check_domain(const char *domain)
+{
+	const unsigned char *p;
+
+	if (strcmp(domain, OM_GLOBAL_DOMAIN) == 0)
+		return 0;
+	if (*domain == '\0' || strlen(domain) > 253 || strchr(domain, '@') != NULL)
+		return ctl_error("'%s' is not a domain name", domain);
+	for (p = (const unsigned char *)domain; *p != '\0'; p++) {
+		if (*p <= 0x20 || *p == 0x7f)
+			return ctl_error("domain contains a space or control character");
+	}
+	return 0;
+}
+
+static int ctl_domain_set(struct ctl *ctl, const char *domain,
+			  const char *name, const char *value)
+{
+	char *error = NULL;
+	int ret;
+
+	if ((ret = ctl_check_domain(domain)) != 0)
+		return ret;
+	if (om_settings_domain_check(name, value, &error) < 0 ||
+	    om_store_domain_set(ctl_store(ctl, 0), domain, name, value,
+				&error) < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+		return ret;
+	}
+	printf("%s %s %s\n", domain, name, value);
+	return CTL_EXIT_OK;
+}
+
+static int ctl_domain_unset(struct ctl *ctl, const char *domain,
+			    const char *name)
+{
+	char *error = NULL;
+	int ret;
+
+	if ((ret = ctl_check_domain(domain)) != 0)
+		return ret;
+	if (om_store_domain_delete(ctl_store(ctl, 0), domain, name, &error) < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+		return ret;
+	}
+	return CTL_EXIT_OK;
+}
+
+static int ctl_domain_get(struct ctl *ctl, const char *domain,
+			  const char *name)
+{
+	static const char *const names[] = {
+		OM_FEATURE_INBOUND_VIRUS, "language", "virus-admin-copy", "default"
+	};
+	char *probe = om_asprintf("postmaster@%s", domain), *value, *error = NULL;
+	size_t i;
+	int ret = CTL_EXIT_OK;
+
+	for (i = 0; i < OM_N_ELEMENTS(names); i++) {
+		if (name != NULL && strcmp(name, names[i]) != 0)
+			continue;
+		value = om_settings_domain_value(ctl_store(ctl, 0), probe,
+						 names[i], "(unset)", &error);
+		if (value == NULL) {
+			ret = ctl_error("%s", error);
+			free(error);
+			break;
+		}
+		printf("%s\t%s\t%s\n", domain, names[i], value);
+		free(value);
+	}
+	free(probe);
+	return ret;
+}
+
+int ctl_cmd_domain(struct ctl *ctl, int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[0], "set") == 0)
+		return ctl_domain_set(ctl, argv[1], argv[2], argv[3]);
+	if ((argc == 2 || argc == 3) && strcmp(argv[0], "get") == 0)
+		return ctl_check_domain(argv[1]) != 0 ? CTL_EXIT_ERROR :
+			ctl_domain_get(ctl, argv[1], argc == 3 ? argv[2] : NULL);
+	if (argc == 3 && strcmp(argv[0], "unset") == 0)
+		return ctl_domain_unset(ctl, argv[1], argv[2]);
+	if ((argc == 1 || argc == 2) && strcmp(argv[0], "list") == 0)
+		return ctl_list(ctl, 1, argc == 2 ? argv[1] : NULL);
+	return ctl_error("usage: domain set DOMAIN NAME VALUE | domain get DOMAIN "
+			 "[NAME] | domain unset DOMAIN NAME | domain list [DOMAIN]");
+}

@@ -1,0 +1,27 @@
+/* omamorictl.h - the parts of omamorictl its command files share. */
+#ifndef OMAMORICTL_H
+#define OMAMORICTL_H
+
+#include "config.h"
+#include "store.h"
+
+#define CTL_EXIT_OK 0
+#define CTL_EXIT_NOT_CLEAN 1
+#define CTL_EXIT_ERROR 2
+
+struct ctl {
+	const char *config_path;
+	struct om_config *config;
+	struct om_store *store;
+};
+
+/* Opens the store named by the configuration (exits 2 on failure). */
+struct om_store *ctl_store(struct ctl *ctl, int create);
+/* Prints "omamorictl: ..." to stderr and returns CTL_EXIT_ERROR. */
+int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int ctl_cmd_sub(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_domain(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_scan(struct ctl *ctl, int argc, char **argv);
+
+#endif

@@ -1,0 +1,247 @@
+/* scand.c - omamori-scand: the scanning daemon.
+ *
+ * Holds the one expensive thing, the libclamav engine (a full signature set
+ * costs about a gigabyte, so it must not live in each Dovecot LMTP process),
+ * and serves scan requests on a UNIX socket with a pool of worker threads.
+ * Signatures are reloaded on SIGHUP and when their files change, by a thread
+ * of their own, without refusing a request.  SIGTERM: stop accepting, finish
+ * the requests in flight, exit 0.
+ *
+ * SECURITY: scand parses hostile mail (GMime, libclamav).  It starts as root
+ * only to create its socket and read the configuration, then drops for good
+ * to scand_user before the first request; it opens nothing but its socket,
+ * the signature and template files and the store.  Every wire length is
+ * checked (proto.c); message text reaches the log only through om_sanitize.
+ */
+#include "scand.h"
+#include "daemon.h"
+#include "log.h"
+#include "mime.h"
+#include "util.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define SCAND_BACKLOG 256
+
+struct scand_reloader {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int requested;
+	int stopping;
+};
+
+struct scand_main {
+	struct scand scand;
+	struct scand_reloader reloader;
+	int listen_fd;
+	int signal_fd;
+};
+
+static void *scand_reloader_main(void *arg)
+{
+	struct scand_main *m = arg;
+	struct scand_reloader *r = &m->reloader;
+	char *error = NULL;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->stopping) {
+		if (!r->requested) {
+			pthread_cond_wait(&r->cond, &r->lock);
+			continue;
+		}
+		r->requested = 0;
+		pthread_mutex_unlock(&r->lock);
+		if (scand_engines_reload(&m->scand.engines, &error) < 0) {
+			om_log_error("reload failed, old signatures kept: %s", error);
+			om_free(&error);
+		}
+		pthread_mutex_lock(&r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+static void scand_request_reload(struct scand_main *m)
+{
+	pthread_mutex_lock(&m->reloader.lock);
+	m->reloader.requested = 1;
+	pthread_cond_signal(&m->reloader.cond);
+	pthread_mutex_unlock(&m->reloader.lock);
+}
+
+static int scand_reloader_start(struct scand_main *m, char **error_r)
+{
+	if (pthread_mutex_init(&m->reloader.lock, NULL) != 0 ||
+	    pthread_cond_init(&m->reloader.cond, NULL) != 0 ||
+	    pthread_create(&m->reloader.thread, NULL, scand_reloader_main, m) != 0) {
+		*error_r = om_strdup("cannot start the reload thread");
+		return -1;
+	}
+	return 0;
+}
+
+static void scand_reloader_stop(struct scand_main *m)
+{
+	pthread_mutex_lock(&m->reloader.lock);
+	m->reloader.stopping = 1;
+	pthread_cond_signal(&m->reloader.cond);
+	pthread_mutex_unlock(&m->reloader.lock);
+	(void)pthread_join(m->reloader.thread, NULL);
+}
+
+/* Blocks the signals for every thread and returns a signalfd for them. */
+static int scand_signals_setup(char **error_r)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
+		*error_r = om_strdup("pthread_sigmask failed");
+		return -1;
+	}
+	sigdelset(&set, SIGPIPE);
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		*error_r = om_asprintf("signalfd: %s", strerror(errno));
+	return fd;
+}
+
+/* Reads pending signals; returns 1 when told to stop. */
+static int scand_handle_signals(struct scand_main *m)
+{
+	struct signalfd_siginfo si;
+
+	while (read(m->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			om_log_info("SIGHUP: reloading signatures");
+			scand_request_reload(m);
+		} else {
+			om_log_info("signal %u: stopping", si.ssi_signo);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void scand_accept_ready(struct scand_main *m)
+{
+	int fd;
+
+	for (;;) {
+		fd = accept4(m->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				om_log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		scand_workers_push(&m->scand, fd);
+	}
+}
+
+static void scand_loop(struct scand_main *m)
+{
+	struct pollfd pfds[2] = {
+		{ m->listen_fd, POLLIN, 0 }, { m->signal_fd, POLLIN, 0 }
+	};
+	long interval = m->scand.config->signature_check_interval;
+	uint64_t next_check = om_now_ms() + (uint64_t)interval * 1000;
+
+	while (!m->scand.stopping) {
+		if (poll(pfds, 2, 1000) < 0 && errno != EINTR) {
+			om_log_error("poll: %s", strerror(errno));
+			break;
+		}
+		if ((pfds[1].revents & POLLIN) != 0 && scand_handle_signals(m))
+			m->scand.stopping = 1;
+		else if ((pfds[0].revents & POLLIN) != 0)
+			scand_accept_ready(m);
+		if (interval > 0 && om_now_ms() >= next_check) {
+			next_check = om_now_ms() + (uint64_t)interval * 1000;
+			if (scand_engines_changed(&m->scand.engines)) {
+				om_log_info("signature files changed: reloading");
+				scand_request_reload(m);
+			}
+		}
+	}
+}
+
+static void scand_usage(void)
+{
+	fprintf(stderr, "usage: omamori-scand [-c config] [-f] [-v]\n"
+		"  -c FILE  configuration (default " OM_DEFAULT_CONFIG_PATH ")\n"
+		"  -f       stay in the foreground and log to stderr\n"
+		"  -v       verbose logging\n");
+	exit(2);
+}
+
+static void scand_start(struct scand_main *m, const char *config_path,
+			int foreground)
+{
+	char *error = NULL;
+
+	if (om_config_load(config_path, &m->scand.config, &error) < 0)
+		om_fatal("%s", error);
+	om_log_open("omamori-scand",
+		    !foreground && strcmp(m->scand.config->log, "syslog") == 0);
+	m->signal_fd = scand_signals_setup(&error);
+	if (m->signal_fd < 0)
+		om_fatal("%s", error);
+	om_mime_global_init();
+	if (scand_engines_init(&m->scand.engines, m->scand.config, &error) < 0)
+		om_fatal("%s", error);
+	m->listen_fd = om_daemon_listen_unix(m->scand.config->scand_socket,
+					     0666, SCAND_BACKLOG, &error);
+	if (m->listen_fd < 0)
+		om_fatal("%s", error);
+	if (om_daemon_drop_privileges(m->scand.config->scand_user, &error) < 0)
+		om_fatal("%s", error);
+	if (scand_workers_start(&m->scand, &error) < 0 ||
+	    scand_reloader_start(m, &error) < 0)
+		om_fatal("%s", error);
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = OM_DEFAULT_CONFIG_PATH;
+	struct scand_main m;
+	int c, foreground = 0;
+
+	memset(&m, 0, sizeof(m));
+	while ((c = getopt(argc, argv, "c:fv")) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'f': foreground = 1; break;
+		case 'v': om_log_set_verbose(1); break;
+		default: scand_usage();
+		}
+	}
+	if (optind != argc)
+		scand_usage();
+	scand_start(&m, config_path, foreground);
+	om_log_info("ready: socket=%s workers=%ld", m.scand.config->scand_socket,
+		    m.scand.config->scand_workers);
+	scand_loop(&m);
+	close(m.listen_fd);
+	(void)unlink(m.scand.config->scand_socket);
+	scand_workers_stop(&m.scand);
+	scand_reloader_stop(&m);
+	scand_engines_deinit(&m.scand.engines);
+	om_log_info("stopped");
+	om_config_free(&m.scand.config);
+	close(m.signal_fd);
+	return 0;
+}

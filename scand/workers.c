@@ -1,0 +1,331 @@
+/* workers.c - omamori-scand's worker pool: each worker takes a connection,
+ * reads framed requests, scans, answers, until the client closes.
+ *
+ * Each worker owns its own store handle (SQLite handles are per thread) and
+ * reads the recipient domain's settings (language, admin copy) per request;
+ * scand itself keeps no state between requests.
+ */
+#include "scand.h"
+#include "log.h"
+#include "proto.h"
+#include "scan.h"
+#include "settings.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SCAND_IDLE_TIMEOUT_MS 60000
+#define SCAND_IDLE_SLICE_MS 250
+
+struct scand_worker {
+	struct scand *scand;
+	struct om_store *store;
+	unsigned int id;
+};
+
+/* ---- connection queue ---- */
+
+void scand_workers_push(struct scand *scand, int fd)
+{
+	struct scand_queue *q = &scand->queue;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->closing) {
+		pthread_mutex_unlock(&q->lock);
+		close(fd);
+		return;
+	}
+	if (q->count == q->cap) {
+		size_t i, ncap = q->cap == 0 ? 64 : q->cap * 2;
+		int *nfds = om_malloc(ncap * sizeof(int));
+
+		for (i = 0; i < q->count; i++)
+			nfds[i] = q->fds[(q->head + i) % q->cap];
+		free(q->fds);
+		q->fds = nfds;
+		q->head = 0;
+		q->cap = ncap;
+	}
+	q->fds[(q->head + q->count) % q->cap] = fd;
+	q->count++;
+	pthread_cond_signal(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+}
+
+/* Next connection, or -1 when the pool is closing. */
+static int scand_queue_pop(struct scand_queue *q)
+{
+	int fd = -1;
+
+	pthread_mutex_lock(&q->lock);
+	while (q->count == 0 && !q->closing)
+		pthread_cond_wait(&q->cond, &q->lock);
+	if (q->count > 0 && !q->closing) {
+		fd = q->fds[q->head];
+		q->head = (q->head + 1) % q->cap;
+		q->count--;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return fd;
+}
+
+/* ---- one request ---- */
+
+static int scand_worker_store(struct scand_worker *w, char **error_r)
+{
+	const struct om_config *config = w->scand->config;
+
+	if (w->store != NULL)
+		return 0;
+	return om_store_open(config->store_path, 0,
+			     config->store_busy_timeout_ms, &w->store, error_r);
+}
+
+/* Fills the per-recipient parts of the scan settings from the store. */
+static int scand_domain_settings(struct scand_worker *w, const char *mailbox,
+				 char **lang_r, char **admin_r, char **error_r)
+{
+	char *admin;
+
+	if (scand_worker_store(w, error_r) < 0)
+		return -1;
+	*lang_r = om_settings_domain_value(w->store, mailbox, "language",
+					   w->scand->config->default_language,
+					   error_r);
+	if (*lang_r == NULL)
+		goto fail;
+	admin = om_settings_domain_value(w->store, mailbox, "virus-admin-copy",
+					 "off", error_r);
+	if (admin == NULL) {
+		om_free(lang_r);
+		goto fail;
+	}
+	if (strcmp(admin, "off") == 0)
+		om_free(&admin);
+	*admin_r = admin;
+	return 0;
+fail:
+	/* a store that failed once is reopened next time */
+	om_store_close(&w->store);
+	return -1;
+}
+
+static void scand_log_result(const struct om_scan_request *req,
+			     const struct om_scan_result *res, uint64_t ms)
+{
+	char *session = om_sanitize(req->session_id != NULL ? req->session_id : "-", 64);
+	char *mailbox = om_sanitize(req->mailbox, 128);
+	char *virus = om_sanitize(res->virus != NULL ? res->virus : "-", 128);
+	char *reason = om_sanitize(res->reason != NULL ? res->reason : "-", 160);
+
+	om_log_info("%s scan mailbox=%s direction=%s size=%zu verdict=%s "
+		    "action=%s virus=%s reason=\"%s\" ms=%llu", session, mailbox,
+		    req->direction, req->message_len, res->verdict, res->action,
+		    virus, reason, (unsigned long long)ms);
+	free(session);
+	free(mailbox);
+	free(virus);
+	free(reason);
+}
+
+/* Scans one decoded request; answers a result or an error frame in out. */
+static void scand_handle_scan(struct scand_worker *w,
+			      const struct om_scan_request *req,
+			      struct om_buf *out)
+{
+	const struct om_config *config = w->scand->config;
+	struct om_scan_settings set;
+	struct scand_engine_ref *ref;
+	struct om_scan_result res;
+	char *lang = NULL, *admin = NULL, *from, *error = NULL;
+	uint64_t start = om_now_ms();
+	int ret;
+
+	if (scand_domain_settings(w, req->mailbox, &lang, &admin, &error) < 0) {
+		om_log_error("scan mailbox=%s: %s", req->mailbox, error);
+		om_proto_encode_error(error, out);
+		free(error);
+		return;
+	}
+	from = om_scan_notice_from(config->notice_from, req->mailbox);
+	memset(&set, 0, sizeof(set));
+	set.max_size = (size_t)config->scan_max_size;
+	set.max_parts = (size_t)config->scan_max_parts;
+	set.max_depth = (unsigned int)config->scan_max_depth;
+	set.limit_action = config->scan_limit_action;
+	set.templates_dir = config->templates_dir;
+	set.language = lang;
+	set.notice_from = from;
+	set.admin_copy = admin;
+	set.now = time(NULL);
+	ref = scand_engines_acquire(&w->scand->engines);
+	set.engine = ref->engine;
+	om_scan_result_init(&res);
+	ret = om_scan_message(&set, req, &res, &error);
+	scand_engines_release(&w->scand->engines, &ref);
+	if (ret < 0) {
+		om_log_error("scan mailbox=%s: %s", req->mailbox, error);
+		om_proto_encode_error(error, out);
+		free(error);
+	} else {
+		scand_log_result(req, &res, om_now_ms() - start);
+		om_proto_encode_result(&res, out);
+	}
+	om_scan_result_free(&res);
+	free(lang);
+	free(admin);
+	free(from);
+}
+
+/* Handles one frame; returns 0 to keep the connection, -1 to close it. */
+static int scand_handle_frame(struct scand_worker *w, uint16_t type,
+			      char *body, size_t len, struct om_buf *out)
+{
+	struct om_scan_request req;
+	char *error = NULL;
+
+	switch (type) {
+	case OM_MSG_PING:
+		free(body);
+		om_proto_encode_empty(OM_MSG_PONG, out);
+		return 0;
+	case OM_MSG_SCAN_REQUEST:
+		if (om_proto_decode_request(body, len, &req, &error) < 0) {
+			om_log_warn("bad scan request: %s", error);
+			om_proto_encode_error(error, out);
+			free(error);
+			return -1;
+		}
+		scand_handle_scan(w, &req, out);
+		om_scan_request_free(&req);
+		return 0;
+	default:
+		free(body);
+		om_log_warn("unexpected frame type %u", type);
+		om_proto_encode_error("unexpected frame type", out);
+		return -1;
+	}
+}
+
+/* Waits until fd is readable; 1 ready, 0 idle too long or stopping. */
+static int scand_wait_request(struct scand_worker *w, int fd)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	int waited = 0, ret;
+
+	while (!w->scand->stopping && waited < SCAND_IDLE_TIMEOUT_MS) {
+		ret = poll(&pfd, 1, SCAND_IDLE_SLICE_MS);
+		if (ret > 0)
+			return 1;
+		if (ret < 0 && errno != EINTR)
+			return 0;
+		waited += SCAND_IDLE_SLICE_MS;
+	}
+	return 0;
+}
+
+static void scand_serve_connection(struct scand_worker *w, int fd)
+{
+	const struct om_config *config = w->scand->config;
+	size_t max_body = (size_t)config->scan_max_size + OM_PROTO_OVERHEAD;
+	struct om_buf out;
+	char *body = NULL, *error = NULL;
+	uint16_t type;
+	size_t len;
+	int ret;
+
+	om_buf_init(&out);
+	while (scand_wait_request(w, fd) > 0) {
+		ret = om_proto_read_frame(fd, (int)config->scan_timeout_ms,
+					  max_body, &type, &body, &len, &error);
+		if (ret <= 0) {
+			if (ret < 0) {
+				om_log_warn("client: %s", error);
+				om_buf_reset(&out);
+				om_proto_encode_error(error, &out);
+				(void)om_proto_write_all(fd, out.data, out.len,
+							 1000, &error);
+			}
+			break;
+		}
+		om_buf_reset(&out);
+		ret = scand_handle_frame(w, type, body, len, &out);
+		if (om_proto_write_all(fd, out.data, out.len,
+				       (int)config->scan_timeout_ms, &error) < 0) {
+			om_log_warn("client: answer not sent: %s", error);
+			break;
+		}
+		if (ret < 0)
+			break;
+	}
+	free(error);
+	om_buf_free(&out);
+	close(fd);
+}
+
+static void *scand_worker_main(void *arg)
+{
+	struct scand_worker *w = arg;
+	int fd;
+
+	while ((fd = scand_queue_pop(&w->scand->queue)) >= 0)
+		scand_serve_connection(w, fd);
+	om_store_close(&w->store);
+	free(w);
+	return NULL;
+}
+
+int scand_workers_start(struct scand *scand, char **error_r)
+{
+	struct scand_queue *q = &scand->queue;
+	struct scand_worker *w;
+	size_t i;
+	int ret;
+
+	if (pthread_mutex_init(&q->lock, NULL) != 0 ||
+	    pthread_cond_init(&q->cond, NULL) != 0) {
+		*error_r = om_strdup("cannot initialise the connection queue");
+		return -1;
+	}
+	scand->worker_count = (size_t)scand->config->scand_workers;
+	scand->workers = om_calloc(scand->worker_count, sizeof(pthread_t));
+	for (i = 0; i < scand->worker_count; i++) {
+		w = om_calloc(1, sizeof(*w));
+		w->scand = scand;
+		w->id = (unsigned int)i;
+		ret = pthread_create(&scand->workers[i], NULL, scand_worker_main, w);
+		if (ret != 0) {
+			*error_r = om_asprintf("pthread_create: %s", strerror(ret));
+			free(w);
+			scand->worker_count = i;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void scand_workers_stop(struct scand *scand)
+{
+	struct scand_queue *q = &scand->queue;
+	size_t i;
+
+	pthread_mutex_lock(&q->lock);
+	q->closing = 1;
+	for (i = 0; i < q->count; i++)
+		close(q->fds[(q->head + i) % q->cap]);
+	q->count = 0;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->lock);
+	for (i = 0; i < scand->worker_count; i++)
+		(void)pthread_join(scand->workers[i], NULL);
+	free(scand->workers);
+	scand->workers = NULL;
+	free(q->fds);
+	q->fds = NULL;
+}

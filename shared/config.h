@@ -1,0 +1,58 @@
+/* config.h - omamori.conf: paths, sockets and global defaults.
+ *
+ * Per-domain and per-mailbox settings live in the store, not here.  Every
+ * parameter has one definition (name, default, minimum, maximum) in config.c.
+ */
+#ifndef OM_CONFIG_H
+#define OM_CONFIG_H
+
+#include <stddef.h>
+
+#ifdef OM_DEFAULT_CONFIG_PATH_OVERRIDE
+#define OM_DEFAULT_CONFIG_PATH OM_DEFAULT_CONFIG_PATH_OVERRIDE
+#else
+#define OM_DEFAULT_CONFIG_PATH "/etc/omamori/omamori.conf"
+#endif
+
+enum om_failure_action {
+	OM_FAILURE_TEMPFAIL = 0,	/* LMTP 451: Postfix keeps and retries */
+	OM_FAILURE_ACCEPT		/* deliver with X-Omamori-Virus: unscanned */
+};
+
+enum om_limit_action {
+	OM_LIMIT_DELIVER = 0,		/* deliver, X-Omamori-Virus: unscanned (limit) */
+	OM_LIMIT_TEMPFAIL		/* keep it in Postfix's queue */
+};
+
+struct om_config {
+	char *path;
+	char *store_path;
+	char *scand_socket;
+	char *scand_user;
+	char *signature_dirs;	/* space-separated */
+	char *templates_dir;
+	char *default_language;
+	char *notice_from;
+	char *log;		/* "stderr" or "syslog" */
+	long scand_workers;
+	long signature_check_interval;	/* seconds; 0 = only on SIGHUP */
+	long scan_timeout_ms;
+	long scan_max_size;
+	long scan_max_parts;
+	long scan_max_depth;
+	long store_busy_timeout_ms;
+	enum om_failure_action scand_failure_action;
+	enum om_limit_action scan_limit_action;
+};
+
+/* Loads path.  Returns 0, or -1 with *error_r (allocated) naming the file,
+   line and parameter at fault.  A missing file is an error. */
+int om_config_load(const char *path, struct om_config **config_r,
+		   char **error_r);
+/* A configuration holding only the defaults. */
+struct om_config *om_config_defaults(void);
+void om_config_free(struct om_config **config);
+/* Writes every parameter with its value as "name = value" lines. */
+char *om_config_dump(const struct om_config *config);
+
+#endif

@@ -1,0 +1,20 @@
+/* daemon.h - start-up steps every omamori daemon shares: listening sockets
+ * and the irrevocable drop to the unprivileged user.
+ */
+#ifndef OM_DAEMON_H
+#define OM_DAEMON_H
+
+#include <sys/types.h>
+
+/* Creates a listening UNIX stream socket at path (a stale socket file is
+   replaced; a non-socket file there is an error), mode applied.  Returns the
+   fd, or -1 with *error_r. */
+int om_daemon_listen_unix(const char *path, mode_t mode, int backlog,
+			  char **error_r);
+
+/* When running as root and user is not empty: setgroups, setresgid and
+   setresuid to user, irrevocably.  Not root: nothing to do.  Returns 0, or
+   -1 with *error_r (unknown user, a uid 0 user, a failed call). */
+int om_daemon_drop_privileges(const char *user, char **error_r);
+
+#endif

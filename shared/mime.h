@@ -1,0 +1,67 @@
+/* mime.h - MIME parsing, part walking and rewriting (GMime 3).
+ *
+ * The scanner needs three things from a message: its leaf parts decoded
+ * (base64, quoted-printable, uuencode) with their decoded file names, a way
+ * to remove an attachment while keeping every other part as it was, and a
+ * way to put a notice at the top of the readable body.
+ */
+#ifndef OM_MIME_H
+#define OM_MIME_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+struct om_mime_msg;
+
+struct om_mime_leaf {
+	char *path;		/* "1", "2.1", ... */
+	char *content_type;	/* "text/plain" */
+	char *filename;		/* decoded UTF-8, or NULL */
+	int is_body;		/* readable text of the top-level message */
+	int in_attached_message;	/* inside a message/rfc822 part */
+	void *object;		/* GMimeObject of the leaf */
+	void *unit;		/* what to remove if infected (GMimeObject) */
+	void *unit_parent;	/* its multipart, or NULL: the body itself */
+};
+
+/* Initialises GMime once per process. */
+void om_mime_global_init(void);
+
+/* Parses data (not copied after return).  Returns NULL with *error_r if
+   GMime cannot make a message of it at all. */
+struct om_mime_msg *om_mime_parse(const char *data, size_t len,
+				  char **error_r);
+void om_mime_free(struct om_mime_msg **msg);
+
+/* Collects the leaves.  Returns 0, 1 if a limit was exceeded (*reason_r set,
+   allocated: "limit: ..."), -1 on error. */
+int om_mime_collect(struct om_mime_msg *msg, size_t max_parts,
+		    unsigned int max_depth, struct om_mime_leaf **leaves_r,
+		    size_t *count_r, char **reason_r);
+void om_mime_leaves_free(struct om_mime_leaf **leaves, size_t count);
+
+/* Decodes a leaf's content into out (transfer encoding undone). */
+int om_mime_leaf_decode(const struct om_mime_leaf *leaf, struct om_buf *out,
+			char **error_r);
+
+/* Removes leaf's unit (an attachment) from its multipart.  Returns 1 if
+   removed, 0 if it was already removed. */
+int om_mime_remove_unit(struct om_mime_msg *msg, struct om_mime_leaf *leaf);
+
+/* Puts notice (UTF-8 text) at the top of every readable body part, plain and
+   HTML; adds a text/plain part first if the message has none. */
+void om_mime_add_notice(struct om_mime_msg *msg, const char *notice);
+
+/* Serialises the (changed) message. */
+void om_mime_write(struct om_mime_msg *msg, struct om_buf *out);
+
+/* A top-level header, decoded to UTF-8 (allocated), or NULL. */
+char *om_mime_header_decoded(struct om_mime_msg *msg, const char *name);
+
+/* Builds a single-part text/plain UTF-8 message. */
+void om_mime_build_text_mail(const char *from, const char *to,
+			     const char *subject, const char *body,
+			     struct om_buf *out);
+
+#endif

@@ -1,0 +1,29 @@
+/* notify.h - notice templates (templates/<lang>/<name>.txt).
+ *
+ * A template is UTF-8 text with {{name}} placeholders.  Mail templates start
+ * with a "Subject: ..." line and a blank line.  Values are sanitised before
+ * they are put in, since most come from the message being reported.
+ */
+#ifndef OM_NOTIFY_H
+#define OM_NOTIFY_H
+
+struct om_notify_var {
+	const char *name;
+	const char *value;
+};
+
+/* Renders dir/lang/name.txt with vars (terminated by a {NULL, NULL}).  An
+   unknown language falls back to "ja".  Returns an allocated text, or NULL
+   with *error_r (allocated). */
+char *om_notify_render(const char *dir, const char *lang, const char *name,
+		       const struct om_notify_var *vars, char **error_r);
+
+/* Splits a rendered mail template into its subject and body (pointers into
+   text, which is modified).  Returns 0, or -1 if there is no Subject line. */
+int om_notify_split_mail(char *text, const char **subject_r,
+			 const char **body_r);
+
+/* Substitutes {{name}} in tmpl; unknown names stay as they are. */
+char *om_notify_expand(const char *tmpl, const struct om_notify_var *vars);
+
+#endif

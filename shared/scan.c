@@ -1,0 +1,355 @@
+/* scan.c - one message through the scanner: parse (GMime), scan each decoded
+ * leaf and the raw message (libclamav), decide, rewrite.
+ *
+ * Decision (inbound): no virus -> deliver unchanged; a virus only in
+ * attachments -> those attachments removed and a notice put at the top of
+ * the body (action "strip"); a virus in the readable body, in a single-part
+ * message, or found only in the raw message -> the message replaced by the
+ * report of templates/<lang>/virus-report.txt (action "replace").  Over a
+ * limit -> "unscanned" with the configured limit action.
+ */
+#include "scan.h"
+#include "av.h"
+#include "mime.h"
+#include "notify.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct om_scan_run {
+	const struct om_scan_settings *set;
+	const struct om_scan_request *req;
+	struct om_scan_result *res;
+	struct om_mime_msg *msg;
+	struct om_mime_leaf *leaves;
+	size_t leaf_count;
+	char **viruses;		/* per leaf, NULL if clean */
+	char *raw_virus;	/* found in the raw message only */
+	char *scan_error;
+};
+
+static void om_scan_unscanned(struct om_scan_run *run, const char *reason)
+{
+	struct om_scan_result *res = run->res;
+
+	free(res->verdict);
+	free(res->action);
+	free(res->reason);
+	res->verdict = om_strdup("unscanned");
+	res->action = om_strdup(run->set->limit_action == OM_LIMIT_TEMPFAIL ?
+				"tempfail" : "deliver");
+	res->reason = om_strdup(reason);
+}
+
+static char *om_part_label(const struct om_mime_leaf *leaf)
+{
+	if (leaf->filename != NULL)
+		return om_strdup(leaf->filename);
+	return om_asprintf("part %s (%s)", leaf->path, leaf->content_type);
+}
+
+/* Scans every leaf decoded; records part verdicts. */
+static void om_scan_leaves(struct om_scan_run *run)
+{
+	struct om_buf data;
+	char *virus, *error;
+	const char *verdict;
+	size_t i;
+	int ret;
+
+	run->viruses = om_calloc(run->leaf_count + 1, sizeof(char *));
+	om_buf_init(&data);
+	for (i = 0; i < run->leaf_count; i++) {
+		struct om_mime_leaf *leaf = &run->leaves[i];
+
+		om_buf_reset(&data);
+		virus = NULL;
+		error = NULL;
+		ret = om_mime_leaf_decode(leaf, &data, &error);
+		if (ret == 0)
+			ret = om_av_scan_buffer(run->set->engine, data.data,
+						data.len, 0, &virus, &error);
+		verdict = ret == 1 ? "virus" : ret == 0 ? "clean" : "unscanned";
+		om_scan_result_add_part(run->res, leaf->path, leaf->content_type,
+					leaf->filename, verdict, virus);
+		run->viruses[i] = virus;
+		if (ret < 0 && run->scan_error == NULL)
+			run->scan_error = om_asprintf("part %s: %s", leaf->path, error);
+		free(error);
+	}
+	om_buf_free(&data);
+}
+
+static int om_scan_any_leaf_virus(const struct om_scan_run *run,
+				  int body_only)
+{
+	size_t i;
+
+	for (i = 0; i < run->leaf_count; i++) {
+		if (run->viruses[i] != NULL &&
+		    (!body_only || run->leaves[i].is_body ||
+		     run->leaves[i].unit_parent == NULL))
+			return 1;
+	}
+	return 0;
+}
+
+static const char *om_scan_first_virus(const struct om_scan_run *run)
+{
+	size_t i;
+
+	for (i = 0; i < run->leaf_count; i++) {
+		if (run->viruses[i] != NULL)
+			return run->viruses[i];
+	}
+	return run->raw_virus;
+}
+
+/* Comma-separated labels of the infected parts. */
+static char *om_scan_infected_labels(const struct om_scan_run *run)
+{
+	struct om_buf b;
+	char *label;
+	size_t i;
+
+	om_buf_init(&b);
+	for (i = 0; i < run->leaf_count; i++) {
+		if (run->viruses[i] == NULL)
+			continue;
+		label = om_part_label(&run->leaves[i]);
+		om_buf_printf(&b, "%s%s", b.len > 0 ? ", " : "", label);
+		free(label);
+	}
+	if (b.len == 0)
+		om_buf_append_str(&b, "(message body)");
+	return om_buf_steal(&b, NULL);
+}
+
+static char *om_scan_sender(const struct om_scan_run *run)
+{
+	char *from;
+
+	if (run->req->mail_from != NULL && run->req->mail_from[0] != '\0')
+		return om_strdup(run->req->mail_from);
+	from = run->msg != NULL ? om_mime_header_decoded(run->msg, "From") : NULL;
+	return from != NULL ? from : om_strdup("<>");
+}
+
+static char *om_scan_time_text(time_t now)
+{
+	char text[32];
+	struct tm tm;
+
+	if (localtime_r(&now, &tm) == NULL ||
+	    strftime(text, sizeof(text), "%Y/%m/%d %H:%M:%S", &tm) == 0)
+		return om_strdup("?");
+	return om_strdup(text);
+}
+
+/* Renders the report and builds it as a mail to "to". */
+static int om_scan_build_report(struct om_scan_run *run, const char *to,
+				struct om_buf *out, char **error_r)
+{
+	char *when = om_scan_time_text(run->set->now);
+	char *files = om_scan_infected_labels(run);
+	char *sender = om_scan_sender(run);
+	char *subject = run->msg != NULL ?
+		om_mime_header_decoded(run->msg, "Subject") : NULL;
+	struct om_notify_var vars[] = {
+		{ "detected_at", when }, { "filename", files },
+		{ "virus", om_scan_first_virus(run) }, { "sender", sender },
+		{ "recipient", run->req->mailbox },
+		{ "subject", subject != NULL ? subject : "" }, { NULL, NULL }
+	};
+	const char *subj, *body;
+	char *text;
+	int ret = -1;
+
+	text = om_notify_render(run->set->templates_dir, run->set->language,
+				"virus-report", vars, error_r);
+	if (text != NULL && om_notify_split_mail(text, &subj, &body) == 0) {
+		om_mime_build_text_mail(run->set->notice_from, to, subj, body, out);
+		ret = 0;
+	} else if (text != NULL) {
+		*error_r = om_strdup("template virus-report has no Subject line");
+	}
+	free(text);
+	free(when);
+	free(files);
+	free(sender);
+	free(subject);
+	return ret;
+}
+
+static int om_scan_replace(struct om_scan_run *run, char **error_r)
+{
+	struct om_scan_result *res = run->res;
+	struct om_buf out;
+
+	om_buf_init(&out);
+	if (om_scan_build_report(run, run->req->mailbox, &out, error_r) < 0) {
+		om_buf_free(&out);
+		return -1;
+	}
+	res->action = om_strdup("replace");
+	res->message = om_buf_steal(&out, &res->message_len);
+	if (run->set->admin_copy != NULL) {
+		if (om_scan_build_report(run, run->set->admin_copy, &out,
+					 error_r) < 0) {
+			om_buf_free(&out);
+			return -1;
+		}
+		res->admin_address = om_strdup(run->set->admin_copy);
+		res->admin_message = om_buf_steal(&out, &res->admin_message_len);
+	}
+	return 0;
+}
+
+/* Lines "  - name (virus)" for every removed part. */
+static char *om_scan_removed_lines(const struct om_scan_run *run)
+{
+	struct om_buf b;
+	char *label;
+	size_t i;
+
+	om_buf_init(&b);
+	for (i = 0; i < run->leaf_count; i++) {
+		if (run->viruses[i] == NULL)
+			continue;
+		label = om_part_label(&run->leaves[i]);
+		om_buf_printf(&b, "  - %s (%s)\n", label, run->viruses[i]);
+		free(label);
+	}
+	return om_buf_steal(&b, NULL);
+}
+
+static int om_scan_strip(struct om_scan_run *run, char **error_r)
+{
+	char *when = om_scan_time_text(run->set->now);
+	char *removed = om_scan_removed_lines(run);
+	struct om_notify_var vars[] = {
+		{ "detected_at", when }, { "removed", removed }, { NULL, NULL }
+	};
+	struct om_buf out;
+	char *notice;
+	size_t i;
+
+	notice = om_notify_render(run->set->templates_dir, run->set->language,
+				  "virus-notice", vars, error_r);
+	free(when);
+	free(removed);
+	if (notice == NULL)
+		return -1;
+	for (i = 0; i < run->leaf_count; i++) {
+		if (run->viruses[i] != NULL)
+			(void)om_mime_remove_unit(run->msg, &run->leaves[i]);
+	}
+	om_mime_add_notice(run->msg, notice);
+	free(notice);
+	om_buf_init(&out);
+	om_mime_write(run->msg, &out);
+	run->res->action = om_strdup("strip");
+	run->res->message = om_buf_steal(&out, &run->res->message_len);
+	return 0;
+}
+
+static int om_scan_decide(struct om_scan_run *run, char **error_r)
+{
+	struct om_scan_result *res = run->res;
+	const char *virus = om_scan_first_virus(run);
+
+	if (virus == NULL) {
+		if (run->scan_error != NULL) {
+			om_scan_unscanned(run, run->scan_error);
+			return 0;
+		}
+		res->verdict = om_strdup("clean");
+		res->action = om_strdup("deliver");
+		return 0;
+	}
+	res->verdict = om_strdup("virus");
+	res->virus = om_strdup(virus);
+	if (run->msg == NULL || run->raw_virus != NULL ||
+	    om_scan_any_leaf_virus(run, 1))
+		return om_scan_replace(run, error_r);
+	return om_scan_strip(run, error_r);
+}
+
+static void om_scan_run_free(struct om_scan_run *run)
+{
+	size_t i;
+
+	if (run->viruses != NULL) {
+		for (i = 0; i < run->leaf_count; i++)
+			free(run->viruses[i]);
+		free(run->viruses);
+	}
+	om_mime_leaves_free(&run->leaves, run->leaf_count);
+	om_mime_free(&run->msg);
+	free(run->raw_virus);
+	free(run->scan_error);
+}
+
+/* Scans the raw message; a virus there that no part showed counts as a
+   virus of the body (uuencoded text, a part GMime could not separate). */
+static void om_scan_raw(struct om_scan_run *run)
+{
+	char *virus = NULL, *error = NULL;
+	int ret;
+
+	ret = om_av_scan_buffer(run->set->engine, run->req->message,
+				run->req->message_len, 1, &virus, &error);
+	if (ret == 1 && !om_scan_any_leaf_virus(run, 0))
+		run->raw_virus = virus;
+	else
+		free(virus);
+	if (ret < 0 && run->scan_error == NULL)
+		run->scan_error = om_asprintf("message: %s", error);
+	free(error);
+}
+
+int om_scan_message(const struct om_scan_settings *set,
+		    const struct om_scan_request *req,
+		    struct om_scan_result *res, char **error_r)
+{
+	struct om_scan_run run;
+	char *reason = NULL, *perror = NULL;
+	int ret = 0;
+
+	memset(&run, 0, sizeof(run));
+	run.set = set;
+	run.req = req;
+	run.res = res;
+	if (req->message_len > set->max_size) {
+		reason = om_asprintf("limit: message of %zu bytes is over %zu",
+				     req->message_len, set->max_size);
+		om_scan_unscanned(&run, reason);
+		free(reason);
+		return 0;
+	}
+	run.msg = om_mime_parse(req->message, req->message_len, &perror);
+	free(perror);
+	if (run.msg != NULL &&
+	    om_mime_collect(run.msg, set->max_parts, set->max_depth,
+			    &run.leaves, &run.leaf_count, &reason) != 0) {
+		om_scan_unscanned(&run, reason != NULL ? reason : "limit");
+		free(reason);
+		om_scan_run_free(&run);
+		return 0;
+	}
+	om_scan_leaves(&run);
+	om_scan_raw(&run);
+	ret = om_scan_decide(&run, error_r);
+	om_scan_run_free(&run);
+	return ret;
+}
+
+char *om_scan_notice_from(const char *notice_from, const char *recipient)
+{
+	const char *at = strrchr(recipient, '@');
+
+	if (strchr(notice_from, '@') != NULL || at == NULL)
+		return om_strdup(notice_from);
+	return om_asprintf("%s%s", notice_from, at);
+}

@@ -1,0 +1,404 @@
+/* store.c - SQLite backend of the omamori store; every SQL statement lives here.
+ *
+ * WAL mode so readers (Dovecot delivery processes, scand workers) never block
+ * the writer (omamorictl), a busy timeout for the short write locks, a schema
+ * versioned in PRAGMA user_version with forward-only migrations, and prepared
+ * statements only, prepared once per handle and reused.
+ */
+#include "store.h"
+#include "util.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum om_stmt_id {
+	OM_SQL_SUB_SET,
+	OM_SQL_SUB_GET,
+	OM_SQL_SUB_DELETE,
+	OM_SQL_SUB_LIST_ONE,
+	OM_SQL_SUB_LIST_ALL,
+	OM_SQL_DOM_SET,
+	OM_SQL_DOM_GET,
+	OM_SQL_DOM_DELETE,
+	OM_SQL_DOM_LIST_ONE,
+	OM_SQL_DOM_LIST_ALL,
+	OM_SQL_COUNT
+};
+
+static const char *const om_sql_text[OM_SQL_COUNT] = {
+	[OM_SQL_SUB_SET] =
+		"INSERT INTO subscriptions(mailbox, feature, state, updated) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(mailbox, feature) "
+		"DO UPDATE SET state = excluded.state, updated = excluded.updated",
+	[OM_SQL_SUB_GET] =
+		"SELECT state FROM subscriptions WHERE mailbox = ?1 AND feature = ?2",
+	[OM_SQL_SUB_DELETE] =
+		"DELETE FROM subscriptions WHERE mailbox = ?1 AND feature = ?2",
+	[OM_SQL_SUB_LIST_ONE] =
+		"SELECT mailbox, feature, state FROM subscriptions "
+		"WHERE mailbox = ?1 ORDER BY mailbox, feature",
+	[OM_SQL_SUB_LIST_ALL] =
+		"SELECT mailbox, feature, state FROM subscriptions "
+		"ORDER BY mailbox, feature",
+	[OM_SQL_DOM_SET] =
+		"INSERT INTO domain_settings(domain, name, value, updated) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(domain, name) "
+		"DO UPDATE SET value = excluded.value, updated = excluded.updated",
+	[OM_SQL_DOM_GET] =
+		"SELECT value FROM domain_settings WHERE domain = ?1 AND name = ?2",
+	[OM_SQL_DOM_DELETE] =
+		"DELETE FROM domain_settings WHERE domain = ?1 AND name = ?2",
+	[OM_SQL_DOM_LIST_ONE] =
+		"SELECT domain, name, value FROM domain_settings "
+		"WHERE domain = ?1 ORDER BY domain, name",
+	[OM_SQL_DOM_LIST_ALL] =
+		"SELECT domain, name, value FROM domain_settings "
+		"ORDER BY domain, name",
+};
+
+/* Forward-only migrations; migration i brings the schema to version i+1. */
+static const char *const om_migrations[] = {
+	"CREATE TABLE subscriptions ("
+	"  mailbox TEXT NOT NULL,"
+	"  feature TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('on', 'paused', 'off')),"
+	"  updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (mailbox, feature));"
+	"CREATE TABLE domain_settings ("
+	"  domain TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (domain, name));",
+};
+
+struct om_store {
+	sqlite3 *db;
+	sqlite3_stmt *stmts[OM_SQL_COUNT];
+	long long own_writes;
+};
+
+static char *om_store_error(struct om_store *store, const char *what)
+{
+	return om_asprintf("store: %s: %s", what, sqlite3_errmsg(store->db));
+}
+
+/* Runs a statement that returns no rows (PRAGMA, DDL, BEGIN/COMMIT). */
+static int om_store_exec(struct om_store *store, const char *sql,
+			 char **error_r)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(store->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		*error_r = om_asprintf("store: %s", msg != NULL ? msg :
+				       sqlite3_errmsg(store->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int om_store_pragma_int(struct om_store *store, const char *sql,
+			       int *value_r, char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int ret;
+
+	if (sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+		*error_r = om_store_error(store, sql);
+		return -1;
+	}
+	ret = sqlite3_step(stmt);
+	if (ret == SQLITE_ROW)
+		*value_r = sqlite3_column_int(stmt, 0);
+	else
+		*error_r = om_store_error(store, sql);
+	sqlite3_finalize(stmt);
+	return ret == SQLITE_ROW ? 0 : -1;
+}
+
+static int om_store_migrate(struct om_store *store, char **error_r)
+{
+	int version;
+	size_t i;
+	char *sql;
+
+	if (om_store_exec(store, "BEGIN IMMEDIATE", error_r) < 0)
+		return -1;
+	if (om_store_pragma_int(store, "PRAGMA user_version", &version,
+				error_r) < 0)
+		goto fail;
+	if (version > (int)OM_N_ELEMENTS(om_migrations)) {
+		*error_r = om_asprintf("store: schema version %d is newer than "
+				       "this program knows (%zu)", version,
+				       OM_N_ELEMENTS(om_migrations));
+		goto fail;
+	}
+	for (i = (size_t)version; i < OM_N_ELEMENTS(om_migrations); i++) {
+		if (om_store_exec(store, om_migrations[i], error_r) < 0)
+			goto fail;
+	}
+	sql = om_asprintf("PRAGMA user_version = %zu",
+			  OM_N_ELEMENTS(om_migrations));
+	if (om_store_exec(store, sql, error_r) < 0) {
+		free(sql);
+		goto fail;
+	}
+	free(sql);
+	return om_store_exec(store, "COMMIT", error_r);
+fail:
+	(void)sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static int om_store_prepare_all(struct om_store *store, char **error_r)
+{
+	int i;
+
+	for (i = 0; i < OM_SQL_COUNT; i++) {
+		if (sqlite3_prepare_v3(store->db, om_sql_text[i], -1,
+				       SQLITE_PREPARE_PERSISTENT,
+				       &store->stmts[i], NULL) != SQLITE_OK) {
+			*error_r = om_store_error(store, "prepare");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int om_store_open(const char *path, int flags, long busy_timeout_ms,
+		  struct om_store **store_r, char **error_r)
+{
+	struct om_store *store = om_calloc(1, sizeof(*store));
+	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	int version;
+
+	if ((flags & OM_STORE_CREATE) != 0)
+		oflags |= SQLITE_OPEN_CREATE;
+	if (sqlite3_open_v2(path, &store->db, oflags, NULL) != SQLITE_OK) {
+		*error_r = om_asprintf("store %s: %s%s", path,
+				       store->db == NULL ? "out of memory" :
+				       sqlite3_errmsg(store->db),
+				       (flags & OM_STORE_CREATE) != 0 ? "" :
+				       " (create it with: omamorictl init)");
+		om_store_close(&store);
+		return -1;
+	}
+	sqlite3_busy_timeout(store->db, (int)busy_timeout_ms);
+	if (om_store_exec(store, "PRAGMA journal_mode = WAL", error_r) < 0 ||
+	    om_store_exec(store, "PRAGMA foreign_keys = ON", error_r) < 0)
+		goto fail;
+	if ((flags & OM_STORE_CREATE) != 0) {
+		if (om_store_migrate(store, error_r) < 0)
+			goto fail;
+	} else {
+		if (om_store_pragma_int(store, "PRAGMA user_version", &version,
+					error_r) < 0)
+			goto fail;
+		if (version != (int)OM_N_ELEMENTS(om_migrations)) {
+			*error_r = om_asprintf("store %s: schema version %d, this "
+					       "program needs %zu (run: omamorictl init)",
+					       path, version,
+					       OM_N_ELEMENTS(om_migrations));
+			goto fail;
+		}
+	}
+	if (om_store_prepare_all(store, error_r) < 0)
+		goto fail;
+	*store_r = store;
+	return 0;
+fail:
+	om_store_close(&store);
+	return -1;
+}
+
+void om_store_close(struct om_store **storep)
+{
+	struct om_store *store = *storep;
+	int i;
+
+	if (store == NULL)
+		return;
+	for (i = 0; i < OM_SQL_COUNT; i++)
+		sqlite3_finalize(store->stmts[i]);
+	sqlite3_close(store->db);
+	free(store);
+	*storep = NULL;
+}
+
+int om_store_schema_version(struct om_store *store)
+{
+	char *error = NULL;
+	int version = -1;
+
+	if (om_store_pragma_int(store, "PRAGMA user_version", &version,
+				&error) < 0)
+		free(error);
+	return version;
+}
+
+/* Binds up to three text parameters and an optional time to statement id. */
+static sqlite3_stmt *om_store_bind(struct om_store *store, enum om_stmt_id id,
+				   const char *a, const char *b, const char *c,
+				   int with_time)
+{
+	sqlite3_stmt *stmt = store->stmts[id];
+	int ok = SQLITE_OK;
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if (a != NULL)
+		ok |= sqlite3_bind_text(stmt, 1, a, -1, SQLITE_STATIC);
+	if (b != NULL)
+		ok |= sqlite3_bind_text(stmt, 2, b, -1, SQLITE_STATIC);
+	if (c != NULL)
+		ok |= sqlite3_bind_text(stmt, 3, c, -1, SQLITE_STATIC);
+	if (with_time)
+		ok |= sqlite3_bind_int64(stmt, 4, (sqlite3_int64)time(NULL));
+	return ok == SQLITE_OK ? stmt : NULL;
+}
+
+/* Runs a write statement; 0 or -1. */
+static int om_store_write(struct om_store *store, enum om_stmt_id id,
+			  const char *a, const char *b, const char *c,
+			  char **error_r)
+{
+	sqlite3_stmt *stmt = om_store_bind(store, id, a, b, c, c != NULL);
+	int ret;
+
+	if (stmt == NULL) {
+		*error_r = om_store_error(store, "bind");
+		return -1;
+	}
+	ret = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_store_error(store, "write");
+		return -1;
+	}
+	store->own_writes++;
+	return 0;
+}
+
+/* Runs a one-value lookup; 1 found, 0 not found, -1 error. */
+static int om_store_lookup(struct om_store *store, enum om_stmt_id id,
+			   const char *a, const char *b, char **value_r,
+			   char **error_r)
+{
+	sqlite3_stmt *stmt = om_store_bind(store, id, a, b, NULL, 0);
+	int ret;
+
+	if (stmt == NULL) {
+		*error_r = om_store_error(store, "bind");
+		return -1;
+	}
+	ret = sqlite3_step(stmt);
+	if (ret == SQLITE_ROW) {
+		*value_r = om_strdup((const char *)sqlite3_column_text(stmt, 0));
+		sqlite3_reset(stmt);
+		return 1;
+	}
+	sqlite3_reset(stmt);
+	if (ret == SQLITE_DONE)
+		return 0;
+	*error_r = om_store_error(store, "read");
+	return -1;
+}
+
+/* Iterates a three-column listing; returns the row count or -1. */
+static int om_store_list(struct om_store *store, enum om_stmt_id id,
+			 const char *key, om_store_row_cb *cb, void *context,
+			 char **error_r)
+{
+	sqlite3_stmt *stmt = om_store_bind(store, id, key, NULL, NULL, 0);
+	int ret, rows = 0;
+
+	if (stmt == NULL) {
+		*error_r = om_store_error(store, "bind");
+		return -1;
+	}
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		cb(context, (const char *)sqlite3_column_text(stmt, 0),
+		   (const char *)sqlite3_column_text(stmt, 1),
+		   (const char *)sqlite3_column_text(stmt, 2));
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_store_error(store, "list");
+		return -1;
+	}
+	return rows;
+}
+
+int om_store_subscription_set(struct om_store *store, const char *mailbox,
+			      const char *feature, const char *state,
+			      char **error_r)
+{
+	return om_store_write(store, OM_SQL_SUB_SET, mailbox, feature, state,
+			      error_r);
+}
+
+int om_store_subscription_get(struct om_store *store, const char *mailbox,
+			      const char *feature, char **state_r,
+			      char **error_r)
+{
+	return om_store_lookup(store, OM_SQL_SUB_GET, mailbox, feature,
+			       state_r, error_r);
+}
+
+int om_store_subscription_delete(struct om_store *store, const char *mailbox,
+				 const char *feature, char **error_r)
+{
+	return om_store_write(store, OM_SQL_SUB_DELETE, mailbox, feature, NULL,
+			      error_r);
+}
+
+int om_store_subscription_list(struct om_store *store, const char *mailbox,
+			       om_store_row_cb *cb, void *context,
+			       char **error_r)
+{
+	return om_store_list(store, mailbox != NULL ? OM_SQL_SUB_LIST_ONE :
+			     OM_SQL_SUB_LIST_ALL, mailbox, cb, context, error_r);
+}
+
+int om_store_domain_set(struct om_store *store, const char *domain,
+			const char *name, const char *value, char **error_r)
+{
+	return om_store_write(store, OM_SQL_DOM_SET, domain, name, value,
+			      error_r);
+}
+
+int om_store_domain_get(struct om_store *store, const char *domain,
+			const char *name, char **value_r, char **error_r)
+{
+	return om_store_lookup(store, OM_SQL_DOM_GET, domain, name, value_r,
+			       error_r);
+}
+
+int om_store_domain_delete(struct om_store *store, const char *domain,
+			   const char *name, char **error_r)
+{
+	return om_store_write(store, OM_SQL_DOM_DELETE, domain, name, NULL,
+			      error_r);
+}
+
+int om_store_domain_list(struct om_store *store, const char *domain,
+			 om_store_row_cb *cb, void *context, char **error_r)
+{
+	return om_store_list(store, domain != NULL ? OM_SQL_DOM_LIST_ONE :
+			     OM_SQL_DOM_LIST_ALL, domain, cb, context, error_r);
+}
+
+long long om_store_change_counter(struct om_store *store)
+{
+	int version = 0;
+
+	if (sqlite3_file_control(store->db, "main", SQLITE_FCNTL_DATA_VERSION,
+				 &version) != SQLITE_OK)
+		return -1;
+	return (long long)version + store->own_writes;
+}

@@ -1,0 +1,60 @@
+/* store.h - omamori's persistent state, in domain terms.
+ *
+ * Callers speak of subscriptions and domain settings, never of SQL: every SQL
+ * statement of the project is in store.c, so another backend (PostgreSQL for
+ * sites with many mail hosts) can replace it without touching a caller.
+ * A handle is used by one thread at a time; a threaded program opens one per
+ * thread.
+ */
+#ifndef OM_STORE_H
+#define OM_STORE_H
+
+struct om_store;
+
+enum om_store_flags {
+	OM_STORE_CREATE = 0x01,	/* create the file and schema if missing */
+};
+
+/* Opens the store at path (migrating its schema when OM_STORE_CREATE is
+   given).  Returns 0, or -1 with *error_r (allocated). */
+int om_store_open(const char *path, int flags, long busy_timeout_ms,
+		  struct om_store **store_r, char **error_r);
+void om_store_close(struct om_store **store);
+/* The schema version of an open store. */
+int om_store_schema_version(struct om_store *store);
+
+/* Subscription of a mailbox to a feature (state is "on", "paused" or "off").
+   set/delete return 0 or -1; get returns 1 found, 0 not found, -1 error and
+   hands back an allocated state. */
+int om_store_subscription_set(struct om_store *store, const char *mailbox,
+			      const char *feature, const char *state,
+			      char **error_r);
+int om_store_subscription_get(struct om_store *store, const char *mailbox,
+			      const char *feature, char **state_r,
+			      char **error_r);
+int om_store_subscription_delete(struct om_store *store, const char *mailbox,
+				 const char *feature, char **error_r);
+typedef void om_store_row_cb(void *context, const char *key,
+			     const char *name, const char *value);
+/* Calls cb(context, mailbox, feature, state) for each row, ordered; mailbox
+   NULL lists all.  Returns the number of rows or -1. */
+int om_store_subscription_list(struct om_store *store, const char *mailbox,
+			       om_store_row_cb *cb, void *context,
+			       char **error_r);
+
+/* Domain settings ("*" is the global level).  Same return conventions. */
+int om_store_domain_set(struct om_store *store, const char *domain,
+			const char *name, const char *value, char **error_r);
+int om_store_domain_get(struct om_store *store, const char *domain,
+			const char *name, char **value_r, char **error_r);
+int om_store_domain_delete(struct om_store *store, const char *domain,
+			   const char *name, char **error_r);
+int om_store_domain_list(struct om_store *store, const char *domain,
+			 om_store_row_cb *cb, void *context, char **error_r);
+
+/* A cheap counter that changes whenever any connection commits a change
+   (SQLite's data_version plus this handle's own writes); lets a cache know
+   when to refresh. */
+long long om_store_change_counter(struct om_store *store);
+
+#endif

@@ -1,0 +1,65 @@
+/* util.h - memory, growable buffers and text sanitising for libomamori.
+ *
+ * Allocators never return NULL: on exhaustion they abort, as Postfix's mymalloc
+ * does, so no caller tests for it.  om_buf is a bounded, growable byte buffer.
+ */
+#ifndef OM_UTIL_H
+#define OM_UTIL_H
+
+#include <stddef.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#define OM_ATTR_FORMAT(f, a) __attribute__((format(printf, f, a)))
+#define OM_N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
+
+void *om_malloc(size_t size);
+void *om_calloc(size_t n, size_t size);
+void *om_realloc(void *p, size_t size);
+char *om_strdup(const char *s);
+char *om_strndup(const char *s, size_t n);
+/* Returns a newly allocated formatted string. */
+char *om_asprintf(const char *fmt, ...) OM_ATTR_FORMAT(1, 2);
+char *om_vasprintf(const char *fmt, va_list ap) OM_ATTR_FORMAT(1, 0);
+/* Frees *p and sets it to NULL. */
+void om_free(void *pp);
+
+/* A growable byte buffer, always NUL-terminated (the NUL is not counted). */
+struct om_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+void om_buf_init(struct om_buf *b);
+void om_buf_reset(struct om_buf *b);
+void om_buf_free(struct om_buf *b);
+void om_buf_append(struct om_buf *b, const void *data, size_t len);
+void om_buf_append_str(struct om_buf *b, const char *s);
+void om_buf_printf(struct om_buf *b, const char *fmt, ...) OM_ATTR_FORMAT(2, 3);
+/* Appends s as a JSON string literal (quotes included); NULL gives null. */
+void om_buf_append_json_str(struct om_buf *b, const char *s);
+/* Hands the data over to the caller (who frees it) and empties b. */
+char *om_buf_steal(struct om_buf *b, size_t *len_r);
+
+/* Returns a copy of s (UTF-8) of at most maxbytes bytes in which control
+   characters become '?' and an invalid UTF-8 byte becomes '?'.  Text from a
+   message or a client goes through this before it reaches a log line, a
+   notice or a reply.  A cut string ends in "...". */
+char *om_sanitize(const char *s, size_t maxbytes);
+
+/* strlcpy with a truncation check: returns 0, or -1 if src did not fit
+   (dst is then the empty string: never cut silently). */
+int om_strlcpy(char *dst, const char *src, size_t size);
+
+/* Case-insensitive ASCII prefix test. */
+int om_has_prefix_ci(const char *s, const char *prefix);
+
+/* Reads a whole file (or stdin for "-") up to max_size bytes.  Returns 0 and
+   the data (NUL-terminated) or -1 with *error_r set (allocated). */
+int om_read_file(const char *path, size_t max_size, char **data_r,
+		 size_t *len_r, char **error_r);
+
+/* Monotonic clock in milliseconds. */
+uint64_t om_now_ms(void);
+
+#endif
