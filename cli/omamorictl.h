@@ -2,7 +2,7 @@
 #ifndef OMAMORICTL_H
 #define OMAMORICTL_H
 
-#include "config.h"
+#include "om-config.h"
 #include "store.h"
 
 #define CTL_EXIT_OK 0

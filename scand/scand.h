@@ -8,7 +8,7 @@
 #include <signal.h>
 
 #include "av.h"
-#include "config.h"
+#include "om-config.h"
 
 struct scand_engine_ref {
 	struct om_av_engine *engine;

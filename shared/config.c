@@ -4,7 +4,7 @@
  * manner of Postfix's mail_params.c; an unknown name, a value out of range or
  * a malformed line stops the load with the file and line at fault.
  */
-#include "config.h"
+#include "om-config.h"
 #include "util.h"
 
 #include <ctype.h>

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define OM_TEMPLATE_MAX_SIZE (64 * 1024)
-#define OM_TEMPLATE_VALUE_MAX 512
+#define OM_TEMPLATE_VALUE_MAX 4096
 
 static const char *om_notify_lookup(const struct om_notify_var *vars,
 				    const char *name, size_t len)
@@ -40,7 +40,7 @@ char *om_notify_expand(const char *tmpl, const struct om_notify_var *vars)
 		if (value == NULL) {
 			om_buf_append(&b, open, (size_t)(close + 2 - open));
 		} else {
-			clean = om_sanitize(value, OM_TEMPLATE_VALUE_MAX);
+			clean = om_sanitize_text(value, OM_TEMPLATE_VALUE_MAX);
 			om_buf_append_str(&b, clean);
 			free(clean);
 		}

@@ -42,11 +42,16 @@ static void om_scan_unscanned(struct om_scan_run *run, const char *reason)
 	res->reason = om_strdup(reason);
 }
 
+/* A part's name for a notice: its file name or position, one line. */
 static char *om_part_label(const struct om_mime_leaf *leaf)
 {
-	if (leaf->filename != NULL)
-		return om_strdup(leaf->filename);
-	return om_asprintf("part %s (%s)", leaf->path, leaf->content_type);
+	char *raw, *label;
+
+	raw = leaf->filename != NULL ? om_strdup(leaf->filename) :
+		om_asprintf("part %s (%s)", leaf->path, leaf->content_type);
+	label = om_sanitize(raw, 200);
+	free(raw);
+	return label;
 }
 
 /* Scans every leaf decoded; records part verdicts. */
@@ -210,7 +215,7 @@ static int om_scan_replace(struct om_scan_run *run, char **error_r)
 static char *om_scan_removed_lines(const struct om_scan_run *run)
 {
 	struct om_buf b;
-	char *label;
+	char *label, *virus;
 	size_t i;
 
 	om_buf_init(&b);
@@ -218,8 +223,10 @@ static char *om_scan_removed_lines(const struct om_scan_run *run)
 		if (run->viruses[i] == NULL)
 			continue;
 		label = om_part_label(&run->leaves[i]);
-		om_buf_printf(&b, "  - %s (%s)\n", label, run->viruses[i]);
+		virus = om_sanitize(run->viruses[i], 200);
+		om_buf_printf(&b, "  - %s (%s)\n", label, virus);
 		free(label);
+		free(virus);
 	}
 	return om_buf_steal(&b, NULL);
 }

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "config.h"
+#include "om-config.h"
 #include "proto.h"
 
 struct om_av_engine;

@@ -222,7 +222,7 @@ static size_t om_utf8_seq_len(const unsigned char *p, size_t n)
 	return len;
 }
 
-char *om_sanitize(const char *s, size_t maxbytes)
+static char *om_sanitize_full(const char *s, size_t maxbytes, int keep_newlines)
 {
 	const unsigned char *p = (const unsigned char *)(s == NULL ? "" : s);
 	size_t n = strlen((const char *)p), i = 0, seq;
@@ -237,7 +237,8 @@ char *om_sanitize(const char *s, size_t maxbytes)
 			om_buf_append_str(&b, "...");
 			break;
 		}
-		if (seq == 0 || (seq == 1 && (p[i] < 0x20 || p[i] == 0x7f))) {
+		if (seq == 0 || (seq == 1 && (p[i] < 0x20 || p[i] == 0x7f) &&
+				  !(keep_newlines && p[i] == '\n'))) {
 			om_buf_append(&b, "?", 1);
 			i++;
 		} else {
@@ -246,6 +247,16 @@ char *om_sanitize(const char *s, size_t maxbytes)
 		}
 	}
 	return om_buf_steal(&b, NULL);
+}
+
+char *om_sanitize(const char *s, size_t maxbytes)
+{
+	return om_sanitize_full(s, maxbytes, 0);
+}
+
+char *om_sanitize_text(const char *s, size_t maxbytes)
+{
+	return om_sanitize_full(s, maxbytes, 1);
 }
 
 int om_strlcpy(char *dst, const char *src, size_t size)

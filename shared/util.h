@@ -49,6 +49,9 @@ char *om_sanitize(const char *s, size_t maxbytes);
 
 /* strlcpy with a truncation check: returns 0, or -1 if src did not fit
    (dst is then the empty string: never cut silently). */
+/* The same, but newlines are kept (multi-line notice text). */
+char *om_sanitize_text(const char *s, size_t maxbytes);
+
 int om_strlcpy(char *dst, const char *src, size_t size);
 
 /* Case-insensitive ASCII prefix test. */

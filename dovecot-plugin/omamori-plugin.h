@@ -1,0 +1,37 @@
+/* omamori-plugin.h - the omamori mail plugin's per-user state, used by the
+ * omamori_deliver plugin (which depends on this one).
+ */
+#ifndef OMAMORI_PLUGIN_H
+#define OMAMORI_PLUGIN_H
+
+struct mail_user;
+struct om_config;
+struct om_store;
+
+struct omamori_user {
+	union mail_user_module_context module_ctx;
+	struct mail_user *user;
+	const char *config_path;
+	/* the raw user deliveries substitute rewritten messages through */
+	struct mail_user *raw_user;
+};
+
+extern const char *omamori_plugin_version;
+
+/* The omamori state of user, or NULL when the plugin is not active for it. */
+struct omamori_user *omamori_user_get(struct mail_user *user);
+
+/* The configuration and an open store for this process (loaded on first
+   use, reloaded when the configuration file changes).  Returns 0, or -1
+   with *error_r (data stack). */
+int omamori_context_get(struct omamori_user *ouser,
+			const struct om_config **config_r,
+			struct om_store **store_r, const char **error_r);
+
+/* The raw mail user for substituting messages (created on first use). */
+struct mail_user *omamori_user_raw(struct omamori_user *ouser);
+
+void omamori_plugin_init(struct module *module);
+void omamori_plugin_deinit(void);
+
+#endif
