@@ -15,6 +15,7 @@
 #include "buffer.h"
 #include "istream.h"
 #include "istream-header-filter.h"
+#include "istream-seekable.h"
 #include "message-header-parser.h"
 #include "mail-storage-private.h"
 #include "mail-deliver.h"
@@ -34,6 +35,9 @@
 #define OMAMORI_HEADER_PREFIX "X-Omamori-"
 #define OMAMORI_VERDICT_HEADER "X-Omamori-Virus"
 #define OMAMORI_TEMPFAIL_TEXT "Virus scanner unavailable, try again later"
+/* what the substituted message may hold in memory before it spills to a
+   temporary file, as Dovecot's own LMTP does */
+#define OMAMORI_MAX_MEMORY_BUFFER (1024 * 1024)
 
 /* The last scan of this process, reused for the other recipients of the
    same message in the same session (and only for a byte-identical message
@@ -67,7 +71,8 @@ struct omamori_delivery {
 	const char *mailbox;
 	buffer_t *message;		/* the original, read whole */
 	const char *verdict_header;	/* value of X-Omamori-Virus */
-	const void *deliver_data;	/* what to deliver */
+	const void *deliver_data;	/* the rewritten message, or NULL to
+					   deliver the original */
 	size_t deliver_size;
 };
 
@@ -85,9 +90,12 @@ static int omamori_read_message(struct mail *mail, size_t max,
 {
 	struct istream *input;
 	const unsigned char *data;
+	uoff_t psize;
 	size_t size;
 	int ret;
 
+	if (mail_get_physical_size(mail, &psize) == 0 && psize > max)
+		return 0;
 	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
 		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
 		return -1;
@@ -185,6 +193,44 @@ static void omamori_header_filter(struct header_filter_istream *input,
 		*matched = TRUE;
 }
 
+static int omamori_tempfail(struct mail_deliver_context *ctx, const char *why)
+{
+	e_error(ctx->event, "omamori: %s: message kept for a retry", why);
+	ctx->tempfail_error = OMAMORI_TEMPFAIL_TEXT;
+	return -1;
+}
+
+/* The message to deliver, headers filtered, seekable (the raw mailbox needs
+   that) without holding a large message in memory. */
+static struct istream *omamori_source_stream(struct omamori_delivery *d)
+{
+	struct mail_deliver_context *ctx = d->ctx;
+	struct istream *data, *filtered, *inputs[2], *input;
+	string_t *temp_prefix = t_str_new(128);
+
+	if (d->deliver_data != NULL) {
+		data = i_stream_create_from_data(d->deliver_data, d->deliver_size);
+	} else {
+		if (mail_get_stream(ctx->src_mail, NULL, NULL, &data) < 0)
+			return NULL;
+		i_stream_ref(data);
+		i_stream_seek(data, 0);
+	}
+	filtered = i_stream_create_header_filter(data, HEADER_FILTER_EXCLUDE |
+						 HEADER_FILTER_NO_CR |
+						 HEADER_FILTER_ADD_MISSING_EOH,
+						 NULL, 0, omamori_header_filter, d);
+	i_stream_unref(&data);
+	mail_user_set_get_temp_prefix(temp_prefix, ctx->rcpt_user->set);
+	inputs[0] = filtered;
+	inputs[1] = NULL;
+	input = i_stream_create_seekable_path(inputs, OMAMORI_MAX_MEMORY_BUFFER,
+					      str_c(temp_prefix));
+	i_stream_unref(&filtered);
+	i_stream_set_name(input, "<omamori>");
+	return input;
+}
+
 /* Delivers d->deliver_data through Sieve (or the default save) in place of
    the original message. */
 static int omamori_deliver_substituted(struct omamori_delivery *d,
@@ -194,17 +240,15 @@ static int omamori_deliver_substituted(struct omamori_delivery *d,
 	struct mail_deliver_context *ctx = d->ctx;
 	struct mail *orig = ctx->src_mail, *mail;
 	struct mailbox_transaction_context *t;
-	struct istream *data, *input;
+	struct istream *input;
 	struct mailbox *box;
 	int ret;
 
-	data = i_stream_create_from_data(d->deliver_data, d->deliver_size);
-	input = i_stream_create_header_filter(data, HEADER_FILTER_EXCLUDE |
-					      HEADER_FILTER_NO_CR |
-					      HEADER_FILTER_ADD_MISSING_EOH,
-					      NULL, 0, omamori_header_filter, d);
-	i_stream_unref(&data);
-	i_stream_set_name(input, "<omamori>");
+	input = omamori_source_stream(d);
+	if (input == NULL) {
+		return omamori_tempfail(ctx, t_strdup_printf("cannot read the message: %s",
+			mailbox_get_last_internal_error(ctx->src_mail->box, NULL)));
+	}
 	if (raw_mailbox_alloc_stream(omamori_user_raw(ouser), input, (time_t)-1,
 				     ctx->mail_from == NULL ? NULL :
 				     smtp_address_encode(ctx->mail_from),
@@ -236,12 +280,6 @@ static int omamori_deliver_substituted(struct omamori_delivery *d,
 	return ret;
 }
 
-static int omamori_tempfail(struct mail_deliver_context *ctx, const char *why)
-{
-	e_error(ctx->event, "omamori: %s: message kept for a retry", why);
-	ctx->tempfail_error = OMAMORI_TEMPFAIL_TEXT;
-	return -1;
-}
 
 /* Decides what to deliver for a subscribed mailbox.  0 go on, -1 tempfail
    (ctx->tempfail_error set). */
@@ -261,10 +299,6 @@ static int omamori_decide(struct omamori_delivery *d)
 			return omamori_tempfail(ctx, "message over scan_max_size");
 		e_warning(ctx->event, "omamori: message over scan_max_size (%ld): "
 			  "delivered unscanned", d->config->scan_max_size);
-		buffer_set_used_size(d->message, 0);
-		if (omamori_read_message(ctx->src_mail, SIZE_MAX, d->message,
-					 &error) <= 0)
-			return omamori_tempfail(ctx, error);
 		d->verdict_header = "unscanned (limit: message size)";
 	} else if (omamori_scan(d, &error) < 0) {
 		if (d->config->scand_failure_action != OM_FAILURE_ACCEPT)
@@ -283,10 +317,6 @@ static int omamori_decide(struct omamori_delivery *d)
 		}
 		e_info(ctx->event, "omamori: verdict=%s action=%s",
 		       res->verdict, res->action);
-	}
-	if (d->deliver_data == NULL) {
-		d->deliver_data = d->message->data;
-		d->deliver_size = d->message->used;
 	}
 	return 0;
 }
@@ -323,9 +353,9 @@ static int omamori_deliver_mail(struct mail_deliver_context *ctx,
 	}
 	d.message = buffer_create_dynamic(default_pool, 64 * 1024);
 	ret = omamori_decide(&d);
+	buffer_free(&d.message);
 	if (ret == 0)
 		ret = omamori_deliver_substituted(&d, ouser, storage_r);
-	buffer_free(&d.message);
 	return ret;
 }
 
