@@ -1,0 +1,85 @@
+/* test-config.c - unit tests of config.c: defaults, bounds, clear errors. */
+#include "tap.h"
+#include "om-config.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct config_case {
+	const char *label, *text;
+	int ok;
+	const char *error_part;	/* what the error must mention */
+};
+
+static const struct config_case config_cases[] = {
+	{ "empty file gives defaults", "", 1, NULL },
+	{ "comments and blanks", "# c\n\n  # d\n", 1, NULL },
+	{ "values set", "scand_workers = 8\nlog = stderr\nscand_failure_action = accept\n", 1, NULL },
+	{ "unknown parameter", "scand_wrokers = 2\n", 0, "line 1: unknown parameter 'scand_wrokers'" },
+	{ "below minimum", "\nscand_workers = 0\n", 0, "line 2: parameter scand_workers: 0 is outside 1..256" },
+	{ "not a number", "scan_max_parts = many\n", 0, "'many' is not a number" },
+	{ "bad enum", "scand_failure_action = maybe\n", 0, "not one of: tempfail, accept" },
+	{ "bad language", "default_language = fr\n", 0, "not one of: ja, en" },
+	{ "no equals sign", "store_path /x\n", 0, "expected 'name = value'" },
+};
+
+static void test_cases(void)
+{
+	char path[] = "/tmp/om-test-config-XXXXXX";
+	struct om_config *config;
+	char *error;
+	size_t i;
+	int fd, ret;
+
+	for (i = 0; i < OM_N_ELEMENTS(config_cases); i++) {
+		const struct config_case *c = &config_cases[i];
+
+		strcpy(path, "/tmp/om-test-config-XXXXXX");
+		fd = mkstemp(path);
+		if (fd < 0 || write(fd, c->text, strlen(c->text)) < 0)
+			abort();
+		close(fd);
+		error = NULL;
+		config = NULL;
+		ret = om_config_load(path, &config, &error);
+		if (c->ok)
+			TAP_OK(ret == 0, "config: %s", c->label);
+		else
+			TAP_OK(ret < 0 && error != NULL && strstr(error, c->error_part) != NULL &&
+			       strstr(error, path) != NULL, "config: %s (%s)", c->label,
+			       error != NULL ? error : "no error");
+		if (ret == 0 && strcmp(c->label, "values set") == 0)
+			TAP_OK(config->scand_workers == 8 &&
+			       config->scand_failure_action == OM_FAILURE_ACCEPT,
+			       "config: values reach the struct");
+		om_config_free(&config);
+		free(error);
+		unlink(path);
+	}
+}
+
+static void test_defaults_and_missing(void)
+{
+	struct om_config *config = om_config_defaults();
+	char *error = NULL, *dump;
+
+	TAP_OK(config->scan_max_parts == 1000 && config->scand_failure_action == OM_FAILURE_TEMPFAIL,
+	       "defaults: tempfail on scanner failure, 1000 parts");
+	dump = om_config_dump(config);
+	TAP_OK(strstr(dump, "scan_limit_action = deliver\n") != NULL, "dump lists every parameter");
+	free(dump);
+	om_config_free(&config);
+	TAP_OK(config == NULL, "free sets the pointer to NULL");
+	TAP_OK(om_config_load("/nonexistent/omamori.conf", &config, &error) < 0 &&
+	       strstr(error, "/nonexistent/omamori.conf") != NULL, "missing file is an error naming it");
+	free(error);
+}
+
+int main(void)
+{
+	test_cases();
+	test_defaults_and_missing();
+	return tap_done();
+}

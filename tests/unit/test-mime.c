@@ -1,0 +1,151 @@
+/* test-mime.c - unit tests of mime.c on GMime: leaves, decoding, names,
+ * removal with the other parts kept byte for byte, notices in any charset. */
+#include "tap.h"
+#include "mime.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char sample[] =
+	"From: a@example.jp\nSubject: =?ISO-2022-JP?B?GyRCJUYlOSVIGyhC?=\n"
+	"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"X\"\n\n"
+	"--X\nContent-Type: multipart/alternative; boundary=\"Y\"\n\n"
+	"--Y\nContent-Type: text/plain; charset=ISO-2022-JP\n\n\x1b$B$3$s$K$A$O\x1b(B\n"
+	"--Y\nContent-Type: text/html; charset=utf-8\n\n<html><body><p>hi</p></body></html>\n"
+	"--Y--\n"
+	"--X\nContent-Type: application/octet-stream; name=\"=?UTF-8?B?6KuL5rGC5pu4LmV4ZQ==?=\"\n"
+	"Content-Disposition: attachment\nContent-Transfer-Encoding: base64\n\naGVsbG8gd29ybGQ=\n"
+	"--X\nContent-Type: text/plain; name=\"q.txt\"\nContent-Disposition: attachment; filename=\"q.txt\"\n"
+	"Content-Transfer-Encoding: quoted-printable\n\na=3Db soft=\nbreak\n"
+	"--X\nContent-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"u.bin\"\n"
+	"Content-Transfer-Encoding: x-uuencode\n\nbegin 644 u.bin\n#86)C\n`\nend\n"
+	"--X--\n";
+
+static struct om_mime_leaf *find(struct om_mime_leaf *leaves, size_t n, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(leaves[i].path, path) == 0)
+			return &leaves[i];
+	}
+	return NULL;
+}
+
+static int decoded_is(const struct om_mime_leaf *leaf, const char *want)
+{
+	struct om_buf b;
+	char *error = NULL;
+	int ok;
+
+	om_buf_init(&b);
+	ok = leaf != NULL && om_mime_leaf_decode(leaf, &b, &error) == 0 &&
+		b.len == strlen(want) && memcmp(b.data, want, b.len) == 0;
+	om_buf_free(&b);
+	free(error);
+	return ok;
+}
+
+static void test_collect(void)
+{
+	struct om_mime_msg *msg;
+	struct om_mime_leaf *leaves = NULL, *l;
+	size_t n = 0;
+	char *error = NULL, *reason = NULL, *subject;
+
+	msg = om_mime_parse(sample, strlen(sample), &error);
+	TAP_OK(msg != NULL, "sample parses");
+	TAP_OK(om_mime_collect(msg, 100, 10, &leaves, &n, &reason) == 0 && n == 5,
+	       "five leaves (got %zu)", n);
+	l = find(leaves, n, "1.1");
+	TAP_OK(l != NULL && l->is_body && strcmp(l->content_type, "text/plain") == 0,
+	       "1.1 is the plain body");
+	TAP_OK(find(leaves, n, "1.2") != NULL && find(leaves, n, "1.2")->is_body, "1.2 is the html body");
+	l = find(leaves, n, "2");
+	TAP_OK(l != NULL && !l->is_body && l->filename != NULL &&
+	       strcmp(l->filename, "\xe8\xab\x8b\xe6\xb1\x82\xe6\x9b\xb8.exe") == 0,
+	       "RFC 2047 file name decoded");
+	TAP_OK(decoded_is(l, "hello world"), "base64 decoded");
+	/* the newline before a boundary belongs to the boundary */
+	TAP_OK(decoded_is(find(leaves, n, "3"), "a=b softbreak"), "quoted-printable decoded");
+	TAP_OK(decoded_is(find(leaves, n, "4"), "abc"), "uuencode decoded");
+	subject = om_mime_header_decoded(msg, "Subject");
+	TAP_OK(subject != NULL && strcmp(subject, "\xe3\x83\x86\xe3\x82\xb9\xe3\x83\x88") == 0,
+	       "ISO-2022-JP subject decoded to UTF-8");
+	free(subject);
+	om_mime_leaves_free(&leaves, n);
+	om_mime_free(&msg);
+}
+
+static void test_remove_and_notice(void)
+{
+	struct om_mime_msg *msg, *again;
+	struct om_mime_leaf *leaves = NULL, *l2 = NULL;
+	struct om_buf out;
+	size_t n = 0, n2 = 0;
+	char *error = NULL, *reason = NULL;
+	const char *qp = "Content-Type: text/plain; name=\"q.txt\"\nContent-Disposition: attachment; "
+		"filename=\"q.txt\"\nContent-Transfer-Encoding: quoted-printable\n\na=3Db soft=\nbreak\n";
+
+	msg = om_mime_parse(sample, strlen(sample), &error);
+	om_mime_collect(msg, 100, 10, &leaves, &n, &reason);
+	TAP_OK(om_mime_remove_unit(msg, find(leaves, n, "2")) == 1, "attachment removed");
+	TAP_OK(om_mime_remove_unit(msg, find(leaves, n, "2")) == 0, "second removal is a no-op");
+	om_mime_add_notice(msg, "\xe3\x80\x90\xe6\xb3\xa8\xe6\x84\x8f\xe3\x80\x91 notice <&>");
+	om_buf_init(&out);
+	om_mime_write(msg, &out);
+	TAP_OK(strstr(out.data, qp) != NULL, "the untouched attachment is byte for byte the same");
+	TAP_OK(strstr(out.data, "aGVsbG8gd29ybGQ=") == NULL, "removed attachment is gone");
+	again = om_mime_parse(out.data, out.len, &error);
+	om_mime_collect(again, 100, 10, &l2, &n2, &reason);
+	TAP_OK(n2 == 4, "four leaves after removal");
+	{
+		struct om_buf b;
+		om_buf_init(&b);
+		om_mime_leaf_decode(find(l2, n2, "1.1"), &b, &error);
+		TAP_OK(strncmp(b.data, "\xe3\x80\x90\xe6\xb3\xa8\xe6\x84\x8f\xe3\x80\x91 notice <&>", 22) == 0,
+		       "notice at the top of the plain body");
+		om_buf_reset(&b);
+		om_mime_leaf_decode(find(l2, n2, "1.2"), &b, &error);
+		TAP_OK(strstr(b.data, "<body><div class=\"omamori-notice\"") != NULL &&
+		       strstr(b.data, "notice &lt;&amp;&gt;") != NULL,
+		       "notice escaped, just inside <body> of the html body");
+		om_buf_free(&b);
+	}
+	om_mime_leaves_free(&l2, n2);
+	om_mime_free(&again);
+	om_mime_leaves_free(&leaves, n);
+	om_mime_free(&msg);
+	om_buf_free(&out);
+}
+
+static void test_limits(void)
+{
+	struct om_buf m;
+	struct om_mime_msg *msg;
+	struct om_mime_leaf *leaves = NULL;
+	size_t n = 0, i;
+	char *error = NULL, *reason = NULL;
+
+	om_buf_init(&m);
+	om_buf_append_str(&m, "Content-Type: multipart/mixed; boundary=\"Z\"\n\n");
+	for (i = 0; i < 50; i++)
+		om_buf_append_str(&m, "--Z\nContent-Type: text/plain\n\nx\n");
+	om_buf_append_str(&m, "--Z--\n");
+	msg = om_mime_parse(m.data, m.len, &error);
+	TAP_OK(om_mime_collect(msg, 20, 10, &leaves, &n, &reason) == 1 &&
+	       strstr(reason, "more than 20 MIME parts") != NULL, "part limit reported");
+	free(reason);
+	om_mime_free(&msg);
+	om_buf_free(&m);
+}
+
+int main(void)
+{
+	om_mime_global_init();
+	test_collect();
+	test_remove_and_notice();
+	test_limits();
+	return tap_done();
+}

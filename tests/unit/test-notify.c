@@ -1,0 +1,64 @@
+/* test-notify.c - unit tests of notify.c: placeholders, sanitised values,
+ * mail templates from templates/ in both languages. */
+#include "tap.h"
+#include "notify.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef TEMPLATES_DIR
+#define TEMPLATES_DIR "templates"
+#endif
+
+static void test_expand(void)
+{
+	struct om_notify_var vars[] = { { "a", "1" }, { "evil", "x\r\nBcc: y\x01" }, { NULL, NULL } };
+	char *out;
+
+	out = om_notify_expand("{{a}}-{{b}}-{{a}}", vars);
+	TAP_OK(strcmp(out, "1-{{b}}-1") == 0, "known placeholders replaced, unknown kept");
+	free(out);
+	out = om_notify_expand("v={{evil}}", vars);
+	TAP_OK(strcmp(out, "v=x?\nBcc: y?") == 0, "values sanitised (CR and controls)");
+	free(out);
+	out = om_notify_expand("open {{a", vars);
+	TAP_OK(strcmp(out, "open {{a") == 0, "unterminated placeholder kept");
+	free(out);
+}
+
+static void test_templates(void)
+{
+	struct om_notify_var vars[] = { { "virus", "Eicar" }, { "filename", "x.exe" },
+					{ NULL, NULL } };
+	const char *subject, *body;
+	char *text, *error = NULL;
+
+	text = om_notify_render(TEMPLATES_DIR, "ja", "virus-report", vars, &error);
+	TAP_OK(text != NULL && om_notify_split_mail(text, &subject, &body) == 0 &&
+	       strcmp(subject, "\xe3\x82\xa6\xe3\x82\xa4\xe3\x83\xab\xe3\x82\xb9\xe3\x83\x81"
+		      "\xe3\x82\xa7\xe3\x83\x83\xe3\x82\xaf\xe3\x81\xae\xe7\xb5\x90\xe6\x9e\x9c"
+		      "\xe3\x81\x94\xe5\xa0\xb1\xe5\x91\x8a") == 0 &&
+	       strstr(body, "Eicar") != NULL && strstr(body, "x.exe") != NULL,
+	       "ja report: seed subject, values in");
+	free(text);
+	text = om_notify_render(TEMPLATES_DIR, "en", "virus-report", vars, &error);
+	TAP_OK(text != NULL && strncmp(text, "Subject: Virus check report\n", 28) == 0,
+	       "en report");
+	free(text);
+	text = om_notify_render(TEMPLATES_DIR, "xx", "virus-notice", vars, &error);
+	TAP_OK(text != NULL && strstr(text, "\xe3\x82\xa6\xe3\x82\xa4\xe3\x83\xab\xe3\x82\xb9") != NULL,
+	       "unknown language falls back to ja");
+	free(text);
+	text = om_notify_render(TEMPLATES_DIR, "ja", "no-such-template", vars, &error);
+	TAP_OK(text == NULL && error != NULL && strstr(error, "no-such-template") != NULL,
+	       "missing template is an error naming it");
+	free(error);
+}
+
+int main(void)
+{
+	test_expand();
+	test_templates();
+	return tap_done();
+}

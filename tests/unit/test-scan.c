@@ -1,0 +1,148 @@
+/* test-scan.c - the scan of one message (scan.c) with real libclamav and a
+ * signature database written by the test: each decision path. */
+#include "tap.h"
+#include "av.h"
+#include "mime.h"
+#include "scan.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef TEMPLATES_DIR
+#define TEMPLATES_DIR "templates"
+#endif
+
+static const char eicar[] =
+	"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+/* base64 of the string above */
+static const char eicar_b64[] =
+	"WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNU\n"
+	"LUZJTEUhJEgrSCo=\n";
+
+static struct om_av_engine *make_engine(char *dir)
+{
+	struct om_av_limits limits = { 1 << 26, 1 << 26, 16, 1000 };
+	struct om_av_engine *engine = NULL;
+	unsigned int sigs = 0;
+	char *path, *error = NULL;
+	FILE *f;
+	size_t i;
+
+	if (mkdtemp(dir) == NULL)
+		abort();
+	path = om_asprintf("%s/test.ndb", dir);
+	f = fopen(path, "w");
+	fprintf(f, "Omamori.Test.EICAR-1:0:*:");
+	for (i = 0; i < strlen(eicar); i++)
+		fprintf(f, "%02x", (unsigned char)eicar[i]);
+	fprintf(f, "\n");
+	fclose(f);
+	free(path);
+	TAP_OK(om_av_engine_load(dir, &limits, &engine, &sigs, &error) == 0 && sigs == 1,
+	       "engine loads the generated signature (%s)", error ? error : "ok");
+	free(error);
+	return engine;
+}
+
+static void scan(const struct om_av_engine *engine, const char *msg,
+		 struct om_scan_result *res)
+{
+	struct om_scan_settings set = { engine, 1 << 20, 100, 10, OM_LIMIT_DELIVER,
+					TEMPLATES_DIR, "ja", "postmaster@example.jp", NULL, 0 };
+	struct om_scan_request req;
+	char *error = NULL;
+
+	memset(&req, 0, sizeof(req));
+	req.mailbox = (char *)"taro@example.jp";
+	req.direction = (char *)"in";
+	req.mail_from = (char *)"hanako@remote.test";
+	req.message = msg;
+	req.message_len = strlen(msg);
+	om_scan_result_init(res);
+	if (om_scan_message(&set, &req, res, &error) < 0) {
+		TAP_OK(0, "scan failed: %s", error);
+		free(error);
+	}
+}
+
+static void test_paths(const struct om_av_engine *engine)
+{
+	struct om_scan_result res;
+	char *msg;
+
+	scan(engine, "Subject: hi\n\nclean text\n", &res);
+	TAP_OK(strcmp(res.verdict, "clean") == 0 && strcmp(res.action, "deliver") == 0 &&
+	       res.message == NULL, "clean: deliver unchanged");
+	om_scan_result_free(&res);
+
+	msg = om_asprintf("Subject: a\nContent-Type: multipart/mixed; boundary=\"B\"\n\n"
+			  "--B\nContent-Type: text/plain\n\nhello\n--B\n"
+			  "Content-Type: application/octet-stream; name=\"e.com\"\n"
+			  "Content-Transfer-Encoding: base64\n\n%s--B--\n", eicar_b64);
+	scan(engine, msg, &res);
+	TAP_OK(strcmp(res.verdict, "virus") == 0 && strcmp(res.action, "strip") == 0 &&
+	       res.message != NULL && strstr(res.message, "WDVPIVAl") == NULL,
+	       "infected attachment: strip");
+	TAP_OK(res.part_count == 2 && strcmp(res.parts[1].verdict, "virus") == 0 &&
+	       strcmp(res.parts[1].filename, "e.com") == 0, "the infected part is named");
+	om_scan_result_free(&res);
+	free(msg);
+
+	msg = om_asprintf("Subject: body\nFrom: x@remote.test\n\n%s\n", eicar);
+	scan(engine, msg, &res);
+	TAP_OK(strcmp(res.action, "replace") == 0 && res.message != NULL &&
+	       strstr(res.message, "EICAR-STANDARD") == NULL &&
+	       strstr(res.message, "Subject: =?") != NULL, "infected body: replaced by the report");
+	om_scan_result_free(&res);
+	free(msg);
+
+	msg = om_asprintf("From: x@remote.test\nSubject: uu\nMIME-Version: 1.0\n\nsee file\nbegin 644 e.com\n%s\n`\nend\n",
+			  "M6#5/(5`E0$%06S1<4%I8-30H4%XI-T-#*3=])$5)0T%2+5-404Y$05)$+4%.\n"
+			  "75$E625)54RU415-4+49)3$4A)$@K2\"H`");
+	scan(engine, msg, &res);
+	TAP_OK(strcmp(res.verdict, "virus") == 0 && strcmp(res.action, "replace") == 0,
+	       "uuencoded virus in the body text: found in the raw message, replaced");
+	om_scan_result_free(&res);
+	free(msg);
+}
+
+static void test_limits(const struct om_av_engine *engine)
+{
+	struct om_scan_result res;
+	struct om_buf m;
+	int i;
+
+	om_buf_init(&m);
+	om_buf_append_str(&m, "Content-Type: multipart/mixed; boundary=\"Z\"\n\n");
+	for (i = 0; i < 200; i++)
+		om_buf_append_str(&m, "--Z\nContent-Type: text/plain\n\nx\n");
+	om_buf_append_str(&m, "--Z--\n");
+	scan(engine, m.data, &res);
+	TAP_OK(strcmp(res.verdict, "unscanned") == 0 && strcmp(res.action, "deliver") == 0 &&
+	       strstr(res.reason, "limit") != NULL, "over the part limit: unscanned, delivered");
+	om_scan_result_free(&res);
+	om_buf_free(&m);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/om-test-sigs-XXXXXX";
+	struct om_av_engine *engine;
+	char *cmd;
+
+	om_mime_global_init();
+	engine = make_engine(dir);
+	if (engine != NULL) {
+		test_paths(engine);
+		test_limits(engine);
+	}
+	om_av_engine_free(&engine);
+	cmd = om_asprintf("rm -rf %s", dir);
+	if (system(cmd) != 0)
+		TAP_OK(0, "cleanup");
+	free(cmd);
+	return tap_done();
+}

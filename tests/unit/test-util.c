@@ -1,0 +1,88 @@
+/* test-util.c - unit tests of util.c: sanitising, JSON strings, bounded copies. */
+#include "tap.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct sanitize_case {
+	const char *label, *in;
+	size_t max;
+	const char *want;
+};
+
+static const struct sanitize_case sanitize_cases[] = {
+	{ "plain ascii kept", "hello", 80, "hello" },
+	{ "controls become ?", "a\r\nb\tc\x01", 80, "a??b?c?" },
+	{ "utf-8 kept", "\xe3\x81\x82\xe3\x81\x84", 80, "\xe3\x81\x82\xe3\x81\x84" },
+	{ "invalid utf-8 byte becomes ?", "a\xff" "b", 80, "a?b" },
+	{ "truncated utf-8 sequence becomes ?", "a\xe3\x81", 80, "a??" },
+	{ "long text is cut with ...", "abcdefghijklmnop", 10, "abcdefg..." },
+	{ "cut never splits a character", "\xe3\x81\x82\xe3\x81\x82\xe3\x81\x82", 8,
+	  "\xe3\x81\x82..." },
+	{ "NULL is empty", NULL, 10, "" },
+};
+
+static void test_sanitize(void)
+{
+	size_t i;
+	char *out;
+
+	for (i = 0; i < OM_N_ELEMENTS(sanitize_cases); i++) {
+		const struct sanitize_case *c = &sanitize_cases[i];
+
+		out = om_sanitize(c->in, c->max);
+		TAP_OK(strcmp(out, c->want) == 0, "sanitize: %s", c->label);
+		free(out);
+	}
+	out = om_sanitize_text("line1\nline2\x01", 80);
+	TAP_OK(strcmp(out, "line1\nline2?") == 0, "sanitize_text keeps newlines only");
+	free(out);
+}
+
+static void test_json(void)
+{
+	struct om_buf b;
+
+	om_buf_init(&b);
+	om_buf_append_json_str(&b, "a\"b\\c\n\x01");
+	TAP_OK(strcmp(b.data, "\"a\\\"b\\\\c\\n\\u0001\"") == 0, "json string escaping");
+	om_buf_reset(&b);
+	om_buf_append_json_str(&b, NULL);
+	TAP_OK(strcmp(b.data, "null") == 0, "json NULL is null");
+	om_buf_free(&b);
+}
+
+static void test_strlcpy(void)
+{
+	char small[4];
+
+	TAP_OK(om_strlcpy(small, "abc", sizeof(small)) == 0 && strcmp(small, "abc") == 0,
+	       "strlcpy: fits");
+	TAP_OK(om_strlcpy(small, "abcd", sizeof(small)) == -1 && small[0] == '\0',
+	       "strlcpy: too long fails and leaves nothing cut");
+}
+
+static void test_buf(void)
+{
+	struct om_buf b;
+	size_t len, i;
+	char *p;
+
+	om_buf_init(&b);
+	for (i = 0; i < 10000; i++)
+		om_buf_append(&b, "xy", 2);
+	p = om_buf_steal(&b, &len);
+	TAP_OK(len == 20000 && strlen(p) == 20000 && b.data == NULL,
+	       "buffer grows and hands over its data");
+	free(p);
+}
+
+int main(void)
+{
+	test_sanitize();
+	test_json();
+	test_strlcpy();
+	test_buf();
+	return tap_done();
+}
