@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""The demo: four mails through real Postfix -> Dovecot LMTP (omamori) ->
+omamori-scand, and what each mailbox received, read back over IMAP."""
+import base64
+import os
+import sys
+import time
+from email import message_from_bytes, policy
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e"))
+from omtest import EICAR, Stack  # noqa: E402
+
+
+def mail(subject, parts, to):
+    out = ("From: Hanako <hanako@remote.test>\nTo: %s\nSubject: %s\nMIME-Version: 1.0\n"
+           "Content-Type: multipart/mixed; boundary=\"DEMO\"\n\n" % (to, subject)).encode()
+    for p in parts:
+        out += b"--DEMO\n" + p
+    return out + b"--DEMO--\n"
+
+
+def text(t):
+    return b"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n" + \
+        t.encode() + b"\n"
+
+
+def attachment(name, data):
+    return (b"Content-Type: application/octet-stream; name=\"" + name + b"\"\n"
+            b"Content-Disposition: attachment; filename=\"" + name + b"\"\n"
+            b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(data))
+
+
+def show(st, user):
+    print("=" * 72)
+    print("Mailbox %s (INBOX, read over IMAP)" % user)
+    for raw in st.fetch_all(user):
+        msg = message_from_bytes(raw, policy=policy.default)
+        print("-" * 72)
+        print("Subject:         %s" % msg["Subject"])
+        print("X-Omamori-Virus: %s" % (msg["X-Omamori-Virus"] or "(none: not subscribed)"))
+        names = [p.get_filename() for p in msg.iter_attachments()]
+        print("Attachments:     %s" % (", ".join(n for n in names if n) or "(none)"))
+        body = msg.get_body(("plain",))
+        lines = body.get_content().strip().splitlines() if body else []
+        for line in lines[:12]:
+            print("  | " + line)
+        if len(lines) > 12:
+            print("  | ... (%d more lines)" % (len(lines) - 12))
+
+
+def main():
+    st = Stack()
+    try:
+        print("Stack up in %s (SMTP %s, LMTP %s, IMAP %s)" %
+              (st.dir, st.SMTP_PORT, st.LMTP_PORT, st.IMAP_PORT))
+        print(st.ctl("sub", "set", "alice@example.test", "inbound-virus", "on").stdout.decode().strip())
+        print("bob@example.test: no subscription (the control)")
+        sends = [
+            (mail("1. 会議資料 (clean)", [text("明日の会議資料です。"),
+                                      attachment(b"agenda.txt", b"10:00 start\n")],
+                  "alice@example.test"), ["alice@example.test"]),
+            (mail("2. Invoice (infected attachment)", [text("Please see the invoice."),
+                                                       attachment(b"invoice.exe", EICAR),
+                                                       attachment(b"terms.txt", b"terms\n")],
+                  "alice@example.test"), ["alice@example.test"]),
+            (b"From: Hanako <hanako@remote.test>\nTo: alice@example.test\n"
+             b"Subject: 3. infected body\n\n" + EICAR + b"\n", ["alice@example.test"]),
+            (mail("4. Invoice to an unsubscribed mailbox", [text("Same virus, no protection."),
+                                                            attachment(b"invoice.exe", EICAR)],
+                  "bob@example.test"), ["bob@example.test"]),
+        ]
+        for msg, rcpts in sends:
+            st.send(msg, rcpts, sender="hanako@remote.test")
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if len(st.fetch_all("alice@example.test")) >= 3 and st.fetch_all("bob@example.test"):
+                break
+            time.sleep(0.3)
+        show(st, "alice@example.test")
+        show(st, "bob@example.test")
+        print("=" * 72)
+        print("omamori-scand log:")
+        for line in st.scand_log().splitlines():
+            if " scan " in line:
+                print("  " + line)
+    finally:
+        st.down()
+
+
+if __name__ == "__main__":
+    main()
