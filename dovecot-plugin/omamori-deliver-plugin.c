@@ -94,8 +94,14 @@ static int omamori_read_message(struct mail *mail, size_t max,
 	size_t size;
 	int ret;
 
-	if (mail_get_physical_size(mail, &psize) == 0 && psize > max)
-		return 0;
+	if (mail_get_physical_size(mail, &psize) == 0) {
+		if (psize > max)
+			return 0;
+		/* one allocation of the right size, not a doubling buffer */
+		buffer_set_used_size(buf, 0);
+		buffer_append_zero(buf, (size_t)psize + 1);
+		buffer_set_used_size(buf, 0);
+	}
 	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
 		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
 		return -1;

@@ -98,10 +98,12 @@ static void om_frame_end(struct om_buf *out, size_t len_at)
 	p[3] = (unsigned char)body;
 }
 
-void om_proto_encode_request(const struct om_scan_request *req,
-			     struct om_buf *out)
+void om_proto_encode_request_head(const struct om_scan_request *req,
+				  struct om_buf *out)
 {
 	size_t at = om_frame_begin(out, OM_MSG_SCAN_REQUEST), i;
+	uint32_t body;
+	unsigned char *p;
 
 	om_put_str(out, OM_TAG_SESSION_ID, req->session_id);
 	om_put_str(out, OM_TAG_MAILBOX, req->mailbox);
@@ -109,8 +111,22 @@ void om_proto_encode_request(const struct om_scan_request *req,
 	om_put_str(out, OM_TAG_MAIL_FROM, req->mail_from);
 	for (i = 0; i < req->rcpt_count; i++)
 		om_put_str(out, OM_TAG_RCPT, req->rcpts[i]);
-	om_put_field(out, OM_TAG_MESSAGE, req->message, req->message_len);
-	om_frame_end(out, at);
+	/* the message field last, its bytes to follow the head */
+	om_put_u16(out, OM_TAG_MESSAGE);
+	om_put_u32(out, (uint32_t)req->message_len);
+	body = (uint32_t)(out->len - at - 4 + req->message_len);
+	p = (unsigned char *)out->data + at;
+	p[0] = (unsigned char)(body >> 24);
+	p[1] = (unsigned char)(body >> 16);
+	p[2] = (unsigned char)(body >> 8);
+	p[3] = (unsigned char)body;
+}
+
+void om_proto_encode_request(const struct om_scan_request *req,
+			     struct om_buf *out)
+{
+	om_proto_encode_request_head(req, out);
+	om_buf_append(out, req->message, req->message_len);
 }
 
 void om_proto_encode_result(const struct om_scan_result *res,
@@ -717,10 +733,15 @@ int om_scand_scan(const char *socket_path, int timeout_ms,
 	fd = om_scand_connect(socket_path, error_r);
 	if (fd < 0)
 		return -1;
+	/* the head, then the message straight from the caller's memory: a large
+	   message is never copied into a frame buffer */
 	om_buf_init(&frame);
-	om_proto_encode_request(req, &frame);
+	om_proto_encode_request_head(req, &frame);
 	ret = om_write_until(fd, frame.data, frame.len, deadline, &error);
 	om_buf_free(&frame);
+	if (ret == 0)
+		ret = om_write_until(fd, req->message, req->message_len, deadline,
+				     &error);
 	if (ret == 0)
 		ret = om_scand_read_result(fd, deadline, res_r, &error);
 	close(fd);

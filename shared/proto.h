@@ -74,6 +74,10 @@ void om_scan_result_add_part(struct om_scan_result *res, const char *path,
 /* Frame encoders: append one whole frame to out. */
 void om_proto_encode_request(const struct om_scan_request *req,
 			     struct om_buf *out);
+/* The request frame without the message bytes, which the caller writes
+   right after it (the frame's lengths already count them). */
+void om_proto_encode_request_head(const struct om_scan_request *req,
+				  struct om_buf *out);
 void om_proto_encode_result(const struct om_scan_result *res,
 			    struct om_buf *out);
 void om_proto_encode_error(const char *text, struct om_buf *out);
