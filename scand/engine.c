@@ -18,6 +18,7 @@ static void scand_limits_from_config(struct om_av_limits *limits,
 	limits->max_file_size = (unsigned long long)config->scan_max_size;
 	limits->max_recursion = 16;
 	limits->max_files = 10000;
+	limits->temp_dir = config->scan_temp_dir;
 }
 
 static struct scand_engine_ref *scand_engine_load(struct scand_engines *engines,

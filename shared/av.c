@@ -82,6 +82,16 @@ static int om_av_set_limits(struct cl_engine *engine,
 		*error_r = om_asprintf("cl_engine_set_num: %s", cl_strerror(ret));
 		return -1;
 	}
+	/* libclamav makes and removes a directory per scan: on a tmpfs that
+	   costs far less than on a disk file system */
+	if (limits->temp_dir != NULL && limits->temp_dir[0] != '\0') {
+		ret = cl_engine_set_str(engine, CL_ENGINE_TMPDIR, limits->temp_dir);
+		if (ret != CL_SUCCESS) {
+			*error_r = om_asprintf("scan_temp_dir %s: %s", limits->temp_dir,
+					       cl_strerror(ret));
+			return -1;
+		}
+	}
 	return 0;
 }
 

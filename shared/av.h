@@ -17,6 +17,7 @@ struct om_av_limits {
 	unsigned long long max_file_size;	/* one file inside an archive */
 	unsigned int max_recursion;
 	unsigned int max_files;
+	const char *temp_dir;	/* where libclamav unpacks; NULL = its default */
 };
 
 /* Initialises libclamav once per process; 0 or -1 with *error_r. */

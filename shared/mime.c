@@ -129,6 +129,17 @@ static void om_collect_leaf(struct om_collect *c, GMimeObject *obj,
 	filename = GMIME_IS_PART(obj) ? g_mime_part_get_filename(GMIME_PART(obj)) : NULL;
 	leaf->filename = filename != NULL ? om_strdup(filename) : NULL;
 	leaf->in_attached_message = pos->in_attached;
+	if (GMIME_IS_PART(obj)) {
+		switch (g_mime_part_get_content_encoding(GMIME_PART(obj))) {
+		case GMIME_CONTENT_ENCODING_BASE64:
+		case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
+		case GMIME_CONTENT_ENCODING_UUENCODE:
+			leaf->encoded = 1;
+			break;
+		default:
+			break;
+		}
+	}
 	leaf->is_body = !pos->in_attached &&
 		(pos->parent_mp == NULL || om_is_readable_text(obj));
 	leaf->object = g_object_ref(obj);

@@ -19,6 +19,8 @@ struct om_mime_leaf {
 	char *content_type;	/* "text/plain" */
 	char *filename;		/* decoded UTF-8, or NULL */
 	int is_body;		/* readable text of the top-level message */
+	int encoded;		/* base64, quoted-printable or uuencode: its
+				   decoded bytes differ from the raw ones */
 	int in_attached_message;	/* inside a message/rfc822 part */
 	void *object;		/* GMimeObject of the leaf */
 	void *unit;		/* what to remove if infected (GMimeObject) */

@@ -31,6 +31,7 @@ struct om_config {
 	char *scand_user;
 	char *signature_dirs;	/* space-separated */
 	char *templates_dir;
+	char *scan_temp_dir;	/* libclamav's scratch space ("" = its default) */
 	char *default_language;
 	char *notice_from;
 	char *log;		/* "stderr" or "syslog" */

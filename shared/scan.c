@@ -26,6 +26,7 @@ struct om_scan_run {
 	size_t leaf_count;
 	char **viruses;		/* per leaf, NULL if clean */
 	char *raw_virus;	/* found in the raw message only */
+	int raw_scanned;	/* the raw scan ran without error */
 	char *scan_error;
 };
 
@@ -54,6 +55,14 @@ static char *om_part_label(const struct om_mime_leaf *leaf)
 	return label;
 }
 
+/* A body text leaf sent as is (7bit/8bit): its bytes are in the raw
+   message, which is scanned whole, so a second scan would find nothing
+   new.  Attachments and encoded parts are always scanned decoded. */
+static int om_scan_leaf_covered_by_raw(const struct om_mime_leaf *leaf)
+{
+	return leaf->is_body && !leaf->encoded && leaf->unit_parent != NULL;
+}
+
 /* Scans every leaf decoded; records part verdicts. */
 static void om_scan_leaves(struct om_scan_run *run)
 {
@@ -71,6 +80,11 @@ static void om_scan_leaves(struct om_scan_run *run)
 		om_buf_reset(&data);
 		virus = NULL;
 		error = NULL;
+		if (om_scan_leaf_covered_by_raw(leaf) && run->raw_scanned) {
+			om_scan_result_add_part(run->res, leaf->path, leaf->content_type,
+						leaf->filename, "clean", NULL);
+			continue;
+		}
 		ret = om_mime_leaf_decode(leaf, &data, &error);
 		if (ret == 0)
 			ret = om_av_scan_buffer(run->set->engine, data.data,
@@ -298,22 +312,49 @@ static void om_scan_run_free(struct om_scan_run *run)
 	free(run->scan_error);
 }
 
-/* Scans the raw message; a virus there that no part showed counts as a
-   virus of the body (uuencoded text, a part GMime could not separate). */
+/* 1 if the message has a uuencode "begin NNN " line, which GMime leaves
+   inside the text part it is in. */
+static int om_scan_has_uuencode(const char *data, size_t len)
+{
+	const char *p = data, *end = data + len;
+
+	while ((p = memmem(p, (size_t)(end - p), "begin ", 6)) != NULL) {
+		if ((p == data || p[-1] == '\n') && end - p > 10 &&
+		    p[6] >= '0' && p[6] <= '7' && p[7] >= '0' && p[7] <= '7' &&
+		    p[8] >= '0' && p[8] <= '7' && p[9] == ' ')
+			return 1;
+		p += 6;
+	}
+	return 0;
+}
+
+/* Scans the raw message: its headers and every part sent as is.  Without a
+   parsed tree (GMime gave up) or with uuencoded text, libclamav's own mail
+   parser runs too.  A virus found here that no part shows counts as a virus
+   of the body. */
 static void om_scan_raw(struct om_scan_run *run)
 {
+	const struct om_scan_request *req = run->req;
 	char *virus = NULL, *error = NULL;
-	int ret;
+	int mail, ret;
 
-	ret = om_av_scan_buffer(run->set->engine, run->req->message,
-				run->req->message_len, 1, &virus, &error);
-	if (ret == 1 && !om_scan_any_leaf_virus(run, 0))
+	mail = run->msg == NULL || om_scan_has_uuencode(req->message, req->message_len);
+	ret = om_av_scan_buffer(run->set->engine, req->message, req->message_len,
+				mail, &virus, &error);
+	if (ret == 1)
 		run->raw_virus = virus;
-	else
-		free(virus);
+	if (ret >= 0)
+		run->raw_scanned = 1;
 	if (ret < 0 && run->scan_error == NULL)
 		run->scan_error = om_asprintf("message: %s", error);
 	free(error);
+}
+
+/* A raw finding that a part explains belongs to that part. */
+static void om_scan_attribute_raw(struct om_scan_run *run)
+{
+	if (run->raw_virus != NULL && om_scan_any_leaf_virus(run, 0))
+		om_free(&run->raw_virus);
 }
 
 int om_scan_message(const struct om_scan_settings *set,
@@ -345,8 +386,9 @@ int om_scan_message(const struct om_scan_settings *set,
 		om_scan_run_free(&run);
 		return 0;
 	}
-	om_scan_leaves(&run);
 	om_scan_raw(&run);
+	om_scan_leaves(&run);
+	om_scan_attribute_raw(&run);
 	ret = om_scan_decide(&run, error_r);
 	om_scan_run_free(&run);
 	return ret;

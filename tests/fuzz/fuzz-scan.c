@@ -30,7 +30,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static const char eicar[] =
 		"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
-	struct om_av_limits limits = { 1 << 24, 1 << 24, 8, 200 };
+	struct om_av_limits limits = { 1 << 24, 1 << 24, 8, 200, NULL };
 	char dir[] = "/tmp/om-fuzz-sigs-XXXXXX", *path, *error = NULL;
 	unsigned int sigs;
 	FILE *f;

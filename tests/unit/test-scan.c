@@ -24,7 +24,7 @@ static const char eicar_b64[] =
 
 static struct om_av_engine *make_engine(char *dir)
 {
-	struct om_av_limits limits = { 1 << 26, 1 << 26, 16, 1000 };
+	struct om_av_limits limits = { 1 << 26, 1 << 26, 16, 1000, NULL };
 	struct om_av_engine *engine = NULL;
 	unsigned int sigs = 0;
 	char *path, *error = NULL;
