@@ -23,6 +23,8 @@
 #include "raw-storage.h"
 #include "sha2.h"
 #include "smtp-address.h"
+#include "smtp-submit.h"
+#include "ostream.h"
 #include "str.h"
 
 #include "om-config.h"
@@ -143,6 +145,42 @@ static const char *omamori_verdict_text(const struct om_scan_result *res)
 	return "clean";
 }
 
+/* Sends the administrator's copy of a report (domain setting
+   virus-admin-copy) through Dovecot's submission settings, from the null
+   sender, once per scanned message.  A failure is logged: the recipient's
+   own delivery goes on. */
+static void omamori_send_admin_copy(struct mail_deliver_context *ctx,
+				    const struct om_scan_result *res)
+{
+	struct smtp_submit_input input;
+	struct smtp_address *rcpt;
+	struct smtp_submit *subm;
+	struct ostream *output;
+	const char *error;
+	int ret;
+
+	if (smtp_address_parse_path(pool_datastack_create(), res->admin_address,
+				    SMTP_ADDRESS_PARSE_FLAG_BRACKETS_OPTIONAL,
+				    &rcpt, &error) < 0) {
+		e_error(ctx->event, "omamori: virus-admin-copy %s: %s",
+			res->admin_address, error);
+		return;
+	}
+	i_zero(&input);
+	subm = smtp_submit_init_simple(&input, ctx->smtp_set, NULL);
+	smtp_submit_add_rcpt(subm, rcpt);
+	output = smtp_submit_send(subm);
+	o_stream_nsend(output, res->admin_message, res->admin_message_len);
+	ret = smtp_submit_run(subm, &error);
+	if (ret <= 0)
+		e_error(ctx->event, "omamori: admin copy to %s not sent: %s",
+			res->admin_address, error);
+	else
+		e_info(ctx->event, "omamori: admin copy of the report sent to %s",
+		       res->admin_address);
+	smtp_submit_deinit(&subm);
+}
+
 /* Asks scand, or takes the cached answer for this message.  0 or -1. */
 static int omamori_scan(struct omamori_delivery *d, const char **error_r)
 {
@@ -177,6 +215,8 @@ static int omamori_scan(struct omamori_delivery *d, const char **error_r)
 	cache->domain = om_strdup(domain);
 	memcpy(cache->digest, digest, sizeof(digest));
 	cache->valid = TRUE;
+	if (cache->result.admin_address != NULL && cache->result.admin_message != NULL)
+		omamori_send_admin_copy(ctx, &cache->result);
 	return 0;
 }
 

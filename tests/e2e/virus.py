@@ -207,6 +207,31 @@ def report_language_follows_domain_setting(st):
 
 
 @tap.case
+def admin_gets_a_copy_of_the_report_when_the_domain_asks(st):
+    st.ctl("domain", "set", "example.test", "virus-admin-copy", "carol@example.test")
+    try:
+        m = marker()
+        msg = (b"From: bad@remote.test\nTo: alice@example.test\nSubject: admin " + m +
+               b"\n\n" + EICAR + b"\n")
+        st.send(msg, ["alice@example.test"], sender="bad@remote.test")
+        deadline = time.time() + 30
+        copy = None
+        while time.time() < deadline and copy is None:
+            for raw in st.fetch_all("carol@example.test"):
+                if m in body_text_safe(raw).encode():
+                    copy = raw
+            time.sleep(0.3)
+        check(copy is not None, "no admin copy reached carol; dovecot log:\n" + st.tail("dovecot.log"))
+        check(header_of(copy, "To") == "carol@example.test", "copy To: %r" % header_of(copy, "To"))
+        from email import message_from_bytes, policy
+        check(message_from_bytes(copy, policy=policy.default)["Subject"] == REPORT_SUBJECT_JA,
+              "copy subject")
+        check(header_of(copy, "Return-Path") == "<>", "copy not from the null sender")
+    finally:
+        st.ctl("domain", "unset", "example.test", "virus-admin-copy")
+
+
+@tap.case
 def japanese_iso2022jp_clean_mail_is_byte_identical(st):
     # alice (subscribed) and bob (not) get the same LMTP transaction: alice's
     # copy without the verdict header must equal bob's to the byte
