@@ -277,6 +277,19 @@ static struct istream *omamori_source_stream(struct omamori_delivery *d)
 	return input;
 }
 
+/* The raw mail user to open the substituted message with: the one LMTP (or
+   LDA) already made for its input, else our own.  Making a raw user is a
+   whole mail_user set-up; doing it per delivery halved LMTP's rate. */
+static struct mail_user *omamori_raw_user(struct mail_deliver_context *ctx,
+					  struct omamori_user *ouser)
+{
+	struct mail_storage *storage = mailbox_get_storage(ctx->src_mail->box);
+
+	if (strcmp(storage->name, RAW_STORAGE_NAME) == 0)
+		return mail_storage_get_user(storage);
+	return omamori_user_raw(ouser);
+}
+
 /* Delivers d->deliver_data through Sieve (or the default save) in place of
    the original message. */
 static int omamori_deliver_substituted(struct omamori_delivery *d,
@@ -295,7 +308,7 @@ static int omamori_deliver_substituted(struct omamori_delivery *d,
 		return omamori_tempfail(ctx, t_strdup_printf("cannot read the message: %s",
 			mailbox_get_last_internal_error(ctx->src_mail->box, NULL)));
 	}
-	if (raw_mailbox_alloc_stream(omamori_user_raw(ouser), input, (time_t)-1,
+	if (raw_mailbox_alloc_stream(omamori_raw_user(ctx, ouser), input, (time_t)-1,
 				     ctx->mail_from == NULL ? NULL :
 				     smtp_address_encode(ctx->mail_from),
 				     &box) < 0) {
