@@ -76,6 +76,9 @@ struct omamori_delivery {
 	const void *deliver_data;	/* the rewritten message, or NULL to
 					   deliver the original */
 	size_t deliver_size;
+	/* the original goes on, only the verdict header added: no sender
+	   header to remove, so Sieve may see the original as it is */
+	bool header_only;
 };
 
 static void omamori_cache_clear(struct omamori_scan_cache *cache)
@@ -220,24 +223,6 @@ static int omamori_scan(struct omamori_delivery *d, const char **error_r)
 	return 0;
 }
 
-static void omamori_header_filter(struct header_filter_istream *input,
-				  struct message_header_line *hdr,
-				  bool *matched, struct omamori_delivery *d)
-{
-	const char *line;
-
-	if (hdr == NULL)
-		return;
-	if (hdr->eoh) {
-		line = t_strdup_printf(OMAMORI_VERDICT_HEADER ": %s\n",
-				       d->verdict_header);
-		i_stream_header_filter_add(input, line, strlen(line));
-		return;
-	}
-	if (strncasecmp(hdr->name, OMAMORI_HEADER_PREFIX,
-			strlen(OMAMORI_HEADER_PREFIX)) == 0)
-		*matched = TRUE;
-}
 
 static int omamori_tempfail(struct mail_deliver_context *ctx, const char *why)
 {
@@ -262,10 +247,7 @@ static struct istream *omamori_source_stream(struct omamori_delivery *d)
 		i_stream_ref(data);
 		i_stream_seek(data, 0);
 	}
-	filtered = i_stream_create_header_filter(data, HEADER_FILTER_EXCLUDE |
-						 HEADER_FILTER_NO_CR |
-						 HEADER_FILTER_ADD_MISSING_EOH,
-						 NULL, 0, omamori_header_filter, d);
+	filtered = omamori_verdict_stream(data, d->verdict_header);
 	i_stream_unref(&data);
 	mail_user_set_get_temp_prefix(temp_prefix, ctx->rcpt_user->set);
 	inputs[0] = filtered;
@@ -380,6 +362,48 @@ static int omamori_decide(struct omamori_delivery *d)
 	return 0;
 }
 
+/* 1 if the header block of msg has an X-Omamori-* header (a sender's). */
+static bool omamori_has_own_headers(const unsigned char *msg, size_t size)
+{
+	const unsigned char *p = msg, *end = msg + size;
+	size_t plen = strlen(OMAMORI_HEADER_PREFIX);
+
+	while (p < end) {
+		if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
+			return FALSE;	/* end of the header */
+		if ((size_t)(end - p) > plen &&
+		    strncasecmp((const char *)p, OMAMORI_HEADER_PREFIX, plen) == 0)
+			return TRUE;
+		p = memchr(p, '\n', (size_t)(end - p));
+		if (p == NULL)
+			return FALSE;
+		p++;
+	}
+	return FALSE;
+}
+
+/* Delivers the original through Sieve; every save of the recipient adds the
+   verdict header as it writes (omamori-plugin.c, save_begin). */
+static int omamori_deliver_header_only(struct omamori_delivery *d,
+				       struct omamori_user *ouser,
+				       struct mail_storage **storage_r)
+{
+	struct mail_deliver_context *ctx = d->ctx;
+	int ret;
+
+	ouser->save_verdict = d->verdict_header;
+	/* later recipients must start from the original, not our copy */
+	ctx->save_dest_mail = FALSE;
+	ret = omamori_deliver.next_deliver_mail != NULL ?
+		omamori_deliver.next_deliver_mail(ctx, storage_r) : 0;
+	if (ret <= 0 && !ctx->tried_default_save) {
+		ret = mail_deliver_save(ctx, ctx->rcpt_default_mailbox, 0, NULL,
+					storage_r) < 0 ? -1 : 1;
+	}
+	ouser->save_verdict = NULL;
+	return ret;
+}
+
 static int omamori_deliver_mail(struct mail_deliver_context *ctx,
 				struct mail_storage **storage_r)
 {
@@ -412,8 +436,12 @@ static int omamori_deliver_mail(struct mail_deliver_context *ctx,
 	}
 	d.message = buffer_create_dynamic(default_pool, 64 * 1024);
 	ret = omamori_decide(&d);
+	d.header_only = ret == 0 && d.deliver_data == NULL && d.message->used > 0 &&
+		!omamori_has_own_headers(d.message->data, d.message->used);
 	buffer_free(&d.message);
-	if (ret == 0)
+	if (ret == 0 && d.header_only)
+		ret = omamori_deliver_header_only(&d, ouser, storage_r);
+	else if (ret == 0)
 		ret = omamori_deliver_substituted(&d, ouser, storage_r);
 	return ret;
 }

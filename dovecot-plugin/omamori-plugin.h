@@ -14,6 +14,9 @@ struct omamori_user {
 	const char *config_path;
 	/* the raw user deliveries substitute rewritten messages through */
 	struct mail_user *raw_user;
+	/* while a delivery is saved unchanged but for the verdict: the value
+	   of X-Omamori-Virus that every save of this user adds */
+	const char *save_verdict;
 };
 
 extern const char *omamori_plugin_version;
@@ -30,6 +33,11 @@ int omamori_context_get(struct omamori_user *ouser,
 
 /* The raw mail user for substituting messages (created on first use). */
 struct mail_user *omamori_user_raw(struct omamori_user *ouser);
+
+/* Wraps a save's input so that it carries "X-Omamori-Virus: verdict"
+   at the end of its header.  The returned stream must be unreferenced. */
+struct istream *omamori_verdict_stream(struct istream *input,
+				       const char *verdict);
 
 void omamori_plugin_init(struct module *module);
 void omamori_plugin_deinit(void);
