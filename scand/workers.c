@@ -23,11 +23,46 @@
 #define SCAND_IDLE_TIMEOUT_MS 60000
 #define SCAND_IDLE_SLICE_MS 250
 
+/* Per-worker cache of the domain settings a scan needs, dropped whenever
+   the store's change counter moves (any commit by anyone), so a setting
+   changed with omamorictl applies to the next scan. */
+#define SCAND_DOMAIN_CACHE_SIZE 64
+
+struct scand_domain_entry {
+	char *domain;
+	char *language;
+	char *admin_copy;	/* NULL: off */
+};
+
 struct scand_worker {
 	struct scand *scand;
 	struct om_store *store;
 	unsigned int id;
+	long long cache_counter;
+	struct scand_domain_entry cache[SCAND_DOMAIN_CACHE_SIZE];
 };
+
+static void scand_cache_clear(struct scand_worker *w)
+{
+	size_t i;
+
+	for (i = 0; i < SCAND_DOMAIN_CACHE_SIZE; i++) {
+		om_free(&w->cache[i].domain);
+		om_free(&w->cache[i].language);
+		om_free(&w->cache[i].admin_copy);
+	}
+}
+
+static struct scand_domain_entry *scand_cache_slot(struct scand_worker *w,
+						   const char *domain)
+{
+	unsigned int h = 5381;
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)domain; *p != '\0'; p++)
+		h = h * 33 + *p;
+	return &w->cache[h % SCAND_DOMAIN_CACHE_SIZE];
+}
 
 /* ---- connection queue ---- */
 
@@ -87,14 +122,12 @@ static int scand_worker_store(struct scand_worker *w, char **error_r)
 			     config->store_busy_timeout_ms, &w->store, error_r);
 }
 
-/* Fills the per-recipient parts of the scan settings from the store. */
-static int scand_domain_settings(struct scand_worker *w, const char *mailbox,
-				 char **lang_r, char **admin_r, char **error_r)
+/* Reads the per-recipient parts of the scan settings from the store. */
+static int scand_domain_lookup(struct scand_worker *w, const char *mailbox,
+			       char **lang_r, char **admin_r, char **error_r)
 {
 	char *admin;
 
-	if (scand_worker_store(w, error_r) < 0)
-		return -1;
 	*lang_r = om_settings_domain_value(w->store, mailbox, "language",
 					   w->scand->config->default_language,
 					   error_r);
@@ -113,7 +146,38 @@ static int scand_domain_settings(struct scand_worker *w, const char *mailbox,
 fail:
 	/* a store that failed once is reopened next time */
 	om_store_close(&w->store);
+	w->cache_counter = -1;
 	return -1;
+}
+
+/* The same, through the worker's cache.  Hands back copies. */
+static int scand_domain_settings(struct scand_worker *w, const char *mailbox,
+				 char **lang_r, char **admin_r, char **error_r)
+{
+	const char *domain = om_settings_domain_of(mailbox);
+	struct scand_domain_entry *e;
+	long long counter;
+
+	if (scand_worker_store(w, error_r) < 0)
+		return -1;
+	counter = om_store_change_counter(w->store);
+	if (counter < 0 || counter != w->cache_counter) {
+		scand_cache_clear(w);
+		w->cache_counter = counter;
+	}
+	e = scand_cache_slot(w, domain);
+	if (e->domain == NULL || strcmp(e->domain, domain) != 0) {
+		om_free(&e->domain);
+		om_free(&e->language);
+		om_free(&e->admin_copy);
+		if (scand_domain_lookup(w, mailbox, &e->language, &e->admin_copy,
+					error_r) < 0)
+			return -1;
+		e->domain = om_strdup(domain);
+	}
+	*lang_r = om_strdup(e->language);
+	*admin_r = e->admin_copy != NULL ? om_strdup(e->admin_copy) : NULL;
+	return 0;
 }
 
 static void scand_log_result(const struct om_scan_request *req,
@@ -276,6 +340,7 @@ static void *scand_worker_main(void *arg)
 
 	while ((fd = scand_queue_pop(&w->scand->queue)) >= 0)
 		scand_serve_connection(w, fd);
+	scand_cache_clear(w);
 	om_store_close(&w->store);
 	free(w);
 	return NULL;
@@ -299,6 +364,7 @@ int scand_workers_start(struct scand *scand, char **error_r)
 		w = om_calloc(1, sizeof(*w));
 		w->scand = scand;
 		w->id = (unsigned int)i;
+		w->cache_counter = -1;
 		ret = pthread_create(&scand->workers[i], NULL, scand_worker_main, w);
 		if (ret != 0) {
 			*error_r = om_asprintf("pthread_create: %s", strerror(ret));

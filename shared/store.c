@@ -25,6 +25,7 @@ enum om_stmt_id {
 	OM_SQL_DOM_DELETE,
 	OM_SQL_DOM_LIST_ONE,
 	OM_SQL_DOM_LIST_ALL,
+	OM_SQL_DATA_VERSION,
 	OM_SQL_COUNT
 };
 
@@ -57,6 +58,7 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_DOM_LIST_ALL] =
 		"SELECT domain, name, value FROM domain_settings "
 		"ORDER BY domain, name",
+	[OM_SQL_DATA_VERSION] = "PRAGMA data_version",
 };
 
 /* Forward-only migrations; migration i brings the schema to version i+1. */
@@ -395,10 +397,14 @@ int om_store_domain_list(struct om_store *store, const char *domain,
 
 long long om_store_change_counter(struct om_store *store)
 {
-	int version = 0;
+	sqlite3_stmt *stmt = store->stmts[OM_SQL_DATA_VERSION];
+	long long version = -1;
 
-	if (sqlite3_file_control(store->db, "main", SQLITE_FCNTL_DATA_VERSION,
-				 &version) != SQLITE_OK)
-		return -1;
-	return (long long)version + store->own_writes;
+	/* a query, so that it starts a read and sees other connections'
+	   commits (the file-control counter only moves inside one) */
+	sqlite3_reset(stmt);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		version = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	return version < 0 ? -1 : version + store->own_writes;
 }

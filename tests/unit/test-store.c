@@ -125,6 +125,13 @@ int main(void)
 	test_checks();
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
 	       om_store_schema_version(again) == 1, "re-running the migration is harmless");
+	{
+		long long before = om_store_change_counter(again);
+
+		om_store_domain_set(store, "example.jp", "language", "ja", &error);
+		TAP_OK(before >= 0 && om_store_change_counter(again) != before,
+		       "another connection's commit moves the change counter");
+	}
 	om_store_close(&again);
 	om_store_close(&store);
 	TAP_OK(store == NULL, "close sets the pointer to NULL");
