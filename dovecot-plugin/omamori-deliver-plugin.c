@@ -259,6 +259,22 @@ static struct istream *omamori_source_stream(struct omamori_delivery *d)
 	return input;
 }
 
+/* Sieve (or whatever hook came before us), then the default save if
+   nothing saved the message - now, while our message is the source. */
+static int omamori_deliver_next(struct mail_deliver_context *ctx,
+				struct mail_storage **storage_r)
+{
+	int ret;
+
+	ret = omamori_deliver.next_deliver_mail != NULL ?
+		omamori_deliver.next_deliver_mail(ctx, storage_r) : 0;
+	if (ret <= 0 && !ctx->tried_default_save) {
+		ret = mail_deliver_save(ctx, ctx->rcpt_default_mailbox, 0, NULL,
+					storage_r) < 0 ? -1 : 1;
+	}
+	return ret;
+}
+
 /* The raw mail user to open the substituted message with: the one LMTP (or
    LDA) already made for its input, else our own.  Making a raw user is a
    whole mail_user set-up; doing it per delivery halved LMTP's rate. */
@@ -308,12 +324,7 @@ static int omamori_deliver_substituted(struct omamori_delivery *d,
 	ctx->src_mail = mail;
 	/* later recipients must start from the original, not our copy */
 	ctx->save_dest_mail = FALSE;
-	ret = omamori_deliver.next_deliver_mail != NULL ?
-		omamori_deliver.next_deliver_mail(ctx, storage_r) : 0;
-	if (ret <= 0 && !ctx->tried_default_save) {
-		ret = mail_deliver_save(ctx, ctx->rcpt_default_mailbox, 0, NULL,
-					storage_r) < 0 ? -1 : 1;
-	}
+	ret = omamori_deliver_next(ctx, storage_r);
 	ctx->src_mail = orig;
 	mail_free(&mail);
 	mailbox_transaction_rollback(&t);
@@ -394,12 +405,7 @@ static int omamori_deliver_header_only(struct omamori_delivery *d,
 	ouser->save_verdict = d->verdict_header;
 	/* later recipients must start from the original, not our copy */
 	ctx->save_dest_mail = FALSE;
-	ret = omamori_deliver.next_deliver_mail != NULL ?
-		omamori_deliver.next_deliver_mail(ctx, storage_r) : 0;
-	if (ret <= 0 && !ctx->tried_default_save) {
-		ret = mail_deliver_save(ctx, ctx->rcpt_default_mailbox, 0, NULL,
-					storage_r) < 0 ? -1 : 1;
-	}
+	ret = omamori_deliver_next(ctx, storage_r);
 	ouser->save_verdict = NULL;
 	return ret;
 }

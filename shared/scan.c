@@ -125,11 +125,13 @@ static const char *om_scan_first_virus(const struct om_scan_run *run)
 	return run->raw_virus;
 }
 
-/* Comma-separated labels of the infected parts. */
-static char *om_scan_infected_labels(const struct om_scan_run *run)
+/* The infected parts, each as "<before>name (virus)<after>" when
+   with_virus, else "name" joined by ", ". */
+static char *om_scan_infected_list(const struct om_scan_run *run,
+				   int with_virus)
 {
 	struct om_buf b;
-	char *label;
+	char *label, *virus;
 	size_t i;
 
 	om_buf_init(&b);
@@ -137,12 +139,27 @@ static char *om_scan_infected_labels(const struct om_scan_run *run)
 		if (run->viruses[i] == NULL)
 			continue;
 		label = om_part_label(&run->leaves[i]);
-		om_buf_printf(&b, "%s%s", b.len > 0 ? ", " : "", label);
+		if (with_virus) {
+			virus = om_sanitize(run->viruses[i], 200);
+			om_buf_printf(&b, "  - %s (%s)\n", label, virus);
+			free(virus);
+		} else {
+			om_buf_printf(&b, "%s%s", b.len > 0 ? ", " : "", label);
+		}
 		free(label);
 	}
-	if (b.len == 0)
-		om_buf_append_str(&b, "(message body)");
 	return om_buf_steal(&b, NULL);
+}
+
+/* Comma-separated labels of the infected parts. */
+static char *om_scan_infected_labels(const struct om_scan_run *run)
+{
+	char *labels = om_scan_infected_list(run, 0);
+
+	if (*labels != '\0')
+		return labels;
+	free(labels);
+	return om_strdup("(message body)");
 }
 
 static char *om_scan_sender(const struct om_scan_run *run)
@@ -225,30 +242,10 @@ static int om_scan_replace(struct om_scan_run *run, char **error_r)
 	return 0;
 }
 
-/* Lines "  - name (virus)" for every removed part. */
-static char *om_scan_removed_lines(const struct om_scan_run *run)
-{
-	struct om_buf b;
-	char *label, *virus;
-	size_t i;
-
-	om_buf_init(&b);
-	for (i = 0; i < run->leaf_count; i++) {
-		if (run->viruses[i] == NULL)
-			continue;
-		label = om_part_label(&run->leaves[i]);
-		virus = om_sanitize(run->viruses[i], 200);
-		om_buf_printf(&b, "  - %s (%s)\n", label, virus);
-		free(label);
-		free(virus);
-	}
-	return om_buf_steal(&b, NULL);
-}
-
 static int om_scan_strip(struct om_scan_run *run, char **error_r)
 {
 	char *when = om_scan_time_text(run->set->now);
-	char *removed = om_scan_removed_lines(run);
+	char *removed = om_scan_infected_list(run, 1);
 	struct om_notify_var vars[] = {
 		{ "detected_at", when }, { "removed", removed }, { NULL, NULL }
 	};

@@ -12,7 +12,7 @@ import uuid
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import EICAR, Stack, Tap, check, header_of, require_root  # noqa: E402
+from omtest import EICAR, Tap, check, header_of, run_suite  # noqa: E402
 
 tap = Tap()
 
@@ -164,14 +164,9 @@ def garbage_on_the_scand_socket(st):
 
 
 def main():
-    require_root()
-    st = Stack(extra_conf="scan_max_size = 83886080")
-    try:
-        st.ctl("sub", "set", "alice@example.test", "inbound-virus", "on")
-        status = tap.run(st)
-    finally:
-        st.down()
-    return status
+    # scan_max_size above the 50 MB case, so scand really scans it
+    return run_suite(tap, subscribe=["alice@example.test"],
+                     extra_conf="scan_max_size = 83886080")
 
 
 if __name__ == "__main__":

@@ -186,3 +186,16 @@ def require_root():
     if os.geteuid() != 0:
         print("Bail out! e2e tests need root (Postfix and Dovecot run as root)")
         sys.exit(1)
+
+
+def run_suite(tap, subscribe=(), extra_conf=None):
+    """Starts a stack, subscribes mailboxes to inbound-virus, runs the
+    cases, stops the stack; returns the exit status."""
+    require_root()
+    st = Stack(extra_conf=extra_conf)
+    try:
+        for mailbox in subscribe:
+            st.ctl("sub", "set", mailbox, "inbound-virus", "on")
+        return tap.run(st)
+    finally:
+        st.down()

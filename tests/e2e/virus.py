@@ -13,7 +13,7 @@ import uuid
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import EICAR, Stack, Tap, body_of, check, header_of, require_root  # noqa: E402
+from omtest import EICAR, Tap, check, header_of, run_suite  # noqa: E402
 
 tap = Tap()
 REPORT_SUBJECT_JA = "ウイルスチェックの結果ご報告"
@@ -159,13 +159,7 @@ def infected_body_is_replaced_by_report(st):
     msg = (b"From: Virus Sender <bad@remote.test>\nTo: alice@example.test\n"
            b"Subject: body " + m + b"\nMessage-ID: <" + m + b"@remote.test>\n\n" + EICAR + b"\n")
     st.send(msg, ["alice@example.test"], sender="bad@remote.test")
-    deadline = time.time() + 30
-    report = None
-    while time.time() < deadline and report is None:
-        for raw in st.fetch_all("alice@example.test"):
-            if m in body_text_safe(raw).encode():
-                report = raw
-        time.sleep(0.3)
+    report = wait_for_body(st, "alice@example.test", m)
     check(report is not None, "no report arrived")
     from email import message_from_bytes, policy
     parsed = message_from_bytes(report, policy=policy.default)
@@ -185,6 +179,17 @@ def body_text_safe(raw):
         return ""
 
 
+def wait_for_body(st, user, m, timeout=30):
+    """The message in user's INBOX whose decoded plain body contains m."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for raw in st.fetch_all(user):
+            if m in body_text_safe(raw).encode():
+                return raw
+        time.sleep(0.3)
+    return None
+
+
 @tap.case
 def report_language_follows_domain_setting(st):
     st.ctl("domain", "set", "example.test", "language", "en")
@@ -193,13 +198,7 @@ def report_language_follows_domain_setting(st):
         msg = (b"From: bad@remote.test\nTo: alice@example.test\nSubject: en " + m +
                b"\n\n" + EICAR + b"\n")
         st.send(msg, ["alice@example.test"], sender="bad@remote.test")
-        deadline = time.time() + 30
-        found = None
-        while time.time() < deadline and found is None:
-            for raw in st.fetch_all("alice@example.test"):
-                if m in body_text_safe(raw).encode():
-                    found = raw
-            time.sleep(0.3)
+        found = wait_for_body(st, "alice@example.test", m)
         check(found is not None, "no report arrived")
         check(header_of(found, "Subject") == "Virus check report", "english subject")
     finally:
@@ -214,13 +213,7 @@ def admin_gets_a_copy_of_the_report_when_the_domain_asks(st):
         msg = (b"From: bad@remote.test\nTo: alice@example.test\nSubject: admin " + m +
                b"\n\n" + EICAR + b"\n")
         st.send(msg, ["alice@example.test"], sender="bad@remote.test")
-        deadline = time.time() + 30
-        copy = None
-        while time.time() < deadline and copy is None:
-            for raw in st.fetch_all("carol@example.test"):
-                if m in body_text_safe(raw).encode():
-                    copy = raw
-            time.sleep(0.3)
+        copy = wait_for_body(st, "carol@example.test", m)
         check(copy is not None, "no admin copy reached carol; dovecot log:\n" + st.tail("dovecot.log"))
         check(header_of(copy, "To") == "carol@example.test", "copy To: %r" % header_of(copy, "To"))
         from email import message_from_bytes, policy
@@ -420,14 +413,7 @@ def scand_stops_cleanly_on_sigterm(st):
 
 
 def main():
-    require_root()
-    st = Stack()
-    try:
-        st.ctl("sub", "set", "alice@example.test", "inbound-virus", "on")
-        status = tap.run(st)
-    finally:
-        st.down()
-    return status
+    return run_suite(tap, subscribe=["alice@example.test"])
 
 
 if __name__ == "__main__":
