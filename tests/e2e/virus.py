@@ -330,6 +330,32 @@ def scand_killed_mid_flight_then_delivered_exactly_once(st):
 
 
 @tap.case
+def accept_unscanned_setting_delivers_when_scand_is_down(st):
+    with open(st.OMAMORI_CONF) as f:
+        original = f.read()
+    st.kill_scand(signal.SIGTERM)
+    deadline = time.time() + 10
+    while time.time() < deadline and st.scand_alive():
+        time.sleep(0.1)
+    time.sleep(1.1)     # a new mtime for the plugin's reload check
+    with open(st.OMAMORI_CONF, "a") as f:
+        f.write("scand_failure_action = accept\n")
+    try:
+        m = marker()
+        st.send(mixed(m, [text_part(b"while scand is down")]), ["alice@example.test"])
+        got = st.wait_for("alice@example.test", m)[0]
+        check(verdict(got) == "unscanned (scanner unavailable)", "verdict %r" % verdict(got))
+    finally:
+        time.sleep(1.1)
+        with open(st.OMAMORI_CONF, "w") as f:
+            f.write(original)
+        st.restart_scand()
+    m = marker()
+    st.send(mixed(m, [text_part(b"scand back")]), ["alice@example.test"])
+    check(verdict(st.wait_for("alice@example.test", m)[0]) == "clean", "not scanned again")
+
+
+@tap.case
 def omamorictl_scan_prints_json_and_exit_status(st):
     import json
     path = os.path.join(st.dir, "scan-me.eml")
