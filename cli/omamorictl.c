@@ -58,6 +58,9 @@ static void ctl_usage(void)
 		"  domain unset DOMAIN NAME\n"
 		"  domain list [DOMAIN]\n"
 		"  scan [--mailbox ADDR] [--direction in|out] [--text] [-o OUT] FILE|-\n"
+		"  list add|del SCOPE allow|block ADDRESS|@DOMAIN   SCOPE: mailbox, domain, *\n"
+		"  list show [SCOPE]\n"
+		"  policy test < REQUEST                 what omamori-policyd would answer\n"
 		"features: %s\n", om_settings_feature_names());
 }
 
@@ -114,6 +117,10 @@ int main(int argc, char **argv)
 		ret = ctl_cmd_domain(&ctl, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "scan") == 0)
 		ret = ctl_cmd_scan(&ctl, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "policy") == 0)
+		ret = ctl_cmd_policy(&ctl, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "list") == 0)
+		ret = ctl_cmd_list(&ctl, argc - 1, argv + 1);
 	else {
 		ctl_usage();
 		ret = CTL_EXIT_ERROR;

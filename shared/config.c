@@ -47,6 +47,13 @@ static const struct om_param om_params[] = {
 	{ "scan_max_parts", OM_PARAM_LONG, OFF(scan_max_parts), "1000", 1, 1000000, NULL },
 	{ "scan_max_depth", OM_PARAM_LONG, OFF(scan_max_depth), "30", 1, 1000, NULL },
 	{ "store_busy_timeout_ms", OM_PARAM_LONG, OFF(store_busy_timeout_ms), "5000", 0, 600000, NULL },
+	{ "policyd_listen", OM_PARAM_STR, OFF(policyd_listen), "unix:/var/spool/postfix/private/omamori", 0, 0, NULL },
+	{ "policyd_user", OM_PARAM_STR, OFF(policyd_user), "omamori", 0, 0, NULL },
+	{ "policyd_max_request", OM_PARAM_LONG, OFF(policyd_max_request), "65536", 1024, 1048576, NULL },
+	{ "policyd_refresh_interval", OM_PARAM_LONG, OFF(policyd_refresh_interval), "1", 1, 3600, NULL },
+	{ "policyd_save_interval", OM_PARAM_LONG, OFF(policyd_save_interval), "5", 1, 3600, NULL },
+	{ "policyd_max_connections", OM_PARAM_LONG, OFF(policyd_max_connections), "4096", 1, 1000000, NULL },
+	{ "list_max_entries", OM_PARAM_LONG, OFF(list_max_entries), "300", 1, 100000, NULL },
 	{ "scand_failure_action", OM_PARAM_ENUM, OFF(scand_failure_action), "tempfail", 0, 0, om_failure_choices },
 	{ "scan_limit_action", OM_PARAM_ENUM, OFF(scan_limit_action), "deliver", 0, 0, om_limit_choices },
 };

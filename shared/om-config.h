@@ -42,6 +42,13 @@ struct om_config {
 	long scan_max_parts;
 	long scan_max_depth;
 	long store_busy_timeout_ms;
+	char *policyd_listen;	/* "unix:PATH" and/or "inet:127.0.0.1:PORT" */
+	char *policyd_user;
+	long policyd_max_request;
+	long policyd_refresh_interval;	/* seconds between store checks */
+	long policyd_save_interval;	/* seconds between rate counter saves */
+	long policyd_max_connections;
+	long list_max_entries;	/* per mailbox and kind */
 	enum om_failure_action scand_failure_action;
 	enum om_limit_action scan_limit_action;
 };

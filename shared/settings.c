@@ -11,19 +11,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const om_features[] = { OM_FEATURE_INBOUND_VIRUS, NULL };
+static const char *const om_features[] = {
+	OM_FEATURE_INBOUND_VIRUS, OM_FEATURE_OUTBOUND_VIRUS, NULL
+};
 
 struct om_domain_setting {
 	const char *name;
 	const char *accepted;	/* space-separated words, or NULL */
 	int address_allowed;	/* also accept an e-mail address */
+	long min, max;		/* a number in min..max when max > 0 */
 };
 
 static const struct om_domain_setting om_domain_settings[] = {
-	{ OM_FEATURE_INBOUND_VIRUS, "on paused off", 0 },
-	{ "language", "ja en", 0 },
-	{ "virus-admin-copy", "off", 1 },
-	{ "default", "all-on all-off", 0 },
+	{ OM_FEATURE_INBOUND_VIRUS, "on paused off", 0, 0, 0 },
+	{ OM_FEATURE_OUTBOUND_VIRUS, "on paused off", 0, 0, 0 },
+	{ "language", "ja en", 0, 0, 0 },
+	{ "virus-admin-copy", "off", 1, 0, 0 },
+	{ "default", "all-on all-off", 0, 0, 0 },
+	{ OM_SETTING_MAX_RECIPIENTS, NULL, 0, 1, 100000 },
+	{ OM_SETTING_MAX_MESSAGE_SIZE, NULL, 0, 1024, 2147483647L },
+	{ OM_SETTING_RATE_MESSAGES, NULL, 0, 1, 100000000L },
+	{ OM_SETTING_RATE_RECIPIENTS, NULL, 0, 1, 100000000L },
+	{ OM_SETTING_RATE_WINDOW, NULL, 0, 1, 604800 },
 };
 
 int om_settings_feature_valid(const char *feature)
@@ -39,7 +48,23 @@ int om_settings_feature_valid(const char *feature)
 
 const char *om_settings_feature_names(void)
 {
-	return OM_FEATURE_INBOUND_VIRUS;
+	return OM_FEATURE_INBOUND_VIRUS " " OM_FEATURE_OUTBOUND_VIRUS;
+}
+
+int om_settings_feature_outbound(const char *feature)
+{
+	return strncmp(feature, "outbound-", 9) == 0;
+}
+
+long om_settings_number(const char *value, long def)
+{
+	char *end;
+	long n;
+
+	if (value == NULL)
+		return def;
+	n = strtol(value, &end, 10);
+	return end == value || *end != '\0' || n < 0 ? def : n;
 }
 
 int om_settings_state_parse(const char *text)
@@ -121,8 +146,19 @@ int om_settings_domain_check(const char *name, const char *value,
 	}
 	if (s == NULL) {
 		*error_r = om_asprintf("unknown domain setting '%.60s' (known: "
-				       "inbound-virus, language, virus-admin-copy, default)",
-				       name);
+				       "inbound-virus, outbound-virus, language, "
+				       "virus-admin-copy, default, max-recipients, "
+				       "max-message-size, rate-messages, "
+				       "rate-recipients, rate-window)", name);
+		return -1;
+	}
+	if (s->max > 0) {
+		long n = om_settings_number(value, -1);
+
+		if (n >= s->min && n <= s->max)
+			return 0;
+		*error_r = om_asprintf("domain setting %s: '%.60s' is not a number in %ld..%ld",
+				       name, value, s->min, s->max);
 		return -1;
 	}
 	if (om_word_in(s->accepted, value))
@@ -136,26 +172,42 @@ int om_settings_domain_check(const char *name, const char *value,
 	return -1;
 }
 
+/* ---- lookup order, over any source (the store, or a snapshot of it) ---- */
+
+static int om_store_source_sub(void *context, const char *mailbox,
+			       const char *feature, char **state_r,
+			       char **error_r)
+{
+	return om_store_subscription_get(context, mailbox, feature, state_r, error_r);
+}
+
+static int om_store_source_domain(void *context, const char *domain,
+				  const char *name, char **value_r,
+				  char **error_r)
+{
+	return om_store_domain_get(context, domain, name, value_r, error_r);
+}
+
 /* Looks a domain-level value up: domain, then global.  1/0/-1. */
-static int om_settings_domain_lookup(struct om_store *store,
+static int om_settings_domain_lookup(const struct om_settings_source *src,
 				     const char *domain, const char *name,
 				     char **value_r, const char **source_r,
 				     char **error_r)
 {
 	int ret;
 
-	ret = om_store_domain_get(store, domain, name, value_r, error_r);
+	ret = src->domain_get(src->context, domain, name, value_r, error_r);
 	if (ret != 0) {
 		*source_r = "domain";
 		return ret;
 	}
 	*source_r = "global";
-	return om_store_domain_get(store, OM_GLOBAL_DOMAIN, name, value_r,
-				   error_r);
+	return src->domain_get(src->context, OM_GLOBAL_DOMAIN, name, value_r,
+			       error_r);
 }
 
 /* A feature's domain default: its own setting, else "default all-on". */
-static int om_settings_domain_feature(struct om_store *store,
+static int om_settings_domain_feature(const struct om_settings_source *src,
 				      const char *domain, const char *feature,
 				      char **value_r, const char **source_r,
 				      char **error_r)
@@ -163,11 +215,11 @@ static int om_settings_domain_feature(struct om_store *store,
 	char *all = NULL;
 	int ret;
 
-	ret = om_settings_domain_lookup(store, domain, feature, value_r,
+	ret = om_settings_domain_lookup(src, domain, feature, value_r,
 					source_r, error_r);
 	if (ret != 0)
 		return ret;
-	ret = om_settings_domain_lookup(store, domain, "default", &all,
+	ret = om_settings_domain_lookup(src, domain, "default", &all,
 					source_r, error_r);
 	if (ret <= 0)
 		return ret;
@@ -176,19 +228,18 @@ static int om_settings_domain_feature(struct om_store *store,
 	return 1;
 }
 
-int om_settings_subscription(struct om_store *store, const char *mailbox,
-			     const char *feature, enum om_sub_state *state_r,
-			     const char **source_r, char **error_r)
+int om_settings_subscription_from(const struct om_settings_source *src,
+				  const char *mailbox, const char *feature,
+				  enum om_sub_state *state_r,
+				  const char **source_r, char **error_r)
 {
 	char *value = NULL;
 	int ret, state;
 
-	ret = om_store_subscription_get(store, mailbox, feature, &value,
-					error_r);
+	ret = src->sub_get(src->context, mailbox, feature, &value, error_r);
 	*source_r = "mailbox";
 	if (ret == 0) {
-		ret = om_settings_domain_feature(store,
-						 om_settings_domain_of(mailbox),
+		ret = om_settings_domain_feature(src, om_settings_domain_of(mailbox),
 						 feature, &value, source_r,
 						 error_r);
 	}
@@ -205,17 +256,40 @@ int om_settings_subscription(struct om_store *store, const char *mailbox,
 	return 0;
 }
 
-char *om_settings_domain_value(struct om_store *store, const char *mailbox,
-			       const char *name, const char *def,
-			       char **error_r)
+char *om_settings_domain_value_from(const struct om_settings_source *src,
+				    const char *mailbox, const char *name,
+				    const char *def, char **error_r)
 {
 	const char *source;
 	char *value = NULL;
 	int ret;
 
-	ret = om_settings_domain_lookup(store, om_settings_domain_of(mailbox),
+	ret = om_settings_domain_lookup(src, om_settings_domain_of(mailbox),
 					name, &value, &source, error_r);
 	if (ret < 0)
 		return NULL;
 	return ret == 0 ? om_strdup(def) : value;
+}
+
+int om_settings_subscription(struct om_store *store, const char *mailbox,
+			     const char *feature, enum om_sub_state *state_r,
+			     const char **source_r, char **error_r)
+{
+	const struct om_settings_source src = {
+		store, om_store_source_sub, om_store_source_domain
+	};
+
+	return om_settings_subscription_from(&src, mailbox, feature, state_r,
+					     source_r, error_r);
+}
+
+char *om_settings_domain_value(struct om_store *store, const char *mailbox,
+			       const char *name, const char *def,
+			       char **error_r)
+{
+	const struct om_settings_source src = {
+		store, om_store_source_sub, om_store_source_domain
+	};
+
+	return om_settings_domain_value_from(&src, mailbox, name, def, error_r);
 }

@@ -8,7 +8,20 @@
 struct om_store;
 
 #define OM_FEATURE_INBOUND_VIRUS "inbound-virus"
+#define OM_FEATURE_OUTBOUND_VIRUS "outbound-virus"
 #define OM_GLOBAL_DOMAIN "*"
+
+/* envelope limits (omamori-policyd), per domain, then global, then these */
+#define OM_SETTING_MAX_RECIPIENTS "max-recipients"
+#define OM_SETTING_MAX_MESSAGE_SIZE "max-message-size"
+#define OM_SETTING_RATE_MESSAGES "rate-messages"
+#define OM_SETTING_RATE_RECIPIENTS "rate-recipients"
+#define OM_SETTING_RATE_WINDOW "rate-window"
+#define OM_DEFAULT_MAX_RECIPIENTS 1000			/* seed 003 */
+#define OM_DEFAULT_MAX_MESSAGE_SIZE (15L * 1024 * 1024)
+#define OM_DEFAULT_RATE_MESSAGES 500
+#define OM_DEFAULT_RATE_RECIPIENTS 5000
+#define OM_DEFAULT_RATE_WINDOW 3600
 
 enum om_sub_state { OM_SUB_OFF = 0, OM_SUB_ON, OM_SUB_PAUSED };
 
@@ -16,6 +29,10 @@ enum om_sub_state { OM_SUB_OFF = 0, OM_SUB_ON, OM_SUB_PAUSED };
 int om_settings_feature_valid(const char *feature);
 /* Space-separated list of the known features. */
 const char *om_settings_feature_names(void);
+/* 1 if the feature acts on outgoing mail (sent through omamori-filter). */
+int om_settings_feature_outbound(const char *feature);
+/* A non-negative decimal value, or def when value is NULL or malformed. */
+long om_settings_number(const char *value, long def);
 /* Parses "on", "paused", "off"; -1 if none of them. */
 int om_settings_state_parse(const char *text);
 const char *om_settings_state_name(enum om_sub_state state);
@@ -30,6 +47,23 @@ int om_settings_domain_check(const char *name, const char *value,
 int om_settings_mailbox_check(const char *mailbox, char **error_r);
 /* The domain part of an address (pointer into it), or "" if none. */
 const char *om_settings_domain_of(const char *mailbox);
+
+/* Where values come from: the store, or an in-memory snapshot of it.
+   Both getters return 1 found (value allocated), 0 not found, -1 error. */
+struct om_settings_source {
+	void *context;
+	int (*sub_get)(void *context, const char *mailbox, const char *feature,
+		       char **state_r, char **error_r);
+	int (*domain_get)(void *context, const char *domain, const char *name,
+			  char **value_r, char **error_r);
+};
+int om_settings_subscription_from(const struct om_settings_source *src,
+				  const char *mailbox, const char *feature,
+				  enum om_sub_state *state_r,
+				  const char **source_r, char **error_r);
+char *om_settings_domain_value_from(const struct om_settings_source *src,
+				    const char *mailbox, const char *name,
+				    const char *def, char **error_r);
 
 /* The effective subscription of mailbox to feature.  *source_r (static) is
    "mailbox", "domain", "global" or "default".  Returns 0 or -1. */

@@ -26,6 +26,17 @@ enum om_stmt_id {
 	OM_SQL_DOM_LIST_ONE,
 	OM_SQL_DOM_LIST_ALL,
 	OM_SQL_DATA_VERSION,
+	OM_SQL_LIST_ADD,
+	OM_SQL_LIST_DELETE,
+	OM_SQL_LIST_COUNT,
+	OM_SQL_LIST_ALL,
+	OM_SQL_LIST_ONE,
+	OM_SQL_RATE_SAVE,
+	OM_SQL_RATE_ALL,
+	OM_SQL_RATE_EXPIRE,
+	OM_SQL_BEGIN,
+	OM_SQL_COMMIT,
+	OM_SQL_ROLLBACK,
 	OM_SQL_COUNT
 };
 
@@ -59,6 +70,30 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"SELECT domain, name, value FROM domain_settings "
 		"ORDER BY domain, name",
 	[OM_SQL_DATA_VERSION] = "PRAGMA data_version",
+	[OM_SQL_LIST_ADD] =
+		"INSERT INTO list_entries(scope, kind, entry, updated) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(scope, kind, entry) "
+		"DO UPDATE SET updated = excluded.updated",
+	[OM_SQL_LIST_DELETE] =
+		"DELETE FROM list_entries WHERE scope = ?1 AND kind = ?2 AND entry = ?3",
+	[OM_SQL_LIST_COUNT] =
+		"SELECT count(*) FROM list_entries WHERE scope = ?1 AND kind = ?2",
+	[OM_SQL_LIST_ALL] =
+		"SELECT scope, kind, entry FROM list_entries ORDER BY scope, kind, entry",
+	[OM_SQL_LIST_ONE] =
+		"SELECT scope, kind, entry FROM list_entries WHERE scope = ?1 "
+		"ORDER BY scope, kind, entry",
+	[OM_SQL_RATE_SAVE] =
+		"INSERT INTO rate_counters(user, window_start, messages, recipients) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(user) DO UPDATE SET "
+		"window_start = excluded.window_start, messages = excluded.messages, "
+		"recipients = excluded.recipients",
+	[OM_SQL_RATE_ALL] =
+		"SELECT user, window_start, messages, recipients FROM rate_counters",
+	[OM_SQL_RATE_EXPIRE] = "DELETE FROM rate_counters WHERE window_start < ?1",
+	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
+	[OM_SQL_COMMIT] = "COMMIT",
+	[OM_SQL_ROLLBACK] = "ROLLBACK",
 };
 
 /* Forward-only migrations; migration i brings the schema to version i+1. */
@@ -75,6 +110,17 @@ static const char *const om_migrations[] = {
 	"  value TEXT NOT NULL,"
 	"  updated INTEGER NOT NULL,"
 	"  PRIMARY KEY (domain, name));",
+	"CREATE TABLE list_entries ("
+	"  scope TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('allow', 'block')),"
+	"  entry TEXT NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (scope, kind, entry));"
+	"CREATE TABLE rate_counters ("
+	"  user TEXT PRIMARY KEY,"
+	"  window_start INTEGER NOT NULL,"
+	"  messages INTEGER NOT NULL,"
+	"  recipients INTEGER NOT NULL);",
 };
 
 struct om_store {
@@ -336,6 +382,72 @@ static int om_store_list(struct om_store *store, enum om_stmt_id id,
 	return rows;
 }
 
+/* Runs one of the transaction statements; 0 or -1. */
+static int om_store_exec_stmt(struct om_store *store, enum om_stmt_id id,
+			      char **error_r)
+{
+	sqlite3_stmt *stmt = store->stmts[id];
+	int ret;
+
+	sqlite3_reset(stmt);
+	ret = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_store_error(store, om_sql_text[id]);
+		return -1;
+	}
+	return 0;
+}
+
+/* 1 if the list entry exists, 0 if not, -1 error. */
+static int om_store_lookup_entry(struct om_store *store, const char *scope,
+				 const char *kind, const char *entry,
+				 char **value_r, char **error_r)
+{
+	sqlite3_stmt *stmt = om_store_bind(store, OM_SQL_LIST_ONE, scope, NULL,
+					   NULL, 0);
+	int ret, found = 0;
+
+	if (stmt == NULL) {
+		*error_r = om_store_error(store, "bind");
+		return -1;
+	}
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (strcmp((const char *)sqlite3_column_text(stmt, 1), kind) == 0 &&
+		    strcmp((const char *)sqlite3_column_text(stmt, 2), entry) == 0)
+			found = 1;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_store_error(store, "read");
+		return -1;
+	}
+	*value_r = NULL;
+	return found;
+}
+
+/* A write whose third parameter is not a time-stamped value. */
+static int om_store_write_n(struct om_store *store, enum om_stmt_id id,
+			    const char *a, const char *b, const char *c,
+			    char **error_r)
+{
+	sqlite3_stmt *stmt = om_store_bind(store, id, a, b, c, 0);
+	int ret;
+
+	if (stmt == NULL) {
+		*error_r = om_store_error(store, "bind");
+		return -1;
+	}
+	ret = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_store_error(store, "write");
+		return -1;
+	}
+	store->own_writes++;
+	return 0;
+}
+
 int om_store_subscription_set(struct om_store *store, const char *mailbox,
 			      const char *feature, const char *state,
 			      char **error_r)
@@ -407,4 +519,130 @@ long long om_store_change_counter(struct om_store *store)
 		version = sqlite3_column_int64(stmt, 0);
 	sqlite3_reset(stmt);
 	return version < 0 ? -1 : version + store->own_writes;
+}
+
+/* ---- allow/block lists ---- */
+
+int om_store_list_add(struct om_store *store, const char *scope,
+		      const char *kind, const char *entry, long max_entries,
+		      char **error_r)
+{
+	sqlite3_stmt *stmt;
+	char *value = NULL;
+	long count = 0;
+	int ret;
+
+	if (om_store_exec_stmt(store, OM_SQL_BEGIN, error_r) < 0)
+		return -1;
+	stmt = om_store_bind(store, OM_SQL_LIST_COUNT, scope, kind, NULL, 0);
+	if (stmt == NULL || sqlite3_step(stmt) != SQLITE_ROW) {
+		*error_r = om_store_error(store, "count");
+		goto fail;
+	}
+	count = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	ret = om_store_lookup_entry(store, scope, kind, entry, &value, error_r);
+	if (ret < 0)
+		goto fail;
+	if (ret == 0 && max_entries > 0 && count >= max_entries) {
+		*error_r = om_asprintf("the %s list of %s is full (%ld entries, "
+				       "the limit is %ld)", kind, scope, count,
+				       max_entries);
+		goto fail;
+	}
+	free(value);
+	if (om_store_write(store, OM_SQL_LIST_ADD, scope, kind, entry, error_r) < 0)
+		goto fail;
+	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);
+fail:
+	free(value);
+	(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &value);
+	free(value);
+	return -1;
+}
+
+int om_store_list_delete(struct om_store *store, const char *scope,
+			 const char *kind, const char *entry, char **error_r)
+{
+	int before = sqlite3_total_changes(store->db);
+
+	if (om_store_write_n(store, OM_SQL_LIST_DELETE, scope, kind, entry,
+			     error_r) < 0)
+		return -1;
+	return sqlite3_total_changes(store->db) > before ? 1 : 0;
+}
+
+int om_store_list_each(struct om_store *store, const char *scope,
+		       om_store_row_cb *cb, void *context, char **error_r)
+{
+	return om_store_list(store, scope != NULL ? OM_SQL_LIST_ONE :
+			     OM_SQL_LIST_ALL, scope, cb, context, error_r);
+}
+
+/* ---- rate counters ---- */
+
+int om_store_rates_save(struct om_store *store,
+			const struct om_store_rate *rates, size_t count,
+			long long expire_before, char **error_r)
+{
+	sqlite3_stmt *stmt;
+	char *ignored = NULL;
+	size_t i;
+	int ok;
+
+	if (om_store_exec_stmt(store, OM_SQL_BEGIN, error_r) < 0)
+		return -1;
+	for (i = 0; i < count; i++) {
+		stmt = store->stmts[OM_SQL_RATE_SAVE];
+		sqlite3_reset(stmt);
+		ok = sqlite3_bind_text(stmt, 1, rates[i].user, -1, SQLITE_STATIC) == SQLITE_OK &&
+			sqlite3_bind_int64(stmt, 2, rates[i].window_start) == SQLITE_OK &&
+			sqlite3_bind_int64(stmt, 3, rates[i].messages) == SQLITE_OK &&
+			sqlite3_bind_int64(stmt, 4, rates[i].recipients) == SQLITE_OK &&
+			sqlite3_step(stmt) == SQLITE_DONE;
+		sqlite3_reset(stmt);
+		if (!ok) {
+			*error_r = om_store_error(store, "save rate counters");
+			goto fail;
+		}
+	}
+	stmt = store->stmts[OM_SQL_RATE_EXPIRE];
+	sqlite3_reset(stmt);
+	if (sqlite3_bind_int64(stmt, 1, expire_before) != SQLITE_OK ||
+	    sqlite3_step(stmt) != SQLITE_DONE) {
+		sqlite3_reset(stmt);
+		*error_r = om_store_error(store, "expire rate counters");
+		goto fail;
+	}
+	sqlite3_reset(stmt);
+	store->own_writes++;
+	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);
+fail:
+	(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &ignored);
+	free(ignored);
+	return -1;
+}
+
+int om_store_rates_each(struct om_store *store, om_store_rate_cb *cb,
+			void *context, char **error_r)
+{
+	sqlite3_stmt *stmt = store->stmts[OM_SQL_RATE_ALL];
+	struct om_store_rate rate;
+	int ret, rows = 0;
+
+	sqlite3_reset(stmt);
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		rate.user = (const char *)sqlite3_column_text(stmt, 0);
+		rate.window_start = sqlite3_column_int64(stmt, 1);
+		rate.messages = sqlite3_column_int64(stmt, 2);
+		rate.recipients = sqlite3_column_int64(stmt, 3);
+		cb(context, &rate);
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_store_error(store, "read rate counters");
+		return -1;
+	}
+	return rows;
 }

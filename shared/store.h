@@ -9,6 +9,8 @@
 #ifndef OM_STORE_H
 #define OM_STORE_H
 
+#include <stddef.h>
+
 struct om_store;
 
 enum om_store_flags {
@@ -51,6 +53,39 @@ int om_store_domain_delete(struct om_store *store, const char *domain,
 			   const char *name, char **error_r);
 int om_store_domain_list(struct om_store *store, const char *domain,
 			 om_store_row_cb *cb, void *context, char **error_r);
+
+/* Allow/block lists.  scope is a mailbox, a domain or "*" (global); kind
+   is "allow" or "block"; entry an address or "@domain".  add refuses a new
+   entry once scope has max_entries of that kind (0: no limit), saying so
+   in *error_r, and writes nothing then; an existing entry is not counted
+   twice.  delete returns 1 if removed, 0 if absent.  each calls
+   cb(context, scope, kind, entry); scope NULL lists every scope. */
+int om_store_list_add(struct om_store *store, const char *scope,
+		      const char *kind, const char *entry, long max_entries,
+		      char **error_r);
+int om_store_list_delete(struct om_store *store, const char *scope,
+			 const char *kind, const char *entry, char **error_r);
+int om_store_list_each(struct om_store *store, const char *scope,
+		       om_store_row_cb *cb, void *context, char **error_r);
+
+/* Rate counters of authenticated senders, saved in batches by
+   omamori-policyd (never one write per request) so they survive a
+   restart. */
+struct om_store_rate {
+	const char *user;
+	long long window_start;
+	long long messages;
+	long long recipients;
+};
+typedef void om_store_rate_cb(void *context, const struct om_store_rate *rate);
+/* Saves count counters in one transaction and drops those whose window
+   started before expire_before.  0 or -1. */
+int om_store_rates_save(struct om_store *store,
+			const struct om_store_rate *rates, size_t count,
+			long long expire_before, char **error_r);
+/* Calls cb for each saved counter; returns the count or -1. */
+int om_store_rates_each(struct om_store *store, om_store_rate_cb *cb,
+			void *context, char **error_r);
 
 /* A cheap counter that changes whenever any connection commits a change
    (SQLite's data_version plus this handle's own writes); lets a cache know

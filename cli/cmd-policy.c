@@ -1,0 +1,147 @@
+/* cmd-policy.c - omamorictl policy test and list add|del|show.
+ *
+ * `policy test` reads one Postfix policy request on stdin and prints the
+ * action omamori-policyd would answer and why, with the daemon's own code
+ * (policy.c) over a snapshot of the store - like postfwd -f.  It changes no
+ * rate counter.  `list` edits the allow/block lists policyd and the
+ * scanner use.
+ */
+#include "omamorictl.h"
+#include "policy.h"
+#include "settings.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int ctl_policy_test(struct ctl *ctl)
+{
+	struct om_policy_request req;
+	struct om_policy_decision dec;
+	struct om_policy *policy;
+	const char *perror;
+	char *data, *error = NULL;
+	size_t len, used;
+	int ret;
+
+	if (om_read_file("-", (size_t)ctl->config->policyd_max_request, &data, &len,
+			 &error) < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+		return ret;
+	}
+	/* a request typed by hand may lack the final empty line */
+	data = om_realloc(data, len + 3);
+	if (len == 0 || data[len - 1] != '\n')
+		data[len++] = '\n';
+	data[len++] = '\n';
+	data[len] = '\0';
+	ret = om_policy_parse(data, len, (size_t)ctl->config->policyd_max_request + 2,
+			      &req, &used, &perror);
+	if (ret <= 0) {
+		free(data);
+		return ctl_error("malformed request: %s (the daemon would close the "
+				 "connection without an answer)",
+				 ret < 0 ? perror : "incomplete");
+	}
+	policy = om_policy_new();
+	if (om_policy_load(policy, ctl_store(ctl, 0), &error) < 0 ||
+	    om_policy_load_rates(policy, ctl_store(ctl, 0), &error) < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+		om_policy_free(&policy);
+		free(data);
+		return ret;
+	}
+	om_policy_decide(policy, &req, time(NULL), &dec);
+	printf("action=%s\nreason: %s\n", dec.action, dec.reason);
+	om_policy_free(&policy);
+	free(data);
+	return CTL_EXIT_OK;
+}
+
+int ctl_cmd_policy(struct ctl *ctl, int argc, char **argv)
+{
+	if (argc == 1 && strcmp(argv[0], "test") == 0)
+		return ctl_policy_test(ctl);
+	return ctl_error("usage: policy test < request");
+}
+
+/* An entry is an address or "@domain", stored lower-case. */
+static char *ctl_list_entry(const char *entry)
+{
+	char *error = NULL, *lower;
+	size_t i;
+
+	if (entry[0] == '@' ? strlen(entry) < 2 || strchr(entry + 1, '@') != NULL ||
+	    strchr(entry, ' ') != NULL :
+	    om_settings_mailbox_check(entry, &error) < 0) {
+		free(error);
+		return NULL;
+	}
+	lower = om_strdup(entry);
+	for (i = 0; lower[i] != '\0'; i++)
+		if (lower[i] >= 'A' && lower[i] <= 'Z')
+			lower[i] = (char)(lower[i] - 'A' + 'a');
+	return lower;
+}
+
+static void ctl_print_list_row(void *context, const char *scope,
+			       const char *kind, const char *entry)
+{
+	(void)context;
+	printf("%s\t%s\t%s\n", scope, kind, entry);
+}
+
+static int ctl_list_change(struct ctl *ctl, int add, const char *scope,
+			   const char *kind, const char *entry_in)
+{
+	char *entry, *error = NULL;
+	long max;
+	int ret;
+
+	if (strcmp(kind, "allow") != 0 && strcmp(kind, "block") != 0)
+		return ctl_error("list kind must be allow or block, not '%s'", kind);
+	entry = ctl_list_entry(entry_in);
+	if (entry == NULL)
+		return ctl_error("'%s' is neither an address nor @domain", entry_in);
+	/* the per-mailbox limit; domain and global lists are the admin's */
+	max = strchr(scope, '@') != NULL ? ctl->config->list_max_entries : 0;
+	ret = add ? om_store_list_add(ctl_store(ctl, 0), scope, kind, entry, max, &error) :
+		om_store_list_delete(ctl_store(ctl, 0), scope, kind, entry, &error);
+	if (ret < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+	} else {
+		if (!add && ret == 0)
+			printf("%s %s %s: not on the list\n", scope, kind, entry);
+		else
+			printf("%s %s %s %s\n", scope, kind, add ? "+" : "-", entry);
+		ret = CTL_EXIT_OK;
+	}
+	free(entry);
+	return ret;
+}
+
+int ctl_cmd_list(struct ctl *ctl, int argc, char **argv)
+{
+	char *error = NULL;
+	int ret;
+
+	if (argc == 4 && (strcmp(argv[0], "add") == 0 || strcmp(argv[0], "del") == 0))
+		return ctl_list_change(ctl, strcmp(argv[0], "add") == 0, argv[1],
+				       argv[2], argv[3]);
+	if ((argc == 1 || argc == 2) && strcmp(argv[0], "show") == 0) {
+		if (om_store_list_each(ctl_store(ctl, 0), argc == 2 ? argv[1] : NULL,
+				       ctl_print_list_row, NULL, &error) < 0) {
+			ret = ctl_error("%s", error);
+			free(error);
+			return ret;
+		}
+		return CTL_EXIT_OK;
+	}
+	return ctl_error("usage: list add|del SCOPE allow|block ADDRESS|@DOMAIN | "
+			 "list show [SCOPE]   (SCOPE: a mailbox, a domain or \"*\")");
+}

@@ -1,0 +1,544 @@
+/* policy.c - the decisions of omamori-policyd, from memory.
+ *
+ * The store is read into a snapshot (hash maps) when it changes, so a
+ * request costs a few hash lookups and never a database read or write; rate
+ * counters live here too and are saved in batches.  Decisions per request
+ * state (Postfix SMTPD_POLICY_README): at RCPT, block lists (REJECT for that
+ * recipient only), the recipient count per message, the declared size, the
+ * authenticated sender's rate, then outbound routing (FILTER, whole
+ * message); at MAIL and END-OF-MESSAGE, the message size.
+ */
+#include "policy.h"
+#include "hash.h"
+#include "settings.h"
+#include "store.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OM_POLICY_INSTANCE_TTL 600
+#define OM_POLICY_ADDR_MAX 256
+
+struct om_policy_instance {
+	long recipients;
+	long long size_limit;	/* smallest limit among its recipients */
+	time_t seen;
+};
+
+struct om_policy_rate {
+	long long window_start;
+	long long messages;
+	long long recipients;
+	char last_instance[64];
+};
+
+struct om_policy {
+	struct om_hash *blocks;		/* "scope\tentry" -> (void *)1 */
+	struct om_hash *subs;		/* "mailbox\tfeature" -> state text */
+	struct om_hash *domains;	/* "domain\tname" -> value text */
+	struct om_hash *instances;	/* instance -> om_policy_instance */
+	struct om_hash *rates;		/* sasl user -> om_policy_rate */
+	struct om_settings_source source;
+};
+
+/* ---- parsing ---- */
+
+static void om_policy_request_init(struct om_policy_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->request = req->protocol_state = req->sender = req->recipient = "";
+	req->sasl_username = req->instance = req->client_address = "";
+}
+
+static void om_policy_attribute(struct om_policy_request *req,
+				const char *name, const char *value)
+{
+	if (strcmp(name, "request") == 0)
+		req->request = value;
+	else if (strcmp(name, "protocol_state") == 0)
+		req->protocol_state = value;
+	else if (strcmp(name, "sender") == 0)
+		req->sender = value;
+	else if (strcmp(name, "recipient") == 0)
+		req->recipient = value;
+	else if (strcmp(name, "sasl_username") == 0)
+		req->sasl_username = value;
+	else if (strcmp(name, "instance") == 0)
+		req->instance = value;
+	else if (strcmp(name, "client_address") == 0)
+		req->client_address = value;
+	else if (strcmp(name, "size") == 0)
+		req->size = atoll(value);
+	else if (strcmp(name, "recipient_count") == 0)
+		req->recipient_count = atol(value);
+}
+
+int om_policy_parse(char *buf, size_t len, size_t max_request,
+		    struct om_policy_request *req, size_t *used_r,
+		    const char **error_r)
+{
+	char *line = buf, *end = buf + len, *nl, *eq;
+
+	om_policy_request_init(req);
+	if (memchr(buf, '\0', len) != NULL) {
+		*error_r = "NUL byte in request";
+		return -1;
+	}
+	for (;;) {
+		nl = memchr(line, '\n', (size_t)(end - line));
+		if (nl == NULL) {
+			if (len > max_request) {
+				*error_r = "request too large";
+				return -1;
+			}
+			return 0;
+		}
+		if ((size_t)(nl + 1 - buf) > max_request) {
+			*error_r = "request too large";
+			return -1;
+		}
+		if (nl == line) {
+			if (*req->request == '\0') {
+				*error_r = "request without request=";
+				return -1;
+			}
+			*used_r = (size_t)(nl + 1 - buf);
+			return 1;
+		}
+		*nl = '\0';
+		if (nl > line && nl[-1] == '\r')
+			nl[-1] = '\0';
+		eq = strchr(line, '=');
+		if (eq == NULL) {
+			*error_r = "attribute line without '='";
+			return -1;
+		}
+		*eq = '\0';
+		om_policy_attribute(req, line, eq + 1);
+		line = nl + 1;
+	}
+}
+
+/* ---- snapshot ---- */
+
+static int om_snapshot_sub_get(void *context, const char *mailbox,
+			       const char *feature, char **state_r,
+			       char **error_r)
+{
+	const struct om_policy *policy = context;
+	const char *v = om_hash_get2(policy->subs, mailbox, feature);
+
+	(void)error_r;
+	if (v == NULL)
+		return 0;
+	*state_r = om_strdup(v);
+	return 1;
+}
+
+static int om_snapshot_domain_get(void *context, const char *domain,
+				  const char *name, char **value_r,
+				  char **error_r)
+{
+	const struct om_policy *policy = context;
+	const char *v = om_hash_get2(policy->domains, domain, name);
+
+	(void)error_r;
+	if (v == NULL)
+		return 0;
+	*value_r = om_strdup(v);
+	return 1;
+}
+
+struct om_policy *om_policy_new(void)
+{
+	struct om_policy *policy = om_calloc(1, sizeof(*policy));
+
+	policy->blocks = om_hash_new(16);
+	policy->subs = om_hash_new(16);
+	policy->domains = om_hash_new(16);
+	policy->instances = om_hash_new(256);
+	policy->rates = om_hash_new(256);
+	policy->source.context = policy;
+	policy->source.sub_get = om_snapshot_sub_get;
+	policy->source.domain_get = om_snapshot_domain_get;
+	return policy;
+}
+
+void om_policy_free(struct om_policy **policyp)
+{
+	struct om_policy *policy = *policyp;
+
+	if (policy == NULL)
+		return;
+	om_hash_free(&policy->blocks, NULL);
+	om_hash_free(&policy->subs, free);
+	om_hash_free(&policy->domains, free);
+	om_hash_free(&policy->instances, free);
+	om_hash_free(&policy->rates, free);
+	free(policy);
+	*policyp = NULL;
+}
+
+struct om_snapshot_load {
+	struct om_hash *map;
+	int blocks_only;
+};
+
+static void om_snapshot_add(void *context, const char *a, const char *b,
+			    const char *c)
+{
+	struct om_snapshot_load *load = context;
+	char *key;
+
+	if (load->blocks_only) {
+		if (strcmp(b, "block") != 0)
+			return;
+		key = om_asprintf("%s\t%s", a, c);
+		om_hash_set(load->map, key, (void *)1);
+	} else {
+		key = om_asprintf("%s\t%s", a, b);
+		free(om_hash_set(load->map, key, om_strdup(c)));
+	}
+	free(key);
+}
+
+int om_policy_load(struct om_policy *policy, struct om_store *store,
+		   char **error_r)
+{
+	struct om_snapshot_load blocks = { om_hash_new(1024), 1 };
+	struct om_snapshot_load subs = { om_hash_new(1024), 0 };
+	struct om_snapshot_load domains = { om_hash_new(64), 0 };
+
+	if (om_store_list_each(store, NULL, om_snapshot_add, &blocks, error_r) < 0 ||
+	    om_store_subscription_list(store, NULL, om_snapshot_add, &subs, error_r) < 0 ||
+	    om_store_domain_list(store, NULL, om_snapshot_add, &domains, error_r) < 0) {
+		om_hash_free(&blocks.map, NULL);
+		om_hash_free(&subs.map, free);
+		om_hash_free(&domains.map, free);
+		return -1;
+	}
+	om_hash_free(&policy->blocks, NULL);
+	om_hash_free(&policy->subs, free);
+	om_hash_free(&policy->domains, free);
+	policy->blocks = blocks.map;
+	policy->subs = subs.map;
+	policy->domains = domains.map;
+	return 0;
+}
+
+/* ---- rate counters ---- */
+
+static void om_policy_rate_restore(void *context, const struct om_store_rate *r)
+{
+	struct om_policy *policy = context;
+	struct om_policy_rate *rate = om_calloc(1, sizeof(*rate));
+
+	rate->window_start = r->window_start;
+	rate->messages = r->messages;
+	rate->recipients = r->recipients;
+	free(om_hash_set(policy->rates, r->user, rate));
+}
+
+int om_policy_load_rates(struct om_policy *policy, struct om_store *store,
+			 char **error_r)
+{
+	return om_store_rates_each(store, om_policy_rate_restore, policy,
+				   error_r) < 0 ? -1 : 0;
+}
+
+struct om_rate_collect {
+	struct om_store_rate *rates;
+	size_t count;
+};
+
+static void om_policy_rate_collect(void *context, const char *user, void *value)
+{
+	struct om_rate_collect *c = context;
+	const struct om_policy_rate *rate = value;
+
+	c->rates[c->count].user = user;
+	c->rates[c->count].window_start = rate->window_start;
+	c->rates[c->count].messages = rate->messages;
+	c->rates[c->count].recipients = rate->recipients;
+	c->count++;
+}
+
+int om_policy_save_rates(struct om_policy *policy, struct om_store *store,
+			 time_t now, char **error_r)
+{
+	struct om_rate_collect c;
+	int ret;
+
+	c.rates = om_calloc(om_hash_count(policy->rates) + 1, sizeof(*c.rates));
+	c.count = 0;
+	om_hash_each(policy->rates, om_policy_rate_collect, &c);
+	/* a window longer than a week is refused by the settings */
+	ret = om_store_rates_save(store, c.rates, c.count,
+				  (long long)now - 8 * 86400, error_r);
+	free(c.rates);
+	return ret;
+}
+
+/* ---- per-message state ---- */
+
+struct om_expire {
+	struct om_hash *map;
+	time_t before;
+	char **keys;
+	size_t count, cap;
+};
+
+static void om_policy_expire_collect(void *context, const char *key, void *value)
+{
+	struct om_expire *e = context;
+	const struct om_policy_instance *inst = value;
+
+	if (inst->seen >= e->before)
+		return;
+	if (e->count == e->cap) {
+		e->cap = e->cap == 0 ? 64 : e->cap * 2;
+		e->keys = om_realloc(e->keys, e->cap * sizeof(char *));
+	}
+	e->keys[e->count++] = om_strdup(key);
+}
+
+void om_policy_expire(struct om_policy *policy, time_t now)
+{
+	struct om_expire e = { policy->instances, now - OM_POLICY_INSTANCE_TTL, NULL, 0, 0 };
+	size_t i;
+
+	om_hash_each(policy->instances, om_policy_expire_collect, &e);
+	for (i = 0; i < e.count; i++) {
+		free(om_hash_delete(policy->instances, e.keys[i]));
+		free(e.keys[i]);
+	}
+	free(e.keys);
+}
+
+void om_policy_stats(const struct om_policy *policy, size_t *entries_r,
+		     size_t *instances_r, size_t *users_r)
+{
+	*entries_r = om_hash_count(policy->blocks);
+	*instances_r = om_hash_count(policy->instances);
+	*users_r = om_hash_count(policy->rates);
+}
+
+/* ---- decisions ---- */
+
+/* Lower-cased copy of an address into buf; 0, or -1 if it does not fit. */
+static int om_policy_lower(const char *in, char *buf, size_t size)
+{
+	size_t i, n = strlen(in);
+
+	if (n >= size)
+		return -1;
+	for (i = 0; i <= n; i++)
+		buf[i] = (char)tolower((unsigned char)in[i]);
+	return 0;
+}
+
+static long long om_policy_number(struct om_policy *policy, const char *mailbox,
+				  const char *name, long long def)
+{
+	char *error = NULL, *value;
+	long long n;
+
+	value = om_settings_domain_value_from(&policy->source, mailbox, name,
+					      "", &error);
+	free(error);
+	n = om_settings_number(value, (long)def);
+	free(value);
+	return n;
+}
+
+/* 1 if sender is on a block list that applies to recipient. */
+static int om_policy_blocked(struct om_policy *policy, const char *sender,
+			     const char *recipient)
+{
+	char s[OM_POLICY_ADDR_MAX], r[OM_POLICY_ADDR_MAX];
+	const char *scopes[3], *sdomain;
+	size_t i;
+
+	if (*sender == '\0' || om_hash_count(policy->blocks) == 0 ||
+	    om_policy_lower(sender, s, sizeof(s)) < 0 ||
+	    om_policy_lower(recipient, r, sizeof(r)) < 0)
+		return 0;
+	sdomain = strrchr(s, '@');
+	scopes[0] = r;
+	scopes[1] = om_settings_domain_of(r);
+	scopes[2] = OM_GLOBAL_DOMAIN;
+	for (i = 0; i < 3; i++) {
+		if (om_hash_get2(policy->blocks, scopes[i], s) != NULL ||
+		    (sdomain != NULL && om_hash_get2(policy->blocks, scopes[i], sdomain) != NULL))
+			return 1;
+	}
+	return 0;
+}
+
+static void om_policy_say(struct om_policy_decision *out, const char *action,
+			  const char *reason)
+{
+	if (om_strlcpy(out->action, action, sizeof(out->action)) < 0)
+		(void)om_strlcpy(out->action, "DUNNO", sizeof(out->action));
+	if (om_strlcpy(out->reason, reason, sizeof(out->reason)) < 0)
+		(void)om_strlcpy(out->reason, "(reason too long)", sizeof(out->reason));
+}
+
+static struct om_policy_instance *om_policy_instance(struct om_policy *policy,
+						     const char *instance,
+						     time_t now)
+{
+	struct om_policy_instance *inst;
+
+	if (*instance == '\0')
+		return NULL;
+	inst = om_hash_get(policy->instances, instance);
+	if (inst == NULL) {
+		inst = om_calloc(1, sizeof(*inst));
+		om_hash_set(policy->instances, instance, inst);
+	}
+	inst->seen = now;
+	return inst;
+}
+
+/* The sender's rate: 1 if this recipient would go over a limit. */
+static int om_policy_rate_exceeded(struct om_policy *policy,
+				   const struct om_policy_request *req,
+				   time_t now, char *why, size_t why_size)
+{
+	const char *user = req->sasl_username;
+	long long window = om_policy_number(policy, user, OM_SETTING_RATE_WINDOW,
+					    OM_DEFAULT_RATE_WINDOW);
+	long long max_msgs = om_policy_number(policy, user, OM_SETTING_RATE_MESSAGES,
+					      OM_DEFAULT_RATE_MESSAGES);
+	long long max_rcpts = om_policy_number(policy, user, OM_SETTING_RATE_RECIPIENTS,
+					       OM_DEFAULT_RATE_RECIPIENTS);
+	long long start = window > 0 ? (long long)now - (long long)now % window : 0;
+	struct om_policy_rate *rate = om_hash_get(policy->rates, user);
+	int new_message;
+
+	if (rate == NULL) {
+		rate = om_calloc(1, sizeof(*rate));
+		om_hash_set(policy->rates, user, rate);
+	}
+	if (rate->window_start != start) {
+		rate->window_start = start;
+		rate->messages = rate->recipients = 0;
+		rate->last_instance[0] = '\0';
+	}
+	new_message = strcmp(rate->last_instance, req->instance) != 0;
+	if ((new_message && rate->messages + 1 > max_msgs) ||
+	    rate->recipients + 1 > max_rcpts) {
+		snprintf(why, why_size, "%s: %lld messages, %lld recipients in this "
+			 "%llds window (limits %lld, %lld)", user, rate->messages,
+			 rate->recipients, window, max_msgs, max_rcpts);
+		return 1;
+	}
+	if (new_message) {
+		rate->messages++;
+		(void)om_strlcpy(rate->last_instance, req->instance,
+				 sizeof(rate->last_instance));
+	}
+	rate->recipients++;
+	return 0;
+}
+
+/* 1 if the authenticated sender's mailbox takes an outbound feature. */
+static int om_policy_outbound(struct om_policy *policy, const char *user)
+{
+	enum om_sub_state state;
+	const char *source;
+	char *error = NULL;
+
+	if (om_settings_subscription_from(&policy->source, user,
+					  OM_FEATURE_OUTBOUND_VIRUS, &state,
+					  &source, &error) < 0) {
+		free(error);
+		return 0;
+	}
+	return state == OM_SUB_ON;
+}
+
+static void om_policy_decide_rcpt(struct om_policy *policy,
+				  const struct om_policy_request *req,
+				  time_t now, struct om_policy_decision *out)
+{
+	struct om_policy_instance *inst = om_policy_instance(policy, req->instance, now);
+	long long max_rcpts, max_size;
+	char why[200];
+
+	if (om_policy_blocked(policy, req->sender, req->recipient)) {
+		om_policy_say(out, "REJECT 5.7.1 Sender address is on the recipient's block list",
+			      "block list of the recipient, its domain or global");
+		return;
+	}
+	max_rcpts = om_policy_number(policy, req->recipient, OM_SETTING_MAX_RECIPIENTS,
+				     OM_DEFAULT_MAX_RECIPIENTS);
+	if (inst != NULL && inst->recipients + 1 > max_rcpts) {
+		snprintf(why, sizeof(why), "recipient %ld of this message, limit %lld",
+			 inst->recipients + 1, max_rcpts);
+		om_policy_say(out, "452 4.5.3 Too many recipients", why);
+		return;
+	}
+	max_size = om_policy_number(policy, req->recipient, OM_SETTING_MAX_MESSAGE_SIZE,
+				    OM_DEFAULT_MAX_MESSAGE_SIZE);
+	if (req->size > max_size) {
+		snprintf(why, sizeof(why), "declared size %lld over %lld", req->size, max_size);
+		om_policy_say(out, "552 5.3.4 Message size exceeds the recipient's limit", why);
+		return;
+	}
+	if (*req->sasl_username != '\0' &&
+	    om_policy_rate_exceeded(policy, req, now, why, sizeof(why))) {
+		om_policy_say(out, "450 4.7.1 Sending rate limit reached, try again later", why);
+		return;
+	}
+	if (inst != NULL) {
+		inst->recipients++;
+		if (inst->size_limit == 0 || max_size < inst->size_limit)
+			inst->size_limit = max_size;
+	}
+	if (*req->sasl_username != '\0' && om_policy_outbound(policy, req->sasl_username)) {
+		om_policy_say(out, OM_POLICY_FILTER_ACTION,
+			      "authenticated sender subscribes to an outbound feature");
+		return;
+	}
+	om_policy_say(out, "DUNNO", "no rule applies");
+}
+
+static void om_policy_decide_size(struct om_policy *policy,
+				  const struct om_policy_request *req,
+				  time_t now, struct om_policy_decision *out)
+{
+	struct om_policy_instance *inst = om_policy_instance(policy, req->instance, now);
+	long long limit = inst != NULL && inst->size_limit > 0 ? inst->size_limit :
+		om_policy_number(policy, "", OM_SETTING_MAX_MESSAGE_SIZE,
+				 OM_DEFAULT_MAX_MESSAGE_SIZE);
+	char why[200];
+
+	if (req->size > limit) {
+		snprintf(why, sizeof(why), "size %lld over %lld", req->size, limit);
+		om_policy_say(out, "552 5.3.4 Message size exceeds the fixed limit", why);
+		return;
+	}
+	om_policy_say(out, "DUNNO", "size within the limit");
+}
+
+void om_policy_decide(struct om_policy *policy,
+		      const struct om_policy_request *req, time_t now,
+		      struct om_policy_decision *out)
+{
+	if (strcmp(req->request, "smtpd_access_policy") != 0) {
+		om_policy_say(out, "DUNNO", "not an smtpd_access_policy request");
+		return;
+	}
+	if (strcmp(req->protocol_state, "RCPT") == 0)
+		om_policy_decide_rcpt(policy, req, now, out);
+	else if (strcmp(req->protocol_state, "MAIL") == 0 ||
+		 strcmp(req->protocol_state, "END-OF-MESSAGE") == 0)
+		om_policy_decide_size(policy, req, now, out);
+	else
+		om_policy_say(out, "DUNNO", "nothing to decide in this state");
+}

@@ -1,0 +1,69 @@
+/* policy.h - Postfix policy delegation: request parsing and the decisions of
+ * omamori-policyd (block lists, recipient and size limits, per-user rate
+ * limits, outbound routing), from an in-memory snapshot of the store.
+ *
+ * One module for the daemon and `omamorictl policy test`, so the tool shows
+ * exactly what the daemon would answer.
+ */
+#ifndef OM_POLICY_H
+#define OM_POLICY_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct om_store;
+struct om_policy;
+
+/* The attributes omamori uses; the rest are ignored.  Pointers point into
+   the parsed buffer.  Absent text attributes are "". */
+struct om_policy_request {
+	const char *request;
+	const char *protocol_state;
+	const char *sender;
+	const char *recipient;
+	const char *sasl_username;
+	const char *instance;
+	const char *client_address;
+	long long size;
+	long recipient_count;
+};
+
+#define OM_POLICY_FILTER_ACTION "FILTER omamori-out:dummy"
+
+struct om_policy_decision {
+	char action[256];	/* what follows "action=" */
+	char reason[256];	/* why, for logs and policy test */
+};
+
+/* Parses one request at the start of buf[0..len): "name=value" lines and an
+   empty line.  Lines are NUL-terminated in place.  Returns 1 with the bytes
+   used in *used_r, 0 when more data is needed, -1 when the input is
+   malformed (*error_r static): a line without '=', a NUL byte, a request
+   larger than max_request, no request= attribute. */
+int om_policy_parse(char *buf, size_t len, size_t max_request,
+		    struct om_policy_request *req, size_t *used_r,
+		    const char **error_r);
+
+struct om_policy *om_policy_new(void);
+void om_policy_free(struct om_policy **policy);
+/* Replaces the snapshot with the store's current lists and settings.
+   0 or -1 (the old snapshot stays). */
+int om_policy_load(struct om_policy *policy, struct om_store *store,
+		   char **error_r);
+/* Rate counters: restored at start, saved every few seconds and at exit. */
+int om_policy_load_rates(struct om_policy *policy, struct om_store *store,
+			 char **error_r);
+int om_policy_save_rates(struct om_policy *policy, struct om_store *store,
+			 time_t now, char **error_r);
+/* Forgets per-message state not seen for a while. */
+void om_policy_expire(struct om_policy *policy, time_t now);
+/* Counts of what the snapshot holds (lists entries, instances, users). */
+void om_policy_stats(const struct om_policy *policy, size_t *entries_r,
+		     size_t *instances_r, size_t *users_r);
+
+/* Decides one request (and updates the per-message and rate state). */
+void om_policy_decide(struct om_policy *policy,
+		      const struct om_policy_request *req, time_t now,
+		      struct om_policy_decision *out);
+
+#endif
