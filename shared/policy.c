@@ -76,41 +76,55 @@ static void om_policy_attribute(struct om_policy_request *req,
 		req->recipient_count = atol(value);
 }
 
+/* Length of the complete request at the start of buf (through its empty
+   line), or 0 if it is not all there yet.  Touches nothing. */
+static size_t om_policy_request_end(const char *buf, size_t len)
+{
+	const char *p = buf, *end = buf + len, *nl;
+
+	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (nl == p || (nl == p + 1 && *p == '\r'))
+			return (size_t)(nl + 1 - buf);
+		p = nl + 1;
+	}
+	return 0;
+}
+
 int om_policy_parse(char *buf, size_t len, size_t max_request,
 		    struct om_policy_request *req, size_t *used_r,
 		    const char **error_r)
 {
-	char *line = buf, *end = buf + len, *nl, *eq;
+	size_t total = om_policy_request_end(buf, len);
+	char *line = buf, *end, *nl, *eq;
 
 	om_policy_request_init(req);
-	if (memchr(buf, '\0', len) != NULL) {
-		*error_r = "NUL byte in request";
-		return -1;
-	}
-	for (;;) {
-		nl = memchr(line, '\n', (size_t)(end - line));
-		if (nl == NULL) {
-			if (len > max_request) {
-				*error_r = "request too large";
-				return -1;
-			}
-			return 0;
-		}
-		if ((size_t)(nl + 1 - buf) > max_request) {
+	if (total == 0) {
+		if (len > max_request) {
 			*error_r = "request too large";
 			return -1;
 		}
-		if (nl == line) {
-			if (*req->request == '\0') {
-				*error_r = "request without request=";
-				return -1;
-			}
-			*used_r = (size_t)(nl + 1 - buf);
-			return 1;
+		if (memchr(buf, '\0', len) != NULL) {
+			*error_r = "NUL byte in request";
+			return -1;
 		}
+		return 0;
+	}
+	if (total > max_request) {
+		*error_r = "request too large";
+		return -1;
+	}
+	if (memchr(buf, '\0', total) != NULL) {
+		*error_r = "NUL byte in request";
+		return -1;
+	}
+	/* the request is whole: split it in place */
+	end = buf + total;
+	while ((nl = memchr(line, '\n', (size_t)(end - line))) != NULL) {
 		*nl = '\0';
 		if (nl > line && nl[-1] == '\r')
 			nl[-1] = '\0';
+		if (*line == '\0')
+			break;
 		eq = strchr(line, '=');
 		if (eq == NULL) {
 			*error_r = "attribute line without '='";
@@ -120,6 +134,12 @@ int om_policy_parse(char *buf, size_t len, size_t max_request,
 		om_policy_attribute(req, line, eq + 1);
 		line = nl + 1;
 	}
+	if (*req->request == '\0') {
+		*error_r = "request without request=";
+		return -1;
+	}
+	*used_r = total;
+	return 1;
 }
 
 /* ---- snapshot ---- */

@@ -119,6 +119,26 @@ class Stack:
         subprocess.run([STACK, "restart-scand", self.dir], env=env, check=True,
                        stdout=subprocess.DEVNULL)
 
+    def policyd_pid(self):
+        with open(os.path.join(self.dir, "run", "policyd.pid")) as f:
+            return int(f.read())
+
+    def restart_policyd(self):
+        env = dict(os.environ, OMAMORI_BUILDDIR=BUILDDIR)
+        subprocess.run([STACK, "restart-policyd", self.dir], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+
+    def smtp(self, login=None):
+        """An SMTP session; login simulates SASL with XCLIENT LOGIN=."""
+        s = smtplib.SMTP("127.0.0.1", int(self.SMTP_PORT), timeout=60)
+        if login is not None:
+            s.ehlo()
+            code, msg = s.docmd("XCLIENT", "LOGIN=" + login)
+            if code != 220:
+                raise AssertionError("XCLIENT refused: %d %r" % (code, msg))
+        s.ehlo()
+        return s
+
     def kill_scand(self, sig=signal.SIGKILL):
         os.kill(self.scand_pid(), sig)
 

@@ -1,0 +1,175 @@
+/* test-policy.c - unit tests of policy.c: the request parser fed a byte at a
+ * time, pipelined requests, every malformed case, and the decisions against
+ * a snapshot of a real store. */
+#include "tap.h"
+#include "policy.h"
+#include "settings.h"
+#include "store.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char req_text[] =
+	"request=smtpd_access_policy\nprotocol_state=RCPT\nsender=Bad@Spam.Example\n"
+	"recipient=alice@example.jp\ninstance=i1\nsize=100\nunknown=ignored\n\n";
+
+static void test_fragmented(void)
+{
+	size_t len = strlen(req_text), i, used = 0;
+	struct om_policy_request req;
+	char buf[512];
+	const char *error;
+	int ret = 0;
+
+	for (i = 1; i <= len; i++) {
+		memcpy(buf, req_text, i);
+		ret = om_policy_parse(buf, i, 4096, &req, &used, &error);
+		if (ret != 0)
+			break;
+	}
+	TAP_OK(ret == 1 && i == len && used == len, "parsed only once the empty line arrived");
+	TAP_OK(strcmp(req.sender, "Bad@Spam.Example") == 0 && req.size == 100 &&
+	       strcmp(req.protocol_state, "RCPT") == 0, "attributes read, unknown ignored");
+}
+
+static void test_pipelined(void)
+{
+	struct om_policy_request req;
+	char buf[1024];
+	const char *error;
+	size_t used, len;
+
+	len = (size_t)snprintf(buf, sizeof(buf), "%s%s", req_text, req_text);
+	TAP_OK(om_policy_parse(buf, len, 4096, &req, &used, &error) == 1 &&
+	       used == len / 2, "first of two pipelined requests");
+	TAP_OK(om_policy_parse(buf + used, len - used, 4096, &req, &used, &error) == 1 &&
+	       strcmp(req.instance, "i1") == 0, "second pipelined request");
+}
+
+struct bad_case {
+	const char *label, *text;
+	size_t max;
+	const char *error;
+};
+
+static const struct bad_case bad_cases[] = {
+	{ "no request=", "protocol_state=RCPT\n\n", 4096, "request=" },
+	{ "line without =", "request=smtpd_access_policy\nbroken\n\n", 4096, "without '='" },
+	{ "oversized, unfinished", "request=smtpd_access_policy\nx=aaaaaaaaaaaaaaaaaaaaaaaaaaaa", 16,
+	  "too large" },
+	{ "oversized, complete", "request=smtpd_access_policy\nx=aaaaaaaaaaaaaa\n\n", 16, "too large" },
+};
+
+static void test_malformed(void)
+{
+	struct om_policy_request req;
+	const char *error;
+	char buf[256];
+	size_t used, i, len;
+
+	for (i = 0; i < OM_N_ELEMENTS(bad_cases); i++) {
+		len = strlen(bad_cases[i].text);
+		memcpy(buf, bad_cases[i].text, len);
+		error = "";
+		TAP_OK(om_policy_parse(buf, len, bad_cases[i].max, &req, &used, &error) < 0 &&
+		       strstr(error, bad_cases[i].error) != NULL, "refused: %s (%s)",
+		       bad_cases[i].label, error);
+	}
+	memcpy(buf, "request=smtpd_access_policy\nsender=a\0b\n\n", 41);
+	TAP_OK(om_policy_parse(buf, 41, 4096, &req, &used, &error) < 0 &&
+	       strstr(error, "NUL") != NULL, "refused: NUL byte");
+}
+
+static const char *decide(struct om_policy *policy, const char *state,
+			  const char *sender, const char *rcpt, const char *user,
+			  const char *instance, long long size, long now)
+{
+	static struct om_policy_decision dec;
+	struct om_policy_request req;
+
+	memset(&req, 0, sizeof(req));
+	req.request = "smtpd_access_policy";
+	req.protocol_state = state;
+	req.sender = sender;
+	req.recipient = rcpt;
+	req.sasl_username = user;
+	req.instance = instance;
+	req.client_address = "127.0.0.1";
+	req.size = size;
+	om_policy_decide(policy, &req, (time_t)now, &dec);
+	return dec.action;
+}
+
+static void test_decisions(struct om_store *store)
+{
+	struct om_policy *policy = om_policy_new(), *again;
+	char *error = NULL;
+
+	om_store_list_add(store, "alice@example.jp", "block", "@spam.example", 300, &error);
+	om_store_domain_set(store, "example.jp", OM_SETTING_MAX_RECIPIENTS, "2", &error);
+	om_store_domain_set(store, "example.jp", OM_SETTING_RATE_MESSAGES, "2", &error);
+	om_store_domain_set(store, "example.jp", OM_SETTING_RATE_WINDOW, "60", &error);
+	om_store_subscription_set(store, "out@example.jp", OM_FEATURE_OUTBOUND_VIRUS, "on", &error);
+	TAP_OK(om_policy_load(policy, store, &error) == 0, "snapshot loads");
+	TAP_OK(strncmp(decide(policy, "RCPT", "Bad@SPAM.example", "alice@example.jp", "", "m1", 0, 1000),
+		       "REJECT 5.7.1", 12) == 0, "blocked domain rejected (case-insensitive)");
+	TAP_OK(strcmp(decide(policy, "RCPT", "bad@spam.example", "bob@example.jp", "", "m1", 0, 1000),
+		      "DUNNO") == 0, "same sender, other recipient: DUNNO");
+	decide(policy, "RCPT", "a@x.example", "bob@example.jp", "", "m2", 0, 1000);
+	decide(policy, "RCPT", "a@x.example", "carol@example.jp", "", "m2", 0, 1000);
+	TAP_OK(strncmp(decide(policy, "RCPT", "a@x.example", "dave@example.jp", "", "m2", 0, 1000),
+		       "452 4.5.3", 9) == 0, "third recipient over max-recipients 2");
+	TAP_OK(strncmp(decide(policy, "RCPT", "a@x.example", "bob@example.jp", "", "m3",
+			      20L * 1024 * 1024, 1000), "552 5.3.4", 9) == 0,
+	       "declared size over the 15 MB default");
+	TAP_OK(strncmp(decide(policy, "END-OF-MESSAGE", "a@x.example", "", "", "m2",
+			      16L * 1024 * 1024, 1000), "552 5.3.4", 9) == 0,
+	       "actual size checked at END-OF-MESSAGE");
+	TAP_OK(strcmp(decide(policy, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "r1", 0, 1200),
+		      "DUNNO") == 0 &&
+	       strcmp(decide(policy, "RCPT", "u@example.jp", "y@far.example", "u@example.jp", "r1", 0, 1200),
+		      "DUNNO") == 0 &&
+	       strcmp(decide(policy, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "r2", 0, 1201),
+		      "DUNNO") == 0, "two messages within the rate");
+	TAP_OK(strncmp(decide(policy, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "r3", 0, 1202),
+		       "450 4.7.1", 9) == 0, "third message in the window deferred");
+	TAP_OK(strcmp(decide(policy, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "r4", 0, 1260),
+		      "DUNNO") == 0, "next window: accepted again");
+	TAP_OK(om_policy_save_rates(policy, store, 1260, &error) == 0, "rate counters saved");
+	again = om_policy_new();
+	TAP_OK(om_policy_load(again, store, &error) == 0 &&
+	       om_policy_load_rates(again, store, &error) == 0 &&
+	       strcmp(decide(again, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "r5", 0, 1261),
+		      "DUNNO") == 0 &&
+	       strncmp(decide(again, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "r6", 0, 1262),
+		       "450 4.7.1", 9) == 0, "restored counters continue the window");
+	TAP_OK(strcmp(decide(policy, "RCPT", "out@example.jp", "x@far.example", "out@example.jp", "o1", 0, 1300),
+		      OM_POLICY_FILTER_ACTION) == 0, "outbound subscriber: FILTER");
+	om_policy_free(&again);
+	om_policy_free(&policy);
+	TAP_OK(policy == NULL, "free sets the pointer to NULL");
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/om-test-policy-XXXXXX", *path, *cmd, *error = NULL;
+	struct om_store *store = NULL;
+
+	test_fragmented();
+	test_pipelined();
+	test_malformed();
+	if (mkdtemp(dir) == NULL)
+		abort();
+	path = om_asprintf("%s/o.db", dir);
+	if (om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) < 0)
+		abort();
+	test_decisions(store);
+	om_store_close(&store);
+	cmd = om_asprintf("rm -rf %s", dir);
+	if (system(cmd) != 0)
+		TAP_OK(0, "cleanup");
+	free(cmd);
+	free(path);
+	return tap_done();
+}
