@@ -165,8 +165,10 @@ def garbage_on_the_scand_socket(st):
 
 def main():
     # scan_max_size above the 50 MB case, so scand really scans it
+    # and policyd's size limit for the domain above it, too
     return run_suite(tap, subscribe=["alice@example.test"],
-                     extra_conf="scan_max_size = 83886080")
+                     extra_conf="scan_max_size = 83886080",
+                     setup=[("domain", "set", "example.test", "max-message-size", "104857600")])
 
 
 if __name__ == "__main__":

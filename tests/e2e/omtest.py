@@ -208,14 +208,19 @@ def require_root():
         sys.exit(1)
 
 
-def run_suite(tap, subscribe=(), extra_conf=None):
+def run_suite(tap, subscribe=(), extra_conf=None, setup=()):
     """Starts a stack, subscribes mailboxes to inbound-virus, runs the
-    cases, stops the stack; returns the exit status."""
+    omamorictl commands in setup, runs the cases, stops the stack; returns
+    the exit status."""
     require_root()
     st = Stack(extra_conf=extra_conf)
     try:
         for mailbox in subscribe:
             st.ctl("sub", "set", mailbox, "inbound-virus", "on")
+        for args in setup:
+            st.ctl(*args)
+        if setup:
+            time.sleep(1.6)     # policyd picks store changes up every second
         return tap.run(st)
     finally:
         st.down()
