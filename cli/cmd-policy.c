@@ -125,11 +125,88 @@ static int ctl_list_change(struct ctl *ctl, int add, const char *scope,
 	return ret;
 }
 
+/* Counts entries per "scope\tkind" of the file, for the limit check. */
+struct ctl_import {
+	struct om_store_list_row *rows;
+	char **owned;
+	size_t count, cap;
+};
+
+static int ctl_import_line(struct ctl_import *imp, char *line, unsigned int lineno)
+{
+	char *scope = line, *kind, *entry, *norm;
+
+	kind = strchr(scope, ',');
+	entry = kind != NULL ? strchr(kind + 1, ',') : NULL;
+	if (kind == NULL || entry == NULL)
+		return ctl_error("line %u: expected SCOPE,KIND,ENTRY", lineno);
+	*kind++ = '\0';
+	*entry++ = '\0';
+	if (strcmp(kind, "allow") != 0 && strcmp(kind, "block") != 0)
+		return ctl_error("line %u: kind must be allow or block", lineno);
+	norm = ctl_list_entry(entry);
+	if (norm == NULL)
+		return ctl_error("line %u: '%s' is neither an address nor @domain",
+				 lineno, entry);
+	if (imp->count == imp->cap) {
+		imp->cap = imp->cap == 0 ? 1024 : imp->cap * 2;
+		imp->rows = om_realloc(imp->rows, imp->cap * sizeof(*imp->rows));
+		imp->owned = om_realloc(imp->owned, imp->cap * sizeof(char *));
+	}
+	imp->rows[imp->count].scope = scope;
+	imp->rows[imp->count].kind = kind;
+	imp->rows[imp->count].entry = norm;
+	imp->owned[imp->count++] = norm;
+	return 0;
+}
+
+/* list import FILE: CSV "scope,kind,entry" lines (migration from a previous
+   service); all or nothing.  The per-mailbox limit is checked by
+   `list add`; an import is the administrator's. */
+static int ctl_list_import(struct ctl *ctl, const char *path)
+{
+	struct ctl_import imp = { NULL, NULL, 0, 0 };
+	char *data, *line, *next, *error = NULL;
+	unsigned int lineno = 0;
+	size_t len, i;
+	int ret = 0;
+
+	if (om_read_file(path, 1024u * 1024 * 1024, &data, &len, &error) < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+		return ret;
+	}
+	for (line = data; ret == 0 && line != NULL && *line != '\0'; line = next) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		lineno++;
+		if (*line == '\0' || *line == '#')
+			continue;
+		ret = ctl_import_line(&imp, line, lineno);
+	}
+	if (ret == 0 && om_store_list_import(ctl_store(ctl, 0), imp.rows, imp.count,
+					     &error) < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+	}
+	if (ret == 0)
+		printf("imported %zu entries\n", imp.count);
+	for (i = 0; i < imp.count; i++)
+		free(imp.owned[i]);
+	free(imp.owned);
+	free(imp.rows);
+	free(data);
+	return ret;
+}
+
 int ctl_cmd_list(struct ctl *ctl, int argc, char **argv)
 {
 	char *error = NULL;
 	int ret;
 
+	if (argc == 2 && strcmp(argv[0], "import") == 0)
+		return ctl_list_import(ctl, argv[1]);
 	if (argc == 4 && (strcmp(argv[0], "add") == 0 || strcmp(argv[0], "del") == 0))
 		return ctl_list_change(ctl, strcmp(argv[0], "add") == 0, argv[1],
 				       argv[2], argv[3]);
@@ -143,5 +220,6 @@ int ctl_cmd_list(struct ctl *ctl, int argc, char **argv)
 		return CTL_EXIT_OK;
 	}
 	return ctl_error("usage: list add|del SCOPE allow|block ADDRESS|@DOMAIN | "
-			 "list show [SCOPE]   (SCOPE: a mailbox, a domain or \"*\")");
+			 "list show [SCOPE] | list import FILE (CSV scope,kind,entry)  "
+			 "(SCOPE: a mailbox, a domain or \"*\")");
 }

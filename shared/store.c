@@ -646,3 +646,23 @@ int om_store_rates_each(struct om_store *store, om_store_rate_cb *cb,
 	}
 	return rows;
 }
+
+int om_store_list_import(struct om_store *store,
+			 const struct om_store_list_row *rows, size_t count,
+			 char **error_r)
+{
+	char *ignored = NULL;
+	size_t i;
+
+	if (om_store_exec_stmt(store, OM_SQL_BEGIN, error_r) < 0)
+		return -1;
+	for (i = 0; i < count; i++) {
+		if (om_store_write(store, OM_SQL_LIST_ADD, rows[i].scope,
+				   rows[i].kind, rows[i].entry, error_r) < 0) {
+			(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &ignored);
+			free(ignored);
+			return -1;
+		}
+	}
+	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);
+}

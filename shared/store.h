@@ -68,6 +68,17 @@ int om_store_list_delete(struct om_store *store, const char *scope,
 int om_store_list_each(struct om_store *store, const char *scope,
 		       om_store_row_cb *cb, void *context, char **error_r);
 
+/* Adds many entries in one transaction (all or none); the per-scope limit
+   is the caller's to check.  0 or -1. */
+struct om_store_list_row {
+	const char *scope;
+	const char *kind;
+	const char *entry;
+};
+int om_store_list_import(struct om_store *store,
+			 const struct om_store_list_row *rows, size_t count,
+			 char **error_r);
+
 /* Rate counters of authenticated senders, saved in batches by
    omamori-policyd (never one write per request) so they survive a
    restart. */
