@@ -42,12 +42,13 @@
 struct policyd_conn {
 	int fd;
 	char *buf;
-	size_t len;
+	size_t len, cap;	/* cap: policyd_max_request when it connected */
 	struct om_buf out;	/* answers not yet written */
 };
 
 struct policyd {
 	struct om_config *config;
+	const char *config_path;
 	struct om_policy *policy;
 	struct om_store *store;
 	long long store_counter;
@@ -152,7 +153,8 @@ static void policyd_accept(struct policyd *d, int lfd)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c = om_calloc(1, sizeof(*c));
 		c->fd = fd;
-		c->buf = om_malloc((size_t)d->config->policyd_max_request + 1);
+		c->cap = (size_t)d->config->policyd_max_request;
+		c->buf = om_malloc(c->cap + 1);
 		om_buf_init(&c->out);
 		ev.events = EPOLLIN;
 		ev.data.ptr = c;
@@ -198,8 +200,7 @@ static int policyd_handle_input(struct policyd *d, struct policyd_conn *c)
 	int ret;
 
 	for (;;) {
-		ret = om_policy_parse(c->buf, c->len, (size_t)d->config->policyd_max_request,
-				      &req, &used, &error);
+		ret = om_policy_parse(c->buf, c->len, c->cap, &req, &used, &error);
 		if (ret == 0)
 			return 0;
 		if (ret < 0) {
@@ -243,12 +244,12 @@ static int policyd_flush(struct policyd *d, struct policyd_conn *c)
 
 static void policyd_readable(struct policyd *d, struct policyd_conn *c)
 {
-	size_t room = (size_t)d->config->policyd_max_request - c->len;
+	size_t room = c->cap - c->len;
 	ssize_t n;
 
 	if (room == 0) {
-		om_log_warn("policy request over %ld bytes: closing the connection",
-			    d->config->policyd_max_request);
+		om_log_warn("policy request over %zu bytes: closing the connection",
+			    c->cap);
 		policyd_close(d, c);
 		return;
 	}
@@ -336,13 +337,35 @@ static int policyd_signals(char **error_r)
 	return fd;
 }
 
+/* SIGHUP: the configuration again (all but the listeners, which need a
+   restart), then the lists and settings.  A bad file keeps the old one. */
+static void policyd_reload_config(struct policyd *d)
+{
+	struct om_config *fresh = NULL;
+	char *error = NULL;
+
+	if (om_config_load(d->config_path, &fresh, &error) < 0) {
+		om_log_error("SIGHUP: %s (keeping the running configuration)", error);
+		free(error);
+		return;
+	}
+	if (strcmp(fresh->policyd_listen, d->config->policyd_listen) != 0)
+		om_log_warn("SIGHUP: policyd_listen changed; it takes effect at the next start");
+	free(fresh->policyd_listen);
+	fresh->policyd_listen = om_strdup(d->config->policyd_listen);
+	om_config_free(&d->config);
+	d->config = fresh;
+	om_log_info("SIGHUP: configuration reloaded (max_request=%ld)",
+		    d->config->policyd_max_request);
+}
+
 static void policyd_signal(struct policyd *d)
 {
 	struct signalfd_siginfo si;
 
 	while (read(d->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			om_log_info("SIGHUP: reloading lists and settings");
+			policyd_reload_config(d);
 			policyd_refresh(d, 1);
 		} else {
 			om_log_info("signal %u: stopping", si.ssi_signo);
@@ -398,6 +421,7 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 	char *error = NULL;
 	size_t i;
 
+	d->config_path = config_path;
 	if (om_config_load(config_path, &d->config, &error) < 0)
 		om_fatal("%s", error);
 	om_log_open("omamori-policyd", !foreground && strcmp(d->config->log, "syslog") == 0);

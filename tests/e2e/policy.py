@@ -168,6 +168,38 @@ def malformed_requests_get_no_answer(st):
 
 
 @tap.case
+def sighup_reloads_the_configuration(st):
+    def ask(size):
+        s = socket.create_connection(("127.0.0.1", int(st.POLICY_PORT)), timeout=10)
+        req = (b"request=smtpd_access_policy\nprotocol_state=RCPT\nx=" + b"a" * size +
+               b"\nrecipient=bob@example.test\n\n")
+        try:
+            s.sendall(req)
+            return s.recv(100)
+        except OSError:
+            return b""
+        finally:
+            s.close()
+    check(ask(3000) == b"action=DUNNO\n\n", "a 3 KB request is fine by default")
+    with open(st.OMAMORI_CONF) as f:
+        original = f.read()
+    with open(st.OMAMORI_CONF, "a") as f:
+        f.write("policyd_max_request = 2048\n")
+    try:
+        os.kill(st.policyd_pid(), signal.SIGHUP)
+        time.sleep(0.5)
+        check(ask(3000) == b"", "the new 2 KB limit was not applied")
+        check(ask(100) == b"action=DUNNO\n\n", "small requests still answered")
+    finally:
+        with open(st.OMAMORI_CONF, "w") as f:
+            f.write(original)
+        os.kill(st.policyd_pid(), signal.SIGHUP)
+        time.sleep(0.5)
+    log = open(os.path.join(st.dir, "log", "policyd.log"), errors="replace").read()
+    check("configuration reloaded (max_request=2048)" in log, "no reload logged")
+
+
+@tap.case
 def killed_daemon_means_default_action_and_restart_keeps_counters(st):
     st.ctl("domain", "set", "keep.test", "rate-messages", "2")
     st.ctl("domain", "set", "keep.test", "rate-window", "3600")
