@@ -317,25 +317,6 @@ static void policyd_timers(struct policyd *d)
 	}
 }
 
-static int policyd_signals(char **error_r)
-{
-	sigset_t set;
-	int fd;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
-		*error_r = om_strdup("sigprocmask failed");
-		return -1;
-	}
-	(void)signal(SIGPIPE, SIG_IGN);
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd < 0)
-		*error_r = om_asprintf("signalfd: %s", strerror(errno));
-	return fd;
-}
 
 /* SIGHUP: the configuration again (all but the listeners, which need a
    restart), then the lists and settings.  A bad file keeps the old one. */
@@ -425,7 +406,7 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 	if (om_config_load(config_path, &d->config, &error) < 0)
 		om_fatal("%s", error);
 	om_log_open("omamori-policyd", !foreground && strcmp(d->config->log, "syslog") == 0);
-	if ((d->signal_fd = policyd_signals(&error)) < 0 ||
+	if ((d->signal_fd = om_daemon_signalfd(&error)) < 0 ||
 	    policyd_listen_all(d, &error) < 0 ||
 	    om_daemon_drop_privileges(d->config->policyd_user, &error) < 0 ||
 	    om_store_open(d->config->store_path, 0, d->config->store_busy_timeout_ms,

@@ -97,27 +97,6 @@ static void scand_reloader_stop(struct scand_main *m)
 	(void)pthread_join(m->reloader.thread, NULL);
 }
 
-/* Blocks the signals for every thread and returns a signalfd for them. */
-static int scand_signals_setup(char **error_r)
-{
-	sigset_t set;
-	int fd;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGPIPE);
-	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
-		*error_r = om_strdup("pthread_sigmask failed");
-		return -1;
-	}
-	sigdelset(&set, SIGPIPE);
-	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (fd < 0)
-		*error_r = om_asprintf("signalfd: %s", strerror(errno));
-	return fd;
-}
 
 /* Reads pending signals; returns 1 when told to stop. */
 static int scand_handle_signals(struct scand_main *m)
@@ -197,7 +176,7 @@ static void scand_start(struct scand_main *m, const char *config_path,
 		om_fatal("%s", error);
 	om_log_open("omamori-scand",
 		    !foreground && strcmp(m->scand.config->log, "syslog") == 0);
-	m->signal_fd = scand_signals_setup(&error);
+	m->signal_fd = om_daemon_signalfd(&error);
 	if (m->signal_fd < 0)
 		om_fatal("%s", error);
 	om_mime_global_init();

@@ -14,6 +14,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/signalfd.h>
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 int om_daemon_listen_unix(const char *path, mode_t mode, int backlog,
@@ -90,4 +93,25 @@ int om_daemon_drop_privileges(const char *user, char **error_r)
 		return -1;
 	}
 	return 0;
+}
+
+int om_daemon_signalfd(char **error_r)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
+		*error_r = om_strdup("pthread_sigmask failed");
+		return -1;
+	}
+	sigdelset(&set, SIGPIPE);
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		*error_r = om_asprintf("signalfd: %s", strerror(errno));
+	return fd;
 }

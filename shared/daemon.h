@@ -17,4 +17,9 @@ int om_daemon_listen_unix(const char *path, mode_t mode, int backlog,
    -1 with *error_r (unknown user, a uid 0 user, a failed call). */
 int om_daemon_drop_privileges(const char *user, char **error_r);
 
+/* Blocks SIGTERM, SIGINT, SIGHUP and SIGPIPE (call before starting threads,
+   which inherit the mask) and returns a non-blocking signalfd delivering
+   the first three; SIGPIPE stays blocked.  -1 with *error_r on failure. */
+int om_daemon_signalfd(char **error_r);
+
 #endif

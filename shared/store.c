@@ -309,12 +309,12 @@ static sqlite3_stmt *om_store_bind(struct om_store *store, enum om_stmt_id id,
 	return ok == SQLITE_OK ? stmt : NULL;
 }
 
-/* Runs a write statement; 0 or -1. */
+/* Runs a write statement (with_time: its ?4 is the current time); 0 or -1. */
 static int om_store_write(struct om_store *store, enum om_stmt_id id,
 			  const char *a, const char *b, const char *c,
-			  char **error_r)
+			  int with_time, char **error_r)
 {
-	sqlite3_stmt *stmt = om_store_bind(store, id, a, b, c, c != NULL);
+	sqlite3_stmt *stmt = om_store_bind(store, id, a, b, c, with_time);
 	int ret;
 
 	if (stmt == NULL) {
@@ -426,33 +426,11 @@ static int om_store_lookup_entry(struct om_store *store, const char *scope,
 	return found;
 }
 
-/* A write whose third parameter is not a time-stamped value. */
-static int om_store_write_n(struct om_store *store, enum om_stmt_id id,
-			    const char *a, const char *b, const char *c,
-			    char **error_r)
-{
-	sqlite3_stmt *stmt = om_store_bind(store, id, a, b, c, 0);
-	int ret;
-
-	if (stmt == NULL) {
-		*error_r = om_store_error(store, "bind");
-		return -1;
-	}
-	ret = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_DONE) {
-		*error_r = om_store_error(store, "write");
-		return -1;
-	}
-	store->own_writes++;
-	return 0;
-}
-
 int om_store_subscription_set(struct om_store *store, const char *mailbox,
 			      const char *feature, const char *state,
 			      char **error_r)
 {
-	return om_store_write(store, OM_SQL_SUB_SET, mailbox, feature, state,
+	return om_store_write(store, OM_SQL_SUB_SET, mailbox, feature, state, 1,
 			      error_r);
 }
 
@@ -467,7 +445,7 @@ int om_store_subscription_get(struct om_store *store, const char *mailbox,
 int om_store_subscription_delete(struct om_store *store, const char *mailbox,
 				 const char *feature, char **error_r)
 {
-	return om_store_write(store, OM_SQL_SUB_DELETE, mailbox, feature, NULL,
+	return om_store_write(store, OM_SQL_SUB_DELETE, mailbox, feature, NULL, 0,
 			      error_r);
 }
 
@@ -482,7 +460,7 @@ int om_store_subscription_list(struct om_store *store, const char *mailbox,
 int om_store_domain_set(struct om_store *store, const char *domain,
 			const char *name, const char *value, char **error_r)
 {
-	return om_store_write(store, OM_SQL_DOM_SET, domain, name, value,
+	return om_store_write(store, OM_SQL_DOM_SET, domain, name, value, 1,
 			      error_r);
 }
 
@@ -496,7 +474,7 @@ int om_store_domain_get(struct om_store *store, const char *domain,
 int om_store_domain_delete(struct om_store *store, const char *domain,
 			   const char *name, char **error_r)
 {
-	return om_store_write(store, OM_SQL_DOM_DELETE, domain, name, NULL,
+	return om_store_write(store, OM_SQL_DOM_DELETE, domain, name, NULL, 0,
 			      error_r);
 }
 
@@ -551,7 +529,7 @@ int om_store_list_add(struct om_store *store, const char *scope,
 		goto fail;
 	}
 	free(value);
-	if (om_store_write(store, OM_SQL_LIST_ADD, scope, kind, entry, error_r) < 0)
+	if (om_store_write(store, OM_SQL_LIST_ADD, scope, kind, entry, 1, error_r) < 0)
 		goto fail;
 	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);
 fail:
@@ -566,8 +544,8 @@ int om_store_list_delete(struct om_store *store, const char *scope,
 {
 	int before = sqlite3_total_changes(store->db);
 
-	if (om_store_write_n(store, OM_SQL_LIST_DELETE, scope, kind, entry,
-			     error_r) < 0)
+	if (om_store_write(store, OM_SQL_LIST_DELETE, scope, kind, entry, 0,
+			   error_r) < 0)
 		return -1;
 	return sqlite3_total_changes(store->db) > before ? 1 : 0;
 }
@@ -658,7 +636,7 @@ int om_store_list_import(struct om_store *store,
 		return -1;
 	for (i = 0; i < count; i++) {
 		if (om_store_write(store, OM_SQL_LIST_ADD, rows[i].scope,
-				   rows[i].kind, rows[i].entry, error_r) < 0) {
+				   rows[i].kind, rows[i].entry, 1, error_r) < 0) {
 			(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &ignored);
 			free(ignored);
 			return -1;
