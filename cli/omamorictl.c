@@ -61,6 +61,8 @@ static void ctl_usage(void)
 		"  list add|del SCOPE allow|block ADDRESS|@DOMAIN   SCOPE: mailbox, domain, *\n"
 		"  list show [SCOPE]\n"
 		"  policy test < REQUEST                 what omamori-policyd would answer\n"
+		"  learn spam|ham [--unlearn] FILE|DIR|MBOX...   teach the spam classifier\n"
+		"  classify FILE|DIR|MBOX...             spam probability of each message\n"
 		"features: %s\n", om_settings_feature_names());
 }
 
@@ -121,6 +123,10 @@ int main(int argc, char **argv)
 		ret = ctl_cmd_policy(&ctl, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "list") == 0)
 		ret = ctl_cmd_list(&ctl, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "learn") == 0)
+		ret = ctl_cmd_learn(&ctl, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "classify") == 0)
+		ret = ctl_cmd_classify(&ctl, argc - 1, argv + 1);
 	else {
 		ctl_usage();
 		ret = CTL_EXIT_ERROR;

@@ -25,5 +25,7 @@ int ctl_cmd_domain(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_scan(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_policy(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_list(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_learn(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_classify(struct ctl *ctl, int argc, char **argv);
 
 #endif

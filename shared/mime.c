@@ -450,6 +450,28 @@ char *om_mime_header_decoded(struct om_mime_msg *msg, const char *name)
 	return value != NULL ? om_strdup(value) : NULL;
 }
 
+void om_mime_foreach_part(struct om_mime_msg *msg,
+			  void (*fn)(void *parent, void *part, void *data),
+			  void *data)
+{
+	g_mime_message_foreach(msg->message, (GMimeObjectForeachFunc)(void (*)(void))fn, data);
+}
+
+void om_mime_foreach_header(struct om_mime_msg *msg,
+			    void (*fn)(void *context, const char *name,
+				       const char *value),
+			    void *context)
+{
+	GMimeHeaderList *headers = g_mime_object_get_header_list(GMIME_OBJECT(msg->message));
+	GMimeHeader *header;
+	int i, n = g_mime_header_list_get_count(headers);
+
+	for (i = 0; i < n; i++) {
+		header = g_mime_header_list_get_header_at(headers, i);
+		fn(context, g_mime_header_get_name(header), g_mime_header_get_value(header));
+	}
+}
+
 void om_mime_build_text_mail(const char *from, const char *to,
 			     const char *subject, const char *body,
 			     struct om_buf *out)

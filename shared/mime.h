@@ -61,6 +61,19 @@ void om_mime_write(struct om_mime_msg *msg, struct om_buf *out);
 /* A top-level header, decoded to UTF-8 (allocated), or NULL. */
 char *om_mime_header_decoded(struct om_mime_msg *msg, const char *name);
 
+/* Calls fn(parent, part, data) for every part of the message (GMime's own
+   traversal, attached messages included). */
+void om_mime_foreach_part(struct om_mime_msg *msg,
+			  void (*fn)(void *parent, void *part, void *data),
+			  void *data);
+
+/* Calls fn(context, name, value) for every top-level header, in order; the
+   value decoded to UTF-8 (RFC 2047). */
+void om_mime_foreach_header(struct om_mime_msg *msg,
+			    void (*fn)(void *context, const char *name,
+				       const char *value),
+			    void *context);
+
 /* Builds a single-part text/plain UTF-8 message. */
 void om_mime_build_text_mail(const char *from, const char *to,
 			     const char *subject, const char *body,

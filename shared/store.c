@@ -34,6 +34,10 @@ enum om_stmt_id {
 	OM_SQL_RATE_SAVE,
 	OM_SQL_RATE_ALL,
 	OM_SQL_RATE_EXPIRE,
+	OM_SQL_SPAM_TOTALS,
+	OM_SQL_SPAM_TOTALS_SET,
+	OM_SQL_SPAM_TOKENS,
+	OM_SQL_SPAM_TOKEN_SET,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
 	OM_SQL_ROLLBACK,
@@ -91,6 +95,14 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_RATE_ALL] =
 		"SELECT user, window_start, messages, recipients FROM rate_counters",
 	[OM_SQL_RATE_EXPIRE] = "DELETE FROM rate_counters WHERE window_start < ?1",
+	[OM_SQL_SPAM_TOTALS] = "SELECT nspam, nham FROM spam_totals WHERE id = 1",
+	[OM_SQL_SPAM_TOTALS_SET] =
+		"INSERT INTO spam_totals(id, nspam, nham) VALUES (1, ?1, ?2) "
+		"ON CONFLICT(id) DO UPDATE SET nspam = excluded.nspam, nham = excluded.nham",
+	[OM_SQL_SPAM_TOKENS] = "SELECT token, spam, ham FROM spam_tokens",
+	[OM_SQL_SPAM_TOKEN_SET] =
+		"INSERT INTO spam_tokens(token, spam, ham) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT(token) DO UPDATE SET spam = excluded.spam, ham = excluded.ham",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
 	[OM_SQL_ROLLBACK] = "ROLLBACK",
@@ -121,6 +133,14 @@ static const char *const om_migrations[] = {
 	"  window_start INTEGER NOT NULL,"
 	"  messages INTEGER NOT NULL,"
 	"  recipients INTEGER NOT NULL);",
+	"CREATE TABLE spam_tokens ("
+	"  token TEXT PRIMARY KEY,"
+	"  spam INTEGER NOT NULL,"
+	"  ham INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE spam_totals ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  nspam INTEGER NOT NULL,"
+	"  nham INTEGER NOT NULL);",
 };
 
 struct om_store {
@@ -642,5 +662,86 @@ int om_store_list_import(struct om_store *store,
 			return -1;
 		}
 	}
+	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);
+}
+
+/* ---- spam classifier tokens ---- */
+
+int om_store_spam_totals(struct om_store *store, long *nspam_r, long *nham_r,
+			 char **error_r)
+{
+	sqlite3_stmt *stmt = store->stmts[OM_SQL_SPAM_TOTALS];
+	int ret;
+
+	*nspam_r = *nham_r = 0;
+	sqlite3_reset(stmt);
+	ret = sqlite3_step(stmt);
+	if (ret == SQLITE_ROW) {
+		*nspam_r = (long)sqlite3_column_int64(stmt, 0);
+		*nham_r = (long)sqlite3_column_int64(stmt, 1);
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_ROW && ret != SQLITE_DONE) {
+		*error_r = om_store_error(store, "read spam totals");
+		return -1;
+	}
+	return 0;
+}
+
+int om_store_spam_tokens_each(struct om_store *store, om_store_token_cb *cb,
+			      void *context, char **error_r)
+{
+	sqlite3_stmt *stmt = store->stmts[OM_SQL_SPAM_TOKENS];
+	int ret, rows = 0;
+
+	sqlite3_reset(stmt);
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		cb(context, (const char *)sqlite3_column_text(stmt, 0),
+		   (long)sqlite3_column_int64(stmt, 1), (long)sqlite3_column_int64(stmt, 2));
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_store_error(store, "read spam tokens");
+		return -1;
+	}
+	return rows;
+}
+
+int om_store_spam_save(struct om_store *store,
+		       const struct om_store_spam_token *rows, size_t count,
+		       long nspam, long nham, char **error_r)
+{
+	sqlite3_stmt *stmt;
+	char *ignored = NULL;
+	size_t i;
+	int ok = 1;
+
+	if (om_store_exec_stmt(store, OM_SQL_BEGIN, error_r) < 0)
+		return -1;
+	stmt = store->stmts[OM_SQL_SPAM_TOKEN_SET];
+	for (i = 0; i < count && ok; i++) {
+		sqlite3_reset(stmt);
+		ok = sqlite3_bind_text(stmt, 1, rows[i].token, -1, SQLITE_STATIC) == SQLITE_OK &&
+			sqlite3_bind_int64(stmt, 2, rows[i].spam) == SQLITE_OK &&
+			sqlite3_bind_int64(stmt, 3, rows[i].ham) == SQLITE_OK &&
+			sqlite3_step(stmt) == SQLITE_DONE;
+	}
+	sqlite3_reset(stmt);
+	stmt = store->stmts[OM_SQL_SPAM_TOTALS_SET];
+	if (ok) {
+		sqlite3_reset(stmt);
+		ok = sqlite3_bind_int64(stmt, 1, nspam) == SQLITE_OK &&
+			sqlite3_bind_int64(stmt, 2, nham) == SQLITE_OK &&
+			sqlite3_step(stmt) == SQLITE_DONE;
+		sqlite3_reset(stmt);
+	}
+	if (!ok) {
+		*error_r = om_store_error(store, "save spam tokens");
+		(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &ignored);
+		free(ignored);
+		return -1;
+	}
+	store->own_writes++;
 	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);
 }

@@ -98,6 +98,23 @@ int om_store_rates_save(struct om_store *store,
 int om_store_rates_each(struct om_store *store, om_store_rate_cb *cb,
 			void *context, char **error_r);
 
+/* Spam classifier token counts (spam.c keeps them in memory and saves the
+   changed ones in batches). */
+struct om_store_spam_token {
+	const char *token;
+	long spam, ham;
+};
+typedef void om_store_token_cb(void *context, const char *token, long spam,
+			       long ham);
+int om_store_spam_totals(struct om_store *store, long *nspam_r, long *nham_r,
+			 char **error_r);
+/* Returns the number of tokens or -1. */
+int om_store_spam_tokens_each(struct om_store *store, om_store_token_cb *cb,
+			      void *context, char **error_r);
+int om_store_spam_save(struct om_store *store,
+		       const struct om_store_spam_token *rows, size_t count,
+		       long nspam, long nham, char **error_r);
+
 /* A cheap counter that changes whenever any connection commits a change
    (SQLite's data_version plus this handle's own writes); lets a cache know
    when to refresh. */

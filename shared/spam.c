@@ -1,0 +1,204 @@
+/* spam.c - Robinson-Fisher classifier over per-message-distinct tokens.
+ *
+ * For a token seen in s of Ns spam and h of Nh ham messages:
+ *   p = (s/Ns) / (s/Ns + h/Nh);  f = (robs * robx + n * p) / (robs + n)
+ * with n = s + h (Robinson's shrinking towards robx for rare tokens).
+ * Tokens with |f - 0.5| < min_dev carry no information and are skipped;
+ * the rest are combined with Fisher's method:
+ *   H = C^-1(-2 sum ln f, 2k), S = C^-1(-2 sum ln (1 - f), 2k),
+ *   score = (1 + H - S) / 2.
+ * Constants are bogofilter's defaults, the peer the benchmark compares to.
+ */
+#include "spam.h"
+#include "hash.h"
+#include "store.h"
+#include "tokenize.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OM_SPAM_ROBX 0.52
+#define OM_SPAM_ROBS 0.0178
+#define OM_SPAM_MIN_DEV 0.375
+
+struct om_spam_count {
+	long spam, ham;
+	int dirty;
+};
+
+struct om_spam_db {
+	struct om_hash *tokens;
+	long nspam, nham;
+	int totals_dirty;
+};
+
+struct om_spam_db *om_spam_db_new(void)
+{
+	struct om_spam_db *db = om_calloc(1, sizeof(*db));
+
+	db->tokens = om_hash_new(65536);
+	return db;
+}
+
+void om_spam_db_free(struct om_spam_db **dbp)
+{
+	if (*dbp == NULL)
+		return;
+	om_hash_free(&(*dbp)->tokens, free);
+	free(*dbp);
+	*dbp = NULL;
+}
+
+static void om_spam_db_restore(void *context, const char *token, long spam, long ham)
+{
+	struct om_spam_db *db = context;
+	struct om_spam_count *c = om_calloc(1, sizeof(*c));
+
+	c->spam = spam;
+	c->ham = ham;
+	free(om_hash_set(db->tokens, token, c));
+}
+
+int om_spam_db_load(struct om_spam_db *db, struct om_store *store, char **error_r)
+{
+	om_hash_free(&db->tokens, free);
+	db->tokens = om_hash_new(65536);
+	if (om_store_spam_totals(store, &db->nspam, &db->nham, error_r) < 0)
+		return -1;
+	return om_store_spam_tokens_each(store, om_spam_db_restore, db, error_r) < 0 ? -1 : 0;
+}
+
+struct om_spam_save {
+	struct om_store_spam_token *rows;
+	size_t count;
+};
+
+static void om_spam_collect_dirty(void *context, const char *token, void *value)
+{
+	struct om_spam_save *save = context;
+	struct om_spam_count *c = value;
+
+	if (!c->dirty)
+		return;
+	save->rows[save->count].token = token;
+	save->rows[save->count].spam = c->spam;
+	save->rows[save->count].ham = c->ham;
+	save->count++;
+	c->dirty = 0;
+}
+
+int om_spam_db_save(struct om_spam_db *db, struct om_store *store, char **error_r)
+{
+	struct om_spam_save save;
+	int ret;
+
+	save.rows = om_calloc(om_hash_count(db->tokens) + 1, sizeof(*save.rows));
+	save.count = 0;
+	om_hash_each(db->tokens, om_spam_collect_dirty, &save);
+	ret = om_store_spam_save(store, save.rows, save.count, db->nspam, db->nham,
+				 error_r);
+	free(save.rows);
+	return ret;
+}
+
+struct om_spam_learning {
+	struct om_spam_db *db;
+	int is_spam;
+	int delta;
+};
+
+static void om_spam_learn_token(void *context, const char *token)
+{
+	struct om_spam_learning *l = context;
+	struct om_spam_count *c = om_hash_get(l->db->tokens, token);
+
+	if (c == NULL) {
+		if (l->delta < 0)
+			return;
+		c = om_calloc(1, sizeof(*c));
+		om_hash_set(l->db->tokens, token, c);
+	}
+	if (l->is_spam)
+		c->spam = c->spam + l->delta < 0 ? 0 : c->spam + l->delta;
+	else
+		c->ham = c->ham + l->delta < 0 ? 0 : c->ham + l->delta;
+	c->dirty = 1;
+}
+
+void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
+		   int is_spam, int unlearn)
+{
+	struct om_spam_learning l = { db, is_spam, unlearn ? -1 : 1 };
+	long *n = is_spam ? &db->nspam : &db->nham;
+
+	om_tokenize_message(msg, len, om_spam_learn_token, &l);
+	*n = *n + l.delta < 0 ? 0 : *n + l.delta;
+}
+
+/* Inverse chi-square survival function for even degrees of freedom. */
+static double om_chi2q(double x2, int df)
+{
+	double m = x2 / 2.0, sum, term;
+	int i;
+
+	sum = term = exp(-m);
+	for (i = 1; i < df / 2; i++) {
+		term *= m / i;
+		sum += term;
+	}
+	return sum < 1.0 ? sum : 1.0;
+}
+
+struct om_spam_scoring {
+	const struct om_spam_db *db;
+	double ln_f, ln_1f;
+	int k;
+};
+
+static void om_spam_score_token(void *context, const char *token)
+{
+	struct om_spam_scoring *sc = context;
+	const struct om_spam_count *c = om_hash_get(sc->db->tokens, token);
+	double ps, ph, p, f;
+	long n;
+
+	if (c == NULL || sc->db->nspam == 0 || sc->db->nham == 0)
+		return;
+	n = c->spam + c->ham;
+	if (n == 0)
+		return;
+	ps = (double)c->spam / (double)sc->db->nspam;
+	ph = (double)c->ham / (double)sc->db->nham;
+	p = ps / (ps + ph);
+	f = (OM_SPAM_ROBS * OM_SPAM_ROBX + (double)n * p) / (OM_SPAM_ROBS + (double)n);
+	if (fabs(f - 0.5) < OM_SPAM_MIN_DEV)
+		return;
+	if (f < 1e-6)
+		f = 1e-6;
+	if (f > 1.0 - 1e-6)
+		f = 1.0 - 1e-6;
+	sc->ln_f += log(f);
+	sc->ln_1f += log(1.0 - f);
+	sc->k++;
+}
+
+double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len)
+{
+	struct om_spam_scoring sc = { db, 0.0, 0.0, 0 };
+	double h, s;
+
+	om_tokenize_message(msg, len, om_spam_score_token, &sc);
+	if (sc.k == 0)
+		return 0.5;
+	h = om_chi2q(-2.0 * sc.ln_f, 2 * sc.k);		/* evidence of ham */
+	s = om_chi2q(-2.0 * sc.ln_1f, 2 * sc.k);	/* evidence of spam */
+	return (1.0 + h - s) / 2.0;
+}
+
+void om_spam_db_counts(const struct om_spam_db *db, long *spam_r, long *ham_r)
+{
+	*spam_r = db->nspam;
+	*ham_r = db->nham;
+}

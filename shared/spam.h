@@ -1,0 +1,32 @@
+/* spam.h - the statistical spam classifier: Robinson's per-token
+ * probabilities combined with Fisher's chi-square (the method of bogofilter
+ * and SpamBayes; doc/spam.md says why), over a token store held in memory
+ * and saved to the store in batches.
+ */
+#ifndef OM_SPAM_H
+#define OM_SPAM_H
+
+#include <stddef.h>
+
+struct om_store;
+struct om_spam_db;
+
+struct om_spam_db *om_spam_db_new(void);
+void om_spam_db_free(struct om_spam_db **db);
+/* Loads the token counts from the store (replacing what db holds). */
+int om_spam_db_load(struct om_spam_db *db, struct om_store *store,
+		    char **error_r);
+/* Saves every token changed since the last load/save, in one transaction. */
+int om_spam_db_save(struct om_spam_db *db, struct om_store *store,
+		    char **error_r);
+
+/* Learns a raw message as spam (is_spam) or ham; unlearn removes an
+   earlier learning of the same message. */
+void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
+		   int is_spam, int unlearn);
+/* The message's spam probability, 0.0 (ham) .. 1.0 (spam). */
+double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len);
+/* Messages learned so far. */
+void om_spam_db_counts(const struct om_spam_db *db, long *spam_r, long *ham_r);
+
+#endif

@@ -1,0 +1,26 @@
+/* tokenize.h - the tokens a message offers the spam classifier.
+ *
+ * Headers and text parts decoded by GMime (RFC 2047/2231, any charset to
+ * UTF-8: ISO-2022-JP, Shift_JIS, EUC-JP...), HTML turned into text and links
+ * by libxml2.  Latin-script words (lower-cased, 3..40 bytes), overlapping
+ * character bigrams for Japanese and Chinese (Han, Hiragana, Katakana;
+ * full-width ASCII folded to ASCII first), URL hosts ("url:host"), and
+ * selected header tokens ("subj:", "from:", "hdr:").  Each distinct token is
+ * reported once per message.
+ */
+#ifndef OM_TOKENIZE_H
+#define OM_TOKENIZE_H
+
+#include <stddef.h>
+
+typedef void om_token_cb(void *context, const char *token);
+
+/* Tokenizes a raw RFC 5322 message.  Never fails: a message GMime cannot
+   read is tokenized as plain text. */
+void om_tokenize_message(const char *data, size_t len, om_token_cb *cb,
+			 void *context);
+/* Tokenizes UTF-8 text (invalid bytes skipped) with an optional prefix. */
+void om_tokenize_text(const char *text, size_t len, const char *prefix,
+		      om_token_cb *cb, void *context);
+
+#endif

@@ -1,0 +1,156 @@
+/* test-spam.c - unit tests of tokenize.c and spam.c: Japanese in every
+ * charset it arrives in, broken charsets that must still yield tokens, and
+ * learning, scoring and unlearning on a real store. */
+#include "tap.h"
+#include "mime.h"
+#include "spam.h"
+#include "store.h"
+#include "tokenize.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct collected {
+	struct om_buf all;	/* tokens joined by '|' */
+	int count;
+};
+
+static void collect(void *context, const char *token)
+{
+	struct collected *c = context;
+
+	om_buf_printf(&c->all, "|%s", token);
+	c->count++;
+}
+
+static int has_token(const char *msg, size_t len, const char *token)
+{
+	struct collected c = { { NULL, 0, 0 }, 0 };
+	char *needle = om_asprintf("|%s", token);
+	int found;
+
+	om_tokenize_message(msg, len, collect, &c);
+	om_buf_append(&c.all, "|", 1);
+	found = strstr(c.all.data, needle) != NULL &&
+		(strstr(c.all.data, needle)[strlen(needle)] == '|');
+	free(needle);
+	om_buf_free(&c.all);
+	return found;
+}
+
+/* "無料でお金" (free money) in UTF-8 */
+#define JA_UTF8 "\xe7\x84\xa1\xe6\x96\x99\xe3\x81\xa7\xe3\x81\x8a\xe9\x87\x91"
+
+static void test_charsets(void)
+{
+	static const char iso[] =
+		"Subject: x\nContent-Type: text/plain; charset=ISO-2022-JP\n\n"
+		"\x1b$BL5NA$G$*6b\x1b(B\n";
+	static const char sjis[] =
+		"Subject: x\nContent-Type: text/plain; charset=Shift_JIS\n\n"
+		"\x96\xb3\x97\xbf\x82\xc5\x82\xa8\x8b\xe0\n";
+	static const char eucjp[] =
+		"Subject: x\nContent-Type: text/plain; charset=EUC-JP\n\n"
+		"\xcc\xb5\xce\xc1\xa4\xc7\xa4\xaa\xb6\xe2\n";
+	static const char utf8[] =
+		"Subject: x\nContent-Type: text/plain; charset=UTF-8\n\n" JA_UTF8 "\n";
+	/* bigram 無料 */
+	const char *bigram = "\xe7\x84\xa1\xe6\x96\x99";
+
+	TAP_OK(has_token(iso, strlen(iso), bigram), "ISO-2022-JP body gives the bigram");
+	TAP_OK(has_token(sjis, strlen(sjis), bigram), "Shift_JIS body gives the bigram");
+	TAP_OK(has_token(eucjp, strlen(eucjp), bigram), "EUC-JP body gives the bigram");
+	TAP_OK(has_token(utf8, strlen(utf8), bigram), "UTF-8 body gives the bigram");
+}
+
+static void test_broken(void)
+{
+	static const char mislabelled[] =	/* Shift_JIS bytes labelled UTF-8 */
+		"Subject: buy cheap\nContent-Type: text/plain; charset=UTF-8\n\n"
+		"\x96\xb3\x97\xbf viagra offer\n";
+	static const char unknown[] =
+		"Subject: x\nContent-Type: text/plain; charset=x-no-such-charset\n\nhello winner\n";
+	static const char truncated[] =
+		"Subject: x\nContent-Type: text/plain; charset=ISO-2022-JP\n\n\x1b$BL5NA\x1b$ money\n";
+
+	TAP_OK(has_token(mislabelled, strlen(mislabelled), "viagra") &&
+	       has_token(mislabelled, strlen(mislabelled), "subj:cheap"),
+	       "mislabelled Shift_JIS: no crash, the Latin words remain");
+	TAP_OK(has_token(unknown, strlen(unknown), "winner"), "unknown charset still tokenized");
+	TAP_OK(has_token(truncated, strlen(truncated), "money"),
+	       "truncated ISO-2022-JP escape: no crash, tokens remain");
+}
+
+static void test_kinds(void)
+{
+	static const char html[] =
+		"From: Promo <promo@deals.example>\nSubject: =?UTF-8?B?54Sh5paZ?= Offer\n"
+		"Content-Type: text/html\n\n<html><body><p>Click <a href=\"http://Win.Example.COM/x\">here</a>"
+		"</p><script>var hidden=1;</script></body></html>\n";
+
+	TAP_OK(has_token(html, strlen(html), "url:win.example.com"), "URL host from an HTML link");
+	TAP_OK(has_token(html, strlen(html), "click"), "HTML text words");
+	TAP_OK(!has_token(html, strlen(html), "hidden"), "script contents ignored");
+	TAP_OK(has_token(html, strlen(html), "subj:offer") &&
+	       has_token(html, strlen(html), "subj:\xe7\x84\xa1\xe6\x96\x99"),
+	       "RFC 2047 subject decoded, Latin word and Japanese bigram");
+	TAP_OK(has_token(html, strlen(html), "from:promo@deals.example"), "sender address token");
+	TAP_OK(has_token("Subject: x\n\n\xef\xbc\xb6\xef\xbc\xa9\xef\xbc\xb0 deal\n", 28, "vip"),
+	       "full-width ASCII folded to ASCII");
+}
+
+static void test_learning(void)
+{
+	char dir[] = "/tmp/om-test-spam-XXXXXX", *path, *error = NULL, *cmd;
+	static const char spam[] = "Subject: cheap pills\n\nbuy cheap pills now, "
+		"limited offer, click here for viagra\n";
+	static const char ham[] = "Subject: meeting notes\n\nthe project meeting "
+		"is moved to thursday, agenda attached\n";
+	static const char new_spam[] = "Subject: pills offer\n\ncheap viagra pills, click\n";
+	struct om_spam_db *db = om_spam_db_new(), *again = om_spam_db_new();
+	struct om_store *store = NULL;
+	long ns, nh;
+	int i;
+
+	if (mkdtemp(dir) == NULL)
+		abort();
+	path = om_asprintf("%s/o.db", dir);
+	if (om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) < 0)
+		abort();
+	TAP_OK(om_spam_score(db, new_spam, strlen(new_spam)) == 0.5, "untrained: 0.5");
+	for (i = 0; i < 20; i++) {
+		om_spam_learn(db, spam, strlen(spam), 1, 0);
+		om_spam_learn(db, ham, strlen(ham), 0, 0);
+	}
+	TAP_OK(om_spam_score(db, new_spam, strlen(new_spam)) > 0.9, "similar spam scores high");
+	TAP_OK(om_spam_score(db, ham, strlen(ham)) < 0.1, "ham scores low");
+	TAP_OK(om_spam_db_save(db, store, &error) == 0 && om_spam_db_load(again, store, &error) == 0,
+	       "token counts saved and loaded");
+	om_spam_db_counts(again, &ns, &nh);
+	TAP_OK(ns == 20 && nh == 20 &&
+	       om_spam_score(again, new_spam, strlen(new_spam)) > 0.9, "loaded counts score the same");
+	for (i = 0; i < 20; i++)
+		om_spam_learn(again, spam, strlen(spam), 1, 1);
+	om_spam_db_counts(again, &ns, &nh);
+	TAP_OK(ns == 0 && om_spam_score(again, new_spam, strlen(new_spam)) == 0.5,
+	       "unlearning takes it back");
+	om_spam_db_free(&db);
+	om_spam_db_free(&again);
+	om_store_close(&store);
+	cmd = om_asprintf("rm -rf %s", dir);
+	if (system(cmd) != 0)
+		TAP_OK(0, "cleanup");
+	free(cmd);
+	free(path);
+}
+
+int main(void)
+{
+	om_mime_global_init();
+	test_charsets();
+	test_broken();
+	test_kinds();
+	test_learning();
+	return tap_done();
+}
