@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 struct tap_state {
 	int count;
@@ -38,6 +39,16 @@ static void tap_ok_at(int ok, const char *file, int line, const char *fmt, ...)
 }
 
 #define TAP_OK(cond, ...) tap_ok_at((cond) ? 1 : 0, __FILE__, __LINE__, __VA_ARGS__)
+
+/* Removes a test's temporary directory (and counts a failure if it cannot). */
+static __attribute__((unused)) void tap_remove_tree(const char *dir)
+{
+	char cmd[512];
+
+	if ((size_t)snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir) >= sizeof(cmd) ||
+	    system(cmd) != 0)
+		tap_ok_at(0, __FILE__, __LINE__, "remove %s", dir);
+}
 
 static int tap_done(void)
 {

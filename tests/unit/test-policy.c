@@ -153,7 +153,7 @@ static void test_decisions(struct om_store *store)
 
 int main(void)
 {
-	char dir[] = "/tmp/om-test-policy-XXXXXX", *path, *cmd, *error = NULL;
+	char dir[] = "/tmp/om-test-policy-XXXXXX", *path, *error = NULL;
 	struct om_store *store = NULL;
 
 	test_fragmented();
@@ -166,10 +166,7 @@ int main(void)
 		abort();
 	test_decisions(store);
 	om_store_close(&store);
-	cmd = om_asprintf("rm -rf %s", dir);
-	if (system(cmd) != 0)
-		TAP_OK(0, "cleanup");
-	free(cmd);
+	tap_remove_tree(dir);
 	free(path);
 	return tap_done();
 }

@@ -131,7 +131,6 @@ int main(void)
 {
 	char dir[] = "/tmp/om-test-sigs-XXXXXX";
 	struct om_av_engine *engine;
-	char *cmd;
 
 	om_mime_global_init();
 	engine = make_engine(dir);
@@ -140,9 +139,6 @@ int main(void)
 		test_limits(engine);
 	}
 	om_av_engine_free(&engine);
-	cmd = om_asprintf("rm -rf %s", dir);
-	if (system(cmd) != 0)
-		TAP_OK(0, "cleanup");
-	free(cmd);
+	tap_remove_tree(dir);
 	return tap_done();
 }

@@ -102,7 +102,7 @@ static void test_kinds(void)
 
 static void test_learning(void)
 {
-	char dir[] = "/tmp/om-test-spam-XXXXXX", *path, *error = NULL, *cmd;
+	char dir[] = "/tmp/om-test-spam-XXXXXX", *path, *error = NULL;
 	static const char spam[] = "Subject: cheap pills\n\nbuy cheap pills now, "
 		"limited offer, click here for viagra\n";
 	static const char ham[] = "Subject: meeting notes\n\nthe project meeting "
@@ -138,10 +138,7 @@ static void test_learning(void)
 	om_spam_db_free(&db);
 	om_spam_db_free(&again);
 	om_store_close(&store);
-	cmd = om_asprintf("rm -rf %s", dir);
-	if (system(cmd) != 0)
-		TAP_OK(0, "cleanup");
-	free(cmd);
+	tap_remove_tree(dir);
 	free(path);
 }
 

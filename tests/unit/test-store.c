@@ -135,12 +135,7 @@ int main(void)
 	om_store_close(&again);
 	om_store_close(&store);
 	TAP_OK(store == NULL, "close sets the pointer to NULL");
-	{
-		char *cmd = om_asprintf("rm -rf %s", dir);
-		if (system(cmd) != 0)
-			TAP_OK(0, "cleanup");
-		free(cmd);
-	}
+	tap_remove_tree(dir);
 	free(path);
 	return tap_done();
 }
