@@ -115,7 +115,7 @@ static int ctl_scan_parse(int argc, char **argv, struct ctl_scan_opts *opts)
 		}
 	}
 	if (strcmp(opts->direction, "in") != 0 && strcmp(opts->direction, "out") != 0)
-		return ctl_error("--direction must be in or out") != 0 ? -1 : -1;
+		return ctl_error("--direction must be in or out"), -1;
 	return optind == argc - 1 ? optind : -1;
 }
 

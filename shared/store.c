@@ -29,6 +29,7 @@ enum om_stmt_id {
 	OM_SQL_LIST_ADD,
 	OM_SQL_LIST_DELETE,
 	OM_SQL_LIST_COUNT,
+	OM_SQL_LIST_HAS,
 	OM_SQL_LIST_ALL,
 	OM_SQL_LIST_ONE,
 	OM_SQL_RATE_SAVE,
@@ -82,6 +83,8 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"DELETE FROM list_entries WHERE scope = ?1 AND kind = ?2 AND entry = ?3",
 	[OM_SQL_LIST_COUNT] =
 		"SELECT count(*) FROM list_entries WHERE scope = ?1 AND kind = ?2",
+	[OM_SQL_LIST_HAS] =
+		"SELECT 1 FROM list_entries WHERE scope = ?1 AND kind = ?2 AND entry = ?3",
 	[OM_SQL_LIST_ALL] =
 		"SELECT scope, kind, entry FROM list_entries ORDER BY scope, kind, entry",
 	[OM_SQL_LIST_ONE] =
@@ -419,33 +422,6 @@ static int om_store_exec_stmt(struct om_store *store, enum om_stmt_id id,
 	return 0;
 }
 
-/* 1 if the list entry exists, 0 if not, -1 error. */
-static int om_store_lookup_entry(struct om_store *store, const char *scope,
-				 const char *kind, const char *entry,
-				 char **value_r, char **error_r)
-{
-	sqlite3_stmt *stmt = om_store_bind(store, OM_SQL_LIST_ONE, scope, NULL,
-					   NULL, 0);
-	int ret, found = 0;
-
-	if (stmt == NULL) {
-		*error_r = om_store_error(store, "bind");
-		return -1;
-	}
-	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (strcmp((const char *)sqlite3_column_text(stmt, 1), kind) == 0 &&
-		    strcmp((const char *)sqlite3_column_text(stmt, 2), entry) == 0)
-			found = 1;
-	}
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_DONE) {
-		*error_r = om_store_error(store, "read");
-		return -1;
-	}
-	*value_r = NULL;
-	return found;
-}
-
 int om_store_subscription_set(struct om_store *store, const char *mailbox,
 			      const char *feature, const char *state,
 			      char **error_r)
@@ -526,9 +502,9 @@ int om_store_list_add(struct om_store *store, const char *scope,
 		      char **error_r)
 {
 	sqlite3_stmt *stmt;
-	char *value = NULL;
-	long count = 0;
-	int ret;
+	char *ignored = NULL;
+	long count;
+	int exists;
 
 	if (om_store_exec_stmt(store, OM_SQL_BEGIN, error_r) < 0)
 		return -1;
@@ -537,25 +513,27 @@ int om_store_list_add(struct om_store *store, const char *scope,
 		*error_r = om_store_error(store, "count");
 		goto fail;
 	}
-	count = sqlite3_column_int64(stmt, 0);
+	count = (long)sqlite3_column_int64(stmt, 0);
 	sqlite3_reset(stmt);
-	ret = om_store_lookup_entry(store, scope, kind, entry, &value, error_r);
-	if (ret < 0)
+	stmt = om_store_bind(store, OM_SQL_LIST_HAS, scope, kind, entry, 0);
+	if (stmt == NULL) {
+		*error_r = om_store_error(store, "bind");
 		goto fail;
-	if (ret == 0 && max_entries > 0 && count >= max_entries) {
+	}
+	exists = sqlite3_step(stmt) == SQLITE_ROW;
+	sqlite3_reset(stmt);
+	if (!exists && max_entries > 0 && count >= max_entries) {
 		*error_r = om_asprintf("the %s list of %s is full (%ld entries, "
 				       "the limit is %ld)", kind, scope, count,
 				       max_entries);
 		goto fail;
 	}
-	free(value);
 	if (om_store_write(store, OM_SQL_LIST_ADD, scope, kind, entry, 1, error_r) < 0)
 		goto fail;
 	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);
 fail:
-	free(value);
-	(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &value);
-	free(value);
+	(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &ignored);
+	free(ignored);
 	return -1;
 }
 
