@@ -273,20 +273,25 @@ static void policyd_refresh(struct policyd *d, int force)
 {
 	long long counter = om_store_change_counter(d->store);
 	char *error = NULL;
+	int ret;
 
+	/* data_version is free to read; the revision query only runs when
+	   somebody committed something */
 	if (!force && counter == d->store_counter)
 		return;
-	if (om_policy_load(d->policy, d->store, &error) < 0) {
+	ret = force ? om_policy_load(d->policy, d->store, &error) :
+		om_policy_refresh(d->policy, d->store, &error);
+	if (ret < 0) {
 		om_log_error("reloading lists and settings: %s (keeping the old ones)", error);
 		free(error);
 		return;
 	}
 	d->store_counter = counter;
-	if (force || om_log_verbose()) {
+	if (force || (ret > 0 && om_log_verbose())) {
 		size_t entries, instances, users;
 
 		om_policy_stats(d->policy, &entries, &instances, &users);
-		om_log_info("lists and settings loaded: %zu block entries", entries);
+		om_log_info("lists and settings loaded: %zu list entries", entries);
 	}
 }
 

@@ -11,6 +11,7 @@
 #include "policy.h"
 #include "hash.h"
 #include "settings.h"
+#include "snapshot.h"
 #include "store.h"
 #include "util.h"
 
@@ -20,7 +21,6 @@
 #include <string.h>
 
 #define OM_POLICY_INSTANCE_TTL 600
-#define OM_POLICY_ADDR_MAX 256
 
 struct om_policy_instance {
 	long recipients;
@@ -36,12 +36,9 @@ struct om_policy_rate {
 };
 
 struct om_policy {
-	struct om_hash *blocks;		/* "scope\tentry" -> (void *)1 */
-	struct om_hash *subs;		/* "mailbox\tfeature" -> state text */
-	struct om_hash *domains;	/* "domain\tname" -> value text */
+	struct om_snapshot *snap;	/* lists and settings */
 	struct om_hash *instances;	/* instance -> om_policy_instance */
 	struct om_hash *rates;		/* sasl user -> om_policy_rate */
-	struct om_settings_source source;
 };
 
 /* ---- parsing ---- */
@@ -144,46 +141,13 @@ int om_policy_parse(char *buf, size_t len, size_t max_request,
 
 /* ---- snapshot ---- */
 
-static int om_snapshot_sub_get(void *context, const char *mailbox,
-			       const char *feature, char **state_r,
-			       char **error_r)
-{
-	const struct om_policy *policy = context;
-	const char *v = om_hash_get2(policy->subs, mailbox, feature);
-
-	(void)error_r;
-	if (v == NULL)
-		return 0;
-	*state_r = om_strdup(v);
-	return 1;
-}
-
-static int om_snapshot_domain_get(void *context, const char *domain,
-				  const char *name, char **value_r,
-				  char **error_r)
-{
-	const struct om_policy *policy = context;
-	const char *v = om_hash_get2(policy->domains, domain, name);
-
-	(void)error_r;
-	if (v == NULL)
-		return 0;
-	*value_r = om_strdup(v);
-	return 1;
-}
-
 struct om_policy *om_policy_new(void)
 {
 	struct om_policy *policy = om_calloc(1, sizeof(*policy));
 
-	policy->blocks = om_hash_new(16);
-	policy->subs = om_hash_new(16);
-	policy->domains = om_hash_new(16);
+	policy->snap = om_snapshot_new();
 	policy->instances = om_hash_new(256);
 	policy->rates = om_hash_new(256);
-	policy->source.context = policy;
-	policy->source.sub_get = om_snapshot_sub_get;
-	policy->source.domain_get = om_snapshot_domain_get;
 	return policy;
 }
 
@@ -193,60 +157,23 @@ void om_policy_free(struct om_policy **policyp)
 
 	if (policy == NULL)
 		return;
-	om_hash_free(&policy->blocks, NULL);
-	om_hash_free(&policy->subs, free);
-	om_hash_free(&policy->domains, free);
+	om_snapshot_free(&policy->snap);
 	om_hash_free(&policy->instances, free);
 	om_hash_free(&policy->rates, free);
 	free(policy);
 	*policyp = NULL;
 }
 
-struct om_snapshot_load {
-	struct om_hash *map;
-	int blocks_only;
-};
-
-static void om_snapshot_add(void *context, const char *a, const char *b,
-			    const char *c)
-{
-	struct om_snapshot_load *load = context;
-	char *key;
-
-	if (load->blocks_only) {
-		if (strcmp(b, "block") != 0)
-			return;
-		key = om_asprintf("%s\t%s", a, c);
-		om_hash_set(load->map, key, (void *)1);
-	} else {
-		key = om_asprintf("%s\t%s", a, b);
-		free(om_hash_set(load->map, key, om_strdup(c)));
-	}
-	free(key);
-}
-
 int om_policy_load(struct om_policy *policy, struct om_store *store,
 		   char **error_r)
 {
-	struct om_snapshot_load blocks = { om_hash_new(1024), 1 };
-	struct om_snapshot_load subs = { om_hash_new(1024), 0 };
-	struct om_snapshot_load domains = { om_hash_new(64), 0 };
+	return om_snapshot_load(policy->snap, store, error_r);
+}
 
-	if (om_store_list_each(store, NULL, om_snapshot_add, &blocks, error_r) < 0 ||
-	    om_store_subscription_list(store, NULL, om_snapshot_add, &subs, error_r) < 0 ||
-	    om_store_domain_list(store, NULL, om_snapshot_add, &domains, error_r) < 0) {
-		om_hash_free(&blocks.map, NULL);
-		om_hash_free(&subs.map, free);
-		om_hash_free(&domains.map, free);
-		return -1;
-	}
-	om_hash_free(&policy->blocks, NULL);
-	om_hash_free(&policy->subs, free);
-	om_hash_free(&policy->domains, free);
-	policy->blocks = blocks.map;
-	policy->subs = subs.map;
-	policy->domains = domains.map;
-	return 0;
+int om_policy_refresh(struct om_policy *policy, struct om_store *store,
+		      char **error_r)
+{
+	return om_snapshot_refresh(policy->snap, store, error_r);
 }
 
 /* ---- rate counters ---- */
@@ -341,24 +268,12 @@ void om_policy_expire(struct om_policy *policy, time_t now)
 void om_policy_stats(const struct om_policy *policy, size_t *entries_r,
 		     size_t *instances_r, size_t *users_r)
 {
-	*entries_r = om_hash_count(policy->blocks);
+	*entries_r = om_snapshot_list_entries(policy->snap);
 	*instances_r = om_hash_count(policy->instances);
 	*users_r = om_hash_count(policy->rates);
 }
 
 /* ---- decisions ---- */
-
-/* Lower-cased copy of an address into buf; 0, or -1 if it does not fit. */
-static int om_policy_lower(const char *in, char *buf, size_t size)
-{
-	size_t i, n = strlen(in);
-
-	if (n >= size)
-		return -1;
-	for (i = 0; i <= n; i++)
-		buf[i] = (char)tolower((unsigned char)in[i]);
-	return 0;
-}
 
 static long long om_policy_number(struct om_policy *policy, const char *mailbox,
 				  const char *name, long long def)
@@ -366,7 +281,8 @@ static long long om_policy_number(struct om_policy *policy, const char *mailbox,
 	char *error = NULL, *value;
 	long long n;
 
-	value = om_settings_domain_value_from(&policy->source, mailbox, name,
+	value = om_settings_domain_value_from(om_snapshot_source(policy->snap),
+					      mailbox, name,
 					      "", &error);
 	free(error);
 	n = om_settings_number(value, (long)def);
@@ -378,24 +294,7 @@ static long long om_policy_number(struct om_policy *policy, const char *mailbox,
 static int om_policy_blocked(struct om_policy *policy, const char *sender,
 			     const char *recipient)
 {
-	char s[OM_POLICY_ADDR_MAX], r[OM_POLICY_ADDR_MAX];
-	const char *scopes[3], *sdomain;
-	size_t i;
-
-	if (*sender == '\0' || om_hash_count(policy->blocks) == 0 ||
-	    om_policy_lower(sender, s, sizeof(s)) < 0 ||
-	    om_policy_lower(recipient, r, sizeof(r)) < 0)
-		return 0;
-	sdomain = strrchr(s, '@');
-	scopes[0] = r;
-	scopes[1] = om_settings_domain_of(r);
-	scopes[2] = OM_GLOBAL_DOMAIN;
-	for (i = 0; i < 3; i++) {
-		if (om_hash_get2(policy->blocks, scopes[i], s) != NULL ||
-		    (sdomain != NULL && om_hash_get2(policy->blocks, scopes[i], sdomain) != NULL))
-			return 1;
-	}
-	return 0;
+	return om_snapshot_listed(policy->snap, "block", recipient, sender, 1) != NULL;
 }
 
 static void om_policy_say(struct om_policy_decision *out, const char *action,
@@ -473,7 +372,7 @@ static int om_policy_outbound(struct om_policy *policy, const char *user)
 	const char *source;
 	char *error = NULL;
 
-	if (om_settings_subscription_from(&policy->source, user,
+	if (om_settings_subscription_from(om_snapshot_source(policy->snap), user,
 					  OM_FEATURE_OUTBOUND_VIRUS, &state,
 					  &source, &error) < 0) {
 		free(error);

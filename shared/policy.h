@@ -50,6 +50,10 @@ void om_policy_free(struct om_policy **policy);
    0 or -1 (the old snapshot stays). */
 int om_policy_load(struct om_policy *policy, struct om_store *store,
 		   char **error_r);
+/* Reloads the snapshot if the store's configuration changed since.
+   0 unchanged, 1 reloaded, -1 error. */
+int om_policy_refresh(struct om_policy *policy, struct om_store *store,
+		      char **error_r);
 /* Rate counters: restored at start, saved every few seconds and at exit. */
 int om_policy_load_rates(struct om_policy *policy, struct om_store *store,
 			 char **error_r);

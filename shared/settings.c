@@ -12,27 +12,46 @@
 #include <string.h>
 
 static const char *const om_features[] = {
-	OM_FEATURE_INBOUND_VIRUS, OM_FEATURE_OUTBOUND_VIRUS, NULL
+	OM_FEATURE_INBOUND_VIRUS, OM_FEATURE_OUTBOUND_VIRUS, OM_FEATURE_SPAM,
+	NULL
+};
+
+enum om_setting_type {
+	OM_SETTING_WORDS,	/* one of accepted */
+	OM_SETTING_WORDS_OR_ADDRESS,
+	OM_SETTING_INTEGER,	/* min..max */
+	OM_SETTING_DECIMAL,	/* min..max, with decimals */
+	OM_SETTING_DECIMAL_OR_WORDS,
+	OM_SETTING_TEXT,	/* printable UTF-8 up to max bytes */
 };
 
 struct om_domain_setting {
 	const char *name;
+	enum om_setting_type type;
 	const char *accepted;	/* space-separated words, or NULL */
-	int address_allowed;	/* also accept an e-mail address */
-	long min, max;		/* a number in min..max when max > 0 */
+	long min, max;
+	int per_mailbox;	/* a mailbox may refine the domain's value */
 };
 
 static const struct om_domain_setting om_domain_settings[] = {
-	{ OM_FEATURE_INBOUND_VIRUS, "on paused off", 0, 0, 0 },
-	{ OM_FEATURE_OUTBOUND_VIRUS, "on paused off", 0, 0, 0 },
-	{ "language", "ja en", 0, 0, 0 },
-	{ "virus-admin-copy", "off", 1, 0, 0 },
-	{ "default", "all-on all-off", 0, 0, 0 },
-	{ OM_SETTING_MAX_RECIPIENTS, NULL, 0, 1, 100000 },
-	{ OM_SETTING_MAX_MESSAGE_SIZE, NULL, 0, 1024, 2147483647L },
-	{ OM_SETTING_RATE_MESSAGES, NULL, 0, 1, 100000000L },
-	{ OM_SETTING_RATE_RECIPIENTS, NULL, 0, 1, 100000000L },
-	{ OM_SETTING_RATE_WINDOW, NULL, 0, 1, 604800 },
+	{ OM_FEATURE_INBOUND_VIRUS, OM_SETTING_WORDS, "on paused off", 0, 0, 0 },
+	{ OM_FEATURE_OUTBOUND_VIRUS, OM_SETTING_WORDS, "on paused off", 0, 0, 0 },
+	{ OM_FEATURE_SPAM, OM_SETTING_WORDS, "on paused off", 0, 0, 0 },
+	{ "language", OM_SETTING_WORDS, "ja en", 0, 0, 1 },
+	{ "virus-admin-copy", OM_SETTING_WORDS_OR_ADDRESS, "off", 0, 0, 0 },
+	{ "default", OM_SETTING_WORDS, "all-on all-off", 0, 0, 0 },
+	{ OM_SETTING_MAX_RECIPIENTS, OM_SETTING_INTEGER, NULL, 1, 100000, 0 },
+	{ OM_SETTING_MAX_MESSAGE_SIZE, OM_SETTING_INTEGER, NULL, 1024, 2147483647L, 0 },
+	{ OM_SETTING_RATE_MESSAGES, OM_SETTING_INTEGER, NULL, 1, 100000000L, 0 },
+	{ OM_SETTING_RATE_RECIPIENTS, OM_SETTING_INTEGER, NULL, 1, 100000000L, 0 },
+	{ OM_SETTING_RATE_WINDOW, OM_SETTING_INTEGER, NULL, 1, 604800, 0 },
+	{ OM_SETTING_SPAM_ACTION, OM_SETTING_WORDS, "deliver tag header quarantine", 0, 0, 1 },
+	{ OM_SETTING_SPAM_THRESHOLD, OM_SETTING_DECIMAL, NULL, -100, 100, 1 },
+	{ OM_SETTING_SPAM_QUARANTINE_THRESHOLD, OM_SETTING_DECIMAL_OR_WORDS, "off", -100, 100, 1 },
+	{ OM_SETTING_SPAM_TAG, OM_SETTING_TEXT, NULL, 0, 64, 1 },
+	{ OM_SETTING_QUARANTINE_RETENTION, OM_SETTING_INTEGER, NULL, 1, 14, 0 },
+	{ OM_SETTING_USER_ALLOW_LISTS, OM_SETTING_WORDS, "on off", 0, 0, 0 },
+	{ OM_SETTING_LEARN_ALLOW_SENDER, OM_SETTING_WORDS, "on off", 0, 0, 0 },
 };
 
 int om_settings_feature_valid(const char *feature)
@@ -48,7 +67,8 @@ int om_settings_feature_valid(const char *feature)
 
 const char *om_settings_feature_names(void)
 {
-	return OM_FEATURE_INBOUND_VIRUS " " OM_FEATURE_OUTBOUND_VIRUS;
+	return OM_FEATURE_INBOUND_VIRUS " " OM_FEATURE_OUTBOUND_VIRUS " "
+		OM_FEATURE_SPAM;
 }
 
 int om_settings_feature_outbound(const char *feature)
@@ -133,42 +153,122 @@ const char *om_settings_domain_of(const char *mailbox)
 	return at == NULL ? "" : at + 1;
 }
 
-int om_settings_domain_check(const char *name, const char *value,
-			     char **error_r)
+static const struct om_domain_setting *om_settings_find(const char *name)
 {
-	const struct om_domain_setting *s = NULL;
-	char *ignored = NULL;
 	size_t i;
 
 	for (i = 0; i < OM_N_ELEMENTS(om_domain_settings); i++) {
 		if (strcmp(om_domain_settings[i].name, name) == 0)
-			s = &om_domain_settings[i];
+			return &om_domain_settings[i];
 	}
-	if (s == NULL) {
-		*error_r = om_asprintf("unknown domain setting '%.60s' (known: "
-				       "inbound-virus, outbound-virus, language, "
-				       "virus-admin-copy, default, max-recipients, "
-				       "max-message-size, rate-messages, "
-				       "rate-recipients, rate-window)", name);
-		return -1;
-	}
-	if (s->max > 0) {
-		long n = om_settings_number(value, -1);
+	return NULL;
+}
 
-		if (n >= s->min && n <= s->max)
+const char *om_settings_domain_names(void)
+{
+	return "inbound-virus outbound-virus spam language virus-admin-copy "
+		"default max-recipients max-message-size rate-messages "
+		"rate-recipients rate-window spam-action spam-threshold "
+		"spam-quarantine-threshold spam-tag quarantine-retention "
+		"user-allow-lists learn-allow-sender";
+}
+
+int om_settings_per_mailbox(const char *name)
+{
+	const struct om_domain_setting *s = om_settings_find(name);
+
+	return s != NULL && s->per_mailbox;
+}
+
+int om_settings_decimal(const char *value, double *n_r)
+{
+	char *end;
+
+	if (value == NULL || *value == '\0')
+		return -1;
+	*n_r = strtod(value, &end);
+	return *end == '\0' && *n_r == *n_r ? 0 : -1;
+}
+
+/* Printable text: no control characters, valid enough to go in a header. */
+static int om_settings_text_ok(const char *value, long max)
+{
+	const unsigned char *p;
+
+	if ((long)strlen(value) > max)
+		return 0;
+	for (p = (const unsigned char *)value; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
 			return 0;
-		*error_r = om_asprintf("domain setting %s: '%.60s' is not a number in %ld..%ld",
-				       name, value, s->min, s->max);
+	}
+	return 1;
+}
+
+static int om_settings_value_ok(const struct om_domain_setting *s,
+				const char *value)
+{
+	char *ignored = NULL;
+	double d;
+	long n;
+
+	switch (s->type) {
+	case OM_SETTING_WORDS:
+		return om_word_in(s->accepted, value);
+	case OM_SETTING_WORDS_OR_ADDRESS:
+		if (om_word_in(s->accepted, value))
+			return 1;
+		if (om_settings_mailbox_check(value, &ignored) == 0)
+			return 1;
+		free(ignored);
+		return 0;
+	case OM_SETTING_INTEGER:
+		n = om_settings_number(value, -1);
+		return n >= s->min && n <= s->max;
+	case OM_SETTING_DECIMAL_OR_WORDS:
+		if (om_word_in(s->accepted, value))
+			return 1;
+		/* fall through */
+	case OM_SETTING_DECIMAL:
+		return om_settings_decimal(value, &d) == 0 && d >= (double)s->min &&
+			d <= (double)s->max;
+	case OM_SETTING_TEXT:
+		return om_settings_text_ok(value, s->max);
+	}
+	return 0;
+}
+
+static const char *om_settings_accepted_text(const struct om_domain_setting *s)
+{
+	switch (s->type) {
+	case OM_SETTING_WORDS: return s->accepted;
+	case OM_SETTING_WORDS_OR_ADDRESS: return "off, or an address";
+	case OM_SETTING_INTEGER: return "a whole number in the range shown";
+	case OM_SETTING_DECIMAL: return "a number in the range shown";
+	case OM_SETTING_DECIMAL_OR_WORDS: return "off, or a number in the range shown";
+	case OM_SETTING_TEXT: return "printable text up to the length shown";
+	}
+	return "?";
+}
+
+int om_settings_domain_check(const char *name, const char *value,
+			     char **error_r)
+{
+	const struct om_domain_setting *s = om_settings_find(name);
+
+	if (s == NULL) {
+		*error_r = om_asprintf("unknown domain setting '%.60s' (known: %s)",
+				       name, om_settings_domain_names());
 		return -1;
 	}
-	if (om_word_in(s->accepted, value))
+	if (om_settings_value_ok(s, value))
 		return 0;
-	if (s->address_allowed && om_settings_mailbox_check(value, &ignored) == 0)
-		return 0;
-	free(ignored);
-	*error_r = om_asprintf("domain setting %s: '%.60s' is not one of: %s%s",
-			       name, value, s->accepted,
-			       s->address_allowed ? ", or an address" : "");
+	if (s->max > 0)
+		*error_r = om_asprintf("domain setting %s: '%.60s' is not accepted: %s (%ld..%ld)",
+				       name, value, om_settings_accepted_text(s),
+				       s->min, s->max);
+	else
+		*error_r = om_asprintf("domain setting %s: '%.60s' is not one of: %s",
+				       name, value, om_settings_accepted_text(s));
 	return -1;
 }
 
@@ -262,10 +362,15 @@ char *om_settings_domain_value_from(const struct om_settings_source *src,
 {
 	const char *source;
 	char *value = NULL;
-	int ret;
+	int ret = 0;
 
-	ret = om_settings_domain_lookup(src, om_settings_domain_of(mailbox),
-					name, &value, &source, error_r);
+	/* a mailbox's own value first, for the settings a mailbox may refine
+	   (kept under the mailbox's address in the same table) */
+	if (strchr(mailbox, '@') != NULL && om_settings_per_mailbox(name))
+		ret = src->domain_get(src->context, mailbox, name, &value, error_r);
+	if (ret == 0)
+		ret = om_settings_domain_lookup(src, om_settings_domain_of(mailbox),
+						name, &value, &source, error_r);
 	if (ret < 0)
 		return NULL;
 	return ret == 0 ? om_strdup(def) : value;

@@ -9,7 +9,23 @@ struct om_store;
 
 #define OM_FEATURE_INBOUND_VIRUS "inbound-virus"
 #define OM_FEATURE_OUTBOUND_VIRUS "outbound-virus"
+#define OM_FEATURE_SPAM "spam"
 #define OM_GLOBAL_DOMAIN "*"
+
+/* spam handling (omamori-scand, the Dovecot plugin); the first four may be
+   refined per mailbox */
+#define OM_SETTING_SPAM_ACTION "spam-action"
+#define OM_SETTING_SPAM_THRESHOLD "spam-threshold"
+#define OM_SETTING_SPAM_QUARANTINE_THRESHOLD "spam-quarantine-threshold"
+#define OM_SETTING_SPAM_TAG "spam-tag"
+#define OM_SETTING_QUARANTINE_RETENTION "quarantine-retention"
+#define OM_SETTING_USER_ALLOW_LISTS "user-allow-lists"
+#define OM_SETTING_LEARN_ALLOW_SENDER "learn-allow-sender"
+#define OM_DEFAULT_SPAM_ACTION "tag"
+#define OM_DEFAULT_SPAM_THRESHOLD "5"
+#define OM_DEFAULT_SPAM_TAG "[SPAM] "
+#define OM_DEFAULT_QUARANTINE_RETENTION 14		/* days, seed 003: 1..14 */
+
 
 /* envelope limits (omamori-policyd), per domain, then global, then these */
 #define OM_SETTING_MAX_RECIPIENTS "max-recipients"
@@ -36,6 +52,13 @@ long om_settings_number(const char *value, long def);
 /* Parses "on", "paused", "off"; -1 if none of them. */
 int om_settings_state_parse(const char *text);
 const char *om_settings_state_name(enum om_sub_state state);
+
+/* Space-separated names of every domain setting. */
+const char *om_settings_domain_names(void);
+/* 1 if a mailbox may refine the domain's value of setting name. */
+int om_settings_per_mailbox(const char *name);
+/* Parses a decimal number; 0, or -1 if value is not one. */
+int om_settings_decimal(const char *value, double *n_r);
 
 /* Checks that name is a domain setting and value valid for it; returns 0 or
    -1 with *error_r (allocated) saying what is accepted. */
@@ -71,8 +94,8 @@ int om_settings_subscription(struct om_store *store, const char *mailbox,
 			     const char *feature, enum om_sub_state *state_r,
 			     const char **source_r, char **error_r);
 
-/* The effective value of a domain setting for mailbox's domain (domain, then
-   global, then def).  Returns an allocated string, or NULL with *error_r. */
+/* The effective value of a domain setting for mailbox (its own value for a
+   per-mailbox setting, then its domain, then global, then def).  Returns an allocated string, or NULL with *error_r. */
 char *om_settings_domain_value(struct om_store *store, const char *mailbox,
 			       const char *name, const char *def,
 			       char **error_r);

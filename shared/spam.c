@@ -24,14 +24,16 @@
 #define OM_SPAM_MIN_DEV 0.375
 
 struct om_spam_count {
-	long spam, ham;
-	int dirty;
+	long spam, ham;		/* as known here (store + own changes) */
+	long dspam, dham;	/* own changes not saved yet */
 };
 
 struct om_spam_db {
 	struct om_hash *tokens;
 	long nspam, nham;
-	int totals_dirty;
+	long dnspam, dnham;
+	long long revision;	/* the store's spam revision we reflect */
+	int dirty;
 };
 
 struct om_spam_db *om_spam_db_new(void)
@@ -39,6 +41,7 @@ struct om_spam_db *om_spam_db_new(void)
 	struct om_spam_db *db = om_calloc(1, sizeof(*db));
 
 	db->tokens = om_hash_new(65536);
+	db->revision = -1;
 	return db;
 }
 
@@ -63,11 +66,22 @@ static void om_spam_db_restore(void *context, const char *token, long spam, long
 
 int om_spam_db_load(struct om_spam_db *db, struct om_store *store, char **error_r)
 {
-	om_hash_free(&db->tokens, free);
+	struct om_hash *old = db->tokens;
+	struct om_store_spam_state state;
+
 	db->tokens = om_hash_new(65536);
-	if (om_store_spam_totals(store, &db->nspam, &db->nham, error_r) < 0)
+	if (om_store_spam_load(store, om_spam_db_restore, db, &state, error_r) < 0) {
+		om_hash_free(&db->tokens, free);
+		db->tokens = old;
 		return -1;
-	return om_store_spam_tokens_each(store, om_spam_db_restore, db, error_r) < 0 ? -1 : 0;
+	}
+	om_hash_free(&old, free);
+	db->nspam = state.nspam;
+	db->nham = state.nham;
+	db->dnspam = db->dnham = 0;
+	db->revision = state.revision;
+	db->dirty = 0;
+	return 0;
 }
 
 struct om_spam_save {
@@ -80,27 +94,50 @@ static void om_spam_collect_dirty(void *context, const char *token, void *value)
 	struct om_spam_save *save = context;
 	struct om_spam_count *c = value;
 
-	if (!c->dirty)
+	if (c->dspam == 0 && c->dham == 0)
 		return;
 	save->rows[save->count].token = token;
-	save->rows[save->count].spam = c->spam;
-	save->rows[save->count].ham = c->ham;
+	save->rows[save->count].spam = c->dspam;
+	save->rows[save->count].ham = c->dham;
 	save->count++;
-	c->dirty = 0;
+	c->dspam = c->dham = 0;
 }
 
 int om_spam_db_save(struct om_spam_db *db, struct om_store *store, char **error_r)
 {
 	struct om_spam_save save;
+	long long before, after;
 	int ret;
 
+	if (!db->dirty)
+		return 0;
 	save.rows = om_calloc(om_hash_count(db->tokens) + 1, sizeof(*save.rows));
 	save.count = 0;
 	om_hash_each(db->tokens, om_spam_collect_dirty, &save);
-	ret = om_store_spam_save(store, save.rows, save.count, db->nspam, db->nham,
-				 error_r);
+	ret = om_store_spam_save(store, save.rows, save.count, db->dnspam,
+				 db->dnham, &before, &after, error_r);
 	free(save.rows);
-	return ret;
+	if (ret < 0)
+		return -1;	/* the changes are lost; the counts stay */
+	db->dnspam = db->dnham = 0;
+	db->dirty = 0;
+	if (before != db->revision)
+		return om_spam_db_load(db, store, error_r) < 0 ? -1 : 1;
+	db->revision = after;
+	return 0;
+}
+
+int om_spam_db_sync(struct om_spam_db *db, struct om_store *store, char **error_r)
+{
+	long long revision;
+
+	if (db->dirty)
+		return om_spam_db_save(db, store, error_r);
+	if (om_store_revision(store, "spam", &revision, error_r) < 0)
+		return -1;
+	if (revision == db->revision)
+		return 0;
+	return om_spam_db_load(db, store, error_r) < 0 ? -1 : 1;
 }
 
 struct om_spam_learning {
@@ -120,11 +157,13 @@ static void om_spam_learn_token(void *context, const char *token)
 		c = om_calloc(1, sizeof(*c));
 		om_hash_set(l->db->tokens, token, c);
 	}
-	if (l->is_spam)
+	if (l->is_spam) {
 		c->spam = c->spam + l->delta < 0 ? 0 : c->spam + l->delta;
-	else
+		c->dspam += l->delta;
+	} else {
 		c->ham = c->ham + l->delta < 0 ? 0 : c->ham + l->delta;
-	c->dirty = 1;
+		c->dham += l->delta;
+	}
 }
 
 void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
@@ -135,6 +174,11 @@ void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
 
 	om_tokenize_message(msg, len, om_spam_learn_token, &l);
 	*n = *n + l.delta < 0 ? 0 : *n + l.delta;
+	if (is_spam)
+		db->dnspam += l.delta;
+	else
+		db->dnham += l.delta;
+	db->dirty = 1;
 }
 
 /* Inverse chi-square survival function for even degrees of freedom. */

@@ -16,8 +16,14 @@ void om_spam_db_free(struct om_spam_db **db);
 /* Loads the token counts from the store (replacing what db holds). */
 int om_spam_db_load(struct om_spam_db *db, struct om_store *store,
 		    char **error_r);
-/* Saves every token changed since the last load/save, in one transaction. */
+/* Saves the changes learned since the last load/save, in one transaction
+   (as deltas, so concurrent learners add up).  If somebody else saved in
+   between, reloads.  Returns 0, 1 reloaded, -1 error. */
 int om_spam_db_save(struct om_spam_db *db, struct om_store *store,
+		    char **error_r);
+/* Saves own changes, or reloads when the store's revision moved.
+   Returns 0 nothing to do / saved, 1 reloaded, -1 error. */
+int om_spam_db_sync(struct om_spam_db *db, struct om_store *store,
 		    char **error_r);
 
 /* Learns a raw message as spam (is_spam) or ham; unlearn removes an

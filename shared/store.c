@@ -39,6 +39,8 @@ enum om_stmt_id {
 	OM_SQL_SPAM_TOTALS_SET,
 	OM_SQL_SPAM_TOKENS,
 	OM_SQL_SPAM_TOKEN_SET,
+	OM_SQL_REVISION,
+	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
 	OM_SQL_ROLLBACK,
@@ -99,13 +101,19 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"SELECT user, window_start, messages, recipients FROM rate_counters",
 	[OM_SQL_RATE_EXPIRE] = "DELETE FROM rate_counters WHERE window_start < ?1",
 	[OM_SQL_SPAM_TOTALS] = "SELECT nspam, nham FROM spam_totals WHERE id = 1",
+	/* counts are saved as changes, so several learners (omamori-scand,
+	   omamorictl learn) add up instead of overwriting each other */
 	[OM_SQL_SPAM_TOTALS_SET] =
-		"INSERT INTO spam_totals(id, nspam, nham) VALUES (1, ?1, ?2) "
-		"ON CONFLICT(id) DO UPDATE SET nspam = excluded.nspam, nham = excluded.nham",
+		"INSERT INTO spam_totals(id, nspam, nham) VALUES (1, max(0, ?1), max(0, ?2)) "
+		"ON CONFLICT(id) DO UPDATE SET nspam = max(0, nspam + ?1), "
+		"nham = max(0, nham + ?2)",
 	[OM_SQL_SPAM_TOKENS] = "SELECT token, spam, ham FROM spam_tokens",
 	[OM_SQL_SPAM_TOKEN_SET] =
-		"INSERT INTO spam_tokens(token, spam, ham) VALUES (?1, ?2, ?3) "
-		"ON CONFLICT(token) DO UPDATE SET spam = excluded.spam, ham = excluded.ham",
+		"INSERT INTO spam_tokens(token, spam, ham) VALUES (?1, max(0, ?2), max(0, ?3)) "
+		"ON CONFLICT(token) DO UPDATE SET spam = max(0, spam + ?2), "
+		"ham = max(0, ham + ?3)",
+	[OM_SQL_REVISION] = "SELECT value FROM revisions WHERE name = ?1",
+	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
 	[OM_SQL_ROLLBACK] = "ROLLBACK",
@@ -144,6 +152,43 @@ static const char *const om_migrations[] = {
 	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  nspam INTEGER NOT NULL,"
 	"  nham INTEGER NOT NULL);",
+	/* v4: URL host block lists; revision counters bumped by triggers, so
+	   a reader knows which of its caches a commit made stale */
+	"CREATE TABLE list_entries_v4 ("
+	"  scope TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('allow', 'block', 'url-block')),"
+	"  entry TEXT NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (scope, kind, entry));"
+	"INSERT INTO list_entries_v4 SELECT scope, kind, entry, updated FROM list_entries;"
+	"DROP TABLE list_entries;"
+	"ALTER TABLE list_entries_v4 RENAME TO list_entries;"
+	"CREATE TABLE revisions ("
+	"  name TEXT PRIMARY KEY,"
+	"  value INTEGER NOT NULL);"
+	"INSERT INTO revisions(name, value) VALUES ('config', 0), ('spam', 0);"
+	"CREATE TRIGGER subscriptions_insert AFTER INSERT ON subscriptions BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER subscriptions_update AFTER UPDATE ON subscriptions BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER subscriptions_delete AFTER DELETE ON subscriptions BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER domain_settings_insert AFTER INSERT ON domain_settings BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER domain_settings_update AFTER UPDATE ON domain_settings BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER domain_settings_delete AFTER DELETE ON domain_settings BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER list_entries_insert AFTER INSERT ON list_entries BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER list_entries_update AFTER UPDATE ON list_entries BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER list_entries_delete AFTER DELETE ON list_entries BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER spam_totals_insert AFTER INSERT ON spam_totals BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'spam'; END;"
+	"CREATE TRIGGER spam_totals_update AFTER UPDATE ON spam_totals BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'spam'; END;",
 };
 
 struct om_store {
@@ -643,61 +688,91 @@ int om_store_list_import(struct om_store *store,
 	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);
 }
 
+/* ---- revisions ---- */
+
+int om_store_revision(struct om_store *store, const char *name,
+		      long long *revision_r, char **error_r)
+{
+	sqlite3_stmt *stmt = om_store_bind(store, OM_SQL_REVISION, name, NULL,
+					   NULL, 0);
+	int ret = stmt == NULL ? SQLITE_ERROR : sqlite3_step(stmt);
+
+	*revision_r = ret == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+	if (stmt != NULL)
+		sqlite3_reset(stmt);
+	if (ret != SQLITE_ROW && ret != SQLITE_DONE) {
+		*error_r = om_store_error(store, "read revision");
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- spam classifier tokens ---- */
 
-int om_store_spam_totals(struct om_store *store, long *nspam_r, long *nham_r,
-			 char **error_r)
+static int om_store_spam_read(struct om_store *store, om_store_token_cb *cb,
+			      void *context, struct om_store_spam_state *state_r,
+			      char **error_r)
 {
 	sqlite3_stmt *stmt = store->stmts[OM_SQL_SPAM_TOTALS];
 	int ret;
 
-	*nspam_r = *nham_r = 0;
+	state_r->nspam = state_r->nham = 0;
 	sqlite3_reset(stmt);
 	ret = sqlite3_step(stmt);
 	if (ret == SQLITE_ROW) {
-		*nspam_r = (long)sqlite3_column_int64(stmt, 0);
-		*nham_r = (long)sqlite3_column_int64(stmt, 1);
+		state_r->nspam = (long)sqlite3_column_int64(stmt, 0);
+		state_r->nham = (long)sqlite3_column_int64(stmt, 1);
 	}
 	sqlite3_reset(stmt);
 	if (ret != SQLITE_ROW && ret != SQLITE_DONE) {
 		*error_r = om_store_error(store, "read spam totals");
 		return -1;
 	}
-	return 0;
-}
-
-int om_store_spam_tokens_each(struct om_store *store, om_store_token_cb *cb,
-			      void *context, char **error_r)
-{
-	sqlite3_stmt *stmt = store->stmts[OM_SQL_SPAM_TOKENS];
-	int ret, rows = 0;
-
+	if (om_store_revision(store, "spam", &state_r->revision, error_r) < 0)
+		return -1;
+	if (cb == NULL)
+		return 0;
+	stmt = store->stmts[OM_SQL_SPAM_TOKENS];
 	sqlite3_reset(stmt);
 	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
 		cb(context, (const char *)sqlite3_column_text(stmt, 0),
 		   (long)sqlite3_column_int64(stmt, 1), (long)sqlite3_column_int64(stmt, 2));
-		rows++;
 	}
 	sqlite3_reset(stmt);
 	if (ret != SQLITE_DONE) {
 		*error_r = om_store_error(store, "read spam tokens");
 		return -1;
 	}
-	return rows;
+	return 0;
 }
 
-int om_store_spam_save(struct om_store *store,
-		       const struct om_store_spam_token *rows, size_t count,
-		       long nspam, long nham, char **error_r)
+int om_store_spam_load(struct om_store *store, om_store_token_cb *cb,
+		       void *context, struct om_store_spam_state *state_r,
+		       char **error_r)
 {
-	sqlite3_stmt *stmt;
 	char *ignored = NULL;
+	int ret;
+
+	/* one read transaction: totals, revision and tokens agree */
+	if (om_store_exec_stmt(store, OM_SQL_BEGIN_READ, error_r) < 0)
+		return -1;
+	ret = om_store_spam_read(store, cb, context, state_r, error_r);
+	if (ret < 0) {
+		(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &ignored);
+		free(ignored);
+		return -1;
+	}
+	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);
+}
+
+static int om_store_spam_write(struct om_store *store,
+			       const struct om_store_spam_token *rows,
+			       size_t count, long dspam, long dham)
+{
+	sqlite3_stmt *stmt = store->stmts[OM_SQL_SPAM_TOKEN_SET];
 	size_t i;
 	int ok = 1;
 
-	if (om_store_exec_stmt(store, OM_SQL_BEGIN, error_r) < 0)
-		return -1;
-	stmt = store->stmts[OM_SQL_SPAM_TOKEN_SET];
 	for (i = 0; i < count && ok; i++) {
 		sqlite3_reset(stmt);
 		ok = sqlite3_bind_text(stmt, 1, rows[i].token, -1, SQLITE_STATIC) == SQLITE_OK &&
@@ -706,20 +781,38 @@ int om_store_spam_save(struct om_store *store,
 			sqlite3_step(stmt) == SQLITE_DONE;
 	}
 	sqlite3_reset(stmt);
-	stmt = store->stmts[OM_SQL_SPAM_TOTALS_SET];
-	if (ok) {
-		sqlite3_reset(stmt);
-		ok = sqlite3_bind_int64(stmt, 1, nspam) == SQLITE_OK &&
-			sqlite3_bind_int64(stmt, 2, nham) == SQLITE_OK &&
-			sqlite3_step(stmt) == SQLITE_DONE;
-		sqlite3_reset(stmt);
-	}
-	if (!ok) {
-		*error_r = om_store_error(store, "save spam tokens");
-		(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &ignored);
-		free(ignored);
+	if (!ok)
 		return -1;
+	stmt = store->stmts[OM_SQL_SPAM_TOTALS_SET];
+	sqlite3_reset(stmt);
+	ok = sqlite3_bind_int64(stmt, 1, dspam) == SQLITE_OK &&
+		sqlite3_bind_int64(stmt, 2, dham) == SQLITE_OK &&
+		sqlite3_step(stmt) == SQLITE_DONE;
+	sqlite3_reset(stmt);
+	return ok ? 0 : -1;
+}
+
+int om_store_spam_save(struct om_store *store,
+		       const struct om_store_spam_token *rows, size_t count,
+		       long dspam, long dham, long long *revision_before_r,
+		       long long *revision_after_r, char **error_r)
+{
+	char *ignored = NULL;
+
+	if (om_store_exec_stmt(store, OM_SQL_BEGIN, error_r) < 0)
+		return -1;
+	if (om_store_revision(store, "spam", revision_before_r, error_r) < 0)
+		goto fail;
+	if (om_store_spam_write(store, rows, count, dspam, dham) < 0) {
+		*error_r = om_store_error(store, "save spam tokens");
+		goto fail;
 	}
+	if (om_store_revision(store, "spam", revision_after_r, error_r) < 0)
+		goto fail;
 	store->own_writes++;
 	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);
+fail:
+	(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &ignored);
+	free(ignored);
+	return -1;
 }

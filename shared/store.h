@@ -55,7 +55,7 @@ int om_store_domain_list(struct om_store *store, const char *domain,
 			 om_store_row_cb *cb, void *context, char **error_r);
 
 /* Allow/block lists.  scope is a mailbox, a domain or "*" (global); kind
-   is "allow" or "block"; entry an address or "@domain".  add refuses a new
+   is "allow", "block" or "url-block" (host names); entry an address or "@domain".  add refuses a new
    entry once scope has max_entries of that kind (0: no limit), saying so
    in *error_r, and writes nothing then; an existing entry is not counted
    twice.  delete returns 1 if removed, 0 if absent.  each calls
@@ -98,22 +98,36 @@ int om_store_rates_save(struct om_store *store,
 int om_store_rates_each(struct om_store *store, om_store_rate_cb *cb,
 			void *context, char **error_r);
 
-/* Spam classifier token counts (spam.c keeps them in memory and saves the
-   changed ones in batches). */
+/* Spam classifier token counts.  spam.c keeps them in memory and saves
+   its changes in batches: rows of a save hold changes (deltas), added to
+   what is stored, so several learners never overwrite each other. */
 struct om_store_spam_token {
 	const char *token;
 	long spam, ham;
 };
+struct om_store_spam_state {
+	long nspam, nham;	/* messages learned */
+	long long revision;	/* bumped by every save */
+};
 typedef void om_store_token_cb(void *context, const char *token, long spam,
 			       long ham);
-int om_store_spam_totals(struct om_store *store, long *nspam_r, long *nham_r,
-			 char **error_r);
-/* Returns the number of tokens or -1. */
-int om_store_spam_tokens_each(struct om_store *store, om_store_token_cb *cb,
-			      void *context, char **error_r);
+/* Reads totals, revision and (cb not NULL) every token, consistently.
+   0 or -1. */
+int om_store_spam_load(struct om_store *store, om_store_token_cb *cb,
+		       void *context, struct om_store_spam_state *state_r,
+		       char **error_r);
+/* Adds the changes in one transaction; the spam revision just before and
+   after it tell the caller whether anybody else saved in between.
+   0 or -1. */
 int om_store_spam_save(struct om_store *store,
 		       const struct om_store_spam_token *rows, size_t count,
-		       long nspam, long nham, char **error_r);
+		       long dspam, long dham, long long *revision_before_r,
+		       long long *revision_after_r, char **error_r);
+
+/* A revision counter ("config": subscriptions, domain settings, lists;
+   "spam": classifier), bumped by triggers on every change.  0 or -1. */
+int om_store_revision(struct om_store *store, const char *name,
+		      long long *revision_r, char **error_r);
 
 /* A cheap counter that changes whenever any connection commits a change
    (SQLite's data_version plus this handle's own writes); lets a cache know
