@@ -2,7 +2,10 @@
  * result as JSON (or text for people).
  *
  * Goes through the daemon, not a private engine, so what it prints is what
- * a delivery would get.  Exit status: 0 clean, 1 not clean, 2 error.
+ * a delivery would get: virus and spam checks, the spam verdict for the
+ * --mailbox given (its lists, threshold and action), or for the global
+ * defaults without one.  Exit status: 0 clean, 1 not clean (virus, spam,
+ * unscanned), 2 error.
  */
 #include "omamorictl.h"
 #include "proto.h"
@@ -17,10 +20,31 @@
 
 struct ctl_scan_opts {
 	const char *mailbox;
+	const char *sender;
 	const char *direction;
 	const char *output;
 	int text;
 };
+
+/* "A,B,C" as JSON strings. */
+static void ctl_scan_json_rules(struct om_buf *b, const char *rules)
+{
+	const char *p = rules;
+	size_t n;
+	char *name;
+
+	while (p != NULL && *p != '\0') {
+		n = strcspn(p, ",");
+		name = om_strndup(p, n);
+		if (p != rules)
+			om_buf_append_str(b, ",");
+		om_buf_append_json_str(b, name);
+		free(name);
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+}
 
 static void ctl_scan_json(const struct om_scan_result *res)
 {
@@ -36,6 +60,13 @@ static void ctl_scan_json(const struct om_scan_result *res)
 	om_buf_append_json_str(&b, res->virus);
 	om_buf_append_str(&b, ",\"reason\":");
 	om_buf_append_json_str(&b, res->reason);
+	om_buf_printf(&b, ",\"score\":%s,\"rules\":[",
+		      res->spam_score != NULL ? res->spam_score : "null");
+	ctl_scan_json_rules(&b, res->spam_rules);
+	om_buf_append_str(&b, "],\"spam_action\":");
+	om_buf_append_json_str(&b, res->spam_action);
+	om_buf_append_str(&b, ",\"listed\":");
+	om_buf_append_json_str(&b, res->spam_listed);
 	om_buf_printf(&b, ",\"message_changed\":%s,\"parts\":[",
 		      res->message != NULL ? "true" : "false");
 	for (i = 0; i < res->part_count; i++) {
@@ -67,6 +98,13 @@ static void ctl_scan_text(const struct om_scan_result *res)
 		printf("virus:   %s\n", res->virus);
 	if (res->reason != NULL)
 		printf("reason:  %s\n", res->reason);
+	if (res->spam_score != NULL)
+		printf("score:   %s (%s)\n", res->spam_score,
+		       res->spam_rules != NULL ? res->spam_rules : "");
+	if (res->spam_action != NULL)
+		printf("spam:    %s\n", res->spam_action);
+	if (res->spam_listed != NULL)
+		printf("listed:  %s\n", res->spam_listed);
 	for (i = 0; i < res->part_count; i++) {
 		const struct om_scan_part *p = &res->parts[i];
 
@@ -97,6 +135,7 @@ static int ctl_scan_parse(int argc, char **argv, struct ctl_scan_opts *opts)
 {
 	static const struct option longopts[] = {
 		{ "mailbox", required_argument, NULL, 'm' },
+		{ "sender", required_argument, NULL, 's' },
 		{ "direction", required_argument, NULL, 'd' },
 		{ "text", no_argument, NULL, 't' },
 		{ "output", required_argument, NULL, 'o' },
@@ -105,9 +144,10 @@ static int ctl_scan_parse(int argc, char **argv, struct ctl_scan_opts *opts)
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+m:d:to:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+m:s:d:to:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': opts->mailbox = optarg; break;
+		case 's': opts->sender = optarg; break;
 		case 'd': opts->direction = optarg; break;
 		case 't': opts->text = 1; break;
 		case 'o': opts->output = optarg; break;
@@ -121,7 +161,7 @@ static int ctl_scan_parse(int argc, char **argv, struct ctl_scan_opts *opts)
 
 int ctl_cmd_scan(struct ctl *ctl, int argc, char **argv)
 {
-	struct ctl_scan_opts opts = { "", "in", NULL, 0 };
+	struct ctl_scan_opts opts = { "", "", "in", NULL, 0 };
 	struct om_scan_request req;
 	struct om_scan_result res;
 	char *data = NULL, *error = NULL;
@@ -131,7 +171,7 @@ int ctl_cmd_scan(struct ctl *ctl, int argc, char **argv)
 	/* getopt wants argv[0] to be the command name */
 	idx = ctl_scan_parse(argc + 1, argv - 1, &opts);
 	if (idx < 0)
-		return ctl_error("usage: scan [--mailbox ADDR] [--direction in|out] "
+		return ctl_error("usage: scan [--mailbox ADDR] [--sender ADDR] [--direction in|out] "
 				 "[--text] [-o OUT] FILE|-");
 	if (om_read_file(argv[idx - 1], (size_t)ctl->config->scan_max_size,
 			 &data, &len, &error) < 0) {
@@ -143,7 +183,8 @@ int ctl_cmd_scan(struct ctl *ctl, int argc, char **argv)
 	req.session_id = (char *)"omamorictl";
 	req.mailbox = (char *)opts.mailbox;
 	req.direction = (char *)opts.direction;
-	req.mail_from = (char *)"";
+	req.mail_from = (char *)opts.sender;
+	req.checks = (char *)"virus,spam";
 	req.message = data;
 	req.message_len = len;
 	if (om_scand_scan(ctl->config->scand_socket,

@@ -5,7 +5,9 @@
  * and serves scan requests on a UNIX socket with a pool of worker threads.
  * Signatures are reloaded on SIGHUP and when their files change, by a thread
  * of their own, without refusing a request.  SIGTERM: stop accepting, finish
- * the requests in flight, exit 0.
+ * the requests in flight, save what the classifier learned, exit 0.  The
+ * spam classifier's token table lives here too (classifier.c), shared by
+ * the workers.
  *
  * SECURITY: scand parses hostile mail (GMime, libclamav).  It starts as root
  * only to create its socket and read the configuration, then drops for good
@@ -138,6 +140,8 @@ static void scand_loop(struct scand_main *m)
 	};
 	long interval = m->scand.config->signature_check_interval;
 	uint64_t next_check = om_now_ms() + (uint64_t)interval * 1000;
+	uint64_t save_every = (uint64_t)m->scand.config->spam_save_interval * 1000;
+	uint64_t next_save = om_now_ms() + save_every;
 
 	while (!m->scand.stopping) {
 		if (poll(pfds, 2, 1000) < 0 && errno != EINTR) {
@@ -154,6 +158,10 @@ static void scand_loop(struct scand_main *m)
 				om_log_info("signature files changed: reloading");
 				scand_request_reload(m);
 			}
+		}
+		if (om_now_ms() >= next_save) {
+			next_save = om_now_ms() + save_every;
+			scand_classifier_sync(&m->scand.classifier);
 		}
 	}
 }
@@ -188,6 +196,9 @@ static void scand_start(struct scand_main *m, const char *config_path,
 		om_fatal("%s", error);
 	if (om_daemon_drop_privileges(m->scand.config->scand_user, &error) < 0)
 		om_fatal("%s", error);
+	/* the store is opened as scand_user, so its files stay that user's */
+	if (scand_classifier_init(&m->scand.classifier, m->scand.config, &error) < 0)
+		om_fatal("%s", error);
 	if (scand_workers_start(&m->scand, &error) < 0 ||
 	    scand_reloader_start(m, &error) < 0)
 		om_fatal("%s", error);
@@ -219,6 +230,7 @@ int main(int argc, char **argv)
 	scand_workers_stop(&m.scand);
 	scand_reloader_stop(&m);
 	scand_engines_deinit(&m.scand.engines);
+	scand_classifier_deinit(&m.scand.classifier);
 	om_log_info("stopped");
 	om_config_free(&m.scand.config);
 	close(m.signal_fd);

@@ -10,6 +10,9 @@
 #include "av.h"
 #include "om-config.h"
 
+struct om_spam_db;
+struct om_store;
+
 struct scand_engine_ref {
 	struct om_av_engine *engine;
 	unsigned int refs;
@@ -35,9 +38,17 @@ struct scand_queue {
 	int closing;
 };
 
+/* The spam classifier, shared by the workers. */
+struct scand_classifier {
+	pthread_rwlock_t lock;
+	struct om_spam_db *db;
+	struct om_store *store;		/* for saves and reloads only */
+};
+
 struct scand {
 	struct om_config *config;
 	struct scand_engines engines;
+	struct scand_classifier classifier;
 	struct scand_queue queue;
 	pthread_t *workers;
 	size_t worker_count;
@@ -55,6 +66,18 @@ struct scand_engine_ref *scand_engines_acquire(struct scand_engines *engines);
 void scand_engines_release(struct scand_engines *engines,
 			   struct scand_engine_ref **ref);
 void scand_engines_deinit(struct scand_engines *engines);
+
+/* classifier.c */
+int scand_classifier_init(struct scand_classifier *c,
+			  const struct om_config *config, char **error_r);
+/* The table to score with, read-locked until scand_classifier_done(). */
+const struct om_spam_db *scand_classifier_read(struct scand_classifier *c);
+void scand_classifier_done(struct scand_classifier *c);
+void scand_classifier_learn(struct scand_classifier *c, const char *msg,
+			    size_t len, int is_spam);
+/* Saves what was learned, or reloads what others saved. */
+void scand_classifier_sync(struct scand_classifier *c);
+void scand_classifier_deinit(struct scand_classifier *c);
 
 /* workers.c */
 int scand_workers_start(struct scand *scand, char **error_r);

@@ -2,14 +2,16 @@
  * reads framed requests, scans, answers, until the client closes.
  *
  * Each worker owns its own store handle (SQLite handles are per thread) and
- * reads the recipient domain's settings (language, admin copy) per request;
- * scand itself keeps no state between requests.
+ * an in-memory snapshot of the settings and lists, reloaded when the
+ * store's configuration revision moves; the classifier is shared
+ * (classifier.c).
  */
 #include "scand.h"
 #include "log.h"
 #include "proto.h"
 #include "scan.h"
 #include "settings.h"
+#include "snapshot.h"
 #include "store.h"
 #include "util.h"
 
@@ -23,46 +25,13 @@
 #define SCAND_IDLE_TIMEOUT_MS 60000
 #define SCAND_IDLE_SLICE_MS 250
 
-/* Per-worker cache of the domain settings a scan needs, dropped whenever
-   the store's change counter moves (any commit by anyone), so a setting
-   changed with omamorictl applies to the next scan. */
-#define SCAND_DOMAIN_CACHE_SIZE 64
-
-struct scand_domain_entry {
-	char *domain;
-	char *language;
-	char *admin_copy;	/* NULL: off */
-};
-
 struct scand_worker {
 	struct scand *scand;
 	struct om_store *store;
+	/* the store's settings and lists, reloaded when they change */
+	struct om_snapshot *snap;
 	unsigned int id;
-	long long cache_counter;
-	struct scand_domain_entry cache[SCAND_DOMAIN_CACHE_SIZE];
 };
-
-static void scand_cache_clear(struct scand_worker *w)
-{
-	size_t i;
-
-	for (i = 0; i < SCAND_DOMAIN_CACHE_SIZE; i++) {
-		om_free(&w->cache[i].domain);
-		om_free(&w->cache[i].language);
-		om_free(&w->cache[i].admin_copy);
-	}
-}
-
-static struct scand_domain_entry *scand_cache_slot(struct scand_worker *w,
-						   const char *domain)
-{
-	unsigned int h = 5381;
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)domain; *p != '\0'; p++)
-		h = h * 33 + *p;
-	return &w->cache[h % SCAND_DOMAIN_CACHE_SIZE];
-}
 
 /* ---- connection queue ---- */
 
@@ -122,61 +91,50 @@ static int scand_worker_store(struct scand_worker *w, char **error_r)
 			     config->store_busy_timeout_ms, &w->store, error_r);
 }
 
-/* Reads the per-recipient parts of the scan settings from the store. */
-static int scand_domain_lookup(struct scand_worker *w, const char *mailbox,
-			       char **lang_r, char **admin_r, char **error_r)
+/* The worker's snapshot, fresh.  0 or -1. */
+static int scand_worker_snapshot(struct scand_worker *w, char **error_r)
 {
+	if (scand_worker_store(w, error_r) < 0)
+		return -1;
+	if (w->snap == NULL) {
+		w->snap = om_snapshot_new();
+		if (om_snapshot_load(w->snap, w->store, error_r) < 0)
+			goto fail;
+		return 0;
+	}
+	if (om_snapshot_refresh(w->snap, w->store, error_r) >= 0)
+		return 0;
+fail:
+	/* a store that failed once is reopened next time */
+	om_snapshot_free(&w->snap);
+	om_store_close(&w->store);
+	return -1;
+}
+
+/* The recipient's language and admin copy address (NULL: off). */
+static int scand_domain_settings(struct scand_worker *w, const char *mailbox,
+				 char **lang_r, char **admin_r, char **error_r)
+{
+	const struct om_settings_source *src;
 	char *admin;
 
-	*lang_r = om_settings_domain_value(w->store, mailbox, "language",
-					   w->scand->config->default_language,
-					   error_r);
+	if (scand_worker_snapshot(w, error_r) < 0)
+		return -1;
+	src = om_snapshot_source(w->snap);
+	*lang_r = om_settings_domain_value_from(src, mailbox, "language",
+						w->scand->config->default_language,
+						error_r);
 	if (*lang_r == NULL)
-		goto fail;
-	admin = om_settings_domain_value(w->store, mailbox, "virus-admin-copy",
-					 "off", error_r);
+		return -1;
+	admin = om_settings_domain_value_from(src, mailbox, "virus-admin-copy",
+					      "off", error_r);
 	if (admin == NULL) {
 		om_free(lang_r);
-		goto fail;
+		return -1;
 	}
 	if (strcmp(admin, "off") == 0)
 		om_free(&admin);
 	*admin_r = admin;
-	return 0;
-fail:
-	/* a store that failed once is reopened next time */
-	om_store_close(&w->store);
-	w->cache_counter = -1;
-	return -1;
-}
-
-/* The same, through the worker's cache.  Hands back copies. */
-static int scand_domain_settings(struct scand_worker *w, const char *mailbox,
-				 char **lang_r, char **admin_r, char **error_r)
-{
-	const char *domain = om_settings_domain_of(mailbox);
-	struct scand_domain_entry *e;
-	long long counter;
-
-	if (scand_worker_store(w, error_r) < 0)
-		return -1;
-	counter = om_store_change_counter(w->store);
-	if (counter < 0 || counter != w->cache_counter) {
-		scand_cache_clear(w);
-		w->cache_counter = counter;
-	}
-	e = scand_cache_slot(w, domain);
-	if (e->domain == NULL || strcmp(e->domain, domain) != 0) {
-		om_free(&e->domain);
-		om_free(&e->language);
-		om_free(&e->admin_copy);
-		if (scand_domain_lookup(w, mailbox, &e->language, &e->admin_copy,
-					error_r) < 0)
-			return -1;
-		e->domain = om_strdup(domain);
-	}
-	*lang_r = om_strdup(e->language);
-	*admin_r = e->admin_copy != NULL ? om_strdup(e->admin_copy) : NULL;
 	return 0;
 }
 
@@ -189,9 +147,14 @@ static void scand_log_result(const struct om_scan_request *req,
 	char *reason = om_sanitize(res->reason != NULL ? res->reason : "-", 160);
 
 	om_log_info("%s scan mailbox=%s direction=%s size=%zu verdict=%s "
-		    "action=%s virus=%s reason=\"%s\" ms=%llu", session, mailbox,
+		    "action=%s virus=%s reason=\"%s\" spam_score=%s rules=%s "
+		    "spam_action=%s ms=%llu", session, mailbox,
 		    req->direction, req->message_len, res->verdict, res->action,
-		    virus, reason, (unsigned long long)ms);
+		    virus, reason, res->spam_score != NULL ? res->spam_score : "-",
+		    res->spam_rules != NULL && *res->spam_rules != '\0' ?
+		    res->spam_rules : "-",
+		    res->spam_action != NULL ? res->spam_action : "-",
+		    (unsigned long long)ms);
 	free(session);
 	free(mailbox);
 	free(virus);
@@ -228,10 +191,14 @@ static void scand_handle_scan(struct scand_worker *w,
 	set.notice_from = from;
 	set.admin_copy = admin;
 	set.now = time(NULL);
+	set.snap = w->snap;
+	set.trusted_authserv_id = config->trusted_authserv_id;
 	ref = scand_engines_acquire(&w->scand->engines);
 	set.engine = ref->engine;
+	set.spam_db = scand_classifier_read(&w->scand->classifier);
 	om_scan_result_init(&res);
 	ret = om_scan_message(&set, req, &res, &error);
+	scand_classifier_done(&w->scand->classifier);
 	scand_engines_release(&w->scand->engines, &ref);
 	if (ret < 0) {
 		om_log_error("scan mailbox=%s: %s", req->mailbox, error);
@@ -247,6 +214,36 @@ static void scand_handle_scan(struct scand_worker *w,
 	free(from);
 }
 
+/* Learns one message as spam or ham (from the plugin in imap). */
+static void scand_handle_learn(struct scand_worker *w,
+			       const struct om_scan_request *req,
+			       struct om_buf *out)
+{
+	char *session = om_sanitize(req->session_id != NULL ? req->session_id : "-", 64);
+	char *mailbox = om_sanitize(req->mailbox, 128);
+
+	if ((size_t)w->scand->config->scan_max_size < req->message_len) {
+		om_proto_encode_error("message too large to learn", out);
+	} else {
+		scand_classifier_learn(&w->scand->classifier, req->message,
+				       req->message_len, strcmp(req->learn, "spam") == 0);
+		om_log_info("%s learn mailbox=%s as=%s size=%zu", session, mailbox,
+			    req->learn, req->message_len);
+		om_proto_encode_empty(OM_MSG_LEARN_RESULT, out);
+	}
+	free(session);
+	free(mailbox);
+}
+
+/* Answers a request that cannot be decoded; the connection is closed. */
+static int scand_bad_request(const char *what, char *error, struct om_buf *out)
+{
+	om_log_warn("bad %s request: %s", what, error);
+	om_proto_encode_error(error, out);
+	free(error);
+	return -1;
+}
+
 /* Handles one frame; returns 0 to keep the connection, -1 to close it. */
 static int scand_handle_frame(struct scand_worker *w, uint16_t type,
 			      char *body, size_t len, struct om_buf *out)
@@ -260,13 +257,18 @@ static int scand_handle_frame(struct scand_worker *w, uint16_t type,
 		om_proto_encode_empty(OM_MSG_PONG, out);
 		return 0;
 	case OM_MSG_SCAN_REQUEST:
-		if (om_proto_decode_request(body, len, &req, &error) < 0) {
-			om_log_warn("bad scan request: %s", error);
-			om_proto_encode_error(error, out);
-			free(error);
-			return -1;
+	case OM_MSG_LEARN_REQUEST:
+		if (om_proto_decode_request(body, len, &req, &error) < 0)
+			return scand_bad_request("scan", error, out);
+		if ((type == OM_MSG_LEARN_REQUEST) != (req.learn != NULL)) {
+			om_scan_request_free(&req);
+			return scand_bad_request("scan", om_strdup(
+				"the learn field belongs to learn requests only"), out);
 		}
-		scand_handle_scan(w, &req, out);
+		if (type == OM_MSG_LEARN_REQUEST)
+			scand_handle_learn(w, &req, out);
+		else
+			scand_handle_scan(w, &req, out);
 		om_scan_request_free(&req);
 		return 0;
 	default:
@@ -340,7 +342,7 @@ static void *scand_worker_main(void *arg)
 
 	while ((fd = scand_queue_pop(&w->scand->queue)) >= 0)
 		scand_serve_connection(w, fd);
-	scand_cache_clear(w);
+	om_snapshot_free(&w->snap);
 	om_store_close(&w->store);
 	free(w);
 	return NULL;
@@ -364,7 +366,6 @@ int scand_workers_start(struct scand *scand, char **error_r)
 		w = om_calloc(1, sizeof(*w));
 		w->scand = scand;
 		w->id = (unsigned int)i;
-		w->cache_counter = -1;
 		ret = pthread_create(&scand->workers[i], NULL, scand_worker_main, w);
 		if (ret != 0) {
 			*error_r = om_asprintf("pthread_create: %s", strerror(ret));

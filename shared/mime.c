@@ -450,6 +450,51 @@ char *om_mime_header_decoded(struct om_mime_msg *msg, const char *name)
 	return value != NULL ? om_strdup(value) : NULL;
 }
 
+char *om_mime_header_raw(struct om_mime_msg *msg, const char *name)
+{
+	GMimeHeaderList *headers = g_mime_object_get_header_list(GMIME_OBJECT(msg->message));
+	GMimeHeader *header = g_mime_header_list_get_header(headers, name);
+	const char *raw;
+
+	if (header == NULL)
+		return NULL;
+	raw = g_mime_header_get_raw_value(header);
+	return om_strdup(raw != NULL ? raw : "");
+}
+
+char *om_mime_from_address(struct om_mime_msg *msg)
+{
+	InternetAddressList *list = g_mime_message_get_from(msg->message);
+	InternetAddress *ia;
+	const char *addr;
+
+	if (list == NULL || internet_address_list_length(list) == 0)
+		return NULL;
+	ia = internet_address_list_get_address(list, 0);
+	if (!INTERNET_ADDRESS_IS_MAILBOX(ia))
+		return NULL;
+	addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+	if (addr == NULL || strchr(addr, '@') == NULL)
+		return NULL;
+	return om_strdup(addr);
+}
+
+int om_mime_date_valid(struct om_mime_msg *msg)
+{
+	return g_mime_message_get_date(msg->message) != NULL;
+}
+
+int om_mime_body_is_html_only(struct om_mime_msg *msg)
+{
+	GMimeObject *body = g_mime_message_get_mime_part(msg->message);
+	GMimeContentType *ct;
+
+	if (body == NULL)
+		return 0;
+	ct = g_mime_object_get_content_type(body);
+	return ct != NULL && g_mime_content_type_is_type(ct, "text", "html");
+}
+
 void om_mime_foreach_part(struct om_mime_msg *msg,
 			  void (*fn)(void *parent, void *part, void *data),
 			  void *data)

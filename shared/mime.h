@@ -61,6 +61,17 @@ void om_mime_write(struct om_mime_msg *msg, struct om_buf *out);
 /* A top-level header, decoded to UTF-8 (allocated), or NULL. */
 char *om_mime_header_decoded(struct om_mime_msg *msg, const char *name);
 
+/* The first top-level header called name, raw (undecoded, folded as
+   sent; allocated), or NULL. */
+char *om_mime_header_raw(struct om_mime_msg *msg, const char *name);
+/* The first From mailbox's address (allocated), or NULL if there is none
+   or it has no '@'. */
+char *om_mime_from_address(struct om_mime_msg *msg);
+/* 1 if the message has a Date header GMime can read. */
+int om_mime_date_valid(struct om_mime_msg *msg);
+/* 1 if the message's body is a single text/html part. */
+int om_mime_body_is_html_only(struct om_mime_msg *msg);
+
 /* Calls fn(parent, part, data) for every part of the message (GMime's own
    traversal, attached messages included). */
 void om_mime_foreach_part(struct om_mime_msg *msg,

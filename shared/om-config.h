@@ -49,6 +49,10 @@ struct om_config {
 	long policyd_save_interval;	/* seconds between rate counter saves */
 	long policyd_max_connections;
 	long list_max_entries;	/* per mailbox and kind */
+	/* the authserv-id of our own MTA's Authentication-Results headers
+	   ("" = trust none) */
+	char *trusted_authserv_id;
+	long spam_save_interval;	/* seconds between classifier saves */
 	enum om_failure_action scand_failure_action;
 	enum om_limit_action scan_limit_action;
 };

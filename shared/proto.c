@@ -22,6 +22,8 @@ enum om_proto_tag {
 	OM_TAG_MAIL_FROM = 4,
 	OM_TAG_RCPT = 5,
 	OM_TAG_MESSAGE = 6,
+	OM_TAG_CHECKS = 7,
+	OM_TAG_LEARN = 8,
 	/* result */
 	OM_TAG_VERDICT = 16,
 	OM_TAG_ACTION = 17,
@@ -31,6 +33,12 @@ enum om_proto_tag {
 	OM_TAG_NEW_MESSAGE = 21,
 	OM_TAG_ADMIN_ADDRESS = 22,
 	OM_TAG_ADMIN_MESSAGE = 23,
+	OM_TAG_SPAM_SCORE = 24,
+	OM_TAG_SPAM_RULES = 25,
+	OM_TAG_SPAM_ACTION = 26,
+	OM_TAG_SPAM_TAG = 27,
+	OM_TAG_SPAM_LISTED = 28,
+	OM_TAG_SPAM_SUBJECT = 29,
 	/* part (nested in OM_TAG_PART) */
 	OM_TAG_PART_PATH = 32,
 	OM_TAG_PART_TYPE = 33,
@@ -101,11 +109,14 @@ static void om_frame_end(struct om_buf *out, size_t len_at)
 void om_proto_encode_request_head(const struct om_scan_request *req,
 				  struct om_buf *out)
 {
-	size_t at = om_frame_begin(out, OM_MSG_SCAN_REQUEST), i;
+	size_t at = om_frame_begin(out, req->learn != NULL ? OM_MSG_LEARN_REQUEST :
+				   OM_MSG_SCAN_REQUEST), i;
 	uint32_t body;
 	unsigned char *p;
 
 	om_put_str(out, OM_TAG_SESSION_ID, req->session_id);
+	om_put_str(out, OM_TAG_CHECKS, req->checks);
+	om_put_str(out, OM_TAG_LEARN, req->learn);
 	om_put_str(out, OM_TAG_MAILBOX, req->mailbox);
 	om_put_str(out, OM_TAG_DIRECTION, req->direction);
 	om_put_str(out, OM_TAG_MAIL_FROM, req->mail_from);
@@ -139,6 +150,12 @@ void om_proto_encode_result(const struct om_scan_result *res,
 	om_put_str(out, OM_TAG_ACTION, res->action);
 	om_put_str(out, OM_TAG_VIRUS, res->virus);
 	om_put_str(out, OM_TAG_REASON, res->reason);
+	om_put_str(out, OM_TAG_SPAM_SCORE, res->spam_score);
+	om_put_str(out, OM_TAG_SPAM_RULES, res->spam_rules);
+	om_put_str(out, OM_TAG_SPAM_ACTION, res->spam_action);
+	om_put_str(out, OM_TAG_SPAM_TAG, res->spam_tag);
+	om_put_str(out, OM_TAG_SPAM_LISTED, res->spam_listed);
+	om_put_str(out, OM_TAG_SPAM_SUBJECT, res->spam_subject);
 	om_buf_init(&part);
 	for (i = 0; i < res->part_count; i++) {
 		const struct om_scan_part *p = &res->parts[i];
@@ -173,6 +190,26 @@ void om_proto_encode_error(const char *text, struct om_buf *out)
 void om_proto_encode_empty(enum om_proto_type type, struct om_buf *out)
 {
 	om_frame_end(out, om_frame_begin(out, type));
+}
+
+int om_proto_checks_parse(const char *text)
+{
+	int checks = 0;
+	size_t n;
+
+	while (*text != '\0') {
+		n = strcspn(text, ",");
+		if (n == 5 && strncmp(text, "virus", 5) == 0)
+			checks |= OM_CHECK_VIRUS;
+		else if (n == 4 && strncmp(text, "spam", 4) == 0)
+			checks |= OM_CHECK_SPAM;
+		else
+			return -1;
+		text += n;
+		if (*text == ',')
+			text++;
+	}
+	return checks == 0 ? -1 : checks;
 }
 
 /* ---- decoding ---- */
@@ -262,6 +299,10 @@ static int om_decode_request_field(struct om_field_reader *r,
 		return om_field_text_once(r, tag, value, len, &req->direction, error_r);
 	case OM_TAG_MAIL_FROM:
 		return om_field_text_once(r, tag, value, len, &req->mail_from, error_r);
+	case OM_TAG_CHECKS:
+		return om_field_text_once(r, tag, value, len, &req->checks, error_r);
+	case OM_TAG_LEARN:
+		return om_field_text_once(r, tag, value, len, &req->learn, error_r);
 	case OM_TAG_RCPT:
 		if (req->rcpt_count >= OM_PROTO_MAX_RCPTS) {
 			*error_r = om_strdup("too many recipients");
@@ -310,6 +351,16 @@ int om_proto_decode_request(char *body, size_t len,
 	if (ret == 0 && strcmp(req_r->direction, "in") != 0 &&
 	    strcmp(req_r->direction, "out") != 0) {
 		*error_r = om_strdup("direction must be 'in' or 'out'");
+		ret = -1;
+	}
+	if (ret == 0 && req_r->checks != NULL &&
+	    om_proto_checks_parse(req_r->checks) < 0) {
+		*error_r = om_strdup("checks must name virus and/or spam");
+		ret = -1;
+	}
+	if (ret == 0 && req_r->learn != NULL && strcmp(req_r->learn, "spam") != 0 &&
+	    strcmp(req_r->learn, "ham") != 0) {
+		*error_r = om_strdup("learn must be 'spam' or 'ham'");
 		ret = -1;
 	}
 	if (ret < 0) {
@@ -377,6 +428,18 @@ static int om_decode_result_field(struct om_field_reader *r,
 		return om_field_text_once(r, tag, value, len, &res->reason, error_r);
 	case OM_TAG_ADMIN_ADDRESS:
 		return om_field_text_once(r, tag, value, len, &res->admin_address, error_r);
+	case OM_TAG_SPAM_SCORE:
+		return om_field_text_once(r, tag, value, len, &res->spam_score, error_r);
+	case OM_TAG_SPAM_RULES:
+		return om_field_text_once(r, tag, value, len, &res->spam_rules, error_r);
+	case OM_TAG_SPAM_ACTION:
+		return om_field_text_once(r, tag, value, len, &res->spam_action, error_r);
+	case OM_TAG_SPAM_TAG:
+		return om_field_text_once(r, tag, value, len, &res->spam_tag, error_r);
+	case OM_TAG_SPAM_LISTED:
+		return om_field_text_once(r, tag, value, len, &res->spam_listed, error_r);
+	case OM_TAG_SPAM_SUBJECT:
+		return om_field_text_once(r, tag, value, len, &res->spam_subject, error_r);
 	case OM_TAG_NEW_MESSAGE:
 		return om_field_blob_once(r, tag, value, len, &res->message,
 					  &res->message_len, error_r);
@@ -494,6 +557,8 @@ void om_scan_request_free(struct om_scan_request *req)
 	free(req->mailbox);
 	free(req->direction);
 	free(req->mail_from);
+	free(req->checks);
+	free(req->learn);
 	for (i = 0; i < req->rcpt_count; i++)
 		free(req->rcpts[i]);
 	free(req->rcpts);
@@ -522,6 +587,12 @@ void om_scan_result_free(struct om_scan_result *res)
 	free(res->action);
 	free(res->virus);
 	free(res->reason);
+	free(res->spam_score);
+	free(res->spam_rules);
+	free(res->spam_action);
+	free(res->spam_tag);
+	free(res->spam_listed);
+	free(res->spam_subject);
 	free(res->message);
 	free(res->admin_address);
 	free(res->admin_message);
@@ -705,8 +776,10 @@ static int om_scand_read_result(int fd, uint64_t deadline,
 		*error_r = om_strdup("scand closed the connection without an answer");
 	if (ret <= 0)
 		return -1;
-	if (type == OM_MSG_SCAN_RESULT) {
+	if (type == OM_MSG_SCAN_RESULT && res_r != NULL) {
 		ret = om_proto_decode_result(body, len, res_r, error_r);
+	} else if (type == OM_MSG_LEARN_RESULT && res_r == NULL) {
+		ret = 0;
 	} else if (type == OM_MSG_ERROR &&
 		   om_proto_decode_error(body, len, &text, error_r) == 0) {
 		*error_r = om_asprintf("scand: %s", text);
@@ -721,9 +794,11 @@ static int om_scand_read_result(int fd, uint64_t deadline,
 	return ret;
 }
 
-int om_scand_scan(const char *socket_path, int timeout_ms,
-		  const struct om_scan_request *req,
-		  struct om_scan_result *res_r, char **error_r)
+/* Sends req, reads the answer: a scan result into res_r, or (res_r NULL)
+   the acknowledgement of a learn request. */
+static int om_scand_call(const char *socket_path, int timeout_ms,
+			 const struct om_scan_request *req,
+			 struct om_scan_result *res_r, char **error_r)
 {
 	uint64_t deadline = om_now_ms() + (uint64_t)timeout_ms;
 	struct om_buf frame;
@@ -750,4 +825,21 @@ int om_scand_scan(const char *socket_path, int timeout_ms,
 		free(error);
 	}
 	return ret;
+}
+
+int om_scand_scan(const char *socket_path, int timeout_ms,
+		  const struct om_scan_request *req,
+		  struct om_scan_result *res_r, char **error_r)
+{
+	return om_scand_call(socket_path, timeout_ms, req, res_r, error_r);
+}
+
+int om_scand_learn(const char *socket_path, int timeout_ms,
+		   const struct om_scan_request *req, char **error_r)
+{
+	if (req->learn == NULL) {
+		*error_r = om_strdup("learn request without spam or ham");
+		return -1;
+	}
+	return om_scand_call(socket_path, timeout_ms, req, NULL, error_r);
 }

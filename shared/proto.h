@@ -14,7 +14,7 @@
 #include "util.h"
 
 #define OM_PROTO_MAGIC "OMSC"
-#define OM_PROTO_VERSION 1
+#define OM_PROTO_VERSION 2
 #define OM_PROTO_HEADER_SIZE 12
 /* Largest body besides the message itself (envelope, parts, texts). */
 #define OM_PROTO_OVERHEAD (4 * 1024 * 1024)
@@ -27,13 +27,26 @@ enum om_proto_type {
 	OM_MSG_ERROR = 3,
 	OM_MSG_PING = 4,
 	OM_MSG_PONG = 5,
+	/* a scan request with a learn field: teach the classifier */
+	OM_MSG_LEARN_REQUEST = 6,
+	OM_MSG_LEARN_RESULT = 7,
 };
+
+/* what a scan request asks for (its checks field; absent: virus only) */
+enum {
+	OM_CHECK_VIRUS = 0x01,
+	OM_CHECK_SPAM = 0x02,
+};
+/* Parses "virus", "spam" or "virus,spam": the OM_CHECK_* bits, or -1. */
+int om_proto_checks_parse(const char *text);
 
 struct om_scan_request {
 	char *session_id;	/* for log lines; may be NULL */
 	char *mailbox;		/* the recipient mailbox the scan is for */
 	char *direction;	/* "in" or "out" */
 	char *mail_from;	/* may be "" (null sender) */
+	char *checks;		/* "virus", "spam", "virus,spam"; NULL: virus */
+	char *learn;		/* learn requests: "spam" or "ham" */
 	char **rcpts;
 	size_t rcpt_count;
 	const char *message;	/* not owned (points into the frame or caller) */
@@ -50,8 +63,18 @@ struct om_scan_part {
 };
 
 struct om_scan_result {
-	char *verdict;		/* "clean", "virus", "unscanned" */
+	char *verdict;		/* "clean", "virus", "spam", "unscanned" */
 	char *action;		/* "deliver", "strip", "replace", "tempfail" */
+	/* the spam check (when asked for): score "%.2f", rules fired
+	   ("BAYES_99,MISSING_DATE"), what to do with spam ("deliver", "tag",
+	   "header", "quarantine"; set only when the verdict is spam), the
+	   subject tag, the list that decided ("allow:mailbox", ...) */
+	char *spam_score;
+	char *spam_rules;
+	char *spam_action;
+	char *spam_tag;
+	char *spam_listed;
+	char *spam_subject;	/* tag action: the new raw Subject value */
 	char *virus;		/* first virus name, or NULL */
 	char *reason;		/* why unscanned, or NULL */
 	struct om_scan_part *parts;
@@ -112,5 +135,9 @@ int om_proto_read_frame(int fd, int timeout_ms, size_t max_body,
 int om_scand_scan(const char *socket_path, int timeout_ms,
 		  const struct om_scan_request *req,
 		  struct om_scan_result *res_r, char **error_r);
+/* Asks scand to learn req->message as req->learn ("spam" or "ham") for
+   req->mailbox.  0, or -1 with *error_r. */
+int om_scand_learn(const char *socket_path, int timeout_ms,
+		   const struct om_scan_request *req, char **error_r);
 
 #endif

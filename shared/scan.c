@@ -7,13 +7,21 @@
  * message, or found only in the raw message -> the message replaced by the
  * report of templates/<lang>/virus-report.txt (action "replace").  Over a
  * limit -> "unscanned" with the configured limit action.
+ *
+ * The spam check (when asked for) runs on clean mail only: the classifier
+ * and rules give a score, and the recipient's lists, threshold and action
+ * (verdict.c) turn it into the verdict "spam" and what to do with it.
  */
 #include "scan.h"
 #include "av.h"
 #include "mime.h"
 #include "notify.h"
+#include "snapshot.h"
+#include "spam.h"
 #include "util.h"
+#include "verdict.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -354,10 +362,80 @@ static void om_scan_attribute_raw(struct om_scan_run *run)
 		om_free(&run->raw_virus);
 }
 
+static int om_scan_url_blocked(void *context, const char *host)
+{
+	const struct om_scan_run *run = context;
+
+	return om_snapshot_url_blocked(run->set->snap, run->req->mailbox, host);
+}
+
+/* The spam fields of the result, and the verdict "spam" when it is. */
+static int om_scan_spam(struct om_scan_run *run, char **error_r)
+{
+	const struct om_scan_settings *set = run->set;
+	const struct om_scan_request *req = run->req;
+	struct om_scan_result *res = run->res;
+	struct om_spam_check_settings cs = {
+		set->trusted_authserv_id, om_scan_url_blocked, run
+	};
+	struct om_spam_report report;
+	struct om_spam_decision d;
+	char rules[512], *from, *subject;
+	int ret;
+
+	om_spam_check_parsed(set->spam_db, run->msg, req->message,
+			     req->message_len, &cs, &report);
+	from = run->msg != NULL ? om_mime_from_address(run->msg) : NULL;
+	ret = om_verdict_spam(set->snap, req->mailbox, req->mail_from, from,
+			      report.score, &d, error_r);
+	free(from);
+	if (ret < 0)
+		return -1;
+	om_rules_names(&report.rules, rules, sizeof(rules));
+	res->spam_score = om_asprintf("%.2f", report.score);
+	res->spam_rules = om_strdup(rules);
+	if (d.listed[0] != '\0')
+		res->spam_listed = om_strdup(d.listed);
+	if (!d.is_spam)
+		return 0;
+	free(res->verdict);
+	res->verdict = om_strdup("spam");
+	res->spam_action = om_strdup(d.action);
+	res->spam_tag = om_strdup(d.tag);
+	if (strcmp(d.action, "tag") == 0) {
+		subject = run->msg != NULL ? om_mime_header_raw(run->msg, "Subject") : NULL;
+		res->spam_subject = om_verdict_tag_subject(subject, d.tag);
+		free(subject);
+	}
+	return 0;
+}
+
+/* The virus half: every leaf and the raw message.  0, or -1 (a template
+   missing). */
+static int om_scan_virus(struct om_scan_run *run, char **error_r)
+{
+	const struct om_scan_settings *set = run->set;
+	char *reason = NULL;
+
+	if (run->msg != NULL &&
+	    om_mime_collect(run->msg, set->max_parts, set->max_depth,
+			    &run->leaves, &run->leaf_count, &reason) != 0) {
+		om_scan_unscanned(run, reason != NULL ? reason : "limit");
+		free(reason);
+		return 0;
+	}
+	om_scan_raw(run);
+	om_scan_leaves(run);
+	om_scan_attribute_raw(run);
+	return om_scan_decide(run, error_r);
+}
+
 int om_scan_message(const struct om_scan_settings *set,
 		    const struct om_scan_request *req,
 		    struct om_scan_result *res, char **error_r)
 {
+	int checks = req->checks != NULL ? om_proto_checks_parse(req->checks) :
+		OM_CHECK_VIRUS;
 	struct om_scan_run run;
 	char *reason = NULL, *perror = NULL;
 	int ret = 0;
@@ -375,18 +453,15 @@ int om_scan_message(const struct om_scan_settings *set,
 	}
 	run.msg = om_mime_parse(req->message, req->message_len, &perror);
 	free(perror);
-	if (run.msg != NULL &&
-	    om_mime_collect(run.msg, set->max_parts, set->max_depth,
-			    &run.leaves, &run.leaf_count, &reason) != 0) {
-		om_scan_unscanned(&run, reason != NULL ? reason : "limit");
-		free(reason);
-		om_scan_run_free(&run);
-		return 0;
+	if ((checks & OM_CHECK_VIRUS) != 0) {
+		ret = om_scan_virus(&run, error_r);
+	} else {
+		res->verdict = om_strdup("clean");
+		res->action = om_strdup("deliver");
 	}
-	om_scan_raw(&run);
-	om_scan_leaves(&run);
-	om_scan_attribute_raw(&run);
-	ret = om_scan_decide(&run, error_r);
+	if (ret == 0 && (checks & OM_CHECK_SPAM) != 0 && set->spam_db != NULL &&
+	    set->snap != NULL && strcmp(res->verdict, "clean") == 0)
+		ret = om_scan_spam(&run, error_r);
 	om_scan_run_free(&run);
 	return ret;
 }

@@ -15,6 +15,8 @@
 #include "proto.h"
 
 struct om_av_engine;
+struct om_snapshot;
+struct om_spam_db;
 
 struct om_scan_settings {
 	const struct om_av_engine *engine;
@@ -27,6 +29,10 @@ struct om_scan_settings {
 	const char *notice_from;	/* full address */
 	const char *admin_copy;		/* address, or NULL */
 	time_t now;
+	/* the spam check: without a classifier or snapshot it is skipped */
+	const struct om_spam_db *spam_db;
+	const struct om_snapshot *snap;
+	const char *trusted_authserv_id;
 };
 
 /* Scans req->message and fills res (verdict, action, virus, parts, and the

@@ -11,11 +11,14 @@
  */
 #include "spam.h"
 #include "hash.h"
+#include "mime.h"
+#include "rules.h"
 #include "store.h"
 #include "tokenize.h"
 #include "util.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,12 +202,19 @@ struct om_spam_scoring {
 	const struct om_spam_db *db;
 	double ln_f, ln_1f;
 	int k;
+	const struct om_spam_check_settings *set;	/* or NULL */
+	int url_blocked;
 };
 
 static void om_spam_score_token(void *context, const char *token)
 {
 	struct om_spam_scoring *sc = context;
-	const struct om_spam_count *c = om_hash_get(sc->db->tokens, token);
+	const struct om_spam_count *c;
+
+	if (sc->set != NULL && sc->set->url_blocked != NULL && !sc->url_blocked &&
+	    strncmp(token, "url:", 4) == 0)
+		sc->url_blocked = sc->set->url_blocked(sc->set->context, token + 4);
+	c = om_hash_get(sc->db->tokens, token);
 	double ps, ph, p, f;
 	long n;
 
@@ -228,17 +238,73 @@ static void om_spam_score_token(void *context, const char *token)
 	sc->k++;
 }
 
-double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len)
+static double om_spam_combine(const struct om_spam_scoring *sc)
 {
-	struct om_spam_scoring sc = { db, 0.0, 0.0, 0 };
 	double h, s;
 
-	om_tokenize_message(msg, len, om_spam_score_token, &sc);
-	if (sc.k == 0)
+	if (sc->k == 0)
 		return 0.5;
-	h = om_chi2q(-2.0 * sc.ln_f, 2 * sc.k);		/* evidence of ham */
-	s = om_chi2q(-2.0 * sc.ln_1f, 2 * sc.k);	/* evidence of spam */
+	h = om_chi2q(-2.0 * sc->ln_f, 2 * sc->k);	/* evidence of ham */
+	s = om_chi2q(-2.0 * sc->ln_1f, 2 * sc->k);	/* evidence of spam */
 	return (1.0 + h - s) / 2.0;
+}
+
+double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len)
+{
+	struct om_spam_scoring sc = { db, 0.0, 0.0, 0, NULL, 0 };
+
+	om_tokenize_message(msg, len, om_spam_score_token, &sc);
+	return om_spam_combine(&sc);
+}
+
+/* The classifier's probability as points: 0 at 0.5, +-OM_SPAM_BAYES_POINTS
+   at the ends, named by bucket like SpamAssassin's BAYES_nn rules. */
+static void om_spam_bayes_rule(double p, struct om_rules_result *rules)
+{
+	static const int buckets[] = { 0, 5, 20, 40, 50, 60, 80, 95, 99 };
+	char name[OM_RULE_NAME_MAX];
+	size_t i;
+	int b = 0;
+
+	for (i = 0; i < OM_N_ELEMENTS(buckets); i++) {
+		if (p * 100.0 >= (double)buckets[i])
+			b = buckets[i];
+	}
+	snprintf(name, sizeof(name), "BAYES_%02d", b);
+	om_rules_add(rules, name, OM_SPAM_BAYES_POINTS * 2.0 * (p - 0.5));
+}
+
+void om_spam_check(const struct om_spam_db *db, const char *msg, size_t len,
+		   const struct om_spam_check_settings *set,
+		   struct om_spam_report *report)
+{
+	struct om_mime_msg *parsed;
+	char *error = NULL;
+
+	parsed = om_mime_parse(msg, len, &error);
+	free(error);
+	om_spam_check_parsed(db, parsed, msg, len, set, report);
+	om_mime_free(&parsed);
+}
+
+void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parsed,
+			  const char *msg, size_t len,
+			  const struct om_spam_check_settings *set,
+			  struct om_spam_report *report)
+{
+	struct om_spam_scoring sc = { db, 0.0, 0.0, 0, set, 0 };
+
+	memset(report, 0, sizeof(*report));
+	if (parsed != NULL)
+		om_rules_check_headers(parsed, set->trusted_authserv_id, &report->rules);
+	om_tokenize_parsed(parsed, msg, len, om_spam_score_token, &sc);
+	report->probability = om_spam_combine(&sc);
+	report->trained = db->nspam > 0 && db->nham > 0;
+	if (report->trained)
+		om_spam_bayes_rule(report->probability, &report->rules);
+	if (sc.url_blocked)
+		om_rules_add(&report->rules, "URL_BLOCKLISTED", OM_SPAM_URL_BLOCKED_POINTS);
+	report->score = report->rules.points;
 }
 
 void om_spam_db_counts(const struct om_spam_db *db, long *spam_r, long *ham_r)

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "rules.h"
+
 struct om_store;
 struct om_spam_db;
 
@@ -32,6 +34,38 @@ void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
 		   int is_spam, int unlearn);
 /* The message's spam probability, 0.0 (ham) .. 1.0 (spam). */
 double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len);
+/* What the classifier adds to the score at probability 1.0 (and takes
+   away at 0.0); with the default threshold of 5, the classifier alone
+   calls a message spam from probability 0.5 + 5 / (2 * 6) = 0.92. */
+#define OM_SPAM_BAYES_POINTS 6.0
+#define OM_SPAM_URL_BLOCKED_POINTS 5.0
+
+struct om_spam_check_settings {
+	const char *trusted_authserv_id;	/* or NULL: none trusted */
+	/* 1 if a link's host is block-listed (may be NULL) */
+	int (*url_blocked)(void *context, const char *host);
+	void *context;
+};
+
+struct om_spam_report {
+	double score;		/* sum of the rules' points */
+	double probability;	/* the classifier's, 0.5 when it knows nothing */
+	int trained;		/* the classifier has seen spam and ham */
+	struct om_rules_result rules;
+};
+
+/* Scores a raw message: rules, links, classifier; parses it once. */
+void om_spam_check(const struct om_spam_db *db, const char *msg, size_t len,
+		   const struct om_spam_check_settings *set,
+		   struct om_spam_report *report);
+
+/* The same for a message already parsed (parsed may be NULL). */
+struct om_mime_msg;
+void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parsed,
+			  const char *msg, size_t len,
+			  const struct om_spam_check_settings *set,
+			  struct om_spam_report *report);
+
 /* Messages learned so far. */
 void om_spam_db_counts(const struct om_spam_db *db, long *spam_r, long *ham_r);
 

@@ -324,6 +324,10 @@ static void om_tokenize_header_line(void *context, const char *name, const char 
 	prefix[i] = '\0';
 	if (strcmp(prefix, "subject:") == 0 || strcmp(prefix, "from:") == 0)
 		return;		/* done with their decoded forms below */
+	/* our own verdicts (and other filters') would teach the classifier
+	   what it already said */
+	if (strncmp(prefix, "x-omamori-", 10) == 0 || strncmp(prefix, "x-spam-", 7) == 0)
+		return;
 	om_tokenize_run(context, value, strlen(value), prefix);
 }
 
@@ -356,23 +360,30 @@ static void om_tokenize_headers(struct om_tok *t, struct om_mime_msg *msg)
 	}
 }
 
-void om_tokenize_message(const char *data, size_t len, om_token_cb *cb,
-			 void *context)
+void om_tokenize_parsed(struct om_mime_msg *msg, const char *data, size_t len,
+			om_token_cb *cb, void *context)
 {
 	struct om_tok t = { om_hash_new(1024), cb, context };
-	struct om_mime_msg *msg;
-	char *error = NULL;
 
-	msg = om_mime_parse(data, len, &error);
 	if (msg == NULL) {
-		free(error);
 		om_tokenize_run(&t, data, len, "");
 	} else {
 		om_tokenize_headers(&t, msg);
 		om_mime_foreach_part(msg, om_tokenize_part, &t);
-		om_mime_free(&msg);
 	}
 	om_hash_free(&t.seen, NULL);
+}
+
+void om_tokenize_message(const char *data, size_t len, om_token_cb *cb,
+			 void *context)
+{
+	struct om_mime_msg *msg;
+	char *error = NULL;
+
+	msg = om_mime_parse(data, len, &error);
+	free(error);
+	om_tokenize_parsed(msg, data, len, cb, context);
+	om_mime_free(&msg);
 }
 
 void om_tokenize_text(const char *text, size_t len, const char *prefix,

@@ -19,6 +19,11 @@ typedef void om_token_cb(void *context, const char *token);
    read is tokenized as plain text. */
 void om_tokenize_message(const char *data, size_t len, om_token_cb *cb,
 			 void *context);
+/* The same for a message already parsed (msg NULL: data is tokenized as
+   plain text). */
+struct om_mime_msg;
+void om_tokenize_parsed(struct om_mime_msg *msg, const char *data, size_t len,
+			om_token_cb *cb, void *context);
 /* Tokenizes UTF-8 text (invalid bytes skipped) with an optional prefix. */
 void om_tokenize_text(const char *text, size_t len, const char *prefix,
 		      om_token_cb *cb, void *context);
