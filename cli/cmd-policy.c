@@ -7,6 +7,7 @@
  * scanner use.
  */
 #include "omamorictl.h"
+#include "lists.h"
 #include "policy.h"
 #include "settings.h"
 #include "util.h"
@@ -69,47 +70,30 @@ int ctl_cmd_policy(struct ctl *ctl, int argc, char **argv)
 	return ctl_error("usage: policy test < request");
 }
 
-/* An entry is an address or "@domain", stored lower-case. */
-static char *ctl_list_entry(const char *entry)
-{
-	char *error = NULL, *lower;
-	size_t i;
-
-	if (entry[0] == '@' ? strlen(entry) < 2 || strchr(entry + 1, '@') != NULL ||
-	    strchr(entry, ' ') != NULL :
-	    om_settings_mailbox_check(entry, &error) < 0) {
-		free(error);
-		return NULL;
-	}
-	lower = om_strdup(entry);
-	for (i = 0; lower[i] != '\0'; i++)
-		if (lower[i] >= 'A' && lower[i] <= 'Z')
-			lower[i] = (char)(lower[i] - 'A' + 'a');
-	return lower;
-}
-
 static void ctl_print_list_row(void *context, const char *scope,
 			       const char *kind, const char *entry)
 {
-	(void)context;
-	printf("%s\t%s\t%s\n", scope, kind, entry);
+	const char *separator = context;
+
+	printf("%s%s%s%s%s\n", scope, separator, kind, separator, entry);
 }
 
 static int ctl_list_change(struct ctl *ctl, int add, const char *scope,
 			   const char *kind, const char *entry_in)
 {
 	char *entry, *error = NULL;
-	long max;
 	int ret;
 
-	if (strcmp(kind, "allow") != 0 && strcmp(kind, "block") != 0)
-		return ctl_error("list kind must be allow or block, not '%s'", kind);
-	entry = ctl_list_entry(entry_in);
-	if (entry == NULL)
-		return ctl_error("'%s' is neither an address nor @domain", entry_in);
-	/* the per-mailbox limit; domain and global lists are the admin's */
-	max = strchr(scope, '@') != NULL ? ctl->config->list_max_entries : 0;
-	ret = add ? om_store_list_add(ctl_store(ctl, 0), scope, kind, entry, max, &error) :
+	entry = om_lists_entry(kind, entry_in, &error);
+	if (entry == NULL) {
+		ret = ctl_error("%s", error);
+		free(error);
+		return ret;
+	}
+	/* the per-mailbox limit and the user allow-list switch; domain and
+	   global lists are the admin's */
+	ret = add ? om_lists_add(ctl_store(ctl, 0), scope, kind, entry,
+				 ctl->config->list_max_entries, &error) :
 		om_store_list_delete(ctl_store(ctl, 0), scope, kind, entry, &error);
 	if (ret < 0) {
 		ret = ctl_error("%s", error);
@@ -134,7 +118,8 @@ struct ctl_import {
 
 static int ctl_import_line(struct ctl_import *imp, char *line, unsigned int lineno)
 {
-	char *scope = line, *kind, *entry, *norm;
+	char *scope = line, *kind, *entry, *norm, *error = NULL;
+	int ret;
 
 	kind = strchr(scope, ',');
 	entry = kind != NULL ? strchr(kind + 1, ',') : NULL;
@@ -142,12 +127,12 @@ static int ctl_import_line(struct ctl_import *imp, char *line, unsigned int line
 		return ctl_error("line %u: expected SCOPE,KIND,ENTRY", lineno);
 	*kind++ = '\0';
 	*entry++ = '\0';
-	if (strcmp(kind, "allow") != 0 && strcmp(kind, "block") != 0)
-		return ctl_error("line %u: kind must be allow or block", lineno);
-	norm = ctl_list_entry(entry);
-	if (norm == NULL)
-		return ctl_error("line %u: '%s' is neither an address nor @domain",
-				 lineno, entry);
+	norm = om_lists_entry(kind, entry, &error);
+	if (norm == NULL) {
+		ret = ctl_error("line %u: %s", lineno, error);
+		free(error);
+		return ret;
+	}
 	if (imp->count == imp->cap) {
 		imp->cap = imp->cap == 0 ? 1024 : imp->cap * 2;
 		imp->rows = om_realloc(imp->rows, imp->cap * sizeof(*imp->rows));
@@ -181,7 +166,9 @@ static int ctl_list_import(struct ctl *ctl, const char *path)
 		if (next != NULL)
 			*next++ = '\0';
 		lineno++;
-		if (*line == '\0' || *line == '#')
+		if (next != NULL && next - 2 >= line && next[-2] == '\r')
+			next[-2] = '\0';	/* CSV from Windows */
+		if (*line == '\0' || *line == '#' || strcmp(line, "scope,kind,entry") == 0)
 			continue;
 		ret = ctl_import_line(&imp, line, lineno);
 	}
@@ -210,16 +197,23 @@ int ctl_cmd_list(struct ctl *ctl, int argc, char **argv)
 	if (argc == 4 && (strcmp(argv[0], "add") == 0 || strcmp(argv[0], "del") == 0))
 		return ctl_list_change(ctl, strcmp(argv[0], "add") == 0, argv[1],
 				       argv[2], argv[3]);
-	if ((argc == 1 || argc == 2) && strcmp(argv[0], "show") == 0) {
+	if ((argc == 1 || argc == 2) &&
+	    (strcmp(argv[0], "show") == 0 || strcmp(argv[0], "export") == 0)) {
+		/* export: the CSV import reads, header line included */
+		int csv = strcmp(argv[0], "export") == 0;
+
+		if (csv)
+			printf("scope,kind,entry\n");
 		if (om_store_list_each(ctl_store(ctl, 0), argc == 2 ? argv[1] : NULL,
-				       ctl_print_list_row, NULL, &error) < 0) {
+				       ctl_print_list_row, csv ? "," : "\t", &error) < 0) {
 			ret = ctl_error("%s", error);
 			free(error);
 			return ret;
 		}
 		return CTL_EXIT_OK;
 	}
-	return ctl_error("usage: list add|del SCOPE allow|block ADDRESS|@DOMAIN | "
-			 "list show [SCOPE] | list import FILE (CSV scope,kind,entry)  "
-			 "(SCOPE: a mailbox, a domain or \"*\")");
+	return ctl_error("usage: list add|del SCOPE allow|block|url-block ENTRY | "
+			 "list show [SCOPE] | list export [SCOPE] | list import FILE "
+			 "(CSV scope,kind,entry)  (SCOPE: a mailbox, a domain or \"*\"; "
+			 "ENTRY: an address or @domain, a host name for url-block)");
 }

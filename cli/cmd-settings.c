@@ -155,13 +155,35 @@ static int ctl_check_domain(const char *domain)
 	return 0;
 }
 
+/* A mailbox's own value of a setting it may refine. */
+static int ctl_check_mailbox_setting(const char *mailbox, const char *name)
+{
+	char *error = NULL;
+	int ret;
+
+	if (om_settings_mailbox_check(mailbox, &error) < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+		return ret;
+	}
+	if (name != NULL && !om_settings_per_mailbox(name))
+		return ctl_error("'%s' cannot be set per mailbox (these can: "
+				 "language spam-action spam-threshold "
+				 "spam-quarantine-threshold spam-tag)", name);
+	return 0;
+}
+
+/* Domain settings, and (key an address) a mailbox's refinements, which
+   live in the same table under the address. */
 static int ctl_domain_set(struct ctl *ctl, const char *domain,
 			  const char *name, const char *value)
 {
 	char *error = NULL;
 	int ret;
 
-	if ((ret = ctl_check_domain(domain)) != 0)
+	ret = strchr(domain, '@') != NULL ? ctl_check_mailbox_setting(domain, name) :
+		ctl_check_domain(domain);
+	if (ret != 0)
 		return ret;
 	if (om_settings_domain_check(name, value, &error) < 0 ||
 	    om_store_domain_set(ctl_store(ctl, 0), domain, name, value,
@@ -180,7 +202,9 @@ static int ctl_domain_unset(struct ctl *ctl, const char *domain,
 	char *error = NULL;
 	int ret;
 
-	if ((ret = ctl_check_domain(domain)) != 0)
+	ret = strchr(domain, '@') != NULL ? ctl_check_mailbox_setting(domain, name) :
+		ctl_check_domain(domain);
+	if (ret != 0)
 		return ret;
 	if (om_store_domain_delete(ctl_store(ctl, 0), domain, name, &error) < 0) {
 		ret = ctl_error("%s", error);
@@ -190,29 +214,34 @@ static int ctl_domain_unset(struct ctl *ctl, const char *domain,
 	return CTL_EXIT_OK;
 }
 
-static int ctl_domain_get(struct ctl *ctl, const char *domain,
-			  const char *name)
+/* Effective values (its own, else its domain's, else global) of one or
+   every setting, for a domain or (key an address) a mailbox. */
+static int ctl_domain_get(struct ctl *ctl, const char *key, const char *name)
 {
-	static const char *const names[] = {
-		OM_FEATURE_INBOUND_VIRUS, "language", "virus-admin-copy", "default"
-	};
-	char *probe = om_asprintf("postmaster@%s", domain), *value, *error = NULL;
-	size_t i;
+	int mailbox = strchr(key, '@') != NULL;
+	char *probe = mailbox ? om_strdup(key) : om_asprintf("postmaster@%s", key);
+	char *names = om_strdup(om_settings_domain_names()), *p, *next, *value;
+	char *error = NULL;
 	int ret = CTL_EXIT_OK;
 
-	for (i = 0; i < OM_N_ELEMENTS(names); i++) {
-		if (name != NULL && strcmp(name, names[i]) != 0)
+	for (p = names; p != NULL && *p != '\0'; p = next) {
+		next = strchr(p, ' ');
+		if (next != NULL)
+			*next++ = '\0';
+		if ((name != NULL && strcmp(name, p) != 0) ||
+		    (mailbox && !om_settings_per_mailbox(p)))
 			continue;
-		value = om_settings_domain_value(ctl_store(ctl, 0), probe,
-						 names[i], "(unset)", &error);
+		value = om_settings_domain_value(ctl_store(ctl, 0), probe, p,
+						 "(unset)", &error);
 		if (value == NULL) {
 			ret = ctl_error("%s", error);
 			free(error);
 			break;
 		}
-		printf("%s\t%s\t%s\n", domain, names[i], value);
+		printf("%s\t%s\t%s\n", key, p, value);
 		free(value);
 	}
+	free(names);
 	free(probe);
 	return ret;
 }
@@ -230,4 +259,19 @@ int ctl_cmd_domain(struct ctl *ctl, int argc, char **argv)
 		return ctl_list(ctl, 1, argc == 2 ? argv[1] : NULL);
 	return ctl_error("usage: domain set DOMAIN NAME VALUE | domain get DOMAIN "
 			 "[NAME] | domain unset DOMAIN NAME | domain list [DOMAIN]");
+}
+
+int ctl_cmd_mailbox(struct ctl *ctl, int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[0], "set") == 0)
+		return ctl_domain_set(ctl, argv[1], argv[2], argv[3]);
+	if ((argc == 2 || argc == 3) && strcmp(argv[0], "get") == 0)
+		return ctl_check_mailbox_setting(argv[1], argc == 3 ? argv[2] : NULL) != 0 ?
+			CTL_EXIT_ERROR :
+			ctl_domain_get(ctl, argv[1], argc == 3 ? argv[2] : NULL);
+	if (argc == 3 && strcmp(argv[0], "unset") == 0)
+		return ctl_domain_unset(ctl, argv[1], argv[2]);
+	return ctl_error("usage: mailbox set MAILBOX NAME VALUE | mailbox get MAILBOX "
+			 "[NAME] | mailbox unset MAILBOX NAME  (NAME: language spam-action "
+			 "spam-threshold spam-quarantine-threshold spam-tag)");
 }

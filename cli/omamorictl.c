@@ -57,9 +57,12 @@ static void ctl_usage(void)
 		"  domain get DOMAIN [NAME]              effective domain settings\n"
 		"  domain unset DOMAIN NAME\n"
 		"  domain list [DOMAIN]\n"
-		"  scan [--mailbox ADDR] [--direction in|out] [--text] [-o OUT] FILE|-\n"
-		"  list add|del SCOPE allow|block ADDRESS|@DOMAIN   SCOPE: mailbox, domain, *\n"
+		"  mailbox set|get|unset MAILBOX NAME [VALUE]  a mailbox's own spam settings\n"
+		"  scan [--mailbox ADDR] [--sender ADDR] [--direction in|out] [--text] [-o OUT] FILE|-\n"
+		"  list add|del SCOPE allow|block|url-block ENTRY   SCOPE: mailbox, domain, *\n"
 		"  list show [SCOPE]\n"
+		"  list export [SCOPE] > FILE            CSV scope,kind,entry\n"
+		"  list import FILE                      the same CSV (all or nothing)\n"
 		"  policy test < REQUEST                 what omamori-policyd would answer\n"
 		"  learn spam|ham [--unlearn] FILE|DIR|MBOX...   teach the spam classifier\n"
 		"  classify FILE|DIR|MBOX...             spam probability of each message\n"
@@ -117,6 +120,8 @@ int main(int argc, char **argv)
 		ret = ctl_cmd_sub(&ctl, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "domain") == 0)
 		ret = ctl_cmd_domain(&ctl, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "mailbox") == 0)
+		ret = ctl_cmd_mailbox(&ctl, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "scan") == 0)
 		ret = ctl_cmd_scan(&ctl, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "policy") == 0)

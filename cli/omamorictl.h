@@ -22,6 +22,7 @@ int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int ctl_cmd_sub(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_domain(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_mailbox(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_scan(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_policy(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_list(struct ctl *ctl, int argc, char **argv);

@@ -1,16 +1,23 @@
 /* omamori-deliver-plugin.c - omamori at delivery time (lda and lmtp).
  *
  * A deliver_mail hook numbered above Sieve's (lib90), so it wraps Sieve:
- * for a mailbox whose inbound-virus subscription is on, it sends the message
- * to omamori-scand once per message (not once per recipient), then hands
- * Sieve the message to deliver - the original, or the rewritten one scand
- * returned - with incoming X-Omamori-* headers removed (nobody outside can
- * forge a verdict) and X-Omamori-Virus added.  If scand cannot answer, the
- * delivery fails temporarily (LMTP 451), Postfix keeps the message and
- * retries: nothing is lost and nothing unscanned slips through, unless the
- * administrator chose scand_failure_action = accept.
+ * for a mailbox subscribed to inbound-virus and/or spam, it sends the
+ * message to omamori-scand (once per message and recipient domain; once
+ * per recipient when the spam check runs, since lists and thresholds are
+ * the mailbox's), then hands Sieve the message to deliver - the original,
+ * or the rewritten one scand returned - with incoming X-Omamori-* (and,
+ * with the spam check, X-Spam-Flag/-Score) headers removed, so nobody
+ * outside can forge a verdict, and our verdict headers added; a tagged
+ * subject replaces the original.  Spam to quarantine goes straight into
+ * the Quarantine folder (created on demand), never through Sieve, and
+ * mail older than the domain's retention is expunged from it then.  If
+ * scand cannot answer, the delivery fails temporarily (LMTP 451), Postfix
+ * keeps the message and retries: nothing is lost and nothing unscanned
+ * slips through, unless the administrator chose scand_failure_action =
+ * accept.
  */
 #include "lib.h"
+#include "ioloop.h"
 #include "array.h"
 #include "buffer.h"
 #include "istream.h"
@@ -19,6 +26,8 @@
 #include "message-header-parser.h"
 #include "mail-storage-private.h"
 #include "mail-deliver.h"
+#include "mail-namespace.h"
+#include "mail-search-build.h"
 #include "mail-user.h"
 #include "raw-storage.h"
 #include "sha2.h"
@@ -42,11 +51,12 @@
 #define OMAMORI_MAX_MEMORY_BUFFER (1024 * 1024)
 
 /* The last scan of this process, reused for the other recipients of the
-   same message in the same session (and only for a byte-identical message
-   and the same recipient domain, whose settings shaped the answer). */
+   same message in the same session (and only for a byte-identical message,
+   the same checks and the same recipient domain - or mailbox, with the
+   spam check - whose settings shaped the answer). */
 struct omamori_scan_cache {
 	struct mail_deliver_session *session;
-	char *domain;
+	char *key;
 	unsigned char digest[SHA256_RESULTLEN];
 	struct om_scan_result result;
 	bool valid;
@@ -70,21 +80,22 @@ void omamori_deliver_plugin_deinit(void);
 struct omamori_delivery {
 	struct mail_deliver_context *ctx;
 	const struct om_config *config;
+	struct om_store *store;
 	const char *mailbox;
+	int checks;			/* OM_CHECK_* of this mailbox */
 	buffer_t *message;		/* the original, read whole */
-	const char *verdict_header;	/* value of X-Omamori-Virus */
+	struct omamori_decoration deco;	/* our headers */
 	const void *deliver_data;	/* the rewritten message, or NULL to
 					   deliver the original */
 	size_t deliver_size;
-	/* the original goes on, only the verdict header added: no sender
-	   header to remove, so Sieve may see the original as it is */
-	bool header_only;
+	bool spam;			/* the verdict is spam */
+	bool quarantine;		/* ... and it goes to Quarantine */
 };
 
 static void omamori_cache_clear(struct omamori_scan_cache *cache)
 {
 	om_scan_result_free(&cache->result);
-	om_free(&cache->domain);
+	om_free(&cache->key);
 	cache->session = NULL;
 	cache->valid = FALSE;
 }
@@ -94,10 +105,7 @@ static int omamori_read_message(struct mail *mail, size_t max,
 				buffer_t *buf, const char **error_r)
 {
 	struct istream *input;
-	const unsigned char *data;
 	uoff_t psize;
-	size_t size;
-	int ret;
 
 	if (mail_get_physical_size(mail, &psize) == 0) {
 		if (psize > max)
@@ -111,20 +119,7 @@ static int omamori_read_message(struct mail *mail, size_t max,
 		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
 		return -1;
 	}
-	i_stream_seek(input, 0);
-	while ((ret = i_stream_read_more(input, &data, &size)) > 0) {
-		if (buf->used + size > max)
-			return 0;
-		buffer_append(buf, data, size);
-		i_stream_skip(input, size);
-	}
-	if (input->stream_errno != 0) {
-		*error_r = t_strdup_printf("read(%s) failed: %s",
-					   i_stream_get_name(input),
-					   i_stream_get_error(input));
-		return -1;
-	}
-	return 1;
+	return omamori_read_stream(input, max, buf, error_r);
 }
 
 /* "word (detail)" as one header line: no CR/LF, bounded. */
@@ -137,6 +132,15 @@ static const char *omamori_header_value(const char *word, const char *detail)
 	return value;
 }
 
+static const char *omamori_checks_text(int checks)
+{
+	switch (checks) {
+	case OM_CHECK_VIRUS: return "virus";
+	case OM_CHECK_SPAM: return "spam";
+	default: return "virus,spam";
+	}
+}
+
 static const char *omamori_verdict_text(const struct om_scan_result *res)
 {
 	if (strcmp(res->verdict, "virus") == 0)
@@ -146,6 +150,21 @@ static const char *omamori_verdict_text(const struct om_scan_result *res)
 		return omamori_header_value("unscanned",
 					    res->reason != NULL ? res->reason : "error");
 	return "clean";
+}
+
+/* The tagged subject as we write it: one line (scand unfolded it
+   already; a CR, LF or NUL would end the header), within the 998-byte
+   line limit.  Other bytes stay, so raw ISO-2022-JP keeps its escapes. */
+static const char *omamori_subject_value(const char *subject)
+{
+	string_t *value = t_str_new(strlen(subject) + 1);
+	const char *p;
+
+	for (p = subject; *p != '\0' && str_len(value) < 980; p++) {
+		if (*p != '\r' && *p != '\n')
+			str_append_c(value, *p);
+	}
+	return str_c(value);
 }
 
 /* Sends the administrator's copy of a report (domain setting
@@ -189,14 +208,17 @@ static int omamori_scan(struct omamori_delivery *d, const char **error_r)
 {
 	struct omamori_scan_cache *cache = &omamori_deliver.cache;
 	struct mail_deliver_context *ctx = d->ctx;
-	const char *domain = om_settings_domain_of(d->mailbox);
+	const char *checks = omamori_checks_text(d->checks);
+	const char *key = t_strdup_printf("%s %s", checks,
+		(d->checks & OM_CHECK_SPAM) != 0 ? d->mailbox :
+		om_settings_domain_of(d->mailbox));
 	unsigned char digest[SHA256_RESULTLEN];
 	struct om_scan_request req;
 	char *error = NULL;
 
 	sha256_get_digest(d->message->data, d->message->used, digest);
 	if (cache->valid && cache->session == ctx->session &&
-	    strcmp(cache->domain, domain) == 0 &&
+	    strcmp(cache->key, key) == 0 &&
 	    memcmp(cache->digest, digest, sizeof(digest)) == 0)
 		return 0;
 	omamori_cache_clear(cache);
@@ -204,6 +226,7 @@ static int omamori_scan(struct omamori_delivery *d, const char **error_r)
 	req.session_id = (char *)(ctx->session_id != NULL ? ctx->session_id : "-");
 	req.mailbox = (char *)d->mailbox;
 	req.direction = (char *)"in";
+	req.checks = (char *)checks;
 	req.mail_from = (char *)(ctx->mail_from == NULL ? "" :
 				 smtp_address_encode(ctx->mail_from));
 	req.message = d->message->data;
@@ -215,7 +238,7 @@ static int omamori_scan(struct omamori_delivery *d, const char **error_r)
 		return -1;
 	}
 	cache->session = ctx->session;
-	cache->domain = om_strdup(domain);
+	cache->key = om_strdup(key);
 	memcpy(cache->digest, digest, sizeof(digest));
 	cache->valid = TRUE;
 	if (cache->result.admin_address != NULL && cache->result.admin_message != NULL)
@@ -247,7 +270,7 @@ static struct istream *omamori_source_stream(struct omamori_delivery *d)
 		i_stream_ref(data);
 		i_stream_seek(data, 0);
 	}
-	filtered = omamori_verdict_stream(data, d->verdict_header);
+	filtered = omamori_decorated_stream(data, &d->deco);
 	i_stream_unref(&data);
 	mail_user_set_get_temp_prefix(temp_prefix, ctx->rcpt_user->set);
 	inputs[0] = filtered;
@@ -333,15 +356,44 @@ static int omamori_deliver_substituted(struct omamori_delivery *d,
 }
 
 
+/* Our headers for a spam-checked message, from scand's answer. */
+static void omamori_decorate_spam(struct omamori_delivery *d,
+				  const struct om_scan_result *res)
+{
+	const char *action = res->spam_action != NULL ? res->spam_action : "";
+	char *rules;
+
+	if (res->spam_score == NULL)
+		return;		/* not checked: infected or unscanned */
+	rules = om_sanitize(res->spam_rules != NULL ? res->spam_rules : "", 300);
+	d->deco.spam = t_strdup_printf("%s; score=%s; rules=%s%s%s",
+				       strcmp(res->verdict, "spam") == 0 ? "yes" : "no",
+				       res->spam_score, rules,
+				       res->spam_listed != NULL ? "; listed=" : "",
+				       res->spam_listed != NULL ? res->spam_listed : "");
+	free(rules);
+	if (strcmp(res->verdict, "spam") != 0)
+		return;
+	d->spam = TRUE;
+	if (strcmp(action, "deliver") == 0)
+		return;
+	d->deco.spam_score = t_strdup(res->spam_score);
+	if (strcmp(action, "quarantine") == 0)
+		d->quarantine = TRUE;
+	else if (strcmp(action, "tag") == 0 && res->spam_subject != NULL)
+		d->deco.subject = omamori_subject_value(res->spam_subject);
+}
+
 /* Decides what to deliver for a subscribed mailbox.  0 go on, -1 tempfail
    (ctx->tempfail_error set). */
 static int omamori_decide(struct omamori_delivery *d)
 {
 	struct mail_deliver_context *ctx = d->ctx;
 	const struct om_scan_result *res = &omamori_deliver.cache.result;
-	const char *error;
+	const char *error, *unscanned = NULL;
 	int ret;
 
+	d->deco.strip_spam_headers = (d->checks & OM_CHECK_SPAM) != 0;
 	ret = omamori_read_message(ctx->src_mail, (size_t)d->config->scan_max_size,
 				   d->message, &error);
 	if (ret < 0)
@@ -351,39 +403,52 @@ static int omamori_decide(struct omamori_delivery *d)
 			return omamori_tempfail(ctx, "message over scan_max_size");
 		e_warning(ctx->event, "omamori: message over scan_max_size (%ld): "
 			  "delivered unscanned", d->config->scan_max_size);
-		d->verdict_header = "unscanned (limit: message size)";
+		unscanned = "unscanned (limit: message size)";
 	} else if (omamori_scan(d, &error) < 0) {
 		if (d->config->scand_failure_action != OM_FAILURE_ACCEPT)
 			return omamori_tempfail(ctx, error);
 		e_warning(ctx->event, "omamori: %s: delivered unscanned "
 			  "(scand_failure_action = accept)", error);
-		d->verdict_header = "unscanned (scanner unavailable)";
+		unscanned = "unscanned (scanner unavailable)";
 	} else if (strcmp(res->action, "tempfail") == 0) {
 		return omamori_tempfail(ctx, t_strdup_printf(
 			"scan limit (%s)", res->reason != NULL ? res->reason : "?"));
 	} else {
-		d->verdict_header = omamori_verdict_text(res);
+		if ((d->checks & OM_CHECK_VIRUS) != 0)
+			d->deco.virus = omamori_verdict_text(res);
+		omamori_decorate_spam(d, res);
 		if (res->message != NULL) {
 			d->deliver_data = res->message;
 			d->deliver_size = res->message_len;
 		}
-		e_info(ctx->event, "omamori: verdict=%s action=%s",
-		       res->verdict, res->action);
+		e_info(ctx->event, "omamori: verdict=%s action=%s%s%s%s%s",
+		       res->verdict, res->action,
+		       res->spam_score != NULL ? " spam_score=" : "",
+		       res->spam_score != NULL ? res->spam_score : "",
+		       res->spam_action != NULL ? " spam_action=" : "",
+		       res->spam_action != NULL ? res->spam_action : "");
+	}
+	if (unscanned != NULL) {
+		d->deco.virus = unscanned;
+		if ((d->checks & OM_CHECK_SPAM) != 0)
+			d->deco.spam = "unscanned";
 	}
 	return 0;
 }
 
-/* 1 if the header block of msg has an X-Omamori-* header (a sender's). */
-static bool omamori_has_own_headers(const unsigned char *msg, size_t size)
+/* 1 if the header block of msg has a header whose name starts with
+   prefix (case-insensitive). */
+static bool omamori_has_header_prefix(const unsigned char *msg, size_t size,
+				      const char *prefix)
 {
 	const unsigned char *p = msg, *end = msg + size;
-	size_t plen = strlen(OMAMORI_HEADER_PREFIX);
+	size_t plen = strlen(prefix);
 
 	while (p < end) {
 		if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
 			return FALSE;	/* end of the header */
 		if ((size_t)(end - p) > plen &&
-		    strncasecmp((const char *)p, OMAMORI_HEADER_PREFIX, plen) == 0)
+		    strncasecmp((const char *)p, prefix, plen) == 0)
 			return TRUE;
 		p = memchr(p, '\n', (size_t)(end - p));
 		if (p == NULL)
@@ -391,6 +456,18 @@ static bool omamori_has_own_headers(const unsigned char *msg, size_t size)
 		p++;
 	}
 	return FALSE;
+}
+
+/* A sender's X-Omamori-* header. */
+static bool omamori_has_own_headers(const unsigned char *msg, size_t size)
+{
+	return omamori_has_header_prefix(msg, size, OMAMORI_HEADER_PREFIX);
+}
+
+/* A sender's (or an earlier filter's) X-Spam-* header. */
+static bool omamori_has_spam_headers(const unsigned char *msg, size_t size)
+{
+	return omamori_has_header_prefix(msg, size, "X-Spam-");
 }
 
 /* Delivers the original through Sieve; every save of the recipient adds the
@@ -402,12 +479,133 @@ static int omamori_deliver_header_only(struct omamori_delivery *d,
 	struct mail_deliver_context *ctx = d->ctx;
 	int ret;
 
-	ouser->save_verdict = d->verdict_header;
+	ouser->save_decoration = &d->deco;
 	/* later recipients must start from the original, not our copy */
 	ctx->save_dest_mail = FALSE;
 	ret = omamori_deliver_next(ctx, storage_r);
-	ouser->save_verdict = NULL;
+	ouser->save_decoration = NULL;
 	return ret;
+}
+
+/* Creates the Quarantine folder unless it is there (its \Junk special-use
+   comes from Dovecot's mailbox settings, conf/dovecot-omamori.conf). */
+static int omamori_quarantine_create(struct mail_user *user, const char *name,
+				     const char **error_r)
+{
+	struct mail_namespace *ns = mail_namespace_find(user->namespaces, name);
+	struct mailbox *box = mailbox_alloc(ns->list, name, 0);
+	enum mail_error error;
+	int ret = 0;
+
+	if (mailbox_create(box, NULL, FALSE) < 0) {
+		*error_r = mailbox_get_last_error(box, &error);
+		if (error != MAIL_ERROR_EXISTS)
+			ret = -1;
+	}
+	mailbox_free(&box);
+	return ret;
+}
+
+/* Expunges what came into the Quarantine folder more than days ago. */
+static void omamori_quarantine_expire(struct mail_deliver_context *ctx,
+				      const char *name, long days)
+{
+	struct mail_namespace *ns = mail_namespace_find(ctx->rcpt_user->namespaces, name);
+	struct mailbox *box = mailbox_alloc(ns->list, name, 0);
+	struct mailbox_transaction_context *t;
+	struct mail_search_context *search;
+	struct mail_search_args *args;
+	struct mail_search_arg *arg;
+	struct mail *mail;
+	unsigned int expunged = 0;
+
+	if (mailbox_sync(box, 0) < 0) {
+		e_error(ctx->event, "omamori: %s: %s", name,
+			mailbox_get_last_internal_error(box, NULL));
+		mailbox_free(&box);
+		return;
+	}
+	t = mailbox_transaction_begin(box, 0, __func__);
+	args = mail_search_build_init();
+	arg = mail_search_build_add(args, SEARCH_BEFORE);
+	arg->value.date_type = MAIL_SEARCH_DATE_TYPE_RECEIVED;
+	arg->value.search_flags = MAIL_SEARCH_ARG_FLAG_UTC_TIMES;
+	arg->value.time = ioloop_time - (time_t)days * 86400;
+	search = mailbox_search_init(t, args, NULL, 0, NULL);
+	mail_search_args_unref(&args);
+	while (mailbox_search_next(search, &mail)) {
+		mail_expunge(mail);
+		expunged++;
+	}
+	if (mailbox_search_deinit(&search) < 0 || mailbox_transaction_commit(&t) < 0)
+		e_error(ctx->event, "omamori: expunging old mail from %s: %s", name,
+			mailbox_get_last_internal_error(box, NULL));
+	else if (expunged > 0)
+		e_info(ctx->event, "omamori: %u messages older than %ld days "
+		       "expunged from %s", expunged, days, name);
+	mailbox_free(&box);
+}
+
+/* Saves the spam straight into the Quarantine folder, past Sieve. */
+static int omamori_deliver_quarantine(struct omamori_delivery *d,
+				      struct omamori_user *ouser,
+				      struct mail_storage **storage_r)
+{
+	struct mail_deliver_context *ctx = d->ctx;
+	const char *name = d->config->quarantine_mailbox, *error;
+	char *days, *serror = NULL;
+	int ret;
+
+	if (omamori_quarantine_create(ctx->rcpt_user, name, &error) < 0)
+		return omamori_tempfail(ctx, t_strdup_printf("cannot create %s: %s",
+							     name, error));
+	ouser->save_decoration = &d->deco;
+	ctx->save_dest_mail = FALSE;
+	ret = mail_deliver_save(ctx, name, 0, NULL, storage_r);
+	ouser->save_decoration = NULL;
+	if (ret < 0)
+		return omamori_tempfail(ctx, t_strdup_printf("cannot save into %s", name));
+	/* the message is in: it counts as delivered for LMTP */
+	ctx->tried_default_save = TRUE;
+	days = om_settings_domain_value(d->store, d->mailbox, OM_SETTING_QUARANTINE_RETENTION,
+					"14", &serror);
+	if (days == NULL) {
+		e_error(ctx->event, "omamori: %s", serror);
+		free(serror);
+		return 1;
+	}
+	omamori_quarantine_expire(ctx, name, om_settings_number(days, 14));
+	free(days);
+	return 1;
+}
+
+/* The checks the mailbox's subscriptions ask for (0: none).  0 or -1. */
+static int omamori_checks(struct om_store *store, const char *mailbox,
+			  int *checks_r, char **error_r)
+{
+	enum om_sub_state virus, spam;
+	const char *source;
+
+	if (om_settings_subscription(store, mailbox, OM_FEATURE_INBOUND_VIRUS,
+				     &virus, &source, error_r) < 0 ||
+	    om_settings_subscription(store, mailbox, OM_FEATURE_SPAM,
+				     &spam, &source, error_r) < 0)
+		return -1;
+	/* off or paused: that check does not run */
+	*checks_r = (virus == OM_SUB_ON ? OM_CHECK_VIRUS : 0) |
+		(spam == OM_SUB_ON ? OM_CHECK_SPAM : 0);
+	return 0;
+}
+
+/* The original goes on with only headers added (no rewritten message, no
+   sender's X-Omamori-* header to remove, not spam whose decorations Sieve
+   should see): Sieve may see the original as it is. */
+static bool omamori_header_only(const struct omamori_delivery *d)
+{
+	return d->deliver_data == NULL && d->message->used > 0 && !d->spam &&
+		!omamori_has_own_headers(d->message->data, d->message->used) &&
+		!(d->deco.strip_spam_headers &&
+		  omamori_has_spam_headers(d->message->data, d->message->used));
 }
 
 static int omamori_deliver_mail(struct mail_deliver_context *ctx,
@@ -415,10 +613,9 @@ static int omamori_deliver_mail(struct mail_deliver_context *ctx,
 {
 	struct omamori_user *ouser = omamori_user_get(ctx->rcpt_user);
 	struct omamori_delivery d;
-	enum om_sub_state state;
-	const char *error, *source;
-	struct om_store *store;
+	const char *error;
 	char *serror = NULL;
+	bool header_only;
 	int ret;
 
 	if (ouser == NULL)
@@ -427,25 +624,25 @@ static int omamori_deliver_mail(struct mail_deliver_context *ctx,
 	i_zero(&d);
 	d.ctx = ctx;
 	d.mailbox = ctx->rcpt_user->username;
-	if (omamori_context_get(ouser, &d.config, &store, &error) < 0)
+	if (omamori_context_get(ouser, &d.config, &d.store, &error) < 0)
 		return omamori_tempfail(ctx, error);
-	if (om_settings_subscription(store, d.mailbox, OM_FEATURE_INBOUND_VIRUS,
-				     &state, &source, &serror) < 0) {
+	if (omamori_checks(d.store, d.mailbox, &d.checks, &serror) < 0) {
 		ret = omamori_tempfail(ctx, t_strdup(serror));
 		free(serror);
 		return ret;
 	}
-	if (state != OM_SUB_ON) {
-		/* off or paused: no scan, the message goes on untouched */
+	if (d.checks == 0) {
+		/* nothing subscribed: no scan, the message goes on untouched */
 		return omamori_deliver.next_deliver_mail != NULL ?
 			omamori_deliver.next_deliver_mail(ctx, storage_r) : 0;
 	}
 	d.message = buffer_create_dynamic(default_pool, 64 * 1024);
 	ret = omamori_decide(&d);
-	d.header_only = ret == 0 && d.deliver_data == NULL && d.message->used > 0 &&
-		!omamori_has_own_headers(d.message->data, d.message->used);
+	header_only = omamori_header_only(&d);
 	buffer_free(&d.message);
-	if (ret == 0 && d.header_only)
+	if (ret == 0 && d.quarantine)
+		ret = omamori_deliver_quarantine(&d, ouser, storage_r);
+	else if (ret == 0 && header_only)
 		ret = omamori_deliver_header_only(&d, ouser, storage_r);
 	else if (ret == 0)
 		ret = omamori_deliver_substituted(&d, ouser, storage_r);

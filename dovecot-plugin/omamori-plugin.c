@@ -5,6 +5,11 @@
  * name), the process's omamori.conf and store handle, and the raw mail user
  * through which the delivery plugin hands Sieve a rewritten message.  It is
  * written against Dovecot 2.3.19's headers.
+ *
+ * In imap it also learns from what users do: a message copied or moved
+ * into the Quarantine or Junk folder is learned as spam, one moved out of
+ * them (not to Trash) as ham, and then (domain setting learn-allow-sender)
+ * its sender goes on the user's allow list.  No imapsieve set-up needed.
  */
 #include "lib.h"
 #include "mail-user.h"
@@ -13,12 +18,17 @@
 #include "raw-storage.h"
 #include "module-context.h"
 #include "istream.h"
+#include "str.h"
 #include "istream-header-filter.h"
 #include "message-header-parser.h"
+#include "message-address.h"
 
 #include <sys/stat.h>
 
 #include "om-config.h"
+#include "lists.h"
+#include "proto.h"
+#include "settings.h"
 #include "store.h"
 #include "util.h"
 #include "omamori-plugin.h"
@@ -144,32 +154,63 @@ static void omamori_mail_user_created(struct mail_user *user)
 	MODULE_CONTEXT_SET(user, omamori_user_module, ouser);
 }
 
-static void omamori_verdict_filter(struct header_filter_istream *input,
-				   struct message_header_line *hdr,
-				   bool *matched, char *verdict)
+static bool omamori_header_is(const char *name, const char *wanted)
 {
-	const char *line;
+	return strcasecmp(name, wanted) == 0;
+}
 
+static void omamori_add_line(struct header_filter_istream *input,
+			     const char *name, const char *value)
+{
+	const char *line = t_strdup_printf("%s: %s\n", name, value);
+
+	i_stream_header_filter_add(input, line, strlen(line));
+}
+
+/* Header filter callback: drops what must not pass, replaces the Subject
+   in place, adds our headers at the end of the header block. */
+static void omamori_decoration_filter(struct header_filter_istream *input,
+				      struct message_header_line *hdr,
+				      bool *matched,
+				      struct omamori_decoration *deco)
+{
 	if (hdr == NULL)
 		return;
 	if (hdr->eoh) {
-		line = t_strdup_printf("X-Omamori-Virus: %s\n", verdict);
-		i_stream_header_filter_add(input, line, strlen(line));
+		if (deco->subject != NULL && deco->subject_missing)
+			omamori_add_line(input, "Subject", deco->subject);
+		if (deco->virus != NULL)
+			omamori_add_line(input, "X-Omamori-Virus", deco->virus);
+		if (deco->spam != NULL)
+			omamori_add_line(input, "X-Omamori-Spam", deco->spam);
+		if (deco->spam_score != NULL) {
+			omamori_add_line(input, "X-Spam-Flag", "YES");
+			omamori_add_line(input, "X-Spam-Score", deco->spam_score);
+		}
 		return;
 	}
 	if (strncasecmp(hdr->name, OMAMORI_HEADER_PREFIX,
-			strlen(OMAMORI_HEADER_PREFIX)) == 0)
+			strlen(OMAMORI_HEADER_PREFIX)) == 0) {
 		*matched = TRUE;
+	} else if (deco->strip_spam_headers &&
+		   (omamori_header_is(hdr->name, "X-Spam-Flag") ||
+		    omamori_header_is(hdr->name, "X-Spam-Score"))) {
+		*matched = TRUE;
+	} else if (deco->subject != NULL && omamori_header_is(hdr->name, "Subject")) {
+		*matched = TRUE;
+		if (!hdr->continued)
+			omamori_add_line(input, "Subject", deco->subject);
+	}
 }
 
-struct istream *omamori_verdict_stream(struct istream *input,
-				       const char *verdict)
+struct istream *omamori_decorated_stream(struct istream *input,
+					 const struct omamori_decoration *deco)
 {
 	return i_stream_create_header_filter(input, HEADER_FILTER_EXCLUDE |
 					     HEADER_FILTER_NO_CR |
 					     HEADER_FILTER_ADD_MISSING_EOH,
-					     NULL, 0, omamori_verdict_filter,
-					     (char *)verdict);
+					     NULL, 0, omamori_decoration_filter,
+					     (struct omamori_decoration *)deco);
 }
 
 /* A delivery saved unchanged but for the verdict header: the header is added
@@ -187,23 +228,190 @@ static int omamori_save_begin(struct mail_save_context *ctx,
 	struct istream *wrapped;
 	int ret;
 
-	if (ouser == NULL || ouser->save_verdict == NULL)
+	if (ouser == NULL || ouser->save_decoration == NULL)
 		return mbox->super.save_begin(ctx, input);
-	wrapped = omamori_verdict_stream(input, ouser->save_verdict);
+	wrapped = omamori_decorated_stream(input, ouser->save_decoration);
 	ret = mbox->super.save_begin(ctx, wrapped);
 	i_stream_unref(&wrapped);
 	return ret;
+}
+
+int omamori_read_stream(struct istream *input, size_t max, buffer_t *buf,
+			const char **error_r)
+{
+	const unsigned char *data;
+	size_t size;
+	int ret;
+
+	i_stream_seek(input, 0);
+	while ((ret = i_stream_read_more(input, &data, &size)) > 0) {
+		if (buf->used + size > max)
+			return 0;
+		buffer_append(buf, data, size);
+		i_stream_skip(input, size);
+	}
+	if (input->stream_errno != 0) {
+		*error_r = t_strdup_printf("read(%s) failed: %s",
+					   i_stream_get_name(input),
+					   i_stream_get_error(input));
+		return -1;
+	}
+	return 1;
+}
+
+/* ---- learning from IMAP moves ---- */
+
+static bool omamori_box_special(struct mailbox *box, const char *use)
+{
+	const char *special = box->set != NULL ? box->set->special_use : NULL;
+
+	return special != NULL && strstr(special, use) != NULL;
+}
+
+/* The Quarantine folder, a Junk folder, or any folder marked \Junk. */
+static bool omamori_box_is_junk(struct mailbox *box, const struct om_config *config)
+{
+	const char *name = mailbox_get_vname(box);
+
+	return strcmp(name, config->quarantine_mailbox) == 0 ||
+		strcasecmp(name, "Junk") == 0 || omamori_box_special(box, "\\Junk");
+}
+
+static bool omamori_box_is_trash(struct mailbox *box)
+{
+	return strcasecmp(mailbox_get_vname(box), "Trash") == 0 ||
+		omamori_box_special(box, "\\Trash");
+}
+
+/* The address in the message's From header (lower-cased), or NULL. */
+static const char *omamori_mail_from(struct mail *mail)
+{
+	struct message_address *addr;
+	const char *value;
+
+	if (mail_get_first_header(mail, "From", &value) <= 0)
+		return NULL;
+	addr = message_address_parse(pool_datastack_create(),
+				     (const unsigned char *)value, strlen(value), 1, 0);
+	if (addr == NULL || addr->mailbox == NULL || addr->domain == NULL ||
+	    *addr->mailbox == '\0' || *addr->domain == '\0')
+		return NULL;
+	return t_str_lcase(t_strdup_printf("%s@%s", addr->mailbox, addr->domain));
+}
+
+/* Puts the sender of a message the user rescued on the user's allow list,
+   if the domain wants that (learn-allow-sender, default on). */
+static void omamori_allow_sender(struct mail *mail, struct om_store *store,
+				 const struct om_config *config, const char *user)
+{
+	const char *from = omamori_mail_from(mail);
+	char *setting, *entry, *error = NULL;
+
+	if (from == NULL)
+		return;
+	setting = om_settings_domain_value(store, user, OM_SETTING_LEARN_ALLOW_SENDER,
+					   "on", &error);
+	if (setting == NULL || strcmp(setting, "on") != 0) {
+		free(setting);
+		free(error);
+		return;
+	}
+	free(setting);
+	entry = om_lists_entry("allow", from, &error);
+	if (entry == NULL || om_lists_add(store, user, "allow", entry,
+					  config->list_max_entries, &error) < 0)
+		i_warning("omamori: %s: sender not allow-listed: %s", user, error);
+	else
+		i_info("omamori: %s: %s added to the allow list", user, entry);
+	free(entry);
+	free(error);
+}
+
+/* Sends the message to scand to learn as spam or ham. */
+static void omamori_learn(struct mail *mail, struct omamori_user *ouser, bool spam)
+{
+	const struct om_config *config;
+	struct om_scan_request req;
+	struct om_store *store;
+	struct istream *input;
+	const char *error;
+	string_t *data;
+	char *serror = NULL;
+
+	if (omamori_context_get(ouser, &config, &store, &error) < 0) {
+		i_error("omamori: cannot learn: %s", error);
+		return;
+	}
+	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
+		i_error("omamori: cannot learn: %s",
+			mailbox_get_last_internal_error(mail->box, NULL));
+		return;
+	}
+	data = t_str_new(64 * 1024);
+	if (omamori_read_stream(input, (size_t)config->scan_max_size, data, &error) <= 0) {
+		i_warning("omamori: message not learned (%s)", str_len(data) > 0 ?
+			  "over scan_max_size" : error);
+		return;
+	}
+	i_zero(&req);
+	req.session_id = (char *)(ouser->user->session_id != NULL ?
+				  ouser->user->session_id : "imap");
+	req.mailbox = (char *)ouser->user->username;
+	req.direction = (char *)"in";
+	req.mail_from = (char *)"";
+	req.learn = (char *)(spam ? "spam" : "ham");
+	req.message = str_c(data);
+	req.message_len = str_len(data);
+	if (om_scand_learn(config->scand_socket, (int)config->scan_timeout_ms,
+			   &req, &serror) < 0) {
+		i_error("omamori: cannot learn: %s", serror);
+		free(serror);
+		return;
+	}
+	i_info("omamori: %s: message learned as %s", ouser->user->username, req.learn);
+	if (!spam)
+		omamori_allow_sender(mail, store, config, ouser->user->username);
+}
+
+static int omamori_copy(struct mail_save_context *ctx, struct mail *mail)
+{
+	struct mailbox *dest = ctx->transaction->box;
+	union mailbox_module_context *mbox = OMAMORI_MAILBOX_CONTEXT(dest);
+	struct omamori_user *ouser = omamori_user_get(dest->storage->user);
+	const struct om_config *config;
+	struct om_store *store;
+	const char *error;
+	bool to_junk, from_junk;
+
+	if (mbox->super.copy(ctx, mail) < 0)
+		return -1;
+	if (ouser == NULL || omamori_context_get(ouser, &config, &store, &error) < 0)
+		return 0;
+	to_junk = omamori_box_is_junk(dest, config);
+	from_junk = omamori_box_is_junk(mail->box, config);
+	T_BEGIN {
+		if (to_junk && !from_junk)
+			omamori_learn(mail, ouser, TRUE);
+		else if (from_junk && !to_junk && !omamori_box_is_trash(dest))
+			omamori_learn(mail, ouser, FALSE);
+	} T_END;
+	return 0;
 }
 
 static void omamori_mailbox_allocated(struct mailbox *box)
 {
 	struct mailbox_vfuncs *v = box->vlast;
 	union mailbox_module_context *mbox;
+	struct mail_user *user = box->storage->user;
 
 	mbox = p_new(box->pool, union mailbox_module_context, 1);
 	mbox->super = *v;
 	box->vlast = &mbox->super;
 	v->save_begin = omamori_save_begin;
+	/* learning is what IMAP users do; deliveries copy from a raw mailbox
+	   and must not count */
+	if (user->service != NULL && strcmp(user->service, "imap") == 0)
+		v->copy = omamori_copy;
 	MODULE_CONTEXT_SET_SELF(box, omamori_storage_module, mbox);
 }
 

@@ -8,15 +8,25 @@ struct mail_user;
 struct om_config;
 struct om_store;
 
+/* What omamori adds to (and takes from) a delivered message's header. */
+struct omamori_decoration {
+	const char *virus;	/* X-Omamori-Virus value, or NULL */
+	const char *spam;	/* X-Omamori-Spam value, or NULL */
+	const char *spam_score;	/* set: X-Spam-Flag: YES and X-Spam-Score */
+	const char *subject;	/* replaces the Subject value, or NULL */
+	bool subject_missing;	/* the message has no Subject: add one */
+	bool strip_spam_headers;	/* drop incoming X-Spam-Flag/-Score */
+};
+
 struct omamori_user {
 	union mail_user_module_context module_ctx;
 	struct mail_user *user;
 	const char *config_path;
 	/* the raw user deliveries substitute rewritten messages through */
 	struct mail_user *raw_user;
-	/* while a delivery is saved unchanged but for the verdict: the value
-	   of X-Omamori-Virus that every save of this user adds */
-	const char *save_verdict;
+	/* while a delivery is saved unchanged but for the verdict: what
+	   every save of this user adds to the header */
+	const struct omamori_decoration *save_decoration;
 };
 
 extern const char *omamori_plugin_version;
@@ -34,10 +44,16 @@ int omamori_context_get(struct omamori_user *ouser,
 /* The raw mail user for substituting messages (created on first use). */
 struct mail_user *omamori_user_raw(struct omamori_user *ouser);
 
-/* Wraps a save's input so that it carries "X-Omamori-Virus: verdict"
-   at the end of its header.  The returned stream must be unreferenced. */
-struct istream *omamori_verdict_stream(struct istream *input,
-				       const char *verdict);
+/* Wraps a save's input so that its header carries the decoration (and no
+   sender's X-Omamori-* headers).  deco must outlive the stream.  The
+   returned stream must be unreferenced. */
+struct istream *omamori_decorated_stream(struct istream *input,
+					 const struct omamori_decoration *deco);
+
+/* Reads input from its start into buf, up to max bytes.  1 read, 0 too
+   large, -1 error (*error_r, data stack). */
+int omamori_read_stream(struct istream *input, size_t max, buffer_t *buf,
+			const char **error_r);
 
 void omamori_plugin_init(struct module *module);
 void omamori_plugin_deinit(void);

@@ -53,6 +53,7 @@ static const struct om_param om_params[] = {
 	{ "policyd_refresh_interval", OM_PARAM_LONG, OFF(policyd_refresh_interval), "1", 1, 3600, NULL },
 	{ "policyd_save_interval", OM_PARAM_LONG, OFF(policyd_save_interval), "5", 1, 3600, NULL },
 	{ "policyd_max_connections", OM_PARAM_LONG, OFF(policyd_max_connections), "4096", 1, 1000000, NULL },
+	{ "quarantine_mailbox", OM_PARAM_STR, OFF(quarantine_mailbox), "Quarantine", 0, 0, NULL },
 	{ "trusted_authserv_id", OM_PARAM_STR, OFF(trusted_authserv_id), "", 0, 0, NULL },
 	{ "spam_save_interval", OM_PARAM_LONG, OFF(spam_save_interval), "10", 1, 3600, NULL },
 	{ "list_max_entries", OM_PARAM_LONG, OFF(list_max_entries), "300", 1, 100000, NULL },

@@ -52,6 +52,7 @@ struct om_config {
 	/* the authserv-id of our own MTA's Authentication-Results headers
 	   ("" = trust none) */
 	char *trusted_authserv_id;
+	char *quarantine_mailbox;	/* where spam to quarantine goes */
 	long spam_save_interval;	/* seconds between classifier saves */
 	enum om_failure_action scand_failure_action;
 	enum om_limit_action scan_limit_action;

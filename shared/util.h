@@ -47,11 +47,11 @@ char *om_buf_steal(struct om_buf *b, size_t *len_r);
    notice or a reply.  A cut string ends in "...". */
 char *om_sanitize(const char *s, size_t maxbytes);
 
-/* strlcpy with a truncation check: returns 0, or -1 if src did not fit
-   (dst is then the empty string: never cut silently). */
 /* The same, but newlines are kept (multi-line notice text). */
 char *om_sanitize_text(const char *s, size_t maxbytes);
 
+/* strlcpy with a truncation check: returns 0, or -1 if src did not fit
+   (dst is then the empty string: never cut silently). */
 int om_strlcpy(char *dst, const char *src, size_t size);
 
 /* Case-insensitive ASCII prefix test. */

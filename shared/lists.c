@@ -1,0 +1,105 @@
+/* lists.c - list entry syntax and the rules of adding (see lists.h). */
+#include "lists.h"
+#include "settings.h"
+#include "store.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+int om_lists_kind_valid(const char *kind)
+{
+	return strcmp(kind, "allow") == 0 || strcmp(kind, "block") == 0 ||
+		strcmp(kind, "url-block") == 0;
+}
+
+/* A DNS name: labels of letters, digits and '-', dots between them. */
+static int om_lists_hostname_ok(const char *host)
+{
+	const char *p;
+	size_t label = 0;
+
+	if (*host == '\0' || strlen(host) > 253 || *host == '.')
+		return 0;
+	for (p = host; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return 0;
+			label = 0;
+		} else if (isalnum((unsigned char)*p) || *p == '-' || *p == '_') {
+			if (++label > 63)
+				return 0;
+		} else {
+			return 0;
+		}
+	}
+	return label > 0;
+}
+
+static char *om_lists_lower(const char *s)
+{
+	char *lower = om_strdup(s);
+	size_t i;
+
+	for (i = 0; lower[i] != '\0'; i++)
+		lower[i] = (char)tolower((unsigned char)lower[i]);
+	return lower;
+}
+
+char *om_lists_entry(const char *kind, const char *entry, char **error_r)
+{
+	char *error = NULL;
+
+	if (!om_lists_kind_valid(kind)) {
+		*error_r = om_asprintf("list kind must be allow, block or url-block, "
+				       "not '%.40s'", kind);
+		return NULL;
+	}
+	if (strcmp(kind, "url-block") == 0) {
+		if (!om_lists_hostname_ok(entry)) {
+			*error_r = om_asprintf("'%.80s' is not a host name", entry);
+			return NULL;
+		}
+		return om_lists_lower(entry);
+	}
+	if (entry[0] == '@') {
+		if (!om_lists_hostname_ok(entry + 1)) {
+			*error_r = om_asprintf("'%.80s' is not @domain", entry);
+			return NULL;
+		}
+		return om_lists_lower(entry);
+	}
+	if (om_settings_mailbox_check(entry, &error) < 0) {
+		*error_r = om_asprintf("'%.80s' is neither an address nor @domain: %s",
+				       entry, error);
+		free(error);
+		return NULL;
+	}
+	return om_lists_lower(entry);
+}
+
+int om_lists_add(struct om_store *store, const char *scope, const char *kind,
+		 const char *entry, long max, char **error_r)
+{
+	int mailbox_scope = strchr(scope, '@') != NULL;
+	char *allowed;
+	int forbidden;
+
+	if (mailbox_scope && strcmp(kind, "allow") == 0) {
+		allowed = om_settings_domain_value(store, scope, OM_SETTING_USER_ALLOW_LISTS,
+						   "on", error_r);
+		if (allowed == NULL)
+			return -1;
+		forbidden = strcmp(allowed, "on") != 0;
+		free(allowed);
+		if (forbidden) {
+			*error_r = om_asprintf("%s: the domain %s does not allow users' "
+					       "own allow lists (user-allow-lists off)",
+					       scope, om_settings_domain_of(scope));
+			return -1;
+		}
+	}
+	return om_store_list_add(store, scope, kind, entry, mailbox_scope ? max : 0,
+				 error_r);
+}

@@ -1,0 +1,25 @@
+/* lists.h - the rules of allow, block and URL block lists, in one place for
+ * every writer (omamorictl, the Dovecot plugin learning from IMAP moves,
+ * the Sieve extension): what an entry looks like, the per-mailbox limit,
+ * and the domain switch that forbids users' own allow lists.
+ */
+#ifndef OM_LISTS_H
+#define OM_LISTS_H
+
+struct om_store;
+
+/* 1 if kind is "allow", "block" or "url-block". */
+int om_lists_kind_valid(const char *kind);
+/* The stored form of entry for kind (lower-cased): an address or
+   "@domain" for allow/block, a host name for url-block.  Allocated, or
+   NULL with *error_r saying what is wrong. */
+char *om_lists_entry(const char *kind, const char *entry, char **error_r);
+/* Adds entry (already normalised) to scope's kind list.  A mailbox scope
+   holds at most max entries per kind (0: no limit), and its allow list is
+   refused while its domain's user-allow-lists setting is off.  Returns 0
+   (also when already there), or -1 with *error_r; nothing is written on
+   error. */
+int om_lists_add(struct om_store *store, const char *scope, const char *kind,
+		 const char *entry, long max, char **error_r);
+
+#endif
