@@ -208,10 +208,10 @@ def require_root():
         sys.exit(1)
 
 
-def run_suite(tap, subscribe=(), extra_conf=None, setup=()):
+def run_suite(tap, subscribe=(), extra_conf=None, setup=(), prepare=None):
     """Starts a stack, subscribes mailboxes to inbound-virus, runs the
-    omamorictl commands in setup, runs the cases, stops the stack; returns
-    the exit status."""
+    omamorictl commands in setup and then prepare(stack), runs the cases,
+    stops the stack; returns the exit status."""
     require_root()
     st = Stack(extra_conf=extra_conf)
     try:
@@ -221,6 +221,8 @@ def run_suite(tap, subscribe=(), extra_conf=None, setup=()):
             st.ctl(*args)
         if setup:
             time.sleep(1.6)     # policyd picks store changes up every second
+        if prepare is not None:
+            prepare(st)
         return tap.run(st)
     finally:
         st.down()
