@@ -1,11 +1,14 @@
 /* fuzz-scan.c - libFuzzer target over the whole scan path: MIME parse, leaf
- * decoding, libclamav scans, decision and rewrite (scan.c), plus the wire
- * decoder on the same bytes.  Built with clang when it is installed; run for
+ * decoding, libclamav scans, decision and rewrite (scan.c), the spam check
+ * (rules, tokenizer in every charset, classifier, subject tagging), plus
+ * the wire decoder on the same bytes.  Built with clang when it is installed; run for
  * a short time by `make check` (tests/fuzz/run-fuzz.sh). */
 #include "av.h"
 #include "mime.h"
 #include "proto.h"
 #include "scan.h"
+#include "snapshot.h"
+#include "spam.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -19,6 +22,8 @@
 
 struct fuzz_context {
 	struct om_av_engine *engine;
+	struct om_spam_db *spam;
+	struct om_snapshot *snap;
 };
 
 static struct fuzz_context fuzz;
@@ -57,14 +62,24 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	unlink(path);
 	rmdir(dir);
 	free(path);
+	/* a classifier that knows a little, so tokens get looked up */
+	fuzz.spam = om_spam_db_new();
+	om_spam_learn(fuzz.spam, "Subject: cheap pills\n\nbuy now http://x.example/\n", 44, 1, 0);
+	om_spam_learn(fuzz.spam, "Subject: meeting\n\nagenda attached\n", 35, 0, 0);
+	fuzz.snap = om_snapshot_new();
 	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-	struct om_scan_settings set = { fuzz.engine, 1 << 22, 200, 20, OM_LIMIT_DELIVER,
-					TEMPLATES_DIR, "ja", "postmaster@example.jp",
-					"admin@example.jp", 0 };
+	struct om_scan_settings set = {
+		.engine = fuzz.engine, .max_size = 1 << 22, .max_parts = 200,
+		.max_depth = 20, .limit_action = OM_LIMIT_DELIVER,
+		.templates_dir = TEMPLATES_DIR, .language = "ja",
+		.notice_from = "postmaster@example.jp", .admin_copy = "admin@example.jp",
+		.spam_db = fuzz.spam, .snap = fuzz.snap,
+		.trusted_authserv_id = "mx.example.jp",
+	};
 	struct om_scan_request req, decoded;
 	struct om_scan_result res;
 	char *error = NULL, *copy;
@@ -73,6 +88,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	req.mailbox = (char *)"taro@example.jp";
 	req.direction = (char *)"in";
 	req.mail_from = (char *)"";
+	req.checks = (char *)"virus,spam";
 	req.message = (const char *)data;
 	req.message_len = size;
 	om_scan_result_init(&res);

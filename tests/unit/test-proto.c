@@ -23,8 +23,12 @@ static void put_field(struct om_buf *b, uint16_t tag, const void *v, uint32_t le
 static void test_request_round_trip(void)
 {
 	char *rcpts[] = { (char *)"a@example.jp", (char *)"b@example.jp" };
-	struct om_scan_request req = { (char *)"sid", (char *)"a@example.jp", (char *)"in",
-				       (char *)"s@remote.test", rcpts, 2, "msg\0body", 8, NULL };
+	struct om_scan_request req = {
+		.session_id = (char *)"sid", .mailbox = (char *)"a@example.jp",
+		.direction = (char *)"in", .mail_from = (char *)"s@remote.test",
+		.checks = (char *)"virus,spam", .rcpts = rcpts, .rcpt_count = 2,
+		.message = "msg\0body", .message_len = 8,
+	};
 	struct om_scan_request got;
 	struct om_buf b;
 	uint16_t type;
@@ -40,8 +44,34 @@ static void test_request_round_trip(void)
 	TAP_OK(om_proto_decode_request(body, len, &got, &error) == 0, "request decodes");
 	TAP_OK(strcmp(got.mailbox, "a@example.jp") == 0 && got.rcpt_count == 2 &&
 	       strcmp(got.rcpts[1], "b@example.jp") == 0 && got.message_len == 8 &&
-	       memcmp(got.message, "msg\0body", 8) == 0, "request fields survive (binary message)");
+	       memcmp(got.message, "msg\0body", 8) == 0 && strcmp(got.checks, "virus,spam") == 0 &&
+	       got.learn == NULL, "request fields survive (binary message)");
 	om_scan_request_free(&got);
+	/* a learn request is the same frame with its own type */
+	req.learn = (char *)"ham";
+	om_buf_reset(&b);
+	om_proto_encode_request(&req, &b);
+	body = om_strndup(b.data + OM_PROTO_HEADER_SIZE, b.len - OM_PROTO_HEADER_SIZE);
+	TAP_OK(om_proto_parse_header((unsigned char *)b.data, 1 << 20, &type, &len, &error) == 0 &&
+	       type == OM_MSG_LEARN_REQUEST &&
+	       om_proto_decode_request(body, len, &got, &error) == 0 &&
+	       strcmp(got.learn, "ham") == 0, "learn request round trip");
+	om_scan_request_free(&got);
+	req.learn = (char *)"maybe";
+	om_buf_reset(&b);
+	om_proto_encode_request(&req, &b);
+	body = om_strndup(b.data + OM_PROTO_HEADER_SIZE, b.len - OM_PROTO_HEADER_SIZE);
+	TAP_OK(om_proto_decode_request(body, b.len - OM_PROTO_HEADER_SIZE, &got, &error) < 0 &&
+	       strstr(error, "learn") != NULL, "learn must be spam or ham");
+	om_free(&error);
+	req.learn = NULL;
+	req.checks = (char *)"virus,eggs";
+	om_buf_reset(&b);
+	om_proto_encode_request(&req, &b);
+	body = om_strndup(b.data + OM_PROTO_HEADER_SIZE, b.len - OM_PROTO_HEADER_SIZE);
+	TAP_OK(om_proto_decode_request(body, b.len - OM_PROTO_HEADER_SIZE, &got, &error) < 0 &&
+	       strstr(error, "checks") != NULL, "unknown check refused");
+	om_free(&error);
 	om_buf_free(&b);
 }
 
@@ -57,6 +87,9 @@ static void test_result_round_trip(void)
 	res.virus = om_strdup("Eicar");
 	res.message = om_strdup("new");
 	res.message_len = 3;
+	res.spam_score = om_strdup("7.25");
+	res.spam_rules = om_strdup("BAYES_99,MISSING_DATE");
+	res.spam_subject = om_strdup("[SPAM] x");
 	om_scan_result_add_part(&res, "2", "application/zip", "a.zip", "virus", "Eicar");
 	om_scan_result_add_part(&res, "1", "text/plain", NULL, "clean", NULL);
 	om_buf_init(&b);
@@ -65,7 +98,10 @@ static void test_result_round_trip(void)
 				      &got, &error) == 0, "result decodes");
 	TAP_OK(got.part_count == 2 && strcmp(got.parts[0].filename, "a.zip") == 0 &&
 	       got.parts[1].filename == NULL && got.message_len == 3 &&
-	       strcmp(got.action, "strip") == 0, "result fields survive");
+	       strcmp(got.action, "strip") == 0 && strcmp(got.spam_score, "7.25") == 0 &&
+	       strcmp(got.spam_rules, "BAYES_99,MISSING_DATE") == 0 &&
+	       strcmp(got.spam_subject, "[SPAM] x") == 0 && got.spam_action == NULL,
+	       "result fields survive");
 	om_scan_result_free(&got);
 	om_scan_result_free(&res);
 	om_buf_free(&b);
@@ -144,7 +180,7 @@ static void test_bad_headers(void)
 				     100, &type, &len, &error) < 0 && strstr(error, "version 7"),
 	       "other version refused");
 	om_free(&error);
-	TAP_OK(om_proto_parse_header((const unsigned char *)"OMSC\x00\x01\x00\x01\x00\x10\x00\x00",
+	TAP_OK(om_proto_parse_header((const unsigned char *)"OMSC\x00\x02\x00\x01\x00\x10\x00\x00",
 				     100, &type, &len, &error) < 0 && strstr(error, "over the limit"),
 	       "oversized body refused");
 	om_free(&error);
@@ -201,7 +237,7 @@ static void test_fragmented_and_pipelined(void)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		abort();
-	if (write(sv[1], "OMSC\x00\x01\x00\x04\x00\x00\x00\x09" "abc", 15) != 15)
+	if (write(sv[1], "OMSC\x00\x02\x00\x04\x00\x00\x00\x09" "abc", 15) != 15)
 		abort();
 	close(sv[1]);
 	TAP_OK(om_proto_read_frame(sv[0], 5000, 1024, &type, &body, &len, &error) < 0 &&

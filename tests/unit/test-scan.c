@@ -50,8 +50,11 @@ static struct om_av_engine *make_engine(char *dir)
 static void scan(const struct om_av_engine *engine, const char *msg,
 		 struct om_scan_result *res)
 {
-	struct om_scan_settings set = { engine, 1 << 20, 100, 10, OM_LIMIT_DELIVER,
-					TEMPLATES_DIR, "ja", "postmaster@example.jp", NULL, 0 };
+	struct om_scan_settings set = {
+		.engine = engine, .max_size = 1 << 20, .max_parts = 100, .max_depth = 10,
+		.limit_action = OM_LIMIT_DELIVER, .templates_dir = TEMPLATES_DIR,
+		.language = "ja", .notice_from = "postmaster@example.jp",
+	};
 	struct om_scan_request req;
 	char *error = NULL;
 
