@@ -151,20 +151,46 @@ fail:
 	return ret;
 }
 
+struct ctl_classifying {
+	const struct om_spam_db *db;
+	const struct om_config *config;
+	int with_rules;
+};
+
+/* "probability<TAB>path", or with --rules "score<TAB>probability<TAB>rules<TAB>path"
+   (the score as a delivery gets it, without lists: those are per mailbox) */
 static void ctl_classify_one(void *context, const char *path, const char *msg, size_t len)
 {
-	printf("%.6f\t%s\n", om_spam_score(context, msg, len), path);
+	const struct ctl_classifying *c = context;
+	struct om_spam_check_settings set = { c->config->trusted_authserv_id, NULL, NULL };
+	struct om_spam_report report;
+	char rules[512];
+
+	if (!c->with_rules) {
+		printf("%.6f\t%s\n", om_spam_score(c->db, msg, len), path);
+		return;
+	}
+	om_spam_check(c->db, msg, len, &set, &report);
+	om_rules_names(&report.rules, rules, sizeof(rules));
+	printf("%.2f\t%.6f\t%s\t%s\n", report.score, report.probability,
+	       rules[0] != '\0' ? rules : "-", path);
 }
 
 static int ctl_classify(struct ctl *ctl, int argc, char **argv)
 {
 	struct om_spam_db *db = om_spam_db_new();
+	struct ctl_classifying c = { db, ctl->config, 0 };
 	char *error = NULL;
 	int i, ret = CTL_EXIT_OK;
 
+	if (argc >= 1 && strcmp(argv[0], "--rules") == 0) {
+		c.with_rules = 1;
+		argc--;
+		argv++;
+	}
 	if (argc < 1) {
 		om_spam_db_free(&db);
-		return ctl_error("usage: classify FILE|DIR|MBOX...");
+		return ctl_error("usage: classify [--rules] FILE|DIR|MBOX...");
 	}
 	if (om_spam_db_load(db, ctl_store(ctl, 0), &error) < 0) {
 		ret = ctl_error("%s", error);
@@ -173,7 +199,7 @@ static int ctl_classify(struct ctl *ctl, int argc, char **argv)
 		return ret;
 	}
 	for (i = 0; i < argc; i++) {
-		if (ctl_each_message(argv[i], ctl_classify_one, db) < 0)
+		if (ctl_each_message(argv[i], ctl_classify_one, &c) < 0)
 			ret = CTL_EXIT_ERROR;
 	}
 	om_spam_db_free(&db);

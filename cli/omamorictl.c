@@ -65,7 +65,7 @@ static void ctl_usage(void)
 		"  list import FILE                      the same CSV (all or nothing)\n"
 		"  policy test < REQUEST                 what omamori-policyd would answer\n"
 		"  learn spam|ham [--unlearn] FILE|DIR|MBOX...   teach the spam classifier\n"
-		"  classify FILE|DIR|MBOX...             spam probability of each message\n"
+		"  classify [--rules] FILE|DIR|MBOX...   spam probability (--rules: score and rules)\n"
 		"features: %s\n", om_settings_feature_names());
 }
 

@@ -36,9 +36,10 @@ void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
 double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len);
 /* What the classifier adds to the score at probability 1.0 (and takes
    away at 0.0); with the default threshold of 5, the classifier alone
-   calls a message spam from probability 0.5 + 5 / (2 * 6) = 0.92. */
-#define OM_SPAM_BAYES_POINTS 6.0
-#define OM_SPAM_URL_BLOCKED_POINTS 5.0
+   calls a message spam from probability 0.5 + (5 / 8)^3 / 2 = 0.62. */
+#define OM_SPAM_BAYES_POINTS 8.0
+/* an administrator's block list is a verdict, whatever the words say */
+#define OM_SPAM_URL_BLOCKED_POINTS 10.0
 
 struct om_spam_check_settings {
 	const char *trusted_authserv_id;	/* or NULL: none trusted */
