@@ -1,7 +1,9 @@
 /* loadgen.c - closed-loop load generator for the scan benchmarks.
  *
  *   loadgen scand  SOCKET CLIENTS SECONDS FILE...   omamori-scand protocol
+ *   loadgen scand-spam SOCKET CLIENTS SECONDS FILE... the same, virus and spam checks
  *   loadgen clamd  SOCKET CLIENTS SECONDS FILE...   clamd zINSTREAM
+ *   loadgen rspamd HOST:PORT CLIENTS SECONDS FILE... rspamd HTTP /checkv2
  *   loadgen lmtp   HOST:PORT RCPT CLIENTS COUNT FILE...   LMTP deliveries
  *
  * CLIENTS threads each keep one connection (scand, lmtp) or reconnect per
@@ -24,7 +26,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-enum load_kind { LOAD_SCAND, LOAD_CLAMD, LOAD_LMTP };
+enum load_kind { LOAD_SCAND, LOAD_SCAND_SPAM, LOAD_CLAMD, LOAD_RSPAMD, LOAD_LMTP };
 
 struct load_file {
 	char *data;
@@ -133,6 +135,7 @@ static int one_scand(int *fd, struct load_run *run, const struct load_file *f)
 	req.mailbox = (char *)"alice@example.test";
 	req.direction = (char *)"in";
 	req.mail_from = (char *)"";
+	req.checks = (char *)(run->kind == LOAD_SCAND_SPAM ? "virus,spam" : "virus");
 	req.message = f->data;
 	req.message_len = f->len;
 	om_buf_init(&frame);
@@ -168,6 +171,58 @@ static int one_clamd(struct load_run *run, const struct load_file *f)
 	if (ret == 0 && strstr(answer, "OK") == NULL && strstr(answer, "FOUND") == NULL)
 		ret = -1;
 	close(fd);
+	return ret;
+}
+
+/* Reads one HTTP response (headers, then Content-Length bytes); 0 if it
+   is a 200 with a body, -1 otherwise.  *close_r: the server closes. */
+static int http_response(int fd, int *close_r)
+{
+	char head[8192], *end, *cl, body[65536];
+	size_t got = 0, have, want;
+	ssize_t n;
+
+	for (;;) {
+		if (got >= sizeof(head) - 1)
+			return -1;
+		n = read(fd, head + got, sizeof(head) - 1 - got);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+		head[got] = '\0';
+		if ((end = strstr(head, "\r\n\r\n")) != NULL)
+			break;
+	}
+	cl = strcasestr(head, "\r\nContent-Length:");
+	*close_r = strcasestr(head, "\r\nConnection: close") != NULL;
+	if (strncmp(head, "HTTP/1.", 7) != 0 || strncmp(head + 8, " 200", 4) != 0 || cl == NULL)
+		return -1;
+	want = (size_t)strtoul(cl + 17, NULL, 10);
+	have = got - (size_t)(end + 4 - head);
+	while (have < want) {
+		n = read(fd, body, sizeof(body) < want - have ? sizeof(body) : want - have);
+		if (n <= 0)
+			return -1;
+		have += (size_t)n;
+	}
+	return 0;
+}
+
+static int one_rspamd(int *fd, struct load_run *run, const struct load_file *f)
+{
+	char head[256];
+	int closing = 0, ret;
+
+	if (*fd < 0 && (*fd = connect_tcp(run->target)) < 0)
+		return -1;
+	snprintf(head, sizeof(head), "POST /checkv2 HTTP/1.1\r\nHost: localhost\r\n"
+		 "Connection: keep-alive\r\nContent-Length: %zu\r\n\r\n", f->len);
+	ret = write_all(*fd, head, strlen(head)) == 0 && write_all(*fd, f->data, f->len) == 0 &&
+		http_response(*fd, &closing) == 0 ? 0 : -1;
+	if (ret < 0 || closing) {
+		close(*fd);
+		*fd = -1;
+	}
 	return ret;
 }
 
@@ -258,8 +313,10 @@ static void *load_main(void *arg)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &a);
 		switch (run->kind) {
-		case LOAD_SCAND: ret = one_scand(&fd, run, &run->files[i]); break;
+		case LOAD_SCAND:
+		case LOAD_SCAND_SPAM: ret = one_scand(&fd, run, &run->files[i]); break;
 		case LOAD_CLAMD: ret = one_clamd(run, &run->files[i]); break;
+		case LOAD_RSPAMD: ret = one_rspamd(&fd, run, &run->files[i]); break;
 		default: ret = one_lmtp(&fd, run, &run->files[i]); break;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &b);
@@ -325,13 +382,18 @@ int main(int argc, char **argv)
 		clients = atol(argv[4]);
 		run.count_each = atol(argv[5]) / (clients > 0 ? clients : 1);
 		first = 6;
-	} else if (argc >= 6 && (strcmp(argv[1], "scand") == 0 || strcmp(argv[1], "clamd") == 0)) {
-		run.kind = strcmp(argv[1], "scand") == 0 ? LOAD_SCAND : LOAD_CLAMD;
+	} else if (argc >= 6 && (strcmp(argv[1], "scand") == 0 || strcmp(argv[1], "clamd") == 0 ||
+				 strcmp(argv[1], "scand-spam") == 0 ||
+				 strcmp(argv[1], "rspamd") == 0)) {
+		run.kind = strcmp(argv[1], "scand") == 0 ? LOAD_SCAND :
+			strcmp(argv[1], "scand-spam") == 0 ? LOAD_SCAND_SPAM :
+			strcmp(argv[1], "rspamd") == 0 ? LOAD_RSPAMD : LOAD_CLAMD;
 		run.target = argv[2];
 		clients = atol(argv[3]);
 		first = 5;
 	} else {
-		fprintf(stderr, "usage: loadgen scand|clamd SOCKET CLIENTS SECONDS FILE...\n"
+		fprintf(stderr, "usage: loadgen scand|scand-spam|clamd SOCKET CLIENTS SECONDS FILE...\n"
+			"       loadgen rspamd HOST:PORT CLIENTS SECONDS FILE...\n"
 			"       loadgen lmtp HOST:PORT RCPT CLIENTS COUNT FILE...\n");
 		return 2;
 	}

