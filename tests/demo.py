@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""The demo: four mails through real Postfix -> Dovecot LMTP (omamori) ->
-omamori-scand, and what each mailbox received, read back over IMAP."""
+"""The demo: mails through real Postfix -> Dovecot LMTP (omamori) ->
+omamori-scand, and what each mailbox received, read back over IMAP: four
+for the virus check, then Japanese spam and ham for the spam filter (a
+tagged subject, the Quarantine folder)."""
 import base64
 import os
+import subprocess
 import sys
 import time
 from email import message_from_bytes, policy
@@ -30,14 +33,16 @@ def attachment(name, data):
             b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(data))
 
 
-def show(st, user):
+def show(st, user, mailbox="INBOX"):
     print("=" * 72)
-    print("Mailbox %s (INBOX, read over IMAP)" % user)
-    for raw in st.fetch_all(user):
+    print("Mailbox %s (%s, read over IMAP)" % (user, mailbox))
+    for raw in st.fetch_all(user, mailbox):
         msg = message_from_bytes(raw, policy=policy.default)
         print("-" * 72)
         print("Subject:         %s" % msg["Subject"])
         print("X-Omamori-Virus: %s" % (msg["X-Omamori-Virus"] or "(none: not subscribed)"))
+        if msg["X-Omamori-Spam"]:
+            print("X-Omamori-Spam:  %s" % msg["X-Omamori-Spam"])
         names = [p.get_filename() for p in msg.iter_attachments()]
         print("Attachments:     %s" % (", ".join(n for n in names if n) or "(none)"))
         body = msg.get_body(("plain",))
@@ -46,6 +51,45 @@ def show(st, user):
             print("  | " + line)
         if len(lines) > 12:
             print("  | ... (%d more lines)" % (len(lines) - 12))
+
+
+def sure_fixture(st, kind, spam):
+    """A Japanese fixture of the test half the trained classifier is sure of."""
+    out = st.ctl("classify", os.path.join(st.dir, "fixtures", "test", kind)).stdout.decode()
+    for line in sorted(out.splitlines(), key=lambda l: l.split("\t")[1]):
+        p, path = line.split("\t", 1)
+        if os.path.basename(path).startswith("ja-") and (float(p) > 0.99 if spam else float(p) < 0.01):
+            with open(path, "rb") as f:
+                return f.read()
+    raise SystemExit("demo: no sure %s fixture" % kind)
+
+
+def spam_demo(st):
+    print("=" * 72)
+    print("Spam filter: the classifier learns omamori's Japanese/English fixture set")
+    fixtures = os.path.join(st.dir, "fixtures")
+    here = os.path.dirname(os.path.abspath(__file__))
+    subprocess.run([sys.executable, os.path.join(here, "fixtures", "spamgen.py"), fixtures], check=True)
+    for kind in ("spam", "ham"):
+        print(st.ctl("learn", kind, os.path.join(fixtures, "train", kind)).stdout.decode().strip())
+    for args in (("sub", "set", "alice@example.test", "spam", "on"),
+                 ("mailbox", "set", "alice@example.test", "spam-action", "quarantine"),
+                 ("sub", "set", "carol@example.test", "spam", "on"),
+                 ("mailbox", "set", "carol@example.test", "spam-tag", "[MEIWAKU!!] ")):
+        print(st.ctl(*args).stdout.decode().strip())
+    deadline = time.time() + 30
+    while "classifier reloaded" not in st.scand_log() and time.time() < deadline:
+        time.sleep(0.2)
+    spam, ham = sure_fixture(st, "spam", True), sure_fixture(st, "ham", False)
+    st.send(spam, ["alice@example.test", "carol@example.test"], sender="info@win-prize.example.click")
+    st.send(ham, ["carol@example.test"], sender="yamada@sample.example.co.jp")
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if len(st.fetch_all("carol@example.test")) >= 2 and st.fetch_all("alice@example.test", "Quarantine"):
+            break
+        time.sleep(0.3)
+    show(st, "carol@example.test")
+    show(st, "alice@example.test", "Quarantine")
 
 
 def main():
@@ -78,6 +122,7 @@ def main():
             time.sleep(0.3)
         show(st, "alice@example.test")
         show(st, "bob@example.test")
+        spam_demo(st)
         print("=" * 72)
         print("omamori-scand log:")
         for line in st.scand_log().splitlines():
