@@ -29,9 +29,7 @@ static int ctl_policy_test(struct ctl *ctl)
 
 	if (om_read_file("-", (size_t)ctl->config->policyd_max_request, &data, &len,
 			 &error) < 0) {
-		ret = ctl_error("%s", error);
-		free(error);
-		return ret;
+		return ctl_fail(error);
 	}
 	/* a request typed by hand may lack the final empty line */
 	data = om_realloc(data, len + 3);
@@ -86,9 +84,7 @@ static int ctl_list_change(struct ctl *ctl, int add, const char *scope,
 
 	entry = om_lists_entry(kind, entry_in, &error);
 	if (entry == NULL) {
-		ret = ctl_error("%s", error);
-		free(error);
-		return ret;
+		return ctl_fail(error);
 	}
 	/* the per-mailbox limit and the user allow-list switch; domain and
 	   global lists are the admin's */
@@ -157,9 +153,7 @@ static int ctl_list_import(struct ctl *ctl, const char *path)
 	int ret = 0;
 
 	if (om_read_file(path, 1024u * 1024 * 1024, &data, &len, &error) < 0) {
-		ret = ctl_error("%s", error);
-		free(error);
-		return ret;
+		return ctl_fail(error);
 	}
 	for (line = data; ret == 0 && line != NULL && *line != '\0'; line = next) {
 		next = strchr(line, '\n');
@@ -190,7 +184,6 @@ static int ctl_list_import(struct ctl *ctl, const char *path)
 int ctl_cmd_list(struct ctl *ctl, int argc, char **argv)
 {
 	char *error = NULL;
-	int ret;
 
 	if (argc == 2 && strcmp(argv[0], "import") == 0)
 		return ctl_list_import(ctl, argv[1]);
@@ -206,9 +199,7 @@ int ctl_cmd_list(struct ctl *ctl, int argc, char **argv)
 			printf("scope,kind,entry\n");
 		if (om_store_list_each(ctl_store(ctl, 0), argc == 2 ? argv[1] : NULL,
 				       ctl_print_list_row, csv ? "," : "\t", &error) < 0) {
-			ret = ctl_error("%s", error);
-			free(error);
-			return ret;
+			return ctl_fail(error);
 		}
 		return CTL_EXIT_OK;
 	}

@@ -175,9 +175,7 @@ int ctl_cmd_scan(struct ctl *ctl, int argc, char **argv)
 				 "[--text] [-o OUT] FILE|-");
 	if (om_read_file(argv[idx - 1], (size_t)ctl->config->scan_max_size,
 			 &data, &len, &error) < 0) {
-		ret = ctl_error("%s", error);
-		free(error);
-		return ret;
+		return ctl_fail(error);
 	}
 	memset(&req, 0, sizeof(req));
 	req.session_id = (char *)"omamorictl";

@@ -18,16 +18,22 @@ static void ctl_print_row(void *context, const char *key, const char *name,
 	printf("%s\t%s\t%s\n", key, name, value);
 }
 
-static int ctl_check_mailbox_feature(const char *mailbox, const char *feature)
+static int ctl_check_mailbox(const char *mailbox)
 {
 	char *error = NULL;
-	int ret;
 
 	if (om_settings_mailbox_check(mailbox, &error) < 0) {
-		ret = ctl_error("%s", error);
-		free(error);
-		return ret;
+		return ctl_fail(error);
 	}
+	return 0;
+}
+
+static int ctl_check_mailbox_feature(const char *mailbox, const char *feature)
+{
+	int ret = ctl_check_mailbox(mailbox);
+
+	if (ret != 0)
+		return ret;
 	if (!om_settings_feature_valid(feature))
 		return ctl_error("unknown feature '%s' (known: %s)", feature,
 				 om_settings_feature_names());
@@ -46,9 +52,7 @@ static int ctl_sub_set(struct ctl *ctl, const char *mailbox,
 		return ctl_error("state must be on, paused or off, not '%s'", state);
 	if (om_store_subscription_set(ctl_store(ctl, 0), mailbox, feature,
 				      state, &error) < 0) {
-		ret = ctl_error("%s", error);
-		free(error);
-		return ret;
+		return ctl_fail(error);
 	}
 	printf("%s %s %s\n", mailbox, feature, state);
 	return CTL_EXIT_OK;
@@ -60,13 +64,10 @@ static int ctl_sub_get_one(struct ctl *ctl, const char *mailbox,
 	enum om_sub_state state;
 	const char *source;
 	char *error = NULL;
-	int ret;
 
 	if (om_settings_subscription(ctl_store(ctl, 0), mailbox, feature,
 				     &state, &source, &error) < 0) {
-		ret = ctl_error("%s", error);
-		free(error);
-		return ret;
+		return ctl_fail(error);
 	}
 	printf("%s\t%s\t%s\t(%s)\n", mailbox, feature,
 	       om_settings_state_name(state), source);
@@ -77,15 +78,12 @@ static int ctl_sub_get(struct ctl *ctl, const char *mailbox,
 		       const char *feature)
 {
 	char *error = NULL;
-	int ret;
 
 	if (feature != NULL)
 		return ctl_check_mailbox_feature(mailbox, feature) != 0 ?
 			CTL_EXIT_ERROR : ctl_sub_get_one(ctl, mailbox, feature);
 	if (om_settings_mailbox_check(mailbox, &error) < 0) {
-		ret = ctl_error("%s", error);
-		free(error);
-		return ret;
+		return ctl_fail(error);
 	}
 	return ctl_sub_get_one(ctl, mailbox, OM_FEATURE_INBOUND_VIRUS);
 }
@@ -100,9 +98,7 @@ static int ctl_sub_del(struct ctl *ctl, const char *mailbox,
 		return ret;
 	if (om_store_subscription_delete(ctl_store(ctl, 0), mailbox, feature,
 					 &error) < 0) {
-		ret = ctl_error("%s", error);
-		free(error);
-		return ret;
+		return ctl_fail(error);
 	}
 	return CTL_EXIT_OK;
 }
@@ -118,9 +114,7 @@ static int ctl_list(struct ctl *ctl, int domains, const char *key)
 		om_store_subscription_list(ctl_store(ctl, 0), key,
 					   ctl_print_row, NULL, &error);
 	if (ret < 0) {
-		ret = ctl_error("%s", error);
-		free(error);
-		return ret;
+		return ctl_fail(error);
 	}
 	return CTL_EXIT_OK;
 }
@@ -158,14 +152,10 @@ static int ctl_check_domain(const char *domain)
 /* A mailbox's own value of a setting it may refine. */
 static int ctl_check_mailbox_setting(const char *mailbox, const char *name)
 {
-	char *error = NULL;
-	int ret;
+	int ret = ctl_check_mailbox(mailbox);
 
-	if (om_settings_mailbox_check(mailbox, &error) < 0) {
-		ret = ctl_error("%s", error);
-		free(error);
+	if (ret != 0)
 		return ret;
-	}
 	if (name != NULL && !om_settings_per_mailbox(name))
 		return ctl_error("'%s' cannot be set per mailbox (these can: "
 				 "language spam-action spam-threshold "
@@ -188,9 +178,7 @@ static int ctl_domain_set(struct ctl *ctl, const char *domain,
 	if (om_settings_domain_check(name, value, &error) < 0 ||
 	    om_store_domain_set(ctl_store(ctl, 0), domain, name, value,
 				&error) < 0) {
-		ret = ctl_error("%s", error);
-		free(error);
-		return ret;
+		return ctl_fail(error);
 	}
 	printf("%s %s %s\n", domain, name, value);
 	return CTL_EXIT_OK;
@@ -207,9 +195,7 @@ static int ctl_domain_unset(struct ctl *ctl, const char *domain,
 	if (ret != 0)
 		return ret;
 	if (om_store_domain_delete(ctl_store(ctl, 0), domain, name, &error) < 0) {
-		ret = ctl_error("%s", error);
-		free(error);
-		return ret;
+		return ctl_fail(error);
 	}
 	return CTL_EXIT_OK;
 }

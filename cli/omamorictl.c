@@ -27,6 +27,14 @@ int ctl_error(const char *fmt, ...)
 	return CTL_EXIT_ERROR;
 }
 
+int ctl_fail(char *error)
+{
+	int ret = ctl_error("%s", error);
+
+	free(error);
+	return ret;
+}
+
 struct om_store *ctl_store(struct ctl *ctl, int create)
 {
 	char *error = NULL;
@@ -108,9 +116,7 @@ int main(int argc, char **argv)
 		return CTL_EXIT_ERROR;
 	}
 	if (om_config_load(ctl.config_path, &ctl.config, &error) < 0) {
-		ret = ctl_error("%s", error);
-		free(error);
-		return ret;
+		return ctl_fail(error);
 	}
 	if (strcmp(argv[0], "init") == 0 && argc == 1)
 		ret = ctl_cmd_init(&ctl);

@@ -19,6 +19,8 @@ struct ctl {
 struct om_store *ctl_store(struct ctl *ctl, int create);
 /* Prints "omamorictl: ..." to stderr and returns CTL_EXIT_ERROR. */
 int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints error (allocated), frees it, returns CTL_EXIT_ERROR. */
+int ctl_fail(char *error);
 
 int ctl_cmd_sub(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_domain(struct ctl *ctl, int argc, char **argv);

@@ -95,9 +95,9 @@ static size_t om_frame_begin(struct om_buf *out, enum om_proto_type type)
 	return at;
 }
 
-static void om_frame_end(struct om_buf *out, size_t len_at)
+/* Writes the frame's body length (big-endian) at len_at. */
+static void om_frame_set_length(struct om_buf *out, size_t len_at, uint32_t body)
 {
-	uint32_t body = (uint32_t)(out->len - len_at - 4);
 	unsigned char *p = (unsigned char *)out->data + len_at;
 
 	p[0] = (unsigned char)(body >> 24);
@@ -106,13 +106,16 @@ static void om_frame_end(struct om_buf *out, size_t len_at)
 	p[3] = (unsigned char)body;
 }
 
+static void om_frame_end(struct om_buf *out, size_t len_at)
+{
+	om_frame_set_length(out, len_at, (uint32_t)(out->len - len_at - 4));
+}
+
 void om_proto_encode_request_head(const struct om_scan_request *req,
 				  struct om_buf *out)
 {
 	size_t at = om_frame_begin(out, req->learn != NULL ? OM_MSG_LEARN_REQUEST :
 				   OM_MSG_SCAN_REQUEST), i;
-	uint32_t body;
-	unsigned char *p;
 
 	om_put_str(out, OM_TAG_SESSION_ID, req->session_id);
 	om_put_str(out, OM_TAG_CHECKS, req->checks);
@@ -125,12 +128,7 @@ void om_proto_encode_request_head(const struct om_scan_request *req,
 	/* the message field last, its bytes to follow the head */
 	om_put_u16(out, OM_TAG_MESSAGE);
 	om_put_u32(out, (uint32_t)req->message_len);
-	body = (uint32_t)(out->len - at - 4 + req->message_len);
-	p = (unsigned char *)out->data + at;
-	p[0] = (unsigned char)(body >> 24);
-	p[1] = (unsigned char)(body >> 16);
-	p[2] = (unsigned char)(body >> 8);
-	p[3] = (unsigned char)body;
+	om_frame_set_length(out, at, (uint32_t)(out->len - at - 4 + req->message_len));
 }
 
 void om_proto_encode_request(const struct om_scan_request *req,
