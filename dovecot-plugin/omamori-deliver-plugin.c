@@ -42,6 +42,7 @@
 #include "store.h"
 #include "util.h"
 #include "omamori-plugin.h"
+#include "omamori-stream.h"
 
 #define OMAMORI_HEADER_PREFIX "X-Omamori-"
 #define OMAMORI_VERDICT_HEADER "X-Omamori-Virus"
@@ -90,7 +91,32 @@ struct omamori_delivery {
 	size_t deliver_size;
 	bool spam;			/* the verdict is spam */
 	bool quarantine;		/* ... and it goes to Quarantine */
+	/* for the Sieve extension: "clean", "virus", "spam", "unscanned",
+	   and the spam score (NULL: not checked) */
+	const char *verdict;
+	const char *score;
 };
+
+/* The delivery Sieve is running for (see omamori_deliver_current). */
+struct omamori_deliver_current {
+	struct mail_user *user;
+	const char *verdict;
+	const char *score;
+};
+static struct omamori_deliver_current omamori_current;
+
+int omamori_deliver_current(struct mail_user *user, const char **verdict_r,
+			    const char **score_r);
+
+int omamori_deliver_current(struct mail_user *user, const char **verdict_r,
+			    const char **score_r)
+{
+	if (omamori_current.user == NULL || omamori_current.user != user)
+		return 0;
+	*verdict_r = omamori_current.verdict;
+	*score_r = omamori_current.score;
+	return 1;
+}
 
 static void omamori_cache_clear(struct omamori_scan_cache *cache)
 {
@@ -283,14 +309,20 @@ static struct istream *omamori_source_stream(struct omamori_delivery *d)
 }
 
 /* Sieve (or whatever hook came before us), then the default save if
-   nothing saved the message - now, while our message is the source. */
-static int omamori_deliver_next(struct mail_deliver_context *ctx,
+   nothing saved the message - now, while our message is the source.  The
+   vnd.omamori Sieve extension reads this delivery's verdict meanwhile. */
+static int omamori_deliver_next(struct omamori_delivery *d,
 				struct mail_storage **storage_r)
 {
+	struct mail_deliver_context *ctx = d->ctx;
 	int ret;
 
+	omamori_current.user = ctx->rcpt_user;
+	omamori_current.verdict = d->verdict;
+	omamori_current.score = d->score;
 	ret = omamori_deliver.next_deliver_mail != NULL ?
 		omamori_deliver.next_deliver_mail(ctx, storage_r) : 0;
+	i_zero(&omamori_current);
 	if (ret <= 0 && !ctx->tried_default_save) {
 		ret = mail_deliver_save(ctx, ctx->rcpt_default_mailbox, 0, NULL,
 					storage_r) < 0 ? -1 : 1;
@@ -347,7 +379,7 @@ static int omamori_deliver_substituted(struct omamori_delivery *d,
 	ctx->src_mail = mail;
 	/* later recipients must start from the original, not our copy */
 	ctx->save_dest_mail = FALSE;
-	ret = omamori_deliver_next(ctx, storage_r);
+	ret = omamori_deliver_next(d, storage_r);
 	ctx->src_mail = orig;
 	mail_free(&mail);
 	mailbox_transaction_rollback(&t);
@@ -428,6 +460,9 @@ static int omamori_decide(struct omamori_delivery *d)
 		       res->spam_action != NULL ? " spam_action=" : "",
 		       res->spam_action != NULL ? res->spam_action : "");
 	}
+	d->verdict = unscanned != NULL ? "unscanned" : t_strdup(res->verdict);
+	d->score = unscanned != NULL || res->spam_score == NULL ? NULL :
+		t_strdup(res->spam_score);
 	if (unscanned != NULL) {
 		d->deco.virus = unscanned;
 		if ((d->checks & OM_CHECK_SPAM) != 0)
@@ -482,7 +517,7 @@ static int omamori_deliver_header_only(struct omamori_delivery *d,
 	ouser->save_decoration = &d->deco;
 	/* later recipients must start from the original, not our copy */
 	ctx->save_dest_mail = FALSE;
-	ret = omamori_deliver_next(ctx, storage_r);
+	ret = omamori_deliver_next(d, storage_r);
 	ouser->save_decoration = NULL;
 	return ret;
 }

@@ -32,6 +32,7 @@
 #include "store.h"
 #include "util.h"
 #include "omamori-plugin.h"
+#include "omamori-stream.h"
 
 #define OMAMORI_USER_CONTEXT(obj) \
 	MODULE_CONTEXT_REQUIRE(obj, omamori_user_module)
@@ -234,29 +235,6 @@ static int omamori_save_begin(struct mail_save_context *ctx,
 	ret = mbox->super.save_begin(ctx, wrapped);
 	i_stream_unref(&wrapped);
 	return ret;
-}
-
-int omamori_read_stream(struct istream *input, size_t max, buffer_t *buf,
-			const char **error_r)
-{
-	const unsigned char *data;
-	size_t size;
-	int ret;
-
-	i_stream_seek(input, 0);
-	while ((ret = i_stream_read_more(input, &data, &size)) > 0) {
-		if (buf->used + size > max)
-			return 0;
-		buffer_append(buf, data, size);
-		i_stream_skip(input, size);
-	}
-	if (input->stream_errno != 0) {
-		*error_r = t_strdup_printf("read(%s) failed: %s",
-					   i_stream_get_name(input),
-					   i_stream_get_error(input));
-		return -1;
-	}
-	return 1;
 }
 
 /* ---- learning from IMAP moves ---- */

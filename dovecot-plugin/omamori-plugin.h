@@ -50,11 +50,6 @@ struct mail_user *omamori_user_raw(struct omamori_user *ouser);
 struct istream *omamori_decorated_stream(struct istream *input,
 					 const struct omamori_decoration *deco);
 
-/* Reads input from its start into buf, up to max bytes.  1 read, 0 too
-   large, -1 error (*error_r, data stack). */
-int omamori_read_stream(struct istream *input, size_t max, buffer_t *buf,
-			const char **error_r);
-
 void omamori_plugin_init(struct module *module);
 void omamori_plugin_deinit(void);
 

@@ -71,35 +71,84 @@ char *om_lists_entry(const char *kind, const char *entry, char **error_r)
 		return om_lists_lower(entry);
 	}
 	if (om_settings_mailbox_check(entry, &error) < 0) {
-		*error_r = om_asprintf("'%.80s' is neither an address nor @domain: %s",
-				       entry, error);
+		*error_r = om_asprintf("'%.80s' is neither an address (local@domain) "
+				       "nor @domain", entry);
 		free(error);
 		return NULL;
 	}
 	return om_lists_lower(entry);
 }
 
-int om_lists_add(struct om_store *store, const char *scope, const char *kind,
-		 const char *entry, long max, char **error_r)
+/* A mailbox's allow list needs its domain's consent.  0 or -1. */
+static int om_lists_allowed(struct om_store *store, const char *scope,
+			    const char *kind, char **error_r)
 {
-	int mailbox_scope = strchr(scope, '@') != NULL;
 	char *allowed;
 	int forbidden;
 
-	if (mailbox_scope && strcmp(kind, "allow") == 0) {
-		allowed = om_settings_domain_value(store, scope, OM_SETTING_USER_ALLOW_LISTS,
-						   "on", error_r);
-		if (allowed == NULL)
-			return -1;
-		forbidden = strcmp(allowed, "on") != 0;
-		free(allowed);
-		if (forbidden) {
-			*error_r = om_asprintf("%s: the domain %s does not allow users' "
-					       "own allow lists (user-allow-lists off)",
-					       scope, om_settings_domain_of(scope));
-			return -1;
-		}
+	if (strchr(scope, '@') == NULL || strcmp(kind, "allow") != 0)
+		return 0;
+	allowed = om_settings_domain_value(store, scope, OM_SETTING_USER_ALLOW_LISTS,
+					   "on", error_r);
+	if (allowed == NULL)
+		return -1;
+	forbidden = strcmp(allowed, "on") != 0;
+	free(allowed);
+	if (forbidden) {
+		*error_r = om_asprintf("%s: the domain %s does not allow users' "
+				       "own allow lists (user-allow-lists off)",
+				       scope, om_settings_domain_of(scope));
+		return -1;
 	}
-	return om_store_list_add(store, scope, kind, entry, mailbox_scope ? max : 0,
-				 error_r);
+	return 0;
+}
+
+int om_lists_add(struct om_store *store, const char *scope, const char *kind,
+		 const char *entry, long max, char **error_r)
+{
+	if (om_lists_allowed(store, scope, kind, error_r) < 0)
+		return -1;
+	return om_store_list_add(store, scope, kind, entry,
+				 strchr(scope, '@') != NULL ? max : 0, error_r);
+}
+
+int om_lists_change(struct om_store *store, const char *scope, const char *kind,
+		    const char *const *entries, size_t count, int add, long max,
+		    char **error_r)
+{
+	const char **normalised = om_calloc(count + 1, sizeof(char *));
+	size_t i;
+	int ret = 0;
+
+	if (add && om_lists_allowed(store, scope, kind, error_r) < 0)
+		ret = -1;
+	for (i = 0; i < count && ret == 0; i++) {
+		normalised[i] = om_lists_entry(kind, entries[i], error_r);
+		if (normalised[i] == NULL)
+			ret = -1;
+	}
+	if (ret == 0)
+		ret = om_store_list_change(store, scope, kind, normalised, count, add,
+					   strchr(scope, '@') != NULL ? max : 0, error_r);
+	for (i = 0; i < count; i++)
+		free((char *)normalised[i]);
+	free(normalised);
+	return ret;
+}
+
+int om_lists_listed(struct om_store *store, const char *scope, const char *kind,
+		    const char *address, char **error_r)
+{
+	char *entry = om_lists_entry(kind, address, error_r);
+	const char *at;
+	int ret;
+
+	if (entry == NULL)
+		return -1;
+	ret = om_store_list_has(store, scope, kind, entry, error_r);
+	at = strrchr(entry, '@');
+	if (ret == 0 && at != NULL && at != entry)
+		ret = om_store_list_has(store, scope, kind, at, error_r);
+	free(entry);
+	return ret;
 }

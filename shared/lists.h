@@ -6,6 +6,8 @@
 #ifndef OM_LISTS_H
 #define OM_LISTS_H
 
+#include <stddef.h>
+
 struct om_store;
 
 /* 1 if kind is "allow", "block" or "url-block". */
@@ -21,5 +23,17 @@ char *om_lists_entry(const char *kind, const char *entry, char **error_r);
    error. */
 int om_lists_add(struct om_store *store, const char *scope, const char *kind,
 		 const char *entry, long max, char **error_r);
+
+/* Adds or removes several entries (as written by a user: normalised here)
+   at once, with the same rules; all or nothing.  Returns how many were
+   added or removed, or -1 with *error_r. */
+int om_lists_change(struct om_store *store, const char *scope, const char *kind,
+		    const char *const *entries, size_t count, int add, long max,
+		    char **error_r);
+
+/* 1 if address (or its @domain) is on scope's kind list, 0 if not, -1
+   with *error_r (also for an address that is no list entry). */
+int om_lists_listed(struct om_store *store, const char *scope, const char *kind,
+		    const char *address, char **error_r);
 
 #endif

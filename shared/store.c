@@ -83,10 +83,10 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"DO UPDATE SET updated = excluded.updated",
 	[OM_SQL_LIST_DELETE] =
 		"DELETE FROM list_entries WHERE scope = ?1 AND kind = ?2 AND entry = ?3",
-	[OM_SQL_LIST_COUNT] =
-		"SELECT count(*) FROM list_entries WHERE scope = ?1 AND kind = ?2",
 	[OM_SQL_LIST_HAS] =
 		"SELECT 1 FROM list_entries WHERE scope = ?1 AND kind = ?2 AND entry = ?3",
+	[OM_SQL_LIST_COUNT] =
+		"SELECT count(*) FROM list_entries WHERE scope = ?1 AND kind = ?2",
 	[OM_SQL_LIST_ALL] =
 		"SELECT scope, kind, entry FROM list_entries ORDER BY scope, kind, entry",
 	[OM_SQL_LIST_ONE] =
@@ -542,44 +542,78 @@ long long om_store_change_counter(struct om_store *store)
 
 /* ---- allow/block lists ---- */
 
-int om_store_list_add(struct om_store *store, const char *scope,
-		      const char *kind, const char *entry, long max_entries,
-		      char **error_r)
+/* The number of entries of scope's kind list; -1 on error. */
+static long om_store_list_count(struct om_store *store, const char *scope,
+				const char *kind, char **error_r)
 {
-	sqlite3_stmt *stmt;
+	sqlite3_stmt *stmt = om_store_bind(store, OM_SQL_LIST_COUNT, scope, kind, NULL, 0);
+	long count = -1;
+
+	if (stmt != NULL && sqlite3_step(stmt) == SQLITE_ROW)
+		count = (long)sqlite3_column_int64(stmt, 0);
+	else
+		*error_r = om_store_error(store, "count");
+	if (stmt != NULL)
+		sqlite3_reset(stmt);
+	return count;
+}
+
+int om_store_list_change(struct om_store *store, const char *scope,
+			 const char *kind, const char *const *entries,
+			 size_t count, int add, long max_entries, char **error_r)
+{
 	char *ignored = NULL;
-	long count;
-	int exists;
+	long before, after;
+	size_t i;
 
 	if (om_store_exec_stmt(store, OM_SQL_BEGIN, error_r) < 0)
 		return -1;
-	stmt = om_store_bind(store, OM_SQL_LIST_COUNT, scope, kind, NULL, 0);
-	if (stmt == NULL || sqlite3_step(stmt) != SQLITE_ROW) {
-		*error_r = om_store_error(store, "count");
+	if ((before = om_store_list_count(store, scope, kind, error_r)) < 0)
 		goto fail;
+	for (i = 0; i < count; i++) {
+		if (om_store_write(store, add ? OM_SQL_LIST_ADD : OM_SQL_LIST_DELETE,
+				   scope, kind, entries[i], add, error_r) < 0)
+			goto fail;
 	}
-	count = (long)sqlite3_column_int64(stmt, 0);
-	sqlite3_reset(stmt);
-	stmt = om_store_bind(store, OM_SQL_LIST_HAS, scope, kind, entry, 0);
-	if (stmt == NULL) {
-		*error_r = om_store_error(store, "bind");
+	if ((after = om_store_list_count(store, scope, kind, error_r)) < 0)
 		goto fail;
-	}
-	exists = sqlite3_step(stmt) == SQLITE_ROW;
-	sqlite3_reset(stmt);
-	if (!exists && max_entries > 0 && count >= max_entries) {
+	/* an entry already there is not a new one; only growth is refused */
+	if (add && max_entries > 0 && after > max_entries && after > before) {
 		*error_r = om_asprintf("the %s list of %s is full (%ld entries, "
-				       "the limit is %ld)", kind, scope, count,
+				       "the limit is %ld)", kind, scope, before,
 				       max_entries);
 		goto fail;
 	}
-	if (om_store_write(store, OM_SQL_LIST_ADD, scope, kind, entry, 1, error_r) < 0)
-		goto fail;
-	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);
+	if (om_store_exec_stmt(store, OM_SQL_COMMIT, error_r) < 0)
+		return -1;
+	return (int)(add ? after - before : before - after);
 fail:
 	(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &ignored);
 	free(ignored);
 	return -1;
+}
+
+int om_store_list_add(struct om_store *store, const char *scope,
+		      const char *kind, const char *entry, long max_entries,
+		      char **error_r)
+{
+	return om_store_list_change(store, scope, kind, &entry, 1, 1, max_entries,
+				    error_r) < 0 ? -1 : 0;
+}
+
+int om_store_list_has(struct om_store *store, const char *scope,
+		      const char *kind, const char *entry, char **error_r)
+{
+	sqlite3_stmt *stmt = om_store_bind(store, OM_SQL_LIST_HAS, scope, kind, entry, 0);
+	int ret = stmt == NULL ? SQLITE_ERROR : sqlite3_step(stmt);
+
+	if (stmt != NULL)
+		sqlite3_reset(stmt);
+	if (ret != SQLITE_ROW && ret != SQLITE_DONE) {
+		*error_r = om_store_error(store, "list lookup");
+		return -1;
+	}
+	return ret == SQLITE_ROW ? 1 : 0;
 }
 
 int om_store_list_delete(struct om_store *store, const char *scope,

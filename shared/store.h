@@ -63,6 +63,16 @@ int om_store_domain_list(struct om_store *store, const char *domain,
 int om_store_list_add(struct om_store *store, const char *scope,
 		      const char *kind, const char *entry, long max_entries,
 		      char **error_r);
+/* Adds (add) or removes count entries of scope's kind list in one
+   transaction; an addition that would take the list over max_entries
+   (0: no limit) is refused whole.  Returns the number of entries added or
+   removed, or -1 with *error_r and nothing written. */
+int om_store_list_change(struct om_store *store, const char *scope,
+			 const char *kind, const char *const *entries,
+			 size_t count, int add, long max_entries, char **error_r);
+/* 1 if entry is on scope's kind list, 0 if not, -1 on error. */
+int om_store_list_has(struct om_store *store, const char *scope,
+		      const char *kind, const char *entry, char **error_r);
 int om_store_list_delete(struct om_store *store, const char *scope,
 			 const char *kind, const char *entry, char **error_r);
 int om_store_list_each(struct om_store *store, const char *scope,

@@ -202,6 +202,34 @@ def body_of(raw):
     return raw.split(b"\n\n", 1)[1] if b"\n\n" in raw else b""
 
 
+def train_classifier(st):
+    """Omamori's fixture set generated into the stack and learned; waits
+    until scand has loaded it.  Returns the fixture directory."""
+    out = os.path.join(st.dir, "fixtures")
+    subprocess.run([sys.executable, os.path.join(SRCDIR, "tests", "fixtures", "spamgen.py"), out],
+                   check=True)
+    st.ctl("learn", "spam", os.path.join(out, "train", "spam"))
+    st.ctl("learn", "ham", os.path.join(out, "train", "ham"))
+    deadline = time.time() + 30
+    while "classifier reloaded" not in st.scand_log():
+        check(time.time() < deadline, "scand never reloaded the classifier")
+        time.sleep(0.2)
+    return out
+
+
+def sure_fixture(st, kind, lang, spam):
+    """The first test-set fixture of lang the trained classifier is sure
+    about (probability over 0.99 for spam, under 0.01 for ham), as bytes."""
+    d = os.path.join(st.dir, "fixtures", "test", kind)
+    out = st.ctl("classify", d).stdout.decode().splitlines()
+    sure = sorted(path for p, path in (line.split("\t", 1) for line in out)
+                  if os.path.basename(path).startswith(lang + "-") and
+                  (float(p) > 0.99 if spam else float(p) < 0.01))
+    check(sure, "no %s %s fixture the classifier is sure of" % (lang, kind))
+    with open(sure[0], "rb") as f:
+        return f.read()
+
+
 def require_root():
     if os.geteuid() != 0:
         print("Bail out! e2e tests need root (Postfix and Dovecot run as root)")

@@ -13,13 +13,12 @@ import imaplib
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import SRCDIR, Tap, check, header_of, run_suite  # noqa: E402
+from omtest import Tap, check, header_of, run_suite, sure_fixture, train_classifier  # noqa: E402
 
 tap = Tap()
 FIXTURES = {}
@@ -30,22 +29,11 @@ def decoded(value):
 
 
 def fixture(st, kind, lang, want_spam):
-    """A test-set fixture the trained classifier is sure about (probability
-    over 0.99 for spam, under 0.01 for ham), as bytes with a unique marker."""
+    """A test-set fixture the trained classifier is sure about."""
     key = (kind, lang)
     if key not in FIXTURES:
-        d = os.path.join(st.dir, "fixtures", "test", kind)
-        out = st.ctl("classify", d).stdout.decode().splitlines()
-        sure = []
-        for line in out:
-            p, path = line.split("\t", 1)
-            name = os.path.basename(path)
-            if name.startswith(lang + "-") and (float(p) > 0.99 if want_spam else float(p) < 0.01):
-                sure.append(path)
-        check(sure, "no %s %s fixture the classifier is sure of: %r" % (lang, kind, out[:5]))
-        FIXTURES[key] = sorted(sure)
-    with open(FIXTURES[key][0], "rb") as f:
-        return f.read()
+        FIXTURES[key] = sure_fixture(st, kind, lang, want_spam)
+    return FIXTURES[key]
 
 
 def with_marker(raw, marker, sender=None):
@@ -349,20 +337,11 @@ def trusted_authentication_results_and_blocked_links_score(st):
 
 def prepare(st):
     """Fixtures generated and learned; alice quarantines, bob and carol tag."""
-    out = os.path.join(st.dir, "fixtures")
-    subprocess.run([sys.executable, os.path.join(SRCDIR, "tests", "fixtures", "spamgen.py"), out],
-                   check=True)
-    st.ctl("learn", "spam", os.path.join(out, "train", "spam"))
-    st.ctl("learn", "ham", os.path.join(out, "train", "ham"))
+    train_classifier(st)
     for user in ("alice", "bob", "carol"):
         st.ctl("sub", "set", user + "@example.test", "spam", "on")
     st.ctl("domain", "set", "example.test", "spam-action", "tag")
     st.ctl("mailbox", "set", "alice@example.test", "spam-action", "quarantine")
-    # scand picks up what omamorictl learned at its next save round
-    deadline = time.time() + 30
-    while "classifier reloaded" not in st.scand_log():
-        check(time.time() < deadline, "scand never reloaded the classifier")
-        time.sleep(0.2)
 
 
 def main():

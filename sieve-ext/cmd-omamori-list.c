@@ -1,0 +1,169 @@
+/* cmd-omamori-list.c - the command of vnd.omamori:
+ *
+ *   omamori_list :add|:remove :allow|:block <addresses: string-list>
+ *
+ * Edits the user's own list at once (not at action commit: a user who
+ * allow-lists a sender wants it kept even if a later action fails), all
+ * addresses or none, with the rules of every writer (shared/lists.c): the
+ * per-mailbox limit and the domain switch that forbids user allow lists.
+ * A refused change is a runtime error; the script stops and the message
+ * goes to the inbox (implicit keep), nothing half-written.  Literal
+ * addresses are checked when the script is compiled.
+ */
+#include "lib.h"
+#include "array.h"
+#include "str-sanitize.h"
+
+#include "sieve-common.h"
+#include "sieve-code.h"
+#include "sieve-commands.h"
+#include "sieve-dump.h"
+#include "sieve-generator.h"
+#include "sieve-interpreter.h"
+#include "sieve-stringlist.h"
+#include "sieve-validator.h"
+
+#include "ext-omamori.h"
+#include "om-config.h"
+#include "lists.h"
+#include "util.h"
+
+#include <stdlib.h>
+
+static bool cmd_omamori_list_registered(struct sieve_validator *valdtr,
+					const struct sieve_extension *ext,
+					struct sieve_command_registration *cmd_reg)
+{
+	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_add_tag, OPT_OMAMORI_ADD);
+	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_remove_tag,
+				     OPT_OMAMORI_REMOVE);
+	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_allow_tag,
+				     OPT_OMAMORI_ALLOW);
+	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_block_tag,
+				     OPT_OMAMORI_BLOCK);
+	return TRUE;
+}
+
+static bool cmd_omamori_list_validate(struct sieve_validator *valdtr,
+				      struct sieve_command *cmd)
+{
+	struct sieve_ast_argument *arg = cmd->first_positional;
+
+	if (ext_omamori_one_of(valdtr, cmd, &omamori_add_tag, &omamori_remove_tag) == 0 ||
+	    ext_omamori_one_of(valdtr, cmd, &omamori_allow_tag, &omamori_block_tag) == 0)
+		return FALSE;
+	if (!sieve_validate_positional_argument(valdtr, cmd, arg, "addresses", 1,
+						SAAT_STRING_LIST))
+		return FALSE;
+	if (!ext_omamori_validate_addresses(valdtr, arg))
+		return FALSE;
+	return sieve_validator_argument_activate(valdtr, cmd, arg, FALSE);
+}
+
+static bool cmd_omamori_list_generate(const struct sieve_codegen_env *cgenv,
+				      struct sieve_command *cmd)
+{
+	sieve_operation_emit(cgenv->sblock, cmd->ext, &omamori_list_operation);
+	return sieve_generate_arguments(cgenv, cmd, NULL);
+}
+
+const struct sieve_command_def omamori_list_command = {
+	.identifier = "omamori_list",
+	.type = SCT_COMMAND,
+	.positional_args = 1,
+	.registered = cmd_omamori_list_registered,
+	.validate = cmd_omamori_list_validate,
+	.generate = cmd_omamori_list_generate,
+};
+
+static const char *cmd_omamori_tag_name(int opt_code)
+{
+	switch (opt_code) {
+	case OPT_OMAMORI_ADD: return "add";
+	case OPT_OMAMORI_REMOVE: return "remove";
+	case OPT_OMAMORI_ALLOW: return "allow";
+	default: return "block";
+	}
+}
+
+static bool cmd_omamori_list_dump(const struct sieve_dumptime_env *denv,
+				  sieve_size_t *address)
+{
+	int opt_code = 0, opt;
+
+	sieve_code_dumpf(denv, "OMAMORI_LIST");
+	sieve_code_descend(denv);
+	while ((opt = sieve_opr_optional_dump(denv, address, &opt_code)) > 0)
+		sieve_code_dumpf(denv, "%s", cmd_omamori_tag_name(opt_code));
+	if (opt < 0)
+		return FALSE;
+	return sieve_opr_stringlist_dump(denv, address, "addresses");
+}
+
+/* Reads the tags: add or remove, and the kind.  SIEVE_EXEC_*. */
+static int cmd_omamori_read_tags(const struct sieve_runtime_env *renv,
+				 sieve_size_t *address, int *add_r,
+				 const char **kind_r)
+{
+	int opt_code = 0, opt;
+
+	*add_r = -1;
+	*kind_r = NULL;
+	while ((opt = sieve_opr_optional_read(renv, address, &opt_code)) > 0) {
+		if (opt_code == OPT_OMAMORI_ADD || opt_code == OPT_OMAMORI_REMOVE)
+			*add_r = opt_code == OPT_OMAMORI_ADD;
+		else
+			*kind_r = cmd_omamori_tag_name(opt_code);
+	}
+	return opt < 0 || *add_r < 0 || *kind_r == NULL ? SIEVE_EXEC_BIN_CORRUPT :
+		SIEVE_EXEC_OK;
+}
+
+static int cmd_omamori_list_execute(const struct sieve_runtime_env *renv,
+				    sieve_size_t *address)
+{
+	const struct sieve_extension *ext = renv->oprtn->ext;
+	struct sieve_stringlist *addresses;
+	const struct om_config *config;
+	ARRAY_TYPE(const_string) entries;
+	struct om_store *store;
+	const char *kind, *error, *user;
+	string_t *item = NULL;
+	char *serror = NULL;
+	int add, ret, changed;
+
+	if ((ret = cmd_omamori_read_tags(renv, address, &add, &kind)) != SIEVE_EXEC_OK)
+		return ret;
+	if ((ret = sieve_opr_stringlist_read(renv, address, "addresses", &addresses)) <= 0)
+		return ret;
+	t_array_init(&entries, 8);
+	while ((ret = sieve_stringlist_next_item(addresses, &item)) > 0)
+		array_push_back(&entries, (const char *const[]){ t_strdup(str_c(item)) });
+	if (ret < 0)
+		return addresses->exec_status;
+	if (ext_omamori_context_get(ext, &config, &store, &error) < 0) {
+		sieve_runtime_error(renv, NULL, "vnd.omamori: %s", error);
+		return SIEVE_EXEC_TEMP_FAILURE;
+	}
+	user = ext_omamori_user(renv);
+	changed = om_lists_change(store, user, kind, array_front(&entries),
+				  array_count(&entries), add, config->list_max_entries,
+				  &serror);
+	if (changed < 0) {
+		sieve_runtime_error(renv, NULL, "omamori_list :%s :%s refused: %s",
+				    add ? "add" : "remove", kind, str_sanitize(serror, 300));
+		free(serror);
+		return SIEVE_EXEC_FAILURE;
+	}
+	sieve_runtime_trace(renv, SIEVE_TRLVL_COMMANDS, "omamori_list :%s :%s: %d changed",
+			    add ? "add" : "remove", kind, changed);
+	return SIEVE_EXEC_OK;
+}
+
+const struct sieve_operation_def omamori_list_operation = {
+	.mnemonic = "OMAMORI_LIST",
+	.ext_def = &omamori_extension,
+	.code = EXT_OMAMORI_OPERATION_LIST,
+	.dump = cmd_omamori_list_dump,
+	.execute = cmd_omamori_list_execute,
+};
