@@ -5,13 +5,12 @@ for the virus check, then Japanese spam and ham for the spam filter (a
 tagged subject, the Quarantine folder)."""
 import base64
 import os
-import subprocess
 import sys
 import time
 from email import message_from_bytes, policy
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e"))
-from omtest import EICAR, Stack  # noqa: E402
+from omtest import EICAR, Stack, sure_fixture, train_classifier  # noqa: E402
 
 
 def mail(subject, parts, to):
@@ -53,34 +52,19 @@ def show(st, user, mailbox="INBOX"):
             print("  | ... (%d more lines)" % (len(lines) - 12))
 
 
-def sure_fixture(st, kind, spam):
-    """A Japanese fixture of the test half the trained classifier is sure of."""
-    out = st.ctl("classify", os.path.join(st.dir, "fixtures", "test", kind)).stdout.decode()
-    for line in sorted(out.splitlines(), key=lambda l: l.split("\t")[1]):
-        p, path = line.split("\t", 1)
-        if os.path.basename(path).startswith("ja-") and (float(p) > 0.99 if spam else float(p) < 0.01):
-            with open(path, "rb") as f:
-                return f.read()
-    raise SystemExit("demo: no sure %s fixture" % kind)
-
-
 def spam_demo(st):
     print("=" * 72)
     print("Spam filter: the classifier learns omamori's Japanese/English fixture set")
-    fixtures = os.path.join(st.dir, "fixtures")
-    here = os.path.dirname(os.path.abspath(__file__))
-    subprocess.run([sys.executable, os.path.join(here, "fixtures", "spamgen.py"), fixtures], check=True)
-    for kind in ("spam", "ham"):
-        print(st.ctl("learn", kind, os.path.join(fixtures, "train", kind)).stdout.decode().strip())
+    fixtures = train_classifier(st)
+    print("learned %d spam and %d ham (train half of %s)" % (
+        len(os.listdir(os.path.join(fixtures, "train", "spam"))),
+        len(os.listdir(os.path.join(fixtures, "train", "ham"))), fixtures))
     for args in (("sub", "set", "alice@example.test", "spam", "on"),
                  ("mailbox", "set", "alice@example.test", "spam-action", "quarantine"),
                  ("sub", "set", "carol@example.test", "spam", "on"),
                  ("mailbox", "set", "carol@example.test", "spam-tag", "[MEIWAKU!!] ")):
         print(st.ctl(*args).stdout.decode().strip())
-    deadline = time.time() + 30
-    while "classifier reloaded" not in st.scand_log() and time.time() < deadline:
-        time.sleep(0.2)
-    spam, ham = sure_fixture(st, "spam", True), sure_fixture(st, "ham", False)
+    spam, ham = sure_fixture(st, "spam", "ja", True), sure_fixture(st, "ham", "ja", False)
     st.send(spam, ["alice@example.test", "carol@example.test"], sender="info@win-prize.example.click")
     st.send(ham, ["carol@example.test"], sender="yamada@sample.example.co.jp")
     deadline = time.time() + 30
@@ -93,7 +77,7 @@ def spam_demo(st):
 
 
 def main():
-    st = Stack()
+    st = Stack(extra_conf="spam_save_interval = 1\n")
     try:
         print("Stack up in %s (SMTP %s, LMTP %s, IMAP %s)" %
               (st.dir, st.SMTP_PORT, st.LMTP_PORT, st.IMAP_PORT))

@@ -133,6 +133,31 @@ static void test_lists(struct om_store *store)
 	om_free(&error);
 	TAP_OK(om_lists_add(store, "d.example", "allow", "f@x.example", 3, &error) == 0,
 	       "the domain's own allow list still works");
+	{
+		const char *two[] = { "n1@x.example", "N2@X.example" };
+		const char *bad[] = { "n3@x.example", "not an address" };
+		const char *old[] = { "s0@x.example", "s2@x.example" };
+
+		TAP_OK(om_lists_change(store, "u@d.example", "block", two, 2, 1, 3, &error) < 0 &&
+		       om_lists_listed(store, "u@d.example", "block", "n1@x.example", &error) == 0,
+		       "two over the limit: neither written");
+		om_free(&error);
+		TAP_OK(om_lists_change(store, "u@d.example", "block", bad, 2, 1, 10, &error) < 0 &&
+		       om_lists_listed(store, "u@d.example", "block", "n3@x.example", &error) == 0,
+		       "one malformed address: the good one not written either");
+		om_free(&error);
+		TAP_OK(om_lists_change(store, "u@d.example", "block", old, 2, 0, 3, &error) == 2 &&
+		       om_lists_change(store, "u@d.example", "block", two, 2, 1, 3, &error) == 2,
+		       "removing two makes room for two, normalised");
+		TAP_OK(om_lists_listed(store, "u@d.example", "block", "N2@x.EXAMPLE", &error) == 1,
+		       "listed, case-insensitive");
+		TAP_OK(om_lists_change(store, "d.example", "block", old, 1, 1, 0, &error) == 1 &&
+		       om_lists_listed(store, "d.example", "block", "anyone@x.example", &error) == 0,
+		       "a domain's list has no per-mailbox limit");
+		TAP_OK(om_store_list_add(store, "d.example", "block", "@y.example", 0, &error) == 0 &&
+		       om_lists_listed(store, "d.example", "block", "who@y.example", &error) == 1,
+		       "@domain entries match every address of the domain");
+	}
 }
 
 static void test_snapshot_verdict(struct om_store *store)
@@ -166,7 +191,7 @@ static void test_snapshot_verdict(struct om_store *store)
 	TAP_OK(om_verdict_spam(snap, "v@d.example", "pal@x.example", "", 50, &d, &error) == 0 &&
 	       !d.is_spam && strcmp(d.listed, "allow:mailbox") == 0,
 	       "then the allow-listed sender is never spam");
-	TAP_OK(om_verdict_spam(snap, "u@d.example", "", "s2@x.example", -10, &d, &error) == 0 &&
+	TAP_OK(om_verdict_spam(snap, "u@d.example", "", "s1@x.example", -10, &d, &error) == 0 &&
 	       d.is_spam && strcmp(d.action, "quarantine") == 0 &&
 	       strcmp(d.listed, "block:mailbox") == 0, "block-listed From: quarantined");
 	om_snapshot_free(&snap);
