@@ -132,7 +132,8 @@ int ext_omamori_verdict(const struct sieve_runtime_env *renv,
 							      "omamori_deliver_current");
 		if (current != NULL && senv != NULL && senv->user != NULL &&
 		    current(senv->user, &verdict, &score) > 0) {
-			msg->verdict = verdict;
+			msg->verdict = p_strdup(sieve_message_context_pool(renv->msgctx),
+						verdict);
 			msg->score = p_strdup(sieve_message_context_pool(renv->msgctx),
 					      ext_omamori_score_text(score));
 		} else {

@@ -37,6 +37,15 @@ class Stack:
         for key, value in self.env.items():
             setattr(self, key, value)
 
+    def fill_list(self, scope, kind, count, domain="many.example"):
+        """Puts count entries on scope's kind list with `omamorictl list
+        import` (an administrator's import is not limited)."""
+        path = os.path.join(self.dir, "fill-%s-%s.csv" % (scope, kind))
+        with open(path, "w") as f:
+            f.write("scope,kind,entry\n")
+            f.writelines("%s,%s,user%d@%s\n" % (scope, kind, i, domain) for i in range(count))
+        self.ctl("list", "import", path)
+
     def down(self, keep=False):
         subprocess.run([STACK, "down", self.dir], check=False)
         if not keep and not os.environ.get("OMAMORI_KEEP"):

@@ -182,11 +182,7 @@ def sieve_test_compile_errors(st):
 
 @tap.case
 def sieve_test_refusals_write_nothing(st):
-    rows = "".join("bob@example.test,block,u%d@many.example\n" % i for i in range(299))
-    path = os.path.join(st.dir, "299.csv")
-    with open(path, "w") as f:
-        f.write(rows)
-    st.ctl("list", "import", path)
+    st.fill_list("bob@example.test", "block", 299)
     two = REQ + 'omamori_list :add :block ["n1@many.example", "n2@many.example"];\n'
     rc, out = sieve_test(st, two, HAM, user="bob@example.test")
     check("refused" in out and "300" in out, "two over the limit: %s" % out)
@@ -247,11 +243,7 @@ def delivery_files_spam_and_allow_lists_a_sender(st):
 
 @tap.case
 def delivery_refusals_keep_the_message(st):
-    rows = "".join("carol@example.test,block,u%d@many.example\n" % i for i in range(300))
-    path = os.path.join(st.dir, "300.csv")
-    with open(path, "w") as f:
-        f.write(rows)
-    st.ctl("list", "import", path)
+    st.fill_list("carol@example.test", "block", 300)
     install_script(st, "carol@example.test", REQ + 'omamori_list :add :block "one-more@many.example";\n'
                    'fileinto "NeverReached";\n')
     marker = uuid.uuid4().hex

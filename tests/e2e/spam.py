@@ -231,11 +231,7 @@ def domain_forbids_user_allow_lists(st):
 
 @tap.case
 def entry_301_is_refused(st):
-    rows = "".join("carol@example.test,block,user%d@many.example\n" % i for i in range(300))
-    path = os.path.join(st.dir, "300.csv")
-    with open(path, "w") as f:
-        f.write("scope,kind,entry\n" + rows)
-    st.ctl("list", "import", path)
+    st.fill_list("carol@example.test", "block", 300)
     proc = st.ctl("list", "add", "carol@example.test", "block", "one-more@many.example", check=False)
     check(proc.returncode == 2 and b"300" in proc.stderr, "301st: rc %d %r" % (proc.returncode, proc.stderr))
     shown = st.ctl("list", "show", "carol@example.test").stdout.decode().splitlines()
