@@ -4,6 +4,7 @@
  * token counts once, at the end, in one transaction.
  */
 #include "omamorictl.h"
+#include "settings.h"
 #include "spam.h"
 #include "util.h"
 
@@ -151,6 +152,90 @@ fail:
 	return ret;
 }
 
+/* ---- train: learn, then learn again what is still unsure ---- */
+
+#define CTL_TRAIN_SURE_SPAM 0.99
+#define CTL_TRAIN_SURE_HAM 0.01
+
+struct ctl_retraining {
+	struct om_spam_db *db;
+	int is_spam;
+	long relearned;
+};
+
+static void ctl_retrain_one(void *context, const char *path, const char *msg, size_t len)
+{
+	struct ctl_retraining *r = context;
+	double p = om_spam_score(r->db, msg, len);
+
+	(void)path;
+	if (r->is_spam ? p < CTL_TRAIN_SURE_SPAM : p > CTL_TRAIN_SURE_HAM) {
+		om_spam_learn(r->db, msg, len, r->is_spam, 0);
+		r->relearned++;
+	}
+}
+
+/* One pass over a corpus; the number of messages learned, or -1. */
+static long ctl_train_pass(struct om_spam_db *db, const char *path, int is_spam,
+			   int again)
+{
+	struct ctl_learning l;
+	struct ctl_retraining r = { db, is_spam, 0 };
+
+	if (again)
+		return ctl_each_message(path, ctl_retrain_one, &r) < 0 ? -1 : r.relearned;
+	memset(&l, 0, sizeof(l));
+	l.db = db;
+	l.is_spam = is_spam;
+	return ctl_each_message(path, ctl_learn_one, &l);
+}
+
+/* train [--rounds N] SPAM HAM: learns both, then up to N rounds learning
+   again every message the classifier is still unsure of (train on error,
+   as bogofilter's bogominitrain does); saves once. */
+static int ctl_train(struct ctl *ctl, int argc, char **argv)
+{
+	struct om_spam_db *db;
+	long rounds = 3, round, spam, ham, nspam, nham;
+	char *error = NULL;
+
+	if (argc == 4 && strcmp(argv[0], "--rounds") == 0) {
+		rounds = om_settings_number(argv[1], -1);
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc != 2 || rounds < 0 || rounds > 20)
+		return ctl_error("usage: train [--rounds 0..20] SPAM HAM  "
+				 "(each a FILE, DIR or MBOX)");
+	db = om_spam_db_new();
+	if (om_spam_db_load(db, ctl_store(ctl, 0), &error) < 0)
+		goto fail;
+	for (round = 0; round <= rounds; round++) {
+		spam = ctl_train_pass(db, argv[0], 1, round > 0);
+		ham = spam < 0 ? -1 : ctl_train_pass(db, argv[1], 0, round > 0);
+		if (spam < 0 || ham < 0) {
+			om_spam_db_free(&db);
+			return CTL_EXIT_ERROR;
+		}
+		if (round == 0)
+			printf("learned %ld spam, %ld ham\n", spam, ham);
+		else
+			printf("round %ld: %ld spam, %ld ham the classifier was unsure "
+			       "of learned again\n", round, spam, ham);
+		if (round > 0 && spam == 0 && ham == 0)
+			break;
+	}
+	if (om_spam_db_save(db, ctl_store(ctl, 0), &error) < 0)
+		goto fail;
+	om_spam_db_counts(db, &nspam, &nham);
+	printf("the classifier now counts %ld spam, %ld ham\n", nspam, nham);
+	om_spam_db_free(&db);
+	return CTL_EXIT_OK;
+fail:
+	om_spam_db_free(&db);
+	return ctl_fail(error);
+}
+
 struct ctl_classifying {
 	const struct om_spam_db *db;
 	const struct om_config *config;
@@ -209,6 +294,11 @@ static int ctl_classify(struct ctl *ctl, int argc, char **argv)
 int ctl_cmd_learn(struct ctl *ctl, int argc, char **argv)
 {
 	return ctl_learn(ctl, argc, argv);
+}
+
+int ctl_cmd_train(struct ctl *ctl, int argc, char **argv)
+{
+	return ctl_train(ctl, argc, argv);
 }
 
 int ctl_cmd_classify(struct ctl *ctl, int argc, char **argv)

@@ -74,6 +74,7 @@ static void ctl_usage(void)
 		"  policy test < REQUEST                 what omamori-policyd would answer\n"
 		"  learn spam|ham [--unlearn] FILE|DIR|MBOX...   teach the spam classifier\n"
 		"  classify [--rules] FILE|DIR|MBOX...   spam probability (--rules: score and rules)\n"
+		"  train [--rounds N] SPAM HAM           learn both, then again what is still unsure\n"
 		"features: %s\n", om_settings_feature_names());
 }
 
@@ -136,6 +137,8 @@ int main(int argc, char **argv)
 		ret = ctl_cmd_list(&ctl, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "learn") == 0)
 		ret = ctl_cmd_learn(&ctl, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "train") == 0)
+		ret = ctl_cmd_train(&ctl, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "classify") == 0)
 		ret = ctl_cmd_classify(&ctl, argc - 1, argv + 1);
 	else {

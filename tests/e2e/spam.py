@@ -331,6 +331,18 @@ def trusted_authentication_results_and_blocked_links_score(st):
     check("URL_BLOCKLISTED" in res["rules"], res["rules"])
 
 
+@tap.case
+def train_learns_again_what_is_unsure(st):
+    fixtures = os.path.join(st.dir, "fixtures", "train")
+    proc = st.ctl("train", "--rounds", "2", os.path.join(fixtures, "spam"),
+                  os.path.join(fixtures, "ham"))
+    out = proc.stdout.decode()
+    check(re.search(r"^learned 134 spam, 134 ham$", out, re.M) and "round 1:" in out and
+          "the classifier now counts" in out, out)
+    proc = st.ctl("train", "--rounds", "99", fixtures, fixtures, check=False)
+    check(proc.returncode == 2 and b"usage: train" in proc.stderr, proc.stderr)
+
+
 def prepare(st):
     """Fixtures generated and learned; alice quarantines, bob and carol tag."""
     train_classifier(st)
