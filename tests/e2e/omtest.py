@@ -6,6 +6,7 @@ TAP driver counts every case.  Nothing here mocks a server.
 """
 import imaplib
 import os
+import re
 import shutil
 import signal
 import smtplib
@@ -218,10 +219,14 @@ def train_classifier(st):
     subprocess.run([sys.executable, os.path.join(SRCDIR, "tests", "fixtures", "spamgen.py"), out],
                    check=True)
     st.ctl("learn", "spam", os.path.join(out, "train", "spam"))
-    st.ctl("learn", "ham", os.path.join(out, "train", "ham"))
+    learned = st.ctl("learn", "ham", os.path.join(out, "train", "ham")).stdout.decode()
+    # scand must hold both halves, not just the spam learned first
+    m = re.search(r"knows (\d+) spam, (\d+) ham", learned)
+    check(m, "learn said: %r" % learned)
+    want = "classifier reloaded: %s spam, %s ham" % (m.group(1), m.group(2))
     deadline = time.time() + 30
-    while "classifier reloaded" not in st.scand_log():
-        check(time.time() < deadline, "scand never reloaded the classifier")
+    while want not in st.scand_log():
+        check(time.time() < deadline, "scand never loaded %r" % want)
         time.sleep(0.2)
     return out
 
