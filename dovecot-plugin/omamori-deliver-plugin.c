@@ -541,46 +541,6 @@ static int omamori_quarantine_create(struct mail_user *user, const char *name,
 	return ret;
 }
 
-/* Expunges what came into the Quarantine folder more than days ago. */
-static void omamori_quarantine_expire(struct mail_deliver_context *ctx,
-				      const char *name, long days)
-{
-	struct mail_namespace *ns = mail_namespace_find(ctx->rcpt_user->namespaces, name);
-	struct mailbox *box = mailbox_alloc(ns->list, name, 0);
-	struct mailbox_transaction_context *t;
-	struct mail_search_context *search;
-	struct mail_search_args *args;
-	struct mail_search_arg *arg;
-	struct mail *mail;
-	unsigned int expunged = 0;
-
-	if (mailbox_sync(box, 0) < 0) {
-		e_error(ctx->event, "omamori: %s: %s", name,
-			mailbox_get_last_internal_error(box, NULL));
-		mailbox_free(&box);
-		return;
-	}
-	t = mailbox_transaction_begin(box, 0, __func__);
-	args = mail_search_build_init();
-	arg = mail_search_build_add(args, SEARCH_BEFORE);
-	arg->value.date_type = MAIL_SEARCH_DATE_TYPE_RECEIVED;
-	arg->value.search_flags = MAIL_SEARCH_ARG_FLAG_UTC_TIMES;
-	arg->value.time = ioloop_time - (time_t)days * 86400;
-	search = mailbox_search_init(t, args, NULL, 0, NULL);
-	mail_search_args_unref(&args);
-	while (mailbox_search_next(search, &mail)) {
-		mail_expunge(mail);
-		expunged++;
-	}
-	if (mailbox_search_deinit(&search) < 0 || mailbox_transaction_commit(&t) < 0)
-		e_error(ctx->event, "omamori: expunging old mail from %s: %s", name,
-			mailbox_get_last_internal_error(box, NULL));
-	else if (expunged > 0)
-		e_info(ctx->event, "omamori: %u messages older than %ld days "
-		       "expunged from %s", expunged, days, name);
-	mailbox_free(&box);
-}
-
 /* Saves the spam straight into the Quarantine folder, past Sieve. */
 static int omamori_deliver_quarantine(struct omamori_delivery *d,
 				      struct omamori_user *ouser,
@@ -588,7 +548,6 @@ static int omamori_deliver_quarantine(struct omamori_delivery *d,
 {
 	struct mail_deliver_context *ctx = d->ctx;
 	const char *name = d->config->quarantine_mailbox, *error;
-	char *days, *serror = NULL;
 	int ret;
 
 	if (omamori_quarantine_create(ctx->rcpt_user, name, &error) < 0)
@@ -602,15 +561,7 @@ static int omamori_deliver_quarantine(struct omamori_delivery *d,
 		return omamori_tempfail(ctx, t_strdup_printf("cannot save into %s", name));
 	/* the message is in: it counts as delivered for LMTP */
 	ctx->tried_default_save = TRUE;
-	days = om_settings_domain_value(d->store, d->mailbox, OM_SETTING_QUARANTINE_RETENTION,
-					"14", &serror);
-	if (days == NULL) {
-		e_error(ctx->event, "omamori: %s", serror);
-		free(serror);
-		return 1;
-	}
-	omamori_quarantine_expire(ctx, name, om_settings_number(days, 14));
-	free(days);
+	omamori_quarantine_expire(ctx->rcpt_user, d->store, d->config);
 	return 1;
 }
 

@@ -6,7 +6,8 @@
  * through which the delivery plugin hands Sieve a rewritten message.  It is
  * written against Dovecot 2.3.19's headers.
  *
- * In imap it also learns from what users do: a message copied or moved
+ * In imap it keeps the Quarantine folder to its retention at every login,
+ * and learns from what users do: a message copied or moved
  * into the Quarantine or Junk folder is learned as spam, one moved out of
  * them (not to Trash) as ham, and then (domain setting learn-allow-sender)
  * its sender goes on the user's allow list.  No imapsieve set-up needed.
@@ -15,6 +16,9 @@
 #include "mail-user.h"
 #include "mail-storage-hooks.h"
 #include "mail-storage-private.h"
+#include "mail-namespace.h"
+#include "mail-search-build.h"
+#include "ioloop.h"
 #include "raw-storage.h"
 #include "module-context.h"
 #include "istream.h"
@@ -237,6 +241,96 @@ static int omamori_save_begin(struct mail_save_context *ctx,
 	return ret;
 }
 
+/* ---- quarantine retention ---- */
+
+/* Expunges from name what arrived before limit; the number expunged, or
+   -1 (the folder missing is 0). */
+static int omamori_expunge_before(struct mail_user *user, const char *name,
+				  time_t limit)
+{
+	struct mail_namespace *ns = mail_namespace_find(user->namespaces, name);
+	struct mailbox *box = mailbox_alloc(ns->list, name, 0);
+	struct mailbox_transaction_context *t;
+	struct mail_search_context *search;
+	struct mail_search_args *args;
+	struct mail_search_arg *arg;
+	enum mail_error error;
+	struct mail *mail;
+	int expunged = 0;
+
+	if (mailbox_sync(box, 0) < 0) {
+		(void)mailbox_get_last_error(box, &error);
+		if (error != MAIL_ERROR_NOTFOUND)
+			e_error(user->event, "omamori: %s: %s", name,
+				mailbox_get_last_internal_error(box, NULL));
+		mailbox_free(&box);
+		return error == MAIL_ERROR_NOTFOUND ? 0 : -1;
+	}
+	t = mailbox_transaction_begin(box, 0, __func__);
+	args = mail_search_build_init();
+	arg = mail_search_build_add(args, SEARCH_BEFORE);
+	arg->value.date_type = MAIL_SEARCH_DATE_TYPE_RECEIVED;
+	arg->value.search_flags = MAIL_SEARCH_ARG_FLAG_UTC_TIMES;
+	arg->value.time = limit;
+	search = mailbox_search_init(t, args, NULL, 0, NULL);
+	mail_search_args_unref(&args);
+	while (mailbox_search_next(search, &mail)) {
+		mail_expunge(mail);
+		expunged++;
+	}
+	if (mailbox_search_deinit(&search) < 0 || mailbox_transaction_commit(&t) < 0) {
+		e_error(user->event, "omamori: expunging old mail from %s: %s", name,
+			mailbox_get_last_internal_error(box, NULL));
+		expunged = -1;
+	}
+	mailbox_free(&box);
+	return expunged;
+}
+
+void omamori_quarantine_expire(struct mail_user *user, struct om_store *store,
+			       const struct om_config *config)
+{
+	char *days, *error = NULL;
+	long n;
+	int expunged;
+
+	days = om_settings_domain_value(store, user->username,
+					OM_SETTING_QUARANTINE_RETENTION, "14", &error);
+	if (days == NULL) {
+		e_error(user->event, "omamori: %s", error);
+		free(error);
+		return;
+	}
+	n = om_settings_number(days, OM_DEFAULT_QUARANTINE_RETENTION);
+	free(days);
+	expunged = omamori_expunge_before(user, config->quarantine_mailbox,
+					  ioloop_time - (time_t)n * 86400);
+	if (expunged > 0)
+		e_info(user->event, "omamori: %d messages older than %ld days "
+		       "expunged from %s", expunged, n, config->quarantine_mailbox);
+}
+
+/* An IMAP session starts: the user's quarantine is kept to its retention
+   even when no new spam arrives to trigger it at delivery. */
+static void omamori_mail_namespaces_created(struct mail_namespace *namespaces)
+{
+	struct mail_user *user = namespaces->user;
+	struct omamori_user *ouser = omamori_user_get(user);
+	const struct om_config *config;
+	struct om_store *store;
+	const char *error;
+
+	if (ouser == NULL || user->service == NULL || strcmp(user->service, "imap") != 0)
+		return;
+	if (omamori_context_get(ouser, &config, &store, &error) < 0) {
+		e_error(user->event, "omamori: %s", error);
+		return;
+	}
+	T_BEGIN {
+		omamori_quarantine_expire(user, store, config);
+	} T_END;
+}
+
 /* ---- learning from IMAP moves ---- */
 
 static bool omamori_box_special(struct mailbox *box, const char *use)
@@ -395,6 +489,7 @@ static void omamori_mailbox_allocated(struct mailbox *box)
 
 static struct mail_storage_hooks omamori_mail_storage_hooks = {
 	.mail_user_created = omamori_mail_user_created,
+	.mail_namespaces_created = omamori_mail_namespaces_created,
 	.mailbox_allocated = omamori_mailbox_allocated,
 };
 

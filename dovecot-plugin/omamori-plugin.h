@@ -50,6 +50,11 @@ struct mail_user *omamori_user_raw(struct omamori_user *ouser);
 struct istream *omamori_decorated_stream(struct istream *input,
 					 const struct omamori_decoration *deco);
 
+/* Expunges from the user's Quarantine folder what arrived more than the
+   domain's quarantine-retention days ago (a missing folder is fine). */
+void omamori_quarantine_expire(struct mail_user *user, struct om_store *store,
+			       const struct om_config *config);
+
 void omamori_plugin_init(struct module *module);
 void omamori_plugin_deinit(void);
 

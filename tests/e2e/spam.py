@@ -304,6 +304,29 @@ def quarantine_retention_expunges_old_mail(st):
 
 
 @tap.case
+def quarantine_retention_also_applies_at_imap_login(st):
+    st.ctl("domain", "set", "example.test", "quarantine-retention", "2")
+    old, recent = mk(), mk()
+    m = st.imap("alice@example.test")
+    try:
+        for marker, days in ((old, 4), (recent, 1)):
+            msg = ("From: x@remote.test\r\nSubject: aged %s\r\nMessage-ID: <%s@e2e.test>\r\n\r\nx\r\n"
+                   % (marker, marker)).encode()
+            typ, resp = m.append("Quarantine", None,
+                                 imaplib.Time2Internaldate(time.time() - days * 86400), msg)
+            check(typ == "OK", "APPEND: %r" % resp)
+        typ, data = m.select("Quarantine", readonly=True)
+        typ, data = m.search(None, "HEADER", "Message-ID", old)
+        check(data[0].split(), "the old message was not even appended")
+    finally:
+        m.logout()
+    # no new spam arrives; the next login keeps the folder to its retention
+    held = b"".join(st.fetch_all("alice@example.test", "Quarantine"))
+    check(old.encode() not in held, "4-day-old mail kept past a 2-day retention")
+    check(recent.encode() in held, "1-day-old mail expunged")
+
+
+@tap.case
 def scan_json_has_score_rules_and_mailbox_threshold(st):
     raw = fixture(st, "spam", "en", True)
     res = scan(st, raw, "bob@example.test")
