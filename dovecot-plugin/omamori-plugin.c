@@ -18,6 +18,7 @@
 #include "mail-storage-private.h"
 #include "mail-namespace.h"
 #include "mail-search-build.h"
+#include "seq-range-array.h"
 #include "ioloop.h"
 #include "raw-storage.h"
 #include "module-context.h"
@@ -43,6 +44,8 @@
 
 #define OMAMORI_MAILBOX_CONTEXT(obj) \
 	MODULE_CONTEXT_REQUIRE(obj, omamori_storage_module)
+#define OMAMORI_TRANSACTION_CONTEXT(obj) \
+	MODULE_CONTEXT(obj, omamori_storage_module)
 #define OMAMORI_HEADER_PREFIX "X-Omamori-"
 
 static MODULE_CONTEXT_DEFINE_INIT(omamori_user_module,
@@ -445,29 +448,121 @@ static void omamori_learn(struct mail *mail, struct omamori_user *ouser, bool sp
 		omamori_allow_sender(mail, store, config, ouser->user->username);
 }
 
+/* What a transaction that copies into or out of Quarantine/Junk will
+   teach the classifier once it has committed. */
+enum omamori_learning { OMAMORI_LEARN_NONE, OMAMORI_LEARN_SPAM, OMAMORI_LEARN_HAM };
+
+struct omamori_transaction {
+	union mailbox_transaction_module_context module_ctx;
+	enum omamori_learning learning;
+};
+
+static enum omamori_learning omamori_learning_of(struct mailbox *src,
+						 struct mailbox *dest,
+						 const struct om_config *config)
+{
+	bool to_junk = omamori_box_is_junk(dest, config);
+	bool from_junk = omamori_box_is_junk(src, config);
+
+	if (to_junk && !from_junk)
+		return OMAMORI_LEARN_SPAM;
+	if (from_junk && !to_junk && !omamori_box_is_trash(dest))
+		return OMAMORI_LEARN_HAM;
+	return OMAMORI_LEARN_NONE;
+}
+
+/* A copy (or the copy half of a move) only notes what to learn; the
+   learning happens after the transaction commits, from the saved copies,
+   so a COPY that fails teaches nothing. */
 static int omamori_copy(struct mail_save_context *ctx, struct mail *mail)
 {
-	struct mailbox *dest = ctx->transaction->box;
-	union mailbox_module_context *mbox = OMAMORI_MAILBOX_CONTEXT(dest);
-	struct omamori_user *ouser = omamori_user_get(dest->storage->user);
+	struct mailbox_transaction_context *t = ctx->transaction;
+	union mailbox_module_context *mbox = OMAMORI_MAILBOX_CONTEXT(t->box);
+	struct omamori_user *ouser = omamori_user_get(t->box->storage->user);
+	struct omamori_transaction *ot = OMAMORI_TRANSACTION_CONTEXT(t);
 	const struct om_config *config;
 	struct om_store *store;
 	const char *error;
-	bool to_junk, from_junk;
 
 	if (mbox->super.copy(ctx, mail) < 0)
 		return -1;
-	if (ouser == NULL || omamori_context_get(ouser, &config, &store, &error) < 0)
+	if (ot == NULL || ot->learning != OMAMORI_LEARN_NONE || ouser == NULL ||
+	    omamori_context_get(ouser, &config, &store, &error) < 0)
 		return 0;
-	to_junk = omamori_box_is_junk(dest, config);
-	from_junk = omamori_box_is_junk(mail->box, config);
-	T_BEGIN {
-		if (to_junk && !from_junk)
-			omamori_learn(mail, ouser, TRUE);
-		else if (from_junk && !to_junk && !omamori_box_is_trash(dest))
-			omamori_learn(mail, ouser, FALSE);
-	} T_END;
+	ot->learning = omamori_learning_of(mail->box, t->box, config);
 	return 0;
+}
+
+static struct mailbox_transaction_context *
+omamori_transaction_begin(struct mailbox *box, enum mailbox_transaction_flags flags,
+			  const char *reason)
+{
+	union mailbox_module_context *mbox = OMAMORI_MAILBOX_CONTEXT(box);
+	struct mailbox_transaction_context *t;
+	struct omamori_transaction *ot;
+
+	t = mbox->super.transaction_begin(box, flags, reason);
+	ot = i_new(struct omamori_transaction, 1);
+	MODULE_CONTEXT_SET(t, omamori_storage_module, ot);
+	return t;
+}
+
+/* Learns every message the committed transaction saved into dest, read
+   through a mailbox of its own (the committing one has not synced them). */
+static void omamori_learn_saved(struct mailbox *dest, struct omamori_user *ouser,
+				const struct mail_transaction_commit_changes *changes,
+				bool spam)
+{
+	struct mailbox *box = mailbox_alloc(dest->list, mailbox_get_vname(dest), 0);
+	struct mailbox_transaction_context *t;
+	struct seq_range_iter iter;
+	struct mail *mail;
+	unsigned int n = 0;
+	uint32_t uid;
+
+	if (mailbox_sync(box, 0) < 0) {
+		e_error(ouser->user->event, "omamori: cannot learn from %s: %s",
+			mailbox_get_vname(dest), mailbox_get_last_internal_error(box, NULL));
+		mailbox_free(&box);
+		return;
+	}
+	t = mailbox_transaction_begin(box, 0, __func__);
+	mail = mail_alloc(t, 0, NULL);
+	seq_range_array_iter_init(&iter, &changes->saved_uids);
+	while (seq_range_array_iter_nth(&iter, n++, &uid)) {
+		if (!mail_set_uid(mail, uid) || mail->expunged)
+			continue;
+		T_BEGIN {
+			omamori_learn(mail, ouser, spam);
+		} T_END;
+	}
+	mail_free(&mail);
+	(void)mailbox_transaction_commit(&t);
+	mailbox_free(&box);
+}
+
+static int omamori_transaction_commit(struct mailbox_transaction_context *t,
+				      struct mail_transaction_commit_changes *changes_r)
+{
+	struct mailbox *box = t->box;
+	union mailbox_module_context *mbox = OMAMORI_MAILBOX_CONTEXT(box);
+	struct omamori_transaction *ot = OMAMORI_TRANSACTION_CONTEXT(t);
+	struct omamori_user *ouser = omamori_user_get(box->storage->user);
+	int ret = mbox->super.transaction_commit(t, changes_r);
+
+	if (ret == 0 && ot != NULL && ot->learning != OMAMORI_LEARN_NONE && ouser != NULL)
+		omamori_learn_saved(box, ouser, changes_r, ot->learning == OMAMORI_LEARN_SPAM);
+	i_free(ot);
+	return ret;
+}
+
+static void omamori_transaction_rollback(struct mailbox_transaction_context *t)
+{
+	union mailbox_module_context *mbox = OMAMORI_MAILBOX_CONTEXT(t->box);
+	struct omamori_transaction *ot = OMAMORI_TRANSACTION_CONTEXT(t);
+
+	mbox->super.transaction_rollback(t);
+	i_free(ot);
 }
 
 static void omamori_mailbox_allocated(struct mailbox *box)
@@ -482,8 +577,12 @@ static void omamori_mailbox_allocated(struct mailbox *box)
 	v->save_begin = omamori_save_begin;
 	/* learning is what IMAP users do; deliveries copy from a raw mailbox
 	   and must not count */
-	if (user->service != NULL && strcmp(user->service, "imap") == 0)
+	if (user->service != NULL && strcmp(user->service, "imap") == 0) {
 		v->copy = omamori_copy;
+		v->transaction_begin = omamori_transaction_begin;
+		v->transaction_commit = omamori_transaction_commit;
+		v->transaction_rollback = omamori_transaction_rollback;
+	}
 	MODULE_CONTEXT_SET_SELF(box, omamori_storage_module, mbox);
 }
 
