@@ -467,6 +467,17 @@ static int om_store_exec_stmt(struct om_store *store, enum om_stmt_id id,
 	return 0;
 }
 
+/* Rolls the open transaction back (whatever failed was reported already);
+   returns -1 for the caller to pass on. */
+static int om_store_rollback(struct om_store *store)
+{
+	char *ignored = NULL;
+
+	(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &ignored);
+	free(ignored);
+	return -1;
+}
+
 int om_store_subscription_set(struct om_store *store, const char *mailbox,
 			      const char *feature, const char *state,
 			      char **error_r)
@@ -562,7 +573,6 @@ int om_store_list_change(struct om_store *store, const char *scope,
 			 const char *kind, const char *const *entries,
 			 size_t count, int add, long max_entries, char **error_r)
 {
-	char *ignored = NULL;
 	long before, after;
 	size_t i;
 
@@ -588,9 +598,7 @@ int om_store_list_change(struct om_store *store, const char *scope,
 		return -1;
 	return (int)(add ? after - before : before - after);
 fail:
-	(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &ignored);
-	free(ignored);
-	return -1;
+	return om_store_rollback(store);
 }
 
 int om_store_list_add(struct om_store *store, const char *scope,
@@ -641,7 +649,6 @@ int om_store_rates_save(struct om_store *store,
 			long long expire_before, char **error_r)
 {
 	sqlite3_stmt *stmt;
-	char *ignored = NULL;
 	size_t i;
 	int ok;
 
@@ -673,9 +680,7 @@ int om_store_rates_save(struct om_store *store,
 	store->own_writes++;
 	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);
 fail:
-	(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &ignored);
-	free(ignored);
-	return -1;
+	return om_store_rollback(store);
 }
 
 int om_store_rates_each(struct om_store *store, om_store_rate_cb *cb,
@@ -706,7 +711,6 @@ int om_store_list_import(struct om_store *store,
 			 const struct om_store_list_row *rows, size_t count,
 			 char **error_r)
 {
-	char *ignored = NULL;
 	size_t i;
 
 	if (om_store_exec_stmt(store, OM_SQL_BEGIN, error_r) < 0)
@@ -714,9 +718,7 @@ int om_store_list_import(struct om_store *store,
 	for (i = 0; i < count; i++) {
 		if (om_store_write(store, OM_SQL_LIST_ADD, rows[i].scope,
 				   rows[i].kind, rows[i].entry, 1, error_r) < 0) {
-			(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &ignored);
-			free(ignored);
-			return -1;
+			return om_store_rollback(store);
 		}
 	}
 	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);
@@ -784,7 +786,6 @@ int om_store_spam_load(struct om_store *store, om_store_token_cb *cb,
 		       void *context, struct om_store_spam_state *state_r,
 		       char **error_r)
 {
-	char *ignored = NULL;
 	int ret;
 
 	/* one read transaction: totals, revision and tokens agree */
@@ -792,9 +793,7 @@ int om_store_spam_load(struct om_store *store, om_store_token_cb *cb,
 		return -1;
 	ret = om_store_spam_read(store, cb, context, state_r, error_r);
 	if (ret < 0) {
-		(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &ignored);
-		free(ignored);
-		return -1;
+		return om_store_rollback(store);
 	}
 	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);
 }
@@ -831,7 +830,6 @@ int om_store_spam_save(struct om_store *store,
 		       long dspam, long dham, long long *revision_before_r,
 		       long long *revision_after_r, char **error_r)
 {
-	char *ignored = NULL;
 
 	if (om_store_exec_stmt(store, OM_SQL_BEGIN, error_r) < 0)
 		return -1;
@@ -846,7 +844,5 @@ int om_store_spam_save(struct om_store *store,
 	store->own_writes++;
 	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);
 fail:
-	(void)om_store_exec_stmt(store, OM_SQL_ROLLBACK, &ignored);
-	free(ignored);
-	return -1;
+	return om_store_rollback(store);
 }
