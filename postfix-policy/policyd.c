@@ -44,6 +44,7 @@ struct policyd_conn {
 	char *buf;
 	size_t len, cap;	/* cap: policyd_max_request when it connected */
 	struct om_buf out;	/* answers not yet written */
+	int watching_out;	/* EPOLLOUT is in its epoll events */
 };
 
 struct policyd {
@@ -210,36 +211,48 @@ static int policyd_handle_input(struct policyd *d, struct policyd_conn *c)
 		}
 		om_policy_decide(d->policy, &req, time(NULL), &dec);
 		policyd_log_request(&req, &dec);
-		om_buf_printf(&c->out, "action=%s\n\n", dec.action);
+		om_buf_append_str(&c->out, "action=");
+		om_buf_append_str(&c->out, dec.action);
+		om_buf_append(&c->out, "\n\n", 2);
 		d->requests++;
 		memmove(c->buf, c->buf + used, c->len - used);
 		c->len -= used;
 	}
 }
 
+/* Asks epoll for EPOLLOUT or stops asking; a system call only when that
+   changes, so a request answered at once costs none. */
+static int policyd_watch_out(struct policyd *d, struct policyd_conn *c, int want)
+{
+	struct epoll_event ev;
+
+	if (c->watching_out == want)
+		return 0;
+	ev.events = EPOLLIN | (want ? EPOLLOUT : 0);
+	ev.data.ptr = c;
+	if (epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
+		return -1;
+	c->watching_out = want;
+	return 0;
+}
+
 /* Writes what is pending; -1 on error. */
 static int policyd_flush(struct policyd *d, struct policyd_conn *c)
 {
-	struct epoll_event ev;
 	ssize_t n;
 
 	while (c->out.len > 0) {
 		n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			ev.events = EPOLLIN | EPOLLOUT;
-			ev.data.ptr = c;
-			return epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
-		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return policyd_watch_out(d, c, 1);
 		if (n < 0)
 			return -1;
 		memmove(c->out.data, c->out.data + n, c->out.len - (size_t)n);
 		c->out.len -= (size_t)n;
 	}
-	ev.events = EPOLLIN;
-	ev.data.ptr = c;
-	return epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+	return policyd_watch_out(d, c, 0);
 }
 
 static void policyd_readable(struct policyd *d, struct policyd_conn *c)

@@ -35,10 +35,25 @@ struct om_policy_rate {
 	char last_instance[64];
 };
 
+/* A mailbox's settings as the decisions need them, resolved once per
+   snapshot (mailbox -> domain -> global -> default) instead of per request. */
+struct om_policy_mailbox {
+	long long max_recipients;
+	long long max_message_size;
+	long long rate_window;
+	long long rate_messages;
+	long long rate_recipients;
+	int outbound;
+};
+
+/* Resolved mailboxes kept at most; past it the cache starts again. */
+#define OM_POLICY_MAILBOX_CACHE_MAX 65536
+
 struct om_policy {
 	struct om_snapshot *snap;	/* lists and settings */
 	struct om_hash *instances;	/* instance -> om_policy_instance */
 	struct om_hash *rates;		/* sasl user -> om_policy_rate */
+	struct om_hash *mailboxes;	/* address -> om_policy_mailbox */
 };
 
 /* ---- parsing ---- */
@@ -50,26 +65,37 @@ static void om_policy_request_init(struct om_policy_request *req)
 	req->sasl_username = req->instance = req->client_address = "";
 }
 
+/* The attributes the decisions use; Postfix sends some twenty more, and
+   those are skipped on their length before any string compare. */
 static void om_policy_attribute(struct om_policy_request *req,
-				const char *name, const char *value)
+				const char *name, size_t name_len,
+				const char *value)
 {
-	if (strcmp(name, "request") == 0)
-		req->request = value;
-	else if (strcmp(name, "protocol_state") == 0)
-		req->protocol_state = value;
-	else if (strcmp(name, "sender") == 0)
-		req->sender = value;
-	else if (strcmp(name, "recipient") == 0)
-		req->recipient = value;
-	else if (strcmp(name, "sasl_username") == 0)
-		req->sasl_username = value;
-	else if (strcmp(name, "instance") == 0)
-		req->instance = value;
-	else if (strcmp(name, "client_address") == 0)
-		req->client_address = value;
-	else if (strcmp(name, "size") == 0)
+	const struct {
+		const char *name;
+		size_t len;
+		const char **field;
+	} text_attributes[] = {
+		{ "request", 7, &req->request },
+		{ "protocol_state", 14, &req->protocol_state },
+		{ "sender", 6, &req->sender },
+		{ "recipient", 9, &req->recipient },
+		{ "sasl_username", 13, &req->sasl_username },
+		{ "instance", 8, &req->instance },
+		{ "client_address", 14, &req->client_address },
+	};
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(text_attributes); i++) {
+		if (name_len == text_attributes[i].len &&
+		    memcmp(name, text_attributes[i].name, name_len) == 0) {
+			*text_attributes[i].field = value;
+			return;
+		}
+	}
+	if (name_len == 4 && memcmp(name, "size", 4) == 0)
 		req->size = atoll(value);
-	else if (strcmp(name, "recipient_count") == 0)
+	else if (name_len == 15 && memcmp(name, "recipient_count", 15) == 0)
 		req->recipient_count = atol(value);
 }
 
@@ -122,13 +148,13 @@ int om_policy_parse(char *buf, size_t len, size_t max_request,
 			nl[-1] = '\0';
 		if (*line == '\0')
 			break;
-		eq = strchr(line, '=');
+		eq = memchr(line, '=', (size_t)(nl - line));
 		if (eq == NULL) {
 			*error_r = "attribute line without '='";
 			return -1;
 		}
 		*eq = '\0';
-		om_policy_attribute(req, line, eq + 1);
+		om_policy_attribute(req, line, (size_t)(eq - line), eq + 1);
 		line = nl + 1;
 	}
 	if (*req->request == '\0') {
@@ -148,6 +174,7 @@ struct om_policy *om_policy_new(void)
 	policy->snap = om_snapshot_new();
 	policy->instances = om_hash_new(256);
 	policy->rates = om_hash_new(256);
+	policy->mailboxes = om_hash_new(256);
 	return policy;
 }
 
@@ -160,20 +187,35 @@ void om_policy_free(struct om_policy **policyp)
 	om_snapshot_free(&policy->snap);
 	om_hash_free(&policy->instances, free);
 	om_hash_free(&policy->rates, free);
+	om_hash_free(&policy->mailboxes, free);
 	free(policy);
 	*policyp = NULL;
+}
+
+/* Forgets the resolved mailboxes: the settings behind them changed. */
+static void om_policy_forget_mailboxes(struct om_policy *policy)
+{
+	om_hash_free(&policy->mailboxes, free);
+	policy->mailboxes = om_hash_new(256);
 }
 
 int om_policy_load(struct om_policy *policy, struct om_store *store,
 		   char **error_r)
 {
-	return om_snapshot_load(policy->snap, store, error_r);
+	if (om_snapshot_load(policy->snap, store, error_r) < 0)
+		return -1;
+	om_policy_forget_mailboxes(policy);
+	return 0;
 }
 
 int om_policy_refresh(struct om_policy *policy, struct om_store *store,
 		      char **error_r)
 {
-	return om_snapshot_refresh(policy->snap, store, error_r);
+	int ret = om_snapshot_refresh(policy->snap, store, error_r);
+
+	if (ret > 0)
+		om_policy_forget_mailboxes(policy);
+	return ret;
 }
 
 /* ---- rate counters ---- */
@@ -290,6 +332,48 @@ static long long om_policy_number(struct om_policy *policy, const char *mailbox,
 	return n;
 }
 
+/* 1 if the mailbox takes an outbound feature. */
+static int om_policy_outbound(struct om_policy *policy, const char *mailbox)
+{
+	enum om_sub_state state;
+	const char *source;
+	char *error = NULL;
+
+	if (om_settings_subscription_from(om_snapshot_source(policy->snap), mailbox,
+					  OM_FEATURE_OUTBOUND_VIRUS, &state,
+					  &source, &error) < 0) {
+		free(error);
+		return 0;
+	}
+	return state == OM_SUB_ON;
+}
+
+/* The mailbox's settings, resolved on first use after each reload. */
+static const struct om_policy_mailbox *
+om_policy_mailbox(struct om_policy *policy, const char *mailbox)
+{
+	struct om_policy_mailbox *mb = om_hash_get(policy->mailboxes, mailbox);
+
+	if (mb != NULL)
+		return mb;
+	if (om_hash_count(policy->mailboxes) >= OM_POLICY_MAILBOX_CACHE_MAX)
+		om_policy_forget_mailboxes(policy);
+	mb = om_calloc(1, sizeof(*mb));
+	mb->max_recipients = om_policy_number(policy, mailbox, OM_SETTING_MAX_RECIPIENTS,
+					      OM_DEFAULT_MAX_RECIPIENTS);
+	mb->max_message_size = om_policy_number(policy, mailbox, OM_SETTING_MAX_MESSAGE_SIZE,
+						OM_DEFAULT_MAX_MESSAGE_SIZE);
+	mb->rate_window = om_policy_number(policy, mailbox, OM_SETTING_RATE_WINDOW,
+					   OM_DEFAULT_RATE_WINDOW);
+	mb->rate_messages = om_policy_number(policy, mailbox, OM_SETTING_RATE_MESSAGES,
+					     OM_DEFAULT_RATE_MESSAGES);
+	mb->rate_recipients = om_policy_number(policy, mailbox, OM_SETTING_RATE_RECIPIENTS,
+					       OM_DEFAULT_RATE_RECIPIENTS);
+	mb->outbound = *mailbox != '\0' && om_policy_outbound(policy, mailbox);
+	om_hash_set(policy->mailboxes, mailbox, mb);
+	return mb;
+}
+
 /* 1 if sender is on a block list that applies to recipient. */
 static int om_policy_blocked(struct om_policy *policy, const char *sender,
 			     const char *recipient)
@@ -329,12 +413,9 @@ static int om_policy_rate_exceeded(struct om_policy *policy,
 				   time_t now, char *why, size_t why_size)
 {
 	const char *user = req->sasl_username;
-	long long window = om_policy_number(policy, user, OM_SETTING_RATE_WINDOW,
-					    OM_DEFAULT_RATE_WINDOW);
-	long long max_msgs = om_policy_number(policy, user, OM_SETTING_RATE_MESSAGES,
-					      OM_DEFAULT_RATE_MESSAGES);
-	long long max_rcpts = om_policy_number(policy, user, OM_SETTING_RATE_RECIPIENTS,
-					       OM_DEFAULT_RATE_RECIPIENTS);
+	const struct om_policy_mailbox *mb = om_policy_mailbox(policy, user);
+	long long window = mb->rate_window, max_msgs = mb->rate_messages;
+	long long max_rcpts = mb->rate_recipients;
 	long long start = window > 0 ? (long long)now - (long long)now % window : 0;
 	struct om_policy_rate *rate = om_hash_get(policy->rates, user);
 	int new_message;
@@ -365,27 +446,12 @@ static int om_policy_rate_exceeded(struct om_policy *policy,
 	return 0;
 }
 
-/* 1 if the authenticated sender's mailbox takes an outbound feature. */
-static int om_policy_outbound(struct om_policy *policy, const char *user)
-{
-	enum om_sub_state state;
-	const char *source;
-	char *error = NULL;
-
-	if (om_settings_subscription_from(om_snapshot_source(policy->snap), user,
-					  OM_FEATURE_OUTBOUND_VIRUS, &state,
-					  &source, &error) < 0) {
-		free(error);
-		return 0;
-	}
-	return state == OM_SUB_ON;
-}
-
 static void om_policy_decide_rcpt(struct om_policy *policy,
 				  const struct om_policy_request *req,
 				  time_t now, struct om_policy_decision *out)
 {
 	struct om_policy_instance *inst = om_policy_instance(policy, req->instance, now);
+	const struct om_policy_mailbox *mb;
 	long long max_rcpts, max_size;
 	char why[200];
 
@@ -394,16 +460,15 @@ static void om_policy_decide_rcpt(struct om_policy *policy,
 			      "block list of the recipient, its domain or global");
 		return;
 	}
-	max_rcpts = om_policy_number(policy, req->recipient, OM_SETTING_MAX_RECIPIENTS,
-				     OM_DEFAULT_MAX_RECIPIENTS);
+	mb = om_policy_mailbox(policy, req->recipient);
+	max_rcpts = mb->max_recipients;
+	max_size = mb->max_message_size;
 	if (inst != NULL && inst->recipients + 1 > max_rcpts) {
 		snprintf(why, sizeof(why), "recipient %ld of this message, limit %lld",
 			 inst->recipients + 1, max_rcpts);
 		om_policy_say(out, "452 4.5.3 Too many recipients", why);
 		return;
 	}
-	max_size = om_policy_number(policy, req->recipient, OM_SETTING_MAX_MESSAGE_SIZE,
-				    OM_DEFAULT_MAX_MESSAGE_SIZE);
 	if (req->size > max_size) {
 		snprintf(why, sizeof(why), "declared size %lld over %lld", req->size, max_size);
 		om_policy_say(out, "552 5.3.4 Message size exceeds the recipient's limit", why);
@@ -419,7 +484,8 @@ static void om_policy_decide_rcpt(struct om_policy *policy,
 		if (inst->size_limit == 0 || max_size < inst->size_limit)
 			inst->size_limit = max_size;
 	}
-	if (*req->sasl_username != '\0' && om_policy_outbound(policy, req->sasl_username)) {
+	if (*req->sasl_username != '\0' &&
+	    om_policy_mailbox(policy, req->sasl_username)->outbound) {
 		om_policy_say(out, OM_POLICY_FILTER_ACTION,
 			      "authenticated sender subscribes to an outbound feature");
 		return;
@@ -433,8 +499,7 @@ static void om_policy_decide_size(struct om_policy *policy,
 {
 	struct om_policy_instance *inst = om_policy_instance(policy, req->instance, now);
 	long long limit = inst != NULL && inst->size_limit > 0 ? inst->size_limit :
-		om_policy_number(policy, "", OM_SETTING_MAX_MESSAGE_SIZE,
-				 OM_DEFAULT_MAX_MESSAGE_SIZE);
+		om_policy_mailbox(policy, "")->max_message_size;
 	char why[200];
 
 	if (req->size > limit) {

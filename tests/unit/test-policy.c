@@ -151,6 +151,28 @@ static void test_decisions(struct om_store *store)
 	TAP_OK(policy == NULL, "free sets the pointer to NULL");
 }
 
+/* Settings are resolved once per mailbox and snapshot: a change in the
+   store must reach the next decision after a refresh, not stay cached. */
+static void test_settings_change(struct om_store *store)
+{
+	struct om_policy *policy = om_policy_new();
+	char *error = NULL;
+
+	TAP_OK(om_store_domain_set(store, "change.jp", OM_SETTING_MAX_RECIPIENTS, "1", &error) == 0 &&
+	       om_policy_load(policy, store, &error) == 0, "domain limit 1 loaded");
+	decide(policy, "RCPT", "a@x.example", "one@change.jp", "", "c1", 0, 2000);
+	TAP_OK(strncmp(decide(policy, "RCPT", "a@x.example", "one@change.jp", "", "c1", 0, 2000),
+		       "452 4.5.3", 9) == 0, "second recipient over the limit of 1");
+	TAP_OK(om_store_domain_set(store, "change.jp", OM_SETTING_MAX_RECIPIENTS, "3", &error) == 0 &&
+	       om_policy_refresh(policy, store, &error) == 1, "limit raised to 3: refresh reloads");
+	TAP_OK(strcmp(decide(policy, "RCPT", "a@x.example", "one@change.jp", "", "c2", 0, 2001), "DUNNO") == 0 &&
+	       strcmp(decide(policy, "RCPT", "a@x.example", "one@change.jp", "", "c2", 0, 2001), "DUNNO") == 0 &&
+	       strncmp(decide(policy, "RCPT", "a@x.example", "one@change.jp", "", "c2", 0, 2001),
+		       "DUNNO", 5) == 0, "the raised limit applies at once");
+	TAP_OK(om_policy_refresh(policy, store, &error) == 0, "nothing changed: no reload");
+	om_policy_free(&policy);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/om-test-policy-XXXXXX", *path, *error = NULL;
@@ -165,6 +187,7 @@ int main(void)
 	if (om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) < 0)
 		abort();
 	test_decisions(store);
+	test_settings_change(store);
 	om_store_close(&store);
 	tap_remove_tree(dir);
 	free(path);
