@@ -11,6 +11,14 @@
  * 0.375: on the SpamAssassin corpus split (bench/spam) it caught 91% of the
  * test spam instead of 85% at the same single false positive, because the
  * moderately spammy tokens of a mixed message count too.
+ *
+ * The same tokens are combined three times: the whole message, its headers
+ * alone and its body alone, each worth up to +-8 points (BAYES_nn,
+ * BAYES_HEAD_nn, BAYES_BODY_nn).  Spam posted to a mailing list carries the
+ * list's hammy headers, which outvote a plainly spammy body in one
+ * combination; ham in a spammy design is the reverse.  Three readings let
+ * each part speak (measured on a split inside the training set, never on
+ * the test set: 92.7% -> 95.1% caught at the same single false positive).
  */
 #include "spam.h"
 #include "hash.h"
@@ -201,13 +209,25 @@ static double om_chi2q(double x2, int df)
 	return sum < 1.0 ? sum : 1.0;
 }
 
-struct om_spam_scoring {
-	const struct om_spam_db *db;
+/* Fisher's sums over the tokens of one reading. */
+struct om_spam_evidence {
 	double ln_f, ln_1f;
 	int k;
+};
+
+struct om_spam_scoring {
+	const struct om_spam_db *db;
+	struct om_spam_evidence all, head, body;
 	const struct om_spam_check_settings *set;	/* or NULL */
 	int url_blocked;
 };
+
+static void om_spam_evidence_add(struct om_spam_evidence *ev, double f)
+{
+	ev->ln_f += log(f);
+	ev->ln_1f += log(1.0 - f);
+	ev->k++;
+}
 
 static void om_spam_score_token(void *context, const char *token)
 {
@@ -236,28 +256,29 @@ static void om_spam_score_token(void *context, const char *token)
 		f = 1e-6;
 	if (f > 1.0 - 1e-6)
 		f = 1.0 - 1e-6;
-	sc->ln_f += log(f);
-	sc->ln_1f += log(1.0 - f);
-	sc->k++;
+	om_spam_evidence_add(&sc->all, f);
+	om_spam_evidence_add(om_token_is_header(token) ? &sc->head : &sc->body, f);
 }
 
-static double om_spam_combine(const struct om_spam_scoring *sc)
+static double om_spam_combine(const struct om_spam_evidence *ev)
 {
 	double h, s;
 
-	if (sc->k == 0)
+	if (ev->k == 0)
 		return 0.5;
-	h = om_chi2q(-2.0 * sc->ln_f, 2 * sc->k);	/* evidence of ham */
-	s = om_chi2q(-2.0 * sc->ln_1f, 2 * sc->k);	/* evidence of spam */
+	h = om_chi2q(-2.0 * ev->ln_f, 2 * ev->k);	/* evidence of ham */
+	s = om_chi2q(-2.0 * ev->ln_1f, 2 * ev->k);	/* evidence of spam */
 	return (1.0 + h - s) / 2.0;
 }
 
 double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len)
 {
-	struct om_spam_scoring sc = { db, 0.0, 0.0, 0, NULL, 0 };
+	struct om_spam_scoring sc;
 
+	memset(&sc, 0, sizeof(sc));
+	sc.db = db;
 	om_tokenize_message(msg, len, om_spam_score_token, &sc);
-	return om_spam_combine(&sc);
+	return om_spam_combine(&sc.all);
 }
 
 /* The classifier's probability as points: OM_SPAM_BAYES_POINTS times the
@@ -267,7 +288,8 @@ double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len)
    some ham-like text lands (measured: p 0.6 keeps the single false
    positive of p 0.9 and catches 2% more).  Named by bucket like
    SpamAssassin's BAYES_nn rules. */
-static void om_spam_bayes_rule(double p, struct om_rules_result *rules)
+static void om_spam_bayes_rule(const char *name_prefix, double p,
+			       struct om_rules_result *rules)
 {
 	static const int buckets[] = { 0, 5, 20, 40, 50, 60, 80, 95, 99 };
 	char name[OM_RULE_NAME_MAX];
@@ -278,7 +300,7 @@ static void om_spam_bayes_rule(double p, struct om_rules_result *rules)
 		if (p * 100.0 >= (double)buckets[i])
 			b = buckets[i];
 	}
-	snprintf(name, sizeof(name), "BAYES_%02d", b);
+	snprintf(name, sizeof(name), "%s_%02d", name_prefix, b);
 	om_rules_add(rules, name, OM_SPAM_BAYES_POINTS * cbrt(2.0 * p - 1.0));
 }
 
@@ -300,16 +322,22 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 			  const struct om_spam_check_settings *set,
 			  struct om_spam_report *report)
 {
-	struct om_spam_scoring sc = { db, 0.0, 0.0, 0, set, 0 };
+	struct om_spam_scoring sc;
 
+	memset(&sc, 0, sizeof(sc));
+	sc.db = db;
+	sc.set = set;
 	memset(report, 0, sizeof(*report));
 	if (parsed != NULL)
 		om_rules_check_headers(parsed, set->trusted_authserv_id, &report->rules);
 	om_tokenize_parsed(parsed, msg, len, om_spam_score_token, &sc);
-	report->probability = om_spam_combine(&sc);
+	report->probability = om_spam_combine(&sc.all);
 	report->trained = db->nspam > 0 && db->nham > 0;
-	if (report->trained)
-		om_spam_bayes_rule(report->probability, &report->rules);
+	if (report->trained) {
+		om_spam_bayes_rule("BAYES", report->probability, &report->rules);
+		om_spam_bayes_rule("BAYES_HEAD", om_spam_combine(&sc.head), &report->rules);
+		om_spam_bayes_rule("BAYES_BODY", om_spam_combine(&sc.body), &report->rules);
+	}
 	if (sc.url_blocked)
 		om_rules_add(&report->rules, "URL_BLOCKLISTED", OM_SPAM_URL_BLOCKED_POINTS);
 	report->score = report->rules.points;

@@ -278,6 +278,24 @@ static void om_tokenize_raw_fallback(struct om_tok *t, GMimePart *part)
 	g_object_unref(stream);
 }
 
+/* A multipart's text before its first and after its last boundary.
+   Readers hide it, but where the boundaries are broken (spam that wants to
+   get past filters, or a mangling relay) the whole message is in it. */
+static void om_tokenize_multipart_edges(struct om_tok *t, GMimeMultipart *multipart)
+{
+	const char *edges[2];
+	size_t i;
+
+	edges[0] = g_mime_multipart_get_prologue(multipart);
+	edges[1] = g_mime_multipart_get_epilogue(multipart);
+	for (i = 0; i < OM_N_ELEMENTS(edges); i++) {
+		if (edges[i] == NULL)
+			continue;
+		om_tokenize_urls(t, edges[i]);
+		om_tokenize_run(t, edges[i], strlen(edges[i]), "");
+	}
+}
+
 static void om_tokenize_part(void *parent_obj, void *part_obj, void *data)
 {
 	GMimeObject *part = part_obj;
@@ -287,6 +305,10 @@ static void om_tokenize_part(void *parent_obj, void *part_obj, void *data)
 	char *text;
 
 	(void)parent_obj;
+	if (GMIME_IS_MULTIPART(part)) {
+		om_tokenize_multipart_edges(t, GMIME_MULTIPART(part));
+		return;
+	}
 	if (!GMIME_IS_TEXT_PART(part)) {
 		if (GMIME_IS_PART(part) && g_mime_part_get_filename(GMIME_PART(part)) != NULL)
 			om_tok_emit(t, "part:attachment");
@@ -393,4 +415,18 @@ void om_tokenize_text(const char *text, size_t len, const char *prefix,
 
 	om_tokenize_run(&t, text, len, prefix != NULL ? prefix : "");
 	om_hash_free(&t.seen, NULL);
+}
+
+int om_token_is_header(const char *token)
+{
+	static const char *const body_prefixes[] = { "url:", "html:", "part:" };
+	size_t i;
+
+	if (strchr(token, ':') == NULL)
+		return 0;	/* words and bigrams never hold a colon */
+	for (i = 0; i < OM_N_ELEMENTS(body_prefixes); i++) {
+		if (strncmp(token, body_prefixes[i], strlen(body_prefixes[i])) == 0)
+			return 0;
+	}
+	return 1;
 }

@@ -27,5 +27,8 @@ void om_tokenize_parsed(struct om_mime_msg *msg, const char *data, size_t len,
 /* Tokenizes UTF-8 text (invalid bytes skipped) with an optional prefix. */
 void om_tokenize_text(const char *text, size_t len, const char *prefix,
 		      om_token_cb *cb, void *context);
+/* 1 if token came from a header ("subj:", "received:", "hdr:"...), 0 if
+   from the body (words, bigrams, "url:", "html:", "part:"). */
+int om_token_is_header(const char *token);
 
 #endif

@@ -100,6 +100,82 @@ static void test_kinds(void)
 	       "full-width ASCII folded to ASCII");
 }
 
+static void test_token_places(void)
+{
+	/* "無料" as a bigram: body */
+	static const char bigram[] = "\xe7\x84\xa1\xe6\x96\x99";
+	/* the delimiter lines do not match the boundary parameter: GMime
+	   finds no parts, the text is all in the prologue */
+	static const char broken[] = "Subject: hi\nMIME-Version: 1.0\n"
+		"Content-Type: multipart/alternative; boundary=\"=Multipart Boundary 07\"\n\n"
+		"--= Multipart Boundary 07\nContent-Type: text/plain\n\n"
+		"professional website development http://cheap-sites.example/\n"
+		"--= Multipart Boundary 07--\n";
+
+	TAP_OK(om_token_is_header("received:from") && om_token_is_header("subj:cheap") &&
+	       om_token_is_header("hdr:x-mailer:yes") && om_token_is_header("list-id:fork"),
+	       "header tokens are known by their header prefix");
+	TAP_OK(!om_token_is_header("viagra") && !om_token_is_header("url:example.com") &&
+	       !om_token_is_header("html:link") && !om_token_is_header("part:attachment") &&
+	       !om_token_is_header(bigram) && !om_token_is_header("o'reilly"),
+	       "words, bigrams, links and part tokens are body tokens");
+	TAP_OK(has_token(broken, strlen(broken), "website") &&
+	       has_token(broken, strlen(broken), "url:cheap-sites.example"),
+	       "text of a multipart whose boundaries are broken is still tokenized");
+}
+
+/* 1 if the report has the rule prefix + two digits ("BAYES_HEAD_" +
+   "05") with points of the sign wanted (+1 or -1). */
+static int has_rule(const struct om_spam_report *report, const char *prefix, int sign)
+{
+	size_t i, n = strlen(prefix);
+
+	for (i = 0; i < report->rules.count; i++) {
+		if (strncmp(report->rules.hits[i].name, prefix, n) == 0 &&
+		    strlen(report->rules.hits[i].name) == n + 2 &&
+		    report->rules.hits[i].points * sign > 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Spam posted through a mailing list: the list's headers are all ham's,
+   the body is all spam's.  The body alone must still say spam. */
+static void test_readings(void)
+{
+	static const char list_ham[] = "From: dev@example.org\nSubject: [dev] build fails\n"
+		"List-Id: developers <dev.lists.example.org>\nX-Mailman-Version: 2.0\n"
+		"Precedence: bulk\nSender: dev-admin@lists.example.org\n\n"
+		"the build fails on the new compiler, patch attached, please review\n";
+	static const char spam[] = "From: sales@offers.example\nSubject: lowest mortgage rates\n\n"
+		"refinance today lowest mortgage rates guaranteed approval free quote\n";
+	static const char list_spam[] = "From: sales@offers.example\nSubject: [dev] hello\n"
+		"List-Id: developers <dev.lists.example.org>\nX-Mailman-Version: 2.0\n"
+		"Precedence: bulk\nSender: dev-admin@lists.example.org\n\n"
+		"refinance today lowest mortgage rates guaranteed approval free quote\n";
+	struct om_spam_db *db = om_spam_db_new();
+	struct om_spam_check_settings set = { NULL, NULL, NULL };
+	struct om_spam_report report;
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		om_spam_learn(db, list_ham, strlen(list_ham), 0, 0);
+		om_spam_learn(db, spam, strlen(spam), 1, 0);
+	}
+	om_spam_check(db, list_spam, strlen(list_spam), &set, &report);
+	TAP_OK(has_rule(&report, "BAYES_BODY_", 1) && has_rule(&report, "BAYES_HEAD_", -1),
+	       "list spam: the body reading is spam, the header reading ham");
+	om_spam_check(db, list_ham, strlen(list_ham), &set, &report);
+	TAP_OK(has_rule(&report, "BAYES_BODY_", -1) && has_rule(&report, "BAYES_HEAD_", -1) &&
+	       has_rule(&report, "BAYES_", -1) && report.score < 0,
+	       "list ham: all three readings ham");
+	om_spam_check(db, spam, strlen(spam), &set, &report);
+	TAP_OK(has_rule(&report, "BAYES_BODY_", 1) && has_rule(&report, "BAYES_HEAD_", 1) &&
+	       has_rule(&report, "BAYES_", 1) && report.score >= 5,
+	       "plain spam: all three readings spam, score over the threshold");
+	om_spam_db_free(&db);
+}
+
 static void test_learning(void)
 {
 	char dir[] = "/tmp/om-test-spam-XXXXXX", *path, *error = NULL;
@@ -159,6 +235,8 @@ int main(void)
 	test_charsets();
 	test_broken();
 	test_kinds();
+	test_token_places();
+	test_readings();
 	test_learning();
 	return tap_done();
 }
