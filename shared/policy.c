@@ -21,6 +21,11 @@
 #include <string.h>
 
 #define OM_POLICY_INSTANCE_TTL 600
+/* Messages in progress kept at most.  Each smtpd process has at most one
+   message in progress, so this is far above any real set of Postfix
+   servers; it bounds the memory a client opening transaction after
+   transaction (and never finishing one) can make us spend. */
+#define OM_POLICY_INSTANCES_MAX 20000
 
 struct om_policy_instance {
 	long recipients;
@@ -294,9 +299,10 @@ static void om_policy_expire_collect(void *context, const char *key, void *value
 	e->keys[e->count++] = om_strdup(key);
 }
 
-void om_policy_expire(struct om_policy *policy, time_t now)
+/* Forgets messages last seen before the given time. */
+static void om_policy_expire_before(struct om_policy *policy, time_t before)
 {
-	struct om_expire e = { policy->instances, now - OM_POLICY_INSTANCE_TTL, NULL, 0, 0 };
+	struct om_expire e = { policy->instances, before, NULL, 0, 0 };
 	size_t i;
 
 	om_hash_each(policy->instances, om_policy_expire_collect, &e);
@@ -305,6 +311,26 @@ void om_policy_expire(struct om_policy *policy, time_t now)
 		free(e.keys[i]);
 	}
 	free(e.keys);
+}
+
+void om_policy_expire(struct om_policy *policy, time_t now)
+{
+	om_policy_expire_before(policy, now - OM_POLICY_INSTANCE_TTL);
+}
+
+/* At the limit: the oldest messages go first, halving the age kept until
+   a tenth of the room is free (at worst every message is forgotten, and a
+   recipient count starts again). */
+static void om_policy_make_room(struct om_policy *policy, time_t now)
+{
+	time_t age = OM_POLICY_INSTANCE_TTL;
+
+	while (om_hash_count(policy->instances) >= OM_POLICY_INSTANCES_MAX * 9 / 10) {
+		age /= 2;
+		om_policy_expire_before(policy, age > 0 ? now - age : now + 1);
+		if (age == 0)
+			break;
+	}
 }
 
 void om_policy_stats(const struct om_policy *policy, size_t *entries_r,
@@ -400,6 +426,8 @@ static struct om_policy_instance *om_policy_instance(struct om_policy *policy,
 		return NULL;
 	inst = om_hash_get(policy->instances, instance);
 	if (inst == NULL) {
+		if (om_hash_count(policy->instances) >= OM_POLICY_INSTANCES_MAX)
+			om_policy_make_room(policy, now);
 		inst = om_calloc(1, sizeof(*inst));
 		om_hash_set(policy->instances, instance, inst);
 	}
@@ -493,15 +521,20 @@ static void om_policy_decide_rcpt(struct om_policy *policy,
 	om_policy_say(out, "DUNNO", "no rule applies");
 }
 
+/* At MAIL and END-OF-MESSAGE; after END-OF-MESSAGE the message is over
+   and its state is forgotten at once. */
 static void om_policy_decide_size(struct om_policy *policy,
 				  const struct om_policy_request *req,
-				  time_t now, struct om_policy_decision *out)
+				  time_t now, int message_over,
+				  struct om_policy_decision *out)
 {
 	struct om_policy_instance *inst = om_policy_instance(policy, req->instance, now);
 	long long limit = inst != NULL && inst->size_limit > 0 ? inst->size_limit :
 		om_policy_mailbox(policy, "")->max_message_size;
 	char why[200];
 
+	if (message_over && inst != NULL)
+		free(om_hash_delete(policy->instances, req->instance));
 	if (req->size > limit) {
 		snprintf(why, sizeof(why), "size %lld over %lld", req->size, limit);
 		om_policy_say(out, "552 5.3.4 Message size exceeds the fixed limit", why);
@@ -520,9 +553,10 @@ void om_policy_decide(struct om_policy *policy,
 	}
 	if (strcmp(req->protocol_state, "RCPT") == 0)
 		om_policy_decide_rcpt(policy, req, now, out);
-	else if (strcmp(req->protocol_state, "MAIL") == 0 ||
-		 strcmp(req->protocol_state, "END-OF-MESSAGE") == 0)
-		om_policy_decide_size(policy, req, now, out);
+	else if (strcmp(req->protocol_state, "MAIL") == 0)
+		om_policy_decide_size(policy, req, now, 0, out);
+	else if (strcmp(req->protocol_state, "END-OF-MESSAGE") == 0)
+		om_policy_decide_size(policy, req, now, 1, out);
 	else
 		om_policy_say(out, "DUNNO", "nothing to decide in this state");
 }

@@ -173,6 +173,34 @@ static void test_settings_change(struct om_store *store)
 	om_policy_free(&policy);
 }
 
+/* Per-message state is bounded: forgotten after END-OF-MESSAGE, and the
+   oldest go first when a client opens transaction after transaction. */
+static void test_message_state_bounded(struct om_store *store)
+{
+	struct om_policy *policy = om_policy_new();
+	size_t entries, instances, users, i;
+	char *error = NULL, id[32];
+
+	TAP_OK(om_store_domain_set(store, "bound.jp", OM_SETTING_MAX_RECIPIENTS, "2", &error) == 0 &&
+	       om_policy_load(policy, store, &error) == 0, "limit 2 for bound.jp");
+	decide(policy, "RCPT", "a@x.example", "one@bound.jp", "", "e1", 0, 3000);
+	decide(policy, "END-OF-MESSAGE", "a@x.example", "", "", "e1", 100, 3001);
+	om_policy_stats(policy, &entries, &instances, &users);
+	TAP_OK(instances == 0, "END-OF-MESSAGE forgets the message");
+	for (i = 0; i < 60000; i++) {
+		snprintf(id, sizeof(id), "flood%zu", i);
+		decide(policy, "RCPT", "a@x.example", "one@bound.jp", "", id, 0,
+		       (long)(4000 + i / 100));
+	}
+	om_policy_stats(policy, &entries, &instances, &users);
+	TAP_OK(instances > 0 && instances <= 20000, "60 000 open messages: at most 20 000 kept");
+	TAP_OK(strcmp(decide(policy, "RCPT", "a@x.example", "two@bound.jp", "", "flood59999", 0, 4600),
+		      "DUNNO") == 0 &&
+	       strncmp(decide(policy, "RCPT", "a@x.example", "three@bound.jp", "", "flood59999", 0, 4600),
+		       "452 4.5.3", 9) == 0, "the newest message's recipient count is kept");
+	om_policy_free(&policy);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/om-test-policy-XXXXXX", *path, *error = NULL;
@@ -188,6 +216,7 @@ int main(void)
 		abort();
 	test_decisions(store);
 	test_settings_change(store);
+	test_message_state_bounded(store);
 	om_store_close(&store);
 	tap_remove_tree(dir);
 	free(path);
