@@ -38,11 +38,14 @@
 
 #define POLICYD_MAX_LISTENERS 4
 #define POLICYD_EVENTS 256
+/* A connection's first buffer: Postfix's requests are about 1 KB. */
+#define POLICYD_BUF_START 4096
 
 struct policyd_conn {
 	int fd;
 	char *buf;
-	size_t len, cap;	/* cap: policyd_max_request when it connected */
+	size_t len, cap;	/* cap grows up to max as requests need */
+	size_t max;		/* policyd_max_request when it connected */
 	struct om_buf out;	/* answers not yet written */
 	int watching_out;	/* EPOLLOUT is in its epoll events */
 };
@@ -154,7 +157,8 @@ static void policyd_accept(struct policyd *d, int lfd)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c = om_calloc(1, sizeof(*c));
 		c->fd = fd;
-		c->cap = (size_t)d->config->policyd_max_request;
+		c->max = (size_t)d->config->policyd_max_request;
+		c->cap = c->max < POLICYD_BUF_START ? c->max : POLICYD_BUF_START;
 		c->buf = om_malloc(c->cap + 1);
 		om_buf_init(&c->out);
 		ev.events = EPOLLIN;
@@ -201,7 +205,7 @@ static int policyd_handle_input(struct policyd *d, struct policyd_conn *c)
 	int ret;
 
 	for (;;) {
-		ret = om_policy_parse(c->buf, c->len, c->cap, &req, &used, &error);
+		ret = om_policy_parse(c->buf, c->len, c->max, &req, &used, &error);
 		if (ret == 0)
 			return 0;
 		if (ret < 0) {
@@ -257,12 +261,17 @@ static int policyd_flush(struct policyd *d, struct policyd_conn *c)
 
 static void policyd_readable(struct policyd *d, struct policyd_conn *c)
 {
-	size_t room = c->cap - c->len;
+	size_t room;
 	ssize_t n;
 
+	if (c->len == c->cap && c->cap < c->max) {
+		c->cap = c->cap * 2 < c->max ? c->cap * 2 : c->max;
+		c->buf = om_realloc(c->buf, c->cap + 1);
+	}
+	room = c->cap - c->len;
 	if (room == 0) {
 		om_log_warn("policy request over %zu bytes: closing the connection",
-			    c->cap);
+			    c->max);
 		policyd_close(d, c);
 		return;
 	}
