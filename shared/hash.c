@@ -1,7 +1,12 @@
 /* hash.c - string-keyed open-addressing hash map with linear probing and
  * tombstones; grows at 70% load.  Small and allocation-light on lookups,
  * which is what a policy server answering tens of thousands of requests a
- * second from memory needs. */
+ * second from memory needs.
+ *
+ * Beside the slots, one tag byte per slot (empty, deleted, or 8 bits of the
+ * key's hash) is probed first, as Abseil's Swiss tables and Folly's F14 do:
+ * a lookup that misses - most block-list lookups - reads only tags, 64 per
+ * cache line, and a slot and its key are touched only when the tag matches. */
 #include "hash.h"
 #include "util.h"
 
@@ -9,20 +14,28 @@
 #include <string.h>
 
 struct om_hash_slot {
-	char *key;		/* NULL: empty; om_hash_tombstone: deleted */
+	char *key;		/* NULL unless the slot's tag is live */
 	void *value;
 	unsigned int hash;
 };
 
 struct om_hash {
 	struct om_hash_slot *slots;
+	unsigned char *tags;	/* one per slot, see om_hash_tag */
 	size_t size;		/* power of two */
 	size_t used;		/* live + tombstones */
 	size_t count;		/* live */
 };
 
-static char om_hash_tombstone_mark;
-#define OM_HASH_TOMBSTONE (&om_hash_tombstone_mark)
+#define OM_HASH_TAG_EMPTY 0
+#define OM_HASH_TAG_DELETED 1
+#define OM_HASH_TAG_IS_LIVE(tag) ((tag) > OM_HASH_TAG_DELETED)
+
+/* A live slot's tag: 2..255 from the top bits of its hash. */
+static unsigned char om_hash_tag(unsigned int h)
+{
+	return (unsigned char)(2 + (h >> 24) % 254);
+}
 
 /* FNV-1a over a, then (if b) a tab and b. */
 static unsigned int om_hash_key(const char *a, const char *b)
@@ -59,6 +72,7 @@ struct om_hash *om_hash_new(size_t expected)
 	while (hash->size * 7 / 10 < expected)
 		hash->size *= 2;
 	hash->slots = om_calloc(hash->size, sizeof(*hash->slots));
+	hash->tags = om_calloc(hash->size, 1);
 	return hash;
 }
 
@@ -70,13 +84,14 @@ void om_hash_free(struct om_hash **hashp, void (*free_value)(void *))
 	if (hash == NULL)
 		return;
 	for (i = 0; i < hash->size; i++) {
-		if (hash->slots[i].key != NULL && hash->slots[i].key != OM_HASH_TOMBSTONE) {
+		if (OM_HASH_TAG_IS_LIVE(hash->tags[i])) {
 			free(hash->slots[i].key);
 			if (free_value != NULL)
 				free_value(hash->slots[i].value);
 		}
 	}
 	free(hash->slots);
+	free(hash->tags);
 	free(hash);
 	*hashp = NULL;
 }
@@ -86,44 +101,59 @@ static struct om_hash_slot *om_hash_find(const struct om_hash *hash,
 					 unsigned int h)
 {
 	size_t mask = hash->size - 1, i = h & mask;
+	unsigned char want = om_hash_tag(h), tag;
 	struct om_hash_slot *slot;
 
 	for (;;) {
-		slot = &hash->slots[i];
-		if (slot->key == NULL)
+		tag = hash->tags[i];
+		if (tag == OM_HASH_TAG_EMPTY)
 			return NULL;
-		if (slot->key != OM_HASH_TOMBSTONE && slot->hash == h &&
-		    om_hash_key_eq(slot->key, a, b))
-			return slot;
+		if (tag == want) {
+			slot = &hash->slots[i];
+			if (slot->hash == h && om_hash_key_eq(slot->key, a, b))
+				return slot;
+		}
 		i = (i + 1) & mask;
 	}
+}
+
+/* The first slot from h's home that holds nothing live. */
+static size_t om_hash_free_slot(const struct om_hash *hash, unsigned int h)
+{
+	size_t mask = hash->size - 1, i;
+
+	for (i = h & mask; OM_HASH_TAG_IS_LIVE(hash->tags[i]); i = (i + 1) & mask)
+		;
+	return i;
 }
 
 static void om_hash_grow(struct om_hash *hash)
 {
 	struct om_hash_slot *old = hash->slots;
-	size_t old_size = hash->size, i, j, mask;
+	unsigned char *old_tags = hash->tags;
+	size_t old_size = hash->size, i, j;
 
 	if (hash->count * 2 >= hash->size)
 		hash->size *= 2;
 	hash->slots = om_calloc(hash->size, sizeof(*hash->slots));
+	hash->tags = om_calloc(hash->size, 1);
 	hash->used = hash->count;
-	mask = hash->size - 1;
 	for (i = 0; i < old_size; i++) {
-		if (old[i].key == NULL || old[i].key == OM_HASH_TOMBSTONE)
+		if (!OM_HASH_TAG_IS_LIVE(old_tags[i]))
 			continue;
-		for (j = old[i].hash & mask; hash->slots[j].key != NULL; j = (j + 1) & mask)
-			;
+		j = om_hash_free_slot(hash, old[i].hash);
 		hash->slots[j] = old[i];
+		hash->tags[j] = old_tags[i];
 	}
 	free(old);
+	free(old_tags);
 }
 
 void *om_hash_set(struct om_hash *hash, const char *key, void *value)
 {
 	unsigned int h = om_hash_key(key, NULL);
 	struct om_hash_slot *slot = om_hash_find(hash, key, NULL, h);
-	size_t mask, i;
+	size_t i;
 	void *previous;
 
 	if (slot != NULL) {
@@ -133,12 +163,10 @@ void *om_hash_set(struct om_hash *hash, const char *key, void *value)
 	}
 	if ((hash->used + 1) * 10 > hash->size * 7)
 		om_hash_grow(hash);
-	mask = hash->size - 1;
-	for (i = h & mask; hash->slots[i].key != NULL &&
-	     hash->slots[i].key != OM_HASH_TOMBSTONE; i = (i + 1) & mask)
-		;
-	if (hash->slots[i].key == NULL)
+	i = om_hash_free_slot(hash, h);
+	if (hash->tags[i] == OM_HASH_TAG_EMPTY)
 		hash->used++;
+	hash->tags[i] = om_hash_tag(h);
 	hash->slots[i].key = om_strdup(key);
 	hash->slots[i].value = value;
 	hash->slots[i].hash = h;
@@ -169,8 +197,9 @@ void *om_hash_delete(struct om_hash *hash, const char *key)
 		return NULL;
 	value = slot->value;
 	free(slot->key);
-	slot->key = OM_HASH_TOMBSTONE;
+	slot->key = NULL;
 	slot->value = NULL;
+	hash->tags[slot - hash->slots] = OM_HASH_TAG_DELETED;
 	hash->count--;
 	return value;
 }
@@ -187,7 +216,7 @@ void om_hash_each(const struct om_hash *hash,
 	size_t i;
 
 	for (i = 0; i < hash->size; i++) {
-		if (hash->slots[i].key != NULL && hash->slots[i].key != OM_HASH_TOMBSTONE)
+		if (OM_HASH_TAG_IS_LIVE(hash->tags[i]))
 			cb(context, hash->slots[i].key, hash->slots[i].value);
 	}
 }

@@ -1,5 +1,6 @@
-/* test-util.c - unit tests of util.c: sanitising, JSON strings, bounded copies. */
+/* test-util.c - unit tests of util.c and hash.c: sanitising, JSON strings, bounded copies, the hash map. */
 #include "tap.h"
+#include "hash.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -78,11 +79,69 @@ static void test_buf(void)
 	free(p);
 }
 
+static void count_each(void *context, const char *key, void *value)
+{
+	(void)key;
+	(void)value;
+	(*(size_t *)context)++;
+}
+
+/* The map through growth, deletions (tombstones reused) and two-part
+   keys: every key found, every deleted key gone, nothing else found. */
+static void test_hash(void)
+{
+	struct om_hash *hash = om_hash_new(4);
+	char key[32];
+	size_t i, found = 0, gone = 0, seen = 0;
+	int ok = 1;
+
+	for (i = 0; i < 20000; i++) {
+		snprintf(key, sizeof(key), "key%zu", i);
+		if (om_hash_set(hash, key, (void *)(i + 1)) != NULL)
+			ok = 0;
+	}
+	TAP_OK(ok && om_hash_count(hash) == 20000, "20 000 keys set through growth");
+	for (i = 0; i < 20000; i += 2) {
+		snprintf(key, sizeof(key), "key%zu", i);
+		if (om_hash_delete(hash, key) != (void *)(i + 1))
+			ok = 0;
+	}
+	TAP_OK(ok && om_hash_count(hash) == 10000, "every other key deleted");
+	for (i = 0; i < 20000; i++) {
+		snprintf(key, sizeof(key), "key%zu", i);
+		if (om_hash_get(hash, key) == (i % 2 == 0 ? NULL : (void *)(i + 1)))
+			i % 2 == 0 ? gone++ : found++;
+	}
+	TAP_OK(found == 10000 && gone == 10000, "the rest found, the deleted gone");
+	for (i = 0; i < 30000; i++) {	/* reuses the tombstones, grows again */
+		snprintf(key, sizeof(key), "new%zu", i);
+		om_hash_set(hash, key, (void *)1);
+		snprintf(key, sizeof(key), "new%zu", i);
+		if (i % 3 == 0 && om_hash_delete(hash, key) != (void *)1)
+			ok = 0;
+	}
+	om_hash_each(hash, count_each, &seen);
+	TAP_OK(ok && om_hash_count(hash) == 30000 && seen == 30000,
+	       "insertions over tombstones: count and iteration agree");
+	TAP_OK(om_hash_get(hash, "missing") == NULL && om_hash_get(hash, "") == NULL,
+	       "absent keys are absent");
+	om_hash_set(hash, "alice@example.jp\t@spam.example", (void *)7);
+	TAP_OK(om_hash_get2(hash, "alice@example.jp", "@spam.example") == (void *)7 &&
+	       om_hash_get2(hash, "alice@example.jp", "@spam.exampl") == NULL &&
+	       om_hash_get2(hash, "alice@example.j", "p\t@spam.example") == NULL,
+	       "two-part keys match whole parts only");
+	TAP_OK(om_hash_set(hash, "key1", (void *)9) == (void *)2 && om_hash_get(hash, "key1") == (void *)9,
+	       "set on an existing key returns the old value");
+	om_hash_free(&hash, NULL);
+	TAP_OK(hash == NULL, "free sets the pointer to NULL");
+}
+
 int main(void)
 {
 	test_sanitize();
 	test_json();
 	test_strlcpy();
 	test_buf();
+	test_hash();
 	return tap_done();
 }
