@@ -105,17 +105,24 @@ static void om_policy_attribute(struct om_policy_request *req,
 }
 
 /* Length of the complete request at the start of buf (through its empty
-   line), or 0 if it is not all there yet.  Touches nothing. */
+   line, "\n" or "\r\n"), or 0 if it is not all there yet.  Touches
+   nothing.  One memmem per terminator instead of a search per line. */
 static size_t om_policy_request_end(const char *buf, size_t len)
 {
-	const char *p = buf, *end = buf + len, *nl;
+	const char *lf, *crlf;
+	size_t end = 0;
 
-	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-		if (nl == p || (nl == p + 1 && *p == '\r'))
-			return (size_t)(nl + 1 - buf);
-		p = nl + 1;
-	}
-	return 0;
+	if (len >= 1 && buf[0] == '\n')
+		return 1;
+	if (len >= 2 && buf[0] == '\r' && buf[1] == '\n')
+		return 2;
+	lf = memmem(buf, len, "\n\n", 2);
+	crlf = memmem(buf, len, "\n\r\n", 3);
+	if (lf != NULL)
+		end = (size_t)(lf - buf) + 2;
+	if (crlf != NULL && (end == 0 || (size_t)(crlf - buf) + 3 < end))
+		end = (size_t)(crlf - buf) + 3;
+	return end;
 }
 
 int om_policy_parse(char *buf, size_t len, size_t max_request,
