@@ -6,6 +6,11 @@
  * Learning requests come from the Dovecot plugin in imap (a message moved
  * into or out of Quarantine/Junk); they cost a tokenization and a few hash
  * updates, never a database write of their own.
+ *
+ * The lock is never held over the store: the unsaved changes are taken
+ * out under it and written without it, and a reload builds a fresh table
+ * without it and swaps it in (carrying over what was learned meanwhile),
+ * so scans never wait for SQLite, however large the table.
  */
 #include "scand.h"
 #include "log.h"
@@ -55,22 +60,62 @@ void scand_classifier_learn(struct scand_classifier *c, const char *msg,
 	pthread_rwlock_unlock(&c->lock);
 }
 
-void scand_classifier_sync(struct scand_classifier *c)
+/* Writes the unsaved changes; 1 if somebody else saved in between (so
+   a reload is due), 0, or -1 (the changes are kept for the next time). */
+static int scand_classifier_save(struct scand_classifier *c, char **error_r)
 {
-	char *error = NULL;
-	long nspam, nham;
+	struct om_spam_changes *changes;
+	long long before, after;
 	int ret;
 
 	pthread_rwlock_wrlock(&c->lock);
-	ret = om_spam_db_sync(c->db, c->store, &error);
+	changes = om_spam_db_take_changes(c->db);
+	pthread_rwlock_unlock(&c->lock);
+	if (changes == NULL)
+		return om_spam_db_stale(c->db, c->store, error_r);
+	ret = om_spam_changes_save(changes, c->store, &before, &after, error_r);
+	pthread_rwlock_wrlock(&c->lock);
+	if (ret < 0)
+		om_spam_db_return_changes(c->db, changes);
+	else
+		ret = om_spam_db_saved(c->db, before, after);
+	pthread_rwlock_unlock(&c->lock);
+	om_spam_changes_free(&changes);
+	return ret;
+}
+
+/* A fresh table from the store, swapped in. */
+static int scand_classifier_reload(struct scand_classifier *c, char **error_r)
+{
+	struct om_spam_db *fresh = om_spam_db_load_new(c->store, error_r), *old;
+	long nspam, nham;
+
+	if (fresh == NULL)
+		return -1;
+	pthread_rwlock_wrlock(&c->lock);
+	om_spam_db_carry_changes(fresh, c->db);
+	old = c->db;
+	c->db = fresh;
 	om_spam_db_counts(c->db, &nspam, &nham);
 	pthread_rwlock_unlock(&c->lock);
+	om_spam_db_free(&old);
+	om_log_info("classifier reloaded: %ld spam, %ld ham messages learned",
+		    nspam, nham);
+	return 0;
+}
+
+/* Called by one thread only (scand's timer), so c->db's revision, which
+   only this changes, is read without the lock. */
+void scand_classifier_sync(struct scand_classifier *c)
+{
+	char *error = NULL;
+	int ret = scand_classifier_save(c, &error);
+
+	if (ret > 0)
+		ret = scand_classifier_reload(c, &error);
 	if (ret < 0) {
 		om_log_error("classifier: %s", error);
 		free(error);
-	} else if (ret > 0) {
-		om_log_info("classifier reloaded: %ld spam, %ld ham messages learned",
-			    nspam, nham);
 	}
 }
 

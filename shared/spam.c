@@ -98,59 +98,181 @@ int om_spam_db_load(struct om_spam_db *db, struct om_store *store, char **error_
 	return 0;
 }
 
-struct om_spam_save {
+/* Unsaved deltas taken out of a db, with their own copies of the tokens,
+   so that the store write can run while learners go on. */
+struct om_spam_changes {
 	struct om_store_spam_token *rows;
 	size_t count;
+	long dnspam, dnham;
 };
 
 static void om_spam_collect_dirty(void *context, const char *token, void *value)
 {
-	struct om_spam_save *save = context;
+	struct om_spam_changes *changes = context;
 	struct om_spam_count *c = value;
 
 	if (c->dspam == 0 && c->dham == 0)
 		return;
-	save->rows[save->count].token = token;
-	save->rows[save->count].spam = c->dspam;
-	save->rows[save->count].ham = c->dham;
-	save->count++;
+	changes->rows[changes->count].token = om_strdup(token);
+	changes->rows[changes->count].spam = c->dspam;
+	changes->rows[changes->count].ham = c->dham;
+	changes->count++;
 	c->dspam = c->dham = 0;
 }
 
-int om_spam_db_save(struct om_spam_db *db, struct om_store *store, char **error_r)
+struct om_spam_changes *om_spam_db_take_changes(struct om_spam_db *db)
 {
-	struct om_spam_save save;
-	long long before, after;
-	int ret;
+	struct om_spam_changes *changes;
 
 	if (!db->dirty)
-		return 0;
-	save.rows = om_calloc(om_hash_count(db->tokens) + 1, sizeof(*save.rows));
-	save.count = 0;
-	om_hash_each(db->tokens, om_spam_collect_dirty, &save);
-	ret = om_store_spam_save(store, save.rows, save.count, db->dnspam,
-				 db->dnham, &before, &after, error_r);
-	free(save.rows);
-	if (ret < 0)
-		return -1;	/* the changes are lost; the counts stay */
+		return NULL;
+	changes = om_calloc(1, sizeof(*changes));
+	changes->rows = om_calloc(om_hash_count(db->tokens) + 1, sizeof(*changes->rows));
+	om_hash_each(db->tokens, om_spam_collect_dirty, changes);
+	changes->dnspam = db->dnspam;
+	changes->dnham = db->dnham;
 	db->dnspam = db->dnham = 0;
 	db->dirty = 0;
+	return changes;
+}
+
+/* Adds deltas to db's counts and marks them unsaved there. */
+static void om_spam_db_add_delta(struct om_spam_db *db, const char *token,
+				 long dspam, long dham)
+{
+	struct om_spam_count *c = om_hash_get(db->tokens, token);
+
+	if (c == NULL) {
+		c = om_calloc(1, sizeof(*c));
+		om_hash_set(db->tokens, token, c);
+	}
+	c->spam = c->spam + dspam < 0 ? 0 : c->spam + dspam;
+	c->ham = c->ham + dham < 0 ? 0 : c->ham + dham;
+	c->dspam += dspam;
+	c->dham += dham;
+	db->dirty = 1;
+}
+
+void om_spam_db_return_changes(struct om_spam_db *db,
+			       const struct om_spam_changes *changes)
+{
+	struct om_spam_count *c;
+	size_t i;
+
+	/* the counts already hold them: only unsaved again */
+	for (i = 0; i < changes->count; i++) {
+		c = om_hash_get(db->tokens, changes->rows[i].token);
+		if (c == NULL) {
+			c = om_calloc(1, sizeof(*c));
+			om_hash_set(db->tokens, changes->rows[i].token, c);
+		}
+		c->dspam += changes->rows[i].spam;
+		c->dham += changes->rows[i].ham;
+	}
+	db->dnspam += changes->dnspam;
+	db->dnham += changes->dnham;
+	db->dirty = 1;
+}
+
+int om_spam_changes_save(const struct om_spam_changes *changes,
+			 struct om_store *store, long long *before_r,
+			 long long *after_r, char **error_r)
+{
+	return om_store_spam_save(store, changes->rows, changes->count,
+				  changes->dnspam, changes->dnham, before_r,
+				  after_r, error_r);
+}
+
+void om_spam_changes_free(struct om_spam_changes **changesp)
+{
+	struct om_spam_changes *changes = *changesp;
+	size_t i;
+
+	if (changes == NULL)
+		return;
+	for (i = 0; i < changes->count; i++)
+		free((char *)changes->rows[i].token);
+	free(changes->rows);
+	free(changes);
+	*changesp = NULL;
+}
+
+int om_spam_db_saved(struct om_spam_db *db, long long before, long long after)
+{
 	if (before != db->revision)
-		return om_spam_db_load(db, store, error_r) < 0 ? -1 : 1;
+		return 1;
 	db->revision = after;
 	return 0;
 }
 
-int om_spam_db_sync(struct om_spam_db *db, struct om_store *store, char **error_r)
+int om_spam_db_stale(const struct om_spam_db *db, struct om_store *store,
+		     char **error_r)
 {
 	long long revision;
 
-	if (db->dirty)
-		return om_spam_db_save(db, store, error_r);
 	if (om_store_revision(store, "spam", &revision, error_r) < 0)
 		return -1;
-	if (revision == db->revision)
+	return revision != db->revision;
+}
+
+struct om_spam_db *om_spam_db_load_new(struct om_store *store, char **error_r)
+{
+	struct om_spam_db *db = om_spam_db_new();
+
+	if (om_spam_db_load(db, store, error_r) < 0) {
+		om_spam_db_free(&db);
+		return NULL;
+	}
+	return db;
+}
+
+static void om_spam_carry_token(void *context, const char *token, void *value)
+{
+	const struct om_spam_count *c = value;
+
+	if (c->dspam != 0 || c->dham != 0)
+		om_spam_db_add_delta(context, token, c->dspam, c->dham);
+}
+
+void om_spam_db_carry_changes(struct om_spam_db *to, const struct om_spam_db *from)
+{
+	if (!from->dirty)
+		return;
+	om_hash_each(from->tokens, om_spam_carry_token, to);
+	to->nspam += from->dnspam;
+	to->nham += from->dnham;
+	to->dnspam += from->dnspam;
+	to->dnham += from->dnham;
+	to->dirty = 1;
+}
+
+int om_spam_db_save(struct om_spam_db *db, struct om_store *store, char **error_r)
+{
+	struct om_spam_changes *changes = om_spam_db_take_changes(db);
+	long long before, after;
+
+	if (changes == NULL)
 		return 0;
+	if (om_spam_changes_save(changes, store, &before, &after, error_r) < 0) {
+		om_spam_db_return_changes(db, changes);	/* kept for the next try */
+		om_spam_changes_free(&changes);
+		return -1;
+	}
+	om_spam_changes_free(&changes);
+	if (!om_spam_db_saved(db, before, after))
+		return 0;
+	return om_spam_db_load(db, store, error_r) < 0 ? -1 : 1;
+}
+
+int om_spam_db_sync(struct om_spam_db *db, struct om_store *store, char **error_r)
+{
+	int stale;
+
+	if (db->dirty)
+		return om_spam_db_save(db, store, error_r);
+	stale = om_spam_db_stale(db, store, error_r);
+	if (stale <= 0)
+		return stale;
 	return om_spam_db_load(db, store, error_r) < 0 ? -1 : 1;
 }
 
@@ -163,21 +285,11 @@ struct om_spam_learning {
 static void om_spam_learn_token(void *context, const char *token)
 {
 	struct om_spam_learning *l = context;
-	struct om_spam_count *c = om_hash_get(l->db->tokens, token);
 
-	if (c == NULL) {
-		if (l->delta < 0)
-			return;
-		c = om_calloc(1, sizeof(*c));
-		om_hash_set(l->db->tokens, token, c);
-	}
-	if (l->is_spam) {
-		c->spam = c->spam + l->delta < 0 ? 0 : c->spam + l->delta;
-		c->dspam += l->delta;
-	} else {
-		c->ham = c->ham + l->delta < 0 ? 0 : c->ham + l->delta;
-		c->dham += l->delta;
-	}
+	if (l->delta < 0 && om_hash_get(l->db->tokens, token) == NULL)
+		return;		/* unlearning what was never learned */
+	om_spam_db_add_delta(l->db, token, l->is_spam ? l->delta : 0,
+			     l->is_spam ? 0 : l->delta);
 }
 
 void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,

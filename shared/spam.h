@@ -28,6 +28,29 @@ int om_spam_db_save(struct om_spam_db *db, struct om_store *store,
 int om_spam_db_sync(struct om_spam_db *db, struct om_store *store,
 		    char **error_r);
 
+/* The same in steps, for a db that learners share (omamori-scand): take
+   the unsaved changes under the lock, write them without it, and on
+   failure give them back; load a fresh table without the lock and swap it
+   in, carrying over what was learned meanwhile. */
+struct om_spam_changes;
+/* NULL if nothing is unsaved; db then counts them as saved. */
+struct om_spam_changes *om_spam_db_take_changes(struct om_spam_db *db);
+int om_spam_changes_save(const struct om_spam_changes *changes,
+			 struct om_store *store, long long *before_r,
+			 long long *after_r, char **error_r);
+void om_spam_db_return_changes(struct om_spam_db *db,
+			       const struct om_spam_changes *changes);
+void om_spam_changes_free(struct om_spam_changes **changes);
+/* After a successful save: 1 if somebody else saved in between (reload),
+   else 0 and db reflects the store's new revision. */
+int om_spam_db_saved(struct om_spam_db *db, long long before, long long after);
+/* 1 if the store holds somebody else's newer save, 0 not, -1 error. */
+int om_spam_db_stale(const struct om_spam_db *db, struct om_store *store,
+		     char **error_r);
+struct om_spam_db *om_spam_db_load_new(struct om_store *store, char **error_r);
+/* Adds from's unsaved changes to to (as unsaved there too). */
+void om_spam_db_carry_changes(struct om_spam_db *to, const struct om_spam_db *from);
+
 /* Learns a raw message as spam (is_spam) or ham; unlearn removes an
    earlier learning of the same message. */
 void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,

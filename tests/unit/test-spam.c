@@ -229,6 +229,59 @@ static void test_learning(void)
 	free(path);
 }
 
+/* scand's way: changes taken out under its lock and written without it,
+   a failed write given back, a fresh table swapped in with what was
+   learned meanwhile carried over. */
+static void test_learning_in_steps(void)
+{
+	char dir[] = "/tmp/om-test-spam2-XXXXXX", *path, *error = NULL;
+	static const char spam[] = "Subject: cheap pills\n\nbuy cheap pills now\n";
+	static const char ham[] = "Subject: minutes\n\nthe meeting minutes are attached\n";
+	struct om_spam_db *shared = om_spam_db_new(), *other = om_spam_db_new(), *fresh;
+	struct om_spam_changes *changes;
+	struct om_store *store = NULL;
+	long long before, after;
+	long ns, nh;
+
+	if (mkdtemp(dir) == NULL)
+		abort();
+	path = om_asprintf("%s/o.db", dir);
+	if (om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) < 0 ||
+	    om_spam_db_load(shared, store, &error) < 0 || om_spam_db_load(other, store, &error) < 0)
+		abort();
+	om_spam_learn(shared, spam, strlen(spam), 1, 0);
+	changes = om_spam_db_take_changes(shared);
+	TAP_OK(changes != NULL && om_spam_db_take_changes(shared) == NULL,
+	       "changes taken out once");
+	om_spam_db_return_changes(shared, changes);	/* as after a failed write */
+	om_spam_changes_free(&changes);
+	changes = om_spam_db_take_changes(shared);
+	TAP_OK(changes != NULL && om_spam_changes_save(changes, store, &before, &after, &error) == 0 &&
+	       om_spam_db_saved(shared, before, after) == 0,
+	       "given back after a failure, written by the next save");
+	om_spam_changes_free(&changes);
+	TAP_OK(om_spam_db_stale(shared, store, &error) == 0, "own save: not stale");
+	om_spam_learn(other, ham, strlen(ham), 0, 0);
+	TAP_OK(om_spam_db_save(other, store, &error) == 1, "another learner saves (and reloads)");
+	TAP_OK(om_spam_db_stale(shared, store, &error) == 1, "then the shared table is stale");
+	om_spam_learn(shared, ham, strlen(ham), 0, 0);	/* learned while reloading */
+	fresh = om_spam_db_load_new(store, &error);
+	TAP_OK(fresh != NULL, "fresh table loaded");
+	om_spam_db_carry_changes(fresh, shared);
+	om_spam_db_counts(fresh, &ns, &nh);
+	TAP_OK(ns == 1 && nh == 2, "fresh table: saved 1 spam + 1 ham, carried 1 ham");
+	TAP_OK(om_spam_db_save(fresh, store, &error) == 0 && om_spam_db_load(other, store, &error) == 0,
+	       "the carried change is saved");
+	om_spam_db_counts(other, &ns, &nh);
+	TAP_OK(ns == 1 && nh == 2, "and the store has all three");
+	om_spam_db_free(&fresh);
+	om_spam_db_free(&shared);
+	om_spam_db_free(&other);
+	om_store_close(&store);
+	tap_remove_tree(dir);
+	free(path);
+}
+
 int main(void)
 {
 	om_mime_global_init();
@@ -238,5 +291,6 @@ int main(void)
 	test_token_places();
 	test_readings();
 	test_learning();
+	test_learning_in_steps();
 	return tap_done();
 }
