@@ -79,6 +79,17 @@ static int scand_queue_pop(struct scand_queue *q)
 	return fd;
 }
 
+/* 1 if connections wait for a worker. */
+static int scand_queue_waiting(struct scand_queue *q)
+{
+	int waiting;
+
+	pthread_mutex_lock(&q->lock);
+	waiting = q->count > 0;
+	pthread_mutex_unlock(&q->lock);
+	return waiting;
+}
+
 /* ---- one request ---- */
 
 static int scand_worker_store(struct scand_worker *w, char **error_r)
@@ -279,7 +290,10 @@ static int scand_handle_frame(struct scand_worker *w, uint16_t type,
 	}
 }
 
-/* Waits until fd is readable; 1 ready, 0 idle too long or stopping. */
+/* Waits until fd is readable; 1 ready, 0 idle too long or stopping.  An
+   idle connection gives its worker up after one slice when others wait
+   (our own clients send one request per connection; a persistent one
+   that pauses just reconnects). */
 static int scand_wait_request(struct scand_worker *w, int fd)
 {
 	struct pollfd pfd = { fd, POLLIN, 0 };
@@ -292,6 +306,8 @@ static int scand_wait_request(struct scand_worker *w, int fd)
 		if (ret < 0 && errno != EINTR)
 			return 0;
 		waited += SCAND_IDLE_SLICE_MS;
+		if (scand_queue_waiting(&w->scand->queue))
+			return 0;
 	}
 	return 0;
 }
@@ -329,6 +345,13 @@ static void scand_serve_connection(struct scand_worker *w, int fd)
 		}
 		if (ret < 0)
 			break;
+		if (scand_queue_waiting(&w->scand->queue)) {
+			/* round robin: back in line behind the waiting ones */
+			free(error);
+			om_buf_free(&out);
+			scand_workers_push(w->scand, fd);
+			return;
+		}
 	}
 	free(error);
 	om_buf_free(&out);

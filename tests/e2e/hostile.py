@@ -163,6 +163,26 @@ def garbage_on_the_scand_socket(st):
     deliver_and_check(st, m, head(m, b"text/plain") + b"still fine\n", expect="clean")
 
 
+@tap.case
+def idle_connections_do_not_hold_the_workers(st):
+    # twice as many silent connections as scand has workers: before, each
+    # pinned a worker for the 60 s idle timeout and deliveries waited
+    import socket
+    idle = []
+    for _ in range(4):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(st.SCAND_SOCKET)
+        idle.append(s)
+    try:
+        time.sleep(1)
+        m = mk()
+        deliver_and_check(st, m, head(m, b"text/plain") + b"not kept waiting\n",
+                          timeout=30, expect="clean")
+    finally:
+        for s in idle:
+            s.close()
+
+
 def main():
     # scan_max_size above the 50 MB case, so scand really scans it
     # and policyd's size limit for the domain above it, too
