@@ -94,11 +94,14 @@ bench_clamd_stop() {
 	return 0
 }
 
-# A TCP port on 127.0.0.1 nobody listens on.
+# A TCP port on 127.0.0.1 nobody listens on, below the kernel's ephemeral
+# range (an outgoing connection could take one inside it before we bind).
 bench_free_port() {
-	local p
+	local p low=10000 high eph
+	eph=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	high=$(( eph > low + 2000 ? eph - 1 : 65000 ))
 	for _ in $(seq 1 200); do
-		p=$(( 20000 + RANDOM % 40000 ))
+		p=$(( low + RANDOM % (high - low) ))
 		[ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
 	done
 	echo "bench: no free port" >&2
