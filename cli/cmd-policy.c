@@ -24,7 +24,7 @@ static int ctl_policy_test(struct ctl *ctl)
 	struct om_policy *policy;
 	const char *perror;
 	char *data, *error = NULL;
-	size_t len, used;
+	size_t len, used, scanned = 0;
 	int ret;
 
 	if (om_read_file("-", (size_t)ctl->config->policyd_max_request, &data, &len,
@@ -38,7 +38,7 @@ static int ctl_policy_test(struct ctl *ctl)
 	data[len++] = '\n';
 	data[len] = '\0';
 	ret = om_policy_parse(data, len, (size_t)ctl->config->policyd_max_request + 2,
-			      &req, &used, &perror);
+			      &scanned, &req, &used, &perror);
 	if (ret <= 0) {
 		free(data);
 		return ctl_error("malformed request: %s (the daemon would close the "

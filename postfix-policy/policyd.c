@@ -46,6 +46,7 @@ struct policyd_conn {
 	char *buf;
 	size_t len, cap;	/* cap grows up to max as requests need */
 	size_t max;		/* policyd_max_request when it connected */
+	size_t scanned;		/* of the request in buf, already looked at */
 	struct om_buf out;	/* answers not yet written */
 	int watching_out;	/* EPOLLOUT is in its epoll events */
 };
@@ -205,7 +206,8 @@ static int policyd_handle_input(struct policyd *d, struct policyd_conn *c)
 	int ret;
 
 	for (;;) {
-		ret = om_policy_parse(c->buf, c->len, c->max, &req, &used, &error);
+		ret = om_policy_parse(c->buf, c->len, c->max, &c->scanned, &req, &used,
+				      &error);
 		if (ret == 0)
 			return 0;
 		if (ret < 0) {

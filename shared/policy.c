@@ -104,54 +104,45 @@ static void om_policy_attribute(struct om_policy_request *req,
 		req->recipient_count = atol(value);
 }
 
-/* Length of the complete request at the start of buf (through its empty
-   line, "\n" or "\r\n"), or 0 if it is not all there yet.  Touches
-   nothing.  One memmem per terminator instead of a search per line. */
-static size_t om_policy_request_end(const char *buf, size_t len)
+/* Looks for the request's end (an empty line, "\n" or "\r\n") from
+   *scanned on, line by line, and for NUL bytes in what is new.  Returns
+   the request's length, or 0 with *scanned moved to the start of the last
+   incomplete line, so that input arriving in pieces is read once. */
+static size_t om_policy_request_end(const char *buf, size_t len, size_t *scanned,
+				    int *nul_r)
 {
-	const char *lf, *crlf;
-	size_t end = 0;
+	const char *p = buf + *scanned, *end = buf + len, *nl;
 
-	if (len >= 1 && buf[0] == '\n')
-		return 1;
-	if (len >= 2 && buf[0] == '\r' && buf[1] == '\n')
-		return 2;
-	lf = memmem(buf, len, "\n\n", 2);
-	crlf = memmem(buf, len, "\n\r\n", 3);
-	if (lf != NULL)
-		end = (size_t)(lf - buf) + 2;
-	if (crlf != NULL && (end == 0 || (size_t)(crlf - buf) + 3 < end))
-		end = (size_t)(crlf - buf) + 3;
-	return end;
+	*nul_r = memchr(p, '\0', (size_t)(end - p)) != NULL;
+	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (nl == p || (nl == p + 1 && *p == '\r'))
+			return (size_t)(nl + 1 - buf);
+		p = nl + 1;
+	}
+	*scanned = (size_t)(p - buf);
+	return 0;
 }
 
-int om_policy_parse(char *buf, size_t len, size_t max_request,
+int om_policy_parse(char *buf, size_t len, size_t max_request, size_t *scanned,
 		    struct om_policy_request *req, size_t *used_r,
 		    const char **error_r)
 {
-	size_t total = om_policy_request_end(buf, len);
+	int nul;
+	size_t total = om_policy_request_end(buf, len, scanned, &nul);
 	char *line = buf, *end, *nl, *eq;
 
 	om_policy_request_init(req);
-	if (total == 0) {
-		if (len > max_request) {
-			*error_r = "request too large";
-			return -1;
-		}
-		if (memchr(buf, '\0', len) != NULL) {
-			*error_r = "NUL byte in request";
-			return -1;
-		}
-		return 0;
-	}
-	if (total > max_request) {
-		*error_r = "request too large";
-		return -1;
-	}
-	if (memchr(buf, '\0', total) != NULL) {
+	if (nul) {
 		*error_r = "NUL byte in request";
 		return -1;
 	}
+	if (total == 0 ? len > max_request : total > max_request) {
+		*error_r = "request too large";
+		return -1;
+	}
+	if (total == 0)
+		return 0;
+	*scanned = 0;	/* the next request starts afresh */
 	/* the request is whole: split it in place */
 	end = buf + total;
 	while ((nl = memchr(line, '\n', (size_t)(end - line))) != NULL) {
@@ -325,19 +316,42 @@ void om_policy_expire(struct om_policy *policy, time_t now)
 	om_policy_expire_before(policy, now - OM_POLICY_INSTANCE_TTL);
 }
 
-/* At the limit: the oldest messages go first, halving the age kept until
-   a tenth of the room is free (at worst every message is forgotten, and a
-   recipient count starts again). */
+struct om_age_histogram {
+	size_t counts[OM_POLICY_INSTANCE_TTL + 1];	/* by age in seconds */
+	time_t now;
+};
+
+static void om_policy_age_count(void *context, const char *key, void *value)
+{
+	struct om_age_histogram *h = context;
+	const struct om_policy_instance *inst = value;
+	time_t age = h->now - inst->seen;
+
+	(void)key;
+	if (age < 0)
+		age = 0;
+	h->counts[age > OM_POLICY_INSTANCE_TTL ? OM_POLICY_INSTANCE_TTL : age]++;
+}
+
+/* At the limit: the oldest quarter goes (ages counted in one pass, then
+   one pass to remove), so a flood of new messages costs a few slot visits
+   per message.  At worst a slow message's recipient count starts again. */
 static void om_policy_make_room(struct om_policy *policy, time_t now)
 {
-	time_t age = OM_POLICY_INSTANCE_TTL;
+	struct om_age_histogram *h = om_calloc(1, sizeof(*h));
+	size_t goal = om_hash_count(policy->instances) / 4, freed = 0;
+	time_t age;
 
-	while (om_hash_count(policy->instances) >= OM_POLICY_INSTANCES_MAX * 9 / 10) {
-		age /= 2;
-		om_policy_expire_before(policy, age > 0 ? now - age : now + 1);
-		if (age == 0)
+	h->now = now;
+	om_hash_each(policy->instances, om_policy_age_count, h);
+	for (age = OM_POLICY_INSTANCE_TTL; age > 0; age--) {
+		freed += h->counts[age];
+		if (freed >= goal)
 			break;
 	}
+	free(h);
+	/* forgets those seen at least age seconds ago (all of them at 0) */
+	om_policy_expire_before(policy, now - age + 1);
 }
 
 void om_policy_stats(const struct om_policy *policy, size_t *entries_r,

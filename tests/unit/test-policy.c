@@ -16,7 +16,7 @@ static const char req_text[] =
 
 static void test_fragmented(void)
 {
-	size_t len = strlen(req_text), i, used = 0;
+	size_t len = strlen(req_text), i, used = 0, scanned = 0;
 	struct om_policy_request req;
 	char buf[512];
 	const char *error;
@@ -24,11 +24,12 @@ static void test_fragmented(void)
 
 	for (i = 1; i <= len; i++) {
 		memcpy(buf, req_text, i);
-		ret = om_policy_parse(buf, i, 4096, &req, &used, &error);
+		ret = om_policy_parse(buf, i, 4096, &scanned, &req, &used, &error);
 		if (ret != 0)
 			break;
 	}
-	TAP_OK(ret == 1 && i == len && used == len, "parsed only once the empty line arrived");
+	TAP_OK(ret == 1 && i == len && used == len && scanned == 0,
+	       "parsed only once the empty line arrived");
 	TAP_OK(strcmp(req.sender, "Bad@Spam.Example") == 0 && req.size == 100 &&
 	       strcmp(req.protocol_state, "RCPT") == 0, "attributes read, unknown ignored");
 }
@@ -38,12 +39,12 @@ static void test_pipelined(void)
 	struct om_policy_request req;
 	char buf[1024];
 	const char *error;
-	size_t used, len;
+	size_t used, len, scanned = 0;
 
 	len = (size_t)snprintf(buf, sizeof(buf), "%s%s", req_text, req_text);
-	TAP_OK(om_policy_parse(buf, len, 4096, &req, &used, &error) == 1 &&
+	TAP_OK(om_policy_parse(buf, len, 4096, &scanned, &req, &used, &error) == 1 &&
 	       used == len / 2, "first of two pipelined requests");
-	TAP_OK(om_policy_parse(buf + used, len - used, 4096, &req, &used, &error) == 1 &&
+	TAP_OK(om_policy_parse(buf + used, len - used, 4096, &scanned, &req, &used, &error) == 1 &&
 	       strcmp(req.instance, "i1") == 0, "second pipelined request");
 }
 
@@ -66,18 +67,20 @@ static void test_malformed(void)
 	struct om_policy_request req;
 	const char *error;
 	char buf[256];
-	size_t used, i, len;
+	size_t used, i, len, scanned;
 
 	for (i = 0; i < OM_N_ELEMENTS(bad_cases); i++) {
 		len = strlen(bad_cases[i].text);
 		memcpy(buf, bad_cases[i].text, len);
 		error = "";
-		TAP_OK(om_policy_parse(buf, len, bad_cases[i].max, &req, &used, &error) < 0 &&
+		scanned = 0;
+		TAP_OK(om_policy_parse(buf, len, bad_cases[i].max, &scanned, &req, &used, &error) < 0 &&
 		       strstr(error, bad_cases[i].error) != NULL, "refused: %s (%s)",
 		       bad_cases[i].label, error);
 	}
 	memcpy(buf, "request=smtpd_access_policy\nsender=a\0b\n\n", 41);
-	TAP_OK(om_policy_parse(buf, 41, 4096, &req, &used, &error) < 0 &&
+	scanned = 0;
+	TAP_OK(om_policy_parse(buf, 41, 4096, &scanned, &req, &used, &error) < 0 &&
 	       strstr(error, "NUL") != NULL, "refused: NUL byte");
 }
 
