@@ -182,7 +182,10 @@ static void policyd_log_request(const struct om_policy_request *req,
 {
 	char *sender, *rcpt, *user;
 
-	if (!om_log_verbose() && strcmp(dec->action, "DUNNO") == 0)
+	/* refusals and deferrals are logged with their reason; DUNNO and
+	   FILTER (routing, which Postfix logs itself) only with -v */
+	if (!om_log_verbose() && (strcmp(dec->action, "DUNNO") == 0 ||
+				  strncmp(dec->action, "FILTER ", 7) == 0))
 		return;
 	sender = om_sanitize(req->sender, 128);
 	rcpt = om_sanitize(req->recipient, 128);
