@@ -108,6 +108,17 @@ bench_free_port() {
 	return 1
 }
 
+# bench_wait_port PORT [TRIES]: until something listens on 127.0.0.1:PORT
+# (0.5 s between tries, 100 by default); 1 if nothing came.
+bench_wait_port() {
+	local tries=${2:-100}
+	for _ in $(seq 1 "$tries"); do
+		[ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ] && return 0
+		sleep 0.5
+	done
+	return 1
+}
+
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 # the line of median rate among the loadgen lines of file $1

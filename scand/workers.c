@@ -320,7 +320,7 @@ static void scand_serve_connection(struct scand_worker *w, int fd)
 	char *body = NULL, *error = NULL;
 	uint16_t type;
 	size_t len;
-	int ret;
+	int ret, requeue = 0;
 
 	om_buf_init(&out);
 	while (scand_wait_request(w, fd) > 0) {
@@ -345,17 +345,17 @@ static void scand_serve_connection(struct scand_worker *w, int fd)
 		}
 		if (ret < 0)
 			break;
-		if (scand_queue_waiting(&w->scand->queue)) {
-			/* round robin: back in line behind the waiting ones */
-			free(error);
-			om_buf_free(&out);
-			scand_workers_push(w->scand, fd);
-			return;
-		}
+		/* round robin: back in line behind the waiting ones */
+		requeue = scand_queue_waiting(&w->scand->queue);
+		if (requeue)
+			break;
 	}
 	free(error);
 	om_buf_free(&out);
-	close(fd);
+	if (requeue)
+		scand_workers_push(w->scand, fd);
+	else
+		close(fd);
 }
 
 static void *scand_worker_main(void *arg)

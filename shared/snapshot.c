@@ -27,18 +27,26 @@ struct om_snapshot {
 	struct om_settings_source source;
 };
 
+/* A copy of the value held under (a, b): 1, or 0 if none. */
+static int om_snapshot_copy_value(const struct om_hash *map, const char *a,
+				  const char *b, char **value_r)
+{
+	const char *v = om_hash_get2(map, a, b);
+
+	if (v == NULL)
+		return 0;
+	*value_r = om_strdup(v);
+	return 1;
+}
+
 static int om_snapshot_sub_get(void *context, const char *mailbox,
 			       const char *feature, char **state_r,
 			       char **error_r)
 {
 	const struct om_snapshot *snap = context;
-	const char *v = om_hash_get2(snap->subs, mailbox, feature);
 
 	(void)error_r;
-	if (v == NULL)
-		return 0;
-	*state_r = om_strdup(v);
-	return 1;
+	return om_snapshot_copy_value(snap->subs, mailbox, feature, state_r);
 }
 
 static int om_snapshot_setting_get(void *context, const char *domain,
@@ -46,13 +54,9 @@ static int om_snapshot_setting_get(void *context, const char *domain,
 				   char **error_r)
 {
 	const struct om_snapshot *snap = context;
-	const char *v = om_hash_get2(snap->settings, domain, name);
 
 	(void)error_r;
-	if (v == NULL)
-		return 0;
-	*value_r = om_strdup(v);
-	return 1;
+	return om_snapshot_copy_value(snap->settings, domain, name, value_r);
 }
 
 struct om_snapshot *om_snapshot_new(void)

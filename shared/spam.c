@@ -136,9 +136,8 @@ struct om_spam_changes *om_spam_db_take_changes(struct om_spam_db *db)
 	return changes;
 }
 
-/* Adds deltas to db's counts and marks them unsaved there. */
-static void om_spam_db_add_delta(struct om_spam_db *db, const char *token,
-				 long dspam, long dham)
+/* The token's counts, created at zero if it is new. */
+static struct om_spam_count *om_spam_db_count(struct om_spam_db *db, const char *token)
 {
 	struct om_spam_count *c = om_hash_get(db->tokens, token);
 
@@ -146,6 +145,15 @@ static void om_spam_db_add_delta(struct om_spam_db *db, const char *token,
 		c = om_calloc(1, sizeof(*c));
 		om_hash_set(db->tokens, token, c);
 	}
+	return c;
+}
+
+/* Adds deltas to db's counts and marks them unsaved there. */
+static void om_spam_db_add_delta(struct om_spam_db *db, const char *token,
+				 long dspam, long dham)
+{
+	struct om_spam_count *c = om_spam_db_count(db, token);
+
 	c->spam = c->spam + dspam < 0 ? 0 : c->spam + dspam;
 	c->ham = c->ham + dham < 0 ? 0 : c->ham + dham;
 	c->dspam += dspam;
@@ -161,11 +169,7 @@ void om_spam_db_return_changes(struct om_spam_db *db,
 
 	/* the counts already hold them: only unsaved again */
 	for (i = 0; i < changes->count; i++) {
-		c = om_hash_get(db->tokens, changes->rows[i].token);
-		if (c == NULL) {
-			c = om_calloc(1, sizeof(*c));
-			om_hash_set(db->tokens, changes->rows[i].token, c);
-		}
+		c = om_spam_db_count(db, changes->rows[i].token);
 		c->dspam += changes->rows[i].spam;
 		c->dham += changes->rows[i].ham;
 	}
