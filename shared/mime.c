@@ -484,6 +484,31 @@ int om_mime_date_valid(struct om_mime_msg *msg)
 	return g_mime_message_get_date(msg->message) != NULL;
 }
 
+int om_mime_date_skew(struct om_mime_msg *msg, long *seconds_r)
+{
+	GDateTime *sent = g_mime_message_get_date(msg->message), *received;
+	const char *hop = g_mime_object_get_header(GMIME_OBJECT(msg->message), "Received");
+	const char *when = hop != NULL ? strrchr(hop, ';') : NULL;
+
+	if (sent == NULL || when == NULL)
+		return -1;
+	received = g_mime_utils_header_decode_date(when + 1);
+	if (received == NULL)
+		return -1;
+	*seconds_r = (long)(g_date_time_difference(sent, received) / G_TIME_SPAN_SECOND);
+	g_date_time_unref(received);
+	return 0;
+}
+
+unsigned int om_mime_recipient_count(struct om_mime_msg *msg)
+{
+	InternetAddressList *to = g_mime_message_get_to(msg->message);
+	InternetAddressList *cc = g_mime_message_get_cc(msg->message);
+
+	return (unsigned int)((to != NULL ? internet_address_list_length(to) : 0) +
+			      (cc != NULL ? internet_address_list_length(cc) : 0));
+}
+
 int om_mime_body_is_html_only(struct om_mime_msg *msg)
 {
 	GMimeObject *body = g_mime_message_get_mime_part(msg->message);

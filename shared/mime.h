@@ -69,6 +69,12 @@ char *om_mime_header_raw(struct om_mime_msg *msg, const char *name);
 char *om_mime_from_address(struct om_mime_msg *msg);
 /* 1 if the message has a Date header GMime can read. */
 int om_mime_date_valid(struct om_mime_msg *msg);
+/* Seconds from the time the message reached us (the date of its first,
+   topmost Received header) to its Date header: negative when the Date is
+   older.  Returns 0, or -1 when either date is missing or unreadable. */
+int om_mime_date_skew(struct om_mime_msg *msg, long *seconds_r);
+/* Number of addresses in To and Cc. */
+unsigned int om_mime_recipient_count(struct om_mime_msg *msg);
 /* 1 if the message's body is a single text/html part. */
 int om_mime_body_is_html_only(struct om_mime_msg *msg);
 

@@ -57,10 +57,15 @@ void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
 		   int is_spam, int unlearn);
 /* The message's spam probability, 0.0 (ham) .. 1.0 (spam). */
 double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len);
-/* What the classifier adds to the score at probability 1.0 (and takes
-   away at 0.0); with the default threshold of 5, the classifier alone
-   calls a message spam from probability 0.5 + (5 / 8)^3 / 2 = 0.62. */
+/* Each of the classifier's three readings (whole message, headers, body)
+   adds OM_SPAM_BAYES_POINTS * cbrt(2p - 1) to the score, plus
+   OM_SPAM_BAYES_LEAN_POINTS once it has any evidence at all: so from
+   -6.67 (sure ham) to +9.33 (sure spam) each, and +4 in all for mail that
+   leaves every reading unsure.  With the default threshold of 5 the
+   classifier alone calls a message spam when its readings lean to spam at
+   all (three at p 0.505, or one at 0.51 beside two unsure ones). */
 #define OM_SPAM_BAYES_POINTS 8.0
+#define OM_SPAM_BAYES_LEAN_POINTS (4.0 / 3.0)
 /* an administrator's block list is a verdict, whatever the words say */
 #define OM_SPAM_URL_BLOCKED_POINTS 10.0
 

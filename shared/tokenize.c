@@ -71,18 +71,32 @@ static int om_is_word_ascii(unsigned int cp)
 		cp == '_' || cp == '.' || cp == '@' || (cp >= 0xc0 && cp <= 0x24f);
 }
 
+/* Ends the word being read: emits it, and in body text (no prefix) also
+   the pair of it and the word before ("cheap meds"): two words together say
+   more than each alone, the way rspamd's OSB and CRM114 use them.  Measured
+   on the dev split: 95.3% -> 96.4% caught at the same false positives. */
 static void om_tok_word_end(struct om_tok *t, const char *prefix,
-			    struct om_buf *word)
+			    struct om_buf *word, struct om_buf *previous)
 {
 	size_t n = word->len;
+	char *tok;
 
 	while (n > 0 && (word->data[n - 1] == '.' || word->data[n - 1] == '-' ||
 			 word->data[n - 1] == '\''))
 		n--;
 	if (n >= OM_TOKEN_MIN && n <= OM_TOKEN_MAX) {
-		char *tok = om_asprintf("%s%.*s", prefix, (int)n, word->data);
+		tok = om_asprintf("%s%.*s", prefix, (int)n, word->data);
 		om_tok_emit(t, tok);
 		free(tok);
+		if (prefix[0] == '\0') {
+			if (previous->len > 0) {
+				tok = om_asprintf("%s %.*s", previous->data, (int)n, word->data);
+				om_tok_emit(t, tok);
+				free(tok);
+			}
+			om_buf_reset(previous);
+			om_buf_append(previous, word->data, n);
+		}
 	}
 	om_buf_reset(word);
 }
@@ -111,11 +125,12 @@ static void om_tokenize_run(struct om_tok *t, const char *text, size_t len,
 {
 	const unsigned char *p = (const unsigned char *)text, *end = p + len;
 	unsigned int cp, prev_cjk = 0;
-	struct om_buf word, pair;
+	struct om_buf word, pair, previous;
 	size_t n;
 
 	om_buf_init(&word);
 	om_buf_init(&pair);
+	om_buf_init(&previous);
 	while (p < end) {
 		n = om_utf8_decode(p, (size_t)(end - p), &cp);
 		if (n == 0) {
@@ -126,7 +141,7 @@ static void om_tokenize_run(struct om_tok *t, const char *text, size_t len,
 		if (cp >= 0xff01 && cp <= 0xff5e)	/* full-width ASCII */
 			cp -= 0xfee0;
 		if (om_is_cjk(cp)) {
-			om_tok_word_end(t, prefix, &word);
+			om_tok_word_end(t, prefix, &word, &previous);
 			if (prev_cjk != 0) {
 				om_buf_reset(&pair);
 				om_buf_append_str(&pair, prefix);
@@ -141,14 +156,30 @@ static void om_tokenize_run(struct om_tok *t, const char *text, size_t len,
 		if (om_is_word_ascii(cp))
 			om_tok_append_cp(&word, cp);
 		else
-			om_tok_word_end(t, prefix, &word);
+			om_tok_word_end(t, prefix, &word, &previous);
 	}
-	om_tok_word_end(t, prefix, &word);
+	om_tok_word_end(t, prefix, &word, &previous);
 	om_buf_free(&word);
 	om_buf_free(&pair);
+	om_buf_free(&previous);
 }
 
-/* "url:host" for every http(s) link in text. */
+/* "url:example.com" for a link to "www.example.com": spam's hosts change
+   but its domains recur (SpamBayes does the same). */
+static void om_tokenize_url_parents(struct om_tok *t, const char *host)
+{
+	const char *dot = strchr(host, '.');
+	char *tok;
+
+	while (dot != NULL && strchr(dot + 1, '.') != NULL) {
+		tok = om_asprintf("url:%s", dot + 1);
+		om_tok_emit(t, tok);
+		free(tok);
+		dot = strchr(dot + 1, '.');
+	}
+}
+
+/* "url:host" and its parent domains for every http(s) link in text. */
 static void om_tokenize_urls(struct om_tok *t, const char *text)
 {
 	const char *p = text, *host, *e;
@@ -174,6 +205,7 @@ static void om_tokenize_urls(struct om_tok *t, const char *text)
 			if (tok[i] >= 'A' && tok[i] <= 'Z')
 				tok[i] = (char)(tok[i] + 32);
 		om_tok_emit(t, tok);
+		om_tokenize_url_parents(t, tok + 4);
 		free(tok);
 	}
 }
@@ -330,6 +362,54 @@ static void om_tokenize_part(void *parent_obj, void *part_obj, void *data)
 	g_free(text);
 }
 
+/* Reads a dotted IPv4 address at p (digits only, each part 0..255).
+   Returns its length, or 0 if there is none. */
+static size_t om_tokenize_ipv4(const char *p, unsigned int octets[4])
+{
+	size_t i = 0, digits;
+	int part;
+
+	for (part = 0; part < 4; part++) {
+		if (part > 0 && p[i++] != '.')
+			return 0;
+		octets[part] = 0;
+		for (digits = 0; p[i] >= '0' && p[i] <= '9' && digits < 3; digits++)
+			octets[part] = octets[part] * 10 + (unsigned int)(p[i++] - '0');
+		if (digits == 0 || octets[part] > 255)
+			return 0;
+	}
+	if ((p[i] >= '0' && p[i] <= '9') ||
+	    (p[i] == '.' && p[i + 1] >= '0' && p[i + 1] <= '9'))
+		return 0;	/* a longer number: a version, not an address */
+	return i;
+}
+
+/* "ip:a", "ip:a.b" and "ip:a.b.c" for each IPv4 address in a Received
+   header, as SpamBayes does: the networks mail comes from recur where
+   single addresses do not.  Measured on the dev split: of the changes that
+   came with it, the one that removed most false positives. */
+static void om_tokenize_received_ips(struct om_tok *t, const char *value)
+{
+	unsigned int octets[4];
+	char tok[32];
+	size_t i, used;
+
+	for (i = 0; value[i] != '\0'; i++) {
+		if (i > 0 && ((value[i - 1] >= '0' && value[i - 1] <= '9') || value[i - 1] == '.'))
+			continue;	/* inside a longer number */
+		used = om_tokenize_ipv4(value + i, octets);
+		if (used == 0)
+			continue;
+		snprintf(tok, sizeof(tok), "ip:%u", octets[0]);
+		om_tok_emit(t, tok);
+		snprintf(tok, sizeof(tok), "ip:%u.%u", octets[0], octets[1]);
+		om_tok_emit(t, tok);
+		snprintf(tok, sizeof(tok), "ip:%u.%u.%u", octets[0], octets[1], octets[2]);
+		om_tok_emit(t, tok);
+		i += used - 1;
+	}
+}
+
 /* Every header's words, prefixed by the lower-cased header name (as
    bogofilter does for its header tokens); the body parts' own headers are
    not included. */
@@ -351,6 +431,8 @@ static void om_tokenize_header_line(void *context, const char *name, const char 
 	if (strncmp(prefix, "x-omamori-", 10) == 0 || strncmp(prefix, "x-spam-", 7) == 0)
 		return;
 	om_tokenize_run(context, value, strlen(value), prefix);
+	if (strcmp(prefix, "received:") == 0)
+		om_tokenize_received_ips(context, value);
 }
 
 static void om_tokenize_headers(struct om_tok *t, struct om_mime_msg *msg)
@@ -382,6 +464,111 @@ static void om_tokenize_headers(struct om_tok *t, struct om_mime_msg *msg)
 	}
 }
 
+/* The shape of a header value: runs of digits, upper-case and lower-case
+   letters each become one d, A or a, blanks one _, 8-bit bytes 8; other
+   characters stay ("none" when there is no such header).  Mail software writes its Message-IDs and Dates in its
+   own shape, and spamware's shapes are few. */
+static void om_tokenize_shape(struct om_tok *t, const char *prefix, const char *value)
+{
+	char shape[OM_TOKEN_MAX + 24], c, last = '\0';
+	size_t n = strlen(prefix), i, end;
+	unsigned char v;
+
+	if (n >= sizeof(shape))
+		return;
+	memcpy(shape, prefix, n);
+	value += strspn(value, " \t\r\n");
+	for (end = strlen(value); end > 0 && (unsigned char)value[end - 1] <= ' '; end--)
+		;
+	for (i = 0; i < end && n + 1 < sizeof(shape); i++) {
+		v = (unsigned char)value[i];
+		c = v >= '0' && v <= '9' ? 'd' : v >= 'A' && v <= 'Z' ? 'A' :
+			v >= 'a' && v <= 'z' ? 'a' : v <= ' ' ? '_' : v >= 0x80 ? '8' : (char)v;
+		if (c == last && (c == 'd' || c == 'A' || c == 'a' || c == '_' || c == '8'))
+			continue;
+		shape[n++] = c;
+		last = c;
+	}
+	shape[n] = '\0';
+	om_tok_emit(t, shape);
+}
+
+/* How far the Date header is from the message's arrival, in buckets:
+   spam is often sent with a Date weeks old or in the future. */
+static void om_tokenize_date_skew(struct om_tok *t, struct om_mime_msg *msg)
+{
+	long skew;
+
+	if (om_mime_date_skew(msg, &skew) < 0)
+		om_tok_emit(t, "meta:date:unknown");
+	else if (skew < -30L * 86400)
+		om_tok_emit(t, "meta:date:past-month");
+	else if (skew < -7L * 86400)
+		om_tok_emit(t, "meta:date:past-week");
+	else if (skew < -86400)
+		om_tok_emit(t, "meta:date:past-day");
+	else if (skew < -3L * 3600)
+		om_tok_emit(t, "meta:date:past-hours");
+	else if (skew > 86400)
+		om_tok_emit(t, "meta:date:future-day");
+	else if (skew > 3600)
+		om_tok_emit(t, "meta:date:future-hour");
+	else
+		om_tok_emit(t, "meta:date:ok");
+}
+
+/* "meta:msgid-host:host" for the host part of a Message-ID: a relay that
+   had to add one (the sender sent none) leaves its own name there. */
+static void om_tokenize_msgid_host(struct om_tok *t, const char *msgid)
+{
+	const char *at = strrchr(msgid, '@');
+	char tok[OM_TOKEN_MAX + 24];
+	size_t n, i;
+
+	if (at == NULL)
+		return;
+	n = strcspn(at + 1, "> \t\r\n");
+	if (n == 0 || n > OM_TOKEN_MAX)
+		return;
+	snprintf(tok, sizeof(tok), "meta:msgid-host:%.*s", (int)n, at + 1);
+	for (i = 0; tok[i] != '\0'; i++)
+		if (tok[i] >= 'A' && tok[i] <= 'Z')
+			tok[i] = (char)(tok[i] + 32);
+	om_tok_emit(t, tok);
+}
+
+static void om_tokenize_recipient_count(struct om_tok *t, struct om_mime_msg *msg)
+{
+	unsigned int n = om_mime_recipient_count(msg);
+
+	om_tok_emit(t, n == 0 ? "meta:rcpts:0" : n == 1 ? "meta:rcpts:1" :
+		    n < 4 ? "meta:rcpts:2-3" : n < 10 ? "meta:rcpts:4-9" : "meta:rcpts:10+");
+}
+
+/* Tokens about the message's form rather than its words (measured on the
+   dev split together with the Received networks and URL domains). */
+static void om_tokenize_meta(struct om_tok *t, struct om_mime_msg *msg)
+{
+	char *value;
+
+	om_tokenize_date_skew(t, msg);
+	value = om_mime_header_raw(msg, "Date");
+	if (value != NULL)
+		om_tokenize_shape(t, "meta:date-shape:", value);
+	else
+		om_tok_emit(t, "meta:date-shape:none");
+	free(value);
+	value = om_mime_header_raw(msg, "Message-ID");
+	if (value != NULL) {
+		om_tokenize_shape(t, "meta:msgid-shape:", value);
+		om_tokenize_msgid_host(t, value);
+	} else {
+		om_tok_emit(t, "meta:msgid-shape:none");
+	}
+	free(value);
+	om_tokenize_recipient_count(t, msg);
+}
+
 void om_tokenize_parsed(struct om_mime_msg *msg, const char *data, size_t len,
 			om_token_cb *cb, void *context)
 {
@@ -391,6 +578,7 @@ void om_tokenize_parsed(struct om_mime_msg *msg, const char *data, size_t len,
 		om_tokenize_run(&t, data, len, "");
 	} else {
 		om_tokenize_headers(&t, msg);
+		om_tokenize_meta(&t, msg);
 		om_mime_foreach_part(msg, om_tokenize_part, &t);
 	}
 	om_hash_free(&t.seen, NULL);

@@ -124,6 +124,43 @@ static void test_token_places(void)
 	       "text of a multipart whose boundaries are broken is still tokenized");
 }
 
+/* Word pairs in the body, Received networks, link domains and the form
+   tokens (Date against arrival, Message-ID shape and host, recipients). */
+static void test_more_tokens(void)
+{
+	static const char msg[] =
+		"Received: from mx.example.net (mx.example.net [192.0.2.77])\n"
+		"\tby mail.example.jp (Postfix 3.7.11.2.9) with ESMTP id 4F1;\n"
+		"\tTue, 24 Nov 2026 10:00:00 +0900\n"
+		"Date: Mon, 5 Oct 2026 08:00:00 +0900\n"
+		"Message-ID: <20261005.1234@relay.Example.NET>\n"
+		"From: a@example.net\nTo: b@example.jp, c@example.jp\n"
+		"Subject: lowest mortgage rates\n"
+		"Content-Type: text/html\n\n"
+		"<p>Cheap meds, at <a href=\"http://www.win.example.com/x\">our shop</a></p>\n";
+	size_t n = strlen(msg);
+
+	TAP_OK(has_token(msg, n, "cheap meds") && has_token(msg, n, "our shop") &&
+	       !has_token(msg, n, "subj:lowest mortgage"),
+	       "word pairs from the body, not from headers");
+	TAP_OK(has_token(msg, n, "ip:192") && has_token(msg, n, "ip:192.0") &&
+	       has_token(msg, n, "ip:192.0.2") && !has_token(msg, n, "ip:3") &&
+	       !has_token(msg, n, "ip:7"),
+	       "Received networks from addresses, not from version numbers");
+	TAP_OK(has_token(msg, n, "url:www.win.example.com") &&
+	       has_token(msg, n, "url:win.example.com") &&
+	       has_token(msg, n, "url:example.com") && !has_token(msg, n, "url:com"),
+	       "a link gives its host and its parent domains");
+	TAP_OK(has_token(msg, n, "meta:date:past-month") &&
+	       has_token(msg, n, "meta:msgid-host:relay.example.net") &&
+	       has_token(msg, n, "meta:msgid-shape:<d.d@a.Aa.A>") &&
+	       has_token(msg, n, "meta:rcpts:2-3"),
+	       "Date seven weeks before arrival, Message-ID host and shape, two recipients");
+	TAP_OK(has_token("Subject: x\n\nhi\n", 14, "meta:date:unknown") &&
+	       has_token("Subject: x\n\nhi\n", 14, "meta:msgid-shape:none"),
+	       "no Date and no Message-ID have tokens of their own");
+}
+
 /* 1 if the report has the rule prefix + two digits ("BAYES_HEAD_" +
    "05") with points of the sign wanted (+1 or -1). */
 static int has_rule(const struct om_spam_report *report, const char *prefix, int sign)
@@ -137,6 +174,22 @@ static int has_rule(const struct om_spam_report *report, const char *prefix, int
 			return 1;
 	}
 	return 0;
+}
+
+/* The points of the report's BAYES rules, and how many there are. */
+static double bayes_points(const struct om_spam_report *report, int *count_r)
+{
+	double points = 0.0;
+	size_t i;
+
+	*count_r = 0;
+	for (i = 0; i < report->rules.count; i++) {
+		if (strncmp(report->rules.hits[i].name, "BAYES", 5) == 0) {
+			points += report->rules.hits[i].points;
+			(*count_r)++;
+		}
+	}
+	return points;
 }
 
 /* Spam posted through a mailing list: the list's headers are all ham's,
@@ -153,10 +206,11 @@ static void test_readings(void)
 		"List-Id: developers <dev.lists.example.org>\nX-Mailman-Version: 2.0\n"
 		"Precedence: bulk\nSender: dev-admin@lists.example.org\n\n"
 		"refinance today lowest mortgage rates guaranteed approval free quote\n";
+	static const char unknown[] = "Zzyzx: quux\n\nxylophone zeppelin quixotic\n";
 	struct om_spam_db *db = om_spam_db_new();
 	struct om_spam_check_settings set = { NULL, NULL, NULL };
 	struct om_spam_report report;
-	int i;
+	int i, readings;
 
 	for (i = 0; i < 20; i++) {
 		om_spam_learn(db, list_ham, strlen(list_ham), 0, 0);
@@ -173,6 +227,9 @@ static void test_readings(void)
 	TAP_OK(has_rule(&report, "BAYES_BODY_", 1) && has_rule(&report, "BAYES_HEAD_", 1) &&
 	       has_rule(&report, "BAYES_", 1) && report.score >= 5,
 	       "plain spam: all three readings spam, score over the threshold");
+	om_spam_check(db, unknown, strlen(unknown), &set, &report);
+	TAP_OK(report.trained && bayes_points(&report, &readings) == 0.0 && readings == 3,
+	       "nothing the classifier knows: three readings, no points either way");
 	om_spam_db_free(&db);
 }
 
@@ -289,6 +346,7 @@ int main(void)
 	test_broken();
 	test_kinds();
 	test_token_places();
+	test_more_tokens();
 	test_readings();
 	test_learning();
 	test_learning_in_steps();
