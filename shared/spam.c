@@ -27,6 +27,7 @@
 #include "hash.h"
 #include "mime.h"
 #include "rules.h"
+#include "spamtable.h"
 #include "store.h"
 #include "tokenize.h"
 #include "util.h"
@@ -40,13 +41,14 @@
 #define OM_SPAM_ROBS 0.0178
 #define OM_SPAM_MIN_DEV 0.45
 
-struct om_spam_count {
-	long spam, ham;		/* as known here (store + own changes) */
-	long dspam, dham;	/* own changes not saved yet */
+/* A token's own changes not saved yet. */
+struct om_spam_delta {
+	long spam, ham;
 };
 
 struct om_spam_db {
-	struct om_hash *tokens;
+	struct om_spam_table *table;	/* counts: the store's + own changes */
+	struct om_hash *pending;	/* token -> om_spam_delta, not saved yet */
 	long nspam, nham;
 	long dnspam, dnham;
 	long long revision;	/* the store's spam revision we reflect */
@@ -57,7 +59,8 @@ struct om_spam_db *om_spam_db_new(void)
 {
 	struct om_spam_db *db = om_calloc(1, sizeof(*db));
 
-	db->tokens = om_hash_new(65536);
+	db->table = om_spam_table_new(0);
+	db->pending = om_hash_new(1024);
 	db->revision = -1;
 	return db;
 }
@@ -66,33 +69,36 @@ void om_spam_db_free(struct om_spam_db **dbp)
 {
 	if (*dbp == NULL)
 		return;
-	om_hash_free(&(*dbp)->tokens, free);
+	om_spam_table_free(&(*dbp)->table);
+	om_hash_free(&(*dbp)->pending, free);
 	free(*dbp);
 	*dbp = NULL;
 }
 
+struct om_spam_restoring {
+	struct om_spam_table *table;
+};
+
 static void om_spam_db_restore(void *context, const char *token, long spam, long ham)
 {
-	struct om_spam_db *db = context;
-	struct om_spam_count *c = om_calloc(1, sizeof(*c));
+	struct om_spam_restoring *r = context;
 
-	c->spam = spam;
-	c->ham = ham;
-	free(om_hash_set(db->tokens, token, c));
+	om_spam_table_add(r->table, om_spam_table_key(r->table, token), spam, ham);
 }
 
 int om_spam_db_load(struct om_spam_db *db, struct om_store *store, char **error_r)
 {
-	struct om_hash *old = db->tokens;
+	struct om_spam_restoring r = { om_spam_table_new(om_spam_table_count(db->table)) };
 	struct om_store_spam_state state;
 
-	db->tokens = om_hash_new(65536);
-	if (om_store_spam_load(store, om_spam_db_restore, db, &state, error_r) < 0) {
-		om_hash_free(&db->tokens, free);
-		db->tokens = old;
+	if (om_store_spam_load(store, om_spam_db_restore, &r, &state, error_r) < 0) {
+		om_spam_table_free(&r.table);
 		return -1;
 	}
-	om_hash_free(&old, free);
+	om_spam_table_free(&db->table);
+	db->table = r.table;
+	om_hash_free(&db->pending, free);
+	db->pending = om_hash_new(1024);
 	db->nspam = state.nspam;
 	db->nham = state.nham;
 	db->dnspam = db->dnham = 0;
@@ -109,18 +115,17 @@ struct om_spam_changes {
 	long dnspam, dnham;
 };
 
-static void om_spam_collect_dirty(void *context, const char *token, void *value)
+static void om_spam_collect_pending(void *context, const char *token, void *value)
 {
 	struct om_spam_changes *changes = context;
-	struct om_spam_count *c = value;
+	const struct om_spam_delta *d = value;
 
-	if (c->dspam == 0 && c->dham == 0)
+	if (d->spam == 0 && d->ham == 0)
 		return;
 	changes->rows[changes->count].token = om_strdup(token);
-	changes->rows[changes->count].spam = c->dspam;
-	changes->rows[changes->count].ham = c->dham;
+	changes->rows[changes->count].spam = d->spam;
+	changes->rows[changes->count].ham = d->ham;
 	changes->count++;
-	c->dspam = c->dham = 0;
 }
 
 struct om_spam_changes *om_spam_db_take_changes(struct om_spam_db *db)
@@ -130,8 +135,10 @@ struct om_spam_changes *om_spam_db_take_changes(struct om_spam_db *db)
 	if (!db->dirty)
 		return NULL;
 	changes = om_calloc(1, sizeof(*changes));
-	changes->rows = om_calloc(om_hash_count(db->tokens) + 1, sizeof(*changes->rows));
-	om_hash_each(db->tokens, om_spam_collect_dirty, changes);
+	changes->rows = om_calloc(om_hash_count(db->pending) + 1, sizeof(*changes->rows));
+	om_hash_each(db->pending, om_spam_collect_pending, changes);
+	om_hash_free(&db->pending, free);
+	db->pending = om_hash_new(1024);
 	changes->dnspam = db->dnspam;
 	changes->dnham = db->dnham;
 	db->dnspam = db->dnham = 0;
@@ -139,43 +146,37 @@ struct om_spam_changes *om_spam_db_take_changes(struct om_spam_db *db)
 	return changes;
 }
 
-/* The token's counts, created at zero if it is new. */
-static struct om_spam_count *om_spam_db_count(struct om_spam_db *db, const char *token)
+/* Records deltas as not saved yet (the counts are changed apart). */
+static void om_spam_db_pend(struct om_spam_db *db, const char *token, long dspam, long dham)
 {
-	struct om_spam_count *c = om_hash_get(db->tokens, token);
+	struct om_spam_delta *d = om_hash_get(db->pending, token);
 
-	if (c == NULL) {
-		c = om_calloc(1, sizeof(*c));
-		om_hash_set(db->tokens, token, c);
+	if (d == NULL) {
+		d = om_calloc(1, sizeof(*d));
+		om_hash_set(db->pending, token, d);
 	}
-	return c;
+	d->spam += dspam;
+	d->ham += dham;
+	db->dirty = 1;
 }
 
-/* Adds deltas to db's counts and marks them unsaved there. */
+/* Adds deltas to db's counts and records them as not saved. */
 static void om_spam_db_add_delta(struct om_spam_db *db, const char *token,
 				 long dspam, long dham)
 {
-	struct om_spam_count *c = om_spam_db_count(db, token);
-
-	c->spam = c->spam + dspam < 0 ? 0 : c->spam + dspam;
-	c->ham = c->ham + dham < 0 ? 0 : c->ham + dham;
-	c->dspam += dspam;
-	c->dham += dham;
-	db->dirty = 1;
+	om_spam_table_add(db->table, om_spam_table_key(db->table, token), dspam, dham);
+	om_spam_db_pend(db, token, dspam, dham);
 }
 
 void om_spam_db_return_changes(struct om_spam_db *db,
 			       const struct om_spam_changes *changes)
 {
-	struct om_spam_count *c;
 	size_t i;
 
 	/* the counts already hold them: only unsaved again */
-	for (i = 0; i < changes->count; i++) {
-		c = om_spam_db_count(db, changes->rows[i].token);
-		c->dspam += changes->rows[i].spam;
-		c->dham += changes->rows[i].ham;
-	}
+	for (i = 0; i < changes->count; i++)
+		om_spam_db_pend(db, changes->rows[i].token, changes->rows[i].spam,
+				changes->rows[i].ham);
 	db->dnspam += changes->dnspam;
 	db->dnham += changes->dnham;
 	db->dirty = 1;
@@ -235,17 +236,17 @@ struct om_spam_db *om_spam_db_load_new(struct om_store *store, char **error_r)
 
 static void om_spam_carry_token(void *context, const char *token, void *value)
 {
-	const struct om_spam_count *c = value;
+	const struct om_spam_delta *d = value;
 
-	if (c->dspam != 0 || c->dham != 0)
-		om_spam_db_add_delta(context, token, c->dspam, c->dham);
+	if (d->spam != 0 || d->ham != 0)
+		om_spam_db_add_delta(context, token, d->spam, d->ham);
 }
 
 void om_spam_db_carry_changes(struct om_spam_db *to, const struct om_spam_db *from)
 {
 	if (!from->dirty)
 		return;
-	om_hash_each(from->tokens, om_spam_carry_token, to);
+	om_hash_each(from->pending, om_spam_carry_token, to);
 	to->nspam += from->dnspam;
 	to->nham += from->dnham;
 	to->dnspam += from->dnspam;
@@ -293,7 +294,8 @@ static void om_spam_learn_token(void *context, const char *token)
 {
 	struct om_spam_learning *l = context;
 
-	if (l->delta < 0 && om_hash_get(l->db->tokens, token) == NULL)
+	if (l->delta < 0 &&
+	    om_spam_table_get(l->db->table, om_spam_table_key(l->db->table, token)) == NULL)
 		return;		/* unlearning what was never learned */
 	om_spam_db_add_delta(l->db, token, l->is_spam ? l->delta : 0,
 			     l->is_spam ? 0 : l->delta);
@@ -351,18 +353,19 @@ static void om_spam_evidence_add(struct om_spam_evidence *ev, double f)
 static void om_spam_score_token(void *context, const char *token)
 {
 	struct om_spam_scoring *sc = context;
-	const struct om_spam_count *c;
+	const struct om_spam_counts *c;
+	double ps, ph, p, f;
+	long n;
 
 	if (sc->set != NULL && sc->set->url_blocked != NULL && !sc->url_blocked &&
 	    strncmp(token, "url:", 4) == 0)
 		sc->url_blocked = sc->set->url_blocked(sc->set->context, token + 4);
-	c = om_hash_get(sc->db->tokens, token);
-	double ps, ph, p, f;
-	long n;
-
-	if (c == NULL || sc->db->nspam == 0 || sc->db->nham == 0)
+	if (sc->db->nspam == 0 || sc->db->nham == 0)
 		return;
-	n = c->spam + c->ham;
+	c = om_spam_table_get(sc->db->table, om_spam_table_key(sc->db->table, token));
+	if (c == NULL)
+		return;
+	n = (long)c->spam + (long)c->ham;
 	if (n == 0)
 		return;
 	ps = (double)c->spam / (double)sc->db->nspam;

@@ -4,6 +4,7 @@
 #include "tap.h"
 #include "mime.h"
 #include "spam.h"
+#include "spamtable.h"
 #include "store.h"
 #include "tokenize.h"
 #include "util.h"
@@ -159,6 +160,40 @@ static void test_more_tokens(void)
 	TAP_OK(has_token("Subject: x\n\nhi\n", 14, "meta:date:unknown") &&
 	       has_token("Subject: x\n\nhi\n", 14, "meta:msgid-shape:none"),
 	       "no Date and no Message-ID have tokens of their own");
+}
+
+/* The in-memory token table: counts under hashed keys, growth, bounds. */
+static void test_token_table(void)
+{
+	struct om_spam_table *table = om_spam_table_new(0), *other = om_spam_table_new(0);
+	const struct om_spam_counts *c;
+	char token[32];
+	uint64_t key = om_spam_table_key(table, "viagra");
+	int i, all_found = 1;
+
+	TAP_OK(om_spam_table_get(table, key) == NULL, "an unknown token has no counts");
+	om_spam_table_add(table, key, 2, 1);
+	om_spam_table_add(table, om_spam_table_key(table, "viagra"), 1, -5);
+	c = om_spam_table_get(table, key);
+	TAP_OK(c != NULL && c->spam == 3 && c->ham == 0,
+	       "the same token gets the same key; counts add and stop at zero");
+	for (i = 0; i < 50000; i++) {
+		snprintf(token, sizeof(token), "token%d", i);
+		om_spam_table_add(table, om_spam_table_key(table, token), i, 1);
+	}
+	for (i = 0; i < 50000; i++) {
+		snprintf(token, sizeof(token), "token%d", i);
+		c = om_spam_table_get(table, om_spam_table_key(table, token));
+		if (c == NULL || c->spam != (uint32_t)i || c->ham != 1)
+			all_found = 0;
+	}
+	TAP_OK(all_found && om_spam_table_count(table) == 50001,
+	       "50 000 tokens kept through the table's growth");
+	TAP_OK(om_spam_table_key(table, "viagra") != om_spam_table_key(other, "viagra"),
+	       "each table has its own hash key");
+	om_spam_table_free(&table);
+	om_spam_table_free(&other);
+	TAP_OK(table == NULL, "freed");
 }
 
 /* 1 if the report has the rule prefix + two digits ("BAYES_HEAD_" +
@@ -347,6 +382,7 @@ int main(void)
 	test_kinds();
 	test_token_places();
 	test_more_tokens();
+	test_token_table();
 	test_readings();
 	test_learning();
 	test_learning_in_steps();
