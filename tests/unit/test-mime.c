@@ -1,5 +1,6 @@
 /* test-mime.c - unit tests of mime.c on GMime: leaves, decoding, names,
- * removal with the other parts kept byte for byte, notices in any charset. */
+ * removal with the other parts kept byte for byte, notices in any charset,
+ * the Date against the arrival, recipients. */
 #include "tap.h"
 #include "mime.h"
 #include "util.h"
@@ -141,11 +142,47 @@ static void test_limits(void)
 	om_buf_free(&m);
 }
 
+static long skew_of(const char *text, int *ok_r)
+{
+	char *error = NULL;
+	struct om_mime_msg *msg = om_mime_parse(text, strlen(text), &error);
+	long skew = 0;
+
+	*ok_r = msg != NULL && om_mime_date_skew(msg, &skew) == 0;
+	free(error);
+	om_mime_free(&msg);
+	return skew;
+}
+
+/* The Date against the arrival (the topmost Received), and recipients. */
+static void test_date_skew_and_recipients(void)
+{
+	static const char future[] = "Received: from a by b; Tue, 24 Nov 2026 10:00:00 +0900\n"
+		"Received: from c by a; Mon, 1 Jan 2001 00:00:00 +0000\n"
+		"Date: Tue, 24 Nov 2026 02:00:00 +0000\nTo: x@example.jp\n\nhi\n";
+	static const char no_hop[] = "Date: Tue, 24 Nov 2026 02:00:00 +0000\n\nhi\n";
+	static const char many[] = "To: a@example.jp, b@example.jp\nCc: c@example.jp, "
+		"\"D\" <d@example.jp>\nSubject: x\n\nhi\n";
+	char *error = NULL;
+	struct om_mime_msg *msg;
+	int ok;
+	long skew = skew_of(future, &ok);
+
+	TAP_OK(ok && skew == 3600, "Date an hour after the topmost Received: +3600 s");
+	skew_of(no_hop, &ok);
+	TAP_OK(!ok, "no Received header: no skew");
+	msg = om_mime_parse(many, strlen(many), &error);
+	TAP_OK(msg != NULL && om_mime_recipient_count(msg) == 4, "four recipients in To and Cc");
+	om_mime_free(&msg);
+	free(error);
+}
+
 int main(void)
 {
 	om_mime_global_init();
 	test_collect();
 	test_remove_and_notice();
 	test_limits();
+	test_date_skew_and_recipients();
 	return tap_done();
 }
