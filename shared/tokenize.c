@@ -142,6 +142,7 @@ static void om_tokenize_run(struct om_tok *t, const char *text, size_t len,
 			cp -= 0xfee0;
 		if (om_is_cjk(cp)) {
 			om_tok_word_end(t, prefix, &word, &previous);
+			om_buf_reset(&previous);	/* no pair across CJK text */
 			if (prev_cjk != 0) {
 				om_buf_reset(&pair);
 				om_buf_append_str(&pair, prefix);
@@ -466,7 +467,7 @@ static void om_tokenize_headers(struct om_tok *t, struct om_mime_msg *msg)
 
 /* The shape of a header value: runs of digits, upper-case and lower-case
    letters each become one d, A or a, blanks one _, 8-bit bytes 8; other
-   characters stay ("none" when there is no such header).  Mail software writes its Message-IDs and Dates in its
+   characters stay.  Mail software writes its Message-IDs and Dates in its
    own shape, and spamware's shapes are few. */
 static void om_tokenize_shape(struct om_tok *t, const char *prefix, const char *value)
 {
@@ -531,9 +532,12 @@ static void om_tokenize_msgid_host(struct om_tok *t, const char *msgid)
 	if (n == 0 || n > OM_TOKEN_MAX)
 		return;
 	snprintf(tok, sizeof(tok), "meta:msgid-host:%.*s", (int)n, at + 1);
-	for (i = 0; tok[i] != '\0'; i++)
+	for (i = 0; tok[i] != '\0'; i++) {
+		if ((unsigned char)tok[i] <= ' ' || (unsigned char)tok[i] >= 0x7f)
+			return;		/* not a host name */
 		if (tok[i] >= 'A' && tok[i] <= 'Z')
 			tok[i] = (char)(tok[i] + 32);
+	}
 	om_tok_emit(t, tok);
 }
 
