@@ -1,11 +1,13 @@
-/* cmd-spam.c - omamorictl learn and classify: teach the spam classifier
- * from files, directories (one message per file) or mbox files, and score
- * messages with it.  Learning shows progress on a terminal and saves the
- * token counts once, at the end, in one transaction.
+/* cmd-spam.c - omamorictl learn, train, classify and prune: teach the
+ * spam classifier from files, directories (one message per file) or mbox
+ * files, score messages with it, and forget its rare tokens.  Learning
+ * shows progress on a terminal and saves the token counts once, at the end,
+ * in one transaction.
  */
 #include "omamorictl.h"
 #include "settings.h"
 #include "spam.h"
+#include "store.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -304,4 +306,26 @@ int ctl_cmd_train(struct ctl *ctl, int argc, char **argv)
 int ctl_cmd_classify(struct ctl *ctl, int argc, char **argv)
 {
 	return ctl_classify(ctl, argc, argv);
+}
+
+/* prune [--max-count N]: forgets the tokens seen in at most N messages
+   (default 1).  Most tokens are seen once and never again, word pairs above
+   all; they take most of the store and of scand's memory.  scand reloads
+   on its own (the spam revision moves). */
+int ctl_cmd_prune(struct ctl *ctl, int argc, char **argv)
+{
+	long max_count = 1, removed, left;
+	char *error = NULL;
+
+	if (argc == 2 && strcmp(argv[0], "--max-count") == 0) {
+		max_count = om_settings_number(argv[1], -1);
+		argc -= 2;
+	}
+	if (argc != 0 || max_count < 1 || max_count > 1000)
+		return ctl_error("usage: prune [--max-count 1..1000]");
+	if (om_store_spam_prune(ctl_store(ctl, 0), max_count, &removed, &left, &error) < 0)
+		return ctl_fail(error);
+	printf("forgot %ld tokens seen in at most %ld message%s; %ld left\n", removed,
+	       max_count, max_count == 1 ? "" : "s", left);
+	return CTL_EXIT_OK;
 }

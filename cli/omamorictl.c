@@ -75,6 +75,7 @@ static void ctl_usage(void)
 		"  learn spam|ham [--unlearn] FILE|DIR|MBOX...   teach the spam classifier\n"
 		"  classify [--rules] FILE|DIR|MBOX...   spam probability (--rules: score and rules)\n"
 		"  train [--rounds N] SPAM HAM           learn both, then again what is still unsure\n"
+		"  prune [--max-count N]                 forget tokens seen in at most N messages (1)\n"
 		"features: %s\n", om_settings_feature_names());
 }
 
@@ -141,6 +142,8 @@ int main(int argc, char **argv)
 		ret = ctl_cmd_train(&ctl, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "classify") == 0)
 		ret = ctl_cmd_classify(&ctl, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "prune") == 0)
+		ret = ctl_cmd_prune(&ctl, argc - 1, argv + 1);
 	else {
 		ctl_usage();
 		ret = CTL_EXIT_ERROR;

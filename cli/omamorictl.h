@@ -30,6 +30,7 @@ int ctl_cmd_policy(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_list(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_learn(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_classify(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_prune(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_train(struct ctl *ctl, int argc, char **argv);
 
 #endif

@@ -39,6 +39,9 @@ enum om_stmt_id {
 	OM_SQL_SPAM_TOTALS_SET,
 	OM_SQL_SPAM_TOKENS,
 	OM_SQL_SPAM_TOKEN_SET,
+	OM_SQL_SPAM_PRUNE,
+	OM_SQL_SPAM_TOKEN_COUNT,
+	OM_SQL_SPAM_REVISION_BUMP,
 	OM_SQL_REVISION,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
@@ -112,6 +115,10 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"INSERT INTO spam_tokens(token, spam, ham) VALUES (?1, max(0, ?2), max(0, ?3)) "
 		"ON CONFLICT(token) DO UPDATE SET spam = max(0, spam + ?2), "
 		"ham = max(0, ham + ?3)",
+	[OM_SQL_SPAM_PRUNE] = "DELETE FROM spam_tokens WHERE spam + ham <= ?1",
+	[OM_SQL_SPAM_TOKEN_COUNT] = "SELECT count(*) FROM spam_tokens",
+	/* token deletions have no trigger: the pruner tells the readers */
+	[OM_SQL_SPAM_REVISION_BUMP] = "UPDATE revisions SET value = value + 1 WHERE name = 'spam'",
 	[OM_SQL_REVISION] = "SELECT value FROM revisions WHERE name = ?1",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
@@ -823,6 +830,48 @@ static int om_store_spam_write(struct om_store *store,
 		sqlite3_step(stmt) == SQLITE_DONE;
 	sqlite3_reset(stmt);
 	return ok ? 0 : -1;
+}
+
+/* Deletes the tokens seen in at most max_count messages. */
+static int om_store_spam_delete_rare(struct om_store *store, long max_count,
+				     long *removed_r)
+{
+	sqlite3_stmt *stmt = store->stmts[OM_SQL_SPAM_PRUNE];
+	int ok;
+
+	sqlite3_reset(stmt);
+	ok = sqlite3_bind_int64(stmt, 1, max_count) == SQLITE_OK &&
+		sqlite3_step(stmt) == SQLITE_DONE;
+	sqlite3_reset(stmt);
+	*removed_r = ok ? (long)sqlite3_changes(store->db) : 0;
+	return ok ? 0 : -1;
+}
+
+static int om_store_spam_token_count(struct om_store *store, long *count_r)
+{
+	sqlite3_stmt *stmt = store->stmts[OM_SQL_SPAM_TOKEN_COUNT];
+	int ok;
+
+	sqlite3_reset(stmt);
+	ok = sqlite3_step(stmt) == SQLITE_ROW;
+	*count_r = ok ? (long)sqlite3_column_int64(stmt, 0) : 0;
+	sqlite3_reset(stmt);
+	return ok ? 0 : -1;
+}
+
+int om_store_spam_prune(struct om_store *store, long max_count, long *removed_r,
+			long *left_r, char **error_r)
+{
+	if (om_store_exec_stmt(store, OM_SQL_BEGIN, error_r) < 0)
+		return -1;
+	if (om_store_spam_delete_rare(store, max_count, removed_r) < 0 ||
+	    om_store_spam_token_count(store, left_r) < 0) {
+		*error_r = om_store_error(store, "prune spam tokens");
+		return om_store_rollback(store);
+	}
+	if (om_store_exec_stmt(store, OM_SQL_SPAM_REVISION_BUMP, error_r) < 0)
+		return om_store_rollback(store);
+	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);
 }
 
 int om_store_spam_save(struct om_store *store,

@@ -134,6 +134,12 @@ int om_store_spam_save(struct om_store *store,
 		       long dspam, long dham, long long *revision_before_r,
 		       long long *revision_after_r, char **error_r);
 
+/* Forgets the tokens seen in at most max_count messages (counts of spam
+   and ham together), in one transaction that also bumps the spam revision
+   so that scand reloads; *removed_r and *left_r count tokens.  0 or -1. */
+int om_store_spam_prune(struct om_store *store, long max_count, long *removed_r,
+			long *left_r, char **error_r);
+
 /* A revision counter ("config": subscriptions, domain settings, lists;
    "spam": classifier), bumped by triggers on every change.  0 or -1. */
 int om_store_revision(struct om_store *store, const char *name,

@@ -366,6 +366,27 @@ def train_learns_again_what_is_unsure(st):
     check(proc.returncode == 2 and b"usage: train" in proc.stderr, proc.stderr)
 
 
+@tap.case
+def prune_forgets_rare_tokens_and_scand_follows(st):
+    reloads = st.scand_log().count("classifier reloaded")
+    out = st.ctl("prune").stdout.decode()
+    m = re.search(r"^forgot (\d+) tokens seen in at most 1 message; (\d+) left$", out, re.M)
+    check(m and int(m.group(1)) > 0 and int(m.group(2)) > 0, out)
+    deadline = time.time() + 30
+    while st.scand_log().count("classifier reloaded") <= reloads:
+        check(time.time() < deadline, "scand never reloaded after prune")
+        time.sleep(0.2)
+    # the verdicts scand gives now come from the pruned table
+    spam_marker = deliver(st, fixture(st, "spam", "ja", True), "carol@example.test")
+    ham_marker = deliver(st, fixture(st, "ham", "en", False), "carol@example.test")
+    _, got = where(st, "carol@example.test", spam_marker)
+    check(header_of(got, "X-Spam-Flag") == "YES", header_of(got, "X-Omamori-Spam"))
+    _, got = where(st, "carol@example.test", ham_marker)
+    check(header_of(got, "X-Omamori-Spam").startswith("no; "), header_of(got, "X-Omamori-Spam"))
+    proc = st.ctl("prune", "--max-count", "0", check=False)
+    check(proc.returncode == 2 and b"usage: prune" in proc.stderr, proc.stderr)
+
+
 def prepare(st):
     """Fixtures generated and learned; alice quarantines, bob and carol tag."""
     train_classifier(st)

@@ -374,6 +374,53 @@ static void test_learning_in_steps(void)
 	free(path);
 }
 
+/* Pruning forgets the tokens of one message and keeps the rest; readers
+   see the spam revision move. */
+static void test_prune(void)
+{
+	char dir[] = "/tmp/om-test-prune-XXXXXX", *path, *error = NULL;
+	static const char spam[] = "Subject: cheap pills\n\nbuy cheap pills now, click here\n";
+	static const char ham[] = "Subject: meeting notes\n\nthe project meeting is thursday\n";
+	static const char once[] = "Subject: zebra quagga\n\nokapi narwhal\n";
+	struct om_spam_db *db = om_spam_db_new(), *reader = NULL;
+	struct om_store *store = NULL;
+	long removed = 0, left = 0;
+	int i;
+
+	if (mkdtemp(dir) == NULL)
+		abort();
+	path = om_asprintf("%s/o.db", dir);
+	if (om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) < 0)
+		abort();
+	for (i = 0; i < 10; i++) {
+		om_spam_learn(db, spam, strlen(spam), 1, 0);
+		om_spam_learn(db, ham, strlen(ham), 0, 0);
+	}
+	om_spam_learn(db, once, strlen(once), 0, 0);
+	TAP_OK(om_spam_db_save(db, store, &error) >= 0, "learned and saved");
+	reader = om_spam_db_load_new(store, &error);
+	TAP_OK(reader != NULL && om_spam_db_stale(reader, store, &error) == 0 &&
+	       om_spam_score(reader, once, strlen(once)) < 0.1,
+	       "a reader up to date; the message seen once scores as ham");
+	TAP_OK(om_store_spam_prune(store, 1, &removed, &left, &error) == 0 && removed > 0 &&
+	       left > 0, "prune removes some tokens and leaves others");
+	TAP_OK(om_spam_db_stale(reader, store, &error) == 1, "the reader sees the spam revision move");
+	om_spam_db_free(&reader);
+	reader = om_spam_db_load_new(store, &error);
+	TAP_OK(reader != NULL && om_spam_score(reader, spam, strlen(spam)) > 0.9 &&
+	       om_spam_score(reader, ham, strlen(ham)) < 0.1,
+	       "what was seen often still scores as before");
+	TAP_OK(reader != NULL && om_spam_score(reader, once, strlen(once)) == 0.5,
+	       "the message seen once is forgotten");
+	TAP_OK(om_store_spam_prune(store, 1, &removed, &left, &error) == 0 && removed == 0,
+	       "a second prune finds nothing more");
+	om_spam_db_free(&reader);
+	om_spam_db_free(&db);
+	om_store_close(&store);
+	tap_remove_tree(dir);
+	free(path);
+}
+
 int main(void)
 {
 	om_mime_global_init();
@@ -386,5 +433,6 @@ int main(void)
 	test_readings();
 	test_learning();
 	test_learning_in_steps();
+	test_prune();
 	return tap_done();
 }
