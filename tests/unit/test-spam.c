@@ -268,24 +268,40 @@ static void test_readings(void)
 	om_spam_db_free(&db);
 }
 
-static void test_learning(void)
+/* A new store in a new temporary directory (dir: a mkdtemp template). */
+static struct om_store *temp_store_open(char *dir)
 {
-	char dir[] = "/tmp/om-test-spam-XXXXXX", *path, *error = NULL;
-	static const char spam[] = "Subject: cheap pills\n\nbuy cheap pills now, "
-		"limited offer, click here for viagra\n";
-	static const char ham[] = "Subject: meeting notes\n\nthe project meeting "
-		"is moved to thursday, agenda attached\n";
-	static const char new_spam[] = "Subject: pills offer\n\ncheap viagra pills, click\n";
-	struct om_spam_db *db = om_spam_db_new(), *again = om_spam_db_new();
 	struct om_store *store = NULL;
-	long ns, nh;
-	int i;
+	char *path, *error = NULL;
 
 	if (mkdtemp(dir) == NULL)
 		abort();
 	path = om_asprintf("%s/o.db", dir);
 	if (om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) < 0)
 		abort();
+	free(path);
+	return store;
+}
+
+static void temp_store_close(struct om_store **store, const char *dir)
+{
+	om_store_close(store);
+	tap_remove_tree(dir);
+}
+
+static void test_learning(void)
+{
+	char dir[] = "/tmp/om-test-spam-XXXXXX", *error = NULL;
+	static const char spam[] = "Subject: cheap pills\n\nbuy cheap pills now, "
+		"limited offer, click here for viagra\n";
+	static const char ham[] = "Subject: meeting notes\n\nthe project meeting "
+		"is moved to thursday, agenda attached\n";
+	static const char new_spam[] = "Subject: pills offer\n\ncheap viagra pills, click\n";
+	struct om_spam_db *db = om_spam_db_new(), *again = om_spam_db_new();
+	struct om_store *store = temp_store_open(dir);
+	long ns, nh;
+	int i;
+
 	TAP_OK(om_spam_score(db, new_spam, strlen(new_spam)) == 0.5, "untrained: 0.5");
 	for (i = 0; i < 20; i++) {
 		om_spam_learn(db, spam, strlen(spam), 1, 0);
@@ -316,9 +332,7 @@ static void test_learning(void)
 	       "and then has nothing to do");
 	om_spam_db_free(&db);
 	om_spam_db_free(&again);
-	om_store_close(&store);
-	tap_remove_tree(dir);
-	free(path);
+	temp_store_close(&store, dir);
 }
 
 /* scand's way: changes taken out under its lock and written without it,
@@ -326,20 +340,16 @@ static void test_learning(void)
    learned meanwhile carried over. */
 static void test_learning_in_steps(void)
 {
-	char dir[] = "/tmp/om-test-spam2-XXXXXX", *path, *error = NULL;
+	char dir[] = "/tmp/om-test-spam2-XXXXXX", *error = NULL;
 	static const char spam[] = "Subject: cheap pills\n\nbuy cheap pills now\n";
 	static const char ham[] = "Subject: minutes\n\nthe meeting minutes are attached\n";
 	struct om_spam_db *shared = om_spam_db_new(), *other = om_spam_db_new(), *fresh;
 	struct om_spam_changes *changes;
-	struct om_store *store = NULL;
+	struct om_store *store = temp_store_open(dir);
 	long long before, after;
 	long ns, nh;
 
-	if (mkdtemp(dir) == NULL)
-		abort();
-	path = om_asprintf("%s/o.db", dir);
-	if (om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) < 0 ||
-	    om_spam_db_load(shared, store, &error) < 0 || om_spam_db_load(other, store, &error) < 0)
+	if (om_spam_db_load(shared, store, &error) < 0 || om_spam_db_load(other, store, &error) < 0)
 		abort();
 	om_spam_learn(shared, spam, strlen(spam), 1, 0);
 	changes = om_spam_db_take_changes(shared);
@@ -369,29 +379,22 @@ static void test_learning_in_steps(void)
 	om_spam_db_free(&fresh);
 	om_spam_db_free(&shared);
 	om_spam_db_free(&other);
-	om_store_close(&store);
-	tap_remove_tree(dir);
-	free(path);
+	temp_store_close(&store, dir);
 }
 
 /* Pruning forgets the tokens of one message and keeps the rest; readers
    see the spam revision move. */
 static void test_prune(void)
 {
-	char dir[] = "/tmp/om-test-prune-XXXXXX", *path, *error = NULL;
+	char dir[] = "/tmp/om-test-prune-XXXXXX", *error = NULL;
 	static const char spam[] = "Subject: cheap pills\n\nbuy cheap pills now, click here\n";
 	static const char ham[] = "Subject: meeting notes\n\nthe project meeting is thursday\n";
 	static const char once[] = "Subject: zebra quagga\n\nokapi narwhal\n";
 	struct om_spam_db *db = om_spam_db_new(), *reader = NULL;
-	struct om_store *store = NULL;
+	struct om_store *store = temp_store_open(dir);
 	long removed = 0, left = 0;
 	int i;
 
-	if (mkdtemp(dir) == NULL)
-		abort();
-	path = om_asprintf("%s/o.db", dir);
-	if (om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) < 0)
-		abort();
 	for (i = 0; i < 10; i++) {
 		om_spam_learn(db, spam, strlen(spam), 1, 0);
 		om_spam_learn(db, ham, strlen(ham), 0, 0);
@@ -416,9 +419,7 @@ static void test_prune(void)
 	       "a second prune finds nothing more");
 	om_spam_db_free(&reader);
 	om_spam_db_free(&db);
-	om_store_close(&store);
-	tap_remove_tree(dir);
-	free(path);
+	temp_store_close(&store, dir);
 }
 
 int main(void)
