@@ -119,6 +119,21 @@ bench_wait_port() {
 	return 1
 }
 
+# bench_pss_kb PID...: the memory of the processes and all their
+# descendants, in KB (0 for those gone): proportional set sizes, so that
+# pages forked children share are counted once, not once per process.
+bench_pss_kb() {
+	local total=0 pid child kb
+	for pid in "$@"; do
+		kb=$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup" 2>/dev/null)
+		total=$(( total + ${kb:-0} ))
+		for child in $(pgrep -P "$pid"); do
+			total=$(( total + $(bench_pss_kb "$child") ))
+		done
+	done
+	echo "$total"
+}
+
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 # the line of median rate among the loadgen lines of file $1
