@@ -30,15 +30,19 @@ bench_corpus() {
 	bash "$top/../shared/corpus/fetch-spamassassin.sh" "${BENCH_CORPUS_CACHE:-$top/_corpus}"
 }
 
-# bench_split DATA OUT: the fixed train/test split, X-Spam-* headers removed
-# (../shared/corpus/README.md), into OUT/{train,test}/{ham,spam}.
+# bench_split DATA OUT [FOLD]: the fixed train/test split, X-Spam-* headers
+# removed (../shared/corpus/README.md), into OUT/{train,test}/{ham,spam}.
+# With FOLD (hex digits, say 0123) only the train half is read, cut into
+# OUT/{dtrain,dtest}/{ham,spam}: dtest the files whose md5 starts with one
+# of FOLD's digits (development folds; the test half stays unseen).
 bench_split() {
-	python3 - "$1" "$2" <<'PY'
+	python3 - "$1" "$2" "${3:-}" <<'PY'
 import os, re, sys
-data, work = sys.argv[1], sys.argv[2]
+data, work, fold = sys.argv[1], sys.argv[2], sys.argv[3]
+parts = ("dtrain", "dtest") if fold else ("train", "test")
 sets = {"easy-ham-1": "ham", "easy-ham-2": "ham", "hard-ham-1": "ham",
         "spam-1": "spam", "spam-2": "spam"}
-for part in ("train", "test"):
+for part in parts:
     for kind in ("ham", "spam"):
         os.makedirs(os.path.join(work, part, kind), exist_ok=True)
 for name, kind in sets.items():
@@ -47,7 +51,10 @@ for name, kind in sets.items():
         m = re.match(r"\d+\.([0-9a-f]+)\.txt$", f)
         if not m:
             continue
-        part = "test" if m.group(1)[0] in "cdef" else "train"
+        test = m.group(1)[0] in "cdef"
+        if fold and test:
+            continue
+        part = parts[1] if (m.group(1)[0] in fold if fold else test) else parts[0]
         raw = open(os.path.join(d, f), "rb").read()
         head, sep, body = raw.partition(b"\n\n")
         lines, skip = [], False

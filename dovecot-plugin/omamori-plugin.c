@@ -298,7 +298,9 @@ void omamori_quarantine_expire(struct mail_user *user, struct om_store *store,
 	int expunged;
 
 	days = om_settings_domain_value(store, user->username,
-					OM_SETTING_QUARANTINE_RETENTION, "14", &error);
+					OM_SETTING_QUARANTINE_RETENTION,
+					t_strdup_printf("%d", OM_DEFAULT_QUARANTINE_RETENTION),
+					&error);
 	if (days == NULL) {
 		e_error(user->event, "omamori: %s", error);
 		free(error);

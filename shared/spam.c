@@ -412,13 +412,11 @@ double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len)
    same reason): on the dev split, 4 points for three unsure readings put
    the threshold of 5 where 0.1% of ham is above it.  Named by bucket like
    SpamAssassin's BAYES_nn rules. */
-static void om_spam_bayes_rule(const char *name_prefix,
-			       const struct om_spam_evidence *ev,
+static void om_spam_bayes_rule(const char *name_prefix, double p, int evidence,
 			       struct om_rules_result *rules)
 {
 	static const int buckets[] = { 0, 5, 20, 40, 50, 60, 80, 95, 99 };
 	char name[OM_RULE_NAME_MAX];
-	double p = om_spam_combine(ev);
 	size_t i;
 	int b = 0;
 
@@ -427,7 +425,7 @@ static void om_spam_bayes_rule(const char *name_prefix,
 			b = buckets[i];
 	}
 	snprintf(name, sizeof(name), "%s_%02d", name_prefix, b);
-	om_rules_add(rules, name, ev->k == 0 ? 0.0 :
+	om_rules_add(rules, name, !evidence ? 0.0 :
 		     OM_SPAM_BAYES_POINTS * cbrt(2.0 * p - 1.0) + OM_SPAM_BAYES_LEAN_POINTS);
 }
 
@@ -461,9 +459,12 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 	report->probability = om_spam_combine(&sc.all);
 	report->trained = db->nspam > 0 && db->nham > 0;
 	if (report->trained) {
-		om_spam_bayes_rule("BAYES", &sc.all, &report->rules);
-		om_spam_bayes_rule("BAYES_HEAD", &sc.head, &report->rules);
-		om_spam_bayes_rule("BAYES_BODY", &sc.body, &report->rules);
+		om_spam_bayes_rule("BAYES", report->probability, sc.all.k > 0,
+				   &report->rules);
+		om_spam_bayes_rule("BAYES_HEAD", om_spam_combine(&sc.head), sc.head.k > 0,
+				   &report->rules);
+		om_spam_bayes_rule("BAYES_BODY", om_spam_combine(&sc.body), sc.body.k > 0,
+				   &report->rules);
 	}
 	if (sc.url_blocked)
 		om_rules_add(&report->rules, "URL_BLOCKLISTED", OM_SPAM_URL_BLOCKED_POINTS);

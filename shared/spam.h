@@ -62,8 +62,8 @@ double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len);
    OM_SPAM_BAYES_LEAN_POINTS once it has any evidence at all: so from
    -6.67 (sure ham) to +9.33 (sure spam) each, and +4 in all for mail that
    leaves every reading unsure.  With the default threshold of 5 the
-   classifier alone calls a message spam when its readings lean to spam at
-   all (three at p 0.505, or one at 0.51 beside two unsure ones). */
+   classifier alone calls a message spam once its readings lean to spam at
+   all: one reading at p 0.501 beside two unsure ones is enough. */
 #define OM_SPAM_BAYES_POINTS 8.0
 #define OM_SPAM_BAYES_LEAN_POINTS (4.0 / 3.0)
 /* an administrator's block list is a verdict, whatever the words say */

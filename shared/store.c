@@ -474,6 +474,16 @@ static int om_store_exec_stmt(struct om_store *store, enum om_stmt_id id,
 	return 0;
 }
 
+/* Steps a statement that yields one number (or no row: 0); 0 or -1. */
+static int om_store_read_number(sqlite3_stmt *stmt, long long *value_r)
+{
+	int ret = sqlite3_step(stmt);
+
+	*value_r = ret == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+	sqlite3_reset(stmt);
+	return ret == SQLITE_ROW || ret == SQLITE_DONE ? 0 : -1;
+}
+
 /* Rolls the open transaction back (whatever failed was reported already);
    returns -1 for the caller to pass on. */
 static int om_store_rollback(struct om_store *store)
@@ -565,15 +575,13 @@ static long om_store_list_count(struct om_store *store, const char *scope,
 				const char *kind, char **error_r)
 {
 	sqlite3_stmt *stmt = om_store_bind(store, OM_SQL_LIST_COUNT, scope, kind, NULL, 0);
-	long count = -1;
+	long long count;
 
-	if (stmt != NULL && sqlite3_step(stmt) == SQLITE_ROW)
-		count = (long)sqlite3_column_int64(stmt, 0);
-	else
+	if (stmt == NULL || om_store_read_number(stmt, &count) < 0) {
 		*error_r = om_store_error(store, "count");
-	if (stmt != NULL)
-		sqlite3_reset(stmt);
-	return count;
+		return -1;
+	}
+	return (long)count;
 }
 
 int om_store_list_change(struct om_store *store, const char *scope,
@@ -738,12 +746,8 @@ int om_store_revision(struct om_store *store, const char *name,
 {
 	sqlite3_stmt *stmt = om_store_bind(store, OM_SQL_REVISION, name, NULL,
 					   NULL, 0);
-	int ret = stmt == NULL ? SQLITE_ERROR : sqlite3_step(stmt);
 
-	*revision_r = ret == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-	if (stmt != NULL)
-		sqlite3_reset(stmt);
-	if (ret != SQLITE_ROW && ret != SQLITE_DONE) {
+	if (stmt == NULL || om_store_read_number(stmt, revision_r) < 0) {
 		*error_r = om_store_error(store, "read revision");
 		return -1;
 	}
@@ -847,28 +851,19 @@ static int om_store_spam_delete_rare(struct om_store *store, long max_count,
 	return ok ? 0 : -1;
 }
 
-static int om_store_spam_token_count(struct om_store *store, long *count_r)
-{
-	sqlite3_stmt *stmt = store->stmts[OM_SQL_SPAM_TOKEN_COUNT];
-	int ok;
-
-	sqlite3_reset(stmt);
-	ok = sqlite3_step(stmt) == SQLITE_ROW;
-	*count_r = ok ? (long)sqlite3_column_int64(stmt, 0) : 0;
-	sqlite3_reset(stmt);
-	return ok ? 0 : -1;
-}
-
 int om_store_spam_prune(struct om_store *store, long max_count, long *removed_r,
 			long *left_r, char **error_r)
 {
+	long long left = 0;
+
 	if (om_store_exec_stmt(store, OM_SQL_BEGIN, error_r) < 0)
 		return -1;
 	if (om_store_spam_delete_rare(store, max_count, removed_r) < 0 ||
-	    om_store_spam_token_count(store, left_r) < 0) {
+	    om_store_read_number(store->stmts[OM_SQL_SPAM_TOKEN_COUNT], &left) < 0) {
 		*error_r = om_store_error(store, "prune spam tokens");
 		return om_store_rollback(store);
 	}
+	*left_r = (long)left;
 	if (om_store_exec_stmt(store, OM_SQL_SPAM_REVISION_BUMP, error_r) < 0)
 		return om_store_rollback(store);
 	return om_store_exec_stmt(store, OM_SQL_COMMIT, error_r);

@@ -2,10 +2,14 @@
  *
  * Headers and text parts decoded by GMime (RFC 2047/2231, any charset to
  * UTF-8: ISO-2022-JP, Shift_JIS, EUC-JP...), HTML turned into text and links
- * by libxml2.  Latin-script words (lower-cased, 3..40 bytes), overlapping
- * character bigrams for Japanese and Chinese (Han, Hiragana, Katakana;
- * full-width ASCII folded to ASCII first), URL hosts ("url:host"), and
- * selected header tokens ("subj:", "from:", "hdr:").  Each distinct token is
+ * by libxml2.  Latin-script words (lower-cased, 3..40 bytes) and, in the
+ * body, pairs of neighbouring words; overlapping character bigrams for
+ * Japanese and Chinese (Han, Hiragana, Katakana; full-width ASCII folded to
+ * ASCII first); URL hosts and their parent domains ("url:host"); header
+ * words by header ("subj:", "from:", "received:"...), presence tokens
+ * ("hdr:"), the networks in Received headers ("ip:"), and tokens of the
+ * message's form ("meta:": Date against arrival, Date and Message-ID
+ * shapes, Message-ID host, recipient count).  Each distinct token is
  * reported once per message.
  */
 #ifndef OM_TOKENIZE_H
