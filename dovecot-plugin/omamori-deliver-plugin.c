@@ -21,9 +21,11 @@
 #include "array.h"
 #include "buffer.h"
 #include "istream.h"
+#include "istream-concat.h"
 #include "istream-header-filter.h"
 #include "istream-seekable.h"
 #include "message-header-parser.h"
+#include "message-size.h"
 #include "mail-storage-private.h"
 #include "mail-deliver.h"
 #include "mail-namespace.h"
@@ -41,12 +43,15 @@
 #include "settings.h"
 #include "store.h"
 #include "util.h"
+#include "notify.h"
+#include "wrap.h"
 #include "omamori-plugin.h"
 #include "omamori-stream.h"
 
 #define OMAMORI_HEADER_PREFIX "X-Omamori-"
 #define OMAMORI_VERDICT_HEADER "X-Omamori-Virus"
 #define OMAMORI_TEMPFAIL_TEXT "Virus scanner unavailable, try again later"
+#define OMAMORI_LOCAL_TEMPFAIL_TEXT "Local delivery problem, try again later"
 /* what the substituted message may hold in memory before it spills to a
    temporary file, as Dovecot's own LMTP does */
 #define OMAMORI_MAX_MEMORY_BUFFER (1024 * 1024)
@@ -89,6 +94,9 @@ struct omamori_delivery {
 	const void *deliver_data;	/* the rewritten message, or NULL to
 					   deliver the original */
 	size_t deliver_size;
+	/* a message over scan_max_size going to Quarantine: the original
+	   between this head (header and notice) and tail (wrap.h) */
+	struct om_buf wrap_head, wrap_tail;
 	bool spam;			/* the verdict is spam */
 	bool quarantine;		/* ... and it goes to Quarantine */
 	/* for the Sieve extension: "clean", "virus", "spam", "unscanned",
@@ -273,11 +281,45 @@ static int omamori_scan(struct omamori_delivery *d, const char **error_r)
 }
 
 
+/* The actions of scand's answer that this plugin knows how to carry out;
+   anything else is a temporary failure (fail closed). */
+static bool omamori_action_known(const char *action)
+{
+	static const char *const known[] = {
+		"deliver", "strip", "replace", "quarantine", NULL
+	};
+	unsigned int i;
+
+	for (i = 0; known[i] != NULL; i++) {
+		if (strcmp(action, known[i]) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static int omamori_tempfail(struct mail_deliver_context *ctx, const char *why)
 {
 	e_error(ctx->event, "omamori: %s: message kept for a retry", why);
 	ctx->tempfail_error = OMAMORI_TEMPFAIL_TEXT;
 	return -1;
+}
+
+/* The original between the wrapper's head and tail (takes data's
+   reference). */
+static struct istream *omamori_wrapped_stream(struct omamori_delivery *d,
+					      struct istream *data)
+{
+	struct istream *parts[4], *wrapped;
+
+	parts[0] = i_stream_create_from_data(d->wrap_head.data, d->wrap_head.len);
+	parts[1] = data;
+	parts[2] = i_stream_create_from_data(d->wrap_tail.data, d->wrap_tail.len);
+	parts[3] = NULL;
+	wrapped = i_stream_create_concat(parts);
+	i_stream_unref(&parts[0]);
+	i_stream_unref(&parts[1]);
+	i_stream_unref(&parts[2]);
+	return wrapped;
 }
 
 /* The message to deliver, headers filtered, seekable (the raw mailbox needs
@@ -296,6 +338,8 @@ static struct istream *omamori_source_stream(struct omamori_delivery *d)
 		i_stream_ref(data);
 		i_stream_seek(data, 0);
 	}
+	if (d->wrap_head.len > 0)
+		data = omamori_wrapped_stream(d, data);
 	filtered = omamori_decorated_stream(data, &d->deco);
 	i_stream_unref(&data);
 	mail_user_set_get_temp_prefix(temp_prefix, ctx->rcpt_user->set);
@@ -343,11 +387,16 @@ static struct mail_user *omamori_raw_user(struct mail_deliver_context *ctx,
 	return omamori_user_raw(ouser);
 }
 
-/* Delivers d->deliver_data through Sieve (or the default save) in place of
-   the original message. */
-static int omamori_deliver_substituted(struct omamori_delivery *d,
-				       struct omamori_user *ouser,
-				       struct mail_storage **storage_r)
+typedef int omamori_deliver_step_t(struct omamori_delivery *d,
+				   struct omamori_user *ouser,
+				   struct mail_storage **storage_r);
+
+/* Runs step with the rewritten (or wrapped) message as the delivery's
+   source in place of the original. */
+static int omamori_with_substituted(struct omamori_delivery *d,
+				    struct omamori_user *ouser,
+				    omamori_deliver_step_t *step,
+				    struct mail_storage **storage_r)
 {
 	struct mail_deliver_context *ctx = d->ctx;
 	struct mail *orig = ctx->src_mail, *mail;
@@ -369,7 +418,7 @@ static int omamori_deliver_substituted(struct omamori_delivery *d,
 			mailbox_get_last_internal_error(box, NULL));
 		mailbox_free(&box);
 		i_stream_unref(&input);
-		ctx->tempfail_error = OMAMORI_TEMPFAIL_TEXT;
+		ctx->tempfail_error = OMAMORI_LOCAL_TEMPFAIL_TEXT;
 		return -1;
 	}
 	i_stream_unref(&input);
@@ -379,7 +428,7 @@ static int omamori_deliver_substituted(struct omamori_delivery *d,
 	ctx->src_mail = mail;
 	/* later recipients must start from the original, not our copy */
 	ctx->save_dest_mail = FALSE;
-	ret = omamori_deliver_next(d, storage_r);
+	ret = step(d, ouser, storage_r);
 	ctx->src_mail = orig;
 	mail_free(&mail);
 	mailbox_transaction_rollback(&t);
@@ -387,6 +436,22 @@ static int omamori_deliver_substituted(struct omamori_delivery *d,
 	return ret;
 }
 
+static int omamori_deliver_next_step(struct omamori_delivery *d,
+				     struct omamori_user *ouser ATTR_UNUSED,
+				     struct mail_storage **storage_r)
+{
+	return omamori_deliver_next(d, storage_r);
+}
+
+/* Delivers d->deliver_data through Sieve (or the default save) in place of
+   the original message. */
+static int omamori_deliver_substituted(struct omamori_delivery *d,
+				       struct omamori_user *ouser,
+				       struct mail_storage **storage_r)
+{
+	return omamori_with_substituted(d, ouser, omamori_deliver_next_step,
+					storage_r);
+}
 
 /* Our headers for a spam-checked message, from scand's answer. */
 static void omamori_decorate_spam(struct omamori_delivery *d,
@@ -416,6 +481,69 @@ static void omamori_decorate_spam(struct omamori_delivery *d,
 		d->deco.subject = omamori_subject_value(res->spam_subject);
 }
 
+/* The header block of the delivery's message, at most max bytes. */
+static int omamori_read_header(struct mail *mail, size_t max, buffer_t *buf,
+			       const char **error_r)
+{
+	struct message_size hdr_size;
+	struct istream *input;
+
+	if (mail_get_hdr_stream(mail, &hdr_size, &input) < 0) {
+		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
+		return -1;
+	}
+	return omamori_read_stream(input, max, buf, error_r) < 0 ? -1 : 0;
+}
+
+/* A message over scan_max_size, which scand never sees: the limit action.
+   Quarantine wraps the original below the notice (templates/<lang>/
+   unscanned-notice.txt) as scand would.  0 go on, -1 tempfail. */
+static int omamori_over_size(struct omamori_delivery *d)
+{
+	struct mail_deliver_context *ctx = d->ctx;
+	const char *reason = t_strdup_printf("limit: message over scan_max_size %ld",
+					     d->config->scan_max_size);
+	buffer_t *header = t_buffer_create(8192);
+	char *lang, *notice, *serror = NULL;
+	const char *error;
+
+	if (d->config->scan_limit_action == OM_LIMIT_TEMPFAIL)
+		return omamori_tempfail(ctx, "message over scan_max_size");
+	d->verdict = "unscanned";
+	d->deco.virus = omamori_header_value("unscanned", reason);
+	if ((d->checks & OM_CHECK_SPAM) != 0)
+		d->deco.spam = "unscanned";
+	if (d->config->scan_limit_action == OM_LIMIT_DELIVER) {
+		e_warning(ctx->event, "omamori: message over scan_max_size (%ld): "
+			  "delivered unscanned (scan_limit_action = deliver)",
+			  d->config->scan_max_size);
+		return 0;
+	}
+	lang = om_settings_domain_value(d->store, d->mailbox, "language",
+					d->config->default_language, &serror);
+	if (lang == NULL || omamori_read_header(ctx->src_mail, 64 * 1024,
+						header, &error) < 0) {
+		error = lang == NULL ? t_strdup(serror) : error;
+		free(serror);
+		free(lang);
+		return omamori_tempfail(ctx, error);
+	}
+	notice = om_notify_unscanned(d->config->templates_dir, lang, reason,
+				     time(NULL), &serror);
+	free(lang);
+	if (notice == NULL) {
+		error = t_strdup(serror);
+		free(serror);
+		return omamori_tempfail(ctx, error);
+	}
+	om_wrap_head_tail(header->data, header->used, notice, &d->wrap_head,
+			  &d->wrap_tail);
+	free(notice);
+	d->quarantine = TRUE;
+	e_info(ctx->event, "omamori: verdict=unscanned action=quarantine (%s)", reason);
+	return 0;
+}
+
 /* Decides what to deliver for a subscribed mailbox.  0 go on, -1 tempfail
    (ctx->tempfail_error set). */
 static int omamori_decide(struct omamori_delivery *d)
@@ -425,18 +553,16 @@ static int omamori_decide(struct omamori_delivery *d)
 	const char *error, *unscanned = NULL;
 	int ret;
 
-	d->deco.strip_spam_headers = (d->checks & OM_CHECK_SPAM) != 0;
+	/* no X-Spam-* header of a sender's (or an earlier filter's) reaches
+	   a subscribed mailbox: clients act on them */
+	d->deco.strip_spam_headers = TRUE;
 	ret = omamori_read_message(ctx->src_mail, (size_t)d->config->scan_max_size,
 				   d->message, &error);
 	if (ret < 0)
 		return omamori_tempfail(ctx, error);
-	if (ret == 0) {
-		if (d->config->scan_limit_action == OM_LIMIT_TEMPFAIL)
-			return omamori_tempfail(ctx, "message over scan_max_size");
-		e_warning(ctx->event, "omamori: message over scan_max_size (%ld): "
-			  "delivered unscanned", d->config->scan_max_size);
-		unscanned = "unscanned (limit: message size)";
-	} else if (omamori_scan(d, &error) < 0) {
+	if (ret == 0)
+		return omamori_over_size(d);
+	if (omamori_scan(d, &error) < 0) {
 		if (d->config->scand_failure_action != OM_FAILURE_ACCEPT)
 			return omamori_tempfail(ctx, error);
 		e_warning(ctx->event, "omamori: %s: delivered unscanned "
@@ -444,15 +570,22 @@ static int omamori_decide(struct omamori_delivery *d)
 		unscanned = "unscanned (scanner unavailable)";
 	} else if (strcmp(res->action, "tempfail") == 0) {
 		return omamori_tempfail(ctx, t_strdup_printf(
-			"scan limit (%s)", res->reason != NULL ? res->reason : "?"));
+			"scan incomplete (%s)", res->reason != NULL ? res->reason : "?"));
+	} else if (!omamori_action_known(res->action)) {
+		/* a newer scand's action we do not know: never deliver on it */
+		return omamori_tempfail(ctx, t_strdup_printf(
+			"unknown action '%s' from scand", res->action));
 	} else {
-		if ((d->checks & OM_CHECK_VIRUS) != 0)
+		if ((d->checks & OM_CHECK_VIRUS) != 0 ||
+		    strcmp(res->verdict, "unscanned") == 0)
 			d->deco.virus = omamori_verdict_text(res);
 		omamori_decorate_spam(d, res);
 		if (res->message != NULL) {
 			d->deliver_data = res->message;
 			d->deliver_size = res->message_len;
 		}
+		if (strcmp(res->action, "quarantine") == 0)
+			d->quarantine = TRUE;
 		e_info(ctx->event, "omamori: verdict=%s action=%s%s%s%s%s",
 		       res->verdict, res->action,
 		       res->spam_score != NULL ? " spam_score=" : "",
@@ -541,28 +674,50 @@ static int omamori_quarantine_create(struct mail_user *user, const char *name,
 	return ret;
 }
 
-/* Saves the spam straight into the Quarantine folder, past Sieve. */
-static int omamori_deliver_quarantine(struct omamori_delivery *d,
-				      struct omamori_user *ouser,
-				      struct mail_storage **storage_r)
+/* Saves the delivery's source into the Quarantine folder, past Sieve.  A
+   failed save is the mail store's error, which Dovecot reports itself
+   (quota, disk full): not a scanner failure. */
+static int omamori_save_quarantine(struct omamori_delivery *d,
+				   struct omamori_user *ouser,
+				   struct mail_storage **storage_r)
 {
 	struct mail_deliver_context *ctx = d->ctx;
 	const char *name = d->config->quarantine_mailbox, *error;
+	bool substituted = d->deliver_data != NULL || d->wrap_head.len > 0;
 	int ret;
 
-	if (omamori_quarantine_create(ctx->rcpt_user, name, &error) < 0)
-		return omamori_tempfail(ctx, t_strdup_printf("cannot create %s: %s",
-							     name, error));
-	ouser->save_decoration = &d->deco;
+	if (omamori_quarantine_create(ctx->rcpt_user, name, &error) < 0) {
+		e_error(ctx->event, "omamori: cannot create %s: %s: message kept "
+			"for a retry", name, error);
+		ctx->tempfail_error = OMAMORI_LOCAL_TEMPFAIL_TEXT;
+		return -1;
+	}
+	/* a substituted source carries our headers already */
+	ouser->save_decoration = substituted ? NULL : &d->deco;
 	ctx->save_dest_mail = FALSE;
 	ret = mail_deliver_save(ctx, name, 0, NULL, storage_r);
 	ouser->save_decoration = NULL;
-	if (ret < 0)
-		return omamori_tempfail(ctx, t_strdup_printf("cannot save into %s", name));
+	if (ret < 0) {
+		e_error(ctx->event, "omamori: cannot save into %s: message kept "
+			"for a retry", name);
+		return -1;
+	}
 	/* the message is in: it counts as delivered for LMTP */
 	ctx->tried_default_save = TRUE;
 	omamori_quarantine_expire(ctx->rcpt_user, d->store, d->config);
 	return 1;
+}
+
+/* Quarantines the original (spam), or the rewritten or wrapped message (a
+   message omamori could not scan whole). */
+static int omamori_deliver_quarantine(struct omamori_delivery *d,
+				      struct omamori_user *ouser,
+				      struct mail_storage **storage_r)
+{
+	if (d->deliver_data != NULL || d->wrap_head.len > 0)
+		return omamori_with_substituted(d, ouser, omamori_save_quarantine,
+						storage_r);
+	return omamori_save_quarantine(d, ouser, storage_r);
 }
 
 /* The checks the mailbox's subscriptions ask for (0: none).  0 or -1. */
@@ -623,6 +778,8 @@ static int omamori_deliver_mail(struct mail_deliver_context *ctx,
 			omamori_deliver.next_deliver_mail(ctx, storage_r) : 0;
 	}
 	d.message = buffer_create_dynamic(default_pool, 64 * 1024);
+	om_buf_init(&d.wrap_head);
+	om_buf_init(&d.wrap_tail);
 	ret = omamori_decide(&d);
 	header_only = omamori_header_only(&d);
 	buffer_free(&d.message);
@@ -632,6 +789,8 @@ static int omamori_deliver_mail(struct mail_deliver_context *ctx,
 		ret = omamori_deliver_header_only(&d, ouser, storage_r);
 	else if (ret == 0)
 		ret = omamori_deliver_substituted(&d, ouser, storage_r);
+	om_buf_free(&d.wrap_head);
+	om_buf_free(&d.wrap_tail);
 	return ret;
 }
 

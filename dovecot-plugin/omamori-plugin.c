@@ -201,8 +201,8 @@ static void omamori_decoration_filter(struct header_filter_istream *input,
 			strlen(OMAMORI_HEADER_PREFIX)) == 0) {
 		*matched = TRUE;
 	} else if (deco->strip_spam_headers &&
-		   (omamori_header_is(hdr->name, "X-Spam-Flag") ||
-		    omamori_header_is(hdr->name, "X-Spam-Score"))) {
+		   strncasecmp(hdr->name, "X-Spam-", 7) == 0) {
+		/* X-Spam-Status, -Level, -Flag...: mail clients act on them */
 		*matched = TRUE;
 	} else if (deco->subject != NULL && omamori_header_is(hdr->name, "Subject")) {
 		*matched = TRUE;

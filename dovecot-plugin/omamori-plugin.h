@@ -15,7 +15,7 @@ struct omamori_decoration {
 	const char *spam_score;	/* set: X-Spam-Flag: YES and X-Spam-Score */
 	const char *subject;	/* replaces the Subject value, or NULL */
 	bool subject_missing;	/* the message has no Subject: add one */
-	bool strip_spam_headers;	/* drop incoming X-Spam-Flag/-Score */
+	bool strip_spam_headers;	/* drop every incoming X-Spam-* header */
 };
 
 struct omamori_user {

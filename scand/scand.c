@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #define SCAND_BACKLOG 256
+#define SCAND_SOCKET_MODE 0660
 
 struct scand_reloader {
 	pthread_t thread;
@@ -190,11 +191,20 @@ static void scand_start(struct scand_main *m, const char *config_path,
 	om_mime_global_init();
 	if (scand_engines_init(&m->scand.engines, m->scand.config, &error) < 0)
 		om_fatal("%s", error);
+	/* only root, scand_user and its group may connect (Dovecot's mail
+	   processes get the group through mail_access_groups); each request
+	   kind is checked against the peer's credentials as well (workers.c) */
 	m->listen_fd = om_daemon_listen_unix(m->scand.config->scand_socket,
-					     0666, SCAND_BACKLOG, &error);
-	if (m->listen_fd < 0)
+					     SCAND_SOCKET_MODE, SCAND_BACKLOG, &error);
+	if (m->listen_fd < 0 ||
+	    om_daemon_give_socket(m->scand.config->scand_socket,
+				  m->scand.config->scand_user, &error) < 0)
 		om_fatal("%s", error);
 	if (om_daemon_drop_privileges(m->scand.config->scand_user, &error) < 0)
+		om_fatal("%s", error);
+	/* libclamav makes a directory per scan there; if it cannot, it scans
+	   less and says "clean": refuse to start instead */
+	if (om_daemon_check_scratch_dir(m->scand.config->scan_temp_dir, &error) < 0)
 		om_fatal("%s", error);
 	/* the store is opened as scand_user, so its files stay that user's */
 	if (scand_classifier_init(&m->scand.classifier, m->scand.config, &error) < 0)

@@ -7,6 +7,7 @@
  * (classifier.c).
  */
 #include "scand.h"
+#include "daemon.h"
 #include "log.h"
 #include "proto.h"
 #include "scan.h"
@@ -255,13 +256,39 @@ static int scand_bad_request(const char *what, char *error, struct om_buf *out)
 	return -1;
 }
 
+/* May this peer make a request of this kind?  PING: anyone who could
+   connect.  SCAN and LEARN: root, scand's user or a member of its group
+   (Dovecot's mail processes, omamorictl run by root or that group) - even
+   when an administrator made the socket itself wider. */
+static int scand_peer_may(const struct om_daemon_peer *peer, uint16_t type)
+{
+	if (type == OM_MSG_PING)
+		return 1;
+	return peer->in_group;
+}
+
+static int scand_refuse_peer(const struct om_daemon_peer *peer, uint16_t type,
+			     char *body, struct om_buf *out)
+{
+	free(body);
+	om_log_warn("refused a %s request from uid %ld pid %ld: not root, "
+		    "scand's user or its group",
+		    type == OM_MSG_LEARN_REQUEST ? "learn" : "scan",
+		    (long)peer->uid, (long)peer->pid);
+	om_proto_encode_error("permission denied", out);
+	return -1;
+}
+
 /* Handles one frame; returns 0 to keep the connection, -1 to close it. */
-static int scand_handle_frame(struct scand_worker *w, uint16_t type,
+static int scand_handle_frame(struct scand_worker *w,
+			      const struct om_daemon_peer *peer, uint16_t type,
 			      char *body, size_t len, struct om_buf *out)
 {
 	struct om_scan_request req;
 	char *error = NULL;
 
+	if (!scand_peer_may(peer, type))
+		return scand_refuse_peer(peer, type, body, out);
 	switch (type) {
 	case OM_MSG_PING:
 		free(body);
@@ -316,12 +343,19 @@ static void scand_serve_connection(struct scand_worker *w, int fd)
 {
 	const struct om_config *config = w->scand->config;
 	size_t max_body = (size_t)config->scan_max_size + OM_PROTO_OVERHEAD;
+	struct om_daemon_peer peer;
 	struct om_buf out;
 	char *body = NULL, *error = NULL;
 	uint16_t type;
 	size_t len;
 	int ret, requeue = 0;
 
+	if (om_daemon_peer(fd, &peer, &error) < 0) {
+		om_log_warn("client: %s", error);
+		free(error);
+		close(fd);
+		return;
+	}
 	om_buf_init(&out);
 	while (scand_wait_request(w, fd) > 0) {
 		ret = om_proto_read_frame(fd, (int)config->scan_timeout_ms,
@@ -337,7 +371,7 @@ static void scand_serve_connection(struct scand_worker *w, int fd)
 			break;
 		}
 		om_buf_reset(&out);
-		ret = scand_handle_frame(w, type, body, len, &out);
+		ret = scand_handle_frame(w, &peer, type, body, len, &out);
 		if (om_proto_write_all(fd, out.data, out.len,
 				       (int)config->scan_timeout_ms, &error) < 0) {
 			om_log_warn("client: answer not sent: %s", error);

@@ -23,15 +23,23 @@ struct om_av_limits {
 /* Initialises libclamav once per process; 0 or -1 with *error_r. */
 int om_av_global_init(char **error_r);
 /* Loads every database in the space-separated dirs (or files) and compiles
-   the engine.  Returns 0 with *sigs_r signatures, or -1 with *error_r. */
+   the engine.  An empty directory is skipped with a warning; no signature
+   at all is an error (an engine without signatures finds nothing).  Returns 0 with *sigs_r signatures, or -1 with *error_r. */
 int om_av_engine_load(const char *dirs, const struct om_av_limits *limits,
 		      struct om_av_engine **engine_r, unsigned int *sigs_r,
 		      char **error_r);
 void om_av_engine_free(struct om_av_engine **engine);
 
+enum om_av_result {
+	OM_AV_ERROR = -1,	/* could not scan (*error_r) */
+	OM_AV_CLEAN = 0,
+	OM_AV_VIRUS = 1,	/* *virus_r: the virus name */
+	OM_AV_LIMIT = 2		/* not scanned whole: *virus_r says which limit */
+};
+
 /* Scans a buffer.  mail: also parse it as a whole RFC 5322 message.
-   Returns 1 infected (*virus_r allocated), 0 clean, -1 could not scan
-   (*error_r allocated). */
+   Returns an om_av_result; *virus_r or *error_r allocated as it says.
+   Never OM_AV_CLEAN unless everything was scanned. */
 int om_av_scan_buffer(const struct om_av_engine *engine, const void *data,
 		      size_t len, int mail, char **virus_r, char **error_r);
 

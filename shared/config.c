@@ -25,7 +25,8 @@ struct om_param {
 };
 
 static const char *const om_failure_choices[] = { "tempfail", "accept", NULL };
-static const char *const om_limit_choices[] = { "deliver", "tempfail", NULL };
+static const char *const om_limit_choices[] = { "deliver", "tempfail",
+						      "quarantine", NULL };
 static const char *const om_log_choices[] = { "stderr", "syslog", NULL };
 static const char *const om_lang_choices[] = { "ja", "en", NULL };
 
@@ -58,7 +59,7 @@ static const struct om_param om_params[] = {
 	{ "spam_save_interval", OM_PARAM_LONG, OFF(spam_save_interval), "10", 1, 3600, NULL },
 	{ "list_max_entries", OM_PARAM_LONG, OFF(list_max_entries), "300", 1, 100000, NULL },
 	{ "scand_failure_action", OM_PARAM_ENUM, OFF(scand_failure_action), "tempfail", 0, 0, om_failure_choices },
-	{ "scan_limit_action", OM_PARAM_ENUM, OFF(scan_limit_action), "deliver", 0, 0, om_limit_choices },
+	{ "scan_limit_action", OM_PARAM_ENUM, OFF(scan_limit_action), "quarantine", 0, 0, om_limit_choices },
 };
 #undef OFF
 

@@ -17,6 +17,8 @@
 #include <sys/signalfd.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 int om_daemon_listen_unix(const char *path, mode_t mode, int backlog,
@@ -58,6 +60,90 @@ int om_daemon_listen_unix(const char *path, mode_t mode, int backlog,
 		return -1;
 	}
 	return fd;
+}
+
+int om_daemon_give_socket(const char *path, const char *user, char **error_r)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0 || user == NULL || *user == '\0')
+		return 0;
+	errno = 0;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		*error_r = om_asprintf("unknown user '%s'", user);
+		return -1;
+	}
+	if (chown(path, pw->pw_uid, pw->pw_gid) < 0) {
+		*error_r = om_asprintf("chown(%s): %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+#define OM_DAEMON_MAX_PEER_GROUPS 1024
+
+/* 1 if gid is among the peer's supplementary groups (SO_PEERGROUPS). */
+static int om_daemon_peer_has_group(int fd, gid_t gid)
+{
+	gid_t *groups = om_calloc(OM_DAEMON_MAX_PEER_GROUPS, sizeof(gid_t));
+	socklen_t len = OM_DAEMON_MAX_PEER_GROUPS * sizeof(gid_t);
+	size_t i, n;
+	int found = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+		n = len / sizeof(gid_t);
+		for (i = 0; i < n && !found; i++)
+			found = groups[i] == gid;
+	}
+	free(groups);
+	return found;
+}
+
+int om_daemon_peer(int fd, struct om_daemon_peer *peer, char **error_r)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	memset(peer, 0, sizeof(*peer));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		*error_r = om_asprintf("SO_PEERCRED: %s", strerror(errno));
+		return -1;
+	}
+	peer->pid = cred.pid;
+	peer->uid = cred.uid;
+	peer->gid = cred.gid;
+	peer->in_group = cred.uid == 0 || cred.uid == geteuid() ||
+		cred.gid == getegid() || om_daemon_peer_has_group(fd, getegid());
+	return 0;
+}
+
+int om_daemon_check_scratch_dir(const char *dir, char **error_r)
+{
+	char path[4096];
+
+	if (dir == NULL || *dir == '\0') {
+		dir = getenv("TMPDIR");
+		if (dir == NULL || *dir == '\0')
+			dir = "/tmp";
+	}
+	if (snprintf(path, sizeof(path), "%s/omamori-check-XXXXXX", dir) >=
+	    (int)sizeof(path)) {
+		*error_r = om_asprintf("scan_temp_dir too long: %s", dir);
+		return -1;
+	}
+	if (mkdtemp(path) == NULL) {
+		*error_r = om_asprintf("scan_temp_dir %s: cannot create a directory "
+				       "there as uid %ld: %s", dir, (long)geteuid(),
+				       strerror(errno));
+		return -1;
+	}
+	if (rmdir(path) < 0) {
+		*error_r = om_asprintf("scan_temp_dir %s: cannot remove %s: %s",
+				       dir, path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int om_daemon_drop_privileges(const char *user, char **error_r)

@@ -17,6 +17,26 @@ int om_daemon_listen_unix(const char *path, mode_t mode, int backlog,
    -1 with *error_r (unknown user, a uid 0 user, a failed call). */
 int om_daemon_drop_privileges(const char *user, char **error_r);
 
+/* When running as root and user is not empty: gives the socket file at
+   path to user and user's group (its mode then decides who may connect).
+   Returns 0, or -1 with *error_r. */
+int om_daemon_give_socket(const char *path, const char *user, char **error_r);
+
+/* Who is at the other end of a UNIX socket, as the kernel says (never what
+   the peer claims). */
+struct om_daemon_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	int in_group;	/* root, our own user, or a member of our group */
+};
+/* Fills peer for the connected socket fd.  0, or -1 with *error_r. */
+int om_daemon_peer(int fd, struct om_daemon_peer *peer, char **error_r);
+
+/* Checks that the running user can create (and remove) a directory in
+   dir, as libclamav does for each scan.  0, or -1 with *error_r. */
+int om_daemon_check_scratch_dir(const char *dir, char **error_r);
+
 /* Blocks SIGTERM, SIGINT, SIGHUP and SIGPIPE (call before starting threads,
    which inherit the mask) and returns a non-blocking signalfd delivering
    the first three; SIGPIPE stays blocked.  -1 with *error_r on failure. */

@@ -92,3 +92,30 @@ int om_notify_split_mail(char *text, const char **subject_r,
 	*body_r = eol;
 	return 0;
 }
+
+char *om_notify_time_text(time_t when)
+{
+	char text[32];
+	struct tm tm;
+
+	if (localtime_r(&when, &tm) == NULL ||
+	    strftime(text, sizeof(text), "%Y/%m/%d %H:%M:%S", &tm) == 0)
+		return om_strdup("?");
+	return om_strdup(text);
+}
+
+char *om_notify_unscanned(const char *dir, const char *lang,
+			  const char *reason, time_t now, char **error_r)
+{
+	char *when = om_notify_time_text(now);
+	char *why = om_sanitize(reason, 300);
+	struct om_notify_var vars[] = {
+		{ "detected_at", when }, { "reason", why }, { NULL, NULL }
+	};
+	char *notice;
+
+	notice = om_notify_render(dir, lang, "unscanned-notice", vars, error_r);
+	free(when);
+	free(why);
+	return notice;
+}

@@ -7,6 +7,8 @@
 #ifndef OM_NOTIFY_H
 #define OM_NOTIFY_H
 
+#include <time.h>
+
 struct om_notify_var {
 	const char *name;
 	const char *value;
@@ -22,6 +24,14 @@ char *om_notify_render(const char *dir, const char *lang, const char *name,
    text, which is modified).  Returns 0, or -1 if there is no Subject line. */
 int om_notify_split_mail(char *text, const char **subject_r,
 			 const char **body_r);
+
+/* "YYYY/MM/DD HH:MM:SS" in local time, as notices show it (allocated). */
+char *om_notify_time_text(time_t when);
+
+/* The notice above a message omamori could not scan whole
+   (templates/<lang>/unscanned-notice.txt), or NULL with *error_r. */
+char *om_notify_unscanned(const char *dir, const char *lang,
+			  const char *reason, time_t now, char **error_r);
 
 /* Substitutes {{name}} in tmpl; unknown names stay as they are. */
 char *om_notify_expand(const char *tmpl, const struct om_notify_var *vars);

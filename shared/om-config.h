@@ -20,8 +20,10 @@ enum om_failure_action {
 };
 
 enum om_limit_action {
-	OM_LIMIT_DELIVER = 0,		/* deliver, X-Omamori-Virus: unscanned (limit) */
-	OM_LIMIT_TEMPFAIL		/* keep it in Postfix's queue */
+	OM_LIMIT_DELIVER = 0,		/* deliver, X-Omamori-Virus: unscanned (limit):
+					   an explicit choice, a risk */
+	OM_LIMIT_TEMPFAIL,		/* keep it in Postfix's queue */
+	OM_LIMIT_QUARANTINE		/* Quarantine, below a notice (default) */
 };
 
 struct om_config {

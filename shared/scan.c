@@ -20,6 +20,7 @@
 #include "spam.h"
 #include "util.h"
 #include "verdict.h"
+#include "wrap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,20 +36,59 @@ struct om_scan_run {
 	char **viruses;		/* per leaf, NULL if clean */
 	char *raw_virus;	/* found in the raw message only */
 	int raw_scanned;	/* the raw scan ran without error */
-	char *scan_error;
+	char *scan_error;	/* libclamav could not do its work */
+	char *limit;		/* a part was not scanned whole: why */
 };
 
-static void om_scan_unscanned(struct om_scan_run *run, const char *reason)
+/* The message as the user finds it in Quarantine when it could not be
+   scanned whole: a notice saying why, the original attached below it. */
+static int om_scan_wrap_unscanned(struct om_scan_run *run, const char *reason,
+				  char **error_r)
+{
+	const struct om_scan_request *req = run->req;
+	struct om_buf out;
+	char *notice;
+
+	notice = om_notify_unscanned(run->set->templates_dir, run->set->language,
+				     reason, run->set->now, error_r);
+	if (notice == NULL)
+		return -1;
+	om_buf_init(&out);
+	om_wrap_message(req->message, req->message_len, notice, &out);
+	free(notice);
+	run->res->message = om_buf_steal(&out, &run->res->message_len);
+	return 0;
+}
+
+static const char *om_scan_limit_action_text(enum om_limit_action action)
+{
+	switch (action) {
+	case OM_LIMIT_DELIVER: return "deliver";
+	case OM_LIMIT_TEMPFAIL: return "tempfail";
+	case OM_LIMIT_QUARANTINE: break;
+	}
+	return "quarantine";
+}
+
+/* The verdict "unscanned": the configured limit action (quarantine, with
+   the original wrapped below a notice saying why), or a scanner failure
+   (tempfail, whatever the limit action: a scanner that could not work
+   never lets mail through). */
+static int om_scan_unscanned(struct om_scan_run *run, const char *reason,
+			     int failure, char **error_r)
 {
 	struct om_scan_result *res = run->res;
 
-	free(res->verdict);
-	free(res->action);
-	free(res->reason);
+	om_free(&res->verdict);
+	om_free(&res->action);
+	om_free(&res->reason);
 	res->verdict = om_strdup("unscanned");
-	res->action = om_strdup(run->set->limit_action == OM_LIMIT_TEMPFAIL ?
-				"tempfail" : "deliver");
+	res->action = om_strdup(failure ? "tempfail" :
+				om_scan_limit_action_text(run->set->limit_action));
 	res->reason = om_strdup(reason);
+	if (strcmp(res->action, "quarantine") == 0)
+		return om_scan_wrap_unscanned(run, reason, error_r);
+	return 0;
 }
 
 /* A part's name for a notice: its file name or position, one line. */
@@ -69,6 +109,19 @@ static char *om_part_label(const struct om_mime_leaf *leaf)
 static int om_scan_leaf_covered_by_raw(const struct om_mime_leaf *leaf)
 {
 	return leaf->is_body && !leaf->encoded && leaf->unit_parent != NULL;
+}
+
+/* The first part not scanned whole, with its limit. */
+static void om_scan_note_limit(struct om_scan_run *run,
+			       const struct om_mime_leaf *leaf, const char *what)
+{
+	char *label;
+
+	if (run->limit != NULL)
+		return;
+	label = leaf != NULL ? om_part_label(leaf) : om_strdup("message");
+	run->limit = om_asprintf("limit: %s: %s", label, what);
+	free(label);
 }
 
 /* Scans every leaf decoded; records part verdicts. */
@@ -97,12 +150,19 @@ static void om_scan_leaves(struct om_scan_run *run)
 		if (ret == 0)
 			ret = om_av_scan_buffer(run->set->engine, data.data,
 						data.len, 0, &virus, &error);
-		verdict = ret == 1 ? "virus" : ret == 0 ? "clean" : "unscanned";
+		verdict = ret == OM_AV_VIRUS ? "virus" : ret == OM_AV_CLEAN ?
+			"clean" : "unscanned";
 		om_scan_result_add_part(run->res, leaf->path, leaf->content_type,
-					leaf->filename, verdict, virus);
-		run->viruses[i] = virus;
-		if (ret < 0 && run->scan_error == NULL)
+					leaf->filename, verdict,
+					ret == OM_AV_VIRUS ? virus : NULL);
+		if (ret == OM_AV_VIRUS)
+			run->viruses[i] = virus;
+		else if (ret == OM_AV_LIMIT)
+			om_scan_note_limit(run, leaf, virus);
+		else if (ret < 0 && run->scan_error == NULL)
 			run->scan_error = om_asprintf("part %s: %s", leaf->path, error);
+		if (ret != OM_AV_VIRUS)
+			free(virus);
 		free(error);
 	}
 	om_buf_free(&data);
@@ -180,22 +240,12 @@ static char *om_scan_sender(const struct om_scan_run *run)
 	return from != NULL ? from : om_strdup("<>");
 }
 
-static char *om_scan_time_text(time_t now)
-{
-	char text[32];
-	struct tm tm;
-
-	if (localtime_r(&now, &tm) == NULL ||
-	    strftime(text, sizeof(text), "%Y/%m/%d %H:%M:%S", &tm) == 0)
-		return om_strdup("?");
-	return om_strdup(text);
-}
 
 /* Renders the report and builds it as a mail to "to". */
 static int om_scan_build_report(struct om_scan_run *run, const char *to,
 				struct om_buf *out, char **error_r)
 {
-	char *when = om_scan_time_text(run->set->now);
+	char *when = om_notify_time_text(run->set->now);
 	char *files = om_scan_infected_labels(run);
 	char *sender = om_scan_sender(run);
 	char *subject = run->msg != NULL ?
@@ -252,7 +302,7 @@ static int om_scan_replace(struct om_scan_run *run, char **error_r)
 
 static int om_scan_strip(struct om_scan_run *run, char **error_r)
 {
-	char *when = om_scan_time_text(run->set->now);
+	char *when = om_notify_time_text(run->set->now);
 	char *removed = om_scan_infected_list(run, 1);
 	struct om_notify_var vars[] = {
 		{ "detected_at", when }, { "removed", removed }, { NULL, NULL }
@@ -280,16 +330,21 @@ static int om_scan_strip(struct om_scan_run *run, char **error_r)
 	return 0;
 }
 
+/* A virus found: the report replaces the message when the body is
+   infected, or when something else in it could not be scanned (nothing
+   unscanned goes through beside a virus); else the infected attachments
+   are removed.  No virus: a scanner failure tempfails, a limit takes the
+   limit action, else clean. */
 static int om_scan_decide(struct om_scan_run *run, char **error_r)
 {
 	struct om_scan_result *res = run->res;
 	const char *virus = om_scan_first_virus(run);
 
 	if (virus == NULL) {
-		if (run->scan_error != NULL) {
-			om_scan_unscanned(run, run->scan_error);
-			return 0;
-		}
+		if (run->scan_error != NULL)
+			return om_scan_unscanned(run, run->scan_error, 1, error_r);
+		if (run->limit != NULL)
+			return om_scan_unscanned(run, run->limit, 0, error_r);
 		res->verdict = om_strdup("clean");
 		res->action = om_strdup("deliver");
 		return 0;
@@ -297,6 +352,7 @@ static int om_scan_decide(struct om_scan_run *run, char **error_r)
 	res->verdict = om_strdup("virus");
 	res->virus = om_strdup(virus);
 	if (run->msg == NULL || run->raw_virus != NULL ||
+	    run->scan_error != NULL || run->limit != NULL ||
 	    om_scan_any_leaf_virus(run, 1))
 		return om_scan_replace(run, error_r);
 	return om_scan_strip(run, error_r);
@@ -315,6 +371,7 @@ static void om_scan_run_free(struct om_scan_run *run)
 	om_mime_free(&run->msg);
 	free(run->raw_virus);
 	free(run->scan_error);
+	free(run->limit);
 }
 
 /* 1 if the message has a uuencode "begin NNN " line, which GMime leaves
@@ -346,12 +403,16 @@ static void om_scan_raw(struct om_scan_run *run)
 	mail = run->msg == NULL || om_scan_has_uuencode(req->message, req->message_len);
 	ret = om_av_scan_buffer(run->set->engine, req->message, req->message_len,
 				mail, &virus, &error);
-	if (ret == 1)
+	if (ret == OM_AV_VIRUS)
 		run->raw_virus = virus;
-	if (ret >= 0)
+	else if (ret == OM_AV_LIMIT)
+		om_scan_note_limit(run, NULL, virus);
+	if (ret == OM_AV_VIRUS || ret == OM_AV_CLEAN)
 		run->raw_scanned = 1;
 	if (ret < 0 && run->scan_error == NULL)
 		run->scan_error = om_asprintf("message: %s", error);
+	if (ret != OM_AV_VIRUS)
+		free(virus);
 	free(error);
 }
 
@@ -417,12 +478,15 @@ static int om_scan_virus(struct om_scan_run *run, char **error_r)
 	const struct om_scan_settings *set = run->set;
 	char *reason = NULL;
 
+	int ret;
+
 	if (run->msg != NULL &&
 	    om_mime_collect(run->msg, set->max_parts, set->max_depth,
 			    &run->leaves, &run->leaf_count, &reason) != 0) {
-		om_scan_unscanned(run, reason != NULL ? reason : "limit");
+		ret = om_scan_unscanned(run, reason != NULL ? reason : "limit", 0,
+					error_r);
 		free(reason);
-		return 0;
+		return ret;
 	}
 	om_scan_raw(run);
 	om_scan_leaves(run);
@@ -447,9 +511,9 @@ int om_scan_message(const struct om_scan_settings *set,
 	if (req->message_len > set->max_size) {
 		reason = om_asprintf("limit: message of %zu bytes is over %zu",
 				     req->message_len, set->max_size);
-		om_scan_unscanned(&run, reason);
+		ret = om_scan_unscanned(&run, reason, 0, error_r);
 		free(reason);
-		return 0;
+		return ret;
 	}
 	run.msg = om_mime_parse(req->message, req->message_len, &perror);
 	free(perror);

@@ -222,10 +222,32 @@ static size_t om_utf8_seq_len(const unsigned char *p, size_t n)
 	return len;
 }
 
+/* The code point of a valid UTF-8 sequence of seq bytes. */
+static unsigned int om_utf8_code_point(const unsigned char *p, size_t seq)
+{
+	switch (seq) {
+	case 2: return ((p[0] & 0x1fU) << 6) | (p[1] & 0x3fU);
+	case 3: return ((p[0] & 0x0fU) << 12) | ((p[1] & 0x3fU) << 6) | (p[2] & 0x3fU);
+	case 4: return ((p[0] & 0x07U) << 18) | ((p[1] & 0x3fU) << 12) |
+		((p[2] & 0x3fU) << 6) | (p[3] & 0x3fU);
+	default: return p[0];
+	}
+}
+
+/* Bidirectional controls: they reorder what follows them on screen, so
+   "invoice<U+202E>gpj.exe" reads as "invoiceexe.jpg".  Shown as
+   "[U+202E]" wherever we write text, never passed on. */
+static int om_is_bidi_control(unsigned int cp)
+{
+	return cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+		(cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 static char *om_sanitize_full(const char *s, size_t maxbytes, int keep_newlines)
 {
 	const unsigned char *p = (const unsigned char *)(s == NULL ? "" : s);
 	size_t n = strlen((const char *)p), i = 0, seq;
+	unsigned int cp;
 	struct om_buf b;
 
 	om_buf_init(&b);
@@ -237,10 +259,21 @@ static char *om_sanitize_full(const char *s, size_t maxbytes, int keep_newlines)
 			om_buf_append_str(&b, "...");
 			break;
 		}
+		cp = seq == 0 ? 0 : om_utf8_code_point(p + i, seq);
 		if (seq == 0 || (seq == 1 && (p[i] < 0x20 || p[i] == 0x7f) &&
 				  !(keep_newlines && p[i] == '\n'))) {
 			om_buf_append(&b, "?", 1);
 			i++;
+		} else if (cp >= 0x80 && cp <= 0x9f) {
+			om_buf_append(&b, "?", 1);	/* C1 controls */
+			i += seq;
+		} else if (om_is_bidi_control(cp)) {
+			if (b.len + 8 > maxbytes - 3) {
+				om_buf_append_str(&b, "...");
+				break;
+			}
+			om_buf_printf(&b, "[U+%04X]", cp);
+			i += seq;
 		} else {
 			om_buf_append(&b, p + i, seq);
 			i += seq;

@@ -68,7 +68,7 @@ static void test_defaults_and_missing(void)
 	TAP_OK(config->scan_max_parts == 1000 && config->scand_failure_action == OM_FAILURE_TEMPFAIL,
 	       "defaults: tempfail on scanner failure, 1000 parts");
 	dump = om_config_dump(config);
-	TAP_OK(strstr(dump, "scan_limit_action = deliver\n") != NULL, "dump lists every parameter");
+	TAP_OK(strstr(dump, "scan_limit_action = quarantine\n") != NULL, "dump lists every parameter");
 	free(dump);
 	om_config_free(&config);
 	TAP_OK(config == NULL, "free sets the pointer to NULL");

@@ -22,9 +22,9 @@ static const char eicar_b64[] =
 	"WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNU\n"
 	"LUZJTEUhJEgrSCo=\n";
 
-static struct om_av_engine *make_engine(char *dir)
+static struct om_av_engine *make_engine_in(char *dir, const char *temp_dir)
 {
-	struct om_av_limits limits = { 1 << 26, 1 << 26, 16, 1000, NULL };
+	struct om_av_limits limits = { 1 << 26, 1 << 26, 16, 1000, temp_dir };
 	struct om_av_engine *engine = NULL;
 	unsigned int sigs = 0;
 	char *path, *error = NULL;
@@ -47,12 +47,17 @@ static struct om_av_engine *make_engine(char *dir)
 	return engine;
 }
 
-static void scan(const struct om_av_engine *engine, const char *msg,
-		 struct om_scan_result *res)
+static struct om_av_engine *make_engine(char *dir)
+{
+	return make_engine_in(dir, NULL);
+}
+
+static void scan_with(const struct om_av_engine *engine, const char *msg,
+		      enum om_limit_action limit_action, struct om_scan_result *res)
 {
 	struct om_scan_settings set = {
 		.engine = engine, .max_size = 1 << 20, .max_parts = 100, .max_depth = 10,
-		.limit_action = OM_LIMIT_DELIVER, .templates_dir = TEMPLATES_DIR,
+		.limit_action = limit_action, .templates_dir = TEMPLATES_DIR,
 		.language = "ja", .notice_from = "postmaster@example.jp",
 	};
 	struct om_scan_request req;
@@ -69,6 +74,12 @@ static void scan(const struct om_av_engine *engine, const char *msg,
 		TAP_OK(0, "scan failed: %s", error);
 		free(error);
 	}
+}
+
+static void scan(const struct om_av_engine *engine, const char *msg,
+		 struct om_scan_result *res)
+{
+	scan_with(engine, msg, OM_LIMIT_DELIVER, res);
 }
 
 static void test_paths(const struct om_av_engine *engine)
@@ -127,7 +138,50 @@ static void test_limits(const struct om_av_engine *engine)
 	TAP_OK(strcmp(res.verdict, "unscanned") == 0 && strcmp(res.action, "deliver") == 0 &&
 	       strstr(res.reason, "limit") != NULL, "over the part limit: unscanned, delivered");
 	om_scan_result_free(&res);
+
+	/* the default: Quarantine, below a notice, the original attached */
+	scan_with(engine, m.data, OM_LIMIT_QUARANTINE, &res);
+	TAP_OK(strcmp(res.verdict, "unscanned") == 0 &&
+	       strcmp(res.action, "quarantine") == 0 && res.message != NULL,
+	       "over the part limit, quarantine: unscanned, quarantined");
+	TAP_OK(res.message != NULL &&
+	       strstr(res.message, "Content-Type: message/rfc822") != NULL &&
+	       strstr(res.message, "\xe3\x82\xa6\xe3\x82\xa4\xe3\x83\xab\xe3\x82\xb9") != NULL &&
+	       strstr(res.message, "more than 100 MIME parts") != NULL &&
+	       strstr(res.message, m.data) != NULL,
+	       "the notice says why (ja) and the original is attached unchanged");
+	om_scan_result_free(&res);
+
+	scan_with(engine, m.data, OM_LIMIT_TEMPFAIL, &res);
+	TAP_OK(strcmp(res.action, "tempfail") == 0, "over the part limit, tempfail");
+	om_scan_result_free(&res);
 	om_buf_free(&m);
+}
+
+/* libclamav answers "clean" when it cannot make its scratch directory; the
+   scan must fail instead, whatever the limit action says. */
+static void test_scratch_failure(void)
+{
+	char dir[] = "/tmp/om-test-sigs-XXXXXX";
+	struct om_av_engine *engine = make_engine_in(dir, "/nonexistent/omamori-scratch");
+	struct om_scan_result res;
+	char *msg;
+
+	if (engine == NULL)
+		return;
+	msg = om_asprintf("Subject: a\nContent-Type: multipart/mixed; boundary=\"B\"\n\n"
+			  "--B\nContent-Type: text/plain\n\nhello\n--B\n"
+			  "Content-Type: application/octet-stream; name=\"e.com\"\n"
+			  "Content-Transfer-Encoding: base64\n\n%s--B--\n", eicar_b64);
+	scan_with(engine, msg, OM_LIMIT_DELIVER, &res);
+	TAP_OK(strcmp(res.verdict, "unscanned") == 0 && strcmp(res.action, "tempfail") == 0 &&
+	       res.reason != NULL && strstr(res.reason, "libclamav") != NULL,
+	       "no scratch directory: tempfail, never clean (%s)",
+	       res.reason != NULL ? res.reason : res.verdict);
+	om_scan_result_free(&res);
+	free(msg);
+	om_av_engine_free(&engine);
+	tap_remove_tree(dir);
 }
 
 int main(void)
@@ -141,6 +195,7 @@ int main(void)
 		test_paths(engine);
 		test_limits(engine);
 	}
+	test_scratch_failure();
 	om_av_engine_free(&engine);
 	tap_remove_tree(dir);
 	return tap_done();

@@ -22,6 +22,12 @@ static const struct sanitize_case sanitize_cases[] = {
 	{ "cut never splits a character", "\xe3\x81\x82\xe3\x81\x82\xe3\x81\x82", 8,
 	  "\xe3\x81\x82..." },
 	{ "NULL is empty", NULL, 10, "" },
+	{ "right-to-left override shown", "invoice\xe2\x80\xae" "gpj.exe", 80,
+	  "invoice[U+202E]gpj.exe" },
+	{ "isolates and marks shown", "a\xe2\x81\xa6" "b\xe2\x80\x8f" "c\xd8\x9c", 80,
+	  "a[U+2066]b[U+200F]c[U+061C]" },
+	{ "C1 controls become ?", "a\xc2\x85" "b", 80, "a?b" },
+	{ "a marker that does not fit is cut", "abc\xe2\x80\xae", 8, "abc..." },
 };
 
 static void test_sanitize(void)
