@@ -394,13 +394,14 @@ static int om_scan_has_uuencode(const char *data, size_t len)
    parsed tree (GMime gave up) or with uuencoded text, libclamav's own mail
    parser runs too.  A virus found here that no part shows counts as a virus
    of the body. */
-static void om_scan_raw(struct om_scan_run *run)
+static void om_scan_raw(struct om_scan_run *run, int force_mail)
 {
 	const struct om_scan_request *req = run->req;
 	char *virus = NULL, *error = NULL;
 	int mail, ret;
 
-	mail = run->msg == NULL || om_scan_has_uuencode(req->message, req->message_len);
+	mail = force_mail || run->msg == NULL ||
+		om_scan_has_uuencode(req->message, req->message_len);
 	ret = om_av_scan_buffer(run->set->engine, req->message, req->message_len,
 				mail, &virus, &error);
 	if (ret == OM_AV_VIRUS)
@@ -478,17 +479,17 @@ static int om_scan_virus(struct om_scan_run *run, char **error_r)
 	const struct om_scan_settings *set = run->set;
 	char *reason = NULL;
 
-	int ret;
-
 	if (run->msg != NULL &&
 	    om_mime_collect(run->msg, set->max_parts, set->max_depth,
 			    &run->leaves, &run->leaf_count, &reason) != 0) {
-		ret = om_scan_unscanned(run, reason != NULL ? reason : "limit", 0,
-					error_r);
-		free(reason);
-		return ret;
+		/* too many parts or too deep for us: libclamav's own mail
+		   parser still looks for a virus (found: the report replaces
+		   the message); the limit stands either way */
+		run->limit = reason != NULL ? reason : om_strdup("limit");
+		om_scan_raw(run, 1);
+		return om_scan_decide(run, error_r);
 	}
-	om_scan_raw(run);
+	om_scan_raw(run, 0);
 	om_scan_leaves(run);
 	om_scan_attribute_raw(run);
 	return om_scan_decide(run, error_r);
