@@ -1,0 +1,403 @@
+#!/usr/bin/env python3
+"""Fault suite: nothing unscanned by surprise, no local user in scand.
+
+Each case is a hole an outside test found (issue 11, items 1-4, 6, 7),
+driven through the real stack (Postfix, Dovecot with the plugins,
+omamori-scand with libclamav): a scratch directory that is full or not
+writable, archives nested or inflated past libclamav's limits, a message
+over the structural limits with a virus inside, an unprivileged local user
+at scand's socket, a right-to-left override in a file name, a sender's
+X-Spam-Status.  A user checks the INBOX and the Quarantine folder; an
+administrator checks the maillog and the logs.  TAP output."""
+import base64
+import email
+import email.policy
+import io
+import os
+import pwd
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import time
+import uuid
+import zipfile
+import zlib
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from omtest import BUILDDIR, EICAR, Tap, check, header_of, run_suite  # noqa: E402
+
+tap = Tap()
+LONG = bool(os.environ.get("OMAMORI_FAULT_LONG"))
+ALICE = "alice@example.test"
+LOCAL_USER = "omamori-fault"
+
+
+def marker():
+    return uuid.uuid4().hex.encode()
+
+
+def mail(m, parts, subject="fault"):
+    out = (b"From: Sender <sender@remote.test>\nTo: alice@example.test\n"
+           b"Subject: " + subject.encode() + b" " + m + b"\n"
+           b"Message-ID: <" + m + b"@remote.test>\n"
+           b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"BB\"\n\n")
+    for p in parts:
+        out += b"--BB\n" + p
+    return out + b"--BB--\n"
+
+
+def text_part(text):
+    return b"Content-Type: text/plain; charset=utf-8\n\n" + text + b"\n"
+
+
+def file_part(name, data):
+    return (b"Content-Type: application/octet-stream; name=\"" + name + b"\"\n"
+            b"Content-Disposition: attachment; filename=\"" + name + b"\"\n"
+            b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(data))
+
+
+def zip_of(name, data):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(name, data)
+    return buf.getvalue()
+
+
+def decoded(raw):
+    """What a mail client shows: the header and every text part decoded."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    out = [str(msg.get("Subject", ""))]
+    for part in msg.walk():
+        if part.get_content_maintype() == "text":
+            try:
+                out.append(part.get_content())
+            except (LookupError, UnicodeError):
+                pass
+    return "\n".join(out)
+
+
+def in_box_decoded(st, m, mailbox="INBOX"):
+    return [x for x in st.fetch_all(ALICE, mailbox) if m.decode() in decoded(x)]
+
+
+def in_box(st, m, mailbox="INBOX"):
+    return [x for x in st.fetch_all(ALICE, mailbox) if m in x]
+
+
+def nowhere_for(st, m, seconds):
+    """m reaches neither the INBOX nor Quarantine for seconds."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        check(not in_box(st, m) and not in_box(st, m, "Quarantine"),
+              "delivered although omamori could not scan it")
+        time.sleep(0.5)
+
+
+def maillog(st):
+    with open(st.MAILLOG, errors="replace") as f:
+        return f.read()
+
+
+def wait_deferred(st, m, timeout=30):
+    """Postfix kept m after an LMTP 451 (its queue holds it)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if "451 4.2.0" in maillog(st) and ALICE in st.queue():
+            return
+        time.sleep(0.3)
+    raise AssertionError("no 451 / not queued; queue: %s\nmaillog: %s"
+                         % (st.queue(), maillog(st)[-1500:]))
+
+
+def set_conf(st, name, value):
+    """Replaces one omamori.conf parameter (the plugins reload on mtime)."""
+    time.sleep(1.1)
+    with open(st.OMAMORI_CONF) as f:
+        lines = [ln for ln in f.read().splitlines() if not ln.startswith(name + " ")]
+    lines.append("%s = %s" % (name, value))
+    with open(st.OMAMORI_CONF, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def scratch_dir(st):
+    with open(st.OMAMORI_CONF) as f:
+        for ln in f:
+            if ln.startswith("scan_temp_dir"):
+                return ln.split("=", 1)[1].strip()
+    raise AssertionError("no scan_temp_dir in the stack's configuration")
+
+
+def delivered_once_infected(st, m, timeout=40):
+    st.flush()
+    got = st.wait_for(ALICE, m, timeout=timeout)
+    check(len(got) == 1, "delivered %d times" % len(got))
+    v = header_of(got[0], "X-Omamori-Virus")
+    check(v is not None and v.startswith("infected ("), "verdict %r" % v)
+    check(EICAR not in got[0] and base64.encodebytes(EICAR)[:40] not in got[0],
+          "the virus was delivered")
+    return got[0]
+
+
+@tap.case
+def scratch_dir_full_tempfails_then_delivers(st):
+    """libclamav cannot write its scratch files: 451, kept, then delivered
+    once space is back (was: delivered 'unscanned' with the virus)."""
+    mnt = os.path.join(st.dir, "scratch-small")
+    os.makedirs(mnt, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", mnt],
+                   check=True)
+    old = scratch_dir(st)
+    try:
+        os.chown(mnt, pwd.getpwnam("omamori").pw_uid, pwd.getpwnam("omamori").pw_gid)
+        set_conf(st, "scan_temp_dir", mnt)
+        st.restart_scand()
+        filler = os.path.join(mnt, "filler")
+        try:                               # fill it to the last byte
+            with open(filler, "wb") as f:
+                while True:
+                    f.write(b"\0" * 4096)
+                    f.flush()
+        except OSError:
+            pass
+        m = marker()
+        st.send(mail(m, [text_part(b"zip inside"),
+                         file_part(b"e.zip", zip_of("e.com", EICAR + os.urandom(64 * 1024)))]),
+                [ALICE])
+        wait_deferred(st, m)
+        nowhere_for(st, m, 3)
+        os.unlink(filler)
+        delivered_once_infected(st, m)
+    finally:
+        set_conf(st, "scan_temp_dir", old)
+        st.restart_scand()
+        subprocess.run(["umount", "-l", mnt], check=False)
+
+
+@tap.case
+def scratch_dir_not_writable_tempfails_then_delivers(st):
+    """The scratch directory turns root-owned while scand runs: libclamav
+    logs "Can't create temporary directory" and said clean; now 451."""
+    d = scratch_dir(st)
+    os.chown(d, 0, 0)
+    os.chmod(d, 0o755)
+    try:
+        m = marker()
+        st.send(mail(m, [text_part(b"eicar"), file_part(b"e.com", EICAR)]), [ALICE])
+        wait_deferred(st, m)
+        nowhere_for(st, m, 2)
+    finally:
+        os.chown(d, pwd.getpwnam("omamori").pw_uid, 0)
+        os.chmod(d, 0o700)
+    delivered_once_infected(st, m)
+
+
+@tap.case
+def scand_refuses_to_start_without_a_writable_scratch_dir(st):
+    d = os.path.join(st.dir, "scratch-root-owned")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o755)
+    conf = os.path.join(st.dir, "etc", "omamori-bad-scratch.conf")
+    with open(st.OMAMORI_CONF) as f:
+        text = "".join(ln for ln in f if not ln.startswith(("scan_temp_dir", "scand_socket")))
+    with open(conf, "w") as f:
+        f.write(text + "scan_temp_dir = %s\nscand_socket = %s/run/bad.sock\n" % (d, st.dir))
+    proc = subprocess.run([os.path.join(BUILDDIR, "omamori-scand"), "-c", conf, "-f"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
+                          env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+    out = proc.stdout.decode(errors="replace")
+    check(proc.returncode != 0, "scand started with a scratch directory it cannot write")
+    check("scan_temp_dir %s: cannot create a directory there" % d in out, "log: %r" % out[-500:])
+
+
+def nested_zip(depth, payload):
+    data, name = payload, "eicar.com"
+    for i in range(depth):
+        data, name = zip_of(name, data), "level%d.zip" % i
+    return data
+
+
+@tap.case
+def virus_nested_past_the_recursion_limit_is_quarantined(st):
+    m = marker()
+    st.send(mail(m, [text_part(b"nested"), file_part(b"deep.zip", nested_zip(24, EICAR))]),
+            [ALICE])
+    got = st.wait_for(ALICE, m, mailbox="Quarantine", timeout=60)
+    check(len(got) == 1 and not in_box(st, m), "not (only) in Quarantine")
+    v = header_of(got[0], "X-Omamori-Virus")
+    check(v.startswith("unscanned (limit") and "Recursion" in v, "verdict %r" % v)
+    check("ウイルスチェックを最後まで行うことができませんでした" in got[0].decode("utf-8", "replace"),
+          "no notice the user can read")
+
+
+def inflating_member(size, tail):
+    """A zip whose one member inflates to size bytes of zeros, then tail;
+    built with zlib in pieces, so the test never holds size bytes."""
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    crc, chunk, body, left = 0, b"\0" * (1 << 20), [], size
+    while left > 0:
+        piece = chunk[:min(left, len(chunk))]
+        crc = zlib.crc32(piece, crc)
+        body.append(comp.compress(piece))
+        left -= len(piece)
+    crc = zlib.crc32(tail, crc)
+    body.append(comp.compress(tail) + comp.flush())
+    data = b"".join(body)
+    total = size + len(tail)
+    name = b"big.bin"
+    local = struct.pack("<IHHHHHIIIHH", 0x04034b50, 20, 0, 8, 0, 0, crc, len(data), total,
+                        len(name), 0) + name
+    central = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014b50, 20, 20, 0, 8, 0, 0, crc,
+                          len(data), total, len(name), 0, 0, 0, 0, 0, 0) + name
+    end = struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, 1, 1, len(central),
+                      len(local) + len(data), 0)
+    return local + data + central + end
+
+
+@tap.case
+def virus_behind_an_oversized_archive_member_is_quarantined(st):
+    """A member inflating past the file-size limit (scan_max_size) was
+    skipped by libclamav and the mail delivered clean."""
+    m = marker()
+    member = inflating_member(64 * 1024 * 1024 + 4096, EICAR)
+    st.send(mail(m, [text_part(b"big member"), file_part(b"big.zip", member)]), [ALICE])
+    got = st.wait_for(ALICE, m, mailbox="Quarantine", timeout=90)
+    check(len(got) == 1 and not in_box(st, m), "not (only) in Quarantine")
+    v = header_of(got[0], "X-Omamori-Virus")
+    check(v.startswith("unscanned (limit") and "big.bin" in v, "verdict %r" % v)
+
+
+@tap.case
+def virus_in_a_message_over_the_part_limit_never_reaches_the_inbox(st):
+    m = marker()
+    parts = [text_part(b"part %d" % i) for i in range(1200)]
+    parts.append(file_part(b"e.com", EICAR))
+    st.send(mail(m, parts), [ALICE])
+    deadline = time.time() + 60
+    while time.time() < deadline and not (in_box_decoded(st, m) or in_box(st, m, "Quarantine")):
+        time.sleep(0.3)
+    inbox, quarantine = in_box_decoded(st, m), in_box(st, m, "Quarantine")
+    check(len(inbox) + len(quarantine) == 1, "delivered %d times" % (len(inbox) + len(quarantine)))
+    for got in inbox:
+        # found by libclamav's own mail parser: the report replaced it
+        check(header_of(got, "X-Omamori-Virus").startswith("infected ("), "verdict %r"
+              % header_of(got, "X-Omamori-Virus"))
+        check(EICAR not in got and b"part 1000" not in got, "original content delivered")
+    for got in quarantine:
+        check(header_of(got, "X-Omamori-Virus").startswith("unscanned (limit"), "verdict")
+
+
+def frame(ftype, fields):
+    body = b"".join(struct.pack(">HI", tag, len(v)) + v for tag, v in fields)
+    return b"OMSC" + struct.pack(">HHI", 2, ftype, len(body)) + body
+
+
+def as_local_user(code):
+    """Runs python code as an unprivileged local user; its stdout."""
+    if subprocess.run(["id", LOCAL_USER], stdout=subprocess.DEVNULL,
+                      stderr=subprocess.DEVNULL).returncode != 0:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                        "/usr/sbin/nologin", LOCAL_USER], check=True)
+    return subprocess.run(["setpriv", "--reuid", LOCAL_USER, "--regid", LOCAL_USER,
+                           "--clear-groups", sys.executable, "-c", code],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          timeout=60).stdout.decode(errors="replace")
+
+
+def learn_frame(mailbox):
+    msg = b"Subject: poison\n\nwin cheap prizes now\n"
+    return frame(6, [(2, mailbox.encode()), (3, b"in"), (8, b"spam"), (6, msg)])
+
+
+@tap.case
+def a_local_user_cannot_reach_scand(st):
+    code = ("import socket\ns = socket.socket(socket.AF_UNIX)\n"
+            "try:\n s.connect(%r)\n print('CONNECTED')\n"
+            "except PermissionError:\n print('REFUSED')\n") % st.SCAND_SOCKET
+    out = as_local_user(code)
+    check("REFUSED" in out, "an unprivileged user connected to scand: %r" % out)
+    mode = os.stat(st.SCAND_SOCKET).st_mode & 0o777
+    check(mode == 0o660, "socket mode %o" % mode)
+    # omamorictl run by that user gets a clear error, not a verdict
+    eml = os.path.join(st.dir, "probe.eml")
+    with open(eml, "wb") as f:
+        f.write(b"From: a@remote.test\nSubject: probe\n\nhello\n")
+    os.chmod(eml, 0o644)
+    proc = subprocess.run(["setpriv", "--reuid", LOCAL_USER, "--regid", LOCAL_USER,
+                           "--clear-groups", st.OMAMORICTL, "-c", st.OMAMORI_CONF,
+                           "scan", "--mailbox", ALICE, eml],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    check(proc.returncode == 2, "omamorictl scan as a local user: exit %d %r"
+          % (proc.returncode, proc.stdout[:200]))
+
+
+@tap.case
+def a_wider_socket_still_refuses_learn_and_scan_to_a_local_user(st):
+    """An administrator makes the socket world-writable by mistake: the
+    peer's credentials still keep LEARN (classifier poisoning) and SCAN
+    (probing another user's lists) away; PING still answers."""
+    os.chmod(st.SCAND_SOCKET, 0o666)
+    count = 300 if LONG else 30
+    code = ("import socket, sys\nframe = %r\nping = %r\nrefused = answered = 0\n"
+            "for i in range(%d):\n"
+            " s = socket.socket(socket.AF_UNIX); s.connect(%r); s.sendall(frame)\n"
+            " s.shutdown(socket.SHUT_WR); a = b''\n"
+            " while True:\n  b = s.recv(4096)\n  if not b: break\n  a += b\n"
+            " s.close()\n"
+            " if b'permission denied' in a: refused += 1\n"
+            " elif a[6:8] == b'\\x00\\x07': answered += 1\n"
+            "s = socket.socket(socket.AF_UNIX); s.connect(%r); s.sendall(ping)\n"
+            "pong = s.recv(12)\n"
+            "print('refused', refused, 'answered', answered, 'pong', pong[6:8] == b'\\x00\\x05')\n"
+            ) % (learn_frame(ALICE), frame(4, []), count, st.SCAND_SOCKET, st.SCAND_SOCKET)
+    try:
+        out = as_local_user(code)
+    finally:
+        os.chmod(st.SCAND_SOCKET, 0o660)
+    check("refused %d answered 0 pong True" % count in out, "local user: %r" % out)
+    log = st.scand_log()
+    check("refused a learn request from uid %d" % pwd.getpwnam(LOCAL_USER).pw_uid in log,
+          "no refusal in scand's log")
+    check(" learn mailbox=" not in log, "scand learned from a local user")
+    # the same request from root (omamorictl's side) is served
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(st.SCAND_SOCKET)
+    s.sendall(learn_frame(ALICE))
+    s.shutdown(socket.SHUT_WR)
+    answer = s.recv(4096)
+    s.close()
+    check(answer[6:8] == b"\x00\x07", "root's learn request not served: %r" % answer[:40])
+
+
+@tap.case
+def right_to_left_override_is_shown_not_obeyed(st):
+    m = marker()
+    name = "invoice\u202egpj.exe".encode()
+    st.send(mail(m, [text_part(b"see attachment"), file_part(name, EICAR)]), [ALICE])
+    got = st.wait_for(ALICE, m)[0]
+    text = decoded(got)
+    check("invoice[U+202E]gpj.exe" in text, "notice does not show the override: %r" % text[:800])
+    check("\u202e" not in text, "a raw override in what the user reads")
+    check("\u202e" not in st.scand_log(), "a raw override in scand's log")
+
+
+@tap.case
+def a_senders_spam_headers_never_reach_a_subscribed_mailbox(st):
+    m = marker()
+    msg = (b"From: s@remote.test\nTo: alice@example.test\nSubject: spamhdr " + m +
+           b"\nX-Spam-Status: No, score=-10.0 required=5.0\nX-Spam-Level: \n"
+           b"X-Spam-Flag: NO\nX-Spam-Checker-Version: SpamAssassin 4.0.0\n\nhello\n")
+    st.send(msg, [ALICE])
+    got = st.wait_for(ALICE, m)[0]
+    head = got.split(b"\n\n", 1)[0].lower()
+    check(b"\nx-spam-" not in head, "a sender's X-Spam-* header survived: %r" % head)
+    check(header_of(got, "X-Omamori-Virus") == "clean", "verdict")
+
+
+def main():
+    return run_suite(tap, subscribe=[ALICE])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
