@@ -235,6 +235,11 @@ const char *om_settings_domain_names(void)
 		"user-allow-lists learn-allow-sender";
 }
 
+int om_settings_domain_valid(const char *name)
+{
+	return om_settings_find(name) != NULL;
+}
+
 const char *om_settings_default(const char *name)
 {
 	const struct om_domain_setting *s = om_settings_find(name);

@@ -55,6 +55,8 @@ const char *om_settings_state_name(enum om_sub_state state);
 
 /* Space-separated names of every domain setting. */
 const char *om_settings_domain_names(void);
+/* 1 if name is a domain setting. */
+int om_settings_domain_valid(const char *name);
 /* 1 if a mailbox may refine the domain's value of setting name. */
 int om_settings_per_mailbox(const char *name);
 /* Parses a decimal number; 0, or -1 if value is not one. */
