@@ -4,9 +4,13 @@
  * action omamori-policyd would answer and why, with the daemon's own code
  * (policy.c) over a snapshot of the store - like postfwd -f.  It changes no
  * rate counter.  `list` edits the allow/block lists policyd and the
- * scanner use.
+ * scanner use.  A SCOPE word is read by om_settings_key_parse(): "*",
+ * a domain (with a dot, or domain:NAME), a mailbox (local@domain, a user
+ * name without a domain, or user:NAME); a mailbox's list has the
+ * per-mailbox limit, also in an import.
  */
 #include "omamorictl.h"
+#include "csv.h"
 #include "lists.h"
 #include "policy.h"
 #include "settings.h"
@@ -71,24 +75,65 @@ int ctl_cmd_policy(struct ctl *ctl, int argc, char **argv)
 static void ctl_print_list_row(void *context, const char *scope,
 			       const char *kind, const char *entry)
 {
-	const char *separator = context;
-
-	printf("%s%s%s%s%s\n", scope, separator, kind, separator, entry);
+	(void)context;
+	printf("%s\t%s\t%s\n", scope, kind, entry);
 }
 
-static int ctl_list_change(struct ctl *ctl, int add, const char *scope,
+/* One CSV field, quoted when it holds a comma or a quote (RFC 4180). */
+static void ctl_print_csv_field(const char *field, const char *after)
+{
+	const char *p;
+
+	if (strpbrk(field, ",\"") == NULL) {
+		printf("%s%s", field, after);
+		return;
+	}
+	putchar('"');
+	for (p = field; *p != '\0'; p++) {
+		if (*p == '"')
+			putchar('"');
+		putchar(*p);
+	}
+	printf("\"%s", after);
+}
+
+static void ctl_print_csv_row(void *context, const char *scope,
+			      const char *kind, const char *entry)
+{
+	(void)context;
+	ctl_print_csv_field(scope, ",");
+	ctl_print_csv_field(kind, ",");
+	ctl_print_csv_field(entry, "\n");
+}
+
+/* The scope an administrator named, and what it is.  0 or exit status. */
+static int ctl_list_scope(const char *word, const char **scope_r,
+			  enum om_settings_key *type_r)
+{
+	char *error = NULL;
+
+	if (om_settings_key_parse(word, type_r, scope_r, &error) < 0)
+		return ctl_fail(error);
+	return 0;
+}
+
+static int ctl_list_change(struct ctl *ctl, int add, const char *word,
 			   const char *kind, const char *entry_in)
 {
+	enum om_settings_key type;
+	const char *scope;
 	char *entry, *error = NULL;
 	int ret;
 
+	if ((ret = ctl_list_scope(word, &scope, &type)) != 0)
+		return ret;
 	entry = om_lists_entry(kind, entry_in, &error);
 	if (entry == NULL) {
 		return ctl_fail(error);
 	}
 	/* the per-mailbox limit and the user allow-list switch; domain and
 	   global lists are the admin's */
-	ret = add ? om_lists_add(ctl_store(ctl, 0), scope, kind, entry,
+	ret = add ? om_lists_add(ctl_store(ctl, 0), scope, type, kind, entry,
 				 ctl->config->list_max_entries, &error) :
 		om_store_list_delete(ctl_store(ctl, 0), scope, kind, entry, &error);
 	if (ret < 0) {
@@ -105,78 +150,114 @@ static int ctl_list_change(struct ctl *ctl, int add, const char *scope,
 	return ret;
 }
 
-/* Counts entries per "scope\tkind" of the file, for the limit check. */
+/* The rows of an import, and the line each came from. */
 struct ctl_import {
 	struct om_store_list_row *rows;
 	char **owned;
+	unsigned int *lines;
 	size_t count, cap;
 };
 
-static int ctl_import_line(struct ctl_import *imp, char *line, unsigned int lineno)
+static void ctl_import_push(struct ctl_import *imp, const char *scope, int limited,
+			    const char *kind, char *entry, unsigned int line)
 {
-	char *scope = line, *kind, *entry, *norm, *error = NULL;
-	int ret;
-
-	kind = strchr(scope, ',');
-	entry = kind != NULL ? strchr(kind + 1, ',') : NULL;
-	if (kind == NULL || entry == NULL)
-		return ctl_error("line %u: expected SCOPE,KIND,ENTRY", lineno);
-	*kind++ = '\0';
-	*entry++ = '\0';
-	norm = om_lists_entry(kind, entry, &error);
-	if (norm == NULL) {
-		ret = ctl_error("line %u: %s", lineno, error);
-		free(error);
-		return ret;
-	}
 	if (imp->count == imp->cap) {
 		imp->cap = imp->cap == 0 ? 1024 : imp->cap * 2;
 		imp->rows = om_realloc(imp->rows, imp->cap * sizeof(*imp->rows));
 		imp->owned = om_realloc(imp->owned, imp->cap * sizeof(char *));
+		imp->lines = om_realloc(imp->lines, imp->cap * sizeof(unsigned int));
 	}
 	imp->rows[imp->count].scope = scope;
 	imp->rows[imp->count].kind = kind;
-	imp->rows[imp->count].entry = norm;
-	imp->owned[imp->count++] = norm;
+	imp->rows[imp->count].entry = entry;
+	imp->rows[imp->count].limited = limited;
+	imp->lines[imp->count] = line;
+	imp->owned[imp->count++] = entry;
+}
+
+/* One record: SCOPE,KIND,ENTRY.  0 or exit status. */
+static int ctl_import_record(struct ctl_import *imp, char **fields, size_t n,
+			     unsigned int line)
+{
+	enum om_settings_key type;
+	const char *scope;
+	char *norm, *error = NULL;
+	int ret;
+
+	if (n != 3)
+		return ctl_error("line %u: expected SCOPE,KIND,ENTRY (3 fields, "
+				 "found %zu)", line, n);
+	if (om_settings_key_parse(fields[0], &type, &scope, &error) < 0 ||
+	    (norm = om_lists_entry(fields[1], fields[2], &error)) == NULL) {
+		ret = ctl_error("line %u: %s", line, error);
+		free(error);
+		return ret;
+	}
+	ctl_import_push(imp, scope, type == OM_KEY_MAILBOX, fields[1], norm, line);
 	return 0;
 }
 
-/* list import FILE: CSV "scope,kind,entry" lines (migration from a previous
-   service); all or nothing.  The per-mailbox limit is checked by
-   `list add`; an import is the administrator's. */
+/* Reads the CSV into imp; 0 or exit status. */
+static int ctl_import_read(struct ctl_import *imp, char *data, size_t len)
+{
+	struct om_csv csv;
+	char *fields[3], *error = NULL;
+	unsigned int line;
+	size_t n;
+	int ret;
+
+	if (om_csv_init(&csv, data, len, &error) < 0)
+		return ctl_fail(error);
+	while ((ret = om_csv_record(&csv, fields, 3, &n, &line, &error)) > 0) {
+		/* blank lines, comments and the header export writes */
+		if ((n == 1 && *fields[0] == '\0') || *fields[0] == '#' ||
+		    (n == 3 && strcmp(fields[0], "scope") == 0 &&
+		     strcmp(fields[1], "kind") == 0 && strcmp(fields[2], "entry") == 0))
+			continue;
+		if ((ret = ctl_import_record(imp, fields, n, line)) != 0)
+			return ret;
+	}
+	return ret < 0 ? ctl_fail(error) : 0;
+}
+
+static void ctl_import_free(struct ctl_import *imp)
+{
+	size_t i;
+
+	for (i = 0; i < imp->count; i++)
+		free(imp->owned[i]);
+	free(imp->owned);
+	free(imp->rows);
+	free(imp->lines);
+}
+
+/* list import FILE: CSV "scope,kind,entry" records (migration from a
+   previous service, or a spreadsheet); all or nothing, in one
+   transaction.  A mailbox's list keeps its limit (list_max_entries). */
 static int ctl_list_import(struct ctl *ctl, const char *path)
 {
-	struct ctl_import imp = { NULL, NULL, 0, 0 };
-	char *data, *line, *next, *error = NULL;
-	unsigned int lineno = 0;
-	size_t len, i;
-	int ret = 0;
+	struct ctl_import imp = { NULL, NULL, NULL, 0, 0 };
+	char *data, *error = NULL;
+	size_t len, failed;
+	int ret;
 
 	if (om_read_file(path, 1024u * 1024 * 1024, &data, &len, &error) < 0) {
 		return ctl_fail(error);
 	}
-	for (line = data; ret == 0 && line != NULL && *line != '\0'; line = next) {
-		next = strchr(line, '\n');
-		if (next != NULL)
-			*next++ = '\0';
-		lineno++;
-		if (next != NULL && next - 2 >= line && next[-2] == '\r')
-			next[-2] = '\0';	/* CSV from Windows */
-		if (*line == '\0' || *line == '#' || strcmp(line, "scope,kind,entry") == 0)
-			continue;
-		ret = ctl_import_line(&imp, line, lineno);
-	}
+	ret = ctl_import_read(&imp, data, len);
 	if (ret == 0 && om_store_list_import(ctl_store(ctl, 0), imp.rows, imp.count,
+					     ctl->config->list_max_entries, &failed,
 					     &error) < 0) {
-		ret = ctl_error("%s", error);
+		if (failed < imp.count)
+			ret = ctl_error("line %u: %s; nothing imported", imp.lines[failed],
+					error);
+		else
+			ret = ctl_error("%s; nothing imported", error);
 		free(error);
 	}
 	if (ret == 0)
 		printf("imported %zu entries\n", imp.count);
-	for (i = 0; i < imp.count; i++)
-		free(imp.owned[i]);
-	free(imp.owned);
-	free(imp.rows);
+	ctl_import_free(&imp);
 	free(data);
 	return ret;
 }
@@ -193,18 +274,24 @@ int ctl_cmd_list(struct ctl *ctl, int argc, char **argv)
 	if ((argc == 1 || argc == 2) &&
 	    (strcmp(argv[0], "show") == 0 || strcmp(argv[0], "export") == 0)) {
 		/* export: the CSV import reads, header line included */
-		int csv = strcmp(argv[0], "export") == 0;
+		int csv = strcmp(argv[0], "export") == 0, ret;
+		enum om_settings_key type;
+		const char *scope = NULL;
 
+		if (argc == 2 && (ret = ctl_list_scope(argv[1], &scope, &type)) != 0)
+			return ret;
 		if (csv)
 			printf("scope,kind,entry\n");
-		if (om_store_list_each(ctl_store(ctl, 0), argc == 2 ? argv[1] : NULL,
-				       ctl_print_list_row, csv ? "," : "\t", &error) < 0) {
+		if (om_store_list_each(ctl_store(ctl, 0), scope, csv ? ctl_print_csv_row :
+				       ctl_print_list_row, NULL, &error) < 0) {
 			return ctl_fail(error);
 		}
 		return CTL_EXIT_OK;
 	}
 	return ctl_error("usage: list add|del SCOPE allow|block|url-block ENTRY | "
 			 "list show [SCOPE] | list export [SCOPE] | list import FILE "
-			 "(CSV scope,kind,entry)  (SCOPE: a mailbox, a domain or \"*\"; "
-			 "ENTRY: an address or @domain, a host name for url-block)");
+			 "(CSV scope,kind,entry)  (SCOPE: \"*\", a domain (example.jp, "
+			 "domain:NAME), a mailbox (taro@example.jp, a user name without "
+			 "a domain, user:NAME); ENTRY: an address or @domain, a host name "
+			 "for url-block)");
 }

@@ -18,35 +18,63 @@ static void ctl_print_row(void *context, const char *key, const char *name,
 	printf("%s\t%s\t%s\n", key, name, value);
 }
 
-static int ctl_check_mailbox(const char *mailbox)
+/* The key an administrator named, which must be a mailbox (local@domain, a
+   user name without a domain, or user:NAME).  0 or exit status. */
+static int ctl_mailbox_key(const char *word, const char **key_r)
 {
+	enum om_settings_key type;
 	char *error = NULL;
 
-	if (om_settings_mailbox_check(mailbox, &error) < 0) {
+	if (om_settings_key_parse(word, &type, key_r, &error) < 0)
 		return ctl_fail(error);
-	}
+	if (type != OM_KEY_MAILBOX)
+		return ctl_error("'%s' is not a mailbox: write local@domain, a user "
+				 "name without a domain, or user:NAME", word);
 	return 0;
 }
 
-static int ctl_check_mailbox_feature(const char *mailbox, const char *feature)
+/* A domain command's key: a domain ("*", a name with a dot, domain:NAME),
+   or a mailbox (its refinements).  0 or exit status. */
+static int ctl_any_key(const char *word, enum om_settings_key *type_r,
+		       const char **key_r)
 {
-	int ret = ctl_check_mailbox(mailbox);
+	char *error = NULL;
 
-	if (ret != 0)
-		return ret;
+	if (om_settings_key_parse(word, type_r, key_r, &error) < 0)
+		return ctl_fail(error);
+	return 0;
+}
+
+/* "(mailbox)", "(domain example.jp)", "(global)", "(default)". */
+static const char *ctl_source_text(const char *source, enum om_settings_key type,
+				   const char *key, char *buf, size_t size)
+{
+	const char *domain = type == OM_KEY_MAILBOX ? om_settings_domain_of(key) : key;
+
+	if (strcmp(source, "domain") == 0)
+		(void)snprintf(buf, size, "(domain %s)", domain);
+	else
+		(void)snprintf(buf, size, "(%s)", source);
+	return buf;
+}
+
+static int ctl_check_feature(const char *feature)
+{
 	if (!om_settings_feature_valid(feature))
 		return ctl_error("unknown feature '%s' (known: %s)", feature,
 				 om_settings_feature_names());
 	return 0;
 }
 
-static int ctl_sub_set(struct ctl *ctl, const char *mailbox,
-		       const char *feature, const char *state)
+static int ctl_sub_set(struct ctl *ctl, const char *word, const char *feature,
+		       const char *state)
 {
+	const char *mailbox;
 	char *error = NULL;
 	int ret;
 
-	if ((ret = ctl_check_mailbox_feature(mailbox, feature)) != 0)
+	if ((ret = ctl_mailbox_key(word, &mailbox)) != 0 ||
+	    (ret = ctl_check_feature(feature)) != 0)
 		return ret;
 	if (om_settings_state_parse(state) < 0)
 		return ctl_error("state must be on, paused or off, not '%s'", state);
@@ -63,38 +91,47 @@ static int ctl_sub_get_one(struct ctl *ctl, const char *mailbox,
 {
 	enum om_sub_state state;
 	const char *source;
-	char *error = NULL;
+	char *error = NULL, buf[300];
 
 	if (om_settings_subscription(ctl_store(ctl, 0), mailbox, feature,
 				     &state, &source, &error) < 0) {
 		return ctl_fail(error);
 	}
-	printf("%s\t%s\t%s\t(%s)\n", mailbox, feature,
-	       om_settings_state_name(state), source);
+	printf("%s\t%s\t%s\t%s\n", mailbox, feature, om_settings_state_name(state),
+	       ctl_source_text(source, OM_KEY_MAILBOX, mailbox, buf, sizeof(buf)));
 	return CTL_EXIT_OK;
 }
 
-static int ctl_sub_get(struct ctl *ctl, const char *mailbox,
-		       const char *feature)
+/* One feature, or every feature, with its state and where it comes from. */
+static int ctl_sub_get(struct ctl *ctl, const char *word, const char *feature)
 {
-	char *error = NULL;
+	static const char *const features[] = {
+		OM_FEATURE_INBOUND_VIRUS, OM_FEATURE_OUTBOUND_VIRUS, OM_FEATURE_SPAM
+	};
+	const char *mailbox;
+	size_t i;
+	int ret;
 
+	if ((ret = ctl_mailbox_key(word, &mailbox)) != 0)
+		return ret;
 	if (feature != NULL)
-		return ctl_check_mailbox_feature(mailbox, feature) != 0 ?
-			CTL_EXIT_ERROR : ctl_sub_get_one(ctl, mailbox, feature);
-	if (om_settings_mailbox_check(mailbox, &error) < 0) {
-		return ctl_fail(error);
+		return ctl_check_feature(feature) != 0 ? CTL_EXIT_ERROR :
+			ctl_sub_get_one(ctl, mailbox, feature);
+	for (i = 0; i < OM_N_ELEMENTS(features); i++) {
+		if ((ret = ctl_sub_get_one(ctl, mailbox, features[i])) != CTL_EXIT_OK)
+			return ret;
 	}
-	return ctl_sub_get_one(ctl, mailbox, OM_FEATURE_INBOUND_VIRUS);
+	return CTL_EXIT_OK;
 }
 
-static int ctl_sub_del(struct ctl *ctl, const char *mailbox,
-		       const char *feature)
+static int ctl_sub_del(struct ctl *ctl, const char *word, const char *feature)
 {
+	const char *mailbox;
 	char *error = NULL;
 	int ret;
 
-	if ((ret = ctl_check_mailbox_feature(mailbox, feature)) != 0)
+	if ((ret = ctl_mailbox_key(word, &mailbox)) != 0 ||
+	    (ret = ctl_check_feature(feature)) != 0)
 		return ret;
 	if (om_store_subscription_delete(ctl_store(ctl, 0), mailbox, feature,
 					 &error) < 0) {
@@ -103,11 +140,15 @@ static int ctl_sub_del(struct ctl *ctl, const char *mailbox,
 	return CTL_EXIT_OK;
 }
 
-static int ctl_list(struct ctl *ctl, int domains, const char *key)
+static int ctl_list(struct ctl *ctl, int domains, const char *word)
 {
+	enum om_settings_key type;
+	const char *key = NULL;
 	char *error = NULL;
 	int ret;
 
+	if (word != NULL && (ret = ctl_any_key(word, &type, &key)) != 0)
+		return ret;
 	ret = domains ?
 		om_store_domain_list(ctl_store(ctl, 0), key, ctl_print_row,
 				     NULL, &error) :
@@ -134,130 +175,152 @@ int ctl_cmd_sub(struct ctl *ctl, int argc, char **argv)
 			 "sub list [MAILBOX]");
 }
 
-static int ctl_check_domain(const char *domain)
-{
-	const unsigned char *p;
-
-	if (strcmp(domain, OM_GLOBAL_DOMAIN) == 0)
-		return 0;
-	if (*domain == '\0' || strlen(domain) > 253 || strchr(domain, '@') != NULL)
-		return ctl_error("'%s' is not a domain name", domain);
-	for (p = (const unsigned char *)domain; *p != '\0'; p++) {
-		if (*p <= 0x20 || *p == 0x7f)
-			return ctl_error("domain contains a space or control character");
-	}
-	return 0;
-}
-
 /* A mailbox's own value of a setting it may refine. */
-static int ctl_check_mailbox_setting(const char *mailbox, const char *name)
+static int ctl_check_mailbox_setting(const char *word, const char *name)
 {
-	int ret = ctl_check_mailbox(mailbox);
-
-	if (ret != 0)
-		return ret;
-	if (name != NULL && !om_settings_per_mailbox(name))
-		return ctl_error("'%s' cannot be set per mailbox (these can: "
-				 "language spam-action spam-threshold "
-				 "spam-quarantine-threshold spam-tag)", name);
-	return 0;
+	if (name == NULL || om_settings_per_mailbox(name))
+		return 0;
+	return ctl_error("'%s' cannot be set per mailbox (these can: language "
+			 "spam-action spam-threshold spam-quarantine-threshold "
+			 "spam-tag)%s", name,
+			 strchr(word, '@') == NULL && strchr(word, ':') == NULL ?
+			 "; a domain without a dot is written domain:NAME" : "");
 }
 
-/* Domain settings, and (key an address) a mailbox's refinements, which
-   live in the same table under the address. */
-static int ctl_domain_set(struct ctl *ctl, const char *domain,
-			  const char *name, const char *value)
+/* Domain settings, and (key a mailbox) a mailbox's refinements, which
+   live in the same table under the mailbox's name. */
+static int ctl_domain_set(struct ctl *ctl, enum om_settings_key type,
+			  const char *word, const char *key, const char *name,
+			  const char *value)
 {
 	char *error = NULL;
 	int ret;
 
-	ret = strchr(domain, '@') != NULL ? ctl_check_mailbox_setting(domain, name) :
-		ctl_check_domain(domain);
-	if (ret != 0)
+	if (type == OM_KEY_MAILBOX && (ret = ctl_check_mailbox_setting(word, name)) != 0)
 		return ret;
 	if (om_settings_domain_check(name, value, &error) < 0 ||
-	    om_store_domain_set(ctl_store(ctl, 0), domain, name, value,
-				&error) < 0) {
+	    om_store_domain_set(ctl_store(ctl, 0), key, name, value, &error) < 0) {
 		return ctl_fail(error);
 	}
-	printf("%s %s %s\n", domain, name, value);
+	printf("%s %s %s\n", key, name, value);
 	return CTL_EXIT_OK;
 }
 
-static int ctl_domain_unset(struct ctl *ctl, const char *domain,
-			    const char *name)
+static int ctl_domain_unset(struct ctl *ctl, enum om_settings_key type,
+			    const char *word, const char *key, const char *name)
 {
 	char *error = NULL;
 	int ret;
 
-	ret = strchr(domain, '@') != NULL ? ctl_check_mailbox_setting(domain, name) :
-		ctl_check_domain(domain);
-	if (ret != 0)
+	if (type == OM_KEY_MAILBOX && (ret = ctl_check_mailbox_setting(word, name)) != 0)
 		return ret;
-	if (om_store_domain_delete(ctl_store(ctl, 0), domain, name, &error) < 0) {
+	if (!om_settings_domain_valid(name))
+		return ctl_error("unknown domain setting '%s' (known: %s)", name,
+				 om_settings_domain_names());
+	if (om_store_domain_delete(ctl_store(ctl, 0), key, name, &error) < 0) {
 		return ctl_fail(error);
 	}
 	return CTL_EXIT_OK;
 }
 
-/* Effective values (its own, else its domain's, else global) of one or
-   every setting, for a domain or (key an address) a mailbox. */
-static int ctl_domain_get(struct ctl *ctl, const char *key, const char *name)
+/* One setting's value in effect for key, and where it comes from. */
+static int ctl_domain_get_one(struct ctl *ctl, enum om_settings_key type,
+			      const char *key, const char *name)
 {
-	int mailbox = strchr(key, '@') != NULL;
-	char *probe = mailbox ? om_strdup(key) : om_asprintf("postmaster@%s", key);
-	char *names = om_strdup(om_settings_domain_names()), *p, *next, *value;
-	char *error = NULL;
+	const char *def = strcmp(name, "language") == 0 ?
+		ctl->config->default_language : om_settings_default(name);
+	const char *source;
+	char *value = NULL, *error = NULL, buf[300];
+
+	if (om_settings_effective(ctl_store(ctl, 0), type, key, name, def, &value,
+				  &source, &error) < 0) {
+		return ctl_fail(error);
+	}
+	printf("%s\t%s\t%s\t%s\n", key, name, value != NULL ? value : "",
+	       ctl_source_text(source, type, key, buf, sizeof(buf)));
+	free(value);
+	return CTL_EXIT_OK;
+}
+
+/* Effective values (its own, else its domain's, else global, else the
+   default) of one or every setting, for a domain, "*" or (key a mailbox)
+   a mailbox's refinable settings. */
+static int ctl_domain_get(struct ctl *ctl, enum om_settings_key type,
+			  const char *key, const char *name)
+{
+	char *names, *p, *next;
 	int ret = CTL_EXIT_OK;
 
-	for (p = names; p != NULL && *p != '\0'; p = next) {
+	if (name != NULL) {
+		if (!om_settings_domain_valid(name))
+			return ctl_error("unknown domain setting '%s' (known: %s)", name,
+					 om_settings_domain_names());
+		return ctl_domain_get_one(ctl, type, key, name);
+	}
+	names = om_strdup(om_settings_domain_names());
+	for (p = names; p != NULL && *p != '\0' && ret == CTL_EXIT_OK; p = next) {
 		next = strchr(p, ' ');
 		if (next != NULL)
 			*next++ = '\0';
-		if ((name != NULL && strcmp(name, p) != 0) ||
-		    (mailbox && !om_settings_per_mailbox(p)))
-			continue;
-		value = om_settings_domain_value(ctl_store(ctl, 0), probe, p,
-						 "(unset)", &error);
-		if (value == NULL) {
-			ret = ctl_error("%s", error);
-			free(error);
-			break;
-		}
-		printf("%s\t%s\t%s\n", key, p, value);
-		free(value);
+		if (type != OM_KEY_MAILBOX || om_settings_per_mailbox(p))
+			ret = ctl_domain_get_one(ctl, type, key, p);
 	}
 	free(names);
-	free(probe);
 	return ret;
+}
+
+/* domain and mailbox commands: the same table, keyed by a domain or a
+   mailbox. */
+static int ctl_settings_cmd(struct ctl *ctl, int argc, char **argv,
+			    enum om_settings_key type, const char *key)
+{
+	if (argc == 4 && strcmp(argv[0], "set") == 0)
+		return ctl_domain_set(ctl, type, argv[1], key, argv[2], argv[3]);
+	if (argc == 2 || argc == 3) {
+		if (strcmp(argv[0], "get") == 0) {
+			if (type == OM_KEY_MAILBOX && argc == 3 &&
+			    ctl_check_mailbox_setting(argv[1], argv[2]) != 0)
+				return CTL_EXIT_ERROR;
+			return ctl_domain_get(ctl, type, key, argc == 3 ? argv[2] : NULL);
+		}
+		if (argc == 3 && strcmp(argv[0], "unset") == 0)
+			return ctl_domain_unset(ctl, type, argv[1], key, argv[2]);
+	}
+	return -1;
 }
 
 int ctl_cmd_domain(struct ctl *ctl, int argc, char **argv)
 {
-	if (argc == 4 && strcmp(argv[0], "set") == 0)
-		return ctl_domain_set(ctl, argv[1], argv[2], argv[3]);
-	if ((argc == 2 || argc == 3) && strcmp(argv[0], "get") == 0)
-		return ctl_check_domain(argv[1]) != 0 ? CTL_EXIT_ERROR :
-			ctl_domain_get(ctl, argv[1], argc == 3 ? argv[2] : NULL);
-	if (argc == 3 && strcmp(argv[0], "unset") == 0)
-		return ctl_domain_unset(ctl, argv[1], argv[2]);
+	enum om_settings_key type;
+	const char *key;
+	int ret;
+
 	if ((argc == 1 || argc == 2) && strcmp(argv[0], "list") == 0)
 		return ctl_list(ctl, 1, argc == 2 ? argv[1] : NULL);
+	if (argc >= 2 && argc <= 4) {
+		if ((ret = ctl_any_key(argv[1], &type, &key)) != 0)
+			return ret;
+		if ((ret = ctl_settings_cmd(ctl, argc, argv, type, key)) >= 0)
+			return ret;
+	}
 	return ctl_error("usage: domain set DOMAIN NAME VALUE | domain get DOMAIN "
-			 "[NAME] | domain unset DOMAIN NAME | domain list [DOMAIN]");
+			 "[NAME] | domain unset DOMAIN NAME | domain list [DOMAIN]  "
+			 "(DOMAIN: a name with a dot, domain:NAME, or \"*\" = global)");
 }
 
 int ctl_cmd_mailbox(struct ctl *ctl, int argc, char **argv)
 {
-	if (argc == 4 && strcmp(argv[0], "set") == 0)
-		return ctl_domain_set(ctl, argv[1], argv[2], argv[3]);
-	if ((argc == 2 || argc == 3) && strcmp(argv[0], "get") == 0)
-		return ctl_check_mailbox_setting(argv[1], argc == 3 ? argv[2] : NULL) != 0 ?
-			CTL_EXIT_ERROR :
-			ctl_domain_get(ctl, argv[1], argc == 3 ? argv[2] : NULL);
-	if (argc == 3 && strcmp(argv[0], "unset") == 0)
-		return ctl_domain_unset(ctl, argv[1], argv[2]);
+	const char *key;
+	int ret;
+
+	if (argc >= 2 && argc <= 4) {
+		if ((ret = ctl_mailbox_key(argv[1], &key)) != 0)
+			return ret;
+		if ((ret = ctl_settings_cmd(ctl, argc, argv, OM_KEY_MAILBOX, key)) >= 0)
+			return ret;
+	}
 	return ctl_error("usage: mailbox set MAILBOX NAME VALUE | mailbox get MAILBOX "
 			 "[NAME] | mailbox unset MAILBOX NAME  (NAME: language spam-action "
-			 "spam-threshold spam-quarantine-threshold spam-tag)");
+			 "spam-threshold spam-quarantine-threshold spam-tag; MAILBOX: "
+			 "local@domain, a user name without a domain, or user:NAME)");
 }

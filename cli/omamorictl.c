@@ -51,18 +51,19 @@ struct om_store *ctl_store(struct ctl *ctl, int create)
 	return ctl->store;
 }
 
-static void ctl_usage(void)
+static void ctl_usage(FILE *out)
 {
-	fprintf(stderr,
+	fprintf(out,
 		"usage: omamorictl [-c config] COMMAND ...\n"
+		"       omamorictl --help | -h | help    this text (exit 0)\n"
 		"  init                                  create or upgrade the store\n"
 		"  config                                print the effective configuration\n"
 		"  sub set MAILBOX FEATURE on|paused|off subscribe a mailbox\n"
-		"  sub get MAILBOX [FEATURE]             effective state and where it comes from\n"
+		"  sub get MAILBOX [FEATURE]             each feature's state and where it comes from\n"
 		"  sub del MAILBOX FEATURE               back to the domain default\n"
 		"  sub list [MAILBOX]                    mailbox-level subscriptions\n"
 		"  domain set DOMAIN NAME VALUE          a domain setting (\"*\" = global)\n"
-		"  domain get DOMAIN [NAME]              effective domain settings\n"
+		"  domain get DOMAIN [NAME]              values in effect and where they come from\n"
 		"  domain unset DOMAIN NAME\n"
 		"  domain list [DOMAIN]\n"
 		"  mailbox set|get|unset MAILBOX NAME [VALUE]  a mailbox's own spam settings\n"
@@ -70,84 +71,122 @@ static void ctl_usage(void)
 		"  list add|del SCOPE allow|block|url-block ENTRY   SCOPE: mailbox, domain, *\n"
 		"  list show [SCOPE]\n"
 		"  list export [SCOPE] > FILE            CSV scope,kind,entry\n"
-		"  list import FILE                      the same CSV (all or nothing)\n"
+		"  list import FILE                      the same CSV (all or nothing; mailbox limit)\n"
 		"  policy test < REQUEST                 what omamori-policyd would answer\n"
 		"  learn spam|ham [--unlearn] FILE|DIR|MBOX...   teach the spam classifier\n"
 		"  classify [--rules] FILE|DIR|MBOX...   spam probability (--rules: score and rules)\n"
 		"  train [--rounds N] SPAM HAM           learn both, then again what is still unsure\n"
 		"  prune [--max-count N]                 forget tokens seen in at most N messages (1)\n"
-		"features: %s\n", om_settings_feature_names());
+		"MAILBOX: local@domain, or a user name without a domain (user:NAME if it\n"
+		"  has a dot); DOMAIN: a name with a dot, or domain:NAME; \"*\": global\n"
+		"features: %s\n"
+		"exit status: 0 done, 1 (scan) not clean, 2 usage, bad input or error\n",
+		om_settings_feature_names());
 }
 
-static int ctl_cmd_init(struct ctl *ctl)
+/* "--help", "-h" or "help" anywhere a command may start. */
+static int ctl_wants_help(const char *word)
 {
-	struct om_store *store = ctl_store(ctl, 1);
+	return strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0 ||
+		strcmp(word, "help") == 0;
+}
 
+static int ctl_cmd_init(struct ctl *ctl, int argc, char **argv)
+{
+	struct om_store *store;
+
+	(void)argv;
+	if (argc != 0)
+		return ctl_error("usage: omamorictl init (no arguments)");
+	store = ctl_store(ctl, 1);
 	printf("store %s ready (schema version %d)\n", ctl->config->store_path,
 	       om_store_schema_version(store));
 	return CTL_EXIT_OK;
 }
 
-static int ctl_cmd_config(struct ctl *ctl)
+static int ctl_cmd_config(struct ctl *ctl, int argc, char **argv)
 {
-	char *dump = om_config_dump(ctl->config);
+	char *dump;
 
+	(void)argv;
+	if (argc != 0)
+		return ctl_error("usage: omamorictl config (no arguments)");
+	dump = om_config_dump(ctl->config);
 	fputs(dump, stdout);
 	free(dump);
 	return CTL_EXIT_OK;
 }
 
+typedef int ctl_command_fn(struct ctl *ctl, int argc, char **argv);
+
+static const struct ctl_command {
+	const char *name;
+	ctl_command_fn *run;	/* gets the words after the name */
+} ctl_commands[] = {
+	{ "init", ctl_cmd_init },
+	{ "config", ctl_cmd_config },
+	{ "sub", ctl_cmd_sub },
+	{ "domain", ctl_cmd_domain },
+	{ "mailbox", ctl_cmd_mailbox },
+	{ "scan", ctl_cmd_scan },
+	{ "policy", ctl_cmd_policy },
+	{ "list", ctl_cmd_list },
+	{ "learn", ctl_cmd_learn },
+	{ "train", ctl_cmd_train },
+	{ "classify", ctl_cmd_classify },
+	{ "prune", ctl_cmd_prune },
+};
+
+static const struct ctl_command *ctl_command_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(ctl_commands); i++) {
+		if (strcmp(ctl_commands[i].name, name) == 0)
+			return &ctl_commands[i];
+	}
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
+	const struct ctl_command *cmd;
 	struct ctl ctl;
 	char *error = NULL;
 	int c, ret;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.config_path = OM_DEFAULT_CONFIG_PATH;
+	if (argc >= 2 && ctl_wants_help(argv[1])) {
+		ctl_usage(stdout);
+		return CTL_EXIT_OK;
+	}
 	while ((c = getopt(argc, argv, "+c:h")) != -1) {
 		switch (c) {
 		case 'c': ctl.config_path = optarg; break;
-		default: ctl_usage(); return CTL_EXIT_ERROR;
+		case 'h': ctl_usage(stdout); return CTL_EXIT_OK;
+		default: ctl_usage(stderr); return CTL_EXIT_ERROR;
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1) {
-		ctl_usage();
+		ctl_usage(stderr);
 		return CTL_EXIT_ERROR;
 	}
+	if (ctl_wants_help(argv[0])) {
+		ctl_usage(stdout);
+		return CTL_EXIT_OK;
+	}
+	/* the command is named before the configuration is read, so a typo
+	   is reported as such even without a configuration */
+	if ((cmd = ctl_command_find(argv[0])) == NULL)
+		return ctl_error("unknown command '%s' (omamorictl --help lists them)",
+				 argv[0]);
 	if (om_config_load(ctl.config_path, &ctl.config, &error) < 0) {
 		return ctl_fail(error);
 	}
-	if (strcmp(argv[0], "init") == 0 && argc == 1)
-		ret = ctl_cmd_init(&ctl);
-	else if (strcmp(argv[0], "config") == 0 && argc == 1)
-		ret = ctl_cmd_config(&ctl);
-	else if (strcmp(argv[0], "sub") == 0)
-		ret = ctl_cmd_sub(&ctl, argc - 1, argv + 1);
-	else if (strcmp(argv[0], "domain") == 0)
-		ret = ctl_cmd_domain(&ctl, argc - 1, argv + 1);
-	else if (strcmp(argv[0], "mailbox") == 0)
-		ret = ctl_cmd_mailbox(&ctl, argc - 1, argv + 1);
-	else if (strcmp(argv[0], "scan") == 0)
-		ret = ctl_cmd_scan(&ctl, argc - 1, argv + 1);
-	else if (strcmp(argv[0], "policy") == 0)
-		ret = ctl_cmd_policy(&ctl, argc - 1, argv + 1);
-	else if (strcmp(argv[0], "list") == 0)
-		ret = ctl_cmd_list(&ctl, argc - 1, argv + 1);
-	else if (strcmp(argv[0], "learn") == 0)
-		ret = ctl_cmd_learn(&ctl, argc - 1, argv + 1);
-	else if (strcmp(argv[0], "train") == 0)
-		ret = ctl_cmd_train(&ctl, argc - 1, argv + 1);
-	else if (strcmp(argv[0], "classify") == 0)
-		ret = ctl_cmd_classify(&ctl, argc - 1, argv + 1);
-	else if (strcmp(argv[0], "prune") == 0)
-		ret = ctl_cmd_prune(&ctl, argc - 1, argv + 1);
-	else {
-		ctl_usage();
-		ret = CTL_EXIT_ERROR;
-	}
+	ret = cmd->run(&ctl, argc - 1, argv + 1);
 	om_store_close(&ctl.store);
 	om_config_free(&ctl.config);
 	return ret;

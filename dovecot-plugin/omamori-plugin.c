@@ -382,20 +382,21 @@ static void omamori_allow_sender(struct mail *mail, struct om_store *store,
 				 const struct om_config *config, const char *user)
 {
 	const char *from = omamori_mail_from(mail);
-	char *setting, *entry, *error = NULL;
+	char *entry = NULL, *error = NULL;
+	int learning;
 
 	if (from == NULL)
 		return;
-	setting = om_settings_domain_value(store, user, OM_SETTING_LEARN_ALLOW_SENDER,
-					   "on", &error);
-	if (setting == NULL || strcmp(setting, "on") != 0) {
-		free(setting);
+	learning = om_lists_learning_allowed(store, user, &error);
+	if (learning <= 0) {
+		if (learning < 0)
+			i_error("omamori: %s: sender not allow-listed: %s", user, error);
 		free(error);
 		return;
 	}
-	free(setting);
+	/* the user name, with or without a domain, is a mailbox scope */
 	entry = om_lists_entry("allow", from, &error);
-	if (entry == NULL || om_lists_add(store, user, "allow", entry,
+	if (entry == NULL || om_lists_add(store, user, OM_KEY_MAILBOX, "allow", entry,
 					  config->list_max_entries, &error) < 0)
 		i_warning("omamori: %s: sender not allow-listed: %s", user, error);
 	else

@@ -81,12 +81,13 @@ char *om_lists_entry(const char *kind, const char *entry, char **error_r)
 
 /* A mailbox's allow list needs its domain's consent.  0 or -1. */
 static int om_lists_allowed(struct om_store *store, const char *scope,
-			    const char *kind, char **error_r)
+			    enum om_settings_key type, const char *kind,
+			    char **error_r)
 {
 	char *allowed;
 	int forbidden;
 
-	if (strchr(scope, '@') == NULL || strcmp(kind, "allow") != 0)
+	if (type != OM_KEY_MAILBOX || strcmp(kind, "allow") != 0)
 		return 0;
 	allowed = om_settings_domain_value(store, scope, OM_SETTING_USER_ALLOW_LISTS,
 					   "on", error_r);
@@ -95,24 +96,29 @@ static int om_lists_allowed(struct om_store *store, const char *scope,
 	forbidden = strcmp(allowed, "on") != 0;
 	free(allowed);
 	if (forbidden) {
-		*error_r = om_asprintf("%s: the domain %s does not allow users' "
-				       "own allow lists (user-allow-lists off)",
-				       scope, om_settings_domain_of(scope));
+		*error_r = om_asprintf("%s: the %s %s does not allow users' "
+				       "own allow lists (user-allow-lists off)", scope,
+				       *om_settings_domain_of(scope) != '\0' ? "domain" :
+				       "global setting",
+				       *om_settings_domain_of(scope) != '\0' ?
+				       om_settings_domain_of(scope) : "*");
 		return -1;
 	}
 	return 0;
 }
 
-int om_lists_add(struct om_store *store, const char *scope, const char *kind,
+int om_lists_add(struct om_store *store, const char *scope,
+		 enum om_settings_key type, const char *kind,
 		 const char *entry, long max, char **error_r)
 {
-	if (om_lists_allowed(store, scope, kind, error_r) < 0)
+	if (om_lists_allowed(store, scope, type, kind, error_r) < 0)
 		return -1;
 	return om_store_list_add(store, scope, kind, entry,
-				 strchr(scope, '@') != NULL ? max : 0, error_r);
+				 type == OM_KEY_MAILBOX ? max : 0, error_r);
 }
 
-int om_lists_change(struct om_store *store, const char *scope, const char *kind,
+int om_lists_change(struct om_store *store, const char *scope,
+		    enum om_settings_key type, const char *kind,
 		    const char *const *entries, size_t count, int add, long max,
 		    char **error_r)
 {
@@ -120,7 +126,7 @@ int om_lists_change(struct om_store *store, const char *scope, const char *kind,
 	size_t i;
 	int ret = 0;
 
-	if (add && om_lists_allowed(store, scope, kind, error_r) < 0)
+	if (add && om_lists_allowed(store, scope, type, kind, error_r) < 0)
 		ret = -1;
 	for (i = 0; i < count && ret == 0; i++) {
 		normalised[i] = om_lists_entry(kind, entries[i], error_r);
@@ -129,7 +135,7 @@ int om_lists_change(struct om_store *store, const char *scope, const char *kind,
 	}
 	if (ret == 0)
 		ret = om_store_list_change(store, scope, kind, normalised, count, add,
-					   strchr(scope, '@') != NULL ? max : 0, error_r);
+					   type == OM_KEY_MAILBOX ? max : 0, error_r);
 	for (i = 0; i < count; i++)
 		free((char *)normalised[i]);
 	free(normalised);
@@ -151,4 +157,19 @@ int om_lists_listed(struct om_store *store, const char *scope, const char *kind,
 		ret = om_store_list_has(store, scope, kind, at, error_r);
 	free(entry);
 	return ret;
+}
+
+int om_lists_learning_allowed(struct om_store *store, const char *user,
+			      char **error_r)
+{
+	char *setting = om_settings_domain_value(store, user,
+						 OM_SETTING_LEARN_ALLOW_SENDER,
+						 "on", error_r);
+	int on;
+
+	if (setting == NULL)
+		return -1;
+	on = strcmp(setting, "on") == 0;
+	free(setting);
+	return on;
 }

@@ -31,27 +31,34 @@ struct om_domain_setting {
 	const char *accepted;	/* space-separated words, or NULL */
 	long min, max;
 	int per_mailbox;	/* a mailbox may refine the domain's value */
+	const char *def;	/* built in (test-store checks the numbers
+				   against settings.h) */
 };
 
 static const struct om_domain_setting om_domain_settings[] = {
-	{ OM_FEATURE_INBOUND_VIRUS, OM_SETTING_WORDS, "on paused off", 0, 0, 0 },
-	{ OM_FEATURE_OUTBOUND_VIRUS, OM_SETTING_WORDS, "on paused off", 0, 0, 0 },
-	{ OM_FEATURE_SPAM, OM_SETTING_WORDS, "on paused off", 0, 0, 0 },
-	{ "language", OM_SETTING_WORDS, "ja en", 0, 0, 1 },
-	{ "virus-admin-copy", OM_SETTING_WORDS_OR_ADDRESS, "off", 0, 0, 0 },
-	{ "default", OM_SETTING_WORDS, "all-on all-off", 0, 0, 0 },
-	{ OM_SETTING_MAX_RECIPIENTS, OM_SETTING_INTEGER, NULL, 1, 100000, 0 },
-	{ OM_SETTING_MAX_MESSAGE_SIZE, OM_SETTING_INTEGER, NULL, 1024, 2147483647L, 0 },
-	{ OM_SETTING_RATE_MESSAGES, OM_SETTING_INTEGER, NULL, 1, 100000000L, 0 },
-	{ OM_SETTING_RATE_RECIPIENTS, OM_SETTING_INTEGER, NULL, 1, 100000000L, 0 },
-	{ OM_SETTING_RATE_WINDOW, OM_SETTING_INTEGER, NULL, 1, 604800, 0 },
-	{ OM_SETTING_SPAM_ACTION, OM_SETTING_WORDS, "deliver tag header quarantine", 0, 0, 1 },
-	{ OM_SETTING_SPAM_THRESHOLD, OM_SETTING_DECIMAL, NULL, -100, 100, 1 },
-	{ OM_SETTING_SPAM_QUARANTINE_THRESHOLD, OM_SETTING_DECIMAL_OR_WORDS, "off", -100, 100, 1 },
-	{ OM_SETTING_SPAM_TAG, OM_SETTING_TEXT, NULL, 0, 64, 1 },
-	{ OM_SETTING_QUARANTINE_RETENTION, OM_SETTING_INTEGER, NULL, 1, 14, 0 },
-	{ OM_SETTING_USER_ALLOW_LISTS, OM_SETTING_WORDS, "on off", 0, 0, 0 },
-	{ OM_SETTING_LEARN_ALLOW_SENDER, OM_SETTING_WORDS, "on off", 0, 0, 0 },
+	{ OM_FEATURE_INBOUND_VIRUS, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	{ OM_FEATURE_OUTBOUND_VIRUS, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	{ OM_FEATURE_SPAM, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	{ "language", OM_SETTING_WORDS, "ja en", 0, 0, 1, NULL },
+	{ "virus-admin-copy", OM_SETTING_WORDS_OR_ADDRESS, "off", 0, 0, 0, "off" },
+	/* unset: no feature is on by default, as all-off */
+	{ "default", OM_SETTING_WORDS, "all-on all-off", 0, 0, 0, "all-off" },
+	{ OM_SETTING_MAX_RECIPIENTS, OM_SETTING_INTEGER, NULL, 1, 100000, 0, "1000" },
+	{ OM_SETTING_MAX_MESSAGE_SIZE, OM_SETTING_INTEGER, NULL, 1024, 2147483647L, 0,
+	  "15728640" },
+	{ OM_SETTING_RATE_MESSAGES, OM_SETTING_INTEGER, NULL, 1, 100000000L, 0, "500" },
+	{ OM_SETTING_RATE_RECIPIENTS, OM_SETTING_INTEGER, NULL, 1, 100000000L, 0, "5000" },
+	{ OM_SETTING_RATE_WINDOW, OM_SETTING_INTEGER, NULL, 1, 604800, 0, "3600" },
+	{ OM_SETTING_SPAM_ACTION, OM_SETTING_WORDS, "deliver tag header quarantine", 0, 0, 1,
+	  OM_DEFAULT_SPAM_ACTION },
+	{ OM_SETTING_SPAM_THRESHOLD, OM_SETTING_DECIMAL, NULL, -100, 100, 1,
+	  OM_DEFAULT_SPAM_THRESHOLD },
+	{ OM_SETTING_SPAM_QUARANTINE_THRESHOLD, OM_SETTING_DECIMAL_OR_WORDS, "off", -100, 100, 1,
+	  "off" },
+	{ OM_SETTING_SPAM_TAG, OM_SETTING_TEXT, NULL, 0, 64, 1, OM_DEFAULT_SPAM_TAG },
+	{ OM_SETTING_QUARANTINE_RETENTION, OM_SETTING_INTEGER, NULL, 1, 14, 0, "14" },
+	{ OM_SETTING_USER_ALLOW_LISTS, OM_SETTING_WORDS, "on off", 0, 0, 0, "on" },
+	{ OM_SETTING_LEARN_ALLOW_SENDER, OM_SETTING_WORDS, "on off", 0, 0, 0, "on" },
 };
 
 int om_settings_feature_valid(const char *feature)
@@ -123,27 +130,82 @@ static int om_word_in(const char *words, const char *word)
 	return 0;
 }
 
+/* No spaces, controls or angle brackets, at most 254 bytes.  0 or -1. */
+static int om_settings_name_ok(const char *name, const char *what, char **error_r)
+{
+	const unsigned char *p;
+
+	if (strlen(name) > 254) {
+		*error_r = om_asprintf("%s longer than 254 bytes", what);
+		return -1;
+	}
+	for (p = (const unsigned char *)name; *p != '\0'; p++) {
+		if (*p <= 0x20 || *p == 0x7f || *p == '<' || *p == '>') {
+			*error_r = om_asprintf("%s contains a space, control character "
+					       "or angle bracket", what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int om_settings_mailbox_check(const char *mailbox, char **error_r)
 {
 	const char *at = strrchr(mailbox, '@');
-	const unsigned char *p;
 
-	if (strlen(mailbox) > 254) {
-		*error_r = om_strdup("address longer than 254 bytes");
+	if (om_settings_name_ok(mailbox, "address", error_r) < 0)
 		return -1;
-	}
 	if (at == NULL || at == mailbox || at[1] == '\0') {
 		*error_r = om_asprintf("'%.80s' is not an address of the form local@domain",
 				       mailbox);
 		return -1;
 	}
-	for (p = (const unsigned char *)mailbox; *p != '\0'; p++) {
-		if (*p <= 0x20 || *p == 0x7f || *p == '<' || *p == '>') {
-			*error_r = om_strdup("address contains a space, control character or angle bracket");
-			return -1;
-		}
-	}
 	return 0;
+}
+
+int om_settings_key_parse(const char *word, enum om_settings_key *type_r,
+			  const char **key_r, char **error_r)
+{
+	const char *key = word;
+
+	if (strcmp(word, OM_GLOBAL_DOMAIN) == 0) {
+		*type_r = OM_KEY_GLOBAL;
+	} else if (strncmp(word, "user:", 5) == 0) {
+		key = word + 5;
+		*type_r = OM_KEY_MAILBOX;
+	} else if (strncmp(word, "domain:", 7) == 0) {
+		key = word + 7;
+		*type_r = OM_KEY_DOMAIN;
+	} else {
+		*type_r = strchr(word, '@') == NULL && strchr(word, '.') != NULL ?
+			OM_KEY_DOMAIN : OM_KEY_MAILBOX;
+	}
+	if (*key == '\0' || (key != word && strcmp(key, OM_GLOBAL_DOMAIN) == 0)) {
+		*error_r = om_asprintf("'%.80s' names no mailbox or domain", word);
+		return -1;
+	}
+	if (om_settings_name_ok(key, *type_r == OM_KEY_DOMAIN ? "domain" : "mailbox",
+				error_r) < 0)
+		return -1;
+	if (*type_r == OM_KEY_DOMAIN && strchr(key, '@') != NULL) {
+		*error_r = om_asprintf("'%.80s' is not a domain name", key);
+		return -1;
+	}
+	if (*type_r == OM_KEY_MAILBOX && strchr(key, '@') != NULL &&
+	    om_settings_mailbox_check(key, error_r) < 0)
+		return -1;
+	*key_r = key;
+	return 0;
+}
+
+const char *om_settings_key_type_name(enum om_settings_key type)
+{
+	switch (type) {
+	case OM_KEY_MAILBOX: return "mailbox";
+	case OM_KEY_DOMAIN: return "domain";
+	case OM_KEY_GLOBAL: break;
+	}
+	return "global";
 }
 
 const char *om_settings_domain_of(const char *mailbox)
@@ -171,6 +233,18 @@ const char *om_settings_domain_names(void)
 		"rate-recipients rate-window spam-action spam-threshold "
 		"spam-quarantine-threshold spam-tag quarantine-retention "
 		"user-allow-lists learn-allow-sender";
+}
+
+int om_settings_domain_valid(const char *name)
+{
+	return om_settings_find(name) != NULL;
+}
+
+const char *om_settings_default(const char *name)
+{
+	const struct om_domain_setting *s = om_settings_find(name);
+
+	return s != NULL ? s->def : NULL;
 }
 
 int om_settings_per_mailbox(const char *name)
@@ -365,8 +439,9 @@ char *om_settings_domain_value_from(const struct om_settings_source *src,
 	int ret = 0;
 
 	/* a mailbox's own value first, for the settings a mailbox may refine
-	   (kept under the mailbox's address in the same table) */
-	if (strchr(mailbox, '@') != NULL && om_settings_per_mailbox(name))
+	   (kept under the mailbox's name in the same table; a user name
+	   without a domain is a mailbox too) */
+	if (*mailbox != '\0' && om_settings_per_mailbox(name))
 		ret = src->domain_get(src->context, mailbox, name, &value, error_r);
 	if (ret == 0)
 		ret = om_settings_domain_lookup(src, om_settings_domain_of(mailbox),
@@ -397,4 +472,50 @@ char *om_settings_domain_value(struct om_store *store, const char *mailbox,
 	};
 
 	return om_settings_domain_value_from(&src, mailbox, name, def, error_r);
+}
+
+/* The levels below key: a mailbox's domain, then global; a domain's global
+   level.  A feature's value may come from the "default" setting. */
+static int om_settings_effective_below(const struct om_settings_source *src,
+				       enum om_settings_key type, const char *key,
+				       const char *name, char **value_r,
+				       const char **source_r, char **error_r)
+{
+	const char *domain = type == OM_KEY_MAILBOX ? om_settings_domain_of(key) :
+		type == OM_KEY_DOMAIN ? key : OM_GLOBAL_DOMAIN;
+	int ret;
+
+	ret = om_settings_feature_valid(name) ?
+		om_settings_domain_feature(src, domain, name, value_r, source_r,
+					   error_r) :
+		om_settings_domain_lookup(src, domain, name, value_r, source_r,
+					  error_r);
+	if (type == OM_KEY_GLOBAL)
+		*source_r = "global";
+	return ret;
+}
+
+int om_settings_effective(struct om_store *store, enum om_settings_key type,
+			  const char *key, const char *name, const char *def,
+			  char **value_r, const char **source_r, char **error_r)
+{
+	const struct om_settings_source src = {
+		store, om_store_source_sub, om_store_source_domain
+	};
+	int ret = 0;
+
+	*value_r = NULL;
+	*source_r = "mailbox";
+	if (type == OM_KEY_MAILBOX && om_settings_per_mailbox(name))
+		ret = src.domain_get(src.context, key, name, value_r, error_r);
+	if (ret == 0)
+		ret = om_settings_effective_below(&src, type, key, name, value_r,
+						  source_r, error_r);
+	if (ret < 0)
+		return -1;
+	if (ret == 0) {
+		*source_r = "default";
+		*value_r = def != NULL ? om_strdup(def) : NULL;
+	}
+	return 0;
 }

@@ -55,6 +55,8 @@ const char *om_settings_state_name(enum om_sub_state state);
 
 /* Space-separated names of every domain setting. */
 const char *om_settings_domain_names(void);
+/* 1 if name is a domain setting. */
+int om_settings_domain_valid(const char *name);
 /* 1 if a mailbox may refine the domain's value of setting name. */
 int om_settings_per_mailbox(const char *name);
 /* Parses a decimal number; 0, or -1 if value is not one. */
@@ -66,10 +68,34 @@ int om_settings_domain_check(const char *name, const char *value,
 			     char **error_r);
 
 /* Checks a mailbox address (local@domain, no spaces or controls, at most 254
-   bytes); returns 0 or -1 with *error_r. */
+   bytes); returns 0 or -1 with *error_r.  For list entries and addresses
+   in settings; a mailbox as a key is om_settings_key_parse()'s. */
 int om_settings_mailbox_check(const char *mailbox, char **error_r);
-/* The domain part of an address (pointer into it), or "" if none. */
+/* The domain part of an address (pointer into it), or "" if none (a
+   Dovecot user name without a domain). */
 const char *om_settings_domain_of(const char *mailbox);
+
+/* What a key (of a subscription, a setting or a list) names.  A mailbox is
+   the user name Dovecot logs in with: local@domain, or a name without a
+   domain ("dave"); either way it is a mailbox, with the per-mailbox list
+   limit and the user-allow-lists switch. */
+enum om_settings_key { OM_KEY_MAILBOX, OM_KEY_DOMAIN, OM_KEY_GLOBAL };
+
+/* Reads an administrator's word for a key: "*" the global level;
+   "user:NAME" a mailbox, "domain:NAME" a domain (explicit forms); else a
+   word with '@' a mailbox, a word with a dot a domain, and a word with
+   neither a mailbox (a user name without a domain).  *key_r points into
+   word: the key as stored.  Returns 0, or -1 with *error_r (allocated)
+   for an empty key, spaces, control characters, angle brackets or more
+   than 254 bytes. */
+int om_settings_key_parse(const char *word, enum om_settings_key *type_r,
+			  const char **key_r, char **error_r);
+/* "mailbox", "domain" or "global". */
+const char *om_settings_key_type_name(enum om_settings_key type);
+
+/* The built-in default of a domain setting (static), or NULL for language
+   (omamori.conf's default_language) and for unknown names. */
+const char *om_settings_default(const char *name);
 
 /* Where values come from: the store, or an in-memory snapshot of it.
    Both getters return 1 found (value allocated), 0 not found, -1 error. */
@@ -99,5 +125,17 @@ int om_settings_subscription(struct om_store *store, const char *mailbox,
 char *om_settings_domain_value(struct om_store *store, const char *mailbox,
 			       const char *name, const char *def,
 			       char **error_r);
+
+/* The value of setting name in effect for key and where it comes from,
+   as `omamorictl domain get` and `mailbox get` show it: for a mailbox its
+   own value (settings a mailbox may refine), then its domain's, the
+   global one, then def; for a domain the same from its own value; for
+   "*" the global one, then def.  A feature's domain value also comes from
+   the "default" setting, as for subscriptions.  *value_r is allocated
+   (def copied; NULL when def is NULL and nothing is set); *source_r
+   (static) is "mailbox", "domain", "global" or "default".  0 or -1. */
+int om_settings_effective(struct om_store *store, enum om_settings_key type,
+			  const char *key, const char *name, const char *def,
+			  char **value_r, const char **source_r, char **error_r);
 
 #endif

@@ -722,17 +722,47 @@ int om_store_rates_each(struct om_store *store, om_store_rate_cb *cb,
 	return rows;
 }
 
+/* Adds one imported row; refuses it if it takes a limited list over
+   max_entries.  0 or -1. */
+static int om_store_list_import_row(struct om_store *store,
+				    const struct om_store_list_row *row,
+				    long max_entries, char **error_r)
+{
+	int limited = row->limited && max_entries > 0;
+	long before = 0, after;
+
+	if (limited &&
+	    (before = om_store_list_count(store, row->scope, row->kind, error_r)) < 0)
+		return -1;
+	if (om_store_write(store, OM_SQL_LIST_ADD, row->scope, row->kind,
+			   row->entry, 1, error_r) < 0)
+		return -1;
+	if (!limited)
+		return 0;
+	if ((after = om_store_list_count(store, row->scope, row->kind, error_r)) < 0)
+		return -1;
+	/* as for om_store_list_change(): only growth is refused */
+	if (after > max_entries && after > before) {
+		*error_r = om_asprintf("the %s list of %s is full (%ld entries, "
+				       "the limit is %ld)", row->kind, row->scope,
+				       before, max_entries);
+		return -1;
+	}
+	return 0;
+}
+
 int om_store_list_import(struct om_store *store,
 			 const struct om_store_list_row *rows, size_t count,
-			 char **error_r)
+			 long max_entries, size_t *failed_row_r, char **error_r)
 {
 	size_t i;
 
+	*failed_row_r = count;
 	if (om_store_exec_stmt(store, OM_SQL_BEGIN, error_r) < 0)
 		return -1;
 	for (i = 0; i < count; i++) {
-		if (om_store_write(store, OM_SQL_LIST_ADD, rows[i].scope,
-				   rows[i].kind, rows[i].entry, 1, error_r) < 0) {
+		if (om_store_list_import_row(store, &rows[i], max_entries, error_r) < 0) {
+			*failed_row_r = i;
 			return om_store_rollback(store);
 		}
 	}

@@ -78,16 +78,20 @@ int om_store_list_delete(struct om_store *store, const char *scope,
 int om_store_list_each(struct om_store *store, const char *scope,
 		       om_store_row_cb *cb, void *context, char **error_r);
 
-/* Adds many entries in one transaction (all or none); the per-scope limit
-   is the caller's to check.  0 or -1. */
+/* Adds many entries in one transaction (all or none).  A row marked
+   limited (a mailbox scope) may not take its scope's kind list over
+   max_entries (0: no limit); an entry already there is not counted twice.
+   Returns 0, or -1 with *error_r and nothing written; *failed_row_r is
+   then the index of the row at fault (count when no row is). */
 struct om_store_list_row {
 	const char *scope;
 	const char *kind;
 	const char *entry;
+	int limited;
 };
 int om_store_list_import(struct om_store *store,
 			 const struct om_store_list_row *rows, size_t count,
-			 char **error_r);
+			 long max_entries, size_t *failed_row_r, char **error_r);
 
 /* Rate counters of authenticated senders, saved in batches by
    omamori-policyd (never one write per request) so they survive a

@@ -9,9 +9,17 @@
  * A refused change is a runtime error; the script stops and the message
  * goes to the inbox (implicit keep), nothing half-written.  Literal
  * addresses are checked when the script is compiled.
+ *
+ * The user is always a mailbox scope, with or without a domain in the
+ * name.  In an IMAP session (imapsieve: the shipped rescued-sender.sieve
+ * runs when a message leaves Quarantine) an allow entry is learned from
+ * what the user did, so it also needs the domain's learn-allow-sender;
+ * off, :add :allow adds nothing (logged) and the script goes on.  Decided
+ * here rather than in the script, so no script can forget it.
  */
 #include "lib.h"
 #include "array.h"
+#include "mail-user.h"
 #include "str-sanitize.h"
 
 #include "sieve-common.h"
@@ -119,6 +127,39 @@ static int cmd_omamori_read_tags(const struct sieve_runtime_env *renv,
 		SIEVE_EXEC_OK;
 }
 
+/* 1 if this run is an IMAP session's (imapsieve), where an allow entry is
+   learning from the user's action. */
+static int cmd_omamori_in_imap(const struct sieve_runtime_env *renv)
+{
+	const struct sieve_script_env *senv = renv->exec_env->scriptenv;
+
+	return senv != NULL && senv->user != NULL && senv->user->service != NULL &&
+		strcmp(senv->user->service, "imap") == 0;
+}
+
+/* An allow entry from IMAP needs learn-allow-sender: 1 go on, 0 skip,
+   or SIEVE_EXEC_TEMP_FAILURE (as a negative number) when unknown. */
+static int cmd_omamori_learning(const struct sieve_runtime_env *renv,
+				struct om_store *store, const char *user)
+{
+	char *serror = NULL;
+	int learning = om_lists_learning_allowed(store, user, &serror);
+
+	if (learning < 0) {
+		sieve_runtime_error(renv, NULL, "vnd.omamori: %s", str_sanitize(serror, 300));
+		free(serror);
+		return -1;
+	}
+	if (learning == 0) {
+		sieve_runtime_log(renv, NULL, "omamori_list :add :allow skipped: "
+				  "the domain of %s has learn-allow-sender off",
+				  str_sanitize(user, 254));
+		sieve_runtime_trace(renv, SIEVE_TRLVL_COMMANDS,
+				    "omamori_list :add :allow: learn-allow-sender off");
+	}
+	return learning;
+}
+
 static int cmd_omamori_list_execute(const struct sieve_runtime_env *renv,
 				    sieve_size_t *address)
 {
@@ -146,7 +187,12 @@ static int cmd_omamori_list_execute(const struct sieve_runtime_env *renv,
 		return SIEVE_EXEC_TEMP_FAILURE;
 	}
 	user = ext_omamori_user(renv);
-	changed = om_lists_change(store, user, kind, array_front(&entries),
+	if (add && strcmp(kind, "allow") == 0 && cmd_omamori_in_imap(renv)) {
+		ret = cmd_omamori_learning(renv, store, user);
+		if (ret <= 0)
+			return ret < 0 ? SIEVE_EXEC_TEMP_FAILURE : SIEVE_EXEC_OK;
+	}
+	changed = om_lists_change(store, user, OM_KEY_MAILBOX, kind, array_front(&entries),
 				  array_count(&entries), add, config->list_max_entries,
 				  &serror);
 	if (changed < 0) {

@@ -1,7 +1,8 @@
 # rescued-sender.sieve - imapsieve example shipped with omamori: when a user
 # moves a message out of the Quarantine folder, its sender goes on the
 # user's allow list (vnd.omamori; the per-mailbox limit and the domain's
-# user-allow-lists switch apply).  dovecot.conf (doc/sieve.md):
+# user-allow-lists switch apply, and the extension adds nothing while the
+# domain has learn-allow-sender off).  dovecot.conf (doc/sieve.md):
 #
 #   protocol imap { mail_plugins = $mail_plugins omamori imap_sieve }
 #   plugin {

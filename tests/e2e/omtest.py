@@ -40,7 +40,8 @@ class Stack:
 
     def fill_list(self, scope, kind, count, domain="many.example"):
         """Puts count entries on scope's kind list with `omamorictl list
-        import` (an administrator's import is not limited)."""
+        import` (a mailbox's list keeps its limit, list_max_entries, in an
+        import too: count must stay within it)."""
         path = os.path.join(self.dir, "fill-%s-%s.csv" % (scope, kind))
         with open(path, "w") as f:
             f.write("scope,kind,entry\n")

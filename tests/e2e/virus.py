@@ -276,7 +276,7 @@ def domain_default_protects_every_mailbox(st):
     st.ctl("domain", "set", "example.test", "inbound-virus", "on")
     try:
         out = st.ctl("sub", "get", "bob@example.test", "inbound-virus").stdout.decode()
-        check("\ton\t(domain)" in out, "sub get: %r" % out)
+        check("\ton\t(domain example.test)" in out, "sub get: %r" % out)
         m = marker()
         st.send(mixed(m, [text_part(b"x"), file_part(b"e.com", EICAR)]), ["bob@example.test"])
         got = st.wait_for("bob@example.test", m)[0]

@@ -1,6 +1,9 @@
 /* test-store.c - unit tests of store.c and settings.c on a real SQLite file:
- * schema, subscriptions, domain settings and the lookup order. */
+ * schema, subscriptions, domain settings and the lookup order; how keys
+ * are named (a user name without a domain is a mailbox), the values in
+ * effect with their source, and the list limit in imports. */
 #include "tap.h"
+#include "lists.h"
 #include "settings.h"
 #include "store.h"
 #include "util.h"
@@ -106,6 +109,176 @@ static void test_checks(void)
 	om_free(&error);
 }
 
+struct key_case {
+	const char *word;
+	int type;		/* enum om_settings_key, or -1: refused */
+	const char *key;
+};
+
+static const struct key_case key_cases[] = {
+	{ "*", OM_KEY_GLOBAL, "*" },
+	{ "taro@example.jp", OM_KEY_MAILBOX, "taro@example.jp" },
+	{ "example.jp", OM_KEY_DOMAIN, "example.jp" },
+	{ "dave", OM_KEY_MAILBOX, "dave" },
+	{ "user:taro.yamada", OM_KEY_MAILBOX, "taro.yamada" },
+	{ "user:taro@example.jp", OM_KEY_MAILBOX, "taro@example.jp" },
+	{ "domain:localhost", OM_KEY_DOMAIN, "localhost" },
+	{ "domain:a@b.example", -1, NULL },
+	{ "user:", -1, NULL },
+	{ "user:*", -1, NULL },
+	{ "", -1, NULL },
+	{ "a b", -1, NULL },
+	{ "@example.jp", -1, NULL },
+};
+
+static void test_keys(void)
+{
+	enum om_settings_key type;
+	const char *key;
+	char *error = NULL;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < OM_N_ELEMENTS(key_cases); i++) {
+		const struct key_case *c = &key_cases[i];
+
+		ret = om_settings_key_parse(c->word, &type, &key, &error);
+		if (c->type < 0)
+			TAP_OK(ret < 0 && error != NULL, "key '%s' refused", c->word);
+		else
+			TAP_OK(ret == 0 && (int)type == c->type && strcmp(key, c->key) == 0,
+			       "key '%s' is the %s '%s'", c->word,
+			       om_settings_key_type_name((enum om_settings_key)c->type), c->key);
+		om_free(&error);
+	}
+}
+
+/* The table's defaults are the numbers the programs use. */
+static void test_defaults(void)
+{
+	static const struct { const char *name; long want; } numbers[] = {
+		{ OM_SETTING_MAX_RECIPIENTS, OM_DEFAULT_MAX_RECIPIENTS },
+		{ OM_SETTING_MAX_MESSAGE_SIZE, OM_DEFAULT_MAX_MESSAGE_SIZE },
+		{ OM_SETTING_RATE_MESSAGES, OM_DEFAULT_RATE_MESSAGES },
+		{ OM_SETTING_RATE_RECIPIENTS, OM_DEFAULT_RATE_RECIPIENTS },
+		{ OM_SETTING_RATE_WINDOW, OM_DEFAULT_RATE_WINDOW },
+		{ OM_SETTING_QUARANTINE_RETENTION, OM_DEFAULT_QUARANTINE_RETENTION },
+	};
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; i < OM_N_ELEMENTS(numbers); i++)
+		ok &= om_settings_number(om_settings_default(numbers[i].name), -1) ==
+			numbers[i].want;
+	TAP_OK(ok, "number defaults match settings.h");
+	TAP_OK(strcmp(om_settings_default(OM_SETTING_SPAM_THRESHOLD),
+		      OM_DEFAULT_SPAM_THRESHOLD) == 0 &&
+	       om_settings_default("language") == NULL &&
+	       om_settings_default("colour") == NULL, "text defaults; language from omamori.conf");
+}
+
+static int effective_is(struct om_store *store, enum om_settings_key type,
+			const char *key, const char *name, const char *want,
+			const char *want_source)
+{
+	const char *source;
+	char *value = NULL, *error = NULL;
+	int ok;
+
+	if (om_settings_effective(store, type, key, name, om_settings_default(name),
+				  &value, &source, &error) < 0) {
+		free(error);
+		return 0;
+	}
+	ok = value != NULL && strcmp(value, want) == 0 && strcmp(source, want_source) == 0;
+	free(value);
+	return ok;
+}
+
+static void test_effective(struct om_store *store)
+{
+	char *error = NULL;
+
+	TAP_OK(effective_is(store, OM_KEY_DOMAIN, "fx.example", OM_SETTING_SPAM_THRESHOLD,
+			    "5", "default"), "nothing set: the default, said so");
+	om_store_domain_set(store, "*", OM_SETTING_SPAM_THRESHOLD, "7", &error);
+	om_store_domain_set(store, "fx.example", OM_SETTING_SPAM_ACTION, "quarantine", &error);
+	om_store_domain_set(store, "u@fx.example", OM_SETTING_SPAM_TAG, "[M] ", &error);
+	om_store_domain_set(store, "fx.example", "default", "all-on", &error);
+	om_store_domain_set(store, "dave", OM_SETTING_SPAM_ACTION, "header", &error);
+	TAP_OK(effective_is(store, OM_KEY_DOMAIN, "fx.example", OM_SETTING_SPAM_THRESHOLD,
+			    "7", "global") &&
+	       effective_is(store, OM_KEY_GLOBAL, "*", OM_SETTING_SPAM_THRESHOLD, "7", "global"),
+	       "global value, for a domain and for *");
+	TAP_OK(effective_is(store, OM_KEY_MAILBOX, "u@fx.example", OM_SETTING_SPAM_ACTION,
+			    "quarantine", "domain") &&
+	       effective_is(store, OM_KEY_MAILBOX, "u@fx.example", OM_SETTING_SPAM_TAG,
+			    "[M] ", "mailbox"), "a mailbox's own value, then its domain's");
+	TAP_OK(effective_is(store, OM_KEY_DOMAIN, "fx.example", OM_FEATURE_SPAM, "on", "domain"),
+	       "a feature from the domain's default all-on");
+	TAP_OK(effective_is(store, OM_KEY_MAILBOX, "dave", OM_SETTING_SPAM_ACTION,
+			    "header", "mailbox") &&
+	       effective_is(store, OM_KEY_MAILBOX, "dave", OM_SETTING_SPAM_THRESHOLD,
+			    "7", "global"), "a user without a domain: own value, then global");
+	{
+		char *v = om_settings_domain_value(store, "dave", OM_SETTING_SPAM_ACTION,
+						   "tag", &error);
+
+		TAP_OK(v != NULL && strcmp(v, "header") == 0,
+		       "delivery lookups see a domainless user's own value");
+		free(v);
+	}
+}
+
+/* A user name without a domain is a mailbox scope for lists too. */
+static void test_bare_user_lists(struct om_store *store)
+{
+	char *error = NULL;
+
+	TAP_OK(om_lists_add(store, "dave", OM_KEY_MAILBOX, "block", "a@x.example", 1,
+			    &error) == 0 &&
+	       om_lists_add(store, "dave", OM_KEY_MAILBOX, "block", "b@x.example", 1,
+			    &error) < 0 && strstr(error, "dave") != NULL,
+	       "the per-mailbox limit holds for dave");
+	om_free(&error);
+	om_store_domain_set(store, "*", OM_SETTING_USER_ALLOW_LISTS, "off", &error);
+	TAP_OK(om_lists_add(store, "dave", OM_KEY_MAILBOX, "allow", "f@x.example", 10,
+			    &error) < 0 && strstr(error, "user-allow-lists off") != NULL,
+	       "the global user-allow-lists switch holds for dave");
+	om_free(&error);
+	om_store_domain_set(store, "*", OM_SETTING_LEARN_ALLOW_SENDER, "off", &error);
+	TAP_OK(om_lists_learning_allowed(store, "dave", &error) == 0 &&
+	       om_lists_learning_allowed(store, "x@fx.example", &error) == 0,
+	       "learn-allow-sender off, read for any user");
+	om_store_domain_delete(store, "*", OM_SETTING_LEARN_ALLOW_SENDER, &error);
+	om_store_domain_delete(store, "*", OM_SETTING_USER_ALLOW_LISTS, &error);
+	TAP_OK(om_lists_learning_allowed(store, "dave", &error) == 1, "learning on by default");
+}
+
+static void test_import_limit(struct om_store *store)
+{
+	struct om_store_list_row rows[] = {
+		{ "imp@x.example", "block", "a@y.example", 1 },
+		{ "imp@x.example", "block", "a@y.example", 1 },	/* not counted twice */
+		{ "x.example", "block", "d@y.example", 0 },
+		{ "imp@x.example", "block", "b@y.example", 1 },
+		{ "imp@x.example", "block", "c@y.example", 1 },
+	};
+	char *error = NULL;
+	size_t failed = 99;
+
+	TAP_OK(om_store_list_import(store, rows, 4, 2, &failed, &error) == 0,
+	       "an import within the limit");
+	TAP_OK(om_store_list_import(store, rows + 4, 1, 2, &failed, &error) < 0 &&
+	       failed == 0 && strstr(error, "imp@x.example") != NULL,
+	       "the row over the limit named, with the mailbox");
+	om_free(&error);
+	TAP_OK(om_lists_listed(store, "imp@x.example", "block", "c@y.example", &error) == 0,
+	       "nothing of the refused import written");
+	TAP_OK(om_store_list_import(store, rows + 2, 1, 1, &failed, &error) == 0,
+	       "a domain row is not limited");
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/om-test-store-XXXXXX", *path, *error = NULL;
@@ -123,6 +296,11 @@ int main(void)
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
+	test_keys();
+	test_defaults();
+	test_effective(store);
+	test_bare_user_lists(store);
+	test_import_limit(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
 	       om_store_schema_version(again) == 4, "re-running the migration is harmless");
 	{

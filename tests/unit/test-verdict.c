@@ -117,41 +117,41 @@ static void test_lists(struct om_store *store)
 	for (i = 0; i < 3 && ok; i++) {
 		char *addr = om_asprintf("s%d@x.example", i);
 
-		ok = om_lists_add(store, "u@d.example", "block", addr, 3, &error) == 0;
+		ok = om_lists_add(store, "u@d.example", OM_KEY_MAILBOX, "block", addr, 3, &error) == 0;
 		free(addr);
 	}
 	TAP_OK(ok, "three entries within a limit of 3");
-	TAP_OK(om_lists_add(store, "u@d.example", "block", "s9@x.example", 3, &error) < 0 &&
+	TAP_OK(om_lists_add(store, "u@d.example", OM_KEY_MAILBOX, "block", "s9@x.example", 3, &error) < 0 &&
 	       strstr(error, "3") != NULL, "the fourth refused, saying the limit");
 	om_free(&error);
-	TAP_OK(om_lists_add(store, "u@d.example", "block", "s1@x.example", 3, &error) == 0,
+	TAP_OK(om_lists_add(store, "u@d.example", OM_KEY_MAILBOX, "block", "s1@x.example", 3, &error) == 0,
 	       "an entry already there is no new entry");
 	TAP_OK(om_store_domain_set(store, "d.example", OM_SETTING_USER_ALLOW_LISTS, "off",
 				   &error) == 0 &&
-	       om_lists_add(store, "u@d.example", "allow", "f@x.example", 3, &error) < 0 &&
+	       om_lists_add(store, "u@d.example", OM_KEY_MAILBOX, "allow", "f@x.example", 3, &error) < 0 &&
 	       strstr(error, "user-allow-lists off") != NULL, "allow list forbidden by the domain");
 	om_free(&error);
-	TAP_OK(om_lists_add(store, "d.example", "allow", "f@x.example", 3, &error) == 0,
+	TAP_OK(om_lists_add(store, "d.example", OM_KEY_DOMAIN, "allow", "f@x.example", 3, &error) == 0,
 	       "the domain's own allow list still works");
 	{
 		const char *two[] = { "n1@x.example", "N2@X.example" };
 		const char *bad[] = { "n3@x.example", "not an address" };
 		const char *old[] = { "s0@x.example", "s2@x.example" };
 
-		TAP_OK(om_lists_change(store, "u@d.example", "block", two, 2, 1, 3, &error) < 0 &&
+		TAP_OK(om_lists_change(store, "u@d.example", OM_KEY_MAILBOX, "block", two, 2, 1, 3, &error) < 0 &&
 		       om_lists_listed(store, "u@d.example", "block", "n1@x.example", &error) == 0,
 		       "two over the limit: neither written");
 		om_free(&error);
-		TAP_OK(om_lists_change(store, "u@d.example", "block", bad, 2, 1, 10, &error) < 0 &&
+		TAP_OK(om_lists_change(store, "u@d.example", OM_KEY_MAILBOX, "block", bad, 2, 1, 10, &error) < 0 &&
 		       om_lists_listed(store, "u@d.example", "block", "n3@x.example", &error) == 0,
 		       "one malformed address: the good one not written either");
 		om_free(&error);
-		TAP_OK(om_lists_change(store, "u@d.example", "block", old, 2, 0, 3, &error) == 2 &&
-		       om_lists_change(store, "u@d.example", "block", two, 2, 1, 3, &error) == 2,
+		TAP_OK(om_lists_change(store, "u@d.example", OM_KEY_MAILBOX, "block", old, 2, 0, 3, &error) == 2 &&
+		       om_lists_change(store, "u@d.example", OM_KEY_MAILBOX, "block", two, 2, 1, 3, &error) == 2,
 		       "removing two makes room for two, normalised");
 		TAP_OK(om_lists_listed(store, "u@d.example", "block", "N2@x.EXAMPLE", &error) == 1,
 		       "listed, case-insensitive");
-		TAP_OK(om_lists_change(store, "d.example", "block", old, 1, 1, 0, &error) == 1 &&
+		TAP_OK(om_lists_change(store, "d.example", OM_KEY_DOMAIN, "block", old, 1, 1, 0, &error) == 1 &&
 		       om_lists_listed(store, "d.example", "block", "anyone@x.example", &error) == 0,
 		       "a domain's list has no per-mailbox limit");
 		TAP_OK(om_store_list_add(store, "d.example", "block", "@y.example", 0, &error) == 0 &&
