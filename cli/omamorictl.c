@@ -76,6 +76,7 @@ static void ctl_usage(void)
 		"  classify [--rules] FILE|DIR|MBOX...   spam probability (--rules: score and rules)\n"
 		"  train [--rounds N] SPAM HAM           learn both, then again what is still unsure\n"
 		"  prune [--max-count N]                 forget tokens seen in at most N messages (1)\n"
+		"  cron [--now | --at HH:MM]             periodic tasks due now (a timer runs it each minute)\n"
 		"features: %s\n", om_settings_feature_names());
 }
 
@@ -144,6 +145,8 @@ int main(int argc, char **argv)
 		ret = ctl_cmd_classify(&ctl, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "prune") == 0)
 		ret = ctl_cmd_prune(&ctl, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "cron") == 0)
+		ret = ctl_cmd_cron(&ctl, argc - 1, argv + 1);
 	else {
 		ctl_usage();
 		ret = CTL_EXIT_ERROR;
