@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,21 @@ static int cron_quarantine_retention(struct ctl *ctl);
 static const struct cron_task cron_tasks[] = {
 	{ "quarantine-retention", -1, 0, cron_quarantine_retention },
 };
+
+/* Prints "omamorictl: ..." to stderr and returns -1 (a task's failure). */
+static int cron_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int cron_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("omamorictl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -1;
+}
 
 /* ---- running doveadm ---- */
 
@@ -116,8 +132,8 @@ static int cron_doveadm_wait(pid_t pid, const char *what)
 
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR)
-			return ctl_error("cron: waiting for doveadm %s: %s", what,
-					 strerror(errno)), -1;
+			return cron_error("cron: waiting for doveadm %s: %s", what,
+					 strerror(errno));
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
@@ -193,7 +209,7 @@ static int cron_retention_add(struct cron_retention *r, const char *user)
 	if (r->group[days] == NULL) {
 		if ((size_t)snprintf(path, sizeof(path), "%s/users-%ld", r->dir,
 				     days) >= sizeof(path))
-			return ctl_error("cron: temporary path too long"), -1;
+			return cron_error("cron: temporary path too long");
 		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0 || (r->group[days] = fdopen(fd, "w")) == NULL) {
 			ctl_error("cron: %s: %s", path, strerror(errno));
@@ -203,8 +219,8 @@ static int cron_retention_add(struct cron_retention *r, const char *user)
 		}
 	}
 	if (fprintf(r->group[days], "%s\n", user) < 0)
-		return ctl_error("cron: writing %s/users-%ld: %s", r->dir, days,
-				 strerror(errno)), -1;
+		return cron_error("cron: writing %s/users-%ld: %s", r->dir, days,
+				 strerror(errno));
 	r->count[days]++;
 	return 0;
 }
@@ -324,15 +340,15 @@ static int cron_retention_check_config(const struct om_config *config)
 	const char *box = config->quarantine_mailbox;
 
 	if (config->doveadm_path[0] != '/')
-		return ctl_error("cron: %s: doveadm_path '%s' is not an absolute "
-				 "path", config->path, config->doveadm_path), -1;
+		return cron_error("cron: %s: doveadm_path '%s' is not an absolute "
+				 "path", config->path, config->doveadm_path);
 	if (config->dovecot_config[0] != '\0' && config->dovecot_config[0] != '/')
-		return ctl_error("cron: %s: dovecot_config '%s' is not an "
+		return cron_error("cron: %s: dovecot_config '%s' is not an "
 				 "absolute path", config->path,
-				 config->dovecot_config), -1;
+				 config->dovecot_config);
 	if (*box == '\0' || strpbrk(box, "*%") != NULL || !cron_user_valid(box))
-		return ctl_error("cron: %s: quarantine_mailbox '%s' cannot be "
-				 "searched by doveadm", config->path, box), -1;
+		return cron_error("cron: %s: quarantine_mailbox '%s' cannot be "
+				 "searched by doveadm", config->path, box);
 	return 0;
 }
 
@@ -353,7 +369,7 @@ static int cron_quarantine_retention(struct ctl *ctl)
 			     tmp) >= sizeof(r.dir))
 		(void)snprintf(r.dir, sizeof(r.dir), "/tmp/omamori-cron.XXXXXX");
 	if (mkdtemp(r.dir) == NULL)
-		return ctl_error("cron: mkdtemp %s: %s", r.dir, strerror(errno)), -1;
+		return cron_error("cron: mkdtemp %s: %s", r.dir, strerror(errno));
 	r.domains = om_hash_new(64);
 	if (cron_retention_read_users(&r) < 0 ||
 	    cron_retention_close_groups(&r) < 0) {
