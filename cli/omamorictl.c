@@ -77,6 +77,7 @@ static void ctl_usage(FILE *out)
 		"  classify [--rules] FILE|DIR|MBOX...   spam probability (--rules: score and rules)\n"
 		"  train [--rounds N] SPAM HAM           learn both, then again what is still unsure\n"
 		"  prune [--max-count N]                 forget tokens seen in at most N messages (1)\n"
+		"  cron [--now | --at HH:MM]             periodic tasks due now (a timer runs it each minute)\n"
 		"MAILBOX: local@domain, or a user name without a domain (user:NAME if it\n"
 		"  has a dot); DOMAIN: a name with a dot, or domain:NAME; \"*\": global\n"
 		"features: %s\n"
@@ -135,6 +136,7 @@ static const struct ctl_command {
 	{ "train", ctl_cmd_train },
 	{ "classify", ctl_cmd_classify },
 	{ "prune", ctl_cmd_prune },
+	{ "cron", ctl_cmd_cron },
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)

@@ -428,7 +428,7 @@ static void policyd_loop(struct policyd *d)
 	}
 }
 
-static void policyd_setup(struct policyd *d, const char *config_path, int foreground)
+static void policyd_setup(struct policyd *d, const char *config_path, int foreground __attribute__((unused)))
 {
 	struct epoll_event ev;
 	char *error = NULL;
@@ -437,7 +437,7 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 	d->config_path = config_path;
 	if (om_config_load(config_path, &d->config, &error) < 0)
 		om_fatal("%s", error);
-	om_log_open("omamori-policyd", !foreground && strcmp(d->config->log, "syslog") == 0);
+	om_log_open("omamori-policyd", strcmp(d->config->log, "syslog") == 0);
 	if ((d->signal_fd = om_daemon_signalfd(&error)) < 0 ||
 	    policyd_listen_all(d, &error) < 0 ||
 	    om_daemon_drop_privileges(d->config->policyd_user, &error) < 0 ||

@@ -171,20 +171,20 @@ static void scand_usage(void)
 {
 	fprintf(stderr, "usage: omamori-scand [-c config] [-f] [-v]\n"
 		"  -c FILE  configuration (default " OM_DEFAULT_CONFIG_PATH ")\n"
-		"  -f       stay in the foreground and log to stderr\n"
+		"  -f       stay in the foreground (log as omamori.conf says)\n"
 		"  -v       verbose logging\n");
 	exit(2);
 }
 
 static void scand_start(struct scand_main *m, const char *config_path,
-			int foreground)
+			int foreground __attribute__((unused)))
 {
 	char *error = NULL;
 
 	if (om_config_load(config_path, &m->scand.config, &error) < 0)
 		om_fatal("%s", error);
 	om_log_open("omamori-scand",
-		    !foreground && strcmp(m->scand.config->log, "syslog") == 0);
+		    strcmp(m->scand.config->log, "syslog") == 0);
 	m->signal_fd = om_daemon_signalfd(&error);
 	if (m->signal_fd < 0)
 		om_fatal("%s", error);

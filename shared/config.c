@@ -57,6 +57,8 @@ static const struct om_param om_params[] = {
 	{ "quarantine_mailbox", OM_PARAM_STR, OFF(quarantine_mailbox), "Quarantine", 0, 0, NULL },
 	{ "trusted_authserv_id", OM_PARAM_STR, OFF(trusted_authserv_id), "", 0, 0, NULL },
 	{ "spam_save_interval", OM_PARAM_LONG, OFF(spam_save_interval), "10", 1, 3600, NULL },
+	{ "doveadm_path", OM_PARAM_STR, OFF(doveadm_path), "/usr/bin/doveadm", 0, 0, NULL },
+	{ "dovecot_config", OM_PARAM_STR, OFF(dovecot_config), "", 0, 0, NULL },
 	{ "list_max_entries", OM_PARAM_LONG, OFF(list_max_entries), "300", 1, 100000, NULL },
 	{ "scand_failure_action", OM_PARAM_ENUM, OFF(scand_failure_action), "tempfail", 0, 0, om_failure_choices },
 	{ "scan_limit_action", OM_PARAM_ENUM, OFF(scan_limit_action), "quarantine", 0, 0, om_limit_choices },

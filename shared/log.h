@@ -8,8 +8,14 @@
 
 #include "util.h"
 
-/* Opens the log: to syslog (facility mail) when use_syslog, else stderr. */
+/* Opens the log: to syslog (facility mail) when use_syslog, else stderr.
+   When syslog's socket cannot be reached, logs to stderr and says so. */
 void om_log_open(const char *ident, int use_syslog);
+/* The same with syslog's socket named (for tests); returns 0, or -1 when
+   syslog was asked for and the log fell back to stderr. */
+int om_log_open_at(const char *ident, int use_syslog, const char *syslog_path);
+/* 1 if lines go to syslog, 0 if to stderr. */
+int om_log_to_syslog(void);
 void om_log_set_verbose(int verbose);
 int om_log_verbose(void);
 void om_log_info(const char *fmt, ...) OM_ATTR_FORMAT(1, 2);

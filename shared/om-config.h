@@ -56,6 +56,8 @@ struct om_config {
 	char *trusted_authserv_id;
 	char *quarantine_mailbox;	/* where spam to quarantine goes */
 	long spam_save_interval;	/* seconds between classifier saves */
+	char *doveadm_path;	/* what omamorictl cron runs (absolute) */
+	char *dovecot_config;	/* doveadm -c ("" = doveadm's default) */
 	enum om_failure_action scand_failure_action;
 	enum om_limit_action scan_limit_action;
 };

@@ -1,10 +1,15 @@
-/* test-util.c - unit tests of util.c and hash.c: sanitising, JSON strings, bounded copies, the hash map. */
+/* test-util.c - unit tests of util.c, hash.c and log.c: sanitising, JSON
+ * strings, bounded copies, the hash map, syslog's fallback to stderr. */
 #include "tap.h"
 #include "hash.h"
+#include "log.h"
 #include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 struct sanitize_case {
 	const char *label, *in;
@@ -142,8 +147,42 @@ static void test_hash(void)
 	TAP_OK(hash == NULL, "free sets the pointer to NULL");
 }
 
+/* syslog asked for, its socket missing: stderr, not silence */
+static void test_log_fallback(void)
+{
+	char dir[] = "/tmp/om-test-log.XXXXXX", path[64];
+	union {
+		struct sockaddr sa;
+		struct sockaddr_un un;
+	} addr;
+	int fd;
+
+	TAP_OK(om_log_open_at("test-util", 1, "/nonexistent/omamori-log") < 0 &&
+	       !om_log_to_syslog(), "syslog unreachable: falls back to stderr");
+	TAP_OK(om_log_open_at("test-util", 0, "/nonexistent/omamori-log") == 0 &&
+	       !om_log_to_syslog(), "log = stderr: stderr");
+	if (mkdtemp(dir) == NULL) {
+		TAP_OK(0, "mkdtemp");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/log", dir);
+	memset(&addr, 0, sizeof(addr));
+	addr.un.sun_family = AF_UNIX;
+	strcpy(addr.un.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	TAP_OK(fd >= 0 && bind(fd, &addr.sa, sizeof(addr.un)) == 0 &&
+	       om_log_open_at("test-util", 1, path) == 0 && om_log_to_syslog(),
+	       "syslog reachable: syslog");
+	(void)om_log_open_at("test-util", 0, path);
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	rmdir(dir);
+}
+
 int main(void)
 {
+	test_log_fallback();
 	test_sanitize();
 	test_json();
 	test_strlcpy();

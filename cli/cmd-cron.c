@@ -1,0 +1,455 @@
+/* cmd-cron.c - omamorictl cron: omamori's periodic tasks, run every minute
+ * by a systemd timer (conf/omamori-cron.timer).
+ *
+ * Each task has a time of day at which it is due; a run does the tasks due
+ * at the current minute and nothing else, so the timer may fire as often as
+ * it likes.  "--now" runs every task, "--at HH:MM" pretends it is that time.
+ *
+ * The one task today is quarantine retention.  The Dovecot plugin applies
+ * it when a user logs in over IMAP or gets quarantined mail; a mailbox
+ * nobody opens would keep its spam forever.  Here it is applied to every
+ * mailbox through doveadm, because Dovecot owns the mail (indexes, locks,
+ * storage format).  The users come from Dovecot's userdb ("doveadm user
+ * '*'"), are grouped by their retention (a domain setting, 1..14 days), and
+ * each group is one "doveadm expunge -F USERFILE": at most 14 processes,
+ * not one per mailbox.  The search is on the received date, as the
+ * plugin's is.  doveadm runs through fork+execv, never a shell.
+ */
+#include "omamorictl.h"
+#include "hash.h"
+#include "settings.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* the longest user name read from doveadm (Dovecot allows long ones, but a
+   line longer than this means doveadm printed something else) */
+#define CRON_MAX_USER_LEN 1024
+#define CRON_MAX_DAYS 14		/* quarantine-retention's upper bound */
+
+struct cron_task {
+	const char *name;
+	int hour;			/* -1: every hour */
+	int minute;
+	int (*run)(struct ctl *ctl);
+};
+
+static int cron_quarantine_retention(struct ctl *ctl);
+
+static const struct cron_task cron_tasks[] = {
+	{ "quarantine-retention", -1, 0, cron_quarantine_retention },
+};
+
+/* Prints "omamorictl: ..." to stderr and returns -1 (a task's failure). */
+static int cron_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int cron_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("omamorictl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -1;
+}
+
+/* ---- running doveadm ---- */
+
+/* argv of a doveadm command: doveadm_path, "-c CONF" when set, then args
+   (NULL-terminated).  The array has room for 16 entries. */
+static void cron_doveadm_argv(const struct om_config *config, char **argv,
+			      char *const *args)
+{
+	size_t n = 0, i;
+
+	argv[n++] = config->doveadm_path;
+	if (config->dovecot_config[0] != '\0') {
+		argv[n++] = "-c";
+		argv[n++] = config->dovecot_config;
+	}
+	for (i = 0; args[i] != NULL && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+}
+
+/* Starts doveadm with args; its stdout goes to a pipe (*stdout_r, when not
+   NULL) or is inherited, stderr is inherited (the journal).  Returns the
+   child's pid or -1. */
+static pid_t cron_doveadm_start(const struct om_config *config,
+				char *const *args, int *stdout_r)
+{
+	char *argv[16];
+	int fds[2] = { -1, -1 };
+	pid_t pid;
+
+	cron_doveadm_argv(config, argv, args);
+	if (stdout_r != NULL && pipe2(fds, O_CLOEXEC) < 0) {
+		ctl_error("cron: pipe: %s", strerror(errno));
+		return -1;
+	}
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		ctl_error("cron: fork: %s", strerror(errno));
+		if (fds[0] >= 0) {
+			close(fds[0]);
+			close(fds[1]);
+		}
+		return -1;
+	}
+	if (pid == 0) {
+		if (fds[1] >= 0 && dup2(fds[1], STDOUT_FILENO) < 0)
+			_exit(127);
+		execv(argv[0], argv);
+		fprintf(stderr, "omamorictl: cron: cannot run %s: %s\n",
+			argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (stdout_r != NULL) {
+		close(fds[1]);
+		*stdout_r = fds[0];
+	}
+	return pid;
+}
+
+/* Waits for pid; 0 if it exited 0, else -1 with an error naming what. */
+static int cron_doveadm_wait(pid_t pid, const char *what)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return cron_error("cron: waiting for doveadm %s: %s", what,
+					 strerror(errno));
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status))
+		ctl_error("cron: doveadm %s failed (exit status %d)", what,
+			  WEXITSTATUS(status));
+	else
+		ctl_error("cron: doveadm %s killed by signal %d", what,
+			  WTERMSIG(status));
+	return -1;
+}
+
+/* ---- quarantine retention ---- */
+
+struct cron_retention {
+	struct ctl *ctl;
+	char dir[64];			/* private temporary directory */
+	FILE *group[CRON_MAX_DAYS + 1];	/* users by retention in days */
+	size_t count[CRON_MAX_DAYS + 1];
+	struct om_hash *domains;	/* domain -> days (as a pointer) */
+	int failed;
+};
+
+/* The retention of user's domain in days (looked up once per domain), or
+   -1 when the store cannot be read. */
+static long cron_retention_days(struct cron_retention *r, const char *user)
+{
+	const char *domain = om_settings_domain_of(user);
+	char *value, *error = NULL;
+	void *cached = om_hash_get(r->domains, domain);
+	long days;
+
+	if (cached != NULL)
+		return (long)(intptr_t)cached;
+	value = om_settings_domain_value(ctl_store(r->ctl, 0), user,
+					 OM_SETTING_QUARANTINE_RETENTION,
+					 "", &error);
+	if (value == NULL) {
+		ctl_fail(error);
+		return -1;
+	}
+	days = om_settings_number(value, OM_DEFAULT_QUARANTINE_RETENTION);
+	free(value);
+	if (days < 1 || days > CRON_MAX_DAYS)
+		days = OM_DEFAULT_QUARANTINE_RETENTION;
+	(void)om_hash_set(r->domains, domain, (void *)(intptr_t)days);
+	return days;
+}
+
+/* 1 if name is a user name doveadm -F can take back: printable, no tab. */
+static int cron_user_valid(const char *name)
+{
+	const unsigned char *p;
+
+	if (*name == '\0')
+		return 0;
+	for (p = (const unsigned char *)name; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+/* Adds one user to the file of its retention group; 0 or -1. */
+static int cron_retention_add(struct cron_retention *r, const char *user)
+{
+	char path[96];
+	long days = cron_retention_days(r, user);
+	int fd;
+
+	if (days < 0)
+		return -1;
+	if (r->group[days] == NULL) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/users-%ld", r->dir,
+				     days) >= sizeof(path))
+			return cron_error("cron: temporary path too long");
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 || (r->group[days] = fdopen(fd, "w")) == NULL) {
+			ctl_error("cron: %s: %s", path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+	}
+	if (fprintf(r->group[days], "%s\n", user) < 0)
+		return cron_error("cron: writing %s/users-%ld: %s", r->dir, days,
+				 strerror(errno));
+	r->count[days]++;
+	return 0;
+}
+
+/* Reads "doveadm user '*'" into the groups; 0 or -1. */
+static int cron_retention_read_users(struct cron_retention *r)
+{
+	char *args[] = { "user", "*", NULL };
+	char line[CRON_MAX_USER_LEN + 2];
+	size_t len;
+	int fd, ret = 0;
+	FILE *in;
+	pid_t pid;
+
+	pid = cron_doveadm_start(r->ctl->config, args, &fd);
+	if (pid < 0)
+		return -1;
+	if ((in = fdopen(fd, "r")) == NULL) {
+		ctl_error("cron: fdopen: %s", strerror(errno));
+		close(fd);
+		(void)cron_doveadm_wait(pid, "user '*'");
+		return -1;
+	}
+	while (fgets(line, sizeof(line), in) != NULL) {
+		len = strlen(line);
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		else if (!feof(in)) {
+			ctl_error("cron: doveadm user '*' printed a line longer "
+				  "than %d bytes", CRON_MAX_USER_LEN);
+			ret = -1;
+			break;
+		}
+		if (!cron_user_valid(line)) {
+			ctl_error("cron: skipping user name with control "
+				  "characters from doveadm user '*'");
+			r->failed = 1;
+			continue;
+		}
+		if (cron_retention_add(r, line) < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	/* read to the end, so that doveadm is never stuck on a full pipe */
+	while (ret < 0 && fgets(line, sizeof(line), in) != NULL)
+		;
+	fclose(in);
+	if (cron_doveadm_wait(pid, "user '*'") < 0)
+		ret = -1;
+	return ret;
+}
+
+/* Closes the group files; 0, or -1 if one could not be written. */
+static int cron_retention_close_groups(struct cron_retention *r)
+{
+	int days, ret = 0;
+
+	for (days = 1; days <= CRON_MAX_DAYS; days++) {
+		if (r->group[days] != NULL && fclose(r->group[days]) != 0) {
+			ctl_error("cron: writing %s/users-%d: %s", r->dir, days,
+				  strerror(errno));
+			ret = -1;
+		}
+		r->group[days] = NULL;
+	}
+	return ret;
+}
+
+/* One doveadm expunge for the users of one retention; 0 or -1. */
+static int cron_retention_expunge(struct cron_retention *r, int days)
+{
+	const char *box = r->ctl->config->quarantine_mailbox;
+	char path[96], before[32], what[160];
+	char *glob = om_asprintf("%s*", box);
+	/* the glob makes doveadm list the users' mailboxes, so that a user
+	   without a Quarantine is no error; the exact name then picks it */
+	char *args[] = { "expunge", "-F", path, "mailbox", glob, "mailbox",
+			 (char *)box, "before", before, NULL };
+	pid_t pid;
+	int ret;
+
+	(void)snprintf(path, sizeof(path), "%s/users-%d", r->dir, days);
+	(void)snprintf(before, sizeof(before), "%ddays", days);
+	(void)snprintf(what, sizeof(what), "expunge (%zu mailboxes, %d days)",
+		       r->count[days], days);
+	pid = cron_doveadm_start(r->ctl->config, args, NULL);
+	ret = pid < 0 ? -1 : cron_doveadm_wait(pid, what);
+	free(glob);
+	if (ret == 0)
+		printf("quarantine-retention: %s older than %d days expunged "
+		       "for %zu mailboxes\n", box, days, r->count[days]);
+	return ret;
+}
+
+static void cron_retention_cleanup(struct cron_retention *r)
+{
+	char path[96];
+	int days;
+
+	(void)cron_retention_close_groups(r);
+	for (days = 1; days <= CRON_MAX_DAYS; days++) {
+		if (r->count[days] == 0)
+			continue;
+		(void)snprintf(path, sizeof(path), "%s/users-%d", r->dir, days);
+		if (unlink(path) < 0 && errno != ENOENT)
+			ctl_error("cron: %s: %s", path, strerror(errno));
+	}
+	if (rmdir(r->dir) < 0)
+		ctl_error("cron: %s: %s", r->dir, strerror(errno));
+	om_hash_free(&r->domains, NULL);
+}
+
+/* The names doveadm is given must not be read as patterns or options. */
+static int cron_retention_check_config(const struct om_config *config)
+{
+	const char *box = config->quarantine_mailbox;
+
+	if (config->doveadm_path[0] != '/')
+		return cron_error("cron: %s: doveadm_path '%s' is not an absolute "
+				 "path", config->path, config->doveadm_path);
+	if (config->dovecot_config[0] != '\0' && config->dovecot_config[0] != '/')
+		return cron_error("cron: %s: dovecot_config '%s' is not an "
+				 "absolute path", config->path,
+				 config->dovecot_config);
+	if (*box == '\0' || strpbrk(box, "*%") != NULL || !cron_user_valid(box))
+		return cron_error("cron: %s: quarantine_mailbox '%s' cannot be "
+				 "searched by doveadm", config->path, box);
+	return 0;
+}
+
+static int cron_quarantine_retention(struct ctl *ctl)
+{
+	struct cron_retention r;
+	const char *tmp = getenv("TMPDIR");
+	size_t total = 0;
+	int days, ret = 0;
+
+	if (cron_retention_check_config(ctl->config) < 0)
+		return -1;
+	(void)ctl_store(ctl, 0);	/* exits on failure: before mkdtemp */
+	memset(&r, 0, sizeof(r));
+	r.ctl = ctl;
+	if (tmp == NULL || tmp[0] != '/' ||
+	    (size_t)snprintf(r.dir, sizeof(r.dir), "%s/omamori-cron.XXXXXX",
+			     tmp) >= sizeof(r.dir))
+		(void)snprintf(r.dir, sizeof(r.dir), "/tmp/omamori-cron.XXXXXX");
+	if (mkdtemp(r.dir) == NULL)
+		return cron_error("cron: mkdtemp %s: %s", r.dir, strerror(errno));
+	r.domains = om_hash_new(64);
+	if (cron_retention_read_users(&r) < 0 ||
+	    cron_retention_close_groups(&r) < 0) {
+		ctl_error("cron: quarantine-retention: nothing expunged");
+		cron_retention_cleanup(&r);
+		return -1;
+	}
+	for (days = 1; days <= CRON_MAX_DAYS; days++) {
+		if (r.count[days] == 0)
+			continue;
+		total += r.count[days];
+		if (cron_retention_expunge(&r, days) < 0)
+			ret = -1;
+	}
+	if (total == 0)
+		printf("quarantine-retention: doveadm user '*' listed no users\n");
+	if (r.failed)
+		ret = -1;
+	cron_retention_cleanup(&r);
+	return ret;
+}
+
+/* ---- the schedule ---- */
+
+static int cron_due(const struct cron_task *task, int hour, int minute)
+{
+	return (task->hour < 0 || task->hour == hour) && task->minute == minute;
+}
+
+/* Parses HH:MM (H:MM too); 0 or -1. */
+static int cron_parse_time(const char *text, int *hour_r, int *minute_r)
+{
+	char *end;
+	long h, m;
+
+	errno = 0;
+	h = strtol(text, &end, 10);
+	if (errno != 0 || end == text || end - text > 2 || *end != ':' ||
+	    h < 0 || h > 23)
+		return -1;
+	text = end + 1;
+	m = strtol(text, &end, 10);
+	if (errno != 0 || end - text != 2 || *end != '\0' || m < 0 || m > 59)
+		return -1;
+	*hour_r = (int)h;
+	*minute_r = (int)m;
+	return 0;
+}
+
+static int cron_usage(void)
+{
+	return ctl_error("usage: cron [--now | --at HH:MM]");
+}
+
+int ctl_cmd_cron(struct ctl *ctl, int argc, char **argv)
+{
+	struct tm tm;
+	time_t now = time(NULL);
+	int all = 0, hour, minute, ret = CTL_EXIT_OK;
+	size_t i;
+
+	if (localtime_r(&now, &tm) == NULL)
+		return ctl_error("cron: localtime: %s", strerror(errno));
+	hour = tm.tm_hour;
+	minute = tm.tm_min;
+	if (argc == 1 && strcmp(argv[0], "--now") == 0)
+		all = 1;
+	else if (argc == 2 && strcmp(argv[0], "--at") == 0) {
+		if (cron_parse_time(argv[1], &hour, &minute) < 0)
+			return ctl_error("cron: --at '%s': expected HH:MM "
+					 "(00:00 to 23:59)", argv[1]);
+	} else if (argc != 0)
+		return cron_usage();
+	for (i = 0; i < OM_N_ELEMENTS(cron_tasks); i++) {
+		if (!all && !cron_due(&cron_tasks[i], hour, minute))
+			continue;
+		if (cron_tasks[i].run(ctl) < 0) {
+			ctl_error("cron: task %s failed", cron_tasks[i].name);
+			ret = CTL_EXIT_ERROR;
+		}
+	}
+	return ret;
+}
