@@ -45,6 +45,7 @@
 #include "util.h"
 #include "notify.h"
 #include "wrap.h"
+#include "report.h"
 #include "omamori-plugin.h"
 #include "omamori-stream.h"
 
@@ -544,6 +545,58 @@ static int omamori_over_size(struct omamori_delivery *d)
 	return 0;
 }
 
+/* The value of the first header called name in the header block of msg
+   (one line, no continuation), or NULL. */
+static const char *omamori_raw_header(const unsigned char *msg, size_t size,
+				      const char *name)
+{
+	const unsigned char *p = msg, *end = msg + size, *eol;
+	size_t nlen = strlen(name);
+
+	while (p < end && *p != '\n' && !(*p == '\r' && p + 1 < end && p[1] == '\n')) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (eol == NULL)
+			eol = end;
+		if ((size_t)(eol - p) > nlen && p[nlen] == ':' &&
+		    strncasecmp((const char *)p, name, nlen) == 0) {
+			p += nlen + 1;
+			while (p < eol && (*p == ' ' || *p == '\t'))
+				p++;
+			while (eol > p && (eol[-1] == '\r' || eol[-1] == ' '))
+				eol--;
+			return t_strndup(p, (size_t)(eol - p));
+		}
+		p = eol + 1;
+	}
+	return NULL;
+}
+
+/* 1 if the message is omamori's own report to this mailbox (an
+   administrator's copy), sealed with the site's key (report.h). */
+static bool omamori_own_report(struct omamori_delivery *d)
+{
+	unsigned char key[OM_REPORT_KEY_LEN];
+	const char *seal;
+	char *error = NULL;
+	bool ours;
+
+	seal = omamori_raw_header(d->message->data, d->message->used,
+				  OM_REPORT_HEADER);
+	if (seal == NULL)
+		return FALSE;
+	if (om_store_secret(d->store, OM_REPORT_KEY_NAME, key, sizeof(key),
+			    &error) < 0) {
+		e_warning(d->ctx->event, "omamori: %s", error);
+		free(error);
+		return FALSE;
+	}
+	ours = om_report_verify(key, seal, d->mailbox, time(NULL)) == 1;
+	if (!ours)
+		e_info(d->ctx->event, "omamori: " OM_REPORT_HEADER
+		       " does not verify: checked as any mail");
+	return ours;
+}
+
 /* Decides what to deliver for a subscribed mailbox.  0 go on, -1 tempfail
    (ctx->tempfail_error set). */
 static int omamori_decide(struct omamori_delivery *d)
@@ -562,6 +615,14 @@ static int omamori_decide(struct omamori_delivery *d)
 		return omamori_tempfail(ctx, error);
 	if (ret == 0)
 		return omamori_over_size(d);
+	if ((d->checks & OM_CHECK_SPAM) != 0 && omamori_own_report(d)) {
+		/* our report to this administrator: never tagged as spam */
+		d->checks &= ~OM_CHECK_SPAM;
+		if (d->checks == 0) {
+			d->verdict = "clean";
+			return 0;
+		}
+	}
 	if (omamori_scan(d, &error) < 0) {
 		if (d->config->scand_failure_action != OM_FAILURE_ACCEPT)
 			return omamori_tempfail(ctx, error);

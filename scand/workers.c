@@ -10,6 +10,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "proto.h"
+#include "report.h"
 #include "scan.h"
 #include "settings.h"
 #include "snapshot.h"
@@ -31,6 +32,8 @@ struct scand_worker {
 	struct om_store *store;
 	/* the store's settings and lists, reloaded when they change */
 	struct om_snapshot *snap;
+	/* the site's key sealing administrators' report copies */
+	unsigned char report_key[OM_REPORT_KEY_LEN];
 	unsigned int id;
 };
 
@@ -99,8 +102,15 @@ static int scand_worker_store(struct scand_worker *w, char **error_r)
 
 	if (w->store != NULL)
 		return 0;
-	return om_store_open(config->store_path, 0,
-			     config->store_busy_timeout_ms, &w->store, error_r);
+	if (om_store_open(config->store_path, 0, config->store_busy_timeout_ms,
+			  &w->store, error_r) < 0)
+		return -1;
+	if (om_store_secret(w->store, OM_REPORT_KEY_NAME, w->report_key,
+			    sizeof(w->report_key), error_r) < 0) {
+		om_store_close(&w->store);
+		return -1;
+	}
+	return 0;
 }
 
 /* The worker's snapshot, fresh.  0 or -1. */
@@ -202,6 +212,7 @@ static void scand_handle_scan(struct scand_worker *w,
 	set.language = lang;
 	set.notice_from = from;
 	set.admin_copy = admin;
+	set.report_key = w->report_key;
 	set.now = time(NULL);
 	set.snap = w->snap;
 	set.trusted_authserv_id = config->trusted_authserv_id;

@@ -21,6 +21,7 @@
 #include "util.h"
 #include "verdict.h"
 #include "wrap.h"
+#include "report.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,9 +242,25 @@ static char *om_scan_sender(const struct om_scan_run *run)
 }
 
 
-/* Renders the report and builds it as a mail to "to". */
+/* What the report says was done, in the report's language. */
+static const char *om_scan_result_text(const struct om_scan_run *run,
+				       int replaced)
+{
+	int ja = strcmp(run->set->language, "en") != 0;
+
+	if (replaced)
+		return ja ? "メール本文が感染していたため、メール全体を削除し、この報告に置き換えました" :
+			"the message body was infected, so the whole message was removed and "
+			"replaced by this report";
+	return ja ? "感染していた添付ファイルを削除し、残りのメールにお知らせを付けて受信者に配送しました" :
+		"the infected attachments were removed and the rest of the message was "
+		"delivered to the recipient with a notice";
+}
+
+/* Renders the report and builds it as a mail to "to"; an administrator's
+   copy is sealed (report.h) so that its own spam check lets it through. */
 static int om_scan_build_report(struct om_scan_run *run, const char *to,
-				struct om_buf *out, char **error_r)
+				int replaced, struct om_buf *out, char **error_r)
 {
 	char *when = om_notify_time_text(run->set->now);
 	char *files = om_scan_infected_labels(run);
@@ -254,8 +271,10 @@ static int om_scan_build_report(struct om_scan_run *run, const char *to,
 		{ "detected_at", when }, { "filename", files },
 		{ "virus", om_scan_first_virus(run) }, { "sender", sender },
 		{ "recipient", run->req->mailbox },
-		{ "subject", subject != NULL ? subject : "" }, { NULL, NULL }
+		{ "subject", subject != NULL ? subject : "" },
+		{ "result", om_scan_result_text(run, replaced) }, { NULL, NULL }
 	};
+	char *seal;
 	const char *subj, *body;
 	char *text;
 	int ret = -1;
@@ -263,6 +282,12 @@ static int om_scan_build_report(struct om_scan_run *run, const char *to,
 	text = om_notify_render(run->set->templates_dir, run->set->language,
 				"virus-report", vars, error_r);
 	if (text != NULL && om_notify_split_mail(text, &subj, &body) == 0) {
+		if (run->set->report_key != NULL &&
+		    strcmp(to, run->req->mailbox) != 0) {
+			seal = om_report_seal(run->set->report_key, to, run->set->now);
+			om_buf_printf(out, OM_REPORT_HEADER ": %s\n", seal);
+			free(seal);
+		}
 		om_mime_build_text_mail(run->set->notice_from, to, subj, body, out);
 		ret = 0;
 	} else if (text != NULL) {
@@ -276,28 +301,39 @@ static int om_scan_build_report(struct om_scan_run *run, const char *to,
 	return ret;
 }
 
+/* The administrator's copy of the report (domain setting
+   virus-admin-copy), for a replaced message and a stripped one alike. */
+static int om_scan_admin_copy(struct om_scan_run *run, int replaced,
+			      char **error_r)
+{
+	struct om_buf out;
+
+	if (run->set->admin_copy == NULL)
+		return 0;
+	om_buf_init(&out);
+	if (om_scan_build_report(run, run->set->admin_copy, replaced, &out,
+				 error_r) < 0) {
+		om_buf_free(&out);
+		return -1;
+	}
+	run->res->admin_address = om_strdup(run->set->admin_copy);
+	run->res->admin_message = om_buf_steal(&out, &run->res->admin_message_len);
+	return 0;
+}
+
 static int om_scan_replace(struct om_scan_run *run, char **error_r)
 {
 	struct om_scan_result *res = run->res;
 	struct om_buf out;
 
 	om_buf_init(&out);
-	if (om_scan_build_report(run, run->req->mailbox, &out, error_r) < 0) {
+	if (om_scan_build_report(run, run->req->mailbox, 1, &out, error_r) < 0) {
 		om_buf_free(&out);
 		return -1;
 	}
 	res->action = om_strdup("replace");
 	res->message = om_buf_steal(&out, &res->message_len);
-	if (run->set->admin_copy != NULL) {
-		if (om_scan_build_report(run, run->set->admin_copy, &out,
-					 error_r) < 0) {
-			om_buf_free(&out);
-			return -1;
-		}
-		res->admin_address = om_strdup(run->set->admin_copy);
-		res->admin_message = om_buf_steal(&out, &res->admin_message_len);
-	}
-	return 0;
+	return om_scan_admin_copy(run, 1, error_r);
 }
 
 static int om_scan_strip(struct om_scan_run *run, char **error_r)
@@ -327,7 +363,7 @@ static int om_scan_strip(struct om_scan_run *run, char **error_r)
 	om_mime_write(run->msg, &out);
 	run->res->action = om_strdup("strip");
 	run->res->message = om_buf_steal(&out, &run->res->message_len);
-	return 0;
+	return om_scan_admin_copy(run, 0, error_r);
 }
 
 /* A virus found: the report replaces the message when the body is

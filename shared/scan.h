@@ -28,6 +28,8 @@ struct om_scan_settings {
 	const char *language;		/* "ja" or "en" */
 	const char *notice_from;	/* full address */
 	const char *admin_copy;		/* address, or NULL */
+	/* seals administrators' copies (report.h); NULL: unsealed */
+	const unsigned char *report_key;
 	time_t now;
 	/* the spam check: without a classifier or snapshot it is skipped */
 	const struct om_spam_db *spam_db;

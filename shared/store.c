@@ -43,6 +43,7 @@ enum om_stmt_id {
 	OM_SQL_SPAM_TOKEN_COUNT,
 	OM_SQL_SPAM_REVISION_BUMP,
 	OM_SQL_REVISION,
+	OM_SQL_SECRET,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -120,6 +121,7 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	/* token deletions have no trigger: the pruner tells the readers */
 	[OM_SQL_SPAM_REVISION_BUMP] = "UPDATE revisions SET value = value + 1 WHERE name = 'spam'",
 	[OM_SQL_REVISION] = "SELECT value FROM revisions WHERE name = ?1",
+	[OM_SQL_SECRET] = "SELECT value FROM secrets WHERE name = ?1",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -196,6 +198,13 @@ static const char *const om_migrations[] = {
 	"  UPDATE revisions SET value = value + 1 WHERE name = 'spam'; END;"
 	"CREATE TRIGGER spam_totals_update AFTER UPDATE ON spam_totals BEGIN "
 	"  UPDATE revisions SET value = value + 1 WHERE name = 'spam'; END;",
+	/* v5: keys made once per site (SQLite's randomblob is ChaCha20 seeded
+	   from the system's entropy): report-key seals omamori's own reports
+	   (report.h) */
+	"CREATE TABLE secrets ("
+	"  name TEXT PRIMARY KEY,"
+	"  value BLOB NOT NULL);"
+	"INSERT INTO secrets(name, value) VALUES ('report-key', randomblob(32));",
 };
 
 struct om_store {
@@ -782,6 +791,28 @@ int om_store_revision(struct om_store *store, const char *name,
 		return -1;
 	}
 	return 0;
+}
+
+int om_store_secret(struct om_store *store, const char *name,
+		    unsigned char *value, size_t len, char **error_r)
+{
+	sqlite3_stmt *stmt = om_store_bind(store, OM_SQL_SECRET, name, NULL,
+					   NULL, 0);
+	int ret = -1;
+
+	if (stmt == NULL) {
+		*error_r = om_store_error(store, "read secret");
+		return -1;
+	}
+	if (sqlite3_step(stmt) == SQLITE_ROW &&
+	    (size_t)sqlite3_column_bytes(stmt, 0) == len) {
+		memcpy(value, sqlite3_column_blob(stmt, 0), len);
+		ret = 0;
+	} else {
+		*error_r = om_asprintf("store: no secret '%s' of %zu bytes", name, len);
+	}
+	sqlite3_reset(stmt);
+	return ret;
 }
 
 /* ---- spam classifier tokens ---- */

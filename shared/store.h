@@ -154,4 +154,9 @@ int om_store_revision(struct om_store *store, const char *name,
    when to refresh. */
 long long om_store_change_counter(struct om_store *store);
 
+/* A site secret made by the schema (for example "report-key") of exactly
+   len bytes into value.  0, or -1 with *error_r. */
+int om_store_secret(struct om_store *store, const char *name,
+		    unsigned char *value, size_t len, char **error_r);
+
 #endif

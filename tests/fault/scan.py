@@ -395,6 +395,53 @@ def a_senders_spam_headers_never_reach_a_subscribed_mailbox(st):
     check(header_of(got, "X-Omamori-Virus") == "clean", "verdict")
 
 
+@tap.case
+def admin_copies_are_sent_for_removed_attachments_and_never_filtered_as_spam(st):
+    """The administrator's copy of a report went through the
+    administrator's own spam check (quarantined here: the report's sender is
+    on carol's block list), and none was sent when only an attachment was
+    removed (seed 003: the recipient and the administrator are both told)."""
+    carol = "carol@example.test"
+    st.ctl("sub", "set", carol, "spam", "on")
+    st.ctl("mailbox", "set", carol, "spam-action", "quarantine")
+    st.ctl("list", "add", carol, "block", "postmaster@example.test")
+    st.ctl("domain", "set", "example.test", "virus-admin-copy", carol)
+    time.sleep(1.2)
+    try:
+        m = marker()
+        st.send(mail(m, [text_part(b"keep me"), file_part(b"payload.com", EICAR)]), [ALICE])
+        got = st.wait_for(ALICE, m)[0]
+        check(header_of(got, "X-Omamori-Virus").startswith("infected ("), "not stripped")
+        deadline, copy = time.time() + 40, None
+        while time.time() < deadline and copy is None:
+            found = [x for x in st.fetch_all(carol) if m.decode() in decoded(x)]
+            copy = found[0] if found else None
+            if copy is None:
+                time.sleep(0.5)
+        check(copy is not None, "no admin copy in carol's INBOX; Quarantine holds %d, dovecot:\n%s"
+              % (len([x for x in st.fetch_all(carol, "Quarantine") if m.decode() in decoded(x)]),
+                 st.tail("dovecot.log")))
+        text = decoded(copy)
+        check("payload.com" in text and "感染していた添付ファイルを削除し" in text,
+              "the copy does not say what was done: %r" % text[:600])
+        check(header_of(copy, "X-Omamori-Report") is None, "seal left in the delivered copy")
+        # the same seal in a sender's mail does not pass: it is checked as
+        # any mail (and carol's block list quarantines it)
+        seal = header_of([x for x in st.fetch_all(carol) if m.decode() in decoded(x)][0],
+                         "X-Omamori-Spam")
+        check(seal is None, "spam-checked although sealed: %r" % seal)
+        f = marker()
+        forged = (b"From: postmaster@example.test\nTo: carol@example.test\nSubject: forged " + f +
+                  b"\nX-Omamori-Report: 1 %d " % int(time.time()) + b"ab" * 32 + b"\n\nhello\n")
+        st.send(forged, [carol])
+        st.wait_for(carol, f, mailbox="Quarantine")
+        check(not [x for x in st.fetch_all(carol) if f in x], "a forged seal reached the INBOX")
+    finally:
+        st.ctl("domain", "unset", "example.test", "virus-admin-copy")
+        st.ctl("list", "del", carol, "block", "postmaster@example.test")
+        st.ctl("sub", "set", carol, "spam", "off")
+
+
 def main():
     return run_suite(tap, subscribe=[ALICE])
 

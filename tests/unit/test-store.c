@@ -292,7 +292,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 4, "schema version 4");
+	TAP_OK(om_store_schema_version(store) == 5, "schema version 5");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -302,7 +302,7 @@ int main(void)
 	test_bare_user_lists(store);
 	test_import_limit(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 4, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 5, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again);
 

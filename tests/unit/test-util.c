@@ -4,6 +4,7 @@
 #include "hash.h"
 #include "log.h"
 #include "util.h"
+#include "report.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -180,10 +181,46 @@ static void test_log_fallback(void)
 	rmdir(dir);
 }
 
+/* Seals of omamori's own reports: only the key's holder makes one, for
+   one mailbox, for a while. */
+static void test_report_seal(void)
+{
+	unsigned char key[OM_REPORT_KEY_LEN], other[OM_REPORT_KEY_LEN];
+	time_t now = 1800000000;
+	char *seal, *bad;
+
+	memset(key, 7, sizeof(key));
+	memset(other, 8, sizeof(other));
+	seal = om_report_seal(key, "Admin@Example.JP", now);
+	TAP_OK(om_report_verify(key, seal, "admin@example.jp", now + 10) == 1,
+	       "a seal verifies for its mailbox (any case)");
+	TAP_OK(om_report_verify(key, seal, "taro@example.jp", now) == 0,
+	       "not for another mailbox");
+	TAP_OK(om_report_verify(other, seal, "admin@example.jp", now) == 0,
+	       "not with another site's key");
+	TAP_OK(om_report_verify(key, seal, "admin@example.jp",
+				now + OM_REPORT_MAX_AGE) == 0, "not once stale");
+	TAP_OK(om_report_verify(key, seal, "admin@example.jp", now - 3600) == 0,
+	       "not from the future");
+	bad = om_strdup(seal);
+	bad[strlen(bad) - 1] = bad[strlen(bad) - 1] == '0' ? '1' : '0';
+	TAP_OK(om_report_verify(key, bad, "admin@example.jp", now) == 0,
+	       "not when the MAC is changed");
+	free(bad);
+	bad = om_asprintf("%s extra", seal);
+	TAP_OK(om_report_verify(key, bad, "admin@example.jp", now) == 0 &&
+	       om_report_verify(key, "", "admin@example.jp", now) == 0 &&
+	       om_report_verify(key, "1 x y", "admin@example.jp", now) == 0,
+	       "not when malformed");
+	free(bad);
+	free(seal);
+}
+
 int main(void)
 {
 	test_log_fallback();
 	test_sanitize();
+	test_report_seal();
 	test_json();
 	test_strlcpy();
 	test_buf();
