@@ -47,8 +47,9 @@ def msg(m, frm):
 
 def closed_by_server(s):
     """True once the server closed the connection (EOF or reset)."""
-    r, _, _ = select.select([s], [], [], 0)
-    if not r:
+    p = select.poll()           # select() stops at fd 1024
+    p.register(s, select.POLLIN)
+    if not p.poll(0):
         return False
     try:
         return s.recv(1, socket.MSG_DONTWAIT) == b""
