@@ -199,10 +199,16 @@ static int policyd_listen_all(struct policyd *d, char **error_r)
 	return tok == NULL && d->listen_count > 0 ? 0 : -1;
 }
 
+static void policyd_socket_stays(const struct policyd *d, const char *path)
+{
+	om_log_info("%s stays: user %s may not remove it (%s); the next start "
+		    "replaces it", path, d->config->policyd_user, strerror(errno));
+}
+
 /* Removes the UNIX sockets this daemon bound, each only if the path still
    names the file it bound (a daemon started since has its own there).  In
-   a directory policyd_user may not write (Debian's private/ is postfix's,
-   mode 0700) the file stays; the next start replaces it. */
+   a directory policyd_user may not search or write (Debian's private/ is
+   postfix's, mode 0700) the file stays; the next start replaces it. */
 static void policyd_remove_sockets(struct policyd *d)
 {
 	struct policyd_listener *l;
@@ -213,8 +219,13 @@ static void policyd_remove_sockets(struct policyd *d)
 	for (i = 0; i < d->listen_count; i++) {
 		l = &d->listeners[i];
 		path = l->spec + 5;
-		if (!l->is_unix || lstat(path, &st) < 0)
+		if (!l->is_unix)
 			continue;
+		if (lstat(path, &st) < 0) {
+			if (errno != ENOENT)
+				policyd_socket_stays(d, path);
+			continue;
+		}
 		if (!S_ISSOCK(st.st_mode) || st.st_dev != l->dev || st.st_ino != l->ino) {
 			om_log_info("%s is no longer the socket this daemon bound: left alone",
 				    path);
@@ -223,9 +234,7 @@ static void policyd_remove_sockets(struct policyd *d)
 		if (unlink(path) == 0)
 			continue;
 		if (errno == EACCES || errno == EPERM)
-			om_log_info("%s stays: user %s may not remove it (%s); the next "
-				    "start replaces it", path, d->config->policyd_user,
-				    strerror(errno));
+			policyd_socket_stays(d, path);
 		else if (errno != ENOENT)
 			om_log_warn("unlink(%s): %s", path, strerror(errno));
 	}

@@ -448,23 +448,34 @@ static char *om_policy_reason_text(const char *s, size_t maxbytes)
 	return text;
 }
 
+/* The entry of the where list that matched sender: its "@domain" when that
+   alone is listed there, else the whole address. */
+static const char *om_policy_block_entry(struct om_policy *policy,
+					 const char *sender, const char *recipient,
+					 const char *where)
+{
+	const char *at = strrchr(sender, '@'), *domain_where;
+
+	if (at == NULL || at == sender)
+		return sender;
+	domain_where = om_snapshot_listed(policy->snap, "block", recipient, at, 1);
+	return domain_where != NULL && strcmp(domain_where, where) == 0 ? at : sender;
+}
+
 /* 1 if sender is on a block list that applies to recipient, with the list
    and the entry that matched in why: "block list of domain example.jp:
-   entry @spam.example".  The entry is the sender's "@domain" when that
-   alone is listed in the same place, else the whole address. */
+   entry @spam.example". */
 static int om_policy_blocked(struct om_policy *policy, const char *sender,
 			     const char *recipient, char *why, size_t why_size)
 {
-	const char *where, *at = strrchr(sender, '@'), *owner;
+	const char *where, *owner;
 	char *entry, *owner_text;
 
 	where = om_snapshot_listed(policy->snap, "block", recipient, sender, 1);
 	if (where == NULL)
 		return 0;
-	entry = om_policy_reason_text(at != NULL && at != sender &&
-				      om_snapshot_listed(policy->snap, "block", recipient,
-							 at, 1) == where ?
-				      at : sender, 100);
+	entry = om_policy_reason_text(om_policy_block_entry(policy, sender, recipient,
+							    where), 100);
 	owner = strcmp(where, "mailbox") == 0 ? recipient :
 		strcmp(where, "domain") == 0 ? om_settings_domain_of(recipient) : "*";
 	owner_text = om_policy_reason_text(owner, 100);
