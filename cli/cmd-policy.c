@@ -50,6 +50,7 @@ static int ctl_policy_test(struct ctl *ctl)
 				 ret < 0 ? perror : "incomplete");
 	}
 	policy = om_policy_new();
+	om_policy_set_outbound_filter(policy, ctl->config->outbound_filter);
 	if (om_policy_load(policy, ctl_store(ctl, 0), &error) < 0 ||
 	    om_policy_load_rates(policy, ctl_store(ctl, 0), &error) < 0) {
 		ret = ctl_error("%s", error);

@@ -66,6 +66,23 @@ static int ctl_check_feature(const char *feature)
 	return 0;
 }
 
+/* An outbound feature switched on (a subscription, a domain's feature or
+   "default all-on") does nothing until omamori.conf names the filter that
+   policyd routes such mail to: say so, the change itself stands. */
+static void ctl_warn_outbound(const struct ctl *ctl, const char *key,
+			      const char *name, const char *value)
+{
+	int outbound_on = strcmp(name, OM_FEATURE_OUTBOUND_VIRUS) == 0 ?
+		strcmp(value, "on") == 0 :
+		strcmp(name, "default") == 0 && strcmp(value, "all-on") == 0;
+
+	if (outbound_on && *ctl->config->outbound_filter == '\0')
+		fprintf(stderr, "omamorictl: warning: %s: %s is on, but %s sets no "
+			"outbound_filter: omamori-policyd routes no mail to a filter "
+			"until it does\n", key, OM_FEATURE_OUTBOUND_VIRUS,
+			ctl->config->path);
+}
+
 static int ctl_sub_set(struct ctl *ctl, const char *word, const char *feature,
 		       const char *state)
 {
@@ -83,6 +100,7 @@ static int ctl_sub_set(struct ctl *ctl, const char *word, const char *feature,
 		return ctl_fail(error);
 	}
 	printf("%s %s %s\n", mailbox, feature, state);
+	ctl_warn_outbound(ctl, mailbox, feature, state);
 	return CTL_EXIT_OK;
 }
 
@@ -203,6 +221,7 @@ static int ctl_domain_set(struct ctl *ctl, enum om_settings_key type,
 		return ctl_fail(error);
 	}
 	printf("%s %s %s\n", key, name, value);
+	ctl_warn_outbound(ctl, key, name, value);
 	return CTL_EXIT_OK;
 }
 

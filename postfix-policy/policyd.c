@@ -8,7 +8,20 @@
  * A malformed request (no request=, a line without '=', a NUL byte, more
  * than policyd_max_request bytes) is logged and its connection closed with
  * no reply, so Postfix retries and then applies its default action.
- * SIGHUP reloads the snapshot; SIGTERM stops accepting, saves, exits.
+ * SIGHUP reloads the snapshot; SIGTERM stops accepting, saves, removes the
+ * UNIX sockets it bound (if they are still its own) and exits.
+ *
+ * Connections are limited per listener, as Postfix limits each master.cf
+ * service: policyd_unix_max_connections for each unix: listener (Postfix's
+ * own socket), policyd_inet_max_connections for each inet: one, so clients
+ * of one listener can never take the slots of another.  A connection that
+ * has not sent a request for policyd_idle_timeout seconds is closed (longer
+ * than Postfix's smtpd_policy_service_max_idle, so Postfix normally closes
+ * its cached connections first; one we close costs Postfix a reconnect and
+ * a retry).  A listener at its cap closes its longest-silent connection for
+ * a new one rather than refusing it, so clients holding idle connections
+ * cannot lock real ones out.  The caps must fit in the open file limit,
+ * whose soft value is raised to the hard one at start.
  *
  * SECURITY: the input is Postfix's, but relayed from SMTP clients; every
  * buffer is bounded and attribute values reach logs only sanitised.  Starts
@@ -32,7 +45,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,9 +55,37 @@
 #define POLICYD_EVENTS 256
 /* A connection's first buffer: Postfix's requests are about 1 KB. */
 #define POLICYD_BUF_START 4096
+/* Open files kept for all but connections: stdio, epoll, signalfd, the
+   listeners, the store's SQLite files, syslog. */
+#define POLICYD_RESERVED_FDS 64
+/* A listener at its cap closes its longest-silent connection for a new one
+   only if that one has been silent this long (seconds); otherwise the new
+   one is refused, so a burst of connects cannot cut off connections in
+   the middle of their requests. */
+#define POLICYD_EVICT_MIN_IDLE 1
+/* Seconds between two "at its cap" warnings of one listener. */
+#define POLICYD_FULL_LOG_INTERVAL 60
+
+struct policyd_conn;
+
+struct policyd_listener {
+	int fd;
+	int is_unix;
+	char *spec;		/* its word of policyd_listen, for logs */
+	dev_t dev;		/* unix: the socket file it bound */
+	ino_t ino;
+	long connections;
+	/* its connections, by the time of their last request (or accept) */
+	struct policyd_conn *oldest, *newest;
+	time_t full_logged;	/* last "at its cap" warning */
+	unsigned long evicted, refused;	/* since that warning */
+};
 
 struct policyd_conn {
-	int fd;
+	int fd;			/* -1 once closed, freed after the event batch */
+	struct policyd_listener *listener;
+	struct policyd_conn *older, *newer;
+	time_t active;		/* monotonic: accepted, or last request answered */
 	char *buf;
 	size_t len, cap;	/* cap grows up to max as requests need */
 	size_t max;		/* policyd_max_request when it connected */
@@ -59,9 +102,10 @@ struct policyd {
 	long long store_counter;
 	int epoll_fd;
 	int signal_fd;
-	int listen_fds[POLICYD_MAX_LISTENERS];
+	struct policyd_listener listeners[POLICYD_MAX_LISTENERS];
 	size_t listen_count;
-	long connections;
+	struct policyd_conn *closed;	/* to free once the event batch is done */
+	rlim_t open_files;		/* the soft RLIMIT_NOFILE */
 	int stopping;
 	time_t next_refresh, next_save;
 	unsigned long long requests;
@@ -100,10 +144,32 @@ static int policyd_listen_inet(const char *spec, char **error_r)
 	return fd;
 }
 
+/* A unix: listener remembers the file it bound, so that at exit it removes
+   that file and not a newer daemon's socket at the same path. */
+static int policyd_listen_unix(struct policyd_listener *l, const char *path,
+			       char **error_r)
+{
+	struct stat st;
+
+	l->fd = om_daemon_listen_unix(path, 0666, 1024, error_r);
+	if (l->fd < 0)
+		return -1;
+	if (stat(path, &st) < 0) {
+		*error_r = om_asprintf("stat(%s): %s", path, strerror(errno));
+		close(l->fd);
+		return -1;
+	}
+	l->is_unix = 1;
+	l->dev = st.st_dev;
+	l->ino = st.st_ino;
+	return 0;
+}
+
 static int policyd_listen_all(struct policyd *d, char **error_r)
 {
 	char *copy = om_strdup(d->config->policyd_listen), *save = NULL, *tok;
-	int fd;
+	struct policyd_listener *l;
+	int ret;
 
 	for (tok = strtok_r(copy, " ,", &save); tok != NULL;
 	     tok = strtok_r(NULL, " ,", &save)) {
@@ -111,18 +177,21 @@ static int policyd_listen_all(struct policyd *d, char **error_r)
 			*error_r = om_strdup("policyd_listen: too many listeners");
 			break;
 		}
+		l = &d->listeners[d->listen_count];
+		memset(l, 0, sizeof(*l));
 		if (strncmp(tok, "unix:", 5) == 0)
-			fd = om_daemon_listen_unix(tok + 5, 0666, 1024, error_r);
+			ret = policyd_listen_unix(l, tok + 5, error_r);
 		else if (strncmp(tok, "inet:", 5) == 0)
-			fd = policyd_listen_inet(tok + 5, error_r);
+			ret = (l->fd = policyd_listen_inet(tok + 5, error_r)) < 0 ? -1 : 0;
 		else {
 			*error_r = om_asprintf("policyd_listen: '%s' is neither unix:PATH "
 					       "nor inet:ADDRESS:PORT", tok);
-			fd = -1;
+			ret = -1;
 		}
-		if (fd < 0)
+		if (ret < 0)
 			break;
-		d->listen_fds[d->listen_count++] = fd;
+		l->spec = om_strdup(tok);
+		d->listen_count++;
 	}
 	free(copy);
 	if (tok == NULL && d->listen_count == 0)
@@ -130,51 +199,283 @@ static int policyd_listen_all(struct policyd *d, char **error_r)
 	return tok == NULL && d->listen_count > 0 ? 0 : -1;
 }
 
-/* ---- connections ---- */
-
-static void policyd_close(struct policyd *d, struct policyd_conn *c)
+static void policyd_socket_stays(const struct policyd *d, const char *path)
 {
-	(void)epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	free(c->buf);
-	om_buf_free(&c->out);
-	free(c);
-	d->connections--;
+	om_log_info("%s stays: user %s may not remove it (%s); the next start "
+		    "replaces it", path, d->config->policyd_user, strerror(errno));
 }
 
-static void policyd_accept(struct policyd *d, int lfd)
+/* Removes the UNIX sockets this daemon bound, each only if the path still
+   names the file it bound (a daemon started since has its own there).  In
+   a directory policyd_user may not search or write (Debian's private/ is
+   postfix's, mode 0700) the file stays; the next start replaces it. */
+static void policyd_remove_sockets(struct policyd *d)
+{
+	struct policyd_listener *l;
+	const char *path;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < d->listen_count; i++) {
+		l = &d->listeners[i];
+		path = l->spec + 5;
+		if (!l->is_unix)
+			continue;
+		if (lstat(path, &st) < 0) {
+			if (errno != ENOENT)
+				policyd_socket_stays(d, path);
+			continue;
+		}
+		if (!S_ISSOCK(st.st_mode) || st.st_dev != l->dev || st.st_ino != l->ino) {
+			om_log_info("%s is no longer the socket this daemon bound: left alone",
+				    path);
+			continue;
+		}
+		if (unlink(path) == 0)
+			continue;
+		if (errno == EACCES || errno == EPERM)
+			policyd_socket_stays(d, path);
+		else if (errno != ENOENT)
+			om_log_warn("unlink(%s): %s", path, strerror(errno));
+	}
+}
+
+/* Monotonic seconds, for idle times that a clock change must not move. */
+static time_t policyd_now(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return time(NULL);
+	return ts.tv_sec;
+}
+
+static long policyd_cap(const struct policyd *d, const struct policyd_listener *l)
+{
+	return l->is_unix ? d->config->policyd_unix_max_connections :
+		d->config->policyd_inet_max_connections;
+}
+
+/* The listener's list of its connections, newest last. */
+static void policyd_conn_link(struct policyd_conn *c, time_t now)
+{
+	struct policyd_listener *l = c->listener;
+
+	c->active = now;
+	c->older = l->newest;
+	c->newer = NULL;
+	if (l->newest != NULL)
+		l->newest->newer = c;
+	else
+		l->oldest = c;
+	l->newest = c;
+}
+
+static void policyd_conn_unlink(struct policyd_conn *c)
+{
+	struct policyd_listener *l = c->listener;
+
+	if (c->older != NULL)
+		c->older->newer = c->newer;
+	else
+		l->oldest = c->newer;
+	if (c->newer != NULL)
+		c->newer->older = c->older;
+	else
+		l->newest = c->older;
+	c->older = c->newer = NULL;
+}
+
+/* A request answered: the connection is the listener's newest. */
+static void policyd_conn_touch(struct policyd_conn *c, time_t now)
+{
+	if (c->listener->newest == c) {
+		c->active = now;
+		return;
+	}
+	policyd_conn_unlink(c);
+	policyd_conn_link(c, now);
+}
+
+/* Closes at once; the memory waits for the end of the event batch, which
+   may still hold an event of this connection. */
+static void policyd_close(struct policyd *d, struct policyd_conn *c)
+{
+	if (c->fd < 0)
+		return;
+	(void)epoll_ctl(d->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	policyd_conn_unlink(c);
+	c->listener->connections--;
+	c->newer = d->closed;
+	d->closed = c;
+}
+
+static void policyd_free_closed(struct policyd *d)
+{
+	struct policyd_conn *c;
+
+	while ((c = d->closed) != NULL) {
+		d->closed = c->newer;
+		free(c->buf);
+		om_buf_free(&c->out);
+		free(c);
+	}
+}
+
+/* At most one warning a minute per listener, with what it did since. */
+static void policyd_log_full(struct policyd *d, struct policyd_listener *l,
+			     time_t now)
+{
+	if (l->full_logged != 0 && now - l->full_logged < POLICYD_FULL_LOG_INTERVAL)
+		return;
+	om_log_warn("listener %s at its cap of %ld connections: closed %lu "
+		    "longest-idle connections, refused %lu new ones", l->spec,
+		    policyd_cap(d, l), l->evicted, l->refused);
+	l->full_logged = now;
+	l->evicted = l->refused = 0;
+}
+
+/* Room for one more connection on l: its longest-silent connections are
+   closed while it is at its cap.  0 when even the longest-silent one
+   answered a request within POLICYD_EVICT_MIN_IDLE: refuse the new one. */
+static int policyd_make_room(struct policyd *d, struct policyd_listener *l,
+			     time_t now)
+{
+	long cap = policyd_cap(d, l);
+
+	while (l->connections >= cap) {
+		if (l->oldest == NULL || now - l->oldest->active < POLICYD_EVICT_MIN_IDLE) {
+			l->refused++;
+			policyd_log_full(d, l, now);
+			return 0;
+		}
+		policyd_close(d, l->oldest);
+		l->evicted++;
+		policyd_log_full(d, l, now);
+	}
+	return 1;
+}
+
+static void policyd_add_conn(struct policyd *d, struct policyd_listener *l,
+			     int fd, time_t now)
 {
 	struct epoll_event ev;
 	struct policyd_conn *c;
-	int fd, one = 1;
+	int one = 1;
 
-	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		if (d->connections >= d->config->policyd_max_connections) {
-			om_log_warn("connection limit %ld reached: closing a new one",
-				    d->config->policyd_max_connections);
-			close(fd);
-			continue;
-		}
+	if (!l->is_unix)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c = om_calloc(1, sizeof(*c));
-		c->fd = fd;
-		c->max = (size_t)d->config->policyd_max_request;
-		c->cap = c->max < POLICYD_BUF_START ? c->max : POLICYD_BUF_START;
-		c->buf = om_malloc(c->cap + 1);
-		om_buf_init(&c->out);
-		ev.events = EPOLLIN;
-		ev.data.ptr = c;
-		if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			om_log_error("epoll_ctl: %s", strerror(errno));
+	c = om_calloc(1, sizeof(*c));
+	c->fd = fd;
+	c->listener = l;
+	c->max = (size_t)d->config->policyd_max_request;
+	c->cap = c->max < POLICYD_BUF_START ? c->max : POLICYD_BUF_START;
+	c->buf = om_malloc(c->cap + 1);
+	om_buf_init(&c->out);
+	ev.events = EPOLLIN;
+	ev.data.ptr = c;
+	if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		om_log_error("epoll_ctl: %s", strerror(errno));
+		close(fd);
+		free(c->buf);
+		free(c);
+		return;
+	}
+	l->connections++;
+	policyd_conn_link(c, now);
+}
+
+static void policyd_accept(struct policyd *d, struct policyd_listener *l)
+{
+	time_t now = policyd_now();
+	int fd;
+
+	for (;;) {
+		fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0 && errno == EINTR)
+			continue;
+		if (fd < 0)
+			break;
+		if (!policyd_make_room(d, l, now)) {
 			close(fd);
-			free(c->buf);
-			free(c);
 			continue;
 		}
-		d->connections++;
+		policyd_add_conn(d, l, fd, now);
 	}
-	if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-		om_log_warn("accept: %s", strerror(errno));
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return;
+	om_log_warn("accept on %s: %s", l->spec, strerror(errno));
+	/* out of files although the caps fit the limit: something else holds
+	   them; free one, or the listener stays readable and we spin */
+	if ((errno == EMFILE || errno == ENFILE) && l->oldest != NULL)
+		policyd_close(d, l->oldest);
+}
+
+/* Closes the connections silent for policyd_idle_timeout seconds: the
+   oldest of each listener first, so this costs nothing when none is. */
+static void policyd_close_idle(struct policyd *d, time_t now)
+{
+	struct policyd_listener *l;
+	unsigned long closed = 0;
+	size_t i;
+
+	for (i = 0; i < d->listen_count; i++) {
+		l = &d->listeners[i];
+		while (l->oldest != NULL &&
+		       now - l->oldest->active >= d->config->policyd_idle_timeout) {
+			policyd_close(d, l->oldest);
+			closed++;
+		}
+	}
+	if (closed > 0 && om_log_verbose())
+		om_log_info("closed %lu connections idle for %lds", closed,
+			    d->config->policyd_idle_timeout);
+}
+
+/* The open file limit: soft raised to hard, so that the caps are reachable;
+   the caps of config's listeners must fit in it.  0, or -1 with *error_r. */
+static int policyd_fit_open_files(struct policyd *d, const struct om_config *config,
+				  int raise, char **error_r)
+{
+	unsigned long long need = POLICYD_RESERVED_FDS;
+	struct rlimit rl;
+	size_t i;
+
+	for (i = 0; i < d->listen_count; i++)
+		need += (unsigned long long)(d->listeners[i].is_unix ?
+					     config->policyd_unix_max_connections :
+					     config->policyd_inet_max_connections);
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+		*error_r = om_asprintf("getrlimit(RLIMIT_NOFILE): %s", strerror(errno));
+		return -1;
+	}
+	if (raise && rl.rlim_cur < rl.rlim_max) {
+		rlim_t soft = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			om_log_warn("raising the open file limit from %llu to %llu: %s",
+				    (unsigned long long)soft,
+				    (unsigned long long)rl.rlim_max, strerror(errno));
+			rl.rlim_cur = soft;
+		}
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && need > (unsigned long long)rl.rlim_cur) {
+		*error_r = om_asprintf("%s: the connection caps need %llu open files "
+				       "(policyd_unix_max_connections = %ld per unix: "
+				       "listener, policyd_inet_max_connections = %ld per "
+				       "inet: listener, %d more for the rest), but the "
+				       "open file limit is %llu: lower the caps or raise "
+				       "the limit (LimitNOFILE= in the systemd unit)",
+				       config->path, need, config->policyd_unix_max_connections,
+				       config->policyd_inet_max_connections,
+				       POLICYD_RESERVED_FDS, (unsigned long long)rl.rlim_cur);
+		return -1;
+	}
+	d->open_files = rl.rlim_cur;
+	return 0;
 }
 
 static void policyd_log_request(const struct om_policy_request *req,
@@ -224,6 +525,7 @@ static int policyd_handle_input(struct policyd *d, struct policyd_conn *c)
 		om_buf_append_str(&c->out, dec.action);
 		om_buf_append(&c->out, "\n\n", 2);
 		d->requests++;
+		policyd_conn_touch(c, policyd_now());
 		memmove(c->buf, c->buf + used, c->len - used);
 		c->len -= used;
 	}
@@ -338,6 +640,7 @@ static void policyd_timers(struct policyd *d)
 {
 	time_t now = time(NULL);
 
+	policyd_close_idle(d, policyd_now());
 	if (now >= d->next_refresh) {
 		policyd_refresh(d, 0);
 		d->next_refresh = now + d->config->policyd_refresh_interval;
@@ -351,15 +654,19 @@ static void policyd_timers(struct policyd *d)
 
 
 /* SIGHUP: the configuration again (all but the listeners, which need a
-   restart), then the lists and settings.  A bad file keeps the old one. */
+   restart), then the lists and settings.  A bad file, or caps that do not
+   fit the open file limit, keep the old one.  New caps apply to the next
+   connection accepted, a new idle timeout at once. */
 static void policyd_reload_config(struct policyd *d)
 {
 	struct om_config *fresh = NULL;
 	char *error = NULL;
 
-	if (om_config_load(d->config_path, &fresh, &error) < 0) {
+	if (om_config_load(d->config_path, &fresh, &error) < 0 ||
+	    policyd_fit_open_files(d, fresh, 0, &error) < 0) {
 		om_log_error("SIGHUP: %s (keeping the running configuration)", error);
 		free(error);
+		om_config_free(&fresh);
 		return;
 	}
 	if (strcmp(fresh->policyd_listen, d->config->policyd_listen) != 0)
@@ -368,6 +675,7 @@ static void policyd_reload_config(struct policyd *d)
 	fresh->policyd_listen = om_strdup(d->config->policyd_listen);
 	om_config_free(&d->config);
 	d->config = fresh;
+	om_policy_set_outbound_filter(d->policy, d->config->outbound_filter);
 	om_log_info("SIGHUP: configuration reloaded (max_request=%ld)",
 		    d->config->policyd_max_request);
 }
@@ -389,23 +697,43 @@ static void policyd_signal(struct policyd *d)
 
 #define POLICYD_TAG_SIGNAL ((void *)1)
 
-static int policyd_is_listener(const struct policyd *d, void *ptr, int *fd_r)
+static struct policyd_listener *policyd_listener_of(struct policyd *d, void *ptr)
 {
 	size_t i;
 
 	for (i = 0; i < d->listen_count; i++) {
-		if (ptr == (void *)&d->listen_fds[i]) {
-			*fd_r = d->listen_fds[i];
-			return 1;
-		}
+		if (ptr == (void *)&d->listeners[i])
+			return &d->listeners[i];
 	}
-	return 0;
+	return NULL;
+}
+
+static void policyd_event(struct policyd *d, const struct epoll_event *ev)
+{
+	struct policyd_listener *l;
+	struct policyd_conn *c;
+
+	if (ev->data.ptr == POLICYD_TAG_SIGNAL) {
+		policyd_signal(d);
+		return;
+	}
+	if ((l = policyd_listener_of(d, ev->data.ptr)) != NULL) {
+		policyd_accept(d, l);
+		return;
+	}
+	c = ev->data.ptr;
+	if (c->fd < 0)
+		return;		/* closed earlier in this batch */
+	if ((ev->events & EPOLLOUT) != 0 && policyd_flush(d, c) < 0)
+		policyd_close(d, c);
+	else if ((ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0)
+		policyd_readable(d, c);
 }
 
 static void policyd_loop(struct policyd *d)
 {
 	struct epoll_event events[POLICYD_EVENTS];
-	int n, i, lfd;
+	int n, i;
 
 	while (!d->stopping) {
 		n = epoll_wait(d->epoll_fd, events, POLICYD_EVENTS, 250);
@@ -413,18 +741,10 @@ static void policyd_loop(struct policyd *d)
 			om_log_error("epoll_wait: %s", strerror(errno));
 			break;
 		}
-		for (i = 0; i < n; i++) {
-			if (events[i].data.ptr == POLICYD_TAG_SIGNAL)
-				policyd_signal(d);
-			else if (policyd_is_listener(d, events[i].data.ptr, &lfd))
-				policyd_accept(d, lfd);
-			else if ((events[i].events & EPOLLOUT) != 0 &&
-				 policyd_flush(d, events[i].data.ptr) < 0)
-				policyd_close(d, events[i].data.ptr);
-			else if ((events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) != 0)
-				policyd_readable(d, events[i].data.ptr);
-		}
+		for (i = 0; i < n; i++)
+			policyd_event(d, &events[i]);
 		policyd_timers(d);
+		policyd_free_closed(d);
 	}
 }
 
@@ -440,11 +760,13 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 	om_log_open("omamori-policyd", strcmp(d->config->log, "syslog") == 0);
 	if ((d->signal_fd = om_daemon_signalfd(&error)) < 0 ||
 	    policyd_listen_all(d, &error) < 0 ||
+	    policyd_fit_open_files(d, d->config, 1, &error) < 0 ||
 	    om_daemon_drop_privileges(d->config->policyd_user, &error) < 0 ||
 	    om_store_open(d->config->store_path, 0, d->config->store_busy_timeout_ms,
 			  &d->store, &error) < 0)
 		om_fatal("%s", error);
 	d->policy = om_policy_new();
+	om_policy_set_outbound_filter(d->policy, d->config->outbound_filter);
 	if (om_policy_load_rates(d->policy, d->store, &error) < 0)
 		om_fatal("%s", error);
 	policyd_refresh(d, 1);
@@ -456,8 +778,8 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 	if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->signal_fd, &ev) < 0)
 		om_fatal("epoll_ctl: %s", strerror(errno));
 	for (i = 0; i < d->listen_count; i++) {
-		ev.data.ptr = &d->listen_fds[i];
-		if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->listen_fds[i], &ev) < 0)
+		ev.data.ptr = &d->listeners[i];
+		if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->listeners[i].fd, &ev) < 0)
 			om_fatal("epoll_ctl: %s", strerror(errno));
 	}
 }
@@ -481,10 +803,18 @@ int main(int argc, char **argv)
 		}
 	}
 	policyd_setup(&d, config_path, foreground);
-	om_log_info("ready: listen=%s", d.config->policyd_listen);
+	om_log_info("ready: listen=%s unix_max_connections=%ld inet_max_connections=%ld "
+		    "idle_timeout=%lds open_files=%llu outbound_filter=%s",
+		    d.config->policyd_listen, d.config->policyd_unix_max_connections,
+		    d.config->policyd_inet_max_connections, d.config->policyd_idle_timeout,
+		    (unsigned long long)d.open_files,
+		    *d.config->outbound_filter != '\0' ? d.config->outbound_filter : "(none)");
 	policyd_loop(&d);
 	for (i = 0; i < d.listen_count; i++)
-		close(d.listen_fds[i]);
+		close(d.listeners[i].fd);
+	policyd_remove_sockets(&d);
+	for (i = 0; i < d.listen_count; i++)
+		free(d.listeners[i].spec);
 	policyd_save(&d);
 	om_log_info("stopped after %llu requests; rate counters saved", d.requests);
 	om_policy_free(&d.policy);

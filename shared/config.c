@@ -2,7 +2,9 @@
  *
  * One table defines every parameter once, with its default and bounds, in the
  * manner of Postfix's mail_params.c; an unknown name, a value out of range or
- * a malformed line stops the load with the file and line at fault.
+ * a malformed line stops the load with the file and line at fault.  Values
+ * with a syntax of their own (outbound_filter) are checked once the whole
+ * file is read.
  */
 #include "om-config.h"
 #include "util.h"
@@ -53,7 +55,10 @@ static const struct om_param om_params[] = {
 	{ "policyd_max_request", OM_PARAM_LONG, OFF(policyd_max_request), "65536", 1024, 1048576, NULL },
 	{ "policyd_refresh_interval", OM_PARAM_LONG, OFF(policyd_refresh_interval), "1", 1, 3600, NULL },
 	{ "policyd_save_interval", OM_PARAM_LONG, OFF(policyd_save_interval), "5", 1, 3600, NULL },
-	{ "policyd_max_connections", OM_PARAM_LONG, OFF(policyd_max_connections), "4096", 1, 1000000, NULL },
+	{ "policyd_unix_max_connections", OM_PARAM_LONG, OFF(policyd_unix_max_connections), "4096", 1, 1000000, NULL },
+	{ "policyd_inet_max_connections", OM_PARAM_LONG, OFF(policyd_inet_max_connections), "1024", 1, 1000000, NULL },
+	{ "policyd_idle_timeout", OM_PARAM_LONG, OFF(policyd_idle_timeout), "900", 1, 86400, NULL },
+	{ "outbound_filter", OM_PARAM_STR, OFF(outbound_filter), "", 0, 0, NULL },
 	{ "quarantine_mailbox", OM_PARAM_STR, OFF(quarantine_mailbox), "Quarantine", 0, 0, NULL },
 	{ "trusted_authserv_id", OM_PARAM_STR, OFF(trusted_authserv_id), "", 0, 0, NULL },
 	{ "spam_save_interval", OM_PARAM_LONG, OFF(spam_save_interval), "10", 1, 3600, NULL },
@@ -197,6 +202,39 @@ static int om_config_parse_line(struct om_config *config, char *line,
 	return om_param_set(config, p, value, error_r);
 }
 
+/* outbound_filter: "" or Postfix's "transport:nexthop" (a master.cf
+   service name, then a nexthop without spaces, possibly empty). */
+static int om_config_check_filter(const char *filter, char **error_r)
+{
+	const char *colon = strchr(filter, ':'), *p;
+
+	if (*filter == '\0')
+		return 0;
+	if (strlen(filter) > OM_OUTBOUND_FILTER_MAX) {
+		*error_r = om_asprintf("parameter outbound_filter: longer than %d bytes",
+				       OM_OUTBOUND_FILTER_MAX);
+		return -1;
+	}
+	for (p = filter; colon != NULL && p < colon; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			break;
+	}
+	if (colon == NULL || colon == filter || p < colon) {
+		*error_r = om_asprintf("parameter outbound_filter: '%.60s' is not "
+				       "TRANSPORT:NEXTHOP (a master.cf service name, "
+				       "e.g. omamori-out:dummy)", filter);
+		return -1;
+	}
+	for (p = colon + 1; *p != '\0'; p++) {
+		if (*p <= 0x20 || *p >= 0x7f) {
+			*error_r = om_strdup("parameter outbound_filter: the nexthop "
+					     "contains a space or a non-ASCII byte");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int om_config_load(const char *path, struct om_config **config_r,
 		   char **error_r)
 {
@@ -229,6 +267,12 @@ int om_config_load(const char *path, struct om_config **config_r,
 		}
 	}
 	free(data);
+	if (om_config_check_filter(config->outbound_filter, &error) < 0) {
+		*error_r = om_asprintf("%s: %s", path, error);
+		free(error);
+		om_config_free(&config);
+		return -1;
+	}
 	*config_r = config;
 	return 0;
 }

@@ -49,7 +49,10 @@ struct om_config {
 	long policyd_max_request;
 	long policyd_refresh_interval;	/* seconds between store checks */
 	long policyd_save_interval;	/* seconds between rate counter saves */
-	long policyd_max_connections;
+	long policyd_unix_max_connections;	/* per unix: listener */
+	long policyd_inet_max_connections;	/* per inet: listener */
+	long policyd_idle_timeout;	/* seconds without a request */
+	char *outbound_filter;	/* "transport:nexthop" for FILTER, "" = none */
 	long list_max_entries;	/* per mailbox and kind */
 	/* the authserv-id of our own MTA's Authentication-Results headers
 	   ("" = trust none) */
@@ -61,6 +64,10 @@ struct om_config {
 	enum om_failure_action scand_failure_action;
 	enum om_limit_action scan_limit_action;
 };
+
+/* The longest outbound_filter ("transport:nexthop"): it must fit in a
+   policy answer with "FILTER " before it. */
+#define OM_OUTBOUND_FILTER_MAX 200
 
 /* Loads path.  Returns 0, or -1 with *error_r (allocated) naming the file,
    line and parameter at fault.  A missing file is an error. */

@@ -6,7 +6,10 @@
  * state (Postfix SMTPD_POLICY_README): at RCPT, block lists (REJECT for that
  * recipient only), the recipient count per message, the declared size, the
  * authenticated sender's rate, then outbound routing (FILTER, whole
- * message); at MAIL and END-OF-MESSAGE, the message size.
+ * message, only to the filter omamori.conf names); at MAIL and
+ * END-OF-MESSAGE, the message size.  A refusal's reason names the rule and,
+ * for a block list, the list and the entry that matched, so the log says
+ * why without a second lookup.
  */
 #include "policy.h"
 #include "hash.h"
@@ -59,6 +62,7 @@ struct om_policy {
 	struct om_hash *instances;	/* instance -> om_policy_instance */
 	struct om_hash *rates;		/* sasl user -> om_policy_rate */
 	struct om_hash *mailboxes;	/* address -> om_policy_mailbox */
+	char *outbound_filter;		/* "transport:nexthop", "" = none */
 };
 
 /* ---- parsing ---- */
@@ -178,7 +182,14 @@ struct om_policy *om_policy_new(void)
 	policy->instances = om_hash_new(256);
 	policy->rates = om_hash_new(256);
 	policy->mailboxes = om_hash_new(256);
+	policy->outbound_filter = om_strdup("");
 	return policy;
+}
+
+void om_policy_set_outbound_filter(struct om_policy *policy, const char *filter)
+{
+	free(policy->outbound_filter);
+	policy->outbound_filter = om_strdup(filter);
 }
 
 void om_policy_free(struct om_policy **policyp)
@@ -191,6 +202,7 @@ void om_policy_free(struct om_policy **policyp)
 	om_hash_free(&policy->instances, free);
 	om_hash_free(&policy->rates, free);
 	om_hash_free(&policy->mailboxes, free);
+	free(policy->outbound_filter);
 	free(policy);
 	*policyp = NULL;
 }
@@ -421,11 +433,57 @@ om_policy_mailbox(struct om_policy *policy, const char *mailbox)
 	return mb;
 }
 
-/* 1 if sender is on a block list that applies to recipient. */
-static int om_policy_blocked(struct om_policy *policy, const char *sender,
-			     const char *recipient)
+/* Text of the client's for a reason that is logged in quotes: sanitised,
+   cut at maxbytes, lower-cased as list entries are, no '"'. */
+static char *om_policy_reason_text(const char *s, size_t maxbytes)
 {
-	return om_snapshot_listed(policy->snap, "block", recipient, sender, 1) != NULL;
+	char *text = om_sanitize(s, maxbytes), *p;
+
+	for (p = text; *p != '\0'; p++) {
+		if (*p == '"')
+			*p = '?';
+		else if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	}
+	return text;
+}
+
+/* The entry of the where list that matched sender: its "@domain" when that
+   alone is listed there, else the whole address. */
+static const char *om_policy_block_entry(struct om_policy *policy,
+					 const char *sender, const char *recipient,
+					 const char *where)
+{
+	const char *at = strrchr(sender, '@'), *domain_where;
+
+	if (at == NULL || at == sender)
+		return sender;
+	domain_where = om_snapshot_listed(policy->snap, "block", recipient, at, 1);
+	return domain_where != NULL && strcmp(domain_where, where) == 0 ? at : sender;
+}
+
+/* 1 if sender is on a block list that applies to recipient, with the list
+   and the entry that matched in why: "block list of domain example.jp:
+   entry @spam.example". */
+static int om_policy_blocked(struct om_policy *policy, const char *sender,
+			     const char *recipient, char *why, size_t why_size)
+{
+	const char *where, *owner;
+	char *entry, *owner_text;
+
+	where = om_snapshot_listed(policy->snap, "block", recipient, sender, 1);
+	if (where == NULL)
+		return 0;
+	entry = om_policy_reason_text(om_policy_block_entry(policy, sender, recipient,
+							    where), 100);
+	owner = strcmp(where, "mailbox") == 0 ? recipient :
+		strcmp(where, "domain") == 0 ? om_settings_domain_of(recipient) : "*";
+	owner_text = om_policy_reason_text(owner, 100);
+	snprintf(why, why_size, "block list of %s %s: entry %s", where,
+		 owner_text, entry);
+	free(entry);
+	free(owner_text);
+	return 1;
 }
 
 static void om_policy_say(struct om_policy_decision *out, const char *action,
@@ -495,6 +553,28 @@ static int om_policy_rate_exceeded(struct om_policy *policy,
 	return 0;
 }
 
+/* An outbound subscriber's message: FILTER to the configured filter, or
+   DUNNO (and why) when omamori.conf names none. */
+static void om_policy_route_outbound(struct om_policy *policy,
+				     struct om_policy_decision *out)
+{
+	char action[OM_POLICY_ACTION_MAX];
+
+	if (*policy->outbound_filter == '\0') {
+		om_policy_say(out, "DUNNO", "authenticated sender subscribes to an "
+			      "outbound feature, but omamori.conf names no "
+			      "outbound_filter: not routed");
+		return;
+	}
+	if (snprintf(action, sizeof(action), "FILTER %s", policy->outbound_filter) >=
+	    (int)sizeof(action)) {
+		/* config.c bounds the length; never a cut transport name */
+		om_policy_say(out, "DUNNO", "outbound_filter too long: not routed");
+		return;
+	}
+	om_policy_say(out, action, "authenticated sender subscribes to an outbound feature");
+}
+
 static void om_policy_decide_rcpt(struct om_policy *policy,
 				  const struct om_policy_request *req,
 				  time_t now, struct om_policy_decision *out)
@@ -502,11 +582,11 @@ static void om_policy_decide_rcpt(struct om_policy *policy,
 	struct om_policy_instance *inst = om_policy_instance(policy, req->instance, now);
 	const struct om_policy_mailbox *mb;
 	long long max_rcpts, max_size;
-	char why[200];
+	char why[OM_POLICY_REASON_MAX];
 
-	if (om_policy_blocked(policy, req->sender, req->recipient)) {
+	if (om_policy_blocked(policy, req->sender, req->recipient, why, sizeof(why))) {
 		om_policy_say(out, "REJECT 5.7.1 Sender address is on the recipient's block list",
-			      "block list of the recipient, its domain or global");
+			      why);
 		return;
 	}
 	mb = om_policy_mailbox(policy, req->recipient);
@@ -535,8 +615,7 @@ static void om_policy_decide_rcpt(struct om_policy *policy,
 	}
 	if (*req->sasl_username != '\0' &&
 	    om_policy_mailbox(policy, req->sasl_username)->outbound) {
-		om_policy_say(out, OM_POLICY_FILTER_ACTION,
-			      "authenticated sender subscribes to an outbound feature");
+		om_policy_route_outbound(policy, out);
 		return;
 	}
 	om_policy_say(out, "DUNNO", "no rule applies");

@@ -28,11 +28,12 @@ struct om_policy_request {
 	long recipient_count;
 };
 
-#define OM_POLICY_FILTER_ACTION "FILTER omamori-out:dummy"
+#define OM_POLICY_ACTION_MAX 256
+#define OM_POLICY_REASON_MAX 256
 
 struct om_policy_decision {
-	char action[256];	/* what follows "action=" */
-	char reason[256];	/* why, for logs and policy test */
+	char action[OM_POLICY_ACTION_MAX];	/* what follows "action=" */
+	char reason[OM_POLICY_REASON_MAX];	/* why, for logs and policy test */
 };
 
 /* Parses one request at the start of buf[0..len): "name=value" lines and an
@@ -48,6 +49,12 @@ int om_policy_parse(char *buf, size_t len, size_t max_request, size_t *scanned,
 
 struct om_policy *om_policy_new(void);
 void om_policy_free(struct om_policy **policy);
+/* Where mail of an authenticated sender whose mailbox subscribes to an
+   outbound feature goes: "transport:nexthop" (omamori.conf's
+   outbound_filter, checked there), answered as "FILTER transport:nexthop".
+   "" (the default) routes nothing: such mail gets DUNNO, since a FILTER to
+   a transport Postfix does not define would defer it for ever.  Copied. */
+void om_policy_set_outbound_filter(struct om_policy *policy, const char *filter);
 /* Replaces the snapshot with the store's current lists and settings.
    0 or -1 (the old snapshot stays). */
 int om_policy_load(struct om_policy *policy, struct om_store *store,

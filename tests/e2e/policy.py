@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """End-to-end: omamori-policyd through real Postfix (check_policy_service):
-block lists per recipient, the recipient limit, per-user rate limits and
-their recovery, outbound FILTER to a pipe transport, the daemon killed
-(Postfix's default action) and restarted (counters kept).  TAP output."""
+block lists per recipient (the log naming the list and the entry), the
+recipient limit, per-user rate limits and their recovery, outbound FILTER to
+a pipe transport (and none without outbound_filter), the daemon killed
+(Postfix's default action, DEFER_IF_PERMIT as shipped: mail waits) and
+restarted (counters kept).  TAP output."""
 import os
 import signal
 import smtplib
@@ -45,6 +47,10 @@ def blocked_sender_rejected_for_one_recipient_only(st):
     time.sleep(1)
     check(not [x for x in st.fetch_all("alice@example.test") if m.encode() in x],
           "alice received a blocked sender's mail")
+    log = open(os.path.join(st.dir, "log", "policyd.log"), errors="replace").read()
+    check('recipient=<alice@example.test>' in log and
+          'reason="block list of mailbox alice@example.test: entry @spam.example"' in log,
+          "the REJECT's log line does not name the list and the entry:\n%s" % log[-2000:])
 
 
 @tap.case
@@ -129,6 +135,50 @@ def authenticated_outbound_subscriber_goes_through_filter(st):
     st.wait_for("bob@example.test", m2.encode())
 
 
+def set_conf_and_reload(st, text):
+    with open(st.OMAMORI_CONF, "w") as f:
+        f.write(text)
+    os.kill(st.policyd_pid(), signal.SIGHUP)
+    time.sleep(0.5)
+
+
+@tap.case
+def no_outbound_filter_means_no_filter(st):
+    with open(st.OMAMORI_CONF) as f:
+        original = f.read()
+    without = "".join(line for line in original.splitlines(True)
+                      if not line.startswith("outbound_filter"))
+    try:
+        set_conf_and_reload(st, without)
+        sub = st.ctl("sub", "set", "alice@example.test", "outbound-virus", "on")
+        check(b"warning" in sub.stderr and b"outbound_filter" in sub.stderr,
+              "no warning from omamorictl: %r" % sub.stderr)
+        dom = st.ctl("domain", "set", "example.test", "default", "all-on")
+        check(b"outbound_filter" in dom.stderr, "no warning for default all-on: %r" % dom.stderr)
+        refresh()
+        req = (b"request=smtpd_access_policy\nprotocol_state=RCPT\nsender=alice@example.test\n"
+               b"recipient=x@far.example\nsasl_username=alice@example.test\ninstance=nf1\n")
+        out = st.ctl("policy", "test", stdin=req).stdout.decode()
+        check(out.startswith("action=DUNNO") and "no outbound_filter" in out, out)
+        m = mk()
+        with st.smtp(login="alice@example.test") as s:
+            refused = s.sendmail("alice@example.test", ["bob@example.test"], msg(m, "alice@example.test"))
+        check(refused == {}, refused)
+        st.wait_for("bob@example.test", m.encode())
+        for name in os.listdir(st.FILTERED_DIR):
+            with open(os.path.join(st.FILTERED_DIR, name), "rb") as f:
+                check(m.encode() not in f.read(), "routed to omamori-out without outbound_filter")
+        log = open(os.path.join(st.dir, "log", "maillog"), errors="replace").read()
+        check(not [line for line in log.splitlines() if "omamori-out" in line and m in line],
+              "FILTER in the maillog")
+    finally:
+        st.ctl("domain", "unset", "example.test", "default")
+        st.ctl("sub", "del", "alice@example.test", "outbound-virus")
+        set_conf_and_reload(st, original)
+    quiet = st.ctl("sub", "set", "alice@example.test", "outbound-virus", "off")
+    check(b"warning" not in quiet.stderr, quiet.stderr)
+
+
 @tap.case
 def malformed_requests_get_no_answer(st):
     pid = st.policyd_pid()
@@ -211,12 +261,17 @@ def killed_daemon_means_default_action_and_restart_keeps_counters(st):
     time.sleep(2.5)     # past policyd_save_interval (1 s here)
     os.kill(st.policyd_pid(), signal.SIGKILL)
     time.sleep(0.5)
-    # no policy server: Postfix applies default_action=DUNNO, a blocked
-    # sender gets through (the configured choice of this stack)
-    m = mk()
-    with st.smtp() as s:
-        s.sendmail("bad@spam.example", ["alice@example.test"], msg(m, "bad@spam.example"))
-    st.wait_for("alice@example.test", m.encode(), timeout=60)
+    # no policy server: Postfix applies default_action=DEFER_IF_PERMIT (the
+    # shipped main.cf snippet's): a blocked sender is not let through, and
+    # neither is anybody else - the mail waits
+    for sender in ("bad@spam.example", "good@remote.test"):
+        with st.smtp() as s:
+            try:
+                s.sendmail(sender, ["alice@example.test"], msg(mk(), sender))
+                check(False, "%s accepted without the policy server" % sender)
+            except smtplib.SMTPRecipientsRefused as e:
+                code, text = e.recipients["alice@example.test"]
+                check(code == 450 and b"4.7.1" in text, "reply %d %r" % (code, text))
     log = open(os.path.join(st.dir, "log", "maillog"), errors="replace").read()
     check("problem talking to server" in log, "no policy failure in the maillog")
     # a SIGKILL loses at most policyd_save_interval of counting (SIGTERM

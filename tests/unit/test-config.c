@@ -23,6 +23,17 @@ static const struct config_case config_cases[] = {
 	{ "bad enum", "scand_failure_action = maybe\n", 0, "not one of: tempfail, accept" },
 	{ "bad language", "default_language = fr\n", 0, "not one of: ja, en" },
 	{ "no equals sign", "store_path /x\n", 0, "expected 'name = value'" },
+	{ "outbound_filter set", "outbound_filter = omamori-out:dummy\n", 1, NULL },
+	{ "outbound_filter, empty nexthop", "outbound_filter = omamori-out:\n", 1, NULL },
+	{ "outbound_filter without ':'", "outbound_filter = omamori-out\n", 0,
+	  "parameter outbound_filter: 'omamori-out' is not TRANSPORT:NEXTHOP" },
+	{ "outbound_filter, no transport", "outbound_filter = :dummy\n", 0, "is not TRANSPORT:NEXTHOP" },
+	{ "outbound_filter, space in nexthop", "outbound_filter = out:a b\n", 0,
+	  "nexthop contains a space" },
+	{ "idle timeout below minimum", "policyd_idle_timeout = 0\n", 0,
+	  "parameter policyd_idle_timeout: 0 is outside 1..86400" },
+	{ "inet cap below minimum", "policyd_inet_max_connections = 0\n", 0,
+	  "parameter policyd_inet_max_connections: 0 is outside" },
 };
 
 static void test_cases(void)

@@ -84,11 +84,12 @@ static void test_malformed(void)
 	       strstr(error, "NUL") != NULL, "refused: NUL byte");
 }
 
+static struct om_policy_decision dec;	/* the last decision, reason included */
+
 static const char *decide(struct om_policy *policy, const char *state,
 			  const char *sender, const char *rcpt, const char *user,
 			  const char *instance, long long size, long now)
 {
-	static struct om_policy_decision dec;
 	struct om_policy_request req;
 
 	memset(&req, 0, sizeof(req));
@@ -148,10 +149,56 @@ static void test_decisions(struct om_store *store)
 	       strncmp(decide(again, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "r6", 0, 1262),
 		       "450 4.7.1", 9) == 0, "restored counters continue the window");
 	TAP_OK(strcmp(decide(policy, "RCPT", "out@example.jp", "x@far.example", "out@example.jp", "o1", 0, 1300),
-		      OM_POLICY_FILTER_ACTION) == 0, "outbound subscriber: FILTER");
+		      "DUNNO") == 0 && strstr(dec.reason, "no outbound_filter") != NULL,
+	       "outbound subscriber, no outbound_filter: DUNNO, not a FILTER to nowhere");
+	om_policy_set_outbound_filter(policy, "omamori-out:dummy");
+	TAP_OK(strcmp(decide(policy, "RCPT", "out@example.jp", "x@far.example", "out@example.jp", "o2", 0, 1300),
+		      "FILTER omamori-out:dummy") == 0, "outbound subscriber: FILTER to outbound_filter");
+	TAP_OK(strcmp(decide(policy, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "o3", 0, 1300),
+		      "DUNNO") == 0, "not subscribed: no FILTER");
 	om_policy_free(&again);
 	om_policy_free(&policy);
 	TAP_OK(policy == NULL, "free sets the pointer to NULL");
+}
+
+struct block_case {
+	const char *label, *sender, *rcpt, *reason;
+};
+
+/* A refusal's reason names the list (whose, block) and the entry that
+   matched, the client's text sanitised. */
+static const struct block_case block_cases[] = {
+	{ "mailbox list, domain entry", "Bad@SPAM.example", "alice@example.jp",
+	  "block list of mailbox alice@example.jp: entry @spam.example" },
+	{ "mailbox list, address entry", "one@Whole.example", "alice@example.jp",
+	  "block list of mailbox alice@example.jp: entry one@whole.example" },
+	{ "domain list", "x@dom.example", "bob@example.jp",
+	  "block list of domain example.jp: entry @dom.example" },
+	{ "global list", "worm@evil.example", "bob@other.jp",
+	  "block list of global *: entry worm@evil.example" },
+	{ "control characters and quotes sanitised", "q\"\x01@evil2.example", "bob@other.jp",
+	  "block list of global *: entry q??@evil2.example" },
+};
+
+static void test_block_reasons(struct om_store *store)
+{
+	struct om_policy *policy = om_policy_new();
+	char *error = NULL;
+	size_t i;
+
+	TAP_OK(om_store_list_add(store, "alice@example.jp", "block", "one@whole.example", 300, &error) == 0 &&
+	       om_store_list_add(store, "example.jp", "block", "@dom.example", 300, &error) == 0 &&
+	       om_store_list_add(store, "*", "block", "worm@evil.example", 300, &error) == 0 &&
+	       om_store_list_add(store, "*", "block", "q\"\x01@evil2.example", 300, &error) == 0 &&
+	       om_policy_load(policy, store, &error) == 0, "block lists loaded");
+	for (i = 0; i < OM_N_ELEMENTS(block_cases); i++) {
+		const struct block_case *c = &block_cases[i];
+
+		TAP_OK(strncmp(decide(policy, "RCPT", c->sender, c->rcpt, "", "b1", 0, 1400),
+			       "REJECT 5.7.1", 12) == 0 && strcmp(dec.reason, c->reason) == 0,
+		       "block reason: %s (%s)", c->label, dec.reason);
+	}
+	om_policy_free(&policy);
 }
 
 /* Settings are resolved once per mailbox and snapshot: a change in the
@@ -218,6 +265,7 @@ int main(void)
 	if (om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) < 0)
 		abort();
 	test_decisions(store);
+	test_block_reasons(store);
 	test_settings_change(store);
 	test_message_state_bounded(store);
 	om_store_close(&store);
