@@ -50,7 +50,7 @@ static const struct om_param om_params[] = {
 	{ "scan_max_parts", OM_PARAM_LONG, OFF(scan_max_parts), "1000", 1, 1000000, NULL },
 	{ "scan_max_depth", OM_PARAM_LONG, OFF(scan_max_depth), "30", 1, 1000, NULL },
 	{ "store_busy_timeout_ms", OM_PARAM_LONG, OFF(store_busy_timeout_ms), "5000", 0, 600000, NULL },
-	{ "policyd_listen", OM_PARAM_STR, OFF(policyd_listen), "unix:/var/spool/postfix/private/omamori", 0, 0, NULL },
+	{ "policyd_listen", OM_PARAM_STR, OFF(policyd_listen), "unix:/var/spool/postfix/omamori/policy", 0, 0, NULL },
 	{ "policyd_user", OM_PARAM_STR, OFF(policyd_user), "omamori", 0, 0, NULL },
 	{ "policyd_max_request", OM_PARAM_LONG, OFF(policyd_max_request), "65536", 1024, 1048576, NULL },
 	{ "policyd_refresh_interval", OM_PARAM_LONG, OFF(policyd_refresh_interval), "1", 1, 3600, NULL },

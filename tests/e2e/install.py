@@ -21,6 +21,7 @@ cannot be added to the README without being run here):
                                     ROOT, omamorictl from ROOT with the
                                     installed omamori.conf relocated there
 """
+import grp
 import os
 import pwd
 import re
@@ -180,6 +181,11 @@ def programs_config_and_store_in_place(inst):
           "/var/lib/omamori: %r" % (mode_owner(inst.rooted("/var/lib/omamori")),))
     db = inst.rooted("/var/lib/omamori/omamori.db")
     check(mode_owner(db) == (0o660, "omamori", gid), "omamori.db: %r" % (mode_owner(db),))
+    # policyd's socket directory in Postfix's spool: omamori's, reachable
+    # by Postfix's group only
+    spool = inst.rooted("/var/spool/postfix/omamori")
+    check(mode_owner(spool) == (0o750, "omamori", grp.getgrnam("postfix").gr_gid),
+          "%s: %r" % (spool, mode_owner(spool)))
     init = [out for line, out in inst.outputs.items() if "omamorictl init" in line]
     check(init and "ready (schema version" in init[0], "omamorictl init said %r" % init)
     out = sh("%s -c %s sub set taro@example.jp inbound-virus on" %
@@ -236,7 +242,8 @@ def uninstall_leaves_nothing_behind(inst):
     sh("systemctl --root=%s disable %s" % (inst.root, " ".join(UNITS)), SRCDIR)
     sh("make -s uninstall DESTDIR=%s" % inst.root, BUILDDIR, make_env())
     # what stays is the administrator's: the store and Dovecot's configuration
-    keep = (inst.rooted("/var/lib/omamori"), inst.rooted("/etc/dovecot"))
+    keep = (inst.rooted("/var/lib/omamori"), inst.rooted("/etc/dovecot"),
+            inst.rooted("/var/spool/postfix/omamori"))
     left = []
     for top, dirs, names in os.walk(inst.root):
         if top.startswith(keep):

@@ -3,7 +3,7 @@
 
 A local user opens twice the TCP listener's cap of idle connections (4000
 with OMAMORI_FAULT_LONG); real SMTP sessions through Postfix must still get
-the block list's REJECT at RCPT (Postfix asks over unix:private/omamori,
+the block list's REJECT at RCPT (Postfix asks over unix:omamori/policy,
 whose slots the TCP listener cannot take) and have clean mail delivered
 (END-OF-MESSAGE goes over TCP in tests/stack: Postfix's new connection
 takes the slot of the longest-idle one).  Idle connections are closed after
