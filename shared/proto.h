@@ -14,7 +14,7 @@
 #include "util.h"
 
 #define OM_PROTO_MAGIC "OMSC"
-#define OM_PROTO_VERSION 2
+#define OM_PROTO_VERSION 3
 #define OM_PROTO_HEADER_SIZE 12
 /* Largest body besides the message itself (envelope, parts, texts). */
 #define OM_PROTO_OVERHEAD (4 * 1024 * 1024)

@@ -180,7 +180,7 @@ static void test_bad_headers(void)
 				     100, &type, &len, &error) < 0 && strstr(error, "version 7"),
 	       "other version refused");
 	om_free(&error);
-	TAP_OK(om_proto_parse_header((const unsigned char *)"OMSC\x00\x02\x00\x01\x00\x10\x00\x00",
+	TAP_OK(om_proto_parse_header((const unsigned char *)"OMSC\x00\x03\x00\x01\x00\x10\x00\x00",
 				     100, &type, &len, &error) < 0 && strstr(error, "over the limit"),
 	       "oversized body refused");
 	om_free(&error);
@@ -237,7 +237,7 @@ static void test_fragmented_and_pipelined(void)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		abort();
-	if (write(sv[1], "OMSC\x00\x02\x00\x04\x00\x00\x00\x09" "abc", 15) != 15)
+	if (write(sv[1], "OMSC\x00\x03\x00\x04\x00\x00\x00\x09" "abc", 15) != 15)
 		abort();
 	close(sv[1]);
 	TAP_OK(om_proto_read_frame(sv[0], 5000, 1024, &type, &body, &len, &error) < 0 &&
