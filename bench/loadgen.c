@@ -12,8 +12,8 @@
  *   requests=N seconds=S rate=R p50_ms=.. p99_ms=.. max_ms=.. errors=E
  * The same program drives every side, so the figures are comparable.
  */
-#include "proto.h"
-#include "util.h"
+#include "proto/proto.h"
+#include "lib/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

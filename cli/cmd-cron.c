@@ -16,9 +16,9 @@
  * plugin's is.  doveadm runs through fork+execv, never a shell.
  */
 #include "omamorictl.h"
-#include "hash.h"
-#include "settings.h"
-#include "util.h"
+#include "lib/hash.h"
+#include "store/settings.h"
+#include "lib/util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -10,11 +10,11 @@
  * per-mailbox limit, also in an import.
  */
 #include "omamorictl.h"
-#include "csv.h"
-#include "lists.h"
-#include "policy.h"
-#include "settings.h"
-#include "util.h"
+#include "lib/csv.h"
+#include "store/lists.h"
+#include "decide/policy.h"
+#include "store/settings.h"
+#include "lib/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,8 +8,8 @@
  * unscanned), 2 error.
  */
 #include "omamorictl.h"
-#include "proto.h"
-#include "util.h"
+#include "proto/proto.h"
+#include "lib/util.h"
 
 #include <fcntl.h>
 #include <getopt.h>

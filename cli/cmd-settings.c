@@ -4,8 +4,8 @@
  * store call; the lookup order lives in settings.c, not here.
  */
 #include "omamorictl.h"
-#include "settings.h"
-#include "util.h"
+#include "store/settings.h"
+#include "lib/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

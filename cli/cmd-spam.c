@@ -5,10 +5,10 @@
  * in one transaction.
  */
 #include "omamorictl.h"
-#include "settings.h"
-#include "spam.h"
-#include "store.h"
-#include "util.h"
+#include "store/settings.h"
+#include "spam/spam.h"
+#include "store/store.h"
+#include "lib/util.h"
 
 #include <dirent.h>
 #include <stdio.h>

@@ -6,8 +6,8 @@
  * writes nothing.
  */
 #include "omamorictl.h"
-#include "settings.h"
-#include "util.h"
+#include "store/settings.h"
+#include "lib/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>

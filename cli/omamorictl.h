@@ -2,8 +2,8 @@
 #ifndef OMAMORICTL_H
 #define OMAMORICTL_H
 
-#include "om-config.h"
-#include "store.h"
+#include "lib/om-config.h"
+#include "store/store.h"
 
 #define CTL_EXIT_OK 0
 #define CTL_EXIT_NOT_CLEAN 1

@@ -30,12 +30,12 @@
 
 #include <sys/stat.h>
 
-#include "om-config.h"
-#include "lists.h"
-#include "proto.h"
-#include "settings.h"
-#include "store.h"
-#include "util.h"
+#include "lib/om-config.h"
+#include "store/lists.h"
+#include "proto/proto.h"
+#include "store/settings.h"
+#include "store/store.h"
+#include "lib/util.h"
 #include "omamori-plugin.h"
 #include "omamori-stream.h"
 

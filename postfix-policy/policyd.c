@@ -28,12 +28,12 @@
  * as root to bind its sockets (a UNIX socket inside Postfix's spool), then
  * drops to policyd_user for good.
  */
-#include "daemon.h"
-#include "log.h"
-#include "om-config.h"
-#include "policy.h"
-#include "store.h"
-#include "util.h"
+#include "lib/daemon.h"
+#include "lib/log.h"
+#include "lib/om-config.h"
+#include "decide/policy.h"
+#include "store/store.h"
+#include "lib/util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -13,10 +13,10 @@
  * so scans never wait for SQLite, however large the table.
  */
 #include "scand.h"
-#include "log.h"
-#include "spam.h"
-#include "store.h"
-#include "util.h"
+#include "lib/log.h"
+#include "spam/spam.h"
+#include "store/store.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 

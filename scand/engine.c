@@ -6,8 +6,8 @@
  * last scan ends.
  */
 #include "scand.h"
-#include "log.h"
-#include "util.h"
+#include "lib/log.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 

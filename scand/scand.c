@@ -16,10 +16,10 @@
  * checked (proto.c); message text reaches the log only through om_sanitize.
  */
 #include "scand.h"
-#include "daemon.h"
-#include "log.h"
-#include "mime.h"
-#include "util.h"
+#include "lib/daemon.h"
+#include "lib/log.h"
+#include "mail/mime.h"
+#include "lib/util.h"
 
 #include <errno.h>
 #include <poll.h>

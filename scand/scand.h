@@ -7,8 +7,8 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include "av.h"
-#include "om-config.h"
+#include "scan/av.h"
+#include "lib/om-config.h"
 
 struct om_spam_db;
 struct om_store;

@@ -7,15 +7,15 @@
  * (classifier.c).
  */
 #include "scand.h"
-#include "daemon.h"
-#include "log.h"
-#include "proto.h"
-#include "report.h"
-#include "scan.h"
-#include "settings.h"
-#include "snapshot.h"
-#include "store.h"
-#include "util.h"
+#include "lib/daemon.h"
+#include "lib/log.h"
+#include "proto/proto.h"
+#include "crypto/report.h"
+#include "scan/scan.h"
+#include "store/settings.h"
+#include "store/snapshot.h"
+#include "store/store.h"
+#include "lib/util.h"
 
 #include <errno.h>
 #include <poll.h>

@@ -32,9 +32,9 @@
 #include "sieve-validator.h"
 
 #include "ext-omamori.h"
-#include "om-config.h"
-#include "lists.h"
-#include "util.h"
+#include "lib/om-config.h"
+#include "store/lists.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 

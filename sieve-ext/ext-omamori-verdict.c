@@ -21,11 +21,11 @@
 #include "sieve-runtime.h"
 
 #include "ext-omamori.h"
-#include "om-config.h"
+#include "lib/om-config.h"
 #include "omamori-stream.h"
-#include "proto.h"
-#include "settings.h"
-#include "util.h"
+#include "proto/proto.h"
+#include "store/settings.h"
+#include "lib/util.h"
 
 #include <dlfcn.h>
 #include <math.h>

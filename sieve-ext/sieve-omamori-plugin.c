@@ -14,10 +14,10 @@
 #include "sieve-settings.h"
 
 #include "ext-omamori.h"
-#include "om-config.h"
-#include "lists.h"
-#include "store.h"
-#include "util.h"
+#include "lib/om-config.h"
+#include "store/lists.h"
+#include "store/store.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -26,8 +26,8 @@
 #include "sieve-validator.h"
 
 #include "ext-omamori.h"
-#include "lists.h"
-#include "util.h"
+#include "store/lists.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 

@@ -165,7 +165,7 @@ def start_policyd(conf, log, limit=None):
             resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
     env = dict(os.environ)
     env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
-    return subprocess.Popen([os.path.join(BUILDDIR, "omamori-policyd"), "-c", conf, "-f"],
+    return subprocess.Popen([os.path.join(BUILDDIR, "postfix-policy", "omamori-policyd"), "-c", conf, "-f"],
                             stdout=log, stderr=subprocess.STDOUT, env=env,
                             preexec_fn=set_limit)
 

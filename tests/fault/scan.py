@@ -203,7 +203,7 @@ def scand_refuses_to_start_without_a_writable_scratch_dir(st):
         text = "".join(ln for ln in f if not ln.startswith(("scan_temp_dir", "scand_socket")))
     with open(conf, "w") as f:
         f.write(text + "scan_temp_dir = %s\nscand_socket = %s/run/bad.sock\n" % (d, st.dir))
-    proc = subprocess.run([os.path.join(BUILDDIR, "omamori-scand"), "-c", conf, "-f"],
+    proc = subprocess.run([os.path.join(BUILDDIR, "scand", "omamori-scand"), "-c", conf, "-f"],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60,
                           env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
     out = proc.stdout.decode(errors="replace")

@@ -3,13 +3,13 @@
  * (rules, tokenizer in every charset, classifier, subject tagging), plus
  * the wire decoder on the same bytes.  Built with clang when it is installed; run for
  * a short time by `make check` (tests/fuzz/run-fuzz.sh). */
-#include "av.h"
-#include "mime.h"
-#include "proto.h"
-#include "scan.h"
-#include "snapshot.h"
-#include "spam.h"
-#include "util.h"
+#include "scan/av.h"
+#include "mail/mime.h"
+#include "proto/proto.h"
+#include "scan/scan.h"
+#include "store/snapshot.h"
+#include "spam/spam.h"
+#include "lib/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* test-config.c - unit tests of config.c: defaults, bounds, clear errors. */
 #include "tap.h"
-#include "om-config.h"
-#include "util.h"
+#include "lib/om-config.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,8 +2,8 @@
  * fields with commas and doubled quotes, CRLF, a UTF-8 BOM) and the
  * malformed records it must refuse with their line. */
 #include "tap.h"
-#include "csv.h"
-#include "util.h"
+#include "lib/csv.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 #include <string.h>

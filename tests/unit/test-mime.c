@@ -2,8 +2,8 @@
  * removal with the other parts kept byte for byte, notices in any charset,
  * the Date against the arrival, recipients. */
 #include "tap.h"
-#include "mime.h"
-#include "util.h"
+#include "mail/mime.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /* test-notify.c - unit tests of notify.c: placeholders, sanitised values,
  * mail templates from templates/ in both languages. */
 #include "tap.h"
-#include "notify.h"
-#include "util.h"
+#include "notice/notify.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 #include <string.h>

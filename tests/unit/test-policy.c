@@ -2,10 +2,10 @@
  * time, pipelined requests, every malformed case, and the decisions against
  * a snapshot of a real store. */
 #include "tap.h"
-#include "policy.h"
-#include "settings.h"
-#include "store.h"
-#include "util.h"
+#include "decide/policy.h"
+#include "store/settings.h"
+#include "store/store.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,8 +1,8 @@
 /* test-proto.c - unit tests of the scand wire protocol: round trips, every
  * malformed case the decoder must refuse, and reads fed a byte at a time. */
 #include "tap.h"
-#include "proto.h"
-#include "util.h"
+#include "proto/proto.h"
+#include "lib/util.h"
 
 #include <pthread.h>
 #include <stdlib.h>

@@ -1,10 +1,10 @@
 /* test-scan.c - the scan of one message (scan.c) with real libclamav and a
  * signature database written by the test: each decision path. */
 #include "tap.h"
-#include "av.h"
-#include "mime.h"
-#include "scan.h"
-#include "util.h"
+#include "scan/av.h"
+#include "mail/mime.h"
+#include "scan/scan.h"
+#include "lib/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,12 +2,12 @@
  * charset it arrives in, broken charsets that must still yield tokens, and
  * learning, scoring and unlearning on a real store. */
 #include "tap.h"
-#include "mime.h"
-#include "spam.h"
-#include "spamtable.h"
-#include "store.h"
-#include "tokenize.h"
-#include "util.h"
+#include "mail/mime.h"
+#include "spam/spam.h"
+#include "spam/spamtable.h"
+#include "store/store.h"
+#include "spam/tokenize.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,10 +3,10 @@
  * are named (a user name without a domain is a mailbox), the values in
  * effect with their source, and the list limit in imports. */
 #include "tap.h"
-#include "lists.h"
-#include "settings.h"
-#include "store.h"
-#include "util.h"
+#include "store/lists.h"
+#include "store/settings.h"
+#include "store/store.h"
+#include "lib/util.h"
 
 #include <stdlib.h>
 #include <string.h>

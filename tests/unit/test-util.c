@@ -1,10 +1,10 @@
 /* test-util.c - unit tests of util.c, hash.c and log.c: sanitising, JSON
  * strings, bounded copies, the hash map, syslog's fallback to stderr. */
 #include "tap.h"
-#include "hash.h"
-#include "log.h"
-#include "util.h"
-#include "report.h"
+#include "lib/hash.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "crypto/report.h"
 
 #include <stdlib.h>
 #include <string.h>

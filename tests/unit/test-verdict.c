@@ -3,21 +3,22 @@
  * parsing, header rules, list entry syntax and the adding rules (limit,
  * user allow-list switch), snapshot lookups and the per-mailbox verdict. */
 #include "tap.h"
-#include "lists.h"
-#include "mime.h"
-#include "rules.h"
-#include "settings.h"
-#include "snapshot.h"
-#include "store.h"
-#include "util.h"
-#include "verdict.h"
+#include "store/lists.h"
+#include "mail/mime.h"
+#include "spam/rules.h"
+#include "store/settings.h"
+#include "store/snapshot.h"
+#include "store/store.h"
+#include "lib/util.h"
+#include "decide/verdict.h"
+#include "mail/subject.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 static int tag_is(const char *raw, const char *tag, const char *want)
 {
-	char *got = om_verdict_tag_subject(raw, tag);
+	char *got = om_subject_tag(raw, tag);
 	int ok = want == NULL ? got == NULL : got != NULL && strcmp(got, want) == 0;
 
 	if (!ok)

@@ -1,0 +1,662 @@
+/* policy.c - the decisions of omamori-policyd, from memory.
+ *
+ * The store is read into a snapshot (hash maps) when it changes, so a
+ * request costs a few hash lookups and never a database read or write; rate
+ * counters live here too and are saved in batches.  Decisions per request
+ * state (Postfix SMTPD_POLICY_README): at RCPT, block lists (REJECT for that
+ * recipient only), the recipient count per message, the declared size, the
+ * authenticated sender's rate, then outbound routing (FILTER, whole
+ * message, only to the filter omamori.conf names); at MAIL and
+ * END-OF-MESSAGE, the message size.  A refusal's reason names the rule and,
+ * for a block list, the list and the entry that matched, so the log says
+ * why without a second lookup.
+ */
+#include "decide/policy.h"
+#include "lib/hash.h"
+#include "store/settings.h"
+#include "store/snapshot.h"
+#include "store/store.h"
+#include "lib/util.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OM_POLICY_INSTANCE_TTL 600
+/* Messages in progress kept at most.  Each smtpd process has at most one
+   message in progress, so this is far above any real set of Postfix
+   servers; it bounds the memory a client opening transaction after
+   transaction (and never finishing one) can make us spend. */
+#define OM_POLICY_INSTANCES_MAX 20000
+
+struct om_policy_instance {
+	long recipients;
+	long long size_limit;	/* smallest limit among its recipients */
+	time_t seen;
+};
+
+struct om_policy_rate {
+	long long window_start;
+	long long messages;
+	long long recipients;
+	char last_instance[64];
+};
+
+/* A mailbox's settings as the decisions need them, resolved once per
+   snapshot (mailbox -> domain -> global -> default) instead of per request. */
+struct om_policy_mailbox {
+	long long max_recipients;
+	long long max_message_size;
+	long long rate_window;
+	long long rate_messages;
+	long long rate_recipients;
+	int outbound;
+};
+
+/* Resolved mailboxes kept at most; past it the cache starts again. */
+#define OM_POLICY_MAILBOX_CACHE_MAX 65536
+
+struct om_policy {
+	struct om_snapshot *snap;	/* lists and settings */
+	struct om_hash *instances;	/* instance -> om_policy_instance */
+	struct om_hash *rates;		/* sasl user -> om_policy_rate */
+	struct om_hash *mailboxes;	/* address -> om_policy_mailbox */
+	char *outbound_filter;		/* "transport:nexthop", "" = none */
+};
+
+/* ---- parsing ---- */
+
+static void om_policy_request_init(struct om_policy_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->request = req->protocol_state = req->sender = req->recipient = "";
+	req->sasl_username = req->instance = req->client_address = "";
+}
+
+/* The attributes the decisions use; Postfix sends some twenty more, and
+   those are skipped on their length before any string compare. */
+static void om_policy_attribute(struct om_policy_request *req,
+				const char *name, size_t name_len,
+				const char *value)
+{
+	const struct {
+		const char *name;
+		size_t len;
+		const char **field;
+	} text_attributes[] = {
+		{ "request", 7, &req->request },
+		{ "protocol_state", 14, &req->protocol_state },
+		{ "sender", 6, &req->sender },
+		{ "recipient", 9, &req->recipient },
+		{ "sasl_username", 13, &req->sasl_username },
+		{ "instance", 8, &req->instance },
+		{ "client_address", 14, &req->client_address },
+	};
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(text_attributes); i++) {
+		if (name_len == text_attributes[i].len &&
+		    memcmp(name, text_attributes[i].name, name_len) == 0) {
+			*text_attributes[i].field = value;
+			return;
+		}
+	}
+	if (name_len == 4 && memcmp(name, "size", 4) == 0)
+		req->size = atoll(value);
+	else if (name_len == 15 && memcmp(name, "recipient_count", 15) == 0)
+		req->recipient_count = atol(value);
+}
+
+/* Looks for the request's end (an empty line, "\n" or "\r\n") from
+   *scanned on, line by line, and for NUL bytes in what is new.  Returns
+   the request's length, or 0 with *scanned moved to the start of the last
+   incomplete line, so that input arriving in pieces is read once. */
+static size_t om_policy_request_end(const char *buf, size_t len, size_t *scanned,
+				    int *nul_r)
+{
+	const char *p = buf + *scanned, *end = buf + len, *nl;
+
+	*nul_r = memchr(p, '\0', (size_t)(end - p)) != NULL;
+	while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (nl == p || (nl == p + 1 && *p == '\r'))
+			return (size_t)(nl + 1 - buf);
+		p = nl + 1;
+	}
+	*scanned = (size_t)(p - buf);
+	return 0;
+}
+
+int om_policy_parse(char *buf, size_t len, size_t max_request, size_t *scanned,
+		    struct om_policy_request *req, size_t *used_r,
+		    const char **error_r)
+{
+	int nul;
+	size_t total = om_policy_request_end(buf, len, scanned, &nul);
+	char *line = buf, *end, *nl, *eq;
+
+	om_policy_request_init(req);
+	if (nul) {
+		*error_r = "NUL byte in request";
+		return -1;
+	}
+	if (total == 0 ? len > max_request : total > max_request) {
+		*error_r = "request too large";
+		return -1;
+	}
+	if (total == 0)
+		return 0;
+	*scanned = 0;	/* the next request starts afresh */
+	/* the request is whole: split it in place */
+	end = buf + total;
+	while ((nl = memchr(line, '\n', (size_t)(end - line))) != NULL) {
+		*nl = '\0';
+		if (nl > line && nl[-1] == '\r')
+			nl[-1] = '\0';
+		if (*line == '\0')
+			break;
+		eq = memchr(line, '=', (size_t)(nl - line));
+		if (eq == NULL) {
+			*error_r = "attribute line without '='";
+			return -1;
+		}
+		*eq = '\0';
+		om_policy_attribute(req, line, (size_t)(eq - line), eq + 1);
+		line = nl + 1;
+	}
+	if (*req->request == '\0') {
+		*error_r = "request without request=";
+		return -1;
+	}
+	*used_r = total;
+	return 1;
+}
+
+/* ---- snapshot ---- */
+
+struct om_policy *om_policy_new(void)
+{
+	struct om_policy *policy = om_calloc(1, sizeof(*policy));
+
+	policy->snap = om_snapshot_new();
+	policy->instances = om_hash_new(256);
+	policy->rates = om_hash_new(256);
+	policy->mailboxes = om_hash_new(256);
+	policy->outbound_filter = om_strdup("");
+	return policy;
+}
+
+void om_policy_set_outbound_filter(struct om_policy *policy, const char *filter)
+{
+	free(policy->outbound_filter);
+	policy->outbound_filter = om_strdup(filter);
+}
+
+void om_policy_free(struct om_policy **policyp)
+{
+	struct om_policy *policy = *policyp;
+
+	if (policy == NULL)
+		return;
+	om_snapshot_free(&policy->snap);
+	om_hash_free(&policy->instances, free);
+	om_hash_free(&policy->rates, free);
+	om_hash_free(&policy->mailboxes, free);
+	free(policy->outbound_filter);
+	free(policy);
+	*policyp = NULL;
+}
+
+/* Forgets the resolved mailboxes: the settings behind them changed. */
+static void om_policy_forget_mailboxes(struct om_policy *policy)
+{
+	om_hash_free(&policy->mailboxes, free);
+	policy->mailboxes = om_hash_new(256);
+}
+
+int om_policy_load(struct om_policy *policy, struct om_store *store,
+		   char **error_r)
+{
+	if (om_snapshot_load(policy->snap, store, error_r) < 0)
+		return -1;
+	om_policy_forget_mailboxes(policy);
+	return 0;
+}
+
+int om_policy_refresh(struct om_policy *policy, struct om_store *store,
+		      char **error_r)
+{
+	int ret = om_snapshot_refresh(policy->snap, store, error_r);
+
+	if (ret > 0)
+		om_policy_forget_mailboxes(policy);
+	return ret;
+}
+
+/* ---- rate counters ---- */
+
+static void om_policy_rate_restore(void *context, const struct om_store_rate *r)
+{
+	struct om_policy *policy = context;
+	struct om_policy_rate *rate = om_calloc(1, sizeof(*rate));
+
+	rate->window_start = r->window_start;
+	rate->messages = r->messages;
+	rate->recipients = r->recipients;
+	free(om_hash_set(policy->rates, r->user, rate));
+}
+
+int om_policy_load_rates(struct om_policy *policy, struct om_store *store,
+			 char **error_r)
+{
+	return om_store_rates_each(store, om_policy_rate_restore, policy,
+				   error_r) < 0 ? -1 : 0;
+}
+
+struct om_rate_collect {
+	struct om_store_rate *rates;
+	size_t count;
+};
+
+static void om_policy_rate_collect(void *context, const char *user, void *value)
+{
+	struct om_rate_collect *c = context;
+	const struct om_policy_rate *rate = value;
+
+	c->rates[c->count].user = user;
+	c->rates[c->count].window_start = rate->window_start;
+	c->rates[c->count].messages = rate->messages;
+	c->rates[c->count].recipients = rate->recipients;
+	c->count++;
+}
+
+int om_policy_save_rates(struct om_policy *policy, struct om_store *store,
+			 time_t now, char **error_r)
+{
+	struct om_rate_collect c;
+	int ret;
+
+	c.rates = om_calloc(om_hash_count(policy->rates) + 1, sizeof(*c.rates));
+	c.count = 0;
+	om_hash_each(policy->rates, om_policy_rate_collect, &c);
+	/* a window longer than a week is refused by the settings */
+	ret = om_store_rates_save(store, c.rates, c.count,
+				  (long long)now - 8 * 86400, error_r);
+	free(c.rates);
+	return ret;
+}
+
+/* ---- per-message state ---- */
+
+struct om_expire {
+	struct om_hash *map;
+	time_t before;
+	char **keys;
+	size_t count, cap;
+};
+
+static void om_policy_expire_collect(void *context, const char *key, void *value)
+{
+	struct om_expire *e = context;
+	const struct om_policy_instance *inst = value;
+
+	if (inst->seen >= e->before)
+		return;
+	if (e->count == e->cap) {
+		e->cap = e->cap == 0 ? 64 : e->cap * 2;
+		e->keys = om_realloc(e->keys, e->cap * sizeof(char *));
+	}
+	e->keys[e->count++] = om_strdup(key);
+}
+
+/* Forgets messages last seen before the given time. */
+static void om_policy_expire_before(struct om_policy *policy, time_t before)
+{
+	struct om_expire e = { policy->instances, before, NULL, 0, 0 };
+	size_t i;
+
+	om_hash_each(policy->instances, om_policy_expire_collect, &e);
+	for (i = 0; i < e.count; i++) {
+		free(om_hash_delete(policy->instances, e.keys[i]));
+		free(e.keys[i]);
+	}
+	free(e.keys);
+}
+
+void om_policy_expire(struct om_policy *policy, time_t now)
+{
+	om_policy_expire_before(policy, now - OM_POLICY_INSTANCE_TTL);
+}
+
+struct om_age_histogram {
+	size_t counts[OM_POLICY_INSTANCE_TTL + 1];	/* by age in seconds */
+	time_t now;
+};
+
+static void om_policy_age_count(void *context, const char *key, void *value)
+{
+	struct om_age_histogram *h = context;
+	const struct om_policy_instance *inst = value;
+	time_t age = h->now - inst->seen;
+
+	(void)key;
+	if (age < 0)
+		age = 0;
+	h->counts[age > OM_POLICY_INSTANCE_TTL ? OM_POLICY_INSTANCE_TTL : age]++;
+}
+
+/* At the limit: the oldest quarter goes (ages counted in one pass, then
+   one pass to remove), so a flood of new messages costs a few slot visits
+   per message.  At worst a slow message's recipient count starts again. */
+static void om_policy_make_room(struct om_policy *policy, time_t now)
+{
+	struct om_age_histogram *h = om_calloc(1, sizeof(*h));
+	size_t goal = om_hash_count(policy->instances) / 4, freed = 0;
+	time_t age;
+
+	h->now = now;
+	om_hash_each(policy->instances, om_policy_age_count, h);
+	for (age = OM_POLICY_INSTANCE_TTL; age > 0; age--) {
+		freed += h->counts[age];
+		if (freed >= goal)
+			break;
+	}
+	free(h);
+	/* forgets those seen at least age seconds ago (all of them at 0) */
+	om_policy_expire_before(policy, now - age + 1);
+}
+
+void om_policy_stats(const struct om_policy *policy, size_t *entries_r,
+		     size_t *instances_r, size_t *users_r)
+{
+	*entries_r = om_snapshot_list_entries(policy->snap);
+	*instances_r = om_hash_count(policy->instances);
+	*users_r = om_hash_count(policy->rates);
+}
+
+/* ---- decisions ---- */
+
+static long long om_policy_number(struct om_policy *policy, const char *mailbox,
+				  const char *name, long long def)
+{
+	char *error = NULL, *value;
+	long long n;
+
+	value = om_settings_domain_value_from(om_snapshot_source(policy->snap),
+					      mailbox, name,
+					      "", &error);
+	free(error);
+	n = om_settings_number(value, (long)def);
+	free(value);
+	return n;
+}
+
+/* 1 if the mailbox takes an outbound feature. */
+static int om_policy_outbound(struct om_policy *policy, const char *mailbox)
+{
+	enum om_sub_state state;
+	const char *source;
+	char *error = NULL;
+
+	if (om_settings_subscription_from(om_snapshot_source(policy->snap), mailbox,
+					  OM_FEATURE_OUTBOUND_VIRUS, &state,
+					  &source, &error) < 0) {
+		free(error);
+		return 0;
+	}
+	return state == OM_SUB_ON;
+}
+
+/* The mailbox's settings, resolved on first use after each reload. */
+static const struct om_policy_mailbox *
+om_policy_mailbox(struct om_policy *policy, const char *mailbox)
+{
+	struct om_policy_mailbox *mb = om_hash_get(policy->mailboxes, mailbox);
+
+	if (mb != NULL)
+		return mb;
+	if (om_hash_count(policy->mailboxes) >= OM_POLICY_MAILBOX_CACHE_MAX)
+		om_policy_forget_mailboxes(policy);
+	mb = om_calloc(1, sizeof(*mb));
+	mb->max_recipients = om_policy_number(policy, mailbox, OM_SETTING_MAX_RECIPIENTS,
+					      OM_DEFAULT_MAX_RECIPIENTS);
+	mb->max_message_size = om_policy_number(policy, mailbox, OM_SETTING_MAX_MESSAGE_SIZE,
+						OM_DEFAULT_MAX_MESSAGE_SIZE);
+	mb->rate_window = om_policy_number(policy, mailbox, OM_SETTING_RATE_WINDOW,
+					   OM_DEFAULT_RATE_WINDOW);
+	mb->rate_messages = om_policy_number(policy, mailbox, OM_SETTING_RATE_MESSAGES,
+					     OM_DEFAULT_RATE_MESSAGES);
+	mb->rate_recipients = om_policy_number(policy, mailbox, OM_SETTING_RATE_RECIPIENTS,
+					       OM_DEFAULT_RATE_RECIPIENTS);
+	mb->outbound = *mailbox != '\0' && om_policy_outbound(policy, mailbox);
+	om_hash_set(policy->mailboxes, mailbox, mb);
+	return mb;
+}
+
+/* Text of the client's for a reason that is logged in quotes: sanitised,
+   cut at maxbytes, lower-cased as list entries are, no '"'. */
+static char *om_policy_reason_text(const char *s, size_t maxbytes)
+{
+	char *text = om_sanitize(s, maxbytes), *p;
+
+	for (p = text; *p != '\0'; p++) {
+		if (*p == '"')
+			*p = '?';
+		else if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	}
+	return text;
+}
+
+/* The entry of the where list that matched sender: its "@domain" when that
+   alone is listed there, else the whole address. */
+static const char *om_policy_block_entry(struct om_policy *policy,
+					 const char *sender, const char *recipient,
+					 const char *where)
+{
+	const char *at = strrchr(sender, '@'), *domain_where;
+
+	if (at == NULL || at == sender)
+		return sender;
+	domain_where = om_snapshot_listed(policy->snap, "block", recipient, at, 1);
+	return domain_where != NULL && strcmp(domain_where, where) == 0 ? at : sender;
+}
+
+/* 1 if sender is on a block list that applies to recipient, with the list
+   and the entry that matched in why: "block list of domain example.jp:
+   entry @spam.example". */
+static int om_policy_blocked(struct om_policy *policy, const char *sender,
+			     const char *recipient, char *why, size_t why_size)
+{
+	const char *where, *owner;
+	char *entry, *owner_text;
+
+	where = om_snapshot_listed(policy->snap, "block", recipient, sender, 1);
+	if (where == NULL)
+		return 0;
+	entry = om_policy_reason_text(om_policy_block_entry(policy, sender, recipient,
+							    where), 100);
+	owner = strcmp(where, "mailbox") == 0 ? recipient :
+		strcmp(where, "domain") == 0 ? om_settings_domain_of(recipient) : "*";
+	owner_text = om_policy_reason_text(owner, 100);
+	snprintf(why, why_size, "block list of %s %s: entry %s", where,
+		 owner_text, entry);
+	free(entry);
+	free(owner_text);
+	return 1;
+}
+
+static void om_policy_say(struct om_policy_decision *out, const char *action,
+			  const char *reason)
+{
+	if (om_strlcpy(out->action, action, sizeof(out->action)) < 0)
+		(void)om_strlcpy(out->action, "DUNNO", sizeof(out->action));
+	if (om_strlcpy(out->reason, reason, sizeof(out->reason)) < 0)
+		(void)om_strlcpy(out->reason, "(reason too long)", sizeof(out->reason));
+}
+
+static struct om_policy_instance *om_policy_instance(struct om_policy *policy,
+						     const char *instance,
+						     time_t now)
+{
+	struct om_policy_instance *inst;
+
+	if (*instance == '\0')
+		return NULL;
+	inst = om_hash_get(policy->instances, instance);
+	if (inst == NULL) {
+		if (om_hash_count(policy->instances) >= OM_POLICY_INSTANCES_MAX)
+			om_policy_make_room(policy, now);
+		inst = om_calloc(1, sizeof(*inst));
+		om_hash_set(policy->instances, instance, inst);
+	}
+	inst->seen = now;
+	return inst;
+}
+
+/* The sender's rate: 1 if this recipient would go over a limit. */
+static int om_policy_rate_exceeded(struct om_policy *policy,
+				   const struct om_policy_request *req,
+				   time_t now, char *why, size_t why_size)
+{
+	const char *user = req->sasl_username;
+	const struct om_policy_mailbox *mb = om_policy_mailbox(policy, user);
+	long long window = mb->rate_window, max_msgs = mb->rate_messages;
+	long long max_rcpts = mb->rate_recipients;
+	long long start = window > 0 ? (long long)now - (long long)now % window : 0;
+	struct om_policy_rate *rate = om_hash_get(policy->rates, user);
+	int new_message;
+
+	if (rate == NULL) {
+		rate = om_calloc(1, sizeof(*rate));
+		om_hash_set(policy->rates, user, rate);
+	}
+	if (rate->window_start != start) {
+		rate->window_start = start;
+		rate->messages = rate->recipients = 0;
+		rate->last_instance[0] = '\0';
+	}
+	new_message = strcmp(rate->last_instance, req->instance) != 0;
+	if ((new_message && rate->messages + 1 > max_msgs) ||
+	    rate->recipients + 1 > max_rcpts) {
+		snprintf(why, why_size, "%s: %lld messages, %lld recipients in this "
+			 "%llds window (limits %lld, %lld)", user, rate->messages,
+			 rate->recipients, window, max_msgs, max_rcpts);
+		return 1;
+	}
+	if (new_message) {
+		rate->messages++;
+		(void)om_strlcpy(rate->last_instance, req->instance,
+				 sizeof(rate->last_instance));
+	}
+	rate->recipients++;
+	return 0;
+}
+
+/* An outbound subscriber's message: FILTER to the configured filter, or
+   DUNNO (and why) when omamori.conf names none. */
+static void om_policy_route_outbound(struct om_policy *policy,
+				     struct om_policy_decision *out)
+{
+	char action[OM_POLICY_ACTION_MAX];
+
+	if (*policy->outbound_filter == '\0') {
+		om_policy_say(out, "DUNNO", "authenticated sender subscribes to an "
+			      "outbound feature, but omamori.conf names no "
+			      "outbound_filter: not routed");
+		return;
+	}
+	if (snprintf(action, sizeof(action), "FILTER %s", policy->outbound_filter) >=
+	    (int)sizeof(action)) {
+		/* config.c bounds the length; never a cut transport name */
+		om_policy_say(out, "DUNNO", "outbound_filter too long: not routed");
+		return;
+	}
+	om_policy_say(out, action, "authenticated sender subscribes to an outbound feature");
+}
+
+static void om_policy_decide_rcpt(struct om_policy *policy,
+				  const struct om_policy_request *req,
+				  time_t now, struct om_policy_decision *out)
+{
+	struct om_policy_instance *inst = om_policy_instance(policy, req->instance, now);
+	const struct om_policy_mailbox *mb;
+	long long max_rcpts, max_size;
+	char why[OM_POLICY_REASON_MAX];
+
+	if (om_policy_blocked(policy, req->sender, req->recipient, why, sizeof(why))) {
+		om_policy_say(out, "REJECT 5.7.1 Sender address is on the recipient's block list",
+			      why);
+		return;
+	}
+	mb = om_policy_mailbox(policy, req->recipient);
+	max_rcpts = mb->max_recipients;
+	max_size = mb->max_message_size;
+	if (inst != NULL && inst->recipients + 1 > max_rcpts) {
+		snprintf(why, sizeof(why), "recipient %ld of this message, limit %lld",
+			 inst->recipients + 1, max_rcpts);
+		om_policy_say(out, "452 4.5.3 Too many recipients", why);
+		return;
+	}
+	if (req->size > max_size) {
+		snprintf(why, sizeof(why), "declared size %lld over %lld", req->size, max_size);
+		om_policy_say(out, "552 5.3.4 Message size exceeds the recipient's limit", why);
+		return;
+	}
+	if (*req->sasl_username != '\0' &&
+	    om_policy_rate_exceeded(policy, req, now, why, sizeof(why))) {
+		om_policy_say(out, "450 4.7.1 Sending rate limit reached, try again later", why);
+		return;
+	}
+	if (inst != NULL) {
+		inst->recipients++;
+		if (inst->size_limit == 0 || max_size < inst->size_limit)
+			inst->size_limit = max_size;
+	}
+	if (*req->sasl_username != '\0' &&
+	    om_policy_mailbox(policy, req->sasl_username)->outbound) {
+		om_policy_route_outbound(policy, out);
+		return;
+	}
+	om_policy_say(out, "DUNNO", "no rule applies");
+}
+
+/* At MAIL and END-OF-MESSAGE; after END-OF-MESSAGE the message is over
+   and its state is forgotten at once. */
+static void om_policy_decide_size(struct om_policy *policy,
+				  const struct om_policy_request *req,
+				  time_t now, int message_over,
+				  struct om_policy_decision *out)
+{
+	struct om_policy_instance *inst = om_policy_instance(policy, req->instance, now);
+	long long limit = inst != NULL && inst->size_limit > 0 ? inst->size_limit :
+		om_policy_mailbox(policy, "")->max_message_size;
+	char why[200];
+
+	if (message_over && inst != NULL)
+		free(om_hash_delete(policy->instances, req->instance));
+	if (req->size > limit) {
+		snprintf(why, sizeof(why), "size %lld over %lld", req->size, limit);
+		om_policy_say(out, "552 5.3.4 Message size exceeds the fixed limit", why);
+		return;
+	}
+	om_policy_say(out, "DUNNO", "size within the limit");
+}
+
+void om_policy_decide(struct om_policy *policy,
+		      const struct om_policy_request *req, time_t now,
+		      struct om_policy_decision *out)
+{
+	if (strcmp(req->request, "smtpd_access_policy") != 0) {
+		om_policy_say(out, "DUNNO", "not an smtpd_access_policy request");
+		return;
+	}
+	if (strcmp(req->protocol_state, "RCPT") == 0)
+		om_policy_decide_rcpt(policy, req, now, out);
+	else if (strcmp(req->protocol_state, "MAIL") == 0)
+		om_policy_decide_size(policy, req, now, 0, out);
+	else if (strcmp(req->protocol_state, "END-OF-MESSAGE") == 0)
+		om_policy_decide_size(policy, req, now, 1, out);
+	else
+		om_policy_say(out, "DUNNO", "nothing to decide in this state");
+}

@@ -1,0 +1,323 @@
+/* config.c - parser for omamori.conf ("name = value" lines, # comments).
+ *
+ * One table defines every parameter once, with its default and bounds, in the
+ * manner of Postfix's mail_params.c; an unknown name, a value out of range or
+ * a malformed line stops the load with the file and line at fault.  Values
+ * with a syntax of their own (outbound_filter) are checked once the whole
+ * file is read.
+ */
+#include "lib/om-config.h"
+#include "lib/util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum om_param_type { OM_PARAM_STR, OM_PARAM_LONG, OM_PARAM_ENUM };
+
+struct om_param {
+	const char *name;
+	enum om_param_type type;
+	size_t offset;
+	const char *def;
+	long min, max;			/* OM_PARAM_LONG */
+	const char *const *choices;	/* OM_PARAM_ENUM, NULL-terminated */
+};
+
+static const char *const om_failure_choices[] = { "tempfail", "accept", NULL };
+static const char *const om_limit_choices[] = { "deliver", "tempfail",
+						      "quarantine", NULL };
+static const char *const om_log_choices[] = { "stderr", "syslog", NULL };
+static const char *const om_lang_choices[] = { "ja", "en", NULL };
+
+#define OFF(f) offsetof(struct om_config, f)
+static const struct om_param om_params[] = {
+	{ "store_path", OM_PARAM_STR, OFF(store_path), "/var/lib/omamori/omamori.db", 0, 0, NULL },
+	{ "scand_socket", OM_PARAM_STR, OFF(scand_socket), "/run/omamori/scand.sock", 0, 0, NULL },
+	{ "scand_user", OM_PARAM_STR, OFF(scand_user), "omamori", 0, 0, NULL },
+	{ "signature_dirs", OM_PARAM_STR, OFF(signature_dirs), "/var/lib/clamav", 0, 0, NULL },
+	{ "templates_dir", OM_PARAM_STR, OFF(templates_dir), "/usr/share/omamori/templates", 0, 0, NULL },
+	{ "scan_temp_dir", OM_PARAM_STR, OFF(scan_temp_dir), "", 0, 0, NULL },
+	{ "default_language", OM_PARAM_STR, OFF(default_language), "ja", 0, 0, om_lang_choices },
+	{ "notice_from", OM_PARAM_STR, OFF(notice_from), "postmaster", 0, 0, NULL },
+	{ "log", OM_PARAM_STR, OFF(log), "syslog", 0, 0, om_log_choices },
+	{ "scand_workers", OM_PARAM_LONG, OFF(scand_workers), "4", 1, 256, NULL },
+	{ "signature_check_interval", OM_PARAM_LONG, OFF(signature_check_interval), "60", 0, 86400, NULL },
+	{ "scan_timeout_ms", OM_PARAM_LONG, OFF(scan_timeout_ms), "60000", 100, 600000, NULL },
+	{ "scan_max_size", OM_PARAM_LONG, OFF(scan_max_size), "67108864", 1024, 1073741824L, NULL },
+	{ "scan_max_parts", OM_PARAM_LONG, OFF(scan_max_parts), "1000", 1, 1000000, NULL },
+	{ "scan_max_depth", OM_PARAM_LONG, OFF(scan_max_depth), "30", 1, 1000, NULL },
+	{ "store_busy_timeout_ms", OM_PARAM_LONG, OFF(store_busy_timeout_ms), "5000", 0, 600000, NULL },
+	{ "policyd_listen", OM_PARAM_STR, OFF(policyd_listen), "unix:/var/spool/postfix/omamori/policy", 0, 0, NULL },
+	{ "policyd_user", OM_PARAM_STR, OFF(policyd_user), "omamori", 0, 0, NULL },
+	{ "policyd_max_request", OM_PARAM_LONG, OFF(policyd_max_request), "65536", 1024, 1048576, NULL },
+	{ "policyd_refresh_interval", OM_PARAM_LONG, OFF(policyd_refresh_interval), "1", 1, 3600, NULL },
+	{ "policyd_save_interval", OM_PARAM_LONG, OFF(policyd_save_interval), "5", 1, 3600, NULL },
+	{ "policyd_unix_max_connections", OM_PARAM_LONG, OFF(policyd_unix_max_connections), "4096", 1, 1000000, NULL },
+	{ "policyd_inet_max_connections", OM_PARAM_LONG, OFF(policyd_inet_max_connections), "1024", 1, 1000000, NULL },
+	{ "policyd_idle_timeout", OM_PARAM_LONG, OFF(policyd_idle_timeout), "900", 1, 86400, NULL },
+	{ "outbound_filter", OM_PARAM_STR, OFF(outbound_filter), "", 0, 0, NULL },
+	{ "quarantine_mailbox", OM_PARAM_STR, OFF(quarantine_mailbox), "Quarantine", 0, 0, NULL },
+	{ "trusted_authserv_id", OM_PARAM_STR, OFF(trusted_authserv_id), "", 0, 0, NULL },
+	{ "spam_save_interval", OM_PARAM_LONG, OFF(spam_save_interval), "10", 1, 3600, NULL },
+	{ "doveadm_path", OM_PARAM_STR, OFF(doveadm_path), "/usr/bin/doveadm", 0, 0, NULL },
+	{ "dovecot_config", OM_PARAM_STR, OFF(dovecot_config), "", 0, 0, NULL },
+	{ "list_max_entries", OM_PARAM_LONG, OFF(list_max_entries), "300", 1, 100000, NULL },
+	{ "scand_failure_action", OM_PARAM_ENUM, OFF(scand_failure_action), "tempfail", 0, 0, om_failure_choices },
+	{ "scan_limit_action", OM_PARAM_ENUM, OFF(scan_limit_action), "quarantine", 0, 0, om_limit_choices },
+};
+#undef OFF
+
+static int om_choice_index(const char *const *choices, const char *value)
+{
+	int i;
+
+	for (i = 0; choices[i] != NULL; i++) {
+		if (strcmp(choices[i], value) == 0)
+			return i;
+	}
+	return -1;
+}
+
+static char *om_choice_list(const char *const *choices)
+{
+	struct om_buf b;
+	int i;
+
+	om_buf_init(&b);
+	for (i = 0; choices[i] != NULL; i++)
+		om_buf_printf(&b, "%s%s", i == 0 ? "" : ", ", choices[i]);
+	return om_buf_steal(&b, NULL);
+}
+
+/* Sets one parameter from text; returns 0 or -1 with *error_r. */
+static int om_param_set(struct om_config *config, const struct om_param *p,
+			const char *value, char **error_r)
+{
+	char *field = (char *)config + p->offset;
+	char *end, *list;
+	long n;
+	int idx;
+
+	switch (p->type) {
+	case OM_PARAM_STR:
+		if (p->choices != NULL &&
+		    om_choice_index(p->choices, value) < 0)
+			break;
+		free(*(char **)field);
+		*(char **)field = om_strdup(value);
+		return 0;
+	case OM_PARAM_LONG:
+		errno = 0;
+		n = strtol(value, &end, 10);
+		if (errno != 0 || end == value || *end != '\0') {
+			*error_r = om_asprintf("parameter %s: '%s' is not a number",
+					       p->name, value);
+			return -1;
+		}
+		if (n < p->min || n > p->max) {
+			*error_r = om_asprintf("parameter %s: %ld is outside %ld..%ld",
+					       p->name, n, p->min, p->max);
+			return -1;
+		}
+		*(long *)field = n;
+		return 0;
+	case OM_PARAM_ENUM:
+		idx = om_choice_index(p->choices, value);
+		if (idx < 0)
+			break;
+		*(int *)field = idx;
+		return 0;
+	}
+	list = om_choice_list(p->choices);
+	*error_r = om_asprintf("parameter %s: '%s' is not one of: %s",
+			       p->name, value, list);
+	free(list);
+	return -1;
+}
+
+static const struct om_param *om_param_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(om_params); i++) {
+		if (strcmp(om_params[i].name, name) == 0)
+			return &om_params[i];
+	}
+	return NULL;
+}
+
+struct om_config *om_config_defaults(void)
+{
+	struct om_config *config = om_calloc(1, sizeof(*config));
+	char *error = NULL;
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(om_params); i++) {
+		if (om_param_set(config, &om_params[i], om_params[i].def,
+				 &error) < 0)
+			abort();	/* a default out of its own bounds */
+	}
+	config->path = om_strdup("(defaults)");
+	return config;
+}
+
+static char *om_trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/* Parses one line; returns 0 or -1 with *error_r (without file/line). */
+static int om_config_parse_line(struct om_config *config, char *line,
+				char **error_r)
+{
+	const struct om_param *p;
+	char *eq, *name, *value;
+
+	line = om_trim(line);
+	if (*line == '\0' || *line == '#')
+		return 0;
+	eq = strchr(line, '=');
+	if (eq == NULL) {
+		*error_r = om_asprintf("expected 'name = value', got '%.60s'", line);
+		return -1;
+	}
+	*eq = '\0';
+	name = om_trim(line);
+	value = om_trim(eq + 1);
+	p = om_param_find(name);
+	if (p == NULL) {
+		*error_r = om_asprintf("unknown parameter '%.60s'", name);
+		return -1;
+	}
+	return om_param_set(config, p, value, error_r);
+}
+
+/* outbound_filter: "" or Postfix's "transport:nexthop" (a master.cf
+   service name, then a nexthop without spaces, possibly empty). */
+static int om_config_check_filter(const char *filter, char **error_r)
+{
+	const char *colon = strchr(filter, ':'), *p;
+
+	if (*filter == '\0')
+		return 0;
+	if (strlen(filter) > OM_OUTBOUND_FILTER_MAX) {
+		*error_r = om_asprintf("parameter outbound_filter: longer than %d bytes",
+				       OM_OUTBOUND_FILTER_MAX);
+		return -1;
+	}
+	for (p = filter; colon != NULL && p < colon; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			break;
+	}
+	if (colon == NULL || colon == filter || p < colon) {
+		*error_r = om_asprintf("parameter outbound_filter: '%.60s' is not "
+				       "TRANSPORT:NEXTHOP (a master.cf service name, "
+				       "e.g. omamori-out:dummy)", filter);
+		return -1;
+	}
+	for (p = colon + 1; *p != '\0'; p++) {
+		if (*p <= 0x20 || *p >= 0x7f) {
+			*error_r = om_strdup("parameter outbound_filter: the nexthop "
+					     "contains a space or a non-ASCII byte");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int om_config_load(const char *path, struct om_config **config_r,
+		   char **error_r)
+{
+	struct om_config *config;
+	char *data, *line, *next, *error;
+	size_t len;
+	unsigned int lineno = 0;
+
+	if (om_read_file(path, 1024 * 1024, &data, &len, error_r) < 0)
+		return -1;
+	if (strlen(data) != len) {
+		*error_r = om_asprintf("%s: contains a NUL byte", path);
+		free(data);
+		return -1;
+	}
+	config = om_config_defaults();
+	free(config->path);
+	config->path = om_strdup(path);
+	for (line = data; line != NULL; line = next) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		lineno++;
+		if (om_config_parse_line(config, line, &error) < 0) {
+			*error_r = om_asprintf("%s line %u: %s", path, lineno, error);
+			free(error);
+			free(data);
+			om_config_free(&config);
+			return -1;
+		}
+	}
+	free(data);
+	if (om_config_check_filter(config->outbound_filter, &error) < 0) {
+		*error_r = om_asprintf("%s: %s", path, error);
+		free(error);
+		om_config_free(&config);
+		return -1;
+	}
+	*config_r = config;
+	return 0;
+}
+
+void om_config_free(struct om_config **configp)
+{
+	struct om_config *config = *configp;
+	size_t i;
+
+	if (config == NULL)
+		return;
+	for (i = 0; i < OM_N_ELEMENTS(om_params); i++) {
+		if (om_params[i].type == OM_PARAM_STR)
+			free(*(char **)((char *)config + om_params[i].offset));
+	}
+	free(config->path);
+	free(config);
+	*configp = NULL;
+}
+
+char *om_config_dump(const struct om_config *config)
+{
+	const char *cfield;
+	struct om_buf b;
+	size_t i;
+
+	om_buf_init(&b);
+	for (i = 0; i < OM_N_ELEMENTS(om_params); i++) {
+		const struct om_param *p = &om_params[i];
+
+		cfield = (const char *)config + p->offset;
+		switch (p->type) {
+		case OM_PARAM_STR:
+			om_buf_printf(&b, "%s = %s\n", p->name,
+				      *(char *const *)cfield);
+			break;
+		case OM_PARAM_LONG:
+			om_buf_printf(&b, "%s = %ld\n", p->name,
+				      *(const long *)cfield);
+			break;
+		case OM_PARAM_ENUM:
+			om_buf_printf(&b, "%s = %s\n", p->name,
+				      p->choices[*(const int *)cfield]);
+			break;
+		}
+	}
+	return om_buf_steal(&b, NULL);
+}

@@ -1,0 +1,203 @@
+/* daemon.c - listening sockets and privilege drop for the omamori daemons.
+ *
+ * Kept in one place so each daemon follows the same order: configuration,
+ * privileged opens, then an irrevocable drop to its own user (and a check
+ * that the drop really happened).
+ */
+#include "lib/daemon.h"
+#include "lib/util.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/signalfd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+int om_daemon_listen_unix(const char *path, mode_t mode, int backlog,
+			  char **error_r)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_un un;
+	} addr;
+	struct sockaddr_un *sun = &addr.un;
+	struct stat st;
+	int fd;
+
+	memset(&addr, 0, sizeof(addr));
+	sun->sun_family = AF_UNIX;
+	if (om_strlcpy(sun->sun_path, path, sizeof(sun->sun_path)) < 0) {
+		*error_r = om_asprintf("socket path too long: %s", path);
+		return -1;
+	}
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			*error_r = om_asprintf("%s exists and is not a socket", path);
+			return -1;
+		}
+		if (unlink(path) < 0) {
+			*error_r = om_asprintf("unlink(%s): %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		*error_r = om_asprintf("socket: %s", strerror(errno));
+		return -1;
+	}
+	if (bind(fd, &addr.sa, sizeof(addr.un)) < 0 ||
+	    chmod(path, mode) < 0 || listen(fd, backlog) < 0) {
+		*error_r = om_asprintf("listen on %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int om_daemon_give_socket(const char *path, const char *user, char **error_r)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0 || user == NULL || *user == '\0')
+		return 0;
+	errno = 0;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		*error_r = om_asprintf("unknown user '%s'", user);
+		return -1;
+	}
+	if (chown(path, pw->pw_uid, pw->pw_gid) < 0) {
+		*error_r = om_asprintf("chown(%s): %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+#define OM_DAEMON_MAX_PEER_GROUPS 1024
+
+/* 1 if gid is among the peer's supplementary groups (SO_PEERGROUPS). */
+static int om_daemon_peer_has_group(int fd, gid_t gid)
+{
+	gid_t *groups = om_calloc(OM_DAEMON_MAX_PEER_GROUPS, sizeof(gid_t));
+	socklen_t len = OM_DAEMON_MAX_PEER_GROUPS * sizeof(gid_t);
+	size_t i, n;
+	int found = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+		n = len / sizeof(gid_t);
+		for (i = 0; i < n && !found; i++)
+			found = groups[i] == gid;
+	}
+	free(groups);
+	return found;
+}
+
+int om_daemon_peer(int fd, struct om_daemon_peer *peer, char **error_r)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	memset(peer, 0, sizeof(*peer));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		*error_r = om_asprintf("SO_PEERCRED: %s", strerror(errno));
+		return -1;
+	}
+	peer->pid = cred.pid;
+	peer->uid = cred.uid;
+	peer->gid = cred.gid;
+	peer->in_group = cred.uid == 0 || cred.uid == geteuid() ||
+		cred.gid == getegid() || om_daemon_peer_has_group(fd, getegid());
+	return 0;
+}
+
+int om_daemon_check_scratch_dir(const char *dir, char **error_r)
+{
+	char path[4096];
+
+	if (dir == NULL || *dir == '\0') {
+		dir = getenv("TMPDIR");
+		if (dir == NULL || *dir == '\0')
+			dir = "/tmp";
+	}
+	if (snprintf(path, sizeof(path), "%s/omamori-check-XXXXXX", dir) >=
+	    (int)sizeof(path)) {
+		*error_r = om_asprintf("scan_temp_dir too long: %s", dir);
+		return -1;
+	}
+	if (mkdtemp(path) == NULL) {
+		*error_r = om_asprintf("scan_temp_dir %s: cannot create a directory "
+				       "there as uid %ld: %s", dir, (long)geteuid(),
+				       strerror(errno));
+		return -1;
+	}
+	if (rmdir(path) < 0) {
+		*error_r = om_asprintf("scan_temp_dir %s: cannot remove %s: %s",
+				       dir, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int om_daemon_drop_privileges(const char *user, char **error_r)
+{
+	struct passwd *pw;
+	uid_t ruid, euid, suid;
+
+	if (geteuid() != 0 || user == NULL || *user == '\0')
+		return 0;
+	errno = 0;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		*error_r = om_asprintf("unknown user '%s'%s%s", user,
+				       errno != 0 ? ": " : "",
+				       errno != 0 ? strerror(errno) : "");
+		return -1;
+	}
+	if (pw->pw_uid == 0) {
+		*error_r = om_asprintf("user '%s' has uid 0; refusing to run as root",
+				       user);
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) < 0 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
+		*error_r = om_asprintf("dropping privileges to %s: %s", user,
+				       strerror(errno));
+		return -1;
+	}
+	if (getresuid(&ruid, &euid, &suid) < 0 || ruid == 0 || euid == 0 ||
+	    suid == 0) {
+		*error_r = om_strdup("privileges were not dropped");
+		return -1;
+	}
+	return 0;
+}
+
+int om_daemon_signalfd(char **error_r)
+{
+	sigset_t set;
+	int fd;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0) {
+		*error_r = om_strdup("pthread_sigmask failed");
+		return -1;
+	}
+	sigdelset(&set, SIGPIPE);
+	fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		*error_r = om_asprintf("signalfd: %s", strerror(errno));
+	return fd;
+}

@@ -1,0 +1,364 @@
+/* util.c - memory, growable buffers and text sanitising for libomamori.
+ *
+ * Everything here is pure and small; the buffer type is the one container the
+ * rest of the library builds strings and wire frames with.
+ */
+#include "lib/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+static void om_out_of_memory(size_t size)
+{
+	fprintf(stderr, "omamori: fatal: out of memory allocating %zu bytes\n",
+		size);
+	abort();
+}
+
+void *om_malloc(size_t size)
+{
+	void *p = malloc(size == 0 ? 1 : size);
+
+	if (p == NULL)
+		om_out_of_memory(size);
+	return p;
+}
+
+void *om_calloc(size_t n, size_t size)
+{
+	void *p = calloc(n == 0 ? 1 : n, size == 0 ? 1 : size);
+
+	if (p == NULL)
+		om_out_of_memory(n * size);
+	return p;
+}
+
+void *om_realloc(void *p, size_t size)
+{
+	void *q = realloc(p, size == 0 ? 1 : size);
+
+	if (q == NULL)
+		om_out_of_memory(size);
+	return q;
+}
+
+char *om_strdup(const char *s)
+{
+	return om_strndup(s, strlen(s));
+}
+
+char *om_strndup(const char *s, size_t n)
+{
+	char *p = om_malloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *om_vasprintf(const char *fmt, va_list ap)
+{
+	va_list ap2;
+	int n;
+	char *p;
+
+	va_copy(ap2, ap);
+	n = vsnprintf(NULL, 0, fmt, ap2);
+	va_end(ap2);
+	if (n < 0)
+		return om_strdup("(format error)");
+	p = om_malloc((size_t)n + 1);
+	if (vsnprintf(p, (size_t)n + 1, fmt, ap) < 0)
+		p[0] = '\0';
+	return p;
+}
+
+char *om_asprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	p = om_vasprintf(fmt, ap);
+	va_end(ap);
+	return p;
+}
+
+void om_free(void *pp)
+{
+	void **p = pp;
+
+	free(*p);
+	*p = NULL;
+}
+
+void om_buf_init(struct om_buf *b)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+void om_buf_reset(struct om_buf *b)
+{
+	b->len = 0;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+}
+
+void om_buf_free(struct om_buf *b)
+{
+	free(b->data);
+	om_buf_init(b);
+}
+
+static void om_buf_reserve(struct om_buf *b, size_t extra)
+{
+	size_t need = b->len + extra + 1;
+
+	if (need < b->len)
+		om_out_of_memory(SIZE_MAX);
+	if (need <= b->cap)
+		return;
+	if (b->cap == 0)
+		b->cap = 64;
+	while (b->cap < need)
+		b->cap = b->cap * 2 < b->cap ? need : b->cap * 2;
+	b->data = om_realloc(b->data, b->cap);
+}
+
+void om_buf_append(struct om_buf *b, const void *data, size_t len)
+{
+	om_buf_reserve(b, len);
+	if (len > 0)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+}
+
+void om_buf_append_str(struct om_buf *b, const char *s)
+{
+	om_buf_append(b, s, strlen(s));
+}
+
+void om_buf_printf(struct om_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = om_vasprintf(fmt, ap);
+	va_end(ap);
+	om_buf_append_str(b, s);
+	free(s);
+}
+
+void om_buf_append_json_str(struct om_buf *b, const char *s)
+{
+	const unsigned char *p;
+
+	if (s == NULL) {
+		om_buf_append_str(b, "null");
+		return;
+	}
+	om_buf_append(b, "\"", 1);
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		switch (*p) {
+		case '"': om_buf_append_str(b, "\\\""); break;
+		case '\\': om_buf_append_str(b, "\\\\"); break;
+		case '\n': om_buf_append_str(b, "\\n"); break;
+		case '\r': om_buf_append_str(b, "\\r"); break;
+		case '\t': om_buf_append_str(b, "\\t"); break;
+		default:
+			if (*p < 0x20)
+				om_buf_printf(b, "\\u%04x", *p);
+			else
+				om_buf_append(b, p, 1);
+		}
+	}
+	om_buf_append(b, "\"", 1);
+}
+
+char *om_buf_steal(struct om_buf *b, size_t *len_r)
+{
+	char *p;
+
+	if (b->data == NULL)
+		om_buf_append(b, "", 0);
+	p = b->data;
+	if (len_r != NULL)
+		*len_r = b->len;
+	om_buf_init(b);
+	return p;
+}
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
+static size_t om_utf8_seq_len(const unsigned char *p, size_t n)
+{
+	size_t len, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if ((p[0] & 0xe0) == 0xc0 && p[0] >= 0xc2)
+		len = 2;
+	else if ((p[0] & 0xf0) == 0xe0)
+		len = 3;
+	else if ((p[0] & 0xf8) == 0xf0 && p[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	return len;
+}
+
+/* The code point of a valid UTF-8 sequence of seq bytes. */
+static unsigned int om_utf8_code_point(const unsigned char *p, size_t seq)
+{
+	switch (seq) {
+	case 2: return ((p[0] & 0x1fU) << 6) | (p[1] & 0x3fU);
+	case 3: return ((p[0] & 0x0fU) << 12) | ((p[1] & 0x3fU) << 6) | (p[2] & 0x3fU);
+	case 4: return ((p[0] & 0x07U) << 18) | ((p[1] & 0x3fU) << 12) |
+		((p[2] & 0x3fU) << 6) | (p[3] & 0x3fU);
+	default: return p[0];
+	}
+}
+
+/* Bidirectional controls: they reorder what follows them on screen, so
+   "invoice<U+202E>gpj.exe" reads as "invoiceexe.jpg".  Shown as
+   "[U+202E]" wherever we write text, never passed on. */
+static int om_is_bidi_control(unsigned int cp)
+{
+	return cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+		(cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+static char *om_sanitize_full(const char *s, size_t maxbytes, int keep_newlines)
+{
+	const unsigned char *p = (const unsigned char *)(s == NULL ? "" : s);
+	size_t n = strlen((const char *)p), i = 0, seq;
+	unsigned int cp;
+	struct om_buf b;
+
+	om_buf_init(&b);
+	if (maxbytes < 4)
+		maxbytes = 4;
+	while (i < n) {
+		seq = om_utf8_seq_len(p + i, n - i);
+		if (b.len + (seq == 0 ? 1 : seq) > maxbytes - 3) {
+			om_buf_append_str(&b, "...");
+			break;
+		}
+		cp = seq == 0 ? 0 : om_utf8_code_point(p + i, seq);
+		if (seq == 0 || (seq == 1 && (p[i] < 0x20 || p[i] == 0x7f) &&
+				  !(keep_newlines && p[i] == '\n'))) {
+			om_buf_append(&b, "?", 1);
+			i++;
+		} else if (cp >= 0x80 && cp <= 0x9f) {
+			om_buf_append(&b, "?", 1);	/* C1 controls */
+			i += seq;
+		} else if (om_is_bidi_control(cp)) {
+			if (b.len + 8 > maxbytes - 3) {
+				om_buf_append_str(&b, "...");
+				break;
+			}
+			om_buf_printf(&b, "[U+%04X]", cp);
+			i += seq;
+		} else {
+			om_buf_append(&b, p + i, seq);
+			i += seq;
+		}
+	}
+	return om_buf_steal(&b, NULL);
+}
+
+char *om_sanitize(const char *s, size_t maxbytes)
+{
+	return om_sanitize_full(s, maxbytes, 0);
+}
+
+char *om_sanitize_text(const char *s, size_t maxbytes)
+{
+	return om_sanitize_full(s, maxbytes, 1);
+}
+
+int om_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size == 0)
+		return -1;
+	if (n >= size) {
+		dst[0] = '\0';
+		return -1;
+	}
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+int om_has_prefix_ci(const char *s, const char *prefix)
+{
+	return strncasecmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int om_read_file(const char *path, size_t max_size, char **data_r,
+		 size_t *len_r, char **error_r)
+{
+	struct om_buf b;
+	char chunk[65536];
+	ssize_t n;
+	int fd;
+
+	if (strcmp(path, "-") == 0)
+		fd = STDIN_FILENO;
+	else if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		*error_r = om_asprintf("open(%s): %s", path, strerror(errno));
+		return -1;
+	}
+	om_buf_init(&b);
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			*error_r = om_asprintf("read(%s): %s", path,
+					       strerror(errno));
+			break;
+		}
+		if (n == 0) {
+			if (fd != STDIN_FILENO)
+				close(fd);
+			*data_r = om_buf_steal(&b, len_r);
+			return 0;
+		}
+		if (b.len + (size_t)n > max_size) {
+			*error_r = om_asprintf("%s: larger than the limit of %zu bytes",
+					       path, max_size);
+			break;
+		}
+		om_buf_append(&b, chunk, (size_t)n);
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	om_buf_free(&b);
+	return -1;
+}
+
+uint64_t om_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,577 @@
+/* mime.c - MIME walking and rewriting for the scanner, on GMime 3.
+ *
+ * GMime is used because it is the field's MIME library: it decodes transfer
+ * encodings, RFC 2047/2231 file names and charsets (ISO-2022-JP, Shift_JIS,
+ * EUC-JP through iconv) and re-serialises a changed tree while writing the
+ * parts nobody touched from their original bytes.
+ */
+#include "mail/mime.h"
+
+#include <gmime/gmime.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct om_mime_msg {
+	GMimeMessage *message;
+};
+
+struct om_mime_init_state {
+	pthread_once_t once;
+};
+
+static struct om_mime_init_state om_mime_init = { PTHREAD_ONCE_INIT };
+
+static void om_mime_do_init(void)
+{
+	g_mime_init();
+}
+
+void om_mime_global_init(void)
+{
+	(void)pthread_once(&om_mime_init.once, om_mime_do_init);
+}
+
+struct om_mime_msg *om_mime_parse(const char *data, size_t len,
+				  char **error_r)
+{
+	GMimeStream *stream;
+	GMimeParser *parser;
+	GMimeMessage *message;
+	struct om_mime_msg *msg;
+
+	om_mime_global_init();
+	stream = g_mime_stream_mem_new_with_buffer(data, len);
+	parser = g_mime_parser_new_with_stream(stream);
+	g_object_unref(stream);
+	message = g_mime_parser_construct_message(parser, NULL);
+	g_object_unref(parser);
+	if (message == NULL) {
+		*error_r = om_strdup("not a parseable RFC 5322 message");
+		return NULL;
+	}
+	msg = om_calloc(1, sizeof(*msg));
+	msg->message = message;
+	return msg;
+}
+
+void om_mime_free(struct om_mime_msg **msgp)
+{
+	struct om_mime_msg *msg = *msgp;
+
+	if (msg == NULL)
+		return;
+	g_object_unref(msg->message);
+	free(msg);
+	*msgp = NULL;
+}
+
+/* ---- collecting leaves ---- */
+
+struct om_collect {
+	struct om_mime_leaf *leaves;
+	size_t count, cap;
+	size_t objects, max_parts;
+	unsigned int max_depth;
+	char *reason;
+};
+
+/* Where a subtree sits: inside an attached message, the whole attached
+   message is the unit an infection removes. */
+struct om_collect_pos {
+	unsigned int depth;
+	int in_attached;
+	GMimeObject *parent_mp;		/* nearest multipart */
+	GMimeObject *unit;		/* set when in_attached */
+	GMimeObject *unit_parent;
+};
+
+static char *om_child_path(const char *path, int index)
+{
+	return *path == '\0' ? om_asprintf("%d", index) :
+		om_asprintf("%s.%d", path, index);
+}
+
+static int om_is_readable_text(GMimeObject *obj)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+	GMimeContentDisposition *disp = g_mime_object_get_content_disposition(obj);
+
+	if (ct == NULL || !g_mime_content_type_is_type(ct, "text", "*"))
+		return 0;
+	if (!g_mime_content_type_is_type(ct, "text", "plain") &&
+	    !g_mime_content_type_is_type(ct, "text", "html"))
+		return 0;
+	if (disp != NULL && g_mime_content_disposition_is_attachment(disp))
+		return 0;
+	return GMIME_IS_PART(obj) && g_mime_part_get_filename(GMIME_PART(obj)) == NULL;
+}
+
+static void om_collect_leaf(struct om_collect *c, GMimeObject *obj,
+			    const char *path, const struct om_collect_pos *pos)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+	struct om_mime_leaf *leaf;
+	const char *filename;
+	char *mime_type;
+
+	if (c->count == c->cap) {
+		c->cap = c->cap == 0 ? 16 : c->cap * 2;
+		c->leaves = om_realloc(c->leaves, c->cap * sizeof(*c->leaves));
+	}
+	leaf = &c->leaves[c->count++];
+	memset(leaf, 0, sizeof(*leaf));
+	leaf->path = om_strdup(*path == '\0' ? "1" : path);
+	mime_type = ct != NULL ? g_mime_content_type_get_mime_type(ct) : NULL;
+	leaf->content_type = om_strdup(mime_type != NULL ? mime_type : "text/plain");
+	g_free(mime_type);
+	filename = GMIME_IS_PART(obj) ? g_mime_part_get_filename(GMIME_PART(obj)) : NULL;
+	leaf->filename = filename != NULL ? om_strdup(filename) : NULL;
+	leaf->in_attached_message = pos->in_attached;
+	if (GMIME_IS_PART(obj)) {
+		switch (g_mime_part_get_content_encoding(GMIME_PART(obj))) {
+		case GMIME_CONTENT_ENCODING_BASE64:
+		case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
+		case GMIME_CONTENT_ENCODING_UUENCODE:
+			leaf->encoded = 1;
+			break;
+		default:
+			break;
+		}
+	}
+	leaf->is_body = !pos->in_attached &&
+		(pos->parent_mp == NULL || om_is_readable_text(obj));
+	leaf->object = g_object_ref(obj);
+	leaf->unit = g_object_ref(pos->in_attached ? pos->unit : obj);
+	leaf->unit_parent = pos->in_attached ? pos->unit_parent : pos->parent_mp;
+	if (leaf->unit_parent != NULL)
+		g_object_ref(leaf->unit_parent);
+}
+
+static int om_collect_object(struct om_collect *c, GMimeObject *obj,
+			     const char *path,
+			     const struct om_collect_pos *pos);
+
+static int om_collect_multipart(struct om_collect *c, GMimeMultipart *mp,
+				const char *path,
+				const struct om_collect_pos *pos)
+{
+	struct om_collect_pos child = *pos;
+	int i, n = g_mime_multipart_get_count(mp), ret = 0;
+	char *cpath;
+
+	child.depth++;
+	child.parent_mp = GMIME_OBJECT(mp);
+	for (i = 0; i < n && ret == 0; i++) {
+		cpath = om_child_path(path, i + 1);
+		ret = om_collect_object(c, g_mime_multipart_get_part(mp, i),
+					cpath, &child);
+		free(cpath);
+	}
+	return ret;
+}
+
+static int om_collect_message_part(struct om_collect *c,
+				   GMimeMessagePart *mpart, const char *path,
+				   const struct om_collect_pos *pos)
+{
+	GMimeMessage *inner = g_mime_message_part_get_message(mpart);
+	struct om_collect_pos child = *pos;
+	GMimeObject *root;
+	char *cpath;
+	int ret;
+
+	root = inner != NULL ? g_mime_message_get_mime_part(inner) : NULL;
+	if (root == NULL) {
+		om_collect_leaf(c, GMIME_OBJECT(mpart), path, pos);
+		return 0;
+	}
+	child.depth++;
+	if (!pos->in_attached) {
+		child.in_attached = 1;
+		child.unit = GMIME_OBJECT(mpart);
+		child.unit_parent = pos->parent_mp;
+	}
+	if (GMIME_IS_MULTIPART(root))
+		return om_collect_object(c, root, *path == '\0' ? "1" : path, &child);
+	cpath = om_child_path(*path == '\0' ? "1" : path, 1);
+	ret = om_collect_object(c, root, cpath, &child);
+	free(cpath);
+	return ret;
+}
+
+static int om_collect_object(struct om_collect *c, GMimeObject *obj,
+			     const char *path,
+			     const struct om_collect_pos *pos)
+{
+	if (++c->objects > c->max_parts) {
+		c->reason = om_asprintf("limit: more than %zu MIME parts",
+					c->max_parts);
+		return 1;
+	}
+	if (pos->depth > c->max_depth) {
+		c->reason = om_asprintf("limit: MIME nesting deeper than %u",
+					c->max_depth);
+		return 1;
+	}
+	if (GMIME_IS_MULTIPART(obj))
+		return om_collect_multipart(c, GMIME_MULTIPART(obj), path, pos);
+	if (GMIME_IS_MESSAGE_PART(obj))
+		return om_collect_message_part(c, GMIME_MESSAGE_PART(obj), path, pos);
+	om_collect_leaf(c, obj, path, pos);
+	return 0;
+}
+
+int om_mime_collect(struct om_mime_msg *msg, size_t max_parts,
+		    unsigned int max_depth, struct om_mime_leaf **leaves_r,
+		    size_t *count_r, char **reason_r)
+{
+	struct om_collect c;
+	struct om_collect_pos pos;
+	GMimeObject *root = g_mime_message_get_mime_part(msg->message);
+	int ret = 0;
+
+	memset(&c, 0, sizeof(c));
+	memset(&pos, 0, sizeof(pos));
+	c.max_parts = max_parts;
+	c.max_depth = max_depth;
+	if (root != NULL)
+		ret = om_collect_object(&c, root, "", &pos);
+	if (ret != 0) {
+		om_mime_leaves_free(&c.leaves, c.count);
+		*reason_r = c.reason;
+		return ret;
+	}
+	*leaves_r = c.leaves;
+	*count_r = c.count;
+	return 0;
+}
+
+void om_mime_leaves_free(struct om_mime_leaf **leavesp, size_t count)
+{
+	struct om_mime_leaf *leaves = *leavesp;
+	size_t i;
+
+	if (leaves == NULL)
+		return;
+	for (i = 0; i < count; i++) {
+		free(leaves[i].path);
+		free(leaves[i].content_type);
+		free(leaves[i].filename);
+		g_object_unref(leaves[i].object);
+		g_object_unref(leaves[i].unit);
+		if (leaves[i].unit_parent != NULL)
+			g_object_unref(leaves[i].unit_parent);
+	}
+	free(leaves);
+	*leavesp = NULL;
+}
+
+int om_mime_leaf_decode(const struct om_mime_leaf *leaf, struct om_buf *out,
+			char **error_r)
+{
+	GMimeObject *obj = leaf->object;
+	GMimeDataWrapper *content;
+	GMimeStream *stream;
+	GByteArray *array;
+
+	if (!GMIME_IS_PART(obj)) {
+		/* an empty message/rfc822: its raw form is all there is */
+		char *text = g_mime_object_to_string(obj, NULL);
+
+		om_buf_append_str(out, text != NULL ? text : "");
+		g_free(text);
+		return 0;
+	}
+	content = g_mime_part_get_content(GMIME_PART(obj));
+	if (content == NULL)
+		return 0;
+	stream = g_mime_stream_mem_new();
+	if (g_mime_data_wrapper_write_to_stream(content, stream) < 0) {
+		g_object_unref(stream);
+		*error_r = om_asprintf("part %s: cannot decode its content",
+				       leaf->path);
+		return -1;
+	}
+	array = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream));
+	om_buf_append(out, array->data, array->len);
+	g_object_unref(stream);
+	return 0;
+}
+
+int om_mime_remove_unit(struct om_mime_msg *msg, struct om_mime_leaf *leaf)
+{
+	GMimeMultipart *mp;
+
+	(void)msg;
+	if (leaf->unit_parent == NULL)
+		return 0;
+	mp = GMIME_MULTIPART(leaf->unit_parent);
+	if (g_mime_multipart_index_of(mp, GMIME_OBJECT(leaf->unit)) < 0)
+		return 0;
+	return g_mime_multipart_remove(mp, GMIME_OBJECT(leaf->unit)) ? 1 : 0;
+}
+
+/* ---- notices ---- */
+
+static char *om_html_escape(const char *s)
+{
+	struct om_buf b;
+
+	om_buf_init(&b);
+	for (; *s != '\0'; s++) {
+		switch (*s) {
+		case '<': om_buf_append_str(&b, "&lt;"); break;
+		case '>': om_buf_append_str(&b, "&gt;"); break;
+		case '&': om_buf_append_str(&b, "&amp;"); break;
+		case '"': om_buf_append_str(&b, "&quot;"); break;
+		case '\n': om_buf_append_str(&b, "<br>\n"); break;
+		default: om_buf_append(&b, s, 1);
+		}
+	}
+	return om_buf_steal(&b, NULL);
+}
+
+/* Position just after the <body ...> tag, or 0 if there is none. */
+static size_t om_html_body_start(const char *html)
+{
+	const char *p;
+
+	for (p = html; (p = strchr(p, '<')) != NULL; p++) {
+		if (strncasecmp(p, "<body", 5) == 0 &&
+		    (p[5] == '>' || p[5] == ' ' || p[5] == '\t' ||
+		     p[5] == '\r' || p[5] == '\n')) {
+			p = strchr(p, '>');
+			return p == NULL ? 0 : (size_t)(p + 1 - html);
+		}
+	}
+	return 0;
+}
+
+static char *om_notice_html(const char *html, const char *notice)
+{
+	size_t at = om_html_body_start(html);
+	char *escaped = om_html_escape(notice), *result;
+
+	result = om_asprintf("%.*s<div class=\"omamori-notice\" style=\"border:1px "
+			     "solid #c00;padding:6px;margin:0 0 8px 0\">%s</div>%s",
+			     (int)at, html, escaped, html + at);
+	free(escaped);
+	return result;
+}
+
+static void om_notice_part(GMimeTextPart *tp, const char *notice)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(GMIME_OBJECT(tp));
+	char *text = g_mime_text_part_get_text(tp), *changed;
+
+	if (g_mime_content_type_is_type(ct, "text", "html"))
+		changed = om_notice_html(text != NULL ? text : "", notice);
+	else
+		changed = om_asprintf("%s\n\n%s", notice, text != NULL ? text : "");
+	g_free(text);
+	g_mime_text_part_set_text(tp, changed);
+	g_mime_text_part_set_charset(tp, "utf-8");
+	g_mime_part_set_content_encoding(GMIME_PART(tp),
+					 GMIME_CONTENT_ENCODING_BASE64);
+	free(changed);
+}
+
+/* Adds the notice to the readable parts under obj; returns how many. */
+static int om_notice_tree(GMimeObject *obj, int top_single, const char *notice)
+{
+	int i, n, done = 0;
+
+	if (GMIME_IS_MULTIPART(obj)) {
+		n = g_mime_multipart_get_count(GMIME_MULTIPART(obj));
+		for (i = 0; i < n; i++)
+			done += om_notice_tree(g_mime_multipart_get_part(
+				GMIME_MULTIPART(obj), i), 0, notice);
+		return done;
+	}
+	if (GMIME_IS_TEXT_PART(obj) && (top_single || om_is_readable_text(obj))) {
+		om_notice_part(GMIME_TEXT_PART(obj), notice);
+		return 1;
+	}
+	return 0;
+}
+
+void om_mime_add_notice(struct om_mime_msg *msg, const char *notice)
+{
+	GMimeObject *root = g_mime_message_get_mime_part(msg->message);
+	GMimeTextPart *tp;
+
+	if (root != NULL && om_notice_tree(root, !GMIME_IS_MULTIPART(root),
+					   notice) > 0)
+		return;
+	tp = g_mime_text_part_new_with_subtype("plain");
+	g_mime_text_part_set_text(tp, notice);
+	g_mime_text_part_set_charset(tp, "utf-8");
+	g_mime_part_set_content_encoding(GMIME_PART(tp),
+					 GMIME_CONTENT_ENCODING_BASE64);
+	if (root != NULL && GMIME_IS_MULTIPART(root))
+		g_mime_multipart_insert(GMIME_MULTIPART(root), 0, GMIME_OBJECT(tp));
+	g_object_unref(tp);
+}
+
+void om_mime_write(struct om_mime_msg *msg, struct om_buf *out)
+{
+	GMimeStream *stream = g_mime_stream_mem_new();
+	GByteArray *array;
+
+	(void)g_mime_object_write_to_stream(GMIME_OBJECT(msg->message), NULL,
+					    stream);
+	array = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream));
+	om_buf_append(out, array->data, array->len);
+	g_object_unref(stream);
+}
+
+char *om_mime_header_decoded(struct om_mime_msg *msg, const char *name)
+{
+	InternetAddressList *list;
+	const char *value;
+	char *text, *copy;
+
+	if (strcasecmp(name, "Subject") == 0) {
+		value = g_mime_message_get_subject(msg->message);
+		return value != NULL ? om_strdup(value) : NULL;
+	}
+	if (strcasecmp(name, "From") == 0) {
+		list = g_mime_message_get_from(msg->message);
+		if (list == NULL || internet_address_list_length(list) == 0)
+			return NULL;
+		text = internet_address_list_to_string(list, NULL, FALSE);
+		copy = om_strdup(text != NULL ? text : "");
+		g_free(text);
+		return copy;
+	}
+	value = g_mime_object_get_header(GMIME_OBJECT(msg->message), name);
+	return value != NULL ? om_strdup(value) : NULL;
+}
+
+char *om_mime_header_raw(struct om_mime_msg *msg, const char *name)
+{
+	GMimeHeaderList *headers = g_mime_object_get_header_list(GMIME_OBJECT(msg->message));
+	GMimeHeader *header = g_mime_header_list_get_header(headers, name);
+	const char *raw;
+
+	if (header == NULL)
+		return NULL;
+	raw = g_mime_header_get_raw_value(header);
+	return om_strdup(raw != NULL ? raw : "");
+}
+
+char *om_mime_from_address(struct om_mime_msg *msg)
+{
+	InternetAddressList *list = g_mime_message_get_from(msg->message);
+	InternetAddress *ia;
+	const char *addr;
+
+	if (list == NULL || internet_address_list_length(list) == 0)
+		return NULL;
+	ia = internet_address_list_get_address(list, 0);
+	if (!INTERNET_ADDRESS_IS_MAILBOX(ia))
+		return NULL;
+	addr = internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia));
+	if (addr == NULL || strchr(addr, '@') == NULL)
+		return NULL;
+	return om_strdup(addr);
+}
+
+int om_mime_date_valid(struct om_mime_msg *msg)
+{
+	return g_mime_message_get_date(msg->message) != NULL;
+}
+
+int om_mime_date_skew(struct om_mime_msg *msg, long *seconds_r)
+{
+	GDateTime *sent = g_mime_message_get_date(msg->message), *received;
+	const char *hop = g_mime_object_get_header(GMIME_OBJECT(msg->message), "Received");
+	const char *when = hop != NULL ? strrchr(hop, ';') : NULL;
+
+	if (sent == NULL || when == NULL)
+		return -1;
+	received = g_mime_utils_header_decode_date(when + 1);
+	if (received == NULL)
+		return -1;
+	*seconds_r = (long)(g_date_time_difference(sent, received) / G_TIME_SPAN_SECOND);
+	g_date_time_unref(received);
+	return 0;
+}
+
+unsigned int om_mime_recipient_count(struct om_mime_msg *msg)
+{
+	InternetAddressList *to = g_mime_message_get_to(msg->message);
+	InternetAddressList *cc = g_mime_message_get_cc(msg->message);
+
+	return (unsigned int)((to != NULL ? internet_address_list_length(to) : 0) +
+			      (cc != NULL ? internet_address_list_length(cc) : 0));
+}
+
+int om_mime_body_is_html_only(struct om_mime_msg *msg)
+{
+	GMimeObject *body = g_mime_message_get_mime_part(msg->message);
+	GMimeContentType *ct;
+
+	if (body == NULL)
+		return 0;
+	ct = g_mime_object_get_content_type(body);
+	return ct != NULL && g_mime_content_type_is_type(ct, "text", "html");
+}
+
+void om_mime_foreach_part(struct om_mime_msg *msg,
+			  void (*fn)(void *parent, void *part, void *data),
+			  void *data)
+{
+	g_mime_message_foreach(msg->message, (GMimeObjectForeachFunc)(void (*)(void))fn, data);
+}
+
+void om_mime_foreach_header(struct om_mime_msg *msg,
+			    void (*fn)(void *context, const char *name,
+				       const char *value),
+			    void *context)
+{
+	GMimeHeaderList *headers = g_mime_object_get_header_list(GMIME_OBJECT(msg->message));
+	GMimeHeader *header;
+	int i, n = g_mime_header_list_get_count(headers);
+
+	for (i = 0; i < n; i++) {
+		header = g_mime_header_list_get_header_at(headers, i);
+		fn(context, g_mime_header_get_name(header), g_mime_header_get_value(header));
+	}
+}
+
+void om_mime_build_text_mail(const char *from, const char *to,
+			     const char *subject, const char *body,
+			     struct om_buf *out)
+{
+	const char *at = strrchr(from, '@');
+	struct om_mime_msg msg;
+	GMimeMessage *message;
+	GMimeTextPart *tp;
+	GDateTime *now;
+	char *msgid;
+
+	om_mime_global_init();
+	message = g_mime_message_new(TRUE);
+	tp = g_mime_text_part_new_with_subtype("plain");
+	now = g_date_time_new_now_local();
+	msgid = g_mime_utils_generate_message_id(at != NULL ? at + 1 : "localhost");
+	msg.message = message;
+	g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_FROM, "", from);
+	g_mime_message_add_mailbox(message, GMIME_ADDRESS_TYPE_TO, "", to);
+	g_mime_message_set_subject(message, subject, "utf-8");
+	g_mime_message_set_date(message, now);
+	g_mime_message_set_message_id(message, msgid);
+	g_mime_text_part_set_text(tp, body);
+	g_mime_text_part_set_charset(tp, "utf-8");
+	g_mime_part_set_content_encoding(GMIME_PART(tp),
+					 GMIME_CONTENT_ENCODING_BASE64);
+	g_mime_message_set_mime_part(message, GMIME_OBJECT(tp));
+	om_mime_write(&msg, out);
+	g_object_unref(tp);
+	g_date_time_unref(now);
+	g_free(msgid);
+	g_object_unref(message);
+}

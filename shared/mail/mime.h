@@ -1,0 +1,99 @@
+/* mime.h - MIME parsing, part walking and rewriting (GMime 3).
+ *
+ * The scanner needs three things from a message: its leaf parts decoded
+ * (base64, quoted-printable, uuencode) with their decoded file names, a way
+ * to remove an attachment while keeping every other part as it was, and a
+ * way to put a notice at the top of the readable body.
+ */
+#ifndef OM_MIME_H
+#define OM_MIME_H
+
+#include <stddef.h>
+
+#include "lib/util.h"
+
+struct om_mime_msg;
+
+struct om_mime_leaf {
+	char *path;		/* "1", "2.1", ... */
+	char *content_type;	/* "text/plain" */
+	char *filename;		/* decoded UTF-8, or NULL */
+	int is_body;		/* readable text of the top-level message */
+	int encoded;		/* base64, quoted-printable or uuencode: its
+				   decoded bytes differ from the raw ones */
+	int in_attached_message;	/* inside a message/rfc822 part */
+	void *object;		/* GMimeObject of the leaf */
+	void *unit;		/* what to remove if infected (GMimeObject) */
+	void *unit_parent;	/* its multipart, or NULL: the body itself */
+};
+
+/* Initialises GMime once per process. */
+void om_mime_global_init(void);
+
+/* Parses data (not copied after return).  Returns NULL with *error_r if
+   GMime cannot make a message of it at all. */
+struct om_mime_msg *om_mime_parse(const char *data, size_t len,
+				  char **error_r);
+void om_mime_free(struct om_mime_msg **msg);
+
+/* Collects the leaves.  Returns 0, 1 if a limit was exceeded (*reason_r set,
+   allocated: "limit: ..."), -1 on error. */
+int om_mime_collect(struct om_mime_msg *msg, size_t max_parts,
+		    unsigned int max_depth, struct om_mime_leaf **leaves_r,
+		    size_t *count_r, char **reason_r);
+void om_mime_leaves_free(struct om_mime_leaf **leaves, size_t count);
+
+/* Decodes a leaf's content into out (transfer encoding undone). */
+int om_mime_leaf_decode(const struct om_mime_leaf *leaf, struct om_buf *out,
+			char **error_r);
+
+/* Removes leaf's unit (an attachment) from its multipart.  Returns 1 if
+   removed, 0 if it was already removed. */
+int om_mime_remove_unit(struct om_mime_msg *msg, struct om_mime_leaf *leaf);
+
+/* Puts notice (UTF-8 text) at the top of every readable body part, plain and
+   HTML; adds a text/plain part first if the message has none. */
+void om_mime_add_notice(struct om_mime_msg *msg, const char *notice);
+
+/* Serialises the (changed) message. */
+void om_mime_write(struct om_mime_msg *msg, struct om_buf *out);
+
+/* A top-level header, decoded to UTF-8 (allocated), or NULL. */
+char *om_mime_header_decoded(struct om_mime_msg *msg, const char *name);
+
+/* The first top-level header called name, raw (undecoded, folded as
+   sent; allocated), or NULL. */
+char *om_mime_header_raw(struct om_mime_msg *msg, const char *name);
+/* The first From mailbox's address (allocated), or NULL if there is none
+   or it has no '@'. */
+char *om_mime_from_address(struct om_mime_msg *msg);
+/* 1 if the message has a Date header GMime can read. */
+int om_mime_date_valid(struct om_mime_msg *msg);
+/* Seconds from the time the message reached us (the date of its first,
+   topmost Received header) to its Date header: negative when the Date is
+   older.  Returns 0, or -1 when either date is missing or unreadable. */
+int om_mime_date_skew(struct om_mime_msg *msg, long *seconds_r);
+/* Number of addresses in To and Cc. */
+unsigned int om_mime_recipient_count(struct om_mime_msg *msg);
+/* 1 if the message's body is a single text/html part. */
+int om_mime_body_is_html_only(struct om_mime_msg *msg);
+
+/* Calls fn(parent, part, data) for every part of the message (GMime's own
+   traversal, attached messages included). */
+void om_mime_foreach_part(struct om_mime_msg *msg,
+			  void (*fn)(void *parent, void *part, void *data),
+			  void *data);
+
+/* Calls fn(context, name, value) for every top-level header, in order; the
+   value decoded to UTF-8 (RFC 2047). */
+void om_mime_foreach_header(struct om_mime_msg *msg,
+			    void (*fn)(void *context, const char *name,
+				       const char *value),
+			    void *context);
+
+/* Builds a single-part text/plain UTF-8 message. */
+void om_mime_build_text_mail(const char *from, const char *to,
+			     const char *subject, const char *body,
+			     struct om_buf *out);
+
+#endif

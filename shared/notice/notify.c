@@ -1,0 +1,121 @@
+/* notify.c - renders the notice templates in templates/<lang>/.
+ *
+ * Wording lives in files an ISP can edit (and translate) without rebuilding;
+ * this module only finds the file, substitutes {{placeholders}} and splits a
+ * mail template into subject and body.
+ */
+#include "notice/notify.h"
+#include "lib/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define OM_TEMPLATE_MAX_SIZE (64 * 1024)
+#define OM_TEMPLATE_VALUE_MAX 4096
+
+static const char *om_notify_lookup(const struct om_notify_var *vars,
+				    const char *name, size_t len)
+{
+	for (; vars->name != NULL; vars++) {
+		if (strlen(vars->name) == len &&
+		    strncmp(vars->name, name, len) == 0)
+			return vars->value != NULL ? vars->value : "";
+	}
+	return NULL;
+}
+
+char *om_notify_expand(const char *tmpl, const struct om_notify_var *vars)
+{
+	const char *p = tmpl, *open, *close, *value;
+	struct om_buf b;
+	char *clean;
+
+	om_buf_init(&b);
+	while ((open = strstr(p, "{{")) != NULL) {
+		close = strstr(open + 2, "}}");
+		if (close == NULL)
+			break;
+		om_buf_append(&b, p, (size_t)(open - p));
+		value = om_notify_lookup(vars, open + 2, (size_t)(close - open - 2));
+		if (value == NULL) {
+			om_buf_append(&b, open, (size_t)(close + 2 - open));
+		} else {
+			clean = om_sanitize_text(value, OM_TEMPLATE_VALUE_MAX);
+			om_buf_append_str(&b, clean);
+			free(clean);
+		}
+		p = close + 2;
+	}
+	om_buf_append_str(&b, p);
+	return om_buf_steal(&b, NULL);
+}
+
+static int om_notify_lang_ok(const char *lang)
+{
+	return strcmp(lang, "ja") == 0 || strcmp(lang, "en") == 0;
+}
+
+char *om_notify_render(const char *dir, const char *lang, const char *name,
+		       const struct om_notify_var *vars, char **error_r)
+{
+	char *path, *data, *result;
+	size_t len;
+
+	if (lang == NULL || !om_notify_lang_ok(lang))
+		lang = "ja";
+	path = om_asprintf("%s/%s/%s.txt", dir, lang, name);
+	if (om_read_file(path, OM_TEMPLATE_MAX_SIZE, &data, &len, error_r) < 0) {
+		free(path);
+		return NULL;
+	}
+	free(path);
+	result = om_notify_expand(data, vars);
+	free(data);
+	return result;
+}
+
+int om_notify_split_mail(char *text, const char **subject_r,
+			 const char **body_r)
+{
+	char *eol;
+
+	if (strncmp(text, "Subject:", 8) != 0)
+		return -1;
+	eol = strchr(text, '\n');
+	if (eol == NULL)
+		return -1;
+	*eol = '\0';
+	*subject_r = text + 8 + strspn(text + 8, " ");
+	eol++;
+	if (*eol == '\n')
+		eol++;
+	*body_r = eol;
+	return 0;
+}
+
+char *om_notify_time_text(time_t when)
+{
+	char text[32];
+	struct tm tm;
+
+	if (localtime_r(&when, &tm) == NULL ||
+	    strftime(text, sizeof(text), "%Y/%m/%d %H:%M:%S", &tm) == 0)
+		return om_strdup("?");
+	return om_strdup(text);
+}
+
+char *om_notify_unscanned(const char *dir, const char *lang,
+			  const char *reason, time_t now, char **error_r)
+{
+	char *when = om_notify_time_text(now);
+	char *why = om_sanitize(reason, 300);
+	struct om_notify_var vars[] = {
+		{ "detected_at", when }, { "reason", why }, { NULL, NULL }
+	};
+	char *notice;
+
+	notice = om_notify_render(dir, lang, "unscanned-notice", vars, error_r);
+	free(when);
+	free(why);
+	return notice;
+}

@@ -1,0 +1,843 @@
+/* proto.c - encoder, decoder and blocking I/O of the omamori-scand protocol.
+ *
+ * Both halves live here (the client used by the Dovecot plugin and
+ * omamorictl, the frame reader used by scand) so they cannot drift apart.
+ * Every length read from the wire is checked before it is used.
+ */
+#include "proto/proto.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+enum om_proto_tag {
+	/* request */
+	OM_TAG_SESSION_ID = 1,
+	OM_TAG_MAILBOX = 2,
+	OM_TAG_DIRECTION = 3,
+	OM_TAG_MAIL_FROM = 4,
+	OM_TAG_RCPT = 5,
+	OM_TAG_MESSAGE = 6,
+	OM_TAG_CHECKS = 7,
+	OM_TAG_LEARN = 8,
+	/* result */
+	OM_TAG_VERDICT = 16,
+	OM_TAG_ACTION = 17,
+	OM_TAG_VIRUS = 18,
+	OM_TAG_REASON = 19,
+	OM_TAG_PART = 20,
+	OM_TAG_NEW_MESSAGE = 21,
+	OM_TAG_ADMIN_ADDRESS = 22,
+	OM_TAG_ADMIN_MESSAGE = 23,
+	OM_TAG_SPAM_SCORE = 24,
+	OM_TAG_SPAM_RULES = 25,
+	OM_TAG_SPAM_ACTION = 26,
+	OM_TAG_SPAM_TAG = 27,
+	OM_TAG_SPAM_LISTED = 28,
+	OM_TAG_SPAM_SUBJECT = 29,
+	/* part (nested in OM_TAG_PART) */
+	OM_TAG_PART_PATH = 32,
+	OM_TAG_PART_TYPE = 33,
+	OM_TAG_PART_FILENAME = 34,
+	OM_TAG_PART_VERDICT = 35,
+	OM_TAG_PART_VIRUS = 36,
+	/* error */
+	OM_TAG_ERROR_TEXT = 48,
+};
+
+#define OM_FIELD_HEADER_SIZE 6
+
+/* ---- encoding ---- */
+
+static void om_put_u16(struct om_buf *out, uint16_t v)
+{
+	unsigned char b[2] = { (unsigned char)(v >> 8), (unsigned char)v };
+
+	om_buf_append(out, b, 2);
+}
+
+static void om_put_u32(struct om_buf *out, uint32_t v)
+{
+	unsigned char b[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
+			       (unsigned char)(v >> 8), (unsigned char)v };
+
+	om_buf_append(out, b, 4);
+}
+
+static void om_put_field(struct om_buf *out, uint16_t tag, const void *data,
+			 size_t len)
+{
+	om_put_u16(out, tag);
+	om_put_u32(out, (uint32_t)len);
+	om_buf_append(out, data, len);
+}
+
+static void om_put_str(struct om_buf *out, uint16_t tag, const char *s)
+{
+	if (s != NULL)
+		om_put_field(out, tag, s, strlen(s));
+}
+
+/* Starts a frame; returns the offset of its length field. */
+static size_t om_frame_begin(struct om_buf *out, enum om_proto_type type)
+{
+	size_t at;
+
+	om_buf_append(out, OM_PROTO_MAGIC, 4);
+	om_put_u16(out, OM_PROTO_VERSION);
+	om_put_u16(out, (uint16_t)type);
+	at = out->len;
+	om_put_u32(out, 0);
+	return at;
+}
+
+/* Writes the frame's body length (big-endian) at len_at. */
+static void om_frame_set_length(struct om_buf *out, size_t len_at, uint32_t body)
+{
+	unsigned char *p = (unsigned char *)out->data + len_at;
+
+	p[0] = (unsigned char)(body >> 24);
+	p[1] = (unsigned char)(body >> 16);
+	p[2] = (unsigned char)(body >> 8);
+	p[3] = (unsigned char)body;
+}
+
+static void om_frame_end(struct om_buf *out, size_t len_at)
+{
+	om_frame_set_length(out, len_at, (uint32_t)(out->len - len_at - 4));
+}
+
+void om_proto_encode_request_head(const struct om_scan_request *req,
+				  struct om_buf *out)
+{
+	size_t at = om_frame_begin(out, req->learn != NULL ? OM_MSG_LEARN_REQUEST :
+				   OM_MSG_SCAN_REQUEST), i;
+
+	om_put_str(out, OM_TAG_SESSION_ID, req->session_id);
+	om_put_str(out, OM_TAG_CHECKS, req->checks);
+	om_put_str(out, OM_TAG_LEARN, req->learn);
+	om_put_str(out, OM_TAG_MAILBOX, req->mailbox);
+	om_put_str(out, OM_TAG_DIRECTION, req->direction);
+	om_put_str(out, OM_TAG_MAIL_FROM, req->mail_from);
+	for (i = 0; i < req->rcpt_count; i++)
+		om_put_str(out, OM_TAG_RCPT, req->rcpts[i]);
+	/* the message field last, its bytes to follow the head */
+	om_put_u16(out, OM_TAG_MESSAGE);
+	om_put_u32(out, (uint32_t)req->message_len);
+	om_frame_set_length(out, at, (uint32_t)(out->len - at - 4 + req->message_len));
+}
+
+void om_proto_encode_request(const struct om_scan_request *req,
+			     struct om_buf *out)
+{
+	om_proto_encode_request_head(req, out);
+	om_buf_append(out, req->message, req->message_len);
+}
+
+void om_proto_encode_result(const struct om_scan_result *res,
+			    struct om_buf *out)
+{
+	size_t at = om_frame_begin(out, OM_MSG_SCAN_RESULT), i;
+	struct om_buf part;
+
+	om_put_str(out, OM_TAG_VERDICT, res->verdict);
+	om_put_str(out, OM_TAG_ACTION, res->action);
+	om_put_str(out, OM_TAG_VIRUS, res->virus);
+	om_put_str(out, OM_TAG_REASON, res->reason);
+	om_put_str(out, OM_TAG_SPAM_SCORE, res->spam_score);
+	om_put_str(out, OM_TAG_SPAM_RULES, res->spam_rules);
+	om_put_str(out, OM_TAG_SPAM_ACTION, res->spam_action);
+	om_put_str(out, OM_TAG_SPAM_TAG, res->spam_tag);
+	om_put_str(out, OM_TAG_SPAM_LISTED, res->spam_listed);
+	om_put_str(out, OM_TAG_SPAM_SUBJECT, res->spam_subject);
+	om_buf_init(&part);
+	for (i = 0; i < res->part_count; i++) {
+		const struct om_scan_part *p = &res->parts[i];
+
+		om_buf_reset(&part);
+		om_put_str(&part, OM_TAG_PART_PATH, p->path);
+		om_put_str(&part, OM_TAG_PART_TYPE, p->content_type);
+		om_put_str(&part, OM_TAG_PART_FILENAME, p->filename);
+		om_put_str(&part, OM_TAG_PART_VERDICT, p->verdict);
+		om_put_str(&part, OM_TAG_PART_VIRUS, p->virus);
+		om_put_field(out, OM_TAG_PART, part.data, part.len);
+	}
+	om_buf_free(&part);
+	if (res->message != NULL)
+		om_put_field(out, OM_TAG_NEW_MESSAGE, res->message,
+			     res->message_len);
+	om_put_str(out, OM_TAG_ADMIN_ADDRESS, res->admin_address);
+	if (res->admin_message != NULL)
+		om_put_field(out, OM_TAG_ADMIN_MESSAGE, res->admin_message,
+			     res->admin_message_len);
+	om_frame_end(out, at);
+}
+
+void om_proto_encode_error(const char *text, struct om_buf *out)
+{
+	size_t at = om_frame_begin(out, OM_MSG_ERROR);
+
+	om_put_str(out, OM_TAG_ERROR_TEXT, text);
+	om_frame_end(out, at);
+}
+
+void om_proto_encode_empty(enum om_proto_type type, struct om_buf *out)
+{
+	om_frame_end(out, om_frame_begin(out, type));
+}
+
+int om_proto_checks_parse(const char *text)
+{
+	int checks = 0;
+	size_t n;
+
+	while (*text != '\0') {
+		n = strcspn(text, ",");
+		if (n == 5 && strncmp(text, "virus", 5) == 0)
+			checks |= OM_CHECK_VIRUS;
+		else if (n == 4 && strncmp(text, "spam", 4) == 0)
+			checks |= OM_CHECK_SPAM;
+		else
+			return -1;
+		text += n;
+		if (*text == ',')
+			text++;
+	}
+	return checks == 0 ? -1 : checks;
+}
+
+/* ---- decoding ---- */
+
+struct om_field_reader {
+	const unsigned char *data;
+	size_t len, pos;
+	uint64_t seen;
+};
+
+/* Reads the next field; 1 got one, 0 at the end, -1 truncated. */
+static int om_field_next(struct om_field_reader *r, uint16_t *tag_r,
+			 const char **value_r, size_t *len_r, char **error_r)
+{
+	const unsigned char *p;
+	uint32_t flen;
+
+	if (r->pos == r->len)
+		return 0;
+	if (r->len - r->pos < OM_FIELD_HEADER_SIZE) {
+		*error_r = om_strdup("truncated field header");
+		return -1;
+	}
+	p = r->data + r->pos;
+	*tag_r = (uint16_t)((p[0] << 8) | p[1]);
+	flen = ((uint32_t)p[2] << 24) | ((uint32_t)p[3] << 16) |
+		((uint32_t)p[4] << 8) | p[5];
+	if (flen > r->len - r->pos - OM_FIELD_HEADER_SIZE) {
+		*error_r = om_asprintf("field %u: length %u runs past the frame",
+				       *tag_r, flen);
+		return -1;
+	}
+	*value_r = (const char *)p + OM_FIELD_HEADER_SIZE;
+	*len_r = flen;
+	r->pos += OM_FIELD_HEADER_SIZE + flen;
+	return 1;
+}
+
+/* Marks a singleton tag as seen; -1 if it was already. */
+static int om_field_once(struct om_field_reader *r, uint16_t tag,
+			 char **error_r)
+{
+	uint64_t bit = (uint64_t)1 << (tag % 64);
+
+	if ((r->seen & bit) != 0) {
+		*error_r = om_asprintf("field %u repeated", tag);
+		return -1;
+	}
+	r->seen |= bit;
+	return 0;
+}
+
+/* Copies a text field; -1 if it holds a NUL byte. */
+static int om_field_text(uint16_t tag, const char *value, size_t len,
+			 char **text_r, char **error_r)
+{
+	if (memchr(value, '\0', len) != NULL) {
+		*error_r = om_asprintf("field %u: NUL byte in text", tag);
+		return -1;
+	}
+	*text_r = om_strndup(value, len);
+	return 0;
+}
+
+static int om_field_text_once(struct om_field_reader *r, uint16_t tag,
+			      const char *value, size_t len, char **text_r,
+			      char **error_r)
+{
+	if (om_field_once(r, tag, error_r) < 0)
+		return -1;
+	return om_field_text(tag, value, len, text_r, error_r);
+}
+
+static int om_decode_request_field(struct om_field_reader *r,
+				   struct om_scan_request *req, uint16_t tag,
+				   const char *value, size_t len,
+				   char **error_r)
+{
+	char *text;
+
+	switch (tag) {
+	case OM_TAG_SESSION_ID:
+		return om_field_text_once(r, tag, value, len, &req->session_id, error_r);
+	case OM_TAG_MAILBOX:
+		return om_field_text_once(r, tag, value, len, &req->mailbox, error_r);
+	case OM_TAG_DIRECTION:
+		return om_field_text_once(r, tag, value, len, &req->direction, error_r);
+	case OM_TAG_MAIL_FROM:
+		return om_field_text_once(r, tag, value, len, &req->mail_from, error_r);
+	case OM_TAG_CHECKS:
+		return om_field_text_once(r, tag, value, len, &req->checks, error_r);
+	case OM_TAG_LEARN:
+		return om_field_text_once(r, tag, value, len, &req->learn, error_r);
+	case OM_TAG_RCPT:
+		if (req->rcpt_count >= OM_PROTO_MAX_RCPTS) {
+			*error_r = om_strdup("too many recipients");
+			return -1;
+		}
+		if (om_field_text(tag, value, len, &text, error_r) < 0)
+			return -1;
+		req->rcpts = om_realloc(req->rcpts, (req->rcpt_count + 1) *
+					sizeof(char *));
+		req->rcpts[req->rcpt_count++] = text;
+		return 0;
+	case OM_TAG_MESSAGE:
+		if (om_field_once(r, tag, error_r) < 0)
+			return -1;
+		req->message = value;
+		req->message_len = len;
+		return 0;
+	}
+	*error_r = om_asprintf("unknown field %u in scan request", tag);
+	return -1;
+}
+
+int om_proto_decode_request(char *body, size_t len,
+			    struct om_scan_request *req_r, char **error_r)
+{
+	struct om_field_reader r = { (const unsigned char *)body, len, 0, 0 };
+	const char *value;
+	size_t vlen;
+	uint16_t tag;
+	int ret;
+
+	memset(req_r, 0, sizeof(*req_r));
+	req_r->frame = body;
+	while ((ret = om_field_next(&r, &tag, &value, &vlen, error_r)) > 0) {
+		if (om_decode_request_field(&r, req_r, tag, value, vlen,
+					    error_r) < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	if (ret == 0 && (req_r->mailbox == NULL || req_r->direction == NULL ||
+			 req_r->message == NULL)) {
+		*error_r = om_strdup("scan request lacks mailbox, direction or message");
+		ret = -1;
+	}
+	if (ret == 0 && strcmp(req_r->direction, "in") != 0 &&
+	    strcmp(req_r->direction, "out") != 0) {
+		*error_r = om_strdup("direction must be 'in' or 'out'");
+		ret = -1;
+	}
+	if (ret == 0 && req_r->checks != NULL &&
+	    om_proto_checks_parse(req_r->checks) < 0) {
+		*error_r = om_strdup("checks must name virus and/or spam");
+		ret = -1;
+	}
+	if (ret == 0 && req_r->learn != NULL && strcmp(req_r->learn, "spam") != 0 &&
+	    strcmp(req_r->learn, "ham") != 0) {
+		*error_r = om_strdup("learn must be 'spam' or 'ham'");
+		ret = -1;
+	}
+	if (ret < 0) {
+		om_scan_request_free(req_r);
+		return -1;
+	}
+	return 0;
+}
+
+static int om_decode_part(const char *value, size_t len,
+			  struct om_scan_part *part, char **error_r)
+{
+	struct om_field_reader r = { (const unsigned char *)value, len, 0, 0 };
+	const char *v;
+	size_t vlen;
+	uint16_t tag;
+	char **dest;
+	int ret;
+
+	while ((ret = om_field_next(&r, &tag, &v, &vlen, error_r)) > 0) {
+		switch (tag) {
+		case OM_TAG_PART_PATH: dest = &part->path; break;
+		case OM_TAG_PART_TYPE: dest = &part->content_type; break;
+		case OM_TAG_PART_FILENAME: dest = &part->filename; break;
+		case OM_TAG_PART_VERDICT: dest = &part->verdict; break;
+		case OM_TAG_PART_VIRUS: dest = &part->virus; break;
+		default:
+			*error_r = om_asprintf("unknown field %u in part", tag);
+			return -1;
+		}
+		if (om_field_text_once(&r, tag, v, vlen, dest, error_r) < 0)
+			return -1;
+	}
+	if (ret == 0 && (part->path == NULL || part->verdict == NULL)) {
+		*error_r = om_strdup("part lacks path or verdict");
+		return -1;
+	}
+	return ret;
+}
+
+static int om_field_blob_once(struct om_field_reader *r, uint16_t tag,
+			      const char *value, size_t len, char **blob_r,
+			      size_t *len_r, char **error_r)
+{
+	if (om_field_once(r, tag, error_r) < 0)
+		return -1;
+	*blob_r = om_strndup(value, len);
+	*len_r = len;
+	return 0;
+}
+
+static int om_decode_result_field(struct om_field_reader *r,
+				  struct om_scan_result *res, uint16_t tag,
+				  const char *value, size_t len,
+				  char **error_r)
+{
+	switch (tag) {
+	case OM_TAG_VERDICT:
+		return om_field_text_once(r, tag, value, len, &res->verdict, error_r);
+	case OM_TAG_ACTION:
+		return om_field_text_once(r, tag, value, len, &res->action, error_r);
+	case OM_TAG_VIRUS:
+		return om_field_text_once(r, tag, value, len, &res->virus, error_r);
+	case OM_TAG_REASON:
+		return om_field_text_once(r, tag, value, len, &res->reason, error_r);
+	case OM_TAG_ADMIN_ADDRESS:
+		return om_field_text_once(r, tag, value, len, &res->admin_address, error_r);
+	case OM_TAG_SPAM_SCORE:
+		return om_field_text_once(r, tag, value, len, &res->spam_score, error_r);
+	case OM_TAG_SPAM_RULES:
+		return om_field_text_once(r, tag, value, len, &res->spam_rules, error_r);
+	case OM_TAG_SPAM_ACTION:
+		return om_field_text_once(r, tag, value, len, &res->spam_action, error_r);
+	case OM_TAG_SPAM_TAG:
+		return om_field_text_once(r, tag, value, len, &res->spam_tag, error_r);
+	case OM_TAG_SPAM_LISTED:
+		return om_field_text_once(r, tag, value, len, &res->spam_listed, error_r);
+	case OM_TAG_SPAM_SUBJECT:
+		return om_field_text_once(r, tag, value, len, &res->spam_subject, error_r);
+	case OM_TAG_NEW_MESSAGE:
+		return om_field_blob_once(r, tag, value, len, &res->message,
+					  &res->message_len, error_r);
+	case OM_TAG_ADMIN_MESSAGE:
+		return om_field_blob_once(r, tag, value, len, &res->admin_message,
+					  &res->admin_message_len, error_r);
+	case OM_TAG_PART:
+		if (res->part_count >= OM_PROTO_MAX_PARTS) {
+			*error_r = om_strdup("too many parts");
+			return -1;
+		}
+		res->parts = om_realloc(res->parts, (res->part_count + 1) *
+					sizeof(*res->parts));
+		memset(&res->parts[res->part_count], 0, sizeof(*res->parts));
+		res->part_count++;
+		return om_decode_part(value, len, &res->parts[res->part_count - 1],
+				      error_r);
+	}
+	*error_r = om_asprintf("unknown field %u in scan result", tag);
+	return -1;
+}
+
+int om_proto_decode_result(const char *body, size_t len,
+			   struct om_scan_result *res_r, char **error_r)
+{
+	struct om_field_reader r = { (const unsigned char *)body, len, 0, 0 };
+	const char *value;
+	size_t vlen;
+	uint16_t tag;
+	int ret;
+
+	om_scan_result_init(res_r);
+	while ((ret = om_field_next(&r, &tag, &value, &vlen, error_r)) > 0) {
+		if (om_decode_result_field(&r, res_r, tag, value, vlen,
+					   error_r) < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	if (ret == 0 && (res_r->verdict == NULL || res_r->action == NULL)) {
+		*error_r = om_strdup("scan result lacks verdict or action");
+		ret = -1;
+	}
+	if (ret < 0) {
+		om_scan_result_free(res_r);
+		return -1;
+	}
+	return 0;
+}
+
+int om_proto_decode_error(const char *body, size_t len, char **text_r,
+			  char **error_r)
+{
+	struct om_field_reader r = { (const unsigned char *)body, len, 0, 0 };
+	const char *value;
+	size_t vlen;
+	uint16_t tag;
+	int ret;
+
+	*text_r = NULL;
+	while ((ret = om_field_next(&r, &tag, &value, &vlen, error_r)) > 0) {
+		if (tag != OM_TAG_ERROR_TEXT) {
+			*error_r = om_asprintf("unknown field %u in error", tag);
+			ret = -1;
+			break;
+		}
+		if (om_field_text_once(&r, tag, value, vlen, text_r, error_r) < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	if (ret == 0 && *text_r == NULL) {
+		*error_r = om_strdup("error frame without text");
+		ret = -1;
+	}
+	if (ret < 0)
+		om_free(text_r);
+	return ret;
+}
+
+int om_proto_parse_header(const unsigned char *hdr, size_t max_body,
+			  uint16_t *type_r, uint32_t *body_len_r,
+			  char **error_r)
+{
+	uint16_t version;
+
+	if (memcmp(hdr, OM_PROTO_MAGIC, 4) != 0) {
+		*error_r = om_strdup("not an omamori-scand frame (bad magic)");
+		return -1;
+	}
+	version = (uint16_t)((hdr[4] << 8) | hdr[5]);
+	if (version != OM_PROTO_VERSION) {
+		*error_r = om_asprintf("protocol version %u, expected %u",
+				       version, OM_PROTO_VERSION);
+		return -1;
+	}
+	*type_r = (uint16_t)((hdr[6] << 8) | hdr[7]);
+	*body_len_r = ((uint32_t)hdr[8] << 24) | ((uint32_t)hdr[9] << 16) |
+		((uint32_t)hdr[10] << 8) | hdr[11];
+	if (*body_len_r > max_body) {
+		*error_r = om_asprintf("frame body of %u bytes is over the limit of %zu",
+				       *body_len_r, max_body);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- structures ---- */
+
+void om_scan_request_free(struct om_scan_request *req)
+{
+	size_t i;
+
+	free(req->session_id);
+	free(req->mailbox);
+	free(req->direction);
+	free(req->mail_from);
+	free(req->checks);
+	free(req->learn);
+	for (i = 0; i < req->rcpt_count; i++)
+		free(req->rcpts[i]);
+	free(req->rcpts);
+	free(req->frame);
+	memset(req, 0, sizeof(*req));
+}
+
+void om_scan_result_init(struct om_scan_result *res)
+{
+	memset(res, 0, sizeof(*res));
+}
+
+void om_scan_result_free(struct om_scan_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->part_count; i++) {
+		free(res->parts[i].path);
+		free(res->parts[i].content_type);
+		free(res->parts[i].filename);
+		free(res->parts[i].verdict);
+		free(res->parts[i].virus);
+	}
+	free(res->parts);
+	free(res->verdict);
+	free(res->action);
+	free(res->virus);
+	free(res->reason);
+	free(res->spam_score);
+	free(res->spam_rules);
+	free(res->spam_action);
+	free(res->spam_tag);
+	free(res->spam_listed);
+	free(res->spam_subject);
+	free(res->message);
+	free(res->admin_address);
+	free(res->admin_message);
+	om_scan_result_init(res);
+}
+
+static char *om_strdup_or_null(const char *s)
+{
+	return s == NULL ? NULL : om_strdup(s);
+}
+
+void om_scan_result_add_part(struct om_scan_result *res, const char *path,
+			     const char *content_type, const char *filename,
+			     const char *verdict, const char *virus)
+{
+	struct om_scan_part *p;
+
+	res->parts = om_realloc(res->parts, (res->part_count + 1) *
+				sizeof(*res->parts));
+	p = &res->parts[res->part_count++];
+	p->path = om_strdup(path);
+	p->content_type = om_strdup_or_null(content_type);
+	p->filename = om_strdup_or_null(filename);
+	p->verdict = om_strdup(verdict);
+	p->virus = om_strdup_or_null(virus);
+}
+
+/* ---- blocking I/O with a deadline ---- */
+
+static int om_wait_fd(int fd, short events, uint64_t deadline,
+		      char **error_r)
+{
+	struct pollfd pfd = { fd, events, 0 };
+	uint64_t now;
+	int ret;
+
+	for (;;) {
+		now = om_now_ms();
+		if (now >= deadline) {
+			*error_r = om_strdup("timed out");
+			return -1;
+		}
+		ret = poll(&pfd, 1, (int)(deadline - now));
+		if (ret > 0)
+			return 0;
+		if (ret < 0 && errno != EINTR) {
+			*error_r = om_asprintf("poll: %s", strerror(errno));
+			return -1;
+		}
+	}
+}
+
+static int om_write_until(int fd, const void *data, size_t len,
+			  uint64_t deadline, char **error_r)
+{
+	const char *p = data;
+	ssize_t n;
+
+	while (len > 0) {
+		if (om_wait_fd(fd, POLLOUT, deadline, error_r) < 0)
+			return -1;
+		n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			*error_r = om_asprintf("write: %s", strerror(errno));
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int om_proto_write_all(int fd, const void *data, size_t len, int timeout_ms,
+		       char **error_r)
+{
+	return om_write_until(fd, data, len, om_now_ms() + (uint64_t)timeout_ms,
+			      error_r);
+}
+
+/* Reads exactly len bytes; returns 1, 0 on EOF before the first byte (when
+   eof_ok), -1 on error or a short read. */
+static int om_read_until(int fd, void *data, size_t len, uint64_t deadline,
+			 int eof_ok, char **error_r)
+{
+	char *p = data;
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		if (om_wait_fd(fd, POLLIN, deadline, error_r) < 0)
+			return -1;
+		n = recv(fd, p + got, len - got, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0) {
+			*error_r = om_asprintf("read: %s", strerror(errno));
+			return -1;
+		}
+		if (n == 0) {
+			if (got == 0 && eof_ok)
+				return 0;
+			*error_r = om_strdup("connection closed in the middle of a frame");
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 1;
+}
+
+int om_proto_read_frame(int fd, int timeout_ms, size_t max_body,
+			uint16_t *type_r, char **body_r, size_t *len_r,
+			char **error_r)
+{
+	uint64_t deadline = om_now_ms() + (uint64_t)timeout_ms;
+	unsigned char hdr[OM_PROTO_HEADER_SIZE];
+	uint32_t body_len;
+	char *body;
+	int ret;
+
+	ret = om_read_until(fd, hdr, sizeof(hdr), deadline, 1, error_r);
+	if (ret <= 0)
+		return ret;
+	if (om_proto_parse_header(hdr, max_body, type_r, &body_len, error_r) < 0)
+		return -1;
+	body = om_malloc((size_t)body_len + 1);
+	if (om_read_until(fd, body, body_len, deadline, 0, error_r) < 0) {
+		free(body);
+		return -1;
+	}
+	body[body_len] = '\0';
+	*body_r = body;
+	*len_r = body_len;
+	return 1;
+}
+
+/* ---- client half ---- */
+
+static int om_scand_connect(const char *socket_path, char **error_r)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_un un;
+	} addr;
+	struct sockaddr_un *sun = &addr.un;
+	int fd;
+
+	memset(&addr, 0, sizeof(addr));
+	sun->sun_family = AF_UNIX;
+	if (om_strlcpy(sun->sun_path, socket_path, sizeof(sun->sun_path)) < 0) {
+		*error_r = om_asprintf("socket path too long: %s", socket_path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*error_r = om_asprintf("socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, &addr.sa, sizeof(addr.un)) < 0) {
+		*error_r = om_asprintf("connect(%s): %s", socket_path,
+				       strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int om_scand_read_result(int fd, uint64_t deadline,
+				struct om_scan_result *res_r, char **error_r)
+{
+	uint64_t now = om_now_ms();
+	char *body = NULL, *text = NULL;
+	uint16_t type;
+	size_t len;
+	int ret;
+
+	ret = om_proto_read_frame(fd, now >= deadline ? 0 : (int)(deadline - now),
+				  (size_t)1 << 31, &type, &body, &len, error_r);
+	if (ret == 0)
+		*error_r = om_strdup("scand closed the connection without an answer");
+	if (ret <= 0)
+		return -1;
+	if (type == OM_MSG_SCAN_RESULT && res_r != NULL) {
+		ret = om_proto_decode_result(body, len, res_r, error_r);
+	} else if (type == OM_MSG_LEARN_RESULT && res_r == NULL) {
+		ret = 0;
+	} else if (type == OM_MSG_ERROR &&
+		   om_proto_decode_error(body, len, &text, error_r) == 0) {
+		*error_r = om_asprintf("scand: %s", text);
+		free(text);
+		ret = -1;
+	} else {
+		if (type != OM_MSG_ERROR)
+			*error_r = om_asprintf("unexpected frame type %u", type);
+		ret = -1;
+	}
+	free(body);
+	return ret;
+}
+
+/* Sends req, reads the answer: a scan result into res_r, or (res_r NULL)
+   the acknowledgement of a learn request. */
+static int om_scand_call(const char *socket_path, int timeout_ms,
+			 const struct om_scan_request *req,
+			 struct om_scan_result *res_r, char **error_r)
+{
+	uint64_t deadline = om_now_ms() + (uint64_t)timeout_ms;
+	struct om_buf frame;
+	char *error = NULL;
+	int fd, ret;
+
+	fd = om_scand_connect(socket_path, error_r);
+	if (fd < 0)
+		return -1;
+	/* the head, then the message straight from the caller's memory: a large
+	   message is never copied into a frame buffer */
+	om_buf_init(&frame);
+	om_proto_encode_request_head(req, &frame);
+	ret = om_write_until(fd, frame.data, frame.len, deadline, &error);
+	om_buf_free(&frame);
+	if (ret == 0)
+		ret = om_write_until(fd, req->message, req->message_len, deadline,
+				     &error);
+	if (ret == 0)
+		ret = om_scand_read_result(fd, deadline, res_r, &error);
+	close(fd);
+	if (ret < 0) {
+		*error_r = om_asprintf("scand %s: %s", socket_path, error);
+		free(error);
+	}
+	return ret;
+}
+
+int om_scand_scan(const char *socket_path, int timeout_ms,
+		  const struct om_scan_request *req,
+		  struct om_scan_result *res_r, char **error_r)
+{
+	return om_scand_call(socket_path, timeout_ms, req, res_r, error_r);
+}
+
+int om_scand_learn(const char *socket_path, int timeout_ms,
+		   const struct om_scan_request *req, char **error_r)
+{
+	if (req->learn == NULL) {
+		*error_r = om_strdup("learn request without spam or ham");
+		return -1;
+	}
+	return om_scand_call(socket_path, timeout_ms, req, NULL, error_r);
+}

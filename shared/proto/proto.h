@@ -1,0 +1,143 @@
+/* proto.h - the omamori-scand wire protocol (see doc/protocol.md).
+ *
+ * A frame is a 12-byte header (magic "OMSC", version, type, body length, all
+ * big-endian) and a body of fields (tag u16, length u32, bytes).  Decoders
+ * check every length, reject unknown tags, repeated singletons, missing
+ * required fields and trailing bytes.  Bump OM_PROTO_VERSION on any change.
+ */
+#ifndef OM_PROTO_H
+#define OM_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/util.h"
+
+#define OM_PROTO_MAGIC "OMSC"
+#define OM_PROTO_VERSION 3
+#define OM_PROTO_HEADER_SIZE 12
+/* Largest body besides the message itself (envelope, parts, texts). */
+#define OM_PROTO_OVERHEAD (4 * 1024 * 1024)
+#define OM_PROTO_MAX_RCPTS 10000
+#define OM_PROTO_MAX_PARTS 100000
+
+enum om_proto_type {
+	OM_MSG_SCAN_REQUEST = 1,
+	OM_MSG_SCAN_RESULT = 2,
+	OM_MSG_ERROR = 3,
+	OM_MSG_PING = 4,
+	OM_MSG_PONG = 5,
+	/* a scan request with a learn field: teach the classifier */
+	OM_MSG_LEARN_REQUEST = 6,
+	OM_MSG_LEARN_RESULT = 7,
+};
+
+/* what a scan request asks for (its checks field; absent: virus only) */
+enum {
+	OM_CHECK_VIRUS = 0x01,
+	OM_CHECK_SPAM = 0x02,
+};
+/* Parses "virus", "spam" or "virus,spam": the OM_CHECK_* bits, or -1. */
+int om_proto_checks_parse(const char *text);
+
+struct om_scan_request {
+	char *session_id;	/* for log lines; may be NULL */
+	char *mailbox;		/* the recipient mailbox the scan is for */
+	char *direction;	/* "in" or "out" */
+	char *mail_from;	/* may be "" (null sender) */
+	char *checks;		/* "virus", "spam", "virus,spam"; NULL: virus */
+	char *learn;		/* learn requests: "spam" or "ham" */
+	char **rcpts;
+	size_t rcpt_count;
+	const char *message;	/* not owned (points into the frame or caller) */
+	size_t message_len;
+	char *frame;		/* owned frame body after decode, else NULL */
+};
+
+struct om_scan_part {
+	char *path;		/* "1", "1.2", "2.1.1": MIME part position */
+	char *content_type;
+	char *filename;		/* decoded, UTF-8; may be NULL */
+	char *verdict;		/* "clean", "virus", "unscanned" */
+	char *virus;		/* may be NULL */
+};
+
+struct om_scan_result {
+	char *verdict;		/* "clean", "virus", "spam", "unscanned" */
+	char *action;		/* "deliver", "strip", "replace", "tempfail" */
+	/* the spam check (when asked for): score "%.2f", rules fired
+	   ("BAYES_99,MISSING_DATE"), what to do with spam ("deliver", "tag",
+	   "header", "quarantine"; set only when the verdict is spam), the
+	   subject tag, the list that decided ("allow:mailbox", ...) */
+	char *spam_score;
+	char *spam_rules;
+	char *spam_action;
+	char *spam_tag;
+	char *spam_listed;
+	char *spam_subject;	/* tag action: the new raw Subject value */
+	char *virus;		/* first virus name, or NULL */
+	char *reason;		/* why unscanned, or NULL */
+	struct om_scan_part *parts;
+	size_t part_count;
+	char *message;		/* the message to deliver when changed, else NULL */
+	size_t message_len;
+	char *admin_address;	/* admin copy of a report: where, or NULL */
+	char *admin_message;
+	size_t admin_message_len;
+};
+
+void om_scan_request_free(struct om_scan_request *req);
+void om_scan_result_init(struct om_scan_result *res);
+void om_scan_result_free(struct om_scan_result *res);
+/* Adds a part to res (strings copied; NULL allowed for filename/virus). */
+void om_scan_result_add_part(struct om_scan_result *res, const char *path,
+			     const char *content_type, const char *filename,
+			     const char *verdict, const char *virus);
+
+/* Frame encoders: append one whole frame to out. */
+void om_proto_encode_request(const struct om_scan_request *req,
+			     struct om_buf *out);
+/* The request frame without the message bytes, which the caller writes
+   right after it (the frame's lengths already count them). */
+void om_proto_encode_request_head(const struct om_scan_request *req,
+				  struct om_buf *out);
+void om_proto_encode_result(const struct om_scan_result *res,
+			    struct om_buf *out);
+void om_proto_encode_error(const char *text, struct om_buf *out);
+void om_proto_encode_empty(enum om_proto_type type, struct om_buf *out);
+
+/* Parses a frame header.  Returns 0, or -1 with *error_r (allocated) for a
+   bad magic, an unsupported version or a body over max_body. */
+int om_proto_parse_header(const unsigned char *hdr, size_t max_body,
+			  uint16_t *type_r, uint32_t *body_len_r,
+			  char **error_r);
+
+/* Body decoders.  decode_request takes ownership of body (freed with the
+   request).  Return 0, or -1 with *error_r (allocated). */
+int om_proto_decode_request(char *body, size_t len,
+			    struct om_scan_request *req_r, char **error_r);
+int om_proto_decode_result(const char *body, size_t len,
+			   struct om_scan_result *res_r, char **error_r);
+int om_proto_decode_error(const char *body, size_t len, char **text_r,
+			  char **error_r);
+
+/* Blocking I/O with a deadline (timeout_ms from the call).  read_frame
+   returns 1 with a frame, 0 on a clean EOF before any byte, -1 on error. */
+int om_proto_write_all(int fd, const void *data, size_t len, int timeout_ms,
+		       char **error_r);
+int om_proto_read_frame(int fd, int timeout_ms, size_t max_body,
+			uint16_t *type_r, char **body_r, size_t *len_r,
+			char **error_r);
+
+/* Client half: connects to scand's UNIX socket, sends req, waits for the
+   result.  Returns 0 with *res_r filled, or -1 with *error_r (allocated):
+   scand unreachable, timed out, answered an error or garbage. */
+int om_scand_scan(const char *socket_path, int timeout_ms,
+		  const struct om_scan_request *req,
+		  struct om_scan_result *res_r, char **error_r);
+/* Asks scand to learn req->message as req->learn ("spam" or "ham") for
+   req->mailbox.  0, or -1 with *error_r. */
+int om_scand_learn(const char *socket_path, int timeout_ms,
+		   const struct om_scan_request *req, char **error_r);
+
+#endif

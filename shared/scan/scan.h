@@ -1,0 +1,52 @@
+/* scan.h - the scan of one message: parse, scan every part with libclamav,
+ * decide, and rewrite.
+ *
+ * Pure with respect to the outside world: it reads only its inputs and the
+ * template files, so omamori-scand, omamorictl and the fuzz target all run
+ * exactly the same code.
+ */
+#ifndef OM_SCAN_H
+#define OM_SCAN_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "lib/om-config.h"
+#include "proto/proto.h"
+
+struct om_av_engine;
+struct om_snapshot;
+struct om_spam_db;
+
+struct om_scan_settings {
+	const struct om_av_engine *engine;
+	size_t max_size;
+	size_t max_parts;
+	unsigned int max_depth;
+	enum om_limit_action limit_action;
+	const char *templates_dir;
+	const char *language;		/* "ja" or "en" */
+	const char *notice_from;	/* full address */
+	const char *admin_copy;		/* address, or NULL */
+	/* seals administrators' copies (report.h); NULL: unsealed */
+	const unsigned char *report_key;
+	time_t now;
+	/* the spam check: without a classifier or snapshot it is skipped */
+	const struct om_spam_db *spam_db;
+	const struct om_snapshot *snap;
+	const char *trusted_authserv_id;
+};
+
+/* Scans req->message and fills res (verdict, action, virus, parts, and the
+   message to deliver when it changed).  Returns 0, or -1 with *error_r
+   (allocated) when the scan itself could not be done (a template missing):
+   the caller must then tempfail, never deliver. */
+int om_scan_message(const struct om_scan_settings *set,
+		    const struct om_scan_request *req,
+		    struct om_scan_result *res, char **error_r);
+
+/* The notice sender for a recipient: notice_from, with "@domain" of the
+   recipient added when it has no domain.  Allocated. */
+char *om_scan_notice_from(const char *notice_from, const char *recipient);
+
+#endif

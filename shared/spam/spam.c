@@ -1,0 +1,478 @@
+/* spam.c - Robinson-Fisher classifier over per-message-distinct tokens.
+ *
+ * For a token seen in s of Ns spam and h of Nh ham messages:
+ *   p = (s/Ns) / (s/Ns + h/Nh);  f = (robs * robx + n * p) / (robs + n)
+ * with n = s + h (Robinson's shrinking towards robx for rare tokens).
+ * Tokens with |f - 0.5| < min_dev carry no information and are skipped;
+ * the rest are combined with Fisher's method:
+ *   H = C^-1(-2 sum ln f, 2k), S = C^-1(-2 sum ln (1 - f), 2k),
+ *   score = (1 + H - S) / 2.
+ * robx and robs are bogofilter's defaults; min_dev is 0.45 (bogofilter's is
+ * 0.375): only tokens that are nearly always spam or nearly always ham
+ * count.  Tuned on three development splits inside the training set (never
+ * on the test set): with the body's word pairs and the Received networks
+ * among the tokens, 0.45 separated spam from ham best; together they took
+ * the development spam caught at the threshold of 5 from 95.0% to 98.0%
+ * at about 0.1% false positives (doc/spam.md has the table).
+ *
+ * The same tokens are combined three times: the whole message, its headers
+ * alone and its body alone, each worth -6.67 .. +9.33 points (BAYES_nn,
+ * BAYES_HEAD_nn, BAYES_BODY_nn; see om_spam_bayes_rule).  Spam posted to a mailing list carries the
+ * list's hammy headers, which outvote a plainly spammy body in one
+ * combination; ham in a spammy design is the reverse.  Three readings let
+ * each part speak (measured on a split inside the training set, never on
+ * the test set: 92.7% -> 95.1% caught at the same single false positive).
+ */
+#include "spam/spam.h"
+#include "lib/hash.h"
+#include "mail/mime.h"
+#include "spam/rules.h"
+#include "spam/spamtable.h"
+#include "store/store.h"
+#include "spam/tokenize.h"
+#include "lib/util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OM_SPAM_ROBX 0.52
+#define OM_SPAM_ROBS 0.0178
+#define OM_SPAM_MIN_DEV 0.45
+
+/* A token's own changes not saved yet. */
+struct om_spam_delta {
+	long spam, ham;
+};
+
+struct om_spam_db {
+	struct om_spam_table *table;	/* counts: the store's + own changes */
+	struct om_hash *pending;	/* token -> om_spam_delta, not saved yet */
+	long nspam, nham;
+	long dnspam, dnham;
+	long long revision;	/* the store's spam revision we reflect */
+	int dirty;
+};
+
+struct om_spam_db *om_spam_db_new(void)
+{
+	struct om_spam_db *db = om_calloc(1, sizeof(*db));
+
+	db->table = om_spam_table_new(0);
+	db->pending = om_hash_new(1024);
+	db->revision = -1;
+	return db;
+}
+
+void om_spam_db_free(struct om_spam_db **dbp)
+{
+	if (*dbp == NULL)
+		return;
+	om_spam_table_free(&(*dbp)->table);
+	om_hash_free(&(*dbp)->pending, free);
+	free(*dbp);
+	*dbp = NULL;
+}
+
+struct om_spam_restoring {
+	struct om_spam_table *table;
+};
+
+static void om_spam_db_restore(void *context, const char *token, long spam, long ham)
+{
+	struct om_spam_restoring *r = context;
+
+	om_spam_table_add(r->table, om_spam_table_key(r->table, token), spam, ham);
+}
+
+int om_spam_db_load(struct om_spam_db *db, struct om_store *store, char **error_r)
+{
+	struct om_spam_restoring r = { om_spam_table_new(om_spam_table_count(db->table)) };
+	struct om_store_spam_state state;
+
+	if (om_store_spam_load(store, om_spam_db_restore, &r, &state, error_r) < 0) {
+		om_spam_table_free(&r.table);
+		return -1;
+	}
+	om_spam_table_free(&db->table);
+	db->table = r.table;
+	om_hash_free(&db->pending, free);
+	db->pending = om_hash_new(1024);
+	db->nspam = state.nspam;
+	db->nham = state.nham;
+	db->dnspam = db->dnham = 0;
+	db->revision = state.revision;
+	db->dirty = 0;
+	return 0;
+}
+
+/* Unsaved deltas taken out of a db, with their own copies of the tokens,
+   so that the store write can run while learners go on. */
+struct om_spam_changes {
+	struct om_store_spam_token *rows;
+	size_t count;
+	long dnspam, dnham;
+};
+
+static void om_spam_collect_pending(void *context, const char *token, void *value)
+{
+	struct om_spam_changes *changes = context;
+	const struct om_spam_delta *d = value;
+
+	if (d->spam == 0 && d->ham == 0)
+		return;
+	changes->rows[changes->count].token = om_strdup(token);
+	changes->rows[changes->count].spam = d->spam;
+	changes->rows[changes->count].ham = d->ham;
+	changes->count++;
+}
+
+struct om_spam_changes *om_spam_db_take_changes(struct om_spam_db *db)
+{
+	struct om_spam_changes *changes;
+
+	if (!db->dirty)
+		return NULL;
+	changes = om_calloc(1, sizeof(*changes));
+	changes->rows = om_calloc(om_hash_count(db->pending) + 1, sizeof(*changes->rows));
+	om_hash_each(db->pending, om_spam_collect_pending, changes);
+	om_hash_free(&db->pending, free);
+	db->pending = om_hash_new(1024);
+	changes->dnspam = db->dnspam;
+	changes->dnham = db->dnham;
+	db->dnspam = db->dnham = 0;
+	db->dirty = 0;
+	return changes;
+}
+
+/* Records deltas as not saved yet (the counts are changed apart). */
+static void om_spam_db_pend(struct om_spam_db *db, const char *token, long dspam, long dham)
+{
+	struct om_spam_delta *d = om_hash_get(db->pending, token);
+
+	if (d == NULL) {
+		d = om_calloc(1, sizeof(*d));
+		om_hash_set(db->pending, token, d);
+	}
+	d->spam += dspam;
+	d->ham += dham;
+	db->dirty = 1;
+}
+
+/* Adds deltas to db's counts and records them as not saved. */
+static void om_spam_db_add_delta(struct om_spam_db *db, const char *token,
+				 long dspam, long dham)
+{
+	om_spam_table_add(db->table, om_spam_table_key(db->table, token), dspam, dham);
+	om_spam_db_pend(db, token, dspam, dham);
+}
+
+void om_spam_db_return_changes(struct om_spam_db *db,
+			       const struct om_spam_changes *changes)
+{
+	size_t i;
+
+	/* the counts already hold them: only unsaved again */
+	for (i = 0; i < changes->count; i++)
+		om_spam_db_pend(db, changes->rows[i].token, changes->rows[i].spam,
+				changes->rows[i].ham);
+	db->dnspam += changes->dnspam;
+	db->dnham += changes->dnham;
+	db->dirty = 1;
+}
+
+int om_spam_changes_save(const struct om_spam_changes *changes,
+			 struct om_store *store, long long *before_r,
+			 long long *after_r, char **error_r)
+{
+	return om_store_spam_save(store, changes->rows, changes->count,
+				  changes->dnspam, changes->dnham, before_r,
+				  after_r, error_r);
+}
+
+void om_spam_changes_free(struct om_spam_changes **changesp)
+{
+	struct om_spam_changes *changes = *changesp;
+	size_t i;
+
+	if (changes == NULL)
+		return;
+	for (i = 0; i < changes->count; i++)
+		free((char *)changes->rows[i].token);
+	free(changes->rows);
+	free(changes);
+	*changesp = NULL;
+}
+
+int om_spam_db_saved(struct om_spam_db *db, long long before, long long after)
+{
+	if (before != db->revision)
+		return 1;
+	db->revision = after;
+	return 0;
+}
+
+int om_spam_db_stale(const struct om_spam_db *db, struct om_store *store,
+		     char **error_r)
+{
+	long long revision;
+
+	if (om_store_revision(store, "spam", &revision, error_r) < 0)
+		return -1;
+	return revision != db->revision;
+}
+
+struct om_spam_db *om_spam_db_load_new(struct om_store *store, char **error_r)
+{
+	struct om_spam_db *db = om_spam_db_new();
+
+	if (om_spam_db_load(db, store, error_r) < 0) {
+		om_spam_db_free(&db);
+		return NULL;
+	}
+	return db;
+}
+
+static void om_spam_carry_token(void *context, const char *token, void *value)
+{
+	const struct om_spam_delta *d = value;
+
+	if (d->spam != 0 || d->ham != 0)
+		om_spam_db_add_delta(context, token, d->spam, d->ham);
+}
+
+void om_spam_db_carry_changes(struct om_spam_db *to, const struct om_spam_db *from)
+{
+	if (!from->dirty)
+		return;
+	om_hash_each(from->pending, om_spam_carry_token, to);
+	to->nspam += from->dnspam;
+	to->nham += from->dnham;
+	to->dnspam += from->dnspam;
+	to->dnham += from->dnham;
+	to->dirty = 1;
+}
+
+int om_spam_db_save(struct om_spam_db *db, struct om_store *store, char **error_r)
+{
+	struct om_spam_changes *changes = om_spam_db_take_changes(db);
+	long long before, after;
+
+	if (changes == NULL)
+		return 0;
+	if (om_spam_changes_save(changes, store, &before, &after, error_r) < 0) {
+		om_spam_db_return_changes(db, changes);	/* kept for the next try */
+		om_spam_changes_free(&changes);
+		return -1;
+	}
+	om_spam_changes_free(&changes);
+	if (!om_spam_db_saved(db, before, after))
+		return 0;
+	return om_spam_db_load(db, store, error_r) < 0 ? -1 : 1;
+}
+
+int om_spam_db_sync(struct om_spam_db *db, struct om_store *store, char **error_r)
+{
+	int stale;
+
+	if (db->dirty)
+		return om_spam_db_save(db, store, error_r);
+	stale = om_spam_db_stale(db, store, error_r);
+	if (stale <= 0)
+		return stale;
+	return om_spam_db_load(db, store, error_r) < 0 ? -1 : 1;
+}
+
+struct om_spam_learning {
+	struct om_spam_db *db;
+	int is_spam;
+	int delta;
+};
+
+static void om_spam_learn_token(void *context, const char *token)
+{
+	struct om_spam_learning *l = context;
+
+	if (l->delta < 0 &&
+	    om_spam_table_get(l->db->table, om_spam_table_key(l->db->table, token)) == NULL)
+		return;		/* unlearning what was never learned */
+	om_spam_db_add_delta(l->db, token, l->is_spam ? l->delta : 0,
+			     l->is_spam ? 0 : l->delta);
+}
+
+void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
+		   int is_spam, int unlearn)
+{
+	struct om_spam_learning l = { db, is_spam, unlearn ? -1 : 1 };
+	long *n = is_spam ? &db->nspam : &db->nham;
+
+	om_tokenize_message(msg, len, om_spam_learn_token, &l);
+	*n = *n + l.delta < 0 ? 0 : *n + l.delta;
+	if (is_spam)
+		db->dnspam += l.delta;
+	else
+		db->dnham += l.delta;
+	db->dirty = 1;
+}
+
+/* Inverse chi-square survival function for even degrees of freedom. */
+static double om_chi2q(double x2, int df)
+{
+	double m = x2 / 2.0, sum, term;
+	int i;
+
+	sum = term = exp(-m);
+	for (i = 1; i < df / 2; i++) {
+		term *= m / i;
+		sum += term;
+	}
+	return sum < 1.0 ? sum : 1.0;
+}
+
+/* Fisher's sums over the tokens of one reading. */
+struct om_spam_evidence {
+	double ln_f, ln_1f;
+	int k;
+};
+
+struct om_spam_scoring {
+	const struct om_spam_db *db;
+	struct om_spam_evidence all, head, body;
+	const struct om_spam_check_settings *set;	/* or NULL */
+	int url_blocked;
+};
+
+static void om_spam_evidence_add(struct om_spam_evidence *ev, double f)
+{
+	ev->ln_f += log(f);
+	ev->ln_1f += log(1.0 - f);
+	ev->k++;
+}
+
+static void om_spam_score_token(void *context, const char *token)
+{
+	struct om_spam_scoring *sc = context;
+	const struct om_spam_counts *c;
+	double ps, ph, p, f;
+	long n;
+
+	if (sc->set != NULL && sc->set->url_blocked != NULL && !sc->url_blocked &&
+	    strncmp(token, "url:", 4) == 0)
+		sc->url_blocked = sc->set->url_blocked(sc->set->context, token + 4);
+	if (sc->db->nspam == 0 || sc->db->nham == 0)
+		return;
+	c = om_spam_table_get(sc->db->table, om_spam_table_key(sc->db->table, token));
+	if (c == NULL)
+		return;
+	n = (long)c->spam + (long)c->ham;
+	if (n == 0)
+		return;
+	ps = (double)c->spam / (double)sc->db->nspam;
+	ph = (double)c->ham / (double)sc->db->nham;
+	p = ps / (ps + ph);
+	f = (OM_SPAM_ROBS * OM_SPAM_ROBX + (double)n * p) / (OM_SPAM_ROBS + (double)n);
+	if (fabs(f - 0.5) < OM_SPAM_MIN_DEV)
+		return;
+	if (f < 1e-6)
+		f = 1e-6;
+	if (f > 1.0 - 1e-6)
+		f = 1.0 - 1e-6;
+	om_spam_evidence_add(&sc->all, f);
+	om_spam_evidence_add(om_token_is_header(token) ? &sc->head : &sc->body, f);
+}
+
+static double om_spam_combine(const struct om_spam_evidence *ev)
+{
+	double h, s;
+
+	if (ev->k == 0)
+		return 0.5;
+	h = om_chi2q(-2.0 * ev->ln_f, 2 * ev->k);	/* evidence of ham */
+	s = om_chi2q(-2.0 * ev->ln_1f, 2 * ev->k);	/* evidence of spam */
+	return (1.0 + h - s) / 2.0;
+}
+
+double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len)
+{
+	struct om_spam_scoring sc;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.db = db;
+	om_tokenize_message(msg, len, om_spam_score_token, &sc);
+	return om_spam_combine(&sc.all);
+}
+
+/* One reading's probability as points: OM_SPAM_BAYES_POINTS times the
+   cube root of 2p - 1 (0 at 0.5, +-8 at the ends: chi-square combining
+   pushes most mail to the ends, the cube root spreads the middle where spam
+   with some ham-like text lands), plus OM_SPAM_BAYES_LEAN_POINTS when the
+   reading has evidence at all.  Mail that leaves the classifier unsure is
+   spam more often than ham (SpamAssassin scores its BAYES_50 +0.8 for the
+   same reason): on the dev split, 4 points for three unsure readings put
+   the threshold of 5 where 0.1% of ham is above it.  Named by bucket like
+   SpamAssassin's BAYES_nn rules. */
+static void om_spam_bayes_rule(const char *name_prefix, double p, int evidence,
+			       struct om_rules_result *rules)
+{
+	static const int buckets[] = { 0, 5, 20, 40, 50, 60, 80, 95, 99 };
+	char name[OM_RULE_NAME_MAX];
+	size_t i;
+	int b = 0;
+
+	for (i = 0; i < OM_N_ELEMENTS(buckets); i++) {
+		if (p * 100.0 >= (double)buckets[i])
+			b = buckets[i];
+	}
+	snprintf(name, sizeof(name), "%s_%02d", name_prefix, b);
+	om_rules_add(rules, name, !evidence ? 0.0 :
+		     OM_SPAM_BAYES_POINTS * cbrt(2.0 * p - 1.0) + OM_SPAM_BAYES_LEAN_POINTS);
+}
+
+void om_spam_check(const struct om_spam_db *db, const char *msg, size_t len,
+		   const struct om_spam_check_settings *set,
+		   struct om_spam_report *report)
+{
+	struct om_mime_msg *parsed;
+	char *error = NULL;
+
+	parsed = om_mime_parse(msg, len, &error);
+	free(error);
+	om_spam_check_parsed(db, parsed, msg, len, set, report);
+	om_mime_free(&parsed);
+}
+
+void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parsed,
+			  const char *msg, size_t len,
+			  const struct om_spam_check_settings *set,
+			  struct om_spam_report *report)
+{
+	struct om_spam_scoring sc;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.db = db;
+	sc.set = set;
+	memset(report, 0, sizeof(*report));
+	if (parsed != NULL)
+		om_rules_check_headers(parsed, set->trusted_authserv_id, &report->rules);
+	om_tokenize_parsed(parsed, msg, len, om_spam_score_token, &sc);
+	report->probability = om_spam_combine(&sc.all);
+	report->trained = db->nspam > 0 && db->nham > 0;
+	if (report->trained) {
+		om_spam_bayes_rule("BAYES", report->probability, sc.all.k > 0,
+				   &report->rules);
+		om_spam_bayes_rule("BAYES_HEAD", om_spam_combine(&sc.head), sc.head.k > 0,
+				   &report->rules);
+		om_spam_bayes_rule("BAYES_BODY", om_spam_combine(&sc.body), sc.body.k > 0,
+				   &report->rules);
+	}
+	if (sc.url_blocked)
+		om_rules_add(&report->rules, "URL_BLOCKLISTED", OM_SPAM_URL_BLOCKED_POINTS);
+	report->score = report->rules.points;
+}
+
+void om_spam_db_counts(const struct om_spam_db *db, long *spam_r, long *ham_r)
+{
+	*spam_r = db->nspam;
+	*ham_r = db->nham;
+}

@@ -1,0 +1,101 @@
+/* spam.h - the statistical spam classifier: Robinson's per-token
+ * probabilities combined with Fisher's chi-square (the method of bogofilter
+ * and SpamBayes; doc/spam.md says why), over a token store held in memory
+ * and saved to the store in batches.
+ */
+#ifndef OM_SPAM_H
+#define OM_SPAM_H
+
+#include <stddef.h>
+
+#include "spam/rules.h"
+
+struct om_store;
+struct om_spam_db;
+
+struct om_spam_db *om_spam_db_new(void);
+void om_spam_db_free(struct om_spam_db **db);
+/* Loads the token counts from the store (replacing what db holds). */
+int om_spam_db_load(struct om_spam_db *db, struct om_store *store,
+		    char **error_r);
+/* Saves the changes learned since the last load/save, in one transaction
+   (as deltas, so concurrent learners add up).  If somebody else saved in
+   between, reloads.  Returns 0, 1 reloaded, -1 error. */
+int om_spam_db_save(struct om_spam_db *db, struct om_store *store,
+		    char **error_r);
+/* Saves own changes, or reloads when the store's revision moved.
+   Returns 0 nothing to do / saved, 1 reloaded, -1 error. */
+int om_spam_db_sync(struct om_spam_db *db, struct om_store *store,
+		    char **error_r);
+
+/* The same in steps, for a db that learners share (omamori-scand): take
+   the unsaved changes under the lock, write them without it, and on
+   failure give them back; load a fresh table without the lock and swap it
+   in, carrying over what was learned meanwhile. */
+struct om_spam_changes;
+/* NULL if nothing is unsaved; db then counts them as saved. */
+struct om_spam_changes *om_spam_db_take_changes(struct om_spam_db *db);
+int om_spam_changes_save(const struct om_spam_changes *changes,
+			 struct om_store *store, long long *before_r,
+			 long long *after_r, char **error_r);
+void om_spam_db_return_changes(struct om_spam_db *db,
+			       const struct om_spam_changes *changes);
+void om_spam_changes_free(struct om_spam_changes **changes);
+/* After a successful save: 1 if somebody else saved in between (reload),
+   else 0 and db reflects the store's new revision. */
+int om_spam_db_saved(struct om_spam_db *db, long long before, long long after);
+/* 1 if the store holds somebody else's newer save, 0 not, -1 error. */
+int om_spam_db_stale(const struct om_spam_db *db, struct om_store *store,
+		     char **error_r);
+struct om_spam_db *om_spam_db_load_new(struct om_store *store, char **error_r);
+/* Adds from's unsaved changes to to (as unsaved there too). */
+void om_spam_db_carry_changes(struct om_spam_db *to, const struct om_spam_db *from);
+
+/* Learns a raw message as spam (is_spam) or ham; unlearn removes an
+   earlier learning of the same message. */
+void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
+		   int is_spam, int unlearn);
+/* The message's spam probability, 0.0 (ham) .. 1.0 (spam). */
+double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len);
+/* Each of the classifier's three readings (whole message, headers, body)
+   adds OM_SPAM_BAYES_POINTS * cbrt(2p - 1) to the score, plus
+   OM_SPAM_BAYES_LEAN_POINTS once it has any evidence at all: so from
+   -6.67 (sure ham) to +9.33 (sure spam) each, and +4 in all for mail that
+   leaves every reading unsure.  With the default threshold of 5 the
+   classifier alone calls a message spam once its readings lean to spam at
+   all: one reading at p 0.501 beside two unsure ones is enough. */
+#define OM_SPAM_BAYES_POINTS 8.0
+#define OM_SPAM_BAYES_LEAN_POINTS (4.0 / 3.0)
+/* an administrator's block list is a verdict, whatever the words say */
+#define OM_SPAM_URL_BLOCKED_POINTS 10.0
+
+struct om_spam_check_settings {
+	const char *trusted_authserv_id;	/* or NULL: none trusted */
+	/* 1 if a link's host is block-listed (may be NULL) */
+	int (*url_blocked)(void *context, const char *host);
+	void *context;
+};
+
+struct om_spam_report {
+	double score;		/* sum of the rules' points */
+	double probability;	/* the classifier's, 0.5 when it knows nothing */
+	int trained;		/* the classifier has seen spam and ham */
+	struct om_rules_result rules;
+};
+
+/* Scores a raw message: rules, links, classifier; parses it once. */
+void om_spam_check(const struct om_spam_db *db, const char *msg, size_t len,
+		   const struct om_spam_check_settings *set,
+		   struct om_spam_report *report);
+
+/* The same for a message already parsed (parsed may be NULL). */
+struct om_mime_msg;
+void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parsed,
+			  const char *msg, size_t len,
+			  const struct om_spam_check_settings *set,
+			  struct om_spam_report *report);
+
+/* Messages learned so far. */
+void om_spam_db_counts(const struct om_spam_db *db, long *spam_r, long *ham_r);
+
+#endif

@@ -1,0 +1,624 @@
+/* tokenize.c - message to classifier tokens (see tokenize.h).
+ *
+ * Japanese has no spaces, so words are useless there; overlapping character
+ * bigrams are the usual remedy (CJK search engines and rspamd do the same),
+ * and they need no dictionary.  Deduplication happens here, so the
+ * classifier counts a token once per message, as bogofilter does.
+ */
+#include "spam/tokenize.h"
+#include "lib/hash.h"
+#include "mail/mime.h"
+#include "lib/util.h"
+
+#include <gmime/gmime.h>
+#include <libxml/HTMLparser.h>
+#include <string.h>
+#include <strings.h>
+
+#define OM_TOKEN_MIN 3
+#define OM_TOKEN_MAX 40
+#define OM_TOKENS_PER_MESSAGE 20000
+
+struct om_tok {
+	struct om_hash *seen;
+	om_token_cb *cb;
+	void *context;
+};
+
+static void om_tok_emit(struct om_tok *t, const char *token)
+{
+	if (om_hash_count(t->seen) >= OM_TOKENS_PER_MESSAGE ||
+	    om_hash_get(t->seen, token) != NULL)
+		return;
+	om_hash_set(t->seen, token, (void *)1);
+	t->cb(t->context, token);
+}
+
+/* Decodes one UTF-8 code point; returns its length (0: invalid byte). */
+static size_t om_utf8_decode(const unsigned char *p, size_t n, unsigned int *cp_r)
+{
+	if (p[0] < 0x80) { *cp_r = p[0]; return 1; }
+	if ((p[0] & 0xe0) == 0xc0 && n >= 2 && (p[1] & 0xc0) == 0x80) {
+		*cp_r = ((p[0] & 0x1fu) << 6) | (p[1] & 0x3fu);
+		return 2;
+	}
+	if ((p[0] & 0xf0) == 0xe0 && n >= 3 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80) {
+		*cp_r = ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
+		return 3;
+	}
+	if ((p[0] & 0xf8) == 0xf0 && n >= 4 && (p[1] & 0xc0) == 0x80 &&
+	    (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80) {
+		*cp_r = ((p[0] & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) |
+			((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
+		return 4;
+	}
+	return 0;
+}
+
+static int om_is_cjk(unsigned int cp)
+{
+	return (cp >= 0x3040 && cp <= 0x30ff) ||	/* Hiragana, Katakana */
+		(cp >= 0x3400 && cp <= 0x4dbf) ||	/* CJK extension A */
+		(cp >= 0x4e00 && cp <= 0x9fff) ||	/* CJK unified */
+		(cp >= 0xf900 && cp <= 0xfaff) ||	/* compatibility */
+		(cp >= 0xff66 && cp <= 0xff9f);		/* half-width katakana */
+}
+
+static int om_is_word_ascii(unsigned int cp)
+{
+	return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') ||
+		(cp >= '0' && cp <= '9') || cp == '$' || cp == '\'' || cp == '-' ||
+		cp == '_' || cp == '.' || cp == '@' || (cp >= 0xc0 && cp <= 0x24f);
+}
+
+/* Ends the word being read: emits it, and in body text (no prefix) also
+   the pair of it and the word before ("cheap meds"): two words together say
+   more than each alone, the way rspamd's OSB and CRM114 use them.  Measured
+   on the dev split: 95.3% -> 96.4% caught at the same false positives. */
+static void om_tok_word_end(struct om_tok *t, const char *prefix,
+			    struct om_buf *word, struct om_buf *previous)
+{
+	size_t n = word->len;
+	char *tok;
+
+	while (n > 0 && (word->data[n - 1] == '.' || word->data[n - 1] == '-' ||
+			 word->data[n - 1] == '\''))
+		n--;
+	if (n >= OM_TOKEN_MIN && n <= OM_TOKEN_MAX) {
+		tok = om_asprintf("%s%.*s", prefix, (int)n, word->data);
+		om_tok_emit(t, tok);
+		free(tok);
+		if (prefix[0] == '\0') {
+			if (previous->len > 0) {
+				tok = om_asprintf("%s %.*s", previous->data, (int)n, word->data);
+				om_tok_emit(t, tok);
+				free(tok);
+			}
+			om_buf_reset(previous);
+			om_buf_append(previous, word->data, n);
+		}
+	}
+	om_buf_reset(word);
+}
+
+static void om_tok_append_cp(struct om_buf *b, unsigned int cp)
+{
+	char u[4];
+
+	if (cp < 0x80) {
+		u[0] = (char)(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp);
+		om_buf_append(b, u, 1);
+	} else if (cp < 0x800) {
+		u[0] = (char)(0xc0 | (cp >> 6));
+		u[1] = (char)(0x80 | (cp & 0x3f));
+		om_buf_append(b, u, 2);
+	} else {
+		u[0] = (char)(0xe0 | (cp >> 12));
+		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (cp & 0x3f));
+		om_buf_append(b, u, 3);
+	}
+}
+
+static void om_tokenize_run(struct om_tok *t, const char *text, size_t len,
+			    const char *prefix)
+{
+	const unsigned char *p = (const unsigned char *)text, *end = p + len;
+	unsigned int cp, prev_cjk = 0;
+	struct om_buf word, pair, previous;
+	size_t n;
+
+	om_buf_init(&word);
+	om_buf_init(&pair);
+	om_buf_init(&previous);
+	while (p < end) {
+		n = om_utf8_decode(p, (size_t)(end - p), &cp);
+		if (n == 0) {
+			p++;
+			continue;
+		}
+		p += n;
+		if (cp >= 0xff01 && cp <= 0xff5e)	/* full-width ASCII */
+			cp -= 0xfee0;
+		if (om_is_cjk(cp)) {
+			om_tok_word_end(t, prefix, &word, &previous);
+			om_buf_reset(&previous);	/* no pair across CJK text */
+			if (prev_cjk != 0) {
+				om_buf_reset(&pair);
+				om_buf_append_str(&pair, prefix);
+				om_tok_append_cp(&pair, prev_cjk);
+				om_tok_append_cp(&pair, cp);
+				om_tok_emit(t, pair.data);
+			}
+			prev_cjk = cp;
+			continue;
+		}
+		prev_cjk = 0;
+		if (om_is_word_ascii(cp))
+			om_tok_append_cp(&word, cp);
+		else
+			om_tok_word_end(t, prefix, &word, &previous);
+	}
+	om_tok_word_end(t, prefix, &word, &previous);
+	om_buf_free(&word);
+	om_buf_free(&pair);
+	om_buf_free(&previous);
+}
+
+/* "url:example.com" for a link to "www.example.com": spam's hosts change
+   but its domains recur (SpamBayes does the same). */
+static void om_tokenize_url_parents(struct om_tok *t, const char *host)
+{
+	const char *dot = strchr(host, '.');
+	char *tok;
+
+	while (dot != NULL && strchr(dot + 1, '.') != NULL) {
+		tok = om_asprintf("url:%s", dot + 1);
+		om_tok_emit(t, tok);
+		free(tok);
+		dot = strchr(dot + 1, '.');
+	}
+}
+
+/* "url:host" and its parent domains for every http(s) link in text. */
+static void om_tokenize_urls(struct om_tok *t, const char *text)
+{
+	const char *p = text, *host, *e;
+	char *tok;
+	size_t i;
+
+	while ((p = strstr(p, "://")) != NULL) {
+		int http = (p - text >= 4 && strncasecmp(p - 4, "http", 4) == 0) ||
+			(p - text >= 5 && strncasecmp(p - 5, "https", 5) == 0);
+
+		host = p + 3;
+		p = host;
+		if (!http)
+			continue;
+		for (e = host; *e != '\0' && *e != '/' && *e != ':' && *e != '"' &&
+		     *e != '\'' && *e != '>' && *e != '<' && *e != ' ' && *e != '\n' &&
+		     *e != '?' && *e != '#'; e++)
+			;
+		if (e - host < 3 || e - host > 100)
+			continue;
+		tok = om_asprintf("url:%.*s", (int)(e - host), host);
+		for (i = 4; tok[i] != '\0'; i++)
+			if (tok[i] >= 'A' && tok[i] <= 'Z')
+				tok[i] = (char)(tok[i] + 32);
+		om_tok_emit(t, tok);
+		om_tokenize_url_parents(t, tok + 4);
+		free(tok);
+	}
+}
+
+/* Text and link targets of an HTML part, through libxml2. */
+static void om_tokenize_html_node(struct om_tok *t, xmlNode *node, struct om_buf *out)
+{
+	xmlChar *href;
+
+	for (; node != NULL; node = node->next) {
+		if (node->type == XML_TEXT_NODE && node->content != NULL) {
+			om_buf_append_str(out, (const char *)node->content);
+			om_buf_append(out, " ", 1);
+		} else if (node->type == XML_ELEMENT_NODE) {
+			if (xmlStrcasecmp(node->name, (const xmlChar *)"script") == 0 ||
+			    xmlStrcasecmp(node->name, (const xmlChar *)"style") == 0)
+				continue;
+			href = xmlGetProp(node, (const xmlChar *)"href");
+			if (href != NULL) {
+				om_buf_append_str(out, " ");
+				om_buf_append_str(out, (const char *)href);
+				om_buf_append_str(out, " ");
+				om_tok_emit(t, "html:link");
+				xmlFree(href);
+			}
+			om_tokenize_html_node(t, node->children, out);
+		}
+	}
+}
+
+static void om_tokenize_html(struct om_tok *t, const char *html)
+{
+	htmlDocPtr doc = htmlReadMemory(html, (int)strlen(html), NULL, "UTF-8",
+					HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+					HTML_PARSE_NONET | HTML_PARSE_RECOVER);
+	struct om_buf text;
+
+	om_tok_emit(t, "html:part");
+	if (doc == NULL)
+		return;
+	om_buf_init(&text);
+	om_tokenize_html_node(t, xmlDocGetRootElement(doc), &text);
+	om_tokenize_urls(t, text.data != NULL ? text.data : "");
+	om_tokenize_run(t, text.data != NULL ? text.data : "", text.len, "");
+	om_buf_free(&text);
+	xmlFreeDoc(doc);
+}
+
+/* 1 when the charset conversion obviously lost text: the UTF-8 result
+   is less than a third of the part's encoded size. */
+static int om_tokenize_conversion_failed(GMimePart *part, const char *text)
+{
+	GMimeDataWrapper *content = g_mime_part_get_content(part);
+	GMimeStream *stream = content != NULL ? g_mime_data_wrapper_get_stream(content) : NULL;
+	gint64 raw = stream != NULL ? g_mime_stream_length(stream) : -1;
+
+	return raw > 16 && (gint64)strlen(text) * 3 < raw;
+}
+
+/* The part's bytes with the transfer encoding undone and ISO-2022
+   double-byte runs (ESC $ ... ESC ( ) left out: what is left of a part
+   whose charset conversion failed. */
+static void om_tokenize_raw_fallback(struct om_tok *t, GMimePart *part)
+{
+	GMimeDataWrapper *content = g_mime_part_get_content(part);
+	GMimeStream *stream;
+	GByteArray *array;
+	struct om_buf clean;
+	size_t i;
+	int in_double = 0;
+
+	if (content == NULL)
+		return;
+	stream = g_mime_stream_mem_new();
+	if (g_mime_data_wrapper_write_to_stream(content, stream) >= 0) {
+		array = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream));
+		om_buf_init(&clean);
+		for (i = 0; i < array->len; i++) {
+			if (array->data[i] == 0x1b) {
+				/* ESC $ B / ESC $ @: double-byte; ESC ( B / ESC ( J:
+				   back to ASCII; a truncated or unknown sequence
+				   is dropped and leaves ASCII on */
+				if (i + 2 < array->len && array->data[i + 1] == '$' &&
+				    (array->data[i + 2] == 'B' || array->data[i + 2] == '@')) {
+					in_double = 1;
+					i += 2;
+				} else if (i + 2 < array->len && array->data[i + 1] == '(') {
+					in_double = 0;
+					i += 2;
+				} else {
+					in_double = 0;
+					i += i + 1 < array->len ? 1 : 0;
+				}
+				continue;
+			}
+			if (!in_double || array->data[i] == '\n')
+				om_buf_append(&clean, &array->data[i], 1);
+		}
+		om_tokenize_run(t, clean.data != NULL ? clean.data : "", clean.len, "");
+		om_buf_free(&clean);
+	}
+	g_object_unref(stream);
+}
+
+/* A multipart's text before its first and after its last boundary.
+   Readers hide it, but where the boundaries are broken (spam that wants to
+   get past filters, or a mangling relay) the whole message is in it. */
+static void om_tokenize_multipart_edges(struct om_tok *t, GMimeMultipart *multipart)
+{
+	const char *edges[2];
+	size_t i;
+
+	edges[0] = g_mime_multipart_get_prologue(multipart);
+	edges[1] = g_mime_multipart_get_epilogue(multipart);
+	for (i = 0; i < OM_N_ELEMENTS(edges); i++) {
+		if (edges[i] == NULL)
+			continue;
+		om_tokenize_urls(t, edges[i]);
+		om_tokenize_run(t, edges[i], strlen(edges[i]), "");
+	}
+}
+
+static void om_tokenize_part(void *parent_obj, void *part_obj, void *data)
+{
+	GMimeObject *part = part_obj;
+	struct om_tok *t = data;
+	GMimeContentType *ct = g_mime_object_get_content_type(part);
+	const char *charset;
+	char *text;
+
+	(void)parent_obj;
+	if (GMIME_IS_MULTIPART(part)) {
+		om_tokenize_multipart_edges(t, GMIME_MULTIPART(part));
+		return;
+	}
+	if (!GMIME_IS_TEXT_PART(part)) {
+		if (GMIME_IS_PART(part) && g_mime_part_get_filename(GMIME_PART(part)) != NULL)
+			om_tok_emit(t, "part:attachment");
+		return;
+	}
+	text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+	charset = g_mime_object_get_content_type_parameter(part, "charset");
+	if (text == NULL || om_tokenize_conversion_failed(GMIME_PART(part), text) ||
+	    (charset != NULL && strncasecmp(charset, "iso-2022-", 9) == 0))
+		om_tokenize_raw_fallback(t, GMIME_PART(part));
+	if (text == NULL)
+		return;
+	if (g_mime_content_type_is_type(ct, "text", "html")) {
+		om_tokenize_html(t, text);
+	} else {
+		om_tokenize_urls(t, text);
+		om_tokenize_run(t, text, strlen(text), "");
+	}
+	g_free(text);
+}
+
+/* Reads a dotted IPv4 address at p (digits only, each part 0..255).
+   Returns its length, or 0 if there is none. */
+static size_t om_tokenize_ipv4(const char *p, unsigned int octets[4])
+{
+	size_t i = 0, digits;
+	int part;
+
+	for (part = 0; part < 4; part++) {
+		if (part > 0 && p[i++] != '.')
+			return 0;
+		octets[part] = 0;
+		for (digits = 0; p[i] >= '0' && p[i] <= '9' && digits < 3; digits++)
+			octets[part] = octets[part] * 10 + (unsigned int)(p[i++] - '0');
+		if (digits == 0 || octets[part] > 255)
+			return 0;
+	}
+	if ((p[i] >= '0' && p[i] <= '9') ||
+	    (p[i] == '.' && p[i + 1] >= '0' && p[i + 1] <= '9'))
+		return 0;	/* a longer number: a version, not an address */
+	return i;
+}
+
+/* "ip:a", "ip:a.b" and "ip:a.b.c" for each IPv4 address in a Received
+   header, as SpamBayes does: the networks mail comes from recur where
+   single addresses do not.  Measured on the dev split: of the changes that
+   came with it, the one that removed most false positives. */
+static void om_tokenize_received_ips(struct om_tok *t, const char *value)
+{
+	unsigned int octets[4];
+	char tok[32];
+	size_t i, used;
+
+	for (i = 0; value[i] != '\0'; i++) {
+		if (i > 0 && ((value[i - 1] >= '0' && value[i - 1] <= '9') || value[i - 1] == '.'))
+			continue;	/* inside a longer number */
+		used = om_tokenize_ipv4(value + i, octets);
+		if (used == 0)
+			continue;
+		snprintf(tok, sizeof(tok), "ip:%u", octets[0]);
+		om_tok_emit(t, tok);
+		snprintf(tok, sizeof(tok), "ip:%u.%u", octets[0], octets[1]);
+		om_tok_emit(t, tok);
+		snprintf(tok, sizeof(tok), "ip:%u.%u.%u", octets[0], octets[1], octets[2]);
+		om_tok_emit(t, tok);
+		i += used - 1;
+	}
+}
+
+/* Every header's words, prefixed by the lower-cased header name (as
+   bogofilter does for its header tokens); the body parts' own headers are
+   not included. */
+static void om_tokenize_header_line(void *context, const char *name, const char *value)
+{
+	char prefix[40];
+	size_t i;
+
+	if (value == NULL || strlen(name) > 30)
+		return;
+	for (i = 0; name[i] != '\0'; i++)
+		prefix[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+	prefix[i++] = ':';
+	prefix[i] = '\0';
+	if (strcmp(prefix, "subject:") == 0 || strcmp(prefix, "from:") == 0)
+		return;		/* done with their decoded forms below */
+	/* our own verdicts (and other filters') would teach the classifier
+	   what it already said */
+	if (strncmp(prefix, "x-omamori-", 10) == 0 || strncmp(prefix, "x-spam-", 7) == 0)
+		return;
+	om_tokenize_run(context, value, strlen(value), prefix);
+	if (strcmp(prefix, "received:") == 0)
+		om_tokenize_received_ips(context, value);
+}
+
+static void om_tokenize_headers(struct om_tok *t, struct om_mime_msg *msg)
+{
+	static const char *const presence[] = {
+		"X-Mailer", "User-Agent", "List-Unsubscribe", "Received", "Reply-To",
+		"In-Reply-To", "References", "X-Priority",
+	};
+	char *value, *tok;
+	size_t i;
+
+	om_mime_foreach_header(msg, om_tokenize_header_line, t);
+	value = om_mime_header_decoded(msg, "Subject");
+	if (value != NULL) {
+		om_tokenize_run(t, value, strlen(value), "subj:");
+		free(value);
+	}
+	value = om_mime_header_decoded(msg, "From");
+	if (value != NULL) {
+		om_tokenize_run(t, value, strlen(value), "from:");
+		free(value);
+	}
+	for (i = 0; i < OM_N_ELEMENTS(presence); i++) {
+		value = om_mime_header_decoded(msg, presence[i]);
+		tok = om_asprintf("hdr:%s:%s", presence[i], value != NULL ? "yes" : "no");
+		om_tok_emit(t, tok);
+		free(tok);
+		free(value);
+	}
+}
+
+/* The shape of a header value: runs of digits, upper-case and lower-case
+   letters each become one d, A or a, blanks one _, 8-bit bytes 8; other
+   characters stay.  Mail software writes its Message-IDs and Dates in its
+   own shape, and spamware's shapes are few. */
+static void om_tokenize_shape(struct om_tok *t, const char *prefix, const char *value)
+{
+	char shape[OM_TOKEN_MAX + 24], c, last = '\0';
+	size_t n = strlen(prefix), i, end;
+	unsigned char v;
+
+	if (n >= sizeof(shape))
+		return;
+	memcpy(shape, prefix, n);
+	value += strspn(value, " \t\r\n");
+	for (end = strlen(value); end > 0 && (unsigned char)value[end - 1] <= ' '; end--)
+		;
+	for (i = 0; i < end && n + 1 < sizeof(shape); i++) {
+		v = (unsigned char)value[i];
+		c = v >= '0' && v <= '9' ? 'd' : v >= 'A' && v <= 'Z' ? 'A' :
+			v >= 'a' && v <= 'z' ? 'a' : v <= ' ' ? '_' : v >= 0x80 ? '8' : (char)v;
+		if (c == last && (c == 'd' || c == 'A' || c == 'a' || c == '_' || c == '8'))
+			continue;
+		shape[n++] = c;
+		last = c;
+	}
+	shape[n] = '\0';
+	om_tok_emit(t, shape);
+}
+
+/* How far the Date header is from the message's arrival, in buckets:
+   spam is often sent with a Date weeks old or in the future. */
+static void om_tokenize_date_skew(struct om_tok *t, struct om_mime_msg *msg)
+{
+	long skew;
+
+	if (om_mime_date_skew(msg, &skew) < 0)
+		om_tok_emit(t, "meta:date:unknown");
+	else if (skew < -30L * 86400)
+		om_tok_emit(t, "meta:date:past-month");
+	else if (skew < -7L * 86400)
+		om_tok_emit(t, "meta:date:past-week");
+	else if (skew < -86400)
+		om_tok_emit(t, "meta:date:past-day");
+	else if (skew < -3L * 3600)
+		om_tok_emit(t, "meta:date:past-hours");
+	else if (skew > 86400)
+		om_tok_emit(t, "meta:date:future-day");
+	else if (skew > 3600)
+		om_tok_emit(t, "meta:date:future-hour");
+	else
+		om_tok_emit(t, "meta:date:ok");
+}
+
+/* "meta:msgid-host:host" for the host part of a Message-ID: a relay that
+   had to add one (the sender sent none) leaves its own name there. */
+static void om_tokenize_msgid_host(struct om_tok *t, const char *msgid)
+{
+	const char *at = strrchr(msgid, '@');
+	char tok[OM_TOKEN_MAX + 24];
+	size_t n, i;
+
+	if (at == NULL)
+		return;
+	n = strcspn(at + 1, "> \t\r\n");
+	if (n == 0 || n > OM_TOKEN_MAX)
+		return;
+	snprintf(tok, sizeof(tok), "meta:msgid-host:%.*s", (int)n, at + 1);
+	for (i = 0; tok[i] != '\0'; i++) {
+		if ((unsigned char)tok[i] <= ' ' || (unsigned char)tok[i] >= 0x7f)
+			return;		/* not a host name */
+		if (tok[i] >= 'A' && tok[i] <= 'Z')
+			tok[i] = (char)(tok[i] + 32);
+	}
+	om_tok_emit(t, tok);
+}
+
+static void om_tokenize_recipient_count(struct om_tok *t, struct om_mime_msg *msg)
+{
+	unsigned int n = om_mime_recipient_count(msg);
+
+	om_tok_emit(t, n == 0 ? "meta:rcpts:0" : n == 1 ? "meta:rcpts:1" :
+		    n < 4 ? "meta:rcpts:2-3" : n < 10 ? "meta:rcpts:4-9" : "meta:rcpts:10+");
+}
+
+/* Tokens about the message's form rather than its words (measured on the
+   dev split together with the Received networks and URL domains). */
+static void om_tokenize_meta(struct om_tok *t, struct om_mime_msg *msg)
+{
+	char *value;
+
+	om_tokenize_date_skew(t, msg);
+	value = om_mime_header_raw(msg, "Date");
+	if (value != NULL)
+		om_tokenize_shape(t, "meta:date-shape:", value);
+	else
+		om_tok_emit(t, "meta:date-shape:none");
+	free(value);
+	value = om_mime_header_raw(msg, "Message-ID");
+	if (value != NULL) {
+		om_tokenize_shape(t, "meta:msgid-shape:", value);
+		om_tokenize_msgid_host(t, value);
+	} else {
+		om_tok_emit(t, "meta:msgid-shape:none");
+	}
+	free(value);
+	om_tokenize_recipient_count(t, msg);
+}
+
+void om_tokenize_parsed(struct om_mime_msg *msg, const char *data, size_t len,
+			om_token_cb *cb, void *context)
+{
+	struct om_tok t = { om_hash_new(1024), cb, context };
+
+	if (msg == NULL) {
+		om_tokenize_run(&t, data, len, "");
+	} else {
+		om_tokenize_headers(&t, msg);
+		om_tokenize_meta(&t, msg);
+		om_mime_foreach_part(msg, om_tokenize_part, &t);
+	}
+	om_hash_free(&t.seen, NULL);
+}
+
+void om_tokenize_message(const char *data, size_t len, om_token_cb *cb,
+			 void *context)
+{
+	struct om_mime_msg *msg;
+	char *error = NULL;
+
+	msg = om_mime_parse(data, len, &error);
+	free(error);
+	om_tokenize_parsed(msg, data, len, cb, context);
+	om_mime_free(&msg);
+}
+
+void om_tokenize_text(const char *text, size_t len, const char *prefix,
+		      om_token_cb *cb, void *context)
+{
+	struct om_tok t = { om_hash_new(256), cb, context };
+
+	om_tokenize_run(&t, text, len, prefix != NULL ? prefix : "");
+	om_hash_free(&t.seen, NULL);
+}
+
+int om_token_is_header(const char *token)
+{
+	static const char *const body_prefixes[] = { "url:", "html:", "part:" };
+	size_t i;
+
+	if (strchr(token, ':') == NULL)
+		return 0;	/* words and bigrams never hold a colon */
+	for (i = 0; i < OM_N_ELEMENTS(body_prefixes); i++) {
+		if (strncmp(token, body_prefixes[i], strlen(body_prefixes[i])) == 0)
+			return 0;
+	}
+	return 1;
+}

@@ -1,0 +1,521 @@
+/* settings.c - names and values of subscriptions and domain settings, and the
+ * lookup order mailbox -> domain -> global -> default.
+ *
+ * Kept apart from the store so that the store stays a plain persistence layer
+ * and the rules about what a value means live in one place.
+ */
+#include "store/settings.h"
+#include "store/store.h"
+#include "lib/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const om_features[] = {
+	OM_FEATURE_INBOUND_VIRUS, OM_FEATURE_OUTBOUND_VIRUS, OM_FEATURE_SPAM,
+	NULL
+};
+
+enum om_setting_type {
+	OM_SETTING_WORDS,	/* one of accepted */
+	OM_SETTING_WORDS_OR_ADDRESS,
+	OM_SETTING_INTEGER,	/* min..max */
+	OM_SETTING_DECIMAL,	/* min..max, with decimals */
+	OM_SETTING_DECIMAL_OR_WORDS,
+	OM_SETTING_TEXT,	/* printable UTF-8 up to max bytes */
+};
+
+struct om_domain_setting {
+	const char *name;
+	enum om_setting_type type;
+	const char *accepted;	/* space-separated words, or NULL */
+	long min, max;
+	int per_mailbox;	/* a mailbox may refine the domain's value */
+	const char *def;	/* built in (test-store checks the numbers
+				   against settings.h) */
+};
+
+static const struct om_domain_setting om_domain_settings[] = {
+	{ OM_FEATURE_INBOUND_VIRUS, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	{ OM_FEATURE_OUTBOUND_VIRUS, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	{ OM_FEATURE_SPAM, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	{ "language", OM_SETTING_WORDS, "ja en", 0, 0, 1, NULL },
+	{ "virus-admin-copy", OM_SETTING_WORDS_OR_ADDRESS, "off", 0, 0, 0, "off" },
+	/* unset: no feature is on by default, as all-off */
+	{ "default", OM_SETTING_WORDS, "all-on all-off", 0, 0, 0, "all-off" },
+	{ OM_SETTING_MAX_RECIPIENTS, OM_SETTING_INTEGER, NULL, 1, 100000, 0, "1000" },
+	{ OM_SETTING_MAX_MESSAGE_SIZE, OM_SETTING_INTEGER, NULL, 1024, 2147483647L, 0,
+	  "15728640" },
+	{ OM_SETTING_RATE_MESSAGES, OM_SETTING_INTEGER, NULL, 1, 100000000L, 0, "500" },
+	{ OM_SETTING_RATE_RECIPIENTS, OM_SETTING_INTEGER, NULL, 1, 100000000L, 0, "5000" },
+	{ OM_SETTING_RATE_WINDOW, OM_SETTING_INTEGER, NULL, 1, 604800, 0, "3600" },
+	{ OM_SETTING_SPAM_ACTION, OM_SETTING_WORDS, "deliver tag header quarantine", 0, 0, 1,
+	  OM_DEFAULT_SPAM_ACTION },
+	{ OM_SETTING_SPAM_THRESHOLD, OM_SETTING_DECIMAL, NULL, -100, 100, 1,
+	  OM_DEFAULT_SPAM_THRESHOLD },
+	{ OM_SETTING_SPAM_QUARANTINE_THRESHOLD, OM_SETTING_DECIMAL_OR_WORDS, "off", -100, 100, 1,
+	  "off" },
+	{ OM_SETTING_SPAM_TAG, OM_SETTING_TEXT, NULL, 0, 64, 1, OM_DEFAULT_SPAM_TAG },
+	{ OM_SETTING_QUARANTINE_RETENTION, OM_SETTING_INTEGER, NULL, 1, 14, 0, "14" },
+	{ OM_SETTING_USER_ALLOW_LISTS, OM_SETTING_WORDS, "on off", 0, 0, 0, "on" },
+	{ OM_SETTING_LEARN_ALLOW_SENDER, OM_SETTING_WORDS, "on off", 0, 0, 0, "on" },
+};
+
+int om_settings_feature_valid(const char *feature)
+{
+	int i;
+
+	for (i = 0; om_features[i] != NULL; i++) {
+		if (strcmp(om_features[i], feature) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+const char *om_settings_feature_names(void)
+{
+	return OM_FEATURE_INBOUND_VIRUS " " OM_FEATURE_OUTBOUND_VIRUS " "
+		OM_FEATURE_SPAM;
+}
+
+int om_settings_feature_outbound(const char *feature)
+{
+	return strncmp(feature, "outbound-", 9) == 0;
+}
+
+long om_settings_number(const char *value, long def)
+{
+	char *end;
+	long n;
+
+	if (value == NULL)
+		return def;
+	n = strtol(value, &end, 10);
+	return end == value || *end != '\0' || n < 0 ? def : n;
+}
+
+int om_settings_state_parse(const char *text)
+{
+	if (strcmp(text, "on") == 0)
+		return OM_SUB_ON;
+	if (strcmp(text, "paused") == 0)
+		return OM_SUB_PAUSED;
+	if (strcmp(text, "off") == 0)
+		return OM_SUB_OFF;
+	return -1;
+}
+
+const char *om_settings_state_name(enum om_sub_state state)
+{
+	switch (state) {
+	case OM_SUB_ON: return "on";
+	case OM_SUB_PAUSED: return "paused";
+	case OM_SUB_OFF: break;
+	}
+	return "off";
+}
+
+static int om_word_in(const char *words, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p = words;
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, word, n) == 0 && (p[n] == ' ' || p[n] == '\0'))
+			return 1;
+		p = strchr(p, ' ');
+		if (p != NULL)
+			p++;
+	}
+	return 0;
+}
+
+/* No spaces, controls or angle brackets, at most 254 bytes.  0 or -1. */
+static int om_settings_name_ok(const char *name, const char *what, char **error_r)
+{
+	const unsigned char *p;
+
+	if (strlen(name) > 254) {
+		*error_r = om_asprintf("%s longer than 254 bytes", what);
+		return -1;
+	}
+	for (p = (const unsigned char *)name; *p != '\0'; p++) {
+		if (*p <= 0x20 || *p == 0x7f || *p == '<' || *p == '>') {
+			*error_r = om_asprintf("%s contains a space, control character "
+					       "or angle bracket", what);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int om_settings_mailbox_check(const char *mailbox, char **error_r)
+{
+	const char *at = strrchr(mailbox, '@');
+
+	if (om_settings_name_ok(mailbox, "address", error_r) < 0)
+		return -1;
+	if (at == NULL || at == mailbox || at[1] == '\0') {
+		*error_r = om_asprintf("'%.80s' is not an address of the form local@domain",
+				       mailbox);
+		return -1;
+	}
+	return 0;
+}
+
+int om_settings_key_parse(const char *word, enum om_settings_key *type_r,
+			  const char **key_r, char **error_r)
+{
+	const char *key = word;
+
+	if (strcmp(word, OM_GLOBAL_DOMAIN) == 0) {
+		*type_r = OM_KEY_GLOBAL;
+	} else if (strncmp(word, "user:", 5) == 0) {
+		key = word + 5;
+		*type_r = OM_KEY_MAILBOX;
+	} else if (strncmp(word, "domain:", 7) == 0) {
+		key = word + 7;
+		*type_r = OM_KEY_DOMAIN;
+	} else {
+		*type_r = strchr(word, '@') == NULL && strchr(word, '.') != NULL ?
+			OM_KEY_DOMAIN : OM_KEY_MAILBOX;
+	}
+	if (*key == '\0' || (key != word && strcmp(key, OM_GLOBAL_DOMAIN) == 0)) {
+		*error_r = om_asprintf("'%.80s' names no mailbox or domain", word);
+		return -1;
+	}
+	if (om_settings_name_ok(key, *type_r == OM_KEY_DOMAIN ? "domain" : "mailbox",
+				error_r) < 0)
+		return -1;
+	if (*type_r == OM_KEY_DOMAIN && strchr(key, '@') != NULL) {
+		*error_r = om_asprintf("'%.80s' is not a domain name", key);
+		return -1;
+	}
+	if (*type_r == OM_KEY_MAILBOX && strchr(key, '@') != NULL &&
+	    om_settings_mailbox_check(key, error_r) < 0)
+		return -1;
+	*key_r = key;
+	return 0;
+}
+
+const char *om_settings_key_type_name(enum om_settings_key type)
+{
+	switch (type) {
+	case OM_KEY_MAILBOX: return "mailbox";
+	case OM_KEY_DOMAIN: return "domain";
+	case OM_KEY_GLOBAL: break;
+	}
+	return "global";
+}
+
+const char *om_settings_domain_of(const char *mailbox)
+{
+	const char *at = strrchr(mailbox, '@');
+
+	return at == NULL ? "" : at + 1;
+}
+
+static const struct om_domain_setting *om_settings_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(om_domain_settings); i++) {
+		if (strcmp(om_domain_settings[i].name, name) == 0)
+			return &om_domain_settings[i];
+	}
+	return NULL;
+}
+
+const char *om_settings_domain_names(void)
+{
+	return "inbound-virus outbound-virus spam language virus-admin-copy "
+		"default max-recipients max-message-size rate-messages "
+		"rate-recipients rate-window spam-action spam-threshold "
+		"spam-quarantine-threshold spam-tag quarantine-retention "
+		"user-allow-lists learn-allow-sender";
+}
+
+int om_settings_domain_valid(const char *name)
+{
+	return om_settings_find(name) != NULL;
+}
+
+const char *om_settings_default(const char *name)
+{
+	const struct om_domain_setting *s = om_settings_find(name);
+
+	return s != NULL ? s->def : NULL;
+}
+
+int om_settings_per_mailbox(const char *name)
+{
+	const struct om_domain_setting *s = om_settings_find(name);
+
+	return s != NULL && s->per_mailbox;
+}
+
+int om_settings_decimal(const char *value, double *n_r)
+{
+	char *end;
+
+	if (value == NULL || *value == '\0')
+		return -1;
+	*n_r = strtod(value, &end);
+	return *end == '\0' && *n_r == *n_r ? 0 : -1;
+}
+
+/* Printable text: no control characters, valid enough to go in a header. */
+static int om_settings_text_ok(const char *value, long max)
+{
+	const unsigned char *p;
+
+	if ((long)strlen(value) > max)
+		return 0;
+	for (p = (const unsigned char *)value; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+static int om_settings_value_ok(const struct om_domain_setting *s,
+				const char *value)
+{
+	char *ignored = NULL;
+	double d;
+	long n;
+
+	switch (s->type) {
+	case OM_SETTING_WORDS:
+		return om_word_in(s->accepted, value);
+	case OM_SETTING_WORDS_OR_ADDRESS:
+		if (om_word_in(s->accepted, value))
+			return 1;
+		if (om_settings_mailbox_check(value, &ignored) == 0)
+			return 1;
+		free(ignored);
+		return 0;
+	case OM_SETTING_INTEGER:
+		n = om_settings_number(value, -1);
+		return n >= s->min && n <= s->max;
+	case OM_SETTING_DECIMAL_OR_WORDS:
+		if (om_word_in(s->accepted, value))
+			return 1;
+		/* fall through */
+	case OM_SETTING_DECIMAL:
+		return om_settings_decimal(value, &d) == 0 && d >= (double)s->min &&
+			d <= (double)s->max;
+	case OM_SETTING_TEXT:
+		return om_settings_text_ok(value, s->max);
+	}
+	return 0;
+}
+
+static const char *om_settings_accepted_text(const struct om_domain_setting *s)
+{
+	switch (s->type) {
+	case OM_SETTING_WORDS: return s->accepted;
+	case OM_SETTING_WORDS_OR_ADDRESS: return "off, or an address";
+	case OM_SETTING_INTEGER: return "a whole number in the range shown";
+	case OM_SETTING_DECIMAL: return "a number in the range shown";
+	case OM_SETTING_DECIMAL_OR_WORDS: return "off, or a number in the range shown";
+	case OM_SETTING_TEXT: return "printable text up to the length shown";
+	}
+	return "?";
+}
+
+int om_settings_domain_check(const char *name, const char *value,
+			     char **error_r)
+{
+	const struct om_domain_setting *s = om_settings_find(name);
+
+	if (s == NULL) {
+		*error_r = om_asprintf("unknown domain setting '%.60s' (known: %s)",
+				       name, om_settings_domain_names());
+		return -1;
+	}
+	if (om_settings_value_ok(s, value))
+		return 0;
+	if (s->max > 0)
+		*error_r = om_asprintf("domain setting %s: '%.60s' is not accepted: %s (%ld..%ld)",
+				       name, value, om_settings_accepted_text(s),
+				       s->min, s->max);
+	else
+		*error_r = om_asprintf("domain setting %s: '%.60s' is not one of: %s",
+				       name, value, om_settings_accepted_text(s));
+	return -1;
+}
+
+/* ---- lookup order, over any source (the store, or a snapshot of it) ---- */
+
+static int om_store_source_sub(void *context, const char *mailbox,
+			       const char *feature, char **state_r,
+			       char **error_r)
+{
+	return om_store_subscription_get(context, mailbox, feature, state_r, error_r);
+}
+
+static int om_store_source_domain(void *context, const char *domain,
+				  const char *name, char **value_r,
+				  char **error_r)
+{
+	return om_store_domain_get(context, domain, name, value_r, error_r);
+}
+
+/* Looks a domain-level value up: domain, then global.  1/0/-1. */
+static int om_settings_domain_lookup(const struct om_settings_source *src,
+				     const char *domain, const char *name,
+				     char **value_r, const char **source_r,
+				     char **error_r)
+{
+	int ret;
+
+	ret = src->domain_get(src->context, domain, name, value_r, error_r);
+	if (ret != 0) {
+		*source_r = "domain";
+		return ret;
+	}
+	*source_r = "global";
+	return src->domain_get(src->context, OM_GLOBAL_DOMAIN, name, value_r,
+			       error_r);
+}
+
+/* A feature's domain default: its own setting, else "default all-on". */
+static int om_settings_domain_feature(const struct om_settings_source *src,
+				      const char *domain, const char *feature,
+				      char **value_r, const char **source_r,
+				      char **error_r)
+{
+	char *all = NULL;
+	int ret;
+
+	ret = om_settings_domain_lookup(src, domain, feature, value_r,
+					source_r, error_r);
+	if (ret != 0)
+		return ret;
+	ret = om_settings_domain_lookup(src, domain, "default", &all,
+					source_r, error_r);
+	if (ret <= 0)
+		return ret;
+	*value_r = om_strdup(strcmp(all, "all-on") == 0 ? "on" : "off");
+	free(all);
+	return 1;
+}
+
+int om_settings_subscription_from(const struct om_settings_source *src,
+				  const char *mailbox, const char *feature,
+				  enum om_sub_state *state_r,
+				  const char **source_r, char **error_r)
+{
+	char *value = NULL;
+	int ret, state;
+
+	ret = src->sub_get(src->context, mailbox, feature, &value, error_r);
+	*source_r = "mailbox";
+	if (ret == 0) {
+		ret = om_settings_domain_feature(src, om_settings_domain_of(mailbox),
+						 feature, &value, source_r,
+						 error_r);
+	}
+	if (ret < 0)
+		return -1;
+	if (ret == 0) {
+		*source_r = "default";
+		*state_r = OM_SUB_OFF;
+		return 0;
+	}
+	state = om_settings_state_parse(value);
+	free(value);
+	*state_r = state < 0 ? OM_SUB_OFF : (enum om_sub_state)state;
+	return 0;
+}
+
+char *om_settings_domain_value_from(const struct om_settings_source *src,
+				    const char *mailbox, const char *name,
+				    const char *def, char **error_r)
+{
+	const char *source;
+	char *value = NULL;
+	int ret = 0;
+
+	/* a mailbox's own value first, for the settings a mailbox may refine
+	   (kept under the mailbox's name in the same table; a user name
+	   without a domain is a mailbox too) */
+	if (*mailbox != '\0' && om_settings_per_mailbox(name))
+		ret = src->domain_get(src->context, mailbox, name, &value, error_r);
+	if (ret == 0)
+		ret = om_settings_domain_lookup(src, om_settings_domain_of(mailbox),
+						name, &value, &source, error_r);
+	if (ret < 0)
+		return NULL;
+	return ret == 0 ? om_strdup(def) : value;
+}
+
+int om_settings_subscription(struct om_store *store, const char *mailbox,
+			     const char *feature, enum om_sub_state *state_r,
+			     const char **source_r, char **error_r)
+{
+	const struct om_settings_source src = {
+		store, om_store_source_sub, om_store_source_domain
+	};
+
+	return om_settings_subscription_from(&src, mailbox, feature, state_r,
+					     source_r, error_r);
+}
+
+char *om_settings_domain_value(struct om_store *store, const char *mailbox,
+			       const char *name, const char *def,
+			       char **error_r)
+{
+	const struct om_settings_source src = {
+		store, om_store_source_sub, om_store_source_domain
+	};
+
+	return om_settings_domain_value_from(&src, mailbox, name, def, error_r);
+}
+
+/* The levels below key: a mailbox's domain, then global; a domain's global
+   level.  A feature's value may come from the "default" setting. */
+static int om_settings_effective_below(const struct om_settings_source *src,
+				       enum om_settings_key type, const char *key,
+				       const char *name, char **value_r,
+				       const char **source_r, char **error_r)
+{
+	const char *domain = type == OM_KEY_MAILBOX ? om_settings_domain_of(key) :
+		type == OM_KEY_DOMAIN ? key : OM_GLOBAL_DOMAIN;
+	int ret;
+
+	ret = om_settings_feature_valid(name) ?
+		om_settings_domain_feature(src, domain, name, value_r, source_r,
+					   error_r) :
+		om_settings_domain_lookup(src, domain, name, value_r, source_r,
+					  error_r);
+	if (type == OM_KEY_GLOBAL)
+		*source_r = "global";
+	return ret;
+}
+
+int om_settings_effective(struct om_store *store, enum om_settings_key type,
+			  const char *key, const char *name, const char *def,
+			  char **value_r, const char **source_r, char **error_r)
+{
+	const struct om_settings_source src = {
+		store, om_store_source_sub, om_store_source_domain
+	};
+	int ret = 0;
+
+	*value_r = NULL;
+	*source_r = "mailbox";
+	if (type == OM_KEY_MAILBOX && om_settings_per_mailbox(name))
+		ret = src.domain_get(src.context, key, name, value_r, error_r);
+	if (ret == 0)
+		ret = om_settings_effective_below(&src, type, key, name, value_r,
+						  source_r, error_r);
+	if (ret < 0)
+		return -1;
+	if (ret == 0) {
+		*source_r = "default";
+		*value_r = def != NULL ? om_strdup(def) : NULL;
+	}
+	return 0;
+}

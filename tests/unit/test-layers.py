@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""The layer rule of doc/architecture.md, checked on every #include.
+
+libomamori is shared/<layer>/; a file may include headers of the layers
+its own layer (or program) may use, and the libraries of the field only
+where they belong: sqlite3.h only in the store, GMime, libxml2, libclamav
+and libarchive never in a Dovecot process.  A header of ours is always
+named with its layer ("store/lists.h"), so it cannot be mistaken for one of
+Dovecot's (settings.h, hash.h).  One TAP line per file, so a wrong include
+names its file and line.  Pure text: it runs nothing it reads."""
+import os
+import re
+import sys
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# what each layer or program may include of ours (its own layer always)
+OURS = {
+    "lib": set(),
+    "crypto": {"lib"},
+    "store": {"lib"},
+    "proto": {"lib"},
+    "notice": {"lib"},
+    "decide": {"lib", "store"},
+    "mail": {"lib"},
+    "spam": {"lib", "mail", "store"},
+    "scan": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam"},
+    "scand": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "scan"},
+    "cli": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "scan"},
+    "postfix-policy": {"lib", "store", "decide"},
+    "dovecot-plugin": {"lib", "crypto", "store", "proto", "notice"},
+    "sieve-ext": {"lib", "store", "proto"},
+}
+
+# system headers of the field's libraries, and who may include them
+FIELD = [
+    (re.compile(r"^sqlite3\.h$"), {"store"}),
+    (re.compile(r"^gmime/"), {"mail", "spam", "scan"}),
+    (re.compile(r"^glib"), {"mail", "spam", "scan"}),
+    (re.compile(r"^libxml/"), {"mail", "spam"}),
+    (re.compile(r"^clamav\.h$"), {"scan"}),
+    (re.compile(r"^archive(_entry)?\.h$"), {"scan"}),
+    (re.compile(r"^sodium\.h$"), {"crypto", "spam"}),
+]
+
+INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
+
+
+def unit_of(path):
+    """The layer or program a source file belongs to."""
+    rel = os.path.relpath(path, TOP).split(os.sep)
+    return rel[1] if rel[0] == "shared" else rel[0]
+
+
+def sources():
+    for top in ["shared", "scand", "cli", "postfix-policy", "dovecot-plugin", "sieve-ext"]:
+        for d, _, names in os.walk(os.path.join(TOP, top)):
+            for n in sorted(names):
+                if n.endswith((".c", ".h")):
+                    yield os.path.join(d, n)
+
+
+def problems(path):
+    unit = unit_of(path)
+    here = os.path.dirname(path)
+    found = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for no, line in enumerate(f, 1):
+            m = INCLUDE.match(line)
+            if not m:
+                continue
+            kind, name = m.groups()
+            where = "%s:%d: %s" % (os.path.relpath(path, TOP), no, line.strip())
+            if kind == "<":
+                for pattern, allowed in FIELD:
+                    if pattern.search(name) and unit not in allowed:
+                        found.append("%s: <%s> belongs to %s only" % (where, name, ", ".join(sorted(allowed))))
+                continue
+            first = name.split("/")[0]
+            if "/" in name and os.path.isdir(os.path.join(TOP, "shared", first)):
+                if first != unit and first not in OURS[unit]:
+                    found.append("%s: %s may not use the %s layer" % (where, unit, first))
+                continue
+            if os.path.exists(os.path.join(here, name)):
+                continue        # a file of its own folder
+            if unit == "sieve-ext" and os.path.exists(os.path.join(TOP, "dovecot-plugin", name)):
+                continue        # the plugin header both sides include
+            base = os.path.basename(name)
+            ours = [d for d in OURS if os.path.exists(os.path.join(TOP, "shared", d, base))]
+            if ours and unit not in ("dovecot-plugin", "sieve-ext"):
+                found.append("%s: name the layer: \"%s/%s\"" % (where, ours[0], base))
+            elif unit not in ("dovecot-plugin", "sieve-ext"):
+                found.append("%s: no such header of ours" % where)
+    return found
+
+
+def main():
+    files = list(sources())
+    print("1..%d" % (len(files) + 1))
+    failed = 0
+    for n, path in enumerate(files, 1):
+        bad = problems(path)
+        status = "ok" if not bad else "not ok"
+        failed += bool(bad)
+        print("%s %d - %s" % (status, n, os.path.relpath(path, TOP)))
+        for b in bad:
+            print("# " + b)
+    units = {unit_of(p) for p in files}
+    missing = sorted(units - set(OURS))
+    print("%s %d - every folder has a rule%s" % ("ok" if not missing else "not ok", len(files) + 1,
+                                                  (": " + ", ".join(missing)) if missing else ""))
+    return 1 if failed or missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
