@@ -384,7 +384,7 @@ def faults(st, load, ev):
         ev["lock_off"] = time.time()
 
         # 3. carol's mail store gets its space back
-        wait_progress(done, 0.55)
+        wait_progress(done, 0.42)
         os.unlink(ev["filler"])
         ev["full_off"] = time.time()
     except Exception as e:  # reported by the load case
@@ -578,6 +578,11 @@ def account():
     return acc
 
 
+REPORT_SUBJECT = "ウイルスチェックの結果ご報告"
+REMOVED_NOTICE = "ウイルス駆除のお知らせ"
+LIMIT_NOTICE = "ウイルスチェックを最後まで行うことができませんでした"
+
+
 def expected(kind, rcpt, box, raw):
     """None if the copy is where and as it should be, else what was wanted."""
     virus = header_of(raw, "X-Omamori-Virus") or ""
@@ -589,12 +594,17 @@ def expected(kind, rcpt, box, raw):
         want = "Quarantine" if rcpt in QUARANTINES_SPAM else "INBOX"
         if box != want or not spam.startswith("yes;"):
             return "%s as spam (spam %r)" % (want, spam)
+    elif kind == "eicar-body":
+        subject = str(email.message_from_bytes(raw, policy=email.policy.default)["Subject"])
+        if not virus.startswith("infected (") or subject != REPORT_SUBJECT:
+            return "the report (virus %r, subject %r)" % (virus, subject)
     elif kind.startswith("eicar-"):
-        if not virus.startswith("infected ("):
-            return "an infected verdict (virus %r)" % virus
+        if not virus.startswith("infected (") or REMOVED_NOTICE not in decoded(raw):
+            return "attachment removed, a notice (virus %r)" % virus
     elif kind == "over-limit":
-        if box != "Quarantine" or not virus.startswith("unscanned (limit"):
-            return "Quarantine, unscanned (limit) (virus %r)" % virus
+        if box != "Quarantine" or not virus.startswith("unscanned (limit") or \
+                LIMIT_NOTICE not in raw.decode("utf-8", "replace"):
+            return "Quarantine below the notice, unscanned (limit) (virus %r)" % virus
     return None
 
 
