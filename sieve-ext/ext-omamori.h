@@ -14,14 +14,12 @@
 #include "sieve-commands.h"
 #include "sieve-match.h"
 
-struct om_config;
-struct om_store;
+#include "omamori-conf-store.h"
 
-/* ext->context: omamori's configuration and store, opened on first use */
+/* ext->context: where omamori.conf is, and it and the store once opened */
 struct ext_omamori_context {
 	char *config_path;
-	struct om_config *config;
-	struct om_store *store;
+	struct omamori_conf_store conf_store;
 };
 
 extern const struct sieve_extension_def omamori_extension;

@@ -16,7 +16,6 @@
 #include "ext-omamori.h"
 #include "lib/om-config.h"
 #include "store/lists.h"
-#include "store/store.h"
 #include "lib/util.h"
 
 #include <stdlib.h>
@@ -59,8 +58,7 @@ static void ext_omamori_unload(const struct sieve_extension *ext)
 
 	if (ctx == NULL)
 		return;
-	om_store_close(&ctx->store);
-	om_config_free(&ctx->config);
+	omamori_conf_store_close(&ctx->conf_store);
 	i_free(ctx->config_path);
 	i_free(ctx);
 }
@@ -89,22 +87,9 @@ int ext_omamori_context_get(const struct sieve_extension *ext,
 			    struct om_store **store_r, const char **error_r)
 {
 	struct ext_omamori_context *ctx = ext->context;
-	char *error = NULL;
 
-	if (ctx->config == NULL &&
-	    om_config_load(ctx->config_path, &ctx->config, &error) < 0)
-		goto fail;
-	if (ctx->store == NULL &&
-	    om_store_open(ctx->config->store_path, 0, ctx->config->store_busy_timeout_ms,
-			  &ctx->store, &error) < 0)
-		goto fail;
-	*config_r = ctx->config;
-	*store_r = ctx->store;
-	return 0;
-fail:
-	*error_r = t_strdup(error);
-	free(error);
-	return -1;
+	return omamori_conf_store_get(&ctx->conf_store, ctx->config_path,
+				      config_r, store_r, error_r);
 }
 
 int ext_omamori_one_of(struct sieve_validator *valdtr, struct sieve_command *cmd,
