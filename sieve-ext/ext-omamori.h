@@ -59,9 +59,12 @@ extern const struct sieve_argument_def omamori_remove_tag;
 int ext_omamori_one_of(struct sieve_validator *valdtr, struct sieve_command *cmd,
 		       const struct sieve_argument_def *first,
 		       const struct sieve_argument_def *second);
-/* Reports each literal address of arg that is no list entry (compile
-   time).  FALSE if one is malformed. */
+/* Validates arg as cmd's positional "addresses" (a string list), reports
+   each literal address in it that is no list entry (compile time), and
+   activates it.  FALSE if it is no string list or an address is
+   malformed. */
 bool ext_omamori_validate_addresses(struct sieve_validator *valdtr,
+				    struct sieve_command *cmd,
 				    struct sieve_ast_argument *arg);
 
 /* The configuration and store.  0, or -1 with *error_r. */

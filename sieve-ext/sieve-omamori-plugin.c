@@ -138,8 +138,10 @@ static bool ext_omamori_check_address(struct sieve_validator *valdtr,
 	return TRUE;
 }
 
-bool ext_omamori_validate_addresses(struct sieve_validator *valdtr,
-				    struct sieve_ast_argument *arg)
+/* Reports each literal address of arg that is no list entry.  FALSE if
+   one is malformed. */
+static bool ext_omamori_check_addresses(struct sieve_validator *valdtr,
+					struct sieve_ast_argument *arg)
 {
 	struct sieve_ast_argument *item;
 	bool ok = TRUE;
@@ -161,6 +163,18 @@ bool ext_omamori_validate_addresses(struct sieve_validator *valdtr,
 			ok = FALSE;
 	}
 	return ok;
+}
+
+bool ext_omamori_validate_addresses(struct sieve_validator *valdtr,
+				    struct sieve_command *cmd,
+				    struct sieve_ast_argument *arg)
+{
+	if (!sieve_validate_positional_argument(valdtr, cmd, arg, "addresses", 1,
+						SAAT_STRING_LIST))
+		return FALSE;
+	if (!ext_omamori_check_addresses(valdtr, arg))
+		return FALSE;
+	return sieve_validator_argument_activate(valdtr, cmd, arg, FALSE);
 }
 
 void sieve_omamori_plugin_load(struct sieve_instance *svinst, void **context)
