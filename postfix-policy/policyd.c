@@ -118,6 +118,7 @@ static int policyd_listen_inet(const char *spec, char **error_r)
 	union { struct sockaddr sa; struct sockaddr_in in; } addr;
 	char host[64];
 	const char *colon = strrchr(spec, ':');
+	unsigned long port;
 	int fd, one = 1;
 
 	memset(&addr, 0, sizeof(addr));
@@ -128,11 +129,12 @@ static int policyd_listen_inet(const char *spec, char **error_r)
 	}
 	memcpy(host, spec, (size_t)(colon - spec));
 	host[colon - spec] = '\0';
-	addr.in.sin_port = htons((uint16_t)atoi(colon + 1));
-	if (inet_pton(AF_INET, host, &addr.in.sin_addr) != 1 || addr.in.sin_port == 0) {
+	if (om_parse_ulong(colon + 1, 1, 65535, &port) < 0 ||
+	    inet_pton(AF_INET, host, &addr.in.sin_addr) != 1) {
 		*error_r = om_asprintf("policyd_listen: bad address '%s'", spec);
 		return -1;
 	}
+	addr.in.sin_port = htons((uint16_t)port);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, &addr.sa, sizeof(addr.in)) < 0 || listen(fd, 1024) < 0) {
