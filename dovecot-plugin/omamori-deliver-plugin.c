@@ -37,6 +37,7 @@
 #include "smtp-submit.h"
 #include "ostream.h"
 #include "str.h"
+#include "str-sanitize.h"
 
 #include "lib/om-config.h"
 #include "proto/proto.h"
@@ -170,7 +171,8 @@ static void omamori_send_admin_copy(struct mail_deliver_context *ctx,
 				    SMTP_ADDRESS_PARSE_FLAG_BRACKETS_OPTIONAL,
 				    &rcpt, &error) < 0) {
 		e_error(ctx->event, "omamori: virus-admin-copy %s: %s",
-			res->admin_address, error);
+			str_sanitize(res->admin_address, 200),
+			str_sanitize(error, 200));
 		return;
 	}
 	i_zero(&input);
@@ -181,10 +183,11 @@ static void omamori_send_admin_copy(struct mail_deliver_context *ctx,
 	ret = smtp_submit_run(subm, &error);
 	if (ret <= 0)
 		e_error(ctx->event, "omamori: admin copy to %s not sent: %s",
-			res->admin_address, error);
+			str_sanitize(res->admin_address, 200),
+			str_sanitize(error, 300));
 	else
 		e_info(ctx->event, "omamori: admin copy of the report sent to %s",
-		       res->admin_address);
+		       str_sanitize(res->admin_address, 200));
 	smtp_submit_deinit(&subm);
 }
 
@@ -244,7 +247,9 @@ static bool omamori_action_known(const char *action)
 
 static int omamori_tempfail(struct mail_deliver_context *ctx, const char *why)
 {
-	e_error(ctx->event, "omamori: %s: message kept for a retry", why);
+	/* why may quote scand's answer or the message (a reason, an action) */
+	e_error(ctx->event, "omamori: %s: message kept for a retry",
+		str_sanitize(why, 300));
 	ctx->tempfail_error = OMAMORI_TEMPFAIL_TEXT;
 	return -1;
 }
@@ -570,7 +575,7 @@ static int omamori_decide(struct omamori_delivery *d)
 		if (d->config->scand_failure_action != OM_FAILURE_ACCEPT)
 			return omamori_tempfail(ctx, error);
 		e_warning(ctx->event, "omamori: %s: delivered unscanned "
-			  "(scand_failure_action = accept)", error);
+			  "(scand_failure_action = accept)", str_sanitize(error, 300));
 		unscanned = "unscanned (scanner unavailable)";
 	} else if (strcmp(res->action, "tempfail") == 0) {
 		return omamori_tempfail(ctx, t_strdup_printf(

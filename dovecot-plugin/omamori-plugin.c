@@ -336,6 +336,7 @@ static void omamori_allow_sender(struct mail *mail, struct om_store *store,
 				 const struct om_config *config, const char *user)
 {
 	const char *from = omamori_read_from(mail);
+	const char *user_text = str_sanitize(user, 128);
 	char *entry = NULL, *error = NULL;
 	int learning;
 
@@ -344,17 +345,21 @@ static void omamori_allow_sender(struct mail *mail, struct om_store *store,
 	learning = om_lists_learning_allowed(store, user, &error);
 	if (learning <= 0) {
 		if (learning < 0)
-			i_error("omamori: %s: sender not allow-listed: %s", user, error);
+			i_error("omamori: %s: sender not allow-listed: %s",
+				user_text, str_sanitize(error, 300));
 		free(error);
 		return;
 	}
-	/* the user name, with or without a domain, is a mailbox scope */
+	/* the user name, with or without a domain, is a mailbox scope; the
+	   address (and an error quoting it) comes from the message */
 	entry = om_lists_entry("allow", from, &error);
 	if (entry == NULL || om_lists_add(store, user, OM_KEY_MAILBOX, "allow", entry,
 					  config->list_max_entries, &error) < 0)
-		i_warning("omamori: %s: sender not allow-listed: %s", user, error);
+		i_warning("omamori: %s: sender not allow-listed: %s", user_text,
+			  str_sanitize(error, 300));
 	else
-		i_info("omamori: %s: %s added to the allow list", user, entry);
+		i_info("omamori: %s: %s added to the allow list", user_text,
+		       str_sanitize(entry, 200));
 	free(entry);
 	free(error);
 }
@@ -370,7 +375,7 @@ static void omamori_learn(struct mail *mail, struct omamori_user *ouser, bool sp
 	int ret;
 
 	if (omamori_context_get(ouser, &config, &store, &error) < 0) {
-		i_error("omamori: cannot learn: %s", error);
+		i_error("omamori: cannot learn: %s", str_sanitize(error, 300));
 		return;
 	}
 	i_zero(&ask);
@@ -379,7 +384,7 @@ static void omamori_learn(struct mail *mail, struct omamori_user *ouser, bool sp
 	ret = omamori_scand_client_learn_mail(config, &ask, mail, spam, &error);
 	if (ret <= 0) {
 		if (ret < 0)
-			i_error("omamori: cannot learn: %s", error);
+			i_error("omamori: cannot learn: %s", str_sanitize(error, 300));
 		else
 			i_warning("omamori: message not learned (over scan_max_size)");
 		return;
@@ -464,7 +469,8 @@ static void omamori_learn_saved(struct mailbox *dest, struct omamori_user *ouser
 
 	if (mailbox_sync(box, 0) < 0) {
 		e_error(ouser->user->event, "omamori: cannot learn from %s: %s",
-			mailbox_get_vname(dest), mailbox_get_last_internal_error(box, NULL));
+			str_sanitize(mailbox_get_vname(dest), 128),
+			mailbox_get_last_internal_error(box, NULL));
 		mailbox_free(&box);
 		return;
 	}

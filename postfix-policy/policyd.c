@@ -483,20 +483,25 @@ static int policyd_fit_open_files(struct policyd *d, const struct om_config *con
 static void policyd_log_request(const struct om_policy_request *req,
 				const struct om_policy_decision *dec)
 {
-	char *sender, *rcpt, *user;
+	char *instance, *state, *sender, *rcpt, *user;
 
 	/* refusals and deferrals are logged with their reason; DUNNO and
 	   FILTER (routing, which Postfix logs itself) only with -v */
 	if (!om_log_verbose() && (strcmp(dec->action, "DUNNO") == 0 ||
 				  strncmp(dec->action, "FILTER ", 7) == 0))
 		return;
+	/* every attribute is the client's text; the reason quotes it
+	   sanitised already (policy.c) */
+	instance = om_sanitize(*req->instance ? req->instance : "-", 64);
+	state = om_sanitize(req->protocol_state, 32);
 	sender = om_sanitize(req->sender, 128);
 	rcpt = om_sanitize(req->recipient, 128);
 	user = om_sanitize(req->sasl_username, 128);
 	om_log_info("%s state=%s sender=<%s> recipient=<%s> sasl_username=%s "
-		    "action=\"%s\" reason=\"%s\"", *req->instance ? req->instance : "-",
-		    req->protocol_state, sender, rcpt, *user ? user : "-",
-		    dec->action, dec->reason);
+		    "action=\"%s\" reason=\"%s\"", instance, state, sender, rcpt,
+		    *user ? user : "-", dec->action, dec->reason);
+	free(instance);
+	free(state);
 	free(sender);
 	free(rcpt);
 	free(user);

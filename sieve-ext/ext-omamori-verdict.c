@@ -13,6 +13,7 @@
 #include "mail-storage.h"
 #include "mail-user.h"
 #include "smtp-address.h"
+#include "str-sanitize.h"
 
 #include "sieve-common.h"
 #include "sieve-execute.h"
@@ -87,7 +88,9 @@ static int ext_omamori_scan(const struct sieve_runtime_env *renv,
 	ask.checks = OM_CHECK_VIRUS | OM_CHECK_SPAM;
 	ret = omamori_scand_client_scan_mail(config, &ask, mail, &res, &error);
 	if (ret < 0) {
-		sieve_runtime_error(renv, NULL, "vnd.omamori: %s", error);
+		/* scand's error may quote the user or the message */
+		sieve_runtime_error(renv, NULL, "vnd.omamori: %s",
+				    str_sanitize(error, 300));
 		return SIEVE_EXEC_TEMP_FAILURE;
 	}
 	if (ret == 0) {

@@ -12,6 +12,7 @@
 #include "sieve-commands.h"
 #include "sieve-validator.h"
 #include "sieve-settings.h"
+#include "str-sanitize.h"
 
 #include "ext-omamori.h"
 #include "lib/om-config.h"
@@ -129,8 +130,9 @@ static bool ext_omamori_check_address(struct sieve_validator *valdtr,
 
 	entry = om_lists_entry("allow", address, &error);
 	if (entry == NULL) {
+		/* the error quotes the script's text */
 		sieve_argument_validate_error(valdtr, arg,
-			"vnd.omamori: %s", error);
+			"vnd.omamori: %s", str_sanitize(error, 200));
 		free(error);
 		return FALSE;
 	}

@@ -556,6 +556,7 @@ static int om_policy_rate_exceeded(struct om_policy *policy,
 	long long max_rcpts = mb->rate_recipients;
 	long long start = window > 0 ? (long long)now - (long long)now % window : 0;
 	struct om_policy_rate *rate = om_hash_get(policy->rates, user);
+	char *user_text;
 	int new_message;
 
 	if (rate == NULL) {
@@ -570,9 +571,11 @@ static int om_policy_rate_exceeded(struct om_policy *policy,
 	new_message = strcmp(rate->last_instance, req->instance) != 0;
 	if ((new_message && rate->messages + 1 > max_msgs) ||
 	    rate->recipients + 1 > max_rcpts) {
+		user_text = om_policy_reason_text(user, 100);
 		snprintf(why, why_size, "%s: %lld messages, %lld recipients in this "
-			 "%llds window (limits %lld, %lld)", user, rate->messages,
+			 "%llds window (limits %lld, %lld)", user_text, rate->messages,
 			 rate->recipients, window, max_msgs, max_rcpts);
+		free(user_text);
 		return 1;
 	}
 	if (new_message) {

@@ -150,6 +150,12 @@ static void test_decisions(struct om_store *store)
 		      "DUNNO") == 0, "two messages within the rate");
 	TAP_OK(strncmp(decide(policy, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "r3", 0, 1202),
 		       "450 4.7.1", 9) == 0, "third message in the window deferred");
+	decide(policy, "RCPT", "e@example.jp", "x@far.example", "Ev\"e\n@example.jp", "q1", 0, 1200);
+	decide(policy, "RCPT", "e@example.jp", "x@far.example", "Ev\"e\n@example.jp", "q2", 0, 1200);
+	TAP_OK(strncmp(decide(policy, "RCPT", "e@example.jp", "x@far.example", "Ev\"e\n@example.jp",
+			      "q3", 0, 1200), "450 4.7.1", 9) == 0 &&
+	       strncmp(dec.reason, "ev?e?@example.jp: 2 messages", 28) == 0,
+	       "a rate refusal quotes the user sanitised");
 	TAP_OK(strcmp(decide(policy, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "r4", 0, 1260),
 		      "DUNNO") == 0, "next window: accepted again");
 	TAP_OK(om_policy_save_rates(policy, store, 1260, &error) == 0, "rate counters saved");

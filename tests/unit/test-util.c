@@ -265,6 +265,30 @@ static void test_log_fallback(void)
 	rmdir(dir);
 }
 
+/* A field a caller forgot to sanitise still makes one line, controls shown
+   as '?' (the log is on stderr after test_log_fallback). */
+static void test_log_line(void)
+{
+	char path[] = "/tmp/om-test-logline.XXXXXX", got[256];
+	int fd = mkstemp(path), saved = dup(2);
+	ssize_t n = -1;
+
+	if (fd < 0 || saved < 0 || dup2(fd, 2) < 0) {
+		TAP_OK(0, "redirecting stderr");
+		return;
+	}
+	om_log_info("user=%s done", "eve\nerror: forged\r\x1b[2J");
+	(void)dup2(saved, 2);
+	close(saved);
+	if (lseek(fd, 0, SEEK_SET) == 0)
+		n = read(fd, got, sizeof(got) - 1);
+	got[n > 0 ? n : 0] = '\0';
+	TAP_OK(n > 0 && strstr(got, "user=eve?error: forged??[2J done\n") != NULL &&
+	       strchr(got, '\n') == got + n - 1, "a log line stays one line");
+	close(fd);
+	unlink(path);
+}
+
 /* Seals of omamori's own reports: only the key's holder makes one, for
    one mailbox, for a while. */
 static void test_report_seal(void)
@@ -311,6 +335,7 @@ static void test_report_seal(void)
 int main(void)
 {
 	test_log_fallback();
+	test_log_line();
 	test_sanitize();
 	test_parse();
 	test_report_seal();
