@@ -272,6 +272,7 @@ def blocked_link_quarantines_mail_without_the_spam_check(st):
         check(verdict(got) == "clean", "verdict %r" % verdict(got))
         check(spam.startswith("yes;") and "rules=URL_BLOCKLISTED" in spam and
               "listed=url-block:global" in spam, "X-Omamori-Spam: %r" % spam)
+        check(header_of(got, "X-Spam-Flag") == "YES", "no X-Spam-Flag: YES")
     finally:
         st.ctl("list", "del", "*", "url-block", "phish-e2e.example")
     time.sleep(0.2)
