@@ -45,10 +45,7 @@ static bool cmd_omamori_list_registered(struct sieve_validator *valdtr,
 	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_add_tag, OPT_OMAMORI_ADD);
 	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_remove_tag,
 				     OPT_OMAMORI_REMOVE);
-	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_allow_tag,
-				     OPT_OMAMORI_ALLOW);
-	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_block_tag,
-				     OPT_OMAMORI_BLOCK);
+	ext_omamori_register_kind_tags(valdtr, ext, cmd_reg);
 	return TRUE;
 }
 

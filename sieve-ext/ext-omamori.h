@@ -54,6 +54,11 @@ extern const struct sieve_argument_def omamori_block_tag;
 extern const struct sieve_argument_def omamori_add_tag;
 extern const struct sieve_argument_def omamori_remove_tag;
 
+/* Registers :allow and :block, which name the list a command or test is
+   about. */
+void ext_omamori_register_kind_tags(struct sieve_validator *valdtr,
+				    const struct sieve_extension *ext,
+				    struct sieve_command_registration *cmd_reg);
 /* Which of two exclusive tags the command carries: 1 first, 2 second;
    reports a validation error and returns 0 when none or both. */
 int ext_omamori_one_of(struct sieve_validator *valdtr, struct sieve_command *cmd,

@@ -93,6 +93,16 @@ int ext_omamori_context_get(const struct sieve_extension *ext,
 				      config_r, store_r, error_r);
 }
 
+void ext_omamori_register_kind_tags(struct sieve_validator *valdtr,
+				    const struct sieve_extension *ext,
+				    struct sieve_command_registration *cmd_reg)
+{
+	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_allow_tag,
+				     OPT_OMAMORI_ALLOW);
+	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_block_tag,
+				     OPT_OMAMORI_BLOCK);
+}
+
 int ext_omamori_one_of(struct sieve_validator *valdtr, struct sieve_command *cmd,
 		       const struct sieve_argument_def *first,
 		       const struct sieve_argument_def *second)

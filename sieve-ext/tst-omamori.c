@@ -156,10 +156,7 @@ static bool tst_omamori_listed_registered(struct sieve_validator *valdtr,
 					  const struct sieve_extension *ext,
 					  struct sieve_command_registration *cmd_reg)
 {
-	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_allow_tag,
-				     OPT_OMAMORI_ALLOW);
-	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_block_tag,
-				     OPT_OMAMORI_BLOCK);
+	ext_omamori_register_kind_tags(valdtr, ext, cmd_reg);
 	return TRUE;
 }
 
