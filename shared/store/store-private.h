@@ -100,10 +100,14 @@ struct om_store_backend {
 	int (*spam_prune)(struct om_store *store, long max_count,
 			  long *removed_r, long *left_r, char **error_r);
 
-	/* Change tracking (see store.h): a revision by name, and a counter
-	   that moves when another handle commits. */
+	/* Change tracking (see store.h): a revision by name, the scopes
+	   changed after a "config" revision (ordered by change, at most
+	   limit; returns the count), and a counter that moves when another
+	   handle commits. */
 	int (*revision)(struct om_store *store, const char *name,
 			long long *revision_r, char **error_r);
+	int (*changes)(struct om_store *store, long long since, size_t limit,
+		       om_store_scope_cb *cb, void *context, char **error_r);
 	long long (*data_version)(struct om_store *store);
 
 	int (*secret)(struct om_store *store, const char *name,

@@ -5,7 +5,8 @@
  * the writer (omamorictl), a busy timeout for the short write locks, a schema
  * versioned in PRAGMA user_version with forward-only migrations, and prepared
  * statements only, prepared once per handle and reused.  Triggers keep the
- * revision counters, so no writer can forget them.
+ * revision counters and the change log (which scope changed at which
+ * revision), so no writer can forget them.
  */
 #include "store/store-private.h"
 #include "lib/util.h"
@@ -45,6 +46,7 @@ enum om_stmt_id {
 	OM_SQL_SPAM_TOKEN_COUNT,
 	OM_SQL_SPAM_REVISION_BUMP,
 	OM_SQL_REVISION,
+	OM_SQL_CHANGES,
 	OM_SQL_SECRET,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
@@ -123,6 +125,8 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	/* token deletions have no trigger: the pruner tells the readers */
 	[OM_SQL_SPAM_REVISION_BUMP] = "UPDATE revisions SET value = value + 1 WHERE name = 'spam'",
 	[OM_SQL_REVISION] = "SELECT value FROM revisions WHERE name = ?1",
+	[OM_SQL_CHANGES] =
+		"SELECT scope FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 	[OM_SQL_SECRET] = "SELECT value FROM secrets WHERE name = ?1",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
@@ -138,6 +142,29 @@ static const enum om_stmt_id om_table_stmts[][5] = {
 	[OM_STORE_DOMAIN_SETTINGS] = { OM_SQL_DOM_SET, OM_SQL_DOM_GET, OM_SQL_DOM_DELETE,
 				       OM_SQL_DOM_LIST_ONE, OM_SQL_DOM_LIST_ALL },
 };
+
+/* v6: a trigger that moves the "config" revision and records the scope it
+   changed (row: new or old; column: the table's scope column) with it. */
+#define OM_CHANGE_TRIGGER(table, event, row, column) \
+	"CREATE TRIGGER " table "_" event " AFTER " event " ON " table " BEGIN " \
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config';" \
+	"  INSERT INTO changes(scope, seq) SELECT " row "." column ", value" \
+	"    FROM revisions WHERE name = 'config'" \
+	"    ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq; END;"
+/* an update records both scopes, in case the key itself changed */
+#define OM_CHANGE_TRIGGERS(table, column) \
+	"DROP TRIGGER " table "_insert; DROP TRIGGER " table "_update;" \
+	"DROP TRIGGER " table "_delete;" \
+	OM_CHANGE_TRIGGER(table, "insert", "new", column) \
+	OM_CHANGE_TRIGGER(table, "delete", "old", column) \
+	"CREATE TRIGGER " table "_update AFTER UPDATE ON " table " BEGIN " \
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config';" \
+	"  INSERT INTO changes(scope, seq) SELECT old." column ", value" \
+	"    FROM revisions WHERE name = 'config'" \
+	"    ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq;" \
+	"  INSERT INTO changes(scope, seq) SELECT new." column ", value" \
+	"    FROM revisions WHERE name = 'config'" \
+	"    ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq; END;"
 
 /* Forward-only migrations; migration i brings the schema to version i+1. */
 static const char *const om_migrations[] = {
@@ -216,6 +243,17 @@ static const char *const om_migrations[] = {
 	"  name TEXT PRIMARY KEY,"
 	"  value BLOB NOT NULL);"
 	"INSERT INTO secrets(name, value) VALUES ('report-key', randomblob(32));",
+	/* v6: the change log - the scope of every change, with the config
+	   revision it made - so that a reader re-reads what changed, not
+	   everything.  One row per scope (the last change), so it grows with
+	   the scopes there are, not with the writes. */
+	"CREATE TABLE changes ("
+	"  scope TEXT PRIMARY KEY,"
+	"  seq INTEGER NOT NULL);"
+	"CREATE INDEX changes_seq ON changes(seq);"
+	OM_CHANGE_TRIGGERS("subscriptions", "mailbox")
+	OM_CHANGE_TRIGGERS("domain_settings", "domain")
+	OM_CHANGE_TRIGGERS("list_entries", "scope"),
 };
 
 struct om_store_sqlite {
@@ -687,7 +725,7 @@ static int om_sqlite_rates_each(struct om_store *store, om_store_rate_cb *cb,
 	return rows;
 }
 
-/* ---- revisions, secrets ---- */
+/* ---- revisions, the change log, secrets ---- */
 
 static int om_sqlite_revision(struct om_store *store, const char *name,
 			      long long *revision_r, char **error_r)
@@ -700,6 +738,32 @@ static int om_sqlite_revision(struct om_store *store, const char *name,
 		return -1;
 	}
 	return 0;
+}
+
+static int om_sqlite_changes(struct om_store *store, long long since,
+			     size_t limit, om_store_scope_cb *cb, void *context,
+			     char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_CHANGES];
+	int ret, rows = 0;
+
+	sqlite3_reset(stmt);
+	if (sqlite3_bind_int64(stmt, 1, since) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)limit) != SQLITE_OK) {
+		*error_r = om_sqlite_error(s, "bind");
+		return -1;
+	}
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		cb(context, (const char *)sqlite3_column_text(stmt, 0));
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "read changes");
+		return -1;
+	}
+	return rows;
 }
 
 static long long om_sqlite_data_version(struct om_store *store)
@@ -879,6 +943,7 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.spam_add = om_sqlite_spam_add,
 	.spam_prune = om_sqlite_spam_prune,
 	.revision = om_sqlite_revision,
+	.changes = om_sqlite_changes,
 	.data_version = om_sqlite_data_version,
 	.secret = om_sqlite_secret,
 };

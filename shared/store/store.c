@@ -376,7 +376,7 @@ int om_store_rates_each(struct om_store *store, om_store_rate_cb *cb,
 	return store->backend->rates_each(store, cb, context, error_r);
 }
 
-/* ---- revisions, secrets ---- */
+/* ---- revisions, changes, secrets ---- */
 
 int om_store_revision(struct om_store *store, const char *name,
 		      long long *revision_r, char **error_r)
@@ -384,6 +384,14 @@ int om_store_revision(struct om_store *store, const char *name,
 	if (om_store_need(name, "revision name", error_r) < 0)
 		return -1;
 	return store->backend->revision(store, name, revision_r, error_r);
+}
+
+int om_store_changes(struct om_store *store, long long since, size_t limit,
+		     om_store_scope_cb *cb, void *context, char **error_r)
+{
+	/* one more than asked for says "more than limit" */
+	return store->backend->changes(store, since, limit + 1, cb, context,
+				       error_r);
 }
 
 long long om_store_change_counter(struct om_store *store)

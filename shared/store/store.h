@@ -153,6 +153,19 @@ int om_store_spam_prune(struct om_store *store, long max_count, long *removed_r,
 int om_store_revision(struct om_store *store, const char *name,
 		      long long *revision_r, char **error_r);
 
+/* Who changed: every write to a subscription, a domain (or mailbox)
+   setting or a list entry records its scope (the mailbox, the domain, or
+   "*") with the "config" revision it made.  Calls cb(context, scope) for
+   each scope changed after revision since, oldest change first, for at
+   most limit + 1 scopes, and returns how many it called (more than limit:
+   so much changed that the caller had better reload everything), or -1.
+   A cache that re-reads those scopes' rows (om_store_list_each,
+   om_store_subscription_list, om_store_domain_list with the scope), and
+   remembers the revision read before them, stays exact. */
+typedef void om_store_scope_cb(void *context, const char *scope);
+int om_store_changes(struct om_store *store, long long since, size_t limit,
+		     om_store_scope_cb *cb, void *context, char **error_r);
+
 /* A cheap counter that changes whenever any connection commits a change
    (SQLite's data_version plus this handle's own writes); lets a cache know
    when to refresh. */
