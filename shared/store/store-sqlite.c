@@ -134,9 +134,17 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_ROLLBACK] = "ROLLBACK",
 };
 
-/* The statements of a table of settings: set, get, delete, list one key,
-   list all. */
-static const enum om_stmt_id om_table_stmts[][5] = {
+/* The statements of a table of settings, by what they do. */
+enum om_table_op {
+	OM_TABLE_SET,
+	OM_TABLE_GET,
+	OM_TABLE_DELETE,
+	OM_TABLE_LIST_ONE,
+	OM_TABLE_LIST_ALL,
+	OM_TABLE_OPS
+};
+
+static const enum om_stmt_id om_table_stmts[][OM_TABLE_OPS] = {
 	[OM_STORE_SUBSCRIPTIONS] = { OM_SQL_SUB_SET, OM_SQL_SUB_GET, OM_SQL_SUB_DELETE,
 				     OM_SQL_SUB_LIST_ONE, OM_SQL_SUB_LIST_ALL },
 	[OM_STORE_DOMAIN_SETTINGS] = { OM_SQL_DOM_SET, OM_SQL_DOM_GET, OM_SQL_DOM_DELETE,
@@ -570,7 +578,7 @@ static int om_sqlite_row_set(struct om_store *store, enum om_store_table table,
 			     const char *key, const char *name,
 			     const char *value, char **error_r)
 {
-	return om_sqlite_write(om_sqlite(store), om_table_stmts[table][0], key,
+	return om_sqlite_write(om_sqlite(store), om_table_stmts[table][OM_TABLE_SET], key,
 			       name, value, 1, error_r);
 }
 
@@ -578,7 +586,7 @@ static int om_sqlite_row_get(struct om_store *store, enum om_store_table table,
 			     const char *key, const char *name, char **value_r,
 			     char **error_r)
 {
-	return om_sqlite_lookup(om_sqlite(store), om_table_stmts[table][1], key,
+	return om_sqlite_lookup(om_sqlite(store), om_table_stmts[table][OM_TABLE_GET], key,
 				name, value_r, error_r);
 }
 
@@ -586,7 +594,7 @@ static int om_sqlite_row_delete(struct om_store *store, enum om_store_table tabl
 				const char *key, const char *name,
 				char **error_r)
 {
-	return om_sqlite_write(om_sqlite(store), om_table_stmts[table][2], key,
+	return om_sqlite_write(om_sqlite(store), om_table_stmts[table][OM_TABLE_DELETE], key,
 			       name, NULL, 0, error_r);
 }
 
@@ -594,8 +602,10 @@ static int om_sqlite_row_list(struct om_store *store, enum om_store_table table,
 			      const char *key, om_store_row_cb *cb,
 			      void *context, char **error_r)
 {
-	return om_sqlite_list(om_sqlite(store), om_table_stmts[table][key != NULL ? 3 : 4],
-			      key, cb, context, error_r);
+	enum om_table_op op = key != NULL ? OM_TABLE_LIST_ONE : OM_TABLE_LIST_ALL;
+
+	return om_sqlite_list(om_sqlite(store), om_table_stmts[table][op], key, cb,
+			      context, error_r);
 }
 
 /* ---- allow/block lists ---- */
