@@ -254,14 +254,64 @@ int om_policy_load(struct om_policy *policy, struct om_store *store,
 	return 0;
 }
 
+struct om_policy_forget {
+	const char *scope;
+	char **keys;
+	size_t count;
+};
+
+static void om_policy_forget_collect(void *context, const char *mailbox,
+				     void *value)
+{
+	struct om_policy_forget *f = context;
+
+	(void)value;
+	if (strcmp(mailbox, f->scope) != 0 &&
+	    strcmp(om_settings_domain_of(mailbox), f->scope) != 0)
+		return;
+	f->keys = om_realloc(f->keys, (f->count + 1) * sizeof(char *));
+	f->keys[f->count++] = om_strdup(mailbox);
+}
+
+/* Forgets the resolved mailboxes whose settings may come from scope: the
+   mailbox itself, or the mailboxes of that domain; all of them for the
+   global level. */
+static void om_policy_forget_scope(struct om_policy *policy, const char *scope)
+{
+	struct om_policy_forget f = { scope, NULL, 0 };
+	size_t i;
+
+	if (strcmp(scope, OM_GLOBAL_DOMAIN) == 0) {
+		om_policy_forget_mailboxes(policy);
+		return;
+	}
+	om_hash_each(policy->mailboxes, om_policy_forget_collect, &f);
+	for (i = 0; i < f.count; i++) {
+		free(om_hash_delete(policy->mailboxes, f.keys[i]));
+		free(f.keys[i]);
+	}
+	free(f.keys);
+}
+
+/* What a snapshot update re-read: a scope whose lists alone changed
+   leaves the resolved settings as they are. */
+static void om_policy_changed(void *context, const char *scope, int settings)
+{
+	struct om_policy *policy = context;
+
+	if (!settings)
+		return;
+	if (scope == NULL)
+		om_policy_forget_mailboxes(policy);
+	else
+		om_policy_forget_scope(policy, scope);
+}
+
 int om_policy_refresh(struct om_policy *policy, struct om_store *store,
 		      char **error_r)
 {
-	int ret = om_snapshot_refresh(policy->snap, store, error_r);
-
-	if (ret > 0)
-		om_policy_forget_mailboxes(policy);
-	return ret;
+	return om_snapshot_update(policy->snap, store, om_policy_changed, policy,
+				  error_r);
 }
 
 /* ---- rate counters ---- */

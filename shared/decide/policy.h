@@ -60,8 +60,10 @@ void om_policy_set_outbound_filter(struct om_policy *policy, const char *filter)
    0 or -1 (the old snapshot stays). */
 int om_policy_load(struct om_policy *policy, struct om_store *store,
 		   char **error_r);
-/* Reloads the snapshot if the store's configuration changed since.
-   0 unchanged, 1 reloaded, -1 error. */
+/* Brings the snapshot up to date if the store's configuration changed
+   since: the changed scopes only (om_snapshot_update), and only the
+   mailboxes whose settings those touch are resolved again.  0 unchanged,
+   1 updated, -1 error. */
 int om_policy_refresh(struct om_policy *policy, struct om_store *store,
 		      char **error_r);
 /* Rate counters: restored at start, saved every few seconds and at exit. */

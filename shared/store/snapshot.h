@@ -2,9 +2,12 @@
  * domain (and mailbox) settings, allow/block/URL lists.
  *
  * omamori-policyd and omamori-scand answer from it without a database read
- * per request; it is reloaded only when the store's "config" revision
- * moves (a trigger bumps it on every change), so classifier saves and rate
- * counters never cause a reload.
+ * per request.  It is refreshed only when the store's "config" revision
+ * moves (every change moves it; classifier saves and rate counters do
+ * not), and then by scope: the rows of the mailboxes, domains or global
+ * level that changed since are read again, the rest stays.  One user's
+ * list edit costs the reading of that user's rows, whatever the store
+ * holds.
  */
 #ifndef OM_SNAPSHOT_H
 #define OM_SNAPSHOT_H
@@ -21,9 +24,28 @@ void om_snapshot_free(struct om_snapshot **snap);
 /* Loads everything from the store.  0, or -1 (the old contents stay). */
 int om_snapshot_load(struct om_snapshot *snap, struct om_store *store,
 		     char **error_r);
-/* Reloads if the store changed since.  0 unchanged, 1 reloaded, -1 error. */
+/* Brings snap up to date if the store changed since it was read: re-reads
+   the scopes changed since (or everything: a snapshot never loaded, more
+   than a thousand scopes changed).  The result is what om_snapshot_load
+   would give.  0 unchanged, 1 updated, -1 error (the old contents stay). */
 int om_snapshot_refresh(struct om_snapshot *snap, struct om_store *store,
 			char **error_r);
+/* What an update read again: cb(context, scope, settings) for each scope
+   re-read (a mailbox, a domain, "*"; settings is 1 when its subscriptions
+   or settings differ from before, 0 when only its lists did), or once
+   cb(context, NULL, 1) after everything was read. */
+typedef void om_snapshot_changed_cb(void *context, const char *scope,
+				    int settings);
+/* om_snapshot_refresh, telling cb what changed. */
+int om_snapshot_update(struct om_snapshot *snap, struct om_store *store,
+		       om_snapshot_changed_cb *cb, void *context,
+		       char **error_r);
+/* How many scopes the last load or update read again, -1 for all. */
+int om_snapshot_last_scopes(const struct om_snapshot *snap);
+/* Every row, one line each ("scope\tkind\tname[\tvalue]\n"), sorted: two
+   snapshots with the same contents dump the same text (tests,
+   debugging).  Allocated. */
+char *om_snapshot_dump(const struct om_snapshot *snap);
 /* The settings source (subscriptions and settings) backed by snap. */
 const struct om_settings_source *om_snapshot_source(const struct om_snapshot *snap);
 /* Entries on all lists. */

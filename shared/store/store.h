@@ -1,10 +1,11 @@
 /* store.h - omamori's persistent state, in domain terms.
  *
- * Callers speak of subscriptions and domain settings, never of SQL: every SQL
- * statement of the project is in store.c, so another backend (PostgreSQL for
- * sites with many mail hosts) can replace it without touching a caller.
- * A handle is used by one thread at a time; a threaded program opens one per
- * thread.
+ * Callers speak of subscriptions, domain settings and lists, never of SQL.
+ * store.c dispatches each call to a backend (store-private.h): SQLite in
+ * store-sqlite.c, which holds every SQL statement of the project; another
+ * backend (PostgreSQL for sites with many mail hosts) is added beside it
+ * without touching a caller.  A handle is used by one thread at a time; a
+ * threaded program opens one per thread.
  */
 #ifndef OM_STORE_H
 #define OM_STORE_H
@@ -17,9 +18,12 @@ enum om_store_flags {
 	OM_STORE_CREATE = 0x01,	/* create the file and schema if missing */
 };
 
-/* Opens the store at path (migrating its schema when OM_STORE_CREATE is
-   given).  Returns 0, or -1 with *error_r (allocated). */
-int om_store_open(const char *path, int flags, long busy_timeout_ms,
+/* Opens the store named by location, omamori.conf's store_path:
+   "BACKEND:WHERE" ("sqlite:/var/lib/omamori/omamori.db"), or a file path,
+   which is SQLite's.  OM_STORE_CREATE creates it or migrates its schema;
+   without it a schema of another version is refused.  Returns 0, or -1
+   with *error_r (allocated). */
+int om_store_open(const char *location, int flags, long busy_timeout_ms,
 		  struct om_store **store_r, char **error_r);
 void om_store_close(struct om_store **store);
 /* The schema version of an open store. */
@@ -145,9 +149,22 @@ int om_store_spam_prune(struct om_store *store, long max_count, long *removed_r,
 			long *left_r, char **error_r);
 
 /* A revision counter ("config": subscriptions, domain settings, lists;
-   "spam": classifier), bumped by triggers on every change.  0 or -1. */
+   "spam": classifier), moved by every change.  0 or -1. */
 int om_store_revision(struct om_store *store, const char *name,
 		      long long *revision_r, char **error_r);
+
+/* Who changed: every write to a subscription, a domain (or mailbox)
+   setting or a list entry records its scope (the mailbox, the domain, or
+   "*") with the "config" revision it made.  Calls cb(context, scope) for
+   each scope changed after revision since, oldest change first, for at
+   most limit + 1 scopes, and returns how many it called (more than limit:
+   so much changed that the caller had better reload everything), or -1.
+   A cache that re-reads those scopes' rows (om_store_list_each,
+   om_store_subscription_list, om_store_domain_list with the scope), and
+   remembers the revision read before them, stays exact. */
+typedef void om_store_scope_cb(void *context, const char *scope);
+int om_store_changes(struct om_store *store, long long since, size_t limit,
+		     om_store_scope_cb *cb, void *context, char **error_r);
 
 /* A cheap counter that changes whenever any connection commits a change
    (SQLite's data_version plus this handle's own writes); lets a cache know

@@ -3,8 +3,12 @@
 
 libomamori is shared/<layer>/; a file may include headers of the layers
 its own layer (or program) may use, and the libraries of the field only
-where they belong: sqlite3.h only in the store, GMime, libxml2, libclamav
-and libarchive never in a Dovecot process.  A header of ours is always
+where they belong: sqlite3.h only in the store's SQLite backend
+(shared/store/store-sqlite.c), GMime, libxml2, libclamav and libarchive
+never in a Dovecot process.  The store's backend seam holds too: its
+private header only in the store's dispatcher and backends, and no SQL (a
+string literal starting with an SQL statement) nor sqlite3 call outside
+the SQLite backend.  A header of ours is always
 named with its layer ("store/lists.h"), so it cannot be mistaken for one of
 Dovecot's (settings.h, hash.h).  One TAP line per file, so a wrong include
 names its file and line.  Pure text: it runs nothing it reads."""
@@ -32,9 +36,11 @@ OURS = {
     "sieve-ext": {"lib", "store", "proto"},
 }
 
-# system headers of the field's libraries, and who may include them
+# system headers of the field's libraries, and who may include them (a
+# layer or program, or a single file)
+SQLITE_BACKEND = "shared/store/store-sqlite.c"
 FIELD = [
-    (re.compile(r"^sqlite3\.h$"), {"store"}),
+    (re.compile(r"^sqlite3\.h$"), {SQLITE_BACKEND}),
     (re.compile(r"^gmime/"), {"mail", "spam", "scan"}),
     (re.compile(r"^glib"), {"mail", "spam", "scan"}),
     (re.compile(r"^libxml/"), {"mail", "spam"}),
@@ -44,6 +50,15 @@ FIELD = [
 ]
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
+
+# the store's seam: who may include its private header
+STORE_PRIVATE = "store/store-private.h"
+STORE_SEAM = re.compile(r"^shared/store/store(-[a-z0-9]+)?\.c$")
+
+# SQL and SQLite's API, allowed in the SQLite backend only
+SQL_TEXT = re.compile(r'"\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|PRAGMA|BEGIN|'
+                      r'COMMIT|ROLLBACK|REPLACE|WITH|VACUUM|ATTACH)\b')
+SQLITE_API = re.compile(r"\b(sqlite3_[a-z0-9_]+|SQLITE_[A-Z0-9_]+)\b")
 
 
 def unit_of(path):
@@ -60,22 +75,41 @@ def sources():
                     yield os.path.join(d, n)
 
 
+def sql_problems(rel, no, line):
+    """SQL text or an sqlite3 call outside the SQLite backend."""
+    if rel == SQLITE_BACKEND:
+        return []
+    where = "%s:%d: %s" % (rel, no, line.strip())
+    found = []
+    if SQL_TEXT.search(line):
+        found.append("%s: SQL belongs to %s only" % (where, SQLITE_BACKEND))
+    m = SQLITE_API.search(line)
+    if m:
+        found.append("%s: %s belongs to %s only" % (where, m.group(1), SQLITE_BACKEND))
+    return found
+
+
 def problems(path):
     unit = unit_of(path)
+    rel = os.path.relpath(path, TOP)
     here = os.path.dirname(path)
     found = []
     with open(path, encoding="utf-8", errors="replace") as f:
         for no, line in enumerate(f, 1):
+            found += sql_problems(rel, no, line)
             m = INCLUDE.match(line)
             if not m:
                 continue
             kind, name = m.groups()
-            where = "%s:%d: %s" % (os.path.relpath(path, TOP), no, line.strip())
+            where = "%s:%d: %s" % (rel, no, line.strip())
             if kind == "<":
                 for pattern, allowed in FIELD:
-                    if pattern.search(name) and unit not in allowed:
+                    if pattern.search(name) and unit not in allowed and rel not in allowed:
                         found.append("%s: <%s> belongs to %s only" % (where, name, ", ".join(sorted(allowed))))
                 continue
+            if name == STORE_PRIVATE and not STORE_SEAM.match(rel):
+                found.append("%s: the store's backend seam is for the store and its "
+                             "backends only; use store/store.h" % where)
             first = name.split("/")[0]
             if "/" in name and os.path.isdir(os.path.join(TOP, "shared", first)):
                 if first != unit and first not in OURS[unit]:

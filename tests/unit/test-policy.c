@@ -241,6 +241,39 @@ static void test_settings_change(struct om_store *store)
 	om_policy_free(&policy);
 }
 
+/* A refresh reads the changed scopes only; what it re-reads reaches the
+   next decision: a mailbox's new block entry, its new subscription (its
+   resolved settings forgotten), a global limit (every mailbox's). */
+static void test_scoped_refresh(struct om_store *store)
+{
+	struct om_policy *policy = om_policy_new();
+	char *error = NULL;
+
+	om_policy_set_outbound_filter(policy, "omamori-out:dummy");
+	TAP_OK(om_policy_load(policy, store, &error) == 0 &&
+	       strcmp(decide(policy, "RCPT", "x@new.example", "pat@scoped.jp", "", "s1", 0, 5000),
+		      "DUNNO") == 0 &&
+	       strcmp(decide(policy, "RCPT", "pat@scoped.jp", "y@far.example", "pat@scoped.jp",
+			     "s2", 0, 5000), "DUNNO") == 0, "pat: not blocked, not routed");
+	TAP_OK(om_store_list_add(store, "pat@scoped.jp", "block", "@new.example", 300, &error) == 0 &&
+	       om_policy_refresh(policy, store, &error) == 1 &&
+	       strncmp(decide(policy, "RCPT", "x@new.example", "pat@scoped.jp", "", "s3", 0, 5001),
+		       "REJECT 5.7.1", 12) == 0, "pat's new block entry applies after a refresh");
+	TAP_OK(om_store_subscription_set(store, "pat@scoped.jp", OM_FEATURE_OUTBOUND_VIRUS, "on",
+					 &error) == 0 &&
+	       om_policy_refresh(policy, store, &error) == 1 &&
+	       strcmp(decide(policy, "RCPT", "pat@scoped.jp", "y@far.example", "pat@scoped.jp",
+			     "s4", 0, 5002), "FILTER omamori-out:dummy") == 0,
+	       "pat's new subscription: its resolved settings are read again");
+	decide(policy, "RCPT", "a@x.example", "one@other-scope.jp", "", "s5", 0, 5003);
+	TAP_OK(om_store_domain_set(store, "*", OM_SETTING_MAX_RECIPIENTS, "1", &error) == 0 &&
+	       om_policy_refresh(policy, store, &error) == 1 &&
+	       strncmp(decide(policy, "RCPT", "a@x.example", "one@other-scope.jp", "", "s5", 0, 5003),
+		       "452 4.5.3", 9) == 0, "a global limit reaches every mailbox, resolved before or not");
+	om_store_domain_delete(store, "*", OM_SETTING_MAX_RECIPIENTS, &error);
+	om_policy_free(&policy);
+}
+
 /* Per-message state is bounded: forgotten after END-OF-MESSAGE, and the
    oldest go first when a client opens transaction after transaction. */
 static void test_message_state_bounded(struct om_store *store)
@@ -285,6 +318,7 @@ int main(void)
 	test_decisions(store);
 	test_block_reasons(store);
 	test_settings_change(store);
+	test_scoped_refresh(store);
 	test_message_state_bounded(store);
 	om_store_close(&store);
 	tap_remove_tree(dir);

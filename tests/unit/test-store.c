@@ -1,13 +1,15 @@
 /* test-store.c - unit tests of store.c and settings.c on a real SQLite file:
- * schema, subscriptions, domain settings and the lookup order; how keys
- * are named (a user name without a domain is a mailbox), the values in
- * effect with their source, and the list limit in imports. */
+ * the backend chosen by store_path's form, schema, subscriptions, domain
+ * settings and the lookup order; how keys are named (a user name without a
+ * domain is a mailbox), the values in effect with their source, the list
+ * limit in imports, and the change log (which scopes changed). */
 #include "tap.h"
 #include "store/lists.h"
 #include "store/settings.h"
 #include "store/store.h"
 #include "lib/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -279,6 +281,113 @@ static void test_import_limit(struct om_store *store)
 	       "a domain row is not limited");
 }
 
+struct backend_case {
+	const char *label;
+	const char *prefix, *suffix;	/* the location: prefix dir suffix */
+	int ok;
+	const char *error;		/* part of the error when refused */
+};
+
+static const struct backend_case backend_cases[] = {
+	{ "a plain path is SQLite", "", "/omamori.db", 1, NULL },
+	{ "sqlite: said explicitly", "sqlite:", "/omamori.db", 1, NULL },
+	{ "a ':' further in the path is part of it", "", "/odd:name.db", 1, NULL },
+	{ "an unknown backend refused, naming what there is", "pgsql:host=db", "", 0,
+	  "no store backend 'pgsql' (this build has: sqlite)" },
+	{ "sqlite: without a path refused", "sqlite:", NULL, 0, "empty location" },
+};
+
+static void test_backends(const char *dir)
+{
+	struct om_store *store = NULL;
+	char *location, *error = NULL;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < OM_N_ELEMENTS(backend_cases); i++) {
+		const struct backend_case *c = &backend_cases[i];
+
+		location = c->suffix == NULL ? om_strdup(c->prefix) :
+			om_asprintf("%s%s%s", c->prefix, dir, c->suffix);
+		ret = om_store_open(location, OM_STORE_CREATE, 1000, &store, &error);
+		if (c->ok)
+			TAP_OK(ret == 0 && om_store_schema_version(store) == 6, "%s", c->label);
+		else
+			TAP_OK(ret < 0 && store == NULL && strstr(error, c->error) != NULL,
+			       "%s (%s)", c->label, error != NULL ? error : "");
+		om_store_close(&store);
+		om_free(&error);
+		free(location);
+	}
+}
+
+struct scopes_seen {
+	char text[512];
+};
+
+static void add_scope(void *context, const char *scope)
+{
+	struct scopes_seen *seen = context;
+	size_t len = strlen(seen->text);
+
+	snprintf(seen->text + len, sizeof(seen->text) - len, "%s%s",
+		 len > 0 ? " " : "", scope);
+}
+
+/* The scopes changed after revision since, oldest first, or "error". */
+static const char *changed_since(struct om_store *store, long long since,
+				 size_t limit, struct scopes_seen *seen)
+{
+	char *error = NULL;
+
+	seen->text[0] = '\0';
+	if (om_store_changes(store, since, limit, add_scope, seen, &error) < 0) {
+		free(error);
+		return "error";
+	}
+	return seen->text;
+}
+
+/* Every write records its scope with the revision it made; a reader
+   asks which scopes changed after the revision it read at. */
+static void test_changes(struct om_store *store)
+{
+	struct scopes_seen seen;
+	long long start, now;
+	char *error = NULL;
+	const char *entries[] = { "a@c.example", "b@c.example" };
+
+	TAP_OK(om_store_revision(store, "config", &start, &error) == 0,
+	       "config revision read");
+	TAP_OK(strcmp(changed_since(store, start, 10, &seen), "") == 0,
+	       "nothing changed since: no scope");
+	om_store_list_add(store, "one@c.example", "block", "x@y.example", 0, &error);
+	om_store_subscription_set(store, "two@c.example", OM_FEATURE_SPAM, "on", &error);
+	om_store_domain_set(store, "c.example", OM_SETTING_SPAM_THRESHOLD, "4", &error);
+	om_store_domain_set(store, "*", OM_SETTING_SPAM_THRESHOLD, "6", &error);
+	TAP_OK(strcmp(changed_since(store, start, 10, &seen),
+		      "one@c.example two@c.example c.example *") == 0,
+	       "a list, a subscription, a domain and the global setting: their "
+	       "scopes, in order (%s)", seen.text);
+	om_store_list_add(store, "one@c.example", "block", "z@y.example", 0, &error);
+	TAP_OK(strcmp(changed_since(store, start, 10, &seen),
+		      "two@c.example c.example * one@c.example") == 0,
+	       "a scope changed again moves to the end, once");
+	TAP_OK(om_store_revision(store, "config", &now, &error) == 0 &&
+	       strcmp(changed_since(store, now, 10, &seen), "") == 0,
+	       "nothing after the current revision");
+	TAP_OK(strcmp(changed_since(store, start, 2, &seen),
+		      "two@c.example c.example *") == 0,
+	       "limit 2: three scopes, so the reader knows there are more");
+	om_store_list_change(store, "three@c.example", "allow", entries, 2, 1, 0, &error);
+	om_store_list_change(store, "three@c.example", "allow", entries, 2, 0, 0, &error);
+	om_store_subscription_delete(store, "two@c.example", OM_FEATURE_SPAM, &error);
+	TAP_OK(strcmp(changed_since(store, now, 10, &seen), "three@c.example two@c.example") == 0,
+	       "deletions are changes of their scope too");
+	om_store_domain_delete(store, "c.example", OM_SETTING_SPAM_THRESHOLD, &error);
+	om_store_domain_delete(store, "*", OM_SETTING_SPAM_THRESHOLD, &error);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/om-test-store-XXXXXX", *path, *error = NULL;
@@ -292,7 +401,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 5, "schema version 5");
+	TAP_OK(om_store_schema_version(store) == 6, "schema version 6");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -301,8 +410,9 @@ int main(void)
 	test_effective(store);
 	test_bare_user_lists(store);
 	test_import_limit(store);
+	test_changes(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 5, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 6, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again);
 
@@ -313,6 +423,7 @@ int main(void)
 	om_store_close(&again);
 	om_store_close(&store);
 	TAP_OK(store == NULL, "close sets the pointer to NULL");
+	test_backends(dir);
 	tap_remove_tree(dir);
 	free(path);
 	return tap_done();

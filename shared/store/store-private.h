@@ -1,0 +1,119 @@
+/* store-private.h - the seam between the store's dispatcher (store.c) and
+ * its backends (store-sqlite.c; PostgreSQL for sites with many mail hosts is
+ * to come), as Dovecot's quota backends and OpenSMTPD's queue backends are
+ * built: a table of functions per backend, and a handle whose first member
+ * is the common part.
+ *
+ * Only store.c and the backends include this.  store.c keeps what every
+ * backend shares (argument checks, transactions around several rows, the
+ * list limits, this handle's own write count); a backend keeps its
+ * connection, its schema and every statement of its query language, and
+ * nothing else of the project knows them.
+ *
+ * Conventions of every function below: 0 (or a count) for success, -1 with
+ * *error_r allocated for an error; lookups return 1 found, 0 not found.
+ * Strings handed to callbacks live until the callback returns.
+ */
+#ifndef OM_STORE_PRIVATE_H
+#define OM_STORE_PRIVATE_H
+
+#include "store/store.h"
+
+/* The part of a handle every backend has; a backend's own handle starts
+   with it (struct om_store_sqlite { struct om_store store; ... }). */
+struct om_store {
+	const struct om_store_backend *backend;
+	long long own_writes;	/* this handle's commits, for the change counter */
+};
+
+/* A table of key -> name -> value rows: the two tables of settings. */
+enum om_store_table {
+	OM_STORE_SUBSCRIPTIONS,		/* mailbox, feature, state */
+	OM_STORE_DOMAIN_SETTINGS,	/* domain (or mailbox, or "*"), name, value */
+};
+
+struct om_store_backend {
+	/* the prefix of store_path that chooses it ("sqlite:/path") */
+	const char *name;
+
+	/* Opens location (store_path without the prefix), creating or
+	   migrating the schema when flags has OM_STORE_CREATE, else refusing
+	   a schema of another version.  Allocates the handle. */
+	int (*open)(const char *location, int flags, long busy_timeout_ms,
+		    struct om_store **store_r, char **error_r);
+	void (*close)(struct om_store *store);
+	int (*schema_version)(struct om_store *store);
+
+	/* A transaction around several calls below (write: one writer at a
+	   time, taken at once); rollback reports nothing. */
+	int (*begin)(struct om_store *store, int write, char **error_r);
+	int (*commit)(struct om_store *store, char **error_r);
+	void (*rollback)(struct om_store *store);
+
+	/* Settings tables.  list: key NULL for every row, ordered by key and
+	   name; returns the row count. */
+	int (*row_set)(struct om_store *store, enum om_store_table table,
+		       const char *key, const char *name, const char *value,
+		       char **error_r);
+	int (*row_get)(struct om_store *store, enum om_store_table table,
+		       const char *key, const char *name, char **value_r,
+		       char **error_r);
+	int (*row_delete)(struct om_store *store, enum om_store_table table,
+			  const char *key, const char *name, char **error_r);
+	int (*row_list)(struct om_store *store, enum om_store_table table,
+			const char *key, om_store_row_cb *cb, void *context,
+			char **error_r);
+
+	/* Lists: put adds (or refreshes) an entry; remove returns 1 removed,
+	   0 absent; count the entries of scope's kind list; each (scope NULL:
+	   every scope) ordered by scope, kind, entry, returns the count. */
+	int (*list_put)(struct om_store *store, const char *scope,
+			const char *kind, const char *entry, char **error_r);
+	int (*list_remove)(struct om_store *store, const char *scope,
+			   const char *kind, const char *entry, char **error_r);
+	long (*list_count)(struct om_store *store, const char *scope,
+			   const char *kind, char **error_r);
+	int (*list_has)(struct om_store *store, const char *scope,
+			const char *kind, const char *entry, char **error_r);
+	int (*list_each)(struct om_store *store, const char *scope,
+			 om_store_row_cb *cb, void *context, char **error_r);
+
+	/* Rate counters: put one, drop those of windows started before
+	   expire_before, call cb for each (returns the count). */
+	int (*rate_put)(struct om_store *store, const struct om_store_rate *rate,
+			char **error_r);
+	int (*rates_expire)(struct om_store *store, long long expire_before,
+			    char **error_r);
+	int (*rates_each)(struct om_store *store, om_store_rate_cb *cb,
+			  void *context, char **error_r);
+
+	/* Classifier: totals (nspam, nham; revision untouched), every token,
+	   adding changes to tokens and totals, and forgetting rare tokens
+	   (which must also move the "spam" revision). */
+	int (*spam_totals)(struct om_store *store,
+			   struct om_store_spam_state *state_r, char **error_r);
+	int (*spam_tokens)(struct om_store *store, om_store_token_cb *cb,
+			   void *context, char **error_r);
+	int (*spam_add)(struct om_store *store,
+			const struct om_store_spam_token *rows, size_t count,
+			long dspam, long dham, char **error_r);
+	int (*spam_prune)(struct om_store *store, long max_count,
+			  long *removed_r, long *left_r, char **error_r);
+
+	/* Change tracking (see store.h): a revision by name, the scopes
+	   changed after a "config" revision (ordered by change, at most
+	   limit; returns the count), and a counter that moves when another
+	   handle commits. */
+	int (*revision)(struct om_store *store, const char *name,
+			long long *revision_r, char **error_r);
+	int (*changes)(struct om_store *store, long long since, size_t limit,
+		       om_store_scope_cb *cb, void *context, char **error_r);
+	long long (*data_version)(struct om_store *store);
+
+	int (*secret)(struct om_store *store, const char *name,
+		      unsigned char *value, size_t len, char **error_r);
+};
+
+extern const struct om_store_backend om_store_backend_sqlite;
+
+#endif

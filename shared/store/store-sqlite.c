@@ -1,0 +1,959 @@
+/* store-sqlite.c - the SQLite backend of the omamori store (store-private.h);
+ * every SQL statement and every sqlite3 call of the project lives here.
+ *
+ * WAL mode so readers (Dovecot delivery processes, scand workers) never block
+ * the writer (omamorictl), a busy timeout for the short write locks, a schema
+ * versioned in PRAGMA user_version with forward-only migrations, and prepared
+ * statements only, prepared once per handle and reused.  Triggers keep the
+ * revision counters and the change log (which scope changed at which
+ * revision), so no writer can forget them.
+ */
+#include "store/store-private.h"
+#include "lib/util.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum om_stmt_id {
+	OM_SQL_SUB_SET,
+	OM_SQL_SUB_GET,
+	OM_SQL_SUB_DELETE,
+	OM_SQL_SUB_LIST_ONE,
+	OM_SQL_SUB_LIST_ALL,
+	OM_SQL_DOM_SET,
+	OM_SQL_DOM_GET,
+	OM_SQL_DOM_DELETE,
+	OM_SQL_DOM_LIST_ONE,
+	OM_SQL_DOM_LIST_ALL,
+	OM_SQL_DATA_VERSION,
+	OM_SQL_LIST_ADD,
+	OM_SQL_LIST_DELETE,
+	OM_SQL_LIST_COUNT,
+	OM_SQL_LIST_HAS,
+	OM_SQL_LIST_ALL,
+	OM_SQL_LIST_ONE,
+	OM_SQL_RATE_SAVE,
+	OM_SQL_RATE_ALL,
+	OM_SQL_RATE_EXPIRE,
+	OM_SQL_SPAM_TOTALS,
+	OM_SQL_SPAM_TOTALS_SET,
+	OM_SQL_SPAM_TOKENS,
+	OM_SQL_SPAM_TOKEN_SET,
+	OM_SQL_SPAM_PRUNE,
+	OM_SQL_SPAM_TOKEN_COUNT,
+	OM_SQL_SPAM_REVISION_BUMP,
+	OM_SQL_REVISION,
+	OM_SQL_CHANGES,
+	OM_SQL_SECRET,
+	OM_SQL_BEGIN_READ,
+	OM_SQL_BEGIN,
+	OM_SQL_COMMIT,
+	OM_SQL_ROLLBACK,
+	OM_SQL_COUNT
+};
+
+static const char *const om_sql_text[OM_SQL_COUNT] = {
+	[OM_SQL_SUB_SET] =
+		"INSERT INTO subscriptions(mailbox, feature, state, updated) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(mailbox, feature) "
+		"DO UPDATE SET state = excluded.state, updated = excluded.updated",
+	[OM_SQL_SUB_GET] =
+		"SELECT state FROM subscriptions WHERE mailbox = ?1 AND feature = ?2",
+	[OM_SQL_SUB_DELETE] =
+		"DELETE FROM subscriptions WHERE mailbox = ?1 AND feature = ?2",
+	[OM_SQL_SUB_LIST_ONE] =
+		"SELECT mailbox, feature, state FROM subscriptions "
+		"WHERE mailbox = ?1 ORDER BY mailbox, feature",
+	[OM_SQL_SUB_LIST_ALL] =
+		"SELECT mailbox, feature, state FROM subscriptions "
+		"ORDER BY mailbox, feature",
+	[OM_SQL_DOM_SET] =
+		"INSERT INTO domain_settings(domain, name, value, updated) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(domain, name) "
+		"DO UPDATE SET value = excluded.value, updated = excluded.updated",
+	[OM_SQL_DOM_GET] =
+		"SELECT value FROM domain_settings WHERE domain = ?1 AND name = ?2",
+	[OM_SQL_DOM_DELETE] =
+		"DELETE FROM domain_settings WHERE domain = ?1 AND name = ?2",
+	[OM_SQL_DOM_LIST_ONE] =
+		"SELECT domain, name, value FROM domain_settings "
+		"WHERE domain = ?1 ORDER BY domain, name",
+	[OM_SQL_DOM_LIST_ALL] =
+		"SELECT domain, name, value FROM domain_settings "
+		"ORDER BY domain, name",
+	[OM_SQL_DATA_VERSION] = "PRAGMA data_version",
+	[OM_SQL_LIST_ADD] =
+		"INSERT INTO list_entries(scope, kind, entry, updated) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(scope, kind, entry) "
+		"DO UPDATE SET updated = excluded.updated",
+	[OM_SQL_LIST_DELETE] =
+		"DELETE FROM list_entries WHERE scope = ?1 AND kind = ?2 AND entry = ?3",
+	[OM_SQL_LIST_HAS] =
+		"SELECT 1 FROM list_entries WHERE scope = ?1 AND kind = ?2 AND entry = ?3",
+	[OM_SQL_LIST_COUNT] =
+		"SELECT count(*) FROM list_entries WHERE scope = ?1 AND kind = ?2",
+	[OM_SQL_LIST_ALL] =
+		"SELECT scope, kind, entry FROM list_entries ORDER BY scope, kind, entry",
+	[OM_SQL_LIST_ONE] =
+		"SELECT scope, kind, entry FROM list_entries WHERE scope = ?1 "
+		"ORDER BY scope, kind, entry",
+	[OM_SQL_RATE_SAVE] =
+		"INSERT INTO rate_counters(user, window_start, messages, recipients) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(user) DO UPDATE SET "
+		"window_start = excluded.window_start, messages = excluded.messages, "
+		"recipients = excluded.recipients",
+	[OM_SQL_RATE_ALL] =
+		"SELECT user, window_start, messages, recipients FROM rate_counters",
+	[OM_SQL_RATE_EXPIRE] = "DELETE FROM rate_counters WHERE window_start < ?1",
+	[OM_SQL_SPAM_TOTALS] = "SELECT nspam, nham FROM spam_totals WHERE id = 1",
+	/* counts are saved as changes, so several learners (omamori-scand,
+	   omamorictl learn) add up instead of overwriting each other */
+	[OM_SQL_SPAM_TOTALS_SET] =
+		"INSERT INTO spam_totals(id, nspam, nham) VALUES (1, max(0, ?1), max(0, ?2)) "
+		"ON CONFLICT(id) DO UPDATE SET nspam = max(0, nspam + ?1), "
+		"nham = max(0, nham + ?2)",
+	[OM_SQL_SPAM_TOKENS] = "SELECT token, spam, ham FROM spam_tokens",
+	[OM_SQL_SPAM_TOKEN_SET] =
+		"INSERT INTO spam_tokens(token, spam, ham) VALUES (?1, max(0, ?2), max(0, ?3)) "
+		"ON CONFLICT(token) DO UPDATE SET spam = max(0, spam + ?2), "
+		"ham = max(0, ham + ?3)",
+	[OM_SQL_SPAM_PRUNE] = "DELETE FROM spam_tokens WHERE spam + ham <= ?1",
+	[OM_SQL_SPAM_TOKEN_COUNT] = "SELECT count(*) FROM spam_tokens",
+	/* token deletions have no trigger: the pruner tells the readers */
+	[OM_SQL_SPAM_REVISION_BUMP] = "UPDATE revisions SET value = value + 1 WHERE name = 'spam'",
+	[OM_SQL_REVISION] = "SELECT value FROM revisions WHERE name = ?1",
+	[OM_SQL_CHANGES] =
+		"SELECT scope FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+	[OM_SQL_SECRET] = "SELECT value FROM secrets WHERE name = ?1",
+	[OM_SQL_BEGIN_READ] = "BEGIN",
+	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
+	[OM_SQL_COMMIT] = "COMMIT",
+	[OM_SQL_ROLLBACK] = "ROLLBACK",
+};
+
+/* The statements of a table of settings, by what they do. */
+enum om_table_op {
+	OM_TABLE_SET,
+	OM_TABLE_GET,
+	OM_TABLE_DELETE,
+	OM_TABLE_LIST_ONE,
+	OM_TABLE_LIST_ALL,
+	OM_TABLE_OPS
+};
+
+static const enum om_stmt_id om_table_stmts[][OM_TABLE_OPS] = {
+	[OM_STORE_SUBSCRIPTIONS] = { OM_SQL_SUB_SET, OM_SQL_SUB_GET, OM_SQL_SUB_DELETE,
+				     OM_SQL_SUB_LIST_ONE, OM_SQL_SUB_LIST_ALL },
+	[OM_STORE_DOMAIN_SETTINGS] = { OM_SQL_DOM_SET, OM_SQL_DOM_GET, OM_SQL_DOM_DELETE,
+				       OM_SQL_DOM_LIST_ONE, OM_SQL_DOM_LIST_ALL },
+};
+
+/* v6: a trigger that moves the "config" revision and records the scope it
+   changed (row: new or old; column: the table's scope column) with it. */
+#define OM_CHANGE_TRIGGER(table, event, row, column) \
+	"CREATE TRIGGER " table "_" event " AFTER " event " ON " table " BEGIN " \
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config';" \
+	"  INSERT INTO changes(scope, seq) SELECT " row "." column ", value" \
+	"    FROM revisions WHERE name = 'config'" \
+	"    ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq; END;"
+/* an update records both scopes, in case the key itself changed */
+#define OM_CHANGE_TRIGGERS(table, column) \
+	"DROP TRIGGER " table "_insert; DROP TRIGGER " table "_update;" \
+	"DROP TRIGGER " table "_delete;" \
+	OM_CHANGE_TRIGGER(table, "insert", "new", column) \
+	OM_CHANGE_TRIGGER(table, "delete", "old", column) \
+	"CREATE TRIGGER " table "_update AFTER UPDATE ON " table " BEGIN " \
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config';" \
+	"  INSERT INTO changes(scope, seq) SELECT old." column ", value" \
+	"    FROM revisions WHERE name = 'config'" \
+	"    ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq;" \
+	"  INSERT INTO changes(scope, seq) SELECT new." column ", value" \
+	"    FROM revisions WHERE name = 'config'" \
+	"    ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq; END;"
+
+/* Forward-only migrations; migration i brings the schema to version i+1. */
+static const char *const om_migrations[] = {
+	"CREATE TABLE subscriptions ("
+	"  mailbox TEXT NOT NULL,"
+	"  feature TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('on', 'paused', 'off')),"
+	"  updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (mailbox, feature));"
+	"CREATE TABLE domain_settings ("
+	"  domain TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (domain, name));",
+	"CREATE TABLE list_entries ("
+	"  scope TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('allow', 'block')),"
+	"  entry TEXT NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (scope, kind, entry));"
+	"CREATE TABLE rate_counters ("
+	"  user TEXT PRIMARY KEY,"
+	"  window_start INTEGER NOT NULL,"
+	"  messages INTEGER NOT NULL,"
+	"  recipients INTEGER NOT NULL);",
+	"CREATE TABLE spam_tokens ("
+	"  token TEXT PRIMARY KEY,"
+	"  spam INTEGER NOT NULL,"
+	"  ham INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE spam_totals ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  nspam INTEGER NOT NULL,"
+	"  nham INTEGER NOT NULL);",
+	/* v4: URL host block lists; revision counters bumped by triggers, so
+	   a reader knows which of its caches a commit made stale */
+	"CREATE TABLE list_entries_v4 ("
+	"  scope TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('allow', 'block', 'url-block')),"
+	"  entry TEXT NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (scope, kind, entry));"
+	"INSERT INTO list_entries_v4 SELECT scope, kind, entry, updated FROM list_entries;"
+	"DROP TABLE list_entries;"
+	"ALTER TABLE list_entries_v4 RENAME TO list_entries;"
+	"CREATE TABLE revisions ("
+	"  name TEXT PRIMARY KEY,"
+	"  value INTEGER NOT NULL);"
+	"INSERT INTO revisions(name, value) VALUES ('config', 0), ('spam', 0);"
+	"CREATE TRIGGER subscriptions_insert AFTER INSERT ON subscriptions BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER subscriptions_update AFTER UPDATE ON subscriptions BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER subscriptions_delete AFTER DELETE ON subscriptions BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER domain_settings_insert AFTER INSERT ON domain_settings BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER domain_settings_update AFTER UPDATE ON domain_settings BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER domain_settings_delete AFTER DELETE ON domain_settings BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER list_entries_insert AFTER INSERT ON list_entries BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER list_entries_update AFTER UPDATE ON list_entries BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER list_entries_delete AFTER DELETE ON list_entries BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'; END;"
+	"CREATE TRIGGER spam_totals_insert AFTER INSERT ON spam_totals BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'spam'; END;"
+	"CREATE TRIGGER spam_totals_update AFTER UPDATE ON spam_totals BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'spam'; END;",
+	/* v5: keys made once per site (SQLite's randomblob is ChaCha20 seeded
+	   from the system's entropy): report-key seals omamori's own reports
+	   (report.h) */
+	"CREATE TABLE secrets ("
+	"  name TEXT PRIMARY KEY,"
+	"  value BLOB NOT NULL);"
+	"INSERT INTO secrets(name, value) VALUES ('report-key', randomblob(32));",
+	/* v6: the change log - the scope of every change, with the config
+	   revision it made - so that a reader re-reads what changed, not
+	   everything.  One row per scope (the last change), so it grows with
+	   the scopes there are, not with the writes. */
+	"CREATE TABLE changes ("
+	"  scope TEXT PRIMARY KEY,"
+	"  seq INTEGER NOT NULL);"
+	"CREATE INDEX changes_seq ON changes(seq);"
+	OM_CHANGE_TRIGGERS("subscriptions", "mailbox")
+	OM_CHANGE_TRIGGERS("domain_settings", "domain")
+	OM_CHANGE_TRIGGERS("list_entries", "scope"),
+};
+
+struct om_store_sqlite {
+	struct om_store store;
+	sqlite3 *db;
+	sqlite3_stmt *stmts[OM_SQL_COUNT];
+};
+
+static struct om_store_sqlite *om_sqlite(struct om_store *store)
+{
+	return (struct om_store_sqlite *)store;
+}
+
+static char *om_sqlite_error(struct om_store_sqlite *s, const char *what)
+{
+	return om_asprintf("store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* Runs a statement that returns no rows (PRAGMA, DDL, BEGIN/COMMIT). */
+static int om_sqlite_exec(struct om_store_sqlite *s, const char *sql,
+			  char **error_r)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		*error_r = om_asprintf("store: %s", msg != NULL ? msg :
+				       sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int om_sqlite_pragma_int(struct om_store_sqlite *s, const char *sql,
+				int *value_r, char **error_r)
+{
+	sqlite3_stmt *stmt;
+	int ret;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+		*error_r = om_sqlite_error(s, sql);
+		return -1;
+	}
+	ret = sqlite3_step(stmt);
+	if (ret == SQLITE_ROW)
+		*value_r = sqlite3_column_int(stmt, 0);
+	else
+		*error_r = om_sqlite_error(s, sql);
+	sqlite3_finalize(stmt);
+	return ret == SQLITE_ROW ? 0 : -1;
+}
+
+static int om_sqlite_migrate(struct om_store_sqlite *s, char **error_r)
+{
+	int version;
+	size_t i;
+	char *sql;
+
+	if (om_sqlite_exec(s, "BEGIN IMMEDIATE", error_r) < 0)
+		return -1;
+	if (om_sqlite_pragma_int(s, "PRAGMA user_version", &version, error_r) < 0)
+		goto fail;
+	if (version > (int)OM_N_ELEMENTS(om_migrations)) {
+		*error_r = om_asprintf("store: schema version %d is newer than "
+				       "this program knows (%zu)", version,
+				       OM_N_ELEMENTS(om_migrations));
+		goto fail;
+	}
+	for (i = (size_t)version; i < OM_N_ELEMENTS(om_migrations); i++) {
+		if (om_sqlite_exec(s, om_migrations[i], error_r) < 0)
+			goto fail;
+	}
+	sql = om_asprintf("PRAGMA user_version = %zu",
+			  OM_N_ELEMENTS(om_migrations));
+	if (om_sqlite_exec(s, sql, error_r) < 0) {
+		free(sql);
+		goto fail;
+	}
+	free(sql);
+	return om_sqlite_exec(s, "COMMIT", error_r);
+fail:
+	(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* Without OM_STORE_CREATE: the schema must be the one this program has. */
+static int om_sqlite_check_version(struct om_store_sqlite *s, const char *path,
+				   char **error_r)
+{
+	int version;
+
+	if (om_sqlite_pragma_int(s, "PRAGMA user_version", &version, error_r) < 0)
+		return -1;
+	if (version != (int)OM_N_ELEMENTS(om_migrations)) {
+		*error_r = om_asprintf("store %s: schema version %d, this "
+				       "program needs %zu (run: omamorictl init)",
+				       path, version, OM_N_ELEMENTS(om_migrations));
+		return -1;
+	}
+	return 0;
+}
+
+static int om_sqlite_prepare_all(struct om_store_sqlite *s, char **error_r)
+{
+	int i;
+
+	for (i = 0; i < OM_SQL_COUNT; i++) {
+		if (sqlite3_prepare_v3(s->db, om_sql_text[i], -1,
+				       SQLITE_PREPARE_PERSISTENT,
+				       &s->stmts[i], NULL) != SQLITE_OK) {
+			*error_r = om_sqlite_error(s, "prepare");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void om_sqlite_close(struct om_store *store)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	int i;
+
+	for (i = 0; i < OM_SQL_COUNT; i++)
+		sqlite3_finalize(s->stmts[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+static int om_sqlite_open(const char *path, int flags, long busy_timeout_ms,
+			  struct om_store **store_r, char **error_r)
+{
+	struct om_store_sqlite *s = om_calloc(1, sizeof(*s));
+	int oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+
+	if ((flags & OM_STORE_CREATE) != 0)
+		oflags |= SQLITE_OPEN_CREATE;
+	if (sqlite3_open_v2(path, &s->db, oflags, NULL) != SQLITE_OK) {
+		*error_r = om_asprintf("store %s: %s%s", path,
+				       s->db == NULL ? "out of memory" :
+				       sqlite3_errmsg(s->db),
+				       (flags & OM_STORE_CREATE) != 0 ? "" :
+				       " (create it with: omamorictl init)");
+		om_sqlite_close(&s->store);
+		return -1;
+	}
+	sqlite3_busy_timeout(s->db, (int)busy_timeout_ms);
+	if (om_sqlite_exec(s, "PRAGMA journal_mode = WAL", error_r) < 0 ||
+	    om_sqlite_exec(s, "PRAGMA foreign_keys = ON", error_r) < 0 ||
+	    ((flags & OM_STORE_CREATE) != 0 ? om_sqlite_migrate(s, error_r) :
+	     om_sqlite_check_version(s, path, error_r)) < 0 ||
+	    om_sqlite_prepare_all(s, error_r) < 0) {
+		om_sqlite_close(&s->store);
+		return -1;
+	}
+	*store_r = &s->store;
+	return 0;
+}
+
+static int om_sqlite_schema_version(struct om_store *store)
+{
+	char *error = NULL;
+	int version = -1;
+
+	if (om_sqlite_pragma_int(om_sqlite(store), "PRAGMA user_version",
+				 &version, &error) < 0)
+		free(error);
+	return version;
+}
+
+/* Binds up to three text parameters and an optional time to statement id. */
+static sqlite3_stmt *om_sqlite_bind(struct om_store_sqlite *s, enum om_stmt_id id,
+				    const char *a, const char *b, const char *c,
+				    int with_time)
+{
+	sqlite3_stmt *stmt = s->stmts[id];
+	int ok = SQLITE_OK;
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if (a != NULL)
+		ok |= sqlite3_bind_text(stmt, 1, a, -1, SQLITE_STATIC);
+	if (b != NULL)
+		ok |= sqlite3_bind_text(stmt, 2, b, -1, SQLITE_STATIC);
+	if (c != NULL)
+		ok |= sqlite3_bind_text(stmt, 3, c, -1, SQLITE_STATIC);
+	if (with_time)
+		ok |= sqlite3_bind_int64(stmt, 4, (sqlite3_int64)time(NULL));
+	return ok == SQLITE_OK ? stmt : NULL;
+}
+
+/* Runs a write statement (with_time: its ?4 is the current time); 0 or -1. */
+static int om_sqlite_write(struct om_store_sqlite *s, enum om_stmt_id id,
+			   const char *a, const char *b, const char *c,
+			   int with_time, char **error_r)
+{
+	sqlite3_stmt *stmt = om_sqlite_bind(s, id, a, b, c, with_time);
+	int ret;
+
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, "bind");
+		return -1;
+	}
+	ret = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "write");
+		return -1;
+	}
+	return 0;
+}
+
+/* Runs a one-value lookup; 1 found, 0 not found, -1 error. */
+static int om_sqlite_lookup(struct om_store_sqlite *s, enum om_stmt_id id,
+			    const char *a, const char *b, char **value_r,
+			    char **error_r)
+{
+	sqlite3_stmt *stmt = om_sqlite_bind(s, id, a, b, NULL, 0);
+	int ret;
+
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, "bind");
+		return -1;
+	}
+	ret = sqlite3_step(stmt);
+	if (ret == SQLITE_ROW) {
+		*value_r = om_strdup((const char *)sqlite3_column_text(stmt, 0));
+		sqlite3_reset(stmt);
+		return 1;
+	}
+	sqlite3_reset(stmt);
+	if (ret == SQLITE_DONE)
+		return 0;
+	*error_r = om_sqlite_error(s, "read");
+	return -1;
+}
+
+/* Iterates a three-column listing; returns the row count or -1. */
+static int om_sqlite_list(struct om_store_sqlite *s, enum om_stmt_id id,
+			  const char *key, om_store_row_cb *cb, void *context,
+			  char **error_r)
+{
+	sqlite3_stmt *stmt = om_sqlite_bind(s, id, key, NULL, NULL, 0);
+	int ret, rows = 0;
+
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, "bind");
+		return -1;
+	}
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		cb(context, (const char *)sqlite3_column_text(stmt, 0),
+		   (const char *)sqlite3_column_text(stmt, 1),
+		   (const char *)sqlite3_column_text(stmt, 2));
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "list");
+		return -1;
+	}
+	return rows;
+}
+
+/* Runs one of the transaction statements; 0 or -1. */
+static int om_sqlite_exec_stmt(struct om_store_sqlite *s, enum om_stmt_id id,
+			       char **error_r)
+{
+	sqlite3_stmt *stmt = s->stmts[id];
+	int ret;
+
+	sqlite3_reset(stmt);
+	ret = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, om_sql_text[id]);
+		return -1;
+	}
+	return 0;
+}
+
+/* Steps a statement that yields one number (or no row: 0); 0 or -1. */
+static int om_sqlite_read_number(sqlite3_stmt *stmt, long long *value_r)
+{
+	int ret = sqlite3_step(stmt);
+
+	*value_r = ret == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+	sqlite3_reset(stmt);
+	return ret == SQLITE_ROW || ret == SQLITE_DONE ? 0 : -1;
+}
+
+/* ---- transactions ---- */
+
+static int om_sqlite_begin(struct om_store *store, int write, char **error_r)
+{
+	return om_sqlite_exec_stmt(om_sqlite(store), write ? OM_SQL_BEGIN :
+				   OM_SQL_BEGIN_READ, error_r);
+}
+
+static int om_sqlite_commit(struct om_store *store, char **error_r)
+{
+	return om_sqlite_exec_stmt(om_sqlite(store), OM_SQL_COMMIT, error_r);
+}
+
+static void om_sqlite_rollback(struct om_store *store)
+{
+	char *ignored = NULL;
+
+	(void)om_sqlite_exec_stmt(om_sqlite(store), OM_SQL_ROLLBACK, &ignored);
+	free(ignored);
+}
+
+/* ---- subscriptions and domain settings ---- */
+
+static int om_sqlite_row_set(struct om_store *store, enum om_store_table table,
+			     const char *key, const char *name,
+			     const char *value, char **error_r)
+{
+	return om_sqlite_write(om_sqlite(store), om_table_stmts[table][OM_TABLE_SET], key,
+			       name, value, 1, error_r);
+}
+
+static int om_sqlite_row_get(struct om_store *store, enum om_store_table table,
+			     const char *key, const char *name, char **value_r,
+			     char **error_r)
+{
+	return om_sqlite_lookup(om_sqlite(store), om_table_stmts[table][OM_TABLE_GET], key,
+				name, value_r, error_r);
+}
+
+static int om_sqlite_row_delete(struct om_store *store, enum om_store_table table,
+				const char *key, const char *name,
+				char **error_r)
+{
+	return om_sqlite_write(om_sqlite(store), om_table_stmts[table][OM_TABLE_DELETE], key,
+			       name, NULL, 0, error_r);
+}
+
+static int om_sqlite_row_list(struct om_store *store, enum om_store_table table,
+			      const char *key, om_store_row_cb *cb,
+			      void *context, char **error_r)
+{
+	enum om_table_op op = key != NULL ? OM_TABLE_LIST_ONE : OM_TABLE_LIST_ALL;
+
+	return om_sqlite_list(om_sqlite(store), om_table_stmts[table][op], key, cb,
+			      context, error_r);
+}
+
+/* ---- allow/block lists ---- */
+
+static int om_sqlite_list_put(struct om_store *store, const char *scope,
+			      const char *kind, const char *entry,
+			      char **error_r)
+{
+	return om_sqlite_write(om_sqlite(store), OM_SQL_LIST_ADD, scope, kind,
+			       entry, 1, error_r);
+}
+
+static int om_sqlite_list_remove(struct om_store *store, const char *scope,
+				 const char *kind, const char *entry,
+				 char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	if (om_sqlite_write(s, OM_SQL_LIST_DELETE, scope, kind, entry, 0,
+			    error_r) < 0)
+		return -1;
+	return sqlite3_changes(s->db) > 0 ? 1 : 0;
+}
+
+static long om_sqlite_list_count(struct om_store *store, const char *scope,
+				 const char *kind, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_LIST_COUNT, scope, kind, NULL, 0);
+	long long count;
+
+	if (stmt == NULL || om_sqlite_read_number(stmt, &count) < 0) {
+		*error_r = om_sqlite_error(s, "count");
+		return -1;
+	}
+	return (long)count;
+}
+
+static int om_sqlite_list_has(struct om_store *store, const char *scope,
+			      const char *kind, const char *entry,
+			      char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_LIST_HAS, scope, kind, entry, 0);
+	int ret = stmt == NULL ? SQLITE_ERROR : sqlite3_step(stmt);
+
+	if (stmt != NULL)
+		sqlite3_reset(stmt);
+	if (ret != SQLITE_ROW && ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "list lookup");
+		return -1;
+	}
+	return ret == SQLITE_ROW ? 1 : 0;
+}
+
+static int om_sqlite_list_each(struct om_store *store, const char *scope,
+			       om_store_row_cb *cb, void *context,
+			       char **error_r)
+{
+	return om_sqlite_list(om_sqlite(store), scope != NULL ? OM_SQL_LIST_ONE :
+			      OM_SQL_LIST_ALL, scope, cb, context, error_r);
+}
+
+/* ---- rate counters ---- */
+
+static int om_sqlite_rate_put(struct om_store *store,
+			      const struct om_store_rate *rate, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_RATE_SAVE];
+	int ok;
+
+	sqlite3_reset(stmt);
+	ok = sqlite3_bind_text(stmt, 1, rate->user, -1, SQLITE_STATIC) == SQLITE_OK &&
+		sqlite3_bind_int64(stmt, 2, rate->window_start) == SQLITE_OK &&
+		sqlite3_bind_int64(stmt, 3, rate->messages) == SQLITE_OK &&
+		sqlite3_bind_int64(stmt, 4, rate->recipients) == SQLITE_OK &&
+		sqlite3_step(stmt) == SQLITE_DONE;
+	sqlite3_reset(stmt);
+	if (!ok) {
+		*error_r = om_sqlite_error(s, "save rate counters");
+		return -1;
+	}
+	return 0;
+}
+
+static int om_sqlite_rates_expire(struct om_store *store, long long expire_before,
+				  char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_RATE_EXPIRE];
+	int ok;
+
+	sqlite3_reset(stmt);
+	ok = sqlite3_bind_int64(stmt, 1, expire_before) == SQLITE_OK &&
+		sqlite3_step(stmt) == SQLITE_DONE;
+	sqlite3_reset(stmt);
+	if (!ok) {
+		*error_r = om_sqlite_error(s, "expire rate counters");
+		return -1;
+	}
+	return 0;
+}
+
+static int om_sqlite_rates_each(struct om_store *store, om_store_rate_cb *cb,
+				void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_RATE_ALL];
+	struct om_store_rate rate;
+	int ret, rows = 0;
+
+	sqlite3_reset(stmt);
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		rate.user = (const char *)sqlite3_column_text(stmt, 0);
+		rate.window_start = sqlite3_column_int64(stmt, 1);
+		rate.messages = sqlite3_column_int64(stmt, 2);
+		rate.recipients = sqlite3_column_int64(stmt, 3);
+		cb(context, &rate);
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "read rate counters");
+		return -1;
+	}
+	return rows;
+}
+
+/* ---- revisions, the change log, secrets ---- */
+
+static int om_sqlite_revision(struct om_store *store, const char *name,
+			      long long *revision_r, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_REVISION, name, NULL, NULL, 0);
+
+	if (stmt == NULL || om_sqlite_read_number(stmt, revision_r) < 0) {
+		*error_r = om_sqlite_error(s, "read revision");
+		return -1;
+	}
+	return 0;
+}
+
+static int om_sqlite_changes(struct om_store *store, long long since,
+			     size_t limit, om_store_scope_cb *cb, void *context,
+			     char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_CHANGES];
+	int ret, rows = 0;
+
+	sqlite3_reset(stmt);
+	if (sqlite3_bind_int64(stmt, 1, since) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)limit) != SQLITE_OK) {
+		*error_r = om_sqlite_error(s, "bind");
+		return -1;
+	}
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		cb(context, (const char *)sqlite3_column_text(stmt, 0));
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "read changes");
+		return -1;
+	}
+	return rows;
+}
+
+static long long om_sqlite_data_version(struct om_store *store)
+{
+	sqlite3_stmt *stmt = om_sqlite(store)->stmts[OM_SQL_DATA_VERSION];
+	long long version = -1;
+
+	/* a query, so that it starts a read and sees other connections'
+	   commits (the file-control counter only moves inside one) */
+	sqlite3_reset(stmt);
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		version = sqlite3_column_int64(stmt, 0);
+	sqlite3_reset(stmt);
+	return version;
+}
+
+static int om_sqlite_secret(struct om_store *store, const char *name,
+			    unsigned char *value, size_t len, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_SECRET, name, NULL, NULL, 0);
+	int ret = -1;
+
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, "read secret");
+		return -1;
+	}
+	if (sqlite3_step(stmt) == SQLITE_ROW &&
+	    (size_t)sqlite3_column_bytes(stmt, 0) == len) {
+		memcpy(value, sqlite3_column_blob(stmt, 0), len);
+		ret = 0;
+	} else {
+		*error_r = om_asprintf("store: no secret '%s' of %zu bytes", name, len);
+	}
+	sqlite3_reset(stmt);
+	return ret;
+}
+
+/* ---- spam classifier tokens ---- */
+
+static int om_sqlite_spam_totals(struct om_store *store,
+				 struct om_store_spam_state *state_r,
+				 char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_SPAM_TOTALS];
+	int ret;
+
+	state_r->nspam = state_r->nham = 0;
+	sqlite3_reset(stmt);
+	ret = sqlite3_step(stmt);
+	if (ret == SQLITE_ROW) {
+		state_r->nspam = (long)sqlite3_column_int64(stmt, 0);
+		state_r->nham = (long)sqlite3_column_int64(stmt, 1);
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_ROW && ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "read spam totals");
+		return -1;
+	}
+	return 0;
+}
+
+static int om_sqlite_spam_tokens(struct om_store *store, om_store_token_cb *cb,
+				 void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_SPAM_TOKENS];
+	int ret;
+
+	sqlite3_reset(stmt);
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		cb(context, (const char *)sqlite3_column_text(stmt, 0),
+		   (long)sqlite3_column_int64(stmt, 1), (long)sqlite3_column_int64(stmt, 2));
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "read spam tokens");
+		return -1;
+	}
+	return 0;
+}
+
+static int om_sqlite_spam_write(struct om_store_sqlite *s,
+				const struct om_store_spam_token *rows,
+				size_t count, long dspam, long dham)
+{
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_SPAM_TOKEN_SET];
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; i < count && ok; i++) {
+		sqlite3_reset(stmt);
+		ok = sqlite3_bind_text(stmt, 1, rows[i].token, -1, SQLITE_STATIC) == SQLITE_OK &&
+			sqlite3_bind_int64(stmt, 2, rows[i].spam) == SQLITE_OK &&
+			sqlite3_bind_int64(stmt, 3, rows[i].ham) == SQLITE_OK &&
+			sqlite3_step(stmt) == SQLITE_DONE;
+	}
+	sqlite3_reset(stmt);
+	if (!ok)
+		return -1;
+	stmt = s->stmts[OM_SQL_SPAM_TOTALS_SET];
+	sqlite3_reset(stmt);
+	ok = sqlite3_bind_int64(stmt, 1, dspam) == SQLITE_OK &&
+		sqlite3_bind_int64(stmt, 2, dham) == SQLITE_OK &&
+		sqlite3_step(stmt) == SQLITE_DONE;
+	sqlite3_reset(stmt);
+	return ok ? 0 : -1;
+}
+
+static int om_sqlite_spam_add(struct om_store *store,
+			      const struct om_store_spam_token *rows,
+			      size_t count, long dspam, long dham,
+			      char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	if (om_sqlite_spam_write(s, rows, count, dspam, dham) < 0) {
+		*error_r = om_sqlite_error(s, "save spam tokens");
+		return -1;
+	}
+	return 0;
+}
+
+/* Deletes the tokens seen in at most max_count messages. */
+static int om_sqlite_spam_delete_rare(struct om_store_sqlite *s, long max_count,
+				      long *removed_r)
+{
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_SPAM_PRUNE];
+	int ok;
+
+	sqlite3_reset(stmt);
+	ok = sqlite3_bind_int64(stmt, 1, max_count) == SQLITE_OK &&
+		sqlite3_step(stmt) == SQLITE_DONE;
+	sqlite3_reset(stmt);
+	*removed_r = ok ? (long)sqlite3_changes(s->db) : 0;
+	return ok ? 0 : -1;
+}
+
+static int om_sqlite_spam_prune(struct om_store *store, long max_count,
+				long *removed_r, long *left_r, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	long long left = 0;
+
+	if (om_sqlite_spam_delete_rare(s, max_count, removed_r) < 0 ||
+	    om_sqlite_read_number(s->stmts[OM_SQL_SPAM_TOKEN_COUNT], &left) < 0) {
+		*error_r = om_sqlite_error(s, "prune spam tokens");
+		return -1;
+	}
+	*left_r = (long)left;
+	return om_sqlite_exec_stmt(s, OM_SQL_SPAM_REVISION_BUMP, error_r);
+}
+
+const struct om_store_backend om_store_backend_sqlite = {
+	.name = "sqlite",
+	.open = om_sqlite_open,
+	.close = om_sqlite_close,
+	.schema_version = om_sqlite_schema_version,
+	.begin = om_sqlite_begin,
+	.commit = om_sqlite_commit,
+	.rollback = om_sqlite_rollback,
+	.row_set = om_sqlite_row_set,
+	.row_get = om_sqlite_row_get,
+	.row_delete = om_sqlite_row_delete,
+	.row_list = om_sqlite_row_list,
+	.list_put = om_sqlite_list_put,
+	.list_remove = om_sqlite_list_remove,
+	.list_count = om_sqlite_list_count,
+	.list_has = om_sqlite_list_has,
+	.list_each = om_sqlite_list_each,
+	.rate_put = om_sqlite_rate_put,
+	.rates_expire = om_sqlite_rates_expire,
+	.rates_each = om_sqlite_rates_each,
+	.spam_totals = om_sqlite_spam_totals,
+	.spam_tokens = om_sqlite_spam_tokens,
+	.spam_add = om_sqlite_spam_add,
+	.spam_prune = om_sqlite_spam_prune,
+	.revision = om_sqlite_revision,
+	.changes = om_sqlite_changes,
+	.data_version = om_sqlite_data_version,
+	.secret = om_sqlite_secret,
+};

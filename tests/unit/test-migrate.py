@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""`omamorictl init` brings a store of schema version 5 (before the change
+log) to version 6, keeping its rows, and from then on every write records
+its scope.  The v5 store is made by taking a v6 one back: the change log
+and its triggers dropped, v4's triggers put back, user_version 5 - what a
+site upgrading from the previous release has.  Uses the built omamorictl
+and Python's sqlite3 module (to look, as the test's own hands).  TAP."""
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+BUILD = os.environ.get("OMAMORI_BUILDDIR",
+                       os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+CTL = os.path.join(BUILD, "cli", "omamorictl")
+TABLES = {"subscriptions": "mailbox", "domain_settings": "domain", "list_entries": "scope"}
+
+count = 0
+failed = 0
+
+
+def ok(cond, label):
+    global count, failed
+    count += 1
+    failed += not cond
+    print("%sok %d - %s" % ("" if cond else "not ", count, label))
+
+
+def ctl(conf, *args):
+    p = subprocess.run([CTL, "-c", conf] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    return p.returncode, p.stdout
+
+
+def back_to_v5(db):
+    """The schema as release v5 left it."""
+    con = sqlite3.connect(db)
+    for table in TABLES:
+        for event in ("insert", "update", "delete"):
+            con.execute("DROP TRIGGER %s_%s" % (table, event))
+            con.execute("CREATE TRIGGER %s_%s AFTER %s ON %s BEGIN "
+                        "UPDATE revisions SET value = value + 1 WHERE name = 'config'; END"
+                        % (table, event, event.upper(), table))
+    con.execute("DROP TABLE changes")
+    con.execute("PRAGMA user_version = 5")
+    con.commit()
+    con.close()
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="om-test-migrate-")
+    db = os.path.join(work, "omamori.db")
+    conf = os.path.join(work, "omamori.conf")
+    with open(conf, "w") as f:
+        f.write("store_path = %s\nlog = stderr\n" % db)
+    rc, out = ctl(conf, "init")
+    ok(rc == 0 and "schema version 6" in out, "a new store is made at version 6")
+    ctl(conf, "list", "add", "taro@example.jp", "block", "@spam.example")
+    ctl(conf, "sub", "set", "taro@example.jp", "spam", "on")
+    ctl(conf, "domain", "set", "example.jp", "spam-threshold", "4")
+    back_to_v5(db)
+    rc, out = ctl(conf, "list", "show")
+    ok(rc != 0 and "schema version 5" in out and "omamorictl init" in out,
+       "a version 5 store is refused, saying what to run")
+    rc, out = ctl(conf, "init")
+    ok(rc == 0 and "schema version 6" in out, "omamorictl init migrates 5 to 6")
+    rc, out = ctl(conf, "list", "show", "taro@example.jp")
+    ok(rc == 0 and "@spam.example" in out, "the lists are kept")
+    rc, out = ctl(conf, "sub", "get", "taro@example.jp", "spam")
+    ok(rc == 0 and "on" in out, "the subscriptions are kept")
+    con = sqlite3.connect(db)
+    ok(con.execute("SELECT count(*) FROM changes").fetchone()[0] == 0,
+       "the change log starts empty (readers start with a full load)")
+    con.close()
+    ctl(conf, "list", "add", "hanako@example.jp", "block", "x@spam.example")
+    ctl(conf, "domain", "set", "example.jp", "spam-threshold", "3")
+    ctl(conf, "sub", "del", "taro@example.jp", "spam")
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT scope FROM changes ORDER BY seq").fetchall()
+    revision = con.execute("SELECT value FROM revisions WHERE name = 'config'").fetchone()[0]
+    last = con.execute("SELECT max(seq) FROM changes").fetchone()[0]
+    con.close()
+    ok([r[0] for r in rows] == ["hanako@example.jp", "example.jp", "taro@example.jp"],
+       "then a list, a setting and a subscription write record their scopes: %r" % rows)
+    ok(revision == last, "with the config revision they made (%s)" % revision)
+    rc, out = ctl(conf, "init")
+    ok(rc == 0 and "schema version 6" in out, "init again is harmless")
+    subprocess.run(["rm", "-rf", work], check=False)
+    print("1..%d" % count)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
