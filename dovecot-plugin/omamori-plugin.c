@@ -435,9 +435,9 @@ static void omamori_learn(struct mail *mail, struct omamori_user *ouser, bool sp
 	req.session_id = (char *)(ouser->user->session_id != NULL ?
 				  ouser->user->session_id : "imap");
 	req.mailbox = (char *)ouser->user->username;
-	req.direction = (char *)"in";
+	req.direction = OM_DIRECTION_IN;
 	req.mail_from = (char *)"";
-	req.learn = (char *)(spam ? "spam" : "ham");
+	req.learn = spam ? OM_LEARN_SPAM : OM_LEARN_HAM;
 	req.message = str_c(data);
 	req.message_len = str_len(data);
 	if (om_scand_learn(config->scand_socket, (int)config->scan_timeout_ms,
@@ -446,7 +446,8 @@ static void omamori_learn(struct mail *mail, struct omamori_user *ouser, bool sp
 		free(serror);
 		return;
 	}
-	i_info("omamori: %s: message learned as %s", ouser->user->username, req.learn);
+	i_info("omamori: %s: message learned as %s", ouser->user->username,
+	       om_learn_name(req.learn));
 	if (!spam)
 		omamori_allow_sender(mail, store, config, ouser->user->username);
 }

@@ -95,9 +95,9 @@ static int ext_omamori_scan(const struct sieve_runtime_env *renv,
 	i_zero(&req);
 	req.session_id = (char *)"sieve";
 	req.mailbox = (char *)ext_omamori_user(renv);
-	req.direction = (char *)"in";
+	req.direction = OM_DIRECTION_IN;
 	req.mail_from = (char *)(sender == NULL ? "" : smtp_address_encode(sender));
-	req.checks = (char *)"virus,spam";
+	req.checks = OM_CHECK_VIRUS | OM_CHECK_SPAM;
 	req.message = data->data;
 	req.message_len = data->used;
 	if (om_scand_scan(config->scand_socket, (int)config->scan_timeout_ms, &req,
@@ -106,7 +106,8 @@ static int ext_omamori_scan(const struct sieve_runtime_env *renv,
 		free(serror);
 		return SIEVE_EXEC_TEMP_FAILURE;
 	}
-	msg->verdict = p_strdup(sieve_message_context_pool(renv->msgctx), res.verdict);
+	/* the Sieve test's word: an edge, where the verdict becomes text */
+	msg->verdict = om_verdict_name(res.verdict);
 	msg->score = p_strdup(sieve_message_context_pool(renv->msgctx),
 			      ext_omamori_score_text(res.spam_score));
 	om_scan_result_free(&res);

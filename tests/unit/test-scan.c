@@ -65,7 +65,7 @@ static void scan_with(const struct om_av_engine *engine, const char *msg,
 
 	memset(&req, 0, sizeof(req));
 	req.mailbox = (char *)"taro@example.jp";
-	req.direction = (char *)"in";
+	req.direction = OM_DIRECTION_IN;
 	req.mail_from = (char *)"hanako@remote.test";
 	req.message = msg;
 	req.message_len = strlen(msg);
@@ -88,7 +88,7 @@ static void test_paths(const struct om_av_engine *engine)
 	char *msg;
 
 	scan(engine, "Subject: hi\n\nclean text\n", &res);
-	TAP_OK(strcmp(res.verdict, "clean") == 0 && strcmp(res.action, "deliver") == 0 &&
+	TAP_OK(res.verdict == OM_VERDICT_CLEAN && res.action == OM_ACTION_DELIVER &&
 	       res.message == NULL, "clean: deliver unchanged");
 	om_scan_result_free(&res);
 
@@ -97,17 +97,17 @@ static void test_paths(const struct om_av_engine *engine)
 			  "Content-Type: application/octet-stream; name=\"e.com\"\n"
 			  "Content-Transfer-Encoding: base64\n\n%s--B--\n", eicar_b64);
 	scan(engine, msg, &res);
-	TAP_OK(strcmp(res.verdict, "virus") == 0 && strcmp(res.action, "strip") == 0 &&
+	TAP_OK(res.verdict == OM_VERDICT_VIRUS && res.action == OM_ACTION_STRIP &&
 	       res.message != NULL && strstr(res.message, "WDVPIVAl") == NULL,
 	       "infected attachment: strip");
-	TAP_OK(res.part_count == 2 && strcmp(res.parts[1].verdict, "virus") == 0 &&
+	TAP_OK(res.part_count == 2 && res.parts[1].verdict == OM_VERDICT_VIRUS &&
 	       strcmp(res.parts[1].filename, "e.com") == 0, "the infected part is named");
 	om_scan_result_free(&res);
 	free(msg);
 
 	msg = om_asprintf("Subject: body\nFrom: x@remote.test\n\n%s\n", eicar);
 	scan(engine, msg, &res);
-	TAP_OK(strcmp(res.action, "replace") == 0 && res.message != NULL &&
+	TAP_OK(res.action == OM_ACTION_REPLACE && res.message != NULL &&
 	       strstr(res.message, "EICAR-STANDARD") == NULL &&
 	       strstr(res.message, "Subject: =?") != NULL, "infected body: replaced by the report");
 	om_scan_result_free(&res);
@@ -117,7 +117,7 @@ static void test_paths(const struct om_av_engine *engine)
 			  "M6#5/(5`E0$%06S1<4%I8-30H4%XI-T-#*3=])$5)0T%2+5-404Y$05)$+4%.\n"
 			  "75$E625)54RU415-4+49)3$4A)$@K2\"H`");
 	scan(engine, msg, &res);
-	TAP_OK(strcmp(res.verdict, "virus") == 0 && strcmp(res.action, "replace") == 0,
+	TAP_OK(res.verdict == OM_VERDICT_VIRUS && res.action == OM_ACTION_REPLACE,
 	       "uuencoded virus in the body text: found in the raw message, replaced");
 	om_scan_result_free(&res);
 	free(msg);
@@ -135,14 +135,14 @@ static void test_limits(const struct om_av_engine *engine)
 		om_buf_append_str(&m, "--Z\nContent-Type: text/plain\n\nx\n");
 	om_buf_append_str(&m, "--Z--\n");
 	scan(engine, m.data, &res);
-	TAP_OK(strcmp(res.verdict, "unscanned") == 0 && strcmp(res.action, "deliver") == 0 &&
+	TAP_OK(res.verdict == OM_VERDICT_UNSCANNED && res.action == OM_ACTION_DELIVER &&
 	       strstr(res.reason, "limit") != NULL, "over the part limit: unscanned, delivered");
 	om_scan_result_free(&res);
 
 	/* the default: Quarantine, below a notice, the original attached */
 	scan_with(engine, m.data, OM_LIMIT_QUARANTINE, &res);
-	TAP_OK(strcmp(res.verdict, "unscanned") == 0 &&
-	       strcmp(res.action, "quarantine") == 0 && res.message != NULL,
+	TAP_OK(res.verdict == OM_VERDICT_UNSCANNED &&
+	       res.action == OM_ACTION_QUARANTINE && res.message != NULL,
 	       "over the part limit, quarantine: unscanned, quarantined");
 	TAP_OK(res.message != NULL &&
 	       strstr(res.message, "Content-Type: message/rfc822") != NULL &&
@@ -153,7 +153,7 @@ static void test_limits(const struct om_av_engine *engine)
 	om_scan_result_free(&res);
 
 	scan_with(engine, m.data, OM_LIMIT_TEMPFAIL, &res);
-	TAP_OK(strcmp(res.action, "tempfail") == 0, "over the part limit, tempfail");
+	TAP_OK(res.action == OM_ACTION_TEMPFAIL, "over the part limit, tempfail");
 	om_scan_result_free(&res);
 	om_buf_free(&m);
 }
@@ -174,10 +174,10 @@ static void test_scratch_failure(void)
 			  "Content-Type: application/octet-stream; name=\"e.com\"\n"
 			  "Content-Transfer-Encoding: base64\n\n%s--B--\n", eicar_b64);
 	scan_with(engine, msg, OM_LIMIT_DELIVER, &res);
-	TAP_OK(strcmp(res.verdict, "unscanned") == 0 && strcmp(res.action, "tempfail") == 0 &&
+	TAP_OK(res.verdict == OM_VERDICT_UNSCANNED && res.action == OM_ACTION_TEMPFAIL &&
 	       res.reason != NULL && strstr(res.reason, "libclamav") != NULL,
 	       "no scratch directory: tempfail, never clean (%s)",
-	       res.reason != NULL ? res.reason : res.verdict);
+	       res.reason != NULL ? res.reason : om_verdict_name(res.verdict));
 	om_scan_result_free(&res);
 	free(msg);
 	om_av_engine_free(&engine);
