@@ -402,17 +402,17 @@ static int cron_due(const struct cron_task *task, int hour, int minute)
 /* Parses HH:MM (H:MM too); 0 or -1. */
 static int cron_parse_time(const char *text, int *hour_r, int *minute_r)
 {
-	char *end;
-	long h, m;
+	const char *colon = strchr(text, ':');
+	unsigned long h, m;
+	char hour[3];
 
-	errno = 0;
-	h = strtol(text, &end, 10);
-	if (errno != 0 || end == text || end - text > 2 || *end != ':' ||
-	    h < 0 || h > 23)
+	if (colon == NULL || colon == text || colon - text > 2 ||
+	    strlen(colon + 1) != 2)
 		return -1;
-	text = end + 1;
-	m = strtol(text, &end, 10);
-	if (errno != 0 || end - text != 2 || *end != '\0' || m < 0 || m > 59)
+	memcpy(hour, text, (size_t)(colon - text));
+	hour[colon - text] = '\0';
+	if (om_parse_ulong(hour, 0, 23, &h) < 0 ||
+	    om_parse_ulong(colon + 1, 0, 59, &m) < 0)
 		return -1;
 	*hour_r = (int)h;
 	*minute_r = (int)m;

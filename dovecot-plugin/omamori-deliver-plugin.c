@@ -40,6 +40,7 @@
 #include "smtp-submit.h"
 #include "ostream.h"
 #include "str.h"
+#include "str-sanitize.h"
 
 #include "lib/om-config.h"
 #include "proto/proto.h"
@@ -50,7 +51,9 @@
 #include "notice/wrap.h"
 #include "crypto/report.h"
 #include "omamori-plugin.h"
-#include "omamori-stream.h"
+#include "omamori-read.h"
+#include "omamori-scand-client.h"
+#include "omamori-verdict.h"
 
 #define OMAMORI_HEADER_PREFIX "X-Omamori-"
 #define OMAMORI_VERDICT_HEADER "X-Omamori-Virus"
@@ -109,55 +112,12 @@ struct omamori_delivery {
 	const char *score;
 };
 
-/* The delivery Sieve is running for (see omamori_deliver_current). */
-struct omamori_deliver_current {
-	struct mail_user *user;
-	const char *verdict;
-	const char *score;
-};
-static struct omamori_deliver_current omamori_current;
-
-int omamori_deliver_current(struct mail_user *user, const char **verdict_r,
-			    const char **score_r);
-
-int omamori_deliver_current(struct mail_user *user, const char **verdict_r,
-			    const char **score_r)
-{
-	if (omamori_current.user == NULL || omamori_current.user != user)
-		return 0;
-	*verdict_r = omamori_current.verdict;
-	*score_r = omamori_current.score;
-	return 1;
-}
-
 static void omamori_cache_clear(struct omamori_scan_cache *cache)
 {
 	om_scan_result_free(&cache->result);
 	om_free(&cache->key);
 	cache->session = NULL;
 	cache->valid = FALSE;
-}
-
-/* Reads the whole message, up to max bytes.  1 read, 0 too large, -1 error. */
-static int omamori_read_message(struct mail *mail, size_t max,
-				buffer_t *buf, const char **error_r)
-{
-	struct istream *input;
-	uoff_t psize;
-
-	if (mail_get_physical_size(mail, &psize) == 0) {
-		if (psize > max)
-			return 0;
-		/* one allocation of the right size, not a doubling buffer */
-		buffer_set_used_size(buf, 0);
-		buffer_append_zero(buf, (size_t)psize + 1);
-		buffer_set_used_size(buf, 0);
-	}
-	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
-		*error_r = mailbox_get_last_internal_error(mail->box, NULL);
-		return -1;
-	}
-	return omamori_read_stream(input, max, buf, error_r);
 }
 
 /* "word (detail)" as one header line: no CR/LF, bounded. */
@@ -168,15 +128,6 @@ static const char *omamori_header_value(const char *word, const char *detail)
 
 	free(clean);
 	return value;
-}
-
-static const char *omamori_checks_text(int checks)
-{
-	switch (checks) {
-	case OM_CHECK_VIRUS: return "virus";
-	case OM_CHECK_SPAM: return "spam";
-	default: return "virus,spam";
-	}
 }
 
 static const char *omamori_verdict_text(const struct om_scan_result *res)
@@ -230,7 +181,8 @@ static void omamori_send_admin_copy(struct mail_deliver_context *ctx,
 				    SMTP_ADDRESS_PARSE_FLAG_BRACKETS_OPTIONAL,
 				    &rcpt, &error) < 0) {
 		e_error(ctx->event, "omamori: virus-admin-copy %s: %s",
-			res->admin_address, error);
+			str_sanitize(res->admin_address, 200),
+			str_sanitize(error, 200));
 		return;
 	}
 	i_zero(&input);
@@ -241,10 +193,11 @@ static void omamori_send_admin_copy(struct mail_deliver_context *ctx,
 	ret = smtp_submit_run(subm, &error);
 	if (ret <= 0)
 		e_error(ctx->event, "omamori: admin copy to %s not sent: %s",
-			res->admin_address, error);
+			str_sanitize(res->admin_address, 200),
+			str_sanitize(error, 300));
 	else
 		e_info(ctx->event, "omamori: admin copy of the report sent to %s",
-		       res->admin_address);
+		       str_sanitize(res->admin_address, 200));
 	smtp_submit_deinit(&subm);
 }
 
@@ -254,13 +207,12 @@ static int omamori_scan(struct omamori_delivery *d, const char **error_r)
 {
 	struct omamori_scan_cache *cache = &omamori_deliver.cache;
 	struct mail_deliver_context *ctx = d->ctx;
-	const char *checks = omamori_checks_text(d->checks);
-	const char *key = t_strdup_printf("%s %s", checks,
+	const char *key = t_strdup_printf("%s %s",
+		omamori_scand_client_checks(d->checks),
 		(d->checks & OM_CHECK_SPAM) != 0 ? d->mailbox :
 		om_settings_domain_of(d->mailbox));
 	unsigned char digest[SHA256_RESULTLEN];
-	struct om_scan_request req;
-	char *error = NULL;
+	struct omamori_scand_ask ask;
 	int ret;
 
 	sha256_get_digest(d->message->data, d->message->used, digest);
@@ -269,22 +221,16 @@ static int omamori_scan(struct omamori_delivery *d, const char **error_r)
 	    memcmp(cache->digest, digest, sizeof(digest)) == 0)
 		return 0;
 	omamori_cache_clear(cache);
-	i_zero(&req);
-	req.session_id = (char *)(ctx->session_id != NULL ? ctx->session_id : "-");
-	req.mailbox = (char *)d->mailbox;
-	req.direction = OM_DIRECTION_IN;
-	req.checks = d->checks;
-	req.mail_from = (char *)(ctx->mail_from == NULL ? "" :
-				 smtp_address_encode(ctx->mail_from));
-	req.message = d->message->data;
-	req.message_len = d->message->used;
-	ret = om_scand_scan(d->config->scand_socket, (int)d->config->scan_timeout_ms,
-			    &req, &cache->result, &error);
-	if (ret < 0) {
-		*error_r = t_strdup(error);
-		free(error);
+	i_zero(&ask);
+	ask.session_id = ctx->session_id;
+	ask.mailbox = d->mailbox;
+	ask.mail_from = ctx->mail_from == NULL ? NULL :
+		smtp_address_encode(ctx->mail_from);
+	ask.checks = d->checks;
+	ret = omamori_scand_client_scan(d->config, &ask, d->message->data,
+					d->message->used, &cache->result, error_r);
+	if (ret < 0)
 		return ret;
-	}
 	cache->session = ctx->session;
 	cache->key = om_strdup(key);
 	memcpy(cache->digest, digest, sizeof(digest));
@@ -317,7 +263,9 @@ static bool omamori_action_delivers(enum om_action action)
 
 static int omamori_tempfail(struct mail_deliver_context *ctx, const char *why)
 {
-	e_error(ctx->event, "omamori: %s: message kept for a retry", why);
+	/* why may quote scand's answer or the message (a reason, an action) */
+	e_error(ctx->event, "omamori: %s: message kept for a retry",
+		str_sanitize(why, 300));
 	ctx->tempfail_error = OMAMORI_TEMPFAIL_TEXT;
 	return -1;
 }
@@ -372,19 +320,18 @@ static struct istream *omamori_source_stream(struct omamori_delivery *d)
 
 /* Sieve (or whatever hook came before us), then the default save if
    nothing saved the message - now, while our message is the source.  The
-   vnd.omamori Sieve extension reads this delivery's verdict meanwhile. */
+   vnd.omamori Sieve extension reads this delivery's verdict meanwhile
+   (omamori-verdict.h). */
 static int omamori_deliver_next(struct omamori_delivery *d,
 				struct mail_storage **storage_r)
 {
 	struct mail_deliver_context *ctx = d->ctx;
 	int ret;
 
-	omamori_current.user = ctx->rcpt_user;
-	omamori_current.verdict = d->verdict;
-	omamori_current.score = d->score;
+	omamori_verdict_set(ctx->rcpt_user, d->verdict, d->score);
 	ret = omamori_deliver.next_deliver_mail != NULL ?
 		omamori_deliver.next_deliver_mail(ctx, storage_r) : 0;
-	i_zero(&omamori_current);
+	omamori_verdict_set(ctx->rcpt_user, NULL, NULL);
 	if (ret <= 0 && !ctx->tried_default_save) {
 		ret = mail_deliver_save(ctx, ctx->rcpt_default_mailbox, 0, NULL,
 					storage_r) < 0 ? -1 : 1;
@@ -655,7 +602,7 @@ static int omamori_decide(struct omamori_delivery *d)
 		    d->config->scand_failure_action != OM_FAILURE_ACCEPT)
 			return omamori_tempfail(ctx, error);
 		e_warning(ctx->event, "omamori: %s: delivered unscanned "
-			  "(scand_failure_action = accept)", error);
+			  "(scand_failure_action = accept)", str_sanitize(error, 300));
 		unscanned = "unscanned (scanner unavailable)";
 	} else if (res->action == OM_ACTION_TEMPFAIL) {
 		return omamori_tempfail(ctx, t_strdup_printf(

@@ -26,18 +26,18 @@
 #include "str.h"
 #include "istream-header-filter.h"
 #include "message-header-parser.h"
-#include "message-address.h"
-
-#include <sys/stat.h>
+#include "str-sanitize.h"
 
 #include "lib/om-config.h"
 #include "store/lists.h"
-#include "proto/proto.h"
 #include "store/settings.h"
 #include "store/store.h"
 #include "lib/util.h"
+#include "omamori-conf-store.h"
 #include "omamori-plugin.h"
-#include "omamori-stream.h"
+#include "omamori-read.h"
+#include "omamori-scand-client.h"
+#include "omamori-verdict.h"
 
 #define OMAMORI_USER_CONTEXT(obj) \
 	MODULE_CONTEXT_REQUIRE(obj, omamori_user_module)
@@ -55,74 +55,44 @@ static MODULE_CONTEXT_DEFINE_INIT(omamori_storage_module,
 
 /* Process-wide: one configuration and one store handle for all the users a
    delivery or IMAP process serves. */
-struct omamori_process {
-	char *config_path;
-	struct om_config *config;
-	struct om_store *store;
-	time_t config_mtime;
-};
-
-static struct omamori_process omamori_process;
+static struct omamori_conf_store omamori_process;
 
 const char *omamori_plugin_version = DOVECOT_ABI_VERSION;
-
-static void omamori_process_reset(void)
-{
-	om_store_close(&omamori_process.store);
-	om_config_free(&omamori_process.config);
-	om_free(&omamori_process.config_path);
-	omamori_process.config_mtime = 0;
-}
-
-static int omamori_process_load(const char *path, const char **error_r)
-{
-	char *error = NULL;
-	struct stat st;
-
-	if (stat(path, &st) < 0) {
-		*error_r = t_strdup_printf("stat(%s) failed: %m", path);
-		return -1;
-	}
-	if (omamori_process.config != NULL &&
-	    strcmp(omamori_process.config_path, path) == 0 &&
-	    omamori_process.config_mtime == st.st_mtime)
-		return 0;
-	omamori_process_reset();
-	if (om_config_load(path, &omamori_process.config, &error) < 0) {
-		*error_r = t_strdup(error);
-		free(error);
-		return -1;
-	}
-	omamori_process.config_path = om_strdup(path);
-	omamori_process.config_mtime = st.st_mtime;
-	return 0;
-}
 
 int omamori_context_get(struct omamori_user *ouser,
 			const struct om_config **config_r,
 			struct om_store **store_r, const char **error_r)
 {
-	const struct om_config *config;
-	char *error = NULL;
-
-	if (omamori_process_load(ouser->config_path, error_r) < 0)
-		return -1;
-	config = omamori_process.config;
-	if (omamori_process.store == NULL &&
-	    om_store_open(config->store_path, 0, config->store_busy_timeout_ms,
-			  &omamori_process.store, &error) < 0) {
-		*error_r = t_strdup(error);
-		free(error);
-		return -1;
-	}
-	*config_r = config;
-	*store_r = omamori_process.store;
-	return 0;
+	return omamori_conf_store_get(&omamori_process, ouser->config_path,
+				      config_r, store_r, error_r);
 }
 
 struct omamori_user *omamori_user_get(struct mail_user *user)
 {
 	return MODULE_CONTEXT(user, omamori_user_module);
+}
+
+void omamori_verdict_set(struct mail_user *user, const char *verdict,
+			 const char *score)
+{
+	struct omamori_user *ouser = omamori_user_get(user);
+
+	if (ouser == NULL)
+		return;
+	ouser->delivery_verdict = verdict;
+	ouser->delivery_score = verdict != NULL ? score : NULL;
+}
+
+int omamori_verdict_get(struct mail_user *user, const char **verdict_r,
+			const char **score_r)
+{
+	struct omamori_user *ouser = omamori_user_get(user);
+
+	if (ouser == NULL || ouser->delivery_verdict == NULL)
+		return 0;
+	*verdict_r = ouser->delivery_verdict;
+	*score_r = ouser->delivery_score;
+	return 1;
 }
 
 struct mail_user *omamori_user_raw(struct omamori_user *ouser)
@@ -360,28 +330,13 @@ static bool omamori_box_is_trash(struct mailbox *box)
 		omamori_box_special(box, "\\Trash");
 }
 
-/* The address in the message's From header (lower-cased), or NULL. */
-static const char *omamori_mail_from(struct mail *mail)
-{
-	struct message_address *addr;
-	const char *value;
-
-	if (mail_get_first_header(mail, "From", &value) <= 0)
-		return NULL;
-	addr = message_address_parse(pool_datastack_create(),
-				     (const unsigned char *)value, strlen(value), 1, 0);
-	if (addr == NULL || addr->mailbox == NULL || addr->domain == NULL ||
-	    *addr->mailbox == '\0' || *addr->domain == '\0')
-		return NULL;
-	return t_str_lcase(t_strdup_printf("%s@%s", addr->mailbox, addr->domain));
-}
-
 /* Puts the sender of a message the user rescued on the user's allow list,
    if the domain wants that (learn-allow-sender, default on). */
 static void omamori_allow_sender(struct mail *mail, struct om_store *store,
 				 const struct om_config *config, const char *user)
 {
-	const char *from = omamori_mail_from(mail);
+	const char *from = omamori_read_from(mail);
+	const char *user_text = str_sanitize(user, 128);
 	char *entry = NULL, *error = NULL;
 	int learning;
 
@@ -390,17 +345,21 @@ static void omamori_allow_sender(struct mail *mail, struct om_store *store,
 	learning = om_lists_learning_allowed(store, user, &error);
 	if (learning <= 0) {
 		if (learning < 0)
-			i_error("omamori: %s: sender not allow-listed: %s", user, error);
+			i_error("omamori: %s: sender not allow-listed: %s",
+				user_text, str_sanitize(error, 300));
 		free(error);
 		return;
 	}
-	/* the user name, with or without a domain, is a mailbox scope */
+	/* the user name, with or without a domain, is a mailbox scope; the
+	   address (and an error quoting it) comes from the message */
 	entry = om_lists_entry("allow", from, &error);
 	if (entry == NULL || om_lists_add(store, user, OM_KEY_MAILBOX, "allow", entry,
 					  config->list_max_entries, &error) < 0)
-		i_warning("omamori: %s: sender not allow-listed: %s", user, error);
+		i_warning("omamori: %s: sender not allow-listed: %s", user_text,
+			  str_sanitize(error, 300));
 	else
-		i_info("omamori: %s: %s added to the allow list", user, entry);
+		i_info("omamori: %s: %s added to the allow list", user_text,
+		       str_sanitize(entry, 200));
 	free(entry);
 	free(error);
 }
@@ -408,48 +367,32 @@ static void omamori_allow_sender(struct mail *mail, struct om_store *store,
 /* Sends the message to scand to learn as spam or ham. */
 static void omamori_learn(struct mail *mail, struct omamori_user *ouser, bool spam)
 {
+	struct mail_user *user = ouser->user;
+	struct omamori_scand_ask ask;
 	const struct om_config *config;
-	struct om_scan_request req;
 	struct om_store *store;
-	struct istream *input;
 	const char *error;
-	string_t *data;
-	char *serror = NULL;
+	int ret;
 
 	if (omamori_context_get(ouser, &config, &store, &error) < 0) {
-		i_error("omamori: cannot learn: %s", error);
+		i_error("omamori: cannot learn: %s", str_sanitize(error, 300));
 		return;
 	}
-	if (mail_get_stream(mail, NULL, NULL, &input) < 0) {
-		i_error("omamori: cannot learn: %s",
-			mailbox_get_last_internal_error(mail->box, NULL));
+	i_zero(&ask);
+	ask.session_id = user->session_id != NULL ? user->session_id : "imap";
+	ask.mailbox = user->username;
+	ret = omamori_scand_client_learn_mail(config, &ask, mail, spam, &error);
+	if (ret <= 0) {
+		if (ret < 0)
+			i_error("omamori: cannot learn: %s", str_sanitize(error, 300));
+		else
+			i_warning("omamori: message not learned (over scan_max_size)");
 		return;
 	}
-	data = t_str_new(64 * 1024);
-	if (omamori_read_stream(input, (size_t)config->scan_max_size, data, &error) <= 0) {
-		i_warning("omamori: message not learned (%s)", str_len(data) > 0 ?
-			  "over scan_max_size" : error);
-		return;
-	}
-	i_zero(&req);
-	req.session_id = (char *)(ouser->user->session_id != NULL ?
-				  ouser->user->session_id : "imap");
-	req.mailbox = (char *)ouser->user->username;
-	req.direction = OM_DIRECTION_IN;
-	req.mail_from = (char *)"";
-	req.learn = spam ? OM_LEARN_SPAM : OM_LEARN_HAM;
-	req.message = str_c(data);
-	req.message_len = str_len(data);
-	if (om_scand_learn(config->scand_socket, (int)config->scan_timeout_ms,
-			   &req, &serror) < 0) {
-		i_error("omamori: cannot learn: %s", serror);
-		free(serror);
-		return;
-	}
-	i_info("omamori: %s: message learned as %s", ouser->user->username,
-	       om_learn_name(req.learn));
+	i_info("omamori: %s: message learned as %s", str_sanitize(user->username, 128),
+	       spam ? "spam" : "ham");
 	if (!spam)
-		omamori_allow_sender(mail, store, config, ouser->user->username);
+		omamori_allow_sender(mail, store, config, user->username);
 }
 
 /* What a transaction that copies into or out of Quarantine/Junk will
@@ -526,7 +469,8 @@ static void omamori_learn_saved(struct mailbox *dest, struct omamori_user *ouser
 
 	if (mailbox_sync(box, 0) < 0) {
 		e_error(ouser->user->event, "omamori: cannot learn from %s: %s",
-			mailbox_get_vname(dest), mailbox_get_last_internal_error(box, NULL));
+			str_sanitize(mailbox_get_vname(dest), 128),
+			mailbox_get_last_internal_error(box, NULL));
 		mailbox_free(&box);
 		return;
 	}
@@ -604,5 +548,5 @@ void omamori_plugin_init(struct module *module)
 void omamori_plugin_deinit(void)
 {
 	mail_storage_hooks_remove(&omamori_mail_storage_hooks);
-	omamori_process_reset();
+	omamori_conf_store_close(&omamori_process);
 }

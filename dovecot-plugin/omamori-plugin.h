@@ -27,6 +27,10 @@ struct omamori_user {
 	/* while a delivery is saved unchanged but for the verdict: what
 	   every save of this user adds to the header */
 	const struct omamori_decoration *save_decoration;
+	/* while Sieve runs inside a delivery: its verdict and spam score
+	   (omamori-verdict.h) */
+	const char *delivery_verdict;
+	const char *delivery_score;
 };
 
 extern const char *omamori_plugin_version;
@@ -35,7 +39,7 @@ extern const char *omamori_plugin_version;
 struct omamori_user *omamori_user_get(struct mail_user *user);
 
 /* The configuration and an open store for this process (loaded on first
-   use, reloaded when the configuration file changes).  Returns 0, or -1
+   use, reloaded when the configuration file changes; omamori-conf-store.h).  Returns 0, or -1
    with *error_r (data stack). */
 int omamori_context_get(struct omamori_user *ouser,
 			const struct om_config **config_r,

@@ -118,6 +118,7 @@ static int policyd_listen_inet(const char *spec, char **error_r)
 	union { struct sockaddr sa; struct sockaddr_in in; } addr;
 	char host[64];
 	const char *colon = strrchr(spec, ':');
+	unsigned long port;
 	int fd, one = 1;
 
 	memset(&addr, 0, sizeof(addr));
@@ -128,11 +129,12 @@ static int policyd_listen_inet(const char *spec, char **error_r)
 	}
 	memcpy(host, spec, (size_t)(colon - spec));
 	host[colon - spec] = '\0';
-	addr.in.sin_port = htons((uint16_t)atoi(colon + 1));
-	if (inet_pton(AF_INET, host, &addr.in.sin_addr) != 1 || addr.in.sin_port == 0) {
+	if (om_parse_ulong(colon + 1, 1, 65535, &port) < 0 ||
+	    inet_pton(AF_INET, host, &addr.in.sin_addr) != 1) {
 		*error_r = om_asprintf("policyd_listen: bad address '%s'", spec);
 		return -1;
 	}
+	addr.in.sin_port = htons((uint16_t)port);
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, &addr.sa, sizeof(addr.in)) < 0 || listen(fd, 1024) < 0) {
@@ -481,7 +483,7 @@ static int policyd_fit_open_files(struct policyd *d, const struct om_config *con
 static void policyd_log_request(const struct om_policy_request *req,
 				const struct om_policy_decision *dec)
 {
-	char *sender, *rcpt, *user;
+	char *instance, *state, *sender, *rcpt, *user;
 	struct om_buf action;
 
 	/* refusals and deferrals are logged with their reason; DUNNO and
@@ -491,14 +493,19 @@ static void policyd_log_request(const struct om_policy_request *req,
 		return;
 	om_buf_init(&action);
 	om_policy_action_text(dec, &action);
+	/* every attribute is the client's text; the reason quotes it
+	   sanitised already (policy.c) */
+	instance = om_sanitize(*req->instance ? req->instance : "-", 64);
+	state = om_sanitize(req->protocol_state, 32);
 	sender = om_sanitize(req->sender, 128);
 	rcpt = om_sanitize(req->recipient, 128);
 	user = om_sanitize(req->sasl_username, 128);
 	om_log_info("%s state=%s sender=<%s> recipient=<%s> sasl_username=%s "
-		    "action=\"%s\" reason=\"%s\"", *req->instance ? req->instance : "-",
-		    req->protocol_state, sender, rcpt, *user ? user : "-",
-		    action.data, dec->reason);
+		    "action=\"%s\" reason=\"%s\"", instance, state, sender, rcpt,
+		    *user ? user : "-", action.data, dec->reason);
 	om_buf_free(&action);
+	free(instance);
+	free(state);
 	free(sender);
 	free(rcpt);
 	free(user);

@@ -191,6 +191,19 @@ static void scand_log_result(const struct om_scan_request *req,
 	free(reason);
 }
 
+/* A scan that failed: the mailbox and the error (which may quote it)
+   come from the client. */
+static void scand_log_failure(const struct om_scan_request *req,
+			      const char *error)
+{
+	char *mailbox = om_sanitize(req->mailbox, 128);
+	char *clean = om_sanitize(error, 300);
+
+	om_log_error("scan mailbox=%s: %s", mailbox, clean);
+	free(mailbox);
+	free(clean);
+}
+
 /* Scans one decoded request; answers a result or an error frame in out. */
 static void scand_handle_scan(struct scand_worker *w,
 			      const struct om_scan_request *req,
@@ -205,7 +218,7 @@ static void scand_handle_scan(struct scand_worker *w,
 	int ret;
 
 	if (scand_domain_settings(w, req->mailbox, &lang, &admin, &error) < 0) {
-		om_log_error("scan mailbox=%s: %s", req->mailbox, error);
+		scand_log_failure(req, error);
 		om_proto_encode_error(error, out);
 		free(error);
 		return;
@@ -232,7 +245,7 @@ static void scand_handle_scan(struct scand_worker *w,
 	scand_classifier_done(&w->scand->classifier);
 	scand_engines_release(&w->scand->engines, &ref);
 	if (ret < 0) {
-		om_log_error("scan mailbox=%s: %s", req->mailbox, error);
+		scand_log_failure(req, error);
 		om_proto_encode_error(error, out);
 		free(error);
 	} else {

@@ -45,10 +45,7 @@ static bool cmd_omamori_list_registered(struct sieve_validator *valdtr,
 	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_add_tag, OPT_OMAMORI_ADD);
 	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_remove_tag,
 				     OPT_OMAMORI_REMOVE);
-	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_allow_tag,
-				     OPT_OMAMORI_ALLOW);
-	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_block_tag,
-				     OPT_OMAMORI_BLOCK);
+	ext_omamori_register_kind_tags(valdtr, ext, cmd_reg);
 	return TRUE;
 }
 
@@ -60,12 +57,7 @@ static bool cmd_omamori_list_validate(struct sieve_validator *valdtr,
 	if (ext_omamori_one_of(valdtr, cmd, &omamori_add_tag, &omamori_remove_tag) == 0 ||
 	    ext_omamori_one_of(valdtr, cmd, &omamori_allow_tag, &omamori_block_tag) == 0)
 		return FALSE;
-	if (!sieve_validate_positional_argument(valdtr, cmd, arg, "addresses", 1,
-						SAAT_STRING_LIST))
-		return FALSE;
-	if (!ext_omamori_validate_addresses(valdtr, arg))
-		return FALSE;
-	return sieve_validator_argument_activate(valdtr, cmd, arg, FALSE);
+	return ext_omamori_validate_addresses(valdtr, cmd, arg);
 }
 
 static bool cmd_omamori_list_generate(const struct sieve_codegen_env *cgenv,

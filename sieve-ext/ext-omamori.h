@@ -14,14 +14,12 @@
 #include "sieve-commands.h"
 #include "sieve-match.h"
 
-struct om_config;
-struct om_store;
+#include "omamori-conf-store.h"
 
-/* ext->context: omamori's configuration and store, opened on first use */
+/* ext->context: where omamori.conf is, and it and the store once opened */
 struct ext_omamori_context {
 	char *config_path;
-	struct om_config *config;
-	struct om_store *store;
+	struct omamori_conf_store conf_store;
 };
 
 extern const struct sieve_extension_def omamori_extension;
@@ -56,14 +54,22 @@ extern const struct sieve_argument_def omamori_block_tag;
 extern const struct sieve_argument_def omamori_add_tag;
 extern const struct sieve_argument_def omamori_remove_tag;
 
+/* Registers :allow and :block, which name the list a command or test is
+   about. */
+void ext_omamori_register_kind_tags(struct sieve_validator *valdtr,
+				    const struct sieve_extension *ext,
+				    struct sieve_command_registration *cmd_reg);
 /* Which of two exclusive tags the command carries: 1 first, 2 second;
    reports a validation error and returns 0 when none or both. */
 int ext_omamori_one_of(struct sieve_validator *valdtr, struct sieve_command *cmd,
 		       const struct sieve_argument_def *first,
 		       const struct sieve_argument_def *second);
-/* Reports each literal address of arg that is no list entry (compile
-   time).  FALSE if one is malformed. */
+/* Validates arg as cmd's positional "addresses" (a string list), reports
+   each literal address in it that is no list entry (compile time), and
+   activates it.  FALSE if it is no string list or an address is
+   malformed. */
 bool ext_omamori_validate_addresses(struct sieve_validator *valdtr,
+				    struct sieve_command *cmd,
 				    struct sieve_ast_argument *arg);
 
 /* The configuration and store.  0, or -1 with *error_r. */

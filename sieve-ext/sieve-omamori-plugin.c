@@ -12,11 +12,11 @@
 #include "sieve-commands.h"
 #include "sieve-validator.h"
 #include "sieve-settings.h"
+#include "str-sanitize.h"
 
 #include "ext-omamori.h"
 #include "lib/om-config.h"
 #include "store/lists.h"
-#include "store/store.h"
 #include "lib/util.h"
 
 #include <stdlib.h>
@@ -59,8 +59,7 @@ static void ext_omamori_unload(const struct sieve_extension *ext)
 
 	if (ctx == NULL)
 		return;
-	om_store_close(&ctx->store);
-	om_config_free(&ctx->config);
+	omamori_conf_store_close(&ctx->conf_store);
 	i_free(ctx->config_path);
 	i_free(ctx);
 }
@@ -89,22 +88,19 @@ int ext_omamori_context_get(const struct sieve_extension *ext,
 			    struct om_store **store_r, const char **error_r)
 {
 	struct ext_omamori_context *ctx = ext->context;
-	char *error = NULL;
 
-	if (ctx->config == NULL &&
-	    om_config_load(ctx->config_path, &ctx->config, &error) < 0)
-		goto fail;
-	if (ctx->store == NULL &&
-	    om_store_open(ctx->config->store_path, 0, ctx->config->store_busy_timeout_ms,
-			  &ctx->store, &error) < 0)
-		goto fail;
-	*config_r = ctx->config;
-	*store_r = ctx->store;
-	return 0;
-fail:
-	*error_r = t_strdup(error);
-	free(error);
-	return -1;
+	return omamori_conf_store_get(&ctx->conf_store, ctx->config_path,
+				      config_r, store_r, error_r);
+}
+
+void ext_omamori_register_kind_tags(struct sieve_validator *valdtr,
+				    const struct sieve_extension *ext,
+				    struct sieve_command_registration *cmd_reg)
+{
+	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_allow_tag,
+				     OPT_OMAMORI_ALLOW);
+	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_block_tag,
+				     OPT_OMAMORI_BLOCK);
 }
 
 int ext_omamori_one_of(struct sieve_validator *valdtr, struct sieve_command *cmd,
@@ -144,8 +140,9 @@ static bool ext_omamori_check_address(struct sieve_validator *valdtr,
 
 	entry = om_lists_entry("allow", address, &error);
 	if (entry == NULL) {
+		/* the error quotes the script's text */
 		sieve_argument_validate_error(valdtr, arg,
-			"vnd.omamori: %s", error);
+			"vnd.omamori: %s", str_sanitize(error, 200));
 		free(error);
 		return FALSE;
 	}
@@ -153,8 +150,10 @@ static bool ext_omamori_check_address(struct sieve_validator *valdtr,
 	return TRUE;
 }
 
-bool ext_omamori_validate_addresses(struct sieve_validator *valdtr,
-				    struct sieve_ast_argument *arg)
+/* Reports each literal address of arg that is no list entry.  FALSE if
+   one is malformed. */
+static bool ext_omamori_check_addresses(struct sieve_validator *valdtr,
+					struct sieve_ast_argument *arg)
 {
 	struct sieve_ast_argument *item;
 	bool ok = TRUE;
@@ -176,6 +175,18 @@ bool ext_omamori_validate_addresses(struct sieve_validator *valdtr,
 			ok = FALSE;
 	}
 	return ok;
+}
+
+bool ext_omamori_validate_addresses(struct sieve_validator *valdtr,
+				    struct sieve_command *cmd,
+				    struct sieve_ast_argument *arg)
+{
+	if (!sieve_validate_positional_argument(valdtr, cmd, arg, "addresses", 1,
+						SAAT_STRING_LIST))
+		return FALSE;
+	if (!ext_omamori_check_addresses(valdtr, arg))
+		return FALSE;
+	return sieve_validator_argument_activate(valdtr, cmd, arg, FALSE);
 }
 
 void sieve_omamori_plugin_load(struct sieve_instance *svinst, void **context)

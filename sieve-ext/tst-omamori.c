@@ -156,10 +156,7 @@ static bool tst_omamori_listed_registered(struct sieve_validator *valdtr,
 					  const struct sieve_extension *ext,
 					  struct sieve_command_registration *cmd_reg)
 {
-	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_allow_tag,
-				     OPT_OMAMORI_ALLOW);
-	sieve_validator_register_tag(valdtr, cmd_reg, ext, &omamori_block_tag,
-				     OPT_OMAMORI_BLOCK);
+	ext_omamori_register_kind_tags(valdtr, ext, cmd_reg);
 	return TRUE;
 }
 
@@ -177,12 +174,7 @@ static bool tst_omamori_listed_validate(struct sieve_validator *valdtr,
 			"omamori_listed takes at most one list of addresses");
 		return FALSE;
 	}
-	if (!sieve_validate_positional_argument(valdtr, tst, arg, "addresses", 1,
-						SAAT_STRING_LIST))
-		return FALSE;
-	if (!ext_omamori_validate_addresses(valdtr, arg))
-		return FALSE;
-	return sieve_validator_argument_activate(valdtr, tst, arg, FALSE);
+	return ext_omamori_validate_addresses(valdtr, tst, arg);
 }
 
 static bool tst_omamori_listed_generate(const struct sieve_codegen_env *cgenv,

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """The demo: mails through real Postfix -> Dovecot LMTP (omamori) ->
-omamori-scand, and what each mailbox received, read back over IMAP: four
-for the virus check, then Japanese spam and ham for the spam filter (a
+omamori-scand, and what each mailbox received, read back over IMAP: five
+for the virus check (the fifth, too deep to check, goes to Quarantine below a
+notice), then Japanese spam and ham for the spam filter (a
 tagged subject, the Quarantine folder)."""
 import base64
+import io
 import os
 import sys
 import time
+import zipfile
 from email import message_from_bytes, policy
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e"))
@@ -30,6 +33,17 @@ def attachment(name, data):
     return (b"Content-Type: application/octet-stream; name=\"" + name + b"\"\n"
             b"Content-Disposition: attachment; filename=\"" + name + b"\"\n"
             b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(data))
+
+
+def nested_zip(depth, data):
+    """A zip in a zip ... depth times: deeper than libclamav unpacks."""
+    name = b"invoice.exe"
+    for i in range(depth):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(name.decode(), data)
+        data, name = buf.getvalue(), b"level%d.zip" % i
+    return data
 
 
 def show(st, user, mailbox="INBOX"):
@@ -69,7 +83,8 @@ def spam_demo(st):
     st.send(ham, ["carol@example.test"], sender="yamada@sample.example.co.jp")
     deadline = time.time() + 30
     while time.time() < deadline:
-        if len(st.fetch_all("carol@example.test")) >= 2 and st.fetch_all("alice@example.test", "Quarantine"):
+        if len(st.fetch_all("carol@example.test")) >= 2 and \
+                len(st.fetch_all("alice@example.test", "Quarantine")) >= 2:
             break
         time.sleep(0.3)
     show(st, "carol@example.test")
@@ -96,16 +111,22 @@ def main():
             (mail("4. Invoice to an unsubscribed mailbox", [text("Same virus, no protection."),
                                                             attachment(b"invoice.exe", EICAR)],
                   "bob@example.test"), ["bob@example.test"]),
+            (mail("5. Archive nested 24 deep (too deep to check)",
+                  [text("A zip in a zip in a zip..."), attachment(b"box.zip", nested_zip(24, EICAR))],
+                  "alice@example.test"), ["alice@example.test"]),
         ]
         for msg, rcpts in sends:
             st.send(msg, rcpts, sender="hanako@remote.test")
         deadline = time.time() + 30
         while time.time() < deadline:
-            if len(st.fetch_all("alice@example.test")) >= 3 and st.fetch_all("bob@example.test"):
+            if len(st.fetch_all("alice@example.test")) >= 3 and st.fetch_all("bob@example.test") \
+                    and st.fetch_all("alice@example.test", "Quarantine"):
                 break
             time.sleep(0.3)
         show(st, "alice@example.test")
         show(st, "bob@example.test")
+        print("(5. went to Quarantine, not the INBOX: it could not be checked completely)")
+        show(st, "alice@example.test", "Quarantine")
         spam_demo(st)
         print("=" * 72)
         print("omamori-scand log:")

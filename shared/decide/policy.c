@@ -19,6 +19,7 @@
 #include "lib/util.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,11 +75,28 @@ static void om_policy_request_init(struct om_policy_request *req)
 	req->sasl_username = req->instance = req->client_address = "";
 }
 
+/* A number attribute: decimal digits in 0..LONG_MAX (checked, never
+   atol), or empty for 0 (unknown).  0 or -1. */
+static int om_policy_attribute_number(const char *value, long *n_r)
+{
+	unsigned long n;
+
+	if (*value == '\0') {
+		*n_r = 0;
+		return 0;
+	}
+	if (om_parse_ulong(value, 0, LONG_MAX, &n) < 0)
+		return -1;
+	*n_r = (long)n;
+	return 0;
+}
+
 /* The attributes the decisions use; Postfix sends some twenty more, and
-   those are skipped on their length before any string compare. */
-static void om_policy_attribute(struct om_policy_request *req,
-				const char *name, size_t name_len,
-				const char *value)
+   those are skipped on their length before any string compare.  0, or -1
+   with *error_r (static) for a number attribute that is no number. */
+static int om_policy_attribute(struct om_policy_request *req,
+			       const char *name, size_t name_len,
+			       const char *value, const char **error_r)
 {
 	const struct {
 		const char *name;
@@ -94,18 +112,29 @@ static void om_policy_attribute(struct om_policy_request *req,
 		{ "client_address", 14, &req->client_address },
 	};
 	size_t i;
+	long n;
 
 	for (i = 0; i < OM_N_ELEMENTS(text_attributes); i++) {
 		if (name_len == text_attributes[i].len &&
 		    memcmp(name, text_attributes[i].name, name_len) == 0) {
 			*text_attributes[i].field = value;
-			return;
+			return 0;
 		}
 	}
-	if (name_len == 4 && memcmp(name, "size", 4) == 0)
-		req->size = atoll(value);
-	else if (name_len == 15 && memcmp(name, "recipient_count", 15) == 0)
-		req->recipient_count = atol(value);
+	if (name_len == 4 && memcmp(name, "size", 4) == 0) {
+		if (om_policy_attribute_number(value, &n) < 0) {
+			*error_r = "size is not a number";
+			return -1;
+		}
+		req->size = n;
+	} else if (name_len == 15 && memcmp(name, "recipient_count", 15) == 0) {
+		if (om_policy_attribute_number(value, &n) < 0) {
+			*error_r = "recipient_count is not a number";
+			return -1;
+		}
+		req->recipient_count = n;
+	}
+	return 0;
 }
 
 /* Looks for the request's end (an empty line, "\n" or "\r\n") from
@@ -161,7 +190,9 @@ int om_policy_parse(char *buf, size_t len, size_t max_request, size_t *scanned,
 			return -1;
 		}
 		*eq = '\0';
-		om_policy_attribute(req, line, (size_t)(eq - line), eq + 1);
+		if (om_policy_attribute(req, line, (size_t)(eq - line), eq + 1,
+					error_r) < 0)
+			return -1;
 		line = nl + 1;
 	}
 	if (*req->request == '\0') {
@@ -564,6 +595,7 @@ static int om_policy_rate_exceeded(struct om_policy *policy,
 	long long max_rcpts = mb->rate_recipients;
 	long long start = window > 0 ? (long long)now - (long long)now % window : 0;
 	struct om_policy_rate *rate = om_hash_get(policy->rates, user);
+	char *user_text;
 	int new_message;
 
 	if (rate == NULL) {
@@ -578,9 +610,11 @@ static int om_policy_rate_exceeded(struct om_policy *policy,
 	new_message = strcmp(rate->last_instance, req->instance) != 0;
 	if ((new_message && rate->messages + 1 > max_msgs) ||
 	    rate->recipients + 1 > max_rcpts) {
+		user_text = om_policy_reason_text(user, 100);
 		snprintf(why, why_size, "%s: %lld messages, %lld recipients in this "
-			 "%llds window (limits %lld, %lld)", user, rate->messages,
+			 "%llds window (limits %lld, %lld)", user_text, rate->messages,
 			 rate->recipients, window, max_msgs, max_rcpts);
+		free(user_text);
 		return 1;
 	}
 	if (new_message) {

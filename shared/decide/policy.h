@@ -58,7 +58,8 @@ struct om_policy_decision {
    empty line.  Lines are NUL-terminated in place.  Returns 1 with the bytes
    used in *used_r, 0 when more data is needed, -1 when the input is
    malformed (*error_r static): a line without '=', a NUL byte, a request
-   larger than max_request, no request= attribute.  *scanned (0 for a new
+   larger than max_request, no request= attribute, a size= or
+   recipient_count= that is not a number in 0..LONG_MAX (empty is 0).  *scanned (0 for a new
    request, kept by the caller between calls on the same request) lets
    input arriving in pieces be looked at once, not again at every piece. */
 int om_policy_parse(char *buf, size_t len, size_t max_request, size_t *scanned,

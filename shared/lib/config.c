@@ -10,7 +10,7 @@
 #include "lib/util.h"
 
 #include <ctype.h>
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +97,7 @@ static int om_param_set(struct om_config *config, const struct om_param *p,
 			const char *value, char **error_r)
 {
 	char *field = (char *)config + p->offset;
-	char *end, *list;
+	char *list;
 	long n;
 	int idx;
 
@@ -110,9 +110,7 @@ static int om_param_set(struct om_config *config, const struct om_param *p,
 		*(char **)field = om_strdup(value);
 		return 0;
 	case OM_PARAM_LONG:
-		errno = 0;
-		n = strtol(value, &end, 10);
-		if (errno != 0 || end == value || *end != '\0') {
+		if (om_parse_long(value, LONG_MIN, LONG_MAX, &n) < 0) {
 			*error_r = om_asprintf("parameter %s: '%s' is not a number",
 					       p->name, value);
 			return -1;

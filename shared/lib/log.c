@@ -5,6 +5,11 @@
  * syslog is asked for but its socket cannot be reached (no /dev/log in a
  * container or a minimal system), syslog(3) would drop every line in
  * silence: the log goes to stderr instead, with a warning saying why.
+ *
+ * Every field that came from a client or a message is sanitised (and
+ * bounded) by its caller with om_sanitize; the whole line goes through it
+ * once more here, so that a field a caller missed still cannot start a
+ * forged line or hide behind terminal or bidi controls.
  */
 #include "lib/log.h"
 
@@ -104,10 +109,14 @@ int om_log_verbose(void)
 static void om_log_write(int priority, const char *level, const char *fmt,
 			 va_list ap) OM_ATTR_FORMAT(3, 0);
 
+/* The longest line logged (syslog's own limit is near there). */
+#define OM_LOG_LINE_MAX 4096
+
 static void om_log_write(int priority, const char *level, const char *fmt,
 			 va_list ap)
 {
-	char *msg = om_vasprintf(fmt, ap);
+	char *raw = om_vasprintf(fmt, ap);
+	char *msg = om_sanitize(raw, OM_LOG_LINE_MAX);
 	char stamp[32];
 	struct tm tm;
 	time_t now = time(NULL);
@@ -125,6 +134,7 @@ static void om_log_write(int priority, const char *level, const char *fmt,
 		pthread_mutex_unlock(&om_log_ctx.lock);
 	}
 	free(msg);
+	free(raw);
 }
 
 #define OM_LOG_FN(name, prio, level) \

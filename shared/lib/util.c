@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,6 +305,92 @@ int om_strlcpy(char *dst, const char *src, size_t size)
 		return -1;
 	}
 	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+/* The digits at text (at least one, nothing else) as a number; -1 on
+   anything else or on overflow. */
+static int om_parse_digits(const char *text, unsigned long *value_r)
+{
+	unsigned long n = 0, digit;
+	const char *p;
+
+	if (text == NULL || *text == '\0')
+		return -1;
+	for (p = text; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		digit = (unsigned long)(*p - '0');
+		if (n > (ULONG_MAX - digit) / 10)
+			return -1;
+		n = n * 10 + digit;
+	}
+	*value_r = n;
+	return 0;
+}
+
+int om_parse_ulong(const char *text, unsigned long min, unsigned long max,
+		   unsigned long *value_r)
+{
+	unsigned long n;
+
+	if (om_parse_digits(text, &n) < 0 || n < min || n > max)
+		return -1;
+	*value_r = n;
+	return 0;
+}
+
+int om_parse_long(const char *text, long min, long max, long *value_r)
+{
+	int negative = text != NULL && *text == '-';
+	unsigned long magnitude;
+	long n;
+
+	if (om_parse_digits(negative ? text + 1 : text, &magnitude) < 0)
+		return -1;
+	if (!negative && magnitude > (unsigned long)LONG_MAX)
+		return -1;
+	if (negative && magnitude > (unsigned long)LONG_MAX + 1)
+		return -1;
+	if (!negative)
+		n = (long)magnitude;
+	else if (magnitude == (unsigned long)LONG_MAX + 1)
+		n = LONG_MIN;
+	else
+		n = -(long)magnitude;
+	if (n < min || n > max)
+		return -1;
+	*value_r = n;
+	return 0;
+}
+
+int om_parse_decimal(const char *text, double *value_r)
+{
+	const char *p = text;
+	size_t digits = 0;
+	char *end;
+	double d;
+
+	if (text == NULL || strlen(text) > 64)
+		return -1;
+	if (*p == '-')
+		p++;
+	for (; *p >= '0' && *p <= '9'; p++)
+		digits++;
+	if (digits == 0)
+		return -1;
+	if (*p == '.') {
+		for (digits = 0, p++; *p >= '0' && *p <= '9'; p++)
+			digits++;
+		if (digits == 0)
+			return -1;
+	}
+	if (*p != '\0')
+		return -1;
+	d = strtod(text, &end);
+	if (*end != '\0' || !isfinite(d))
+		return -1;
+	*value_r = d;
 	return 0;
 }
 

@@ -54,6 +54,20 @@ char *om_sanitize_text(const char *s, size_t maxbytes);
    (dst is then the empty string: never cut silently). */
 int om_strlcpy(char *dst, const char *src, size_t size);
 
+/* Checked number parsers, for every number that comes as text from the
+   wire, the store, a message or a user (never atoi/atol/sscanf, nor strtol
+   without its checks).  The text is decimal digits and nothing else: no
+   space, no '+', nothing after; om_parse_long also takes one leading '-'.
+   A value that overflows, or lies outside min..max, is refused.  0 with
+   *value_r set, or -1 with *value_r untouched (NULL text is -1). */
+int om_parse_ulong(const char *text, unsigned long min, unsigned long max,
+		   unsigned long *value_r);
+int om_parse_long(const char *text, long min, long max, long *value_r);
+/* A decimal number with an optional '-' and an optional fraction
+   ("-1.25", "5", "0.5": no exponent, no "inf" or "nan", at most 64
+   characters).  0 with *value_r, or -1. */
+int om_parse_decimal(const char *text, double *value_r);
+
 /* Case-insensitive ASCII prefix test. */
 int om_has_prefix_ci(const char *s, const char *prefix);
 

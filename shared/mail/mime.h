@@ -79,7 +79,8 @@ unsigned int om_mime_recipient_count(struct om_mime_msg *msg);
 int om_mime_body_is_html_only(struct om_mime_msg *msg);
 
 /* Calls fn(parent, part, data) for every part of the message (GMime's own
-   traversal, attached messages included). */
+   traversal: an attached message/rfc822 is one part, its own parts are not
+   visited). */
 void om_mime_foreach_part(struct om_mime_msg *msg,
 			  void (*fn)(void *parent, void *part, void *data),
 			  void *data);

@@ -104,13 +104,42 @@ char *om_notify_time_text(time_t when)
 	return om_strdup(text);
 }
 
+/* What a limit means, in words a mailbox owner reads (the technical
+   reason follows in brackets). */
+static const char *om_notify_limit_words(const char *lang, const char *reason)
+{
+	static const struct {
+		const char *key, *ja, *en;
+	} words[] = {
+		{ "MaxRecursion", "圧縮ファイルの入れ子が深すぎます", "archives nested too deep" },
+		{ "MaxFileSize", "添付ファイルの中身が大きすぎます", "a file inside is too large" },
+		{ "file-size limit", "添付ファイルの中身が大きすぎます", "a file inside is too large" },
+		{ "MaxScanSize", "検査する量が多すぎます", "too much to check" },
+		{ "MaxFiles", "圧縮ファイルの中のファイルが多すぎます", "too many files in an archive" },
+		{ "files", "圧縮ファイルの中のファイルが多すぎます", "too many files in an archive" },
+		{ "MIME parts", "メールの部品が多すぎます", "too many parts in the message" },
+		{ "MIME nesting", "メールの構造の入れ子が深すぎます", "the message is nested too deep" },
+		{ "scan_max_size", "メールが大きすぎます", "the message is too large" },
+		{ "message of", "メールが大きすぎます", "the message is too large" },
+	};
+	int ja = lang == NULL || strcmp(lang, "en") != 0;
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(words); i++) {
+		if (strstr(reason, words[i].key) != NULL)
+			return ja ? words[i].ja : words[i].en;
+	}
+	return ja ? "検査の上限を超えました" : "over a limit of the check";
+}
+
 char *om_notify_unscanned(const char *dir, const char *lang,
 			  const char *reason, time_t now, char **error_r)
 {
 	char *when = om_notify_time_text(now);
 	char *why = om_sanitize(reason, 300);
 	struct om_notify_var vars[] = {
-		{ "detected_at", when }, { "reason", why }, { NULL, NULL }
+		{ "detected_at", when }, { "reason", why },
+		{ "reason_words", om_notify_limit_words(lang, reason) }, { NULL, NULL }
 	};
 	char *notice;
 

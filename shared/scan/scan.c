@@ -11,12 +11,15 @@
  * The spam check (when asked for) runs on clean mail only: the classifier
  * and rules give a score, and the recipient's lists, threshold and action
  * (verdict.c) turn it into the verdict "spam" and what to do with it.
+ * Without it, every link of clean mail is still checked against the
+ * url-block lists (links.h): a listed host quarantines the message.
  */
 #include "scan/scan.h"
 #include "scan/av.h"
 #include "mail/mime.h"
 #include "notice/notify.h"
 #include "store/snapshot.h"
+#include "spam/links.h"
 #include "spam/spam.h"
 #include "lib/util.h"
 #include "decide/verdict.h"
@@ -459,11 +462,15 @@ static void om_scan_attribute_raw(struct om_scan_run *run)
 		om_free(&run->raw_virus);
 }
 
+/* 0 if host is on no url-block list of the recipient's; else 2 when it is
+   on the global list, 1 when on its domain's only. */
 static int om_scan_url_blocked(void *context, const char *host)
 {
 	const struct om_scan_run *run = context;
 
-	return om_snapshot_url_blocked(run->set->snap, run->req->mailbox, host);
+	if (!om_snapshot_url_blocked(run->set->snap, run->req->mailbox, host))
+		return 0;
+	return om_snapshot_url_blocked(run->set->snap, "", host) ? 2 : 1;
 }
 
 /* The spam fields of the result, and the verdict "spam" when it is. */
@@ -504,6 +511,30 @@ static int om_scan_spam(struct om_scan_run *run, char **error_r)
 		free(subject);
 	}
 	return 0;
+}
+
+/* A mailbox without the spam check (inbound-virus alone): a link on a
+   url-block list (its domain's or the global one: the administrator's)
+   still keeps clean mail out of the inbox.  Verdict spam, spam action
+   quarantine, listed "url-block:domain" or "url-block:global", the rule
+   URL_BLOCKLISTED.  Allow lists belong to the spam check and do not apply
+   here, so the answer depends on the recipient's domain alone, as the
+   delivery plugin's cache of a virus-only scan assumes. */
+static void om_scan_links(struct om_scan_run *run)
+{
+	const struct om_scan_request *req = run->req;
+	struct om_scan_result *res = run->res;
+	int where;
+
+	where = om_links_each(run->msg, req->message, req->message_len,
+			      om_scan_url_blocked, run);
+	if (where == 0)
+		return;
+	res->spam_score = om_asprintf("%.2f", OM_SPAM_URL_BLOCKED_POINTS);
+	res->spam_rules = om_strdup("URL_BLOCKLISTED");
+	res->spam_listed = om_strdup(where == 2 ? "url-block:global" : "url-block:domain");
+	res->verdict = OM_VERDICT_SPAM;
+	res->spam_action = OM_SPAM_ACTION_QUARANTINE;
 }
 
 /* The virus half: every leaf and the raw message.  0, or -1 (a template
@@ -557,9 +588,13 @@ int om_scan_message(const struct om_scan_settings *set,
 		res->verdict = OM_VERDICT_CLEAN;
 		res->action = OM_ACTION_DELIVER;
 	}
-	if (ret == 0 && (checks & OM_CHECK_SPAM) != 0 && set->spam_db != NULL &&
-	    set->snap != NULL && res->verdict == OM_VERDICT_CLEAN)
-		ret = om_scan_spam(&run, error_r);
+	/* clean mail: the spam check with its links, or the links alone */
+	if (ret == 0 && set->snap != NULL && res->verdict == OM_VERDICT_CLEAN) {
+		if ((checks & OM_CHECK_SPAM) != 0 && set->spam_db != NULL)
+			ret = om_scan_spam(&run, error_r);
+		else
+			om_scan_links(&run);
+	}
 	om_scan_run_free(&run);
 	return ret;
 }

@@ -26,6 +26,7 @@
 #include "spam/spam.h"
 #include "lib/hash.h"
 #include "mail/mime.h"
+#include "spam/links.h"
 #include "spam/rules.h"
 #include "spam/spamtable.h"
 #include "store/store.h"
@@ -339,8 +340,6 @@ struct om_spam_evidence {
 struct om_spam_scoring {
 	const struct om_spam_db *db;
 	struct om_spam_evidence all, head, body;
-	const struct om_spam_check_settings *set;	/* or NULL */
-	int url_blocked;
 };
 
 static void om_spam_evidence_add(struct om_spam_evidence *ev, double f)
@@ -357,9 +356,6 @@ static void om_spam_score_token(void *context, const char *token)
 	double ps, ph, p, f;
 	long n;
 
-	if (sc->set != NULL && sc->set->url_blocked != NULL && !sc->url_blocked &&
-	    strncmp(token, "url:", 4) == 0)
-		sc->url_blocked = sc->set->url_blocked(sc->set->context, token + 4);
 	if (sc->db->nspam == 0 || sc->db->nham == 0)
 		return;
 	c = om_spam_table_get(sc->db->table, om_spam_table_key(sc->db->table, token));
@@ -448,10 +444,10 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 			  struct om_spam_report *report)
 {
 	struct om_spam_scoring sc;
+	int url_blocked = 0;
 
 	memset(&sc, 0, sizeof(sc));
 	sc.db = db;
-	sc.set = set;
 	memset(report, 0, sizeof(*report));
 	if (parsed != NULL)
 		om_rules_check_headers(parsed, set->trusted_authserv_id, &report->rules);
@@ -466,7 +462,11 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 		om_spam_bayes_rule("BAYES_BODY", om_spam_combine(&sc.body), sc.body.k > 0,
 				   &report->rules);
 	}
-	if (sc.url_blocked)
+	/* every link, in a pass of its own: the tokens stop at their cap */
+	if (set != NULL && set->url_blocked != NULL)
+		url_blocked = om_links_each(parsed, msg, len, set->url_blocked,
+					    set->context);
+	if (url_blocked)
 		om_rules_add(&report->rules, "URL_BLOCKLISTED", OM_SPAM_URL_BLOCKED_POINTS);
 	report->score = report->rules.points;
 }

@@ -71,7 +71,8 @@ double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len);
 
 struct om_spam_check_settings {
 	const char *trusted_authserv_id;	/* or NULL: none trusted */
-	/* 1 if a link's host is block-listed (may be NULL) */
+	/* nonzero if a link's host is on a url-block list (may be NULL);
+	   asked of every link of the message (links.h), once per host */
 	int (*url_blocked)(void *context, const char *host);
 	void *context;
 };

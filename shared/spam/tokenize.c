@@ -6,12 +6,12 @@
  * classifier counts a token once per message, as bogofilter does.
  */
 #include "spam/tokenize.h"
+#include "spam/links.h"
 #include "lib/hash.h"
 #include "mail/mime.h"
 #include "lib/util.h"
 
 #include <gmime/gmime.h>
-#include <libxml/HTMLparser.h>
 #include <string.h>
 #include <strings.h>
 
@@ -180,79 +180,43 @@ static void om_tokenize_url_parents(struct om_tok *t, const char *host)
 	}
 }
 
+/* Emits "url:host" and its parent domains for a link's host (links.c
+   reads the link; a host over 100 bytes makes no token). */
+static int om_tokenize_url_host(void *context, const char *host)
+{
+	struct om_tok *t = context;
+	size_t n = strlen(host);
+	char *tok;
+
+	if (n < 3 || n > 100)
+		return 0;
+	tok = om_asprintf("url:%s", host);
+	om_tok_emit(t, tok);
+	om_tokenize_url_parents(t, tok + 4);
+	free(tok);
+	return 0;
+}
+
 /* "url:host" and its parent domains for every http(s) link in text. */
 static void om_tokenize_urls(struct om_tok *t, const char *text)
 {
-	const char *p = text, *host, *e;
-	char *tok;
-	size_t i;
-
-	while ((p = strstr(p, "://")) != NULL) {
-		int http = (p - text >= 4 && strncasecmp(p - 4, "http", 4) == 0) ||
-			(p - text >= 5 && strncasecmp(p - 5, "https", 5) == 0);
-
-		host = p + 3;
-		p = host;
-		if (!http)
-			continue;
-		for (e = host; *e != '\0' && *e != '/' && *e != ':' && *e != '"' &&
-		     *e != '\'' && *e != '>' && *e != '<' && *e != ' ' && *e != '\n' &&
-		     *e != '?' && *e != '#'; e++)
-			;
-		if (e - host < 3 || e - host > 100)
-			continue;
-		tok = om_asprintf("url:%.*s", (int)(e - host), host);
-		for (i = 4; tok[i] != '\0'; i++)
-			if (tok[i] >= 'A' && tok[i] <= 'Z')
-				tok[i] = (char)(tok[i] + 32);
-		om_tok_emit(t, tok);
-		om_tokenize_url_parents(t, tok + 4);
-		free(tok);
-	}
+	(void)om_links_in_text(text, om_tokenize_url_host, t);
 }
 
-/* Text and link targets of an HTML part, through libxml2. */
-static void om_tokenize_html_node(struct om_tok *t, xmlNode *node, struct om_buf *out)
-{
-	xmlChar *href;
-
-	for (; node != NULL; node = node->next) {
-		if (node->type == XML_TEXT_NODE && node->content != NULL) {
-			om_buf_append_str(out, (const char *)node->content);
-			om_buf_append(out, " ", 1);
-		} else if (node->type == XML_ELEMENT_NODE) {
-			if (xmlStrcasecmp(node->name, (const xmlChar *)"script") == 0 ||
-			    xmlStrcasecmp(node->name, (const xmlChar *)"style") == 0)
-				continue;
-			href = xmlGetProp(node, (const xmlChar *)"href");
-			if (href != NULL) {
-				om_buf_append_str(out, " ");
-				om_buf_append_str(out, (const char *)href);
-				om_buf_append_str(out, " ");
-				om_tok_emit(t, "html:link");
-				xmlFree(href);
-			}
-			om_tokenize_html_node(t, node->children, out);
-		}
-	}
-}
-
+/* An HTML part: its text and link targets (links.c, through libxml2). */
 static void om_tokenize_html(struct om_tok *t, const char *html)
 {
-	htmlDocPtr doc = htmlReadMemory(html, (int)strlen(html), NULL, "UTF-8",
-					HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-					HTML_PARSE_NONET | HTML_PARSE_RECOVER);
 	struct om_buf text;
+	size_t links = 0;
 
 	om_tok_emit(t, "html:part");
-	if (doc == NULL)
-		return;
 	om_buf_init(&text);
-	om_tokenize_html_node(t, xmlDocGetRootElement(doc), &text);
+	om_links_html_text(html, &text, &links);
+	if (links > 0)
+		om_tok_emit(t, "html:link");
 	om_tokenize_urls(t, text.data != NULL ? text.data : "");
 	om_tokenize_run(t, text.data != NULL ? text.data : "", text.len, "");
 	om_buf_free(&text);
-	xmlFreeDoc(doc);
 }
 
 /* 1 when the charset conversion obviously lost text: the UTF-8 result

@@ -8,6 +8,7 @@
 #include "store/store.h"
 #include "lib/util.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,13 +86,9 @@ int om_settings_feature_outbound(const char *feature)
 
 long om_settings_number(const char *value, long def)
 {
-	char *end;
 	long n;
 
-	if (value == NULL)
-		return def;
-	n = strtol(value, &end, 10);
-	return end == value || *end != '\0' || n < 0 ? def : n;
+	return om_parse_long(value, 0, LONG_MAX, &n) < 0 ? def : n;
 }
 
 int om_settings_state_parse(const char *text)
@@ -256,12 +253,7 @@ int om_settings_per_mailbox(const char *name)
 
 int om_settings_decimal(const char *value, double *n_r)
 {
-	char *end;
-
-	if (value == NULL || *value == '\0')
-		return -1;
-	*n_r = strtod(value, &end);
-	return *end == '\0' && *n_r == *n_r ? 0 : -1;
+	return om_parse_decimal(value, n_r);
 }
 
 /* Printable text: no control characters, valid enough to go in a header. */

@@ -59,7 +59,8 @@ const char *om_settings_domain_names(void);
 int om_settings_domain_valid(const char *name);
 /* 1 if a mailbox may refine the domain's value of setting name. */
 int om_settings_per_mailbox(const char *name);
-/* Parses a decimal number; 0, or -1 if value is not one. */
+/* Parses a decimal number (om_parse_decimal: "-1.5", "5"; no exponent,
+   no inf or nan); 0, or -1 if value is not one. */
 int om_settings_decimal(const char *value, double *n_r);
 
 /* Checks that name is a domain setting and value valid for it; returns 0 or

@@ -225,10 +225,14 @@ def delivery_files_spam_and_allow_lists_a_sender(st):
                    '  omamori_list :add :allow "vip@partner.example";\n}\n'
                    'if omamori_verdict "spam" { fileinto :create "MySpam"; }\n')
     spam = sure_fixture(st, "spam", "en", True)
+    own_scans = st.scand_log().count("sieve scan mailbox=bob@example.test")
     m1 = uuid.uuid4().hex
     st.send(with_marker(spam, m1), ["bob@example.test"], sender="stranger@remote.test")
     got = arrived(st, "bob@example.test", m1, "MySpam")
     check(header_of(got, "Subject").startswith("[SPAM] "), "domain action tag not applied")
+    # Sieve got the delivery's own verdict (omamori-verdict.h), not a scan of its own
+    check(st.scand_log().count("sieve scan mailbox=bob@example.test") == own_scans,
+          "the Sieve extension asked scand again inside a delivery")
     m2 = uuid.uuid4().hex
     st.send(with_marker(spam, m2), ["bob@example.test"], sender="vip@partner.example")
     arrived(st, "bob@example.test", m2, "MySpam")

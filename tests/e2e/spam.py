@@ -355,6 +355,22 @@ def trusted_authentication_results_and_blocked_links_score(st):
 
 
 @tap.case
+def a_blocked_link_counts_past_the_token_cap(st):
+    # more links than the classifier reads tokens: the blocked one is last
+    links = b"".join(b"http://h%d.example/\n" % i for i in range(25000))
+    linked = (b"From: news@remote.test\nTo: bob@example.test\nSubject: many links\n\n" +
+              links + b"http://www.last-e2e.example/\n")
+    st.ctl("list", "add", "*", "url-block", "last-e2e.example")
+    try:
+        time.sleep(0.2)
+        box, got = where(st, "bob@example.test", deliver(st, linked, "bob@example.test"))
+        spam = header_of(got, "X-Omamori-Spam") or ""
+        check("URL_BLOCKLISTED" in spam, "X-Omamori-Spam: %r" % spam)
+    finally:
+        st.ctl("list", "del", "*", "url-block", "last-e2e.example")
+
+
+@tap.case
 def train_learns_again_what_is_unsure(st):
     fixtures = os.path.join(st.dir, "fixtures", "train")
     proc = st.ctl("train", "--rounds", "2", os.path.join(fixtures, "spam"),

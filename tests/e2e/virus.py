@@ -256,6 +256,34 @@ def forged_verdict_header_is_removed(st):
 
 
 @tap.case
+def blocked_link_quarantines_mail_without_the_spam_check(st):
+    # alice has inbound-virus only: an administrator's url-block list still
+    # keeps a clean message with such a link (its last, behind others) out
+    # of her inbox
+    st.ctl("list", "add", "*", "url-block", "phish-e2e.example")
+    try:
+        time.sleep(0.2)
+        m = marker()
+        links = b"".join(b"http://h%d.example/\n" % i for i in range(50))
+        st.send(mixed(m, [text_part(links + b"http://user@Login.Phish-E2E.example:443/x")]),
+                ["alice@example.test"])
+        got = st.wait_for("alice@example.test", m, mailbox="Quarantine")[0]
+        spam = header_of(got, "X-Omamori-Spam") or ""
+        check(verdict(got) == "clean", "verdict %r" % verdict(got))
+        check(spam.startswith("yes;") and "rules=URL_BLOCKLISTED" in spam and
+              "listed=url-block:global" in spam, "X-Omamori-Spam: %r" % spam)
+        check(header_of(got, "X-Spam-Flag") == "YES", "no X-Spam-Flag: YES")
+    finally:
+        st.ctl("list", "del", "*", "url-block", "phish-e2e.example")
+    time.sleep(0.2)
+    m = marker()
+    st.send(mixed(m, [text_part(b"http://login.phish-e2e.example/")]), ["alice@example.test"])
+    got = st.wait_for("alice@example.test", m)[0]
+    check(verdict(got) == "clean" and header_of(got, "X-Omamori-Spam") is None,
+          "after the entry is gone: %r" % header_of(got, "X-Omamori-Spam"))
+
+
+@tap.case
 def off_and_paused_mailboxes_get_mail_untouched(st):
     st.ctl("sub", "set", "carol@example.test", "inbound-virus", "paused")
     m = marker()

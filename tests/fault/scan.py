@@ -15,7 +15,6 @@ import email.policy
 import io
 import os
 import pwd
-import shutil
 import socket
 import struct
 import subprocess

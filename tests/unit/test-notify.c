@@ -56,9 +56,32 @@ static void test_templates(void)
 	free(error);
 }
 
+/* The notice above a message not scanned whole says why in words, then the
+   technical reason, in the domain's language. */
+static void test_unscanned(void)
+{
+	char *error = NULL, *ja, *en;
+
+	ja = om_notify_unscanned(TEMPLATES_DIR, "ja",
+				 "limit: box.zip: Heuristics.Limits.Exceeded.MaxRecursion",
+				 0, &error);
+	en = om_notify_unscanned(TEMPLATES_DIR, "en", "limit: more than 1000 MIME parts",
+				 0, &error);
+	TAP_OK(ja != NULL && strstr(ja, "\xe7\x90\x86\xe7\x94\xb1: \xe5\x9c\xa7\xe7\xb8\xae") != NULL &&
+	       strstr(ja, "(limit: box.zip: Heuristics.Limits.Exceeded.MaxRecursion)") != NULL,
+	       "ja: the reason in words, then the technical one");
+	TAP_OK(en != NULL && strstr(en, "Reason: too many parts in the message "
+				    "(limit: more than 1000 MIME parts)") != NULL,
+	       "en: the reason in words, then the technical one");
+	free(ja);
+	free(en);
+	free(error);
+}
+
 int main(void)
 {
 	test_expand();
 	test_templates();
+	test_unscanned();
 	return tap_done();
 }

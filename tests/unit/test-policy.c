@@ -60,6 +60,12 @@ static const struct bad_case bad_cases[] = {
 	{ "oversized, unfinished", "request=smtpd_access_policy\nx=aaaaaaaaaaaaaaaaaaaaaaaaaaaa", 16,
 	  "too large" },
 	{ "oversized, complete", "request=smtpd_access_policy\nx=aaaaaaaaaaaaaa\n\n", 16, "too large" },
+	{ "size with junk", "request=smtpd_access_policy\nsize=12abc\n\n", 4096, "size is not" },
+	{ "negative size", "request=smtpd_access_policy\nsize=-1\n\n", 4096, "size is not" },
+	{ "size overflowing", "request=smtpd_access_policy\nsize=99999999999999999999999\n\n",
+	  4096, "size is not" },
+	{ "recipient_count with a space", "request=smtpd_access_policy\nrecipient_count= 3\n\n",
+	  4096, "recipient_count is not" },
 };
 
 static void test_malformed(void)
@@ -82,6 +88,12 @@ static void test_malformed(void)
 	scanned = 0;
 	TAP_OK(om_policy_parse(buf, 41, 4096, &scanned, &req, &used, &error) < 0 &&
 	       strstr(error, "NUL") != NULL, "refused: NUL byte");
+	len = (size_t)snprintf(buf, sizeof(buf), "%s",
+			       "request=smtpd_access_policy\nsize=\nrecipient_count=12\n\n");
+	scanned = 0;
+	TAP_OK(om_policy_parse(buf, len, 4096, &scanned, &req, &used, &error) == 1 &&
+	       req.size == 0 && req.recipient_count == 12,
+	       "an empty size is 0, recipient_count read");
 }
 
 static struct om_policy_decision dec;	/* the last decision, reason included */
@@ -178,6 +190,12 @@ static void test_decisions(struct om_store *store)
 		      "DUNNO") == 0, "two messages within the rate");
 	TAP_OK(strncmp(decide(policy, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "r3", 0, 1202),
 		       "450 4.7.1", 9) == 0, "third message in the window deferred");
+	decide(policy, "RCPT", "e@example.jp", "x@far.example", "Ev\"e\n@example.jp", "q1", 0, 1200);
+	decide(policy, "RCPT", "e@example.jp", "x@far.example", "Ev\"e\n@example.jp", "q2", 0, 1200);
+	TAP_OK(strncmp(decide(policy, "RCPT", "e@example.jp", "x@far.example", "Ev\"e\n@example.jp",
+			      "q3", 0, 1200), "450 4.7.1", 9) == 0 &&
+	       strncmp(dec.reason, "ev?e?@example.jp: 2 messages", 28) == 0,
+	       "a rate refusal quotes the user sanitised");
 	TAP_OK(strcmp(decide(policy, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "r4", 0, 1260),
 		      "DUNNO") == 0, "next window: accepted again");
 	TAP_OK(om_policy_save_rates(policy, store, 1260, &error) == 0, "rate counters saved");

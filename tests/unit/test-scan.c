@@ -1,9 +1,12 @@
 /* test-scan.c - the scan of one message (scan.c) with real libclamav and a
- * signature database written by the test: each decision path. */
+ * signature database written by the test: each decision path, and the
+ * url-block lists for a mailbox without the spam check. */
 #include "tap.h"
 #include "scan/av.h"
 #include "mail/mime.h"
 #include "scan/scan.h"
+#include "store/snapshot.h"
+#include "store/store.h"
 #include "lib/util.h"
 
 #include <stdio.h>
@@ -52,13 +55,16 @@ static struct om_av_engine *make_engine(char *dir)
 	return make_engine_in(dir, NULL);
 }
 
-static void scan_with(const struct om_av_engine *engine, const char *msg,
+/* Scans msg for taro@example.jp: checks NULL (virus), lists from snap
+   (may be NULL). */
+static void scan_full(const struct om_av_engine *engine, const struct om_snapshot *snap,
+		      int checks, const char *msg,
 		      enum om_limit_action limit_action, struct om_scan_result *res)
 {
 	struct om_scan_settings set = {
 		.engine = engine, .max_size = 1 << 20, .max_parts = 100, .max_depth = 10,
 		.limit_action = limit_action, .templates_dir = TEMPLATES_DIR,
-		.language = "ja", .notice_from = "postmaster@example.jp",
+		.language = "ja", .notice_from = "postmaster@example.jp", .snap = snap,
 	};
 	struct om_scan_request req;
 	char *error = NULL;
@@ -67,6 +73,7 @@ static void scan_with(const struct om_av_engine *engine, const char *msg,
 	req.mailbox = (char *)"taro@example.jp";
 	req.direction = OM_DIRECTION_IN;
 	req.mail_from = (char *)"hanako@remote.test";
+	req.checks = checks;
 	req.message = msg;
 	req.message_len = strlen(msg);
 	om_scan_result_init(res);
@@ -74,6 +81,12 @@ static void scan_with(const struct om_av_engine *engine, const char *msg,
 		TAP_OK(0, "scan failed: %s", error);
 		free(error);
 	}
+}
+
+static void scan_with(const struct om_av_engine *engine, const char *msg,
+		      enum om_limit_action limit_action, struct om_scan_result *res)
+{
+	scan_full(engine, NULL, 0, msg, limit_action, res);
 }
 
 static void scan(const struct om_av_engine *engine, const char *msg,
@@ -158,6 +171,79 @@ static void test_limits(const struct om_av_engine *engine)
 	om_buf_free(&m);
 }
 
+/* A virus-only scan for taro@example.jp with lists from snap. */
+static void scan_virus_only(const struct om_av_engine *engine,
+			    const struct om_snapshot *snap, const char *msg,
+			    struct om_scan_result *res)
+{
+	scan_full(engine, snap, OM_CHECK_VIRUS, msg, OM_LIMIT_QUARANTINE, res);
+}
+
+static int result_is(const struct om_scan_result *res, enum om_verdict verdict,
+		     enum om_spam_action spam_action, const char *listed)
+{
+	return res->verdict == verdict && res->spam_action == spam_action &&
+		(listed == NULL ? res->spam_listed == NULL :
+		 res->spam_listed != NULL && strcmp(res->spam_listed, listed) == 0);
+}
+
+/* A mailbox subscribed to inbound-virus alone: a link on a url-block list
+   quarantines clean mail as spam, however the link is written and wherever
+   it stands, whatever the mailbox's allow list; a virus stays a virus. */
+static void test_url_block_without_spam_check(const struct om_av_engine *engine)
+{
+	char dir[] = "/tmp/om-test-urlblock-XXXXXX";
+	struct om_snapshot *snap = om_snapshot_new();
+	struct om_store *store = NULL;
+	struct om_scan_result res;
+	char *path, *msg, *error = NULL;
+
+	if (mkdtemp(dir) == NULL)
+		abort();
+	path = om_asprintf("%s/o.db", dir);
+	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0 &&
+	       om_store_list_add(store, "*", "url-block", "evil.example", 0, &error) == 0 &&
+	       om_store_list_add(store, "example.jp", "url-block", "phish.example", 0, &error) == 0 &&
+	       om_snapshot_load(snap, store, &error) == 0, "url-block lists loaded (%s)",
+	       error != NULL ? error : "ok");
+	scan_virus_only(engine, snap, "Subject: hi\n\nsee http://www.example.org/\n", &res);
+	TAP_OK(result_is(&res, OM_VERDICT_CLEAN, OM_SPAM_ACTION_NONE, NULL) && res.spam_score == NULL,
+	       "no blocked link: clean, no spam fields");
+	om_scan_result_free(&res);
+	scan_virus_only(engine, snap, "Subject: hi\nContent-Type: text/html\n\n"
+			"<a href=\"http://bank.example@WWW.Evil.Example:8080/x\">bank</a>\n", &res);
+	TAP_OK(result_is(&res, OM_VERDICT_SPAM, OM_SPAM_ACTION_QUARANTINE, "url-block:global") &&
+	       res.spam_rules != NULL && strcmp(res.spam_rules, "URL_BLOCKLISTED") == 0 &&
+	       res.action == OM_ACTION_DELIVER && res.message == NULL,
+	       "a globally blocked link: spam, quarantined, unchanged");
+	om_scan_result_free(&res);
+	scan_virus_only(engine, snap, "Subject: hi\n\nhttp://login.phish.example/\n", &res);
+	TAP_OK(result_is(&res, OM_VERDICT_SPAM, OM_SPAM_ACTION_QUARANTINE, "url-block:domain"),
+	       "the recipient domain's list: url-block:domain");
+	om_scan_result_free(&res);
+	TAP_OK(om_store_list_add(store, "taro@example.jp", "allow", "hanako@remote.test", 0,
+				 &error) == 0 && om_snapshot_load(snap, store, &error) == 0,
+	       "sender allow-listed");
+	scan_virus_only(engine, snap, "Subject: hi\n\nhttp://evil.example/\n", &res);
+	TAP_OK(result_is(&res, OM_VERDICT_SPAM, OM_SPAM_ACTION_QUARANTINE, "url-block:global"),
+	       "an allow list (the spam check's) does not lift the administrator's url-block");
+	om_scan_result_free(&res);
+	msg = om_asprintf("Subject: a\nContent-Type: multipart/mixed; boundary=\"B\"\n\n"
+			  "--B\nContent-Type: text/plain\n\nhttp://evil.example/\n--B\n"
+			  "Content-Type: application/octet-stream; name=\"e.com\"\n"
+			  "Content-Transfer-Encoding: base64\n\n%s--B--\n", eicar_b64);
+	scan_virus_only(engine, snap, msg, &res);
+	TAP_OK(res.verdict == OM_VERDICT_VIRUS && res.spam_listed == NULL,
+	       "a virus stays a virus");
+	om_scan_result_free(&res);
+	free(msg);
+	free(error);
+	free(path);
+	om_snapshot_free(&snap);
+	om_store_close(&store);
+	tap_remove_tree(dir);
+}
+
 /* libclamav answers "clean" when it cannot make its scratch directory; the
    scan must fail instead, whatever the limit action says. */
 static void test_scratch_failure(void)
@@ -194,6 +280,7 @@ int main(void)
 	if (engine != NULL) {
 		test_paths(engine);
 		test_limits(engine);
+		test_url_block_without_spam_check(engine);
 	}
 	test_scratch_failure();
 	om_av_engine_free(&engine);

@@ -1,8 +1,10 @@
-/* test-spam.c - unit tests of tokenize.c and spam.c: Japanese in every
- * charset it arrives in, broken charsets that must still yield tokens, and
+/* test-spam.c - unit tests of tokenize.c, links.c and spam.c: Japanese in
+ * every charset it arrives in, broken charsets that must still yield
+ * tokens, every link of a message however many tokens it has, and
  * learning, scoring and unlearning on a real store. */
 #include "tap.h"
 #include "mail/mime.h"
+#include "spam/links.h"
 #include "spam/spam.h"
 #include "spam/spamtable.h"
 #include "store/store.h"
@@ -160,6 +162,142 @@ static void test_more_tokens(void)
 	TAP_OK(has_token("Subject: x\n\nhi\n", 14, "meta:date:unknown") &&
 	       has_token("Subject: x\n\nhi\n", 14, "meta:msgid-shape:none"),
 	       "no Date and no Message-ID have tokens of their own");
+}
+
+/* ---- links.c ---- */
+
+struct host_case {
+	const char *label, *text, *want;	/* want: hosts joined by '|' */
+};
+
+static const struct host_case host_cases[] = {
+	{ "plain link", "see http://Win.Example.COM/x now", "win.example.com" },
+	{ "https, query, fragment", "https://a.example?x=1 and https://b.example#top",
+	  "a.example|b.example" },
+	{ "user information is not the host",
+	  "http://bank.example@evil.example/login", "evil.example" },
+	{ "user and password, port", "http://u:p@evil.example:8080/", "evil.example" },
+	{ "port alone", "http://evil.example:80/", "evil.example" },
+	{ "trailing dot", "http://evil.example./", "evil.example" },
+	{ "escaped host", "http://ev%69l%2Eexample/", "evil.example" },
+	{ "backslash ends the host", "http://evil.example\\path", "evil.example" },
+	{ "not http", "ftp://files.example/ and mailto:x@y.example", "" },
+	{ "scheme in a word", "xhttp://other.example/", "other.example" },
+	{ "empty host", "http:///path http://:80/", "" },
+	{ "repeats reported in order", "http://a.example http://b.example http://a.example",
+	  "a.example|b.example|a.example" },
+};
+
+static int join_host(void *context, const char *host)
+{
+	struct om_buf *b = context;
+
+	om_buf_printf(b, "%s%s", b->len > 0 ? "|" : "", host);
+	return 0;
+}
+
+static int find_evil(void *context, const char *host)
+{
+	int *calls = context;
+
+	(*calls)++;
+	return strcmp(host, "evil.example") == 0 ? 7 : 0;
+}
+
+static void test_link_hosts(void)
+{
+	struct om_buf b;
+	char *longest, *too_long;
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(host_cases); i++) {
+		om_buf_init(&b);
+		(void)om_links_in_text(host_cases[i].text, join_host, &b);
+		TAP_OK(strcmp(b.data != NULL ? b.data : "", host_cases[i].want) == 0,
+		       "link host: %s (%s)", host_cases[i].label, b.data != NULL ? b.data : "");
+		om_buf_free(&b);
+	}
+	longest = om_malloc(OM_LINKS_HOST_MAX + 32);
+	memcpy(longest, "http://", 7);
+	memset(longest + 7, 'a', OM_LINKS_HOST_MAX - 8);
+	memcpy(longest + 7 + OM_LINKS_HOST_MAX - 8, ".example/", 10);
+	too_long = om_asprintf("http://a%s", longest + 7);
+	om_buf_init(&b);
+	(void)om_links_in_text(longest, join_host, &b);
+	TAP_OK(b.len == OM_LINKS_HOST_MAX, "a host of %d bytes is read", OM_LINKS_HOST_MAX);
+	om_buf_reset(&b);
+	(void)om_links_in_text(too_long, join_host, &b);
+	TAP_OK(b.len == 0, "a longer one is no host");
+	om_buf_free(&b);
+	free(longest);
+	free(too_long);
+}
+
+/* A message in which each kind of place holds a link. */
+static void test_link_places(void)
+{
+	static const char msg[] =
+		"From: a@example.net\nSubject: links\nMIME-Version: 1.0\n"
+		"Content-Type: multipart/mixed; boundary=\"b\"\n\n"
+		"prologue http://prologue.example/\n"
+		"--b\nContent-Type: text/plain\n\nplain http://plain.example/ http://plain.example/\n"
+		"--b\nContent-Type: text/html\n\n<a href=\"http://HREF.example/\">x</a>"
+		"<script>http://script.example/</script>\n"
+		"--b\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+		"aHR0cDovL2Jhc2U2NC5leGFtcGxlLw==\n"
+		"--b\nContent-Type: message/rfc822\n\nSubject: inner\n\nhttp://inner.example/\n"
+		"--b--\nepilogue http://epilogue.example/\n";
+	static const char with_nul[] = "not mime\0http://after-nul.example/";
+	struct om_mime_msg *parsed;
+	char *error = NULL;
+	struct om_buf b;
+
+	parsed = om_mime_parse(msg, strlen(msg), &error);
+	free(error);
+	om_buf_init(&b);
+	TAP_OK(parsed != NULL && om_links_each(parsed, msg, strlen(msg), join_host, &b) == 0,
+	       "links pass over a parsed message");
+	TAP_OK(b.data != NULL && strstr(b.data, "prologue.example") != NULL &&
+	       strstr(b.data, "plain.example") != NULL && strstr(b.data, "href.example") != NULL &&
+	       strstr(b.data, "base64.example") != NULL && strstr(b.data, "inner.example") != NULL &&
+	       strstr(b.data, "epilogue.example") != NULL && strstr(b.data, "script.example") == NULL,
+	       "every place of a link, decoded; no script (%s)", b.data != NULL ? b.data : "");
+	TAP_OK(b.data != NULL && strstr(strstr(b.data, "plain.example") + 1,
+					"plain.example") == NULL, "each host once");
+	om_mime_free(&parsed);
+	om_buf_free(&b);
+	om_buf_init(&b);
+	(void)om_links_each(NULL, with_nul, sizeof(with_nul) - 1, join_host, &b);
+	TAP_OK(b.data != NULL && strcmp(b.data, "after-nul.example") == 0,
+	       "unparsed data: read as text past a NUL byte");
+	om_buf_free(&b);
+}
+
+/* More links than the classifier reads tokens: the last one, blocked,
+   still counts, and the pass stops at it. */
+static void test_links_past_the_token_cap(void)
+{
+	struct om_spam_db *db = om_spam_db_new();
+	int calls = 0;
+	struct om_spam_check_settings set = { NULL, find_evil, &calls };
+	struct om_spam_report report;
+	struct om_buf msg;
+	int i;
+
+	om_buf_init(&msg);
+	om_buf_append_str(&msg, "From: a@example.net\nSubject: many links\n\n");
+	for (i = 0; i < 25000; i++)
+		om_buf_printf(&msg, "http://h%d.example/\n", i);
+	om_buf_append_str(&msg, "http://www.evil.example/ http://evil.example/\n");
+	TAP_OK(!has_token(msg.data, msg.len, "url:evil.example"),
+	       "the classifier's tokens stop before the last link");
+	om_spam_check(db, msg.data, msg.len, &set, &report);
+	TAP_OK(report.rules.count > 0 &&
+	       strcmp(report.rules.hits[report.rules.count - 1].name, "URL_BLOCKLISTED") == 0 &&
+	       report.score >= 10.0, "the blocked last link still scores URL_BLOCKLISTED");
+	TAP_OK(calls == 25002, "each host asked once, up to the blocked one (%d)", calls);
+	om_buf_free(&msg);
+	om_spam_db_free(&db);
 }
 
 /* The in-memory token table: counts under hashed keys, growth, bounds. */
@@ -430,6 +568,9 @@ int main(void)
 	test_kinds();
 	test_token_places();
 	test_more_tokens();
+	test_link_hosts();
+	test_link_places();
+	test_links_past_the_token_cap();
 	test_token_table();
 	test_readings();
 	test_learning();

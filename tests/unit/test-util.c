@@ -1,11 +1,14 @@
 /* test-util.c - unit tests of util.c, hash.c and log.c: sanitising, JSON
- * strings, bounded copies, the hash map, syslog's fallback to stderr. */
+ * strings, bounded copies, the checked number parsers, the hash map,
+ * syslog's fallback to stderr. */
 #include "tap.h"
 #include "lib/hash.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "crypto/report.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -51,6 +54,87 @@ static void test_sanitize(void)
 	out = om_sanitize_text("line1\nline2\x01", 80);
 	TAP_OK(strcmp(out, "line1\nline2?") == 0, "sanitize_text keeps newlines only");
 	free(out);
+}
+
+struct parse_case {
+	const char *label, *in;
+	long min, max;
+	int want_ret;
+	long want;
+};
+
+static const struct parse_case parse_long_cases[] = {
+	{ "plain number", "42", 0, 100, 0, 42 },
+	{ "zero", "0", 0, 100, 0, 0 },
+	{ "leading zeros", "007", 0, 100, 0, 7 },
+	{ "negative", "-5", -10, 10, 0, -5 },
+	{ "minimum itself", "-10", -10, 10, 0, -10 },
+	{ "maximum itself", "10", -10, 10, 0, 10 },
+	{ "below the minimum", "-11", -10, 10, -1, 0 },
+	{ "above the maximum", "11", -10, 10, -1, 0 },
+	{ "empty", "", 0, 100, -1, 0 },
+	{ "a lone sign", "-", -10, 10, -1, 0 },
+	{ "plus sign", "+5", 0, 100, -1, 0 },
+	{ "leading space", " 5", 0, 100, -1, 0 },
+	{ "trailing space", "5 ", 0, 100, -1, 0 },
+	{ "trailing junk", "12abc", 0, 100, -1, 0 },
+	{ "letters", "abc", 0, 100, -1, 0 },
+	{ "hex", "0x10", 0, 100, -1, 0 },
+	{ "two signs", "--5", -10, 10, -1, 0 },
+	{ "LONG_MAX overflowed by one", "9223372036854775808", LONG_MIN, LONG_MAX, -1, 0 },
+	{ "far overflow", "99999999999999999999999999", LONG_MIN, LONG_MAX, -1, 0 },
+	{ "LONG_MIN", "-9223372036854775808", LONG_MIN, LONG_MAX, 0, LONG_MIN },
+	{ "below LONG_MIN", "-9223372036854775809", LONG_MIN, LONG_MAX, -1, 0 },
+};
+
+static void test_parse(void)
+{
+	unsigned long u = 77;
+	char text[80];
+	double d = 0;
+	size_t i;
+	long n;
+
+	for (i = 0; i < OM_N_ELEMENTS(parse_long_cases); i++) {
+		const struct parse_case *c = &parse_long_cases[i];
+		int ret;
+
+		n = 12345;
+		ret = om_parse_long(c->in, c->min, c->max, &n);
+		TAP_OK(ret == c->want_ret && n == (ret == 0 ? c->want : 12345),
+		       "parse_long: %s", c->label);
+	}
+	TAP_OK(om_parse_long(NULL, 0, 10, &n) < 0, "parse_long: NULL");
+	TAP_OK(om_parse_ulong("65535", 1, 65535, &u) == 0 && u == 65535,
+	       "parse_ulong: a port");
+	TAP_OK(om_parse_ulong("0", 1, 65535, &u) < 0 && u == 65535,
+	       "parse_ulong: port 0 refused, value untouched");
+	TAP_OK(om_parse_ulong("65536", 1, 65535, &u) < 0, "parse_ulong: port too large");
+	TAP_OK(om_parse_ulong("-1", 0, ULONG_MAX, &u) < 0, "parse_ulong: no sign");
+	(void)snprintf(text, sizeof(text), "%lu", ULONG_MAX);
+	TAP_OK(om_parse_ulong(text, 0, ULONG_MAX, &u) == 0 && u == ULONG_MAX,
+	       "parse_ulong: ULONG_MAX");
+	(void)snprintf(text, sizeof(text), "%lu0", ULONG_MAX);
+	TAP_OK(om_parse_ulong(text, 0, ULONG_MAX, &u) < 0, "parse_ulong: ULONG_MAX * 10");
+	TAP_OK(om_parse_ulong("18446744073709551616", 0, ULONG_MAX, &u) < 0,
+	       "parse_ulong: ULONG_MAX + 1");
+	TAP_OK(om_parse_decimal("-1.25", &d) == 0 && d == -1.25, "parse_decimal: -1.25");
+	TAP_OK(om_parse_decimal("5", &d) == 0 && d == 5.0, "parse_decimal: 5");
+	TAP_OK(om_parse_decimal("0.50", &d) == 0 && d == 0.5, "parse_decimal: 0.50");
+	TAP_OK(om_parse_decimal("inf", &d) < 0 && om_parse_decimal("nan", &d) < 0,
+	       "parse_decimal: inf and nan refused");
+	TAP_OK(om_parse_decimal("1e5", &d) < 0 && om_parse_decimal("0x1p3", &d) < 0,
+	       "parse_decimal: exponents and hex refused");
+	TAP_OK(om_parse_decimal(" 1", &d) < 0 && om_parse_decimal("1.", &d) < 0 &&
+	       om_parse_decimal(".5", &d) < 0 && om_parse_decimal("", &d) < 0 &&
+	       om_parse_decimal("-", &d) < 0 && om_parse_decimal("1.2.3", &d) < 0,
+	       "parse_decimal: malformed refused");
+	memset(text, '9', sizeof(text));
+	text[64] = '\0';
+	TAP_OK(om_parse_decimal(text, &d) == 0, "parse_decimal: 64 characters");
+	text[64] = '9';
+	text[65] = '\0';
+	TAP_OK(om_parse_decimal(text, &d) < 0, "parse_decimal: 65 characters refused");
 }
 
 static void test_json(void)
@@ -181,6 +265,30 @@ static void test_log_fallback(void)
 	rmdir(dir);
 }
 
+/* A field a caller forgot to sanitise still makes one line, controls shown
+   as '?' (the log is on stderr after test_log_fallback). */
+static void test_log_line(void)
+{
+	char path[] = "/tmp/om-test-logline.XXXXXX", got[256];
+	int fd = mkstemp(path), saved = dup(2);
+	ssize_t n = -1;
+
+	if (fd < 0 || saved < 0 || dup2(fd, 2) < 0) {
+		TAP_OK(0, "redirecting stderr");
+		return;
+	}
+	om_log_info("user=%s done", "eve\nerror: forged\r\x1b[2J");
+	(void)dup2(saved, 2);
+	close(saved);
+	if (lseek(fd, 0, SEEK_SET) == 0)
+		n = read(fd, got, sizeof(got) - 1);
+	got[n > 0 ? n : 0] = '\0';
+	TAP_OK(n > 0 && strstr(got, "user=eve?error: forged??[2J done\n") != NULL &&
+	       strchr(got, '\n') == got + n - 1, "a log line stays one line");
+	close(fd);
+	unlink(path);
+}
+
 /* Seals of omamori's own reports: only the key's holder makes one, for
    one mailbox, for a while. */
 static void test_report_seal(void)
@@ -213,13 +321,23 @@ static void test_report_seal(void)
 	       om_report_verify(key, "1 x y", "admin@example.jp", now) == 0,
 	       "not when malformed");
 	free(bad);
+	bad = om_asprintf("1 99999999999999999999999 %s", strrchr(seal, ' ') + 1);
+	TAP_OK(om_report_verify(key, bad, "admin@example.jp", now) == 0,
+	       "not when the time overflows");
+	free(bad);
+	bad = om_asprintf("1 -%s", strchr(seal, ' ') + 1);
+	TAP_OK(om_report_verify(key, bad, "admin@example.jp", now) == 0,
+	       "not with a signed time");
+	free(bad);
 	free(seal);
 }
 
 int main(void)
 {
 	test_log_fallback();
+	test_log_line();
 	test_sanitize();
+	test_parse();
 	test_report_seal();
 	test_json();
 	test_strlcpy();

@@ -1,0 +1,232 @@
+/* links.c - every link host of a message (see links.h), for the url-block
+ * lists and for the classifier's "url:" tokens alike, so both read a link
+ * the same way.
+ *
+ * A host is what a browser would connect to: after "http://" or
+ * "https://", without the user information before an '@' (a link to
+ * "http://bank.example@evil.example/" goes to evil.example), without a
+ * port, %XX escapes decoded, lower case, no trailing dot.
+ */
+#include "spam/links.h"
+#include "lib/hash.h"
+#include "mail/mime.h"
+#include "lib/util.h"
+
+#include <gmime/gmime.h>
+#include <libxml/HTMLparser.h>
+#include <string.h>
+#include <strings.h>
+
+/* How deep attached messages are followed (scand refuses mail nested
+   deeper than scan_max_depth before this pass). */
+#define OM_LINKS_DEPTH_MAX 64
+
+/* One pass over a message: each host reported once. */
+struct om_links_pass {
+	struct om_hash *seen;
+	om_links_cb *cb;
+	void *context;
+	int stop;		/* the callback's nonzero answer */
+	unsigned int depth;	/* attached messages entered */
+};
+
+static int om_links_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Where the authority starting at p ends: at the path, query or fragment,
+   or where the text around the link resumes. */
+static const char *om_links_authority_end(const char *p)
+{
+	while (*p != '\0' && strchr("/\\?#\"'<> \t\r\n", *p) == NULL)
+		p++;
+	return p;
+}
+
+/* The host of the link whose authority starts at p, into host.  1, or 0
+   when there is none or it is longer than OM_LINKS_HOST_MAX. */
+static int om_links_host(const char *p, char host[OM_LINKS_HOST_MAX + 1])
+{
+	const char *end = om_links_authority_end(p), *q;
+	size_t n = 0;
+	int hi, lo;
+	char c;
+
+	for (q = p; q < end; q++) {
+		if (*q == '@')
+			p = q + 1;	/* user information before it */
+	}
+	for (q = p; q < end && *q != ':'; q++) {
+		c = *q;
+		if (c == '%' && end - q > 2 && (hi = om_links_hex(q[1])) >= 0 &&
+		    (lo = om_links_hex(q[2])) >= 0) {
+			c = (char)(hi * 16 + lo);
+			q += 2;
+		}
+		if (n == OM_LINKS_HOST_MAX)
+			return 0;
+		host[n++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	while (n > 0 && host[n - 1] == '.')
+		n--;
+	host[n] = '\0';
+	return n > 0;
+}
+
+int om_links_in_text(const char *text, om_links_cb *cb, void *context)
+{
+	char host[OM_LINKS_HOST_MAX + 1];
+	const char *p = text;
+	int http, ret;
+
+	while ((p = strstr(p, "://")) != NULL) {
+		http = (p - text >= 4 && strncasecmp(p - 4, "http", 4) == 0) ||
+			(p - text >= 5 && strncasecmp(p - 5, "https", 5) == 0);
+		p += 3;
+		if (http && om_links_host(p, host) && (ret = cb(context, host)) != 0)
+			return ret;
+	}
+	return 0;
+}
+
+static void om_links_html_node(xmlNode *node, struct om_buf *out, size_t *links_r)
+{
+	xmlChar *href;
+
+	for (; node != NULL; node = node->next) {
+		if (node->type == XML_TEXT_NODE && node->content != NULL) {
+			om_buf_append_str(out, (const char *)node->content);
+			om_buf_append(out, " ", 1);
+		} else if (node->type == XML_ELEMENT_NODE) {
+			if (xmlStrcasecmp(node->name, (const xmlChar *)"script") == 0 ||
+			    xmlStrcasecmp(node->name, (const xmlChar *)"style") == 0)
+				continue;
+			href = xmlGetProp(node, (const xmlChar *)"href");
+			if (href != NULL) {
+				om_buf_append_str(out, " ");
+				om_buf_append_str(out, (const char *)href);
+				om_buf_append_str(out, " ");
+				(*links_r)++;
+				xmlFree(href);
+			}
+			om_links_html_node(node->children, out, links_r);
+		}
+	}
+}
+
+void om_links_html_text(const char *html, struct om_buf *out, size_t *links_r)
+{
+	htmlDocPtr doc = htmlReadMemory(html, (int)strlen(html), NULL, "UTF-8",
+					HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+					HTML_PARSE_NONET | HTML_PARSE_RECOVER);
+
+	*links_r = 0;
+	if (doc == NULL)
+		return;
+	om_links_html_node(xmlDocGetRootElement(doc), out, links_r);
+	xmlFreeDoc(doc);
+}
+
+/* Passes a host on to the caller's callback the first time it is seen. */
+static int om_links_once(void *context, const char *host)
+{
+	struct om_links_pass *pass = context;
+
+	if (om_hash_get(pass->seen, host) != NULL)
+		return 0;
+	om_hash_set(pass->seen, host, (void *)1);
+	return pass->cb(pass->context, host);
+}
+
+static void om_links_text(struct om_links_pass *pass, const char *text)
+{
+	if (pass->stop == 0 && text != NULL)
+		pass->stop = om_links_in_text(text, om_links_once, pass);
+}
+
+static void om_links_part(GMimeObject *parent, GMimeObject *part, gpointer data);
+
+static void om_links_attached(struct om_links_pass *pass, GMimeMessagePart *part)
+{
+	GMimeMessage *inner = g_mime_message_part_get_message(part);
+
+	if (inner == NULL || pass->depth >= OM_LINKS_DEPTH_MAX)
+		return;
+	pass->depth++;
+	g_mime_message_foreach(inner, om_links_part, pass);
+	pass->depth--;
+}
+
+static void om_links_part(GMimeObject *parent, GMimeObject *part, gpointer data)
+{
+	struct om_links_pass *pass = data;
+	struct om_buf html;
+	size_t links;
+	char *text;
+
+	(void)parent;
+	if (pass->stop != 0)
+		return;
+	if (GMIME_IS_MESSAGE_PART(part)) {
+		/* GMime's traversal does not enter an attached message; mail
+		   clients show it inline */
+		om_links_attached(pass, GMIME_MESSAGE_PART(part));
+		return;
+	}
+	if (GMIME_IS_MULTIPART(part)) {
+		om_links_text(pass, g_mime_multipart_get_prologue(GMIME_MULTIPART(part)));
+		om_links_text(pass, g_mime_multipart_get_epilogue(GMIME_MULTIPART(part)));
+		return;
+	}
+	if (!GMIME_IS_TEXT_PART(part))
+		return;
+	text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+	if (text == NULL)
+		return;
+	if (g_mime_content_type_is_type(g_mime_object_get_content_type(part),
+					"text", "html")) {
+		om_buf_init(&html);
+		om_links_html_text(text, &html, &links);
+		om_links_text(pass, html.data);
+		om_buf_free(&html);
+	} else {
+		om_links_text(pass, text);
+	}
+	g_free(text);
+}
+
+/* om_mime_foreach_part's callback: GMime's objects behind void. */
+static void om_links_mime_part(void *parent, void *part, void *data)
+{
+	om_links_part(parent, part, data);
+}
+
+int om_links_each(struct om_mime_msg *msg, const char *data, size_t len,
+		  om_links_cb *cb, void *context)
+{
+	struct om_links_pass pass = { om_hash_new(64), cb, context, 0, 0 };
+	char *text, *p;
+
+	if (msg != NULL) {
+		om_mime_foreach_part(msg, om_links_mime_part, &pass);
+	} else {
+		/* plain text, a NUL byte no end to it */
+		text = om_strndup(data, len);
+		for (p = text; p < text + len; p++) {
+			if (*p == '\0')
+				*p = ' ';
+		}
+		text[len] = '\0';
+		om_links_text(&pass, text);
+		free(text);
+	}
+	om_hash_free(&pass.seen, NULL);
+	return pass.stop;
+}

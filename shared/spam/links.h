@@ -1,0 +1,44 @@
+/* links.h - the hosts of a message's links, every one of them.
+ *
+ * The url-block lists (doc/spam.md) must see each link of a message,
+ * however many tokens the classifier reads (tokenize.c stops at its cap)
+ * and whether or not the spam check runs.  The links are found where the
+ * classifier looks for them: every text part decoded by GMime (an HTML
+ * part through libxml2: its text and the targets of its links), the text
+ * around a multipart's parts, attached messages (message/rfc822, which
+ * the classifier does not enter); a message GMime cannot read is read as
+ * plain text.  Each part is read once: the work is bounded
+ * by the message's size, not by a count of links.
+ */
+#ifndef OM_LINKS_H
+#define OM_LINKS_H
+
+#include <stddef.h>
+
+struct om_buf;
+struct om_mime_msg;
+
+/* The longest host a link pass reports (DNS's limit: a longer one cannot
+   be looked up, so no browser can follow the link). */
+#define OM_LINKS_HOST_MAX 253
+
+/* Called with a link's host: lower case, no user, port or trailing dot,
+   %XX decoded.  A nonzero return stops the pass. */
+typedef int om_links_cb(void *context, const char *host);
+
+/* Calls cb once for each distinct host of an http(s) link in the message
+   (msg NULL: data read as plain text).  Returns cb's first nonzero return,
+   or 0 when cb never stopped the pass. */
+int om_links_each(struct om_mime_msg *msg, const char *data, size_t len,
+		  om_links_cb *cb, void *context);
+
+/* Calls cb for each http(s) link in text, in order, repeats included.
+   Returns as om_links_each. */
+int om_links_in_text(const char *text, om_links_cb *cb, void *context);
+
+/* Appends an HTML document's text and the targets of its links (href),
+   separated by spaces, to out; *links_r counts the links.  Script and
+   style elements are left out. */
+void om_links_html_text(const char *html, struct om_buf *out, size_t *links_r);
+
+#endif
