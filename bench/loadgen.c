@@ -133,9 +133,10 @@ static int one_scand(int *fd, struct load_run *run, const struct load_file *f)
 		return -1;
 	memset(&req, 0, sizeof(req));
 	req.mailbox = (char *)"alice@example.test";
-	req.direction = (char *)"in";
+	req.direction = OM_DIRECTION_IN;
 	req.mail_from = (char *)"";
-	req.checks = (char *)(run->kind == LOAD_SCAND_SPAM ? "virus,spam" : "virus");
+	req.checks = run->kind == LOAD_SCAND_SPAM ? OM_CHECK_VIRUS | OM_CHECK_SPAM :
+		OM_CHECK_VIRUS;
 	req.message = f->data;
 	req.message_len = f->len;
 	om_buf_init(&frame);

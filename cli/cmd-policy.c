@@ -26,6 +26,7 @@ static int ctl_policy_test(struct ctl *ctl)
 	struct om_policy_request req;
 	struct om_policy_decision dec;
 	struct om_policy *policy;
+	struct om_buf action;
 	const char *perror;
 	char *data, *error = NULL;
 	size_t len, used, scanned = 0;
@@ -60,7 +61,10 @@ static int ctl_policy_test(struct ctl *ctl)
 		return ret;
 	}
 	om_policy_decide(policy, &req, time(NULL), &dec);
-	printf("action=%s\nreason: %s\n", dec.action, dec.reason);
+	om_buf_init(&action);
+	om_policy_action_text(&dec, &action);
+	printf("action=%s\nreason: %s\n", action.data, dec.reason);
+	om_buf_free(&action);
 	om_policy_free(&policy);
 	free(data);
 	return CTL_EXIT_OK;

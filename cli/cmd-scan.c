@@ -21,7 +21,7 @@
 struct ctl_scan_opts {
 	const char *mailbox;
 	const char *sender;
-	const char *direction;
+	enum om_direction direction;
 	const char *output;
 	int text;
 };
@@ -53,9 +53,9 @@ static void ctl_scan_json(const struct om_scan_result *res)
 
 	om_buf_init(&b);
 	om_buf_append_str(&b, "{\"verdict\":");
-	om_buf_append_json_str(&b, res->verdict);
+	om_buf_append_json_str(&b, om_verdict_name(res->verdict));
 	om_buf_append_str(&b, ",\"action\":");
-	om_buf_append_json_str(&b, res->action);
+	om_buf_append_json_str(&b, om_action_name(res->action));
 	om_buf_append_str(&b, ",\"virus\":");
 	om_buf_append_json_str(&b, res->virus);
 	om_buf_append_str(&b, ",\"reason\":");
@@ -64,7 +64,7 @@ static void ctl_scan_json(const struct om_scan_result *res)
 		      res->spam_score != NULL ? res->spam_score : "null");
 	ctl_scan_json_rules(&b, res->spam_rules);
 	om_buf_append_str(&b, "],\"spam_action\":");
-	om_buf_append_json_str(&b, res->spam_action);
+	om_buf_append_json_str(&b, om_spam_action_name(res->spam_action));
 	om_buf_append_str(&b, ",\"listed\":");
 	om_buf_append_json_str(&b, res->spam_listed);
 	om_buf_printf(&b, ",\"message_changed\":%s,\"parts\":[",
@@ -79,7 +79,7 @@ static void ctl_scan_json(const struct om_scan_result *res)
 		om_buf_append_str(&b, ",\"filename\":");
 		om_buf_append_json_str(&b, p->filename);
 		om_buf_append_str(&b, ",\"verdict\":");
-		om_buf_append_json_str(&b, p->verdict);
+		om_buf_append_json_str(&b, om_verdict_name(p->verdict));
 		om_buf_append_str(&b, ",\"virus\":");
 		om_buf_append_json_str(&b, p->virus);
 		om_buf_append_str(&b, "}");
@@ -93,7 +93,9 @@ static void ctl_scan_text(const struct om_scan_result *res)
 {
 	size_t i;
 
-	printf("verdict: %s\naction:  %s\n", res->verdict, res->action);
+	/* the decoder let no result without both through */
+	printf("verdict: %s\naction:  %s\n", om_verdict_name(res->verdict),
+	       om_action_name(res->action));
 	if (res->virus != NULL)
 		printf("virus:   %s\n", res->virus);
 	if (res->reason != NULL)
@@ -101,19 +103,36 @@ static void ctl_scan_text(const struct om_scan_result *res)
 	if (res->spam_score != NULL)
 		printf("score:   %s (%s)\n", res->spam_score,
 		       res->spam_rules != NULL ? res->spam_rules : "");
-	if (res->spam_action != NULL)
-		printf("spam:    %s\n", res->spam_action);
+	if (res->spam_action != OM_SPAM_ACTION_NONE)
+		printf("spam:    %s\n", om_spam_action_name(res->spam_action));
 	if (res->spam_listed != NULL)
 		printf("listed:  %s\n", res->spam_listed);
 	for (i = 0; i < res->part_count; i++) {
 		const struct om_scan_part *p = &res->parts[i];
 
-		printf("  part %-6s %-9s %-30s %s%s%s\n", p->path, p->verdict,
+		printf("  part %-6s %-9s %-30s %s%s%s\n", p->path,
+		       om_verdict_name(p->verdict),
 		       p->content_type != NULL ? p->content_type : "-",
 		       p->filename != NULL ? p->filename : "",
 		       p->virus != NULL ? " " : "",
 		       p->virus != NULL ? p->virus : "");
 	}
+}
+
+/* The exit status of a verdict: 0 only for clean. */
+static enum ctl_exit ctl_scan_exit(enum om_verdict verdict)
+{
+	switch (verdict) {
+	case OM_VERDICT_CLEAN:
+		return CTL_EXIT_OK;
+	case OM_VERDICT_VIRUS:
+	case OM_VERDICT_SPAM:
+	case OM_VERDICT_UNSCANNED:
+		return CTL_EXIT_NOT_CLEAN;
+	case OM_VERDICT_NONE:
+		break;
+	}
+	return CTL_EXIT_ERROR;
 }
 
 static int ctl_scan_write_output(const char *path,
@@ -148,20 +167,21 @@ static int ctl_scan_parse(int argc, char **argv, struct ctl_scan_opts *opts)
 		switch (c) {
 		case 'm': opts->mailbox = optarg; break;
 		case 's': opts->sender = optarg; break;
-		case 'd': opts->direction = optarg; break;
+		case 'd':
+			if (om_direction_parse(optarg, &opts->direction) < 0)
+				return ctl_error("--direction must be in or out"), -1;
+			break;
 		case 't': opts->text = 1; break;
 		case 'o': opts->output = optarg; break;
 		default: return -1;
 		}
 	}
-	if (strcmp(opts->direction, "in") != 0 && strcmp(opts->direction, "out") != 0)
-		return ctl_error("--direction must be in or out"), -1;
 	return optind == argc - 1 ? optind : -1;
 }
 
 int ctl_cmd_scan(struct ctl *ctl, int argc, char **argv)
 {
-	struct ctl_scan_opts opts = { "", "", "in", NULL, 0 };
+	struct ctl_scan_opts opts = { "", "", OM_DIRECTION_IN, NULL, 0 };
 	struct om_scan_request req;
 	struct om_scan_result res;
 	char *data = NULL, *error = NULL;
@@ -180,9 +200,9 @@ int ctl_cmd_scan(struct ctl *ctl, int argc, char **argv)
 	memset(&req, 0, sizeof(req));
 	req.session_id = (char *)"omamorictl";
 	req.mailbox = (char *)opts.mailbox;
-	req.direction = (char *)opts.direction;
+	req.direction = opts.direction;
 	req.mail_from = (char *)opts.sender;
-	req.checks = (char *)"virus,spam";
+	req.checks = OM_CHECK_VIRUS | OM_CHECK_SPAM;
 	req.message = data;
 	req.message_len = len;
 	if (om_scand_scan(ctl->config->scand_socket,
@@ -197,7 +217,7 @@ int ctl_cmd_scan(struct ctl *ctl, int argc, char **argv)
 		ctl_scan_text(&res);
 	else
 		ctl_scan_json(&res);
-	ret = strcmp(res.verdict, "clean") == 0 ? CTL_EXIT_OK : CTL_EXIT_NOT_CLEAN;
+	ret = ctl_scan_exit(res.verdict);
 	if (opts.output != NULL &&
 	    ctl_scan_write_output(opts.output, &res, data, len) != 0)
 		ret = CTL_EXIT_ERROR;

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int ctl_error(const char *fmt, ...)
+enum ctl_exit ctl_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -27,9 +27,9 @@ int ctl_error(const char *fmt, ...)
 	return CTL_EXIT_ERROR;
 }
 
-int ctl_fail(char *error)
+enum ctl_exit ctl_fail(char *error)
 {
-	int ret = ctl_error("%s", error);
+	enum ctl_exit ret = ctl_error("%s", error);
 
 	free(error);
 	return ret;
@@ -150,6 +150,25 @@ static const struct ctl_command *ctl_command_find(const char *name)
 	return NULL;
 }
 
+/* A command's return as an exit status: one of enum ctl_exit (not clean
+   only from scan, the command that gives verdicts), else - a slip such as
+   -1 or 1 from a helper - an error, never a status a script would read as
+   a verdict. */
+static enum ctl_exit ctl_exit_status(const struct ctl_command *cmd, int ret)
+{
+	switch ((enum ctl_exit)ret) {
+	case CTL_EXIT_OK:
+	case CTL_EXIT_ERROR:
+		return (enum ctl_exit)ret;
+	case CTL_EXIT_NOT_CLEAN:
+		if (cmd->run == ctl_cmd_scan)
+			return CTL_EXIT_NOT_CLEAN;
+		break;
+	}
+	ctl_error("internal error: command %s returned %d", cmd->name, ret);
+	return CTL_EXIT_ERROR;
+}
+
 int main(int argc, char **argv)
 {
 	const struct ctl_command *cmd;
@@ -188,7 +207,7 @@ int main(int argc, char **argv)
 	if (om_config_load(ctl.config_path, &ctl.config, &error) < 0) {
 		return ctl_fail(error);
 	}
-	ret = cmd->run(&ctl, argc - 1, argv + 1);
+	ret = ctl_exit_status(cmd, cmd->run(&ctl, argc - 1, argv + 1));
 	om_store_close(&ctl.store);
 	om_config_free(&ctl.config);
 	return ret;

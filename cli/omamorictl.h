@@ -5,9 +5,14 @@
 #include "lib/om-config.h"
 #include "store/store.h"
 
-#define CTL_EXIT_OK 0
-#define CTL_EXIT_NOT_CLEAN 1
-#define CTL_EXIT_ERROR 2
+/* omamorictl's exit status, and nothing else: main() turns any other
+   number a command might return into CTL_EXIT_ERROR, so a script never
+   reads a stray value as "clean" or "not clean". */
+enum ctl_exit {
+	CTL_EXIT_OK = 0,	/* done; scan: clean */
+	CTL_EXIT_NOT_CLEAN = 1,	/* scan: virus, spam or unscanned */
+	CTL_EXIT_ERROR = 2,	/* usage, bad input or error */
+};
 
 struct ctl {
 	const char *config_path;
@@ -18,9 +23,9 @@ struct ctl {
 /* Opens the store named by the configuration (exits 2 on failure). */
 struct om_store *ctl_store(struct ctl *ctl, int create);
 /* Prints "omamorictl: ..." to stderr and returns CTL_EXIT_ERROR. */
-int ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+enum ctl_exit ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints error (allocated), frees it, returns CTL_EXIT_ERROR. */
-int ctl_fail(char *error);
+enum ctl_exit ctl_fail(char *error);
 
 int ctl_cmd_sub(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_domain(struct ctl *ctl, int argc, char **argv);

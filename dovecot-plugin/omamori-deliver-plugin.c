@@ -14,7 +14,10 @@
  * scand cannot answer, the delivery fails temporarily (LMTP 451), Postfix
  * keeps the message and retries: nothing is lost and nothing unscanned
  * slips through, unless the administrator chose scand_failure_action =
- * accept.
+ * accept.  The message goes into a mailbox only on an action known to mean
+ * that (omamori_action_delivers); an answer this side cannot read - a
+ * garbled frame, a word of a newer scand - never decodes, and is a 451
+ * whatever scand_failure_action says.
  */
 #include "lib.h"
 #include "ioloop.h"
@@ -129,13 +132,20 @@ static const char *omamori_header_value(const char *word, const char *detail)
 
 static const char *omamori_verdict_text(const struct om_scan_result *res)
 {
-	if (strcmp(res->verdict, "virus") == 0)
+	switch (res->verdict) {
+	case OM_VERDICT_VIRUS:
 		return omamori_header_value("infected",
 					    res->virus != NULL ? res->virus : "unknown");
-	if (strcmp(res->verdict, "unscanned") == 0)
+	case OM_VERDICT_UNSCANNED:
 		return omamori_header_value("unscanned",
 					    res->reason != NULL ? res->reason : "error");
-	return "clean";
+	case OM_VERDICT_CLEAN:
+	case OM_VERDICT_SPAM:
+		return "clean";
+	case OM_VERDICT_NONE:
+		break;
+	}
+	return omamori_header_value("unscanned", "no verdict");
 }
 
 /* The tagged subject as we write it: one line (scand unfolded it
@@ -191,7 +201,8 @@ static void omamori_send_admin_copy(struct mail_deliver_context *ctx,
 	smtp_submit_deinit(&subm);
 }
 
-/* Asks scand, or takes the cached answer for this message.  0 or -1. */
+/* Asks scand, or takes the cached answer for this message.  0, or an
+   om_scand_failure (proto.h). */
 static int omamori_scan(struct omamori_delivery *d, const char **error_r)
 {
 	struct omamori_scan_cache *cache = &omamori_deliver.cache;
@@ -202,6 +213,7 @@ static int omamori_scan(struct omamori_delivery *d, const char **error_r)
 		om_settings_domain_of(d->mailbox));
 	unsigned char digest[SHA256_RESULTLEN];
 	struct omamori_scand_ask ask;
+	int ret;
 
 	sha256_get_digest(d->message->data, d->message->used, digest);
 	if (cache->valid && cache->session == ctx->session &&
@@ -215,10 +227,10 @@ static int omamori_scan(struct omamori_delivery *d, const char **error_r)
 	ask.mail_from = ctx->mail_from == NULL ? NULL :
 		smtp_address_encode(ctx->mail_from);
 	ask.checks = d->checks;
-	if (omamori_scand_client_scan(d->config, &ask, d->message->data,
-				      d->message->used, &cache->result,
-				      error_r) < 0)
-		return -1;
+	ret = omamori_scand_client_scan(d->config, &ask, d->message->data,
+					d->message->used, &cache->result, error_r);
+	if (ret < 0)
+		return ret;
 	cache->session = ctx->session;
 	cache->key = om_strdup(key);
 	memcpy(cache->digest, digest, sizeof(digest));
@@ -229,18 +241,22 @@ static int omamori_scan(struct omamori_delivery *d, const char **error_r)
 }
 
 
-/* The actions of scand's answer that this plugin knows how to carry out;
-   anything else is a temporary failure (fail closed). */
-static bool omamori_action_known(const char *action)
+/* TRUE for the actions of scand's answer that put the message (or scand's
+   rewrite of it) into a mailbox; anything else keeps it in the sender's
+   queue (fail closed).  No default: an action added to lib/values.h does
+   not compile here until it is decided, and a number that is no action
+   never delivers. */
+static bool omamori_action_delivers(enum om_action action)
 {
-	static const char *const known[] = {
-		"deliver", "strip", "replace", "quarantine", NULL
-	};
-	unsigned int i;
-
-	for (i = 0; known[i] != NULL; i++) {
-		if (strcmp(action, known[i]) == 0)
-			return TRUE;
+	switch (action) {
+	case OM_ACTION_DELIVER:
+	case OM_ACTION_STRIP:
+	case OM_ACTION_REPLACE:
+	case OM_ACTION_QUARANTINE:
+		return TRUE;
+	case OM_ACTION_TEMPFAIL:
+	case OM_ACTION_NONE:
+		break;
 	}
 	return FALSE;
 }
@@ -406,28 +422,35 @@ static int omamori_deliver_substituted(struct omamori_delivery *d,
 static void omamori_decorate_spam(struct omamori_delivery *d,
 				  const struct om_scan_result *res)
 {
-	const char *action = res->spam_action != NULL ? res->spam_action : "";
 	char *rules;
 
 	if (res->spam_score == NULL)
 		return;		/* not checked: infected or unscanned */
 	rules = om_sanitize(res->spam_rules != NULL ? res->spam_rules : "", 300);
 	d->deco.spam = t_strdup_printf("%s; score=%s; rules=%s%s%s",
-				       strcmp(res->verdict, "spam") == 0 ? "yes" : "no",
+				       res->verdict == OM_VERDICT_SPAM ? "yes" : "no",
 				       res->spam_score, rules,
 				       res->spam_listed != NULL ? "; listed=" : "",
 				       res->spam_listed != NULL ? res->spam_listed : "");
 	free(rules);
-	if (strcmp(res->verdict, "spam") != 0)
+	if (res->verdict != OM_VERDICT_SPAM)
 		return;
 	d->spam = TRUE;
-	if (strcmp(action, "deliver") == 0)
+	switch (res->spam_action) {
+	case OM_SPAM_ACTION_DELIVER:
 		return;
-	d->deco.spam_score = t_strdup(res->spam_score);
-	if (strcmp(action, "quarantine") == 0)
+	case OM_SPAM_ACTION_QUARANTINE:
 		d->quarantine = TRUE;
-	else if (strcmp(action, "tag") == 0 && res->spam_subject != NULL)
-		d->deco.subject = omamori_subject_value(res->spam_subject);
+		break;
+	case OM_SPAM_ACTION_TAG:
+		if (res->spam_subject != NULL)
+			d->deco.subject = omamori_subject_value(res->spam_subject);
+		break;
+	case OM_SPAM_ACTION_HEADER:
+	case OM_SPAM_ACTION_NONE:
+		break;
+	}
+	d->deco.spam_score = t_strdup(res->spam_score);
 }
 
 /* The header block of the delivery's message, at most max bytes. */
@@ -571,38 +594,43 @@ static int omamori_decide(struct omamori_delivery *d)
 			return 0;
 		}
 	}
-	if (omamori_scan(d, &error) < 0) {
-		if (d->config->scand_failure_action != OM_FAILURE_ACCEPT)
+	ret = omamori_scan(d, &error);
+	if (ret < 0) {
+		/* accept is for a scanner that is not there, never for an
+		   answer this side cannot read */
+		if (ret == OM_SCAND_BAD_ANSWER ||
+		    d->config->scand_failure_action != OM_FAILURE_ACCEPT)
 			return omamori_tempfail(ctx, error);
 		e_warning(ctx->event, "omamori: %s: delivered unscanned "
 			  "(scand_failure_action = accept)", str_sanitize(error, 300));
 		unscanned = "unscanned (scanner unavailable)";
-	} else if (strcmp(res->action, "tempfail") == 0) {
+	} else if (res->action == OM_ACTION_TEMPFAIL) {
 		return omamori_tempfail(ctx, t_strdup_printf(
 			"scan incomplete (%s)", res->reason != NULL ? res->reason : "?"));
-	} else if (!omamori_action_known(res->action)) {
-		/* a newer scand's action we do not know: never deliver on it */
-		return omamori_tempfail(ctx, t_strdup_printf(
-			"unknown action '%s' from scand", res->action));
+	} else if (!omamori_action_delivers(res->action)) {
+		return omamori_tempfail(ctx, "scand's answer has no action to deliver on");
 	} else {
 		if ((d->checks & OM_CHECK_VIRUS) != 0 ||
-		    strcmp(res->verdict, "unscanned") == 0)
+		    res->verdict == OM_VERDICT_UNSCANNED)
 			d->deco.virus = omamori_verdict_text(res);
 		omamori_decorate_spam(d, res);
 		if (res->message != NULL) {
 			d->deliver_data = res->message;
 			d->deliver_size = res->message_len;
 		}
-		if (strcmp(res->action, "quarantine") == 0)
+		if (res->action == OM_ACTION_QUARANTINE)
 			d->quarantine = TRUE;
 		e_info(ctx->event, "omamori: verdict=%s action=%s%s%s%s%s",
-		       res->verdict, res->action,
+		       om_verdict_name(res->verdict), om_action_name(res->action),
 		       res->spam_score != NULL ? " spam_score=" : "",
 		       res->spam_score != NULL ? res->spam_score : "",
-		       res->spam_action != NULL ? " spam_action=" : "",
-		       res->spam_action != NULL ? res->spam_action : "");
+		       res->spam_action != OM_SPAM_ACTION_NONE ? " spam_action=" : "",
+		       res->spam_action != OM_SPAM_ACTION_NONE ?
+		       om_spam_action_name(res->spam_action) : "");
 	}
-	d->verdict = unscanned != NULL ? "unscanned" : t_strdup(res->verdict);
+	/* the Sieve test's word (an edge: Sieve compares strings) */
+	d->verdict = unscanned != NULL ? om_verdict_name(OM_VERDICT_UNSCANNED) :
+		om_verdict_name(res->verdict);
 	d->score = unscanned != NULL || res->spam_score == NULL ? NULL :
 		t_strdup(res->spam_score);
 	if (unscanned != NULL) {

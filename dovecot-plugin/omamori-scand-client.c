@@ -15,13 +15,21 @@
 
 #include <stdlib.h>
 
-const char *omamori_scand_client_checks(int checks)
+/* OM_CHECK_VIRUS, OM_CHECK_SPAM, or both (for neither or both). */
+static int omamori_scand_client_check_bits(int checks)
 {
 	switch (checks) {
-	case OM_CHECK_VIRUS: return "virus";
-	case OM_CHECK_SPAM: return "spam";
-	default: return "virus,spam";
+	case OM_CHECK_VIRUS:
+	case OM_CHECK_SPAM:
+		return checks;
+	default:
+		return OM_CHECK_VIRUS | OM_CHECK_SPAM;
 	}
+}
+
+const char *omamori_scand_client_checks(int checks)
+{
+	return om_proto_checks_name(omamori_scand_client_check_bits(checks));
 }
 
 /* The request for ask and the message (pointers into ask and message:
@@ -33,9 +41,9 @@ static void omamori_scand_client_request(const struct omamori_scand_ask *ask,
 	i_zero(req_r);
 	req_r->session_id = (char *)(ask->session_id != NULL ? ask->session_id : "-");
 	req_r->mailbox = (char *)ask->mailbox;
-	req_r->direction = (char *)"in";
+	req_r->direction = OM_DIRECTION_IN;
 	req_r->mail_from = (char *)(ask->mail_from != NULL ? ask->mail_from : "");
-	req_r->checks = (char *)omamori_scand_client_checks(ask->checks);
+	req_r->checks = omamori_scand_client_check_bits(ask->checks);
 	req_r->message = message;
 	req_r->message_len = size;
 }
@@ -48,15 +56,16 @@ int omamori_scand_client_scan(const struct om_config *config,
 {
 	struct om_scan_request req;
 	char *error = NULL;
+	int ret;
 
 	omamori_scand_client_request(ask, message, size, &req);
-	if (om_scand_scan(config->scand_socket, (int)config->scan_timeout_ms,
-			  &req, res_r, &error) < 0) {
+	ret = om_scand_scan(config->scand_socket, (int)config->scan_timeout_ms,
+			    &req, res_r, &error);
+	if (ret < 0) {
 		*error_r = t_strdup(error);
 		free(error);
-		return -1;
 	}
-	return 0;
+	return ret;
 }
 
 int omamori_scand_client_scan_mail(const struct om_config *config,
@@ -71,10 +80,9 @@ int omamori_scand_client_scan_mail(const struct om_config *config,
 				   error_r);
 	if (ret <= 0)
 		return ret;
-	if (omamori_scand_client_scan(config, ask, data->data, data->used,
-				      res_r, error_r) < 0)
-		return -1;
-	return 1;
+	ret = omamori_scand_client_scan(config, ask, data->data, data->used,
+					res_r, error_r);
+	return ret < 0 ? ret : 1;
 }
 
 int omamori_scand_client_learn_mail(const struct om_config *config,
@@ -92,8 +100,8 @@ int omamori_scand_client_learn_mail(const struct om_config *config,
 	if (ret <= 0)
 		return ret;
 	omamori_scand_client_request(ask, data->data, data->used, &req);
-	req.checks = NULL;
-	req.learn = (char *)(spam ? "spam" : "ham");
+	req.checks = 0;
+	req.learn = spam ? OM_LEARN_SPAM : OM_LEARN_HAM;
 	if (om_scand_learn(config->scand_socket, (int)config->scan_timeout_ms,
 			   &req, &error) < 0) {
 		*error_r = t_strdup(error);

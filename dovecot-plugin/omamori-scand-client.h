@@ -23,8 +23,11 @@ const char *omamori_scand_client_checks(int checks);
 
 /* Asks scand (config's socket and timeout) to scan message[0..size) for
    ask.  0 with *res_r filled (the caller frees it with
-   om_scan_result_free), or -1 with *error_r (data stack): scand
-   unreachable, too slow, or its answer malformed. */
+   om_scan_result_free), or with *error_r (data stack) an
+   om_scand_failure (proto.h): OM_SCAND_UNAVAILABLE (-1) for scand
+   unreachable, too slow or answering an error, OM_SCAND_BAD_ANSWER (-2)
+   for an answer this side cannot read (never to be taken as
+   "unavailable"). */
 int omamori_scand_client_scan(const struct om_config *config,
 			      const struct omamori_scand_ask *ask,
 			      const void *message, size_t size,
@@ -32,8 +35,8 @@ int omamori_scand_client_scan(const struct om_config *config,
 			      const char **error_r);
 
 /* Reads mail (up to scan_max_size) and asks scand to scan it.  1 with
-   *res_r filled, 0 when the message is over scan_max_size (not sent), -1
-   with *error_r (data stack). */
+   *res_r filled, 0 when the message is over scan_max_size (not sent), < 0
+   with *error_r (data stack): -1, or OM_SCAND_BAD_ANSWER as above. */
 int omamori_scand_client_scan_mail(const struct om_config *config,
 				   const struct omamori_scand_ask *ask,
 				   struct mail *mail, struct om_scan_result *res_r,

@@ -484,12 +484,15 @@ static void policyd_log_request(const struct om_policy_request *req,
 				const struct om_policy_decision *dec)
 {
 	char *instance, *state, *sender, *rcpt, *user;
+	struct om_buf action;
 
 	/* refusals and deferrals are logged with their reason; DUNNO and
 	   FILTER (routing, which Postfix logs itself) only with -v */
-	if (!om_log_verbose() && (strcmp(dec->action, "DUNNO") == 0 ||
-				  strncmp(dec->action, "FILTER ", 7) == 0))
+	if (!om_log_verbose() && (dec->kind == OM_POLICY_DUNNO ||
+				  dec->kind == OM_POLICY_FILTER))
 		return;
+	om_buf_init(&action);
+	om_policy_action_text(dec, &action);
 	/* every attribute is the client's text; the reason quotes it
 	   sanitised already (policy.c) */
 	instance = om_sanitize(*req->instance ? req->instance : "-", 64);
@@ -499,7 +502,8 @@ static void policyd_log_request(const struct om_policy_request *req,
 	user = om_sanitize(req->sasl_username, 128);
 	om_log_info("%s state=%s sender=<%s> recipient=<%s> sasl_username=%s "
 		    "action=\"%s\" reason=\"%s\"", instance, state, sender, rcpt,
-		    *user ? user : "-", dec->action, dec->reason);
+		    *user ? user : "-", action.data, dec->reason);
+	om_buf_free(&action);
 	free(instance);
 	free(state);
 	free(sender);
@@ -529,7 +533,7 @@ static int policyd_handle_input(struct policyd *d, struct policyd_conn *c)
 		om_policy_decide(d->policy, &req, time(NULL), &dec);
 		policyd_log_request(&req, &dec);
 		om_buf_append_str(&c->out, "action=");
-		om_buf_append_str(&c->out, dec.action);
+		om_policy_action_text(&dec, &c->out);
 		om_buf_append(&c->out, "\n\n", 2);
 		d->requests++;
 		policyd_conn_touch(c, policyd_now());

@@ -160,6 +160,12 @@ static int scand_domain_settings(struct scand_worker *w, const char *mailbox,
 	return 0;
 }
 
+/* A value's name for a log line; "-" for none. */
+static const char *scand_word(const char *name)
+{
+	return name != NULL ? name : "-";
+}
+
 static void scand_log_result(const struct om_scan_request *req,
 			     const struct om_scan_result *res, uint64_t ms)
 {
@@ -171,11 +177,13 @@ static void scand_log_result(const struct om_scan_request *req,
 	om_log_info("%s scan mailbox=%s direction=%s size=%zu verdict=%s "
 		    "action=%s virus=%s reason=\"%s\" spam_score=%s rules=%s "
 		    "spam_action=%s ms=%llu", session, mailbox,
-		    req->direction, req->message_len, res->verdict, res->action,
+		    scand_word(om_direction_name(req->direction)), req->message_len,
+		    scand_word(om_verdict_name(res->verdict)),
+		    scand_word(om_action_name(res->action)),
 		    virus, reason, res->spam_score != NULL ? res->spam_score : "-",
 		    res->spam_rules != NULL && *res->spam_rules != '\0' ?
 		    res->spam_rules : "-",
-		    res->spam_action != NULL ? res->spam_action : "-",
+		    scand_word(om_spam_action_name(res->spam_action)),
 		    (unsigned long long)ms);
 	free(session);
 	free(mailbox);
@@ -262,9 +270,9 @@ static void scand_handle_learn(struct scand_worker *w,
 		om_proto_encode_error("message too large to learn", out);
 	} else {
 		scand_classifier_learn(&w->scand->classifier, req->message,
-				       req->message_len, strcmp(req->learn, "spam") == 0);
+				       req->message_len, req->learn == OM_LEARN_SPAM);
 		om_log_info("%s learn mailbox=%s as=%s size=%zu", session, mailbox,
-			    req->learn, req->message_len);
+			    scand_word(om_learn_name(req->learn)), req->message_len);
 		om_proto_encode_empty(OM_MSG_LEARN_RESULT, out);
 	}
 	free(session);
@@ -322,7 +330,7 @@ static int scand_handle_frame(struct scand_worker *w,
 	case OM_MSG_LEARN_REQUEST:
 		if (om_proto_decode_request(body, len, &req, &error) < 0)
 			return scand_bad_request("scan", error, out);
-		if ((type == OM_MSG_LEARN_REQUEST) != (req.learn != NULL)) {
+		if ((type == OM_MSG_LEARN_REQUEST) != (req.learn != OM_LEARN_NONE)) {
 			om_scan_request_free(&req);
 			return scand_bad_request("scan", om_strdup(
 				"the learn field belongs to learn requests only"), out);

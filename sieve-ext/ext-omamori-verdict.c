@@ -99,7 +99,8 @@ static int ext_omamori_scan(const struct sieve_runtime_env *renv,
 		msg->score = NULL;
 		return SIEVE_EXEC_OK;
 	}
-	msg->verdict = p_strdup(pool, res.verdict);
+	/* the Sieve test's word: an edge, where the verdict becomes text */
+	msg->verdict = om_verdict_name(res.verdict);
 	msg->score = p_strdup(pool, ext_omamori_score_text(res.spam_score));
 	om_scan_result_free(&res);
 	return SIEVE_EXEC_OK;

@@ -567,13 +567,52 @@ static int om_policy_blocked(struct om_policy *policy, const char *sender,
 	return 1;
 }
 
-static void om_policy_say(struct om_policy_decision *out, const char *action,
-			  const char *reason)
+static void om_policy_say(struct om_policy_decision *out,
+			  enum om_policy_kind kind, const char *reason)
 {
-	if (om_strlcpy(out->action, action, sizeof(out->action)) < 0)
-		(void)om_strlcpy(out->action, "DUNNO", sizeof(out->action));
+	out->kind = kind;
+	out->filter[0] = '\0';
 	if (om_strlcpy(out->reason, reason, sizeof(out->reason)) < 0)
 		(void)om_strlcpy(out->reason, "(reason too long)", sizeof(out->reason));
+}
+
+/* The text of every answer but FILTER's, whole. */
+static const char *om_policy_kind_text(enum om_policy_kind kind)
+{
+	switch (kind) {
+	case OM_POLICY_DUNNO:
+		return "DUNNO";
+	case OM_POLICY_REJECT_BLOCKED:
+		return "REJECT 5.7.1 Sender address is on the recipient's block list";
+	case OM_POLICY_DEFER_RECIPIENTS:
+		return "452 4.5.3 Too many recipients";
+	case OM_POLICY_REJECT_SIZE:
+		return "552 5.3.4 Message size exceeds the recipient's limit";
+	case OM_POLICY_REJECT_FIXED_SIZE:
+		return "552 5.3.4 Message size exceeds the fixed limit";
+	case OM_POLICY_DEFER_RATE:
+		return "450 4.7.1 Sending rate limit reached, try again later";
+	case OM_POLICY_FILTER:
+		return "FILTER";
+	}
+	return NULL;
+}
+
+void om_policy_action_text(const struct om_policy_decision *dec,
+			   struct om_buf *out)
+{
+	const char *text = om_policy_kind_text(dec->kind);
+
+	if (dec->kind == OM_POLICY_FILTER && dec->filter[0] != '\0') {
+		om_buf_printf(out, "%s %s", text, dec->filter);
+		return;
+	}
+	/* a FILTER without its destination, or a number that is no answer:
+	   what Postfix does when policyd cannot answer (README, doc/policyd.md:
+	   default_action), never a pass nobody decided */
+	if (dec->kind == OM_POLICY_FILTER || text == NULL)
+		text = "DEFER_IF_PERMIT Service unavailable";
+	om_buf_append_str(out, text);
 }
 
 static struct om_policy_instance *om_policy_instance(struct om_policy *policy,
@@ -642,21 +681,19 @@ static int om_policy_rate_exceeded(struct om_policy *policy,
 static void om_policy_route_outbound(struct om_policy *policy,
 				     struct om_policy_decision *out)
 {
-	char action[OM_POLICY_ACTION_MAX];
-
 	if (*policy->outbound_filter == '\0') {
-		om_policy_say(out, "DUNNO", "authenticated sender subscribes to an "
-			      "outbound feature, but omamori.conf names no "
+		om_policy_say(out, OM_POLICY_DUNNO, "authenticated sender subscribes "
+			      "to an outbound feature, but omamori.conf names no "
 			      "outbound_filter: not routed");
 		return;
 	}
-	if (snprintf(action, sizeof(action), "FILTER %s", policy->outbound_filter) >=
-	    (int)sizeof(action)) {
+	om_policy_say(out, OM_POLICY_FILTER,
+		      "authenticated sender subscribes to an outbound feature");
+	if (om_strlcpy(out->filter, policy->outbound_filter,
+		       sizeof(out->filter)) < 0) {
 		/* config.c bounds the length; never a cut transport name */
-		om_policy_say(out, "DUNNO", "outbound_filter too long: not routed");
-		return;
+		om_policy_say(out, OM_POLICY_DUNNO, "outbound_filter too long: not routed");
 	}
-	om_policy_say(out, action, "authenticated sender subscribes to an outbound feature");
 }
 
 static void om_policy_decide_rcpt(struct om_policy *policy,
@@ -669,8 +706,7 @@ static void om_policy_decide_rcpt(struct om_policy *policy,
 	char why[OM_POLICY_REASON_MAX];
 
 	if (om_policy_blocked(policy, req->sender, req->recipient, why, sizeof(why))) {
-		om_policy_say(out, "REJECT 5.7.1 Sender address is on the recipient's block list",
-			      why);
+		om_policy_say(out, OM_POLICY_REJECT_BLOCKED, why);
 		return;
 	}
 	mb = om_policy_mailbox(policy, req->recipient);
@@ -679,17 +715,17 @@ static void om_policy_decide_rcpt(struct om_policy *policy,
 	if (inst != NULL && inst->recipients + 1 > max_rcpts) {
 		snprintf(why, sizeof(why), "recipient %ld of this message, limit %lld",
 			 inst->recipients + 1, max_rcpts);
-		om_policy_say(out, "452 4.5.3 Too many recipients", why);
+		om_policy_say(out, OM_POLICY_DEFER_RECIPIENTS, why);
 		return;
 	}
 	if (req->size > max_size) {
 		snprintf(why, sizeof(why), "declared size %lld over %lld", req->size, max_size);
-		om_policy_say(out, "552 5.3.4 Message size exceeds the recipient's limit", why);
+		om_policy_say(out, OM_POLICY_REJECT_SIZE, why);
 		return;
 	}
 	if (*req->sasl_username != '\0' &&
 	    om_policy_rate_exceeded(policy, req, now, why, sizeof(why))) {
-		om_policy_say(out, "450 4.7.1 Sending rate limit reached, try again later", why);
+		om_policy_say(out, OM_POLICY_DEFER_RATE, why);
 		return;
 	}
 	if (inst != NULL) {
@@ -702,7 +738,7 @@ static void om_policy_decide_rcpt(struct om_policy *policy,
 		om_policy_route_outbound(policy, out);
 		return;
 	}
-	om_policy_say(out, "DUNNO", "no rule applies");
+	om_policy_say(out, OM_POLICY_DUNNO, "no rule applies");
 }
 
 /* At MAIL and END-OF-MESSAGE; after END-OF-MESSAGE the message is over
@@ -721,10 +757,10 @@ static void om_policy_decide_size(struct om_policy *policy,
 		free(om_hash_delete(policy->instances, req->instance));
 	if (req->size > limit) {
 		snprintf(why, sizeof(why), "size %lld over %lld", req->size, limit);
-		om_policy_say(out, "552 5.3.4 Message size exceeds the fixed limit", why);
+		om_policy_say(out, OM_POLICY_REJECT_FIXED_SIZE, why);
 		return;
 	}
-	om_policy_say(out, "DUNNO", "size within the limit");
+	om_policy_say(out, OM_POLICY_DUNNO, "size within the limit");
 }
 
 void om_policy_decide(struct om_policy *policy,
@@ -732,7 +768,7 @@ void om_policy_decide(struct om_policy *policy,
 		      struct om_policy_decision *out)
 {
 	if (strcmp(req->request, "smtpd_access_policy") != 0) {
-		om_policy_say(out, "DUNNO", "not an smtpd_access_policy request");
+		om_policy_say(out, OM_POLICY_DUNNO, "not an smtpd_access_policy request");
 		return;
 	}
 	if (strcmp(req->protocol_state, "RCPT") == 0)
@@ -742,5 +778,5 @@ void om_policy_decide(struct om_policy *policy,
 	else if (strcmp(req->protocol_state, "END-OF-MESSAGE") == 0)
 		om_policy_decide_size(policy, req, now, 1, out);
 	else
-		om_policy_say(out, "DUNNO", "nothing to decide in this state");
+		om_policy_say(out, OM_POLICY_DUNNO, "nothing to decide in this state");
 }

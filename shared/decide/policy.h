@@ -11,7 +11,10 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "lib/om-config.h"
+
 struct om_store;
+struct om_buf;
 struct om_policy;
 
 /* The attributes omamori uses; the rest are ignored.  Pointers point into
@@ -28,11 +31,26 @@ struct om_policy_request {
 	long recipient_count;
 };
 
-#define OM_POLICY_ACTION_MAX 256
 #define OM_POLICY_REASON_MAX 256
 
+/* What omamori-policyd answers: one of a fixed set of answers, each with
+   its text in policy.c (om_policy_action_text); nothing a request says
+   becomes part of an answer. */
+enum om_policy_kind {
+	OM_POLICY_DUNNO = 0,		/* no opinion: Postfix goes on */
+	OM_POLICY_REJECT_BLOCKED,	/* REJECT 5.7.1: on a block list */
+	OM_POLICY_DEFER_RECIPIENTS,	/* 452 4.5.3: too many recipients */
+	OM_POLICY_REJECT_SIZE,		/* 552 5.3.4: over the recipient's limit */
+	OM_POLICY_REJECT_FIXED_SIZE,	/* 552 5.3.4: over the fixed limit */
+	OM_POLICY_DEFER_RATE,		/* 450 4.7.1: sending rate limit */
+	OM_POLICY_FILTER,		/* FILTER transport:nexthop */
+};
+
 struct om_policy_decision {
-	char action[OM_POLICY_ACTION_MAX];	/* what follows "action=" */
+	enum om_policy_kind kind;
+	/* FILTER's transport:nexthop: omamori.conf's outbound_filter,
+	   checked when the configuration is loaded; else "" */
+	char filter[OM_OUTBOUND_FILTER_MAX + 1];
 	char reason[OM_POLICY_REASON_MAX];	/* why, for logs and policy test */
 };
 
@@ -81,5 +99,11 @@ void om_policy_stats(const struct om_policy *policy, size_t *entries_r,
 void om_policy_decide(struct om_policy *policy,
 		      const struct om_policy_request *req, time_t now,
 		      struct om_policy_decision *out);
+
+/* Appends what follows "action=" for dec ("DUNNO", "REJECT 5.7.1 ...",
+   "FILTER smtp-omamori:[127.0.0.1]:10025") to out: the only place an
+   answer's text is made, at the moment it is written. */
+void om_policy_action_text(const struct om_policy_decision *dec,
+			   struct om_buf *out);
 
 #endif

@@ -36,16 +36,15 @@ static int om_verdict_listed(const struct om_snapshot *snap, const char *kind,
 	return 1;
 }
 
-static const char *om_verdict_action_name(const char *value)
+/* The spam-action setting's value; tag for a word of no action (the
+   setting is checked when it is set, so only a store edited by hand). */
+static enum om_spam_action om_verdict_action(const char *value)
 {
-	static const char *const actions[] = { "deliver", "tag", "header", "quarantine" };
-	size_t i;
+	enum om_spam_action action;
 
-	for (i = 0; i < OM_N_ELEMENTS(actions); i++) {
-		if (strcmp(value, actions[i]) == 0)
-			return actions[i];
-	}
-	return "tag";
+	if (om_spam_action_parse(value, &action) < 0)
+		return OM_SPAM_ACTION_TAG;
+	return action;
 }
 
 /* Threshold, action, tag and quarantine threshold of mailbox. */
@@ -70,12 +69,12 @@ static int om_verdict_settings(const struct om_snapshot *snap, const char *mailb
 	} else {
 		if (om_settings_decimal(threshold, &d->threshold) < 0)
 			d->threshold = 5.0;
-		d->action = om_verdict_action_name(action);
+		d->action = om_verdict_action(action);
 		(void)om_strlcpy(d->tag, tag, sizeof(d->tag));
 		d->is_spam = score >= d->threshold;
 		if (om_settings_decimal(quarantine, &q) == 0 && score >= q) {
 			d->is_spam = 1;
-			d->action = "quarantine";
+			d->action = OM_SPAM_ACTION_QUARANTINE;
 		}
 	}
 	free(threshold);
@@ -107,7 +106,7 @@ int om_verdict_spam(const struct om_snapshot *snap, const char *mailbox,
 	}
 	if (om_verdict_listed(snap, "block", mailbox, sender, from, 1, d)) {
 		d->is_spam = 1;
-		d->action = "quarantine";
+		d->action = OM_SPAM_ACTION_QUARANTINE;
 	}
 	return 0;
 }

@@ -11,13 +11,15 @@
 
 #include <stddef.h>
 
+#include "lib/values.h"
+
 struct om_snapshot;
 
 #define OM_VERDICT_TAG_MAX 80
 
 struct om_spam_decision {
 	int is_spam;
-	const char *action;	/* static: "deliver", "tag", "header", "quarantine" */
+	enum om_spam_action action;	/* set even when not spam */
 	double threshold;
 	char tag[OM_VERDICT_TAG_MAX];
 	char listed[32];	/* "allow:mailbox", "block:global", ... or "" */

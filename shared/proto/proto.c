@@ -2,7 +2,9 @@
  *
  * Both halves live here (the client used by the Dovecot plugin and
  * omamorictl, the frame reader used by scand) so they cannot drift apart.
- * Every length read from the wire is checked before it is used.
+ * Every length read from the wire is checked before it is used, and every
+ * word of a typed field (lib/values.h) is turned into its value here: one
+ * this side does not know refuses the frame.
  */
 #include "proto/proto.h"
 
@@ -114,14 +116,14 @@ static void om_frame_end(struct om_buf *out, size_t len_at)
 void om_proto_encode_request_head(const struct om_scan_request *req,
 				  struct om_buf *out)
 {
-	size_t at = om_frame_begin(out, req->learn != NULL ? OM_MSG_LEARN_REQUEST :
-				   OM_MSG_SCAN_REQUEST), i;
+	size_t at = om_frame_begin(out, req->learn != OM_LEARN_NONE ?
+				   OM_MSG_LEARN_REQUEST : OM_MSG_SCAN_REQUEST), i;
 
 	om_put_str(out, OM_TAG_SESSION_ID, req->session_id);
-	om_put_str(out, OM_TAG_CHECKS, req->checks);
-	om_put_str(out, OM_TAG_LEARN, req->learn);
+	om_put_str(out, OM_TAG_CHECKS, om_proto_checks_name(req->checks));
+	om_put_str(out, OM_TAG_LEARN, om_learn_name(req->learn));
 	om_put_str(out, OM_TAG_MAILBOX, req->mailbox);
-	om_put_str(out, OM_TAG_DIRECTION, req->direction);
+	om_put_str(out, OM_TAG_DIRECTION, om_direction_name(req->direction));
 	om_put_str(out, OM_TAG_MAIL_FROM, req->mail_from);
 	for (i = 0; i < req->rcpt_count; i++)
 		om_put_str(out, OM_TAG_RCPT, req->rcpts[i]);
@@ -144,13 +146,15 @@ void om_proto_encode_result(const struct om_scan_result *res,
 	size_t at = om_frame_begin(out, OM_MSG_SCAN_RESULT), i;
 	struct om_buf part;
 
-	om_put_str(out, OM_TAG_VERDICT, res->verdict);
-	om_put_str(out, OM_TAG_ACTION, res->action);
+	/* none has no name: the field is left out, and the peer refuses a
+	   result without it */
+	om_put_str(out, OM_TAG_VERDICT, om_verdict_name(res->verdict));
+	om_put_str(out, OM_TAG_ACTION, om_action_name(res->action));
 	om_put_str(out, OM_TAG_VIRUS, res->virus);
 	om_put_str(out, OM_TAG_REASON, res->reason);
 	om_put_str(out, OM_TAG_SPAM_SCORE, res->spam_score);
 	om_put_str(out, OM_TAG_SPAM_RULES, res->spam_rules);
-	om_put_str(out, OM_TAG_SPAM_ACTION, res->spam_action);
+	om_put_str(out, OM_TAG_SPAM_ACTION, om_spam_action_name(res->spam_action));
 	om_put_str(out, OM_TAG_SPAM_TAG, res->spam_tag);
 	om_put_str(out, OM_TAG_SPAM_LISTED, res->spam_listed);
 	om_put_str(out, OM_TAG_SPAM_SUBJECT, res->spam_subject);
@@ -162,7 +166,7 @@ void om_proto_encode_result(const struct om_scan_result *res,
 		om_put_str(&part, OM_TAG_PART_PATH, p->path);
 		om_put_str(&part, OM_TAG_PART_TYPE, p->content_type);
 		om_put_str(&part, OM_TAG_PART_FILENAME, p->filename);
-		om_put_str(&part, OM_TAG_PART_VERDICT, p->verdict);
+		om_put_str(&part, OM_TAG_PART_VERDICT, om_verdict_name(p->verdict));
 		om_put_str(&part, OM_TAG_PART_VIRUS, p->virus);
 		om_put_field(out, OM_TAG_PART, part.data, part.len);
 	}
@@ -208,6 +212,16 @@ int om_proto_checks_parse(const char *text)
 			text++;
 	}
 	return checks == 0 ? -1 : checks;
+}
+
+const char *om_proto_checks_name(int checks)
+{
+	switch (checks) {
+	case OM_CHECK_VIRUS: return "virus";
+	case OM_CHECK_SPAM: return "spam";
+	case OM_CHECK_VIRUS | OM_CHECK_SPAM: return "virus,spam";
+	}
+	return NULL;
 }
 
 /* ---- decoding ---- */
@@ -281,6 +295,118 @@ static int om_field_text_once(struct om_field_reader *r, uint16_t tag,
 	return om_field_text(tag, value, len, text_r, error_r);
 }
 
+/* The error for a word that is no value of its field (what): the word
+   sanitised, since it came from the peer and goes to a log line. */
+static char *om_field_unknown(const char *what, const char *word)
+{
+	char *clean = om_sanitize(word, 64);
+	char *error = om_asprintf("unknown %s '%s'", what, clean);
+
+	free(clean);
+	return error;
+}
+
+/* Reads a singleton word field into *word_r (allocated; NULL on error). */
+static int om_field_word(struct om_field_reader *r, uint16_t tag,
+			 const char *value, size_t len, char **word_r,
+			 char **error_r)
+{
+	*word_r = NULL;
+	return om_field_text_once(r, tag, value, len, word_r, error_r);
+}
+
+static int om_field_direction(struct om_field_reader *r, uint16_t tag,
+			      const char *value, size_t len,
+			      enum om_direction *direction_r, char **error_r)
+{
+	char *word;
+	int ret;
+
+	if (om_field_word(r, tag, value, len, &word, error_r) < 0)
+		return -1;
+	if ((ret = om_direction_parse(word, direction_r)) < 0)
+		*error_r = om_field_unknown("direction (in or out)", word);
+	free(word);
+	return ret;
+}
+
+static int om_field_checks(struct om_field_reader *r, uint16_t tag,
+			   const char *value, size_t len, int *checks_r,
+			   char **error_r)
+{
+	char *word;
+	int checks;
+
+	if (om_field_word(r, tag, value, len, &word, error_r) < 0)
+		return -1;
+	if ((checks = om_proto_checks_parse(word)) < 0)
+		*error_r = om_field_unknown("checks (virus and/or spam)", word);
+	else
+		*checks_r = checks;
+	free(word);
+	return checks < 0 ? -1 : 0;
+}
+
+static int om_field_learn(struct om_field_reader *r, uint16_t tag,
+			  const char *value, size_t len, enum om_learn *learn_r,
+			  char **error_r)
+{
+	char *word;
+	int ret;
+
+	if (om_field_word(r, tag, value, len, &word, error_r) < 0)
+		return -1;
+	if ((ret = om_learn_parse(word, learn_r)) < 0)
+		*error_r = om_field_unknown("learn (spam or ham)", word);
+	free(word);
+	return ret;
+}
+
+static int om_field_verdict(struct om_field_reader *r, uint16_t tag,
+			    const char *value, size_t len,
+			    enum om_verdict *verdict_r, char **error_r)
+{
+	char *word;
+	int ret;
+
+	if (om_field_word(r, tag, value, len, &word, error_r) < 0)
+		return -1;
+	if ((ret = om_verdict_parse(word, verdict_r)) < 0)
+		*error_r = om_field_unknown("verdict", word);
+	free(word);
+	return ret;
+}
+
+static int om_field_action(struct om_field_reader *r, uint16_t tag,
+			   const char *value, size_t len,
+			   enum om_action *action_r, char **error_r)
+{
+	char *word;
+	int ret;
+
+	if (om_field_word(r, tag, value, len, &word, error_r) < 0)
+		return -1;
+	if ((ret = om_action_parse(word, action_r)) < 0)
+		*error_r = om_field_unknown("action", word);
+	free(word);
+	return ret;
+}
+
+static int om_field_spam_action(struct om_field_reader *r, uint16_t tag,
+				const char *value, size_t len,
+				enum om_spam_action *action_r, char **error_r)
+{
+	char *word;
+	int ret;
+
+	if (om_field_word(r, tag, value, len, &word, error_r) < 0)
+		return -1;
+	if ((ret = om_spam_action_parse(word, action_r)) < 0)
+		*error_r = om_field_unknown("spam action", word);
+	free(word);
+	return ret;
+}
+
 static int om_decode_request_field(struct om_field_reader *r,
 				   struct om_scan_request *req, uint16_t tag,
 				   const char *value, size_t len,
@@ -294,13 +420,13 @@ static int om_decode_request_field(struct om_field_reader *r,
 	case OM_TAG_MAILBOX:
 		return om_field_text_once(r, tag, value, len, &req->mailbox, error_r);
 	case OM_TAG_DIRECTION:
-		return om_field_text_once(r, tag, value, len, &req->direction, error_r);
+		return om_field_direction(r, tag, value, len, &req->direction, error_r);
 	case OM_TAG_MAIL_FROM:
 		return om_field_text_once(r, tag, value, len, &req->mail_from, error_r);
 	case OM_TAG_CHECKS:
-		return om_field_text_once(r, tag, value, len, &req->checks, error_r);
+		return om_field_checks(r, tag, value, len, &req->checks, error_r);
 	case OM_TAG_LEARN:
-		return om_field_text_once(r, tag, value, len, &req->learn, error_r);
+		return om_field_learn(r, tag, value, len, &req->learn, error_r);
 	case OM_TAG_RCPT:
 		if (req->rcpt_count >= OM_PROTO_MAX_RCPTS) {
 			*error_r = om_strdup("too many recipients");
@@ -341,26 +467,14 @@ int om_proto_decode_request(char *body, size_t len,
 			break;
 		}
 	}
-	if (ret == 0 && (req_r->mailbox == NULL || req_r->direction == NULL ||
+	if (ret == 0 && (req_r->mailbox == NULL ||
+			 req_r->direction == OM_DIRECTION_NONE ||
 			 req_r->message == NULL)) {
 		*error_r = om_strdup("scan request lacks mailbox, direction or message");
 		ret = -1;
 	}
-	if (ret == 0 && strcmp(req_r->direction, "in") != 0 &&
-	    strcmp(req_r->direction, "out") != 0) {
-		*error_r = om_strdup("direction must be 'in' or 'out'");
-		ret = -1;
-	}
-	if (ret == 0 && req_r->checks != NULL &&
-	    om_proto_checks_parse(req_r->checks) < 0) {
-		*error_r = om_strdup("checks must name virus and/or spam");
-		ret = -1;
-	}
-	if (ret == 0 && req_r->learn != NULL && strcmp(req_r->learn, "spam") != 0 &&
-	    strcmp(req_r->learn, "ham") != 0) {
-		*error_r = om_strdup("learn must be 'spam' or 'ham'");
-		ret = -1;
-	}
+	if (ret == 0 && req_r->checks == 0)
+		req_r->checks = OM_CHECK_VIRUS;
 	if (ret < 0) {
 		om_scan_request_free(req_r);
 		return -1;
@@ -383,8 +497,12 @@ static int om_decode_part(const char *value, size_t len,
 		case OM_TAG_PART_PATH: dest = &part->path; break;
 		case OM_TAG_PART_TYPE: dest = &part->content_type; break;
 		case OM_TAG_PART_FILENAME: dest = &part->filename; break;
-		case OM_TAG_PART_VERDICT: dest = &part->verdict; break;
 		case OM_TAG_PART_VIRUS: dest = &part->virus; break;
+		case OM_TAG_PART_VERDICT:
+			if (om_field_verdict(&r, tag, v, vlen, &part->verdict,
+					     error_r) < 0)
+				return -1;
+			continue;
 		default:
 			*error_r = om_asprintf("unknown field %u in part", tag);
 			return -1;
@@ -392,8 +510,12 @@ static int om_decode_part(const char *value, size_t len,
 		if (om_field_text_once(&r, tag, v, vlen, dest, error_r) < 0)
 			return -1;
 	}
-	if (ret == 0 && (part->path == NULL || part->verdict == NULL)) {
+	if (ret == 0 && (part->path == NULL || part->verdict == OM_VERDICT_NONE)) {
 		*error_r = om_strdup("part lacks path or verdict");
+		return -1;
+	}
+	if (ret == 0 && part->verdict == OM_VERDICT_SPAM) {
+		*error_r = om_strdup("part verdict spam (a part is clean, virus or unscanned)");
 		return -1;
 	}
 	return ret;
@@ -417,9 +539,9 @@ static int om_decode_result_field(struct om_field_reader *r,
 {
 	switch (tag) {
 	case OM_TAG_VERDICT:
-		return om_field_text_once(r, tag, value, len, &res->verdict, error_r);
+		return om_field_verdict(r, tag, value, len, &res->verdict, error_r);
 	case OM_TAG_ACTION:
-		return om_field_text_once(r, tag, value, len, &res->action, error_r);
+		return om_field_action(r, tag, value, len, &res->action, error_r);
 	case OM_TAG_VIRUS:
 		return om_field_text_once(r, tag, value, len, &res->virus, error_r);
 	case OM_TAG_REASON:
@@ -431,7 +553,8 @@ static int om_decode_result_field(struct om_field_reader *r,
 	case OM_TAG_SPAM_RULES:
 		return om_field_text_once(r, tag, value, len, &res->spam_rules, error_r);
 	case OM_TAG_SPAM_ACTION:
-		return om_field_text_once(r, tag, value, len, &res->spam_action, error_r);
+		return om_field_spam_action(r, tag, value, len, &res->spam_action,
+					    error_r);
 	case OM_TAG_SPAM_TAG:
 		return om_field_text_once(r, tag, value, len, &res->spam_tag, error_r);
 	case OM_TAG_SPAM_LISTED:
@@ -477,8 +600,16 @@ int om_proto_decode_result(const char *body, size_t len,
 			break;
 		}
 	}
-	if (ret == 0 && (res_r->verdict == NULL || res_r->action == NULL)) {
+	if (ret == 0 && (res_r->verdict == OM_VERDICT_NONE ||
+			 res_r->action == OM_ACTION_NONE)) {
 		*error_r = om_strdup("scan result lacks verdict or action");
+		ret = -1;
+	}
+	if (ret == 0 && res_r->message == NULL &&
+	    (res_r->action == OM_ACTION_STRIP || res_r->action == OM_ACTION_REPLACE)) {
+		/* delivering the original instead would deliver the virus */
+		*error_r = om_asprintf("action %s without its message",
+				       om_action_name(res_r->action));
 		ret = -1;
 	}
 	if (ret < 0) {
@@ -553,10 +684,7 @@ void om_scan_request_free(struct om_scan_request *req)
 
 	free(req->session_id);
 	free(req->mailbox);
-	free(req->direction);
 	free(req->mail_from);
-	free(req->checks);
-	free(req->learn);
 	for (i = 0; i < req->rcpt_count; i++)
 		free(req->rcpts[i]);
 	free(req->rcpts);
@@ -577,17 +705,13 @@ void om_scan_result_free(struct om_scan_result *res)
 		free(res->parts[i].path);
 		free(res->parts[i].content_type);
 		free(res->parts[i].filename);
-		free(res->parts[i].verdict);
 		free(res->parts[i].virus);
 	}
 	free(res->parts);
-	free(res->verdict);
-	free(res->action);
 	free(res->virus);
 	free(res->reason);
 	free(res->spam_score);
 	free(res->spam_rules);
-	free(res->spam_action);
 	free(res->spam_tag);
 	free(res->spam_listed);
 	free(res->spam_subject);
@@ -604,7 +728,7 @@ static char *om_strdup_or_null(const char *s)
 
 void om_scan_result_add_part(struct om_scan_result *res, const char *path,
 			     const char *content_type, const char *filename,
-			     const char *verdict, const char *virus)
+			     enum om_verdict verdict, const char *virus)
 {
 	struct om_scan_part *p;
 
@@ -614,7 +738,7 @@ void om_scan_result_add_part(struct om_scan_result *res, const char *path,
 	p->path = om_strdup(path);
 	p->content_type = om_strdup_or_null(content_type);
 	p->filename = om_strdup_or_null(filename);
-	p->verdict = om_strdup(verdict);
+	p->verdict = verdict;
 	p->virus = om_strdup_or_null(virus);
 }
 
@@ -702,11 +826,12 @@ static int om_read_until(int fd, void *data, size_t len, uint64_t deadline,
 	return 1;
 }
 
-int om_proto_read_frame(int fd, int timeout_ms, size_t max_body,
-			uint16_t *type_r, char **body_r, size_t *len_r,
-			char **error_r)
+/* om_proto_read_frame with a deadline: 1, 0 (EOF first), -1 (I/O: timed
+   out, cut off), or -2 (a header this side refuses). */
+static int om_read_frame_until(int fd, uint64_t deadline, size_t max_body,
+			       uint16_t *type_r, char **body_r, size_t *len_r,
+			       char **error_r)
 {
-	uint64_t deadline = om_now_ms() + (uint64_t)timeout_ms;
 	unsigned char hdr[OM_PROTO_HEADER_SIZE];
 	uint32_t body_len;
 	char *body;
@@ -716,7 +841,7 @@ int om_proto_read_frame(int fd, int timeout_ms, size_t max_body,
 	if (ret <= 0)
 		return ret;
 	if (om_proto_parse_header(hdr, max_body, type_r, &body_len, error_r) < 0)
-		return -1;
+		return -2;
 	body = om_malloc((size_t)body_len + 1);
 	if (om_read_until(fd, body, body_len, deadline, 0, error_r) < 0) {
 		free(body);
@@ -726,6 +851,16 @@ int om_proto_read_frame(int fd, int timeout_ms, size_t max_body,
 	*body_r = body;
 	*len_r = body_len;
 	return 1;
+}
+
+int om_proto_read_frame(int fd, int timeout_ms, size_t max_body,
+			uint16_t *type_r, char **body_r, size_t *len_r,
+			char **error_r)
+{
+	int ret = om_read_frame_until(fd, om_now_ms() + (uint64_t)timeout_ms,
+				      max_body, type_r, body_r, len_r, error_r);
+
+	return ret < 0 ? -1 : ret;
 }
 
 /* ---- client half ---- */
@@ -759,34 +894,38 @@ static int om_scand_connect(const char *socket_path, char **error_r)
 	return fd;
 }
 
+/* Reads scand's answer: 0, OM_SCAND_UNAVAILABLE (nothing, or scand's
+   ERROR), or OM_SCAND_BAD_ANSWER (a frame this side cannot take). */
 static int om_scand_read_result(int fd, uint64_t deadline,
 				struct om_scan_result *res_r, char **error_r)
 {
-	uint64_t now = om_now_ms();
 	char *body = NULL, *text = NULL;
 	uint16_t type;
 	size_t len;
 	int ret;
 
-	ret = om_proto_read_frame(fd, now >= deadline ? 0 : (int)(deadline - now),
-				  (size_t)1 << 31, &type, &body, &len, error_r);
+	ret = om_read_frame_until(fd, deadline, (size_t)1 << 31, &type, &body,
+				  &len, error_r);
 	if (ret == 0)
 		*error_r = om_strdup("scand closed the connection without an answer");
 	if (ret <= 0)
-		return -1;
+		return ret == -2 ? OM_SCAND_BAD_ANSWER : OM_SCAND_UNAVAILABLE;
 	if (type == OM_MSG_SCAN_RESULT && res_r != NULL) {
-		ret = om_proto_decode_result(body, len, res_r, error_r);
+		ret = om_proto_decode_result(body, len, res_r, error_r) < 0 ?
+			OM_SCAND_BAD_ANSWER : 0;
 	} else if (type == OM_MSG_LEARN_RESULT && res_r == NULL) {
-		ret = 0;
-	} else if (type == OM_MSG_ERROR &&
-		   om_proto_decode_error(body, len, &text, error_r) == 0) {
-		*error_r = om_asprintf("scand: %s", text);
+		ret = len == 0 ? 0 : OM_SCAND_BAD_ANSWER;
+		if (ret < 0)
+			*error_r = om_strdup("learn result with a body");
+	} else if (type == OM_MSG_ERROR) {
+		ret = om_proto_decode_error(body, len, &text, error_r) < 0 ?
+			OM_SCAND_BAD_ANSWER : OM_SCAND_UNAVAILABLE;
+		if (ret == OM_SCAND_UNAVAILABLE)
+			*error_r = om_asprintf("scand: %s", text);
 		free(text);
-		ret = -1;
 	} else {
-		if (type != OM_MSG_ERROR)
-			*error_r = om_asprintf("unexpected frame type %u", type);
-		ret = -1;
+		*error_r = om_asprintf("unexpected frame type %u", type);
+		ret = OM_SCAND_BAD_ANSWER;
 	}
 	free(body);
 	return ret;
@@ -805,7 +944,7 @@ static int om_scand_call(const char *socket_path, int timeout_ms,
 
 	fd = om_scand_connect(socket_path, error_r);
 	if (fd < 0)
-		return -1;
+		return OM_SCAND_UNAVAILABLE;
 	/* the head, then the message straight from the caller's memory: a large
 	   message is never copied into a frame buffer */
 	om_buf_init(&frame);
@@ -815,6 +954,8 @@ static int om_scand_call(const char *socket_path, int timeout_ms,
 	if (ret == 0)
 		ret = om_write_until(fd, req->message, req->message_len, deadline,
 				     &error);
+	if (ret < 0)
+		ret = OM_SCAND_UNAVAILABLE;
 	if (ret == 0)
 		ret = om_scand_read_result(fd, deadline, res_r, &error);
 	close(fd);
@@ -835,9 +976,9 @@ int om_scand_scan(const char *socket_path, int timeout_ms,
 int om_scand_learn(const char *socket_path, int timeout_ms,
 		   const struct om_scan_request *req, char **error_r)
 {
-	if (req->learn == NULL) {
+	if (req->learn == OM_LEARN_NONE) {
 		*error_r = om_strdup("learn request without spam or ham");
-		return -1;
+		return OM_SCAND_UNAVAILABLE;
 	}
 	return om_scand_call(socket_path, timeout_ms, req, NULL, error_r);
 }

@@ -4,6 +4,11 @@
  * big-endian) and a body of fields (tag u16, length u32, bytes).  Decoders
  * check every length, reject unknown tags, repeated singletons, missing
  * required fields and trailing bytes.  Bump OM_PROTO_VERSION on any change.
+ *
+ * Requests and results carry typed values (lib/values.h), never words: the
+ * words are made and read here alone, and a word the decoder does not know
+ * (a verdict, action, spam action, direction, checks or learn) refuses the
+ * whole frame.
  */
 #ifndef OM_PROTO_H
 #define OM_PROTO_H
@@ -12,6 +17,7 @@
 #include <stdint.h>
 
 #include "lib/util.h"
+#include "lib/values.h"
 
 #define OM_PROTO_MAGIC "OMSC"
 #define OM_PROTO_VERSION 3
@@ -39,14 +45,19 @@ enum {
 };
 /* Parses "virus", "spam" or "virus,spam": the OM_CHECK_* bits, or -1. */
 int om_proto_checks_parse(const char *text);
+/* The checks field for OM_CHECK_* bits: static, or NULL for none (0) or a
+   bit that is no check. */
+const char *om_proto_checks_name(int checks);
 
 struct om_scan_request {
 	char *session_id;	/* for log lines; may be NULL */
 	char *mailbox;		/* the recipient mailbox the scan is for */
-	char *direction;	/* "in" or "out" */
+	enum om_direction direction;
 	char *mail_from;	/* may be "" (null sender) */
-	char *checks;		/* "virus", "spam", "virus,spam"; NULL: virus */
-	char *learn;		/* learn requests: "spam" or "ham" */
+	int checks;		/* OM_CHECK_* bits; 0 (encoder): absent, and a
+				   decoded request without the field has
+				   OM_CHECK_VIRUS */
+	enum om_learn learn;	/* learn requests: spam or ham; else none */
 	char **rcpts;
 	size_t rcpt_count;
 	const char *message;	/* not owned (points into the frame or caller) */
@@ -58,20 +69,20 @@ struct om_scan_part {
 	char *path;		/* "1", "1.2", "2.1.1": MIME part position */
 	char *content_type;
 	char *filename;		/* decoded, UTF-8; may be NULL */
-	char *verdict;		/* "clean", "virus", "unscanned" */
+	enum om_verdict verdict;	/* clean, virus or unscanned */
 	char *virus;		/* may be NULL */
 };
 
 struct om_scan_result {
-	char *verdict;		/* "clean", "virus", "spam", "unscanned" */
-	char *action;		/* "deliver", "strip", "replace", "tempfail" */
+	enum om_verdict verdict;	/* never none once decoded */
+	enum om_action action;		/* never none once decoded */
 	/* the spam check (when asked for): score "%.2f", rules fired
-	   ("BAYES_99,MISSING_DATE"), what to do with spam ("deliver", "tag",
-	   "header", "quarantine"; set only when the verdict is spam), the
-	   subject tag, the list that decided ("allow:mailbox", ...) */
+	   ("BAYES_99,MISSING_DATE"), what to do with spam (set only when the
+	   verdict is spam, else none), the subject tag, the list that decided
+	   ("allow:mailbox", ...) */
 	char *spam_score;
 	char *spam_rules;
-	char *spam_action;
+	enum om_spam_action spam_action;
 	char *spam_tag;
 	char *spam_listed;
 	char *spam_subject;	/* tag action: the new raw Subject value */
@@ -92,7 +103,7 @@ void om_scan_result_free(struct om_scan_result *res);
 /* Adds a part to res (strings copied; NULL allowed for filename/virus). */
 void om_scan_result_add_part(struct om_scan_result *res, const char *path,
 			     const char *content_type, const char *filename,
-			     const char *verdict, const char *virus);
+			     enum om_verdict verdict, const char *virus);
 
 /* Frame encoders: append one whole frame to out. */
 void om_proto_encode_request(const struct om_scan_request *req,
@@ -113,7 +124,9 @@ int om_proto_parse_header(const unsigned char *hdr, size_t max_body,
 			  char **error_r);
 
 /* Body decoders.  decode_request takes ownership of body (freed with the
-   request).  Return 0, or -1 with *error_r (allocated). */
+   request).  Return 0, or -1 with *error_r (allocated); a word that is no
+   value of its field ("action deliver-all is not one of deliver, strip,
+   ...") is refused like a malformed field. */
 int om_proto_decode_request(char *body, size_t len,
 			    struct om_scan_request *req_r, char **error_r);
 int om_proto_decode_result(const char *body, size_t len,
@@ -129,14 +142,26 @@ int om_proto_read_frame(int fd, int timeout_ms, size_t max_body,
 			uint16_t *type_r, char **body_r, size_t *len_r,
 			char **error_r);
 
+/* How a call to scand failed (both are < 0). */
+enum om_scand_failure {
+	/* scand could not be reached, did not answer in time, closed the
+	   connection, or answered an ERROR frame */
+	OM_SCAND_UNAVAILABLE = -1,
+	/* scand answered, but not what this client can read: another
+	   protocol version, a bad frame, an unexpected frame type, a value
+	   this client does not know.  Never "unavailable": no setting may
+	   let mail through on it. */
+	OM_SCAND_BAD_ANSWER = -2,
+};
+
 /* Client half: connects to scand's UNIX socket, sends req, waits for the
-   result.  Returns 0 with *res_r filled, or -1 with *error_r (allocated):
-   scand unreachable, timed out, answered an error or garbage. */
+   result.  Returns 0 with *res_r filled (its verdict and action never
+   none), or an om_scand_failure with *error_r (allocated). */
 int om_scand_scan(const char *socket_path, int timeout_ms,
 		  const struct om_scan_request *req,
 		  struct om_scan_result *res_r, char **error_r);
-/* Asks scand to learn req->message as req->learn ("spam" or "ham") for
-   req->mailbox.  0, or -1 with *error_r. */
+/* Asks scand to learn req->message as req->learn (spam or ham) for
+   req->mailbox.  0, or an om_scand_failure with *error_r. */
 int om_scand_learn(const char *socket_path, int timeout_ms,
 		   const struct om_scan_request *req, char **error_r);
 

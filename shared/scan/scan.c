@@ -65,14 +65,14 @@ static int om_scan_wrap_unscanned(struct om_scan_run *run, const char *reason,
 	return 0;
 }
 
-static const char *om_scan_limit_action_text(enum om_limit_action action)
+static enum om_action om_scan_limit_action(enum om_limit_action action)
 {
 	switch (action) {
-	case OM_LIMIT_DELIVER: return "deliver";
-	case OM_LIMIT_TEMPFAIL: return "tempfail";
+	case OM_LIMIT_DELIVER: return OM_ACTION_DELIVER;
+	case OM_LIMIT_TEMPFAIL: return OM_ACTION_TEMPFAIL;
 	case OM_LIMIT_QUARANTINE: break;
 	}
-	return "quarantine";
+	return OM_ACTION_QUARANTINE;
 }
 
 /* The verdict "unscanned": the configured limit action (quarantine, with
@@ -84,14 +84,12 @@ static int om_scan_unscanned(struct om_scan_run *run, const char *reason,
 {
 	struct om_scan_result *res = run->res;
 
-	om_free(&res->verdict);
-	om_free(&res->action);
 	om_free(&res->reason);
-	res->verdict = om_strdup("unscanned");
-	res->action = om_strdup(failure ? "tempfail" :
-				om_scan_limit_action_text(run->set->limit_action));
+	res->verdict = OM_VERDICT_UNSCANNED;
+	res->action = failure ? OM_ACTION_TEMPFAIL :
+		om_scan_limit_action(run->set->limit_action);
 	res->reason = om_strdup(reason);
-	if (strcmp(res->action, "quarantine") == 0)
+	if (res->action == OM_ACTION_QUARANTINE)
 		return om_scan_wrap_unscanned(run, reason, error_r);
 	return 0;
 }
@@ -134,7 +132,7 @@ static void om_scan_leaves(struct om_scan_run *run)
 {
 	struct om_buf data;
 	char *virus, *error;
-	const char *verdict;
+	enum om_verdict verdict;
 	size_t i;
 	int ret;
 
@@ -148,15 +146,15 @@ static void om_scan_leaves(struct om_scan_run *run)
 		error = NULL;
 		if (om_scan_leaf_covered_by_raw(leaf) && run->raw_scanned) {
 			om_scan_result_add_part(run->res, leaf->path, leaf->content_type,
-						leaf->filename, "clean", NULL);
+						leaf->filename, OM_VERDICT_CLEAN, NULL);
 			continue;
 		}
 		ret = om_mime_leaf_decode(leaf, &data, &error);
 		if (ret == 0)
 			ret = om_av_scan_buffer(run->set->engine, data.data,
 						data.len, 0, &virus, &error);
-		verdict = ret == OM_AV_VIRUS ? "virus" : ret == OM_AV_CLEAN ?
-			"clean" : "unscanned";
+		verdict = ret == OM_AV_VIRUS ? OM_VERDICT_VIRUS : ret == OM_AV_CLEAN ?
+			OM_VERDICT_CLEAN : OM_VERDICT_UNSCANNED;
 		om_scan_result_add_part(run->res, leaf->path, leaf->content_type,
 					leaf->filename, verdict,
 					ret == OM_AV_VIRUS ? virus : NULL);
@@ -335,7 +333,7 @@ static int om_scan_replace(struct om_scan_run *run, char **error_r)
 		om_buf_free(&out);
 		return -1;
 	}
-	res->action = om_strdup("replace");
+	res->action = OM_ACTION_REPLACE;
 	res->message = om_buf_steal(&out, &res->message_len);
 	return om_scan_admin_copy(run, 1, error_r);
 }
@@ -365,7 +363,7 @@ static int om_scan_strip(struct om_scan_run *run, char **error_r)
 	free(notice);
 	om_buf_init(&out);
 	om_mime_write(run->msg, &out);
-	run->res->action = om_strdup("strip");
+	run->res->action = OM_ACTION_STRIP;
 	run->res->message = om_buf_steal(&out, &run->res->message_len);
 	return om_scan_admin_copy(run, 0, error_r);
 }
@@ -385,11 +383,11 @@ static int om_scan_decide(struct om_scan_run *run, char **error_r)
 			return om_scan_unscanned(run, run->scan_error, 1, error_r);
 		if (run->limit != NULL)
 			return om_scan_unscanned(run, run->limit, 0, error_r);
-		res->verdict = om_strdup("clean");
-		res->action = om_strdup("deliver");
+		res->verdict = OM_VERDICT_CLEAN;
+		res->action = OM_ACTION_DELIVER;
 		return 0;
 	}
-	res->verdict = om_strdup("virus");
+	res->verdict = OM_VERDICT_VIRUS;
 	res->virus = om_strdup(virus);
 	if (run->msg == NULL || run->raw_virus != NULL ||
 	    run->scan_error != NULL || run->limit != NULL ||
@@ -504,11 +502,10 @@ static int om_scan_spam(struct om_scan_run *run, char **error_r)
 		res->spam_listed = om_strdup(d.listed);
 	if (!d.is_spam)
 		return 0;
-	free(res->verdict);
-	res->verdict = om_strdup("spam");
-	res->spam_action = om_strdup(d.action);
+	res->verdict = OM_VERDICT_SPAM;
+	res->spam_action = d.action;
 	res->spam_tag = om_strdup(d.tag);
-	if (strcmp(d.action, "tag") == 0) {
+	if (d.action == OM_SPAM_ACTION_TAG) {
 		subject = run->msg != NULL ? om_mime_header_raw(run->msg, "Subject") : NULL;
 		res->spam_subject = om_subject_tag(subject, d.tag);
 		free(subject);
@@ -536,9 +533,8 @@ static void om_scan_links(struct om_scan_run *run)
 	res->spam_score = om_asprintf("%.2f", OM_SPAM_URL_BLOCKED_POINTS);
 	res->spam_rules = om_strdup("URL_BLOCKLISTED");
 	res->spam_listed = om_strdup(where == 2 ? "url-block:global" : "url-block:domain");
-	free(res->verdict);
-	res->verdict = om_strdup("spam");
-	res->spam_action = om_strdup("quarantine");
+	res->verdict = OM_VERDICT_SPAM;
+	res->spam_action = OM_SPAM_ACTION_QUARANTINE;
 }
 
 /* The virus half: every leaf and the raw message.  0, or -1 (a template
@@ -568,8 +564,7 @@ int om_scan_message(const struct om_scan_settings *set,
 		    const struct om_scan_request *req,
 		    struct om_scan_result *res, char **error_r)
 {
-	int checks = req->checks != NULL ? om_proto_checks_parse(req->checks) :
-		OM_CHECK_VIRUS;
+	int checks = req->checks != 0 ? req->checks : OM_CHECK_VIRUS;
 	struct om_scan_run run;
 	char *reason = NULL, *perror = NULL;
 	int ret = 0;
@@ -590,11 +585,11 @@ int om_scan_message(const struct om_scan_settings *set,
 	if ((checks & OM_CHECK_VIRUS) != 0) {
 		ret = om_scan_virus(&run, error_r);
 	} else {
-		res->verdict = om_strdup("clean");
-		res->action = om_strdup("deliver");
+		res->verdict = OM_VERDICT_CLEAN;
+		res->action = OM_ACTION_DELIVER;
 	}
 	/* clean mail: the spam check with its links, or the links alone */
-	if (ret == 0 && set->snap != NULL && strcmp(res->verdict, "clean") == 0) {
+	if (ret == 0 && set->snap != NULL && res->verdict == OM_VERDICT_CLEAN) {
 		if ((checks & OM_CHECK_SPAM) != 0 && set->spam_db != NULL)
 			ret = om_scan_spam(&run, error_r);
 		else

@@ -86,9 +86,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 
 	memset(&req, 0, sizeof(req));
 	req.mailbox = (char *)"taro@example.jp";
-	req.direction = (char *)"in";
+	req.direction = OM_DIRECTION_IN;
 	req.mail_from = (char *)"";
-	req.checks = (char *)"virus,spam";
+	req.checks = OM_CHECK_VIRUS | OM_CHECK_SPAM;
 	req.message = (const char *)data;
 	req.message_len = size;
 	om_scan_result_init(&res);

@@ -97,6 +97,20 @@ static void test_malformed(void)
 }
 
 static struct om_policy_decision dec;	/* the last decision, reason included */
+static char answer[512];		/* its text, as policyd writes it */
+
+/* The text of d, as policyd writes it after "action=". */
+static const char *answer_of(const struct om_policy_decision *d)
+{
+	struct om_buf b;
+
+	om_buf_init(&b);
+	om_policy_action_text(d, &b);
+	if (om_strlcpy(answer, b.data, sizeof(answer)) < 0)
+		abort();
+	om_buf_free(&b);
+	return answer;
+}
 
 static const char *decide(struct om_policy *policy, const char *state,
 			  const char *sender, const char *rcpt, const char *user,
@@ -114,7 +128,33 @@ static const char *decide(struct om_policy *policy, const char *state,
 	req.client_address = "127.0.0.1";
 	req.size = size;
 	om_policy_decide(policy, &req, (time_t)now, &dec);
-	return dec.action;
+	return answer_of(&dec);
+}
+
+/* Every answer is one of a fixed set; a decision nobody made (a FILTER
+   without its destination, a number that is no kind) defers. */
+static void test_answers(void)
+{
+	struct om_policy_decision d;
+
+	memset(&d, 0, sizeof(d));
+	TAP_OK(d.kind == OM_POLICY_DUNNO && strcmp(answer_of(&d), "DUNNO") == 0,
+	       "a zeroed decision is DUNNO");
+	d.kind = OM_POLICY_REJECT_BLOCKED;
+	TAP_OK(strcmp(answer_of(&d), "REJECT 5.7.1 Sender address is on the "
+			  "recipient's block list") == 0, "block list: REJECT 5.7.1");
+	d.kind = OM_POLICY_DEFER_RATE;
+	TAP_OK(strncmp(answer_of(&d), "450 4.7.1 ", 10) == 0, "rate: 450 4.7.1");
+	d.kind = OM_POLICY_FILTER;
+	(void)om_strlcpy(d.filter, "smtp-omamori:[127.0.0.1]:10025", sizeof(d.filter));
+	TAP_OK(strcmp(answer_of(&d), "FILTER smtp-omamori:[127.0.0.1]:10025") == 0,
+	       "FILTER with its destination");
+	d.filter[0] = '\0';
+	TAP_OK(strcmp(answer_of(&d), "DEFER_IF_PERMIT Service unavailable") == 0,
+	       "FILTER without a destination defers, never a bare FILTER");
+	d.kind = (enum om_policy_kind)99;
+	TAP_OK(strcmp(answer_of(&d), "DEFER_IF_PERMIT Service unavailable") == 0,
+	       "a number that is no answer defers");
 }
 
 static void test_decisions(struct om_store *store)
@@ -310,6 +350,7 @@ int main(void)
 	test_fragmented();
 	test_pipelined();
 	test_malformed();
+	test_answers();
 	if (mkdtemp(dir) == NULL)
 		abort();
 	path = om_asprintf("%s/o.db", dir);

@@ -1,5 +1,7 @@
 /* test-proto.c - unit tests of the scand wire protocol: round trips, every
- * malformed case the decoder must refuse, and reads fed a byte at a time. */
+ * malformed case the decoder must refuse (unknown words of typed fields
+ * among them), reads fed a byte at a time, and the client's answer to a
+ * scand that answers what it cannot read. */
 #include "tap.h"
 #include "proto/proto.h"
 #include "lib/util.h"
@@ -8,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static void put_field(struct om_buf *b, uint16_t tag, const void *v, uint32_t len)
@@ -20,13 +23,19 @@ static void put_field(struct om_buf *b, uint16_t tag, const void *v, uint32_t le
 	om_buf_append(b, v, len);
 }
 
+struct bad_case {
+	const char *label;
+	void (*build)(struct om_buf *b);
+	const char *error_part;
+};
+
 static void test_request_round_trip(void)
 {
 	char *rcpts[] = { (char *)"a@example.jp", (char *)"b@example.jp" };
 	struct om_scan_request req = {
 		.session_id = (char *)"sid", .mailbox = (char *)"a@example.jp",
-		.direction = (char *)"in", .mail_from = (char *)"s@remote.test",
-		.checks = (char *)"virus,spam", .rcpts = rcpts, .rcpt_count = 2,
+		.direction = OM_DIRECTION_IN, .mail_from = (char *)"s@remote.test",
+		.checks = OM_CHECK_VIRUS | OM_CHECK_SPAM, .rcpts = rcpts, .rcpt_count = 2,
 		.message = "msg\0body", .message_len = 8,
 	};
 	struct om_scan_request got;
@@ -44,33 +53,39 @@ static void test_request_round_trip(void)
 	TAP_OK(om_proto_decode_request(body, len, &got, &error) == 0, "request decodes");
 	TAP_OK(strcmp(got.mailbox, "a@example.jp") == 0 && got.rcpt_count == 2 &&
 	       strcmp(got.rcpts[1], "b@example.jp") == 0 && got.message_len == 8 &&
-	       memcmp(got.message, "msg\0body", 8) == 0 && strcmp(got.checks, "virus,spam") == 0 &&
-	       got.learn == NULL, "request fields survive (binary message)");
+	       memcmp(got.message, "msg\0body", 8) == 0 &&
+	       got.checks == (OM_CHECK_VIRUS | OM_CHECK_SPAM) &&
+	       got.direction == OM_DIRECTION_IN && got.learn == OM_LEARN_NONE,
+	       "request fields survive (binary message)");
 	om_scan_request_free(&got);
+	/* without checks: the virus check, as doc/protocol.md says */
+	req.checks = 0;
+	om_buf_reset(&b);
+	om_proto_encode_request(&req, &b);
+	body = om_strndup(b.data + OM_PROTO_HEADER_SIZE, b.len - OM_PROTO_HEADER_SIZE);
+	TAP_OK(om_proto_decode_request(body, b.len - OM_PROTO_HEADER_SIZE, &got, &error) == 0 &&
+	       got.checks == OM_CHECK_VIRUS, "no checks field: virus");
+	om_scan_request_free(&got);
+	req.checks = OM_CHECK_VIRUS | OM_CHECK_SPAM;
 	/* a learn request is the same frame with its own type */
-	req.learn = (char *)"ham";
+	req.learn = OM_LEARN_HAM;
 	om_buf_reset(&b);
 	om_proto_encode_request(&req, &b);
 	body = om_strndup(b.data + OM_PROTO_HEADER_SIZE, b.len - OM_PROTO_HEADER_SIZE);
 	TAP_OK(om_proto_parse_header((unsigned char *)b.data, 1 << 20, &type, &len, &error) == 0 &&
 	       type == OM_MSG_LEARN_REQUEST &&
 	       om_proto_decode_request(body, len, &got, &error) == 0 &&
-	       strcmp(got.learn, "ham") == 0, "learn request round trip");
+	       got.learn == OM_LEARN_HAM, "learn request round trip");
 	om_scan_request_free(&got);
-	req.learn = (char *)"maybe";
+	/* none has no name: the encoder leaves the field out, and the
+	   decoder refuses a request without a direction */
+	req.learn = OM_LEARN_NONE;
+	req.direction = OM_DIRECTION_NONE;
 	om_buf_reset(&b);
 	om_proto_encode_request(&req, &b);
 	body = om_strndup(b.data + OM_PROTO_HEADER_SIZE, b.len - OM_PROTO_HEADER_SIZE);
 	TAP_OK(om_proto_decode_request(body, b.len - OM_PROTO_HEADER_SIZE, &got, &error) < 0 &&
-	       strstr(error, "learn") != NULL, "learn must be spam or ham");
-	om_free(&error);
-	req.learn = NULL;
-	req.checks = (char *)"virus,eggs";
-	om_buf_reset(&b);
-	om_proto_encode_request(&req, &b);
-	body = om_strndup(b.data + OM_PROTO_HEADER_SIZE, b.len - OM_PROTO_HEADER_SIZE);
-	TAP_OK(om_proto_decode_request(body, b.len - OM_PROTO_HEADER_SIZE, &got, &error) < 0 &&
-	       strstr(error, "checks") != NULL, "unknown check refused");
+	       strstr(error, "lacks") != NULL, "a request without a direction is refused");
 	om_free(&error);
 	om_buf_free(&b);
 }
@@ -82,36 +97,154 @@ static void test_result_round_trip(void)
 	char *error = NULL;
 
 	om_scan_result_init(&res);
-	res.verdict = om_strdup("virus");
-	res.action = om_strdup("strip");
+	res.verdict = OM_VERDICT_VIRUS;
+	res.action = OM_ACTION_STRIP;
 	res.virus = om_strdup("Eicar");
 	res.message = om_strdup("new");
 	res.message_len = 3;
 	res.spam_score = om_strdup("7.25");
 	res.spam_rules = om_strdup("BAYES_99,MISSING_DATE");
 	res.spam_subject = om_strdup("[SPAM] x");
-	om_scan_result_add_part(&res, "2", "application/zip", "a.zip", "virus", "Eicar");
-	om_scan_result_add_part(&res, "1", "text/plain", NULL, "clean", NULL);
+	om_scan_result_add_part(&res, "2", "application/zip", "a.zip", OM_VERDICT_VIRUS,
+				"Eicar");
+	om_scan_result_add_part(&res, "1", "text/plain", NULL, OM_VERDICT_CLEAN, NULL);
 	om_buf_init(&b);
 	om_proto_encode_result(&res, &b);
 	TAP_OK(om_proto_decode_result(b.data + OM_PROTO_HEADER_SIZE, b.len - OM_PROTO_HEADER_SIZE,
 				      &got, &error) == 0, "result decodes");
 	TAP_OK(got.part_count == 2 && strcmp(got.parts[0].filename, "a.zip") == 0 &&
 	       got.parts[1].filename == NULL && got.message_len == 3 &&
-	       strcmp(got.action, "strip") == 0 && strcmp(got.spam_score, "7.25") == 0 &&
+	       got.parts[0].verdict == OM_VERDICT_VIRUS &&
+	       got.parts[1].verdict == OM_VERDICT_CLEAN &&
+	       got.verdict == OM_VERDICT_VIRUS &&
+	       got.action == OM_ACTION_STRIP && strcmp(got.spam_score, "7.25") == 0 &&
 	       strcmp(got.spam_rules, "BAYES_99,MISSING_DATE") == 0 &&
-	       strcmp(got.spam_subject, "[SPAM] x") == 0 && got.spam_action == NULL,
+	       strcmp(got.spam_subject, "[SPAM] x") == 0 &&
+	       got.spam_action == OM_SPAM_ACTION_NONE,
 	       "result fields survive");
 	om_scan_result_free(&got);
+	/* a spam action survives too */
+	om_free(&res.message);
+	res.verdict = OM_VERDICT_SPAM;
+	res.action = OM_ACTION_DELIVER;
+	res.spam_action = OM_SPAM_ACTION_QUARANTINE;
+	om_buf_reset(&b);
+	om_proto_encode_result(&res, &b);
+	TAP_OK(om_proto_decode_result(b.data + OM_PROTO_HEADER_SIZE, b.len - OM_PROTO_HEADER_SIZE,
+				      &got, &error) == 0 && got.verdict == OM_VERDICT_SPAM &&
+	       got.action == OM_ACTION_DELIVER &&
+	       got.spam_action == OM_SPAM_ACTION_QUARANTINE, "spam result round trip");
+	om_scan_result_free(&got);
+	/* an action nobody set is left out, and the result refused */
+	res.action = OM_ACTION_NONE;
+	om_buf_reset(&b);
+	om_proto_encode_result(&res, &b);
+	TAP_OK(om_proto_decode_result(b.data + OM_PROTO_HEADER_SIZE, b.len - OM_PROTO_HEADER_SIZE,
+				      &got, &error) < 0 && strstr(error, "lacks") != NULL,
+	       "a result without an action is refused");
+	om_free(&error);
 	om_scan_result_free(&res);
 	om_buf_free(&b);
 }
 
-struct bad_case {
-	const char *label;
-	void (*build)(struct om_buf *b);
-	const char *error_part;
+/* ---- results the client must refuse ---- */
+
+static void res_unknown_action(struct om_buf *b)
+{
+	put_field(b, 16, "clean", 5);
+	put_field(b, 17, "deliver-all", 11);
+}
+static void res_unknown_verdict(struct om_buf *b)
+{
+	put_field(b, 16, "harmless", 8);
+	put_field(b, 17, "deliver", 7);
+}
+static void res_case_matters(struct om_buf *b)
+{
+	put_field(b, 16, "clean", 5);
+	put_field(b, 17, "DELIVER", 7);
+}
+static void res_empty_action(struct om_buf *b)
+{
+	put_field(b, 16, "clean", 5);
+	put_field(b, 17, "", 0);
+}
+static void res_unknown_spam_action(struct om_buf *b)
+{
+	put_field(b, 16, "spam", 4);
+	put_field(b, 17, "deliver", 7);
+	put_field(b, 26, "forward", 7);
+}
+static void res_part_spam(struct om_buf *b)
+{
+	struct om_buf part;
+
+	om_buf_init(&part);
+	put_field(&part, 32, "1", 1);
+	put_field(&part, 35, "spam", 4);
+	put_field(b, 16, "clean", 5);
+	put_field(b, 17, "deliver", 7);
+	put_field(b, 20, part.data, (uint32_t)part.len);
+	om_buf_free(&part);
+}
+static void res_part_unknown_verdict(struct om_buf *b)
+{
+	struct om_buf part;
+
+	om_buf_init(&part);
+	put_field(&part, 32, "1", 1);
+	put_field(&part, 35, "fine", 4);
+	put_field(b, 16, "clean", 5);
+	put_field(b, 17, "deliver", 7);
+	put_field(b, 20, part.data, (uint32_t)part.len);
+	om_buf_free(&part);
+}
+static void res_strip_without_message(struct om_buf *b)
+{
+	put_field(b, 16, "virus", 5);
+	put_field(b, 17, "strip", 5);
+}
+static void res_control_bytes(struct om_buf *b)
+{
+	put_field(b, 16, "clean", 5);
+	put_field(b, 17, "x\n\x1b[31m", 7);
+}
+
+static const struct bad_case bad_results[] = {
+	{ "unknown action", res_unknown_action, "unknown action 'deliver-all'" },
+	{ "unknown verdict", res_unknown_verdict, "unknown verdict 'harmless'" },
+	{ "action in capitals", res_case_matters, "unknown action 'DELIVER'" },
+	{ "empty action", res_empty_action, "unknown action ''" },
+	{ "unknown spam action", res_unknown_spam_action, "unknown spam action 'forward'" },
+	{ "a part that is spam", res_part_spam, "part verdict spam" },
+	{ "unknown part verdict", res_part_unknown_verdict, "unknown verdict 'fine'" },
+	{ "strip without the message", res_strip_without_message, "strip without its message" },
+	{ "control bytes in a word", res_control_bytes, "unknown action 'x" },
 };
+
+static void test_bad_results(void)
+{
+	struct om_scan_result res;
+	struct om_buf b;
+	char *error;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < OM_N_ELEMENTS(bad_results); i++) {
+		om_buf_init(&b);
+		bad_results[i].build(&b);
+		error = NULL;
+		ret = om_proto_decode_result(b.data != NULL ? b.data : "", b.len, &res, &error);
+		TAP_OK(ret < 0 && error != NULL &&
+		       strstr(error, bad_results[i].error_part) != NULL &&
+		       strchr(error, '\n') == NULL && strchr(error, '\x1b') == NULL &&
+		       res.verdict == OM_VERDICT_NONE && res.action == OM_ACTION_NONE,
+		       "result refused: %s (%s)", bad_results[i].label,
+		       error ? error : "accepted!");
+		free(error);
+		om_buf_free(&b);
+	}
+}
 
 static void bad_truncated_header(struct om_buf *b) { om_buf_append(b, "\x00\x02\x00", 3); }
 static void bad_length_past_end(struct om_buf *b)
@@ -136,6 +269,20 @@ static void bad_direction(struct om_buf *b)
 	put_field(b, 3, "sideways", 8);
 	put_field(b, 6, "m", 1);
 }
+static void bad_checks(struct om_buf *b)
+{
+	put_field(b, 2, "a@x", 3);
+	put_field(b, 3, "in", 2);
+	put_field(b, 7, "virus,eggs", 10);
+	put_field(b, 6, "m", 1);
+}
+static void bad_learn(struct om_buf *b)
+{
+	put_field(b, 2, "a@x", 3);
+	put_field(b, 3, "in", 2);
+	put_field(b, 8, "maybe", 5);
+	put_field(b, 6, "m", 1);
+}
 
 static const struct bad_case bad_cases[] = {
 	{ "truncated field header", bad_truncated_header, "truncated field header" },
@@ -144,7 +291,9 @@ static const struct bad_case bad_cases[] = {
 	{ "repeated singleton", bad_repeated, "repeated" },
 	{ "NUL in a text field", bad_nul_in_text, "NUL byte" },
 	{ "missing required field", bad_missing_message, "lacks" },
-	{ "bad direction", bad_direction, "direction" },
+	{ "bad direction", bad_direction, "unknown direction (in or out) 'sideways'" },
+	{ "unknown check", bad_checks, "unknown checks (virus and/or spam) 'virus,eggs'" },
+	{ "learn neither spam nor ham", bad_learn, "unknown learn (spam or ham) 'maybe'" },
 };
 
 static void test_bad_requests(void)
@@ -253,10 +402,146 @@ static void test_fragmented_and_pipelined(void)
 	close(sv[1]);
 }
 
+/* ---- the client against a scand stand-in ---- */
+
+struct stand_in {
+	int listen_fd;
+	const char *answer;	/* bytes to answer a request with */
+	size_t answer_len;
+};
+
+/* Accepts one connection, reads the request frame, answers, closes. */
+static void *stand_in_main(void *arg)
+{
+	struct stand_in *s = arg;
+	uint16_t type;
+	char *body = NULL, *error = NULL;
+	size_t len;
+	int fd = accept(s->listen_fd, NULL, NULL);
+
+	if (fd < 0)
+		return NULL;
+	if (om_proto_read_frame(fd, 5000, 1 << 20, &type, &body, &len, &error) == 1 &&
+	    om_proto_write_all(fd, s->answer, s->answer_len, 5000, &error) == 0)
+		(void)shutdown(fd, SHUT_WR);
+	free(body);
+	free(error);
+	close(fd);
+	return NULL;
+}
+
+/* om_scand_scan against a stand-in answering answer; its return. */
+static int scan_against(const char *path, const void *answer, size_t answer_len,
+			struct om_scan_result *res, char **error_r)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_un un;
+	} addr;
+	struct stand_in s = { -1, answer, answer_len };
+	struct om_scan_request req = {
+		.mailbox = (char *)"a@example.jp", .direction = OM_DIRECTION_IN,
+		.message = "Subject: x\n\nhi\n", .message_len = 15,
+	};
+	pthread_t thread;
+	int ret;
+
+	memset(&addr, 0, sizeof(addr));
+	addr.un.sun_family = AF_UNIX;
+	if (om_strlcpy(addr.un.sun_path, path, sizeof(addr.un.sun_path)) < 0)
+		abort();
+	(void)unlink(path);
+	s.listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (s.listen_fd < 0 || bind(s.listen_fd, &addr.sa, sizeof(addr.un)) < 0 ||
+	    listen(s.listen_fd, 1) < 0)
+		abort();
+	pthread_create(&thread, NULL, stand_in_main, &s);
+	ret = om_scand_scan(path, 5000, &req, res, error_r);
+	pthread_join(thread, NULL);
+	close(s.listen_fd);
+	(void)unlink(path);
+	return ret;
+}
+
+static void test_client_answers(void)
+{
+	char dir[] = "/tmp/om-test-proto-XXXXXX", *path, *error = NULL;
+	struct om_scan_result res;
+	struct om_buf b, body;
+	int ret;
+
+	if (mkdtemp(dir) == NULL)
+		abort();
+	path = om_asprintf("%s/scand.sock", dir);
+	/* a well-formed answer whose action this client does not know */
+	om_buf_init(&body);
+	res_unknown_action(&body);
+	om_buf_init(&b);
+	om_buf_append(&b, "OMSC\x00\x03\x00\x02", 8);
+	om_buf_append(&b, (const char[]){ 0, 0, 0, (char)body.len }, 4);
+	om_buf_append(&b, body.data, body.len);
+	ret = scan_against(path, b.data, b.len, &res, &error);
+	TAP_OK(ret == OM_SCAND_BAD_ANSWER && error != NULL &&
+	       strstr(error, "unknown action 'deliver-all'") != NULL,
+	       "an unknown action is a bad answer, never a result (%s)", error);
+	om_free(&error);
+	/* garbage */
+	ret = scan_against(path, "HTTP/1.0 200 OK\r\n\r\n", 19, &res, &error);
+	TAP_OK(ret == OM_SCAND_BAD_ANSWER && strstr(error, "magic") != NULL,
+	       "a garbled frame is a bad answer (%s)", error);
+	om_free(&error);
+	/* another version */
+	ret = scan_against(path, "OMSC\x00\x04\x00\x02\x00\x00\x00\x00", 12, &res, &error);
+	TAP_OK(ret == OM_SCAND_BAD_ANSWER && strstr(error, "version 4") != NULL,
+	       "another protocol version is a bad answer (%s)", error);
+	om_free(&error);
+	/* a frame type that is no answer to a scan */
+	ret = scan_against(path, "OMSC\x00\x03\x00\x05\x00\x00\x00\x00", 12, &res, &error);
+	TAP_OK(ret == OM_SCAND_BAD_ANSWER && strstr(error, "unexpected frame type 5") != NULL,
+	       "a PONG to a scan is a bad answer (%s)", error);
+	om_free(&error);
+	/* scand's own error, and a scand that closes without a word: unavailable */
+	om_buf_reset(&b);
+	om_proto_encode_error("template missing", &b);
+	ret = scan_against(path, b.data, b.len, &res, &error);
+	TAP_OK(ret == OM_SCAND_UNAVAILABLE && strstr(error, "scand: template missing") != NULL,
+	       "scand's ERROR: unavailable (%s)", error);
+	om_free(&error);
+	ret = scan_against(path, "", 0, &res, &error);
+	TAP_OK(ret == OM_SCAND_UNAVAILABLE && strstr(error, "without an answer") != NULL,
+	       "closed without an answer: unavailable (%s)", error);
+	om_free(&error);
+	ret = om_scand_scan(path, 1000, &(struct om_scan_request){ .mailbox = (char *)"",
+			    .direction = OM_DIRECTION_IN, .message = "", .message_len = 0 },
+			    &res, &error);
+	TAP_OK(ret == OM_SCAND_UNAVAILABLE && strstr(error, "connect") != NULL,
+	       "no scand: unavailable (%s)", error);
+	om_free(&error);
+	/* and a good answer is a result */
+	om_buf_reset(&body);
+	put_field(&body, 16, "clean", 5);
+	put_field(&body, 17, "deliver", 7);
+	om_buf_reset(&b);
+	om_buf_append(&b, "OMSC\x00\x03\x00\x02", 8);
+	om_buf_append(&b, (const char[]){ 0, 0, 0, (char)body.len }, 4);
+	om_buf_append(&b, body.data, body.len);
+	ret = scan_against(path, b.data, b.len, &res, &error);
+	TAP_OK(ret == 0 && res.verdict == OM_VERDICT_CLEAN && res.action == OM_ACTION_DELIVER,
+	       "a known answer is a result");
+	if (ret == 0)
+		om_scan_result_free(&res);
+	om_buf_free(&b);
+	om_buf_free(&body);
+	free(path);
+	tap_remove_tree(dir);
+}
+
 int main(void)
 {
 	test_request_round_trip();
 	test_result_round_trip();
+	test_bad_results();
+	test_client_answers();
 	test_bad_requests();
 	test_bad_headers();
 	test_fragmented_and_pipelined();

@@ -58,7 +58,7 @@ static struct om_av_engine *make_engine(char *dir)
 /* Scans msg for taro@example.jp: checks NULL (virus), lists from snap
    (may be NULL). */
 static void scan_full(const struct om_av_engine *engine, const struct om_snapshot *snap,
-		      const char *checks, const char *msg,
+		      int checks, const char *msg,
 		      enum om_limit_action limit_action, struct om_scan_result *res)
 {
 	struct om_scan_settings set = {
@@ -71,9 +71,9 @@ static void scan_full(const struct om_av_engine *engine, const struct om_snapsho
 
 	memset(&req, 0, sizeof(req));
 	req.mailbox = (char *)"taro@example.jp";
-	req.direction = (char *)"in";
+	req.direction = OM_DIRECTION_IN;
 	req.mail_from = (char *)"hanako@remote.test";
-	req.checks = (char *)checks;
+	req.checks = checks;
 	req.message = msg;
 	req.message_len = strlen(msg);
 	om_scan_result_init(res);
@@ -86,7 +86,7 @@ static void scan_full(const struct om_av_engine *engine, const struct om_snapsho
 static void scan_with(const struct om_av_engine *engine, const char *msg,
 		      enum om_limit_action limit_action, struct om_scan_result *res)
 {
-	scan_full(engine, NULL, NULL, msg, limit_action, res);
+	scan_full(engine, NULL, 0, msg, limit_action, res);
 }
 
 static void scan(const struct om_av_engine *engine, const char *msg,
@@ -101,7 +101,7 @@ static void test_paths(const struct om_av_engine *engine)
 	char *msg;
 
 	scan(engine, "Subject: hi\n\nclean text\n", &res);
-	TAP_OK(strcmp(res.verdict, "clean") == 0 && strcmp(res.action, "deliver") == 0 &&
+	TAP_OK(res.verdict == OM_VERDICT_CLEAN && res.action == OM_ACTION_DELIVER &&
 	       res.message == NULL, "clean: deliver unchanged");
 	om_scan_result_free(&res);
 
@@ -110,17 +110,17 @@ static void test_paths(const struct om_av_engine *engine)
 			  "Content-Type: application/octet-stream; name=\"e.com\"\n"
 			  "Content-Transfer-Encoding: base64\n\n%s--B--\n", eicar_b64);
 	scan(engine, msg, &res);
-	TAP_OK(strcmp(res.verdict, "virus") == 0 && strcmp(res.action, "strip") == 0 &&
+	TAP_OK(res.verdict == OM_VERDICT_VIRUS && res.action == OM_ACTION_STRIP &&
 	       res.message != NULL && strstr(res.message, "WDVPIVAl") == NULL,
 	       "infected attachment: strip");
-	TAP_OK(res.part_count == 2 && strcmp(res.parts[1].verdict, "virus") == 0 &&
+	TAP_OK(res.part_count == 2 && res.parts[1].verdict == OM_VERDICT_VIRUS &&
 	       strcmp(res.parts[1].filename, "e.com") == 0, "the infected part is named");
 	om_scan_result_free(&res);
 	free(msg);
 
 	msg = om_asprintf("Subject: body\nFrom: x@remote.test\n\n%s\n", eicar);
 	scan(engine, msg, &res);
-	TAP_OK(strcmp(res.action, "replace") == 0 && res.message != NULL &&
+	TAP_OK(res.action == OM_ACTION_REPLACE && res.message != NULL &&
 	       strstr(res.message, "EICAR-STANDARD") == NULL &&
 	       strstr(res.message, "Subject: =?") != NULL, "infected body: replaced by the report");
 	om_scan_result_free(&res);
@@ -130,7 +130,7 @@ static void test_paths(const struct om_av_engine *engine)
 			  "M6#5/(5`E0$%06S1<4%I8-30H4%XI-T-#*3=])$5)0T%2+5-404Y$05)$+4%.\n"
 			  "75$E625)54RU415-4+49)3$4A)$@K2\"H`");
 	scan(engine, msg, &res);
-	TAP_OK(strcmp(res.verdict, "virus") == 0 && strcmp(res.action, "replace") == 0,
+	TAP_OK(res.verdict == OM_VERDICT_VIRUS && res.action == OM_ACTION_REPLACE,
 	       "uuencoded virus in the body text: found in the raw message, replaced");
 	om_scan_result_free(&res);
 	free(msg);
@@ -148,14 +148,14 @@ static void test_limits(const struct om_av_engine *engine)
 		om_buf_append_str(&m, "--Z\nContent-Type: text/plain\n\nx\n");
 	om_buf_append_str(&m, "--Z--\n");
 	scan(engine, m.data, &res);
-	TAP_OK(strcmp(res.verdict, "unscanned") == 0 && strcmp(res.action, "deliver") == 0 &&
+	TAP_OK(res.verdict == OM_VERDICT_UNSCANNED && res.action == OM_ACTION_DELIVER &&
 	       strstr(res.reason, "limit") != NULL, "over the part limit: unscanned, delivered");
 	om_scan_result_free(&res);
 
 	/* the default: Quarantine, below a notice, the original attached */
 	scan_with(engine, m.data, OM_LIMIT_QUARANTINE, &res);
-	TAP_OK(strcmp(res.verdict, "unscanned") == 0 &&
-	       strcmp(res.action, "quarantine") == 0 && res.message != NULL,
+	TAP_OK(res.verdict == OM_VERDICT_UNSCANNED &&
+	       res.action == OM_ACTION_QUARANTINE && res.message != NULL,
 	       "over the part limit, quarantine: unscanned, quarantined");
 	TAP_OK(res.message != NULL &&
 	       strstr(res.message, "Content-Type: message/rfc822") != NULL &&
@@ -166,7 +166,7 @@ static void test_limits(const struct om_av_engine *engine)
 	om_scan_result_free(&res);
 
 	scan_with(engine, m.data, OM_LIMIT_TEMPFAIL, &res);
-	TAP_OK(strcmp(res.action, "tempfail") == 0, "over the part limit, tempfail");
+	TAP_OK(res.action == OM_ACTION_TEMPFAIL, "over the part limit, tempfail");
 	om_scan_result_free(&res);
 	om_buf_free(&m);
 }
@@ -176,15 +176,13 @@ static void scan_virus_only(const struct om_av_engine *engine,
 			    const struct om_snapshot *snap, const char *msg,
 			    struct om_scan_result *res)
 {
-	scan_full(engine, snap, "virus", msg, OM_LIMIT_QUARANTINE, res);
+	scan_full(engine, snap, OM_CHECK_VIRUS, msg, OM_LIMIT_QUARANTINE, res);
 }
 
-static int result_is(const struct om_scan_result *res, const char *verdict,
-		     const char *spam_action, const char *listed)
+static int result_is(const struct om_scan_result *res, enum om_verdict verdict,
+		     enum om_spam_action spam_action, const char *listed)
 {
-	return strcmp(res->verdict, verdict) == 0 &&
-		(spam_action == NULL ? res->spam_action == NULL :
-		 res->spam_action != NULL && strcmp(res->spam_action, spam_action) == 0) &&
+	return res->verdict == verdict && res->spam_action == spam_action &&
 		(listed == NULL ? res->spam_listed == NULL :
 		 res->spam_listed != NULL && strcmp(res->spam_listed, listed) == 0);
 }
@@ -209,25 +207,25 @@ static void test_url_block_without_spam_check(const struct om_av_engine *engine)
 	       om_snapshot_load(snap, store, &error) == 0, "url-block lists loaded (%s)",
 	       error != NULL ? error : "ok");
 	scan_virus_only(engine, snap, "Subject: hi\n\nsee http://www.example.org/\n", &res);
-	TAP_OK(result_is(&res, "clean", NULL, NULL) && res.spam_score == NULL,
+	TAP_OK(result_is(&res, OM_VERDICT_CLEAN, OM_SPAM_ACTION_NONE, NULL) && res.spam_score == NULL,
 	       "no blocked link: clean, no spam fields");
 	om_scan_result_free(&res);
 	scan_virus_only(engine, snap, "Subject: hi\nContent-Type: text/html\n\n"
 			"<a href=\"http://bank.example@WWW.Evil.Example:8080/x\">bank</a>\n", &res);
-	TAP_OK(result_is(&res, "spam", "quarantine", "url-block:global") &&
+	TAP_OK(result_is(&res, OM_VERDICT_SPAM, OM_SPAM_ACTION_QUARANTINE, "url-block:global") &&
 	       res.spam_rules != NULL && strcmp(res.spam_rules, "URL_BLOCKLISTED") == 0 &&
-	       strcmp(res.action, "deliver") == 0 && res.message == NULL,
+	       res.action == OM_ACTION_DELIVER && res.message == NULL,
 	       "a globally blocked link: spam, quarantined, unchanged");
 	om_scan_result_free(&res);
 	scan_virus_only(engine, snap, "Subject: hi\n\nhttp://login.phish.example/\n", &res);
-	TAP_OK(result_is(&res, "spam", "quarantine", "url-block:domain"),
+	TAP_OK(result_is(&res, OM_VERDICT_SPAM, OM_SPAM_ACTION_QUARANTINE, "url-block:domain"),
 	       "the recipient domain's list: url-block:domain");
 	om_scan_result_free(&res);
 	TAP_OK(om_store_list_add(store, "taro@example.jp", "allow", "hanako@remote.test", 0,
 				 &error) == 0 && om_snapshot_load(snap, store, &error) == 0,
 	       "sender allow-listed");
 	scan_virus_only(engine, snap, "Subject: hi\n\nhttp://evil.example/\n", &res);
-	TAP_OK(result_is(&res, "spam", "quarantine", "url-block:global"),
+	TAP_OK(result_is(&res, OM_VERDICT_SPAM, OM_SPAM_ACTION_QUARANTINE, "url-block:global"),
 	       "an allow list (the spam check's) does not lift the administrator's url-block");
 	om_scan_result_free(&res);
 	msg = om_asprintf("Subject: a\nContent-Type: multipart/mixed; boundary=\"B\"\n\n"
@@ -235,7 +233,7 @@ static void test_url_block_without_spam_check(const struct om_av_engine *engine)
 			  "Content-Type: application/octet-stream; name=\"e.com\"\n"
 			  "Content-Transfer-Encoding: base64\n\n%s--B--\n", eicar_b64);
 	scan_virus_only(engine, snap, msg, &res);
-	TAP_OK(strcmp(res.verdict, "virus") == 0 && res.spam_listed == NULL,
+	TAP_OK(res.verdict == OM_VERDICT_VIRUS && res.spam_listed == NULL,
 	       "a virus stays a virus");
 	om_scan_result_free(&res);
 	free(msg);
@@ -262,10 +260,10 @@ static void test_scratch_failure(void)
 			  "Content-Type: application/octet-stream; name=\"e.com\"\n"
 			  "Content-Transfer-Encoding: base64\n\n%s--B--\n", eicar_b64);
 	scan_with(engine, msg, OM_LIMIT_DELIVER, &res);
-	TAP_OK(strcmp(res.verdict, "unscanned") == 0 && strcmp(res.action, "tempfail") == 0 &&
+	TAP_OK(res.verdict == OM_VERDICT_UNSCANNED && res.action == OM_ACTION_TEMPFAIL &&
 	       res.reason != NULL && strstr(res.reason, "libclamav") != NULL,
 	       "no scratch directory: tempfail, never clean (%s)",
-	       res.reason != NULL ? res.reason : res.verdict);
+	       res.reason != NULL ? res.reason : om_verdict_name(res.verdict));
 	om_scan_result_free(&res);
 	free(msg);
 	om_av_engine_free(&engine);

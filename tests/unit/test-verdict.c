@@ -179,7 +179,7 @@ static void test_snapshot_verdict(struct om_store *store)
 		      "mailbox") == 0, "block entry found, case-insensitive");
 	TAP_OK(om_snapshot_refresh(snap, store, &error) == 0, "unchanged store: no reload");
 	TAP_OK(om_verdict_spam(snap, "v@d.example", "", "", 3.5, &d, &error) == 0 &&
-	       d.is_spam && strcmp(d.action, "tag") == 0 && strcmp(d.tag, "[SPAM] ") == 0,
+	       d.is_spam && d.action == OM_SPAM_ACTION_TAG && strcmp(d.tag, "[SPAM] ") == 0,
 	       "the mailbox's own threshold 3 applies, default action and tag");
 	TAP_OK(om_verdict_spam(snap, "w@d.example", "", "", 3.5, &d, &error) == 0 && !d.is_spam,
 	       "its domain neighbour keeps the default 5");
@@ -193,7 +193,7 @@ static void test_snapshot_verdict(struct om_store *store)
 	       !d.is_spam && strcmp(d.listed, "allow:mailbox") == 0,
 	       "then the allow-listed sender is never spam");
 	TAP_OK(om_verdict_spam(snap, "u@d.example", "", "s1@x.example", -10, &d, &error) == 0 &&
-	       d.is_spam && strcmp(d.action, "quarantine") == 0 &&
+	       d.is_spam && d.action == OM_SPAM_ACTION_QUARANTINE &&
 	       strcmp(d.listed, "block:mailbox") == 0, "block-listed From: quarantined");
 	om_snapshot_free(&snap);
 }

@@ -1,0 +1,81 @@
+/* values.h - the typed values omamori's processes exchange: the verdict and
+ * action of a scan, the spam action, the direction of a message, and what a
+ * learn request teaches.
+ *
+ * Inside and between processes these are enums; text exists only at the
+ * edges: the scand protocol (proto.c encodes and decodes, and refuses a word
+ * it does not know), the spam-action setting, log lines, omamorictl's JSON
+ * and the Sieve test.  The value 0 of every enum is "none", which has no
+ * name: a structure nobody filled in never reads as clean or deliver, and
+ * the encoder leaves such a field out, so the peer refuses the frame.  The
+ * names are in one table each (values.c); a new value is a new protocol
+ * version (doc/protocol.md).
+ *
+ * Here, in lib, because both sides use them: decide (the spam action from
+ * the settings) and proto (the wire) may not include each other.
+ */
+#ifndef OM_VALUES_H
+#define OM_VALUES_H
+
+/* What omamori found in a message (or, for a part: clean, virus or
+   unscanned). */
+enum om_verdict {
+	OM_VERDICT_NONE = 0,
+	OM_VERDICT_CLEAN,
+	OM_VERDICT_VIRUS,
+	OM_VERDICT_SPAM,
+	OM_VERDICT_UNSCANNED,
+};
+
+/* What the delivery does with the message.  DELIVER, STRIP, REPLACE and
+   QUARANTINE put it (or scand's rewrite of it) in a mailbox; TEMPFAIL and
+   anything else keep it in the sender's queue. */
+enum om_action {
+	OM_ACTION_NONE = 0,
+	OM_ACTION_DELIVER,	/* the original */
+	OM_ACTION_STRIP,	/* scand's rewrite: infected attachments removed */
+	OM_ACTION_REPLACE,	/* scand's rewrite: the report in its place */
+	OM_ACTION_QUARANTINE,	/* to the Quarantine folder, below a notice */
+	OM_ACTION_TEMPFAIL,	/* not now: the sender retries */
+};
+
+/* What the mailbox's settings do with spam. */
+enum om_spam_action {
+	OM_SPAM_ACTION_NONE = 0,
+	OM_SPAM_ACTION_DELIVER,
+	OM_SPAM_ACTION_TAG,
+	OM_SPAM_ACTION_HEADER,
+	OM_SPAM_ACTION_QUARANTINE,
+};
+
+enum om_direction {
+	OM_DIRECTION_NONE = 0,
+	OM_DIRECTION_IN,
+	OM_DIRECTION_OUT,
+};
+
+/* What a learn request teaches the classifier. */
+enum om_learn {
+	OM_LEARN_NONE = 0,
+	OM_LEARN_SPAM,
+	OM_LEARN_HAM,
+};
+
+/* The name of a value as the protocol, the settings and the logs write it
+   ("clean", "deliver", "tag", "in", "spam"): static, or NULL for the
+   value none and for a number that is no value of the enum. */
+const char *om_verdict_name(enum om_verdict verdict);
+const char *om_action_name(enum om_action action);
+const char *om_spam_action_name(enum om_spam_action action);
+const char *om_direction_name(enum om_direction direction);
+const char *om_learn_name(enum om_learn learn);
+
+/* The value of a name (exact, case-sensitive).  0, or -1 for a name of no
+   value ("none" and "" included), *value_r unchanged. */
+int om_verdict_parse(const char *name, enum om_verdict *verdict_r);
+int om_action_parse(const char *name, enum om_action *action_r);
+int om_spam_action_parse(const char *name, enum om_spam_action *action_r);
+int om_direction_parse(const char *name, enum om_direction *direction_r);
+int om_learn_parse(const char *name, enum om_learn *learn_r);
+
+#endif
