@@ -58,11 +58,9 @@ static int cron_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("omamorictl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ctl_vwarn(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return -1;
 }
 

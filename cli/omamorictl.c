@@ -15,15 +15,20 @@
 #include <string.h>
 #include <unistd.h>
 
+void ctl_vwarn(const char *fmt, va_list ap)
+{
+	fputs("omamorictl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 enum ctl_exit ctl_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("omamorictl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ctl_vwarn(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return CTL_EXIT_ERROR;
 }
 

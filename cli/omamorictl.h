@@ -2,6 +2,8 @@
 #ifndef OMAMORICTL_H
 #define OMAMORICTL_H
 
+#include <stdarg.h>
+
 #include "lib/om-config.h"
 #include "store/store.h"
 
@@ -22,7 +24,9 @@ struct ctl {
 
 /* Opens the store named by the configuration (exits 2 on failure). */
 struct om_store *ctl_store(struct ctl *ctl, int create);
-/* Prints "omamorictl: ..." to stderr and returns CTL_EXIT_ERROR. */
+/* Prints "omamorictl: ..." and a line end to stderr. */
+void ctl_vwarn(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+/* The same, and returns CTL_EXIT_ERROR. */
 enum ctl_exit ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints error (allocated), frees it, returns CTL_EXIT_ERROR. */
 enum ctl_exit ctl_fail(char *error);
