@@ -479,8 +479,11 @@ static int om_scan_spam(struct om_scan_run *run, char **error_r)
 	const struct om_scan_settings *set = run->set;
 	const struct om_scan_request *req = run->req;
 	struct om_scan_result *res = run->res;
+	/* the links' own pass only where a url-block list could match */
 	struct om_spam_check_settings cs = {
-		set->trusted_authserv_id, om_scan_url_blocked, run
+		set->trusted_authserv_id,
+		om_snapshot_url_blocks_apply(set->snap, req->mailbox) ?
+			om_scan_url_blocked : NULL, run
 	};
 	struct om_spam_report report;
 	struct om_spam_decision d;
@@ -526,6 +529,9 @@ static void om_scan_links(struct om_scan_run *run)
 	struct om_scan_result *res = run->res;
 	int where;
 
+	/* no url-block list for this recipient: no link to read */
+	if (!om_snapshot_url_blocks_apply(run->set->snap, req->mailbox))
+		return;
 	where = om_links_each(run->msg, req->message, req->message_len,
 			      om_scan_url_blocked, run);
 	if (where == 0)

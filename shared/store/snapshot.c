@@ -592,6 +592,31 @@ const char *om_snapshot_listed(const struct om_snapshot *snap,
 	return NULL;
 }
 
+/* 1 if scope has rows of part. */
+static int om_snapshot_scope_has(const struct om_snapshot *snap, const char *scope,
+				 enum om_snapshot_part part)
+{
+	const struct om_snapshot_scope *node = om_hash_get(snap->scopes, scope);
+
+	return node != NULL && node->first[part + 1] > node->first[part];
+}
+
+int om_snapshot_url_blocks_apply(const struct om_snapshot *snap,
+				 const char *recipient)
+{
+	char r[OM_SNAPSHOT_ADDR_MAX];
+	const char *domain;
+
+	if (snap->counts[OM_PART_URL] == 0)
+		return 0;
+	if (om_snapshot_scope_has(snap, OM_GLOBAL_DOMAIN, OM_PART_URL))
+		return 1;
+	if (om_snapshot_lower(recipient, r, sizeof(r)) < 0)
+		return 1;	/* cannot tell: look at the links */
+	domain = strchr(r, '@') != NULL ? om_settings_domain_of(r) : r;
+	return *domain != '\0' && om_snapshot_scope_has(snap, domain, OM_PART_URL);
+}
+
 int om_snapshot_url_blocked(const struct om_snapshot *snap,
 			    const char *recipient, const char *host)
 {

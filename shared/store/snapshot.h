@@ -58,6 +58,10 @@ size_t om_snapshot_list_entries(const struct om_snapshot *snap);
 const char *om_snapshot_listed(const struct om_snapshot *snap,
 			       const char *kind, const char *recipient,
 			       const char *address, int with_mailbox);
+/* 1 if the recipient's domain or the global scope has a url-block list at
+   all (else no link can be blocked, and the links need not be read). */
+int om_snapshot_url_blocks_apply(const struct om_snapshot *snap,
+				 const char *recipient);
 /* 1 if host, or a domain it is under, is on a url-block list of the
    recipient's domain or the global one. */
 int om_snapshot_url_blocked(const struct om_snapshot *snap,
