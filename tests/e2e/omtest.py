@@ -4,6 +4,9 @@ Starts the private stack (tests/stack) in a temporary directory, talks to it
 with real clients (smtplib, imaplib), and reports in TAP so that automake's
 TAP driver counts every case.  Nothing here mocks a server.
 """
+import base64
+import email
+import email.policy
 import imaplib
 import os
 import re
@@ -232,8 +235,8 @@ def train_classifier(st):
     return out
 
 
-def sure_fixture(st, kind, lang, spam):
-    """The first test-set fixture of lang the trained classifier is sure
+def sure_fixtures(st, kind, lang, spam, count=1):
+    """Up to count test-set fixtures of lang the trained classifier is sure
     about (probability over 0.99 for spam, under 0.01 for ham), as bytes."""
     d = os.path.join(st.dir, "fixtures", "test", kind)
     out = st.ctl("classify", d).stdout.decode().splitlines()
@@ -241,8 +244,55 @@ def sure_fixture(st, kind, lang, spam):
                   if os.path.basename(path).startswith(lang + "-") and
                   (float(p) > 0.99 if spam else float(p) < 0.01))
     check(sure, "no %s %s fixture the classifier is sure of" % (lang, kind))
-    with open(sure[0], "rb") as f:
-        return f.read()
+    result = []
+    for path in sure[:count]:
+        with open(path, "rb") as f:
+            result.append(f.read())
+    return result
+
+
+def sure_fixture(st, kind, lang, spam):
+    """The first of sure_fixtures."""
+    return sure_fixtures(st, kind, lang, spam)[0]
+
+
+# --- building and reading messages (e2e and fault tests) -------------------
+def text_part(text):
+    """A text/plain MIME part (bytes, with its header)."""
+    return b"Content-Type: text/plain; charset=utf-8\n\n" + text + b"\n"
+
+
+def file_part(name, data):
+    """An attachment part, base64."""
+    return (b"Content-Type: application/octet-stream; name=\"" + name + b"\"\n"
+            b"Content-Disposition: attachment; filename=\"" + name + b"\"\n"
+            b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(data))
+
+
+def decoded(raw):
+    """What a mail client shows: the Subject and every text part decoded."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    out = [str(msg.get("Subject", ""))]
+    for part in msg.walk():
+        if part.get_content_maintype() == "text":
+            try:
+                out.append(part.get_content())
+            except (LookupError, UnicodeError):
+                pass
+    return "\n".join(out)
+
+
+def in_box(st, user, m, mailbox="INBOX"):
+    """The messages of a mailbox holding the marker m (bytes)."""
+    return [x for x in st.fetch_all(user, mailbox) if m in x]
+
+
+def nowhere_for(st, user, m, seconds, why):
+    """m reaches neither user's INBOX nor Quarantine for seconds."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        check(not in_box(st, user, m) and not in_box(st, user, m, "Quarantine"), why)
+        time.sleep(0.5)
 
 
 def require_root():

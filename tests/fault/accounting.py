@@ -44,7 +44,8 @@ import uuid
 import zipfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from omtest import EICAR, Tap, check, header_of, run_suite, train_classifier  # noqa: E402
+from omtest import (EICAR, Tap, check, decoded, file_part, header_of, run_suite,  # noqa: E402
+                    sure_fixtures, text_part, train_classifier)
 
 tap = Tap()
 LONG = bool(os.environ.get("OMAMORI_FAULT_LONG"))
@@ -91,16 +92,6 @@ def multipart(m, rcpts, parts):
     for p in parts:
         out += b"--BB\n" + p
     return out + b"--BB--\n"
-
-
-def text_part(text):
-    return b"Content-Type: text/plain; charset=utf-8\n\n" + text + b"\n"
-
-
-def file_part(name, data):
-    return (b"Content-Type: application/octet-stream; name=\"" + name + b"\"\n"
-            b"Content-Disposition: attachment; filename=\"" + name + b"\"\n"
-            b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(data))
 
 
 def with_marker(raw, m):
@@ -151,36 +142,7 @@ def build(kind, m, rcpts, fixtures, n):
     raise ValueError(kind)
 
 
-def sure_fixtures(st, kind, lang, spam, count=6):
-    """Up to count test-set fixtures of lang the trained classifier is sure
-    about (over 0.99 for spam, under 0.01 for ham)."""
-    d = os.path.join(st.dir, "fixtures", "test", kind)
-    out = st.ctl("classify", d).stdout.decode().splitlines()
-    sure = sorted(path for p, path in (line.split("\t", 1) for line in out)
-                  if os.path.basename(path).startswith(lang + "-") and
-                  (float(p) > 0.99 if spam else float(p) < 0.01))
-    check(sure, "no %s %s fixture the classifier is sure of" % (lang, kind))
-    result = []
-    for path in sure[:count]:
-        with open(path, "rb") as f:
-            result.append(f.read())
-    return result
-
-
 # ---- what a user sees -------------------------------------------------------
-
-def decoded(raw):
-    """What a mail client shows: the Subject and every text part decoded."""
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
-    out = [str(msg.get("Subject", ""))]
-    for part in msg.walk():
-        if part.get_content_maintype() == "text":
-            try:
-                out.append(part.get_content())
-            except (LookupError, UnicodeError):
-                pass
-    return "\n".join(out)
-
 
 def markers_in(raw):
     found = set(x.decode() for x in MARKER_RE.findall(raw))
@@ -478,9 +440,9 @@ def mixed_load_runs_through_every_fault(st):
     global EICAR_ZIP
     EICAR_ZIP = zip_of("readme.com", EICAR)
     t_start = time.time()
-    fixtures = {"clean-en": sure_fixtures(st, "ham", "en", False),
-                "clean-ja": sure_fixtures(st, "ham", "ja", False),
-                "spam-ja": sure_fixtures(st, "spam", "ja", True)}
+    fixtures = {"clean-en": sure_fixtures(st, "ham", "en", False, 6),
+                "clean-ja": sure_fixtures(st, "ham", "ja", False, 6),
+                "spam-ja": sure_fixtures(st, "spam", "ja", True, 6)}
     ev = {"filler": fill_mail_store(st), "full_on": time.time()}
     load = Load(st, fixtures)
     admin_log, stop = [], threading.Event()

@@ -25,6 +25,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import omtest  # noqa: E402
 from omtest import Tap, check, header_of, run_suite  # noqa: E402
 
 tap = Tap()
@@ -156,15 +157,11 @@ def wait_451(st, m, timeout=40):
 
 
 def in_box(st, m, mailbox="INBOX"):
-    return [x for x in st.fetch_all(ALICE, mailbox) if m in x]
+    return omtest.in_box(st, ALICE, m, mailbox)
 
 
 def nowhere_for(st, m, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        check(not in_box(st, m) and not in_box(st, m, "Quarantine"),
-              "delivered on an answer omamori cannot read")
-        time.sleep(0.5)
+    omtest.nowhere_for(st, ALICE, m, seconds, "delivered on an answer omamori cannot read")
 
 
 def delivered_once_clean(st, m, timeout=40):

@@ -10,8 +10,6 @@ at scand's socket, a right-to-left override in a file name, a sender's
 X-Spam-Status.  A user checks the INBOX and the Quarantine folder; an
 administrator checks the maillog and the logs.  TAP output."""
 import base64
-import email
-import email.policy
 import io
 import os
 import pwd
@@ -25,7 +23,9 @@ import zipfile
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
-from omtest import BUILDDIR, EICAR, Tap, check, header_of, run_suite  # noqa: E402
+import omtest  # noqa: E402
+from omtest import (BUILDDIR, EICAR, Tap, check, decoded, file_part, header_of,  # noqa: E402
+                    run_suite, text_part)
 
 tap = Tap()
 LONG = bool(os.environ.get("OMAMORI_FAULT_LONG"))
@@ -47,16 +47,6 @@ def mail(m, parts, subject="fault"):
     return out + b"--BB--\n"
 
 
-def text_part(text):
-    return b"Content-Type: text/plain; charset=utf-8\n\n" + text + b"\n"
-
-
-def file_part(name, data):
-    return (b"Content-Type: application/octet-stream; name=\"" + name + b"\"\n"
-            b"Content-Disposition: attachment; filename=\"" + name + b"\"\n"
-            b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(data))
-
-
 def zip_of(name, data):
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -64,34 +54,16 @@ def zip_of(name, data):
     return buf.getvalue()
 
 
-def decoded(raw):
-    """What a mail client shows: the header and every text part decoded."""
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
-    out = [str(msg.get("Subject", ""))]
-    for part in msg.walk():
-        if part.get_content_maintype() == "text":
-            try:
-                out.append(part.get_content())
-            except (LookupError, UnicodeError):
-                pass
-    return "\n".join(out)
-
-
 def in_box_decoded(st, m, mailbox="INBOX"):
     return [x for x in st.fetch_all(ALICE, mailbox) if m.decode() in decoded(x)]
 
 
 def in_box(st, m, mailbox="INBOX"):
-    return [x for x in st.fetch_all(ALICE, mailbox) if m in x]
+    return omtest.in_box(st, ALICE, m, mailbox)
 
 
 def nowhere_for(st, m, seconds):
-    """m reaches neither the INBOX nor Quarantine for seconds."""
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        check(not in_box(st, m) and not in_box(st, m, "Quarantine"),
-              "delivered although omamori could not scan it")
-        time.sleep(0.5)
+    omtest.nowhere_for(st, ALICE, m, seconds, "delivered although omamori could not scan it")
 
 
 def maillog(st):
