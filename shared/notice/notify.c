@@ -115,6 +115,7 @@ static const char *om_notify_limit_words(const char *lang, const char *reason)
 		{ "MaxFileSize", "添付ファイルの中身が大きすぎます", "a file inside is too large" },
 		{ "file-size limit", "添付ファイルの中身が大きすぎます", "a file inside is too large" },
 		{ "MaxScanSize", "検査する量が多すぎます", "too much to check" },
+		{ "bytes in all", "検査する量が多すぎます", "too much to check" },
 		{ "MaxFiles", "圧縮ファイルの中のファイルが多すぎます", "too many files in an archive" },
 		{ "files", "圧縮ファイルの中のファイルが多すぎます", "too many files in an archive" },
 		{ "MIME parts", "メールの部品が多すぎます", "too many parts in the message" },

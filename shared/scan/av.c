@@ -36,6 +36,7 @@
 struct om_av_engine {
 	struct cl_engine *engine;
 	unsigned long long max_file_size;
+	unsigned long long max_scan_size;
 	unsigned int max_files;
 };
 
@@ -223,6 +224,7 @@ int om_av_engine_load(const char *dirs, const struct om_av_limits *limits,
 	if (om_av_set_limits(av->engine, limits, error_r) < 0)
 		goto fail;
 	av->max_file_size = limits->max_file_size;
+	av->max_scan_size = limits->max_scan_size;
 	av->max_files = limits->max_files;
 	cl_engine_set_clcb_file_inspection(av->engine, om_av_inspect);
 	ret = cl_engine_compile(av->engine);
@@ -308,17 +310,20 @@ static int om_av_listable_archive(const char *type)
 }
 
 /* Lists an archive's members from their headers: the first one whose
-   declared size is over the file-size limit, or a member count over the
-   file limit, is returned as a limit text (allocated), else NULL.  An
-   archive libarchive cannot read is left to libclamav. */
+   declared size is over the file-size limit, a member count over the file
+   limit, or declared sizes adding up past the scan-size limit, is returned
+   as a limit text (allocated), else NULL.  An archive libarchive cannot
+   read is left to libclamav.  The sum also bounds the work: a format that
+   must decompress to skip a member (solid 7z) never inflates more than the
+   scan-size limit here. */
 static char *om_av_archive_limit(const struct om_av_engine *av,
 				 const char *data, size_t len)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *entry;
+	unsigned long long total = 0;
 	unsigned int members = 0;
 	char *limit = NULL, *name;
-	int ret;
 
 	if (a == NULL)
 		return NULL;
@@ -328,8 +333,9 @@ static char *om_av_archive_limit(const struct om_av_engine *av,
 		(void)archive_read_free(a);
 		return NULL;
 	}
-	while (limit == NULL &&
-	       (ret = archive_read_next_header(a, &entry)) == ARCHIVE_OK) {
+	while (limit == NULL && archive_read_next_header(a, &entry) == ARCHIVE_OK) {
+		if (archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0)
+			total += (unsigned long long)archive_entry_size(entry);
 		if (++members > av->max_files) {
 			limit = om_asprintf("archive of more than %u files",
 					    av->max_files);
@@ -344,6 +350,9 @@ static char *om_av_archive_limit(const struct om_av_engine *av,
 					    name, (long long)archive_entry_size(entry),
 					    av->max_file_size);
 			free(name);
+		} else if (total > av->max_scan_size) {
+			limit = om_asprintf("archive members of more than %llu bytes "
+					    "in all", av->max_scan_size);
 		}
 	}
 	(void)archive_read_free(a);
