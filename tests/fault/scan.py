@@ -182,6 +182,29 @@ def scand_refuses_to_start_without_a_writable_scratch_dir(st):
     check("scan_temp_dir %s: cannot create a directory there" % d in out, "log: %r" % out[-500:])
 
 
+@tap.case
+def a_message_over_scan_max_size_goes_to_quarantine_below_the_notice(st):
+    """A message scand never sees (over scan_max_size, read by the delivery
+    plugin alone): not the INBOX, but Quarantine below the notice the plugin
+    renders itself, the original attached unchanged."""
+    set_conf(st, "scan_max_size", "65536")
+    try:
+        m = marker()
+        big = os.urandom(96 * 1024)
+        st.send(mail(m, [text_part(b"too big to check"), file_part(b"big.bin", big)]), [ALICE])
+        got = st.wait_for(ALICE, m, mailbox="Quarantine", timeout=60)
+        check(len(got) == 1 and not in_box(st, m), "not (only) in Quarantine")
+        v = header_of(got[0], "X-Omamori-Virus")
+        check(v is not None and v.startswith("unscanned (limit: message over scan_max_size"),
+              "verdict %r" % v)
+        text = decoded(got[0])
+        check("メールが大きすぎます" in text, "no notice in words: %r" % text[:500])
+        check(base64.encodebytes(big)[:76] in got[0], "the original is not attached whole")
+        check(header_of(got[0], "Subject") == "fault " + m.decode(), "subject")
+    finally:
+        set_conf(st, "scan_max_size", "67108864")
+
+
 def nested_zip(depth, payload):
     data, name = payload, "eicar.com"
     for i in range(depth):
