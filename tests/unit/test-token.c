@@ -1,0 +1,123 @@
+/* test-token.c - signed link tokens and their key file (crypto/token.c):
+ * what a link may do cannot be changed, outlive its expiry, or be made
+ * without the site's key; a rotated-out key still verifies. */
+#include "tap.h"
+#include "crypto/token.h"
+#include "lib/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void claims_of(struct om_token_claims *c, const char *mailbox,
+		      const char *action, const char *message, time_t expires)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->mailbox, sizeof(c->mailbox), "%s", mailbox);
+	snprintf(c->action, sizeof(c->action), "%s", action);
+	snprintf(c->message, sizeof(c->message), "%s", message);
+	c->expires = expires;
+}
+
+static void test_tokens(const struct om_token_keys *keys,
+			const struct om_token_keys *other)
+{
+	struct om_token_claims c, got;
+	char *token, *forged, *dot;
+	time_t now = 1800000000;
+
+	claims_of(&c, "taro@example.jp", "release", "Quarantine/1234", now + 3600);
+	token = om_token_make(keys, &c);
+	TAP_OK(token != NULL && strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				       "0123456789-_.") == strlen(token),
+	       "a token is URL-safe text");
+	TAP_OK(om_token_check(keys, token, now, &got) == OM_TOKEN_OK &&
+	       strcmp(got.mailbox, "taro@example.jp") == 0 &&
+	       strcmp(got.action, "release") == 0 &&
+	       strcmp(got.message, "Quarantine/1234") == 0 && got.expires == now + 3600,
+	       "a fresh token gives back its claims");
+	TAP_OK(om_token_check(keys, token, now + 3600, &got) == OM_TOKEN_EXPIRED &&
+	       strcmp(got.mailbox, "taro@example.jp") == 0, "at its expiry: expired, claims known");
+	TAP_OK(om_token_check(other, token, now, &got) == OM_TOKEN_BAD && got.mailbox[0] == '\0',
+	       "another site's key: bad, no claims");
+
+	/* the same MAC on claims for another mailbox */
+	claims_of(&c, "hanako@example.jp", "release", "Quarantine/1234", now + 3600);
+	forged = om_token_make(other, &c);
+	dot = strchr(token, '.');
+	memcpy(strchr(forged, '.') + 1, dot + 1, strlen(dot + 1));
+	TAP_OK(om_token_check(keys, forged, now, &got) == OM_TOKEN_BAD,
+	       "claims changed under the same MAC: bad");
+	free(forged);
+	forged = om_strdup(token);
+	forged[strlen(forged) - 1] = forged[strlen(forged) - 1] == 'A' ? 'B' : 'A';
+	TAP_OK(om_token_check(keys, forged, now, &got) == OM_TOKEN_BAD, "a changed MAC: bad");
+	free(forged);
+	forged = om_asprintf("%s.x", token);
+	TAP_OK(om_token_check(keys, forged, now, &got) == OM_TOKEN_BAD &&
+	       om_token_check(keys, "", now, &got) == OM_TOKEN_BAD &&
+	       om_token_check(keys, "abc", now, &got) == OM_TOKEN_BAD &&
+	       om_token_check(keys, ".", now, &got) == OM_TOKEN_BAD, "malformed: bad");
+	free(forged);
+	free(token);
+
+	claims_of(&c, "taro@example.jp\nrelease", "show", "", now + 60);
+	TAP_OK(om_token_make(keys, &c) == NULL, "a claim with a line end is not signed");
+	claims_of(&c, "taro@example.jp", "show", "", 0);
+	TAP_OK(om_token_make(keys, &c) == NULL, "a token without expiry is not made");
+}
+
+static void test_key_file(void)
+{
+	char dir[] = "/tmp/om-test-token-XXXXXX", *path, *error = NULL;
+	struct om_token_keys keys, rotated;
+	struct om_token_claims c, got;
+	struct stat st;
+	char *token;
+
+	if (mkdtemp(dir) == NULL)
+		abort();
+	path = om_asprintf("%s/web.key", dir);
+	TAP_OK(om_token_keys_create(path, &error) == 0 && stat(path, &st) == 0 &&
+	       (st.st_mode & 0777) == 0600, "key file made with mode 0600");
+	om_free(&error);
+	TAP_OK(om_token_keys_create(path, &error) < 0 && error != NULL,
+	       "an existing key file is never overwritten");
+	om_free(&error);
+	TAP_OK(om_token_keys_load(path, &keys, &error) == 0 && !keys.has_previous,
+	       "loaded: one key");
+	claims_of(&c, "taro@example.jp", "show", "", 1800000000 + 60);
+	token = om_token_make(&keys, &c);
+	TAP_OK(om_token_keys_rotate(path, &error) == 0 &&
+	       om_token_keys_load(path, &rotated, &error) == 0 && rotated.has_previous &&
+	       memcmp(rotated.previous, keys.current, OM_TOKEN_KEY_LEN) == 0,
+	       "rotation: a new current key, the old one kept as previous");
+	TAP_OK(om_token_check(&rotated, token, 1800000000, &got) == OM_TOKEN_OK,
+	       "a link signed before the rotation still works");
+	free(token);
+	token = om_token_make(&rotated, &c);
+	TAP_OK(om_token_check(&keys, token, 1800000000, &got) == OM_TOKEN_BAD,
+	       "new links are signed with the new key");
+	free(token);
+	chmod(path, 0644);
+	TAP_OK(om_token_keys_load(path, &keys, &error) < 0 && strstr(error, "0600") != NULL,
+	       "a key file others can read is refused (%s)", error ? error : "?");
+	om_free(&error);
+	unlink(path);
+	free(path);
+	rmdir(dir);
+}
+
+int main(void)
+{
+	struct om_token_keys keys, other;
+
+	memset(&keys, 1, sizeof(keys));
+	memset(&other, 2, sizeof(other));
+	keys.has_previous = other.has_previous = 0;
+	test_tokens(&keys, &other);
+	test_key_file();
+	return tap_done();
+}
