@@ -128,6 +128,22 @@ class Stack:
         except OSError:
             return False
 
+    def conf_value(self, name):
+        """A parameter of the stack's omamori.conf, as written there."""
+        with open(self.OMAMORI_CONF) as f:
+            for ln in f:
+                if ln.split("=", 1)[0].strip() == name:
+                    return ln.split("=", 1)[1].strip()
+        raise AssertionError("no %s in the stack's configuration" % name)
+
+    def stop_scand(self, why="scand did not stop"):
+        """SIGTERM to scand, and wait (10 s at most) until it is gone."""
+        os.kill(self.scand_pid(), signal.SIGTERM)
+        deadline = time.time() + 10
+        while time.time() < deadline and self.scand_alive():
+            time.sleep(0.1)
+        check(not self.scand_alive(), why)
+
     def restart_scand(self):
         env = dict(os.environ, OMAMORI_BUILDDIR=BUILDDIR)
         subprocess.run([STACK, "restart-scand", self.dir], env=env, check=True,

@@ -261,11 +261,7 @@ class Deliveries:
 
 
 def store_path(st):
-    with open(st.OMAMORI_CONF) as f:
-        for ln in f:
-            if ln.startswith("store_path"):
-                return ln.split("=", 1)[1].strip()
-    raise AssertionError("no store_path in the stack's configuration")
+    return st.conf_value("store_path")
 
 
 def full_store_dir(st):

@@ -16,7 +16,6 @@ import contextlib
 import os
 import pwd
 import re
-import signal
 import socket
 import struct
 import sys
@@ -109,12 +108,7 @@ class StandIn:
 def stand_in(st, answer):
     """The real scand stopped and the stand-in on its socket; the real
     scand started again at the end, whatever happened."""
-    pid = st.scand_pid()
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.time() + 10
-    while time.time() < deadline and st.scand_alive():
-        time.sleep(0.1)
-    check(not st.scand_alive(), "scand did not stop")
+    st.stop_scand()
     fake = StandIn(st.SCAND_SOCKET, answer)
     try:
         yield fake

@@ -93,11 +93,7 @@ def set_conf(st, name, value):
 
 
 def scratch_dir(st):
-    with open(st.OMAMORI_CONF) as f:
-        for ln in f:
-            if ln.startswith("scan_temp_dir"):
-                return ln.split("=", 1)[1].strip()
-    raise AssertionError("no scan_temp_dir in the stack's configuration")
+    return st.conf_value("scan_temp_dir")
 
 
 def delivered_once_infected(st, m, timeout=40):
