@@ -61,6 +61,27 @@ struct om_config {
 	long spam_save_interval;	/* seconds between classifier saves */
 	char *doveadm_path;	/* what omamorictl cron runs (absolute) */
 	char *dovecot_config;	/* doveadm -c ("" = doveadm's default) */
+	/* doveadm -S: a doveadm server socket, for callers that are not root
+	   (omamori-web); "" runs doveadm's commands in-process */
+	char *doveadm_socket;
+	/* omamori-web (issue 13): where it listens (loopback "ADDR:PORT"),
+	   the user it runs as, the public URL links in notices start with
+	   (the ISP's HTTPS proxy), its token key file, the proxies whose
+	   X-Forwarded-For is believed, requests a minute per client, threads;
+	   Dovecot's auth-client socket for mailbox logins */
+	char *web_listen;
+	char *web_user;
+	char *web_url;
+	char *web_key_path;
+	char *web_trusted_proxies;	/* space-separated addresses */
+	long web_rate_limit;
+	long web_threads;
+	char *dovecot_auth_socket;
+	/* the ISP on every page and notice: its name, a logo file (PNG or
+	   SVG, served by omamori-web at /logo) and how to reach support */
+	char *brand_name;
+	char *brand_logo;
+	char *brand_support;
 	enum om_failure_action scand_failure_action;
 	enum om_limit_action scan_limit_action;
 };

@@ -10,7 +10,9 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const om_features[] = {
 	OM_FEATURE_INBOUND_VIRUS, OM_FEATURE_OUTBOUND_VIRUS, OM_FEATURE_SPAM,
@@ -24,6 +26,9 @@ enum om_setting_type {
 	OM_SETTING_DECIMAL,	/* min..max, with decimals */
 	OM_SETTING_DECIMAL_OR_WORDS,
 	OM_SETTING_TEXT,	/* printable UTF-8 up to max bytes */
+	OM_SETTING_DIGEST,	/* "daily HH:MM", "every N" (hours), "off" */
+	OM_SETTING_TIMEZONE,	/* a zone of the system's tz database */
+	OM_SETTING_WORD_SET,	/* some of accepted, space-separated, or "none" */
 };
 
 struct om_domain_setting {
@@ -60,6 +65,12 @@ static const struct om_domain_setting om_domain_settings[] = {
 	{ OM_SETTING_QUARANTINE_RETENTION, OM_SETTING_INTEGER, NULL, 1, 14, 0, "14" },
 	{ OM_SETTING_USER_ALLOW_LISTS, OM_SETTING_WORDS, "on off", 0, 0, 0, "on" },
 	{ OM_SETTING_LEARN_ALLOW_SENDER, OM_SETTING_WORDS, "on off", 0, 0, 0, "on" },
+	{ OM_SETTING_DIGEST, OM_SETTING_DIGEST, NULL, 0, 0, 1, OM_DEFAULT_DIGEST },
+	{ OM_SETTING_DIGEST_KNOWN_SENDERS, OM_SETTING_WORDS, "on off", 0, 0, 1, "off" },
+	{ OM_SETTING_TIMEZONE, OM_SETTING_TIMEZONE, NULL, 0, 0, 0, "localtime" },
+	{ OM_SETTING_USER_MAY_CHANGE, OM_SETTING_WORD_SET,
+	  OM_FEATURE_INBOUND_VIRUS " " OM_FEATURE_SPAM " " OM_FEATURE_OUTBOUND_VIRUS
+	  " lists digest", 0, 0, 0, OM_DEFAULT_USER_MAY_CHANGE },
 };
 
 int om_settings_feature_valid(const char *feature)
@@ -270,6 +281,89 @@ static int om_settings_text_ok(const char *value, long max)
 	return 1;
 }
 
+/* "daily HH:MM", "every N" (1..24 hours) or "off". */
+int om_settings_digest_parse(const char *value, struct om_digest_schedule *r)
+{
+	unsigned int h, m, n;
+	char end;
+
+	memset(r, 0, sizeof(*r));
+	if (strcmp(value, "off") == 0) {
+		r->kind = OM_DIGEST_OFF;
+		return 0;
+	}
+	if (sscanf(value, "daily %2u:%2u%c", &h, &m, &end) == 2 &&
+	    strlen(value) == 11 && h < 24 && m < 60) {
+		r->kind = OM_DIGEST_DAILY;
+		r->hour = (int)h;
+		r->minute = (int)m;
+		return 0;
+	}
+	if (sscanf(value, "every %2u%c", &n, &end) == 1 &&
+	    strlen(value) <= 8 && value[6] >= '1' && value[6] <= '9' &&
+	    n >= 1 && n <= 24) {
+		r->kind = OM_DIGEST_EVERY;
+		r->every_hours = (int)n;
+		return 0;
+	}
+	return -1;
+}
+
+/* A name of the tz database (Asia/Tokyo, UTC) that the system has, or
+   "localtime" (the system's own zone). */
+int om_settings_timezone_valid(const char *value)
+{
+	const char *p;
+	char path[320];
+
+	if (strcmp(value, "localtime") == 0)
+		return 1;
+	if (value[0] == '\0' || value[0] == '/' || strlen(value) > 64 ||
+	    strstr(value, "..") != NULL)
+		return 0;
+	for (p = value; *p != '\0'; p++) {
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= '0' && *p <= '9') || strchr("/_+-", *p) != NULL))
+			return 0;
+	}
+	if (snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", value) >=
+	    (int)sizeof(path))
+		return 0;
+	return access(path, R_OK) == 0;
+}
+
+/* "none", or words of accepted, each once. */
+static int om_settings_word_set_ok(const char *accepted, const char *value)
+{
+	char word[64];
+	const char *p = value, *end;
+	size_t len;
+
+	if (strcmp(value, "none") == 0)
+		return 1;
+	if (*value == '\0')
+		return 0;
+	while (*p != '\0') {
+		end = strchr(p, ' ');
+		len = end == NULL ? strlen(p) : (size_t)(end - p);
+		if (len == 0 || len >= sizeof(word))
+			return 0;
+		memcpy(word, p, len);
+		word[len] = '\0';
+		if (!om_word_in(accepted, word))
+			return 0;
+		p += len;
+		if (*p == ' ')
+			p++;
+	}
+	return 1;
+}
+
+int om_settings_user_may_change(const char *value, const char *what)
+{
+	return value != NULL && strcmp(value, "none") != 0 && om_word_in(value, what);
+}
+
 static int om_settings_value_ok(const struct om_domain_setting *s,
 				const char *value)
 {
@@ -299,6 +393,15 @@ static int om_settings_value_ok(const struct om_domain_setting *s,
 			d <= (double)s->max;
 	case OM_SETTING_TEXT:
 		return om_settings_text_ok(value, s->max);
+	case OM_SETTING_DIGEST: {
+		struct om_digest_schedule sched;
+
+		return om_settings_digest_parse(value, &sched) == 0;
+	}
+	case OM_SETTING_TIMEZONE:
+		return om_settings_timezone_valid(value);
+	case OM_SETTING_WORD_SET:
+		return om_settings_word_set_ok(s->accepted, value);
 	}
 	return 0;
 }
@@ -312,6 +415,9 @@ static const char *om_settings_accepted_text(const struct om_domain_setting *s)
 	case OM_SETTING_DECIMAL: return "a number in the range shown";
 	case OM_SETTING_DECIMAL_OR_WORDS: return "off, or a number in the range shown";
 	case OM_SETTING_TEXT: return "printable text up to the length shown";
+	case OM_SETTING_DIGEST: return "daily HH:MM, every N (hours, 1..24), off";
+	case OM_SETTING_TIMEZONE: return "a tz database zone (Asia/Tokyo, UTC) or localtime";
+	case OM_SETTING_WORD_SET: return "none, or some of these, space-separated";
 	}
 	return "?";
 }

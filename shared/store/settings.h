@@ -26,6 +26,33 @@ struct om_store;
 #define OM_DEFAULT_SPAM_TAG "[SPAM] "
 #define OM_DEFAULT_QUARANTINE_RETENTION 14		/* days, seed 003: 1..14 */
 
+/* the quarantine digest (omamorictl cron) and the user's own page
+   (omamori-web): when digests go out ("daily HH:MM" in the domain's
+   timezone, "every N" hours, "off"; a mailbox may refine), whether mail
+   from senders the mailbox has written to is told at once, and which
+   features a mailbox's owner may change on the web (seed 002: inbound
+   checks may be paused by users, outbound ones not) */
+#define OM_SETTING_DIGEST "digest"
+#define OM_SETTING_DIGEST_KNOWN_SENDERS "digest-known-senders"
+#define OM_SETTING_TIMEZONE "timezone"
+#define OM_SETTING_USER_MAY_CHANGE "user-may-change"
+#define OM_DEFAULT_DIGEST "daily 15:00"			/* seed 000 */
+#define OM_DEFAULT_USER_MAY_CHANGE "inbound-virus spam lists digest"
+
+enum om_digest_kind { OM_DIGEST_OFF = 0, OM_DIGEST_DAILY, OM_DIGEST_EVERY };
+struct om_digest_schedule {
+	enum om_digest_kind kind;
+	int hour, minute;		/* daily */
+	int every_hours;		/* every */
+};
+/* Parses a digest setting; 0, or -1 if value is none of the forms. */
+int om_settings_digest_parse(const char *value, struct om_digest_schedule *r);
+/* 1 if value names a zone the system has ("localtime": its own). */
+int om_settings_timezone_valid(const char *value);
+/* 1 if a user-may-change value (space-separated words) lets users change
+   what ("spam", "inbound-virus", "lists", "digest"...). */
+int om_settings_user_may_change(const char *value, const char *what);
+
 
 /* envelope limits (omamori-policyd), per domain, then global, then these */
 #define OM_SETTING_MAX_RECIPIENTS "max-recipients"

@@ -176,4 +176,108 @@ long long om_store_change_counter(struct om_store *store);
 int om_store_secret(struct om_store *store, const char *name,
 		    unsigned char *value, size_t len, char **error_r);
 
+/* ---- quarantined mail, digests, one-time values (issue 13) ---- */
+
+/* A message the Dovecot plugin saved into a mailbox's Quarantine folder,
+   found there again by id: the X-Omamori-Quarantine-Id header the plugin
+   puts on it.  Digests and web pages read these rows, so neither opens
+   the mailbox; the mail itself only ever moves through Dovecot.  Text is
+   UTF-8 (headers decoded), never NULL. */
+#define OM_QUARANTINE_ID_LEN 32		/* lower-case hex digits */
+struct om_store_quarantined {
+	const char *id;
+	const char *mailbox;
+	long long received;	/* unix time */
+	const char *sender;	/* envelope sender, "" for <> */
+	const char *from;	/* From: header, decoded */
+	const char *subject;	/* Subject: header, decoded */
+	const char *score;	/* the spam score scand gave, "" when none */
+	const char *reasons;	/* space-separated rule names, or
+				   "unscanned:WHY" for mail not scanned whole */
+	long long size;		/* bytes */
+	long long digest;	/* the digest that listed it, 0: none yet */
+};
+typedef void om_store_quarantined_cb(void *context,
+				     const struct om_store_quarantined *q);
+/* Records a quarantined message; an id already recorded is left as it is.
+   0 or -1. */
+int om_store_quarantine_add(struct om_store *store,
+			    const struct om_store_quarantined *q, char **error_r);
+/* The row of mailbox's message id: 1 (cb called), 0 none, -1 error. */
+int om_store_quarantine_get(struct om_store *store, const char *mailbox,
+			    const char *id, om_store_quarantined_cb *cb,
+			    void *context, char **error_r);
+/* mailbox's rows, newest first; the count or -1. */
+int om_store_quarantine_each(struct om_store *store, const char *mailbox,
+			     om_store_quarantined_cb *cb, void *context,
+			     char **error_r);
+/* Forgets one row (released, deleted, gone): 1, 0 if absent, -1. */
+int om_store_quarantine_delete(struct om_store *store, const char *mailbox,
+			       const char *id, char **error_r);
+/* Forgets mailbox's rows received before before (retention); the number
+   forgotten or -1. */
+int om_store_quarantine_expire(struct om_store *store, const char *mailbox,
+			       long long before, char **error_r);
+
+/* Digests.  A digest lists the quarantined mail of one mailbox that no
+   digest has listed yet.  claim makes it in one write transaction - the
+   digest row (pending) and its mark on each row it lists - so two runs at
+   once, or a run after a crash, never list a message twice: it returns
+   how many rows it took (0: nothing new, no digest made, *digest_r 0) or
+   -1.  The digest is sent, then marked sent; one left pending (its run
+   died between) is found by om_store_digest_pending and finished by the
+   next run. */
+struct om_store_digest {
+	long long id;
+	const char *mailbox;
+	long long created;
+	long long sent;		/* 0: pending */
+};
+typedef void om_store_digest_cb(void *context, const struct om_store_digest *d);
+int om_store_digest_claim(struct om_store *store, const char *mailbox,
+			  long long now, long long *digest_r, char **error_r);
+/* The rows digest lists, newest first (rows released or deleted since are
+   gone); the count or -1. */
+int om_store_digest_items(struct om_store *store, long long digest,
+			  om_store_quarantined_cb *cb, void *context,
+			  char **error_r);
+int om_store_digest_sent(struct om_store *store, long long digest,
+			 long long sent, char **error_r);
+/* Digests still pending that were made before before; the count or -1. */
+int om_store_digest_pending(struct om_store *store, long long before,
+			    om_store_digest_cb *cb, void *context,
+			    char **error_r);
+/* When mailbox's last digest was made (0: never).  0 or -1. */
+int om_store_digest_last(struct om_store *store, const char *mailbox,
+			 long long *created_r, char **error_r);
+/* Mailboxes with quarantined mail no digest has listed: cb gets the
+   mailbox, how many such rows, and how many of them came from a sender
+   the mailbox has written to (om_store_correspondents_save).  The count
+   of mailboxes or -1. */
+typedef void om_store_unlisted_cb(void *context, const char *mailbox,
+				  long count, long known);
+int om_store_digest_due(struct om_store *store, om_store_unlisted_cb *cb,
+			void *context, char **error_r);
+
+/* Addresses a mailbox has sent mail to (seen by omamori-policyd for
+   authenticated senders, saved in batches): mail from them is what a
+   mailbox may want to hear about at once (sign-up confirmations). */
+struct om_store_correspondent {
+	const char *mailbox;
+	const char *address;	/* lower-case */
+	long long last;		/* unix time of the last mail */
+};
+int om_store_correspondents_save(struct om_store *store,
+				 const struct om_store_correspondent *rows,
+				 size_t count, char **error_r);
+/* 1 if mailbox has written to address, 0 if not, -1 error. */
+int om_store_correspondent_known(struct om_store *store, const char *mailbox,
+				 const char *address, char **error_r);
+
+/* Uses the one-time value nonce (a web form's CSRF token), remembered
+   until expires: 1 first use, 0 used before (a replay), -1 error.  Values
+   past their expiry are forgotten on the way. */
+int om_store_nonce_use(struct om_store *store, const char *nonce,
+		       long long expires, long long now, char **error_r);
+
 #endif
