@@ -26,8 +26,8 @@ enum om_setting_type {
 	OM_SETTING_DECIMAL,	/* min..max, with decimals */
 	OM_SETTING_DECIMAL_OR_WORDS,
 	OM_SETTING_TEXT,	/* printable UTF-8 up to max bytes */
-	OM_SETTING_DIGEST,	/* "daily HH:MM", "every N" (hours), "off" */
-	OM_SETTING_TIMEZONE,	/* a zone of the system's tz database */
+	OM_SETTING_SCHEDULE,	/* "daily HH:MM", "every N" (hours), "off" */
+	OM_SETTING_ZONE,	/* a zone of the system's tz database */
 	OM_SETTING_WORD_SET,	/* some of accepted, space-separated, or "none" */
 };
 
@@ -65,9 +65,9 @@ static const struct om_domain_setting om_domain_settings[] = {
 	{ OM_SETTING_QUARANTINE_RETENTION, OM_SETTING_INTEGER, NULL, 1, 14, 0, "14" },
 	{ OM_SETTING_USER_ALLOW_LISTS, OM_SETTING_WORDS, "on off", 0, 0, 0, "on" },
 	{ OM_SETTING_LEARN_ALLOW_SENDER, OM_SETTING_WORDS, "on off", 0, 0, 0, "on" },
-	{ OM_SETTING_DIGEST, OM_SETTING_DIGEST, NULL, 0, 0, 1, OM_DEFAULT_DIGEST },
+	{ OM_SETTING_DIGEST, OM_SETTING_SCHEDULE, NULL, 0, 0, 1, OM_DEFAULT_DIGEST },
 	{ OM_SETTING_DIGEST_KNOWN_SENDERS, OM_SETTING_WORDS, "on off", 0, 0, 1, "off" },
-	{ OM_SETTING_TIMEZONE, OM_SETTING_TIMEZONE, NULL, 0, 0, 0, "localtime" },
+	{ OM_SETTING_TIMEZONE, OM_SETTING_ZONE, NULL, 0, 0, 0, "localtime" },
 	{ OM_SETTING_USER_MAY_CHANGE, OM_SETTING_WORD_SET,
 	  OM_FEATURE_INBOUND_VIRUS " " OM_FEATURE_SPAM " " OM_FEATURE_OUTBOUND_VIRUS
 	  " lists digest", 0, 0, 0, OM_DEFAULT_USER_MAY_CHANGE },
@@ -393,12 +393,12 @@ static int om_settings_value_ok(const struct om_domain_setting *s,
 			d <= (double)s->max;
 	case OM_SETTING_TEXT:
 		return om_settings_text_ok(value, s->max);
-	case OM_SETTING_DIGEST: {
+	case OM_SETTING_SCHEDULE: {
 		struct om_digest_schedule sched;
 
 		return om_settings_digest_parse(value, &sched) == 0;
 	}
-	case OM_SETTING_TIMEZONE:
+	case OM_SETTING_ZONE:
 		return om_settings_timezone_valid(value);
 	case OM_SETTING_WORD_SET:
 		return om_settings_word_set_ok(s->accepted, value);
@@ -415,8 +415,8 @@ static const char *om_settings_accepted_text(const struct om_domain_setting *s)
 	case OM_SETTING_DECIMAL: return "a number in the range shown";
 	case OM_SETTING_DECIMAL_OR_WORDS: return "off, or a number in the range shown";
 	case OM_SETTING_TEXT: return "printable text up to the length shown";
-	case OM_SETTING_DIGEST: return "daily HH:MM, every N (hours, 1..24), off";
-	case OM_SETTING_TIMEZONE: return "a tz database zone (Asia/Tokyo, UTC) or localtime";
+	case OM_SETTING_SCHEDULE: return "daily HH:MM, every N (hours, 1..24), off";
+	case OM_SETTING_ZONE: return "a tz database zone (Asia/Tokyo, UTC) or localtime";
 	case OM_SETTING_WORD_SET: return "none, or some of these, space-separated";
 	}
 	return "?";
