@@ -372,6 +372,10 @@ static const struct om_reason om_reasons[] = {
 	  "Its body is HTML only" },
 	{ "RAW_8BIT_HEADER", "ヘッダーに符号化されていない文字があります",
 	  "Its headers carry unencoded characters" },
+	{ "listed:block", "差出人が受信拒否リストに登録されています",
+	  "Its sender is on a block list" },
+	{ "listed:url-block", "危険と登録されたサイトへのリンクを含みます",
+	  "It links to a site on a block list" },
 	{ "unscanned:", "大きすぎる・複雑すぎるため、中身を最後まで検査できませんでした",
 	  "It was too large or too complex to check completely" },
 };
