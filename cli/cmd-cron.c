@@ -5,7 +5,7 @@
  * at the current minute and nothing else, so the timer may fire as often as
  * it likes.  "--now" runs every task, "--at HH:MM" pretends it is that time.
  *
- * The one task today is quarantine retention.  The Dovecot plugin applies
+ * Quarantine retention runs hourly.  The Dovecot plugin applies
  * it when a user logs in over IMAP or gets quarantined mail; a mailbox
  * nobody opens would keep its spam forever.  Here it is applied to every
  * mailbox through doveadm, because Dovecot owns the mail (indexes, locks,
@@ -13,16 +13,25 @@
  * '*'"), are grouped by their retention (a domain setting, 1..14 days), and
  * each group is one "doveadm expunge -F USERFILE": at most 14 processes,
  * not one per mailbox.  The search is on the received date, as the
- * plugin's is.  doveadm runs through fork+execv, never a shell.
+ * plugin's is.  doveadm runs through fork+execv, never a shell.  After a
+ * group's expunge the store forgets the same mailboxes' rows past the
+ * same retention, so digests and web pages never list mail that is gone.
+ *
+ * The quarantine digest runs every minute and decides per mailbox (its
+ * schedule in its domain's timezone, quarantine/digest.c); --at gives it
+ * today at HH:MM (local time) as the time, --now makes every schedule due.
  */
 #include "omamorictl.h"
+#include "crypto/token.h"
 #include "lib/hash.h"
+#include "quarantine/digest.h"
 #include "store/settings.h"
 #include "lib/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,17 +47,25 @@
 #define CRON_MAX_USER_LEN 1024
 #define CRON_MAX_DAYS 14		/* quarantine-retention's upper bound */
 
+/* What a run was asked for: the time (real, or --at's) and --now. */
+struct cron_run {
+	time_t now;
+	int all;
+};
+
 struct cron_task {
 	const char *name;
 	int hour;			/* -1: every hour */
-	int minute;
-	int (*run)(struct ctl *ctl);
+	int minute;			/* -1: every minute */
+	int (*run)(struct ctl *ctl, const struct cron_run *run);
 };
 
-static int cron_quarantine_retention(struct ctl *ctl);
+static int cron_quarantine_retention(struct ctl *ctl, const struct cron_run *run);
+static int cron_quarantine_digest(struct ctl *ctl, const struct cron_run *run);
 
 static const struct cron_task cron_tasks[] = {
 	{ "quarantine-retention", -1, 0, cron_quarantine_retention },
+	{ "quarantine-digest", -1, -1, cron_quarantine_digest },
 };
 
 /* Prints "omamorictl: ..." to stderr and returns -1 (a task's failure). */
@@ -288,6 +305,40 @@ static int cron_retention_close_groups(struct cron_retention *r)
 	return ret;
 }
 
+/* Forgets the store's rows of the users of one retention group that are
+   past it (the expunge just removed their mail); 0 or -1. */
+static int cron_retention_forget(struct cron_retention *r, int days)
+{
+	struct om_store *store = ctl_store(r->ctl, 0);
+	long long before = (long long)time(NULL) - (long long)days * 86400;
+	char path[96], line[CRON_MAX_USER_LEN + 2], *error = NULL;
+	long forgot = 0;
+	size_t len;
+	FILE *in;
+	int n, ret = 0;
+
+	(void)snprintf(path, sizeof(path), "%s/users-%d", r->dir, days);
+	if ((in = fopen(path, "r")) == NULL)
+		return cron_error("cron: %s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), in) != NULL) {
+		len = strlen(line);
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if ((n = om_store_quarantine_expire(store, line, before, &error)) < 0) {
+			ctl_fail(error);
+			error = NULL;
+			ret = -1;
+			continue;
+		}
+		forgot += n;
+	}
+	fclose(in);
+	if (forgot > 0)
+		printf("quarantine-retention: %ld store rows older than %d days "
+		       "forgotten\n", forgot, days);
+	return ret;
+}
+
 /* One doveadm expunge for the users of one retention; 0 or -1. */
 static int cron_retention_expunge(struct cron_retention *r, int days)
 {
@@ -350,13 +401,15 @@ static int cron_retention_check_config(const struct om_config *config)
 	return 0;
 }
 
-static int cron_quarantine_retention(struct ctl *ctl)
+static int cron_quarantine_retention(struct ctl *ctl, const struct cron_run *run)
 {
 	struct cron_retention r;
 	const char *tmp = getenv("TMPDIR");
 	size_t total = 0;
 	int days, ret = 0;
 
+	(void)run;	/* doveadm's "before" is from the real time, and so are
+			   the rows forgotten with it */
 	if (cron_retention_check_config(ctl->config) < 0)
 		return -1;
 	(void)ctl_store(ctl, 0);	/* exits on failure: before mkdtemp */
@@ -379,7 +432,8 @@ static int cron_quarantine_retention(struct ctl *ctl)
 		if (r.count[days] == 0)
 			continue;
 		total += r.count[days];
-		if (cron_retention_expunge(&r, days) < 0)
+		if (cron_retention_expunge(&r, days) < 0 ||
+		    cron_retention_forget(&r, days) < 0)
 			ret = -1;
 	}
 	if (total == 0)
@@ -390,11 +444,52 @@ static int cron_quarantine_retention(struct ctl *ctl)
 	return ret;
 }
 
+/* ---- the quarantine digest ---- */
+
+static int cron_quarantine_digest(struct ctl *ctl, const struct cron_run *run)
+{
+	struct om_token_keys keys;
+	struct om_digest_env env;
+	char *error = NULL;
+	long sent = 0;
+	int ret;
+
+	if (cron_retention_check_config(ctl->config) < 0)
+		return -1;
+	if (om_token_keys_load(ctl->config->web_key_path, &keys, &error) < 0) {
+		ctl_error("cron: quarantine-digest: %s (the digest's links are "
+			  "signed with it: run omamorictl init to make it)", error);
+		free(error);
+		return -1;
+	}
+	memset(&env, 0, sizeof(env));
+	env.config = ctl->config;
+	env.store = ctl_store(ctl, 0);
+	env.keys = &keys;
+	env.now = run->now;
+	env.force = run->all;
+	/* a doveadm that exits before reading the digest must not kill us */
+	(void)signal(SIGPIPE, SIG_IGN);
+	ret = om_digest_run(&env, &sent, &error);
+	explicit_bzero(&keys, sizeof(keys));
+	if (sent > 0)
+		printf("quarantine-digest: %ld digest%s sent\n", sent,
+		       sent == 1 ? "" : "s");
+	if (ret < 0) {
+		ctl_error("cron: quarantine-digest: %s (every failed mailbox is "
+			  "logged; its digest is tried again)", error);
+		free(error);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- the schedule ---- */
 
 static int cron_due(const struct cron_task *task, int hour, int minute)
 {
-	return (task->hour < 0 || task->hour == hour) && task->minute == minute;
+	return (task->hour < 0 || task->hour == hour) &&
+		(task->minute < 0 || task->minute == minute);
 }
 
 /* Parses HH:MM (H:MM too); 0 or -1. */
@@ -422,8 +517,23 @@ static int cron_usage(void)
 	return ctl_error("usage: cron [--now | --at HH:MM]");
 }
 
+/* Today at hour:minute, local time (what --at pretends); -1 on error. */
+static time_t cron_today_at(time_t now, int hour, int minute)
+{
+	struct tm tm;
+
+	if (localtime_r(&now, &tm) == NULL)
+		return (time_t)-1;
+	tm.tm_hour = hour;
+	tm.tm_min = minute;
+	tm.tm_sec = 0;
+	tm.tm_isdst = -1;
+	return mktime(&tm);
+}
+
 int ctl_cmd_cron(struct ctl *ctl, int argc, char **argv)
 {
+	struct cron_run run;
 	struct tm tm;
 	time_t now = time(NULL);
 	int all = 0, hour, minute, ret = CTL_EXIT_OK;
@@ -439,12 +549,17 @@ int ctl_cmd_cron(struct ctl *ctl, int argc, char **argv)
 		if (cron_parse_time(argv[1], &hour, &minute) < 0)
 			return ctl_error("cron: --at '%s': expected HH:MM "
 					 "(00:00 to 23:59)", argv[1]);
+		if ((now = cron_today_at(now, hour, minute)) == (time_t)-1)
+			return ctl_error("cron: --at %s: no such local time today",
+					 argv[1]);
 	} else if (argc != 0)
 		return cron_usage();
+	run.now = now;
+	run.all = all;
 	for (i = 0; i < OM_N_ELEMENTS(cron_tasks); i++) {
 		if (!all && !cron_due(&cron_tasks[i], hour, minute))
 			continue;
-		if (cron_tasks[i].run(ctl) < 0) {
+		if (cron_tasks[i].run(ctl, &run) < 0) {
 			ctl_error("cron: task %s failed", cron_tasks[i].name);
 			ret = CTL_EXIT_ERROR;
 		}

@@ -6,13 +6,16 @@
  * writes nothing.
  */
 #include "omamorictl.h"
+#include "crypto/token.h"
 #include "store/settings.h"
 #include "lib/util.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void ctl_vwarn(const char *fmt, va_list ap)
@@ -101,6 +104,24 @@ static int ctl_wants_help(const char *word)
 		strcmp(word, "help") == 0;
 }
 
+/* The key omamori-web's links (digests) are signed with: made once, kept
+   when it exists (omamorictl init is run again on every upgrade). */
+static int ctl_init_web_key(struct ctl *ctl)
+{
+	const char *path = ctl->config->web_key_path;
+	char *error = NULL;
+	struct stat st;
+
+	if (stat(path, &st) == 0)
+		return CTL_EXIT_OK;
+	if (errno != ENOENT)
+		return ctl_error("%s: %s", path, strerror(errno));
+	if (om_token_keys_create(path, &error) < 0)
+		return ctl_fail(error);
+	printf("web key %s made\n", path);
+	return CTL_EXIT_OK;
+}
+
 static int ctl_cmd_init(struct ctl *ctl, int argc, char **argv)
 {
 	struct om_store *store;
@@ -111,7 +132,7 @@ static int ctl_cmd_init(struct ctl *ctl, int argc, char **argv)
 	store = ctl_store(ctl, 1);
 	printf("store %s ready (schema version %d)\n", ctl->config->store_path,
 	       om_store_schema_version(store));
-	return CTL_EXIT_OK;
+	return ctl_init_web_key(ctl);
 }
 
 static int ctl_cmd_config(struct ctl *ctl, int argc, char **argv)
