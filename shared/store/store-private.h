@@ -112,6 +112,45 @@ struct om_store_backend {
 
 	int (*secret)(struct om_store *store, const char *name,
 		      unsigned char *value, size_t len, char **error_r);
+
+	/* Quarantined mail, digests, correspondents, nonces (store.h says
+	   what each means).  delete and expire return the rows removed;
+	   digest_claim, correspondent_put and nonce_use run inside a write
+	   transaction the dispatcher holds. */
+	int (*quarantine_add)(struct om_store *store,
+			      const struct om_store_quarantined *q,
+			      char **error_r);
+	int (*quarantine_get)(struct om_store *store, const char *mailbox,
+			      const char *id, om_store_quarantined_cb *cb,
+			      void *context, char **error_r);
+	int (*quarantine_each)(struct om_store *store, const char *mailbox,
+			       om_store_quarantined_cb *cb, void *context,
+			       char **error_r);
+	int (*quarantine_delete)(struct om_store *store, const char *mailbox,
+				 const char *id, char **error_r);
+	int (*quarantine_expire)(struct om_store *store, const char *mailbox,
+				 long long before, char **error_r);
+	int (*digest_claim)(struct om_store *store, const char *mailbox,
+			    long long now, long long *digest_r, char **error_r);
+	int (*digest_items)(struct om_store *store, long long digest,
+			    om_store_quarantined_cb *cb, void *context,
+			    char **error_r);
+	int (*digest_sent)(struct om_store *store, long long digest,
+			   long long sent, char **error_r);
+	int (*digest_pending)(struct om_store *store, long long before,
+			      om_store_digest_cb *cb, void *context,
+			      char **error_r);
+	int (*digest_last)(struct om_store *store, const char *mailbox,
+			   long long *created_r, char **error_r);
+	int (*digest_due)(struct om_store *store, om_store_unlisted_cb *cb,
+			  void *context, char **error_r);
+	int (*correspondent_put)(struct om_store *store,
+				 const struct om_store_correspondent *c,
+				 char **error_r);
+	int (*correspondent_known)(struct om_store *store, const char *mailbox,
+				   const char *address, char **error_r);
+	int (*nonce_use)(struct om_store *store, const char *nonce,
+			 long long expires, long long now, char **error_r);
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;

@@ -48,6 +48,23 @@ enum om_stmt_id {
 	OM_SQL_REVISION,
 	OM_SQL_CHANGES,
 	OM_SQL_SECRET,
+	OM_SQL_Q_ADD,
+	OM_SQL_Q_GET,
+	OM_SQL_Q_EACH,
+	OM_SQL_Q_DELETE,
+	OM_SQL_Q_EXPIRE,
+	OM_SQL_Q_UNLISTED,
+	OM_SQL_D_NEW,
+	OM_SQL_D_MARK,
+	OM_SQL_D_ITEMS,
+	OM_SQL_D_SENT,
+	OM_SQL_D_PENDING,
+	OM_SQL_D_LAST,
+	OM_SQL_D_DUE,
+	OM_SQL_C_SAVE,
+	OM_SQL_C_KNOWN,
+	OM_SQL_N_USE,
+	OM_SQL_N_EXPIRE,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -128,6 +145,44 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_CHANGES] =
 		"SELECT scope FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 	[OM_SQL_SECRET] = "SELECT value FROM secrets WHERE name = ?1",
+	[OM_SQL_Q_ADD] =
+		"INSERT INTO quarantine(id, mailbox, received, sender, from_header, subject, score, reasons, size, digest) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+		"ON CONFLICT(id) DO NOTHING",
+	[OM_SQL_Q_GET] =
+		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest FROM quarantine WHERE mailbox = ?1 AND id = ?2",
+	[OM_SQL_Q_EACH] =
+		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest FROM quarantine WHERE mailbox = ?1 "
+		"ORDER BY received DESC, id",
+	[OM_SQL_Q_DELETE] = "DELETE FROM quarantine WHERE mailbox = ?1 AND id = ?2",
+	[OM_SQL_Q_EXPIRE] =
+		"DELETE FROM quarantine WHERE mailbox = ?1 AND received < ?2",
+	[OM_SQL_Q_UNLISTED] =
+		"SELECT count(*) FROM quarantine WHERE mailbox = ?1 AND digest = 0",
+	[OM_SQL_D_NEW] = "INSERT INTO digests(mailbox, created) VALUES (?1, ?2)",
+	[OM_SQL_D_MARK] =
+		"UPDATE quarantine SET digest = ?2 WHERE mailbox = ?1 AND digest = 0",
+	[OM_SQL_D_ITEMS] =
+		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest FROM quarantine WHERE digest = ?1 "
+		"ORDER BY received DESC, id",
+	[OM_SQL_D_SENT] = "UPDATE digests SET sent = ?2 WHERE id = ?1",
+	[OM_SQL_D_PENDING] =
+		"SELECT id, mailbox, created, sent FROM digests "
+		"WHERE sent = 0 AND created < ?1 ORDER BY id",
+	[OM_SQL_D_LAST] = "SELECT max(created) FROM digests WHERE mailbox = ?1",
+	[OM_SQL_D_DUE] =
+		"SELECT q.mailbox, count(*), sum(EXISTS (SELECT 1 FROM correspondents c "
+		"  WHERE c.mailbox = q.mailbox AND c.address = lower(q.sender))) "
+		"FROM quarantine q WHERE q.digest = 0 GROUP BY q.mailbox ORDER BY q.mailbox",
+	[OM_SQL_C_SAVE] =
+		"INSERT INTO correspondents(mailbox, address, last) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT(mailbox, address) DO UPDATE SET last = max(last, excluded.last)",
+	[OM_SQL_C_KNOWN] =
+		"SELECT 1 FROM correspondents WHERE mailbox = ?1 AND address = ?2",
+	[OM_SQL_N_USE] =
+		"INSERT INTO nonces(nonce, expires) VALUES (?1, ?2) "
+		"ON CONFLICT(nonce) DO NOTHING",
+	[OM_SQL_N_EXPIRE] = "DELETE FROM nonces WHERE expires < ?1",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -262,6 +317,39 @@ static const char *const om_migrations[] = {
 	OM_CHANGE_TRIGGERS("subscriptions", "mailbox")
 	OM_CHANGE_TRIGGERS("domain_settings", "domain")
 	OM_CHANGE_TRIGGERS("list_entries", "scope"),
+	/* v7 (issue 13): quarantined mail as the Dovecot plugin recorded it,
+	   the digests that told mailboxes about it (a row is marked with its
+	   digest in the transaction that makes the digest: told once), the
+	   addresses mailboxes wrote to, and the web forms' one-time values */
+	"CREATE TABLE quarantine ("
+	"  id TEXT PRIMARY KEY,"
+	"  mailbox TEXT NOT NULL,"
+	"  received INTEGER NOT NULL,"
+	"  sender TEXT NOT NULL,"
+	"  from_header TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  score TEXT NOT NULL,"
+	"  reasons TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  digest INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX quarantine_mailbox ON quarantine(mailbox, received);"
+	"CREATE INDEX quarantine_digest ON quarantine(digest, mailbox);"
+	"CREATE TABLE digests ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  mailbox TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  sent INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX digests_mailbox ON digests(mailbox, created);"
+	"CREATE INDEX digests_pending ON digests(sent) WHERE sent = 0;"
+	"CREATE TABLE correspondents ("
+	"  mailbox TEXT NOT NULL,"
+	"  address TEXT NOT NULL,"
+	"  last INTEGER NOT NULL,"
+	"  PRIMARY KEY (mailbox, address)) WITHOUT ROWID;"
+	"CREATE TABLE nonces ("
+	"  nonce TEXT PRIMARY KEY,"
+	"  expires INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX nonces_expires ON nonces(expires);",
 };
 
 struct om_store_sqlite {
@@ -928,6 +1016,322 @@ static int om_sqlite_spam_prune(struct om_store *store, long max_count,
 	return om_sqlite_exec_stmt(s, OM_SQL_SPAM_REVISION_BUMP, error_r);
 }
 
+/* ---- quarantined mail, digests, correspondents, nonces ---- */
+
+static int om_sqlite_bind_q(sqlite3_stmt *stmt, const struct om_store_quarantined *q)
+{
+	int ok = SQLITE_OK;
+
+	ok |= sqlite3_bind_text(stmt, 1, q->id, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 2, q->mailbox, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_int64(stmt, 3, q->received);
+	ok |= sqlite3_bind_text(stmt, 4, q->sender, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 5, q->from, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 6, q->subject, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 7, q->score, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 8, q->reasons, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_int64(stmt, 9, q->size);
+	ok |= sqlite3_bind_int64(stmt, 10, q->digest);
+	return ok == SQLITE_OK ? 0 : -1;
+}
+
+static const char *om_sqlite_text(sqlite3_stmt *stmt, int col)
+{
+	const char *text = (const char *)sqlite3_column_text(stmt, col);
+
+	return text != NULL ? text : "";
+}
+
+/* Steps a statement yielding quarantine rows (column order of
+   OM_SQL_Q_GET) into cb; the count or -1. */
+static int om_sqlite_q_rows(struct om_store_sqlite *s, sqlite3_stmt *stmt,
+			    om_store_quarantined_cb *cb, void *context,
+			    char **error_r)
+{
+	struct om_store_quarantined q;
+	int ret, rows = 0;
+
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		q.id = om_sqlite_text(stmt, 0);
+		q.mailbox = om_sqlite_text(stmt, 1);
+		q.received = sqlite3_column_int64(stmt, 2);
+		q.sender = om_sqlite_text(stmt, 3);
+		q.from = om_sqlite_text(stmt, 4);
+		q.subject = om_sqlite_text(stmt, 5);
+		q.score = om_sqlite_text(stmt, 6);
+		q.reasons = om_sqlite_text(stmt, 7);
+		q.size = sqlite3_column_int64(stmt, 8);
+		q.digest = sqlite3_column_int64(stmt, 9);
+		cb(context, &q);
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "read quarantine");
+		return -1;
+	}
+	return rows;
+}
+
+/* Resets stmt and binds ?1 text (may be NULL: unbound) and ?2 number. */
+static sqlite3_stmt *om_sqlite_bind_tn(struct om_store_sqlite *s,
+				       enum om_stmt_id id, const char *text,
+				       long long number)
+{
+	sqlite3_stmt *stmt = s->stmts[id];
+	int ok = SQLITE_OK;
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if (text != NULL)
+		ok |= sqlite3_bind_text(stmt, 1, text, -1, SQLITE_STATIC);
+	else
+		ok |= sqlite3_bind_int64(stmt, 1, number);
+	if (text != NULL)
+		ok |= sqlite3_bind_int64(stmt, 2, number);
+	return ok == SQLITE_OK ? stmt : NULL;
+}
+
+/* Runs a bound write statement; the rows it changed, or -1. */
+static int om_sqlite_step_write(struct om_store_sqlite *s, sqlite3_stmt *stmt,
+				const char *what, char **error_r)
+{
+	int ret;
+
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, what);
+		return -1;
+	}
+	ret = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, what);
+		return -1;
+	}
+	return sqlite3_changes(s->db);
+}
+
+static int om_sqlite_quarantine_add(struct om_store *store,
+				    const struct om_store_quarantined *q,
+				    char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_Q_ADD];
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	if (om_sqlite_bind_q(stmt, q) < 0)
+		stmt = NULL;
+	return om_sqlite_step_write(s, stmt, "record quarantined mail",
+				    error_r) < 0 ? -1 : 0;
+}
+
+static int om_sqlite_quarantine_get(struct om_store *store, const char *mailbox,
+				    const char *id, om_store_quarantined_cb *cb,
+				    void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_Q_GET, mailbox, id, NULL, 0);
+
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, "bind");
+		return -1;
+	}
+	return om_sqlite_q_rows(s, stmt, cb, context, error_r);
+}
+
+static int om_sqlite_quarantine_each(struct om_store *store, const char *mailbox,
+				     om_store_quarantined_cb *cb, void *context,
+				     char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_Q_EACH, mailbox, NULL, NULL, 0);
+
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, "bind");
+		return -1;
+	}
+	return om_sqlite_q_rows(s, stmt, cb, context, error_r);
+}
+
+static int om_sqlite_quarantine_delete(struct om_store *store, const char *mailbox,
+				       const char *id, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_Q_DELETE, mailbox,
+						      id, NULL, 0),
+				    "forget quarantined mail", error_r);
+}
+
+static int om_sqlite_quarantine_expire(struct om_store *store, const char *mailbox,
+				       long long before, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_Q_EXPIRE,
+							 mailbox, before),
+				    "expire quarantined mail", error_r);
+}
+
+/* Inside the caller's write transaction. */
+static int om_sqlite_digest_claim(struct om_store *store, const char *mailbox,
+				  long long now, long long *digest_r,
+				  char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	long long unlisted = 0;
+	sqlite3_stmt *stmt;
+
+	*digest_r = 0;
+	stmt = om_sqlite_bind(s, OM_SQL_Q_UNLISTED, mailbox, NULL, NULL, 0);
+	if (stmt == NULL || om_sqlite_read_number(stmt, &unlisted) < 0) {
+		*error_r = om_sqlite_error(s, "count unlisted quarantined mail");
+		return -1;
+	}
+	if (unlisted == 0)
+		return 0;
+	if (om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_D_NEW, mailbox, now),
+				 "make a digest", error_r) < 0)
+		return -1;
+	*digest_r = (long long)sqlite3_last_insert_rowid(s->db);
+	stmt = om_sqlite_bind_tn(s, OM_SQL_D_MARK, mailbox, *digest_r);
+	return om_sqlite_step_write(s, stmt, "mark digested mail", error_r);
+}
+
+static int om_sqlite_digest_items(struct om_store *store, long long digest,
+				  om_store_quarantined_cb *cb, void *context,
+				  char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind_tn(s, OM_SQL_D_ITEMS, NULL, digest);
+
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, "bind");
+		return -1;
+	}
+	return om_sqlite_q_rows(s, stmt, cb, context, error_r);
+}
+
+static int om_sqlite_digest_sent(struct om_store *store, long long digest,
+				 long long sent, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_D_SENT];
+
+	sqlite3_reset(stmt);
+	if (sqlite3_bind_int64(stmt, 1, digest) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 2, sent) != SQLITE_OK)
+		stmt = NULL;
+	return om_sqlite_step_write(s, stmt, "mark a digest sent", error_r) < 0 ?
+		-1 : 0;
+}
+
+static int om_sqlite_digest_pending(struct om_store *store, long long before,
+				    om_store_digest_cb *cb, void *context,
+				    char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind_tn(s, OM_SQL_D_PENDING, NULL, before);
+	struct om_store_digest d;
+	int ret, rows = 0;
+
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, "bind");
+		return -1;
+	}
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		d.id = sqlite3_column_int64(stmt, 0);
+		d.mailbox = om_sqlite_text(stmt, 1);
+		d.created = sqlite3_column_int64(stmt, 2);
+		d.sent = sqlite3_column_int64(stmt, 3);
+		cb(context, &d);
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "read pending digests");
+		return -1;
+	}
+	return rows;
+}
+
+static int om_sqlite_digest_last(struct om_store *store, const char *mailbox,
+				 long long *created_r, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_D_LAST, mailbox, NULL, NULL, 0);
+
+	if (stmt == NULL || om_sqlite_read_number(stmt, created_r) < 0) {
+		*error_r = om_sqlite_error(s, "read the last digest");
+		return -1;
+	}
+	return 0;
+}
+
+static int om_sqlite_digest_due(struct om_store *store, om_store_unlisted_cb *cb,
+				void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_D_DUE];
+	int ret, rows = 0;
+
+	sqlite3_reset(stmt);
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		cb(context, om_sqlite_text(stmt, 0), (long)sqlite3_column_int64(stmt, 1),
+		   (long)sqlite3_column_int64(stmt, 2));
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "read mailboxes due a digest");
+		return -1;
+	}
+	return rows;
+}
+
+static int om_sqlite_correspondent_put(struct om_store *store,
+				       const struct om_store_correspondent *c,
+				       char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_C_SAVE, c->mailbox, c->address,
+					    NULL, 0);
+
+	if (stmt != NULL && sqlite3_bind_int64(stmt, 3, c->last) != SQLITE_OK)
+		stmt = NULL;
+	return om_sqlite_step_write(s, stmt, "save correspondents", error_r) < 0 ?
+		-1 : 0;
+}
+
+static int om_sqlite_correspondent_known(struct om_store *store,
+					 const char *mailbox, const char *address,
+					 char **error_r)
+{
+	char *value = NULL;
+	int ret = om_sqlite_lookup(om_sqlite(store), OM_SQL_C_KNOWN, mailbox,
+				   address, &value, error_r);
+
+	free(value);
+	return ret;
+}
+
+/* Inside the caller's write transaction. */
+static int om_sqlite_nonce_use(struct om_store *store, const char *nonce,
+			       long long expires, long long now, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	int changed;
+
+	if (om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_N_EXPIRE, NULL, now),
+				 "forget used form values", error_r) < 0)
+		return -1;
+	changed = om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_N_USE, nonce,
+							    expires),
+				       "use a form value", error_r);
+	return changed < 0 ? -1 : changed > 0;
+}
+
 const struct om_store_backend om_store_backend_sqlite = {
 	.name = "sqlite",
 	.open = om_sqlite_open,
@@ -956,4 +1360,18 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.changes = om_sqlite_changes,
 	.data_version = om_sqlite_data_version,
 	.secret = om_sqlite_secret,
+	.quarantine_add = om_sqlite_quarantine_add,
+	.quarantine_get = om_sqlite_quarantine_get,
+	.quarantine_each = om_sqlite_quarantine_each,
+	.quarantine_delete = om_sqlite_quarantine_delete,
+	.quarantine_expire = om_sqlite_quarantine_expire,
+	.digest_claim = om_sqlite_digest_claim,
+	.digest_items = om_sqlite_digest_items,
+	.digest_sent = om_sqlite_digest_sent,
+	.digest_pending = om_sqlite_digest_pending,
+	.digest_last = om_sqlite_digest_last,
+	.digest_due = om_sqlite_digest_due,
+	.correspondent_put = om_sqlite_correspondent_put,
+	.correspondent_known = om_sqlite_correspondent_known,
+	.nonce_use = om_sqlite_nonce_use,
 };

@@ -470,3 +470,165 @@ int om_store_spam_prune(struct om_store *store, long max_count, long *removed_r,
 					 error_r);
 	return om_store_finish(store, ret, error_r);
 }
+
+/* ---- quarantined mail, digests, correspondents, nonces ---- */
+
+static int om_store_quarantined_check(const struct om_store_quarantined *q,
+				      char **error_r)
+{
+	if (om_store_need(q->id, "quarantine id", error_r) < 0 ||
+	    om_store_need(q->mailbox, "mailbox", error_r) < 0 ||
+	    om_store_need(q->sender, "sender", error_r) < 0 ||
+	    om_store_need(q->from, "From", error_r) < 0 ||
+	    om_store_need(q->subject, "Subject", error_r) < 0 ||
+	    om_store_need(q->score, "score", error_r) < 0 ||
+	    om_store_need(q->reasons, "reasons", error_r) < 0)
+		return -1;
+	return 0;
+}
+
+int om_store_quarantine_add(struct om_store *store,
+			    const struct om_store_quarantined *q, char **error_r)
+{
+	if (om_store_quarantined_check(q, error_r) < 0)
+		return -1;
+	return om_store_wrote(store, store->backend->quarantine_add(store, q, error_r));
+}
+
+int om_store_quarantine_get(struct om_store *store, const char *mailbox,
+			    const char *id, om_store_quarantined_cb *cb,
+			    void *context, char **error_r)
+{
+	int ret;
+
+	if (om_store_need(mailbox, "mailbox", error_r) < 0 ||
+	    om_store_need(id, "quarantine id", error_r) < 0)
+		return -1;
+	ret = store->backend->quarantine_get(store, mailbox, id, cb, context, error_r);
+	return ret < 0 ? -1 : ret > 0;
+}
+
+int om_store_quarantine_each(struct om_store *store, const char *mailbox,
+			     om_store_quarantined_cb *cb, void *context,
+			     char **error_r)
+{
+	if (om_store_need(mailbox, "mailbox", error_r) < 0)
+		return -1;
+	return store->backend->quarantine_each(store, mailbox, cb, context, error_r);
+}
+
+int om_store_quarantine_delete(struct om_store *store, const char *mailbox,
+			       const char *id, char **error_r)
+{
+	int ret;
+
+	if (om_store_need(mailbox, "mailbox", error_r) < 0 ||
+	    om_store_need(id, "quarantine id", error_r) < 0)
+		return -1;
+	ret = om_store_wrote(store, store->backend->quarantine_delete(store, mailbox,
+								      id, error_r));
+	return ret < 0 ? -1 : ret > 0;
+}
+
+int om_store_quarantine_expire(struct om_store *store, const char *mailbox,
+			       long long before, char **error_r)
+{
+	if (om_store_need(mailbox, "mailbox", error_r) < 0)
+		return -1;
+	return om_store_wrote(store, store->backend->quarantine_expire(store, mailbox,
+								       before, error_r));
+}
+
+int om_store_digest_claim(struct om_store *store, const char *mailbox,
+			  long long now, long long *digest_r, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	int ret;
+
+	*digest_r = 0;
+	if (om_store_need(mailbox, "mailbox", error_r) < 0 ||
+	    b->begin(store, 1, error_r) < 0)
+		return -1;
+	ret = b->digest_claim(store, mailbox, now, digest_r, error_r);
+	ret = om_store_finish(store, ret, error_r);
+	if (ret < 0)
+		*digest_r = 0;
+	return ret;
+}
+
+int om_store_digest_items(struct om_store *store, long long digest,
+			  om_store_quarantined_cb *cb, void *context,
+			  char **error_r)
+{
+	return store->backend->digest_items(store, digest, cb, context, error_r);
+}
+
+int om_store_digest_sent(struct om_store *store, long long digest,
+			 long long sent, char **error_r)
+{
+	return om_store_wrote(store, store->backend->digest_sent(store, digest, sent,
+								 error_r));
+}
+
+int om_store_digest_pending(struct om_store *store, long long before,
+			    om_store_digest_cb *cb, void *context,
+			    char **error_r)
+{
+	return store->backend->digest_pending(store, before, cb, context, error_r);
+}
+
+int om_store_digest_last(struct om_store *store, const char *mailbox,
+			 long long *created_r, char **error_r)
+{
+	*created_r = 0;
+	if (om_store_need(mailbox, "mailbox", error_r) < 0)
+		return -1;
+	return store->backend->digest_last(store, mailbox, created_r, error_r);
+}
+
+int om_store_digest_due(struct om_store *store, om_store_unlisted_cb *cb,
+			void *context, char **error_r)
+{
+	return store->backend->digest_due(store, cb, context, error_r);
+}
+
+int om_store_correspondents_save(struct om_store *store,
+				 const struct om_store_correspondent *rows,
+				 size_t count, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	size_t i;
+	int ret = 0;
+
+	if (b->begin(store, 1, error_r) < 0)
+		return -1;
+	for (i = 0; i < count && ret == 0; i++) {
+		if (om_store_need(rows[i].mailbox, "mailbox", error_r) < 0 ||
+		    om_store_need(rows[i].address, "address", error_r) < 0 ||
+		    b->correspondent_put(store, &rows[i], error_r) < 0)
+			ret = -1;
+	}
+	return om_store_finish(store, ret, error_r);
+}
+
+int om_store_correspondent_known(struct om_store *store, const char *mailbox,
+				 const char *address, char **error_r)
+{
+	if (om_store_need(mailbox, "mailbox", error_r) < 0 ||
+	    om_store_need(address, "address", error_r) < 0)
+		return -1;
+	return store->backend->correspondent_known(store, mailbox, address, error_r);
+}
+
+int om_store_nonce_use(struct om_store *store, const char *nonce,
+		       long long expires, long long now, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	int ret;
+
+	if (om_store_need(nonce, "nonce", error_r) < 0 ||
+	    b->begin(store, 1, error_r) < 0)
+		return -1;
+	ret = b->nonce_use(store, nonce, expires, now, error_r);
+	return om_store_finish(store, ret, error_r);
+}

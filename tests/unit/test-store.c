@@ -311,7 +311,7 @@ static void test_backends(const char *dir)
 			om_asprintf("%s%s%s", c->prefix, dir, c->suffix);
 		ret = om_store_open(location, OM_STORE_CREATE, 1000, &store, &error);
 		if (c->ok)
-			TAP_OK(ret == 0 && om_store_schema_version(store) == 6, "%s", c->label);
+			TAP_OK(ret == 0 && om_store_schema_version(store) == 7, "%s", c->label);
 		else
 			TAP_OK(ret < 0 && store == NULL && strstr(error, c->error) != NULL,
 			       "%s (%s)", c->label, error != NULL ? error : "");
@@ -388,6 +388,154 @@ static void test_changes(struct om_store *store)
 	om_store_domain_delete(store, "*", OM_SETTING_SPAM_THRESHOLD, &error);
 }
 
+static void add_quarantined(struct om_store *store, const char *id,
+			    const char *mailbox, long long received,
+			    const char *sender)
+{
+	struct om_store_quarantined q = {
+		.id = id, .mailbox = mailbox, .received = received,
+		.sender = sender, .from = "Spammer <s@spam.example>",
+		.subject = "\xe3\x81\x8a\xe5\xbe\x97\xe3\x81\xaa\xe6\x83\x85\xe5\xa0\xb1",
+		.score = "12.5", .reasons = "BAYES_99 URL_SHORTENER",
+		.size = 1234, .digest = 0,
+	};
+	char *error = NULL;
+
+	if (om_store_quarantine_add(store, &q, &error) < 0) {
+		printf("# %s\n", error);
+		free(error);
+	}
+}
+
+struct q_seen {
+	char ids[256];
+	long long digest, size;
+	char subject[64];
+};
+
+static void q_seen_cb(void *context, const struct om_store_quarantined *q)
+{
+	struct q_seen *seen = context;
+	size_t len = strlen(seen->ids);
+
+	snprintf(seen->ids + len, sizeof(seen->ids) - len, "%s%s",
+		 len > 0 ? " " : "", q->id);
+	seen->digest = q->digest;
+	seen->size = q->size;
+	snprintf(seen->subject, sizeof(seen->subject), "%s", q->subject);
+}
+
+static void test_quarantine(struct om_store *store)
+{
+	struct q_seen seen;
+	char *error = NULL;
+
+	add_quarantined(store, "aaaa", "q@example.jp", 1000, "s@spam.example");
+	add_quarantined(store, "bbbb", "q@example.jp", 2000, "s@spam.example");
+	add_quarantined(store, "cccc", "other@example.jp", 1500, "");
+	add_quarantined(store, "aaaa", "q@example.jp", 9999, "x@y.example");
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_quarantine_each(store, "q@example.jp", q_seen_cb, &seen,
+					&error) == 2 &&
+	       strcmp(seen.ids, "bbbb aaaa") == 0,
+	       "a mailbox's quarantined mail, newest first, an id recorded once: %s",
+	       seen.ids);
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_quarantine_get(store, "q@example.jp", "aaaa", q_seen_cb,
+				       &seen, &error) == 1 && seen.size == 1234 &&
+	       strcmp(seen.subject, "\xe3\x81\x8a\xe5\xbe\x97\xe3\x81\xaa\xe6\x83\x85\xe5\xa0\xb1") == 0,
+	       "one row by mailbox and id, UTF-8 kept");
+	TAP_OK(om_store_quarantine_get(store, "other@example.jp", "aaaa", q_seen_cb,
+				       &seen, &error) == 0,
+	       "another mailbox cannot name it");
+	TAP_OK(om_store_quarantine_delete(store, "other@example.jp", "aaaa", &error) == 0 &&
+	       om_store_quarantine_delete(store, "q@example.jp", "bbbb", &error) == 1 &&
+	       om_store_quarantine_delete(store, "q@example.jp", "bbbb", &error) == 0,
+	       "delete: only the owner's row, once");
+	add_quarantined(store, "bbbb", "q@example.jp", 2000, "s@spam.example");
+	TAP_OK(om_store_quarantine_expire(store, "q@example.jp", 1500, &error) == 1,
+	       "retention forgets rows received before its limit");
+	add_quarantined(store, "aaaa", "q@example.jp", 1000, "s@spam.example");
+}
+
+struct due_seen {
+	char text[256];
+};
+
+static void due_cb(void *context, const char *mailbox, long count, long known)
+{
+	struct due_seen *seen = context;
+	size_t len = strlen(seen->text);
+
+	snprintf(seen->text + len, sizeof(seen->text) - len, "%s%s=%ld/%ld",
+		 len > 0 ? " " : "", mailbox, count, known);
+}
+
+static void pending_cb(void *context, const struct om_store_digest *d)
+{
+	*(long long *)context = d->id;
+}
+
+static void test_digests(struct om_store *store)
+{
+	struct om_store_correspondent c = { "q@example.jp", "s@spam.example", 500 };
+	struct due_seen due;
+	struct q_seen seen;
+	long long digest = -1, second = -1, last = -1, pending = 0;
+	char *error = NULL;
+
+	memset(&due, 0, sizeof(due));
+	TAP_OK(om_store_digest_due(store, due_cb, &due, &error) == 2 &&
+	       strcmp(due.text, "other@example.jp=1/0 q@example.jp=2/0") == 0,
+	       "mailboxes with mail no digest listed: %s", due.text);
+	TAP_OK(om_store_correspondents_save(store, &c, 1, &error) == 0 &&
+	       om_store_correspondent_known(store, "q@example.jp", "s@spam.example",
+					    &error) == 1 &&
+	       om_store_correspondent_known(store, "other@example.jp",
+					    "s@spam.example", &error) == 0,
+	       "a correspondent is known to its mailbox only");
+	memset(&due, 0, sizeof(due));
+	om_store_digest_due(store, due_cb, &due, &error);
+	TAP_OK(strcmp(due.text, "other@example.jp=1/0 q@example.jp=2/2") == 0,
+	       "mail from known senders counted: %s", due.text);
+	TAP_OK(om_store_digest_last(store, "q@example.jp", &last, &error) == 0 &&
+	       last == 0, "no digest yet");
+	TAP_OK(om_store_digest_claim(store, "q@example.jp", 3000, &digest, &error) == 2 &&
+	       digest > 0, "a claim takes the two rows into a digest");
+	TAP_OK(om_store_digest_claim(store, "q@example.jp", 3001, &second, &error) == 0 &&
+	       second == 0, "a second claim finds nothing new and makes no digest");
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_digest_items(store, digest, q_seen_cb, &seen, &error) == 2 &&
+	       strcmp(seen.ids, "bbbb aaaa") == 0 && seen.digest == digest,
+	       "the digest lists them, marked with its id");
+	TAP_OK(om_store_digest_pending(store, 3500, pending_cb, &pending, &error) == 1 &&
+	       pending == digest, "unsent, it is pending");
+	TAP_OK(om_store_digest_pending(store, 2500, pending_cb, &pending, &error) == 0,
+	       "but not one made after the given time");
+	TAP_OK(om_store_digest_sent(store, digest, 3002, &error) == 0 &&
+	       om_store_digest_pending(store, 9999, pending_cb, &pending, &error) == 0,
+	       "sent, it is no longer pending");
+	TAP_OK(om_store_digest_last(store, "q@example.jp", &last, &error) == 0 &&
+	       last == 3000, "the last digest's time");
+	memset(&due, 0, sizeof(due));
+	om_store_digest_due(store, due_cb, &due, &error);
+	TAP_OK(strcmp(due.text, "other@example.jp=1/0") == 0,
+	       "only the other mailbox is still due: %s", due.text);
+}
+
+static void test_nonces(struct om_store *store)
+{
+	char *error = NULL;
+
+	TAP_OK(om_store_nonce_use(store, "n1", 2000, 1000, &error) == 1,
+	       "a form value's first use");
+	TAP_OK(om_store_nonce_use(store, "n1", 2000, 1001, &error) == 0,
+	       "its second use is a replay");
+	TAP_OK(om_store_nonce_use(store, "n2", 3000, 2500, &error) == 1 &&
+	       om_store_nonce_use(store, "n1", 4000, 2600, &error) == 1,
+	       "past expiry it is forgotten (the token carrying it has expired too)");
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/om-test-store-XXXXXX", *path, *error = NULL;
@@ -401,7 +549,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 6, "schema version 6");
+	TAP_OK(om_store_schema_version(store) == 7, "schema version 7");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -411,8 +559,11 @@ int main(void)
 	test_bare_user_lists(store);
 	test_import_limit(store);
 	test_changes(store);
+	test_quarantine(store);
+	test_digests(store);
+	test_nonces(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 6, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 7, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again);
 
