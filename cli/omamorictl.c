@@ -83,6 +83,9 @@ static void ctl_usage(FILE *out)
 		"  train [--rounds N] SPAM HAM           learn both, then again what is still unsure\n"
 		"  prune [--max-count N]                 forget tokens seen in at most N messages (1)\n"
 		"  cron [--now | --at HH:MM]             periodic tasks due now (a timer runs it each minute)\n"
+		"  quarantine list MAILBOX               a mailbox's quarantined mail (id, received, sender, ...)\n"
+		"  quarantine release [--allow] MAILBOX ID   to INBOX (--allow: and allow its sender)\n"
+		"  quarantine delete MAILBOX ID          expunge it\n"
 		"MAILBOX: local@domain, or a user name without a domain (user:NAME if it\n"
 		"  has a dot); DOMAIN: a name with a dot, or domain:NAME; \"*\": global\n"
 		"features: %s\n"
@@ -142,6 +145,7 @@ static const struct ctl_command {
 	{ "classify", ctl_cmd_classify },
 	{ "prune", ctl_cmd_prune },
 	{ "cron", ctl_cmd_cron },
+	{ "quarantine", ctl_cmd_quarantine },
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)
