@@ -641,7 +641,11 @@ static void policyd_save(struct policyd *d)
 
 	if (om_policy_save_rates(d->policy, d->store, time(NULL), &error) < 0) {
 		om_log_error("saving rate counters: %s", error);
-		free(error);
+		om_free(&error);
+	}
+	if (om_policy_save_correspondents(d->policy, d->store, &error) < 0) {
+		om_log_error("saving correspondents: %s", error);
+		om_free(&error);
 	}
 	/* our own write moved the counter: do not reload for it */
 	d->store_counter = om_store_change_counter(d->store);

@@ -20,6 +20,7 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,8 +64,15 @@ struct om_policy {
 	struct om_hash *instances;	/* instance -> om_policy_instance */
 	struct om_hash *rates;		/* sasl user -> om_policy_rate */
 	struct om_hash *mailboxes;	/* address -> om_policy_mailbox */
+	/* "user\trecipient" -> time (as a pointer), not yet saved: whom
+	   authenticated senders wrote to (digests tell mail from them at once) */
+	struct om_hash *correspondents;
 	char *outbound_filter;		/* "transport:nexthop", "" = none */
 };
+
+/* Correspondents kept between saves at most; more are dropped (one is
+   learned again the next time it is written to). */
+#define OM_POLICY_CORRESPONDENTS_MAX 65536
 
 /* ---- parsing ---- */
 
@@ -213,6 +221,7 @@ struct om_policy *om_policy_new(void)
 	policy->instances = om_hash_new(256);
 	policy->rates = om_hash_new(256);
 	policy->mailboxes = om_hash_new(256);
+	policy->correspondents = om_hash_new(256);
 	policy->outbound_filter = om_strdup("");
 	return policy;
 }
@@ -233,6 +242,7 @@ void om_policy_free(struct om_policy **policyp)
 	om_hash_free(&policy->instances, free);
 	om_hash_free(&policy->rates, free);
 	om_hash_free(&policy->mailboxes, free);
+	om_hash_free(&policy->correspondents, NULL);
 	free(policy->outbound_filter);
 	free(policy);
 	*policyp = NULL;
@@ -364,6 +374,69 @@ int om_policy_save_rates(struct om_policy *policy, struct om_store *store,
 	ret = om_store_rates_save(store, c.rates, c.count,
 				  (long long)now - 8 * 86400, error_r);
 	free(c.rates);
+	return ret;
+}
+
+/* ---- correspondents ---- */
+
+/* Notes that user wrote to recipient (lower-cased), to be saved. */
+static void om_policy_note_correspondent(struct om_policy *policy,
+					 const char *user, const char *recipient,
+					 time_t now)
+{
+	char key[600], *p;
+
+	if (*recipient == '\0' ||
+	    om_hash_count(policy->correspondents) >= OM_POLICY_CORRESPONDENTS_MAX ||
+	    (size_t)snprintf(key, sizeof(key), "%s\t%s", user, recipient) >= sizeof(key))
+		return;
+	for (p = strchr(key, '\t'); *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	(void)om_hash_set(policy->correspondents, key, (void *)(intptr_t)now);
+}
+
+struct om_correspondent_collect {
+	struct om_store_correspondent *rows;
+	char **keys;
+	size_t count;
+};
+
+static void om_policy_correspondent_collect(void *context, const char *key,
+					    void *value)
+{
+	struct om_correspondent_collect *c = context;
+	char *copy = om_strdup(key), *tab = strchr(copy, '\t');
+
+	*tab = '\0';
+	c->keys[c->count] = copy;
+	c->rows[c->count].mailbox = copy;
+	c->rows[c->count].address = tab + 1;
+	c->rows[c->count].last = (long long)(intptr_t)value;
+	c->count++;
+}
+
+int om_policy_save_correspondents(struct om_policy *policy,
+				  struct om_store *store, char **error_r)
+{
+	size_t n = om_hash_count(policy->correspondents), i;
+	struct om_correspondent_collect c;
+	int ret;
+
+	if (n == 0)
+		return 0;
+	c.rows = om_calloc(n, sizeof(*c.rows));
+	c.keys = om_calloc(n, sizeof(*c.keys));
+	c.count = 0;
+	om_hash_each(policy->correspondents, om_policy_correspondent_collect, &c);
+	ret = om_store_correspondents_save(store, c.rows, c.count, error_r);
+	for (i = 0; i < c.count; i++)
+		free(c.keys[i]);
+	free(c.keys);
+	free(c.rows);
+	if (ret == 0) {
+		om_hash_free(&policy->correspondents, NULL);
+		policy->correspondents = om_hash_new(256);
+	}
 	return ret;
 }
 
@@ -733,6 +806,9 @@ static void om_policy_decide_rcpt(struct om_policy *policy,
 		if (inst->size_limit == 0 || max_size < inst->size_limit)
 			inst->size_limit = max_size;
 	}
+	if (*req->sasl_username != '\0')
+		om_policy_note_correspondent(policy, req->sasl_username,
+					     req->recipient, now);
 	if (*req->sasl_username != '\0' &&
 	    om_policy_mailbox(policy, req->sasl_username)->outbound) {
 		om_policy_route_outbound(policy, out);

@@ -89,6 +89,11 @@ int om_policy_load_rates(struct om_policy *policy, struct om_store *store,
 			 char **error_r);
 int om_policy_save_rates(struct om_policy *policy, struct om_store *store,
 			 time_t now, char **error_r);
+/* Saves whom authenticated senders wrote to since the last save (what
+   digests use to tell mail from those addresses at once), in one
+   transaction; kept for the next save on failure.  0 or -1. */
+int om_policy_save_correspondents(struct om_policy *policy,
+				  struct om_store *store, char **error_r);
 /* Forgets per-message state not seen for a while. */
 void om_policy_expire(struct om_policy *policy, time_t now);
 /* Counts of what the snapshot holds (lists entries, instances, users). */

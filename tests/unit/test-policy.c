@@ -199,6 +199,11 @@ static void test_decisions(struct om_store *store)
 	TAP_OK(strcmp(decide(policy, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "r4", 0, 1260),
 		      "DUNNO") == 0, "next window: accepted again");
 	TAP_OK(om_policy_save_rates(policy, store, 1260, &error) == 0, "rate counters saved");
+	TAP_OK(om_policy_save_correspondents(policy, store, &error) == 0 &&
+	       om_store_correspondent_known(store, "u@example.jp", "x@far.example", &error) == 1 &&
+	       om_store_correspondent_known(store, "u@example.jp", "y@far.example", &error) == 1 &&
+	       om_store_correspondent_known(store, "bob@example.jp", "a@x.example", &error) == 0,
+	       "whom authenticated senders wrote to is saved (and only theirs)");
 	again = om_policy_new();
 	TAP_OK(om_policy_load(again, store, &error) == 0 &&
 	       om_policy_load_rates(again, store, &error) == 0 &&
