@@ -252,26 +252,31 @@ static void digest_expand(struct om_buf *out, const char *text,
 static const char digest_b64[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* Appends data in base64, without line breaks. */
+/* Appends data in base64, without line breaks (48 bytes at a time, each
+   group written in one append). */
 static void digest_base64(struct om_buf *out, const unsigned char *p, size_t len)
 {
-	char q[4];
-	size_t i;
+	char q[64];
+	size_t i, n;
 
-	for (i = 0; i + 2 < len; i += 3) {
-		q[0] = digest_b64[p[i] >> 2];
-		q[1] = digest_b64[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-		q[2] = digest_b64[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
-		q[3] = digest_b64[p[i + 2] & 63];
-		om_buf_append(out, q, 4);
+	while (len >= 3) {
+		for (n = 0, i = 0; i + 2 < len && n < sizeof(q); i += 3, n += 4) {
+			q[n] = digest_b64[p[i] >> 2];
+			q[n + 1] = digest_b64[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+			q[n + 2] = digest_b64[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
+			q[n + 3] = digest_b64[p[i + 2] & 63];
+		}
+		om_buf_append(out, q, n);
+		p += i;
+		len -= i;
 	}
-	if (i < len) {
-		q[0] = digest_b64[p[i] >> 2];
-		if (i + 1 < len) {
-			q[1] = digest_b64[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
-			q[2] = digest_b64[(p[i + 1] & 15) << 2];
+	if (len > 0) {
+		q[0] = digest_b64[p[0] >> 2];
+		if (len > 1) {
+			q[1] = digest_b64[((p[0] & 3) << 4) | (p[1] >> 4)];
+			q[2] = digest_b64[(p[1] & 15) << 2];
 		} else {
-			q[1] = digest_b64[(p[i] & 3) << 4];
+			q[1] = digest_b64[(p[0] & 3) << 4];
 			q[2] = '=';
 		}
 		q[3] = '=';
@@ -282,18 +287,13 @@ static void digest_base64(struct om_buf *out, const unsigned char *p, size_t len
 /* Appends text in base64 lines of at most 76 characters. */
 static void digest_base64_body(struct om_buf *out, const char *text)
 {
-	struct om_buf line;
 	size_t len = strlen(text), i, n;
 
-	om_buf_init(&line);
 	for (i = 0; i < len; i += n) {
 		n = len - i < 57 ? len - i : 57;	/* 57 bytes: 76 chars */
-		om_buf_reset(&line);
-		digest_base64(&line, (const unsigned char *)text + i, n);
-		om_buf_append(out, line.data, line.len);
-		om_buf_append_str(out, "\n");
+		digest_base64(out, (const unsigned char *)text + i, n);
+		om_buf_append(out, "\n", 1);
 	}
-	om_buf_free(&line);
 }
 
 static int digest_is_ascii(const char *s)
@@ -333,16 +333,22 @@ static void digest_encoded_words(struct om_buf *out, const char *text)
 
 static void digest_html_escape(struct om_buf *out, const char *s)
 {
-	for (; *s != '\0'; s++) {
+	size_t run;
+
+	for (;;) {
+		run = strcspn(s, "&<>\"'\n");
+		om_buf_append(out, s, run);
+		s += run;
 		switch (*s) {
+		case '\0': return;
 		case '&': om_buf_append_str(out, "&amp;"); break;
 		case '<': om_buf_append_str(out, "&lt;"); break;
 		case '>': om_buf_append_str(out, "&gt;"); break;
 		case '"': om_buf_append_str(out, "&quot;"); break;
 		case '\'': om_buf_append_str(out, "&#39;"); break;
-		case '\n': om_buf_append_str(out, "<br>"); break;
-		default: om_buf_append(out, s, 1);
+		default: om_buf_append_str(out, "<br>"); break;	/* '\n' */
 		}
+		s++;
 	}
 }
 
