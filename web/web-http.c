@@ -348,6 +348,8 @@ void *web_http_start(struct web_server *server, int fd, char **error_r)
 	d = MHD_start_daemon(MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
 			     MHD_USE_ERROR_LOG, 0, NULL, NULL,
 			     web_http_access, server,
+			     /* first, or MHD logs the options' errors itself */
+			     MHD_OPTION_EXTERNAL_LOGGER, web_http_log, server,
 			     MHD_OPTION_LISTEN_SOCKET, fd,
 			     MHD_OPTION_THREAD_POOL_SIZE,
 			     (unsigned int)server->config->web_threads,
@@ -355,7 +357,6 @@ void *web_http_start(struct web_server *server, int fd, char **error_r)
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)WEB_HTTP_TIMEOUT,
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_HTTP_MEMORY,
 			     MHD_OPTION_NOTIFY_COMPLETED, web_http_completed, server,
-			     MHD_OPTION_EXTERNAL_LOGGER, web_http_log, server,
 			     MHD_OPTION_END);
 	if (d == NULL) {
 		web_rate_deinit(&server->rate);
