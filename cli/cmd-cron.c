@@ -325,14 +325,14 @@ static int cron_retention_forget(struct cron_retention *r, int days)
 		if (len > 0 && line[len - 1] == '\n')
 			line[--len] = '\0';
 		if ((n = om_store_quarantine_expire(store, line, before, &error)) < 0) {
-			ctl_fail(error);
+			(void)ctl_fail(error);
 			error = NULL;
 			ret = -1;
 			continue;
 		}
 		forgot += n;
 	}
-	fclose(in);
+	(void)fclose(in);	/* read only: nothing to lose */
 	if (forgot > 0)
 		printf("quarantine-retention: %ld store rows older than %d days "
 		       "forgotten\n", forgot, days);
