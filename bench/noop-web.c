@@ -1,7 +1,7 @@
 /* noop-web.c - the ceiling of this machine for the web benchmark: a
  * libmicrohttpd server run the way omamori-web runs it (web/web-http.c:
- * the same daemon flags, a thread pool of the same size, a listening
- * socket bound beforehand), answering every request with one fixed small
+ * the same daemon flags and options, a thread pool of the same size, a
+ * listening socket bound beforehand), answering every request with one fixed small
  * HTML page carrying the same response headers, without looking at the
  * path.  Not a web server.
  *
@@ -25,8 +25,8 @@ typedef int MHD_RESULT;
 typedef enum MHD_Result MHD_RESULT;
 #endif
 
-/* What omamori-web's web-http.c gives MHD_start_daemon (keep in step). */
-#define NOOP_WEB_FLAGS (MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL)
+/* What omamori-web's web_http_start gives MHD_start_daemon (keep in step). */
+#define NOOP_WEB_FLAGS (MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG)
 
 static const char noop_page[] =
 	"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -56,17 +56,18 @@ static MHD_RESULT noop_answer(void *cls, struct MHD_Connection *conn,
 	return MHD_queue_response(conn, MHD_HTTP_OK, noop_response);
 }
 
-/* The headers omamori-web puts on every page (web-http.c). */
+/* The headers omamori-web puts on every page (web-http.c, web_http_send). */
 static void noop_headers(struct MHD_Response *r)
 {
 	static const char *const headers[][2] = {
 		{ MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8" },
-		{ MHD_HTTP_HEADER_CACHE_CONTROL, "no-store" },
-		{ "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
-		  "img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'" },
-		{ "X-Content-Type-Options", "nosniff" },
-		{ "X-Frame-Options", "DENY" },
+		{ MHD_HTTP_HEADER_CONTENT_SECURITY_POLICY, "default-src 'none'; "
+		  "style-src 'self' 'unsafe-inline'; img-src 'self'; "
+		  "form-action 'self'; frame-ancestors 'none'" },
+		{ MHD_HTTP_HEADER_X_FRAME_OPTIONS, "DENY" },
 		{ "Referrer-Policy", "no-referrer" },
+		{ MHD_HTTP_HEADER_CACHE_CONTROL, "no-store" },
+		{ MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS, "nosniff" },
 	};
 	size_t i;
 
@@ -116,7 +117,9 @@ int main(int argc, char **argv)
 	d = MHD_start_daemon(NOOP_WEB_FLAGS, 0, NULL, NULL, noop_answer, NULL,
 			     MHD_OPTION_LISTEN_SOCKET, fd,
 			     MHD_OPTION_THREAD_POOL_SIZE, threads,
-			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
+			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512,
+			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 			     MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "noop-web: MHD_start_daemon failed\n");
