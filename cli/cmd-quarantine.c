@@ -5,6 +5,7 @@
  * Dovecot plugin gave them (X-Omamori-Quarantine-Id), as `list` shows.
  */
 #include "omamorictl.h"
+#include "crypto/token.h"
 #include "quarantine/quarantine.h"
 #include "store/settings.h"
 #include "lib/util.h"
@@ -20,7 +21,8 @@ static int quarantine_usage(void)
 {
 	return ctl_error("usage: quarantine list MAILBOX | "
 			 "quarantine release [--allow] MAILBOX ID | "
-			 "quarantine delete MAILBOX ID");
+			 "quarantine delete MAILBOX ID | "
+			 "quarantine link MAILBOX [HOURS]");
 }
 
 /* A field for a tab-separated line: tabs and controls become spaces. */
@@ -126,8 +128,41 @@ static int quarantine_act(struct ctl *ctl, enum om_quarantine_op op,
 	return CTL_EXIT_ERROR;
 }
 
+/* The signed link to mailbox's quarantine page (omamori-web), valid for
+   hours (0: already at its end, for tests of expiry): what a helpdesk
+   sends a user whose digest is gone. */
+static int quarantine_link(struct ctl *ctl, const char *word, const char *hours)
+{
+	struct om_token_claims claims;
+	struct om_token_keys keys;
+	const char *mailbox;
+	unsigned long h = 24;
+	char *error = NULL, *token;
+
+	if (quarantine_mailbox(word, &mailbox) != 0)
+		return CTL_EXIT_ERROR;
+	if (hours != NULL && om_parse_ulong(hours, 0, 24 * 14, &h) < 0)
+		return ctl_error("quarantine link: HOURS '%s': expected 0..336", hours);
+	if (om_token_keys_load(ctl->config->web_key_path, &keys, &error) < 0)
+		return ctl_fail(error);
+	memset(&claims, 0, sizeof(claims));
+	if (om_strlcpy(claims.mailbox, mailbox, sizeof(claims.mailbox)) < 0)
+		return ctl_error("quarantine link: mailbox name too long");
+	(void)om_strlcpy(claims.action, "box", sizeof(claims.action));
+	claims.expires = time(NULL) + (time_t)h * 3600;
+	token = om_token_make(&keys, &claims);
+	memset(&keys, 0, sizeof(keys));
+	if (token == NULL)
+		return ctl_error("quarantine link: cannot make a token for '%s'", mailbox);
+	printf("%sq/%s\n", ctl->config->web_url, token);
+	free(token);
+	return CTL_EXIT_OK;
+}
+
 int ctl_cmd_quarantine(struct ctl *ctl, int argc, char **argv)
 {
+	if ((argc == 2 || argc == 3) && strcmp(argv[0], "link") == 0)
+		return quarantine_link(ctl, argv[1], argc == 3 ? argv[2] : NULL);
 	if (argc == 2 && strcmp(argv[0], "list") == 0)
 		return quarantine_list(ctl, argv[1]);
 	if (argc == 3 && strcmp(argv[0], "release") == 0)

@@ -86,6 +86,7 @@ static void ctl_usage(FILE *out)
 		"  quarantine list MAILBOX               a mailbox's quarantined mail (id, received, sender, ...)\n"
 		"  quarantine release [--allow] MAILBOX ID   to INBOX (--allow: and allow its sender)\n"
 		"  quarantine delete MAILBOX ID          expunge it\n"
+		"  quarantine link MAILBOX [HOURS]       a signed link to its quarantine page (24 h)\n"
 		"MAILBOX: local@domain, or a user name without a domain (user:NAME if it\n"
 		"  has a dot); DOMAIN: a name with a dot, or domain:NAME; \"*\": global\n"
 		"features: %s\n"

@@ -164,19 +164,21 @@ static int om_quarantine_doveadm_op(const struct om_config *config,
 			      NULL, 0, NULL, 0, error_r) == 0 ? 0 : -1;
 }
 
-/* The address to allow for a quarantined message: its envelope sender,
-   else the address in its From: header.  Allocated, or NULL. */
+/* The address to allow for a quarantined message: the one in its From:
+   header, which the user saw in the digest and means (the envelope sender
+   of a mailing service is often a bounce address shared by all its
+   customers), else its envelope sender.  Allocated, or NULL. */
 static char *om_quarantine_sender_address(const struct om_quarantine_item *item)
 {
-	const char *lt, *gt;
+	const char *lt = strrchr(item->from, '<'), *gt;
 
-	if (item->sender[0] != '\0')
-		return om_strdup(item->sender);
-	lt = strrchr(item->from, '<');
 	gt = lt != NULL ? strchr(lt, '>') : NULL;
-	if (lt != NULL && gt != NULL)
+	if (lt != NULL && gt != NULL && memchr(lt, '@', (size_t)(gt - lt)) != NULL)
 		return om_strndup(lt + 1, (size_t)(gt - lt - 1));
-	return strchr(item->from, '@') != NULL ? om_strdup(item->from) : NULL;
+	if (lt == NULL && strchr(item->from, '@') != NULL &&
+	    strpbrk(item->from, " \t\"") == NULL)
+		return om_strdup(item->from);
+	return item->sender[0] != '\0' ? om_strdup(item->sender) : NULL;
 }
 
 /* Puts the sender on mailbox's allow list (the limit and the domain's
@@ -251,8 +253,7 @@ om_quarantine_act(const struct om_config *config, struct om_store *store,
 	}
 	if (op == OM_QUARANTINE_RELEASE_ALLOW) {
 		free(*message_r);
-		*message_r = om_asprintf("released; %s allowed", item.sender[0] != '\0' ?
-					 item.sender : item.from);
+		*message_r = om_asprintf("released; its sender allowed");
 	}
 	om_quarantine_item_free(&item);
 	return OM_QUARANTINE_DONE;
@@ -372,6 +373,10 @@ static const struct om_reason om_reasons[] = {
 	  "Its body is HTML only" },
 	{ "RAW_8BIT_HEADER", "ヘッダーに符号化されていない文字があります",
 	  "Its headers carry unencoded characters" },
+	{ "listed:block", "差出人が受信拒否リストに登録されています",
+	  "Its sender is on a block list" },
+	{ "listed:url-block", "危険と登録されたサイトへのリンクを含みます",
+	  "It links to a site on a block list" },
 	{ "unscanned:", "大きすぎる・複雑すぎるため、中身を最後まで検査できませんでした",
 	  "It was too large or too complex to check completely" },
 };

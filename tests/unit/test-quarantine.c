@@ -1,0 +1,69 @@
+/* test-quarantine.c - unit tests of the pure parts of the quarantine layer:
+ * op names, what a quarantine id looks like, and the plain-language reasons
+ * a digest and a release page show (ja and en). */
+#include "tap.h"
+#include "quarantine/quarantine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void test_ops(void)
+{
+	enum om_quarantine_op op;
+
+	TAP_OK(om_quarantine_op_parse("release", &op) == 0 &&
+	       op == OM_QUARANTINE_RELEASE, "release");
+	TAP_OK(om_quarantine_op_parse("allow", &op) == 0 &&
+	       op == OM_QUARANTINE_RELEASE_ALLOW, "allow");
+	TAP_OK(om_quarantine_op_parse("delete", &op) == 0 &&
+	       op == OM_QUARANTINE_DELETE, "delete");
+	TAP_OK(om_quarantine_op_parse("Release", &op) < 0 &&
+	       om_quarantine_op_parse("", &op) < 0, "anything else is refused");
+	TAP_OK(strcmp(om_quarantine_op_name(OM_QUARANTINE_RELEASE_ALLOW), "allow") == 0,
+	       "names round-trip");
+}
+
+static void test_ids(void)
+{
+	TAP_OK(om_quarantine_id_valid("0123456789abcdef0123456789abcdef"), "32 hex digits");
+	TAP_OK(!om_quarantine_id_valid("0123456789ABCDEF0123456789abcdef"), "upper case refused");
+	TAP_OK(!om_quarantine_id_valid("0123456789abcdef0123456789abcde"), "31 digits refused");
+	TAP_OK(!om_quarantine_id_valid("0123456789abcdef0123456789abcdef0"), "33 refused");
+	TAP_OK(!om_quarantine_id_valid("../../etc/passwd"), "a path refused");
+	TAP_OK(!om_quarantine_id_valid(""), "empty refused");
+}
+
+static void test_reasons(void)
+{
+	char *ja = om_quarantine_reasons_text("BAYES_99 BAYES_HEAD_95 MISSING_DATE", "12.50", "ja");
+	char *en = om_quarantine_reasons_text("BAYES_99 BAYES_HEAD_95 MISSING_DATE", "12.50", "en");
+	char *listed = om_quarantine_reasons_text("listed:block:mailbox", "", "en");
+	char *none = om_quarantine_reasons_text("", "", "en");
+	char *unscanned = om_quarantine_reasons_text("unscanned:limit", "", "ja");
+
+	TAP_OK(strstr(ja, "学習した迷惑メール") != NULL && strstr(ja, "迷惑メール度: 12.50") != NULL,
+	       "ja reads");
+	TAP_OK(strstr(en, "spam learned before") != NULL, "en");
+	TAP_OK(strstr(en, "Its wording") == strstr(en, "It"), "BAYES rules said once, first");
+	TAP_OK(strstr(strstr(en, "Its wording") + 1, "Its wording") == NULL,
+	       "three BAYES rules give one line");
+	TAP_OK(strstr(en, "lacks parts") != NULL && strstr(en, "Spam score: 12.50") != NULL,
+	       "missing parts and the score");
+	TAP_OK(strstr(listed, "block list") != NULL, "a block-listed sender");
+	TAP_OK(strstr(none, "marks of spam") != NULL && strstr(none, "score") == NULL,
+	       "no rule, no score: a general line");
+	TAP_OK(strstr(unscanned, "最後まで検査できませんでした") != NULL, "unscanned");
+	free(ja);
+	free(en);
+	free(listed);
+	free(none);
+	free(unscanned);
+}
+
+int main(void)
+{
+	test_ops();
+	test_ids();
+	test_reasons();
+	return tap_done();
+}
