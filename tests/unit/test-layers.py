@@ -36,6 +36,7 @@ OURS = {
     "postfix-policy": {"lib", "store", "decide"},
     "dovecot-plugin": {"lib", "crypto", "store", "proto", "notice"},
     "sieve-ext": {"lib", "store", "proto"},
+    "web": {"lib", "crypto", "store", "decide", "notice", "quarantine"},
 }
 
 # system headers of the field's libraries, and who may include them (a
@@ -70,7 +71,7 @@ def unit_of(path):
 
 
 def sources():
-    for top in ["shared", "scand", "cli", "postfix-policy", "dovecot-plugin", "sieve-ext"]:
+    for top in ["shared", "scand", "cli", "postfix-policy", "dovecot-plugin", "sieve-ext", "web"]:
         for d, _, names in os.walk(os.path.join(TOP, top)):
             for n in sorted(names):
                 if n.endswith((".c", ".h")):

@@ -1,0 +1,41 @@
+/* web-link.h - the tokens of omamori-web's URLs and forms: checking the
+ * page's token (its action, its expiry), making a fresh one (login), and
+ * the CSRF value every form carries and every POST must spend.
+ */
+#ifndef WEB_LINK_H
+#define WEB_LINK_H
+
+#include "crypto/token.h"
+#include "web.h"
+
+struct om_store;
+
+/* The actions tokens are made for (agreed with the digest's links). */
+#define WEB_ACTION_MAIL "mail"
+#define WEB_ACTION_BOX "box"
+#define WEB_ACTION_CSRF "csrf"
+
+/* Checks req->token for action.  1 with *claims_r when it is genuine,
+   for action and not expired; else 0 with resp filled (400 not valid,
+   410 expired: nothing may act on it). */
+int web_link_check(struct web_request *req, const char *action,
+		   struct om_token_claims *claims_r, struct web_response *resp);
+
+/* A new token for mailbox, action and message, valid for lifetime
+   seconds (allocated), or NULL. */
+char *web_link_make(struct web_request *req, const char *mailbox,
+		    const char *action, const char *message, time_t lifetime);
+
+/* A fresh CSRF value for a form of mailbox's page ("" before login):
+   a token over a random nonce, valid WEB_CSRF_SECONDS.  Allocated, or
+   NULL. */
+char *web_link_csrf(struct web_request *req, const char *mailbox);
+
+/* Spends the form's csrf field for mailbox: 1 when it is genuine, for
+   mailbox, not expired and used for the first time (store); else 0 with
+   resp filled (403; 503 when the store cannot say). */
+int web_link_csrf_spend(struct web_request *req, struct om_store *store,
+			const char *mailbox, const char *lang,
+			struct web_response *resp);
+
+#endif

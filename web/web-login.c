@@ -1,0 +1,133 @@
+/* web-login.c - the login page of omamori-web (/login) and the brand logo
+ * (/logo).
+ *
+ * A login is a mailbox's own mail password, checked by Dovecot
+ * (web-auth.c); on success the browser is sent (303, a relative path of
+ * ours, never a URL from the request) to the quarantine page under a new
+ * "box" token, which is the session.  A failed login costs the client
+ * WEB_LOGIN_FAILURE_COST rate tokens, so guessing is slow; Dovecot's own
+ * auth_failure_delay applies too (we pass the client's address as rip).
+ */
+#include "web.h"
+#include "web-auth.h"
+#include "web-link.h"
+#include "web-page.h"
+#include "lib/log.h"
+#include "lib/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void web_login_page(struct web_request *req, struct web_response *resp,
+			   const char *lang, unsigned int status, int failed,
+			   const char *user)
+{
+	struct web_page p;
+	char *csrf = web_link_csrf(req, "");
+
+	if (csrf == NULL) {
+		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
+		return;
+	}
+	web_page_begin(&p, req, lang, WT_LOGIN_TITLE);
+	if (failed) {
+		web_page_raw(&p, "<p class=\"warn\">");
+		web_page_t(&p, WT_LOGIN_FAILED);
+		web_page_raw(&p, "</p>");
+	}
+	web_page_raw(&p, "<div class=\"card\"><p>");
+	web_page_t(&p, WT_LOGIN_INTRO);
+	web_page_raw(&p, "</p><form method=\"post\" action=\"login\">");
+	web_page_csrf(&p, csrf);
+	web_page_raw(&p, "<label>");
+	web_page_t(&p, WT_USER);
+	web_page_raw(&p, "<input type=\"email\" name=\"user\" autocomplete=\"username\" "
+		     "maxlength=\"254\" required value=\"");
+	web_page_esc(&p, user != NULL ? user : "", 254);
+	web_page_raw(&p, "\"></label><label>");
+	web_page_t(&p, WT_PASSWORD);
+	web_page_raw(&p, "<input type=\"password\" name=\"password\" "
+		     "autocomplete=\"current-password\" maxlength=\"1024\" required>"
+		     "</label><button type=\"submit\" class=\"hl\">");
+	web_page_t(&p, WT_LOGIN_BUTTON);
+	web_page_raw(&p, "</button></form></div>");
+	web_page_finish(&p, req, resp, status);
+	free(csrf);
+}
+
+void web_login_show(struct web_request *req, struct web_response *resp)
+{
+	web_login_page(req, resp, web_page_lang_browser(req), 200, 0, NULL);
+}
+
+void web_login_post(struct web_request *req, struct web_response *resp)
+{
+	const struct om_config *config = req->server->config;
+	const char *lang = web_page_lang_browser(req);
+	const char *user = web_form_get(&req->form, "user");
+	const char *password = web_form_get(&req->form, "password");
+	struct om_store *store = web_store(req->server);
+	char *mailbox = NULL, *error = NULL, *token, *clean;
+	uint64_t now_ms;
+	int ret;
+
+	if (store == NULL) {
+		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
+		return;
+	}
+	if (!web_link_csrf_spend(req, store, "", lang, resp))
+		return;
+	if (user == NULL || password == NULL || *user == '\0') {
+		web_login_page(req, resp, lang, 400, 1, user);
+		return;
+	}
+	clean = om_sanitize(user, 254);
+	ret = web_auth_check(config->dovecot_auth_socket, user, password,
+			     req->address, &mailbox, &error);
+	if (ret < 0) {
+		om_log_error("client=%s login user=%s: %s", req->address, clean, error);
+		free(error);
+		free(clean);
+		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
+		return;
+	}
+	if (ret == 0) {
+		om_log_info("client=%s login user=%s result=fail", req->address, clean);
+		now_ms = om_now_ms();
+		web_rate_penalty(&req->server->rate, req->client,
+				 (double)now_ms / 1000.0, WEB_LOGIN_FAILURE_COST);
+		free(clean);
+		web_login_page(req, resp, lang, 403, 1, user);
+		return;
+	}
+	token = web_link_make(req, mailbox, WEB_ACTION_BOX, "", WEB_SESSION_SECONDS);
+	om_log_info("client=%s login user=%s mailbox=%s result=ok", req->address,
+		    clean, mailbox);
+	free(clean);
+	free(mailbox);
+	if (token == NULL) {
+		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
+		return;
+	}
+	/* relative to /login: the quarantine page, under the proxy's prefix */
+	resp->status = 303;
+	resp->location = om_asprintf("q/%s", token);
+	resp->body = (char *)"";
+	resp->body_static = 1;
+	resp->content_type = "text/plain; charset=utf-8";
+	free(token);
+}
+
+void web_logo(struct web_request *req, struct web_response *resp)
+{
+	if (req->server->logo == NULL) {
+		web_page_message(req, resp, 404, web_page_lang_browser(req),
+				 WT_NOT_FOUND_TITLE, WT_NOT_FOUND_BODY, 0);
+		return;
+	}
+	resp->status = 200;
+	resp->body = req->server->logo;
+	resp->len = req->server->logo_len;
+	resp->body_static = 1;
+	resp->content_type = req->server->logo_type;
+}

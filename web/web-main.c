@@ -1,0 +1,288 @@
+/* web-main.c - omamori-web: the pages a mailbox's owner reaches from a
+ * quarantine digest or a login - one quarantined mail, the mailbox's
+ * quarantine, the user's own lists and settings (doc/web.md).
+ *
+ * Start-up, in the order of every omamori daemon: the configuration, the
+ * listening socket (loopback only: the ISP's HTTPS proxy is in front), the
+ * irrevocable drop to web_user, then what that user reads - the token key
+ * file, the brand logo, the store - and the HTTP server's threads.
+ * SIGHUP reloads the key file (a rotation by `omamorictl web-key rotate`),
+ * SIGTERM stops after the requests in flight.
+ *
+ * SECURITY: omamori-web talks HTTP with anybody the proxy lets through.
+ * It trusts nothing in a request but a token our key signed, and a form
+ * only with an unused CSRF value; it runs as web_user (never root), holds
+ * the link-signing key, reads and writes the store, and acts on mail only
+ * through Dovecot (doveadm, a doveadm server socket when configured) and
+ * checks passwords only through Dovecot's auth service.
+ */
+#include "web.h"
+#include "lib/daemon.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define WEB_BACKLOG 128
+#define WEB_LOGO_MAX (1024 * 1024)
+
+/* ---- shared with the handlers ---- */
+
+static void web_store_close_cb(void *value)
+{
+	struct om_store *store = value;
+
+	om_store_close(&store);
+}
+
+struct om_store *web_store(struct web_server *server)
+{
+	struct om_store *store = pthread_getspecific(server->store_key);
+	char *error = NULL;
+
+	if (store != NULL)
+		return store;
+	if (om_store_open(server->config->store_path, 0,
+			  server->config->store_busy_timeout_ms, &store, &error) < 0) {
+		om_log_error("store: %s", error);
+		free(error);
+		return NULL;
+	}
+	if (pthread_setspecific(server->store_key, store) != 0) {
+		om_store_close(&store);
+		om_log_error("store: cannot keep the thread's handle");
+		return NULL;
+	}
+	return store;
+}
+
+void web_keys_get(struct web_server *server, struct om_token_keys *keys_r)
+{
+	pthread_rwlock_rdlock(&server->keys_lock);
+	*keys_r = server->keys;
+	pthread_rwlock_unlock(&server->keys_lock);
+}
+
+void web_keys_forget(struct om_token_keys *keys)
+{
+	explicit_bzero(keys, sizeof(*keys));
+}
+
+/* ---- start-up ---- */
+
+/* Binds web_listen: a loopback address, a port nobody holds. */
+static int web_main_listen(const struct om_config *config, char **error_r)
+{
+	union {
+		struct sockaddr_storage ss;
+		struct sockaddr sa;
+	} addr;
+	socklen_t len;
+	int fd, one = 1;
+
+	if (web_parse_listen(config->web_listen, &addr.ss, &len, error_r) < 0)
+		return -1;
+	fd = socket(addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*error_r = om_asprintf("socket: %s", strerror(errno));
+		return -1;
+	}
+	/* SO_REUSEADDR lets a restart bind past TIME_WAIT; on Linux it never
+	   lets two listeners share a port, so a port in use still fails */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, &addr.sa, len) < 0 ||
+	    listen(fd, WEB_BACKLOG) < 0) {
+		*error_r = om_asprintf("web_listen %s: %s%s", config->web_listen,
+				       strerror(errno), errno == EADDRINUSE ?
+				       " (another program holds the port)" : "");
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* As root: initgroups, setresgid and setresuid to user, irrevocably (the
+   supplementary groups are kept: they may be what reaches Dovecot's auth
+   and doveadm sockets).  Then refuses to go on as root either way. */
+static int web_main_drop(const char *user, char **error_r)
+{
+	struct passwd *pw;
+	uid_t r, e, s;
+
+	if (geteuid() == 0) {
+		errno = 0;
+		pw = getpwnam(user);
+		if (pw == NULL || pw->pw_uid == 0) {
+			*error_r = om_asprintf("web_user '%s': %s", user,
+					       pw != NULL ? "has uid 0" : "unknown user");
+			return -1;
+		}
+		if (initgroups(user, pw->pw_gid) < 0 ||
+		    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+		    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
+			*error_r = om_asprintf("dropping privileges to %s: %s", user,
+					       strerror(errno));
+			return -1;
+		}
+	}
+	if (getresuid(&r, &e, &s) < 0 || r == 0 || e == 0 || s == 0) {
+		*error_r = om_strdup("refusing to run as root");
+		return -1;
+	}
+	return 0;
+}
+
+static int web_main_keys(struct web_server *server, char **error_r)
+{
+	struct om_token_keys keys;
+
+	if (om_token_keys_load(server->config->web_key_path, &keys, error_r) < 0)
+		return -1;
+	pthread_rwlock_wrlock(&server->keys_lock);
+	server->keys = keys;
+	pthread_rwlock_unlock(&server->keys_lock);
+	web_keys_forget(&keys);
+	return 0;
+}
+
+/* The brand logo, read as web_user (so it cannot serve a file only root
+   reads); PNG or SVG by its name.  A logo that cannot be read is logged
+   and left out: pages work without it. */
+static void web_main_logo(struct web_server *server)
+{
+	const char *path = server->config->brand_logo;
+	size_t len = strlen(path);
+	char *error = NULL;
+
+	if (len == 0)
+		return;
+	if (len > 4 && strcasecmp(path + len - 4, ".png") == 0)
+		server->logo_type = "image/png";
+	else if (len > 4 && strcasecmp(path + len - 4, ".svg") == 0)
+		server->logo_type = "image/svg+xml; charset=utf-8";
+	else {
+		om_log_warn("brand_logo %s: not .png or .svg; no logo", path);
+		return;
+	}
+	if (om_read_file(path, WEB_LOGO_MAX, &server->logo, &server->logo_len,
+			 &error) < 0) {
+		om_log_warn("brand_logo: %s; no logo", error);
+		free(error);
+		server->logo = NULL;
+	}
+}
+
+/* The store must open as web_user now, or no page would work. */
+static int web_main_check_store(struct web_server *server, char **error_r)
+{
+	struct om_store *store;
+
+	if (om_store_open(server->config->store_path, 0,
+			  server->config->store_busy_timeout_ms, &store, error_r) < 0)
+		return -1;
+	om_store_close(&store);
+	return 0;
+}
+
+static int web_main_init_locks(struct web_server *server)
+{
+	return pthread_rwlock_init(&server->keys_lock, NULL) != 0 ||
+		pthread_mutex_init(&server->tz_lock, NULL) != 0 ||
+		pthread_key_create(&server->store_key, web_store_close_cb) != 0 ? -1 : 0;
+}
+
+static void web_main_usage(void)
+{
+	fprintf(stderr, "usage: omamori-web [-c config] [-f] [-v]\n"
+		"  -c FILE  configuration (default " OM_DEFAULT_CONFIG_PATH ")\n"
+		"  -f       stay in the foreground\n"
+		"  -v       verbose logging\n");
+	exit(2);
+}
+
+/* Reads signals until told to stop; SIGHUP reloads the keys. */
+static void web_main_loop(struct web_server *server, int signal_fd)
+{
+	struct pollfd pfd = { signal_fd, POLLIN, 0 };
+	struct signalfd_siginfo si;
+	char *error = NULL;
+
+	while (!server->stopping) {
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+			om_log_error("poll: %s", strerror(errno));
+			break;
+		}
+		while (read(signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo != SIGHUP) {
+				om_log_info("signal %u: stopping", si.ssi_signo);
+				server->stopping = 1;
+				break;
+			}
+			if (web_main_keys(server, &error) < 0) {
+				om_log_error("SIGHUP: keys kept: %s", error);
+				om_free(&error);
+			} else {
+				om_log_info("SIGHUP: token keys reloaded");
+			}
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = OM_DEFAULT_CONFIG_PATH;
+	struct web_server server;
+	void *http;
+	char *error = NULL;
+	int c, foreground = 0, listen_fd, signal_fd;
+
+	memset(&server, 0, sizeof(server));
+	while ((c = getopt(argc, argv, "c:fv")) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'f': foreground = 1; break;
+		case 'v': om_log_set_verbose(1); break;
+		default: web_main_usage();
+		}
+	}
+	if (optind != argc)
+		web_main_usage();
+	if (om_config_load(config_path, &server.config, &error) < 0)
+		om_fatal("%s", error);
+	om_log_open("omamori-web", strcmp(server.config->log, "syslog") == 0);
+	if ((signal_fd = om_daemon_signalfd(&error)) < 0 ||
+	    (listen_fd = web_main_listen(server.config, &error)) < 0 ||
+	    web_main_drop(server.config->web_user, &error) < 0 ||
+	    web_main_init_locks(&server) < 0 ||
+	    web_main_keys(&server, &error) < 0 ||
+	    web_main_check_store(&server, &error) < 0)
+		om_fatal("%s", error != NULL ? error : "cannot make the server's locks");
+	web_main_logo(&server);
+	if (!foreground && daemon(0, 0) < 0)
+		om_fatal("daemon: %s", strerror(errno));
+	if ((http = web_http_start(&server, listen_fd, &error)) == NULL)
+		om_fatal("%s", error);
+	om_log_info("ready: listen=%s threads=%ld rate=%ld/min url=%s",
+		    server.config->web_listen, server.config->web_threads,
+		    server.config->web_rate_limit, server.config->web_url);
+	web_main_loop(&server, signal_fd);
+	web_http_stop(&server, &http);
+	web_keys_forget(&server.keys);
+	free(server.logo);
+	(void)pthread_key_delete(server.store_key);
+	om_log_info("stopped");
+	om_config_free(&server.config);
+	close(signal_fd);
+	return 0;
+}

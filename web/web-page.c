@@ -1,0 +1,220 @@
+/* web-page.c - the HTML of omamori-web's pages.
+ *
+ * One layout for every page, so the brand, the viewport and the escaping
+ * are done once: a page is built in an om_buf from texts of web-text.c
+ * (ours, escaped anyway) and values from the request or the store, which
+ * always go through web_page_esc.  The CSS is inline (the CSP allows
+ * 'unsafe-inline' styles only: there is no script at all).
+ */
+#include "web-page.h"
+#include "lib/util.h"
+#include "store/settings.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define WEB_PAGE_TEXT_MAX 4096
+
+static const char web_page_css[] =
+	"body{font-family:sans-serif;margin:0;background:#f4f5f7;color:#222;"
+	"line-height:1.5}"
+	"header{background:#1f3b5a;color:#fff;padding:.6em 1em;display:flex;"
+	"align-items:center;gap:.6em}"
+	"header img{max-height:2em;max-width:8em}"
+	"header span{font-weight:bold}"
+	"main{max-width:40em;margin:0 auto;padding:1em}"
+	"h1{font-size:1.3em;margin:.3em 0 .8em}"
+	"h2{font-size:1.1em;margin:1.2em 0 .4em}"
+	".card{background:#fff;border-radius:6px;padding:.8em 1em;margin:0 0 1em;"
+	"box-shadow:0 1px 2px rgba(0,0,0,.1)}"
+	"dl{margin:0}dt{font-size:.85em;color:#555}dd{margin:0 0 .5em;"
+	"word-break:break-all}"
+	"form{display:inline}"
+	"button{font-size:1em;padding:.5em .9em;margin:.2em .2em .2em 0;"
+	"border:1px solid #1f3b5a;border-radius:4px;background:#fff;color:#1f3b5a}"
+	"button.hl{background:#1f3b5a;color:#fff}"
+	"button.del{border-color:#a33;color:#a33}"
+	"input[type=text],input[type=password],input[type=email]{font-size:1em;"
+	"padding:.4em;width:100%;box-sizing:border-box;margin:.2em 0 .6em}"
+	"input[type=number],input[type=time]{font-size:1em;padding:.3em}"
+	"ul{padding-left:1.2em}"
+	".note{background:#eef6ee;border-left:4px solid #3a7;padding:.5em .8em}"
+	".warn{background:#fbeeee;border-left:4px solid #a33;padding:.5em .8em}"
+	"footer{max-width:40em;margin:0 auto;padding:1em;font-size:.85em;color:#555}"
+	"a{color:#1f5a9a}";
+
+void web_page_raw(struct web_page *p, const char *html)
+{
+	om_buf_append_str(&p->buf, html);
+}
+
+void web_page_esc(struct web_page *p, const char *text, size_t max)
+{
+	char *clean = om_sanitize(text != NULL ? text : "",
+				  max > 0 && max < WEB_PAGE_TEXT_MAX ? max : WEB_PAGE_TEXT_MAX);
+	const char *s;
+
+	for (s = clean; *s != '\0'; s++) {
+		switch (*s) {
+		case '&': om_buf_append_str(&p->buf, "&amp;"); break;
+		case '<': om_buf_append_str(&p->buf, "&lt;"); break;
+		case '>': om_buf_append_str(&p->buf, "&gt;"); break;
+		case '"': om_buf_append_str(&p->buf, "&quot;"); break;
+		case '\'': om_buf_append_str(&p->buf, "&#39;"); break;
+		default: om_buf_append(&p->buf, s, 1); break;
+		}
+	}
+	free(clean);
+}
+
+void web_page_t(struct web_page *p, enum web_text id)
+{
+	web_page_esc(p, web_text(p->lang, id), 0);
+}
+
+void web_page_csrf(struct web_page *p, const char *csrf)
+{
+	web_page_raw(p, "<input type=\"hidden\" name=\"csrf\" value=\"");
+	web_page_esc(p, csrf, 0);
+	web_page_raw(p, "\">");
+}
+
+void web_page_begin(struct web_page *p, const struct web_request *req,
+		    const char *lang, enum web_text title)
+{
+	const struct om_config *config = req->server->config;
+
+	om_buf_init(&p->buf);
+	p->lang = strcmp(lang, "ja") == 0 ? "ja" : "en";
+	om_buf_printf(&p->buf, "<!DOCTYPE html>\n<html lang=\"%s\"><head>"
+		      "<meta charset=\"utf-8\">"
+		      "<meta name=\"viewport\" content=\"width=device-width, "
+		      "initial-scale=1\">"
+		      "<meta name=\"referrer\" content=\"no-referrer\"><title>",
+		      p->lang);
+	web_page_t(p, title);
+	web_page_raw(p, " - ");
+	web_page_esc(p, config->brand_name, 200);
+	om_buf_printf(&p->buf, "</title><style>%s</style></head><body><header>",
+		      web_page_css);
+	if (req->server->logo != NULL) {
+		web_page_raw(p, "<img src=\"");
+		web_page_esc(p, req->root, 0);
+		web_page_raw(p, "logo\" alt=\"\">");
+	}
+	web_page_raw(p, "<span>");
+	web_page_esc(p, config->brand_name, 200);
+	web_page_raw(p, "</span></header><main><h1>");
+	web_page_t(p, title);
+	web_page_raw(p, "</h1>");
+}
+
+void web_page_finish(struct web_page *p, const struct web_request *req,
+		     struct web_response *resp, unsigned int status)
+{
+	const struct om_config *config = req->server->config;
+
+	web_page_raw(p, "</main><footer>");
+	web_page_esc(p, config->brand_name, 200);
+	if (config->brand_support[0] != '\0') {
+		web_page_raw(p, " &middot; ");
+		web_page_t(p, WT_SUPPORT);
+		web_page_esc(p, config->brand_support, 400);
+	}
+	web_page_raw(p, "</footer></body></html>\n");
+	resp->status = status;
+	resp->content_type = "text/html; charset=utf-8";
+	resp->body = om_buf_steal(&p->buf, &resp->len);
+	resp->body_static = 0;
+}
+
+void web_page_message(const struct web_request *req, struct web_response *resp,
+		      unsigned int status, const char *lang,
+		      enum web_text title, enum web_text body, int login_link)
+{
+	struct web_page p;
+
+	web_page_begin(&p, req, lang, title);
+	web_page_raw(&p, "<div class=\"card\"><p>");
+	web_page_t(&p, body);
+	web_page_raw(&p, "</p>");
+	if (login_link) {
+		web_page_raw(&p, "<p><a href=\"");
+		web_page_esc(&p, req->root, 0);
+		web_page_raw(&p, "login\">");
+		web_page_t(&p, WT_LOGIN_LINK);
+		web_page_raw(&p, "</a></p>");
+	}
+	web_page_raw(&p, "</div>");
+	web_page_finish(&p, req, resp, status);
+}
+
+const char *web_page_lang_browser(const struct web_request *req)
+{
+	return web_parse_language(req->accept_language,
+				  req->server->config->default_language);
+}
+
+const char *web_page_lang_mailbox(const struct web_request *req,
+				  struct om_store *store, const char *mailbox)
+{
+	char *value, *error = NULL;
+	const char *lang;
+
+	if (store == NULL)
+		return web_page_lang_browser(req);
+	value = om_settings_domain_value(store, mailbox, "language",
+					 req->server->config->default_language,
+					 &error);
+	if (value == NULL) {
+		free(error);
+		return web_page_lang_browser(req);
+	}
+	lang = strcmp(value, "ja") == 0 ? "ja" : "en";
+	free(value);
+	return lang;
+}
+
+/* localtime_r in zone (a checked tz name, or "localtime"): TZ is
+   process-wide, so this runs under the server's tz lock, and only here. */
+static int web_page_local(struct web_server *server, const char *zone,
+			  time_t when, struct tm *tm)
+{
+	char *saved;
+	int ret;
+
+	pthread_mutex_lock(&server->tz_lock);
+	saved = getenv("TZ") != NULL ? om_strdup(getenv("TZ")) : NULL;
+	if (strcmp(zone, "localtime") != 0 && om_settings_timezone_valid(zone))
+		(void)setenv("TZ", zone, 1);
+	tzset();
+	ret = localtime_r(&when, tm) != NULL ? 0 : -1;
+	if (saved != NULL)
+		(void)setenv("TZ", saved, 1);
+	else
+		(void)unsetenv("TZ");
+	tzset();
+	pthread_mutex_unlock(&server->tz_lock);
+	free(saved);
+	return ret;
+}
+
+void web_page_date(const struct web_request *req, struct om_store *store,
+		   const char *mailbox, time_t when, const char *lang,
+		   char *buf, size_t size)
+{
+	char *zone, *error = NULL;
+	struct tm tm;
+	int ja = strcmp(lang, "ja") == 0;
+
+	zone = om_settings_domain_value(store, mailbox, OM_SETTING_TIMEZONE,
+					"localtime", &error);
+	if (zone == NULL) {
+		free(error);
+		zone = om_strdup("localtime");
+	}
+	if (web_page_local(req->server, zone, when, &tm) < 0 ||
+	    strftime(buf, size, ja ? "%Y年%m月%d日 %H:%M" : "%d %b %Y %H:%M", &tm) == 0)
+		(void)om_strlcpy(buf, "?", size);
+	free(zone);
+}

@@ -1,0 +1,57 @@
+/* web-page.h - building omamori-web's HTML: one layout (the ISP's brand in
+ * the header, its support contact in the footer, a phone-sized viewport,
+ * inline CSS, no JavaScript), HTML-escaping of every text that is not
+ * ours, and the short pages that only say one thing (errors, results).
+ */
+#ifndef WEB_PAGE_H
+#define WEB_PAGE_H
+
+#include <time.h>
+
+#include "lib/util.h"
+#include "web.h"
+#include "web-text.h"
+
+struct om_store;
+
+struct web_page {
+	struct om_buf buf;
+	const char *lang;
+};
+
+/* Starts a page in lang titled by text id: doctype, head, the brand. */
+void web_page_begin(struct web_page *p, const struct web_request *req,
+		    const char *lang, enum web_text title);
+/* Appends text (ours or not) HTML-escaped; control characters and bytes
+   that are not UTF-8 become '?', and more than max bytes are cut with
+   "..." (0: no limit beyond 4096). */
+void web_page_esc(struct web_page *p, const char *text, size_t max);
+/* Appends the text id of the page's language, escaped. */
+void web_page_t(struct web_page *p, enum web_text id);
+/* Appends markup of ours (never anything from a request or the store). */
+void web_page_raw(struct web_page *p, const char *html);
+/* Appends <input type=hidden name=csrf value=...>. */
+void web_page_csrf(struct web_page *p, const char *csrf);
+/* Closes the page (the footer) and hands it to resp with status. */
+void web_page_finish(struct web_page *p, const struct web_request *req,
+		     struct web_response *resp, unsigned int status);
+
+/* A page that says title and body (text ids), with a link to the login
+   page when login_link; status as given. */
+void web_page_message(const struct web_request *req, struct web_response *resp,
+		      unsigned int status, const char *lang,
+		      enum web_text title, enum web_text body, int login_link);
+
+/* The language of pages for mailbox (its domain's "language" setting),
+   and for a browser not yet known (Accept-Language). */
+const char *web_page_lang_mailbox(const struct web_request *req,
+				  struct om_store *store, const char *mailbox);
+const char *web_page_lang_browser(const struct web_request *req);
+
+/* when, in mailbox's domain's timezone setting, as lang writes dates,
+   into buf. */
+void web_page_date(const struct web_request *req, struct om_store *store,
+		   const char *mailbox, time_t when, const char *lang,
+		   char *buf, size_t size);
+
+#endif

@@ -1,0 +1,104 @@
+/* web.h - what omamori-web's modules share: the server's context, one
+ * request as a handler sees it (already parsed, rate-limited, its form
+ * read), and the response it fills.  Only web-http.c speaks MHD; the
+ * handlers (web-mail.c, web-me.c, web-login.c) build pages and never
+ * touch a socket.
+ */
+#ifndef WEB_H
+#define WEB_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "lib/om-config.h"
+#include "crypto/token.h"
+#include "web-parse.h"
+#include "web-rate.h"
+
+struct om_store;
+
+/* How long what we sign lives. */
+#define WEB_CSRF_SECONDS (30 * 60)	/* a form, from page to submit */
+#define WEB_SESSION_SECONDS (8 * 3600)	/* a "box" token made at login */
+/* A request body (POST form) is at most this big. */
+#define WEB_MAX_BODY (16 * 1024)
+/* What a failed login costs in rate tokens (one request costs 1). */
+#define WEB_LOGIN_FAILURE_COST 20.0
+
+struct web_server {
+	struct om_config *config;
+	/* the token keys: replaced on SIGHUP (rotation), read by every
+	   request; a handler copies them under the read lock */
+	pthread_rwlock_t keys_lock;
+	struct om_token_keys keys;
+	/* each thread of the pool has its own store handle (a handle is
+	   used by one thread at a time: store.h) */
+	pthread_key_t store_key;
+	struct web_rate rate;
+	/* localtime_r in a domain's zone needs TZ, which is process-wide */
+	pthread_mutex_t tz_lock;
+	/* the brand logo, read once after dropping privileges */
+	char *logo;
+	size_t logo_len;
+	const char *logo_type;
+	int stopping;
+};
+
+enum web_method { WEB_GET, WEB_HEAD, WEB_POST, WEB_OTHER };
+
+struct web_request {
+	struct web_server *server;
+	enum web_method method;
+	const char *token;		/* the path's token ("" for none) */
+	const char *query_op;		/* ?op= (NULL: none) */
+	const char *query_done;		/* ?done= (NULL: none) */
+	const char *accept_language;	/* NULL: none */
+	const char *root;		/* relative path to "/": "" or "../" */
+	char client[64];		/* the rate-limit key of the client */
+	char address[64];		/* the client's address (logs, auth) */
+	struct web_form form;		/* POST: the form read */
+	time_t now;
+};
+
+struct web_response {
+	unsigned int status;
+	char *body;			/* allocated, or static when not owned */
+	size_t len;
+	int body_static;
+	const char *content_type;	/* static */
+	char *location;			/* 303: a relative path (allocated) */
+	const char *allow;		/* 405 */
+};
+
+typedef void web_handler(struct web_request *req, struct web_response *resp);
+
+/* web-http.c */
+/* Starts the HTTP server on the listening socket fd (already bound), with
+   web_threads threads.  Returns an opaque handle or NULL with *error_r. */
+void *web_http_start(struct web_server *server, int fd, char **error_r);
+/* Stops it: the requests in flight finish, the threads end. */
+void web_http_stop(struct web_server *server, void **http);
+
+/* web-main.c */
+/* The calling thread's store handle (opened on its first use), or NULL
+   with the reason logged. */
+struct om_store *web_store(struct web_server *server);
+/* A copy of the token keys (wipe it with web_keys_forget). */
+void web_keys_get(struct web_server *server, struct om_token_keys *keys_r);
+void web_keys_forget(struct om_token_keys *keys);
+
+/* web-mail.c: /m/<token> (one mail) and /q/<token> (the mailbox's list) */
+void web_mail_show(struct web_request *req, struct web_response *resp);
+void web_mail_act(struct web_request *req, struct web_response *resp);
+void web_box_show(struct web_request *req, struct web_response *resp);
+void web_box_act(struct web_request *req, struct web_response *resp);
+/* web-me.c: /me/<token>, the user's own settings */
+void web_me_show(struct web_request *req, struct web_response *resp);
+void web_me_change(struct web_request *req, struct web_response *resp);
+/* web-login.c: /login, and /logo */
+void web_login_show(struct web_request *req, struct web_response *resp);
+void web_login_post(struct web_request *req, struct web_response *resp);
+void web_logo(struct web_request *req, struct web_response *resp);
+
+#endif
