@@ -83,6 +83,8 @@ static void ctl_usage(FILE *out)
 		"  train [--rounds N] SPAM HAM           learn both, then again what is still unsure\n"
 		"  prune [--max-count N]                 forget tokens seen in at most N messages (1)\n"
 		"  cron [--now | --at HH:MM]             periodic tasks due now (a timer runs it each minute)\n"
+		"  web-key rotate                        a new key for omamori-web's links (the old one\n"
+		"                                        still verifies); then reload omamori-web\n"
 		"  quarantine list MAILBOX               a mailbox's quarantined mail (id, received, sender, ...)\n"
 		"  quarantine release [--allow] MAILBOX ID   to INBOX (--allow: and allow its sender)\n"
 		"  quarantine delete MAILBOX ID          expunge it\n"
@@ -146,6 +148,7 @@ static const struct ctl_command {
 	{ "classify", ctl_cmd_classify },
 	{ "prune", ctl_cmd_prune },
 	{ "cron", ctl_cmd_cron },
+	{ "web-key", ctl_cmd_webkey },
 	{ "quarantine", ctl_cmd_quarantine },
 };
 

@@ -42,6 +42,7 @@ int ctl_cmd_classify(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_prune(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_train(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_cron(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_webkey(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_quarantine(struct ctl *ctl, int argc, char **argv);
 
 #endif

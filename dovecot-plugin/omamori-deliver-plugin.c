@@ -23,6 +23,7 @@
 #include "ioloop.h"
 #include "array.h"
 #include "buffer.h"
+#include "hex-binary.h"
 #include "istream.h"
 #include "istream-concat.h"
 #include "istream-header-filter.h"
@@ -34,6 +35,7 @@
 #include "mail-namespace.h"
 #include "mail-search-build.h"
 #include "mail-user.h"
+#include "randgen.h"
 #include "raw-storage.h"
 #include "sha2.h"
 #include "smtp-address.h"
@@ -62,6 +64,9 @@
 /* what the substituted message may hold in memory before it spills to a
    temporary file, as Dovecot's own LMTP does */
 #define OMAMORI_MAX_MEMORY_BUFFER (1024 * 1024)
+/* bytes of a quarantined message's From, Subject, sender and reasons in
+   its store row (what a digest or a web page shows) */
+#define OMAMORI_QUARANTINE_TEXT_MAX 300
 
 /* The last scan of this process, reused for the other recipients of the
    same message in the same session (and only for a byte-identical message,
@@ -110,6 +115,13 @@ struct omamori_delivery {
 	   and the spam score (NULL: not checked) */
 	const char *verdict;
 	const char *score;
+	/* for the store's row of a quarantined message (store.h): why
+	   ("BAYES_99 MISSING_DATE", "unscanned:limit"), and the original's
+	   From, Subject and size, read before any substitution */
+	const char *reasons;
+	const char *from, *subject;
+	uoff_t size;
+	char quarantine_id[OM_QUARANTINE_ID_LEN + 1];
 };
 
 static void omamori_cache_clear(struct omamori_scan_cache *cache)
@@ -146,6 +158,48 @@ static const char *omamori_verdict_text(const struct om_scan_result *res)
 		break;
 	}
 	return omamori_header_value("unscanned", "no verdict");
+}
+
+/* text made safe for a store row: sanitized UTF-8, bounded (data stack) */
+static const char *omamori_row_text(const char *text)
+{
+	char *clean = om_sanitize(text, OMAMORI_QUARANTINE_TEXT_MAX);
+	const char *value = t_strdup(clean);
+
+	free(clean);
+	return value;
+}
+
+static bool omamori_word_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+
+/* Why scand's answer quarantines, as the store row's reasons: the rules
+   that fired (scand separates them by commas, the row by spaces) and the
+   list that decided; or "unscanned:WHY" (the first word of scand's
+   reason: "limit", "part", ...) for mail not scanned whole. */
+static const char *omamori_reasons_text(const struct om_scan_result *res)
+{
+	string_t *text = t_str_new(128);
+	const char *p;
+
+	if (res->verdict == OM_VERDICT_UNSCANNED) {
+		str_append(text, "unscanned:");
+		for (p = res->reason != NULL ? res->reason : "error";
+		     omamori_word_char(*p); p++)
+			str_append_c(text, *p);
+		return omamori_row_text(str_c(text));
+	}
+	for (p = res->spam_rules != NULL ? res->spam_rules : ""; *p != '\0'; p++)
+		str_append_c(text, *p == ',' ? ' ' : *p);
+	if (res->spam_listed != NULL) {
+		if (str_len(text) > 0)
+			str_append_c(text, ' ');
+		str_printfa(text, "listed:%s", res->spam_listed);
+	}
+	return omamori_row_text(str_c(text));
 }
 
 /* The tagged subject as we write it: one line (scand unfolded it
@@ -482,6 +536,7 @@ static int omamori_over_size(struct omamori_delivery *d)
 	if (d->config->scan_limit_action == OM_LIMIT_TEMPFAIL)
 		return omamori_tempfail(ctx, "message over scan_max_size");
 	d->verdict = "unscanned";
+	d->reasons = "unscanned:limit";
 	d->deco.virus = omamori_header_value("unscanned", reason);
 	if ((d->checks & OM_CHECK_SPAM) != 0)
 		d->deco.spam = "unscanned";
@@ -620,6 +675,7 @@ static int omamori_decide(struct omamori_delivery *d)
 		}
 		if (res->action == OM_ACTION_QUARANTINE)
 			d->quarantine = TRUE;
+		d->reasons = omamori_reasons_text(res);
 		e_info(ctx->event, "omamori: verdict=%s action=%s%s%s%s%s",
 		       om_verdict_name(res->verdict), om_action_name(res->action),
 		       res->spam_score != NULL ? " spam_score=" : "",
@@ -711,6 +767,80 @@ static int omamori_quarantine_create(struct mail_user *user, const char *name,
 	return ret;
 }
 
+/* A new id for a quarantined message: random, lower-case hex. */
+static void omamori_quarantine_id_new(struct omamori_delivery *d)
+{
+	unsigned char bytes[OM_QUARANTINE_ID_LEN / 2];
+	const char *hex;
+
+	random_fill(bytes, sizeof(bytes));
+	hex = binary_to_hex(bytes, sizeof(bytes));
+	i_assert(strlen(hex) == OM_QUARANTINE_ID_LEN);
+	memcpy(d->quarantine_id, hex, OM_QUARANTINE_ID_LEN + 1);
+	d->deco.quarantine_id = d->quarantine_id;
+}
+
+/* A header of the original decoded to UTF-8 (RFC 2047), made safe for the
+   row; "" when missing or unreadable (the row is still worth having). */
+static const char *omamori_quarantine_header(struct omamori_delivery *d,
+					     struct mail *mail, const char *name)
+{
+	const char *value;
+	int ret;
+
+	ret = mail_get_first_header_utf8(mail, name, &value);
+	if (ret < 0) {
+		e_warning(d->ctx->event, "omamori: cannot read %s: %s", name,
+			  mailbox_get_last_internal_error(mail->box, NULL));
+	}
+	return ret <= 0 ? "" : omamori_row_text(value);
+}
+
+/* What the store's row says of the original (mail): From, Subject, size. */
+static void omamori_quarantine_describe(struct omamori_delivery *d,
+					struct mail *mail)
+{
+	d->from = omamori_quarantine_header(d, mail, "From");
+	d->subject = omamori_quarantine_header(d, mail, "Subject");
+	if (mail_get_physical_size(mail, &d->size) < 0) {
+		e_warning(d->ctx->event, "omamori: cannot read the message size: %s",
+			  mailbox_get_last_internal_error(mail->box, NULL));
+		d->size = 0;
+	}
+}
+
+/* Records the message just saved into Quarantine in the store, where
+   digests and omamori-web find it without opening the mailbox.  A failure
+   is logged only: the mail is safe in Quarantine, and failing the delivery
+   now would put it there twice on Postfix's retry. */
+static void omamori_quarantine_record(struct omamori_delivery *d)
+{
+	struct mail_deliver_context *ctx = d->ctx;
+	struct om_store_quarantined q;
+	char *error = NULL;
+
+	i_zero(&q);
+	q.id = d->quarantine_id;
+	q.mailbox = d->mailbox;
+	q.received = (long long)ioloop_time;
+	q.sender = ctx->mail_from == NULL || smtp_address_isnull(ctx->mail_from) ?
+		"" : omamori_row_text(smtp_address_encode(ctx->mail_from));
+	q.from = d->from != NULL ? d->from : "";
+	q.subject = d->subject != NULL ? d->subject : "";
+	q.score = d->score != NULL ? d->score : "";
+	q.reasons = d->reasons != NULL ? d->reasons : "";
+	q.size = (long long)d->size;
+	q.digest = 0;
+	if (om_store_quarantine_add(d->store, &q, &error) < 0) {
+		e_error(ctx->event, "omamori: quarantined message %s not recorded "
+			"in the store (digests and omamori-web will not list it): %s",
+			d->quarantine_id, str_sanitize(error, 300));
+		free(error);
+		return;
+	}
+	e_info(ctx->event, "omamori: quarantined as %s", d->quarantine_id);
+}
+
 /* Saves the delivery's source into the Quarantine folder, past Sieve.  A
    failed save is the mail store's error, which Dovecot reports itself
    (quota, disk full): not a scanner failure. */
@@ -741,16 +871,23 @@ static int omamori_save_quarantine(struct omamori_delivery *d,
 	}
 	/* the message is in: it counts as delivered for LMTP */
 	ctx->tried_default_save = TRUE;
+	omamori_quarantine_record(d);
 	omamori_quarantine_expire(ctx->rcpt_user, d->store, d->config);
 	return 1;
 }
 
 /* Quarantines the original (spam), or the rewritten or wrapped message (a
-   message omamori could not scan whole). */
+   message omamori could not scan whole).  Either gets a new
+   X-Omamori-Quarantine-Id: the original as it is saved (save_begin), a
+   substituted source as it is built (omamori_source_stream), so the id
+   goes on after the sender's X-Omamori-* headers are dropped and never
+   through a second filter that would drop it. */
 static int omamori_deliver_quarantine(struct omamori_delivery *d,
 				      struct omamori_user *ouser,
 				      struct mail_storage **storage_r)
 {
+	omamori_quarantine_id_new(d);
+	omamori_quarantine_describe(d, d->ctx->src_mail);
 	if (d->deliver_data != NULL || d->wrap_head.len > 0)
 		return omamori_with_substituted(d, ouser, omamori_save_quarantine,
 						storage_r);

@@ -1,4 +1,4 @@
-/* omamori-plugin.c - the omamori Dovecot mail plugin (imap and lmtp).
+/* omamori-plugin.c - the omamori Dovecot mail plugin (imap, lmtp, doveadm).
  *
  * Holds what every omamori feature inside Dovecot needs: the per-user
  * settings (plugin { omamori_config = ... }, or a userdb field of that
@@ -6,8 +6,9 @@
  * through which the delivery plugin hands Sieve a rewritten message.  It is
  * written against Dovecot 2.3.19's headers.
  *
- * In imap it keeps the Quarantine folder to its retention at every login,
- * and learns from what users do: a message copied or moved
+ * In imap it keeps the Quarantine folder to its retention at every login;
+ * in imap and doveadm (omamori-web releases mail with doveadm move) it
+ * learns from what users do: a message copied or moved
  * into the Quarantine or Junk folder is learned as spam, one moved out of
  * them (not to Trash) as ham, and then (domain setting learn-allow-sender)
  * its sender goes on the user's allow list.  No imapsieve set-up needed.
@@ -47,6 +48,7 @@
 #define OMAMORI_TRANSACTION_CONTEXT(obj) \
 	MODULE_CONTEXT(obj, omamori_storage_module)
 #define OMAMORI_HEADER_PREFIX "X-Omamori-"
+#define OMAMORI_QUARANTINE_ID_HEADER "X-Omamori-Quarantine-Id"
 
 static MODULE_CONTEXT_DEFINE_INIT(omamori_user_module,
 				  &mail_user_module_register);
@@ -165,6 +167,9 @@ static void omamori_decoration_filter(struct header_filter_istream *input,
 			omamori_add_line(input, "X-Spam-Flag", "YES");
 			omamori_add_line(input, "X-Spam-Score", deco->spam_score);
 		}
+		if (deco->quarantine_id != NULL)
+			omamori_add_line(input, OMAMORI_QUARANTINE_ID_HEADER,
+					 deco->quarantine_id);
 		return;
 	}
 	if (strncasecmp(hdr->name, OMAMORI_HEADER_PREFIX,
@@ -306,7 +311,7 @@ static void omamori_mail_namespaces_created(struct mail_namespace *namespaces)
 	} T_END;
 }
 
-/* ---- learning from IMAP moves ---- */
+/* ---- learning from IMAP (and doveadm) moves ---- */
 
 static bool omamori_box_special(struct mailbox *box, const char *use)
 {
@@ -513,6 +518,19 @@ static void omamori_transaction_rollback(struct mailbox_transaction_context *t)
 	i_free(ot);
 }
 
+/* Learning is what users do: over IMAP, or through doveadm on their
+   behalf (omamori-web releases mail with doveadm move).  Deliveries copy
+   from a raw mailbox and must not count, nor must dsync, which replays on
+   one replica what the user did on the other. */
+static bool omamori_user_learns(struct mail_user *user)
+{
+	if (user->service == NULL)
+		return FALSE;
+	if (strcmp(user->service, "imap") == 0)
+		return TRUE;
+	return strcmp(user->service, "doveadm") == 0 && !user->dsyncing;
+}
+
 static void omamori_mailbox_allocated(struct mailbox *box)
 {
 	struct mailbox_vfuncs *v = box->vlast;
@@ -523,9 +541,7 @@ static void omamori_mailbox_allocated(struct mailbox *box)
 	mbox->super = *v;
 	box->vlast = &mbox->super;
 	v->save_begin = omamori_save_begin;
-	/* learning is what IMAP users do; deliveries copy from a raw mailbox
-	   and must not count */
-	if (user->service != NULL && strcmp(user->service, "imap") == 0) {
+	if (omamori_user_learns(user)) {
 		v->copy = omamori_copy;
 		v->transaction_begin = omamori_transaction_begin;
 		v->transaction_commit = omamori_transaction_commit;

@@ -16,6 +16,10 @@ struct omamori_decoration {
 	const char *subject;	/* replaces the Subject value, or NULL */
 	bool subject_missing;	/* the message has no Subject: add one */
 	bool strip_spam_headers;	/* drop every incoming X-Spam-* header */
+	/* set for a message saved into Quarantine: X-Omamori-Quarantine-Id
+	   (OM_QUARANTINE_ID_LEN lower-case hex digits), the key of its row in
+	   the store (store.h) */
+	const char *quarantine_id;
 };
 
 struct omamori_user {

@@ -1,7 +1,7 @@
 /* web-auth.c - checks a mailbox's password with Dovecot's auth service.
  *
  * The Dovecot authentication protocol (v1, doc/web.md): over the
- * auth-client UNIX socket we send "VERSION\t1\t2" and "CPID\t<pid>", read
+ * client UNIX socket (dovecot_auth_socket) we send "VERSION\t1\t2" and "CPID\t<pid>", read
  * the server's handshake up to "DONE", then one
  * "AUTH\t1\tPLAIN\tservice=omamori-web\tsecured\trip=..\tresp=<base64>"
  * and read "OK\t1\tuser=..." or "FAIL\t1...".  One connection per login:

@@ -1,5 +1,5 @@
 /* web-auth.h - a mailbox's password, checked by Dovecot's own auth service
- * over its auth-client UNIX socket: omamori-web never stores a second
+ * over a client socket of its auth service: omamori-web never stores a second
  * password, and a password change or a locked account in Dovecot holds
  * here at once.
  */

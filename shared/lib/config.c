@@ -72,7 +72,7 @@ static const struct om_param om_params[] = {
 	{ "web_trusted_proxies", OM_PARAM_STR, OFF(web_trusted_proxies), "", 0, 0, NULL },
 	{ "web_rate_limit", OM_PARAM_LONG, OFF(web_rate_limit), "120", 1, 1000000, NULL },
 	{ "web_threads", OM_PARAM_LONG, OFF(web_threads), "4", 1, 256, NULL },
-	{ "dovecot_auth_socket", OM_PARAM_STR, OFF(dovecot_auth_socket), "/run/dovecot/auth-client", 0, 0, NULL },
+	{ "dovecot_auth_socket", OM_PARAM_STR, OFF(dovecot_auth_socket), "/run/dovecot/omamori-auth", 0, 0, NULL },
 	{ "brand_name", OM_PARAM_STR, OFF(brand_name), "omamori", 0, 0, NULL },
 	{ "brand_logo", OM_PARAM_STR, OFF(brand_logo), "", 0, 0, NULL },
 	{ "brand_support", OM_PARAM_STR, OFF(brand_support), "", 0, 0, NULL },

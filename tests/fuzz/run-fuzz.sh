@@ -1,28 +1,48 @@
 #!/bin/sh
-# Runs the fuzz target for a short time (OMAMORI_FUZZ_SECONDS, default 20) on
-# the seed messages in tests/data/seeds; TAP output.  A crash, leak or UB
+# Runs each fuzz target for a short time (OMAMORI_FUZZ_SECONDS, default 20)
+# on its seeds: fuzz-scan on the messages in tests/data/seeds, fuzz-web on a
+# few forms and tokens written here; TAP output.  A crash, leak or UB
 # report fails the case and leaves the reproducer in the log.
 set -u
-fuzzer=${OMAMORI_BUILDDIR:-.}/tests/fuzz/fuzz-scan
+build=${OMAMORI_BUILDDIR:-.}/tests/fuzz
 seeds=$(dirname "$0")/../data/seeds
 secs=${OMAMORI_FUZZ_SECONDS:-20}
-echo "1..1"
-if [ ! -x "$fuzzer" ]; then
-	echo "not ok 1 - fuzz target not built (clang missing?)"
-	exit 1
-fi
-work=$(mktemp -d)
 LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$(cd "$(dirname "$0")/.." && pwd)/lsan.supp}
 export LSAN_OPTIONS
+failed=0
+
+# run_one N NAME WHAT MAXLEN: fuzzes $build/NAME with the seeds in $work
+run_one() {
+	n=$1 name=$2 what=$3 maxlen=$4
+	if [ ! -x "$build/$name" ]; then
+		echo "not ok $n - $name not built (clang missing?)"
+		failed=1
+		return
+	fi
+	if "$build/$name" -max_total_time="$secs" -rss_limit_mb=4096 -timeout=20 \
+		-max_len="$maxlen" -artifact_prefix="$work/" "$work" > "$work/log" 2>&1; then
+		runs=$(grep -o 'Done [0-9]* runs' "$work/log" | tail -1)
+		echo "ok $n - fuzz $what for ${secs}s (${runs:-?})"
+		return
+	fi
+	echo "not ok $n - $name found a failure"
+	sed 's/^/# /' "$work/log" | tail -60
+	ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* 2>/dev/null | sed 's/^/# artifact: /'
+	failed=1
+}
+
+echo "1..2"
+work=$(mktemp -d)
 cp "$seeds"/* "$work"/
-if "$fuzzer" -max_total_time="$secs" -rss_limit_mb=4096 -timeout=20 -max_len=65536 \
-	-artifact_prefix="$work/" "$work" > "$work/log" 2>&1; then
-	runs=$(grep -o 'Done [0-9]* runs' "$work/log" | tail -1)
-	echo "ok 1 - fuzz parse-scan-rewrite for ${secs}s (${runs:-?})"
-	rm -rf "$work"
-	exit 0
-fi
-echo "not ok 1 - fuzzer found a failure"
-sed 's/^/# /' "$work/log" | tail -60
-ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* 2>/dev/null | sed 's/^/# artifact: /'
-exit 1
+run_one 1 fuzz-scan parse-scan-rewrite 65536
+[ "$failed" = 0 ] && rm -rf "$work"
+work=$(mktemp -d)
+printf 'op=release&csrf=MQoxOTAwMDAwMDAwCmNzcmYK.abc' > "$work/form"
+printf 'do=list-add&kind=block&entry=a%%40b.example&csrf=x.y' > "$work/form2"
+printf 'ja-JP,ja;q=0.9,en;q=0.8' > "$work/lang"
+printf '203.0.113.9, 2001:db8::1' > "$work/xff"
+printf 'MQoxOTAwMDAwMDAwCm1haWwKdGFyb0BleGFtcGxlLmpwCg.AAAA' > "$work/token"
+before=$failed
+run_one 2 fuzz-web form-language-client-token 4096
+[ "$failed" = "$before" ] && rm -rf "$work"
+exit $failed
