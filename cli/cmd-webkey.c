@@ -19,8 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Gives the key file to web_user when we are root.  0 or exit status. */
-static int ctl_webkey_own(struct ctl *ctl)
+int ctl_webkey_own(struct ctl *ctl)
 {
 	const char *path = ctl->config->web_key_path, *user = ctl->config->web_user;
 	struct passwd *pw;

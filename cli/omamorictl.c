@@ -121,7 +121,7 @@ static int ctl_init_web_key(struct ctl *ctl)
 	if (om_token_keys_create(path, &error) < 0)
 		return ctl_fail(error);
 	printf("web key %s made\n", path);
-	return CTL_EXIT_OK;
+	return ctl_webkey_own(ctl);
 }
 
 static int ctl_cmd_init(struct ctl *ctl, int argc, char **argv)

@@ -75,11 +75,11 @@ static void web_mail_field(struct web_page *p, enum web_text label,
 	web_page_raw(p, "</dd>");
 }
 
-/* The reasons, one a line from om_quarantine_reasons_text, as a list. */
-static void web_mail_reasons(struct web_page *p, const char *reasons,
-			     const char *score)
+/* The reasons, one a line from om_quarantine_reasons_text, as a list (the
+   score has a line of its own on the page). */
+static void web_mail_reasons(struct web_page *p, const char *reasons)
 {
-	char *text = om_quarantine_reasons_text(reasons, score, p->lang);
+	char *text = om_quarantine_reasons_text(reasons, "", p->lang);
 	char *line, *save = NULL;
 
 	web_page_raw(p, "<dt>");
@@ -113,7 +113,7 @@ static void web_mail_details(struct web_page *p, const struct web_request *req,
 	if (full && item->score != NULL && item->score[0] != '\0')
 		web_mail_field(p, WT_SCORE, item->score, WT_NULL_SENDER);
 	if (full)
-		web_mail_reasons(p, item->reasons, item->score);
+		web_mail_reasons(p, item->reasons);
 	web_page_raw(p, "</dl>");
 }
 

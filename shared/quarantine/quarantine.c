@@ -203,6 +203,13 @@ static int om_quarantine_allow(const struct om_config *config,
 	}
 	ret = om_lists_add(store, item->mailbox, OM_KEY_MAILBOX, "allow", entry,
 			   config->list_max_entries, &error);
+	/* allowing overrules the user's own block of the same address */
+	if (ret == 0 && om_store_list_delete(store, item->mailbox, "block", entry,
+					     &error) < 0) {
+		*message_r = error;
+		free(entry);
+		return -1;
+	}
 	free(entry);
 	if (ret < 0)
 		*message_r = error;
