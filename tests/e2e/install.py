@@ -37,7 +37,7 @@ from omtest import BUILDDIR, SRCDIR, Tap, check, require_root  # noqa: E402
 
 tap = Tap()
 BEGIN, END = "<!-- install-steps: begin -->", "<!-- install-steps: end -->"
-UNITS = ("omamori-scand.service", "omamori-policyd.service",
+UNITS = ("omamori-scand.service", "omamori-policyd.service", "omamori-web.service",
          "omamori-cron.service", "omamori-cron.timer")
 SYSTEM_PATH = re.compile(r"(?<![\w./-])/(etc|var|usr|run)/")
 
@@ -163,7 +163,8 @@ def every_other_step_runs(inst):
 
 @tap.case
 def programs_config_and_store_in_place(inst):
-    for path in ("/usr/sbin/omamori-scand", "/usr/sbin/omamori-policyd", "/usr/bin/omamorictl"):
+    for path in ("/usr/sbin/omamori-scand", "/usr/sbin/omamori-policyd",
+                 "/usr/sbin/omamori-web", "/usr/bin/omamorictl"):
         check(mode_owner(inst.rooted(path))[:2] == (0o755, "root"), "%s: %r" %
               (path, mode_owner(inst.rooted(path))))
     conf = inst.rooted("/etc/omamori/omamori.conf")
@@ -186,6 +187,9 @@ def programs_config_and_store_in_place(inst):
     spool = inst.rooted("/var/spool/postfix/omamori")
     check(mode_owner(spool) == (0o750, "omamori", grp.getgrnam("postfix").gr_gid),
           "%s: %r" % (spool, mode_owner(spool)))
+    # the web's token key: made by init, readable by omamori-web's user only
+    key = inst.rooted("/etc/omamori/web.key")
+    check(mode_owner(key)[:2] == (0o600, "omamori"), "web.key: %r" % (mode_owner(key),))
     init = [out for line, out in inst.outputs.items() if "omamorictl init" in line]
     check(init and "ready (schema version" in init[0], "omamorictl init said %r" % init)
     out = sh("%s -c %s sub set taro@example.jp inbound-virus on" %
@@ -213,13 +217,15 @@ def units_installed_enabled_and_valid(inst):
     for want in ("User=omamori", "Group=omamori", "RuntimeDirectory=omamori omamori/tmp",
                  "RuntimeDirectoryMode=0750"):
         check(want in scand.splitlines(), "scand unit lacks %s" % want)
-    with open(os.path.join(unitdir, "omamori-policyd.service")) as f:
-        check("User=" not in f.read(), "policyd must start as root")
+    for unit in ("omamori-policyd.service", "omamori-web.service"):
+        with open(os.path.join(unitdir, unit)) as f:
+            check("User=" not in f.read(), "%s must start as root (it drops privileges)" % unit)
     with open(os.path.join(unitdir, "omamori-cron.timer")) as f:
         check("OnCalendar=minutely" in f.read(), "timer not minutely")
     wants = inst.rooted("/etc/systemd/system")
     for target, unit in (("multi-user", "omamori-scand.service"),
-                         ("multi-user", "omamori-policyd.service"), ("timers", "omamori-cron.timer")):
+                         ("multi-user", "omamori-policyd.service"),
+                         ("multi-user", "omamori-web.service"), ("timers", "omamori-cron.timer")):
         link = os.path.join(wants, target + ".target.wants", unit)
         check(os.path.islink(link), "%s not enabled" % unit)
     if shutil.which("systemd-analyze"):
@@ -241,9 +247,13 @@ def dovecot_shows_one_junk_folder(inst):
 def uninstall_leaves_nothing_behind(inst):
     sh("systemctl --root=%s disable %s" % (inst.root, " ".join(UNITS)), SRCDIR)
     sh("make -s uninstall DESTDIR=%s" % inst.root, BUILDDIR, make_env())
-    # what stays is the administrator's: the store and Dovecot's configuration
+    # what stays is the administrator's: the store, the web key made by
+    # omamorictl init (links already mailed stay valid across a reinstall)
+    # and Dovecot's configuration
+    etc = inst.rooted("/etc/omamori")
+    check(sorted(os.listdir(etc)) == ["web.key"], "left in /etc/omamori: %r" % os.listdir(etc))
     keep = (inst.rooted("/var/lib/omamori"), inst.rooted("/etc/dovecot"),
-            inst.rooted("/var/spool/postfix/omamori"))
+            inst.rooted("/var/spool/postfix/omamori"), etc)
     left = []
     for top, dirs, names in os.walk(inst.root):
         if top.startswith(keep):
