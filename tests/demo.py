@@ -3,17 +3,66 @@
 omamori-scand, and what each mailbox received, read back over IMAP: five
 for the virus check (the fifth, too deep to check, goes to Quarantine below a
 notice), then Japanese spam and ham for the spam filter (a
-tagged subject, the Quarantine folder)."""
+tagged subject, the Quarantine folder); then the quarantine digest
+`omamorictl cron` sends alice, the page its release link opens in
+omamori-web, and the release itself (the POST the page's button makes),
+after which the mail is in her INBOX."""
 import base64
+import html.parser
 import io
 import os
+import re
 import sys
 import time
+import urllib.parse
+import urllib.request
 import zipfile
 from email import message_from_bytes, policy
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e"))
-from omtest import EICAR, Stack, sure_fixture, train_classifier  # noqa: E402
+from omtest import EICAR, Stack, decoded, header_of, sure_fixture, train_classifier  # noqa: E402
+
+
+class PageText(html.parser.HTMLParser):
+    """What a browser shows of a page (roughly), and its forms' fields."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines, self.forms, self.skip = [""], [], 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag in ("style", "head"):
+            self.skip += 1
+        if tag in ("p", "div", "li", "h1", "h2", "dt", "dd", "br", "tr", "form", "header", "footer"):
+            self.lines.append("")
+        if tag == "form":
+            self.forms.append({"action": a.get("action", ""), "fields": {}})
+        elif self.forms and tag == "input" and a.get("type") == "hidden":
+            self.forms[-1]["fields"][a.get("name")] = a.get("value", "")
+        elif self.forms and tag == "button":
+            self.forms[-1]["op"] = a.get("value")
+            self.lines[-1] += "[ "
+        if tag == "li":
+            self.lines[-1] += "  - "
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "head"):
+            self.skip -= 1
+        if tag == "button":
+            self.lines[-1] += " ]  "
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.lines[-1] += " ".join(data.split())
+
+
+def page(url, data=None):
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    with urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=30) as r:
+        p = PageText()
+        p.feed(r.read().decode("utf-8"))
+        return r.status, p
 
 
 def mail(subject, parts, to):
@@ -91,6 +140,45 @@ def spam_demo(st):
     show(st, "alice@example.test", "Quarantine")
 
 
+def digest_demo(st):
+    print("=" * 72)
+    print("Quarantine digest: omamorictl cron (a timer runs it every minute; here --at 15:00,")
+    print("alice's domain sends digests daily at 15:00, the default)")
+    print(st.ctl("cron", "--at", "15:00").stdout.decode().strip())
+    digest = [m for m in st.fetch_all("alice@example.test") if header_of(m, "X-Omamori-Digest")]
+    if not digest:
+        print("(no digest arrived)")
+        return
+    text = decoded(digest[0])
+    print("-" * 72)
+    for line in text.splitlines()[:40]:
+        print("  | " + line[:110])
+    link = re.search(r"http://127\.0\.0\.1:\d+/m/\S+\?op=release", text)
+    if not link:
+        return
+    print("=" * 72)
+    print("The first release link, opened (GET: shows the mail, changes nothing):")
+    print("  " + link.group(0)[:100] + "...")
+    status, p = page(link.group(0))
+    print("HTTP %d" % status)
+    for line in p.lines:
+        if line.strip():
+            print("  | " + line.strip()[:110])
+    form = [f for f in p.forms if f.get("op") == "release"][0]
+    fields = dict(form["fields"], op="release")
+    status, p = page(urllib.parse.urljoin(link.group(0), form["action"]), fields)
+    print("-" * 72)
+    print("The button pressed (POST with the page's one-time CSRF token): HTTP %d" % status)
+    for line in p.lines:
+        if line.strip():
+            print("  | " + line.strip()[:110])
+    print("-" * 72)
+    print("alice's INBOX over IMAP now holds (subjects):")
+    for m in st.fetch_all("alice@example.test"):
+        msg = message_from_bytes(m, policy=policy.default)
+        print("  - %s" % msg["Subject"])
+
+
 def main():
     st = Stack(extra_conf="spam_save_interval = 1\n")
     try:
@@ -128,6 +216,7 @@ def main():
         print("(5. went to Quarantine, not the INBOX: it could not be checked completely)")
         show(st, "alice@example.test", "Quarantine")
         spam_demo(st)
+        digest_demo(st)
         print("=" * 72)
         print("omamori-scand log:")
         for line in st.scand_log().splitlines():
