@@ -13,7 +13,7 @@
  * '*'"), are grouped by their retention (a domain setting, 1..14 days), and
  * each group is one "doveadm expunge -F USERFILE": at most 14 processes,
  * not one per mailbox.  The search is on the received date, as the
- * plugin's is.  doveadm runs through fork+execv, never a shell.  After a
+ * plugin's is.  doveadm runs through om_doveadm_run (posix_spawn, never a shell).  After a
  * group's expunge the store forgets the same mailboxes' rows past the
  * same retention, so digests and web pages never list mail that is gone.
  *
@@ -22,6 +22,7 @@
  * today at HH:MM (local time) as the time, --now makes every schedule due.
  */
 #include "omamorictl.h"
+#include "quarantine/doveadm.h"
 #include "crypto/token.h"
 #include "lib/hash.h"
 #include "quarantine/digest.h"
@@ -46,6 +47,9 @@
    line longer than this means doveadm printed something else) */
 #define CRON_MAX_USER_LEN 1024
 #define CRON_MAX_DAYS 14		/* quarantine-retention's upper bound */
+/* what doveadm may print: "user '*'" of a large site (a million users of
+   about 30 bytes) fits */
+#define CRON_MAX_DOVEADM_OUTPUT (256 * 1024 * 1024)
 
 /* What a run was asked for: the time (real, or --at's) and --now. */
 struct cron_run {
@@ -83,81 +87,21 @@ static int cron_error(const char *fmt, ...)
 
 /* ---- running doveadm ---- */
 
-/* argv of a doveadm command: doveadm_path, "-c CONF" when set, then args
-   (NULL-terminated).  The array has room for 16 entries. */
-static void cron_doveadm_argv(const struct om_config *config, char **argv,
-			      char *const *args)
+/* Runs doveadm in-process (cron is root: no doveadm server needed), its
+   output into *output_r when not NULL; 0, or -1 after saying what failed. */
+static int cron_doveadm(const struct om_config *config, const char *const *args,
+			const char *what, char **output_r)
 {
-	size_t n = 0, i;
-
-	argv[n++] = config->doveadm_path;
-	if (config->dovecot_config[0] != '\0') {
-		argv[n++] = "-c";
-		argv[n++] = config->dovecot_config;
-	}
-	for (i = 0; args[i] != NULL && n < 15; i++)
-		argv[n++] = args[i];
-	argv[n] = NULL;
-}
-
-/* Starts doveadm with args; its stdout goes to a pipe (*stdout_r, when not
-   NULL) or is inherited, stderr is inherited (the journal).  Returns the
-   child's pid or -1. */
-static pid_t cron_doveadm_start(const struct om_config *config,
-				char *const *args, int *stdout_r)
-{
-	char *argv[16];
-	int fds[2] = { -1, -1 };
-	pid_t pid;
-
-	cron_doveadm_argv(config, argv, args);
-	if (stdout_r != NULL && pipe2(fds, O_CLOEXEC) < 0) {
-		ctl_error("cron: pipe: %s", strerror(errno));
-		return -1;
-	}
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0) {
-		ctl_error("cron: fork: %s", strerror(errno));
-		if (fds[0] >= 0) {
-			close(fds[0]);
-			close(fds[1]);
-		}
-		return -1;
-	}
-	if (pid == 0) {
-		if (fds[1] >= 0 && dup2(fds[1], STDOUT_FILENO) < 0)
-			_exit(127);
-		execv(argv[0], argv);
-		fprintf(stderr, "omamorictl: cron: cannot run %s: %s\n",
-			argv[0], strerror(errno));
-		_exit(127);
-	}
-	if (stdout_r != NULL) {
-		close(fds[1]);
-		*stdout_r = fds[0];
-	}
-	return pid;
-}
-
-/* Waits for pid; 0 if it exited 0, else -1 with an error naming what. */
-static int cron_doveadm_wait(pid_t pid, const char *what)
-{
+	char *error = NULL;
 	int status;
 
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
-			return cron_error("cron: waiting for doveadm %s: %s", what,
-					 strerror(errno));
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	fflush(stdout);
+	status = om_doveadm_run(config, 0, args, NULL, 0, output_r,
+				CRON_MAX_DOVEADM_OUTPUT, &error);
+	if (status == 0)
 		return 0;
-	if (WIFEXITED(status))
-		ctl_error("cron: doveadm %s failed (exit status %d)", what,
-			  WEXITSTATUS(status));
-	else
-		ctl_error("cron: doveadm %s killed by signal %d", what,
-			  WTERMSIG(status));
+	ctl_error("cron: doveadm %s failed: %s", what, error);
+	free(error);
 	return -1;
 }
 
@@ -243,49 +187,31 @@ static int cron_retention_add(struct cron_retention *r, const char *user)
 /* Reads "doveadm user '*'" into the groups; 0 or -1. */
 static int cron_retention_read_users(struct cron_retention *r)
 {
-	char *args[] = { "user", "*", NULL };
-	char line[CRON_MAX_USER_LEN + 2];
-	size_t len;
-	int fd, ret = 0;
-	FILE *in;
-	pid_t pid;
+	const char *args[] = { "user", "*", NULL };
+	char *output = NULL, *line, *next;
+	int ret = 0;
 
-	pid = cron_doveadm_start(r->ctl->config, args, &fd);
-	if (pid < 0)
+	if (cron_doveadm(r->ctl->config, args, "user '*'", &output) < 0)
 		return -1;
-	if ((in = fdopen(fd, "r")) == NULL) {
-		ctl_error("cron: fdopen: %s", strerror(errno));
-		close(fd);
-		(void)cron_doveadm_wait(pid, "user '*'");
-		return -1;
-	}
-	while (fgets(line, sizeof(line), in) != NULL) {
-		len = strlen(line);
-		if (len > 0 && line[len - 1] == '\n')
-			line[--len] = '\0';
-		else if (!feof(in)) {
+	for (line = output; *line != '\0' && ret == 0; line = next) {
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		else
+			next = line + strlen(line);
+		if (strlen(line) > CRON_MAX_USER_LEN) {
 			ctl_error("cron: doveadm user '*' printed a line longer "
 				  "than %d bytes", CRON_MAX_USER_LEN);
 			ret = -1;
-			break;
-		}
-		if (!cron_user_valid(line)) {
+		} else if (!cron_user_valid(line)) {
 			ctl_error("cron: skipping user name with control "
 				  "characters from doveadm user '*'");
 			r->failed = 1;
-			continue;
-		}
-		if (cron_retention_add(r, line) < 0) {
+		} else if (cron_retention_add(r, line) < 0) {
 			ret = -1;
-			break;
 		}
 	}
-	/* read to the end, so that doveadm is never stuck on a full pipe */
-	while (ret < 0 && fgets(line, sizeof(line), in) != NULL)
-		;
-	fclose(in);
-	if (cron_doveadm_wait(pid, "user '*'") < 0)
-		ret = -1;
+	free(output);
 	return ret;
 }
 
@@ -347,17 +273,15 @@ static int cron_retention_expunge(struct cron_retention *r, int days)
 	char *glob = om_asprintf("%s*", box);
 	/* the glob makes doveadm list the users' mailboxes, so that a user
 	   without a Quarantine is no error; the exact name then picks it */
-	char *args[] = { "expunge", "-F", path, "mailbox", glob, "mailbox",
-			 (char *)box, "before", before, NULL };
-	pid_t pid;
+	const char *args[] = { "expunge", "-F", path, "mailbox", glob, "mailbox",
+			       box, "before", before, NULL };
 	int ret;
 
 	(void)snprintf(path, sizeof(path), "%s/users-%d", r->dir, days);
 	(void)snprintf(before, sizeof(before), "%ddays", days);
 	(void)snprintf(what, sizeof(what), "expunge (%zu mailboxes, %d days)",
 		       r->count[days], days);
-	pid = cron_doveadm_start(r->ctl->config, args, NULL);
-	ret = pid < 0 ? -1 : cron_doveadm_wait(pid, what);
+	ret = cron_doveadm(r->ctl->config, args, what, NULL);
 	free(glob);
 	if (ret == 0)
 		printf("quarantine-retention: %s older than %d days expunged "
