@@ -10,6 +10,7 @@ days ago.  Nobody logs in over IMAP (that would expunge too, through the
 plugin): what is left is read with doveadm, as an administrator would."""
 import os
 import smtplib
+import sqlite3
 import subprocess
 import sys
 import time
@@ -70,6 +71,29 @@ def age(st, user, marker, days, box="Quarantine"):
     cache = os.path.join(d, "dovecot.index.cache")
     if os.path.exists(cache):
         os.unlink(cache)
+    # and the row the delivery plugin wrote for it (what digests and
+    # omamori-web list), by the test's own hands on the store file
+    if box == "Quarantine":
+        db = sqlite3.connect(st.conf_value("store_path").split(":", 1)[-1], timeout=10)
+        try:
+            with db:
+                db.execute("UPDATE quarantine SET received = ? WHERE mailbox = ? "
+                           "AND subject = ?", (int(when), user, "offer " + marker))
+        finally:
+            db.close()
+
+
+def listed(st, user):
+    """The subjects of user's quarantine rows in the store, read as they
+    are (not through `omamorictl quarantine list`, which would also drop
+    rows of mail gone from the folder)."""
+    db = sqlite3.connect("file:%s?mode=ro" % st.conf_value("store_path").split(":", 1)[-1],
+                         uri=True, timeout=10)
+    try:
+        return {r[0] for r in db.execute("SELECT subject FROM quarantine WHERE mailbox = ?",
+                                         (user,))}
+    finally:
+        db.close()
 
 
 def cron(st, *args, conf=None):
@@ -120,6 +144,10 @@ def now_keeps_each_domain_to_its_retention(st):
         check(old not in held, "%s kept mail past %d days" % (user, USERS[user]))
         check(recent in held, "%s lost mail inside %d days" % (user, USERS[user]))
     check(mid in quarantined(st, "dave@other.test"), "7-day domain lost 3-day-old mail")
+    for user, (old, recent) in sets.items():
+        shown = listed(st, user)
+        check("offer " + old not in shown and "offer " + recent in shown,
+              "%s: store rows after retention: %r" % (user, shown))
     check("keepme" in quarantined(st, "bob@example.test", "QuarantineOld"),
           "a folder beside the Quarantine was expunged")
     # alice (no Quarantine folder) is in the 2-day group without an error
