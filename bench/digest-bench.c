@@ -114,6 +114,7 @@ static int bench_add(struct bench *b, unsigned long i, unsigned long j, time_t n
 	q.received = (long long)now - (long long)(j + 1) * 600;
 	q.sender = sender;
 	q.from = sender;
+	q.from_address = sender;
 	q.subject = subject;
 	q.score = "12.5";
 	q.reasons = "BAYES_99 URL_SHORTENER";

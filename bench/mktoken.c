@@ -37,6 +37,7 @@ static int mk_row(const char *location, const char *mailbox, const char *id)
 	q.received = (long long)time(NULL) - 3600;
 	q.sender = "bounce-7781@offers.example.net";
 	q.from = "\"Great Offers\" <deals@offers.example.net>";
+	q.from_address = "deals@offers.example.net";
 	q.subject = "You have won a prize - claim it today";
 	q.score = "9.8";
 	q.reasons = "BAYES_99 URIBL_BLACK FROM_DISPLAY_MISMATCH";

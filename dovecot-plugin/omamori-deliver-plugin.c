@@ -28,6 +28,7 @@
 #include "istream-concat.h"
 #include "istream-header-filter.h"
 #include "istream-seekable.h"
+#include "message-address.h"
 #include "message-header-parser.h"
 #include "message-size.h"
 #include "mail-storage-private.h"
@@ -119,7 +120,7 @@ struct omamori_delivery {
 	   ("BAYES_99 MISSING_DATE", "unscanned:limit"), and the original's
 	   From, Subject and size, read before any substitution */
 	const char *reasons;
-	const char *from, *subject;
+	const char *from, *from_address, *subject;
 	uoff_t size;
 	char quarantine_id[OM_QUARANTINE_ID_LEN + 1];
 };
@@ -796,11 +797,35 @@ static const char *omamori_quarantine_header(struct omamori_delivery *d,
 	return ret <= 0 ? "" : omamori_row_text(value);
 }
 
+/* The address of the From: header as Dovecot parses it (RFC 5322: the
+   first address, comments and display names apart), made safe for the
+   row; "" when there is none or it does not parse.  This, not a guess from
+   the decoded text, is what "release and allow" puts on the allow list. */
+static const char *omamori_quarantine_from_address(struct omamori_delivery *d,
+						   struct mail *mail)
+{
+	struct message_address *addr;
+	const char *value;
+
+	if (mail_get_first_header(mail, "From", &value) <= 0)
+		return "";
+	addr = message_address_parse(pool_datastack_create(),
+				     (const unsigned char *)value, strlen(value), 1,
+				     0);
+	if (addr == NULL || addr->invalid_syntax || addr->mailbox == NULL ||
+	    addr->mailbox[0] == '\0' || addr->domain == NULL || addr->domain[0] == '\0') {
+		e_debug(d->ctx->event, "omamori: From: has no address to record");
+		return "";
+	}
+	return omamori_row_text(t_strdup_printf("%s@%s", addr->mailbox, addr->domain));
+}
+
 /* What the store's row says of the original (mail): From, Subject, size. */
 static void omamori_quarantine_describe(struct omamori_delivery *d,
 					struct mail *mail)
 {
 	d->from = omamori_quarantine_header(d, mail, "From");
+	d->from_address = omamori_quarantine_from_address(d, mail);
 	d->subject = omamori_quarantine_header(d, mail, "Subject");
 	if (mail_get_physical_size(mail, &d->size) < 0) {
 		e_warning(d->ctx->event, "omamori: cannot read the message size: %s",
@@ -826,6 +851,7 @@ static void omamori_quarantine_record(struct omamori_delivery *d)
 	q.sender = ctx->mail_from == NULL || smtp_address_isnull(ctx->mail_from) ?
 		"" : omamori_row_text(smtp_address_encode(ctx->mail_from));
 	q.from = d->from != NULL ? d->from : "";
+	q.from_address = d->from_address != NULL ? d->from_address : "";
 	q.subject = d->subject != NULL ? d->subject : "";
 	q.score = d->score != NULL ? d->score : "";
 	q.reasons = d->reasons != NULL ? d->reasons : "";

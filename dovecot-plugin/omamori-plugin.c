@@ -396,7 +396,11 @@ static void omamori_learn(struct mail *mail, struct omamori_user *ouser, bool sp
 	}
 	i_info("omamori: %s: message learned as %s", str_sanitize(user->username, 128),
 	       spam ? "spam" : "ham");
-	if (!spam)
+	/* a move the user made in their mail client allow-lists the sender
+	   (learn-allow-sender); a release through doveadm (omamori-web,
+	   omamorictl quarantine) does only what its button said: "release"
+	   learns, "release and allow" also allows, in the quarantine layer */
+	if (!spam && strcmp(user->service, "imap") == 0)
 		omamori_allow_sender(mail, store, config, user->username);
 }
 

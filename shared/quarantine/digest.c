@@ -181,9 +181,9 @@ static const struct digest_words digest_ja = {
 	"迷惑メールや危険なメールの疑いがある {n} 件を隔離しました。",
 	"隔離フォルダに以下のメールを保管しています。"
 	"必要なメールは「受信箱に戻す」から受信箱に戻せます。",
-	"受信日時", "送信者", "差出人", "件名", "隔離の理由",
+	"受信日時", "送信元（エンベロープ）", "差出人", "件名", "隔離の理由",
 	"(件名なし)", "(なし)",
-	"受信箱に戻す", "送信者を許可して受信箱に戻す", "隔離フォルダを開く",
+	"受信箱に戻す", "差出人を許可して受信箱に戻す", "隔離フォルダを開く",
 	"ほか {n} 件は隔離フォルダでご確認ください。",
 	"隔離されたメールは、受信から {days} 日後に自動的に削除されます。",
 	"心当たりのないメールは受信箱に戻さず、そのままにしてください。"
@@ -201,9 +201,9 @@ static const struct digest_words digest_en = {
 	"{n} looked like spam or dangerous mail and was quarantined.",
 	"These messages are kept in your Quarantine folder. "
 	"Release the ones you need to your Inbox.",
-	"Received", "Sender", "From", "Subject", "Why",
+	"Received", "Envelope sender", "From", "Subject", "Why",
 	"(no subject)", "(none)",
-	"Release to Inbox", "Release and allow the sender",
+	"Release to Inbox", "Release and allow this From address",
 	"Open the Quarantine folder",
 	"{n} more are in your Quarantine folder.",
 	"Quarantined mail is deleted {days} days after it arrived.",

@@ -65,6 +65,7 @@ void om_quarantine_item_free(struct om_quarantine_item *item)
 	free(item->mailbox);
 	free(item->sender);
 	free(item->from);
+	free(item->from_address);
 	free(item->subject);
 	free(item->score);
 	free(item->reasons);
@@ -81,6 +82,7 @@ static void om_quarantine_item_copy(void *context,
 	item->mailbox = om_strdup(q->mailbox);
 	item->sender = om_strdup(q->sender);
 	item->from = om_strdup(q->from);
+	item->from_address = om_strdup(q->from_address);
 	item->subject = om_strdup(q->subject);
 	item->score = om_strdup(q->score);
 	item->reasons = om_strdup(q->reasons);
@@ -164,20 +166,15 @@ static int om_quarantine_doveadm_op(const struct om_config *config,
 			      NULL, 0, NULL, 0, error_r) == 0 ? 0 : -1;
 }
 
-/* The address to allow for a quarantined message: the one in its From:
-   header, which the user saw in the digest and means (the envelope sender
-   of a mailing service is often a bounce address shared by all its
-   customers), else its envelope sender.  Allocated, or NULL. */
+/* The address to allow for a quarantined message: its From: address as
+   Dovecot parsed it at delivery, which the user saw in the digest and
+   means (the envelope sender of a mailing service is often a bounce
+   address shared by all its customers), else its envelope sender.
+   Allocated, or NULL. */
 static char *om_quarantine_sender_address(const struct om_quarantine_item *item)
 {
-	const char *lt = strrchr(item->from, '<'), *gt;
-
-	gt = lt != NULL ? strchr(lt, '>') : NULL;
-	if (lt != NULL && gt != NULL && memchr(lt, '@', (size_t)(gt - lt)) != NULL)
-		return om_strndup(lt + 1, (size_t)(gt - lt - 1));
-	if (lt == NULL && strchr(item->from, '@') != NULL &&
-	    strpbrk(item->from, " \t\"") == NULL)
-		return om_strdup(item->from);
+	if (item->from_address[0] != '\0')
+		return om_strdup(item->from_address);
 	return item->sender[0] != '\0' ? om_strdup(item->sender) : NULL;
 }
 
@@ -431,7 +428,9 @@ char *om_quarantine_reasons_text(const char *reasons, const char *score,
 	if (nseen == 0)
 		text = om_reasons_append(text, ja ? "迷惑メールの特徴が多く見られます\n" :
 				    "It has many marks of spam\n");
-	if (score != NULL && score[0] != '\0') {
+	/* a score says something only when the spam check put the mail here
+	   (a block-listed sender's mail may score 0.00) */
+	if (score != NULL && score[0] != '\0' && strtod(score, NULL) > 0) {
 		char *line = om_asprintf(ja ? "迷惑メール度: %s\n" : "Spam score: %s\n",
 					 score);
 

@@ -34,7 +34,7 @@ enum om_quarantine_result {
 
 /* One quarantined message, strings allocated (om_quarantine_item_free). */
 struct om_quarantine_item {
-	char *id, *mailbox, *sender, *from, *subject, *score, *reasons;
+	char *id, *mailbox, *sender, *from, *from_address, *subject, *score, *reasons;
 	long long received, size, digest;
 };
 void om_quarantine_item_free(struct om_quarantine_item *item);

@@ -146,13 +146,13 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"SELECT scope FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 	[OM_SQL_SECRET] = "SELECT value FROM secrets WHERE name = ?1",
 	[OM_SQL_Q_ADD] =
-		"INSERT INTO quarantine(id, mailbox, received, sender, from_header, subject, score, reasons, size, digest) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+		"INSERT INTO quarantine(id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
 		"ON CONFLICT(id) DO NOTHING",
 	[OM_SQL_Q_GET] =
-		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest FROM quarantine WHERE mailbox = ?1 AND id = ?2",
+		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address FROM quarantine WHERE mailbox = ?1 AND id = ?2",
 	[OM_SQL_Q_EACH] =
-		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest FROM quarantine WHERE mailbox = ?1 "
+		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address FROM quarantine WHERE mailbox = ?1 "
 		"ORDER BY received DESC, id",
 	[OM_SQL_Q_DELETE] = "DELETE FROM quarantine WHERE mailbox = ?1 AND id = ?2",
 	[OM_SQL_Q_EXPIRE] =
@@ -163,7 +163,7 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_D_MARK] =
 		"UPDATE quarantine SET digest = ?2 WHERE mailbox = ?1 AND digest = 0",
 	[OM_SQL_D_ITEMS] =
-		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest FROM quarantine WHERE digest = ?1 "
+		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address FROM quarantine WHERE digest = ?1 "
 		"ORDER BY received DESC, id",
 	[OM_SQL_D_SENT] = "UPDATE digests SET sent = ?2 WHERE id = ?1",
 	[OM_SQL_D_PENDING] =
@@ -331,7 +331,8 @@ static const char *const om_migrations[] = {
 	"  score TEXT NOT NULL,"
 	"  reasons TEXT NOT NULL,"
 	"  size INTEGER NOT NULL,"
-	"  digest INTEGER NOT NULL DEFAULT 0);"
+	"  digest INTEGER NOT NULL DEFAULT 0,"
+	"  from_address TEXT NOT NULL DEFAULT '');"
 	"CREATE INDEX quarantine_mailbox ON quarantine(mailbox, received);"
 	"CREATE INDEX quarantine_digest ON quarantine(digest, mailbox);"
 	"CREATE TABLE digests ("
@@ -1032,6 +1033,7 @@ static int om_sqlite_bind_q(sqlite3_stmt *stmt, const struct om_store_quarantine
 	ok |= sqlite3_bind_text(stmt, 8, q->reasons, -1, SQLITE_STATIC);
 	ok |= sqlite3_bind_int64(stmt, 9, q->size);
 	ok |= sqlite3_bind_int64(stmt, 10, q->digest);
+	ok |= sqlite3_bind_text(stmt, 11, q->from_address, -1, SQLITE_STATIC);
 	return ok == SQLITE_OK ? 0 : -1;
 }
 
@@ -1062,6 +1064,7 @@ static int om_sqlite_q_rows(struct om_store_sqlite *s, sqlite3_stmt *stmt,
 		q.reasons = om_sqlite_text(stmt, 7);
 		q.size = sqlite3_column_int64(stmt, 8);
 		q.digest = sqlite3_column_int64(stmt, 9);
+		q.from_address = om_sqlite_text(stmt, 10);
 		cb(context, &q);
 		rows++;
 	}

@@ -481,6 +481,7 @@ static int om_store_quarantined_check(const struct om_store_quarantined *q,
 	    om_store_need(q->sender, "sender", error_r) < 0 ||
 	    om_store_need(q->from, "From", error_r) < 0 ||
 	    om_store_need(q->subject, "Subject", error_r) < 0 ||
+	    om_store_need(q->from_address, "From address", error_r) < 0 ||
 	    om_store_need(q->score, "score", error_r) < 0 ||
 	    om_store_need(q->reasons, "reasons", error_r) < 0)
 		return -1;

@@ -196,6 +196,8 @@ struct om_store_quarantined {
 				   "unscanned:WHY" for mail not scanned whole */
 	long long size;		/* bytes */
 	long long digest;	/* the digest that listed it, 0: none yet */
+	const char *from_address;	/* the From: header's address as
+					   Dovecot parsed it, "" when none */
 };
 typedef void om_store_quarantined_cb(void *context,
 				     const struct om_store_quarantined *q);

@@ -167,6 +167,7 @@ static void add_row(struct om_store *store, const char *id, const char *mailbox,
 	struct om_store_quarantined q = {
 		.id = id, .mailbox = mailbox, .received = received,
 		.sender = sender, .from = "Spammer <s@spam.example>",
+		.from_address = "s@spam.example",
 		.subject = subject, .score = "12.5", .reasons = "BAYES_99",
 		.size = 1234, .digest = 0,
 	};
@@ -406,7 +407,7 @@ static void test_render(struct fixture *f)
 	       strstr(text, "2026/12/01 14:00") != NULL &&
 	       strstr(text, "s@spam.example") != NULL &&
 	       strstr(text, "受信箱に戻す") != NULL &&
-	       strstr(text, "送信者を許可して受信箱に戻す") != NULL &&
+	       strstr(text, "差出人を許可して受信箱に戻す") != NULL &&
 	       strstr(text, "隔離フォルダを開く") != NULL,
 	       "text: each mail with date, sender, subject and its actions");
 	TAP_OK(strstr(text, "\xe2\x80\xae") == NULL && strstr(text, "\x01") == NULL &&
@@ -437,7 +438,7 @@ static void test_render(struct fixture *f)
 	text = msg != NULL ? part_of(msg, "text/plain") : om_strdup("");
 	TAP_OK(msg != NULL && strstr(msg, "Subject: Quarantine digest: 3 messages\n") != NULL &&
 	       strstr(text, "Release to Inbox") != NULL &&
-	       strstr(text, "Release and allow the sender") != NULL &&
+	       strstr(text, "Release and allow this From address") != NULL &&
 	       strstr(text, "deleted 3 days after") != NULL,
 	       "English: plain ASCII subject, English actions");
 	TAP_OK(link_ok(f, text, "https://mail.example.jp/omamori/m/", "mail", ID3,

@@ -395,6 +395,7 @@ static void add_quarantined(struct om_store *store, const char *id,
 	struct om_store_quarantined q = {
 		.id = id, .mailbox = mailbox, .received = received,
 		.sender = sender, .from = "Spammer <s@spam.example>",
+		.from_address = "s@spam.example",
 		.subject = "\xe3\x81\x8a\xe5\xbe\x97\xe3\x81\xaa\xe6\x83\x85\xe5\xa0\xb1",
 		.score = "12.5", .reasons = "BAYES_99 URL_SHORTENER",
 		.size = 1234, .digest = 0,
