@@ -382,7 +382,9 @@ static int cron_quarantine_digest(struct ctl *ctl, const struct cron_run *run)
 		return -1;
 	if (om_token_keys_load(ctl->config->web_key_path, &keys, &error) < 0) {
 		ctl_error("cron: quarantine-digest: %s (the digest's links are "
-			  "signed with it: run omamorictl init to make it)", error);
+			  "signed with it%s)", error,
+			  access(ctl->config->web_key_path, F_OK) < 0 ?
+			  ": run omamorictl init to make it" : "");
 		free(error);
 		return -1;
 	}

@@ -22,7 +22,8 @@ static int quarantine_usage(void)
 	return ctl_error("usage: quarantine list MAILBOX | "
 			 "quarantine release [--allow] MAILBOX ID | "
 			 "quarantine delete MAILBOX ID | "
-			 "quarantine link MAILBOX [HOURS]");
+			 "quarantine link MAILBOX [HOURS] (0..336, default 24; 0 "
+			 "makes a link already at its end)");
 }
 
 /* A field for a tab-separated line: tabs and controls become spaces. */
@@ -66,6 +67,10 @@ static int quarantine_mailbox(const char *word, const char **mailbox_r)
 		return ctl_fail(error);
 	if (type != OM_KEY_MAILBOX)
 		return ctl_error("quarantine: '%s' is not a mailbox", word);
+	/* doveadm -u takes wildcards: a helpdesk acts on one mailbox */
+	if (strpbrk(*mailbox_r, "*?%") != NULL || (*mailbox_r)[0] == '-')
+		return ctl_error("quarantine: '%s': a mailbox name, not a pattern",
+				 word);
 	return 0;
 }
 
@@ -80,6 +85,11 @@ static int quarantine_list(struct ctl *ctl, const char *word)
 		return CTL_EXIT_ERROR;
 	/* what the user removed over IMAP is not listed */
 	if (om_quarantine_reconcile(ctl->config, store, mailbox, &error) < 0) {
+		if (strstr(error, "knows no user") != NULL) {
+			ctl_error("quarantine: %s", error);
+			free(error);
+			return CTL_EXIT_ERROR;
+		}
 		ctl_error("quarantine: cannot check %s's %s folder (listing what "
 			  "the store has): %s", mailbox,
 			  ctl->config->quarantine_mailbox, error);
@@ -143,6 +153,14 @@ static int quarantine_link(struct ctl *ctl, const char *word, const char *hours)
 		return CTL_EXIT_ERROR;
 	if (hours != NULL && om_parse_ulong(hours, 0, 24 * 14, &h) < 0)
 		return ctl_error("quarantine link: HOURS '%s': expected 0..336", hours);
+	switch (om_quarantine_user_exists(ctl->config, mailbox, &error)) {
+	case 1:
+		break;
+	case 0:
+		return ctl_error("quarantine link: Dovecot knows no user '%s'", mailbox);
+	default:
+		return ctl_fail(error);
+	}
 	if (om_token_keys_load(ctl->config->web_key_path, &keys, &error) < 0)
 		return ctl_fail(error);
 	memset(&claims, 0, sizeof(claims));

@@ -14,6 +14,8 @@
 #include "lib/om-config.h"
 
 #define OM_DOVEADM_MAX_ARGS 24
+/* doveadm's exit status for a user its userdb does not know (EX_NOUSER) */
+#define OM_DOVEADM_NO_USER 67
 
 /* Runs doveadm with args (NULL-terminated; args[0] is the command, e.g.
    "move"); a mail command (mail_command) gets "-S socket" when one is

@@ -263,6 +263,19 @@ om_quarantine_act(const struct om_config *config, struct om_store *store,
 	return OM_QUARANTINE_DONE;
 }
 
+int om_quarantine_user_exists(const struct om_config *config,
+			      const char *mailbox, char **error_r)
+{
+	const char *args[] = { "user", mailbox, NULL };
+	int status = om_doveadm_run(config, 0, args, NULL, 0, NULL, 0, error_r);
+
+	if (status == OM_DOVEADM_NO_USER) {
+		om_free(error_r);
+		return 0;
+	}
+	return status == 0 ? 1 : -1;
+}
+
 /* ---- reconcile ---- */
 
 struct om_reconcile {
@@ -318,6 +331,10 @@ int om_quarantine_reconcile(const struct om_config *config,
 	if (status == 68 && strstr(*error_r, "doesn't exist") != NULL) {
 		om_free(error_r);	/* no Quarantine: nothing is in it */
 		output = om_strdup("");
+	} else if (status == OM_DOVEADM_NO_USER) {
+		om_free(error_r);
+		*error_r = om_asprintf("Dovecot knows no user '%s'", mailbox);
+		return -1;
 	} else if (status != 0) {
 		return -1;
 	}

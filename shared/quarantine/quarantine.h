@@ -61,10 +61,16 @@ om_quarantine_act(const struct om_config *config, struct om_store *store,
 
 /* Drops rows of mailbox whose message is no longer in its Quarantine
    folder (the user deleted it over IMAP, or moved it out): one doveadm
-   search.  The number dropped, or -1 with *error_r. */
+   search.  The number dropped, or -1 with *error_r (also when Dovecot knows
+   no such user). */
 int om_quarantine_reconcile(const struct om_config *config,
 			    struct om_store *store, const char *mailbox,
 			    char **error_r);
+
+/* 1 if Dovecot's userdb knows mailbox (doveadm user), 0 if not, -1 with
+   *error_r when doveadm cannot say. */
+int om_quarantine_user_exists(const struct om_config *config,
+			      const char *mailbox, char **error_r);
 
 /* Why a message was quarantined, in plain words of lang ("ja" or "en"),
    from its reasons (rule names, "unscanned:WHY") and score: allocated,

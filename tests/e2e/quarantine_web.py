@@ -251,6 +251,14 @@ def the_helpdesk_releases_with_omamorictl(st):
     check([m for m in st.fetch_all(USER) if SUBJECTS[1].encode() in m], "not in INBOX")
     proc = st.ctl("quarantine", "release", USER, qid, check=False)
     check(proc.returncode == 2 and b"no such message" in proc.stderr, proc.stderr)
+    for args, said in ((("list", "al?ce@example.test"), b"not a pattern"),
+                       (("list", "nobody@example.test"), b"knows no user"),
+                       (("link", "nobody@example.test"), b"knows no user"),
+                       (("link", USER, "400"), b"0..336"),
+                       (("release", USER, "../../etc"), b"not a quarantine id")):
+        proc = st.ctl("quarantine", *args, check=False)
+        check(proc.returncode == 2 and said in proc.stderr, "%r: %d %r" % (args, proc.returncode,
+                                                                      proc.stderr))
 
 
 def prepare(st):
