@@ -66,7 +66,7 @@ static const struct om_param om_params[] = {
 	{ "dovecot_config", OM_PARAM_STR, OFF(dovecot_config), "", 0, 0, NULL },
 	{ "doveadm_socket", OM_PARAM_STR, OFF(doveadm_socket), "", 0, 0, NULL },
 	{ "web_listen", OM_PARAM_STR, OFF(web_listen), "127.0.0.1:8741", 0, 0, NULL },
-	{ "web_user", OM_PARAM_STR, OFF(web_user), "omamori", 0, 0, NULL },
+	{ "web_user", OM_PARAM_STR, OFF(web_user), "omamori-web", 0, 0, NULL },
 	{ "web_url", OM_PARAM_STR, OFF(web_url), "http://127.0.0.1:8741/", 0, 0, NULL },
 	{ "web_key_path", OM_PARAM_STR, OFF(web_key_path), "/etc/omamori/web.key", 0, 0, NULL },
 	{ "web_trusted_proxies", OM_PARAM_STR, OFF(web_trusted_proxies), "", 0, 0, NULL },

@@ -140,6 +140,9 @@ def useradd_line_runs_twice(inst):
     for _ in range(2):
         sh(line, SRCDIR)
     check(pwd.getpwnam("omamori").pw_shell == "/usr/sbin/nologin", "omamori has a login shell")
+    # omamori-web: a user of its own, in group omamori (the store)
+    check(pwd.getpwnam("omamori-web").pw_shell == "/usr/sbin/nologin", "omamori-web has a shell")
+    check("omamori-web" in grp.getgrnam("omamori").gr_mem, "omamori-web is not in group omamori")
 
 
 @tap.case
@@ -189,7 +192,7 @@ def programs_config_and_store_in_place(inst):
           "%s: %r" % (spool, mode_owner(spool)))
     # the web's token key: made by init, readable by omamori-web's user only
     key = inst.rooted("/etc/omamori/web.key")
-    check(mode_owner(key)[:2] == (0o600, "omamori"), "web.key: %r" % (mode_owner(key),))
+    check(mode_owner(key)[:2] == (0o600, "omamori-web"), "web.key: %r" % (mode_owner(key),))
     init = [out for line, out in inst.outputs.items() if "omamorictl init" in line]
     check(init and "ready (schema version" in init[0], "omamorictl init said %r" % init)
     out = sh("%s -c %s sub set taro@example.jp inbound-virus on" %
