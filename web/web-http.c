@@ -51,6 +51,9 @@ static double web_http_seconds(void)
 struct web_http_call {
 	struct om_buf body;
 	int too_large;
+	/* the client, found once with the headers (web_http_client) */
+	char client[sizeof(((struct web_request *)0)->client)];
+	char address[sizeof(((struct web_request *)0)->address)];
 };
 
 struct web_route {
@@ -75,12 +78,17 @@ static enum MHD_Result web_http_send(struct MHD_Connection *conn,
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
+	int hand_over = !resp->body_static && resp->len > 0;
 
+	/* an allocated body is handed over (MHD frees it), not copied */
 	r = MHD_create_response_from_buffer(resp->len, resp->body,
 					    resp->body_static ? MHD_RESPMEM_PERSISTENT :
+					    hand_over ? MHD_RESPMEM_MUST_FREE :
 					    MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
+	if (hand_over)
+		resp->body = NULL;
 	if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 				    resp->content_type != NULL ? resp->content_type :
 				    "text/plain; charset=utf-8") == MHD_NO ||
@@ -238,9 +246,11 @@ static void web_http_dispatch(struct web_request *req, const struct web_route *r
 	}
 }
 
-/* Fills the request from MHD's view of it. */
+/* Fills the request from MHD's view of it; the client from call when
+   its headers were seen already (the same request), else into call. */
 static void web_http_request(struct web_server *server, struct MHD_Connection *conn,
-			     const char *method, struct web_request *req)
+			     const char *method, struct web_http_call *call,
+			     struct web_request *req)
 {
 	memset(req, 0, sizeof(*req));
 	req->server = server;
@@ -250,7 +260,14 @@ static void web_http_request(struct web_server *server, struct MHD_Connection *c
 							   MHD_HTTP_HEADER_ACCEPT_LANGUAGE);
 	req->query_op = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "op");
 	req->query_done = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "done");
+	if (call->client[0] != '\0') {
+		memcpy(req->client, call->client, sizeof(req->client));
+		memcpy(req->address, call->address, sizeof(req->address));
+		return;
+	}
 	web_http_client(server, conn, req);
+	memcpy(call->client, req->client, sizeof(call->client));
+	memcpy(call->address, req->address, sizeof(call->address));
 }
 
 static enum MHD_Result web_http_access(void *cls, struct MHD_Connection *conn,
@@ -271,7 +288,7 @@ static enum MHD_Result web_http_access(void *cls, struct MHD_Connection *conn,
 		call = om_calloc(1, sizeof(*call));
 		om_buf_init(&call->body);
 		*con_cls = call;
-		web_http_request(server, conn, method, &req);
+		web_http_request(server, conn, method, call, &req);
 		if (web_rate_allow(&server->rate, req.client,
 				   web_http_seconds()))
 			return MHD_YES;
@@ -293,7 +310,7 @@ static enum MHD_Result web_http_access(void *cls, struct MHD_Connection *conn,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	web_http_request(server, conn, method, &req);
+	web_http_request(server, conn, method, call, &req);
 	memset(&resp, 0, sizeof(resp));
 	route = web_http_route(url, &req);
 	web_http_dispatch(&req, route, conn, call, &resp);

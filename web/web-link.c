@@ -15,7 +15,6 @@
 #include "lib/util.h"
 #include "store/store.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -74,6 +73,7 @@ char *web_link_make(struct web_request *req, const char *mailbox,
 
 char *web_link_csrf(struct web_request *req, const char *mailbox)
 {
+	static const char digits[] = "0123456789abcdef";
 	unsigned char nonce[WEB_NONCE_BYTES];
 	char hex[WEB_NONCE_BYTES * 2 + 1];
 	size_t i;
@@ -84,8 +84,11 @@ char *web_link_csrf(struct web_request *req, const char *mailbox)
 		om_log_error("getrandom failed");
 		return NULL;
 	}
-	for (i = 0; i < sizeof(nonce); i++)
-		snprintf(hex + 2 * i, 3, "%02x", nonce[i]);
+	for (i = 0; i < sizeof(nonce); i++) {
+		hex[2 * i] = digits[nonce[i] >> 4];
+		hex[2 * i + 1] = digits[nonce[i] & 0x0f];
+	}
+	hex[sizeof(hex) - 1] = '\0';
 	return web_link_make(req, mailbox, WEB_ACTION_CSRF, hex, WEB_CSRF_SECONDS);
 }
 

@@ -95,15 +95,14 @@ static void web_mail_reasons(struct web_page *p, const char *reasons)
 	free(text);
 }
 
-/* The details of item, as a definition list. */
+/* The details of item, as a definition list; dates in zone. */
 static void web_mail_details(struct web_page *p, const struct web_request *req,
-			     struct om_store *store,
+			     const char *zone,
 			     const struct om_quarantine_item *item, int full)
 {
 	char date[64];
 
-	web_page_date(req, store, item->mailbox, (time_t)item->received, p->lang,
-		      date, sizeof(date));
+	web_page_date(req, zone, (time_t)item->received, p->lang, date, sizeof(date));
 	web_page_raw(p, "<dl>");
 	web_mail_field(p, WT_SUBJECT, item->subject, WT_NO_SUBJECT);
 	web_mail_field(p, WT_FROM, item->from, WT_NULL_SENDER);
@@ -200,6 +199,7 @@ void web_mail_show(struct web_request *req, struct web_response *resp)
 	struct om_token_claims claims;
 	struct om_quarantine_item item;
 	struct om_store *store;
+	struct web_settings settings;
 	struct web_page p;
 	const char *lang, *hl = req->query_op;
 	char *csrf, *error = NULL;
@@ -208,7 +208,8 @@ void web_mail_show(struct web_request *req, struct web_response *resp)
 	if (!web_link_check(req, WEB_ACTION_MAIL, &claims, resp))
 		return;
 	store = web_store(req->server);
-	lang = web_page_lang_mailbox(req, store, claims.mailbox);
+	web_page_mailbox(req, store, claims.mailbox, &settings);
+	lang = settings.language;
 	if (store == NULL) {
 		web_mail_unavailable(req, resp, lang);
 		return;
@@ -242,7 +243,7 @@ void web_mail_show(struct web_request *req, struct web_response *resp)
 	web_page_raw(&p, "<p>");
 	web_page_t(&p, WT_MAIL_INTRO);
 	web_page_raw(&p, "</p><div class=\"card\">");
-	web_mail_details(&p, req, store, &item, 1);
+	web_mail_details(&p, req, settings.timezone, &item, 1);
 	web_page_raw(&p, "</div><div>");
 	web_mail_forms(&p, req->token, NULL, csrf, hl);
 	web_page_raw(&p, "</div>");
@@ -306,14 +307,14 @@ static void web_box_rows_free(struct web_box_rows *rows)
 
 /* One mail of the list: its summary, a link to its own page, buttons. */
 static void web_box_item(struct web_page *p, struct web_request *req,
-			 struct om_store *store, const struct om_token_claims *claims,
+			 const char *zone, const struct om_token_claims *claims,
 			 const struct om_quarantine_item *item, const char *csrf)
 {
 	char *mail_token = web_link_make(req, claims->mailbox, WEB_ACTION_MAIL,
 					 item->id, claims->expires - req->now);
 
 	web_page_raw(p, "<div class=\"card\">");
-	web_mail_details(p, req, store, item, 0);
+	web_mail_details(p, req, zone, item, 0);
 	if (mail_token != NULL) {
 		web_page_raw(p, "<p><a href=\"");
 		web_page_esc(p, req->root, 0);
@@ -333,6 +334,7 @@ void web_box_show(struct web_request *req, struct web_response *resp)
 	struct om_token_claims claims;
 	struct web_box_rows rows = { NULL, 0 };
 	struct om_store *store;
+	struct web_settings settings;
 	struct web_page p;
 	const char *lang;
 	char *csrf, *error = NULL;
@@ -341,7 +343,8 @@ void web_box_show(struct web_request *req, struct web_response *resp)
 	if (!web_link_check(req, WEB_ACTION_BOX, &claims, resp))
 		return;
 	store = web_store(req->server);
-	lang = web_page_lang_mailbox(req, store, claims.mailbox);
+	web_page_mailbox(req, store, claims.mailbox, &settings);
+	lang = settings.language;
 	if (store == NULL) {
 		web_mail_unavailable(req, resp, lang);
 		return;
@@ -372,7 +375,7 @@ void web_box_show(struct web_request *req, struct web_response *resp)
 	web_page_t(&p, rows.count == 0 ? WT_BOX_EMPTY : WT_BOX_INTRO);
 	web_page_raw(&p, "</p>");
 	for (i = 0; i < rows.count; i++)
-		web_box_item(&p, req, store, &claims, &rows.items[i], csrf);
+		web_box_item(&p, req, settings.timezone, &claims, &rows.items[i], csrf);
 	web_page_raw(&p, "<p><a href=\"");
 	web_page_esc(&p, req->root, 0);
 	web_page_raw(&p, "me/");

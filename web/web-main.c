@@ -39,32 +39,50 @@
 
 /* ---- shared with the handlers ---- */
 
-static void web_store_close_cb(void *value)
+static void web_thread_free_cb(void *value)
 {
-	struct om_store *store = value;
+	struct web_thread *thread = value;
 
-	om_store_close(&store);
+	if (thread->store != NULL)
+		om_store_close(&thread->store);
+	free(thread);
+}
+
+struct web_thread *web_thread(struct web_server *server)
+{
+	struct web_thread *thread = pthread_getspecific(server->thread_key);
+
+	if (thread != NULL)
+		return thread;
+	thread = om_calloc(1, sizeof(*thread));
+	web_settings_cache_init(&thread->settings);
+	web_zone_cache_init(&thread->zones);
+	if (pthread_setspecific(server->thread_key, thread) != 0) {
+		free(thread);
+		om_log_error("cannot keep the thread's state");
+		return NULL;
+	}
+	return thread;
 }
 
 struct om_store *web_store(struct web_server *server)
 {
-	struct om_store *store = pthread_getspecific(server->store_key);
+	struct web_thread *thread = web_thread(server);
 	char *error = NULL;
 
-	if (store != NULL)
-		return store;
+	if (thread == NULL)
+		return NULL;
+	if (thread->store != NULL)
+		return thread->store;
 	if (om_store_open(server->config->store_path, 0,
-			  server->config->store_busy_timeout_ms, &store, &error) < 0) {
+			  server->config->store_busy_timeout_ms, &thread->store,
+			  &error) < 0) {
 		om_log_error("store: %s", error);
 		free(error);
+		thread->store = NULL;
 		return NULL;
 	}
-	if (pthread_setspecific(server->store_key, store) != 0) {
-		om_store_close(&store);
-		om_log_error("store: cannot keep the thread's handle");
-		return NULL;
-	}
-	return store;
+	return thread->store;
 }
 
 void web_keys_get(struct web_server *server, struct om_token_keys *keys_r)
@@ -199,7 +217,7 @@ static int web_main_init_locks(struct web_server *server)
 {
 	return pthread_rwlock_init(&server->keys_lock, NULL) != 0 ||
 		pthread_mutex_init(&server->tz_lock, NULL) != 0 ||
-		pthread_key_create(&server->store_key, web_store_close_cb) != 0 ? -1 : 0;
+		pthread_key_create(&server->thread_key, web_thread_free_cb) != 0 ? -1 : 0;
 }
 
 static void web_main_usage(void)
@@ -280,7 +298,7 @@ int main(int argc, char **argv)
 	web_http_stop(&server, &http);
 	web_keys_forget(&server.keys);
 	free(server.logo);
-	(void)pthread_key_delete(server.store_key);
+	(void)pthread_key_delete(server.thread_key);
 	om_log_info("stopped");
 	om_config_free(&server.config);
 	close(signal_fd);

@@ -3,17 +3,21 @@
  * One layout for every page, so the brand, the viewport and the escaping
  * are done once: a page is built in an om_buf from texts of web-text.c
  * (ours, escaped anyway) and values from the request or the store, which
- * always go through web_page_esc.  The CSS is inline (the CSP allows
- * 'unsafe-inline' styles only: there is no script at all).
+ * always go through web_page_esc (web-html.c).  The CSS is inline (the
+ * CSP allows 'unsafe-inline' styles only: there is no script at all).
+ * A mailbox's language and timezone come from the thread's cache
+ * (web-settings.c), dates from its zone offsets (web-zone.c).
  */
 #include "web-page.h"
+#include "web-html.h"
 #include "lib/util.h"
-#include "store/settings.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define WEB_PAGE_TEXT_MAX 4096
+/* what a page's buffer starts with: the quarantine pages fit */
+#define WEB_PAGE_RESERVE (8 * 1024)
 
 static const char web_page_css[] =
 	"body{font-family:sans-serif;margin:0;background:#f4f5f7;color:#222;"
@@ -50,21 +54,8 @@ void web_page_raw(struct web_page *p, const char *html)
 
 void web_page_esc(struct web_page *p, const char *text, size_t max)
 {
-	char *clean = om_sanitize(text != NULL ? text : "",
-				  max > 0 && max < WEB_PAGE_TEXT_MAX ? max : WEB_PAGE_TEXT_MAX);
-	const char *s;
-
-	for (s = clean; *s != '\0'; s++) {
-		switch (*s) {
-		case '&': om_buf_append_str(&p->buf, "&amp;"); break;
-		case '<': om_buf_append_str(&p->buf, "&lt;"); break;
-		case '>': om_buf_append_str(&p->buf, "&gt;"); break;
-		case '"': om_buf_append_str(&p->buf, "&quot;"); break;
-		case '\'': om_buf_append_str(&p->buf, "&#39;"); break;
-		default: om_buf_append(&p->buf, s, 1); break;
-		}
-	}
-	free(clean);
+	web_html_esc(&p->buf, text,
+		     max > 0 && max < WEB_PAGE_TEXT_MAX ? max : WEB_PAGE_TEXT_MAX);
 }
 
 void web_page_t(struct web_page *p, enum web_text id)
@@ -85,18 +76,22 @@ void web_page_begin(struct web_page *p, const struct web_request *req,
 	const struct om_config *config = req->server->config;
 
 	om_buf_init(&p->buf);
+	/* a page is a few KB: room for it at once, not by doubling */
+	om_buf_reserve(&p->buf, WEB_PAGE_RESERVE);
 	p->lang = strcmp(lang, "ja") == 0 ? "ja" : "en";
-	om_buf_printf(&p->buf, "<!DOCTYPE html>\n<html lang=\"%s\"><head>"
-		      "<meta charset=\"utf-8\">"
-		      "<meta name=\"viewport\" content=\"width=device-width, "
-		      "initial-scale=1\">"
-		      "<meta name=\"referrer\" content=\"no-referrer\"><title>",
-		      p->lang);
+	web_page_raw(p, "<!DOCTYPE html>\n<html lang=\"");
+	web_page_raw(p, p->lang);
+	web_page_raw(p, "\"><head>"
+		     "<meta charset=\"utf-8\">"
+		     "<meta name=\"viewport\" content=\"width=device-width, "
+		     "initial-scale=1\">"
+		     "<meta name=\"referrer\" content=\"no-referrer\"><title>");
 	web_page_t(p, title);
 	web_page_raw(p, " - ");
 	web_page_esc(p, config->brand_name, 200);
-	om_buf_printf(&p->buf, "</title><style>%s</style></head><body><header>",
-		      web_page_css);
+	web_page_raw(p, "</title><style>");
+	om_buf_append(&p->buf, web_page_css, sizeof(web_page_css) - 1);
+	web_page_raw(p, "</style></head><body><header>");
 	if (req->server->logo != NULL) {
 		web_page_raw(p, "<img src=\"");
 		web_page_esc(p, req->root, 0);
@@ -155,66 +150,41 @@ const char *web_page_lang_browser(const struct web_request *req)
 				  req->server->config->default_language);
 }
 
+void web_page_mailbox(const struct web_request *req, struct om_store *store,
+		      const char *mailbox, struct web_settings *values_r)
+{
+	struct web_thread *thread = web_thread(req->server);
+	char *error = NULL;
+
+	if (thread != NULL && store != NULL &&
+	    web_settings_get(&thread->settings, store, mailbox,
+			     req->server->config->default_language, values_r,
+			     &error) == 0)
+		return;
+	free(error);
+	values_r->language = web_page_lang_browser(req);
+	(void)om_strlcpy(values_r->timezone, "localtime", sizeof(values_r->timezone));
+}
+
 const char *web_page_lang_mailbox(const struct web_request *req,
 				  struct om_store *store, const char *mailbox)
 {
-	char *value, *error = NULL;
-	const char *lang;
+	struct web_settings values;
 
-	if (store == NULL)
-		return web_page_lang_browser(req);
-	value = om_settings_domain_value(store, mailbox, "language",
-					 req->server->config->default_language,
-					 &error);
-	if (value == NULL) {
-		free(error);
-		return web_page_lang_browser(req);
-	}
-	lang = strcmp(value, "ja") == 0 ? "ja" : "en";
-	free(value);
-	return lang;
+	web_page_mailbox(req, store, mailbox, &values);
+	return values.language;
 }
 
-/* localtime_r in zone (a checked tz name, or "localtime"): TZ is
-   process-wide, so this runs under the server's tz lock, and only here. */
-static int web_page_local(struct web_server *server, const char *zone,
-			  time_t when, struct tm *tm)
+void web_page_date(const struct web_request *req, const char *zone,
+		   time_t when, const char *lang, char *buf, size_t size)
 {
-	char *saved;
-	int ret;
-
-	pthread_mutex_lock(&server->tz_lock);
-	saved = getenv("TZ") != NULL ? om_strdup(getenv("TZ")) : NULL;
-	if (strcmp(zone, "localtime") != 0 && om_settings_timezone_valid(zone))
-		(void)setenv("TZ", zone, 1);
-	tzset();
-	ret = localtime_r(&when, tm) != NULL ? 0 : -1;
-	if (saved != NULL)
-		(void)setenv("TZ", saved, 1);
-	else
-		(void)unsetenv("TZ");
-	tzset();
-	pthread_mutex_unlock(&server->tz_lock);
-	free(saved);
-	return ret;
-}
-
-void web_page_date(const struct web_request *req, struct om_store *store,
-		   const char *mailbox, time_t when, const char *lang,
-		   char *buf, size_t size)
-{
-	char *zone, *error = NULL;
+	struct web_thread *thread = web_thread(req->server);
 	struct tm tm;
 	int ja = strcmp(lang, "ja") == 0;
 
-	zone = om_settings_domain_value(store, mailbox, OM_SETTING_TIMEZONE,
-					"localtime", &error);
-	if (zone == NULL) {
-		free(error);
-		zone = om_strdup("localtime");
-	}
-	if (web_page_local(req->server, zone, when, &tm) < 0 ||
+	if (thread == NULL ||
+	    web_zone_local(&thread->zones, &req->server->tz_lock, zone, when,
+			   &tm) < 0 ||
 	    strftime(buf, size, ja ? "%Y年%m月%d日 %H:%M" : "%d %b %Y %H:%M", &tm) == 0)
 		(void)om_strlcpy(buf, "?", size);
-	free(zone);
 }

@@ -47,11 +47,15 @@ void web_page_message(const struct web_request *req, struct web_response *resp,
 const char *web_page_lang_mailbox(const struct web_request *req,
 				  struct om_store *store, const char *mailbox);
 const char *web_page_lang_browser(const struct web_request *req);
+/* Both settings a quarantine page needs for mailbox, from one look at the
+   store (web-settings.c): the language as web_page_lang_mailbox gives it,
+   and the timezone ("localtime" when the store cannot say). */
+void web_page_mailbox(const struct web_request *req, struct om_store *store,
+		      const char *mailbox, struct web_settings *values_r);
 
-/* when, in mailbox's domain's timezone setting, as lang writes dates,
-   into buf. */
-void web_page_date(const struct web_request *req, struct om_store *store,
-		   const char *mailbox, time_t when, const char *lang,
-		   char *buf, size_t size);
+/* when in zone (a timezone setting's value), as lang writes dates, into
+   buf. */
+void web_page_date(const struct web_request *req, const char *zone,
+		   time_t when, const char *lang, char *buf, size_t size);
 
 #endif

@@ -15,6 +15,8 @@
 #include "crypto/token.h"
 #include "web-parse.h"
 #include "web-rate.h"
+#include "web-settings.h"
+#include "web-zone.h"
 
 struct om_store;
 
@@ -32,9 +34,10 @@ struct web_server {
 	   request; a handler copies them under the read lock */
 	pthread_rwlock_t keys_lock;
 	struct om_token_keys keys;
-	/* each thread of the pool has its own store handle (a handle is
-	   used by one thread at a time: store.h) */
-	pthread_key_t store_key;
+	/* each thread of the pool has its own struct web_thread: a store
+	   handle (a handle is used by one thread at a time: store.h) and
+	   the caches that go with it */
+	pthread_key_t thread_key;
 	struct web_rate rate;
 	/* localtime_r in a domain's zone needs TZ, which is process-wide */
 	pthread_mutex_t tz_lock;
@@ -43,6 +46,13 @@ struct web_server {
 	size_t logo_len;
 	const char *logo_type;
 	int stopping;
+};
+
+/* What one thread of the pool keeps between requests (web-main.c). */
+struct web_thread {
+	struct om_store *store;		/* NULL until opened */
+	struct web_settings_cache settings;	/* of store's configuration */
+	struct web_zone_cache zones;
 };
 
 enum web_method { WEB_GET, WEB_HEAD, WEB_POST, WEB_OTHER };
@@ -84,6 +94,9 @@ void web_http_stop(struct web_server *server, void **http);
 /* The calling thread's store handle (opened on its first use), or NULL
    with the reason logged. */
 struct om_store *web_store(struct web_server *server);
+/* The calling thread's own state (made on its first use, its store not
+   opened yet); NULL if it cannot be kept (logged). */
+struct web_thread *web_thread(struct web_server *server);
 /* A copy of the token keys (wipe it with web_keys_forget). */
 void web_keys_get(struct web_server *server, struct om_token_keys *keys_r);
 void web_keys_forget(struct om_token_keys *keys);

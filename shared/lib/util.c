@@ -120,7 +120,7 @@ void om_buf_free(struct om_buf *b)
 	om_buf_init(b);
 }
 
-static void om_buf_reserve(struct om_buf *b, size_t extra)
+void om_buf_reserve(struct om_buf *b, size_t extra)
 {
 	size_t need = b->len + extra + 1;
 
@@ -282,6 +282,32 @@ static char *om_sanitize_full(const char *s, size_t maxbytes, int keep_newlines)
 		}
 	}
 	return om_buf_steal(&b, NULL);
+}
+
+size_t om_sanitize_unchanged(const char *s, size_t maxbytes)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, seq;
+	unsigned int cp;
+
+	/* om_sanitize_full's tests, for text it would copy byte for byte */
+	if (maxbytes < 4)
+		maxbytes = 4;
+	while (i < n) {
+		if (p[i] >= 0x20 && p[i] < 0x7f)
+			seq = 1;	/* printable ASCII: the usual case */
+		else if ((seq = om_utf8_seq_len(p + i, n - i)) <= 1)
+			return (size_t)-1;	/* not UTF-8, or a control */
+		if (i + seq > maxbytes - 3)
+			return (size_t)-1;	/* would be cut */
+		if (seq > 1) {
+			cp = om_utf8_code_point(p + i, seq);
+			if ((cp >= 0x80 && cp <= 0x9f) || om_is_bidi_control(cp))
+				return (size_t)-1;
+		}
+		i += seq;
+	}
+	return n;
 }
 
 char *om_sanitize(const char *s, size_t maxbytes)

@@ -33,6 +33,10 @@ struct om_buf {
 void om_buf_init(struct om_buf *b);
 void om_buf_reset(struct om_buf *b);
 void om_buf_free(struct om_buf *b);
+/* Makes room for extra more bytes (and the NUL) so that appends up to
+   that size do not reallocate; for a caller that knows the size it will
+   build. */
+void om_buf_reserve(struct om_buf *b, size_t extra);
 void om_buf_append(struct om_buf *b, const void *data, size_t len);
 void om_buf_append_str(struct om_buf *b, const char *s);
 void om_buf_printf(struct om_buf *b, const char *fmt, ...) OM_ATTR_FORMAT(2, 3);
@@ -46,6 +50,11 @@ char *om_buf_steal(struct om_buf *b, size_t *len_r);
    message or a client goes through this before it reaches a log line, a
    notice or a reply.  A cut string ends in "...". */
 char *om_sanitize(const char *s, size_t maxbytes);
+
+/* The length of s when om_sanitize(s, maxbytes) would return it as it is
+   (valid UTF-8 without controls or bidi controls, short enough not to be
+   cut), else (size_t)-1: a caller can then use s without the copy. */
+size_t om_sanitize_unchanged(const char *s, size_t maxbytes);
 
 /* The same, but newlines are kept (multi-line notice text). */
 char *om_sanitize_text(const char *s, size_t maxbytes);

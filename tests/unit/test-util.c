@@ -37,6 +37,10 @@ static const struct sanitize_case sanitize_cases[] = {
 	  "a[U+2066]b[U+200F]c[U+061C]" },
 	{ "C1 controls become ?", "a\xc2\x85" "b", 80, "a?b" },
 	{ "a marker that does not fit is cut", "abc\xe2\x80\xae", 8, "abc..." },
+	{ "text of max - 3 bytes is not cut", "abcdefg", 10, "abcdefg" },
+	{ "utf-8 of max - 3 bytes is not cut", "a\xe3\x81\x82", 7, "a\xe3\x81\x82" },
+	{ "a small max is 4", "ab", 1, "a..." },
+	{ "DEL becomes ?", "a\x7f", 80, "a?" },
 };
 
 static void test_sanitize(void)
@@ -49,6 +53,11 @@ static void test_sanitize(void)
 
 		out = om_sanitize(c->in, c->max);
 		TAP_OK(strcmp(out, c->want) == 0, "sanitize: %s", c->label);
+		/* unchanged says so exactly when the copy equals the input */
+		if (c->in != NULL)
+			TAP_OK(om_sanitize_unchanged(c->in, c->max) ==
+			       (strcmp(out, c->in) == 0 ? strlen(c->in) : (size_t)-1),
+			       "sanitize_unchanged: %s", c->label);
 		free(out);
 	}
 	out = om_sanitize_text("line1\nline2\x01", 80);

@@ -1,17 +1,29 @@
 /* test-web.c - omamori-web's pure parsers (web/web-parse.c), its rate
- * buckets (web/web-rate.c) and its text tables (web/web-text.c): a form
- * body is read exactly or refused, the browser's language and the
- * client's address are picked as doc/web.md says, a bucket refills at its
- * rate, and no page text is missing in either language. */
+ * buckets (web/web-rate.c), its text tables (web/web-text.c) and its
+ * per-thread caches (web/web-settings.c, web/web-zone.c): a form body is
+ * read exactly or refused, the browser's language and the client's
+ * address are picked as doc/web.md says, a bucket refills at its rate, no
+ * page text is missing in either language, escaping gives what
+ * om_sanitize and a character-by-character escape gave, a cached setting never
+ * outlives a change of the store's configuration, and a cached zone
+ * offset gives the date TZ would, DST and half-hour zones included. */
 #include "tap.h"
+#include "web-html.h"
 #include "web-parse.h"
 #include "web-rate.h"
+#include "web-settings.h"
 #include "web-text.h"
+#include "web-zone.h"
 #include "lib/util.h"
+#include "store/settings.h"
+#include "store/store.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static void test_form_good(void)
 {
@@ -270,6 +282,288 @@ static void test_texts(void)
 	       "texts by language; another language is English");
 }
 
+/* ---- escaping ---- */
+
+/* What web_page_esc did before web-html.c: om_sanitize, then each byte. */
+static char *ref_esc(const char *text, size_t max)
+{
+	char *clean = om_sanitize(text != NULL ? text : "", max);
+	struct om_buf b;
+	const char *s;
+
+	om_buf_init(&b);
+	for (s = clean; *s != '\0'; s++) {
+		switch (*s) {
+		case '&': om_buf_append_str(&b, "&amp;"); break;
+		case '<': om_buf_append_str(&b, "&lt;"); break;
+		case '>': om_buf_append_str(&b, "&gt;"); break;
+		case '"': om_buf_append_str(&b, "&quot;"); break;
+		case '\'': om_buf_append_str(&b, "&#39;"); break;
+		default: om_buf_append(&b, s, 1); break;
+		}
+	}
+	free(clean);
+	return om_buf_steal(&b, NULL);
+}
+
+/* 1 if web_html_esc(text, max) appended to a buffer holding "x" gives
+   "x" and what ref_esc gives. */
+static int esc_same(const char *text, size_t max)
+{
+	char *want = ref_esc(text, max), *got;
+	struct om_buf b;
+	int same;
+
+	om_buf_init(&b);
+	om_buf_append_str(&b, "x");
+	web_html_esc(&b, text, max);
+	got = om_buf_steal(&b, NULL);
+	same = got[0] == 'x' && strcmp(got + 1, want) == 0;
+	if (!same)
+		printf("# max %zu: got [%s] want [%s]\n", max, got + 1, want);
+	free(want);
+	free(got);
+	return same;
+}
+
+static void test_esc(void)
+{
+	static const char *const texts[] = {
+		"", "plain", "<script>alert('x')</script>", "a&b\"c'd<e>f",
+		"&&&", "'", "tab\there", "new\nline", "caf\xc3\xa9 <b>",
+		"\xe8\xad\xa6\xe5\x91\x8a & \xe6\xb3\xa8\xe6\x84\x8f", "bad \xff\xfe byte",
+		"invoice\xe2\x80\xaegpj.exe", "del\x7f", "c1 \xc2\x85 here",
+		"0123456789", "012345678", "0123456", "01234567", "abc",
+	};
+	static const size_t maxes[] = { 1, 4, 7, 10, 11, 12, 13, 200, 4096 };
+	char random_text[64];
+	size_t t, m, i;
+	int bad = 0, round;
+	unsigned int seed = 12345;
+
+	for (t = 0; t < OM_N_ELEMENTS(texts); t++) {
+		for (m = 0; m < OM_N_ELEMENTS(maxes); m++)
+			bad += !esc_same(texts[t], maxes[m]);
+	}
+	bad += !esc_same(NULL, 10);
+	TAP_OK(bad == 0, "escaping: the table, at every length limit (%d differ)", bad);
+	/* bytes of every kind: ASCII, specials, controls, UTF-8 pieces */
+	for (round = 0; round < 20000; round++) {
+		size_t len = (size_t)(rand_r(&seed) % (sizeof(random_text) - 1));
+
+		for (i = 0; i < len; i++) {
+			static const char pool[] = "aZ9 &<>\"'\t\x7f\xc3\xa9\xe2\x80\xae\xff\x85";
+
+			random_text[i] = rand_r(&seed) % 3 == 0 ?
+				pool[(size_t)rand_r(&seed) % (sizeof(pool) - 1)] :
+				(char)(0x20 + rand_r(&seed) % 0x5f);
+		}
+		random_text[len] = '\0';
+		bad += !esc_same(random_text, (size_t)(1 + rand_r(&seed) % 70));
+	}
+	TAP_OK(bad == 0, "escaping: 20000 random texts as before (%d differ)", bad);
+}
+
+/* ---- the per-thread caches ---- */
+
+/* What web-zone.c did for every date before its cache: TZ switched. */
+static int ref_local(const char *zone, time_t when, struct tm *tm)
+{
+	const char *old = getenv("TZ");
+	char *saved = old != NULL ? om_strdup(old) : NULL;
+	int ret;
+
+	if (strcmp(zone, "localtime") != 0 && om_settings_timezone_valid(zone))
+		(void)setenv("TZ", zone, 1);
+	tzset();
+	ret = localtime_r(&when, tm) != NULL ? 0 : -1;
+	if (saved != NULL)
+		(void)setenv("TZ", saved, 1);
+	else
+		(void)unsetenv("TZ");
+	tzset();
+	free(saved);
+	return ret;
+}
+
+static int same_tm(const struct tm *a, const struct tm *b)
+{
+	return a->tm_year == b->tm_year && a->tm_mon == b->tm_mon &&
+		a->tm_mday == b->tm_mday && a->tm_hour == b->tm_hour &&
+		a->tm_min == b->tm_min && a->tm_sec == b->tm_sec &&
+		a->tm_wday == b->tm_wday && a->tm_yday == b->tm_yday &&
+		a->tm_isdst == b->tm_isdst && a->tm_gmtoff == b->tm_gmtoff;
+}
+
+static const char *zone_date(struct web_zone_cache *cache, pthread_mutex_t *lock,
+			     const char *zone, time_t when, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (web_zone_local(cache, lock, zone, when, &tm) < 0 ||
+	    strftime(buf, size, "%d %b %Y %H:%M %z", &tm) == 0)
+		(void)om_strlcpy(buf, "?", size);
+	return buf;
+}
+
+static void test_zone_new_york(struct web_zone_cache *cache, pthread_mutex_t *lock)
+{
+	char summer[64], winter[64], again[64];
+	unsigned long hits;
+
+	/* 2024-07-01 12:00 UTC is EDT (-4), 2024-01-15 12:00 UTC EST (-5) */
+	zone_date(cache, lock, "America/New_York", 1719835200, summer, sizeof(summer));
+	zone_date(cache, lock, "America/New_York", 1705320000, winter, sizeof(winter));
+	TAP_OK(strcmp(summer, "01 Jul 2024 08:00 -0400") == 0 &&
+	       strcmp(winter, "15 Jan 2024 07:00 -0500") == 0,
+	       "America/New_York in summer and winter: %s, %s", summer, winter);
+	hits = cache->hits;
+	zone_date(cache, lock, "America/New_York", 1719835200 + 1800, again, sizeof(again));
+	TAP_OK(cache->hits == hits + 1 && strcmp(again, "01 Jul 2024 08:30 -0400") == 0,
+	       "the same hour again comes from the cache: %s", again);
+	/* 2024-03-10 07:00 UTC: 02:00 EST becomes 03:00 EDT */
+	zone_date(cache, lock, "America/New_York", 1710053940, winter, sizeof(winter));
+	zone_date(cache, lock, "America/New_York", 1710054000, summer, sizeof(summer));
+	TAP_OK(strcmp(winter, "10 Mar 2024 01:59 -0500") == 0 &&
+	       strcmp(summer, "10 Mar 2024 03:00 -0400") == 0,
+	       "the spring-forward minute: %s, then %s", winter, summer);
+}
+
+/* Every 7 minutes over the days around 2024's changes of offset, in zones
+   that change on the hour, at :30 UTC (Lord Howe, by 30 minutes), never,
+   and a zone the system does not have: the cache gives what TZ gives. */
+static void test_zone_sweep(struct web_zone_cache *cache, pthread_mutex_t *lock)
+{
+	static const char *const zones[] = {
+		"America/New_York", "Europe/London", "Australia/Lord_Howe",
+		"Asia/Kolkata", "Asia/Tokyo", "UTC", "localtime", "No/Such_Zone",
+	};
+	static const time_t starts[] = {
+		1709856000,	/* 2024-03-08: New York, 03-31: London */
+		1711670400,	/* 2024-03-29 */
+		1712275200,	/* 2024-04-05: Lord Howe */
+		1728000000,	/* 2024-10-04: Lord Howe */
+		1729814400,	/* 2024-10-25: London */
+		1730419200,	/* 2024-11-01: New York */
+	};
+	struct tm got, want;
+	size_t z, s;
+	time_t t;
+	int n = 0, bad = 0;
+
+	for (z = 0; z < OM_N_ELEMENTS(zones); z++) {
+		for (s = 0; s < OM_N_ELEMENTS(starts); s++) {
+			for (t = starts[s]; t < starts[s] + 4 * 86400; t += 7 * 60) {
+				n++;
+				if (web_zone_local(cache, lock, zones[z], t, &got) < 0 ||
+				    ref_local(zones[z], t, &want) < 0 || !same_tm(&got, &want)) {
+					if (bad++ < 3)
+						printf("# %s at %lld differs\n", zones[z], (long long)t);
+				}
+			}
+		}
+	}
+	TAP_OK(bad == 0 && cache->hits > cache->misses,
+	       "%d dates in 8 zones as TZ gives them (%d differ; %lu hits, %lu misses)",
+	       n, bad, cache->hits, cache->misses);
+}
+
+static void test_zone(void)
+{
+	pthread_mutex_t lock;
+	struct web_zone_cache *cache = om_calloc(1, sizeof(*cache));
+
+	if (pthread_mutex_init(&lock, NULL) != 0)
+		abort();
+	web_zone_cache_init(cache);
+	test_zone_new_york(cache, &lock);
+	test_zone_sweep(cache, &lock);
+	pthread_mutex_destroy(&lock);
+	free(cache);
+}
+
+/* get and the values it gave */
+static int settings_is(struct web_settings_cache *cache, struct om_store *store,
+		       const char *mailbox, const char *def, const char *lang,
+		       const char *zone)
+{
+	struct web_settings v;
+	char *error = NULL;
+
+	if (web_settings_get(cache, store, mailbox, def, &v, &error) < 0) {
+		printf("# %s\n", error);
+		free(error);
+		return 0;
+	}
+	return strcmp(v.language, lang) == 0 && strcmp(v.timezone, zone) == 0;
+}
+
+static void set(struct om_store *store, const char *scope, const char *name,
+		const char *value)
+{
+	char *error = NULL;
+
+	if (om_store_domain_set(store, scope, name, value, &error) < 0) {
+		printf("# %s\n", error);
+		abort();
+	}
+}
+
+static void test_settings_changes(struct web_settings_cache *c, struct om_store *mine,
+				  struct om_store *other)
+{
+	const char *u = "u@a.example";
+	unsigned long drops, hits;
+	char *error = NULL;
+
+	TAP_OK(settings_is(c, mine, u, "en", "en", "localtime") &&
+	       settings_is(c, mine, "v@b.example", "ja", "ja", "localtime") &&
+	       settings_is(c, mine, u, "en", "en", "localtime") && c->hits == 1 &&
+	       c->misses == 2, "defaults; a mailbox asked again is a hit");
+	set(other, "a.example", "language", "ja");
+	TAP_OK(settings_is(c, mine, u, "en", "ja", "localtime"),
+	       "another connection's domain setting is seen at once");
+	set(other, "*", OM_SETTING_TIMEZONE, "Asia/Tokyo");
+	TAP_OK(settings_is(c, mine, u, "en", "ja", "Asia/Tokyo") &&
+	       settings_is(c, mine, "v@b.example", "en", "en", "Asia/Tokyo"),
+	       "a global setting is seen for every mailbox");
+	set(other, u, "language", "en");
+	TAP_OK(settings_is(c, mine, u, "en", "en", "Asia/Tokyo"),
+	       "a mailbox's own language is seen at once");
+	set(mine, "a.example", OM_SETTING_TIMEZONE, "America/New_York");
+	TAP_OK(settings_is(c, mine, u, "en", "en", "America/New_York"),
+	       "a change through the thread's own handle is seen at once");
+	drops = c->drops;
+	hits = c->hits;
+	if (om_store_nonce_use(other, "00112233445566778899aabbccddeeff", 2000000000LL,
+			       1700000000LL, &error) != 1)
+		abort();
+	TAP_OK(settings_is(c, mine, u, "en", "en", "America/New_York") &&
+	       c->drops == drops && c->hits == hits + 1,
+	       "a write that is not configuration keeps the cache");
+}
+
+static void test_settings(void)
+{
+	char dir[] = "/tmp/om-test-web-XXXXXX", *path, *error = NULL;
+	struct om_store *mine = NULL, *other = NULL;
+	struct web_settings_cache *cache = om_calloc(1, sizeof(*cache));
+
+	if (mkdtemp(dir) == NULL)
+		abort();
+	path = om_asprintf("%s/o.db", dir);
+	if (om_store_open(path, OM_STORE_CREATE, 1000, &mine, &error) < 0 ||
+	    om_store_open(path, 0, 1000, &other, &error) < 0)
+		abort();
+	web_settings_cache_init(cache);
+	test_settings_changes(cache, mine, other);
+	om_store_close(&other);
+	om_store_close(&mine);
+	tap_remove_tree(dir);
+	free(path);
+	free(cache);
+}
+
 int main(void)
 {
 	test_form_good();
@@ -281,5 +575,8 @@ int main(void)
 	test_bucket();
 	test_rate_table();
 	test_texts();
+	test_esc();
+	test_zone();
+	test_settings();
 	return tap_done();
 }
