@@ -32,7 +32,7 @@
 
 #define WEB_HTTP_CONNECTIONS 512	/* open connections, all threads */
 #define WEB_HTTP_TIMEOUT 30		/* seconds a connection may idle */
-#define WEB_HTTP_MEMORY (64 * 1024)	/* per connection: headers and URL */
+#define WEB_HTTP_MEMORY (32 * 1024)	/* per connection: headers and URL (MHD's default) */
 #define WEB_RATE_CLIENTS 65536
 
 static const char web_csp[] =
@@ -69,6 +69,7 @@ static const struct web_route web_routes[] = {
 	{ "/me/", 1, web_me_show, web_me_change },
 	{ "/login", 0, web_login_show, web_login_post },
 	{ "/logo", 0, web_logo, NULL },
+	{ "/style.css", 0, web_style, NULL },
 };
 
 /* ---- the response ---- */
@@ -96,7 +97,9 @@ static enum MHD_Result web_http_send(struct MHD_Connection *conn,
 				    web_csp) == MHD_NO ||
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_X_FRAME_OPTIONS, "DENY") == MHD_NO ||
 	    MHD_add_response_header(r, "Referrer-Policy", "no-referrer") == MHD_NO ||
-	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") == MHD_NO ||
+	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
+				    resp->cacheable ? "public, max-age=86400" :
+				    "no-store") == MHD_NO ||
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_X_CONTENT_TYPE_OPTIONS,
 				    "nosniff") == MHD_NO ||
 	    (resp->location != NULL &&

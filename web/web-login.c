@@ -129,5 +129,6 @@ void web_logo(struct web_request *req, struct web_response *resp)
 	resp->body = req->server->logo;
 	resp->len = req->server->logo_len;
 	resp->body_static = 1;
+	resp->cacheable = 1;
 	resp->content_type = req->server->logo_type;
 }

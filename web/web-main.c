@@ -56,6 +56,7 @@ struct web_thread *web_thread(struct web_server *server)
 		return thread;
 	thread = om_calloc(1, sizeof(*thread));
 	web_settings_cache_init(&thread->settings);
+	thread->settings.recheck_ms = WEB_SETTINGS_RECHECK_MS;
 	web_zone_cache_init(&thread->zones);
 	if (pthread_setspecific(server->thread_key, thread) != 0) {
 		free(thread);

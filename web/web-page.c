@@ -47,6 +47,17 @@ static const char web_page_css[] =
 	"footer{max-width:40em;margin:0 auto;padding:1em;font-size:.85em;color:#555}"
 	"a{color:#1f5a9a}";
 
+void web_style(struct web_request *req, struct web_response *resp)
+{
+	(void)req;
+	resp->status = 200;
+	resp->body = (char *)web_page_css;
+	resp->len = sizeof(web_page_css) - 1;
+	resp->body_static = 1;
+	resp->cacheable = 1;
+	resp->content_type = "text/css; charset=utf-8";
+}
+
 void web_page_raw(struct web_page *p, const char *html)
 {
 	om_buf_append_str(&p->buf, html);
@@ -89,9 +100,11 @@ void web_page_begin(struct web_page *p, const struct web_request *req,
 	web_page_t(p, title);
 	web_page_raw(p, " - ");
 	web_page_esc(p, config->brand_name, 200);
-	web_page_raw(p, "</title><style>");
-	om_buf_append(&p->buf, web_page_css, sizeof(web_page_css) - 1);
-	web_page_raw(p, "</style></head><body><header>");
+	/* the style sheet is one file browsers keep, not 1.5 KB in every
+	   page */
+	web_page_raw(p, "</title><link rel=\"stylesheet\" href=\"");
+	web_page_esc(p, req->root, 0);
+	web_page_raw(p, "style.css\"></head><body><header>");
 	if (req->server->logo != NULL) {
 		web_page_raw(p, "<img src=\"");
 		web_page_esc(p, req->root, 0);

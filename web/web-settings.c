@@ -21,6 +21,10 @@
  *     digests and nonces move the counter but not the revision, and the
  *     slots stay.
  *
+ * The server checks at most every recheck_ms (WEB_SETTINGS_RECHECK_MS):
+ * a language or timezone changed is seen within that, like policyd's
+ * refresh interval; tests check at every use.
+ *
  * The counter is read before the revision, and both before any value, so
  * a change committed meanwhile always shows at the next check: a value
  * served is never older than the last check.  A store that cannot say
@@ -35,6 +39,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void web_settings_cache_init(struct web_settings_cache *cache)
 {
@@ -57,9 +62,18 @@ static void web_settings_drop(struct web_settings_cache *cache)
 static int web_settings_valid(struct web_settings_cache *cache,
 			      struct om_store *store)
 {
-	long long counter = om_store_change_counter(store), revision;
+	long long counter, revision, now_ms = 0;
 	char *error = NULL;
+	struct timespec ts;
 
+	if (cache->recheck_ms > 0 && cache->counter >= 0 &&
+	    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0) {
+		now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (now_ms - cache->checked_ms < cache->recheck_ms)
+			return 1;
+	}
+	cache->checked_ms = now_ms;
+	counter = om_store_change_counter(store);
 	if (counter >= 0 && counter == cache->counter)
 		return 1;
 	if (counter < 0 ||

@@ -26,9 +26,17 @@ struct web_settings_slot {
 };
 
 /* One thread's cache; used by that thread (and its store handle) only. */
+/* the server's recheck_ms */
+#define WEB_SETTINGS_RECHECK_MS 250
+
 struct web_settings_cache {
 	long long counter;		/* om_store_change_counter checked at */
 	long long revision;		/* the "config" revision the slots hold */
+	/* how long a check holds (ms; 0: every use checks): the server keeps
+	   values up to this long after a settings change, as policyd's
+	   refresh interval does, and saves a store query a page */
+	long recheck_ms;
+	long long checked_ms;		/* when the last check was (monotonic) */
 	struct web_settings_slot slots[WEB_SETTINGS_SLOTS];
 	unsigned long hits, misses, drops;	/* tests and debugging */
 };

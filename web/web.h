@@ -79,6 +79,8 @@ struct web_response {
 	const char *content_type;	/* static */
 	char *location;			/* 303: a relative path (allocated) */
 	const char *allow;		/* 405 */
+	int cacheable;			/* the same for everyone (the style
+					   sheet, the logo): browsers may keep it */
 };
 
 typedef void web_handler(struct web_request *req, struct web_response *resp);
@@ -113,5 +115,7 @@ void web_me_change(struct web_request *req, struct web_response *resp);
 void web_login_show(struct web_request *req, struct web_response *resp);
 void web_login_post(struct web_request *req, struct web_response *resp);
 void web_logo(struct web_request *req, struct web_response *resp);
+/* web-page.c: the pages' style sheet (/style.css) */
+void web_style(struct web_request *req, struct web_response *resp);
 
 #endif
