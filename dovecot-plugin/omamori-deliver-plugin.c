@@ -532,6 +532,7 @@ static int omamori_over_size(struct omamori_delivery *d)
 					     d->config->scan_max_size);
 	buffer_t *header = t_buffer_create(8192);
 	char *lang, *notice, *serror = NULL;
+	struct om_notify_brand brand;
 	const char *error;
 
 	if (d->config->scan_limit_action == OM_LIMIT_TEMPFAIL)
@@ -556,8 +557,10 @@ static int omamori_over_size(struct omamori_delivery *d)
 		free(lang);
 		return omamori_tempfail(ctx, error);
 	}
+	brand.name = d->config->brand_name;
+	brand.support = d->config->brand_support;
 	notice = om_notify_unscanned(d->config->templates_dir, lang, reason,
-				     time(NULL), &serror);
+				     time(NULL), &brand, &serror);
 	free(lang);
 	if (notice == NULL) {
 		error = t_strdup(serror);

@@ -232,6 +232,8 @@ static void scand_handle_scan(struct scand_worker *w,
 	set.templates_dir = config->templates_dir;
 	set.language = lang;
 	set.notice_from = from;
+	set.brand.name = config->brand_name;
+	set.brand.support = config->brand_support;
 	set.admin_copy = admin;
 	set.report_key = w->report_key;
 	set.now = time(NULL);

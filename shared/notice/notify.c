@@ -133,8 +133,48 @@ static const char *om_notify_limit_words(const char *lang, const char *reason)
 	return ja ? "検査の上限を超えました" : "over a limit of the check";
 }
 
+char *om_notify_render_branded(const char *dir, const char *lang,
+			       const char *name,
+			       const struct om_notify_var *vars,
+			       const struct om_notify_brand *brand,
+			       char **error_r)
+{
+	char *text = om_notify_render(dir, lang, name, vars, error_r), *footer, *out;
+	char *brand_name, *brand_support;
+
+	if (text == NULL || brand == NULL || brand->name == NULL ||
+	    brand->name[0] == '\0')
+		return text;
+	brand_name = om_sanitize(brand->name, 200);
+	brand_support = om_sanitize(brand->support != NULL ? brand->support : "", 400);
+	if (brand_support[0] == '\0') {
+		/* no support contact: the name alone */
+		footer = om_asprintf("\n%s\n", brand_name);
+	} else {
+		struct om_notify_var fvars[] = {
+			{ "brand_name", brand_name }, { "brand_support", brand_support },
+			{ NULL, NULL }
+		};
+
+		footer = om_notify_render(dir, lang, "brand-footer", fvars, error_r);
+	}
+	free(brand_name);
+	free(brand_support);
+	if (footer == NULL) {
+		free(text);
+		return NULL;
+	}
+	out = om_asprintf("%s%s%s", text,
+			  text[0] != '\0' && text[strlen(text) - 1] != '\n' ? "\n" : "",
+			  footer);
+	free(text);
+	free(footer);
+	return out;
+}
+
 char *om_notify_unscanned(const char *dir, const char *lang,
-			  const char *reason, time_t now, char **error_r)
+			  const char *reason, time_t now,
+			  const struct om_notify_brand *brand, char **error_r)
 {
 	char *when = om_notify_time_text(now);
 	char *why = om_sanitize(reason, 300);
@@ -144,7 +184,8 @@ char *om_notify_unscanned(const char *dir, const char *lang,
 	};
 	char *notice;
 
-	notice = om_notify_render(dir, lang, "unscanned-notice", vars, error_r);
+	notice = om_notify_render_branded(dir, lang, "unscanned-notice", vars,
+					  brand, error_r);
 	free(when);
 	free(why);
 	return notice;

@@ -20,6 +20,21 @@ struct om_notify_var {
 char *om_notify_render(const char *dir, const char *lang, const char *name,
 		       const struct om_notify_var *vars, char **error_r);
 
+/* The ISP on every notice (omamori.conf's brand_name, brand_support):
+   rendered below a notice from templates/<lang>/brand-footer.txt. */
+struct om_notify_brand {
+	const char *name;
+	const char *support;
+};
+
+/* om_notify_render, then the brand footer when brand names an ISP (a
+   NULL brand or an empty name adds nothing). */
+char *om_notify_render_branded(const char *dir, const char *lang,
+			       const char *name,
+			       const struct om_notify_var *vars,
+			       const struct om_notify_brand *brand,
+			       char **error_r);
+
 /* Splits a rendered mail template into its subject and body (pointers into
    text, which is modified).  Returns 0, or -1 if there is no Subject line. */
 int om_notify_split_mail(char *text, const char **subject_r,
@@ -31,7 +46,8 @@ char *om_notify_time_text(time_t when);
 /* The notice above a message omamori could not scan whole
    (templates/<lang>/unscanned-notice.txt), or NULL with *error_r. */
 char *om_notify_unscanned(const char *dir, const char *lang,
-			  const char *reason, time_t now, char **error_r);
+			  const char *reason, time_t now,
+			  const struct om_notify_brand *brand, char **error_r);
 
 /* Substitutes {{name}} in tmpl; unknown names stay as they are. */
 char *om_notify_expand(const char *tmpl, const struct om_notify_var *vars);

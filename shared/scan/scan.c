@@ -55,7 +55,7 @@ static int om_scan_wrap_unscanned(struct om_scan_run *run, const char *reason,
 	char *notice;
 
 	notice = om_notify_unscanned(run->set->templates_dir, run->set->language,
-				     reason, run->set->now, error_r);
+				     reason, run->set->now, &run->set->brand, error_r);
 	if (notice == NULL)
 		return -1;
 	om_buf_init(&out);
@@ -281,8 +281,8 @@ static int om_scan_build_report(struct om_scan_run *run, const char *to,
 	char *text;
 	int ret = -1;
 
-	text = om_notify_render(run->set->templates_dir, run->set->language,
-				"virus-report", vars, error_r);
+	text = om_notify_render_branded(run->set->templates_dir, run->set->language,
+					"virus-report", vars, &run->set->brand, error_r);
 	if (text != NULL && om_notify_split_mail(text, &subj, &body) == 0) {
 		if (run->set->report_key != NULL &&
 		    strcmp(to, run->req->mailbox) != 0) {
@@ -349,8 +349,8 @@ static int om_scan_strip(struct om_scan_run *run, char **error_r)
 	char *notice;
 	size_t i;
 
-	notice = om_notify_render(run->set->templates_dir, run->set->language,
-				  "virus-notice", vars, error_r);
+	notice = om_notify_render_branded(run->set->templates_dir, run->set->language,
+					  "virus-notice", vars, &run->set->brand, error_r);
 	free(when);
 	free(removed);
 	if (notice == NULL)

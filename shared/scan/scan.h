@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "lib/om-config.h"
+#include "notice/notify.h"
 #include "proto/proto.h"
 
 struct om_av_engine;
@@ -28,6 +29,7 @@ struct om_scan_settings {
 	const char *language;		/* "ja" or "en" */
 	const char *notice_from;	/* full address */
 	const char *admin_copy;		/* address, or NULL */
+	struct om_notify_brand brand;	/* the ISP below every notice */
 	/* seals administrators' copies (report.h); NULL: unsealed */
 	const unsigned char *report_key;
 	time_t now;

@@ -62,17 +62,22 @@ static void test_unscanned(void)
 {
 	char *error = NULL, *ja, *en;
 
+	struct om_notify_brand brand = { "Example ISP", "0120-000-000" };
+
 	ja = om_notify_unscanned(TEMPLATES_DIR, "ja",
 				 "limit: box.zip: Heuristics.Limits.Exceeded.MaxRecursion",
-				 0, &error);
+				 0, &brand, &error);
 	en = om_notify_unscanned(TEMPLATES_DIR, "en", "limit: more than 1000 MIME parts",
-				 0, &error);
+				 0, NULL, &error);
 	TAP_OK(ja != NULL && strstr(ja, "\xe7\x90\x86\xe7\x94\xb1: \xe5\x9c\xa7\xe7\xb8\xae") != NULL &&
 	       strstr(ja, "(limit: box.zip: Heuristics.Limits.Exceeded.MaxRecursion)") != NULL,
 	       "ja: the reason in words, then the technical one");
 	TAP_OK(en != NULL && strstr(en, "Reason: too many parts in the message "
 				    "(limit: more than 1000 MIME parts)") != NULL,
 	       "en: the reason in words, then the technical one");
+	TAP_OK(ja != NULL && strstr(ja, "Example ISP") != NULL &&
+	       strstr(ja, "0120-000-000") != NULL, "ja: the ISP and its support below the notice");
+	TAP_OK(en != NULL && strstr(en, "Support:") == NULL, "no brand: no footer");
 	free(ja);
 	free(en);
 	free(error);
