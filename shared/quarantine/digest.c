@@ -741,7 +741,15 @@ static char *digest_html(const struct digest_render *r)
 		      "<meta charset=\"utf-8\"><title>", w->lang);
 	digest_html_escape(&b, w->title);
 	om_buf_append_str(&b, "</title></head>\n<body style=\"font-family:"
-			  "sans-serif\">\n<h2>");
+			  "sans-serif\">\n");
+	/* the ISP's logo, served by omamori-web (a mail client loads it only
+	   when the user lets it: the text says everything without it) */
+	if (config->brand_logo[0] != '\0') {
+		om_buf_append_str(&b, "<p><img src=\"");
+		digest_html_escape(&b, config->web_url);
+		om_buf_append_str(&b, "logo\" alt=\"\" style=\"max-height:3em\"></p>\n");
+	}
+	om_buf_append_str(&b, "<h2>");
 	digest_html_escape(&b, config->brand_name);
 	om_buf_append_str(&b, " ");
 	digest_html_escape(&b, w->title);
