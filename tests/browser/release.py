@@ -85,6 +85,9 @@ def digest_link_opens_the_mail_page(st):
     page = body_text()
     check(SUBJECT in page and SENDER in page, "page shows: %r" % page[:400])
     check("Example ISP" in page, "the ISP's name is not on the page")
+    logos = browser().find_elements(By.CSS_SELECTOR, "header img")
+    check(logos and browser().execute_script("return arguments[0].naturalWidth", logos[0]) > 0,
+          "the ISP's logo did not load")
     check(not in_inbox(st, SUBJECT), "opening the page released the mail")
 
 
