@@ -3,10 +3,18 @@
  * The Dovecot authentication protocol (v1, doc/web.md): over the
  * client UNIX socket (dovecot_auth_socket) we send "VERSION\t1\t2" and "CPID\t<pid>", read
  * the server's handshake up to "DONE", then one
- * "AUTH\t1\tPLAIN\tservice=omamori-web\tsecured\trip=..\tresp=<base64>"
+ * "AUTH\t1\tPLAIN\tservice=omamori-web\tsecured\tno-penalty\tresp=<base64>"
  * and read "OK\t1\tuser=..." or "FAIL\t1...".  One connection per login:
  * logins are rare, and nothing is kept open between them.  Every read has
  * a deadline and a line limit; the password is wiped after use.
+ *
+ * No rip= and no-penalty: every client comes through the one proxy, so
+ * Dovecot's per-address auth penalty (up to 15 s a login, and without rip
+ * every request shares one empty address) would delay every user's login
+ * and hold a pool thread while it waits; omamori-web logs the client
+ * itself and brakes guessing per account (web-lockout.c) and per client
+ * (web-rate.c).  Dovecot's auth_failure_delay (2 s) still applies to a
+ * wrong password.
  */
 #include "web-auth.h"
 #include "lib/util.h"
@@ -177,7 +185,7 @@ static void web_auth_base64(const unsigned char *in, size_t len, struct om_buf *
 
 /* The AUTH line for user and password (wiped by the caller). */
 static void web_auth_request(struct om_buf *req, const char *user,
-			     const char *password, const char *remote_ip)
+			     const char *password)
 {
 	size_t ulen = strlen(user), plen = strlen(password);
 	unsigned char *plain = om_malloc(ulen + plen + 2);
@@ -187,11 +195,7 @@ static void web_auth_request(struct om_buf *req, const char *user,
 	memcpy(plain + 1, user, ulen);
 	plain[ulen + 1] = '\0';
 	memcpy(plain + ulen + 2, password, plen);
-	om_buf_append_str(req, "AUTH\t1\tPLAIN\tservice=omamori-web\tsecured");
-	if (remote_ip != NULL && *remote_ip != '\0' &&
-	    strspn(remote_ip, "0123456789abcdefABCDEF.:") == strlen(remote_ip))
-		om_buf_printf(req, "\trip=%s", remote_ip);
-	om_buf_append_str(req, "\tresp=");
+	om_buf_append_str(req, "AUTH\t1\tPLAIN\tservice=omamori-web\tsecured\tno-penalty\tresp=");
 	web_auth_base64(plain, ulen + plen + 2, req);
 	om_buf_append_str(req, "\n");
 	explicit_bzero(plain, ulen + plen + 2);
@@ -234,8 +238,7 @@ static int web_auth_answer(struct web_auth_conn *c, const char *user,
 }
 
 int web_auth_check(const char *socket_path, const char *user,
-		   const char *password, const char *remote_ip,
-		   char **user_r, char **error_r)
+		   const char *password, char **user_r, char **error_r)
 {
 	struct web_auth_conn *c;
 	struct om_buf req;
@@ -256,7 +259,7 @@ int web_auth_check(const char *socket_path, const char *user,
 	snprintf(hello, sizeof(hello), "VERSION\t1\t2\nCPID\t%ld\n", (long)getpid());
 	if (web_auth_write(c, hello, strlen(hello), error_r) == 0 &&
 	    web_auth_handshake(c, error_r) == 0) {
-		web_auth_request(&req, user, password, remote_ip);
+		web_auth_request(&req, user, password);
 		if (web_auth_write(c, req.data, req.len, error_r) == 0)
 			ret = web_auth_answer(c, user, user_r, error_r);
 	}

@@ -7,12 +7,13 @@
 #define WEB_AUTH_H
 
 /* Asks Dovecot (socket_path: omamori.conf's dovecot_auth_socket) whether
-   password is user's, as service "omamori-web" from remote_ip.  1 yes
+   password is user's, as service "omamori-web", without the client's
+   address (Dovecot's per-address penalty would hit every user behind
+   the proxy; the caller logs the address and brakes guessing).  1 yes
    (*user_r: the user name Dovecot knows, allocated), 0 no, -1 could not
    ask (*error_r allocated): the auth service is down, too slow (10 s) or
    answers what we do not understand. */
 int web_auth_check(const char *socket_path, const char *user,
-		   const char *password, const char *remote_ip,
-		   char **user_r, char **error_r);
+		   const char *password, char **user_r, char **error_r);
 
 #endif

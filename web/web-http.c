@@ -8,7 +8,18 @@
  * as a struct web_request; the handler's struct web_response becomes the
  * MHD response with the security headers below.  Unknown paths are 404,
  * wrong methods 405, every page has Cache-Control: no-store and
- * Referrer-Policy: no-referrer (tokens are in the URLs).
+ * Referrer-Policy: no-referrer (tokens are in the URLs).  A POST the
+ * browser says comes from another site (Sec-Fetch-Site, Origin) is 403
+ * before any handler sees it (login CSRF).
+ *
+ * The listening socket is TCP on loopback or, better, a UNIX socket only
+ * the proxy's group may use; its peers are "unix", believed to forward a
+ * client's address only when web_trusted_proxies says "unix".  Slow
+ * clients: an idle connection is closed after WEB_HTTP_TIMEOUT seconds
+ * (MHD has no deadline for a whole request's headers: the proxy in front
+ * must buffer requests, as nginx does); a TCP listener without a trusted
+ * proxy (clients straight on loopback) also limits connections per
+ * address.
  *
  * Threads: MHD's internal thread pool of web_threads threads, each with
  * its own store handle (web-main.c) - a bounded number of SQLite
@@ -29,9 +40,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #define WEB_HTTP_CONNECTIONS 512	/* open connections, all threads */
-#define WEB_HTTP_TIMEOUT 30		/* seconds a connection may idle */
+#define WEB_HTTP_TIMEOUT 10		/* seconds a connection may idle */
+#define WEB_HTTP_PER_IP 64		/* connections per address, TCP without a proxy */
 #define WEB_HTTP_MEMORY (32 * 1024)	/* per connection: headers and URL (MHD's default) */
 #define WEB_RATE_CLIENTS 65536
 
@@ -149,7 +162,9 @@ static void web_http_client(struct web_server *server, struct MHD_Connection *co
 	char peer[INET6_ADDRSTRLEN] = "unknown";
 	const struct sockaddr *sa = info != NULL ? info->client_addr : NULL;
 
-	if (sa != NULL && sa->sa_family == AF_INET)
+	if (sa != NULL && sa->sa_family == AF_UNIX)
+		(void)om_strlcpy(peer, WEB_PEER_UNIX, sizeof(peer));
+	else if (sa != NULL && sa->sa_family == AF_INET)
 		(void)inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
 				peer, sizeof(peer));
 	else if (sa != NULL && sa->sa_family == AF_INET6)
@@ -207,6 +222,28 @@ static int web_http_form_type(struct MHD_Connection *conn)
 		(type[sizeof(form) - 1] == '\0' || type[sizeof(form) - 1] == ';');
 }
 
+/* 1 if a POST may go on as far as the browser's Sec-Fetch-Site and
+   Origin headers say (web_parse_post_origin); else 0, logged. */
+static int web_http_same_origin(const struct web_request *req,
+				struct MHD_Connection *conn)
+{
+	const char *site = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						       "Sec-Fetch-Site");
+	const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_ORIGIN);
+	const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						       MHD_HTTP_HEADER_HOST);
+	char *clean;
+
+	if (web_parse_post_origin(site, origin, host, req->server->config->web_url))
+		return 1;
+	clean = om_sanitize(origin != NULL ? origin : site != NULL ? site : "", 200);
+	om_log_info("client=%s form refused: sent from another site (%s)",
+		    req->address, clean);
+	free(clean);
+	return 0;
+}
+
 /* Runs the route's handler for a complete request into resp. */
 static void web_http_dispatch(struct web_request *req, const struct web_route *route,
 			      struct MHD_Connection *conn, struct web_http_call *call,
@@ -228,6 +265,11 @@ static void web_http_dispatch(struct web_request *req, const struct web_route *r
 		web_page_message(req, resp, 405, web_page_lang_browser(req),
 				 WT_METHOD_TITLE, WT_BAD_REQUEST_BODY, 0);
 		resp->allow = route->post != NULL ? "GET, HEAD, POST" : "GET, HEAD";
+		return;
+	}
+	if (req->method == WEB_POST && !web_http_same_origin(req, conn)) {
+		web_page_message(req, resp, 403, web_page_lang_browser(req),
+				 WT_CSRF_TITLE, WT_CSRF_BODY, 0);
 		return;
 	}
 	if (req->method == WEB_POST) {
@@ -356,6 +398,22 @@ static void web_http_log(void *cls, const char *fmt, va_list ap)
 	free(text);
 }
 
+/* Connections per address: none (0) behind a proxy, which is one
+   address for all, or on a UNIX socket. */
+static unsigned int web_http_per_ip(const struct web_server *server, int fd)
+{
+	union {
+		struct sockaddr_storage ss;
+		struct sockaddr sa;
+	} addr;
+	socklen_t len = sizeof(addr);
+
+	if (getsockname(fd, &addr.sa, &len) < 0 || addr.sa.sa_family == AF_UNIX ||
+	    server->config->web_trusted_proxies[0] != '\0')
+		return 0;
+	return WEB_HTTP_PER_IP;
+}
+
 void *web_http_start(struct web_server *server, int fd, char **error_r)
 {
 	struct MHD_Daemon *d;
@@ -363,6 +421,12 @@ void *web_http_start(struct web_server *server, int fd, char **error_r)
 	if (web_rate_init(&server->rate, server->config->web_rate_limit,
 			  WEB_RATE_CLIENTS) < 0) {
 		*error_r = om_strdup("cannot make the rate table's lock");
+		return NULL;
+	}
+	if (web_lockout_init(&server->logins, WEB_LOCKOUT_FAILURES,
+			     WEB_LOCKOUT_SECONDS, WEB_LOCKOUT_ACCOUNTS) < 0) {
+		web_rate_deinit(&server->rate);
+		*error_r = om_strdup("cannot make the login table's lock");
 		return NULL;
 	}
 	d = MHD_start_daemon(MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD |
@@ -375,10 +439,12 @@ void *web_http_start(struct web_server *server, int fd, char **error_r)
 			     (unsigned int)server->config->web_threads,
 			     MHD_OPTION_CONNECTION_LIMIT, (unsigned int)WEB_HTTP_CONNECTIONS,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)WEB_HTTP_TIMEOUT,
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, web_http_per_ip(server, fd),
 			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_HTTP_MEMORY,
 			     MHD_OPTION_NOTIFY_COMPLETED, web_http_completed, server,
 			     MHD_OPTION_END);
 	if (d == NULL) {
+		web_lockout_deinit(&server->logins);
 		web_rate_deinit(&server->rate);
 		*error_r = om_strdup("libmicrohttpd did not start (see the lines above)");
 		return NULL;
@@ -393,5 +459,6 @@ void web_http_stop(struct web_server *server, void **http)
 	/* finishes the requests in flight, joins the pool, closes fd */
 	MHD_stop_daemon(*http);
 	*http = NULL;
+	web_lockout_deinit(&server->logins);
 	web_rate_deinit(&server->rate);
 }

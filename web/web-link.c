@@ -3,8 +3,10 @@
  *
  * Every page is reached by a signed token (crypto/token.h): no cookies, no
  * sessions on the server.  A token is checked for its action ("mail" for
- * one message, "box" for a mailbox's pages) so a link made for one thing
- * never does another.  Forms carry a second token, action "csrf", over a
+ * one message, "box" for a digest's quarantine page, "session" for a
+ * login's quarantine and settings pages) so a link made for one thing
+ * never does another: a forwarded digest opens its quarantine list, never
+ * the mailbox's settings.  Forms carry a second token, action "csrf", over a
  * random nonce, which the store lets be used once (om_store_nonce_use): a
  * form replayed, or posted from another site without our page, is refused
  * before anything acts.
@@ -24,6 +26,13 @@
 int web_link_check(struct web_request *req, const char *action,
 		   struct om_token_claims *claims_r, struct web_response *resp)
 {
+	return web_link_check_either(req, action, NULL, claims_r, resp);
+}
+
+int web_link_check_either(struct web_request *req, const char *action,
+			  const char *other, struct om_token_claims *claims_r,
+			  struct web_response *resp)
+{
 	struct om_token_keys keys;
 	enum om_token_result result = OM_TOKEN_BAD;
 
@@ -32,7 +41,8 @@ int web_link_check(struct web_request *req, const char *action,
 		result = om_token_check(&keys, req->token, req->now, claims_r);
 		web_keys_forget(&keys);
 	}
-	if (result != OM_TOKEN_BAD && strcmp(claims_r->action, action) != 0)
+	if (result != OM_TOKEN_BAD && strcmp(claims_r->action, action) != 0 &&
+	    (other == NULL || strcmp(claims_r->action, other) != 0))
 		result = OM_TOKEN_BAD;
 	switch (result) {
 	case OM_TOKEN_OK:

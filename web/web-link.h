@@ -12,7 +12,8 @@ struct om_store;
 
 /* The actions tokens are made for (agreed with the digest's links). */
 #define WEB_ACTION_MAIL "mail"
-#define WEB_ACTION_BOX "box"
+#define WEB_ACTION_BOX "box"		/* a digest's: the quarantine page */
+#define WEB_ACTION_SESSION "session"	/* a login's: the quarantine page and /me */
 #define WEB_ACTION_CSRF "csrf"
 
 /* Checks req->token for action.  1 with *claims_r when it is genuine,
@@ -20,6 +21,10 @@ struct om_store;
    410 expired: nothing may act on it). */
 int web_link_check(struct web_request *req, const char *action,
 		   struct om_token_claims *claims_r, struct web_response *resp);
+/* The same for a token of either action (claims_r->action says which). */
+int web_link_check_either(struct web_request *req, const char *action,
+			  const char *other, struct om_token_claims *claims_r,
+			  struct web_response *resp);
 
 /* A new token for mailbox, action and message, valid for lifetime
    seconds (allocated), or NULL. */

@@ -4,9 +4,15 @@
  * A login is a mailbox's own mail password, checked by Dovecot
  * (web-auth.c); on success the browser is sent (303, a relative path of
  * ours, never a URL from the request) to the quarantine page under a new
- * "box" token, which is the session.  A failed login costs the client
- * WEB_LOGIN_FAILURE_COST rate tokens, so guessing is slow; Dovecot's own
- * auth_failure_delay applies too (we pass the client's address as rip).
+ * "session" token (an hour), the only token that opens the settings.
+ *
+ * Two brakes on guessing, both ours: a failed login costs the client
+ * WEB_LOGIN_FAILURE_COST rate tokens, and an account with
+ * WEB_LOCKOUT_FAILURES failures in WEB_LOCKOUT_SECONDS gets 429 "too many
+ * attempts" without Dovecot being asked (web-lockout.c).  Dovecot is not
+ * told the client's address (no rip=): its per-address penalty would
+ * delay every user behind the proxy and hold our threads; the address is
+ * in our own log lines.
  */
 #include "web.h"
 #include "web-auth.h"
@@ -68,7 +74,8 @@ void web_login_post(struct web_request *req, struct web_response *resp)
 	const char *password = web_form_get(&req->form, "password");
 	struct om_store *store = web_store(req->server);
 	char *mailbox = NULL, *error = NULL, *token, *clean;
-	uint64_t now_ms;
+	uint64_t now_ms = om_now_ms();
+	double now = (double)now_ms / 1000.0;
 	int ret;
 
 	if (store == NULL) {
@@ -82,8 +89,17 @@ void web_login_post(struct web_request *req, struct web_response *resp)
 		return;
 	}
 	clean = om_sanitize(user, 254);
+	if (web_lockout_blocked(&req->server->logins, user, now)) {
+		om_log_info("client=%s login user=%s result=locked", req->address, clean);
+		web_rate_penalty(&req->server->rate, req->client, now,
+				 WEB_LOGIN_FAILURE_COST);
+		free(clean);
+		web_page_message(req, resp, 429, lang, WT_LOGIN_LOCKED_TITLE,
+				 WT_LOGIN_LOCKED_BODY, 0);
+		return;
+	}
 	ret = web_auth_check(config->dovecot_auth_socket, user, password,
-			     req->address, &mailbox, &error);
+			     &mailbox, &error);
 	if (ret < 0) {
 		om_log_error("client=%s login user=%s: %s", req->address, clean, error);
 		free(error);
@@ -92,15 +108,17 @@ void web_login_post(struct web_request *req, struct web_response *resp)
 		return;
 	}
 	if (ret == 0) {
-		om_log_info("client=%s login user=%s result=fail", req->address, clean);
-		now_ms = om_now_ms();
-		web_rate_penalty(&req->server->rate, req->client,
-				 (double)now_ms / 1000.0, WEB_LOGIN_FAILURE_COST);
+		om_log_info("client=%s login user=%s result=fail failures=%u",
+			    req->address, clean,
+			    web_lockout_fail(&req->server->logins, user, now));
+		web_rate_penalty(&req->server->rate, req->client, now,
+				 WEB_LOGIN_FAILURE_COST);
 		free(clean);
 		web_login_page(req, resp, lang, 403, 1, user);
 		return;
 	}
-	token = web_link_make(req, mailbox, WEB_ACTION_BOX, "", WEB_SESSION_SECONDS);
+	web_lockout_clear(&req->server->logins, user);
+	token = web_link_make(req, mailbox, WEB_ACTION_SESSION, "", WEB_SESSION_SECONDS);
 	om_log_info("client=%s login user=%s mailbox=%s result=ok", req->address,
 		    clean, mailbox);
 	free(clean);

@@ -1,6 +1,8 @@
 /* web-mail.c - the quarantine pages of omamori-web: one quarantined mail
  * (/m/<token>, the digest's links) and a mailbox's whole quarantine
- * (/q/<token>, the page a login or the digest opens).
+ * (/q/<token>, the page a login or the digest opens: a "session" token
+ * from a login links to the user's settings, a digest's "box" token only
+ * to the login page, so a forwarded digest never gives the settings away).
  *
  * What a page shows comes from the store's quarantine rows, so no page
  * opens the mailbox; what a button does goes through om_quarantine_act
@@ -329,6 +331,26 @@ static void web_box_item(struct web_page *p, struct web_request *req,
 	free(mail_token);
 }
 
+/* The way to the settings: /me under a login's session token; from a
+   digest's box token, the login page (the settings need the password). */
+static void web_box_settings_link(struct web_page *p, const struct web_request *req,
+				  const struct om_token_claims *claims)
+{
+	int session = strcmp(claims->action, WEB_ACTION_SESSION) == 0;
+
+	web_page_raw(p, "<p><a href=\"");
+	web_page_esc(p, req->root, 0);
+	if (session) {
+		web_page_raw(p, "me/");
+		web_page_esc(p, req->token, 0);
+	} else {
+		web_page_raw(p, "login");
+	}
+	web_page_raw(p, "\">");
+	web_page_t(p, session ? WT_TO_ME : WT_LOGIN_FOR_SETTINGS);
+	web_page_raw(p, "</a></p>");
+}
+
 void web_box_show(struct web_request *req, struct web_response *resp)
 {
 	struct om_token_claims claims;
@@ -340,7 +362,8 @@ void web_box_show(struct web_request *req, struct web_response *resp)
 	char *csrf, *error = NULL;
 	size_t i;
 
-	if (!web_link_check(req, WEB_ACTION_BOX, &claims, resp))
+	if (!web_link_check_either(req, WEB_ACTION_BOX, WEB_ACTION_SESSION, &claims,
+				   resp))
 		return;
 	store = web_store(req->server);
 	web_page_mailbox(req, store, claims.mailbox, &settings);
@@ -376,13 +399,7 @@ void web_box_show(struct web_request *req, struct web_response *resp)
 	web_page_raw(&p, "</p>");
 	for (i = 0; i < rows.count; i++)
 		web_box_item(&p, req, settings.timezone, &claims, &rows.items[i], csrf);
-	web_page_raw(&p, "<p><a href=\"");
-	web_page_esc(&p, req->root, 0);
-	web_page_raw(&p, "me/");
-	web_page_esc(&p, req->token, 0);
-	web_page_raw(&p, "\">");
-	web_page_t(&p, WT_TO_ME);
-	web_page_raw(&p, "</a></p>");
+	web_box_settings_link(&p, req, &claims);
 	web_page_finish(&p, req, resp, 200);
 	free(csrf);
 	web_box_rows_free(&rows);
@@ -394,7 +411,8 @@ void web_box_act(struct web_request *req, struct web_response *resp)
 	struct om_store *store;
 	const char *lang;
 
-	if (!web_link_check(req, WEB_ACTION_BOX, &claims, resp))
+	if (!web_link_check_either(req, WEB_ACTION_BOX, WEB_ACTION_SESSION, &claims,
+				   resp))
 		return;
 	store = web_store(req->server);
 	lang = web_page_lang_mailbox(req, store, claims.mailbox);

@@ -3,8 +3,9 @@
  * quarantine, the user's own lists and settings (doc/web.md).
  *
  * Start-up, in the order of every omamori daemon: the configuration, the
- * listening socket (loopback only: the ISP's HTTPS proxy is in front), the
- * irrevocable drop to web_user, then what that user reads - the token key
+ * listening socket (a UNIX socket, mode 0660 in web_socket_group, the
+ * proxy's group; or TCP on loopback: the ISP's HTTPS proxy is in front),
+ * the irrevocable drop to web_user, then what that user reads - the token key
  * file, the brand logo, the store - and the HTTP server's threads.
  * SIGHUP reloads the key file (a rotation by `omamorictl web-key rotate`),
  * SIGTERM stops after the requests in flight.
@@ -32,6 +33,8 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define WEB_BACKLOG 128
@@ -100,18 +103,119 @@ void web_keys_forget(struct om_token_keys *keys)
 
 /* ---- start-up ---- */
 
-/* Binds web_listen: a loopback address, a port nobody holds. */
+/* The owner (web_user, when we are root) and group (web_socket_group,
+   else web_user's) the UNIX socket is given; -1 leaves one as it is. */
+static int web_main_socket_owner(const struct om_config *config, uid_t *uid_r,
+				 gid_t *gid_r, char **error_r)
+{
+	struct passwd *pw = getpwnam(config->web_user);
+	struct group *gr;
+
+	*uid_r = (uid_t)-1;
+	*gid_r = (gid_t)-1;
+	if (pw != NULL && geteuid() == 0) {
+		*uid_r = pw->pw_uid;
+		*gid_r = pw->pw_gid;
+	}
+	if (config->web_socket_group[0] == '\0')
+		return 0;
+	if ((gr = getgrnam(config->web_socket_group)) == NULL) {
+		*error_r = om_asprintf("web_socket_group '%s': unknown group",
+				       config->web_socket_group);
+		return -1;
+	}
+	*gid_r = gr->gr_gid;
+	return 0;
+}
+
+/* Clears the way for a UNIX socket at path: a socket left by an earlier
+   run is removed; one somebody answers on, or a file that is not a
+   socket, is an error. */
+static int web_main_unlink_stale(const struct sockaddr_un *un, socklen_t len,
+				 char **error_r)
+{
+	struct stat st;
+	int fd, live;
+
+	if (lstat(un->sun_path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		*error_r = om_asprintf("web_listen unix:%s: %s", un->sun_path,
+				       strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		*error_r = om_asprintf("web_listen unix:%s: exists and is not a socket",
+				       un->sun_path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	live = fd >= 0 && connect(fd, (const struct sockaddr *)un, len) == 0;
+	if (fd >= 0)
+		close(fd);
+	if (live) {
+		*error_r = om_asprintf("web_listen unix:%s: another program listens there",
+				       un->sun_path);
+		return -1;
+	}
+	if (unlink(un->sun_path) < 0) {
+		*error_r = om_asprintf("web_listen unix:%s: removing the old socket: %s",
+				       un->sun_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Binds web_listen's UNIX socket: mode 0660 from the start (umask), then
+   given to web_user and web_socket_group, the proxy's group. */
+static int web_main_listen_unix(const struct om_config *config,
+				const struct sockaddr_un *un, socklen_t len,
+				char **error_r)
+{
+	uid_t uid;
+	gid_t gid;
+	mode_t mask;
+	int fd, ret;
+
+	if (web_main_socket_owner(config, &uid, &gid, error_r) < 0 ||
+	    web_main_unlink_stale(un, len, error_r) < 0)
+		return -1;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*error_r = om_asprintf("socket: %s", strerror(errno));
+		return -1;
+	}
+	mask = umask(0117);
+	ret = bind(fd, (const struct sockaddr *)un, len);
+	(void)umask(mask);
+	if (ret < 0 || chown(un->sun_path, uid, gid) < 0 ||
+	    chmod(un->sun_path, 0660) < 0 || listen(fd, WEB_BACKLOG) < 0) {
+		*error_r = om_asprintf("web_listen %s: %s", config->web_listen,
+				       strerror(errno));
+		if (ret == 0)
+			(void)unlink(un->sun_path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Binds web_listen: a UNIX socket, or a loopback address and a port
+   nobody holds. */
 static int web_main_listen(const struct om_config *config, char **error_r)
 {
 	union {
 		struct sockaddr_storage ss;
 		struct sockaddr sa;
+		struct sockaddr_un un;
 	} addr;
 	socklen_t len;
 	int fd, one = 1;
 
 	if (web_parse_listen(config->web_listen, &addr.ss, &len, error_r) < 0)
 		return -1;
+	if (addr.ss.ss_family == AF_UNIX)
+		return web_main_listen_unix(config, &addr.un, len, error_r);
 	fd = socket(addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		*error_r = om_asprintf("socket: %s", strerror(errno));

@@ -9,6 +9,10 @@
  * `omamorictl mailbox set` stores them; what a user may change at all is
  * the domain's user-may-change setting (seed 002: inbound checks yes,
  * outbound no), checked on every POST, not only by hiding a form.
+ *
+ * Only a login's "session" token opens this page: a digest's "box" token
+ * (which anyone the digest is forwarded to holds for days) gets a 403 that
+ * asks for the mail password.
  */
 #include "web.h"
 #include "web-link.h"
@@ -232,7 +236,7 @@ static void web_me_digest(struct web_page *p, struct web_me *me, const char *csr
 	web_me_form(p, me->req, csrf, "known");
 	web_me_hidden(p, "value", strcmp(known, "on") == 0 ? "off" : "on");
 	web_page_raw(p, "<button type=\"submit\">");
-	web_page_t(p, strcmp(known, "on") == 0 ? WT_OFF : WT_ON);
+	web_page_t(p, strcmp(known, "on") == 0 ? WT_TURN_OFF : WT_TURN_ON);
 	web_page_raw(p, "</button></form></div>");
 	free(value);
 	free(known);
@@ -327,12 +331,21 @@ static int web_me_open(struct web_request *req, struct web_response *resp,
 		       struct om_token_claims *claims, struct web_me *me)
 {
 	memset(me, 0, sizeof(*me));
-	if (!web_link_check(req, WEB_ACTION_BOX, claims, resp))
+	if (!web_link_check_either(req, WEB_ACTION_SESSION, WEB_ACTION_BOX, claims,
+				   resp))
 		return 0;
 	me->req = req;
 	me->mailbox = claims->mailbox;
 	me->store = web_store(req->server);
 	me->lang = web_page_lang_mailbox(req, me->store, claims->mailbox);
+	if (strcmp(claims->action, WEB_ACTION_SESSION) != 0) {
+		/* a digest's link: its holder may not be the mailbox's owner */
+		om_log_info("client=%s mailbox=%s settings refused: not logged in",
+			    req->address, me->mailbox);
+		web_page_message(req, resp, 403, me->lang, WT_ME_TITLE,
+				 WT_LOGIN_FOR_SETTINGS, 1);
+		return 0;
+	}
 	if (me->store == NULL) {
 		web_page_message(req, resp, 503, me->lang, WT_ERROR_TITLE,
 				 WT_ERROR_BODY, 0);
@@ -390,7 +403,12 @@ static unsigned int web_me_list_change(struct web_me *me, int add,
 			    me->req->address, me->mailbox, kind, add ? "add" : "del", error);
 		free(error);
 		free(norm);
-		*note_r = WT_LIST_FULL;
+		*note_r = add ? WT_LIST_FULL : WT_ERROR_BODY;
+		return add ? 409 : 503;
+	}
+	if (ret == 0 && !add) {
+		free(norm);
+		*note_r = WT_NOT_ON_LIST;
 		return 409;
 	}
 	om_log_info("client=%s mailbox=%s list %s %s %s", me->req->address,
@@ -482,10 +500,12 @@ static unsigned int web_me_feature_change(struct web_me *me, enum web_text *note
 	const char *source;
 	char *error = NULL;
 
-	*note_r = WT_NOT_YOURS;
+	*note_r = WT_BAD_REQUEST_BODY;
 	if (feature == NULL || state == NULL || !om_settings_feature_valid(feature) ||
-	    (strcmp(state, "on") != 0 && strcmp(state, "paused") != 0) ||
-	    !om_settings_user_may_change(me->may, feature))
+	    (strcmp(state, "on") != 0 && strcmp(state, "paused") != 0))
+		return 400;
+	*note_r = WT_NOT_YOURS;
+	if (!om_settings_user_may_change(me->may, feature))
 		return 403;
 	if (om_settings_subscription(me->store, me->mailbox, feature, &now, &source,
 				     &error) < 0 ||

@@ -1,5 +1,6 @@
 /* web-parse.c - omamori-web's parsers of untrusted text: form bodies,
- * Accept-Language, X-Forwarded-For, tokens in paths, and the listen address.
+ * Accept-Language, X-Forwarded-For, where a POST comes from (Origin,
+ * Sec-Fetch-Site), tokens in paths, and the listen address.
  *
  * Everything here reads bytes a browser or a proxy chose, so each parser
  * has a bound and refuses what it does not expect (never cuts it); none
@@ -15,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stddef.h>
+#include <sys/un.h>
 
 #define WEB_TOKEN_MAX 2048
 #define WEB_LANG_TAG_MAX 32
@@ -316,20 +319,52 @@ static int web_addr_listed(const char *addr, const char *trusted)
 	return 0;
 }
 
+/* 1 if word is one of list's space-separated words. */
+static int web_word_listed(const char *word, const char *list)
+{
+	size_t len = strlen(word), n;
+	const char *p = list;
+
+	while (p != NULL && *p != '\0') {
+		while (*p == ' ')
+			p++;
+		n = strcspn(p, " ");
+		if (n == len && strncmp(p, word, len) == 0)
+			return 1;
+		p += n;
+	}
+	return 0;
+}
+
+/* The last entry of an X-Forwarded-For (the one our proxy wrote),
+   canonical, into fwd; -1 if it is not an address. */
+static int web_xff_last(const char *xff, char *fwd, size_t size)
+{
+	const char *last = strrchr(xff, ',');
+
+	last = last != NULL ? last + 1 : xff;
+	return web_addr_canon(last, strlen(last), fwd, size);
+}
+
 int web_parse_client(const char *peer, const char *trusted, const char *xff,
 		     char *buf, size_t size)
 {
 	char canon[INET6_ADDRSTRLEN], fwd[INET6_ADDRSTRLEN];
-	const char *last;
 
+	if (strcmp(peer, WEB_PEER_UNIX) == 0) {
+		/* anybody who may connect to the socket: believed only when
+		   the administrator said so ("unix" in web_trusted_proxies) */
+		if (xff != NULL && trusted != NULL &&
+		    web_word_listed(WEB_PEER_UNIX, trusted) &&
+		    web_xff_last(xff, fwd, sizeof(fwd)) == 0)
+			return om_strlcpy(buf, fwd, size);
+		return om_strlcpy(buf, WEB_PEER_UNIX, size);
+	}
 	if (web_addr_canon(peer, strlen(peer), canon, sizeof(canon)) < 0)
 		return om_strlcpy(buf, peer, size);
-	if (xff != NULL && trusted != NULL && web_addr_listed(canon, trusted)) {
-		last = strrchr(xff, ',');
-		last = last != NULL ? last + 1 : xff;
-		if (web_addr_canon(last, strlen(last), fwd, sizeof(fwd)) == 0)
-			return om_strlcpy(buf, fwd, size);
-	}
+	if (xff != NULL && trusted != NULL && web_addr_listed(canon, trusted) &&
+	    web_xff_last(xff, fwd, sizeof(fwd)) == 0)
+		return om_strlcpy(buf, fwd, size);
 	return om_strlcpy(buf, canon, size);
 }
 
@@ -349,6 +384,44 @@ int web_parse_rate_key(const char *address, char *buf, size_t size)
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- where a POST comes from ---- */
+
+/* The host[:port] of an origin or URL ("https://h:p/x"), into buf; -1 if
+   it has none or it does not fit. */
+static int web_authority(const char *url, char *buf, size_t size)
+{
+	const char *p = strstr(url, "://");
+	size_t n;
+
+	if (p == NULL)
+		return -1;
+	p += 3;
+	n = strcspn(p, "/?#");
+	if (n == 0 || n >= size)
+		return -1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+int web_parse_post_origin(const char *sec_fetch_site, const char *origin,
+			  const char *host, const char *url)
+{
+	char from[256], ours[256];
+
+	if (sec_fetch_site != NULL && strcmp(sec_fetch_site, "same-origin") != 0 &&
+	    strcmp(sec_fetch_site, "none") != 0)
+		return 0;
+	if (origin == NULL || strcmp(origin, "null") == 0)
+		return 1;
+	if (web_authority(origin, from, sizeof(from)) < 0)
+		return 0;
+	if (host != NULL && strcasecmp(from, host) == 0)
+		return 1;
+	return url != NULL && web_authority(url, ours, sizeof(ours)) == 0 &&
+		strcasecmp(from, ours) == 0;
 }
 
 /* ---- tokens and the listen address ---- */
@@ -389,6 +462,26 @@ static int web_listen_split(const char *text, char *host, size_t size,
 	return om_parse_ulong(colon + 1, 1, 65535, port_r);
 }
 
+/* A UNIX socket's absolute path into a struct sockaddr_un. */
+static int web_listen_unix(const char *path, struct sockaddr_storage *addr_r,
+			   socklen_t *len_r, char **error_r)
+{
+	struct sockaddr_un *un = (struct sockaddr_un *)addr_r;
+
+	if (path[0] != '/' || strstr(path, "/../") != NULL) {
+		*error_r = om_asprintf("web_listen: unix:%s is not an absolute path", path);
+		return -1;
+	}
+	if (om_strlcpy(un->sun_path, path, sizeof(un->sun_path)) < 0) {
+		*error_r = om_asprintf("web_listen: unix:%s: the path is too long "
+				       "(at most %zu bytes)", path, sizeof(un->sun_path) - 1);
+		return -1;
+	}
+	un->sun_family = AF_UNIX;
+	*len_r = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path) + 1);
+	return 0;
+}
+
 int web_parse_listen(const char *text, struct sockaddr_storage *addr_r,
 		     socklen_t *len_r, char **error_r)
 {
@@ -398,6 +491,8 @@ int web_parse_listen(const char *text, struct sockaddr_storage *addr_r,
 	unsigned long port;
 
 	memset(addr_r, 0, sizeof(*addr_r));
+	if (strncmp(text, "unix:", 5) == 0)
+		return web_listen_unix(text + 5, addr_r, len_r, error_r);
 	if (web_listen_split(text, host, sizeof(host), &port) < 0) {
 		*error_r = om_asprintf("web_listen: '%s' is not ADDRESS:PORT", text);
 		return -1;

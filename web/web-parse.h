@@ -42,12 +42,18 @@ void web_form_free(struct web_form *form);
    ("ja-JP" counts as "ja"; q=0 means never), else def. */
 const char *web_parse_language(const char *header, const char *def);
 
-/* The client's address: peer (numeric, as the socket says) unless peer is
-   one of trusted (space-separated numeric addresses), in which case the
-   last entry of xff (the X-Forwarded-For values, joined by ","; NULL:
-   none), which that proxy wrote.  An entry that is not an IP address
-   leaves the peer.  The address goes to buf (numeric, canonical form);
-   0, or -1 if it does not fit. */
+/* The peer of a connection to our UNIX socket, and the word of
+   web_trusted_proxies that trusts it. */
+#define WEB_PEER_UNIX "unix"
+
+/* The client's address: peer (numeric, as the socket says, or
+   WEB_PEER_UNIX for a peer of the UNIX socket) unless peer is one of
+   trusted (space-separated numeric addresses, and the word "unix" for
+   every peer of the UNIX socket), in which case the last entry of xff
+   (the X-Forwarded-For values, joined by ","; NULL: none), which that
+   proxy wrote.  An entry that is not an IP address leaves the peer.  The
+   address goes to buf (numeric, canonical form, or "unix"); 0, or -1 if
+   it does not fit. */
 int web_parse_client(const char *peer, const char *trusted, const char *xff,
 		     char *buf, size_t size);
 
@@ -59,8 +65,18 @@ int web_parse_rate_key(const char *address, char *buf, size_t size);
    at most 2048 bytes), 0 if not. */
 int web_parse_token_ok(const char *text);
 
-/* Reads web_listen ("127.0.0.1:8741", "[::1]:8741", "localhost:8741")
-   into *addr_r.  Only loopback addresses are accepted: the HTTPS proxy
+/* 1 if a POST may be carried out as far as the browser's own headers
+   say (login CSRF, doc/web.md): refused (0) when Sec-Fetch-Site is given
+   and is neither "same-origin" nor "none", or when Origin is given (and
+   not "null", which a page of ours sends under Referrer-Policy
+   no-referrer) and its host[:port] is neither host (the request's Host
+   header) nor that of url (web_url).  NULL: the header is absent. */
+int web_parse_post_origin(const char *sec_fetch_site, const char *origin,
+			  const char *host, const char *url);
+
+/* Reads web_listen ("127.0.0.1:8741", "[::1]:8741", "localhost:8741",
+   or "unix:/run/omamori-web/web.sock") into *addr_r.  Only loopback
+   addresses and absolute UNIX socket paths are accepted: the HTTPS proxy
    is in front (doc/web.md).  0, or -1 with *error_r (allocated). */
 int web_parse_listen(const char *text, struct sockaddr_storage *addr_r,
 		     socklen_t *len_r, char **error_r);

@@ -42,13 +42,13 @@ static const char *const web_text_ja[WT_COUNT] = {
 	[WT_MAIL_INTRO] = "このメールは、安全のため受信箱に届けずに隔離しています。"
 		"心当たりのあるメールなら、受信箱に戻せます。",
 	[WT_OP_RELEASE] = "受信箱に戻す",
-	[WT_OP_ALLOW] = "送信者を許可して戻す",
+	[WT_OP_ALLOW] = "差出人を許可して戻す",
 	[WT_OP_DELETE] = "削除",
 	[WT_DONE_TITLE] = "完了しました",
 	[WT_DONE_RELEASE] = "メールを受信箱に戻しました。",
-	[WT_DONE_ALLOW] = "メールを受信箱に戻し、送信者を許可リストに追加しました。",
+	[WT_DONE_ALLOW] = "メールを受信箱に戻し、差出人を許可リストに追加しました。",
 	[WT_DONE_DELETE] = "メールを削除しました。",
-	[WT_DONE_NOT_ALLOWED] = "メールを受信箱に戻しました。ただし、送信者は許可リストに"
+	[WT_DONE_NOT_ALLOWED] = "メールを受信箱に戻しました。ただし、差出人は許可リストに"
 		"追加できませんでした（リストが上限に達しているか、許可リストを使えない設定です）。",
 	[WT_GONE_TITLE] = "このメールはもう隔離されていません",
 	[WT_GONE_BODY] = "既に受信箱に戻されたか、削除されたか、保存期間が過ぎています。",
@@ -59,6 +59,7 @@ static const char *const web_text_ja[WT_COUNT] = {
 	[WT_TO_BOX] = "隔離されたメールの一覧へ",
 	[WT_TO_ME] = "設定（許可・拒否リスト、お知らせメール）",
 	[WT_MAILBOX] = "メールアドレス",
+	[WT_LOGIN_FOR_SETTINGS] = "設定を変更するには、メールのパスワードでログインしてください。",
 	[WT_ME_TITLE] = "設定",
 	[WT_ALLOW_LIST] = "許可リスト",
 	[WT_ALLOW_HELP] = "ここに登録した送信者からのメールは、迷惑メールとして扱いません。",
@@ -73,6 +74,7 @@ static const char *const web_text_ja[WT_COUNT] = {
 	[WT_ENTRY_INVALID] = "メールアドレス（user@example.jp）か、@ドメイン（@example.jp）の"
 		"形で入力してください。",
 	[WT_LIST_FULL] = "リストが上限に達しています。不要な登録を削除してから追加してください。",
+	[WT_NOT_ON_LIST] = "その登録はリストにありません。変更はありません。",
 	[WT_DIGEST] = "隔離のお知らせメール",
 	[WT_DIGEST_HELP] = "隔離されたメールがあるとき、一覧をメールでお知らせします。",
 	[WT_DIGEST_DAILY] = "毎日、次の時刻に",
@@ -84,6 +86,8 @@ static const char *const web_text_ja[WT_COUNT] = {
 	[WT_KNOWN] = "やりとりのある相手からのメールが隔離されたら、すぐにお知らせする",
 	[WT_ON] = "オン",
 	[WT_OFF] = "オフ",
+	[WT_TURN_ON] = "オンにする",
+	[WT_TURN_OFF] = "オフにする",
 	[WT_FEATURES] = "保護機能",
 	[WT_FEATURE_INBOUND] = "受信メールのウイルスチェック",
 	[WT_FEATURE_SPAM] = "迷惑メールフィルター",
@@ -100,6 +104,9 @@ static const char *const web_text_ja[WT_COUNT] = {
 	[WT_PASSWORD] = "パスワード",
 	[WT_LOGIN_BUTTON] = "ログイン",
 	[WT_LOGIN_FAILED] = "メールアドレスまたはパスワードが正しくありません。",
+	[WT_LOGIN_LOCKED_TITLE] = "ログインの試行が多すぎます",
+	[WT_LOGIN_LOCKED_BODY] = "このメールアドレスでは、パスワードの誤りが続いています。"
+		"15 分ほど待ってから、もう一度お試しください。",
 };
 
 static const char *const web_text_en[WT_COUNT] = {
@@ -135,14 +142,14 @@ static const char *const web_text_en[WT_COUNT] = {
 	[WT_MAIL_INTRO] = "To keep you safe, this mail was held back instead of "
 		"going to your inbox. If you expected it, you can release it.",
 	[WT_OP_RELEASE] = "Release to inbox",
-	[WT_OP_ALLOW] = "Release and allow sender",
+	[WT_OP_ALLOW] = "Release and allow this From address",
 	[WT_OP_DELETE] = "Delete",
 	[WT_DONE_TITLE] = "Done",
 	[WT_DONE_RELEASE] = "The mail is back in your inbox.",
-	[WT_DONE_ALLOW] = "The mail is back in your inbox, and the sender is on your "
-		"allow list.",
+	[WT_DONE_ALLOW] = "The mail is back in your inbox, and its From address is on "
+		"your allow list.",
 	[WT_DONE_DELETE] = "The mail was deleted.",
-	[WT_DONE_NOT_ALLOWED] = "The mail is back in your inbox, but the sender could "
+	[WT_DONE_NOT_ALLOWED] = "The mail is back in your inbox, but its From address could "
 		"not be put on your allow list (the list is full, or allow lists are "
 		"turned off for your domain).",
 	[WT_GONE_TITLE] = "This mail is no longer in quarantine",
@@ -155,6 +162,7 @@ static const char *const web_text_en[WT_COUNT] = {
 	[WT_TO_BOX] = "All quarantined mail",
 	[WT_TO_ME] = "Settings (allow and block lists, digests)",
 	[WT_MAILBOX] = "Mail address",
+	[WT_LOGIN_FOR_SETTINGS] = "Log in with your mail password to change settings.",
 	[WT_ME_TITLE] = "Settings",
 	[WT_ALLOW_LIST] = "Allow list",
 	[WT_ALLOW_HELP] = "Mail from these senders is never treated as spam.",
@@ -169,6 +177,7 @@ static const char *const web_text_en[WT_COUNT] = {
 	[WT_ENTRY_INVALID] = "Write an address (user@example.com) or a domain "
 		"(@example.com).",
 	[WT_LIST_FULL] = "The list is full. Remove an entry you no longer need first.",
+	[WT_NOT_ON_LIST] = "That entry is not on the list. Nothing was changed.",
 	[WT_DIGEST] = "Quarantine digest",
 	[WT_DIGEST_HELP] = "When mail is quarantined, a mail lists it for you.",
 	[WT_DIGEST_DAILY] = "Daily at",
@@ -181,6 +190,8 @@ static const char *const web_text_en[WT_COUNT] = {
 		"quarantined",
 	[WT_ON] = "On",
 	[WT_OFF] = "Off",
+	[WT_TURN_ON] = "Turn on",
+	[WT_TURN_OFF] = "Turn off",
 	[WT_FEATURES] = "Protection",
 	[WT_FEATURE_INBOUND] = "Virus check of incoming mail",
 	[WT_FEATURE_SPAM] = "Spam filter",
@@ -197,6 +208,9 @@ static const char *const web_text_en[WT_COUNT] = {
 	[WT_PASSWORD] = "Password",
 	[WT_LOGIN_BUTTON] = "Log in",
 	[WT_LOGIN_FAILED] = "The mail address or the password is not right.",
+	[WT_LOGIN_LOCKED_TITLE] = "Too many attempts",
+	[WT_LOGIN_LOCKED_BODY] = "There have been too many wrong passwords for this "
+		"address. Please wait about 15 minutes and try again.",
 };
 
 const char *web_text(const char *lang, enum web_text id)

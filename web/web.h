@@ -13,6 +13,7 @@
 
 #include "lib/om-config.h"
 #include "crypto/token.h"
+#include "web-lockout.h"
 #include "web-parse.h"
 #include "web-rate.h"
 #include "web-settings.h"
@@ -22,7 +23,7 @@ struct om_store;
 
 /* How long what we sign lives. */
 #define WEB_CSRF_SECONDS (30 * 60)	/* a form, from page to submit */
-#define WEB_SESSION_SECONDS (8 * 3600)	/* a "box" token made at login */
+#define WEB_SESSION_SECONDS (60 * 60)	/* a "session" token made at login */
 /* A request body (POST form) is at most this big. */
 #define WEB_MAX_BODY (16 * 1024)
 /* What a failed login costs in rate tokens (one request costs 1). */
@@ -39,6 +40,8 @@ struct web_server {
 	   the caches that go with it */
 	pthread_key_t thread_key;
 	struct web_rate rate;
+	/* failed logins per account (web-lockout.h) */
+	struct web_lockout logins;
 	/* localtime_r in a domain's zone needs TZ, which is process-wide */
 	pthread_mutex_t tz_lock;
 	/* the brand logo, read once after dropping privileges */

@@ -70,6 +70,7 @@ static const struct om_param om_params[] = {
 	{ "web_url", OM_PARAM_STR, OFF(web_url), "http://127.0.0.1:8741/", 0, 0, NULL },
 	{ "web_key_path", OM_PARAM_STR, OFF(web_key_path), "/etc/omamori/web.key", 0, 0, NULL },
 	{ "web_trusted_proxies", OM_PARAM_STR, OFF(web_trusted_proxies), "", 0, 0, NULL },
+	{ "web_socket_group", OM_PARAM_STR, OFF(web_socket_group), "", 0, 0, NULL },
 	{ "web_rate_limit", OM_PARAM_LONG, OFF(web_rate_limit), "120", 1, 1000000, NULL },
 	{ "web_threads", OM_PARAM_LONG, OFF(web_threads), "4", 1, 256, NULL },
 	{ "dovecot_auth_socket", OM_PARAM_STR, OFF(dovecot_auth_socket), "/run/dovecot/omamori-auth", 0, 0, NULL },

@@ -64,7 +64,8 @@ struct om_config {
 	/* doveadm -S: a doveadm server socket, for callers that are not root
 	   (omamori-web); "" runs doveadm's commands in-process */
 	char *doveadm_socket;
-	/* omamori-web (issue 13): where it listens (loopback "ADDR:PORT"),
+	/* omamori-web (issue 13): where it listens (loopback "ADDR:PORT" or
+	   "unix:PATH"),
 	   the user it runs as, the public URL links in notices start with
 	   (the ISP's HTTPS proxy), its token key file, the proxies whose
 	   X-Forwarded-For is believed, requests a minute per client, threads;
@@ -73,7 +74,8 @@ struct om_config {
 	char *web_user;
 	char *web_url;
 	char *web_key_path;
-	char *web_trusted_proxies;	/* space-separated addresses */
+	char *web_trusted_proxies;	/* space-separated addresses, "unix" */
+	char *web_socket_group;	/* web_listen unix:'s group ("" = web_user's) */
 	long web_rate_limit;
 	long web_threads;
 	char *dovecot_auth_socket;

@@ -4,16 +4,32 @@ response carries the security headers; unknown paths are 404 and wrong
 methods 405; a bad, tampered, expired or misused token is refused and
 shows nothing; a GET changes nothing; a POST without our page's CSRF value
 (none, forged, another mailbox's) does nothing, a good one acts once and a
-replay of it is refused; the domain's user-allow-lists switch holds on the
-web as in Sieve; a client over web_rate_limit gets 429, and an
-X-Forwarded-For from a client that is not a trusted proxy does not change
-who it is.  Tokens for the test are signed here with the stack's key file
-(crypto/token.c's format).  TAP."""
+replay of it is refused; a POST the browser says comes from another site
+is refused whatever it carries; the domain's user-allow-lists switch holds
+on the web as in Sieve; only a login's session token opens the settings (a
+digest's box token opens the quarantine list, which then links to the
+login page); the settings page answers bad input with 400 and says when an
+entry to remove is not listed; a client over web_rate_limit gets 429, and
+an X-Forwarded-For from a client that is not a trusted proxy does not
+change who it is.
+
+A second omamori-web of the same stack listens on a UNIX socket (mode
+0660, group web_socket_group) with web_trusted_proxies = unix: there the
+last X-Forwarded-For entry is the client, so one client's 429 leaves
+another alone, and five failed logins of one account from five clients
+block that account (429 "too many attempts", even for the right
+password) and no other.  Tokens for the test are signed here with the
+stack's key file (crypto/token.c's format).  TAP."""
 import base64
+import grp
 import hashlib
 import hmac
+import http.client as httpclient
 import os
 import re
+import socket
+import stat
+import subprocess
 import sys
 import time
 import urllib.error
@@ -21,7 +37,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import Tap, check, run_suite  # noqa: E402
+from omtest import BUILDDIR, PASSWORD, Tap, check, run_suite  # noqa: E402
 
 tap = Tap()
 USER = "alice@example.test"
@@ -64,6 +80,121 @@ def token(st, mailbox, action, message="", lifetime=3600):
 
 def url(st, path):
     return st.WEB_URL + path
+
+
+def claims(tok):
+    """(expiry, action, mailbox) of a token's signed text."""
+    text = base64.urlsafe_b64decode(tok.split(".")[0] + "==").decode()
+    _, expires, action, mailbox, _ = text.split("\n", 4)
+    return int(expires), action, mailbox
+
+
+def csrf_of(page):
+    m = re.search(r'name="csrf" value="([^"]+)"', page)
+    check(m, "no csrf field in the page")
+    return m.group(1)
+
+
+# --- the second omamori-web, on a UNIX socket ---------------------------------
+UNIX = {}
+SOCKET_GROUP = "omamori"
+
+
+class UnixHTTPConnection(httpclient.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=30)
+        self.unix_path = path
+
+    def connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(30)
+        sock.connect(self.unix_path)
+        self.sock = sock
+
+
+def uhttp(path, data=None, client="198.51.100.1", headers=None):
+    """(status, headers, body) from the UNIX socket's omamori-web, as the
+    proxy would ask: the client in X-Forwarded-For, Host its name."""
+    conn = UnixHTTPConnection(UNIX["socket"])
+    h = {"X-Forwarded-For": client, "Host": "mail.example.test"}
+    h.update(headers or {})
+    body = None
+    if data is not None:
+        body = urllib.parse.urlencode(data)
+        h["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        conn.request("POST" if data is not None else "GET", "/" + path, body=body,
+                     headers=h)
+        r = conn.getresponse()
+        return r.status, r.headers, r.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def start_unix_web(st):
+    """omamori-web again, with the stack's configuration but listening on a
+    UNIX socket and believing its peers' X-Forwarded-For; it stops before
+    the stack does."""
+    down = st.down
+
+    def stop_then_down(keep=False):
+        stop_unix_web()
+        down(keep)
+    st.down = stop_then_down
+    rundir = os.path.join(st.dir, "run", "web-unix")
+    os.makedirs(rundir, exist_ok=True)
+    conf = os.path.join(st.dir, "etc", "omamori-unix.conf")
+    change = {"web_listen": "unix:" + os.path.join(rundir, "web.sock"),
+              "web_trusted_proxies": "unix", "web_socket_group": SOCKET_GROUP}
+    with open(st.OMAMORI_CONF) as f:
+        lines = [ln for ln in f if ln.split("=", 1)[0].strip() not in change]
+    with open(conf, "w") as f:
+        f.writelines(lines)
+        f.writelines("%s = %s\n" % kv for kv in change.items())
+    os.chmod(conf, 0o644)
+    UNIX["socket"] = os.path.join(rundir, "web.sock")
+    UNIX["log"] = os.path.join(st.dir, "log", "web-unix.log")
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
+    with open(UNIX["log"], "ab") as log:
+        UNIX["proc"] = subprocess.Popen([os.path.join(BUILDDIR, "web", "omamori-web"),
+                                         "-c", conf, "-f"], stdout=log, stderr=log,
+                                        stdin=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 20
+    while True:
+        try:
+            if uhttp("style.css")[0] == 200:
+                return
+        except OSError:
+            pass
+        if UNIX["proc"].poll() is not None or time.time() > deadline:
+            with open(UNIX["log"]) as f:
+                raise AssertionError("omamori-web on a UNIX socket did not start:\n"
+                                     + f.read()[-2000:])
+        time.sleep(0.2)
+
+
+def stop_unix_web():
+    proc = UNIX.get("proc")
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def unix_log():
+    with open(UNIX["log"], encoding="utf-8", errors="replace") as f:
+        return f.read()
+
+
+def ulogin(user, password, client):
+    """A login through the UNIX socket: (status, headers, page)."""
+    _, _, page = uhttp("login", client=client)
+    return uhttp("login", {"user": user, "password": password, "csrf": csrf_of(page)},
+                 client=client)
 
 
 def listed(st):
@@ -137,7 +268,7 @@ def bad_expired_and_misused_tokens_are_refused(st):
 @tap.case
 def a_get_changes_nothing(st):
     before = listed(st)
-    box = url(st, "me/" + token(st, USER, "box"))
+    box = url(st, "me/" + token(st, USER, "session"))
     for _ in range(3):
         status, _, page = http(box + "?do=list-add&kind=block&entry=get%40evil.example")
         check(status == 200, "GET /me: %d" % status)
@@ -148,7 +279,7 @@ def a_get_changes_nothing(st):
 
 @tap.case
 def posts_without_our_csrf_value_do_nothing(st):
-    me = url(st, "me/" + token(st, USER, "box"))
+    me = url(st, "me/" + token(st, USER, "session"))
     fields = {"do": "list-add", "kind": "block", "entry": "nocsrf@evil.example"}
     for csrf in (None, "forged.token", token(st, "bob@example.test", "csrf", "ab" * 16),
                  token(st, USER, "csrf", "cd" * 16, lifetime=-5),
@@ -168,7 +299,7 @@ def posts_without_our_csrf_value_do_nothing(st):
 
 @tap.case
 def a_good_form_acts_once_and_its_replay_is_refused(st):
-    me = url(st, "me/" + token(st, USER, "box"))
+    me = url(st, "me/" + token(st, USER, "session"))
     status, _, page = http(me)
     fields = form_with(page, "list-add", "block")
     fields["entry"] = "Once@Evil.Example"
@@ -188,7 +319,7 @@ def a_good_form_acts_once_and_its_replay_is_refused(st):
 @tap.case
 def the_domains_switch_holds_on_the_web(st):
     st.ctl("domain", "set", "example.test", "user-allow-lists", "off")
-    me = url(st, "me/" + token(st, USER, "box"))
+    me = url(st, "me/" + token(st, USER, "session"))
     _, _, page = http(me)
     fields = form_with(page, "list-add", "block")     # the allow form is gone
     check('name="kind" value="allow"' not in page.split("許可リスト")[1].split("拒否リスト")[0]
@@ -198,6 +329,137 @@ def the_domains_switch_holds_on_the_web(st):
     check(status == 403, "allow add while off: %d" % status)
     check("friend@ok.example" not in listed(st), "allow entry added while off")
     st.ctl("domain", "set", "example.test", "user-allow-lists", "on")
+
+
+@tap.case
+def the_unix_socket_is_the_proxys_alone(st):
+    mode = os.stat(UNIX["socket"])
+    check(stat.S_ISSOCK(mode.st_mode), "not a socket")
+    check(stat.S_IMODE(mode.st_mode) == 0o660, "mode %o" % stat.S_IMODE(mode.st_mode))
+    check(mode.st_gid == grp.getgrnam(SOCKET_GROUP).gr_gid, "group %d" % mode.st_gid)
+    status, headers, page = uhttp("login")
+    check(status == 200 and "Example ISP" in page, "GET /login over the socket: %d" % status)
+    check_headers(headers, "unix socket")
+
+
+@tap.case
+def behind_the_unix_socket_each_client_has_its_own_limit(st):
+    codes = []
+    for _ in range(RATE + 10):
+        codes.append(uhttp("login", client="203.0.113.50")[0])
+        if codes[-1] == 429:
+            break
+    check(codes[-1] == 429, "no 429 for one client in %d requests" % len(codes))
+    status, _, _ = uhttp("login", client="203.0.113.51")
+    check(status == 200, "another client behind the proxy was limited too: %d" % status)
+    check("client=203.0.113.50 rate limit" in unix_log(),
+          "the log does not name the forwarded client")
+
+
+@tap.case
+def a_login_gives_an_hours_session_that_opens_the_settings(st):
+    status, headers, _ = ulogin(USER, PASSWORD, "198.51.100.10")
+    check(status == 303, "login: %d" % status)
+    loc = headers.get("Location", "")
+    check(loc.startswith("q/"), "Location %r" % loc)
+    expires, action, mailbox = claims(loc[2:])
+    check(action == "session" and mailbox == USER, "token %s for %s" % (action, mailbox))
+    check(abs(expires - (time.time() + 3600)) < 120, "session lasts %d s"
+          % (expires - time.time()))
+    status, _, page = uhttp(loc, client="198.51.100.10")
+    check(status == 200 and ('href="../me/%s"' % loc[2:]) in page,
+          "the logged-in quarantine page does not link to the settings")
+    status, _, page = uhttp("me/" + loc[2:], client="198.51.100.10")
+    check(status == 200 and USER in page, "settings with the session: %d" % status)
+
+
+@tap.case
+def a_digests_box_token_does_not_open_the_settings(st):
+    box = token(st, USER, "box")
+    status, _, page = http(url(st, "q/" + box))
+    check(status == 200, "quarantine page with a box token: %d" % status)
+    check("me/" not in page and 'href="../login"' in page,
+          "a digest's quarantine page links to the settings, not to the login")
+    check("ログイン" in page, "no login text on the digest's quarantine page")
+    status, _, page = http(url(st, "me/" + box))
+    check(status == 403 and "ログイン" in page and USER not in page,
+          "GET /me with a box token: %d" % status)
+    _, _, good = http(url(st, "me/" + token(st, USER, "session")))
+    fields = form_with(good, "list-add", "block")
+    fields["entry"] = "boxtoken@evil.example"
+    status, _, _ = http(url(st, "me/" + box), fields)
+    check(status == 403, "POST /me with a box token: %d" % status)
+    check("boxtoken@evil.example" not in listed(st), "a box token changed the lists")
+
+
+@tap.case
+def the_settings_page_says_what_went_wrong(st):
+    me = "me/" + token(st, USER, "session")
+    client = "198.51.100.20"
+    _, _, page = uhttp(me, client=client)
+    check('<button type="submit">オンにする</button>' in page,
+          "the known-senders button does not say what it does")
+    fields = {"csrf": csrf_of(page), "do": "feature", "feature": "spam", "state": "off"}
+    status, _, page = uhttp(me, fields, client=client)
+    check(status == 400, "feature state=off: %d" % status)
+    fields = {"csrf": csrf_of(page), "do": "feature", "feature": "nonsense", "state": "on"}
+    status, _, page = uhttp(me, fields, client=client)
+    check(status == 400, "an unknown feature: %d" % status)
+    fields = {"csrf": csrf_of(page), "do": "list-del", "kind": "block",
+              "entry": "never-listed@nowhere.example"}
+    status, _, page = uhttp(me, fields, client=client)
+    check(status == 409 and "リストにありません" in page and "変更しました" not in page,
+          "removing an entry not listed: %d" % status)
+
+
+@tap.case
+def a_post_from_another_site_is_refused(st):
+    me = "me/" + token(st, USER, "session")
+    client = "198.51.100.30"
+    for i, headers in enumerate(({"Sec-Fetch-Site": "cross-site"},
+                                 {"Sec-Fetch-Site": "same-site"},
+                                 {"Origin": "https://evil.example"},
+                                 {"Origin": "https://mail.example.test.evil.example"})):
+        _, _, page = uhttp(me, client=client)
+        fields = form_with(page, "list-add", "block")
+        fields["entry"] = "xsite%d@evil.example" % i
+        status, _, _ = uhttp(me, fields, client=client, headers=headers)
+        check(status == 403, "%r: %d" % (headers, status))
+    check("xsite" not in listed(st), "a cross-site POST changed the lists")
+    _, _, page = uhttp("login", client=client)
+    status, _, _ = uhttp("login", {"user": USER, "password": PASSWORD,
+                                   "csrf": csrf_of(page)},
+                         client=client, headers={"Sec-Fetch-Site": "cross-site"})
+    check(status == 403, "a cross-site login: %d" % status)
+    for i, headers in enumerate(({"Sec-Fetch-Site": "same-origin",
+                                  "Origin": "https://mail.example.test"},
+                                 {"Origin": "null"}, {})):
+        _, _, page = uhttp(me, client=client)
+        fields = form_with(page, "list-add", "block")
+        fields["entry"] = "same%d@ok.example" % i
+        status, _, _ = uhttp(me, fields, client=client, headers=headers)
+        check(status == 303, "%r: %d" % (headers, status))
+        st.ctl("list", "del", USER, "block", "same%d@ok.example" % i)
+
+
+@tap.case
+def five_failures_block_the_account_not_the_others(st):
+    user = "carol@example.test"
+    for i in range(5):
+        t0 = time.time()
+        status, _, page = ulogin(user, "wrong%d" % i, "192.0.2.%d" % (10 + i))
+        check(status == 403, "failure %d: %d; omamori-web said:\n%s"
+              % (i, status, unix_log()[-1500:]))
+        # Dovecot's auth_failure_delay (2 s), never its growing penalty
+        check(time.time() - t0 < 4.5, "failure %d took %.1f s" % (i, time.time() - t0))
+    t0 = time.time()
+    status, _, page = ulogin(user, PASSWORD, "192.0.2.20")
+    check(status == 429 and "試行が多すぎます" in page,
+          "the right password after five failures: %d" % status)
+    check(time.time() - t0 < 2, "the locked login waited")
+    check("user=%s result=locked" % user in unix_log(), "no 'locked' log line")
+    status, _, _ = ulogin("bob@example.test", PASSWORD, "192.0.2.21")
+    check(status == 303, "another account was blocked too: %d" % status)
 
 
 @tap.case
@@ -217,4 +479,8 @@ def the_rate_limit_answers_429(st):
 
 
 if __name__ == "__main__":
-    sys.exit(run_suite(tap, extra_conf="web_rate_limit = %d" % RATE))
+    try:
+        rc = run_suite(tap, extra_conf="web_rate_limit = %d" % RATE, prepare=start_unix_web)
+    finally:
+        stop_unix_web()
+    sys.exit(rc)

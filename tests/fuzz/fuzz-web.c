@@ -34,6 +34,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	}
 	(void)web_parse_language(text, "ja");
 	(void)web_parse_client("127.0.0.1", "127.0.0.1 ::1", text, buf, sizeof(buf));
+	(void)web_parse_client("unix", "unix", text, buf, sizeof(buf));
+	(void)web_parse_post_origin(text, NULL, "h", "https://h/");
+	(void)web_parse_post_origin(NULL, text, text, "https://h/");
 	(void)web_parse_rate_key(text, buf, sizeof(buf));
 	(void)web_parse_token_ok(text);
 

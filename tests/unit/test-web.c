@@ -2,13 +2,16 @@
  * buckets (web/web-rate.c), its text tables (web/web-text.c) and its
  * per-thread caches (web/web-settings.c, web/web-zone.c): a form body is
  * read exactly or refused, the browser's language and the client's
- * address are picked as doc/web.md says, a bucket refills at its rate, no
+ * address are picked as doc/web.md says (the UNIX socket's peers too), a
+ * POST from another site is told apart, a bucket refills at its rate, an
+ * account's failed logins block it for a window, no
  * page text is missing in either language, escaping gives what
  * om_sanitize and a character-by-character escape gave, a cached setting never
  * outlives a change of the store's configuration, and a cached zone
  * offset gives the date TZ would, DST and half-hour zones included. */
 #include "tap.h"
 #include "web-html.h"
+#include "web-lockout.h"
 #include "web-parse.h"
 #include "web-rate.h"
 #include "web-settings.h"
@@ -19,10 +22,12 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static void test_form_good(void)
@@ -157,6 +162,15 @@ static void test_client(void)
 		{ "192.0.2.1", "127.0.0.1", "203.0.113.9", "192.0.2.1" },
 		{ "::1", "0:0::1", "198.51.100.7", "198.51.100.7" },
 		{ "127.0.0.1", "127.0.0.1", "1.2.3.4,", "127.0.0.1" },
+		/* the UNIX socket's peers: believed only when "unix" is listed */
+		{ "unix", "", "203.0.113.9", "unix" },
+		{ "unix", "127.0.0.1", "203.0.113.9", "unix" },
+		{ "unix", "unixy unix0", "203.0.113.9", "unix" },
+		{ "unix", "127.0.0.1 unix", "1.2.3.4, 203.0.113.9", "203.0.113.9" },
+		{ "unix", "unix", "not-an-ip", "unix" },
+		{ "unix", "unix", NULL, "unix" },
+		/* "unix" trusts no TCP peer, loopback included */
+		{ "127.0.0.1", "unix", "203.0.113.9", "127.0.0.1" },
 	};
 	char buf[64];
 	size_t i;
@@ -172,6 +186,95 @@ static void test_client(void)
 	       strcmp(buf, "2001:db8:1:2::/64") == 0, "an IPv6 client is limited by its /64");
 	TAP_OK(web_parse_rate_key("192.0.2.5", buf, sizeof(buf)) == 0 &&
 	       strcmp(buf, "192.0.2.5") == 0, "an IPv4 client by its address");
+	TAP_OK(web_parse_rate_key("unix", buf, sizeof(buf)) == 0 &&
+	       strcmp(buf, "unix") == 0, "the UNIX socket's untrusted peers share a key");
+}
+
+static void test_post_origin(void)
+{
+	static const char url[] = "https://mail.isp.example/omamori/";
+	static const struct {
+		const char *site, *origin, *host;
+		int want;
+	} rows[] = {
+		{ NULL, NULL, "mail.isp.example", 1 },		/* no browser headers */
+		{ "same-origin", NULL, "mail.isp.example", 1 },
+		{ "none", NULL, "mail.isp.example", 1 },	/* typed by the user */
+		{ "cross-site", NULL, "mail.isp.example", 0 },
+		{ "same-site", NULL, "mail.isp.example", 0 },
+		{ "", NULL, "mail.isp.example", 0 },
+		{ NULL, "https://mail.isp.example", "mail.isp.example", 1 },
+		{ NULL, "https://MAIL.isp.example", "mail.isp.example", 1 },
+		{ NULL, "http://127.0.0.1:8741", "127.0.0.1:8741", 1 },
+		{ NULL, "https://mail.isp.example", "127.0.0.1:8741", 1 },	/* web_url's */
+		{ NULL, "https://evil.example", "mail.isp.example", 0 },
+		{ NULL, "https://mail.isp.example.evil.example", "mail.isp.example", 0 },
+		{ NULL, "http://127.0.0.1:9999", "127.0.0.1:8741", 0 },
+		{ NULL, "https://evil.example", NULL, 0 },
+		{ NULL, "garbage", "mail.isp.example", 0 },
+		/* our own pages send "null" under Referrer-Policy: no-referrer */
+		{ NULL, "null", "mail.isp.example", 1 },
+		{ "same-origin", "null", "mail.isp.example", 1 },
+		{ "cross-site", "null", "mail.isp.example", 0 },
+		{ "same-origin", "https://evil.example", "mail.isp.example", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(rows); i++)
+		TAP_OK(web_parse_post_origin(rows[i].site, rows[i].origin, rows[i].host,
+					     url) == rows[i].want,
+		       "POST with Sec-Fetch-Site %s, Origin %s, Host %s: %s",
+		       rows[i].site != NULL ? rows[i].site : "(none)",
+		       rows[i].origin != NULL ? rows[i].origin : "(none)",
+		       rows[i].host != NULL ? rows[i].host : "(none)",
+		       rows[i].want ? "allowed" : "refused");
+}
+
+static void test_lockout(void)
+{
+	struct web_lockout l;
+	char key[32];
+	unsigned int i;
+	int ok = 1;
+
+	TAP_OK(web_lockout_init(&l, 5, 900.0, 4) == 0, "login table");
+	for (i = 1; i <= 4; i++)
+		ok &= web_lockout_fail(&l, "Alice@Example.test", 100.0 + i) == i &&
+			!web_lockout_blocked(&l, "alice@example.test", 100.0 + i);
+	TAP_OK(ok, "four failures: the account may still try");
+	TAP_OK(web_lockout_fail(&l, "alice@example.test", 110.0) == 5 &&
+	       web_lockout_blocked(&l, "ALICE@example.test", 110.0) &&
+	       web_lockout_blocked(&l, "alice@example.test", 1000.0),
+	       "the fifth blocks the account (any case) until the window ends");
+	TAP_OK(!web_lockout_blocked(&l, "bob@example.test", 110.0),
+	       "other accounts are not blocked");
+	TAP_OK(!web_lockout_blocked(&l, "alice@example.test", 101.0 + 900.0),
+	       "15 minutes after the first failure, it may try again");
+	TAP_OK(web_lockout_fail(&l, "alice@example.test", 1001.0) == 1,
+	       "and a new window counts from one");
+	web_lockout_clear(&l, "Alice@example.test");
+	TAP_OK(!web_lockout_blocked(&l, "alice@example.test", 1001.0) &&
+	       web_lockout_fail(&l, "alice@example.test", 1002.0) == 1,
+	       "a good login forgets the failures");
+	for (i = 0; i < 3; i++) {
+		snprintf(key, sizeof(key), "u%u", i);
+		ok &= web_lockout_fail(&l, key, 1002.0) == 1;
+	}
+	TAP_OK(ok && web_lockout_fail(&l, "new", 1003.0) == 0 &&
+	       !web_lockout_blocked(&l, "new", 1003.0),
+	       "a full table does not count a new account");
+	TAP_OK(web_lockout_fail(&l, "new", 1002.0 + 900.0) == 1,
+	       "accounts whose window passed are forgotten when the table fills");
+	web_lockout_deinit(&l);
+}
+
+/* 1 if addr (AF_UNIX) names path. */
+static int unix_path_is(const struct sockaddr_storage *addr, const char *path)
+{
+	struct sockaddr_un un;
+
+	memcpy(&un, addr, sizeof(un));
+	return strcmp(un.sun_path, path) == 0;
 }
 
 static void test_token_and_listen(void)
@@ -179,6 +282,7 @@ static void test_token_and_listen(void)
 	static const char *const refused[] = {
 		"127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "example.jp:80",
 		"127.0.0.1:80x", "[::1:80", ":80",
+		"unix:", "unix:web.sock", "unix:run/web.sock", "unix:/run/../etc/x",
 	};
 	size_t i;
 	struct sockaddr_storage addr;
@@ -204,6 +308,19 @@ static void test_token_and_listen(void)
 	       "listen localhost:80");
 	TAP_OK(web_parse_listen("127.9.9.9:1", &addr, &len, &error) == 0,
 	       "listen anywhere in 127/8");
+	TAP_OK(web_parse_listen("unix:/run/omamori-web/web.sock", &addr, &len, &error) == 0 &&
+	       addr.ss_family == AF_UNIX &&
+	       unix_path_is(&addr, "/run/omamori-web/web.sock") &&
+	       len == offsetof(struct sockaddr_un, sun_path) + sizeof("/run/omamori-web/web.sock"),
+	       "listen unix:/run/omamori-web/web.sock");
+	long_token = om_malloc(200);
+	memset(long_token, 'a', 199);
+	memcpy(long_token, "unix:/", 6);
+	long_token[199] = '\0';
+	TAP_OK(web_parse_listen(long_token, &addr, &len, &error) < 0 &&
+	       strstr(error, "too long") != NULL, "a UNIX socket path too long is refused");
+	om_free(&error);
+	free(long_token);
 	TAP_OK(web_parse_listen("0.0.0.0:8741", &addr, &len, &error) < 0 &&
 	       strstr(error, "loopback") != NULL, "0.0.0.0 is refused: %s", error);
 	om_free(&error);
@@ -571,9 +688,11 @@ int main(void)
 	test_form_pieces();
 	test_language();
 	test_client();
+	test_post_origin();
 	test_token_and_listen();
 	test_bucket();
 	test_rate_table();
+	test_lockout();
 	test_texts();
 	test_esc();
 	test_zone();
