@@ -114,10 +114,25 @@ static int ctl_init_web_key(struct ctl *ctl)
 	char *error = NULL;
 	struct stat st;
 
+	char *dir;
+
 	if (stat(path, &st) == 0)
 		return CTL_EXIT_OK;
 	if (errno != ENOENT)
 		return ctl_error("%s: %s", path, strerror(errno));
+	/* a site without omamori's configuration directory (a scratch store
+	   for a benchmark, a test) has no use for the key: said, not failed */
+	dir = om_strdup(path);
+	if (strrchr(dir, '/') != NULL)
+		*strrchr(dir, '/') = '\0';
+	if (dir[0] != '\0' && stat(dir, &st) < 0 && errno == ENOENT) {
+		printf("web key %s not made: %s does not exist (digests and "
+		       "omamori-web need the key: make the directory, then run "
+		       "omamorictl init again)\n", path, dir);
+		free(dir);
+		return CTL_EXIT_OK;
+	}
+	free(dir);
 	if (om_token_keys_create(path, &error) < 0)
 		return ctl_fail(error);
 	printf("web key %s made\n", path);

@@ -56,7 +56,9 @@ def main():
     db = os.path.join(work, "omamori.db")
     conf = os.path.join(work, "omamori.conf")
     with open(conf, "w") as f:
-        f.write("store_path = %s\nlog = stderr\n" % db)
+        # the web key beside the store (init makes it), owned by root here
+        f.write("store_path = %s\nlog = stderr\nweb_key_path = %s/web.key\nweb_user = root\n"
+                % (db, work))
     rc, out = ctl(conf, "init")
     ok(rc == 0 and "schema version 7" in out, "a new store is made at version 7")
     ctl(conf, "list", "add", "taro@example.jp", "block", "@spam.example")
