@@ -111,7 +111,10 @@ static void web_mail_details(struct web_page *p, const struct web_request *req,
 	if (full)
 		web_mail_field(p, WT_ENVELOPE_SENDER, item->sender, WT_NULL_SENDER);
 	web_mail_field(p, WT_RECEIVED, date, WT_NULL_SENDER);
-	if (full && item->score != NULL && item->score[0] != '\0')
+	/* a score says something only when the spam check put the mail here
+	   (a block-listed sender's mail may score 0.00) */
+	if (full && item->score != NULL && item->score[0] != '\0' &&
+	    strtod(item->score, NULL) > 0)
 		web_mail_field(p, WT_SCORE, item->score, WT_NULL_SENDER);
 	if (full)
 		web_mail_reasons(p, item->reasons);
