@@ -217,10 +217,41 @@ static int filter_spool_write(struct filter_job *job, char **error_r)
 
 static void filter_spool_remove(struct filter_job *job)
 {
+	char sent[sizeof(job->spool_name) + 8];
+
 	if (unlinkat(job->w->daemon->spool_fd, job->spool_name, 0) < 0 &&
 	    errno != ENOENT)
 		om_log_warn("%s: removing spool file %s: %s", job->qid,
 			    job->spool_name, strerror(errno));
+	snprintf(sent, sizeof(sent), "%s.sent", job->spool_name);
+	if (unlinkat(job->w->daemon->spool_fd, sent, 0) < 0 && errno != ENOENT)
+		om_log_warn("%s: removing spool file %s: %s", job->qid, sent,
+			    strerror(errno));
+}
+
+/* The first mark of "sent", right after Postfix's 250: a rename in the
+   spool (microseconds, and it survives the process) before the store's
+   write (which may wait for the writer lock); a retry finding it knows. */
+static void filter_spool_mark_sent(struct filter_job *job)
+{
+	char sent[sizeof(job->spool_name) + 8];
+
+	snprintf(sent, sizeof(sent), "%s.sent", job->spool_name);
+	if (renameat(job->w->daemon->spool_fd, job->spool_name,
+		     job->w->daemon->spool_fd, sent) < 0)
+		om_log_warn("%s: marking spool file %s sent: %s", job->qid,
+			    job->spool_name, strerror(errno));
+}
+
+/* 1 if an earlier attempt got Postfix's 250 but died before the store
+   knew (the spool file was renamed .sent). */
+static int filter_spool_was_sent(struct filter_job *job)
+{
+	char sent[sizeof(job->spool_name) + 8];
+	struct stat st;
+
+	snprintf(sent, sizeof(sent), "%s.sent", job->spool_name);
+	return fstatat(job->w->daemon->spool_fd, sent, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* ---- settings ---- */
@@ -273,7 +304,8 @@ static int filter_plan_for(struct om_store *store, const char *mailbox,
 /* ASCII for an SMTP reply: anything else becomes '?'. */
 static char *filter_ascii(const char *s, size_t max)
 {
-	char *out = om_strndup(s != NULL ? s : "", max), *p;
+	const char *src = s != NULL ? s : "";
+	char *out = om_strndup(src, strnlen(src, max)), *p;
 
 	for (p = out; *p != '\0'; p++) {
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
@@ -473,6 +505,7 @@ static void filter_send(struct filter_job *job)
 					 res.final_text != NULL ? res.final_text : "");
 	}
 	if (res.final_code == 250) {
+		filter_spool_mark_sent(job);
 		if (om_store_outbound_finish(job->w->store, job->qid, job->hash,
 					     OM_OUTBOUND_SENT, NULL, (long long)time(NULL),
 					     &error) < 0) {
@@ -482,7 +515,7 @@ static void filter_send(struct filter_job *job)
 		}
 		filter_spool_remove(job);
 	}
-	om_log_info("%s: from=<%s> nrcpt=%zu size=%zu virus=%s bcc=%d result=%d %s%s",
+	om_log_info("%s: from=<%s> nrcpt=%zu size=%zu virus=\"%s\" bcc=%d result=%d %s%s",
 		    job->qid, env->sender, env->rcpt_count, job->len,
 		    job->log_virus != NULL ? job->log_virus : "-", job->bcc_applied,
 		    res.final_code, res.final_code == 250 ? "sent as " : "",
@@ -534,6 +567,20 @@ static int filter_claim(struct filter_job *job)
 		return 1;
 	}
 	free(reply);
+	if (filter_spool_was_sent(job)) {
+		om_log_info("%s: sent before the last stop (hash %s): answered "
+			    "without sending again", job->qid, job->hash);
+		if (om_store_outbound_finish(job->w->store, job->qid, job->hash,
+					     OM_OUTBOUND_SENT, NULL, (long long)time(NULL),
+					     &error) < 0) {
+			om_log_error("%s: marking sent: %s", job->qid, error);
+			free(error);
+		} else {
+			filter_spool_remove(job);
+		}
+		filter_reply_all(job, 250, "2.0.0 Ok: already sent");
+		return 1;
+	}
 	if (filter_spool_write(job, &error) < 0) {
 		filter_tempfail(job, "4.3.0 outbound spool unavailable", error);
 		free(error);
