@@ -44,7 +44,7 @@ def back_to_v5(db):
                         "UPDATE revisions SET value = value + 1 WHERE name = 'config'; END"
                         % (table, event, event.upper(), table))
     con.execute("DROP TABLE changes")
-    for table in ("quarantine", "digests", "correspondents", "nonces"):
+    for table in ("quarantine", "digests", "correspondents", "nonces", "outbound"):
         con.execute("DROP TABLE %s" % table)
     con.execute("PRAGMA user_version = 5")
     con.commit()
