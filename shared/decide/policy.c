@@ -545,20 +545,27 @@ static long long om_policy_number(struct om_policy *policy, const char *mailbox,
 	return n;
 }
 
-/* 1 if the mailbox takes an outbound feature. */
+/* 1 if the mailbox takes an outbound feature (any "outbound-*" on). */
 static int om_policy_outbound(struct om_policy *policy, const char *mailbox)
 {
 	enum om_sub_state state;
-	const char *source;
+	const char *source, *feature;
 	char *error = NULL;
+	unsigned int i;
 
-	if (om_settings_subscription_from(om_snapshot_source(policy->snap), mailbox,
-					  OM_FEATURE_OUTBOUND_VIRUS, &state,
-					  &source, &error) < 0) {
-		free(error);
-		return 0;
+	for (i = 0; (feature = om_settings_feature_nth(i)) != NULL; i++) {
+		if (!om_settings_feature_outbound(feature))
+			continue;
+		if (om_settings_subscription_from(om_snapshot_source(policy->snap),
+						  mailbox, feature, &state,
+						  &source, &error) < 0) {
+			free(error);
+			return 0;
+		}
+		if (state == OM_SUB_ON)
+			return 1;
 	}
-	return state == OM_SUB_ON;
+	return 0;
 }
 
 /* The mailbox's settings, resolved on first use after each reload. */

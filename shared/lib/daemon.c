@@ -148,8 +148,33 @@ int om_daemon_check_scratch_dir(const char *dir, char **error_r)
 
 int om_daemon_drop_privileges(const char *user, char **error_r)
 {
+	return om_daemon_drop_privileges_groups(user, NULL, error_r);
+}
+
+/* The gid of group name; 0 or -1 with *error_r. */
+static int om_daemon_group(const char *name, gid_t *gid_r, char **error_r)
+{
+	struct group *gr;
+
+	errno = 0;
+	gr = getgrnam(name);
+	if (gr == NULL) {
+		*error_r = om_asprintf("unknown group '%s'%s%s", name,
+				       errno != 0 ? ": " : "",
+				       errno != 0 ? strerror(errno) : "");
+		return -1;
+	}
+	*gid_r = gr->gr_gid;
+	return 0;
+}
+
+int om_daemon_drop_privileges_groups(const char *user, const char *extra_group,
+				     char **error_r)
+{
 	struct passwd *pw;
 	uid_t ruid, euid, suid;
+	gid_t groups[2];
+	size_t ngroups = 1;
 
 	if (geteuid() != 0 || user == NULL || *user == '\0')
 		return 0;
@@ -166,7 +191,18 @@ int om_daemon_drop_privileges(const char *user, char **error_r)
 				       user);
 		return -1;
 	}
-	if (setgroups(1, &pw->pw_gid) < 0 ||
+	groups[0] = pw->pw_gid;
+	if (extra_group != NULL && *extra_group != '\0') {
+		if (om_daemon_group(extra_group, &groups[1], error_r) < 0)
+			return -1;
+		if (groups[1] == 0) {
+			*error_r = om_asprintf("group '%s' has gid 0; refusing it",
+					       extra_group);
+			return -1;
+		}
+		ngroups = 2;
+	}
+	if (setgroups(ngroups, groups) < 0 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
 		*error_r = om_asprintf("dropping privileges to %s: %s", user,
@@ -176,6 +212,29 @@ int om_daemon_drop_privileges(const char *user, char **error_r)
 	if (getresuid(&ruid, &euid, &suid) < 0 || ruid == 0 || euid == 0 ||
 	    suid == 0) {
 		*error_r = om_strdup("privileges were not dropped");
+		return -1;
+	}
+	return 0;
+}
+
+int om_daemon_give_socket_group(const char *path, const char *user,
+				const char *group, char **error_r)
+{
+	struct passwd *pw;
+	gid_t gid;
+
+	if (geteuid() != 0)
+		return 0;
+	errno = 0;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		*error_r = om_asprintf("unknown user '%s'", user);
+		return -1;
+	}
+	if (om_daemon_group(group, &gid, error_r) < 0)
+		return -1;
+	if (chown(path, pw->pw_uid, gid) < 0) {
+		*error_r = om_asprintf("chown %s: %s", path, strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -17,6 +17,19 @@ int om_daemon_listen_unix(const char *path, mode_t mode, int backlog,
    -1 with *error_r (unknown user, a uid 0 user, a failed call). */
 int om_daemon_drop_privileges(const char *user, char **error_r);
 
+/* The same, with extra_group (a group name; NULL or "": none) as the only
+   supplementary group besides user's own, whatever /etc/group says: a
+   daemon gets exactly the access it needs (omamori-filter: postdrop, for
+   Postfix's public/ directory), never the user's other groups. */
+int om_daemon_drop_privileges_groups(const char *user, const char *extra_group,
+				     char **error_r);
+
+/* When running as root: gives the socket file at path to user and group
+   (omamori-filter's socket: omamori, group postfix, so that Postfix's lmtp
+   client may connect).  0, or -1 with *error_r. */
+int om_daemon_give_socket_group(const char *path, const char *user,
+				const char *group, char **error_r);
+
 /* When running as root and user is not empty: gives the socket file at
    path to user and user's group (its mode then decides who may connect).
    Returns 0, or -1 with *error_r. */

@@ -53,6 +53,23 @@ struct om_config {
 	long policyd_inet_max_connections;	/* per inet: listener */
 	long policyd_idle_timeout;	/* seconds without a request */
 	char *outbound_filter;	/* "transport:nexthop" for FILTER, "" = none */
+	/* omamori-filter (issue 14): its LMTP socket (in Postfix's spool),
+	   the user it runs as and its one extra group (postdrop: Postfix's
+	   public/ directory), the socket's group and the only user that may
+	   deliver to it (Postfix's mail_owner), the re-injection smtpd's
+	   socket, omamori's own spool of outbound mail, how many deliveries
+	   at once, the idle/read timeout (seconds), and how long a sent
+	   message's record is kept (days) */
+	char *filter_listen;
+	char *filter_user;
+	char *filter_group;
+	char *filter_socket_group;
+	char *filter_peer_user;
+	char *filter_reinject;
+	char *filter_spool;
+	long filter_max_connections;
+	long filter_timeout;
+	long filter_retention;
 	long list_max_entries;	/* per mailbox and kind */
 	/* the authserv-id of our own MTA's Authentication-Results headers
 	   ("" = trust none) */

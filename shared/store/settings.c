@@ -16,6 +16,7 @@
 
 static const char *const om_features[] = {
 	OM_FEATURE_INBOUND_VIRUS, OM_FEATURE_OUTBOUND_VIRUS, OM_FEATURE_SPAM,
+	OM_FEATURE_OUTBOUND_BCC, OM_FEATURE_OUTBOUND_HOLD, OM_FEATURE_OUTBOUND_ZIP,
 	NULL
 };
 
@@ -45,6 +46,12 @@ static const struct om_domain_setting om_domain_settings[] = {
 	{ OM_FEATURE_INBOUND_VIRUS, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
 	{ OM_FEATURE_OUTBOUND_VIRUS, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
 	{ OM_FEATURE_SPAM, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	{ OM_FEATURE_OUTBOUND_BCC, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	{ OM_FEATURE_OUTBOUND_HOLD, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	{ OM_FEATURE_OUTBOUND_ZIP, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	{ OM_SETTING_OUTBOUND_VIRUS_ACTION, OM_SETTING_WORDS, "strip block", 0, 0, 0,
+	  OM_DEFAULT_OUTBOUND_VIRUS_ACTION },
+	{ OM_SETTING_BCC_THRESHOLD, OM_SETTING_INTEGER, NULL, 2, 1000, 0, "10" },
 	{ "language", OM_SETTING_WORDS, "ja en", 0, 0, 1, NULL },
 	{ "virus-admin-copy", OM_SETTING_WORDS_OR_ADDRESS, "off", 0, 0, 0, "off" },
 	/* unset: no feature is on by default, as all-off */
@@ -87,7 +94,13 @@ int om_settings_feature_valid(const char *feature)
 const char *om_settings_feature_names(void)
 {
 	return OM_FEATURE_INBOUND_VIRUS " " OM_FEATURE_OUTBOUND_VIRUS " "
-		OM_FEATURE_SPAM;
+		OM_FEATURE_SPAM " " OM_FEATURE_OUTBOUND_BCC " "
+		OM_FEATURE_OUTBOUND_HOLD " " OM_FEATURE_OUTBOUND_ZIP;
+}
+
+const char *om_settings_feature_nth(unsigned int i)
+{
+	return i < OM_N_ELEMENTS(om_features) ? om_features[i] : NULL;
 }
 
 int om_settings_feature_outbound(const char *feature)
@@ -236,7 +249,9 @@ static const struct om_domain_setting *om_settings_find(const char *name)
 
 const char *om_settings_domain_names(void)
 {
-	return "inbound-virus outbound-virus spam language virus-admin-copy "
+	return "inbound-virus outbound-virus spam outbound-bcc outbound-hold "
+		"outbound-zip outbound-virus-action bcc-threshold "
+		"language virus-admin-copy "
 		"default max-recipients max-message-size rate-messages "
 		"rate-recipients rate-window spam-action spam-threshold "
 		"spam-quarantine-threshold spam-tag quarantine-retention "

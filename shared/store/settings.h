@@ -9,6 +9,12 @@ struct om_store;
 
 #define OM_FEATURE_INBOUND_VIRUS "inbound-virus"
 #define OM_FEATURE_OUTBOUND_VIRUS "outbound-virus"
+/* outgoing mail of authenticated senders (omamori-filter, issue 14): To/Cc
+   turned into Bcc at bcc-threshold addresses; hold and ZIP encryption are
+   declared, their behaviour comes in the next slice (the mail passes) */
+#define OM_FEATURE_OUTBOUND_BCC "outbound-bcc"
+#define OM_FEATURE_OUTBOUND_HOLD "outbound-hold"
+#define OM_FEATURE_OUTBOUND_ZIP "outbound-zip"
 #define OM_FEATURE_SPAM "spam"
 #define OM_GLOBAL_DOMAIN "*"
 
@@ -54,6 +60,15 @@ int om_settings_timezone_valid(const char *value);
 int om_settings_user_may_change(const char *value, const char *what);
 
 
+/* outbound virus (omamori-filter): "strip" the infected part and tell
+   the recipients (seed 002), or "block" the message, bounced to the sender
+   with an alert to the domain's virus-admin-copy address (seed 003) */
+#define OM_SETTING_OUTBOUND_VIRUS_ACTION "outbound-virus-action"
+#define OM_DEFAULT_OUTBOUND_VIRUS_ACTION "strip"
+/* To + Cc addresses from which outbound-bcc hides the list (seed 001) */
+#define OM_SETTING_BCC_THRESHOLD "bcc-threshold"
+#define OM_DEFAULT_BCC_THRESHOLD 10
+
 /* envelope limits (omamori-policyd), per domain, then global, then these */
 #define OM_SETTING_MAX_RECIPIENTS "max-recipients"
 #define OM_SETTING_MAX_MESSAGE_SIZE "max-message-size"
@@ -72,6 +87,8 @@ enum om_sub_state { OM_SUB_OFF = 0, OM_SUB_ON, OM_SUB_PAUSED };
 int om_settings_feature_valid(const char *feature);
 /* Space-separated list of the known features. */
 const char *om_settings_feature_names(void);
+/* The i-th known feature (0, 1, ...), or NULL past the last. */
+const char *om_settings_feature_nth(unsigned int i);
 /* 1 if the feature acts on outgoing mail (sent through omamori-filter). */
 int om_settings_feature_outbound(const char *feature);
 /* A non-negative decimal value, or def when value is NULL or malformed. */

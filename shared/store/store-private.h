@@ -151,6 +151,18 @@ struct om_store_backend {
 				   const char *address, char **error_r);
 	int (*nonce_use)(struct om_store *store, const char *nonce,
 			 long long expires, long long now, char **error_r);
+
+	/* Outbound mail (store.h): claim runs inside a write transaction
+	   the dispatcher holds; expire returns the rows removed. */
+	int (*outbound_claim)(struct om_store *store,
+			      const struct om_store_outbound *m,
+			      enum om_outbound_state *state_r, char **reply_r,
+			      char **error_r);
+	int (*outbound_finish)(struct om_store *store, const char *queue_id,
+			       const char *hash, enum om_outbound_state state,
+			       const char *reply, long long now, char **error_r);
+	int (*outbound_expire)(struct om_store *store, long long before,
+			       char **error_r);
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;

@@ -65,6 +65,10 @@ enum om_stmt_id {
 	OM_SQL_C_KNOWN,
 	OM_SQL_N_USE,
 	OM_SQL_N_EXPIRE,
+	OM_SQL_OB_ADD,
+	OM_SQL_OB_GET,
+	OM_SQL_OB_FINISH,
+	OM_SQL_OB_EXPIRE,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -183,6 +187,16 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"INSERT INTO nonces(nonce, expires) VALUES (?1, ?2) "
 		"ON CONFLICT(nonce) DO NOTHING",
 	[OM_SQL_N_EXPIRE] = "DELETE FROM nonces WHERE expires < ?1",
+	[OM_SQL_OB_ADD] =
+		"INSERT INTO outbound(queue_id, hash, sender, recipients, state, "
+		"reply, received, updated) VALUES (?1, ?2, ?3, ?4, 1, '', ?5, ?5) "
+		"ON CONFLICT(queue_id, hash) DO NOTHING",
+	[OM_SQL_OB_GET] =
+		"SELECT state, reply FROM outbound WHERE queue_id = ?1 AND hash = ?2",
+	[OM_SQL_OB_FINISH] =
+		"UPDATE outbound SET state = ?3, reply = ?4, updated = ?5 "
+		"WHERE queue_id = ?1 AND hash = ?2",
+	[OM_SQL_OB_EXPIRE] = "DELETE FROM outbound WHERE updated < ?1",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -351,6 +365,19 @@ static const char *const om_migrations[] = {
 	"  nonce TEXT PRIMARY KEY,"
 	"  expires INTEGER NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX nonces_expires ON nonces(expires);",
+	/* v8: outbound mail through omamori-filter (issue 14); state 1
+	   pending, 2 sent, 3 refused (enum om_outbound_state) */
+	"CREATE TABLE outbound ("
+	"  queue_id TEXT NOT NULL,"
+	"  hash TEXT NOT NULL,"
+	"  sender TEXT NOT NULL,"
+	"  recipients INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL,"
+	"  reply TEXT NOT NULL DEFAULT '',"
+	"  received INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL,"
+	"  PRIMARY KEY (queue_id, hash)) WITHOUT ROWID;"
+	"CREATE INDEX outbound_updated ON outbound(updated);",
 };
 
 struct om_store_sqlite {
@@ -1335,6 +1362,88 @@ static int om_sqlite_nonce_use(struct om_store *store, const char *nonce,
 	return changed < 0 ? -1 : changed > 0;
 }
 
+/* ---- outbound mail ---- */
+
+/* Inside the caller's write transaction. */
+static int om_sqlite_outbound_claim(struct om_store *store,
+				    const struct om_store_outbound *m,
+				    enum om_outbound_state *state_r,
+				    char **reply_r, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_OB_ADD, m->queue_id,
+					    m->hash, m->sender, 0);
+	int ret, state;
+
+	if (stmt != NULL &&
+	    (sqlite3_bind_int64(stmt, 4, m->recipients) != SQLITE_OK ||
+	     sqlite3_bind_int64(stmt, 5, m->received) != SQLITE_OK))
+		stmt = NULL;
+	if (om_sqlite_step_write(s, stmt, "record outbound mail", error_r) < 0)
+		return -1;
+	stmt = om_sqlite_bind(s, OM_SQL_OB_GET, m->queue_id, m->hash, NULL, 0);
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, "bind");
+		return -1;
+	}
+	ret = sqlite3_step(stmt);
+	if (ret != SQLITE_ROW) {
+		*error_r = om_sqlite_error(s, "read outbound mail");
+		sqlite3_reset(stmt);
+		return -1;
+	}
+	state = sqlite3_column_int(stmt, 0);
+	if (state == OM_OUTBOUND_REFUSED)
+		*reply_r = om_strdup(om_sqlite_text(stmt, 1));
+	sqlite3_reset(stmt);
+	switch (state) {
+	case OM_OUTBOUND_PENDING:
+	case OM_OUTBOUND_SENT:
+	case OM_OUTBOUND_REFUSED:
+		*state_r = (enum om_outbound_state)state;
+		return 0;
+	default:
+		break;
+	}
+	om_free(reply_r);
+	*error_r = om_asprintf("store: outbound mail in unknown state %d", state);
+	return -1;
+}
+
+static int om_sqlite_outbound_finish(struct om_store *store,
+				     const char *queue_id, const char *hash,
+				     enum om_outbound_state state,
+				     const char *reply, long long now,
+				     char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_OB_FINISH, queue_id, hash,
+					    NULL, 0);
+	int ret;
+
+	if (stmt != NULL &&
+	    (sqlite3_bind_int(stmt, 3, (int)state) != SQLITE_OK ||
+	     sqlite3_bind_text(stmt, 4, reply, -1, SQLITE_STATIC) != SQLITE_OK ||
+	     sqlite3_bind_int64(stmt, 5, now) != SQLITE_OK))
+		stmt = NULL;
+	ret = om_sqlite_step_write(s, stmt, "mark outbound mail", error_r);
+	if (ret == 0) {
+		*error_r = om_strdup("store: outbound mail to mark is not recorded");
+		return -1;
+	}
+	return ret < 0 ? -1 : 0;
+}
+
+static int om_sqlite_outbound_expire(struct om_store *store, long long before,
+				     char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_OB_EXPIRE, NULL,
+							 before),
+				    "forget outbound mail", error_r);
+}
+
 const struct om_store_backend om_store_backend_sqlite = {
 	.name = "sqlite",
 	.open = om_sqlite_open,
@@ -1377,4 +1486,7 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.correspondent_put = om_sqlite_correspondent_put,
 	.correspondent_known = om_sqlite_correspondent_known,
 	.nonce_use = om_sqlite_nonce_use,
+	.outbound_claim = om_sqlite_outbound_claim,
+	.outbound_finish = om_sqlite_outbound_finish,
+	.outbound_expire = om_sqlite_outbound_expire,
 };

@@ -633,3 +633,58 @@ int om_store_nonce_use(struct om_store *store, const char *nonce,
 	ret = b->nonce_use(store, nonce, expires, now, error_r);
 	return om_store_finish(store, ret, error_r);
 }
+
+int om_store_outbound_claim(struct om_store *store,
+			    const struct om_store_outbound *m,
+			    enum om_outbound_state *state_r, char **reply_r,
+			    char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	int ret;
+
+	*state_r = OM_OUTBOUND_NONE;
+	*reply_r = NULL;
+	if (om_store_need(m->queue_id, "queue id", error_r) < 0 ||
+	    om_store_need(m->hash, "hash", error_r) < 0 ||
+	    om_store_need(m->sender, "sender", error_r) < 0 ||
+	    b->begin(store, 1, error_r) < 0)
+		return -1;
+	ret = b->outbound_claim(store, m, state_r, reply_r, error_r);
+	ret = om_store_finish(store, ret, error_r);
+	if (ret < 0) {
+		*state_r = OM_OUTBOUND_NONE;
+		om_free(reply_r);
+	}
+	return ret;
+}
+
+int om_store_outbound_finish(struct om_store *store, const char *queue_id,
+			     const char *hash, enum om_outbound_state state,
+			     const char *reply, long long now, char **error_r)
+{
+	int ret;
+
+	if (om_store_need(queue_id, "queue id", error_r) < 0 ||
+	    om_store_need(hash, "hash", error_r) < 0)
+		return -1;
+	if (state != OM_OUTBOUND_SENT && state != OM_OUTBOUND_REFUSED) {
+		*error_r = om_strdup("store: an outbound message ends sent or refused");
+		return -1;
+	}
+	ret = store->backend->outbound_finish(store, queue_id, hash, state,
+					      reply != NULL ? reply : "", now,
+					      error_r);
+	if (ret == 0)
+		store->own_writes++;
+	return ret;
+}
+
+int om_store_outbound_expire(struct om_store *store, long long before,
+			     char **error_r)
+{
+	int ret = store->backend->outbound_expire(store, before, error_r);
+
+	if (ret > 0)
+		store->own_writes++;
+	return ret;
+}

@@ -282,4 +282,41 @@ int om_store_correspondent_known(struct om_store *store, const char *mailbox,
 int om_store_nonce_use(struct om_store *store, const char *nonce,
 		       long long expires, long long now, char **error_r);
 
+/* ---- outbound mail through omamori-filter (issue 14) ---- */
+
+/* A message Postfix handed omamori-filter, recorded before the filter acts
+   on it so that Postfix's retry of a message already sent is answered
+   without sending it twice.  The key is Postfix's queue id (XFORWARD IDENT;
+   "" when Postfix sent none) and a hash of the envelope and content: a
+   queue file delivered in several batches of recipients is several
+   messages. */
+enum om_outbound_state {
+	OM_OUTBOUND_NONE = 0,
+	OM_OUTBOUND_PENDING,	/* recorded; not (known to be) sent yet */
+	OM_OUTBOUND_SENT,	/* Postfix accepted the re-injected message */
+	OM_OUTBOUND_REFUSED,	/* refused for good (reply says why) */
+};
+struct om_store_outbound {
+	const char *queue_id;
+	const char *hash;
+	const char *sender;	/* envelope sender, "" for <> */
+	long recipients;
+	long long received;	/* unix time */
+};
+/* Records m as pending unless it is recorded already, and tells its state:
+   pending (new, or an earlier attempt that did not finish), sent, or
+   refused with *reply_r (allocated; NULL for the other states).  0 or -1. */
+int om_store_outbound_claim(struct om_store *store,
+			    const struct om_store_outbound *m,
+			    enum om_outbound_state *state_r, char **reply_r,
+			    char **error_r);
+/* Marks the message sent, or refused with reply ("" allowed).  0 or -1. */
+int om_store_outbound_finish(struct om_store *store, const char *queue_id,
+			     const char *hash, enum om_outbound_state state,
+			     const char *reply, long long now, char **error_r);
+/* Forgets messages last changed before before; the number forgotten or
+   -1. */
+int om_store_outbound_expire(struct om_store *store, long long before,
+			     char **error_r);
+
 #endif

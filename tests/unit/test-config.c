@@ -25,6 +25,7 @@ static const struct config_case config_cases[] = {
 	{ "no equals sign", "store_path /x\n", 0, "expected 'name = value'" },
 	{ "outbound_filter set", "outbound_filter = omamori-out:dummy\n", 1, NULL },
 	{ "outbound_filter, empty nexthop", "outbound_filter = omamori-out:\n", 1, NULL },
+	{ "outbound_filter, an lmtp unix nexthop", "outbound_filter = omamori-out:unix:omamori/filter\n", 1, NULL },
 	{ "outbound_filter without ':'", "outbound_filter = omamori-out\n", 0,
 	  "parameter outbound_filter: 'omamori-out' is not TRANSPORT:NEXTHOP" },
 	{ "outbound_filter, no transport", "outbound_filter = :dummy\n", 0, "is not TRANSPORT:NEXTHOP" },

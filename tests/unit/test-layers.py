@@ -34,6 +34,9 @@ OURS = {
     "cli": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "scan",
             "quarantine"},
     "postfix-policy": {"lib", "store", "decide"},
+    # omamori-filter, the second program of postfix-policy/: it asks scand
+    # (proto) and rewrites headers (mail), never decides policyd's answers
+    "omamori-filter": {"lib", "store", "proto", "mail"},
     "dovecot-plugin": {"lib", "crypto", "store", "proto", "notice"},
     "sieve-ext": {"lib", "store", "proto"},
     "web": {"lib", "crypto", "store", "decide", "notice", "quarantine"},
@@ -67,6 +70,8 @@ SQLITE_API = re.compile(r"\b(sqlite3_[a-z0-9_]+|SQLITE_[A-Z0-9_]+)\b")
 def unit_of(path):
     """The layer or program a source file belongs to."""
     rel = os.path.relpath(path, TOP).split(os.sep)
+    if rel[0] == "postfix-policy" and rel[-1].startswith("filter"):
+        return "omamori-filter"
     return rel[1] if rel[0] == "shared" else rel[0]
 
 

@@ -311,7 +311,7 @@ static void test_backends(const char *dir)
 			om_asprintf("%s%s%s", c->prefix, dir, c->suffix);
 		ret = om_store_open(location, OM_STORE_CREATE, 1000, &store, &error);
 		if (c->ok)
-			TAP_OK(ret == 0 && om_store_schema_version(store) == 7, "%s", c->label);
+			TAP_OK(ret == 0 && om_store_schema_version(store) == 8, "%s", c->label);
 		else
 			TAP_OK(ret < 0 && store == NULL && strstr(error, c->error) != NULL,
 			       "%s (%s)", c->label, error != NULL ? error : "");
@@ -537,6 +537,42 @@ static void test_nonces(struct om_store *store)
 	       "past expiry it is forgotten (the token carrying it has expired too)");
 }
 
+/* Outbound mail: claimed once, a retry of a sent message is told so. */
+static void test_outbound(struct om_store *store)
+{
+	struct om_store_outbound m = { "4abcQID", "00ff", "alice@example.jp", 2, 1000 };
+	enum om_outbound_state state;
+	char *reply = NULL, *error = NULL;
+
+	TAP_OK(om_store_outbound_claim(store, &m, &state, &reply, &error) == 0 &&
+	       state == OM_OUTBOUND_PENDING && reply == NULL, "outbound: new is pending");
+	TAP_OK(om_store_outbound_claim(store, &m, &state, &reply, &error) == 0 &&
+	       state == OM_OUTBOUND_PENDING, "outbound: an unfinished one stays pending");
+	TAP_OK(om_store_outbound_finish(store, "4abcQID", "00ff", OM_OUTBOUND_SENT,
+					NULL, 1001, &error) == 0, "outbound: marked sent");
+	TAP_OK(om_store_outbound_claim(store, &m, &state, &reply, &error) == 0 &&
+	       state == OM_OUTBOUND_SENT, "outbound: a retry sees sent");
+	m.hash = "11ee";
+	TAP_OK(om_store_outbound_claim(store, &m, &state, &reply, &error) == 0 &&
+	       state == OM_OUTBOUND_PENDING, "outbound: another batch of the queue file is new");
+	TAP_OK(om_store_outbound_finish(store, "4abcQID", "11ee", OM_OUTBOUND_REFUSED,
+					"5.7.1 virus", 1002, &error) == 0 &&
+	       om_store_outbound_claim(store, &m, &state, &reply, &error) == 0 &&
+	       state == OM_OUTBOUND_REFUSED && reply != NULL &&
+	       strcmp(reply, "5.7.1 virus") == 0, "outbound: refused keeps its reply");
+	om_free(&reply);
+	TAP_OK(om_store_outbound_finish(store, "nope", "00", OM_OUTBOUND_SENT,
+					NULL, 1, &error) < 0, "outbound: marking an unknown one fails");
+	om_free(&error);
+	TAP_OK(om_store_outbound_finish(store, "4abcQID", "00ff", OM_OUTBOUND_PENDING,
+					NULL, 1, &error) < 0, "outbound: finish needs sent or refused");
+	om_free(&error);
+	TAP_OK(om_store_outbound_expire(store, 1002, &error) == 1, "outbound: expiry forgets old rows");
+	m.hash = "00ff";
+	TAP_OK(om_store_outbound_claim(store, &m, &state, &reply, &error) == 0 &&
+	       state == OM_OUTBOUND_PENDING, "outbound: forgotten is new again");
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/om-test-store-XXXXXX", *path, *error = NULL;
@@ -550,7 +586,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 7, "schema version 7");
+	TAP_OK(om_store_schema_version(store) == 8, "schema version 8");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -563,8 +599,9 @@ int main(void)
 	test_quarantine(store);
 	test_digests(store);
 	test_nonces(store);
+	test_outbound(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 7, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 8, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again);
 

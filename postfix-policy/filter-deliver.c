@@ -1,0 +1,625 @@
+/* filter-deliver.c - what omamori-filter does to one outbound message.
+ *
+ * Exactly once, as far as Postfix and a crash allow: the message is
+ * recorded in the store (keyed by Postfix's queue id and a hash of the
+ * envelope and content) and written to omamori's own spool, fsync'd,
+ * before anything is done; Postfix hears 250 only after the re-injection
+ * was accepted, and the record is marked sent then.  A retry of a message
+ * marked sent is answered 250 without sending it again; one marked refused
+ * gets its refusal again.  Every internal error is a 4xx reply: Postfix
+ * keeps the message and retries, nothing is lost and nothing goes out
+ * unchecked.  doc/outbound.md states the window that remains.
+ *
+ * The features, by the sender's subscriptions: outbound-virus (scand,
+ * direction out; the domain's outbound-virus-action strips or blocks),
+ * outbound-bcc (To/Cc hidden at bcc-threshold addresses); outbound-hold and
+ * outbound-zip pass the mail unchanged until their slice lands.
+ */
+#include "filter.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "lib/util.h"
+#include "mail/recipients.h"
+#include "proto/proto.h"
+#include "store/settings.h"
+#include "store/store.h"
+
+#define FILTER_EXPIRE_INTERVAL 3600	/* seconds between expiry runs */
+#define FILTER_REINJECT_TIMEOUT_MS 120000
+
+/* What the sender's settings ask for. */
+struct filter_plan {
+	int virus;		/* outbound-virus on */
+	int block;		/* outbound-virus-action block (else strip) */
+	int bcc;		/* outbound-bcc on */
+	long bcc_threshold;
+};
+
+/* One message being handled. */
+struct filter_job {
+	struct filter_worker *w;
+	const struct filter_envelope *env;
+	struct filter_reply *replies;
+	const char *qid;	/* Postfix's queue id, "-" when unknown */
+	char hash[33];
+	char spool_name[128];
+	const char *msg;	/* what goes out: the original or a rewrite */
+	size_t len;
+	struct om_buf rewrite;
+	char *log_virus;	/* for the log line */
+	int bcc_applied;
+};
+
+/* ---- key of a message ---- */
+
+static uint64_t filter_fnv(uint64_t h, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* splitmix64's finaliser: spreads the second stream apart from the first */
+static uint64_t filter_mix(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* 128 bits over sender, recipients and content: a key, not a seal (the
+   queue id beside it is Postfix's, not the sender's). */
+static void filter_hash(const struct filter_envelope *env, const char *msg,
+			size_t len, char out[33])
+{
+	uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
+	size_t i;
+
+	a = filter_fnv(a, env->sender, strlen(env->sender) + 1);
+	for (i = 0; i < env->rcpt_count; i++)
+		a = filter_fnv(a, env->rcpts[i], strlen(env->rcpts[i]) + 1);
+	b = filter_fnv(b ^ a, msg, len);
+	a = filter_fnv(a, msg, len);
+	snprintf(out, 33, "%016llx%016llx", (unsigned long long)a,
+		 (unsigned long long)filter_mix(b));
+}
+
+/* Postfix's queue id when it is one ([0-9A-Za-z], as Postfix makes them),
+   else "-". */
+static const char *filter_qid(const struct filter_envelope *env)
+{
+	const char *p;
+
+	if (env->queue_id == NULL || *env->queue_id == '\0' ||
+	    strlen(env->queue_id) > 32)
+		return "-";
+	for (p = env->queue_id; *p != '\0'; p++) {
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= 'a' && *p <= 'z')))
+			return "-";
+	}
+	return env->queue_id;
+}
+
+/* ---- replies ---- */
+
+static void filter_reply_all(struct filter_job *job, int code, const char *text)
+{
+	size_t i;
+
+	for (i = 0; i < job->env->rcpt_count; i++)
+		filter_reply_set(&job->replies[i], code, "%s", text);
+}
+
+static void filter_tempfail(struct filter_job *job, const char *text,
+			    const char *why)
+{
+	char *clean = om_sanitize(why, 300);
+
+	om_log_error("%s: %s: %s (Postfix keeps it and retries)", job->qid, text, clean);
+	free(clean);
+	filter_reply_all(job, 451, text);
+}
+
+/* ---- the store and the spool ---- */
+
+static int filter_store(struct filter_worker *w, char **error_r)
+{
+	const struct om_config *config = w->daemon->config;
+
+	if (w->store != NULL)
+		return 0;
+	return om_store_open(config->store_path, 0, config->store_busy_timeout_ms,
+			     &w->store, error_r);
+}
+
+/* Forgets records older than filter_retention, once an hour per worker. */
+static void filter_expire(struct filter_worker *w)
+{
+	long long now = (long long)time(NULL);
+	char *error = NULL;
+	int n;
+
+	if (now - w->last_expire < FILTER_EXPIRE_INTERVAL)
+		return;
+	w->last_expire = now;
+	n = om_store_outbound_expire(w->store, now - w->daemon->config->filter_retention * 86400,
+				     &error);
+	if (n < 0) {
+		om_log_warn("forgetting old outbound records: %s", error);
+		free(error);
+	} else if (n > 0) {
+		om_log_info("forgot %d outbound records older than %ld days", n,
+			    w->daemon->config->filter_retention);
+	}
+}
+
+static int filter_write_all(int fd, const char *data, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Writes the message to filter_spool/QID-HASH and makes it durable. */
+static int filter_spool_write(struct filter_job *job, char **error_r)
+{
+	struct filter_daemon *d = job->w->daemon;
+	int fd, saved;
+
+	fd = openat(d->spool_fd, job->spool_name,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		*error_r = om_asprintf("spool %s/%s: %s", d->config->filter_spool,
+				       job->spool_name, strerror(errno));
+		return -1;
+	}
+	if (filter_write_all(fd, job->env->sender, strlen(job->env->sender)) < 0 ||
+	    filter_write_all(fd, "\n", 1) < 0 ||
+	    filter_write_all(fd, job->msg, job->len) < 0 ||
+	    fsync(fd) < 0 || fsync(d->spool_fd) < 0) {
+		saved = errno;
+		close(fd);
+		*error_r = om_asprintf("spool %s/%s: %s", d->config->filter_spool,
+				       job->spool_name, strerror(saved));
+		return -1;
+	}
+	if (close(fd) < 0) {
+		*error_r = om_asprintf("spool %s/%s: close: %s", d->config->filter_spool,
+				       job->spool_name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void filter_spool_remove(struct filter_job *job)
+{
+	char sent[sizeof(job->spool_name) + 8];
+
+	if (unlinkat(job->w->daemon->spool_fd, job->spool_name, 0) < 0 &&
+	    errno != ENOENT)
+		om_log_warn("%s: removing spool file %s: %s", job->qid,
+			    job->spool_name, strerror(errno));
+	snprintf(sent, sizeof(sent), "%s.sent", job->spool_name);
+	if (unlinkat(job->w->daemon->spool_fd, sent, 0) < 0 && errno != ENOENT)
+		om_log_warn("%s: removing spool file %s: %s", job->qid, sent,
+			    strerror(errno));
+}
+
+/* The first mark of "sent", right after Postfix's 250: a rename in the
+   spool (microseconds, and it survives the process) before the store's
+   write (which may wait for the writer lock); a retry finding it knows. */
+static void filter_spool_mark_sent(struct filter_job *job)
+{
+	char sent[sizeof(job->spool_name) + 8];
+
+	snprintf(sent, sizeof(sent), "%s.sent", job->spool_name);
+	if (renameat(job->w->daemon->spool_fd, job->spool_name,
+		     job->w->daemon->spool_fd, sent) < 0)
+		om_log_warn("%s: marking spool file %s sent: %s", job->qid,
+			    job->spool_name, strerror(errno));
+}
+
+/* 1 if an earlier attempt got Postfix's 250 but died before the store
+   knew (the spool file was renamed .sent). */
+static int filter_spool_was_sent(struct filter_job *job)
+{
+	char sent[sizeof(job->spool_name) + 8];
+	struct stat st;
+
+	snprintf(sent, sizeof(sent), "%s.sent", job->spool_name);
+	return fstatat(job->w->daemon->spool_fd, sent, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* ---- settings ---- */
+
+static int filter_sub_on(struct om_store *store, const char *mailbox,
+			 const char *feature, int *on_r, char **error_r)
+{
+	enum om_sub_state state;
+	const char *source;
+
+	if (om_settings_subscription(store, mailbox, feature, &state, &source,
+				     error_r) < 0)
+		return -1;
+	*on_r = state == OM_SUB_ON;
+	return 0;
+}
+
+static int filter_plan_for(struct om_store *store, const char *mailbox,
+			   struct filter_plan *plan, char **error_r)
+{
+	char *value;
+
+	memset(plan, 0, sizeof(*plan));
+	if (*mailbox == '\0')
+		return 0;	/* a bounce: nobody's subscription */
+	if (filter_sub_on(store, mailbox, OM_FEATURE_OUTBOUND_VIRUS, &plan->virus, error_r) < 0 ||
+	    filter_sub_on(store, mailbox, OM_FEATURE_OUTBOUND_BCC, &plan->bcc, error_r) < 0)
+		return -1;
+	if (plan->virus) {
+		value = om_settings_domain_value(store, mailbox, OM_SETTING_OUTBOUND_VIRUS_ACTION,
+						 OM_DEFAULT_OUTBOUND_VIRUS_ACTION, error_r);
+		if (value == NULL)
+			return -1;
+		plan->block = strcmp(value, "block") == 0;
+		free(value);
+	}
+	if (plan->bcc) {
+		value = om_settings_domain_value(store, mailbox, OM_SETTING_BCC_THRESHOLD,
+						 "", error_r);
+		if (value == NULL)
+			return -1;
+		plan->bcc_threshold = om_settings_number(value, OM_DEFAULT_BCC_THRESHOLD);
+		free(value);
+	}
+	return 0;
+}
+
+/* ---- outbound virus ---- */
+
+/* ASCII for an SMTP reply: anything else becomes '?'. */
+static char *filter_ascii(const char *s, size_t max)
+{
+	const char *src = s != NULL ? s : "";
+	char *out = om_strndup(src, strnlen(src, max)), *p;
+
+	for (p = out; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
+	}
+	return out;
+}
+
+/* "virus NAME found in FILE", from the first infected part. */
+static char *filter_virus_text(const struct om_scan_result *res)
+{
+	const char *file = "the message body";
+	char *name, *where, *text;
+	size_t i;
+
+	for (i = 0; i < res->part_count; i++) {
+		if (res->parts[i].verdict == OM_VERDICT_VIRUS) {
+			if (res->parts[i].filename != NULL)
+				file = res->parts[i].filename;
+			break;
+		}
+	}
+	name = filter_ascii(res->virus != NULL ? res->virus : "unknown", 100);
+	where = filter_ascii(file, 100);
+	text = om_asprintf("virus %s found in %s", name, where);
+	free(name);
+	free(where);
+	return text;
+}
+
+/* The administrator's alert (virus-admin-copy), from the null sender;
+   0 sent (or none to send), -1 not sent. */
+static int filter_admin_alert(struct filter_job *job, const struct om_scan_result *res)
+{
+	struct filter_reply reply = { 0, NULL };
+	struct filter_smtp_result sres;
+	char *error = NULL, *rcpt;
+	int ret = -1;
+
+	if (res->admin_address == NULL || res->admin_message == NULL)
+		return 0;
+	rcpt = res->admin_address;
+	if (filter_smtp_send(job->w->daemon->config->filter_reinject,
+			     FILTER_REINJECT_TIMEOUT_MS, "", &rcpt, 1, NULL, 1, 0,
+			     res->admin_message, res->admin_message_len, &reply,
+			     &sres, &error) < 0) {
+		om_log_error("%s: admin alert to %s: %s", job->qid, rcpt, error);
+		free(error);
+	} else if (sres.final_code == 250) {
+		om_log_info("%s: admin alert sent to %s", job->qid, rcpt);
+		ret = 0;
+	} else {
+		om_log_error("%s: admin alert to %s refused: %d %s", job->qid, rcpt,
+			     sres.final_code != 0 ? sres.final_code : reply.code,
+			     sres.final_text != NULL ? sres.final_text :
+			     reply.text != NULL ? reply.text : "");
+	}
+	filter_smtp_result_free(&sres);
+	free(reply.text);
+	return ret;
+}
+
+/* Refuses the message for good: recorded, then 5xx for every recipient. */
+static void filter_refuse(struct filter_job *job, int code, const char *text)
+{
+	char *error = NULL, *stored = om_asprintf("%d %s", code, text);
+
+	if (om_store_outbound_finish(job->w->store, job->qid, job->hash,
+				     OM_OUTBOUND_REFUSED, stored, (long long)time(NULL),
+				     &error) < 0) {
+		om_log_error("%s: recording the refusal: %s", job->qid, error);
+		free(error);
+	}
+	free(stored);
+	filter_spool_remove(job);
+	filter_reply_all(job, code, text);
+}
+
+/* Asks scand; 0 go on (job->msg maybe rewritten), 1 answered (refused or
+   tempfailed). */
+static int filter_virus(struct filter_job *job, const struct filter_plan *plan)
+{
+	const struct om_config *config = job->w->daemon->config;
+	struct om_scan_request req;
+	struct om_scan_result res;
+	char *error = NULL, *text, *reply;
+	int ret = 1;
+
+	memset(&req, 0, sizeof(req));
+	req.session_id = (char *)job->qid;
+	req.mailbox = job->env->sender;
+	req.direction = OM_DIRECTION_OUT;
+	req.mail_from = job->env->sender;
+	req.checks = OM_CHECK_VIRUS;
+	req.rcpts = job->env->rcpts;
+	req.rcpt_count = job->env->rcpt_count;
+	req.message = job->msg;
+	req.message_len = job->len;
+	if (om_scand_scan(config->scand_socket, (int)config->scan_timeout_ms, &req,
+			  &res, &error) < 0) {
+		filter_tempfail(job, "4.7.1 outbound virus check unavailable, try again later",
+				error);
+		free(error);
+		return 1;
+	}
+	switch (res.verdict) {
+	case OM_VERDICT_CLEAN:
+		ret = 0;
+		break;
+	case OM_VERDICT_VIRUS:
+		text = filter_virus_text(&res);
+		job->log_virus = om_strdup(text);
+		if (filter_admin_alert(job, &res) < 0) {
+			filter_tempfail(job, "4.3.0 virus alert to the administrator not sent",
+					text);
+		} else if (plan->block) {
+			reply = om_asprintf("5.7.1 Message refused: %s", text);
+			filter_refuse(job, 554, reply);
+			free(reply);
+		} else if (res.message != NULL &&
+			   (res.action == OM_ACTION_STRIP || res.action == OM_ACTION_REPLACE)) {
+			om_buf_reset(&job->rewrite);
+			om_buf_append(&job->rewrite, res.message, res.message_len);
+			job->msg = job->rewrite.data;
+			job->len = job->rewrite.len;
+			ret = 0;
+		} else {
+			filter_tempfail(job, "4.3.0 infected message without a rewrite", text);
+		}
+		free(text);
+		break;
+	case OM_VERDICT_UNSCANNED:
+		if (res.action == OM_ACTION_DELIVER) {
+			ret = 0;	/* scan_limit_action = deliver: the admin's choice */
+			break;
+		}
+		text = filter_ascii(res.reason != NULL ? res.reason : "unknown", 120);
+		reply = om_asprintf("5.7.1 Message could not be checked for viruses (%s)", text);
+		filter_refuse(job, 554, reply);
+		free(reply);
+		free(text);
+		break;
+	case OM_VERDICT_SPAM:
+	case OM_VERDICT_NONE:
+		filter_tempfail(job, "4.3.0 unexpected answer of the virus check",
+				"verdict spam or none for a virus-only check");
+		break;
+	}
+	om_scan_result_free(&res);
+	return ret;
+}
+
+/* ---- forced Bcc ---- */
+
+static void filter_bcc(struct filter_job *job, const struct filter_plan *plan)
+{
+	struct om_buf out;
+	size_t n = om_recipients_visible(job->msg, job->len);
+
+	if (n < (size_t)plan->bcc_threshold)
+		return;
+	om_buf_init(&out);
+	om_recipients_hide(job->msg, job->len, &out);
+	om_buf_free(&job->rewrite);
+	job->rewrite = out;
+	job->msg = job->rewrite.data;
+	job->len = job->rewrite.len;
+	job->bcc_applied = (int)n;
+}
+
+/* ---- re-injection ---- */
+
+static void filter_send(struct filter_job *job)
+{
+	const struct filter_envelope *env = job->env;
+	struct filter_smtp_result res;
+	char *error = NULL;
+	size_t i;
+
+	if (filter_smtp_send(job->w->daemon->config->filter_reinject,
+			     FILTER_REINJECT_TIMEOUT_MS, env->sender, env->rcpts,
+			     env->rcpt_count, env->xforward, env->body_8bit,
+			     env->smtputf8, job->msg, job->len, job->replies, &res,
+			     &error) < 0) {
+		filter_tempfail(job, "4.4.0 re-injection into Postfix failed", error);
+		free(error);
+		return;
+	}
+	for (i = 0; i < env->rcpt_count; i++) {
+		if (job->replies[i].code != 250 || res.final_code == 0)
+			continue;	/* the recipient's own refusal */
+		if (res.final_code == 250)
+			filter_reply_set(&job->replies[i], 250, "2.0.0 Ok: sent as %s",
+					 res.queue_id != NULL ? res.queue_id : "?");
+		else
+			filter_reply_set(&job->replies[i], res.final_code, "%s",
+					 res.final_text != NULL ? res.final_text : "");
+	}
+	if (res.final_code == 250) {
+		filter_spool_mark_sent(job);
+		if (om_store_outbound_finish(job->w->store, job->qid, job->hash,
+					     OM_OUTBOUND_SENT, NULL, (long long)time(NULL),
+					     &error) < 0) {
+			/* sent all the same: a 4xx now would send it twice */
+			om_log_error("%s: marking sent: %s", job->qid, error);
+			free(error);
+		}
+		filter_spool_remove(job);
+	}
+	om_log_info("%s: from=<%s> nrcpt=%zu size=%zu virus=\"%s\" bcc=%d result=%d %s%s",
+		    job->qid, env->sender, env->rcpt_count, job->len,
+		    job->log_virus != NULL ? job->log_virus : "-", job->bcc_applied,
+		    res.final_code, res.final_code == 250 ? "sent as " : "",
+		    res.final_code == 250 && res.queue_id != NULL ? res.queue_id : "");
+	filter_smtp_result_free(&res);
+}
+
+/* ---- one message ---- */
+
+/* Records the message and writes it to the spool: 0 go on, 1 answered
+   (a retry of one already done, or an internal error). */
+static int filter_claim(struct filter_job *job)
+{
+	struct om_store_outbound rec;
+	enum om_outbound_state state;
+	char *reply = NULL, *error = NULL;
+	long code;
+
+	if (filter_store(job->w, &error) < 0) {
+		filter_tempfail(job, "4.3.0 outbound store unavailable", error);
+		free(error);
+		return 1;
+	}
+	filter_expire(job->w);
+	rec.queue_id = job->qid;
+	rec.hash = job->hash;
+	rec.sender = job->env->sender;
+	rec.recipients = (long)job->env->rcpt_count;
+	rec.received = (long long)time(NULL);
+	if (om_store_outbound_claim(job->w->store, &rec, &state, &reply, &error) < 0) {
+		filter_tempfail(job, "4.3.0 outbound store unavailable", error);
+		free(error);
+		om_store_close(&job->w->store);	/* reopened next time */
+		return 1;
+	}
+	if (state == OM_OUTBOUND_SENT) {
+		om_log_info("%s: already sent (hash %s): answered without sending again",
+			    job->qid, job->hash);
+		filter_reply_all(job, 250, "2.0.0 Ok: already sent");
+		return 1;
+	}
+	if (state == OM_OUTBOUND_REFUSED) {
+		if (reply == NULL || strlen(reply) < 5 ||
+		    (reply[3] = '\0', om_parse_long(reply, 500, 599, &code) < 0))
+			code = 554;
+		filter_reply_all(job, (int)code, reply != NULL && strlen(reply) > 0 &&
+				 reply[4] != '\0' ? reply + 4 : "5.7.1 Message refused");
+		free(reply);
+		return 1;
+	}
+	free(reply);
+	if (filter_spool_was_sent(job)) {
+		om_log_info("%s: sent before the last stop (hash %s): answered "
+			    "without sending again", job->qid, job->hash);
+		if (om_store_outbound_finish(job->w->store, job->qid, job->hash,
+					     OM_OUTBOUND_SENT, NULL, (long long)time(NULL),
+					     &error) < 0) {
+			om_log_error("%s: marking sent: %s", job->qid, error);
+			free(error);
+		} else {
+			filter_spool_remove(job);
+		}
+		filter_reply_all(job, 250, "2.0.0 Ok: already sent");
+		return 1;
+	}
+	if (filter_spool_write(job, &error) < 0) {
+		filter_tempfail(job, "4.3.0 outbound spool unavailable", error);
+		free(error);
+		return 1;
+	}
+	return 0;
+}
+
+void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
+		    const char *msg, size_t len, struct filter_reply *replies)
+{
+	struct filter_job job;
+	struct filter_plan plan;
+	char *error = NULL;
+
+	memset(&job, 0, sizeof(job));
+	job.w = w;
+	job.env = env;
+	job.replies = replies;
+	job.qid = filter_qid(env);
+	job.msg = msg;
+	job.len = len;
+	om_buf_init(&job.rewrite);
+	filter_hash(env, msg, len, job.hash);
+	snprintf(job.spool_name, sizeof(job.spool_name), "%s-%s",
+		 strcmp(job.qid, "-") == 0 ? "noqid" : job.qid, job.hash);
+	if (filter_claim(&job) != 0)
+		goto out;
+	if (filter_plan_for(w->store, env->sender, &plan, &error) < 0) {
+		filter_tempfail(&job, "4.3.0 settings unavailable", error);
+		free(error);
+		goto out;
+	}
+	if (plan.virus && filter_virus(&job, &plan) != 0)
+		goto out;
+	if (plan.bcc)
+		filter_bcc(&job, &plan);
+	filter_send(&job);
+out:
+	free(job.log_virus);
+	om_buf_free(&job.rewrite);
+}

@@ -1,0 +1,258 @@
+/* filter.c - omamori-filter: the outbound filter of authenticated
+ * senders' mail, in Postfix's after-queue content-filter pattern.
+ *
+ * omamori-policyd answers FILTER omamori-out:unix:omamori/filter for a
+ * subscribed sender; Postfix's lmtp client then delivers the queued
+ * message to this daemon's UNIX socket in Postfix's spool, and the daemon
+ * re-injects it (changed or not) through a Postfix smtpd of its own
+ * (omamori-reinject, a socket in public/) whose restrictions are empty, so
+ * that the policy is not asked again and the message is not filtered
+ * twice.  LMTP gives one reply per recipient, after the re-injection: a
+ * 250 only once Postfix has the message again, a 4xx on any internal
+ * error (Postfix keeps it and retries), a 5xx only when the message is
+ * refused (virus, block).  doc/outbound.md has the whole design.
+ *
+ * One process, filter_max_connections worker threads each accepting on the
+ * socket and serving one connection at a time with its own store handle;
+ * the main thread waits for signals.  SIGTERM: the socket is closed,
+ * idle connections are dropped, a message in progress is finished, and the
+ * socket file removed.
+ *
+ * SECURITY: starts as root to make its socket in Postfix's spool (owned by
+ * filter_user, group filter_socket_group, mode 0660), then drops to
+ * filter_user with filter_group (postdrop: public/, where the re-injection
+ * socket is) as its only other group.  Only filter_peer_user (Postfix's
+ * mail_owner) may deliver: the peer's credentials are checked on every
+ * connection.  The messages come from SMTP clients: see filter-lmtp.c.
+ */
+#include "filter.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "lib/daemon.h"
+#include "lib/log.h"
+#include "lib/om-config.h"
+#include "lib/util.h"
+#include "store/store.h"
+
+/* 1 if Postfix (filter_peer_user) or root is at the other end. */
+static int filter_peer_ok(struct filter_daemon *d, int fd)
+{
+	struct om_daemon_peer peer;
+	char *error = NULL;
+
+	if (om_daemon_peer(fd, &peer, &error) < 0) {
+		om_log_warn("peer credentials: %s", error);
+		free(error);
+		return 0;
+	}
+	if (peer.uid == d->peer_uid || peer.uid == 0)
+		return 1;
+	om_log_warn("refused a connection from uid %lu pid %ld: only %s may deliver",
+		    (unsigned long)peer.uid, (long)peer.pid, d->config->filter_peer_user);
+	return 0;
+}
+
+static void *filter_worker_run(void *arg)
+{
+	struct filter_worker *w = arg;
+	struct filter_daemon *d = w->daemon;
+	int fd;
+
+	while (!d->stopping) {
+		fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (!d->stopping)
+				om_log_error("accept: %s", strerror(errno));
+			break;
+		}
+		if (filter_peer_ok(d, fd))
+			filter_lmtp_session(w, fd);
+		close(fd);
+	}
+	om_store_close(&w->store);
+	return NULL;
+}
+
+/* The uid of filter_peer_user; 0 or -1 with *error_r. */
+static int filter_peer_uid(struct filter_daemon *d, char **error_r)
+{
+	struct passwd *pw = getpwnam(d->config->filter_peer_user);
+
+	if (pw == NULL) {
+		*error_r = om_asprintf("filter_peer_user: unknown user '%s'",
+				       d->config->filter_peer_user);
+		return -1;
+	}
+	d->peer_uid = pw->pw_uid;
+	return 0;
+}
+
+/* The privileged part: the socket in Postfix's spool, the spool dir. */
+static int filter_listen(struct filter_daemon *d, char **error_r)
+{
+	const struct om_config *c = d->config;
+	int flags;
+
+	d->listen_fd = om_daemon_listen_unix(c->filter_listen, 0660,
+					     (int)c->filter_max_connections, error_r);
+	if (d->listen_fd < 0)
+		return -1;
+	/* the workers block in accept(), each in its own thread */
+	flags = fcntl(d->listen_fd, F_GETFL);
+	if (flags < 0 || fcntl(d->listen_fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		*error_r = om_asprintf("%s: fcntl: %s", c->filter_listen, strerror(errno));
+		return -1;
+	}
+	if (om_daemon_give_socket_group(c->filter_listen, c->filter_user,
+					c->filter_socket_group, error_r) < 0)
+		return -1;
+	return 0;
+}
+
+/* After the drop: omamori's own spool must be ours to write. */
+static int filter_open_spool(struct filter_daemon *d, char **error_r)
+{
+	const char *dir = d->config->filter_spool;
+	struct stat st;
+
+	d->spool_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->spool_fd < 0) {
+		*error_r = om_asprintf("filter_spool %s: %s (create it, owned by %s, "
+				       "mode 0700)", dir, strerror(errno),
+				       d->config->filter_user);
+		return -1;
+	}
+	if (fstat(d->spool_fd, &st) < 0 || st.st_uid != geteuid() ||
+	    (st.st_mode & 077) != 0) {
+		*error_r = om_asprintf("filter_spool %s: must be owned by %s and "
+				       "mode 0700 (mail is kept there)", dir,
+				       d->config->filter_user);
+		return -1;
+	}
+	return 0;
+}
+
+static void filter_setup(struct filter_daemon *d, const char *config_path,
+			 struct om_config **config_r, int *signal_fd_r)
+{
+	char *error = NULL;
+	struct om_store *store = NULL;
+
+	if (om_config_load(config_path, config_r, &error) < 0)
+		om_fatal("%s", error);
+	d->config = *config_r;
+	om_log_open("omamori-filter", strcmp(d->config->log, "syslog") == 0);
+	if ((*signal_fd_r = om_daemon_signalfd(&error)) < 0 ||
+	    filter_peer_uid(d, &error) < 0 ||
+	    filter_listen(d, &error) < 0 ||
+	    om_daemon_drop_privileges_groups(d->config->filter_user,
+					     d->config->filter_group, &error) < 0 ||
+	    filter_open_spool(d, &error) < 0 ||
+	    /* the store must be there now, not at the first message */
+	    om_store_open(d->config->store_path, 0, d->config->store_busy_timeout_ms,
+			  &store, &error) < 0)
+		om_fatal("%s", error);
+	om_store_close(&store);
+}
+
+/* Waits for SIGTERM or SIGINT (SIGHUP: nothing to reload but the log). */
+static void filter_wait_signal(int signal_fd)
+{
+	struct signalfd_siginfo si;
+	struct pollfd pfd = { signal_fd, POLLIN, 0 };
+
+	for (;;) {
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			om_fatal("poll: %s", strerror(errno));
+		while (read(signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo != SIGHUP) {
+				om_log_info("signal %u: stopping", si.ssi_signo);
+				return;
+			}
+			om_log_info("SIGHUP: omamori-filter reads its settings from "
+				    "the store for every message; nothing to reload");
+		}
+	}
+}
+
+/* Removes the socket file if it is still the one we bound. */
+static void filter_remove_socket(struct filter_daemon *d, const struct stat *bound)
+{
+	struct stat st;
+
+	if (lstat(d->config->filter_listen, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    st.st_ino == bound->st_ino && st.st_dev == bound->st_dev &&
+	    unlink(d->config->filter_listen) < 0)
+		om_log_warn("removing %s: %s", d->config->filter_listen, strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = OM_DEFAULT_CONFIG_PATH;
+	struct filter_daemon d;
+	struct filter_worker *workers;
+	struct om_config *config = NULL;
+	pthread_t *threads;
+	struct stat bound;
+	int c, signal_fd = -1;
+	long i, started = 0;
+
+	memset(&d, 0, sizeof(d));
+	while ((c = getopt(argc, argv, "c:fv")) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'f': break;	/* always in the foreground (systemd) */
+		case 'v': om_log_set_verbose(1); break;
+		default:
+			fprintf(stderr, "usage: omamori-filter [-c config] [-f] [-v]\n");
+			return 2;
+		}
+	}
+	filter_setup(&d, config_path, &config, &signal_fd);
+	if (stat(config->filter_listen, &bound) < 0)
+		om_fatal("%s: %s", config->filter_listen, strerror(errno));
+	workers = om_calloc((size_t)config->filter_max_connections, sizeof(*workers));
+	threads = om_calloc((size_t)config->filter_max_connections, sizeof(*threads));
+	for (i = 0; i < config->filter_max_connections; i++) {
+		workers[i].daemon = &d;
+		workers[i].id = (unsigned int)i;
+		if (pthread_create(&threads[i], NULL, filter_worker_run, &workers[i]) != 0)
+			om_fatal("pthread_create failed");
+		started++;
+	}
+	om_log_info("ready: listen=%s reinject=%s spool=%s workers=%ld",
+		    config->filter_listen, config->filter_reinject,
+		    config->filter_spool, started);
+	filter_wait_signal(signal_fd);
+	d.stopping = 1;
+	/* wakes the workers blocked in accept(); those in a session finish
+	   their message and close */
+	if (shutdown(d.listen_fd, SHUT_RDWR) < 0)
+		om_log_warn("shutdown: %s", strerror(errno));
+	filter_remove_socket(&d, &bound);
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	close(d.listen_fd);
+	close(d.spool_fd);
+	close(signal_fd);
+	free(threads);
+	free(workers);
+	om_log_info("stopped");
+	om_config_free(&config);
+	return 0;
+}

@@ -1,0 +1,85 @@
+/* filter.h - omamori-filter's parts: the daemon (filter.c), one LMTP
+ * session with Postfix (filter-lmtp.c), what is done to one message
+ * (filter-deliver.c) and the SMTP client that re-injects it into Postfix
+ * (filter-smtp.c).
+ */
+#ifndef OM_FILTER_H
+#define OM_FILTER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "lib/om-config.h"
+#include "lib/util.h"
+
+struct om_store;
+
+/* The daemon: read-only once the workers run, but for stopping. */
+struct filter_daemon {
+	const struct om_config *config;
+	int listen_fd;
+	uid_t peer_uid;		/* filter_peer_user: Postfix's mail_owner */
+	int spool_fd;		/* filter_spool, for fsync of new entries */
+	volatile int stopping;	/* set by the main thread at SIGTERM */
+};
+
+/* One worker thread: one connection at a time, its own store handle. */
+struct filter_worker {
+	struct filter_daemon *daemon;
+	unsigned int id;
+	struct om_store *store;	/* opened on first use, reopened after an error */
+	long long last_expire;	/* when this worker last forgot old records */
+};
+
+/* A transaction's envelope as Postfix gave it. */
+struct filter_envelope {
+	char *queue_id;		/* XFORWARD IDENT, "" when none */
+	char *xforward;		/* "NAME=... ADDR=..." as received, to pass on */
+	char *sender;		/* "" for <> */
+	int body_8bit;		/* BODY=8BITMIME */
+	int smtputf8;		/* SMTPUTF8 */
+	char **rcpts;
+	size_t rcpt_count, rcpt_alloc;
+};
+
+/* A reply for one recipient: an SMTP code and its text ("2.0.0 Ok"). */
+struct filter_reply {
+	int code;
+	char *text;
+};
+
+void filter_envelope_reset(struct filter_envelope *env);
+void filter_reply_set(struct filter_reply *r, int code, const char *fmt, ...)
+	OM_ATTR_FORMAT(3, 4);
+
+/* Serves one connection from Postfix until it quits, fails or the daemon
+   stops. */
+void filter_lmtp_session(struct filter_worker *w, int fd);
+
+/* Acts on one message (msg: LF line ends) and fills replies[i] for each
+   recipient: never a loss (an internal error is 4xx), never twice. */
+void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
+		    const char *msg, size_t len, struct filter_reply *replies);
+
+/* The result of a re-injection. */
+struct filter_smtp_result {
+	int rcpt_codes_ok;	/* recipients accepted */
+	int final_code;		/* the reply to the end of DATA (0: not reached) */
+	char *final_text;
+	char *queue_id;		/* Postfix's new queue id, if it said one */
+};
+/* Re-injects msg (LF line ends) into Postfix's smtpd at socket_path with
+   the envelope (sender and recipients; xforward passed on when offered).
+   rcpt_replies[i] gets each recipient's reply (a refused one is not
+   sent).  Returns 0 with *res filled, or -1 with *error_r when no
+   complete answer came (connection, timeout, protocol): the caller then
+   knows nothing was accepted. */
+int filter_smtp_send(const char *socket_path, int timeout_ms,
+		     const char *sender, char *const *rcpts, size_t rcpt_count,
+		     const char *xforward, int body_8bit, int smtputf8,
+		     const char *msg, size_t len,
+		     struct filter_reply *rcpt_replies,
+		     struct filter_smtp_result *res, char **error_r);
+void filter_smtp_result_free(struct filter_smtp_result *res);
+
+#endif

@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""End-to-end: the outbound path through real Postfix and omamori-filter.
+An authenticated (XCLIENT LOGIN) subscriber's mail goes through the filter
+once (the sink, standing for the Internet, gets one copy; internal
+recipients get theirs through Dovecot), an unsubscribed sender's mail is
+not touched, infected outbound mail is stripped (the notice in the sink's
+copy) or bounced with the 5.7.1 text (the sender's bounce over IMAP) as
+the domain's outbound-virus-action says, with the administrator's alert,
+12 To/Cc addresses arrive as undisclosed recipients, a batch of 50 survives
+kill -9 of the filter exactly once, and with scand stopped mail waits in
+Postfix's queue and goes out when it is back.  TAP output."""
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from omtest import (BUILDDIR, EICAR, STACK, Tap, check, decoded, file_part,  # noqa: E402
+                    header_of, run_suite, text_part)
+
+tap = Tap()
+
+
+def mk():
+    return uuid.uuid4().hex
+
+
+def mail(m, frm, to, cc=None, parts=None):
+    head = "From: %s\nTo: %s\n%sSubject: outbound %s\nMessage-ID: <%s@example.test>\n" % (
+        frm, to, "Cc: %s\n" % cc if cc else "", m, m)
+    if parts is None:
+        return (head + "\nbody %s\n" % m).encode()
+    bnd = b"b-" + m.encode()
+    out = head.encode() + b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"" + bnd + b"\"\n\n"
+    for p in parts:
+        out += b"--" + bnd + b"\n" + p
+    return out + b"--" + bnd + b"--\n"
+
+
+def send(st, login, rcpts, data):
+    with st.smtp(login=login) as s:
+        refused = s.sendmail(login, rcpts, data)
+    check(refused == {}, "refused: %r" % refused)
+
+
+def sink(st, m):
+    """The sink's copies holding marker m (bytes)."""
+    out = []
+    for name in os.listdir(st.OUTBOUND_SINK_DIR):
+        if name.startswith("."):
+            continue
+        with open(os.path.join(st.OUTBOUND_SINK_DIR, name), "rb") as f:
+            data = f.read()
+        if m.encode() in data:
+            out.append(data)
+    return out
+
+
+def wait_sink(st, m, count=1, timeout=40):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        got = sink(st, m)
+        if len(got) >= count:
+            return got
+        time.sleep(0.3)
+    raise AssertionError("%d of %d copies of %s at the sink; maillog:\n%s\nfilter log:\n%s"
+                         % (len(sink(st, m)), count, m, st.tail("maillog"), st.tail("filter.log")))
+
+
+def through_filter(raw):
+    return b"from omamori-filter" in raw
+
+
+def refresh():
+    time.sleep(1.6)     # policyd looks at the store every second
+
+
+@tap.case
+def subscriber_mail_goes_out_once_through_the_filter(st):
+    m = mk()
+    send(st, "carol@example.test", ["bob@example.test", "ext@far.example"],
+         mail(m, "carol@example.test", "ext@far.example", cc="bob@example.test"))
+    got = wait_sink(st, m)
+    time.sleep(2)
+    got = sink(st, m)
+    check(len(got) == 1, "%d copies at the sink" % len(got))
+    check(through_filter(got[0]), "not re-injected by the filter:\n%r" % got[0][:600])
+    check(b"to=<ext@far.example>" in got[0].split(b"\n", 1)[0], got[0][:200])
+    inbox = st.wait_for("bob@example.test", m.encode())
+    check(len(inbox) == 1 and through_filter(inbox[0]), "bob's copy: %r" % inbox)
+    log = open(os.path.join(st.dir, "log", "maillog"), errors="replace").read()
+    check("orig_client=localhost[127.0.0.1]" in log, "XFORWARD did not keep the client")
+
+
+@tap.case
+def unsubscribed_mail_is_not_touched(st):
+    m = mk()
+    send(st, "alice@example.test", ["ext@far.example"], mail(m, "alice@example.test", "ext@far.example"))
+    got = wait_sink(st, m)
+    check(not through_filter(got[0]), "an unsubscribed sender's mail went through the filter")
+
+
+@tap.case
+def twelve_to_cc_recipients_become_undisclosed(st):
+    m = mk()
+    to = ["r%d@far.example" % i for i in range(8)]
+    cc = ["c%d@far.example" % i for i in range(3)] + ["bob@example.test"]
+    send(st, "carol@example.test", to + cc,
+         mail(m, "carol@example.test", ", ".join(to), cc=", ".join(cc)))
+    got = wait_sink(st, m)
+    envelope = got[0].split(b"\n", 1)[0]
+    check(all(r.encode() in envelope for r in to + cc[:3]), "envelope changed: %r" % envelope)
+    check(header_of(got[0], "To") == "undisclosed-recipients:;", header_of(got[0], "To"))
+    check(header_of(got[0], "Cc") is None, "Cc kept: %r" % header_of(got[0], "Cc"))
+    check(b"r3@far.example" not in got[0].split(b"\n", 1)[1], "the list is still in the message")
+    inbox = st.wait_for("bob@example.test", m.encode())
+    check(header_of(inbox[0], "To") == "undisclosed-recipients:;", "bob's copy keeps the list")
+    # under the threshold: untouched
+    m2 = mk()
+    send(st, "carol@example.test", to[:3], mail(m2, "carol@example.test", ", ".join(to[:3])))
+    got2 = wait_sink(st, m2)
+    check(header_of(got2[0], "To") == ", ".join(to[:3]), header_of(got2[0], "To"))
+
+
+@tap.case
+def infected_outbound_mail_is_stripped_by_default(st):
+    m = mk()
+    data = mail(m, "dave@example.test", "ext@far.example",
+                parts=[text_part(b"see attached " + m.encode()), file_part(b"eicar.com", EICAR)])
+    send(st, "dave@example.test", ["ext@far.example"], data)
+    got = wait_sink(st, m)
+    check(b"EICAR-STANDARD" not in got[0] and b"WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo" not in got[0],
+          "the virus went out")
+    check("Omamori.Test.EICAR" in decoded(got[0].split(b"\n", 1)[1]),
+          "no notice in the recipient's copy:\n%r" % got[0][:1500])
+    wait_admin_alert(st, m)
+
+
+@tap.case
+def infected_outbound_mail_is_bounced_with_block(st):
+    st.ctl("domain", "set", "example.test", "outbound-virus-action", "block")
+    try:
+        m = mk()
+        data = mail(m, "dave@example.test", "ext2@far.example",
+                    parts=[text_part(b"blocked " + m.encode()), file_part(b"invoice.com", EICAR)])
+        send(st, "dave@example.test", ["ext2@far.example"], data)
+        bounce = st.wait_for("dave@example.test", b"5.7.1", timeout=40)
+        text = bounce[0].decode("utf-8", "replace")
+        check("virus Omamori.Test.EICAR" in text and "invoice.com" in text,
+              "bounce text: %s" % text[:2000])
+        time.sleep(2)
+        check(not sink(st, m), "a blocked message reached the sink")
+        wait_admin_alert(st, m)
+    finally:
+        st.ctl("domain", "unset", "example.test", "outbound-virus-action")
+
+
+def wait_admin_alert(st, m, timeout=30):
+    """The administrator (virus-admin-copy: carol) gets the report of the
+    message with marker m in its subject."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for raw in st.fetch_all("carol@example.test"):
+            text = decoded(raw)
+            if "Omamori.Test.EICAR" in text and m in text:
+                return
+        time.sleep(0.3)
+    raise AssertionError("no admin alert for %s" % m)
+
+
+def sink_ids(st, prefix):
+    ids = {}
+    for name in os.listdir(st.OUTBOUND_SINK_DIR):
+        if name.startswith("."):
+            continue
+        with open(os.path.join(st.OUTBOUND_SINK_DIR, name), "rb") as f:
+            mid = header_of(f.read(), "Message-ID") or ""
+        if mid.startswith("<" + prefix):
+            ids[mid] = ids.get(mid, 0) + 1
+    return ids
+
+
+@tap.case
+def kill_9_during_a_batch_loses_nothing_and_duplicates_nothing(st):
+    prefix = "batch-" + mk()[:8]
+    env = dict(os.environ, OMAMORI_BUILDDIR=BUILDDIR)
+    pidfile = os.path.join(st.dir, "run", "filter.pid")
+    # the batch waits in Postfix's queue while the filter is away, so that
+    # Postfix then delivers it over all its omamori-out connections at once
+    os.kill(int(open(pidfile).read()), signal.SIGTERM)
+    time.sleep(1)
+    with st.smtp(login="carol@example.test") as s:
+        for i in range(50):
+            mid = "%s-%02d" % (prefix, i)
+            s.sendmail("carol@example.test", ["ext@far.example"],
+                       ("From: carol@example.test\nTo: ext@far.example\nSubject: %s\n"
+                        "Message-ID: <%s@example.test>\n\nbatch %s\n" % (mid, mid, mid)).encode())
+    time.sleep(1)
+    subprocess.run([STACK, "restart-filter", st.dir], env=env, check=True, stdout=subprocess.DEVNULL)
+    st.flush()
+    # kill it hard in the middle of the batch
+    deadline = time.time() + 30
+    while len(sink_ids(st, prefix)) < 3 and time.time() < deadline:
+        time.sleep(0.01)
+    os.kill(int(open(pidfile).read()), signal.SIGKILL)
+    mid_kill = sum(sink_ids(st, prefix).values())
+    time.sleep(1)
+    subprocess.run([STACK, "restart-filter", st.dir], env=env, check=True, stdout=subprocess.DEVNULL)
+    deadline = time.time() + 90
+    while len(sink_ids(st, prefix)) < 50 and time.time() < deadline:
+        st.flush()
+        time.sleep(1)
+    time.sleep(3)
+    ids = sink_ids(st, prefix)
+    check(len(ids) == 50, "%d of 50 arrived (%d before the kill)" % (len(ids), mid_kill))
+    dups = {k: v for k, v in ids.items() if v != 1}
+    check(not dups, "sent more than once: %r" % dups)
+    print("# %d of 50 at the sink when the filter was killed" % mid_kill)
+
+
+@tap.case
+def scand_down_mail_waits_then_goes_out(st):
+    st.stop_scand()
+    try:
+        m = mk()
+        send(st, "dave@example.test", ["ext@far.example"], mail(m, "dave@example.test", "ext@far.example"))
+        time.sleep(5)
+        check(not sink(st, m), "sent unchecked while scand was down")
+        q = st.queue()
+        check("dave@example.test" in q, "not waiting in Postfix's queue:\n%s" % q)
+        check("4.7.1" in q or "virus check unavailable" in q, "queue reason: %s" % q)
+    finally:
+        st.restart_scand()
+    st.flush()
+    got = wait_sink(st, m, timeout=60)
+    check(len(got) == 1, "%d copies" % len(got))
+
+
+if __name__ == "__main__":
+    sys.exit(run_suite(tap, setup=[
+        ("sub", "set", "carol@example.test", "outbound-bcc", "on"),
+        ("sub", "set", "dave@example.test", "outbound-virus", "on"),
+        ("domain", "set", "example.test", "virus-admin-copy", "carol@example.test"),
+    ]))
