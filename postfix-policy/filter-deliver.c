@@ -12,8 +12,9 @@
  *
  * The features, by the sender's subscriptions: outbound-virus (scand,
  * direction out; the domain's outbound-virus-action strips or blocks),
- * outbound-bcc (To/Cc hidden at bcc-threshold addresses); outbound-hold and
- * outbound-zip pass the mail unchanged until their slice lands.
+ * outbound-bcc (To/Cc hidden at bcc-threshold addresses), outbound-hold
+ * (filter-hold.c: the held recipients wait, the others get it now);
+ * outbound-zip passes the mail unchanged until its slice lands.
  */
 #include "filter.h"
 
@@ -41,6 +42,7 @@ struct filter_plan {
 	int virus;		/* outbound-virus on */
 	int block;		/* outbound-virus-action block (else strip) */
 	int bcc;		/* outbound-bcc on */
+	int hold;		/* outbound-hold on */
 	long bcc_threshold;
 };
 
@@ -278,7 +280,8 @@ static int filter_plan_for(struct om_store *store, const char *mailbox,
 	if (*mailbox == '\0')
 		return 0;	/* a bounce: nobody's subscription */
 	if (filter_sub_on(store, mailbox, OM_FEATURE_OUTBOUND_VIRUS, &plan->virus, error_r) < 0 ||
-	    filter_sub_on(store, mailbox, OM_FEATURE_OUTBOUND_BCC, &plan->bcc, error_r) < 0)
+	    filter_sub_on(store, mailbox, OM_FEATURE_OUTBOUND_BCC, &plan->bcc, error_r) < 0 ||
+	    filter_sub_on(store, mailbox, OM_FEATURE_OUTBOUND_HOLD, &plan->hold, error_r) < 0)
 		return -1;
 	if (plan->virus) {
 		value = om_settings_domain_value(store, mailbox, OM_SETTING_OUTBOUND_VIRUS_ACTION,
@@ -523,6 +526,56 @@ static void filter_send(struct filter_job *job)
 	filter_smtp_result_free(&res);
 }
 
+/* ---- outbound-hold ---- */
+
+/* The message is held for some recipients (filter-hold.c): the others
+   are sent now, and the held ones hear 250 "held". */
+static void filter_send_unheld(struct filter_job *job, const unsigned char *held,
+			       const char *hold_id)
+{
+	const struct filter_envelope *env = job->env;
+	struct filter_envelope now = *env;
+	struct filter_reply *all = job->replies, *some;
+	char *error = NULL;
+	size_t i, n = 0;
+
+	now.rcpts = om_calloc(env->rcpt_count, sizeof(*now.rcpts));
+	some = om_calloc(env->rcpt_count, sizeof(*some));
+	for (i = 0; i < env->rcpt_count; i++) {
+		if (!held[i])
+			now.rcpts[n++] = env->rcpts[i];
+	}
+	now.rcpt_count = n;
+	if (n > 0) {
+		job->env = &now;
+		job->replies = some;
+		filter_send(job);
+		job->env = env;
+		job->replies = all;
+	} else {
+		/* nothing goes now: the hold is the message's outcome */
+		if (om_store_outbound_finish(job->w->store, job->qid, job->hash,
+					     OM_OUTBOUND_SENT, NULL, (long long)time(NULL),
+					     &error) < 0) {
+			om_log_error("%s: marking held: %s", job->qid, error);
+			free(error);
+		}
+		filter_spool_remove(job);
+	}
+	for (i = 0, n = 0; i < env->rcpt_count; i++) {
+		if (held[i]) {
+			filter_reply_set(&all[i], 250, "2.0.0 Ok: held as %s", hold_id);
+		} else {
+			filter_reply_set(&all[i], some[n].code, "%s",
+					 some[n].text != NULL ? some[n].text : "");
+			free(some[n].text);
+			n++;
+		}
+	}
+	free(some);
+	free(now.rcpts);
+}
+
 /* ---- one message ---- */
 
 /* Records the message and writes it to the spool: 0 go on, 1 answered
@@ -589,6 +642,26 @@ static int filter_claim(struct filter_job *job)
 	return 0;
 }
 
+/* 0 nothing held (send as usual), 1 held and answered. */
+static int filter_deliver_hold(struct filter_job *job)
+{
+	unsigned char *held = om_calloc(job->env->rcpt_count + 1, 1);
+	char *error = NULL, *id = NULL;
+	int ret;
+
+	ret = filter_hold(job->w, job->env, job->msg, job->len, job->qid, job->hash,
+			  held, &id, &error);
+	if (ret < 0) {
+		filter_tempfail(job, "4.3.0 outbound hold unavailable", error);
+		free(error);
+	} else if (ret > 0) {
+		filter_send_unheld(job, held, id);
+	}
+	free(id);
+	free(held);
+	return ret != 0;
+}
+
 void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 		    const char *msg, size_t len, struct filter_reply *replies)
 {
@@ -618,6 +691,8 @@ void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 		goto out;
 	if (plan.bcc)
 		filter_bcc(&job, &plan);
+	if (plan.hold && filter_deliver_hold(&job) != 0)
+		goto out;
 	filter_send(&job);
 out:
 	free(job.log_virus);

@@ -160,6 +160,7 @@ static void filter_setup(struct filter_daemon *d, const char *config_path,
 	if ((*signal_fd_r = om_daemon_signalfd(&error)) < 0 ||
 	    filter_peer_uid(d, &error) < 0 ||
 	    filter_listen(d, &error) < 0 ||
+	    filter_hold_setup(d, &error) < 0 ||
 	    om_daemon_drop_privileges_groups(d->config->filter_user,
 					     d->config->filter_group, &error) < 0 ||
 	    filter_open_spool(d, &error) < 0 ||
@@ -235,6 +236,7 @@ int main(int argc, char **argv)
 			om_fatal("pthread_create failed");
 		started++;
 	}
+	filter_hold_start(&d);
 	om_log_info("ready: listen=%s reinject=%s spool=%s workers=%ld",
 		    config->filter_listen, config->filter_reinject,
 		    config->filter_spool, started);
@@ -247,6 +249,7 @@ int main(int argc, char **argv)
 	filter_remove_socket(&d, &bound);
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
+	filter_hold_stop(&d);
 	close(d.listen_fd);
 	close(d.spool_fd);
 	close(signal_fd);

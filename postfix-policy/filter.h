@@ -13,6 +13,7 @@
 #include "lib/util.h"
 
 struct om_store;
+struct filter_hold_daemon;
 
 /* The daemon: read-only once the workers run, but for stopping. */
 struct filter_daemon {
@@ -21,6 +22,7 @@ struct filter_daemon {
 	uid_t peer_uid;		/* filter_peer_user: Postfix's mail_owner */
 	int spool_fd;		/* filter_spool, for fsync of new entries */
 	volatile int stopping;	/* set by the main thread at SIGTERM */
+	struct filter_hold_daemon *hold;	/* outbound-hold (filter-hold.c) */
 };
 
 /* One worker thread: one connection at a time, its own store handle. */
@@ -81,5 +83,23 @@ int filter_smtp_send(const char *socket_path, int timeout_ms,
 		     struct filter_reply *rcpt_replies,
 		     struct filter_smtp_result *res, char **error_r);
 void filter_smtp_result_free(struct filter_smtp_result *res);
+
+/* outbound-hold (filter-hold.c).  The privileged part, as root: the link
+   key and the control socket (filter_control).  0 or -1 with *error_r. */
+int filter_hold_setup(struct filter_daemon *d, char **error_r);
+/* After the privilege drop: recovers holds a crash left sending, starts
+   the control threads. */
+void filter_hold_start(struct filter_daemon *d);
+/* At stop: the control threads finish their request and end. */
+void filter_hold_stop(struct filter_daemon *d);
+/* Holds msg (what would go out) for the sender's confirmation when the
+   sender subscribes to outbound-hold and its conditions hold.  held
+   (rcpt_count bytes) gets 1 for each held recipient; the others go out
+   now.  Returns 1 held (*id_r: the hold's id, allocated; recorded and
+   fsync'd in the spool, or found from an earlier attempt), 0 nothing
+   held, -1 error (*error_r: answer 4xx). */
+int filter_hold(struct filter_worker *w, const struct filter_envelope *env,
+		const char *msg, size_t len, const char *qid, const char *hash,
+		unsigned char *held, char **id_r, char **error_r);
 
 #endif

@@ -70,6 +70,8 @@ struct om_config {
 	long filter_max_connections;
 	long filter_timeout;
 	long filter_retention;
+	/* the control socket: release or discard held mail (hold.h) */
+	char *filter_control;
 	long list_max_entries;	/* per mailbox and kind */
 	/* the authserv-id of our own MTA's Authentication-Results headers
 	   ("" = trust none) */

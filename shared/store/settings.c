@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 static const char *const om_features[] = {
@@ -30,6 +31,7 @@ enum om_setting_type {
 	OM_SETTING_SCHEDULE,	/* "daily HH:MM", "every N" (hours), "off" */
 	OM_SETTING_ZONE,	/* a zone of the system's tz database */
 	OM_SETTING_WORD_SET,	/* some of accepted, space-separated, or "none" */
+	OM_SETTING_DOMAINS,	/* domain names, space-separated, or "none" */
 };
 
 struct om_domain_setting {
@@ -52,6 +54,13 @@ static const struct om_domain_setting om_domain_settings[] = {
 	{ OM_SETTING_OUTBOUND_VIRUS_ACTION, OM_SETTING_WORDS, "strip block", 0, 0, 0,
 	  OM_DEFAULT_OUTBOUND_VIRUS_ACTION },
 	{ OM_SETTING_BCC_THRESHOLD, OM_SETTING_INTEGER, NULL, 2, 1000, 0, "10" },
+	{ OM_SETTING_HOLD_WHEN, OM_SETTING_WORD_SET, "external attachment any", 0, 0, 1,
+	  OM_DEFAULT_HOLD_WHEN },
+	{ OM_SETTING_HOLD_MIN_RECIPIENTS, OM_SETTING_INTEGER, NULL, 0, 1000, 1, "0" },
+	{ OM_SETTING_HOLD_MINUTES, OM_SETTING_INTEGER, NULL, 1, 1440, 1, "10" },
+	{ OM_SETTING_HOLD_EXPIRY, OM_SETTING_WORDS, "send discard admin", 0, 0, 1,
+	  OM_DEFAULT_HOLD_EXPIRY },
+	{ OM_SETTING_INTERNAL_DOMAINS, OM_SETTING_DOMAINS, NULL, 0, 0, 0, "none" },
 	{ "language", OM_SETTING_WORDS, "ja en", 0, 0, 1, NULL },
 	{ "virus-admin-copy", OM_SETTING_WORDS_OR_ADDRESS, "off", 0, 0, 0, "off" },
 	/* unset: no feature is on by default, as all-off */
@@ -251,6 +260,7 @@ const char *om_settings_domain_names(void)
 {
 	return "inbound-virus outbound-virus spam outbound-bcc outbound-hold "
 		"outbound-zip outbound-virus-action bcc-threshold "
+		"hold-when hold-min-recipients hold-minutes hold-expiry internal-domains "
 		"language virus-admin-copy "
 		"default max-recipients max-message-size rate-messages "
 		"rate-recipients rate-window spam-action spam-threshold "
@@ -379,6 +389,47 @@ int om_settings_user_may_change(const char *value, const char *what)
 	return value != NULL && strcmp(value, "none") != 0 && om_word_in(value, what);
 }
 
+/* "none" or up to OM_INTERNAL_DOMAINS_MAX domain names (letters, digits,
+   '-', '.'), one space between them. */
+static int om_settings_domains_ok(const char *value)
+{
+	const char *p = value;
+	size_t len, count = 0;
+
+	if (strcmp(value, "none") == 0)
+		return 1;
+	if (*value == '\0' || strlen(value) > 4096)
+		return 0;
+	while (*p != '\0') {
+		len = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			     "0123456789-.");
+		if (len == 0 || len > 253 || p[0] == '.' || p[len - 1] == '.' ||
+		    (p[len] != '\0' && p[len] != ' ') ||
+		    ++count > OM_INTERNAL_DOMAINS_MAX)
+			return 0;
+		p += len;
+		if (*p == ' ' && *++p == '\0')
+			return 0;
+	}
+	return 1;
+}
+
+int om_settings_domain_in(const char *domains, const char *domain)
+{
+	size_t dlen = strlen(domain), len;
+	const char *p = domains;
+
+	while (p != NULL && *p != '\0') {
+		len = strcspn(p, " ");
+		if (len == dlen && strncasecmp(p, domain, len) == 0)
+			return 1;
+		p += len;
+		if (*p == ' ')
+			p++;
+	}
+	return 0;
+}
+
 static int om_settings_value_ok(const struct om_domain_setting *s,
 				const char *value)
 {
@@ -417,6 +468,8 @@ static int om_settings_value_ok(const struct om_domain_setting *s,
 		return om_settings_timezone_valid(value);
 	case OM_SETTING_WORD_SET:
 		return om_settings_word_set_ok(s->accepted, value);
+	case OM_SETTING_DOMAINS:
+		return om_settings_domains_ok(value);
 	}
 	return 0;
 }
@@ -433,6 +486,7 @@ static const char *om_settings_accepted_text(const struct om_domain_setting *s)
 	case OM_SETTING_SCHEDULE: return "daily HH:MM, every N (hours, 1..24), off";
 	case OM_SETTING_ZONE: return "a tz database zone (Asia/Tokyo, UTC) or localtime";
 	case OM_SETTING_WORD_SET: return "none, or some of these, space-separated";
+	case OM_SETTING_DOMAINS: return "none, or domain names, space-separated (at most 100)";
 	}
 	return "?";
 }

@@ -68,6 +68,22 @@ int om_settings_user_may_change(const char *value, const char *what);
 /* To + Cc addresses from which outbound-bcc hides the list (seed 001) */
 #define OM_SETTING_BCC_THRESHOLD "bcc-threshold"
 #define OM_DEFAULT_BCC_THRESHOLD 10
+/* outbound-hold (omamori-filter, doc/outbound.md): which mail is held -
+   "external" (a recipient outside the sender's domain and the
+   internal-domains), "attachment" (it has one), "any" (every mail); all
+   the words must hold, and hold-min-recipients (0: off) too.  Held for
+   hold-minutes; then hold-expiry sends it, discards it, or keeps it for
+   the administrator ("admin", seed 001). */
+#define OM_SETTING_HOLD_WHEN "hold-when"
+#define OM_DEFAULT_HOLD_WHEN "external"
+#define OM_SETTING_HOLD_MIN_RECIPIENTS "hold-min-recipients"
+#define OM_SETTING_HOLD_MINUTES "hold-minutes"
+#define OM_DEFAULT_HOLD_MINUTES 10
+#define OM_SETTING_HOLD_EXPIRY "hold-expiry"
+#define OM_DEFAULT_HOLD_EXPIRY "send"
+/* domains counted internal besides the sender's own ("none") */
+#define OM_SETTING_INTERNAL_DOMAINS "internal-domains"
+#define OM_INTERNAL_DOMAINS_MAX 100
 
 /* envelope limits (omamori-policyd), per domain, then global, then these */
 #define OM_SETTING_MAX_RECIPIENTS "max-recipients"
@@ -96,6 +112,9 @@ long om_settings_number(const char *value, long def);
 /* Parses "on", "paused", "off"; -1 if none of them. */
 int om_settings_state_parse(const char *text);
 const char *om_settings_state_name(enum om_sub_state state);
+
+/* 1 if domain is one of domains (space-separated, case-insensitive). */
+int om_settings_domain_in(const char *domains, const char *domain);
 
 /* Space-separated names of every domain setting. */
 const char *om_settings_domain_names(void);

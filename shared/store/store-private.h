@@ -163,6 +163,25 @@ struct om_store_backend {
 			       const char *reply, long long now, char **error_r);
 	int (*outbound_expire)(struct om_store *store, long long before,
 			       char **error_r);
+
+	/* Held outbound mail (store.h): move runs inside a write
+	   transaction the dispatcher holds; add, move, set, notified and
+	   expire return the rows changed, list the rows seen. */
+	int (*hold_add)(struct om_store *store, const struct om_store_hold *h,
+			char **error_r);
+	int (*hold_list)(struct om_store *store, enum om_hold_query query,
+			 const char *text, long long number,
+			 om_store_hold_cb *cb, void *context, char **error_r);
+	int (*hold_move)(struct om_store *store, const char *id,
+			 enum om_hold_state from1, enum om_hold_state from2,
+			 enum om_hold_state to, long long now, char **error_r);
+	int (*hold_set)(struct om_store *store, const char *id,
+			enum om_hold_state state, const char *result,
+			long long now, char **error_r);
+	int (*hold_notified)(struct om_store *store, const char *id,
+			     char **error_r);
+	int (*hold_expire)(struct om_store *store, long long before,
+			   char **error_r);
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;

@@ -69,6 +69,15 @@ enum om_stmt_id {
 	OM_SQL_OB_GET,
 	OM_SQL_OB_FINISH,
 	OM_SQL_OB_EXPIRE,
+	OM_SQL_H_ADD,
+	OM_SQL_H_GET,
+	OM_SQL_H_MAILBOX,
+	OM_SQL_H_STATE,
+	OM_SQL_H_DUE,
+	OM_SQL_H_MOVE,
+	OM_SQL_H_SET,
+	OM_SQL_H_NOTIFIED,
+	OM_SQL_H_EXPIRE,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -197,6 +206,24 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"UPDATE outbound SET state = ?3, reply = ?4, updated = ?5 "
 		"WHERE queue_id = ?1 AND hash = ?2",
 	[OM_SQL_OB_EXPIRE] = "DELETE FROM outbound WHERE updated < ?1",
+	[OM_SQL_H_ADD] =
+		"INSERT INTO holds(id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1, ?10, 0, '') "
+		"ON CONFLICT(id) DO NOTHING",
+	[OM_SQL_H_GET] = "SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result FROM holds WHERE id = ?1",
+	[OM_SQL_H_MAILBOX] =
+		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result FROM holds WHERE mailbox = ?1 ORDER BY created DESC, id LIMIT 500",
+	[OM_SQL_H_STATE] =
+		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result FROM holds WHERE state = ?1 ORDER BY created, id",
+	[OM_SQL_H_DUE] =
+		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result FROM holds WHERE state = 1 AND expires <= ?1 ORDER BY expires, id",
+	[OM_SQL_H_MOVE] =
+		"UPDATE holds SET state = ?2, changed = ?3 WHERE id = ?1 AND state IN (?4, ?5)",
+	[OM_SQL_H_SET] =
+		"UPDATE holds SET state = ?2, changed = ?3, result = ?4 WHERE id = ?1",
+	[OM_SQL_H_NOTIFIED] = "UPDATE holds SET notified = 1 WHERE id = ?1",
+	[OM_SQL_H_EXPIRE] =
+		"DELETE FROM holds WHERE state IN (3, 4) AND changed < ?1",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -378,6 +405,29 @@ static const char *const om_migrations[] = {
 	"  updated INTEGER NOT NULL,"
 	"  PRIMARY KEY (queue_id, hash)) WITHOUT ROWID;"
 	"CREATE INDEX outbound_updated ON outbound(updated);",
+	/* v9: outbound mail held for its sender's confirmation (outbound-hold,
+	   doc/outbound.md); state 1 held, 2 sending, 3 sent, 4 discarded,
+	   5 kept for the administrator (enum om_hold_state); recipients and
+	   delivered one per line, attachments "name TAB size" per line */
+	"CREATE TABLE holds ("
+	"  id TEXT PRIMARY KEY,"
+	"  mailbox TEXT NOT NULL,"
+	"  sender TEXT NOT NULL,"
+	"  recipients TEXT NOT NULL,"
+	"  delivered TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  attachments TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  flags INTEGER NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  expiry TEXT NOT NULL,"
+	"  state INTEGER NOT NULL,"
+	"  changed INTEGER NOT NULL,"
+	"  notified INTEGER NOT NULL,"
+	"  result TEXT NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX holds_mailbox ON holds(mailbox, created);"
+	"CREATE INDEX holds_state ON holds(state, expires);",
 };
 
 struct om_store_sqlite {
@@ -1444,6 +1494,150 @@ static int om_sqlite_outbound_expire(struct om_store *store, long long before,
 				    "forget outbound mail", error_r);
 }
 
+/* ---- held outbound mail ---- */
+
+static int om_sqlite_hold_add(struct om_store *store, const struct om_store_hold *h,
+			      char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_H_ADD];
+	int ok = SQLITE_OK;
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	ok |= sqlite3_bind_text(stmt, 1, h->id, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 2, h->mailbox, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 3, h->sender, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 4, h->recipients, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 5, h->delivered, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 6, h->subject, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 7, h->attachments, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_int64(stmt, 8, h->size);
+	ok |= sqlite3_bind_int(stmt, 9, h->flags);
+	ok |= sqlite3_bind_int64(stmt, 10, h->created);
+	ok |= sqlite3_bind_int64(stmt, 11, h->expires);
+	ok |= sqlite3_bind_text(stmt, 12, h->expiry, -1, SQLITE_STATIC);
+	return om_sqlite_step_write(s, ok == SQLITE_OK ? stmt : NULL, "record a hold",
+				    error_r);
+}
+
+/* Steps a statement yielding hold rows (column order of OM_SQL_H_GET)
+   into cb; the count or -1. */
+static int om_sqlite_h_rows(struct om_store_sqlite *s, sqlite3_stmt *stmt,
+			    om_store_hold_cb *cb, void *context, char **error_r)
+{
+	struct om_store_hold h;
+	int ret, rows = 0, state;
+
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, "bind");
+		return -1;
+	}
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		h.id = om_sqlite_text(stmt, 0);
+		h.mailbox = om_sqlite_text(stmt, 1);
+		h.sender = om_sqlite_text(stmt, 2);
+		h.recipients = om_sqlite_text(stmt, 3);
+		h.delivered = om_sqlite_text(stmt, 4);
+		h.subject = om_sqlite_text(stmt, 5);
+		h.attachments = om_sqlite_text(stmt, 6);
+		h.size = sqlite3_column_int64(stmt, 7);
+		h.flags = sqlite3_column_int(stmt, 8);
+		h.created = sqlite3_column_int64(stmt, 9);
+		h.expires = sqlite3_column_int64(stmt, 10);
+		h.expiry = om_sqlite_text(stmt, 11);
+		state = sqlite3_column_int(stmt, 12);
+		h.state = (enum om_hold_state)state;
+		h.changed = sqlite3_column_int64(stmt, 13);
+		h.notified = sqlite3_column_int(stmt, 14);
+		h.result = om_sqlite_text(stmt, 15);
+		cb(context, &h);
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "read holds");
+		return -1;
+	}
+	return rows;
+}
+
+static int om_sqlite_hold_list(struct om_store *store, enum om_hold_query query,
+			       const char *text, long long number,
+			       om_store_hold_cb *cb, void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = NULL;
+
+	switch (query) {
+	case OM_HOLD_BY_ID:
+		stmt = om_sqlite_bind(s, OM_SQL_H_GET, text, NULL, NULL, 0);
+		break;
+	case OM_HOLD_BY_MAILBOX:
+		stmt = om_sqlite_bind(s, OM_SQL_H_MAILBOX, text, NULL, NULL, 0);
+		break;
+	case OM_HOLD_BY_STATE:
+		stmt = om_sqlite_bind_tn(s, OM_SQL_H_STATE, NULL, number);
+		break;
+	case OM_HOLD_DUE:
+		stmt = om_sqlite_bind_tn(s, OM_SQL_H_DUE, NULL, number);
+		break;
+	}
+	return om_sqlite_h_rows(s, stmt, cb, context, error_r);
+}
+
+/* Inside the caller's write transaction: 1 moved, 0 not in a from state. */
+static int om_sqlite_hold_move(struct om_store *store, const char *id,
+			       enum om_hold_state from1, enum om_hold_state from2,
+			       enum om_hold_state to, long long now, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_H_MOVE, id, NULL, NULL, 0);
+
+	if (stmt != NULL &&
+	    (sqlite3_bind_int(stmt, 2, (int)to) != SQLITE_OK ||
+	     sqlite3_bind_int64(stmt, 3, now) != SQLITE_OK ||
+	     sqlite3_bind_int(stmt, 4, (int)from1) != SQLITE_OK ||
+	     sqlite3_bind_int(stmt, 5, (int)from2) != SQLITE_OK))
+		stmt = NULL;
+	return om_sqlite_step_write(s, stmt, "move a hold", error_r);
+}
+
+static int om_sqlite_hold_set(struct om_store *store, const char *id,
+			      enum om_hold_state state, const char *result,
+			      long long now, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_H_SET, id, NULL, NULL, 0);
+
+	if (stmt != NULL &&
+	    (sqlite3_bind_int(stmt, 2, (int)state) != SQLITE_OK ||
+	     sqlite3_bind_int64(stmt, 3, now) != SQLITE_OK ||
+	     sqlite3_bind_text(stmt, 4, result, -1, SQLITE_STATIC) != SQLITE_OK))
+		stmt = NULL;
+	return om_sqlite_step_write(s, stmt, "mark a hold", error_r);
+}
+
+static int om_sqlite_hold_notified(struct om_store *store, const char *id,
+				   char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_H_NOTIFIED, id, NULL,
+						      NULL, 0),
+				    "mark a hold notified", error_r);
+}
+
+static int om_sqlite_hold_expire(struct om_store *store, long long before,
+				 char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_H_EXPIRE, NULL,
+							 before),
+				    "forget holds", error_r);
+}
+
 const struct om_store_backend om_store_backend_sqlite = {
 	.name = "sqlite",
 	.open = om_sqlite_open,
@@ -1489,4 +1683,10 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.outbound_claim = om_sqlite_outbound_claim,
 	.outbound_finish = om_sqlite_outbound_finish,
 	.outbound_expire = om_sqlite_outbound_expire,
+	.hold_add = om_sqlite_hold_add,
+	.hold_list = om_sqlite_hold_list,
+	.hold_move = om_sqlite_hold_move,
+	.hold_set = om_sqlite_hold_set,
+	.hold_notified = om_sqlite_hold_notified,
+	.hold_expire = om_sqlite_hold_expire,
 };

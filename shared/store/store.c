@@ -688,3 +688,126 @@ int om_store_outbound_expire(struct om_store *store, long long before,
 		store->own_writes++;
 	return ret;
 }
+
+/* ---- held outbound mail ---- */
+
+int om_store_hold_add(struct om_store *store, const struct om_store_hold *h,
+		      char **error_r)
+{
+	int ret;
+
+	if (om_store_need(h->id, "hold id", error_r) < 0 ||
+	    om_store_need(h->mailbox, "mailbox", error_r) < 0 ||
+	    om_store_need(h->sender, "sender", error_r) < 0 ||
+	    om_store_need(h->recipients, "recipients", error_r) < 0 ||
+	    om_store_need(h->delivered, "delivered", error_r) < 0 ||
+	    om_store_need(h->subject, "subject", error_r) < 0 ||
+	    om_store_need(h->attachments, "attachments", error_r) < 0 ||
+	    om_store_need(h->expiry, "expiry", error_r) < 0)
+		return -1;
+	ret = store->backend->hold_add(store, h, error_r);
+	return om_store_wrote(store, ret < 0 ? -1 : ret > 0);
+}
+
+int om_store_hold_list(struct om_store *store, enum om_hold_query query,
+		       const char *text, long long number,
+		       om_store_hold_cb *cb, void *context, char **error_r)
+{
+	if ((query == OM_HOLD_BY_ID || query == OM_HOLD_BY_MAILBOX) &&
+	    om_store_need(text, "hold key", error_r) < 0)
+		return -1;
+	return store->backend->hold_list(store, query, text, number, cb, context,
+					 error_r);
+}
+
+static void om_store_hold_state_cb(void *context, const struct om_store_hold *h)
+{
+	*(enum om_hold_state *)context = h->state;
+}
+
+int om_store_hold_claim(struct om_store *store, const char *id,
+			enum om_hold_state to, long long now,
+			enum om_hold_state *state_r, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	enum om_hold_state from2;
+	int ret;
+
+	*state_r = OM_HOLD_NONE;
+	switch (to) {
+	case OM_HOLD_SENDING:
+	case OM_HOLD_DISCARDED:
+		from2 = OM_HOLD_ADMIN;
+		break;
+	case OM_HOLD_ADMIN:
+		from2 = OM_HOLD_HELD;
+		break;
+	default:
+		*error_r = om_strdup("store: a hold is claimed for sending, discarding "
+				     "or the administrator");
+		return -1;
+	}
+	if (om_store_need(id, "hold id", error_r) < 0 ||
+	    b->begin(store, 1, error_r) < 0)
+		return -1;
+	ret = b->hold_move(store, id, OM_HOLD_HELD, from2, to, now, error_r);
+	if (ret >= 0 &&
+	    b->hold_list(store, OM_HOLD_BY_ID, id, 0, om_store_hold_state_cb,
+			 state_r, error_r) < 0)
+		ret = -1;
+	ret = om_store_finish(store, ret < 0 ? -1 : ret > 0, error_r);
+	if (ret < 0)
+		*state_r = OM_HOLD_NONE;
+	return ret;
+}
+
+int om_store_hold_finish(struct om_store *store, const char *id,
+			 enum om_hold_state state, const char *result,
+			 long long now, char **error_r)
+{
+	int ret;
+
+	if (om_store_need(id, "hold id", error_r) < 0)
+		return -1;
+	ret = store->backend->hold_set(store, id, state, result != NULL ? result : "",
+				       now, error_r);
+	if (ret == 0) {
+		*error_r = om_strdup("store: the hold to mark is not recorded");
+		return -1;
+	}
+	return om_store_wrote(store, ret < 0 ? -1 : 0);
+}
+
+int om_store_hold_notified(struct om_store *store, const char *id,
+			   char **error_r)
+{
+	int ret;
+
+	if (om_store_need(id, "hold id", error_r) < 0)
+		return -1;
+	ret = store->backend->hold_notified(store, id, error_r);
+	return om_store_wrote(store, ret < 0 ? -1 : 0);
+}
+
+int om_store_hold_expire(struct om_store *store, long long before,
+			 char **error_r)
+{
+	int ret = store->backend->hold_expire(store, before, error_r);
+
+	if (ret > 0)
+		store->own_writes++;
+	return ret;
+}
+
+const char *om_store_hold_state_name(enum om_hold_state state)
+{
+	switch (state) {
+	case OM_HOLD_HELD: return "held";
+	case OM_HOLD_SENDING: return "sending";
+	case OM_HOLD_SENT: return "sent";
+	case OM_HOLD_DISCARDED: return "discarded";
+	case OM_HOLD_ADMIN: return "admin";
+	case OM_HOLD_NONE: break;
+	}
+	return "?";
+}

@@ -319,4 +319,75 @@ int om_store_outbound_finish(struct om_store *store, const char *queue_id,
 int om_store_outbound_expire(struct om_store *store, long long before,
 			     char **error_r);
 
+/* ---- outbound mail held for its sender (outbound-hold, issue 14) ---- */
+
+/* A held copy's life: held (waiting), then sending (one releaser has
+   claimed it) and sent, or discarded; at expiry with hold-expiry admin it
+   is kept for the administrator, who sends or discards it. */
+enum om_hold_state {
+	OM_HOLD_NONE = 0,
+	OM_HOLD_HELD,
+	OM_HOLD_SENDING,
+	OM_HOLD_SENT,
+	OM_HOLD_DISCARDED,
+	OM_HOLD_ADMIN,
+};
+#define OM_HOLD_FLAG_8BIT 1	/* BODY=8BITMIME */
+#define OM_HOLD_FLAG_SMTPUTF8 2
+struct om_store_hold {
+	const char *id;		/* omamori-filter's: [0-9A-Za-z-], < 64 bytes */
+	const char *mailbox;	/* the sender's mailbox (the envelope sender) */
+	const char *sender;	/* envelope sender */
+	const char *recipients;	/* the held ones, one per line */
+	const char *delivered;	/* those sent at once (internal), one per line */
+	const char *subject;	/* decoded, sanitised */
+	const char *attachments;	/* "name\tsize\n" per attachment */
+	long long size;		/* bytes of the held message */
+	int flags;		/* OM_HOLD_FLAG_* */
+	long long created, expires;	/* unix time */
+	const char *expiry;	/* what expiry does: send, discard, admin */
+	enum om_hold_state state;	/* (read only: add makes it held) */
+	long long changed;	/* (read only) */
+	int notified;		/* (read only) the sender's notice went out */
+	const char *result;	/* (read only) "sent as QID", why not... */
+};
+typedef void om_store_hold_cb(void *context, const struct om_store_hold *h);
+enum om_hold_query {
+	OM_HOLD_BY_ID,		/* text: the id */
+	OM_HOLD_BY_MAILBOX,	/* text: the mailbox; newest first, at most 500 */
+	OM_HOLD_BY_STATE,	/* number: the state */
+	OM_HOLD_DUE,		/* number: now; held ones expired by then */
+};
+/* Records h as held unless its id is recorded already (a retry): 1 added,
+   0 there before, -1 error. */
+int om_store_hold_add(struct om_store *store, const struct om_store_hold *h,
+		      char **error_r);
+/* The holds query and text/number select, into cb (whose pointers live
+   until it returns); the count or -1. */
+int om_store_hold_list(struct om_store *store, enum om_hold_query query,
+		       const char *text, long long number,
+		       om_store_hold_cb *cb, void *context, char **error_r);
+/* Claims the hold for to (sending, discarded: from held or admin; admin:
+   from held) in one write transaction (BEGIN IMMEDIATE), so that of two
+   releasers at the same moment exactly one gets it: 1 claimed, 0 not (the
+   hold is in another state: *state_r, OM_HOLD_NONE when unknown), -1
+   error. */
+int om_store_hold_claim(struct om_store *store, const char *id,
+			enum om_hold_state to, long long now,
+			enum om_hold_state *state_r, char **error_r);
+/* Sets the state after the claimant's work (sent, back to held or admin,
+   discarded) with result (text; "" allowed).  0 or -1. */
+int om_store_hold_finish(struct om_store *store, const char *id,
+			 enum om_hold_state state, const char *result,
+			 long long now, char **error_r);
+/* Records that the sender's notice went out.  0 or -1. */
+int om_store_hold_notified(struct om_store *store, const char *id,
+			   char **error_r);
+/* Forgets sent and discarded holds last changed before before; the number
+   forgotten or -1. */
+int om_store_hold_expire(struct om_store *store, long long before,
+			 char **error_r);
+/* "held", "sending", "sent", "discarded", "admin" ("?" otherwise). */
+const char *om_store_hold_state_name(enum om_hold_state state);
+
 #endif

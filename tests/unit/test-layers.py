@@ -35,8 +35,11 @@ OURS = {
             "quarantine"},
     "postfix-policy": {"lib", "store", "decide"},
     # omamori-filter, the second program of postfix-policy/: it asks scand
-    # (proto) and rewrites headers (mail), never decides policyd's answers
-    "omamori-filter": {"lib", "store", "proto", "mail"},
+    # (proto) and rewrites headers (mail), never decides policyd's answers;
+    # outbound-hold signs the notice's
+    # links (crypto), renders it (notice) and speaks the control protocol
+    # of quarantine/hold.h
+    "omamori-filter": {"lib", "crypto", "store", "proto", "notice", "mail", "quarantine"},
     "dovecot-plugin": {"lib", "crypto", "store", "proto", "notice"},
     "sieve-ext": {"lib", "store", "proto"},
     "web": {"lib", "crypto", "store", "decide", "notice", "quarantine"},

@@ -1,0 +1,53 @@
+/* hold.h - asking omamori-filter to send or discard outbound mail held for
+ * its sender's confirmation (outbound-hold, doc/outbound.md).
+ *
+ * Only omamori-filter re-injects mail (it alone is in group postdrop) and
+ * only it touches its spool; omamori-web (a click), omamorictl hold and
+ * omamorictl cron (expiry) ask it over filter_control, a UNIX socket that
+ * root and web_user may use.  One request per connection, one line each
+ * way:
+ *
+ *	C: RELEASE <id>			C: DISCARD <id>
+ *	S: OK <text>			the hold was sent (text: "sent as QID")
+ *					or discarded, now, by this request
+ *	S: STATE <state>		not done: the hold is sent, discarded,
+ *					sending (another request has it) or
+ *					none (unknown)
+ *	S: FAIL <text>			not done, try again (store, Postfix)
+ *
+ * The exactly-once claim is the store's (om_store_hold_claim), so two
+ * requests for one hold at the same moment send it once.
+ */
+#ifndef OM_HOLD_H
+#define OM_HOLD_H
+
+#include "lib/om-config.h"
+
+#define OM_HOLD_LINE_MAX 512
+#define OM_HOLD_ID_MAX 63
+#define OM_HOLD_TIMEOUT_MS 150000	/* the re-injection's own is 120 s */
+
+enum om_hold_op {
+	OM_HOLD_OP_RELEASE = 1,
+	OM_HOLD_OP_DISCARD,
+};
+
+enum om_hold_answer {
+	OM_HOLD_ANSWER_NONE = 0,
+	OM_HOLD_ANSWER_DONE,	/* sent or discarded by this request */
+	OM_HOLD_ANSWER_STATE,	/* not done: *text_r is the hold's state */
+	OM_HOLD_ANSWER_FAIL,	/* not done, temporary: *text_r says why */
+};
+
+/* 1 if id is a hold id as omamori-filter makes them ([0-9A-Za-z-], 1 to
+   OM_HOLD_ID_MAX bytes). */
+int om_hold_id_valid(const char *id);
+
+/* Asks omamori-filter (config->filter_control) to do op on hold id.
+   Returns the answer with *text_r (allocated), or -1 with *error_r when
+   the filter could not be asked (not running, no answer in time). */
+int om_hold_request(const struct om_config *config, enum om_hold_op op,
+		    const char *id, enum om_hold_answer *answer_r,
+		    char **text_r, char **error_r);
+
+#endif
