@@ -66,11 +66,19 @@ struct cron_task {
 
 static int cron_quarantine_retention(struct ctl *ctl, const struct cron_run *run);
 static int cron_quarantine_digest(struct ctl *ctl, const struct cron_run *run);
+static int cron_hold_expiry(struct ctl *ctl, const struct cron_run *run);
 
 static const struct cron_task cron_tasks[] = {
 	{ "quarantine-retention", -1, 0, cron_quarantine_retention },
 	{ "quarantine-digest", -1, -1, cron_quarantine_digest },
+	{ "hold-expiry", -1, -1, cron_hold_expiry },
 };
+
+/* outbound-hold's expiry (cmd-hold.c) */
+static int cron_hold_expiry(struct ctl *ctl, const struct cron_run *run)
+{
+	return ctl_hold_cron(ctl, (long long)run->now);
+}
 
 /* Prints "omamorictl: ..." to stderr and returns -1 (a task's failure). */
 static int cron_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

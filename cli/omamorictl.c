@@ -92,6 +92,8 @@ static void ctl_usage(FILE *out)
 		"  quarantine release [--allow] MAILBOX ID   to INBOX (--allow: and allow its sender)\n"
 		"  quarantine delete MAILBOX ID          expunge it\n"
 		"  quarantine link MAILBOX [HOURS]       a signed link to its quarantine page (24 h)\n"
+		"  hold list [MAILBOX]                   held outbound mail (id, state, mailbox, expires, ...)\n"
+		"  hold show ID | release ID | discard ID   one hold; send it now; discard it\n"
 		"MAILBOX: local@domain, or a user name without a domain (user:NAME if it\n"
 		"  has a dot); DOMAIN: a name with a dot, or domain:NAME; \"*\": global\n"
 		"features: %s\n"
@@ -186,6 +188,7 @@ static const struct ctl_command {
 	{ "cron", ctl_cmd_cron },
 	{ "web-key", ctl_cmd_webkey },
 	{ "quarantine", ctl_cmd_quarantine },
+	{ "hold", ctl_cmd_hold },
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)
