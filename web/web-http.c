@@ -79,6 +79,8 @@ struct web_route {
 static const struct web_route web_routes[] = {
 	{ "/m/", 1, web_mail_show, web_mail_act },
 	{ "/q/", 1, web_box_show, web_box_act },
+	{ "/h/", 1, web_hold_show, web_hold_act },
+	{ "/hl/", 1, web_holds_show, web_holds_act },
 	{ "/me/", 1, web_me_show, web_me_change },
 	{ "/login", 0, web_login_show, web_login_post },
 	{ "/logo", 0, web_logo, NULL },

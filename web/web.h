@@ -111,6 +111,12 @@ void web_mail_show(struct web_request *req, struct web_response *resp);
 void web_mail_act(struct web_request *req, struct web_response *resp);
 void web_box_show(struct web_request *req, struct web_response *resp);
 void web_box_act(struct web_request *req, struct web_response *resp);
+/* web-hold.c: /h/<token> (one held outbound mail) and /hl/<token> (the
+   sender's held mail) */
+void web_hold_show(struct web_request *req, struct web_response *resp);
+void web_hold_act(struct web_request *req, struct web_response *resp);
+void web_holds_show(struct web_request *req, struct web_response *resp);
+void web_holds_act(struct web_request *req, struct web_response *resp);
 /* web-me.c: /me/<token>, the user's own settings */
 void web_me_show(struct web_request *req, struct web_response *resp);
 void web_me_change(struct web_request *req, struct web_response *resp);
