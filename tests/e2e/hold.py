@@ -1,0 +1,345 @@
+#!/usr/bin/env python3
+"""End-to-end: outbound-hold (一時保留) through real Postfix, omamori-filter,
+Dovecot and omamori-web.  A subscribed sender writes to one internal and
+one external recipient: the internal one has it at once over IMAP, the
+sink (the Internet) has nothing; the sender's INBOX has the notice with the
+signed link; the page (GET) shows envelope, subject, recipients and
+attachments and changes nothing; "send now" sends exactly one copy and a
+second POST is refused; a cancelled hold never arrives; at expiry
+(omamorictl cron, the row's expiry set in the past by the test's own
+hands) hold-expiry send sends, discard discards, admin keeps it for the
+administrator; a restart of omamori-filter keeps the holds.  TAP output."""
+import html.parser
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from omtest import (BUILDDIR, STACK, Tap, check, decoded, file_part,  # noqa: E402
+                    header_of, run_suite, text_part)
+
+tap = Tap()
+SENDER = "carol@example.test"
+INSIDE = "bob@example.test"
+OUTSIDE = "ext@far.example"
+
+
+def ctl(st, *args, check=True):
+    """omamorictl's stdout and stderr, as text."""
+    proc = st.ctl(*args, check=check)
+    return (proc.stdout + proc.stderr).decode("utf-8", "replace")
+
+
+def mk():
+    return uuid.uuid4().hex
+
+
+def mail(m, attachment=True):
+    bnd = "b-" + m
+    head = ("From: %s\nTo: %s, %s\nSubject: =?UTF-8?B?5LiA5pmC5L+d55WZ?= %s\n"
+            "Message-ID: <%s@example.test>\nMIME-Version: 1.0\n" % (SENDER, INSIDE, OUTSIDE, m, m))
+    if not attachment:
+        return (head + "\nbody %s\n" % m).encode()
+    out = (head + "Content-Type: multipart/mixed; boundary=\"%s\"\n\n" % bnd).encode()
+    for p in (text_part(b"body " + m.encode()), file_part(b"report.pdf", b"x" * 2048)):
+        out += b"--" + bnd.encode() + b"\n" + p
+    return out + b"--" + bnd.encode() + b"--\n"
+
+
+def send(st, m, rcpts=(INSIDE, OUTSIDE), attachment=True):
+    with st.smtp(login=SENDER) as s:
+        refused = s.sendmail(SENDER, list(rcpts), mail(m, attachment))
+    check(refused == {}, "refused: %r" % refused)
+
+
+def sink(st, m):
+    out = []
+    for name in os.listdir(st.OUTBOUND_SINK_DIR):
+        if name.startswith("."):
+            continue
+        with open(os.path.join(st.OUTBOUND_SINK_DIR, name), "rb") as f:
+            data = f.read()
+        if m.encode() in data:
+            out.append(data)
+    return out
+
+
+def wait_sink(st, m, timeout=40):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if sink(st, m):
+            time.sleep(2)       # a second copy would be there by now
+            return sink(st, m)
+        time.sleep(0.3)
+    raise AssertionError("nothing of %s at the sink; filter log:\n%s" % (m, st.tail("filter.log")))
+
+
+def never_at_sink(st, m, seconds=6):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        st.flush()
+        check(not sink(st, m), "%s reached the sink" % m)
+        time.sleep(0.5)
+
+
+def hold_rows(st):
+    """omamorictl hold list SENDER: {id: (state, line)}."""
+    out = ctl(st, "hold", "list", SENDER)
+    rows = {}
+    for line in out.splitlines():
+        f = line.split("\t")
+        if len(f) >= 7:
+            rows[f[0]] = (f[1], line)
+    return rows
+
+
+def wait_hold(st, m, timeout=40):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for hid, (state, line) in hold_rows(st).items():
+            if m in line:
+                return hid
+        time.sleep(0.3)
+    raise AssertionError("no hold for %s; filter log:\n%s" % (m, st.tail("filter.log", 30)))
+
+
+def state_of(st, hid):
+    out = ctl(st, "hold", "show", hid)
+    return re.search(r"^state: (\S+)", out, re.M).group(1)
+
+
+def notice(st, m, timeout=40):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for raw in st.fetch_all(SENDER):
+            if header_of(raw, "X-Omamori-Hold") and m in decoded(raw):
+                return raw
+        time.sleep(0.3)
+    raise AssertionError("no hold notice for %s in %s's INBOX" % (m, SENDER))
+
+
+def http(url, data=None):
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    req = urllib.request.Request(url, data=body)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+
+
+class Forms(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.forms = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.forms.append({"action": a.get("action", ""), "fields": {}, "op": None})
+        elif tag == "input" and self.forms:
+            self.forms[-1]["fields"][a.get("name")] = a.get("value", "")
+        elif tag == "button" and self.forms:
+            self.forms[-1]["op"] = a.get("value")
+
+
+def form(page, op):
+    p = Forms()
+    p.feed(page)
+    for f in p.forms:
+        if f["op"] == op:
+            fields = dict(f["fields"])
+            fields["op"] = op
+            return f["action"], fields
+    raise AssertionError("no %s form in the page" % op)
+
+
+def links(raw):
+    text = decoded(raw)
+    one = re.findall(r"https?://127\.0\.0\.1:\d+/h/[A-Za-z0-9_.~-]+", text)
+    many = re.findall(r"https?://127\.0\.0\.1:\d+/hl/[A-Za-z0-9_.~-]+", text)
+    check(one and many, "links in the notice:\n%s" % text)
+    return one[0], many[0]
+
+
+def expire(st, hid):
+    """The test's own hands: the hold's expiry in the past (as cron.py ages
+    quarantined mail)."""
+    con = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"), timeout=10)
+    con.execute("UPDATE holds SET expires = ? WHERE id = ?", (int(time.time()) - 5, hid))
+    con.commit()
+    con.close()
+
+
+@tap.case
+def internal_now_external_held_send_now_once(st):
+    m = mk()
+    send(st, m)
+    inbox = st.wait_for(INSIDE, m.encode())
+    check(len(inbox) == 1, "the internal recipient has %d copies" % len(inbox))
+    hid = wait_hold(st, m)
+    never_at_sink(st, m, 4)
+    raw = notice(st, m)
+    check(header_of(raw, "Auto-Submitted") == "auto-generated", "notice headers")
+    one, many = links(raw)
+    # GET shows and changes nothing
+    status, page = http(one)
+    check(status == 200, "GET /h/: %d" % status)
+    for want in (SENDER, m, "一時保留", INSIDE, OUTSIDE, "report.pdf", "2.0 KB"):
+        check(want in page, "%r not on the page" % want)
+    check("今すぐ送信" in page or "Send now" in page, "no send-now button")
+    check("送信を取り消す" in page or "Cancel sending" in page, "no cancel button")
+    check(re.search(r"社外|outside", page) and re.search(r"社内|inside", page),
+          "recipients not marked inside/outside")
+    status, page2 = http(one)
+    check(status == 200 and state_of(st, hid) == "held", "a GET changed the hold")
+    never_at_sink(st, m, 2)
+    # send now
+    action, fields = form(page, "send")
+    _, fields2 = form(page2, "send")
+    status, result = http(urllib.parse.urljoin(one, action), fields)
+    check(status == 200, "POST send: %d\n%s" % (status, result[:800]))
+    got = wait_sink(st, m)
+    check(len(got) == 1, "%d copies at the sink" % len(got))
+    check(OUTSIDE.encode() in got[0].split(b"\n", 1)[0] and INSIDE.encode() not in got[0].split(b"\n", 1)[0],
+          "the sink's envelope: %r" % got[0][:200])
+    check(state_of(st, hid) == "sent", "state after send: %s" % state_of(st, hid))
+    # a second POST (the same form value, and a fresh one) sends nothing
+    status, _ = http(urllib.parse.urljoin(one, action), fields)
+    check(status == 403, "the same form again: %d" % status)
+    status, again = http(urllib.parse.urljoin(one, action), fields2)
+    check(status == 409, "a second send: %d\n%s" % (status, again[:800]))
+    time.sleep(3)
+    check(len(sink(st, m)) == 1, "sent twice")
+    check(len(st.wait_for(INSIDE, m.encode())) == 1, "the internal copy was sent again")
+    # the page now says it was sent, with no buttons
+    status, page = http(one)
+    check(status == 200 and "hold-send" not in page and ("送信済み" in page or "Sent" in page),
+          "the page of a sent hold:\n%s" % page[:1500])
+
+
+@tap.case
+def cancelled_never_arrives(st):
+    m = mk()
+    send(st, m)
+    hid = wait_hold(st, m)
+    raw = notice(st, m)
+    _, many = links(raw)
+    status, page = http(many)
+    check(status == 200 and m in page, "GET /hl/: %d" % status)
+    # the list's form for this hold
+    p = Forms()
+    p.feed(page)
+    mine = [f for f in p.forms if f["fields"].get("id") == hid and f["op"] == "cancel"]
+    check(len(mine) == 1, "no cancel form for %s on the list" % hid)
+    fields = dict(mine[0]["fields"], op="cancel")
+    status, result = http(urllib.parse.urljoin(many, mine[0]["action"]), fields)
+    check(status == 200, "POST cancel: %d\n%s" % (status, result[:800]))
+    check(state_of(st, hid) == "discarded", "state: %s" % state_of(st, hid))
+    spool = os.path.join(st.dir, "outbound-spool", "hold-" + hid)
+    check(not os.path.exists(spool), "the held copy is kept after cancel")
+    expire(st, hid)
+    ctl(st, "cron")
+    never_at_sink(st, m, 5)
+
+
+@tap.case
+def expired_with_send_goes_out_at_cron(st):
+    m = mk()
+    send(st, m, rcpts=(OUTSIDE,), attachment=False)
+    hid = wait_hold(st, m)
+    ctl(st, "cron")
+    never_at_sink(st, m, 2)
+    check(state_of(st, hid) == "held", "cron before expiry did something")
+    expire(st, hid)
+    out = ctl(st, "cron")
+    check(hid in out, "cron said: %s" % out)
+    got = wait_sink(st, m)
+    check(len(got) == 1, "%d copies" % len(got))
+    check(state_of(st, hid) == "sent", "state: %s" % state_of(st, hid))
+
+
+@tap.case
+def expired_with_discard_never_arrives(st):
+    ctl(st, "domain", "set", "example.test", "hold-expiry", "discard")
+    try:
+        m = mk()
+        send(st, m, rcpts=(OUTSIDE,), attachment=False)
+        hid = wait_hold(st, m)
+        expire(st, hid)
+        ctl(st, "cron")
+        check(state_of(st, hid) == "discarded", "state: %s" % state_of(st, hid))
+        never_at_sink(st, m, 5)
+    finally:
+        ctl(st, "domain", "unset", "example.test", "hold-expiry")
+
+
+@tap.case
+def expired_with_admin_waits_for_the_administrator(st):
+    ctl(st, "domain", "set", "example.test", "hold-expiry", "admin")
+    try:
+        m = mk()
+        send(st, m, rcpts=(OUTSIDE,), attachment=False)
+        hid = wait_hold(st, m)
+        expire(st, hid)
+        ctl(st, "cron")
+        check(state_of(st, hid) == "admin", "state: %s" % state_of(st, hid))
+        check(hid in ctl(st, "hold", "list"), "not in the administrator's list")
+        never_at_sink(st, m, 3)
+        out = ctl(st, "hold", "release", hid)
+        check("sent as" in out, out)
+        check(len(wait_sink(st, m)) == 1, "not exactly one copy")
+    finally:
+        ctl(st, "domain", "unset", "example.test", "hold-expiry")
+
+
+@tap.case
+def attachment_condition_and_internal_only_mail(st):
+    ctl(st, "domain", "set", "example.test", "hold-when", "external attachment")
+    try:
+        m = mk()
+        send(st, m, rcpts=(OUTSIDE,), attachment=False)
+        check(len(wait_sink(st, m)) == 1, "a mail without attachment was held")
+        m2 = mk()
+        send(st, m2, rcpts=(OUTSIDE,), attachment=True)
+        wait_hold(st, m2)
+        never_at_sink(st, m2, 3)
+    finally:
+        ctl(st, "domain", "unset", "example.test", "hold-when")
+    m3 = mk()
+    send(st, m3, rcpts=(INSIDE,), attachment=False)
+    st.wait_for(INSIDE, m3.encode())
+    check(not any(m3 in line for _, line in hold_rows(st).values()), "internal-only mail held")
+
+
+@tap.case
+def restart_of_the_filter_keeps_holds(st):
+    m = mk()
+    send(st, m, rcpts=(OUTSIDE,), attachment=False)
+    hid = wait_hold(st, m)
+    env = dict(os.environ, OMAMORI_BUILDDIR=BUILDDIR)
+    subprocess.run([STACK, "restart-filter", st.dir], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    check(state_of(st, hid) == "held", "state after restart: %s" % state_of(st, hid))
+    never_at_sink(st, m, 2)
+    out = ctl(st, "hold", "release", hid)
+    check("sent as" in out, out)
+    check(len(wait_sink(st, m)) == 1, "not exactly one copy")
+    r = ctl(st, "hold", "release", hid, check=False)
+    check("sent" in r or "not sent" in r or r == "", "second release: %r" % r)
+    time.sleep(2)
+    check(len(sink(st, m)) == 1, "sent twice")
+
+
+if __name__ == "__main__":
+    sys.exit(run_suite(tap, setup=[
+        ("sub", "set", SENDER, "outbound-hold", "on"),
+        ("domain", "set", "example.test", "hold-minutes", "1"),
+    ]))
