@@ -1,10 +1,11 @@
 /* zip.c - one AES-256 encrypted ZIP archive made in memory with libzip,
  * and the random passwords for it (libsodium's randombytes).
  *
- * libzip writes WinZip AES (AE-2) entries that 7-Zip, bsdtar, Windows'
- * Explorer since Windows 11 23H2 and macOS's Archive Utility open; the
- * legacy "ZipCrypto" of PKWARE is broken by a known-plaintext attack and
- * is never used.  Names are given to libzip as UTF-8
+ * libzip writes WinZip AES entries (method 99), which 7-Zip, bsdtar
+ * (libarchive), WinRAR and Lhaplus open; the legacy "ZipCrypto" of PKWARE
+ * is broken by a known-plaintext attack and is never used, even though
+ * the ZIP folders built into Windows' Explorer and macOS's Archive Utility
+ * may open only that (doc/outbound.md).  Names are given to libzip as UTF-8
  * (ZIP_FL_ENC_UTF_8), which writes them with the general purpose flag bit
  * 11 so that extractors do not read them as CP437 or Shift_JIS.
  * doc/libraries.md says why libzip and not libarchive for writing.
