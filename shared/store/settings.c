@@ -53,6 +53,9 @@ static const struct om_domain_setting om_domain_settings[] = {
 	  OM_DEFAULT_OUTBOUND_VIRUS_ACTION },
 	{ OM_SETTING_BCC_THRESHOLD, OM_SETTING_INTEGER, NULL, 2, 1000, 0, "10" },
 	{ "language", OM_SETTING_WORDS, "ja en", 0, 0, 1, NULL },
+	{ OM_SETTING_ZIP_RECIPIENTS, OM_SETTING_WORDS, "external all", 0, 0, 0,
+	  OM_DEFAULT_ZIP_RECIPIENTS },
+	{ OM_SETTING_ZIP_MIN_SIZE, OM_SETTING_INTEGER, NULL, 0, 2147483647L, 0, "0" },
 	{ "virus-admin-copy", OM_SETTING_WORDS_OR_ADDRESS, "off", 0, 0, 0, "off" },
 	/* unset: no feature is on by default, as all-off */
 	{ "default", OM_SETTING_WORDS, "all-on all-off", 0, 0, 0, "all-off" },
@@ -251,7 +254,7 @@ const char *om_settings_domain_names(void)
 {
 	return "inbound-virus outbound-virus spam outbound-bcc outbound-hold "
 		"outbound-zip outbound-virus-action bcc-threshold "
-		"language virus-admin-copy "
+		"language zip-recipients zip-min-size virus-admin-copy "
 		"default max-recipients max-message-size rate-messages "
 		"rate-recipients rate-window spam-action spam-threshold "
 		"spam-quarantine-threshold spam-tag quarantine-retention "

@@ -68,6 +68,13 @@ int om_settings_user_may_change(const char *value, const char *what);
 /* To + Cc addresses from which outbound-bcc hides the list (seed 001) */
 #define OM_SETTING_BCC_THRESHOLD "bcc-threshold"
 #define OM_DEFAULT_BCC_THRESHOLD 10
+/* outbound-zip (seed 001): "external" zips a mail with a recipient
+   outside the sender's domain, "all" every mail; attachments together
+   under zip-min-size bytes (decoded) go as they are */
+#define OM_SETTING_ZIP_RECIPIENTS "zip-recipients"
+#define OM_DEFAULT_ZIP_RECIPIENTS "external"
+#define OM_SETTING_ZIP_MIN_SIZE "zip-min-size"
+#define OM_DEFAULT_ZIP_MIN_SIZE 0
 
 /* envelope limits (omamori-policyd), per domain, then global, then these */
 #define OM_SETTING_MAX_RECIPIENTS "max-recipients"

@@ -27,6 +27,7 @@ OURS = {
     "notice": {"lib"},
     "decide": {"lib", "store"},
     "mail": {"lib"},
+    "archive": {"lib"},
     "spam": {"lib", "mail", "store"},
     "scan": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam"},
     "quarantine": {"lib", "crypto", "store", "notice", "mail"},
@@ -35,8 +36,10 @@ OURS = {
             "quarantine"},
     "postfix-policy": {"lib", "store", "decide"},
     # omamori-filter, the second program of postfix-policy/: it asks scand
-    # (proto) and rewrites headers (mail), never decides policyd's answers
-    "omamori-filter": {"lib", "store", "proto", "mail"},
+    # (proto), rewrites headers and MIME (mail), ZIPs attachments (archive)
+    # and renders the password notice (notice); never decides policyd's
+    # answers
+    "omamori-filter": {"lib", "store", "proto", "mail", "archive", "notice"},
     "dovecot-plugin": {"lib", "crypto", "store", "proto", "notice"},
     "sieve-ext": {"lib", "store", "proto"},
     "web": {"lib", "crypto", "store", "decide", "notice", "quarantine"},
@@ -52,7 +55,8 @@ FIELD = [
     (re.compile(r"^libxml/"), {"mail", "spam"}),
     (re.compile(r"^clamav\.h$"), {"scan"}),
     (re.compile(r"^archive(_entry)?\.h$"), {"scan"}),
-    (re.compile(r"^sodium\.h$"), {"crypto", "spam"}),
+    (re.compile(r"^sodium\.h$"), {"crypto", "spam", "archive"}),
+    (re.compile(r"^zip\.h$"), {"archive"}),
 ]
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
