@@ -12,9 +12,10 @@
  *
  * The features, by the sender's subscriptions: outbound-virus (scand,
  * direction out; the domain's outbound-virus-action strips or blocks),
- * outbound-bcc (To/Cc hidden at bcc-threshold addresses), outbound-hold
- * (filter-hold.c: the held recipients wait, the others get it now);
- * outbound-zip passes the mail unchanged until its slice lands.
+ * outbound-bcc (To/Cc hidden at bcc-threshold addresses), outbound-zip
+ * (attachments into one AES ZIP, filter-zip.c), outbound-hold
+ * (filter-hold.c: the held recipients wait for what would go out, the
+ * others get it now).
  */
 #include "filter.h"
 
@@ -479,6 +480,35 @@ static void filter_bcc(struct filter_job *job, const struct filter_plan *plan)
 	job->bcc_applied = (int)n;
 }
 
+/* ---- ZIP of the attachments (filter-zip.c) ---- */
+
+/* 0 go on (job->msg maybe rewritten), 1 answered (tempfailed). */
+static int filter_deliver_zip(struct filter_job *job)
+{
+	struct om_buf out;
+	char *error = NULL;
+	int ret;
+
+	om_buf_init(&out);
+	ret = filter_zip(job->w, job->env, job->qid, job->spool_name, job->msg,
+			 job->len, &out, &error);
+	if (ret < 0) {
+		om_buf_free(&out);
+		filter_tempfail(job, "4.3.0 attachment encryption failed", error);
+		free(error);
+		return 1;
+	}
+	if (ret > 0) {
+		om_buf_free(&job->rewrite);
+		job->rewrite = out;
+		job->msg = job->rewrite.data;
+		job->len = job->rewrite.len;
+	} else {
+		om_buf_free(&out);
+	}
+	return 0;
+}
+
 /* ---- re-injection ---- */
 
 static void filter_send(struct filter_job *job)
@@ -691,9 +721,15 @@ void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 		goto out;
 	if (plan.bcc)
 		filter_bcc(&job, &plan);
-	if (plan.hold && filter_deliver_hold(&job) != 0)
+	if (filter_deliver_zip(&job) != 0)
 		goto out;
+	/* the hold keeps what would go out: after the Bcc and the ZIP */
+	if (plan.hold && filter_deliver_hold(&job) != 0) {
+		filter_zip_forget(w, job.spool_name);
+		goto out;
+	}
 	filter_send(&job);
+	filter_zip_forget(w, job.spool_name);
 out:
 	free(job.log_virus);
 	om_buf_free(&job.rewrite);

@@ -63,6 +63,18 @@ void filter_lmtp_session(struct filter_worker *w, int fd);
 void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 		    const char *msg, size_t len, struct filter_reply *replies);
 
+/* outbound-zip (filter-zip.c): when the sender subscribes and its
+   settings hold, the message's attachments into one AES-256 ZIP in out,
+   the password notice sent to the sender.  Returns 1 rewritten (out
+   filled), 0 nothing to do, -1 with *error_r (allocated): nothing was
+   sent, the caller tempfails.  spool_name is the message's spool file:
+   its password is kept beside it until filter_zip_forget. */
+int filter_zip(struct filter_worker *w, const struct filter_envelope *env,
+	       const char *qid, const char *spool_name, const char *msg, size_t len,
+	       struct om_buf *out, char **error_r);
+/* Removes the kept password once the message's spool file is gone. */
+void filter_zip_forget(struct filter_worker *w, const char *spool_name);
+
 /* The result of a re-injection. */
 struct filter_smtp_result {
 	int rcpt_codes_ok;	/* recipients accepted */

@@ -575,3 +575,162 @@ void om_mime_build_text_mail(const char *from, const char *to,
 	g_free(msgid);
 	g_object_unref(message);
 }
+
+/* ---- attachments out, one attachment in (outbound-zip) ---- */
+
+static int om_mime_is_type(GMimeObject *obj, const char *type, const char *subtype)
+{
+	GMimeContentType *ct = obj != NULL ? g_mime_object_get_content_type(obj) : NULL;
+
+	return ct != NULL && g_mime_content_type_is_type(ct, type, subtype);
+}
+
+/* An attachment: not the readable body, and named or marked attachment;
+   an image the HTML shows (Content-ID inside multipart/related, inline)
+   stays where it is. */
+static int om_mime_is_attachment(const struct om_mime_leaf *leaf)
+{
+	GMimeObject *obj = leaf->object;
+	GMimeContentDisposition *disp = g_mime_object_get_content_disposition(obj);
+	int attachment = disp != NULL && g_mime_content_disposition_is_attachment(disp);
+
+	if (leaf->is_body || leaf->unit_parent == NULL)
+		return 0;
+	if (leaf->in_attached_message)
+		return 1;
+	if (!attachment && leaf->filename == NULL)
+		return 0;
+	if (!attachment && g_mime_object_get_content_id(obj) != NULL &&
+	    om_mime_is_type(GMIME_OBJECT(leaf->unit_parent), "multipart", "related"))
+		return 0;
+	return 1;
+}
+
+/* The bytes of an attached message (message/rfc822 part), as sent. */
+static void om_mime_message_part_bytes(GMimeObject *unit, struct om_buf *out)
+{
+	GMimeMessage *inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(unit));
+	GMimeStream *stream = g_mime_stream_mem_new();
+	GByteArray *array;
+
+	if (inner != NULL)
+		(void)g_mime_object_write_to_stream(GMIME_OBJECT(inner), NULL, stream);
+	array = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream));
+	om_buf_append(out, array->data, array->len);
+	g_object_unref(stream);
+}
+
+void om_mime_attachments_free(struct om_mime_attachment **listp, size_t count)
+{
+	struct om_mime_attachment *list = *listp;
+	size_t i;
+
+	if (list == NULL)
+		return;
+	for (i = 0; i < count; i++) {
+		free(list[i].filename);
+		free(list[i].content_type);
+		om_buf_free(&list[i].data);
+	}
+	free(list);
+	*listp = NULL;
+}
+
+int om_mime_take_attachments(struct om_mime_msg *msg, size_t max_parts,
+			     unsigned int max_depth,
+			     struct om_mime_attachment **list_r, size_t *count_r,
+			     const char **skip_r, char **error_r)
+{
+	struct om_mime_leaf *leaves = NULL;
+	struct om_mime_attachment *list = NULL, *a;
+	size_t count = 0, n = 0, i;
+	char *reason = NULL;
+	int ret;
+
+	*list_r = NULL;
+	*count_r = 0;
+	*skip_r = NULL;
+	ret = om_mime_collect(msg, max_parts, max_depth, &leaves, &count, &reason);
+	if (ret != 0) {
+		*error_r = reason != NULL ? reason : om_strdup("cannot walk the MIME tree");
+		return -1;
+	}
+	for (i = 0; i < count; i++) {
+		/* a signature covers the parts: taking one breaks it */
+		if (leaves[i].unit_parent != NULL &&
+		    (om_mime_is_type(GMIME_OBJECT(leaves[i].unit_parent), "multipart", "signed") ||
+		     om_mime_is_type(GMIME_OBJECT(leaves[i].unit_parent), "multipart", "encrypted"))) {
+			*skip_r = "a signed or encrypted message (S/MIME, PGP)";
+			om_mime_leaves_free(&leaves, count);
+			return 0;
+		}
+	}
+	list = om_calloc(count > 0 ? count : 1, sizeof(*list));
+	for (i = 0; i < count; i++) {
+		if (!om_mime_is_attachment(&leaves[i]))
+			continue;
+		a = &list[n];
+		om_buf_init(&a->data);
+		if (leaves[i].in_attached_message) {
+			/* the whole attached message, once */
+			if (g_mime_multipart_index_of(GMIME_MULTIPART(leaves[i].unit_parent),
+						      GMIME_OBJECT(leaves[i].unit)) < 0)
+				continue;
+			om_mime_message_part_bytes(GMIME_OBJECT(leaves[i].unit), &a->data);
+			a->filename = om_strdup("message.eml");
+			a->content_type = om_strdup("message/rfc822");
+		} else {
+			if (om_mime_leaf_decode(&leaves[i], &a->data, error_r) < 0) {
+				om_buf_free(&a->data);
+				om_mime_attachments_free(&list, n);
+				om_mime_leaves_free(&leaves, count);
+				return -1;
+			}
+			a->filename = leaves[i].filename != NULL ?
+				om_strdup(leaves[i].filename) : NULL;
+			a->content_type = om_strdup(leaves[i].content_type);
+		}
+		(void)om_mime_remove_unit(msg, &leaves[i]);
+		n++;
+	}
+	om_mime_leaves_free(&leaves, count);
+	if (n == 0) {
+		free(list);
+		return 0;
+	}
+	*list_r = list;
+	*count_r = n;
+	return 0;
+}
+
+void om_mime_add_attachment(struct om_mime_msg *msg, const char *filename,
+			    const char *type, const char *subtype,
+			    const void *data, size_t len)
+{
+	GMimeObject *root = g_mime_message_get_mime_part(msg->message);
+	GMimeMultipart *mixed;
+	GMimePart *part;
+	GMimeStream *stream;
+	GMimeDataWrapper *content;
+
+	part = g_mime_part_new_with_type(type, subtype);
+	stream = g_mime_stream_mem_new_with_buffer(data, len);
+	content = g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);
+	g_mime_part_set_content(part, content);
+	g_object_unref(content);
+	g_object_unref(stream);
+	g_mime_part_set_content_encoding(part, GMIME_CONTENT_ENCODING_BASE64);
+	g_mime_object_set_disposition(GMIME_OBJECT(part), GMIME_DISPOSITION_ATTACHMENT);
+	g_mime_part_set_filename(part, filename);
+	if (root != NULL && om_mime_is_type(root, "multipart", "mixed")) {
+		g_mime_multipart_add(GMIME_MULTIPART(root), GMIME_OBJECT(part));
+	} else {
+		mixed = g_mime_multipart_new_with_subtype("mixed");
+		if (root != NULL)
+			g_mime_multipart_add(mixed, root);
+		g_mime_multipart_add(mixed, GMIME_OBJECT(part));
+		g_mime_message_set_mime_part(msg->message, GMIME_OBJECT(mixed));
+		g_object_unref(mixed);
+	}
+	g_object_unref(part);
+}

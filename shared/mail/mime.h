@@ -92,6 +92,36 @@ void om_mime_foreach_header(struct om_mime_msg *msg,
 				       const char *value),
 			    void *context);
 
+/* An attachment taken out of a message (outbound-zip). */
+struct om_mime_attachment {
+	char *filename;		/* decoded UTF-8, or NULL */
+	char *content_type;	/* "application/pdf"; "message/rfc822" for an
+				   attached message, whose name is message.eml */
+	struct om_buf data;	/* decoded content */
+};
+
+/* Takes every attachment out of msg: each part that is not the readable
+   body and is named or marked attachment, an attached message whole; an
+   inline image of the HTML (Content-ID in multipart/related) and text or
+   calendar parts without a name stay.  A signed or encrypted message
+   (multipart/signed, multipart/encrypted) is left as it is: *skip_r
+   (static) says why.  Returns 0 with *list_r (allocated, NULL when
+   nothing was taken) and *count_r, or -1 with *error_r (a limit of
+   max_parts/max_depth, a part that cannot be decoded; msg may then be
+   half changed: throw it away). */
+int om_mime_take_attachments(struct om_mime_msg *msg, size_t max_parts,
+			     unsigned int max_depth,
+			     struct om_mime_attachment **list_r, size_t *count_r,
+			     const char **skip_r, char **error_r);
+void om_mime_attachments_free(struct om_mime_attachment **list, size_t count);
+
+/* Adds an attachment (type/subtype, base64, Content-Disposition
+   attachment; a non-ASCII filename RFC 2231-encoded) at the end of msg,
+   whose body becomes multipart/mixed if it was not. */
+void om_mime_add_attachment(struct om_mime_msg *msg, const char *filename,
+			    const char *type, const char *subtype,
+			    const void *data, size_t len);
+
 /* Builds a single-part text/plain UTF-8 message. */
 void om_mime_build_text_mail(const char *from, const char *to,
 			     const char *subject, const char *body,

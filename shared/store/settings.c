@@ -62,6 +62,9 @@ static const struct om_domain_setting om_domain_settings[] = {
 	  OM_DEFAULT_HOLD_EXPIRY },
 	{ OM_SETTING_INTERNAL_DOMAINS, OM_SETTING_DOMAINS, NULL, 0, 0, 0, "none" },
 	{ "language", OM_SETTING_WORDS, "ja en", 0, 0, 1, NULL },
+	{ OM_SETTING_ZIP_RECIPIENTS, OM_SETTING_WORDS, "external all", 0, 0, 0,
+	  OM_DEFAULT_ZIP_RECIPIENTS },
+	{ OM_SETTING_ZIP_MIN_SIZE, OM_SETTING_INTEGER, NULL, 0, 2147483647L, 0, "0" },
 	{ "virus-admin-copy", OM_SETTING_WORDS_OR_ADDRESS, "off", 0, 0, 0, "off" },
 	/* unset: no feature is on by default, as all-off */
 	{ "default", OM_SETTING_WORDS, "all-on all-off", 0, 0, 0, "all-off" },
@@ -261,7 +264,7 @@ const char *om_settings_domain_names(void)
 	return "inbound-virus outbound-virus spam outbound-bcc outbound-hold "
 		"outbound-zip outbound-virus-action bcc-threshold "
 		"hold-when hold-min-recipients hold-minutes hold-expiry internal-domains "
-		"language virus-admin-copy "
+		"language zip-recipients zip-min-size virus-admin-copy "
 		"default max-recipients max-message-size rate-messages "
 		"rate-recipients rate-window spam-action spam-threshold "
 		"spam-quarantine-threshold spam-tag quarantine-retention "

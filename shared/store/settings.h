@@ -84,6 +84,13 @@ int om_settings_user_may_change(const char *value, const char *what);
 /* domains counted internal besides the sender's own ("none") */
 #define OM_SETTING_INTERNAL_DOMAINS "internal-domains"
 #define OM_INTERNAL_DOMAINS_MAX 100
+/* outbound-zip (seed 001): "external" zips a mail with a recipient
+   outside the sender's domain, "all" every mail; attachments together
+   under zip-min-size bytes (decoded) go as they are */
+#define OM_SETTING_ZIP_RECIPIENTS "zip-recipients"
+#define OM_DEFAULT_ZIP_RECIPIENTS "external"
+#define OM_SETTING_ZIP_MIN_SIZE "zip-min-size"
+#define OM_DEFAULT_ZIP_MIN_SIZE 0
 
 /* envelope limits (omamori-policyd), per domain, then global, then these */
 #define OM_SETTING_MAX_RECIPIENTS "max-recipients"

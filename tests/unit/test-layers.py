@@ -27,6 +27,7 @@ OURS = {
     "notice": {"lib"},
     "decide": {"lib", "store"},
     "mail": {"lib"},
+    "archive": {"lib"},
     "spam": {"lib", "mail", "store"},
     "scan": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam"},
     "quarantine": {"lib", "crypto", "store", "notice", "mail"},
@@ -35,11 +36,12 @@ OURS = {
             "quarantine"},
     "postfix-policy": {"lib", "store", "decide"},
     # omamori-filter, the second program of postfix-policy/: it asks scand
-    # (proto) and rewrites headers (mail), never decides policyd's answers;
-    # outbound-hold signs the notice's
-    # links (crypto), renders it (notice) and speaks the control protocol
-    # of quarantine/hold.h
-    "omamori-filter": {"lib", "crypto", "store", "proto", "notice", "mail", "quarantine"},
+    # (proto), rewrites headers and MIME (mail), ZIPs attachments (archive)
+    # and renders the password notice (notice); outbound-hold signs its
+    # notice's links (crypto) and serves the control protocol of
+    # quarantine/hold.h; never decides policyd's answers
+    "omamori-filter": {"lib", "crypto", "store", "proto", "mail", "archive", "notice",
+                       "quarantine"},
     "dovecot-plugin": {"lib", "crypto", "store", "proto", "notice"},
     "sieve-ext": {"lib", "store", "proto"},
     "web": {"lib", "crypto", "store", "decide", "notice", "quarantine"},
@@ -55,7 +57,8 @@ FIELD = [
     (re.compile(r"^libxml/"), {"mail", "spam"}),
     (re.compile(r"^clamav\.h$"), {"scan"}),
     (re.compile(r"^archive(_entry)?\.h$"), {"scan"}),
-    (re.compile(r"^sodium\.h$"), {"crypto", "spam"}),
+    (re.compile(r"^sodium\.h$"), {"crypto", "spam", "archive"}),
+    (re.compile(r"^zip\.h$"), {"archive"}),
 ]
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')

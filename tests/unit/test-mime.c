@@ -177,6 +177,84 @@ static void test_date_skew_and_recipients(void)
 	free(error);
 }
 
+/* outbound-zip's half in mail/: attachments out (named or marked, an
+   attached message whole), the HTML's inline image and the bodies stay,
+   a signed message is left alone, one attachment in */
+static const char zip_msg[] =
+	"From: a@example.jp\nTo: b@far.example\nSubject: s\nMIME-Version: 1.0\n"
+	"Content-Type: multipart/mixed; boundary=\"o\"\n\n"
+	"--o\nContent-Type: multipart/related; boundary=\"r\"\n\n"
+	"--r\nContent-Type: text/html; charset=utf-8\n\n<p>body <img src=\"cid:i1\"></p>\n"
+	"--r\nContent-Type: image/png; name=\"logo.png\"\nContent-ID: <i1>\n"
+	"Content-Transfer-Encoding: base64\n\naGVsbG8=\n--r--\n"
+	"--o\nContent-Type: application/pdf; name=\"a.pdf\"\n"
+	"Content-Disposition: attachment; filename*=UTF-8''%E8%A6%8B%E7%A9%8D.pdf\n"
+	"Content-Transfer-Encoding: base64\n\nJVBERi0xLjQ=\n"
+	"--o\nContent-Type: message/rfc822\n\nFrom: x@y\nSubject: inner\n\ninner body\n"
+	"--o\nContent-Type: text/plain; name=\"notes.txt\"\n\nplain file\n--o--\n";
+
+static void test_take_attachments(void)
+{
+	static const char signed_msg[] =
+		"From: a@example.jp\nMIME-Version: 1.0\n"
+		"Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=\"s\"\n\n"
+		"--s\nContent-Type: text/plain\n\nsigned\n"
+		"--s\nContent-Type: application/pkcs7-signature; name=\"smime.p7s\"\n\nxx\n--s--\n";
+	struct om_mime_msg *msg;
+	struct om_mime_attachment *list = NULL;
+	struct om_buf out;
+	const char *skip = NULL;
+	char *error = NULL;
+	size_t n = 0;
+	int ret;
+
+	msg = om_mime_parse(zip_msg, sizeof(zip_msg) - 1, &error);
+	ret = msg != NULL ? om_mime_take_attachments(msg, 100, 10, &list, &n, &skip, &error) : -1;
+	TAP_OK(ret == 0 && n == 3, "three attachments taken (%zu)", n);
+	if (n == 3) {
+		TAP_OK(strcmp(list[0].filename, "見積.pdf") == 0 &&
+		       list[0].data.len == 8 && memcmp(list[0].data.data, "%PDF-1.4", 8) == 0,
+		       "the PDF: RFC 2231 name decoded, content decoded");
+		TAP_OK(strcmp(list[1].filename, "message.eml") == 0 &&
+		       strstr(list[1].data.data, "inner body") != NULL,
+		       "the attached message whole, as message.eml");
+		TAP_OK(strcmp(list[2].filename, "notes.txt") == 0, "a named text part");
+	}
+	om_buf_init(&out);
+	if (msg != NULL) {
+		om_mime_add_attachment(msg, "attachments.zip", "application", "zip", "PK", 2);
+		om_mime_write(msg, &out);
+	}
+	TAP_OK(strstr(out.data, "attachments.zip") != NULL && strstr(out.data, "UEs=") != NULL &&
+	       strstr(out.data, "cid:i1") != NULL && strstr(out.data, "aGVsbG8=") != NULL &&
+	       strstr(out.data, "JVBERi0xLjQ=") == NULL && strstr(out.data, "inner body") == NULL,
+	       "rewritten: the zip in, the HTML and its image kept, the files out");
+	om_mime_attachments_free(&list, n);
+	TAP_OK(list == NULL, "om_mime_attachments_free sets NULL");
+	om_mime_free(&msg);
+	om_buf_free(&out);
+
+	msg = om_mime_parse(signed_msg, sizeof(signed_msg) - 1, &error);
+	ret = msg != NULL ? om_mime_take_attachments(msg, 100, 10, &list, &n, &skip, &error) : -1;
+	TAP_OK(ret == 0 && n == 0 && list == NULL && skip != NULL,
+	       "a signed message is left alone (%s)", skip != NULL ? skip : "-");
+	om_mime_free(&msg);
+
+	/* a single-part message gets a multipart/mixed around it */
+	msg = om_mime_parse("From: a@b\nSubject: s\n\nonly text\n",
+			    strlen("From: a@b\nSubject: s\n\nonly text\n"), &error);
+	om_buf_init(&out);
+	if (msg != NULL) {
+		om_mime_add_attachment(msg, "attachments.zip", "application", "zip", "PK", 2);
+		om_mime_write(msg, &out);
+	}
+	TAP_OK(strstr(out.data, "multipart/mixed") != NULL && strstr(out.data, "only text") != NULL &&
+	       strstr(out.data, "attachments.zip") != NULL, "a single part becomes mixed");
+	om_mime_free(&msg);
+	om_buf_free(&out);
+	free(error);
+}
+
 int main(void)
 {
 	om_mime_global_init();
@@ -184,5 +262,6 @@ int main(void)
 	test_remove_and_notice();
 	test_limits();
 	test_date_skew_and_recipients();
+	test_take_attachments();
 	return tap_done();
 }
