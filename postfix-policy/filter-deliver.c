@@ -171,22 +171,6 @@ static void filter_expire(struct filter_worker *w)
 	}
 }
 
-static int filter_write_all(int fd, const char *data, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Writes the message to filter_spool/QID-HASH and makes it durable. */
 static int filter_spool_write(struct filter_job *job, char **error_r)
 {
@@ -200,9 +184,9 @@ static int filter_spool_write(struct filter_job *job, char **error_r)
 				       job->spool_name, strerror(errno));
 		return -1;
 	}
-	if (filter_write_all(fd, job->env->sender, strlen(job->env->sender)) < 0 ||
-	    filter_write_all(fd, "\n", 1) < 0 ||
-	    filter_write_all(fd, job->msg, job->len) < 0 ||
+	if (om_write_all(fd, job->env->sender, strlen(job->env->sender)) < 0 ||
+	    om_write_all(fd, "\n", 1) < 0 ||
+	    om_write_all(fd, job->msg, job->len) < 0 ||
 	    fsync(fd) < 0 || fsync(d->spool_fd) < 0) {
 		saved = errno;
 		close(fd);

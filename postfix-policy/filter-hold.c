@@ -205,22 +205,6 @@ static void filter_hold_describe(const char *msg, size_t len, char **subject_r,
 
 /* ---- the spool ---- */
 
-static int filter_hold_write_all(int fd, const char *data, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* filter_spool/hold-ID: the sender on the first line, then the message;
    durable (file and directory fsync'd) when this returns 0. */
 static int filter_hold_spool_write(struct filter_daemon *d, const char *id,
@@ -238,9 +222,9 @@ static int filter_hold_spool_write(struct filter_daemon *d, const char *id,
 				       name, strerror(errno));
 		return -1;
 	}
-	if (filter_hold_write_all(fd, sender, strlen(sender)) < 0 ||
-	    filter_hold_write_all(fd, "\n", 1) < 0 ||
-	    filter_hold_write_all(fd, msg, len) < 0 ||
+	if (om_write_all(fd, sender, strlen(sender)) < 0 ||
+	    om_write_all(fd, "\n", 1) < 0 ||
+	    om_write_all(fd, msg, len) < 0 ||
 	    fsync(fd) < 0 || fsync(d->spool_fd) < 0) {
 		saved = errno;
 		close(fd);
@@ -786,7 +770,7 @@ static void filter_hold_serve(struct filter_hold_daemon *h, struct om_store **st
 	} else {
 		filter_hold_command(h->d, *store, line, &answer);
 	}
-	(void)filter_hold_write_all(fd, answer.data, answer.len);
+	(void)om_write_all(fd, answer.data, answer.len);
 	om_buf_free(&answer);
 }
 

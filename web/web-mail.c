@@ -289,16 +289,7 @@ static void web_box_row_cb(void *context, const struct om_store_quarantined *q)
 	if (rows->count == WEB_BOX_MAX_ROWS)
 		return;
 	item = &rows->items[rows->count++];
-	item->id = om_strdup(q->id);
-	item->mailbox = om_strdup(q->mailbox);
-	item->sender = om_strdup(q->sender);
-	item->from = om_strdup(q->from);
-	item->subject = om_strdup(q->subject);
-	item->score = om_strdup(q->score);
-	item->reasons = om_strdup(q->reasons);
-	item->received = q->received;
-	item->size = q->size;
-	item->digest = q->digest;
+	om_quarantine_item_set(item, q);
 }
 
 static void web_box_rows_free(struct web_box_rows *rows)

@@ -69,6 +69,10 @@ int om_strlcpy(char *dst, const char *src, size_t size);
    space, no '+', nothing after; om_parse_long also takes one leading '-'.
    A value that overflows, or lies outside min..max, is refused.  0 with
    *value_r set, or -1 with *value_r untouched (NULL text is -1). */
+/* Writes all of data to fd (retrying short writes and EINTR); 0, or -1
+   with errno set. */
+int om_write_all(int fd, const void *data, size_t len);
+
 int om_parse_ulong(const char *text, unsigned long min, unsigned long max,
 		   unsigned long *value_r);
 int om_parse_long(const char *text, long min, long max, long *value_r);

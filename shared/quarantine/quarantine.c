@@ -72,11 +72,9 @@ void om_quarantine_item_free(struct om_quarantine_item *item)
 	memset(item, 0, sizeof(*item));
 }
 
-static void om_quarantine_item_copy(void *context,
-				    const struct om_store_quarantined *q)
+void om_quarantine_item_set(struct om_quarantine_item *item,
+			    const struct om_store_quarantined *q)
 {
-	struct om_quarantine_item *item = context;
-
 	om_quarantine_item_free(item);
 	item->id = om_strdup(q->id);
 	item->mailbox = om_strdup(q->mailbox);
@@ -89,6 +87,12 @@ static void om_quarantine_item_copy(void *context,
 	item->received = q->received;
 	item->size = q->size;
 	item->digest = q->digest;
+}
+
+static void om_quarantine_item_copy(void *context,
+				    const struct om_store_quarantined *q)
+{
+	om_quarantine_item_set(context, q);
 }
 
 int om_quarantine_find(struct om_store *store, const char *mailbox,

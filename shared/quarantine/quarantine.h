@@ -38,6 +38,10 @@ struct om_quarantine_item {
 	long long received, size, digest;
 };
 void om_quarantine_item_free(struct om_quarantine_item *item);
+/* Fills item (freed first) with copies of a store row's fields. */
+struct om_store_quarantined;
+void om_quarantine_item_set(struct om_quarantine_item *item,
+			    const struct om_store_quarantined *q);
 
 /* The op names of the web forms and the CLI ("release", "allow",
    "delete"); parse returns 0 or -1. */

@@ -17,43 +17,16 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
-from omtest import BUILDDIR, Tap, check, decoded, file_part, header_of, run_suite, text_part  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from omtest import sink, Tap, check, decoded, file_part, header_of, run_suite, text_part  # noqa: E402
+from chrome import By, body_text, browser, quit_browser, shot  # noqa: E402
 
-try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-except ImportError:
-    print("Bail out! %s cannot import selenium: install python3-selenium and run "
-          "this with /usr/bin/python3" % sys.executable)
-    sys.exit(1)
 
 tap = Tap()
 SENDER = "carol@example.test"
 INSIDE = "bob@example.test"
 OUTSIDE = "partner@far.example"
-SHOTS = os.path.join(BUILDDIR, "tests", "browser", "screenshots")
 state = {}
-
-
-def browser():
-    if "driver" not in state:
-        o = webdriver.ChromeOptions()
-        for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                  "--window-size=420,860", "--lang=ja"):
-            o.add_argument(a)
-        state["driver"] = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
-    return state["driver"]
-
-
-def shot(name):
-    os.makedirs(SHOTS, exist_ok=True)
-    path = os.path.join(SHOTS, name + ".png")
-    check(browser().save_screenshot(path), "screenshot %s not saved" % path)
-
-
-def body_text():
-    return browser().find_element(By.TAG_NAME, "body").text
 
 
 def send(st, m, subject):
@@ -66,17 +39,6 @@ def send(st, m, subject):
     raw += b"--" + bnd.encode() + b"--\n"
     with st.smtp(login=SENDER) as s:
         check(s.sendmail(SENDER, [INSIDE, OUTSIDE], raw) == {}, "refused")
-
-
-def sink(st, m):
-    out = []
-    for name in os.listdir(st.OUTBOUND_SINK_DIR):
-        if not name.startswith("."):
-            with open(os.path.join(st.OUTBOUND_SINK_DIR, name), "rb") as f:
-                data = f.read()
-            if m.encode() in data:
-                out.append(data)
-    return out
 
 
 def notice_links(st, m):
@@ -151,14 +113,9 @@ def the_list_page_cancels_a_held_mail(st):
     check(not sink(st, m), "a cancelled mail reached the sink")
 
 
-def finish():
-    if "driver" in state:
-        state["driver"].quit()
-
-
 if __name__ == "__main__":
     try:
         rc = run_suite(tap, setup=[("sub", "set", SENDER, "outbound-hold", "on")])
     finally:
-        finish()
+        quit_browser()
     sys.exit(rc)

@@ -19,44 +19,16 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
-from omtest import BUILDDIR, Tap, check, decoded, header_of, run_suite  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from omtest import Tap, check, decoded, header_of, run_suite  # noqa: E402
+from chrome import By, body_text, browser, quit_browser, shot  # noqa: E402
 
-try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-except ImportError:
-    print("Bail out! %s cannot import selenium: install python3-selenium and run "
-          "this with /usr/bin/python3" % sys.executable)
-    sys.exit(1)
 
 tap = Tap()
 USER = "bob@example.test"
 SENDER = "promo@pest-browser.example"
 SUBJECT = "Browser test offer"
-SHOTS = os.path.join(BUILDDIR, "tests", "browser", "screenshots")
 state = {}
-
-
-def browser():
-    if "driver" not in state:
-        o = webdriver.ChromeOptions()
-        for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                  "--window-size=420,860", "--lang=ja"):
-            o.add_argument(a)
-        state["driver"] = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
-    return state["driver"]
-
-
-def shot(name):
-    os.makedirs(SHOTS, exist_ok=True)
-    path = os.path.join(SHOTS, name + ".png")
-    check(browser().save_screenshot(path), "screenshot %s not saved" % path)
-    return path
-
-
-def body_text():
-    return browser().find_element(By.TAG_NAME, "body").text
 
 
 def in_inbox(st, text):
@@ -177,11 +149,6 @@ def the_users_page_after_the_login(st):
     check("friend@ok-browser.example" in shown, "entry not added: %s" % shown)
 
 
-def finish():
-    if "driver" in state:
-        state["driver"].quit()
-
-
 def prepare(st):
     st.ctl("list", "add", USER, "block", SENDER)
     time.sleep(1.2)
@@ -191,5 +158,5 @@ if __name__ == "__main__":
     try:
         rc = run_suite(tap, setup=[("sub", "set", USER, "spam", "on")], prepare=prepare)
     finally:
-        finish()
+        quit_browser()
     sys.exit(rc)

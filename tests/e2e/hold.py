@@ -22,7 +22,7 @@ import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import (BUILDDIR, STACK, Tap, check, decoded, file_part,  # noqa: E402
+from omtest import (sink, wait_sink, BUILDDIR, STACK, Tap, check, decoded, file_part,  # noqa: E402
                     header_of, run_suite, text_part)
 
 tap = Tap()
@@ -57,28 +57,6 @@ def send(st, m, rcpts=(INSIDE, OUTSIDE), attachment=True):
     with st.smtp(login=SENDER) as s:
         refused = s.sendmail(SENDER, list(rcpts), mail(m, attachment))
     check(refused == {}, "refused: %r" % refused)
-
-
-def sink(st, m):
-    out = []
-    for name in os.listdir(st.OUTBOUND_SINK_DIR):
-        if name.startswith("."):
-            continue
-        with open(os.path.join(st.OUTBOUND_SINK_DIR, name), "rb") as f:
-            data = f.read()
-        if m.encode() in data:
-            out.append(data)
-    return out
-
-
-def wait_sink(st, m, timeout=40):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if sink(st, m):
-            time.sleep(2)       # a second copy would be there by now
-            return sink(st, m)
-        time.sleep(0.3)
-    raise AssertionError("nothing of %s at the sink; filter log:\n%s" % (m, st.tail("filter.log")))
 
 
 def never_at_sink(st, m, seconds=6):
@@ -206,7 +184,7 @@ def internal_now_external_held_send_now_once(st):
     _, fields2 = form(page2, "send")
     status, result = http(urllib.parse.urljoin(one, action), fields)
     check(status == 200, "POST send: %d\n%s" % (status, result[:800]))
-    got = wait_sink(st, m)
+    got = wait_sink(st, m, settle=2)
     check(len(got) == 1, "%d copies at the sink" % len(got))
     check(OUTSIDE.encode() in got[0].split(b"\n", 1)[0] and INSIDE.encode() not in got[0].split(b"\n", 1)[0],
           "the sink's envelope: %r" % got[0][:200])
@@ -261,7 +239,7 @@ def expired_with_send_goes_out_at_cron(st):
     expire(st, hid)
     out = ctl(st, "cron")
     check(hid in out, "cron said: %s" % out)
-    got = wait_sink(st, m)
+    got = wait_sink(st, m, settle=2)
     check(len(got) == 1, "%d copies" % len(got))
     check(state_of(st, hid) == "sent", "state: %s" % state_of(st, hid))
 
@@ -295,7 +273,7 @@ def expired_with_admin_waits_for_the_administrator(st):
         never_at_sink(st, m, 3)
         out = ctl(st, "hold", "release", hid)
         check("sent as" in out, out)
-        check(len(wait_sink(st, m)) == 1, "not exactly one copy")
+        check(len(wait_sink(st, m, settle=2)) == 1, "not exactly one copy")
     finally:
         ctl(st, "domain", "unset", "example.test", "hold-expiry")
 
@@ -306,7 +284,7 @@ def attachment_condition_and_internal_only_mail(st):
     try:
         m = mk()
         send(st, m, rcpts=(OUTSIDE,), attachment=False)
-        check(len(wait_sink(st, m)) == 1, "a mail without attachment was held")
+        check(len(wait_sink(st, m, settle=2)) == 1, "a mail without attachment was held")
         m2 = mk()
         send(st, m2, rcpts=(OUTSIDE,), attachment=True)
         wait_hold(st, m2)
@@ -331,7 +309,7 @@ def restart_of_the_filter_keeps_holds(st):
     never_at_sink(st, m, 2)
     out = ctl(st, "hold", "release", hid)
     check("sent as" in out, out)
-    check(len(wait_sink(st, m)) == 1, "not exactly one copy")
+    check(len(wait_sink(st, m, settle=2)) == 1, "not exactly one copy")
     r = ctl(st, "hold", "release", hid, check=False)
     check("sent" in r or "not sent" in r or r == "", "second release: %r" % r)
     time.sleep(2)

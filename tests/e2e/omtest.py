@@ -335,3 +335,39 @@ def run_suite(tap, subscribe=(), extra_conf=None, setup=(), prepare=None):
         return tap.run(st)
     finally:
         st.down()
+
+
+# --- the outbound path (tests/stack's external sink) -------------------------
+def send_as(st, login, rcpts, data):
+    """Sends data as the authenticated user login (XCLIENT LOGIN), as a mail
+    client of the ISP's customers does; every recipient must be accepted."""
+    with st.smtp(login=login) as s:
+        refused = s.sendmail(login, list(rcpts), data)
+    check(refused == {}, "refused: %r" % refused)
+
+
+def sink(st, m):
+    """The copies at the stack's outbound sink holding marker m (str)."""
+    out = []
+    for name in os.listdir(st.OUTBOUND_SINK_DIR):
+        if name.startswith("."):
+            continue
+        with open(os.path.join(st.OUTBOUND_SINK_DIR, name), "rb") as f:
+            data = f.read()
+        if m.encode() in data:
+            out.append(data)
+    return out
+
+
+def wait_sink(st, m, count=1, timeout=40, settle=0):
+    """Waits until count copies of m are at the sink; then, with settle,
+    that many seconds more (a duplicate would be there by then).  Returns
+    the copies."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if len(sink(st, m)) >= count:
+            time.sleep(settle)
+            return sink(st, m)
+        time.sleep(0.3)
+    raise AssertionError("%d of %d copies of %s at the sink; maillog:\n%s\nfilter log:\n%s"
+                         % (len(sink(st, m)), count, m, st.tail("maillog"), st.tail("filter.log")))

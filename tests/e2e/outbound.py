@@ -17,7 +17,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import (BUILDDIR, EICAR, STACK, Tap, check, decoded, file_part,  # noqa: E402
+from omtest import (send_as, sink, wait_sink, BUILDDIR, EICAR, STACK, Tap, check, decoded, file_part,  # noqa: E402
                     header_of, run_suite, text_part)
 
 tap = Tap()
@@ -39,36 +39,6 @@ def mail(m, frm, to, cc=None, parts=None):
     return out + b"--" + bnd + b"--\n"
 
 
-def send(st, login, rcpts, data):
-    with st.smtp(login=login) as s:
-        refused = s.sendmail(login, rcpts, data)
-    check(refused == {}, "refused: %r" % refused)
-
-
-def sink(st, m):
-    """The sink's copies holding marker m (bytes)."""
-    out = []
-    for name in os.listdir(st.OUTBOUND_SINK_DIR):
-        if name.startswith("."):
-            continue
-        with open(os.path.join(st.OUTBOUND_SINK_DIR, name), "rb") as f:
-            data = f.read()
-        if m.encode() in data:
-            out.append(data)
-    return out
-
-
-def wait_sink(st, m, count=1, timeout=40):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        got = sink(st, m)
-        if len(got) >= count:
-            return got
-        time.sleep(0.3)
-    raise AssertionError("%d of %d copies of %s at the sink; maillog:\n%s\nfilter log:\n%s"
-                         % (len(sink(st, m)), count, m, st.tail("maillog"), st.tail("filter.log")))
-
-
 def through_filter(raw):
     return b"from omamori-filter" in raw
 
@@ -80,7 +50,7 @@ def refresh():
 @tap.case
 def subscriber_mail_goes_out_once_through_the_filter(st):
     m = mk()
-    send(st, "carol@example.test", ["bob@example.test", "ext@far.example"],
+    send_as(st, "carol@example.test", ["bob@example.test", "ext@far.example"],
          mail(m, "carol@example.test", "ext@far.example", cc="bob@example.test"))
     got = wait_sink(st, m)
     time.sleep(2)
@@ -97,7 +67,7 @@ def subscriber_mail_goes_out_once_through_the_filter(st):
 @tap.case
 def unsubscribed_mail_is_not_touched(st):
     m = mk()
-    send(st, "alice@example.test", ["ext@far.example"], mail(m, "alice@example.test", "ext@far.example"))
+    send_as(st, "alice@example.test", ["ext@far.example"], mail(m, "alice@example.test", "ext@far.example"))
     got = wait_sink(st, m)
     check(not through_filter(got[0]), "an unsubscribed sender's mail went through the filter")
 
@@ -107,7 +77,7 @@ def twelve_to_cc_recipients_become_undisclosed(st):
     m = mk()
     to = ["r%d@far.example" % i for i in range(8)]
     cc = ["c%d@far.example" % i for i in range(3)] + ["bob@example.test"]
-    send(st, "carol@example.test", to + cc,
+    send_as(st, "carol@example.test", to + cc,
          mail(m, "carol@example.test", ", ".join(to), cc=", ".join(cc)))
     got = wait_sink(st, m)
     envelope = got[0].split(b"\n", 1)[0]
@@ -119,7 +89,7 @@ def twelve_to_cc_recipients_become_undisclosed(st):
     check(header_of(inbox[0], "To") == "undisclosed-recipients:;", "bob's copy keeps the list")
     # under the threshold: untouched
     m2 = mk()
-    send(st, "carol@example.test", to[:3], mail(m2, "carol@example.test", ", ".join(to[:3])))
+    send_as(st, "carol@example.test", to[:3], mail(m2, "carol@example.test", ", ".join(to[:3])))
     got2 = wait_sink(st, m2)
     check(header_of(got2[0], "To") == ", ".join(to[:3]), header_of(got2[0], "To"))
 
@@ -129,7 +99,7 @@ def infected_outbound_mail_is_stripped_by_default(st):
     m = mk()
     data = mail(m, "dave@example.test", "ext@far.example",
                 parts=[text_part(b"see attached " + m.encode()), file_part(b"eicar.com", EICAR)])
-    send(st, "dave@example.test", ["ext@far.example"], data)
+    send_as(st, "dave@example.test", ["ext@far.example"], data)
     got = wait_sink(st, m)
     check(b"EICAR-STANDARD" not in got[0] and b"WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo" not in got[0],
           "the virus went out")
@@ -145,7 +115,7 @@ def infected_outbound_mail_is_bounced_with_block(st):
         m = mk()
         data = mail(m, "dave@example.test", "ext2@far.example",
                     parts=[text_part(b"blocked " + m.encode()), file_part(b"invoice.com", EICAR)])
-        send(st, "dave@example.test", ["ext2@far.example"], data)
+        send_as(st, "dave@example.test", ["ext2@far.example"], data)
         bounce = st.wait_for("dave@example.test", b"5.7.1", timeout=40)
         text = bounce[0].decode("utf-8", "replace")
         check("virus Omamori.Test.EICAR" in text and "invoice.com" in text,
@@ -225,7 +195,7 @@ def scand_down_mail_waits_then_goes_out(st):
     st.stop_scand()
     try:
         m = mk()
-        send(st, "dave@example.test", ["ext@far.example"], mail(m, "dave@example.test", "ext@far.example"))
+        send_as(st, "dave@example.test", ["ext@far.example"], mail(m, "dave@example.test", "ext@far.example"))
         time.sleep(5)
         check(not sink(st, m), "sent unchecked while scand was down")
         q = st.queue()

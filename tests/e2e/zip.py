@@ -21,7 +21,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import Tap, check, run_suite  # noqa: E402
+from omtest import send_as, wait_sink, Tap, check, run_suite  # noqa: E402
 
 tap = Tap()
 
@@ -47,35 +47,6 @@ def mail(m, frm, to, files, body=None):
         maintype, subtype = ctype.split("/")
         msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
     return msg.as_bytes().replace(b"\r\n", b"\n")
-
-
-def send(st, login, rcpts, data):
-    with st.smtp(login=login) as s:
-        refused = s.sendmail(login, rcpts, data)
-    check(refused == {}, "refused: %r" % refused)
-
-
-def sink(st, m):
-    out = []
-    for name in os.listdir(st.OUTBOUND_SINK_DIR):
-        if name.startswith("."):
-            continue
-        with open(os.path.join(st.OUTBOUND_SINK_DIR, name), "rb") as f:
-            data = f.read()
-        if m.encode() in data:
-            out.append(data)
-    return out
-
-
-def wait_sink(st, m, timeout=40):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        got = sink(st, m)
-        if got:
-            return got
-        time.sleep(0.3)
-    raise AssertionError("%s not at the sink; maillog:\n%s\nfilter log:\n%s"
-                         % (m, st.tail("maillog"), st.tail("filter.log")))
 
 
 def message_of(raw):
@@ -120,7 +91,7 @@ def external_mail_goes_out_with_one_zip_and_the_sender_gets_the_password(st):
     m = mk()
     files = [("report.pdf", PDF, "application/pdf"),
              (JA_NAME, XLSX, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")]
-    send(st, "carol@example.test", ["ext@far.example"],
+    send_as(st, "carol@example.test", ["ext@far.example"],
          mail(m, "carol@example.test", "ext@far.example", files))
     raw = wait_sink(st, m)[0]
     msg = message_of(raw)
@@ -175,7 +146,7 @@ def external_mail_goes_out_with_one_zip_and_the_sender_gets_the_password(st):
 @tap.case
 def internal_only_mail_is_not_zipped_with_external(st):
     m = mk()
-    send(st, "carol@example.test", ["bob@example.test"],
+    send_as(st, "carol@example.test", ["bob@example.test"],
          mail(m, "carol@example.test", "bob@example.test", [("a.pdf", PDF, "application/pdf")]))
     inbox = st.wait_for("bob@example.test", m.encode())
     att = attachments(email.message_from_bytes(inbox[0], policy=email.policy.default))
@@ -188,7 +159,7 @@ def internal_mail_is_zipped_with_all(st):
     try:
         time.sleep(1.6)
         m = mk()
-        send(st, "carol@example.test", ["bob@example.test"],
+        send_as(st, "carol@example.test", ["bob@example.test"],
              mail(m, "carol@example.test", "bob@example.test", [("a.pdf", PDF, "application/pdf")]))
         inbox = st.wait_for("bob@example.test", m.encode())
         att = attachments(email.message_from_bytes(inbox[0], policy=email.policy.default))
@@ -204,7 +175,7 @@ def attachments_under_zip_min_size_go_as_they_are(st):
     try:
         time.sleep(1.6)
         m = mk()
-        send(st, "carol@example.test", ["ext@far.example"],
+        send_as(st, "carol@example.test", ["ext@far.example"],
              mail(m, "carol@example.test", "ext@far.example", [("small.txt", b"tiny", "text/plain")]))
         att = attachments(message_of(wait_sink(st, m)[0]))
         check([a[0] for a in att] == ["small.txt"], "zipped: %r" % [a[0] for a in att])
@@ -215,7 +186,7 @@ def attachments_under_zip_min_size_go_as_they_are(st):
 @tap.case
 def unsubscribed_sender_mail_is_untouched(st):
     m = mk()
-    send(st, "alice@example.test", ["ext@far.example"],
+    send_as(st, "alice@example.test", ["ext@far.example"],
          mail(m, "alice@example.test", "ext@far.example", [("a.pdf", PDF, "application/pdf")]))
     raw = wait_sink(st, m)[0]
     check(b"from omamori-filter" not in raw, "went through the filter")

@@ -1,0 +1,54 @@
+"""chrome - the headless Chromium the browser tests share (Debian's chromium
+and chromium-driver, driven by python3-selenium): one phone-sized browser
+per test file, started on first use, and screenshots under the build
+tree's tests/browser/screenshots/ so a person can look at every page.
+
+Import it after omtest (tests/e2e on sys.path).  Run the tests with
+/usr/bin/python3: Debian's python3-selenium is not seen by other
+interpreters (a pyenv shim first on PATH)."""
+import os
+import sys
+
+from omtest import BUILDDIR, check
+
+try:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+except ImportError:
+    print("Bail out! %s cannot import selenium: install python3-selenium and run "
+          "this with /usr/bin/python3" % sys.executable)
+    sys.exit(1)
+
+__all__ = ["By", "SHOTS", "body_text", "browser", "quit_browser", "shot"]
+
+SHOTS = os.path.join(BUILDDIR, "tests", "browser", "screenshots")
+_driver = []
+
+
+def browser():
+    """The test file's browser (420x860, Japanese first)."""
+    if not _driver:
+        o = webdriver.ChromeOptions()
+        for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                  "--window-size=420,860", "--lang=ja"):
+            o.add_argument(a)
+        _driver.append(webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o))
+    return _driver[0]
+
+
+def shot(name):
+    """Saves the page as SHOTS/name.png; returns the path."""
+    os.makedirs(SHOTS, exist_ok=True)
+    path = os.path.join(SHOTS, name + ".png")
+    check(browser().save_screenshot(path), "screenshot %s not saved" % path)
+    return path
+
+
+def body_text():
+    return browser().find_element(By.TAG_NAME, "body").text
+
+
+def quit_browser():
+    if _driver:
+        _driver.pop().quit()
