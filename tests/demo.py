@@ -6,7 +6,10 @@ notice), then Japanese spam and ham for the spam filter (a
 tagged subject, the Quarantine folder); then the quarantine digest
 `omamorictl cron` sends alice, the page its release link opens in
 omamori-web, and the release itself (the POST the page's button makes),
-after which the mail is in her INBOX."""
+after which the mail is in her INBOX; last, the outbound path: an
+authenticated sender's mail through omamori-filter (forced BCC, ZIP
+encryption with the password notice, a temporary hold released by the
+sender) as the external sink keeps it."""
 import base64
 import html.parser
 import io
@@ -18,9 +21,11 @@ import urllib.parse
 import urllib.request
 import zipfile
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e"))
-from omtest import EICAR, Stack, decoded, header_of, sure_fixture, train_classifier  # noqa: E402
+from omtest import (EICAR, Stack, decoded, header_of, send_as, sure_fixture,  # noqa: E402
+                    train_classifier, wait_sink)
 
 
 class PageText(html.parser.HTMLParser):
@@ -179,6 +184,86 @@ def digest_demo(st):
         print("  - %s" % msg["Subject"])
 
 
+def outbound_mail(to, subject, files=()):
+    msg = EmailMessage()
+    msg["From"] = "carol@example.test"
+    msg["To"] = ", ".join(to)
+    msg["Subject"] = subject
+    msg["Message-ID"] = "<%s@example.test>" % subject.split()[0]
+    msg.set_content("%s\n\n資料をお送りします。\n" % subject)
+    for name, data in files:
+        msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
+    return msg.as_bytes()
+
+
+def sink_summary(copy):
+    msg = message_from_bytes(copy, policy=policy.default)
+    names = [p.get_filename() for p in msg.iter_attachments()]
+    print("  To:          %s" % msg["To"])
+    print("  Cc:          %s" % (msg["Cc"] or "(none)"))
+    print("  Attachments: %s" % (", ".join(n for n in names if n) or "(none)"))
+
+
+def outbound_demo(st):
+    print("=" * 72)
+    print("Outbound: carol@example.test sends as an authenticated user (XCLIENT LOGIN,")
+    print("as a mail client with SMTP AUTH); policyd routes her mail to omamori-filter")
+    for args in (("sub", "set", "carol@example.test", "outbound-bcc", "on"),
+                 ("sub", "set", "carol@example.test", "outbound-zip", "on")):
+        print(st.ctl(*args).stdout.decode().strip())
+    time.sleep(1.5)
+    many = ["client%02d@far.example" % i for i in range(12)]
+    send_as(st, "carol@example.test", many, outbound_mail(many, "bcc-demo 12 recipients"))
+    copy = wait_sink(st, "bcc-demo")[0]
+    print("-" * 72)
+    print("1. To 12 outside addresses (bcc-threshold 10): the copy the sink got")
+    sink_summary(copy)
+    send_as(st, "carol@example.test", ["partner@far.example"],
+            outbound_mail(["partner@far.example"], "zip-demo 見積書送付",
+                          [("見積書.xlsx", b"x" * 4000), ("仕様書.pdf", b"%PDF-1.4 demo")]))
+    copy = wait_sink(st, "zip-demo")[0]
+    print("-" * 72)
+    print("2. With attachments (outbound-zip): the copy the sink got")
+    sink_summary(copy)
+    deadline = time.time() + 20
+    notice = []
+    while not notice and time.time() < deadline:
+        notice = [m for m in st.fetch_all("carol@example.test") if b"zip-demo" in m]
+        time.sleep(0.3)
+    if notice:
+        print("   and the password notice in carol's INBOX:")
+        for line in decoded(notice[0]).splitlines()[:22]:
+            print("  | " + line[:110])
+    print(st.ctl("sub", "set", "carol@example.test", "outbound-zip", "off").stdout.decode().strip())
+    print(st.ctl("sub", "set", "carol@example.test", "outbound-hold", "on").stdout.decode().strip())
+    time.sleep(1.5)
+    send_as(st, "carol@example.test", ["bob@example.test", "partner@far.example"],
+            outbound_mail(["bob@example.test", "partner@far.example"], "hold-demo 契約書"))
+    print("-" * 72)
+    print("3. Temporary hold (outbound-hold, hold-when external): bob (inside) has it at once,")
+    deadline = time.time() + 20
+    while time.time() < deadline and not [m for m in st.fetch_all("bob@example.test")
+                                          if b"hold-demo" in m]:
+        time.sleep(0.3)
+    print("   bob's INBOX: %s" % ("yes" if [m for m in st.fetch_all("bob@example.test")
+                                           if b"hold-demo" in m] else "no"))
+    time.sleep(2)
+    print("   the sink (partner@far.example): %d copies while held" % len(
+        [n for n in os.listdir(st.OUTBOUND_SINK_DIR) if "hold-demo" in
+         open(os.path.join(st.OUTBOUND_SINK_DIR, n), "rb").read().decode("utf-8", "replace")]))
+    listed = st.ctl("hold", "list", "carol@example.test").stdout.decode()
+    print("   omamorictl hold list carol@example.test:")
+    for line in listed.splitlines():
+        print("  | " + line[:110])
+    hid = next((f[0] for f in (line.split("\t") for line in listed.splitlines())
+                if len(f) >= 2 and f[0] != "id" and f[1] == "held"), None)
+    if hid:
+        print(st.ctl("hold", "release", hid).stdout.decode().strip())
+        copy = wait_sink(st, "hold-demo")[0]
+        print("   released: the sink has it now")
+        sink_summary(copy)
+
+
 def main():
     st = Stack(extra_conf="spam_save_interval = 1\n")
     try:
@@ -217,6 +302,7 @@ def main():
         show(st, "alice@example.test", "Quarantine")
         spam_demo(st)
         digest_demo(st)
+        outbound_demo(st)
         print("=" * 72)
         print("omamori-scand log:")
         for line in st.scand_log().splitlines():
