@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -202,6 +203,8 @@ static int filter_spool_write(struct filter_job *job, char **error_r)
 	return 0;
 }
 
+static void filter_spool_handed_over(struct filter_job *job);
+
 static void filter_spool_remove(struct filter_job *job)
 {
 	char sent[sizeof(job->spool_name) + 8];
@@ -214,6 +217,78 @@ static void filter_spool_remove(struct filter_job *job)
 	if (unlinkat(job->w->daemon->spool_fd, sent, 0) < 0 && errno != ENOENT)
 		om_log_warn("%s: removing spool file %s: %s", job->qid, sent,
 			    strerror(errno));
+	filter_spool_handed_over(job);
+}
+
+/* The hand-off marker: QID-HASH.sending exists from just before the
+   re-injection until its outcome is known.  A retry that finds it knows
+   the last attempt died with the message possibly in Postfix already
+   (after its queue file, before our mark of "sent"): it sends again - no
+   message is lost - and says so, naming the Message-ID, since that copy
+   may go out twice.  (Closing that window for good needs a receiver that
+   can tell a copy it already has; doc/outbound.md.) */
+static void filter_spool_handing_over(struct filter_job *job)
+{
+	char name[sizeof(job->spool_name) + 12];
+	int fd;
+
+	snprintf(name, sizeof(name), "%s.sending", job->spool_name);
+	fd = openat(job->w->daemon->spool_fd, name,
+		    O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		om_log_warn("%s: hand-off marker %s: %s", job->qid, name,
+			    strerror(errno));
+	else
+		(void)close(fd);
+}
+
+static void filter_spool_handed_over(struct filter_job *job)
+{
+	char name[sizeof(job->spool_name) + 12];
+
+	snprintf(name, sizeof(name), "%s.sending", job->spool_name);
+	if (unlinkat(job->w->daemon->spool_fd, name, 0) < 0 && errno != ENOENT)
+		om_log_warn("%s: removing hand-off marker %s: %s", job->qid, name,
+			    strerror(errno));
+}
+
+/* The message's Message-ID (for a log line), or "-". */
+static const char *filter_message_id(const struct filter_job *job, char *buf,
+				     size_t size)
+{
+	const char *p = job->msg, *end = job->msg + job->len, *eol;
+	size_t n;
+
+	while (p < end && *p != '\n' && *p != '\r') {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (eol == NULL)
+			eol = end;
+		if ((size_t)(eol - p) > 11 && strncasecmp(p, "Message-ID:", 11) == 0) {
+			p += 11;
+			while (p < eol && (*p == ' ' || *p == '\t'))
+				p++;
+			n = (size_t)(eol - p);
+			while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' '))
+				n--;
+			if (n >= size)
+				n = size - 1;
+			memcpy(buf, p, n);
+			buf[n] = '\0';
+			return buf;
+		}
+		p = eol + 1;
+	}
+	return "-";
+}
+
+/* 1 if the last attempt died in the middle of its hand-off. */
+static int filter_spool_was_handing_over(struct filter_job *job)
+{
+	char name[sizeof(job->spool_name) + 12];
+	struct stat st;
+
+	snprintf(name, sizeof(name), "%s.sending", job->spool_name);
+	return fstatat(job->w->daemon->spool_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 /* The first mark of "sent", right after Postfix's 250: a rename in the
@@ -502,6 +577,15 @@ static void filter_send(struct filter_job *job)
 	char *error = NULL;
 	size_t i;
 
+	if (filter_spool_was_handing_over(job)) {
+		char mid[200];
+
+		om_log_warn("%s: the last attempt died while handing this message "
+			    "to Postfix: sent again, and it may go out twice "
+			    "(Message-ID %s)", job->qid,
+			    filter_message_id(job, mid, sizeof(mid)));
+	}
+	filter_spool_handing_over(job);
 	if (filter_smtp_send(job->w->daemon->config->filter_reinject,
 			     FILTER_REINJECT_TIMEOUT_MS, env->sender, env->rcpts,
 			     env->rcpt_count, env->xforward, env->body_8bit,
@@ -521,6 +605,8 @@ static void filter_send(struct filter_job *job)
 			filter_reply_set(&job->replies[i], res.final_code, "%s",
 					 res.final_text != NULL ? res.final_text : "");
 	}
+	if (res.final_code != 0 && res.final_code != 250)
+		filter_spool_handed_over(job);	/* refused: nothing went out */
 	if (res.final_code == 250) {
 		filter_spool_mark_sent(job);
 		if (om_store_outbound_finish(job->w->store, job->qid, job->hash,

@@ -10,6 +10,7 @@ the domain's outbound-virus-action says, with the administrator's alert,
 kill -9 of the filter exactly once, and with scand stopped mail waits in
 Postfix's queue and goes out when it is back.  TAP output."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -153,7 +154,7 @@ def sink_ids(st, prefix):
 
 
 @tap.case
-def kill_9_during_a_batch_loses_nothing_and_duplicates_nothing(st):
+def kill_9_during_a_batch_loses_nothing_and_never_duplicates_silently(st):
     prefix = "batch-" + mk()[:8]
     env = dict(os.environ, OMAMORI_BUILDDIR=BUILDDIR)
     pidfile = os.path.join(st.dir, "run", "filter.pid")
@@ -185,9 +186,17 @@ def kill_9_during_a_batch_loses_nothing_and_duplicates_nothing(st):
     time.sleep(3)
     ids = sink_ids(st, prefix)
     check(len(ids) == 50, "%d of 50 arrived (%d before the kill)" % (len(ids), mid_kill))
+    # a copy may go out twice only when the kill fell between Postfix
+    # queueing the re-injected copy and the filter's mark of it (the
+    # window doc/outbound.md names); the filter must then have said so,
+    # naming the Message-ID - never a silent duplicate
+    with open(os.path.join(st.dir, "log", "filter.log"), errors="replace") as f:
+        flagged = set(re.findall(r"may go out twice \(Message-ID (<[^>]*>)\)", f.read()))
     dups = {k: v for k, v in ids.items() if v != 1}
-    check(not dups, "sent more than once: %r" % dups)
-    print("# %d of 50 at the sink when the filter was killed" % mid_kill)
+    check(all(v == 2 and k in flagged for k, v in dups.items()),
+          "sent more than once without a word: %r (flagged %r)" % (dups, flagged))
+    print("# %d of 50 at the sink when the filter was killed; %d in the hand-off "
+          "window, %d of those went out twice" % (mid_kill, len(flagged), len(dups)))
 
 
 @tap.case
