@@ -510,12 +510,9 @@ void web_hold_act(struct web_request *req, struct web_response *resp)
 
 	if (!web_hold_token(req, WEB_ACTION_HOLD, &claims, &expired, resp))
 		return;
-	store = web_store(req->server);
-	lang = web_page_lang_mailbox(req, store, claims.mailbox);
-	if (store == NULL) {
-		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
+	store = web_page_store_for(req, resp, claims.mailbox, &lang);
+	if (store == NULL)
 		return;
-	}
 	web_hold_do(req, resp, store, claims.mailbox, claims.message, lang, NULL);
 }
 
@@ -591,12 +588,9 @@ void web_holds_act(struct web_request *req, struct web_response *resp)
 
 	if (!web_link_check(req, WEB_ACTION_HOLDS, &claims, resp))
 		return;
-	store = web_store(req->server);
-	lang = web_page_lang_mailbox(req, store, claims.mailbox);
-	if (store == NULL) {
-		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
+	store = web_page_store_for(req, resp, claims.mailbox, &lang);
+	if (store == NULL)
 		return;
-	}
 	web_hold_do(req, resp, store, claims.mailbox, web_form_get(&req->form, "id"),
 		    lang, req->token);
 }

@@ -122,12 +122,6 @@ static void web_mail_details(struct web_page *p, const struct web_request *req,
 }
 
 /* The store is needed and cannot be had: 503. */
-static void web_mail_unavailable(const struct web_request *req,
-				 struct web_response *resp, const char *lang)
-{
-	web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
-}
-
 /* The page after an op: what was done, or why not. */
 static void web_mail_result(const struct web_request *req, struct web_response *resp,
 			    const char *lang, enum om_quarantine_op op,
@@ -216,7 +210,7 @@ void web_mail_show(struct web_request *req, struct web_response *resp)
 	web_page_mailbox(req, store, claims.mailbox, &settings);
 	lang = settings.language;
 	if (store == NULL) {
-		web_mail_unavailable(req, resp, lang);
+		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
 		return;
 	}
 	if (!om_quarantine_id_valid(claims.message)) {
@@ -229,7 +223,7 @@ void web_mail_show(struct web_request *req, struct web_response *resp)
 	if (ret < 0) {
 		om_log_error("mailbox=%s store: %s", claims.mailbox, error);
 		free(error);
-		web_mail_unavailable(req, resp, lang);
+		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
 		return;
 	}
 	if (ret == 0) {
@@ -239,7 +233,7 @@ void web_mail_show(struct web_request *req, struct web_response *resp)
 	csrf = web_link_csrf(req, claims.mailbox);
 	if (csrf == NULL) {
 		om_quarantine_item_free(&item);
-		web_mail_unavailable(req, resp, lang);
+		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
 		return;
 	}
 	if (hl != NULL && strcmp(hl, "release") != 0 && strcmp(hl, "allow") != 0)
@@ -265,12 +259,9 @@ void web_mail_act(struct web_request *req, struct web_response *resp)
 
 	if (!web_link_check(req, WEB_ACTION_MAIL, &claims, resp))
 		return;
-	store = web_store(req->server);
-	lang = web_page_lang_mailbox(req, store, claims.mailbox);
-	if (store == NULL) {
-		web_mail_unavailable(req, resp, lang);
+	store = web_page_store_for(req, resp, claims.mailbox, &lang);
+	if (store == NULL)
 		return;
-	}
 	web_mail_do(req, resp, store, claims.mailbox, claims.message, lang, NULL);
 }
 
@@ -363,7 +354,7 @@ void web_box_show(struct web_request *req, struct web_response *resp)
 	web_page_mailbox(req, store, claims.mailbox, &settings);
 	lang = settings.language;
 	if (store == NULL) {
-		web_mail_unavailable(req, resp, lang);
+		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
 		return;
 	}
 	/* mail the user deleted or moved over IMAP is not listed */
@@ -380,7 +371,7 @@ void web_box_show(struct web_request *req, struct web_response *resp)
 			     error != NULL ? error : "no csrf value");
 		free(error);
 		web_box_rows_free(&rows);
-		web_mail_unavailable(req, resp, lang);
+		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
 		return;
 	}
 	web_page_begin(&p, req, lang, WT_BOX_TITLE);
@@ -408,12 +399,9 @@ void web_box_act(struct web_request *req, struct web_response *resp)
 	if (!web_link_check_either(req, WEB_ACTION_BOX, WEB_ACTION_SESSION, &claims,
 				   resp))
 		return;
-	store = web_store(req->server);
-	lang = web_page_lang_mailbox(req, store, claims.mailbox);
-	if (store == NULL) {
-		web_mail_unavailable(req, resp, lang);
+	store = web_page_store_for(req, resp, claims.mailbox, &lang);
+	if (store == NULL)
 		return;
-	}
 	/* back to the list: the token's own name, relative to /q/ */
 	web_mail_do(req, resp, store, claims.mailbox, web_form_get(&req->form, "id"),
 		    lang, req->token);

@@ -201,3 +201,16 @@ void web_page_date(const struct web_request *req, const char *zone,
 	    strftime(buf, size, ja ? "%Y年%m月%d日 %H:%M" : "%d %b %Y %H:%M", &tm) == 0)
 		(void)om_strlcpy(buf, "?", size);
 }
+
+struct om_store *web_page_store_for(const struct web_request *req,
+				    struct web_response *resp,
+				    const char *mailbox, const char **lang_r)
+{
+	struct om_store *store = web_store(req->server);
+
+	*lang_r = web_page_lang_mailbox(req, store, mailbox);
+	if (store == NULL)
+		web_page_message(req, resp, 503, *lang_r, WT_ERROR_TITLE,
+				 WT_ERROR_BODY, 0);
+	return store;
+}

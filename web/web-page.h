@@ -44,6 +44,12 @@ void web_page_message(const struct web_request *req, struct web_response *resp,
 
 /* The language of pages for mailbox (its domain's "language" setting),
    and for a browser not yet known (Accept-Language). */
+/* The calling thread's store and mailbox's language for an action's POST:
+   the store, or NULL after answering 503 (the store cannot be opened; in
+   the language web_page_lang_mailbox gives). */
+struct om_store *web_page_store_for(const struct web_request *req,
+				    struct web_response *resp,
+				    const char *mailbox, const char **lang_r);
 const char *web_page_lang_mailbox(const struct web_request *req,
 				  struct om_store *store, const char *mailbox);
 const char *web_page_lang_browser(const struct web_request *req);
