@@ -25,6 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadstat.h"
+
 struct pol_conn {
 	int fd;
 	unsigned int id;
@@ -35,36 +37,9 @@ struct pol_conn {
 };
 
 struct pol_run {
-	double *lat;
-	size_t count, cap;
+	struct loadstat lat;
 	long errors;
 };
-
-static double pol_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int pol_connect(const char *host, int port)
-{
-	union { struct sockaddr sa; struct sockaddr_in in; } addr;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-
-	memset(&addr, 0, sizeof(addr));
-	addr.in.sin_family = AF_INET;
-	addr.in.sin_port = htons((uint16_t)port);
-	if (fd < 0 || inet_pton(AF_INET, host, &addr.in.sin_addr) != 1 ||
-	    connect(fd, &addr.sa, sizeof(addr.in)) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
-}
 
 static int pol_request(char *buf, size_t size, unsigned int id, unsigned long n)
 {
@@ -89,17 +64,6 @@ static int pol_request(char *buf, size_t size, unsigned int id, unsigned long n)
 		1000 + r % 50000);
 }
 
-static void pol_record(struct pol_run *run, double ms)
-{
-	if (run->count == run->cap) {
-		run->cap = run->cap == 0 ? 1 << 20 : run->cap * 2;
-		run->lat = realloc(run->lat, run->cap * sizeof(double));
-		if (run->lat == NULL)
-			abort();
-	}
-	run->lat[run->count++] = ms;
-}
-
 /* Sends the connection's next request; -1 on error. */
 static int pol_send(struct pol_conn *c)
 {
@@ -107,7 +71,7 @@ static int pol_send(struct pol_conn *c)
 	int len = pol_request(req, sizeof(req), c->id, c->n++);
 
 	c->have = 0;
-	c->sent_at = pol_now();
+	c->sent_at = loadstat_now();
 	return write(c->fd, req, (size_t)len) == len ? 0 : -1;
 }
 
@@ -148,13 +112,13 @@ static void pol_drive(struct pol_conn *conns, int nconns, double deadline,
 		}
 		live++;
 	}
-	while (live > 0 && pol_now() < deadline) {
+	while (live > 0 && loadstat_now() < deadline) {
 		n = epoll_wait(epfd, events, 256, 100);
 		for (i = 0; i < n; i++) {
 			c = events[i].data.ptr;
 			ret = pol_receive(c);
 			if (ret == 1) {
-				pol_record(run, (pol_now() - c->sent_at) * 1000.0);
+				loadstat_record(&run->lat, (loadstat_now() - c->sent_at) * 1000.0);
 				ret = pol_send(c) < 0 ? -1 : 1;
 			}
 			if (ret < 0) {
@@ -167,21 +131,14 @@ static void pol_drive(struct pol_conn *conns, int nconns, double deadline,
 	close(epfd);
 }
 
-static int pol_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 int main(int argc, char **argv)
 {
 	struct pol_conn *conns;
-	struct pol_run run = { NULL, 0, 0, 0 };
+	struct pol_run run = { { NULL, 0, 0 }, 0 };
 	char host[64];
 	const char *colon;
 	double start, secs;
-	int nconns, i, flags;
+	int nconns, i;
 
 	if (argc != 4 || (colon = strrchr(argv[1], ':')) == NULL ||
 	    (size_t)(colon - argv[1]) >= sizeof(host)) {
@@ -201,21 +158,16 @@ int main(int argc, char **argv)
 		return 2;
 	for (i = 0; i < nconns; i++) {
 		conns[i].id = (unsigned int)i;
-		conns[i].fd = pol_connect(host, atoi(colon + 1));
-		if (conns[i].fd < 0 || (flags = fcntl(conns[i].fd, F_GETFL)) < 0 ||
-		    fcntl(conns[i].fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		conns[i].fd = loadstat_connect(host, atoi(colon + 1));
+		if (conns[i].fd < 0) {
 			fprintf(stderr, "polload: cannot connect to %s\n", argv[1]);
 			return 1;
 		}
 	}
-	start = pol_now();
+	start = loadstat_now();
 	pol_drive(conns, nconns, start + secs, &run);
-	secs = pol_now() - start;
-	qsort(run.lat, run.count, sizeof(double), pol_cmp);
-	printf("requests=%zu seconds=%.2f rate=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f errors=%ld\n",
-	       run.count, secs, (double)run.count / secs,
-	       run.count ? run.lat[run.count / 2] : 0,
-	       run.count ? run.lat[(size_t)((double)run.count * 0.99)] : 0,
-	       run.count ? run.lat[run.count - 1] : 0, run.errors);
+	secs = loadstat_now() - start;
+	loadstat_print(&run.lat, secs);
+	printf(" errors=%ld\n", run.errors);
 	return run.errors > 0 ? 1 : 0;
 }

@@ -33,6 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadstat.h"
+
 #define WL_MAX_RESPONSE (4 * 1024 * 1024)
 #define WL_MAX_EXPECT 8
 
@@ -56,49 +58,10 @@ struct wl_run {
 	size_t npaths;
 	unsigned int expect[WL_MAX_EXPECT];
 	int nexpect;
-	double *lat;
-	size_t count, cap;
+	struct loadstat lat;
 	long errors, reconnects, unexpected;
 	long status_count[600];
 };
-
-static double wl_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int wl_connect(const char *host, int port)
-{
-	union { struct sockaddr sa; struct sockaddr_in in; } addr;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, flags;
-
-	memset(&addr, 0, sizeof(addr));
-	addr.in.sin_family = AF_INET;
-	addr.in.sin_port = htons((uint16_t)port);
-	if (fd < 0 || inet_pton(AF_INET, host, &addr.in.sin_addr) != 1 ||
-	    connect(fd, &addr.sa, sizeof(addr.in)) < 0 ||
-	    (flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
-}
-
-static void wl_record(struct wl_run *run, double ms)
-{
-	if (run->count == run->cap) {
-		run->cap = run->cap == 0 ? 1 << 20 : run->cap * 2;
-		run->lat = realloc(run->lat, run->cap * sizeof(double));
-		if (run->lat == NULL)
-			abort();
-	}
-	run->lat[run->count++] = ms;
-}
 
 /* Sends the connection's next GET; -1 on error.  A request is small: one
    write takes it whole on a fresh loopback connection's empty buffer. */
@@ -111,7 +74,7 @@ static int wl_send(struct wl_run *run, struct wl_conn *c)
 	c->body_len = 0;
 	c->status = 0;
 	c->close_after = 0;
-	c->sent_at = wl_now();
+	c->sent_at = loadstat_now();
 	return write(c->fd, run->requests[i], run->request_lens[i]) ==
 		(ssize_t)run->request_lens[i] ? 0 : -1;
 }
@@ -281,7 +244,7 @@ static int wl_reconnect(struct wl_run *run, int epfd, struct wl_conn *c)
 
 	(void)epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
-	c->fd = wl_connect(run->host, run->port);
+	c->fd = loadstat_connect(run->host, run->port);
 	if (c->fd < 0)
 		return -1;
 	ev.events = EPOLLIN;
@@ -311,7 +274,7 @@ static void wl_drive(struct wl_run *run, struct wl_conn *conns, int nconns,
 		}
 		live++;
 	}
-	while (live > 0 && wl_now() < deadline) {
+	while (live > 0 && loadstat_now() < deadline) {
 		n = epoll_wait(epfd, events, 256, 100);
 		for (i = 0; i < n; i++) {
 			c = events[i].data.ptr;
@@ -319,7 +282,7 @@ static void wl_drive(struct wl_run *run, struct wl_conn *conns, int nconns,
 			if (ret == 1) {
 				run->status_count[c->status]++;
 				if (wl_expected(run, c->status))
-					wl_record(run, (wl_now() - c->sent_at) * 1000.0);
+					loadstat_record(&run->lat, (loadstat_now() - c->sent_at) * 1000.0);
 				else
 					run->unexpected++;
 				if (c->close_after && wl_reconnect(run, epfd, c) < 0)
@@ -336,13 +299,6 @@ static void wl_drive(struct wl_run *run, struct wl_conn *conns, int nconns,
 		}
 	}
 	close(epfd);
-}
-
-static int wl_cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static int wl_parse_expect(struct wl_run *run, const char *list)
@@ -427,21 +383,17 @@ int main(int argc, char **argv)
 		return 2;
 	for (i = 0; i < nconns; i++) {
 		conns[i].next = (size_t)i;
-		conns[i].fd = wl_connect(host, run.port);
+		conns[i].fd = loadstat_connect(host, run.port);
 		if (conns[i].fd < 0) {
 			fprintf(stderr, "webload: cannot connect to %s\n", argv[arg]);
 			return 1;
 		}
 	}
-	start = wl_now();
+	start = loadstat_now();
 	wl_drive(&run, conns, nconns, start + secs);
-	secs = wl_now() - start;
-	qsort(run.lat, run.count, sizeof(double), wl_cmp);
-	printf("requests=%zu seconds=%.2f rate=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f errors=%ld reconnects=%ld",
-	       run.count, secs, (double)run.count / secs,
-	       run.count ? run.lat[run.count / 2] : 0,
-	       run.count ? run.lat[(size_t)((double)run.count * 0.99)] : 0,
-	       run.count ? run.lat[run.count - 1] : 0, run.errors + run.unexpected,
+	secs = loadstat_now() - start;
+	loadstat_print(&run.lat, secs);
+	printf(" errors=%ld reconnects=%ld", run.errors + run.unexpected,
 	       run.reconnects);
 	for (i = 100; i < 600; i++) {
 		if (run.status_count[i] > 0)
