@@ -144,7 +144,8 @@ static void web_zip_details(struct web_page *p, const struct web_request *req,
 	web_page_raw(p, "</dd>");
 	web_zip_dt(p, WT_HOLD_RECIPIENTS);
 	web_page_raw(p, "<ul id=\"zip-recipients\">");
-	web_hold_recipients(p, z->recipients, z->mailbox, internal, WT_ZIP_RECIPIENT);
+	web_hold_recipients(p, z->recipients, z->mailbox, internal,
+			    z->state == OM_ZIP_SENT ? WT_ZIP_RCPT_SENT : WT_ZIP_RECIPIENT);
 	web_page_raw(p, "</ul></dd>");
 	web_zip_dt(p, WT_ZIP_STATE);
 	web_zip_state(p, req, settings, z);
