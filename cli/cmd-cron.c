@@ -67,17 +67,36 @@ struct cron_task {
 static int cron_quarantine_retention(struct ctl *ctl, const struct cron_run *run);
 static int cron_quarantine_digest(struct ctl *ctl, const struct cron_run *run);
 static int cron_hold_expiry(struct ctl *ctl, const struct cron_run *run);
+static int cron_zip_password_expiry(struct ctl *ctl, const struct cron_run *run);
 
 static const struct cron_task cron_tasks[] = {
 	{ "quarantine-retention", -1, 0, cron_quarantine_retention },
 	{ "quarantine-digest", -1, -1, cron_quarantine_digest },
 	{ "hold-expiry", -1, -1, cron_hold_expiry },
+	{ "zip-password-expiry", -1, -1, cron_zip_password_expiry },
 };
 
 /* outbound-hold's expiry (cmd-hold.c) */
 static int cron_hold_expiry(struct ctl *ctl, const struct cron_run *run)
 {
 	return ctl_hold_cron(ctl, (long long)run->now);
+}
+
+/* outbound-zip: the passwords kept for the recipients' button are
+   forgotten (sealed value and all) at their expiry (zip-password-days) */
+static int cron_zip_password_expiry(struct ctl *ctl, const struct cron_run *run)
+{
+	char *error = NULL;
+	int n = om_store_zip_expire(ctl_store(ctl, 0), (long long)run->now, &error);
+
+	if (n < 0) {
+		ctl_error("cron: zip-password-expiry: %s", error);
+		free(error);
+		return -1;
+	}
+	if (n > 0)
+		printf("zip-password-expiry: %d kept passwords forgotten\n", n);
+	return 0;
 }
 
 /* Prints "omamorictl: ..." to stderr and returns -1 (a task's failure). */

@@ -141,9 +141,39 @@ static int ctl_init_web_key(struct ctl *ctl)
 	return ctl_webkey_own(ctl);
 }
 
+/* The key outbound-zip's kept passwords are sealed with (crypto/seal.h):
+   made once, root's alone (omamori-filter reads it before dropping
+   privileges); said, not failed, when its directory is missing. */
+static int ctl_init_zip_key(struct ctl *ctl)
+{
+	const char *path = ctl->config->zip_key_path;
+	char *error = NULL, *dir;
+	struct stat st;
+
+	if (stat(path, &st) == 0)
+		return CTL_EXIT_OK;
+	if (errno != ENOENT)
+		return ctl_error("%s: %s", path, strerror(errno));
+	dir = om_strdup(path);
+	if (strrchr(dir, '/') != NULL)
+		*strrchr(dir, '/') = '\0';
+	if (dir[0] != '\0' && stat(dir, &st) < 0 && errno == ENOENT) {
+		printf("zip key %s not made: %s does not exist (outbound-zip's "
+		       "\"send the password\" button needs it)\n", path, dir);
+		free(dir);
+		return CTL_EXIT_OK;
+	}
+	free(dir);
+	if (om_token_keys_create(path, &error) < 0)
+		return ctl_fail(error);
+	printf("zip key %s made\n", path);
+	return CTL_EXIT_OK;
+}
+
 static int ctl_cmd_init(struct ctl *ctl, int argc, char **argv)
 {
 	struct om_store *store;
+	int ret;
 
 	(void)argv;
 	if (argc != 0)
@@ -151,7 +181,8 @@ static int ctl_cmd_init(struct ctl *ctl, int argc, char **argv)
 	store = ctl_store(ctl, 1);
 	printf("store %s ready (schema version %d)\n", ctl->config->store_path,
 	       om_store_schema_version(store));
-	return ctl_init_web_key(ctl);
+	ret = ctl_init_web_key(ctl);
+	return ret != CTL_EXIT_OK ? ret : ctl_init_zip_key(ctl);
 }
 
 static int ctl_cmd_config(struct ctl *ctl, int argc, char **argv)

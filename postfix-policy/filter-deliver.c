@@ -16,6 +16,15 @@
  * (attachments into one AES ZIP, filter-zip.c), outbound-hold
  * (filter-hold.c: the held recipients wait for what would go out, the
  * others get it now).
+ *
+ * Notices of its own: the administrator's alert of an outbound virus
+ * (templates/<lang>/outbound-virus-alert.txt: an authenticated user of the
+ * domain sent it; sent before the message's outcome, a 451 when it cannot
+ * be sent), and with bcc-notify the sender's notice that the To/Cc list
+ * was hidden (templates/<lang>/bcc-notice.txt: sent after the message went
+ * out; a failure is logged and the mail is not touched - no tempfail, so
+ * it is never sent twice for a notice).  Both go through the re-injection
+ * smtpd from <>, which asks no policy: never filtered again.
  */
 #include "filter.h"
 
@@ -29,15 +38,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto/report.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "mail/mime.h"
 #include "mail/recipients.h"
+#include "notice/notify.h"
 #include "proto/proto.h"
 #include "store/settings.h"
 #include "store/store.h"
 
 #define FILTER_EXPIRE_INTERVAL 3600	/* seconds between expiry runs */
 #define FILTER_REINJECT_TIMEOUT_MS 120000
+#define FILTER_NOTICE_TEXT_MAX 200	/* bytes of a subject, name or address */
+#define FILTER_NOTICE_LIST_MAX 50	/* recipients or viruses named */
 
 /* What the sender's settings ask for. */
 struct filter_plan {
@@ -45,6 +59,7 @@ struct filter_plan {
 	int block;		/* outbound-virus-action block (else strip) */
 	int bcc;		/* outbound-bcc on */
 	int hold;		/* outbound-hold on */
+	int bcc_notify;		/* bcc-notify on: the sender is told */
 	long bcc_threshold;
 };
 
@@ -358,8 +373,130 @@ static int filter_plan_for(struct om_store *store, const char *mailbox,
 			return -1;
 		plan->bcc_threshold = om_settings_number(value, OM_DEFAULT_BCC_THRESHOLD);
 		free(value);
+		value = om_settings_domain_value(store, mailbox, OM_SETTING_BCC_NOTIFY,
+						 OM_DEFAULT_BCC_NOTIFY, error_r);
+		if (value == NULL)
+			return -1;
+		plan->bcc_notify = strcmp(value, "on") == 0;
+		free(value);
 	}
 	return 0;
+}
+
+/* ---- notices of the filter's own ---- */
+
+/* notice_from, with the domain of address when it has none. */
+static char *filter_notice_from(const struct om_config *config, const char *address)
+{
+	const char *at = strrchr(address, '@');
+
+	if (strchr(config->notice_from, '@') != NULL || at == NULL)
+		return om_strdup(config->notice_from);
+	return om_asprintf("%s%s", config->notice_from, at);
+}
+
+/* The decoded, sanitised Subject of the message ("" when none). */
+static char *filter_subject(const char *msg, size_t len)
+{
+	struct om_mime_msg *mime;
+	char *error = NULL, *raw, *subject;
+
+	mime = om_mime_parse(msg, len, &error);
+	if (mime == NULL) {
+		free(error);
+		return om_strdup("");
+	}
+	raw = om_mime_header_decoded(mime, "Subject");
+	subject = om_sanitize(raw != NULL ? raw : "", FILTER_NOTICE_TEXT_MAX);
+	free(raw);
+	om_mime_free(&mime);
+	return subject;
+}
+
+/* "  - item" lines of the envelope's recipients (at most
+   FILTER_NOTICE_LIST_MAX named). */
+static char *filter_rcpt_lines(const struct filter_envelope *env)
+{
+	struct om_buf b;
+	char *clean;
+	size_t i;
+
+	om_buf_init(&b);
+	for (i = 0; i < env->rcpt_count && i < FILTER_NOTICE_LIST_MAX; i++) {
+		clean = om_sanitize(env->rcpts[i], FILTER_NOTICE_TEXT_MAX);
+		om_buf_printf(&b, "%s  - %s", i > 0 ? "\n" : "", clean);
+		free(clean);
+	}
+	if (env->rcpt_count > FILTER_NOTICE_LIST_MAX)
+		om_buf_printf(&b, "\n  ... (%zu)", env->rcpt_count);
+	if (b.data == NULL)
+		om_buf_append_str(&b, "");
+	return b.data;
+}
+
+/* Renders templates/<lang>/name.txt (brand footer) for rcpt, the
+   language of mailbox's domain, with the extra headers, into out.
+   0 or -1 with *error_r. */
+static int filter_notice_build(struct filter_job *job, const char *mailbox,
+			       const char *name, const struct om_notify_var *vars,
+			       const char *rcpt, const char *headers,
+			       struct om_buf *out, char **error_r)
+{
+	const struct om_config *config = job->w->daemon->config;
+	struct om_notify_brand brand = { config->brand_name, config->brand_support };
+	char *lang, *text = NULL, *from;
+	const char *subject, *body;
+	int ret = -1;
+
+	lang = om_settings_domain_value(job->w->store, mailbox, "language",
+					config->default_language, error_r);
+	if (lang == NULL)
+		return -1;
+	text = om_notify_render_branded(config->templates_dir, lang, name, vars, &brand,
+					error_r);
+	from = filter_notice_from(config, mailbox);
+	if (text == NULL) {
+		/* *error_r set */
+	} else if (om_notify_split_mail(text, &subject, &body) < 0) {
+		*error_r = om_asprintf("templates %s.txt: no Subject line", name);
+	} else if (strpbrk(rcpt, " \t\r\n<>") != NULL || strpbrk(from, " \t\r\n<>") != NULL) {
+		*error_r = om_strdup("an address cannot stand in a header");
+	} else {
+		om_buf_append_str(out, headers);
+		om_mime_build_text_mail(from, rcpt, subject, body, out);
+		ret = 0;
+	}
+	free(from);
+	free(text);
+	free(lang);
+	return ret;
+}
+
+/* Re-injects a notice from <> to rcpt; 0 accepted, -1 not (*error_r). */
+static int filter_notice_send(const char *rcpt, const struct om_buf *mail,
+			      const struct om_config *config, char **error_r)
+{
+	struct filter_reply reply = { 0, NULL };
+	struct filter_smtp_result res;
+	char *to = (char *)rcpt;
+	int ret = -1;
+
+	if (filter_smtp_send(config->filter_reinject, FILTER_REINJECT_TIMEOUT_MS, "",
+			     &to, 1, NULL, 1, 0, mail->data, mail->len, &reply, &res,
+			     error_r) < 0) {
+		free(reply.text);
+		return -1;
+	}
+	if (res.final_code == 250)
+		ret = 0;
+	else
+		*error_r = om_asprintf("refused: %d %s", res.final_code != 0 ?
+				       res.final_code : reply.code,
+				       res.final_text != NULL ? res.final_text :
+				       reply.text != NULL ? reply.text : "");
+	filter_smtp_result_free(&res);
+	free(reply.text);
+	return ret;
 }
 
 /* ---- outbound virus ---- */
@@ -399,35 +536,132 @@ static char *filter_virus_text(const struct om_scan_result *res)
 	return text;
 }
 
-/* The administrator's alert (virus-admin-copy), from the null sender;
-   0 sent (or none to send), -1 not sent. */
-static int filter_admin_alert(struct filter_job *job, const struct om_scan_result *res)
+/* What omamori did with an infected outbound message, for the alert. */
+enum filter_virus_outcome {
+	FILTER_VIRUS_STRIPPED,	/* the infected parts out, the rest sent */
+	FILTER_VIRUS_REPLACED,	/* the whole message replaced by a notice */
+	FILTER_VIRUS_REFUSED,	/* bounced to the sender */
+};
+
+/* The outcome in the alert's language: a short phrase each, like scand's
+   report results (shared/scan/scan.c). */
+static const char *filter_virus_outcome_text(enum filter_virus_outcome what,
+					     const char *lang)
 {
-	struct filter_reply reply = { 0, NULL };
-	struct filter_smtp_result sres;
-	char *error = NULL, *rcpt;
+	int ja = strcmp(lang, "en") != 0;
+
+	switch (what) {
+	case FILTER_VIRUS_REFUSED:
+		return ja ? "送信を拒否しました。メールは送信されず、送信者にエラー（バウンス）で理由を返しました。" :
+			"refused: the mail was not sent, and the sender got it back as a bounce with the reason.";
+	case FILTER_VIRUS_REPLACED:
+		return ja ? "本文が感染していたため、メール全体を削除し、受信者にはその旨の通知だけを送信しました。" :
+			"the message body was infected: the whole message was removed and the recipients got only a notice.";
+	case FILTER_VIRUS_STRIPPED:
+		break;
+	}
+	return ja ? "感染した部分を削除し、削除したことを知らせる注記を付けて、残りを受信者に送信しました。" :
+		"the infected parts were removed and the rest was sent to the recipients, with a notice saying so.";
+}
+
+/* "  - VIRUS (FILE)" lines of the infected parts. */
+static char *filter_virus_lines(const struct om_scan_result *res)
+{
+	struct om_buf b;
+	char *name, *file;
+	size_t i, n = 0;
+
+	om_buf_init(&b);
+	for (i = 0; i < res->part_count && n < FILTER_NOTICE_LIST_MAX; i++) {
+		if (res->parts[i].verdict != OM_VERDICT_VIRUS)
+			continue;
+		name = om_sanitize(res->parts[i].virus != NULL ? res->parts[i].virus :
+				   res->virus != NULL ? res->virus : "?", FILTER_NOTICE_TEXT_MAX);
+		file = om_sanitize(res->parts[i].filename != NULL ? res->parts[i].filename :
+				   "(message body)", FILTER_NOTICE_TEXT_MAX);
+		om_buf_printf(&b, "%s  - %s (%s)", n > 0 ? "\n" : "", name, file);
+		free(name);
+		free(file);
+		n++;
+	}
+	if (n == 0) {
+		name = om_sanitize(res->virus != NULL ? res->virus : "?", FILTER_NOTICE_TEXT_MAX);
+		om_buf_printf(&b, "  - %s", name);
+		free(name);
+	}
+	return b.data;
+}
+
+/* The administrator's alert (virus-admin-copy: scand says where) in
+   outbound wording (templates/<lang>/outbound-virus-alert.txt): which
+   authenticated user of the domain sent what to whom, and what omamori
+   did.  From the null sender, sealed (crypto/report.h) so that the
+   administrator's own spam check lets it through.  0 sent (or none to
+   send), -1 not sent. */
+static int filter_admin_alert(struct filter_job *job, const struct om_scan_result *res,
+			      enum filter_virus_outcome what)
+{
+	const struct om_config *config = job->w->daemon->config;
+	unsigned char key[OM_REPORT_KEY_LEN];
+	char *error = NULL, *lang, *date, *sender, *rcpts, *subject, *viruses, *seal,
+		*headers;
+	struct om_buf mail;
 	int ret = -1;
 
-	if (res->admin_address == NULL || res->admin_message == NULL)
+	if (res->admin_address == NULL)
 		return 0;
-	rcpt = res->admin_address;
-	if (filter_smtp_send(job->w->daemon->config->filter_reinject,
-			     FILTER_REINJECT_TIMEOUT_MS, "", &rcpt, 1, NULL, 1, 0,
-			     res->admin_message, res->admin_message_len, &reply,
-			     &sres, &error) < 0) {
-		om_log_error("%s: admin alert to %s: %s", job->qid, rcpt, error);
+	lang = om_settings_domain_value(job->w->store, job->env->sender, "language",
+					config->default_language, &error);
+	if (lang == NULL) {
+		om_log_error("%s: admin alert: %s", job->qid, error);
 		free(error);
-	} else if (sres.final_code == 250) {
-		om_log_info("%s: admin alert sent to %s", job->qid, rcpt);
-		ret = 0;
-	} else {
-		om_log_error("%s: admin alert to %s refused: %d %s", job->qid, rcpt,
-			     sres.final_code != 0 ? sres.final_code : reply.code,
-			     sres.final_text != NULL ? sres.final_text :
-			     reply.text != NULL ? reply.text : "");
+		return -1;
 	}
-	filter_smtp_result_free(&sres);
-	free(reply.text);
+	if (om_store_secret(job->w->store, OM_REPORT_KEY_NAME, key, sizeof(key), &error) < 0) {
+		om_log_warn("%s: admin alert: no report key (%s): not sealed", job->qid, error);
+		om_free(&error);
+		seal = NULL;
+	} else {
+		seal = om_report_seal(key, res->admin_address, time(NULL));
+		explicit_bzero(key, sizeof(key));
+	}
+	headers = om_asprintf("Auto-Submitted: auto-generated\nX-Omamori-Notice: "
+			      "outbound-virus\n%s%s%s", seal != NULL ? OM_REPORT_HEADER ": " : "",
+			      seal != NULL ? seal : "", seal != NULL ? "\n" : "");
+	date = om_notify_time_text(time(NULL));
+	sender = om_sanitize(job->env->sender, FILTER_NOTICE_TEXT_MAX);
+	rcpts = filter_rcpt_lines(job->env);
+	subject = filter_subject(job->msg, job->len);
+	viruses = filter_virus_lines(res);
+	om_buf_init(&mail);
+	{
+		struct om_notify_var vars[] = {
+			{ "date", date }, { "sender", sender }, { "recipients", rcpts },
+			{ "subject", subject }, { "viruses", viruses },
+			{ "action", filter_virus_outcome_text(what, lang) },
+			{ NULL, NULL }
+		};
+
+		if (filter_notice_build(job, job->env->sender, "outbound-virus-alert", vars,
+					res->admin_address, headers, &mail, &error) < 0 ||
+		    filter_notice_send(res->admin_address, &mail, config, &error) < 0) {
+			om_log_error("%s: admin alert to %s: %s", job->qid, res->admin_address,
+				     error);
+			free(error);
+		} else {
+			om_log_info("%s: admin alert sent to %s", job->qid, res->admin_address);
+			ret = 0;
+		}
+	}
+	om_buf_free(&mail);
+	free(viruses);
+	free(subject);
+	free(rcpts);
+	free(sender);
+	free(date);
+	free(headers);
+	free(seal);
+	free(lang);
 	return ret;
 }
 
@@ -481,7 +715,9 @@ static int filter_virus(struct filter_job *job, const struct filter_plan *plan)
 	case OM_VERDICT_VIRUS:
 		text = filter_virus_text(&res);
 		job->log_virus = om_strdup(text);
-		if (filter_admin_alert(job, &res) < 0) {
+		if (filter_admin_alert(job, &res, plan->block ? FILTER_VIRUS_REFUSED :
+				       res.action == OM_ACTION_REPLACE ? FILTER_VIRUS_REPLACED :
+				       FILTER_VIRUS_STRIPPED) < 0) {
 			filter_tempfail(job, "4.3.0 virus alert to the administrator not sent",
 					text);
 		} else if (plan->block) {
@@ -537,6 +773,48 @@ static void filter_bcc(struct filter_job *job, const struct filter_plan *plan)
 	job->msg = job->rewrite.data;
 	job->len = job->rewrite.len;
 	job->bcc_applied = (int)n;
+}
+
+/* The sender's notice that the To/Cc list was hidden (bcc-notify on),
+   after the message went out: a failure is logged, the mail stands (no
+   tempfail: a retry would send nothing new but could repeat the notice). */
+static void filter_bcc_notice(struct filter_job *job)
+{
+	char *error = NULL, *date, *subject, count[24];
+	struct om_buf mail;
+	size_t i;
+	int accepted = 0;
+
+	for (i = 0; i < job->env->rcpt_count; i++)
+		accepted |= job->replies[i].code == 250;
+	if (!accepted)
+		return;
+	snprintf(count, sizeof(count), "%d", job->bcc_applied);
+	date = om_notify_time_text(time(NULL));
+	subject = filter_subject(job->msg, job->len);
+	om_buf_init(&mail);
+	{
+		struct om_notify_var vars[] = {
+			{ "date", date }, { "subject", subject }, { "count", count },
+			{ NULL, NULL }
+		};
+
+		if (filter_notice_build(job, job->env->sender, "bcc-notice", vars,
+					job->env->sender, "Auto-Submitted: auto-generated\n"
+					"X-Omamori-Notice: bcc\n", &mail, &error) < 0 ||
+		    filter_notice_send(job->env->sender, &mail, job->w->daemon->config,
+				       &error) < 0) {
+			om_log_error("%s: bcc notice to <%s> not sent (the mail went out): %s",
+				     job->qid, job->env->sender, error);
+			free(error);
+		} else {
+			om_log_info("%s: bcc notice sent to <%s> (%s addresses hidden)",
+				    job->qid, job->env->sender, count);
+		}
+	}
+	om_buf_free(&mail);
+	free(subject);
+	free(date);
 }
 
 /* ---- ZIP of the attachments (filter-zip.c) ---- */
@@ -796,10 +1074,14 @@ void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 	/* the hold keeps what would go out: after the Bcc and the ZIP */
 	if (plan.hold && filter_deliver_hold(&job) != 0) {
 		filter_zip_forget(w, job.spool_name);
+		if (job.bcc_applied > 0 && plan.bcc_notify)
+			filter_bcc_notice(&job);
 		goto out;
 	}
 	filter_send(&job);
 	filter_zip_forget(w, job.spool_name);
+	if (job.bcc_applied > 0 && plan.bcc_notify)
+		filter_bcc_notice(&job);
 out:
 	free(job.log_virus);
 	om_buf_free(&job.rewrite);

@@ -21,9 +21,13 @@
  * same moment send it once.  At start-up a hold left "sending" by a crash
  * is sent (its .sent file says so) or held again.
  *
+ * The same socket serves outbound-zip's ZIPPASS (filter-zip.c: the
+ * archive's password mailed to its recipients, once).
+ *
  * SECURITY: the control socket is made as root (filter_user's, mode 0660)
  * and only root and web_user may use it (peer credentials on every
- * connection); a request names a hold id and nothing else.  The link key
+ * connection); a request names a hold (or kept password's) id and
+ * nothing else.  The link key
  * (web_key_path) is read as root before the privilege drop.
  */
 #include "filter.h"
@@ -317,6 +321,22 @@ static char *filter_hold_link(const struct om_config *config, const char *path,
 	return om_asprintf("%s%s%s%s", config->web_url,
 			   len > 0 && config->web_url[len - 1] == '/' ? "" : "/",
 			   path, token);
+}
+
+char *filter_link(struct filter_daemon *d, const char *path, const char *mailbox,
+		  const char *action, const char *message, time_t expires)
+{
+	struct filter_hold_daemon *h = d->hold;
+	char *token, *link;
+
+	if (h == NULL || !h->have_keys)
+		return NULL;
+	token = filter_hold_token(h, mailbox, action, message, expires);
+	if (token == NULL)
+		return NULL;
+	link = filter_hold_link(d->config, path, token);
+	free(token);
+	return link;
 }
 
 /* The list of held recipients for a notice: "  - a@b" lines. */
@@ -680,6 +700,13 @@ static void filter_hold_command(struct filter_daemon *d, struct om_store *store,
 	char *error = NULL;
 	int release, ret;
 
+	if (strncmp(line, "ZIPPASS ", 8) == 0) {
+		if (!om_hold_id_valid(line + 8))
+			om_buf_append_str(answer, "STATE none\n");
+		else
+			filter_zip_password_send(d, store, line + 8, answer);
+		return;
+	}
 	if (strncmp(line, "RELEASE ", 8) == 0) {
 		release = 1;
 		id = line + 8;
@@ -892,6 +919,7 @@ void filter_hold_start(struct filter_daemon *d)
 
 	om_mime_global_init();
 	filter_hold_recover(d);
+	filter_zip_recover(d);
 	for (i = 0; i < FILTER_HOLD_THREADS; i++) {
 		if (pthread_create(&h->threads[i], NULL, filter_hold_run, h) != 0)
 			om_fatal("pthread_create failed");

@@ -8,7 +8,9 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
+#include "crypto/token.h"
 #include "lib/om-config.h"
 #include "lib/util.h"
 
@@ -23,6 +25,11 @@ struct filter_daemon {
 	int spool_fd;		/* filter_spool, for fsync of new entries */
 	volatile int stopping;	/* set by the main thread at SIGTERM */
 	struct filter_hold_daemon *hold;	/* outbound-hold (filter-hold.c) */
+	/* outbound-zip: the key kept passwords are sealed with
+	   (zip_key_path, read as root); without it no password is kept and
+	   the notice has no link to the recipients' button */
+	struct om_token_keys zip_keys;
+	int have_zip_keys;
 };
 
 /* One worker thread: one connection at a time, its own store handle. */
@@ -74,6 +81,23 @@ int filter_zip(struct filter_worker *w, const struct filter_envelope *env,
 	       struct om_buf *out, char **error_r);
 /* Removes the kept password once the message's spool file is gone. */
 void filter_zip_forget(struct filter_worker *w, const char *spool_name);
+/* As root: reads zip_key_path (a warning when it cannot: the ZIP still
+   goes out, its notice without the link).  0 (never fails). */
+int filter_zip_setup(struct filter_daemon *d, char **error_r);
+/* After the privilege drop: passwords a crash left "sending" are marked
+   sent (the spool's zippw-ID.sent says so) or kept again. */
+void filter_zip_recover(struct filter_daemon *d);
+/* The control socket's ZIPPASS ID (quarantine/hold.h): mails the kept
+   password of record id to the recipients of its archive, once; the
+   answer line into answer. */
+void filter_zip_password_send(struct filter_daemon *d, struct om_store *store,
+			      const char *id, struct om_buf *answer);
+
+/* A link to omamori-web: web_url + path + a token signed with the web key
+   for mailbox, action and message until expires (allocated), or NULL
+   (no key, a field not fit to sign). */
+char *filter_link(struct filter_daemon *d, const char *path, const char *mailbox,
+		  const char *action, const char *message, time_t expires);
 
 /* The result of a re-injection. */
 struct filter_smtp_result {

@@ -135,7 +135,7 @@ static void web_hold_dt(struct web_page *p, enum web_text label)
 }
 
 /* Each recipient of list (one a line) with inside/outside and state. */
-static void web_hold_recipients(struct web_page *p, const char *list,
+void web_hold_recipients(struct web_page *p, const char *list,
 				const char *sender, const char *internal,
 				enum web_text state)
 {
@@ -290,7 +290,7 @@ static void web_hold_forms(struct web_page *p, const char *action, const char *i
 }
 
 /* internal-domains of mailbox ("none" when the store cannot say). */
-static char *web_hold_internal(struct om_store *store, const char *mailbox)
+char *web_hold_internal(struct om_store *store, const char *mailbox)
 {
 	char *error = NULL, *value;
 

@@ -81,6 +81,7 @@ static const struct web_route web_routes[] = {
 	{ "/q/", 1, web_box_show, web_box_act },
 	{ "/h/", 1, web_hold_show, web_hold_act },
 	{ "/hl/", 1, web_holds_show, web_holds_act },
+	{ "/z/", 1, web_zip_show, web_zip_act },
 	{ "/me/", 1, web_me_show, web_me_change },
 	{ "/login", 0, web_login_show, web_login_post },
 	{ "/logo", 0, web_logo, NULL },

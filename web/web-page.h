@@ -59,6 +59,16 @@ const char *web_page_lang_browser(const struct web_request *req);
 void web_page_mailbox(const struct web_request *req, struct om_store *store,
 		      const char *mailbox, struct web_settings *values_r);
 
+/* Shared by the outbound pages (web-hold.c, web-zip.c): each recipient
+   of list (one a line) as an <li>, marked inside (the sender's domain or
+   one of internal) or outside, with the state text; and mailbox's
+   internal-domains setting (allocated; "none" when the store cannot
+   say). */
+void web_hold_recipients(struct web_page *p, const char *list,
+			 const char *sender, const char *internal,
+			 enum web_text state);
+char *web_hold_internal(struct om_store *store, const char *mailbox);
+
 /* when in zone (a timezone setting's value), as lang writes dates, into
    buf. */
 void web_page_date(const struct web_request *req, const char *zone,

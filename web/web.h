@@ -117,6 +117,10 @@ void web_hold_show(struct web_request *req, struct web_response *resp);
 void web_hold_act(struct web_request *req, struct web_response *resp);
 void web_holds_show(struct web_request *req, struct web_response *resp);
 void web_holds_act(struct web_request *req, struct web_response *resp);
+/* web-zip.c: /z/<token> (outbound-zip: an archive's recipients, and the
+   button that mails them its password) */
+void web_zip_show(struct web_request *req, struct web_response *resp);
+void web_zip_act(struct web_request *req, struct web_response *resp);
 /* web-me.c: /me/<token>, the user's own settings */
 void web_me_show(struct web_request *req, struct web_response *resp);
 void web_me_change(struct web_request *req, struct web_response *resp);

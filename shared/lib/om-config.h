@@ -72,6 +72,9 @@ struct om_config {
 	long filter_retention;
 	/* the control socket: release or discard held mail (hold.h) */
 	char *filter_control;
+	/* outbound-zip: the key the kept archive passwords are sealed with
+	   (crypto/seal.h); root's, 0600, read by omamori-filter as root */
+	char *zip_key_path;
 	long list_max_entries;	/* per mailbox and kind */
 	/* the authserv-id of our own MTA's Authentication-Results headers
 	   ("" = trust none) */

@@ -110,7 +110,8 @@ int om_hold_request(const struct om_config *config, enum om_hold_op op,
 	fd = om_hold_connect(config->filter_control, error_r);
 	if (fd < 0)
 		return -1;
-	req = om_asprintf("%s %s\n", op == OM_HOLD_OP_RELEASE ? "RELEASE" : "DISCARD", id);
+	req = om_asprintf("%s %s\n", op == OM_HOLD_OP_RELEASE ? "RELEASE" :
+			  op == OM_HOLD_OP_DISCARD ? "DISCARD" : "ZIPPASS", id);
 	len = strlen(req);
 	while (done < len) {
 		n = write(fd, req + done, len - done);

@@ -8,11 +8,14 @@
  * way:
  *
  *	C: RELEASE <id>			C: DISCARD <id>
+ *	C: ZIPPASS <id>			(outbound-zip: mail the archive's
+ *					kept password to its recipients)
  *	S: OK <text>			the hold was sent (text: "sent as QID")
  *					or discarded, now, by this request
  *	S: STATE <state>		not done: the hold is sent, discarded,
  *					sending (another request has it) or
- *					none (unknown)
+ *					none (unknown); a kept password is
+ *					sent, sending, expired or none
  *	S: FAIL <text>			not done, try again (store, Postfix)
  *
  * The exactly-once claim is the store's (om_store_hold_claim), so two
@@ -30,7 +33,12 @@
 enum om_hold_op {
 	OM_HOLD_OP_RELEASE = 1,
 	OM_HOLD_OP_DISCARD,
+	OM_HOLD_OP_ZIP_PASSWORD,	/* the id of a kept zip password */
 };
+
+/* The token action of omamori-web's /z/ page (the password notice's
+   link): a kept password's id, the sender's mailbox. */
+#define OM_ZIP_TOKEN_ACTION "zip-password"
 
 enum om_hold_answer {
 	OM_HOLD_ANSWER_NONE = 0,

@@ -54,6 +54,7 @@ static const struct om_domain_setting om_domain_settings[] = {
 	{ OM_SETTING_OUTBOUND_VIRUS_ACTION, OM_SETTING_WORDS, "strip block", 0, 0, 0,
 	  OM_DEFAULT_OUTBOUND_VIRUS_ACTION },
 	{ OM_SETTING_BCC_THRESHOLD, OM_SETTING_INTEGER, NULL, 2, 1000, 0, "10" },
+	{ OM_SETTING_BCC_NOTIFY, OM_SETTING_WORDS, "on off", 0, 0, 1, OM_DEFAULT_BCC_NOTIFY },
 	{ OM_SETTING_HOLD_WHEN, OM_SETTING_WORD_SET, "external attachment any", 0, 0, 1,
 	  OM_DEFAULT_HOLD_WHEN },
 	{ OM_SETTING_HOLD_MIN_RECIPIENTS, OM_SETTING_INTEGER, NULL, 0, 1000, 1, "0" },
@@ -65,6 +66,7 @@ static const struct om_domain_setting om_domain_settings[] = {
 	{ OM_SETTING_ZIP_RECIPIENTS, OM_SETTING_WORDS, "external all", 0, 0, 0,
 	  OM_DEFAULT_ZIP_RECIPIENTS },
 	{ OM_SETTING_ZIP_MIN_SIZE, OM_SETTING_INTEGER, NULL, 0, 2147483647L, 0, "0" },
+	{ OM_SETTING_ZIP_PASSWORD_DAYS, OM_SETTING_INTEGER, NULL, 1, 30, 0, "7" },
 	{ "virus-admin-copy", OM_SETTING_WORDS_OR_ADDRESS, "off", 0, 0, 0, "off" },
 	/* unset: no feature is on by default, as all-off */
 	{ "default", OM_SETTING_WORDS, "all-on all-off", 0, 0, 0, "all-off" },
@@ -262,9 +264,9 @@ static const struct om_domain_setting *om_settings_find(const char *name)
 const char *om_settings_domain_names(void)
 {
 	return "inbound-virus outbound-virus spam outbound-bcc outbound-hold "
-		"outbound-zip outbound-virus-action bcc-threshold "
+		"outbound-zip outbound-virus-action bcc-threshold bcc-notify "
 		"hold-when hold-min-recipients hold-minutes hold-expiry internal-domains "
-		"language zip-recipients zip-min-size virus-admin-copy "
+		"language zip-recipients zip-min-size zip-password-days virus-admin-copy "
 		"default max-recipients max-message-size rate-messages "
 		"rate-recipients rate-window spam-action spam-threshold "
 		"spam-quarantine-threshold spam-tag quarantine-retention "

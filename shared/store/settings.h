@@ -68,6 +68,9 @@ int om_settings_user_may_change(const char *value, const char *what);
 /* To + Cc addresses from which outbound-bcc hides the list (seed 001) */
 #define OM_SETTING_BCC_THRESHOLD "bcc-threshold"
 #define OM_DEFAULT_BCC_THRESHOLD 10
+/* "on": when outbound-bcc hid the list, the sender is told (a notice) */
+#define OM_SETTING_BCC_NOTIFY "bcc-notify"
+#define OM_DEFAULT_BCC_NOTIFY "off"
 /* outbound-hold (omamori-filter, doc/outbound.md): which mail is held -
    "external" (a recipient outside the sender's domain and the
    internal-domains), "attachment" (it has one), "any" (every mail); all
@@ -91,6 +94,10 @@ int om_settings_user_may_change(const char *value, const char *what);
 #define OM_DEFAULT_ZIP_RECIPIENTS "external"
 #define OM_SETTING_ZIP_MIN_SIZE "zip-min-size"
 #define OM_DEFAULT_ZIP_MIN_SIZE 0
+/* days an archive's password is kept (sealed) for the sender's "send the
+   password to the recipients" button (omamori-web's /z/ page) */
+#define OM_SETTING_ZIP_PASSWORD_DAYS "zip-password-days"
+#define OM_DEFAULT_ZIP_PASSWORD_DAYS 7
 
 /* envelope limits (omamori-policyd), per domain, then global, then these */
 #define OM_SETTING_MAX_RECIPIENTS "max-recipients"

@@ -182,6 +182,22 @@ struct om_store_backend {
 			     char **error_r);
 	int (*hold_expire)(struct om_store *store, long long before,
 			   char **error_r);
+
+	/* outbound-zip's passwords (store.h): move runs inside a write
+	   transaction the dispatcher holds; list reads one id (id not NULL)
+	   or the rows in state; add, move, set and expire return the rows
+	   changed. */
+	int (*zip_add)(struct om_store *store, const struct om_store_zip *z,
+		       char **error_r);
+	int (*zip_list)(struct om_store *store, const char *id, int state,
+			om_store_zip_cb *cb, void *context, char **error_r);
+	int (*zip_move)(struct om_store *store, const char *id,
+			enum om_zip_state from, enum om_zip_state to,
+			long long now, char **error_r);
+	int (*zip_set)(struct om_store *store, const char *id,
+		       enum om_zip_state state, long long sent,
+		       const char *result, long long now, char **error_r);
+	int (*zip_expire)(struct om_store *store, long long now, char **error_r);
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;

@@ -78,6 +78,12 @@ enum om_stmt_id {
 	OM_SQL_H_SET,
 	OM_SQL_H_NOTIFIED,
 	OM_SQL_H_EXPIRE,
+	OM_SQL_Z_ADD,
+	OM_SQL_Z_GET,
+	OM_SQL_Z_STATE,
+	OM_SQL_Z_MOVE,
+	OM_SQL_Z_SET,
+	OM_SQL_Z_EXPIRE,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -224,6 +230,23 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_H_NOTIFIED] = "UPDATE holds SET notified = 1 WHERE id = ?1",
 	[OM_SQL_H_EXPIRE] =
 		"DELETE FROM holds WHERE state IN (3, 4) AND changed < ?1",
+	[OM_SQL_Z_ADD] =
+		"INSERT INTO zip_passwords(id, mailbox, recipients, subject, archive, sealed, "
+		"created, expires, state, changed, sent, result) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?7, 0, '') ON CONFLICT(id) DO NOTHING",
+	[OM_SQL_Z_GET] =
+		"SELECT id, mailbox, recipients, subject, archive, sealed, created, expires, "
+		"state, changed, sent, result FROM zip_passwords WHERE id = ?1",
+	[OM_SQL_Z_STATE] =
+		"SELECT id, mailbox, recipients, subject, archive, sealed, created, expires, "
+		"state, changed, sent, result FROM zip_passwords WHERE state = ?1 ORDER BY created, id",
+	[OM_SQL_Z_MOVE] =
+		"UPDATE zip_passwords SET state = ?2, changed = ?3 "
+		"WHERE id = ?1 AND state = ?4 AND expires > ?3",
+	[OM_SQL_Z_SET] =
+		"UPDATE zip_passwords SET state = ?2, changed = ?3, sent = ?4, result = ?5, "
+		"sealed = CASE WHEN ?2 = 3 THEN '' ELSE sealed END WHERE id = ?1",
+	[OM_SQL_Z_EXPIRE] = "DELETE FROM zip_passwords WHERE expires <= ?1",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -428,6 +451,26 @@ static const char *const om_migrations[] = {
 	"  result TEXT NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX holds_mailbox ON holds(mailbox, created);"
 	"CREATE INDEX holds_state ON holds(state, expires);",
+	/* v10: the passwords of outbound-zip's archives, kept zip-password-days
+	   so that the sender can have them mailed to the recipients (omamori-
+	   web's /z/ page); sealed (crypto/seal.h) under omamori-filter's
+	   zip_key_path, never in clear; state 1 kept, 2 sending, 3 sent (enum
+	   om_zip_state; the seal is wiped then); recipients one per line;
+	   cron forgets a row at its expiry */
+	"CREATE TABLE zip_passwords ("
+	"  id TEXT PRIMARY KEY,"
+	"  mailbox TEXT NOT NULL,"
+	"  recipients TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  archive TEXT NOT NULL,"
+	"  sealed TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL,"
+	"  changed INTEGER NOT NULL,"
+	"  sent INTEGER NOT NULL,"
+	"  result TEXT NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX zip_passwords_expires ON zip_passwords(expires);",
 };
 
 struct om_store_sqlite {
@@ -1638,6 +1681,110 @@ static int om_sqlite_hold_expire(struct om_store *store, long long before,
 				    "forget holds", error_r);
 }
 
+/* ---- outbound-zip's passwords ---- */
+
+static int om_sqlite_zip_add(struct om_store *store, const struct om_store_zip *z,
+			     char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_Z_ADD];
+	int ok = SQLITE_OK;
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	ok |= sqlite3_bind_text(stmt, 1, z->id, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 2, z->mailbox, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 3, z->recipients, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 4, z->subject, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 5, z->archive, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 6, z->sealed, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_int64(stmt, 7, z->created);
+	ok |= sqlite3_bind_int64(stmt, 8, z->expires);
+	return om_sqlite_step_write(s, ok == SQLITE_OK ? stmt : NULL,
+				    "record a zip password", error_r);
+}
+
+static int om_sqlite_zip_list(struct om_store *store, const char *id, int state,
+			      om_store_zip_cb *cb, void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = id != NULL ?
+		om_sqlite_bind(s, OM_SQL_Z_GET, id, NULL, NULL, 0) :
+		om_sqlite_bind_tn(s, OM_SQL_Z_STATE, NULL, state);
+	struct om_store_zip z;
+	int ret, rows = 0, zstate;
+
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, "bind");
+		return -1;
+	}
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		z.id = om_sqlite_text(stmt, 0);
+		z.mailbox = om_sqlite_text(stmt, 1);
+		z.recipients = om_sqlite_text(stmt, 2);
+		z.subject = om_sqlite_text(stmt, 3);
+		z.archive = om_sqlite_text(stmt, 4);
+		z.sealed = om_sqlite_text(stmt, 5);
+		z.created = sqlite3_column_int64(stmt, 6);
+		z.expires = sqlite3_column_int64(stmt, 7);
+		zstate = sqlite3_column_int(stmt, 8);
+		z.state = (enum om_zip_state)zstate;
+		z.changed = sqlite3_column_int64(stmt, 9);
+		z.sent = sqlite3_column_int64(stmt, 10);
+		z.result = om_sqlite_text(stmt, 11);
+		cb(context, &z);
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "read zip passwords");
+		return -1;
+	}
+	return rows;
+}
+
+/* Inside the caller's write transaction: 1 moved, 0 not (another state,
+   or past its expiry). */
+static int om_sqlite_zip_move(struct om_store *store, const char *id,
+			      enum om_zip_state from, enum om_zip_state to,
+			      long long now, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_Z_MOVE, id, NULL, NULL, 0);
+
+	if (stmt != NULL &&
+	    (sqlite3_bind_int(stmt, 2, (int)to) != SQLITE_OK ||
+	     sqlite3_bind_int64(stmt, 3, now) != SQLITE_OK ||
+	     sqlite3_bind_int(stmt, 4, (int)from) != SQLITE_OK))
+		stmt = NULL;
+	return om_sqlite_step_write(s, stmt, "claim a zip password", error_r);
+}
+
+static int om_sqlite_zip_set(struct om_store *store, const char *id,
+			     enum om_zip_state state, long long sent,
+			     const char *result, long long now, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_Z_SET, id, NULL, NULL, 0);
+
+	if (stmt != NULL &&
+	    (sqlite3_bind_int(stmt, 2, (int)state) != SQLITE_OK ||
+	     sqlite3_bind_int64(stmt, 3, now) != SQLITE_OK ||
+	     sqlite3_bind_int64(stmt, 4, sent) != SQLITE_OK ||
+	     sqlite3_bind_text(stmt, 5, result, -1, SQLITE_STATIC) != SQLITE_OK))
+		stmt = NULL;
+	return om_sqlite_step_write(s, stmt, "mark a zip password", error_r);
+}
+
+static int om_sqlite_zip_expire(struct om_store *store, long long now,
+				char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_Z_EXPIRE, NULL, now),
+				    "forget zip passwords", error_r);
+}
+
 const struct om_store_backend om_store_backend_sqlite = {
 	.name = "sqlite",
 	.open = om_sqlite_open,
@@ -1689,4 +1836,9 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.hold_set = om_sqlite_hold_set,
 	.hold_notified = om_sqlite_hold_notified,
 	.hold_expire = om_sqlite_hold_expire,
+	.zip_add = om_sqlite_zip_add,
+	.zip_list = om_sqlite_zip_list,
+	.zip_move = om_sqlite_zip_move,
+	.zip_set = om_sqlite_zip_set,
+	.zip_expire = om_sqlite_zip_expire,
 };

@@ -811,3 +811,101 @@ const char *om_store_hold_state_name(enum om_hold_state state)
 	}
 	return "?";
 }
+
+/* ---- outbound-zip's passwords ---- */
+
+int om_store_zip_add(struct om_store *store, const struct om_store_zip *z,
+		     char **error_r)
+{
+	int ret;
+
+	if (om_store_need(z->id, "zip id", error_r) < 0 ||
+	    om_store_need(z->mailbox, "mailbox", error_r) < 0 ||
+	    om_store_need(z->recipients, "recipients", error_r) < 0 ||
+	    om_store_need(z->subject, "subject", error_r) < 0 ||
+	    om_store_need(z->archive, "archive", error_r) < 0 ||
+	    om_store_need(z->sealed, "sealed password", error_r) < 0)
+		return -1;
+	ret = store->backend->zip_add(store, z, error_r);
+	return om_store_wrote(store, ret < 0 ? -1 : ret > 0);
+}
+
+int om_store_zip_get(struct om_store *store, const char *id,
+		     om_store_zip_cb *cb, void *context, char **error_r)
+{
+	if (om_store_need(id, "zip id", error_r) < 0)
+		return -1;
+	return store->backend->zip_list(store, id, 0, cb, context, error_r);
+}
+
+int om_store_zip_list(struct om_store *store, enum om_zip_state state,
+		      om_store_zip_cb *cb, void *context, char **error_r)
+{
+	return store->backend->zip_list(store, NULL, (int)state, cb, context, error_r);
+}
+
+static void om_store_zip_state_cb(void *context, const struct om_store_zip *z)
+{
+	*(enum om_zip_state *)context = z->state;
+}
+
+int om_store_zip_claim(struct om_store *store, const char *id, long long now,
+		       enum om_zip_state *state_r, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	int ret;
+
+	*state_r = OM_ZIP_NONE;
+	if (om_store_need(id, "zip id", error_r) < 0 ||
+	    b->begin(store, 1, error_r) < 0)
+		return -1;
+	ret = b->zip_move(store, id, OM_ZIP_KEPT, OM_ZIP_SENDING, now, error_r);
+	if (ret >= 0 &&
+	    b->zip_list(store, id, 0, om_store_zip_state_cb, state_r, error_r) < 0)
+		ret = -1;
+	ret = om_store_finish(store, ret < 0 ? -1 : ret > 0, error_r);
+	if (ret < 0)
+		*state_r = OM_ZIP_NONE;
+	return ret;
+}
+
+int om_store_zip_finish(struct om_store *store, const char *id,
+			enum om_zip_state state, long long sent,
+			const char *result, long long now, char **error_r)
+{
+	int ret;
+
+	if (om_store_need(id, "zip id", error_r) < 0)
+		return -1;
+	if (state != OM_ZIP_SENT && state != OM_ZIP_KEPT) {
+		*error_r = om_strdup("store: a zip password ends sent or kept");
+		return -1;
+	}
+	ret = store->backend->zip_set(store, id, state, state == OM_ZIP_SENT ? sent : 0,
+				      result != NULL ? result : "", now, error_r);
+	if (ret == 0) {
+		*error_r = om_strdup("store: the zip password to mark is not recorded");
+		return -1;
+	}
+	return om_store_wrote(store, ret < 0 ? -1 : 0);
+}
+
+int om_store_zip_expire(struct om_store *store, long long now, char **error_r)
+{
+	int ret = store->backend->zip_expire(store, now, error_r);
+
+	if (ret > 0)
+		store->own_writes++;
+	return ret;
+}
+
+const char *om_store_zip_state_name(enum om_zip_state state)
+{
+	switch (state) {
+	case OM_ZIP_KEPT: return "kept";
+	case OM_ZIP_SENDING: return "sending";
+	case OM_ZIP_SENT: return "sent";
+	case OM_ZIP_NONE: break;
+	}
+	return "?";
+}

@@ -390,4 +390,58 @@ int om_store_hold_expire(struct om_store *store, long long before,
 /* "held", "sending", "sent", "discarded", "admin" ("?" otherwise). */
 const char *om_store_hold_state_name(enum om_hold_state state);
 
+/* ---- outbound-zip's passwords, for the recipients (issue 14) ---- */
+
+/* The password of one archive, kept zip-password-days so that the sender
+   can have omamori-filter mail it to the recipients (omamori-web's /z/
+   page): kept, then sending (one request has claimed it), then sent (the
+   seal is wiped).  Never the password in clear: sealed is what
+   crypto/seal.h made of it. */
+enum om_zip_state {
+	OM_ZIP_NONE = 0,
+	OM_ZIP_KEPT,
+	OM_ZIP_SENDING,
+	OM_ZIP_SENT,
+};
+struct om_store_zip {
+	const char *id;		/* omamori-filter's: [0-9A-Za-z-], < 64 bytes */
+	const char *mailbox;	/* the sender's (the envelope sender) */
+	const char *recipients;	/* those the archive went to, one per line */
+	const char *subject;	/* decoded, sanitised */
+	const char *archive;	/* the archive's file name */
+	const char *sealed;	/* the sealed password (text) */
+	long long created, expires;	/* unix time */
+	enum om_zip_state state;	/* (read only: add makes it kept) */
+	long long changed;	/* (read only) */
+	long long sent;		/* (read only) when it was mailed, 0: not */
+	const char *result;	/* (read only) "sent as QID", why not... */
+};
+typedef void om_store_zip_cb(void *context, const struct om_store_zip *z);
+/* Records z as kept unless its id is recorded already (a retry): 1
+   added, 0 there before, -1 error. */
+int om_store_zip_add(struct om_store *store, const struct om_store_zip *z,
+		     char **error_r);
+/* The row of id into cb (pointers live until it returns): 1, 0 none, -1. */
+int om_store_zip_get(struct om_store *store, const char *id,
+		     om_store_zip_cb *cb, void *context, char **error_r);
+/* The rows in state, oldest first; the count or -1. */
+int om_store_zip_list(struct om_store *store, enum om_zip_state state,
+		      om_store_zip_cb *cb, void *context, char **error_r);
+/* Claims a kept password, not past its expiry at now, for sending, in
+   one write transaction (BEGIN IMMEDIATE): of two requests at the same
+   moment exactly one gets it.  1 claimed, 0 not (*state_r: the row's
+   state, OM_ZIP_NONE when unknown; a kept row past its expiry stays
+   kept), -1 error. */
+int om_store_zip_claim(struct om_store *store, const char *id, long long now,
+		       enum om_zip_state *state_r, char **error_r);
+/* Sets the state after the claimant's work: sent (at sent; the seal is
+   wiped) or back to kept, with result ("" allowed).  0 or -1. */
+int om_store_zip_finish(struct om_store *store, const char *id,
+			enum om_zip_state state, long long sent,
+			const char *result, long long now, char **error_r);
+/* Forgets the rows whose expiry is at or before now; the number or -1. */
+int om_store_zip_expire(struct om_store *store, long long now, char **error_r);
+/* "kept", "sending", "sent" ("?" otherwise). */
+const char *om_store_zip_state_name(enum om_zip_state state);
+
 #endif

@@ -5,8 +5,11 @@ once (the sink, standing for the Internet, gets one copy; internal
 recipients get theirs through Dovecot), an unsubscribed sender's mail is
 not touched, infected outbound mail is stripped (the notice in the sink's
 copy) or bounced with the 5.7.1 text (the sender's bounce over IMAP) as
-the domain's outbound-virus-action says, with the administrator's alert,
-12 To/Cc addresses arrive as undisclosed recipients, a batch of 50 survives
+the domain's outbound-virus-action says, with the administrator's alert
+in outbound wording (the authenticated sender, the account maybe
+compromised, recipients, virus and file, what was done), 12 To/Cc
+addresses arrive as undisclosed recipients and, with bcc-notify on, the
+sender is told (12 addresses hidden; none with it off), a batch of 50 survives
 kill -9 of the filter exactly once, and with scand stopped mail waits in
 Postfix's queue and goes out when it is back.  TAP output."""
 import os
@@ -95,6 +98,53 @@ def twelve_to_cc_recipients_become_undisclosed(st):
     check(header_of(got2[0], "To") == ", ".join(to[:3]), header_of(got2[0], "To"))
 
 
+def bcc_notices(st, m):
+    return [raw for raw in st.fetch_all("carol@example.test")
+            if header_of(raw, "X-Omamori-Notice") == "bcc" and m in decoded(raw)]
+
+
+@tap.case
+def bcc_notify_tells_the_sender_how_many_were_hidden(st):
+    to = ["n%d@far.example" % i for i in range(9)]
+    cc = ["d%d@far.example" % i for i in range(3)]
+    # off (the default): no notice
+    m0 = mk()
+    send_as(st, "carol@example.test", to + cc,
+            mail(m0, "carol@example.test", ", ".join(to), cc=", ".join(cc)))
+    got = wait_sink(st, m0)
+    check(header_of(got[0], "To") == "undisclosed-recipients:;", "not hidden")
+    st.ctl("mailbox", "set", "carol@example.test", "bcc-notify", "on")
+    try:
+        refresh()
+        m = mk()
+        send_as(st, "carol@example.test", to + cc,
+                mail(m, "carol@example.test", ", ".join(to), cc=", ".join(cc)))
+        got = wait_sink(st, m, settle=1)
+        check(len(got) == 1 and header_of(got[0], "To") == "undisclosed-recipients:;",
+              "the mail: %d copies" % len(got))
+        deadline = time.time() + 30
+        while not bcc_notices(st, m) and time.time() < deadline:
+            time.sleep(0.3)
+        notices = bcc_notices(st, m)
+        check(len(notices) == 1, "%d bcc notices in the sender's INBOX" % len(notices))
+        text = decoded(notices[0])
+        check("12" in text and "BCC" in text and "送信日時" in text and m in text and
+              "Example ISP" in text, "the notice:\n%s" % text)
+        check(header_of(notices[0], "Auto-Submitted") == "auto-generated", "no Auto-Submitted")
+        # under the threshold: nothing hidden, no notice
+        m2 = mk()
+        send_as(st, "carol@example.test", to[:3], mail(m2, "carol@example.test", ", ".join(to[:3])))
+        wait_sink(st, m2)
+        time.sleep(3)
+        check(not bcc_notices(st, m2), "a notice for a mail that was not changed")
+    finally:
+        st.ctl("mailbox", "unset", "carol@example.test", "bcc-notify")
+    time.sleep(3)
+    check(not bcc_notices(st, m0), "a notice with bcc-notify off")
+    r = st.ctl("domain", "set", "example.test", "bcc-notify", "maybe", check=False)
+    check(r.returncode != 0, "bcc-notify=maybe accepted")
+
+
 @tap.case
 def infected_outbound_mail_is_stripped_by_default(st):
     m = mk()
@@ -106,7 +156,8 @@ def infected_outbound_mail_is_stripped_by_default(st):
           "the virus went out")
     check("Omamori.Test.EICAR" in decoded(got[0].split(b"\n", 1)[1]),
           "no notice in the recipient's copy:\n%r" % got[0][:1500])
-    wait_admin_alert(st, m)
+    text = wait_admin_alert(st, m)
+    check("削除" in text and "受信者に送信しました" in text, "the action (stripped):\n%s" % text)
 
 
 @tap.case
@@ -123,20 +174,33 @@ def infected_outbound_mail_is_bounced_with_block(st):
               "bounce text: %s" % text[:2000])
         time.sleep(2)
         check(not sink(st, m), "a blocked message reached the sink")
-        wait_admin_alert(st, m)
+        text = wait_admin_alert(st, m)
+        check("拒否" in text and "バウンス" in text and "invoice.com" in text,
+              "the action (refused):\n%s" % text)
     finally:
         st.ctl("domain", "unset", "example.test", "outbound-virus-action")
 
 
 def wait_admin_alert(st, m, timeout=30):
-    """The administrator (virus-admin-copy: carol) gets the report of the
-    message with marker m in its subject."""
+    """The administrator (virus-admin-copy: carol) gets the alert of the
+    message with marker m in its subject, in outbound wording: an
+    authenticated user of the domain (dave) sent it, maybe a compromised
+    account, to whom, which virus in which file; never scand's inbound
+    report ("a mail sent to you").  Returns its text."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         for raw in st.fetch_all("carol@example.test"):
             text = decoded(raw)
             if "Omamori.Test.EICAR" in text and m in text:
-                return
+                check(header_of(raw, "X-Omamori-Notice") == "outbound-virus",
+                      "not the outbound alert:\n%s" % text)
+                for want in ("送信メールからウイルスを検出しました", "dave@example.test",
+                             "認証", "不正に利用されている可能性", "ext", "far.example",
+                             "Omamori.Test.EICAR", "処理結果", "Example ISP"):
+                    check(want in text, "%r not in the admin alert:\n%s" % (want, text))
+                check("お客さまに届いたメール" not in text, "inbound wording:\n%s" % text)
+                check(header_of(raw, "X-Omamori-Report"), "the alert is not sealed")
+                return text
         time.sleep(0.3)
     raise AssertionError("no admin alert for %s" % m)
 

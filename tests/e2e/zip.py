@@ -8,8 +8,27 @@ password, recipients); bsdtar extracts the archive with that password,
 both files byte-identical and the Japanese name intact, and extracts
 nothing without it or with a wrong one.  With zip-recipients=external an
 internal-only mail is not zipped (=all: it is); zip-min-size leaves small
-attachments alone; an unsubscribed sender's mail is untouched.  TAP."""
+attachments alone; an unsubscribed sender's mail is untouched.
+
+The recipients' button (seed 001's メール確認画面): the notice's signed
+/z/ link shows the archive's recipients (inside/outside) and changes
+nothing; the POST with its CSRF value makes omamori-filter mail the
+password to the recipients from the sender's address - the external
+ones' copy at the sink (one mail, both addresses in its envelope) and the
+internal one's in its INBOX - and that password opens the sink's archive
+with bsdtar; a second POST sends nothing and says it was sent; a forged,
+expired or other-action token (400/410) and a POST without CSRF (403)
+send nothing; at the record's expiry the button refuses and cron forgets
+it; the password is in no log.  TAP."""
+import base64
 import email
+import hashlib
+import hmac
+import html.parser
+import sqlite3
+import urllib.error
+import urllib.parse
+import urllib.request
 import email.policy
 import os
 import re
@@ -21,7 +40,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import send_as, wait_sink, Tap, check, run_suite  # noqa: E402
+from omtest import send_as, sink, wait_sink, Tap, check, decoded, header_of, run_suite  # noqa: E402
 
 tap = Tap()
 
@@ -141,6 +160,235 @@ def external_mail_goes_out_with_one_zip_and_the_sender_gets_the_password(st):
             check(f.read() == XLSX, "%s differs" % JA_NAME)
     finally:
         shutil.rmtree(tmp)
+
+
+# ---- the recipients' button (/z/) ----
+
+SENDER = "carol@example.test"
+OUTSIDE = ["ext@far.example", "ext2@far.example"]
+INSIDE = "bob@example.test"
+
+
+def http(url, data=None):
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=60) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+
+
+class Forms(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.forms = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.forms.append({"action": a.get("action", ""), "fields": {}})
+        elif tag in ("input", "button") and self.forms and a.get("name"):
+            self.forms[-1]["fields"][a["name"]] = a.get("value", "")
+
+
+def send_form(page):
+    p = Forms()
+    p.feed(page)
+    check(len(p.forms) == 1 and p.forms[0]["fields"].get("op") == "send" and
+          "csrf" in p.forms[0]["fields"], "the page's form: %r" % p.forms)
+    return p.forms[0]["action"], dict(p.forms[0]["fields"])
+
+
+def b64(raw):
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def token(st, mailbox, action, message, lifetime):
+    """A token as omamori-web makes them, signed with the stack's key."""
+    with open(st.conf_value("web_key_path")) as f:
+        key = bytes.fromhex(f.read().split()[0])
+    text = ("1\n%d\n%s\n%s\n%s" % (int(time.time()) + lifetime, action, mailbox,
+                                     message)).encode()
+    return b64(text) + "." + b64(hmac.new(key, text, hashlib.sha512).digest()[:32])
+
+
+def password_mails_at_sink(st, m):
+    """The recipients' password mails at the sink about the mail m."""
+    return [raw for raw in sink_all(st)
+            if header_of(raw, "X-Omamori-Notice") == "zip-password" and m in decoded(raw)]
+
+
+def sink_all(st):
+    out = []
+    for name in os.listdir(st.OUTBOUND_SINK_DIR):
+        if not name.startswith("."):
+            with open(os.path.join(st.OUTBOUND_SINK_DIR, name), "rb") as f:
+                out.append(f.read())
+    return out
+
+
+def password_mails_in(st, user, m):
+    return [raw for raw in st.fetch_all(user)
+            if header_of(raw, "X-Omamori-Notice") == "zip-password" and m in decoded(raw)]
+
+
+def zip_link(text):
+    link = re.search(r"https?://127\.0\.0\.1:\d+/z/[A-Za-z0-9_.~-]+", text)
+    check(link, "no /z/ link in the notice:\n%s" % text)
+    return link.group(0)
+
+
+def send_zipped(st, m):
+    send_as(st, SENDER, OUTSIDE + [INSIDE],
+            mail(m, SENDER, ", ".join(OUTSIDE + [INSIDE]), [("report.pdf", PDF, "application/pdf")]))
+    raw = wait_sink(st, m)[0]
+    notice = notice_for(st, SENDER, m)
+    text = notice.get_body(preferencelist=("plain",)).get_content()
+    pw = re.search(r"【パスワード】\n([A-Za-z0-9]{12,})\n", text).group(1)
+    return raw, text, pw
+
+
+def zip_rows(st):
+    con = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"), timeout=10)
+    try:
+        return con.execute("SELECT id, state, sent, sealed FROM zip_passwords").fetchall()
+    finally:
+        con.close()
+
+
+@tap.case
+def the_notice_page_sends_the_password_to_the_recipients_once(st):
+    m = mk()
+    raw, text, pw = send_zipped(st, m)
+    link = zip_link(text)
+    check("メール確認画面" in text and "パスワードを受信者に送信" in text, "notice wording:\n%s" % text)
+    # at rest the password is sealed, never in clear
+    rows = zip_rows(st)
+    check(rows and all(pw not in (r[3] or "") for r in rows), "the password is in the store in clear")
+    # GET: the recipients, inside and outside; nothing sent
+    status, page = http(link)
+    check(status == 200, "GET /z/: %d" % status)
+    for want in OUTSIDE + [INSIDE, "attachments.zip", m, "パスワードを受信者に送信", "まだ送信していません"]:
+        check(want in page, "%r not on the page:\n%s" % (want, page[:2000]))
+    check(re.search(r"ext@far\.example <strong>\[社外\]", page) and
+          re.search(r"bob@example\.test <small>\[社内\]", page), "inside/outside not marked")
+    check(pw not in page, "the page shows the password")
+    status, page2 = http(link)
+    time.sleep(2)
+    check(not password_mails_at_sink(st, m), "a GET sent the password")
+    # a POST without CSRF, and one with another page's CSRF for nothing
+    action, fields = send_form(page)
+    _, fields2 = send_form(page2)
+    status, _ = http(urllib.parse.urljoin(link, action), {"op": "send"})
+    check(status == 403, "POST without csrf: %d" % status)
+    time.sleep(2)
+    check(not password_mails_at_sink(st, m), "a POST without CSRF sent the password")
+    # the button
+    status, result = http(urllib.parse.urljoin(link, action), fields)
+    check(status == 200 and "パスワードを受信者に送信しました" in result,
+          "POST: %d\n%s" % (status, result[:1000]))
+    deadline = time.time() + 30
+    while not password_mails_at_sink(st, m) and time.time() < deadline:
+        time.sleep(0.3)
+    time.sleep(2)
+    got = password_mails_at_sink(st, m)
+    check(len(got) == 1, "%d password mails at the sink" % len(got))
+    envelope = got[0].split(b"\n", 1)[0]
+    check(all(r.encode() in envelope for r in OUTSIDE) and INSIDE.encode() not in envelope,
+          "the sink's envelope: %r" % envelope)
+    body = decoded(got[0])
+    for want in ("暗号化を解除する為のパスワードをお知らせします", "【対象メール情報】", "送信日時：",
+                 "題名", "【暗号化ファイル名】", "attachments.zip", "【パスワード】", SENDER):
+        check(want in body, "%r not in the password mail:\n%s" % (want, body))
+    check(re.search(r"【パスワード】\n%s\n" % pw, body), "not the notice's password:\n%s" % body)
+    msg = email.message_from_bytes(got[0], policy=email.policy.default)
+    check(SENDER in str(msg["From"]), "From: %s" % msg["From"])
+    check(str(msg["To"]).startswith("undisclosed-recipients"), "To: %s" % msg["To"])
+    check(str(msg.get("Auto-Submitted", "")) == "auto-generated", "no Auto-Submitted")
+    inside = st.wait_for(INSIDE, b"X-Omamori-Notice: zip-password", timeout=30)
+    check(any(m in decoded(x) and pw in decoded(x) for x in inside),
+          "the internal recipient has no password mail")
+    # the password of the mail opens the archive the recipients got
+    att = attachments(message_of(raw))
+    tmp = tempfile.mkdtemp(prefix="omamori-zippw-")
+    try:
+        archive = os.path.join(tmp, "attachments.zip")
+        with open(archive, "wb") as f:
+            f.write(att[0][2])
+        sent_pw = re.search(r"【パスワード】\n([A-Za-z0-9]{12,})\n", body).group(1)
+        r = bsdtar(archive, sent_pw, tmp)
+        check(r.returncode == 0, "bsdtar with the mailed password: %r" % r.stderr)
+        with open(os.path.join(tmp, "report.pdf"), "rb") as f:
+            check(f.read() == PDF, "report.pdf differs")
+    finally:
+        shutil.rmtree(tmp)
+    # a second press (a fresh CSRF value) sends nothing and says so
+    status, again = http(urllib.parse.urljoin(link, action), fields2)
+    check(status == 409 and "送信済み" in again, "second POST: %d\n%s" % (status, again[:800]))
+    status, page3 = http(link)
+    check(status == 200 and 'id="zip-sent"' in page3 and 'id="zip-send"' not in page3,
+          "the page after sending:\n%s" % page3[:1500])
+    time.sleep(3)
+    check(len(password_mails_at_sink(st, m)) == 1, "the password was mailed twice")
+    check(len(password_mails_in(st, INSIDE, m)) == 1, "the internal one got it twice")
+    rows = [r for r in zip_rows(st) if r[1] == 3]
+    check(rows and all(r[3] == "" for r in rows), "the seal is kept after sending")
+    # never in a log
+    for name in ("filter.log", "web.log", "maillog"):
+        path = os.path.join(st.dir, "log", name)
+        if os.path.exists(path):
+            with open(path, errors="replace") as f:
+                check(pw not in f.read(), "the password is in %s" % name)
+
+
+@tap.case
+def forged_expired_and_other_tokens_send_nothing(st):
+    m = mk()
+    _, text, _ = send_zipped(st, m)
+    link = zip_link(text)
+    status, page = http(link)
+    check(status == 200, "GET: %d" % status)
+    action, fields = send_form(page)
+    tok = link.rsplit("/", 1)[1]
+    zid = base64.urlsafe_b64decode(tok.split(".")[0] + "==").decode().split("\n")[4]
+    base = link.rsplit("/z/", 1)[0]
+    forged = tok[:-3] + ("AAA" if not tok.endswith("AAA") else "BBB")
+    cases = [
+        ("forged", base + "/z/" + forged, (400,)),
+        ("expired", base + "/z/" + token(st, SENDER, "zip-password", zid, -60), (410,)),
+        ("another action", base + "/z/" + token(st, SENDER, "hold", zid, 3600), (400,)),
+        ("another mailbox", base + "/z/" + token(st, "bob@example.test", "zip-password", zid, 3600),
+         (403, 410)),
+    ]
+    for what, url, want in cases:
+        status, _ = http(url, fields)
+        check(status in want, "%s token: POST %d" % (what, status))
+    # the record past its expiry: the button refuses, cron forgets it
+    con = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"), timeout=10)
+    con.execute("UPDATE zip_passwords SET expires = ? WHERE id = ?", (int(time.time()) - 5, zid))
+    con.commit()
+    con.close()
+    status, page = http(link)
+    check(status == 200 and 'id="zip-send"' not in page, "an expired record offers the button")
+    status, _ = http(urllib.parse.urljoin(link, action), fields)
+    check(status in (403, 410), "POST on an expired record: %d" % status)
+    time.sleep(3)
+    check(not password_mails_at_sink(st, m), "a refused request sent the password")
+    out = st.ctl("cron").stdout.decode()
+    check("zip-password-expiry" in out, "cron said: %s" % out)
+    check(not [r for r in zip_rows(st) if r[0] == zid], "cron kept the expired record")
+    status, _ = http(link)
+    check(status == 410, "GET of a forgotten record: %d" % status)
+
+
+@tap.case
+def zip_password_days_is_validated(st):
+    for bad in ("0", "31", "x"):
+        r = st.ctl("domain", "set", "example.test", "zip-password-days", bad, check=False)
+        check(r.returncode != 0, "zip-password-days=%s accepted" % bad)
+    r = st.ctl("domain", "set", "example.test", "zip-password-days", "30", check=False)
+    check(r.returncode == 0, "zip-password-days=30 refused")
+    st.ctl("domain", "unset", "example.test", "zip-password-days")
 
 
 @tap.case

@@ -165,6 +165,8 @@ static void test_defaults(void)
 		{ OM_SETTING_RATE_RECIPIENTS, OM_DEFAULT_RATE_RECIPIENTS },
 		{ OM_SETTING_RATE_WINDOW, OM_DEFAULT_RATE_WINDOW },
 		{ OM_SETTING_QUARANTINE_RETENTION, OM_DEFAULT_QUARANTINE_RETENTION },
+		{ OM_SETTING_ZIP_PASSWORD_DAYS, OM_DEFAULT_ZIP_PASSWORD_DAYS },
+		{ OM_SETTING_BCC_THRESHOLD, OM_DEFAULT_BCC_THRESHOLD },
 	};
 	size_t i;
 	int ok = 1;
@@ -311,7 +313,7 @@ static void test_backends(const char *dir)
 			om_asprintf("%s%s%s", c->prefix, dir, c->suffix);
 		ret = om_store_open(location, OM_STORE_CREATE, 1000, &store, &error);
 		if (c->ok)
-			TAP_OK(ret == 0 && om_store_schema_version(store) == 9, "%s", c->label);
+			TAP_OK(ret == 0 && om_store_schema_version(store) == 10, "%s", c->label);
 		else
 			TAP_OK(ret < 0 && store == NULL && strstr(error, c->error) != NULL,
 			       "%s (%s)", c->label, error != NULL ? error : "");
@@ -573,6 +575,57 @@ static void test_outbound(struct om_store *store)
 	       state == OM_OUTBOUND_PENDING, "outbound: forgotten is new again");
 }
 
+static void zip_cb(void *context, const struct om_store_zip *z)
+{
+	struct om_store_zip *out = context;
+
+	out->state = z->state;
+	out->sent = z->sent;
+	out->expires = z->expires;
+	out->sealed = strcmp(z->sealed, "") == 0 ? "" : "sealed";
+	out->recipients = strcmp(z->recipients, "a@x.example\nb@y.example\n") == 0 ?
+		"ok" : "bad";
+}
+
+static void test_zip_passwords(struct om_store *store)
+{
+	struct om_store_zip z = { .id = "QID1-0123456789abcdef", .mailbox = "taro@example.jp",
+				  .recipients = "a@x.example\nb@y.example\n",
+				  .subject = "見積", .archive = "attachments.zip",
+				  .sealed = "00ff", .created = 1000, .expires = 2000 };
+	struct om_store_zip got;
+	enum om_zip_state state;
+	char *error = NULL;
+
+	TAP_OK(om_store_zip_add(store, &z, &error) == 1, "zip: a password is recorded");
+	TAP_OK(om_store_zip_add(store, &z, &error) == 0, "zip: a retry records nothing more");
+	memset(&got, 0, sizeof(got));
+	TAP_OK(om_store_zip_get(store, z.id, zip_cb, &got, &error) == 1 &&
+	       got.state == OM_ZIP_KEPT && got.sent == 0 && strcmp(got.sealed, "sealed") == 0 &&
+	       strcmp(got.recipients, "ok") == 0, "zip: read back, kept");
+	TAP_OK(om_store_zip_claim(store, z.id, 2000, &state, &error) == 0 &&
+	       state == OM_ZIP_KEPT, "zip: no claim at its expiry");
+	TAP_OK(om_store_zip_claim(store, z.id, 1500, &state, &error) == 1 &&
+	       state == OM_ZIP_SENDING, "zip: claimed for sending");
+	TAP_OK(om_store_zip_claim(store, z.id, 1500, &state, &error) == 0 &&
+	       state == OM_ZIP_SENDING, "zip: a second claim gets nothing");
+	TAP_OK(om_store_zip_finish(store, z.id, OM_ZIP_SENT, 1501, "sent as X", 1501,
+				   &error) == 0, "zip: marked sent");
+	memset(&got, 0, sizeof(got));
+	TAP_OK(om_store_zip_get(store, z.id, zip_cb, &got, &error) == 1 &&
+	       got.state == OM_ZIP_SENT && got.sent == 1501 && strcmp(got.sealed, "") == 0,
+	       "zip: sent, its time kept, the seal wiped");
+	TAP_OK(om_store_zip_claim(store, z.id, 1600, &state, &error) == 0 &&
+	       state == OM_ZIP_SENT, "zip: a sent one is never claimed again");
+	TAP_OK(om_store_zip_finish(store, "nope", OM_ZIP_KEPT, 0, "", 1, &error) < 0,
+	       "zip: finishing an unknown row fails");
+	om_free(&error);
+	TAP_OK(om_store_zip_expire(store, 1999, &error) == 0 &&
+	       om_store_zip_expire(store, 2000, &error) == 1 &&
+	       om_store_zip_get(store, z.id, zip_cb, &got, &error) == 0,
+	       "zip: forgotten at its expiry");
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/om-test-store-XXXXXX", *path, *error = NULL;
@@ -586,7 +639,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 9, "schema version 9");
+	TAP_OK(om_store_schema_version(store) == 10, "schema version 10");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -600,8 +653,9 @@ int main(void)
 	test_digests(store);
 	test_nonces(store);
 	test_outbound(store);
+	test_zip_passwords(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 9, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 10, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again);
 

@@ -1,7 +1,9 @@
 /* test-token.c - signed link tokens and their key file (crypto/token.c):
  * what a link may do cannot be changed, outlive its expiry, or be made
- * without the site's key; a rotated-out key still verifies. */
+ * without the site's key; a rotated-out key still verifies.  And the
+ * seal of a kept secret (crypto/seal.c): opens under its key and id only. */
 #include "tap.h"
+#include "crypto/seal.h"
 #include "crypto/token.h"
 #include "lib/util.h"
 
@@ -110,6 +112,39 @@ static void test_key_file(void)
 	rmdir(dir);
 }
 
+static void test_seal(const struct om_token_keys *keys,
+		      const struct om_token_keys *other)
+{
+	struct om_token_keys rotated = *other;
+	char *error = NULL, *sealed, *again, *open;
+
+	sealed = om_seal(keys, "Q1-abc", "ACDEFGHJKLMNPQRT", &error);
+	again = om_seal(keys, "Q1-abc", "ACDEFGHJKLMNPQRT", &error);
+	TAP_OK(sealed != NULL && again != NULL && strcmp(sealed, again) != 0 &&
+	       strstr(sealed, "ACDEF") == NULL, "seal: hex, a fresh nonce each time");
+	open = om_unseal(keys, "Q1-abc", sealed, &error);
+	TAP_OK(open != NULL && strcmp(open, "ACDEFGHJKLMNPQRT") == 0, "seal: opens");
+	om_seal_forget(&open);
+	TAP_OK(open == NULL, "seal: forget clears the pointer");
+	TAP_OK(om_unseal(keys, "Q2-abc", sealed, &error) == NULL, "seal: not under another id");
+	om_free(&error);
+	TAP_OK(om_unseal(other, "Q1-abc", sealed, &error) == NULL, "seal: not under another key");
+	om_free(&error);
+	memcpy(rotated.previous, keys->current, sizeof(rotated.previous));
+	rotated.has_previous = 1;
+	open = om_unseal(&rotated, "Q1-abc", sealed, &error);
+	TAP_OK(open != NULL && strcmp(open, "ACDEFGHJKLMNPQRT") == 0,
+	       "seal: the previous key still opens it after a rotation");
+	om_seal_forget(&open);
+	sealed[10] = sealed[10] == 'a' ? 'b' : 'a';
+	TAP_OK(om_unseal(keys, "Q1-abc", sealed, &error) == NULL, "seal: a changed byte fails");
+	om_free(&error);
+	TAP_OK(om_unseal(keys, "Q1-abc", "zz", &error) == NULL, "seal: garbage fails");
+	om_free(&error);
+	free(sealed);
+	free(again);
+}
+
 int main(void)
 {
 	struct om_token_keys keys, other;
@@ -119,5 +154,6 @@ int main(void)
 	keys.has_previous = other.has_previous = 0;
 	test_tokens(&keys, &other);
 	test_key_file();
+	test_seal(&keys, &other);
 	return tap_done();
 }
