@@ -537,12 +537,25 @@ void filter_zip_password_send(struct filter_daemon *d, struct om_store *store,
 	enum om_zip_state state;
 	struct om_buf mail;
 	char **rcpts = NULL, *error = NULL, *password = NULL, *result = NULL;
+	const char *why;
 	size_t count = 0, i, ok = 0;
 	long long now = (long long)time(NULL);
 	int ret;
 
 	memset(&row, 0, sizeof(row));
 	om_buf_init(&mail);
+	/* the archive must have gone out: not while its message is held,
+	   never when the sender cancelled it */
+	if (om_hold_zip_gate(store, id, &why, &error) < 0) {
+		om_log_error("zip %s: %s", id, error);
+		free(error);
+		om_buf_append_str(answer, "FAIL store unavailable\n");
+		return;
+	}
+	if (why != NULL) {
+		om_buf_printf(answer, "STATE %s\n", why);
+		return;
+	}
 	ret = om_store_zip_claim(store, id, now, &state, &error);
 	if (ret < 0) {
 		om_log_error("zip %s: %s", id, error);

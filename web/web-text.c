@@ -156,6 +156,8 @@ static const char *const web_text_ja[WT_COUNT] = {
 	[WT_ZIP_ALREADY_BODY] = "このパスワードはすでに受信者に送信しています。二重には送信しません。",
 	[WT_ZIP_EXPIRED_BODY] = "パスワードの保管期限が過ぎたため、送信できません。電話など別の方法でお伝えください。",
 	[WT_ZIP_GONE_BODY] = "このパスワードの記録はありません（保管期限が過ぎて削除されました）。",
+	[WT_ZIP_HELD_BODY] = "このメールはまだ一時保留中で、暗号化ファイルは受信者に届いていません。メールを送信してから、パスワードを送信してください。",
+	[WT_ZIP_CANCELLED_BODY] = "このメールは送信を取り消したため、暗号化ファイルは受信者に届いていません。パスワードは送信しません。",
 	[WT_ZIP_RECIPIENT] = "パスワード未通知",
 	[WT_ZIP_RCPT_SENT] = "パスワード通知済み",
 };
@@ -311,6 +313,8 @@ static const char *const web_text_en[WT_COUNT] = {
 	[WT_ZIP_ALREADY_BODY] = "This password was already sent to the recipients. It is not sent twice.",
 	[WT_ZIP_EXPIRED_BODY] = "The password is no longer kept, so it cannot be sent. Please tell the recipients another way, by telephone for instance.",
 	[WT_ZIP_GONE_BODY] = "This password is not on record any more (it was kept for a limited time).",
+	[WT_ZIP_HELD_BODY] = "This mail is still held: the archive has not reached the recipients. Send the mail first, then the password.",
+	[WT_ZIP_CANCELLED_BODY] = "This mail was cancelled, so the archive never reached the recipients. The password is not sent.",
 	[WT_ZIP_RECIPIENT] = "password not sent",
 	[WT_ZIP_RCPT_SENT] = "password sent",
 };

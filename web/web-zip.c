@@ -167,7 +167,8 @@ void web_zip_show(struct web_request *req, struct web_response *resp)
 	struct web_zip row;
 	struct om_store *store;
 	struct web_page p;
-	char *csrf = NULL, *internal;
+	char *csrf = NULL, *internal, *error = NULL;
+	const char *gate = NULL;
 	int ret;
 
 	if (!web_link_check(req, OM_ZIP_TOKEN_ACTION, &claims, resp))
@@ -189,7 +190,15 @@ void web_zip_show(struct web_request *req, struct web_response *resp)
 					 WT_ZIP_GONE_BODY, 0);
 		return;
 	}
-	if (web_zip_open(&row, req->now)) {
+	if (om_hold_zip_gate(store, claims.message, &gate, &error) < 0) {
+		om_log_error("web: zip %s: %s", claims.message, error);
+		free(error);
+		web_zip_free(&row);
+		web_page_message(req, resp, 503, settings.language, WT_ERROR_TITLE,
+				 WT_ERROR_BODY, 0);
+		return;
+	}
+	if (gate == NULL && web_zip_open(&row, req->now)) {
 		csrf = web_link_csrf(req, claims.mailbox);
 		if (csrf == NULL) {
 			web_zip_free(&row);
@@ -220,6 +229,11 @@ void web_zip_show(struct web_request *req, struct web_response *resp)
 		web_page_raw(&p, "<p class=\"note\">");
 		web_page_t(&p, WT_ZIP_ALREADY_BODY);
 		web_page_raw(&p, "</p>");
+	} else if (gate != NULL) {
+		web_page_raw(&p, "<p class=\"warn\" id=\"zip-gate\">");
+		web_page_t(&p, strcmp(gate, "held") == 0 ? WT_ZIP_HELD_BODY :
+			   WT_ZIP_CANCELLED_BODY);
+		web_page_raw(&p, "</p>");
 	}
 	web_page_finish(&p, req, resp, 200);
 	free(internal);
@@ -242,6 +256,14 @@ static void web_zip_result(struct web_request *req, struct web_response *resp,
 			title = WT_ZIP_ALREADY_TITLE;
 			body = WT_ZIP_ALREADY_BODY;
 			status = 409;
+		} else if (strcmp(text, "held") == 0) {
+			title = WT_ERROR_TITLE;
+			body = WT_ZIP_HELD_BODY;
+			status = 409;
+		} else if (strcmp(text, "cancelled") == 0) {
+			title = WT_GONE_TITLE;
+			body = WT_ZIP_CANCELLED_BODY;
+			status = 410;
 		} else {
 			title = WT_GONE_TITLE;
 			body = strcmp(text, "expired") == 0 ? WT_ZIP_EXPIRED_BODY :

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lib/util.h"
+#include "store/store.h"
 
 int om_hold_id_valid(const char *id)
 {
@@ -144,6 +145,37 @@ int om_hold_request(const struct om_config *config, enum om_hold_op op,
 	} else {
 		*error_r = om_strdup("omamori-filter's answer is not understood");
 		return -1;
+	}
+	return 0;
+}
+
+static void om_hold_state_cb(void *context, const struct om_store_hold *h)
+{
+	*(enum om_hold_state *)context = h->state;
+}
+
+int om_hold_zip_gate(struct om_store *store, const char *id, const char **why_r,
+		     char **error_r)
+{
+	enum om_hold_state state = OM_HOLD_NONE;
+
+	*why_r = NULL;
+	if (om_store_hold_list(store, OM_HOLD_BY_ID, id, 0, om_hold_state_cb, &state,
+			       error_r) < 0)
+		return -1;
+	switch (state) {
+	case OM_HOLD_NONE:
+	case OM_HOLD_SENT:
+		break;
+	case OM_HOLD_DISCARDED:
+		*why_r = "cancelled";
+		break;
+	case OM_HOLD_HELD:
+	case OM_HOLD_SENDING:
+	case OM_HOLD_ADMIN:
+	default:
+		*why_r = "held";
+		break;
 	}
 	return 0;
 }

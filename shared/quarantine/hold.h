@@ -58,4 +58,15 @@ int om_hold_request(const struct om_config *config, enum om_hold_op op,
 		    const char *id, enum om_hold_answer *answer_r,
 		    char **text_r, char **error_r);
 
+/* Whether a kept zip password may be mailed to the recipients, given the
+   outbound-hold of the same message (a kept password and its message's
+   hold share the id): NULL yes (no hold, or the hold was sent), else the
+   reason as a control-protocol state - "held" (the archive has not gone
+   out yet: still held, being sent or kept for the administrator) or
+   "cancelled" (discarded: the archive never went out).  -1 with *error_r
+   when the store cannot say, else 0. */
+struct om_store;
+int om_hold_zip_gate(struct om_store *store, const char *id, const char **why_r,
+		     char **error_r);
+
 #endif

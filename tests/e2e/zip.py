@@ -342,6 +342,51 @@ def the_notice_page_sends_the_password_to_the_recipients_once(st):
 
 
 @tap.case
+def no_password_for_a_held_or_cancelled_mail(st):
+    """outbound-hold and outbound-zip together: while the mail is held its
+    archive has not gone out, so the page offers no button and a POST sends
+    nothing (409); after the sender cancels it, 410, and never a password."""
+    m = mk()
+    st.ctl("sub", "set", SENDER, "outbound-hold", "on")
+    try:
+        send_as(st, SENDER, OUTSIDE, mail(m, SENDER, ", ".join(OUTSIDE),
+                                          [("report.pdf", PDF, "application/pdf")]))
+        notice = notice_for(st, SENDER, m)
+        link = zip_link(notice.get_body(preferencelist=("plain",)).get_content())
+        hid = None
+        deadline = time.time() + 30
+        while hid is None and time.time() < deadline:
+            for line in st.ctl("hold", "list", SENDER).stdout.decode().splitlines():
+                if m in line:
+                    hid = line.split("\t")[0]
+            time.sleep(0.3)
+        check(hid is not None, "the mail was not held")
+    finally:
+        st.ctl("sub", "set", SENDER, "outbound-hold", "off")
+    status, page = http(link)
+    check(status == 200 and 'id="zip-gate"' in page and 'id="zip-send"' not in page
+          and "一時保留中" in page, "GET while held: %d\n%s" % (status, page[:1500]))
+    # a CSRF value of carol's from another mail's page, posted to this one
+    other = mk()
+    _, text, _ = send_zipped(st, other)
+    other_link = zip_link(text)
+    _, fields = send_form(http(other_link)[1])
+    status, result = http(link, fields)
+    check(status == 409 and "一時保留中" in result, "POST while held: %d\n%s" % (status, result[:800]))
+    st.ctl("hold", "discard", hid)
+    status, page = http(link)
+    check(status == 200 and 'id="zip-send"' not in page and "取り消した" in page,
+          "GET after cancelling: %d\n%s" % (status, page[:1500]))
+    _, fields = send_form(http(other_link)[1])
+    status, result = http(link, fields)
+    check(status == 410 and "取り消した" in result, "POST after cancelling: %d\n%s"
+          % (status, result[:800]))
+    time.sleep(2)
+    check(not [raw for raw in sink_all(st) if m.encode() in raw],
+          "something of the cancelled mail went out")
+
+
+@tap.case
 def forged_expired_and_other_tokens_send_nothing(st):
     m = mk()
     _, text, _ = send_zipped(st, m)
