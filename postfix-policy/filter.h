@@ -114,4 +114,22 @@ int filter_hold(struct filter_worker *w, const struct filter_envelope *env,
 		const char *msg, size_t len, const char *qid, const char *hash,
 		unsigned char *held, char **id_r, char **error_r);
 
+/* Holds the whole message for the administrator (kind OM_HOLD_KIND_SPAM
+   or OM_HOLD_KIND_BRAKE, details the figures): spool and store as
+   filter_hold, no notice to the sender, never expires; released or
+   discarded with omamorictl hold.  Returns 1 (*id_r allocated;
+   *notified_r: a retry finds its alert sent) or -1 with *error_r. */
+int filter_hold_admin(struct filter_worker *w, const struct filter_envelope *env,
+		      const char *msg, size_t len, const char *qid, const char *hash,
+		      const char *kind, const char *details, char **id_r,
+		      int *notified_r, char **error_r);
+/* Mails templates/<lang>/template_name.txt (vars, brand footer) to the
+   administrator of mailbox's domain (outbound-admin, else
+   virus-admin-copy), from <> through the re-injection.  1 sent, 0 no
+   address to send to (logged), -1 not sent (logged).  tag: for logs. */
+struct om_notify_var;
+int filter_hold_alert(struct filter_worker *w, const char *mailbox,
+		      const char *template_name, const struct om_notify_var *vars,
+		      const char *tag);
+
 #endif

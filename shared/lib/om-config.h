@@ -72,6 +72,13 @@ struct om_config {
 	long filter_retention;
 	/* the control socket: release or discard held mail (hold.h) */
 	char *filter_control;
+	/* the compromised-account brake (doc/outbound.md): the FILTER
+	   destination of a braked login's mail ("" in the file: outbound_filter
+	   with its last path component "brake"), the filter's socket behind
+	   it, and how many days of hourly history policyd keeps and compares */
+	char *brake_filter;
+	char *filter_brake_listen;
+	long brake_history_days;
 	long list_max_entries;	/* per mailbox and kind */
 	/* the authserv-id of our own MTA's Authentication-Results headers
 	   ("" = trust none) */

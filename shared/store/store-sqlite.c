@@ -241,7 +241,8 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_HIST_PUT] =
 		"INSERT INTO sender_history(login, hour, messages, recipients) "
 		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(login, hour) DO UPDATE SET "
-		"messages = excluded.messages, recipients = excluded.recipients",
+		"messages = max(messages, excluded.messages), "
+		"recipients = max(recipients, excluded.recipients)",
 	[OM_SQL_HIST_EXPIRE] = "DELETE FROM sender_history WHERE hour < ?1",
 	[OM_SQL_HIST_PEAKS] =
 		"SELECT login, 0, max(messages), max(recipients) FROM sender_history "

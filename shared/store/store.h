@@ -421,7 +421,9 @@ struct om_store_history {
 	long long recipients;
 };
 typedef void om_store_history_cb(void *context, const struct om_store_history *h);
-/* Saves count rows (absolute values: a row replaces the login's hour) and
+/* Saves count rows (absolute values: a login's hour keeps the higher of
+   what it had and the row's - a restart in the middle of an hour saves
+   two parts of it, and neither may lower the other) and
    forgets hours before expire_before, in one transaction.  0 or -1. */
 int om_store_history_save(struct om_store *store,
 			  const struct om_store_history *rows, size_t count,
