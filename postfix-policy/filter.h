@@ -19,6 +19,7 @@ struct filter_hold_daemon;
 struct filter_daemon {
 	const struct om_config *config;
 	int listen_fd;
+	int brake_fd;		/* filter_brake_listen, -1 when none */
 	uid_t peer_uid;		/* filter_peer_user: Postfix's mail_owner */
 	int spool_fd;		/* filter_spool, for fsync of new entries */
 	volatile int stopping;	/* set by the main thread at SIGTERM */
@@ -29,6 +30,9 @@ struct filter_daemon {
 struct filter_worker {
 	struct filter_daemon *daemon;
 	unsigned int id;
+	int listen_fd;		/* the socket it accepts on */
+	int brake;		/* 1: the brake socket - every message is
+				   held for the administrator */
 	struct om_store *store;	/* opened on first use, reopened after an error */
 	long long last_expire;	/* when this worker last forgot old records */
 };
@@ -62,6 +66,29 @@ void filter_lmtp_session(struct filter_worker *w, int fd);
    recipient: never a loss (an internal error is 4xx), never twice. */
 void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 		    const char *msg, size_t len, struct filter_reply *replies);
+
+/* outbound-spam (filter-spam.c): scand scores msg (spam check, direction
+   out: the global classifier and rules, never the sender's own lists);
+   1 spam at the sender's outbound-spam-threshold (*details_r allocated:
+   score, threshold, rules), 0 not, -1 scand or the settings failed
+   (*error_r: answer 4xx, never send unchecked). */
+int filter_spam_check(struct filter_worker *w, const struct filter_envelope *env,
+		      const char *qid, const char *msg, size_t len, char **details_r,
+		      char **error_r);
+/* The administrator's alert of held spam (templates/<lang>/
+   outbound-spam-alert.txt); 1 sent, 0 nobody to tell, -1 not sent. */
+int filter_spam_alert(struct filter_worker *w, const struct filter_envelope *env,
+		      const char *id, const char *details, const char *msg, size_t len);
+/* The brake (filter-brake.c): a message from the brake socket is held
+   unless the sender's brake was lifted since policyd routed it.  1 hold
+   it (*details_r allocated: the trip's figures), 0 lifted: as usual, -1
+   store error (*error_r). */
+int filter_brake_holds(struct filter_worker *w, const char *sender, char **details_r,
+		       char **error_r);
+/* The administrator's alert of the trip, once per trip (the brake row's
+   claim); sent with the first message held. */
+void filter_brake_alert(struct filter_worker *w, const struct filter_envelope *env,
+			const char *id);
 
 /* outbound-zip (filter-zip.c): when the sender subscribes and its
    settings hold, the message's attachments into one AES-256 ZIP in out,
