@@ -18,6 +18,11 @@
  * idle connections are dropped, a message in progress is finished, and the
  * socket file removed.
  *
+ * A second socket, filter_brake_listen, takes a braked login's mail (policyd
+ * answers FILTER brake_filter for it): served by FILTER_BRAKE_WORKERS
+ * threads of their own, every message there is held for the administrator
+ * (filter-brake.c).
+ *
  * SECURITY: starts as root to make its socket in Postfix's spool (owned by
  * filter_user, group filter_socket_group, mode 0660), then drops to
  * filter_user with filter_group (postdrop: public/, where the re-injection

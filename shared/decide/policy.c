@@ -6,7 +6,8 @@
  * state (Postfix SMTPD_POLICY_README): at RCPT, block lists (REJECT for that
  * recipient only), the recipient count per message, the declared size, the
  * authenticated sender's rate, then outbound routing (FILTER, whole
- * message, only to the filter omamori.conf names); at MAIL and
+ * message, only to the filter omamori.conf names; a login the
+ * compromised-account brake holds, brake.c, goes to brake_filter); at MAIL and
  * END-OF-MESSAGE, the message size.  A refusal's reason names the rule and,
  * for a block list, the list and the entry that matched, so the log says
  * why without a second lookup.
