@@ -3,8 +3,11 @@
  * ends holds at their expiry.
  *
  *	hold list [MAILBOX]	held mail (every mailbox's: those waiting,
- *				sending or kept for the administrator)
- *	hold show ID		one hold, every field
+ *				sending or kept for the administrator), with
+ *				why: sender (outbound-hold), spam
+ *				(outbound-spam), brake (the brake)
+ *	hold show ID		one hold, every field (a spam hold's score
+ *				and rules, a brake hold's figures)
  *	hold release ID		send it now (omamori-filter re-injects it)
  *	hold discard ID		discard it
  *
@@ -21,6 +24,7 @@
 #include <time.h>
 
 #include "lib/util.h"
+#include "notice/notify.h"
 #include "quarantine/hold.h"
 #include "store/store.h"
 
@@ -50,9 +54,22 @@ static void ctl_hold_print_lines(const char *name, const char *value)
 	}
 }
 
+/* A time as notices show it ("YYYY/MM/DD HH:MM:SS", local). */
+static void ctl_hold_print_time(const char *name, long long when)
+{
+	char *text = om_notify_time_text((time_t)when);
+
+	ctl_hold_print_field(name, text);
+	free(text);
+}
+
+/* One line: id, state, why held, mailbox, until (a sender's hold; "-" for
+   the administrator's, which never expire), what expiry does, the first
+   recipient, the subject. */
 static void ctl_hold_row(void *context, const struct om_store_hold *h)
 {
-	char *subject = om_sanitize(h->subject, 60), *rcpt;
+	char *subject = om_sanitize(h->subject, 60), *rcpt, *until;
+	int admin = strcmp(h->kind, OM_HOLD_KIND_SENDER) != 0;
 	size_t n = 0;
 	const char *p;
 
@@ -60,9 +77,11 @@ static void ctl_hold_row(void *context, const struct om_store_hold *h)
 	for (p = h->recipients; *p != '\0'; p++)
 		n += *p == '\n';
 	rcpt = om_strndup(h->recipients, strcspn(h->recipients, "\n"));
-	printf("%s\t%s\t%s\t%lld\t%s\t%s%s\t%s\n", h->id,
-	       om_store_hold_state_name(h->state), h->mailbox, h->expires,
+	until = admin ? om_strdup("-") : om_notify_time_text((time_t)h->expires);
+	printf("%s\t%s\t%s\t%s\t%s\t%s\t%s%s\t%s\n", h->id,
+	       om_store_hold_state_name(h->state), h->kind, h->mailbox, until,
 	       h->expiry, rcpt, n > 1 ? " ..." : "", subject);
+	free(until);
 	free(rcpt);
 	free(subject);
 }
@@ -74,6 +93,10 @@ static void ctl_hold_show_row(void *context, const struct om_store_hold *h)
 	(void)context;
 	ctl_hold_print_field("id", h->id);
 	ctl_hold_print_field("state", om_store_hold_state_name(h->state));
+	ctl_hold_print_field("reason", h->kind);
+	if (*h->details != '\0')
+		ctl_hold_print_field(strcmp(h->kind, OM_HOLD_KIND_SPAM) == 0 ? "spam-check" :
+				     "brake", h->details);
 	ctl_hold_print_field("mailbox", h->mailbox);
 	ctl_hold_print_field("sender", h->sender);
 	ctl_hold_print_lines("held", h->recipients);
@@ -82,12 +105,18 @@ static void ctl_hold_show_row(void *context, const struct om_store_hold *h)
 	ctl_hold_print_lines("attachment", h->attachments);
 	snprintf(number, sizeof(number), "%lld", h->size);
 	ctl_hold_print_field("size", number);
-	snprintf(number, sizeof(number), "%lld", h->created);
-	ctl_hold_print_field("created", number);
-	snprintf(number, sizeof(number), "%lld", h->expires);
-	ctl_hold_print_field("expires", number);
+	ctl_hold_print_time("created", h->created);
+	if (strcmp(h->kind, OM_HOLD_KIND_SENDER) == 0)
+		ctl_hold_print_time("expires", h->expires);
+	else
+		ctl_hold_print_field("expires", "never (the administrator's)");
 	ctl_hold_print_field("expiry", h->expiry);
-	ctl_hold_print_field("notified", h->notified ? "yes" : "no");
+	if (strcmp(h->kind, OM_HOLD_KIND_SENDER) == 0)
+		ctl_hold_print_field("notified", h->notified ? "yes" : "no");
+	else if (strcmp(h->kind, OM_HOLD_KIND_SPAM) == 0)
+		ctl_hold_print_field("alerted", h->notified ? "yes" : "no");
+	if (h->state == OM_HOLD_SENT || h->state == OM_HOLD_DISCARDED)
+		ctl_hold_print_time("changed", h->changed);
 	ctl_hold_print_field("result", h->result);
 }
 
@@ -114,7 +143,7 @@ static int ctl_hold_list(struct ctl *ctl, const char *mailbox)
 }
 
 /* Asks omamori-filter; prints what happened. */
-static int ctl_hold_ask(struct ctl *ctl, enum om_hold_op op, const char *id)
+int ctl_hold_ask(struct ctl *ctl, enum om_hold_op op, const char *id)
 {
 	enum om_hold_answer answer;
 	char *text = NULL, *error = NULL;

@@ -92,8 +92,10 @@ static void ctl_usage(FILE *out)
 		"  quarantine release [--allow] MAILBOX ID   to INBOX (--allow: and allow its sender)\n"
 		"  quarantine delete MAILBOX ID          expunge it\n"
 		"  quarantine link MAILBOX [HOURS]       a signed link to its quarantine page (24 h)\n"
-		"  hold list [MAILBOX]                   held outbound mail (id, state, mailbox, expires, ...)\n"
+		"  hold list [MAILBOX]                   held outbound mail (id, state, reason, mailbox, until, ...)\n"
 		"  hold show ID | release ID | discard ID   one hold; send it now; discard it\n"
+		"  brake list | show LOGIN               logins braked for sudden mass sending\n"
+		"  brake lift LOGIN [--release|--discard]   lift it; send or drop its held mail\n"
 		"MAILBOX: local@domain, or a user name without a domain (user:NAME if it\n"
 		"  has a dot); DOMAIN: a name with a dot, or domain:NAME; \"*\": global\n"
 		"features: %s\n"
@@ -220,6 +222,7 @@ static const struct ctl_command {
 	{ "web-key", ctl_cmd_webkey },
 	{ "quarantine", ctl_cmd_quarantine },
 	{ "hold", ctl_cmd_hold },
+	{ "brake", ctl_cmd_brake },
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 
 #include "lib/om-config.h"
+#include "quarantine/hold.h"
 #include "store/store.h"
 
 /* omamorictl's exit status, and nothing else: main() turns any other
@@ -51,5 +52,9 @@ int ctl_cmd_hold(struct ctl *ctl, int argc, char **argv);
 /* cron's hold-expiry: holds expired by now are sent, discarded or kept for
    the administrator, as each one's hold-expiry says.  0 or -1. */
 int ctl_hold_cron(struct ctl *ctl, long long now);
+/* Asks omamori-filter to release or discard hold id; prints what
+   happened.  CTL_EXIT_OK when done by this request. */
+int ctl_hold_ask(struct ctl *ctl, enum om_hold_op op, const char *id);
+int ctl_cmd_brake(struct ctl *ctl, int argc, char **argv);
 
 #endif

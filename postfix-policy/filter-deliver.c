@@ -15,7 +15,9 @@
  * outbound-bcc (To/Cc hidden at bcc-threshold addresses), outbound-zip
  * (attachments into one AES ZIP, filter-zip.c), outbound-hold
  * (filter-hold.c: the held recipients wait for what would go out, the
- * others get it now).
+ * others get it now), outbound-spam (filter-spam.c: spam is held for the
+ * administrator).  A message from the brake socket (filter-brake.c) is
+ * held for the administrator whatever the sender subscribes to.
  *
  * Notices of its own: the administrator's alert of an outbound virus
  * (templates/<lang>/outbound-virus-alert.txt: an authenticated user of the
@@ -60,6 +62,7 @@ struct filter_plan {
 	int bcc;		/* outbound-bcc on */
 	int hold;		/* outbound-hold on */
 	int bcc_notify;		/* bcc-notify on: the sender is told */
+	int spam;		/* outbound-spam on */
 	long bcc_threshold;
 };
 
@@ -76,6 +79,10 @@ struct filter_job {
 	struct om_buf rewrite;
 	char *log_virus;	/* for the log line */
 	int bcc_applied;
+	/* held for the administrator: OM_HOLD_KIND_SPAM or _BRAKE, and the
+	   figures */
+	const char *admin_kind;
+	char *admin_details;
 };
 
 /* ---- key of a message ---- */
@@ -356,7 +363,8 @@ static int filter_plan_for(struct om_store *store, const char *mailbox,
 		return 0;	/* a bounce: nobody's subscription */
 	if (filter_sub_on(store, mailbox, OM_FEATURE_OUTBOUND_VIRUS, &plan->virus, error_r) < 0 ||
 	    filter_sub_on(store, mailbox, OM_FEATURE_OUTBOUND_BCC, &plan->bcc, error_r) < 0 ||
-	    filter_sub_on(store, mailbox, OM_FEATURE_OUTBOUND_HOLD, &plan->hold, error_r) < 0)
+	    filter_sub_on(store, mailbox, OM_FEATURE_OUTBOUND_HOLD, &plan->hold, error_r) < 0 ||
+	    filter_sub_on(store, mailbox, OM_FEATURE_OUTBOUND_SPAM, &plan->spam, error_r) < 0)
 		return -1;
 	if (plan->virus) {
 		value = om_settings_domain_value(store, mailbox, OM_SETTING_OUTBOUND_VIRUS_ACTION,
@@ -954,6 +962,79 @@ static void filter_send_unheld(struct filter_job *job, const unsigned char *held
 	free(now.rcpts);
 }
 
+/* ---- for the administrator: outbound spam, the brake ---- */
+
+/* 0 go on (job->admin_kind set when spam), 1 answered (tempfailed). */
+static int filter_deliver_spam(struct filter_job *job)
+{
+	char *error = NULL;
+	int ret;
+
+	ret = filter_spam_check(job->w, job->env, job->qid, job->msg, job->len,
+				&job->admin_details, &error);
+	if (ret < 0) {
+		filter_tempfail(job, "4.7.1 outbound spam check unavailable, try again later",
+				error);
+		free(error);
+		return 1;
+	}
+	if (ret > 0)
+		job->admin_kind = OM_HOLD_KIND_SPAM;
+	return 0;
+}
+
+/* A message from the brake socket: 0 go on (held unless lifted since),
+   1 answered (tempfailed). */
+static int filter_deliver_braked(struct filter_job *job)
+{
+	char *error = NULL;
+	int ret;
+
+	ret = filter_brake_holds(job->w, job->env->sender, &job->admin_details, &error);
+	if (ret < 0) {
+		filter_tempfail(job, "4.3.0 brake state unavailable", error);
+		free(error);
+		return 1;
+	}
+	if (ret > 0)
+		job->admin_kind = OM_HOLD_KIND_BRAKE;
+	else
+		om_log_info("%s: from=<%s>: its brake was lifted since: handled as "
+			    "usual", job->qid, job->env->sender);
+	return 0;
+}
+
+/* Holds the whole message for the administrator (no notice to the
+   sender, who hears the usual 250), then the administrator's alert. */
+static void filter_deliver_admin(struct filter_job *job)
+{
+	unsigned char *held = om_calloc(job->env->rcpt_count + 1, 1);
+	char *error = NULL, *id = NULL;
+	int notified = 0;
+
+	if (filter_hold_admin(job->w, job->env, job->msg, job->len, job->qid, job->hash,
+			      job->admin_kind, job->admin_details, &id, &notified,
+			      &error) < 0) {
+		filter_tempfail(job, "4.3.0 outbound hold unavailable", error);
+		free(error);
+		free(held);
+		return;
+	}
+	if (strcmp(job->admin_kind, OM_HOLD_KIND_BRAKE) == 0) {
+		filter_brake_alert(job->w, job->env, id);
+	} else if (!notified &&
+		   filter_spam_alert(job->w, job->env, id, job->admin_details, job->msg,
+				     job->len) > 0 &&
+		   om_store_hold_notified(job->w->store, id, &error) < 0) {
+		om_log_warn("hold %s: marking the alert sent: %s", id, error);
+		om_free(&error);
+	}
+	memset(held, 1, job->env->rcpt_count);
+	filter_send_unheld(job, held, id);
+	free(id);
+	free(held);
+}
+
 /* ---- one message ---- */
 
 /* Records the message and writes it to the spool: 0 go on, 1 answered
@@ -1067,8 +1148,18 @@ void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 	}
 	if (plan.virus && filter_virus(&job, &plan) != 0)
 		goto out;
+	if (plan.spam && filter_deliver_spam(&job) != 0)
+		goto out;
+	if (w->brake && job.admin_kind == NULL && filter_deliver_braked(&job) != 0)
+		goto out;
 	if (plan.bcc)
 		filter_bcc(&job, &plan);
+	/* the administrator's: held as it would go out but for the ZIP (whose
+	   password notice would tell the sender) */
+	if (job.admin_kind != NULL) {
+		filter_deliver_admin(&job);
+		goto out;
+	}
 	if (filter_deliver_zip(&job) != 0)
 		goto out;
 	/* the hold keeps what would go out: after the Bcc and the ZIP */
@@ -1084,5 +1175,6 @@ void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 		filter_bcc_notice(&job);
 out:
 	free(job.log_virus);
+	free(job.admin_details);
 	om_buf_free(&job.rewrite);
 }

@@ -573,6 +573,158 @@ out:
 	return ret;
 }
 
+/* ---- holds for the administrator (outbound-spam, the brake) ---- */
+
+int filter_hold_admin(struct filter_worker *w, const struct filter_envelope *env,
+		      const char *msg, size_t len, const char *qid, const char *hash,
+		      const char *kind, const char *details, char **id_r,
+		      int *notified_r, char **error_r)
+{
+	struct filter_hold_found found = { 0, 0, OM_HOLD_NONE };
+	struct om_store_hold hold;
+	struct om_buf rcpts, attachments;
+	char *subject = NULL, id[OM_HOLD_ID_MAX + 1];
+	size_t i, nattach = 0;
+	long long now = (long long)time(NULL);
+	int ret = -1;
+
+	*id_r = NULL;
+	*notified_r = 0;
+	om_buf_init(&rcpts);
+	om_buf_init(&attachments);
+	for (i = 0; i < env->rcpt_count; i++)
+		om_buf_printf(&rcpts, "%s\n", env->rcpts[i]);
+	snprintf(id, sizeof(id), "%s-%.16s", strcmp(qid, "-") == 0 ? "noqid" : qid, hash);
+	if (om_store_hold_list(w->store, OM_HOLD_BY_ID, id, 0, filter_hold_found_cb,
+			       &found, error_r) < 0)
+		goto out;
+	if (!found.found) {
+		filter_hold_describe(msg, len, &subject, &attachments, &nattach);
+		memset(&hold, 0, sizeof(hold));
+		hold.id = id;
+		hold.mailbox = env->sender;
+		hold.sender = env->sender;
+		hold.recipients = rcpts.data != NULL ? rcpts.data : "";
+		hold.delivered = "";
+		hold.subject = subject;
+		hold.attachments = attachments.data != NULL ? attachments.data : "";
+		hold.size = (long long)len;
+		hold.flags = (env->body_8bit ? OM_HOLD_FLAG_8BIT : 0) |
+			(env->smtputf8 ? OM_HOLD_FLAG_SMTPUTF8 : 0);
+		/* never due: the administrator's until released or discarded */
+		hold.created = hold.expires = now;
+		hold.expiry = "admin";
+		hold.kind = kind;
+		hold.details = details;
+		if (filter_hold_spool_write(w->daemon, id, env->sender, msg, len, error_r) < 0 ||
+		    om_store_hold_add(w->store, &hold, error_r) < 0)
+			goto out;
+		om_log_info("%s: hold %s: for the administrator (%s): from=<%s> nrcpt=%zu %s",
+			    qid, id, kind, env->sender, env->rcpt_count, details);
+	} else {
+		*notified_r = found.notified;
+		om_log_info("%s: hold %s recorded before (%s): not held again", qid, id,
+			    om_store_hold_state_name(found.state));
+	}
+	*id_r = om_strdup(id);
+	ret = 1;
+out:
+	free(subject);
+	om_buf_free(&rcpts);
+	om_buf_free(&attachments);
+	return ret;
+}
+
+/* The address of mailbox's domain administrator: outbound-admin, else
+   virus-admin-copy; NULL when neither is set (or on error, logged). */
+static char *filter_hold_admin_address(struct om_store *store, const char *mailbox)
+{
+	static const char *const names[] = { OM_SETTING_OUTBOUND_ADMIN, "virus-admin-copy" };
+	char *value, *error = NULL;
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(names); i++) {
+		value = om_settings_domain_value(store, mailbox, names[i], "off", &error);
+		if (value == NULL) {
+			om_log_warn("%s of %s: %s", names[i], mailbox, error);
+			free(error);
+			return NULL;
+		}
+		if (strcmp(value, "off") != 0 && strchr(value, '@') != NULL)
+			return value;
+		free(value);
+	}
+	return NULL;
+}
+
+int filter_hold_alert(struct filter_worker *w, const char *mailbox,
+		      const char *template_name, const struct om_notify_var *vars,
+		      const char *tag)
+{
+	const struct om_config *config = w->daemon->config;
+	struct om_notify_brand brand = { config->brand_name, config->brand_support };
+	struct filter_reply reply = { 0, NULL };
+	struct filter_smtp_result res;
+	struct om_buf mail;
+	char *admin, *lang, *text = NULL, *error = NULL, *from;
+	const char *subject, *body, *at;
+	int ret = -1;
+
+	admin = filter_hold_admin_address(w->store, mailbox);
+	if (admin == NULL) {
+		om_log_warn("%s: no outbound-admin nor virus-admin-copy for %s: "
+			    "the administrator is not told", tag, mailbox);
+		return 0;
+	}
+	lang = om_settings_domain_value(w->store, mailbox, "language",
+					config->default_language, &error);
+	if (lang != NULL)
+		text = om_notify_render_branded(config->templates_dir, lang, template_name,
+						vars, &brand, &error);
+	if (text == NULL || om_notify_split_mail(text, &subject, &body) < 0) {
+		om_log_error("%s: alert %s: %s", tag, template_name,
+			     error != NULL ? error : "no Subject line");
+		goto out;
+	}
+	at = strrchr(mailbox, '@');
+	if (strchr(config->notice_from, '@') != NULL || at == NULL)
+		from = om_strdup(config->notice_from);
+	else
+		from = om_asprintf("%s%s", config->notice_from, at);
+	om_buf_init(&mail);
+	/* from <>, through the re-injection, which asks no policy: never
+	   filtered, held or braked itself */
+	om_buf_printf(&mail, "Auto-Submitted: auto-generated\nX-Omamori-Alert: %s\n",
+		      template_name);
+	om_mime_build_text_mail(from, admin, subject, body, &mail);
+	if (filter_smtp_send(config->filter_reinject, FILTER_HOLD_REINJECT_TIMEOUT_MS,
+			     "", &admin, 1, NULL, 1, 0, mail.data, mail.len, &reply,
+			     &res, &error) < 0) {
+		om_log_error("%s: alert to %s: %s", tag, admin, error);
+	} else {
+		if (res.final_code == 250) {
+			om_log_info("%s: alert %s sent to %s as %s", tag, template_name,
+				    admin, res.queue_id != NULL ? res.queue_id : "?");
+			ret = 1;
+		} else {
+			om_log_error("%s: alert to %s refused: %d %s", tag, admin,
+				     res.final_code != 0 ? res.final_code : reply.code,
+				     res.final_text != NULL ? res.final_text :
+				     reply.text != NULL ? reply.text : "");
+		}
+		filter_smtp_result_free(&res);
+	}
+	free(reply.text);
+	om_buf_free(&mail);
+	free(from);
+out:
+	free(error);
+	free(text);
+	free(lang);
+	free(admin);
+	return ret;
+}
+
 /* ---- release and discard (the control socket) ---- */
 
 struct filter_hold_copy {
@@ -693,7 +845,7 @@ out:
 }
 
 static void filter_hold_command(struct filter_daemon *d, struct om_store *store,
-				const char *line, struct om_buf *answer)
+				const char *line, int by_root, struct om_buf *answer)
 {
 	enum om_hold_state state;
 	const char *id;
@@ -721,8 +873,12 @@ static void filter_hold_command(struct filter_daemon *d, struct om_store *store,
 		om_buf_append_str(answer, "STATE none\n");
 		return;
 	}
-	ret = om_store_hold_claim(store, id, release ? OM_HOLD_SENDING : OM_HOLD_DISCARDED,
-				  (long long)time(NULL), &state, &error);
+	/* omamori-web acts for the sender: only on the sender's own holds
+	   still waiting; the administrator's (spam, brake, kept at expiry)
+	   are root's alone (omamorictl) */
+	ret = (by_root ? om_store_hold_claim : om_store_hold_claim_sender)
+		(store, id, release ? OM_HOLD_SENDING : OM_HOLD_DISCARDED,
+		 (long long)time(NULL), &state, &error);
 	if (ret < 0) {
 		om_log_error("hold %s: %s", id, error);
 		free(error);
@@ -743,8 +899,8 @@ static void filter_hold_command(struct filter_daemon *d, struct om_store *store,
 	om_buf_append_str(answer, "OK discarded\n");
 }
 
-/* 1 if root or web_user is at the other end. */
-static int filter_hold_peer_ok(struct filter_hold_daemon *h, int fd)
+/* 1 if root or web_user is at the other end (*root_r: root). */
+static int filter_hold_peer_ok(struct filter_hold_daemon *h, int fd, int *root_r)
 {
 	struct om_daemon_peer peer;
 	char *error = NULL;
@@ -754,6 +910,7 @@ static int filter_hold_peer_ok(struct filter_hold_daemon *h, int fd)
 		free(error);
 		return 0;
 	}
+	*root_r = peer.uid == 0;
 	if (peer.uid == 0 || peer.uid == h->web_uid)
 		return 1;
 	om_log_warn("control: refused uid %lu pid %ld: only root and %s may ask",
@@ -763,7 +920,7 @@ static int filter_hold_peer_ok(struct filter_hold_daemon *h, int fd)
 
 /* One request: a line in (10 s), the work, a line out. */
 static void filter_hold_serve(struct filter_hold_daemon *h, struct om_store **store,
-			      int fd)
+			      int fd, int by_root)
 {
 	char line[OM_HOLD_LINE_MAX + 1], *error = NULL;
 	struct pollfd pfd = { fd, POLLIN, 0 };
@@ -795,7 +952,7 @@ static void filter_hold_serve(struct filter_hold_daemon *h, struct om_store **st
 		free(error);
 		om_buf_append_str(&answer, "FAIL store unavailable\n");
 	} else {
-		filter_hold_command(h->d, *store, line, &answer);
+		filter_hold_command(h->d, *store, line, by_root, &answer);
 	}
 	(void)om_write_all(fd, answer.data, answer.len);
 	om_buf_free(&answer);
@@ -805,7 +962,7 @@ static void *filter_hold_run(void *arg)
 {
 	struct filter_hold_daemon *h = arg;
 	struct om_store *store = NULL;
-	int fd;
+	int fd, by_root = 0;
 
 	while (!h->d->stopping) {
 		fd = accept4(h->control_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -816,8 +973,8 @@ static void *filter_hold_run(void *arg)
 				om_log_error("control: accept: %s", strerror(errno));
 			break;
 		}
-		if (filter_hold_peer_ok(h, fd))
-			filter_hold_serve(h, &store, fd);
+		if (filter_hold_peer_ok(h, fd, &by_root))
+			filter_hold_serve(h, &store, fd, by_root);
 		close(fd);
 	}
 	om_store_close(&store);

@@ -18,6 +18,11 @@
  * idle connections are dropped, a message in progress is finished, and the
  * socket file removed.
  *
+ * A second socket, filter_brake_listen, takes a braked login's mail (policyd
+ * answers FILTER brake_filter for it): served by FILTER_BRAKE_WORKERS
+ * threads of their own, every message there is held for the administrator
+ * (filter-brake.c).
+ *
  * SECURITY: starts as root to make its socket in Postfix's spool (owned by
  * filter_user, group filter_socket_group, mode 0660), then drops to
  * filter_user with filter_group (postdrop: public/, where the re-injection
@@ -47,6 +52,10 @@
 #include "lib/util.h"
 #include "store/store.h"
 
+/* Threads serving the brake socket (filter_brake_listen): a braked login's
+   mail, held at once; Postfix queues more connections in the backlog. */
+#define FILTER_BRAKE_WORKERS 4
+
 /* 1 if Postfix (filter_peer_user) or root is at the other end. */
 static int filter_peer_ok(struct filter_daemon *d, int fd)
 {
@@ -72,7 +81,7 @@ static void *filter_worker_run(void *arg)
 	int fd;
 
 	while (!d->stopping) {
-		fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -102,25 +111,49 @@ static int filter_peer_uid(struct filter_daemon *d, char **error_r)
 	return 0;
 }
 
-/* The privileged part: the socket in Postfix's spool, the spool dir. */
+/* One LMTP socket in Postfix's spool (0660 filter_user:filter_socket_group),
+   blocking: the workers wait in accept(), each in its own thread. */
+static int filter_listen_one(struct filter_daemon *d, const char *path, int backlog,
+			     char **error_r)
+{
+	const struct om_config *c = d->config;
+	int fd, flags;
+
+	fd = om_daemon_listen_unix(path, 0660, backlog, error_r);
+	if (fd < 0)
+		return -1;
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
+		*error_r = om_asprintf("%s: fcntl: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (om_daemon_give_socket_group(path, c->filter_user, c->filter_socket_group,
+					error_r) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The privileged part: the sockets in Postfix's spool - the filter's, and
+   the brake's (filter_brake_listen: every message there is held for the
+   administrator; the same peer check on both). */
 static int filter_listen(struct filter_daemon *d, char **error_r)
 {
 	const struct om_config *c = d->config;
-	int flags;
 
-	d->listen_fd = om_daemon_listen_unix(c->filter_listen, 0660,
-					     (int)c->filter_max_connections, error_r);
+	d->brake_fd = -1;
+	d->listen_fd = filter_listen_one(d, c->filter_listen,
+					 (int)c->filter_max_connections, error_r);
 	if (d->listen_fd < 0)
 		return -1;
-	/* the workers block in accept(), each in its own thread */
-	flags = fcntl(d->listen_fd, F_GETFL);
-	if (flags < 0 || fcntl(d->listen_fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
-		*error_r = om_asprintf("%s: fcntl: %s", c->filter_listen, strerror(errno));
-		return -1;
+	if (*c->filter_brake_listen != '\0') {
+		d->brake_fd = filter_listen_one(d, c->filter_brake_listen,
+						FILTER_BRAKE_WORKERS * 4, error_r);
+		if (d->brake_fd < 0)
+			return -1;
 	}
-	if (om_daemon_give_socket_group(c->filter_listen, c->filter_user,
-					c->filter_socket_group, error_r) < 0)
-		return -1;
 	return 0;
 }
 
@@ -192,15 +225,15 @@ static void filter_wait_signal(int signal_fd)
 	}
 }
 
-/* Removes the socket file if it is still the one we bound. */
-static void filter_remove_socket(struct filter_daemon *d, const struct stat *bound)
+/* Removes a socket file if it is still the one we bound. */
+static void filter_remove_socket(const char *path, const struct stat *bound)
 {
 	struct stat st;
 
-	if (lstat(d->config->filter_listen, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) &&
 	    st.st_ino == bound->st_ino && st.st_dev == bound->st_dev &&
-	    unlink(d->config->filter_listen) < 0)
-		om_log_warn("removing %s: %s", d->config->filter_listen, strerror(errno));
+	    unlink(path) < 0)
+		om_log_warn("removing %s: %s", path, strerror(errno));
 }
 
 int main(int argc, char **argv)
@@ -210,9 +243,9 @@ int main(int argc, char **argv)
 	struct filter_worker *workers;
 	struct om_config *config = NULL;
 	pthread_t *threads;
-	struct stat bound;
+	struct stat bound, brake_bound;
 	int c, signal_fd = -1;
-	long i, started = 0;
+	long i, started = 0, nworkers;
 
 	memset(&d, 0, sizeof(d));
 	while ((c = getopt(argc, argv, "c:fv")) != -1) {
@@ -228,30 +261,43 @@ int main(int argc, char **argv)
 	filter_setup(&d, config_path, &config, &signal_fd);
 	if (stat(config->filter_listen, &bound) < 0)
 		om_fatal("%s: %s", config->filter_listen, strerror(errno));
-	workers = om_calloc((size_t)config->filter_max_connections, sizeof(*workers));
-	threads = om_calloc((size_t)config->filter_max_connections, sizeof(*threads));
-	for (i = 0; i < config->filter_max_connections; i++) {
+	if (d.brake_fd >= 0 && stat(config->filter_brake_listen, &brake_bound) < 0)
+		om_fatal("%s: %s", config->filter_brake_listen, strerror(errno));
+	/* the brake socket's workers after the filter's */
+	nworkers = config->filter_max_connections + (d.brake_fd >= 0 ? FILTER_BRAKE_WORKERS : 0);
+	workers = om_calloc((size_t)nworkers, sizeof(*workers));
+	threads = om_calloc((size_t)nworkers, sizeof(*threads));
+	for (i = 0; i < nworkers; i++) {
 		workers[i].daemon = &d;
 		workers[i].id = (unsigned int)i;
+		workers[i].brake = i >= config->filter_max_connections;
+		workers[i].listen_fd = workers[i].brake ? d.brake_fd : d.listen_fd;
 		if (pthread_create(&threads[i], NULL, filter_worker_run, &workers[i]) != 0)
 			om_fatal("pthread_create failed");
 		started++;
 	}
 	filter_hold_start(&d);
-	om_log_info("ready: listen=%s reinject=%s spool=%s workers=%ld",
-		    config->filter_listen, config->filter_reinject,
-		    config->filter_spool, started);
+	om_log_info("ready: listen=%s brake=%s reinject=%s spool=%s workers=%ld",
+		    config->filter_listen, d.brake_fd >= 0 ? config->filter_brake_listen :
+		    "(none)", config->filter_reinject, config->filter_spool, started);
 	filter_wait_signal(signal_fd);
 	d.stopping = 1;
 	/* wakes the workers blocked in accept(); those in a session finish
 	   their message and close */
 	if (shutdown(d.listen_fd, SHUT_RDWR) < 0)
 		om_log_warn("shutdown: %s", strerror(errno));
-	filter_remove_socket(&d, &bound);
+	filter_remove_socket(config->filter_listen, &bound);
+	if (d.brake_fd >= 0) {
+		if (shutdown(d.brake_fd, SHUT_RDWR) < 0)
+			om_log_warn("shutdown: %s", strerror(errno));
+		filter_remove_socket(config->filter_brake_listen, &brake_bound);
+	}
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	filter_hold_stop(&d);
 	close(d.listen_fd);
+	if (d.brake_fd >= 0)
+		close(d.brake_fd);
 	close(d.spool_fd);
 	close(signal_fd);
 	free(threads);

@@ -21,6 +21,7 @@ struct filter_hold_daemon;
 struct filter_daemon {
 	const struct om_config *config;
 	int listen_fd;
+	int brake_fd;		/* filter_brake_listen, -1 when none */
 	uid_t peer_uid;		/* filter_peer_user: Postfix's mail_owner */
 	int spool_fd;		/* filter_spool, for fsync of new entries */
 	volatile int stopping;	/* set by the main thread at SIGTERM */
@@ -36,6 +37,9 @@ struct filter_daemon {
 struct filter_worker {
 	struct filter_daemon *daemon;
 	unsigned int id;
+	int listen_fd;		/* the socket it accepts on */
+	int brake;		/* 1: the brake socket - every message is
+				   held for the administrator */
 	struct om_store *store;	/* opened on first use, reopened after an error */
 	long long last_expire;	/* when this worker last forgot old records */
 };
@@ -69,6 +73,29 @@ void filter_lmtp_session(struct filter_worker *w, int fd);
    recipient: never a loss (an internal error is 4xx), never twice. */
 void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 		    const char *msg, size_t len, struct filter_reply *replies);
+
+/* outbound-spam (filter-spam.c): scand scores msg (spam check, direction
+   out: the global classifier and rules, never the sender's own lists);
+   1 spam at the sender's outbound-spam-threshold (*details_r allocated:
+   score, threshold, rules), 0 not, -1 scand or the settings failed
+   (*error_r: answer 4xx, never send unchecked). */
+int filter_spam_check(struct filter_worker *w, const struct filter_envelope *env,
+		      const char *qid, const char *msg, size_t len, char **details_r,
+		      char **error_r);
+/* The administrator's alert of held spam (templates/<lang>/
+   outbound-spam-alert.txt); 1 sent, 0 nobody to tell, -1 not sent. */
+int filter_spam_alert(struct filter_worker *w, const struct filter_envelope *env,
+		      const char *id, const char *details, const char *msg, size_t len);
+/* The brake (filter-brake.c): a message from the brake socket is held
+   unless the sender's brake was lifted since policyd routed it.  1 hold
+   it (*details_r allocated: the trip's figures), 0 lifted: as usual, -1
+   store error (*error_r). */
+int filter_brake_holds(struct filter_worker *w, const char *sender, char **details_r,
+		       char **error_r);
+/* The administrator's alert of the trip, once per trip (the brake row's
+   claim); sent with the first message held. */
+void filter_brake_alert(struct filter_worker *w, const struct filter_envelope *env,
+			const char *id);
 
 /* outbound-zip (filter-zip.c): when the sender subscribes and its
    settings hold, the message's attachments into one AES-256 ZIP in out,
@@ -137,5 +164,23 @@ void filter_hold_stop(struct filter_daemon *d);
 int filter_hold(struct filter_worker *w, const struct filter_envelope *env,
 		const char *msg, size_t len, const char *qid, const char *hash,
 		unsigned char *held, char **id_r, char **error_r);
+
+/* Holds the whole message for the administrator (kind OM_HOLD_KIND_SPAM
+   or OM_HOLD_KIND_BRAKE, details the figures): spool and store as
+   filter_hold, no notice to the sender, never expires; released or
+   discarded with omamorictl hold.  Returns 1 (*id_r allocated;
+   *notified_r: a retry finds its alert sent) or -1 with *error_r. */
+int filter_hold_admin(struct filter_worker *w, const struct filter_envelope *env,
+		      const char *msg, size_t len, const char *qid, const char *hash,
+		      const char *kind, const char *details, char **id_r,
+		      int *notified_r, char **error_r);
+/* Mails templates/<lang>/template_name.txt (vars, brand footer) to the
+   administrator of mailbox's domain (outbound-admin, else
+   virus-admin-copy), from <> through the re-injection.  1 sent, 0 no
+   address to send to (logged), -1 not sent (logged).  tag: for logs. */
+struct om_notify_var;
+int filter_hold_alert(struct filter_worker *w, const char *mailbox,
+		      const char *template_name, const struct om_notify_var *vars,
+		      const char *tag);
 
 #endif

@@ -31,6 +31,7 @@
 #include "lib/daemon.h"
 #include "lib/log.h"
 #include "lib/om-config.h"
+#include "decide/brake.h"
 #include "decide/policy.h"
 #include "store/store.h"
 #include "lib/util.h"
@@ -511,6 +512,36 @@ static void policyd_log_request(const struct om_policy_request *req,
 	free(user);
 }
 
+static void policyd_trip_saved(void *context, const struct om_store_brake *trip)
+{
+	char *login = om_sanitize(trip->login, 128);
+
+	(void)context;
+	om_log_warn("brake: %s braked: %lld messages, %lld distinct recipients in "
+		    "the last hour (limits %lld, %lld); its mail is held for the "
+		    "administrator until: omamorictl brake lift %s", login,
+		    trip->messages, trip->recipients, trip->limit_messages,
+		    trip->limit_recipients, login);
+	free(login);
+}
+
+/* A trip is written at once (once per trip, not per request): the filter
+   finds the brake row when the first held message arrives, and a lift
+   has something to lift. */
+static void policyd_save_trips(struct policyd *d)
+{
+	char *error = NULL;
+
+	if (!om_brake_trips_pending(om_policy_brake(d->policy)))
+		return;
+	if (om_brake_save_trips(om_policy_brake(d->policy), d->store,
+				policyd_trip_saved, NULL, &error) < 0) {
+		om_log_error("saving a brake: %s (tried again at the next save; "
+			     "the login is braked all the same)", error);
+		free(error);
+	}
+}
+
 /* Answers every complete request in the buffer; -1 to close. */
 static int policyd_handle_input(struct policyd *d, struct policyd_conn *c)
 {
@@ -532,6 +563,8 @@ static int policyd_handle_input(struct policyd *d, struct policyd_conn *c)
 		}
 		om_policy_decide(d->policy, &req, time(NULL), &dec);
 		policyd_log_request(&req, &dec);
+		if (dec.tripped)
+			policyd_save_trips(d);
 		om_buf_append_str(&c->out, "action=");
 		om_policy_action_text(&dec, &c->out);
 		om_buf_append(&c->out, "\n\n", 2);
@@ -619,6 +652,10 @@ static void policyd_refresh(struct policyd *d, int force)
 	   somebody committed something */
 	if (!force && counter == d->store_counter)
 		return;
+	if (om_brake_refresh(om_policy_brake(d->policy), d->store, &error) < 0) {
+		om_log_error("reading brakes: %s", error);
+		om_free(&error);
+	}
 	ret = force ? om_policy_load(d->policy, d->store, &error) :
 		om_policy_refresh(d->policy, d->store, &error);
 	if (ret < 0) {
@@ -635,10 +672,16 @@ static void policyd_refresh(struct policyd *d, int force)
 	}
 }
 
-static void policyd_save(struct policyd *d)
+static void policyd_save(struct policyd *d, int final)
 {
 	char *error = NULL;
 
+	policyd_save_trips(d);
+	if (om_brake_save(om_policy_brake(d->policy), d->store, time(NULL), final,
+			  &error) < 0) {
+		om_log_error("saving sender history: %s", error);
+		om_free(&error);
+	}
 	if (om_policy_save_rates(d->policy, d->store, time(NULL), &error) < 0) {
 		om_log_error("saving rate counters: %s", error);
 		om_free(&error);
@@ -661,7 +704,7 @@ static void policyd_timers(struct policyd *d)
 		d->next_refresh = now + d->config->policyd_refresh_interval;
 	}
 	if (now >= d->next_save) {
-		policyd_save(d);
+		policyd_save(d, 0);
 		om_policy_expire(d->policy, now);
 		d->next_save = now + d->config->policyd_save_interval;
 	}
@@ -691,6 +734,8 @@ static void policyd_reload_config(struct policyd *d)
 	om_config_free(&d->config);
 	d->config = fresh;
 	om_policy_set_outbound_filter(d->policy, d->config->outbound_filter);
+	om_policy_set_brake(d->policy, d->config->brake_filter,
+			    d->config->brake_history_days);
 	om_log_info("SIGHUP: configuration reloaded (max_request=%ld)",
 		    d->config->policyd_max_request);
 }
@@ -782,7 +827,10 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 		om_fatal("%s", error);
 	d->policy = om_policy_new();
 	om_policy_set_outbound_filter(d->policy, d->config->outbound_filter);
-	if (om_policy_load_rates(d->policy, d->store, &error) < 0)
+	om_policy_set_brake(d->policy, d->config->brake_filter,
+			    d->config->brake_history_days);
+	if (om_policy_load_rates(d->policy, d->store, &error) < 0 ||
+	    om_brake_load(om_policy_brake(d->policy), d->store, time(NULL), &error) < 0)
 		om_fatal("%s", error);
 	policyd_refresh(d, 1);
 	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -819,18 +867,20 @@ int main(int argc, char **argv)
 	}
 	policyd_setup(&d, config_path, foreground);
 	om_log_info("ready: listen=%s unix_max_connections=%ld inet_max_connections=%ld "
-		    "idle_timeout=%lds open_files=%llu outbound_filter=%s",
+		    "idle_timeout=%lds open_files=%llu outbound_filter=%s brake_filter=%s",
 		    d.config->policyd_listen, d.config->policyd_unix_max_connections,
 		    d.config->policyd_inet_max_connections, d.config->policyd_idle_timeout,
 		    (unsigned long long)d.open_files,
-		    *d.config->outbound_filter != '\0' ? d.config->outbound_filter : "(none)");
+		    *d.config->outbound_filter != '\0' ? d.config->outbound_filter : "(none)",
+		    *d.config->brake_filter != '\0' ? d.config->brake_filter :
+		    "(none: braked mail deferred)");
 	policyd_loop(&d);
 	for (i = 0; i < d.listen_count; i++)
 		close(d.listeners[i].fd);
 	policyd_remove_sockets(&d);
 	for (i = 0; i < d.listen_count; i++)
 		free(d.listeners[i].spec);
-	policyd_save(&d);
+	policyd_save(&d, 1);
 	om_log_info("stopped after %llu requests; rate counters saved", d.requests);
 	om_policy_free(&d.policy);
 	om_store_close(&d.store);

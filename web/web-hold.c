@@ -48,7 +48,9 @@ static void web_hold_row_cb(void *context, const struct om_store_hold *h)
 	struct web_hold_rows *r = context;
 	struct web_hold *w;
 
-	if (r->count == WEB_HOLD_MAX_ROWS)
+	/* the administrator's holds (outbound spam, the brake) are not the
+	   sender's to see or act on: a spammer is not told */
+	if (r->count == WEB_HOLD_MAX_ROWS || strcmp(h->kind, OM_HOLD_KIND_SENDER) != 0)
 		return;
 	r->rows = om_realloc(r->rows, (r->count + 1) * sizeof(*r->rows));
 	w = &r->rows[r->count++];

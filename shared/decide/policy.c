@@ -6,12 +6,14 @@
  * state (Postfix SMTPD_POLICY_README): at RCPT, block lists (REJECT for that
  * recipient only), the recipient count per message, the declared size, the
  * authenticated sender's rate, then outbound routing (FILTER, whole
- * message, only to the filter omamori.conf names); at MAIL and
+ * message, only to the filter omamori.conf names; a login the
+ * compromised-account brake holds, brake.c, goes to brake_filter); at MAIL and
  * END-OF-MESSAGE, the message size.  A refusal's reason names the rule and,
  * for a block list, the list and the entry that matched, so the log says
  * why without a second lookup.
  */
 #include "decide/policy.h"
+#include "decide/brake.h"
 #include "lib/hash.h"
 #include "store/settings.h"
 #include "store/snapshot.h"
@@ -54,6 +56,7 @@ struct om_policy_mailbox {
 	long long rate_messages;
 	long long rate_recipients;
 	int outbound;
+	struct om_brake_limits brake;
 };
 
 /* Resolved mailboxes kept at most; past it the cache starts again. */
@@ -68,6 +71,8 @@ struct om_policy {
 	   authenticated senders wrote to (digests tell mail from them at once) */
 	struct om_hash *correspondents;
 	char *outbound_filter;		/* "transport:nexthop", "" = none */
+	struct om_brake *brake;		/* the compromised-account brake */
+	char *brake_filter;		/* where braked mail goes, "" = defer */
 };
 
 /* Correspondents kept between saves at most; more are dropped (one is
@@ -223,7 +228,22 @@ struct om_policy *om_policy_new(void)
 	policy->mailboxes = om_hash_new(256);
 	policy->correspondents = om_hash_new(256);
 	policy->outbound_filter = om_strdup("");
+	policy->brake = om_brake_new(14);
+	policy->brake_filter = om_strdup("");
 	return policy;
+}
+
+void om_policy_set_brake(struct om_policy *policy, const char *filter,
+			 long history_days)
+{
+	free(policy->brake_filter);
+	policy->brake_filter = om_strdup(filter);
+	om_brake_set_history_days(policy->brake, history_days);
+}
+
+struct om_brake *om_policy_brake(struct om_policy *policy)
+{
+	return policy->brake;
 }
 
 void om_policy_set_outbound_filter(struct om_policy *policy, const char *filter)
@@ -244,6 +264,8 @@ void om_policy_free(struct om_policy **policyp)
 	om_hash_free(&policy->mailboxes, free);
 	om_hash_free(&policy->correspondents, NULL);
 	free(policy->outbound_filter);
+	om_brake_free(&policy->brake);
+	free(policy->brake_filter);
 	free(policy);
 	*policyp = NULL;
 }
@@ -545,6 +567,21 @@ static long long om_policy_number(struct om_policy *policy, const char *mailbox,
 	return n;
 }
 
+/* 1 if a word setting is "on" for mailbox (def when unset or unreadable). */
+static int om_policy_word_on(struct om_policy *policy, const char *mailbox,
+			     const char *name, const char *def)
+{
+	char *error = NULL, *value;
+	int on;
+
+	value = om_settings_domain_value_from(om_snapshot_source(policy->snap),
+					      mailbox, name, def, &error);
+	free(error);
+	on = strcmp(value != NULL ? value : def, "on") == 0;
+	free(value);
+	return on;
+}
+
 /* 1 if the mailbox takes an outbound feature (any "outbound-*" on). */
 static int om_policy_outbound(struct om_policy *policy, const char *mailbox)
 {
@@ -590,6 +627,16 @@ om_policy_mailbox(struct om_policy *policy, const char *mailbox)
 	mb->rate_recipients = om_policy_number(policy, mailbox, OM_SETTING_RATE_RECIPIENTS,
 					       OM_DEFAULT_RATE_RECIPIENTS);
 	mb->outbound = *mailbox != '\0' && om_policy_outbound(policy, mailbox);
+	mb->brake.on = om_policy_word_on(policy, mailbox, OM_SETTING_BRAKE,
+					 OM_DEFAULT_BRAKE);
+	mb->brake.factor = om_policy_number(policy, mailbox, OM_SETTING_BRAKE_FACTOR,
+					    OM_DEFAULT_BRAKE_FACTOR);
+	mb->brake.min_messages = om_policy_number(policy, mailbox,
+						  OM_SETTING_BRAKE_MIN_MESSAGES,
+						  OM_DEFAULT_BRAKE_MIN_MESSAGES);
+	mb->brake.min_recipients = om_policy_number(policy, mailbox,
+						    OM_SETTING_BRAKE_MIN_RECIPIENTS,
+						    OM_DEFAULT_BRAKE_MIN_RECIPIENTS);
 	om_hash_set(policy->mailboxes, mailbox, mb);
 	return mb;
 }
@@ -652,6 +699,7 @@ static void om_policy_say(struct om_policy_decision *out,
 {
 	out->kind = kind;
 	out->filter[0] = '\0';
+	out->braked = out->tripped = 0;
 	if (om_strlcpy(out->reason, reason, sizeof(out->reason)) < 0)
 		(void)om_strlcpy(out->reason, "(reason too long)", sizeof(out->reason));
 }
@@ -674,6 +722,8 @@ static const char *om_policy_kind_text(enum om_policy_kind kind)
 		return "450 4.7.1 Sending rate limit reached, try again later";
 	case OM_POLICY_FILTER:
 		return "FILTER";
+	case OM_POLICY_DEFER_BRAKE:
+		return "450 4.7.1 Sending suspended for this account, contact your provider";
 	}
 	return NULL;
 }
@@ -776,6 +826,23 @@ static void om_policy_route_outbound(struct om_policy *policy,
 	}
 }
 
+/* The brake holds this login's mail: FILTER to brake_filter (the
+   filter's brake socket, where every message is held for the
+   administrator), or 450 when omamori.conf names none. */
+static void om_policy_route_brake(struct om_policy *policy, const char *why,
+				  int tripped, struct om_policy_decision *out)
+{
+	if (*policy->brake_filter == '\0' ||
+	    strlen(policy->brake_filter) >= sizeof(out->filter)) {
+		om_policy_say(out, OM_POLICY_DEFER_BRAKE, why);
+	} else {
+		om_policy_say(out, OM_POLICY_FILTER, why);
+		(void)om_strlcpy(out->filter, policy->brake_filter, sizeof(out->filter));
+	}
+	out->braked = 1;
+	out->tripped = tripped;
+}
+
 static void om_policy_decide_rcpt(struct om_policy *policy,
 				  const struct om_policy_request *req,
 				  time_t now, struct om_policy_decision *out)
@@ -804,8 +871,21 @@ static void om_policy_decide_rcpt(struct om_policy *policy,
 		return;
 	}
 	if (*req->sasl_username != '\0' &&
+	    om_brake_braked(policy->brake, req->sasl_username)) {
+		om_policy_route_brake(policy, "brake: this login is braked", 0, out);
+		return;
+	}
+	if (*req->sasl_username != '\0' &&
 	    om_policy_rate_exceeded(policy, req, now, why, sizeof(why))) {
 		om_policy_say(out, OM_POLICY_DEFER_RATE, why);
+		return;
+	}
+	if (*req->sasl_username != '\0' &&
+	    om_brake_count(policy->brake, req->sasl_username, req->instance,
+			   req->recipient,
+			   &om_policy_mailbox(policy, req->sasl_username)->brake,
+			   now, why, sizeof(why))) {
+		om_policy_route_brake(policy, why, 1, out);
 		return;
 	}
 	if (inst != NULL) {

@@ -44,10 +44,15 @@ enum om_policy_kind {
 	OM_POLICY_REJECT_FIXED_SIZE,	/* 552 5.3.4: over the fixed limit */
 	OM_POLICY_DEFER_RATE,		/* 450 4.7.1: sending rate limit */
 	OM_POLICY_FILTER,		/* FILTER transport:nexthop */
+	OM_POLICY_DEFER_BRAKE,		/* 450 4.7.1: braked, and no
+					   brake_filter to hold its mail */
 };
 
 struct om_policy_decision {
 	enum om_policy_kind kind;
+	int braked;		/* the brake holds this login's mail (FILTER
+				   to brake_filter, or DEFER_BRAKE) */
+	int tripped;		/* and this request tripped it */
 	/* FILTER's transport:nexthop: omamori.conf's outbound_filter,
 	   checked when the configuration is loaded; else "" */
 	char filter[OM_OUTBOUND_FILTER_MAX + 1];
@@ -74,6 +79,13 @@ void om_policy_free(struct om_policy **policy);
    "" (the default) routes nothing: such mail gets DUNNO, since a FILTER to
    a transport Postfix does not define would defer it for ever.  Copied. */
 void om_policy_set_outbound_filter(struct om_policy *policy, const char *filter);
+/* The compromised-account brake (brake.h): where a braked login's mail
+   goes ("transport:nexthop", omamori.conf's brake_filter; "" defers it)
+   and the days of history it compares.  Copied. */
+void om_policy_set_brake(struct om_policy *policy, const char *filter,
+			 long history_days);
+/* The brake's figures, for policyd to load, save and refresh. */
+struct om_brake *om_policy_brake(struct om_policy *policy);
 /* Replaces the snapshot with the store's current lists and settings.
    0 or -1 (the old snapshot stays). */
 int om_policy_load(struct om_policy *policy, struct om_store *store,

@@ -71,6 +71,9 @@ static const struct om_param om_params[] = {
 	{ "filter_retention", OM_PARAM_LONG, OFF(filter_retention), "7", 1, 365, NULL },
 	{ "filter_control", OM_PARAM_STR, OFF(filter_control), "/run/omamori-filter/control", 0, 0, NULL },
 	{ "zip_key_path", OM_PARAM_STR, OFF(zip_key_path), "/etc/omamori/zip.key", 0, 0, NULL },
+	{ "brake_filter", OM_PARAM_STR, OFF(brake_filter), "", 0, 0, NULL },
+	{ "filter_brake_listen", OM_PARAM_STR, OFF(filter_brake_listen), "/var/spool/postfix/omamori/brake", 0, 0, NULL },
+	{ "brake_history_days", OM_PARAM_LONG, OFF(brake_history_days), "14", 1, 90, NULL },
 	{ "quarantine_mailbox", OM_PARAM_STR, OFF(quarantine_mailbox), "Quarantine", 0, 0, NULL },
 	{ "trusted_authserv_id", OM_PARAM_STR, OFF(trusted_authserv_id), "", 0, 0, NULL },
 	{ "spam_save_interval", OM_PARAM_LONG, OFF(spam_save_interval), "10", 1, 3600, NULL },
@@ -225,16 +228,18 @@ static int om_config_parse_line(struct om_config *config, char *line,
 	return om_param_set(config, p, value, error_r);
 }
 
-/* outbound_filter: "" or Postfix's "transport:nexthop" (a master.cf
-   service name, then a nexthop without spaces, possibly empty). */
-static int om_config_check_filter(const char *filter, char **error_r)
+/* outbound_filter, brake_filter: "" or Postfix's "transport:nexthop" (a
+   master.cf service name, then a nexthop without spaces, possibly
+   empty). */
+static int om_config_check_filter(const char *name, const char *filter,
+				  char **error_r)
 {
 	const char *colon = strchr(filter, ':'), *p;
 
 	if (*filter == '\0')
 		return 0;
 	if (strlen(filter) > OM_OUTBOUND_FILTER_MAX) {
-		*error_r = om_asprintf("parameter outbound_filter: longer than %d bytes",
+		*error_r = om_asprintf("parameter %s: longer than %d bytes", name,
 				       OM_OUTBOUND_FILTER_MAX);
 		return -1;
 	}
@@ -243,19 +248,35 @@ static int om_config_check_filter(const char *filter, char **error_r)
 			break;
 	}
 	if (colon == NULL || colon == filter || p < colon) {
-		*error_r = om_asprintf("parameter outbound_filter: '%.60s' is not "
+		*error_r = om_asprintf("parameter %s: '%.60s' is not "
 				       "TRANSPORT:NEXTHOP (a master.cf service name, "
-				       "e.g. omamori-out:dummy)", filter);
+				       "e.g. omamori-out:dummy)", name, filter);
 		return -1;
 	}
 	for (p = colon + 1; *p != '\0'; p++) {
 		if (*p <= 0x20 || *p >= 0x7f) {
-			*error_r = om_strdup("parameter outbound_filter: the nexthop "
-					     "contains a space or a non-ASCII byte");
+			*error_r = om_asprintf("parameter %s: the nexthop "
+					       "contains a space or a non-ASCII byte", name);
 			return -1;
 		}
 	}
 	return 0;
+}
+
+/* brake_filter unset: outbound_filter's destination with its last path
+   component "brake" (omamori-out:unix:omamori/filter ->
+   omamori-out:unix:omamori/brake), the second socket omamori-filter
+   listens on; nothing when outbound_filter has no path. */
+static void om_config_derive_brake_filter(struct om_config *config)
+{
+	const char *slash = strrchr(config->outbound_filter, '/');
+
+	if (*config->brake_filter != '\0' || slash == NULL)
+		return;
+	free(config->brake_filter);
+	config->brake_filter = om_asprintf("%.*sbrake",
+					   (int)(slash + 1 - config->outbound_filter),
+					   config->outbound_filter);
 }
 
 int om_config_load(const char *path, struct om_config **config_r,
@@ -290,7 +311,9 @@ int om_config_load(const char *path, struct om_config **config_r,
 		}
 	}
 	free(data);
-	if (om_config_check_filter(config->outbound_filter, &error) < 0) {
+	om_config_derive_brake_filter(config);
+	if (om_config_check_filter("outbound_filter", config->outbound_filter, &error) < 0 ||
+	    om_config_check_filter("brake_filter", config->brake_filter, &error) < 0) {
 		*error_r = om_asprintf("%s: %s", path, error);
 		free(error);
 		om_config_free(&config);

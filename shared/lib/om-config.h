@@ -75,6 +75,13 @@ struct om_config {
 	/* outbound-zip: the key the kept archive passwords are sealed with
 	   (crypto/seal.h); root's, 0600, read by omamori-filter as root */
 	char *zip_key_path;
+	/* the compromised-account brake (doc/outbound.md): the FILTER
+	   destination of a braked login's mail ("" in the file: outbound_filter
+	   with its last path component "brake"), the filter's socket behind
+	   it, and how many days of hourly history policyd keeps and compares */
+	char *brake_filter;
+	char *filter_brake_listen;
+	long brake_history_days;
 	long list_max_entries;	/* per mailbox and kind */
 	/* the authserv-id of our own MTA's Authentication-Results headers
 	   ("" = trust none) */

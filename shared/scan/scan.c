@@ -492,15 +492,21 @@ static int om_scan_spam(struct om_scan_run *run, char **error_r)
 
 	om_spam_check_parsed(set->spam_db, run->msg, req->message,
 			     req->message_len, &cs, &report);
+	om_rules_names(&report.rules, rules, sizeof(rules));
+	res->spam_score = om_asprintf("%.2f", report.score);
+	res->spam_rules = om_strdup(rules);
+	/* outgoing mail (omamori-filter's outbound-spam): the score alone,
+	   from the global classifier and rules - never the sender's own
+	   lists (a spammer could allow anybody) nor a recipient's; the
+	   filter compares it with outbound-spam-threshold */
+	if (req->direction == OM_DIRECTION_OUT)
+		return 0;
 	from = run->msg != NULL ? om_mime_from_address(run->msg) : NULL;
 	ret = om_verdict_spam(set->snap, req->mailbox, req->mail_from, from,
 			      report.score, &d, error_r);
 	free(from);
 	if (ret < 0)
 		return -1;
-	om_rules_names(&report.rules, rules, sizeof(rules));
-	res->spam_score = om_asprintf("%.2f", report.score);
-	res->spam_rules = om_strdup(rules);
 	if (d.listed[0] != '\0')
 		res->spam_listed = om_strdup(d.listed);
 	if (!d.is_spam)

@@ -18,7 +18,7 @@
 static const char *const om_features[] = {
 	OM_FEATURE_INBOUND_VIRUS, OM_FEATURE_OUTBOUND_VIRUS, OM_FEATURE_SPAM,
 	OM_FEATURE_OUTBOUND_BCC, OM_FEATURE_OUTBOUND_HOLD, OM_FEATURE_OUTBOUND_ZIP,
-	NULL
+	OM_FEATURE_OUTBOUND_SPAM, NULL
 };
 
 enum om_setting_type {
@@ -51,6 +51,14 @@ static const struct om_domain_setting om_domain_settings[] = {
 	{ OM_FEATURE_OUTBOUND_BCC, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
 	{ OM_FEATURE_OUTBOUND_HOLD, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
 	{ OM_FEATURE_OUTBOUND_ZIP, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	{ OM_FEATURE_OUTBOUND_SPAM, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	{ OM_SETTING_OUTBOUND_SPAM_THRESHOLD, OM_SETTING_DECIMAL, NULL, -100, 100, 1,
+	  OM_DEFAULT_OUTBOUND_SPAM_THRESHOLD },
+	{ OM_SETTING_OUTBOUND_ADMIN, OM_SETTING_WORDS_OR_ADDRESS, "off", 0, 0, 0, "off" },
+	{ OM_SETTING_BRAKE, OM_SETTING_WORDS, "on off", 0, 0, 1, OM_DEFAULT_BRAKE },
+	{ OM_SETTING_BRAKE_FACTOR, OM_SETTING_INTEGER, NULL, 1, 1000, 1, "10" },
+	{ OM_SETTING_BRAKE_MIN_MESSAGES, OM_SETTING_INTEGER, NULL, 1, 100000000L, 1, "100" },
+	{ OM_SETTING_BRAKE_MIN_RECIPIENTS, OM_SETTING_INTEGER, NULL, 1, 100000000L, 1, "300" },
 	{ OM_SETTING_OUTBOUND_VIRUS_ACTION, OM_SETTING_WORDS, "strip block", 0, 0, 0,
 	  OM_DEFAULT_OUTBOUND_VIRUS_ACTION },
 	{ OM_SETTING_BCC_THRESHOLD, OM_SETTING_INTEGER, NULL, 2, 1000, 0, "10" },
@@ -109,7 +117,8 @@ const char *om_settings_feature_names(void)
 {
 	return OM_FEATURE_INBOUND_VIRUS " " OM_FEATURE_OUTBOUND_VIRUS " "
 		OM_FEATURE_SPAM " " OM_FEATURE_OUTBOUND_BCC " "
-		OM_FEATURE_OUTBOUND_HOLD " " OM_FEATURE_OUTBOUND_ZIP;
+		OM_FEATURE_OUTBOUND_HOLD " " OM_FEATURE_OUTBOUND_ZIP " "
+		OM_FEATURE_OUTBOUND_SPAM;
 }
 
 const char *om_settings_feature_nth(unsigned int i)
@@ -270,7 +279,9 @@ const char *om_settings_domain_names(void)
 		"default max-recipients max-message-size rate-messages "
 		"rate-recipients rate-window spam-action spam-threshold "
 		"spam-quarantine-threshold spam-tag quarantine-retention "
-		"user-allow-lists learn-allow-sender";
+		"user-allow-lists learn-allow-sender outbound-spam "
+		"outbound-spam-threshold outbound-admin brake brake-factor "
+		"brake-min-messages brake-min-recipients";
 }
 
 int om_settings_domain_valid(const char *name)

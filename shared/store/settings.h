@@ -15,6 +15,9 @@ struct om_store;
 #define OM_FEATURE_OUTBOUND_BCC "outbound-bcc"
 #define OM_FEATURE_OUTBOUND_HOLD "outbound-hold"
 #define OM_FEATURE_OUTBOUND_ZIP "outbound-zip"
+/* outgoing mail scored for spam (issue 14 item 6): held for the
+   administrator at outbound-spam-threshold */
+#define OM_FEATURE_OUTBOUND_SPAM "outbound-spam"
 #define OM_FEATURE_SPAM "spam"
 #define OM_GLOBAL_DOMAIN "*"
 
@@ -98,6 +101,27 @@ int om_settings_user_may_change(const char *value, const char *what);
    password to the recipients" button (omamori-web's /z/ page) */
 #define OM_SETTING_ZIP_PASSWORD_DAYS "zip-password-days"
 #define OM_DEFAULT_ZIP_PASSWORD_DAYS 7
+
+/* outbound-spam (omamori-filter): the score from which an outgoing mail
+   is held for the administrator - higher than the inbound spam-threshold,
+   since a false positive stops a customer's own mail.  The domain's
+   administrator (alerts of outbound spam and of the brake) is
+   outbound-admin, else virus-admin-copy. */
+#define OM_SETTING_OUTBOUND_SPAM_THRESHOLD "outbound-spam-threshold"
+#define OM_DEFAULT_OUTBOUND_SPAM_THRESHOLD "10"
+#define OM_SETTING_OUTBOUND_ADMIN "outbound-admin"
+/* the compromised-account brake (omamori-policyd, every SASL login): on
+   when the sliding hour's messages or distinct recipients go over
+   max(brake-min-*, brake-factor x the login's peak hour of the last
+   brake_history_days days) */
+#define OM_SETTING_BRAKE "brake"
+#define OM_SETTING_BRAKE_FACTOR "brake-factor"
+#define OM_SETTING_BRAKE_MIN_MESSAGES "brake-min-messages"
+#define OM_SETTING_BRAKE_MIN_RECIPIENTS "brake-min-recipients"
+#define OM_DEFAULT_BRAKE "on"
+#define OM_DEFAULT_BRAKE_FACTOR 10
+#define OM_DEFAULT_BRAKE_MIN_MESSAGES 100
+#define OM_DEFAULT_BRAKE_MIN_RECIPIENTS 300
 
 /* envelope limits (omamori-policyd), per domain, then global, then these */
 #define OM_SETTING_MAX_RECIPIENTS "max-recipients"

@@ -198,6 +198,28 @@ struct om_store_backend {
 		       enum om_zip_state state, long long sent,
 		       const char *result, long long now, char **error_r);
 	int (*zip_expire)(struct om_store *store, long long now, char **error_r);
+
+	/* The brake (store.h): history_put and history_expire run inside a
+	   write transaction the dispatcher holds; trip, lift and alert
+	   return the rows changed, the readers the rows seen. */
+	int (*history_put)(struct om_store *store, const struct om_store_history *h,
+			   char **error_r);
+	int (*history_expire)(struct om_store *store, long long before,
+			      char **error_r);
+	int (*history_peaks)(struct om_store *store, long long since,
+			     long long before, om_store_history_cb *cb,
+			     void *context, char **error_r);
+	int (*history_rows)(struct om_store *store, const char *login,
+			    long long hour, om_store_history_cb *cb,
+			    void *context, char **error_r);
+	int (*brake_trip)(struct om_store *store, const struct om_store_brake *b,
+			  long long now, char **error_r);
+	int (*brake_list)(struct om_store *store, const char *login,
+			  om_store_brake_cb *cb, void *context, char **error_r);
+	int (*brake_lift)(struct om_store *store, const char *login,
+			  long long now, char **error_r);
+	int (*brake_alert)(struct om_store *store, const char *login, int claim,
+			   char **error_r);
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;

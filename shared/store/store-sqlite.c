@@ -74,6 +74,7 @@ enum om_stmt_id {
 	OM_SQL_H_MAILBOX,
 	OM_SQL_H_STATE,
 	OM_SQL_H_DUE,
+	OM_SQL_H_BRAKED,
 	OM_SQL_H_MOVE,
 	OM_SQL_H_SET,
 	OM_SQL_H_NOTIFIED,
@@ -84,6 +85,17 @@ enum om_stmt_id {
 	OM_SQL_Z_MOVE,
 	OM_SQL_Z_SET,
 	OM_SQL_Z_EXPIRE,
+	OM_SQL_HIST_PUT,
+	OM_SQL_HIST_EXPIRE,
+	OM_SQL_HIST_PEAKS,
+	OM_SQL_HIST_HOUR,
+	OM_SQL_HIST_LOGIN,
+	OM_SQL_BRAKE_TRIP,
+	OM_SQL_BRAKE_GET,
+	OM_SQL_BRAKE_ON,
+	OM_SQL_BRAKE_LIFT,
+	OM_SQL_BRAKE_ALERT,
+	OM_SQL_BRAKE_UNALERT,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -213,16 +225,18 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"WHERE queue_id = ?1 AND hash = ?2",
 	[OM_SQL_OB_EXPIRE] = "DELETE FROM outbound WHERE updated < ?1",
 	[OM_SQL_H_ADD] =
-		"INSERT INTO holds(id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1, ?10, 0, '') "
+		"INSERT INTO holds(id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?10, 0, '', ?14, ?15) "
 		"ON CONFLICT(id) DO NOTHING",
-	[OM_SQL_H_GET] = "SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result FROM holds WHERE id = ?1",
+	[OM_SQL_H_GET] = "SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details FROM holds WHERE id = ?1",
 	[OM_SQL_H_MAILBOX] =
-		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result FROM holds WHERE mailbox = ?1 ORDER BY created DESC, id LIMIT 500",
+		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details FROM holds WHERE mailbox = ?1 ORDER BY created DESC, id LIMIT 500",
 	[OM_SQL_H_STATE] =
-		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result FROM holds WHERE state = ?1 ORDER BY created, id",
+		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details FROM holds WHERE state = ?1 ORDER BY created, id",
 	[OM_SQL_H_DUE] =
-		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result FROM holds WHERE state = 1 AND expires <= ?1 ORDER BY expires, id",
+		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details FROM holds WHERE state = 1 AND expires <= ?1 ORDER BY expires, id",
+	[OM_SQL_H_BRAKED] =
+		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details FROM holds WHERE sender = ?1 AND kind = 'brake' AND state = 5 ORDER BY created, id",
 	[OM_SQL_H_MOVE] =
 		"UPDATE holds SET state = ?2, changed = ?3 WHERE id = ?1 AND state IN (?4, ?5)",
 	[OM_SQL_H_SET] =
@@ -247,6 +261,46 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"UPDATE zip_passwords SET state = ?2, changed = ?3, sent = ?4, result = ?5, "
 		"sealed = CASE WHEN ?2 = 3 THEN '' ELSE sealed END WHERE id = ?1",
 	[OM_SQL_Z_EXPIRE] = "DELETE FROM zip_passwords WHERE expires <= ?1",
+	[OM_SQL_HIST_PUT] =
+		"INSERT INTO sender_history(login, hour, messages, recipients) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(login, hour) DO UPDATE SET "
+		"messages = max(messages, excluded.messages), "
+		"recipients = max(recipients, excluded.recipients)",
+	[OM_SQL_HIST_EXPIRE] = "DELETE FROM sender_history WHERE hour < ?1",
+	[OM_SQL_HIST_PEAKS] =
+		"SELECT login, 0, max(messages), max(recipients) FROM sender_history "
+		"WHERE hour >= ?1 AND hour < ?2 GROUP BY login",
+	[OM_SQL_HIST_HOUR] =
+		"SELECT login, hour, messages, recipients FROM sender_history WHERE hour = ?1",
+	[OM_SQL_HIST_LOGIN] =
+		"SELECT login, hour, messages, recipients FROM sender_history "
+		"WHERE login = ?1 AND hour >= ?2 ORDER BY hour DESC",
+	/* a new trip, or again after a lift; a login braked now stays as it is */
+	[OM_SQL_BRAKE_TRIP] =
+		"INSERT INTO brakes(login, state, since, messages, recipients, "
+		"limit_messages, limit_recipients, peak_messages, peak_recipients, "
+		"alerted, changed) VALUES (?1, 1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9) "
+		"ON CONFLICT(login) DO UPDATE SET state = 1, since = excluded.since, "
+		"messages = excluded.messages, recipients = excluded.recipients, "
+		"limit_messages = excluded.limit_messages, "
+		"limit_recipients = excluded.limit_recipients, "
+		"peak_messages = excluded.peak_messages, "
+		"peak_recipients = excluded.peak_recipients, alerted = 0, "
+		"changed = excluded.changed WHERE brakes.state != 1",
+	[OM_SQL_BRAKE_GET] =
+		"SELECT login, state, since, messages, recipients, limit_messages, "
+		"limit_recipients, peak_messages, peak_recipients, alerted, changed "
+		"FROM brakes WHERE login = ?1",
+	[OM_SQL_BRAKE_ON] =
+		"SELECT login, state, since, messages, recipients, limit_messages, "
+		"limit_recipients, peak_messages, peak_recipients, alerted, changed "
+		"FROM brakes WHERE state = 1 ORDER BY since, login",
+	[OM_SQL_BRAKE_LIFT] =
+		"UPDATE brakes SET state = 2, changed = ?2 WHERE login = ?1 AND state = 1",
+	[OM_SQL_BRAKE_ALERT] =
+		"UPDATE brakes SET alerted = 1 WHERE login = ?1 AND state = 1 AND alerted = 0",
+	[OM_SQL_BRAKE_UNALERT] =
+		"UPDATE brakes SET alerted = 0 WHERE login = ?1 AND state = 1",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -471,6 +525,41 @@ static const char *const om_migrations[] = {
 	"  sent INTEGER NOT NULL,"
 	"  result TEXT NOT NULL) WITHOUT ROWID;"
 	"CREATE INDEX zip_passwords_expires ON zip_passwords(expires);",
+	/* v11 (issue 14 items 6, 7): holds for the administrator alone -
+	   kind 'sender' (outbound-hold), 'spam' (outbound-spam), 'brake' (the
+	   compromised-account brake) with their figures in details; what
+	   omamori-policyd saw of each SASL login per clock hour; the brakes,
+	   state 1 on, 2 lifted (enum om_brake_state), whose every change
+	   moves the 'brake' revision so that policyd learns of a lift */
+	"ALTER TABLE holds ADD COLUMN kind TEXT NOT NULL DEFAULT 'sender';"
+	"ALTER TABLE holds ADD COLUMN details TEXT NOT NULL DEFAULT '';"
+	"CREATE INDEX holds_sender ON holds(sender, kind, state);"
+	"CREATE TABLE sender_history ("
+	"  login TEXT NOT NULL,"
+	"  hour INTEGER NOT NULL,"
+	"  messages INTEGER NOT NULL,"
+	"  recipients INTEGER NOT NULL,"
+	"  PRIMARY KEY (login, hour)) WITHOUT ROWID;"
+	"CREATE INDEX sender_history_hour ON sender_history(hour);"
+	"CREATE TABLE brakes ("
+	"  login TEXT PRIMARY KEY,"
+	"  state INTEGER NOT NULL,"
+	"  since INTEGER NOT NULL,"
+	"  messages INTEGER NOT NULL,"
+	"  recipients INTEGER NOT NULL,"
+	"  limit_messages INTEGER NOT NULL,"
+	"  limit_recipients INTEGER NOT NULL,"
+	"  peak_messages INTEGER NOT NULL,"
+	"  peak_recipients INTEGER NOT NULL,"
+	"  alerted INTEGER NOT NULL,"
+	"  changed INTEGER NOT NULL) WITHOUT ROWID;"
+	"INSERT INTO revisions(name, value) VALUES ('brake', 0);"
+	"CREATE TRIGGER brakes_insert AFTER INSERT ON brakes BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'brake'; END;"
+	"CREATE TRIGGER brakes_update AFTER UPDATE ON brakes BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'brake'; END;"
+	"CREATE TRIGGER brakes_delete AFTER DELETE ON brakes BEGIN "
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'brake'; END;",
 };
 
 struct om_store_sqlite {
@@ -1560,6 +1649,13 @@ static int om_sqlite_hold_add(struct om_store *store, const struct om_store_hold
 	ok |= sqlite3_bind_int64(stmt, 10, h->created);
 	ok |= sqlite3_bind_int64(stmt, 11, h->expires);
 	ok |= sqlite3_bind_text(stmt, 12, h->expiry, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_int(stmt, 13, h->kind != NULL &&
+			       strcmp(h->kind, OM_HOLD_KIND_SENDER) != 0 ?
+			       OM_HOLD_ADMIN : OM_HOLD_HELD);
+	ok |= sqlite3_bind_text(stmt, 14, h->kind != NULL ? h->kind : OM_HOLD_KIND_SENDER,
+				-1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 15, h->details != NULL ? h->details : "", -1,
+				SQLITE_STATIC);
 	return om_sqlite_step_write(s, ok == SQLITE_OK ? stmt : NULL, "record a hold",
 				    error_r);
 }
@@ -1594,6 +1690,8 @@ static int om_sqlite_h_rows(struct om_store_sqlite *s, sqlite3_stmt *stmt,
 		h.changed = sqlite3_column_int64(stmt, 13);
 		h.notified = sqlite3_column_int(stmt, 14);
 		h.result = om_sqlite_text(stmt, 15);
+		h.kind = om_sqlite_text(stmt, 16);
+		h.details = om_sqlite_text(stmt, 17);
 		cb(context, &h);
 		rows++;
 	}
@@ -1624,6 +1722,9 @@ static int om_sqlite_hold_list(struct om_store *store, enum om_hold_query query,
 		break;
 	case OM_HOLD_DUE:
 		stmt = om_sqlite_bind_tn(s, OM_SQL_H_DUE, NULL, number);
+		break;
+	case OM_HOLD_BRAKED:
+		stmt = om_sqlite_bind(s, OM_SQL_H_BRAKED, text, NULL, NULL, 0);
 		break;
 	}
 	return om_sqlite_h_rows(s, stmt, cb, context, error_r);
@@ -1785,6 +1886,161 @@ static int om_sqlite_zip_expire(struct om_store *store, long long now,
 				    "forget zip passwords", error_r);
 }
 
+/* ---- the compromised-account brake ---- */
+
+/* Inside the caller's write transaction. */
+static int om_sqlite_history_put(struct om_store *store,
+				 const struct om_store_history *h, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind_tn(s, OM_SQL_HIST_PUT, h->login, h->hour);
+
+	if (stmt != NULL &&
+	    (sqlite3_bind_int64(stmt, 3, h->messages) != SQLITE_OK ||
+	     sqlite3_bind_int64(stmt, 4, h->recipients) != SQLITE_OK))
+		stmt = NULL;
+	return om_sqlite_step_write(s, stmt, "save sender history", error_r) < 0 ?
+		-1 : 0;
+}
+
+static int om_sqlite_history_expire(struct om_store *store, long long before,
+				    char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_HIST_EXPIRE, NULL,
+							 before),
+				    "forget sender history", error_r);
+}
+
+/* Steps a statement yielding history rows into cb; the count or -1. */
+static int om_sqlite_history_step(struct om_store_sqlite *s, sqlite3_stmt *stmt,
+				  om_store_history_cb *cb, void *context,
+				  char **error_r)
+{
+	struct om_store_history h;
+	int ret, rows = 0;
+
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, "bind");
+		return -1;
+	}
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		h.login = om_sqlite_text(stmt, 0);
+		h.hour = sqlite3_column_int64(stmt, 1);
+		h.messages = sqlite3_column_int64(stmt, 2);
+		h.recipients = sqlite3_column_int64(stmt, 3);
+		cb(context, &h);
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "read sender history");
+		return -1;
+	}
+	return rows;
+}
+
+static int om_sqlite_history_peaks(struct om_store *store, long long since,
+				   long long before, om_store_history_cb *cb,
+				   void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind_tn(s, OM_SQL_HIST_PEAKS, NULL, since);
+
+	if (stmt != NULL && sqlite3_bind_int64(stmt, 2, before) != SQLITE_OK)
+		stmt = NULL;
+	return om_sqlite_history_step(s, stmt, cb, context, error_r);
+}
+
+static int om_sqlite_history_rows(struct om_store *store, const char *login,
+				  long long hour, om_store_history_cb *cb,
+				  void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_history_step(s, login != NULL ?
+				      om_sqlite_bind_tn(s, OM_SQL_HIST_LOGIN, login, hour) :
+				      om_sqlite_bind_tn(s, OM_SQL_HIST_HOUR, NULL, hour),
+				      cb, context, error_r);
+}
+
+static int om_sqlite_brake_trip(struct om_store *store, const struct om_store_brake *b,
+				long long now, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind_tn(s, OM_SQL_BRAKE_TRIP, b->login, b->since);
+
+	if (stmt != NULL &&
+	    (sqlite3_bind_int64(stmt, 3, b->messages) != SQLITE_OK ||
+	     sqlite3_bind_int64(stmt, 4, b->recipients) != SQLITE_OK ||
+	     sqlite3_bind_int64(stmt, 5, b->limit_messages) != SQLITE_OK ||
+	     sqlite3_bind_int64(stmt, 6, b->limit_recipients) != SQLITE_OK ||
+	     sqlite3_bind_int64(stmt, 7, b->peak_messages) != SQLITE_OK ||
+	     sqlite3_bind_int64(stmt, 8, b->peak_recipients) != SQLITE_OK ||
+	     sqlite3_bind_int64(stmt, 9, now) != SQLITE_OK))
+		stmt = NULL;
+	return om_sqlite_step_write(s, stmt, "record a brake", error_r);
+}
+
+static int om_sqlite_brake_list(struct om_store *store, const char *login,
+				om_store_brake_cb *cb, void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = login != NULL ?
+		om_sqlite_bind(s, OM_SQL_BRAKE_GET, login, NULL, NULL, 0) :
+		om_sqlite_bind(s, OM_SQL_BRAKE_ON, NULL, NULL, NULL, 0);
+	struct om_store_brake b;
+	int ret, rows = 0, state;
+
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, "bind");
+		return -1;
+	}
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		b.login = om_sqlite_text(stmt, 0);
+		state = sqlite3_column_int(stmt, 1);
+		b.state = (enum om_brake_state)state;
+		b.since = sqlite3_column_int64(stmt, 2);
+		b.messages = sqlite3_column_int64(stmt, 3);
+		b.recipients = sqlite3_column_int64(stmt, 4);
+		b.limit_messages = sqlite3_column_int64(stmt, 5);
+		b.limit_recipients = sqlite3_column_int64(stmt, 6);
+		b.peak_messages = sqlite3_column_int64(stmt, 7);
+		b.peak_recipients = sqlite3_column_int64(stmt, 8);
+		b.alerted = sqlite3_column_int(stmt, 9);
+		b.changed = sqlite3_column_int64(stmt, 10);
+		cb(context, &b);
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "read brakes");
+		return -1;
+	}
+	return rows;
+}
+
+static int om_sqlite_brake_lift(struct om_store *store, const char *login,
+				long long now, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_BRAKE_LIFT, login, now),
+				    "lift a brake", error_r);
+}
+
+static int om_sqlite_brake_alert(struct om_store *store, const char *login,
+				 int claim, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, claim ? OM_SQL_BRAKE_ALERT :
+						      OM_SQL_BRAKE_UNALERT, login,
+						      NULL, NULL, 0),
+				    "mark a brake's alert", error_r);
+}
+
 const struct om_store_backend om_store_backend_sqlite = {
 	.name = "sqlite",
 	.open = om_sqlite_open,
@@ -1841,4 +2097,12 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.zip_move = om_sqlite_zip_move,
 	.zip_set = om_sqlite_zip_set,
 	.zip_expire = om_sqlite_zip_expire,
+	.history_put = om_sqlite_history_put,
+	.history_expire = om_sqlite_history_expire,
+	.history_peaks = om_sqlite_history_peaks,
+	.history_rows = om_sqlite_history_rows,
+	.brake_trip = om_sqlite_brake_trip,
+	.brake_list = om_sqlite_brake_list,
+	.brake_lift = om_sqlite_brake_lift,
+	.brake_alert = om_sqlite_brake_alert,
 };

@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Every backend there is; the first one takes plain paths. */
 static const struct om_store_backend *const om_store_backends[] = {
@@ -705,6 +706,12 @@ int om_store_hold_add(struct om_store *store, const struct om_store_hold *h,
 	    om_store_need(h->attachments, "attachments", error_r) < 0 ||
 	    om_store_need(h->expiry, "expiry", error_r) < 0)
 		return -1;
+	if (h->kind != NULL && strcmp(h->kind, OM_HOLD_KIND_SENDER) != 0 &&
+	    strcmp(h->kind, OM_HOLD_KIND_SPAM) != 0 &&
+	    strcmp(h->kind, OM_HOLD_KIND_BRAKE) != 0) {
+		*error_r = om_asprintf("store: no hold kind '%.40s'", h->kind);
+		return -1;
+	}
 	ret = store->backend->hold_add(store, h, error_r);
 	return om_store_wrote(store, ret < 0 ? -1 : ret > 0);
 }
@@ -713,7 +720,8 @@ int om_store_hold_list(struct om_store *store, enum om_hold_query query,
 		       const char *text, long long number,
 		       om_store_hold_cb *cb, void *context, char **error_r)
 {
-	if ((query == OM_HOLD_BY_ID || query == OM_HOLD_BY_MAILBOX) &&
+	if ((query == OM_HOLD_BY_ID || query == OM_HOLD_BY_MAILBOX ||
+	     query == OM_HOLD_BRAKED) &&
 	    om_store_need(text, "hold key", error_r) < 0)
 		return -1;
 	return store->backend->hold_list(store, query, text, number, cb, context,
@@ -758,6 +766,51 @@ int om_store_hold_claim(struct om_store *store, const char *id,
 	ret = om_store_finish(store, ret < 0 ? -1 : ret > 0, error_r);
 	if (ret < 0)
 		*state_r = OM_HOLD_NONE;
+	return ret;
+}
+
+struct om_store_hold_seen {
+	enum om_hold_state state;
+	int sender;	/* kind sender */
+};
+
+static void om_store_hold_seen_cb(void *context, const struct om_store_hold *h)
+{
+	struct om_store_hold_seen *seen = context;
+
+	seen->state = h->state;
+	seen->sender = h->kind != NULL && strcmp(h->kind, OM_HOLD_KIND_SENDER) == 0;
+}
+
+int om_store_hold_claim_sender(struct om_store *store, const char *id,
+			       enum om_hold_state to, long long now,
+			       enum om_hold_state *state_r, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	struct om_store_hold_seen seen = { OM_HOLD_NONE, 0 };
+	int ret;
+
+	*state_r = OM_HOLD_NONE;
+	if (to != OM_HOLD_SENDING && to != OM_HOLD_DISCARDED) {
+		*error_r = om_strdup("store: a sender sends or discards a hold");
+		return -1;
+	}
+	if (om_store_need(id, "hold id", error_r) < 0 ||
+	    b->begin(store, 1, error_r) < 0)
+		return -1;
+	/* the kind never changes, the state is read again in the same
+	   write transaction: nothing moves between the look and the move */
+	ret = b->hold_list(store, OM_HOLD_BY_ID, id, 0, om_store_hold_seen_cb,
+			   &seen, error_r);
+	if (ret > 0 && !seen.sender) {
+		seen.state = OM_HOLD_ADMIN;
+		ret = 0;
+	} else if (ret > 0) {
+		ret = b->hold_move(store, id, OM_HOLD_HELD, OM_HOLD_HELD, to, now,
+				   error_r);
+	}
+	ret = om_store_finish(store, ret < 0 ? -1 : ret > 0, error_r);
+	*state_r = ret < 0 ? OM_HOLD_NONE : ret > 0 ? to : seen.state;
 	return ret;
 }
 
@@ -908,4 +961,81 @@ const char *om_store_zip_state_name(enum om_zip_state state)
 	case OM_ZIP_NONE: break;
 	}
 	return "?";
+}
+
+/* ---- the compromised-account brake ---- */
+
+int om_store_history_save(struct om_store *store,
+			  const struct om_store_history *rows, size_t count,
+			  long long expire_before, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	size_t i;
+	int ret = 0;
+
+	if (b->begin(store, 1, error_r) < 0)
+		return -1;
+	for (i = 0; i < count && ret == 0; i++) {
+		if (om_store_need(rows[i].login, "login", error_r) < 0 ||
+		    b->history_put(store, &rows[i], error_r) < 0)
+			ret = -1;
+	}
+	if (ret == 0 && b->history_expire(store, expire_before, error_r) < 0)
+		ret = -1;
+	return om_store_finish(store, ret, error_r);
+}
+
+int om_store_history_peaks(struct om_store *store, long long since,
+			   long long before, om_store_history_cb *cb,
+			   void *context, char **error_r)
+{
+	return store->backend->history_peaks(store, since, before, cb, context,
+					     error_r);
+}
+
+int om_store_history_rows(struct om_store *store, const char *login,
+			  long long hour, om_store_history_cb *cb, void *context,
+			  char **error_r)
+{
+	return store->backend->history_rows(store, login, hour, cb, context,
+					    error_r);
+}
+
+int om_store_brake_trip(struct om_store *store, const struct om_store_brake *b,
+			char **error_r)
+{
+	int ret;
+
+	if (om_store_need(b->login, "login", error_r) < 0)
+		return -1;
+	ret = store->backend->brake_trip(store, b, (long long)time(NULL), error_r);
+	return om_store_wrote(store, ret < 0 ? -1 : ret > 0);
+}
+
+int om_store_brake_list(struct om_store *store, const char *login,
+			om_store_brake_cb *cb, void *context, char **error_r)
+{
+	return store->backend->brake_list(store, login, cb, context, error_r);
+}
+
+int om_store_brake_lift(struct om_store *store, const char *login,
+			long long now, char **error_r)
+{
+	int ret;
+
+	if (om_store_need(login, "login", error_r) < 0)
+		return -1;
+	ret = store->backend->brake_lift(store, login, now, error_r);
+	return om_store_wrote(store, ret < 0 ? -1 : ret > 0);
+}
+
+int om_store_brake_alert(struct om_store *store, const char *login, int claim,
+			 char **error_r)
+{
+	int ret;
+
+	if (om_store_need(login, "login", error_r) < 0)
+		return -1;
+	ret = store->backend->brake_alert(store, login, claim, error_r);
+	return om_store_wrote(store, ret < 0 ? -1 : ret > 0);
 }

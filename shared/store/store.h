@@ -350,13 +350,25 @@ struct om_store_hold {
 	long long changed;	/* (read only) */
 	int notified;		/* (read only) the sender's notice went out */
 	const char *result;	/* (read only) "sent as QID", why not... */
+	/* why it is held (schema v11): OM_HOLD_KIND_SENDER (outbound-hold:
+	   the sender decides), or for the administrator alone
+	   OM_HOLD_KIND_SPAM (outbound-spam) and OM_HOLD_KIND_BRAKE (the
+	   compromised-account brake); NULL when adding means sender */
+	const char *kind;
+	const char *details;	/* spam: "score=... threshold=... rules=...";
+				   brake: the figures; "" for sender */
 };
+#define OM_HOLD_KIND_SENDER "sender"
+#define OM_HOLD_KIND_SPAM "spam"
+#define OM_HOLD_KIND_BRAKE "brake"
 typedef void om_store_hold_cb(void *context, const struct om_store_hold *h);
 enum om_hold_query {
 	OM_HOLD_BY_ID,		/* text: the id */
 	OM_HOLD_BY_MAILBOX,	/* text: the mailbox; newest first, at most 500 */
 	OM_HOLD_BY_STATE,	/* number: the state */
 	OM_HOLD_DUE,		/* number: now; held ones expired by then */
+	OM_HOLD_BRAKED,		/* text: the envelope sender; its brake
+				   holds kept for the administrator */
 };
 /* Records h as held unless its id is recorded already (a retry): 1 added,
    0 there before, -1 error. */
@@ -375,6 +387,12 @@ int om_store_hold_list(struct om_store *store, enum om_hold_query query,
 int om_store_hold_claim(struct om_store *store, const char *id,
 			enum om_hold_state to, long long now,
 			enum om_hold_state *state_r, char **error_r);
+/* om_store_hold_claim for the sender (omamori-web): only a hold of kind
+   sender still held moves; one for the administrator (kind spam or
+   brake, or state admin) is not claimed and *state_r says admin. */
+int om_store_hold_claim_sender(struct om_store *store, const char *id,
+			       enum om_hold_state to, long long now,
+			       enum om_hold_state *state_r, char **error_r);
 /* Sets the state after the claimant's work (sent, back to held or admin,
    discarded) with result (text; "" allowed).  0 or -1. */
 int om_store_hold_finish(struct om_store *store, const char *id,
@@ -443,5 +461,74 @@ int om_store_zip_finish(struct om_store *store, const char *id,
 int om_store_zip_expire(struct om_store *store, long long now, char **error_r);
 /* "kept", "sending", "sent" ("?" otherwise). */
 const char *om_store_zip_state_name(enum om_zip_state state);
+
+/* ---- the compromised-account brake (issue 14, doc/outbound.md) ---- */
+
+/* What omamori-policyd saw of one SASL login in one clock hour: messages
+   and distinct recipients.  Saved in batches (never one write per
+   request), kept brake_history_days; the brake compares the current
+   hour with the login's own peak. */
+struct om_store_history {
+	const char *login;
+	long long hour;		/* unix time of the hour's start */
+	long long messages;
+	long long recipients;
+};
+typedef void om_store_history_cb(void *context, const struct om_store_history *h);
+/* Saves count rows (absolute values: a login's hour keeps the higher of
+   what it had and the row's - a restart in the middle of an hour saves
+   two parts of it, and neither may lower the other) and
+   forgets hours before expire_before, in one transaction.  0 or -1. */
+int om_store_history_save(struct om_store *store,
+			  const struct om_store_history *rows, size_t count,
+			  long long expire_before, char **error_r);
+/* Each login's peak over the hours in [since, before): cb gets the login,
+   hour 0 and the highest messages and recipients of an hour (each its
+   own maximum).  The count of logins or -1. */
+int om_store_history_peaks(struct om_store *store, long long since,
+			   long long before, om_store_history_cb *cb,
+			   void *context, char **error_r);
+/* The rows of the hour starting at hour (login NULL), or login's rows
+   since hour, newest first; the count or -1. */
+int om_store_history_rows(struct om_store *store, const char *login,
+			  long long hour, om_store_history_cb *cb, void *context,
+			  char **error_r);
+
+/* A brake: a login whose sending jumped far above its own history; its
+   mail is held for the administrator until `omamorictl brake lift`. */
+enum om_brake_state {
+	OM_BRAKE_NONE = 0,
+	OM_BRAKE_ON,		/* braked: its mail is held */
+	OM_BRAKE_LIFTED,	/* lifted by the administrator */
+};
+struct om_store_brake {
+	const char *login;
+	enum om_brake_state state;	/* (read only: trip makes it on) */
+	long long since;	/* when it tripped */
+	/* the sliding hour at the trip, the limits it went over and the
+	   login's peak hour behind them */
+	long long messages, recipients;
+	long long limit_messages, limit_recipients;
+	long long peak_messages, peak_recipients;
+	int alerted;		/* (read only) the administrator was told */
+	long long changed;	/* (read only) */
+};
+typedef void om_store_brake_cb(void *context, const struct om_store_brake *b);
+/* Records b as braked unless the login is braked already: 1 recorded (a
+   new trip: alerted 0), 0 braked before, -1 error. */
+int om_store_brake_trip(struct om_store *store, const struct om_store_brake *b,
+			char **error_r);
+/* login's brake (1 or 0 rows), or with login NULL every login braked now;
+   the count or -1. */
+int om_store_brake_list(struct om_store *store, const char *login,
+			om_store_brake_cb *cb, void *context, char **error_r);
+/* Lifts login's brake: 1 lifted, 0 it was not braked, -1 error. */
+int om_store_brake_lift(struct om_store *store, const char *login,
+			long long now, char **error_r);
+/* The alert of login's brake, once per trip: claim 1 takes it (1 taken:
+   send it; 0 taken before or not braked), claim 0 gives it back after a
+   failed send.  -1 error. */
+int om_store_brake_alert(struct om_store *store, const char *login, int claim,
+			 char **error_r);
 
 #endif

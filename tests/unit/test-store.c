@@ -167,6 +167,9 @@ static void test_defaults(void)
 		{ OM_SETTING_QUARANTINE_RETENTION, OM_DEFAULT_QUARANTINE_RETENTION },
 		{ OM_SETTING_ZIP_PASSWORD_DAYS, OM_DEFAULT_ZIP_PASSWORD_DAYS },
 		{ OM_SETTING_BCC_THRESHOLD, OM_DEFAULT_BCC_THRESHOLD },
+		{ OM_SETTING_BRAKE_FACTOR, OM_DEFAULT_BRAKE_FACTOR },
+		{ OM_SETTING_BRAKE_MIN_MESSAGES, OM_DEFAULT_BRAKE_MIN_MESSAGES },
+		{ OM_SETTING_BRAKE_MIN_RECIPIENTS, OM_DEFAULT_BRAKE_MIN_RECIPIENTS },
 	};
 	size_t i;
 	int ok = 1;
@@ -313,7 +316,7 @@ static void test_backends(const char *dir)
 			om_asprintf("%s%s%s", c->prefix, dir, c->suffix);
 		ret = om_store_open(location, OM_STORE_CREATE, 1000, &store, &error);
 		if (c->ok)
-			TAP_OK(ret == 0 && om_store_schema_version(store) == 10, "%s", c->label);
+			TAP_OK(ret == 0 && om_store_schema_version(store) == 11, "%s", c->label);
 		else
 			TAP_OK(ret < 0 && store == NULL && strstr(error, c->error) != NULL,
 			       "%s (%s)", c->label, error != NULL ? error : "");
@@ -540,6 +543,159 @@ static void test_nonces(struct om_store *store)
 }
 
 /* Outbound mail: claimed once, a retry of a sent message is told so. */
+/* ---- holds for the administrator, the brake (schema v11) ---- */
+
+struct hold_seen {
+	char kind[16], details[64];
+	enum om_hold_state state;
+	int count;
+};
+
+static void hold_seen_cb(void *context, const struct om_store_hold *h)
+{
+	struct hold_seen *seen = context;
+
+	(void)om_strlcpy(seen->kind, h->kind, sizeof(seen->kind));
+	(void)om_strlcpy(seen->details, h->details, sizeof(seen->details));
+	seen->state = h->state;
+	seen->count++;
+}
+
+static void test_admin_holds(struct om_store *store)
+{
+	struct om_store_hold h;
+	struct hold_seen seen;
+	enum om_hold_state state;
+	char *error = NULL;
+
+	memset(&h, 0, sizeof(h));
+	h.mailbox = h.sender = "spammer@example.jp";
+	h.recipients = "a@far.example\n";
+	h.delivered = h.subject = h.attachments = "";
+	h.expiry = "admin";
+	h.created = h.expires = 100;
+	h.id = "Q1-00aa";
+	h.kind = OM_HOLD_KIND_SPAM;
+	h.details = "score=9.50 threshold=8";
+	TAP_OK(om_store_hold_add(store, &h, &error) == 1, "a spam hold recorded");
+	h.id = "Q2-00bb";
+	h.kind = OM_HOLD_KIND_BRAKE;
+	h.details = "messages=120";
+	TAP_OK(om_store_hold_add(store, &h, &error) == 1, "a brake hold recorded");
+	h.id = "Q3-00cc";
+	h.kind = NULL;
+	h.details = NULL;
+	h.expiry = "send";
+	h.expires = 700;
+	TAP_OK(om_store_hold_add(store, &h, &error) == 1, "a sender hold recorded");
+	h.id = "Q4-00dd";
+	h.kind = "other";
+	TAP_OK(om_store_hold_add(store, &h, &error) < 0, "an unknown kind refused");
+	om_free(&error);
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_hold_list(store, OM_HOLD_BY_ID, "Q1-00aa", 0, hold_seen_cb, &seen,
+				  &error) == 1 && strcmp(seen.kind, "spam") == 0 &&
+	       strcmp(seen.details, "score=9.50 threshold=8") == 0 &&
+	       seen.state == OM_HOLD_ADMIN, "a spam hold is the administrator's at once");
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_hold_list(store, OM_HOLD_BY_ID, "Q3-00cc", 0, hold_seen_cb, &seen,
+				  &error) == 1 && strcmp(seen.kind, "sender") == 0 &&
+	       seen.state == OM_HOLD_HELD, "a sender hold without a kind is the sender's");
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_hold_list(store, OM_HOLD_DUE, NULL, 1000, hold_seen_cb, &seen,
+				  &error) == 1 && strcmp(seen.kind, "sender") == 0,
+	       "only the sender's hold expires");
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_hold_list(store, OM_HOLD_BRAKED, "spammer@example.jp", 0,
+				  hold_seen_cb, &seen, &error) == 1 &&
+	       strcmp(seen.kind, "brake") == 0, "the sender's brake holds");
+	TAP_OK(om_store_hold_claim_sender(store, "Q1-00aa", OM_HOLD_SENDING, 200, &state,
+					  &error) == 0 && state == OM_HOLD_ADMIN,
+	       "the sender cannot claim a spam hold");
+	TAP_OK(om_store_hold_claim(store, "Q3-00cc", OM_HOLD_ADMIN, 200, &state,
+				   &error) == 1, "a sender hold kept for the administrator");
+	TAP_OK(om_store_hold_claim_sender(store, "Q3-00cc", OM_HOLD_DISCARDED, 200, &state,
+					  &error) == 0 && state == OM_HOLD_ADMIN,
+	       "then the sender cannot claim it");
+	TAP_OK(om_store_hold_claim(store, "Q1-00aa", OM_HOLD_SENDING, 200, &state,
+				   &error) == 1, "the administrator's claim takes a spam hold");
+}
+
+struct peaks_seen {
+	char text[256];
+};
+
+static void peaks_cb(void *context, const struct om_store_history *h)
+{
+	struct peaks_seen *seen = context;
+	size_t len = strlen(seen->text);
+
+	snprintf(seen->text + len, sizeof(seen->text) - len, "%s=%lld/%lld@%lld ",
+		 h->login, h->messages, h->recipients, h->hour);
+}
+
+static void brake_cb(void *context, const struct om_store_brake *b)
+{
+	struct om_store_brake *copy = context;
+
+	*copy = *b;
+	copy->login = NULL;
+}
+
+static void test_brake(struct om_store *store)
+{
+	const struct om_store_history rows[] = {
+		{ "u1@example.jp", 3600, 5, 50 },
+		{ "u1@example.jp", 7200, 40, 8 },
+		{ "u2@example.jp", 7200, 3, 3 },
+		{ "u1@example.jp", 10800, 900, 900 },
+		{ "old@example.jp", 0, 1000, 1000 },
+	};
+	struct om_store_history again = { "u2@example.jp", 7200, 4, 4 };
+	struct om_store_brake b, seen;
+	struct peaks_seen peaks;
+	char *error = NULL;
+
+	TAP_OK(om_store_history_save(store, rows, OM_N_ELEMENTS(rows), 0, &error) == 0 &&
+	       om_store_history_save(store, &again, 1, 3600, &error) == 0,
+	       "history saved in batches, old hours forgotten");
+	memset(&peaks, 0, sizeof(peaks));
+	TAP_OK(om_store_history_peaks(store, 0, 10800, peaks_cb, &peaks, &error) == 2 &&
+	       strcmp(peaks.text, "u1@example.jp=40/50@0 u2@example.jp=4/4@0 ") == 0,
+	       "peaks per login, each figure its own maximum, the current hour "
+	       "left out: %s", peaks.text);
+	memset(&peaks, 0, sizeof(peaks));
+	TAP_OK(om_store_history_rows(store, NULL, 10800, peaks_cb, &peaks, &error) == 1 &&
+	       strcmp(peaks.text, "u1@example.jp=900/900@10800 ") == 0,
+	       "one hour's rows: %s", peaks.text);
+	memset(&b, 0, sizeof(b));
+	b.login = "u1@example.jp";
+	b.since = 11000;
+	b.messages = 120;
+	b.limit_messages = 100;
+	TAP_OK(om_store_brake_trip(store, &b, &error) == 1, "a trip recorded");
+	b.messages = 500;
+	TAP_OK(om_store_brake_trip(store, &b, &error) == 0, "braked already: kept as it was");
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_brake_list(store, NULL, brake_cb, &seen, &error) == 1 &&
+	       seen.state == OM_BRAKE_ON && seen.messages == 120 && !seen.alerted,
+	       "the braked logins");
+	TAP_OK(om_store_brake_alert(store, "u1@example.jp", 1, &error) == 1 &&
+	       om_store_brake_alert(store, "u1@example.jp", 1, &error) == 0,
+	       "the alert is taken once");
+	TAP_OK(om_store_brake_alert(store, "u1@example.jp", 0, &error) == 1 &&
+	       om_store_brake_alert(store, "u1@example.jp", 1, &error) == 1,
+	       "given back after a failed send, taken again");
+	TAP_OK(om_store_brake_lift(store, "u1@example.jp", 12000, &error) == 1 &&
+	       om_store_brake_lift(store, "u1@example.jp", 12000, &error) == 0 &&
+	       om_store_brake_list(store, NULL, brake_cb, &seen, &error) == 0,
+	       "lifted once; no longer braked");
+	TAP_OK(om_store_brake_trip(store, &b, &error) == 1 &&
+	       om_store_brake_list(store, "u1@example.jp", brake_cb, &seen, &error) == 1 &&
+	       seen.state == OM_BRAKE_ON && seen.messages == 500 && !seen.alerted,
+	       "a new trip after a lift, with a new alert to send");
+}
+
 static void test_outbound(struct om_store *store)
 {
 	struct om_store_outbound m = { "4abcQID", "00ff", "alice@example.jp", 2, 1000 };
@@ -639,7 +795,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 10, "schema version 10");
+	TAP_OK(om_store_schema_version(store) == 11, "schema version 11");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -654,8 +810,10 @@ int main(void)
 	test_nonces(store);
 	test_outbound(store);
 	test_zip_passwords(store);
+	test_admin_holds(store);
+	test_brake(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 10, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 11, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again);
 
