@@ -311,7 +311,7 @@ static void test_backends(const char *dir)
 			om_asprintf("%s%s%s", c->prefix, dir, c->suffix);
 		ret = om_store_open(location, OM_STORE_CREATE, 1000, &store, &error);
 		if (c->ok)
-			TAP_OK(ret == 0 && om_store_schema_version(store) == 9, "%s", c->label);
+			TAP_OK(ret == 0 && om_store_schema_version(store) == 10, "%s", c->label);
 		else
 			TAP_OK(ret < 0 && store == NULL && strstr(error, c->error) != NULL,
 			       "%s (%s)", c->label, error != NULL ? error : "");
@@ -586,7 +586,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 9, "schema version 9");
+	TAP_OK(om_store_schema_version(store) == 10, "schema version 10");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -601,7 +601,7 @@ int main(void)
 	test_nonces(store);
 	test_outbound(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 9, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 10, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again);
 
