@@ -94,6 +94,13 @@ static void ctl_usage(FILE *out)
 		"  quarantine link MAILBOX [HOURS]       a signed link to its quarantine page (24 h)\n"
 		"  hold list [MAILBOX]                   held outbound mail (id, state, mailbox, expires, ...)\n"
 		"  hold show ID | release ID | discard ID   one hold; send it now; discard it\n"
+		"  urls import FILE [--format F] [--source NAME] [--verdict block|warn] [--expires DAYS]\n"
+		"                                        a feed (urlhaus, phishtank-csv, phishtank-json,\n"
+		"                                        openphish, list; detected), replacing its entries\n"
+		"  urls add URL|HOST [--verdict block|warn] [--expires DAYS]   the administrator's entry\n"
+		"  urls del URL|HOST [--source NAME]     remove an entry\n"
+		"  urls check URL|HOST                   normalised form, registrable domain, verdict\n"
+		"  urls list|count [--source NAME]       the URL reputation store's entries\n"
 		"MAILBOX: local@domain, or a user name without a domain (user:NAME if it\n"
 		"  has a dot); DOMAIN: a name with a dot, or domain:NAME; \"*\": global\n"
 		"features: %s\n"
@@ -189,6 +196,7 @@ static const struct ctl_command {
 	{ "web-key", ctl_cmd_webkey },
 	{ "quarantine", ctl_cmd_quarantine },
 	{ "hold", ctl_cmd_hold },
+	{ "urls", ctl_cmd_urls },
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)

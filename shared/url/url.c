@@ -754,6 +754,12 @@ int om_url_entry(const struct om_url_psl *psl, const char *text, size_t len,
 	*kind_r = OM_URL_KIND_HOST;
 	if (type == OM_URL_HOST_NAME) {
 		domain = om_url_registrable_domain(psl, host, type);
+		if (domain == NULL && strchr(host, '.') == NULL) {
+			*error_r = om_asprintf("%s has no dot: no host name of the "
+					       "Internet", host);
+			free(host);
+			return -1;
+		}
 		if (domain == NULL) {
 			*error_r = om_asprintf("%s is a public suffix (the names under it "
 					       "belong to different owners): list the "
