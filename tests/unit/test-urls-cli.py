@@ -246,6 +246,12 @@ def main():
         rc, out, err = ctl(conf, *args)
         ok(rc == 2 and want in err, "%s: exit 2 with '%s' (%s)" % (" ".join(args)[:60], want,
                                                                    err.strip()[:200]))
+    # the url-block lists take an IDN host in the form links are read in
+    rc, out, err = ctl(conf, "list", "add", "*", "url-block", "例え.JP.")
+    ok(rc == 0 and "xn--r8jz45g.jp" in out, "list add url-block stores an IDN host as "
+       "punycode (%s)" % (out + err).strip())
+    rc, out, err = ctl(conf, "list", "del", "*", "url-block", "xn--r8jz45g.jp")
+    ok(rc == 0 and "- xn--r8jz45g.jp" in out, "and del finds it by either form")
     # a format forced: the JSON file read as a plain list is all bad
     rc, out, err = ctl(conf, "urls", "import", files["verified_online.json"], "--format",
                        "openphish", "--source", "forced")
