@@ -230,18 +230,21 @@ static int om_feed_csv_line(struct om_feed *feed, struct om_feed_item *item,
 	char *copy = om_strndup(text, len), *fields[OM_FEED_CSV_FIELDS], *error = NULL;
 	struct om_csv csv;
 	unsigned int at;
-	size_t count;
-	int ret;
+	size_t count = 0;
+	int ret = 0;
 
+	/* (a line of a byte order mark alone is a record of no field) */
 	if (om_csv_init(&csv, copy, len, &error) < 0 ||
-	    om_csv_record(&csv, fields, OM_FEED_CSV_FIELDS, &count, &at, &error) < 0) {
+	    (ret = om_csv_record(&csv, fields, OM_FEED_CSV_FIELDS, &count, &at,
+				 &error)) < 0) {
 		free(copy);
 		/* the reader counts from the line it was given */
 		ret = om_feed_bad(feed, item, line, om_asprintf("CSV: %s", error));
 		free(error);
 		return ret;
 	}
-	if (count <= feed->url_column || feed->url_column >= OM_FEED_CSV_FIELDS) {
+	if (ret == 0 || count <= feed->url_column ||
+	    feed->url_column >= OM_FEED_CSV_FIELDS) {
 		free(copy);
 		return om_feed_bad(feed, item, line,
 				   om_asprintf("%zu fields, the url is field %zu", count,
