@@ -848,6 +848,11 @@ int om_store_url_lookup(struct om_store *store, const struct om_store_url_query 
 	int ret = 0;
 
 	memset(&best, 0, sizeof(best));
+	/* one read transaction: the three reads see one state of the store
+	   (an import between them cannot make a URL half listed), and take
+	   the snapshot once */
+	if (b->begin(store, 0, error_r) < 0)
+		return -1;
 	if (q->url != NULL)
 		ret = b->url_find(store, OM_URL_KIND_URL, &q->url, 1, now,
 				  om_store_url_keep, &best, error_r);
@@ -857,6 +862,10 @@ int om_store_url_lookup(struct om_store *store, const struct om_store_url_query 
 	if (ret >= 0 && q->domain != NULL)
 		ret = b->url_find(store, OM_URL_KIND_DOMAIN, &q->domain, 1, now,
 				  om_store_url_keep, &best, error_r);
+	if (ret >= 0)
+		ret = b->commit(store, error_r) < 0 ? -1 : ret;
+	else
+		b->rollback(store);
 	if (ret >= 0 && best.found)
 		cb(context, &best.u);
 	free(best.key);

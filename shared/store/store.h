@@ -421,7 +421,9 @@ struct om_store_url_query {
 /* The entry that decides for the URL at time now (expired entries do not
    count): block over warn; between two of the same verdict the more
    precise (the URL, then the deepest host, then the domain).  Three
-   indexed reads.  1 (cb called once with it), 0 none, -1 error. */
+   indexed reads in one read transaction (so not inside another
+   transaction of the handle).  1 (cb called once with it), 0 none, -1
+   error. */
 int om_store_url_lookup(struct om_store *store, const struct om_store_url_query *q,
 			long long now, om_store_url_cb *cb, void *context,
 			char **error_r);
