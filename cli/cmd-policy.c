@@ -15,6 +15,7 @@
 #include "decide/policy.h"
 #include "store/settings.h"
 #include "lib/util.h"
+#include "url/url.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,6 +123,33 @@ static int ctl_list_scope(const char *word, const char **scope_r,
 	return 0;
 }
 
+/* A url-block entry in the url layer's normal form (an IDN host as
+   punycode, as link hosts are read: spam/links.c), else as given: the
+   list's own check then says what is wrong.  Allocated. */
+static char *ctl_list_entry_text(const char *kind, const char *entry)
+{
+	enum om_url_host_type type;
+	char *host = NULL, *error = NULL;
+
+	if (strcmp(kind, "url-block") != 0 ||
+	    om_url_host(entry, strlen(entry), &host, &type, &error) < 0 ||
+	    type == OM_URL_HOST_IPV6) {
+		free(error);
+		free(host);
+		return om_strdup(entry);
+	}
+	return host;
+}
+
+static char *ctl_list_entry(const char *kind, const char *entry, char **error_r)
+{
+	char *text = ctl_list_entry_text(kind, entry), *norm;
+
+	norm = om_lists_entry(kind, text, error_r);
+	free(text);
+	return norm;
+}
+
 static int ctl_list_change(struct ctl *ctl, int add, const char *word,
 			   const char *kind, const char *entry_in)
 {
@@ -132,7 +160,7 @@ static int ctl_list_change(struct ctl *ctl, int add, const char *word,
 
 	if ((ret = ctl_list_scope(word, &scope, &type)) != 0)
 		return ret;
-	entry = om_lists_entry(kind, entry_in, &error);
+	entry = ctl_list_entry(kind, entry_in, &error);
 	if (entry == NULL) {
 		return ctl_fail(error);
 	}
@@ -193,7 +221,7 @@ static int ctl_import_record(struct ctl_import *imp, char **fields, size_t n,
 		return ctl_error("line %u: expected SCOPE,KIND,ENTRY (3 fields, "
 				 "found %zu)", line, n);
 	if (om_settings_key_parse(fields[0], &type, &scope, &error) < 0 ||
-	    (norm = om_lists_entry(fields[1], fields[2], &error)) == NULL) {
+	    (norm = ctl_list_entry(fields[1], fields[2], &error)) == NULL) {
 		ret = ctl_error("line %u: %s", line, error);
 		free(error);
 		return ret;

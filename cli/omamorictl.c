@@ -96,6 +96,13 @@ static void ctl_usage(FILE *out)
 		"  hold show ID | release ID | discard ID   one hold; send it now; discard it\n"
 		"  brake list | show LOGIN               logins braked for sudden mass sending\n"
 		"  brake lift LOGIN [--release|--discard]   lift it; send or drop its held mail\n"
+		"  urls import FILE [--format F] [--source NAME] [--verdict block|warn] [--expires DAYS]\n"
+		"                                        a feed (urlhaus, phishtank-csv, phishtank-json,\n"
+		"                                        openphish, list; detected), replacing its entries\n"
+		"  urls add URL|HOST [--verdict block|warn] [--expires DAYS]   the administrator's entry\n"
+		"  urls del URL|HOST [--source NAME]     remove an entry\n"
+		"  urls check URL|HOST                   normalised form, registrable domain, verdict\n"
+		"  urls list|count [--source NAME]       the URL reputation store's entries\n"
 		"MAILBOX: local@domain, or a user name without a domain (user:NAME if it\n"
 		"  has a dot); DOMAIN: a name with a dot, or domain:NAME; \"*\": global\n"
 		"features: %s\n"
@@ -223,6 +230,7 @@ static const struct ctl_command {
 	{ "quarantine", ctl_cmd_quarantine },
 	{ "hold", ctl_cmd_hold },
 	{ "brake", ctl_cmd_brake },
+	{ "urls", ctl_cmd_urls },
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)

@@ -49,6 +49,7 @@ int ctl_cmd_webkey(struct ctl *ctl, int argc, char **argv);
 int ctl_webkey_own(struct ctl *ctl);
 int ctl_cmd_quarantine(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_hold(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_urls(struct ctl *ctl, int argc, char **argv);
 /* cron's hold-expiry: holds expired by now are sent, discarded or kept for
    the administrator, as each one's hold-expiry says.  0 or -1. */
 int ctl_hold_cron(struct ctl *ctl, long long now);

@@ -40,6 +40,17 @@ static const char *const om_learn_names[] = {
 	[OM_LEARN_HAM] = "ham",
 };
 
+static const char *const om_url_kind_names[] = {
+	[OM_URL_KIND_URL] = "url",
+	[OM_URL_KIND_HOST] = "host",
+	[OM_URL_KIND_DOMAIN] = "domain",
+};
+
+static const char *const om_url_verdict_names[] = {
+	[OM_URL_VERDICT_WARN] = "warn",
+	[OM_URL_VERDICT_BLOCK] = "block",
+};
+
 /* names[value], or NULL for 0 and anything past the table. */
 static const char *om_values_name(const char *const *names, size_t count,
 				  long value)
@@ -143,5 +154,39 @@ int om_learn_parse(const char *name, enum om_learn *learn_r)
 	if (i < 0)
 		return -1;
 	*learn_r = (enum om_learn)i;
+	return 0;
+}
+
+const char *om_url_kind_name(enum om_url_kind kind)
+{
+	return om_values_name(om_url_kind_names, OM_N_ELEMENTS(om_url_kind_names),
+			      (long)kind);
+}
+
+const char *om_url_verdict_name(enum om_url_verdict verdict)
+{
+	return om_values_name(om_url_verdict_names,
+			      OM_N_ELEMENTS(om_url_verdict_names), (long)verdict);
+}
+
+int om_url_kind_parse(const char *name, enum om_url_kind *kind_r)
+{
+	int i = om_values_find(om_url_kind_names, OM_N_ELEMENTS(om_url_kind_names),
+			       name);
+
+	if (i < 0)
+		return -1;
+	*kind_r = (enum om_url_kind)i;
+	return 0;
+}
+
+int om_url_verdict_parse(const char *name, enum om_url_verdict *verdict_r)
+{
+	int i = om_values_find(om_url_verdict_names,
+			       OM_N_ELEMENTS(om_url_verdict_names), name);
+
+	if (i < 0)
+		return -1;
+	*verdict_r = (enum om_url_verdict)i;
 	return 0;
 }

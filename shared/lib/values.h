@@ -61,6 +61,23 @@ enum om_learn {
 	OM_LEARN_HAM,
 };
 
+/* What an entry of the URL reputation store names (doc/links.md): one URL
+   exactly, a host and every name below it, or a registrable domain (the
+   Public Suffix List's: example.co.jp) and every name in it. */
+enum om_url_kind {
+	OM_URL_KIND_NONE = 0,
+	OM_URL_KIND_URL,
+	OM_URL_KIND_HOST,
+	OM_URL_KIND_DOMAIN,
+};
+
+/* What the store says of a URL that matches an entry. */
+enum om_url_verdict {
+	OM_URL_VERDICT_NONE = 0,
+	OM_URL_VERDICT_WARN,
+	OM_URL_VERDICT_BLOCK,	/* the strongest: it wins over warn */
+};
+
 /* The name of a value as the protocol, the settings and the logs write it
    ("clean", "deliver", "tag", "in", "spam"): static, or NULL for the
    value none and for a number that is no value of the enum. */
@@ -69,6 +86,8 @@ const char *om_action_name(enum om_action action);
 const char *om_spam_action_name(enum om_spam_action action);
 const char *om_direction_name(enum om_direction direction);
 const char *om_learn_name(enum om_learn learn);
+const char *om_url_kind_name(enum om_url_kind kind);
+const char *om_url_verdict_name(enum om_url_verdict verdict);
 
 /* The value of a name (exact, case-sensitive).  0, or -1 for a name of no
    value ("none" and "" included), *value_r unchanged. */
@@ -77,5 +96,7 @@ int om_action_parse(const char *name, enum om_action *action_r);
 int om_spam_action_parse(const char *name, enum om_spam_action *action_r);
 int om_direction_parse(const char *name, enum om_direction *direction_r);
 int om_learn_parse(const char *name, enum om_learn *learn_r);
+int om_url_kind_parse(const char *name, enum om_url_kind *kind_r);
+int om_url_verdict_parse(const char *name, enum om_url_verdict *verdict_r);
 
 #endif

@@ -5,15 +5,19 @@
  * A host is what a browser would connect to: after "http://" or
  * "https://", without the user information before an '@' (a link to
  * "http://bank.example@evil.example/" goes to evil.example), without a
- * port, %XX escapes decoded, lower case, no trailing dot.
+ * port, normalised by the url layer (url/url.h, the one place omamori
+ * reads URLs): %XX escapes decoded, lower case, no trailing dot, an IDN
+ * host as punycode, "http://0x7f.1/" as 127.0.0.1.
  */
 #include "spam/links.h"
 #include "lib/hash.h"
 #include "mail/mime.h"
 #include "lib/util.h"
+#include "url/url.h"
 
 #include <gmime/gmime.h>
 #include <libxml/HTMLparser.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -50,20 +54,20 @@ static const char *om_links_authority_end(const char *p)
 	return p;
 }
 
-/* The host of the link whose authority starts at p, into host.  1, or 0
-   when there is none or it is longer than OM_LINKS_HOST_MAX. */
-static int om_links_host(const char *p, char host[OM_LINKS_HOST_MAX + 1])
+/* The host as the url-block lists read it before the url layer: %XX
+   decoded, lower case, no trailing dot.  Kept for a host the url layer
+   refuses (a name IDNA rejects, an IPv4 address out of range), so that no
+   link the lists matched before escapes them now.  1, or 0 when empty or
+   longer than OM_LINKS_HOST_MAX. */
+static int om_links_host_raw(const char *p, const char *end,
+			     char host[OM_LINKS_HOST_MAX + 1])
 {
-	const char *end = om_links_authority_end(p), *q;
+	const char *q;
 	size_t n = 0;
 	int hi, lo;
 	char c;
 
 	for (q = p; q < end; q++) {
-		if (*q == '@')
-			p = q + 1;	/* user information before it */
-	}
-	for (q = p; q < end && *q != ':'; q++) {
 		c = *q;
 		if (c == '%' && end - q > 2 && (hi = om_links_hex(q[1])) >= 0 &&
 		    (lo = om_links_hex(q[2])) >= 0) {
@@ -78,6 +82,36 @@ static int om_links_host(const char *p, char host[OM_LINKS_HOST_MAX + 1])
 		n--;
 	host[n] = '\0';
 	return n > 0;
+}
+
+/* The host of the link whose authority starts at p, into host: the url
+   layer's normal form (IDN as punycode, IPv4 forms as a dotted quad, IPv6
+   in brackets).  1, or 0 when there is none or it is longer than
+   OM_LINKS_HOST_MAX. */
+static int om_links_host(const char *p, char host[OM_LINKS_HOST_MAX + 1])
+{
+	const char *end = om_links_authority_end(p), *q, *host_end;
+	enum om_url_host_type type;
+	char *normal = NULL, *error = NULL;
+	int ret;
+
+	for (q = p; q < end; q++) {
+		if (*q == '@')
+			p = q + 1;	/* user information before it */
+	}
+	host_end = p < end && *p == '[' ? memchr(p, ']', (size_t)(end - p)) : NULL;
+	host_end = host_end != NULL ? host_end + 1 : memchr(p, ':', (size_t)(end - p));
+	if (host_end == NULL)
+		host_end = end;
+	if (host_end == p)
+		return 0;
+	if (om_url_host(p, (size_t)(host_end - p), &normal, &type, &error) < 0) {
+		free(error);
+		return om_links_host_raw(p, host_end, host);
+	}
+	ret = om_strlcpy(host, normal, OM_LINKS_HOST_MAX + 1) == 0;
+	free(normal);
+	return ret;
 }
 
 int om_links_in_text(const char *text, om_links_cb *cb, void *context)

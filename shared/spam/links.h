@@ -22,8 +22,10 @@ struct om_mime_msg;
    be looked up, so no browser can follow the link). */
 #define OM_LINKS_HOST_MAX 253
 
-/* Called with a link's host: lower case, no user, port or trailing dot,
-   %XX decoded.  A nonzero return stops the pass. */
+/* Called with a link's host: no user or port, normalised by the url layer
+   (url/url.h: %XX decoded, lower case, no trailing dot, an IDN host as
+   punycode, an IPv4 address as a dotted quad; a host it refuses as it was
+   written, decoded and in lower case).  A nonzero return stops the pass. */
 typedef int om_links_cb(void *context, const char *host);
 
 /* Calls cb once for each distinct host of an http(s) link in the message

@@ -220,6 +220,27 @@ struct om_store_backend {
 			  long long now, char **error_r);
 	int (*brake_alert)(struct om_store *store, const char *login, int claim,
 			   char **error_r);
+
+	/* The URL reputation store (store.h): find calls cb with the entry
+	   of kind among keys[0..count) that decides (block first, then the
+	   longest key): 1, 0 none, -1; put adds or updates; remove (source
+	   NULL: every source) and drop_source return the rows removed; each
+	   and count with source NULL: all. */
+	int (*url_find)(struct om_store *store, enum om_url_kind kind,
+			const char *const *keys, size_t count, long long now,
+			om_store_url_cb *cb, void *context, char **error_r);
+	int (*url_put)(struct om_store *store, const struct om_store_url *u,
+		       char **error_r);
+	int (*url_remove)(struct om_store *store, enum om_url_kind kind,
+			  const char *key, const char *source, char **error_r);
+	long (*urls_drop_source)(struct om_store *store, const char *source,
+				 char **error_r);
+	long (*urls_count)(struct om_store *store, const char *source,
+			   char **error_r);
+	long (*urls_each)(struct om_store *store, const char *source,
+			  om_store_url_cb *cb, void *context, char **error_r);
+	int (*urls_sources)(struct om_store *store, om_store_url_source_cb *cb,
+			    void *context, char **error_r);
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;

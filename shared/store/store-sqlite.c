@@ -96,6 +96,16 @@ enum om_stmt_id {
 	OM_SQL_BRAKE_LIFT,
 	OM_SQL_BRAKE_ALERT,
 	OM_SQL_BRAKE_UNALERT,
+	OM_SQL_URL_FIND,
+	OM_SQL_URL_PUT,
+	OM_SQL_URL_DEL,
+	OM_SQL_URL_DEL_ANY,
+	OM_SQL_URL_DROP_SOURCE,
+	OM_SQL_URL_COUNT,
+	OM_SQL_URL_COUNT_ALL,
+	OM_SQL_URL_EACH,
+	OM_SQL_URL_EACH_ALL,
+	OM_SQL_URL_SOURCES,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -301,6 +311,33 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"UPDATE brakes SET alerted = 1 WHERE login = ?1 AND state = 1 AND alerted = 0",
 	[OM_SQL_BRAKE_UNALERT] =
 		"UPDATE brakes SET alerted = 0 WHERE login = ?1 AND state = 1",
+	/* the URL reputation store: one indexed read of up to
+	   OM_SQLITE_URL_KEYS keys (unused ones NULL), the entry that
+	   decides first (block, then the longest key) */
+	[OM_SQL_URL_FIND] =
+		"SELECT kind, key, source, verdict, added, expires FROM url_entries "
+		"WHERE kind = ?1 AND key IN (?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+		"AND (expires = 0 OR expires > ?2) "
+		"ORDER BY verdict DESC, length(key) DESC LIMIT 1",
+	[OM_SQL_URL_PUT] =
+		"INSERT INTO url_entries(kind, key, source, verdict, added, expires) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(kind, key, source) DO UPDATE "
+		"SET verdict = excluded.verdict, added = excluded.added, "
+		"expires = excluded.expires",
+	[OM_SQL_URL_DEL] =
+		"DELETE FROM url_entries WHERE kind = ?1 AND key = ?2 AND source = ?3",
+	[OM_SQL_URL_DEL_ANY] = "DELETE FROM url_entries WHERE kind = ?1 AND key = ?2",
+	[OM_SQL_URL_DROP_SOURCE] = "DELETE FROM url_entries WHERE source = ?1",
+	[OM_SQL_URL_COUNT] = "SELECT count(*) FROM url_entries WHERE source = ?1",
+	[OM_SQL_URL_COUNT_ALL] = "SELECT count(*) FROM url_entries",
+	[OM_SQL_URL_EACH] =
+		"SELECT kind, key, source, verdict, added, expires FROM url_entries "
+		"WHERE source = ?1 ORDER BY source, kind, key",
+	[OM_SQL_URL_EACH_ALL] =
+		"SELECT kind, key, source, verdict, added, expires FROM url_entries "
+		"ORDER BY source, kind, key",
+	[OM_SQL_URL_SOURCES] =
+		"SELECT source, count(*) FROM url_entries GROUP BY source ORDER BY source",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -560,6 +597,20 @@ static const char *const om_migrations[] = {
 	"  UPDATE revisions SET value = value + 1 WHERE name = 'brake'; END;"
 	"CREATE TRIGGER brakes_delete AFTER DELETE ON brakes BEGIN "
 	"  UPDATE revisions SET value = value + 1 WHERE name = 'brake'; END;",
+	/* v12 (issue 15): the URL reputation store (doc/links.md); kind 1 url,
+	   2 host, 3 domain (enum om_url_kind), verdict 1 warn, 2 block (enum
+	   om_url_verdict), expires 0 never.  One row per entry and source,
+	   so a feed's import replaces its own rows only; a lookup is a point
+	   read of the primary key per kind */
+	"CREATE TABLE url_entries ("
+	"  kind INTEGER NOT NULL CHECK (kind IN (1, 2, 3)),"
+	"  key TEXT NOT NULL,"
+	"  source TEXT NOT NULL,"
+	"  verdict INTEGER NOT NULL CHECK (verdict IN (1, 2)),"
+	"  added INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  PRIMARY KEY (kind, key, source)) WITHOUT ROWID;"
+	"CREATE INDEX url_entries_source ON url_entries(source);",
 };
 
 struct om_store_sqlite {
@@ -2041,6 +2092,162 @@ static int om_sqlite_brake_alert(struct om_store *store, const char *login,
 				    "mark a brake's alert", error_r);
 }
 
+/* ---- the URL reputation store ---- */
+
+/* Keys one OM_SQL_URL_FIND reads (its ?3..?10). */
+#define OM_SQLITE_URL_KEYS 8
+
+/* Steps a statement yielding URL entries (column order of
+   OM_SQL_URL_FIND) into cb; the count or -1. */
+static long om_sqlite_url_rows(struct om_store_sqlite *s, sqlite3_stmt *stmt,
+			       om_store_url_cb *cb, void *context, char **error_r)
+{
+	struct om_store_url u;
+	long rows = 0;
+	int ret, kind, verdict;
+
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, "bind");
+		return -1;
+	}
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		kind = sqlite3_column_int(stmt, 0);
+		verdict = sqlite3_column_int(stmt, 3);
+		u.kind = (enum om_url_kind)kind;
+		u.key = om_sqlite_text(stmt, 1);
+		u.source = om_sqlite_text(stmt, 2);
+		u.verdict = (enum om_url_verdict)verdict;
+		u.added = sqlite3_column_int64(stmt, 4);
+		u.expires = sqlite3_column_int64(stmt, 5);
+		cb(context, &u);
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "read URL entries");
+		return -1;
+	}
+	return rows;
+}
+
+static int om_sqlite_url_find(struct om_store *store, enum om_url_kind kind,
+			      const char *const *keys, size_t count, long long now,
+			      om_store_url_cb *cb, void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_URL_FIND];
+	size_t i, n;
+	long rows;
+	int ok, found = 0;
+
+	for (i = 0; i < count; i += OM_SQLITE_URL_KEYS) {
+		sqlite3_reset(stmt);
+		sqlite3_clear_bindings(stmt);
+		ok = sqlite3_bind_int(stmt, 1, (int)kind);
+		ok |= sqlite3_bind_int64(stmt, 2, now);
+		for (n = 0; n < OM_SQLITE_URL_KEYS && i + n < count; n++)
+			ok |= sqlite3_bind_text(stmt, 3 + (int)n, keys[i + n], -1,
+						SQLITE_STATIC);
+		rows = om_sqlite_url_rows(s, ok == SQLITE_OK ? stmt : NULL, cb,
+					  context, error_r);
+		if (rows < 0)
+			return -1;
+		found |= rows > 0;
+	}
+	return found;
+}
+
+static int om_sqlite_url_put(struct om_store *store, const struct om_store_url *u,
+			     char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_URL_PUT];
+	int ok;
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	ok = sqlite3_bind_int(stmt, 1, (int)u->kind);
+	ok |= sqlite3_bind_text(stmt, 2, u->key, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_text(stmt, 3, u->source, -1, SQLITE_STATIC);
+	ok |= sqlite3_bind_int(stmt, 4, (int)u->verdict);
+	ok |= sqlite3_bind_int64(stmt, 5, u->added);
+	ok |= sqlite3_bind_int64(stmt, 6, u->expires);
+	return om_sqlite_step_write(s, ok == SQLITE_OK ? stmt : NULL,
+				    "write a URL entry", error_r) < 0 ? -1 : 0;
+}
+
+static int om_sqlite_url_remove(struct om_store *store, enum om_url_kind kind,
+				const char *key, const char *source, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = s->stmts[source != NULL ? OM_SQL_URL_DEL : OM_SQL_URL_DEL_ANY];
+	int ok;
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	ok = sqlite3_bind_int(stmt, 1, (int)kind);
+	ok |= sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
+	if (source != NULL)
+		ok |= sqlite3_bind_text(stmt, 3, source, -1, SQLITE_STATIC);
+	return om_sqlite_step_write(s, ok == SQLITE_OK ? stmt : NULL,
+				    "remove a URL entry", error_r);
+}
+
+static long om_sqlite_urls_drop_source(struct om_store *store, const char *source,
+				       char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_URL_DROP_SOURCE, source,
+						      NULL, NULL, 0),
+				    "remove a feed's URL entries", error_r);
+}
+
+static long om_sqlite_urls_count(struct om_store *store, const char *source,
+				 char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, source != NULL ? OM_SQL_URL_COUNT :
+					    OM_SQL_URL_COUNT_ALL, source, NULL, NULL, 0);
+	long long n;
+
+	if (stmt == NULL || om_sqlite_read_number(stmt, &n) < 0) {
+		*error_r = om_sqlite_error(s, "count URL entries");
+		return -1;
+	}
+	return (long)n;
+}
+
+static long om_sqlite_urls_each(struct om_store *store, const char *source,
+				om_store_url_cb *cb, void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_url_rows(s, om_sqlite_bind(s, source != NULL ? OM_SQL_URL_EACH :
+						    OM_SQL_URL_EACH_ALL, source, NULL,
+						    NULL, 0), cb, context, error_r);
+}
+
+static int om_sqlite_urls_sources(struct om_store *store, om_store_url_source_cb *cb,
+				  void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = s->stmts[OM_SQL_URL_SOURCES];
+	int ret, rows = 0;
+
+	sqlite3_reset(stmt);
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		cb(context, om_sqlite_text(stmt, 0), (long)sqlite3_column_int64(stmt, 1));
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, "read URL sources");
+		return -1;
+	}
+	return rows;
+}
+
 const struct om_store_backend om_store_backend_sqlite = {
 	.name = "sqlite",
 	.open = om_sqlite_open,
@@ -2105,4 +2312,11 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.brake_list = om_sqlite_brake_list,
 	.brake_lift = om_sqlite_brake_lift,
 	.brake_alert = om_sqlite_brake_alert,
+	.url_find = om_sqlite_url_find,
+	.url_put = om_sqlite_url_put,
+	.url_remove = om_sqlite_url_remove,
+	.urls_drop_source = om_sqlite_urls_drop_source,
+	.urls_count = om_sqlite_urls_count,
+	.urls_each = om_sqlite_urls_each,
+	.urls_sources = om_sqlite_urls_sources,
 };

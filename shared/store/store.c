@@ -1039,3 +1039,161 @@ int om_store_brake_alert(struct om_store *store, const char *login, int claim,
 	ret = store->backend->brake_alert(store, login, claim, error_r);
 	return om_store_wrote(store, ret < 0 ? -1 : ret > 0);
 }
+
+/* ---- the URL reputation store ---- */
+
+/* An entry kept past its callback: the one that decides so far. */
+struct om_store_url_best {
+	struct om_store_url u;
+	char *key, *source;
+	int found;
+};
+
+static void om_store_url_keep(void *context, const struct om_store_url *u)
+{
+	struct om_store_url_best *best = context;
+
+	/* a later read wins only with a stronger verdict: the reads go
+	   from the most precise (the URL) to the least (the domain) */
+	if (best->found && u->verdict <= best->u.verdict)
+		return;
+	free(best->key);
+	free(best->source);
+	best->u = *u;
+	best->key = om_strdup(u->key);
+	best->source = om_strdup(u->source);
+	best->u.key = best->key;
+	best->u.source = best->source;
+	best->found = 1;
+}
+
+int om_store_url_lookup(struct om_store *store, const struct om_store_url_query *q,
+			long long now, om_store_url_cb *cb, void *context,
+			char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	struct om_store_url_best best;
+	int ret = 0;
+
+	memset(&best, 0, sizeof(best));
+	/* one read transaction: the three reads see one state of the store
+	   (an import between them cannot make a URL half listed), and take
+	   the snapshot once */
+	if (b->begin(store, 0, error_r) < 0)
+		return -1;
+	if (q->url != NULL)
+		ret = b->url_find(store, OM_URL_KIND_URL, &q->url, 1, now,
+				  om_store_url_keep, &best, error_r);
+	if (ret >= 0 && q->nhosts > 0)
+		ret = b->url_find(store, OM_URL_KIND_HOST, q->hosts, q->nhosts, now,
+				  om_store_url_keep, &best, error_r);
+	if (ret >= 0 && q->domain != NULL)
+		ret = b->url_find(store, OM_URL_KIND_DOMAIN, &q->domain, 1, now,
+				  om_store_url_keep, &best, error_r);
+	if (ret >= 0)
+		ret = b->commit(store, error_r) < 0 ? -1 : ret;
+	else
+		b->rollback(store);
+	if (ret >= 0 && best.found)
+		cb(context, &best.u);
+	free(best.key);
+	free(best.source);
+	return ret < 0 ? -1 : best.found;
+}
+
+/* An entry's fields a caller must give right.  0 or -1. */
+static int om_store_url_check(const struct om_store_url *u, char **error_r)
+{
+	if (om_url_kind_name(u->kind) == NULL) {
+		*error_r = om_strdup("store: an URL entry is a url, a host or a domain");
+		return -1;
+	}
+	if (om_url_verdict_name(u->verdict) == NULL) {
+		*error_r = om_strdup("store: an URL entry's verdict is block or warn");
+		return -1;
+	}
+	if (om_store_need(u->key, "URL entry", error_r) < 0 ||
+	    om_store_need(u->source, "URL entry source", error_r) < 0)
+		return -1;
+	if (*u->key == '\0' || *u->source == '\0') {
+		*error_r = om_strdup("store: an empty URL entry or source");
+		return -1;
+	}
+	return 0;
+}
+
+int om_store_url_add(struct om_store *store, const struct om_store_url *u,
+		     char **error_r)
+{
+	if (om_store_url_check(u, error_r) < 0)
+		return -1;
+	return om_store_wrote(store, store->backend->url_put(store, u, error_r));
+}
+
+int om_store_url_del(struct om_store *store, enum om_url_kind kind,
+		     const char *key, const char *source, char **error_r)
+{
+	int ret;
+
+	if (om_store_need(key, "URL entry", error_r) < 0)
+		return -1;
+	ret = store->backend->url_remove(store, kind, key, source, error_r);
+	if (ret > 0)
+		store->own_writes++;
+	return ret;
+}
+
+long om_store_urls_import(struct om_store *store, const char *source,
+			  enum om_url_verdict verdict, long long added,
+			  long long expires, om_store_url_next_cb *next,
+			  void *context, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	struct om_store_url u;
+	long count = 0;
+	int ret;
+
+	if (om_store_need(source, "source", error_r) < 0 ||
+	    b->begin(store, 1, error_r) < 0)
+		return -1;
+	ret = b->urls_drop_source(store, source, error_r) < 0 ? -1 : 0;
+	while (ret == 0) {
+		memset(&u, 0, sizeof(u));
+		ret = next(context, &u, error_r);
+		if (ret <= 0)
+			break;
+		u.source = source;
+		u.verdict = verdict;
+		u.added = added;
+		u.expires = expires;
+		ret = om_store_url_check(&u, error_r) < 0 ||
+			b->url_put(store, &u, error_r) < 0 ? -1 : 0;
+		count++;
+	}
+	if (ret == 0 && count == 0) {
+		*error_r = om_asprintf("store: nothing to import for %s (its entries "
+				       "are kept)", source);
+		ret = -1;
+	}
+	if (om_store_finish(store, ret, error_r) < 0)
+		return -1;
+	return count;
+}
+
+long om_store_urls_count(struct om_store *store, const char *source,
+			 char **error_r)
+{
+	return store->backend->urls_count(store, source, error_r);
+}
+
+long om_store_urls_each(struct om_store *store, const char *source,
+			om_store_url_cb *cb, void *context, char **error_r)
+{
+	return store->backend->urls_each(store, source, cb, context, error_r);
+}
+
+int om_store_urls_sources(struct om_store *store, om_store_url_source_cb *cb,
+			  void *context, char **error_r)
+{
+	return store->backend->urls_sources(store, cb, context, error_r);
+}

@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "lib/values.h"
+
 struct om_store;
 
 enum om_store_flags {
@@ -530,5 +532,73 @@ int om_store_brake_lift(struct om_store *store, const char *login,
    failed send.  -1 error. */
 int om_store_brake_alert(struct om_store *store, const char *login, int claim,
 			 char **error_r);
+
+/* ---- the URL reputation store (issue 15, doc/links.md) ---- */
+
+/* An entry: a URL exactly, a host (and every name below it) or a
+   registrable domain (and every name in it), with its verdict, from a
+   feed (source: the feed's name) or the administrator ("admin").  Keys
+   are normalised by the url layer (url/url.h) before they come here. */
+#define OM_STORE_URL_ADMIN "admin"
+struct om_store_url {
+	enum om_url_kind kind;
+	const char *key;
+	enum om_url_verdict verdict;
+	const char *source;
+	long long added;	/* unix time */
+	long long expires;	/* unix time; 0: never */
+};
+typedef void om_store_url_cb(void *context, const struct om_store_url *u);
+
+/* What one URL is looked up by (url/url.h's om_url_keys): its key, its
+   host and the names above it down to the registrable domain, the
+   registrable domain; NULL or 0 for what it has not. */
+struct om_store_url_query {
+	const char *url;
+	const char *const *hosts;
+	size_t nhosts;
+	const char *domain;
+};
+/* The entry that decides for the URL at time now (expired entries do not
+   count): block over warn; between two of the same verdict the more
+   precise (the URL, then the deepest host, then the domain).  Three
+   indexed reads in one read transaction (so not inside another
+   transaction of the handle).  1 (cb called once with it), 0 none, -1
+   error. */
+int om_store_url_lookup(struct om_store *store, const struct om_store_url_query *q,
+			long long now, om_store_url_cb *cb, void *context,
+			char **error_r);
+/* Adds an entry, or updates the one of the same kind, key and source.
+   0 or -1. */
+int om_store_url_add(struct om_store *store, const struct om_store_url *u,
+		     char **error_r);
+/* Removes the entries of kind and key (of source, or of every source when
+   source is NULL): the number removed or -1. */
+int om_store_url_del(struct om_store *store, enum om_url_kind kind,
+		     const char *key, const char *source, char **error_r);
+/* A feed's entries replaced by those next gives, in one transaction: the
+   readers see the old list or the new one, never half.  next returns 1
+   with an entry (source, added and expires are the import's), 0 at the
+   end, -1 with *error_r to stop.  Nothing valid (no entry at all) keeps
+   the old entries and is an error.  The number of entries given, or -1
+   with nothing changed. */
+typedef int om_store_url_next_cb(void *context, struct om_store_url *u_r,
+				 char **error_r);
+long om_store_urls_import(struct om_store *store, const char *source,
+			  enum om_url_verdict verdict, long long added,
+			  long long expires, om_store_url_next_cb *next,
+			  void *context, char **error_r);
+/* The entries of source (NULL: all), or -1. */
+long om_store_urls_count(struct om_store *store, const char *source,
+			 char **error_r);
+/* Each entry of source (NULL: all) ordered by source, kind and key; the
+   count or -1. */
+long om_store_urls_each(struct om_store *store, const char *source,
+			om_store_url_cb *cb, void *context, char **error_r);
+/* Each source with its entry count, ordered by source; the count of
+   sources or -1. */
+typedef void om_store_url_source_cb(void *context, const char *source, long count);
+int om_store_urls_sources(struct om_store *store, om_store_url_source_cb *cb,
+			  void *context, char **error_r);
 
 #endif

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs each fuzz target for a short time (OMAMORI_FUZZ_SECONDS, default 20)
 # on its seeds: fuzz-scan on the messages in tests/data/seeds, fuzz-web on a
-# few forms and tokens written here; TAP output.  A crash, leak or UB
+# few forms and tokens written here, fuzz-url on URLs and feed lines
+# written here; TAP output.  A crash, leak or UB
 # report fails the case and leaves the reproducer in the log.
 set -u
 build=${OMAMORI_BUILDDIR:-.}/tests/fuzz
@@ -31,7 +32,7 @@ run_one() {
 	failed=1
 }
 
-echo "1..2"
+echo "1..3"
 work=$(mktemp -d)
 cp "$seeds"/* "$work"/
 run_one 1 fuzz-scan parse-scan-rewrite 65536
@@ -44,5 +45,16 @@ printf '203.0.113.9, 2001:db8::1' > "$work/xff"
 printf 'MQoxOTAwMDAwMDAwCm1haWwKdGFyb0BleGFtcGxlLmpwCg.AAAA' > "$work/token"
 before=$failed
 run_one 2 fuzz-web form-language-client-token 4096
+[ "$failed" = "$before" ] && rm -rf "$work"
+work=$(mktemp -d)
+printf 'HTTP://User:pw@Ex%%41mple.CO.JP.:80/a/./b/../%%7e?q=%%2f#f' > "$work/url"
+printf 'http://\344\276\213\343\201\210.jp/\346\227\245' > "$work/idn"
+printf 'http://0xC0.0250.2.1/ http://[2001:DB8::1]:443/' > "$work/ip"
+printf '# id,dateadded,url,url_status\n"1","2024","http://a.example/x","online"\n' > "$work/urlhaus"
+printf 'phish_id,url,phish_detail_url\n1,"http://b.example/a,b",x\n' > "$work/phishtank"
+printf '[{"url":"http:\\/\\/c.example\\/\\u4f8b","details":[{"a":1}]}]' > "$work/json"
+printf '# list\nevil.example.co.jp\n0.0.0.0 ads.example\nco.jp\n' > "$work/list"
+before=$failed
+run_one 3 fuzz-url url-normaliser-and-feeds 9000
 [ "$failed" = "$before" ] && rm -rf "$work"
 exit $failed

@@ -28,12 +28,15 @@ OURS = {
     "decide": {"lib", "store"},
     "mail": {"lib"},
     "archive": {"lib"},
-    "spam": {"lib", "mail", "store"},
-    "scan": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam"},
+    # URLs parsed and normalised, registrable domains, feeds (issue 15)
+    "url": {"lib"},
+    "spam": {"lib", "mail", "store", "url"},
+    "scan": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "url"},
     "quarantine": {"lib", "crypto", "store", "notice", "mail"},
-    "scand": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "scan"},
+    "scand": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "scan",
+              "url"},
     "cli": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "scan",
-            "quarantine"},
+            "quarantine", "url"},
     "postfix-policy": {"lib", "store", "decide"},
     # omamori-filter, the second program of postfix-policy/: it asks scand
     # (proto), rewrites headers and MIME (mail), ZIPs attachments (archive)
@@ -59,6 +62,8 @@ FIELD = [
     (re.compile(r"^archive(_entry)?\.h$"), {"scan"}),
     (re.compile(r"^sodium\.h$"), {"crypto", "spam", "archive"}),
     (re.compile(r"^zip\.h$"), {"archive"}),
+    (re.compile(r"^idn2\.h$"), {"url"}),
+    (re.compile(r"^libpsl\.h$"), {"url"}),
 ]
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')

@@ -186,6 +186,14 @@ static const struct host_case host_cases[] = {
 	{ "empty host", "http:///path http://:80/", "" },
 	{ "repeats reported in order", "http://a.example http://b.example http://a.example",
 	  "a.example|b.example|a.example" },
+	/* the url layer's normal form (url/url.h) */
+	{ "IDN host as punycode", "http://\xe4\xbe\x8b\xe3\x81\x88.JP/x", "xn--r8jz45g.jp" },
+	{ "escaped IDN host as punycode", "http://%E4%BE%8B%E3%81%88.jp/", "xn--r8jz45g.jp" },
+	{ "hex IPv4 as a dotted quad", "http://0xC0000201/ http://0300.0.2.1:8080/",
+	  "192.0.2.1|192.0.2.1" },
+	{ "IPv6 in brackets, port after it", "http://[2001:DB8::0:1]:8080/", "[2001:db8::1]" },
+	{ "a host IDNA refuses is read as written", "http://\xff\xfe.example/", "\xff\xfe.example" },
+	{ "an IPv4 address out of range as written", "http://1.2.3.999/", "1.2.3.999" },
 };
 
 static int join_host(void *context, const char *host)
