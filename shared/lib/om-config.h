@@ -72,6 +72,9 @@ struct om_config {
 	long filter_retention;
 	/* the control socket: release or discard held mail (hold.h) */
 	char *filter_control;
+	/* omamori-dedup: the milter socket of the re-injection smtpd (in
+	   Postfix's spool; root, group filter_socket_group, 0660) */
+	char *dedup_listen;
 	long list_max_entries;	/* per mailbox and kind */
 	/* the authserv-id of our own MTA's Authentication-Results headers
 	   ("" = trust none) */
