@@ -103,7 +103,7 @@ int om_dedup_mark_read(int dir_fd, const char *key, struct om_dedup_mark *mark)
 }
 
 int om_dedup_mark_make(int dir_fd, const char *key, const char *attempt,
-		       const char *queue_id, struct om_dedup_mark *existing)
+		       const char *queue_id, int sync, struct om_dedup_mark *existing)
 {
 	char name[OM_DEDUP_KEY_MAX + 16];
 	char target[OM_DEDUP_ATTEMPT_LEN + OM_DEDUP_QID_MAX + 4];
@@ -125,7 +125,7 @@ int om_dedup_mark_make(int dir_fd, const char *key, const char *attempt,
 			memset(existing, 0, sizeof(*existing));
 		return 0;
 	}
-	if (fsync(dir_fd) < 0) {
+	if (sync && fsync(dir_fd) < 0) {
 		saved = errno;
 		(void)unlinkat(dir_fd, name, 0);
 		errno = saved;

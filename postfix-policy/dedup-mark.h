@@ -36,11 +36,12 @@ int om_dedup_key_ok(const char *key);
    (OM_DEDUP_KEY_MAX + 1 bytes) and attempt.  0, or -1 if malformed. */
 int om_dedup_parse(const char *value, char *key, char *attempt);
 
-/* Writes the mark of key in the directory dir_fd: 1 made and durable,
-   0 the key was marked already (*existing filled when readable),
-   -1 error (errno; nothing left behind). */
+/* Writes the mark of key in the directory dir_fd: 1 made (and, with
+   sync, durable: the directory fsync'd), 0 the key was marked already
+   (*existing filled when readable), -1 error (errno; nothing left
+   behind). */
 int om_dedup_mark_make(int dir_fd, const char *key, const char *attempt,
-		       const char *queue_id, struct om_dedup_mark *existing);
+		       const char *queue_id, int sync, struct om_dedup_mark *existing);
 
 /* Reads the mark of key: 1 found (*mark filled), 0 none, -1 error. */
 int om_dedup_mark_read(int dir_fd, const char *key, struct om_dedup_mark *mark);

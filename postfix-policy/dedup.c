@@ -169,7 +169,8 @@ static sfsistat dedup_eom_keyed(SMFICTX *ctx, struct dedup_msg *m)
 		om_log_error("%s: removing %s failed: copy tempfailed", qid, OM_DEDUP_HEADER);
 		return SMFIS_TEMPFAIL;
 	}
-	ret = om_dedup_mark_make(dedup.spool_fd, key, attempt, qid, &existing);
+	ret = om_dedup_mark_make(dedup.spool_fd, key, attempt, qid,
+				 dedup.config->dedup_fsync != 0, &existing);
 	if (ret < 0) {
 		om_log_error("%s: marking %s in %s: %s: copy tempfailed", qid, key,
 			     dedup.config->filter_spool, strerror(errno));

@@ -71,6 +71,7 @@ static const struct om_param om_params[] = {
 	{ "filter_retention", OM_PARAM_LONG, OFF(filter_retention), "7", 1, 365, NULL },
 	{ "filter_control", OM_PARAM_STR, OFF(filter_control), "/run/omamori-filter/control", 0, 0, NULL },
 	{ "dedup_listen", OM_PARAM_STR, OFF(dedup_listen), "/var/spool/postfix/omamori/dedup", 0, 0, NULL },
+	{ "dedup_fsync", OM_PARAM_LONG, OFF(dedup_fsync), "0", 0, 1, NULL },
 	{ "quarantine_mailbox", OM_PARAM_STR, OFF(quarantine_mailbox), "Quarantine", 0, 0, NULL },
 	{ "trusted_authserv_id", OM_PARAM_STR, OFF(trusted_authserv_id), "", 0, 0, NULL },
 	{ "spam_save_interval", OM_PARAM_LONG, OFF(spam_save_interval), "10", 1, 3600, NULL },
