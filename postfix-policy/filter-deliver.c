@@ -1,14 +1,17 @@
 /* filter-deliver.c - what omamori-filter does to one outbound message.
  *
- * Exactly once, as far as Postfix and a crash allow: the message is
- * recorded in the store (keyed by Postfix's queue id and a hash of the
- * envelope and content) and written to omamori's own spool, fsync'd,
- * before anything is done; Postfix hears 250 only after the re-injection
- * was accepted, and the record is marked sent then.  A retry of a message
- * marked sent is answered 250 without sending it again; one marked refused
- * gets its refusal again.  Every internal error is a 4xx reply: Postfix
- * keeps the message and retries, nothing is lost and nothing goes out
- * unchecked.  doc/outbound.md states the window that remains.
+ * Exactly once: each message has a key, KEY = Postfix's queue id and a
+ * hash of envelope and content.  The copy re-injected into Postfix carries
+ * "X-Omamori-Out-Id: KEY ATTEMPT"; omamori-dedup, the re-injection smtpd's
+ * milter, marks KEY in the spool (KEY.queued) before Postfix commits the
+ * copy and discards a second copy of a marked key (dedup-mark.h).  A retry
+ * (the filter was killed before answering) finds the mark and answers 250
+ * without sending again; a copy Postfix refused has its mark taken back;
+ * a refusal for good is kept as KEY.refused.  Postfix hears 250 only after
+ * the re-injection was accepted.  Every internal error is a 4xx reply:
+ * Postfix keeps the message and retries, nothing is lost and nothing goes
+ * out unchecked.  doc/outbound.md "Exactly once" has every crash point and
+ * the one residual double fault.
  *
  * The features, by the sender's subscriptions: outbound-virus (scand,
  * direction out; the domain's outbound-virus-action strips or blocks),
