@@ -652,7 +652,6 @@ static void filter_send(struct filter_job *job)
 		filter_tempfail(job, "4.3.0 internal error", "getrandom failed");
 		return;
 	}
-	filter_strip_out_id(job);
 	header = om_asprintf("%s: %s %s\n", OM_DEDUP_HEADER, job->spool_name, attempt);
 	memset(&m, 0, sizeof(m));
 	m.sender = env->sender;
@@ -822,6 +821,9 @@ void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 		 strcmp(job.qid, "-") == 0 ? "noqid" : job.qid, job.hash);
 	if (filter_claim(&job) != 0)
 		goto out;
+	/* before anything keeps a copy (the hold): the milter must only ever
+	   see the filter's own key */
+	filter_strip_out_id(&job);
 	if (filter_plan_for(w->store, env->sender, &plan, &error) < 0) {
 		filter_tempfail(&job, "4.3.0 settings unavailable", error);
 		free(error);
