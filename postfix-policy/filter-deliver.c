@@ -1,14 +1,17 @@
 /* filter-deliver.c - what omamori-filter does to one outbound message.
  *
- * Exactly once, as far as Postfix and a crash allow: the message is
- * recorded in the store (keyed by Postfix's queue id and a hash of the
- * envelope and content) and written to omamori's own spool, fsync'd,
- * before anything is done; Postfix hears 250 only after the re-injection
- * was accepted, and the record is marked sent then.  A retry of a message
- * marked sent is answered 250 without sending it again; one marked refused
- * gets its refusal again.  Every internal error is a 4xx reply: Postfix
- * keeps the message and retries, nothing is lost and nothing goes out
- * unchecked.  doc/outbound.md states the window that remains.
+ * Exactly once: each message has a key, KEY = Postfix's queue id and a
+ * hash of envelope and content.  The copy re-injected into Postfix carries
+ * "X-Omamori-Out-Id: KEY ATTEMPT"; omamori-dedup, the re-injection smtpd's
+ * milter, marks KEY in the spool (KEY.queued) before Postfix commits the
+ * copy and discards a second copy of a marked key (dedup-mark.h).  A retry
+ * (the filter was killed before answering) finds the mark and answers 250
+ * without sending again; a copy Postfix refused has its mark taken back;
+ * a refusal for good is kept as KEY.refused.  Postfix hears 250 only after
+ * the re-injection was accepted.  Every internal error is a 4xx reply:
+ * Postfix keeps the message and retries, nothing is lost and nothing goes
+ * out unchecked.  doc/outbound.md "Exactly once" has every crash point and
+ * the one residual double fault.
  *
  * The features, by the sender's subscriptions: outbound-virus (scand,
  * direction out; the domain's outbound-virus-action strips or blocks),
@@ -36,11 +39,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "crypto/report.h"
+#include "dedup-mark.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mail/mime.h"
@@ -54,6 +60,7 @@
 #define FILTER_REINJECT_TIMEOUT_MS 120000
 #define FILTER_NOTICE_TEXT_MAX 200	/* bytes of a subject, name or address */
 #define FILTER_NOTICE_LIST_MAX 50	/* recipients or viruses named */
+#define FILTER_REFUSED_SUFFIX ".refused"
 
 /* What the sender's settings ask for. */
 struct filter_plan {
@@ -83,6 +90,7 @@ struct filter_job {
 	   figures */
 	const char *admin_kind;
 	char *admin_details;
+	int final;		/* answered for good: sent, refused, held */
 };
 
 /* ---- key of a message ---- */
@@ -194,148 +202,179 @@ static void filter_expire(struct filter_worker *w)
 	}
 }
 
-/* Writes the message to filter_spool/QID-HASH and makes it durable. */
-static int filter_spool_write(struct filter_job *job, char **error_r)
+/* ---- the exactly-once records in the spool ---- */
+
+/* The record of a refusal: filter_spool/KEY.refused holds "CODE text",
+   fsync'd (file and directory), so that a retry gets the same answer
+   without a second scan or a second alert to the administrator. */
+static void filter_refused_write(struct filter_job *job, int code, const char *text)
 {
 	struct filter_daemon *d = job->w->daemon;
-	int fd, saved;
+	char name[sizeof(job->spool_name) + 16], *line = om_asprintf("%d %s", code, text);
+	int fd, saved = 0;
 
-	fd = openat(d->spool_fd, job->spool_name,
-		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		*error_r = om_asprintf("spool %s/%s: %s", d->config->filter_spool,
-				       job->spool_name, strerror(errno));
-		return -1;
-	}
-	if (om_write_all(fd, job->env->sender, strlen(job->env->sender)) < 0 ||
-	    om_write_all(fd, "\n", 1) < 0 ||
-	    om_write_all(fd, job->msg, job->len) < 0 ||
-	    fsync(fd) < 0 || fsync(d->spool_fd) < 0) {
+	snprintf(name, sizeof(name), "%s%s", job->spool_name, FILTER_REFUSED_SUFFIX);
+	fd = openat(d->spool_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+	if (fd < 0 || om_write_all(fd, line, strlen(line)) < 0 || fsync(fd) < 0 ||
+	    fsync(d->spool_fd) < 0)
 		saved = errno;
-		close(fd);
-		*error_r = om_asprintf("spool %s/%s: %s", d->config->filter_spool,
-				       job->spool_name, strerror(saved));
+	if (fd >= 0 && close(fd) < 0 && saved == 0)
+		saved = errno;
+	if (saved != 0)
+		om_log_error("%s: recording the refusal in %s: %s (a retry checks "
+			     "it again)", job->qid, name, strerror(saved));
+	free(line);
+}
+
+/* 1 with *code_r and *text_r (allocated) if the message was refused
+   before, 0 if not. */
+static int filter_refused_read(struct filter_job *job, int *code_r, char **text_r)
+{
+	char name[sizeof(job->spool_name) + 16], buf[600];
+	ssize_t n;
+	long code;
+	int fd;
+
+	snprintf(name, sizeof(name), "%s%s", job->spool_name, FILTER_REFUSED_SUFFIX);
+	fd = openat(job->w->daemon->spool_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	(void)close(fd);
+	if (n < 5)
+		return 0;
+	buf[n] = '\0';
+	buf[3] = '\0';
+	if (om_parse_long(buf, 500, 599, &code) < 0)
+		code = 554;
+	*code_r = (int)code;
+	*text_r = om_strdup(buf[4] != '\0' ? buf + 4 : "5.7.1 Message refused");
+	return 1;
+}
+
+/* A new attempt's id: 16 hex digits (the milter's mark keeps the one
+   that got the copy queued).  0 or -1. */
+static int filter_attempt_id(char out[OM_DEDUP_ATTEMPT_LEN + 1])
+{
+	unsigned char r[OM_DEDUP_ATTEMPT_LEN / 2];
+	size_t i;
+
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		return -1;
+	for (i = 0; i < sizeof(r); i++)
+		snprintf(out + 2 * i, 3, "%02x", r[i]);
+	return 0;
+}
+
+/* The length of the header field starting at p (with its continuation
+   lines), in msg up to end. */
+static size_t filter_field_len(const char *p, const char *end)
+{
+	const char *q = p, *nl;
+
+	for (;;) {
+		nl = memchr(q, '\n', (size_t)(end - q));
+		if (nl == NULL)
+			return (size_t)(end - p);
+		q = nl + 1;
+		if (q >= end || (*q != ' ' && *q != '\t'))
+			return (size_t)(q - p);
 	}
-	if (close(fd) < 0) {
-		*error_r = om_asprintf("spool %s/%s: close: %s", d->config->filter_spool,
-				       job->spool_name, strerror(errno));
-		return -1;
+}
+
+/* 1 if the field at p is an X-Omamori-Out-Id. */
+static int filter_is_out_id(const char *p, const char *end)
+{
+	size_t n = strlen(OM_DEDUP_HEADER);
+	const char *q = p + n;
+
+	if ((size_t)(end - p) <= n || strncasecmp(p, OM_DEDUP_HEADER, n) != 0)
+		return 0;
+	while (q < end && (*q == ' ' || *q == '\t'))
+		q++;
+	return q < end && *q == ':';
+}
+
+/* The sender's own X-Omamori-Out-Id fields are not the filter's: taken
+   out of what goes out (job->msg), so the only one the milter sees is the
+   one the filter puts first. */
+static void filter_strip_out_id(struct filter_job *job)
+{
+	const char *p = job->msg, *end = job->msg + job->len;
+	struct om_buf out;
+	size_t n;
+	int found = 0;
+
+	for (; p < end && *p != '\n' && *p != '\r'; p += n) {
+		n = filter_field_len(p, end);
+		if (filter_is_out_id(p, end)) {
+			found = 1;
+			break;
+		}
+	}
+	if (!found)
+		return;
+	om_buf_init(&out);
+	om_buf_reserve(&out, job->len);
+	for (p = job->msg; p < end && *p != '\n' && *p != '\r'; p += n) {
+		n = filter_field_len(p, end);
+		if (!filter_is_out_id(p, end))
+			om_buf_append(&out, p, n);
+	}
+	om_buf_append(&out, p, (size_t)(end - p));
+	om_log_info("%s: the sender's %s field removed", job->qid, OM_DEDUP_HEADER);
+	om_buf_free(&job->rewrite);
+	job->rewrite = out;
+	job->msg = job->rewrite.data;
+	job->len = job->rewrite.len;
+}
+
+/* The records' suffixes the hourly sweep forgets after filter_retention
+   days (their mtime: when they were made). */
+static int filter_spool_expirable(const char *name)
+{
+	static const char *const suffixes[] = { OM_DEDUP_MARK_SUFFIX,
+		FILTER_REFUSED_SUFFIX };
+	size_t i, n = strlen(name), k;
+
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		k = strlen(suffixes[i]);
+		if (n > k && strcmp(name + n - k, suffixes[i]) == 0)
+			return 1;
 	}
 	return 0;
 }
 
-static void filter_spool_handed_over(struct filter_job *job);
-
-static void filter_spool_remove(struct filter_job *job)
+void filter_spool_expire(struct filter_daemon *d)
 {
-	char sent[sizeof(job->spool_name) + 8];
+	time_t before = time(NULL) - (time_t)d->config->filter_retention * 86400;
+	struct dirent *de;
+	struct stat st;
+	DIR *dir;
+	int fd = dup(d->spool_fd), n = 0;
 
-	if (unlinkat(job->w->daemon->spool_fd, job->spool_name, 0) < 0 &&
-	    errno != ENOENT)
-		om_log_warn("%s: removing spool file %s: %s", job->qid,
-			    job->spool_name, strerror(errno));
-	snprintf(sent, sizeof(sent), "%s.sent", job->spool_name);
-	if (unlinkat(job->w->daemon->spool_fd, sent, 0) < 0 && errno != ENOENT)
-		om_log_warn("%s: removing spool file %s: %s", job->qid, sent,
-			    strerror(errno));
-	filter_spool_handed_over(job);
-}
-
-/* The hand-off marker: QID-HASH.sending exists from just before the
-   re-injection until its outcome is known.  A retry that finds it knows
-   the last attempt died with the message possibly in Postfix already
-   (after its queue file, before our mark of "sent"): it sends again - no
-   message is lost - and says so, naming the Message-ID, since that copy
-   may go out twice.  (Closing that window for good needs a receiver that
-   can tell a copy it already has; doc/outbound.md.) */
-static void filter_spool_handing_over(struct filter_job *job)
-{
-	char name[sizeof(job->spool_name) + 12];
-	int fd;
-
-	snprintf(name, sizeof(name), "%s.sending", job->spool_name);
-	fd = openat(job->w->daemon->spool_fd, name,
-		    O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		om_log_warn("%s: hand-off marker %s: %s", job->qid, name,
-			    strerror(errno));
-	else
-		(void)close(fd);
-}
-
-static void filter_spool_handed_over(struct filter_job *job)
-{
-	char name[sizeof(job->spool_name) + 12];
-
-	snprintf(name, sizeof(name), "%s.sending", job->spool_name);
-	if (unlinkat(job->w->daemon->spool_fd, name, 0) < 0 && errno != ENOENT)
-		om_log_warn("%s: removing hand-off marker %s: %s", job->qid, name,
-			    strerror(errno));
-}
-
-/* The message's Message-ID (for a log line), or "-". */
-static const char *filter_message_id(const struct filter_job *job, char *buf,
-				     size_t size)
-{
-	const char *p = job->msg, *end = job->msg + job->len, *eol;
-	size_t n;
-
-	while (p < end && *p != '\n' && *p != '\r') {
-		eol = memchr(p, '\n', (size_t)(end - p));
-		if (eol == NULL)
-			eol = end;
-		if ((size_t)(eol - p) > 11 && strncasecmp(p, "Message-ID:", 11) == 0) {
-			p += 11;
-			while (p < eol && (*p == ' ' || *p == '\t'))
-				p++;
-			n = (size_t)(eol - p);
-			while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' '))
-				n--;
-			if (n >= size)
-				n = size - 1;
-			memcpy(buf, p, n);
-			buf[n] = '\0';
-			return buf;
-		}
-		p = eol + 1;
+	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+		om_log_warn("forgetting old outbound records: %s", strerror(errno));
+		if (fd >= 0)
+			(void)close(fd);
+		return;
 	}
-	return "-";
-}
-
-/* 1 if the last attempt died in the middle of its hand-off. */
-static int filter_spool_was_handing_over(struct filter_job *job)
-{
-	char name[sizeof(job->spool_name) + 12];
-	struct stat st;
-
-	snprintf(name, sizeof(name), "%s.sending", job->spool_name);
-	return fstatat(job->w->daemon->spool_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-/* The first mark of "sent", right after Postfix's 250: a rename in the
-   spool (microseconds, and it survives the process) before the store's
-   write (which may wait for the writer lock); a retry finding it knows. */
-static void filter_spool_mark_sent(struct filter_job *job)
-{
-	char sent[sizeof(job->spool_name) + 8];
-
-	snprintf(sent, sizeof(sent), "%s.sent", job->spool_name);
-	if (renameat(job->w->daemon->spool_fd, job->spool_name,
-		     job->w->daemon->spool_fd, sent) < 0)
-		om_log_warn("%s: marking spool file %s sent: %s", job->qid,
-			    job->spool_name, strerror(errno));
-}
-
-/* 1 if an earlier attempt got Postfix's 250 but died before the store
-   knew (the spool file was renamed .sent). */
-static int filter_spool_was_sent(struct filter_job *job)
-{
-	char sent[sizeof(job->spool_name) + 8];
-	struct stat st;
-
-	snprintf(sent, sizeof(sent), "%s.sent", job->spool_name);
-	return fstatat(job->w->daemon->spool_fd, sent, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	rewinddir(dir);
+	while ((de = readdir(dir)) != NULL) {
+		if (!filter_spool_expirable(de->d_name) ||
+		    fstatat(d->spool_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    st.st_mtime >= before)
+			continue;
+		if (unlinkat(d->spool_fd, de->d_name, 0) < 0)
+			om_log_warn("forgetting %s: %s", de->d_name, strerror(errno));
+		else
+			n++;
+	}
+	(void)closedir(dir);
+	if (n > 0)
+		om_log_info("forgot %d outbound records older than %ld days", n,
+			    d->config->filter_retention);
 }
 
 /* ---- settings ---- */
@@ -676,16 +715,8 @@ static int filter_admin_alert(struct filter_job *job, const struct om_scan_resul
 /* Refuses the message for good: recorded, then 5xx for every recipient. */
 static void filter_refuse(struct filter_job *job, int code, const char *text)
 {
-	char *error = NULL, *stored = om_asprintf("%d %s", code, text);
-
-	if (om_store_outbound_finish(job->w->store, job->qid, job->hash,
-				     OM_OUTBOUND_REFUSED, stored, (long long)time(NULL),
-				     &error) < 0) {
-		om_log_error("%s: recording the refusal: %s", job->qid, error);
-		free(error);
-	}
-	free(stored);
-	filter_spool_remove(job);
+	filter_refused_write(job, code, text);
+	job->final = 1;
 	filter_reply_all(job, code, text);
 }
 
@@ -856,59 +887,97 @@ static int filter_deliver_zip(struct filter_job *job)
 
 /* ---- re-injection ---- */
 
+/* After the end of DATA: what the milter's mark says about this attempt.
+   250 and our mark: queued now.  250 and an earlier attempt's mark: this
+   copy was discarded, the earlier one is in Postfix.  Refused: our mark
+   (made before cleanup failed) is taken back, so that the retry is not
+   mistaken for a duplicate.  No answer: the mark stays - Postfix most
+   likely has the copy (doc/outbound.md: the residual). */
+static const char *filter_sent_outcome(struct filter_job *job, const char *attempt,
+				       const struct filter_smtp_result *res,
+				       struct om_dedup_mark *mark)
+{
+	int d = job->w->daemon->spool_fd, ret;
+
+	if (res->final_code != 250) {
+		if (res->final_code != 0 &&
+		    om_dedup_mark_clear(d, job->spool_name, attempt) < 0)
+			om_log_error("%s: taking back the mark of %s: %s", job->qid,
+				     job->spool_name, strerror(errno));
+		return "";
+	}
+	ret = om_dedup_mark_read(d, job->spool_name, mark);
+	if (ret < 0) {
+		om_log_error("%s: reading the mark of %s: %s", job->qid,
+			     job->spool_name, strerror(errno));
+		return "sent as ";
+	}
+	if (ret == 0) {
+		om_log_error("%s: Postfix took %s without the omamori-dedup milter's "
+			     "mark: is smtpd_milters=unix:omamori/dedup set on "
+			     "omamori-reinject? (a crash could now send it twice)",
+			     job->qid, job->spool_name);
+		return "sent as ";
+	}
+	if (strcmp(mark->attempt, attempt) != 0)
+		return "already queued before as ";
+	return "sent as ";
+}
+
 static void filter_send(struct filter_job *job)
 {
 	const struct filter_envelope *env = job->env;
 	struct filter_smtp_result res;
-	char *error = NULL;
+	struct filter_smtp_msg m;
+	struct om_dedup_mark mark;
+	char attempt[OM_DEDUP_ATTEMPT_LEN + 1], *header, *error = NULL;
+	const char *outcome, *qid;
 	size_t i;
 
-	if (filter_spool_was_handing_over(job)) {
-		char mid[200];
-
-		om_log_warn("%s: the last attempt died while handing this message "
-			    "to Postfix: sent again, and it may go out twice "
-			    "(Message-ID %s)", job->qid,
-			    filter_message_id(job, mid, sizeof(mid)));
-	}
-	filter_spool_handing_over(job);
-	if (filter_smtp_send(job->w->daemon->config->filter_reinject,
-			     FILTER_REINJECT_TIMEOUT_MS, env->sender, env->rcpts,
-			     env->rcpt_count, env->xforward, env->body_8bit,
-			     env->smtputf8, job->msg, job->len, job->replies, &res,
-			     &error) < 0) {
-		filter_tempfail(job, "4.4.0 re-injection into Postfix failed", error);
-		free(error);
+	if (filter_attempt_id(attempt) < 0) {
+		filter_tempfail(job, "4.3.0 internal error", "getrandom failed");
 		return;
 	}
+	header = om_asprintf("%s: %s %s\n", OM_DEDUP_HEADER, job->spool_name, attempt);
+	memset(&m, 0, sizeof(m));
+	m.sender = env->sender;
+	m.rcpts = env->rcpts;
+	m.rcpt_count = env->rcpt_count;
+	m.xforward = env->xforward;
+	m.body_8bit = env->body_8bit;
+	m.smtputf8 = env->smtputf8;
+	m.header = header;
+	m.msg = job->msg;
+	m.len = job->len;
+	if (filter_smtp_send_cached(&job->w->reinject, job->w->daemon->config->filter_reinject,
+				    FILTER_REINJECT_TIMEOUT_MS, &m, job->replies, &res,
+				    &error) < 0) {
+		filter_tempfail(job, "4.4.0 re-injection into Postfix failed", error);
+		free(error);
+		free(header);
+		return;
+	}
+	free(header);
+	memset(&mark, 0, sizeof(mark));
+	outcome = filter_sent_outcome(job, attempt, &res, &mark);
+	qid = *mark.queue_id != '\0' ? mark.queue_id :
+		res.queue_id != NULL ? res.queue_id : "?";
 	for (i = 0; i < env->rcpt_count; i++) {
 		if (job->replies[i].code != 250 || res.final_code == 0)
 			continue;	/* the recipient's own refusal */
 		if (res.final_code == 250)
-			filter_reply_set(&job->replies[i], 250, "2.0.0 Ok: sent as %s",
-					 res.queue_id != NULL ? res.queue_id : "?");
+			filter_reply_set(&job->replies[i], 250, "2.0.0 Ok: %s%s",
+					 outcome, qid);
 		else
 			filter_reply_set(&job->replies[i], res.final_code, "%s",
 					 res.final_text != NULL ? res.final_text : "");
 	}
-	if (res.final_code != 0 && res.final_code != 250)
-		filter_spool_handed_over(job);	/* refused: nothing went out */
-	if (res.final_code == 250) {
-		filter_spool_mark_sent(job);
-		if (om_store_outbound_finish(job->w->store, job->qid, job->hash,
-					     OM_OUTBOUND_SENT, NULL, (long long)time(NULL),
-					     &error) < 0) {
-			/* sent all the same: a 4xx now would send it twice */
-			om_log_error("%s: marking sent: %s", job->qid, error);
-			free(error);
-		}
-		filter_spool_remove(job);
-	}
+	if (res.final_code == 250 || (res.final_code >= 500 && res.final_code < 600))
+		job->final = 1;
 	om_log_info("%s: from=<%s> nrcpt=%zu size=%zu virus=\"%s\" bcc=%d result=%d %s%s",
 		    job->qid, env->sender, env->rcpt_count, job->len,
 		    job->log_virus != NULL ? job->log_virus : "-", job->bcc_applied,
-		    res.final_code, res.final_code == 250 ? "sent as " : "",
-		    res.final_code == 250 && res.queue_id != NULL ? res.queue_id : "");
+		    res.final_code, outcome, res.final_code == 250 ? qid : "");
 	filter_smtp_result_free(&res);
 }
 
@@ -922,7 +991,6 @@ static void filter_send_unheld(struct filter_job *job, const unsigned char *held
 	const struct filter_envelope *env = job->env;
 	struct filter_envelope now = *env;
 	struct filter_reply *all = job->replies, *some;
-	char *error = NULL;
 	size_t i, n = 0;
 
 	now.rcpts = om_calloc(env->rcpt_count, sizeof(*now.rcpts));
@@ -939,14 +1007,9 @@ static void filter_send_unheld(struct filter_job *job, const unsigned char *held
 		job->env = env;
 		job->replies = all;
 	} else {
-		/* nothing goes now: the hold is the message's outcome */
-		if (om_store_outbound_finish(job->w->store, job->qid, job->hash,
-					     OM_OUTBOUND_SENT, NULL, (long long)time(NULL),
-					     &error) < 0) {
-			om_log_error("%s: marking held: %s", job->qid, error);
-			free(error);
-		}
-		filter_spool_remove(job);
+		/* nothing goes now: the hold is the message's outcome (a retry
+		   finds the hold's row and does not hold twice) */
+		job->final = 1;
 	}
 	for (i = 0, n = 0; i < env->rcpt_count; i++) {
 		if (held[i]) {
@@ -1037,14 +1100,14 @@ static void filter_deliver_admin(struct filter_job *job)
 
 /* ---- one message ---- */
 
-/* Records the message and writes it to the spool: 0 go on, 1 answered
-   (a retry of one already done, or an internal error). */
+/* Looks for an earlier attempt's outcome: 0 go on, 1 answered (sent or
+   refused before, or an internal error).  No store write, no fsync: the
+   records are the milter's mark (KEY.queued) and KEY.refused. */
 static int filter_claim(struct filter_job *job)
 {
-	struct om_store_outbound rec;
-	enum om_outbound_state state;
-	char *reply = NULL, *error = NULL;
-	long code;
+	struct om_dedup_mark mark;
+	char *text = NULL, *error = NULL, *reply;
+	int code, ret;
 
 	if (filter_store(job->w, &error) < 0) {
 		filter_tempfail(job, "4.3.0 outbound store unavailable", error);
@@ -1052,50 +1115,26 @@ static int filter_claim(struct filter_job *job)
 		return 1;
 	}
 	filter_expire(job->w);
-	rec.queue_id = job->qid;
-	rec.hash = job->hash;
-	rec.sender = job->env->sender;
-	rec.recipients = (long)job->env->rcpt_count;
-	rec.received = (long long)time(NULL);
-	if (om_store_outbound_claim(job->w->store, &rec, &state, &reply, &error) < 0) {
-		filter_tempfail(job, "4.3.0 outbound store unavailable", error);
-		free(error);
-		om_store_close(&job->w->store);	/* reopened next time */
+	ret = om_dedup_mark_read(job->w->daemon->spool_fd, job->spool_name, &mark);
+	if (ret < 0) {
+		filter_tempfail(job, "4.3.0 outbound spool unavailable", strerror(errno));
 		return 1;
 	}
-	if (state == OM_OUTBOUND_SENT) {
-		om_log_info("%s: already sent (hash %s): answered without sending again",
-			    job->qid, job->hash);
-		filter_reply_all(job, 250, "2.0.0 Ok: already sent");
-		return 1;
-	}
-	if (state == OM_OUTBOUND_REFUSED) {
-		if (reply == NULL || strlen(reply) < 5 ||
-		    (reply[3] = '\0', om_parse_long(reply, 500, 599, &code) < 0))
-			code = 554;
-		filter_reply_all(job, (int)code, reply != NULL && strlen(reply) > 0 &&
-				 reply[4] != '\0' ? reply + 4 : "5.7.1 Message refused");
+	if (ret > 0) {
+		om_log_info("%s: already in Postfix as %s (key %s): answered without "
+			    "sending again", job->qid, mark.queue_id, job->spool_name);
+		reply = om_asprintf("2.0.0 Ok: already queued as %s", mark.queue_id);
+		filter_reply_all(job, 250, reply);
 		free(reply);
+		job->final = 1;
 		return 1;
 	}
-	free(reply);
-	if (filter_spool_was_sent(job)) {
-		om_log_info("%s: sent before the last stop (hash %s): answered "
-			    "without sending again", job->qid, job->hash);
-		if (om_store_outbound_finish(job->w->store, job->qid, job->hash,
-					     OM_OUTBOUND_SENT, NULL, (long long)time(NULL),
-					     &error) < 0) {
-			om_log_error("%s: marking sent: %s", job->qid, error);
-			free(error);
-		} else {
-			filter_spool_remove(job);
-		}
-		filter_reply_all(job, 250, "2.0.0 Ok: already sent");
-		return 1;
-	}
-	if (filter_spool_write(job, &error) < 0) {
-		filter_tempfail(job, "4.3.0 outbound spool unavailable", error);
-		free(error);
+	if (filter_refused_read(job, &code, &text)) {
+		om_log_info("%s: refused before (key %s): %d %s", job->qid,
+			    job->spool_name, code, text);
+		filter_reply_all(job, code, text);
+		free(text);
+		job->final = 1;
 		return 1;
 	}
 	return 0;
@@ -1141,6 +1180,9 @@ void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 		 strcmp(job.qid, "-") == 0 ? "noqid" : job.qid, job.hash);
 	if (filter_claim(&job) != 0)
 		goto out;
+	/* before anything keeps a copy (the hold): the milter must only ever
+	   see the filter's own key */
+	filter_strip_out_id(&job);
 	if (filter_plan_for(w->store, env->sender, &plan, &error) < 0) {
 		filter_tempfail(&job, "4.3.0 settings unavailable", error);
 		free(error);
@@ -1163,17 +1205,15 @@ void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 	if (filter_deliver_zip(&job) != 0)
 		goto out;
 	/* the hold keeps what would go out: after the Bcc and the ZIP */
-	if (plan.hold && filter_deliver_hold(&job) != 0) {
-		filter_zip_forget(w, job.spool_name);
-		if (job.bcc_applied > 0 && plan.bcc_notify)
-			filter_bcc_notice(&job);
-		goto out;
-	}
-	filter_send(&job);
-	filter_zip_forget(w, job.spool_name);
-	if (job.bcc_applied > 0 && plan.bcc_notify)
+	if (!plan.hold || filter_deliver_hold(&job) == 0)
+		filter_send(&job);
+	/* told once, when the message is done (sent or held), not per retry */
+	if (job.final && job.bcc_applied > 0 && plan.bcc_notify)
 		filter_bcc_notice(&job);
 out:
+	/* the ZIP's password is kept for a retry until the message is done */
+	if (job.final)
+		filter_zip_forget(w, job.spool_name);
 	free(job.log_virus);
 	free(job.admin_details);
 	om_buf_free(&job.rewrite);

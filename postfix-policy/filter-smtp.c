@@ -3,11 +3,19 @@
  * public/ directory (group postdrop), so that only Postfix and omamori can
  * reach it: no TCP port that every local user could relay through.
  *
- * One connection per message: EHLO, XFORWARD (the original client, so the
- * logs and the Received header keep it), MAIL, RCPT for each recipient,
- * DATA.  Every read has a deadline and a line limit; a reply that is not
- * complete is an error, so the caller answers Postfix 4xx and nothing is
- * lost.
+ * EHLO once per connection, then per message XFORWARD (the original
+ * client, so the logs and the Received header keep it), MAIL, RCPT for each
+ * recipient, DATA.  A worker keeps its connection for the next message
+ * (filter_smtp_send_cached): Postfix's smtpd takes any number of
+ * transactions per session, and a new session per message cost a connect,
+ * smtpd's greeting, EHLO and milter connect.  A cached connection that
+ * smtpd closed while idle (smtpd_timeout: its "421" or EOF is waiting to be
+ * read) is noticed before use and replaced; one that fails on its first
+ * reply is replaced once, nothing having been sent yet; one whose message
+ * was not taken is closed (a session whose milter was lost keeps
+ * refusing).  Every read has a
+ * deadline and a line limit; a reply that is not complete is an error, so
+ * the caller answers Postfix 4xx and nothing is lost.
  */
 #include "filter.h"
 
@@ -24,6 +32,7 @@
 
 #define FILTER_SMTP_LINE_MAX 2048
 #define FILTER_SMTP_XFORWARD_LINE 480
+#define FILTER_SMTP_MAX_USES 1000	/* transactions per connection */
 
 struct filter_smtp {
 	int fd;
@@ -31,6 +40,14 @@ struct filter_smtp {
 	struct om_buf in;	/* bytes read, not yet consumed */
 	struct om_buf out;	/* bytes to write */
 	char *error;
+};
+
+/* A connection kept between messages: after EHLO, between transactions. */
+struct filter_smtp_conn {
+	struct filter_smtp c;
+	int xforward;		/* smtpd offered XFORWARD */
+	int pipelining;		/* and PIPELINING (Postfix always does) */
+	unsigned int uses;
 };
 
 static int filter_smtp_fail(struct filter_smtp *c, const char *fmt, ...)
@@ -207,8 +224,9 @@ static int filter_smtp_xforward(struct filter_smtp *c, const char *attrs)
 	return commands;
 }
 
-/* Appends msg dot-stuffed with CRLF line ends, and the final dot. */
-static void filter_smtp_data(struct om_buf *out, const char *msg, size_t len)
+/* Appends msg dot-stuffed with CRLF line ends, and (last) the final dot. */
+static void filter_smtp_data(struct om_buf *out, const char *msg, size_t len,
+			     int last)
 {
 	const char *p = msg, *end = msg + len, *nl;
 	size_t n;
@@ -225,7 +243,8 @@ static void filter_smtp_data(struct om_buf *out, const char *msg, size_t len)
 		om_buf_append(out, "\r\n", 2);
 		p = nl != NULL ? nl + 1 : end;
 	}
-	om_buf_append(out, ".\r\n", 3);
+	if (last)
+		om_buf_append(out, ".\r\n", 3);
 }
 
 /* "250 2.0.0 Ok: queued as ABC" -> "ABC" */
@@ -239,18 +258,13 @@ static char *filter_smtp_queued_as(const char *text)
 	return om_strndup(p, strcspn(p, " \t"));
 }
 
-/* The session after the connect; 0 or -1 with c->error. */
-static int filter_smtp_session(struct filter_smtp *c, const char *sender,
-			       char *const *rcpts, size_t rcpt_count,
-			       const char *xforward, int body_8bit, int smtputf8,
-			       const char *msg, size_t len,
-			       struct filter_reply *rcpt_replies,
-			       struct filter_smtp_result *res)
+/* Greeting and EHLO on a new connection; 0 or -1 with c->error. */
+static int filter_smtp_hello(struct filter_smtp_conn *conn)
 {
+	struct filter_smtp *c = &conn->c;
 	struct filter_reply r = { 0, NULL };
 	struct om_buf ehlo;
-	int xf = 0, i, ok = -1;
-	size_t k;
+	int ok = -1;
 
 	om_buf_init(&ehlo);
 	if (filter_smtp_reply(c, &r, NULL) < 0)
@@ -266,39 +280,76 @@ static int filter_smtp_session(struct filter_smtp *c, const char *sender,
 		filter_smtp_fail(c, "re-injection: EHLO: %s", r.text);
 		goto out;
 	}
-	if (xforward != NULL && *xforward != '\0' && strstr(ehlo.data, " XFORWARD ") != NULL)
-		xf = filter_smtp_xforward(c, xforward);
+	conn->xforward = strstr(ehlo.data, " XFORWARD ") != NULL;
+	conn->pipelining = strstr(ehlo.data, " PIPELINING ") != NULL;
+	ok = 0;
+out:
+	free(r.text);
+	om_buf_free(&ehlo);
+	return ok;
+}
+
+/* Ends a transaction that did not reach the end of DATA, so that the
+   connection can carry the next one. */
+static int filter_smtp_rset(struct filter_smtp *c)
+{
+	struct filter_reply r = { 0, NULL };
+	int ret;
+
+	om_buf_append_str(&c->out, "RSET\r\n");
+	ret = filter_smtp_reply(c, &r, NULL) < 0 || r.code != 250 ? -1 : 0;
+	free(r.text);
+	return ret;
+}
+
+/* One transaction on an open connection, one command at a time (an smtpd
+   without PIPELINING).  0 with *res filled, -1 with c->error; *first tells
+   whether the failure came at the very first reply (nothing of the
+   message reached smtpd). */
+static int filter_smtp_transaction_serial(struct filter_smtp_conn *conn,
+				   const struct filter_smtp_msg *m,
+				   struct filter_reply *rcpt_replies,
+				   struct filter_smtp_result *res, int *first)
+{
+	struct filter_smtp *c = &conn->c;
+	struct filter_reply r = { 0, NULL };
+	int xf = 0, i, ok = -1;
+	size_t k;
+
+	*first = 1;
+	if (conn->xforward && m->xforward != NULL && *m->xforward != '\0')
+		xf = filter_smtp_xforward(c, m->xforward);
 	for (i = 0; i < xf; i++) {
 		if (filter_smtp_reply(c, &r, NULL) < 0)
 			goto out;
+		*first = 0;
 		if (r.code != 250) {
 			filter_smtp_fail(c, "re-injection: XFORWARD: %s", r.text);
 			goto out;
 		}
 	}
-	om_buf_printf(&c->out, "MAIL FROM:<%s>%s%s\r\n", sender,
-		      body_8bit ? " BODY=8BITMIME" : "", smtputf8 ? " SMTPUTF8" : "");
+	om_buf_printf(&c->out, "MAIL FROM:<%s>%s%s\r\n", m->sender,
+		      m->body_8bit ? " BODY=8BITMIME" : "", m->smtputf8 ? " SMTPUTF8" : "");
 	if (filter_smtp_reply(c, &r, NULL) < 0)
 		goto out;
+	*first = 0;
 	if (r.code != 250) {
 		/* the whole message: every recipient gets the sender's reply */
-		for (k = 0; k < rcpt_count; k++)
+		for (k = 0; k < m->rcpt_count; k++)
 			filter_reply_set(&rcpt_replies[k], r.code, "%s", r.text);
-		ok = 0;
+		ok = filter_smtp_rset(c);
 		goto out;
 	}
-	for (k = 0; k < rcpt_count; k++)
-		om_buf_printf(&c->out, "RCPT TO:<%s>\r\n", rcpts[k]);
-	for (k = 0; k < rcpt_count; k++) {
+	for (k = 0; k < m->rcpt_count; k++)
+		om_buf_printf(&c->out, "RCPT TO:<%s>\r\n", m->rcpts[k]);
+	for (k = 0; k < m->rcpt_count; k++) {
 		if (filter_smtp_reply(c, &rcpt_replies[k], NULL) < 0)
 			goto out;
 		if (rcpt_replies[k].code == 250)
 			res->rcpt_codes_ok++;
 	}
 	if (res->rcpt_codes_ok == 0) {
-		om_buf_append_str(&c->out, "QUIT\r\n");
-		(void)filter_smtp_flush(c);
-		ok = 0;
+		ok = filter_smtp_rset(c);
 		goto out;
 	}
 	om_buf_append_str(&c->out, "DATA\r\n");
@@ -307,22 +358,202 @@ static int filter_smtp_session(struct filter_smtp *c, const char *sender,
 	if (r.code != 354) {
 		res->final_code = r.code;
 		res->final_text = om_strdup(r.text);
-		ok = 0;
+		ok = filter_smtp_rset(c);
 		goto out;
 	}
-	filter_smtp_data(&c->out, msg, len);
+	if (m->header != NULL)
+		filter_smtp_data(&c->out, m->header, strlen(m->header), 0);
+	filter_smtp_data(&c->out, m->msg, m->len, 1);
 	if (filter_smtp_reply(c, &r, NULL) < 0)
 		goto out;
 	res->final_code = r.code;
 	res->final_text = om_strdup(r.text);
 	res->queue_id = filter_smtp_queued_as(r.text);
-	om_buf_append_str(&c->out, "QUIT\r\n");
-	(void)filter_smtp_flush(c);	/* the message is Postfix's already */
 	ok = 0;
 out:
 	free(r.text);
-	om_buf_free(&ehlo);
+	if (ok < 0 && c->error == NULL)
+		c->error = om_strdup("re-injection: RSET refused");
 	return ok;
+}
+
+/* The same with PIPELINING (RFC 2920): XFORWARD, MAIL, every RCPT and
+   DATA in one write, then their replies in order - one round trip for the
+   envelope instead of four.  After a refusal the replies still pending are
+   not read: the caller closes the connection (final_code != 250). */
+static int filter_smtp_transaction(struct filter_smtp_conn *conn,
+				   const struct filter_smtp_msg *m,
+				   struct filter_reply *rcpt_replies,
+				   struct filter_smtp_result *res, int *first)
+{
+	struct filter_smtp *c = &conn->c;
+	struct filter_reply r = { 0, NULL };
+	int xf = 0, i, ok = -1;
+	size_t k;
+
+	if (!conn->pipelining)
+		return filter_smtp_transaction_serial(conn, m, rcpt_replies, res, first);
+	*first = 1;
+	if (conn->xforward && m->xforward != NULL && *m->xforward != '\0')
+		xf = filter_smtp_xforward(c, m->xforward);
+	om_buf_printf(&c->out, "MAIL FROM:<%s>%s%s\r\n", m->sender,
+		      m->body_8bit ? " BODY=8BITMIME" : "", m->smtputf8 ? " SMTPUTF8" : "");
+	for (k = 0; k < m->rcpt_count; k++)
+		om_buf_printf(&c->out, "RCPT TO:<%s>\r\n", m->rcpts[k]);
+	om_buf_append_str(&c->out, "DATA\r\n");
+	for (i = 0; i < xf; i++) {
+		if (filter_smtp_reply(c, &r, NULL) < 0)
+			goto out;
+		*first = 0;
+		if (r.code != 250) {
+			filter_smtp_fail(c, "re-injection: XFORWARD: %s", r.text);
+			goto out;
+		}
+	}
+	if (filter_smtp_reply(c, &r, NULL) < 0)
+		goto out;
+	*first = 0;
+	if (r.code != 250) {
+		/* the whole message: every recipient gets the sender's reply */
+		for (k = 0; k < m->rcpt_count; k++)
+			filter_reply_set(&rcpt_replies[k], r.code, "%s", r.text);
+		ok = 0;
+		goto out;
+	}
+	for (k = 0; k < m->rcpt_count; k++) {
+		if (filter_smtp_reply(c, &rcpt_replies[k], NULL) < 0)
+			goto out;
+		if (rcpt_replies[k].code == 250)
+			res->rcpt_codes_ok++;
+	}
+	if (filter_smtp_reply(c, &r, NULL) < 0)
+		goto out;
+	if (r.code != 354) {
+		/* no recipient taken (smtpd's 554 "no valid recipients"): each
+		   recipient has its own refusal */
+		if (res->rcpt_codes_ok > 0) {
+			res->final_code = r.code;
+			res->final_text = om_strdup(r.text);
+		}
+		ok = 0;
+		goto out;
+	}
+	if (res->rcpt_codes_ok == 0) {
+		filter_smtp_fail(c, "re-injection: %s", "354 without a recipient");
+		goto out;
+	}
+	if (m->header != NULL)
+		filter_smtp_data(&c->out, m->header, strlen(m->header), 0);
+	filter_smtp_data(&c->out, m->msg, m->len, 1);
+	if (filter_smtp_reply(c, &r, NULL) < 0)
+		goto out;
+	res->final_code = r.code;
+	res->final_text = om_strdup(r.text);
+	res->queue_id = filter_smtp_queued_as(r.text);
+	ok = 0;
+out:
+	free(r.text);
+	return ok;
+}
+
+static void filter_smtp_free(struct filter_smtp *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	om_buf_free(&c->in);
+	om_buf_free(&c->out);
+	om_free(&c->error);
+}
+
+void filter_smtp_conn_close(struct filter_smtp_conn **connp)
+{
+	struct filter_smtp_conn *conn = *connp;
+
+	if (conn == NULL)
+		return;
+	*connp = NULL;
+	if (conn->c.fd >= 0 && conn->c.error == NULL) {
+		conn->c.deadline = om_now_ms() + 1000;
+		om_buf_append_str(&conn->c.out, "QUIT\r\n");
+		(void)filter_smtp_flush(&conn->c);
+	}
+	filter_smtp_free(&conn->c);
+	free(conn);
+}
+
+/* 1 if a kept connection is still good to use: nothing to read (an idle
+   smtpd that timed out has sent 421 or closed). */
+static int filter_smtp_conn_idle_ok(struct filter_smtp_conn *conn)
+{
+	struct pollfd pfd = { conn->c.fd, POLLIN, 0 };
+
+	if (conn->uses >= FILTER_SMTP_MAX_USES || conn->c.in.len > 0)
+		return 0;
+	return poll(&pfd, 1, 0) == 0;
+}
+
+static struct filter_smtp_conn *filter_smtp_conn_open(const char *path,
+						      uint64_t deadline,
+						      char **error_r)
+{
+	struct filter_smtp_conn *conn = om_calloc(1, sizeof(*conn));
+
+	conn->c.fd = -1;
+	conn->c.deadline = deadline;
+	om_buf_init(&conn->c.in);
+	om_buf_init(&conn->c.out);
+	om_buf_reserve(&conn->c.in, 4096);
+	if (filter_smtp_connect(&conn->c, path) < 0 || filter_smtp_hello(conn) < 0) {
+		*error_r = conn->c.error != NULL ? conn->c.error :
+			om_strdup("re-injection failed");
+		conn->c.error = NULL;
+		filter_smtp_free(&conn->c);
+		free(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+int filter_smtp_send_cached(struct filter_smtp_conn **connp, const char *socket_path,
+			    int timeout_ms, const struct filter_smtp_msg *m,
+			    struct filter_reply *rcpt_replies,
+			    struct filter_smtp_result *res, char **error_r)
+{
+	uint64_t deadline = om_now_ms() + (uint64_t)timeout_ms;
+	int reused, first, ret;
+
+	memset(res, 0, sizeof(*res));
+	if (*connp != NULL && !filter_smtp_conn_idle_ok(*connp))
+		filter_smtp_conn_close(connp);
+	for (;;) {
+		reused = *connp != NULL;
+		if (!reused && (*connp = filter_smtp_conn_open(socket_path, deadline,
+							       error_r)) == NULL)
+			return -1;
+		(*connp)->c.deadline = deadline;
+		(*connp)->uses++;
+		ret = filter_smtp_transaction(*connp, m, rcpt_replies, res, &first);
+		if (ret == 0) {
+			/* kept only after a success: after a refusal (a milter
+			   smtpd lost, a resource short) a new session is
+			   cleaner than a session that may refuse again */
+			if (res->final_code != 250)
+				filter_smtp_conn_close(connp);
+			return 0;
+		}
+		filter_smtp_result_free(res);
+		if (!(reused && first)) {
+			*error_r = (*connp)->c.error;
+			(*connp)->c.error = NULL;
+			filter_smtp_free(&(*connp)->c);
+			om_free(connp);
+			return -1;
+		}
+		/* a kept connection that smtpd had closed: a new one, once */
+		filter_smtp_free(&(*connp)->c);
+		om_free(connp);
+	}
 }
 
 int filter_smtp_send(const char *socket_path, int timeout_ms,
@@ -332,31 +563,23 @@ int filter_smtp_send(const char *socket_path, int timeout_ms,
 		     struct filter_reply *rcpt_replies,
 		     struct filter_smtp_result *res, char **error_r)
 {
-	struct filter_smtp c;
-	int ret = -1;
+	struct filter_smtp_conn *conn = NULL;
+	struct filter_smtp_msg m;
+	int ret;
 
-	memset(res, 0, sizeof(*res));
-	memset(&c, 0, sizeof(c));
-	c.fd = -1;
-	c.deadline = om_now_ms() + (uint64_t)timeout_ms;
-	om_buf_init(&c.in);
-	om_buf_init(&c.out);
-	om_buf_reserve(&c.in, 4096);
-	if (filter_smtp_connect(&c, socket_path) == 0)
-		ret = filter_smtp_session(&c, sender, rcpts, rcpt_count, xforward,
-					  body_8bit, smtputf8, msg, len,
-					  rcpt_replies, res);
-	if (c.fd >= 0)
-		close(c.fd);
-	om_buf_free(&c.in);
-	om_buf_free(&c.out);
-	if (ret < 0) {
-		filter_smtp_result_free(res);
-		*error_r = c.error != NULL ? c.error : om_strdup("re-injection failed");
-		return -1;
-	}
-	free(c.error);
-	return 0;
+	memset(&m, 0, sizeof(m));
+	m.sender = sender;
+	m.rcpts = rcpts;
+	m.rcpt_count = rcpt_count;
+	m.xforward = xforward;
+	m.body_8bit = body_8bit;
+	m.smtputf8 = smtputf8;
+	m.msg = msg;
+	m.len = len;
+	ret = filter_smtp_send_cached(&conn, socket_path, timeout_ms, &m,
+				      rcpt_replies, res, error_r);
+	filter_smtp_conn_close(&conn);
+	return ret;
 }
 
 void filter_smtp_result_free(struct filter_smtp_result *res)

@@ -14,7 +14,8 @@
  *
  * One process, filter_max_connections worker threads each accepting on the
  * socket and serving one connection at a time with its own store handle;
- * the main thread waits for signals.  SIGTERM: the socket is closed,
+ * the main thread waits for signals and forgets old exactly-once records
+ * (the milter's marks, refusals) once an hour.  SIGTERM: the socket is closed,
  * idle connections are dropped, a message in progress is finished, and the
  * socket file removed.
  *
@@ -55,6 +56,7 @@
 /* Threads serving the brake socket (filter_brake_listen): a braked login's
    mail, held at once; Postfix queues more connections in the backlog. */
 #define FILTER_BRAKE_WORKERS 4
+#define FILTER_EXPIRE_INTERVAL_MS (3600 * 1000ULL)
 
 /* 1 if Postfix (filter_peer_user) or root is at the other end. */
 static int filter_peer_ok(struct filter_daemon *d, int fd)
@@ -93,6 +95,7 @@ static void *filter_worker_run(void *arg)
 			filter_lmtp_session(w, fd);
 		close(fd);
 	}
+	filter_smtp_conn_close(&w->reinject);
 	om_store_close(&w->store);
 	return NULL;
 }
@@ -205,14 +208,21 @@ static void filter_setup(struct filter_daemon *d, const char *config_path,
 	om_store_close(&store);
 }
 
-/* Waits for SIGTERM or SIGINT (SIGHUP: nothing to reload but the log). */
-static void filter_wait_signal(int signal_fd)
+/* Waits for SIGTERM or SIGINT (SIGHUP: nothing to reload but the log);
+   meanwhile, once an hour, forgets the exactly-once records that have
+   served their time. */
+static void filter_wait_signal(struct filter_daemon *d, int signal_fd)
 {
 	struct signalfd_siginfo si;
 	struct pollfd pfd = { signal_fd, POLLIN, 0 };
+	uint64_t next_expire = 0;
 
 	for (;;) {
-		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+		if (om_now_ms() >= next_expire) {
+			filter_spool_expire(d);
+			next_expire = om_now_ms() + FILTER_EXPIRE_INTERVAL_MS;
+		}
+		if (poll(&pfd, 1, 60000) < 0 && errno != EINTR)
 			om_fatal("poll: %s", strerror(errno));
 		while (read(signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 			if (si.ssi_signo != SIGHUP) {
@@ -280,7 +290,7 @@ int main(int argc, char **argv)
 	om_log_info("ready: listen=%s brake=%s reinject=%s spool=%s workers=%ld",
 		    config->filter_listen, d.brake_fd >= 0 ? config->filter_brake_listen :
 		    "(none)", config->filter_reinject, config->filter_spool, started);
-	filter_wait_signal(signal_fd);
+	filter_wait_signal(&d, signal_fd);
 	d.stopping = 1;
 	/* wakes the workers blocked in accept(); those in a session finish
 	   their message and close */

@@ -16,6 +16,7 @@
 
 struct om_store;
 struct filter_hold_daemon;
+struct filter_smtp_conn;
 
 /* The daemon: read-only once the workers run, but for stopping. */
 struct filter_daemon {
@@ -42,6 +43,7 @@ struct filter_worker {
 				   held for the administrator */
 	struct om_store *store;	/* opened on first use, reopened after an error */
 	long long last_expire;	/* when this worker last forgot old records */
+	struct filter_smtp_conn *reinject;	/* kept between messages */
 };
 
 /* A transaction's envelope as Postfix gave it. */
@@ -146,6 +148,33 @@ int filter_smtp_send(const char *socket_path, int timeout_ms,
 		     struct filter_reply *rcpt_replies,
 		     struct filter_smtp_result *res, char **error_r);
 void filter_smtp_result_free(struct filter_smtp_result *res);
+
+/* One message to re-inject: the envelope, an optional header line put
+   before the message ("Name: value\n", the exactly-once key), the message
+   (LF line ends). */
+struct filter_smtp_msg {
+	const char *sender;
+	char *const *rcpts;
+	size_t rcpt_count;
+	const char *xforward;
+	int body_8bit, smtputf8;
+	const char *header;
+	const char *msg;
+	size_t len;
+};
+/* As filter_smtp_send, on the connection *conn keeps between calls (made
+   when NULL or gone stale; closed and set NULL after an error). */
+int filter_smtp_send_cached(struct filter_smtp_conn **conn, const char *socket_path,
+			    int timeout_ms, const struct filter_smtp_msg *m,
+			    struct filter_reply *rcpt_replies,
+			    struct filter_smtp_result *res, char **error_r);
+/* QUIT and close (a NULL *conn is fine). */
+void filter_smtp_conn_close(struct filter_smtp_conn **conn);
+
+/* The exactly-once records in filter_spool that have served their time
+   (filter_retention days): KEY.queued marks and KEY.refused answers.
+   Called by the main thread once an hour. */
+void filter_spool_expire(struct filter_daemon *d);
 
 /* outbound-hold (filter-hold.c).  The privileged part, as root: the link
    key and the control socket (filter_control).  0 or -1 with *error_r. */

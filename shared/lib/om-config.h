@@ -82,6 +82,10 @@ struct om_config {
 	char *brake_filter;
 	char *filter_brake_listen;
 	long brake_history_days;
+	/* omamori-dedup: the milter socket of the re-injection smtpd (in
+	   Postfix's spool; root, group filter_socket_group, 0660) */
+	char *dedup_listen;
+	long dedup_fsync;	/* 1: each mark fsync'd before the copy goes on */
 	long list_max_entries;	/* per mailbox and kind */
 	/* the authserv-id of our own MTA's Authentication-Results headers
 	   ("" = trust none) */
