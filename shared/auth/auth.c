@@ -152,6 +152,7 @@ void om_auth_result_free(struct om_auth_result *res)
 
 struct om_auth_sig {
 	enum om_ar_result result;
+	const char *why;	/* libopendkim's static text, or NULL */
 	char domain[OM_AR_DOMAIN_MAX + 1];	/* "" if none a header may carry */
 	char selector[OM_AR_DOMAIN_MAX + 1];
 };
@@ -274,6 +275,10 @@ static size_t om_auth_dkim(struct om_auth *auth, const struct om_auth_message *m
 		if ((dkim_sig_getflags(list[i]) & DKIM_SIGFLAG_IGNORE) != 0)
 			continue;
 		sigs[count].result = om_auth_sig_result(auth, list[i]);
+		if (sigs[count].result != OM_AR_PASS)
+			sigs[count].why = om_auth_key_failed(auth, list[i]) ?
+				"key lookup failed" :
+				dkim_sig_geterrorstr(dkim_sig_geterror(list[i]));
 		om_auth_copy_token(sigs[count].domain, sizeof(sigs[count].domain),
 				   dkim_sig_getdomain(list[i]));
 		om_auth_copy_token(sigs[count].selector, sizeof(sigs[count].selector),
@@ -480,6 +485,10 @@ static void om_auth_header(const struct om_auth *auth, const struct om_auth_sig 
 		om_buf_append_str(&b, "; dkim=none");
 	for (i = 0; i < nsigs; i++) {
 		om_buf_printf(&b, "; dkim=%s", om_ar_result_name(sigs[i].result));
+		/* OpenDKIM's reason as a comment, as it writes one: static
+		   text of the library's, never the sender's */
+		if (sigs[i].why != NULL && strpbrk(sigs[i].why, "()\\\r\n") == NULL)
+			om_buf_printf(&b, " (%s)", sigs[i].why);
 		if (sigs[i].domain[0] != '\0')
 			om_buf_printf(&b, " header.d=%s", sigs[i].domain);
 		if (sigs[i].selector[0] != '\0')

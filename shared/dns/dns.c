@@ -258,6 +258,10 @@ enum om_dns_rcode om_dns_query(struct om_dns *dns, const char *name, int type,
 
 	memset(answer_r, 0, sizeof(*answer_r));
 	answer_r->rcode = OM_DNS_TEMPFAIL;
+	/* ldns marks a server that did not answer as unreachable for good;
+	   each lookup tries them all again (a restarted server is used) */
+	for (i = 0; i < ldns_resolver_nameserver_count(dns->res); i++)
+		ldns_resolver_set_nameserver_rtt(dns->res, i, LDNS_RESOLV_RTT_MIN);
 	if (*name == '\0' || strlen(name) > 253)
 		return answer_r->rcode = OM_DNS_NXDOMAIN;
 	qname = ldns_dname_new_frm_str(name);
