@@ -673,6 +673,8 @@ static int omamori_decide(struct omamori_delivery *d)
 		    res->verdict == OM_VERDICT_UNSCANNED)
 			d->deco.virus = omamori_verdict_text(res);
 		omamori_decorate_spam(d, res);
+		if (res->auth_results != NULL)
+			d->deco.auth_results = t_strdup(res->auth_results);
 		if (res->message != NULL) {
 			d->deliver_data = res->message;
 			d->deliver_size = res->message_len;

@@ -156,6 +156,12 @@ static void omamori_decoration_filter(struct header_filter_istream *input,
 {
 	if (hdr == NULL)
 		return;
+	if (deco->auth_results != NULL && !deco->auth_results_added &&
+	    (hdr->eoh || (!omamori_header_is(hdr->name, "Return-Path") &&
+			  !omamori_header_is(hdr->name, "Delivered-To")))) {
+		deco->auth_results_added = TRUE;
+		omamori_add_line(input, "Authentication-Results", deco->auth_results);
+	}
 	if (hdr->eoh) {
 		if (deco->subject != NULL && deco->subject_missing)
 			omamori_add_line(input, "Subject", deco->subject);
@@ -189,6 +195,8 @@ static void omamori_decoration_filter(struct header_filter_istream *input,
 struct istream *omamori_decorated_stream(struct istream *input,
 					 const struct omamori_decoration *deco)
 {
+	/* each stream (each save of the delivery) adds the header once */
+	((struct omamori_decoration *)deco)->auth_results_added = FALSE;
 	return i_stream_create_header_filter(input, HEADER_FILTER_EXCLUDE |
 					     HEADER_FILTER_NO_CR |
 					     HEADER_FILTER_ADD_MISSING_EOH,

@@ -20,6 +20,12 @@ struct omamori_decoration {
 	   (OM_QUARANTINE_ID_LEN lower-case hex digits), the key of its row in
 	   the store (store.h) */
 	const char *quarantine_id;
+	/* omamori's DKIM and DMARC results (issue 15): an
+	   Authentication-Results header put above the message's own
+	   header fields (below Return-Path and Delivered-To), where a
+	   trusted one goes; or NULL */
+	const char *auth_results;
+	bool auth_results_added;	/* by the filter, once */
 };
 
 struct omamori_user {

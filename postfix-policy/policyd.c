@@ -23,6 +23,15 @@
  * cannot lock real ones out.  The caps must fit in the open file limit,
  * whose soft value is raised to the hard one at start.
  *
+ * omamori's own SPF check (issue 15, doc/auth.md) runs at DATA (policy.c
+ * says when): libspf2 through omamori's resolver (auth/spf.c, dns/dns.c),
+ * each lookup bounded by dns_timeout_ms, and its results cached per
+ * (client address, MAIL FROM domain, HELO) for POLICYD_SPF_TTL seconds, so
+ * a client sending many messages costs one evaluation.  A temperror is
+ * never cached.  The evaluation blocks the event loop for the time its
+ * lookups take (a few milliseconds against a nearby recursive resolver,
+ * at worst some dns_timeout_ms): a known limit, see doc/auth.md.
+ *
  * SECURITY: the input is Postfix's, but relayed from SMTP clients; every
  * buffer is bounded and attribute values reach logs only sanitised.  Starts
  * as root to bind its sockets (a UNIX socket inside Postfix's spool), then
@@ -31,8 +40,11 @@
 #include "lib/daemon.h"
 #include "lib/log.h"
 #include "lib/om-config.h"
+#include "auth/spf.h"
 #include "decide/brake.h"
 #include "decide/policy.h"
+#include "dns/dns.h"
+#include "lib/hash.h"
 #include "store/store.h"
 #include "lib/util.h"
 
@@ -64,6 +76,10 @@
    one is refused, so a burst of connects cannot cut off connections in
    the middle of their requests. */
 #define POLICYD_EVICT_MIN_IDLE 1
+/* SPF results kept this long (seconds), and at most this many. */
+#define POLICYD_SPF_TTL 300
+#define POLICYD_SPF_CACHE_MAX 20000
+
 /* Seconds between two "at its cap" warnings of one listener. */
 #define POLICYD_FULL_LOG_INTERVAL 60
 
@@ -95,8 +111,22 @@ struct policyd_conn {
 	int watching_out;	/* EPOLLOUT is in its epoll events */
 };
 
+struct policyd_spf_entry {
+	enum om_ar_result result;
+	time_t expires;		/* monotonic */
+};
+
+/* omamori's SPF check: the resolver, libspf2, the results of late */
+struct policyd_spf {
+	struct om_dns *dns;
+	struct om_spf *spf;
+	struct om_hash *cache;	/* "ip\tdomain\thelo" -> policyd_spf_entry */
+	unsigned long long evaluated, cached;
+};
+
 struct policyd {
 	struct om_config *config;
+	struct policyd_spf spf;
 	const char *config_path;
 	struct om_policy *policy;
 	struct om_store *store;
@@ -481,6 +511,94 @@ static int policyd_fit_open_files(struct policyd *d, const struct om_config *con
 	return 0;
 }
 
+/* ---- omamori's SPF check ---- */
+
+static time_t policyd_now(void);
+
+/* The cache key: the client, the MAIL FROM domain (the HELO name for the
+   null sender) and the HELO name, lower case. */
+static int policyd_spf_key(char *key, size_t size, const char *ip,
+			   const char *helo, const char *sender)
+{
+	const char *at = strrchr(sender, '@');
+	char *p;
+	int n;
+
+	n = snprintf(key, size, "%s\t%s\t%s", ip, at != NULL ? at + 1 : sender, helo);
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	for (p = key; *p != '\0'; p++)
+		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+	return 0;
+}
+
+static enum om_ar_result policyd_spf_check(void *context, const char *ip,
+					   const char *helo, const char *sender,
+					   char *why, size_t why_size)
+{
+	struct policyd_spf *ps = context;
+	struct policyd_spf_entry *entry;
+	enum om_ar_result result;
+	time_t now = policyd_now();
+	char key[800];
+	int keyed;
+
+	keyed = policyd_spf_key(key, sizeof(key), ip, helo, sender) == 0;
+	entry = keyed ? om_hash_get(ps->cache, key) : NULL;
+	if (entry != NULL && entry->expires > now) {
+		ps->cached++;
+		snprintf(why, why_size, "cached");
+		return entry->result;
+	}
+	result = om_spf_check(ps->spf, ip, helo, sender, why, why_size);
+	ps->evaluated++;
+	if (!keyed || result == OM_AR_TEMPERROR)
+		return result;
+	if (om_hash_count(ps->cache) >= POLICYD_SPF_CACHE_MAX) {
+		om_hash_free(&ps->cache, free);
+		ps->cache = om_hash_new(1024);
+	}
+	entry = om_calloc(1, sizeof(*entry));
+	entry->result = result;
+	entry->expires = now + POLICYD_SPF_TTL;
+	free(om_hash_set(ps->cache, key, entry));
+	return result;
+}
+
+static void policyd_spf_close(struct policyd_spf *ps)
+{
+	om_spf_free(&ps->spf);
+	om_dns_free(&ps->dns);
+	om_hash_free(&ps->cache, free);
+}
+
+/* The resolver and libspf2 for config; the policy asks them at DATA.
+   Without trusted_authserv_id there is no header to write: no check. */
+static int policyd_spf_open(struct policyd *d, const struct om_config *config,
+			    char **error_r)
+{
+	struct policyd_spf fresh;
+
+	memset(&fresh, 0, sizeof(fresh));
+	if (*config->trusted_authserv_id != '\0' &&
+	    (om_dns_new(config->dns_resolver, config->dns_timeout_ms, &fresh.dns,
+			error_r) < 0 ||
+	     om_spf_new(fresh.dns, config->trusted_authserv_id, &fresh.spf,
+			error_r) < 0)) {
+		policyd_spf_close(&fresh);
+		return -1;
+	}
+	fresh.cache = om_hash_new(1024);
+	policyd_spf_close(&d->spf);
+	d->spf = fresh;
+	if (d->spf.spf != NULL)
+		om_policy_set_spf(d->policy, config->trusted_authserv_id,
+				  policyd_spf_check, &d->spf);
+	else
+		om_policy_set_spf(d->policy, "", NULL, NULL);
+	return 0;
+}
+
 static void policyd_log_request(const struct om_policy_request *req,
 				const struct om_policy_decision *dec)
 {
@@ -736,6 +854,11 @@ static void policyd_reload_config(struct policyd *d)
 	om_policy_set_outbound_filter(d->policy, d->config->outbound_filter);
 	om_policy_set_brake(d->policy, d->config->brake_filter,
 			    d->config->brake_history_days);
+	if (policyd_spf_open(d, d->config, &error) < 0) {
+		om_log_error("SIGHUP: %s (SPF checks off until it is fixed)", error);
+		om_free(&error);
+		om_policy_set_spf(d->policy, "", NULL, NULL);
+	}
 	om_log_info("SIGHUP: configuration reloaded (max_request=%ld)",
 		    d->config->policyd_max_request);
 }
@@ -829,6 +952,8 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 	om_policy_set_outbound_filter(d->policy, d->config->outbound_filter);
 	om_policy_set_brake(d->policy, d->config->brake_filter,
 			    d->config->brake_history_days);
+	if (policyd_spf_open(d, d->config, &error) < 0)
+		om_fatal("%s", error);
 	if (om_policy_load_rates(d->policy, d->store, &error) < 0 ||
 	    om_brake_load(om_policy_brake(d->policy), d->store, time(NULL), &error) < 0)
 		om_fatal("%s", error);
@@ -867,13 +992,16 @@ int main(int argc, char **argv)
 	}
 	policyd_setup(&d, config_path, foreground);
 	om_log_info("ready: listen=%s unix_max_connections=%ld inet_max_connections=%ld "
-		    "idle_timeout=%lds open_files=%llu outbound_filter=%s brake_filter=%s",
+		    "idle_timeout=%lds open_files=%llu outbound_filter=%s brake_filter=%s "
+		    "spf=%s",
 		    d.config->policyd_listen, d.config->policyd_unix_max_connections,
 		    d.config->policyd_inet_max_connections, d.config->policyd_idle_timeout,
 		    (unsigned long long)d.open_files,
 		    *d.config->outbound_filter != '\0' ? d.config->outbound_filter : "(none)",
 		    *d.config->brake_filter != '\0' ? d.config->brake_filter :
-		    "(none: braked mail deferred)");
+		    "(none: braked mail deferred)",
+		    d.spf.dns != NULL ? om_dns_describe(d.spf.dns) :
+		    "(off: no trusted_authserv_id)");
 	policyd_loop(&d);
 	for (i = 0; i < d.listen_count; i++)
 		close(d.listeners[i].fd);
@@ -881,8 +1009,11 @@ int main(int argc, char **argv)
 	for (i = 0; i < d.listen_count; i++)
 		free(d.listeners[i].spec);
 	policyd_save(&d, 1);
-	om_log_info("stopped after %llu requests; rate counters saved", d.requests);
+	om_log_info("stopped after %llu requests (%llu SPF evaluations, %llu from "
+		    "the cache); rate counters saved", d.requests, d.spf.evaluated,
+		    d.spf.cached);
 	om_policy_free(&d.policy);
+	policyd_spf_close(&d.spf);
 	om_store_close(&d.store);
 	om_config_free(&d.config);
 	return 0;

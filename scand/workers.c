@@ -11,6 +11,8 @@
 #include "lib/log.h"
 #include "proto/proto.h"
 #include "crypto/report.h"
+#include "auth/auth.h"
+#include "dns/dns.h"
 #include "scan/scan.h"
 #include "store/settings.h"
 #include "store/snapshot.h"
@@ -34,6 +36,10 @@ struct scand_worker {
 	struct om_snapshot *snap;
 	/* the site's key sealing administrators' report copies */
 	unsigned char report_key[OM_REPORT_KEY_LEN];
+	/* omamori's own DKIM and DMARC (issue 15): a resolver and the
+	   libraries' handles of its own; NULL without trusted_authserv_id */
+	struct om_dns *dns;
+	struct om_auth *auth;
 	unsigned int id;
 };
 
@@ -239,6 +245,7 @@ static void scand_handle_scan(struct scand_worker *w,
 	set.now = time(NULL);
 	set.snap = w->snap;
 	set.trusted_authserv_id = config->trusted_authserv_id;
+	set.auth = w->auth;
 	ref = scand_engines_acquire(&w->scand->engines);
 	set.engine = ref->engine;
 	set.spam_db = scand_classifier_read(&w->scand->classifier);
@@ -435,8 +442,28 @@ static void *scand_worker_main(void *arg)
 		scand_serve_connection(w, fd);
 	om_snapshot_free(&w->snap);
 	om_store_close(&w->store);
+	om_auth_free(&w->auth);
+	om_dns_free(&w->dns);
 	free(w);
 	return NULL;
+}
+
+/* The worker's resolver and DKIM/DMARC handles, when omamori has an
+   authserv-id to write its results under.  0 or -1. */
+static int scand_worker_auth(struct scand_worker *w, char **error_r)
+{
+	const struct om_config *config = w->scand->config;
+
+	if (*config->trusted_authserv_id == '\0')
+		return 0;
+	if (om_dns_new(config->dns_resolver, config->dns_timeout_ms, &w->dns,
+		       error_r) < 0)
+		return -1;
+	if (om_auth_new(w->dns, config->trusted_authserv_id, &w->auth, error_r) < 0) {
+		om_dns_free(&w->dns);
+		return -1;
+	}
+	return 0;
 }
 
 int scand_workers_start(struct scand *scand, char **error_r)
@@ -457,9 +484,16 @@ int scand_workers_start(struct scand *scand, char **error_r)
 		w = om_calloc(1, sizeof(*w));
 		w->scand = scand;
 		w->id = (unsigned int)i;
+		if (scand_worker_auth(w, error_r) < 0) {
+			free(w);
+			scand->worker_count = i;
+			return -1;
+		}
 		ret = pthread_create(&scand->workers[i], NULL, scand_worker_main, w);
 		if (ret != 0) {
 			*error_r = om_asprintf("pthread_create: %s", strerror(ret));
+			om_auth_free(&w->auth);
+			om_dns_free(&w->dns);
 			free(w);
 			scand->worker_count = i;
 			return -1;

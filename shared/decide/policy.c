@@ -36,6 +36,9 @@
 
 struct om_policy_instance {
 	long recipients;
+	/* of those, how many have auth-check on, and spf-reject on */
+	long auth_recipients;
+	long spf_reject_recipients;
 	long long size_limit;	/* smallest limit among its recipients */
 	time_t seen;
 };
@@ -56,6 +59,8 @@ struct om_policy_mailbox {
 	long long rate_messages;
 	long long rate_recipients;
 	int outbound;
+	int auth_check;		/* auth-check on (issue 15) */
+	int spf_reject;		/* spf-reject on */
 	struct om_brake_limits brake;
 };
 
@@ -73,6 +78,10 @@ struct om_policy {
 	char *outbound_filter;		/* "transport:nexthop", "" = none */
 	struct om_brake *brake;		/* the compromised-account brake */
 	char *brake_filter;		/* where braked mail goes, "" = defer */
+	/* omamori's SPF check at DATA: none until policyd sets one */
+	om_policy_spf_fn *spf;
+	void *spf_context;
+	char *authserv_id;
 };
 
 /* Correspondents kept between saves at most; more are dropped (one is
@@ -86,6 +95,7 @@ static void om_policy_request_init(struct om_policy_request *req)
 	memset(req, 0, sizeof(*req));
 	req->request = req->protocol_state = req->sender = req->recipient = "";
 	req->sasl_username = req->instance = req->client_address = "";
+	req->helo_name = "";
 }
 
 /* A number attribute: decimal digits in 0..LONG_MAX (checked, never
@@ -123,6 +133,7 @@ static int om_policy_attribute(struct om_policy_request *req,
 		{ "sasl_username", 13, &req->sasl_username },
 		{ "instance", 8, &req->instance },
 		{ "client_address", 14, &req->client_address },
+		{ "helo_name", 9, &req->helo_name },
 	};
 	size_t i;
 	long n;
@@ -230,7 +241,17 @@ struct om_policy *om_policy_new(void)
 	policy->outbound_filter = om_strdup("");
 	policy->brake = om_brake_new(14);
 	policy->brake_filter = om_strdup("");
+	policy->authserv_id = om_strdup("");
 	return policy;
+}
+
+void om_policy_set_spf(struct om_policy *policy, const char *authserv_id,
+		       om_policy_spf_fn *spf, void *context)
+{
+	free(policy->authserv_id);
+	policy->authserv_id = om_strdup(authserv_id);
+	policy->spf = spf;
+	policy->spf_context = context;
 }
 
 void om_policy_set_brake(struct om_policy *policy, const char *filter,
@@ -266,6 +287,7 @@ void om_policy_free(struct om_policy **policyp)
 	free(policy->outbound_filter);
 	om_brake_free(&policy->brake);
 	free(policy->brake_filter);
+	free(policy->authserv_id);
 	free(policy);
 	*policyp = NULL;
 }
@@ -627,6 +649,10 @@ om_policy_mailbox(struct om_policy *policy, const char *mailbox)
 	mb->rate_recipients = om_policy_number(policy, mailbox, OM_SETTING_RATE_RECIPIENTS,
 					       OM_DEFAULT_RATE_RECIPIENTS);
 	mb->outbound = *mailbox != '\0' && om_policy_outbound(policy, mailbox);
+	mb->auth_check = om_policy_word_on(policy, mailbox, OM_SETTING_AUTH_CHECK,
+					   OM_DEFAULT_AUTH_CHECK);
+	mb->spf_reject = om_policy_word_on(policy, mailbox, OM_SETTING_SPF_REJECT,
+					   OM_DEFAULT_SPF_REJECT);
 	mb->brake.on = om_policy_word_on(policy, mailbox, OM_SETTING_BRAKE,
 					 OM_DEFAULT_BRAKE);
 	mb->brake.factor = om_policy_number(policy, mailbox, OM_SETTING_BRAKE_FACTOR,
@@ -699,6 +725,7 @@ static void om_policy_say(struct om_policy_decision *out,
 {
 	out->kind = kind;
 	out->filter[0] = '\0';
+	out->header[0] = '\0';
 	out->braked = out->tripped = 0;
 	if (om_strlcpy(out->reason, reason, sizeof(out->reason)) < 0)
 		(void)om_strlcpy(out->reason, "(reason too long)", sizeof(out->reason));
@@ -724,6 +751,10 @@ static const char *om_policy_kind_text(enum om_policy_kind kind)
 		return "FILTER";
 	case OM_POLICY_DEFER_BRAKE:
 		return "450 4.7.1 Sending suspended for this account, contact your provider";
+	case OM_POLICY_PREPEND_AUTH:
+		return "PREPEND";
+	case OM_POLICY_REJECT_SPF:
+		return "550 5.7.23 SPF validation failed";
 	}
 	return NULL;
 }
@@ -735,6 +766,14 @@ void om_policy_action_text(const struct om_policy_decision *dec,
 
 	if (dec->kind == OM_POLICY_FILTER && dec->filter[0] != '\0') {
 		om_buf_printf(out, "%s %s", text, dec->filter);
+		return;
+	}
+	if (dec->kind == OM_POLICY_PREPEND_AUTH) {
+		/* a PREPEND without its header has nothing to add */
+		if (dec->header[0] != '\0')
+			om_buf_printf(out, "%s %s", text, dec->header);
+		else
+			om_buf_append_str(out, "DUNNO");
 		return;
 	}
 	/* a FILTER without its destination, or a number that is no answer:
@@ -850,6 +889,7 @@ static void om_policy_decide_rcpt(struct om_policy *policy,
 	struct om_policy_instance *inst = om_policy_instance(policy, req->instance, now);
 	const struct om_policy_mailbox *mb;
 	long long max_rcpts, max_size;
+	int auth_check, spf_reject;
 	char why[OM_POLICY_REASON_MAX];
 
 	if (om_policy_blocked(policy, req->sender, req->recipient, why, sizeof(why))) {
@@ -859,6 +899,9 @@ static void om_policy_decide_rcpt(struct om_policy *policy,
 	mb = om_policy_mailbox(policy, req->recipient);
 	max_rcpts = mb->max_recipients;
 	max_size = mb->max_message_size;
+	/* copied: a later lookup may start the mailbox cache again */
+	auth_check = mb->auth_check;
+	spf_reject = mb->spf_reject;
 	if (inst != NULL && inst->recipients + 1 > max_rcpts) {
 		snprintf(why, sizeof(why), "recipient %ld of this message, limit %lld",
 			 inst->recipients + 1, max_rcpts);
@@ -892,6 +935,8 @@ static void om_policy_decide_rcpt(struct om_policy *policy,
 		inst->recipients++;
 		if (inst->size_limit == 0 || max_size < inst->size_limit)
 			inst->size_limit = max_size;
+		inst->auth_recipients += auth_check;
+		inst->spf_reject_recipients += spf_reject;
 	}
 	if (*req->sasl_username != '\0')
 		om_policy_note_correspondent(policy, req->sasl_username,
@@ -926,6 +971,94 @@ static void om_policy_decide_size(struct om_policy *policy,
 	om_policy_say(out, OM_POLICY_DUNNO, "size within the limit");
 }
 
+/* 1 if s may go into a header as a domain: 1..253 bytes of letters,
+   digits, '-', '_', '.'. */
+static int om_policy_header_domain(const char *s)
+{
+	size_t n = strlen(s);
+	const char *p;
+
+	if (n == 0 || n > 253 || *s == '.')
+		return 0;
+	for (p = s; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			return 0;
+	}
+	return 1;
+}
+
+/* The Authentication-Results field of an SPF result: the MAIL FROM
+   domain (lower case) when it is a clean domain name, else the HELO
+   name for the null sender; no property for anything else. */
+static void om_policy_spf_header(const struct om_policy *policy,
+				 const struct om_policy_request *req,
+				 enum om_ar_result result, char *out, size_t size)
+{
+	const char *at = strrchr(req->sender, '@');
+	char domain[254], *p;
+	const char *property = NULL;
+	int n;
+
+	domain[0] = '\0';
+	if (*req->sender != '\0' && at != NULL &&
+	    om_strlcpy(domain, at + 1, sizeof(domain)) == 0 &&
+	    om_policy_header_domain(domain))
+		property = "smtp.mailfrom";
+	else if (*req->sender == '\0' &&
+		 om_strlcpy(domain, req->helo_name, sizeof(domain)) == 0 &&
+		 om_policy_header_domain(domain))
+		property = "smtp.helo";
+	for (p = domain; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	n = snprintf(out, size, "Authentication-Results: %s; spf=%s%s%s%s%s",
+		     policy->authserv_id, om_ar_result_name(result),
+		     property != NULL ? " " : "", property != NULL ? property : "",
+		     property != NULL ? "=" : "", property != NULL ? domain : "");
+	if (n < 0 || (size_t)n >= size)
+		out[0] = '\0';
+}
+
+/* At DATA: omamori's SPF check of a message from a client that did not
+   authenticate, when one of its recipients' domains asks for it. */
+static void om_policy_decide_data(struct om_policy *policy,
+				  const struct om_policy_request *req,
+				  struct om_policy_decision *out)
+{
+	struct om_policy_instance *inst = *req->instance != '\0' ?
+		om_hash_get(policy->instances, req->instance) : NULL;
+	enum om_ar_result result;
+	char why[160], reason[OM_POLICY_REASON_MAX], *why_text;
+
+	if (policy->spf == NULL || *policy->authserv_id == '\0') {
+		om_policy_say(out, OM_POLICY_DUNNO, "no SPF check configured");
+		return;
+	}
+	if (*req->sasl_username != '\0') {
+		om_policy_say(out, OM_POLICY_DUNNO, "authenticated sender: no SPF check");
+		return;
+	}
+	if (inst == NULL || inst->auth_recipients == 0) {
+		om_policy_say(out, OM_POLICY_DUNNO, "no recipient with auth-check on");
+		return;
+	}
+	why[0] = '\0';
+	result = policy->spf(policy->spf_context, req->client_address,
+			     req->helo_name, req->sender, why, sizeof(why));
+	if (result == OM_AR_RESULT_NONE)
+		result = OM_AR_TEMPERROR;
+	why_text = om_policy_reason_text(why, 120);
+	snprintf(reason, sizeof(reason), "spf=%s: %s", om_ar_result_name(result),
+		 why_text);
+	free(why_text);
+	if (result == OM_AR_FAIL &&
+	    inst->spf_reject_recipients == inst->recipients) {
+		om_policy_say(out, OM_POLICY_REJECT_SPF, reason);
+		return;
+	}
+	om_policy_say(out, OM_POLICY_PREPEND_AUTH, reason);
+	om_policy_spf_header(policy, req, result, out->header, sizeof(out->header));
+}
+
 void om_policy_decide(struct om_policy *policy,
 		      const struct om_policy_request *req, time_t now,
 		      struct om_policy_decision *out)
@@ -938,6 +1071,8 @@ void om_policy_decide(struct om_policy *policy,
 		om_policy_decide_rcpt(policy, req, now, out);
 	else if (strcmp(req->protocol_state, "MAIL") == 0)
 		om_policy_decide_size(policy, req, now, 0, out);
+	else if (strcmp(req->protocol_state, "DATA") == 0)
+		om_policy_decide_data(policy, req, out);
 	else if (strcmp(req->protocol_state, "END-OF-MESSAGE") == 0)
 		om_policy_decide_size(policy, req, now, 1, out);
 	else

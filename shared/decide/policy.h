@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "lib/om-config.h"
+#include "lib/values.h"
 
 struct om_store;
 struct om_buf;
@@ -27,6 +28,7 @@ struct om_policy_request {
 	const char *sasl_username;
 	const char *instance;
 	const char *client_address;
+	const char *helo_name;
 	long long size;
 	long recipient_count;
 };
@@ -46,7 +48,14 @@ enum om_policy_kind {
 	OM_POLICY_FILTER,		/* FILTER transport:nexthop */
 	OM_POLICY_DEFER_BRAKE,		/* 450 4.7.1: braked, and no
 					   brake_filter to hold its mail */
+	OM_POLICY_PREPEND_AUTH,		/* PREPEND Authentication-Results:
+					   omamori's SPF result (at DATA) */
+	OM_POLICY_REJECT_SPF,		/* 550 5.7.23: SPF fail, and every
+					   recipient's domain has spf-reject */
 };
+
+/* An Authentication-Results header as policyd prepends it, at most. */
+#define OM_POLICY_HEADER_MAX 640
 
 struct om_policy_decision {
 	enum om_policy_kind kind;
@@ -56,6 +65,9 @@ struct om_policy_decision {
 	/* FILTER's transport:nexthop: omamori.conf's outbound_filter,
 	   checked when the configuration is loaded; else "" */
 	char filter[OM_OUTBOUND_FILTER_MAX + 1];
+	/* PREPEND_AUTH's header field, made of omamori's words and checked
+	   domain names only; else "" */
+	char header[OM_POLICY_HEADER_MAX];
 	char reason[OM_POLICY_REASON_MAX];	/* why, for logs and policy test */
 };
 
@@ -84,6 +96,19 @@ void om_policy_set_outbound_filter(struct om_policy *policy, const char *filter)
    and the days of history it compares.  Copied. */
 void om_policy_set_brake(struct om_policy *policy, const char *filter,
 			 long history_days);
+/* omamori's own SPF check (issue 15, doc/auth.md): at DATA, for a message
+   from a client that did not authenticate, one of whose recipients' domain
+   has auth-check on, spf says the result for (client address, HELO, MAIL
+   FROM), and the answer is PREPEND "Authentication-Results: <authserv_id>;
+   spf=<result> smtp.mailfrom=<domain>" - or REJECT for a fail when every
+   recipient's domain has spf-reject on.  No spf (the default, and
+   omamorictl policy test) or an empty authserv_id: DUNNO at DATA.  The
+   id is copied; context is the caller's. */
+typedef enum om_ar_result om_policy_spf_fn(void *context, const char *client_address,
+					   const char *helo, const char *sender,
+					   char *why, size_t why_size);
+void om_policy_set_spf(struct om_policy *policy, const char *authserv_id,
+		       om_policy_spf_fn *spf, void *context);
 /* The brake's figures, for policyd to load, save and refresh. */
 struct om_brake *om_policy_brake(struct om_policy *policy);
 /* Replaces the snapshot with the store's current lists and settings.

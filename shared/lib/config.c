@@ -78,6 +78,8 @@ static const struct om_param om_params[] = {
 	{ "dedup_fsync", OM_PARAM_LONG, OFF(dedup_fsync), "0", 0, 1, NULL },
 	{ "quarantine_mailbox", OM_PARAM_STR, OFF(quarantine_mailbox), "Quarantine", 0, 0, NULL },
 	{ "trusted_authserv_id", OM_PARAM_STR, OFF(trusted_authserv_id), "", 0, 0, NULL },
+	{ "dns_resolver", OM_PARAM_STR, OFF(dns_resolver), "", 0, 0, NULL },
+	{ "dns_timeout_ms", OM_PARAM_LONG, OFF(dns_timeout_ms), "2000", 100, 30000, NULL },
 	{ "spam_save_interval", OM_PARAM_LONG, OFF(spam_save_interval), "10", 1, 3600, NULL },
 	{ "doveadm_path", OM_PARAM_STR, OFF(doveadm_path), "/usr/bin/doveadm", 0, 0, NULL },
 	{ "dovecot_config", OM_PARAM_STR, OFF(dovecot_config), "", 0, 0, NULL },
@@ -265,6 +267,27 @@ static int om_config_check_filter(const char *name, const char *filter,
 	return 0;
 }
 
+/* trusted_authserv_id: "" or a token (RFC 8601's authserv-id as omamori
+   writes it: letters, digits, '.', '-', '_'), since omamori's own checks
+   write it into the headers it adds. */
+static int om_config_check_authserv_id(const char *id, char **error_r)
+{
+	const char *p;
+
+	if (strlen(id) > 253) {
+		*error_r = om_strdup("parameter trusted_authserv_id: longer than 253 bytes");
+		return -1;
+	}
+	for (p = id; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.') {
+			*error_r = om_strdup("parameter trusted_authserv_id: only letters, "
+					     "digits, '.', '-' and '_' (a host name)");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* brake_filter unset: outbound_filter's destination with its last path
    component "brake" (omamori-out:unix:omamori/filter ->
    omamori-out:unix:omamori/brake), the second socket omamori-filter
@@ -315,7 +338,8 @@ int om_config_load(const char *path, struct om_config **config_r,
 	free(data);
 	om_config_derive_brake_filter(config);
 	if (om_config_check_filter("outbound_filter", config->outbound_filter, &error) < 0 ||
-	    om_config_check_filter("brake_filter", config->brake_filter, &error) < 0) {
+	    om_config_check_filter("brake_filter", config->brake_filter, &error) < 0 ||
+	    om_config_check_authserv_id(config->trusted_authserv_id, &error) < 0) {
 		*error_r = om_asprintf("%s: %s", path, error);
 		free(error);
 		om_config_free(&config);

@@ -90,6 +90,11 @@ struct om_config {
 	/* the authserv-id of our own MTA's Authentication-Results headers
 	   ("" = trust none) */
 	char *trusted_authserv_id;
+	/* omamori's own SPF, DKIM and DMARC checks (issue 15): the DNS
+	   servers asked ("ADDRESS[@PORT] ...", "" = /etc/resolv.conf) and
+	   the most one server may take for one lookup */
+	char *dns_resolver;
+	long dns_timeout_ms;
 	char *quarantine_mailbox;	/* where spam to quarantine goes */
 	long spam_save_interval;	/* seconds between classifier saves */
 	char *doveadm_path;	/* what omamorictl cron runs (absolute) */

@@ -51,6 +51,17 @@ static const char *const om_url_verdict_names[] = {
 	[OM_URL_VERDICT_BLOCK] = "block",
 };
 
+static const char *const om_ar_result_names[] = {
+	[OM_AR_PASS] = "pass",
+	[OM_AR_FAIL] = "fail",
+	[OM_AR_SOFTFAIL] = "softfail",
+	[OM_AR_NEUTRAL] = "neutral",
+	[OM_AR_NONE] = "none",
+	[OM_AR_TEMPERROR] = "temperror",
+	[OM_AR_PERMERROR] = "permerror",
+	[OM_AR_POLICY] = "policy",
+};
+
 /* names[value], or NULL for 0 and anything past the table. */
 static const char *om_values_name(const char *const *names, size_t count,
 				  long value)
@@ -188,5 +199,22 @@ int om_url_verdict_parse(const char *name, enum om_url_verdict *verdict_r)
 	if (i < 0)
 		return -1;
 	*verdict_r = (enum om_url_verdict)i;
+	return 0;
+}
+
+const char *om_ar_result_name(enum om_ar_result result)
+{
+	return om_values_name(om_ar_result_names, OM_N_ELEMENTS(om_ar_result_names),
+			      (long)result);
+}
+
+int om_ar_result_parse(const char *name, enum om_ar_result *result_r)
+{
+	int i = om_values_find(om_ar_result_names, OM_N_ELEMENTS(om_ar_result_names),
+			       name);
+
+	if (i < 0)
+		return -1;
+	*result_r = (enum om_ar_result)i;
 	return 0;
 }

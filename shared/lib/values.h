@@ -78,6 +78,22 @@ enum om_url_verdict {
 	OM_URL_VERDICT_BLOCK,	/* the strongest: it wins over warn */
 };
 
+/* A result of SPF, DKIM or DMARC as an Authentication-Results header
+   writes it (RFC 8601 2.7, RFC 7489 11.2): policyd's SPF and scand's DKIM
+   and DMARC (issue 15).  None is "not checked"; OM_AR_NONE is the
+   checked result "none" (no record, no signature). */
+enum om_ar_result {
+	OM_AR_RESULT_NONE = 0,
+	OM_AR_PASS,
+	OM_AR_FAIL,
+	OM_AR_SOFTFAIL,
+	OM_AR_NEUTRAL,
+	OM_AR_NONE,
+	OM_AR_TEMPERROR,
+	OM_AR_PERMERROR,
+	OM_AR_POLICY,
+};
+
 /* The name of a value as the protocol, the settings and the logs write it
    ("clean", "deliver", "tag", "in", "spam"): static, or NULL for the
    value none and for a number that is no value of the enum. */
@@ -88,6 +104,7 @@ const char *om_direction_name(enum om_direction direction);
 const char *om_learn_name(enum om_learn learn);
 const char *om_url_kind_name(enum om_url_kind kind);
 const char *om_url_verdict_name(enum om_url_verdict verdict);
+const char *om_ar_result_name(enum om_ar_result result);
 
 /* The value of a name (exact, case-sensitive).  0, or -1 for a name of no
    value ("none" and "" included), *value_r unchanged. */
@@ -98,5 +115,6 @@ int om_direction_parse(const char *name, enum om_direction *direction_r);
 int om_learn_parse(const char *name, enum om_learn *learn_r);
 int om_url_kind_parse(const char *name, enum om_url_kind *kind_r);
 int om_url_verdict_parse(const char *name, enum om_url_verdict *verdict_r);
+int om_ar_result_parse(const char *name, enum om_ar_result *result_r);
 
 #endif

@@ -86,6 +86,9 @@ struct om_scan_result {
 	char *spam_tag;
 	char *spam_listed;
 	char *spam_subject;	/* tag action: the new raw Subject value */
+	/* omamori's own DKIM and DMARC results (issue 15): the value of the
+	   Authentication-Results header the delivery adds, or NULL */
+	char *auth_results;
 	char *virus;		/* first virus name, or NULL */
 	char *reason;		/* why unscanned, or NULL */
 	struct om_scan_part *parts;

@@ -26,10 +26,13 @@
 #include "mail/subject.h"
 #include "notice/wrap.h"
 #include "crypto/report.h"
+#include "auth/auth.h"
+#include "store/settings.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct om_scan_run {
 	const struct om_scan_settings *set;
@@ -572,6 +575,68 @@ static int om_scan_virus(struct om_scan_run *run, char **error_r)
 	return om_scan_decide(run, error_r);
 }
 
+struct om_scan_spf {
+	const char *id;
+	int found;
+	enum om_ar_result result;
+	char domain[OM_AR_DOMAIN_MAX + 1];
+};
+
+/* The first (topmost) Authentication-Results header of omamori's id that
+   has an SPF result: the one policyd prepended at DATA, above everything
+   the sender wrote (doc/auth.md). */
+static void om_scan_spf_header(void *context, const char *name, const char *value)
+{
+	struct om_scan_spf *spf = context;
+
+	if (spf->found || value == NULL ||
+	    strcasecmp(name, "Authentication-Results") != 0)
+		return;
+	spf->found = om_ar_read_spf(value, spf->id, &spf->result, spf->domain,
+				    sizeof(spf->domain));
+}
+
+/* omamori's DKIM and DMARC of an incoming message, when the recipient's
+   domain asks for them: the header value in res->auth_results. */
+static void om_scan_auth(struct om_scan_run *run)
+{
+	const struct om_scan_settings *set = run->set;
+	const struct om_scan_request *req = run->req;
+	struct om_scan_spf spf;
+	struct om_auth_message msg;
+	struct om_auth_result ar;
+	char *error = NULL, *value, *from;
+	int on;
+
+	if (set->auth == NULL || set->snap == NULL || run->msg == NULL ||
+	    req->direction == OM_DIRECTION_OUT)
+		return;
+	value = om_settings_domain_value_from(om_snapshot_source(set->snap),
+					      req->mailbox, OM_SETTING_AUTH_CHECK,
+					      OM_DEFAULT_AUTH_CHECK, &error);
+	free(error);
+	on = value != NULL && strcmp(value, "on") == 0;
+	free(value);
+	if (!on)
+		return;
+	memset(&spf, 0, sizeof(spf));
+	spf.id = set->trusted_authserv_id;
+	om_mime_foreach_header(run->msg, om_scan_spf_header, &spf);
+	from = om_mime_from_address(run->msg);
+	memset(&msg, 0, sizeof(msg));
+	msg.message = req->message;
+	msg.len = req->message_len;
+	msg.from_address = from;
+	msg.spf = spf.found ? spf.result : OM_AR_RESULT_NONE;
+	msg.spf_domain = spf.domain;
+	om_auth_verify(set->auth, &msg, &ar);
+	free(from);
+	free(run->res->auth_results);
+	run->res->auth_results = ar.header_value;
+	ar.header_value = NULL;
+	om_auth_result_free(&ar);
+}
+
 int om_scan_message(const struct om_scan_settings *set,
 		    const struct om_scan_request *req,
 		    struct om_scan_result *res, char **error_r)
@@ -600,6 +665,10 @@ int om_scan_message(const struct om_scan_settings *set,
 		res->verdict = OM_VERDICT_CLEAN;
 		res->action = OM_ACTION_DELIVER;
 	}
+	/* omamori's own DKIM and DMARC, whatever the verdict: the message
+	   delivered (or quarantined) carries them */
+	if (ret == 0)
+		om_scan_auth(&run);
 	/* clean mail: the spam check with its links, or the links alone */
 	if (ret == 0 && set->snap != NULL && res->verdict == OM_VERDICT_CLEAN) {
 		if ((checks & OM_CHECK_SPAM) != 0 && set->spam_db != NULL)

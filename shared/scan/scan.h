@@ -15,6 +15,7 @@
 #include "notice/notify.h"
 #include "proto/proto.h"
 
+struct om_auth;
 struct om_av_engine;
 struct om_snapshot;
 struct om_spam_db;
@@ -37,6 +38,9 @@ struct om_scan_settings {
 	const struct om_spam_db *spam_db;
 	const struct om_snapshot *snap;
 	const char *trusted_authserv_id;
+	/* omamori's own DKIM and DMARC (auth/auth.h), for incoming mail to
+	   a mailbox whose domain has auth-check on; NULL: not checked */
+	struct om_auth *auth;
 };
 
 /* Scans req->message and fills res (verdict, action, virus, parts, and the

@@ -56,6 +56,8 @@ static const struct om_domain_setting om_domain_settings[] = {
 	  OM_DEFAULT_OUTBOUND_SPAM_THRESHOLD },
 	{ OM_SETTING_OUTBOUND_ADMIN, OM_SETTING_WORDS_OR_ADDRESS, "off", 0, 0, 0, "off" },
 	{ OM_SETTING_BRAKE, OM_SETTING_WORDS, "on off", 0, 0, 1, OM_DEFAULT_BRAKE },
+	{ OM_SETTING_AUTH_CHECK, OM_SETTING_WORDS, "on off", 0, 0, 0, OM_DEFAULT_AUTH_CHECK },
+	{ OM_SETTING_SPF_REJECT, OM_SETTING_WORDS, "on off", 0, 0, 0, OM_DEFAULT_SPF_REJECT },
 	{ OM_SETTING_BRAKE_FACTOR, OM_SETTING_INTEGER, NULL, 1, 1000, 1, "10" },
 	{ OM_SETTING_BRAKE_MIN_MESSAGES, OM_SETTING_INTEGER, NULL, 1, 100000000L, 1, "100" },
 	{ OM_SETTING_BRAKE_MIN_RECIPIENTS, OM_SETTING_INTEGER, NULL, 1, 100000000L, 1, "300" },
@@ -281,7 +283,7 @@ const char *om_settings_domain_names(void)
 		"spam-quarantine-threshold spam-tag quarantine-retention "
 		"user-allow-lists learn-allow-sender outbound-spam "
 		"outbound-spam-threshold outbound-admin brake brake-factor "
-		"brake-min-messages brake-min-recipients";
+		"brake-min-messages brake-min-recipients auth-check spf-reject";
 }
 
 int om_settings_domain_valid(const char *name)

@@ -114,6 +114,14 @@ int om_settings_user_may_change(const char *value, const char *what);
    when the sliding hour's messages or distinct recipients go over
    max(brake-min-*, brake-factor x the login's peak hour of the last
    brake_history_days days) */
+/* omamori's own sender authentication (issue 15, doc/auth.md): SPF in
+   omamori-policyd, DKIM and DMARC in omamori-scand, each result in an
+   Authentication-Results header of trusted_authserv_id; spf-reject refuses
+   an SPF fail at DATA when every recipient's domain says so */
+#define OM_SETTING_AUTH_CHECK "auth-check"
+#define OM_SETTING_SPF_REJECT "spf-reject"
+#define OM_DEFAULT_AUTH_CHECK "off"
+#define OM_DEFAULT_SPF_REJECT "off"
 #define OM_SETTING_BRAKE "brake"
 #define OM_SETTING_BRAKE_FACTOR "brake-factor"
 #define OM_SETTING_BRAKE_MIN_MESSAGES "brake-min-messages"

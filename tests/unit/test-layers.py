@@ -30,14 +30,19 @@ OURS = {
     "archive": {"lib"},
     # URLs parsed and normalised, registrable domains, feeds (issue 15)
     "url": {"lib"},
+    # every DNS lookup (ldns), and SPF/DKIM/DMARC over it (issue 15)
+    "dns": {"lib"},
+    "auth": {"lib", "dns", "url"},
     "spam": {"lib", "mail", "store", "url"},
-    "scan": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "url"},
+    "scan": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "url",
+             "auth", "dns"},
     "quarantine": {"lib", "crypto", "store", "notice", "mail"},
     "scand": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "scan",
-              "url"},
+              "url", "auth", "dns"},
     "cli": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "scan",
-            "quarantine", "url"},
-    "postfix-policy": {"lib", "store", "decide"},
+            "quarantine", "url", "auth", "dns"},
+    # omamori-policyd: its SPF check at DATA (auth/spf.h over dns/)
+    "postfix-policy": {"lib", "store", "decide", "auth", "dns"},
     # omamori-filter, the second program of postfix-policy/: it asks scand
     # (proto), rewrites headers and MIME (mail), ZIPs attachments (archive)
     # and renders the password notice (notice); outbound-hold signs its
@@ -64,6 +69,10 @@ FIELD = [
     (re.compile(r"^zip\.h$"), {"archive"}),
     (re.compile(r"^idn2\.h$"), {"url"}),
     (re.compile(r"^libpsl\.h$"), {"url"}),
+    (re.compile(r"^ldns/"), {"dns"}),
+    (re.compile(r"^spf2/"), {"auth"}),
+    (re.compile(r"^opendkim/"), {"auth"}),
+    (re.compile(r"^opendmarc/"), {"auth"}),
 ]
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')

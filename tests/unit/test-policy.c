@@ -126,6 +126,7 @@ static const char *decide(struct om_policy *policy, const char *state,
 	req.sasl_username = user;
 	req.instance = instance;
 	req.client_address = "127.0.0.1";
+	req.helo_name = "Mail.X.example";
 	req.size = size;
 	om_policy_decide(policy, &req, (time_t)now, &dec);
 	return answer_of(&dec);
@@ -321,6 +322,74 @@ static void test_scoped_refresh(struct om_store *store)
 
 /* Per-message state is bounded: forgotten after END-OF-MESSAGE, and the
    oldest go first when a client opens transaction after transaction. */
+/* omamori's SPF check at DATA (issue 15): the result the SPF function
+   gives, asked only when a recipient's domain has auth-check on and the
+   client did not authenticate; PREPEND with omamori's id and the MAIL
+   FROM domain (lower case), a REJECT only for fail and only when every
+   recipient's domain has spf-reject on; a sender's odd domain never
+   reaches the header. */
+static enum om_ar_result fake_spf_result;
+static int fake_spf_calls;
+
+static enum om_ar_result fake_spf(void *context, const char *ip, const char *helo,
+				  const char *sender, char *why, size_t why_size)
+{
+	(void)context; (void)ip; (void)helo; (void)sender;
+	fake_spf_calls++;
+	snprintf(why, why_size, "fake");
+	return fake_spf_result;
+}
+
+static void test_spf_at_data(struct om_store *store)
+{
+	struct om_policy *policy = om_policy_new();
+	char *error = NULL;
+
+	TAP_OK(om_store_domain_set(store, "auth.jp", OM_SETTING_AUTH_CHECK, "on", &error) == 0 &&
+	       om_store_domain_set(store, "strict.jp", OM_SETTING_AUTH_CHECK, "on", &error) == 0 &&
+	       om_store_domain_set(store, "strict.jp", OM_SETTING_SPF_REJECT, "on", &error) == 0 &&
+	       om_policy_load(policy, store, &error) == 0, "auth-check domains loaded");
+	decide(policy, "RCPT", "a@Far.Example", "u@auth.jp", "", "s1", 0, 3000);
+	TAP_OK(strcmp(decide(policy, "DATA", "a@Far.Example", "", "", "s1", 0, 3000),
+		      "DUNNO") == 0, "no SPF function: DUNNO at DATA");
+	om_policy_set_spf(policy, "mx.auth.jp", fake_spf, NULL);
+	fake_spf_result = OM_AR_FAIL;
+	TAP_OK(strcmp(decide(policy, "DATA", "a@Far.Example", "", "", "s1", 0, 3000),
+		      "PREPEND Authentication-Results: mx.auth.jp; spf=fail "
+		      "smtp.mailfrom=far.example") == 0, "fail: PREPEND (%s)", answer_of(&dec));
+	fake_spf_calls = 0;
+	decide(policy, "RCPT", "a@far.example", "u@other.jp", "", "s2", 0, 3000);
+	TAP_OK(strcmp(decide(policy, "DATA", "a@far.example", "", "", "s2", 0, 3000),
+		      "DUNNO") == 0 && fake_spf_calls == 0,
+	       "no recipient with auth-check: DUNNO, SPF not asked");
+	decide(policy, "RCPT", "a@far.example", "u@auth.jp", "u@auth.jp", "s3", 0, 3000);
+	TAP_OK(strcmp(decide(policy, "DATA", "a@far.example", "", "u@auth.jp", "s3", 0, 3000),
+		      "DUNNO") == 0 && fake_spf_calls == 0, "authenticated: DUNNO");
+	decide(policy, "RCPT", "a@far.example", "u@strict.jp", "", "s4", 0, 3000);
+	TAP_OK(strncmp(decide(policy, "DATA", "a@far.example", "", "", "s4", 0, 3000),
+		       "550 5.7.23", 10) == 0, "fail, every domain spf-reject: 550 5.7.23");
+	decide(policy, "RCPT", "a@far.example", "u@strict.jp", "", "s5", 0, 3000);
+	decide(policy, "RCPT", "a@far.example", "v@auth.jp", "", "s5", 0, 3000);
+	TAP_OK(strncmp(decide(policy, "DATA", "a@far.example", "", "", "s5", 0, 3000),
+		       "PREPEND", 7) == 0, "fail, one domain without spf-reject: PREPEND");
+	fake_spf_result = OM_AR_SOFTFAIL;
+	decide(policy, "RCPT", "a@far.example", "u@strict.jp", "", "s6", 0, 3000);
+	TAP_OK(strncmp(decide(policy, "DATA", "a@far.example", "", "", "s6", 0, 3000),
+		       "PREPEND", 7) == 0, "softfail is never refused");
+	fake_spf_result = OM_AR_RESULT_NONE;
+	decide(policy, "RCPT", "", "u@auth.jp", "", "s7", 0, 3000);
+	TAP_OK(strcmp(decide(policy, "DATA", "", "", "", "s7", 0, 3000),
+		      "PREPEND Authentication-Results: mx.auth.jp; spf=temperror "
+		      "smtp.helo=mail.x.example") == 0,
+	       "nothing decided is temperror; null sender: smtp.helo (%s)", answer_of(&dec));
+	fake_spf_result = OM_AR_PASS;
+	decide(policy, "RCPT", "a@evil;dmarc=pass", "u@auth.jp", "", "s8", 0, 3000);
+	TAP_OK(strcmp(decide(policy, "DATA", "a@evil;dmarc=pass", "", "", "s8", 0, 3000),
+		      "PREPEND Authentication-Results: mx.auth.jp; spf=pass") == 0,
+	       "a domain a header may not carry is left out (%s)", answer_of(&dec));
+	om_policy_free(&policy);
+}
+
 static void test_message_state_bounded(struct om_store *store)
 {
 	struct om_policy *policy = om_policy_new();
@@ -365,6 +434,7 @@ int main(void)
 	test_block_reasons(store);
 	test_settings_change(store);
 	test_scoped_refresh(store);
+	test_spf_at_data(store);
 	test_message_state_bounded(store);
 	om_store_close(&store);
 	tap_remove_tree(dir);
