@@ -432,8 +432,7 @@ static int filter_plan_for(struct om_store *store, const char *mailbox,
 
 /* ---- notices of the filter's own ---- */
 
-/* notice_from, with the domain of address when it has none. */
-static char *filter_notice_from(const struct om_config *config, const char *address)
+char *filter_notice_from(const struct om_config *config, const char *address)
 {
 	const char *at = strrchr(address, '@');
 
@@ -523,27 +522,16 @@ static int filter_notice_build(struct filter_job *job, const char *mailbox,
 static int filter_notice_send(const char *rcpt, const struct om_buf *mail,
 			      const struct om_config *config, char **error_r)
 {
-	struct filter_reply reply = { 0, NULL };
-	struct filter_smtp_result res;
-	char *to = (char *)rcpt;
-	int ret = -1;
+	char *why = NULL;
+	int ret = filter_smtp_notice(config->filter_reinject, FILTER_REINJECT_TIMEOUT_MS,
+				     rcpt, mail, NULL, &why);
 
-	if (filter_smtp_send(config->filter_reinject, FILTER_REINJECT_TIMEOUT_MS, "",
-			     &to, 1, NULL, 1, 0, mail->data, mail->len, &reply, &res,
-			     error_r) < 0) {
-		free(reply.text);
-		return -1;
-	}
-	if (res.final_code == 250)
-		ret = 0;
-	else
-		*error_r = om_asprintf("refused: %d %s", res.final_code != 0 ?
-				       res.final_code : reply.code,
-				       res.final_text != NULL ? res.final_text :
-				       reply.text != NULL ? reply.text : "");
-	filter_smtp_result_free(&res);
-	free(reply.text);
-	return ret;
+	if (ret == 1)
+		return 0;
+	*error_r = ret == 0 ? om_asprintf("refused: %s", why) : why;
+	if (ret == 0)
+		free(why);
+	return -1;
 }
 
 /* ---- outbound virus ---- */

@@ -369,12 +369,10 @@ static int filter_hold_notify(struct filter_worker *w, const struct om_store_hol
 	const struct om_config *config = w->daemon->config;
 	struct filter_hold_daemon *h = w->daemon->hold;
 	struct om_notify_brand brand = { config->brand_name, config->brand_support };
-	struct filter_reply reply = { 0, NULL };
-	struct filter_smtp_result res;
 	struct om_buf mail;
 	char *lang, *tok1, *tok2, *link1 = NULL, *link2 = NULL, *text = NULL,
-		*error = NULL, *rcpts, *expires, *minutes, *from, *rcpt;
-	const char *subject, *body, *at;
+		*error = NULL, *rcpts, *expires, *minutes, *from, *qid = NULL;
+	const char *subject, *body;
 	int ret = -1;
 
 	if (h == NULL || !h->have_keys) {
@@ -421,35 +419,28 @@ static int filter_hold_notify(struct filter_worker *w, const struct om_store_hol
 			    error != NULL ? error : "no Subject line in hold-notice.txt");
 		goto out;
 	}
-	at = strrchr(hold->mailbox, '@');
-	if (strchr(config->notice_from, '@') != NULL || at == NULL)
-		from = om_strdup(config->notice_from);
-	else
-		from = om_asprintf("%s%s", config->notice_from, at);
+	from = filter_notice_from(config, hold->mailbox);
 	om_buf_init(&mail);
 	/* never answered automatically, and never held: the re-injection asks
 	   no policy, so no FILTER applies to it */
 	om_buf_printf(&mail, "Auto-Submitted: auto-generated\nX-Omamori-Hold: %s\n", hold->id);
 	om_mime_build_text_mail(from, hold->mailbox, subject, body, &mail);
-	rcpt = (char *)hold->mailbox;
-	if (filter_smtp_send(config->filter_reinject, FILTER_HOLD_REINJECT_TIMEOUT_MS,
-			     "", &rcpt, 1, NULL, 1, 0, mail.data, mail.len, &reply,
-			     &res, &error) < 0) {
+	switch (filter_smtp_notice(config->filter_reinject, FILTER_HOLD_REINJECT_TIMEOUT_MS,
+				   hold->mailbox, &mail, &qid, &error)) {
+	case 1:
+		om_log_info("hold %s: notice sent to %s as %s", hold->id,
+			    hold->mailbox, qid);
+		ret = 0;
+		break;
+	case 0:
+		om_log_warn("hold %s: notice to %s refused: %s", hold->id,
+			    hold->mailbox, error);
+		break;
+	default:
 		om_log_warn("hold %s: notice to %s: %s", hold->id, hold->mailbox, error);
-	} else {
-		if (res.final_code == 250) {
-			om_log_info("hold %s: notice sent to %s as %s", hold->id,
-				    hold->mailbox, res.queue_id != NULL ? res.queue_id : "?");
-			ret = 0;
-		} else {
-			om_log_warn("hold %s: notice to %s refused: %d %s", hold->id,
-				    hold->mailbox, res.final_code != 0 ? res.final_code :
-				    reply.code, res.final_text != NULL ? res.final_text :
-				    reply.text != NULL ? reply.text : "");
-		}
-		filter_smtp_result_free(&res);
+		break;
 	}
-	free(reply.text);
+	free(qid);
 	om_buf_free(&mail);
 	free(from);
 out:
@@ -663,11 +654,9 @@ int filter_hold_alert(struct filter_worker *w, const char *mailbox,
 {
 	const struct om_config *config = w->daemon->config;
 	struct om_notify_brand brand = { config->brand_name, config->brand_support };
-	struct filter_reply reply = { 0, NULL };
-	struct filter_smtp_result res;
 	struct om_buf mail;
-	char *admin, *lang, *text = NULL, *error = NULL, *from;
-	const char *subject, *body, *at;
+	char *admin, *lang, *text = NULL, *error = NULL, *from, *qid = NULL;
+	const char *subject, *body;
 	int ret = -1;
 
 	admin = filter_hold_admin_address(w->store, mailbox);
@@ -686,35 +675,28 @@ int filter_hold_alert(struct filter_worker *w, const char *mailbox,
 			     error != NULL ? error : "no Subject line");
 		goto out;
 	}
-	at = strrchr(mailbox, '@');
-	if (strchr(config->notice_from, '@') != NULL || at == NULL)
-		from = om_strdup(config->notice_from);
-	else
-		from = om_asprintf("%s%s", config->notice_from, at);
+	from = filter_notice_from(config, mailbox);
 	om_buf_init(&mail);
 	/* from <>, through the re-injection, which asks no policy: never
 	   filtered, held or braked itself */
 	om_buf_printf(&mail, "Auto-Submitted: auto-generated\nX-Omamori-Alert: %s\n",
 		      template_name);
 	om_mime_build_text_mail(from, admin, subject, body, &mail);
-	if (filter_smtp_send(config->filter_reinject, FILTER_HOLD_REINJECT_TIMEOUT_MS,
-			     "", &admin, 1, NULL, 1, 0, mail.data, mail.len, &reply,
-			     &res, &error) < 0) {
+	switch (filter_smtp_notice(config->filter_reinject, FILTER_HOLD_REINJECT_TIMEOUT_MS,
+				   admin, &mail, &qid, &error)) {
+	case 1:
+		om_log_info("%s: alert %s sent to %s as %s", tag, template_name,
+			    admin, qid);
+		ret = 1;
+		break;
+	case 0:
+		om_log_error("%s: alert to %s refused: %s", tag, admin, error);
+		break;
+	default:
 		om_log_error("%s: alert to %s: %s", tag, admin, error);
-	} else {
-		if (res.final_code == 250) {
-			om_log_info("%s: alert %s sent to %s as %s", tag, template_name,
-				    admin, res.queue_id != NULL ? res.queue_id : "?");
-			ret = 1;
-		} else {
-			om_log_error("%s: alert to %s refused: %d %s", tag, admin,
-				     res.final_code != 0 ? res.final_code : reply.code,
-				     res.final_text != NULL ? res.final_text :
-				     reply.text != NULL ? reply.text : "");
-		}
-		filter_smtp_result_free(&res);
+		break;
 	}
-	free(reply.text);
+	free(qid);
 	om_buf_free(&mail);
 	free(from);
 out:
@@ -743,28 +725,6 @@ static void filter_hold_copy_cb(void *context, const struct om_store_hold *h)
 	c->flags = h->flags;
 }
 
-/* Splits "a\nb\n" into an array (pointers into text, which is changed). */
-static char **filter_hold_split(char *text, size_t *count_r)
-{
-	char **out = NULL, *p = text, *nl;
-	size_t n = 0;
-
-	while (*p != '\0') {
-		nl = strchr(p, '\n');
-		if (nl != NULL)
-			*nl = '\0';
-		if (*p != '\0') {
-			out = om_realloc(out, (n + 1) * sizeof(*out));
-			out[n++] = p;
-		}
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	*count_r = n;
-	return out;
-}
-
 /* Sends a hold already claimed (state sending); writes the answer line. */
 static void filter_hold_send(struct filter_daemon *d, struct om_store *store,
 			     const char *id, struct om_buf *answer)
@@ -786,7 +746,7 @@ static void filter_hold_send(struct filter_daemon *d, struct om_store *store,
 		om_buf_printf(answer, "FAIL %s\n", "the held mail cannot be read");
 		goto back;
 	}
-	rcpts = filter_hold_split(copy.recipients, &count);
+	rcpts = om_split_lines(copy.recipients, &count);
 	replies = om_calloc(count > 0 ? count : 1, sizeof(*replies));
 	if (count == 0 ||
 	    filter_smtp_send(d->config->filter_reinject, FILTER_HOLD_REINJECT_TIMEOUT_MS,

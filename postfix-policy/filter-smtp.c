@@ -589,3 +589,32 @@ void filter_smtp_result_free(struct filter_smtp_result *res)
 	res->final_code = 0;
 	res->rcpt_codes_ok = 0;
 }
+
+int filter_smtp_notice(const char *socket_path, int timeout_ms, const char *rcpt,
+		       const struct om_buf *mail, char **queue_id_r,
+		       char **error_r)
+{
+	struct filter_reply reply = { 0, NULL };
+	struct filter_smtp_result res;
+	char *to = (char *)rcpt;
+	int ret;
+
+	if (filter_smtp_send(socket_path, timeout_ms, "", &to, 1, NULL, 1, 0,
+			     mail->data, mail->len, &reply, &res, error_r) < 0) {
+		free(reply.text);
+		return -1;
+	}
+	if (res.final_code == 250) {
+		if (queue_id_r != NULL)
+			*queue_id_r = om_strdup(res.queue_id != NULL ? res.queue_id : "?");
+		ret = 1;
+	} else {
+		*error_r = om_asprintf("%d %s", res.final_code != 0 ? res.final_code :
+				       reply.code, res.final_text != NULL ? res.final_text :
+				       reply.text != NULL ? reply.text : "");
+		ret = 0;
+	}
+	filter_smtp_result_free(&res);
+	free(reply.text);
+	return ret;
+}

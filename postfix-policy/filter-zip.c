@@ -193,14 +193,17 @@ static void filter_zip_list_add(struct om_buf *b, const char *item, size_t i,
 	free(clean);
 }
 
-/* notice_from, with the sender's domain when it has none. */
-static char *filter_zip_from(const struct om_config *config, const char *sender)
+/* Wipes and frees what held a password: the rendered text (may be
+   NULL) and the mail made of it. */
+static void filter_zip_wipe(char *text, struct om_buf *mail)
 {
-	const char *at = strrchr(sender, '@');
-
-	if (strchr(config->notice_from, '@') != NULL || at == NULL)
-		return om_strdup(config->notice_from);
-	return om_asprintf("%s%s", config->notice_from, at);
+	if (text != NULL) {
+		explicit_bzero(text, strlen(text));
+		free(text);
+	}
+	if (mail->data != NULL)
+		explicit_bzero(mail->data, mail->len);
+	om_buf_free(mail);
 }
 
 static int filter_zip_header_safe(const char *s)
@@ -227,10 +230,8 @@ static int filter_zip_notice(struct filter_worker *w, const struct filter_envelo
 {
 	const struct om_config *config = w->daemon->config;
 	struct om_notify_brand brand = { config->brand_name, config->brand_support };
-	struct filter_reply reply = { 0, NULL };
-	struct filter_smtp_result res;
 	struct om_buf rcpts, files, mail;
-	char *lang, *date, *text, *from, *rcpt, days[24];
+	char *lang, *date, *text, *from, *sent_as = NULL, *why = NULL, days[24];
 	const char *subj, *body, *subject = info->subject;
 	size_t i;
 	int ret = -1;
@@ -262,7 +263,7 @@ static int filter_zip_notice(struct filter_worker *w, const struct filter_envelo
 		text = om_notify_render_branded(config->templates_dir, lang, "zip-password",
 						vars, &brand, error_r);
 	}
-	from = filter_zip_from(config, env->sender);
+	from = filter_notice_from(config, env->sender);
 	if (text == NULL) {
 		/* *error_r set */
 	} else if (om_notify_split_mail(text, &subj, &body) < 0) {
@@ -272,33 +273,26 @@ static int filter_zip_notice(struct filter_worker *w, const struct filter_envelo
 	} else {
 		om_buf_append_str(&mail, "Auto-Submitted: auto-generated\n");
 		om_mime_build_text_mail(from, env->sender, subj, body, &mail);
-		rcpt = env->sender;
-		if (filter_smtp_send(config->filter_reinject, FILTER_ZIP_NOTICE_TIMEOUT_MS,
-				     "", &rcpt, 1, NULL, 1, 0, mail.data, mail.len,
-				     &reply, &res, error_r) == 0) {
-			if (res.final_code == 250) {
-				om_log_info("%s: zip password notice to <%s> sent as %s", qid,
-					    env->sender, res.queue_id != NULL ? res.queue_id : "?");
-				ret = 0;
-			} else {
-				*error_r = om_asprintf("password notice refused: %d %s",
-						       res.final_code != 0 ? res.final_code : reply.code,
-						       res.final_text != NULL ? res.final_text :
-						       reply.text != NULL ? reply.text : "");
-			}
-			filter_smtp_result_free(&res);
+		switch (filter_smtp_notice(config->filter_reinject, FILTER_ZIP_NOTICE_TIMEOUT_MS,
+					   env->sender, &mail, &sent_as, &why)) {
+		case 1:
+			om_log_info("%s: zip password notice to <%s> sent as %s", qid,
+				    env->sender, sent_as);
+			free(sent_as);
+			ret = 0;
+			break;
+		case 0:
+			*error_r = om_asprintf("password notice refused: %s", why);
+			free(why);
+			break;
+		default:
+			*error_r = why;
+			break;
 		}
 	}
-	if (text != NULL) {
-		explicit_bzero(text, strlen(text));
-		free(text);
-	}
-	if (mail.data != NULL)
-		explicit_bzero(mail.data, mail.len);
-	om_buf_free(&mail);
+	filter_zip_wipe(text, &mail);
 	om_buf_free(&rcpts);
 	om_buf_free(&files);
-	free(reply.text);
 	free(from);
 	free(date);
 	free(lang);
@@ -412,28 +406,6 @@ static void filter_zip_row_free(struct filter_zip_row *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* Splits "a\nb\n" into an array (pointers into text, which is changed). */
-static char **filter_zip_split(char *text, size_t *count_r)
-{
-	char **out = NULL, *p = text, *nl;
-	size_t n = 0;
-
-	while (*p != '\0') {
-		nl = strchr(p, '\n');
-		if (nl != NULL)
-			*nl = '\0';
-		if (*p != '\0') {
-			out = om_realloc(out, (n + 1) * sizeof(*out));
-			out[n++] = p;
-		}
-		if (nl == NULL)
-			break;
-		p = nl + 1;
-	}
-	*count_r = n;
-	return out;
-}
-
 /* The recipients' mail (templates/<lang>/zip-password-recipient.txt):
    From the sender, To the one recipient or undisclosed-recipients:;,
    marked as omamori's.  0 (out filled) or -1. */
@@ -483,13 +455,7 @@ static int filter_zip_recipient_mail(struct filter_daemon *d, struct om_store *s
 			om_buf_append(out, mail.data, mail.len);
 		ret = 0;
 	}
-	if (text != NULL) {
-		explicit_bzero(text, strlen(text));
-		free(text);
-	}
-	if (mail.data != NULL)
-		explicit_bzero(mail.data, mail.len);
-	om_buf_free(&mail);
+	filter_zip_wipe(text, &mail);
 	free(date);
 	free(lang);
 	return ret;
@@ -581,7 +547,7 @@ void filter_zip_password_send(struct filter_daemon *d, struct om_store *store,
 		filter_zip_back(store, id, "unseal", "the password cannot be read", answer);
 		goto out;
 	}
-	rcpts = filter_zip_split(row.recipients, &count);
+	rcpts = om_split_lines(row.recipients, &count);
 	if (count == 0 ||
 	    filter_zip_recipient_mail(d, store, &row, password, rcpts, count, &mail,
 				      &error) < 0) {
@@ -634,9 +600,7 @@ out:
 	free(replies);
 	free(rcpts);
 	free(result);
-	if (mail.data != NULL)
-		explicit_bzero(mail.data, mail.len);
-	om_buf_free(&mail);
+	filter_zip_wipe(NULL, &mail);
 	filter_zip_row_free(&row);
 }
 

@@ -148,6 +148,16 @@ int filter_smtp_send(const char *socket_path, int timeout_ms,
 		     struct filter_reply *rcpt_replies,
 		     struct filter_smtp_result *res, char **error_r);
 void filter_smtp_result_free(struct filter_smtp_result *res);
+/* Re-injects a notice (mail, from <>) to rcpt alone, within timeout_ms:
+   1 accepted (*queue_id_r, when not NULL: Postfix's queue id or "?",
+   allocated), 0 refused (*error_r: Postfix's "CODE TEXT"), -1 not sent
+   (*error_r: why). */
+int filter_smtp_notice(const char *socket_path, int timeout_ms, const char *rcpt,
+		       const struct om_buf *mail, char **queue_id_r,
+		       char **error_r);
+/* The From of a notice about address's mail: notice_from, with the
+   domain of address when it has none (allocated; filter-deliver.c). */
+char *filter_notice_from(const struct om_config *config, const char *address);
 
 /* One message to re-inject: the envelope, an optional header line put
    before the message ("Name: value\n", the exactly-once key), the message

@@ -129,13 +129,6 @@ static int web_hold_open(const struct web_hold *h, time_t now)
 	return h->state == OM_HOLD_HELD && h->expires > (long long)now;
 }
 
-static void web_hold_dt(struct web_page *p, enum web_text label)
-{
-	web_page_raw(p, "<dt>");
-	web_page_t(p, label);
-	web_page_raw(p, "</dt><dd>");
-}
-
 /* Each recipient of list (one a line) with inside/outside and state. */
 void web_hold_recipients(struct web_page *p, const char *list,
 				const char *sender, const char *internal,
@@ -214,21 +207,16 @@ static void web_hold_details(struct web_page *p, const struct web_request *req,
 		strcmp(h->expiry, "admin") == 0 ? WT_HOLD_AFTER_ADMIN : WT_HOLD_AFTER_SEND;
 
 	web_page_raw(p, "<dl>");
-	web_hold_dt(p, WT_SUBJECT);
-	if (h->subject[0] == '\0')
-		web_page_t(p, WT_NO_SUBJECT);
-	else
-		web_page_esc(p, h->subject, 998);
-	web_page_raw(p, "</dd>");
-	web_hold_dt(p, WT_HOLD_SENDER);
+	web_page_field(p, WT_SUBJECT, h->subject, WT_NO_SUBJECT);
+	web_page_dt(p, WT_HOLD_SENDER);
 	web_page_esc(p, h->sender, 300);
 	web_page_raw(p, "</dd>");
 	web_page_date(req, settings->timezone, (time_t)h->created, p->lang, date,
 		      sizeof(date));
-	web_hold_dt(p, WT_HOLD_DATE);
+	web_page_dt(p, WT_HOLD_DATE);
 	web_page_esc(p, date, 0);
 	web_page_raw(p, "</dd>");
-	web_hold_dt(p, WT_HOLD_RECIPIENTS);
+	web_page_dt(p, WT_HOLD_RECIPIENTS);
 	web_page_raw(p, "<ul>");
 	web_hold_recipients(p, h->recipients, h->sender, internal,
 			    h->state == OM_HOLD_SENT ? WT_HOLD_ST_SENT :
@@ -236,14 +224,14 @@ static void web_hold_details(struct web_page *p, const struct web_request *req,
 			    WT_HOLD_WAITING);
 	web_hold_recipients(p, h->delivered, h->sender, internal, WT_HOLD_DELIVERED);
 	web_page_raw(p, "</ul></dd>");
-	web_hold_dt(p, WT_HOLD_ATTACHMENTS);
+	web_page_dt(p, WT_HOLD_ATTACHMENTS);
 	web_hold_attachments(p, h->attachments);
 	web_page_raw(p, "</dd>");
-	web_hold_dt(p, WT_HOLD_STATE);
+	web_page_dt(p, WT_HOLD_STATE);
 	web_page_t(p, web_hold_state_text(h, req->now));
 	web_page_raw(p, "</dd>");
 	if (web_hold_open(h, req->now)) {
-		web_hold_dt(p, WT_HOLD_LEFT);
+		web_page_dt(p, WT_HOLD_LEFT);
 		snprintf(left, sizeof(left), "%lld ",
 			 (h->expires - (long long)req->now + 59) / 60);
 		web_page_esc(p, left, 0);
@@ -366,10 +354,7 @@ static void web_hold_result(struct web_request *req, struct web_response *resp,
 		status = 503;
 		break;
 	}
-	web_page_begin(&p, req, lang, title);
-	web_page_raw(&p, status == 200 ? "<p class=\"note\" id=\"result\">" :
-		     "<p class=\"warn\" id=\"result\">");
-	web_page_t(&p, body);
+	web_page_begin_result(&p, req, lang, title, status, body);
 	if (state != OM_HOLD_NONE) {
 		struct web_hold h;
 
@@ -380,13 +365,8 @@ static void web_hold_result(struct web_request *req, struct web_response *resp,
 		web_page_raw(&p, "</strong>");
 	}
 	web_page_raw(&p, "</p>");
-	if (back != NULL) {
-		web_page_raw(&p, "<p><a href=\"");
-		web_page_esc(&p, back, 0);
-		web_page_raw(&p, "\">");
-		web_page_t(&p, WT_HOLD_TO_LIST);
-		web_page_raw(&p, "</a></p>");
-	}
+	if (back != NULL)
+		web_page_link(&p, "", back, WT_HOLD_TO_LIST);
 	web_page_finish(&p, req, resp, status);
 }
 
@@ -412,7 +392,7 @@ static void web_hold_do(struct web_request *req, struct web_response *resp,
 	/* the hold must be this mailbox's: a list token names no id */
 	ret = web_hold_find(store, mailbox, id, &rows);
 	if (ret < 0) {
-		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
+		web_page_unavailable(req, resp, lang);
 		return;
 	}
 	if (ret == 0) {
@@ -448,38 +428,23 @@ void web_hold_show(struct web_request *req, struct web_response *resp)
 
 	if (!web_hold_token(req, WEB_ACTION_HOLD, &claims, &expired, resp))
 		return;
-	store = web_store(req->server);
-	web_page_mailbox(req, store, claims.mailbox, &settings);
-	if (store == NULL) {
-		web_page_message(req, resp, 503, settings.language, WT_ERROR_TITLE,
-				 WT_ERROR_BODY, 0);
+	store = web_page_store_settings(req, resp, claims.mailbox, &settings);
+	if (store == NULL)
 		return;
-	}
 	ret = web_hold_find(store, claims.mailbox, claims.message, &rows);
-	if (ret < 0) {
-		web_page_message(req, resp, 503, settings.language, WT_ERROR_TITLE,
-				 WT_ERROR_BODY, 0);
+	if (!web_page_found(req, resp, settings.language, ret, WT_HOLD_GONE_BODY))
 		return;
-	}
-	if (ret == 0) {
-		web_page_message(req, resp, 410, settings.language, WT_GONE_TITLE,
-				 WT_HOLD_GONE_BODY, 0);
-		return;
-	}
 	if (!expired && web_hold_open(&rows.rows[0], req->now)) {
 		csrf = web_link_csrf(req, claims.mailbox);
 		if (csrf == NULL) {
 			web_hold_rows_free(&rows);
-			web_page_message(req, resp, 503, settings.language, WT_ERROR_TITLE,
-					 WT_ERROR_BODY, 0);
+			web_page_unavailable(req, resp, settings.language);
 			return;
 		}
 	}
 	internal = web_hold_internal(store, claims.mailbox);
-	web_page_begin(&p, req, settings.language, WT_HOLD_TITLE);
-	web_page_raw(&p, "<p>");
-	web_page_t(&p, WT_HOLD_INTRO);
-	web_page_raw(&p, "</p><div class=\"card\" id=\"hold\">");
+	web_page_begin_intro(&p, req, settings.language, WT_HOLD_TITLE, WT_HOLD_INTRO);
+	web_page_raw(&p, "<div class=\"card\" id=\"hold\">");
 	web_hold_details(&p, req, &settings, internal, &rows.rows[0]);
 	web_page_raw(&p, "</div>");
 	if (csrf != NULL) {
@@ -489,13 +454,8 @@ void web_hold_show(struct web_request *req, struct web_response *resp)
 	}
 	list = expired ? NULL : web_link_make(req, claims.mailbox, WEB_ACTION_HOLDS, "",
 					      WEB_HOLD_LIST_SECONDS);
-	if (list != NULL) {
-		web_page_raw(&p, "<p><a href=\"../hl/");
-		web_page_esc(&p, list, 0);
-		web_page_raw(&p, "\">");
-		web_page_t(&p, WT_HOLD_TO_LIST);
-		web_page_raw(&p, "</a></p>");
-	}
+	if (list != NULL)
+		web_page_link(&p, "../hl/", list, WT_HOLD_TO_LIST);
 	web_page_finish(&p, req, resp, expired ? 410 : 200);
 	free(list);
 	free(internal);
@@ -542,22 +502,18 @@ void web_holds_show(struct web_request *req, struct web_response *resp)
 			om_log_error("mailbox=%s store: %s", claims.mailbox, error);
 		free(error);
 		web_hold_rows_free(&rows);
-		web_page_message(req, resp, 503, settings.language, WT_ERROR_TITLE,
-				 WT_ERROR_BODY, 0);
+		web_page_unavailable(req, resp, settings.language);
 		return;
 	}
 	csrf = web_link_csrf(req, claims.mailbox);
 	if (csrf == NULL) {
 		web_hold_rows_free(&rows);
-		web_page_message(req, resp, 503, settings.language, WT_ERROR_TITLE,
-				 WT_ERROR_BODY, 0);
+		web_page_unavailable(req, resp, settings.language);
 		return;
 	}
 	internal = web_hold_internal(store, claims.mailbox);
-	web_page_begin(&p, req, settings.language, WT_HOLD_LIST_TITLE);
-	web_page_raw(&p, "<p>");
-	web_page_t(&p, WT_HOLD_LIST_INTRO);
-	web_page_raw(&p, "</p>");
+	web_page_begin_intro(&p, req, settings.language, WT_HOLD_LIST_TITLE,
+			     WT_HOLD_LIST_INTRO);
 	for (i = 0; i < rows.count; i++) {
 		/* those still on hold, and those the administrator keeps */
 		if (rows.rows[i].state != OM_HOLD_HELD &&
@@ -588,9 +544,7 @@ void web_holds_act(struct web_request *req, struct web_response *resp)
 	struct om_store *store;
 	const char *lang;
 
-	if (!web_link_check(req, WEB_ACTION_HOLDS, &claims, resp))
-		return;
-	store = web_page_store_for(req, resp, claims.mailbox, &lang);
+	store = web_link_store_for(req, WEB_ACTION_HOLDS, NULL, &claims, &lang, resp);
 	if (store == NULL)
 		return;
 	web_hold_do(req, resp, store, claims.mailbox, web_form_get(&req->form, "id"),

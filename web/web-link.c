@@ -62,6 +62,16 @@ int web_link_check_either(struct web_request *req, const char *action,
 	return 0;
 }
 
+struct om_store *web_link_store_for(struct web_request *req, const char *action,
+				    const char *other,
+				    struct om_token_claims *claims_r,
+				    const char **lang_r, struct web_response *resp)
+{
+	if (!web_link_check_either(req, action, other, claims_r, resp))
+		return NULL;
+	return web_page_store_for(req, resp, claims_r->mailbox, lang_r);
+}
+
 char *web_link_make(struct web_request *req, const char *mailbox,
 		    const char *action, const char *message, time_t lifetime)
 {

@@ -26,6 +26,15 @@ int web_link_check_either(struct web_request *req, const char *action,
 			  const char *other, struct om_token_claims *claims_r,
 			  struct web_response *resp);
 
+/* For an action's POST: checks req->token for action (or other, not
+   NULL) as web_link_check_either does, and gives the store and the
+   mailbox's language as web_page_store_for does; the store, or NULL with
+   resp filled. */
+struct om_store *web_link_store_for(struct web_request *req, const char *action,
+				    const char *other,
+				    struct om_token_claims *claims_r,
+				    const char **lang_r, struct web_response *resp);
+
 /* A new token for mailbox, action and message, valid for lifetime
    seconds (allocated), or NULL. */
 char *web_link_make(struct web_request *req, const char *mailbox,

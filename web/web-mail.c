@@ -64,19 +64,6 @@ static void web_mail_forms(struct web_page *p, const char *action,
 	}
 }
 
-static void web_mail_field(struct web_page *p, enum web_text label,
-			   const char *value, enum web_text if_empty)
-{
-	web_page_raw(p, "<dt>");
-	web_page_t(p, label);
-	web_page_raw(p, "</dt><dd>");
-	if (value == NULL || value[0] == '\0')
-		web_page_t(p, if_empty);
-	else
-		web_page_esc(p, value, 998);
-	web_page_raw(p, "</dd>");
-}
-
 /* The reasons, one a line from om_quarantine_reasons_text, as a list (the
    score has a line of its own on the page). */
 static void web_mail_reasons(struct web_page *p, const char *reasons)
@@ -106,22 +93,21 @@ static void web_mail_details(struct web_page *p, const struct web_request *req,
 
 	web_page_date(req, zone, (time_t)item->received, p->lang, date, sizeof(date));
 	web_page_raw(p, "<dl>");
-	web_mail_field(p, WT_SUBJECT, item->subject, WT_NO_SUBJECT);
-	web_mail_field(p, WT_FROM, item->from, WT_NULL_SENDER);
+	web_page_field(p, WT_SUBJECT, item->subject, WT_NO_SUBJECT);
+	web_page_field(p, WT_FROM, item->from, WT_NULL_SENDER);
 	if (full)
-		web_mail_field(p, WT_ENVELOPE_SENDER, item->sender, WT_NULL_SENDER);
-	web_mail_field(p, WT_RECEIVED, date, WT_NULL_SENDER);
+		web_page_field(p, WT_ENVELOPE_SENDER, item->sender, WT_NULL_SENDER);
+	web_page_field(p, WT_RECEIVED, date, WT_NULL_SENDER);
 	/* a score says something only when the spam check put the mail here
 	   (a block-listed sender's mail may score 0.00) */
 	if (full && item->score != NULL && item->score[0] != '\0' &&
 	    strtod(item->score, NULL) > 0)
-		web_mail_field(p, WT_SCORE, item->score, WT_NULL_SENDER);
+		web_page_field(p, WT_SCORE, item->score, WT_NULL_SENDER);
 	if (full)
 		web_mail_reasons(p, item->reasons);
 	web_page_raw(p, "</dl>");
 }
 
-/* The store is needed and cannot be had: 503. */
 /* The page after an op: what was done, or why not. */
 static void web_mail_result(const struct web_request *req, struct web_response *resp,
 			    const char *lang, enum om_quarantine_op op,
@@ -155,13 +141,8 @@ static void web_mail_result(const struct web_request *req, struct web_response *
 	web_page_raw(&p, status == 200 ? "<p class=\"note\">" : "<p class=\"warn\">");
 	web_page_t(&p, body);
 	web_page_raw(&p, "</p>");
-	if (back != NULL) {
-		web_page_raw(&p, "<p><a href=\"");
-		web_page_esc(&p, back, 0);
-		web_page_raw(&p, "\">");
-		web_page_t(&p, WT_TO_BOX);
-		web_page_raw(&p, "</a></p>");
-	}
+	if (back != NULL)
+		web_page_link(&p, "", back, WT_TO_BOX);
 	web_page_finish(&p, req, resp, status);
 }
 
@@ -206,13 +187,10 @@ void web_mail_show(struct web_request *req, struct web_response *resp)
 
 	if (!web_link_check(req, WEB_ACTION_MAIL, &claims, resp))
 		return;
-	store = web_store(req->server);
-	web_page_mailbox(req, store, claims.mailbox, &settings);
+	store = web_page_store_settings(req, resp, claims.mailbox, &settings);
 	lang = settings.language;
-	if (store == NULL) {
-		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
+	if (store == NULL)
 		return;
-	}
 	if (!om_quarantine_id_valid(claims.message)) {
 		web_page_message(req, resp, 400, lang, WT_BAD_LINK_TITLE,
 				 WT_BAD_LINK_BODY, 1);
@@ -223,25 +201,19 @@ void web_mail_show(struct web_request *req, struct web_response *resp)
 	if (ret < 0) {
 		om_log_error("mailbox=%s store: %s", claims.mailbox, error);
 		free(error);
-		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
-		return;
 	}
-	if (ret == 0) {
-		web_page_message(req, resp, 410, lang, WT_GONE_TITLE, WT_GONE_BODY, 0);
+	if (!web_page_found(req, resp, lang, ret, WT_GONE_BODY))
 		return;
-	}
 	csrf = web_link_csrf(req, claims.mailbox);
 	if (csrf == NULL) {
 		om_quarantine_item_free(&item);
-		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
+		web_page_unavailable(req, resp, lang);
 		return;
 	}
 	if (hl != NULL && strcmp(hl, "release") != 0 && strcmp(hl, "allow") != 0)
 		hl = NULL;
-	web_page_begin(&p, req, lang, WT_MAIL_TITLE);
-	web_page_raw(&p, "<p>");
-	web_page_t(&p, WT_MAIL_INTRO);
-	web_page_raw(&p, "</p><div class=\"card\">");
+	web_page_begin_intro(&p, req, lang, WT_MAIL_TITLE, WT_MAIL_INTRO);
+	web_page_raw(&p, "<div class=\"card\">");
 	web_mail_details(&p, req, settings.timezone, &item, 1);
 	web_page_raw(&p, "</div><div>");
 	web_mail_forms(&p, req->token, NULL, csrf, hl);
@@ -257,9 +229,7 @@ void web_mail_act(struct web_request *req, struct web_response *resp)
 	struct om_store *store;
 	const char *lang;
 
-	if (!web_link_check(req, WEB_ACTION_MAIL, &claims, resp))
-		return;
-	store = web_page_store_for(req, resp, claims.mailbox, &lang);
+	store = web_link_store_for(req, WEB_ACTION_MAIL, NULL, &claims, &lang, resp);
 	if (store == NULL)
 		return;
 	web_mail_do(req, resp, store, claims.mailbox, claims.message, lang, NULL);
@@ -350,13 +320,10 @@ void web_box_show(struct web_request *req, struct web_response *resp)
 	if (!web_link_check_either(req, WEB_ACTION_BOX, WEB_ACTION_SESSION, &claims,
 				   resp))
 		return;
-	store = web_store(req->server);
-	web_page_mailbox(req, store, claims.mailbox, &settings);
+	store = web_page_store_settings(req, resp, claims.mailbox, &settings);
 	lang = settings.language;
-	if (store == NULL) {
-		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
+	if (store == NULL)
 		return;
-	}
 	/* mail the user deleted or moved over IMAP is not listed */
 	if (om_quarantine_reconcile(req->server->config, store, claims.mailbox,
 				    &error) < 0) {
@@ -371,7 +338,7 @@ void web_box_show(struct web_request *req, struct web_response *resp)
 			     error != NULL ? error : "no csrf value");
 		free(error);
 		web_box_rows_free(&rows);
-		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
+		web_page_unavailable(req, resp, lang);
 		return;
 	}
 	web_page_begin(&p, req, lang, WT_BOX_TITLE);
@@ -396,10 +363,8 @@ void web_box_act(struct web_request *req, struct web_response *resp)
 	struct om_store *store;
 	const char *lang;
 
-	if (!web_link_check_either(req, WEB_ACTION_BOX, WEB_ACTION_SESSION, &claims,
-				   resp))
-		return;
-	store = web_page_store_for(req, resp, claims.mailbox, &lang);
+	store = web_link_store_for(req, WEB_ACTION_BOX, WEB_ACTION_SESSION, &claims,
+				   &lang, resp);
 	if (store == NULL)
 		return;
 	/* back to the list: the token's own name, relative to /q/ */

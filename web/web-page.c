@@ -157,6 +157,71 @@ void web_page_message(const struct web_request *req, struct web_response *resp,
 	web_page_finish(&p, req, resp, status);
 }
 
+void web_page_unavailable(const struct web_request *req,
+			  struct web_response *resp, const char *lang)
+{
+	web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
+}
+
+int web_page_found(const struct web_request *req, struct web_response *resp,
+		   const char *lang, int found, enum web_text gone_body)
+{
+	if (found < 0)
+		web_page_unavailable(req, resp, lang);
+	else if (found == 0)
+		web_page_message(req, resp, 410, lang, WT_GONE_TITLE, gone_body, 0);
+	return found > 0;
+}
+
+void web_page_begin_intro(struct web_page *p, const struct web_request *req,
+			  const char *lang, enum web_text title,
+			  enum web_text intro)
+{
+	web_page_begin(p, req, lang, title);
+	web_page_raw(p, "<p>");
+	web_page_t(p, intro);
+	web_page_raw(p, "</p>");
+}
+
+void web_page_begin_result(struct web_page *p, const struct web_request *req,
+			   const char *lang, enum web_text title,
+			   unsigned int status, enum web_text body)
+{
+	web_page_begin(p, req, lang, title);
+	web_page_raw(p, status == 200 ? "<p class=\"note\" id=\"result\">" :
+		     "<p class=\"warn\" id=\"result\">");
+	web_page_t(p, body);
+}
+
+void web_page_dt(struct web_page *p, enum web_text label)
+{
+	web_page_raw(p, "<dt>");
+	web_page_t(p, label);
+	web_page_raw(p, "</dt><dd>");
+}
+
+void web_page_field(struct web_page *p, enum web_text label,
+		    const char *value, enum web_text if_empty)
+{
+	web_page_dt(p, label);
+	if (value == NULL || value[0] == '\0')
+		web_page_t(p, if_empty);
+	else
+		web_page_esc(p, value, 998);
+	web_page_raw(p, "</dd>");
+}
+
+void web_page_link(struct web_page *p, const char *prefix, const char *href,
+		   enum web_text label)
+{
+	web_page_raw(p, "<p><a href=\"");
+	web_page_raw(p, prefix);
+	web_page_esc(p, href, 0);
+	web_page_raw(p, "\">");
+	web_page_t(p, label);
+	web_page_raw(p, "</a></p>");
+}
+
 const char *web_page_lang_browser(const struct web_request *req)
 {
 	return web_parse_language(req->accept_language,
@@ -177,6 +242,19 @@ void web_page_mailbox(const struct web_request *req, struct om_store *store,
 	free(error);
 	values_r->language = web_page_lang_browser(req);
 	(void)om_strlcpy(values_r->timezone, "localtime", sizeof(values_r->timezone));
+}
+
+struct om_store *web_page_store_settings(const struct web_request *req,
+					 struct web_response *resp,
+					 const char *mailbox,
+					 struct web_settings *settings_r)
+{
+	struct om_store *store = web_store(req->server);
+
+	web_page_mailbox(req, store, mailbox, settings_r);
+	if (store == NULL)
+		web_page_unavailable(req, resp, settings_r->language);
+	return store;
 }
 
 const char *web_page_lang_mailbox(const struct web_request *req,
@@ -210,7 +288,6 @@ struct om_store *web_page_store_for(const struct web_request *req,
 
 	*lang_r = web_page_lang_mailbox(req, store, mailbox);
 	if (store == NULL)
-		web_page_message(req, resp, 503, *lang_r, WT_ERROR_TITLE,
-				 WT_ERROR_BODY, 0);
+		web_page_unavailable(req, resp, *lang_r);
 	return store;
 }

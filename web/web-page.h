@@ -42,6 +42,34 @@ void web_page_message(const struct web_request *req, struct web_response *resp,
 		      unsigned int status, const char *lang,
 		      enum web_text title, enum web_text body, int login_link);
 
+/* The page for a failure of the store or of what a page needs (503). */
+void web_page_unavailable(const struct web_request *req,
+			  struct web_response *resp, const char *lang);
+/* After looking up a page's row (found: 1, 0 none or another mailbox's,
+   -1 the store failed): 1 go on, else 0 after answering 503 (failed) or
+   410 with gone_body (none). */
+int web_page_found(const struct web_request *req, struct web_response *resp,
+		   const char *lang, int found, enum web_text gone_body);
+/* Starts a page titled title with its intro paragraph (text ids). */
+void web_page_begin_intro(struct web_page *p, const struct web_request *req,
+			  const char *lang, enum web_text title,
+			  enum web_text intro);
+/* Starts the page after a button: titled title, and body in a paragraph
+   id="result", a note for status 200, else a warning, left open. */
+void web_page_begin_result(struct web_page *p, const struct web_request *req,
+			   const char *lang, enum web_text title,
+			   unsigned int status, enum web_text body);
+/* A definition list's <dt>label</dt><dd>; the caller closes the dd. */
+void web_page_dt(struct web_page *p, enum web_text label);
+/* A definition list's item: label, and value (escaped, at most 998
+   bytes) or if_empty when value is NULL or "". */
+void web_page_field(struct web_page *p, enum web_text label,
+		    const char *value, enum web_text if_empty);
+/* A paragraph with a link to prefix (ours) and href (escaped), saying
+   label. */
+void web_page_link(struct web_page *p, const char *prefix, const char *href,
+		   enum web_text label);
+
 /* The language of pages for mailbox (its domain's "language" setting),
    and for a browser not yet known (Accept-Language). */
 /* The calling thread's store and mailbox's language for an action's POST:
@@ -58,6 +86,12 @@ const char *web_page_lang_browser(const struct web_request *req);
    and the timezone ("localtime" when the store cannot say). */
 void web_page_mailbox(const struct web_request *req, struct om_store *store,
 		      const char *mailbox, struct web_settings *values_r);
+/* For a page's GET: the calling thread's store and mailbox's settings
+   (web_page_mailbox): the store, or NULL after answering 503. */
+struct om_store *web_page_store_settings(const struct web_request *req,
+					 struct web_response *resp,
+					 const char *mailbox,
+					 struct web_settings *settings_r);
 
 /* Shared by the outbound pages (web-hold.c, web-zip.c): each recipient
    of list (one a line) as an <li>, marked inside (the sender's domain or

@@ -24,17 +24,6 @@
 
 /* ---- forms ---- */
 
-static int web_hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* 1 if s (len bytes) is UTF-8 without control characters. */
 static int web_text_ok(const unsigned char *s, size_t len)
 {
@@ -80,8 +69,8 @@ static char *web_form_decode(const char *s, size_t len, size_t max)
 		if (s[i] == '+') {
 			out[o++] = ' ';
 		} else if (s[i] == '%') {
-			if (len - i < 3 || (hi = web_hex_value(s[i + 1])) < 0 ||
-			    (lo = web_hex_value(s[i + 2])) < 0)
+			if (len - i < 3 || (hi = om_hex_digit(s[i + 1])) < 0 ||
+			    (lo = om_hex_digit(s[i + 2])) < 0)
 				goto bad;
 			out[o++] = (char)(hi * 16 + lo);
 			i += 2;

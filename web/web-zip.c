@@ -83,13 +83,6 @@ static int web_zip_open(const struct web_zip *z, time_t now)
 	return z->state == OM_ZIP_KEPT && z->expires > (long long)now;
 }
 
-static void web_zip_dt(struct web_page *p, enum web_text label)
-{
-	web_page_raw(p, "<dt>");
-	web_page_t(p, label);
-	web_page_raw(p, "</dt><dd>");
-}
-
 static void web_zip_date(struct web_page *p, const struct web_request *req,
 			 const struct web_settings *settings, long long when)
 {
@@ -130,28 +123,23 @@ static void web_zip_details(struct web_page *p, const struct web_request *req,
 			    const struct web_zip *z)
 {
 	web_page_raw(p, "<dl>");
-	web_zip_dt(p, WT_HOLD_DATE);
+	web_page_dt(p, WT_HOLD_DATE);
 	web_zip_date(p, req, settings, z->created);
 	web_page_raw(p, "</dd>");
-	web_zip_dt(p, WT_SUBJECT);
-	if (z->subject[0] == '\0')
-		web_page_t(p, WT_NO_SUBJECT);
-	else
-		web_page_esc(p, z->subject, 998);
-	web_page_raw(p, "</dd>");
-	web_zip_dt(p, WT_ZIP_ARCHIVE);
+	web_page_field(p, WT_SUBJECT, z->subject, WT_NO_SUBJECT);
+	web_page_dt(p, WT_ZIP_ARCHIVE);
 	web_page_esc(p, z->archive, 200);
 	web_page_raw(p, "</dd>");
-	web_zip_dt(p, WT_HOLD_RECIPIENTS);
+	web_page_dt(p, WT_HOLD_RECIPIENTS);
 	web_page_raw(p, "<ul id=\"zip-recipients\">");
 	web_hold_recipients(p, z->recipients, z->mailbox, internal,
 			    z->state == OM_ZIP_SENT ? WT_ZIP_RCPT_SENT : WT_ZIP_RECIPIENT);
 	web_page_raw(p, "</ul></dd>");
-	web_zip_dt(p, WT_ZIP_STATE);
+	web_page_dt(p, WT_ZIP_STATE);
 	web_zip_state(p, req, settings, z);
 	web_page_raw(p, "</dd>");
 	if (z->state != OM_ZIP_SENT) {
-		web_zip_dt(p, WT_ZIP_KEPT_UNTIL);
+		web_page_dt(p, WT_ZIP_KEPT_UNTIL);
 		web_zip_date(p, req, settings, z->expires);
 		web_page_raw(p, "</dd>");
 	}
@@ -173,45 +161,30 @@ void web_zip_show(struct web_request *req, struct web_response *resp)
 
 	if (!web_link_check(req, OM_ZIP_TOKEN_ACTION, &claims, resp))
 		return;
-	store = web_store(req->server);
-	web_page_mailbox(req, store, claims.mailbox, &settings);
-	if (store == NULL) {
-		web_page_message(req, resp, 503, settings.language, WT_ERROR_TITLE,
-				 WT_ERROR_BODY, 0);
+	store = web_page_store_settings(req, resp, claims.mailbox, &settings);
+	if (store == NULL)
 		return;
-	}
 	ret = web_zip_find(store, claims.mailbox, claims.message, &row);
-	if (ret <= 0) {
-		if (ret < 0)
-			web_page_message(req, resp, 503, settings.language, WT_ERROR_TITLE,
-					 WT_ERROR_BODY, 0);
-		else
-			web_page_message(req, resp, 410, settings.language, WT_GONE_TITLE,
-					 WT_ZIP_GONE_BODY, 0);
+	if (!web_page_found(req, resp, settings.language, ret, WT_ZIP_GONE_BODY))
 		return;
-	}
 	if (om_hold_zip_gate(store, claims.message, &gate, &error) < 0) {
 		om_log_error("web: zip %s: %s", claims.message, error);
 		free(error);
 		web_zip_free(&row);
-		web_page_message(req, resp, 503, settings.language, WT_ERROR_TITLE,
-				 WT_ERROR_BODY, 0);
+		web_page_unavailable(req, resp, settings.language);
 		return;
 	}
 	if (gate == NULL && web_zip_open(&row, req->now)) {
 		csrf = web_link_csrf(req, claims.mailbox);
 		if (csrf == NULL) {
 			web_zip_free(&row);
-			web_page_message(req, resp, 503, settings.language, WT_ERROR_TITLE,
-					 WT_ERROR_BODY, 0);
+			web_page_unavailable(req, resp, settings.language);
 			return;
 		}
 	}
 	internal = web_hold_internal(store, claims.mailbox);
-	web_page_begin(&p, req, settings.language, WT_ZIP_TITLE);
-	web_page_raw(&p, "<p>");
-	web_page_t(&p, WT_ZIP_INTRO);
-	web_page_raw(&p, "</p><div class=\"card\" id=\"zip\">");
+	web_page_begin_intro(&p, req, settings.language, WT_ZIP_TITLE, WT_ZIP_INTRO);
+	web_page_raw(&p, "<div class=\"card\" id=\"zip\">");
 	web_zip_details(&p, req, &settings, internal, &row);
 	web_page_raw(&p, "</div>");
 	if (csrf != NULL) {
@@ -275,15 +248,9 @@ static void web_zip_result(struct web_request *req, struct web_response *resp,
 		body = WT_ERROR_BODY;
 		status = 503;
 	}
-	web_page_begin(&p, req, lang, title);
-	web_page_raw(&p, status == 200 ? "<p class=\"note\" id=\"result\">" :
-		     "<p class=\"warn\" id=\"result\">");
-	web_page_t(&p, body);
-	web_page_raw(&p, "</p><p><a href=\"");
-	web_page_esc(&p, req->token, 0);
-	web_page_raw(&p, "\">");
-	web_page_t(&p, WT_ZIP_TITLE);
-	web_page_raw(&p, "</a></p>");
+	web_page_begin_result(&p, req, lang, title, status, body);
+	web_page_raw(&p, "</p>");
+	web_page_link(&p, "", req->token, WT_ZIP_TITLE);
 	web_page_finish(&p, req, resp, status);
 }
 
@@ -297,9 +264,7 @@ void web_zip_act(struct web_request *req, struct web_response *resp)
 	char *text = NULL, *error = NULL;
 	int ret;
 
-	if (!web_link_check(req, OM_ZIP_TOKEN_ACTION, &claims, resp))
-		return;
-	store = web_page_store_for(req, resp, claims.mailbox, &lang);
+	store = web_link_store_for(req, OM_ZIP_TOKEN_ACTION, NULL, &claims, &lang, resp);
 	if (store == NULL || !web_link_csrf_spend(req, store, claims.mailbox, lang, resp))
 		return;
 	op = web_form_get(&req->form, "op");
@@ -311,7 +276,7 @@ void web_zip_act(struct web_request *req, struct web_response *resp)
 	/* the row must be this mailbox's (the token says so; the store too) */
 	ret = web_zip_find(store, claims.mailbox, claims.message, &row);
 	if (ret < 0) {
-		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
+		web_page_unavailable(req, resp, lang);
 		return;
 	}
 	if (ret == 0) {

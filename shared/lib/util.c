@@ -320,6 +320,38 @@ char *om_sanitize_text(const char *s, size_t maxbytes)
 	return om_sanitize_full(s, maxbytes, 1);
 }
 
+int om_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char **om_split_lines(char *text, size_t *count_r)
+{
+	char **out = NULL, *p = text, *nl;
+	size_t n = 0;
+
+	while (*p != '\0') {
+		nl = strchr(p, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		if (*p != '\0') {
+			out = om_realloc(out, (n + 1) * sizeof(*out));
+			out[n++] = p;
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	*count_r = n;
+	return out;
+}
+
 int om_strlcpy(char *dst, const char *src, size_t size)
 {
 	size_t n = strlen(src);

@@ -59,6 +59,14 @@ size_t om_sanitize_unchanged(const char *s, size_t maxbytes);
 /* The same, but newlines are kept (multi-line notice text). */
 char *om_sanitize_text(const char *s, size_t maxbytes);
 
+/* The value of the hexadecimal digit c (0-9, a-f, A-F), or -1. */
+int om_hex_digit(char c);
+
+/* Splits "a\nb\n" into an array of its non-empty lines: pointers into
+   text, which is changed (each '\n' becomes a NUL); the array allocated,
+   NULL when there is none; *count_r lines. */
+char **om_split_lines(char *text, size_t *count_r);
+
 /* strlcpy with a truncation check: returns 0, or -1 if src did not fit
    (dst is then the empty string: never cut silently). */
 int om_strlcpy(char *dst, const char *src, size_t size);

@@ -34,17 +34,6 @@ struct om_links_pass {
 	unsigned int depth;	/* attached messages entered */
 };
 
-static int om_links_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Where the authority starting at p ends: at the path, query or fragment,
    or where the text around the link resumes. */
 static const char *om_links_authority_end(const char *p)
@@ -69,8 +58,8 @@ static int om_links_host_raw(const char *p, const char *end,
 
 	for (q = p; q < end; q++) {
 		c = *q;
-		if (c == '%' && end - q > 2 && (hi = om_links_hex(q[1])) >= 0 &&
-		    (lo = om_links_hex(q[2])) >= 0) {
+		if (c == '%' && end - q > 2 && (hi = om_hex_digit(q[1])) >= 0 &&
+		    (lo = om_hex_digit(q[2])) >= 0) {
 			c = (char)(hi * 16 + lo);
 			q += 2;
 		}

@@ -780,33 +780,168 @@ static int om_sqlite_schema_version(struct om_store *store)
 	return version;
 }
 
-/* Binds up to three text parameters and an optional time to statement id. */
-static sqlite3_stmt *om_sqlite_bind(struct om_store_sqlite *s, enum om_stmt_id id,
-				    const char *a, const char *b, const char *c,
-				    int with_time)
+/* ---- parameters and columns ----
+ *
+ * As Postfix's attr_print()/attr_scan(): a statement's parameters are a
+ * list of type-tagged values ending with OM_ARG_END, bound to ?1, ?2... in
+ * order, and a row's columns a list of typed places ending with OM_COL_END,
+ * read from column 0 on.  The macros make the list's elements and assign
+ * the value (or the place) to a member of its own type, so a number given
+ * as text, text as a number, or a place of the wrong type is a compile
+ * error (-Werror).  Text NULL is left unbound, so the parameter is NULL
+ * (every bind starts from clear bindings), and a statement may take fewer
+ * parameters than the list when the missing ones are NULL texts at its
+ * end.  Integers of every width go as OM_ARG_INT64 (SQLite keeps one
+ * integer type). */
+
+enum om_sql_type {
+	OM_SQL_END,
+	OM_SQL_TEXT,
+	OM_SQL_TEXT_NULL,
+	OM_SQL_INT64,
+	OM_SQL_INT,
+};
+
+struct om_sql_arg {
+	enum om_sql_type type;
+	const char *text;
+	long long number;
+};
+#define OM_ARG_TEXT(value) { OM_SQL_TEXT, .text = (value) }
+#define OM_ARG_INT64(value) { OM_SQL_INT64, .number = (value) }
+#define OM_ARG_END { OM_SQL_END, NULL, 0 }
+
+struct om_sql_col {
+	enum om_sql_type type;
+	const char **text;	/* NULL column: "" (TEXT_NULL: NULL) */
+	long long *int64;
+	int *integer;
+};
+#define OM_COL_TEXT(place) { OM_SQL_TEXT, .text = (place) }
+#define OM_COL_TEXT_NULL(place) { OM_SQL_TEXT_NULL, .text = (place) }
+#define OM_COL_INT64(place) { OM_SQL_INT64, .int64 = (place) }
+#define OM_COL_INT(place) { OM_SQL_INT, .integer = (place) }
+#define OM_COL_END { OM_SQL_END, NULL, NULL, NULL }
+
+/* Resets statement id and binds args (at most count, up to OM_SQL_END) to
+   it; the statement, or NULL when a bind failed.  Use
+   om_sqlite_bind(s, id, OM_ARG_...(v), ..., OM_ARG_END). */
+static sqlite3_stmt *om_sqlite_bind_args(struct om_store_sqlite *s,
+					 enum om_stmt_id id,
+					 const struct om_sql_arg *args,
+					 size_t count)
 {
 	sqlite3_stmt *stmt = s->stmts[id];
 	int ok = SQLITE_OK;
+	size_t i;
 
 	sqlite3_reset(stmt);
 	sqlite3_clear_bindings(stmt);
-	if (a != NULL)
-		ok |= sqlite3_bind_text(stmt, 1, a, -1, SQLITE_STATIC);
-	if (b != NULL)
-		ok |= sqlite3_bind_text(stmt, 2, b, -1, SQLITE_STATIC);
-	if (c != NULL)
-		ok |= sqlite3_bind_text(stmt, 3, c, -1, SQLITE_STATIC);
-	if (with_time)
-		ok |= sqlite3_bind_int64(stmt, 4, (sqlite3_int64)time(NULL));
+	for (i = 0; i < count && args[i].type != OM_SQL_END; i++) {
+		if (args[i].type == OM_SQL_INT64)
+			ok |= sqlite3_bind_int64(stmt, (int)i + 1, args[i].number);
+		else if (args[i].type != OM_SQL_TEXT)
+			ok |= SQLITE_MISUSE;
+		else if (args[i].text != NULL)
+			ok |= sqlite3_bind_text(stmt, (int)i + 1, args[i].text, -1,
+						SQLITE_STATIC);
+	}
 	return ok == SQLITE_OK ? stmt : NULL;
 }
+#define OM_SQL_LIST(type, ...) (const struct type[]){ __VA_ARGS__ }, \
+	sizeof((const struct type[]){ __VA_ARGS__ }) / sizeof(struct type)
+#define om_sqlite_bind(s, id, ...) \
+	om_sqlite_bind_args((s), (id), OM_SQL_LIST(om_sql_arg, __VA_ARGS__))
 
-/* Runs a write statement (with_time: its ?4 is the current time); 0 or -1. */
-static int om_sqlite_write(struct om_store_sqlite *s, enum om_stmt_id id,
-			   const char *a, const char *b, const char *c,
-			   int with_time, char **error_r)
+static const char *om_sqlite_text(sqlite3_stmt *stmt, int col)
 {
-	sqlite3_stmt *stmt = om_sqlite_bind(s, id, a, b, c, with_time);
+	const char *text = (const char *)sqlite3_column_text(stmt, col);
+
+	return text != NULL ? text : "";
+}
+
+/* Reads the current row's columns into cols' places (at most count, up to
+   OM_SQL_END).  Use om_sqlite_read(stmt, OM_COL_...(&place), ...,
+   OM_COL_END). */
+static void om_sqlite_columns(sqlite3_stmt *stmt, const struct om_sql_col *cols,
+			      size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count && cols[i].type != OM_SQL_END; i++) {
+		switch (cols[i].type) {
+		case OM_SQL_TEXT:
+			*cols[i].text = om_sqlite_text(stmt, (int)i);
+			break;
+		case OM_SQL_TEXT_NULL:
+			*cols[i].text = (const char *)sqlite3_column_text(stmt, (int)i);
+			break;
+		case OM_SQL_INT64:
+			*cols[i].int64 = sqlite3_column_int64(stmt, (int)i);
+			break;
+		case OM_SQL_INT:
+			*cols[i].integer = sqlite3_column_int(stmt, (int)i);
+			break;
+		case OM_SQL_END:
+			break;
+		}
+	}
+}
+#define om_sqlite_read(stmt, ...) \
+	om_sqlite_columns((stmt), OM_SQL_LIST(om_sql_col, __VA_ARGS__))
+
+/* The caller's callback and its context, as a row function gets them. */
+struct om_sqlite_reader {
+	union {
+		om_store_row_cb *row;
+		om_store_rate_cb *rate;
+		om_store_token_cb *token;
+		om_store_scope_cb *scope;
+		om_store_quarantined_cb *quarantined;
+		om_store_digest_cb *digest;
+		om_store_unlisted_cb *unlisted;
+		om_store_hold_cb *hold;
+		om_store_zip_cb *zip;
+		om_store_history_cb *history;
+		om_store_brake_cb *brake;
+		om_store_url_cb *url;
+		om_store_url_source_cb *url_source;
+	} cb;
+	void *context;
+};
+typedef void om_sqlite_row_fn(sqlite3_stmt *stmt,
+			      const struct om_sqlite_reader *reader);
+
+/* Steps a bound statement (NULL: its bind failed) and hands every row to
+   row; the count of rows, or -1 (what names the failed read). */
+static long om_sqlite_each(struct om_store_sqlite *s, sqlite3_stmt *stmt,
+			   om_sqlite_row_fn *row,
+			   const struct om_sqlite_reader *reader,
+			   const char *what, char **error_r)
+{
+	long rows = 0;
+	int ret;
+
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, "bind");
+		return -1;
+	}
+	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
+		row(stmt, reader);
+		rows++;
+	}
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, what);
+		return -1;
+	}
+	return rows;
+}
+
+/* Runs a bound write statement (NULL: its bind failed); 0 or -1. */
+static int om_sqlite_write(struct om_store_sqlite *s, sqlite3_stmt *stmt,
+			   char **error_r)
+{
 	int ret;
 
 	if (stmt == NULL) {
@@ -822,12 +957,30 @@ static int om_sqlite_write(struct om_store_sqlite *s, enum om_stmt_id id,
 	return 0;
 }
 
-/* Runs a one-value lookup; 1 found, 0 not found, -1 error. */
-static int om_sqlite_lookup(struct om_store_sqlite *s, enum om_stmt_id id,
-			    const char *a, const char *b, char **value_r,
-			    char **error_r)
+/* Runs a bound write statement (NULL: its bind failed); the rows it
+   changed, or -1 (what names it in the error either way). */
+static int om_sqlite_step_write(struct om_store_sqlite *s, sqlite3_stmt *stmt,
+				const char *what, char **error_r)
 {
-	sqlite3_stmt *stmt = om_sqlite_bind(s, id, a, b, NULL, 0);
+	int ret;
+
+	if (stmt == NULL) {
+		*error_r = om_sqlite_error(s, what);
+		return -1;
+	}
+	ret = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	if (ret != SQLITE_DONE) {
+		*error_r = om_sqlite_error(s, what);
+		return -1;
+	}
+	return sqlite3_changes(s->db);
+}
+
+/* Runs a bound one-value lookup; 1 found, 0 not found, -1 error. */
+static int om_sqlite_lookup(struct om_store_sqlite *s, sqlite3_stmt *stmt,
+			    char **value_r, char **error_r)
+{
 	int ret;
 
 	if (stmt == NULL) {
@@ -847,30 +1000,23 @@ static int om_sqlite_lookup(struct om_store_sqlite *s, enum om_stmt_id id,
 	return -1;
 }
 
-/* Iterates a three-column listing; returns the row count or -1. */
-static int om_sqlite_list(struct om_store_sqlite *s, enum om_stmt_id id,
-			  const char *key, om_store_row_cb *cb, void *context,
-			  char **error_r)
+/* A three-column listing's row. */
+static void om_sqlite_row_row(sqlite3_stmt *stmt,
+			      const struct om_sqlite_reader *r)
 {
-	sqlite3_stmt *stmt = om_sqlite_bind(s, id, key, NULL, NULL, 0);
-	int ret, rows = 0;
+	r->cb.row(r->context, (const char *)sqlite3_column_text(stmt, 0),
+		  (const char *)sqlite3_column_text(stmt, 1),
+		  (const char *)sqlite3_column_text(stmt, 2));
+}
 
-	if (stmt == NULL) {
-		*error_r = om_sqlite_error(s, "bind");
-		return -1;
-	}
-	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
-		cb(context, (const char *)sqlite3_column_text(stmt, 0),
-		   (const char *)sqlite3_column_text(stmt, 1),
-		   (const char *)sqlite3_column_text(stmt, 2));
-		rows++;
-	}
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_DONE) {
-		*error_r = om_sqlite_error(s, "list");
-		return -1;
-	}
-	return rows;
+/* Iterates a bound three-column listing; returns the row count or -1. */
+static int om_sqlite_list(struct om_store_sqlite *s, sqlite3_stmt *stmt,
+			  om_store_row_cb *cb, void *context, char **error_r)
+{
+	struct om_sqlite_reader r = { .cb.row = cb, .context = context };
+
+	return (int)om_sqlite_each(s, stmt, om_sqlite_row_row, &r, "list",
+				   error_r);
 }
 
 /* Runs one of the transaction statements; 0 or -1. */
@@ -900,6 +1046,18 @@ static int om_sqlite_read_number(sqlite3_stmt *stmt, long long *value_r)
 	return ret == SQLITE_ROW || ret == SQLITE_DONE ? 0 : -1;
 }
 
+/* Reads the one number a bound statement (NULL: its bind failed) yields;
+   0 or -1 (what names the read in the error). */
+static int om_sqlite_number(struct om_store_sqlite *s, sqlite3_stmt *stmt,
+			    long long *value_r, const char *what, char **error_r)
+{
+	if (stmt == NULL || om_sqlite_read_number(stmt, value_r) < 0) {
+		*error_r = om_sqlite_error(s, what);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- transactions ---- */
 
 static int om_sqlite_begin(struct om_store *store, int write, char **error_r)
@@ -927,34 +1085,49 @@ static int om_sqlite_row_set(struct om_store *store, enum om_store_table table,
 			     const char *key, const char *name,
 			     const char *value, char **error_r)
 {
-	return om_sqlite_write(om_sqlite(store), om_table_stmts[table][OM_TABLE_SET], key,
-			       name, value, 1, error_r);
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_write(s, om_sqlite_bind(s, om_table_stmts[table][OM_TABLE_SET],
+						 OM_ARG_TEXT(key), OM_ARG_TEXT(name),
+						 OM_ARG_TEXT(value),
+						 OM_ARG_INT64(time(NULL)), OM_ARG_END),
+			       error_r);
 }
 
 static int om_sqlite_row_get(struct om_store *store, enum om_store_table table,
 			     const char *key, const char *name, char **value_r,
 			     char **error_r)
 {
-	return om_sqlite_lookup(om_sqlite(store), om_table_stmts[table][OM_TABLE_GET], key,
-				name, value_r, error_r);
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_lookup(s, om_sqlite_bind(s, om_table_stmts[table][OM_TABLE_GET],
+						  OM_ARG_TEXT(key), OM_ARG_TEXT(name),
+						  OM_ARG_END),
+				value_r, error_r);
 }
 
 static int om_sqlite_row_delete(struct om_store *store, enum om_store_table table,
 				const char *key, const char *name,
 				char **error_r)
 {
-	return om_sqlite_write(om_sqlite(store), om_table_stmts[table][OM_TABLE_DELETE], key,
-			       name, NULL, 0, error_r);
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_write(s, om_sqlite_bind(s, om_table_stmts[table][OM_TABLE_DELETE],
+						 OM_ARG_TEXT(key), OM_ARG_TEXT(name),
+						 OM_ARG_END),
+			       error_r);
 }
 
 static int om_sqlite_row_list(struct om_store *store, enum om_store_table table,
 			      const char *key, om_store_row_cb *cb,
 			      void *context, char **error_r)
 {
+	struct om_store_sqlite *s = om_sqlite(store);
 	enum om_table_op op = key != NULL ? OM_TABLE_LIST_ONE : OM_TABLE_LIST_ALL;
 
-	return om_sqlite_list(om_sqlite(store), om_table_stmts[table][op], key, cb,
-			      context, error_r);
+	return om_sqlite_list(s, om_sqlite_bind(s, om_table_stmts[table][op],
+						OM_ARG_TEXT(key), OM_ARG_END),
+			      cb, context, error_r);
 }
 
 /* ---- allow/block lists ---- */
@@ -963,8 +1136,12 @@ static int om_sqlite_list_put(struct om_store *store, const char *scope,
 			      const char *kind, const char *entry,
 			      char **error_r)
 {
-	return om_sqlite_write(om_sqlite(store), OM_SQL_LIST_ADD, scope, kind,
-			       entry, 1, error_r);
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_write(s, om_sqlite_bind(s, OM_SQL_LIST_ADD, OM_ARG_TEXT(scope),
+						 OM_ARG_TEXT(kind), OM_ARG_TEXT(entry),
+						 OM_ARG_INT64(time(NULL)), OM_ARG_END),
+			       error_r);
 }
 
 static int om_sqlite_list_remove(struct om_store *store, const char *scope,
@@ -973,7 +1150,9 @@ static int om_sqlite_list_remove(struct om_store *store, const char *scope,
 {
 	struct om_store_sqlite *s = om_sqlite(store);
 
-	if (om_sqlite_write(s, OM_SQL_LIST_DELETE, scope, kind, entry, 0,
+	if (om_sqlite_write(s, om_sqlite_bind(s, OM_SQL_LIST_DELETE, OM_ARG_TEXT(scope),
+					      OM_ARG_TEXT(kind), OM_ARG_TEXT(entry),
+					      OM_ARG_END),
 			    error_r) < 0)
 		return -1;
 	return sqlite3_changes(s->db) > 0 ? 1 : 0;
@@ -983,13 +1162,12 @@ static long om_sqlite_list_count(struct om_store *store, const char *scope,
 				 const char *kind, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_LIST_COUNT, scope, kind, NULL, 0);
 	long long count;
 
-	if (stmt == NULL || om_sqlite_read_number(stmt, &count) < 0) {
-		*error_r = om_sqlite_error(s, "count");
+	if (om_sqlite_number(s, om_sqlite_bind(s, OM_SQL_LIST_COUNT, OM_ARG_TEXT(scope),
+					       OM_ARG_TEXT(kind), OM_ARG_END),
+			     &count, "count", error_r) < 0)
 		return -1;
-	}
 	return (long)count;
 }
 
@@ -998,7 +1176,9 @@ static int om_sqlite_list_has(struct om_store *store, const char *scope,
 			      char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_LIST_HAS, scope, kind, entry, 0);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_LIST_HAS, OM_ARG_TEXT(scope),
+					    OM_ARG_TEXT(kind), OM_ARG_TEXT(entry),
+					    OM_ARG_END);
 	int ret = stmt == NULL ? SQLITE_ERROR : sqlite3_step(stmt);
 
 	if (stmt != NULL)
@@ -1014,8 +1194,12 @@ static int om_sqlite_list_each(struct om_store *store, const char *scope,
 			       om_store_row_cb *cb, void *context,
 			       char **error_r)
 {
-	return om_sqlite_list(om_sqlite(store), scope != NULL ? OM_SQL_LIST_ONE :
-			      OM_SQL_LIST_ALL, scope, cb, context, error_r);
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_list(s, om_sqlite_bind(s, scope != NULL ? OM_SQL_LIST_ONE :
+						OM_SQL_LIST_ALL, OM_ARG_TEXT(scope),
+						OM_ARG_END),
+			      cb, context, error_r);
 }
 
 /* ---- rate counters ---- */
@@ -1024,64 +1208,46 @@ static int om_sqlite_rate_put(struct om_store *store,
 			      const struct om_store_rate *rate, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = s->stmts[OM_SQL_RATE_SAVE];
-	int ok;
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_RATE_SAVE,
+					    OM_ARG_TEXT(rate->user),
+					    OM_ARG_INT64(rate->window_start),
+					    OM_ARG_INT64(rate->messages),
+					    OM_ARG_INT64(rate->recipients), OM_ARG_END);
 
-	sqlite3_reset(stmt);
-	ok = sqlite3_bind_text(stmt, 1, rate->user, -1, SQLITE_STATIC) == SQLITE_OK &&
-		sqlite3_bind_int64(stmt, 2, rate->window_start) == SQLITE_OK &&
-		sqlite3_bind_int64(stmt, 3, rate->messages) == SQLITE_OK &&
-		sqlite3_bind_int64(stmt, 4, rate->recipients) == SQLITE_OK &&
-		sqlite3_step(stmt) == SQLITE_DONE;
-	sqlite3_reset(stmt);
-	if (!ok) {
-		*error_r = om_sqlite_error(s, "save rate counters");
-		return -1;
-	}
-	return 0;
+	return om_sqlite_step_write(s, stmt, "save rate counters", error_r) < 0 ?
+		-1 : 0;
 }
 
 static int om_sqlite_rates_expire(struct om_store *store, long long expire_before,
 				  char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = s->stmts[OM_SQL_RATE_EXPIRE];
-	int ok;
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_RATE_EXPIRE,
+					    OM_ARG_INT64(expire_before), OM_ARG_END);
 
-	sqlite3_reset(stmt);
-	ok = sqlite3_bind_int64(stmt, 1, expire_before) == SQLITE_OK &&
-		sqlite3_step(stmt) == SQLITE_DONE;
-	sqlite3_reset(stmt);
-	if (!ok) {
-		*error_r = om_sqlite_error(s, "expire rate counters");
-		return -1;
-	}
-	return 0;
+	return om_sqlite_step_write(s, stmt, "expire rate counters", error_r) < 0 ?
+		-1 : 0;
+}
+
+static void om_sqlite_rate_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	struct om_store_rate rate;
+
+	om_sqlite_read(stmt, OM_COL_TEXT_NULL(&rate.user), OM_COL_INT64(&rate.window_start),
+		       OM_COL_INT64(&rate.messages), OM_COL_INT64(&rate.recipients),
+		       OM_COL_END);
+	r->cb.rate(r->context, &rate);
 }
 
 static int om_sqlite_rates_each(struct om_store *store, om_store_rate_cb *cb,
 				void *context, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = s->stmts[OM_SQL_RATE_ALL];
-	struct om_store_rate rate;
-	int ret, rows = 0;
+	struct om_sqlite_reader r = { .cb.rate = cb, .context = context };
 
-	sqlite3_reset(stmt);
-	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
-		rate.user = (const char *)sqlite3_column_text(stmt, 0);
-		rate.window_start = sqlite3_column_int64(stmt, 1);
-		rate.messages = sqlite3_column_int64(stmt, 2);
-		rate.recipients = sqlite3_column_int64(stmt, 3);
-		cb(context, &rate);
-		rows++;
-	}
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_DONE) {
-		*error_r = om_sqlite_error(s, "read rate counters");
-		return -1;
-	}
-	return rows;
+	return (int)om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_RATE_ALL, OM_ARG_END),
+				   om_sqlite_rate_row, &r, "read rate counters",
+				   error_r);
 }
 
 /* ---- revisions, the change log, secrets ---- */
@@ -1090,13 +1256,15 @@ static int om_sqlite_revision(struct om_store *store, const char *name,
 			      long long *revision_r, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_REVISION, name, NULL, NULL, 0);
 
-	if (stmt == NULL || om_sqlite_read_number(stmt, revision_r) < 0) {
-		*error_r = om_sqlite_error(s, "read revision");
-		return -1;
-	}
-	return 0;
+	return om_sqlite_number(s, om_sqlite_bind(s, OM_SQL_REVISION, OM_ARG_TEXT(name),
+						  OM_ARG_END),
+				revision_r, "read revision", error_r);
+}
+
+static void om_sqlite_scope_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	r->cb.scope(r->context, (const char *)sqlite3_column_text(stmt, 0));
 }
 
 static int om_sqlite_changes(struct om_store *store, long long since,
@@ -1104,25 +1272,12 @@ static int om_sqlite_changes(struct om_store *store, long long since,
 			     char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = s->stmts[OM_SQL_CHANGES];
-	int ret, rows = 0;
+	struct om_sqlite_reader r = { .cb.scope = cb, .context = context };
 
-	sqlite3_reset(stmt);
-	if (sqlite3_bind_int64(stmt, 1, since) != SQLITE_OK ||
-	    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)limit) != SQLITE_OK) {
-		*error_r = om_sqlite_error(s, "bind");
-		return -1;
-	}
-	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
-		cb(context, (const char *)sqlite3_column_text(stmt, 0));
-		rows++;
-	}
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_DONE) {
-		*error_r = om_sqlite_error(s, "read changes");
-		return -1;
-	}
-	return rows;
+	return (int)om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_CHANGES, OM_ARG_INT64(since),
+						     OM_ARG_INT64((long long)limit),
+						     OM_ARG_END),
+				   om_sqlite_scope_row, &r, "read changes", error_r);
 }
 
 static long long om_sqlite_data_version(struct om_store *store)
@@ -1143,7 +1298,8 @@ static int om_sqlite_secret(struct om_store *store, const char *name,
 			    unsigned char *value, size_t len, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_SECRET, name, NULL, NULL, 0);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_SECRET, OM_ARG_TEXT(name),
+					    OM_ARG_END);
 	int ret = -1;
 
 	if (stmt == NULL) {
@@ -1163,74 +1319,73 @@ static int om_sqlite_secret(struct om_store *store, const char *name,
 
 /* ---- spam classifier tokens ---- */
 
+/* The one row of spam_totals, into the reader's context. */
+static void om_sqlite_totals_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	struct om_store_spam_state *state_r = r->context;
+
+	state_r->nspam = (long)sqlite3_column_int64(stmt, 0);
+	state_r->nham = (long)sqlite3_column_int64(stmt, 1);
+}
+
 static int om_sqlite_spam_totals(struct om_store *store,
 				 struct om_store_spam_state *state_r,
 				 char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = s->stmts[OM_SQL_SPAM_TOTALS];
-	int ret;
+	struct om_sqlite_reader r = { .context = state_r };
 
 	state_r->nspam = state_r->nham = 0;
-	sqlite3_reset(stmt);
-	ret = sqlite3_step(stmt);
-	if (ret == SQLITE_ROW) {
-		state_r->nspam = (long)sqlite3_column_int64(stmt, 0);
-		state_r->nham = (long)sqlite3_column_int64(stmt, 1);
-	}
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_ROW && ret != SQLITE_DONE) {
-		*error_r = om_sqlite_error(s, "read spam totals");
-		return -1;
-	}
-	return 0;
+	return om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_SPAM_TOTALS, OM_ARG_END),
+			      om_sqlite_totals_row, &r, "read spam totals",
+			      error_r) < 0 ? -1 : 0;
+}
+
+static void om_sqlite_token_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	r->cb.token(r->context, (const char *)sqlite3_column_text(stmt, 0),
+		    (long)sqlite3_column_int64(stmt, 1),
+		    (long)sqlite3_column_int64(stmt, 2));
 }
 
 static int om_sqlite_spam_tokens(struct om_store *store, om_store_token_cb *cb,
 				 void *context, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = s->stmts[OM_SQL_SPAM_TOKENS];
-	int ret;
+	struct om_sqlite_reader r = { .cb.token = cb, .context = context };
 
-	sqlite3_reset(stmt);
-	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
-		cb(context, (const char *)sqlite3_column_text(stmt, 0),
-		   (long)sqlite3_column_int64(stmt, 1), (long)sqlite3_column_int64(stmt, 2));
-	}
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_DONE) {
-		*error_r = om_sqlite_error(s, "read spam tokens");
-		return -1;
-	}
-	return 0;
+	return om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_SPAM_TOKENS, OM_ARG_END),
+			      om_sqlite_token_row, &r, "read spam tokens",
+			      error_r) < 0 ? -1 : 0;
+}
+
+/* Steps a bound write statement (NULL: its bind failed); 0 or -1. */
+static int om_sqlite_step_done(sqlite3_stmt *stmt)
+{
+	int ok = stmt != NULL && sqlite3_step(stmt) == SQLITE_DONE;
+
+	if (stmt != NULL)
+		sqlite3_reset(stmt);
+	return ok ? 0 : -1;
 }
 
 static int om_sqlite_spam_write(struct om_store_sqlite *s,
 				const struct om_store_spam_token *rows,
 				size_t count, long dspam, long dham)
 {
-	sqlite3_stmt *stmt = s->stmts[OM_SQL_SPAM_TOKEN_SET];
 	size_t i;
-	int ok = 1;
 
-	for (i = 0; i < count && ok; i++) {
-		sqlite3_reset(stmt);
-		ok = sqlite3_bind_text(stmt, 1, rows[i].token, -1, SQLITE_STATIC) == SQLITE_OK &&
-			sqlite3_bind_int64(stmt, 2, rows[i].spam) == SQLITE_OK &&
-			sqlite3_bind_int64(stmt, 3, rows[i].ham) == SQLITE_OK &&
-			sqlite3_step(stmt) == SQLITE_DONE;
+	for (i = 0; i < count; i++) {
+		if (om_sqlite_step_done(om_sqlite_bind(s, OM_SQL_SPAM_TOKEN_SET,
+						       OM_ARG_TEXT(rows[i].token),
+						       OM_ARG_INT64(rows[i].spam),
+						       OM_ARG_INT64(rows[i].ham),
+						       OM_ARG_END)) < 0)
+			return -1;
 	}
-	sqlite3_reset(stmt);
-	if (!ok)
-		return -1;
-	stmt = s->stmts[OM_SQL_SPAM_TOTALS_SET];
-	sqlite3_reset(stmt);
-	ok = sqlite3_bind_int64(stmt, 1, dspam) == SQLITE_OK &&
-		sqlite3_bind_int64(stmt, 2, dham) == SQLITE_OK &&
-		sqlite3_step(stmt) == SQLITE_DONE;
-	sqlite3_reset(stmt);
-	return ok ? 0 : -1;
+	return om_sqlite_step_done(om_sqlite_bind(s, OM_SQL_SPAM_TOTALS_SET,
+						  OM_ARG_INT64(dspam),
+						  OM_ARG_INT64(dham), OM_ARG_END));
 }
 
 static int om_sqlite_spam_add(struct om_store *store,
@@ -1251,13 +1406,10 @@ static int om_sqlite_spam_add(struct om_store *store,
 static int om_sqlite_spam_delete_rare(struct om_store_sqlite *s, long max_count,
 				      long *removed_r)
 {
-	sqlite3_stmt *stmt = s->stmts[OM_SQL_SPAM_PRUNE];
-	int ok;
+	int ok = om_sqlite_step_done(om_sqlite_bind(s, OM_SQL_SPAM_PRUNE,
+						    OM_ARG_INT64(max_count),
+						    OM_ARG_END)) == 0;
 
-	sqlite3_reset(stmt);
-	ok = sqlite3_bind_int64(stmt, 1, max_count) == SQLITE_OK &&
-		sqlite3_step(stmt) == SQLITE_DONE;
-	sqlite3_reset(stmt);
 	*removed_r = ok ? (long)sqlite3_changes(s->db) : 0;
 	return ok ? 0 : -1;
 }
@@ -1279,99 +1431,30 @@ static int om_sqlite_spam_prune(struct om_store *store, long max_count,
 
 /* ---- quarantined mail, digests, correspondents, nonces ---- */
 
-static int om_sqlite_bind_q(sqlite3_stmt *stmt, const struct om_store_quarantined *q)
+/* A quarantine row (column order of OM_SQL_Q_GET). */
+static void om_sqlite_q_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
 {
-	int ok = SQLITE_OK;
+	struct om_store_quarantined q;
 
-	ok |= sqlite3_bind_text(stmt, 1, q->id, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 2, q->mailbox, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_int64(stmt, 3, q->received);
-	ok |= sqlite3_bind_text(stmt, 4, q->sender, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 5, q->from, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 6, q->subject, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 7, q->score, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 8, q->reasons, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_int64(stmt, 9, q->size);
-	ok |= sqlite3_bind_int64(stmt, 10, q->digest);
-	ok |= sqlite3_bind_text(stmt, 11, q->from_address, -1, SQLITE_STATIC);
-	return ok == SQLITE_OK ? 0 : -1;
+	om_sqlite_read(stmt, OM_COL_TEXT(&q.id), OM_COL_TEXT(&q.mailbox),
+		       OM_COL_INT64(&q.received), OM_COL_TEXT(&q.sender),
+		       OM_COL_TEXT(&q.from), OM_COL_TEXT(&q.subject),
+		       OM_COL_TEXT(&q.score), OM_COL_TEXT(&q.reasons),
+		       OM_COL_INT64(&q.size), OM_COL_INT64(&q.digest),
+		       OM_COL_TEXT(&q.from_address), OM_COL_END);
+	r->cb.quarantined(r->context, &q);
 }
 
-static const char *om_sqlite_text(sqlite3_stmt *stmt, int col)
-{
-	const char *text = (const char *)sqlite3_column_text(stmt, col);
-
-	return text != NULL ? text : "";
-}
-
-/* Steps a statement yielding quarantine rows (column order of
-   OM_SQL_Q_GET) into cb; the count or -1. */
+/* Steps a bound statement yielding quarantine rows into cb; the count or
+   -1. */
 static int om_sqlite_q_rows(struct om_store_sqlite *s, sqlite3_stmt *stmt,
 			    om_store_quarantined_cb *cb, void *context,
 			    char **error_r)
 {
-	struct om_store_quarantined q;
-	int ret, rows = 0;
+	struct om_sqlite_reader r = { .cb.quarantined = cb, .context = context };
 
-	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
-		q.id = om_sqlite_text(stmt, 0);
-		q.mailbox = om_sqlite_text(stmt, 1);
-		q.received = sqlite3_column_int64(stmt, 2);
-		q.sender = om_sqlite_text(stmt, 3);
-		q.from = om_sqlite_text(stmt, 4);
-		q.subject = om_sqlite_text(stmt, 5);
-		q.score = om_sqlite_text(stmt, 6);
-		q.reasons = om_sqlite_text(stmt, 7);
-		q.size = sqlite3_column_int64(stmt, 8);
-		q.digest = sqlite3_column_int64(stmt, 9);
-		q.from_address = om_sqlite_text(stmt, 10);
-		cb(context, &q);
-		rows++;
-	}
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_DONE) {
-		*error_r = om_sqlite_error(s, "read quarantine");
-		return -1;
-	}
-	return rows;
-}
-
-/* Resets stmt and binds ?1 text (may be NULL: unbound) and ?2 number. */
-static sqlite3_stmt *om_sqlite_bind_tn(struct om_store_sqlite *s,
-				       enum om_stmt_id id, const char *text,
-				       long long number)
-{
-	sqlite3_stmt *stmt = s->stmts[id];
-	int ok = SQLITE_OK;
-
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-	if (text != NULL)
-		ok |= sqlite3_bind_text(stmt, 1, text, -1, SQLITE_STATIC);
-	else
-		ok |= sqlite3_bind_int64(stmt, 1, number);
-	if (text != NULL)
-		ok |= sqlite3_bind_int64(stmt, 2, number);
-	return ok == SQLITE_OK ? stmt : NULL;
-}
-
-/* Runs a bound write statement; the rows it changed, or -1. */
-static int om_sqlite_step_write(struct om_store_sqlite *s, sqlite3_stmt *stmt,
-				const char *what, char **error_r)
-{
-	int ret;
-
-	if (stmt == NULL) {
-		*error_r = om_sqlite_error(s, what);
-		return -1;
-	}
-	ret = sqlite3_step(stmt);
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_DONE) {
-		*error_r = om_sqlite_error(s, what);
-		return -1;
-	}
-	return sqlite3_changes(s->db);
+	return (int)om_sqlite_each(s, stmt, om_sqlite_q_row, &r, "read quarantine",
+				   error_r);
 }
 
 static int om_sqlite_quarantine_add(struct om_store *store,
@@ -1379,12 +1462,15 @@ static int om_sqlite_quarantine_add(struct om_store *store,
 				    char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = s->stmts[OM_SQL_Q_ADD];
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_Q_ADD, OM_ARG_TEXT(q->id),
+					    OM_ARG_TEXT(q->mailbox),
+					    OM_ARG_INT64(q->received),
+					    OM_ARG_TEXT(q->sender), OM_ARG_TEXT(q->from),
+					    OM_ARG_TEXT(q->subject), OM_ARG_TEXT(q->score),
+					    OM_ARG_TEXT(q->reasons), OM_ARG_INT64(q->size),
+					    OM_ARG_INT64(q->digest),
+					    OM_ARG_TEXT(q->from_address), OM_ARG_END);
 
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-	if (om_sqlite_bind_q(stmt, q) < 0)
-		stmt = NULL;
 	return om_sqlite_step_write(s, stmt, "record quarantined mail",
 				    error_r) < 0 ? -1 : 0;
 }
@@ -1394,13 +1480,10 @@ static int om_sqlite_quarantine_get(struct om_store *store, const char *mailbox,
 				    void *context, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_Q_GET, mailbox, id, NULL, 0);
 
-	if (stmt == NULL) {
-		*error_r = om_sqlite_error(s, "bind");
-		return -1;
-	}
-	return om_sqlite_q_rows(s, stmt, cb, context, error_r);
+	return om_sqlite_q_rows(s, om_sqlite_bind(s, OM_SQL_Q_GET, OM_ARG_TEXT(mailbox),
+						  OM_ARG_TEXT(id), OM_ARG_END),
+				cb, context, error_r);
 }
 
 static int om_sqlite_quarantine_each(struct om_store *store, const char *mailbox,
@@ -1408,13 +1491,10 @@ static int om_sqlite_quarantine_each(struct om_store *store, const char *mailbox
 				     char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_Q_EACH, mailbox, NULL, NULL, 0);
 
-	if (stmt == NULL) {
-		*error_r = om_sqlite_error(s, "bind");
-		return -1;
-	}
-	return om_sqlite_q_rows(s, stmt, cb, context, error_r);
+	return om_sqlite_q_rows(s, om_sqlite_bind(s, OM_SQL_Q_EACH, OM_ARG_TEXT(mailbox),
+						  OM_ARG_END),
+				cb, context, error_r);
 }
 
 static int om_sqlite_quarantine_delete(struct om_store *store, const char *mailbox,
@@ -1422,8 +1502,9 @@ static int om_sqlite_quarantine_delete(struct om_store *store, const char *mailb
 {
 	struct om_store_sqlite *s = om_sqlite(store);
 
-	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_Q_DELETE, mailbox,
-						      id, NULL, 0),
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_Q_DELETE,
+						      OM_ARG_TEXT(mailbox),
+						      OM_ARG_TEXT(id), OM_ARG_END),
 				    "forget quarantined mail", error_r);
 }
 
@@ -1432,8 +1513,9 @@ static int om_sqlite_quarantine_expire(struct om_store *store, const char *mailb
 {
 	struct om_store_sqlite *s = om_sqlite(store);
 
-	return om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_Q_EXPIRE,
-							 mailbox, before),
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_Q_EXPIRE,
+						      OM_ARG_TEXT(mailbox),
+						      OM_ARG_INT64(before), OM_ARG_END),
 				    "expire quarantined mail", error_r);
 }
 
@@ -1447,18 +1529,19 @@ static int om_sqlite_digest_claim(struct om_store *store, const char *mailbox,
 	sqlite3_stmt *stmt;
 
 	*digest_r = 0;
-	stmt = om_sqlite_bind(s, OM_SQL_Q_UNLISTED, mailbox, NULL, NULL, 0);
-	if (stmt == NULL || om_sqlite_read_number(stmt, &unlisted) < 0) {
-		*error_r = om_sqlite_error(s, "count unlisted quarantined mail");
+	if (om_sqlite_number(s, om_sqlite_bind(s, OM_SQL_Q_UNLISTED, OM_ARG_TEXT(mailbox),
+					       OM_ARG_END),
+			     &unlisted, "count unlisted quarantined mail", error_r) < 0)
 		return -1;
-	}
 	if (unlisted == 0)
 		return 0;
-	if (om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_D_NEW, mailbox, now),
+	if (om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_D_NEW, OM_ARG_TEXT(mailbox),
+						   OM_ARG_INT64(now), OM_ARG_END),
 				 "make a digest", error_r) < 0)
 		return -1;
 	*digest_r = (long long)sqlite3_last_insert_rowid(s->db);
-	stmt = om_sqlite_bind_tn(s, OM_SQL_D_MARK, mailbox, *digest_r);
+	stmt = om_sqlite_bind(s, OM_SQL_D_MARK, OM_ARG_TEXT(mailbox),
+			      OM_ARG_INT64(*digest_r), OM_ARG_END);
 	return om_sqlite_step_write(s, stmt, "mark digested mail", error_r);
 }
 
@@ -1467,27 +1550,30 @@ static int om_sqlite_digest_items(struct om_store *store, long long digest,
 				  char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind_tn(s, OM_SQL_D_ITEMS, NULL, digest);
 
-	if (stmt == NULL) {
-		*error_r = om_sqlite_error(s, "bind");
-		return -1;
-	}
-	return om_sqlite_q_rows(s, stmt, cb, context, error_r);
+	return om_sqlite_q_rows(s, om_sqlite_bind(s, OM_SQL_D_ITEMS, OM_ARG_INT64(digest),
+						  OM_ARG_END),
+				cb, context, error_r);
 }
 
 static int om_sqlite_digest_sent(struct om_store *store, long long digest,
 				 long long sent, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = s->stmts[OM_SQL_D_SENT];
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_D_SENT, OM_ARG_INT64(digest),
+					    OM_ARG_INT64(sent), OM_ARG_END);
 
-	sqlite3_reset(stmt);
-	if (sqlite3_bind_int64(stmt, 1, digest) != SQLITE_OK ||
-	    sqlite3_bind_int64(stmt, 2, sent) != SQLITE_OK)
-		stmt = NULL;
 	return om_sqlite_step_write(s, stmt, "mark a digest sent", error_r) < 0 ?
 		-1 : 0;
+}
+
+static void om_sqlite_digest_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	struct om_store_digest d;
+
+	om_sqlite_read(stmt, OM_COL_INT64(&d.id), OM_COL_TEXT(&d.mailbox),
+		       OM_COL_INT64(&d.created), OM_COL_INT64(&d.sent), OM_COL_END);
+	r->cb.digest(r->context, &d);
 }
 
 static int om_sqlite_digest_pending(struct om_store *store, long long before,
@@ -1495,62 +1581,41 @@ static int om_sqlite_digest_pending(struct om_store *store, long long before,
 				    char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind_tn(s, OM_SQL_D_PENDING, NULL, before);
-	struct om_store_digest d;
-	int ret, rows = 0;
+	struct om_sqlite_reader r = { .cb.digest = cb, .context = context };
 
-	if (stmt == NULL) {
-		*error_r = om_sqlite_error(s, "bind");
-		return -1;
-	}
-	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
-		d.id = sqlite3_column_int64(stmt, 0);
-		d.mailbox = om_sqlite_text(stmt, 1);
-		d.created = sqlite3_column_int64(stmt, 2);
-		d.sent = sqlite3_column_int64(stmt, 3);
-		cb(context, &d);
-		rows++;
-	}
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_DONE) {
-		*error_r = om_sqlite_error(s, "read pending digests");
-		return -1;
-	}
-	return rows;
+	return (int)om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_D_PENDING,
+						     OM_ARG_INT64(before), OM_ARG_END),
+				   om_sqlite_digest_row, &r, "read pending digests",
+				   error_r);
 }
 
 static int om_sqlite_digest_last(struct om_store *store, const char *mailbox,
 				 long long *created_r, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_D_LAST, mailbox, NULL, NULL, 0);
 
-	if (stmt == NULL || om_sqlite_read_number(stmt, created_r) < 0) {
-		*error_r = om_sqlite_error(s, "read the last digest");
-		return -1;
-	}
-	return 0;
+	return om_sqlite_number(s, om_sqlite_bind(s, OM_SQL_D_LAST, OM_ARG_TEXT(mailbox),
+						  OM_ARG_END),
+				created_r, "read the last digest", error_r);
+}
+
+static void om_sqlite_unlisted_row(sqlite3_stmt *stmt,
+				   const struct om_sqlite_reader *r)
+{
+	r->cb.unlisted(r->context, om_sqlite_text(stmt, 0),
+		       (long)sqlite3_column_int64(stmt, 1),
+		       (long)sqlite3_column_int64(stmt, 2));
 }
 
 static int om_sqlite_digest_due(struct om_store *store, om_store_unlisted_cb *cb,
 				void *context, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = s->stmts[OM_SQL_D_DUE];
-	int ret, rows = 0;
+	struct om_sqlite_reader r = { .cb.unlisted = cb, .context = context };
 
-	sqlite3_reset(stmt);
-	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
-		cb(context, om_sqlite_text(stmt, 0), (long)sqlite3_column_int64(stmt, 1),
-		   (long)sqlite3_column_int64(stmt, 2));
-		rows++;
-	}
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_DONE) {
-		*error_r = om_sqlite_error(s, "read mailboxes due a digest");
-		return -1;
-	}
-	return rows;
+	return (int)om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_D_DUE, OM_ARG_END),
+				   om_sqlite_unlisted_row, &r,
+				   "read mailboxes due a digest", error_r);
 }
 
 static int om_sqlite_correspondent_put(struct om_store *store,
@@ -1558,11 +1623,10 @@ static int om_sqlite_correspondent_put(struct om_store *store,
 				       char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_C_SAVE, c->mailbox, c->address,
-					    NULL, 0);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_C_SAVE, OM_ARG_TEXT(c->mailbox),
+					    OM_ARG_TEXT(c->address),
+					    OM_ARG_INT64(c->last), OM_ARG_END);
 
-	if (stmt != NULL && sqlite3_bind_int64(stmt, 3, c->last) != SQLITE_OK)
-		stmt = NULL;
 	return om_sqlite_step_write(s, stmt, "save correspondents", error_r) < 0 ?
 		-1 : 0;
 }
@@ -1571,9 +1635,12 @@ static int om_sqlite_correspondent_known(struct om_store *store,
 					 const char *mailbox, const char *address,
 					 char **error_r)
 {
+	struct om_store_sqlite *s = om_sqlite(store);
 	char *value = NULL;
-	int ret = om_sqlite_lookup(om_sqlite(store), OM_SQL_C_KNOWN, mailbox,
-				   address, &value, error_r);
+	int ret = om_sqlite_lookup(s, om_sqlite_bind(s, OM_SQL_C_KNOWN,
+						     OM_ARG_TEXT(mailbox),
+						     OM_ARG_TEXT(address), OM_ARG_END),
+				   &value, error_r);
 
 	free(value);
 	return ret;
@@ -1586,11 +1653,14 @@ static int om_sqlite_nonce_use(struct om_store *store, const char *nonce,
 	struct om_store_sqlite *s = om_sqlite(store);
 	int changed;
 
-	if (om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_N_EXPIRE, NULL, now),
+	if (om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_N_EXPIRE, OM_ARG_INT64(now),
+						   OM_ARG_END),
 				 "forget used form values", error_r) < 0)
 		return -1;
-	changed = om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_N_USE, nonce,
-							    expires),
+	changed = om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_N_USE,
+							 OM_ARG_TEXT(nonce),
+							 OM_ARG_INT64(expires),
+							 OM_ARG_END),
 				       "use a form value", error_r);
 	return changed < 0 ? -1 : changed > 0;
 }
@@ -1604,17 +1674,16 @@ static int om_sqlite_outbound_claim(struct om_store *store,
 				    char **reply_r, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_OB_ADD, m->queue_id,
-					    m->hash, m->sender, 0);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_OB_ADD, OM_ARG_TEXT(m->queue_id),
+					    OM_ARG_TEXT(m->hash), OM_ARG_TEXT(m->sender),
+					    OM_ARG_INT64(m->recipients),
+					    OM_ARG_INT64(m->received), OM_ARG_END);
 	int ret, state;
 
-	if (stmt != NULL &&
-	    (sqlite3_bind_int64(stmt, 4, m->recipients) != SQLITE_OK ||
-	     sqlite3_bind_int64(stmt, 5, m->received) != SQLITE_OK))
-		stmt = NULL;
 	if (om_sqlite_step_write(s, stmt, "record outbound mail", error_r) < 0)
 		return -1;
-	stmt = om_sqlite_bind(s, OM_SQL_OB_GET, m->queue_id, m->hash, NULL, 0);
+	stmt = om_sqlite_bind(s, OM_SQL_OB_GET, OM_ARG_TEXT(m->queue_id),
+			      OM_ARG_TEXT(m->hash), OM_ARG_END);
 	if (stmt == NULL) {
 		*error_r = om_sqlite_error(s, "bind");
 		return -1;
@@ -1650,15 +1719,12 @@ static int om_sqlite_outbound_finish(struct om_store *store,
 				     char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_OB_FINISH, queue_id, hash,
-					    NULL, 0);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_OB_FINISH, OM_ARG_TEXT(queue_id),
+					    OM_ARG_TEXT(hash), OM_ARG_INT64(state),
+					    OM_ARG_TEXT(reply), OM_ARG_INT64(now),
+					    OM_ARG_END);
 	int ret;
 
-	if (stmt != NULL &&
-	    (sqlite3_bind_int(stmt, 3, (int)state) != SQLITE_OK ||
-	     sqlite3_bind_text(stmt, 4, reply, -1, SQLITE_STATIC) != SQLITE_OK ||
-	     sqlite3_bind_int64(stmt, 5, now) != SQLITE_OK))
-		stmt = NULL;
 	ret = om_sqlite_step_write(s, stmt, "mark outbound mail", error_r);
 	if (ret == 0) {
 		*error_r = om_strdup("store: outbound mail to mark is not recorded");
@@ -1672,8 +1738,8 @@ static int om_sqlite_outbound_expire(struct om_store *store, long long before,
 {
 	struct om_store_sqlite *s = om_sqlite(store);
 
-	return om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_OB_EXPIRE, NULL,
-							 before),
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_OB_EXPIRE,
+						      OM_ARG_INT64(before), OM_ARG_END),
 				    "forget outbound mail", error_r);
 }
 
@@ -1683,75 +1749,42 @@ static int om_sqlite_hold_add(struct om_store *store, const struct om_store_hold
 			      char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = s->stmts[OM_SQL_H_ADD];
-	int ok = SQLITE_OK;
+	int admin = h->kind != NULL && strcmp(h->kind, OM_HOLD_KIND_SENDER) != 0;
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_H_ADD, OM_ARG_TEXT(h->id),
+					    OM_ARG_TEXT(h->mailbox), OM_ARG_TEXT(h->sender),
+					    OM_ARG_TEXT(h->recipients),
+					    OM_ARG_TEXT(h->delivered),
+					    OM_ARG_TEXT(h->subject),
+					    OM_ARG_TEXT(h->attachments),
+					    OM_ARG_INT64(h->size), OM_ARG_INT64(h->flags),
+					    OM_ARG_INT64(h->created),
+					    OM_ARG_INT64(h->expires), OM_ARG_TEXT(h->expiry),
+					    OM_ARG_INT64(admin ? OM_HOLD_ADMIN : OM_HOLD_HELD),
+					    OM_ARG_TEXT(h->kind != NULL ? h->kind :
+							OM_HOLD_KIND_SENDER),
+					    OM_ARG_TEXT(h->details != NULL ? h->details : ""),
+					    OM_ARG_END);
 
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-	ok |= sqlite3_bind_text(stmt, 1, h->id, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 2, h->mailbox, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 3, h->sender, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 4, h->recipients, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 5, h->delivered, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 6, h->subject, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 7, h->attachments, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_int64(stmt, 8, h->size);
-	ok |= sqlite3_bind_int(stmt, 9, h->flags);
-	ok |= sqlite3_bind_int64(stmt, 10, h->created);
-	ok |= sqlite3_bind_int64(stmt, 11, h->expires);
-	ok |= sqlite3_bind_text(stmt, 12, h->expiry, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_int(stmt, 13, h->kind != NULL &&
-			       strcmp(h->kind, OM_HOLD_KIND_SENDER) != 0 ?
-			       OM_HOLD_ADMIN : OM_HOLD_HELD);
-	ok |= sqlite3_bind_text(stmt, 14, h->kind != NULL ? h->kind : OM_HOLD_KIND_SENDER,
-				-1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 15, h->details != NULL ? h->details : "", -1,
-				SQLITE_STATIC);
-	return om_sqlite_step_write(s, ok == SQLITE_OK ? stmt : NULL, "record a hold",
-				    error_r);
+	return om_sqlite_step_write(s, stmt, "record a hold", error_r);
 }
 
-/* Steps a statement yielding hold rows (column order of OM_SQL_H_GET)
-   into cb; the count or -1. */
-static int om_sqlite_h_rows(struct om_store_sqlite *s, sqlite3_stmt *stmt,
-			    om_store_hold_cb *cb, void *context, char **error_r)
+/* A hold row (column order of OM_SQL_H_GET). */
+static void om_sqlite_hold_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
 {
 	struct om_store_hold h;
-	int ret, rows = 0, state;
+	int state;
 
-	if (stmt == NULL) {
-		*error_r = om_sqlite_error(s, "bind");
-		return -1;
-	}
-	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
-		h.id = om_sqlite_text(stmt, 0);
-		h.mailbox = om_sqlite_text(stmt, 1);
-		h.sender = om_sqlite_text(stmt, 2);
-		h.recipients = om_sqlite_text(stmt, 3);
-		h.delivered = om_sqlite_text(stmt, 4);
-		h.subject = om_sqlite_text(stmt, 5);
-		h.attachments = om_sqlite_text(stmt, 6);
-		h.size = sqlite3_column_int64(stmt, 7);
-		h.flags = sqlite3_column_int(stmt, 8);
-		h.created = sqlite3_column_int64(stmt, 9);
-		h.expires = sqlite3_column_int64(stmt, 10);
-		h.expiry = om_sqlite_text(stmt, 11);
-		state = sqlite3_column_int(stmt, 12);
-		h.state = (enum om_hold_state)state;
-		h.changed = sqlite3_column_int64(stmt, 13);
-		h.notified = sqlite3_column_int(stmt, 14);
-		h.result = om_sqlite_text(stmt, 15);
-		h.kind = om_sqlite_text(stmt, 16);
-		h.details = om_sqlite_text(stmt, 17);
-		cb(context, &h);
-		rows++;
-	}
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_DONE) {
-		*error_r = om_sqlite_error(s, "read holds");
-		return -1;
-	}
-	return rows;
+	om_sqlite_read(stmt, OM_COL_TEXT(&h.id), OM_COL_TEXT(&h.mailbox),
+		       OM_COL_TEXT(&h.sender), OM_COL_TEXT(&h.recipients),
+		       OM_COL_TEXT(&h.delivered), OM_COL_TEXT(&h.subject),
+		       OM_COL_TEXT(&h.attachments), OM_COL_INT64(&h.size),
+		       OM_COL_INT(&h.flags), OM_COL_INT64(&h.created),
+		       OM_COL_INT64(&h.expires), OM_COL_TEXT(&h.expiry),
+		       OM_COL_INT(&state), OM_COL_INT64(&h.changed),
+		       OM_COL_INT(&h.notified), OM_COL_TEXT(&h.result),
+		       OM_COL_TEXT(&h.kind), OM_COL_TEXT(&h.details), OM_COL_END);
+	h.state = (enum om_hold_state)state;
+	r->cb.hold(r->context, &h);
 }
 
 static int om_sqlite_hold_list(struct om_store *store, enum om_hold_query query,
@@ -1759,26 +1792,28 @@ static int om_sqlite_hold_list(struct om_store *store, enum om_hold_query query,
 			       om_store_hold_cb *cb, void *context, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.hold = cb, .context = context };
 	sqlite3_stmt *stmt = NULL;
 
 	switch (query) {
 	case OM_HOLD_BY_ID:
-		stmt = om_sqlite_bind(s, OM_SQL_H_GET, text, NULL, NULL, 0);
+		stmt = om_sqlite_bind(s, OM_SQL_H_GET, OM_ARG_TEXT(text), OM_ARG_END);
 		break;
 	case OM_HOLD_BY_MAILBOX:
-		stmt = om_sqlite_bind(s, OM_SQL_H_MAILBOX, text, NULL, NULL, 0);
+		stmt = om_sqlite_bind(s, OM_SQL_H_MAILBOX, OM_ARG_TEXT(text), OM_ARG_END);
 		break;
 	case OM_HOLD_BY_STATE:
-		stmt = om_sqlite_bind_tn(s, OM_SQL_H_STATE, NULL, number);
+		stmt = om_sqlite_bind(s, OM_SQL_H_STATE, OM_ARG_INT64(number), OM_ARG_END);
 		break;
 	case OM_HOLD_DUE:
-		stmt = om_sqlite_bind_tn(s, OM_SQL_H_DUE, NULL, number);
+		stmt = om_sqlite_bind(s, OM_SQL_H_DUE, OM_ARG_INT64(number), OM_ARG_END);
 		break;
 	case OM_HOLD_BRAKED:
-		stmt = om_sqlite_bind(s, OM_SQL_H_BRAKED, text, NULL, NULL, 0);
+		stmt = om_sqlite_bind(s, OM_SQL_H_BRAKED, OM_ARG_TEXT(text), OM_ARG_END);
 		break;
 	}
-	return om_sqlite_h_rows(s, stmt, cb, context, error_r);
+	return (int)om_sqlite_each(s, stmt, om_sqlite_hold_row, &r, "read holds",
+				   error_r);
 }
 
 /* Inside the caller's write transaction: 1 moved, 0 not in a from state. */
@@ -1787,14 +1822,11 @@ static int om_sqlite_hold_move(struct om_store *store, const char *id,
 			       enum om_hold_state to, long long now, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_H_MOVE, id, NULL, NULL, 0);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_H_MOVE, OM_ARG_TEXT(id),
+					    OM_ARG_INT64(to), OM_ARG_INT64(now),
+					    OM_ARG_INT64(from1), OM_ARG_INT64(from2),
+					    OM_ARG_END);
 
-	if (stmt != NULL &&
-	    (sqlite3_bind_int(stmt, 2, (int)to) != SQLITE_OK ||
-	     sqlite3_bind_int64(stmt, 3, now) != SQLITE_OK ||
-	     sqlite3_bind_int(stmt, 4, (int)from1) != SQLITE_OK ||
-	     sqlite3_bind_int(stmt, 5, (int)from2) != SQLITE_OK))
-		stmt = NULL;
 	return om_sqlite_step_write(s, stmt, "move a hold", error_r);
 }
 
@@ -1803,13 +1835,10 @@ static int om_sqlite_hold_set(struct om_store *store, const char *id,
 			      long long now, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_H_SET, id, NULL, NULL, 0);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_H_SET, OM_ARG_TEXT(id),
+					    OM_ARG_INT64(state), OM_ARG_INT64(now),
+					    OM_ARG_TEXT(result), OM_ARG_END);
 
-	if (stmt != NULL &&
-	    (sqlite3_bind_int(stmt, 2, (int)state) != SQLITE_OK ||
-	     sqlite3_bind_int64(stmt, 3, now) != SQLITE_OK ||
-	     sqlite3_bind_text(stmt, 4, result, -1, SQLITE_STATIC) != SQLITE_OK))
-		stmt = NULL;
 	return om_sqlite_step_write(s, stmt, "mark a hold", error_r);
 }
 
@@ -1818,8 +1847,8 @@ static int om_sqlite_hold_notified(struct om_store *store, const char *id,
 {
 	struct om_store_sqlite *s = om_sqlite(store);
 
-	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_H_NOTIFIED, id, NULL,
-						      NULL, 0),
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_H_NOTIFIED,
+						      OM_ARG_TEXT(id), OM_ARG_END),
 				    "mark a hold notified", error_r);
 }
 
@@ -1828,8 +1857,8 @@ static int om_sqlite_hold_expire(struct om_store *store, long long before,
 {
 	struct om_store_sqlite *s = om_sqlite(store);
 
-	return om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_H_EXPIRE, NULL,
-							 before),
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_H_EXPIRE,
+						      OM_ARG_INT64(before), OM_ARG_END),
 				    "forget holds", error_r);
 }
 
@@ -1839,60 +1868,43 @@ static int om_sqlite_zip_add(struct om_store *store, const struct om_store_zip *
 			     char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = s->stmts[OM_SQL_Z_ADD];
-	int ok = SQLITE_OK;
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_Z_ADD, OM_ARG_TEXT(z->id),
+					    OM_ARG_TEXT(z->mailbox),
+					    OM_ARG_TEXT(z->recipients),
+					    OM_ARG_TEXT(z->subject), OM_ARG_TEXT(z->archive),
+					    OM_ARG_TEXT(z->sealed), OM_ARG_INT64(z->created),
+					    OM_ARG_INT64(z->expires), OM_ARG_END);
 
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-	ok |= sqlite3_bind_text(stmt, 1, z->id, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 2, z->mailbox, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 3, z->recipients, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 4, z->subject, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 5, z->archive, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 6, z->sealed, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_int64(stmt, 7, z->created);
-	ok |= sqlite3_bind_int64(stmt, 8, z->expires);
-	return om_sqlite_step_write(s, ok == SQLITE_OK ? stmt : NULL,
-				    "record a zip password", error_r);
+	return om_sqlite_step_write(s, stmt, "record a zip password", error_r);
+}
+
+/* A zip password row (column order of OM_SQL_Z_GET). */
+static void om_sqlite_zip_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	struct om_store_zip z;
+	int state;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&z.id), OM_COL_TEXT(&z.mailbox),
+		       OM_COL_TEXT(&z.recipients), OM_COL_TEXT(&z.subject),
+		       OM_COL_TEXT(&z.archive), OM_COL_TEXT(&z.sealed),
+		       OM_COL_INT64(&z.created), OM_COL_INT64(&z.expires),
+		       OM_COL_INT(&state), OM_COL_INT64(&z.changed),
+		       OM_COL_INT64(&z.sent), OM_COL_TEXT(&z.result), OM_COL_END);
+	z.state = (enum om_zip_state)state;
+	r->cb.zip(r->context, &z);
 }
 
 static int om_sqlite_zip_list(struct om_store *store, const char *id, int state,
 			      om_store_zip_cb *cb, void *context, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.zip = cb, .context = context };
 	sqlite3_stmt *stmt = id != NULL ?
-		om_sqlite_bind(s, OM_SQL_Z_GET, id, NULL, NULL, 0) :
-		om_sqlite_bind_tn(s, OM_SQL_Z_STATE, NULL, state);
-	struct om_store_zip z;
-	int ret, rows = 0, zstate;
+		om_sqlite_bind(s, OM_SQL_Z_GET, OM_ARG_TEXT(id), OM_ARG_END) :
+		om_sqlite_bind(s, OM_SQL_Z_STATE, OM_ARG_INT64(state), OM_ARG_END);
 
-	if (stmt == NULL) {
-		*error_r = om_sqlite_error(s, "bind");
-		return -1;
-	}
-	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
-		z.id = om_sqlite_text(stmt, 0);
-		z.mailbox = om_sqlite_text(stmt, 1);
-		z.recipients = om_sqlite_text(stmt, 2);
-		z.subject = om_sqlite_text(stmt, 3);
-		z.archive = om_sqlite_text(stmt, 4);
-		z.sealed = om_sqlite_text(stmt, 5);
-		z.created = sqlite3_column_int64(stmt, 6);
-		z.expires = sqlite3_column_int64(stmt, 7);
-		zstate = sqlite3_column_int(stmt, 8);
-		z.state = (enum om_zip_state)zstate;
-		z.changed = sqlite3_column_int64(stmt, 9);
-		z.sent = sqlite3_column_int64(stmt, 10);
-		z.result = om_sqlite_text(stmt, 11);
-		cb(context, &z);
-		rows++;
-	}
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_DONE) {
-		*error_r = om_sqlite_error(s, "read zip passwords");
-		return -1;
-	}
-	return rows;
+	return (int)om_sqlite_each(s, stmt, om_sqlite_zip_row, &r,
+				   "read zip passwords", error_r);
 }
 
 /* Inside the caller's write transaction: 1 moved, 0 not (another state,
@@ -1902,13 +1914,10 @@ static int om_sqlite_zip_move(struct om_store *store, const char *id,
 			      long long now, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_Z_MOVE, id, NULL, NULL, 0);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_Z_MOVE, OM_ARG_TEXT(id),
+					    OM_ARG_INT64(to), OM_ARG_INT64(now),
+					    OM_ARG_INT64(from), OM_ARG_END);
 
-	if (stmt != NULL &&
-	    (sqlite3_bind_int(stmt, 2, (int)to) != SQLITE_OK ||
-	     sqlite3_bind_int64(stmt, 3, now) != SQLITE_OK ||
-	     sqlite3_bind_int(stmt, 4, (int)from) != SQLITE_OK))
-		stmt = NULL;
 	return om_sqlite_step_write(s, stmt, "claim a zip password", error_r);
 }
 
@@ -1917,14 +1926,11 @@ static int om_sqlite_zip_set(struct om_store *store, const char *id,
 			     const char *result, long long now, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_Z_SET, id, NULL, NULL, 0);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_Z_SET, OM_ARG_TEXT(id),
+					    OM_ARG_INT64(state), OM_ARG_INT64(now),
+					    OM_ARG_INT64(sent), OM_ARG_TEXT(result),
+					    OM_ARG_END);
 
-	if (stmt != NULL &&
-	    (sqlite3_bind_int(stmt, 2, (int)state) != SQLITE_OK ||
-	     sqlite3_bind_int64(stmt, 3, now) != SQLITE_OK ||
-	     sqlite3_bind_int64(stmt, 4, sent) != SQLITE_OK ||
-	     sqlite3_bind_text(stmt, 5, result, -1, SQLITE_STATIC) != SQLITE_OK))
-		stmt = NULL;
 	return om_sqlite_step_write(s, stmt, "mark a zip password", error_r);
 }
 
@@ -1933,7 +1939,8 @@ static int om_sqlite_zip_expire(struct om_store *store, long long now,
 {
 	struct om_store_sqlite *s = om_sqlite(store);
 
-	return om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_Z_EXPIRE, NULL, now),
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_Z_EXPIRE,
+						      OM_ARG_INT64(now), OM_ARG_END),
 				    "forget zip passwords", error_r);
 }
 
@@ -1944,12 +1951,11 @@ static int om_sqlite_history_put(struct om_store *store,
 				 const struct om_store_history *h, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind_tn(s, OM_SQL_HIST_PUT, h->login, h->hour);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_HIST_PUT, OM_ARG_TEXT(h->login),
+					    OM_ARG_INT64(h->hour),
+					    OM_ARG_INT64(h->messages),
+					    OM_ARG_INT64(h->recipients), OM_ARG_END);
 
-	if (stmt != NULL &&
-	    (sqlite3_bind_int64(stmt, 3, h->messages) != SQLITE_OK ||
-	     sqlite3_bind_int64(stmt, 4, h->recipients) != SQLITE_OK))
-		stmt = NULL;
 	return om_sqlite_step_write(s, stmt, "save sender history", error_r) < 0 ?
 		-1 : 0;
 }
@@ -1959,37 +1965,31 @@ static int om_sqlite_history_expire(struct om_store *store, long long before,
 {
 	struct om_store_sqlite *s = om_sqlite(store);
 
-	return om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_HIST_EXPIRE, NULL,
-							 before),
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_HIST_EXPIRE,
+						      OM_ARG_INT64(before), OM_ARG_END),
 				    "forget sender history", error_r);
 }
 
-/* Steps a statement yielding history rows into cb; the count or -1. */
+static void om_sqlite_history_row(sqlite3_stmt *stmt,
+				  const struct om_sqlite_reader *r)
+{
+	struct om_store_history h;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&h.login), OM_COL_INT64(&h.hour),
+		       OM_COL_INT64(&h.messages), OM_COL_INT64(&h.recipients),
+		       OM_COL_END);
+	r->cb.history(r->context, &h);
+}
+
+/* Steps a bound statement yielding history rows into cb; the count or -1. */
 static int om_sqlite_history_step(struct om_store_sqlite *s, sqlite3_stmt *stmt,
 				  om_store_history_cb *cb, void *context,
 				  char **error_r)
 {
-	struct om_store_history h;
-	int ret, rows = 0;
+	struct om_sqlite_reader r = { .cb.history = cb, .context = context };
 
-	if (stmt == NULL) {
-		*error_r = om_sqlite_error(s, "bind");
-		return -1;
-	}
-	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
-		h.login = om_sqlite_text(stmt, 0);
-		h.hour = sqlite3_column_int64(stmt, 1);
-		h.messages = sqlite3_column_int64(stmt, 2);
-		h.recipients = sqlite3_column_int64(stmt, 3);
-		cb(context, &h);
-		rows++;
-	}
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_DONE) {
-		*error_r = om_sqlite_error(s, "read sender history");
-		return -1;
-	}
-	return rows;
+	return (int)om_sqlite_each(s, stmt, om_sqlite_history_row, &r,
+				   "read sender history", error_r);
 }
 
 static int om_sqlite_history_peaks(struct om_store *store, long long since,
@@ -1997,11 +1997,11 @@ static int om_sqlite_history_peaks(struct om_store *store, long long since,
 				   void *context, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind_tn(s, OM_SQL_HIST_PEAKS, NULL, since);
 
-	if (stmt != NULL && sqlite3_bind_int64(stmt, 2, before) != SQLITE_OK)
-		stmt = NULL;
-	return om_sqlite_history_step(s, stmt, cb, context, error_r);
+	return om_sqlite_history_step(s, om_sqlite_bind(s, OM_SQL_HIST_PEAKS,
+							OM_ARG_INT64(since),
+							OM_ARG_INT64(before), OM_ARG_END),
+				      cb, context, error_r);
 }
 
 static int om_sqlite_history_rows(struct om_store *store, const char *login,
@@ -2011,8 +2011,10 @@ static int om_sqlite_history_rows(struct om_store *store, const char *login,
 	struct om_store_sqlite *s = om_sqlite(store);
 
 	return om_sqlite_history_step(s, login != NULL ?
-				      om_sqlite_bind_tn(s, OM_SQL_HIST_LOGIN, login, hour) :
-				      om_sqlite_bind_tn(s, OM_SQL_HIST_HOUR, NULL, hour),
+				      om_sqlite_bind(s, OM_SQL_HIST_LOGIN, OM_ARG_TEXT(login),
+						     OM_ARG_INT64(hour), OM_ARG_END) :
+				      om_sqlite_bind(s, OM_SQL_HIST_HOUR, OM_ARG_INT64(hour),
+						     OM_ARG_END),
 				      cb, context, error_r);
 }
 
@@ -2020,56 +2022,45 @@ static int om_sqlite_brake_trip(struct om_store *store, const struct om_store_br
 				long long now, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind_tn(s, OM_SQL_BRAKE_TRIP, b->login, b->since);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_BRAKE_TRIP, OM_ARG_TEXT(b->login),
+					    OM_ARG_INT64(b->since),
+					    OM_ARG_INT64(b->messages),
+					    OM_ARG_INT64(b->recipients),
+					    OM_ARG_INT64(b->limit_messages),
+					    OM_ARG_INT64(b->limit_recipients),
+					    OM_ARG_INT64(b->peak_messages),
+					    OM_ARG_INT64(b->peak_recipients),
+					    OM_ARG_INT64(now), OM_ARG_END);
 
-	if (stmt != NULL &&
-	    (sqlite3_bind_int64(stmt, 3, b->messages) != SQLITE_OK ||
-	     sqlite3_bind_int64(stmt, 4, b->recipients) != SQLITE_OK ||
-	     sqlite3_bind_int64(stmt, 5, b->limit_messages) != SQLITE_OK ||
-	     sqlite3_bind_int64(stmt, 6, b->limit_recipients) != SQLITE_OK ||
-	     sqlite3_bind_int64(stmt, 7, b->peak_messages) != SQLITE_OK ||
-	     sqlite3_bind_int64(stmt, 8, b->peak_recipients) != SQLITE_OK ||
-	     sqlite3_bind_int64(stmt, 9, now) != SQLITE_OK))
-		stmt = NULL;
 	return om_sqlite_step_write(s, stmt, "record a brake", error_r);
+}
+
+static void om_sqlite_brake_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	struct om_store_brake b;
+	int state;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&b.login), OM_COL_INT(&state),
+		       OM_COL_INT64(&b.since), OM_COL_INT64(&b.messages),
+		       OM_COL_INT64(&b.recipients), OM_COL_INT64(&b.limit_messages),
+		       OM_COL_INT64(&b.limit_recipients), OM_COL_INT64(&b.peak_messages),
+		       OM_COL_INT64(&b.peak_recipients), OM_COL_INT(&b.alerted),
+		       OM_COL_INT64(&b.changed), OM_COL_END);
+	b.state = (enum om_brake_state)state;
+	r->cb.brake(r->context, &b);
 }
 
 static int om_sqlite_brake_list(struct om_store *store, const char *login,
 				om_store_brake_cb *cb, void *context, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.brake = cb, .context = context };
 	sqlite3_stmt *stmt = login != NULL ?
-		om_sqlite_bind(s, OM_SQL_BRAKE_GET, login, NULL, NULL, 0) :
-		om_sqlite_bind(s, OM_SQL_BRAKE_ON, NULL, NULL, NULL, 0);
-	struct om_store_brake b;
-	int ret, rows = 0, state;
+		om_sqlite_bind(s, OM_SQL_BRAKE_GET, OM_ARG_TEXT(login), OM_ARG_END) :
+		om_sqlite_bind(s, OM_SQL_BRAKE_ON, OM_ARG_END);
 
-	if (stmt == NULL) {
-		*error_r = om_sqlite_error(s, "bind");
-		return -1;
-	}
-	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
-		b.login = om_sqlite_text(stmt, 0);
-		state = sqlite3_column_int(stmt, 1);
-		b.state = (enum om_brake_state)state;
-		b.since = sqlite3_column_int64(stmt, 2);
-		b.messages = sqlite3_column_int64(stmt, 3);
-		b.recipients = sqlite3_column_int64(stmt, 4);
-		b.limit_messages = sqlite3_column_int64(stmt, 5);
-		b.limit_recipients = sqlite3_column_int64(stmt, 6);
-		b.peak_messages = sqlite3_column_int64(stmt, 7);
-		b.peak_recipients = sqlite3_column_int64(stmt, 8);
-		b.alerted = sqlite3_column_int(stmt, 9);
-		b.changed = sqlite3_column_int64(stmt, 10);
-		cb(context, &b);
-		rows++;
-	}
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_DONE) {
-		*error_r = om_sqlite_error(s, "read brakes");
-		return -1;
-	}
-	return rows;
+	return (int)om_sqlite_each(s, stmt, om_sqlite_brake_row, &r, "read brakes",
+				   error_r);
 }
 
 static int om_sqlite_brake_lift(struct om_store *store, const char *login,
@@ -2077,7 +2068,9 @@ static int om_sqlite_brake_lift(struct om_store *store, const char *login,
 {
 	struct om_store_sqlite *s = om_sqlite(store);
 
-	return om_sqlite_step_write(s, om_sqlite_bind_tn(s, OM_SQL_BRAKE_LIFT, login, now),
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_BRAKE_LIFT,
+						      OM_ARG_TEXT(login),
+						      OM_ARG_INT64(now), OM_ARG_END),
 				    "lift a brake", error_r);
 }
 
@@ -2087,8 +2080,8 @@ static int om_sqlite_brake_alert(struct om_store *store, const char *login,
 	struct om_store_sqlite *s = om_sqlite(store);
 
 	return om_sqlite_step_write(s, om_sqlite_bind(s, claim ? OM_SQL_BRAKE_ALERT :
-						      OM_SQL_BRAKE_UNALERT, login,
-						      NULL, NULL, 0),
+						      OM_SQL_BRAKE_UNALERT,
+						      OM_ARG_TEXT(login), OM_ARG_END),
 				    "mark a brake's alert", error_r);
 }
 
@@ -2097,37 +2090,28 @@ static int om_sqlite_brake_alert(struct om_store *store, const char *login,
 /* Keys one OM_SQL_URL_FIND reads (its ?3..?10). */
 #define OM_SQLITE_URL_KEYS 8
 
-/* Steps a statement yielding URL entries (column order of
-   OM_SQL_URL_FIND) into cb; the count or -1. */
+/* A URL entry row (column order of OM_SQL_URL_FIND). */
+static void om_sqlite_url_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	struct om_store_url u;
+	int kind, verdict;
+
+	om_sqlite_read(stmt, OM_COL_INT(&kind), OM_COL_TEXT(&u.key),
+		       OM_COL_TEXT(&u.source), OM_COL_INT(&verdict),
+		       OM_COL_INT64(&u.added), OM_COL_INT64(&u.expires), OM_COL_END);
+	u.kind = (enum om_url_kind)kind;
+	u.verdict = (enum om_url_verdict)verdict;
+	r->cb.url(r->context, &u);
+}
+
+/* Steps a bound statement yielding URL entries into cb; the count or -1. */
 static long om_sqlite_url_rows(struct om_store_sqlite *s, sqlite3_stmt *stmt,
 			       om_store_url_cb *cb, void *context, char **error_r)
 {
-	struct om_store_url u;
-	long rows = 0;
-	int ret, kind, verdict;
+	struct om_sqlite_reader r = { .cb.url = cb, .context = context };
 
-	if (stmt == NULL) {
-		*error_r = om_sqlite_error(s, "bind");
-		return -1;
-	}
-	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
-		kind = sqlite3_column_int(stmt, 0);
-		verdict = sqlite3_column_int(stmt, 3);
-		u.kind = (enum om_url_kind)kind;
-		u.key = om_sqlite_text(stmt, 1);
-		u.source = om_sqlite_text(stmt, 2);
-		u.verdict = (enum om_url_verdict)verdict;
-		u.added = sqlite3_column_int64(stmt, 4);
-		u.expires = sqlite3_column_int64(stmt, 5);
-		cb(context, &u);
-		rows++;
-	}
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_DONE) {
-		*error_r = om_sqlite_error(s, "read URL entries");
-		return -1;
-	}
-	return rows;
+	return om_sqlite_each(s, stmt, om_sqlite_url_row, &r, "read URL entries",
+			      error_r);
 }
 
 static int om_sqlite_url_find(struct om_store *store, enum om_url_kind kind,
@@ -2135,21 +2119,23 @@ static int om_sqlite_url_find(struct om_store *store, enum om_url_kind kind,
 			      om_store_url_cb *cb, void *context, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = s->stmts[OM_SQL_URL_FIND];
+	struct om_sql_arg args[2 + OM_SQLITE_URL_KEYS + 1] = {
+		OM_ARG_INT64(kind), OM_ARG_INT64(now),
+	};
+	const struct om_sql_arg end = OM_ARG_END;
 	size_t i, n;
 	long rows;
-	int ok, found = 0;
+	int found = 0;
 
 	for (i = 0; i < count; i += OM_SQLITE_URL_KEYS) {
-		sqlite3_reset(stmt);
-		sqlite3_clear_bindings(stmt);
-		ok = sqlite3_bind_int(stmt, 1, (int)kind);
-		ok |= sqlite3_bind_int64(stmt, 2, now);
-		for (n = 0; n < OM_SQLITE_URL_KEYS && i + n < count; n++)
-			ok |= sqlite3_bind_text(stmt, 3 + (int)n, keys[i + n], -1,
-						SQLITE_STATIC);
-		rows = om_sqlite_url_rows(s, ok == SQLITE_OK ? stmt : NULL, cb,
-					  context, error_r);
+		for (n = 0; n < OM_SQLITE_URL_KEYS && i + n < count; n++) {
+			args[2 + n].type = OM_SQL_TEXT;
+			args[2 + n].text = keys[i + n];
+		}
+		args[2 + n] = end;
+		rows = om_sqlite_url_rows(s, om_sqlite_bind_args(s, OM_SQL_URL_FIND, args,
+								 OM_N_ELEMENTS(args)),
+					  cb, context, error_r);
 		if (rows < 0)
 			return -1;
 		found |= rows > 0;
@@ -2161,36 +2147,26 @@ static int om_sqlite_url_put(struct om_store *store, const struct om_store_url *
 			     char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = s->stmts[OM_SQL_URL_PUT];
-	int ok;
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_URL_PUT, OM_ARG_INT64(u->kind),
+					    OM_ARG_TEXT(u->key), OM_ARG_TEXT(u->source),
+					    OM_ARG_INT64(u->verdict),
+					    OM_ARG_INT64(u->added),
+					    OM_ARG_INT64(u->expires), OM_ARG_END);
 
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-	ok = sqlite3_bind_int(stmt, 1, (int)u->kind);
-	ok |= sqlite3_bind_text(stmt, 2, u->key, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_text(stmt, 3, u->source, -1, SQLITE_STATIC);
-	ok |= sqlite3_bind_int(stmt, 4, (int)u->verdict);
-	ok |= sqlite3_bind_int64(stmt, 5, u->added);
-	ok |= sqlite3_bind_int64(stmt, 6, u->expires);
-	return om_sqlite_step_write(s, ok == SQLITE_OK ? stmt : NULL,
-				    "write a URL entry", error_r) < 0 ? -1 : 0;
+	return om_sqlite_step_write(s, stmt, "write a URL entry", error_r) < 0 ?
+		-1 : 0;
 }
 
 static int om_sqlite_url_remove(struct om_store *store, enum om_url_kind kind,
 				const char *key, const char *source, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = s->stmts[source != NULL ? OM_SQL_URL_DEL : OM_SQL_URL_DEL_ANY];
-	int ok;
+	sqlite3_stmt *stmt = om_sqlite_bind(s, source != NULL ? OM_SQL_URL_DEL :
+					    OM_SQL_URL_DEL_ANY, OM_ARG_INT64(kind),
+					    OM_ARG_TEXT(key), OM_ARG_TEXT(source),
+					    OM_ARG_END);
 
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
-	ok = sqlite3_bind_int(stmt, 1, (int)kind);
-	ok |= sqlite3_bind_text(stmt, 2, key, -1, SQLITE_STATIC);
-	if (source != NULL)
-		ok |= sqlite3_bind_text(stmt, 3, source, -1, SQLITE_STATIC);
-	return om_sqlite_step_write(s, ok == SQLITE_OK ? stmt : NULL,
-				    "remove a URL entry", error_r);
+	return om_sqlite_step_write(s, stmt, "remove a URL entry", error_r);
 }
 
 static long om_sqlite_urls_drop_source(struct om_store *store, const char *source,
@@ -2198,8 +2174,8 @@ static long om_sqlite_urls_drop_source(struct om_store *store, const char *sourc
 {
 	struct om_store_sqlite *s = om_sqlite(store);
 
-	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_URL_DROP_SOURCE, source,
-						      NULL, NULL, 0),
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_URL_DROP_SOURCE,
+						      OM_ARG_TEXT(source), OM_ARG_END),
 				    "remove a feed's URL entries", error_r);
 }
 
@@ -2207,14 +2183,13 @@ static long om_sqlite_urls_count(struct om_store *store, const char *source,
 				 char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind(s, source != NULL ? OM_SQL_URL_COUNT :
-					    OM_SQL_URL_COUNT_ALL, source, NULL, NULL, 0);
 	long long n;
 
-	if (stmt == NULL || om_sqlite_read_number(stmt, &n) < 0) {
-		*error_r = om_sqlite_error(s, "count URL entries");
+	if (om_sqlite_number(s, om_sqlite_bind(s, source != NULL ? OM_SQL_URL_COUNT :
+					       OM_SQL_URL_COUNT_ALL, OM_ARG_TEXT(source),
+					       OM_ARG_END),
+			     &n, "count URL entries", error_r) < 0)
 		return -1;
-	}
 	return (long)n;
 }
 
@@ -2224,28 +2199,27 @@ static long om_sqlite_urls_each(struct om_store *store, const char *source,
 	struct om_store_sqlite *s = om_sqlite(store);
 
 	return om_sqlite_url_rows(s, om_sqlite_bind(s, source != NULL ? OM_SQL_URL_EACH :
-						    OM_SQL_URL_EACH_ALL, source, NULL,
-						    NULL, 0), cb, context, error_r);
+						    OM_SQL_URL_EACH_ALL,
+						    OM_ARG_TEXT(source), OM_ARG_END),
+				  cb, context, error_r);
+}
+
+static void om_sqlite_url_source_row(sqlite3_stmt *stmt,
+				     const struct om_sqlite_reader *r)
+{
+	r->cb.url_source(r->context, om_sqlite_text(stmt, 0),
+			 (long)sqlite3_column_int64(stmt, 1));
 }
 
 static int om_sqlite_urls_sources(struct om_store *store, om_store_url_source_cb *cb,
 				  void *context, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = s->stmts[OM_SQL_URL_SOURCES];
-	int ret, rows = 0;
+	struct om_sqlite_reader r = { .cb.url_source = cb, .context = context };
 
-	sqlite3_reset(stmt);
-	while ((ret = sqlite3_step(stmt)) == SQLITE_ROW) {
-		cb(context, om_sqlite_text(stmt, 0), (long)sqlite3_column_int64(stmt, 1));
-		rows++;
-	}
-	sqlite3_reset(stmt);
-	if (ret != SQLITE_DONE) {
-		*error_r = om_sqlite_error(s, "read URL sources");
-		return -1;
-	}
-	return rows;
+	return (int)om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_URL_SOURCES, OM_ARG_END),
+				   om_sqlite_url_source_row, &r, "read URL sources",
+				   error_r);
 }
 
 const struct om_store_backend om_store_backend_sqlite = {

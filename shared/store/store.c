@@ -112,6 +112,33 @@ static int om_store_finish(struct om_store *store, int ret, char **error_r)
 	return om_store_wrote(store, ret);
 }
 
+/* Checks and writes row i of a batch (rows: the caller's array). */
+typedef int om_store_put_row_fn(struct om_store *store, const void *rows,
+				size_t i, char **error_r);
+typedef int om_store_expire_fn(struct om_store *store, long long before,
+			       char **error_r);
+
+/* Writes count rows with put, then (expire not NULL) forgets the rows from
+   before expire_before, in one write transaction; 0 or -1. */
+static int om_store_save_batch(struct om_store *store, const void *rows,
+			       size_t count, om_store_put_row_fn *put,
+			       om_store_expire_fn *expire,
+			       long long expire_before, char **error_r)
+{
+	size_t i;
+	int ret = 0;
+
+	if (store->backend->begin(store, 1, error_r) < 0)
+		return -1;
+	for (i = 0; i < count && ret == 0; i++) {
+		if (put(store, rows, i, error_r) < 0)
+			ret = -1;
+	}
+	if (ret == 0 && expire != NULL && expire(store, expire_before, error_r) < 0)
+		ret = -1;
+	return om_store_finish(store, ret, error_r);
+}
+
 /* ---- subscriptions and domain settings ---- */
 
 static int om_store_row_set(struct om_store *store, enum om_store_table table,
@@ -351,24 +378,23 @@ int om_store_list_import(struct om_store *store,
 
 /* ---- rate counters ---- */
 
+static int om_store_rate_put(struct om_store *store, const void *rows,
+			     size_t i, char **error_r)
+{
+	const struct om_store_rate *rate = (const struct om_store_rate *)rows + i;
+
+	if (om_store_need(rate->user, "rate counter user", error_r) < 0)
+		return -1;
+	return store->backend->rate_put(store, rate, error_r);
+}
+
 int om_store_rates_save(struct om_store *store,
 			const struct om_store_rate *rates, size_t count,
 			long long expire_before, char **error_r)
 {
-	const struct om_store_backend *b = store->backend;
-	size_t i;
-	int ret = 0;
-
-	if (b->begin(store, 1, error_r) < 0)
-		return -1;
-	for (i = 0; i < count && ret == 0; i++) {
-		if (om_store_need(rates[i].user, "rate counter user", error_r) < 0 ||
-		    b->rate_put(store, &rates[i], error_r) < 0)
-			ret = -1;
-	}
-	if (ret == 0)
-		ret = b->rates_expire(store, expire_before, error_r);
-	return om_store_finish(store, ret, error_r);
+	return om_store_save_batch(store, rates, count, om_store_rate_put,
+				   store->backend->rates_expire, expire_before,
+				   error_r);
 }
 
 int om_store_rates_each(struct om_store *store, om_store_rate_cb *cb,
@@ -594,23 +620,24 @@ int om_store_digest_due(struct om_store *store, om_store_unlisted_cb *cb,
 	return store->backend->digest_due(store, cb, context, error_r);
 }
 
+static int om_store_correspondent_put(struct om_store *store, const void *rows,
+				      size_t i, char **error_r)
+{
+	const struct om_store_correspondent *c =
+		(const struct om_store_correspondent *)rows + i;
+
+	if (om_store_need(c->mailbox, "mailbox", error_r) < 0 ||
+	    om_store_need(c->address, "address", error_r) < 0)
+		return -1;
+	return store->backend->correspondent_put(store, c, error_r);
+}
+
 int om_store_correspondents_save(struct om_store *store,
 				 const struct om_store_correspondent *rows,
 				 size_t count, char **error_r)
 {
-	const struct om_store_backend *b = store->backend;
-	size_t i;
-	int ret = 0;
-
-	if (b->begin(store, 1, error_r) < 0)
-		return -1;
-	for (i = 0; i < count && ret == 0; i++) {
-		if (om_store_need(rows[i].mailbox, "mailbox", error_r) < 0 ||
-		    om_store_need(rows[i].address, "address", error_r) < 0 ||
-		    b->correspondent_put(store, &rows[i], error_r) < 0)
-			ret = -1;
-	}
-	return om_store_finish(store, ret, error_r);
+	return om_store_save_batch(store, rows, count, om_store_correspondent_put,
+				   NULL, 0, error_r);
 }
 
 int om_store_correspondent_known(struct om_store *store, const char *mailbox,
@@ -965,24 +992,23 @@ const char *om_store_zip_state_name(enum om_zip_state state)
 
 /* ---- the compromised-account brake ---- */
 
+static int om_store_history_put(struct om_store *store, const void *rows,
+				size_t i, char **error_r)
+{
+	const struct om_store_history *h = (const struct om_store_history *)rows + i;
+
+	if (om_store_need(h->login, "login", error_r) < 0)
+		return -1;
+	return store->backend->history_put(store, h, error_r);
+}
+
 int om_store_history_save(struct om_store *store,
 			  const struct om_store_history *rows, size_t count,
 			  long long expire_before, char **error_r)
 {
-	const struct om_store_backend *b = store->backend;
-	size_t i;
-	int ret = 0;
-
-	if (b->begin(store, 1, error_r) < 0)
-		return -1;
-	for (i = 0; i < count && ret == 0; i++) {
-		if (om_store_need(rows[i].login, "login", error_r) < 0 ||
-		    b->history_put(store, &rows[i], error_r) < 0)
-			ret = -1;
-	}
-	if (ret == 0 && b->history_expire(store, expire_before, error_r) < 0)
-		ret = -1;
-	return om_store_finish(store, ret, error_r);
+	return om_store_save_batch(store, rows, count, om_store_history_put,
+				   store->backend->history_expire, expire_before,
+				   error_r);
 }
 
 int om_store_history_peaks(struct om_store *store, long long since,

@@ -45,17 +45,6 @@ static const struct om_url_special *om_url_special(const char *scheme)
 	return NULL;
 }
 
-static int om_url_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int om_url_is_alpha(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -112,7 +101,7 @@ static int om_url_ipv4_part(const char *p, size_t len, uint64_t *value_r)
 	if (len == 0 && base != 16)
 		return -1;
 	for (; len > 0; p++, len--) {
-		d = om_url_hex(*p);
+		d = om_hex_digit(*p);
 		if (d < 0 || (unsigned int)d >= base)
 			return -1;
 		v = v * base + (unsigned int)d;
@@ -134,7 +123,7 @@ static int om_url_ends_in_number(const char *host)
 		return 0;
 	if (last[0] == '0' && (last[1] == 'x' || last[1] == 'X')) {
 		for (last += 2; *last != '\0'; last++) {
-			if (om_url_hex(*last) < 0)
+			if (om_hex_digit(*last) < 0)
 				return 0;
 		}
 		return 1;
@@ -213,8 +202,8 @@ static char *om_url_host_decode(const char *text, size_t len, int *ascii_r,
 	*ascii_r = 1;
 	for (i = 0; i < len; i++) {
 		c = text[i];
-		if (c == '%' && i + 2 < len && (hi = om_url_hex(text[i + 1])) >= 0 &&
-		    (lo = om_url_hex(text[i + 2])) >= 0) {
+		if (c == '%' && i + 2 < len && (hi = om_hex_digit(text[i + 1])) >= 0 &&
+		    (lo = om_hex_digit(text[i + 2])) >= 0) {
 			c = (char)(hi * 16 + lo);
 			i += 2;
 		}
@@ -365,8 +354,8 @@ static void om_url_escapes(const char *text, size_t len, int query, int special,
 
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)text[i];
-		if (c == '%' && i + 2 < len && (hi = om_url_hex(text[i + 1])) >= 0 &&
-		    (lo = om_url_hex(text[i + 2])) >= 0) {
+		if (c == '%' && i + 2 < len && (hi = om_hex_digit(text[i + 1])) >= 0 &&
+		    (lo = om_hex_digit(text[i + 2])) >= 0) {
 			c = (unsigned char)(hi * 16 + lo);
 			i += 2;
 			if (om_url_unreserved(c)) {

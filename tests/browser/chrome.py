@@ -20,7 +20,7 @@ except ImportError:
           "this with /usr/bin/python3" % sys.executable)
     sys.exit(1)
 
-__all__ = ["By", "SHOTS", "body_text", "browser", "quit_browser", "shot"]
+__all__ = ["By", "SHOTS", "body_text", "browser", "press", "quit_browser", "shot"]
 
 SHOTS = os.path.join(BUILDDIR, "tests", "browser", "screenshots")
 _driver = []
@@ -43,6 +43,17 @@ def shot(name):
     path = os.path.join(SHOTS, name + ".png")
     check(browser().save_screenshot(path), "screenshot %s not saved" % path)
     return path
+
+
+def press(value, label, name, within=None):
+    """Clicks the one button of value on the page (or inside the element
+    within), which must say label, and saves the screenshot name."""
+    buttons = [b for b in (within or browser()).find_elements(By.TAG_NAME, "button")
+               if b.get_attribute("value") == value]
+    check(len(buttons) == 1 and buttons[0].text == label,
+          "the %s button: %r" % (value, [b.text for b in buttons]))
+    buttons[0].click()
+    shot(name)
 
 
 def body_text():

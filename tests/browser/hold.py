@@ -18,8 +18,9 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import sink, Tap, check, decoded, file_part, header_of, run_suite, text_part  # noqa: E402
-from chrome import By, body_text, browser, quit_browser, shot  # noqa: E402
+from omtest import (attachment_mail, send_as, sink, Tap, check, decoded,  # noqa: E402
+                    header_of, run_suite, wait_mail, wait_sink)
+from chrome import By, body_text, browser, press, quit_browser, shot  # noqa: E402
 
 
 tap = Tap()
@@ -30,29 +31,18 @@ state = {}
 
 
 def send(st, m, subject):
-    bnd = "b-" + m
-    raw = ("From: %s\nTo: %s, %s\nSubject: %s %s\nMessage-ID: <%s@example.test>\n"
-           "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"%s\"\n\n"
-           % (SENDER, INSIDE, OUTSIDE, subject, m, m, bnd)).encode()
-    for p in (text_part(b"quote " + m.encode()), file_part(b"mitsumori.xlsx", b"y" * 5000)):
-        raw += b"--" + bnd.encode() + b"\n" + p
-    raw += b"--" + bnd.encode() + b"--\n"
-    with st.smtp(login=SENDER) as s:
-        check(s.sendmail(SENDER, [INSIDE, OUTSIDE], raw) == {}, "refused")
+    send_as(st, SENDER, [INSIDE, OUTSIDE],
+            attachment_mail(SENDER, [INSIDE, OUTSIDE], subject, m, b"quote " + m.encode(),
+                            b"mitsumori.xlsx", b"y" * 5000))
 
 
 def notice_links(st, m):
-    deadline = time.time() + 40
-    while time.time() < deadline:
-        for raw in st.fetch_all(SENDER):
-            if header_of(raw, "X-Omamori-Hold") and m in decoded(raw):
-                text = decoded(raw)
-                one = re.search(r"https?://127\.0\.0\.1:\d+/h/[A-Za-z0-9_.~-]+", text)
-                many = re.search(r"https?://127\.0\.0\.1:\d+/hl/[A-Za-z0-9_.~-]+", text)
-                check(one and many, "no links in the notice:\n%s" % text)
-                return one.group(0), many.group(0)
-        time.sleep(0.3)
-    raise AssertionError("no hold notice for %s" % m)
+    text = decoded(wait_mail(st, SENDER, lambda raw: header_of(raw, "X-Omamori-Hold") and
+                             m in decoded(raw), "hold notice for %s" % m))
+    one = re.search(r"https?://127\.0\.0\.1:\d+/h/[A-Za-z0-9_.~-]+", text)
+    many = re.search(r"https?://127\.0\.0\.1:\d+/hl/[A-Za-z0-9_.~-]+", text)
+    check(one and many, "no links in the notice:\n%s" % text)
+    return one.group(0), many.group(0)
 
 
 @tap.case
@@ -74,19 +64,10 @@ def the_notice_link_shows_the_held_mail(st):
 @tap.case
 def clicking_send_now_sends_one_copy(st):
     m = state["m"]
-    buttons = [b for b in browser().find_elements(By.TAG_NAME, "button")
-               if b.get_attribute("value") == "send"]
-    check(len(buttons) == 1 and buttons[0].text == "今すぐ送信",
-          "send button: %r" % [b.text for b in buttons])
-    buttons[0].click()
-    shot("hold-2-sent")
+    press("send", "今すぐ送信", "hold-2-sent")
     check("送信しました" in body_text(), "result page: %r" % body_text()[:300])
-    deadline = time.time() + 30
-    while not sink(st, m):
-        check(time.time() < deadline, "nothing at the sink")
-        time.sleep(0.3)
-    time.sleep(2)
-    check(len(sink(st, m)) == 1, "%d copies at the sink" % len(sink(st, m)))
+    got = wait_sink(st, m, timeout=30, settle=2)
+    check(len(got) == 1, "%d copies at the sink" % len(got))
     browser().back()
     browser().refresh()
     shot("hold-3-after-back")
@@ -103,11 +84,7 @@ def the_list_page_cancels_a_held_mail(st):
     cards = [c for c in browser().find_elements(By.CSS_SELECTOR, "div.card")
              if m in c.text]
     check(len(cards) == 1, "%d cards for the mail on the list" % len(cards))
-    cancel = [b for b in cards[0].find_elements(By.TAG_NAME, "button")
-              if b.get_attribute("value") == "cancel"]
-    check(cancel and cancel[0].text == "送信を取り消す", "no cancel button")
-    cancel[0].click()
-    shot("hold-5-cancelled")
+    press("cancel", "送信を取り消す", "hold-5-cancelled", within=cards[0])
     check("取り消しました" in body_text(), "result page: %r" % body_text()[:300])
     time.sleep(4)
     check(not sink(st, m), "a cancelled mail reached the sink")

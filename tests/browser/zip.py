@@ -21,8 +21,9 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import Tap, check, decoded, file_part, header_of, run_suite, text_part  # noqa: E402
-from chrome import By, body_text, browser, quit_browser, shot  # noqa: E402
+from omtest import (attachment_mail, send_as, Tap, check, decoded, header_of,  # noqa: E402
+                    run_suite, wait_mail)
+from chrome import By, body_text, browser, press, quit_browser, shot  # noqa: E402
 
 
 tap = Tap()
@@ -33,30 +34,19 @@ state = {}
 
 
 def send(st, m, subject):
-    bnd = "b-" + m
-    raw = ("From: %s\nTo: %s, %s\nSubject: %s %s\nMessage-ID: <%s@example.test>\n"
-           "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"%s\"\n\n"
-           % (SENDER, OUTSIDE, INSIDE, subject, m, m, bnd)).encode()
-    for p in (text_part(b"see the quote " + m.encode()), file_part(b"mitsumori.xlsx", b"y" * 5000)):
-        raw += b"--" + bnd.encode() + b"\n" + p
-    raw += b"--" + bnd.encode() + b"--\n"
-    with st.smtp(login=SENDER) as s:
-        check(s.sendmail(SENDER, [OUTSIDE, INSIDE], raw) == {}, "refused")
+    send_as(st, SENDER, [OUTSIDE, INSIDE],
+            attachment_mail(SENDER, [OUTSIDE, INSIDE], subject, m,
+                            b"see the quote " + m.encode(), b"mitsumori.xlsx", b"y" * 5000))
 
 
 def notice(st, m):
     """The password notice about m: its /z/ link and its password."""
-    deadline = time.time() + 40
-    while time.time() < deadline:
-        for raw in st.fetch_all(SENDER):
-            text = decoded(raw)
-            if m in text and "【パスワード】" in text:
-                link = re.search(r"https?://127\.0\.0\.1:\d+/z/[A-Za-z0-9_.~-]+", text)
-                pw = re.search(r"【パスワード】\n([A-Za-z0-9]{12,})\n", text)
-                check(link and pw, "no link or password in the notice:\n%s" % text)
-                return link.group(0), pw.group(1)
-        time.sleep(0.3)
-    raise AssertionError("no password notice for %s" % m)
+    text = decoded(wait_mail(st, SENDER, lambda raw: m in decoded(raw) and
+                             "【パスワード】" in decoded(raw), "password notice for %s" % m))
+    link = re.search(r"https?://127\.0\.0\.1:\d+/z/[A-Za-z0-9_.~-]+", text)
+    pw = re.search(r"【パスワード】\n([A-Za-z0-9]{12,})\n", text)
+    check(link and pw, "no link or password in the notice:\n%s" % text)
+    return link.group(0), pw.group(1)
 
 
 def password_mails(st, m):
@@ -92,12 +82,7 @@ def the_notice_link_shows_the_recipients(st):
 @tap.case
 def pressing_the_button_sends_the_password_once(st):
     m, pw = state["m"], state["pw"]
-    buttons = [b for b in browser().find_elements(By.TAG_NAME, "button")
-               if b.get_attribute("value") == "send"]
-    check(len(buttons) == 1 and buttons[0].text == "パスワードを受信者に送信",
-          "the button: %r" % [b.text for b in buttons])
-    buttons[0].click()
-    shot("zip-2-sent")
+    press("send", "パスワードを受信者に送信", "zip-2-sent")
     check("パスワードを受信者に送信しました" in body_text(), "result page: %r" % body_text()[:300])
     deadline = time.time() + 30
     while not password_mails(st, m):

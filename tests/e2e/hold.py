@@ -9,21 +9,18 @@ second POST is refused; a cancelled hold never arrives; at expiry
 (omamorictl cron, the row's expiry set in the past by the test's own
 hands) hold-expiry send sends, discard discards, admin keeps it for the
 administrator; a restart of omamori-filter keeps the holds.  TAP output."""
-import html.parser
 import os
 import re
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from omtest import (sink, wait_sink, BUILDDIR, STACK, Tap, check, decoded, file_part,  # noqa: E402
-                    header_of, run_suite, text_part)
+                    forms_of, header_of, http, run_suite, text_part, wait_mail)
 
 tap = Tap()
 SENDER = "carol@example.test"
@@ -94,44 +91,12 @@ def state_of(st, hid):
 
 
 def notice(st, m, timeout=40):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        for raw in st.fetch_all(SENDER):
-            if header_of(raw, "X-Omamori-Hold") and m in decoded(raw):
-                return raw
-        time.sleep(0.3)
-    raise AssertionError("no hold notice for %s in %s's INBOX" % (m, SENDER))
-
-
-def http(url, data=None):
-    body = urllib.parse.urlencode(data).encode() if data is not None else None
-    req = urllib.request.Request(url, data=body)
-    try:
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return r.status, r.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode("utf-8", "replace")
-
-
-class Forms(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.forms = []
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self.forms.append({"action": a.get("action", ""), "fields": {}, "op": None})
-        elif tag == "input" and self.forms:
-            self.forms[-1]["fields"][a.get("name")] = a.get("value", "")
-        elif tag == "button" and self.forms:
-            self.forms[-1]["op"] = a.get("value")
+    return wait_mail(st, SENDER, lambda raw: header_of(raw, "X-Omamori-Hold") and
+                     m in decoded(raw), "hold notice for %s" % m, timeout)
 
 
 def form(page, op):
-    p = Forms()
-    p.feed(page)
-    for f in p.forms:
+    for f in forms_of(page):
         if f["op"] == op:
             fields = dict(f["fields"])
             fields["op"] = op
@@ -168,7 +133,7 @@ def internal_now_external_held_send_now_once(st):
     check(header_of(raw, "Auto-Submitted") == "auto-generated", "notice headers")
     one, many = links(raw)
     # GET shows and changes nothing
-    status, page = http(one)
+    status, _, page = http(one)
     check(status == 200, "GET /h/: %d" % status)
     for want in (SENDER, m, "一時保留", INSIDE, OUTSIDE, "report.pdf", "2.0 KB"):
         check(want in page, "%r not on the page" % want)
@@ -176,13 +141,13 @@ def internal_now_external_held_send_now_once(st):
     check("送信を取り消す" in page or "Cancel sending" in page, "no cancel button")
     check(re.search(r"社外|outside", page) and re.search(r"社内|inside", page),
           "recipients not marked inside/outside")
-    status, page2 = http(one)
+    status, _, page2 = http(one)
     check(status == 200 and state_of(st, hid) == "held", "a GET changed the hold")
     never_at_sink(st, m, 2)
     # send now
     action, fields = form(page, "send")
     _, fields2 = form(page2, "send")
-    status, result = http(urllib.parse.urljoin(one, action), fields)
+    status, _, result = http(urllib.parse.urljoin(one, action), fields)
     check(status == 200, "POST send: %d\n%s" % (status, result[:800]))
     got = wait_sink(st, m, settle=2)
     check(len(got) == 1, "%d copies at the sink" % len(got))
@@ -190,15 +155,15 @@ def internal_now_external_held_send_now_once(st):
           "the sink's envelope: %r" % got[0][:200])
     check(state_of(st, hid) == "sent", "state after send: %s" % state_of(st, hid))
     # a second POST (the same form value, and a fresh one) sends nothing
-    status, _ = http(urllib.parse.urljoin(one, action), fields)
+    status, _, _ = http(urllib.parse.urljoin(one, action), fields)
     check(status == 403, "the same form again: %d" % status)
-    status, again = http(urllib.parse.urljoin(one, action), fields2)
+    status, _, again = http(urllib.parse.urljoin(one, action), fields2)
     check(status == 409, "a second send: %d\n%s" % (status, again[:800]))
     time.sleep(3)
     check(len(sink(st, m)) == 1, "sent twice")
     check(len(st.wait_for(INSIDE, m.encode())) == 1, "the internal copy was sent again")
     # the page now says it was sent, with no buttons
-    status, page = http(one)
+    status, _, page = http(one)
     check(status == 200 and "hold-send" not in page and ("送信済み" in page or "Sent" in page),
           "the page of a sent hold:\n%s" % page[:1500])
 
@@ -210,15 +175,13 @@ def cancelled_never_arrives(st):
     hid = wait_hold(st, m)
     raw = notice(st, m)
     _, many = links(raw)
-    status, page = http(many)
+    status, _, page = http(many)
     check(status == 200 and m in page, "GET /hl/: %d" % status)
     # the list's form for this hold
-    p = Forms()
-    p.feed(page)
-    mine = [f for f in p.forms if f["fields"].get("id") == hid and f["op"] == "cancel"]
+    mine = [f for f in forms_of(page) if f["fields"].get("id") == hid and f["op"] == "cancel"]
     check(len(mine) == 1, "no cancel form for %s on the list" % hid)
     fields = dict(mine[0]["fields"], op="cancel")
-    status, result = http(urllib.parse.urljoin(many, mine[0]["action"]), fields)
+    status, _, result = http(urllib.parse.urljoin(many, mine[0]["action"]), fields)
     check(status == 200, "POST cancel: %d\n%s" % (status, result[:800]))
     check(state_of(st, hid) == "discarded", "state: %s" % state_of(st, hid))
     spool = os.path.join(st.dir, "outbound-spool", "hold-" + hid)

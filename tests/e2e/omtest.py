@@ -7,6 +7,7 @@ TAP driver counts every case.  Nothing here mocks a server.
 import base64
 import email
 import email.policy
+import html.parser
 import imaplib
 import os
 import re
@@ -18,6 +19,9 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.dirname(os.path.dirname(HERE))
@@ -283,6 +287,74 @@ def file_part(name, data):
     return (b"Content-Type: application/octet-stream; name=\"" + name + b"\"\n"
             b"Content-Disposition: attachment; filename=\"" + name + b"\"\n"
             b"Content-Transfer-Encoding: base64\n\n" + base64.encodebytes(data))
+
+
+# --- omamori-web's pages, as a browser without scripts sees them -------------
+def http(url, data=None, timeout=60):
+    """(status, headers, body text) of a GET, or a POST of data (a dict)."""
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=body),
+                                    timeout=timeout) as r:
+            return r.status, r.headers, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode("utf-8", "replace")
+
+
+class Forms(html.parser.HTMLParser):
+    """The forms of a page: action, method, its named inputs (fields; the
+    hidden ones also in hidden), its named buttons as (name, value) in
+    order, and op: the last button's value."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms = []
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.forms.append({"action": a.get("action", ""), "method": a.get("method", "get"),
+                               "fields": {}, "hidden": {}, "buttons": [], "op": None})
+        elif self.forms and tag == "input" and a.get("name"):
+            self.forms[-1]["fields"][a["name"]] = a.get("value", "")
+            if a.get("type") == "hidden":
+                self.forms[-1]["hidden"][a["name"]] = a.get("value", "")
+        elif self.forms and tag == "button":
+            self.forms[-1]["op"] = a.get("value")
+            if a.get("name"):
+                self.forms[-1]["buttons"].append((a["name"], a.get("value", "")))
+
+
+def forms_of(page):
+    """The forms of page (text), as Forms reads them."""
+    p = Forms()
+    p.feed(page)
+    return p.forms
+
+
+def attachment_mail(sender, rcpts, subject, m, text, name, data):
+    """A mail from sender To all of rcpts, Subject "subject m", Message-ID
+    <m@example.test>: a text part (text, bytes) and the attachment name
+    (bytes) holding data."""
+    bnd = "b-" + m
+    raw = ("From: %s\nTo: %s\nSubject: %s %s\nMessage-ID: <%s@example.test>\n"
+           "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"%s\"\n\n"
+           % (sender, ", ".join(rcpts), subject, m, m, bnd)).encode()
+    for p in (text_part(text), file_part(name, data)):
+        raw += b"--" + bnd.encode() + b"\n" + p
+    return raw + b"--" + bnd.encode() + b"--\n"
+
+
+def wait_mail(st, user, wanted, what, timeout=40):
+    """The first mail in user's INBOX for which wanted(raw) is true, waiting
+    up to timeout seconds; what names it in the failure."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for raw in st.fetch_all(user):
+            if wanted(raw):
+                return raw
+        time.sleep(0.3)
+    raise AssertionError("no %s in %s's INBOX" % (what, user))
 
 
 def decoded(raw):

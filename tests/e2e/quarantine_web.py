@@ -11,59 +11,20 @@ release link's GET changes nothing; a POST without the page's CSRF token,
 with a tampered or expired token, or replayed, does nothing; the POST of
 "release and allow" moves the mail to INBOX through Dovecot, puts the
 sender on alice's allow list and teaches the classifier a ham.  TAP."""
-import html.parser
 import os
 import re
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import Tap, check, decoded, header_of, in_box, run_suite  # noqa: E402
+from omtest import Tap, check, decoded, forms_of, header_of, http, in_box, run_suite  # noqa: E402
 
 tap = Tap()
 USER = "alice@example.test"
 SENDERS = ["news%d@pest%d.example" % (i, i) for i in range(3)]
 SUBJECTS = ["Quarantined offer number %d" % i for i in range(3)]
 state = {}
-
-
-class Forms(html.parser.HTMLParser):
-    """The forms of a page: action, method and the fields a browser would
-    send (hidden inputs, and each submit button's name=value)."""
-
-    def __init__(self):
-        super().__init__()
-        self.forms = []
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self.forms.append({"action": a.get("action", ""), "method": a.get("method", "get"),
-                               "hidden": {}, "buttons": []})
-        elif self.forms and tag == "input" and a.get("type") == "hidden":
-            self.forms[-1]["hidden"][a.get("name")] = a.get("value", "")
-        elif self.forms and tag == "button" and a.get("name"):
-            self.forms[-1]["buttons"].append((a.get("name"), a.get("value", "")))
-
-
-def forms_of(page):
-    p = Forms()
-    p.feed(page)
-    return p.forms
-
-
-def http(url, data=None):
-    """(status, headers, body text) of a GET, or a POST of data (a dict)."""
-    body = urllib.parse.urlencode(data).encode() if data is not None else None
-    req = urllib.request.Request(url, data=body)
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.headers, r.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers, e.read().decode("utf-8", "replace")
 
 
 def quarantined(st):

@@ -24,11 +24,8 @@ import base64
 import email
 import hashlib
 import hmac
-import html.parser
 import sqlite3
-import urllib.error
 import urllib.parse
-import urllib.request
 import email.policy
 import os
 import re
@@ -40,7 +37,8 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import send_as, sink, wait_sink, Tap, check, decoded, header_of, run_suite  # noqa: E402
+from omtest import (send_as, sink, wait_sink, Tap, check, decoded, forms_of,  # noqa: E402
+                    header_of, http, run_suite)
 
 tap = Tap()
 
@@ -169,34 +167,11 @@ OUTSIDE = ["ext@far.example", "ext2@far.example"]
 INSIDE = "bob@example.test"
 
 
-def http(url, data=None):
-    body = urllib.parse.urlencode(data).encode() if data is not None else None
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=60) as r:
-            return r.status, r.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode("utf-8", "replace")
-
-
-class Forms(html.parser.HTMLParser):
-    def __init__(self):
-        super().__init__()
-        self.forms = []
-
-    def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag == "form":
-            self.forms.append({"action": a.get("action", ""), "fields": {}})
-        elif tag in ("input", "button") and self.forms and a.get("name"):
-            self.forms[-1]["fields"][a["name"]] = a.get("value", "")
-
-
 def send_form(page):
-    p = Forms()
-    p.feed(page)
-    check(len(p.forms) == 1 and p.forms[0]["fields"].get("op") == "send" and
-          "csrf" in p.forms[0]["fields"], "the page's form: %r" % p.forms)
-    return p.forms[0]["action"], dict(p.forms[0]["fields"])
+    forms = forms_of(page)
+    fields = dict(forms[0]["fields"], **dict(forms[0]["buttons"])) if len(forms) == 1 else {}
+    check(fields.get("op") == "send" and "csrf" in fields, "the page's form: %r" % forms)
+    return forms[0]["action"], fields
 
 
 def b64(raw):
@@ -266,25 +241,25 @@ def the_notice_page_sends_the_password_to_the_recipients_once(st):
     rows = zip_rows(st)
     check(rows and all(pw not in (r[3] or "") for r in rows), "the password is in the store in clear")
     # GET: the recipients, inside and outside; nothing sent
-    status, page = http(link)
+    status, _, page = http(link)
     check(status == 200, "GET /z/: %d" % status)
     for want in OUTSIDE + [INSIDE, "attachments.zip", m, "パスワードを受信者に送信", "まだ送信していません"]:
         check(want in page, "%r not on the page:\n%s" % (want, page[:2000]))
     check(re.search(r"ext@far\.example <strong>\[社外\]", page) and
           re.search(r"bob@example\.test <small>\[社内\]", page), "inside/outside not marked")
     check(pw not in page, "the page shows the password")
-    status, page2 = http(link)
+    status, _, page2 = http(link)
     time.sleep(2)
     check(not password_mails_at_sink(st, m), "a GET sent the password")
     # a POST without CSRF, and one with another page's CSRF for nothing
     action, fields = send_form(page)
     _, fields2 = send_form(page2)
-    status, _ = http(urllib.parse.urljoin(link, action), {"op": "send"})
+    status, _, _ = http(urllib.parse.urljoin(link, action), {"op": "send"})
     check(status == 403, "POST without csrf: %d" % status)
     time.sleep(2)
     check(not password_mails_at_sink(st, m), "a POST without CSRF sent the password")
     # the button
-    status, result = http(urllib.parse.urljoin(link, action), fields)
+    status, _, result = http(urllib.parse.urljoin(link, action), fields)
     check(status == 200 and "パスワードを受信者に送信しました" in result,
           "POST: %d\n%s" % (status, result[:1000]))
     deadline = time.time() + 30
@@ -323,9 +298,9 @@ def the_notice_page_sends_the_password_to_the_recipients_once(st):
     finally:
         shutil.rmtree(tmp)
     # a second press (a fresh CSRF value) sends nothing and says so
-    status, again = http(urllib.parse.urljoin(link, action), fields2)
+    status, _, again = http(urllib.parse.urljoin(link, action), fields2)
     check(status == 409 and "送信済み" in again, "second POST: %d\n%s" % (status, again[:800]))
-    status, page3 = http(link)
+    status, _, page3 = http(link)
     check(status == 200 and 'id="zip-sent"' in page3 and 'id="zip-send"' not in page3,
           "the page after sending:\n%s" % page3[:1500])
     time.sleep(3)
@@ -363,22 +338,22 @@ def no_password_for_a_held_or_cancelled_mail(st):
         check(hid is not None, "the mail was not held")
     finally:
         st.ctl("sub", "set", SENDER, "outbound-hold", "off")
-    status, page = http(link)
+    status, _, page = http(link)
     check(status == 200 and 'id="zip-gate"' in page and 'id="zip-send"' not in page
           and "一時保留中" in page, "GET while held: %d\n%s" % (status, page[:1500]))
     # a CSRF value of carol's from another mail's page, posted to this one
     other = mk()
     _, text, _ = send_zipped(st, other)
     other_link = zip_link(text)
-    _, fields = send_form(http(other_link)[1])
-    status, result = http(link, fields)
+    _, fields = send_form(http(other_link)[2])
+    status, _, result = http(link, fields)
     check(status == 409 and "一時保留中" in result, "POST while held: %d\n%s" % (status, result[:800]))
     st.ctl("hold", "discard", hid)
-    status, page = http(link)
+    status, _, page = http(link)
     check(status == 200 and 'id="zip-send"' not in page and "取り消した" in page,
           "GET after cancelling: %d\n%s" % (status, page[:1500]))
-    _, fields = send_form(http(other_link)[1])
-    status, result = http(link, fields)
+    _, fields = send_form(http(other_link)[2])
+    status, _, result = http(link, fields)
     check(status == 410 and "取り消した" in result, "POST after cancelling: %d\n%s"
           % (status, result[:800]))
     time.sleep(2)
@@ -391,7 +366,7 @@ def forged_expired_and_other_tokens_send_nothing(st):
     m = mk()
     _, text, _ = send_zipped(st, m)
     link = zip_link(text)
-    status, page = http(link)
+    status, _, page = http(link)
     check(status == 200, "GET: %d" % status)
     action, fields = send_form(page)
     tok = link.rsplit("/", 1)[1]
@@ -406,23 +381,23 @@ def forged_expired_and_other_tokens_send_nothing(st):
          (403, 410)),
     ]
     for what, url, want in cases:
-        status, _ = http(url, fields)
+        status, _, _ = http(url, fields)
         check(status in want, "%s token: POST %d" % (what, status))
     # the record past its expiry: the button refuses, cron forgets it
     con = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"), timeout=10)
     con.execute("UPDATE zip_passwords SET expires = ? WHERE id = ?", (int(time.time()) - 5, zid))
     con.commit()
     con.close()
-    status, page = http(link)
+    status, _, page = http(link)
     check(status == 200 and 'id="zip-send"' not in page, "an expired record offers the button")
-    status, _ = http(urllib.parse.urljoin(link, action), fields)
+    status, _, _ = http(urllib.parse.urljoin(link, action), fields)
     check(status in (403, 410), "POST on an expired record: %d" % status)
     time.sleep(3)
     check(not password_mails_at_sink(st, m), "a refused request sent the password")
     out = st.ctl("cron").stdout.decode()
     check("zip-password-expiry" in out, "cron said: %s" % out)
     check(not [r for r in zip_rows(st) if r[0] == zid], "cron kept the expired record")
-    status, _ = http(link)
+    status, _, _ = http(link)
     check(status == 410, "GET of a forgotten record: %d" % status)
 
 

@@ -169,6 +169,27 @@ static void test_strlcpy(void)
 	       "strlcpy: too long fails and leaves nothing cut");
 }
 
+static void test_hex_and_lines(void)
+{
+	char text[] = "a@x.test\n\nb@y.test\nc@z.test";
+	char empty[] = "\n\n";
+	char **lines;
+	size_t n;
+
+	TAP_OK(om_hex_digit('0') == 0 && om_hex_digit('9') == 9 &&
+	       om_hex_digit('a') == 10 && om_hex_digit('F') == 15,
+	       "om_hex_digit: digits and both cases");
+	TAP_OK(om_hex_digit('g') == -1 && om_hex_digit('%') == -1 &&
+	       om_hex_digit('\0') == -1, "om_hex_digit: -1 for others");
+	lines = om_split_lines(text, &n);
+	TAP_OK(n == 3 && strcmp(lines[0], "a@x.test") == 0 &&
+	       strcmp(lines[1], "b@y.test") == 0 && strcmp(lines[2], "c@z.test") == 0,
+	       "om_split_lines: non-empty lines, the last without a newline");
+	free(lines);
+	lines = om_split_lines(empty, &n);
+	TAP_OK(n == 0 && lines == NULL, "om_split_lines: none in empty lines");
+}
+
 static void test_buf(void)
 {
 	struct om_buf b;
@@ -350,6 +371,7 @@ int main(void)
 	test_report_seal();
 	test_json();
 	test_strlcpy();
+	test_hex_and_lines();
 	test_buf();
 	test_hash();
 	return tap_done();
