@@ -627,6 +627,26 @@ static char *filter_virus_lines(const struct om_scan_result *res)
 	return b.data;
 }
 
+char *filter_report_seal_header(struct om_store *store, const char *to,
+				const char *tag)
+{
+	unsigned char key[OM_REPORT_KEY_LEN];
+	char *error = NULL, *seal, *header;
+
+	if (om_store_secret(store, OM_REPORT_KEY_NAME, key, sizeof(key), &error) < 0) {
+		om_log_warn("%s: alert: no report key (%s): not sealed", tag, error);
+		free(error);
+		return om_strdup("");
+	}
+	seal = om_report_seal(key, to, time(NULL));
+	explicit_bzero(key, sizeof(key));
+	if (seal == NULL)
+		return om_strdup("");
+	header = om_asprintf("%s: %s\n", OM_REPORT_HEADER, seal);
+	free(seal);
+	return header;
+}
+
 /* The administrator's alert (virus-admin-copy: scand says where) in
    outbound wording (templates/<lang>/outbound-virus-alert.txt): which
    authenticated user of the domain sent what to whom, and what omamori
@@ -637,7 +657,6 @@ static int filter_admin_alert(struct filter_job *job, const struct om_scan_resul
 			      enum filter_virus_outcome what)
 {
 	const struct om_config *config = job->w->daemon->config;
-	unsigned char key[OM_REPORT_KEY_LEN];
 	char *error = NULL, *lang, *date, *sender, *rcpts, *subject, *viruses, *seal,
 		*headers;
 	struct om_buf mail;
@@ -652,17 +671,9 @@ static int filter_admin_alert(struct filter_job *job, const struct om_scan_resul
 		free(error);
 		return -1;
 	}
-	if (om_store_secret(job->w->store, OM_REPORT_KEY_NAME, key, sizeof(key), &error) < 0) {
-		om_log_warn("%s: admin alert: no report key (%s): not sealed", job->qid, error);
-		om_free(&error);
-		seal = NULL;
-	} else {
-		seal = om_report_seal(key, res->admin_address, time(NULL));
-		explicit_bzero(key, sizeof(key));
-	}
+	seal = filter_report_seal_header(job->w->store, res->admin_address, job->qid);
 	headers = om_asprintf("Auto-Submitted: auto-generated\nX-Omamori-Notice: "
-			      "outbound-virus\n%s%s%s", seal != NULL ? OM_REPORT_HEADER ": " : "",
-			      seal != NULL ? seal : "", seal != NULL ? "\n" : "");
+			      "outbound-virus\n%s", seal);
 	date = om_notify_time_text(time(NULL));
 	sender = om_sanitize(job->env->sender, FILTER_NOTICE_TEXT_MAX);
 	rcpts = filter_rcpt_lines(job->env);

@@ -655,7 +655,7 @@ int filter_hold_alert(struct filter_worker *w, const char *mailbox,
 	const struct om_config *config = w->daemon->config;
 	struct om_notify_brand brand = { config->brand_name, config->brand_support };
 	struct om_buf mail;
-	char *admin, *lang, *text = NULL, *error = NULL, *from, *qid = NULL;
+	char *admin, *lang, *text = NULL, *error = NULL, *from, *qid = NULL, *seal;
 	const char *subject, *body;
 	int ret = -1;
 
@@ -679,8 +679,10 @@ int filter_hold_alert(struct filter_worker *w, const char *mailbox,
 	om_buf_init(&mail);
 	/* from <>, through the re-injection, which asks no policy: never
 	   filtered, held or braked itself */
-	om_buf_printf(&mail, "Auto-Submitted: auto-generated\nX-Omamori-Alert: %s\n",
-		      template_name);
+	seal = filter_report_seal_header(w->store, admin, tag);
+	om_buf_printf(&mail, "Auto-Submitted: auto-generated\nX-Omamori-Alert: %s\n%s",
+		      template_name, seal);
+	free(seal);
 	om_mime_build_text_mail(from, admin, subject, body, &mail);
 	switch (filter_smtp_notice(config->filter_reinject, FILTER_HOLD_REINJECT_TIMEOUT_MS,
 				   admin, &mail, &qid, &error)) {

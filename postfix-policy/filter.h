@@ -222,4 +222,11 @@ int filter_hold_alert(struct filter_worker *w, const char *mailbox,
 		      const char *template_name, const struct om_notify_var *vars,
 		      const char *tag);
 
+/* "X-Omamori-Report: SEAL\n" for an alert to the administrator address to
+   (crypto/report.h: the administrator's own spam check lets a sealed
+   report through), or "" when the store has no report key (logged with
+   tag).  Allocated. */
+char *filter_report_seal_header(struct om_store *store, const char *to,
+				const char *tag);
+
 #endif

@@ -125,6 +125,10 @@ def a_burst_is_held_and_the_administrator_told(st):
           "the alert does not say who and what to do: %s" % text)
     check(len([a for a in st.fetch_all(ADMIN) if b"X-Omamori-Alert: brake-alert" in a]) == 1,
           "not exactly one alert for one trip")
+    # sealed as omamori's own report, so the administrator's spam check
+    # (a trained classifier may score an alert about phishing as spam)
+    # lets it through
+    check(b"\nX-Omamori-Report: " in alert[0], "the alert is not sealed")
     with open(os.path.join(st.dir, "log", "maillog"), encoding="utf-8", errors="replace") as f:
         log = f.read()
     check("triggers FILTER omamori-out:unix:omamori/brake" in log,

@@ -118,6 +118,7 @@ def spam_is_held_for_the_administrator(st):
     check("reason: spam" in shown and "spam-check: score=" in shown and
           "threshold=10.00" in shown and "expires: never" in shown, shown)
     alert = st.wait_for(ADMIN, b"X-Omamori-Alert: outbound-spam-alert")
+    check(b"\nX-Omamori-Report: " in alert[0], "the alert is not sealed")
     text = decoded(alert[0])
     check(hid in text and SENDER in text and "Example ISP" in text,
           "the alert does not name the hold: %s" % text)
