@@ -253,9 +253,7 @@ static int filter_refused_read(struct filter_job *job, int *code_r, char **text_
 	return 1;
 }
 
-/* A new attempt's id: 16 hex digits (the milter's mark keeps the one
-   that got the copy queued).  0 or -1. */
-static int filter_attempt_id(char out[OM_DEDUP_ATTEMPT_LEN + 1])
+int filter_attempt_id(char *out)
 {
 	unsigned char r[OM_DEDUP_ATTEMPT_LEN / 2];
 	size_t i;

@@ -168,6 +168,9 @@ int filter_smtp_send_cached(struct filter_smtp_conn **conn, const char *socket_p
 			    int timeout_ms, const struct filter_smtp_msg *m,
 			    struct filter_reply *rcpt_replies,
 			    struct filter_smtp_result *res, char **error_r);
+/* A new re-injection attempt's id: OM_DEDUP_ATTEMPT_LEN (16) hex digits
+   (the milter's mark keeps the one that got the copy queued).  0 or -1. */
+int filter_attempt_id(char *out);
 /* QUIT and close (a NULL *conn is fine). */
 void filter_smtp_conn_close(struct filter_smtp_conn **conn);
 
