@@ -1079,14 +1079,14 @@ static void *filter_hold_run(void *arg)
 
 /* ---- start and stop ---- */
 
-int filter_hold_setup(struct filter_daemon *d, char **error_r)
+int filter_link_setup(struct filter_daemon *d, char **error_r)
 {
 	const struct om_config *c = d->config;
 	struct filter_hold_daemon *h = om_calloc(1, sizeof(*h));
 	struct passwd *pw = getpwnam(c->web_user);
 	char *error = NULL;
-	int flags;
 
+	(void)error_r;
 	h->d = d;
 	h->control_fd = -1;
 	h->web_uid = pw != NULL ? pw->pw_uid : 0;	/* unknown: root alone */
@@ -1099,6 +1099,18 @@ int filter_hold_setup(struct filter_daemon *d, char **error_r)
 			    "(no notice is sent)", error);
 		free(error);
 	}
+	return 0;
+}
+
+int filter_hold_setup(struct filter_daemon *d, char **error_r)
+{
+	const struct om_config *c = d->config;
+	struct filter_hold_daemon *h;
+	int flags;
+
+	if (filter_link_setup(d, error_r) < 0)
+		return -1;
+	h = d->hold;
 	h->control_fd = om_daemon_listen_unix(c->filter_control, 0660,
 					      FILTER_HOLD_THREADS * 4, error_r);
 	if (h->control_fd < 0)
