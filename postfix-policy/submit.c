@@ -33,8 +33,11 @@
  * the socket becomes root's, group filter_socket_group, mode 0660, so only
  * Postfix and root can connect.  Then it drops to filter_user with
  * filter_group (postdrop) as its only other group, as omamori-filter: its
- * notices go out through the omamori-reinject smtpd in public/.  The
- * message is read bounded by message_size_limit-like scan_max_size.
+ * notices go out through the omamori-reinject smtpd in public/.  A
+ * message is kept in memory up to scan_max_size bytes and 1000 header
+ * fields and recipients; past that it is refused 552 (the after-queue
+ * path would refuse it 554 as unscanned, unless scan_limit_action =
+ * deliver: doc/outbound.md says the difference).
  */
 #include <errno.h>
 #include <fcntl.h>
