@@ -494,7 +494,7 @@ static int submit_edit_name(SMFICTX *ctx, const struct submit_field *old, size_t
 			    const struct submit_field *new, size_t nnew, const char *name)
 {
 	size_t a = submit_count(old, nold, name), b = submit_count(new, nnew, name);
-	size_t k, i, j;
+	size_t k, i = 0, j = 0;
 
 	for (k = 1; k <= a && k <= b; k++) {
 		(void)submit_nth(old, nold, name, k, &i);
