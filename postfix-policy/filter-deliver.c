@@ -61,6 +61,12 @@
 #define FILTER_NOTICE_TEXT_MAX 200	/* bytes of a subject, name or address */
 #define FILTER_NOTICE_LIST_MAX 50	/* recipients or viruses named */
 #define FILTER_REFUSED_SUFFIX ".refused"
+/* the before-queue path's spool names: "sub-HASH" (no queue id yet) */
+#define FILTER_INLINE_PREFIX "sub-"
+/* its ZIP passwords are kept this long for a client's second submission
+   of the same message, then forgotten by the hourly sweep */
+#define FILTER_INLINE_PASSWORD_SECONDS 86400
+#define FILTER_ZIP_PASSWORD_SUFFIX ".zip-password"
 
 /* What the sender's settings ask for. */
 struct filter_plan {
@@ -91,6 +97,8 @@ struct filter_job {
 	const char *admin_kind;
 	char *admin_details;
 	int final;		/* answered for good: sent, refused, held */
+	int inline_path;	/* omamori-submit, before the queue: the
+				   client hears the answer, nothing is kept */
 };
 
 /* ---- key of a message ---- */
@@ -113,6 +121,43 @@ static uint64_t filter_mix(uint64_t z)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
+}
+
+/* 1 if the header field at p is a Received field (the MTA's own, which
+   differs between two submissions of the same message). */
+static int filter_is_received(const char *p, const char *end)
+{
+	return end - p > 9 && strncasecmp(p, "Received:", 9) == 0;
+}
+
+static size_t filter_field_len(const char *p, const char *end);
+
+/* The before-queue path's key: 128 bits over sender, recipients and the
+   message but its Received fields, so that a client's second submission
+   of the same message (after a failure) has the same key - and its ZIP
+   the same password. */
+static void filter_hash_submitted(const struct filter_envelope *env, const char *msg,
+				  size_t len, char out[33])
+{
+	uint64_t a = 0xcbf29ce484222325ULL, b = 0x84222325cbf29ce4ULL;
+	const char *p = msg, *end = msg + len;
+	size_t i, n;
+
+	a = filter_fnv(a, env->sender, strlen(env->sender) + 1);
+	for (i = 0; i < env->rcpt_count; i++)
+		a = filter_fnv(a, env->rcpts[i], strlen(env->rcpts[i]) + 1);
+	b ^= a;
+	for (; p < end && *p != '\n'; p += n) {
+		n = filter_field_len(p, end);
+		if (filter_is_received(p, end))
+			continue;
+		a = filter_fnv(a, p, n);
+		b = filter_fnv(b, p, n);
+	}
+	a = filter_fnv(a, p, (size_t)(end - p));
+	b = filter_fnv(b, p, (size_t)(end - p));
+	b = filter_mix(b);
+	snprintf(out, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
 }
 
 /* 128 bits over sender, recipients and content: a key, not a seal (the
@@ -164,7 +209,8 @@ static void filter_tempfail(struct filter_job *job, const char *text,
 {
 	char *clean = om_sanitize(why, 300);
 
-	om_log_error("%s: %s: %s (Postfix keeps it and retries)", job->qid, text, clean);
+	om_log_error("%s: %s: %s (%s)", job->qid, text, clean, job->inline_path ?
+		     "the client is told to try again" : "Postfix keeps it and retries");
 	free(clean);
 	filter_reply_all(job, 451, text);
 }
@@ -253,9 +299,7 @@ static int filter_refused_read(struct filter_job *job, int *code_r, char **text_
 	return 1;
 }
 
-/* A new attempt's id: 16 hex digits (the milter's mark keeps the one
-   that got the copy queued).  0 or -1. */
-static int filter_attempt_id(char out[OM_DEDUP_ATTEMPT_LEN + 1])
+int filter_attempt_id(char *out)
 {
 	unsigned char r[OM_DEDUP_ATTEMPT_LEN / 2];
 	size_t i;
@@ -346,6 +390,16 @@ static int filter_spool_expirable(const char *name)
 	return 0;
 }
 
+/* 1 for the before-queue path's kept ZIP password (sub-HASH.zip-password):
+   no message in the spool says when it is done, so a day. */
+static int filter_inline_password(const char *name)
+{
+	size_t n = strlen(name), k = strlen(FILTER_ZIP_PASSWORD_SUFFIX);
+
+	return strncmp(name, FILTER_INLINE_PREFIX, strlen(FILTER_INLINE_PREFIX)) == 0 &&
+		n > k && strcmp(name + n - k, FILTER_ZIP_PASSWORD_SUFFIX) == 0;
+}
+
 void filter_spool_expire(struct filter_daemon *d)
 {
 	time_t before = time(NULL) - (time_t)d->config->filter_retention * 86400;
@@ -362,10 +416,15 @@ void filter_spool_expire(struct filter_daemon *d)
 	}
 	rewinddir(dir);
 	while ((de = readdir(dir)) != NULL) {
-		if (!filter_spool_expirable(de->d_name) ||
-		    fstatat(d->spool_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    st.st_mtime >= before)
+		if (filter_inline_password(de->d_name)) {
+			if (fstatat(d->spool_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    st.st_mtime >= time(NULL) - FILTER_INLINE_PASSWORD_SECONDS)
+				continue;
+		} else if (!filter_spool_expirable(de->d_name) ||
+			   fstatat(d->spool_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			   st.st_mtime >= before) {
 			continue;
+		}
 		if (unlinkat(d->spool_fd, de->d_name, 0) < 0)
 			om_log_warn("forgetting %s: %s", de->d_name, strerror(errno));
 		else
@@ -714,7 +773,10 @@ static int filter_admin_alert(struct filter_job *job, const struct om_scan_resul
 /* Refuses the message for good: recorded, then 5xx for every recipient. */
 static void filter_refuse(struct filter_job *job, int code, const char *text)
 {
-	filter_refused_write(job, code, text);
+	/* before the queue the client hears it (a client does not send a 5xx
+	   again); after, a retry of the delivery finds the record */
+	if (!job->inline_path)
+		filter_refused_write(job, code, text);
 	job->final = 1;
 	filter_reply_all(job, code, text);
 }
@@ -1213,6 +1275,71 @@ out:
 	/* the ZIP's password is kept for a retry until the message is done */
 	if (job.final)
 		filter_zip_forget(w, job.spool_name);
+	free(job.log_virus);
+	free(job.admin_details);
+	om_buf_free(&job.rewrite);
+}
+
+/* ---- the before-queue path (omamori-submit) ---- */
+
+void filter_inline(struct filter_worker *w, const struct filter_envelope *env,
+		   const char *msg, size_t len, struct om_buf *out,
+		   struct filter_reply *reply)
+{
+	struct filter_job job;
+	struct filter_plan plan;
+	struct filter_reply *replies;
+	char *error = NULL;
+	size_t i;
+
+	replies = om_calloc(env->rcpt_count > 0 ? env->rcpt_count : 1, sizeof(*replies));
+	memset(&job, 0, sizeof(job));
+	job.w = w;
+	job.env = env;
+	job.replies = replies;
+	job.qid = filter_qid(env);
+	job.msg = msg;
+	job.len = len;
+	job.inline_path = 1;
+	om_buf_init(&job.rewrite);
+	filter_hash_submitted(env, msg, len, job.hash);
+	snprintf(job.spool_name, sizeof(job.spool_name), "%s%s", FILTER_INLINE_PREFIX,
+		 job.hash);
+	if (filter_store(w, &error) < 0) {
+		filter_tempfail(&job, "4.3.0 outbound store unavailable", error);
+		free(error);
+		goto out;
+	}
+	if (filter_plan_for(w->store, env->sender, &plan, &error) < 0) {
+		filter_tempfail(&job, "4.3.0 settings unavailable", error);
+		free(error);
+		goto out;
+	}
+	if (plan.virus && filter_virus(&job, &plan) != 0)
+		goto out;
+	if (plan.bcc)
+		filter_bcc(&job, &plan);
+	if (filter_deliver_zip(&job) != 0)
+		goto out;
+	/* what goes on; the bcc notice says it went (the client hears 250
+	   next; doc/outbound.md: a commit that fails after this) */
+	for (i = 0; i < env->rcpt_count; i++)
+		filter_reply_set(&replies[i], 250, "2.0.0 Ok");
+	job.final = 1;
+	if (job.bcc_applied > 0 && plan.bcc_notify)
+		filter_bcc_notice(&job);
+	if (job.msg != msg)
+		om_buf_append(out, job.msg, job.len);
+	om_log_info("%s: from=<%s> nrcpt=%zu size=%zu virus=\"%s\" bcc=%d "
+		    "checked before the queue%s", job.qid, env->sender, env->rcpt_count,
+		    job.len, job.log_virus != NULL ? job.log_virus : "-", job.bcc_applied,
+		    job.msg != msg ? ", rewritten" : "");
+out:
+	filter_reply_set(reply, replies[0].code != 0 ? replies[0].code : 451, "%s",
+			 replies[0].text != NULL ? replies[0].text : "4.3.0 internal error");
+	for (i = 0; i < (env->rcpt_count > 0 ? env->rcpt_count : 1); i++)
+		free(replies[i].text);
+	free(replies);
 	free(job.log_virus);
 	free(job.admin_details);
 	om_buf_free(&job.rewrite);

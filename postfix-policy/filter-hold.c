@@ -18,8 +18,12 @@
  * ask over filter_control (quarantine/hold.h).  A release claims the hold
  * in one write transaction (held -> sending), re-injects it, renames the
  * spool file .sent at Postfix's 250 and records sent: two requests at the
- * same moment send it once.  At start-up a hold left "sending" by a crash
- * is sent (its .sent file says so) or held again.
+ * same moment send it once.  The released copy carries the exactly-once
+ * key "hold-ID" (X-Omamori-Out-Id, dedup-mark.h): omamori-dedup marks it
+ * when Postfix queues the copy and discards a second copy, so a kill -9
+ * between Postfix's queueing and the .sent rename does not send it twice.
+ * At start-up a hold left "sending" by a crash is sent (its .sent file or
+ * the milter's mark says so) or held again.
  *
  * The same socket serves outbound-zip's ZIPPASS (filter-zip.c: the
  * archive's password mailed to its recipients, once).
@@ -47,6 +51,7 @@
 #include <unistd.h>
 
 #include "crypto/token.h"
+#include "dedup-mark.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -727,6 +732,89 @@ static void filter_hold_copy_cb(void *context, const struct om_store_hold *h)
 	c->flags = h->flags;
 }
 
+/* The release's exactly-once key (dedup-mark.h): "hold-ID".  The copy
+   carries it, omamori-dedup marks it when Postfix queues the copy and
+   discards a second copy: a kill -9 between Postfix's queueing and the
+   .sent rename cannot send a hold twice.  0, or -1 when the id cannot be
+   a key (then the release goes without one, as before). */
+static int filter_hold_key(const char *id, char *key, size_t size)
+{
+	int n = snprintf(key, size, "hold-%s", id);
+
+	return n > 0 && (size_t)n < size && om_dedup_key_ok(key) ? 0 : -1;
+}
+
+/* 1 if the hold's copy is in Postfix already (the mark of an earlier
+   release whose answer was lost), with its queue id in qid. */
+static int filter_hold_queued(struct filter_daemon *d, const char *id, char *qid,
+			      size_t size)
+{
+	char key[OM_DEDUP_KEY_MAX + 1];
+	struct om_dedup_mark mark;
+
+	if (filter_hold_key(id, key, sizeof(key)) < 0 ||
+	    om_dedup_mark_read(d->spool_fd, key, &mark) <= 0)
+		return 0;
+	snprintf(qid, size, "%s", mark.queue_id);
+	return 1;
+}
+
+/* Re-injects the held copy with its key; 0 with *res (and *outcome_r:
+   "sent as " or "already queued before as ", *qid_r the copy's queue
+   id) or -1 with *error_r.  A refused copy's mark is taken back. */
+static int filter_hold_reinject(struct filter_daemon *d, const char *id,
+				const struct filter_hold_copy *copy, char *const *rcpts,
+				size_t count, const struct om_buf *msg,
+				struct filter_reply *replies, struct filter_smtp_result *res,
+				const char **outcome_r, char *qid, size_t qid_size,
+				char **error_r)
+{
+	struct filter_smtp_conn *conn = NULL;
+	struct filter_smtp_msg m;
+	struct om_dedup_mark mark;
+	char key[OM_DEDUP_KEY_MAX + 1], attempt[OM_DEDUP_ATTEMPT_LEN + 1], *header = NULL;
+	int keyed, ret;
+
+	keyed = filter_hold_key(id, key, sizeof(key)) == 0 &&
+		filter_attempt_id(attempt) == 0;
+	if (!keyed)
+		om_log_warn("hold %s: released without an exactly-once key", id);
+	else
+		header = om_asprintf("%s: %s %s\n", OM_DEDUP_HEADER, key, attempt);
+	memset(&m, 0, sizeof(m));
+	m.sender = copy->sender;
+	m.rcpts = rcpts;
+	m.rcpt_count = count;
+	m.body_8bit = (copy->flags & OM_HOLD_FLAG_8BIT) != 0;
+	m.smtputf8 = (copy->flags & OM_HOLD_FLAG_SMTPUTF8) != 0;
+	m.header = header;
+	m.msg = msg->data;
+	m.len = msg->len;
+	ret = filter_smtp_send_cached(&conn, d->config->filter_reinject,
+				      FILTER_HOLD_REINJECT_TIMEOUT_MS, &m, replies, res,
+				      error_r);
+	filter_smtp_conn_close(&conn);
+	free(header);
+	if (ret < 0)
+		return -1;
+	*outcome_r = "sent as ";
+	snprintf(qid, qid_size, "%s", res->queue_id != NULL ? res->queue_id : "?");
+	if (!keyed)
+		return 0;
+	if (res->final_code != 250) {
+		if (res->final_code != 0 &&
+		    om_dedup_mark_clear(d->spool_fd, key, attempt) < 0)
+			om_log_error("hold %s: taking back the mark: %s", id, strerror(errno));
+		return 0;
+	}
+	if (om_dedup_mark_read(d->spool_fd, key, &mark) > 0) {
+		if (strcmp(mark.attempt, attempt) != 0)
+			*outcome_r = "already queued before as ";
+		snprintf(qid, qid_size, "%s", mark.queue_id);
+	}
+	return 0;
+}
+
 /* Sends a hold already claimed (state sending); writes the answer line. */
 static void filter_hold_send(struct filter_daemon *d, struct om_store *store,
 			     const char *id, struct om_buf *answer)
@@ -736,11 +824,14 @@ static void filter_hold_send(struct filter_daemon *d, struct om_store *store,
 	struct filter_smtp_result res;
 	struct om_buf msg;
 	char **rcpts = NULL, *error = NULL, *result = NULL, sent[OM_HOLD_LINE_MAX + 16],
-		name[OM_HOLD_LINE_MAX + 16];
+		name[OM_HOLD_LINE_MAX + 16], qid[OM_DEDUP_QID_MAX + 1];
+	const char *outcome = "sent as ";
 	size_t count = 0, i, ok = 0;
 	long long now;
+	int before;
 
 	om_buf_init(&msg);
+	memset(&res, 0, sizeof(res));
 	if (om_store_hold_list(store, OM_HOLD_BY_ID, id, 0, filter_hold_copy_cb, &copy,
 			       &error) < 0 || !copy.found ||
 	    filter_hold_spool_read(d, id, &msg, &error) < 0) {
@@ -750,17 +841,22 @@ static void filter_hold_send(struct filter_daemon *d, struct om_store *store,
 	}
 	rcpts = om_split_lines(copy.recipients, &count);
 	replies = om_calloc(count > 0 ? count : 1, sizeof(*replies));
-	if (count == 0 ||
-	    filter_smtp_send(d->config->filter_reinject, FILTER_HOLD_REINJECT_TIMEOUT_MS,
-			     copy.sender, rcpts, count, NULL,
-			     (copy.flags & OM_HOLD_FLAG_8BIT) != 0,
-			     (copy.flags & OM_HOLD_FLAG_SMTPUTF8) != 0,
-			     msg.data, msg.len, replies, &res, &error) < 0) {
+	/* an earlier release's copy is in Postfix (killed before the
+	   rename): recorded sent, not sent again */
+	before = filter_hold_queued(d, id, qid, sizeof(qid));
+	if (before) {
+		outcome = "already queued as ";
+		for (i = 0; i < count; i++)
+			replies[i].code = 250;
+		om_log_info("hold %s: already in Postfix as %s: not sent again", id, qid);
+	} else if (count == 0 ||
+		   filter_hold_reinject(d, id, &copy, rcpts, count, &msg, replies, &res,
+					&outcome, qid, sizeof(qid), &error) < 0) {
 		om_log_error("hold %s: release: %s", id, error != NULL ? error : "no recipients");
 		om_buf_printf(answer, "FAIL %s\n", "re-injection into Postfix failed");
 		goto back;
 	}
-	if (res.final_code != 250) {
+	if (!before && res.final_code != 250) {
 		om_log_error("hold %s: release refused by Postfix: %d %s", id,
 			     res.final_code, res.final_text != NULL ? res.final_text : "");
 		filter_smtp_result_free(&res);
@@ -774,8 +870,7 @@ static void filter_hold_send(struct filter_daemon *d, struct om_store *store,
 		om_log_warn("hold %s: marking sent: %s", id, strerror(errno));
 	for (i = 0; i < count; i++)
 		ok += replies[i].code == 250;
-	result = om_asprintf("sent as %s (%zu of %zu recipients)",
-			     res.queue_id != NULL ? res.queue_id : "?", ok, count);
+	result = om_asprintf("%s%s (%zu of %zu recipients)", outcome, qid, ok, count);
 	now = (long long)time(NULL);
 	if (om_store_hold_finish(store, id, OM_HOLD_SENT, result, now, &error) < 0) {
 		om_log_error("hold %s: marking sent: %s", id, error);
@@ -785,7 +880,8 @@ static void filter_hold_send(struct filter_daemon *d, struct om_store *store,
 	}
 	om_log_info("hold %s: released: from=<%s> %s", id, copy.sender, result);
 	om_buf_printf(answer, "OK %s\n", result);
-	filter_smtp_result_free(&res);
+	if (!before)
+		filter_smtp_result_free(&res);
 	goto out;
 back:
 	/* not sent: held again, for the next click or cron */
@@ -945,14 +1041,14 @@ static void *filter_hold_run(void *arg)
 
 /* ---- start and stop ---- */
 
-int filter_hold_setup(struct filter_daemon *d, char **error_r)
+int filter_link_setup(struct filter_daemon *d, char **error_r)
 {
 	const struct om_config *c = d->config;
 	struct filter_hold_daemon *h = om_calloc(1, sizeof(*h));
 	struct passwd *pw = getpwnam(c->web_user);
 	char *error = NULL;
-	int flags;
 
+	(void)error_r;
 	h->d = d;
 	h->control_fd = -1;
 	h->web_uid = pw != NULL ? pw->pw_uid : 0;	/* unknown: root alone */
@@ -965,6 +1061,18 @@ int filter_hold_setup(struct filter_daemon *d, char **error_r)
 			    "(no notice is sent)", error);
 		free(error);
 	}
+	return 0;
+}
+
+int filter_hold_setup(struct filter_daemon *d, char **error_r)
+{
+	const struct om_config *c = d->config;
+	struct filter_hold_daemon *h;
+	int flags;
+
+	if (filter_link_setup(d, error_r) < 0)
+		return -1;
+	h = d->hold;
 	h->control_fd = om_daemon_listen_unix(c->filter_control, 0660,
 					      FILTER_HOLD_THREADS * 4, error_r);
 	if (h->control_fd < 0)
@@ -996,7 +1104,7 @@ static void filter_hold_recover(struct filter_daemon *d)
 {
 	struct filter_hold_recover r = { NULL, 0 };
 	struct om_store *store = NULL;
-	char *error = NULL, name[OM_HOLD_LINE_MAX + 16];
+	char *error = NULL, name[OM_HOLD_LINE_MAX + 16], qid[OM_DEDUP_QID_MAX + 1];
 	struct stat st;
 	size_t i;
 	int sent;
@@ -1012,7 +1120,10 @@ static void filter_hold_recover(struct filter_daemon *d)
 	}
 	for (i = 0; i < r.count; i++) {
 		snprintf(name, sizeof(name), "hold-%s.sent", r.ids[i]);
-		sent = fstatat(d->spool_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		/* sent: the .sent rename, or the milter's mark of the copy
+		   (killed between Postfix's queueing and the rename) */
+		sent = fstatat(d->spool_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
+			filter_hold_queued(d, r.ids[i], qid, sizeof(qid));
 		if (om_store_hold_finish(store, r.ids[i], sent ? OM_HOLD_SENT : OM_HOLD_HELD,
 					 sent ? "sent before the last stop" :
 					 "interrupted: held again",

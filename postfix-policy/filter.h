@@ -76,6 +76,18 @@ void filter_lmtp_session(struct filter_worker *w, int fd);
 void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 		    const char *msg, size_t len, struct filter_reply *replies);
 
+/* The before-queue path (omamori-submit, the submission smtpd's milter):
+   what filter_deliver does to a message of an inline sender
+   (decide/route.h), but for the hand-off - outbound-virus (strip, or
+   block), outbound-bcc (and its notice), outbound-zip (and its password
+   notice, the password kept a day under a key of sender, recipients and
+   content but the Received fields, so that a second submission gets the
+   same one).  *reply: 250 (out: the rewritten message, left empty when
+   unchanged), 4xx (the client tries again) or 5xx (refused). */
+void filter_inline(struct filter_worker *w, const struct filter_envelope *env,
+		   const char *msg, size_t len, struct om_buf *out,
+		   struct filter_reply *reply);
+
 /* outbound-spam (filter-spam.c): scand scores msg (spam check, direction
    out: the global classifier and rules, never the sender's own lists);
    1 spam at the sender's outbound-spam-threshold (*details_r allocated:
@@ -178,6 +190,9 @@ int filter_smtp_send_cached(struct filter_smtp_conn **conn, const char *socket_p
 			    int timeout_ms, const struct filter_smtp_msg *m,
 			    struct filter_reply *rcpt_replies,
 			    struct filter_smtp_result *res, char **error_r);
+/* A new re-injection attempt's id: OM_DEDUP_ATTEMPT_LEN (16) hex digits
+   (the milter's mark keeps the one that got the copy queued).  0 or -1. */
+int filter_attempt_id(char *out);
 /* QUIT and close (a NULL *conn is fine). */
 void filter_smtp_conn_close(struct filter_smtp_conn **conn);
 
@@ -186,6 +201,10 @@ void filter_smtp_conn_close(struct filter_smtp_conn **conn);
    Called by the main thread once an hour. */
 void filter_spool_expire(struct filter_daemon *d);
 
+/* The link key alone (web_key_path, read as root), for filter_link in a
+   program without the control socket (omamori-submit).  0 (a warning
+   when the key cannot be read: notices without links). */
+int filter_link_setup(struct filter_daemon *d, char **error_r);
 /* outbound-hold (filter-hold.c).  The privileged part, as root: the link
    key and the control socket (filter_control).  0 or -1 with *error_r. */
 int filter_hold_setup(struct filter_daemon *d, char **error_r);

@@ -852,6 +852,7 @@ static void policyd_reload_config(struct policyd *d)
 	om_config_free(&d->config);
 	d->config = fresh;
 	om_policy_set_outbound_filter(d->policy, d->config->outbound_filter);
+	om_policy_set_outbound_inline(d->policy, d->config->outbound_inline != 0);
 	om_policy_set_brake(d->policy, d->config->brake_filter,
 			    d->config->brake_history_days);
 	if (policyd_spf_open(d, d->config, &error) < 0) {
@@ -950,6 +951,7 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 		om_fatal("%s", error);
 	d->policy = om_policy_new();
 	om_policy_set_outbound_filter(d->policy, d->config->outbound_filter);
+	om_policy_set_outbound_inline(d->policy, d->config->outbound_inline != 0);
 	om_policy_set_brake(d->policy, d->config->brake_filter,
 			    d->config->brake_history_days);
 	if (policyd_spf_open(d, d->config, &error) < 0)

@@ -14,6 +14,7 @@
  */
 #include "decide/policy.h"
 #include "decide/brake.h"
+#include "decide/route.h"
 #include "lib/hash.h"
 #include "store/settings.h"
 #include "store/snapshot.h"
@@ -76,6 +77,7 @@ struct om_policy {
 	   authenticated senders wrote to (digests tell mail from them at once) */
 	struct om_hash *correspondents;
 	char *outbound_filter;		/* "transport:nexthop", "" = none */
+	int outbound_inline;		/* the submission milter checks INLINE mail */
 	struct om_brake *brake;		/* the compromised-account brake */
 	char *brake_filter;		/* where braked mail goes, "" = defer */
 	/* omamori's SPF check at DATA: none until policyd sets one */
@@ -265,6 +267,11 @@ void om_policy_set_brake(struct om_policy *policy, const char *filter,
 struct om_brake *om_policy_brake(struct om_policy *policy)
 {
 	return policy->brake;
+}
+
+void om_policy_set_outbound_inline(struct om_policy *policy, int on)
+{
+	policy->outbound_inline = on;
 }
 
 void om_policy_set_outbound_filter(struct om_policy *policy, const char *filter)
@@ -847,7 +854,7 @@ static int om_policy_rate_exceeded(struct om_policy *policy,
 
 /* An outbound subscriber's message: FILTER to the configured filter, or
    DUNNO (and why) when omamori.conf names none. */
-static void om_policy_route_outbound(struct om_policy *policy,
+static void om_policy_route_outbound(struct om_policy *policy, const char *why,
 				     struct om_policy_decision *out)
 {
 	if (*policy->outbound_filter == '\0') {
@@ -856,13 +863,36 @@ static void om_policy_route_outbound(struct om_policy *policy,
 			      "outbound_filter: not routed");
 		return;
 	}
-	om_policy_say(out, OM_POLICY_FILTER,
-		      "authenticated sender subscribes to an outbound feature");
+	om_policy_say(out, OM_POLICY_FILTER, why);
 	if (om_strlcpy(out->filter, policy->outbound_filter,
 		       sizeof(out->filter)) < 0) {
 		/* config.c bounds the length; never a cut transport name */
 		om_policy_say(out, OM_POLICY_DUNNO, "outbound_filter too long: not routed");
 	}
+}
+
+/* An outbound subscriber's recipient: FILTER when it needs the
+   after-queue path (decide/route.h: a hold may be met, outbound-spam,
+   outbound-path queue, or outbound_inline = 0), else DUNNO - the
+   submission milter, omamori-submit, checks it before the queue (it asks
+   the same decision, so a message is checked by one of them). */
+static void om_policy_route_outbound_or_inline(struct om_policy *policy,
+					       const struct om_policy_request *req,
+					       struct om_policy_decision *out)
+{
+	const char *why;
+	char text[OM_POLICY_REASON_MAX];
+
+	if (om_route_rcpt_conf(om_snapshot_source(policy->snap), policy->outbound_inline,
+			       req->sasl_username, req->sender, req->recipient,
+			       &why) == OM_ROUTE_QUEUE) {
+		snprintf(text, sizeof(text), "outbound, after the queue: %s", why);
+		om_policy_route_outbound(policy, text, out);
+		return;
+	}
+	snprintf(text, sizeof(text), "outbound, checked before the queue by "
+		 "omamori-submit: %s", why);
+	om_policy_say(out, OM_POLICY_DUNNO, text);
 }
 
 /* The brake holds this login's mail: FILTER to brake_filter (the
@@ -943,7 +973,7 @@ static void om_policy_decide_rcpt(struct om_policy *policy,
 					     req->recipient, now);
 	if (*req->sasl_username != '\0' &&
 	    om_policy_mailbox(policy, req->sasl_username)->outbound) {
-		om_policy_route_outbound(policy, out);
+		om_policy_route_outbound_or_inline(policy, req, out);
 		return;
 	}
 	om_policy_say(out, OM_POLICY_DUNNO, "no rule applies");

@@ -91,6 +91,9 @@ void om_policy_free(struct om_policy **policy);
    "" (the default) routes nothing: such mail gets DUNNO, since a FILTER to
    a transport Postfix does not define would defer it for ever.  Copied. */
 void om_policy_set_outbound_filter(struct om_policy *policy, const char *filter);
+/* omamori.conf's outbound_inline: 1 routes to the filter only what needs
+   the after-queue path (decide/route.h), the rest is omamori-submit's. */
+void om_policy_set_outbound_inline(struct om_policy *policy, int on);
 /* The compromised-account brake (brake.h): where a braked login's mail
    goes ("transport:nexthop", omamori.conf's brake_filter; "" defers it)
    and the days of history it compares.  Copied. */

@@ -76,6 +76,8 @@ static const struct om_param om_params[] = {
 	{ "brake_history_days", OM_PARAM_LONG, OFF(brake_history_days), "14", 1, 90, NULL },
 	{ "dedup_listen", OM_PARAM_STR, OFF(dedup_listen), "/var/spool/postfix/omamori/dedup", 0, 0, NULL },
 	{ "dedup_fsync", OM_PARAM_LONG, OFF(dedup_fsync), "0", 0, 1, NULL },
+	{ "outbound_inline", OM_PARAM_LONG, OFF(outbound_inline), "0", 0, 1, NULL },
+	{ "submit_listen", OM_PARAM_STR, OFF(submit_listen), "/var/spool/postfix/omamori/submit", 0, 0, NULL },
 	{ "quarantine_mailbox", OM_PARAM_STR, OFF(quarantine_mailbox), "Quarantine", 0, 0, NULL },
 	{ "trusted_authserv_id", OM_PARAM_STR, OFF(trusted_authserv_id), "", 0, 0, NULL },
 	{ "dns_resolver", OM_PARAM_STR, OFF(dns_resolver), "", 0, 0, NULL },

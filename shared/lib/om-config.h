@@ -86,6 +86,14 @@ struct om_config {
 	   Postfix's spool; root, group filter_socket_group, 0660) */
 	char *dedup_listen;
 	long dedup_fsync;	/* 1: each mark fsync'd before the copy goes on */
+	/* the before-queue path (decide/route.h): 1 when the submission
+	   smtpd has omamori-submit as its milter, so that policyd FILTERs
+	   only the mail that needs the after-queue filter; 0 (default) every
+	   outbound subscriber's mail is FILTERed and omamori-submit passes
+	   all.  submit_listen: omamori-submit's milter socket (in Postfix's
+	   spool; root, group filter_socket_group, 0660) */
+	long outbound_inline;
+	char *submit_listen;
 	long list_max_entries;	/* per mailbox and kind */
 	/* the authserv-id of our own MTA's Authentication-Results headers
 	   ("" = trust none) */

@@ -55,6 +55,8 @@ static const struct om_domain_setting om_domain_settings[] = {
 	{ OM_SETTING_OUTBOUND_SPAM_THRESHOLD, OM_SETTING_DECIMAL, NULL, -100, 100, 1,
 	  OM_DEFAULT_OUTBOUND_SPAM_THRESHOLD },
 	{ OM_SETTING_OUTBOUND_ADMIN, OM_SETTING_WORDS_OR_ADDRESS, "off", 0, 0, 0, "off" },
+	{ OM_SETTING_OUTBOUND_PATH, OM_SETTING_WORDS, "inline queue", 0, 0, 1,
+	  OM_DEFAULT_OUTBOUND_PATH },
 	{ OM_SETTING_BRAKE, OM_SETTING_WORDS, "on off", 0, 0, 1, OM_DEFAULT_BRAKE },
 	{ OM_SETTING_AUTH_CHECK, OM_SETTING_WORDS, "on off", 0, 0, 0, OM_DEFAULT_AUTH_CHECK },
 	{ OM_SETTING_SPF_REJECT, OM_SETTING_WORDS, "on off", 0, 0, 0, OM_DEFAULT_SPF_REJECT },
@@ -282,7 +284,7 @@ const char *om_settings_domain_names(void)
 		"rate-recipients rate-window spam-action spam-threshold "
 		"spam-quarantine-threshold spam-tag quarantine-retention "
 		"user-allow-lists learn-allow-sender outbound-spam "
-		"outbound-spam-threshold outbound-admin brake brake-factor "
+		"outbound-spam-threshold outbound-admin outbound-path brake brake-factor "
 		"brake-min-messages brake-min-recipients auth-check spf-reject";
 }
 
@@ -634,6 +636,13 @@ char *om_settings_domain_value_from(const struct om_settings_source *src,
 	if (ret < 0)
 		return NULL;
 	return ret == 0 ? om_strdup(def) : value;
+}
+
+void om_settings_store_source(struct om_store *store, struct om_settings_source *src)
+{
+	src->context = store;
+	src->sub_get = om_store_source_sub;
+	src->domain_get = om_store_source_domain;
 }
 
 int om_settings_subscription(struct om_store *store, const char *mailbox,

@@ -107,6 +107,11 @@ int om_settings_user_may_change(const char *value, const char *what);
    since a false positive stops a customer's own mail.  The domain's
    administrator (alerts of outbound spam and of the brake) is
    outbound-admin, else virus-admin-copy. */
+/* outbound-path: "inline" (outbound-virus, -bcc, -zip checked by the
+   submission milter before the queue, decide/route.h) or "queue" (every
+   outbound subscriber's mail through the after-queue filter) */
+#define OM_SETTING_OUTBOUND_PATH "outbound-path"
+#define OM_DEFAULT_OUTBOUND_PATH "inline"
 #define OM_SETTING_OUTBOUND_SPAM_THRESHOLD "outbound-spam-threshold"
 #define OM_DEFAULT_OUTBOUND_SPAM_THRESHOLD "10"
 #define OM_SETTING_OUTBOUND_ADMIN "outbound-admin"
@@ -223,6 +228,9 @@ int om_settings_subscription_from(const struct om_settings_source *src,
 char *om_settings_domain_value_from(const struct om_settings_source *src,
 				    const char *mailbox, const char *name,
 				    const char *def, char **error_r);
+
+/* The store as a settings source (for the _from functions). */
+void om_settings_store_source(struct om_store *store, struct om_settings_source *src);
 
 /* The effective subscription of mailbox to feature.  *source_r (static) is
    "mailbox", "domain", "global" or "default".  Returns 0 or -1. */

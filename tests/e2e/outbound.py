@@ -372,6 +372,9 @@ def scand_down_mail_waits_then_goes_out(st):
 
 if __name__ == "__main__":
     sys.exit(run_suite(tap, setup=[
+        # the after-queue path, whose Postfix hand-off, kill -9 and queue
+        # waits this file tests (tests/e2e/submit.py: the before-queue path)
+        ("domain", "set", "example.test", "outbound-path", "queue"),
         ("sub", "set", "carol@example.test", "outbound-bcc", "on"),
         ("sub", "set", "dave@example.test", "outbound-virus", "on"),
         ("domain", "set", "example.test", "virus-admin-copy", "carol@example.test"),

@@ -50,6 +50,10 @@ OURS = {
     # quarantine/hold.h; never decides policyd's answers
     "omamori-filter": {"lib", "crypto", "store", "proto", "mail", "archive", "notice",
                        "quarantine"},
+    # omamori-submit, the submission smtpd's milter: omamori-filter's checks
+    # before the queue, and the route policyd asks too (decide/route.c)
+    "omamori-submit": {"lib", "crypto", "store", "proto", "mail", "archive", "notice",
+                       "quarantine", "decide"},
     "dovecot-plugin": {"lib", "crypto", "store", "proto", "notice"},
     "sieve-ext": {"lib", "store", "proto"},
     "web": {"lib", "crypto", "store", "decide", "notice", "quarantine"},
@@ -92,6 +96,8 @@ def unit_of(path):
     rel = os.path.relpath(path, TOP).split(os.sep)
     if rel[0] == "postfix-policy" and rel[-1].startswith("filter"):
         return "omamori-filter"
+    if rel[0] == "postfix-policy" and rel[-1].startswith("submit"):
+        return "omamori-submit"
     return rel[1] if rel[0] == "shared" else rel[0]
 
 

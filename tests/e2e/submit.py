@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""End-to-end: the before-queue path of outbound mail (omamori-submit, the
+submission smtpd's milter) through real Postfix, scand and Dovecot.
+
+carol subscribes to outbound-virus, outbound-bcc and outbound-zip: her
+mail is checked before Postfix queues it - 12 To/Cc addresses arrive as
+undisclosed recipients, attachments in one attachments.zip that opens
+with the password of the notice, and the maillog shows one queue id for
+it and no "triggers FILTER" (the after-queue filter never saw it).  A
+virus with outbound-virus-action block is a 554 5.7.1 at the end of DATA
+(nothing queued, the administrator's alert sent); with strip the virus is
+gone from the sink's copy.  scand down: the client gets a 451 and nothing
+goes out; the same message sent again once scand is back goes out once.
+Two submissions of the same message carry the same ZIP password.  alice,
+subscribed to outbound-spam and outbound-zip, is FILTERed (the after-queue
+path: content decides), and her mail is zipped once - not again by the
+milter.  With outbound-hold (hold-when external) an inside recipient goes
+inline, an outside one is FILTERed.  TAP output."""
+import email
+import email.policy
+import os
+import re
+import shutil
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from omtest import (send_as, sink, wait_sink, EICAR, Tap, check, decoded,  # noqa: E402
+                    header_of, run_suite)
+
+tap = Tap()
+PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
+
+
+def mk():
+    return uuid.uuid4().hex
+
+
+def mail(m, frm, to, cc=None, files=()):
+    msg = email.message.EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = frm
+    msg["To"] = to
+    if cc:
+        msg["Cc"] = cc
+    msg["Subject"] = "submit %s" % m
+    msg["Message-ID"] = "<%s@example.test>" % m
+    msg.set_content("body %s\n" % m)
+    for name, data, ctype in files:
+        maintype, subtype = ctype.split("/")
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return msg.as_bytes().replace(b"\r\n", b"\n")
+
+
+def log_text(st, name):
+    with open(os.path.join(st.dir, "log", name), errors="replace") as f:
+        return f.read()
+
+
+def queue_ids_of(st, m):
+    """Postfix's queue ids whose message-id is m's, and the maillog lines
+    of those ids."""
+    log = log_text(st, "maillog")
+    ids = set(re.findall(r" ([0-9A-Za-z]{10,}): message-id=<%s@example.test>" % m, log))
+    lines = [line for line in log.splitlines() if any(" %s:" % i in line for i in ids)]
+    return ids, lines
+
+
+def filter_lines(st, sender):
+    """How many times Postfix logged a FILTER for sender's recipients
+    (smtpd logs it at RCPT, before the queue id: "NOQUEUE: filter:")."""
+    return sum(1 for line in log_text(st, "maillog").splitlines()
+               if "triggers FILTER" in line and "from=<%s>" % sender in line)
+
+
+def through_filter(raw):
+    return b"from omamori-filter" in raw
+
+
+def zips(raw):
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    return [(p.get_filename(), p.get_payload(decode=True)) for p in msg.iter_attachments()]
+
+
+def notices_for(st, user, m):
+    out = []
+    for raw in st.fetch_all(user):
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        subject = str(msg.get("Subject", ""))
+        if m in subject and ("パスワード" in subject or "Password" in subject):
+            out.append(msg)
+    return out
+
+
+def wait_notices(st, user, m, count=1, timeout=30):
+    deadline = time.time() + timeout
+    got = []
+    while time.time() < deadline:
+        got = notices_for(st, user, m)
+        if len(got) >= count:
+            return got
+        time.sleep(0.5)
+    return got
+
+
+def password_of(notice):
+    text = notice.get_body(preferencelist=("plain",)).get_content()
+    found = re.search(r"【パスワード】\n([A-Za-z0-9]{12,})\n", text)
+    return found.group(1) if found else None
+
+
+def bsdtar_opens(data, password):
+    tmp = tempfile.mkdtemp(prefix="omamori-submit-")
+    try:
+        archive = os.path.join(tmp, "a.zip")
+        with open(archive, "wb") as f:
+            f.write(data)
+        out = os.path.join(tmp, "out")
+        os.mkdir(out)
+        r = subprocess.run(["bsdtar", "--passphrase", password, "-x", "-f", archive, "-C", out],
+                           capture_output=True, stdin=subprocess.DEVNULL, timeout=30)
+        return r.returncode == 0, sorted(os.listdir(out)), tmp
+    except Exception:
+        shutil.rmtree(tmp)
+        raise
+
+
+def refresh():
+    time.sleep(1.6)     # policyd looks at the store every second
+
+
+@tap.case
+def bcc_and_zip_are_done_before_the_queue_once(st):
+    m = mk()
+    to = ["r%d@far.example" % i for i in range(9)]
+    cc = ["c%d@far.example" % i for i in range(3)]
+    filtered = filter_lines(st, "carol@example.test")
+    send_as(st, "carol@example.test", to + cc,
+            mail(m, "carol@example.test", ", ".join(to), cc=", ".join(cc),
+                 files=[("report.pdf", PDF, "application/pdf")]))
+    got = wait_sink(st, m, count=1, settle=3)
+    check(len(got) == 1, "%d copies at the sink" % len(got))
+    raw = got[0]
+    check(not through_filter(raw), "went through the after-queue filter")
+    check(header_of(raw, "To") == "undisclosed-recipients:;", "To: %r" % header_of(raw, "To"))
+    check(header_of(raw, "Cc") is None, "Cc kept")
+    att = zips(raw)
+    check([a[0] for a in att] == ["attachments.zip"], "attachments: %r" % [a[0] for a in att])
+    ids, lines = queue_ids_of(st, m)
+    check(len(ids) == 1, "queue ids of the message: %r" % ids)
+    check(filter_lines(st, "carol@example.test") == filtered, "FILTERed")
+    check("checked before the queue, rewritten" in log_text(st, "submit.log"),
+          "omamori-submit did not log the check")
+    notices = wait_notices(st, "carol@example.test", m)
+    check(len(notices) == 1, "%d password notices" % len(notices))
+    pw = password_of(notices[0])
+    ok, names, tmp = bsdtar_opens(att[0][1], pw)
+    shutil.rmtree(tmp)
+    check(ok and names == ["report.pdf"], "bsdtar with the notice's password: %r %r" % (ok, names))
+    time.sleep(2)
+    check(len(notices_for(st, "carol@example.test", m)) == 1, "a second password notice")
+
+
+@tap.case
+def a_second_submission_gets_the_same_password(st):
+    m = mk()
+    data = mail(m, "carol@example.test", "ext@far.example",
+                files=[("report.pdf", PDF, "application/pdf")])
+    send_as(st, "carol@example.test", ["ext@far.example"], data)
+    send_as(st, "carol@example.test", ["ext@far.example"], data)
+    wait_sink(st, m, count=2)
+    notices = wait_notices(st, "carol@example.test", m, count=2)
+    check(len(notices) == 2, "%d notices" % len(notices))
+    pws = {password_of(n) for n in notices}
+    check(len(pws) == 1 and None not in pws, "passwords: %r" % pws)
+    pw = pws.pop()
+    for raw in sink(st, m):
+        ok, names, tmp = bsdtar_opens(zips(raw)[0][1], pw)
+        shutil.rmtree(tmp)
+        check(ok and names == ["report.pdf"], "an archive does not open with the notice's password")
+
+
+@tap.case
+def a_virus_with_block_is_a_5xx_at_the_end_of_data(st):
+    st.ctl("domain", "set", "example.test", "outbound-virus-action", "block")
+    refresh()
+    try:
+        m = mk()
+        data = mail(m, "carol@example.test", "ext@far.example",
+                    files=[("eicar.com", EICAR, "application/octet-stream")])
+        try:
+            send_as(st, "carol@example.test", ["ext@far.example"], data)
+            check(False, "the infected mail was accepted")
+        except smtplib.SMTPDataError as e:
+            check(e.smtp_code == 554, "code %r" % e.smtp_code)
+            check(b"5.7.1" in e.smtp_error and b"virus" in e.smtp_error, e.smtp_error)
+        time.sleep(3)
+        check(not sink(st, m), "the infected mail went out")
+        _, lines = queue_ids_of(st, m)
+        check(any("milter-reject: END-OF-MESSAGE" in line and "5.7.1" in line for line in lines),
+              "no milter-reject in the maillog: %s" % lines)
+        alerts = [raw for raw in st.fetch_all("bob@example.test")
+                  if header_of(raw, "X-Omamori-Notice") == "outbound-virus" and
+                  m in decoded(raw)]
+        deadline = time.time() + 20
+        while not alerts and time.time() < deadline:
+            time.sleep(0.5)
+            alerts = [raw for raw in st.fetch_all("bob@example.test")
+                      if header_of(raw, "X-Omamori-Notice") == "outbound-virus" and
+                      m in decoded(raw)]
+        check(len(alerts) == 1, "%d alerts to the administrator" % len(alerts))
+    finally:
+        st.ctl("domain", "set", "example.test", "outbound-virus-action", "strip")
+        refresh()
+
+
+@tap.case
+def a_virus_with_strip_is_removed_before_the_queue(st):
+    m = mk()
+    send_as(st, "carol@example.test", ["ext@far.example"],
+            mail(m, "carol@example.test", "ext@far.example",
+                 files=[("eicar.com", EICAR, "application/octet-stream")]))
+    raw = wait_sink(st, m)[0]
+    check(EICAR not in raw and EICAR not in decoded(raw).encode(), "the virus went out")
+    check(not through_filter(raw), "went through the after-queue filter")
+
+
+@tap.case
+def scand_down_is_a_4xx_and_the_retry_goes_out_once(st):
+    m = mk()
+    data = mail(m, "carol@example.test", "ext@far.example")
+    st.stop_scand()
+    try:
+        try:
+            send_as(st, "carol@example.test", ["ext@far.example"], data)
+            check(False, "accepted while scand was down")
+        except smtplib.SMTPDataError as e:
+            check(e.smtp_code == 451, "code %r %r" % (e.smtp_code, e.smtp_error))
+            check(b"4.7.1" in e.smtp_error, e.smtp_error)
+        time.sleep(3)
+        check(not sink(st, m), "sent unchecked while scand was down")
+        check("carol@example.test" not in st.queue(), "queued while scand was down")
+    finally:
+        st.restart_scand()
+    send_as(st, "carol@example.test", ["ext@far.example"], data)
+    got = wait_sink(st, m, settle=3)
+    check(len(got) == 1, "%d copies" % len(got))
+
+
+@tap.case
+def a_filtered_message_is_zipped_once(st):
+    """alice: outbound-spam (after the queue: content decides) and
+    outbound-zip.  policyd FILTERs her mail; omamori-submit lets it pass
+    at RCPT, so the filter zips it and nobody zips it again."""
+    m = mk()
+    filtered = filter_lines(st, "alice@example.test")
+    send_as(st, "alice@example.test", ["ext@far.example"],
+            mail(m, "alice@example.test", "ext@far.example",
+                 files=[("report.pdf", PDF, "application/pdf")]))
+    got = wait_sink(st, m, settle=3)
+    check(len(got) == 1, "%d copies" % len(got))
+    check(through_filter(got[0]), "not through the after-queue filter")
+    att = zips(got[0])
+    check([a[0] for a in att] == ["attachments.zip"], "attachments %r" % [a[0] for a in att])
+    notices = wait_notices(st, "alice@example.test", m)
+    check(len(notices) == 1, "%d notices" % len(notices))
+    ok, names, tmp = bsdtar_opens(att[0][1], password_of(notices[0]))
+    shutil.rmtree(tmp)
+    check(ok and names == ["report.pdf"], "inside the zip: %r (zipped twice?)" % names)
+    ids, lines = queue_ids_of(st, m)
+    check(filter_lines(st, "alice@example.test") == filtered + 1, "not FILTERed")
+    check(len(ids) == 2, "queue ids (the original, the filter's copy): %r" % ids)
+    time.sleep(2)
+    check(len(notices_for(st, "alice@example.test", m)) == 1, "a second notice")
+
+
+@tap.case
+def hold_routes_outside_recipients_after_the_queue_only(st):
+    st.ctl("sub", "set", "dave@example.test", "outbound-hold", "on")
+    st.ctl("sub", "set", "dave@example.test", "outbound-bcc", "on")
+    refresh()
+    try:
+        m = mk()
+        filtered = filter_lines(st, "dave@example.test")
+        send_as(st, "dave@example.test", ["bob@example.test"],
+                mail(m, "dave@example.test", "bob@example.test"))
+        inbox = st.wait_for("bob@example.test", m.encode())
+        check(len(inbox) == 1 and not through_filter(inbox[0]), "inside: %r" % inbox[:1])
+        ids, lines = queue_ids_of(st, m)
+        check(len(ids) == 1 and filter_lines(st, "dave@example.test") == filtered,
+              "the inside mail was FILTERed: %s" % lines)
+        m2 = mk()
+        send_as(st, "dave@example.test", ["ext@far.example"],
+                mail(m2, "dave@example.test", "ext@far.example"))
+        deadline = time.time() + 20
+        while time.time() < deadline and "held as" not in "\n".join(queue_ids_of(st, m2)[1]):
+            time.sleep(0.5)
+        _, lines = queue_ids_of(st, m2)
+        check(any("held as" in line for line in lines), "not held: %s" % lines)
+        check(filter_lines(st, "dave@example.test") == filtered + 1,
+              "the outside mail was not FILTERed")
+        check(not sink(st, m2), "the held mail went out")
+    finally:
+        st.ctl("sub", "set", "dave@example.test", "outbound-hold", "off")
+        st.ctl("sub", "set", "dave@example.test", "outbound-bcc", "off")
+        refresh()
+
+
+@tap.case
+def unauthenticated_mail_is_not_touched(st):
+    m = mk()
+    with st.smtp() as s:
+        s.sendmail("someone@far.example", ["bob@example.test"],
+                   mail(m, "someone@far.example", "bob@example.test"))
+    inbox = st.wait_for("bob@example.test", m.encode())
+    check(len(inbox) == 1, "not delivered")
+    check("someone@far.example" not in log_text(st, "submit.log"), "the milter looked at it")
+
+
+if __name__ == "__main__":
+    sys.exit(run_suite(tap, setup=[
+        ("sub", "set", "carol@example.test", "outbound-bcc", "on"),
+        ("sub", "set", "carol@example.test", "outbound-virus", "on"),
+        ("sub", "set", "carol@example.test", "outbound-zip", "on"),
+        ("sub", "set", "alice@example.test", "outbound-spam", "on"),
+        ("sub", "set", "alice@example.test", "outbound-zip", "on"),
+        ("domain", "set", "example.test", "virus-admin-copy", "bob@example.test"),
+    ]))
