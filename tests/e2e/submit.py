@@ -321,6 +321,8 @@ def unauthenticated_mail_is_not_touched(st):
 
 
 if __name__ == "__main__":
+    # the before-queue path is opt-in (omamori.conf outbound_inline = 1)
+    os.environ["OMAMORI_OUTBOUND_INLINE"] = "1"
     sys.exit(run_suite(tap, setup=[
         ("sub", "set", "carol@example.test", "outbound-bcc", "on"),
         ("sub", "set", "carol@example.test", "outbound-virus", "on"),
