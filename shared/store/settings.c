@@ -18,7 +18,7 @@
 static const char *const om_features[] = {
 	OM_FEATURE_INBOUND_VIRUS, OM_FEATURE_OUTBOUND_VIRUS, OM_FEATURE_SPAM,
 	OM_FEATURE_OUTBOUND_BCC, OM_FEATURE_OUTBOUND_HOLD, OM_FEATURE_OUTBOUND_ZIP,
-	OM_FEATURE_OUTBOUND_SPAM, NULL
+	OM_FEATURE_OUTBOUND_SPAM, OM_FEATURE_ATTACHMENTS, NULL
 };
 
 enum om_setting_type {
@@ -57,6 +57,16 @@ static const struct om_domain_setting om_domain_settings[] = {
 	{ OM_SETTING_OUTBOUND_ADMIN, OM_SETTING_WORDS_OR_ADDRESS, "off", 0, 0, 0, "off" },
 	{ OM_SETTING_BRAKE, OM_SETTING_WORDS, "on off", 0, 0, 1, OM_DEFAULT_BRAKE },
 	{ OM_SETTING_AUTH_CHECK, OM_SETTING_WORDS, "on off", 0, 0, 0, OM_DEFAULT_AUTH_CHECK },
+	{ OM_FEATURE_ATTACHMENTS, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	/* "isolate" comes with isolation (issue 16's next slice) */
+	{ OM_SETTING_ATTACHMENT_ACTION, OM_SETTING_WORDS, "warn remove quarantine", 0, 0, 0,
+	  OM_DEFAULT_ATTACHMENT_ACTION },
+	/* per class of finding (scan/attach.h); "default": attachment-action */
+	{ "attachment-action-extension", OM_SETTING_WORDS, "default ignore warn remove quarantine", 0, 0, 0, "default" },
+	{ "attachment-action-disguise", OM_SETTING_WORDS, "default ignore warn remove quarantine", 0, 0, 0, "default" },
+	{ "attachment-action-encrypted", OM_SETTING_WORDS, "default ignore warn remove quarantine", 0, 0, 0, "default" },
+	{ "attachment-action-macro", OM_SETTING_WORDS, "default ignore warn remove quarantine", 0, 0, 0, "default" },
+	{ "attachment-action-active", OM_SETTING_WORDS, "default ignore warn remove quarantine", 0, 0, 0, "default" },
 	{ OM_SETTING_SPF_REJECT, OM_SETTING_WORDS, "on off", 0, 0, 0, OM_DEFAULT_SPF_REJECT },
 	{ OM_SETTING_BRAKE_FACTOR, OM_SETTING_INTEGER, NULL, 1, 1000, 1, "10" },
 	{ OM_SETTING_BRAKE_MIN_MESSAGES, OM_SETTING_INTEGER, NULL, 1, 100000000L, 1, "100" },
@@ -283,7 +293,10 @@ const char *om_settings_domain_names(void)
 		"spam-quarantine-threshold spam-tag quarantine-retention "
 		"user-allow-lists learn-allow-sender outbound-spam "
 		"outbound-spam-threshold outbound-admin brake brake-factor "
-		"brake-min-messages brake-min-recipients auth-check spf-reject";
+		"brake-min-messages brake-min-recipients auth-check spf-reject "
+		"attachments attachment-action attachment-action-extension "
+		"attachment-action-disguise attachment-action-encrypted "
+		"attachment-action-macro attachment-action-active";
 }
 
 int om_settings_domain_valid(const char *name)
