@@ -16,6 +16,7 @@
  */
 #include "scan/scan.h"
 #include "scan/av.h"
+#include "scan/attach-mail.h"
 #include "mail/mime.h"
 #include "notice/notify.h"
 #include "store/snapshot.h"
@@ -46,6 +47,7 @@ struct om_scan_run {
 	int raw_scanned;	/* the raw scan ran without error */
 	char *scan_error;	/* libclamav could not do its work */
 	char *limit;		/* a part was not scanned whole: why */
+	struct om_att_mail *att;	/* the attachment analysis, or NULL */
 };
 
 /* The message as the user finds it in Quarantine when it could not be
@@ -408,6 +410,7 @@ static void om_scan_run_free(struct om_scan_run *run)
 			free(run->viruses[i]);
 		free(run->viruses);
 	}
+	om_att_mail_free(&run->att);
 	om_mime_leaves_free(&run->leaves, run->leaf_count);
 	om_mime_free(&run->msg);
 	free(run->raw_virus);
@@ -572,6 +575,9 @@ static int om_scan_virus(struct om_scan_run *run, char **error_r)
 	om_scan_raw(run, 0);
 	om_scan_leaves(run);
 	om_scan_attribute_raw(run);
+	if (om_att_mail_enabled(set, run->req))
+		run->att = om_att_mail_analyze(set, run->leaves, run->leaf_count,
+					       run->viruses);
 	return om_scan_decide(run, error_r);
 }
 
@@ -676,6 +682,10 @@ int om_scan_message(const struct om_scan_settings *set,
 		else
 			om_scan_links(&run);
 	}
+	/* mail about to be delivered as is: what the attachment analysis
+	   found, with the domain's action (attach-mail.h) */
+	if (ret == 0 && run.att != NULL)
+		ret = om_att_mail_apply(run.att, set, req, run.msg, res, error_r);
 	om_scan_run_free(&run);
 	return ret;
 }
