@@ -18,6 +18,7 @@ attachment-action and sends alice a mail built here at run time:
 TAP."""
 import io
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -193,6 +194,42 @@ def inline_image_of_related_stays(st):
     got = deliver(st, mixed(m, [related]), m)
     check(header_of(got, "X-Omamori-Attachments") is None, "inline image was flagged")
     check(b"Content-ID: <logo@x>" in got, "the inline image was removed")
+
+
+@tap.case
+def rules_file_reloaded_on_sighup_and_bad_one_refused(st):
+    """An administrator adds docx to the risky list: after SIGHUP a .docx is
+    ATT_RISKY_EXT; a broken file on the next SIGHUP is refused with its line
+    in the log, scand goes on with the rules it had."""
+    action(st, "warn")
+    path = os.path.join(st.dir, "etc", "attachments.rules")
+    with open(path, "rb") as f:
+        shipped = f.read()
+    doc = zip_of([("[Content_Types].xml", b"<Types/>"), ("word/document.xml", b"<d/>")])
+    try:
+        with open(path, "ab") as f:
+            f.write(b"risky-extensions docx\n")
+        os.kill(st.scand_pid(), signal.SIGHUP)
+        time.sleep(2)
+        m = marker()
+        got = deliver(st, mixed(m, [text_part(b"doc"), file_part(b"letter.docx", doc)]), m)
+        hdr = header_of(got, "X-Omamori-Attachments") or ""
+        check("ATT_RISKY_EXT letter.docx (warn)" in hdr, "new rule not in effect: %r" % hdr)
+        with open(path, "ab") as f:
+            f.write(b"frobnicate 1\n")
+        os.kill(st.scand_pid(), signal.SIGHUP)
+        time.sleep(2)
+        check("unknown keyword 'frobnicate'" in st.scand_log(), "bad rules not logged")
+        check(st.scand_alive(), "scand died on a bad rules file")
+        m = marker()
+        got = deliver(st, mixed(m, [text_part(b"doc"), file_part(b"letter.docx", doc)]), m)
+        hdr = header_of(got, "X-Omamori-Attachments") or ""
+        check("ATT_RISKY_EXT letter.docx" in hdr, "old rules not kept: %r" % hdr)
+    finally:
+        with open(path, "wb") as f:
+            f.write(shipped)
+        os.kill(st.scand_pid(), signal.SIGHUP)
+        time.sleep(2)
 
 
 if __name__ == "__main__":
