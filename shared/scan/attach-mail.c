@@ -132,13 +132,12 @@ struct om_att_mail *om_att_mail_analyze(const struct om_scan_settings *set,
 {
 	struct om_att_mail *am = om_calloc(1, sizeof(*am));
 	struct om_buf data;
-	char **passwords, *error = NULL;
+	char **passwords = NULL, *error = NULL;
 	size_t i;
 
 	am->leaves = leaves;
 	am->count = count;
 	am->reports = om_calloc(count + 1, sizeof(*am->reports));
-	passwords = om_att_body_passwords(set->attachment_rules, leaves, count);
 	om_buf_init(&data);
 	for (i = 0; i < count; i++) {
 		if (om_att_leaf_exempt(&leaves[i]))
@@ -151,7 +150,19 @@ struct om_att_mail *om_att_mail_analyze(const struct om_scan_settings *set,
 		om_att_analyze(set->attachment_rules, leaves[i].filename,
 			       leaves[i].content_type,
 			       data.data != NULL ? data.data : "", data.len,
-			       passwords, set->engine, &am->reports[i]);
+			       NULL, set->engine, &am->reports[i]);
+		/* an encrypted archive: again, with the body's passwords (read
+		   only now: most mail has no encrypted archive) */
+		if (om_att_report_has(&am->reports[i], OM_ATT_ENCRYPTED)) {
+			if (passwords == NULL)
+				passwords = om_att_body_passwords(set->attachment_rules,
+								  leaves, count);
+			om_att_report_free(&am->reports[i]);
+			om_att_analyze(set->attachment_rules, leaves[i].filename,
+				       leaves[i].content_type,
+				       data.data != NULL ? data.data : "", data.len,
+				       passwords, set->engine, &am->reports[i]);
+		}
 		if (am->reports[i].virus != NULL && viruses[i] == NULL)
 			viruses[i] = om_asprintf("%s (%s)", am->reports[i].virus,
 						 am->reports[i].virus_member);

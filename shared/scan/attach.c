@@ -263,6 +263,17 @@ static void om_att_add(struct om_att_run *run, enum om_att_kind kind,
 	rep->count++;
 }
 
+int om_att_report_has(const struct om_att_report *rep, enum om_att_kind kind)
+{
+	size_t i;
+
+	for (i = 0; i < rep->count; i++) {
+		if (rep->findings[i].kind == kind)
+			return 1;
+	}
+	return 0;
+}
+
 void om_att_report_free(struct om_att_report *rep)
 {
 	size_t i;
@@ -526,8 +537,15 @@ static struct archive *om_att_archive_open(const char *data, size_t len,
 
 	if (a == NULL)
 		return NULL;
-	(void)archive_read_support_format_all(a);
-	(void)archive_read_support_filter_all(a);
+	/* a zip (most archives and every OOXML document) needs only its own
+	   reader: registering every format costs more than listing a small
+	   zip */
+	if (om_att_sniff(data, len) == OM_TYPE_ZIP) {
+		(void)archive_read_support_format_zip(a);
+	} else {
+		(void)archive_read_support_format_all(a);
+		(void)archive_read_support_filter_all(a);
+	}
 	if (password != NULL)
 		(void)archive_read_add_passphrase(a, password);
 	if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
@@ -537,14 +555,46 @@ static struct archive *om_att_archive_open(const char *data, size_t len,
 	return a;
 }
 
-/* Reads the current member whole (up to OM_ATT_MEMBER_MAX); 0 or -1. */
-static int om_att_read_member(struct archive *a, struct om_buf *out)
+/* 1 when a member's whole content is needed, judging by its first bytes
+   and name: archives (listed in turn), documents and HTML (searched);
+   for anything else its first block serves the true type. */
+static int om_att_member_needs_all(const char *head, size_t len, const char *name)
+{
+	enum om_att_type real = om_att_sniff(head, len);
+	const char *dot = strrchr(name, '.');
+	char ext[16];
+	size_t i;
+
+	if (real == OM_TYPE_ZIP || real == OM_TYPE_RAR || real == OM_TYPE_7Z ||
+	    real == OM_TYPE_GZIP || real == OM_TYPE_OLE || real == OM_TYPE_PDF)
+		return 1;
+	if (dot == NULL || strlen(dot + 1) >= sizeof(ext))
+		return 0;
+	for (i = 0; dot[1 + i] != '\0'; i++)
+		ext[i] = (char)tolower((unsigned char)dot[1 + i]);
+	ext[i] = '\0';
+	return om_att_is_archive(OM_TYPE_UNKNOWN, ext) || strcmp(ext, "htm") == 0 ||
+		strcmp(ext, "html") == 0 || strcmp(ext, "xhtml") == 0 ||
+		strcmp(ext, "shtml") == 0;
+}
+
+/* Reads the current member (up to OM_ATT_MEMBER_MAX): whole, or its first
+   block alone when that is all the analysis needs (whole: always, for a
+   member opened with a password, which libclamav scans); 0 or -1. */
+static int om_att_read_member(struct archive *a, const char *name, int whole,
+			      struct om_buf *out)
 {
 	char block[16384];
 	la_ssize_t n;
 
 	om_buf_reset(out);
-	while ((n = archive_read_data(a, block, sizeof(block))) > 0) {
+	n = archive_read_data(a, block, sizeof(block));
+	if (n > 0) {
+		om_buf_append(out, block, (size_t)n);
+		if (!whole && !om_att_member_needs_all(block, (size_t)n, name))
+			return 0;
+	}
+	while (n > 0 && (n = archive_read_data(a, block, sizeof(block))) > 0) {
 		if (out->len + (size_t)n > OM_ATT_MEMBER_MAX)
 			return -1;
 		om_buf_append(out, block, (size_t)n);
@@ -603,13 +653,13 @@ static unsigned int om_att_archive_pass(struct om_att_run *run,
 		encrypted = archive_entry_is_encrypted(entry);
 		if (password == NULL) {
 			om_att_file(run, mname, mwhere, NULL, NULL, 0, depth + 1);
-			if (!encrypted && om_att_read_member(a, &member) == 0)
+			if (!encrypted && om_att_read_member(a, mname, 0, &member) == 0)
 				om_att_file(run, mname, mwhere, NULL, member.data,
 					    member.len, depth + 1);
 			else if (encrypted)
 				locked++;
 		} else if (encrypted) {
-			if (om_att_read_member(a, &member) == 0) {
+			if (om_att_read_member(a, mname, 1, &member) == 0) {
 				om_att_scan_opened(run, mwhere, &member);
 				om_att_file(run, mname, mwhere, NULL, member.data,
 					    member.len, depth + 1);

@@ -71,6 +71,8 @@ void om_att_analyze(const struct om_att_rules *rules, const char *filename,
 		    char *const *passwords, const struct om_av_engine *av,
 		    struct om_att_report *rep);
 void om_att_report_free(struct om_att_report *rep);
+/* 1 if rep has a finding of kind. */
+int om_att_report_has(const struct om_att_report *rep, enum om_att_kind kind);
 
 /* "ATT_RISKY_EXT", ... */
 const char *om_att_kind_name(enum om_att_kind kind);
