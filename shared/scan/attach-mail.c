@@ -34,6 +34,7 @@ struct om_att_mail {
 	struct om_mime_leaf *leaves;
 	size_t count;
 	struct om_att_report *reports;	/* per leaf; count 0: nothing */
+	char **passwords;		/* the body's, once asked for */
 	int any;
 };
 
@@ -126,52 +127,43 @@ static char **om_att_body_passwords(const struct om_att_rules *rules,
 	return list;
 }
 
-struct om_att_mail *om_att_mail_analyze(const struct om_scan_settings *set,
-					struct om_mime_leaf *leaves, size_t count,
-					char **viruses)
+struct om_att_mail *om_att_mail_new(struct om_mime_leaf *leaves, size_t count)
 {
 	struct om_att_mail *am = om_calloc(1, sizeof(*am));
-	struct om_buf data;
-	char **passwords = NULL, *error = NULL;
-	size_t i;
 
 	am->leaves = leaves;
 	am->count = count;
 	am->reports = om_calloc(count + 1, sizeof(*am->reports));
-	om_buf_init(&data);
-	for (i = 0; i < count; i++) {
-		if (om_att_leaf_exempt(&leaves[i]))
-			continue;
-		om_buf_reset(&data);
-		if (om_mime_leaf_decode(&leaves[i], &data, &error) < 0) {
-			om_free(&error);
-			continue;
-		}
-		om_att_analyze(set->attachment_rules, leaves[i].filename,
-			       leaves[i].content_type,
-			       data.data != NULL ? data.data : "", data.len,
-			       NULL, set->engine, &am->reports[i]);
-		/* an encrypted archive: again, with the body's passwords (read
-		   only now: most mail has no encrypted archive) */
-		if (om_att_report_has(&am->reports[i], OM_ATT_ENCRYPTED)) {
-			if (passwords == NULL)
-				passwords = om_att_body_passwords(set->attachment_rules,
-								  leaves, count);
-			om_att_report_free(&am->reports[i]);
-			om_att_analyze(set->attachment_rules, leaves[i].filename,
-				       leaves[i].content_type,
-				       data.data != NULL ? data.data : "", data.len,
-				       passwords, set->engine, &am->reports[i]);
-		}
-		if (am->reports[i].virus != NULL && viruses[i] == NULL)
-			viruses[i] = om_asprintf("%s (%s)", am->reports[i].virus,
-						 am->reports[i].virus_member);
-		if (am->reports[i].count > 0)
-			am->any = 1;
-	}
-	om_buf_free(&data);
-	om_att_passwords_free(passwords);
 	return am;
+}
+
+void om_att_mail_leaf(struct om_att_mail *am, const struct om_scan_settings *set,
+		      size_t i, const char *data, size_t len, char **virus_r)
+{
+	struct om_att_report *rep;
+	struct om_mime_leaf *leaf;
+
+	if (i >= am->count || om_att_leaf_exempt(&am->leaves[i]))
+		return;
+	rep = &am->reports[i];
+	leaf = &am->leaves[i];
+	om_att_analyze(set->attachment_rules, leaf->filename, leaf->content_type,
+		       data != NULL ? data : "", len, NULL, set->engine, rep);
+	/* an encrypted archive: again, with the body's passwords (read only
+	   now: most mail has no encrypted archive) */
+	if (om_att_report_has(rep, OM_ATT_ENCRYPTED)) {
+		if (am->passwords == NULL)
+			am->passwords = om_att_body_passwords(set->attachment_rules,
+							      am->leaves, am->count);
+		om_att_report_free(rep);
+		om_att_analyze(set->attachment_rules, leaf->filename,
+			       leaf->content_type, data != NULL ? data : "", len,
+			       am->passwords, set->engine, rep);
+	}
+	if (rep->virus != NULL && *virus_r == NULL)
+		*virus_r = om_asprintf("%s (%s)", rep->virus, rep->virus_member);
+	if (rep->count > 0)
+		am->any = 1;
 }
 
 static int om_att_action_parse(const char *word)
@@ -405,6 +397,7 @@ void om_att_mail_free(struct om_att_mail **amp)
 	for (i = 0; i < am->count; i++)
 		om_att_report_free(&am->reports[i]);
 	free(am->reports);
+	om_att_passwords_free(am->passwords);
 	free(am);
 	*amp = NULL;
 }

@@ -21,13 +21,14 @@ struct om_att_mail;
 int om_att_mail_enabled(const struct om_scan_settings *set,
 			const struct om_scan_request *req);
 
-/* Analyses every attachment leaf.  A virus found inside an encrypted
-   archive opened with the body's password is put into viruses[i]
-   (allocated) when that leaf has none, so the virus path handles it.
-   Returns the analysis (free with om_att_mail_free). */
-struct om_att_mail *om_att_mail_analyze(const struct om_scan_settings *set,
-					struct om_mime_leaf *leaves, size_t count,
-					char **viruses);
+/* The analysis of a message's leaves (free with om_att_mail_free). */
+struct om_att_mail *om_att_mail_new(struct om_mime_leaf *leaves, size_t count);
+/* Analyses leaf i from its decoded bytes (the virus scan's, so they are
+   decoded once) unless it is no attachment.  A virus found inside an
+   encrypted archive opened with the body's password is put into *virus_r
+   (allocated) when it is NULL, so the virus path handles it. */
+void om_att_mail_leaf(struct om_att_mail *am, const struct om_scan_settings *set,
+		      size_t i, const char *data, size_t len, char **virus_r);
 
 /* For a message about to be delivered as is (res->action deliver): the
    findings' action for the recipient's domain, the notice or the

@@ -169,6 +169,21 @@ static void om_scan_leaves(struct om_scan_run *run)
 			om_scan_note_limit(run, leaf, virus);
 		else if (ret < 0 && run->scan_error == NULL)
 			run->scan_error = om_asprintf("part %s: %s", leaf->path, error);
+		/* the attachment analysis, on the same decoded bytes */
+		if (run->att != NULL && ret >= 0) {
+			om_att_mail_leaf(run->att, run->set, i, data.data, data.len,
+					 &run->viruses[i]);
+			/* a virus in an encrypted archive it opened: the part's
+			   verdict says so too */
+			if (ret != OM_AV_VIRUS && run->viruses[i] != NULL) {
+				struct om_scan_part *part =
+					&run->res->parts[run->res->part_count - 1];
+
+				part->verdict = OM_VERDICT_VIRUS;
+				free(part->virus);
+				part->virus = om_strdup(run->viruses[i]);
+			}
+		}
 		if (ret != OM_AV_VIRUS)
 			free(virus);
 		free(error);
@@ -573,11 +588,10 @@ static int om_scan_virus(struct om_scan_run *run, char **error_r)
 		return om_scan_decide(run, error_r);
 	}
 	om_scan_raw(run, 0);
+	if (om_att_mail_enabled(set, run->req))
+		run->att = om_att_mail_new(run->leaves, run->leaf_count);
 	om_scan_leaves(run);
 	om_scan_attribute_raw(run);
-	if (om_att_mail_enabled(set, run->req))
-		run->att = om_att_mail_analyze(set, run->leaves, run->leaf_count,
-					       run->viruses);
 	return om_scan_decide(run, error_r);
 }
 
