@@ -130,7 +130,7 @@ const char *om_settings_feature_names(void)
 	return OM_FEATURE_INBOUND_VIRUS " " OM_FEATURE_OUTBOUND_VIRUS " "
 		OM_FEATURE_SPAM " " OM_FEATURE_OUTBOUND_BCC " "
 		OM_FEATURE_OUTBOUND_HOLD " " OM_FEATURE_OUTBOUND_ZIP " "
-		OM_FEATURE_OUTBOUND_SPAM;
+		OM_FEATURE_OUTBOUND_SPAM " " OM_FEATURE_ATTACHMENTS;
 }
 
 const char *om_settings_feature_nth(unsigned int i)
