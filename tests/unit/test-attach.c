@@ -290,6 +290,30 @@ static void test_active(const struct om_att_rules *rules)
 	TAP_OK(has(&rep, OM_ATT_HTML_FORM) && !has(&rep, OM_ATT_HTML_SCRIPT),
 	       "an HTML file with a form: ATT_HTML_FORM");
 	om_att_report_free(&rep);
+	{
+		/* an OLE compound file: its signature, and a directory entry
+		   named _VBA_PROJECT (UTF-16LE) for the macro one */
+		char ole[1024];
+		static const char vba[] = "_\0V\0B\0A\0_\0P\0R\0O\0J\0E\0C\0T\0";
+
+		memset(ole, 0, sizeof(ole));
+		memcpy(ole, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8);
+		analyze(rules, "old.xls", NULL, ole, sizeof(ole), NULL, NULL, &rep);
+		TAP_OK(rep.count == 0, "an OLE .xls without macros: nothing");
+		om_att_report_free(&rep);
+		memcpy(ole + 512, vba, sizeof(vba) - 1);
+		analyze(rules, "old.xls", NULL, ole, sizeof(ole), NULL, NULL, &rep);
+		TAP_OK(has(&rep, OM_ATT_MACRO), "an OLE .xls with a _VBA_PROJECT stream: ATT_MACRO");
+		om_att_report_free(&rep);
+		analyze(rules, "old.pdf", NULL, ole, sizeof(ole), NULL, NULL, &rep);
+		TAP_OK(has(&rep, OM_ATT_EXT_MISMATCH), "an OLE file named .pdf: ATT_EXT_MISMATCH");
+		om_att_report_free(&rep);
+	}
+	analyze(rules, "page.htm", "application/octet-stream", "<p><SCRIPT>x()</script>", 23,
+		NULL, NULL, &rep);
+	TAP_OK(has(&rep, OM_ATT_HTML_SCRIPT) && !has(&rep, OM_ATT_HTML_FORM),
+	       "an .htm with a script: ATT_HTML_SCRIPT");
+	om_att_report_free(&rep);
 	TAP_OK(strcmp(om_att_kind_name(OM_ATT_MACRO), "ATT_MACRO") == 0 &&
 	       strcmp(om_att_kind_class(OM_ATT_RTLO), "disguise") == 0 &&
 	       strstr(om_att_kind_reason(OM_ATT_ENCRYPTED, "en"), "encrypted") != NULL &&
