@@ -200,6 +200,11 @@ static const char *omamori_reasons_text(const struct om_scan_result *res)
 			str_append_c(text, ' ');
 		str_printfa(text, "listed:%s", res->spam_listed);
 	}
+	if (res->attachments != NULL) {
+		if (str_len(text) > 0)
+			str_append_c(text, ' ');
+		str_printfa(text, "attachments:%s", res->attachments);
+	}
 	return omamori_row_text(str_c(text));
 }
 
@@ -675,6 +680,8 @@ static int omamori_decide(struct omamori_delivery *d)
 		omamori_decorate_spam(d, res);
 		if (res->auth_results != NULL)
 			d->deco.auth_results = t_strdup(res->auth_results);
+		if (res->attachments != NULL)
+			d->deco.attachments = t_strdup(res->attachments);
 		if (res->message != NULL) {
 			d->deliver_data = res->message;
 			d->deliver_size = res->message_len;

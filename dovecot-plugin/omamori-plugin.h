@@ -26,6 +26,7 @@ struct omamori_decoration {
 	   trusted one goes; or NULL */
 	const char *auth_results;
 	bool auth_results_added;	/* by the filter, once */
+	const char *attachments;	/* X-Omamori-Attachments value, or NULL */
 };
 
 struct omamori_user {

@@ -29,10 +29,20 @@ static struct scand_engine_ref *scand_engine_load(struct scand_engines *engines,
 	struct om_av_engine *engine;
 	unsigned int sigs = 0;
 
-	if (om_av_engine_load(engines->dirs, &engines->limits, &engine, &sigs,
-			      error_r) < 0)
+	struct om_att_rules *rules = NULL;
+
+	/* the attachment rules first: a file with an error keeps scand from
+	   starting, and a reload from replacing what is in use */
+	if (engines->rules_path[0] != '\0' &&
+	    om_att_rules_load(engines->rules_path, &rules, error_r) < 0)
 		return NULL;
+	if (om_av_engine_load(engines->dirs, &engines->limits, &engine, &sigs,
+			      error_r) < 0) {
+		om_att_rules_free(&rules);
+		return NULL;
+	}
 	ref = om_calloc(1, sizeof(*ref));
+	ref->rules = rules;
 	ref->engine = engine;
 	ref->refs = 1;		/* held by engines->current */
 	ref->generation = generation;
@@ -48,6 +58,7 @@ int scand_engines_init(struct scand_engines *engines,
 		return -1;
 	}
 	engines->dirs = om_strdup(config->signature_dirs);
+	engines->rules_path = om_strdup(config->attachment_rules);
 	scand_limits_from_config(&engines->limits, config);
 	if (om_av_watch_init(engines->dirs, &engines->watch, error_r) < 0)
 		return -1;
@@ -68,6 +79,7 @@ static void scand_engine_unref_locked(struct scand_engine_ref *ref)
 {
 	if (--ref->refs == 0) {
 		om_av_engine_free(&ref->engine);
+		om_att_rules_free(&ref->rules);
 		free(ref);
 	}
 }
@@ -130,5 +142,7 @@ void scand_engines_deinit(struct scand_engines *engines)
 	om_av_watch_free(&engines->watch);
 	free(engines->dirs);
 	engines->dirs = NULL;
+	free(engines->rules_path);
+	engines->rules_path = NULL;
 	pthread_mutex_destroy(&engines->lock);
 }

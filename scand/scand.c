@@ -63,7 +63,7 @@ static void *scand_reloader_main(void *arg)
 		r->requested = 0;
 		pthread_mutex_unlock(&r->lock);
 		if (scand_engines_reload(&m->scand.engines, &error) < 0) {
-			om_log_error("reload failed, old signatures kept: %s", error);
+			om_log_error("reload failed, old signatures and attachment rules kept: %s", error);
 			om_free(&error);
 		}
 		pthread_mutex_lock(&r->lock);

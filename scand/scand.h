@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include "scan/av.h"
+#include "scan/attach.h"
 #include "lib/om-config.h"
 
 struct om_spam_db;
@@ -18,6 +19,7 @@ struct scand_engine_ref {
 	unsigned int refs;
 	unsigned int generation;
 	unsigned int signatures;
+	struct om_att_rules *rules;	/* attachment analysis, or NULL: off */
 };
 
 /* The current engine, swapped by a reload while scans go on. */
@@ -27,6 +29,7 @@ struct scand_engines {
 	struct om_av_watch *watch;
 	struct om_av_limits limits;
 	char *dirs;
+	char *rules_path;	/* attachment_rules, "" for none */
 };
 
 /* Queue of accepted connections waiting for a worker. */

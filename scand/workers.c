@@ -248,6 +248,7 @@ static void scand_handle_scan(struct scand_worker *w,
 	set.auth = w->auth;
 	ref = scand_engines_acquire(&w->scand->engines);
 	set.engine = ref->engine;
+	set.attachment_rules = ref->rules;
 	set.spam_db = scand_classifier_read(&w->scand->classifier);
 	om_scan_result_init(&res);
 	ret = om_scan_message(&set, req, &res, &error);

@@ -33,6 +33,9 @@ struct om_config {
 	char *scand_user;
 	char *signature_dirs;	/* space-separated */
 	char *templates_dir;
+	/* scand's attachment analysis (scan/attach.h): its rules file; ""
+	   turns the analysis off for every domain */
+	char *attachment_rules;
 	char *scan_temp_dir;	/* libclamav's scratch space ("" = its default) */
 	char *default_language;
 	char *notice_from;

@@ -42,6 +42,7 @@ enum om_proto_tag {
 	OM_TAG_SPAM_LISTED = 28,
 	OM_TAG_SPAM_SUBJECT = 29,
 	OM_TAG_AUTH_RESULTS = 30,
+	OM_TAG_ATTACHMENTS = 31,
 	/* part (nested in OM_TAG_PART) */
 	OM_TAG_PART_PATH = 32,
 	OM_TAG_PART_TYPE = 33,
@@ -160,6 +161,7 @@ void om_proto_encode_result(const struct om_scan_result *res,
 	om_put_str(out, OM_TAG_SPAM_LISTED, res->spam_listed);
 	om_put_str(out, OM_TAG_SPAM_SUBJECT, res->spam_subject);
 	om_put_str(out, OM_TAG_AUTH_RESULTS, res->auth_results);
+	om_put_str(out, OM_TAG_ATTACHMENTS, res->attachments);
 	om_buf_init(&part);
 	for (i = 0; i < res->part_count; i++) {
 		const struct om_scan_part *p = &res->parts[i];
@@ -565,6 +567,8 @@ static int om_decode_result_field(struct om_field_reader *r,
 		return om_field_text_once(r, tag, value, len, &res->spam_subject, error_r);
 	case OM_TAG_AUTH_RESULTS:
 		return om_field_text_once(r, tag, value, len, &res->auth_results, error_r);
+	case OM_TAG_ATTACHMENTS:
+		return om_field_text_once(r, tag, value, len, &res->attachments, error_r);
 	case OM_TAG_NEW_MESSAGE:
 		return om_field_blob_once(r, tag, value, len, &res->message,
 					  &res->message_len, error_r);
@@ -720,6 +724,7 @@ void om_scan_result_free(struct om_scan_result *res)
 	free(res->spam_listed);
 	free(res->spam_subject);
 	free(res->auth_results);
+	free(res->attachments);
 	free(res->message);
 	free(res->admin_address);
 	free(res->admin_message);

@@ -89,6 +89,10 @@ struct om_scan_result {
 	/* omamori's own DKIM and DMARC results (issue 15): the value of the
 	   Authentication-Results header the delivery adds, or NULL */
 	char *auth_results;
+	/* the attachment analysis (issue 16, scan/attach.h): the value of
+	   the X-Omamori-Attachments header the delivery adds ("ATT_MACRO
+	   report.xlsm (remove); ..."), or NULL */
+	char *attachments;
 	char *virus;		/* first virus name, or NULL */
 	char *reason;		/* why unscanned, or NULL */
 	struct om_scan_part *parts;

@@ -16,6 +16,7 @@
  */
 #include "scan/scan.h"
 #include "scan/av.h"
+#include "scan/attach-mail.h"
 #include "mail/mime.h"
 #include "notice/notify.h"
 #include "store/snapshot.h"
@@ -46,6 +47,7 @@ struct om_scan_run {
 	int raw_scanned;	/* the raw scan ran without error */
 	char *scan_error;	/* libclamav could not do its work */
 	char *limit;		/* a part was not scanned whole: why */
+	struct om_att_mail *att;	/* the attachment analysis, or NULL */
 };
 
 /* The message as the user finds it in Quarantine when it could not be
@@ -167,6 +169,21 @@ static void om_scan_leaves(struct om_scan_run *run)
 			om_scan_note_limit(run, leaf, virus);
 		else if (ret < 0 && run->scan_error == NULL)
 			run->scan_error = om_asprintf("part %s: %s", leaf->path, error);
+		/* the attachment analysis, on the same decoded bytes */
+		if (run->att != NULL && ret >= 0) {
+			om_att_mail_leaf(run->att, run->set, i, data.data, data.len,
+					 &run->viruses[i]);
+			/* a virus in an encrypted archive it opened: the part's
+			   verdict says so too */
+			if (ret != OM_AV_VIRUS && run->viruses[i] != NULL) {
+				struct om_scan_part *part =
+					&run->res->parts[run->res->part_count - 1];
+
+				part->verdict = OM_VERDICT_VIRUS;
+				free(part->virus);
+				part->virus = om_strdup(run->viruses[i]);
+			}
+		}
 		if (ret != OM_AV_VIRUS)
 			free(virus);
 		free(error);
@@ -408,6 +425,7 @@ static void om_scan_run_free(struct om_scan_run *run)
 			free(run->viruses[i]);
 		free(run->viruses);
 	}
+	om_att_mail_free(&run->att);
 	om_mime_leaves_free(&run->leaves, run->leaf_count);
 	om_mime_free(&run->msg);
 	free(run->raw_virus);
@@ -570,6 +588,8 @@ static int om_scan_virus(struct om_scan_run *run, char **error_r)
 		return om_scan_decide(run, error_r);
 	}
 	om_scan_raw(run, 0);
+	if (om_att_mail_enabled(set, run->req))
+		run->att = om_att_mail_new(run->leaves, run->leaf_count);
 	om_scan_leaves(run);
 	om_scan_attribute_raw(run);
 	return om_scan_decide(run, error_r);
@@ -676,6 +696,10 @@ int om_scan_message(const struct om_scan_settings *set,
 		else
 			om_scan_links(&run);
 	}
+	/* mail about to be delivered as is: what the attachment analysis
+	   found, with the domain's action (attach-mail.h) */
+	if (ret == 0 && run.att != NULL)
+		ret = om_att_mail_apply(run.att, set, req, run.msg, res, error_r);
 	om_scan_run_free(&run);
 	return ret;
 }

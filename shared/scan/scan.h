@@ -16,6 +16,7 @@
 #include "proto/proto.h"
 
 struct om_auth;
+struct om_att_rules;
 struct om_av_engine;
 struct om_snapshot;
 struct om_spam_db;
@@ -41,6 +42,9 @@ struct om_scan_settings {
 	/* omamori's own DKIM and DMARC (auth/auth.h), for incoming mail to
 	   a mailbox whose domain has auth-check on; NULL: not checked */
 	struct om_auth *auth;
+	/* the attachment analysis (attach.h), for incoming mail to a mailbox
+	   subscribed to "attachments"; NULL: off */
+	const struct om_att_rules *attachment_rules;
 };
 
 /* Scans req->message and fills res (verdict, action, virus, parts, and the

@@ -18,7 +18,7 @@
 static const char *const om_features[] = {
 	OM_FEATURE_INBOUND_VIRUS, OM_FEATURE_OUTBOUND_VIRUS, OM_FEATURE_SPAM,
 	OM_FEATURE_OUTBOUND_BCC, OM_FEATURE_OUTBOUND_HOLD, OM_FEATURE_OUTBOUND_ZIP,
-	OM_FEATURE_OUTBOUND_SPAM, NULL
+	OM_FEATURE_OUTBOUND_SPAM, OM_FEATURE_ATTACHMENTS, NULL
 };
 
 enum om_setting_type {
@@ -59,6 +59,16 @@ static const struct om_domain_setting om_domain_settings[] = {
 	  OM_DEFAULT_OUTBOUND_PATH },
 	{ OM_SETTING_BRAKE, OM_SETTING_WORDS, "on off", 0, 0, 1, OM_DEFAULT_BRAKE },
 	{ OM_SETTING_AUTH_CHECK, OM_SETTING_WORDS, "on off", 0, 0, 0, OM_DEFAULT_AUTH_CHECK },
+	{ OM_FEATURE_ATTACHMENTS, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	/* "isolate" comes with isolation (issue 16's next slice) */
+	{ OM_SETTING_ATTACHMENT_ACTION, OM_SETTING_WORDS, "warn remove quarantine", 0, 0, 0,
+	  OM_DEFAULT_ATTACHMENT_ACTION },
+	/* per class of finding (scan/attach.h); "default": attachment-action */
+	{ "attachment-action-extension", OM_SETTING_WORDS, "default ignore warn remove quarantine", 0, 0, 0, "default" },
+	{ "attachment-action-disguise", OM_SETTING_WORDS, "default ignore warn remove quarantine", 0, 0, 0, "default" },
+	{ "attachment-action-encrypted", OM_SETTING_WORDS, "default ignore warn remove quarantine", 0, 0, 0, "default" },
+	{ "attachment-action-macro", OM_SETTING_WORDS, "default ignore warn remove quarantine", 0, 0, 0, "default" },
+	{ "attachment-action-active", OM_SETTING_WORDS, "default ignore warn remove quarantine", 0, 0, 0, "default" },
 	{ OM_SETTING_SPF_REJECT, OM_SETTING_WORDS, "on off", 0, 0, 0, OM_DEFAULT_SPF_REJECT },
 	{ OM_SETTING_BRAKE_FACTOR, OM_SETTING_INTEGER, NULL, 1, 1000, 1, "10" },
 	{ OM_SETTING_BRAKE_MIN_MESSAGES, OM_SETTING_INTEGER, NULL, 1, 100000000L, 1, "100" },
@@ -122,7 +132,7 @@ const char *om_settings_feature_names(void)
 	return OM_FEATURE_INBOUND_VIRUS " " OM_FEATURE_OUTBOUND_VIRUS " "
 		OM_FEATURE_SPAM " " OM_FEATURE_OUTBOUND_BCC " "
 		OM_FEATURE_OUTBOUND_HOLD " " OM_FEATURE_OUTBOUND_ZIP " "
-		OM_FEATURE_OUTBOUND_SPAM;
+		OM_FEATURE_OUTBOUND_SPAM " " OM_FEATURE_ATTACHMENTS;
 }
 
 const char *om_settings_feature_nth(unsigned int i)
@@ -285,7 +295,10 @@ const char *om_settings_domain_names(void)
 		"spam-quarantine-threshold spam-tag quarantine-retention "
 		"user-allow-lists learn-allow-sender outbound-spam "
 		"outbound-spam-threshold outbound-admin outbound-path brake brake-factor "
-		"brake-min-messages brake-min-recipients auth-check spf-reject";
+		"brake-min-messages brake-min-recipients auth-check spf-reject "
+		"attachments attachment-action attachment-action-extension "
+		"attachment-action-disguise attachment-action-encrypted "
+		"attachment-action-macro attachment-action-active";
 }
 
 int om_settings_domain_valid(const char *name)

@@ -19,6 +19,13 @@ struct om_store;
    administrator at outbound-spam-threshold */
 #define OM_FEATURE_OUTBOUND_SPAM "outbound-spam"
 #define OM_FEATURE_SPAM "spam"
+/* incoming attachments analysed for targeted attacks (issue 16,
+   scan/attach.h): what to do with a finding is attachment-action, and
+   attachment-action-<class> for one class of finding */
+#define OM_FEATURE_ATTACHMENTS "attachments"
+#define OM_SETTING_ATTACHMENT_ACTION "attachment-action"
+#define OM_SETTING_ATTACHMENT_ACTION_PREFIX "attachment-action-"
+#define OM_DEFAULT_ATTACHMENT_ACTION "remove"
 #define OM_GLOBAL_DOMAIN "*"
 
 /* spam handling (omamori-scand, the Dovecot plugin); the first four may be
