@@ -83,9 +83,15 @@ struct om_config {
 	char *filter_brake_listen;
 	long brake_history_days;
 	long list_max_entries;	/* per mailbox and kind */
-	/* the authserv-id of our own MTA's Authentication-Results headers
-	   ("" = trust none) */
+	/* the authserv-ids of our own MTA's Authentication-Results headers,
+	   space-separated ("" = trust none), and how many Received headers
+	   our MTAs write above the sender's (mail/authres.h) */
 	char *trusted_authserv_id;
+	long trusted_authserv_hops;
+	/* issue 15's gate: how long a link through it lives, how long a
+	   click is kept */
+	long url_token_days;
+	long url_clicks_days;
 	char *quarantine_mailbox;	/* where spam to quarantine goes */
 	long spam_save_interval;	/* seconds between classifier saves */
 	char *doveadm_path;	/* what omamorictl cron runs (absolute) */

@@ -51,6 +51,11 @@ static const char *const om_url_verdict_names[] = {
 	[OM_URL_VERDICT_BLOCK] = "block",
 };
 
+static const char *const om_links_done_names[] = {
+	[OM_LINKS_DONE_DISABLED] = "disabled",
+	[OM_LINKS_DONE_REWRITTEN] = "rewritten",
+};
+
 /* names[value], or NULL for 0 and anything past the table. */
 static const char *om_values_name(const char *const *names, size_t count,
 				  long value)
@@ -188,5 +193,22 @@ int om_url_verdict_parse(const char *name, enum om_url_verdict *verdict_r)
 	if (i < 0)
 		return -1;
 	*verdict_r = (enum om_url_verdict)i;
+	return 0;
+}
+
+const char *om_links_done_name(enum om_links_done done)
+{
+	return om_values_name(om_links_done_names, OM_N_ELEMENTS(om_links_done_names),
+			      (long)done);
+}
+
+int om_links_done_parse(const char *name, enum om_links_done *done_r)
+{
+	int i = om_values_find(om_links_done_names, OM_N_ELEMENTS(om_links_done_names),
+			       name);
+
+	if (i < 0)
+		return -1;
+	*done_r = (enum om_links_done)i;
 	return 0;
 }
