@@ -133,6 +133,7 @@ char *om_linkrw_defang(const char *url, size_t len)
 	const char *sep;
 
 	om_buf_init(&b);
+	om_buf_append(&b, "", 0);	/* terminated even for "" */
 	om_buf_reserve(&b, len + 16);
 	if (len >= 4 && strncasecmp(url, "http", 4) == 0 &&
 	    (len > 4 && (url[4] == ':' || url[4] == 's' || url[4] == 'S'))) {
@@ -153,13 +154,27 @@ char *om_linkrw_defang(const char *url, size_t len)
 	host_end = i;
 	while (host_end < len && strchr("/?#\\", url[host_end]) == NULL)
 		host_end++;
-	for (; i < host_end; i++) {
-		if (url[i] == '.')
+	/* the host's dots bracketed; a URL inside it all (?u=http://...,
+	   even a host that spells one) dead too */
+	while (i < len) {
+		size_t n = om_linkrw_prefix(url + i, len - i);
+
+		if (n == 4) {		/* www. */
+			om_buf_append(&b, url + i, 3);
 			om_buf_append_str(&b, "[.]");
-		else
+			i += 4;
+		} else if (n > 0) {	/* http https ftp: the t's */
 			om_buf_append(&b, url + i, 1);
+			om_buf_append_str(&b, url[i] == 'h' || url[i] == 'H' ? "xx" : "x");
+			i += url[i] == 'h' || url[i] == 'H' ? 3 : 2;
+		} else if (i < host_end && url[i] == '.') {
+			om_buf_append_str(&b, "[.]");
+			i++;
+		} else {
+			om_buf_append(&b, url + i, 1);
+			i++;
+		}
 	}
-	om_buf_append(&b, url + i, len - i);
 	return om_buf_steal(&b, NULL);
 }
 
@@ -435,20 +450,28 @@ static int om_linkrw_opaque(xmlNodePtr node)
 /* Does one element; 1 if it is to be removed. */
 static int om_linkrw_element(struct om_linkrw_html *h, xmlNodePtr node)
 {
-	static const char *const formaction[] = { "formaction", NULL };
+	/* formaction of <input>/<button>, and an href or action where no link should be (<meta href>, <div
+	   action>): nothing a client could follow stays */
+	static const char *const stray[] = { "href", "action", "formaction", NULL };
 
-	if (om_linkrw_is(node, "meta"))
+	if (om_linkrw_is(node, "meta")) {
+		if (h->rw->mode != OM_LINKS_KEEP)
+			om_linkrw_strip_attrs(node, stray);
 		return om_linkrw_meta(node);
+	}
 	if (h->rw->mode == OM_LINKS_KEEP)
 		return 0;
 	if (om_linkrw_is(node, "base"))
 		return 1;
-	if (om_linkrw_is(node, "a") || om_linkrw_is(node, "area"))
+	if (om_linkrw_is(node, "a") || om_linkrw_is(node, "area")) {
 		om_linkrw_link(h, node);
-	else if (om_linkrw_is(node, "form"))
+		om_linkrw_strip_attrs(node, stray + 1);	/* its href is done */
+		return 0;
+	}
+	if (om_linkrw_is(node, "form"))
 		om_linkrw_form(h, node);
-	else if (om_linkrw_is(node, "input") || om_linkrw_is(node, "button"))
-		om_linkrw_strip_attrs(node, formaction);
+	if (!om_linkrw_is(node, "link"))
+		om_linkrw_strip_attrs(node, stray);
 	return 0;
 }
 

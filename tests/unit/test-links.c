@@ -157,6 +157,13 @@ static void test_find_defang(void)
 	d = om_linkrw_defang("HTTP://x.y/", 11);
 	TAP_OK(strcmp(d, "HxxP://x[.]y/") == 0, "case kept: %s", d);
 	free(d);
+	d = om_linkrw_defang("https://a.x/r?u=http://b.y/&w=www.c.z", 37);
+	TAP_OK(strcmp(d, "hxxps://a[.]x/r?u=hxxp://b.y/&w=www[.]c.z") == 0,
+	       "a URL inside a URL dead too: %s", d);
+	free(d);
+	d = om_linkrw_defang("", 0);
+	TAP_OK(strcmp(d, "") == 0, "an empty URL defanged is empty");
+	free(d);
 	d = om_linkrw_defang("ftp://x.y", 9);
 	TAP_OK(strcmp(d, "fxp://x[.]y") == 0, "ftp: %s", d);
 	free(d);
