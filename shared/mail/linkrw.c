@@ -33,6 +33,14 @@ static void om_linkrw_init(void)
 	xmlInitParser();
 }
 
+/* libxml2's messages about hostile mail ("encoding error", broken
+   markup) are no daemon's log lines: dropped. */
+static void om_linkrw_quiet(void *context, const char *fmt, ...)
+{
+	(void)context;
+	(void)fmt;
+}
+
 /* ---- URLs in text ---- */
 
 static int om_linkrw_alnum(unsigned char c)
@@ -636,6 +644,8 @@ char *om_linkrw_html(const struct om_linkrw *rw, const char *html, size_t len,
 
 	*links_r = 0;
 	(void)pthread_once(&om_linkrw_once, om_linkrw_init);
+	/* per thread in libxml2: set for the calling thread each time */
+	xmlSetGenericErrorFunc(NULL, om_linkrw_quiet);
 	if (encoding != NULL)
 		options |= HTML_PARSE_IGNORE_ENC;
 	memset(&h, 0, sizeof(h));
