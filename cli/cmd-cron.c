@@ -68,12 +68,14 @@ static int cron_quarantine_retention(struct ctl *ctl, const struct cron_run *run
 static int cron_quarantine_digest(struct ctl *ctl, const struct cron_run *run);
 static int cron_hold_expiry(struct ctl *ctl, const struct cron_run *run);
 static int cron_zip_password_expiry(struct ctl *ctl, const struct cron_run *run);
+static int cron_url_clicks_expiry(struct ctl *ctl, const struct cron_run *run);
 
 static const struct cron_task cron_tasks[] = {
 	{ "quarantine-retention", -1, 0, cron_quarantine_retention },
 	{ "quarantine-digest", -1, -1, cron_quarantine_digest },
 	{ "hold-expiry", -1, -1, cron_hold_expiry },
 	{ "zip-password-expiry", -1, -1, cron_zip_password_expiry },
+	{ "url-clicks-expiry", -1, -1, cron_url_clicks_expiry },
 };
 
 /* outbound-hold's expiry (cmd-hold.c) */
@@ -96,6 +98,23 @@ static int cron_zip_password_expiry(struct ctl *ctl, const struct cron_run *run)
 	}
 	if (n > 0)
 		printf("zip-password-expiry: %d kept passwords forgotten\n", n);
+	return 0;
+}
+
+/* issue 15: the gate's clicks are kept url_clicks_days for the reports */
+static int cron_url_clicks_expiry(struct ctl *ctl, const struct cron_run *run)
+{
+	char *error = NULL;
+	long long before = (long long)run->now - ctl->config->url_clicks_days * 86400LL;
+	long n = om_store_url_clicks_expire(ctl_store(ctl, 0), before, &error);
+
+	if (n < 0) {
+		ctl_error("cron: url-clicks-expiry: %s", error);
+		free(error);
+		return -1;
+	}
+	if (n > 0)
+		printf("url-clicks-expiry: %ld clicks forgotten\n", n);
 	return 0;
 }
 

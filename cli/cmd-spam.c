@@ -249,7 +249,8 @@ struct ctl_classifying {
 static void ctl_classify_one(void *context, const char *path, const char *msg, size_t len)
 {
 	const struct ctl_classifying *c = context;
-	struct om_spam_check_settings set = { c->config->trusted_authserv_id, NULL, NULL };
+	struct om_spam_check_settings set = { c->config->trusted_authserv_id, NULL, NULL,
+		(unsigned int)c->config->trusted_authserv_hops };
 	struct om_spam_report report;
 	char rules[512];
 

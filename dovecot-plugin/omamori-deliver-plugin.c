@@ -261,6 +261,22 @@ static void omamori_send_admin_copy(struct mail_deliver_context *ctx,
 	smtp_submit_deinit(&subm);
 }
 
+/* TRUE when scand's answer is the mailbox's own even for the virus check
+   alone: its domain sends links through the click-time gate, whose links
+   name the mailbox (doc/links.md).  A setting that cannot be read counts
+   as on (one scan per recipient: slower, never wrong). */
+static bool omamori_links_per_mailbox(struct omamori_delivery *d)
+{
+	char *error = NULL;
+	char *value = om_settings_domain_value(d->store, d->mailbox, "url-rewrite",
+					       "off", &error);
+	bool per = value == NULL || strcmp(value, "off") != 0;
+
+	free(value);
+	free(error);
+	return per;
+}
+
 /* Asks scand, or takes the cached answer for this message.  0, or an
    om_scand_failure (proto.h). */
 static int omamori_scan(struct omamori_delivery *d, const char **error_r)
@@ -269,8 +285,8 @@ static int omamori_scan(struct omamori_delivery *d, const char **error_r)
 	struct mail_deliver_context *ctx = d->ctx;
 	const char *key = t_strdup_printf("%s %s",
 		omamori_scand_client_checks(d->checks),
-		(d->checks & OM_CHECK_SPAM) != 0 ? d->mailbox :
-		om_settings_domain_of(d->mailbox));
+		(d->checks & OM_CHECK_SPAM) != 0 || omamori_links_per_mailbox(d) ?
+		d->mailbox : om_settings_domain_of(d->mailbox));
 	unsigned char digest[SHA256_RESULTLEN];
 	struct omamori_scand_ask ask;
 	int ret;
@@ -682,6 +698,7 @@ static int omamori_decide(struct omamori_delivery *d)
 			d->deco.auth_results = t_strdup(res->auth_results);
 		if (res->attachments != NULL)
 			d->deco.attachments = t_strdup(res->attachments);
+		d->deco.links = om_links_done_name(res->links);
 		if (res->message != NULL) {
 			d->deliver_data = res->message;
 			d->deliver_size = res->message_len;

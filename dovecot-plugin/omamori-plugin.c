@@ -171,6 +171,8 @@ static void omamori_decoration_filter(struct header_filter_istream *input,
 			omamori_add_line(input, "X-Omamori-Spam", deco->spam);
 		if (deco->attachments != NULL)
 			omamori_add_line(input, "X-Omamori-Attachments", deco->attachments);
+		if (deco->links != NULL)
+			omamori_add_line(input, "X-Omamori-Links", deco->links);
 		if (deco->spam_score != NULL) {
 			omamori_add_line(input, "X-Spam-Flag", "YES");
 			omamori_add_line(input, "X-Spam-Score", deco->spam_score);

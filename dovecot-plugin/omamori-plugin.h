@@ -13,6 +13,8 @@ struct omamori_decoration {
 	const char *virus;	/* X-Omamori-Virus value, or NULL */
 	const char *spam;	/* X-Omamori-Spam value, or NULL */
 	const char *spam_score;	/* set: X-Spam-Flag: YES and X-Spam-Score */
+	const char *links;	/* X-Omamori-Links value ("disabled",
+				   "rewritten"), or NULL */
 	const char *subject;	/* replaces the Subject value, or NULL */
 	bool subject_missing;	/* the message has no Subject: add one */
 	bool strip_spam_headers;	/* drop every incoming X-Spam-* header */

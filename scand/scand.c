@@ -200,6 +200,15 @@ static void scand_start(struct scand_main *m, const char *config_path,
 	    om_daemon_give_socket(m->scand.config->scand_socket,
 				  m->scand.config->scand_user, &error) < 0)
 		om_fatal("%s", error);
+	/* the gate's links are signed with omamori-web's key; without it
+	   url-rewrite disables links rather than leave them live */
+	if (om_token_keys_load(m->scand.config->web_key_path, &m->scand.link_keys,
+			       &error) == 0) {
+		m->scand.has_link_keys = 1;
+	} else {
+		om_log_warn("%s: url-rewrite will disable links instead", error);
+		om_free(&error);
+	}
 	if (om_daemon_drop_privileges(m->scand.config->scand_user, &error) < 0)
 		om_fatal("%s", error);
 	/* libclamav makes a directory per scan there; if it cannot, it scans

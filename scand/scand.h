@@ -10,6 +10,7 @@
 #include "scan/av.h"
 #include "scan/attach.h"
 #include "lib/om-config.h"
+#include "crypto/token.h"
 
 struct om_spam_db;
 struct om_store;
@@ -50,6 +51,10 @@ struct scand_classifier {
 
 struct scand {
 	struct om_config *config;
+	/* the web key (web_key_path), read as root: signs the links of the
+	   click-time gate (url-rewrite); has_link_keys 0 without it */
+	struct om_token_keys link_keys;
+	int has_link_keys;
 	struct scand_engines engines;
 	struct scand_classifier classifier;
 	struct scand_queue queue;

@@ -246,6 +246,10 @@ static void scand_handle_scan(struct scand_worker *w,
 	set.snap = w->snap;
 	set.trusted_authserv_id = config->trusted_authserv_id;
 	set.auth = w->auth;
+	set.authserv_hops = (unsigned int)config->trusted_authserv_hops;
+	set.link_keys = w->scand->has_link_keys ? &w->scand->link_keys : NULL;
+	set.web_url = config->web_url;
+	set.link_lifetime = (time_t)config->url_token_days * 86400;
 	ref = scand_engines_acquire(&w->scand->engines);
 	set.engine = ref->engine;
 	set.attachment_rules = ref->rules;

@@ -82,6 +82,7 @@ static const struct web_route web_routes[] = {
 	{ "/h/", 1, web_hold_show, web_hold_act },
 	{ "/hl/", 1, web_holds_show, web_holds_act },
 	{ "/z/", 1, web_zip_show, web_zip_act },
+	{ "/u/", 1, web_gate_show, web_gate_act },
 	{ "/me/", 1, web_me_show, web_me_change },
 	{ "/login", 0, web_login_show, web_login_post },
 	{ "/logo", 0, web_logo, NULL },
@@ -306,6 +307,12 @@ static void web_http_request(struct web_server *server, struct MHD_Connection *c
 	req->method = web_http_method(method);
 	req->accept_language = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							   MHD_HTTP_HEADER_ACCEPT_LANGUAGE);
+	req->user_agent = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						      MHD_HTTP_HEADER_USER_AGENT);
+	req->purpose = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Purpose");
+	req->sec_purpose = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-Purpose");
+	req->x_purpose = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Purpose");
+	req->x_moz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Moz");
 	req->query_op = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "op");
 	req->query_done = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "done");
 	if (call->client[0] != '\0') {

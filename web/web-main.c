@@ -18,6 +18,7 @@
  * checks passwords only through Dovecot's auth service.
  */
 #include "web.h"
+#include "url/url.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -392,6 +393,9 @@ int main(int argc, char **argv)
 	    web_main_check_store(&server, &error) < 0)
 		om_fatal("%s", error != NULL ? error : "cannot make the server's locks");
 	web_main_logo(&server);
+	/* the gate's lookups: registrable domains from the system's list */
+	if ((server.psl = om_url_psl_open(&error)) == NULL)
+		om_fatal("%s", error);
 	if (!foreground && daemon(0, 0) < 0)
 		om_fatal("daemon: %s", strerror(errno));
 	if ((http = web_http_start(&server, listen_fd, &error)) == NULL)
@@ -403,6 +407,7 @@ int main(int argc, char **argv)
 	web_http_stop(&server, &http);
 	web_keys_forget(&server.keys);
 	free(server.logo);
+	om_url_psl_close(&server.psl);
 	(void)pthread_key_delete(server.thread_key);
 	om_log_info("stopped");
 	om_config_free(&server.config);

@@ -160,6 +160,16 @@ static const char *const web_text_ja[WT_COUNT] = {
 	[WT_ZIP_CANCELLED_BODY] = "このメールは送信を取り消したため、暗号化ファイルは受信者に届いていません。パスワードは送信しません。",
 	[WT_ZIP_RECIPIENT] = "パスワード未通知",
 	[WT_ZIP_RCPT_SENT] = "パスワード通知済み",
+	[WT_GATE_BLOCK_TITLE] = "このリンクは危険なため開けません",
+	[WT_GATE_BLOCK_BODY] = "リンク先は危険なサイト（フィッシングやウイルス配布など）として登録されているため、アクセスを遮断しました。心当たりがある場合は管理者にお問い合わせください。",
+	[WT_GATE_WARN_TITLE] = "このリンクには注意が必要です",
+	[WT_GATE_WARN_BODY] = "リンク先は不審なサイトとして登録されています。送信元に心当たりがない場合や、パスワード・カード番号などの入力を求められる場合は、開かないでください。",
+	[WT_GATE_CONTINUE] = "危険を理解した上で開く",
+	[WT_GATE_NO_CONTINUE] = "管理者の設定により、このリンクは開けません。",
+	[WT_GATE_PREVIEW_TITLE] = "リンクの確認",
+	[WT_GATE_PREVIEW_BODY] = "このリンクは、クリックした時点でリンク先の安全を確認してから開きます。",
+	[WT_GATE_DEST] = "リンク先",
+	[WT_GATE_EXPIRED_BODY] = "このリンクは有効期限が過ぎています。",
 };
 
 static const char *const web_text_en[WT_COUNT] = {
@@ -317,6 +327,16 @@ static const char *const web_text_en[WT_COUNT] = {
 	[WT_ZIP_CANCELLED_BODY] = "This mail was cancelled, so the archive never reached the recipients. The password is not sent.",
 	[WT_ZIP_RECIPIENT] = "password not sent",
 	[WT_ZIP_RCPT_SENT] = "password sent",
+	[WT_GATE_BLOCK_TITLE] = "This link was blocked",
+	[WT_GATE_BLOCK_BODY] = "The site is listed as dangerous (phishing, malware), so it was blocked. If you think this is wrong, contact your administrator.",
+	[WT_GATE_WARN_TITLE] = "Be careful with this link",
+	[WT_GATE_WARN_BODY] = "The site is listed as suspicious. Do not open it unless you know the sender, and never enter a password or card number there.",
+	[WT_GATE_CONTINUE] = "I understand the risk: open it",
+	[WT_GATE_NO_CONTINUE] = "Your administrator does not allow opening this link.",
+	[WT_GATE_PREVIEW_TITLE] = "Link check",
+	[WT_GATE_PREVIEW_BODY] = "This link is checked when it is opened, before it leads on.",
+	[WT_GATE_DEST] = "Destination",
+	[WT_GATE_EXPIRED_BODY] = "This link has expired.",
 };
 
 const char *web_text(const char *lang, enum web_text id)

@@ -20,6 +20,7 @@
 #include "web-zone.h"
 
 struct om_store;
+struct om_url_psl;
 
 /* How long what we sign lives. */
 #define WEB_CSRF_SECONDS (30 * 60)	/* a form, from page to submit */
@@ -48,6 +49,8 @@ struct web_server {
 	char *logo;
 	size_t logo_len;
 	const char *logo_type;
+	/* the Public Suffix List, for the gate's lookups (read-only) */
+	struct om_url_psl *psl;
 	int stopping;
 };
 
@@ -67,6 +70,9 @@ struct web_request {
 	const char *query_op;		/* ?op= (NULL: none) */
 	const char *query_done;		/* ?done= (NULL: none) */
 	const char *accept_language;	/* NULL: none */
+	/* what the click-time gate asks of a request (web-gate.c): its
+	   User-Agent and the headers that mark a prefetch or a preview */
+	const char *user_agent, *purpose, *sec_purpose, *x_purpose, *x_moz;
 	const char *root;		/* relative path to "/": "" or "../" */
 	char client[64];		/* the rate-limit key of the client */
 	char address[64];		/* the client's address (logs, auth) */
@@ -121,6 +127,9 @@ void web_holds_act(struct web_request *req, struct web_response *resp);
    button that mails them its password) */
 void web_zip_show(struct web_request *req, struct web_response *resp);
 void web_zip_act(struct web_request *req, struct web_response *resp);
+/* web-gate.c: /u/<token>, the click-time gate (issue 15) */
+void web_gate_show(struct web_request *req, struct web_response *resp);
+void web_gate_act(struct web_request *req, struct web_response *resp);
 /* web-me.c: /me/<token>, the user's own settings */
 void web_me_show(struct web_request *req, struct web_response *resp);
 void web_me_change(struct web_request *req, struct web_response *resp);

@@ -142,7 +142,7 @@ void om_auth_free(struct om_auth **authp)
 	*authp = NULL;
 }
 
-void om_auth_result_free(struct om_auth_result *res)
+void om_auth_checks_free(struct om_auth_checks *res)
 {
 	free(res->header_value);
 	memset(res, 0, sizeof(*res));
@@ -397,7 +397,7 @@ static const char *om_auth_policy_word(int p)
 static enum om_ar_result om_auth_dmarc(struct om_auth *auth,
 				       const struct om_auth_message *msg,
 				       const struct om_auth_sig *sigs, size_t nsigs,
-				       struct om_auth_result *res)
+				       struct om_auth_checks *res)
 {
 	const char *org = NULL, *from = res->from_domain;
 	char *record = NULL;
@@ -474,7 +474,7 @@ static enum om_ar_result om_auth_dmarc(struct om_auth *auth,
 /* ---- the header ---- */
 
 static void om_auth_header(const struct om_auth *auth, const struct om_auth_sig *sigs,
-			   size_t nsigs, struct om_auth_result *res)
+			   size_t nsigs, struct om_auth_checks *res)
 {
 	struct om_buf b;
 	size_t i;
@@ -504,7 +504,7 @@ static void om_auth_header(const struct om_auth *auth, const struct om_auth_sig 
 }
 
 void om_auth_verify(struct om_auth *auth, const struct om_auth_message *msg,
-		    struct om_auth_result *res)
+		    struct om_auth_checks *res)
 {
 	struct om_auth_sig sigs[OM_AUTH_MAX_SIGNATURES];
 	size_t nsigs;

@@ -43,7 +43,7 @@ struct om_auth_message {
 /* Most signatures of a message that are verified and reported. */
 #define OM_AUTH_MAX_SIGNATURES 8
 
-struct om_auth_result {
+struct om_auth_checks {
 	/* the best DKIM result (pass over fail over the rest), none when
 	   the message carries no signature */
 	enum om_ar_result dkim;
@@ -56,10 +56,10 @@ struct om_auth_result {
 	char *header_value;	/* the Authentication-Results value */
 };
 
-/* Checks msg; fills res (free with om_auth_result_free).  Never fails:
+/* Checks msg; fills res (free with om_auth_checks_free).  Never fails:
    what cannot be decided is temperror or permerror in the header. */
 void om_auth_verify(struct om_auth *auth, const struct om_auth_message *msg,
-		    struct om_auth_result *res);
-void om_auth_result_free(struct om_auth_result *res);
+		    struct om_auth_checks *res);
+void om_auth_checks_free(struct om_auth_checks *res);
 
 #endif

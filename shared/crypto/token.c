@@ -294,3 +294,103 @@ enum om_token_result om_token_check(const struct om_token_keys *keys,
 	}
 	return claims_r->expires > now ? OM_TOKEN_OK : OM_TOKEN_EXPIRED;
 }
+
+/* ---- link tokens ---- */
+
+#define OM_TOKEN_URL_VERSION "U1"
+#define OM_TOKEN_URL_TEXT_MAX (OM_TOKEN_FIELD_MAX + OM_TOKEN_URL_MESSAGE_MAX + \
+			       OM_TOKEN_URL_MAX + 64)
+
+static size_t om_token_url_text(const struct om_token_url *l, char *buf, size_t size)
+{
+	int n;
+
+	if (!om_token_field_ok(l->mailbox, sizeof(l->mailbox)) ||
+	    !om_token_field_ok(l->message, sizeof(l->message)) ||
+	    !om_token_field_ok(l->url, sizeof(l->url)) || l->url[0] == '\0' ||
+	    l->expires <= 0)
+		return 0;
+	n = snprintf(buf, size, OM_TOKEN_URL_VERSION "\n%lld\n%s\n%s\n%s",
+		     (long long)l->expires, l->mailbox, l->message, l->url);
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+char *om_token_url_make(const struct om_token_keys *keys,
+			const struct om_token_url *link)
+{
+	const int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+	unsigned char mac[crypto_auth_BYTES];
+	char text[OM_TOKEN_URL_TEXT_MAX];
+	char b64text[sodium_base64_ENCODED_LEN(OM_TOKEN_URL_TEXT_MAX, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+	char b64mac[sodium_base64_ENCODED_LEN(crypto_auth_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+	size_t len = om_token_url_text(link, text, sizeof(text));
+
+	if (len == 0 || sodium_init() < 0)
+		return NULL;
+	crypto_auth(mac, (const unsigned char *)text, len, keys->current);
+	sodium_bin2base64(b64text, sizeof(b64text), (const unsigned char *)text, len, variant);
+	sodium_bin2base64(b64mac, sizeof(b64mac), mac, sizeof(mac), variant);
+	return om_asprintf("%s.%s", b64text, b64mac);
+}
+
+static int om_token_url_parse(char *text, struct om_token_url *l)
+{
+	char *fields[5], *p = text, *nl, *end;
+	long long expires;
+	size_t i;
+
+	for (i = 0; i < 5; i++) {
+		fields[i] = p;
+		nl = i < 4 ? strchr(p, '\n') : NULL;
+		if (i < 4 && nl == NULL)
+			return -1;
+		if (i < 4) {
+			*nl = '\0';
+			p = nl + 1;
+		}
+	}
+	if (strcmp(fields[0], OM_TOKEN_URL_VERSION) != 0 || strchr(fields[4], '\n') != NULL)
+		return -1;
+	errno = 0;
+	expires = strtoll(fields[1], &end, 10);
+	if (errno != 0 || *end != '\0' || end == fields[1] || expires <= 0 ||
+	    om_strlcpy(l->mailbox, fields[2], sizeof(l->mailbox)) < 0 ||
+	    om_strlcpy(l->message, fields[3], sizeof(l->message)) < 0 ||
+	    om_strlcpy(l->url, fields[4], sizeof(l->url)) < 0 || l->url[0] == '\0')
+		return -1;
+	l->expires = (time_t)expires;
+	return 0;
+}
+
+enum om_token_result om_token_url_check(const struct om_token_keys *keys,
+					const char *token, time_t now,
+					struct om_token_url *link_r)
+{
+	const int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
+	unsigned char mac[crypto_auth_BYTES];
+	char text[OM_TOKEN_URL_TEXT_MAX];
+	const char *dot = strchr(token, '.'), *end = NULL;
+	size_t text_len = 0, mac_len = 0;
+	int genuine;
+
+	memset(link_r, 0, sizeof(*link_r));
+	if (dot == NULL || sodium_init() < 0 ||
+	    sodium_base642bin((unsigned char *)text, sizeof(text) - 1, token,
+			      (size_t)(dot - token), NULL, &text_len, &end,
+			      variant) != 0 || end != dot ||
+	    sodium_base642bin(mac, sizeof(mac), dot + 1, strlen(dot + 1), NULL,
+			      &mac_len, &end, variant) != 0 ||
+	    *end != '\0' || mac_len != sizeof(mac))
+		return OM_TOKEN_BAD;
+	genuine = crypto_auth_verify(mac, (const unsigned char *)text, text_len,
+				     keys->current) == 0 ||
+		(keys->has_previous &&
+		 crypto_auth_verify(mac, (const unsigned char *)text, text_len,
+				    keys->previous) == 0);
+	text[text_len] = '\0';
+	if (!genuine || strlen(text) != text_len || om_token_url_parse(text, link_r) < 0) {
+		memset(link_r, 0, sizeof(*link_r));
+		return OM_TOKEN_BAD;
+	}
+	return link_r->expires > now ? OM_TOKEN_OK : OM_TOKEN_EXPIRED;
+}

@@ -61,4 +61,27 @@ enum om_token_result om_token_check(const struct om_token_keys *keys,
 				    const char *token, time_t now,
 				    struct om_token_claims *claims_r);
 
+/* ---- links through the click-time gate (issue 15, doc/links.md) ----
+   A token of its own kind: its signed text starts "U1", a claims token's
+   "1", so neither is ever read as the other.  It carries the URL itself
+   (the gate redirects to nothing else), the mailbox and the message. */
+#define OM_TOKEN_URL_MAX 2048
+#define OM_TOKEN_URL_MESSAGE_MAX 128
+
+struct om_token_url {
+	char mailbox[OM_TOKEN_FIELD_MAX];
+	char message[OM_TOKEN_URL_MESSAGE_MAX + 1];	/* Message-ID, or "" */
+	char url[OM_TOKEN_URL_MAX + 1];
+	time_t expires;
+};
+
+/* The token for link (allocated), or NULL when a field is too long or
+   holds a control character. */
+char *om_token_url_make(const struct om_token_keys *keys,
+			const struct om_token_url *link);
+/* Checks a link token like om_token_check; fills *link_r when genuine. */
+enum om_token_result om_token_url_check(const struct om_token_keys *keys,
+					const char *token, time_t now,
+					struct om_token_url *link_r);
+
 #endif

@@ -98,9 +98,15 @@ struct om_config {
 	long outbound_inline;
 	char *submit_listen;
 	long list_max_entries;	/* per mailbox and kind */
-	/* the authserv-id of our own MTA's Authentication-Results headers
-	   ("" = trust none) */
+	/* the authserv-ids of our own MTA's Authentication-Results headers,
+	   space-separated ("" = trust none), and how many Received headers
+	   our MTAs write above the sender's (mail/authres.h) */
 	char *trusted_authserv_id;
+	long trusted_authserv_hops;
+	/* issue 15's gate: how long a link through it lives, how long a
+	   click is kept */
+	long url_token_days;
+	long url_clicks_days;
 	/* omamori's own SPF, DKIM and DMARC checks (issue 15): the DNS
 	   servers asked ("ADDRESS[@PORT] ...", "" = /etc/resolv.conf) and
 	   the most one server may take for one lookup */

@@ -62,6 +62,11 @@ static const char *const om_ar_result_names[] = {
 	[OM_AR_POLICY] = "policy",
 };
 
+static const char *const om_links_done_names[] = {
+	[OM_LINKS_DONE_DISABLED] = "disabled",
+	[OM_LINKS_DONE_REWRITTEN] = "rewritten",
+};
+
 /* names[value], or NULL for 0 and anything past the table. */
 static const char *om_values_name(const char *const *names, size_t count,
 				  long value)
@@ -216,5 +221,22 @@ int om_ar_result_parse(const char *name, enum om_ar_result *result_r)
 	if (i < 0)
 		return -1;
 	*result_r = (enum om_ar_result)i;
+	return 0;
+}
+
+const char *om_links_done_name(enum om_links_done done)
+{
+	return om_values_name(om_links_done_names, OM_N_ELEMENTS(om_links_done_names),
+			      (long)done);
+}
+
+int om_links_done_parse(const char *name, enum om_links_done *done_r)
+{
+	int i = om_values_find(om_links_done_names, OM_N_ELEMENTS(om_links_done_names),
+			       name);
+
+	if (i < 0)
+		return -1;
+	*done_r = (enum om_links_done)i;
 	return 0;
 }

@@ -94,6 +94,14 @@ enum om_ar_result {
 	OM_AR_POLICY,
 };
 
+/* What scand did to the links of a delivered message (issue 15): the
+   X-Omamori-Links header's word. */
+enum om_links_done {
+	OM_LINKS_DONE_NONE = 0,
+	OM_LINKS_DONE_DISABLED,
+	OM_LINKS_DONE_REWRITTEN,
+};
+
 /* The name of a value as the protocol, the settings and the logs write it
    ("clean", "deliver", "tag", "in", "spam"): static, or NULL for the
    value none and for a number that is no value of the enum. */
@@ -105,6 +113,7 @@ const char *om_learn_name(enum om_learn learn);
 const char *om_url_kind_name(enum om_url_kind kind);
 const char *om_url_verdict_name(enum om_url_verdict verdict);
 const char *om_ar_result_name(enum om_ar_result result);
+const char *om_links_done_name(enum om_links_done done);
 
 /* The value of a name (exact, case-sensitive).  0, or -1 for a name of no
    value ("none" and "" included), *value_r unchanged. */
@@ -116,5 +125,6 @@ int om_learn_parse(const char *name, enum om_learn *learn_r);
 int om_url_kind_parse(const char *name, enum om_url_kind *kind_r);
 int om_url_verdict_parse(const char *name, enum om_url_verdict *verdict_r);
 int om_ar_result_parse(const char *name, enum om_ar_result *result_r);
+int om_links_done_parse(const char *name, enum om_links_done *done_r);
 
 #endif

@@ -108,6 +108,11 @@ static int om_is_readable_text(GMimeObject *obj)
 	return GMIME_IS_PART(obj) && g_mime_part_get_filename(GMIME_PART(obj)) == NULL;
 }
 
+int om_mime_part_readable_text(void *part)
+{
+	return om_is_readable_text(part);
+}
+
 static void om_collect_leaf(struct om_collect *c, GMimeObject *obj,
 			    const char *path, const struct om_collect_pos *pos)
 {

@@ -85,6 +85,10 @@ void om_mime_foreach_part(struct om_mime_msg *msg,
 			  void (*fn)(void *parent, void *part, void *data),
 			  void *data);
 
+/* 1 if part (a GMimeObject of om_mime_foreach_part) is readable text:
+   text/plain or text/html, not an attachment, without a file name. */
+int om_mime_part_readable_text(void *part);
+
 /* Calls fn(context, name, value) for every top-level header, in order; the
    value decoded to UTF-8 (RFC 2047). */
 void om_mime_foreach_header(struct om_mime_msg *msg,

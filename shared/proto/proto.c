@@ -43,6 +43,7 @@ enum om_proto_tag {
 	OM_TAG_SPAM_SUBJECT = 29,
 	OM_TAG_AUTH_RESULTS = 30,
 	OM_TAG_ATTACHMENTS = 31,
+	OM_TAG_LINKS = 37,
 	/* part (nested in OM_TAG_PART) */
 	OM_TAG_PART_PATH = 32,
 	OM_TAG_PART_TYPE = 33,
@@ -162,6 +163,7 @@ void om_proto_encode_result(const struct om_scan_result *res,
 	om_put_str(out, OM_TAG_SPAM_SUBJECT, res->spam_subject);
 	om_put_str(out, OM_TAG_AUTH_RESULTS, res->auth_results);
 	om_put_str(out, OM_TAG_ATTACHMENTS, res->attachments);
+	om_put_str(out, OM_TAG_LINKS, om_links_done_name(res->links));
 	om_buf_init(&part);
 	for (i = 0; i < res->part_count; i++) {
 		const struct om_scan_part *p = &res->parts[i];
@@ -411,6 +413,21 @@ static int om_field_spam_action(struct om_field_reader *r, uint16_t tag,
 	return ret;
 }
 
+static int om_field_links(struct om_field_reader *r, uint16_t tag,
+			  const char *value, size_t len,
+			  enum om_links_done *done_r, char **error_r)
+{
+	char *word;
+	int ret;
+
+	if (om_field_word(r, tag, value, len, &word, error_r) < 0)
+		return -1;
+	if ((ret = om_links_done_parse(word, done_r)) < 0)
+		*error_r = om_field_unknown("links", word);
+	free(word);
+	return ret;
+}
+
 static int om_decode_request_field(struct om_field_reader *r,
 				   struct om_scan_request *req, uint16_t tag,
 				   const char *value, size_t len,
@@ -569,6 +586,8 @@ static int om_decode_result_field(struct om_field_reader *r,
 		return om_field_text_once(r, tag, value, len, &res->auth_results, error_r);
 	case OM_TAG_ATTACHMENTS:
 		return om_field_text_once(r, tag, value, len, &res->attachments, error_r);
+	case OM_TAG_LINKS:
+		return om_field_links(r, tag, value, len, &res->links, error_r);
 	case OM_TAG_NEW_MESSAGE:
 		return om_field_blob_once(r, tag, value, len, &res->message,
 					  &res->message_len, error_r);

@@ -20,7 +20,7 @@
 #include "lib/values.h"
 
 #define OM_PROTO_MAGIC "OMSC"
-#define OM_PROTO_VERSION 3
+#define OM_PROTO_VERSION 4
 #define OM_PROTO_HEADER_SIZE 12
 /* Largest body besides the message itself (envelope, parts, texts). */
 #define OM_PROTO_OVERHEAD (4 * 1024 * 1024)
@@ -93,6 +93,7 @@ struct om_scan_result {
 	   the X-Omamori-Attachments header the delivery adds ("ATT_MACRO
 	   report.xlsm (remove); ..."), or NULL */
 	char *attachments;
+	enum om_links_done links;	/* what was done to the links (issue 15) */
 	char *virus;		/* first virus name, or NULL */
 	char *reason;		/* why unscanned, or NULL */
 	struct om_scan_part *parts;

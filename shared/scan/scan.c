@@ -13,10 +13,15 @@
  * (verdict.c) turn it into the verdict "spam" and what to do with it.
  * Without it, every link of clean mail is still checked against the
  * url-block lists (links.h): a listed host quarantines the message.
+ *
+ * Inbound mail that goes on to the inbox then gets its banner and links
+ * as its domain wants them, and loses every Authentication-Results header
+ * that is not our MTA's (authlinks.h).
  */
 #include "scan/scan.h"
 #include "scan/av.h"
 #include "scan/attach-mail.h"
+#include "scan/authlinks.h"
 #include "mail/mime.h"
 #include "notice/notify.h"
 #include "store/snapshot.h"
@@ -504,7 +509,7 @@ static int om_scan_spam(struct om_scan_run *run, char **error_r)
 	struct om_spam_check_settings cs = {
 		set->trusted_authserv_id,
 		om_snapshot_url_blocks_apply(set->snap, req->mailbox) ?
-			om_scan_url_blocked : NULL, run
+			om_scan_url_blocked : NULL, run, set->authserv_hops
 	};
 	struct om_spam_report report;
 	struct om_spam_decision d;
@@ -624,7 +629,7 @@ static void om_scan_auth(struct om_scan_run *run)
 	const struct om_scan_request *req = run->req;
 	struct om_scan_spf spf;
 	struct om_auth_message msg;
-	struct om_auth_result ar;
+	struct om_auth_checks ar;
 	char *error = NULL, *value, *from;
 	int on;
 
@@ -654,7 +659,7 @@ static void om_scan_auth(struct om_scan_run *run)
 	free(run->res->auth_results);
 	run->res->auth_results = ar.header_value;
 	ar.header_value = NULL;
-	om_auth_result_free(&ar);
+	om_auth_checks_free(&ar);
 }
 
 int om_scan_message(const struct om_scan_settings *set,
@@ -700,6 +705,12 @@ int om_scan_message(const struct om_scan_settings *set,
 	   found, with the domain's action (attach-mail.h) */
 	if (ret == 0 && run.att != NULL)
 		ret = om_att_mail_apply(run.att, set, req, run.msg, res, error_r);
+	/* inbound mail that goes to the inbox: sender authentication, the
+	   banner, the links, and no A-R header that is not ours */
+	if (ret == 0 && set->snap != NULL && req->direction == OM_DIRECTION_IN &&
+	    (res->action == OM_ACTION_DELIVER || res->action == OM_ACTION_STRIP) &&
+	    res->spam_action != OM_SPAM_ACTION_QUARANTINE)
+		ret = om_authlinks_run(set, req, run.msg, res, error_r);
 	om_scan_run_free(&run);
 	return ret;
 }

@@ -20,6 +20,7 @@ struct om_att_rules;
 struct om_av_engine;
 struct om_snapshot;
 struct om_spam_db;
+struct om_token_keys;
 
 struct om_scan_settings {
 	const struct om_av_engine *engine;
@@ -38,6 +39,9 @@ struct om_scan_settings {
 	/* the spam check: without a classifier or snapshot it is skipped */
 	const struct om_spam_db *spam_db;
 	const struct om_snapshot *snap;
+	/* issue 15 (authlinks.h): our MTA's A-R headers, and the gate's
+	   links - signed with link_keys (NULL: none can be made, url-rewrite
+	   disables links instead), under web_url, living link_lifetime */
 	const char *trusted_authserv_id;
 	/* omamori's own DKIM and DMARC (auth/auth.h), for incoming mail to
 	   a mailbox whose domain has auth-check on; NULL: not checked */
@@ -45,6 +49,10 @@ struct om_scan_settings {
 	/* the attachment analysis (attach.h), for incoming mail to a mailbox
 	   subscribed to "attachments"; NULL: off */
 	const struct om_att_rules *attachment_rules;
+	unsigned int authserv_hops;
+	const struct om_token_keys *link_keys;
+	const char *web_url;
+	time_t link_lifetime;
 };
 
 /* Scans req->message and fills res (verdict, action, virus, parts, and the

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct om_mime_msg;
+struct om_authres;
 
 #define OM_RULES_MAX 24
 #define OM_RULE_NAME_MAX 32
@@ -28,22 +29,11 @@ struct om_rules_result {
    name already fired). */
 void om_rules_add(struct om_rules_result *res, const char *name, double points);
 
-/* Header rules and, when trusted_authserv_id is not NULL or "", the
-   authentication results that server (and only it) recorded. */
+/* Header rules and, when auth is not NULL, the authentication results
+   our MTA recorded (mail/authres.h: the one reader of A-R headers). */
 void om_rules_check_headers(struct om_mime_msg *msg,
-			    const char *trusted_authserv_id,
+			    const struct om_authres *auth,
 			    struct om_rules_result *res);
-
-/* What an Authentication-Results value says, if its authserv-id is
-   trusted_id (case-insensitive): bits of OM_AUTH_*; 0 otherwise.  Pure
-   (unit-tested). */
-enum {
-	OM_AUTH_SPF_FAIL = 0x01,
-	OM_AUTH_SPF_SOFTFAIL = 0x02,
-	OM_AUTH_DKIM_FAIL = 0x04,
-	OM_AUTH_DMARC_FAIL = 0x08,
-};
-unsigned int om_rules_auth_results(const char *value, const char *trusted_id);
 
 /* Writes "NAME,NAME2" of the hits into buf (truncated to size). */
 void om_rules_names(const struct om_rules_result *res, char *buf, size_t size);

@@ -24,6 +24,7 @@
  * the test set: 92.7% -> 95.1% caught at the same single false positive).
  */
 #include "spam/spam.h"
+#include "mail/authres.h"
 #include "lib/hash.h"
 #include "mail/mime.h"
 #include "spam/links.h"
@@ -444,13 +445,21 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 			  struct om_spam_report *report)
 {
 	struct om_spam_scoring sc;
+	struct om_authres auth;
+	struct om_authres_trust trust = { NULL, 1 };
 	int url_blocked = 0;
 
 	memset(&sc, 0, sizeof(sc));
 	sc.db = db;
 	memset(report, 0, sizeof(*report));
+	if (set != NULL) {
+		trust.ids = set->trusted_authserv_id;
+		if (set->authserv_hops > 0)
+			trust.hops = set->authserv_hops;
+	}
+	(void)om_authres_check(msg, len, &trust, &auth, NULL);
 	if (parsed != NULL)
-		om_rules_check_headers(parsed, set->trusted_authserv_id, &report->rules);
+		om_rules_check_headers(parsed, &auth, &report->rules);
 	om_tokenize_parsed(parsed, msg, len, om_spam_score_token, &sc);
 	report->probability = om_spam_combine(&sc.all);
 	report->trained = db->nspam > 0 && db->nham > 0;

@@ -70,11 +70,15 @@ double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len);
 #define OM_SPAM_URL_BLOCKED_POINTS 10.0
 
 struct om_spam_check_settings {
-	const char *trusted_authserv_id;	/* or NULL: none trusted */
+	/* which Authentication-Results are our MTA's (mail/authres.h): the
+	   ids (space-separated; NULL: none trusted) */
+	const char *trusted_authserv_id;
 	/* nonzero if a link's host is on a url-block list (may be NULL);
 	   asked of every link of the message (links.h), once per host */
 	int (*url_blocked)(void *context, const char *host);
 	void *context;
+	/* Received headers of our MTAs above the sender's (0: 1) */
+	unsigned int authserv_hops;
 };
 
 struct om_spam_report {

@@ -85,6 +85,13 @@ static const struct om_domain_setting om_domain_settings[] = {
 	  OM_DEFAULT_HOLD_EXPIRY },
 	{ OM_SETTING_INTERNAL_DOMAINS, OM_SETTING_DOMAINS, NULL, 0, 0, 0, "none" },
 	{ "language", OM_SETTING_WORDS, "ja en", 0, 0, 1, NULL },
+	/* issue 15 (doc/links.md): the banner when sender authentication
+	   fails, every link disabled, links through the click-time gate,
+	   and whether its warning page lets the user go on */
+	{ "auth-warning", OM_SETTING_WORDS, "off fail always", 0, 0, 0, "fail" },
+	{ "link-disable", OM_SETTING_WORDS, "off on", 0, 0, 0, "off" },
+	{ "url-rewrite", OM_SETTING_WORDS, "off on", 0, 0, 0, "off" },
+	{ "url-warn-continue", OM_SETTING_WORDS, "on off", 0, 0, 0, "on" },
 	{ OM_SETTING_ZIP_RECIPIENTS, OM_SETTING_WORDS, "external all", 0, 0, 0,
 	  OM_DEFAULT_ZIP_RECIPIENTS },
 	{ OM_SETTING_ZIP_MIN_SIZE, OM_SETTING_INTEGER, NULL, 0, 2147483647L, 0, "0" },

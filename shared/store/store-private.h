@@ -241,6 +241,15 @@ struct om_store_backend {
 			  om_store_url_cb *cb, void *context, char **error_r);
 	int (*urls_sources)(struct om_store *store, om_store_url_source_cb *cb,
 			    void *context, char **error_r);
+	/* clicks through the gate: one recorded, those before a time
+	   removed (the count), a mailbox's counted */
+	int (*url_click)(struct om_store *store, const char *mailbox,
+			 const char *host, enum om_url_verdict verdict,
+			 long long at, char **error_r);
+	long (*url_clicks_expire)(struct om_store *store, long long before,
+				  char **error_r);
+	long (*url_clicks_count)(struct om_store *store, const char *mailbox,
+				 char **error_r);
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;

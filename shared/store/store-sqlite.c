@@ -106,6 +106,9 @@ enum om_stmt_id {
 	OM_SQL_URL_EACH,
 	OM_SQL_URL_EACH_ALL,
 	OM_SQL_URL_SOURCES,
+	OM_SQL_URL_CLICK_ADD,
+	OM_SQL_URL_CLICKS_EXPIRE,
+	OM_SQL_URL_CLICKS_COUNT,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -338,6 +341,10 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"ORDER BY source, kind, key",
 	[OM_SQL_URL_SOURCES] =
 		"SELECT source, count(*) FROM url_entries GROUP BY source ORDER BY source",
+	[OM_SQL_URL_CLICK_ADD] =
+		"INSERT INTO url_clicks(mailbox, host, verdict, at) VALUES (?1, ?2, ?3, ?4)",
+	[OM_SQL_URL_CLICKS_EXPIRE] = "DELETE FROM url_clicks WHERE at < ?1",
+	[OM_SQL_URL_CLICKS_COUNT] = "SELECT count(*) FROM url_clicks WHERE mailbox = ?1",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -611,6 +618,17 @@ static const char *const om_migrations[] = {
 	"  expires INTEGER NOT NULL,"
 	"  PRIMARY KEY (kind, key, source)) WITHOUT ROWID;"
 	"CREATE INDEX url_entries_source ON url_entries(source);",
+	/* v13 (issue 15): clicks through the gate (omamori-web /u/), for the
+	   reports: the mailbox, the URL's host, the verdict (0 none, 1 warn,
+	   2 block: enum om_url_verdict), when; expired by omamorictl cron
+	   after url_clicks_days */
+	"CREATE TABLE url_clicks ("
+	"  mailbox TEXT NOT NULL,"
+	"  host TEXT NOT NULL,"
+	"  verdict INTEGER NOT NULL CHECK (verdict IN (0, 1, 2)),"
+	"  at INTEGER NOT NULL);"
+	"CREATE INDEX url_clicks_at ON url_clicks(at);"
+	"CREATE INDEX url_clicks_mailbox ON url_clicks(mailbox, at);",
 };
 
 struct om_store_sqlite {
@@ -2169,6 +2187,44 @@ static int om_sqlite_url_remove(struct om_store *store, enum om_url_kind kind,
 	return om_sqlite_step_write(s, stmt, "remove a URL entry", error_r);
 }
 
+static int om_sqlite_url_click(struct om_store *store, const char *mailbox,
+			       const char *host, enum om_url_verdict verdict,
+			       long long at, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_URL_CLICK_ADD,
+						      OM_ARG_TEXT(mailbox), OM_ARG_TEXT(host),
+						      OM_ARG_INT64((long long)verdict),
+						      OM_ARG_INT64(at), OM_ARG_END),
+				    "record a click", error_r) < 0 ? -1 : 0;
+}
+
+static long om_sqlite_url_clicks_expire(struct om_store *store, long long before,
+					char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_URL_CLICKS_EXPIRE,
+						      OM_ARG_INT64(before), OM_ARG_END),
+				    "expire clicks", error_r);
+}
+
+static long om_sqlite_url_clicks_count(struct om_store *store, const char *mailbox,
+				       char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_URL_CLICKS_COUNT,
+					    OM_ARG_TEXT(mailbox), OM_ARG_END);
+	long long n;
+
+	if (stmt == NULL || om_sqlite_read_number(stmt, &n) < 0) {
+		*error_r = om_sqlite_error(s, "count clicks");
+		return -1;
+	}
+	return (long)n;
+}
+
 static long om_sqlite_urls_drop_source(struct om_store *store, const char *source,
 				       char **error_r)
 {
@@ -2289,6 +2345,9 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.url_find = om_sqlite_url_find,
 	.url_put = om_sqlite_url_put,
 	.url_remove = om_sqlite_url_remove,
+	.url_click = om_sqlite_url_click,
+	.url_clicks_expire = om_sqlite_url_clicks_expire,
+	.url_clicks_count = om_sqlite_url_clicks_count,
 	.urls_drop_source = om_sqlite_urls_drop_source,
 	.urls_count = om_sqlite_urls_count,
 	.urls_each = om_sqlite_urls_each,

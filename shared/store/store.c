@@ -1223,3 +1223,34 @@ int om_store_urls_sources(struct om_store *store, om_store_url_source_cb *cb,
 {
 	return store->backend->urls_sources(store, cb, context, error_r);
 }
+
+int om_store_url_click(struct om_store *store, const char *mailbox,
+		       const char *host, enum om_url_verdict verdict,
+		       long long at, char **error_r)
+{
+	if (om_store_need(mailbox, "click mailbox", error_r) < 0 ||
+	    om_store_need(host, "click host", error_r) < 0)
+		return -1;
+	if (verdict != OM_URL_VERDICT_NONE && om_url_verdict_name(verdict) == NULL) {
+		*error_r = om_strdup("store: a click's verdict is none, warn or block");
+		return -1;
+	}
+	return om_store_wrote(store, store->backend->url_click(store, mailbox, host,
+							       verdict, at, error_r));
+}
+
+long om_store_url_clicks_expire(struct om_store *store, long long before,
+				char **error_r)
+{
+	long n = store->backend->url_clicks_expire(store, before, error_r);
+
+	return om_store_wrote(store, n < 0 ? -1 : 0) < 0 ? -1 : n;
+}
+
+long om_store_url_clicks_count(struct om_store *store, const char *mailbox,
+			       char **error_r)
+{
+	if (om_store_need(mailbox, "click mailbox", error_r) < 0)
+		return -1;
+	return store->backend->url_clicks_count(store, mailbox, error_r);
+}

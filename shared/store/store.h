@@ -601,4 +601,17 @@ typedef void om_store_url_source_cb(void *context, const char *source, long coun
 int om_store_urls_sources(struct om_store *store, om_store_url_source_cb *cb,
 			  void *context, char **error_r);
 
+/* A click through the click-time gate (omamori-web /u/): the mailbox the
+   link was made for, the URL's host, the verdict the gate gave (none,
+   warn, block), when.  0 or -1. */
+int om_store_url_click(struct om_store *store, const char *mailbox,
+		       const char *host, enum om_url_verdict verdict,
+		       long long at, char **error_r);
+/* Removes the clicks before `before` (omamorictl cron): the count or -1. */
+long om_store_url_clicks_expire(struct om_store *store, long long before,
+				char **error_r);
+/* The clicks recorded for mailbox, or -1. */
+long om_store_url_clicks_count(struct om_store *store, const char *mailbox,
+			       char **error_r);
+
 #endif

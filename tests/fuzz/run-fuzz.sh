@@ -32,7 +32,7 @@ run_one() {
 	failed=1
 }
 
-echo "1..3"
+echo "1..4"
 work=$(mktemp -d)
 cp "$seeds"/* "$work"/
 run_one 1 fuzz-scan parse-scan-rewrite 65536
@@ -56,5 +56,12 @@ printf '[{"url":"http:\\/\\/c.example\\/\\u4f8b","details":[{"a":1}]}]' > "$work
 printf '# list\nevil.example.co.jp\n0.0.0.0 ads.example\nco.jp\n' > "$work/list"
 before=$failed
 run_one 3 fuzz-url url-normaliser-and-feeds 9000
+[ "$failed" = "$before" ] && rm -rf "$work"
+work=$(mktemp -d)
+printf '<html><head><meta http-equiv=refresh content="0;url=http://e.example/"><base href="http://b.example/"></head><body><table><tr><td><a href="https://a.example/x" onclick="x()">x</a></td></tr></table><img src="cid:i@x"><map><area href="http://c.example/"></map><form action="http://f.example/"><button formaction="http://g.example/">b</button></form><p>see https://t.example/p and www.w.example</p></body></html>' > "$work/html"
+printf 'Received: from a by mx.example.jp with LMTP\nAuthentication-Results: mx.example.jp; spf=fail (x; y) smtp.mailfrom=a; dmarc=fail (p=none dis=none)\nReceived: from evil by mx\nAuthentication-Results: mx.example.jp; dkim=pass\n\nhttp://body.example/\n' > "$work/authres"
+printf '\344\276\213 https://\344\276\213.jp/\346\227\245 (http://x.example/a_(b)). ftp://f.example' > "$work/text"
+before=$failed
+run_one 4 fuzz-links html-text-rewriters-and-authres 65536
 [ "$failed" = "$before" ] && rm -rf "$work"
 exit $failed

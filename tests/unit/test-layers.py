@@ -56,7 +56,7 @@ OURS = {
                        "quarantine", "decide"},
     "dovecot-plugin": {"lib", "crypto", "store", "proto", "notice"},
     "sieve-ext": {"lib", "store", "proto"},
-    "web": {"lib", "crypto", "store", "decide", "notice", "quarantine"},
+    "web": {"lib", "crypto", "store", "decide", "notice", "quarantine", "url"},
 }
 
 # system headers of the field's libraries, and who may include them (a
