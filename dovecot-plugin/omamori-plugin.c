@@ -156,6 +156,10 @@ static void omamori_decoration_filter(struct header_filter_istream *input,
 {
 	if (hdr == NULL)
 		return;
+	/* the stream may be parsed again from its start (a seekable copy read
+	   twice: Sieve, then the save): each pass adds the header once */
+	if (hdr->name_offset == 0)
+		deco->auth_results_added = FALSE;
 	if (deco->auth_results != NULL && !deco->auth_results_added &&
 	    (hdr->eoh || (!omamori_header_is(hdr->name, "Return-Path") &&
 			  !omamori_header_is(hdr->name, "Delivered-To")))) {

@@ -583,7 +583,7 @@ static int policyd_spf_open(struct policyd *d, const struct om_config *config,
 	if (*config->trusted_authserv_id != '\0' &&
 	    (om_dns_new(config->dns_resolver, config->dns_timeout_ms, &fresh.dns,
 			error_r) < 0 ||
-	     om_spf_new(fresh.dns, config->trusted_authserv_id, &fresh.spf,
+	     om_spf_new(fresh.dns, config->own_authserv_id, &fresh.spf,
 			error_r) < 0)) {
 		policyd_spf_close(&fresh);
 		return -1;

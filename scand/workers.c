@@ -245,6 +245,7 @@ static void scand_handle_scan(struct scand_worker *w,
 	set.now = time(NULL);
 	set.snap = w->snap;
 	set.trusted_authserv_id = config->trusted_authserv_id;
+	set.own_authserv_id = config->own_authserv_id;
 	set.auth = w->auth;
 	set.authserv_hops = (unsigned int)config->trusted_authserv_hops;
 	set.link_keys = w->scand->has_link_keys ? &w->scand->link_keys : NULL;
@@ -464,7 +465,7 @@ static int scand_worker_auth(struct scand_worker *w, char **error_r)
 	if (om_dns_new(config->dns_resolver, config->dns_timeout_ms, &w->dns,
 		       error_r) < 0)
 		return -1;
-	if (om_auth_new(w->dns, config->trusted_authserv_id, &w->auth, error_r) < 0) {
+	if (om_auth_new(w->dns, config->own_authserv_id, &w->auth, error_r) < 0) {
 		om_dns_free(&w->dns);
 		return -1;
 	}

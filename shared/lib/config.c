@@ -273,24 +273,33 @@ static int om_config_check_filter(const char *name, const char *filter,
 	return 0;
 }
 
-/* trusted_authserv_id: "" or a token (RFC 8601's authserv-id as omamori
-   writes it: letters, digits, '.', '-', '_'), since omamori's own checks
-   write it into the headers it adds. */
-static int om_config_check_authserv_id(const char *id, char **error_r)
+/* trusted_authserv_id: "" or authserv-ids (RFC 8601: letters, digits,
+   '.', '-', '_') separated by spaces or commas; the first is omamori's own,
+   which its checks write into the headers they add (own_authserv_id). */
+static int om_config_check_authserv_id(struct om_config *config, char **error_r)
 {
-	const char *p;
+	const char *id = config->trusted_authserv_id, *p;
+	size_t first;
 
-	if (strlen(id) > 253) {
-		*error_r = om_strdup("parameter trusted_authserv_id: longer than 253 bytes");
+	if (strlen(id) > 1000) {
+		*error_r = om_strdup("parameter trusted_authserv_id: longer than 1000 bytes");
 		return -1;
 	}
 	for (p = id; *p != '\0'; p++) {
-		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.') {
-			*error_r = om_strdup("parameter trusted_authserv_id: only letters, "
-					     "digits, '.', '-' and '_' (a host name)");
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.' &&
+		    *p != ' ' && *p != ',') {
+			*error_r = om_strdup("parameter trusted_authserv_id: host names (letters, "
+					     "digits, '.', '-' and '_') separated by spaces or commas");
 			return -1;
 		}
 	}
+	id += strspn(id, " ,");
+	first = strcspn(id, " ,");
+	if (first > 253) {
+		*error_r = om_strdup("parameter trusted_authserv_id: an id longer than 253 bytes");
+		return -1;
+	}
+	config->own_authserv_id = om_strndup(id, first);
 	return 0;
 }
 
@@ -345,7 +354,7 @@ int om_config_load(const char *path, struct om_config **config_r,
 	om_config_derive_brake_filter(config);
 	if (om_config_check_filter("outbound_filter", config->outbound_filter, &error) < 0 ||
 	    om_config_check_filter("brake_filter", config->brake_filter, &error) < 0 ||
-	    om_config_check_authserv_id(config->trusted_authserv_id, &error) < 0) {
+	    om_config_check_authserv_id(config, &error) < 0) {
 		*error_r = om_asprintf("%s: %s", path, error);
 		free(error);
 		om_config_free(&config);
@@ -366,6 +375,7 @@ void om_config_free(struct om_config **configp)
 		if (om_params[i].type == OM_PARAM_STR)
 			free(*(char **)((char *)config + om_params[i].offset));
 	}
+	free(config->own_authserv_id);
 	free(config->path);
 	free(config);
 	*configp = NULL;

@@ -102,6 +102,8 @@ struct om_config {
 	   space-separated ("" = trust none), and how many Received headers
 	   our MTAs write above the sender's (mail/authres.h) */
 	char *trusted_authserv_id;
+	/* the first of them: the id omamori's own checks write (derived) */
+	char *own_authserv_id;
 	long trusted_authserv_hops;
 	/* issue 15's gate: how long a link through it lives, how long a
 	   click is kept */

@@ -645,7 +645,7 @@ static void om_scan_auth(struct om_scan_run *run)
 	if (!on)
 		return;
 	memset(&spf, 0, sizeof(spf));
-	spf.id = set->trusted_authserv_id;
+	spf.id = set->own_authserv_id;
 	om_mime_foreach_header(run->msg, om_scan_spf_header, &spf);
 	from = om_mime_from_address(run->msg);
 	memset(&msg, 0, sizeof(msg));

@@ -43,6 +43,7 @@ struct om_scan_settings {
 	   links - signed with link_keys (NULL: none can be made, url-rewrite
 	   disables links instead), under web_url, living link_lifetime */
 	const char *trusted_authserv_id;
+	const char *own_authserv_id;	/* the id omamori's own checks write */
 	/* omamori's own DKIM and DMARC (auth/auth.h), for incoming mail to
 	   a mailbox whose domain has auth-check on; NULL: not checked */
 	struct om_auth *auth;
