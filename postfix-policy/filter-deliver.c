@@ -87,6 +87,7 @@ struct filter_job {
 	const char *qid;	/* Postfix's queue id, "-" when unknown */
 	char hash[33];
 	char spool_name[128];
+	char hold_id[64];	/* a hold's and its ZIP password's id */
 	const char *msg;	/* what goes out: the original or a rewrite */
 	size_t len;
 	struct om_buf rewrite;
@@ -327,51 +328,85 @@ static size_t filter_field_len(const char *p, const char *end)
 	}
 }
 
-/* 1 if the field at p is an X-Omamori-Out-Id. */
-static int filter_is_out_id(const char *p, const char *end)
+/* 1 if the field at p is named name. */
+static int filter_is_field(const char *p, const char *end, const char *name)
 {
-	size_t n = strlen(OM_DEDUP_HEADER);
+	size_t n = strlen(name);
 	const char *q = p + n;
 
-	if ((size_t)(end - p) <= n || strncasecmp(p, OM_DEDUP_HEADER, n) != 0)
+	if ((size_t)(end - p) <= n || strncasecmp(p, name, n) != 0)
 		return 0;
 	while (q < end && (*q == ' ' || *q == '\t'))
 		q++;
 	return q < end && *q == ':';
 }
 
-/* The sender's own X-Omamori-Out-Id fields are not the filter's: taken
-   out of what goes out (job->msg), so the only one the milter sees is the
-   one the filter puts first. */
-static void filter_strip_out_id(struct filter_job *job)
+/* The value of the field at p (n bytes), unfolded and trimmed
+   (allocated). */
+static char *filter_field_value(const char *p, size_t n)
+{
+	const char *colon = memchr(p, ':', n), *end = p + n;
+	struct om_buf b;
+
+	om_buf_init(&b);
+	for (p = colon + 1; p < end; p++) {
+		if (*p == '\r' || *p == '\n')
+			continue;
+		if ((*p == ' ' || *p == '\t') && (b.len == 0 || b.data[b.len - 1] == ' '))
+			continue;
+		om_buf_append(&b, *p == '\t' ? " " : p, 1);
+	}
+	while (b.len > 0 && b.data[b.len - 1] == ' ')
+		b.len--;
+	om_buf_append(&b, "", 0);
+	return om_buf_steal(&b, NULL);
+}
+
+/* Takes every field named name out of what goes out (job->msg); the
+   first one's value into *first_r (allocated) when first_r is not NULL.
+   1 if there was one, else 0. */
+static int filter_take_field(struct filter_job *job, const char *name, char **first_r)
 {
 	const char *p = job->msg, *end = job->msg + job->len;
 	struct om_buf out;
 	size_t n;
 	int found = 0;
 
+	if (first_r != NULL)
+		*first_r = NULL;
 	for (; p < end && *p != '\n' && *p != '\r'; p += n) {
 		n = filter_field_len(p, end);
-		if (filter_is_out_id(p, end)) {
+		if (filter_is_field(p, end, name)) {
 			found = 1;
 			break;
 		}
 	}
 	if (!found)
-		return;
+		return 0;
 	om_buf_init(&out);
 	om_buf_reserve(&out, job->len);
 	for (p = job->msg; p < end && *p != '\n' && *p != '\r'; p += n) {
 		n = filter_field_len(p, end);
-		if (!filter_is_out_id(p, end))
+		if (!filter_is_field(p, end, name))
 			om_buf_append(&out, p, n);
+		else if (first_r != NULL && *first_r == NULL)
+			*first_r = filter_field_value(p, n);
 	}
 	om_buf_append(&out, p, (size_t)(end - p));
-	om_log_info("%s: the sender's %s field removed", job->qid, OM_DEDUP_HEADER);
 	om_buf_free(&job->rewrite);
 	job->rewrite = out;
 	job->msg = job->rewrite.data;
 	job->len = job->rewrite.len;
+	return 1;
+}
+
+/* The sender's own X-Omamori-Out-Id fields are not the filter's: taken
+   out of what goes out, so the only one the milter sees is the one the
+   filter puts first. */
+static void filter_strip_out_id(struct filter_job *job)
+{
+	if (filter_take_field(job, OM_DEDUP_HEADER, NULL))
+		om_log_info("%s: the sender's %s field removed", job->qid, OM_DEDUP_HEADER);
 }
 
 /* The records' suffixes the hourly sweep forgets after filter_retention
@@ -1136,7 +1171,7 @@ static void filter_deliver_admin(struct filter_job *job)
 	char *error = NULL, *id = NULL;
 	int notified = 0;
 
-	if (filter_hold_admin(job->w, job->env, job->msg, job->len, job->qid, job->hash,
+	if (filter_hold_admin(job->w, job->env, job->msg, job->len, job->qid, job->hold_id,
 			      job->admin_kind, job->admin_details, &id, &notified,
 			      &error) < 0) {
 		filter_tempfail(job, "4.3.0 outbound hold unavailable", error);
@@ -1208,7 +1243,7 @@ static int filter_deliver_hold(struct filter_job *job)
 	char *error = NULL, *id = NULL;
 	int ret;
 
-	ret = filter_hold(job->w, job->env, job->msg, job->len, job->qid, job->hash,
+	ret = filter_hold(job->w, job->env, job->msg, job->len, job->qid, job->hold_id,
 			  held, &id, &error);
 	if (ret < 0) {
 		filter_tempfail(job, "4.3.0 outbound hold unavailable", error);
@@ -1221,9 +1256,41 @@ static int filter_deliver_hold(struct filter_job *job)
 	return ret != 0;
 }
 
+/* The checks omamori-submit made before the queue (filter-seal.c), from
+   its seal, which is taken out of the message (a seal not made for this
+   message is only taken out: everything is checked here).  When it
+   zipped, its key is the hold's id, as it is the ZIP password's. */
+static unsigned int filter_read_seal(struct filter_job *job)
+{
+	char *value = NULL, *key = NULL;
+	unsigned int done = 0;
+
+	if (!filter_take_field(job, FILTER_SEAL_HEADER, &value))
+		return 0;
+	if (value == NULL || strcmp(job->qid, "-") == 0 ||
+	    !filter_seal_check(job->w, value, job->qid, job->env->sender, &done, &key)) {
+		om_log_warn("%s: from=<%s>: a %s field not made for this message: "
+			    "removed, every check made here", job->qid, job->env->sender,
+			    FILTER_SEAL_HEADER);
+		free(value);
+		return 0;
+	}
+	om_log_info("%s: checked before the queue as %s (%s%s%s): not again", job->qid,
+		    key, (done & FILTER_DONE_VIRUS) != 0 ? "virus " : "",
+		    (done & FILTER_DONE_BCC) != 0 ? "bcc " : "",
+		    (done & FILTER_DONE_ZIP) != 0 ? "zip" : "");
+	if ((done & FILTER_DONE_ZIP) != 0)
+		snprintf(job->hold_id, sizeof(job->hold_id), "%.*s",
+			 (int)(strcspn(key, "-") + 1 + 16), key);
+	free(value);
+	free(key);
+	return done;
+}
+
 void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 		    const char *msg, size_t len, struct filter_reply *replies)
 {
+	unsigned int done;
 	struct filter_job job;
 	struct filter_plan plan;
 	char *error = NULL;
@@ -1239,16 +1306,23 @@ void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 	filter_hash(env, msg, len, job.hash);
 	snprintf(job.spool_name, sizeof(job.spool_name), "%s-%s",
 		 strcmp(job.qid, "-") == 0 ? "noqid" : job.qid, job.hash);
+	snprintf(job.hold_id, sizeof(job.hold_id), "%.*s",
+		 (int)(strcspn(job.spool_name, "-") + 1 + 16), job.spool_name);
 	if (filter_claim(&job) != 0)
 		goto out;
 	/* before anything keeps a copy (the hold): the milter must only ever
 	   see the filter's own key */
 	filter_strip_out_id(&job);
+	done = filter_read_seal(&job);
 	if (filter_plan_for(w->store, env->sender, &plan, &error) < 0) {
 		filter_tempfail(&job, "4.3.0 settings unavailable", error);
 		free(error);
 		goto out;
 	}
+	if ((done & FILTER_DONE_VIRUS) != 0)
+		plan.virus = 0;
+	if ((done & FILTER_DONE_BCC) != 0)
+		plan.bcc = 0;
 	if (plan.virus && filter_virus(&job, &plan) != 0)
 		goto out;
 	if (plan.spam && filter_deliver_spam(&job) != 0)
@@ -1263,7 +1337,7 @@ void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 		filter_deliver_admin(&job);
 		goto out;
 	}
-	if (filter_deliver_zip(&job) != 0)
+	if ((done & FILTER_DONE_ZIP) == 0 && filter_deliver_zip(&job) != 0)
 		goto out;
 	/* the hold keeps what would go out: after the Bcc and the ZIP */
 	if (!plan.hold || filter_deliver_hold(&job) == 0)
@@ -1289,7 +1363,7 @@ void filter_inline(struct filter_worker *w, const struct filter_envelope *env,
 	struct filter_job job;
 	struct filter_plan plan;
 	struct filter_reply *replies;
-	char *error = NULL;
+	char *error = NULL, *seal;
 	size_t i;
 
 	replies = om_calloc(env->rcpt_count > 0 ? env->rcpt_count : 1, sizeof(*replies));
@@ -1310,6 +1384,9 @@ void filter_inline(struct filter_worker *w, const struct filter_envelope *env,
 		free(error);
 		goto out;
 	}
+	/* a seal is the checks' own: the sender's is taken out */
+	if (filter_take_field(&job, FILTER_SEAL_HEADER, NULL))
+		om_log_info("%s: the sender's %s field removed", job.qid, FILTER_SEAL_HEADER);
 	if (filter_plan_for(w->store, env->sender, &plan, &error) < 0) {
 		filter_tempfail(&job, "4.3.0 settings unavailable", error);
 		free(error);
@@ -1328,12 +1405,22 @@ void filter_inline(struct filter_worker *w, const struct filter_envelope *env,
 	job.final = 1;
 	if (job.bcc_applied > 0 && plan.bcc_notify)
 		filter_bcc_notice(&job);
-	if (job.msg != msg)
+	/* the seal: what was done, for omamori-filter if policyd FILTERs the
+	   message after all (a hold, outbound spam, a change it has not seen) */
+	seal = filter_seal_make(w, job.qid, env->sender,
+				(plan.virus ? FILTER_DONE_VIRUS : 0) |
+				(plan.bcc ? FILTER_DONE_BCC : 0) | FILTER_DONE_ZIP,
+				job.spool_name);
+	if (seal != NULL || job.msg != msg) {
+		if (seal != NULL)
+			om_buf_append_str(out, seal);
 		om_buf_append(out, job.msg, job.len);
+	}
 	om_log_info("%s: from=<%s> nrcpt=%zu size=%zu virus=\"%s\" bcc=%d "
-		    "checked before the queue%s", job.qid, env->sender, env->rcpt_count,
+		    "checked before the queue%s%s", job.qid, env->sender, env->rcpt_count,
 		    job.len, job.log_virus != NULL ? job.log_virus : "-", job.bcc_applied,
-		    job.msg != msg ? ", rewritten" : "");
+		    job.msg != msg ? ", rewritten" : "", seal != NULL ? ", sealed" : "");
+	free(seal);
 out:
 	filter_reply_set(reply, replies[0].code != 0 ? replies[0].code : 451, "%s",
 			 replies[0].text != NULL ? replies[0].text : "4.3.0 internal error");

@@ -6,9 +6,11 @@
  * ones, or all when hold-when does not say "external") is written to
  * filter_spool/hold-ID (fsync'd, file and directory) and recorded in the
  * store (holds) before Postfix hears 250; the other recipients get the mail
- * at once (filter-deliver.c).  The id comes from Postfix's queue id and the
- * message's hash, so a retry of the same delivery finds the hold and does
- * not make a second one.  The sender gets a notice (templates/<lang>/
+ * at once (filter-deliver.c).  The id (the caller's) comes from Postfix's
+ * queue id and the message's hash, or from the before-queue key when
+ * omamori-submit zipped the message (its ZIP password has the same id, so
+ * the recipients' button waits for the hold), so a retry of the same
+ * delivery finds the hold and does not make a second one.  The sender gets a notice (templates/<lang>/
  * hold-notice.txt) with signed links to omamori-web's /h/ and /hl/ pages;
  * it goes out through the re-injection smtpd from <>, which asks no policy,
  * so it is never filtered nor held itself.
@@ -480,7 +482,7 @@ static void filter_hold_found_cb(void *context, const struct om_store_hold *h)
 }
 
 int filter_hold(struct filter_worker *w, const struct filter_envelope *env,
-		const char *msg, size_t len, const char *qid, const char *hash,
+		const char *msg, size_t len, const char *qid, const char *hold_id,
 		unsigned char *held, char **id_r, char **error_r)
 {
 	struct filter_hold_plan plan;
@@ -523,7 +525,7 @@ int filter_hold(struct filter_worker *w, const struct filter_envelope *env,
 	}
 	for (i = 0; i < env->rcpt_count; i++)
 		om_buf_printf(held[i] ? &rcpts : &delivered, "%s\n", env->rcpts[i]);
-	snprintf(id, sizeof(id), "%s-%.16s", strcmp(qid, "-") == 0 ? "noqid" : qid, hash);
+	snprintf(id, sizeof(id), "%s", hold_id);
 	/* a retry finds its hold: nothing is written or recorded twice */
 	if (om_store_hold_list(w->store, OM_HOLD_BY_ID, id, 0, filter_hold_found_cb,
 			       &found, error_r) < 0)
@@ -572,7 +574,7 @@ out:
 /* ---- holds for the administrator (outbound-spam, the brake) ---- */
 
 int filter_hold_admin(struct filter_worker *w, const struct filter_envelope *env,
-		      const char *msg, size_t len, const char *qid, const char *hash,
+		      const char *msg, size_t len, const char *qid, const char *hold_id,
 		      const char *kind, const char *details, char **id_r,
 		      int *notified_r, char **error_r)
 {
@@ -590,7 +592,7 @@ int filter_hold_admin(struct filter_worker *w, const struct filter_envelope *env
 	om_buf_init(&attachments);
 	for (i = 0; i < env->rcpt_count; i++)
 		om_buf_printf(&rcpts, "%s\n", env->rcpts[i]);
-	snprintf(id, sizeof(id), "%s-%.16s", strcmp(qid, "-") == 0 ? "noqid" : qid, hash);
+	snprintf(id, sizeof(id), "%s", hold_id);
 	if (om_store_hold_list(w->store, OM_HOLD_BY_ID, id, 0, filter_hold_found_cb,
 			       &found, error_r) < 0)
 		goto out;

@@ -44,6 +44,9 @@ struct filter_worker {
 	struct om_store *store;	/* opened on first use, reopened after an error */
 	long long last_expire;	/* when this worker last forgot old records */
 	struct filter_smtp_conn *reinject;	/* kept between messages */
+	/* the site's report key, for the before-queue seal (filter-seal.c) */
+	unsigned char report_key[32];
+	int have_report_key;
 };
 
 /* A transaction's envelope as Postfix gave it. */
@@ -87,6 +90,23 @@ void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 void filter_inline(struct filter_worker *w, const struct filter_envelope *env,
 		   const char *msg, size_t len, struct om_buf *out,
 		   struct filter_reply *reply);
+
+/* The before-queue path's seal (filter-seal.c, doc/outbound.md "One
+   decider"): which checks omamori-submit made on a message, verifiable by
+   omamori-filter when policyd FILTERs it after all. */
+#define FILTER_SEAL_HEADER "X-Omamori-Out-Checked"
+#define FILTER_DONE_VIRUS 1u
+#define FILTER_DONE_BCC 2u
+#define FILTER_DONE_ZIP 4u
+/* The seal's header line (allocated, LF-ended) for the message queued as
+   qid from sender, done (FILTER_DONE_*), key (the before-queue key), or
+   NULL (no queue id, no report key: the after-queue path checks again). */
+char *filter_seal_make(struct filter_worker *w, const char *qid, const char *sender,
+		       unsigned int done, const char *key);
+/* 1 when value (the field's value) is a seal made for qid and sender
+   (*done_r, *key_r allocated), else 0. */
+int filter_seal_check(struct filter_worker *w, const char *value, const char *qid,
+		      const char *sender, unsigned int *done_r, char **key_r);
 
 /* outbound-spam (filter-spam.c): scand scores msg (spam check, direction
    out: the global classifier and rules, never the sender's own lists);
@@ -216,11 +236,12 @@ void filter_hold_stop(struct filter_daemon *d);
 /* Holds msg (what would go out) for the sender's confirmation when the
    sender subscribes to outbound-hold and its conditions hold.  held
    (rcpt_count bytes) gets 1 for each held recipient; the others go out
-   now.  Returns 1 held (*id_r: the hold's id, allocated; recorded and
+   now.  hold_id: the id to hold it under (filter-deliver.c's).
+   Returns 1 held (*id_r: the hold's id, allocated; recorded and
    fsync'd in the spool, or found from an earlier attempt), 0 nothing
    held, -1 error (*error_r: answer 4xx). */
 int filter_hold(struct filter_worker *w, const struct filter_envelope *env,
-		const char *msg, size_t len, const char *qid, const char *hash,
+		const char *msg, size_t len, const char *qid, const char *hold_id,
 		unsigned char *held, char **id_r, char **error_r);
 
 /* Holds the whole message for the administrator (kind OM_HOLD_KIND_SPAM
@@ -229,7 +250,7 @@ int filter_hold(struct filter_worker *w, const struct filter_envelope *env,
    discarded with omamorictl hold.  Returns 1 (*id_r allocated;
    *notified_r: a retry finds its alert sent) or -1 with *error_r. */
 int filter_hold_admin(struct filter_worker *w, const struct filter_envelope *env,
-		      const char *msg, size_t len, const char *qid, const char *hash,
+		      const char *msg, size_t len, const char *qid, const char *hold_id,
 		      const char *kind, const char *details, char **id_r,
 		      int *notified_r, char **error_r);
 /* Mails templates/<lang>/template_name.txt (vars, brand footer) to the

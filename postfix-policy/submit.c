@@ -1,26 +1,30 @@
 /* submit.c - omamori-submit: the submission smtpd's milter, the
  * before-queue path of outbound mail (doc/outbound.md "The two paths").
  *
- * An authenticated sender ({auth_authen}) whose mail needs no hold
- * (decide/route.h: subscribed to outbound-virus, -bcc or -zip only, no
- * outbound-spam, no hold condition that may be met, not braked) has it
- * checked here, while the client waits for the answer to its end of DATA:
- * filter_inline (filter-deliver.c, the very functions omamori-filter runs
- * after the queue) scans it with omamori-scand, hides the To/Cc list,
- * zips the attachments and sends the notices; the changes go back to
- * Postfix as header and body edits, and Postfix queues the message once.
- * A virus with outbound-virus-action block is a 554 5.7.1 to the client,
- * anything this cannot decide (scand down, the store) a 451 4.x: the
- * client keeps the message and tries again.  Exactly once comes with it:
- * the client hears 250 only after Postfix has committed the queue file.
+ * An authenticated sender ({auth_authen}) subscribed to an outbound feature
+ * has the mail checked here, while the client waits for the answer to its
+ * end of DATA: filter_inline (filter-deliver.c, the very functions
+ * omamori-filter runs after the queue) scans it with omamori-scand, hides
+ * the To/Cc list, zips the attachments and sends the notices; the changes
+ * go back to Postfix as header and body edits, with a seal saying what was
+ * done (filter-seal.c), and Postfix queues the message once.  A virus with
+ * outbound-virus-action block is a 554 5.7.1 to the client, anything this
+ * cannot decide (scand down, the store) a 451 4.x: the client keeps the
+ * message and tries again.  Exactly once comes with it: the client hears
+ * 250 only after Postfix has committed the queue file.
  *
- * Everything else is answered SMFIS_ACCEPT as early as it is known, with
- * no body sent here: no login, or a login without an outbound feature (at
- * MAIL FROM), a braked login (policyd FILTERs it to the brake socket), and
- * a recipient for which the route is QUEUE (at RCPT: policyd FILTERs the
- * message to omamori-filter, which does it all after the queue).  policyd
- * asks the same om_route_rcpt_conf at RCPT, so a message is checked by
- * one of the two paths, never both.
+ * One decider (doc/outbound.md): this checks every subscriber's message,
+ * whether or not policyd also FILTERs it to omamori-filter (a hold that
+ * may apply, outbound-spam, outbound-path queue: decide/route.h).  The
+ * filter verifies the seal and skips what it names, holding or scoring
+ * what was checked once.  So a settings change policyd has not seen yet
+ * can neither send mail unchecked nor zip it twice.  Where this cannot
+ * check (scand down) a message whose route is QUEUE, it leaves it
+ * unsealed to the filter instead of a 451, as outbound-path queue asks.
+ *
+ * Answered SMFIS_ACCEPT at MAIL FROM, with no body sent here: no login, a
+ * login without an outbound feature, a braked login (policyd FILTERs its
+ * mail to the brake socket, which holds it before any ZIP).
  *
  * A program of its own, like omamori-dedup: libmilter's smfi_main owns the
  * process's signals and makes a thread per connection; omamori-filter has
@@ -99,6 +103,8 @@ struct submit_msg {
 	   domain cost one decision, not 12 rounds of store reads */
 	char *route_domain;
 	enum om_route route;
+	int after_queue;	/* some recipient's route is QUEUE: policyd
+				   most likely FILTERs the message too */
 	int body_started, pending_cr, too_big, too_many;
 };
 
@@ -328,10 +334,12 @@ static sfsistat submit_envrcpt(SMFICTX *ctx, char **argv)
 		m->route = submit_route(m, rcpt, &why);
 	}
 	if (m->route != OM_ROUTE_INLINE) {
-		/* policyd FILTERs the whole message to omamori-filter */
-		om_log_debug("from=<%s> to=<%s>: after the queue (%s)", m->sender, rcpt, why);
-		free(rcpt);
-		return SMFIS_ACCEPT;
+		/* policyd FILTERs the message to omamori-filter too (when its
+		   snapshot agrees): checked here all the same, sealed, and the
+		   filter holds or scores what it finds checked */
+		om_log_debug("from=<%s> to=<%s>: also after the queue (%s)", m->sender,
+			     rcpt, why);
+		m->after_queue = 1;
 	}
 	if (m->rcpt_count >= SUBMIT_RCPTS_MAX) {
 		free(rcpt);
@@ -680,6 +688,14 @@ static sfsistat submit_eom(SMFICTX *ctx)
 			submit_setreply(ctx, 451, "4.3.0 outbound check failed, try again later");
 			ret = SMFIS_TEMPFAIL;
 		}
+	} else if (reply.code < 500 && m->after_queue) {
+		/* cannot check now, and the message goes after the queue: left
+		   unsealed to omamori-filter, which checks it all (the sender's
+		   mail waits in the queue rather than in the mail program) */
+		om_log_warn("%s: from=<%s>: not checked before the queue (%s): left to "
+			    "omamori-filter", qid != NULL ? qid : "-", m->sender,
+			    reply.text != NULL ? reply.text : "");
+		ret = SMFIS_CONTINUE;
 	} else {
 		submit_setreply(ctx, reply.code, reply.text != NULL ? reply.text : "");
 		ret = reply.code >= 500 ? SMFIS_REJECT : SMFIS_TEMPFAIL;

@@ -13,9 +13,13 @@ gone from the sink's copy.  scand down: the client gets a 451 and nothing
 goes out; the same message sent again once scand is back goes out once.
 Two submissions of the same message carry the same ZIP password.  alice,
 subscribed to outbound-spam and outbound-zip, is FILTERed (the after-queue
-path: content decides), and her mail is zipped once - not again by the
-milter.  With outbound-hold (hold-when external) an inside recipient goes
-inline, an outside one is FILTERed.  TAP output."""
+path: content decides); the milter zips and seals her mail, the filter
+finds the seal and does not zip it again.  With outbound-hold (hold-when
+external) an inside recipient goes inline, an outside one is FILTERed.
+One decider: outbound-hold turned on and a mail sent in the same second
+(policyd has not seen it) never goes out unchecked - held, or zipped with
+its virus removed; a sender's own X-Omamori-Out-Checked seal is taken out
+and the checks run.  TAP output."""
 import email
 import email.policy
 import os
@@ -253,8 +257,9 @@ def scand_down_is_a_4xx_and_the_retry_goes_out_once(st):
 @tap.case
 def a_filtered_message_is_zipped_once(st):
     """alice: outbound-spam (after the queue: content decides) and
-    outbound-zip.  policyd FILTERs her mail; omamori-submit lets it pass
-    at RCPT, so the filter zips it and nobody zips it again."""
+    outbound-zip.  policyd FILTERs her mail; omamori-submit zips it and
+    seals it, the filter scores it and, finding the seal, does not zip it
+    again."""
     m = mk()
     filtered = filter_lines(st, "alice@example.test")
     send_as(st, "alice@example.test", ["ext@far.example"],
@@ -275,6 +280,9 @@ def a_filtered_message_is_zipped_once(st):
     check(len(ids) == 2, "queue ids (the original, the filter's copy): %r" % ids)
     time.sleep(2)
     check(len(notices_for(st, "alice@example.test", m)) == 1, "a second notice")
+    check(re.search(r"checked before the queue as sub-[0-9a-f]{32} \(zip\): not again",
+                    log_text(st, "filter.log")), "the filter did not find the seal")
+    check(header_of(got[0], "X-Omamori-Out-Checked") is None, "the seal went out")
 
 
 @tap.case
@@ -310,6 +318,58 @@ def hold_routes_outside_recipients_after_the_queue_only(st):
 
 
 @tap.case
+def a_hold_policyd_has_not_seen_yet_sends_nothing_unchecked(st):
+    """outbound-hold turned on for carol and a mail sent at once, before
+    policyd's next look at the store: whichever path it takes, it is never
+    out unchecked - held after the queue, or zipped with its virus gone."""
+    sealed = log_text(st, "submit.log").count("from=<carol@example.test> nrcpt=1")
+    st.ctl("sub", "set", "carol@example.test", "outbound-hold", "on")
+    try:
+        m = mk()
+        send_as(st, "carol@example.test", ["ext@far.example"],
+                mail(m, "carol@example.test", "ext@far.example",
+                     files=[("report.pdf", PDF, "application/pdf"),
+                            ("eicar.com", EICAR, "application/octet-stream")]))
+        deadline = time.time() + 20
+        held = out = False
+        while time.time() < deadline and not (held or out):
+            held = "held as" in "\n".join(queue_ids_of(st, m)[1])
+            out = bool(sink(st, m))
+            time.sleep(0.5)
+        check(held or out, "neither held nor sent")
+        for raw in sink(st, m):
+            check(EICAR not in raw and EICAR not in decoded(raw).encode(),
+                  "the virus went out")
+            check([a[0] for a in zips(raw)] == ["attachments.zip"], "not zipped")
+        lines = [line for line in log_text(st, "submit.log").splitlines()
+                 if "from=<carol@example.test> nrcpt=1" in line]
+        check(len(lines) == sealed + 1 and
+              lines[-1].endswith("checked before the queue, rewritten, sealed"),
+              "omamori-submit did not check and seal it: %r" % lines[-1:])
+    finally:
+        st.ctl("sub", "set", "carol@example.test", "outbound-hold", "off")
+        refresh()
+
+
+@tap.case
+def a_senders_seal_is_taken_out_and_the_checks_run(st):
+    """A client's own X-Omamori-Out-Checked (claiming virus, bcc and zip
+    done) is removed by the milter, which checks the mail all the same."""
+    m = mk()
+    data = mail(m, "carol@example.test", "ext@far.example",
+                files=[("eicar.com", EICAR, "application/octet-stream")])
+    forged = ("X-Omamori-Out-Checked: ABCDEF123 virus,bcc,zip sub-%s 1 %d %s\n"
+              % ("0" * 32, int(time.time()), "ab" * 32)).encode()
+    send_as(st, "carol@example.test", ["ext@far.example"], forged + data)
+    raw = wait_sink(st, m)[0]
+    check(EICAR not in raw and EICAR not in decoded(raw).encode(), "the virus went out")
+    seals = [v for v in email.message_from_bytes(raw).get_all("X-Omamori-Out-Checked", [])]
+    check(len(seals) == 1 and "ABCDEF123" not in seals[0], "seals: %r" % seals)
+    check("the sender's X-Omamori-Out-Checked field removed" in log_text(st, "submit.log"),
+          "the milter did not say it removed the seal")
+
+
+@tap.case
 def unauthenticated_mail_is_not_touched(st):
     m = mk()
     with st.smtp() as s:
@@ -321,7 +381,8 @@ def unauthenticated_mail_is_not_touched(st):
 
 
 if __name__ == "__main__":
-    # the before-queue path is opt-in (omamori.conf outbound_inline = 1)
+    # the before-queue path (omamori.conf outbound_inline = 1, the
+    # stack's default too)
     os.environ["OMAMORI_OUTBOUND_INLINE"] = "1"
     sys.exit(run_suite(tap, setup=[
         ("sub", "set", "carol@example.test", "outbound-bcc", "on"),

@@ -323,6 +323,7 @@ def no_password_for_a_held_or_cancelled_mail(st):
     nothing (409); after the sender cancels it, 410, and never a password."""
     m = mk()
     st.ctl("sub", "set", SENDER, "outbound-hold", "on")
+    time.sleep(1.6)     # policyd picks store changes up every second
     try:
         send_as(st, SENDER, OUTSIDE, mail(m, SENDER, ", ".join(OUTSIDE),
                                           [("report.pdf", PDF, "application/pdf")]))
