@@ -103,6 +103,9 @@ struct submit_msg {
 	   domain cost one decision, not 12 rounds of store reads */
 	char *route_domain;
 	enum om_route route;
+	int noreply;		/* the MTA does not wait for our answer to a
+				   recipient, a header, the end of the header
+				   or a body chunk (kept across messages) */
 	int after_queue;	/* some recipient's route is QUEUE: policyd
 				   most likely FILTERs the message too */
 	int body_started, pending_cr, too_big, too_many;
@@ -176,6 +179,7 @@ static struct submit_msg *submit_msg(SMFICTX *ctx)
 static void submit_msg_reset(struct submit_msg *m)
 {
 	size_t i;
+	int noreply;
 
 	if (m == NULL)
 		return;
@@ -192,8 +196,26 @@ static void submit_msg_reset(struct submit_msg *m)
 	}
 	free(m->fields);
 	om_buf_free(&m->msg);
+	noreply = m->noreply;
 	memset(m, 0, sizeof(*m));
+	m->noreply = noreply;
 	om_buf_init(&m->msg);
+}
+
+/* The answer to a step of a message that is not ours to follow (cannot
+   happen after MAIL FROM went on): a 4xx, or with no reply agreed,
+   none - the end of the message then answers 4xx. */
+static sfsistat submit_lost(const struct submit_msg *m)
+{
+	return m != NULL && m->noreply ? SMFIS_NOREPLY : SMFIS_TEMPFAIL;
+}
+
+/* The answer to a recipient, header or body chunk that was kept: none
+   when the MTA agreed not to wait for one (each is a round trip less:
+   a message of 12 recipients and 10 header fields is 23 fewer). */
+static sfsistat submit_next(const struct submit_msg *m)
+{
+	return m->noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 /* An address without its angle brackets (allocated). */
@@ -270,8 +292,11 @@ static sfsistat submit_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f
 	unsigned long need = SMFIF_CHGHDRS | SMFIF_ADDHDRS | SMFIF_CHGBODY;
 	unsigned long want = SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOUNKNOWN |
 		SMFIP_NODATA | SMFIP_HDR_LEADSPC;
+	/* the steps whose answer is always "go on" (what they find is
+	   answered at the end of the message): no reply, when offered */
+	unsigned long quiet = SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY;
+	struct submit_msg *m = submit_msg(ctx);
 
-	(void)ctx;
 	(void)f2;
 	(void)f3;
 	if ((f0 & need) != need || (f1 & SMFIP_HDR_LEADSPC) == 0) {
@@ -279,8 +304,11 @@ static sfsistat submit_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f
 			     "header leading space: messages tempfailed");
 		return SMFIS_REJECT;
 	}
+	if (m == NULL)
+		return SMFIS_REJECT;	/* milter_default_action: tempfail */
+	m->noreply = (f1 & quiet) == quiet;
 	*pf0 = need;
-	*pf1 = want & f1;
+	*pf1 = (want | (m->noreply ? quiet : 0)) & f1;
 	*pf2 = 0;
 	*pf3 = 0;
 	return SMFIS_CONTINUE;
@@ -324,7 +352,7 @@ static sfsistat submit_envrcpt(SMFICTX *ctx, char **argv)
 	char *rcpt;
 
 	if (m == NULL || m->login == NULL)
-		return SMFIS_TEMPFAIL;
+		return submit_lost(m);
 	rcpt = submit_address(argv[0] != NULL ? argv[0] : "");
 	why = "as the recipient before";
 	if (m->route_domain == NULL ||
@@ -344,11 +372,11 @@ static sfsistat submit_envrcpt(SMFICTX *ctx, char **argv)
 	if (m->rcpt_count >= SUBMIT_RCPTS_MAX) {
 		free(rcpt);
 		m->too_many = 1;
-		return SMFIS_CONTINUE;
+		return submit_next(m);
 	}
 	m->rcpts = om_realloc(m->rcpts, (m->rcpt_count + 1) * sizeof(*m->rcpts));
 	m->rcpts[m->rcpt_count++] = rcpt;
-	return SMFIS_CONTINUE;
+	return submit_next(m);
 }
 
 /* Appends text with CRLF made LF (the filter's code works on LF). */
@@ -379,12 +407,12 @@ static sfsistat submit_header(SMFICTX *ctx, char *name, char *value)
 	struct om_buf v;
 
 	if (m == NULL || m->login == NULL)
-		return SMFIS_TEMPFAIL;
+		return submit_lost(m);
 	if (submit_over(m, strlen(name) + strlen(value) + 2))
-		return SMFIS_CONTINUE;
+		return submit_next(m);
 	if (m->field_count >= SUBMIT_HEADERS_MAX) {
 		m->too_big = 1;
-		return SMFIS_CONTINUE;
+		return submit_next(m);
 	}
 	om_buf_init(&v);
 	submit_append_lf(&v, value, strlen(value));
@@ -395,7 +423,7 @@ static sfsistat submit_header(SMFICTX *ctx, char *name, char *value)
 	f->name = om_strdup(name);
 	f->value = v.data;
 	om_buf_printf(&m->msg, "%s:%s\n", f->name, f->value);
-	return SMFIS_CONTINUE;
+	return submit_next(m);
 }
 
 static sfsistat submit_eoh(SMFICTX *ctx)
@@ -403,10 +431,10 @@ static sfsistat submit_eoh(SMFICTX *ctx)
 	struct submit_msg *m = smfi_getpriv(ctx);
 
 	if (m == NULL || m->login == NULL)
-		return SMFIS_TEMPFAIL;
+		return submit_lost(m);
 	om_buf_append_str(&m->msg, "\n");
 	m->body_started = 1;
-	return SMFIS_CONTINUE;
+	return submit_next(m);
 }
 
 static sfsistat submit_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
@@ -415,9 +443,9 @@ static sfsistat submit_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	const char *p = (const char *)chunk;
 
 	if (m == NULL || m->login == NULL)
-		return SMFIS_TEMPFAIL;
+		return submit_lost(m);
 	if (submit_over(m, len))
-		return SMFIS_CONTINUE;
+		return submit_next(m);
 	/* a CR at the end of the last chunk and LF at the start of this */
 	if (m->pending_cr) {
 		m->pending_cr = 0;
@@ -434,7 +462,7 @@ static sfsistat submit_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 		len--;
 	}
 	submit_append_lf(&m->msg, p, len);
-	return SMFIS_CONTINUE;
+	return submit_next(m);
 }
 
 /* ---- the answer: header and body edits ---- */
