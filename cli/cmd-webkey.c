@@ -21,7 +21,12 @@
 
 int ctl_webkey_own(struct ctl *ctl)
 {
-	const char *path = ctl->config->web_key_path, *user = ctl->config->web_user;
+	return ctl_key_own(ctl, ctl->config->web_key_path);
+}
+
+int ctl_key_own(struct ctl *ctl, const char *path)
+{
+	const char *user = ctl->config->web_user;
 	struct passwd *pw;
 
 	if (geteuid() != 0 || *user == '\0')

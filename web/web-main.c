@@ -280,6 +280,22 @@ static int web_main_keys(struct web_server *server, char **error_r)
 	return 0;
 }
 
+/* The isolation key, read as web_user (omamorictl init gives it to
+   web_user): without it isolated files cannot be opened, their pages
+   still show what is known. */
+static void web_main_isolate_key(struct web_server *server)
+{
+	char *error = NULL;
+
+	if (om_token_keys_load(server->config->isolate_key_path, &server->isolate_keys,
+			       &error) < 0) {
+		om_log_warn("%s: isolated attachments cannot be downloaded", error);
+		free(error);
+		return;
+	}
+	server->has_isolate_keys = 1;
+}
+
 /* The brand logo, read as web_user (so it cannot serve a file only root
    reads); PNG or SVG by its name.  A logo that cannot be read is logged
    and left out: pages work without it. */
@@ -393,6 +409,7 @@ int main(int argc, char **argv)
 	    web_main_check_store(&server, &error) < 0)
 		om_fatal("%s", error != NULL ? error : "cannot make the server's locks");
 	web_main_logo(&server);
+	web_main_isolate_key(&server);
 	/* the gate's lookups: registrable domains from the system's list */
 	if ((server.psl = om_url_psl_open(&error)) == NULL)
 		om_fatal("%s", error);
@@ -406,6 +423,7 @@ int main(int argc, char **argv)
 	web_main_loop(&server, signal_fd);
 	web_http_stop(&server, &http);
 	web_keys_forget(&server.keys);
+	web_keys_forget(&server.isolate_keys);
 	free(server.logo);
 	om_url_psl_close(&server.psl);
 	(void)pthread_key_delete(server.thread_key);

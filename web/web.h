@@ -36,6 +36,10 @@ struct web_server {
 	   request; a handler copies them under the read lock */
 	pthread_rwlock_t keys_lock;
 	struct om_token_keys keys;
+	/* the isolation key (isolate_key_path: crypto/vault.h), read once
+	   at start; has_isolate_keys 0 without it (no file opens) */
+	struct om_token_keys isolate_keys;
+	int has_isolate_keys;
 	/* each thread of the pool has its own struct web_thread: a store
 	   handle (a handle is used by one thread at a time: store.h) and
 	   the caches that go with it */
@@ -87,6 +91,7 @@ struct web_response {
 	int body_static;
 	const char *content_type;	/* static */
 	char *location;			/* 303: a relative path (allocated) */
+	char *disposition;		/* Content-Disposition (allocated), or NULL */
 	const char *allow;		/* 405 */
 	int cacheable;			/* the same for everyone (the style
 					   sheet, the logo): browsers may keep it */
@@ -130,6 +135,10 @@ void web_zip_act(struct web_request *req, struct web_response *resp);
 /* web-gate.c: /u/<token>, the click-time gate (issue 15) */
 void web_gate_show(struct web_request *req, struct web_response *resp);
 void web_gate_act(struct web_request *req, struct web_response *resp);
+/* web-isolate.c: /f/<token>, an isolated attachment (issue 16): the page
+   (GET) and its download (POST, CSRF) */
+void web_isolate_show(struct web_request *req, struct web_response *resp);
+void web_isolate_get(struct web_request *req, struct web_response *resp);
 /* web-me.c: /me/<token>, the user's own settings */
 void web_me_show(struct web_request *req, struct web_response *resp);
 void web_me_change(struct web_request *req, struct web_response *resp);
