@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gmime/gmime.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -471,6 +472,15 @@ static int om_att_isolate_write(const struct om_scan_settings *set, const char *
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
 	if (fd < 0) {
 		*error_r = om_asprintf("isolate: %s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	/* omamori-web reads it through the directory's group, whatever the
+	   umask */
+	if (fchmod(fd, 0640) < 0) {
+		*error_r = om_asprintf("isolate: %s: %s", path, strerror(errno));
+		close(fd);
+		(void)unlink(path);
 		free(path);
 		return -1;
 	}
