@@ -17,6 +17,7 @@ subscribed to "attachments"; each mail is built here at run time:
 - attachment-isolate-archives: a .7z name isolated, a .zip not unless
   with-zip; attachment-isolate-original on: the risky file's page offers
   the original, and gives it;
+- one mail to two mailboxes: a file, a row and a link of each one's own;
 - expiry: the row's expiry moved into the past, omamorictl cron removes
   the file and the row, the page says gone (410);
 - omamorictl refuses values the settings do not have.
@@ -40,6 +41,7 @@ from omtest import (Tap, check, decoded, file_part, forms_of, header_of,  # noqa
 
 tap = Tap()
 USER = "alice@example.test"
+BOB = "bob@example.test"
 DOMAIN = "example.test"
 
 
@@ -329,6 +331,37 @@ def cron_removes_expired_file_and_row(st):
 
 
 @tap.case
+def each_recipient_gets_a_file_and_link_of_their_own(st):
+    """One mail to two mailboxes of the domain: two files, two rows, two
+    links, each naming its own mailbox (the delivery plugin asks scand per
+    recipient when the domain analyses attachments)."""
+    settings(st)
+    m = marker()
+    raw = mixed(m, [text_part(b"for both"), file_part(b"both.exe", program())])
+    raw = raw.replace(b"To: " + USER.encode(), b"To: " + USER.encode() + b", " + BOB.encode())
+    st.send(raw, [USER, BOB])
+    got = {}
+    deadline = time.time() + 40
+    while len(got) < 2 and time.time() < deadline:
+        for who in (USER, BOB):
+            mine = in_box(st, who, m)
+            if mine:
+                got[who] = mine[0]
+        time.sleep(0.3)
+    check(len(got) == 2, "not delivered to both: %r" % list(got))
+    la, lb = links(got[USER])[0], links(got[BOB])[0]
+    check(la != lb, "both got the same link")
+    mine = sorted(r[1] for r in rows(st) if r[2] == "both.exe")
+    check(mine == sorted([USER, BOB]), "rows: %r" % mine)
+    for who, url in ((USER, la), (BOB, lb)):
+        claims = url.rsplit("/", 1)[1].split(".")[0]
+        text = base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)).decode()
+        check(text.split("\n")[3] == who, "%s's link names %r" % (who, text))
+        status, _, page = http(url)
+        check(status == 200 and "both.exe" in page, "%s's page: %d" % (who, status))
+
+
+@tap.case
 def settings_are_validated(st):
     for name, bad in (("attachment-action", "delete"), ("attachment-isolate-all", "yes"),
                       ("attachment-isolate-archives", "all"), ("attachment-isolate-days", "0"),
@@ -348,5 +381,5 @@ def settings_are_validated(st):
 
 
 if __name__ == "__main__":
-    sys.exit(run_suite(tap, subscribe=[USER],
+    sys.exit(run_suite(tap, subscribe=[USER, BOB],
                        setup=[("domain", "set", DOMAIN, "attachments", "on")]))
