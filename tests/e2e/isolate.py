@@ -149,6 +149,9 @@ def token(st, mailbox, action, message, lifetime):
 @tap.case
 def program_named_pdf_is_isolated_with_notice_and_link(st):
     settings(st)
+    # isolate is the default: no attachment-action set for the domain
+    st.ctl("domain", "unset", DOMAIN, "attachment-action")
+    time.sleep(1.2)
     m = marker()
     tag = b"ISOLATION-MARKER-" + m
     raw = mixed(m, [text_part(b"see the invoice"), file_part(b"invoice.pdf", program(tag))])
