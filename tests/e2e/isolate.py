@@ -19,7 +19,9 @@ subscribed to "attachments"; each mail is built here at run time:
   the original, and gives it;
 - one mail to two mailboxes: a file, a row and a link of each one's own;
 - expiry: the row's expiry moved into the past, omamorictl cron removes
-  the file and the row, the page says gone (410);
+  the file and the row, the page says gone (410); a file without a row
+  older than a day is removed, a younger one and a name that is no id
+  are not;
 - omamorictl refuses values the settings do not have.
 TAP."""
 import base64
@@ -331,6 +333,23 @@ def cron_removes_expired_file_and_row(st):
     check("isolated-expiry: 1 isolated files removed" in out, "cron said: %r" % out)
     check(not os.path.exists(path), "the file is still on disk")
     check(not [x for x in rows(st) if x[0] == r[0]], "the row is still in the store")
+    # files without a row: removed when older than a day, kept younger;
+    # a name that is not an id is never touched
+    old, young, other = ("%032x" % 0xdead, "%032x" % 0xbeef, "README")
+    for name in (old, young, other):
+        with open(os.path.join(spool(st), name), "wb") as f:
+            f.write(b"OMV1 orphan")
+    long_ago = time.time() - 2 * 86400
+    os.utime(os.path.join(spool(st), old), (long_ago, long_ago))
+    os.utime(os.path.join(spool(st), other), (long_ago, long_ago))
+    out = st.ctl("cron", "--now").stdout.decode()
+    check("isolated-orphans: 1 files without a record removed" in out, "cron said: %r" % out)
+    left = os.listdir(spool(st))
+    check(old not in left and young in left and other in left, "orphans: %r" % left)
+    for name in (young, other):
+        os.unlink(os.path.join(spool(st), name))
+    check(all(os.path.exists(os.path.join(spool(st), x[0])) for x in rows(st)),
+          "cron removed a file that has its row")
 
 
 @tap.case
