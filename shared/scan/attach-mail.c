@@ -460,6 +460,45 @@ static char *om_att_findings_lines(const struct om_att_report *rep)
 	return om_buf_steal(&b, NULL);
 }
 
+/* The findings of leaf i, and for a leaf inside an attached message those
+   of every leaf of that message. */
+static char *om_att_findings_unit(const struct om_att_mail *am, size_t i)
+{
+	struct om_buf b;
+	char *one;
+	size_t j;
+
+	if (!am->leaves[i].in_attached_message)
+		return om_att_findings_lines(&am->reports[i]);
+	om_buf_init(&b);
+	for (j = 0; j < am->count; j++) {
+		if (am->leaves[j].unit != am->leaves[i].unit)
+			continue;
+		one = om_att_findings_lines(&am->reports[j]);
+		om_buf_append_str(&b, one);
+		free(one);
+	}
+	om_buf_append(&b, "", 0);
+	return om_buf_steal(&b, NULL);
+}
+
+/* 1 when an earlier leaf of the same attached message was isolated: the
+   message is kept once. */
+static int om_att_unit_done(const struct om_att_mail *am, const int *leaf_actions,
+			    size_t i)
+{
+	size_t j;
+
+	if (!am->leaves[i].in_attached_message)
+		return 0;
+	for (j = 0; j < i; j++) {
+		if (am->leaves[j].unit == am->leaves[i].unit &&
+		    leaf_actions[j] == OM_ATT_ISOLATE)
+			return 1;
+	}
+	return 0;
+}
+
 /* Writes data encrypted as isolate_dir/id; *sealed_r its sealed key.  0,
    or -1 with *error_r and nothing left on disk. */
 static int om_att_isolate_write(const struct om_scan_settings *set, const char *id,
@@ -531,26 +570,34 @@ static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
 	static const char *const whys[] = { "finding", "finding", "archive", "all" };
 	const struct om_mime_leaf *leaf = &am->leaves[i];
 	char id[OM_VAULT_NEW_ID_LEN + 1], *sealed = NULL, *name, *findings, *link;
+	char *unit_name = NULL;
 	struct om_store_isolated row;
 	struct om_buf data;
 	int ret;
 
 	om_buf_init(&data);
-	if (om_mime_leaf_decode(leaf, &data, error_r) < 0) {
+	/* inside an attached message: the unit that leaves the mail is the
+	   whole attached message, so that is what is kept */
+	om_mime_unit_message(leaf, &data, &unit_name);
+	if (unit_name == NULL && om_mime_leaf_decode(leaf, &data, error_r) < 0) {
 		om_buf_free(&data);
 		return -1;
 	}
 	if (om_vault_new_id(id) < 0) {
+		free(unit_name);
 		om_buf_free(&data);
 		*error_r = om_strdup("isolate: no random id");
 		return -1;
 	}
 	if (om_att_isolate_write(set, id, &data, &sealed, error_r) < 0) {
+		free(unit_name);
 		om_buf_free(&data);
 		return -1;
 	}
-	name = om_sanitize(leaf->filename != NULL ? leaf->filename : "(no name)", 250);
-	findings = om_att_findings_lines(&am->reports[i]);
+	name = om_sanitize(unit_name != NULL ? unit_name :
+			   leaf->filename != NULL ? leaf->filename : "(no name)", 250);
+	free(unit_name);
+	findings = om_att_findings_unit(am, i);
 	memset(&row, 0, sizeof(row));
 	row.id = id;
 	row.mailbox = req->mailbox;
@@ -612,7 +659,7 @@ static int om_att_isolate_all(const struct om_att_mail *am,
 	clean = om_sanitize(subject != NULL ? subject : "", 250);
 	free(subject);
 	for (i = 0; i < am->count && ret == 0; i++) {
-		if (leaf_actions[i] == OM_ATT_ISOLATE)
+		if (leaf_actions[i] == OM_ATT_ISOLATE && !om_att_unit_done(am, leaf_actions, i))
 			ret = om_att_isolate_leaf(am, i, set, req, days,
 						  (enum om_att_why)whys[i], clean,
 						  &list, error_r);

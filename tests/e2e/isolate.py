@@ -17,6 +17,8 @@ subscribed to "attachments"; each mail is built here at run time:
 - attachment-isolate-archives: a .7z name isolated, a .zip not unless
   with-zip; attachment-isolate-original on: the risky file's page offers
   the original, and gives it;
+- a program inside an attached message: the whole .eml is isolated, and
+  is what "original" gives back;
 - one mail to two mailboxes: a file, a row and a link of each one's own;
 - expiry: the row's expiry moved into the past, omamorictl cron removes
   the file and the row, the page says gone (410); a file without a row
@@ -311,6 +313,31 @@ def original_of_risky_file_when_domain_allows(st):
           "original not offered")
     status, headers, body = post_button(url, page, "original")
     check(status == 200 and body == exe, "original: %d" % status)
+    settings(st)
+
+
+@tap.case
+def attached_message_is_kept_whole(st):
+    """A program inside a forwarded mail (.eml, message/rfc822): the whole
+    attached message leaves the mail and is what the page gives back."""
+    settings(st, attachment_isolate_original="on")
+    m = marker()
+    inner = (b"From: a@far.test\nTo: b@far.test\nSubject: inner " + m + b"\n"
+             b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"II\"\n\n"
+             b"--II\n" + text_part(b"inner text") + b"--II\n" +
+             file_part(b"run.exe", program()) + b"--II--\n")
+    part = (b"Content-Type: message/rfc822; name=\"fwd.eml\"\n"
+            b"Content-Disposition: attachment; filename=\"fwd.eml\"\n\n" + inner)
+    got = deliver(st, mixed(m, [text_part(b"forwarded"), part]), m)
+    check(b"Subject: inner " + m not in got and b"message/rfc822" not in got,
+          "the attached message is still in the mail")
+    r = row_of(st, "fwd.eml")
+    check(r[5].startswith("ATT_RISKY_EXT\trun.exe"), "row findings: %r" % (r[5],))
+    url = links(got)[0]
+    status, _, page = http(url)
+    status, _, body = post_button(url, page, "original")
+    check(status == 200 and b"Subject: inner " + m in body and b"inner text" in body,
+          "the original is not the whole attached message: %d %r" % (status, body[:200]))
     settings(st)
 
 
