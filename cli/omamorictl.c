@@ -88,6 +88,8 @@ static void ctl_usage(FILE *out)
 		"  cron [--now | --at HH:MM]             periodic tasks due now (a timer runs it each minute)\n"
 		"  web-key rotate                        a new key for omamori-web's links (the old one\n"
 		"                                        still verifies); then reload omamori-web\n"
+		"  isolate-key rotate                    a new key pair for isolated attachments (files\n"
+		"                                        before still open); restart scand, reload web\n"
 		"  quarantine list MAILBOX               a mailbox's quarantined mail (id, received, sender, ...)\n"
 		"  quarantine release [--allow] MAILBOX ID   to INBOX (--allow: and allow its sender)\n"
 		"  quarantine delete MAILBOX ID          expunge it\n"
@@ -259,6 +261,7 @@ static const struct ctl_command {
 	{ "prune", ctl_cmd_prune },
 	{ "cron", ctl_cmd_cron },
 	{ "web-key", ctl_cmd_webkey },
+	{ "isolate-key", ctl_cmd_isolatekey },
 	{ "quarantine", ctl_cmd_quarantine },
 	{ "hold", ctl_cmd_hold },
 	{ "brake", ctl_cmd_brake },

@@ -285,15 +285,28 @@ static int web_main_keys(struct web_server *server, char **error_r)
    still show what is known. */
 static void web_main_isolate_key(struct web_server *server)
 {
+	struct om_token_keys keys;
 	char *error = NULL;
 
-	if (om_token_keys_load(server->config->isolate_key_path, &server->isolate_keys,
-			       &error) < 0) {
+	if (om_token_keys_load(server->config->isolate_key_path, &keys, &error) < 0) {
 		om_log_warn("%s: isolated attachments cannot be downloaded", error);
 		free(error);
 		return;
 	}
+	pthread_rwlock_wrlock(&server->keys_lock);
+	server->isolate_keys = keys;
 	server->has_isolate_keys = 1;
+	pthread_rwlock_unlock(&server->keys_lock);
+	web_keys_forget(&keys);
+}
+
+void web_isolate_keys_get(struct web_server *server, struct om_token_keys *keys_r,
+			  int *has_r)
+{
+	pthread_rwlock_rdlock(&server->keys_lock);
+	*keys_r = server->isolate_keys;
+	*has_r = server->has_isolate_keys;
+	pthread_rwlock_unlock(&server->keys_lock);
 }
 
 /* The brand logo, read as web_user (so it cannot serve a file only root
@@ -375,6 +388,7 @@ static void web_main_loop(struct web_server *server, int signal_fd)
 			} else {
 				om_log_info("SIGHUP: token keys reloaded");
 			}
+			web_main_isolate_key(server);
 		}
 	}
 }

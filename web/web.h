@@ -36,8 +36,9 @@ struct web_server {
 	   request; a handler copies them under the read lock */
 	pthread_rwlock_t keys_lock;
 	struct om_token_keys keys;
-	/* the isolation key (isolate_key_path: crypto/vault.h), read once
-	   at start; has_isolate_keys 0 without it (no file opens) */
+	/* the isolation key (isolate_key_path: crypto/vault.h), read at
+	   start and on SIGHUP, under keys_lock; has_isolate_keys 0 without
+	   it (no file opens) */
 	struct om_token_keys isolate_keys;
 	int has_isolate_keys;
 	/* each thread of the pool has its own struct web_thread: a store
@@ -116,6 +117,9 @@ struct web_thread *web_thread(struct web_server *server);
 /* A copy of the token keys (wipe it with web_keys_forget). */
 void web_keys_get(struct web_server *server, struct om_token_keys *keys_r);
 void web_keys_forget(struct om_token_keys *keys);
+/* A copy of the isolation key and whether there is one (wipe it). */
+void web_isolate_keys_get(struct web_server *server, struct om_token_keys *keys_r,
+			  int *has_r);
 
 /* web-mail.c: /m/<token> (one mail) and /q/<token> (the mailbox's list) */
 void web_mail_show(struct web_request *req, struct web_response *resp);

@@ -24,13 +24,15 @@ subscribed to "attachments"; each mail is built here at run time:
   the file and the row, the page says gone (410); a file without a row
   older than a day is removed, a younger one and a name that is no id
   are not;
-- omamorictl refuses values the settings do not have.
+- omamorictl refuses values the settings do not have;
+- isolate-key rotate: files one rotation back still open, two back not.
 TAP."""
 import base64
 import hashlib
 import hmac
 import os
 import re
+import signal
 import sqlite3
 import sys
 import time
@@ -427,6 +429,55 @@ def settings_are_validated(st):
     st.ctl("domain", "set", DOMAIN, "attachment-isolate-days", "30")
     st.ctl("domain", "set", DOMAIN, "attachment-action-macro", "default")
     st.ctl("domain", "set", DOMAIN, "attachment-isolate-archives", "off")
+
+
+def web_reload(st):
+    with open(os.path.join(st.dir, "run", "web.pid")) as f:
+        os.kill(int(f.read()), signal.SIGHUP)
+    time.sleep(1)
+
+
+def zero_trust_file(st, tag):
+    """A clean file isolated under zero trust: (its link, its bytes)."""
+    settings(st, attachment_isolate_all="on")
+    m = marker()
+    data = b"rotation " + tag + b" " + m + b"\n"
+    got = deliver(st, mixed(m, [text_part(b"file"), file_part(tag + b".txt", data)]), m)
+    return links(got)[0], data
+
+
+def download(url):
+    status, _, page = http(url)
+    check(status == 200, "page: %d" % status)
+    return post_button(url, page, "download")
+
+
+@tap.case
+def isolate_key_rotation_keeps_files_one_rotation_back(st):
+    """omamorictl isolate-key rotate: a file isolated before still opens
+    (the previous key), one isolated after opens (scand restarted, web
+    reloaded); after a second rotation the oldest no longer opens (503),
+    as the doc says: rotate at most once per attachment-isolate-days."""
+    a, data_a = zero_trust_file(st, b"before")
+    out = st.ctl("isolate-key", "rotate").stdout.decode()
+    check("rotated" in out, "rotate said %r" % out)
+    key = st.conf_value("isolate_key_path")
+    check(len(open(key).read().split()) == 2 and os.stat(key).st_mode & 0o777 == 0o600,
+          "the key file does not hold two keys, 0600")
+    st.restart_scand()
+    web_reload(st)
+    b, data_b = zero_trust_file(st, b"after")
+    for url, data in ((a, data_a), (b, data_b)):
+        status, _, body = download(url)
+        check(status == 200 and body == data, "after one rotation: %d" % status)
+    st.ctl("isolate-key", "rotate")
+    st.restart_scand()
+    web_reload(st)
+    status, _, _ = download(a)
+    check(status == 503, "a file two rotations old: %d" % status)
+    status, _, body = download(b)
+    check(status == 200 and body == data_b, "the file one rotation old: %d" % status)
+    settings(st)
 
 
 if __name__ == "__main__":
