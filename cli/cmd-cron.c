@@ -24,12 +24,15 @@
 #include "omamorictl.h"
 #include "quarantine/doveadm.h"
 #include "crypto/token.h"
+#include "crypto/vault.h"
+#include "store/store.h"
 #include "lib/hash.h"
 #include "quarantine/digest.h"
 #include "store/settings.h"
 #include "lib/util.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -69,6 +72,8 @@ static int cron_quarantine_digest(struct ctl *ctl, const struct cron_run *run);
 static int cron_hold_expiry(struct ctl *ctl, const struct cron_run *run);
 static int cron_zip_password_expiry(struct ctl *ctl, const struct cron_run *run);
 static int cron_url_clicks_expiry(struct ctl *ctl, const struct cron_run *run);
+static int cron_isolated_expiry(struct ctl *ctl, const struct cron_run *run);
+static int cron_isolated_orphans(struct ctl *ctl, const struct cron_run *run);
 
 static const struct cron_task cron_tasks[] = {
 	{ "quarantine-retention", -1, 0, cron_quarantine_retention },
@@ -76,6 +81,8 @@ static const struct cron_task cron_tasks[] = {
 	{ "hold-expiry", -1, -1, cron_hold_expiry },
 	{ "zip-password-expiry", -1, -1, cron_zip_password_expiry },
 	{ "url-clicks-expiry", -1, -1, cron_url_clicks_expiry },
+	{ "isolated-expiry", -1, -1, cron_isolated_expiry },
+	{ "isolated-orphans", -1, 7, cron_isolated_orphans },
 };
 
 /* outbound-hold's expiry (cmd-hold.c) */
@@ -116,6 +123,139 @@ static int cron_url_clicks_expiry(struct ctl *ctl, const struct cron_run *run)
 	if (n > 0)
 		printf("url-clicks-expiry: %ld clicks forgotten\n", n);
 	return 0;
+}
+
+/* The ids of the isolated files due, copied out of the store's callback. */
+struct cron_isolated {
+	char **ids;
+	size_t count, cap;
+};
+
+static void cron_isolated_cb(void *context, const struct om_store_isolated *f)
+{
+	struct cron_isolated *c = context;
+
+	if (!om_vault_id_valid(f->id))
+		return;		/* never a path made of anything else */
+	if (c->count == c->cap) {
+		c->cap = c->cap == 0 ? 64 : c->cap * 2;
+		c->ids = om_realloc(c->ids, c->cap * sizeof(*c->ids));
+	}
+	c->ids[c->count++] = om_strdup(f->id);
+}
+
+/* One expired isolated file: the file first, then its row (a file that
+   cannot be removed keeps its row, and is tried again next minute). */
+static int cron_isolated_forget(struct ctl *ctl, const char *id)
+{
+	char *path = om_asprintf("%s/%s", ctl->config->isolate_dir, id), *error = NULL;
+	int ret = 0;
+
+	if (unlink(path) < 0 && errno != ENOENT) {
+		ctl_error("cron: isolated-expiry: %s: %s", path, strerror(errno));
+		ret = -1;
+	} else if (om_store_isolated_delete(ctl_store(ctl, 0), id, &error) < 0) {
+		ctl_error("cron: isolated-expiry: %s", error);
+		free(error);
+		ret = -1;
+	}
+	free(path);
+	return ret;
+}
+
+/* issue 16: isolated attachments past attachment-isolate-days are
+   removed from isolate_dir and from the store */
+static int cron_isolated_expiry(struct ctl *ctl, const struct cron_run *run)
+{
+	struct cron_isolated c = { NULL, 0, 0 };
+	char *error = NULL;
+	size_t i, done = 0;
+	int ret = 0;
+
+	if (om_store_isolated_due(ctl_store(ctl, 0), (long long)run->now,
+				  cron_isolated_cb, &c, &error) < 0) {
+		ctl_error("cron: isolated-expiry: %s", error);
+		free(error);
+		return -1;
+	}
+	for (i = 0; i < c.count; i++) {
+		if (cron_isolated_forget(ctl, c.ids[i]) < 0)
+			ret = -1;
+		else
+			done++;
+		free(c.ids[i]);
+	}
+	free(c.ids);
+	if (done > 0)
+		printf("isolated-expiry: %zu isolated files removed\n", done);
+	return ret;
+}
+
+static void cron_found_cb(void *context, const struct om_store_isolated *f)
+{
+	(void)f;
+	*(int *)context = 1;
+}
+
+/* 1 when the isolated file name (an id) is an orphan to remove: a regular
+   file older than a day without a row (scand stopped between writing it
+   and recording it, or the store row went first); 0 keep; -1 the store
+   could not say. */
+static int cron_isolated_orphan(struct ctl *ctl, int dirfd, const char *name, time_t now)
+{
+	struct stat st;
+	char *error = NULL;
+	int found = 0;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_mtime > now - 86400)
+		return 0;
+	if (om_store_isolated_get(ctl_store(ctl, 0), name, cron_found_cb, &found, &error) < 0) {
+		ctl_error("cron: isolated-orphans: %s", error);
+		free(error);
+		return -1;
+	}
+	return !found;
+}
+
+/* Hourly: files of isolate_dir no row names (never a name that is not
+   an id: nothing else in the directory is touched). */
+static int cron_isolated_orphans(struct ctl *ctl, const struct cron_run *run)
+{
+	const char *dir = ctl->config->isolate_dir;
+	struct dirent *d;
+	size_t done = 0;
+	int dirfd, ret = 0, r;
+	DIR *dh;
+
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		ctl_error("cron: isolated-orphans: %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	dh = fdopendir(dirfd);
+	if (dh == NULL) {
+		ctl_error("cron: isolated-orphans: %s: %s", dir, strerror(errno));
+		close(dirfd);
+		return -1;
+	}
+	while ((d = readdir(dh)) != NULL) {
+		if (!om_vault_id_valid(d->d_name))
+			continue;
+		r = cron_isolated_orphan(ctl, dirfd, d->d_name, run->now);
+		if (r < 0) {
+			ret = -1;
+			break;
+		}
+		if (r == 1 && unlinkat(dirfd, d->d_name, 0) == 0)
+			done++;
+	}
+	closedir(dh);
+	if (done > 0)
+		printf("isolated-orphans: %zu files without a record removed\n", done);
+	return ret;
 }
 
 /* Prints "omamorictl: ..." to stderr and returns -1 (a task's failure). */

@@ -21,7 +21,12 @@
 
 int ctl_webkey_own(struct ctl *ctl)
 {
-	const char *path = ctl->config->web_key_path, *user = ctl->config->web_user;
+	return ctl_key_own(ctl, ctl->config->web_key_path);
+}
+
+int ctl_key_own(struct ctl *ctl, const char *path)
+{
+	const char *user = ctl->config->web_user;
 	struct passwd *pw;
 
 	if (geteuid() != 0 || *user == '\0')
@@ -47,5 +52,26 @@ int ctl_cmd_webkey(struct ctl *ctl, int argc, char **argv)
 		return ret;
 	printf("web key %s rotated: new links use the new key, the old one still "
 	       "verifies; reload omamori-web (SIGHUP)\n", ctl->config->web_key_path);
+	return CTL_EXIT_OK;
+}
+
+/* "isolate-key rotate": a new isolation key pair; files already isolated
+   stay readable through the previous key (one rotation back), so rotate
+   at most once per attachment-isolate-days. */
+int ctl_cmd_isolatekey(struct ctl *ctl, int argc, char **argv)
+{
+	char *error = NULL;
+	int ret;
+
+	if (argc != 1 || strcmp(argv[0], "rotate") != 0)
+		return ctl_error("usage: omamorictl isolate-key rotate");
+	if (om_token_keys_rotate(ctl->config->isolate_key_path, &error) < 0)
+		return ctl_fail(error);
+	if ((ret = ctl_key_own(ctl, ctl->config->isolate_key_path)) != CTL_EXIT_OK)
+		return ret;
+	printf("isolation key %s rotated: files isolated before still open with the "
+	       "previous key (one rotation back: rotate at most once per "
+	       "attachment-isolate-days); restart omamori-scand and reload omamori-web "
+	       "(SIGHUP)\n", ctl->config->isolate_key_path);
 	return CTL_EXIT_OK;
 }

@@ -88,6 +88,8 @@ static void ctl_usage(FILE *out)
 		"  cron [--now | --at HH:MM]             periodic tasks due now (a timer runs it each minute)\n"
 		"  web-key rotate                        a new key for omamori-web's links (the old one\n"
 		"                                        still verifies); then reload omamori-web\n"
+		"  isolate-key rotate                    a new key pair for isolated attachments (files\n"
+		"                                        before still open); restart scand, reload web\n"
 		"  quarantine list MAILBOX               a mailbox's quarantined mail (id, received, sender, ...)\n"
 		"  quarantine release [--allow] MAILBOX ID   to INBOX (--allow: and allow its sender)\n"
 		"  quarantine delete MAILBOX ID          expunge it\n"
@@ -179,6 +181,36 @@ static int ctl_init_zip_key(struct ctl *ctl)
 	return CTL_EXIT_OK;
 }
 
+/* The isolation key pair's secret half (crypto/vault.h), root's alone:
+   scand and omamori-web read it before dropping privileges. */
+static int ctl_init_isolate_key(struct ctl *ctl)
+{
+	const char *path = ctl->config->isolate_key_path;
+	char *error = NULL, *dir;
+	struct stat st;
+
+	if (stat(path, &st) == 0)
+		return CTL_EXIT_OK;
+	if (errno != ENOENT)
+		return ctl_error("%s: %s", path, strerror(errno));
+	dir = om_strdup(path);
+	if (strrchr(dir, '/') != NULL)
+		*strrchr(dir, '/') = '\0';
+	if (dir[0] != '\0' && stat(dir, &st) < 0 && errno == ENOENT) {
+		printf("isolation key %s not made: %s does not exist (attachment "
+		       "isolation needs it)\n", path, dir);
+		free(dir);
+		return CTL_EXIT_OK;
+	}
+	free(dir);
+	if (om_token_keys_create(path, &error) < 0)
+		return ctl_fail(error);
+	printf("isolation key %s made\n", path);
+	/* omamori-web opens isolated files with it after dropping privileges;
+	   scand reads it as root and keeps only its public half */
+	return ctl_key_own(ctl, path);
+}
+
 static int ctl_cmd_init(struct ctl *ctl, int argc, char **argv)
 {
 	struct om_store *store;
@@ -191,7 +223,9 @@ static int ctl_cmd_init(struct ctl *ctl, int argc, char **argv)
 	printf("store %s ready (schema version %d)\n", ctl->config->store_path,
 	       om_store_schema_version(store));
 	ret = ctl_init_web_key(ctl);
-	return ret != CTL_EXIT_OK ? ret : ctl_init_zip_key(ctl);
+	if (ret == CTL_EXIT_OK)
+		ret = ctl_init_zip_key(ctl);
+	return ret != CTL_EXIT_OK ? ret : ctl_init_isolate_key(ctl);
 }
 
 static int ctl_cmd_config(struct ctl *ctl, int argc, char **argv)
@@ -227,6 +261,7 @@ static const struct ctl_command {
 	{ "prune", ctl_cmd_prune },
 	{ "cron", ctl_cmd_cron },
 	{ "web-key", ctl_cmd_webkey },
+	{ "isolate-key", ctl_cmd_isolatekey },
 	{ "quarantine", ctl_cmd_quarantine },
 	{ "hold", ctl_cmd_hold },
 	{ "brake", ctl_cmd_brake },

@@ -44,8 +44,11 @@ int ctl_cmd_prune(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_train(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_cron(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_webkey(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_isolatekey(struct ctl *ctl, int argc, char **argv);
 /* Gives the web key file to web_user when run as root (omamori-web reads
    it as that user).  CTL_EXIT_OK or an exit status. */
+/* Gives the key file at path to web_user (when run as root). */
+int ctl_key_own(struct ctl *ctl, const char *path);
 int ctl_webkey_own(struct ctl *ctl);
 int ctl_cmd_quarantine(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_hold(struct ctl *ctl, int argc, char **argv);

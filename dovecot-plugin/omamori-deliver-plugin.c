@@ -263,7 +263,8 @@ static void omamori_send_admin_copy(struct mail_deliver_context *ctx,
 
 /* TRUE when scand's answer is the mailbox's own even for the virus check
    alone: its domain sends links through the click-time gate, whose links
-   name the mailbox (doc/links.md).  A setting that cannot be read counts
+   name the mailbox (doc/links.md), or analyses attachments (an isolated
+   one's link names the mailbox: doc/attachments.md).  A setting that cannot be read counts
    as on (one scan per recipient: slower, never wrong). */
 static bool omamori_links_per_mailbox(struct omamori_delivery *d)
 {
@@ -271,8 +272,21 @@ static bool omamori_links_per_mailbox(struct omamori_delivery *d)
 	char *value = om_settings_domain_value(d->store, d->mailbox, "url-rewrite",
 					       "off", &error);
 	bool per = value == NULL || strcmp(value, "off") != 0;
+	enum om_sub_state state = OM_SUB_OFF;
+	const char *source;
+	char *key;
 
 	free(value);
+	om_free(&error);
+	if (per)
+		return TRUE;
+	/* an isolated attachment's page is the recipient's own (its link
+	   names the mailbox): the domain's attachment analysis makes the
+	   answer the mailbox's too */
+	key = om_asprintf("@%s", om_settings_domain_of(d->mailbox));
+	per = om_settings_subscription(d->store, key, OM_FEATURE_ATTACHMENTS, &state,
+				       &source, &error) < 0 || state == OM_SUB_ON;
+	free(key);
 	free(error);
 	return per;
 }

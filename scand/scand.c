@@ -16,6 +16,7 @@
  * checked (proto.c); message text reaches the log only through om_sanitize.
  */
 #include "scand.h"
+#include "crypto/vault.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
 #include "mail/mime.h"
@@ -29,6 +30,8 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+static void scand_isolate_key(struct scand *scand);
 
 #define SCAND_BACKLOG 256
 #define SCAND_SOCKET_MODE 0660
@@ -209,6 +212,7 @@ static void scand_start(struct scand_main *m, const char *config_path,
 		om_log_warn("%s: url-rewrite will disable links instead", error);
 		om_free(&error);
 	}
+	scand_isolate_key(&m->scand);
 	if (om_daemon_drop_privileges(m->scand.config->scand_user, &error) < 0)
 		om_fatal("%s", error);
 	/* libclamav makes a directory per scan there; if it cannot, it scans
@@ -221,6 +225,24 @@ static void scand_start(struct scand_main *m, const char *config_path,
 	if (scand_workers_start(&m->scand, &error) < 0 ||
 	    scand_reloader_start(m, &error) < 0)
 		om_fatal("%s", error);
+}
+
+/* Isolation's public key: the secret half is read here, as root, and
+   forgotten at once; the process that parses mail can seal files for
+   omamori-web but never open one. */
+static void scand_isolate_key(struct scand *scand)
+{
+	struct om_token_keys keys;
+	char *error = NULL;
+
+	if (om_token_keys_load(scand->config->isolate_key_path, &keys, &error) < 0) {
+		om_log_warn("%s: attachments to isolate are removed instead", error);
+		free(error);
+		return;
+	}
+	if (om_vault_public_key(&keys, scand->isolate_pk) == 0)
+		scand->has_isolate_pk = 1;
+	explicit_bzero(&keys, sizeof(keys));
 }
 
 int main(int argc, char **argv)

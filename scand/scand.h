@@ -55,6 +55,11 @@ struct scand {
 	   click-time gate (url-rewrite); has_link_keys 0 without it */
 	struct om_token_keys link_keys;
 	int has_link_keys;
+	/* the public half of the isolation key (isolate_key_path, read as
+	   root, its secret half forgotten: crypto/vault.h); has_isolate_pk 0
+	   without it (isolation then falls back to remove) */
+	unsigned char isolate_pk[32];
+	int has_isolate_pk;
 	struct scand_engines engines;
 	struct scand_classifier classifier;
 	struct scand_queue queue;

@@ -251,6 +251,9 @@ static void scand_handle_scan(struct scand_worker *w,
 	set.link_keys = w->scand->has_link_keys ? &w->scand->link_keys : NULL;
 	set.web_url = config->web_url;
 	set.link_lifetime = (time_t)config->url_token_days * 86400;
+	set.isolate_pk = w->scand->has_isolate_pk ? w->scand->isolate_pk : NULL;
+	set.isolate_dir = config->isolate_dir;
+	set.store = w->store;
 	ref = scand_engines_acquire(&w->scand->engines);
 	set.engine = ref->engine;
 	set.attachment_rules = ref->rules;

@@ -83,6 +83,7 @@ static const struct web_route web_routes[] = {
 	{ "/hl/", 1, web_holds_show, web_holds_act },
 	{ "/z/", 1, web_zip_show, web_zip_act },
 	{ "/u/", 1, web_gate_show, web_gate_act },
+	{ "/f/", 1, web_isolate_show, web_isolate_get },
 	{ "/me/", 1, web_me_show, web_me_change },
 	{ "/login", 0, web_login_show, web_login_post },
 	{ "/logo", 0, web_logo, NULL },
@@ -114,6 +115,9 @@ static enum MHD_Result web_http_send(struct MHD_Connection *conn,
 				    web_csp) == MHD_NO ||
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_X_FRAME_OPTIONS, "DENY") == MHD_NO ||
 	    MHD_add_response_header(r, "Referrer-Policy", "no-referrer") == MHD_NO ||
+	    MHD_add_response_header(r, "X-Robots-Tag", "noindex, nofollow") == MHD_NO ||
+	    (resp->disposition != NULL &&
+	     MHD_add_response_header(r, "Content-Disposition", resp->disposition) == MHD_NO) ||
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL,
 				    resp->cacheable ? "public, max-age=86400" :
 				    "no-store") == MHD_NO ||
@@ -136,6 +140,7 @@ static void web_response_free(struct web_response *resp)
 	if (!resp->body_static)
 		free(resp->body);
 	free(resp->location);
+	free(resp->disposition);
 	memset(resp, 0, sizeof(*resp));
 }
 

@@ -280,6 +280,35 @@ static int web_main_keys(struct web_server *server, char **error_r)
 	return 0;
 }
 
+/* The isolation key, read as web_user (omamorictl init gives it to
+   web_user): without it isolated files cannot be opened, their pages
+   still show what is known. */
+static void web_main_isolate_key(struct web_server *server)
+{
+	struct om_token_keys keys;
+	char *error = NULL;
+
+	if (om_token_keys_load(server->config->isolate_key_path, &keys, &error) < 0) {
+		om_log_warn("%s: isolated attachments cannot be downloaded", error);
+		free(error);
+		return;
+	}
+	pthread_rwlock_wrlock(&server->keys_lock);
+	server->isolate_keys = keys;
+	server->has_isolate_keys = 1;
+	pthread_rwlock_unlock(&server->keys_lock);
+	web_keys_forget(&keys);
+}
+
+void web_isolate_keys_get(struct web_server *server, struct om_token_keys *keys_r,
+			  int *has_r)
+{
+	pthread_rwlock_rdlock(&server->keys_lock);
+	*keys_r = server->isolate_keys;
+	*has_r = server->has_isolate_keys;
+	pthread_rwlock_unlock(&server->keys_lock);
+}
+
 /* The brand logo, read as web_user (so it cannot serve a file only root
    reads); PNG or SVG by its name.  A logo that cannot be read is logged
    and left out: pages work without it. */
@@ -359,6 +388,7 @@ static void web_main_loop(struct web_server *server, int signal_fd)
 			} else {
 				om_log_info("SIGHUP: token keys reloaded");
 			}
+			web_main_isolate_key(server);
 		}
 	}
 }
@@ -393,6 +423,7 @@ int main(int argc, char **argv)
 	    web_main_check_store(&server, &error) < 0)
 		om_fatal("%s", error != NULL ? error : "cannot make the server's locks");
 	web_main_logo(&server);
+	web_main_isolate_key(&server);
 	/* the gate's lookups: registrable domains from the system's list */
 	if ((server.psl = om_url_psl_open(&error)) == NULL)
 		om_fatal("%s", error);
@@ -406,6 +437,7 @@ int main(int argc, char **argv)
 	web_main_loop(&server, signal_fd);
 	web_http_stop(&server, &http);
 	web_keys_forget(&server.keys);
+	web_keys_forget(&server.isolate_keys);
 	free(server.logo);
 	om_url_psl_close(&server.psl);
 	(void)pthread_key_delete(server.thread_key);

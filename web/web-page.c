@@ -96,7 +96,8 @@ void web_page_begin(struct web_page *p, const struct web_request *req,
 		     "<meta charset=\"utf-8\">"
 		     "<meta name=\"viewport\" content=\"width=device-width, "
 		     "initial-scale=1\">"
-		     "<meta name=\"referrer\" content=\"no-referrer\"><title>");
+		     "<meta name=\"referrer\" content=\"no-referrer\">"
+		     "<meta name=\"robots\" content=\"noindex, nofollow\"><title>");
 	web_page_t(p, title);
 	web_page_raw(p, " - ");
 	web_page_esc(p, config->brand_name, 200);

@@ -36,6 +36,11 @@ struct web_server {
 	   request; a handler copies them under the read lock */
 	pthread_rwlock_t keys_lock;
 	struct om_token_keys keys;
+	/* the isolation key (isolate_key_path: crypto/vault.h), read at
+	   start and on SIGHUP, under keys_lock; has_isolate_keys 0 without
+	   it (no file opens) */
+	struct om_token_keys isolate_keys;
+	int has_isolate_keys;
 	/* each thread of the pool has its own struct web_thread: a store
 	   handle (a handle is used by one thread at a time: store.h) and
 	   the caches that go with it */
@@ -87,6 +92,7 @@ struct web_response {
 	int body_static;
 	const char *content_type;	/* static */
 	char *location;			/* 303: a relative path (allocated) */
+	char *disposition;		/* Content-Disposition (allocated), or NULL */
 	const char *allow;		/* 405 */
 	int cacheable;			/* the same for everyone (the style
 					   sheet, the logo): browsers may keep it */
@@ -111,6 +117,9 @@ struct web_thread *web_thread(struct web_server *server);
 /* A copy of the token keys (wipe it with web_keys_forget). */
 void web_keys_get(struct web_server *server, struct om_token_keys *keys_r);
 void web_keys_forget(struct om_token_keys *keys);
+/* A copy of the isolation key and whether there is one (wipe it). */
+void web_isolate_keys_get(struct web_server *server, struct om_token_keys *keys_r,
+			  int *has_r);
 
 /* web-mail.c: /m/<token> (one mail) and /q/<token> (the mailbox's list) */
 void web_mail_show(struct web_request *req, struct web_response *resp);
@@ -130,6 +139,10 @@ void web_zip_act(struct web_request *req, struct web_response *resp);
 /* web-gate.c: /u/<token>, the click-time gate (issue 15) */
 void web_gate_show(struct web_request *req, struct web_response *resp);
 void web_gate_act(struct web_request *req, struct web_response *resp);
+/* web-isolate.c: /f/<token>, an isolated attachment (issue 16): the page
+   (GET) and its download (POST, CSRF) */
+void web_isolate_show(struct web_request *req, struct web_response *resp);
+void web_isolate_get(struct web_request *req, struct web_response *resp);
 /* web-me.c: /me/<token>, the user's own settings */
 void web_me_show(struct web_request *req, struct web_response *resp);
 void web_me_change(struct web_request *req, struct web_response *resp);

@@ -36,6 +36,11 @@ struct om_config {
 	/* scand's attachment analysis (scan/attach.h): its rules file; ""
 	   turns the analysis off for every domain */
 	char *attachment_rules;
+	/* isolation (crypto/vault.h): the directory of isolated files
+	   (scand_user's, group-readable by omamori-web), and the key pair's
+	   secret half (root's, 0600: scand keeps only its public half) */
+	char *isolate_dir;
+	char *isolate_key_path;
 	char *scan_temp_dir;	/* libclamav's scratch space ("" = its default) */
 	char *default_language;
 	char *notice_from;

@@ -625,6 +625,22 @@ static void om_mime_message_part_bytes(GMimeObject *unit, struct om_buf *out)
 	g_object_unref(stream);
 }
 
+void om_mime_unit_message(const struct om_mime_leaf *leaf, struct om_buf *out,
+			  char **name_r)
+{
+	GMimeObject *unit = leaf->unit;
+	const char *name;
+
+	*name_r = NULL;
+	if (!leaf->in_attached_message || unit == NULL || !GMIME_IS_MESSAGE_PART(unit))
+		return;
+	om_mime_message_part_bytes(unit, out);
+	name = g_mime_object_get_content_disposition_parameter(unit, "filename");
+	if (name == NULL)
+		name = g_mime_object_get_content_type_parameter(unit, "name");
+	*name_r = om_strdup(name != NULL && *name != '\0' ? name : "message.eml");
+}
+
 void om_mime_attachments_free(struct om_mime_attachment **listp, size_t count)
 {
 	struct om_mime_attachment *list = *listp;

@@ -47,6 +47,12 @@ void om_mime_leaves_free(struct om_mime_leaf **leaves, size_t count);
 int om_mime_leaf_decode(const struct om_mime_leaf *leaf, struct om_buf *out,
 			char **error_r);
 
+/* For a leaf inside an attached message: the attached message's bytes, as
+   sent, appended to out, and its file name (allocated: the part's
+   filename or name, else "message.eml") in *name_r; *name_r NULL (out
+   untouched) for any other leaf. */
+void om_mime_unit_message(const struct om_mime_leaf *leaf, struct om_buf *out,
+			  char **name_r);
 /* Removes leaf's unit (an attachment) from its multipart.  Returns 1 if
    removed, 0 if it was already removed. */
 int om_mime_remove_unit(struct om_mime_msg *msg, struct om_mime_leaf *leaf);

@@ -7,6 +7,12 @@
  * setting (attachment-action-<class>), "default" meaning the domain's
  * attachment-action; the strictest of the message's findings decides
  * quarantine, and every attachment whose own action is remove is taken out.
+ * Isolate takes the attachment out too, and keeps it: encrypted into
+ * isolate_dir (crypto/vault.h), a row in the store, and the notice links
+ * to omamori-web's page for it (/f/<token>, signed for the recipient).
+ * The domain may isolate seed 004's archive types, or every attachment
+ * (zero trust), whatever was found.  Isolation that cannot be done (no
+ * key, no store) removes instead; one that fails midway tempfails.
  */
 #include "scan/attach-mail.h"
 #include "scan/attach.h"
@@ -14,12 +20,21 @@
 #include "mail/mime.h"
 #include "notice/notify.h"
 #include "notice/wrap.h"
+#include "crypto/token.h"
+#include "crypto/vault.h"
 #include "store/settings.h"
 #include "store/snapshot.h"
+#include "store/store.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gmime/gmime.h>
+#include <sys/stat.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 
@@ -27,7 +42,19 @@
 #define OM_ATT_HEADER_MAX 900
 
 enum om_att_action {
-	OM_ATT_IGNORE = 0, OM_ATT_WARN, OM_ATT_REMOVE, OM_ATT_QUARANTINE
+	OM_ATT_IGNORE = 0, OM_ATT_WARN, OM_ATT_ISOLATE, OM_ATT_REMOVE, OM_ATT_QUARANTINE
+};
+
+/* Why a leaf is isolated (the store's "why"). */
+enum om_att_why { OM_ATT_WHY_NONE = 0, OM_ATT_WHY_FINDING, OM_ATT_WHY_ARCHIVE,
+		  OM_ATT_WHY_ALL };
+
+/* The domain's isolation switches. */
+struct om_att_policy {
+	int actions[OM_ATT_KIND_COUNT];
+	int archives;		/* 0 off, 1 on, 2 with-zip */
+	int all;
+	long days;
 };
 
 struct om_att_mail {
@@ -35,7 +62,9 @@ struct om_att_mail {
 	size_t count;
 	struct om_att_report *reports;	/* per leaf; count 0: nothing */
 	char **passwords;		/* the body's, once asked for */
+	unsigned char *analysed;	/* per leaf: an attachment, analysed */
 	int any;
+	int any_attachment;
 };
 
 int om_att_mail_enabled(const struct om_scan_settings *set,
@@ -134,6 +163,7 @@ struct om_att_mail *om_att_mail_new(struct om_mime_leaf *leaves, size_t count)
 	am->leaves = leaves;
 	am->count = count;
 	am->reports = om_calloc(count + 1, sizeof(*am->reports));
+	am->analysed = om_calloc(count + 1, 1);
 	return am;
 }
 
@@ -147,6 +177,8 @@ void om_att_mail_leaf(struct om_att_mail *am, const struct om_scan_settings *set
 		return;
 	rep = &am->reports[i];
 	leaf = &am->leaves[i];
+	am->analysed[i] = 1;
+	am->any_attachment = 1;
 	om_att_analyze(set->attachment_rules, leaf->filename, leaf->content_type,
 		       data != NULL ? data : "", len, NULL, set->engine, rep);
 	/* an encrypted archive: again, with the body's passwords (read only
@@ -174,6 +206,8 @@ static int om_att_action_parse(const char *word)
 		return OM_ATT_WARN;
 	if (strcmp(word, "quarantine") == 0)
 		return OM_ATT_QUARANTINE;
+	if (strcmp(word, "isolate") == 0)
+		return OM_ATT_ISOLATE;
 	if (strcmp(word, "remove") == 0)
 		return OM_ATT_REMOVE;
 	return -1;
@@ -181,9 +215,51 @@ static int om_att_action_parse(const char *word)
 
 static const char *om_att_action_word(int action)
 {
-	static const char *const words[] = { "ignore", "warn", "remove", "quarantine" };
+	static const char *const words[] = { "ignore", "warn", "isolate", "remove",
+					     "quarantine" };
 
 	return action >= 0 && action <= OM_ATT_QUARANTINE ? words[action] : "?";
+}
+
+/* One domain setting of the recipient, parsed by the caller. */
+static char *om_att_setting(const struct om_scan_settings *set,
+			    const struct om_scan_request *req, const char *name,
+			    char **error_r)
+{
+	return om_settings_domain_value_from(om_snapshot_source(set->snap), req->mailbox,
+					     name, om_settings_default(name), error_r);
+}
+
+/* The isolation switches of the recipient's domain.  0 or -1. */
+static int om_att_isolation_policy(const struct om_scan_settings *set,
+				   const struct om_scan_request *req,
+				   struct om_att_policy *pol, char **error_r)
+{
+	char *archives, *all, *days;
+
+	archives = om_att_setting(set, req, OM_SETTING_ATTACHMENT_ISOLATE_ARCHIVES, error_r);
+	if (archives == NULL)
+		return -1;
+	all = om_att_setting(set, req, OM_SETTING_ATTACHMENT_ISOLATE_ALL, error_r);
+	if (all == NULL) {
+		free(archives);
+		return -1;
+	}
+	days = om_att_setting(set, req, OM_SETTING_ATTACHMENT_ISOLATE_DAYS, error_r);
+	if (days == NULL) {
+		free(archives);
+		free(all);
+		return -1;
+	}
+	pol->archives = strcmp(archives, "with-zip") == 0 ? 2 : strcmp(archives, "on") == 0;
+	pol->all = strcmp(all, "on") == 0;
+	pol->days = om_settings_number(days, OM_DEFAULT_ATTACHMENT_ISOLATE_DAYS);
+	if (pol->days < 1)
+		pol->days = OM_DEFAULT_ATTACHMENT_ISOLATE_DAYS;
+	free(archives);
+	free(all);
+	free(days);
+	return 0;
 }
 
 /* The action of each class for the recipient: actions[class index]. */
@@ -203,7 +279,7 @@ static int om_att_class_actions(const struct om_scan_settings *set,
 	def = om_att_action_parse(base);
 	free(base);
 	if (def < 0)
-		def = OM_ATT_REMOVE;
+		def = OM_ATT_ISOLATE;
 	for (k = 0; k < OM_ATT_KIND_COUNT; k++) {
 		name = om_asprintf("%s%s", OM_SETTING_ATTACHMENT_ACTION_PREFIX,
 				   om_att_kind_class((enum om_att_kind)k));
@@ -234,6 +310,37 @@ static int om_att_leaf_action(const struct om_att_report *rep,
 	return action;
 }
 
+/* 1 when the leaf's name has one of seed 004's archive extensions (7z
+   bz2 wim rar lzh Z gz tar, and zip with with-zip). */
+static int om_att_leaf_archive(const struct om_mime_leaf *leaf, int archives)
+{
+	static const char *const exts[] = {
+		"7z", "bz2", "wim", "rar", "lzh", "lha", "z", "gz", "tgz", "tar", NULL
+	};
+	const char *dot = leaf->filename != NULL ? strrchr(leaf->filename, '.') : NULL;
+	size_t i;
+
+	if (archives == 0 || dot == NULL || strchr(dot, '/') != NULL)
+		return 0;
+	dot++;
+	if (archives == 2 && strcasecmp(dot, "zip") == 0)
+		return 1;
+	for (i = 0; exts[i] != NULL; i++) {
+		if (strcasecmp(dot, exts[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 when this scand can isolate: a key, a directory, the store, and the
+   link key for the page's link. */
+static int om_att_can_isolate(const struct om_scan_settings *set)
+{
+	return set->isolate_pk != NULL && set->isolate_dir != NULL &&
+		set->isolate_dir[0] != '\0' && set->store != NULL &&
+		set->link_keys != NULL && set->web_url != NULL && set->web_url[0] != '\0';
+}
+
 /* The findings as the notice lists them, in the recipient's language. */
 static char *om_att_findings_text(const struct om_att_mail *am,
 				  const int *leaf_actions, const char *lang)
@@ -252,16 +359,20 @@ static char *om_att_findings_text(const struct om_att_mail *am,
 			om_buf_printf(&b, "  - %s: %s [%s]%s\n", rep->findings[j].where,
 				      om_att_kind_reason(rep->findings[j].kind, lang),
 				      om_att_kind_name(rep->findings[j].kind),
-				      leaf_actions[i] != OM_ATT_REMOVE ? "" :
-				      en ? " (removed)" : "（削除しました）");
+				      leaf_actions[i] == OM_ATT_REMOVE ?
+				      (en ? " (removed)" : "（削除しました）") :
+				      leaf_actions[i] == OM_ATT_ISOLATE ?
+				      (en ? " (isolated)" : "（分離しました）") : "");
 		}
 	}
 	return om_buf_steal(&b, NULL);
 }
 
-/* The X-Omamori-Attachments value: "NAME where (action); ...". */
+/* The X-Omamori-Attachments value: "NAME where (action); ...", and
+   ISOLATED_ARCHIVE / ISOLATED_ALL for a file the domain isolates
+   whatever was found. */
 static char *om_att_header_value(const struct om_att_mail *am,
-				 const int *leaf_actions)
+				 const int *leaf_actions, const unsigned char *whys)
 {
 	struct om_buf b;
 	char *value;
@@ -275,6 +386,13 @@ static char *om_att_header_value(const struct om_att_mail *am,
 				      am->reports[i].findings[j].where,
 				      om_att_action_word(leaf_actions[i]));
 		}
+		if (whys[i] == OM_ATT_WHY_ARCHIVE || whys[i] == OM_ATT_WHY_ALL)
+			om_buf_printf(&b, "%s%s %s (%s)", b.len > 0 ? "; " : "",
+				      whys[i] == OM_ATT_WHY_ALL ? "ISOLATED_ALL" :
+				      "ISOLATED_ARCHIVE",
+				      am->leaves[i].filename != NULL ?
+				      am->leaves[i].filename : "(no name)",
+				      om_att_action_word(leaf_actions[i]));
 	}
 	value = om_sanitize(b.data != NULL ? b.data : "", OM_ATT_HEADER_MAX);
 	om_buf_free(&b);
@@ -283,15 +401,17 @@ static char *om_att_header_value(const struct om_att_mail *am,
 
 static char *om_att_render(const struct om_scan_settings *set, const char *name,
 			   const char *findings, const char *result,
-			   char **error_r)
+			   const char *isolated, long days, char **error_r)
 {
-	char *when = om_notify_time_text(set->now);
+	char *when = om_notify_time_text(set->now), daytext[24];
 	struct om_notify_var vars[] = {
 		{ "detected_at", when }, { "findings", findings },
-		{ "result", result }, { NULL, NULL }
+		{ "result", result }, { "isolated", isolated }, { "days", daytext },
+		{ NULL, NULL }
 	};
 	char *text;
 
+	(void)snprintf(daytext, sizeof(daytext), "%ld", days);
 	text = om_notify_render_branded(set->templates_dir, set->language, name,
 					vars, &set->brand, error_r);
 	free(when);
@@ -305,7 +425,7 @@ static int om_att_quarantine(const struct om_scan_settings *set,
 			     char **error_r)
 {
 	struct om_buf out;
-	char *notice = om_att_render(set, "attachment-quarantine", findings, "",
+	char *notice = om_att_render(set, "attachment-quarantine", findings, "", "", 0,
 				     error_r);
 
 	if (notice == NULL)
@@ -319,30 +439,273 @@ static int om_att_quarantine(const struct om_scan_settings *set,
 	return 0;
 }
 
-/* Attachments removed as remove says, a notice at the top. */
+/* ---- isolation ---- */
+
+/* The store's findings of one report: "NAME\twhere\tja\ten" lines. */
+static char *om_att_findings_lines(const struct om_att_report *rep)
+{
+	struct om_buf b;
+	char *where;
+	size_t j;
+
+	om_buf_init(&b);
+	for (j = 0; j < rep->count; j++) {
+		where = om_sanitize(rep->findings[j].where, 300);
+		om_buf_printf(&b, "%s\t%s\t%s\t%s\n", om_att_kind_name(rep->findings[j].kind),
+			      where, om_att_kind_reason(rep->findings[j].kind, "ja"),
+			      om_att_kind_reason(rep->findings[j].kind, "en"));
+		free(where);
+	}
+	om_buf_append(&b, "", 0);
+	return om_buf_steal(&b, NULL);
+}
+
+/* The findings of leaf i, and for a leaf inside an attached message those
+   of every leaf of that message. */
+static char *om_att_findings_unit(const struct om_att_mail *am, size_t i)
+{
+	struct om_buf b;
+	char *one;
+	size_t j;
+
+	if (!am->leaves[i].in_attached_message)
+		return om_att_findings_lines(&am->reports[i]);
+	om_buf_init(&b);
+	for (j = 0; j < am->count; j++) {
+		if (am->leaves[j].unit != am->leaves[i].unit)
+			continue;
+		one = om_att_findings_lines(&am->reports[j]);
+		om_buf_append_str(&b, one);
+		free(one);
+	}
+	om_buf_append(&b, "", 0);
+	return om_buf_steal(&b, NULL);
+}
+
+/* 1 when an earlier leaf of the same attached message was isolated: the
+   message is kept once. */
+static int om_att_unit_done(const struct om_att_mail *am, const int *leaf_actions,
+			    size_t i)
+{
+	size_t j;
+
+	if (!am->leaves[i].in_attached_message)
+		return 0;
+	for (j = 0; j < i; j++) {
+		if (am->leaves[j].unit == am->leaves[i].unit &&
+		    leaf_actions[j] == OM_ATT_ISOLATE)
+			return 1;
+	}
+	return 0;
+}
+
+/* Writes data encrypted as isolate_dir/id; *sealed_r its sealed key.  0,
+   or -1 with *error_r and nothing left on disk. */
+static int om_att_isolate_write(const struct om_scan_settings *set, const char *id,
+				const struct om_buf *data, char **sealed_r,
+				char **error_r)
+{
+	char *path = om_asprintf("%s/%s", set->isolate_dir, id);
+	int fd, ret;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		*error_r = om_asprintf("isolate: %s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	/* omamori-web reads it through the directory's group, whatever the
+	   umask */
+	if (fchmod(fd, 0640) < 0) {
+		*error_r = om_asprintf("isolate: %s: %s", path, strerror(errno));
+		close(fd);
+		(void)unlink(path);
+		free(path);
+		return -1;
+	}
+	ret = om_vault_write(fd, set->isolate_pk, id, data->data != NULL ? data->data : "",
+			     data->len, sealed_r, error_r);
+	if (close(fd) < 0 && ret == 0) {
+		*error_r = om_asprintf("isolate: %s: %s", path, strerror(errno));
+		om_free(sealed_r);
+		ret = -1;
+	}
+	if (ret < 0)
+		(void)unlink(path);
+	free(path);
+	return ret;
+}
+
+/* The page's link for id: web_url "f/" token (allocated), or NULL. */
+static char *om_att_isolate_link(const struct om_scan_settings *set,
+				 const char *mailbox, const char *id, long long expires)
+{
+	struct om_token_claims claims;
+	size_t len = strlen(set->web_url);
+	char *token, *url;
+
+	memset(&claims, 0, sizeof(claims));
+	if (om_strlcpy(claims.mailbox, mailbox, sizeof(claims.mailbox)) < 0 ||
+	    om_strlcpy(claims.action, OM_VAULT_TOKEN_ACTION, sizeof(claims.action)) < 0 ||
+	    om_strlcpy(claims.message, id, sizeof(claims.message)) < 0)
+		return NULL;
+	claims.expires = (time_t)expires;
+	token = om_token_make(set->link_keys, &claims);
+	if (token == NULL)
+		return NULL;
+	url = om_asprintf("%s%sf/%s", set->web_url,
+			  len > 0 && set->web_url[len - 1] == '/' ? "" : "/", token);
+	free(token);
+	return url;
+}
+
+/* One leaf into isolation: the file, its row, its line in the notice's
+   list ("  - name\n    link\n").  0, or -1 with *error_r. */
+static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
+			       const struct om_scan_settings *set,
+			       const struct om_scan_request *req, long days,
+			       enum om_att_why why, const char *subject,
+			       struct om_buf *list, char **error_r)
+{
+	static const char *const whys[] = { "finding", "finding", "archive", "all" };
+	const struct om_mime_leaf *leaf = &am->leaves[i];
+	char id[OM_VAULT_NEW_ID_LEN + 1], *sealed = NULL, *name, *findings, *link;
+	char *unit_name = NULL;
+	struct om_store_isolated row;
+	struct om_buf data;
+	int ret;
+
+	om_buf_init(&data);
+	/* inside an attached message: the unit that leaves the mail is the
+	   whole attached message, so that is what is kept */
+	om_mime_unit_message(leaf, &data, &unit_name);
+	if (unit_name == NULL && om_mime_leaf_decode(leaf, &data, error_r) < 0) {
+		om_buf_free(&data);
+		return -1;
+	}
+	if (om_vault_new_id(id) < 0) {
+		free(unit_name);
+		om_buf_free(&data);
+		*error_r = om_strdup("isolate: no random id");
+		return -1;
+	}
+	if (om_att_isolate_write(set, id, &data, &sealed, error_r) < 0) {
+		free(unit_name);
+		om_buf_free(&data);
+		return -1;
+	}
+	name = om_sanitize(unit_name != NULL ? unit_name :
+			   leaf->filename != NULL ? leaf->filename : "(no name)", 250);
+	free(unit_name);
+	findings = om_att_findings_unit(am, i);
+	memset(&row, 0, sizeof(row));
+	row.id = id;
+	row.mailbox = req->mailbox;
+	row.name = name;
+	row.size = (long long)data.len;
+	row.true_type = om_att_true_type(data.data != NULL ? data.data : "", data.len);
+	row.findings = findings;
+	row.scan = om_att_report_has(&am->reports[i], OM_ATT_ENCRYPTED) ?
+		"encrypted" : "clean";
+	row.why = whys[why];
+	row.subject = subject;
+	row.sealed = sealed;
+	row.created = (long long)set->now;
+	row.expires = (long long)set->now + (long long)days * 86400;
+	om_buf_free(&data);
+	ret = om_store_isolated_add(set->store, &row, error_r);
+	link = ret < 0 ? NULL : om_att_isolate_link(set, req->mailbox, id, row.expires);
+	if (ret == 0 && link == NULL) {
+		char *ignored = NULL;
+
+		*error_r = om_strdup("isolate: no link could be made for the page");
+		(void)om_store_isolated_delete(set->store, id, &ignored);
+		free(ignored);
+		ret = -1;
+	}
+	if (ret < 0) {
+		char *path = om_asprintf("%s/%s", set->isolate_dir, id);
+
+		(void)unlink(path);
+		free(path);
+	} else {
+		om_buf_printf(list, "  - %s\n    %s\n", name, link);
+		om_log_info("mailbox=%s isolated=%s name=%s why=%s", req->mailbox, id, name,
+			    row.why);
+	}
+	free(link);
+	free(name);
+	free(findings);
+	free(sealed);
+	return ret;
+}
+
+/* Every leaf whose action is isolate, into isolation; the notice's list
+   into *list_r.  0, or -1 with *error_r. */
+static int om_att_isolate_all(const struct om_att_mail *am,
+			      const struct om_scan_settings *set,
+			      const struct om_scan_request *req,
+			      struct om_mime_msg *msg, const int *leaf_actions,
+			      const unsigned char *whys, long days, char **list_r,
+			      char **error_r)
+{
+	char *subject = NULL, *clean;
+	struct om_buf list;
+	size_t i;
+	int ret = 0;
+
+	om_buf_init(&list);
+	subject = om_mime_header_decoded(msg, "Subject");
+	clean = om_sanitize(subject != NULL ? subject : "", 250);
+	free(subject);
+	for (i = 0; i < am->count && ret == 0; i++) {
+		if (leaf_actions[i] == OM_ATT_ISOLATE && !om_att_unit_done(am, leaf_actions, i))
+			ret = om_att_isolate_leaf(am, i, set, req, days,
+						  (enum om_att_why)whys[i], clean,
+						  &list, error_r);
+	}
+	free(clean);
+	om_buf_append(&list, "", 0);
+	*list_r = om_buf_steal(&list, NULL);
+	return ret;
+}
+
+/* Attachments removed or isolated as their actions say, a notice at the
+   top. */
 static int om_att_notice(const struct om_att_mail *am,
 			 const struct om_scan_settings *set,
+			 const struct om_scan_request *req,
 			 struct om_mime_msg *msg, struct om_scan_result *res,
 			 const char *findings, const int *leaf_actions,
-			 char **error_r)
+			 const unsigned char *whys, long days, char **error_r)
 {
-	int en = strcmp(set->language, "en") == 0, removed = 0;
+	int en = strcmp(set->language, "en") == 0, removed = 0, isolated = 0;
+	char *notice, *list = NULL;
 	struct om_buf out;
-	char *notice;
 	size_t i;
 
-	for (i = 0; i < am->count; i++)
+	for (i = 0; i < am->count; i++) {
 		removed |= leaf_actions[i] == OM_ATT_REMOVE;
-	notice = om_att_render(set, "attachment-notice", findings,
-			       !removed ? (en ? "The attachments were delivered as they are.\n" :
-					   "添付ファイルはそのまま配送しています。\n") :
-			       (en ? "The attachments marked (removed) were taken out of this mail.\n" :
-				"（削除しました）とある添付ファイルは、このメールから取り除きました。\n"),
-			       error_r);
+		isolated |= leaf_actions[i] == OM_ATT_ISOLATE;
+	}
+	if (isolated && om_att_isolate_all(am, set, req, msg, leaf_actions, whys, days,
+					   &list, error_r) < 0) {
+		free(list);
+		return -1;
+	}
+	notice = om_att_render(set, isolated ? "attachment-isolate" : "attachment-notice",
+			       findings,
+			       removed ? (en ? "The attachments marked (removed) were taken out of this mail.\n" :
+					  "（削除しました）とある添付ファイルは、このメールから取り除きました。\n") :
+			       isolated ? "" :
+			       (en ? "The attachments were delivered as they are.\n" :
+				"添付ファイルはそのまま配送しています。\n"),
+			       list != NULL ? list : "", days, error_r);
+	free(list);
 	if (notice == NULL)
 		return -1;
 	for (i = 0; i < am->count; i++) {
-		if (leaf_actions[i] == OM_ATT_REMOVE)
+		if (leaf_actions[i] == OM_ATT_REMOVE || leaf_actions[i] == OM_ATT_ISOLATE)
 			(void)om_mime_remove_unit(msg, &am->leaves[i]);
 	}
 	om_mime_add_notice(msg, notice);
@@ -351,39 +714,73 @@ static int om_att_notice(const struct om_att_mail *am,
 	om_mime_write(msg, &out);
 	free(res->message);
 	res->message = om_buf_steal(&out, &res->message_len);
-	if (removed)
+	if (removed || isolated)
 		res->action = OM_ACTION_STRIP;
 	return 0;
+}
+
+/* Each leaf's action and why (isolation by policy raises warn and
+   ignore to isolate); the message's worst into *worst_r. */
+static void om_att_leaf_actions(const struct om_att_mail *am,
+				const struct om_att_policy *pol, int can_isolate,
+				int *leaf_actions, unsigned char *whys, int *worst_r)
+{
+	size_t i;
+
+	*worst_r = OM_ATT_IGNORE;
+	for (i = 0; i < am->count; i++) {
+		leaf_actions[i] = om_att_leaf_action(&am->reports[i], pol->actions);
+		whys[i] = leaf_actions[i] == OM_ATT_ISOLATE ? OM_ATT_WHY_FINDING : OM_ATT_WHY_NONE;
+		if (am->analysed[i] && leaf_actions[i] < OM_ATT_ISOLATE) {
+			if (pol->all) {
+				leaf_actions[i] = OM_ATT_ISOLATE;
+				whys[i] = OM_ATT_WHY_ALL;
+			} else if (om_att_leaf_archive(&am->leaves[i], pol->archives)) {
+				leaf_actions[i] = OM_ATT_ISOLATE;
+				whys[i] = OM_ATT_WHY_ARCHIVE;
+			}
+		}
+		/* isolation this scand cannot do: removed, never delivered */
+		if (leaf_actions[i] == OM_ATT_ISOLATE && !can_isolate)
+			leaf_actions[i] = OM_ATT_REMOVE;
+		if (leaf_actions[i] > *worst_r)
+			*worst_r = leaf_actions[i];
+	}
 }
 
 int om_att_mail_apply(struct om_att_mail *am, const struct om_scan_settings *set,
 		      const struct om_scan_request *req, struct om_mime_msg *msg,
 		      struct om_scan_result *res, char **error_r)
 {
-	int actions[OM_ATT_KIND_COUNT], *leaf_actions, worst = OM_ATT_IGNORE, ret;
+	struct om_att_policy pol;
+	int *leaf_actions, worst, ret;
+	unsigned char *whys;
 	char *findings;
-	size_t i;
 
-	if (!am->any || msg == NULL || res->action != OM_ACTION_DELIVER)
+	if (!am->any_attachment || msg == NULL || res->action != OM_ACTION_DELIVER)
 		return 0;
-	if (om_att_class_actions(set, req, actions, error_r) < 0)
+	memset(&pol, 0, sizeof(pol));
+	if (om_att_isolation_policy(set, req, &pol, error_r) < 0)
+		return -1;
+	if (!am->any && !pol.all && pol.archives == 0)
+		return 0;
+	if (om_att_class_actions(set, req, pol.actions, error_r) < 0)
 		return -1;
 	leaf_actions = om_calloc(am->count + 1, sizeof(int));
-	for (i = 0; i < am->count; i++) {
-		leaf_actions[i] = om_att_leaf_action(&am->reports[i], actions);
-		if (leaf_actions[i] > worst)
-			worst = leaf_actions[i];
-	}
-	res->attachments = om_att_header_value(am, leaf_actions);
+	whys = om_calloc(am->count + 1, 1);
+	om_att_leaf_actions(am, &pol, om_att_can_isolate(set), leaf_actions, whys, &worst);
+	res->attachments = om_att_header_value(am, leaf_actions, whys);
 	findings = om_att_findings_text(am, leaf_actions, set->language);
 	if (worst == OM_ATT_IGNORE)
 		ret = 0;
 	else if (worst == OM_ATT_QUARANTINE)
 		ret = om_att_quarantine(set, req, res, findings, error_r);
 	else
-		ret = om_att_notice(am, set, msg, res, findings, leaf_actions, error_r);
+		ret = om_att_notice(am, set, req, msg, res, findings, leaf_actions, whys,
+				    pol.days, error_r);
 	free(findings);
 	free(leaf_actions);
+	free(whys);
 	return ret;
 }
 
@@ -397,6 +794,7 @@ void om_att_mail_free(struct om_att_mail **amp)
 	for (i = 0; i < am->count; i++)
 		om_att_report_free(&am->reports[i]);
 	free(am->reports);
+	free(am->analysed);
 	om_att_passwords_free(am->passwords);
 	free(am);
 	*amp = NULL;

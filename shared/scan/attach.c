@@ -379,6 +379,30 @@ static enum om_att_type om_att_sniff(const char *data, size_t len)
 	return OM_TYPE_UNKNOWN;
 }
 
+const char *om_att_true_type(const char *data, size_t len)
+{
+	static const char *const names[] = {
+		[OM_TYPE_UNKNOWN] = "unknown", [OM_TYPE_EXE] = "program",
+		[OM_TYPE_ZIP] = "zip", [OM_TYPE_OLE] = "ole", [OM_TYPE_PDF] = "pdf",
+		[OM_TYPE_RAR] = "rar", [OM_TYPE_7Z] = "7z", [OM_TYPE_GZIP] = "gzip",
+		[OM_TYPE_PNG] = "png", [OM_TYPE_JPEG] = "jpeg", [OM_TYPE_GIF] = "gif",
+	};
+	enum om_att_type t = om_att_sniff(data, len);
+	size_t i, n = len < 4096 ? len : 4096;
+
+	if (t != OM_TYPE_UNKNOWN)
+		return names[t];
+	if (len == 0)
+		return "empty";
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)data[i];
+
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != 0x1b)
+			return "unknown";
+	}
+	return "text";
+}
+
 /* The type an extension promises, or unknown when it promises none we
    can check. */
 static enum om_att_type om_att_ext_type(const char *ext)

@@ -74,6 +74,11 @@ void om_att_report_free(struct om_att_report *rep);
 /* 1 if rep has a finding of kind. */
 int om_att_report_has(const struct om_att_report *rep, enum om_att_kind kind);
 
+/* What the content is, from its first bytes (the table of signatures
+   the analysis uses): "program", "zip", "ole", "pdf", "rar", "7z", "gzip",
+   "png", "jpeg", "gif", "text", "empty" or "unknown" (static). */
+const char *om_att_true_type(const char *data, size_t len);
+
 /* "ATT_RISKY_EXT", ... */
 const char *om_att_kind_name(enum om_att_kind kind);
 /* "extension", "disguise", "encrypted", "macro", "active": the

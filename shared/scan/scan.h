@@ -20,6 +20,7 @@ struct om_att_rules;
 struct om_av_engine;
 struct om_snapshot;
 struct om_spam_db;
+struct om_store;
 struct om_token_keys;
 
 struct om_scan_settings {
@@ -54,6 +55,13 @@ struct om_scan_settings {
 	const struct om_token_keys *link_keys;
 	const char *web_url;
 	time_t link_lifetime;
+	/* isolation (attach-mail.h, crypto/vault.h): files written to
+	   isolate_dir sealed to isolate_pk, their rows into store, the page's
+	   link signed with link_keys under web_url.  Any of them NULL:
+	   isolation is not possible, "isolate" removes instead */
+	const unsigned char *isolate_pk;
+	const char *isolate_dir;
+	struct om_store *store;
 };
 
 /* Scans req->message and fills res (verdict, action, virus, parts, and the

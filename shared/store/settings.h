@@ -25,7 +25,12 @@ struct om_store;
 #define OM_FEATURE_ATTACHMENTS "attachments"
 #define OM_SETTING_ATTACHMENT_ACTION "attachment-action"
 #define OM_SETTING_ATTACHMENT_ACTION_PREFIX "attachment-action-"
-#define OM_DEFAULT_ATTACHMENT_ACTION "remove"
+#define OM_DEFAULT_ATTACHMENT_ACTION "isolate"
+#define OM_SETTING_ATTACHMENT_ISOLATE_ARCHIVES "attachment-isolate-archives"
+#define OM_SETTING_ATTACHMENT_ISOLATE_ALL "attachment-isolate-all"
+#define OM_SETTING_ATTACHMENT_ISOLATE_DAYS "attachment-isolate-days"
+#define OM_SETTING_ATTACHMENT_ISOLATE_ORIGINAL "attachment-isolate-original"
+#define OM_DEFAULT_ATTACHMENT_ISOLATE_DAYS 30
 #define OM_GLOBAL_DOMAIN "*"
 
 /* spam handling (omamori-scand, the Dovecot plugin); the first four may be

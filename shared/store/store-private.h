@@ -250,6 +250,13 @@ struct om_store_backend {
 				  char **error_r);
 	long (*url_clicks_count)(struct om_store *store, const char *mailbox,
 				 char **error_r);
+	/* isolated attachments (store.h): list reads one id (id not NULL) or
+	   the rows expired at due; add and delete return the rows changed */
+	int (*isolated_add)(struct om_store *store, const struct om_store_isolated *f,
+			    char **error_r);
+	int (*isolated_list)(struct om_store *store, const char *id, long long due,
+			     om_store_isolated_cb *cb, void *context, char **error_r);
+	int (*isolated_delete)(struct om_store *store, const char *id, char **error_r);
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;

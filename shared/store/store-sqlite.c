@@ -109,6 +109,10 @@ enum om_stmt_id {
 	OM_SQL_URL_CLICK_ADD,
 	OM_SQL_URL_CLICKS_EXPIRE,
 	OM_SQL_URL_CLICKS_COUNT,
+	OM_SQL_ISO_ADD,
+	OM_SQL_ISO_GET,
+	OM_SQL_ISO_DUE,
+	OM_SQL_ISO_DELETE,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -345,6 +349,18 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"INSERT INTO url_clicks(mailbox, host, verdict, at) VALUES (?1, ?2, ?3, ?4)",
 	[OM_SQL_URL_CLICKS_EXPIRE] = "DELETE FROM url_clicks WHERE at < ?1",
 	[OM_SQL_URL_CLICKS_COUNT] = "SELECT count(*) FROM url_clicks WHERE mailbox = ?1",
+	[OM_SQL_ISO_ADD] =
+		"INSERT INTO isolated_files(id, mailbox, name, size, true_type, findings, "
+		"scan, why, subject, sealed, created, expires) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	[OM_SQL_ISO_GET] =
+		"SELECT id, mailbox, name, size, true_type, findings, scan, why, subject, "
+		"sealed, created, expires FROM isolated_files WHERE id = ?1",
+	[OM_SQL_ISO_DUE] =
+		"SELECT id, mailbox, name, size, true_type, findings, scan, why, subject, "
+		"sealed, created, expires FROM isolated_files WHERE expires <= ?1 "
+		"ORDER BY expires, id",
+	[OM_SQL_ISO_DELETE] = "DELETE FROM isolated_files WHERE id = ?1",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -629,6 +645,25 @@ static const char *const om_migrations[] = {
 	"  at INTEGER NOT NULL);"
 	"CREATE INDEX url_clicks_at ON url_clicks(at);"
 	"CREATE INDEX url_clicks_mailbox ON url_clicks(mailbox, at);",
+	/* v14 (issue 16): isolated attachments (doc/attachments.md); the file
+	   itself is isolate_dir/<id>, encrypted (crypto/vault.h) under a key
+	   of its own, sealed here; findings one per line "NAME\twhere\tja
+	   reason\ten reason"; why "finding", "archive" or "all"; removed
+	   with the file by omamorictl cron once past expires */
+	"CREATE TABLE isolated_files ("
+	"  id TEXT PRIMARY KEY,"
+	"  mailbox TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  true_type TEXT NOT NULL,"
+	"  findings TEXT NOT NULL,"
+	"  scan TEXT NOT NULL,"
+	"  why TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  sealed TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL);"
+	"CREATE INDEX isolated_files_expires ON isolated_files(expires);",
 };
 
 struct om_store_sqlite {
@@ -924,6 +959,7 @@ struct om_sqlite_reader {
 		om_store_brake_cb *brake;
 		om_store_url_cb *url;
 		om_store_url_source_cb *url_source;
+		om_store_isolated_cb *isolated;
 	} cb;
 	void *context;
 };
@@ -1962,6 +1998,61 @@ static int om_sqlite_zip_expire(struct om_store *store, long long now,
 				    "forget zip passwords", error_r);
 }
 
+/* ---- isolated attachments ---- */
+
+static int om_sqlite_isolated_add(struct om_store *store,
+				  const struct om_store_isolated *f, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_ISO_ADD, OM_ARG_TEXT(f->id),
+					    OM_ARG_TEXT(f->mailbox), OM_ARG_TEXT(f->name),
+					    OM_ARG_INT64(f->size), OM_ARG_TEXT(f->true_type),
+					    OM_ARG_TEXT(f->findings), OM_ARG_TEXT(f->scan),
+					    OM_ARG_TEXT(f->why), OM_ARG_TEXT(f->subject),
+					    OM_ARG_TEXT(f->sealed), OM_ARG_INT64(f->created),
+					    OM_ARG_INT64(f->expires), OM_ARG_END);
+
+	return om_sqlite_step_write(s, stmt, "record an isolated file", error_r);
+}
+
+/* An isolated file's row (column order of OM_SQL_ISO_GET). */
+static void om_sqlite_isolated_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	struct om_store_isolated f;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&f.id), OM_COL_TEXT(&f.mailbox),
+		       OM_COL_TEXT(&f.name), OM_COL_INT64(&f.size),
+		       OM_COL_TEXT(&f.true_type), OM_COL_TEXT(&f.findings),
+		       OM_COL_TEXT(&f.scan), OM_COL_TEXT(&f.why),
+		       OM_COL_TEXT(&f.subject), OM_COL_TEXT(&f.sealed),
+		       OM_COL_INT64(&f.created), OM_COL_INT64(&f.expires), OM_COL_END);
+	r->cb.isolated(r->context, &f);
+}
+
+static int om_sqlite_isolated_list(struct om_store *store, const char *id,
+				   long long due, om_store_isolated_cb *cb,
+				   void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.isolated = cb, .context = context };
+	sqlite3_stmt *stmt = id != NULL ?
+		om_sqlite_bind(s, OM_SQL_ISO_GET, OM_ARG_TEXT(id), OM_ARG_END) :
+		om_sqlite_bind(s, OM_SQL_ISO_DUE, OM_ARG_INT64(due), OM_ARG_END);
+
+	return (int)om_sqlite_each(s, stmt, om_sqlite_isolated_row, &r,
+				   "read isolated files", error_r);
+}
+
+static int om_sqlite_isolated_delete(struct om_store *store, const char *id,
+				     char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_ISO_DELETE,
+						      OM_ARG_TEXT(id), OM_ARG_END),
+				    "forget an isolated file", error_r);
+}
+
 /* ---- the compromised-account brake ---- */
 
 /* Inside the caller's write transaction. */
@@ -2348,6 +2439,9 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.url_click = om_sqlite_url_click,
 	.url_clicks_expire = om_sqlite_url_clicks_expire,
 	.url_clicks_count = om_sqlite_url_clicks_count,
+	.isolated_add = om_sqlite_isolated_add,
+	.isolated_list = om_sqlite_isolated_list,
+	.isolated_delete = om_sqlite_isolated_delete,
 	.urls_drop_source = om_sqlite_urls_drop_source,
 	.urls_count = om_sqlite_urls_count,
 	.urls_each = om_sqlite_urls_each,

@@ -1254,3 +1254,48 @@ long om_store_url_clicks_count(struct om_store *store, const char *mailbox,
 		return -1;
 	return store->backend->url_clicks_count(store, mailbox, error_r);
 }
+
+/* ---- isolated attachments ---- */
+
+int om_store_isolated_add(struct om_store *store, const struct om_store_isolated *f,
+			  char **error_r)
+{
+	int ret;
+
+	if (om_store_need(f->id, "isolated id", error_r) < 0 ||
+	    om_store_need(f->mailbox, "mailbox", error_r) < 0 ||
+	    om_store_need(f->name, "file name", error_r) < 0 ||
+	    om_store_need(f->true_type, "true type", error_r) < 0 ||
+	    om_store_need(f->findings, "findings", error_r) < 0 ||
+	    om_store_need(f->scan, "scan result", error_r) < 0 ||
+	    om_store_need(f->why, "why", error_r) < 0 ||
+	    om_store_need(f->subject, "subject", error_r) < 0 ||
+	    om_store_need(f->sealed, "sealed key", error_r) < 0)
+		return -1;
+	ret = store->backend->isolated_add(store, f, error_r);
+	return om_store_wrote(store, ret < 0 ? -1 : 0);
+}
+
+int om_store_isolated_get(struct om_store *store, const char *id,
+			  om_store_isolated_cb *cb, void *context, char **error_r)
+{
+	if (om_store_need(id, "isolated id", error_r) < 0)
+		return -1;
+	return store->backend->isolated_list(store, id, 0, cb, context, error_r);
+}
+
+int om_store_isolated_due(struct om_store *store, long long now,
+			  om_store_isolated_cb *cb, void *context, char **error_r)
+{
+	return store->backend->isolated_list(store, NULL, now, cb, context, error_r);
+}
+
+int om_store_isolated_delete(struct om_store *store, const char *id, char **error_r)
+{
+	int ret;
+
+	if (om_store_need(id, "isolated id", error_r) < 0)
+		return -1;
+	ret = store->backend->isolated_delete(store, id, error_r);
+	return om_store_wrote(store, ret) < 0 ? -1 : ret;
+}

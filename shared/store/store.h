@@ -614,4 +614,35 @@ long om_store_url_clicks_expire(struct om_store *store, long long before,
 long om_store_url_clicks_count(struct om_store *store, const char *mailbox,
 			       char **error_r);
 
+/* ---- isolated attachments (issue 16, doc/attachments.md) ---- */
+
+/* One attachment taken out of a mail and kept encrypted in isolate_dir
+   (crypto/vault.h) until expires, for its recipient's page (omamori-web
+   /f/).  The file is isolate_dir/<id>; sealed is its key, sealed. */
+struct om_store_isolated {
+	const char *id;		/* [0-9a-f], 32 characters */
+	const char *mailbox;	/* the recipient's */
+	const char *name;	/* the decoded file name, sanitised */
+	long long size;		/* bytes (decoded) */
+	const char *true_type;	/* what the content is ("Windows program") */
+	const char *findings;	/* one a line: NAME\twhere\tja\ten; "" none */
+	const char *scan;	/* the virus scan's result ("clean") */
+	const char *why;	/* "finding", "archive", "all" */
+	const char *subject;	/* the mail's, decoded, sanitised */
+	const char *sealed;	/* the file's key, sealed */
+	long long created, expires;	/* unix time */
+};
+typedef void om_store_isolated_cb(void *context, const struct om_store_isolated *f);
+/* Records f; 0 or -1. */
+int om_store_isolated_add(struct om_store *store, const struct om_store_isolated *f,
+			  char **error_r);
+/* The row of id into cb (pointers live until it returns): 1, 0 none, -1. */
+int om_store_isolated_get(struct om_store *store, const char *id,
+			  om_store_isolated_cb *cb, void *context, char **error_r);
+/* The rows whose expiry is at or before now, oldest first; the count or -1. */
+int om_store_isolated_due(struct om_store *store, long long now,
+			  om_store_isolated_cb *cb, void *context, char **error_r);
+/* Forgets the row of id: 1, 0 none, -1. */
+int om_store_isolated_delete(struct om_store *store, const char *id, char **error_r);
+
 #endif

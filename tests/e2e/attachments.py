@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """End-to-end: the attachment analysis of omamori-scand (issue 16, first
 slice) through real Postfix -> Dovecot LMTP -> scand, read back over IMAP.
+(Isolation, the default action since the second slice, is
+tests/e2e/isolate.py's; each case here sets its action.)
 The domain example.test is subscribed to "attachments"; each case sets its
 attachment-action and sends alice a mail built here at run time:
 

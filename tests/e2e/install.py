@@ -193,6 +193,12 @@ def programs_config_and_store_in_place(inst):
     # the web's token key: made by init, readable by omamori-web's user only
     key = inst.rooted("/etc/omamori/web.key")
     check(mode_owner(key)[:2] == (0o600, "omamori-web"), "web.key: %r" % (mode_owner(key),))
+    # the isolation key pair (doc/attachments.md): the same, and the
+    # directory of isolated files, scand's, read by omamori-web's group
+    key = inst.rooted("/etc/omamori/isolate.key")
+    check(mode_owner(key)[:2] == (0o600, "omamori-web"), "isolate.key: %r" % (mode_owner(key),))
+    iso = inst.rooted("/var/lib/omamori/isolated")
+    check(mode_owner(iso)[:2] == (0o2750, "omamori"), "%s: %r" % (iso, mode_owner(iso)))
     init = [out for line, out in inst.outputs.items() if "omamorictl init" in line]
     check(init and "ready (schema version" in init[0], "omamorictl init said %r" % init)
     out = sh("%s -c %s sub set taro@example.jp inbound-virus on" %
@@ -250,11 +256,13 @@ def dovecot_shows_one_junk_folder(inst):
 def uninstall_leaves_nothing_behind(inst):
     sh("systemctl --root=%s disable %s" % (inst.root, " ".join(UNITS)), SRCDIR)
     sh("make -s uninstall DESTDIR=%s" % inst.root, BUILDDIR, make_env())
-    # what stays is the administrator's: the store, the web key made by
-    # omamorictl init (links already mailed stay valid across a reinstall)
-    # and Dovecot's configuration
+    # what stays is the administrator's: the store, the web and isolation
+    # keys made by omamorictl init (links already mailed stay valid and
+    # isolated files readable across a reinstall) and Dovecot's
+    # configuration
     etc = inst.rooted("/etc/omamori")
-    check(sorted(os.listdir(etc)) == ["web.key"], "left in /etc/omamori: %r" % os.listdir(etc))
+    check(sorted(os.listdir(etc)) == ["isolate.key", "web.key"],
+          "left in /etc/omamori: %r" % os.listdir(etc))
     keep = (inst.rooted("/var/lib/omamori"), inst.rooted("/etc/dovecot"),
             inst.rooted("/var/spool/postfix/omamori"), etc)
     left = []

@@ -316,7 +316,7 @@ static void test_backends(const char *dir)
 			om_asprintf("%s%s%s", c->prefix, dir, c->suffix);
 		ret = om_store_open(location, OM_STORE_CREATE, 1000, &store, &error);
 		if (c->ok)
-			TAP_OK(ret == 0 && om_store_schema_version(store) == 13, "%s", c->label);
+			TAP_OK(ret == 0 && om_store_schema_version(store) == 14, "%s", c->label);
 		else
 			TAP_OK(ret < 0 && store == NULL && strstr(error, c->error) != NULL,
 			       "%s (%s)", c->label, error != NULL ? error : "");
@@ -782,6 +782,41 @@ static void test_zip_passwords(struct om_store *store)
 	       "zip: forgotten at its expiry");
 }
 
+static void isolated_cb(void *context, const struct om_store_isolated *f)
+{
+	long long *got = context;
+
+	got[0]++;
+	got[1] = f->size;
+	got[2] = strcmp(f->findings, "ATT_X\ta.exe\tja\ten\n") == 0 &&
+		strcmp(f->why, "finding") == 0 && strcmp(f->true_type, "program") == 0;
+}
+
+static void test_isolated(struct om_store *store)
+{
+	struct om_store_isolated f = {
+		.id = "0123456789abcdef0123456789abcdef", .mailbox = "taro@example.jp",
+		.name = "a.exe", .size = 512, .true_type = "program",
+		.findings = "ATT_X\ta.exe\tja\ten\n", .scan = "clean", .why = "finding",
+		.subject = "見積", .sealed = "00ff", .created = 1000, .expires = 2000
+	};
+	long long got[3] = { 0, 0, 0 };
+	char *error = NULL;
+
+	TAP_OK(om_store_isolated_add(store, &f, &error) == 0, "isolated: recorded");
+	TAP_OK(om_store_isolated_add(store, &f, &error) < 0, "isolated: an id is used once");
+	om_free(&error);
+	TAP_OK(om_store_isolated_get(store, f.id, isolated_cb, got, &error) == 1 &&
+	       got[1] == 512 && got[2] == 1, "isolated: read back");
+	got[0] = 0;
+	TAP_OK(om_store_isolated_due(store, 1999, isolated_cb, got, &error) == 0 &&
+	       om_store_isolated_due(store, 2000, isolated_cb, got, &error) == 1,
+	       "isolated: due at its expiry, not before");
+	TAP_OK(om_store_isolated_delete(store, f.id, &error) == 1 &&
+	       om_store_isolated_get(store, f.id, isolated_cb, got, &error) == 0 &&
+	       om_store_isolated_delete(store, f.id, &error) == 0, "isolated: forgotten");
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/om-test-store-XXXXXX", *path, *error = NULL;
@@ -795,7 +830,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 13, "schema version 13");
+	TAP_OK(om_store_schema_version(store) == 14, "schema version 14");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -810,10 +845,11 @@ int main(void)
 	test_nonces(store);
 	test_outbound(store);
 	test_zip_passwords(store);
+	test_isolated(store);
 	test_admin_holds(store);
 	test_brake(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 13, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 14, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again);
 

@@ -5,7 +5,10 @@
 #include "tap.h"
 #include "crypto/seal.h"
 #include "crypto/token.h"
+#include "crypto/vault.h"
 #include "lib/util.h"
+
+#include <fcntl.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +148,93 @@ static void test_seal(const struct om_token_keys *keys,
 	free(again);
 }
 
+/* A file of len bytes (a marker repeated) written under keys to a temp
+   file; its fd (at 0) and sealed key. */
+static int vault_file(const struct om_token_keys *keys, const char *id, size_t len,
+		      char **sealed_r, char **plain_r)
+{
+	char path[] = "/tmp/om-test-vault-XXXXXX", *plain = om_malloc(len + 1), *error = NULL;
+	unsigned char pk[OM_VAULT_PUBLIC_LEN];
+	size_t i;
+	int fd = mkstemp(path);
+
+	if (fd < 0 || om_vault_public_key(keys, pk) < 0)
+		abort();
+	unlink(path);
+	for (i = 0; i < len; i++)
+		plain[i] = "SECRET-MARKER-"[i % 14];
+	if (om_vault_write(fd, pk, id, plain, len, sealed_r, &error) < 0)
+		abort();
+	*plain_r = plain;
+	lseek(fd, 0, SEEK_SET);
+	return fd;
+}
+
+static void test_vault(const struct om_token_keys *keys, const struct om_token_keys *other)
+{
+	const char *id = "00112233445566778899aabbccddeeff";
+	char *sealed, *plain, *error = NULL, raw[300000], idbuf[OM_VAULT_NEW_ID_LEN + 1];
+	struct om_token_keys rotated = *other;
+	struct om_buf out;
+	ssize_t n;
+	int fd;
+
+	om_buf_init(&out);
+	TAP_OK(om_vault_new_id(idbuf) == 0 && om_vault_id_valid(idbuf) &&
+	       !om_vault_id_valid("../etc/passwd") && !om_vault_id_valid(""),
+	       "vault: new ids are valid, paths are not");
+	fd = vault_file(keys, id, 200000, &sealed, &plain);
+	n = read(fd, raw, sizeof(raw));
+	TAP_OK(n > 200000 && memmem(raw, (size_t)n, "SECRET-MARKER-", 14) == NULL,
+	       "vault: nothing of the plain text on disk");
+	lseek(fd, 0, SEEK_SET);
+	TAP_OK(om_vault_read(fd, keys, id, sealed, 1 << 20, &out, &error) == 0 &&
+	       out.len == 200000 && memcmp(out.data, plain, 200000) == 0,
+	       "vault: read back whole (four chunks)");
+	lseek(fd, 0, SEEK_SET);
+	TAP_OK(om_vault_read(fd, other, id, sealed, 1 << 20, &out, &error) < 0 &&
+	       out.len == 0, "vault: another key does not open it");
+	om_free(&error);
+	lseek(fd, 0, SEEK_SET);
+	TAP_OK(om_vault_read(fd, keys, "ffeeddccbbaa99887766554433221100", sealed, 1 << 20,
+			     &out, &error) < 0, "vault: another id does not open it");
+	om_free(&error);
+	lseek(fd, 0, SEEK_SET);
+	TAP_OK(om_vault_read(fd, keys, id, sealed, 1000, &out, &error) < 0,
+	       "vault: more than max_size is refused");
+	om_free(&error);
+	rotated.has_previous = 1;
+	memcpy(rotated.previous, keys->current, sizeof(rotated.previous));
+	lseek(fd, 0, SEEK_SET);
+	TAP_OK(om_vault_read(fd, &rotated, id, sealed, 1 << 20, &out, &error) == 0 &&
+	       out.len == 200000, "vault: the previous key of a rotation opens it");
+	/* one byte changed in the last chunk; then the file cut */
+	raw[n - 5] ^= 1;
+	lseek(fd, 0, SEEK_SET);
+	TAP_OK(write(fd, raw, (size_t)n) == n, "vault: file rewritten");
+	lseek(fd, 0, SEEK_SET);
+	TAP_OK(om_vault_read(fd, keys, id, sealed, 1 << 20, &out, &error) < 0 &&
+	       out.len == 0, "vault: a changed byte is refused");
+	om_free(&error);
+	raw[n - 5] ^= 1;
+	TAP_OK(ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0 &&
+	       write(fd, raw, (size_t)n - 70000) == n - 70000 &&
+	       lseek(fd, 0, SEEK_SET) == 0 &&
+	       om_vault_read(fd, keys, id, sealed, 1 << 20, &out, &error) < 0,
+	       "vault: a file cut at a chunk's end is refused");
+	om_free(&error);
+	close(fd);
+	free(sealed);
+	free(plain);
+	fd = vault_file(keys, id, 0, &sealed, &plain);
+	TAP_OK(om_vault_read(fd, keys, id, sealed, 10, &out, &error) == 0 && out.len == 0,
+	       "vault: an empty file round trip");
+	close(fd);
+	free(sealed);
+	free(plain);
+	om_buf_free(&out);
+}
+
 int main(void)
 {
 	struct om_token_keys keys, other;
@@ -155,5 +245,6 @@ int main(void)
 	test_tokens(&keys, &other);
 	test_key_file();
 	test_seal(&keys, &other);
+	test_vault(&keys, &other);
 	return tap_done();
 }
