@@ -24,7 +24,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import Tap, check, decoded, file_part, run_suite, text_part, wait_mail  # noqa: E402
+from omtest import mixed_mail, windows_program, Tap, check, decoded, file_part, run_suite, text_part, wait_mail  # noqa: E402
 from chrome import By, body_text, browser, press, quit_browser, shot  # noqa: E402
 
 tap = Tap()
@@ -35,22 +35,10 @@ state = {}
 
 
 def mixed(m, parts):
-    out = (b"From: Sender <sender@remote.test>\nTo: " + USER.encode() + b"\n"
-           b"Subject: isolate " + m.encode() + b"\n"
-           b"Message-ID: <" + m.encode() + b"@remote.test>\n"
-           b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"BB\"\n\n")
-    for p in parts:
-        out += b"--BB\n" + p
-    return out + b"--BB--\n"
-
+    return mixed_mail(m, parts, to=USER, subject="isolate")
 
 def program():
-    b = bytearray(512)
-    b[0:2] = b"MZ"
-    b[60] = 0x80
-    b[0x80:0x84] = b"PE\0\0"
-    return bytes(b)
-
+    return windows_program()
 
 def link_of(st, m):
     raw = wait_mail(st, USER, lambda r: m.encode() in r, "mail %s" % m)

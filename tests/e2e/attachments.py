@@ -29,7 +29,7 @@ import uuid
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import (EICAR, Tap, check, decoded, header_of, in_box,  # noqa: E402
+from omtest import (EICAR, mixed_mail, windows_program, Tap, check, decoded, header_of, in_box,  # noqa: E402
                     run_suite, text_part, file_part)
 
 tap = Tap()
@@ -41,23 +41,10 @@ def marker():
 
 
 def mixed(m, parts, subject="attach"):
-    out = (b"From: Sender <sender@remote.test>\nTo: " + USER.encode() + b"\n"
-           b"Subject: " + subject.encode() + b" " + m + b"\n"
-           b"Message-ID: <" + m + b"@remote.test>\n"
-           b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"BB\"\n\n")
-    for p in parts:
-        out += b"--BB\n" + p
-    return out + b"--BB--\n"
-
+    return mixed_mail(m, parts, to=USER, subject=subject)
 
 def program():
-    """A Windows program's header: "MZ", e_lfanew at 0x80, "PE\\0\\0"."""
-    b = bytearray(512)
-    b[0:2] = b"MZ"
-    b[60] = 0x80
-    b[0x80:0x84] = b"PE\0\0"
-    return bytes(b)
-
+    return windows_program()
 
 def zip_of(members):
     buf = io.BytesIO()

@@ -42,7 +42,7 @@ import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import (Tap, check, decoded, file_part, forms_of, header_of,  # noqa: E402
+from omtest import (Tap, mixed_mail, web_token, windows_program, check, decoded, file_part, forms_of, header_of,  # noqa: E402
                     http, in_box, run_suite, text_part)
 
 tap = Tap()
@@ -56,24 +56,10 @@ def marker():
 
 
 def mixed(m, parts, subject="isolate"):
-    out = (b"From: Sender <sender@remote.test>\nTo: " + USER.encode() + b"\n"
-           b"Subject: " + subject.encode() + b" " + m + b"\n"
-           b"Message-ID: <" + m + b"@remote.test>\n"
-           b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"BB\"\n\n")
-    for p in parts:
-        out += b"--BB\n" + p
-    return out + b"--BB--\n"
-
+    return mixed_mail(m, parts, to=USER, subject=subject)
 
 def program(tag=b""):
-    """A Windows program's header ("MZ", e_lfanew, "PE\\0\\0"), tag inside."""
-    b = bytearray(512)
-    b[0:2] = b"MZ"
-    b[60] = 0x80
-    b[0x80:0x84] = b"PE\0\0"
-    b[0x100:0x100 + len(tag)] = tag
-    return bytes(b)
-
+    return windows_program(tag)
 
 def settings(st, **values):
     """attachment-action isolate, the classes default, and the isolation
@@ -144,13 +130,7 @@ def b64(raw):
 
 
 def token(st, mailbox, action, message, lifetime):
-    """A token as omamori-web makes them, signed with the stack's key."""
-    with open(st.conf_value("web_key_path")) as f:
-        key = bytes.fromhex(f.read().split()[0])
-    text = ("1\n%d\n%s\n%s\n%s" % (int(time.time()) + lifetime, action, mailbox,
-                                     message)).encode()
-    return b64(text) + "." + b64(hmac.new(key, text, hashlib.sha512).digest()[:32])
-
+    return web_token(st, mailbox, action, message, lifetime)
 
 @tap.case
 def program_named_pdf_is_isolated_with_notice_and_link(st):

@@ -282,6 +282,46 @@ def text_part(text):
     return b"Content-Type: text/plain; charset=utf-8\n\n" + text + b"\n"
 
 
+def mixed_mail(marker, parts, to="alice@example.test", subject="test", extra_headers=b"",
+               preamble=b""):
+    """A multipart/mixed message from sender@remote.test; parts are raw
+    MIME part bytes, marker (str or bytes) in the subject and Message-ID."""
+    m = marker.encode() if isinstance(marker, str) else marker
+    out = (b"From: Sender <sender@remote.test>\nTo: " + to.encode() + b"\n"
+           b"Subject: " + subject.encode() + b" " + m + b"\n"
+           b"Message-ID: <" + m + b"@remote.test>\n" + extra_headers +
+           b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"BB\"\n\n" +
+           preamble)
+    for p in parts:
+        out += b"--BB\n" + p
+    return out + b"--BB--\n"
+
+
+def windows_program(tag=b""):
+    """A Windows program's header ("MZ", e_lfanew at 0x80, "PE\\0\\0"), tag
+    inside."""
+    b = bytearray(512)
+    b[0:2] = b"MZ"
+    b[60] = 0x80
+    b[0x80:0x84] = b"PE\0\0"
+    b[0x100:0x100 + len(tag)] = tag
+    return bytes(b)
+
+
+def web_token(st, mailbox, action, message="", lifetime=3600):
+    """A token as omamori-web makes them, signed with the stack's key."""
+    import hashlib
+    import hmac
+
+    def b64(raw):
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    with open(st.conf_value("web_key_path")) as f:
+        key = bytes.fromhex(f.read().split()[0])
+    text = ("1\n%d\n%s\n%s\n%s" % (int(time.time()) + lifetime, action, mailbox,
+                                     message)).encode()
+    return b64(text) + "." + b64(hmac.new(key, text, hashlib.sha512).digest()[:32])
+
+
 def file_part(name, data):
     """An attachment part, base64."""
     return (b"Content-Type: application/octet-stream; name=\"" + name + b"\"\n"

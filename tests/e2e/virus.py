@@ -12,7 +12,7 @@ import uuid
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import EICAR, Tap, check, header_of, run_suite  # noqa: E402
+from omtest import mixed_mail, EICAR, Tap, check, header_of, run_suite  # noqa: E402
 
 tap = Tap()
 REPORT_SUBJECT_JA = "ウイルスチェックの結果ご報告"
@@ -24,15 +24,8 @@ def b64(data):
 
 def mixed(marker, parts, subject="test", extra_headers=b""):
     """A multipart/mixed message; parts are raw MIME part bytes."""
-    out = (b"From: Sender <sender@remote.test>\nTo: alice@example.test\n"
-           b"Subject: " + subject.encode() + b" " + marker + b"\n"
-           b"Message-ID: <" + marker + b"@remote.test>\n" + extra_headers +
-           b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"BB\"\n\n"
-           b"preamble\n")
-    for p in parts:
-        out += b"--BB\n" + p
-    return out + b"--BB--\n"
-
+    return mixed_mail(marker, parts, subject=subject, extra_headers=extra_headers,
+                      preamble=b"preamble\n")
 
 def text_part(text):
     return b"Content-Type: text/plain; charset=us-ascii\n\n" + text + b"\n"

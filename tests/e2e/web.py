@@ -37,7 +37,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import BUILDDIR, PASSWORD, Tap, check, run_suite  # noqa: E402
+from omtest import web_token, BUILDDIR, PASSWORD, Tap, check, run_suite  # noqa: E402
 
 tap = Tap()
 USER = "alice@example.test"
@@ -70,13 +70,7 @@ def b64(raw):
 
 
 def token(st, mailbox, action, message="", lifetime=3600):
-    """A token as omamori-web makes them, signed with the stack's key."""
-    with open(st.conf_value("web_key_path")) as f:
-        key = bytes.fromhex(f.read().split()[0])
-    text = ("1\n%d\n%s\n%s\n%s" % (int(time.time()) + lifetime, action, mailbox,
-                                     message)).encode()
-    return b64(text) + "." + b64(hmac.new(key, text, hashlib.sha512).digest()[:32])
-
+    return web_token(st, mailbox, action, message, lifetime)
 
 def url(st, path):
     return st.WEB_URL + path

@@ -24,7 +24,7 @@ import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import omtest  # noqa: E402
-from omtest import (BUILDDIR, EICAR, Tap, check, decoded, file_part, header_of,  # noqa: E402
+from omtest import (BUILDDIR, mixed_mail, EICAR, Tap, check, decoded, file_part, header_of,  # noqa: E402
                     run_suite, text_part)
 
 tap = Tap()
@@ -38,14 +38,7 @@ def marker():
 
 
 def mail(m, parts, subject="fault"):
-    out = (b"From: Sender <sender@remote.test>\nTo: alice@example.test\n"
-           b"Subject: " + subject.encode() + b" " + m + b"\n"
-           b"Message-ID: <" + m + b"@remote.test>\n"
-           b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"BB\"\n\n")
-    for p in parts:
-        out += b"--BB\n" + p
-    return out + b"--BB--\n"
-
+    return mixed_mail(m, parts, subject=subject)
 
 def zip_of(name, data):
     buf = io.BytesIO()
