@@ -22,6 +22,8 @@ struct om_snapshot;
 struct om_spam_db;
 struct om_token_keys;
 
+struct om_phish;
+
 struct om_scan_settings {
 	const struct om_av_engine *engine;
 	size_t max_size;
@@ -54,6 +56,8 @@ struct om_scan_settings {
 	const struct om_token_keys *link_keys;
 	const char *web_url;
 	time_t link_lifetime;
+	/* the phishing-shape spam rules (spam/phish.h); NULL: off */
+	const struct om_phish *phish;
 };
 
 /* Scans req->message and fills res (verdict, action, virus, parts, and the
