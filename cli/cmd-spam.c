@@ -104,7 +104,11 @@ static long ctl_each_message(const char *path, ctl_message_fn *fn, void *context
 static void ctl_sync_scand(struct ctl *ctl)
 {
 	char *error = NULL;
+	struct stat st;
 
+	/* no socket: no scand on this machine (a bench, a fresh install) */
+	if (stat(ctl->config->scand_socket, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return;
 	if (om_scand_sync(ctl->config->scand_socket, CTL_SYNC_TIMEOUT_MS, &error) < 0) {
 		fprintf(stderr, "omamorictl: scand not told (%s); it notices within "
 			"spam_save_interval (%ld s)\n", error,

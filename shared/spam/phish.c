@@ -18,7 +18,6 @@
 
 #include <ctype.h>
 #include <gmime/gmime.h>
-#include <idn2.h>
 #include <libxml/HTMLparser.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,20 +175,17 @@ static char om_phish_fold(unsigned int cp)
 	return '?';		/* drawn like no Latin letter */
 }
 
-/* What a reader sees: the domain decoded from punycode (libidn2), letters
+/* What a reader sees: the domain decoded from punycode (the url layer), letters
    of other scripts folded to the Latin ones they look like, digits to the
    letters they pass for, rn to m, vv to w, i and 1 to l.  1, or 0 when it
    does not fit. */
 static int om_phish_skeleton(const char *domain, char out[OM_PHISH_SKELETON_MAX])
 {
-	char *unicode = NULL;
-	const unsigned char *p;
+	char *unicode = om_url_host_unicode(domain);
+	const unsigned char *p = (const unsigned char *)unicode;
 	size_t n = 0;
 	char c;
 
-	if (idn2_to_unicode_8z8z(domain, &unicode, 0) != IDN2_OK)
-		unicode = NULL;
-	p = (const unsigned char *)(unicode != NULL ? unicode : domain);
 	while (*p != '\0') {
 		c = om_phish_fold(om_phish_utf8(&p));
 		switch (c) {
@@ -205,13 +201,13 @@ static int om_phish_skeleton(const char *domain, char out[OM_PHISH_SKELETON_MAX]
 			continue;
 		}
 		if (n + 1 >= OM_PHISH_SKELETON_MAX) {
-			idn2_free(unicode);
+			free(unicode);
 			return 0;
 		}
 		out[n++] = c;
 	}
 	out[n] = '\0';
-	idn2_free(unicode);
+	free(unicode);
 	return 1;
 }
 
@@ -344,11 +340,12 @@ static const char *om_phish_site(const struct om_phish *phish, const char *host)
 }
 
 int om_phish_text_mismatch(const struct om_phish *phish, const char *text,
-			   const char *href)
+			   const char *href, const char *from_site)
 {
 	struct om_url url;
 	char *shown, *error = NULL;
-	int differ = 0;
+	const char *href_site;
+	int differ = 0, spelled;
 
 	if (href == NULL || text == NULL)
 		return 0;
@@ -358,9 +355,16 @@ int om_phish_text_mismatch(const struct om_phish *phish, const char *text,
 	}
 	shown = (strcmp(url.scheme, "http") == 0 || strcmp(url.scheme, "https") == 0) &&
 		url.host_type != OM_URL_HOST_NONE ? om_phish_text_host(text) : NULL;
-	if (shown != NULL)
-		differ = strcmp(om_phish_site(phish, shown),
-				om_phish_site(phish, url.host)) != 0;
+	if (shown != NULL) {
+		href_site = om_phish_site(phish, url.host);
+		differ = strcmp(om_phish_site(phish, shown), href_site) != 0;
+		/* "Walmart.com" linking to the sender's own site is a name;
+		   "https://www.bank.example/" is an address it does not go to */
+		spelled = strstr(text, "://") != NULL || strncmp(shown, "www.", 4) == 0;
+		if (differ && !spelled && from_site != NULL &&
+		    strcasecmp(href_site, from_site) == 0)
+			differ = 0;
+	}
 	free(shown);
 	om_url_free(&url);
 	return differ;
@@ -372,26 +376,56 @@ struct om_phish_pass {
 	const struct om_phish *phish;
 	const char *from_site;		/* NULL: no From domain */
 	const char *own_site;		/* the recipient's; NULL: unknown */
-	unsigned int links;		/* link hosts seen */
+	unsigned int links;		/* HTML links (href) seen */
 	int related, lookalike, text_mismatch;
 };
 
-/* An http(s) href's host, to om_phish_link. */
-static int om_phish_link(void *context, const char *host);
+/* Each link host: related to From?  a lookalike of the recipient's?
+   1 when it is From's own site. */
+static int om_phish_link(struct om_phish_pass *pass, const char *host)
+{
+	const char *site = om_phish_site(pass->phish, host);
+	int own = pass->from_site != NULL && strcasecmp(site, pass->from_site) == 0;
 
-static void om_phish_href(struct om_phish_pass *pass, const char *href)
+	pass->links++;
+	if (own)
+		pass->related = 1;
+	if (pass->own_site != NULL && om_phish_lookalike(site, pass->own_site))
+		pass->lookalike = 1;
+	return own;
+}
+
+/* A link in plain text: a lookalike of the recipient's domain?  (Plain
+   text's URLs are not compared with From: mailing lists and forwarded
+   mail quote every kind of site.) */
+static int om_phish_text_link(void *context, const char *host)
+{
+	struct om_phish_pass *pass = context;
+
+	if (pass->own_site != NULL &&
+	    om_phish_lookalike(om_phish_site(pass->phish, host), pass->own_site))
+		pass->lookalike = 1;
+	return 0;
+}
+
+/* An http(s) href's host, to om_phish_link: 1 when it is From's site
+   (a sender's own link, tracking included, deceives nobody about where
+   it goes), else 0. */
+static int om_phish_href(struct om_phish_pass *pass, const char *href)
 {
 	struct om_url url;
 	char *error = NULL;
+	int own = 0;
 
 	if (om_url_parse(href, strlen(href), &url, &error) < 0) {
 		free(error);
-		return;
+		return 0;
 	}
 	if ((strcmp(url.scheme, "http") == 0 || strcmp(url.scheme, "https") == 0) &&
 	    url.host_type != OM_URL_HOST_NONE)
-		(void)om_phish_link(pass, url.host);
+		own = om_phish_link(pass, url.host);
 	om_url_free(&url);
+	return own;
 }
 
 static void om_phish_html_node(struct om_phish_pass *pass, xmlNode *node)
@@ -404,10 +438,10 @@ static void om_phish_html_node(struct om_phish_pass *pass, xmlNode *node)
 		if (xmlStrcasecmp(node->name, (const xmlChar *)"a") == 0 &&
 		    (href = xmlGetProp(node, (const xmlChar *)"href")) != NULL) {
 			text = xmlNodeGetContent(node);
+			(void)om_phish_href(pass, (const char *)href);
 			if (!pass->text_mismatch)
 				pass->text_mismatch = om_phish_text_mismatch(pass->phish,
-					(const char *)text, (const char *)href);
-			om_phish_href(pass, (const char *)href);
+					(const char *)text, (const char *)href, pass->from_site);
 			xmlFree(text);
 			xmlFree(href);
 			continue;
@@ -434,7 +468,7 @@ static void om_phish_part(void *parent, void *part, void *data)
 		return;
 	if (!g_mime_content_type_is_type(g_mime_object_get_content_type(obj),
 					 "text", "html")) {
-		(void)om_links_in_text(text, om_phish_link, pass);
+		(void)om_links_in_text(text, om_phish_text_link, pass);
 		g_free(text);
 		return;
 	}
@@ -446,20 +480,6 @@ static void om_phish_part(void *parent, void *part, void *data)
 		return;
 	om_phish_html_node(pass, xmlDocGetRootElement(doc));
 	xmlFreeDoc(doc);
-}
-
-/* Each link host: related to From?  a lookalike of the recipient's? */
-static int om_phish_link(void *context, const char *host)
-{
-	struct om_phish_pass *pass = context;
-	const char *site = om_phish_site(pass->phish, host);
-
-	pass->links++;
-	if (pass->from_site != NULL && strcasecmp(site, pass->from_site) == 0)
-		pass->related = 1;
-	if (pass->own_site != NULL && om_phish_lookalike(site, pass->own_site))
-		pass->lookalike = 1;
-	return 0;
 }
 
 /* The normalised domain of an address ("Name <a@b.example>"), allocated,
@@ -522,6 +542,7 @@ void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
 	om_mime_foreach_part(msg, om_phish_part, &pass);
 	if (pass.text_mismatch)
 		om_rules_add(res, "PHISH_LINK_TEXT", OM_PHISH_LINK_TEXT_POINTS);
+	/* HTML links only (see om_phish_text_link) */
 	if (from_site != NULL && pass.links > 0 && !pass.related)
 		om_rules_add(res, "PHISH_FROM_UNRELATED", OM_PHISH_FROM_UNRELATED_POINTS);
 	if (own_site != NULL && (pass.lookalike ||

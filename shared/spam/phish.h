@@ -52,9 +52,12 @@ int om_phish_lookalike(const char *candidate, const char *own);
 char *om_phish_text_host(const char *text);
 
 /* 1 if the link text shows a host whose registrable domain is not the
-   href's; 0 otherwise (no host shown, same site, unreadable href). */
+   href's; 0 otherwise (no host shown, same site, unreadable href).  A
+   bare name in the text ("Walmart.com", no scheme, no "www.") linking to
+   from_site (the sender's registrable domain, may be NULL) is a name, not
+   a claim about where the link goes: 0. */
 int om_phish_text_mismatch(const struct om_phish *phish, const char *text,
-			   const char *href);
+			   const char *href, const char *from_site);
 
 /* 1 if domain (or a domain it lies under) is on the free-mail list. */
 int om_phish_freemail(const struct om_phish *phish, const char *domain);

@@ -285,6 +285,20 @@ static int om_url_name_check(const char *host, char **error_r)
 	return 0;
 }
 
+char *om_url_host_unicode(const char *host)
+{
+	char *unicode = NULL, *copy;
+
+	if (strstr(host, "xn--") == NULL ||
+	    idn2_to_unicode_8z8z(host, &unicode, 0) != IDN2_OK || unicode == NULL) {
+		idn2_free(unicode);
+		return om_strdup(host);
+	}
+	copy = om_strdup(unicode);
+	idn2_free(unicode);
+	return copy;
+}
+
 int om_url_host(const char *text, size_t len, char **host_r,
 		enum om_url_host_type *type_r, char **error_r)
 {

@@ -64,6 +64,12 @@ void om_url_free(struct om_url *url);
 int om_url_host(const char *text, size_t len, char **host_r,
 		enum om_url_host_type *type_r, char **error_r);
 
+/* A normalised host name as a reader sees it: its punycode labels
+   decoded to UTF-8 (libidn2), allocated; a copy of host when it has none
+   or one does not decode.  For comparing what names look like (the
+   lookalike rule, spam/phish.c), never for a lookup. */
+char *om_url_host_unicode(const char *host);
+
 /* The Public Suffix List, loaded once by whoever looks domains up. */
 struct om_url_psl;
 

@@ -87,18 +87,27 @@ static const char *freemail_file(void)
 static void test_mismatch(const struct om_phish *phish)
 {
 	TAP_OK(om_phish_text_mismatch(phish, "https://www.bank.example.jp/",
-				      "http://bank-login.example.net/x"),
+				      "http://bank-login.example.net/x", NULL),
 	       "text shows bank.example.jp, href goes elsewhere");
 	TAP_OK(!om_phish_text_mismatch(phish, "https://www.bank.example/",
-				       "https://secure.bank.example/login"),
+				       "https://secure.bank.example/login", NULL),
 	       "the same registrable domain");
-	TAP_OK(!om_phish_text_mismatch(phish, "ログインはこちら", "http://evil.example/"),
+	TAP_OK(!om_phish_text_mismatch(phish, "ログインはこちら", "http://evil.example/", NULL),
 	       "text without a host is no mismatch (the other rules read it)");
 	TAP_OK(om_phish_text_mismatch(phish, "www.japanpost.example.jp",
-				      "http://japanpost-redelivery.example.top/"),
-	       "a bare host as the text");
-	TAP_OK(!om_phish_text_mismatch(phish, "https://x.example/", "mailto:a@b.example"),
+				      "http://japanpost-redelivery.example.top/", NULL),
+	       "a www. host as the text");
+	TAP_OK(!om_phish_text_mismatch(phish, "https://x.example/", "mailto:a@b.example", NULL),
 	       "a mailto href is not a site");
+	TAP_OK(!om_phish_text_mismatch(phish, "Walmart.com", "http://www.lindows.com/walmart",
+				       "lindows.com"),
+	       "a shop's name linking to the sender's own site");
+	TAP_OK(om_phish_text_mismatch(phish, "Walmart.com", "http://walmart-deals.example/",
+				      "lindows.com"),
+	       "... but not to a third site");
+	TAP_OK(om_phish_text_mismatch(phish, "https://www.sakura-card.example.jp/security/",
+				      "https://sakura-card-jp.example/verify", "sakura-card-jp.example"),
+	       "a spelled-out address counts even when the sender links to its own (look-alike) site");
 }
 
 static void test_freemail(const struct om_phish *phish)
