@@ -361,9 +361,10 @@ int om_phish_text_mismatch(const struct om_phish *phish, const char *text,
 		/* "Walmart.com" linking to the sender's own site is a name;
 		   "https://www.bank.example/" is an address it does not go to */
 		spelled = strstr(text, "://") != NULL || strncmp(shown, "www.", 4) == 0;
-		if (differ && !spelled && from_site != NULL &&
-		    strcasecmp(href_site, from_site) == 0)
-			differ = 0;
+		if (differ && !spelled && ((from_site != NULL &&
+					    strcasecmp(href_site, from_site) == 0) ||
+					   !om_url_suffix_listed(phish->psl, shown)))
+			differ = 0;	/* or "Node.js": no domain at all */
 	}
 	free(shown);
 	om_url_free(&url);

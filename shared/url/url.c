@@ -692,6 +692,15 @@ const char *om_url_registrable_domain(const struct om_url_psl *psl,
 	return psl_registrable_domain(psl->use, host);
 }
 
+int om_url_suffix_listed(const struct om_url_psl *psl, const char *host)
+{
+	const char *tld = strrchr(host, '.');
+
+	tld = tld != NULL ? tld + 1 : host;
+	return *tld != '\0' &&
+		psl_is_public_suffix2(psl->use, tld, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE);
+}
+
 void om_url_keys(const struct om_url_psl *psl, const struct om_url *url,
 		 struct om_url_keys *keys_r)
 {

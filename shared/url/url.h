@@ -87,6 +87,10 @@ const char *om_url_psl_source(const struct om_url_psl *psl);
 const char *om_url_registrable_domain(const struct om_url_psl *psl,
 				      const char *host, enum om_url_host_type type);
 
+/* 1 if the last label of a normalised host name is a top-level domain the
+   list knows ("jp", "com"; not "js" of "Node.js"), else 0. */
+int om_url_suffix_listed(const struct om_url_psl *psl, const char *host);
+
 /* What one URL is looked up by: three point reads of the store. */
 struct om_url_keys {
 	const char *url;		/* the URL's key */

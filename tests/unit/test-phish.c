@@ -105,6 +105,8 @@ static void test_mismatch(const struct om_phish *phish)
 	TAP_OK(om_phish_text_mismatch(phish, "Walmart.com", "http://walmart-deals.example/",
 				      "lindows.com"),
 	       "... but not to a third site");
+	TAP_OK(!om_phish_text_mismatch(phish, "Node.js", "https://nodejs.example/", NULL),
+	       "a product name that only looks like a host (no such top-level domain)");
 	TAP_OK(om_phish_text_mismatch(phish, "https://www.sakura-card.example.jp/security/",
 				      "https://sakura-card-jp.example/verify", "sakura-card-jp.example"),
 	       "a spelled-out address counts even when the sender links to its own (look-alike) site");
