@@ -67,6 +67,8 @@ static void ctl_scan_json(const struct om_scan_result *res)
 	om_buf_append_json_str(&b, om_spam_action_name(res->spam_action));
 	om_buf_append_str(&b, ",\"listed\":");
 	om_buf_append_json_str(&b, res->spam_listed);
+	om_buf_append_str(&b, ",\"spam_reason\":");
+	om_buf_append_json_str(&b, res->spam_reason);
 	om_buf_printf(&b, ",\"message_changed\":%s,\"parts\":[",
 		      res->message != NULL ? "true" : "false");
 	for (i = 0; i < res->part_count; i++) {
@@ -89,6 +91,19 @@ static void ctl_scan_json(const struct om_scan_result *res)
 	om_buf_free(&b);
 }
 
+/* The spam reasons, one a line (scand joins them with "; "). */
+static void ctl_scan_text_reasons(const char *reasons)
+{
+	const char *p = reasons, *sep;
+
+	while (p != NULL && *p != '\0') {
+		sep = strstr(p, "; ");
+		printf("%s %.*s\n", p == reasons ? "why:    " : "        ",
+		       (int)(sep != NULL ? (size_t)(sep - p) : strlen(p)), p);
+		p = sep != NULL ? sep + 2 : NULL;
+	}
+}
+
 static void ctl_scan_text(const struct om_scan_result *res)
 {
 	size_t i;
@@ -107,6 +122,7 @@ static void ctl_scan_text(const struct om_scan_result *res)
 		printf("spam:    %s\n", om_spam_action_name(res->spam_action));
 	if (res->spam_listed != NULL)
 		printf("listed:  %s\n", res->spam_listed);
+	ctl_scan_text_reasons(res->spam_reason);
 	for (i = 0; i < res->part_count; i++) {
 		const struct om_scan_part *p = &res->parts[i];
 

@@ -2,12 +2,16 @@
  * spam classifier from files, directories (one message per file) or mbox
  * files, score messages with it, and forget its rare tokens.  Learning
  * shows progress on a terminal and saves the token counts once, at the end,
- * in one transaction.
+ * in one transaction; then scand is told (a SYNC request) and the command
+ * returns once scand scores with the new table, so the next delivery sees
+ * what was learned.
  */
 #include "omamorictl.h"
 #include "store/settings.h"
 #include "spam/spam.h"
+#include "spam/phish.h"
 #include "store/store.h"
+#include "proto/proto.h"
 #include "lib/util.h"
 
 #include <dirent.h>
@@ -91,6 +95,28 @@ static long ctl_each_message(const char *path, ctl_message_fn *fn, void *context
 	return n;
 }
 
+/* A reload of a large table takes a while; it is still one request. */
+#define CTL_SYNC_TIMEOUT_MS 120000
+
+/* Tells scand the store's token table changed and waits until it uses it.
+   scand not running is no error (it loads the table when it starts); one
+   that cannot reload is said (it retries every spam_save_interval). */
+static void ctl_sync_scand(struct ctl *ctl)
+{
+	char *error = NULL;
+	struct stat st;
+
+	/* no socket: no scand on this machine (a bench, a fresh install) */
+	if (stat(ctl->config->scand_socket, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return;
+	if (om_scand_sync(ctl->config->scand_socket, CTL_SYNC_TIMEOUT_MS, &error) < 0) {
+		fprintf(stderr, "omamorictl: scand not told (%s); it notices within "
+			"spam_save_interval (%ld s)\n", error,
+			ctl->config->spam_save_interval);
+		free(error);
+	}
+}
+
 struct ctl_learning {
 	struct om_spam_db *db;
 	int is_spam, unlearn, tty;
@@ -146,6 +172,7 @@ static int ctl_learn(struct ctl *ctl, int argc, char **argv)
 	printf("%s %ld messages as %s; the classifier now knows %ld spam, %ld ham\n",
 	       l.unlearn ? "unlearned" : "learned", total, argv[0], nspam, nham);
 	om_spam_db_free(&l.db);
+	ctl_sync_scand(ctl);
 	return CTL_EXIT_OK;
 fail:
 	ret = ctl_error("%s", error);
@@ -232,6 +259,7 @@ static int ctl_train(struct ctl *ctl, int argc, char **argv)
 	om_spam_db_counts(db, &nspam, &nham);
 	printf("the classifier now counts %ld spam, %ld ham\n", nspam, nham);
 	om_spam_db_free(&db);
+	ctl_sync_scand(ctl);
 	return CTL_EXIT_OK;
 fail:
 	om_spam_db_free(&db);
@@ -242,6 +270,7 @@ struct ctl_classifying {
 	const struct om_spam_db *db;
 	const struct om_config *config;
 	int with_rules;
+	const struct om_phish *phish;	/* NULL: those rules off */
 };
 
 /* "probability<TAB>path", or with --rules "score<TAB>probability<TAB>rules<TAB>path"
@@ -249,8 +278,9 @@ struct ctl_classifying {
 static void ctl_classify_one(void *context, const char *path, const char *msg, size_t len)
 {
 	const struct ctl_classifying *c = context;
+	/* no mailbox: lookalikes of the first To address's domain */
 	struct om_spam_check_settings set = { c->config->trusted_authserv_id, NULL, NULL,
-		(unsigned int)c->config->trusted_authserv_hops };
+		(unsigned int)c->config->trusted_authserv_hops, c->phish, NULL };
 	struct om_spam_report report;
 	char rules[512];
 
@@ -267,7 +297,8 @@ static void ctl_classify_one(void *context, const char *path, const char *msg, s
 static int ctl_classify(struct ctl *ctl, int argc, char **argv)
 {
 	struct om_spam_db *db = om_spam_db_new();
-	struct ctl_classifying c = { db, ctl->config, 0 };
+	struct ctl_classifying c = { db, ctl->config, 0, NULL };
+	struct om_phish *phish = NULL;
 	char *error = NULL;
 	int i, ret = CTL_EXIT_OK;
 
@@ -275,14 +306,24 @@ static int ctl_classify(struct ctl *ctl, int argc, char **argv)
 		c.with_rules = 1;
 		argc--;
 		argv++;
+		phish = om_phish_new(ctl->config->freemail_domains, &error);
+		if (phish == NULL) {
+			fprintf(stderr, "omamorictl: %s (PHISH_FREEMAIL_REPLYTO off)\n", error);
+			om_free(&error);
+			phish = om_phish_new(NULL, &error);
+			om_free(&error);
+		}
+		c.phish = phish;
 	}
 	if (argc < 1) {
+		om_phish_free(&phish);
 		om_spam_db_free(&db);
 		return ctl_error("usage: classify [--rules] FILE|DIR|MBOX...");
 	}
 	if (om_spam_db_load(db, ctl_store(ctl, 0), &error) < 0) {
 		ret = ctl_error("%s", error);
 		free(error);
+		om_phish_free(&phish);
 		om_spam_db_free(&db);
 		return ret;
 	}
@@ -290,6 +331,7 @@ static int ctl_classify(struct ctl *ctl, int argc, char **argv)
 		if (ctl_each_message(argv[i], ctl_classify_one, &c) < 0)
 			ret = CTL_EXIT_ERROR;
 	}
+	om_phish_free(&phish);
 	om_spam_db_free(&db);
 	return ret;
 }
@@ -311,8 +353,8 @@ int ctl_cmd_classify(struct ctl *ctl, int argc, char **argv)
 
 /* prune [--max-count N]: forgets the tokens seen in at most N messages
    (default 1).  Most tokens are seen once and never again, word pairs above
-   all; they take most of the store and of scand's memory.  scand reloads
-   on its own (the spam revision moves). */
+   all; they take most of the store and of scand's memory.  scand is told
+   and reloads before the command returns. */
 int ctl_cmd_prune(struct ctl *ctl, int argc, char **argv)
 {
 	long max_count = 1, removed, left;
@@ -328,5 +370,6 @@ int ctl_cmd_prune(struct ctl *ctl, int argc, char **argv)
 		return ctl_fail(error);
 	printf("forgot %ld tokens seen in at most %ld message%s; %ld left\n", removed,
 	       max_count, max_count == 1 ? "" : "s", left);
+	ctl_sync_scand(ctl);
 	return CTL_EXIT_OK;
 }

@@ -43,6 +43,7 @@
 #include "smtp-submit.h"
 #include "ostream.h"
 #include "str.h"
+#include "message-header-encode.h"
 #include "str-sanitize.h"
 
 #include "lib/om-config.h"
@@ -508,6 +509,23 @@ static int omamori_deliver_substituted(struct omamori_delivery *d,
 					storage_r);
 }
 
+/* The reasons scand gave (UTF-8, "; "-separated) as an RFC 2047 header
+   value: encoded words folded by Dovecot's encoder, no control character
+   (a CR or LF would end the header), within a bound; NULL for none. */
+static const char *omamori_reason_value(const char *reason)
+{
+	string_t *out;
+	char *clean;
+
+	if (reason == NULL || *reason == '\0')
+		return NULL;
+	clean = om_sanitize(reason, 600);
+	out = t_str_new(256);
+	message_header_encode(clean, out);
+	free(clean);
+	return str_c(out);
+}
+
 /* Our headers for a spam-checked message, from scand's answer. */
 static void omamori_decorate_spam(struct omamori_delivery *d,
 				  const struct om_scan_result *res)
@@ -526,6 +544,7 @@ static void omamori_decorate_spam(struct omamori_delivery *d,
 	if (res->verdict != OM_VERDICT_SPAM)
 		return;
 	d->spam = TRUE;
+	d->deco.spam_reason = omamori_reason_value(res->spam_reason);
 	switch (res->spam_action) {
 	case OM_SPAM_ACTION_DELIVER:
 		return;

@@ -175,6 +175,8 @@ static void omamori_decoration_filter(struct header_filter_istream *input,
 			omamori_add_line(input, "X-Omamori-Spam", deco->spam);
 		if (deco->attachments != NULL)
 			omamori_add_line(input, "X-Omamori-Attachments", deco->attachments);
+		if (deco->spam_reason != NULL)
+			omamori_add_line(input, "X-Omamori-Spam-Reason", deco->spam_reason);
 		if (deco->links != NULL)
 			omamori_add_line(input, "X-Omamori-Links", deco->links);
 		if (deco->spam_score != NULL) {

@@ -29,6 +29,8 @@ struct omamori_decoration {
 	const char *auth_results;
 	bool auth_results_added;	/* by the filter, once */
 	const char *attachments;	/* X-Omamori-Attachments value, or NULL */
+	/* X-Omamori-Spam-Reason value, RFC 2047-encoded already, or NULL */
+	const char *spam_reason;
 };
 
 struct omamori_user {

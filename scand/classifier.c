@@ -7,6 +7,12 @@
  * into or out of Quarantine/Junk); they cost a tokenization and a few hash
  * updates, never a database write of their own.
  *
+ * omamorictl learn, train and prune write the store themselves and then
+ * send a SYNC request: scand saves its own changes and reloads at once,
+ * answering when the next scan scores with the new table (the timer's
+ * sync remains for a learner that could not reach scand).  A mutex of its
+ * own keeps the timer's sync and a SYNC request from running together.
+ *
  * The lock is never held over the store: the unsaved changes are taken
  * out under it and written without it, and a reload builds a fresh table
  * without it and swaps it in (carrying over what was learned meanwhile),
@@ -25,7 +31,8 @@ int scand_classifier_init(struct scand_classifier *c,
 {
 	long nspam, nham;
 
-	if (pthread_rwlock_init(&c->lock, NULL) != 0) {
+	if (pthread_rwlock_init(&c->lock, NULL) != 0 ||
+	    pthread_mutex_init(&c->sync_lock, NULL) != 0) {
 		*error_r = om_strdup("cannot initialise the classifier lock");
 		return -1;
 	}
@@ -104,16 +111,25 @@ static int scand_classifier_reload(struct scand_classifier *c, char **error_r)
 	return 0;
 }
 
-/* Called by one thread only (scand's timer), so c->db's revision, which
-   only this changes, is read without the lock. */
+/* Under sync_lock, so c->db's revision, which only a sync changes, is
+   read without the rwlock. */
+int scand_classifier_sync_now(struct scand_classifier *c, char **error_r)
+{
+	int ret;
+
+	pthread_mutex_lock(&c->sync_lock);
+	ret = scand_classifier_save(c, error_r);
+	if (ret > 0)
+		ret = scand_classifier_reload(c, error_r);
+	pthread_mutex_unlock(&c->sync_lock);
+	return ret < 0 ? -1 : 0;
+}
+
 void scand_classifier_sync(struct scand_classifier *c)
 {
 	char *error = NULL;
-	int ret = scand_classifier_save(c, &error);
 
-	if (ret > 0)
-		ret = scand_classifier_reload(c, &error);
-	if (ret < 0) {
+	if (scand_classifier_sync_now(c, &error) < 0) {
 		om_log_error("classifier: %s", error);
 		free(error);
 	}
@@ -126,4 +142,5 @@ void scand_classifier_deinit(struct scand_classifier *c)
 	om_spam_db_free(&c->db);
 	om_store_close(&c->store);
 	(void)pthread_rwlock_destroy(&c->lock);
+	(void)pthread_mutex_destroy(&c->sync_lock);
 }

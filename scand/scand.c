@@ -179,6 +179,24 @@ static void scand_usage(void)
 	exit(2);
 }
 
+/* The phishing-shape rules: without the free-mail list only its rule is
+   off, without the Public Suffix List all of them (said in the log). */
+static void scand_phish_init(struct scand *s)
+{
+	char *error = NULL;
+
+	s->phish = om_phish_new(s->config->freemail_domains, &error);
+	if (s->phish != NULL)
+		return;
+	om_log_warn("freemail_domains: %s: PHISH_FREEMAIL_REPLYTO is off", error);
+	om_free(&error);
+	s->phish = om_phish_new(NULL, &error);
+	if (s->phish == NULL) {
+		om_log_error("phishing rules off: %s", error);
+		free(error);
+	}
+}
+
 static void scand_start(struct scand_main *m, const char *config_path,
 			int foreground __attribute__((unused)))
 {
@@ -220,6 +238,7 @@ static void scand_start(struct scand_main *m, const char *config_path,
 	if (om_daemon_check_scratch_dir(m->scand.config->scan_temp_dir, &error) < 0)
 		om_fatal("%s", error);
 	/* the store is opened as scand_user, so its files stay that user's */
+	scand_phish_init(&m->scand);
 	if (scand_classifier_init(&m->scand.classifier, m->scand.config, &error) < 0)
 		om_fatal("%s", error);
 	if (scand_workers_start(&m->scand, &error) < 0 ||
@@ -272,6 +291,7 @@ int main(int argc, char **argv)
 	scand_reloader_stop(&m);
 	scand_engines_deinit(&m.scand.engines);
 	scand_classifier_deinit(&m.scand.classifier);
+	om_phish_free(&m.scand.phish);
 	om_log_info("stopped");
 	om_config_free(&m.scand.config);
 	close(m.signal_fd);

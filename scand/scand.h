@@ -11,6 +11,7 @@
 #include "scan/attach.h"
 #include "lib/om-config.h"
 #include "crypto/token.h"
+#include "spam/phish.h"
 
 struct om_spam_db;
 struct om_store;
@@ -45,6 +46,9 @@ struct scand_queue {
 /* The spam classifier, shared by the workers. */
 struct scand_classifier {
 	pthread_rwlock_t lock;
+	/* one save-or-reload at a time: scand's timer and a worker answering
+	   omamorictl's sync request; held over the store, never by a scan */
+	pthread_mutex_t sync_lock;
 	struct om_spam_db *db;
 	struct om_store *store;		/* for saves and reloads only */
 };
@@ -62,6 +66,9 @@ struct scand {
 	int has_isolate_pk;
 	struct scand_engines engines;
 	struct scand_classifier classifier;
+	/* the phishing-shape rules' Public Suffix List and free-mail list
+	   (spam/phish.h), read-only once loaded; NULL: those rules are off */
+	struct om_phish *phish;
 	struct scand_queue queue;
 	pthread_t *workers;
 	size_t worker_count;
@@ -90,6 +97,9 @@ void scand_classifier_learn(struct scand_classifier *c, const char *msg,
 			    size_t len, int is_spam);
 /* Saves what was learned, or reloads what others saved. */
 void scand_classifier_sync(struct scand_classifier *c);
+/* The same, now, for a client that changed the store (a SYNC request):
+   0 once scans use the store's table, or -1 with *error_r. */
+int scand_classifier_sync_now(struct scand_classifier *c, char **error_r);
 void scand_classifier_deinit(struct scand_classifier *c);
 
 /* workers.c */

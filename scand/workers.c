@@ -257,6 +257,7 @@ static void scand_handle_scan(struct scand_worker *w,
 	ref = scand_engines_acquire(&w->scand->engines);
 	set.engine = ref->engine;
 	set.attachment_rules = ref->rules;
+	set.phish = w->scand->phish;
 	set.spam_db = scand_classifier_read(&w->scand->classifier);
 	om_scan_result_init(&res);
 	ret = om_scan_message(&set, req, &res, &error);
@@ -297,6 +298,22 @@ static void scand_handle_learn(struct scand_worker *w,
 	free(mailbox);
 }
 
+/* omamorictl changed the token table in the store: scans use it from the
+   answer on. */
+static void scand_handle_sync(struct scand_worker *w, struct om_buf *out)
+{
+	char *error = NULL;
+
+	if (scand_classifier_sync_now(&w->scand->classifier, &error) < 0) {
+		om_log_error("classifier sync: %s", error);
+		om_proto_encode_error("cannot reload the classifier", out);
+		free(error);
+		return;
+	}
+	om_log_info("classifier synced on request");
+	om_proto_encode_empty(OM_MSG_SYNC_RESULT, out);
+}
+
 /* Answers a request that cannot be decoded; the connection is closed. */
 static int scand_bad_request(const char *what, char *error, struct om_buf *out)
 {
@@ -307,7 +324,7 @@ static int scand_bad_request(const char *what, char *error, struct om_buf *out)
 }
 
 /* May this peer make a request of this kind?  PING: anyone who could
-   connect.  SCAN and LEARN: root, scand's user or a member of its group
+   connect.  SCAN, LEARN and SYNC: root, scand's user or a member of its group
    (Dovecot's mail processes, omamorictl run by root or that group) - even
    when an administrator made the socket itself wider. */
 static int scand_peer_may(const struct om_daemon_peer *peer, uint16_t type)
@@ -323,7 +340,8 @@ static int scand_refuse_peer(const struct om_daemon_peer *peer, uint16_t type,
 	free(body);
 	om_log_warn("refused a %s request from uid %ld pid %ld: not root, "
 		    "scand's user or its group",
-		    type == OM_MSG_LEARN_REQUEST ? "learn" : "scan",
+		    type == OM_MSG_LEARN_REQUEST ? "learn" :
+		    type == OM_MSG_SYNC_REQUEST ? "sync" : "scan",
 		    (long)peer->uid, (long)peer->pid);
 	om_proto_encode_error("permission denied", out);
 	return -1;
@@ -343,6 +361,14 @@ static int scand_handle_frame(struct scand_worker *w,
 	case OM_MSG_PING:
 		free(body);
 		om_proto_encode_empty(OM_MSG_PONG, out);
+		return 0;
+	case OM_MSG_SYNC_REQUEST:
+		free(body);
+		if (len != 0) {
+			om_proto_encode_error("sync request with a body", out);
+			return -1;
+		}
+		scand_handle_sync(w, out);
 		return 0;
 	case OM_MSG_SCAN_REQUEST:
 	case OM_MSG_LEARN_REQUEST:

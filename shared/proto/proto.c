@@ -44,6 +44,7 @@ enum om_proto_tag {
 	OM_TAG_AUTH_RESULTS = 30,
 	OM_TAG_ATTACHMENTS = 31,
 	OM_TAG_LINKS = 37,
+	OM_TAG_SPAM_REASON = 38,
 	/* part (nested in OM_TAG_PART) */
 	OM_TAG_PART_PATH = 32,
 	OM_TAG_PART_TYPE = 33,
@@ -164,6 +165,7 @@ void om_proto_encode_result(const struct om_scan_result *res,
 	om_put_str(out, OM_TAG_AUTH_RESULTS, res->auth_results);
 	om_put_str(out, OM_TAG_ATTACHMENTS, res->attachments);
 	om_put_str(out, OM_TAG_LINKS, om_links_done_name(res->links));
+	om_put_str(out, OM_TAG_SPAM_REASON, res->spam_reason);
 	om_buf_init(&part);
 	for (i = 0; i < res->part_count; i++) {
 		const struct om_scan_part *p = &res->parts[i];
@@ -586,6 +588,8 @@ static int om_decode_result_field(struct om_field_reader *r,
 		return om_field_text_once(r, tag, value, len, &res->auth_results, error_r);
 	case OM_TAG_ATTACHMENTS:
 		return om_field_text_once(r, tag, value, len, &res->attachments, error_r);
+	case OM_TAG_SPAM_REASON:
+		return om_field_text_once(r, tag, value, len, &res->spam_reason, error_r);
 	case OM_TAG_LINKS:
 		return om_field_links(r, tag, value, len, &res->links, error_r);
 	case OM_TAG_NEW_MESSAGE:
@@ -744,6 +748,7 @@ void om_scan_result_free(struct om_scan_result *res)
 	free(res->spam_subject);
 	free(res->auth_results);
 	free(res->attachments);
+	free(res->spam_reason);
 	free(res->message);
 	free(res->admin_address);
 	free(res->admin_message);
@@ -925,7 +930,7 @@ static int om_scand_connect(const char *socket_path, char **error_r)
 
 /* Reads scand's answer: 0, OM_SCAND_UNAVAILABLE (nothing, or scand's
    ERROR), or OM_SCAND_BAD_ANSWER (a frame this side cannot take). */
-static int om_scand_read_result(int fd, uint64_t deadline,
+static int om_scand_read_result(int fd, uint64_t deadline, uint16_t expect,
 				struct om_scan_result *res_r, char **error_r)
 {
 	char *body = NULL, *text = NULL;
@@ -942,10 +947,10 @@ static int om_scand_read_result(int fd, uint64_t deadline,
 	if (type == OM_MSG_SCAN_RESULT && res_r != NULL) {
 		ret = om_proto_decode_result(body, len, res_r, error_r) < 0 ?
 			OM_SCAND_BAD_ANSWER : 0;
-	} else if (type == OM_MSG_LEARN_RESULT && res_r == NULL) {
+	} else if (type == expect && res_r == NULL) {
 		ret = len == 0 ? 0 : OM_SCAND_BAD_ANSWER;
 		if (ret < 0)
-			*error_r = om_strdup("learn result with a body");
+			*error_r = om_strdup("learn or sync result with a body");
 	} else if (type == OM_MSG_ERROR) {
 		ret = om_proto_decode_error(body, len, &text, error_r) < 0 ?
 			OM_SCAND_BAD_ANSWER : OM_SCAND_UNAVAILABLE;
@@ -986,7 +991,9 @@ static int om_scand_call(const char *socket_path, int timeout_ms,
 	if (ret < 0)
 		ret = OM_SCAND_UNAVAILABLE;
 	if (ret == 0)
-		ret = om_scand_read_result(fd, deadline, res_r, &error);
+		ret = om_scand_read_result(fd, deadline, res_r != NULL ?
+					   OM_MSG_SCAN_RESULT : OM_MSG_LEARN_RESULT,
+					   res_r, &error);
 	close(fd);
 	if (ret < 0) {
 		*error_r = om_asprintf("scand %s: %s", socket_path, error);
@@ -1010,4 +1017,31 @@ int om_scand_learn(const char *socket_path, int timeout_ms,
 		return OM_SCAND_UNAVAILABLE;
 	}
 	return om_scand_call(socket_path, timeout_ms, req, NULL, error_r);
+}
+
+int om_scand_sync(const char *socket_path, int timeout_ms, char **error_r)
+{
+	uint64_t deadline = om_now_ms() + (uint64_t)timeout_ms;
+	struct om_buf frame;
+	char *error = NULL;
+	int fd, ret;
+
+	fd = om_scand_connect(socket_path, error_r);
+	if (fd < 0)
+		return OM_SCAND_UNAVAILABLE;
+	om_buf_init(&frame);
+	om_proto_encode_empty(OM_MSG_SYNC_REQUEST, &frame);
+	ret = om_write_until(fd, frame.data, frame.len, deadline, &error);
+	om_buf_free(&frame);
+	if (ret < 0)
+		ret = OM_SCAND_UNAVAILABLE;
+	else
+		ret = om_scand_read_result(fd, deadline, OM_MSG_SYNC_RESULT,
+					   NULL, &error);
+	close(fd);
+	if (ret < 0) {
+		*error_r = om_asprintf("scand %s: %s", socket_path, error);
+		free(error);
+	}
+	return ret;
 }

@@ -20,7 +20,7 @@
 #include "lib/values.h"
 
 #define OM_PROTO_MAGIC "OMSC"
-#define OM_PROTO_VERSION 4
+#define OM_PROTO_VERSION 5
 #define OM_PROTO_HEADER_SIZE 12
 /* Largest body besides the message itself (envelope, parts, texts). */
 #define OM_PROTO_OVERHEAD (4 * 1024 * 1024)
@@ -36,6 +36,11 @@ enum om_proto_type {
 	/* a scan request with a learn field: teach the classifier */
 	OM_MSG_LEARN_REQUEST = 6,
 	OM_MSG_LEARN_RESULT = 7,
+	/* no body: "the token table in the store changed" (omamorictl learn,
+	   train, prune); scand saves its own changes, reloads, and answers
+	   SYNC_RESULT once the next scan scores with the new table */
+	OM_MSG_SYNC_REQUEST = 8,
+	OM_MSG_SYNC_RESULT = 9,
 };
 
 /* what a scan request asks for (its checks field; absent: virus only) */
@@ -94,6 +99,9 @@ struct om_scan_result {
 	   report.xlsm (remove); ..."), or NULL */
 	char *attachments;
 	enum om_links_done links;	/* what was done to the links (issue 15) */
+	/* why it is spam (issue 19): up to three short reasons in the
+	   recipient domain's language, "; "-separated UTF-8, or NULL */
+	char *spam_reason;
 	char *virus;		/* first virus name, or NULL */
 	char *reason;		/* why unscanned, or NULL */
 	struct om_scan_part *parts;
@@ -172,5 +180,9 @@ int om_scand_scan(const char *socket_path, int timeout_ms,
    req->mailbox.  0, or an om_scand_failure with *error_r. */
 int om_scand_learn(const char *socket_path, int timeout_ms,
 		   const struct om_scan_request *req, char **error_r);
+
+/* Tells scand that the token table in the store changed and waits until
+   it scores with it.  0, or an om_scand_failure with *error_r. */
+int om_scand_sync(const char *socket_path, int timeout_ms, char **error_r);
 
 #endif

@@ -19,6 +19,7 @@
  * that is not our MTA's (authlinks.h).
  */
 #include "scan/scan.h"
+#include "spam/reasons.h"
 #include "scan/av.h"
 #include "scan/attach-mail.h"
 #include "scan/authlinks.h"
@@ -509,7 +510,8 @@ static int om_scan_spam(struct om_scan_run *run, char **error_r)
 	struct om_spam_check_settings cs = {
 		set->trusted_authserv_id,
 		om_snapshot_url_blocks_apply(set->snap, req->mailbox) ?
-			om_scan_url_blocked : NULL, run, set->authserv_hops
+			om_scan_url_blocked : NULL, run, set->authserv_hops,
+		set->phish, req->mailbox != NULL ? req->mailbox : ""
 	};
 	struct om_spam_report report;
 	struct om_spam_decision d;
@@ -540,6 +542,8 @@ static int om_scan_spam(struct om_scan_run *run, char **error_r)
 	res->verdict = OM_VERDICT_SPAM;
 	res->spam_action = d.action;
 	res->spam_tag = om_strdup(d.tag);
+	res->spam_reason = om_spam_reasons(&report, d.listed[0] != '\0' ? d.listed : NULL,
+					   set->language);
 	if (d.action == OM_SPAM_ACTION_TAG) {
 		subject = run->msg != NULL ? om_mime_header_raw(run->msg, "Subject") : NULL;
 		res->spam_subject = om_subject_tag(subject, d.tag);
@@ -571,6 +575,7 @@ static void om_scan_links(struct om_scan_run *run)
 	res->spam_score = om_asprintf("%.2f", OM_SPAM_URL_BLOCKED_POINTS);
 	res->spam_rules = om_strdup("URL_BLOCKLISTED");
 	res->spam_listed = om_strdup(where == 2 ? "url-block:global" : "url-block:domain");
+	res->spam_reason = om_strdup(om_spam_reason_of("URL_BLOCKLISTED", run->set->language));
 	res->verdict = OM_VERDICT_SPAM;
 	res->spam_action = OM_SPAM_ACTION_QUARANTINE;
 }

@@ -23,6 +23,8 @@ struct om_spam_db;
 struct om_store;
 struct om_token_keys;
 
+struct om_phish;
+
 struct om_scan_settings {
 	const struct om_av_engine *engine;
 	size_t max_size;
@@ -62,6 +64,8 @@ struct om_scan_settings {
 	const unsigned char *isolate_pk;
 	const char *isolate_dir;
 	struct om_store *store;
+	/* the phishing-shape spam rules (spam/phish.h); NULL: off */
+	const struct om_phish *phish;
 };
 
 /* Scans req->message and fills res (verdict, action, virus, parts, and the

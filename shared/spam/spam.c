@@ -28,6 +28,7 @@
 #include "lib/hash.h"
 #include "mail/mime.h"
 #include "spam/links.h"
+#include "spam/phish.h"
 #include "spam/rules.h"
 #include "spam/spamtable.h"
 #include "store/store.h"
@@ -341,7 +342,40 @@ struct om_spam_evidence {
 struct om_spam_scoring {
 	const struct om_spam_db *db;
 	struct om_spam_evidence all, head, body;
+	struct om_spam_report *report;	/* NULL: no words kept */
 };
+
+/* Keeps token among the report's strongest spam words: a plain body word
+   or word pair (no colon: no header, link or form token), printable. */
+static void om_spam_keep_top(struct om_spam_report *report, const char *token,
+			     double f)
+{
+	size_t len = strlen(token), i, j;
+	const unsigned char *p;
+
+	if (f < 0.9 || len < 2 || len >= OM_SPAM_TOP_TOKEN_MAX ||
+	    strchr(token, ':') != NULL)
+		return;
+	for (p = (const unsigned char *)token; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == ';' || *p == '\\')
+			return;
+	}
+	for (i = 0; i < OM_SPAM_TOP_TOKENS; i++) {
+		if (strcmp(report->top_tokens[i], token) == 0)
+			return;
+		if (report->top_tokens[i][0] == '\0' || f > report->top_f[i])
+			break;
+	}
+	if (i == OM_SPAM_TOP_TOKENS)
+		return;
+	for (j = OM_SPAM_TOP_TOKENS - 1; j > i; j--) {
+		memcpy(report->top_tokens[j], report->top_tokens[j - 1],
+		       OM_SPAM_TOP_TOKEN_MAX);
+		report->top_f[j] = report->top_f[j - 1];
+	}
+	memcpy(report->top_tokens[i], token, len + 1);
+	report->top_f[i] = f;
+}
 
 static void om_spam_evidence_add(struct om_spam_evidence *ev, double f)
 {
@@ -377,6 +411,8 @@ static void om_spam_score_token(void *context, const char *token)
 		f = 1.0 - 1e-6;
 	om_spam_evidence_add(&sc->all, f);
 	om_spam_evidence_add(om_token_is_header(token) ? &sc->head : &sc->body, f);
+	if (sc->report != NULL)
+		om_spam_keep_top(sc->report, token, f);
 }
 
 static double om_spam_combine(const struct om_spam_evidence *ev)
@@ -452,6 +488,7 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 	memset(&sc, 0, sizeof(sc));
 	sc.db = db;
 	memset(report, 0, sizeof(*report));
+	sc.report = report;
 	if (set != NULL) {
 		trust.ids = set->trusted_authserv_id;
 		if (set->authserv_hops > 0)
@@ -477,6 +514,8 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 					    set->context);
 	if (url_blocked)
 		om_rules_add(&report->rules, "URL_BLOCKLISTED", OM_SPAM_URL_BLOCKED_POINTS);
+	if (set != NULL && set->phish != NULL && parsed != NULL)
+		om_phish_check(set->phish, parsed, set->recipient, &report->rules);
 	report->score = report->rules.points;
 }
 

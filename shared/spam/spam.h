@@ -79,13 +79,25 @@ struct om_spam_check_settings {
 	void *context;
 	/* Received headers of our MTAs above the sender's (0: 1) */
 	unsigned int authserv_hops;
+	/* the phishing-shape rules (phish.h; NULL: off) and the recipient
+	   mailbox lookalikes are compared with (NULL: the To address) */
+	const struct om_phish *phish;
+	const char *recipient;
 };
+
+/* The classifier's strongest spam words a reason may quote (issue 19). */
+#define OM_SPAM_TOP_TOKENS 3
+#define OM_SPAM_TOP_TOKEN_MAX 48	/* bytes of one, UTF-8 */
 
 struct om_spam_report {
 	double score;		/* sum of the rules' points */
 	double probability;	/* the classifier's, 0.5 when it knows nothing */
 	int trained;		/* the classifier has seen spam and ham */
 	struct om_rules_result rules;
+	/* the body words (no header, link or form tokens) that leaned most
+	   to spam, strongest first; "" for none */
+	char top_tokens[OM_SPAM_TOP_TOKENS][OM_SPAM_TOP_TOKEN_MAX];
+	double top_f[OM_SPAM_TOP_TOKENS];
 };
 
 /* Scores a raw message: rules, links, classifier; parses it once. */

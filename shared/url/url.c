@@ -285,6 +285,20 @@ static int om_url_name_check(const char *host, char **error_r)
 	return 0;
 }
 
+char *om_url_host_unicode(const char *host)
+{
+	char *unicode = NULL, *copy;
+
+	if (strstr(host, "xn--") == NULL ||
+	    idn2_to_unicode_8z8z(host, &unicode, 0) != IDN2_OK || unicode == NULL) {
+		idn2_free(unicode);
+		return om_strdup(host);
+	}
+	copy = om_strdup(unicode);
+	idn2_free(unicode);
+	return copy;
+}
+
 int om_url_host(const char *text, size_t len, char **host_r,
 		enum om_url_host_type *type_r, char **error_r)
 {
@@ -676,6 +690,15 @@ const char *om_url_registrable_domain(const struct om_url_psl *psl,
 	if (type != OM_URL_HOST_NAME)
 		return NULL;
 	return psl_registrable_domain(psl->use, host);
+}
+
+int om_url_suffix_listed(const struct om_url_psl *psl, const char *host)
+{
+	const char *tld = strrchr(host, '.');
+
+	tld = tld != NULL ? tld + 1 : host;
+	return *tld != '\0' &&
+		psl_is_public_suffix2(psl->use, tld, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE);
 }
 
 void om_url_keys(const struct om_url_psl *psl, const struct om_url *url,

@@ -64,6 +64,12 @@ void om_url_free(struct om_url *url);
 int om_url_host(const char *text, size_t len, char **host_r,
 		enum om_url_host_type *type_r, char **error_r);
 
+/* A normalised host name as a reader sees it: its punycode labels
+   decoded to UTF-8 (libidn2), allocated; a copy of host when it has none
+   or one does not decode.  For comparing what names look like (the
+   lookalike rule, spam/phish.c), never for a lookup. */
+char *om_url_host_unicode(const char *host);
+
 /* The Public Suffix List, loaded once by whoever looks domains up. */
 struct om_url_psl;
 
@@ -80,6 +86,10 @@ const char *om_url_psl_source(const struct om_url_psl *psl);
    IP address, a public suffix itself, a single label). */
 const char *om_url_registrable_domain(const struct om_url_psl *psl,
 				      const char *host, enum om_url_host_type type);
+
+/* 1 if the last label of a normalised host name is a top-level domain the
+   list knows ("jp", "com"; not "js" of "Node.js"), else 0. */
+int om_url_suffix_listed(const struct om_url_psl *psl, const char *host);
 
 /* What one URL is looked up by: three point reads of the store. */
 struct om_url_keys {

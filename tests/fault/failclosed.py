@@ -45,13 +45,13 @@ def mail(m):
 def frame(ftype, fields):
     """A protocol version 3 frame (doc/protocol.md)."""
     body = b"".join(struct.pack(">HI", tag, len(v)) + v for tag, v in fields)
-    return b"OMSC" + struct.pack(">HHI", 4, ftype, len(body)) + body
+    return b"OMSC" + struct.pack(">HHI", 5, ftype, len(body)) + body
 
 
 UNKNOWN_ACTION = frame(SCAN_RESULT, [(16, b"clean"), (17, b"deliver-all")])
 UNKNOWN_VERDICT = frame(SCAN_RESULT, [(16, b"harmless"), (17, b"deliver")])
 # a valid header, then a field whose length runs past the frame
-GARBLED = b"OMSC" + struct.pack(">HHI", 4, SCAN_RESULT, 10) + struct.pack(">HI", 17, 200) + b"dell"
+GARBLED = b"OMSC" + struct.pack(">HHI", 5, SCAN_RESULT, 10) + struct.pack(">HI", 17, 200) + b"dell"
 NOT_A_FRAME = b"220 hello, I am not omamori-scand\r\n"
 
 

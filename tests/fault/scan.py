@@ -273,7 +273,7 @@ def virus_in_a_message_over_the_part_limit_never_reaches_the_inbox(st):
 
 def frame(ftype, fields):
     body = b"".join(struct.pack(">HI", tag, len(v)) + v for tag, v in fields)
-    return b"OMSC" + struct.pack(">HHI", 4, ftype, len(body)) + body
+    return b"OMSC" + struct.pack(">HHI", 5, ftype, len(body)) + body
 
 
 def as_local_user(code):

@@ -1,0 +1,65 @@
+/* phish.h - phishing-shape rules that need no training (issue 19, issue
+ * 15 item 5): a link whose text shows one site while its href goes to
+ * another, a From domain unrelated to every link's domain, a sender or
+ * link domain that looks like the recipient's own, and a Reply-To on a
+ * free-mail domain when From is a company's.  Hosts and registrable
+ * domains come from the url layer (url/url.h), so they are read as the
+ * url-block lists and the reputation store read them.
+ */
+#ifndef OM_PHISH_H
+#define OM_PHISH_H
+
+#include <stddef.h>
+
+struct om_mime_msg;
+struct om_rules_result;
+struct om_url_psl;
+
+/* Points (SpamAssassin's scale): none reaches the threshold of 5 alone. */
+#define OM_PHISH_LINK_TEXT_POINTS 2.5
+#define OM_PHISH_FROM_UNRELATED_POINTS 0.5
+#define OM_PHISH_LOOKALIKE_POINTS 4.0
+#define OM_PHISH_FREEMAIL_REPLYTO_POINTS 2.5
+
+/* The Public Suffix List and the free-mail domains: loaded once per
+   process, read-only afterwards (shared by scand's workers). */
+struct om_phish;
+
+/* Loads the Public Suffix List and the free-mail list at freemail_path
+   (one domain a line, '#' comments; NULL or "": none).  NULL with
+   *error_r. */
+struct om_phish *om_phish_new(const char *freemail_path, char **error_r);
+void om_phish_free(struct om_phish **phish);
+
+/* Adds the rules that fire for a parsed message.  recipient_domain (the
+   mailbox's address or domain; NULL: the first To address's) is what
+   lookalikes are compared with. */
+void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
+		    const char *recipient_domain, struct om_rules_result *res);
+
+/* ---- pure functions, for the unit tests ---- */
+
+/* 1 if candidate (a registrable domain, ASCII or punycode) is not own but
+   looks like it: one edit (insert, delete, change, swap of neighbours) in
+   a name of 5 or more letters, digits for letters (0/o, 1/l/i, 3/e, 5/s,
+   rn/m, vv/w), or, once decoded from punycode by libidn2, letters of
+   other scripts that look Latin (Cyrillic а, о, е, р, с ...). */
+int om_phish_lookalike(const char *candidate, const char *own);
+
+/* The host a link's visible text shows ("https://www.bank.example/...",
+   "www.bank.example", "bank.example/login"), normalised; allocated, or
+   NULL when the text shows none. */
+char *om_phish_text_host(const char *text);
+
+/* 1 if the link text shows a host whose registrable domain is not the
+   href's; 0 otherwise (no host shown, same site, unreadable href).  A
+   bare name in the text ("Walmart.com", no scheme, no "www.") linking to
+   from_site (the sender's registrable domain, may be NULL) is a name, not
+   a claim about where the link goes: 0. */
+int om_phish_text_mismatch(const struct om_phish *phish, const char *text,
+			   const char *href, const char *from_site);
+
+/* 1 if domain (or a domain it lies under) is on the free-mail list. */
+int om_phish_freemail(const struct om_phish *phish, const char *domain);
+
+#endif

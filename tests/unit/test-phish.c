@@ -1,0 +1,263 @@
+/* test-phish.c - unit tests of spam/phish.c (the phishing-shape rules:
+ * link text against href, From against the link domains, lookalikes of
+ * the recipient's domain, Reply-To to free mail) and spam/reasons.c (the
+ * reasons a user reads), with Japanese and English mail.
+ */
+#include "tap.h"
+#include "spam/phish.h"
+#include "spam/reasons.h"
+#include "spam/rules.h"
+#include "mail/mime.h"
+#include "lib/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int fired(const struct om_rules_result *res, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < res->count; i++) {
+		if (strcmp(res->hits[i].name, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void test_lookalike(void)
+{
+	TAP_OK(om_phish_lookalike("examp1e.co.jp", "example.co.jp"), "digit for a letter: 1/l");
+	TAP_OK(om_phish_lookalike("g00gle.com", "google.com"), "two zeros for o");
+	TAP_OK(om_phish_lookalike("rnicrosoft.com", "microsoft.com"), "rn for m");
+	TAP_OK(om_phish_lookalike("aoba-shouji.co.jp", "aoba-shoji.co.jp"), "one letter inserted");
+	TAP_OK(om_phish_lookalike("aoba-sohji.co.jp", "aoba-shoji.co.jp"), "two letters swapped");
+	TAP_OK(om_phish_lookalike("kitahama-kogyou.jp", "kitahama-kogyo.jp"), "kogyou / kogyo");
+	/* xn--exmple-4nf.jp: "exаmple.jp" with a Cyrillic а */
+	TAP_OK(om_phish_lookalike("xn--exmple-4nf.jp", "example.jp"),
+	       "IDN homoglyph: Cyrillic a, decoded by libidn2");
+	TAP_OK(!om_phish_lookalike("example.jp", "example.jp"), "the same domain is no lookalike");
+	TAP_OK(!om_phish_lookalike("EXAMPLE.jp", "example.jp"), "case does not count");
+	TAP_OK(!om_phish_lookalike("abd.jp", "abc.jp"), "short names: one edit means nothing");
+	TAP_OK(!om_phish_lookalike("sakura-bank.jp", "example.jp"), "an unrelated domain");
+	TAP_OK(!om_phish_lookalike("xn--r8jz45g.jp", "example.jp"), "a Japanese IDN is not Latin");
+	TAP_OK(!om_phish_lookalike(NULL, "example.jp"), "no candidate");
+}
+
+static void test_text_host(void)
+{
+	char *h;
+
+	h = om_phish_text_host("https://www.mybank.example.jp/login");
+	TAP_OK(h != NULL && strcmp(h, "www.mybank.example.jp") == 0, "a URL as text: %s", h ? h : "-");
+	free(h);
+	h = om_phish_text_host("  www.Post-Office.example/track  ");
+	TAP_OK(h != NULL && strcmp(h, "www.post-office.example") == 0, "a bare host with a path");
+	free(h);
+	h = om_phish_text_host("こちら https://mypage.example.co.jp/ から");
+	TAP_OK(h != NULL && strcmp(h, "mypage.example.co.jp") == 0, "a URL inside Japanese text");
+	free(h);
+	h = om_phish_text_host("こちらをクリック");
+	TAP_OK(h == NULL, "Japanese text shows no host");
+	free(h);
+	h = om_phish_text_host("Click here");
+	TAP_OK(h == NULL, "English text shows no host");
+	free(h);
+	h = om_phish_text_host("support@bank.example");
+	TAP_OK(h == NULL, "an address is no link text host");
+	free(h);
+	h = om_phish_text_host("v1.2");
+	TAP_OK(h == NULL, "a version number is no host");
+	free(h);
+}
+
+static const char *freemail_file(void)
+{
+	static char path[] = "/tmp/test-phish-XXXXXX";
+	const char list[] = "# test list\ngmail.example\n  Outlook.example \r\nyahoo.co.jp\n";
+	int fd = mkstemp(path);
+
+	if (fd < 0 || write(fd, list, sizeof(list) - 1) != (ssize_t)(sizeof(list) - 1))
+		return NULL;
+	close(fd);
+	return path;
+}
+
+static void test_mismatch(const struct om_phish *phish)
+{
+	TAP_OK(om_phish_text_mismatch(phish, "https://www.bank.example.jp/",
+				      "http://bank-login.example.net/x", NULL),
+	       "text shows bank.example.jp, href goes elsewhere");
+	TAP_OK(!om_phish_text_mismatch(phish, "https://www.bank.example/",
+				       "https://secure.bank.example/login", NULL),
+	       "the same registrable domain");
+	TAP_OK(!om_phish_text_mismatch(phish, "ログインはこちら", "http://evil.example/", NULL),
+	       "text without a host is no mismatch (the other rules read it)");
+	TAP_OK(om_phish_text_mismatch(phish, "www.japanpost.example.jp",
+				      "http://japanpost-redelivery.example.top/", NULL),
+	       "a www. host as the text");
+	TAP_OK(!om_phish_text_mismatch(phish, "https://x.example/", "mailto:a@b.example", NULL),
+	       "a mailto href is not a site");
+	TAP_OK(!om_phish_text_mismatch(phish, "Walmart.com", "http://www.lindows.com/walmart",
+				       "lindows.com"),
+	       "a shop's name linking to the sender's own site");
+	TAP_OK(om_phish_text_mismatch(phish, "Walmart.com", "http://walmart-deals.example/",
+				      "lindows.com"),
+	       "... but not to a third site");
+	TAP_OK(!om_phish_text_mismatch(phish, "Node.js", "https://nodejs.example/", NULL),
+	       "a product name that only looks like a host (no such top-level domain)");
+	TAP_OK(om_phish_text_mismatch(phish, "https://www.sakura-card.example.jp/security/",
+				      "https://sakura-card-jp.example/verify", "sakura-card-jp.example"),
+	       "a spelled-out address counts even when the sender links to its own (look-alike) site");
+}
+
+static void test_freemail(const struct om_phish *phish)
+{
+	TAP_OK(om_phish_freemail(phish, "gmail.example"), "listed");
+	TAP_OK(om_phish_freemail(phish, "outlook.example"), "case and spaces of the file");
+	TAP_OK(om_phish_freemail(phish, "mail.yahoo.co.jp"), "a name under a listed one");
+	TAP_OK(!om_phish_freemail(phish, "example.co.jp"), "a company domain");
+}
+
+static void check_message(const struct om_phish *phish, const char *raw,
+			  const char *recipient, struct om_rules_result *res)
+{
+	char *error = NULL;
+	struct om_mime_msg *msg = om_mime_parse(raw, strlen(raw), &error);
+
+	memset(res, 0, sizeof(*res));
+	free(error);
+	if (msg == NULL)
+		return;
+	om_phish_check(phish, msg, recipient, res);
+	om_mime_free(&msg);
+}
+
+static void test_messages(const struct om_phish *phish)
+{
+	struct om_rules_result res;
+
+	/* Japanese postal phishing: link text and href differ, From unrelated */
+	check_message(phish,
+		"From: =?UTF-8?B?5pel5pys6YO15L6/?= <info@post.example.jp>\n"
+		"To: user@example.co.jp\nSubject: =?UTF-8?B?5LiN5Zyo6YCj57Wh?=\n"
+		"MIME-Version: 1.0\nContent-Type: text/html; charset=UTF-8\n\n"
+		"<p>お荷物をお届けにあがりましたが、ご不在でした。</p>"
+		"<p><a href=\"http://redelivery-post.example.top/jp\">https://www.post.example.jp/redelivery</a></p>\n",
+		"user@example.co.jp", &res);
+	TAP_OK(fired(&res, "PHISH_LINK_TEXT"), "ja: link text shows post.example.jp, goes elsewhere");
+	TAP_OK(fired(&res, "PHISH_FROM_UNRELATED"), "ja: From unrelated to every link");
+	TAP_OK(!fired(&res, "PHISH_FREEMAIL_REPLYTO") && !fired(&res, "PHISH_LOOKALIKE"),
+	       "ja: nothing else");
+
+	/* a legitimate Japanese shipping notice linking to its own site */
+	check_message(phish,
+		"From: shop@mail.ringo-shop.example.jp\nTo: user@example.co.jp\n"
+		"Subject: =?UTF-8?B?55m66YCB44Gu44GK55+l44KJ44Gb?=\n"
+		"MIME-Version: 1.0\nContent-Type: text/html; charset=UTF-8\n\n"
+		"<p>ご注文の商品を発送しました。</p><a href=\"https://www.ringo-shop.example.jp/track?id=1\">"
+		"https://www.ringo-shop.example.jp/track</a> <a href=\"https://www.ringo-shop.example.jp/\">"
+		"配送状況を見る</a>\n", "user@example.co.jp", &res);
+	TAP_OK(res.count == 0, "ja ham: its own links, nothing fires (%zu)", res.count);
+
+	/* BEC: a lookalike of the recipient's domain and a free-mail Reply-To */
+	check_message(phish,
+		"From: Murakami <murakami@aoba-shouji.co.jp>\n"
+		"Reply-To: t.murakami.aoba@gmail.example\n"
+		"To: m.takahashi@aoba-shoji.co.jp\nSubject: =?ISO-2022-JP?B?GyRCOyk2YhsoQg==?=\n"
+		"MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n\n"
+		"お世話になっております。振込先の口座が変わりましたのでご連絡いたします。\n",
+		"m.takahashi@aoba-shoji.co.jp", &res);
+	TAP_OK(fired(&res, "PHISH_LOOKALIKE"), "ja BEC: a lookalike of the recipient's domain");
+	TAP_OK(fired(&res, "PHISH_FREEMAIL_REPLYTO"), "ja BEC: Reply-To on free mail");
+	TAP_OK(!fired(&res, "PHISH_FROM_UNRELATED"), "no links: From cannot be unrelated to them");
+
+	/* English: the recipient's domain looked-alike in a link */
+	check_message(phish,
+		"From: IT Helpdesk <helpdesk@example.com>\nTo: bob@example.com\n"
+		"Subject: Password expiry\n\nYour password expires today. Keep it at "
+		"https://examp1e.com/owa/reset\n", NULL, &res);
+	TAP_OK(fired(&res, "PHISH_LOOKALIKE"), "en: a link to a lookalike (recipient from To)");
+
+	/* English: a mail from free mail replying to free mail: nothing */
+	check_message(phish,
+		"From: Alice <alice@gmail.example>\nReply-To: alice.work@outlook.example\n"
+		"To: bob@example.com\nSubject: lunch\n\nSee you at noon.\n", NULL, &res);
+	TAP_OK(!fired(&res, "PHISH_FREEMAIL_REPLYTO"), "en: From itself on free mail");
+
+	/* English: a company replying through the same company */
+	check_message(phish,
+		"From: sales@acme.example\nReply-To: orders@acme.example\nTo: bob@example.com\n"
+		"Subject: order\n\nThanks, https://www.acme.example/orders\n", NULL, &res);
+	TAP_OK(res.count == 0, "en ham: nothing fires");
+}
+
+static void test_reasons(void)
+{
+	struct om_spam_report report;
+	char *ja, *en;
+
+	memset(&report, 0, sizeof(report));
+	om_rules_add(&report.rules, "BAYES_99", 9.3);
+	om_rules_add(&report.rules, "BAYES_HEAD_50", 1.3);
+	om_rules_add(&report.rules, "PHISH_LINK_TEXT", 2.5);
+	om_rules_add(&report.rules, "PHISH_FROM_UNRELATED", 0.5);
+	om_rules_add(&report.rules, "MISSING_DATE", 1.0);
+	memcpy(report.top_tokens[0], "当選", sizeof("当選"));
+	memcpy(report.top_tokens[1], "free", 5);
+	ja = om_spam_reasons(&report, NULL, "ja");
+	en = om_spam_reasons(&report, NULL, "en");
+	TAP_OK(ja != NULL && strcmp(ja, "多くの利用者が迷惑メールと判定したメールに似ています; "
+				    "迷惑メールによく使われる言葉があります: 「当選」「free」; "
+				    "リンクの表示と、実際のリンク先のサイトが違います") == 0,
+	       "ja: the classifier first (its three readings as one), its words, then the link: %s",
+	       ja ? ja : "-");
+	TAP_OK(en != NULL && strcmp(en, "Many recipients marked similar mail as spam; "
+				    "It uses words common in spam: \"当選\", \"free\"; "
+				    "The link text shows one site but leads to another") == 0,
+	       "en: %s", en ? en : "-");
+	free(ja);
+	free(en);
+	memset(&report, 0, sizeof(report));
+	om_rules_add(&report.rules, "PHISH_FROM_UNRELATED", 0.5);
+	om_rules_add(&report.rules, "BAYES_00", -5.3);
+	ja = om_spam_reasons(&report, "block:mailbox", "ja");
+	TAP_OK(ja != NULL && strcmp(ja, "差出人が受信拒否リストに登録されています; "
+				    "差出人のドメインが、リンク先のドメインと一致しません") == 0,
+	       "a block list first; a rule that took points off is no reason: %s", ja ? ja : "-");
+	free(ja);
+	memset(&report, 0, sizeof(report));
+	TAP_OK(om_spam_reasons(&report, "allow:mailbox", "en") == NULL, "nothing fired: no reason");
+	TAP_OK(strcmp(om_spam_reason_of("URL_BLOCKLISTED", "en"),
+		      "It links to a site on a block list") == 0, "one rule's reason");
+}
+
+int main(void)
+{
+	const char *list;
+	struct om_phish *phish;
+	char *error = NULL;
+
+	om_mime_global_init();
+	test_lookalike();
+	test_text_host();
+	list = freemail_file();
+	phish = list != NULL ? om_phish_new(list, &error) : NULL;
+	TAP_OK(phish != NULL, "the Public Suffix List and the free-mail list load: %s",
+	       error != NULL ? error : "ok");
+	free(error);
+	if (phish != NULL) {
+		test_mismatch(phish);
+		test_freemail(phish);
+		test_messages(phish);
+	}
+	om_phish_free(&phish);
+	if (list != NULL)
+		(void)unlink(list);
+	TAP_OK(om_phish_new("/nonexistent/freemail", &error) == NULL && error != NULL,
+	       "a missing list is an error the caller sees");
+	free(error);
+	test_reasons();
+	return tap_done();
+}
