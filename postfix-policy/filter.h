@@ -10,6 +10,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "audit/audit.h"
 #include "crypto/token.h"
 #include "lib/om-config.h"
 #include "lib/util.h"
@@ -100,6 +101,29 @@ int filter_spam_check(struct filter_worker *w, const struct filter_envelope *env
    outbound-spam-alert.txt); 1 sent, 0 nobody to tell, -1 not sent. */
 int filter_spam_alert(struct filter_worker *w, const struct filter_envelope *env,
 		      const char *id, const char *details, const char *msg, size_t len);
+/* Audit rules (filter-audit.c, doc/audit.md): what the sender's
+   domain's rules say of a message. */
+struct filter_audit {
+	enum om_audit_verdict verdict;	/* the deciding rule's, else send */
+	int fired;		/* its number, 0 none */
+	int notify;		/* the administrator is to be told */
+	char *headers;		/* "Name: value\n"... to add, or NULL */
+	char *summary;		/* the rules that matched and why (sanitised) */
+};
+/* Runs the rules of the sender's domain when the sender subscribes to
+   outbound-audit: 1 ran (*out filled; free with filter_audit_free), 0 no
+   rules apply, -1 the store or a rule failed (*error_r: answer 4xx,
+   never send unchecked). */
+int filter_audit_check(struct filter_worker *w, const struct filter_envelope *env,
+		       const char *qid, const char *msg, size_t len,
+		       struct filter_audit *out, char **error_r);
+void filter_audit_free(struct filter_audit *a);
+/* The administrator's alert (templates/<lang>/audit-hold-alert.txt,
+   audit-delete-alert.txt, audit-alert.txt by the verdict); hold_id the
+   hold's, or NULL.  1 sent, 0 nobody to tell, -1 not sent. */
+int filter_audit_alert(struct filter_worker *w, const struct filter_envelope *env,
+		       const struct filter_audit *a, const char *hold_id,
+		       const char *msg, size_t len);
 /* The brake (filter-brake.c): a message from the brake socket is held
    unless the sender's brake was lifted since policyd routed it.  1 hold
    it (*details_r allocated: the trip's figures), 0 lifted: as usual, -1

@@ -238,8 +238,15 @@ static void om_audit_fail(struct om_audit_parser *ps, const char *what)
 					om_audit_column(ps, ps->start), what);
 		return;
 	}
+	/* the token, or a few characters from it when it is one */
 	n = (size_t)(ps->end - ps->start);
-	near = om_strndup(ps->start, n > 40 ? 40 : n);
+	if (g_utf8_strlen(ps->start, (gssize)n) < 2)
+		n = (size_t)(g_utf8_offset_to_pointer(ps->start,
+						      MIN(g_utf8_strlen(ps->start, -1), 12)) -
+			     ps->start);
+	if (n > 60)	/* at a character's start */
+		n = (size_t)(g_utf8_find_prev_char(ps->start, ps->start + 61) - ps->start);
+	near = om_strndup(ps->start, n);
 	ps->error = om_asprintf("at character %ld (near \"%s\"): %s",
 				om_audit_column(ps, ps->start), near, what);
 	free(near);
