@@ -46,7 +46,7 @@ def back_to_v5(db):
     con.execute("DROP TABLE changes")
     for table in ("quarantine", "digests", "correspondents", "nonces", "outbound",
                   "holds", "zip_passwords", "sender_history", "brakes",
-                  "url_entries", "url_clicks"):
+                  "url_entries", "url_clicks", "audit_rules"):
         con.execute("DROP TABLE %s" % table)
     con.execute("DELETE FROM revisions WHERE name = 'brake'")
     con.execute("PRAGMA user_version = 5")
