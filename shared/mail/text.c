@@ -11,6 +11,7 @@
  */
 #include "mail/text.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -27,6 +28,19 @@
 #define OM_MAIL_TEXT_DEPTH 20		/* MIME nesting read */
 #define OM_MAIL_TEXT_PDF_PAGES 200	/* pages of a PDF read */
 #define OM_MAIL_TEXT_HTML_MAX (16u * 1024 * 1024)	/* HTML bytes parsed */
+
+/* The module's state: libxml2 initialised once, and one PDF read at a
+   time - poppler's process-wide parameters (its GlobalParams, font and
+   CMap caches) are made on first use and are not documented as safe to
+   use from several threads at once; omamori-filter's workers are threads.
+   PDFs are rare in outgoing mail: serialising them costs little. */
+static pthread_once_t om_mail_text_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t om_mail_text_pdf_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void om_mail_text_init(void)
+{
+	xmlInitParser();
+}
 
 /* iconv's name for a MIME charset: Shift_JIS as CP932 (a superset that
    Windows writes under that label, with ① and ㈱), ISO-2022-JP as its
@@ -181,6 +195,7 @@ char *om_mail_text_of_html(const char *html, size_t len, const char *charset,
 
 	if (len == 0 || len > OM_MAIL_TEXT_HTML_MAX)
 		return om_strdup("");
+	(void)pthread_once(&om_mail_text_once, om_mail_text_init);
 	/* per thread in libxml2: set for the calling thread each time */
 	xmlSetGenericErrorFunc(NULL, om_mail_text_quiet);
 	if (charset != NULL && *charset != '\0') {
@@ -204,7 +219,20 @@ char *om_mail_text_of_html(const char *html, size_t len, const char *charset,
 
 /* ---- PDF ---- */
 
+static char *om_mail_text_of_pdf_locked(const char *pdf, size_t len, size_t max);
+
 char *om_mail_text_of_pdf(const char *pdf, size_t len, size_t max)
+{
+	char *text;
+
+	if (pthread_mutex_lock(&om_mail_text_pdf_lock) != 0)
+		return NULL;
+	text = om_mail_text_of_pdf_locked(pdf, len, max);
+	(void)pthread_mutex_unlock(&om_mail_text_pdf_lock);
+	return text;
+}
+
+static char *om_mail_text_of_pdf_locked(const char *pdf, size_t len, size_t max)
 {
 	PopplerDocument *doc;
 	GBytes *bytes;

@@ -328,8 +328,47 @@ static void test_text(void)
 	free(error);
 }
 
-static void test_pdf_none(void)
+/* a one-page PDF (Helvetica, its text in the page's content stream) */
+static const char pdf[] =
+	"%PDF-1.4\n"
+	"1 0 obj\n"
+	"<< /Type /Catalog /Pages 2 0 R >>\n"
+	"endobj\n"
+	"2 0 obj\n"
+	"<< /Type /Pages /Kids [3 0 R] /Count 1 >>\n"
+	"endobj\n"
+	"3 0 obj\n"
+	"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 100] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>\n"
+	"endobj\n"
+	"4 0 obj\n"
+	"<< /Length 58 >>\n"
+	"stream\n"
+	"BT /F1 12 Tf 10 50 Td (Secret plan: KANKEISHA-GAIHI) Tj ET\n"
+	"endstream\n"
+	"endobj\n"
+	"5 0 obj\n"
+	"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>\n"
+	"endobj\n"
+	"xref\n"
+	"0 6\n"
+	"0000000000 65535 f \n"
+	"0000000009 00000 n \n"
+	"0000000058 00000 n \n"
+	"0000000115 00000 n \n"
+	"0000000241 00000 n \n"
+	"0000000349 00000 n \n"
+	"trailer\n"
+	"<< /Size 6 /Root 1 0 R >>\n"
+	"startxref\n"
+	"419\n"
+	"%%EOF\n";
+
+static void test_pdf(void)
 {
+	char *text = om_mail_text_of_pdf(pdf, sizeof(pdf) - 1, 4096);
+
+	TAP_OK(text != NULL && strstr(text, "KANKEISHA-GAIHI") != NULL, "a PDF's text");
+	free(text);
 	TAP_OK(om_mail_text_of_pdf("not a pdf", 9, 100) == NULL, "a broken PDF has no text");
 }
 
@@ -339,6 +378,6 @@ int main(void)
 	test_conditions();
 	test_order();
 	test_text();
-	test_pdf_none();
+	test_pdf();
 	return tap_done();
 }
