@@ -289,6 +289,26 @@ static int ctl_audit_opts(int argc, char **argv, struct ctl_audit_opts *o)
 	return 0;
 }
 
+/* The domain's internal-domains ("" when none or unreadable). */
+static char *ctl_audit_internal(struct ctl *ctl, const char *domain)
+{
+	char *error = NULL, *value, *anyone;
+
+	if (*domain == '\0')
+		return om_strdup("");
+	/* a setting of the domain alone: asked for a mailbox of it */
+	anyone = om_asprintf("postmaster@%s", domain);
+	value = om_settings_domain_value(ctl_store(ctl, 0), anyone,
+					 OM_SETTING_INTERNAL_DOMAINS, "none", &error);
+	free(anyone);
+	free(error);
+	if (value == NULL || strcmp(value, "none") == 0) {
+		free(value);
+		return om_strdup("");
+	}
+	return value;
+}
+
 static int ctl_audit_test(struct ctl *ctl, int argc, char **argv)
 {
 	struct ctl_audit_set set = { NULL, 0, NULL };
@@ -296,7 +316,7 @@ static int ctl_audit_test(struct ctl *ctl, int argc, char **argv)
 	struct om_audit_result res;
 	struct om_audit_msg *m;
 	const char *domain = NULL, *sender;
-	char *data = NULL, *error = NULL, *from_header = NULL;
+	char *data = NULL, *error = NULL, *from_header = NULL, *internal;
 	size_t len = 0, i;
 	int ret;
 
@@ -343,8 +363,12 @@ static int ctl_audit_test(struct ctl *ctl, int argc, char **argv)
 	}
 	if (domain == NULL)
 		domain = om_settings_domain_of(sender);
-	m = om_audit_msg_read(data, len, opts.direction, domain, sender, opts.rcpts,
+	/* inside besides the domain: its internal-domains, when there is
+	   a store to ask (none: only the domain itself) */
+	internal = ctl_audit_internal(ctl, domain);
+	m = om_audit_msg_read(data, len, opts.direction, domain, internal, sender, opts.rcpts,
 			      opts.rcpt_count, &error);
+	free(internal);
 	if (m == NULL) {
 		free(data);
 		free(from_header);

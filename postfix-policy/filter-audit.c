@@ -79,6 +79,7 @@ int filter_audit_check(struct filter_worker *w, const struct filter_envelope *en
 	struct om_audit_msg *m;
 	enum om_sub_state state;
 	const char *source, *domain;
+	char *internal;
 	struct om_buf headers;
 	size_t i;
 	long n;
@@ -105,8 +106,16 @@ int filter_audit_check(struct filter_worker *w, const struct filter_envelope *en
 		filter_audit_rules_free(&rs);
 		return 0;
 	}
-	m = om_audit_msg_read(msg, len, OM_AUDIT_DIR_OUT, domain, env->sender, env->rcpts,
-			      env->rcpt_count, error_r);
+	internal = om_settings_domain_value(w->store, env->sender,
+					    OM_SETTING_INTERNAL_DOMAINS, "none", error_r);
+	if (internal == NULL) {
+		filter_audit_rules_free(&rs);
+		return -1;
+	}
+	m = om_audit_msg_read(msg, len, OM_AUDIT_DIR_OUT, domain,
+			      strcmp(internal, "none") == 0 ? "" : internal, env->sender,
+			      env->rcpts, env->rcpt_count, error_r);
+	free(internal);
 	if (m == NULL) {
 		filter_audit_rules_free(&rs);
 		return -1;

@@ -752,6 +752,7 @@ struct om_audit_mpart {
 struct om_audit_msg {
 	enum om_audit_direction direction;
 	char *domain;
+	char *internal;		/* space-separated, or "" */
 	char *sender;
 	char **rcpts;
 	size_t rcpt_count;
@@ -771,6 +772,7 @@ struct om_audit_msg *om_audit_msg_new(const struct om_audit_facts *f)
 
 	m->direction = f->direction;
 	m->domain = om_strdup(f->domain != NULL ? f->domain : "");
+	m->internal = om_strdup(f->internal != NULL ? f->internal : "");
 	m->sender = om_audit_normalize(f->sender);
 	m->rcpts = om_calloc(f->rcpt_count + 1, sizeof(char *));
 	for (i = 0; i < f->rcpt_count; i++)
@@ -827,6 +829,7 @@ void om_audit_msg_free(struct om_audit_msg **mp)
 	free(m->header_names);
 	free(m->header_values);
 	free(m->domain);
+	free(m->internal);
 	free(m->sender);
 	free(m->subject);
 	free(m);
@@ -835,7 +838,8 @@ void om_audit_msg_free(struct om_audit_msg **mp)
 
 struct om_audit_msg *om_audit_msg_read(const char *msg, size_t len,
 				       enum om_audit_direction direction,
-				       const char *domain, const char *sender,
+				       const char *domain, const char *internal,
+				       const char *sender,
 				       char *const *rcpts, size_t rcpt_count,
 				       char **error_r)
 {
@@ -865,6 +869,7 @@ struct om_audit_msg *om_audit_msg_read(const char *msg, size_t len,
 	memset(&f, 0, sizeof(f));
 	f.direction = direction;
 	f.domain = domain;
+	f.internal = internal;
 	f.sender = sender;
 	f.rcpts = rcpts;
 	f.rcpt_count = rcpt_count;
@@ -888,6 +893,27 @@ static const char *om_audit_domain_of(const char *address)
 	const char *at = strrchr(address, '@');
 
 	return at != NULL ? at + 1 : "";
+}
+
+/* 1 if domain is the rules' domain or one of its internal ones. */
+static int om_audit_inside(const struct om_audit_msg *m, const char *domain)
+{
+	const char *p = m->internal, *end;
+	size_t n = strlen(domain);
+
+	if (strcasecmp(domain, m->domain) == 0)
+		return 1;
+	while (*p != '\0') {
+		while (*p == ' ')
+			p++;
+		end = strchr(p, ' ');
+		if (end == NULL)
+			end = p + strlen(p);
+		if ((size_t)(end - p) == n && n > 0 && strncasecmp(p, domain, n) == 0)
+			return 1;
+		p = end;
+	}
+	return 0;
 }
 
 /* 1 if re matches s; what it found, and where, into why. */
@@ -973,7 +999,7 @@ static int om_audit_atom_eval(const struct om_audit_atom *a, const struct om_aud
 		return 0;
 	case OM_AF_RCPT_EXTERNAL:
 		for (i = 0; i < m->rcpt_count; i++) {
-			if (strcasecmp(om_audit_domain_of(m->rcpts[i]), m->domain) != 0) {
+			if (!om_audit_inside(m, om_audit_domain_of(m->rcpts[i]))) {
 				char *clean = om_sanitize(m->rcpts[i], 100);
 
 				om_buf_printf(why, " (%s)", clean);

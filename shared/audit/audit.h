@@ -66,6 +66,8 @@ struct om_audit_header {
 struct om_audit_facts {
 	enum om_audit_direction direction;
 	const char *domain;	/* the rules' domain: "recipient external" */
+	const char *internal;	/* more inside domains, space-separated (the
+				   domain's internal-domains), or NULL */
 	const char *sender;	/* envelope sender, "" for <> */
 	char *const *rcpts;
 	size_t rcpt_count;
@@ -88,7 +90,8 @@ void om_audit_msg_free(struct om_audit_msg **msg);
    om_audit_msg: NULL with *error_r when it cannot be read at all. */
 struct om_audit_msg *om_audit_msg_read(const char *msg, size_t len,
 				       enum om_audit_direction direction,
-				       const char *domain, const char *sender,
+				       const char *domain, const char *internal,
+				       const char *sender,
 				       char *const *rcpts, size_t rcpt_count,
 				       char **error_r);
 

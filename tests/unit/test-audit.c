@@ -317,12 +317,14 @@ static void test_text(void)
 	om_mail_text_free(&t);
 
 	m = om_audit_msg_read(sjis_mail, sizeof(sjis_mail) - 1, OM_AUDIT_DIR_OUT,
-			      "example.jp", "hanako@example.jp", rcpts, 1, &error);
+			      "example.jp", "group.example partner.example", "hanako@example.jp",
+			      rcpts, 1, &error);
 	TAP_OK(m != NULL, "read for the rules");
 	if (m != NULL) {
 		run1("attachment-text contains \"関係者外秘\" => hold", m, 1,
 		     "Shift_JIS attachment keyword");
 		run1("attachment-name is \"memo.txt\" => hold", m, 1, "attachment name");
+		run1("recipient external => hold", m, 0, "internal-domains are inside");
 		om_audit_msg_free(&m);
 	}
 	free(error);
