@@ -601,6 +601,11 @@ static int om_settings_domain_feature(const struct om_settings_source *src,
 					source_r, error_r);
 	if (ret != 0)
 		return ret;
+	/* outbound-audit means "run this domain's audit rules": on only
+	   where set (omamorictl audit add sets it), never by all-on, which
+	   would send every such domain's mail after the queue for no rule */
+	if (strcmp(feature, OM_FEATURE_OUTBOUND_AUDIT) == 0)
+		return 0;
 	ret = om_settings_domain_lookup(src, domain, "default", &all,
 					source_r, error_r);
 	if (ret <= 0)

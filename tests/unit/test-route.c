@@ -76,6 +76,8 @@ int main(void)
 	static const struct row audit_off[] = {
 		{ "example.jp", "outbound-audit", "on" },
 		{ "carol@example.jp", "outbound-audit", "off" }, { NULL, NULL, NULL } };
+	static const struct row all_on[] = {
+		{ "example.jp", "default", "all-on" }, { NULL, NULL, NULL } };
 	static const struct row other_sender[] = {
 		{ "carol@example.jp", "outbound-zip", "on" },
 		{ "dave@example.jp", "outbound-spam", "on" }, { NULL, NULL, NULL } };
@@ -114,5 +116,17 @@ int main(void)
 	       OM_ROUTE_QUEUE, "outbound-audit (the domain's rules): after the queue");
 	TAP_OK(route(audit_off, "carol@example.jp", "carol@example.jp", "x@far.example", 1) ==
 	       OM_ROUTE_NONE, "outbound-audit off for the mailbox: none");
+	rows = all_on;
+	{
+		enum om_sub_state state;
+		const char *source;
+		char *error = NULL;
+
+		TAP_OK(om_settings_subscription_from(&src, "carol@example.jp", "outbound-audit",
+						     &state, &source, &error) == 0 &&
+		       state == OM_SUB_OFF,
+		       "default all-on does not turn outbound-audit on (only audit add does)");
+		free(error);
+	}
 	return tap_done();
 }
