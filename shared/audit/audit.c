@@ -34,23 +34,68 @@ static int om_audit_wide(const char *p)
 	return (unsigned char)*p >= 0x80;
 }
 
+/* Where a text may be cut for NFKC without changing the result: before
+   a character that never combines with the one before it (ASCII, a CJK
+   ideograph).  GLib's g_utf8_normalize moves the rest of its buffer at
+   each composition (ガ is カ and ゛ composed again), so a long Japanese text
+   is normalised in pieces of about OM_AUDIT_NFKC_PIECE bytes. */
+#define OM_AUDIT_NFKC_PIECE 2048
+#define OM_AUDIT_NFKC_PIECE_MAX 65536
+
+static int om_audit_nfkc_cut(const char *p)
+{
+	gunichar c = g_utf8_get_char(p);
+
+	return c < 0x80 || (c >= 0x3400 && c <= 0x4dbf) || (c >= 0x4e00 && c <= 0x9fff);
+}
+
+/* NFKC of s (valid UTF-8), allocated with g_malloc. */
+static gchar *om_audit_nfkc(const char *s)
+{
+	const char *p = s, *cut;
+	GString *out = g_string_sized_new(strlen(s) + 1);
+	gchar *piece;
+	size_t left;
+
+	while (*p != '\0') {
+		left = strlen(p);
+		cut = p + left;
+		if (left > OM_AUDIT_NFKC_PIECE) {
+			cut = g_utf8_find_next_char(p + OM_AUDIT_NFKC_PIECE - 1, NULL);
+			while (cut != NULL && *cut != '\0' && !om_audit_nfkc_cut(cut) &&
+			       cut - p < OM_AUDIT_NFKC_PIECE_MAX)
+				cut = g_utf8_next_char(cut);
+			if (cut == NULL)
+				cut = p + left;
+		}
+		piece = g_utf8_normalize(p, cut - p, G_NORMALIZE_NFKC);
+		if (piece != NULL)
+			g_string_append(out, piece);
+		g_free(piece);
+		p = cut;
+	}
+	return g_string_free(out, FALSE);
+}
+
 /* NFKC, then each run of line breaks (and the blanks around them) made
    one space, or nothing between two non-ASCII characters. */
 char *om_audit_normalize(const char *s)
 {
-	gchar *nfkc = g_utf8_normalize(s != NULL ? s : "", -1, G_NORMALIZE_NFKC);
 	struct om_buf out;
 	const char *p, *q, *prev;
+	gchar *nfkc;
 	char *text;
 
-	if (nfkc == NULL) {
+	if (s == NULL)
+		s = "";
+	if (g_utf8_validate(s, -1, NULL)) {
+		nfkc = om_audit_nfkc(s);
+	} else {
 		/* not valid UTF-8: made valid first */
 		gchar *valid = g_utf8_make_valid(s, -1);
 
-		nfkc = g_utf8_normalize(valid, -1, G_NORMALIZE_NFKC);
+		nfkc = om_audit_nfkc(valid);
 		g_free(valid);
-		if (nfkc == NULL)
-			return om_strdup("");
 	}
 	om_buf_init(&out);
 	om_buf_reserve(&out, strlen(nfkc) + 1);

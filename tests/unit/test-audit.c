@@ -209,6 +209,26 @@ static void test_conditions(void)
 	om_audit_msg_free(&m);
 }
 
+/* A long text is normalised in pieces: the result must be the whole's. */
+static void test_normalize_pieces(void)
+{
+	struct om_buf in, want;
+	char *got;
+	int i;
+
+	om_buf_init(&in);
+	om_buf_init(&want);
+	for (i = 0; i < 3000; i++) {
+		om_buf_append_str(&in, i % 7 == 0 ? "漢ｶﾞ a" : "ｶﾞﾊﾟ");
+		om_buf_append_str(&want, i % 7 == 0 ? "漢ガ a" : "ガパ");
+	}
+	got = om_audit_normalize(in.data);
+	TAP_OK(strcmp(got, want.data) == 0, "a long text's NFKC in pieces is the whole's");
+	free(got);
+	om_buf_free(&in);
+	om_buf_free(&want);
+}
+
 static void test_order(void)
 {
 	static const char *const texts[] = {
@@ -379,6 +399,7 @@ int main(void)
 	test_grammar();
 	test_conditions();
 	test_order();
+	test_normalize_pieces();
 	test_text();
 	test_pdf();
 	return tap_done();
