@@ -5,9 +5,11 @@
  * list|show|release|discard) or deletes it, and notify tells the
  * domain's administrator (outbound-admin, else virus-admin-copy).
  *
- * The rules are read from the store for each message and parsed (a rule
+ * The rules' texts are read from the store for each message (a change
+ * applies from the next message) and parsed when they differ from what
+ * the worker parsed last (its cache holds one domain's rules).  A rule
  * was checked when it was added; one that no longer parses - a store
- * written by a newer omamori - fails closed: the mail waits, 4xx).  The
+ * written by a newer omamori - fails closed: the mail waits, 4xx.  The
  * message's text is read once (mail/text.c) and only when the domain has
  * rules.  The sender never learns what the rules said: a held or deleted
  * mail is answered as sent.
@@ -29,38 +31,106 @@
 #define FILTER_AUDIT_MAX_RULES 1000
 #define FILTER_AUDIT_SUBJECT_MAX 200
 
-struct filter_audit_rules {
+/* A worker's parsed rules of the last domain it audited, reused while the
+   store holds the same texts (read for every message: a change takes
+   effect at the next message). */
+struct filter_audit_cache {
+	char *domain;
+	char **texts;
 	struct om_audit_rule **rules;
 	size_t count;
-	char *error;		/* the first rule that did not parse */
 };
 
-static void filter_audit_rule_cb(void *context, const struct om_store_audit_rule *r)
-{
-	struct filter_audit_rules *rs = context;
-	struct om_audit_rule *rule;
-	char *error = NULL;
+/* The rule texts of a domain as the store has them now. */
+struct filter_audit_rows {
+	char **texts;
+	size_t count;
+};
 
-	if (rs->error != NULL || rs->count == FILTER_AUDIT_MAX_RULES)
+static void filter_audit_row_cb(void *context, const struct om_store_audit_rule *r)
+{
+	struct filter_audit_rows *rows = context;
+
+	if (rows->count == FILTER_AUDIT_MAX_RULES)
 		return;
-	rule = om_audit_parse(r->rule, &error);
-	if (rule == NULL) {
-		rs->error = om_asprintf("audit rule %lld of %s: %s", r->position, r->domain,
-					error);
-		free(error);
-		return;
-	}
-	rs->rules[rs->count++] = rule;
+	rows->texts[rows->count++] = om_strdup(r->rule);
 }
 
-static void filter_audit_rules_free(struct filter_audit_rules *rs)
+static void filter_audit_texts_free(char **texts, size_t count)
 {
 	size_t i;
 
-	for (i = 0; i < rs->count; i++)
-		om_audit_rule_free(&rs->rules[i]);
-	free(rs->rules);
-	free(rs->error);
+	for (i = 0; i < count; i++)
+		free(texts[i]);
+	free(texts);
+}
+
+void filter_audit_cache_free(struct filter_audit_cache **cachep)
+{
+	struct filter_audit_cache *c = *cachep;
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->count; i++)
+		om_audit_rule_free(&c->rules[i]);
+	free(c->rules);
+	filter_audit_texts_free(c->texts, c->count);
+	free(c->domain);
+	free(c);
+	*cachep = NULL;
+}
+
+static int filter_audit_cache_fits(const struct filter_audit_cache *c, const char *domain,
+				   const struct filter_audit_rows *rows)
+{
+	size_t i;
+
+	if (c == NULL || strcmp(c->domain, domain) != 0 || c->count != rows->count)
+		return 0;
+	for (i = 0; i < c->count; i++) {
+		if (strcmp(c->texts[i], rows->texts[i]) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* The parsed rules of domain (rows: its texts now, taken over), from the
+   worker's cache or parsed again: NULL with *error_r when one does not
+   parse (a store written by a newer omamori). */
+static struct filter_audit_cache *filter_audit_rules(struct filter_worker *w,
+						     const char *domain,
+						     struct filter_audit_rows *rows,
+						     char **error_r)
+{
+	struct filter_audit_cache *c;
+	char *error = NULL;
+	size_t i;
+
+	if (filter_audit_cache_fits(w->audit_cache, domain, rows)) {
+		filter_audit_texts_free(rows->texts, rows->count);
+		return w->audit_cache;
+	}
+	filter_audit_cache_free(&w->audit_cache);
+	c = om_calloc(1, sizeof(*c));
+	c->domain = om_strdup(domain);
+	c->rules = om_calloc(rows->count + 1, sizeof(*c->rules));
+	for (i = 0; i < rows->count; i++) {
+		c->rules[i] = om_audit_parse(rows->texts[i], &error);
+		if (c->rules[i] == NULL) {
+			*error_r = om_asprintf("audit rule %zu of %s: %s", i + 1, domain, error);
+			free(error);
+			/* all the texts, the i rules parsed */
+			c->texts = rows->texts;
+			c->count = rows->count;
+			filter_audit_cache_free(&c);
+			return NULL;
+		}
+	}
+	c->texts = rows->texts;
+	c->count = rows->count;
+	w->audit_cache = c;
+	return c;
 }
 
 void filter_audit_free(struct filter_audit *a)
@@ -74,7 +144,8 @@ int filter_audit_check(struct filter_worker *w, const struct filter_envelope *en
 		       const char *qid, const char *msg, size_t len,
 		       struct filter_audit *out, char **error_r)
 {
-	struct filter_audit_rules rs;
+	struct filter_audit_rows rows;
+	struct filter_audit_cache *rules;
 	struct om_audit_result res;
 	struct om_audit_msg *m;
 	enum om_sub_state state;
@@ -93,34 +164,31 @@ int filter_audit_check(struct filter_worker *w, const struct filter_envelope *en
 	if (state != OM_SUB_ON)
 		return 0;
 	domain = om_settings_domain_of(env->sender);
-	memset(&rs, 0, sizeof(rs));
-	rs.rules = om_calloc(FILTER_AUDIT_MAX_RULES, sizeof(*rs.rules));
-	n = om_store_audit_list(w->store, domain, filter_audit_rule_cb, &rs, error_r);
-	if (n < 0 || rs.error != NULL) {
-		if (n >= 0)
-			*error_r = om_strdup(rs.error);
-		filter_audit_rules_free(&rs);
+	rows.count = 0;
+	rows.texts = om_calloc(FILTER_AUDIT_MAX_RULES, sizeof(*rows.texts));
+	n = om_store_audit_list(w->store, domain, filter_audit_row_cb, &rows, error_r);
+	if (n < 0) {
+		filter_audit_texts_free(rows.texts, rows.count);
 		return -1;
 	}
-	if (rs.count == 0) {
-		filter_audit_rules_free(&rs);
+	if (rows.count == 0) {
+		filter_audit_texts_free(rows.texts, rows.count);
 		return 0;
 	}
+	rules = filter_audit_rules(w, domain, &rows, error_r);
+	if (rules == NULL)
+		return -1;
 	internal = om_settings_domain_value(w->store, env->sender,
 					    OM_SETTING_INTERNAL_DOMAINS, "none", error_r);
-	if (internal == NULL) {
-		filter_audit_rules_free(&rs);
+	if (internal == NULL)
 		return -1;
-	}
 	m = om_audit_msg_read(msg, len, OM_AUDIT_DIR_OUT, domain,
 			      strcmp(internal, "none") == 0 ? "" : internal, env->sender,
 			      env->rcpts, env->rcpt_count, error_r);
 	free(internal);
-	if (m == NULL) {
-		filter_audit_rules_free(&rs);
+	if (m == NULL)
 		return -1;
-	}
-	om_audit_run(rs.rules, rs.count, m, &res);
+	om_audit_run(rules->rules, rules->count, m, &res);
 	out->verdict = res.verdict;
 	out->fired = res.fired;
 	out->notify = res.notify;
@@ -134,7 +202,6 @@ int filter_audit_check(struct filter_worker *w, const struct filter_envelope *en
 		    om_audit_verdict_name(res.verdict), out->summary);
 	om_audit_result_free(&res);
 	om_audit_msg_free(&m);
-	filter_audit_rules_free(&rs);
 	return 1;
 }
 

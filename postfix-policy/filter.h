@@ -16,6 +16,7 @@
 #include "lib/util.h"
 
 struct om_store;
+struct filter_audit_cache;
 struct filter_hold_daemon;
 struct filter_smtp_conn;
 
@@ -45,6 +46,8 @@ struct filter_worker {
 	struct om_store *store;	/* opened on first use, reopened after an error */
 	long long last_expire;	/* when this worker last forgot old records */
 	struct filter_smtp_conn *reinject;	/* kept between messages */
+	struct filter_audit_cache *audit_cache;	/* the last domain's parsed
+						   audit rules (filter-audit.c) */
 };
 
 /* A transaction's envelope as Postfix gave it. */
@@ -118,6 +121,9 @@ int filter_audit_check(struct filter_worker *w, const struct filter_envelope *en
 		       const char *qid, const char *msg, size_t len,
 		       struct filter_audit *out, char **error_r);
 void filter_audit_free(struct filter_audit *a);
+struct filter_audit_cache;
+/* Frees a worker's parsed rules (NULL is fine). */
+void filter_audit_cache_free(struct filter_audit_cache **cache);
 /* The administrator's alert (templates/<lang>/audit-hold-alert.txt,
    audit-delete-alert.txt, audit-alert.txt by the verdict); hold_id the
    hold's, or NULL.  1 sent, 0 nobody to tell, -1 not sent. */

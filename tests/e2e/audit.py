@@ -243,6 +243,25 @@ def audit_test_names_the_rule_and_why(st):
           "action=send" in out and "notify: yes" in out, out)
 
 
+@tap.case
+def a_rule_added_applies_to_the_next_mail(st):
+    """omamori-filter's workers keep the rules they parsed; a change in the
+    store is seen at the next message (its texts are read every time)."""
+    ctl(st, "audit", "add", DOMAIN, "--at", "1", 'subject contains "audit-late" => delete')
+    m = mk()
+    before = maillog(st).count("deleted by audit rule 1")
+    send_as(st, SENDER, [OUTSIDE], plain("audit-late", m))
+    deadline = time.time() + 20
+    while maillog(st).count("deleted by audit rule 1") <= before:
+        check(time.time() < deadline, "not deleted by the new rule 1:\n%s" % st.tail("filter.log"))
+        time.sleep(0.5)
+    never_at_sink(st, m, 2)
+    ctl(st, "audit", "del", DOMAIN, "1")
+    m2 = mk()
+    send_as(st, SENDER, [OUTSIDE], plain("audit-late", m2))
+    check(len(wait_sink(st, m2, settle=1)) == 1, "the removed rule still applied")
+
+
 sys.exit(run_suite(tap, setup=(
     ("domain", "set", DOMAIN, "outbound-admin", ADMIN),
 ) + tuple(("audit", "add", DOMAIN, rule) for rule in RULES)))
