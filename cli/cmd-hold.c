@@ -96,6 +96,7 @@ static void ctl_hold_show_row(void *context, const struct om_store_hold *h)
 	ctl_hold_print_field("reason", h->kind);
 	if (*h->details != '\0')
 		ctl_hold_print_field(strcmp(h->kind, OM_HOLD_KIND_SPAM) == 0 ? "spam-check" :
+				     strcmp(h->kind, OM_HOLD_KIND_AUDIT) == 0 ? "audit" :
 				     "brake", h->details);
 	ctl_hold_print_field("mailbox", h->mailbox);
 	ctl_hold_print_field("sender", h->sender);
@@ -113,7 +114,8 @@ static void ctl_hold_show_row(void *context, const struct om_store_hold *h)
 	ctl_hold_print_field("expiry", h->expiry);
 	if (strcmp(h->kind, OM_HOLD_KIND_SENDER) == 0)
 		ctl_hold_print_field("notified", h->notified ? "yes" : "no");
-	else if (strcmp(h->kind, OM_HOLD_KIND_SPAM) == 0)
+	else if (strcmp(h->kind, OM_HOLD_KIND_SPAM) == 0 ||
+		 strcmp(h->kind, OM_HOLD_KIND_AUDIT) == 0)
 		ctl_hold_print_field("alerted", h->notified ? "yes" : "no");
 	if (h->state == OM_HOLD_SENT || h->state == OM_HOLD_DISCARDED)
 		ctl_hold_print_time("changed", h->changed);

@@ -98,6 +98,11 @@ static void ctl_usage(FILE *out)
 		"  hold show ID | release ID | discard ID   one hold; send it now; discard it\n"
 		"  brake list | show LOGIN               logins braked for sudden mass sending\n"
 		"  brake lift LOGIN [--release|--discard]   lift it; send or drop its held mail\n"
+		"  audit add DOMAIN [--at N] 'RULE'      a domain's audit rule (doc/audit.md)\n"
+		"  audit del DOMAIN N | show [DOMAIN]    remove one; list them in order\n"
+		"  audit test RULES MESSAGE [--in] [--from A] [--to A]...\n"
+		"                                        which rule fires and why (RULES: a\n"
+		"                                        domain, or a file of rules)\n"
 		"  urls import FILE [--format F] [--source NAME] [--verdict block|warn] [--expires DAYS]\n"
 		"                                        a feed (urlhaus, phishtank-csv, phishtank-json,\n"
 		"                                        openphish, list; detected), replacing its entries\n"
@@ -266,6 +271,7 @@ static const struct ctl_command {
 	{ "hold", ctl_cmd_hold },
 	{ "brake", ctl_cmd_brake },
 	{ "urls", ctl_cmd_urls },
+	{ "audit", ctl_cmd_audit },
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)

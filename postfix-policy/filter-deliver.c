@@ -19,8 +19,10 @@
  * (attachments into one AES ZIP, filter-zip.c), outbound-hold
  * (filter-hold.c: the held recipients wait for what would go out, the
  * others get it now), outbound-spam (filter-spam.c: spam is held for the
- * administrator).  A message from the brake socket (filter-brake.c) is
- * held for the administrator whatever the sender subscribes to.
+ * administrator), outbound-audit (filter-audit.c: the domain's audit
+ * rules send, hold for the administrator or delete, and notify).  A
+ * message from the brake socket (filter-brake.c) is held for the
+ * administrator whatever the sender subscribes to.
  *
  * Notices of its own: the administrator's alert of an outbound virus
  * (templates/<lang>/outbound-virus-alert.txt: an authenticated user of the
@@ -88,6 +90,7 @@ struct filter_job {
 	char hash[33];
 	char spool_name[128];
 	char hold_id[64];	/* a hold's and its ZIP password's id */
+	int zipped;		/* outbound-zip done (here or before the queue) */
 	const char *msg;	/* what goes out: the original or a rewrite */
 	size_t len;
 	struct om_buf rewrite;
@@ -97,6 +100,7 @@ struct filter_job {
 	   figures */
 	const char *admin_kind;
 	char *admin_details;
+	struct filter_audit audit;	/* the audit rules' outcome */
 	int final;		/* answered for good: sent, refused, held */
 	int inline_path;	/* omamori-submit, before the queue: the
 				   client hears the answer, nothing is kept */
@@ -1172,8 +1176,8 @@ static void filter_deliver_admin(struct filter_job *job)
 	int notified = 0;
 
 	if (filter_hold_admin(job->w, job->env, job->msg, job->len, job->qid, job->hold_id,
-			      job->admin_kind, job->admin_details, &id, &notified,
-			      &error) < 0) {
+			      job->admin_kind, job->admin_details, !job->zipped, &id,
+			      &notified, &error) < 0) {
 		filter_tempfail(job, "4.3.0 outbound hold unavailable", error);
 		free(error);
 		free(held);
@@ -1182,8 +1186,11 @@ static void filter_deliver_admin(struct filter_job *job)
 	if (strcmp(job->admin_kind, OM_HOLD_KIND_BRAKE) == 0) {
 		filter_brake_alert(job->w, job->env, id);
 	} else if (!notified &&
-		   filter_spam_alert(job->w, job->env, id, job->admin_details, job->msg,
-				     job->len) > 0 &&
+		   (strcmp(job->admin_kind, OM_HOLD_KIND_AUDIT) == 0 ?
+		    filter_audit_alert(job->w, job->env, &job->audit, id, job->msg,
+				       job->len) :
+		    filter_spam_alert(job->w, job->env, id, job->admin_details, job->msg,
+				      job->len)) > 0 &&
 		   om_store_hold_notified(job->w->store, id, &error) < 0) {
 		om_log_warn("hold %s: marking the alert sent: %s", id, error);
 		om_free(&error);
@@ -1192,6 +1199,55 @@ static void filter_deliver_admin(struct filter_job *job)
 	filter_send_unheld(job, held, id);
 	free(id);
 	free(held);
+}
+
+/* The sender's domain's audit rules (filter-audit.c): 0 go on (a hold
+   for the administrator in job->admin_kind; the rules' header fields
+   added), 1 answered (deleted, or tempfailed). */
+static int filter_deliver_audit(struct filter_job *job)
+{
+	struct om_buf out;
+	char *error = NULL, *reply;
+	int ret;
+
+	ret = filter_audit_check(job->w, job->env, job->qid, job->msg, job->len,
+				 &job->audit, &error);
+	if (ret < 0) {
+		filter_tempfail(job, "4.3.0 audit rules unavailable, try again later", error);
+		free(error);
+		return 1;
+	}
+	if (ret == 0)
+		return 0;
+	if (job->audit.verdict == OM_AUDIT_DELETE) {
+		if (job->audit.notify)
+			(void)filter_audit_alert(job->w, job->env, &job->audit, NULL,
+						 job->msg, job->len);
+		/* recorded as an answer for good: a retry does not run the
+		   rules (nor tell the administrator) again */
+		reply = om_asprintf("2.0.0 Ok: deleted by audit rule %d", job->audit.fired);
+		filter_refuse(job, 250, reply);
+		free(reply);
+		return 1;
+	}
+	if (job->audit.headers != NULL) {
+		om_buf_init(&out);
+		om_buf_append_str(&out, job->audit.headers);
+		om_buf_append(&out, job->msg, job->len);
+		om_buf_free(&job->rewrite);
+		job->rewrite = out;
+		job->msg = job->rewrite.data;
+		job->len = job->rewrite.len;
+	}
+	if (job->audit.verdict == OM_AUDIT_HOLD) {
+		job->admin_kind = OM_HOLD_KIND_AUDIT;
+		job->admin_details = om_strdup(job->audit.summary);
+	} else if (job->audit.notify) {
+		/* told before it goes out; a failure is logged, the mail goes */
+		(void)filter_audit_alert(job->w, job->env, &job->audit, NULL, job->msg,
+					 job->len);
+	}
+	return 0;
 }
 
 /* ---- one message ---- */
@@ -1314,6 +1370,7 @@ void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 	   see the filter's own key */
 	filter_strip_out_id(&job);
 	done = filter_read_seal(&job);
+	job.zipped = (done & FILTER_DONE_ZIP) != 0;
 	if (filter_plan_for(w->store, env->sender, &plan, &error) < 0) {
 		filter_tempfail(&job, "4.3.0 settings unavailable", error);
 		free(error);
@@ -1329,6 +1386,8 @@ void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 		goto out;
 	if (w->brake && job.admin_kind == NULL && filter_deliver_braked(&job) != 0)
 		goto out;
+	if (job.admin_kind == NULL && filter_deliver_audit(&job) != 0)
+		goto out;
 	if (plan.bcc)
 		filter_bcc(&job, &plan);
 	/* the administrator's: held as it would go out but for the ZIP (whose
@@ -1339,6 +1398,7 @@ void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 	}
 	if ((done & FILTER_DONE_ZIP) == 0 && filter_deliver_zip(&job) != 0)
 		goto out;
+	job.zipped = 1;
 	/* the hold keeps what would go out: after the Bcc and the ZIP */
 	if (!plan.hold || filter_deliver_hold(&job) == 0)
 		filter_send(&job);
@@ -1351,6 +1411,7 @@ out:
 		filter_zip_forget(w, job.spool_name);
 	free(job.log_virus);
 	free(job.admin_details);
+	filter_audit_free(&job.audit);
 	om_buf_free(&job.rewrite);
 }
 
@@ -1365,6 +1426,7 @@ void filter_inline(struct filter_worker *w, const struct filter_envelope *env,
 	struct filter_reply *replies;
 	char *error = NULL, *seal;
 	size_t i;
+	int audit = 0;
 
 	replies = om_calloc(env->rcpt_count > 0 ? env->rcpt_count : 1, sizeof(*replies));
 	memset(&job, 0, sizeof(job));
@@ -1392,11 +1454,22 @@ void filter_inline(struct filter_worker *w, const struct filter_envelope *env,
 		free(error);
 		goto out;
 	}
+	/* the audit rules read the message as the sender wrote it, after the
+	   queue: its Bcc and ZIP are left to omamori-filter (doc/outbound.md
+	   "One decider") */
+	if (filter_sub_on(w->store, env->sender, OM_FEATURE_OUTBOUND_AUDIT, &audit,
+			  &error) < 0) {
+		filter_tempfail(&job, "4.3.0 settings unavailable", error);
+		free(error);
+		goto out;
+	}
+	if (audit)
+		plan.bcc = 0;
 	if (plan.virus && filter_virus(&job, &plan) != 0)
 		goto out;
 	if (plan.bcc)
 		filter_bcc(&job, &plan);
-	if (filter_deliver_zip(&job) != 0)
+	if (!audit && filter_deliver_zip(&job) != 0)
 		goto out;
 	/* what goes on; the bcc notice says it went (the client hears 250
 	   next; doc/outbound.md: a commit that fails after this) */
@@ -1409,7 +1482,7 @@ void filter_inline(struct filter_worker *w, const struct filter_envelope *env,
 	   message after all (a hold, outbound spam, a change it has not seen) */
 	seal = filter_seal_make(w, job.qid, env->sender,
 				(plan.virus ? FILTER_DONE_VIRUS : 0) |
-				(plan.bcc ? FILTER_DONE_BCC : 0) | FILTER_DONE_ZIP,
+				(plan.bcc ? FILTER_DONE_BCC : 0) | (audit ? 0 : FILTER_DONE_ZIP),
 				job.spool_name);
 	if (seal != NULL || job.msg != msg) {
 		if (seal != NULL)

@@ -575,8 +575,8 @@ out:
 
 int filter_hold_admin(struct filter_worker *w, const struct filter_envelope *env,
 		      const char *msg, size_t len, const char *qid, const char *hold_id,
-		      const char *kind, const char *details, char **id_r,
-		      int *notified_r, char **error_r)
+		      const char *kind, const char *details, int zip_at_release,
+		      char **id_r, int *notified_r, char **error_r)
 {
 	struct filter_hold_found found = { 0, 0, OM_HOLD_NONE };
 	struct om_store_hold hold;
@@ -608,7 +608,8 @@ int filter_hold_admin(struct filter_worker *w, const struct filter_envelope *env
 		hold.attachments = attachments.data != NULL ? attachments.data : "";
 		hold.size = (long long)len;
 		hold.flags = (env->body_8bit ? OM_HOLD_FLAG_8BIT : 0) |
-			(env->smtputf8 ? OM_HOLD_FLAG_SMTPUTF8 : 0);
+			(env->smtputf8 ? OM_HOLD_FLAG_SMTPUTF8 : 0) |
+			(zip_at_release ? OM_HOLD_FLAG_ZIP_AT_RELEASE : 0);
 		/* never due: the administrator's until released or discarded */
 		hold.created = hold.expires = now;
 		hold.expiry = "admin";
@@ -817,6 +818,42 @@ static int filter_hold_reinject(struct filter_daemon *d, const char *id,
 	return 0;
 }
 
+/* outbound-zip of a mail held before it (for the administrator): the
+   sender's settings now, the password notice now (filter-zip.c; its
+   password is kept under the hold's id, so that a second release after a
+   failed one gets the same).  msg rewritten when zipped.  0 or -1. */
+static int filter_hold_zip(struct filter_daemon *d, struct om_store *store,
+			   const char *id, const struct filter_hold_copy *copy,
+			   char **rcpts, size_t count, struct om_buf *msg,
+			   char **error_r)
+{
+	struct filter_worker w;
+	struct filter_envelope env;
+	struct om_buf out;
+	int ret;
+
+	memset(&w, 0, sizeof(w));
+	w.daemon = d;
+	w.store = store;
+	memset(&env, 0, sizeof(env));
+	env.queue_id = (char *)"";
+	env.xforward = (char *)"";
+	env.sender = copy->sender;
+	env.rcpts = rcpts;
+	env.rcpt_count = count;
+	env.body_8bit = (copy->flags & OM_HOLD_FLAG_8BIT) != 0;
+	env.smtputf8 = (copy->flags & OM_HOLD_FLAG_SMTPUTF8) != 0;
+	om_buf_init(&out);
+	ret = filter_zip(&w, &env, id, id, msg->data, msg->len, &out, error_r);
+	if (ret > 0) {
+		om_buf_free(msg);
+		*msg = out;
+	} else {
+		om_buf_free(&out);
+	}
+	return ret < 0 ? -1 : 0;
+}
+
 /* Sends a hold already claimed (state sending); writes the answer line. */
 static void filter_hold_send(struct filter_daemon *d, struct om_store *store,
 			     const char *id, struct om_buf *answer)
@@ -846,6 +883,12 @@ static void filter_hold_send(struct filter_daemon *d, struct om_store *store,
 	/* an earlier release's copy is in Postfix (killed before the
 	   rename): recorded sent, not sent again */
 	before = filter_hold_queued(d, id, qid, sizeof(qid));
+	if (!before && (copy.flags & OM_HOLD_FLAG_ZIP_AT_RELEASE) != 0 &&
+	    filter_hold_zip(d, store, id, &copy, rcpts, count, &msg, &error) < 0) {
+		om_log_error("hold %s: release: the ZIP: %s", id, error);
+		om_buf_printf(answer, "FAIL %s\n", "the attachments' ZIP failed");
+		goto back;
+	}
 	if (before) {
 		outcome = "already queued as ";
 		for (i = 0; i < count; i++)
@@ -879,6 +922,11 @@ static void filter_hold_send(struct filter_daemon *d, struct om_store *store,
 		om_free(&error);
 	} else {
 		filter_hold_spool_unlink(d, id, ".sent");
+	}
+	if ((copy.flags & OM_HOLD_FLAG_ZIP_AT_RELEASE) != 0) {
+		struct filter_worker w = { .daemon = d, .store = store };
+
+		filter_zip_forget(&w, id);	/* the password kept for a retry */
 	}
 	om_log_info("hold %s: released: from=<%s> %s", id, copy.sender, result);
 	om_buf_printf(answer, "OK %s\n", result);

@@ -96,6 +96,7 @@ static void *filter_worker_run(void *arg)
 		close(fd);
 	}
 	filter_smtp_conn_close(&w->reinject);
+	filter_audit_cache_free(&w->audit_cache);
 	om_store_close(&w->store);
 	return NULL;
 }

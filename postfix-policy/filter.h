@@ -10,11 +10,13 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "audit/audit.h"
 #include "crypto/token.h"
 #include "lib/om-config.h"
 #include "lib/util.h"
 
 struct om_store;
+struct filter_audit_cache;
 struct filter_hold_daemon;
 struct filter_smtp_conn;
 
@@ -47,6 +49,8 @@ struct filter_worker {
 	/* the site's report key, for the before-queue seal (filter-seal.c) */
 	unsigned char report_key[32];
 	int have_report_key;
+	struct filter_audit_cache *audit_cache;	/* the last domain's parsed
+						   audit rules (filter-audit.c) */
 };
 
 /* A transaction's envelope as Postfix gave it. */
@@ -120,6 +124,32 @@ int filter_spam_check(struct filter_worker *w, const struct filter_envelope *env
    outbound-spam-alert.txt); 1 sent, 0 nobody to tell, -1 not sent. */
 int filter_spam_alert(struct filter_worker *w, const struct filter_envelope *env,
 		      const char *id, const char *details, const char *msg, size_t len);
+/* Audit rules (filter-audit.c, doc/audit.md): what the sender's
+   domain's rules say of a message. */
+struct filter_audit {
+	enum om_audit_verdict verdict;	/* the deciding rule's, else send */
+	int fired;		/* its number, 0 none */
+	int notify;		/* the administrator is to be told */
+	char *headers;		/* "Name: value\n"... to add, or NULL */
+	char *summary;		/* the rules that matched and why (sanitised) */
+};
+/* Runs the rules of the sender's domain when the sender subscribes to
+   outbound-audit: 1 ran (*out filled; free with filter_audit_free), 0 no
+   rules apply, -1 the store or a rule failed (*error_r: answer 4xx,
+   never send unchecked). */
+int filter_audit_check(struct filter_worker *w, const struct filter_envelope *env,
+		       const char *qid, const char *msg, size_t len,
+		       struct filter_audit *out, char **error_r);
+void filter_audit_free(struct filter_audit *a);
+struct filter_audit_cache;
+/* Frees a worker's parsed rules (NULL is fine). */
+void filter_audit_cache_free(struct filter_audit_cache **cache);
+/* The administrator's alert (templates/<lang>/audit-hold-alert.txt,
+   audit-delete-alert.txt, audit-alert.txt by the verdict); hold_id the
+   hold's, or NULL.  1 sent, 0 nobody to tell, -1 not sent. */
+int filter_audit_alert(struct filter_worker *w, const struct filter_envelope *env,
+		       const struct filter_audit *a, const char *hold_id,
+		       const char *msg, size_t len);
 /* The brake (filter-brake.c): a message from the brake socket is held
    unless the sender's brake was lifted since policyd routed it.  1 hold
    it (*details_r allocated: the trip's figures), 0 lifted: as usual, -1
@@ -247,12 +277,13 @@ int filter_hold(struct filter_worker *w, const struct filter_envelope *env,
 /* Holds the whole message for the administrator (kind OM_HOLD_KIND_SPAM
    or OM_HOLD_KIND_BRAKE, details the figures): spool and store as
    filter_hold, no notice to the sender, never expires; released or
-   discarded with omamorictl hold.  Returns 1 (*id_r allocated;
+   discarded with omamorictl hold.  zip_at_release: held before its ZIP,
+   which the release then makes (outbound-zip as the sender has it).  Returns 1 (*id_r allocated;
    *notified_r: a retry finds its alert sent) or -1 with *error_r. */
 int filter_hold_admin(struct filter_worker *w, const struct filter_envelope *env,
 		      const char *msg, size_t len, const char *qid, const char *hold_id,
-		      const char *kind, const char *details, char **id_r,
-		      int *notified_r, char **error_r);
+		      const char *kind, const char *details, int zip_at_release,
+		      char **id_r, int *notified_r, char **error_r);
 /* Mails templates/<lang>/template_name.txt (vars, brand footer) to the
    administrator of mailbox's domain (outbound-admin, else
    virus-admin-copy), from <> through the re-injection.  1 sent, 0 no

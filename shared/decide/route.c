@@ -120,6 +120,8 @@ static const char *om_route_queue_why(const struct om_settings_source *src,
 		return "outbound-path queue";
 	if (om_route_on(src, mailbox, OM_FEATURE_OUTBOUND_SPAM))
 		return "outbound-spam: content decides, spam is held";
+	if (om_route_on(src, mailbox, OM_FEATURE_OUTBOUND_AUDIT))
+		return "outbound-audit: the domain's audit rules may hold it";
 	if (om_route_hold_may(src, mailbox, rcpt))
 		return "outbound-hold: its conditions may be met";
 	return NULL;

@@ -18,7 +18,7 @@
 static const char *const om_features[] = {
 	OM_FEATURE_INBOUND_VIRUS, OM_FEATURE_OUTBOUND_VIRUS, OM_FEATURE_SPAM,
 	OM_FEATURE_OUTBOUND_BCC, OM_FEATURE_OUTBOUND_HOLD, OM_FEATURE_OUTBOUND_ZIP,
-	OM_FEATURE_OUTBOUND_SPAM, OM_FEATURE_ATTACHMENTS, NULL
+	OM_FEATURE_OUTBOUND_SPAM, OM_FEATURE_ATTACHMENTS, OM_FEATURE_OUTBOUND_AUDIT, NULL
 };
 
 enum om_setting_type {
@@ -52,6 +52,7 @@ static const struct om_domain_setting om_domain_settings[] = {
 	{ OM_FEATURE_OUTBOUND_HOLD, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
 	{ OM_FEATURE_OUTBOUND_ZIP, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
 	{ OM_FEATURE_OUTBOUND_SPAM, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	{ OM_FEATURE_OUTBOUND_AUDIT, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
 	{ OM_SETTING_OUTBOUND_SPAM_THRESHOLD, OM_SETTING_DECIMAL, NULL, -100, 100, 1,
 	  OM_DEFAULT_OUTBOUND_SPAM_THRESHOLD },
 	{ OM_SETTING_OUTBOUND_ADMIN, OM_SETTING_WORDS_OR_ADDRESS, "off", 0, 0, 0, "off" },
@@ -610,6 +611,11 @@ static int om_settings_domain_feature(const struct om_settings_source *src,
 					source_r, error_r);
 	if (ret != 0)
 		return ret;
+	/* outbound-audit means "run this domain's audit rules": on only
+	   where set (omamorictl audit add sets it), never by all-on, which
+	   would send every such domain's mail after the queue for no rule */
+	if (strcmp(feature, OM_FEATURE_OUTBOUND_AUDIT) == 0)
+		return 0;
 	ret = om_settings_domain_lookup(src, domain, "default", &all,
 					source_r, error_r);
 	if (ret <= 0)

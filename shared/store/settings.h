@@ -18,6 +18,10 @@ struct om_store;
 /* outgoing mail scored for spam (issue 14 item 6): held for the
    administrator at outbound-spam-threshold */
 #define OM_FEATURE_OUTBOUND_SPAM "outbound-spam"
+/* the domain's audit rules over outgoing mail (issue 17, doc/audit.md):
+   omamorictl audit add turns it on for the domain; a mailbox may be left
+   out with sub set ... off */
+#define OM_FEATURE_OUTBOUND_AUDIT "outbound-audit"
 #define OM_FEATURE_SPAM "spam"
 /* incoming attachments analysed for targeted attacks (issue 16,
    scan/attach.h): what to do with a finding is attachment-action, and

@@ -257,6 +257,20 @@ struct om_store_backend {
 	int (*isolated_list)(struct om_store *store, const char *id, long long due,
 			     om_store_isolated_cb *cb, void *context, char **error_r);
 	int (*isolated_delete)(struct om_store *store, const char *id, char **error_r);
+	/* audit rules, inside the caller's transaction: make room at a
+	   position (shift 1) or close the gap after one (shift -1), insert,
+	   delete, the last position, each rule in order */
+	int (*audit_shift)(struct om_store *store, const char *domain,
+			   long long from, int shift, char **error_r);
+	int (*audit_insert)(struct om_store *store, const char *domain,
+			    long long position, const char *rule, long long now,
+			    char **error_r);
+	int (*audit_delete)(struct om_store *store, const char *domain,
+			    long long position, char **error_r);
+	long long (*audit_last)(struct om_store *store, const char *domain,
+				char **error_r);
+	long (*audit_list)(struct om_store *store, const char *domain,
+			   om_store_audit_cb *cb, void *context, char **error_r);
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;

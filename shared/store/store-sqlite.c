@@ -113,6 +113,14 @@ enum om_stmt_id {
 	OM_SQL_ISO_GET,
 	OM_SQL_ISO_DUE,
 	OM_SQL_ISO_DELETE,
+	OM_SQL_AUDIT_PARK,
+	OM_SQL_AUDIT_UNPARK_DOWN,
+	OM_SQL_AUDIT_UNPARK_UP,
+	OM_SQL_AUDIT_INSERT,
+	OM_SQL_AUDIT_DELETE,
+	OM_SQL_AUDIT_LAST,
+	OM_SQL_AUDIT_LIST,
+	OM_SQL_AUDIT_LIST_ALL,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -361,6 +369,23 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"sealed, created, expires FROM isolated_files WHERE expires <= ?1 "
 		"ORDER BY expires, id",
 	[OM_SQL_ISO_DELETE] = "DELETE FROM isolated_files WHERE id = ?1",
+	/* a shift of positions in two steps (parked as negatives, then
+	   back one place on), so that no step meets the primary key */
+	[OM_SQL_AUDIT_PARK] = "UPDATE audit_rules SET position = -position "
+		"WHERE domain = ?1 AND position >= ?2",
+	[OM_SQL_AUDIT_UNPARK_DOWN] = "UPDATE audit_rules SET position = -position - 1 "
+		"WHERE domain = ?1 AND position < 0",
+	[OM_SQL_AUDIT_UNPARK_UP] = "UPDATE audit_rules SET position = -position + 1 "
+		"WHERE domain = ?1 AND position < 0",
+	[OM_SQL_AUDIT_INSERT] = "INSERT INTO audit_rules(domain, position, rule, created) "
+		"VALUES (?1, ?2, ?3, ?4)",
+	[OM_SQL_AUDIT_DELETE] = "DELETE FROM audit_rules WHERE domain = ?1 AND position = ?2",
+	[OM_SQL_AUDIT_LAST] = "SELECT coalesce(max(position), 0) FROM audit_rules "
+		"WHERE domain = ?1",
+	[OM_SQL_AUDIT_LIST] = "SELECT domain, position, rule, created FROM audit_rules "
+		"WHERE domain = ?1 ORDER BY position",
+	[OM_SQL_AUDIT_LIST_ALL] = "SELECT domain, position, rule, created FROM audit_rules "
+		"ORDER BY domain, position",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -664,6 +689,15 @@ static const char *const om_migrations[] = {
 	"  created INTEGER NOT NULL,"
 	"  expires INTEGER NOT NULL);"
 	"CREATE INDEX isolated_files_expires ON isolated_files(expires);",
+	/* v15 (issue 17): audit rules, a domain's ordered list (positions 1,
+	   2, ... without gaps), each the text the administrator wrote
+	   (shared/audit parses it when it is used) */
+	"CREATE TABLE audit_rules ("
+	"  domain TEXT NOT NULL,"
+	"  position INTEGER NOT NULL,"
+	"  rule TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (domain, position)) WITHOUT ROWID;",
 };
 
 struct om_store_sqlite {
@@ -960,6 +994,7 @@ struct om_sqlite_reader {
 		om_store_url_cb *url;
 		om_store_url_source_cb *url_source;
 		om_store_isolated_cb *isolated;
+		om_store_audit_cb *audit;
 	} cb;
 	void *context;
 };
@@ -2316,6 +2351,88 @@ static long om_sqlite_url_clicks_count(struct om_store *store, const char *mailb
 	return (long)n;
 }
 
+/* ---- audit rules ---- */
+
+static int om_sqlite_audit_shift(struct om_store *store, const char *domain,
+				 long long from, int shift, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	/* make room: from.. park, then +1; close the gap: from+1.. park,
+	   then -1 */
+	if (om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_AUDIT_PARK, OM_ARG_TEXT(domain),
+						   OM_ARG_INT64(shift > 0 ? from : from + 1),
+						   OM_ARG_END),
+				 "move audit rules", error_r) < 0)
+		return -1;
+	return om_sqlite_step_write(s, om_sqlite_bind(s, shift > 0 ?
+						      OM_SQL_AUDIT_UNPARK_UP :
+						      OM_SQL_AUDIT_UNPARK_DOWN,
+						      OM_ARG_TEXT(domain), OM_ARG_END),
+				    "move audit rules", error_r) < 0 ? -1 : 0;
+}
+
+static int om_sqlite_audit_insert(struct om_store *store, const char *domain,
+				  long long position, const char *rule, long long now,
+				  char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_AUDIT_INSERT,
+						      OM_ARG_TEXT(domain),
+						      OM_ARG_INT64(position), OM_ARG_TEXT(rule),
+						      OM_ARG_INT64(now), OM_ARG_END),
+				    "add an audit rule", error_r) < 0 ? -1 : 0;
+}
+
+static int om_sqlite_audit_delete(struct om_store *store, const char *domain,
+				  long long position, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	long n = om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_AUDIT_DELETE,
+							OM_ARG_TEXT(domain),
+							OM_ARG_INT64(position), OM_ARG_END),
+				      "remove an audit rule", error_r);
+
+	return n < 0 ? -1 : n > 0;
+}
+
+static long long om_sqlite_audit_last(struct om_store *store, const char *domain,
+				      char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_AUDIT_LAST, OM_ARG_TEXT(domain),
+					    OM_ARG_END);
+	long long n;
+
+	if (stmt == NULL || om_sqlite_read_number(stmt, &n) < 0) {
+		*error_r = om_sqlite_error(s, "read audit rules");
+		return -1;
+	}
+	return n;
+}
+
+static void om_sqlite_audit_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	struct om_store_audit_rule a;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&a.domain), OM_COL_INT64(&a.position),
+		       OM_COL_TEXT(&a.rule), OM_COL_INT64(&a.created), OM_COL_END);
+	r->cb.audit(r->context, &a);
+}
+
+static long om_sqlite_audit_list(struct om_store *store, const char *domain,
+				 om_store_audit_cb *cb, void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.audit = cb, .context = context };
+	sqlite3_stmt *stmt = domain != NULL ?
+		om_sqlite_bind(s, OM_SQL_AUDIT_LIST, OM_ARG_TEXT(domain), OM_ARG_END) :
+		om_sqlite_bind(s, OM_SQL_AUDIT_LIST_ALL, OM_ARG_END);
+
+	return om_sqlite_each(s, stmt, om_sqlite_audit_row, &r, "read audit rules", error_r);
+}
+
 static long om_sqlite_urls_drop_source(struct om_store *store, const char *source,
 				       char **error_r)
 {
@@ -2442,6 +2559,11 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.isolated_add = om_sqlite_isolated_add,
 	.isolated_list = om_sqlite_isolated_list,
 	.isolated_delete = om_sqlite_isolated_delete,
+	.audit_shift = om_sqlite_audit_shift,
+	.audit_insert = om_sqlite_audit_insert,
+	.audit_delete = om_sqlite_audit_delete,
+	.audit_last = om_sqlite_audit_last,
+	.audit_list = om_sqlite_audit_list,
 	.urls_drop_source = om_sqlite_urls_drop_source,
 	.urls_count = om_sqlite_urls_count,
 	.urls_each = om_sqlite_urls_each,

@@ -735,7 +735,8 @@ int om_store_hold_add(struct om_store *store, const struct om_store_hold *h,
 		return -1;
 	if (h->kind != NULL && strcmp(h->kind, OM_HOLD_KIND_SENDER) != 0 &&
 	    strcmp(h->kind, OM_HOLD_KIND_SPAM) != 0 &&
-	    strcmp(h->kind, OM_HOLD_KIND_BRAKE) != 0) {
+	    strcmp(h->kind, OM_HOLD_KIND_BRAKE) != 0 &&
+	    strcmp(h->kind, OM_HOLD_KIND_AUDIT) != 0) {
 		*error_r = om_asprintf("store: no hold kind '%.40s'", h->kind);
 		return -1;
 	}
@@ -1298,4 +1299,53 @@ int om_store_isolated_delete(struct om_store *store, const char *id, char **erro
 		return -1;
 	ret = store->backend->isolated_delete(store, id, error_r);
 	return om_store_wrote(store, ret) < 0 ? -1 : ret;
+}
+
+/* ---- audit rules ---- */
+
+long long om_store_audit_add(struct om_store *store, const char *domain,
+			     long long position, const char *rule, long long now,
+			     char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	long long last;
+	int ret = 0;
+
+	if (om_store_need(domain, "audit domain", error_r) < 0 ||
+	    om_store_need(rule, "audit rule", error_r) < 0)
+		return -1;
+	if (b->begin(store, 1, error_r) < 0)
+		return -1;
+	last = b->audit_last(store, domain, error_r);
+	if (last < 0)
+		ret = -1;
+	else if (position <= 0 || position > last)
+		position = last + 1;
+	else
+		ret = b->audit_shift(store, domain, position, 1, error_r);
+	if (ret == 0)
+		ret = b->audit_insert(store, domain, position, rule, now, error_r);
+	return om_store_finish(store, ret, error_r) < 0 ? -1 : position;
+}
+
+int om_store_audit_del(struct om_store *store, const char *domain,
+		       long long position, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	int ret;
+
+	if (om_store_need(domain, "audit domain", error_r) < 0)
+		return -1;
+	if (b->begin(store, 1, error_r) < 0)
+		return -1;
+	ret = b->audit_delete(store, domain, position, error_r);
+	if (ret > 0 && b->audit_shift(store, domain, position, -1, error_r) < 0)
+		ret = -1;
+	return om_store_finish(store, ret, error_r);
+}
+
+long om_store_audit_list(struct om_store *store, const char *domain,
+			 om_store_audit_cb *cb, void *context, char **error_r)
+{
+	return store->backend->audit_list(store, domain, cb, context, error_r);
 }

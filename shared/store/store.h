@@ -336,6 +336,9 @@ enum om_hold_state {
 };
 #define OM_HOLD_FLAG_8BIT 1	/* BODY=8BITMIME */
 #define OM_HOLD_FLAG_SMTPUTF8 2
+/* held before its ZIP (for the administrator): outbound-zip is applied
+   when it is released, as it would have been when it was sent */
+#define OM_HOLD_FLAG_ZIP_AT_RELEASE 4
 struct om_store_hold {
 	const char *id;		/* omamori-filter's: [0-9A-Za-z-], < 64 bytes */
 	const char *mailbox;	/* the sender's mailbox (the envelope sender) */
@@ -354,8 +357,9 @@ struct om_store_hold {
 	const char *result;	/* (read only) "sent as QID", why not... */
 	/* why it is held (schema v11): OM_HOLD_KIND_SENDER (outbound-hold:
 	   the sender decides), or for the administrator alone
-	   OM_HOLD_KIND_SPAM (outbound-spam) and OM_HOLD_KIND_BRAKE (the
-	   compromised-account brake); NULL when adding means sender */
+	   OM_HOLD_KIND_SPAM (outbound-spam), OM_HOLD_KIND_BRAKE (the
+	   compromised-account brake) and OM_HOLD_KIND_AUDIT (an audit
+	   rule's hold, issue 17); NULL when adding means sender */
 	const char *kind;
 	const char *details;	/* spam: "score=... threshold=... rules=...";
 				   brake: the figures; "" for sender */
@@ -363,6 +367,7 @@ struct om_store_hold {
 #define OM_HOLD_KIND_SENDER "sender"
 #define OM_HOLD_KIND_SPAM "spam"
 #define OM_HOLD_KIND_BRAKE "brake"
+#define OM_HOLD_KIND_AUDIT "audit"
 typedef void om_store_hold_cb(void *context, const struct om_store_hold *h);
 enum om_hold_query {
 	OM_HOLD_BY_ID,		/* text: the id */
@@ -600,6 +605,29 @@ long om_store_urls_each(struct om_store *store, const char *source,
 typedef void om_store_url_source_cb(void *context, const char *source, long count);
 int om_store_urls_sources(struct om_store *store, om_store_url_source_cb *cb,
 			  void *context, char **error_r);
+
+/* Audit rules (issue 17, doc/audit.md): a domain's ordered rules, each
+   its text as the administrator wrote it (shared/audit parses it).
+   Positions are 1, 2, ... without gaps. */
+struct om_store_audit_rule {
+	const char *domain;
+	long long position;
+	const char *rule;
+	long long created;
+};
+typedef void om_store_audit_cb(void *context, const struct om_store_audit_rule *r);
+/* Puts rule at position (1-based; 0 or past the end: last), moving the
+   later ones down, in one transaction.  The position given or -1. */
+long long om_store_audit_add(struct om_store *store, const char *domain,
+			     long long position, const char *rule, long long now,
+			     char **error_r);
+/* Removes the rule at position, moving the later ones up: 1 removed,
+   0 no such rule, -1. */
+int om_store_audit_del(struct om_store *store, const char *domain,
+		       long long position, char **error_r);
+/* Each rule of domain (NULL: of every domain) in order: the count or -1. */
+long om_store_audit_list(struct om_store *store, const char *domain,
+			 om_store_audit_cb *cb, void *context, char **error_r);
 
 /* A click through the click-time gate (omamori-web /u/): the mailbox the
    link was made for, the URL's host, the verdict the gate gave (none,

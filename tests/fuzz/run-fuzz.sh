@@ -32,7 +32,7 @@ run_one() {
 	failed=1
 }
 
-echo "1..4"
+echo "1..5"
 work=$(mktemp -d)
 cp "$seeds"/* "$work"/
 run_one 1 fuzz-scan parse-scan-rewrite 65536
@@ -63,5 +63,13 @@ printf 'Received: from a by mx.example.jp with LMTP\nAuthentication-Results: mx.
 printf '\344\276\213 https://\344\276\213.jp/\346\227\245 (http://x.example/a_(b)). ftp://f.example' > "$work/text"
 before=$failed
 run_one 4 fuzz-links html-text-rewriters-and-authres 65536
+[ "$failed" = "$before" ] && rm -rf "$work"
+work=$(mktemp -d)
+printf 'direction out and body contains "\351\226\242\344\277\202\350\200\205\345\244\226\347\247\230" => hold' > "$work/example"
+printf '(size > 10M or not attachment-name matches "\\.(exe|js)$") and header "X-A" contains "b" => notify, add-header "X-Audit: y", continue' > "$work/rule"
+printf 'recipient external and text starts-with "\357\274\241" => delete' > "$work/wide"
+printf 'From: a@b\nContent-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: text/html; charset=EUC-JP\n\n<p>\264\330</p>\n--x\nContent-Type: application/pdf\n\n%%PDF-1.4\n--x--\n' > "$work/mail"
+before=$failed
+run_one 5 fuzz-audit rules-and-message-text 65536
 [ "$failed" = "$before" ] && rm -rf "$work"
 exit $failed

@@ -37,10 +37,13 @@ OURS = {
     "scan": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "url",
              "auth", "dns"},
     "quarantine": {"lib", "crypto", "store", "notice", "mail"},
+    # audit rules (issue 17): the grammar and evaluator over a message's
+    # text (mail/text.c)
+    "audit": {"lib", "mail"},
     "scand": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "scan",
               "url", "auth", "dns"},
     "cli": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "scan",
-            "quarantine", "url", "auth", "dns"},
+            "quarantine", "url", "auth", "dns", "audit"},
     # omamori-policyd: its SPF check at DATA (auth/spf.h over dns/)
     "postfix-policy": {"lib", "store", "decide", "auth", "dns"},
     # omamori-filter, the second program of postfix-policy/: it asks scand
@@ -49,11 +52,11 @@ OURS = {
     # notice's links (crypto) and serves the control protocol of
     # quarantine/hold.h; never decides policyd's answers
     "omamori-filter": {"lib", "crypto", "store", "proto", "mail", "archive", "notice",
-                       "quarantine"},
+                       "quarantine", "audit"},
     # omamori-submit, the submission smtpd's milter: omamori-filter's checks
     # before the queue, and the route policyd asks too (decide/route.c)
     "omamori-submit": {"lib", "crypto", "store", "proto", "mail", "archive", "notice",
-                       "quarantine", "decide"},
+                       "quarantine", "decide", "audit"},
     "dovecot-plugin": {"lib", "crypto", "store", "proto", "notice"},
     "sieve-ext": {"lib", "store", "proto"},
     "web": {"lib", "crypto", "store", "decide", "notice", "quarantine", "url"},
@@ -65,7 +68,9 @@ SQLITE_BACKEND = "shared/store/store-sqlite.c"
 FIELD = [
     (re.compile(r"^sqlite3\.h$"), {SQLITE_BACKEND}),
     (re.compile(r"^gmime/"), {"mail", "spam", "scan"}),
-    (re.compile(r"^glib"), {"mail", "spam", "scan"}),
+    (re.compile(r"^glib"), {"mail", "spam", "scan", "audit"}),
+    # PDF text for audit rules: poppler-glib in mail/text.c alone
+    (re.compile(r"^poppler"), {"shared/mail/text.c"}),
     (re.compile(r"^libxml/"), {"mail", "spam"}),
     (re.compile(r"^clamav\.h$"), {"scan"}),
     (re.compile(r"^archive(_entry)?\.h$"), {"scan"}),

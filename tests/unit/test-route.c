@@ -71,6 +71,13 @@ int main(void)
 	static const struct row hold_none[] = {
 		{ "example.jp", "outbound-hold", "on" },
 		{ "example.jp", "hold-when", "none" }, { NULL, NULL, NULL } };
+	static const struct row audit[] = {
+		{ "example.jp", "outbound-audit", "on" }, { NULL, NULL, NULL } };
+	static const struct row audit_off[] = {
+		{ "example.jp", "outbound-audit", "on" },
+		{ "carol@example.jp", "outbound-audit", "off" }, { NULL, NULL, NULL } };
+	static const struct row all_on[] = {
+		{ "example.jp", "default", "all-on" }, { NULL, NULL, NULL } };
 	static const struct row other_sender[] = {
 		{ "carol@example.jp", "outbound-zip", "on" },
 		{ "dave@example.jp", "outbound-spam", "on" }, { NULL, NULL, NULL } };
@@ -105,5 +112,21 @@ int main(void)
 	       OM_ROUTE_QUEUE, "the envelope sender's outbound-spam counts too");
 	TAP_OK(route(other_sender, "dave@example.jp", "dave@example.jp", "x@far.example", 1) ==
 	       OM_ROUTE_QUEUE, "a login with outbound-spam alone: after");
+	TAP_OK(route(audit, "carol@example.jp", "carol@example.jp", "bob@example.jp", 1) ==
+	       OM_ROUTE_QUEUE, "outbound-audit (the domain's rules): after the queue");
+	TAP_OK(route(audit_off, "carol@example.jp", "carol@example.jp", "x@far.example", 1) ==
+	       OM_ROUTE_NONE, "outbound-audit off for the mailbox: none");
+	rows = all_on;
+	{
+		enum om_sub_state state;
+		const char *source;
+		char *error = NULL;
+
+		TAP_OK(om_settings_subscription_from(&src, "carol@example.jp", "outbound-audit",
+						     &state, &source, &error) == 0 &&
+		       state == OM_SUB_OFF,
+		       "default all-on does not turn outbound-audit on (only audit add does)");
+		free(error);
+	}
 	return tap_done();
 }

@@ -543,6 +543,53 @@ static void test_nonces(struct om_store *store)
 }
 
 /* Outbound mail: claimed once, a retry of a sent message is told so. */
+/* ---- audit rules (schema v14) ---- */
+
+static void audit_cb(void *context, const struct om_store_audit_rule *r)
+{
+	struct om_buf *b = context;
+
+	om_buf_printf(b, "%lld:%s;", r->position, r->rule);
+}
+
+static char *audit_rules(struct om_store *store, const char *domain)
+{
+	struct om_buf b;
+	char *error = NULL;
+
+	om_buf_init(&b);
+	if (om_store_audit_list(store, domain, audit_cb, &b, &error) < 0) {
+		om_buf_printf(&b, "error %s", error);
+		free(error);
+	}
+	return om_buf_steal(&b, NULL);
+}
+
+static void test_audit(struct om_store *store)
+{
+	char *error = NULL, *list;
+
+	TAP_OK(om_store_audit_add(store, "example.jp", 0, "size > 1M => notify", 1, &error) == 1 &&
+	       om_store_audit_add(store, "example.jp", 0, "attachment => hold", 2, &error) == 2 &&
+	       om_store_audit_add(store, "example.jp", 1, "direction in => send", 3, &error) == 1 &&
+	       om_store_audit_add(store, "other.example", 9, "x", 4, &error) == 1,
+	       "audit rules added, one in front");
+	list = audit_rules(store, "example.jp");
+	TAP_OK(strcmp(list, "1:direction in => send;2:size > 1M => notify;3:attachment => hold;")
+	       == 0, "in order, the later ones moved down: %s", list);
+	free(list);
+	TAP_OK(om_store_audit_del(store, "example.jp", 2, &error) == 1 &&
+	       om_store_audit_del(store, "example.jp", 7, &error) == 0,
+	       "a rule removed; a missing one is 0");
+	list = audit_rules(store, "example.jp");
+	TAP_OK(strcmp(list, "1:direction in => send;2:attachment => hold;") == 0,
+	       "the gap closed: %s", list);
+	free(list);
+	list = audit_rules(store, "other.example");
+	TAP_OK(strcmp(list, "1:x;") == 0, "domains apart: %s", list);
+	free(list);
+}
+
 /* ---- holds for the administrator, the brake (schema v11) ---- */
 
 struct hold_seen {
@@ -848,6 +895,7 @@ int main(void)
 	test_isolated(store);
 	test_admin_holds(store);
 	test_brake(store);
+	test_audit(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
 	       om_store_schema_version(again) == 14, "re-running the migration is harmless");
 	{
