@@ -316,7 +316,7 @@ static void test_backends(const char *dir)
 			om_asprintf("%s%s%s", c->prefix, dir, c->suffix);
 		ret = om_store_open(location, OM_STORE_CREATE, 1000, &store, &error);
 		if (c->ok)
-			TAP_OK(ret == 0 && om_store_schema_version(store) == 14, "%s", c->label);
+			TAP_OK(ret == 0 && om_store_schema_version(store) == 15, "%s", c->label);
 		else
 			TAP_OK(ret < 0 && store == NULL && strstr(error, c->error) != NULL,
 			       "%s (%s)", c->label, error != NULL ? error : "");
@@ -543,7 +543,7 @@ static void test_nonces(struct om_store *store)
 }
 
 /* Outbound mail: claimed once, a retry of a sent message is told so. */
-/* ---- audit rules (schema v14) ---- */
+/* ---- audit rules (schema v15) ---- */
 
 static void audit_cb(void *context, const struct om_store_audit_rule *r)
 {
@@ -877,7 +877,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 14, "schema version 14");
+	TAP_OK(om_store_schema_version(store) == 15, "schema version 15");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -897,7 +897,7 @@ int main(void)
 	test_brake(store);
 	test_audit(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 14, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 15, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again);
 
