@@ -158,18 +158,12 @@ static int web_gate_verdict(struct web_request *req, struct om_store *store,
 	return 0;
 }
 
-/* Records a click; a store that cannot is logged, the answer goes on. */
-static void web_gate_record(struct web_request *req, struct om_store *store,
-			    const char *mailbox, const struct om_url *url,
-			    enum om_url_verdict verdict)
+/* Records a click (web-clicks.c: in the next batch; the answer goes on). */
+static void web_gate_record(struct web_request *req, const char *mailbox,
+			    const struct om_url *url, enum om_url_verdict verdict)
 {
-	char *error = NULL;
-
-	if (om_store_url_click(store, mailbox, url->host, verdict,
-			       (long long)req->now, &error) < 0) {
-		om_log_error("client=%s gate: click not recorded: %s", req->address, error);
-		free(error);
-	}
+	web_clicks_add(&req->server->clicks, mailbox, url->host, verdict,
+		       (long long)req->now);
 }
 
 /* 1 if the mailbox's domain lets a warned user go on (url-warn-continue). */
@@ -284,7 +278,7 @@ void web_gate_show(struct web_request *req, struct web_response *resp)
 	} else if (web_gate_verdict(req, store, &url, &verdict) < 0) {
 		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
 	} else {
-		web_gate_record(req, store, link.mailbox, &url, verdict);
+		web_gate_record(req, link.mailbox, &url, verdict);
 		om_log_info("client=%s gate mailbox=%s host=%s verdict=%s", req->address,
 			    link.mailbox, url.host, verdict == OM_URL_VERDICT_NONE ? "none" :
 			    om_url_verdict_name(verdict));
@@ -325,7 +319,7 @@ void web_gate_act(struct web_request *req, struct web_response *resp)
 		 !web_gate_may_continue(store, link.mailbox))
 		web_gate_warn_page(req, resp, lang, &url, link.mailbox, 0);
 	else {
-		web_gate_record(req, store, link.mailbox, &url, verdict);
+		web_gate_record(req, link.mailbox, &url, verdict);
 		om_log_info("client=%s gate mailbox=%s host=%s continued", req->address,
 			    link.mailbox, url.host);
 		web_gate_redirect(resp, 303, &url);

@@ -429,13 +429,16 @@ int main(int argc, char **argv)
 		om_fatal("%s", error);
 	if (!foreground && daemon(0, 0) < 0)
 		om_fatal("daemon: %s", strerror(errno));
-	if ((http = web_http_start(&server, listen_fd, &error)) == NULL)
+	/* after daemon(): its thread must be this process's */
+	if (web_clicks_start(&server.clicks, server.config, &error) < 0 ||
+	    (http = web_http_start(&server, listen_fd, &error)) == NULL)
 		om_fatal("%s", error);
 	om_log_info("ready: listen=%s threads=%ld rate=%ld/min url=%s",
 		    server.config->web_listen, server.config->web_threads,
 		    server.config->web_rate_limit, server.config->web_url);
 	web_main_loop(&server, signal_fd);
 	web_http_stop(&server, &http);
+	web_clicks_stop(&server.clicks);
 	web_keys_forget(&server.keys);
 	web_keys_forget(&server.isolate_keys);
 	free(server.logo);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "lib/om-config.h"
+#include "lib/values.h"
 #include "crypto/token.h"
 #include "web-lockout.h"
 #include "web-parse.h"
@@ -29,6 +30,19 @@ struct om_url_psl;
 #define WEB_MAX_BODY (16 * 1024)
 /* What a failed login costs in rate tokens (one request costs 1). */
 #define WEB_LOGIN_FAILURE_COST 20.0
+
+/* The gate's clicks on their way to the store (web-clicks.c): a bounded
+   queue and the one thread that writes it in batches. */
+struct web_clicks {
+	const struct om_config *config;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct web_click *items;
+	size_t count, alloc, dropped;
+	int stopping, started;
+	pthread_t thread;
+	struct om_store *store;		/* the writer's own handle */
+};
 
 struct web_server {
 	struct om_config *config;
@@ -56,6 +70,8 @@ struct web_server {
 	const char *logo_type;
 	/* the Public Suffix List, for the gate's lookups (read-only) */
 	struct om_url_psl *psl;
+	/* the gate's clicks, recorded in batches (web-clicks.c) */
+	struct web_clicks clicks;
 	int stopping;
 };
 
@@ -137,6 +153,13 @@ void web_holds_act(struct web_request *req, struct web_response *resp);
 void web_zip_show(struct web_request *req, struct web_response *resp);
 void web_zip_act(struct web_request *req, struct web_response *resp);
 /* web-gate.c: /u/<token>, the click-time gate (issue 15) */
+/* The click recorder (web-clicks.c): started before the HTTP server,
+   stopped after it (writes what waits); add never waits on the store. */
+int web_clicks_start(struct web_clicks *c, const struct om_config *config, char **error_r);
+void web_clicks_add(struct web_clicks *c, const char *mailbox, const char *host,
+		    enum om_url_verdict verdict, long long at);
+void web_clicks_stop(struct web_clicks *c);
+
 void web_gate_show(struct web_request *req, struct web_response *resp);
 void web_gate_act(struct web_request *req, struct web_response *resp);
 /* web-isolate.c: /f/<token>, an isolated attachment (issue 16): the page

@@ -1225,9 +1225,8 @@ int om_store_urls_sources(struct om_store *store, om_store_url_source_cb *cb,
 	return store->backend->urls_sources(store, cb, context, error_r);
 }
 
-int om_store_url_click(struct om_store *store, const char *mailbox,
-		       const char *host, enum om_url_verdict verdict,
-		       long long at, char **error_r)
+static int om_store_click_valid(const char *mailbox, const char *host,
+				enum om_url_verdict verdict, char **error_r)
 {
 	if (om_store_need(mailbox, "click mailbox", error_r) < 0 ||
 	    om_store_need(host, "click host", error_r) < 0)
@@ -1236,8 +1235,37 @@ int om_store_url_click(struct om_store *store, const char *mailbox,
 		*error_r = om_strdup("store: a click's verdict is none, warn or block");
 		return -1;
 	}
+	return 0;
+}
+
+int om_store_url_click(struct om_store *store, const char *mailbox,
+		       const char *host, enum om_url_verdict verdict,
+		       long long at, char **error_r)
+{
+	if (om_store_click_valid(mailbox, host, verdict, error_r) < 0)
+		return -1;
 	return om_store_wrote(store, store->backend->url_click(store, mailbox, host,
 							       verdict, at, error_r));
+}
+
+int om_store_url_clicks_add(struct om_store *store, const struct om_store_click *clicks,
+			    size_t count, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < count; i++) {
+		if (om_store_click_valid(clicks[i].mailbox, clicks[i].host,
+					 clicks[i].verdict, error_r) < 0)
+			return -1;
+	}
+	if (b->begin(store, 1, error_r) < 0)
+		return -1;
+	for (i = 0; i < count && ret == 0; i++)
+		ret = b->url_click(store, clicks[i].mailbox, clicks[i].host,
+				   clicks[i].verdict, clicks[i].at, error_r);
+	return om_store_finish(store, ret, error_r);
 }
 
 long om_store_url_clicks_expire(struct om_store *store, long long before,

@@ -635,6 +635,16 @@ long om_store_audit_list(struct om_store *store, const char *domain,
 int om_store_url_click(struct om_store *store, const char *mailbox,
 		       const char *host, enum om_url_verdict verdict,
 		       long long at, char **error_r);
+/* Several clicks in one transaction (omamori-web's click recorder: one
+   write for many clicks).  0 or -1 (none recorded). */
+struct om_store_click {
+	const char *mailbox;
+	const char *host;
+	enum om_url_verdict verdict;
+	long long at;
+};
+int om_store_url_clicks_add(struct om_store *store, const struct om_store_click *clicks,
+			    size_t count, char **error_r);
 /* Removes the clicks before `before` (omamorictl cron): the count or -1. */
 long om_store_url_clicks_expire(struct om_store *store, long long before,
 				char **error_r);

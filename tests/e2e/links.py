@@ -31,6 +31,7 @@ import email.policy
 import http.client
 import os
 import sqlite3
+import time
 import subprocess
 import sys
 import urllib.parse
@@ -287,10 +288,16 @@ def url_rewrite_and_gate(st):
           "gate-continue" in body, "warn: the warning page with continue")
     st.ctl("urls", "del", "https://example.airnet.test/order?id=1")
     db = st.conf_value("store_path")
-    con = sqlite3.connect(db)
-    rows = con.execute("SELECT host, verdict FROM url_clicks WHERE mailbox = ?",
-                       (USER,)).fetchall()
-    con.close()
+    # omamori-web writes clicks in batches, at most 200 ms after a click
+    deadline = time.time() + 5
+    while True:
+        con = sqlite3.connect(db)
+        rows = con.execute("SELECT host, verdict FROM url_clicks WHERE mailbox = ?",
+                           (USER,)).fetchall()
+        con.close()
+        if len(rows) >= 4 or time.time() > deadline:
+            break
+        time.sleep(0.1)
     check(("example.airnet.test", 0) in rows and ("example.airnet.test", 2) in rows and
           ("example.airnet.test", 1) in rows, "clicks recorded, previews not: %r" % rows)
     check(len(rows) == 4, "two clean clicks, a block, a warn: %r" % rows)

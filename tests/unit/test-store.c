@@ -864,6 +864,30 @@ static void test_isolated(struct om_store *store)
 	       om_store_isolated_delete(store, f.id, &error) == 0, "isolated: forgotten");
 }
 
+static void test_clicks(struct om_store *store)
+{
+	struct om_store_click batch[3] = {
+		{ "taro@example.jp", "a.example", OM_URL_VERDICT_NONE, 100 },
+		{ "taro@example.jp", "b.example", OM_URL_VERDICT_BLOCK, 101 },
+		{ "hanako@example.jp", "a.example", OM_URL_VERDICT_WARN, 102 },
+	};
+	struct om_store_click bad[2] = {
+		{ "taro@example.jp", "c.example", OM_URL_VERDICT_NONE, 103 },
+		{ "taro@example.jp", NULL, OM_URL_VERDICT_NONE, 104 },
+	};
+	char *error = NULL;
+
+	TAP_OK(om_store_url_clicks_add(store, batch, 3, &error) == 0 &&
+	       om_store_url_clicks_count(store, "taro@example.jp", &error) == 2 &&
+	       om_store_url_clicks_count(store, "hanako@example.jp", &error) == 1,
+	       "clicks: a batch in one write");
+	TAP_OK(om_store_url_clicks_add(store, bad, 2, &error) < 0 && error != NULL,
+	       "clicks: a batch with a click without its host is refused");
+	om_free(&error);
+	TAP_OK(om_store_url_clicks_count(store, "taro@example.jp", &error) == 2,
+	       "clicks: nothing of a refused batch");
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/om-test-store-XXXXXX", *path, *error = NULL;
@@ -893,6 +917,7 @@ int main(void)
 	test_outbound(store);
 	test_zip_passwords(store);
 	test_isolated(store);
+	test_clicks(store);
 	test_admin_holds(store);
 	test_brake(store);
 	test_audit(store);
