@@ -157,33 +157,44 @@ static int ctl_init_web_key(struct ctl *ctl)
 	return ctl_webkey_own(ctl);
 }
 
-/* The key outbound-zip's kept passwords are sealed with (crypto/seal.h):
-   made once, root's alone (omamori-filter reads it before dropping
-   privileges); said, not failed, when its directory is missing. */
-static int ctl_init_zip_key(struct ctl *ctl)
+/* A key file made once by init (crypto/token.h's format): nothing when it
+   exists; said, not failed, when its directory is missing (what needs
+   it: for_what). 1 made, 0 not, -1 error (said). */
+static int ctl_init_key_file(const char *path, const char *name, const char *for_what)
 {
-	const char *path = ctl->config->zip_key_path;
 	char *error = NULL, *dir;
 	struct stat st;
 
 	if (stat(path, &st) == 0)
-		return CTL_EXIT_OK;
-	if (errno != ENOENT)
-		return ctl_error("%s: %s", path, strerror(errno));
+		return 0;
+	if (errno != ENOENT) {
+		(void)ctl_error("%s: %s", path, strerror(errno));
+		return -1;
+	}
 	dir = om_strdup(path);
 	if (strrchr(dir, '/') != NULL)
 		*strrchr(dir, '/') = '\0';
 	if (dir[0] != '\0' && stat(dir, &st) < 0 && errno == ENOENT) {
-		printf("zip key %s not made: %s does not exist (outbound-zip's "
-		       "\"send the password\" button needs it)\n", path, dir);
+		printf("%s %s not made: %s does not exist (%s)\n", name, path, dir, for_what);
 		free(dir);
-		return CTL_EXIT_OK;
+		return 0;
 	}
 	free(dir);
-	if (om_token_keys_create(path, &error) < 0)
-		return ctl_fail(error);
-	printf("zip key %s made\n", path);
-	return CTL_EXIT_OK;
+	if (om_token_keys_create(path, &error) < 0) {
+		(void)ctl_fail(error);
+		return -1;
+	}
+	printf("%s %s made\n", name, path);
+	return 1;
+}
+
+/* The key outbound-zip's kept passwords are sealed with (crypto/seal.h):
+   root's alone (omamori-filter reads it before dropping privileges). */
+static int ctl_init_zip_key(struct ctl *ctl)
+{
+	return ctl_init_key_file(ctl->config->zip_key_path, "zip key",
+				 "outbound-zip's \"send the password\" button needs it") < 0 ?
+		CTL_EXIT_ERROR : CTL_EXIT_OK;
 }
 
 /* The isolation key pair's secret half (crypto/vault.h), root's alone:
@@ -191,26 +202,10 @@ static int ctl_init_zip_key(struct ctl *ctl)
 static int ctl_init_isolate_key(struct ctl *ctl)
 {
 	const char *path = ctl->config->isolate_key_path;
-	char *error = NULL, *dir;
-	struct stat st;
+	int made = ctl_init_key_file(path, "isolation key", "attachment isolation needs it");
 
-	if (stat(path, &st) == 0)
-		return CTL_EXIT_OK;
-	if (errno != ENOENT)
-		return ctl_error("%s: %s", path, strerror(errno));
-	dir = om_strdup(path);
-	if (strrchr(dir, '/') != NULL)
-		*strrchr(dir, '/') = '\0';
-	if (dir[0] != '\0' && stat(dir, &st) < 0 && errno == ENOENT) {
-		printf("isolation key %s not made: %s does not exist (attachment "
-		       "isolation needs it)\n", path, dir);
-		free(dir);
-		return CTL_EXIT_OK;
-	}
-	free(dir);
-	if (om_token_keys_create(path, &error) < 0)
-		return ctl_fail(error);
-	printf("isolation key %s made\n", path);
+	if (made <= 0)
+		return made < 0 ? CTL_EXIT_ERROR : CTL_EXIT_OK;
 	/* omamori-web opens isolated files with it after dropping privileges;
 	   scand reads it as root and keeps only its public half */
 	return ctl_key_own(ctl, path);

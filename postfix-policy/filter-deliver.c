@@ -1426,7 +1426,7 @@ void filter_inline(struct filter_worker *w, const struct filter_envelope *env,
 	struct filter_reply *replies;
 	char *error = NULL, *seal;
 	size_t i;
-	int audit = 0;
+	int audit = 0, txn;
 
 	replies = om_calloc(env->rcpt_count > 0 ? env->rcpt_count : 1, sizeof(*replies));
 	memset(&job, 0, sizeof(job));
@@ -1449,20 +1449,23 @@ void filter_inline(struct filter_worker *w, const struct filter_envelope *env,
 	/* a seal is the checks' own: the sender's is taken out */
 	if (filter_take_field(&job, FILTER_SEAL_HEADER, NULL))
 		om_log_info("%s: the sender's %s field removed", job.qid, FILTER_SEAL_HEADER);
-	if (filter_plan_for(w->store, env->sender, &plan, &error) < 0) {
-		filter_tempfail(&job, "4.3.0 settings unavailable", error);
-		free(error);
-		goto out;
-	}
-	/* the audit rules read the message as the sender wrote it, after the
+	/* the settings in one read transaction (one lock, not one per read);
+	   the audit rules read the message as the sender wrote it, after the
 	   queue: its Bcc and ZIP are left to omamori-filter (doc/outbound.md
 	   "One decider") */
-	if (filter_sub_on(w->store, env->sender, OM_FEATURE_OUTBOUND_AUDIT, &audit,
+	txn = om_store_read_begin(w->store, &error) == 0;
+	om_free(&error);
+	if (filter_plan_for(w->store, env->sender, &plan, &error) < 0 ||
+	    filter_sub_on(w->store, env->sender, OM_FEATURE_OUTBOUND_AUDIT, &audit,
 			  &error) < 0) {
+		if (txn)
+			om_store_read_end(w->store);
 		filter_tempfail(&job, "4.3.0 settings unavailable", error);
 		free(error);
 		goto out;
 	}
+	if (txn)
+		om_store_read_end(w->store);
 	if (audit)
 		plan.bcc = 0;
 	if (plan.virus && filter_virus(&job, &plan) != 0)

@@ -98,16 +98,9 @@ struct submit_msg {
 	struct submit_field *fields;
 	size_t field_count;
 	struct om_buf msg;	/* headers, blank line, body; LF line ends */
-	/* the route depends on a recipient through its domain alone (inside
-	   or outside): the last domain's answer, so that 12 recipients of one
-	   domain cost one decision, not 12 rounds of store reads */
-	char *route_domain;
-	enum om_route route;
 	int noreply;		/* the MTA does not wait for our answer to a
 				   recipient, a header, the end of the header
 				   or a body chunk (kept across messages) */
-	int after_queue;	/* some recipient's route is QUEUE: policyd
-				   most likely FILTERs the message too */
 	int body_started, pending_cr, too_big, too_many;
 };
 
@@ -186,7 +179,6 @@ static void submit_msg_reset(struct submit_msg *m)
 	free(m->login);
 	free(m->sender);
 	free(m->queue_id);
-	free(m->route_domain);
 	for (i = 0; i < m->rcpt_count; i++)
 		free(m->rcpts[i]);
 	free(m->rcpts);
@@ -245,10 +237,16 @@ static enum om_route submit_route(const struct submit_msg *m, const char *rcpt,
 		route = OM_ROUTE_QUEUE;
 	} else {
 		struct om_settings_source src;
+		char *error = NULL;
+		int txn = om_store_read_begin(store, &error) == 0;
 
+		/* some thirty settings read: one lock, not one per read */
+		free(error);
 		om_settings_store_source(store, &src);
 		route = om_route_rcpt_conf(&src, submit.d.config->outbound_inline != 0,
 					   m->login, m->sender, rcpt, why_r);
+		if (txn)
+			om_store_read_end(store);
 	}
 	submit_worker_put(w);
 	return route;
@@ -348,27 +346,11 @@ static sfsistat submit_envfrom(SMFICTX *ctx, char **argv)
 static sfsistat submit_envrcpt(SMFICTX *ctx, char **argv)
 {
 	struct submit_msg *m = smfi_getpriv(ctx);
-	const char *why;
 	char *rcpt;
 
 	if (m == NULL || m->login == NULL)
 		return submit_lost(m);
 	rcpt = submit_address(argv[0] != NULL ? argv[0] : "");
-	why = "as the recipient before";
-	if (m->route_domain == NULL ||
-	    strcasecmp(m->route_domain, om_settings_domain_of(rcpt)) != 0) {
-		free(m->route_domain);
-		m->route_domain = om_strdup(om_settings_domain_of(rcpt));
-		m->route = submit_route(m, rcpt, &why);
-	}
-	if (m->route != OM_ROUTE_INLINE) {
-		/* policyd FILTERs the message to omamori-filter too (when its
-		   snapshot agrees): checked here all the same, sealed, and the
-		   filter holds or scores what it finds checked */
-		om_log_debug("from=<%s> to=<%s>: also after the queue (%s)", m->sender,
-			     rcpt, why);
-		m->after_queue = 1;
-	}
 	if (m->rcpt_count >= SUBMIT_RCPTS_MAX) {
 		free(rcpt);
 		m->too_many = 1;
@@ -377,6 +359,29 @@ static sfsistat submit_envrcpt(SMFICTX *ctx, char **argv)
 	m->rcpts = om_realloc(m->rcpts, (m->rcpt_count + 1) * sizeof(*m->rcpts));
 	m->rcpts[m->rcpt_count++] = rcpt;
 	return submit_next(m);
+}
+
+/* 1 when some recipient's route is QUEUE: policyd most likely FILTERs the
+   message to omamori-filter too, which checks what is not sealed.  Asked
+   only when the checks here could not be made (the route depends on a
+   recipient through its domain alone: one decision per domain in a row). */
+static int submit_after_queue(struct submit_msg *m)
+{
+	const char *why, *last = NULL;
+	size_t i;
+
+	for (i = 0; i < m->rcpt_count; i++) {
+		if (last != NULL &&
+		    strcasecmp(last, om_settings_domain_of(m->rcpts[i])) == 0)
+			continue;
+		last = om_settings_domain_of(m->rcpts[i]);
+		if (submit_route(m, m->rcpts[i], &why) != OM_ROUTE_INLINE) {
+			om_log_debug("from=<%s> to=<%s>: also after the queue (%s)",
+				     m->sender, m->rcpts[i], why);
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* Appends text with CRLF made LF (the filter's code works on LF). */
@@ -716,7 +721,7 @@ static sfsistat submit_eom(SMFICTX *ctx)
 			submit_setreply(ctx, 451, "4.3.0 outbound check failed, try again later");
 			ret = SMFIS_TEMPFAIL;
 		}
-	} else if (reply.code < 500 && m->after_queue) {
+	} else if (reply.code < 500 && submit_after_queue(m)) {
 		/* cannot check now, and the message goes after the queue: left
 		   unsealed to omamori-filter, which checks it all (the sender's
 		   mail waits in the queue rather than in the mail program) */

@@ -451,6 +451,21 @@ static int om_store_spam_read(struct om_store *store, om_store_token_cb *cb,
 	return cb == NULL ? 0 : b->spam_tokens(store, cb, context, error_r);
 }
 
+int om_store_read_begin(struct om_store *store, char **error_r)
+{
+	return store->backend->begin(store, 0, error_r);
+}
+
+void om_store_read_end(struct om_store *store)
+{
+	char *error = NULL;
+
+	if (store->backend->commit(store, &error) < 0) {
+		free(error);
+		store->backend->rollback(store);
+	}
+}
+
 int om_store_spam_load(struct om_store *store, om_store_token_cb *cb,
 		       void *context, struct om_store_spam_state *state_r,
 		       char **error_r)

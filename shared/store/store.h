@@ -173,6 +173,14 @@ int om_store_changes(struct om_store *store, long long since, size_t limit,
    when to refresh. */
 long long om_store_change_counter(struct om_store *store);
 
+/* One read transaction around several reads: one consistent view, and
+   one lock of the database file instead of one per statement (a caller
+   that asks many settings in a row: omamori-submit's route).  Nothing may
+   write between begin and end.  0 or -1; end never fails (a commit that
+   fails is rolled back: nothing was written). */
+int om_store_read_begin(struct om_store *store, char **error_r);
+void om_store_read_end(struct om_store *store);
+
 /* A site secret made by the schema (for example "report-key") of exactly
    len bytes into value.  0, or -1 with *error_r. */
 int om_store_secret(struct om_store *store, const char *name,
