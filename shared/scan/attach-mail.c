@@ -13,9 +13,15 @@
  * The domain may isolate seed 004's archive types, or every attachment
  * (zero trust), whatever was found.  Isolation that cannot be done (no
  * key, no store) removes instead; one that fails midway tempfails.
+ * With a sandbox hook (sandbox.h), the files with a finding go to it
+ * first: its verdict by file hash is kept in the store; while it is
+ * pending the mail is deferred (tempfail), up to sandbox_max_wait from the
+ * file's first sending, then delivered with ATT_SANDBOX_UNKNOWN (a
+ * warning); "malicious" is the finding ATT_SANDBOX, with its action.
  */
 #include "scan/attach-mail.h"
 #include "scan/attach.h"
+#include "scan/sandbox.h"
 #include "scan/scan.h"
 #include "mail/mime.h"
 #include "notice/notify.h"
@@ -293,6 +299,8 @@ static int om_att_class_actions(const struct om_scan_settings *set,
 			actions[k] = def;
 		free(value);
 	}
+	/* no verdict in time: a warning beside the other findings' actions */
+	actions[OM_ATT_SANDBOX_UNKNOWN] = OM_ATT_WARN;
 	return 0;
 }
 
@@ -748,6 +756,110 @@ static void om_att_leaf_actions(const struct om_att_mail *am,
 	}
 }
 
+/* ---- the sandbox hook ---- */
+
+struct om_att_cached {
+	int found;
+	enum om_sandbox_verdict verdict;
+	long long first_seen;
+};
+
+static void om_att_cached_cb(void *context, const char *verdict, long long first_seen)
+{
+	struct om_att_cached *c = context;
+
+	c->found = 1;
+	c->verdict = om_sandbox_verdict_parse(verdict, strlen(verdict));
+	c->first_seen = first_seen;
+}
+
+/* The sandbox's verdict of one file: the store's when final, else the
+   command's (recorded).  Pending past sandbox_max_wait is unknown.  0, or
+   -1 with *error_r (the store failed: the caller tempfails). */
+static int om_att_sandbox_verdict(const struct om_scan_settings *set,
+				  const struct om_scan_request *req, const char *name,
+				  const struct om_buf *data, enum om_sandbox_verdict *v_r,
+				  char **error_r)
+{
+	char hash[OM_SANDBOX_HASH_LEN + 1], *why = NULL;
+	struct om_att_cached c;
+	enum om_sandbox_verdict v;
+	long long first;
+
+	memset(&c, 0, sizeof(c));
+	om_sandbox_hash(data->data, data->len, hash);
+	if (om_store_sandbox_get(set->store, hash, om_att_cached_cb, &c, error_r) < 0)
+		return -1;
+	if (c.found && c.verdict != OM_SANDBOX_PENDING && c.verdict != OM_SANDBOX_FAILED) {
+		*v_r = c.verdict;
+		om_log_info("mailbox=%s sandbox=%s name=%s verdict=%s (cached)", req->mailbox,
+			    hash, name, om_sandbox_verdict_word(c.verdict));
+		return 0;
+	}
+	first = c.found ? c.first_seen : (long long)set->now;
+	v = om_sandbox_run(set->sandbox_command, name, hash,
+			   data->data != NULL ? data->data : "", data->len,
+			   set->sandbox_timeout, set->sandbox_temp_dir, &why);
+	if (v == OM_SANDBOX_FAILED) {
+		om_log_warn("mailbox=%s sandbox=%s name=%s: %s", req->mailbox, hash,
+			       name, why != NULL ? why : "failed");
+		v = OM_SANDBOX_PENDING;
+	}
+	free(why);
+	if (v == OM_SANDBOX_PENDING && (long long)set->now - first >= set->sandbox_max_wait)
+		*v_r = OM_SANDBOX_UNKNOWN;	/* delivered with a warning, not cached */
+	else
+		*v_r = v;
+	om_log_info("mailbox=%s sandbox=%s name=%s verdict=%s waited=%llds", req->mailbox,
+		    hash, name, om_sandbox_verdict_word(*v_r),
+		    (long long)set->now - first);
+	if (c.found && v == OM_SANDBOX_PENDING)
+		return 0;
+	return om_store_sandbox_put(set->store, hash, om_sandbox_verdict_word(v), first,
+				    (long long)set->now, error_r);
+}
+
+/* Every file with a finding to the sandbox (seeds 000, 003: only those);
+   its verdict a finding.  A verdict pending: res->action tempfail.  0 or
+   -1. */
+static int om_att_sandbox(struct om_att_mail *am, const struct om_scan_settings *set,
+			  const struct om_scan_request *req, struct om_scan_result *res,
+			  char **error_r)
+{
+	enum om_sandbox_verdict v;
+	const char *name;
+	struct om_buf data;
+	char *pending = NULL;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < am->count && ret == 0; i++) {
+		if (!am->analysed[i] || am->reports[i].count == 0)
+			continue;
+		name = am->leaves[i].filename != NULL ? am->leaves[i].filename : "(no name)";
+		om_buf_init(&data);
+		ret = om_mime_leaf_decode(&am->leaves[i], &data, error_r);
+		if (ret == 0)
+			ret = om_att_sandbox_verdict(set, req, name, &data, &v, error_r);
+		om_buf_free(&data);
+		if (ret < 0)
+			break;
+		if (v == OM_SANDBOX_MALICIOUS)
+			om_att_report_add(&am->reports[i], OM_ATT_SANDBOX, name);
+		else if (v == OM_SANDBOX_UNKNOWN)
+			om_att_report_add(&am->reports[i], OM_ATT_SANDBOX_UNKNOWN, name);
+		else if (v == OM_SANDBOX_PENDING && pending == NULL)
+			pending = om_sanitize(name, 200);
+	}
+	if (ret == 0 && pending != NULL) {
+		res->action = OM_ACTION_TEMPFAIL;
+		free(res->reason);
+		res->reason = om_asprintf("sandbox: verdict pending for %s", pending);
+	}
+	free(pending);
+	return ret;
+}
+
 int om_att_mail_apply(struct om_att_mail *am, const struct om_scan_settings *set,
 		      const struct om_scan_request *req, struct om_mime_msg *msg,
 		      struct om_scan_result *res, char **error_r)
@@ -759,6 +871,14 @@ int om_att_mail_apply(struct om_att_mail *am, const struct om_scan_settings *set
 
 	if (!am->any_attachment || msg == NULL || res->action != OM_ACTION_DELIVER)
 		return 0;
+	/* the sandbox first: a verdict pending defers the whole mail */
+	if (am->any && set->sandbox_command != NULL && set->sandbox_command[0] != '\0' &&
+	    set->store != NULL) {
+		if (om_att_sandbox(am, set, req, res, error_r) < 0)
+			return -1;
+		if (res->action == OM_ACTION_TEMPFAIL)
+			return 0;
+	}
 	memset(&pol, 0, sizeof(pol));
 	if (om_att_isolation_policy(set, req, &pol, error_r) < 0)
 		return -1;

@@ -62,6 +62,14 @@ struct om_scan_settings {
 	const unsigned char *isolate_pk;
 	const char *isolate_dir;
 	struct om_store *store;
+	/* the sandbox hook (sandbox.h): the command ("" or NULL: none), the
+	   longest wait for a verdict and one run's timeout (seconds), its
+	   scratch directory (NULL: $TMPDIR or /tmp); verdicts cached in
+	   store (NULL: no sandbox) */
+	const char *sandbox_command;
+	long sandbox_max_wait;
+	long sandbox_timeout;
+	const char *sandbox_temp_dir;
 };
 
 /* Scans req->message and fills res (verdict, action, virus, parts, and the

@@ -257,6 +257,11 @@ struct om_store_backend {
 	int (*isolated_list)(struct om_store *store, const char *id, long long due,
 			     om_store_isolated_cb *cb, void *context, char **error_r);
 	int (*isolated_delete)(struct om_store *store, const char *id, char **error_r);
+	/* the sandbox's verdicts by file hash (store.h) */
+	int (*sandbox_get)(struct om_store *store, const char *hash,
+			   om_store_sandbox_cb *cb, void *context, char **error_r);
+	int (*sandbox_put)(struct om_store *store, const char *hash, const char *verdict,
+			   long long first_seen, long long now, char **error_r);
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;

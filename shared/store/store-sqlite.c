@@ -113,6 +113,8 @@ enum om_stmt_id {
 	OM_SQL_ISO_GET,
 	OM_SQL_ISO_DUE,
 	OM_SQL_ISO_DELETE,
+	OM_SQL_SANDBOX_GET,
+	OM_SQL_SANDBOX_PUT,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -361,6 +363,12 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"sealed, created, expires FROM isolated_files WHERE expires <= ?1 "
 		"ORDER BY expires, id",
 	[OM_SQL_ISO_DELETE] = "DELETE FROM isolated_files WHERE id = ?1",
+	[OM_SQL_SANDBOX_GET] =
+		"SELECT verdict, first_seen FROM sandbox_verdicts WHERE hash = ?1",
+	[OM_SQL_SANDBOX_PUT] =
+		"INSERT INTO sandbox_verdicts(hash, verdict, first_seen, updated) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(hash) "
+		"DO UPDATE SET verdict = excluded.verdict, updated = excluded.updated",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -664,6 +672,16 @@ static const char *const om_migrations[] = {
 	"  created INTEGER NOT NULL,"
 	"  expires INTEGER NOT NULL);"
 	"CREATE INDEX isolated_files_expires ON isolated_files(expires);",
+	/* v15 (issue 16): the sandbox's verdicts by file (doc/attachments.md):
+	   hash the SHA-256 of the decoded file (hex); verdict "pending",
+	   "clean", "malicious" or "unknown"; first_seen when the file was
+	   first sent to the sandbox (sandbox_max_wait counts from it, kept
+	   when the verdict changes) */
+	"CREATE TABLE sandbox_verdicts ("
+	"  hash TEXT PRIMARY KEY,"
+	"  verdict TEXT NOT NULL CHECK (verdict IN ('pending', 'clean', 'malicious', 'unknown')),"
+	"  first_seen INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL);",
 };
 
 struct om_store_sqlite {
@@ -960,6 +978,7 @@ struct om_sqlite_reader {
 		om_store_url_cb *url;
 		om_store_url_source_cb *url_source;
 		om_store_isolated_cb *isolated;
+		om_store_sandbox_cb *sandbox;
 	} cb;
 	void *context;
 };
@@ -2053,6 +2072,41 @@ static int om_sqlite_isolated_delete(struct om_store *store, const char *id,
 				    "forget an isolated file", error_r);
 }
 
+/* ---- the sandbox's verdicts ---- */
+
+static void om_sqlite_sandbox_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	const char *verdict;
+	long long first_seen;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&verdict), OM_COL_INT64(&first_seen), OM_COL_END);
+	r->cb.sandbox(r->context, verdict, first_seen);
+}
+
+static int om_sqlite_sandbox_get(struct om_store *store, const char *hash,
+				 om_store_sandbox_cb *cb, void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.sandbox = cb, .context = context };
+
+	return (int)om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_SANDBOX_GET,
+						     OM_ARG_TEXT(hash), OM_ARG_END),
+				   om_sqlite_sandbox_row, &r, "read a sandbox verdict",
+				   error_r);
+}
+
+static int om_sqlite_sandbox_put(struct om_store *store, const char *hash,
+				 const char *verdict, long long first_seen,
+				 long long now, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_SANDBOX_PUT, OM_ARG_TEXT(hash),
+					    OM_ARG_TEXT(verdict), OM_ARG_INT64(first_seen),
+					    OM_ARG_INT64(now), OM_ARG_END);
+
+	return om_sqlite_step_write(s, stmt, "record a sandbox verdict", error_r);
+}
+
 /* ---- the compromised-account brake ---- */
 
 /* Inside the caller's write transaction. */
@@ -2442,6 +2496,8 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.isolated_add = om_sqlite_isolated_add,
 	.isolated_list = om_sqlite_isolated_list,
 	.isolated_delete = om_sqlite_isolated_delete,
+	.sandbox_get = om_sqlite_sandbox_get,
+	.sandbox_put = om_sqlite_sandbox_put,
 	.urls_drop_source = om_sqlite_urls_drop_source,
 	.urls_count = om_sqlite_urls_count,
 	.urls_each = om_sqlite_urls_each,
