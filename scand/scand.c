@@ -17,6 +17,7 @@
  */
 #include "scand.h"
 #include "crypto/vault.h"
+#include "scan/geo.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
 #include "mail/mime.h"
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 static void scand_isolate_key(struct scand *scand);
+static void scand_geo_open(struct scand *scand);
 
 #define SCAND_BACKLOG 256
 #define SCAND_SOCKET_MODE 0660
@@ -213,6 +215,7 @@ static void scand_start(struct scand_main *m, const char *config_path,
 		om_free(&error);
 	}
 	scand_isolate_key(&m->scand);
+	scand_geo_open(&m->scand);
 	if (om_daemon_drop_privileges(m->scand.config->scand_user, &error) < 0)
 		om_fatal("%s", error);
 	/* libclamav makes a directory per scan there; if it cannot, it scans
@@ -245,6 +248,26 @@ static void scand_isolate_key(struct scand *scand)
 	explicit_bzero(&keys, sizeof(keys));
 }
 
+/* The country database (geoip_database): none there, the Received
+   countries are not shown; one that does not open is said so. */
+static void scand_geo_open(struct scand *scand)
+{
+	const char *path = scand->config->geoip_database;
+	char *error = NULL;
+
+	if (path[0] == '\0')
+		return;
+	if (access(path, R_OK) < 0) {
+		om_log_info("geoip: no database at %s: the Received countries are not shown",
+			    path);
+		return;
+	}
+	if (om_geo_open(path, &scand->geo, &error) < 0) {
+		om_log_warn("%s: the Received countries are not shown", error);
+		free(error);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = OM_DEFAULT_CONFIG_PATH;
@@ -272,6 +295,7 @@ int main(int argc, char **argv)
 	scand_reloader_stop(&m);
 	scand_engines_deinit(&m.scand.engines);
 	scand_classifier_deinit(&m.scand.classifier);
+	om_geo_close(&m.scand.geo);
 	om_log_info("stopped");
 	om_config_free(&m.scand.config);
 	close(m.signal_fd);

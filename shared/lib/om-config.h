@@ -45,6 +45,9 @@ struct om_config {
 	   blanks, no shell; "" none), how long mail may wait for a verdict
 	   and one run of the command may take (seconds) */
 	char *sandbox_command;
+	/* a MaxMind DB country database (scan/geo.h): the Received path's
+	   countries; "" or no file there: not shown */
+	char *geoip_database;
 	long sandbox_max_wait;
 	long sandbox_timeout;
 	char *scan_temp_dir;	/* libclamav's scratch space ("" = its default) */

@@ -22,6 +22,7 @@
 #include "scan/attach-mail.h"
 #include "scan/attach.h"
 #include "scan/sandbox.h"
+#include "scan/geo.h"
 #include "scan/scan.h"
 #include "mail/mime.h"
 #include "notice/notify.h"
@@ -407,15 +408,41 @@ static char *om_att_header_value(const struct om_att_mail *am,
 	return value;
 }
 
-static char *om_att_render(const struct om_scan_settings *set, const char *name,
-			   const char *findings, const char *result,
+/* "  受信経路の国: CN → US → JP\n" (seed 004), or "" without a country
+   database or a public hop it knows. */
+static char *om_att_received_text(const struct om_scan_settings *set,
+				  struct om_mime_msg *msg)
+{
+	char path[OM_GEO_PATH_MAX];
+	struct om_buf b;
+	const char *p;
+
+	if (set->geo == NULL || msg == NULL ||
+	    om_geo_received_path(set->geo, msg, path) == 0)
+		return om_strdup("");
+	om_buf_init(&b);
+	om_buf_append_str(&b, strcmp(set->language, "en") == 0 ?
+			  "  Countries the mail passed (Received): " : "  受信経路の国（Received）: ");
+	for (p = path; *p != '\0'; p++) {
+		if (*p == ' ')
+			om_buf_append_str(&b, " → ");
+		else
+			om_buf_append(&b, p, 1);
+	}
+	om_buf_append_str(&b, "\n");
+	return om_buf_steal(&b, NULL);
+}
+
+static char *om_att_render(const struct om_scan_settings *set, struct om_mime_msg *msg,
+			   const char *name, const char *findings, const char *result,
 			   const char *isolated, long days, char **error_r)
 {
 	char *when = om_notify_time_text(set->now), daytext[24];
+	char *received = om_att_received_text(set, msg);
 	struct om_notify_var vars[] = {
 		{ "detected_at", when }, { "findings", findings },
 		{ "result", result }, { "isolated", isolated }, { "days", daytext },
-		{ NULL, NULL }
+		{ "received", received }, { NULL, NULL }
 	};
 	char *text;
 
@@ -423,18 +450,19 @@ static char *om_att_render(const struct om_scan_settings *set, const char *name,
 	text = om_notify_render_branded(set->templates_dir, set->language, name,
 					vars, &set->brand, error_r);
 	free(when);
+	free(received);
 	return text;
 }
 
 /* The whole mail into Quarantine, under a notice saying why. */
 static int om_att_quarantine(const struct om_scan_settings *set,
-			     const struct om_scan_request *req,
+			     const struct om_scan_request *req, struct om_mime_msg *msg,
 			     struct om_scan_result *res, const char *findings,
 			     char **error_r)
 {
 	struct om_buf out;
-	char *notice = om_att_render(set, "attachment-quarantine", findings, "", "", 0,
-				     error_r);
+	char *notice = om_att_render(set, msg, "attachment-quarantine", findings, "", "",
+				     0, error_r);
 
 	if (notice == NULL)
 		return -1;
@@ -701,7 +729,7 @@ static int om_att_notice(const struct om_att_mail *am,
 		free(list);
 		return -1;
 	}
-	notice = om_att_render(set, isolated ? "attachment-isolate" : "attachment-notice",
+	notice = om_att_render(set, msg, isolated ? "attachment-isolate" : "attachment-notice",
 			       findings,
 			       removed ? (en ? "The attachments marked (removed) were taken out of this mail.\n" :
 					  "（削除しました）とある添付ファイルは、このメールから取り除きました。\n") :
@@ -894,7 +922,7 @@ int om_att_mail_apply(struct om_att_mail *am, const struct om_scan_settings *set
 	if (worst == OM_ATT_IGNORE)
 		ret = 0;
 	else if (worst == OM_ATT_QUARANTINE)
-		ret = om_att_quarantine(set, req, res, findings, error_r);
+		ret = om_att_quarantine(set, req, msg, res, findings, error_r);
 	else
 		ret = om_att_notice(am, set, req, msg, res, findings, leaf_actions, whys,
 				    pol.days, error_r);

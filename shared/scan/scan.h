@@ -16,6 +16,7 @@
 #include "proto/proto.h"
 
 struct om_auth;
+struct om_geo;
 struct om_att_rules;
 struct om_av_engine;
 struct om_snapshot;
@@ -70,6 +71,9 @@ struct om_scan_settings {
 	long sandbox_max_wait;
 	long sandbox_timeout;
 	const char *sandbox_temp_dir;
+	/* the Received path's countries (geo.h), for the spam rule and the
+	   attachment notices; NULL: not shown */
+	const struct om_geo *geo;
 };
 
 /* Scans req->message and fills res (verdict, action, virus, parts, and the
