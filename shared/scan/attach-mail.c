@@ -601,7 +601,7 @@ static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
 			       const struct om_scan_settings *set,
 			       const struct om_scan_request *req, long days,
 			       enum om_att_why why, const char *subject,
-			       struct om_buf *list, char **error_r)
+			       const char *received, struct om_buf *list, char **error_r)
 {
 	static const char *const whys[] = { "finding", "finding", "archive", "all" };
 	const struct om_mime_leaf *leaf = &am->leaves[i];
@@ -648,6 +648,7 @@ static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
 	row.sealed = sealed;
 	row.created = (long long)set->now;
 	row.expires = (long long)set->now + (long long)days * 86400;
+	row.received = received;
 	om_buf_free(&data);
 	ret = om_store_isolated_add(set->store, &row, error_r);
 	link = ret < 0 ? NULL : om_att_isolate_link(set, req->mailbox, id, row.expires);
@@ -685,11 +686,12 @@ static int om_att_isolate_all(const struct om_att_mail *am,
 			      const unsigned char *whys, long days, char **list_r,
 			      char **error_r)
 {
-	char *subject = NULL, *clean;
+	char *subject = NULL, *clean, received[OM_GEO_PATH_MAX];
 	struct om_buf list;
 	size_t i;
 	int ret = 0;
 
+	(void)om_geo_received_path(set->geo, msg, received);
 	om_buf_init(&list);
 	subject = om_mime_header_decoded(msg, "Subject");
 	clean = om_sanitize(subject != NULL ? subject : "", 250);
@@ -698,7 +700,7 @@ static int om_att_isolate_all(const struct om_att_mail *am,
 		if (leaf_actions[i] == OM_ATT_ISOLATE && !om_att_unit_done(am, leaf_actions, i))
 			ret = om_att_isolate_leaf(am, i, set, req, days,
 						  (enum om_att_why)whys[i], clean,
-						  &list, error_r);
+						  received, &list, error_r);
 	}
 	free(clean);
 	om_buf_append(&list, "", 0);

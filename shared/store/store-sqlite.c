@@ -353,14 +353,14 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_URL_CLICKS_COUNT] = "SELECT count(*) FROM url_clicks WHERE mailbox = ?1",
 	[OM_SQL_ISO_ADD] =
 		"INSERT INTO isolated_files(id, mailbox, name, size, true_type, findings, "
-		"scan, why, subject, sealed, created, expires) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		"scan, why, subject, sealed, created, expires, received) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[OM_SQL_ISO_GET] =
 		"SELECT id, mailbox, name, size, true_type, findings, scan, why, subject, "
-		"sealed, created, expires FROM isolated_files WHERE id = ?1",
+		"sealed, created, expires, received FROM isolated_files WHERE id = ?1",
 	[OM_SQL_ISO_DUE] =
 		"SELECT id, mailbox, name, size, true_type, findings, scan, why, subject, "
-		"sealed, created, expires FROM isolated_files WHERE expires <= ?1 "
+		"sealed, created, expires, received FROM isolated_files WHERE expires <= ?1 "
 		"ORDER BY expires, id",
 	[OM_SQL_ISO_DELETE] = "DELETE FROM isolated_files WHERE id = ?1",
 	[OM_SQL_SANDBOX_GET] =
@@ -681,7 +681,10 @@ static const char *const om_migrations[] = {
 	"  hash TEXT PRIMARY KEY,"
 	"  verdict TEXT NOT NULL CHECK (verdict IN ('pending', 'clean', 'malicious', 'unknown')),"
 	"  first_seen INTEGER NOT NULL,"
-	"  updated INTEGER NOT NULL);",
+	"  updated INTEGER NOT NULL);"
+	/* and the countries of the Received path (scan/geo.h) an isolated
+	   file's page shows: "SE US GB", "" unknown */
+	"ALTER TABLE isolated_files ADD COLUMN received TEXT NOT NULL DEFAULT '';",
 };
 
 struct om_store_sqlite {
@@ -2029,7 +2032,9 @@ static int om_sqlite_isolated_add(struct om_store *store,
 					    OM_ARG_TEXT(f->findings), OM_ARG_TEXT(f->scan),
 					    OM_ARG_TEXT(f->why), OM_ARG_TEXT(f->subject),
 					    OM_ARG_TEXT(f->sealed), OM_ARG_INT64(f->created),
-					    OM_ARG_INT64(f->expires), OM_ARG_END);
+					    OM_ARG_INT64(f->expires),
+					    OM_ARG_TEXT(f->received != NULL ? f->received : ""),
+					    OM_ARG_END);
 
 	return om_sqlite_step_write(s, stmt, "record an isolated file", error_r);
 }
@@ -2044,7 +2049,8 @@ static void om_sqlite_isolated_row(sqlite3_stmt *stmt, const struct om_sqlite_re
 		       OM_COL_TEXT(&f.true_type), OM_COL_TEXT(&f.findings),
 		       OM_COL_TEXT(&f.scan), OM_COL_TEXT(&f.why),
 		       OM_COL_TEXT(&f.subject), OM_COL_TEXT(&f.sealed),
-		       OM_COL_INT64(&f.created), OM_COL_INT64(&f.expires), OM_COL_END);
+		       OM_COL_INT64(&f.created), OM_COL_INT64(&f.expires),
+		       OM_COL_TEXT(&f.received), OM_COL_END);
 	r->cb.isolated(r->context, &f);
 }
 

@@ -631,6 +631,8 @@ struct om_store_isolated {
 	const char *subject;	/* the mail's, decoded, sanitised */
 	const char *sealed;	/* the file's key, sealed */
 	long long created, expires;	/* unix time */
+	const char *received;	/* the Received path's countries ("SE US
+				   GB"), "" or NULL (as "") when unknown (v15) */
 };
 typedef void om_store_isolated_cb(void *context, const struct om_store_isolated *f);
 /* Records f; 0 or -1. */

@@ -11,13 +11,17 @@ program named .pdf and Received headers the "sender's side" wrote:
 - a path SE -> (10.0.0.5, private: skipped) -> US -> GB: the attachment
   notice shows "SE → US → GB", and the spam rules name RECEIVED_COUNTRIES;
 - a path through GB alone: the notice shows GB, the rule does not fire;
-- public addresses the database does not know, and private ones: no line.
+- public addresses the database does not know, and private ones: no line;
+- isolated (attachment-action isolate): the notice and the file's page on
+  omamori-web show the path.
 TAP."""
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -101,6 +105,29 @@ def unknown_and_private_addresses_show_nothing(st):
     text = decoded(got)
     check("拡張子と中身の種類が一致しません" in text, "no attachment notice")
     check("受信経路の国" not in text, "a path from addresses no country is known for")
+
+
+@tap.case
+def isolated_file_page_shows_the_path(st):
+    st.ctl("domain", "set", "example.test", "attachment-action", "isolate")
+    time.sleep(1.2)
+    try:
+        m = uuid.uuid4().hex.encode()
+        raw = mail(m, [hop("mx.relay.example", "81.2.69.1", "in.example.test"),
+                       hop("relay.example", "45.1.1.1", "mx.relay.example"),
+                       hop("origin.example", "89.160.20.1", "relay.example")])
+        got = deliver(st, raw, m)
+        text = decoded(got)
+        check("受信経路の国（Received）: SE → US → GB" in text, "no path in the notice")
+        urls = re.findall(r"http://127\.0\.0\.1:\d+/f/[A-Za-z0-9_\-.]+", text)
+        check(len(urls) == 1, "not one /f/ link: %r" % urls)
+        with urllib.request.urlopen(urls[0], timeout=60) as r:
+            page = r.read().decode()
+        check('<span id="iso-received">SE &rarr; US &rarr; GB</span>' in page,
+              "the page does not show the path")
+    finally:
+        st.ctl("domain", "set", "example.test", "attachment-action", "warn")
+        time.sleep(1.2)
 
 
 def prepare(st):
