@@ -849,12 +849,12 @@ static int om_att_sandbox_verdict(const struct om_scan_settings *set,
 				    (long long)set->now, error_r);
 }
 
-/* Every file with a finding to the sandbox (seeds 000, 003: only those);
-   its verdict a finding.  A verdict pending: res->action tempfail.  0 or
-   -1. */
+/* Every file with a finding the domain does not ignore to the sandbox
+   (seeds 000, 003: only those); its verdict a finding.  A verdict
+   pending: res->action tempfail.  0 or -1. */
 static int om_att_sandbox(struct om_att_mail *am, const struct om_scan_settings *set,
 			  const struct om_scan_request *req, struct om_scan_result *res,
-			  char **error_r)
+			  const int actions[OM_ATT_KIND_COUNT], char **error_r)
 {
 	enum om_sandbox_verdict v;
 	const char *name;
@@ -864,7 +864,8 @@ static int om_att_sandbox(struct om_att_mail *am, const struct om_scan_settings 
 	int ret = 0;
 
 	for (i = 0; i < am->count && ret == 0; i++) {
-		if (!am->analysed[i] || am->reports[i].count == 0)
+		if (!am->analysed[i] || am->reports[i].count == 0 ||
+		    om_att_leaf_action(&am->reports[i], actions) == OM_ATT_IGNORE)
 			continue;
 		name = am->leaves[i].filename != NULL ? am->leaves[i].filename : "(no name)";
 		om_buf_init(&data);
@@ -901,14 +902,6 @@ int om_att_mail_apply(struct om_att_mail *am, const struct om_scan_settings *set
 
 	if (!am->any_attachment || msg == NULL || res->action != OM_ACTION_DELIVER)
 		return 0;
-	/* the sandbox first: a verdict pending defers the whole mail */
-	if (am->any && set->sandbox_command != NULL && set->sandbox_command[0] != '\0' &&
-	    set->store != NULL) {
-		if (om_att_sandbox(am, set, req, res, error_r) < 0)
-			return -1;
-		if (res->action == OM_ACTION_TEMPFAIL)
-			return 0;
-	}
 	memset(&pol, 0, sizeof(pol));
 	if (om_att_isolation_policy(set, req, &pol, error_r) < 0)
 		return -1;
@@ -916,6 +909,15 @@ int om_att_mail_apply(struct om_att_mail *am, const struct om_scan_settings *set
 		return 0;
 	if (om_att_class_actions(set, req, pol.actions, error_r) < 0)
 		return -1;
+	/* the sandbox before the actions: a verdict pending defers the whole
+	   mail */
+	if (am->any && set->sandbox_command != NULL && set->sandbox_command[0] != '\0' &&
+	    set->store != NULL) {
+		if (om_att_sandbox(am, set, req, res, pol.actions, error_r) < 0)
+			return -1;
+		if (res->action == OM_ACTION_TEMPFAIL)
+			return 0;
+	}
 	leaf_actions = om_calloc(am->count + 1, sizeof(int));
 	whys = om_calloc(am->count + 1, 1);
 	om_att_leaf_actions(am, &pol, om_att_can_isolate(set), leaf_actions, whys, &worst);
