@@ -856,7 +856,7 @@ static int om_att_sandbox(struct om_att_mail *am, const struct om_scan_settings 
 			  const struct om_scan_request *req, struct om_scan_result *res,
 			  const int actions[OM_ATT_KIND_COUNT], char **error_r)
 {
-	enum om_sandbox_verdict v;
+	enum om_sandbox_verdict v = OM_SANDBOX_PENDING;
 	const char *name;
 	struct om_buf data;
 	char *pending = NULL;
