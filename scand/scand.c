@@ -18,6 +18,7 @@
 #include "scand.h"
 #include "crypto/vault.h"
 #include "scan/geo.h"
+#include "scan/sandbox.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
 #include "mail/mime.h"
@@ -216,6 +217,12 @@ static void scand_start(struct scand_main *m, const char *config_path,
 	}
 	scand_isolate_key(&m->scand);
 	scand_geo_open(&m->scand);
+	/* libcurl's global state before any worker thread */
+	if (m->scand.config->sandbox_url[0] != '\0') {
+		if (om_sandbox_url_check(m->scand.config->sandbox_url, &error) < 0)
+			om_fatal("%s", error);
+		om_sandbox_http_init();
+	}
 	if (om_daemon_drop_privileges(m->scand.config->scand_user, &error) < 0)
 		om_fatal("%s", error);
 	/* libclamav makes a directory per scan there; if it cannot, it scans

@@ -44,6 +44,7 @@ static const struct om_param om_params[] = {
 	{ "isolate_key_path", OM_PARAM_STR, OFF(isolate_key_path), "/etc/omamori/isolate.key", 0, 0, NULL },
 	{ "geoip_database", OM_PARAM_STR, OFF(geoip_database), "/var/lib/GeoIP/GeoLite2-Country.mmdb", 0, 0, NULL },
 	{ "sandbox_command", OM_PARAM_STR, OFF(sandbox_command), "", 0, 0, NULL },
+	{ "sandbox_url", OM_PARAM_STR, OFF(sandbox_url), "", 0, 0, NULL },
 	{ "sandbox_max_wait", OM_PARAM_LONG, OFF(sandbox_max_wait), "1800", 0, 86400, NULL },
 	{ "sandbox_timeout", OM_PARAM_LONG, OFF(sandbox_timeout), "20", 1, 300, NULL },
 	{ "scan_temp_dir", OM_PARAM_STR, OFF(scan_temp_dir), "", 0, 0, NULL },

@@ -45,6 +45,7 @@ struct om_config {
 	   blanks, no shell; "" none), how long mail may wait for a verdict
 	   and one run of the command may take (seconds) */
 	char *sandbox_command;
+	char *sandbox_url;	/* or an HTTP endpoint on this machine */
 	/* a MaxMind DB country database (scan/geo.h): the Received path's
 	   countries; "" or no file there: not shown */
 	char *geoip_database;

@@ -827,9 +827,14 @@ static int om_att_sandbox_verdict(const struct om_scan_settings *set,
 		return 0;
 	}
 	first = c.found ? c.first_seen : (long long)set->now;
-	v = om_sandbox_run(set->sandbox_command, name, hash,
-			   data->data != NULL ? data->data : "", data->len,
-			   set->sandbox_timeout, set->sandbox_temp_dir, &why);
+	if (set->sandbox_url != NULL && set->sandbox_url[0] != '\0')
+		v = om_sandbox_post(set->sandbox_url, name, hash,
+				    data->data != NULL ? data->data : "", data->len,
+				    set->sandbox_timeout, &why);
+	else
+		v = om_sandbox_run(set->sandbox_command, name, hash,
+				   data->data != NULL ? data->data : "", data->len,
+				   set->sandbox_timeout, set->sandbox_temp_dir, &why);
 	if (v == OM_SANDBOX_FAILED) {
 		om_log_warn("mailbox=%s sandbox=%s name=%s: %s", req->mailbox, hash,
 			       name, why != NULL ? why : "failed");
@@ -911,8 +916,9 @@ int om_att_mail_apply(struct om_att_mail *am, const struct om_scan_settings *set
 		return -1;
 	/* the sandbox before the actions: a verdict pending defers the whole
 	   mail */
-	if (am->any && set->sandbox_command != NULL && set->sandbox_command[0] != '\0' &&
-	    set->store != NULL) {
+	if (am->any && set->store != NULL &&
+	    ((set->sandbox_command != NULL && set->sandbox_command[0] != '\0') ||
+	     (set->sandbox_url != NULL && set->sandbox_url[0] != '\0'))) {
 		if (om_att_sandbox(am, set, req, res, pol.actions, error_r) < 0)
 			return -1;
 		if (res->action == OM_ACTION_TEMPFAIL)

@@ -5,11 +5,14 @@
  * timeout kills it and whatever it started; its standard input is the
  * file, written into a fresh 0700 directory that is removed afterwards;
  * its standard output is read through a pipe, at most OM_SANDBOX_OUT_MAX
- * bytes kept.  Its environment is only what it needs.
+ * bytes kept.  Its environment is only what it needs.  sandbox_url is
+ * the same exchange over HTTP to this machine (libcurl): a POST, the
+ * first word of a 200 answer.
  */
 #include "scan/sandbox.h"
 #include "lib/util.h"
 
+#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -334,4 +337,108 @@ enum om_sandbox_verdict om_sandbox_run(const char *command, const char *name,
 	free(dir);
 	free(copy);
 	return v;
+}
+
+/* ---- sandbox_url ---- */
+
+void om_sandbox_http_init(void)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		abort();
+}
+
+int om_sandbox_url_check(const char *url, char **error_r)
+{
+	char *scheme = NULL, *host = NULL;
+	CURLU *u = curl_url();
+	int ok;
+
+	if (u == NULL)
+		abort();
+	ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+		(strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0) &&
+		(strcmp(host, "127.0.0.1") == 0 || strcmp(host, "[::1]") == 0 ||
+		 strcasecmp(host, "localhost") == 0);
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	if (!ok)
+		*error_r = om_asprintf("sandbox_url '%s': not http(s) to 127.0.0.1, [::1] "
+				       "or localhost", url);
+	return ok ? 0 : -1;
+}
+
+struct om_sandbox_body {
+	char data[OM_SANDBOX_OUT_MAX];
+	size_t len;
+};
+
+static size_t om_sandbox_body_cb(char *ptr, size_t size, size_t n, void *context)
+{
+	struct om_sandbox_body *b = context;
+	size_t len = size * n, take = len;
+
+	if (take > sizeof(b->data) - 1 - b->len)
+		take = sizeof(b->data) - 1 - b->len;
+	memcpy(b->data + b->len, ptr, take);
+	b->len += take;
+	return len;
+}
+
+enum om_sandbox_verdict om_sandbox_post(const char *url, const char *name,
+					const char *hash, const char *data, size_t len,
+					long timeout, char **error_r)
+{
+	struct om_sandbox_body body;
+	struct curl_slist *headers = NULL;
+	char *h_name, *h_hash, *clean;
+	long status = 0;
+	CURLcode rc;
+	CURL *c;
+
+	if (om_sandbox_url_check(url, error_r) < 0)
+		return OM_SANDBOX_FAILED;
+	c = curl_easy_init();
+	if (c == NULL)
+		abort();
+	memset(&body, 0, sizeof(body));
+	clean = om_sanitize(name != NULL ? name : "", OM_SANDBOX_NAME_MAX);
+	h_name = om_asprintf("X-Omamori-Name: %s", clean);
+	h_hash = om_asprintf("X-Omamori-SHA256: %s", hash);
+	free(clean);
+	headers = curl_slist_append(headers, "Content-Type: application/octet-stream");
+	headers = curl_slist_append(headers, h_name);
+	headers = curl_slist_append(headers, h_hash);
+	headers = curl_slist_append(headers, "Expect:");
+	if (headers == NULL)
+		abort();
+	(void)curl_easy_setopt(c, CURLOPT_URL, url);
+	(void)curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	(void)curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	(void)curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	(void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	(void)curl_easy_setopt(c, CURLOPT_TIMEOUT, timeout);
+	(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	(void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, data);
+	(void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	(void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, om_sandbox_body_cb);
+	(void)curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+	rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(headers);
+	free(h_name);
+	free(h_hash);
+	if (rc != CURLE_OK) {
+		*error_r = om_asprintf("sandbox: %s: %s", url, curl_easy_strerror(rc));
+		return OM_SANDBOX_FAILED;
+	}
+	if (status != 200) {
+		*error_r = om_asprintf("sandbox: %s: HTTP %ld", url, status);
+		return OM_SANDBOX_FAILED;
+	}
+	return om_sandbox_answer(body.data, body.len, 0, error_r);
 }

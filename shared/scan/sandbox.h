@@ -43,4 +43,17 @@ enum om_sandbox_verdict om_sandbox_run(const char *command, const char *name,
 				       long timeout, const char *temp_dir,
 				       char **error_r);
 
+/* The same through an HTTP endpoint on this machine (sandbox_url): the
+   file POSTed as the body (application/octet-stream), its name and hash
+   in X-Omamori-Name and X-Omamori-SHA256; a 200 answer's first word is
+   the verdict.  No redirects, no proxy.  om_sandbox_http_init once,
+   before threads. */
+void om_sandbox_http_init(void);
+/* 0 when url is http(s) to 127.0.0.1, [::1] or localhost; -1 with
+   *error_r. */
+int om_sandbox_url_check(const char *url, char **error_r);
+enum om_sandbox_verdict om_sandbox_post(const char *url, const char *name,
+					const char *hash, const char *data, size_t len,
+					long timeout, char **error_r);
+
 #endif

@@ -68,6 +68,7 @@ struct om_scan_settings {
 	   scratch directory (NULL: $TMPDIR or /tmp); verdicts cached in
 	   store (NULL: no sandbox) */
 	const char *sandbox_command;
+	const char *sandbox_url;	/* used when set, instead of the command */
 	long sandbox_max_wait;
 	long sandbox_timeout;
 	const char *sandbox_temp_dir;

@@ -107,6 +107,15 @@ int main(void)
 	om_free(&error);
 	free(cmd);
 	free(s);
+	TAP_OK(om_sandbox_url_check("http://127.0.0.1:8080/a", &error) == 0 &&
+	       om_sandbox_url_check("https://localhost/a", &error) == 0 &&
+	       om_sandbox_url_check("http://[::1]:9/", &error) == 0, "loopback URLs taken");
+	TAP_OK(om_sandbox_url_check("http://192.0.2.1/a", &error) < 0, "another host refused");
+	om_free(&error);
+	TAP_OK(om_sandbox_url_check("http://127.0.0.1.evil.example/", &error) < 0, "a look-alike refused");
+	om_free(&error);
+	TAP_OK(om_sandbox_url_check("file:///etc/passwd", &error) < 0, "file: refused");
+	om_free(&error);
 	free(tmp);
 	return tap_done();
 }
