@@ -62,6 +62,7 @@
 #define OMAMORI_HEADER_PREFIX "X-Omamori-"
 #define OMAMORI_VERDICT_HEADER "X-Omamori-Virus"
 #define OMAMORI_TEMPFAIL_TEXT "Virus scanner unavailable, try again later"
+#define OMAMORI_SANDBOX_TEMPFAIL_TEXT "Attachment under analysis, try again later"
 #define OMAMORI_LOCAL_TEMPFAIL_TEXT "Local delivery problem, try again later"
 /* what the substituted message may hold in memory before it spills to a
    temporary file, as Dovecot's own LMTP does */
@@ -717,6 +718,14 @@ static int omamori_decide(struct omamori_delivery *d)
 		e_warning(ctx->event, "omamori: %s: delivered unscanned "
 			  "(scand_failure_action = accept)", str_sanitize(error, 300));
 		unscanned = "unscanned (scanner unavailable)";
+	} else if (res->action == OM_ACTION_TEMPFAIL && res->reason != NULL &&
+		   strncmp(res->reason, "sandbox:", 8) == 0) {
+		/* the sandbox hook's verdict is pending (doc/attachments.md):
+		   expected, not an error */
+		e_info(ctx->event, "omamori: %s: message kept for a retry",
+		       str_sanitize(res->reason, 300));
+		ctx->tempfail_error = OMAMORI_SANDBOX_TEMPFAIL_TEXT;
+		return -1;
 	} else if (res->action == OM_ACTION_TEMPFAIL) {
 		return omamori_tempfail(ctx, t_strdup_printf(
 			"scan incomplete (%s)", res->reason != NULL ? res->reason : "?"));

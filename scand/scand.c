@@ -17,6 +17,8 @@
  */
 #include "scand.h"
 #include "crypto/vault.h"
+#include "scan/geo.h"
+#include "scan/sandbox.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
 #include "mail/mime.h"
@@ -32,6 +34,7 @@
 #include <unistd.h>
 
 static void scand_isolate_key(struct scand *scand);
+static void scand_geo_open(struct scand *scand);
 
 #define SCAND_BACKLOG 256
 #define SCAND_SOCKET_MODE 0660
@@ -231,6 +234,13 @@ static void scand_start(struct scand_main *m, const char *config_path,
 		om_free(&error);
 	}
 	scand_isolate_key(&m->scand);
+	scand_geo_open(&m->scand);
+	/* libcurl's global state before any worker thread */
+	if (m->scand.config->sandbox_url[0] != '\0') {
+		if (om_sandbox_url_check(m->scand.config->sandbox_url, &error) < 0)
+			om_fatal("%s", error);
+		om_sandbox_http_init();
+	}
 	if (om_daemon_drop_privileges(m->scand.config->scand_user, &error) < 0)
 		om_fatal("%s", error);
 	/* libclamav makes a directory per scan there; if it cannot, it scans
@@ -264,6 +274,26 @@ static void scand_isolate_key(struct scand *scand)
 	explicit_bzero(&keys, sizeof(keys));
 }
 
+/* The country database (geoip_database): none there, the Received
+   countries are not shown; one that does not open is said so. */
+static void scand_geo_open(struct scand *scand)
+{
+	const char *path = scand->config->geoip_database;
+	char *error = NULL;
+
+	if (path[0] == '\0')
+		return;
+	if (access(path, R_OK) < 0) {
+		om_log_info("geoip: no database at %s: the Received countries are not shown",
+			    path);
+		return;
+	}
+	if (om_geo_open(path, &scand->geo, &error) < 0) {
+		om_log_warn("%s: the Received countries are not shown", error);
+		free(error);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = OM_DEFAULT_CONFIG_PATH;
@@ -292,6 +322,7 @@ int main(int argc, char **argv)
 	scand_engines_deinit(&m.scand.engines);
 	scand_classifier_deinit(&m.scand.classifier);
 	om_phish_free(&m.scand.phish);
+	om_geo_close(&m.scand.geo);
 	om_log_info("stopped");
 	om_config_free(&m.scand.config);
 	close(m.signal_fd);

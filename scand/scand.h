@@ -64,6 +64,8 @@ struct scand {
 	   without it (isolation then falls back to remove) */
 	unsigned char isolate_pk[32];
 	int has_isolate_pk;
+	/* the country database of the Received path (scan/geo.h), or NULL */
+	struct om_geo *geo;
 	struct scand_engines engines;
 	struct scand_classifier classifier;
 	/* the phishing-shape rules' Public Suffix List and free-mail list

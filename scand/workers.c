@@ -254,6 +254,12 @@ static void scand_handle_scan(struct scand_worker *w,
 	set.isolate_pk = w->scand->has_isolate_pk ? w->scand->isolate_pk : NULL;
 	set.isolate_dir = config->isolate_dir;
 	set.store = w->store;
+	set.geo = w->scand->geo;
+	set.sandbox_command = config->sandbox_command;
+	set.sandbox_url = config->sandbox_url;
+	set.sandbox_max_wait = config->sandbox_max_wait;
+	set.sandbox_timeout = config->sandbox_timeout;
+	set.sandbox_temp_dir = config->scan_temp_dir[0] != '\0' ? config->scan_temp_dir : NULL;
 	ref = scand_engines_acquire(&w->scand->engines);
 	set.engine = ref->engine;
 	set.attachment_rules = ref->rules;

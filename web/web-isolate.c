@@ -38,6 +38,7 @@
 struct web_iso {
 	int found;
 	char *mailbox, *name, *true_type, *findings, *scan, *why, *sealed, *id;
+	char *received;
 	long long size, created, expires;
 };
 
@@ -53,6 +54,7 @@ static void web_iso_row_cb(void *context, const struct om_store_isolated *f)
 	w->findings = om_strdup(f->findings);
 	w->scan = om_strdup(f->scan);
 	w->why = om_strdup(f->why);
+	w->received = om_strdup(f->received != NULL ? f->received : "");
 	w->sealed = om_strdup(f->sealed);
 	w->size = f->size;
 	w->created = f->created;
@@ -68,6 +70,7 @@ static void web_iso_free(struct web_iso *w)
 	free(w->findings);
 	free(w->scan);
 	free(w->why);
+	free(w->received);
 	if (w->sealed != NULL)
 		explicit_bzero(w->sealed, strlen(w->sealed));
 	free(w->sealed);
@@ -224,6 +227,20 @@ static void web_iso_details(struct web_page *p, const struct web_request *req,
 	web_page_t(p, strcmp(w->why, "all") == 0 ? WT_ISO_WHY_ALL :
 		   strcmp(w->why, "archive") == 0 ? WT_ISO_WHY_ARCHIVE : WT_ISO_WHY_FINDING);
 	web_page_raw(p, "</dd>");
+	if (w->received[0] != '\0') {
+		/* seed 004: 受信経路を国旗で表示 (ISO codes here, no flags) */
+		const char *c;
+
+		web_page_dt(p, WT_ISO_RECEIVED);
+		web_page_raw(p, "<span id=\"iso-received\">");
+		for (c = w->received; *c != '\0'; c++) {
+			if (*c == ' ')
+				web_page_raw(p, " &rarr; ");
+			else
+				web_page_esc(p, (char[2]){ *c, '\0' }, 0);
+		}
+		web_page_raw(p, "</span></dd>");
+	}
 	web_page_dt(p, WT_ISO_KEPT_UNTIL);
 	web_iso_date(p, req, settings, w->expires);
 	web_page_raw(p, "</dd></dl>");

@@ -41,6 +41,16 @@ struct om_config {
 	   secret half (root's, 0600: scand keeps only its public half) */
 	char *isolate_dir;
 	char *isolate_key_path;
+	/* the sandbox hook (scan/sandbox.h): its command (argv split on
+	   blanks, no shell; "" none), how long mail may wait for a verdict
+	   and one run of the command may take (seconds) */
+	char *sandbox_command;
+	char *sandbox_url;	/* or an HTTP endpoint on this machine */
+	/* a MaxMind DB country database (scan/geo.h): the Received path's
+	   countries; "" or no file there: not shown */
+	char *geoip_database;
+	long sandbox_max_wait;
+	long sandbox_timeout;
 	char *scan_temp_dir;	/* libclamav's scratch space ("" = its default) */
 	char *default_language;
 	char *notice_from;

@@ -13,9 +13,16 @@
  * The domain may isolate seed 004's archive types, or every attachment
  * (zero trust), whatever was found.  Isolation that cannot be done (no
  * key, no store) removes instead; one that fails midway tempfails.
+ * With a sandbox hook (sandbox.h), the files with a finding go to it
+ * first: its verdict by file hash is kept in the store; while it is
+ * pending the mail is deferred (tempfail), up to sandbox_max_wait from the
+ * file's first sending, then delivered with ATT_SANDBOX_UNKNOWN (a
+ * warning); "malicious" is the finding ATT_SANDBOX, with its action.
  */
 #include "scan/attach-mail.h"
 #include "scan/attach.h"
+#include "scan/sandbox.h"
+#include "scan/geo.h"
 #include "scan/scan.h"
 #include "mail/mime.h"
 #include "notice/notify.h"
@@ -293,6 +300,8 @@ static int om_att_class_actions(const struct om_scan_settings *set,
 			actions[k] = def;
 		free(value);
 	}
+	/* no verdict in time: a warning beside the other findings' actions */
+	actions[OM_ATT_SANDBOX_UNKNOWN] = OM_ATT_WARN;
 	return 0;
 }
 
@@ -399,15 +408,41 @@ static char *om_att_header_value(const struct om_att_mail *am,
 	return value;
 }
 
-static char *om_att_render(const struct om_scan_settings *set, const char *name,
-			   const char *findings, const char *result,
+/* "  受信経路の国: CN → US → JP\n" (seed 004), or "" without a country
+   database or a public hop it knows. */
+static char *om_att_received_text(const struct om_scan_settings *set,
+				  struct om_mime_msg *msg)
+{
+	char path[OM_GEO_PATH_MAX];
+	struct om_buf b;
+	const char *p;
+
+	if (set->geo == NULL || msg == NULL ||
+	    om_geo_received_path(set->geo, msg, path) == 0)
+		return om_strdup("");
+	om_buf_init(&b);
+	om_buf_append_str(&b, strcmp(set->language, "en") == 0 ?
+			  "  Countries the mail passed (Received): " : "  受信経路の国（Received）: ");
+	for (p = path; *p != '\0'; p++) {
+		if (*p == ' ')
+			om_buf_append_str(&b, " → ");
+		else
+			om_buf_append(&b, p, 1);
+	}
+	om_buf_append_str(&b, "\n");
+	return om_buf_steal(&b, NULL);
+}
+
+static char *om_att_render(const struct om_scan_settings *set, struct om_mime_msg *msg,
+			   const char *name, const char *findings, const char *result,
 			   const char *isolated, long days, char **error_r)
 {
 	char *when = om_notify_time_text(set->now), daytext[24];
+	char *received = om_att_received_text(set, msg);
 	struct om_notify_var vars[] = {
 		{ "detected_at", when }, { "findings", findings },
 		{ "result", result }, { "isolated", isolated }, { "days", daytext },
-		{ NULL, NULL }
+		{ "received", received }, { NULL, NULL }
 	};
 	char *text;
 
@@ -415,18 +450,19 @@ static char *om_att_render(const struct om_scan_settings *set, const char *name,
 	text = om_notify_render_branded(set->templates_dir, set->language, name,
 					vars, &set->brand, error_r);
 	free(when);
+	free(received);
 	return text;
 }
 
 /* The whole mail into Quarantine, under a notice saying why. */
 static int om_att_quarantine(const struct om_scan_settings *set,
-			     const struct om_scan_request *req,
+			     const struct om_scan_request *req, struct om_mime_msg *msg,
 			     struct om_scan_result *res, const char *findings,
 			     char **error_r)
 {
 	struct om_buf out;
-	char *notice = om_att_render(set, "attachment-quarantine", findings, "", "", 0,
-				     error_r);
+	char *notice = om_att_render(set, msg, "attachment-quarantine", findings, "", "",
+				     0, error_r);
 
 	if (notice == NULL)
 		return -1;
@@ -565,7 +601,7 @@ static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
 			       const struct om_scan_settings *set,
 			       const struct om_scan_request *req, long days,
 			       enum om_att_why why, const char *subject,
-			       struct om_buf *list, char **error_r)
+			       const char *received, struct om_buf *list, char **error_r)
 {
 	static const char *const whys[] = { "finding", "finding", "archive", "all" };
 	const struct om_mime_leaf *leaf = &am->leaves[i];
@@ -612,6 +648,7 @@ static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
 	row.sealed = sealed;
 	row.created = (long long)set->now;
 	row.expires = (long long)set->now + (long long)days * 86400;
+	row.received = received;
 	om_buf_free(&data);
 	ret = om_store_isolated_add(set->store, &row, error_r);
 	link = ret < 0 ? NULL : om_att_isolate_link(set, req->mailbox, id, row.expires);
@@ -649,11 +686,12 @@ static int om_att_isolate_all(const struct om_att_mail *am,
 			      const unsigned char *whys, long days, char **list_r,
 			      char **error_r)
 {
-	char *subject = NULL, *clean;
+	char *subject = NULL, *clean, received[OM_GEO_PATH_MAX];
 	struct om_buf list;
 	size_t i;
 	int ret = 0;
 
+	(void)om_geo_received_path(set->geo, msg, received);
 	om_buf_init(&list);
 	subject = om_mime_header_decoded(msg, "Subject");
 	clean = om_sanitize(subject != NULL ? subject : "", 250);
@@ -662,7 +700,7 @@ static int om_att_isolate_all(const struct om_att_mail *am,
 		if (leaf_actions[i] == OM_ATT_ISOLATE && !om_att_unit_done(am, leaf_actions, i))
 			ret = om_att_isolate_leaf(am, i, set, req, days,
 						  (enum om_att_why)whys[i], clean,
-						  &list, error_r);
+						  received, &list, error_r);
 	}
 	free(clean);
 	om_buf_append(&list, "", 0);
@@ -693,7 +731,7 @@ static int om_att_notice(const struct om_att_mail *am,
 		free(list);
 		return -1;
 	}
-	notice = om_att_render(set, isolated ? "attachment-isolate" : "attachment-notice",
+	notice = om_att_render(set, msg, isolated ? "attachment-isolate" : "attachment-notice",
 			       findings,
 			       removed ? (en ? "The attachments marked (removed) were taken out of this mail.\n" :
 					  "（削除しました）とある添付ファイルは、このメールから取り除きました。\n") :
@@ -748,6 +786,116 @@ static void om_att_leaf_actions(const struct om_att_mail *am,
 	}
 }
 
+/* ---- the sandbox hook ---- */
+
+struct om_att_cached {
+	int found;
+	enum om_sandbox_verdict verdict;
+	long long first_seen;
+};
+
+static void om_att_cached_cb(void *context, const char *verdict, long long first_seen)
+{
+	struct om_att_cached *c = context;
+
+	c->found = 1;
+	c->verdict = om_sandbox_verdict_parse(verdict, strlen(verdict));
+	c->first_seen = first_seen;
+}
+
+/* The sandbox's verdict of one file: the store's when final, else the
+   command's (recorded).  Pending past sandbox_max_wait is unknown.  0, or
+   -1 with *error_r (the store failed: the caller tempfails). */
+static int om_att_sandbox_verdict(const struct om_scan_settings *set,
+				  const struct om_scan_request *req, const char *name,
+				  const struct om_buf *data, enum om_sandbox_verdict *v_r,
+				  char **error_r)
+{
+	char hash[OM_SANDBOX_HASH_LEN + 1], *why = NULL;
+	struct om_att_cached c;
+	enum om_sandbox_verdict v;
+	long long first;
+
+	memset(&c, 0, sizeof(c));
+	om_sandbox_hash(data->data, data->len, hash);
+	if (om_store_sandbox_get(set->store, hash, om_att_cached_cb, &c, error_r) < 0)
+		return -1;
+	if (c.found && c.verdict != OM_SANDBOX_PENDING && c.verdict != OM_SANDBOX_FAILED) {
+		*v_r = c.verdict;
+		om_log_info("mailbox=%s sandbox=%s name=%s verdict=%s (cached)", req->mailbox,
+			    hash, name, om_sandbox_verdict_word(c.verdict));
+		return 0;
+	}
+	first = c.found ? c.first_seen : (long long)set->now;
+	if (set->sandbox_url != NULL && set->sandbox_url[0] != '\0')
+		v = om_sandbox_post(set->sandbox_url, name, hash,
+				    data->data != NULL ? data->data : "", data->len,
+				    set->sandbox_timeout, &why);
+	else
+		v = om_sandbox_run(set->sandbox_command, name, hash,
+				   data->data != NULL ? data->data : "", data->len,
+				   set->sandbox_timeout, set->sandbox_temp_dir, &why);
+	if (v == OM_SANDBOX_FAILED) {
+		om_log_warn("mailbox=%s sandbox=%s name=%s: %s", req->mailbox, hash,
+			       name, why != NULL ? why : "failed");
+		v = OM_SANDBOX_PENDING;
+	}
+	free(why);
+	if (v == OM_SANDBOX_PENDING && (long long)set->now - first >= set->sandbox_max_wait)
+		*v_r = OM_SANDBOX_UNKNOWN;	/* delivered with a warning, not cached */
+	else
+		*v_r = v;
+	om_log_info("mailbox=%s sandbox=%s name=%s verdict=%s waited=%llds", req->mailbox,
+		    hash, name, om_sandbox_verdict_word(*v_r),
+		    (long long)set->now - first);
+	if (c.found && v == OM_SANDBOX_PENDING)
+		return 0;
+	return om_store_sandbox_put(set->store, hash, om_sandbox_verdict_word(v), first,
+				    (long long)set->now, error_r);
+}
+
+/* Every file with a finding the domain does not ignore to the sandbox
+   (seeds 000, 003: only those); its verdict a finding.  A verdict
+   pending: res->action tempfail.  0 or -1. */
+static int om_att_sandbox(struct om_att_mail *am, const struct om_scan_settings *set,
+			  const struct om_scan_request *req, struct om_scan_result *res,
+			  const int actions[OM_ATT_KIND_COUNT], char **error_r)
+{
+	enum om_sandbox_verdict v = OM_SANDBOX_PENDING;
+	const char *name;
+	struct om_buf data;
+	char *pending = NULL;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < am->count && ret == 0; i++) {
+		if (!am->analysed[i] || am->reports[i].count == 0 ||
+		    om_att_leaf_action(&am->reports[i], actions) == OM_ATT_IGNORE)
+			continue;
+		name = am->leaves[i].filename != NULL ? am->leaves[i].filename : "(no name)";
+		om_buf_init(&data);
+		ret = om_mime_leaf_decode(&am->leaves[i], &data, error_r);
+		if (ret == 0)
+			ret = om_att_sandbox_verdict(set, req, name, &data, &v, error_r);
+		om_buf_free(&data);
+		if (ret < 0)
+			break;
+		if (v == OM_SANDBOX_MALICIOUS)
+			om_att_report_add(&am->reports[i], OM_ATT_SANDBOX, name);
+		else if (v == OM_SANDBOX_UNKNOWN)
+			om_att_report_add(&am->reports[i], OM_ATT_SANDBOX_UNKNOWN, name);
+		else if (v == OM_SANDBOX_PENDING && pending == NULL)
+			pending = om_sanitize(name, 200);
+	}
+	if (ret == 0 && pending != NULL) {
+		res->action = OM_ACTION_TEMPFAIL;
+		free(res->reason);
+		res->reason = om_asprintf("sandbox: verdict pending for %s", pending);
+	}
+	free(pending);
+	return ret;
+}
+
 int om_att_mail_apply(struct om_att_mail *am, const struct om_scan_settings *set,
 		      const struct om_scan_request *req, struct om_mime_msg *msg,
 		      struct om_scan_result *res, char **error_r)
@@ -766,6 +914,16 @@ int om_att_mail_apply(struct om_att_mail *am, const struct om_scan_settings *set
 		return 0;
 	if (om_att_class_actions(set, req, pol.actions, error_r) < 0)
 		return -1;
+	/* the sandbox before the actions: a verdict pending defers the whole
+	   mail */
+	if (am->any && set->store != NULL &&
+	    ((set->sandbox_command != NULL && set->sandbox_command[0] != '\0') ||
+	     (set->sandbox_url != NULL && set->sandbox_url[0] != '\0'))) {
+		if (om_att_sandbox(am, set, req, res, pol.actions, error_r) < 0)
+			return -1;
+		if (res->action == OM_ACTION_TEMPFAIL)
+			return 0;
+	}
 	leaf_actions = om_calloc(am->count + 1, sizeof(int));
 	whys = om_calloc(am->count + 1, 1);
 	om_att_leaf_actions(am, &pol, om_att_can_isolate(set), leaf_actions, whys, &worst);
@@ -774,7 +932,7 @@ int om_att_mail_apply(struct om_att_mail *am, const struct om_scan_settings *set
 	if (worst == OM_ATT_IGNORE)
 		ret = 0;
 	else if (worst == OM_ATT_QUARANTINE)
-		ret = om_att_quarantine(set, req, res, findings, error_r);
+		ret = om_att_quarantine(set, req, msg, res, findings, error_r);
 	else
 		ret = om_att_notice(am, set, req, msg, res, findings, leaf_actions, whys,
 				    pol.days, error_r);

@@ -82,6 +82,12 @@ static const struct {
 	{ OM_ATT_HTML_SCRIPT, "ATT_HTML_SCRIPT", "active",
 	  "スクリプトを含む HTML ファイルです",
 	  "an HTML file with scripts in it" },
+	{ OM_ATT_SANDBOX, "ATT_SANDBOX", "sandbox",
+	  "サンドボックス（隔離された環境での実行検査）で危険と判定されました",
+	  "the sandbox (a run in an isolated machine) found it malicious" },
+	{ OM_ATT_SANDBOX_UNKNOWN, "ATT_SANDBOX_UNKNOWN", "sandbox",
+	  "サンドボックスでの検査が時間内に終わらず、安全を確認できませんでした",
+	  "the sandbox gave no verdict in time, so it could not be confirmed safe" },
 };
 
 const char *om_att_kind_name(enum om_att_kind kind)
@@ -247,7 +253,12 @@ static int om_att_list_has(char *const *list, size_t count, const char *ext)
 static void om_att_add(struct om_att_run *run, enum om_att_kind kind,
 		       const char *where)
 {
-	struct om_att_report *rep = run->rep;
+	om_att_report_add(run->rep, kind, where);
+}
+
+void om_att_report_add(struct om_att_report *rep, enum om_att_kind kind,
+		       const char *where)
+{
 	size_t i;
 
 	for (i = 0; i < rep->count; i++) {

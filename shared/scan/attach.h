@@ -28,6 +28,8 @@ enum om_att_kind {
 	OM_ATT_PDF_JS,		/* class active */
 	OM_ATT_HTML_FORM,	/* class active */
 	OM_ATT_HTML_SCRIPT,	/* class active */
+	OM_ATT_SANDBOX,		/* class sandbox: the sandbox said malicious */
+	OM_ATT_SANDBOX_UNKNOWN,	/* the sandbox said nothing in time: warn */
 	OM_ATT_KIND_COUNT
 };
 
@@ -71,6 +73,9 @@ void om_att_analyze(const struct om_att_rules *rules, const char *filename,
 		    char *const *passwords, const struct om_av_engine *av,
 		    struct om_att_report *rep);
 void om_att_report_free(struct om_att_report *rep);
+/* Adds a finding (once per kind and where). */
+void om_att_report_add(struct om_att_report *rep, enum om_att_kind kind,
+		       const char *where);
 /* 1 if rep has a finding of kind. */
 int om_att_report_has(const struct om_att_report *rep, enum om_att_kind kind);
 

@@ -23,6 +23,7 @@
 #include "scan/av.h"
 #include "scan/attach-mail.h"
 #include "scan/authlinks.h"
+#include "scan/geo.h"
 #include "mail/mime.h"
 #include "notice/notify.h"
 #include "store/snapshot.h"
@@ -500,6 +501,20 @@ static int om_scan_url_blocked(void *context, const char *host)
 	return om_snapshot_url_blocked(run->set->snap, "", host) ? 2 : 1;
 }
 
+/* A path through several countries (seed 004: 複数の国を経由 = 不審メー
+   ルの可能性大) adds OM_GEO_RULE's points. */
+static void om_scan_geo_rule(struct om_scan_run *run, struct om_spam_report *report)
+{
+	char path[OM_GEO_PATH_MAX];
+
+	if (run->set->geo == NULL || run->msg == NULL)
+		return;
+	if (om_geo_received_path(run->set->geo, run->msg, path) < OM_GEO_RULE_MIN)
+		return;
+	om_rules_add(&report->rules, OM_GEO_RULE, OM_GEO_RULE_POINTS);
+	report->score = report->rules.points;
+}
+
 /* The spam fields of the result, and the verdict "spam" when it is. */
 static int om_scan_spam(struct om_scan_run *run, char **error_r)
 {
@@ -520,6 +535,7 @@ static int om_scan_spam(struct om_scan_run *run, char **error_r)
 
 	om_spam_check_parsed(set->spam_db, run->msg, req->message,
 			     req->message_len, &cs, &report);
+	om_scan_geo_rule(run, &report);
 	om_rules_names(&report.rules, rules, sizeof(rules));
 	res->spam_score = om_asprintf("%.2f", report.score);
 	res->spam_rules = om_strdup(rules);

@@ -16,6 +16,7 @@
 #include "proto/proto.h"
 
 struct om_auth;
+struct om_geo;
 struct om_att_rules;
 struct om_av_engine;
 struct om_snapshot;
@@ -66,6 +67,18 @@ struct om_scan_settings {
 	struct om_store *store;
 	/* the phishing-shape spam rules (spam/phish.h); NULL: off */
 	const struct om_phish *phish;
+	/* the sandbox hook (sandbox.h): the command ("" or NULL: none), the
+	   longest wait for a verdict and one run's timeout (seconds), its
+	   scratch directory (NULL: $TMPDIR or /tmp); verdicts cached in
+	   store (NULL: no sandbox) */
+	const char *sandbox_command;
+	const char *sandbox_url;	/* used when set, instead of the command */
+	long sandbox_max_wait;
+	long sandbox_timeout;
+	const char *sandbox_temp_dir;
+	/* the Received path's countries (geo.h), for the spam rule and the
+	   attachment notices; NULL: not shown */
+	const struct om_geo *geo;
 };
 
 /* Scans req->message and fills res (verdict, action, virus, parts, and the

@@ -78,6 +78,7 @@ static const struct om_domain_setting om_domain_settings[] = {
 	{ "attachment-action-encrypted", OM_SETTING_WORDS, "default ignore warn isolate remove quarantine", 0, 0, 0, "default" },
 	{ "attachment-action-macro", OM_SETTING_WORDS, "default ignore warn isolate remove quarantine", 0, 0, 0, "default" },
 	{ "attachment-action-active", OM_SETTING_WORDS, "default ignore warn isolate remove quarantine", 0, 0, 0, "default" },
+	{ "attachment-action-sandbox", OM_SETTING_WORDS, "default ignore warn isolate remove quarantine", 0, 0, 0, "default" },
 	{ OM_SETTING_SPF_REJECT, OM_SETTING_WORDS, "on off", 0, 0, 0, OM_DEFAULT_SPF_REJECT },
 	{ OM_SETTING_BRAKE_FACTOR, OM_SETTING_INTEGER, NULL, 1, 1000, 1, "10" },
 	{ OM_SETTING_BRAKE_MIN_MESSAGES, OM_SETTING_INTEGER, NULL, 1, 100000000L, 1, "100" },
@@ -314,7 +315,7 @@ const char *om_settings_domain_names(void)
 		"brake-min-messages brake-min-recipients auth-check spf-reject "
 		"attachments attachment-action attachment-action-extension "
 		"attachment-action-disguise attachment-action-encrypted "
-		"attachment-action-macro attachment-action-active "
+		"attachment-action-macro attachment-action-active attachment-action-sandbox "
 		"attachment-isolate-archives attachment-isolate-all "
 		"attachment-isolate-days attachment-isolate-original";
 }

@@ -271,6 +271,11 @@ struct om_store_backend {
 				char **error_r);
 	long (*audit_list)(struct om_store *store, const char *domain,
 			   om_store_audit_cb *cb, void *context, char **error_r);
+	/* the sandbox's verdicts by file hash (store.h) */
+	int (*sandbox_get)(struct om_store *store, const char *hash,
+			   om_store_sandbox_cb *cb, void *context, char **error_r);
+	int (*sandbox_put)(struct om_store *store, const char *hash, const char *verdict,
+			   long long first_seen, long long now, char **error_r);
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;

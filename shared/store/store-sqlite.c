@@ -121,6 +121,8 @@ enum om_stmt_id {
 	OM_SQL_AUDIT_LAST,
 	OM_SQL_AUDIT_LIST,
 	OM_SQL_AUDIT_LIST_ALL,
+	OM_SQL_SANDBOX_GET,
+	OM_SQL_SANDBOX_PUT,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -359,14 +361,14 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_URL_CLICKS_COUNT] = "SELECT count(*) FROM url_clicks WHERE mailbox = ?1",
 	[OM_SQL_ISO_ADD] =
 		"INSERT INTO isolated_files(id, mailbox, name, size, true_type, findings, "
-		"scan, why, subject, sealed, created, expires) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		"scan, why, subject, sealed, created, expires, received) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[OM_SQL_ISO_GET] =
 		"SELECT id, mailbox, name, size, true_type, findings, scan, why, subject, "
-		"sealed, created, expires FROM isolated_files WHERE id = ?1",
+		"sealed, created, expires, received FROM isolated_files WHERE id = ?1",
 	[OM_SQL_ISO_DUE] =
 		"SELECT id, mailbox, name, size, true_type, findings, scan, why, subject, "
-		"sealed, created, expires FROM isolated_files WHERE expires <= ?1 "
+		"sealed, created, expires, received FROM isolated_files WHERE expires <= ?1 "
 		"ORDER BY expires, id",
 	[OM_SQL_ISO_DELETE] = "DELETE FROM isolated_files WHERE id = ?1",
 	/* a shift of positions in two steps (parked as negatives, then
@@ -386,6 +388,12 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"WHERE domain = ?1 ORDER BY position",
 	[OM_SQL_AUDIT_LIST_ALL] = "SELECT domain, position, rule, created FROM audit_rules "
 		"ORDER BY domain, position",
+	[OM_SQL_SANDBOX_GET] =
+		"SELECT verdict, first_seen FROM sandbox_verdicts WHERE hash = ?1",
+	[OM_SQL_SANDBOX_PUT] =
+		"INSERT INTO sandbox_verdicts(hash, verdict, first_seen, updated) "
+		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(hash) "
+		"DO UPDATE SET verdict = excluded.verdict, updated = excluded.updated",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -698,6 +706,19 @@ static const char *const om_migrations[] = {
 	"  rule TEXT NOT NULL,"
 	"  created INTEGER NOT NULL,"
 	"  PRIMARY KEY (domain, position)) WITHOUT ROWID;",
+	/* v16 (issue 16): the sandbox's verdicts by file (doc/attachments.md):
+	   hash the SHA-256 of the decoded file (hex); verdict "pending",
+	   "clean", "malicious" or "unknown"; first_seen when the file was
+	   first sent to the sandbox (sandbox_max_wait counts from it, kept
+	   when the verdict changes) */
+	"CREATE TABLE sandbox_verdicts ("
+	"  hash TEXT PRIMARY KEY,"
+	"  verdict TEXT NOT NULL CHECK (verdict IN ('pending', 'clean', 'malicious', 'unknown')),"
+	"  first_seen INTEGER NOT NULL,"
+	"  updated INTEGER NOT NULL);"
+	/* and the countries of the Received path (scan/geo.h) an isolated
+	   file's page shows: "SE US GB", "" unknown */
+	"ALTER TABLE isolated_files ADD COLUMN received TEXT NOT NULL DEFAULT '';",
 };
 
 struct om_store_sqlite {
@@ -995,6 +1016,7 @@ struct om_sqlite_reader {
 		om_store_url_source_cb *url_source;
 		om_store_isolated_cb *isolated;
 		om_store_audit_cb *audit;
+		om_store_sandbox_cb *sandbox;
 	} cb;
 	void *context;
 };
@@ -2045,7 +2067,9 @@ static int om_sqlite_isolated_add(struct om_store *store,
 					    OM_ARG_TEXT(f->findings), OM_ARG_TEXT(f->scan),
 					    OM_ARG_TEXT(f->why), OM_ARG_TEXT(f->subject),
 					    OM_ARG_TEXT(f->sealed), OM_ARG_INT64(f->created),
-					    OM_ARG_INT64(f->expires), OM_ARG_END);
+					    OM_ARG_INT64(f->expires),
+					    OM_ARG_TEXT(f->received != NULL ? f->received : ""),
+					    OM_ARG_END);
 
 	return om_sqlite_step_write(s, stmt, "record an isolated file", error_r);
 }
@@ -2060,7 +2084,8 @@ static void om_sqlite_isolated_row(sqlite3_stmt *stmt, const struct om_sqlite_re
 		       OM_COL_TEXT(&f.true_type), OM_COL_TEXT(&f.findings),
 		       OM_COL_TEXT(&f.scan), OM_COL_TEXT(&f.why),
 		       OM_COL_TEXT(&f.subject), OM_COL_TEXT(&f.sealed),
-		       OM_COL_INT64(&f.created), OM_COL_INT64(&f.expires), OM_COL_END);
+		       OM_COL_INT64(&f.created), OM_COL_INT64(&f.expires),
+		       OM_COL_TEXT(&f.received), OM_COL_END);
 	r->cb.isolated(r->context, &f);
 }
 
@@ -2086,6 +2111,41 @@ static int om_sqlite_isolated_delete(struct om_store *store, const char *id,
 	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_ISO_DELETE,
 						      OM_ARG_TEXT(id), OM_ARG_END),
 				    "forget an isolated file", error_r);
+}
+
+/* ---- the sandbox's verdicts ---- */
+
+static void om_sqlite_sandbox_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	const char *verdict;
+	long long first_seen;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&verdict), OM_COL_INT64(&first_seen), OM_COL_END);
+	r->cb.sandbox(r->context, verdict, first_seen);
+}
+
+static int om_sqlite_sandbox_get(struct om_store *store, const char *hash,
+				 om_store_sandbox_cb *cb, void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.sandbox = cb, .context = context };
+
+	return (int)om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_SANDBOX_GET,
+						     OM_ARG_TEXT(hash), OM_ARG_END),
+				   om_sqlite_sandbox_row, &r, "read a sandbox verdict",
+				   error_r);
+}
+
+static int om_sqlite_sandbox_put(struct om_store *store, const char *hash,
+				 const char *verdict, long long first_seen,
+				 long long now, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_SANDBOX_PUT, OM_ARG_TEXT(hash),
+					    OM_ARG_TEXT(verdict), OM_ARG_INT64(first_seen),
+					    OM_ARG_INT64(now), OM_ARG_END);
+
+	return om_sqlite_step_write(s, stmt, "record a sandbox verdict", error_r);
 }
 
 /* ---- the compromised-account brake ---- */
@@ -2564,6 +2624,8 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.audit_delete = om_sqlite_audit_delete,
 	.audit_last = om_sqlite_audit_last,
 	.audit_list = om_sqlite_audit_list,
+	.sandbox_get = om_sqlite_sandbox_get,
+	.sandbox_put = om_sqlite_sandbox_put,
 	.urls_drop_source = om_sqlite_urls_drop_source,
 	.urls_count = om_sqlite_urls_count,
 	.urls_each = om_sqlite_urls_each,

@@ -1392,3 +1392,25 @@ long om_store_audit_list(struct om_store *store, const char *domain,
 {
 	return store->backend->audit_list(store, domain, cb, context, error_r);
 }
+
+/* ---- the sandbox's verdicts ---- */
+
+int om_store_sandbox_get(struct om_store *store, const char *hash,
+			 om_store_sandbox_cb *cb, void *context, char **error_r)
+{
+	if (om_store_need(hash, "file hash", error_r) < 0)
+		return -1;
+	return store->backend->sandbox_get(store, hash, cb, context, error_r);
+}
+
+int om_store_sandbox_put(struct om_store *store, const char *hash, const char *verdict,
+			 long long first_seen, long long now, char **error_r)
+{
+	int ret;
+
+	if (om_store_need(hash, "file hash", error_r) < 0 ||
+	    om_store_need(verdict, "sandbox verdict", error_r) < 0)
+		return -1;
+	ret = store->backend->sandbox_put(store, hash, verdict, first_seen, now, error_r);
+	return om_store_wrote(store, ret < 0 ? -1 : 0);
+}

@@ -677,6 +677,8 @@ struct om_store_isolated {
 	const char *subject;	/* the mail's, decoded, sanitised */
 	const char *sealed;	/* the file's key, sealed */
 	long long created, expires;	/* unix time */
+	const char *received;	/* the Received path's countries ("SE US
+				   GB"), "" or NULL (as "") when unknown (v15) */
 };
 typedef void om_store_isolated_cb(void *context, const struct om_store_isolated *f);
 /* Records f; 0 or -1. */
@@ -690,5 +692,20 @@ int om_store_isolated_due(struct om_store *store, long long now,
 			  om_store_isolated_cb *cb, void *context, char **error_r);
 /* Forgets the row of id: 1, 0 none, -1. */
 int om_store_isolated_delete(struct om_store *store, const char *id, char **error_r);
+
+/* ---- the sandbox's verdicts (issue 16, doc/attachments.md) ---- */
+
+/* verdict "pending", "clean", "malicious" or "unknown"; first_seen the
+   unix time the file was first sent to the sandbox */
+typedef void om_store_sandbox_cb(void *context, const char *verdict,
+				 long long first_seen);
+/* The verdict of the file whose SHA-256 (hex) is hash into cb (pointers
+   live until it returns): 1, 0 none, -1. */
+int om_store_sandbox_get(struct om_store *store, const char *hash,
+			 om_store_sandbox_cb *cb, void *context, char **error_r);
+/* Records the verdict of hash; first_seen is kept when the row exists.
+   0 or -1. */
+int om_store_sandbox_put(struct om_store *store, const char *hash, const char *verdict,
+			 long long first_seen, long long now, char **error_r);
 
 #endif

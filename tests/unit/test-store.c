@@ -316,7 +316,7 @@ static void test_backends(const char *dir)
 			om_asprintf("%s%s%s", c->prefix, dir, c->suffix);
 		ret = om_store_open(location, OM_STORE_CREATE, 1000, &store, &error);
 		if (c->ok)
-			TAP_OK(ret == 0 && om_store_schema_version(store) == 15, "%s", c->label);
+			TAP_OK(ret == 0 && om_store_schema_version(store) == 16, "%s", c->label);
 		else
 			TAP_OK(ret < 0 && store == NULL && strstr(error, c->error) != NULL,
 			       "%s (%s)", c->label, error != NULL ? error : "");
@@ -888,6 +888,41 @@ static void test_clicks(struct om_store *store)
 	       "clicks: nothing of a refused batch");
 }
 
+struct sandbox_got {
+	int count;
+	char verdict[16];
+	long long first_seen;
+};
+
+static void sandbox_cb(void *context, const char *verdict, long long first_seen)
+{
+	struct sandbox_got *got = context;
+
+	got->count++;
+	(void)om_strlcpy(got->verdict, verdict, sizeof(got->verdict));
+	got->first_seen = first_seen;
+}
+
+static void test_sandbox(struct om_store *store)
+{
+	const char *hash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	struct sandbox_got got;
+	char *error = NULL;
+
+	memset(&got, 0, sizeof(got));
+	TAP_OK(om_store_sandbox_get(store, hash, sandbox_cb, &got, &error) == 0 &&
+	       got.count == 0, "sandbox: no verdict yet");
+	TAP_OK(om_store_sandbox_put(store, hash, "pending", 1000, 1000, &error) == 0 &&
+	       om_store_sandbox_put(store, hash, "malicious", 1600, 1600, &error) == 0,
+	       "sandbox: recorded, then updated");
+	TAP_OK(om_store_sandbox_get(store, hash, sandbox_cb, &got, &error) == 1 &&
+	       strcmp(got.verdict, "malicious") == 0 && got.first_seen == 1000,
+	       "sandbox: the new verdict, the first time kept");
+	TAP_OK(om_store_sandbox_put(store, hash, "bogus", 1, 1, &error) < 0,
+	       "sandbox: a verdict that is none is refused");
+	om_free(&error);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/om-test-store-XXXXXX", *path, *error = NULL;
@@ -901,7 +936,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 15, "schema version 15");
+	TAP_OK(om_store_schema_version(store) == 16, "schema version 16");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -918,11 +953,12 @@ int main(void)
 	test_zip_passwords(store);
 	test_isolated(store);
 	test_clicks(store);
+	test_sandbox(store);
 	test_admin_holds(store);
 	test_brake(store);
 	test_audit(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 15, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 16, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again);
 
