@@ -1287,6 +1287,41 @@ static unsigned int filter_read_seal(struct filter_job *job)
 	return done;
 }
 
+/* ---- outbound-portal (filter-portal.c) ---- */
+
+/* 0 go on (the message goes to the internal recipients only, when any),
+   1 answered: every recipient went to the portal, or tempfailed. */
+static int filter_deliver_portal(struct filter_job *job)
+{
+	unsigned char *portal = om_calloc(job->env->rcpt_count + 1, 1);
+	char *error = NULL;
+	int ret = filter_portal(job->w, job->env, job->qid, job->spool_name, job->msg,
+				job->len, portal, &error);
+
+	if (ret < 0) {
+		filter_tempfail(job, "4.3.0 outbound portal unavailable", error);
+		free(error);
+	} else if (ret > 0) {
+		filter_send_unheld(job, portal, "portal");
+	}
+	free(portal);
+	return ret != 0;
+}
+
+static int filter_inline_portal(struct filter_job *job)
+{
+	char *error = NULL;
+	int ret = filter_portal_inline_defer(job->w, job->env, &error);
+
+	if (ret != 0)
+		filter_tempfail(job, ret < 0 ? "4.3.0 outbound portal unavailable" :
+				"4.7.0 outbound portal: try again in a moment", error != NULL ?
+				error : "portal mail must go after the queue: policyd's "
+				"snapshot is behind");
+	free(error);
+	return ret != 0;
+}
+
 void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 		    const char *msg, size_t len, struct filter_reply *replies)
 {
@@ -1338,6 +1373,9 @@ void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 		goto out;
 	}
 	if ((done & FILTER_DONE_ZIP) == 0 && filter_deliver_zip(&job) != 0)
+		goto out;
+	/* outbound-portal (filter-portal.c): external recipients get a notice */
+	if (filter_deliver_portal(&job) != 0)
 		goto out;
 	/* the hold keeps what would go out: after the Bcc and the ZIP */
 	if (!plan.hold || filter_deliver_hold(&job) == 0)
@@ -1397,6 +1435,10 @@ void filter_inline(struct filter_worker *w, const struct filter_envelope *env,
 	if (plan.bcc)
 		filter_bcc(&job, &plan);
 	if (filter_deliver_zip(&job) != 0)
+		goto out;
+	/* outbound-portal: the milter cannot take recipients out; policyd
+	   routes such mail after the queue, a stale snapshot tempfails */
+	if (filter_inline_portal(&job) != 0)
 		goto out;
 	/* what goes on; the bcc notice says it went (the client hears 250
 	   next; doc/outbound.md: a commit that fails after this) */

@@ -919,6 +919,10 @@ static void filter_hold_command(struct filter_daemon *d, struct om_store *store,
 			filter_zip_password_send(d, store, line + 8, answer);
 		return;
 	}
+	if (strncmp(line, "PORTALCODE ", 11) == 0) {
+		filter_portal_code_send(d, store, line + 11, answer);
+		return;
+	}
 	if (strncmp(line, "RELEASE ", 8) == 0) {
 		release = 1;
 		id = line + 8;

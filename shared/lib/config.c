@@ -41,6 +41,7 @@ static const struct om_param om_params[] = {
 	{ "templates_dir", OM_PARAM_STR, OFF(templates_dir), "/usr/share/omamori/templates", 0, 0, NULL },
 	{ "attachment_rules", OM_PARAM_STR, OFF(attachment_rules), "/etc/omamori/attachments.rules", 0, 0, NULL },
 	{ "isolate_dir", OM_PARAM_STR, OFF(isolate_dir), "/var/lib/omamori/isolated", 0, 0, NULL },
+	{ "portal_dir", OM_PARAM_STR, OFF(portal_dir), "/var/lib/omamori/portal", 0, 0, NULL },
 	{ "isolate_key_path", OM_PARAM_STR, OFF(isolate_key_path), "/etc/omamori/isolate.key", 0, 0, NULL },
 	{ "scan_temp_dir", OM_PARAM_STR, OFF(scan_temp_dir), "", 0, 0, NULL },
 	{ "default_language", OM_PARAM_STR, OFF(default_language), "ja", 0, 0, om_lang_choices },

@@ -41,6 +41,10 @@ struct om_config {
 	   secret half (root's, 0600: scand keeps only its public half) */
 	char *isolate_dir;
 	char *isolate_key_path;
+	/* the encrypted delivery portal (doc/portal.md): the messages kept
+	   encrypted under a key sealed to isolate_key_path's public half
+	   (omamori-filter writes, omamori-web reads: group omamori) */
+	char *portal_dir;
 	char *scan_temp_dir;	/* libclamav's scratch space ("" = its default) */
 	char *default_language;
 	char *notice_from;

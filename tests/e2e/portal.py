@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""End-to-end: outbound-portal (issue 17, doc/portal.md) through real
+Postfix, omamori-policyd, omamori-filter and Dovecot.
+
+- An authenticated subscriber's mail to an external recipient: the copy
+  at the sink is only the notice (sender, subject, expiry, a /p/ link
+  signed for that recipient), none of the body; the message is kept in
+  portal_dir encrypted (no plain byte of its body marker in the file),
+  one portal_messages row with a sealed key; after the filter no file of
+  the whole stack (Postfix's queue, the filter's spool, the store, the
+  portal dir, the logs) holds the body marker.
+- A mail to an internal and an external recipient: the internal one gets
+  the message in its INBOX, the external one only the notice.
+- portal-subject hide: the notice says 件名非表示, not the subject.
+- omamorictl refuses outbound-zip and outbound-portal both on (mailbox
+  and domain).
+- An unsubscribed sender's mail goes out as it is.  TAP."""
+import email
+import email.policy
+import os
+import re
+import sqlite3
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from omtest import (send_as, wait_sink,  # noqa: F401
+                     Tap, check, run_suite, wait_mail)  # noqa: E402
+
+tap = Tap()
+
+SENDER = "carol@example.test"
+
+
+def mk():
+    return uuid.uuid4().hex
+
+
+def mail(subject_id, body_marker, to, frm=SENDER):
+    msg = email.message.EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = frm
+    msg["To"] = to
+    msg["Subject"] = "見積のご送付 %s" % subject_id
+    msg["Message-ID"] = "<%s@example.test>" % subject_id
+    msg.set_content("見積書をお送りします。\n機密 %s\n" % body_marker)
+    msg.add_attachment(("添付 %s\n" % body_marker).encode() * 50, maintype="application",
+                       subtype="octet-stream", filename="mitsumori.bin")
+    return msg.as_bytes().replace(b"\r\n", b"\n")
+
+
+def store(st):
+    return sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"))
+
+
+def portal_rows(st, subject_id):
+    with store(st) as db:
+        return db.execute("SELECT id, sender, subject, recipients, sealed, expires, revoked "
+                          "FROM portal_messages WHERE subject LIKE ?",
+                          ("%%%s%%" % subject_id,)).fetchall()
+
+
+def text_of(raw):
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    part = msg.get_body(preferencelist=("plain",))
+    return msg, (part.get_content() if part is not None else "")
+
+
+def files_holding(root, needle):
+    """Every regular file under root whose bytes hold needle."""
+    found = []
+    for d, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(d, n)
+            try:
+                if os.path.islink(p) or not os.path.isfile(p):
+                    continue
+                with open(p, "rb") as f:
+                    if needle in f.read():
+                        found.append(p)
+            except OSError:
+                continue
+    return found
+
+
+def notice_at_sink(st, rcpt, timeout=40):
+    """The copy at the outbound sink whose envelope names rcpt (each test
+    uses its own external address)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for name in os.listdir(st.OUTBOUND_SINK_DIR):
+            if name.startswith("."):
+                continue
+            with open(os.path.join(st.OUTBOUND_SINK_DIR, name), "rb") as f:
+                data = f.read()
+            env = data.split(b"\n", 1)[0]
+            if env.startswith(b"X-Sink-Envelope") and rcpt.encode() in env:
+                return data
+        time.sleep(0.3)
+    raise AssertionError("nothing for %s at the sink; filter log:\n%s"
+                         % (rcpt, st.tail("filter.log")))
+
+
+@tap.case
+def external_copy_is_only_the_notice_and_nothing_plain_is_kept(st):
+    sid, body = mk(), mk()
+    send_as(st, SENDER, ["ext@far.example"], mail(sid, body, "ext@far.example"))
+    raw = notice_at_sink(st, "ext@far.example")
+    msg, text = text_of(raw)
+    check(body.encode() not in raw, "the body went out to the external recipient")
+    check(b"mitsumori.bin" not in raw, "the attachment went out")
+    check(SENDER in text and sid in text, "notice lacks sender or subject:\n%s" % text)
+    link = re.search(r"(http://127\.0\.0\.1:\d+/p/\S+)", text)
+    check(link, "no /p/ link in the notice:\n%s" % text)
+    check(str(msg.get("Auto-Submitted", "")) == "auto-generated", "no Auto-Submitted")
+    env = [line for line in raw.split(b"\n") if line.startswith(b"X-Sink-Envelope")]
+    check(env and b"ext@far.example" in env[0], "envelope: %r" % env)
+    rows = portal_rows(st, sid)
+    check(len(rows) == 1, "portal rows: %r" % rows)
+    pid, sender, _, rcpts, sealed, expires, revoked = rows[0]
+    check(sender == SENDER and rcpts == "ext@far.example\n" and len(sealed) > 64 and
+          revoked == 0, "row: %r" % (rows[0],))
+    check(13 * 86400 < expires - time.time() <= 14 * 86400, "expiry %r" % expires)
+    path = os.path.join(st.dir, "portal", pid)
+    check(os.path.isfile(path), "no %s" % path)
+    with open(path, "rb") as f:
+        data = f.read()
+    check(len(data) > 1000 and body.encode() not in data and b"mitsumori" not in data,
+          "the kept file is not encrypted")
+    check(os.stat(path).st_mode & 0o777 == 0o640, "mode %o" % os.stat(path).st_mode)
+    # the queue file is removed once delivered: give Postfix a moment
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        left = files_holding(st.dir, body.encode())
+        if not left:
+            break
+        time.sleep(0.5)
+    check(not left, "plaintext of the body left on disk: %r" % left)
+
+
+@tap.case
+def internal_recipient_gets_the_message_external_only_the_notice(st):
+    sid, body = mk(), mk()
+    send_as(st, SENDER, ["bob@example.test", "ext2@far.example"],
+            mail(sid, body, "bob@example.test, ext2@far.example"))
+    raw = notice_at_sink(st, "ext2@far.example")
+    check(body.encode() not in raw, "the body went out")
+    check(sid in text_of(raw)[1], "the notice is not about this mail")
+    inbox = wait_mail(st, "bob@example.test", lambda r: sid.encode() in r, "bob's copy")
+    check(body.encode() in inbox, "bob's copy lacks the body")
+    rows = portal_rows(st, sid)
+    check(len(rows) == 1 and rows[0][3] == "ext2@far.example\n", "rows %r" % rows)
+
+
+@tap.case
+def hidden_subject_says_kenmei_hihyouji(st):
+    st.ctl("domain", "set", "example.test", "portal-subject", "hide")
+    st.ctl("domain", "set", "example.test", "language", "ja")
+    try:
+        sid, body = mk(), mk()
+        send_as(st, SENDER, ["ext3@far.example"], mail(sid, body, "ext3@far.example"))
+        raw = notice_at_sink(st, "ext3@far.example")
+        _, text = text_of(raw)
+        check("件名非表示" in text and sid not in text and body not in text,
+              "notice:\n%s" % text)
+        check(len(portal_rows(st, sid)) == 1, "the row keeps the real subject")
+    finally:
+        st.ctl("domain", "unset", "example.test", "portal-subject")
+        st.ctl("domain", "unset", "example.test", "language")
+
+
+@tap.case
+def zip_and_portal_cannot_both_be_on(st):
+    r = st.ctl("sub", "set", SENDER, "outbound-zip", "on", check=False)
+    check(r.returncode != 0 and b"cannot both be on" in r.stderr,
+          "zip on beside portal: %r %r" % (r.returncode, r.stderr))
+    st.ctl("domain", "set", "zip.example", "outbound-zip", "on")
+    r = st.ctl("domain", "set", "zip.example", "outbound-portal", "on", check=False)
+    check(r.returncode != 0, "portal on beside a domain's zip")
+    st.ctl("domain", "set", "zip.example", "outbound-zip", "off")
+    st.ctl("domain", "set", "zip.example", "outbound-portal", "on")
+    r = st.ctl("sub", "set", "dan@zip.example", "outbound-zip", "on", check=False)
+    check(r.returncode != 0, "a mailbox's zip on beside its domain's portal")
+
+
+@tap.case
+def unsubscribed_sender_mail_goes_as_it_is(st):
+    sid, body = mk(), mk()
+    send_as(st, "alice@example.test", ["ext4@far.example"],
+            mail(sid, body, "ext4@far.example", frm="alice@example.test"))
+    raw = wait_sink(st, sid)[0]
+    check(body.encode() in raw, "an unsubscribed sender's mail was changed")
+    check(portal_rows(st, sid) == [], "a portal row for an unsubscribed sender")
+
+
+if __name__ == "__main__":
+    sys.exit(run_suite(tap, setup=[
+        ("sub", "set", SENDER, "outbound-portal", "on"),
+    ]))
