@@ -32,12 +32,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sodium.h>
-
 #include "crypto/vault.h"
 #include "lib/log.h"
 #include "lib/util.h"
 #include "mail/mime.h"
+#include "mail/sanitize.h"
+#include "quarantine/portal.h"
 #include "quarantine/hold.h"
 #include "notice/notify.h"
 #include "store/settings.h"
@@ -47,6 +47,8 @@
 #define FILTER_PORTAL_TEXT_MAX 200
 #define FILTER_PORTAL_ACTION "portal"
 #define FILTER_PORTAL_PATH "p/"
+#define FILTER_PORTAL_SENDER_ACTION "portal-sender"
+#define FILTER_PORTAL_SENDER_PATH "ps/"
 
 int filter_portal_setup(struct filter_daemon *d, char **error_r)
 {
@@ -130,6 +132,70 @@ static void filter_portal_found_cb(void *context, const struct om_store_portal *
 	f->expires = p->expires;
 }
 
+#define FILTER_PORTAL_MAX_PARTS 200
+#define FILTER_PORTAL_MAX_DEPTH 20
+
+/* 1 when leaf is an attachment (not the readable body). */
+static int filter_portal_is_file(const struct om_mime_leaf *leaf)
+{
+	return !leaf->is_body || leaf->filename != NULL;
+}
+
+/* The message taken apart for the page (quarantine/portal.h): the first
+   text body, the first HTML body sanitised, every attachment decoded.  A
+   message GMime cannot read goes whole as message.eml. */
+static void filter_portal_view(const char *msg, size_t len, struct om_buf *out)
+{
+	struct om_mime_msg *mime;
+	struct om_mime_leaf *leaves = NULL;
+	struct om_buf data;
+	char *error = NULL, *reason = NULL, *clean, *name;
+	int have_text = 0, have_html = 0;
+	size_t count = 0, i;
+
+	mime = om_mime_parse(msg, len, &error);
+	if (mime == NULL || om_mime_collect(mime, FILTER_PORTAL_MAX_PARTS,
+					    FILTER_PORTAL_MAX_DEPTH, &leaves, &count,
+					    &reason) < 0) {
+		free(error);
+		free(reason);
+		om_mime_free(&mime);
+		om_portal_pack(out, OM_PORTAL_FILE, "message.eml", msg, len);
+		return;
+	}
+	free(reason);
+	for (i = 0; i < count; i++) {
+		om_buf_init(&data);
+		if (om_mime_leaf_decode(&leaves[i], &data, &error) < 0) {
+			om_free(&error);
+			om_buf_free(&data);
+			continue;
+		}
+		if (filter_portal_is_file(&leaves[i])) {
+			name = om_sanitize(leaves[i].filename != NULL ? leaves[i].filename :
+					   "attachment.bin", FILTER_PORTAL_TEXT_MAX);
+			om_portal_pack(out, OM_PORTAL_FILE, name, data.data != NULL ? data.data : "",
+				       data.len);
+			free(name);
+		} else if (!have_text && strcasecmp(leaves[i].content_type, "text/plain") == 0) {
+			om_portal_pack(out, OM_PORTAL_TEXT, "", data.data != NULL ? data.data : "",
+				       data.len);
+			have_text = 1;
+		} else if (!have_html && strcasecmp(leaves[i].content_type, "text/html") == 0) {
+			clean = om_html_sanitize(data.data != NULL ? data.data : "", data.len);
+			om_portal_pack(out, OM_PORTAL_HTML, "", clean != NULL ? clean : "",
+				       clean != NULL ? strlen(clean) : 0);
+			free(clean);
+			have_html = 1;
+		}
+		if (data.data != NULL)
+			explicit_bzero(data.data, data.len);
+		om_buf_free(&data);
+	}
+	om_mime_leaves_free(&leaves, count);
+	om_mime_free(&mime);
+}
+
 /* Writes portal_dir/<id> (0640, fsync'd) and its row; *expires_r.  An
    earlier attempt's row and file are kept.  0 or -1. */
 static int filter_portal_keep(struct filter_worker *w, const struct filter_envelope *env,
@@ -140,7 +206,8 @@ static int filter_portal_keep(struct filter_worker *w, const struct filter_envel
 	const struct om_config *config = w->daemon->config;
 	struct filter_portal_found found = { 0, 0 };
 	struct om_store_portal row;
-	struct om_buf rcpts;
+	struct om_buf rcpts, view;
+	size_t size;
 	char *path, *sealed = NULL, *days;
 	long long now = (long long)time(NULL);
 	size_t i;
@@ -169,9 +236,16 @@ static int filter_portal_keep(struct filter_worker *w, const struct filter_envel
 		free(path);
 		return -1;
 	}
-	if (om_vault_write(fd, w->daemon->portal_pk, id, msg, len, &sealed, error_r) < 0 ||
-	    fsync(fd) < 0) {
-		if (sealed == NULL && *error_r == NULL)
+	om_buf_init(&view);
+	filter_portal_view(msg, len, &view);
+	ret = om_vault_write(fd, w->daemon->portal_pk, id, view.data, view.len, &sealed,
+			     error_r);
+	size = view.len;
+	if (view.data != NULL)
+		explicit_bzero(view.data, view.len);
+	om_buf_free(&view);
+	if (ret < 0 || fsync(fd) < 0) {
+		if (ret == 0)
 			*error_r = om_asprintf("portal %s: %s", path, strerror(errno));
 		close(fd);
 		(void)unlink(path);
@@ -195,7 +269,7 @@ static int filter_portal_keep(struct filter_worker *w, const struct filter_envel
 	row.sender = env->sender;
 	row.subject = subject;
 	row.recipients = rcpts.data;
-	row.size = (long long)len;
+	row.size = (long long)size;
 	row.sealed = sealed;
 	row.created = now;
 	row.expires = *expires_r;
@@ -324,6 +398,74 @@ static char *filter_portal_subject(struct filter_worker *w, const char *sender,
 	return om_strdup(stored);
 }
 
+/* The sender's notice: the mail went through the portal, and the link
+   to the sender's page (who opened it, revoke, expiry).  Logged only: the
+   recipients' notices are out, the message is done. */
+static void filter_portal_sender_notice(struct filter_worker *w,
+					const struct filter_envelope *env,
+					const char *qid, const char *id,
+					const unsigned char *portal, const char *subject,
+					const char *lang, long long expires)
+{
+	const struct om_config *config = w->daemon->config;
+	struct om_notify_brand brand = { config->brand_name, config->brand_support };
+	struct om_buf mail, rcpts;
+	char *link, *date, *text, *from, *sent_as = NULL, *why = NULL, *error = NULL, *one;
+	const char *subj, *body;
+	size_t i;
+
+	link = filter_link(w->daemon, FILTER_PORTAL_SENDER_PATH, env->sender,
+			   FILTER_PORTAL_SENDER_ACTION, "", (time_t)expires);
+	date = om_notify_time_text((time_t)expires);
+	om_buf_init(&rcpts);
+	for (i = 0; i < env->rcpt_count; i++) {
+		if (!portal[i])
+			continue;
+		one = om_sanitize(env->rcpts[i], FILTER_PORTAL_TEXT_MAX);
+		om_buf_printf(&rcpts, "  - %s\n", one);
+		free(one);
+	}
+	{
+		struct om_notify_var vars[] = {
+			{ "subject", subject }, { "recipients", rcpts.data != NULL ? rcpts.data : "" },
+			{ "expires", date }, { "link", link != NULL ? link : "-" },
+			{ NULL, NULL }
+		};
+		text = om_notify_render_branded(config->templates_dir, lang, "portal-sender",
+						vars, &brand, &error);
+	}
+	from = filter_notice_from(config, env->sender);
+	om_buf_init(&mail);
+	if (text == NULL) {
+		/* error set */
+	} else if (om_notify_split_mail(text, &subj, &body) < 0) {
+		error = om_strdup("templates portal-sender.txt: no Subject line");
+	} else if (!filter_portal_header_safe(from) || !filter_portal_header_safe(env->sender)) {
+		error = om_strdup("an address cannot stand in a header");
+	} else {
+		om_buf_append_str(&mail, "Auto-Submitted: auto-generated\n");
+		om_mime_build_text_mail(from, env->sender, subj, body, &mail);
+		if (filter_smtp_notice(config->filter_reinject, FILTER_PORTAL_NOTICE_TIMEOUT_MS,
+				       env->sender, &mail, &sent_as, &why) == 1)
+			om_log_info("%s: portal %s: sender notice to <%s> sent as %s", qid, id,
+				    env->sender, sent_as);
+		else
+			error = why, why = NULL;
+	}
+	if (error != NULL)
+		om_log_warn("%s: portal %s: sender notice to <%s> not sent: %s", qid, id,
+			    env->sender, error);
+	free(error);
+	free(why);
+	free(sent_as);
+	om_buf_free(&mail);
+	om_buf_free(&rcpts);
+	free(text);
+	free(from);
+	free(date);
+	free(link);
+}
+
 int filter_portal(struct filter_worker *w, const struct filter_envelope *env,
 		  const char *qid, const char *spool_name, const char *msg, size_t len,
 		  unsigned char *portal, char **error_r)
@@ -367,6 +509,7 @@ int filter_portal(struct filter_worker *w, const struct filter_envelope *env,
 					 expires, error_r) < 0)
 			goto out;
 	}
+	filter_portal_sender_notice(w, env, qid, id, portal, stored, lang, expires);
 	om_log_info("%s: portal %s: from=<%s> kept encrypted for %zu external "
 		    "recipient(s) until %lld", qid, id, env->sender, n, expires);
 	ret = 1;
@@ -520,7 +663,7 @@ void filter_portal_code_send(struct filter_daemon *d, struct om_store *store,
 		goto out;
 	}
 	/* a locked link stays locked: code_set keeps the wrong tries */
-	snprintf(code, sizeof(code), "%06u", (unsigned int)randombytes_uniform(1000000));
+	om_vault_code_new(code);
 	om_vault_code_hash(id, rcpt, code, hash);
 	if (om_store_portal_code_set(store, id, rcpt, hash, now + FILTER_PORTAL_CODE_SECONDS,
 				     &error) < 0) {

@@ -28,8 +28,7 @@
 #include "crypto/vault.h"
 #include "lib/log.h"
 #include "lib/util.h"
-#include "mail/mime.h"
-#include "mail/sanitize.h"
+#include "quarantine/portal.h"
 #include "quarantine/hold.h"
 #include "store/store.h"
 
@@ -150,21 +149,21 @@ static void web_portal_forms(struct web_page *p, const struct web_request *req,
 	web_page_esc(p, req->token, 0);
 	web_page_raw(p, "\">");
 	web_page_csrf(p, csrf_code);
-	web_page_raw(p, "<button type=\"submit\" name=\"op\" value=\"code\" "
+	web_page_raw(p, "<p><button type=\"submit\" name=\"op\" value=\"code\" "
 		     "id=\"portal-send-code\">");
 	web_page_t(p, WT_PORTAL_SEND_CODE);
-	web_page_raw(p, "</button></form><form method=\"post\" action=\"");
+	web_page_raw(p, "</button></p></form><form method=\"post\" action=\"");
 	web_page_esc(p, req->token, 0);
 	web_page_raw(p, "\">");
 	web_page_csrf(p, csrf_open);
-	web_page_raw(p, "<label for=\"portal-code\">");
+	web_page_raw(p, "<p><label for=\"portal-code\">");
 	web_page_t(p, WT_PORTAL_CODE);
 	web_page_raw(p, "</label> <input type=\"text\" name=\"code\" id=\"portal-code\" "
 		     "inputmode=\"numeric\" autocomplete=\"one-time-code\" maxlength=\"6\" "
 		     "pattern=\"[0-9]{6}\"> <button type=\"submit\" name=\"op\" value=\"open\" "
 		     "class=\"hl\" id=\"portal-open\">");
 	web_page_t(p, WT_PORTAL_OPEN);
-	web_page_raw(p, "</button></form>");
+	web_page_raw(p, "</button></p></form>");
 }
 
 /* The page with its forms, after note (a text id, or WT_COUNT for none,
@@ -248,7 +247,7 @@ static int web_portal_read(const struct web_request *req, const struct web_porta
 		free(path);
 		return -1;
 	}
-	ret = om_vault_read(fd, &keys, w->id, w->sealed, (size_t)w->size + 1, out, &error);
+	ret = om_vault_read(fd, &keys, w->id, w->sealed, (size_t)w->size, out, &error);
 	web_keys_forget(&keys);
 	close(fd);
 	if (ret < 0) {
@@ -259,19 +258,13 @@ static int web_portal_read(const struct web_request *req, const struct web_porta
 	return ret;
 }
 
-/* The parsed message and its leaves. */
+/* The message's pack (quarantine/portal.h), decrypted. */
 struct web_portal_msg {
 	struct om_buf raw;
-	struct om_mime_msg *mime;
-	struct om_mime_leaf *leaves;
-	size_t count;
 };
 
 static void web_portal_msg_free(struct web_portal_msg *m)
 {
-	if (m->leaves != NULL)
-		om_mime_leaves_free(&m->leaves, m->count);
-	om_mime_free(&m->mime);
 	if (m->raw.data != NULL)
 		explicit_bzero(m->raw.data, m->raw.len);
 	om_buf_free(&m->raw);
@@ -280,47 +273,34 @@ static void web_portal_msg_free(struct web_portal_msg *m)
 static int web_portal_msg_open(const struct web_request *req, const struct web_portal *w,
 			       struct web_portal_msg *m)
 {
-	char *error = NULL, *reason = NULL;
-
 	memset(m, 0, sizeof(*m));
 	om_buf_init(&m->raw);
-	if (web_portal_read(req, w, &m->raw) < 0)
-		return -1;
-	m->mime = om_mime_parse(m->raw.data, m->raw.len, &error);
-	if (m->mime == NULL) {
-		om_log_error("portal=%s: %s", w->id, error);
-		free(error);
-		return -1;
-	}
-	if (om_mime_collect(m->mime, WEB_PORTAL_MAX_PARTS, WEB_PORTAL_MAX_DEPTH, &m->leaves,
-			    &m->count, &reason) < 0) {
-		free(reason);
-		return -1;
-	}
-	free(reason);	/* a limit: what was collected is shown */
-	return 0;
+	return web_portal_read(req, w, &m->raw);
 }
 
-/* 1 when leaf is an attachment (not the readable body). */
-static int web_portal_is_file(const struct om_mime_leaf *leaf)
+/* The n-th part of kind (0 the first): 1, 0 none, -1 malformed. */
+static int web_portal_part(const struct web_portal_msg *m, char kind, size_t n,
+			   struct om_portal_part *part)
 {
-	return !leaf->is_body || leaf->filename != NULL;
-}
+	size_t pos = 0, seen = 0;
+	int ret;
 
-static int web_portal_is_body(const struct om_mime_leaf *leaf, const char *type)
-{
-	return !web_portal_is_file(leaf) && strcasecmp(leaf->content_type, type) == 0;
+	while ((ret = om_portal_next(m->raw.data, m->raw.len, &pos, part)) == 1) {
+		if (part->kind == kind && seen++ == n)
+			return 1;
+	}
+	return ret;
 }
 
 /* text escaped line by line (om_sanitize turns a line end into '?'). */
-static void web_portal_text(struct web_page *p, const char *text)
+static void web_portal_text(struct web_page *p, const char *text, size_t len)
 {
-	const char *end;
+	const char *end, *stop = text + len;
 	char *line;
 
-	while (*text != '\0') {
-		end = strchr(text, '\n');
-		line = om_strndup(text, end != NULL ? (size_t)(end - text) : strlen(text));
+	while (text < stop) {
+		end = memchr(text, '\n', (size_t)(stop - text));
+		line = om_strndup(text, end != NULL ? (size_t)(end - text) : (size_t)(stop - text));
 		if (*line != '\0' && line[strlen(line) - 1] == '\r')
 			line[strlen(line) - 1] = '\0';
 		web_html_esc(&p->buf, line, 64 * 1024);
@@ -332,50 +312,31 @@ static void web_portal_text(struct web_page *p, const char *text)
 	}
 }
 
-/* The text body escaped in a <pre>, else the HTML one sanitised. */
+/* The text body escaped in a <pre>, else the HTML one (sanitised by
+   omamori-filter when it kept the message: mail/sanitize.h). */
 static void web_portal_body(struct web_page *p, struct web_portal_msg *m)
 {
-	struct om_buf data;
-	char *error = NULL, *clean;
-	size_t i;
-	const char *kinds[] = { "text/plain", "text/html" };
-	size_t k;
+	struct om_portal_part part;
+	char *html;
 
-	for (k = 0; k < 2; k++) {
-		for (i = 0; i < m->count; i++) {
-			if (!web_portal_is_body(&m->leaves[i], kinds[k]))
-				continue;
-			om_buf_init(&data);
-			if (om_mime_leaf_decode(&m->leaves[i], &data, &error) < 0) {
-				free(error);
-				error = NULL;
-				om_buf_free(&data);
-				continue;
-			}
-			om_buf_append(&data, "", 1);
-			if (k == 0) {
-				web_page_raw(p, "<pre class=\"card\" id=\"portal-text\" "
-					     "style=\"white-space:pre-wrap\">");
-				web_portal_text(p, data.data);
-				web_page_raw(p, "</pre>");
-			} else {
-				clean = om_html_sanitize(data.data, data.len - 1);
-				web_page_raw(p, "<p><small>");
-				web_page_t(p, WT_PORTAL_HTML_NOTE);
-				web_page_raw(p, "</small></p><div class=\"card\" id=\"portal-html\">");
-				if (clean != NULL)
-					web_page_raw(p, clean);
-				web_page_raw(p, "</div>");
-				free(clean);
-			}
-			explicit_bzero(data.data, data.len);
-			om_buf_free(&data);
-			return;
-		}
+	if (web_portal_part(m, OM_PORTAL_TEXT, 0, &part) == 1) {
+		web_page_raw(p, "<pre class=\"card\" id=\"portal-text\" "
+			     "style=\"white-space:pre-wrap\">");
+		web_portal_text(p, part.data, part.len);
+		web_page_raw(p, "</pre>");
+	} else if (web_portal_part(m, OM_PORTAL_HTML, 0, &part) == 1) {
+		html = om_strndup(part.data, part.len);
+		web_page_raw(p, "<p><small>");
+		web_page_t(p, WT_PORTAL_HTML_NOTE);
+		web_page_raw(p, "</small></p><div class=\"card\" id=\"portal-html\">");
+		web_page_raw(p, html);
+		web_page_raw(p, "</div>");
+		free(html);
+	} else {
+		web_page_raw(p, "<p id=\"portal-text\">");
+		web_page_t(p, WT_PORTAL_NO_BODY);
+		web_page_raw(p, "</p>");
 	}
-	web_page_raw(p, "<p id=\"portal-text\">");
-	web_page_t(p, WT_PORTAL_NO_BODY);
-	web_page_raw(p, "</p>");
 }
 
 /* The attachments, a download form each (op=file, n, the open token). */
@@ -383,16 +344,16 @@ static void web_portal_files(struct web_page *p, const struct web_request *req,
 			     struct web_portal_msg *m, const char *open_token,
 			     const char *recipient)
 {
-	char *csrf, n[24];
-	size_t i, shown = 0;
+	struct om_portal_part part;
+	char *csrf, *name, n[24];
+	size_t i;
 
-	for (i = 0; i < m->count; i++) {
-		if (!web_portal_is_file(&m->leaves[i]))
-			continue;
+	for (i = 0; i < WEB_PORTAL_MAX_PARTS &&
+		     web_portal_part(m, OM_PORTAL_FILE, i, &part) == 1; i++) {
 		csrf = web_link_csrf((struct web_request *)req, recipient);
 		if (csrf == NULL)
-			continue;
-		if (shown++ == 0) {
+			break;
+		if (i == 0) {
 			web_page_raw(p, "<h2>");
 			web_page_t(p, WT_PORTAL_ATTACHMENTS);
 			web_page_raw(p, "</h2><ul id=\"portal-files\">");
@@ -407,15 +368,16 @@ static void web_portal_files(struct web_page *p, const struct web_request *req,
 		web_page_raw(p, "\"><input type=\"hidden\" name=\"open\" value=\"");
 		web_page_esc(p, open_token, 0);
 		web_page_raw(p, "\"><span class=\"portal-file\">");
-		web_page_esc(p, m->leaves[i].filename != NULL ? m->leaves[i].filename :
-			     m->leaves[i].content_type, 250);
+		name = om_strndup(part.name, part.name_len);
+		web_page_esc(p, name, 250);
+		free(name);
 		web_page_raw(p, "</span> <button type=\"submit\" name=\"op\" value=\"file\" "
 			     "class=\"portal-download\">");
 		web_page_t(p, WT_PORTAL_DOWNLOAD);
 		web_page_raw(p, "</button></form></li>");
 		free(csrf);
 	}
-	if (shown > 0)
+	if (i > 0)
 		web_page_raw(p, "</ul>");
 }
 
@@ -560,9 +522,8 @@ static void web_portal_file(struct web_request *req, struct web_response *resp,
 {
 	const char *n_text = web_form_get(&req->form, "n");
 	struct web_portal_msg m;
-	struct om_buf data;
-	char *error = NULL, *what;
-	const char *name;
+	struct om_portal_part part;
+	char *what, *name;
 	long n;
 
 	if (!web_portal_opened(req, recipient, row->id)) {
@@ -579,31 +540,25 @@ static void web_portal_file(struct web_request *req, struct web_response *resp,
 		web_page_unavailable(req, resp, lang);
 		return;
 	}
-	if ((size_t)n >= m.count || !web_portal_is_file(&m.leaves[n])) {
+	if (web_portal_part(&m, OM_PORTAL_FILE, (size_t)n, &part) != 1) {
 		web_portal_msg_free(&m);
 		web_page_message(req, resp, 400, lang, WT_BAD_REQUEST_TITLE,
 				 WT_BAD_REQUEST_BODY, 0);
 		return;
 	}
-	om_buf_init(&data);
-	if (om_mime_leaf_decode(&m.leaves[n], &data, &error) < 0) {
-		om_log_error("portal=%s part %ld: %s", row->id, n, error);
-		free(error);
-		om_buf_free(&data);
-		web_portal_msg_free(&m);
-		web_page_unavailable(req, resp, lang);
-		return;
-	}
-	name = m.leaves[n].filename != NULL ? m.leaves[n].filename : "attachment.bin";
+	name = om_strndup(part.name, part.name_len);
 	what = om_asprintf("file %s", name);
 	web_portal_record(store, row->id, recipient, what, (long long)req->now);
 	om_log_info("client=%s portal=%s recipient=%s downloaded part %ld (%zu bytes)",
-		    req->address, row->id, recipient, n, data.len);
+		    req->address, row->id, recipient, n, part.len);
 	free(what);
 	resp->status = 200;
 	resp->content_type = "application/octet-stream";
 	resp->disposition = web_portal_disposition(name);
-	resp->body = om_buf_steal(&data, &resp->len);
+	resp->body = om_malloc(part.len + 1);
+	memcpy(resp->body, part.data, part.len);
+	resp->len = part.len;
+	free(name);
 	web_portal_msg_free(&m);
 }
 
@@ -635,4 +590,264 @@ void web_portal_act(struct web_request *req, struct web_response *resp)
 	else
 		web_portal_file(req, resp, store, claims.mailbox, &row, lang);
 	web_portal_free(&row);
+}
+
+/* ---- /ps/<token>: the sender's page (action "portal-sender") ---- */
+
+#define WEB_PORTAL_SENDER_ACTION "portal-sender"
+#define WEB_PORTAL_SENDER_MAX 200	/* messages listed */
+
+/* One of the sender's messages, copied out of the callback. */
+struct web_portal_sent {
+	char *id, *subject, *recipients;
+	long long created, expires;
+	int revoked;
+};
+
+struct web_portal_sent_list {
+	struct web_portal_sent *items;
+	size_t count;
+};
+
+static void web_portal_sent_cb(void *context, const struct om_store_portal *p)
+{
+	struct web_portal_sent_list *l = context;
+	struct web_portal_sent *s;
+
+	if (l->count >= WEB_PORTAL_SENDER_MAX)
+		return;
+	l->items = om_realloc(l->items, (l->count + 1) * sizeof(*l->items));
+	s = &l->items[l->count++];
+	s->id = om_strdup(p->id);
+	s->subject = om_strdup(p->subject);
+	s->recipients = om_strdup(p->recipients);
+	s->created = p->created;
+	s->expires = p->expires;
+	s->revoked = p->revoked || *p->sealed == '\0';
+}
+
+static void web_portal_sent_free(struct web_portal_sent_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->count; i++) {
+		free(l->items[i].id);
+		free(l->items[i].subject);
+		free(l->items[i].recipients);
+	}
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
+struct web_portal_views_ctx {
+	struct web_page *p;
+	const struct web_request *req;
+	const struct web_settings *settings;
+	size_t n;
+};
+
+static void web_portal_view_cb(void *context, const char *recipient, const char *what,
+			       long long at)
+{
+	struct web_portal_views_ctx *c = context;
+	char date[64];
+
+	if (c->n++ == 0)
+		web_page_raw(c->p, "<ul class=\"portal-views\">");
+	web_page_date(c->req, c->settings->timezone, (time_t)at, c->p->lang, date,
+		      sizeof(date));
+	web_page_raw(c->p, "<li>");
+	web_page_esc(c->p, date, 0);
+	web_page_raw(c->p, " ");
+	web_page_esc(c->p, recipient, 254);
+	web_page_raw(c->p, ": ");
+	web_page_esc(c->p, what, 300);
+	web_page_raw(c->p, "</li>");
+}
+
+static void web_portal_sent_forms(struct web_page *p, const struct web_request *req,
+				  const char *sender, const struct web_portal_sent *s)
+{
+	char *csrf1 = web_link_csrf((struct web_request *)req, sender);
+	char *csrf2 = web_link_csrf((struct web_request *)req, sender);
+
+	if (csrf1 != NULL && csrf2 != NULL) {
+		web_page_raw(p, "<form method=\"post\" action=\"");
+		web_page_esc(p, req->token, 0);
+		web_page_raw(p, "\">");
+		web_page_csrf(p, csrf1);
+		web_page_raw(p, "<input type=\"hidden\" name=\"id\" value=\"");
+		web_page_esc(p, s->id, 0);
+		web_page_raw(p, "\"><button type=\"submit\" name=\"op\" value=\"revoke\" "
+			     "class=\"portal-revoke\">");
+		web_page_t(p, WT_PORTAL_REVOKE);
+		web_page_raw(p, "</button></form><form method=\"post\" action=\"");
+		web_page_esc(p, req->token, 0);
+		web_page_raw(p, "\">");
+		web_page_csrf(p, csrf2);
+		web_page_raw(p, "<input type=\"hidden\" name=\"id\" value=\"");
+		web_page_esc(p, s->id, 0);
+		web_page_raw(p, "\"><label>");
+		web_page_t(p, WT_PORTAL_EXPIRY_DAYS);
+		web_page_raw(p, " <input type=\"number\" name=\"days\" min=\"1\" max=\"365\" "
+			     "value=\"7\" class=\"portal-days\"></label> <button type=\"submit\" "
+			     "name=\"op\" value=\"expiry\" class=\"portal-expiry\">");
+		web_page_t(p, WT_PORTAL_SET_EXPIRY);
+		web_page_raw(p, "</button></form>");
+	}
+	free(csrf1);
+	free(csrf2);
+}
+
+static void web_portal_sent_item(struct web_page *p, const struct web_request *req,
+				 struct om_store *store, const struct web_settings *settings,
+				 const char *sender, const struct web_portal_sent *s)
+{
+	struct web_portal_views_ctx c = { p, req, settings, 0 };
+	char date[64], *error = NULL;
+
+	web_page_raw(p, "<div class=\"card portal-sent\" id=\"sent-");
+	web_page_esc(p, s->id, 0);
+	web_page_raw(p, "\"><dl>");
+	web_page_field(p, WT_PORTAL_SUBJECT, s->subject, WT_NO_SUBJECT);
+	web_page_field(p, WT_PORTAL_RECIPIENTS, s->recipients, WT_NO_SUBJECT);
+	web_page_dt(p, WT_PORTAL_UNTIL);
+	web_page_raw(p, "<span class=\"portal-until\">");
+	if (s->revoked) {
+		web_page_t(p, WT_PORTAL_REVOKED);
+	} else {
+		web_page_date(req, settings->timezone, (time_t)s->expires, p->lang, date,
+			      sizeof(date));
+		web_page_esc(p, date, 0);
+	}
+	web_page_raw(p, "</span></dd>");
+	web_page_dt(p, WT_PORTAL_HISTORY);
+	if (om_store_portal_views(store, s->id, web_portal_view_cb, &c, &error) < 0) {
+		om_log_error("portal=%s views: %s", s->id, error);
+		free(error);
+	}
+	if (c.n == 0)
+		web_page_t(p, WT_PORTAL_NOT_OPENED);
+	else
+		web_page_raw(p, "</ul>");
+	web_page_raw(p, "</dd></dl>");
+	if (!s->revoked)
+		web_portal_sent_forms(p, req, sender, s);
+	web_page_raw(p, "</div>");
+}
+
+static void web_portal_sent_page(struct web_request *req, struct web_response *resp,
+				 struct om_store *store, const char *sender,
+				 enum web_text note)
+{
+	struct web_portal_sent_list l = { NULL, 0 };
+	struct web_settings settings;
+	struct web_page p;
+	char *error = NULL;
+	size_t i;
+
+	web_page_mailbox(req, store, sender, &settings);
+	if (om_store_portal_by_sender(store, sender, web_portal_sent_cb, &l, &error) < 0) {
+		om_log_error("portal sender=%s: %s", sender, error);
+		free(error);
+		web_portal_sent_free(&l);
+		web_page_unavailable(req, resp, settings.language);
+		return;
+	}
+	web_page_begin_intro(&p, req, settings.language, WT_PORTAL_SENT_TITLE,
+			     WT_PORTAL_SENT_INTRO);
+	if (note != WT_COUNT) {
+		web_page_raw(&p, "<p class=\"note\" id=\"result\">");
+		web_page_t(&p, note);
+		web_page_raw(&p, "</p>");
+	}
+	if (l.count == 0) {
+		web_page_raw(&p, "<p>");
+		web_page_t(&p, WT_PORTAL_SENT_EMPTY);
+		web_page_raw(&p, "</p>");
+	}
+	for (i = 0; i < l.count; i++)
+		web_portal_sent_item(&p, req, store, &settings, sender, &l.items[i]);
+	web_page_finish(&p, req, resp, 200);
+	web_portal_sent_free(&l);
+}
+
+void web_portal_sender_show(struct web_request *req, struct web_response *resp)
+{
+	struct om_token_claims claims;
+	struct web_settings settings;
+	struct om_store *store;
+
+	if (!web_link_check(req, WEB_PORTAL_SENDER_ACTION, &claims, resp))
+		return;
+	store = web_page_store_settings(req, resp, claims.mailbox, &settings);
+	if (store == NULL)
+		return;
+	web_portal_sent_page(req, resp, store, claims.mailbox, WT_COUNT);
+}
+
+struct web_portal_owner {
+	int found;
+	char *sender;
+};
+
+static void web_portal_owner_cb(void *context, const struct om_store_portal *p)
+{
+	struct web_portal_owner *o = context;
+
+	o->found = 1;
+	o->sender = om_strdup(p->sender);
+}
+
+void web_portal_sender_act(struct web_request *req, struct web_response *resp)
+{
+	struct om_token_claims claims;
+	struct web_portal_owner owner = { 0, NULL };
+	struct om_store *store;
+	const char *lang, *op, *id, *days_text;
+	char *error = NULL;
+	long days = 0;
+	int ret;
+
+	store = web_link_store_for(req, WEB_PORTAL_SENDER_ACTION, NULL, &claims, &lang, resp);
+	if (store == NULL || !web_link_csrf_spend(req, store, claims.mailbox, lang, resp))
+		return;
+	op = web_form_get(&req->form, "op");
+	id = web_form_get(&req->form, "id");
+	days_text = web_form_get(&req->form, "days");
+	if (op == NULL || id == NULL || !om_vault_id_valid(id) ||
+	    (strcmp(op, "revoke") != 0 && strcmp(op, "expiry") != 0) ||
+	    (strcmp(op, "expiry") == 0 &&
+	     (days_text == NULL || om_parse_long(days_text, 1, 365, &days) < 0))) {
+		web_page_message(req, resp, 400, lang, WT_BAD_REQUEST_TITLE,
+				 WT_BAD_REQUEST_BODY, 0);
+		return;
+	}
+	/* only the sender's own message */
+	if (om_store_portal_get(store, id, web_portal_owner_cb, &owner, &error) < 0) {
+		om_log_error("portal=%s: %s", id, error);
+		free(error);
+		web_page_unavailable(req, resp, lang);
+		return;
+	}
+	if (!owner.found || strcmp(owner.sender, claims.mailbox) != 0) {
+		free(owner.sender);
+		web_page_message(req, resp, 410, lang, WT_GONE_TITLE, WT_PORTAL_GONE_BODY, 0);
+		return;
+	}
+	free(owner.sender);
+	ret = strcmp(op, "revoke") == 0 ? om_store_portal_revoke(store, id, &error) :
+		om_store_portal_set_expires(store, id, (long long)req->now + days * 86400,
+					    &error);
+	if (ret < 0) {
+		om_log_error("portal=%s %s: %s", id, op, error);
+		free(error);
+		web_page_unavailable(req, resp, lang);
+		return;
+	}
+	om_log_info("client=%s portal=%s sender=%s %s%s", req->address, id, claims.mailbox, op,
+		    ret == 0 ? " (nothing changed)" : "");
+	web_portal_sent_page(req, resp, store, claims.mailbox,
+			     strcmp(op, "revoke") == 0 ? WT_PORTAL_DONE_REVOKE :
+			     WT_PORTAL_DONE_EXPIRY);
 }

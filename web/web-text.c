@@ -207,6 +207,18 @@ static const char *const web_text_ja[WT_COUNT] = {
 	[WT_PORTAL_DOWNLOAD] = "ダウンロード",
 	[WT_PORTAL_HTML_NOTE] = "HTML 本文は安全のためスクリプトと画像を取り除いて表示しています。",
 	[WT_PORTAL_NO_BODY] = "（本文なし）",
+	[WT_PORTAL_SENT_TITLE] = "ポータルで送ったメール",
+	[WT_PORTAL_SENT_INTRO] = "暗号化して届けたメールの閲覧状況です。取り消すと鍵が破棄され、誰も開けなくなります。",
+	[WT_PORTAL_SENT_EMPTY] = "ポータルで送ったメールはありません。",
+	[WT_PORTAL_RECIPIENTS] = "宛先",
+	[WT_PORTAL_HISTORY] = "閲覧記録",
+	[WT_PORTAL_NOT_OPENED] = "まだ開かれていません",
+	[WT_PORTAL_REVOKE] = "取り消す（開けなくする）",
+	[WT_PORTAL_REVOKED] = "取り消し済み",
+	[WT_PORTAL_EXPIRY_DAYS] = "今から何日間",
+	[WT_PORTAL_SET_EXPIRY] = "閲覧期限を変更",
+	[WT_PORTAL_DONE_REVOKE] = "取り消しました。このメールは誰も開けません。",
+	[WT_PORTAL_DONE_EXPIRY] = "閲覧期限を変更しました。",
 };
 
 static const char *const web_text_en[WT_COUNT] = {
@@ -411,6 +423,18 @@ static const char *const web_text_en[WT_COUNT] = {
 	[WT_PORTAL_DOWNLOAD] = "Download",
 	[WT_PORTAL_HTML_NOTE] = "The HTML body is shown without scripts and images, for safety.",
 	[WT_PORTAL_NO_BODY] = "(no text)",
+	[WT_PORTAL_SENT_TITLE] = "Mail sent through the portal",
+	[WT_PORTAL_SENT_INTRO] = "Who opened your encrypted mail. Withdrawing destroys its key: nobody can open it any more.",
+	[WT_PORTAL_SENT_EMPTY] = "No mail sent through the portal.",
+	[WT_PORTAL_RECIPIENTS] = "Recipients",
+	[WT_PORTAL_HISTORY] = "Views",
+	[WT_PORTAL_NOT_OPENED] = "Not opened yet",
+	[WT_PORTAL_REVOKE] = "Withdraw (make it unreadable)",
+	[WT_PORTAL_REVOKED] = "Withdrawn",
+	[WT_PORTAL_EXPIRY_DAYS] = "Days from now",
+	[WT_PORTAL_SET_EXPIRY] = "Change the expiry",
+	[WT_PORTAL_DONE_REVOKE] = "Withdrawn: nobody can open this mail any more.",
+	[WT_PORTAL_DONE_EXPIRY] = "The expiry was changed.",
 };
 
 const char *web_text(const char *lang, enum web_text id)

@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -285,4 +286,9 @@ void om_vault_code_hash(const char *id, const char *recipient, const char *code,
 	crypto_generichash_update(&st, (const unsigned char *)code, strlen(code));
 	crypto_generichash_final(&st, h, sizeof(h));
 	sodium_bin2hex(hex_r, OM_VAULT_CODE_HASH_LEN + 1, h, sizeof(h));
+}
+
+void om_vault_code_new(char code_r[7])
+{
+	snprintf(code_r, 7, "%06u", (unsigned int)randombytes_uniform(1000000));
 }

@@ -25,8 +25,8 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import (send_as, wait_sink,  # noqa: F401
-                     Tap, check, run_suite, wait_mail)  # noqa: E402
+from omtest import (Tap, check, decoded, forms_of, http, run_suite,  # noqa: E402
+                    send_as, wait_mail)
 
 tap = Tap()
 
@@ -167,6 +167,76 @@ def hidden_subject_says_kenmei_hihyouji(st):
     finally:
         st.ctl("domain", "unset", "example.test", "portal-subject")
         st.ctl("domain", "unset", "example.test", "language")
+
+
+def sender_page(st, sid):
+    """The /ps/ link of the sender's notice about the mail sid."""
+    raw = wait_mail(st, SENDER, lambda r: sid in decoded(r) and "/ps/" in decoded(r),
+                    "sender notice for %s" % sid)
+    link = re.search(r"(http://127\.0\.0\.1:\d+/ps/[A-Za-z0-9_\-.]+)", decoded(raw))
+    check(link, "no /ps/ link: %r" % decoded(raw)[:600])
+    return link.group(1)
+
+
+def post_form(url, page, pid, op, extra=None):
+    forms = [f for f in forms_of(page) if f["op"] == op and f["hidden"].get("id") == pid]
+    check(len(forms) == 1, "no %s form for %s" % (op, pid))
+    data = dict(forms[0]["fields"])
+    data["op"] = op
+    data.update(extra or {})
+    return http(url, data)
+
+
+@tap.case
+def sender_revokes_and_the_link_is_refused(st):
+    sid, body = mk(), mk()
+    send_as(st, SENDER, ["ext5@far.example"], mail(sid, body, "ext5@far.example"))
+    _, rtext = text_of(notice_at_sink(st, "ext5@far.example"))
+    rlink = re.search(r"(http://127\.0\.0\.1:\d+/p/\S+)", rtext).group(1)
+    code, _, page = http(rlink)
+    check(code == 200 and sid in page, "recipient page before revoke: %d" % code)
+    pid = portal_rows(st, sid)[0][0]
+    slink = sender_page(st, sid)
+    code, _, page = http(slink)
+    check(code == 200 and sid in page and "ext5@far.example" in page,
+          "sender page: %d %r" % (code, page[:300]))
+    # a POST without its CSRF value changes nothing
+    code, _, _ = http(slink, {"op": "revoke", "id": pid})
+    check(code == 403 and portal_rows(st, sid)[0][6] == 0, "revoked without CSRF: %d" % code)
+    # change the expiry: 1 day from now
+    code, _, page = post_form(slink, page, pid, "expiry", {"days": "1"})
+    row = portal_rows(st, sid)[0]
+    check(code == 200 and abs(row[5] - (time.time() + 86400)) < 120, "expiry: %d %r" % (code, row))
+    code, _, page = post_form(slink, page, pid, "revoke")
+    row = portal_rows(st, sid)[0]
+    check(code == 200 and row[6] == 1 and row[4] == "", "revoke: %d %r" % (code, row))
+    code, _, page = http(rlink)
+    check(code == 410 and body not in page and sid not in page, "opened after revoke: %d" % code)
+    # another sender's token cannot touch it: the sender page lists only
+    # the sender's own (a forged id for another message is refused 410)
+
+
+@tap.case
+def cron_removes_expired_ciphertext_and_rows(st):
+    sid, body = mk(), mk()
+    send_as(st, SENDER, ["ext6@far.example"], mail(sid, body, "ext6@far.example"))
+    notice_at_sink(st, "ext6@far.example")
+    pid = portal_rows(st, sid)[0][0]
+    path = os.path.join(st.dir, "portal", pid)
+    st.ctl("cron", "--now")
+    check(os.path.exists(path) and portal_rows(st, sid), "cron removed before the expiry")
+    with store(st) as db:
+        db.execute("INSERT INTO portal_views(id, recipient, what, at) VALUES (?, ?, 'view', 1)",
+                   (pid, "ext6@far.example"))
+        db.execute("UPDATE portal_messages SET expires = ? WHERE id = ?",
+                   (int(time.time()) - 10, pid))
+    out = st.ctl("cron", "--now").stdout.decode()
+    check("portal-expiry: 1 portal messages removed" in out, "cron said %r" % out)
+    check(not os.path.exists(path), "ciphertext left after expiry")
+    with store(st) as db:
+        left = [db.execute("SELECT count(*) FROM %s WHERE id = ?" % t, (pid,)).fetchone()[0]
+                for t in ("portal_messages", "portal_views", "portal_codes")]
+    check(left == [0, 0, 0], "rows left: %r" % left)
 
 
 @tap.case
