@@ -26,7 +26,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from omtest import (Tap, check, decoded, forms_of, http, run_suite,  # noqa: E402
-                    send_as, wait_mail)
+                    send_as, wait_mail, wait_sink)
 
 tap = Tap()
 
