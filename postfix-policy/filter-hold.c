@@ -846,6 +846,16 @@ static void filter_hold_send(struct filter_daemon *d, struct om_store *store,
 	/* an earlier release's copy is in Postfix (killed before the
 	   rename): recorded sent, not sent again */
 	before = filter_hold_queued(d, id, qid, sizeof(qid));
+	/* outbound-portal: a held copy is the plaintext; never to an external
+	   recipient (doc/portal.md): refused, fail closed */
+	if (!before && filter_portal_blocks_release(store, copy.sender, rcpts, count,
+						    &error) != 0) {
+		om_log_error("hold %s: release refused: %s", id, error != NULL ? error :
+			     "outbound-portal: external recipients");
+		om_buf_printf(answer, "FAIL %s\n", "outbound-portal is on for the sender: "
+			      "the held mail would reach external recipients in clear");
+		goto back;
+	}
 	if (before) {
 		outcome = "already queued as ";
 		for (i = 0; i < count; i++)

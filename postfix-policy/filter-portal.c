@@ -685,3 +685,22 @@ out:
 	free(row.sender);
 	free(row.subject);
 }
+
+int filter_portal_blocks_release(struct om_store *store, const char *sender,
+				 char **rcpts, size_t count, char **error_r)
+{
+	struct filter_envelope env;
+	unsigned char *portal;
+	int ret;
+
+	if (count == 0)
+		return 0;
+	memset(&env, 0, sizeof(env));
+	env.sender = (char *)sender;
+	env.rcpts = rcpts;
+	env.rcpt_count = count;
+	portal = om_calloc(count, 1);
+	ret = filter_portal_wanted(store, &env, portal, error_r);
+	free(portal);
+	return ret != 0;
+}

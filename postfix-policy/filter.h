@@ -164,6 +164,12 @@ int filter_portal_inline_defer(struct filter_worker *w, const struct filter_enve
    answer (OK, STATE none|revoked|expired|locked, FAIL). */
 void filter_portal_code_send(struct filter_daemon *d, struct om_store *store,
 			     const char *args, struct om_buf *answer);
+/* A held mail's release (filter-hold.c): 1 (refuse it) when sender
+   subscribes to outbound-portal and a recipient is external - the held
+   copy is the plaintext -, or when the settings cannot be read (-1 with
+   *error_r is also a refusal); 0 go on. */
+int filter_portal_blocks_release(struct om_store *store, const char *sender,
+				 char **rcpts, size_t count, char **error_r);
 /* As root: the isolation key's public half.  0 (a warning without it). */
 int filter_portal_setup(struct filter_daemon *d, char **error_r);
 /* Removes the kept password once the message's spool file is gone. */

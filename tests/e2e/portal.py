@@ -240,6 +240,38 @@ def cron_removes_expired_ciphertext_and_rows(st):
 
 
 @tap.case
+def a_held_mail_is_not_released_in_clear_once_the_portal_is_on(st):
+    """A hold made before outbound-portal was turned on: its release would
+    send the plaintext to the external recipient; it is refused and stays
+    held (fail closed)."""
+    sender = "dave@example.test"
+    st.ctl("sub", "set", sender, "outbound-hold", "on")
+    time.sleep(1.6)
+    sid, body = mk(), mk()
+    send_as(st, sender, ["ext7@far.example"], mail(sid, body, "ext7@far.example", frm=sender))
+    hid = None
+    deadline = time.time() + 40
+    while hid is None and time.time() < deadline:
+        for line in st.ctl("hold", "list", sender).stdout.decode().splitlines():
+            f = line.split("\t")
+            if len(f) >= 7 and f[1] == "held":
+                hid = f[0]
+        time.sleep(0.3)
+    check(hid, "no hold; filter log:\n%s" % st.tail("filter.log"))
+    st.ctl("sub", "set", sender, "outbound-portal", "on")
+    r = st.ctl("hold", "release", hid, check=False)
+    out = (r.stdout + r.stderr).decode()
+    check(r.returncode != 0 and "outbound-portal" in out, "release: %d %r" % (r.returncode, out))
+    time.sleep(3)
+    for name in os.listdir(st.OUTBOUND_SINK_DIR):
+        with open(os.path.join(st.OUTBOUND_SINK_DIR, name), "rb") as f:
+            check(body.encode() not in f.read(), "the held plaintext went out")
+    rows = st.ctl("hold", "list", sender).stdout.decode()
+    check(hid in rows and "\theld\t" in rows, "not held again: %r" % rows)
+    st.ctl("hold", "discard", hid)
+
+
+@tap.case
 def zip_and_portal_cannot_both_be_on(st):
     r = st.ctl("sub", "set", SENDER, "outbound-zip", "on", check=False)
     check(r.returncode != 0 and b"cannot both be on" in r.stderr,
