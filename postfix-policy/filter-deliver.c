@@ -1316,8 +1316,8 @@ static int filter_inline_portal(struct filter_job *job)
 	if (ret != 0)
 		filter_tempfail(job, ret < 0 ? "4.3.0 outbound portal unavailable" :
 				"4.7.0 outbound portal: try again in a moment", error != NULL ?
-				error : "portal mail must go after the queue: policyd's "
-				"snapshot is behind");
+				error : "outbound-portal: external recipients are for "
+				"omamori-filter, after the queue");
 	free(error);
 	return ret != 0;
 }
