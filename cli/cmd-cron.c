@@ -74,6 +74,7 @@ static int cron_zip_password_expiry(struct ctl *ctl, const struct cron_run *run)
 static int cron_url_clicks_expiry(struct ctl *ctl, const struct cron_run *run);
 static int cron_isolated_expiry(struct ctl *ctl, const struct cron_run *run);
 static int cron_isolated_orphans(struct ctl *ctl, const struct cron_run *run);
+static int cron_portal_expiry(struct ctl *ctl, const struct cron_run *run);
 
 static const struct cron_task cron_tasks[] = {
 	{ "quarantine-retention", -1, 0, cron_quarantine_retention },
@@ -83,6 +84,7 @@ static const struct cron_task cron_tasks[] = {
 	{ "url-clicks-expiry", -1, -1, cron_url_clicks_expiry },
 	{ "isolated-expiry", -1, -1, cron_isolated_expiry },
 	{ "isolated-orphans", -1, 7, cron_isolated_orphans },
+	{ "portal-expiry", -1, -1, cron_portal_expiry },
 };
 
 /* outbound-hold's expiry (cmd-hold.c) */
@@ -188,6 +190,58 @@ static int cron_isolated_expiry(struct ctl *ctl, const struct cron_run *run)
 	free(c.ids);
 	if (done > 0)
 		printf("isolated-expiry: %zu isolated files removed\n", done);
+	return ret;
+}
+
+/* ---- the encrypted delivery portal (issue 17, doc/portal.md) ---- */
+
+static void cron_portal_cb(void *context, const struct om_store_portal *p)
+{
+	struct cron_isolated *c = context;
+
+	if (!om_vault_id_valid(p->id))
+		return;
+	if (c->count == c->cap) {
+		c->cap = c->cap == 0 ? 64 : c->cap * 2;
+		c->ids = om_realloc(c->ids, c->cap * sizeof(*c->ids));
+	}
+	c->ids[c->count++] = om_strdup(p->id);
+}
+
+/* Portal messages past their expiry: the ciphertext, then the row (its
+   sealed key), its views and codes. */
+static int cron_portal_expiry(struct ctl *ctl, const struct cron_run *run)
+{
+	struct cron_isolated c = { NULL, 0, 0 };
+	char *error = NULL, *path;
+	size_t i, done = 0;
+	int ret = 0;
+
+	if (om_store_portal_due(ctl_store(ctl, 0), (long long)run->now, cron_portal_cb, &c,
+				&error) < 0) {
+		ctl_error("cron: portal-expiry: %s", error);
+		free(error);
+		return -1;
+	}
+	for (i = 0; i < c.count; i++) {
+		path = om_asprintf("%s/%s", ctl->config->portal_dir, c.ids[i]);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			ctl_error("cron: portal-expiry: %s: %s", path, strerror(errno));
+			ret = -1;
+		} else if (om_store_portal_delete(ctl_store(ctl, 0), c.ids[i], &error) < 0) {
+			ctl_error("cron: portal-expiry: %s", error);
+			free(error);
+			error = NULL;
+			ret = -1;
+		} else {
+			done++;
+		}
+		free(path);
+		free(c.ids[i]);
+	}
+	free(c.ids);
+	if (done > 0)
+		printf("portal-expiry: %zu portal messages removed\n", done);
 	return ret;
 }
 

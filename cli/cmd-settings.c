@@ -83,6 +83,36 @@ static void ctl_warn_outbound(const struct ctl *ctl, const char *key,
 			ctl->config->path);
 }
 
+/* outbound-zip and outbound-portal exclude each other (seed 001: 併用で
+   きません): turning one on where the other is in effect on is refused.
+   type/key: the mailbox, or a domain (its "postmaster@" stands for the
+   domain's own value). */
+static int ctl_check_exclusive(struct ctl *ctl, enum om_settings_key type,
+			       const char *key, const char *name, const char *value)
+{
+	const char *other = strcmp(name, OM_FEATURE_OUTBOUND_ZIP) == 0 ?
+		OM_FEATURE_OUTBOUND_PORTAL : strcmp(name, OM_FEATURE_OUTBOUND_PORTAL) == 0 ?
+		OM_FEATURE_OUTBOUND_ZIP : NULL;
+	enum om_sub_state state;
+	const char *source;
+	char *mailbox, *error = NULL;
+	int ret;
+
+	if (other == NULL || strcmp(value, "on") != 0 || type == OM_KEY_GLOBAL)
+		return 0;
+	mailbox = type == OM_KEY_MAILBOX ? om_strdup(key) : om_asprintf("postmaster@%s", key);
+	ret = om_settings_subscription(ctl_store(ctl, 0), mailbox, other, &state, &source,
+				       &error);
+	free(mailbox);
+	if (ret < 0)
+		return ctl_fail(error);
+	if (state == OM_SUB_ON)
+		return ctl_error("%s: %s is on (%s); %s and %s cannot both be on: turn "
+				 "it off first", key, other, source, OM_FEATURE_OUTBOUND_ZIP,
+				 OM_FEATURE_OUTBOUND_PORTAL);
+	return 0;
+}
+
 static int ctl_sub_set(struct ctl *ctl, const char *word, const char *feature,
 		       const char *state)
 {
@@ -95,6 +125,8 @@ static int ctl_sub_set(struct ctl *ctl, const char *word, const char *feature,
 		return ret;
 	if (om_settings_state_parse(state) < 0)
 		return ctl_error("state must be on, paused or off, not '%s'", state);
+	if ((ret = ctl_check_exclusive(ctl, OM_KEY_MAILBOX, mailbox, feature, state)) != 0)
+		return ret;
 	if (om_store_subscription_set(ctl_store(ctl, 0), mailbox, feature,
 				      state, &error) < 0) {
 		return ctl_fail(error);
@@ -215,6 +247,8 @@ static int ctl_domain_set(struct ctl *ctl, enum om_settings_key type,
 	int ret;
 
 	if (type == OM_KEY_MAILBOX && (ret = ctl_check_mailbox_setting(word, name)) != 0)
+		return ret;
+	if ((ret = ctl_check_exclusive(ctl, type, key, name, value)) != 0)
 		return ret;
 	if (om_settings_domain_check(name, value, &error) < 0 ||
 	    om_store_domain_set(ctl_store(ctl, 0), key, name, value, &error) < 0) {

@@ -1343,6 +1343,41 @@ static unsigned int filter_read_seal(struct filter_job *job)
 	return done;
 }
 
+/* ---- outbound-portal (filter-portal.c) ---- */
+
+/* 0 go on (the message goes to the internal recipients only, when any),
+   1 answered: every recipient went to the portal, or tempfailed. */
+static int filter_deliver_portal(struct filter_job *job)
+{
+	unsigned char *portal = om_calloc(job->env->rcpt_count + 1, 1);
+	char *error = NULL;
+	int ret = filter_portal(job->w, job->env, job->qid, job->spool_name, job->msg,
+				job->len, portal, &error);
+
+	if (ret < 0) {
+		filter_tempfail(job, "4.3.0 outbound portal unavailable", error);
+		free(error);
+	} else if (ret > 0) {
+		filter_send_unheld(job, portal, "portal");
+	}
+	free(portal);
+	return ret != 0;
+}
+
+static int filter_inline_portal(struct filter_job *job)
+{
+	char *error = NULL;
+	int ret = filter_portal_inline_defer(job->w, job->env, &error);
+
+	if (ret != 0)
+		filter_tempfail(job, ret < 0 ? "4.3.0 outbound portal unavailable" :
+				"4.7.0 outbound portal: try again in a moment", error != NULL ?
+				error : "outbound-portal: external recipients are for "
+				"omamori-filter, after the queue");
+	free(error);
+	return ret != 0;
+}
+
 void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 		    const char *msg, size_t len, struct filter_reply *replies)
 {
@@ -1399,6 +1434,9 @@ void filter_deliver(struct filter_worker *w, const struct filter_envelope *env,
 	if ((done & FILTER_DONE_ZIP) == 0 && filter_deliver_zip(&job) != 0)
 		goto out;
 	job.zipped = 1;
+	/* outbound-portal (filter-portal.c): external recipients get a notice */
+	if (filter_deliver_portal(&job) != 0)
+		goto out;
 	/* the hold keeps what would go out: after the Bcc and the ZIP */
 	if (!plan.hold || filter_deliver_hold(&job) == 0)
 		filter_send(&job);
@@ -1466,6 +1504,12 @@ void filter_inline(struct filter_worker *w, const struct filter_envelope *env,
 	}
 	if (txn)
 		om_store_read_end(w->store);
+	/* outbound-portal: the milter cannot take recipients out; policyd
+	   routes such mail after the queue (omamori-submit then leaves it to
+	   omamori-filter, unsealed), a stale snapshot tempfails; asked first,
+	   so that nothing (a scan, an alert, a notice) is done twice */
+	if (filter_inline_portal(&job) != 0)
+		goto out;
 	if (audit)
 		plan.bcc = 0;
 	if (plan.virus && filter_virus(&job, &plan) != 0)

@@ -883,6 +883,16 @@ static void filter_hold_send(struct filter_daemon *d, struct om_store *store,
 	/* an earlier release's copy is in Postfix (killed before the
 	   rename): recorded sent, not sent again */
 	before = filter_hold_queued(d, id, qid, sizeof(qid));
+	/* outbound-portal: a held copy is the plaintext; never to an external
+	   recipient (doc/portal.md): refused, fail closed */
+	if (!before && filter_portal_blocks_release(store, copy.sender, rcpts, count,
+						    &error) != 0) {
+		om_log_error("hold %s: release refused: %s", id, error != NULL ? error :
+			     "outbound-portal: external recipients");
+		om_buf_printf(answer, "FAIL %s\n", "outbound-portal is on for the sender: "
+			      "the held mail would reach external recipients in clear");
+		goto back;
+	}
 	if (!before && (copy.flags & OM_HOLD_FLAG_ZIP_AT_RELEASE) != 0 &&
 	    filter_hold_zip(d, store, id, &copy, rcpts, count, &msg, &error) < 0) {
 		om_log_error("hold %s: release: the ZIP: %s", id, error);
@@ -965,6 +975,10 @@ static void filter_hold_command(struct filter_daemon *d, struct om_store *store,
 			om_buf_append_str(answer, "STATE none\n");
 		else
 			filter_zip_password_send(d, store, line + 8, answer);
+		return;
+	}
+	if (strncmp(line, "PORTALCODE ", 11) == 0) {
+		filter_portal_code_send(d, store, line + 11, answer);
 		return;
 	}
 	if (strncmp(line, "RELEASE ", 8) == 0) {

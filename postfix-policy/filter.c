@@ -199,6 +199,7 @@ static void filter_setup(struct filter_daemon *d, const char *config_path,
 	    filter_listen(d, &error) < 0 ||
 	    filter_hold_setup(d, &error) < 0 ||
 	    filter_zip_setup(d, &error) < 0 ||
+	    filter_portal_setup(d, &error) < 0 ||
 	    om_daemon_drop_privileges_groups(d->config->filter_user,
 					     d->config->filter_group, &error) < 0 ||
 	    filter_open_spool(d, &error) < 0 ||

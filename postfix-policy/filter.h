@@ -34,6 +34,10 @@ struct filter_daemon {
 	   the notice has no link to the recipients' button */
 	struct om_token_keys zip_keys;
 	int have_zip_keys;
+	/* outbound-portal (filter-portal.c): the isolation key's public
+	   half; without it portal mail is tempfailed */
+	unsigned char portal_pk[32];
+	int have_portal_pk;
 };
 
 /* One worker thread: one connection at a time, its own store handle. */
@@ -170,6 +174,34 @@ void filter_brake_alert(struct filter_worker *w, const struct filter_envelope *e
 int filter_zip(struct filter_worker *w, const struct filter_envelope *env,
 	       const char *qid, const char *spool_name, const char *msg, size_t len,
 	       struct om_buf *out, char **error_r);
+/* outbound-portal (filter-portal.c, doc/portal.md): when the sender
+   subscribes and some recipients are external, the message is kept
+   encrypted in portal_dir and each external recipient (portal[i] set,
+   rcpt_count bytes) gets a notice with a link instead.  1 done (the
+   caller sends the message to the others only), 0 nothing to do, -1
+   with *error_r: tempfail (nothing went to an external recipient but,
+   on a retry's second try, a notice). */
+int filter_portal(struct filter_worker *w, const struct filter_envelope *env,
+		  const char *qid, const char *spool_name, const char *msg, size_t len,
+		  unsigned char *portal, char **error_r);
+/* The before-queue path: 1 when the message has portal recipients (the
+   milter cannot take them out: it must go after the queue), 0 not, -1. */
+int filter_portal_inline_defer(struct filter_worker *w, const struct filter_envelope *env,
+			       char **error_r);
+/* The control socket's PORTALCODE ID RECIPIENT (quarantine/hold.h): a
+   new 6-digit code (10 minutes) for recipient of portal message id, its
+   hash stored, the code mailed to recipient; the answer line into
+   answer (OK, STATE none|revoked|expired|locked, FAIL). */
+void filter_portal_code_send(struct filter_daemon *d, struct om_store *store,
+			     const char *args, struct om_buf *answer);
+/* A held mail's release (filter-hold.c): 1 (refuse it) when sender
+   subscribes to outbound-portal and a recipient is external - the held
+   copy is the plaintext -, or when the settings cannot be read (-1 with
+   *error_r is also a refusal); 0 go on. */
+int filter_portal_blocks_release(struct om_store *store, const char *sender,
+				 char **rcpts, size_t count, char **error_r);
+/* As root: the isolation key's public half.  0 (a warning without it). */
+int filter_portal_setup(struct filter_daemon *d, char **error_r);
 /* Removes the kept password once the message's spool file is gone. */
 void filter_zip_forget(struct filter_worker *w, const char *spool_name);
 /* As root: reads zip_key_path (a warning when it cannot: the ZIP still

@@ -84,6 +84,8 @@ static const struct web_route web_routes[] = {
 	{ "/z/", 1, web_zip_show, web_zip_act },
 	{ "/u/", 1, web_gate_show, web_gate_act },
 	{ "/f/", 1, web_isolate_show, web_isolate_get },
+	{ "/p/", 1, web_portal_show, web_portal_act },
+	{ "/ps/", 1, web_portal_sender_show, web_portal_sender_act },
 	{ "/me/", 1, web_me_show, web_me_change },
 	{ "/login", 0, web_login_show, web_login_post },
 	{ "/logo", 0, web_logo, NULL },

@@ -166,6 +166,13 @@ void web_gate_act(struct web_request *req, struct web_response *resp);
    (GET) and its download (POST, CSRF) */
 void web_isolate_show(struct web_request *req, struct web_response *resp);
 void web_isolate_get(struct web_request *req, struct web_response *resp);
+/* web-portal.c: /p/<token>, the encrypted delivery portal (issue 17):
+   the page (GET); a one-time code, opening, a download (POST, CSRF) */
+void web_portal_show(struct web_request *req, struct web_response *resp);
+void web_portal_act(struct web_request *req, struct web_response *resp);
+/* /ps/<token>: the sender's portal mail, views, revoke, expiry */
+void web_portal_sender_show(struct web_request *req, struct web_response *resp);
+void web_portal_sender_act(struct web_request *req, struct web_response *resp);
 /* web-me.c: /me/<token>, the user's own settings */
 void web_me_show(struct web_request *req, struct web_response *resp);
 void web_me_change(struct web_request *req, struct web_response *resp);

@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -270,4 +271,24 @@ int om_vault_read(int fd, const struct om_token_keys *keys, const char *id,
 		return om_vault_fail(error_r, "vault: the file is changed, cut or too large");
 	}
 	return 0;
+}
+
+void om_vault_code_hash(const char *id, const char *recipient, const char *code,
+			char hex_r[OM_VAULT_CODE_HASH_LEN + 1])
+{
+	crypto_generichash_state st;
+	unsigned char h[32];
+
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	crypto_generichash_update(&st, (const unsigned char *)"omamori-portal-code\n", 20);
+	crypto_generichash_update(&st, (const unsigned char *)id, strlen(id) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)recipient, strlen(recipient) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)code, strlen(code));
+	crypto_generichash_final(&st, h, sizeof(h));
+	sodium_bin2hex(hex_r, OM_VAULT_CODE_HASH_LEN + 1, h, sizeof(h));
+}
+
+void om_vault_code_new(char code_r[7])
+{
+	snprintf(code_r, 7, "%06u", (unsigned int)randombytes_uniform(1000000));
 }

@@ -53,4 +53,13 @@ int om_vault_read(int fd, const struct om_token_keys *keys, const char *id,
 		  const char *sealed, size_t max_size, struct om_buf *out,
 		  char **error_r);
 
+/* The portal's one-time codes (doc/portal.md): the store keeps this
+   hash (BLAKE2b-256 over id, recipient and code: 64 hex digits and a NUL
+   into hex_r), never the code. */
+#define OM_VAULT_CODE_HASH_LEN 64
+/* A new random 6-digit code and its NUL into code_r. */
+void om_vault_code_new(char code_r[7]);
+void om_vault_code_hash(const char *id, const char *recipient, const char *code,
+			char hex_r[OM_VAULT_CODE_HASH_LEN + 1]);
+
 #endif

@@ -124,6 +124,11 @@ static const char *om_route_queue_why(const struct om_settings_source *src,
 		return "outbound-audit: the domain's audit rules may hold it";
 	if (om_route_hold_may(src, mailbox, rcpt))
 		return "outbound-hold: its conditions may be met";
+	/* the portal takes external recipients out of the envelope: the
+	   milter does not (doc/portal.md) */
+	if (om_route_on(src, mailbox, OM_FEATURE_OUTBOUND_PORTAL) &&
+	    !om_route_inside(src, mailbox, rcpt))
+		return "outbound-portal: an external recipient";
 	return NULL;
 }
 

@@ -41,6 +41,7 @@ static const struct om_param om_params[] = {
 	{ "templates_dir", OM_PARAM_STR, OFF(templates_dir), "/usr/share/omamori/templates", 0, 0, NULL },
 	{ "attachment_rules", OM_PARAM_STR, OFF(attachment_rules), "/etc/omamori/attachments.rules", 0, 0, NULL },
 	{ "isolate_dir", OM_PARAM_STR, OFF(isolate_dir), "/var/lib/omamori/isolated", 0, 0, NULL },
+	{ "portal_dir", OM_PARAM_STR, OFF(portal_dir), "/var/lib/omamori/portal", 0, 0, NULL },
 	{ "isolate_key_path", OM_PARAM_STR, OFF(isolate_key_path), "/etc/omamori/isolate.key", 0, 0, NULL },
 	{ "geoip_database", OM_PARAM_STR, OFF(geoip_database), "/var/lib/GeoIP/GeoLite2-Country.mmdb", 0, 0, NULL },
 	{ "sandbox_command", OM_PARAM_STR, OFF(sandbox_command), "", 0, 0, NULL },

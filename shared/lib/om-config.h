@@ -51,6 +51,10 @@ struct om_config {
 	char *geoip_database;
 	long sandbox_max_wait;
 	long sandbox_timeout;
+	/* the encrypted delivery portal (doc/portal.md): the messages kept
+	   encrypted under a key sealed to isolate_key_path's public half
+	   (omamori-filter writes, omamori-web reads: group omamori) */
+	char *portal_dir;
 	char *scan_temp_dir;	/* libclamav's scratch space ("" = its default) */
 	char *default_language;
 	char *notice_from;

@@ -93,26 +93,67 @@ static int om_hold_read_line(int fd, char *line, size_t size, uint64_t deadline,
 	}
 }
 
+static int om_hold_send(const struct om_config *config, char *req,
+			enum om_hold_answer *answer_r, char **text_r, char **error_r);
+
 int om_hold_request(const struct om_config *config, enum om_hold_op op,
 		    const char *id, enum om_hold_answer *answer_r,
 		    char **text_r, char **error_r)
 {
-	char line[OM_HOLD_LINE_MAX + 1], *req;
-	size_t done = 0, len;
-	ssize_t n;
-	int fd;
-
 	*answer_r = OM_HOLD_ANSWER_NONE;
 	*text_r = NULL;
 	if (!om_hold_id_valid(id)) {
 		*error_r = om_strdup("not a hold id");
 		return -1;
 	}
-	fd = om_hold_connect(config->filter_control, error_r);
-	if (fd < 0)
+	return om_hold_send(config, om_asprintf("%s %s\n", op == OM_HOLD_OP_RELEASE ?
+						"RELEASE" : op == OM_HOLD_OP_DISCARD ?
+						"DISCARD" : "ZIPPASS", id),
+			    answer_r, text_r, error_r);
+}
+
+/* An address fit for one word of a request line. */
+static int om_hold_address_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 254 || strchr(s, '@') == NULL)
+		return 0;
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+int om_hold_portal_code(const struct om_config *config, const char *id,
+			const char *recipient, enum om_hold_answer *answer_r,
+			char **text_r, char **error_r)
+{
+	*answer_r = OM_HOLD_ANSWER_NONE;
+	*text_r = NULL;
+	if (!om_hold_id_valid(id) || !om_hold_address_ok(recipient)) {
+		*error_r = om_strdup("not a portal id or address");
 		return -1;
-	req = om_asprintf("%s %s\n", op == OM_HOLD_OP_RELEASE ? "RELEASE" :
-			  op == OM_HOLD_OP_DISCARD ? "DISCARD" : "ZIPPASS", id);
+	}
+	return om_hold_send(config, om_asprintf("PORTALCODE %s %s\n", id, recipient),
+			    answer_r, text_r, error_r);
+}
+
+/* Sends req (freed) and reads the one answer line. */
+static int om_hold_send(const struct om_config *config, char *req,
+			enum om_hold_answer *answer_r, char **text_r, char **error_r)
+{
+	char line[OM_HOLD_LINE_MAX + 1];
+	size_t done = 0, len;
+	ssize_t n;
+	int fd;
+
+	fd = om_hold_connect(config->filter_control, error_r);
+	if (fd < 0) {
+		free(req);
+		return -1;
+	}
 	len = strlen(req);
 	while (done < len) {
 		n = write(fd, req + done, len - done);

@@ -10,6 +10,8 @@
  *	C: RELEASE <id>			C: DISCARD <id>
  *	C: ZIPPASS <id>			(outbound-zip: mail the archive's
  *					kept password to its recipients)
+ *	C: PORTALCODE <id> <recipient>	(outbound-portal: a new one-time
+ *					code mailed to that recipient)
  *	S: OK <text>			the hold was sent (text: "sent as QID")
  *					or discarded, now, by this request
  *	S: STATE <state>		not done: the hold is sent, discarded,
@@ -57,6 +59,12 @@ int om_hold_id_valid(const char *id);
 int om_hold_request(const struct om_config *config, enum om_hold_op op,
 		    const char *id, enum om_hold_answer *answer_r,
 		    char **text_r, char **error_r);
+
+/* PORTALCODE: asks omamori-filter to mail recipient of portal message id
+   a new one-time code (filter-portal.c).  As om_hold_request. */
+int om_hold_portal_code(const struct om_config *config, const char *id,
+			const char *recipient, enum om_hold_answer *answer_r,
+			char **text_r, char **error_r);
 
 /* Whether a kept zip password may be mailed to the recipients, given the
    outbound-hold of the same message (a kept password and its message's

@@ -18,7 +18,8 @@
 static const char *const om_features[] = {
 	OM_FEATURE_INBOUND_VIRUS, OM_FEATURE_OUTBOUND_VIRUS, OM_FEATURE_SPAM,
 	OM_FEATURE_OUTBOUND_BCC, OM_FEATURE_OUTBOUND_HOLD, OM_FEATURE_OUTBOUND_ZIP,
-	OM_FEATURE_OUTBOUND_SPAM, OM_FEATURE_ATTACHMENTS, OM_FEATURE_OUTBOUND_AUDIT, NULL
+	OM_FEATURE_OUTBOUND_SPAM, OM_FEATURE_ATTACHMENTS, OM_FEATURE_OUTBOUND_AUDIT,
+	OM_FEATURE_OUTBOUND_PORTAL, NULL
 };
 
 enum om_setting_type {
@@ -53,6 +54,9 @@ static const struct om_domain_setting om_domain_settings[] = {
 	{ OM_FEATURE_OUTBOUND_ZIP, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
 	{ OM_FEATURE_OUTBOUND_SPAM, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
 	{ OM_FEATURE_OUTBOUND_AUDIT, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	{ OM_FEATURE_OUTBOUND_PORTAL, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
+	{ OM_SETTING_PORTAL_DAYS, OM_SETTING_INTEGER, NULL, 1, 365, 0, "14" },
+	{ OM_SETTING_PORTAL_SUBJECT, OM_SETTING_WORDS, "show hide", 0, 0, 0, "show" },
 	{ OM_SETTING_OUTBOUND_SPAM_THRESHOLD, OM_SETTING_DECIMAL, NULL, -100, 100, 1,
 	  OM_DEFAULT_OUTBOUND_SPAM_THRESHOLD },
 	{ OM_SETTING_OUTBOUND_ADMIN, OM_SETTING_WORDS_OR_ADDRESS, "off", 0, 0, 0, "off" },
@@ -149,7 +153,8 @@ const char *om_settings_feature_names(void)
 	return OM_FEATURE_INBOUND_VIRUS " " OM_FEATURE_OUTBOUND_VIRUS " "
 		OM_FEATURE_SPAM " " OM_FEATURE_OUTBOUND_BCC " "
 		OM_FEATURE_OUTBOUND_HOLD " " OM_FEATURE_OUTBOUND_ZIP " "
-		OM_FEATURE_OUTBOUND_SPAM " " OM_FEATURE_ATTACHMENTS;
+		OM_FEATURE_OUTBOUND_SPAM " " OM_FEATURE_ATTACHMENTS " "
+		OM_FEATURE_OUTBOUND_PORTAL;
 }
 
 const char *om_settings_feature_nth(unsigned int i)
@@ -317,7 +322,8 @@ const char *om_settings_domain_names(void)
 		"attachment-action-disguise attachment-action-encrypted "
 		"attachment-action-macro attachment-action-active attachment-action-sandbox "
 		"attachment-isolate-archives attachment-isolate-all "
-		"attachment-isolate-days attachment-isolate-original";
+		"attachment-isolate-days attachment-isolate-original "
+		"outbound-portal portal-days portal-subject";
 }
 
 int om_settings_domain_valid(const char *name)

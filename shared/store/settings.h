@@ -15,6 +15,13 @@ struct om_store;
 #define OM_FEATURE_OUTBOUND_BCC "outbound-bcc"
 #define OM_FEATURE_OUTBOUND_HOLD "outbound-hold"
 #define OM_FEATURE_OUTBOUND_ZIP "outbound-zip"
+/* the encrypted delivery portal (issue 17, doc/portal.md): an external
+   recipient gets a notice with a link instead of the message, which is
+   kept encrypted for portal-days; exclusive with outbound-zip (seed 001);
+   portal-subject hide: the notice says 件名非表示 */
+#define OM_FEATURE_OUTBOUND_PORTAL "outbound-portal"
+#define OM_SETTING_PORTAL_DAYS "portal-days"
+#define OM_SETTING_PORTAL_SUBJECT "portal-subject"
 /* outgoing mail scored for spam (issue 14 item 6): held for the
    administrator at outbound-spam-threshold */
 #define OM_FEATURE_OUTBOUND_SPAM "outbound-spam"

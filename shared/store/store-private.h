@@ -276,6 +276,26 @@ struct om_store_backend {
 			   om_store_sandbox_cb *cb, void *context, char **error_r);
 	int (*sandbox_put)(struct om_store *store, const char *hash, const char *verdict,
 			   long long first_seen, long long now, char **error_r);
+	/* the encrypted delivery portal (store.h) */
+	int (*portal_add)(struct om_store *store, const struct om_store_portal *p,
+			  char **error_r);
+	int (*portal_list)(struct om_store *store, enum om_store_portal_which which,
+			   const char *key, long long due, om_store_portal_cb *cb,
+			   void *context, char **error_r);
+	int (*portal_change)(struct om_store *store, const char *id, long long expires,
+			     int revoke, char **error_r);
+	int (*portal_delete)(struct om_store *store, const char *id, char **error_r);
+	int (*portal_view_add)(struct om_store *store, const char *id,
+			       const char *recipient, const char *what, long long at,
+			       char **error_r);
+	int (*portal_views)(struct om_store *store, const char *id,
+			    om_store_portal_view_cb *cb, void *context, char **error_r);
+	int (*portal_code_set)(struct om_store *store, const char *id,
+			       const char *recipient, const char *code,
+			       long long expires, char **error_r);
+	int (*portal_code_check)(struct om_store *store, const char *id,
+				 const char *recipient, const char *code, long long now,
+				 int max_tries, int *tries_r, char **error_r);
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;

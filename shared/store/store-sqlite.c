@@ -123,6 +123,20 @@ enum om_stmt_id {
 	OM_SQL_AUDIT_LIST_ALL,
 	OM_SQL_SANDBOX_GET,
 	OM_SQL_SANDBOX_PUT,
+	OM_SQL_PORTAL_ADD,
+	OM_SQL_PORTAL_GET,
+	OM_SQL_PORTAL_DUE,
+	OM_SQL_PORTAL_BY_SENDER,
+	OM_SQL_PORTAL_REVOKE,
+	OM_SQL_PORTAL_EXPIRES,
+	OM_SQL_PORTAL_DELETE,
+	OM_SQL_PORTAL_VIEWS_DELETE,
+	OM_SQL_PORTAL_CODES_DELETE,
+	OM_SQL_PORTAL_VIEW_ADD,
+	OM_SQL_PORTAL_VIEWS,
+	OM_SQL_PORTAL_CODE_SET,
+	OM_SQL_PORTAL_CODE_GET,
+	OM_SQL_PORTAL_CODE_TRIES,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -394,6 +408,34 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"INSERT INTO sandbox_verdicts(hash, verdict, first_seen, updated) "
 		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(hash) "
 		"DO UPDATE SET verdict = excluded.verdict, updated = excluded.updated",
+	[OM_SQL_PORTAL_ADD] =
+		"INSERT INTO portal_messages(id, sender, subject, recipients, size, sealed, created, expires, revoked) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0) ON CONFLICT(id) DO NOTHING",
+	[OM_SQL_PORTAL_GET] = "SELECT id, sender, subject, recipients, size, sealed, created, expires, revoked FROM portal_messages WHERE id = ?1",
+	[OM_SQL_PORTAL_DUE] =
+		"SELECT id, sender, subject, recipients, size, sealed, created, expires, revoked FROM portal_messages WHERE expires <= ?1 ORDER BY expires, id",
+	[OM_SQL_PORTAL_BY_SENDER] =
+		"SELECT id, sender, subject, recipients, size, sealed, created, expires, revoked FROM portal_messages WHERE sender = ?1 ORDER BY created DESC, id",
+	[OM_SQL_PORTAL_REVOKE] =
+		"UPDATE portal_messages SET sealed = '', revoked = 1 WHERE id = ?1",
+	[OM_SQL_PORTAL_EXPIRES] =
+		"UPDATE portal_messages SET expires = ?2 WHERE id = ?1 AND revoked = 0",
+	[OM_SQL_PORTAL_DELETE] = "DELETE FROM portal_messages WHERE id = ?1",
+	[OM_SQL_PORTAL_VIEWS_DELETE] = "DELETE FROM portal_views WHERE id = ?1",
+	[OM_SQL_PORTAL_CODES_DELETE] = "DELETE FROM portal_codes WHERE id = ?1",
+	[OM_SQL_PORTAL_VIEW_ADD] =
+		"INSERT INTO portal_views(id, recipient, what, at) VALUES (?1, ?2, ?3, ?4)",
+	[OM_SQL_PORTAL_VIEWS] =
+		"SELECT id, recipient, what, at FROM portal_views WHERE id = ?1 ORDER BY at, rowid",
+	[OM_SQL_PORTAL_CODE_SET] =
+		"INSERT INTO portal_codes(id, recipient, code, expires, tries) "
+		"VALUES (?1, ?2, ?3, ?4, 0) ON CONFLICT(id, recipient) DO UPDATE SET "
+		"code = excluded.code, expires = excluded.expires",
+	[OM_SQL_PORTAL_CODE_GET] =
+		"SELECT code, expires, tries FROM portal_codes WHERE id = ?1 AND recipient = ?2",
+	[OM_SQL_PORTAL_CODE_TRIES] =
+		"UPDATE portal_codes SET tries = ?3, code = CASE WHEN ?4 THEN '' ELSE code END "
+		"WHERE id = ?1 AND recipient = ?2",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -719,6 +761,37 @@ static const char *const om_migrations[] = {
 	/* and the countries of the Received path (scan/geo.h) an isolated
 	   file's page shows: "SE US GB", "" unknown */
 	"ALTER TABLE isolated_files ADD COLUMN received TEXT NOT NULL DEFAULT '';",
+	/* v17 (issue 17): the encrypted delivery portal (doc/portal.md); the
+	   message itself is portal_dir/<id>, encrypted (crypto/vault.h),
+	   its key sealed here ('' once revoked: nobody can open it);
+	   recipients one a line (the external ones, who got the notice);
+	   every view and download of portal_views; the recipients'
+	   one-time codes (a hash; tries counts wrong answers, 5 lock) */
+	"CREATE TABLE portal_messages ("
+	"  id TEXT PRIMARY KEY,"
+	"  sender TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  recipients TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  sealed TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  revoked INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX portal_messages_expires ON portal_messages(expires);"
+	"CREATE INDEX portal_messages_sender ON portal_messages(sender, created);"
+	"CREATE TABLE portal_views ("
+	"  id TEXT NOT NULL,"
+	"  recipient TEXT NOT NULL,"
+	"  what TEXT NOT NULL,"
+	"  at INTEGER NOT NULL);"
+	"CREATE INDEX portal_views_id ON portal_views(id, at);"
+	"CREATE TABLE portal_codes ("
+	"  id TEXT NOT NULL,"
+	"  recipient TEXT NOT NULL,"
+	"  code TEXT NOT NULL,"
+	"  expires INTEGER NOT NULL,"
+	"  tries INTEGER NOT NULL,"
+	"  PRIMARY KEY (id, recipient));",
 };
 
 struct om_store_sqlite {
@@ -1017,6 +1090,8 @@ struct om_sqlite_reader {
 		om_store_isolated_cb *isolated;
 		om_store_audit_cb *audit;
 		om_store_sandbox_cb *sandbox;
+		om_store_portal_cb *portal;
+		om_store_portal_view_cb *portal_view;
 	} cb;
 	void *context;
 };
@@ -2148,6 +2223,220 @@ static int om_sqlite_sandbox_put(struct om_store *store, const char *hash,
 	return om_sqlite_step_write(s, stmt, "record a sandbox verdict", error_r);
 }
 
+/* ---- the encrypted delivery portal ---- */
+
+static int om_sqlite_portal_add(struct om_store *store, const struct om_store_portal *p,
+				char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_PORTAL_ADD, OM_ARG_TEXT(p->id),
+					    OM_ARG_TEXT(p->sender), OM_ARG_TEXT(p->subject),
+					    OM_ARG_TEXT(p->recipients), OM_ARG_INT64(p->size),
+					    OM_ARG_TEXT(p->sealed), OM_ARG_INT64(p->created),
+					    OM_ARG_INT64(p->expires), OM_ARG_END);
+
+	return om_sqlite_step_write(s, stmt, "record a portal message", error_r);
+}
+
+static void om_sqlite_portal_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	struct om_store_portal p;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&p.id), OM_COL_TEXT(&p.sender),
+		       OM_COL_TEXT(&p.subject), OM_COL_TEXT(&p.recipients),
+		       OM_COL_INT64(&p.size), OM_COL_TEXT(&p.sealed),
+		       OM_COL_INT64(&p.created), OM_COL_INT64(&p.expires),
+		       OM_COL_INT(&p.revoked), OM_COL_END);
+	r->cb.portal(r->context, &p);
+}
+
+static int om_sqlite_portal_list(struct om_store *store, enum om_store_portal_which which,
+				 const char *key, long long due, om_store_portal_cb *cb,
+				 void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.portal = cb, .context = context };
+	sqlite3_stmt *stmt;
+
+	switch (which) {
+	case OM_STORE_PORTAL_ONE:
+		stmt = om_sqlite_bind(s, OM_SQL_PORTAL_GET, OM_ARG_TEXT(key), OM_ARG_END);
+		break;
+	case OM_STORE_PORTAL_SENDER:
+		stmt = om_sqlite_bind(s, OM_SQL_PORTAL_BY_SENDER, OM_ARG_TEXT(key),
+				      OM_ARG_END);
+		break;
+	default:
+		stmt = om_sqlite_bind(s, OM_SQL_PORTAL_DUE, OM_ARG_INT64(due), OM_ARG_END);
+		break;
+	}
+	return (int)om_sqlite_each(s, stmt, om_sqlite_portal_row, &r,
+				   "read portal messages", error_r);
+}
+
+static int om_sqlite_portal_change(struct om_store *store, const char *id,
+				   long long expires, int revoke, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = revoke ?
+		om_sqlite_bind(s, OM_SQL_PORTAL_REVOKE, OM_ARG_TEXT(id), OM_ARG_END) :
+		om_sqlite_bind(s, OM_SQL_PORTAL_EXPIRES, OM_ARG_TEXT(id),
+			       OM_ARG_INT64(expires), OM_ARG_END);
+
+	if (om_sqlite_step_write(s, stmt, "change a portal message", error_r) < 0)
+		return -1;
+	return sqlite3_changes(s->db) > 0 ? 1 : 0;
+}
+
+/* The message, its views and codes, in one transaction. */
+static int om_sqlite_portal_delete(struct om_store *store, const char *id,
+				   char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	static const enum om_stmt_id order[] = {
+		OM_SQL_PORTAL_VIEWS_DELETE, OM_SQL_PORTAL_CODES_DELETE,
+		OM_SQL_PORTAL_DELETE,
+	};
+	size_t i;
+	int changed = 0;
+
+	if (om_sqlite_exec(s, "BEGIN IMMEDIATE", error_r) < 0)
+		return -1;
+	for (i = 0; i < OM_N_ELEMENTS(order); i++) {
+		if (om_sqlite_step_write(s, om_sqlite_bind(s, order[i], OM_ARG_TEXT(id),
+							   OM_ARG_END),
+					 "forget a portal message", error_r) < 0) {
+			(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+		changed = sqlite3_changes(s->db) > 0;
+	}
+	if (om_sqlite_exec(s, "COMMIT", error_r) < 0) {
+		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return changed;
+}
+
+static int om_sqlite_portal_view_add(struct om_store *store, const char *id,
+				     const char *recipient, const char *what,
+				     long long at, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_PORTAL_VIEW_ADD,
+						      OM_ARG_TEXT(id), OM_ARG_TEXT(recipient),
+						      OM_ARG_TEXT(what), OM_ARG_INT64(at),
+						      OM_ARG_END),
+				    "record a portal view", error_r);
+}
+
+static void om_sqlite_portal_view_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	const char *id, *recipient, *what;
+	long long at;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&id), OM_COL_TEXT(&recipient), OM_COL_TEXT(&what),
+		       OM_COL_INT64(&at), OM_COL_END);
+	r->cb.portal_view(r->context, recipient, what, at);
+}
+
+static int om_sqlite_portal_views(struct om_store *store, const char *id,
+				  om_store_portal_view_cb *cb, void *context,
+				  char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.portal_view = cb, .context = context };
+
+	return (int)om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_PORTAL_VIEWS,
+						     OM_ARG_TEXT(id), OM_ARG_END),
+				   om_sqlite_portal_view_row, &r,
+				   "read portal views", error_r);
+}
+
+static int om_sqlite_portal_code_set(struct om_store *store, const char *id,
+				     const char *recipient, const char *code,
+				     long long expires, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_PORTAL_CODE_SET,
+						      OM_ARG_TEXT(id), OM_ARG_TEXT(recipient),
+						      OM_ARG_TEXT(code), OM_ARG_INT64(expires),
+						      OM_ARG_END),
+				    "record a portal code", error_r);
+}
+
+struct om_sqlite_portal_code {
+	char *code;
+	long long expires;
+	long long tries;
+	int found;
+};
+
+static void om_sqlite_portal_code_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	struct om_sqlite_portal_code *c = r->context;
+	const char *code;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&code), OM_COL_INT64(&c->expires),
+		       OM_COL_INT64(&c->tries), OM_COL_END);
+	c->code = om_strdup(code);
+	c->found = 1;
+}
+
+/* Inside a write transaction: reads the code's row, compares, counts a
+   wrong answer (the code wiped at the limit). */
+static int om_sqlite_portal_code_check(struct om_store *store, const char *id,
+				       const char *recipient, const char *code,
+				       long long now, int max_tries, int *tries_r,
+				       char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_portal_code c;
+	struct om_sqlite_reader r = { .context = &c };
+	int ret;
+
+	memset(&c, 0, sizeof(c));
+	if (om_sqlite_exec(s, "BEGIN IMMEDIATE", error_r) < 0)
+		return -1;
+	if (om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_PORTAL_CODE_GET, OM_ARG_TEXT(id),
+					     OM_ARG_TEXT(recipient), OM_ARG_END),
+			   om_sqlite_portal_code_row, &r, "read a portal code", error_r) < 0)
+		goto fail;
+	if (!c.found) {
+		ret = OM_STORE_CODE_NONE;
+	} else if (c.tries >= max_tries) {
+		ret = OM_STORE_CODE_LOCKED;
+	} else if (*c.code != '\0' && c.expires > now && strcmp(c.code, code) == 0) {
+		ret = OM_STORE_CODE_OK;
+	} else {
+		c.tries++;
+		if (om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_PORTAL_CODE_TRIES,
+							   OM_ARG_TEXT(id),
+							   OM_ARG_TEXT(recipient),
+							   OM_ARG_INT64(c.tries),
+							   OM_ARG_INT64(c.tries >= max_tries),
+							   OM_ARG_END),
+					 "count a wrong code", error_r) < 0)
+			goto fail;
+		ret = c.tries >= max_tries ? OM_STORE_CODE_LOCKED :
+			*c.code == '\0' || c.expires <= now ? OM_STORE_CODE_EXPIRED :
+			OM_STORE_CODE_WRONG;
+	}
+	*tries_r = (int)c.tries;
+	free(c.code);
+	if (om_sqlite_exec(s, "COMMIT", error_r) < 0) {
+		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return ret;
+fail:
+	free(c.code);
+	(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
 /* ---- the compromised-account brake ---- */
 
 /* Inside the caller's write transaction. */
@@ -2626,6 +2915,14 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.audit_list = om_sqlite_audit_list,
 	.sandbox_get = om_sqlite_sandbox_get,
 	.sandbox_put = om_sqlite_sandbox_put,
+	.portal_add = om_sqlite_portal_add,
+	.portal_list = om_sqlite_portal_list,
+	.portal_change = om_sqlite_portal_change,
+	.portal_delete = om_sqlite_portal_delete,
+	.portal_view_add = om_sqlite_portal_view_add,
+	.portal_views = om_sqlite_portal_views,
+	.portal_code_set = om_sqlite_portal_code_set,
+	.portal_code_check = om_sqlite_portal_code_check,
 	.urls_drop_source = om_sqlite_urls_drop_source,
 	.urls_count = om_sqlite_urls_count,
 	.urls_each = om_sqlite_urls_each,

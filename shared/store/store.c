@@ -1414,3 +1414,126 @@ int om_store_sandbox_put(struct om_store *store, const char *hash, const char *v
 	ret = store->backend->sandbox_put(store, hash, verdict, first_seen, now, error_r);
 	return om_store_wrote(store, ret < 0 ? -1 : 0);
 }
+/* ---- the encrypted delivery portal ---- */
+
+int om_store_portal_add(struct om_store *store, const struct om_store_portal *p,
+			char **error_r)
+{
+	int ret;
+
+	if (om_store_need(p->id, "portal id", error_r) < 0 ||
+	    om_store_need(p->sender, "sender", error_r) < 0 ||
+	    om_store_need(p->subject, "subject", error_r) < 0 ||
+	    om_store_need(p->recipients, "recipients", error_r) < 0 ||
+	    om_store_need(p->sealed, "sealed key", error_r) < 0)
+		return -1;
+	ret = store->backend->portal_add(store, p, error_r);
+	return om_store_wrote(store, ret < 0 ? -1 : 0);
+}
+
+int om_store_portal_get(struct om_store *store, const char *id, om_store_portal_cb *cb,
+			void *context, char **error_r)
+{
+	if (om_store_need(id, "portal id", error_r) < 0)
+		return -1;
+	return store->backend->portal_list(store, OM_STORE_PORTAL_ONE, id, 0, cb, context,
+					   error_r);
+}
+
+int om_store_portal_by_sender(struct om_store *store, const char *sender,
+			      om_store_portal_cb *cb, void *context, char **error_r)
+{
+	if (om_store_need(sender, "sender", error_r) < 0)
+		return -1;
+	return store->backend->portal_list(store, OM_STORE_PORTAL_SENDER, sender, 0, cb,
+					   context, error_r);
+}
+
+int om_store_portal_due(struct om_store *store, long long now, om_store_portal_cb *cb,
+			void *context, char **error_r)
+{
+	return store->backend->portal_list(store, OM_STORE_PORTAL_DUE, NULL, now, cb,
+					   context, error_r);
+}
+
+int om_store_portal_revoke(struct om_store *store, const char *id, char **error_r)
+{
+	int ret;
+
+	if (om_store_need(id, "portal id", error_r) < 0)
+		return -1;
+	ret = store->backend->portal_change(store, id, 0, 1, error_r);
+	return om_store_wrote(store, ret) < 0 ? -1 : ret;
+}
+
+int om_store_portal_set_expires(struct om_store *store, const char *id,
+				long long expires, char **error_r)
+{
+	int ret;
+
+	if (om_store_need(id, "portal id", error_r) < 0)
+		return -1;
+	ret = store->backend->portal_change(store, id, expires, 0, error_r);
+	return om_store_wrote(store, ret) < 0 ? -1 : ret;
+}
+
+int om_store_portal_delete(struct om_store *store, const char *id, char **error_r)
+{
+	int ret;
+
+	if (om_store_need(id, "portal id", error_r) < 0)
+		return -1;
+	ret = store->backend->portal_delete(store, id, error_r);
+	return om_store_wrote(store, ret) < 0 ? -1 : ret;
+}
+
+int om_store_portal_view_add(struct om_store *store, const char *id,
+			     const char *recipient, const char *what, long long at,
+			     char **error_r)
+{
+	int ret;
+
+	if (om_store_need(id, "portal id", error_r) < 0 ||
+	    om_store_need(recipient, "recipient", error_r) < 0 ||
+	    om_store_need(what, "what", error_r) < 0)
+		return -1;
+	ret = store->backend->portal_view_add(store, id, recipient, what, at, error_r);
+	return om_store_wrote(store, ret < 0 ? -1 : 0);
+}
+
+int om_store_portal_views(struct om_store *store, const char *id,
+			  om_store_portal_view_cb *cb, void *context, char **error_r)
+{
+	if (om_store_need(id, "portal id", error_r) < 0)
+		return -1;
+	return store->backend->portal_views(store, id, cb, context, error_r);
+}
+
+int om_store_portal_code_set(struct om_store *store, const char *id,
+			     const char *recipient, const char *code,
+			     long long expires, char **error_r)
+{
+	int ret;
+
+	if (om_store_need(id, "portal id", error_r) < 0 ||
+	    om_store_need(recipient, "recipient", error_r) < 0 ||
+	    om_store_need(code, "code", error_r) < 0)
+		return -1;
+	ret = store->backend->portal_code_set(store, id, recipient, code, expires, error_r);
+	return om_store_wrote(store, ret < 0 ? -1 : 0);
+}
+
+int om_store_portal_code_check(struct om_store *store, const char *id,
+			       const char *recipient, const char *code, long long now,
+			       int max_tries, int *tries_r, char **error_r)
+{
+	int ret;
+
+	if (om_store_need(id, "portal id", error_r) < 0 ||
+	    om_store_need(recipient, "recipient", error_r) < 0 ||
+	    om_store_need(code, "code", error_r) < 0)
+		return -1;
+	ret = store->backend->portal_code_check(store, id, recipient, code, now, max_tries,
+						tries_r, error_r);
+	return om_store_wrote(store, ret < 0 ? -1 : 0) < 0 ? -1 : ret;
+}

@@ -707,5 +707,70 @@ int om_store_sandbox_get(struct om_store *store, const char *hash,
    0 or -1. */
 int om_store_sandbox_put(struct om_store *store, const char *hash, const char *verdict,
 			 long long first_seen, long long now, char **error_r);
+/* ---- the encrypted delivery portal (issue 17, doc/portal.md) ---- */
+
+/* A message an outbound-portal sender sent to external recipients: kept
+   encrypted in portal_dir/<id> (crypto/vault.h) until expires; the
+   recipients got a notice with a link instead of the message. */
+struct om_store_portal {
+	const char *id;		/* [0-9a-f], 32 characters */
+	const char *sender;
+	const char *subject;	/* decoded, sanitised */
+	const char *recipients;	/* the external ones, one a line */
+	long long size;		/* bytes of the message */
+	const char *sealed;	/* its key, sealed; "" once revoked */
+	long long created, expires;
+	int revoked;
+};
+typedef void om_store_portal_cb(void *context, const struct om_store_portal *p);
+typedef void om_store_portal_view_cb(void *context, const char *recipient,
+				     const char *what, long long at);
+enum om_store_portal_which {
+	OM_STORE_PORTAL_ONE, OM_STORE_PORTAL_SENDER, OM_STORE_PORTAL_DUE,
+};
+/* Records p (a row of the same id already there is kept: a retry).
+   0 or -1. */
+int om_store_portal_add(struct om_store *store, const struct om_store_portal *p,
+			char **error_r);
+/* The row of id: 1, 0 none, -1. */
+int om_store_portal_get(struct om_store *store, const char *id, om_store_portal_cb *cb,
+			void *context, char **error_r);
+/* sender's rows, newest first: the count or -1. */
+int om_store_portal_by_sender(struct om_store *store, const char *sender,
+			      om_store_portal_cb *cb, void *context, char **error_r);
+/* The rows expired at now: the count or -1. */
+int om_store_portal_due(struct om_store *store, long long now, om_store_portal_cb *cb,
+			void *context, char **error_r);
+/* Revoke: the sealed key wiped (nobody can open it).  1, 0 none, -1. */
+int om_store_portal_revoke(struct om_store *store, const char *id, char **error_r);
+/* A new expiry (not for a revoked one).  1, 0 none, -1. */
+int om_store_portal_set_expires(struct om_store *store, const char *id,
+				long long expires, char **error_r);
+/* Forgets the row, its views and codes: 1, 0 none, -1. */
+int om_store_portal_delete(struct om_store *store, const char *id, char **error_r);
+/* Records a view or download (what: "view", "file NAME", "code sent",
+   "code wrong", "locked"). 0 or -1. */
+int om_store_portal_view_add(struct om_store *store, const char *id,
+			     const char *recipient, const char *what, long long at,
+			     char **error_r);
+/* The views of id, oldest first: the count or -1. */
+int om_store_portal_views(struct om_store *store, const char *id,
+			  om_store_portal_view_cb *cb, void *context, char **error_r);
+/* A new one-time code (its hash, as text) for recipient of id, until
+   expires; the wrong tries are kept (a new code does not unlock). */
+int om_store_portal_code_set(struct om_store *store, const char *id,
+			     const char *recipient, const char *code,
+			     long long expires, char **error_r);
+#define OM_STORE_CODE_OK 0
+#define OM_STORE_CODE_WRONG 1
+#define OM_STORE_CODE_EXPIRED 2
+#define OM_STORE_CODE_LOCKED 3
+#define OM_STORE_CODE_NONE 4
+/* Checks code (its hash) for recipient of id at now: OM_STORE_CODE_*, a
+   wrong or expired answer counted (max_tries of them lock for good);
+   *tries_r the count.  -1 on error. */
+int om_store_portal_code_check(struct om_store *store, const char *id,
+			       const char *recipient, const char *code, long long now,
+			       int max_tries, int *tries_r, char **error_r);
 
 #endif

@@ -3,6 +3,7 @@
  * the Date against the arrival, recipients. */
 #include "tap.h"
 #include "mail/mime.h"
+#include "mail/sanitize.h"
 #include "lib/util.h"
 
 #include <stdlib.h>
@@ -255,6 +256,45 @@ static void test_take_attachments(void)
 	free(error);
 }
 
+/* The portal's HTML sanitiser (mail/sanitize.h): no script, style,
+   image, event handler, javascript: link; the text and plain markup kept. */
+static void test_html_sanitize(void)
+{
+	static const char html[] =
+		"<html><head><title>t</title><style>p{}</style></head><body>"
+		"<p onclick=\"x()\" style=\"background:url(http://e/x)\">Hello <b>world</b></p>"
+		"<script>alert(1)</script><img src=\"http://track.example/p.gif\" alt=\"logo\">"
+		"<a href=\"javascript:alert(1)\">bad</a><a href=\"https://ok.example/\">good</a>"
+		"<iframe src=\"http://e/\"></iframe><form><input name=a></form>"
+		"<svg><script>1</script></svg><custom>kept text</custom>"
+		"<table><tr><td colspan=\"2\" onmouseover=\"y()\">cell</td></tr></table>"
+		"</body></html>";
+	char *out = om_html_sanitize(html, sizeof(html) - 1);
+
+	TAP_OK(out != NULL, "sanitised");
+	if (out == NULL)
+		return;
+	TAP_OK(strstr(out, "<p>Hello <b>world</b></p>") != NULL, "text and markup kept: %s", out);
+	TAP_OK(strstr(out, "script") == NULL && strstr(out, "alert") == NULL, "no script: %s", out);
+	TAP_OK(strstr(out, "<img") == NULL && strstr(out, "track.example") == NULL &&
+	       strstr(out, "[logo]") != NULL, "image dropped, alt kept: %s", out);
+	TAP_OK(strstr(out, "onclick") == NULL && strstr(out, "onmouseover") == NULL &&
+	       strstr(out, "style") == NULL && strstr(out, "url(") == NULL,
+	       "no handler or style: %s", out);
+	TAP_OK(strstr(out, "javascript") == NULL && strstr(out, "href=\"https://ok.example/\"") != NULL &&
+	       strstr(out, "noopener") != NULL, "links: %s", out);
+	TAP_OK(strstr(out, "iframe") == NULL && strstr(out, "<form") == NULL &&
+	       strstr(out, "<input") == NULL && strstr(out, "<svg") == NULL &&
+	       strstr(out, "<title") == NULL, "active elements dropped: %s", out);
+	TAP_OK(strstr(out, "kept text") != NULL && strstr(out, "<custom") == NULL,
+	       "unknown element unwrapped: %s", out);
+	TAP_OK(strstr(out, "colspan=\"2\"") != NULL, "table attributes kept: %s", out);
+	free(out);
+	out = om_html_sanitize("", 0);
+	TAP_OK(out != NULL || 1, "empty input does not crash");
+	free(out);
+}
+
 int main(void)
 {
 	om_mime_global_init();
@@ -263,5 +303,6 @@ int main(void)
 	test_limits();
 	test_date_skew_and_recipients();
 	test_take_attachments();
+	test_html_sanitize();
 	return tap_done();
 }

@@ -3,6 +3,7 @@
  * a digest and a release page show (ja and en). */
 #include "tap.h"
 #include "quarantine/quarantine.h"
+#include "quarantine/portal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -60,8 +61,41 @@ static void test_reasons(void)
 	free(unscanned);
 }
 
+/* the portal's pack (quarantine/portal.h): what is packed is read back;
+   a cut or lying pack is refused, never read past its end */
+static void test_portal_pack(void)
+{
+	struct om_buf b;
+	struct om_portal_part p;
+	size_t pos = 0, i;
+	int ok = 1;
+
+	om_buf_init(&b);
+	om_portal_pack(&b, OM_PORTAL_TEXT, "", "本文\n", strlen("本文\n"));
+	om_portal_pack(&b, OM_PORTAL_FILE, "見積.pdf", "\0\1\2", 3);
+	ok = om_portal_next(b.data, b.len, &pos, &p) == 1 && p.kind == 't' &&
+		p.len == strlen("本文\n") && memcmp(p.data, "本文\n", p.len) == 0;
+	ok = ok && om_portal_next(b.data, b.len, &pos, &p) == 1 && p.kind == 'f' &&
+		p.name_len == strlen("見積.pdf") && p.len == 3 && p.data[2] == 2;
+	ok = ok && om_portal_next(b.data, b.len, &pos, &p) == 0;
+	TAP_OK(ok, "portal pack: parts read back, then the end");
+	for (i = 1; i < b.len; i++) {
+		pos = 0;
+		while (om_portal_next(b.data, i, &pos, &p) == 1) {
+			if (p.data + p.len > b.data + i)
+				ok = 0;
+		}
+	}
+	TAP_OK(ok, "portal pack: a cut pack never reads past its end");
+	pos = 0;
+	TAP_OK(om_portal_next("f 1 99999999999999999999\nx", 26, &pos, &p) == -1 &&
+	       om_portal_next("x 0 0\n", 6, &pos, &p) == -1, "portal pack: a lying header refused");
+	om_buf_free(&b);
+}
+
 int main(void)
 {
+	test_portal_pack();
 	test_ops();
 	test_ids();
 	test_reasons();

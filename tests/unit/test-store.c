@@ -316,7 +316,7 @@ static void test_backends(const char *dir)
 			om_asprintf("%s%s%s", c->prefix, dir, c->suffix);
 		ret = om_store_open(location, OM_STORE_CREATE, 1000, &store, &error);
 		if (c->ok)
-			TAP_OK(ret == 0 && om_store_schema_version(store) == 16, "%s", c->label);
+			TAP_OK(ret == 0 && om_store_schema_version(store) == 17, "%s", c->label);
 		else
 			TAP_OK(ret < 0 && store == NULL && strstr(error, c->error) != NULL,
 			       "%s (%s)", c->label, error != NULL ? error : "");
@@ -923,6 +923,75 @@ static void test_sandbox(struct om_store *store)
 	om_free(&error);
 }
 
+static void portal_cb(void *context, const struct om_store_portal *p)
+{
+	long long *got = context;
+
+	got[0]++;
+	got[1] = p->expires;
+	got[2] = p->revoked;
+}
+
+static void portal_view_cb(void *context, const char *recipient, const char *what,
+			   long long at)
+{
+	(void)recipient;
+	(void)what;
+	(void)at;
+	(*(long long *)context)++;
+}
+
+/* issue 17: the portal's rows, its code check (5 wrong answers lock), revoke */
+static void test_portal(struct om_store *store)
+{
+	struct om_store_portal p = {
+		.id = "abcdef0123456789abcdef0123456789", .sender = "taro@example.jp",
+		.subject = "見積", .recipients = "a@far.example\n", .size = 100,
+		.sealed = "00ff", .created = 1000, .expires = 2000
+	};
+	const char *r = "a@far.example";
+	long long got[3] = { 0, 0, 0 }, views = 0;
+	char *error = NULL;
+	int tries = 0, i, ret = -1;
+
+	TAP_OK(om_store_portal_add(store, &p, &error) == 0 &&
+	       om_store_portal_add(store, &p, &error) == 0, "portal: recorded, a retry kept");
+	TAP_OK(om_store_portal_get(store, p.id, portal_cb, got, &error) == 1 && got[1] == 2000,
+	       "portal: read back");
+	TAP_OK(om_store_portal_by_sender(store, "taro@example.jp", portal_cb, got, &error) == 1 &&
+	       om_store_portal_by_sender(store, "jiro@example.jp", portal_cb, got, &error) == 0,
+	       "portal: by sender, only the sender's");
+	TAP_OK(om_store_portal_code_check(store, p.id, r, "h1", 1500, 5, &tries, &error) ==
+	       OM_STORE_CODE_NONE, "portal: no code yet");
+	TAP_OK(om_store_portal_code_set(store, p.id, r, "h1", 1600, &error) == 0 &&
+	       om_store_portal_code_check(store, p.id, r, "h1", 1500, 5, &tries, &error) ==
+	       OM_STORE_CODE_OK, "portal: the right code");
+	TAP_OK(om_store_portal_code_check(store, p.id, r, "h1", 1600, 5, &tries, &error) ==
+	       OM_STORE_CODE_EXPIRED && tries == 1, "portal: a late code counts");
+	for (i = 0; i < 4; i++)
+		ret = om_store_portal_code_check(store, p.id, r, "bad", 1500, 5, &tries, &error);
+	TAP_OK(ret == OM_STORE_CODE_LOCKED && tries == 5, "portal: the fifth wrong locks");
+	TAP_OK(om_store_portal_code_set(store, p.id, r, "h2", 1700, &error) == 0 &&
+	       om_store_portal_code_check(store, p.id, r, "h2", 1500, 5, &tries, &error) ==
+	       OM_STORE_CODE_LOCKED, "portal: a new code does not unlock");
+	TAP_OK(om_store_portal_view_add(store, p.id, r, "view", 1500, &error) == 0 &&
+	       om_store_portal_views(store, p.id, portal_view_cb, &views, &error) == 1,
+	       "portal: views recorded");
+	TAP_OK(om_store_portal_set_expires(store, p.id, 3000, &error) == 1 &&
+	       om_store_portal_due(store, 2500, portal_cb, got, &error) == 0,
+	       "portal: expiry changed");
+	TAP_OK(om_store_portal_revoke(store, p.id, &error) == 1 &&
+	       om_store_portal_get(store, p.id, portal_cb, got, &error) == 1 && got[2] == 1 &&
+	       om_store_portal_set_expires(store, p.id, 4000, &error) == 0,
+	       "portal: revoked, its expiry then fixed");
+	TAP_OK(om_store_portal_delete(store, p.id, &error) == 1 &&
+	       om_store_portal_get(store, p.id, portal_cb, got, &error) == 0 &&
+	       om_store_portal_views(store, p.id, portal_view_cb, &views, &error) == 0 &&
+	       om_store_portal_code_check(store, p.id, r, "h2", 1500, 5, &tries, &error) ==
+	       OM_STORE_CODE_NONE, "portal: forgotten with its views and codes");
+	om_free(&error);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/om-test-store-XXXXXX", *path, *error = NULL;
@@ -936,7 +1005,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 16, "schema version 16");
+	TAP_OK(om_store_schema_version(store) == 17, "schema version 17");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -954,11 +1023,12 @@ int main(void)
 	test_isolated(store);
 	test_clicks(store);
 	test_sandbox(store);
+	test_portal(store);
 	test_admin_holds(store);
 	test_brake(store);
 	test_audit(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 16, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 17, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again);
 

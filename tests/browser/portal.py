@@ -1,0 +1,221 @@
+#!/usr/bin/python3
+"""A real browser on the encrypted delivery portal (issue 17, seed 001's
+メール+添付ファイル暗号化; doc/portal.md): headless Chromium opens the /p/
+link of the notice an external recipient got (the stack's outbound sink),
+asks for a one-time code, reads the code from the code mail that reached
+the sink, and reads the mail.
+
+- the text body shown, the attachment downloaded byte for byte; the
+  store records the code asked, the view and the download;
+- an HTML-only mail: shown sanitised - no script element, no image (the
+  remote one never fetched: no <img> in the page), the text kept;
+- five wrong codes lock the link: the right code then opens nothing;
+- a tampered link is refused.
+
+Phone-sized window; screenshots under tests/browser/screenshots/ of the
+build tree (portal-*.png).  Run with /usr/bin/python3.  TAP."""
+import email
+import email.policy
+import os
+import re
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from omtest import Tap, check, run_suite, send_as  # noqa: E402
+from chrome import By, body_text, browser, quit_browser, shot  # noqa: E402
+
+tap = Tap()
+SENDER = "carol@example.test"
+DOWNLOADS = tempfile.mkdtemp(prefix="omamori-downloads-")
+DATA = b"%PDF-1.4\n" + bytes(range(256)) * 30 + b"\n%%EOF\n"
+
+
+def sink_for(st, rcpt):
+    """The mails at the outbound sink for rcpt, oldest first."""
+    out = []
+    names = [n for n in os.listdir(st.OUTBOUND_SINK_DIR) if not n.startswith(".")]
+    paths = sorted((os.path.join(st.OUTBOUND_SINK_DIR, n) for n in names),
+                   key=os.path.getmtime)
+    for p in paths:
+        with open(p, "rb") as f:
+            data = f.read()
+        env = data.split(b"\n", 1)[0]
+        if env.startswith(b"X-Sink-Envelope") and rcpt.encode() in env:
+            out.append(email.message_from_bytes(data, policy=email.policy.default))
+    return out
+
+
+def text_of(msg):
+    part = msg.get_body(preferencelist=("plain",))
+    return part.get_content() if part is not None else ""
+
+
+def wait_for(st, rcpt, pred, what, timeout=40):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for msg in sink_for(st, rcpt):
+            if pred(msg):
+                return msg
+        time.sleep(0.3)
+    raise AssertionError("no %s for %s at the sink; filter log:\n%s"
+                         % (what, rcpt, st.tail("filter.log")))
+
+
+def send_portal_mail(st, rcpt, html_only=False):
+    m = uuid.uuid4().hex
+    msg = email.message.EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = SENDER
+    msg["To"] = rcpt
+    msg["Subject"] = "ご契約書 %s" % m
+    if html_only:
+        msg.set_content("<html><body><p>本文 <b>%s</b></p>"
+                        "<script>document.title='pwned'</script>"
+                        "<img src=\"http://127.0.0.1:9/track.gif\" alt=\"logo\">"
+                        "<a href=\"javascript:alert(1)\">x</a>"
+                        "<a href=\"https://example.org/\">site</a></body></html>" % m,
+                        subtype="html")
+    else:
+        msg.set_content("ご契約書をお送りします。\n本文マーカー %s\n" % m)
+        msg.add_attachment(DATA, maintype="application", subtype="pdf",
+                           filename="keiyaku.pdf")
+    send_as(st, SENDER, [rcpt], msg.as_bytes().replace(b"\r\n", b"\n"))
+    notice = wait_for(st, rcpt, lambda x: "/p/" in text_of(x), "portal notice")
+    link = re.search(r"(http://127\.0\.0\.1:\d+/p/[A-Za-z0-9_\-.]+)", text_of(notice))
+    check(link, "no link in the notice:\n%s" % text_of(notice))
+    return m, link.group(1)
+
+
+def click(value):
+    buttons = [b for b in browser().find_elements(By.TAG_NAME, "button")
+               if b.get_attribute("value") == value]
+    check(len(buttons) >= 1, "no %s button on: %r" % (value, body_text()[:400]))
+    buttons[0].click()
+
+
+def ask_code(st, rcpt, name):
+    before = len(sink_for(st, rcpt))
+    click("code")
+    shot(name)
+    deadline = time.time() + 40
+    while time.time() < deadline:
+        mails = sink_for(st, rcpt)
+        if len(mails) > before:
+            found = re.search(r"^\s*(\d{6})\s*$", text_of(mails[-1]), re.M)
+            check(found, "no code in: %s" % text_of(mails[-1]))
+            return found.group(1)
+        time.sleep(0.3)
+    raise AssertionError("no code mail for %s; filter log:\n%s" % (rcpt, st.tail("filter.log")))
+
+
+def enter_code(code, name):
+    box = browser().find_element(By.ID, "portal-code")
+    box.clear()
+    box.send_keys(code)
+    click("open")
+    shot(name)
+
+
+def views(st, m):
+    db = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"))
+    try:
+        return [r[0] for r in db.execute(
+            "SELECT v.what FROM portal_views v JOIN portal_messages p ON p.id = v.id "
+            "WHERE p.subject LIKE ? ORDER BY v.at, v.rowid", ("%%%s%%" % m,))]
+    finally:
+        db.close()
+
+
+@tap.case
+def recipient_reads_the_mail_after_the_code_and_downloads_the_file(st):
+    rcpt = "reader@far.example"
+    m, link = send_portal_mail(st, rcpt)
+    browser().get(link)
+    shot("portal-1-page")
+    page = body_text()
+    check(SENDER in page and m in page and "本文マーカー" not in page,
+          "first page: %r" % page[:600])
+    code = ask_code(st, rcpt, "portal-2-code-sent")
+    enter_code(code, "portal-3-open")
+    page = body_text()
+    check("本文マーカー %s" % m in page and "keiyaku.pdf" in page, "open page: %r" % page[:800])
+    try:
+        browser().execute_cdp_cmd("Browser.setDownloadBehavior",
+                                   {"behavior": "allow", "downloadPath": DOWNLOADS})
+    except Exception:
+        browser().execute_cdp_cmd("Page.setDownloadBehavior",
+                                  {"behavior": "allow", "downloadPath": DOWNLOADS})
+    click("file")
+    target = os.path.join(DOWNLOADS, "keiyaku.pdf")
+    deadline = time.time() + 30
+    while not (os.path.exists(target) and
+               not [n for n in os.listdir(DOWNLOADS) if n.endswith(".crdownload")]):
+        check(time.time() < deadline, "no download: %r" % os.listdir(DOWNLOADS))
+        time.sleep(0.2)
+    with open(target, "rb") as f:
+        check(f.read() == DATA, "the download is not the attachment")
+    got = views(st, m)
+    check(got[:1] == ["code sent"] and "view" in got and "file keiyaku.pdf" in got,
+          "views: %r" % got)
+
+
+@tap.case
+def html_body_is_shown_without_script_or_image(st):
+    rcpt = "html@far.example"
+    m, link = send_portal_mail(st, rcpt, html_only=True)
+    browser().get(link)
+    code = ask_code(st, rcpt, "portal-4-html-code")
+    enter_code(code, "portal-5-html")
+    check(m in body_text(), "html text not shown: %r" % body_text()[:500])
+    html = browser().find_element(By.ID, "portal-html").get_attribute("innerHTML")
+    check("<script" not in html and "<img" not in html and "javascript:" not in html and
+          "track.gif" not in html, "not sanitised: %r" % html)
+    check("[logo]" in html and "https://example.org/" in html, "alt/link lost: %r" % html)
+    check(browser().title != "pwned", "a script ran")
+
+
+@tap.case
+def five_wrong_codes_lock_the_link(st):
+    rcpt = "guess@far.example"
+    m, link = send_portal_mail(st, rcpt)
+    browser().get(link)
+    code = ask_code(st, rcpt, "portal-6-lock-code")
+    wrong = "%06d" % ((int(code) + 1) % 1000000)
+    for i in range(5):
+        enter_code(wrong, "portal-7-wrong-%d" % (i + 1))
+        page = body_text()
+        if i < 4:
+            check("コードが違う" in page and "本文マーカー" not in page,
+                  "wrong code %d: %r" % (i + 1, page[:400]))
+    check("ロックされました" in body_text(), "not locked: %r" % body_text()[:400])
+    browser().get(link)
+    enter_code(code, "portal-8-locked-right-code")
+    page = body_text()
+    check("ロックされました" in page and "本文マーカー" not in page, "opened after lock: %r" % page[:400])
+    check(views(st, m).count("code wrong") == 4 and "locked" in views(st, m), "views %r" % views(st, m))
+
+
+@tap.case
+def tampered_link_is_refused(st):
+    rcpt = "tamper@far.example"
+    m, link = send_portal_mail(st, rcpt)
+    head, mac = link.rsplit(".", 1)
+    browser().get(head + "." + ("A" if mac[0] != "A" else "B") + mac[1:])
+    shot("portal-9-tampered")
+    page = body_text()
+    check(("このリンクは無効です" in page or "This link is not valid" in page) and m not in page,
+          "tampered: %r" % page[:300])
+
+
+if __name__ == "__main__":
+    try:
+        rc = run_suite(tap, setup=[("sub", "set", SENDER, "outbound-portal", "on")])
+    finally:
+        quit_browser()
+        shutil.rmtree(DOWNLOADS, ignore_errors=True)
+    sys.exit(rc)
