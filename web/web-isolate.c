@@ -325,35 +325,9 @@ void web_isolate_show(struct web_request *req, struct web_response *resp)
 static int web_iso_read(const struct web_request *req, const struct web_iso *w,
 			struct om_buf *out)
 {
-	const struct om_config *config = req->server->config;
-	char *path = om_asprintf("%s/%s", config->isolate_dir, w->id), *error = NULL;
-	struct om_token_keys keys;
-	int fd, ret, has;
-
-	web_isolate_keys_get(req->server, &keys, &has);
-	if (!has) {
-		om_log_error("isolated=%s: no isolation key (isolate_key_path)", w->id);
-		web_keys_forget(&keys);
-		free(path);
-		return -1;
-	}
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		om_log_error("isolated=%s: %s: %s", w->id, path, strerror(errno));
-		web_keys_forget(&keys);
-		free(path);
-		return -1;
-	}
-	ret = om_vault_read(fd, &keys, w->id, w->sealed, (size_t)config->scan_max_size,
-			    out, &error);
-	web_keys_forget(&keys);
-	close(fd);
-	if (ret < 0) {
-		om_log_error("isolated=%s: %s: %s", w->id, path, error);
-		free(error);
-	}
-	free(path);
-	return ret;
+	return web_vault_file_read(req->server, req->server->config->isolate_dir, "isolated",
+				   w->id, w->sealed,
+				   (size_t)req->server->config->scan_max_size, out);
 }
 
 /* Content-Disposition for name: attachment, an ASCII fallback name and

@@ -23,8 +23,10 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "store/store.h"
+#include "crypto/vault.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
 #include <pwd.h>
@@ -307,6 +309,38 @@ void web_isolate_keys_get(struct web_server *server, struct om_token_keys *keys_
 	*keys_r = server->isolate_keys;
 	*has_r = server->has_isolate_keys;
 	pthread_rwlock_unlock(&server->keys_lock);
+}
+
+int web_vault_file_read(struct web_server *server, const char *dir, const char *what,
+			const char *id, const char *sealed, size_t max, struct om_buf *out)
+{
+	char *path = om_asprintf("%s/%s", dir, id), *error = NULL;
+	struct om_token_keys keys;
+	int fd, ret, has;
+
+	web_isolate_keys_get(server, &keys, &has);
+	if (!has) {
+		om_log_error("%s=%s: no isolation key (isolate_key_path)", what, id);
+		web_keys_forget(&keys);
+		free(path);
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		om_log_error("%s=%s: %s: %s", what, id, path, strerror(errno));
+		web_keys_forget(&keys);
+		free(path);
+		return -1;
+	}
+	ret = om_vault_read(fd, &keys, id, sealed, max, out, &error);
+	web_keys_forget(&keys);
+	close(fd);
+	if (ret < 0) {
+		om_log_error("%s=%s: %s: %s", what, id, path, error);
+		free(error);
+	}
+	free(path);
+	return ret;
 }
 
 /* The brand logo, read as web_user (so it cannot serve a file only root

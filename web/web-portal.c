@@ -228,34 +228,8 @@ void web_portal_show(struct web_request *req, struct web_response *resp)
 static int web_portal_read(const struct web_request *req, const struct web_portal *w,
 			   struct om_buf *out)
 {
-	const struct om_config *config = req->server->config;
-	char *path = om_asprintf("%s/%s", config->portal_dir, w->id), *error = NULL;
-	struct om_token_keys keys;
-	int fd, ret, has;
-
-	web_isolate_keys_get(req->server, &keys, &has);
-	if (!has) {
-		om_log_error("portal=%s: no isolation key (isolate_key_path)", w->id);
-		web_keys_forget(&keys);
-		free(path);
-		return -1;
-	}
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		om_log_error("portal=%s: %s: %s", w->id, path, strerror(errno));
-		web_keys_forget(&keys);
-		free(path);
-		return -1;
-	}
-	ret = om_vault_read(fd, &keys, w->id, w->sealed, (size_t)w->size, out, &error);
-	web_keys_forget(&keys);
-	close(fd);
-	if (ret < 0) {
-		om_log_error("portal=%s: %s: %s", w->id, path, error);
-		free(error);
-	}
-	free(path);
-	return ret;
+	return web_vault_file_read(req->server, req->server->config->portal_dir, "portal",
+				   w->id, w->sealed, (size_t)w->size, out);
 }
 
 /* The message's pack (quarantine/portal.h), decrypted. */

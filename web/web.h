@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "lib/om-config.h"
+#include "lib/util.h"
 #include "lib/values.h"
 #include "crypto/token.h"
 #include "web-lockout.h"
@@ -136,6 +137,11 @@ void web_keys_forget(struct om_token_keys *keys);
 /* A copy of the isolation key and whether there is one (wipe it). */
 void web_isolate_keys_get(struct web_server *server, struct om_token_keys *keys_r,
 			  int *has_r);
+/* dir/id, a file encrypted with crypto/vault.h under the key sealed to
+   the isolation key (an isolated attachment, a portal message), at most
+   max bytes, into out.  0, or -1 (logged as what=id). */
+int web_vault_file_read(struct web_server *server, const char *dir, const char *what,
+			const char *id, const char *sealed, size_t max, struct om_buf *out);
 
 /* web-mail.c: /m/<token> (one mail) and /q/<token> (the mailbox's list) */
 void web_mail_show(struct web_request *req, struct web_response *resp);
