@@ -29,7 +29,6 @@
 #include "store/store.h"
 
 #define FILTER_AUDIT_MAX_RULES 1000
-#define FILTER_AUDIT_SUBJECT_MAX 200
 
 /* A worker's parsed rules of the last domain it audited, reused while the
    store holds the same texts (read for every message: a change takes
@@ -205,29 +204,11 @@ int filter_audit_check(struct filter_worker *w, const struct filter_envelope *en
 	return 1;
 }
 
-/* The decoded subject, for the alert. */
-static char *filter_audit_subject(const char *msg, size_t len)
-{
-	struct om_mime_msg *m;
-	char *error = NULL, *raw, *subject;
-
-	m = om_mime_parse(msg, len, &error);
-	if (m == NULL) {
-		free(error);
-		return om_strdup("");
-	}
-	raw = om_mime_header_decoded(m, "Subject");
-	subject = om_sanitize(raw != NULL ? raw : "", FILTER_AUDIT_SUBJECT_MAX);
-	free(raw);
-	om_mime_free(&m);
-	return subject;
-}
-
 int filter_audit_alert(struct filter_worker *w, const struct filter_envelope *env,
 		       const struct filter_audit *a, const char *hold_id,
 		       const char *msg, size_t len)
 {
-	char *subject = filter_audit_subject(msg, len), *count, *sender, *tag, *rule;
+	char *subject = filter_subject(msg, len), *count, *sender, *tag, *rule;
 	const char *template_name;
 	int ret;
 

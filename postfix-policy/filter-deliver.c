@@ -540,7 +540,7 @@ char *filter_notice_from(const struct om_config *config, const char *address)
 }
 
 /* The decoded, sanitised Subject of the message ("" when none). */
-static char *filter_subject(const char *msg, size_t len)
+char *filter_subject(const char *msg, size_t len)
 {
 	struct om_mime_msg *mime;
 	char *error = NULL, *raw, *subject;

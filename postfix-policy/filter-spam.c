@@ -25,7 +25,6 @@
 #include "store/settings.h"
 #include "store/store.h"
 
-#define FILTER_SPAM_SUBJECT_MAX 200
 
 /* The sender's outbound-spam-threshold (a broken value: the default). */
 static int filter_spam_threshold(struct filter_worker *w, const char *sender,
@@ -106,28 +105,10 @@ int filter_spam_check(struct filter_worker *w, const struct filter_envelope *env
 	return ret;
 }
 
-/* The decoded subject, for the alert. */
-static char *filter_spam_subject(const char *msg, size_t len)
-{
-	struct om_mime_msg *m;
-	char *error = NULL, *raw, *subject;
-
-	m = om_mime_parse(msg, len, &error);
-	if (m == NULL) {
-		free(error);
-		return om_strdup("");
-	}
-	raw = om_mime_header_decoded(m, "Subject");
-	subject = om_sanitize(raw != NULL ? raw : "", FILTER_SPAM_SUBJECT_MAX);
-	free(raw);
-	om_mime_free(&m);
-	return subject;
-}
-
 int filter_spam_alert(struct filter_worker *w, const struct filter_envelope *env,
 		      const char *id, const char *details, const char *msg, size_t len)
 {
-	char *subject = filter_spam_subject(msg, len), *count, *sender, *tag;
+	char *subject = filter_subject(msg, len), *count, *sender, *tag;
 	int ret;
 
 	count = om_asprintf("%zu", env->rcpt_count);

@@ -99,6 +99,10 @@ void filter_inline(struct filter_worker *w, const struct filter_envelope *env,
 		   const char *msg, size_t len, struct om_buf *out,
 		   struct filter_reply *reply);
 
+/* msg's Subject, decoded and made safe for a notice (200 bytes at most;
+   "" when the message cannot be parsed), allocated. */
+char *filter_subject(const char *msg, size_t len);
+
 /* The before-queue path's seal (filter-seal.c, doc/outbound.md "One
    decider"): which checks omamori-submit made on a message, verifiable by
    omamori-filter when policyd FILTERs it after all. */
