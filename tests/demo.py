@@ -187,13 +187,13 @@ def digest_demo(st):
         print("  - %s" % msg["Subject"])
 
 
-def outbound_mail(to, subject, files=()):
+def outbound_mail(to, subject, files=(), body="資料をお送りします。"):
     msg = EmailMessage()
     msg["From"] = "carol@example.test"
     msg["To"] = ", ".join(to)
     msg["Subject"] = subject
     msg["Message-ID"] = "<%s@example.test>" % subject.split()[0]
-    msg.set_content("%s\n\n資料をお送りします。\n" % subject)
+    msg.set_content("%s\n\n%s\n" % (subject, body))
     for name, data in files:
         msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
     return msg.as_bytes()
@@ -369,6 +369,59 @@ def outbound_demo(st):
         sink_summary(copy)
 
 
+def isolation_demo(st):
+    """Attachment isolation (attachments on for example.test): a program
+    named .pdf leaves the mail; alice gets a notice and a link to a page."""
+    print("=" * 72)
+    print("Attachment analysis and isolation (attachments on for example.test, "
+          "attachment-action isolate, the default)")
+    print(st.ctl("domain", "set", "example.test", "attachments", "on").stdout.decode().strip())
+    program = bytearray(512)
+    program[0:2] = b"MZ"
+    program[60] = 0x80
+    program[0x80:0x84] = b"PE\0\0"
+    st.send(mail("6. 請求書 (a program named .pdf)", [text("請求書を添付します。"),
+                                                   attachment(b"seikyu.pdf", bytes(program))],
+                 "alice@example.test"), ["alice@example.test"], sender="hanako@remote.test")
+    got = st.wait_for("alice@example.test", "請求書 (a program".encode())
+    msg = message_from_bytes(got[0], policy=policy.default)
+    print("-" * 72)
+    print("X-Omamori-Attachments: %s" % msg["X-Omamori-Attachments"])
+    names = [p.get_filename() for p in msg.iter_attachments()]
+    print("Attachments left in the mail: %s" % (", ".join(n for n in names if n) or "(none)"))
+    body = decoded(got[0])
+    for line in body.splitlines()[:14]:
+        print("  | " + line[:110])
+    links = re.findall(r"http://127\.0\.0\.1:\d+/f/[A-Za-z0-9_\-.]+", body)
+    if links:
+        status, p = page(links[0])
+        print("   the page behind the link (%d), as text:" % status)
+        for line in [x for x in p.lines if x.strip()][:14]:
+            print("  | " + line[:110])
+
+
+def audit_demo(st):
+    """An audit rule of the administrator's, as issue 17 writes it."""
+    print("=" * 72)
+    print("Audit rules (omamorictl audit add, the administrator's)")
+    rule = 'direction out and body contains "関係者外秘" => hold'
+    print("$ omamorictl audit add example.test '%s'" % rule)
+    print(st.ctl("audit", "add", "example.test", rule).stdout.decode().strip())
+    time.sleep(1.5)
+    send_as(st, "carol@example.test", ["partner@far.example"],
+            outbound_mail(["partner@far.example"], "audit-demo 社内資料",
+                          body="この資料は関係者外秘です。"))
+    deadline = time.time() + 20
+    listed = ""
+    while time.time() < deadline and "audit" not in listed:
+        listed = st.ctl("hold", "list").stdout.decode()
+        time.sleep(0.3)
+    print("   omamorictl hold list (held for the administrator, the sink has nothing):")
+    for line in listed.splitlines():
+        if "audit" in line or line.startswith("id"):
+            print("  | " + line[:110])
+
+
 def main():
     st = Stack(extra_conf="spam_save_interval = 1\ntrusted_authserv_id = mx.example.test\n")
     try:
@@ -410,6 +463,8 @@ def main():
         outbound_demo(st)
         brake_demo(st)
         auth_demo(st)
+        isolation_demo(st)
+        audit_demo(st)
         print("=" * 72)
         print("omamori-scand log:")
         for line in st.scand_log().splitlines():
