@@ -280,7 +280,7 @@ static void ctl_classify_one(void *context, const char *path, const char *msg, s
 	const struct ctl_classifying *c = context;
 	/* no mailbox: lookalikes of the first To address's domain */
 	struct om_spam_check_settings set = { c->config->trusted_authserv_id, NULL, NULL,
-		(unsigned int)c->config->trusted_authserv_hops, c->phish, NULL };
+		(unsigned int)c->config->trusted_authserv_hops, c->phish, NULL, NULL, 0 };
 	struct om_spam_report report;
 	char rules[512];
 

@@ -387,6 +387,8 @@ static const struct om_reason om_reasons[] = {
 	  "The link text shows one site but leads to another" },
 	{ "PHISH_LOOKALIKE", "あなたのドメインによく似せた、別のドメインが使われています",
 	  "It uses a domain made to look like your own" },
+	{ "PHISH_LOOKALIKE_PARTNER", "やり取りのある相手のドメインによく似せた、別のドメインから届いています",
+	  "It comes from a domain made to look like one you correspond with" },
 	{ "PHISH_FREEMAIL_REPLYTO", "返信先が差出人の会社ではなく、フリーメールのアドレスです",
 	  "Replies would go to a free-mail address, not to the sender's company" },
 	{ "PHISH_FROM_UNRELATED", "差出人のドメインが、リンク先のドメインと一致しません",

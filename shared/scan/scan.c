@@ -36,6 +36,8 @@
 #include "crypto/report.h"
 #include "auth/auth.h"
 #include "store/settings.h"
+#include "store/store.h"
+#include "lib/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -515,6 +517,50 @@ static void om_scan_geo_rule(struct om_scan_run *run, struct om_spam_report *rep
 	report->score = report->rules.points;
 }
 
+#define OM_SCAN_CORRESPONDENTS_MAX 200	/* the most recent, for lookalikes */
+
+struct om_scan_addresses {
+	char **list;
+	size_t count;
+};
+
+static void om_scan_address_cb(void *context, const char *address)
+{
+	struct om_scan_addresses *a = context;
+
+	a->list = om_realloc(a->list, (a->count + 1) * sizeof(*a->list));
+	a->list[a->count++] = om_strdup(address);
+}
+
+/* The addresses the recipient has written to (phish.h: their lookalikes
+   are BEC); none when there is no store or it cannot say (logged: the
+   rule is off for this mail, nothing else changes). */
+static void om_scan_correspondents(const struct om_scan_run *run,
+				   struct om_scan_addresses *a)
+{
+	char *error = NULL;
+
+	memset(a, 0, sizeof(*a));
+	if (run->set->store == NULL || run->req->mailbox == NULL ||
+	    *run->req->mailbox == '\0')
+		return;
+	if (om_store_correspondents_list(run->set->store, run->req->mailbox,
+					 OM_SCAN_CORRESPONDENTS_MAX, om_scan_address_cb, a,
+					 &error) < 0) {
+		om_log_warn("correspondents of %s: %s", run->req->mailbox, error);
+		free(error);
+	}
+}
+
+static void om_scan_addresses_free(struct om_scan_addresses *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->count; i++)
+		free(a->list[i]);
+	free(a->list);
+}
+
 /* The spam fields of the result, and the verdict "spam" when it is. */
 static int om_scan_spam(struct om_scan_run *run, char **error_r)
 {
@@ -526,15 +572,21 @@ static int om_scan_spam(struct om_scan_run *run, char **error_r)
 		set->trusted_authserv_id,
 		om_snapshot_url_blocks_apply(set->snap, req->mailbox) ?
 			om_scan_url_blocked : NULL, run, set->authserv_hops,
-		set->phish, req->mailbox != NULL ? req->mailbox : ""
+		set->phish, req->mailbox != NULL ? req->mailbox : "", NULL, 0
 	};
 	struct om_spam_report report;
 	struct om_spam_decision d;
 	char rules[512], *from, *subject;
 	int ret;
 
+	struct om_scan_addresses partners;
+
+	om_scan_correspondents(run, &partners);
+	cs.correspondents = (const char *const *)partners.list;
+	cs.correspondent_count = partners.count;
 	om_spam_check_parsed(set->spam_db, run->msg, req->message,
 			     req->message_len, &cs, &report);
+	om_scan_addresses_free(&partners);
 	om_scan_geo_rule(run, &report);
 	om_rules_names(&report.rules, rules, sizeof(rules));
 	res->spam_score = om_asprintf("%.2f", report.score);

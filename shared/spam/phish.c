@@ -509,8 +509,37 @@ static char *om_phish_site_dup(const struct om_phish *phish, const char *host)
 	return host != NULL ? om_strdup(om_phish_site(phish, host)) : NULL;
 }
 
+/* 1 if from_site or reply_site looks like the domain of one of the
+   addresses the recipient has written to, and neither is one of them. */
+static int om_phish_partner_lookalike(const struct om_phish *phish, const char *from_site,
+				      const char *reply_site,
+				      const char *const *correspondents, size_t count)
+{
+	const char *site;
+	char *host;
+	size_t i;
+	int like = 0;
+
+	for (i = 0; i < count; i++) {
+		host = om_phish_address_domain(correspondents[i]);
+		if (host == NULL)
+			continue;
+		site = om_phish_site(phish, host);
+		if ((from_site != NULL && strcasecmp(from_site, site) == 0) ||
+		    (reply_site != NULL && strcasecmp(reply_site, site) == 0)) {
+			free(host);
+			return 0;	/* a partner's own domain */
+		}
+		like |= om_phish_lookalike(from_site, site) ||
+			om_phish_lookalike(reply_site, site);
+		free(host);
+	}
+	return like;
+}
+
 void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
-		    const char *recipient_domain, struct om_rules_result *res)
+		    const char *recipient_domain, const char *const *correspondents,
+		    size_t count, struct om_rules_result *res)
 {
 	struct om_phish_pass pass;
 	char *from = NULL, *from_host, *reply, *reply_host = NULL, *own_host = NULL;
@@ -550,6 +579,9 @@ void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
 				 om_phish_lookalike(from_site, own_site) ||
 				 om_phish_lookalike(reply_site, own_site)))
 		om_rules_add(res, "PHISH_LOOKALIKE", OM_PHISH_LOOKALIKE_POINTS);
+	else if (om_phish_partner_lookalike(phish, from_site, reply_site, correspondents,
+					    count))
+		om_rules_add(res, "PHISH_LOOKALIKE_PARTNER", OM_PHISH_LOOKALIKE_PARTNER_POINTS);
 	if (reply_site != NULL && from_site != NULL &&
 	    strcasecmp(reply_site, from_site) != 0 &&
 	    om_phish_freemail(phish, reply_host) && !om_phish_freemail(phish, from_host))

@@ -19,6 +19,8 @@ struct om_url_psl;
 #define OM_PHISH_LINK_TEXT_POINTS 2.5
 #define OM_PHISH_FROM_UNRELATED_POINTS 0.5
 #define OM_PHISH_LOOKALIKE_POINTS 4.0
+/* a lookalike of a domain the recipient has written to (BEC) */
+#define OM_PHISH_LOOKALIKE_PARTNER_POINTS 4.0
 #define OM_PHISH_FREEMAIL_REPLYTO_POINTS 2.5
 
 /* The Public Suffix List and the free-mail domains: loaded once per
@@ -33,9 +35,13 @@ void om_phish_free(struct om_phish **phish);
 
 /* Adds the rules that fire for a parsed message.  recipient_domain (the
    mailbox's address or domain; NULL: the first To address's) is what
-   lookalikes are compared with. */
+   lookalikes are compared with; correspondents (count addresses the
+   recipient has written to, may be NULL) too: a From or Reply-To domain
+   that looks like one of theirs without being it is PHISH_LOOKALIKE_PARTNER
+   (a thread copied from a lookalike domain: BEC). */
 void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
-		    const char *recipient_domain, struct om_rules_result *res);
+		    const char *recipient_domain, const char *const *correspondents,
+		    size_t count, struct om_rules_result *res);
 
 /* ---- pure functions, for the unit tests ---- */
 

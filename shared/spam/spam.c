@@ -515,7 +515,8 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 	if (url_blocked)
 		om_rules_add(&report->rules, "URL_BLOCKLISTED", OM_SPAM_URL_BLOCKED_POINTS);
 	if (set != NULL && set->phish != NULL && parsed != NULL)
-		om_phish_check(set->phish, parsed, set->recipient, &report->rules);
+		om_phish_check(set->phish, parsed, set->recipient, set->correspondents,
+			       set->correspondent_count, &report->rules);
 	report->score = report->rules.points;
 }
 

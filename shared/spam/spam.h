@@ -83,6 +83,10 @@ struct om_spam_check_settings {
 	   mailbox lookalikes are compared with (NULL: the To address) */
 	const struct om_phish *phish;
 	const char *recipient;
+	/* addresses the recipient has written to (the store's
+	   correspondents; NULL: none known): their lookalikes */
+	const char *const *correspondents;
+	size_t correspondent_count;
 };
 
 /* The classifier's strongest spam words a reason may quote (issue 19). */

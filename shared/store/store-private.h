@@ -149,6 +149,9 @@ struct om_store_backend {
 				 char **error_r);
 	int (*correspondent_known)(struct om_store *store, const char *mailbox,
 				   const char *address, char **error_r);
+	long (*correspondents_list)(struct om_store *store, const char *mailbox,
+				    long max, om_store_address_cb *cb, void *context,
+				    char **error_r);
 	int (*nonce_use)(struct om_store *store, const char *nonce,
 			 long long expires, long long now, char **error_r);
 

@@ -63,6 +63,7 @@ enum om_stmt_id {
 	OM_SQL_D_DUE,
 	OM_SQL_C_SAVE,
 	OM_SQL_C_KNOWN,
+	OM_SQL_C_LIST,
 	OM_SQL_N_USE,
 	OM_SQL_N_EXPIRE,
 	OM_SQL_OB_ADD,
@@ -251,6 +252,9 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"ON CONFLICT(mailbox, address) DO UPDATE SET last = max(last, excluded.last)",
 	[OM_SQL_C_KNOWN] =
 		"SELECT 1 FROM correspondents WHERE mailbox = ?1 AND address = ?2",
+	[OM_SQL_C_LIST] =
+		"SELECT address FROM correspondents WHERE mailbox = ?1 "
+		"ORDER BY last DESC LIMIT ?2",
 	[OM_SQL_N_USE] =
 		"INSERT INTO nonces(nonce, expires) VALUES (?1, ?2) "
 		"ON CONFLICT(nonce) DO NOTHING",
@@ -1087,6 +1091,7 @@ struct om_sqlite_reader {
 		om_store_brake_cb *brake;
 		om_store_url_cb *url;
 		om_store_url_source_cb *url_source;
+		om_store_address_cb *address;
 		om_store_isolated_cb *isolated;
 		om_store_audit_cb *audit;
 		om_store_sandbox_cb *sandbox;
@@ -1830,6 +1835,23 @@ static int om_sqlite_correspondent_known(struct om_store *store,
 
 	free(value);
 	return ret;
+}
+
+static void om_sqlite_address_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	r->cb.address(r->context, om_sqlite_text(stmt, 0));
+}
+
+static long om_sqlite_correspondents_list(struct om_store *store, const char *mailbox,
+					  long max, om_store_address_cb *cb, void *context,
+					  char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.address = cb, .context = context };
+
+	return om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_C_LIST, OM_ARG_TEXT(mailbox),
+						OM_ARG_INT64((long long)max), OM_ARG_END),
+			      om_sqlite_address_row, &r, "list correspondents", error_r);
 }
 
 /* Inside the caller's write transaction. */
@@ -2876,6 +2898,7 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.digest_due = om_sqlite_digest_due,
 	.correspondent_put = om_sqlite_correspondent_put,
 	.correspondent_known = om_sqlite_correspondent_known,
+	.correspondents_list = om_sqlite_correspondents_list,
 	.nonce_use = om_sqlite_nonce_use,
 	.outbound_claim = om_sqlite_outbound_claim,
 	.outbound_finish = om_sqlite_outbound_finish,

@@ -664,6 +664,16 @@ int om_store_correspondent_known(struct om_store *store, const char *mailbox,
 	return store->backend->correspondent_known(store, mailbox, address, error_r);
 }
 
+long om_store_correspondents_list(struct om_store *store, const char *mailbox,
+				  long max, om_store_address_cb *cb, void *context,
+				  char **error_r)
+{
+	if (om_store_need(mailbox, "correspondents' mailbox", error_r) < 0)
+		return -1;
+	return store->backend->correspondents_list(store, mailbox, max, cb, context,
+						   error_r);
+}
+
 int om_store_nonce_use(struct om_store *store, const char *nonce,
 		       long long expires, long long now, char **error_r)
 {

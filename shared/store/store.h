@@ -285,6 +285,13 @@ int om_store_correspondents_save(struct om_store *store,
 /* 1 if mailbox has written to address, 0 if not, -1 error. */
 int om_store_correspondent_known(struct om_store *store, const char *mailbox,
 				 const char *address, char **error_r);
+/* The addresses mailbox has written to, the most recent first, at most
+   max: cb(context, address) each (the pointer lives until cb returns).
+   The count or -1. */
+typedef void om_store_address_cb(void *context, const char *address);
+long om_store_correspondents_list(struct om_store *store, const char *mailbox,
+				  long max, om_store_address_cb *cb, void *context,
+				  char **error_r);
 
 /* Uses the one-time value nonce (a web form's CSRF token), remembered
    until expires: 1 first use, 0 used before (a replay), -1 error.  Values

@@ -130,7 +130,7 @@ static void check_message(const struct om_phish *phish, const char *raw,
 	free(error);
 	if (msg == NULL)
 		return;
-	om_phish_check(phish, msg, recipient, res);
+	om_phish_check(phish, msg, recipient, NULL, 0, res);
 	om_mime_free(&msg);
 }
 
@@ -193,6 +193,55 @@ static void test_messages(const struct om_phish *phish)
 	TAP_OK(res.count == 0, "en ham: nothing fires");
 }
 
+static void check_partner(const struct om_phish *phish, const char *raw,
+			  struct om_rules_result *res)
+{
+	static const char *const partners[] = { "keiri@minato-kogyo.co.jp",
+						"orders@acme-widgets.example" };
+	char *error = NULL;
+	struct om_mime_msg *msg = om_mime_parse(raw, strlen(raw), &error);
+
+	memset(res, 0, sizeof(*res));
+	free(error);
+	if (msg == NULL)
+		return;
+	om_phish_check(phish, msg, "sato@example.co.jp", partners, 2, res);
+	om_mime_free(&msg);
+}
+
+/* Lookalikes of the domains the recipient writes to (BEC copying a
+   thread): fired for a near miss, never for the partner itself. */
+static void test_partners(const struct om_phish *phish)
+{
+	struct om_rules_result res;
+
+	check_partner(phish,
+		"From: 経理部 <keiri@minato-kougyo.co.jp>\nTo: sato@example.co.jp\n"
+		"Subject: =?UTF-8?B?5oyv6L6857Wm5YWI5aSJ5pu0?=\nMIME-Version: 1.0\n"
+		"Content-Type: text/plain; charset=UTF-8\n\n"
+		"いつもお世話になっております。今月より振込先口座を変更いたしました。\n", &res);
+	TAP_OK(fired(&res, "PHISH_LOOKALIKE_PARTNER"),
+	       "ja BEC: minato-kougyo.co.jp looks like the partner minato-kogyo.co.jp");
+	check_partner(phish,
+		"From: 経理部 <keiri@minato-kogyo.co.jp>\nTo: sato@example.co.jp\n"
+		"Subject: invoice\n\n請求書を送付します。\n", &res);
+	TAP_OK(!fired(&res, "PHISH_LOOKALIKE_PARTNER"), "ja: the partner itself");
+	check_partner(phish,
+		"From: Orders <orders@acme-widgets.example>\n"
+		"Reply-To: orders@acme-vvidgets.example\nTo: sato@example.co.jp\n"
+		"Subject: new bank details\n\nPlease update our bank details.\n", &res);
+	TAP_OK(!fired(&res, "PHISH_LOOKALIKE_PARTNER"),
+	       "en: From is the partner itself (its Reply-To is another rule's business)");
+	check_partner(phish,
+		"From: Orders <orders@acme-vvidgets.example>\nTo: sato@example.co.jp\n"
+		"Subject: new bank details\n\nPlease update our bank details.\n", &res);
+	TAP_OK(fired(&res, "PHISH_LOOKALIKE_PARTNER"), "en: vv for w in a partner's domain");
+	check_partner(phish,
+		"From: News <news@unrelated-shop.example>\nTo: sato@example.co.jp\n"
+		"Subject: sale\n\nSale today.\n", &res);
+	TAP_OK(!fired(&res, "PHISH_LOOKALIKE_PARTNER"), "en: a stranger's domain");
+}
+
 static void test_reasons(void)
 {
 	struct om_spam_report report;
@@ -251,6 +300,7 @@ int main(void)
 		test_mismatch(phish);
 		test_freemail(phish);
 		test_messages(phish);
+		test_partners(phish);
 	}
 	om_phish_free(&phish);
 	if (list != NULL)

@@ -287,7 +287,7 @@ static void test_links_past_the_token_cap(void)
 {
 	struct om_spam_db *db = om_spam_db_new();
 	int calls = 0;
-	struct om_spam_check_settings set = { NULL, find_evil, &calls, 1, NULL, NULL };
+	struct om_spam_check_settings set = { NULL, find_evil, &calls, 1, NULL, NULL, NULL, 0 };
 	struct om_spam_report report;
 	struct om_buf msg;
 	int i;
@@ -389,7 +389,7 @@ static void test_readings(void)
 		"refinance today lowest mortgage rates guaranteed approval free quote\n";
 	static const char unknown[] = "Zzyzx: quux\n\nxylophone zeppelin quixotic\n";
 	struct om_spam_db *db = om_spam_db_new();
-	struct om_spam_check_settings set = { NULL, NULL, NULL, 1, NULL, NULL };
+	struct om_spam_check_settings set = { NULL, NULL, NULL, 1, NULL, NULL, NULL, 0 };
 	struct om_spam_report report;
 	int i, readings;
 

@@ -482,6 +482,12 @@ static void pending_cb(void *context, const struct om_store_digest *d)
 	*(long long *)context = d->id;
 }
 
+static void count_cb(void *context, const char *address)
+{
+	(void)address;
+	(*(long *)context)++;
+}
+
 static void test_digests(struct om_store *store)
 {
 	struct om_store_correspondent c = { "q@example.jp", "s@spam.example", 500 };
@@ -500,6 +506,15 @@ static void test_digests(struct om_store *store)
 	       om_store_correspondent_known(store, "other@example.jp",
 					    "s@spam.example", &error) == 0,
 	       "a correspondent is known to its mailbox only");
+	{
+		long listed = 0;
+
+		TAP_OK(om_store_correspondents_list(store, "q@example.jp", 10, count_cb,
+						    &listed, &error) == 1 && listed == 1 &&
+		       om_store_correspondents_list(store, "other@example.jp", 10, count_cb,
+						    &listed, &error) == 0,
+		       "a mailbox's correspondents listed, no one else's");
+	}
 	memset(&due, 0, sizeof(due));
 	om_store_digest_due(store, due_cb, &due, &error);
 	TAP_OK(strcmp(due.text, "other@example.jp=1/0 q@example.jp=2/2") == 0,
