@@ -259,6 +259,12 @@ int om_authlinks_run(const struct om_scan_settings *set,
 	if (trust.hops == 0)
 		trust.hops = 1;
 	(void)om_authres_check(req->message, req->message_len, &trust, &auth, NULL);
+	/* omamori's own DKIM and DMARC of this delivery (scan.c, auth-check
+	   on): not in the message yet - the delivery plugin adds the header -
+	   but as much ours as an MTA's, so the banner sees them too */
+	if (res->auth_results != NULL && *res->auth_results != '\0' &&
+	    om_authres_read_value(res->auth_results, &auth) == 0)
+		auth.trusted++;
 	if (om_authlinks_settings(set, req->mailbox, values, error_r) < 0)
 		return -1;
 	om_authlinks_plan(&auth, values[0], values[1], values[2],

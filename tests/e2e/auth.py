@@ -14,6 +14,8 @@ the Public Suffix List), under p=quarantine, and the DMARC-only fail under
 p=none; all pass; the DNS server stopped: temperror everywhere, never
 pass.  spf-reject refuses an SPF fail at DATA.  auth-check off: no header.
 TAP."""
+import email
+import email.policy
 import os
 import smtplib
 import subprocess
@@ -146,6 +148,33 @@ def dkim_altered_body_fails(st):
     (r, ours) = deliver(st, "bounce@spf-pass.test", "news@dkim.test",
                         signed_by="dkim.test", alter=True)
     check(r["dkim"] == ["fail"], "dkim=fail expected: %r" % ours)
+
+
+@tap.case
+def own_dkim_fail_brings_the_banner(st):
+    """omamori's own DKIM result (scand, not yet a header in the message it
+    reads) counts for auth-warning: a broken signature gets the banner and
+    its links disabled."""
+    st.ctl("domain", "set", "example.test", "auth-warning", "fail")
+    time.sleep(1.6)     # scand's snapshot
+    try:
+        marker = "auth-" + uuid.uuid4().hex[:10]
+        raw = sign(st, message("news@dkim.test", marker,
+                               "Hello from the test.\nLog in at https://bank.example/login\n"),
+                   "dkim.test")
+        raw = raw.replace(b"Hello from the test.", b"Hello from the forger.")
+        check(send_outside(st, "bounce@spf-pass.test", raw) is None, "refused")
+        got = st.wait_for("alice@example.test", marker.encode())[0]
+        r, ours = results(got)
+        check(r["dkim"] == ["fail"], "dkim=fail expected: %r" % ours)
+        msg = email.message_from_bytes(got, policy=email.policy.default)
+        text = msg.get_body(preferencelist=("plain",)).get_content()
+        check("なりすまし" in text, "no banner: %r" % text[:300])
+        check("hxxps://bank[.]example/login" in text and "https://bank.example" not in text,
+              "the link was not disabled: %r" % text[:400])
+        check(msg["X-Omamori-Links"] == "disabled", "X-Omamori-Links: %r" % msg["X-Omamori-Links"])
+    finally:
+        st.ctl("domain", "set", "example.test", "auth-warning", "fail")   # the default
 
 
 @tap.case
