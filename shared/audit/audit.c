@@ -18,6 +18,7 @@
 #include "audit/audit.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -324,6 +325,11 @@ static void om_audit_lex_number(struct om_audit_parser *ps)
 	}
 	if (*p == 'b' || *p == 'B')
 		p++;
+	if (n > LLONG_MAX / unit) {	/* 222222222222220M: no size at all */
+		ps->tok = OM_AT_BAD;
+		ps->end = p;
+		return;
+	}
 	ps->tok = om_audit_word_char(*p) ? OM_AT_BAD : OM_AT_NUMBER;
 	ps->number = n * unit;
 	ps->p = ps->end = p;

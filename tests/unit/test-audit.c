@@ -40,6 +40,7 @@ static const struct { const char *rule; const char *where; } bad_rules[] = {
 	{ "body has \"x\" => hold", "at character 6" },
 	{ "body contains \"x => hold", "a string without its closing" },
 	{ "size > lots => hold", "at character 8" },
+	{ "size > 222222222222220M => hold", "at character 8" },	/* overflow (fuzz) */
 	{ "(size > 1M => hold", "at character 12" },
 	{ "subject matches \"(unclosed\" => hold", "not a regular expression" },
 	{ "size > 1M => hold, send", "one of send, hold and delete" },
