@@ -65,7 +65,8 @@ static void ctl_usage(FILE *out)
 		"usage: omamorictl [-c config] COMMAND ...\n"
 		"       omamorictl --help | -h | help    this text (exit 0)\n"
 		"  init                                  create or upgrade the store\n"
-		"  config                                print the effective configuration\n"
+		"  config [man]                          print the effective configuration (man:\n"
+		"                                        omamori.conf(5) from the same table)\n"
 		"  sub set MAILBOX FEATURE on|paused|off subscribe a mailbox\n"
 		"  sub get MAILBOX [FEATURE]             each feature's state and where it comes from\n"
 		"  sub del MAILBOX FEATURE               back to the domain default\n"
@@ -228,16 +229,23 @@ static int ctl_cmd_init(struct ctl *ctl, int argc, char **argv)
 	return ret != CTL_EXIT_OK ? ret : ctl_init_isolate_key(ctl);
 }
 
+/* omamorictl config: every parameter with the value in effect, as
+   postconf prints Postfix's; config man: omamori.conf(5) from the same
+   table (the build makes the installed page with it). */
 static int ctl_cmd_config(struct ctl *ctl, int argc, char **argv)
 {
-	char *dump;
+	char *text, *error = NULL;
 
-	(void)argv;
-	if (argc != 0)
-		return ctl_error("usage: omamorictl config (no arguments)");
-	dump = om_config_dump(ctl->config);
-	fputs(dump, stdout);
-	free(dump);
+	if (argc == 1 && strcmp(argv[0], "man") == 0) {
+		if ((text = om_config_man(OM_VERSION, &error)) == NULL)
+			return ctl_fail(error);
+	} else if (argc == 0) {
+		text = om_config_dump(ctl->config);
+	} else {
+		return ctl_error("usage: omamorictl config [man]");
+	}
+	fputs(text, stdout);
+	free(text);
 	return CTL_EXIT_OK;
 }
 

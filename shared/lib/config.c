@@ -418,3 +418,105 @@ char *om_config_dump(const struct om_config *config)
 	}
 	return om_buf_steal(&b, NULL);
 }
+
+/* ---- omamori.conf(5) ---- */
+
+/* Appends text for troff: backslashes doubled as \e, a leading dot or
+   quote guarded, hyphens as \- (they are minus signs in names). */
+static void om_man_text(struct om_buf *b, const char *text)
+{
+	const char *p;
+
+	if (*text == '.' || *text == '\'')
+		om_buf_printf(b, "\\&");
+	for (p = text; *p != '\0'; p++) {
+		if (*p == '\\')
+			om_buf_printf(b, "\\e");
+		else if (*p == '-')
+			om_buf_printf(b, "\\-");
+		else
+			om_buf_printf(b, "%c", *p);
+	}
+}
+
+static void om_man_param(struct om_buf *b, const struct om_param *p,
+			 const char *doc)
+{
+	char *choices;
+
+	om_buf_printf(b, ".TP\n.B ");
+	om_man_text(b, p->name);
+	om_buf_printf(b, "\n");
+	om_man_text(b, doc);
+	om_buf_printf(b, "\n.br\nDefault: ");
+	om_man_text(b, p->def[0] != '\0' ? p->def : "(empty)");
+	om_buf_printf(b, ".");
+	if (p->type == OM_PARAM_LONG) {
+		om_buf_printf(b, " From %ld to %ld.", p->min, p->max);
+	} else if (p->choices != NULL) {
+		choices = om_choice_list(p->choices);
+		om_buf_printf(b, " One of: ");
+		om_man_text(b, choices);
+		om_buf_printf(b, ".");
+		free(choices);
+	}
+	om_buf_printf(b, "\n");
+}
+
+/* The first parameter without a sentence, or sentence without a
+   parameter; NULL when both lists agree. */
+static const char *om_man_mismatch(void)
+{
+	const char *name;
+	size_t i, j;
+
+	for (i = 0; i < OM_N_ELEMENTS(om_params); i++) {
+		if (om_config_param_doc(om_params[i].name) == NULL)
+			return om_params[i].name;
+	}
+	for (j = 0; (name = om_config_param_doc_nth(j)) != NULL; j++) {
+		for (i = 0; i < OM_N_ELEMENTS(om_params); i++) {
+			if (strcmp(om_params[i].name, name) == 0)
+				break;
+		}
+		if (i == OM_N_ELEMENTS(om_params))
+			return name;
+	}
+	return NULL;
+}
+
+char *om_config_man(const char *version, char **error_r)
+{
+	const char *bad = om_man_mismatch();
+	struct om_buf b;
+	size_t i;
+
+	if (bad != NULL) {
+		*error_r = om_asprintf("omamori.conf(5): parameter %s is in the parser's "
+				       "table or in config-doc.c, not in both", bad);
+		return NULL;
+	}
+	om_buf_init(&b);
+	om_buf_printf(&b, ".\\\" omamori.conf(5), made by omamorictl config man from the "
+		      "parser's own table: do not edit\n");
+	om_buf_printf(&b, ".TH OMAMORI.CONF 5 \"\" \"omamori %s\" \"omamori\"\n", version);
+	om_buf_printf(&b, ".SH NAME\nomamori.conf \\- omamori's configuration file\n"
+		      ".SH SYNOPSIS\n/etc/omamori/omamori.conf\n"
+		      ".SH DESCRIPTION\n"
+		      "Paths, sockets, users and global defaults of omamori's programs, one\n"
+		      ".I name\n= \n.I value\nper line; a line starting with # is a comment.\n"
+		      "An unknown name, a number out of its bounds or a malformed line stops the\n"
+		      "program that reads the file, naming the file, the line and the parameter.\n"
+		      "Per\\-domain and per\\-mailbox settings are not here: they live in the store\n"
+		      "and are changed with\n.BR omamorictl (8).\n"
+		      "After a change, restart or reload (SIGHUP) the daemons that read it.\n"
+		      ".B omamorictl config\nprints every parameter with the value in effect.\n"
+		      ".SH PARAMETERS\n");
+	for (i = 0; i < OM_N_ELEMENTS(om_params); i++)
+		om_man_param(&b, &om_params[i], om_config_param_doc(om_params[i].name));
+	om_buf_printf(&b, ".SH FILES\n.TP\n/etc/omamori/omamori.conf\nthis file\n"
+		      ".SH SEE ALSO\n.BR omamorictl (8),\n.BR omamori\\-scand (8),\n"
+		      ".BR omamori\\-policyd (8),\n.BR omamori\\-filter (8),\n"
+		      ".BR omamori\\-web (8)\n");
+	return om_buf_steal(&b, NULL);
+}

@@ -179,4 +179,13 @@ void om_config_free(struct om_config **config);
 /* Writes every parameter with its value as "name = value" lines. */
 char *om_config_dump(const struct om_config *config);
 
+/* The sentence omamori.conf(5) gives a parameter (config-doc.c), or NULL;
+   the nth documented name, or NULL past the last. */
+const char *om_config_param_doc(const char *name);
+const char *om_config_param_doc_nth(size_t i);
+/* omamori.conf(5) as troff, from the parser's table and config-doc.c:
+   every parameter with its meaning, default and bounds.  NULL with
+   *error_r when a parameter has no sentence or a sentence no parameter. */
+char *om_config_man(const char *version, char **error_r);
+
 #endif

@@ -3,6 +3,7 @@
 #include "lib/om-config.h"
 #include "lib/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -89,9 +90,50 @@ static void test_defaults_and_missing(void)
 	free(error);
 }
 
+/* omamori.conf(5): every parameter the dump knows has its entry, with its
+   sentence, default and bounds. */
+static void test_man_page(void)
+{
+	struct om_config *config = om_config_defaults();
+	char *error = NULL, *man = om_config_man("9.9", &error);
+	char *dump = om_config_dump(config), *line, *save = NULL, *eq;
+	char want[200];
+	int missing = 0, params = 0;
+
+	TAP_OK(man != NULL, "omamori.conf(5) renders: every parameter has its sentence");
+	if (man == NULL) {
+		fprintf(stderr, "# %s\n", error);
+		free(error);
+		man = om_strdup("");
+	}
+	for (line = strtok_r(dump, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if ((eq = strstr(line, " = ")) == NULL)
+			continue;
+		*eq = '\0';
+		params++;
+		(void)snprintf(want, sizeof(want), ".TP\n.B %s\n", line);
+		if (strstr(man, want) == NULL) {
+			fprintf(stderr, "# no entry for %s\n", line);
+			missing++;
+		}
+	}
+	TAP_OK(params > 50 && missing == 0, "the page has an entry for each of the %d parameters", params);
+	TAP_OK(strstr(man, ".B scand_workers\n") != NULL &&
+	       strstr(man, "Default: 4. From 1 to 256.") != NULL,
+	       "a number's default and bounds come from the parser's table");
+	TAP_OK(strstr(man, "One of: tempfail, accept.") != NULL, "a choice's values are listed");
+	TAP_OK(strstr(man, ".TH OMAMORI.CONF 5 \"\" \"omamori 9.9\"") != NULL, "the version is on the page");
+	TAP_OK(om_config_param_doc("no_such_parameter") == NULL, "an unknown name has no sentence");
+	free(man);
+	free(dump);
+	om_config_free(&config);
+}
+
 int main(void)
 {
 	test_cases();
 	test_defaults_and_missing();
+	test_man_page();
 	return tap_done();
 }
