@@ -104,11 +104,6 @@ void om_rules_check_headers(struct om_mime_msg *msg,
 		om_rules_check_auth(auth, res);
 }
 
-/* The GTUBE string (spamassassin.apache.org/gtube/), as SpamAssassin's
-   and rspamd's rules match it. */
-#define OM_RULES_GTUBE_TEXT \
-	"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
-
 static void om_rules_gtube_part(void *parent, void *part, void *data)
 {
 	int *found = data;
@@ -121,7 +116,7 @@ static void om_rules_gtube_part(void *parent, void *part, void *data)
 	text = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
 	if (text == NULL)
 		return;
-	*found = strstr(text, OM_RULES_GTUBE_TEXT) != NULL;
+	*found = strstr(text, OM_RULE_GTUBE_TEXT) != NULL;
 	g_free(text);
 }
 

@@ -41,6 +41,10 @@ void om_rules_check_headers(struct om_mime_msg *msg,
    any threshold a domain may set), so that an administrator can check the
    whole spam path - omamorictl selftest does - without real spam. */
 #define OM_RULE_GTUBE "GTUBE"
+/* the string (spamassassin.apache.org/gtube/), as SpamAssassin's and
+   rspamd's rules match it */
+#define OM_RULE_GTUBE_TEXT \
+	"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
 #define OM_RULE_GTUBE_POINTS 1000.0
 void om_rules_check_body(struct om_mime_msg *msg, struct om_rules_result *res);
 
