@@ -128,12 +128,12 @@ def a_feature_not_subscribed_is_not_applicable(st):
 def scand_stopped_the_report_names_the_failing_step(st):
     st.stop_scand()
     try:
-        code, out, _ = selftest(st, "--mailbox", "alice@example.test", "--timeout", "12")
+        code, out, _ = selftest(st, "--mailbox", "alice@example.test", "--timeout", "8")
         check(code == 1, "exit %d:\n%s" % (code, out))
         clean = steps(out)["clean mail"]
         check("found:    nowhere" in clean, out)
         fail = [x for x in clean if x.startswith("FAIL: ")]
-        check(fail and fail[0].startswith("FAIL: clean mail not delivered within 12 s: "
+        check(fail and fail[0].startswith("FAIL: clean mail not delivered within 8 s: "
                                           "Postfix queue shows it deferred") and
               "4.2.0" in fail[0] and "(is omamori-scand running?)" in fail[0], out)
         check("0 OK, 4 FAIL" in out and "still in Postfix's queue" in out, out)
