@@ -111,10 +111,15 @@ static void ctl_usage(FILE *out)
 		"  urls del URL|HOST [--source NAME]     remove an entry\n"
 		"  urls check URL|HOST                   normalised form, registrable domain, verdict\n"
 		"  urls list|count [--source NAME]       the URL reputation store's entries\n"
+		"  selftest DOMAIN --mailbox ADDRESS [--timeout SECONDS] [--keep] [--dmarc-domain D]\n"
+		"                                        test mail through Postfix: clean, EICAR,\n"
+		"                                        GTUBE, DMARC fail; each checked against\n"
+		"                                        the mailbox's settings (exit 1: a step failed)\n"
 		"MAILBOX: local@domain, or a user name without a domain (user:NAME if it\n"
 		"  has a dot); DOMAIN: a name with a dot, or domain:NAME; \"*\": global\n"
 		"features: %s\n"
-		"exit status: 0 done, 1 (scan) not clean, 2 usage, bad input or error\n",
+		"exit status: 0 done, 1 (scan) not clean, (selftest) a step failed, 2 usage,\n"
+		"  bad input or error\n",
 		om_settings_feature_names());
 }
 
@@ -275,6 +280,7 @@ static const struct ctl_command {
 	{ "brake", ctl_cmd_brake },
 	{ "urls", ctl_cmd_urls },
 	{ "audit", ctl_cmd_audit },
+	{ "selftest", ctl_cmd_selftest },
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)
@@ -299,7 +305,7 @@ static enum ctl_exit ctl_exit_status(const struct ctl_command *cmd, int ret)
 	case CTL_EXIT_ERROR:
 		return (enum ctl_exit)ret;
 	case CTL_EXIT_NOT_CLEAN:
-		if (cmd->run == ctl_cmd_scan)
+		if (cmd->run == ctl_cmd_scan || cmd->run == ctl_cmd_selftest)
 			return CTL_EXIT_NOT_CLEAN;
 		break;
 	}

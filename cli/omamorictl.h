@@ -13,7 +13,8 @@
    reads a stray value as "clean" or "not clean". */
 enum ctl_exit {
 	CTL_EXIT_OK = 0,	/* done; scan: clean */
-	CTL_EXIT_NOT_CLEAN = 1,	/* scan: virus, spam or unscanned */
+	CTL_EXIT_NOT_CLEAN = 1,	/* scan: virus, spam or unscanned;
+				   selftest: a step failed */
 	CTL_EXIT_ERROR = 2,	/* usage, bad input or error */
 };
 
@@ -61,5 +62,8 @@ int ctl_hold_cron(struct ctl *ctl, long long now);
 int ctl_hold_ask(struct ctl *ctl, enum om_hold_op op, const char *id);
 int ctl_cmd_brake(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_audit(struct ctl *ctl, int argc, char **argv);
+/* omamorictl selftest (cmd-selftest.c): CTL_EXIT_NOT_CLEAN when a step
+   failed. */
+int ctl_cmd_selftest(struct ctl *ctl, int argc, char **argv);
 
 #endif

@@ -266,6 +266,15 @@ static const struct {
 	{ "scan_limit_action",
 	  "A message not scanned whole: Quarantine below a notice (default), kept"
 	  " in Postfix's queue, or delivered as it is (a risk, see above)." },
+	{ "selftest_smtp",
+	  "The Postfix smtpd omamorictl selftest sends its test mail to, as ADDRESS:PORT "
+	  "(an IPv4 address, or an IPv6 one in brackets: no name is looked up): the one "
+	  "the Internet's mail comes in through, so that omamori-policyd and every "
+	  "restriction see it." },
+	{ "selftest_timeout", "How long omamorictl selftest waits for its mails to arrive (--timeout overrides)." },
+	{ "selftest_postfix_config",
+	  "The Postfix configuration directory whose queue omamorictl selftest reads "
+	  "(postqueue -c DIR -j) to say why a mail did not arrive; empty: Postfix's default." },
 };
 
 const char *om_config_param_doc(const char *name)

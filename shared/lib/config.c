@@ -9,6 +9,7 @@
 #include "lib/om-config.h"
 #include "lib/util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
@@ -111,6 +112,9 @@ static const struct om_param om_params[] = {
 	{ "brand_name", OM_PARAM_STR, OFF(brand_name), "omamori", 0, 0, NULL },
 	{ "brand_logo", OM_PARAM_STR, OFF(brand_logo), "", 0, 0, NULL },
 	{ "brand_support", OM_PARAM_STR, OFF(brand_support), "", 0, 0, NULL },
+	{ "selftest_smtp", OM_PARAM_STR, OFF(selftest_smtp), "127.0.0.1:25", 0, 0, NULL },
+	{ "selftest_timeout", OM_PARAM_LONG, OFF(selftest_timeout), "60", 5, 3600, NULL },
+	{ "selftest_postfix_config", OM_PARAM_STR, OFF(selftest_postfix_config), "", 0, 0, NULL },
 	{ "list_max_entries", OM_PARAM_LONG, OFF(list_max_entries), "300", 1, 100000, NULL },
 	{ "scand_failure_action", OM_PARAM_ENUM, OFF(scand_failure_action), "tempfail", 0, 0, om_failure_choices },
 	{ "scan_limit_action", OM_PARAM_ENUM, OFF(scan_limit_action), "quarantine", 0, 0, om_limit_choices },
@@ -312,6 +316,38 @@ static int om_config_check_authserv_id(struct om_config *config, char **error_r)
 	return 0;
 }
 
+/* selftest_smtp: "ADDRESS:PORT", the address an IPv4 one or an IPv6 one
+   in brackets (omamorictl selftest connects there, no name is looked
+   up), the port 1..65535. */
+static int om_config_check_smtp_address(const char *value, char **error_r)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	const char *colon = strrchr(value, ':');
+	char host[64];
+	size_t len;
+	long port;
+	int v6;
+
+	if (colon == NULL || om_parse_long(colon + 1, 1, 65535, &port) < 0)
+		goto bad;
+	len = (size_t)(colon - value);
+	v6 = len >= 2 && value[0] == '[' && value[len - 1] == ']';
+	if (v6) {
+		value++;
+		len -= 2;
+	}
+	if (len == 0 || len >= sizeof(host))
+		goto bad;
+	memcpy(host, value, len);
+	host[len] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) == 1)
+		return 0;
+bad:
+	*error_r = om_strdup("parameter selftest_smtp: not ADDRESS:PORT (127.0.0.1:25, "
+			     "[::1]:25: an address, not a name)");
+	return -1;
+}
+
 /* brake_filter unset: outbound_filter's destination with its last path
    component "brake" (omamori-out:unix:omamori/filter ->
    omamori-out:unix:omamori/brake), the second socket omamori-filter
@@ -363,7 +399,8 @@ int om_config_load(const char *path, struct om_config **config_r,
 	om_config_derive_brake_filter(config);
 	if (om_config_check_filter("outbound_filter", config->outbound_filter, &error) < 0 ||
 	    om_config_check_filter("brake_filter", config->brake_filter, &error) < 0 ||
-	    om_config_check_authserv_id(config, &error) < 0) {
+	    om_config_check_authserv_id(config, &error) < 0 ||
+	    om_config_check_smtp_address(config->selftest_smtp, &error) < 0) {
 		*error_r = om_asprintf("%s: %s", path, error);
 		free(error);
 		om_config_free(&config);

@@ -161,6 +161,14 @@ struct om_config {
 	char *brand_name;
 	char *brand_logo;
 	char *brand_support;
+	/* omamorictl selftest (doc/admin.md): the SMTP service its test mail
+	   goes to (Postfix's smtpd, "ADDRESS:PORT"), how long it waits for
+	   the mail to arrive (seconds; --timeout), and the Postfix
+	   configuration directory whose queue it reads when one does not
+	   ("" = Postfix's default) */
+	char *selftest_smtp;
+	long selftest_timeout;
+	char *selftest_postfix_config;
 	enum om_failure_action scand_failure_action;
 	enum om_limit_action scan_limit_action;
 };

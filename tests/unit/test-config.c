@@ -36,6 +36,18 @@ static const struct config_case config_cases[] = {
 	  "parameter policyd_idle_timeout: 0 is outside 1..86400" },
 	{ "inet cap below minimum", "policyd_inet_max_connections = 0\n", 0,
 	  "parameter policyd_inet_max_connections: 0 is outside" },
+	{ "selftest_smtp IPv4", "selftest_smtp = 127.0.0.1:10025\n", 1, NULL },
+	{ "selftest_smtp IPv6", "selftest_smtp = [::1]:25\n", 1, NULL },
+	{ "selftest_smtp a name", "selftest_smtp = localhost:25\n", 0,
+	  "parameter selftest_smtp: not ADDRESS:PORT" },
+	{ "selftest_smtp no port", "selftest_smtp = 127.0.0.1\n", 0,
+	  "parameter selftest_smtp: not ADDRESS:PORT" },
+	{ "selftest_smtp port 0", "selftest_smtp = 127.0.0.1:0\n", 0,
+	  "parameter selftest_smtp: not ADDRESS:PORT" },
+	{ "selftest_smtp IPv6 without brackets", "selftest_smtp = ::1:25\n", 0,
+	  "parameter selftest_smtp: not ADDRESS:PORT" },
+	{ "selftest_timeout below minimum", "selftest_timeout = 4\n", 0,
+	  "parameter selftest_timeout: 4 is outside 5..3600" },
 };
 
 static void test_cases(void)
