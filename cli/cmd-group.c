@@ -71,6 +71,37 @@ static int ctl_group_check_setting(const char *name)
 	return 0;
 }
 
+/* outbound-zip and outbound-portal exclude each other (seed 001), for a
+   group as for a domain: one turned on where the other is on for the
+   group (its own value, else its domain's) is refused. */
+static int ctl_group_check_exclusive(struct ctl *ctl, const char *domain,
+				     const char *scope, const char *setting,
+				     const char *value)
+{
+	const char *other = strcmp(setting, OM_FEATURE_OUTBOUND_ZIP) == 0 ?
+		OM_FEATURE_OUTBOUND_PORTAL : strcmp(setting, OM_FEATURE_OUTBOUND_PORTAL) == 0 ?
+		OM_FEATURE_OUTBOUND_ZIP : NULL;
+	const char *source = "group";
+	char *state = NULL, *error = NULL;
+	int ret, on;
+
+	if (other == NULL || strcmp(value, "on") != 0)
+		return 0;
+	ret = om_store_domain_get(ctl_store(ctl, 0), scope, other, &state, &error);
+	if (ret == 0)
+		ret = om_settings_effective(ctl_store(ctl, 0), OM_KEY_DOMAIN, domain, other,
+					    "off", &state, &source, &error) < 0 ? -1 : 1;
+	if (ret < 0)
+		return ctl_fail(error);
+	on = state != NULL && strcmp(state, "on") == 0;
+	free(state);
+	if (on)
+		return ctl_error("%s is on (%s); %s and %s cannot both be on: turn it "
+				 "off first", other, source, OM_FEATURE_OUTBOUND_ZIP,
+				 OM_FEATURE_OUTBOUND_PORTAL);
+	return 0;
+}
+
 /* group set DOMAIN NAME SETTING VALUE: makes the group if it is new. */
 static int ctl_group_set(struct ctl *ctl, const char *word, const char *name,
 			 const char *setting, const char *value)
@@ -87,6 +118,8 @@ static int ctl_group_set(struct ctl *ctl, const char *word, const char *name,
 		return ctl_fail(error);
 	if (om_settings_group_scope(domain, name, scope, sizeof(scope)) < 0)
 		return ctl_error("domain name too long: %s", domain);
+	if ((ret = ctl_group_check_exclusive(ctl, domain, scope, setting, value)) != 0)
+		return ret;
 	if (om_store_group_add(ctl_store(ctl, 0), domain, name, &error) < 0 ||
 	    om_store_domain_set(ctl_store(ctl, 0), scope, setting, value, &error) < 0)
 		return ctl_fail(error);
