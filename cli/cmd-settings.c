@@ -328,6 +328,15 @@ static int ctl_domain_unset(struct ctl *ctl, enum om_settings_key type,
 	return CTL_EXIT_OK;
 }
 
+/* What mailbox get shows: the settings a mailbox may refine, and those its
+   policy group may carry (features are sub get's: a mailbox's own
+   subscription row comes first there). */
+static int ctl_mailbox_shows(const char *name)
+{
+	return om_settings_per_mailbox(name) ||
+		(om_settings_per_group(name) && !om_settings_feature_valid(name));
+}
+
 /* One setting's value in effect for key, and where it comes from. */
 static int ctl_domain_get_one(struct ctl *ctl, enum om_settings_key type,
 			      const char *key, const char *name)
@@ -367,8 +376,8 @@ static int ctl_domain_get(struct ctl *ctl, enum om_settings_key type,
 		next = strchr(p, ' ');
 		if (next != NULL)
 			*next++ = '\0';
-		if (type == OM_KEY_MAILBOX ? om_settings_per_mailbox(p) ||
-		    om_settings_per_group(p) : strcmp(p, OM_SETTING_GROUP) != 0)
+		if (type == OM_KEY_MAILBOX ? ctl_mailbox_shows(p) :
+		    strcmp(p, OM_SETTING_GROUP) != 0)
 			ret = ctl_domain_get_one(ctl, type, key, p);
 	}
 	free(names);
@@ -385,7 +394,7 @@ static int ctl_settings_cmd(struct ctl *ctl, int argc, char **argv,
 	if (argc == 2 || argc == 3) {
 		if (strcmp(argv[0], "get") == 0) {
 			if (type == OM_KEY_MAILBOX && argc == 3 &&
-			    !om_settings_per_group(argv[2]) &&
+			    !ctl_mailbox_shows(argv[2]) &&
 			    ctl_check_mailbox_setting(argv[1], argv[2]) != 0)
 				return CTL_EXIT_ERROR;
 			return ctl_domain_get(ctl, type, key, argc == 3 ? argv[2] : NULL);

@@ -186,7 +186,8 @@ int om_billing_report(struct om_store *store, const char *month, const char *dom
 	memset(report, 0, sizeof(*report));
 	if (om_billing_month(month, now, &report->start, &end, error_r) < 0)
 		return -1;
-	report->end = end < now ? end : now;
+	/* the month in progress up to now, this second included */
+	report->end = end <= now ? end : now + 1;
 	(void)om_strlcpy(report->month, month, sizeof(report->month));
 	memset(&r, 0, sizeof(r));
 	r.report = report;
