@@ -392,7 +392,8 @@ static int ctl_settings_cmd(struct ctl *ctl, int argc, char **argv,
 	if (argc == 4 && strcmp(argv[0], "set") == 0)
 		return ctl_domain_set(ctl, type, argv[1], key, argv[2], argv[3]);
 	if (argc == 2 || argc == 3) {
-		if (strcmp(argv[0], "get") == 0) {
+		/* "show": the same as get (what issue 18 calls it) */
+		if (strcmp(argv[0], "get") == 0 || strcmp(argv[0], "show") == 0) {
 			if (type == OM_KEY_MAILBOX && argc == 3 &&
 			    !ctl_mailbox_shows(argv[2]) &&
 			    ctl_check_mailbox_setting(argv[1], argv[2]) != 0)
@@ -419,7 +420,7 @@ int ctl_cmd_domain(struct ctl *ctl, int argc, char **argv)
 		if ((ret = ctl_settings_cmd(ctl, argc, argv, type, key)) >= 0)
 			return ret;
 	}
-	return ctl_error("usage: domain set DOMAIN NAME VALUE | domain get DOMAIN "
+	return ctl_error("usage: domain set DOMAIN NAME VALUE | domain get|show DOMAIN "
 			 "[NAME] | domain unset DOMAIN NAME | domain list [DOMAIN]  "
 			 "(DOMAIN: a name with a dot, domain:NAME, or \"*\" = global)");
 }
@@ -435,7 +436,7 @@ int ctl_cmd_mailbox(struct ctl *ctl, int argc, char **argv)
 		if ((ret = ctl_settings_cmd(ctl, argc, argv, OM_KEY_MAILBOX, key)) >= 0)
 			return ret;
 	}
-	return ctl_error("usage: mailbox set MAILBOX NAME VALUE | mailbox get MAILBOX "
+	return ctl_error("usage: mailbox set MAILBOX NAME VALUE | mailbox get|show MAILBOX "
 			 "[NAME] | mailbox unset MAILBOX NAME  (NAME: language spam-action "
 			 "spam-threshold spam-quarantine-threshold spam-tag; MAILBOX: "
 			 "local@domain, a user name without a domain, or user:NAME)");

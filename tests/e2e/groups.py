@@ -120,7 +120,7 @@ def a_groups_own_outbound_setting_applies_to_its_member_only(st):
     raw = wait_sink(st, m2)[0]
     check("r1@far.example" in (header_of(raw, "To") or ""),
           "alice's To list hidden: %r" % header_of(raw, "To"))
-    out = st.ctl("mailbox", "get", "bob@example.test", "bcc-threshold").stdout.decode()
+    out = st.ctl("mailbox", "show", "bob@example.test", "bcc-threshold").stdout.decode()
     check("\t2\t(group A)" in out, out)
     out = st.ctl("sub", "get", "bob@example.test", "outbound-bcc").stdout.decode()
     check("\ton\t(group A)" in out, out)
