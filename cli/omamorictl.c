@@ -104,6 +104,13 @@ static void ctl_usage(FILE *out)
 		"  audit test RULES MESSAGE [--in] [--from A] [--to A]...\n"
 		"                                        which rule fires and why (RULES: a\n"
 		"                                        domain, or a file of rules)\n"
+		"  group set DOMAIN NAME SETTING VALUE   a policy group (at most 4 a domain) and its\n"
+		"                                        setting: internal-only, outbound ones (doc/admin.md)\n"
+		"  group unset DOMAIN NAME SETTING | show DOMAIN [NAME] | list [DOMAIN] | del DOMAIN NAME\n"
+		"  mailbox set MAILBOX group NAME|none   put a mailbox in a group (or in none)\n"
+		"  billing --month YYYY-MM [--format csv|json] [--domain DOMAIN]\n"
+		"                                        mailboxes on, paused, off per domain and\n"
+		"                                        feature, and the days each was on\n"
 		"  urls import FILE [--format F] [--source NAME] [--verdict block|warn] [--expires DAYS]\n"
 		"                                        a feed (urlhaus, phishtank-csv, phishtank-json,\n"
 		"                                        openphish, list; detected), replacing its entries\n"
@@ -281,6 +288,8 @@ static const struct ctl_command {
 	{ "urls", ctl_cmd_urls },
 	{ "audit", ctl_cmd_audit },
 	{ "selftest", ctl_cmd_selftest },
+	{ "group", ctl_cmd_group },
+	{ "billing", ctl_cmd_billing },
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)

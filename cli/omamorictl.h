@@ -65,5 +65,7 @@ int ctl_cmd_audit(struct ctl *ctl, int argc, char **argv);
 /* omamorictl selftest (cmd-selftest.c): CTL_EXIT_NOT_CLEAN when a step
    failed. */
 int ctl_cmd_selftest(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_group(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_billing(struct ctl *ctl, int argc, char **argv);
 
 #endif

@@ -299,6 +299,23 @@ struct om_store_backend {
 	int (*portal_code_check)(struct om_store *store, const char *id,
 				 const char *recipient, const char *code, long long now,
 				 int max_tries, int *tries_r, char **error_r);
+	/* policy groups (store.h): insert and remove return the rows
+	   changed; scope_delete removes every domain setting under a scope */
+	int (*group_insert)(struct om_store *store, const char *domain,
+			    const char *name, long long now, char **error_r);
+	int (*group_remove)(struct om_store *store, const char *domain,
+			    const char *name, char **error_r);
+	long (*group_list)(struct om_store *store, const char *domain,
+			   om_store_group_cb *cb, void *context, char **error_r);
+	long (*group_members)(struct om_store *store, const char *domain,
+			      const char *name, om_store_group_cb *cb, void *context,
+			      char **error_r);
+	int (*scope_delete)(struct om_store *store, const char *scope, char **error_r);
+	/* the history of subscription states (store.h) */
+	long (*sub_history)(struct om_store *store, long long until,
+			    om_store_sub_change_cb *cb, void *context, char **error_r);
+	int (*sub_history_put)(struct om_store *store, const struct om_store_sub_change *c,
+			       char **error_r);
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;

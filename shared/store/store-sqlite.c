@@ -138,6 +138,14 @@ enum om_stmt_id {
 	OM_SQL_PORTAL_CODE_SET,
 	OM_SQL_PORTAL_CODE_GET,
 	OM_SQL_PORTAL_CODE_TRIES,
+	OM_SQL_GROUP_INSERT,
+	OM_SQL_GROUP_REMOVE,
+	OM_SQL_GROUP_LIST,
+	OM_SQL_GROUP_LIST_ALL,
+	OM_SQL_GROUP_MEMBERS,
+	OM_SQL_DOM_DELETE_SCOPE,
+	OM_SQL_SUB_HISTORY,
+	OM_SQL_SUB_HISTORY_PUT,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -440,6 +448,29 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_PORTAL_CODE_TRIES] =
 		"UPDATE portal_codes SET tries = ?3, code = CASE WHEN ?4 THEN '' ELSE code END "
 		"WHERE id = ?1 AND recipient = ?2",
+	[OM_SQL_GROUP_INSERT] =
+		"INSERT INTO policy_groups(domain, name, created) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT(domain, name) DO NOTHING",
+	[OM_SQL_GROUP_REMOVE] =
+		"DELETE FROM policy_groups WHERE domain = ?1 AND name = ?2",
+	[OM_SQL_GROUP_LIST] =
+		"SELECT domain, name FROM policy_groups WHERE domain = ?1 ORDER BY name",
+	[OM_SQL_GROUP_LIST_ALL] =
+		"SELECT domain, name FROM policy_groups ORDER BY domain, name",
+	/* the mailboxes of domain ?1 (keys ending in "@" ?1) whose own
+	   setting "group" is ?2 */
+	[OM_SQL_GROUP_MEMBERS] =
+		"SELECT domain, value FROM domain_settings WHERE name = 'group' "
+		"AND value = ?2 AND length(domain) > length(?1) + 1 "
+		"AND substr(domain, length(domain) - length(?1)) = '@' || ?1 "
+		"ORDER BY domain",
+	[OM_SQL_DOM_DELETE_SCOPE] = "DELETE FROM domain_settings WHERE domain = ?1",
+	[OM_SQL_SUB_HISTORY] =
+		"SELECT mailbox, feature, state, at FROM subscription_history "
+		"WHERE at < ?1 ORDER BY mailbox, feature, at, rowid",
+	[OM_SQL_SUB_HISTORY_PUT] =
+		"INSERT INTO subscription_history(mailbox, feature, state, at) "
+		"VALUES (?1, ?2, ?3, ?4)",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -796,6 +827,40 @@ static const char *const om_migrations[] = {
 	"  expires INTEGER NOT NULL,"
 	"  tries INTEGER NOT NULL,"
 	"  PRIMARY KEY (id, recipient));",
+	/* v18 (issue 18, wt-admin): a placeholder in this branch, so that
+	   the migration below is v19; the merge puts wt-admin's here */
+	"SELECT 1;",
+	/* v19 (issue 18): policy groups (doc/admin.md "Policy groups"): a
+	   domain's named groups (at most four, store.c); their settings are
+	   domain_settings rows under "<group NAME>@domain", a mailbox's group
+	   its own row "group".  And the history of subscription states for
+	   the billing export: a row at each change of a state (a deleted
+	   subscription counts as off from then), at the row's updated time;
+	   the states there are now are its first rows */
+	"CREATE TABLE policy_groups ("
+	"  domain TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (domain, name)) WITHOUT ROWID;"
+	"CREATE TABLE subscription_history ("
+	"  mailbox TEXT NOT NULL,"
+	"  feature TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('on', 'paused', 'off')),"
+	"  at INTEGER NOT NULL);"
+	"CREATE INDEX subscription_history_at ON subscription_history(at);"
+	"CREATE TRIGGER subscriptions_history_insert AFTER INSERT ON subscriptions BEGIN"
+	"  INSERT INTO subscription_history(mailbox, feature, state, at)"
+	"    VALUES (new.mailbox, new.feature, new.state, new.updated); END;"
+	"CREATE TRIGGER subscriptions_history_update AFTER UPDATE ON subscriptions"
+	"  WHEN old.state IS NOT new.state BEGIN"
+	"  INSERT INTO subscription_history(mailbox, feature, state, at)"
+	"    VALUES (new.mailbox, new.feature, new.state, new.updated); END;"
+	"CREATE TRIGGER subscriptions_history_delete AFTER DELETE ON subscriptions BEGIN"
+	"  INSERT INTO subscription_history(mailbox, feature, state, at)"
+	"    VALUES (old.mailbox, old.feature, 'off',"
+	"            CAST(strftime('%s', 'now') AS INTEGER)); END;"
+	"INSERT INTO subscription_history(mailbox, feature, state, at)"
+	"  SELECT mailbox, feature, state, updated FROM subscriptions;",
 };
 
 struct om_store_sqlite {
@@ -1097,6 +1162,8 @@ struct om_sqlite_reader {
 		om_store_sandbox_cb *sandbox;
 		om_store_portal_cb *portal;
 		om_store_portal_view_cb *portal_view;
+		om_store_group_cb *group;
+		om_store_sub_change_cb *sub_change;
 	} cb;
 	void *context;
 };
@@ -2804,6 +2871,109 @@ static long om_sqlite_audit_list(struct om_store *store, const char *domain,
 	return om_sqlite_each(s, stmt, om_sqlite_audit_row, &r, "read audit rules", error_r);
 }
 
+/* ---- policy groups ---- */
+
+static int om_sqlite_group_insert(struct om_store *store, const char *domain,
+				  const char *name, long long now, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_GROUP_INSERT,
+						      OM_ARG_TEXT(domain), OM_ARG_TEXT(name),
+						      OM_ARG_INT64(now), OM_ARG_END),
+				    "add a policy group", error_r);
+}
+
+static int om_sqlite_group_remove(struct om_store *store, const char *domain,
+				  const char *name, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_GROUP_REMOVE,
+						      OM_ARG_TEXT(domain), OM_ARG_TEXT(name),
+						      OM_ARG_END),
+				    "delete a policy group", error_r);
+}
+
+static int om_sqlite_scope_delete(struct om_store *store, const char *scope,
+				  char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_DOM_DELETE_SCOPE,
+						      OM_ARG_TEXT(scope), OM_ARG_END),
+				    "delete a scope's settings", error_r);
+}
+
+static void om_sqlite_group_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	const char *domain, *name;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&domain), OM_COL_TEXT(&name), OM_COL_END);
+	r->cb.group(r->context, domain, name);
+}
+
+static long om_sqlite_group_list(struct om_store *store, const char *domain,
+				 om_store_group_cb *cb, void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.group = cb, .context = context };
+	sqlite3_stmt *stmt = domain != NULL ?
+		om_sqlite_bind(s, OM_SQL_GROUP_LIST, OM_ARG_TEXT(domain), OM_ARG_END) :
+		om_sqlite_bind(s, OM_SQL_GROUP_LIST_ALL, OM_ARG_END);
+
+	return om_sqlite_each(s, stmt, om_sqlite_group_row, &r, "read policy groups",
+			      error_r);
+}
+
+static long om_sqlite_group_members(struct om_store *store, const char *domain,
+				    const char *name, om_store_group_cb *cb,
+				    void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.group = cb, .context = context };
+
+	return om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_GROUP_MEMBERS, OM_ARG_TEXT(domain),
+						OM_ARG_TEXT(name), OM_ARG_END),
+			      om_sqlite_group_row, &r, "read a group's mailboxes", error_r);
+}
+
+/* ---- the history of subscription states ---- */
+
+static void om_sqlite_sub_change_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	struct om_store_sub_change c;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&c.mailbox), OM_COL_TEXT(&c.feature),
+		       OM_COL_TEXT(&c.state), OM_COL_INT64(&c.at), OM_COL_END);
+	r->cb.sub_change(r->context, &c);
+}
+
+static long om_sqlite_sub_history(struct om_store *store, long long until,
+				  om_store_sub_change_cb *cb, void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.sub_change = cb, .context = context };
+
+	return om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_SUB_HISTORY, OM_ARG_INT64(until),
+						OM_ARG_END),
+			      om_sqlite_sub_change_row, &r, "read subscription history",
+			      error_r);
+}
+
+static int om_sqlite_sub_history_put(struct om_store *store,
+				     const struct om_store_sub_change *c, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_SUB_HISTORY_PUT,
+						      OM_ARG_TEXT(c->mailbox),
+						      OM_ARG_TEXT(c->feature),
+						      OM_ARG_TEXT(c->state),
+						      OM_ARG_INT64(c->at), OM_ARG_END),
+				    "write subscription history", error_r) < 0 ? -1 : 0;
+}
+
 static long om_sqlite_urls_drop_source(struct om_store *store, const char *source,
 				       char **error_r)
 {
@@ -2950,4 +3120,11 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.urls_count = om_sqlite_urls_count,
 	.urls_each = om_sqlite_urls_each,
 	.urls_sources = om_sqlite_urls_sources,
+	.group_insert = om_sqlite_group_insert,
+	.group_remove = om_sqlite_group_remove,
+	.group_list = om_sqlite_group_list,
+	.group_members = om_sqlite_group_members,
+	.scope_delete = om_sqlite_scope_delete,
+	.sub_history = om_sqlite_sub_history,
+	.sub_history_put = om_sqlite_sub_history_put,
 };

@@ -7,8 +7,10 @@
  * SQL is in the backends; nothing here knows a query language.
  */
 #include "store/store-private.h"
+#include "store/settings.h"
 #include "lib/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1546,4 +1548,166 @@ int om_store_portal_code_check(struct om_store *store, const char *id,
 	ret = store->backend->portal_code_check(store, id, recipient, code, now, max_tries,
 						tries_r, error_r);
 	return om_store_wrote(store, ret < 0 ? -1 : 0) < 0 ? -1 : ret;
+}
+
+/* ---- policy groups ---- */
+
+/* The names of a domain's groups, space-separated, for errors. */
+struct om_store_group_names {
+	char text[512];
+	long count;
+	int found, cut;
+	const char *want;
+};
+
+static void om_store_group_name_add(void *context, const char *domain, const char *name)
+{
+	struct om_store_group_names *n = context;
+	size_t len = strlen(n->text);
+
+	(void)domain;
+	if (n->want != NULL && strcmp(n->want, name) == 0)
+		n->found = 1;
+	if (!n->cut && len + strlen(name) + 2 < sizeof(n->text))
+		(void)snprintf(n->text + len, sizeof(n->text) - len, "%s%s",
+			       len > 0 ? " " : "", name);
+	else
+		n->cut = 1;
+	n->count++;
+}
+
+/* A group's mailboxes, for the error of a refused delete. */
+static void om_store_group_member_add(void *context, const char *mailbox,
+				      const char *name)
+{
+	(void)name;
+	om_store_group_name_add(context, NULL, mailbox);
+}
+
+static int om_store_group_args(const char *domain, const char *name, char **error_r)
+{
+	if (om_store_need(domain, "group domain", error_r) < 0 ||
+	    om_store_need(name, "group name", error_r) < 0)
+		return -1;
+	if (!om_settings_group_name_valid(name)) {
+		*error_r = om_asprintf("'%.40s' is not a group name: 1 to %d letters, "
+				       "digits, '-' or '_' (and not \"none\")", name,
+				       OM_GROUP_NAME_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+int om_store_group_add(struct om_store *store, const char *domain,
+		       const char *name, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	struct om_store_group_names n;
+	int ret = 0;
+
+	if (om_store_group_args(domain, name, error_r) < 0)
+		return -1;
+	memset(&n, 0, sizeof(n));
+	n.want = name;
+	if (b->begin(store, 1, error_r) < 0)
+		return -1;
+	if (b->group_list(store, domain, om_store_group_name_add, &n, error_r) < 0) {
+		ret = -1;
+	} else if (n.found) {
+		ret = 0;
+	} else if (n.count >= OM_GROUPS_MAX) {
+		*error_r = om_asprintf("%s has %d policy groups already (%s), the most "
+				       "a domain may have: delete one first", domain,
+				       OM_GROUPS_MAX, n.text);
+		ret = -1;
+	} else {
+		ret = b->group_insert(store, domain, name, (long long)time(NULL),
+				      error_r) < 0 ? -1 : 1;
+	}
+	return om_store_finish(store, ret, error_r);
+}
+
+int om_store_group_exists(struct om_store *store, const char *domain,
+			  const char *name, char **error_r)
+{
+	struct om_store_group_names n;
+
+	if (om_store_group_args(domain, name, error_r) < 0)
+		return -1;
+	memset(&n, 0, sizeof(n));
+	n.want = name;
+	if (store->backend->group_list(store, domain, om_store_group_name_add, &n,
+				       error_r) < 0)
+		return -1;
+	return n.found;
+}
+
+int om_store_group_delete(struct om_store *store, const char *domain,
+			  const char *name, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	struct om_store_group_names members;
+	char scope[OM_GROUP_SCOPE_MAX];
+	long n;
+	int ret;
+
+	if (om_store_group_args(domain, name, error_r) < 0)
+		return -1;
+	if (om_settings_group_scope(domain, name, scope, sizeof(scope)) < 0) {
+		*error_r = om_asprintf("domain name too long: %.60s", domain);
+		return -1;
+	}
+	memset(&members, 0, sizeof(members));
+	if (b->begin(store, 1, error_r) < 0)
+		return -1;
+	n = b->group_members(store, domain, name, om_store_group_member_add, &members,
+			     error_r);
+	if (n < 0) {
+		ret = -1;
+	} else if (n > 0) {
+		*error_r = om_asprintf("policy group %s of %s still has %ld mailbox%s "
+				       "(%s%s): move them first (omamorictl mailbox "
+				       "set MAILBOX group OTHER|none)", name, domain, n,
+				       n == 1 ? "" : "es", members.text,
+				       members.cut ? " ..." : "");
+		ret = -1;
+	} else {
+		ret = b->group_remove(store, domain, name, error_r);
+		if (ret > 0 && b->scope_delete(store, scope, error_r) < 0)
+			ret = -1;
+	}
+	return om_store_finish(store, ret, error_r);
+}
+
+long om_store_group_list(struct om_store *store, const char *domain,
+			 om_store_group_cb *cb, void *context, char **error_r)
+{
+	return store->backend->group_list(store, domain, cb, context, error_r);
+}
+
+long om_store_group_members(struct om_store *store, const char *domain,
+			    const char *name, om_store_group_cb *cb, void *context,
+			    char **error_r)
+{
+	if (om_store_group_args(domain, name, error_r) < 0)
+		return -1;
+	return store->backend->group_members(store, domain, name, cb, context, error_r);
+}
+
+/* ---- the history of subscription states ---- */
+
+long om_store_sub_history(struct om_store *store, long long until,
+			  om_store_sub_change_cb *cb, void *context, char **error_r)
+{
+	return store->backend->sub_history(store, until, cb, context, error_r);
+}
+
+int om_store_sub_history_put(struct om_store *store, const struct om_store_sub_change *c,
+			     char **error_r)
+{
+	if (om_store_need(c->mailbox, "mailbox", error_r) < 0 ||
+	    om_store_need(c->feature, "feature", error_r) < 0 ||
+	    om_store_need(c->state, "state", error_r) < 0)
+		return -1;
+	return om_store_wrote(store, store->backend->sub_history_put(store, c, error_r));
 }

@@ -780,4 +780,50 @@ int om_store_portal_code_check(struct om_store *store, const char *id,
 			       const char *recipient, const char *code, long long now,
 			       int max_tries, int *tries_r, char **error_r);
 
+/* Policy groups (issue 18, doc/admin.md "Policy groups"): up to
+   OM_GROUPS_MAX (settings.h) named groups per domain.  A mailbox's group
+   is its own setting "group" (om_store_domain_set under the mailbox); a
+   group's settings are domain settings under its scope
+   (om_settings_group_scope). */
+typedef void om_store_group_cb(void *context, const char *domain, const char *name);
+/* Adds group name to domain: 1 added, 0 it was there, -1 with *error_r
+   (a fifth group is refused, naming the four). */
+int om_store_group_add(struct om_store *store, const char *domain,
+		       const char *name, char **error_r);
+/* 1 if domain has group name, 0 if not, -1. */
+int om_store_group_exists(struct om_store *store, const char *domain,
+			  const char *name, char **error_r);
+/* Deletes group name of domain and its settings in one transaction:
+   1 deleted, 0 no such group, -1 with *error_r - also while mailboxes are
+   in it (the error names them: move them first). */
+int om_store_group_delete(struct om_store *store, const char *domain,
+			  const char *name, char **error_r);
+/* cb(context, domain, name) for each group of domain (NULL: every
+   domain's), ordered; the count or -1. */
+long om_store_group_list(struct om_store *store, const char *domain,
+			 om_store_group_cb *cb, void *context, char **error_r);
+/* cb(context, mailbox, name) for each mailbox of domain in group name,
+   ordered; the count or -1. */
+long om_store_group_members(struct om_store *store, const char *domain,
+			    const char *name, om_store_group_cb *cb, void *context,
+			    char **error_r);
+
+/* The history of subscription states (issue 18, the billing export): a
+   trigger on subscriptions writes a row at each change of a mailbox's
+   state of a feature (a deleted subscription as "off"), at the row's
+   updated time. */
+struct om_store_sub_change {
+	const char *mailbox, *feature, *state;	/* on, paused, off */
+	long long at;
+};
+typedef void om_store_sub_change_cb(void *context, const struct om_store_sub_change *c);
+/* Every change before until, ordered by mailbox, feature, time: the count
+   or -1. */
+long om_store_sub_history(struct om_store *store, long long until,
+			  om_store_sub_change_cb *cb, void *context, char **error_r);
+/* Writes a history row as it stands (imports of earlier billing data, and
+   tests: the trigger writes the rows of every change).  0 or -1. */
+int om_store_sub_history_put(struct om_store *store, const struct om_store_sub_change *c,
+			     char **error_r);
+
 #endif
