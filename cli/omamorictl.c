@@ -67,6 +67,8 @@ static void ctl_usage(FILE *out)
 		"  init                                  create or upgrade the store\n"
 		"  config [man]                          print the effective configuration (man:\n"
 		"                                        omamori.conf(5) from the same table)\n"
+		"  setup --print [main|master|dovecot]   the lines to add to Postfix and Dovecot,\n"
+		"                                        with this system's paths\n"
 		"  sub set MAILBOX FEATURE on|paused|off subscribe a mailbox\n"
 		"  sub get MAILBOX [FEATURE]             each feature's state and where it comes from\n"
 		"  sub del MAILBOX FEATURE               back to the domain default\n"
@@ -290,6 +292,7 @@ static const struct ctl_command {
 	{ "selftest", ctl_cmd_selftest },
 	{ "group", ctl_cmd_group },
 	{ "billing", ctl_cmd_billing },
+	{ "setup", ctl_cmd_setup },
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)

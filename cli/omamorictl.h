@@ -67,5 +67,7 @@ int ctl_cmd_audit(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_selftest(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_group(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_billing(struct ctl *ctl, int argc, char **argv);
+/* omamorictl setup --print (cmd-setup.c) */
+int ctl_cmd_setup(struct ctl *ctl, int argc, char **argv);
 
 #endif

@@ -223,6 +223,33 @@ def the_install_made_users_directories_the_store_and_enabled_units(lab):
         check("omamori" not in f.read(), "main.cf was changed")
 
 
+@tap.case
+def setup_print_gives_lines_postfix_and_dovecot_accept(lab):
+    rc, out = lab.inside("omamorictl", "setup", "--print", "main")
+    check(rc == 0 and "check_policy_service { unix:omamori/policy" in out, "setup main: " + out)
+    for line in out.splitlines():
+        if line and not line.startswith("#"):
+            rc, err = lab.inside("postconf", "-e", line)
+            check(rc == 0, "postconf -e %r: %s" % (line, err))
+    rc, master = lab.inside("omamorictl", "setup", "--print", "master")
+    check(rc == 0 and "omamori-reinject unix" in master, "setup master: " + master)
+    with open(in_root(lab, "/etc/postfix/master.cf"), "a") as f:
+        f.write(master)
+    rc, out = lab.inside("postfix", "check")
+    check(rc == 0, "postfix check: " + out)
+    rc, out = lab.inside("postconf", "-n")
+    check(rc == 0 and "unused parameter" not in out, "postconf -n: " + out[-2000:])
+    rc, out = lab.inside("postconf", "-M", "omamori-reinject/unix")
+    check(rc == 0 and "smtpd" in out, "master.cf service not read: " + out)
+    rc, dovecot = lab.inside("omamorictl", "setup", "--print", "dovecot")
+    check(rc == 0 and "omamori_config = /etc/omamori/omamori.conf" in dovecot, dovecot)
+    with open(in_root(lab, "/etc/dovecot/conf.d/90-omamori.conf"), "w") as f:
+        f.write(dovecot)
+    rc, out = lab.inside("doveconf", "-n")
+    check(rc == 0 and "omamori_deliver" in out and "omamori-auth" in out,
+          "doveconf -n: " + out[-2000:])
+
+
 def unit_settings(lab, unit):
     """The unit's [Service] keys (last wins, ExecStart split by blanks)."""
     keys = {}
@@ -282,8 +309,8 @@ MAIL = ("From: a@example.net\nTo: taro@example.jp\nSubject: %s\n"
 def a_mail_goes_through_the_installed_scanner(lab):
     write_signatures(lab)
     start_unit(lab, "omamori-scand.service", "/run/omamori/scand.sock")
-    for name, body, want_rc, want in (("clean", "just data", 0, "clean"),
-                                      ("eicar", EICAR.decode(), 1, "infected")):
+    for name, body, want_rc, want in (("clean", "just data", 0, '"verdict":"clean"'),
+                                      ("eicar", EICAR.decode(), 1, '"virus":"Omamori.Test.EICAR')):
         path = in_root(lab, "/tmp/%s.eml" % name)
         with open(path, "w") as f:
             f.write(MAIL % (name, name, body))
