@@ -121,13 +121,50 @@ static int web_iso_original_allowed(struct om_store *store, const char *mailbox)
 	return on;
 }
 
-/* What the true type's word means, in lang. */
+/* The word of the table below a MIME type libmagic gave falls under
+   ("program", "pdf"...), or NULL. */
+static const char *web_iso_mime_word(const char *mime)
+{
+	static const struct { const char *prefix, *word; } mimes[] = {
+		{ "application/x-dosexec", "program" },
+		{ "application/x-msdownload", "program" },
+		{ "application/vnd.microsoft.portable-executable", "program" },
+		{ "application/x-executable", "program" },
+		{ "application/x-pie-executable", "program" },
+		{ "application/x-sharedlib", "program" },
+		{ "application/x-mach-binary", "program" },
+		{ "application/x-ms-shortcut", "shortcut" },
+		{ "application/x-msi", "program" },
+		{ "application/vnd.openxmlformats-officedocument.", "office" },
+		{ "application/vnd.ms-", "office" }, { "application/msword", "office" },
+		{ "application/cdfv2", "ole" }, { "application/x-ole-storage", "ole" },
+		{ "application/zip", "zip" }, { "application/pdf", "pdf" },
+		{ "application/x-rar", "rar" }, { "application/vnd.rar", "rar" },
+		{ "application/x-7z-compressed", "7z" }, { "application/gzip", "gzip" },
+		{ "image/png", "png" }, { "image/jpeg", "jpeg" }, { "image/gif", "gif" },
+		{ "text/html", "html" }, { "text/", "text" },
+		{ "application/x-empty", "empty" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(mimes) / sizeof(mimes[0]); i++) {
+		if (strncmp(mime, mimes[i].prefix, strlen(mimes[i].prefix)) == 0)
+			return mimes[i].word;
+	}
+	return NULL;
+}
+
+/* What the true type means, in lang: the row holds libmagic's MIME type
+   (or, for files isolated before it, the analysis's word). */
 static const char *web_iso_type_text(const char *type, const char *lang)
 {
 	static const struct { const char *word, *ja, *en; } types[] = {
 		{ "program", "プログラム（実行ファイル）", "a program (executable)" },
+		{ "shortcut", "Windows のショートカット（プログラムを起動します）",
+		  "a Windows shortcut (it starts a program)" },
 		{ "zip", "ZIP 形式（圧縮ファイル、Office 文書など）",
 		  "ZIP (an archive, an Office document...)" },
+		{ "office", "Office 文書", "an Office document" },
 		{ "ole", "Office 文書（旧形式）", "an Office document (old format)" },
 		{ "pdf", "PDF 文書", "a PDF document" },
 		{ "rar", "RAR 圧縮ファイル", "a RAR archive" },
@@ -136,14 +173,16 @@ static const char *web_iso_type_text(const char *type, const char *lang)
 		{ "png", "PNG 画像", "a PNG image" },
 		{ "jpeg", "JPEG 画像", "a JPEG image" },
 		{ "gif", "GIF 画像", "a GIF image" },
+		{ "html", "HTML（ウェブページ）", "HTML (a web page)" },
 		{ "text", "テキスト", "text" },
 		{ "empty", "空のファイル", "an empty file" },
 	};
 	int en = strcmp(lang, "en") == 0;
+	const char *word = strchr(type, '/') != NULL ? web_iso_mime_word(type) : type;
 	size_t i;
 
-	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		if (strcmp(types[i].word, type) == 0)
+	for (i = 0; word != NULL && i < sizeof(types) / sizeof(types[0]); i++) {
+		if (strcmp(types[i].word, word) == 0)
 			return en ? types[i].en : types[i].ja;
 	}
 	return en ? "unknown" : "不明";
@@ -208,6 +247,12 @@ static void web_iso_details(struct web_page *p, const struct web_request *req,
 	web_page_dt(p, WT_ISO_TYPE);
 	web_page_raw(p, "<span id=\"iso-type\">");
 	web_page_esc(p, web_iso_type_text(w->true_type, p->lang), 0);
+	if (strchr(w->true_type, '/') != NULL) {
+		/* libmagic's own answer, for whoever knows MIME types */
+		web_page_raw(p, " <code id=\"iso-mime\">");
+		web_page_esc(p, w->true_type, 100);
+		web_page_raw(p, "</code>");
+	}
 	web_page_raw(p, "</span></dd>");
 	web_page_dt(p, WT_ISO_FINDINGS);
 	if (w->findings[0] == '\0') {

@@ -21,6 +21,7 @@
  */
 #include "scan/attach-mail.h"
 #include "scan/attach.h"
+#include "scan/filetype.h"
 #include "scan/sandbox.h"
 #include "scan/geo.h"
 #include "scan/scan.h"
@@ -187,7 +188,7 @@ void om_att_mail_leaf(struct om_att_mail *am, const struct om_scan_settings *set
 	am->analysed[i] = 1;
 	am->any_attachment = 1;
 	om_att_analyze(set->attachment_rules, leaf->filename, leaf->content_type,
-		       data != NULL ? data : "", len, NULL, set->engine, rep);
+		       data != NULL ? data : "", len, NULL, set->engine, set->filetype, rep);
 	/* an encrypted archive: again, with the body's passwords (read only
 	   now: most mail has no encrypted archive) */
 	if (om_att_report_has(rep, OM_ATT_ENCRYPTED)) {
@@ -197,7 +198,7 @@ void om_att_mail_leaf(struct om_att_mail *am, const struct om_scan_settings *set
 		om_att_report_free(rep);
 		om_att_analyze(set->attachment_rules, leaf->filename,
 			       leaf->content_type, data != NULL ? data : "", len,
-			       am->passwords, set->engine, rep);
+			       am->passwords, set->engine, set->filetype, rep);
 	}
 	if (rep->virus != NULL && *virus_r == NULL)
 		*virus_r = om_asprintf("%s (%s)", rep->virus, rep->virus_member);
@@ -606,7 +607,7 @@ static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
 	static const char *const whys[] = { "finding", "finding", "archive", "all" };
 	const struct om_mime_leaf *leaf = &am->leaves[i];
 	char id[OM_VAULT_NEW_ID_LEN + 1], *sealed = NULL, *name, *findings, *link;
-	char *unit_name = NULL;
+	char *unit_name = NULL, mime[OM_FILETYPE_MIME_MAX + 1];
 	struct om_store_isolated row;
 	struct om_buf data;
 	int ret;
@@ -639,7 +640,12 @@ static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
 	row.mailbox = req->mailbox;
 	row.name = name;
 	row.size = (long long)data.len;
-	row.true_type = om_att_true_type(data.data != NULL ? data.data : "", data.len);
+	/* the page shows libmagic's MIME type; the table's word without it */
+	if (set->filetype != NULL)
+		om_filetype_mime(set->filetype, data.data != NULL ? data.data : "",
+				 data.len, mime);
+	row.true_type = set->filetype != NULL ? mime :
+		om_att_true_type(data.data != NULL ? data.data : "", data.len);
 	row.findings = findings;
 	row.scan = om_att_report_has(&am->reports[i], OM_ATT_ENCRYPTED) ?
 		"encrypted" : "clean";
@@ -803,6 +809,20 @@ static void om_att_cached_cb(void *context, const char *verdict, long long first
 	c->first_seen = first_seen;
 }
 
+/* One run of the sandbox (the HTTP endpoint or the command). */
+static enum om_sandbox_verdict om_att_sandbox_ask(const struct om_scan_settings *set,
+						  const char *name, const char *hash,
+						  const struct om_buf *data, char **why_r)
+{
+	if (set->sandbox_url != NULL && set->sandbox_url[0] != '\0')
+		return om_sandbox_post(set->sandbox_url, name, hash,
+				       data->data != NULL ? data->data : "", data->len,
+				       set->sandbox_timeout, why_r);
+	return om_sandbox_run(set->sandbox_command, name, hash,
+			      data->data != NULL ? data->data : "", data->len,
+			      set->sandbox_timeout, set->sandbox_temp_dir, why_r);
+}
+
 /* The sandbox's verdict of one file: the store's when final, else the
    command's (recorded).  Pending past sandbox_max_wait is unknown.  0, or
    -1 with *error_r (the store failed: the caller tempfails). */
@@ -827,14 +847,17 @@ static int om_att_sandbox_verdict(const struct om_scan_settings *set,
 		return 0;
 	}
 	first = c.found ? c.first_seen : (long long)set->now;
-	if (set->sandbox_url != NULL && set->sandbox_url[0] != '\0')
-		v = om_sandbox_post(set->sandbox_url, name, hash,
-				    data->data != NULL ? data->data : "", data->len,
-				    set->sandbox_timeout, &why);
-	else
-		v = om_sandbox_run(set->sandbox_command, name, hash,
-				   data->data != NULL ? data->data : "", data->len,
-				   set->sandbox_timeout, set->sandbox_temp_dir, &why);
+	if (set->sandbox_gate != NULL && !om_sandbox_gate_enter(set->sandbox_gate)) {
+		/* every slot taken: not sent now, the mail waits as for a
+		   pending verdict (the clock of sandbox_max_wait runs) */
+		om_log_info("mailbox=%s sandbox=%s name=%s busy (sandbox_max_concurrent "
+			    "runs at once): deferred", req->mailbox, hash, name);
+		v = OM_SANDBOX_PENDING;
+	} else {
+		v = om_att_sandbox_ask(set, name, hash, data, &why);
+		if (set->sandbox_gate != NULL)
+			om_sandbox_gate_leave(set->sandbox_gate);
+	}
 	if (v == OM_SANDBOX_FAILED) {
 		om_log_warn("mailbox=%s sandbox=%s name=%s: %s", req->mailbox, hash,
 			       name, why != NULL ? why : "failed");

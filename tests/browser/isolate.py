@@ -71,6 +71,9 @@ def risky_file_page_has_no_download_button(st):
                  "拡張子と中身の種類が一致しません", "ウイルスは見つかりませんでした",
                  "ダウンロードできません"):
         check(want in page, "%r not on the page: %r" % (want, page[:800]))
+    # the true type is libmagic's (its MIME type beside the plain words)
+    check("application/vnd.microsoft.portable-executable" in page or
+          "application/x-dosexec" in page, "libmagic's type not on the page: %r" % page[:800])
     buttons = [b.get_attribute("value") for b in browser().find_elements(By.TAG_NAME, "button")]
     check("download" not in buttons and "original" not in buttons,
           "a risky file offers %r" % buttons)
@@ -101,7 +104,8 @@ def clean_file_under_zero_trust_downloads_byte_for_byte(st):
     browser().get(link)
     shot("isolate-3-clean")
     page = body_text()
-    check("figures.csv" in page and "危険な要素は見つかりませんでした" in page and
+    check("figures.csv" in page and "テキスト" in page and "text/" in page and
+          "危険な要素は見つかりませんでした" in page and
           "すべての添付ファイルを分離する設定のため" in page, "clean page: %r" % page[:600])
     allow_downloads()
     press("download", "ダウンロード", "isolate-4-downloaded")

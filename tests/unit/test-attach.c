@@ -6,6 +6,7 @@
 #include "tap.h"
 #include "scan/attach.h"
 #include "scan/av.h"
+#include "scan/filetype.h"
 #include "lib/util.h"
 
 #include <archive.h>
@@ -137,7 +138,66 @@ static void analyze(const struct om_att_rules *rules, const char *name,
 		    char *const *pw, const struct om_av_engine *av,
 		    struct om_att_report *rep)
 {
-	om_att_analyze(rules, name, type, data, len, pw, av, rep);
+	om_att_analyze(rules, name, type, data, len, pw, av, NULL, rep);
+}
+
+/* A Windows shortcut's header (MS-SHLLINK: size 0x4C, the LinkCLSID),
+   which the analysis's table does not know and libmagic does. */
+static void make_lnk(char *lnk, size_t size)
+{
+	static const unsigned char head[20] = {
+		0x4c, 0, 0, 0, 0x01, 0x14, 0x02, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0,
+		0, 0, 0, 0x46
+	};
+
+	memset(lnk, 0, size);
+	memcpy(lnk, head, sizeof(head));
+}
+
+
+/* libmagic (filetype.h) behind the table: the true type of what the table
+   does not know, and the MIME type the isolation page shows. */
+static void test_filetype(const struct om_att_rules *rules)
+{
+	struct om_filetype *ft = NULL;
+	struct om_att_report rep;
+	char *error = NULL, exe[256], lnk[96], mime[OM_FILETYPE_MIME_MAX + 1];
+	const char *text = "Meeting notes\nThe plan for Tuesday.\n";
+	struct member m[1];
+	struct om_buf zip;
+
+	TAP_OK(om_filetype_new(&ft, &error) == 0, "libmagic's database loads");
+	if (ft == NULL) {
+		printf("# %s\n", error);
+		free(error);
+		return;
+	}
+	make_exe(exe, sizeof(exe));
+	make_lnk(lnk, sizeof(lnk));
+	om_filetype_mime(ft, exe, sizeof(exe), mime);
+	TAP_OK(om_filetype_is_program(mime), "libmagic: a program's header is a program");
+	om_filetype_mime(ft, text, strlen(text), mime);
+	TAP_OK(strcmp(mime, "text/plain") == 0, "libmagic: text is text/plain");
+	om_att_analyze(rules, "売上.xlsx", NULL, exe, sizeof(exe), NULL, NULL, ft, &rep);
+	TAP_OK(has(&rep, OM_ATT_EXT_MISMATCH), "a program named .xlsx: ATT_EXT_MISMATCH");
+	om_att_report_free(&rep);
+	om_att_analyze(rules, "notes.txt", NULL, text, strlen(text), NULL, NULL, ft, &rep);
+	TAP_OK(rep.count == 0, "a text file named .txt: nothing found");
+	om_att_report_free(&rep);
+	om_att_analyze(rules, "invoice.pdf", NULL, lnk, sizeof(lnk), NULL, NULL, NULL, &rep);
+	TAP_OK(rep.count == 0, "a shortcut named .pdf: the table alone does not see it");
+	om_att_report_free(&rep);
+	om_att_analyze(rules, "invoice.pdf", NULL, lnk, sizeof(lnk), NULL, NULL, ft, &rep);
+	TAP_OK(has(&rep, OM_ATT_EXT_MISMATCH), "a shortcut named .pdf: libmagic sees it");
+	om_att_report_free(&rep);
+	m[0] = (struct member){ "docs/invoice.pdf", lnk, sizeof(lnk) };
+	make_zip(m, 1, NULL, &zip);
+	om_att_analyze(rules, "docs.zip", NULL, zip.data, zip.len, NULL, NULL, ft, &rep);
+	TAP_OK(has(&rep, OM_ATT_EXT_MISMATCH), "a shortcut named .pdf inside a zip: found");
+	om_att_report_free(&rep);
+	om_buf_free(&zip);
+	om_filetype_free(&ft);
+	TAP_OK(ft == NULL, "the handle is freed");
 }
 
 static void test_names(const struct om_att_rules *rules)
@@ -333,6 +393,7 @@ int main(void)
 		return tap_done();
 	test_rules();
 	test_names(rules);
+	test_filetype(rules);
 	test_archives(rules);
 	test_passwords();
 	test_active(rules);
