@@ -21,8 +21,10 @@
  */
 #include "scan/attach-mail.h"
 #include "scan/attach.h"
+#include "scan/av.h"
 #include "scan/filetype.h"
 #include "scan/sandbox.h"
+#include "scan/unmacro.h"
 #include "scan/geo.h"
 #include "scan/scan.h"
 #include "mail/mime.h"
@@ -596,6 +598,99 @@ static char *om_att_isolate_link(const struct om_scan_settings *set,
 	return url;
 }
 
+/* 1 when every finding of rep is ATT_MACRO (a copy without the macros
+   then has nothing left to warn of). */
+static int om_att_only_macros(const struct om_att_report *rep)
+{
+	size_t i;
+
+	for (i = 0; i < rep->count; i++) {
+		if (rep->findings[i].kind != OM_ATT_MACRO)
+			return 0;
+	}
+	return rep->count > 0 && rep->virus == NULL;
+}
+
+/* 1 when copy, analysed again and scanned with libclamav, is clean. */
+static int om_att_copy_clean(const struct om_scan_settings *set, const char *name,
+			     const struct om_buf *copy)
+{
+	struct om_att_report rep;
+	char *virus = NULL, *error = NULL;
+	int clean;
+
+	if (set->engine == NULL)
+		return 0;
+	om_att_analyze(set->attachment_rules, name, NULL, copy->data, copy->len, NULL,
+		       set->engine, set->filetype, &rep);
+	clean = rep.count == 0 && rep.virus == NULL;
+	om_att_report_free(&rep);
+	if (clean)
+		clean = om_av_scan_buffer(set->engine, copy->data, copy->len, 0, &virus,
+					  &error) == OM_AV_CLEAN;
+	free(virus);
+	free(error);
+	return clean;
+}
+
+/* Leaf i had macros and nothing else: its macro-free copy (unmacro.h),
+   analysed and scanned again, is kept beside the original (orig) under
+   the id derived from the original's (vault.h), for the page's "download
+   with macros removed".  No copy when none can be made or it is not
+   clean; a failure is logged, and the original stays isolated. */
+static void om_att_isolate_unmacro(const struct om_att_mail *am, size_t i,
+				   const struct om_scan_settings *set,
+				   const struct om_store_isolated *orig,
+				   const struct om_buf *data)
+{
+	char cid[OM_VAULT_NEW_ID_LEN + 1], mime[OM_FILETYPE_MIME_MAX + 1];
+	char *cname = NULL, *name = NULL, *sealed = NULL, *error = NULL, *path;
+	struct om_store_isolated row;
+	struct om_buf copy;
+
+	if (!om_att_only_macros(&am->reports[i]))
+		return;
+	om_buf_init(&copy);
+	if (om_unmacro_ooxml(orig->name, data->data != NULL ? data->data : "", data->len,
+			     &copy, &cname, &error) <= 0 ||
+	    !om_att_copy_clean(set, cname, &copy) ||
+	    om_vault_derived_id(orig->id, "unmacro", cid) < 0 ||
+	    om_att_isolate_write(set, cid, &copy, &sealed, &error) < 0) {
+		if (error != NULL)
+			om_log_warn("mailbox=%s isolated=%s no copy without macros: %s",
+				    orig->mailbox, orig->id, error);
+		goto done;
+	}
+	name = om_sanitize(cname, 250);
+	row = *orig;
+	row.id = cid;
+	row.name = name;
+	row.size = (long long)copy.len;
+	if (set->filetype != NULL)
+		om_filetype_mime(set->filetype, copy.data, copy.len, mime);
+	row.true_type = set->filetype != NULL ? mime : om_att_true_type(copy.data, copy.len);
+	row.findings = "";
+	row.scan = "clean";
+	row.why = "unmacro";
+	row.sealed = sealed;
+	if (om_store_isolated_add(set->store, &row, &error) < 0) {
+		om_log_warn("mailbox=%s isolated=%s no copy without macros: %s",
+			    orig->mailbox, orig->id, error);
+		path = om_asprintf("%s/%s", set->isolate_dir, cid);
+		(void)unlink(path);
+		free(path);
+	} else {
+		om_log_info("mailbox=%s isolated=%s unmacro=%s name=%s", orig->mailbox,
+			    orig->id, cid, name);
+	}
+done:
+	free(error);
+	free(sealed);
+	free(name);
+	free(cname);
+	om_buf_free(&copy);
+}
+
 /* One leaf into isolation: the file, its row, its line in the notice's
    list ("  - name\n    link\n").  0, or -1 with *error_r. */
 static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
@@ -633,7 +728,6 @@ static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
 	}
 	name = om_sanitize(unit_name != NULL ? unit_name :
 			   leaf->filename != NULL ? leaf->filename : "(no name)", 250);
-	free(unit_name);
 	findings = om_att_findings_unit(am, i);
 	memset(&row, 0, sizeof(row));
 	row.id = id;
@@ -655,7 +749,6 @@ static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
 	row.created = (long long)set->now;
 	row.expires = (long long)set->now + (long long)days * 86400;
 	row.received = received;
-	om_buf_free(&data);
 	ret = om_store_isolated_add(set->store, &row, error_r);
 	link = ret < 0 ? NULL : om_att_isolate_link(set, req->mailbox, id, row.expires);
 	if (ret == 0 && link == NULL) {
@@ -673,9 +766,13 @@ static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
 		free(path);
 	} else {
 		om_buf_printf(list, "  - %s\n    %s\n", name, link);
+		if (unit_name == NULL)
+			om_att_isolate_unmacro(am, i, set, &row, &data);
 		om_log_info("mailbox=%s isolated=%s name=%s why=%s", req->mailbox, id, name,
 			    row.why);
 	}
+	om_buf_free(&data);
+	free(unit_name);
 	free(link);
 	free(name);
 	free(findings);
