@@ -7,6 +7,7 @@
 #include "scan/attach.h"
 #include "scan/av.h"
 #include "scan/filetype.h"
+#include "scan/unmacro.h"
 #include "lib/util.h"
 
 #include <archive.h>
@@ -381,6 +382,101 @@ static void test_active(const struct om_att_rules *rules)
 	       "names, classes and ja/en reasons");
 }
 
+/* The text of member path of zip (allocated), or NULL. */
+static char *zip_member(const struct om_buf *zip, const char *path)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	struct om_buf m;
+	char block[4096];
+	la_ssize_t n;
+	char *found = NULL;
+
+	archive_read_support_format_zip(a);
+	if (archive_read_open_memory(a, zip->data, zip->len) != ARCHIVE_OK) {
+		archive_read_free(a);
+		return NULL;
+	}
+	om_buf_init(&m);
+	while (found == NULL && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		if (strcmp(archive_entry_pathname(e), path) != 0)
+			continue;
+		while ((n = archive_read_data(a, block, sizeof(block))) > 0)
+			om_buf_append(&m, block, (size_t)n);
+		om_buf_append(&m, "", 1);
+		found = om_strdup(m.data);
+	}
+	om_buf_free(&m);
+	archive_read_free(a);
+	return found;
+}
+
+/* unmacro.h: an .xlsm built here loses vbaProject.bin, its relationship
+   and content type; a clean .xlsx, an add-in and a non-zip give no copy. */
+static void test_unmacro(const struct om_att_rules *rules)
+{
+	static const char types[] =
+		"<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">"
+		"<Default Extension=\"bin\" ContentType=\"application/vnd.ms-office.vbaProject\"/>"
+		"<Default Extension=\"xml\" ContentType=\"application/xml\"/>"
+		"<Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.ms-excel.sheet.macroEnabled.main+xml\"/>"
+		"</Types>";
+	static const char wbrels[] =
+		"<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">"
+		"<Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet1.xml\"/>"
+		"<Relationship Id=\"rId9\" Type=\"http://schemas.microsoft.com/office/2006/relationships/vbaProject\" Target=\"vbaProject.bin\"/>"
+		"</Relationships>";
+	static const char addin[] =
+		"<Types><Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.ms-excel.addin.macroEnabled.main+xml\"/></Types>";
+	struct member m[4] = {
+		{ "[Content_Types].xml", types, sizeof(types) - 1 },
+		{ "xl/workbook.xml", "<workbook/>", 11 },
+		{ "xl/_rels/workbook.xml.rels", wbrels, sizeof(wbrels) - 1 },
+		{ "xl/vbaProject.bin", "\xd0\xcf\x11\xe0 macro", 10 },
+	};
+	struct om_buf zip, copy;
+	struct om_att_report rep;
+	char *name = NULL, *error = NULL, *t, *r, *v;
+
+	om_buf_init(&copy);
+	make_zip(m, 4, NULL, &zip);
+	TAP_OK(om_unmacro_ooxml("売上.xlsm", zip.data, zip.len, &copy, &name, &error) == 1 &&
+	       name != NULL && strcmp(name, "売上.xlsx") == 0,
+	       "unmacro: an .xlsm gives a copy named .xlsx");
+	t = zip_member(&copy, "[Content_Types].xml");
+	r = zip_member(&copy, "xl/_rels/workbook.xml.rels");
+	v = zip_member(&copy, "xl/vbaProject.bin");
+	TAP_OK(v == NULL && t != NULL && r != NULL, "unmacro: no vbaProject.bin in the copy");
+	TAP_OK(t != NULL && strstr(t, "vbaProject") == NULL && strstr(t, "macroEnabled") == NULL &&
+	       strstr(t, "spreadsheetml.sheet.main+xml") != NULL &&
+	       strstr(t, "Extension=\"xml\"") != NULL,
+	       "unmacro: content types without the VBA part, the workbook's type plain");
+	TAP_OK(r != NULL && strstr(r, "vbaProject") == NULL && strstr(r, "sheet1.xml") != NULL,
+	       "unmacro: the relationship to vbaProject.bin is gone, the others stay");
+	om_att_analyze(rules, name, NULL, copy.data, copy.len, NULL, NULL, NULL, &rep);
+	TAP_OK(rep.count == 0, "unmacro: the copy has no finding");
+	om_att_report_free(&rep);
+	free(t);
+	free(r);
+	free(v);
+	free(name);
+	name = NULL;
+	om_buf_free(&zip);
+	make_zip(m, 3, NULL, &zip);
+	TAP_OK(om_unmacro_ooxml("clean.xlsx", zip.data, zip.len, &copy, &name, &error) == 0 &&
+	       name == NULL, "unmacro: a document without macros gives no copy");
+	om_buf_free(&zip);
+	m[0] = (struct member){ "[Content_Types].xml", addin, sizeof(addin) - 1 };
+	make_zip(m, 4, NULL, &zip);
+	TAP_OK(om_unmacro_ooxml("tool.xlam", zip.data, zip.len, &copy, &name, &error) == 0,
+	       "unmacro: an add-in gives no copy");
+	om_buf_free(&zip);
+	TAP_OK(om_unmacro_ooxml("x.xlsm", "not a zip", 9, &copy, &name, &error) == 0,
+	       "unmacro: not a zip gives no copy");
+	om_buf_free(&copy);
+	free(error);
+}
+
 int main(void)
 {
 	struct om_att_rules *rules = NULL;
@@ -394,6 +490,7 @@ int main(void)
 	test_rules();
 	test_names(rules);
 	test_filetype(rules);
+	test_unmacro(rules);
 	test_archives(rules);
 	test_passwords();
 	test_active(rules);
