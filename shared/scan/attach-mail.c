@@ -633,62 +633,78 @@ static int om_att_copy_clean(const struct om_scan_settings *set, const char *nam
 	return clean;
 }
 
-/* Leaf i had macros and nothing else: its macro-free copy (unmacro.h),
-   analysed and scanned again, is kept beside the original (orig) under
-   the id derived from the original's (vault.h), for the page's "download
-   with macros removed".  No copy when none can be made or it is not
-   clean; a failure is logged, and the original stays isolated. */
-static void om_att_isolate_unmacro(const struct om_att_mail *am, size_t i,
-				   const struct om_scan_settings *set,
-				   const struct om_store_isolated *orig,
-				   const struct om_buf *data)
-{
-	char cid[OM_VAULT_NEW_ID_LEN + 1], mime[OM_FILETYPE_MIME_MAX + 1];
-	char *cname = NULL, *name = NULL, *sealed = NULL, *error = NULL, *path;
+/* The macro-free copy of an isolated file, written, its row to record. */
+struct om_att_copy {
 	struct om_store_isolated row;
-	struct om_buf copy;
+	char id[OM_VAULT_NEW_ID_LEN + 1];
+	char mime[OM_FILETYPE_MIME_MAX + 1];
+	char *name, *sealed;
+};
 
+static void om_att_copy_free(struct om_att_copy *c)
+{
+	free(c->name);
+	free(c->sealed);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Removes the file of id from isolate_dir. */
+static void om_att_isolate_unlink(const struct om_scan_settings *set, const char *id)
+{
+	char *path = om_asprintf("%s/%s", set->isolate_dir, id);
+
+	(void)unlink(path);
+	free(path);
+}
+
+/* Leaf i had macros and nothing else: its macro-free copy (unmacro.h),
+   analysed and scanned again, is written beside the original (orig,
+   data) under the id derived from the original's (vault.h), for the
+   page's "download with macros removed"; its row into c, recorded by the
+   caller with the original's in one transaction.  1, or 0 when no copy
+   can be made, it is not clean, or writing it failed (logged: the
+   original is isolated all the same). */
+static int om_att_unmacro_write(const struct om_att_mail *am, size_t i,
+				const struct om_scan_settings *set,
+				const struct om_store_isolated *orig,
+				const struct om_buf *data, struct om_att_copy *c)
+{
+	char *cname = NULL, *error = NULL;
+	struct om_buf copy;
+	int made = 0;
+
+	memset(c, 0, sizeof(*c));
 	if (!om_att_only_macros(&am->reports[i]))
-		return;
+		return 0;
 	om_buf_init(&copy);
 	if (om_unmacro_ooxml(orig->name, data->data != NULL ? data->data : "", data->len,
 			     &copy, &cname, &error) <= 0 ||
 	    !om_att_copy_clean(set, cname, &copy) ||
-	    om_vault_derived_id(orig->id, "unmacro", cid) < 0 ||
-	    om_att_isolate_write(set, cid, &copy, &sealed, &error) < 0) {
+	    om_vault_derived_id(orig->id, "unmacro", c->id) < 0 ||
+	    om_att_isolate_write(set, c->id, &copy, &c->sealed, &error) < 0) {
 		if (error != NULL)
 			om_log_warn("mailbox=%s isolated=%s no copy without macros: %s",
 				    orig->mailbox, orig->id, error);
-		goto done;
-	}
-	name = om_sanitize(cname, 250);
-	row = *orig;
-	row.id = cid;
-	row.name = name;
-	row.size = (long long)copy.len;
-	if (set->filetype != NULL)
-		om_filetype_mime(set->filetype, copy.data, copy.len, mime);
-	row.true_type = set->filetype != NULL ? mime : om_att_true_type(copy.data, copy.len);
-	row.findings = "";
-	row.scan = "clean";
-	row.why = "unmacro";
-	row.sealed = sealed;
-	if (om_store_isolated_add(set->store, &row, &error) < 0) {
-		om_log_warn("mailbox=%s isolated=%s no copy without macros: %s",
-			    orig->mailbox, orig->id, error);
-		path = om_asprintf("%s/%s", set->isolate_dir, cid);
-		(void)unlink(path);
-		free(path);
 	} else {
-		om_log_info("mailbox=%s isolated=%s unmacro=%s name=%s", orig->mailbox,
-			    orig->id, cid, name);
+		c->name = om_sanitize(cname, 250);
+		c->row = *orig;
+		c->row.id = c->id;
+		c->row.name = c->name;
+		c->row.size = (long long)copy.len;
+		if (set->filetype != NULL)
+			om_filetype_mime(set->filetype, copy.data, copy.len, c->mime);
+		c->row.true_type = set->filetype != NULL ? c->mime :
+			om_att_true_type(copy.data, copy.len);
+		c->row.findings = "";
+		c->row.scan = "clean";
+		c->row.why = "unmacro";
+		c->row.sealed = c->sealed;
+		made = 1;
 	}
-done:
 	free(error);
-	free(sealed);
-	free(name);
 	free(cname);
 	om_buf_free(&copy);
+	return made;
 }
 
 /* One leaf into isolation: the file, its row, its line in the notice's
@@ -703,7 +719,9 @@ static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
 	const struct om_mime_leaf *leaf = &am->leaves[i];
 	char id[OM_VAULT_NEW_ID_LEN + 1], *sealed = NULL, *name, *findings, *link;
 	char *unit_name = NULL, mime[OM_FILETYPE_MIME_MAX + 1];
-	struct om_store_isolated row;
+	struct om_store_isolated row, rows[2];
+	struct om_att_copy copy;
+	int has_copy;
 	struct om_buf data;
 	int ret;
 
@@ -749,28 +767,39 @@ static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
 	row.created = (long long)set->now;
 	row.expires = (long long)set->now + (long long)days * 86400;
 	row.received = received;
-	ret = om_store_isolated_add(set->store, &row, error_r);
+	/* the file and its macro-free copy recorded in one transaction: one
+	   commit (one sync of the store) for both */
+	has_copy = unit_name == NULL && om_att_unmacro_write(am, i, set, &row, &data, &copy);
+	rows[0] = row;
+	if (has_copy)
+		rows[1] = copy.row;
+	ret = om_store_isolated_add_all(set->store, rows, has_copy ? 2 : 1, error_r);
 	link = ret < 0 ? NULL : om_att_isolate_link(set, req->mailbox, id, row.expires);
 	if (ret == 0 && link == NULL) {
 		char *ignored = NULL;
 
 		*error_r = om_strdup("isolate: no link could be made for the page");
 		(void)om_store_isolated_delete(set->store, id, &ignored);
+		om_free(&ignored);
+		if (has_copy)
+			(void)om_store_isolated_delete(set->store, copy.id, &ignored);
 		free(ignored);
 		ret = -1;
 	}
 	if (ret < 0) {
-		char *path = om_asprintf("%s/%s", set->isolate_dir, id);
-
-		(void)unlink(path);
-		free(path);
+		om_att_isolate_unlink(set, id);
+		if (has_copy)
+			om_att_isolate_unlink(set, copy.id);
 	} else {
 		om_buf_printf(list, "  - %s\n    %s\n", name, link);
-		if (unit_name == NULL)
-			om_att_isolate_unmacro(am, i, set, &row, &data);
 		om_log_info("mailbox=%s isolated=%s name=%s why=%s", req->mailbox, id, name,
 			    row.why);
+		if (has_copy)
+			om_log_info("mailbox=%s isolated=%s unmacro=%s name=%s", req->mailbox,
+				    id, copy.id, copy.name);
 	}
+	if (has_copy)
+		om_att_copy_free(&copy);
 	om_buf_free(&data);
 	free(unit_name);
 	free(link);
