@@ -7,7 +7,8 @@
  * vbaData), and the main part's macro-enabled content type is replaced
  * by the plain one.  Everything else is copied byte for byte.  The input
  * is hostile: members are read to a limit, their count too, and a copy
- * that would grow past OM_UNMACRO_TOTAL_MAX is not made.
+ * whose members together (uncompressed) or whose zip would pass
+ * OM_UNMACRO_TOTAL_MAX is not made.
  */
 #include "scan/unmacro.h"
 #include "lib/util.h"
@@ -222,7 +223,7 @@ static int om_unmacro_copy(struct archive *in, struct archive *out, int *had_vba
 	struct archive_entry *entry;
 	struct om_buf member;
 	const char *path;
-	size_t members = 0;
+	size_t members = 0, total = 0;
 	int ret = 1, r;
 
 	om_buf_init(&member);
@@ -239,7 +240,9 @@ static int om_unmacro_copy(struct archive *in, struct archive *out, int *had_vba
 			*had_vba = 1;
 			continue;
 		}
-		if (om_unmacro_read(in, &member) < 0) {
+		/* a bomb of many members each under the limit: bounded too */
+		if (om_unmacro_read(in, &member) < 0 ||
+		    (total += member.len) > OM_UNMACRO_TOTAL_MAX) {
 			ret = 0;
 			break;
 		}
