@@ -15,6 +15,7 @@
 
 struct om_spam_db;
 struct om_store;
+struct om_sandbox_gate;
 
 struct scand_engine_ref {
 	struct om_av_engine *engine;
@@ -71,6 +72,9 @@ struct scand {
 	/* the phishing-shape rules' Public Suffix List and free-mail list
 	   (spam/phish.h), read-only once loaded; NULL: those rules are off */
 	struct om_phish *phish;
+	/* the cap on sandbox runs at once (sandbox_max_concurrent), shared
+	   by the workers */
+	struct om_sandbox_gate *sandbox_gate;
 	struct scand_queue queue;
 	pthread_t *workers;
 	size_t worker_count;

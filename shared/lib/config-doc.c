@@ -266,6 +266,11 @@ static const struct {
 	{ "scan_limit_action",
 	  "A message not scanned whole: Quarantine below a notice (default), kept"
 	  " in Postfix's queue, or delivered as it is (a risk, see above)." },
+	{ "sandbox_max_concurrent",
+	  "Sandbox runs (command or HTTP) going on at once in omamori-scand; each holds a "
+	  "worker for up to sandbox_timeout. A file that finds every slot taken is not sent: "
+	  "its mail is deferred as pending (LMTP 451, logged sandbox busy) and asks again on "
+	  "Postfix's retry; sandbox_max_wait counts from then. Keep it below scand_workers." },
 	{ "selftest_smtp",
 	  "The Postfix smtpd omamorictl selftest sends its test mail to, as ADDRESS:PORT "
 	  "(an IPv4 address, or an IPv6 one in brackets: no name is looked up): the one "

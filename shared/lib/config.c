@@ -49,6 +49,7 @@ static const struct om_param om_params[] = {
 	{ "sandbox_url", OM_PARAM_STR, OFF(sandbox_url), "", 0, 0, NULL },
 	{ "sandbox_max_wait", OM_PARAM_LONG, OFF(sandbox_max_wait), "1800", 0, 86400, NULL },
 	{ "sandbox_timeout", OM_PARAM_LONG, OFF(sandbox_timeout), "20", 1, 300, NULL },
+	{ "sandbox_max_concurrent", OM_PARAM_LONG, OFF(sandbox_max_concurrent), "2", 1, 64, NULL },
 	{ "scan_temp_dir", OM_PARAM_STR, OFF(scan_temp_dir), "", 0, 0, NULL },
 	{ "default_language", OM_PARAM_STR, OFF(default_language), "ja", 0, 0, om_lang_choices },
 	{ "notice_from", OM_PARAM_STR, OFF(notice_from), "postmaster", 0, 0, NULL },

@@ -51,6 +51,7 @@ struct om_config {
 	char *geoip_database;
 	long sandbox_max_wait;
 	long sandbox_timeout;
+	long sandbox_max_concurrent;	/* runs at once; more wait (451) */
 	/* the encrypted delivery portal (doc/portal.md): the messages kept
 	   encrypted under a key sealed to isolate_key_path's public half
 	   (omamori-filter writes, omamori-web reads: group omamori) */

@@ -1313,11 +1313,9 @@ long om_store_url_clicks_count(struct om_store *store, const char *mailbox,
 
 /* ---- isolated attachments ---- */
 
-int om_store_isolated_add(struct om_store *store, const struct om_store_isolated *f,
-			  char **error_r)
+/* 0 when f has every field a row needs; -1 with *error_r. */
+static int om_store_isolated_check(const struct om_store_isolated *f, char **error_r)
 {
-	int ret;
-
 	if (om_store_need(f->id, "isolated id", error_r) < 0 ||
 	    om_store_need(f->mailbox, "mailbox", error_r) < 0 ||
 	    om_store_need(f->name, "file name", error_r) < 0 ||
@@ -1328,8 +1326,35 @@ int om_store_isolated_add(struct om_store *store, const struct om_store_isolated
 	    om_store_need(f->subject, "subject", error_r) < 0 ||
 	    om_store_need(f->sealed, "sealed key", error_r) < 0)
 		return -1;
+	return 0;
+}
+
+int om_store_isolated_add(struct om_store *store, const struct om_store_isolated *f,
+			  char **error_r)
+{
+	int ret;
+
+	if (om_store_isolated_check(f, error_r) < 0)
+		return -1;
 	ret = store->backend->isolated_add(store, f, error_r);
 	return om_store_wrote(store, ret < 0 ? -1 : 0);
+}
+
+static int om_store_isolated_put(struct om_store *store, const void *rows, size_t i,
+				 char **error_r)
+{
+	const struct om_store_isolated *f = (const struct om_store_isolated *)rows + i;
+
+	if (om_store_isolated_check(f, error_r) < 0)
+		return -1;
+	return store->backend->isolated_add(store, f, error_r) < 0 ? -1 : 0;
+}
+
+int om_store_isolated_add_all(struct om_store *store, const struct om_store_isolated *rows,
+			      size_t count, char **error_r)
+{
+	return om_store_save_batch(store, rows, count, om_store_isolated_put, NULL, 0,
+				   error_r);
 }
 
 int om_store_isolated_get(struct om_store *store, const char *id,

@@ -691,6 +691,10 @@ typedef void om_store_isolated_cb(void *context, const struct om_store_isolated 
 /* Records f; 0 or -1. */
 int om_store_isolated_add(struct om_store *store, const struct om_store_isolated *f,
 			  char **error_r);
+/* Records count rows in one transaction (one commit, one sync: a file
+   and the copies made from it); 0, or -1 and none recorded. */
+int om_store_isolated_add_all(struct om_store *store, const struct om_store_isolated *rows,
+			      size_t count, char **error_r);
 /* The row of id into cb (pointers live until it returns): 1, 0 none, -1. */
 int om_store_isolated_get(struct om_store *store, const char *id,
 			  om_store_isolated_cb *cb, void *context, char **error_r);
