@@ -100,6 +100,10 @@ static void ctl_usage(FILE *out)
 		"  brake lift LOGIN [--release|--discard]   lift it; send or drop its held mail\n"
 		"  audit add DOMAIN [--at N] 'RULE'      a domain's audit rule (doc/audit.md)\n"
 		"  audit del DOMAIN N | show [DOMAIN]    remove one; list them in order\n"
+		"  admin add DOMAIN ADDRESS [admin|deputy|operator] [--rights R,...]\n"
+		"                                        a domain's admin (operator: DOMAIN \"*\")\n"
+		"  admin del DOMAIN ADDRESS | list [DOMAIN]  remove one; list them\n"
+		"  admin log DOMAIN [N]                  the domain's change log, newest first\n"
 		"  audit test RULES MESSAGE [--in] [--from A] [--to A]...\n"
 		"                                        which rule fires and why (RULES: a\n"
 		"                                        domain, or a file of rules)\n"
@@ -267,6 +271,7 @@ static const struct ctl_command {
 	{ "brake", ctl_cmd_brake },
 	{ "urls", ctl_cmd_urls },
 	{ "audit", ctl_cmd_audit },
+	{ "admin", ctl_cmd_admin },
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)

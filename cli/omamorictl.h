@@ -3,6 +3,7 @@
 #define OMAMORICTL_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "lib/om-config.h"
 #include "quarantine/hold.h"
@@ -61,5 +62,8 @@ int ctl_hold_cron(struct ctl *ctl, long long now);
 int ctl_hold_ask(struct ctl *ctl, enum om_hold_op op, const char *id);
 int ctl_cmd_brake(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_audit(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_admin(struct ctl *ctl, int argc, char **argv);
+/* "omamorictl (uid N)": who made a change, for the change log. */
+void ctl_who(char *buf, size_t size);
 
 #endif
