@@ -87,6 +87,8 @@ static void web_login_admin(struct web_request *req, struct web_response *resp,
 	char *error = NULL, *token;
 	int roles = 0;
 
+	/* from here the mailbox is known: its domain's language */
+	lang = web_page_lang_mailbox(req, store, mailbox);
 	if (om_store_admin_of(store, mailbox, web_login_count_role, &roles, &error) < 0) {
 		om_log_error("client=%s admin login mailbox=%s: %s", req->address,
 			     mailbox, error);
