@@ -397,17 +397,17 @@ static void web_admin_log_cb(void *context, const struct om_store_change *c)
 	char when[64];
 
 	web_page_date(l->a->req, l->zone, (time_t)c->at, l->a->lang, when, sizeof(when));
-	web_page_raw(l->p, "<tr><td>");
+	web_page_raw(l->p, "<li><small>");
 	web_page_esc(l->p, when, 0);
-	web_page_raw(l->p, "</td><td>");
+	web_page_raw(l->p, " · ");
 	web_page_esc(l->p, c->who, 300);
-	web_page_raw(l->p, "</td><td>");
+	web_page_raw(l->p, "</small><br><b>");
 	web_page_esc(l->p, c->what, 300);
-	web_page_raw(l->p, "</td><td class=\"change\">");
+	web_page_raw(l->p, "</b>: <span class=\"change\">");
 	web_admin_value(l->p, c->old_value);
 	web_page_raw(l->p, " → ");
 	web_admin_value(l->p, c->new_value);
-	web_page_raw(l->p, "</td></tr>");
+	web_page_raw(l->p, "</span></li>");
 	l->rows++;
 }
 
@@ -422,18 +422,18 @@ static void web_admin_audit(struct web_page *p, struct web_admin *a)
 	l.zone = settings.timezone;
 	web_page_raw(p, "<h2>");
 	web_page_t(p, WT_ADMIN_AUDIT);
-	web_page_raw(p, "</h2><div class=\"card\"><table id=\"log\"><tr><th>");
+	web_page_raw(p, "</h2><div class=\"card\"><p><small>");
 	web_page_t(p, WT_ADMIN_WHEN);
-	web_page_raw(p, "</th><th>");
+	web_page_raw(p, " · ");
 	web_page_t(p, WT_ADMIN_WHO);
-	web_page_raw(p, "</th><th>");
+	web_page_raw(p, "</small> / ");
 	web_page_t(p, WT_ADMIN_WHAT);
-	web_page_raw(p, "</th><th>");
+	web_page_raw(p, ": ");
 	web_page_t(p, WT_ADMIN_CHANGE);
-	web_page_raw(p, "</th></tr>");
+	web_page_raw(p, "</p><ul id=\"log\">");
 	n = om_store_change_list(a->store, a->domain, WEB_ADMIN_LOG_ROWS, web_admin_log_cb,
 				 &l, &error);
-	web_page_raw(p, "</table>");
+	web_page_raw(p, "</ul>");
 	if (n < 0) {
 		om_log_error("domain=%s change log: %s", a->domain, error);
 		free(error);
@@ -734,6 +734,7 @@ void web_admin_change(struct web_request *req, struct web_response *resp)
 	struct web_admin a;
 	const char *what = web_form_get(&req->form, "do");
 	const char *domain = web_form_get(&req->form, "domain");
+	const char *name;
 	enum web_text note = WT_BAD_REQUEST_BODY;
 	unsigned int status = 400;
 	char *detail = NULL;
@@ -758,8 +759,11 @@ void web_admin_change(struct web_request *req, struct web_response *resp)
 		/* relative to /a/: the same section again, reloading repeats
 		   nothing; the domain was checked as a plain name above */
 		resp->status = 303;
-		resp->location = om_asprintf("%s?domain=%s&page=%s&done=1", req->token,
-					     a.domain, web_admin_page_name(a.page));
+		name = web_form_get(&req->form, "name");
+		resp->location = om_asprintf("%s?domain=%s&page=%s&done=1%s%s", req->token,
+					     a.domain, web_admin_page_name(a.page),
+					     a.page == WEB_ADMIN_SETTINGS ? "#s-" : "",
+					     a.page == WEB_ADMIN_SETTINGS ? name : "");
 		resp->body = (char *)"";
 		resp->body_static = 1;
 		resp->content_type = "text/plain; charset=utf-8";
