@@ -194,6 +194,37 @@ int om_admins_rights_of(struct om_store *store, const char *address,
 	return r.bits;
 }
 
+/* outbound-zip and outbound-portal exclude each other (seed 001): turning
+   one on where the other is on for key (a domain: its postmaster's view)
+   is refused.  0 or -1. */
+static int om_settings_exclusive_ok(struct om_store *store, enum om_settings_key type,
+				    const char *key, const char *name, const char *value,
+				    char **error_r)
+{
+	const char *other = strcmp(name, OM_FEATURE_OUTBOUND_ZIP) == 0 ?
+		OM_FEATURE_OUTBOUND_PORTAL : strcmp(name, OM_FEATURE_OUTBOUND_PORTAL) == 0 ?
+		OM_FEATURE_OUTBOUND_ZIP : NULL;
+	enum om_sub_state state;
+	const char *source;
+	char *mailbox;
+	int ret;
+
+	if (other == NULL || value == NULL || strcmp(value, "on") != 0 ||
+	    type == OM_KEY_GLOBAL)
+		return 0;
+	mailbox = type == OM_KEY_MAILBOX ? om_strdup(key) : om_asprintf("postmaster@%s", key);
+	ret = om_settings_subscription(store, mailbox, other, &state, &source, error_r);
+	free(mailbox);
+	if (ret < 0)
+		return -1;
+	if (state != OM_SUB_ON)
+		return 0;
+	*error_r = om_asprintf("%s: %s is on (%s); %s and %s cannot both be on: turn it "
+			       "off first", key, other, source, OM_FEATURE_OUTBOUND_ZIP,
+			       OM_FEATURE_OUTBOUND_PORTAL);
+	return -1;
+}
+
 int om_settings_domain_change(struct om_store *store, const char *who,
 			      enum om_settings_key type, const char *key,
 			      const char *name, const char *value, char **error_r)
@@ -210,6 +241,8 @@ int om_settings_domain_change(struct om_store *store, const char *who,
 					       name, om_settings_domain_names());
 		return -1;
 	}
+	if (om_settings_exclusive_ok(store, type, key, name, value, error_r) < 0)
+		return -1;
 	what = type == OM_KEY_MAILBOX ? om_asprintf("setting %s of %s", name, key) :
 		om_asprintf("setting %s", name);
 	ret = om_store_domain_change(store, key, name, value, who,

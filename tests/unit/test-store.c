@@ -704,6 +704,13 @@ static void test_admins(struct om_store *store)
 	TAP_OK(om_settings_domain_change(store, "root", OM_KEY_DOMAIN, "a.test",
 					 "spam-action", NULL, &error) == 1,
 	       "unset is a change too");
+	TAP_OK(om_settings_domain_change(store, "x", OM_KEY_DOMAIN, "z.test",
+					 OM_FEATURE_OUTBOUND_ZIP, "on", &error) == 1 &&
+	       om_settings_domain_change(store, "x", OM_KEY_DOMAIN, "z.test",
+					 OM_FEATURE_OUTBOUND_PORTAL, "on", &error) < 0 &&
+	       strstr(error, "cannot both be on") != NULL,
+	       "outbound-zip and outbound-portal exclude each other on this path too");
+	om_free(&error);
 	log = changes_of(store, "a.test");
 	TAP_OK(strncmp(log, "root|setting spam-action|tag>;root|setting spam-action|quarantine>tag;"
 		       "boss@a.test|setting spam-action|>quarantine;root|admin d5@a.test|>deputy;"
