@@ -18,6 +18,7 @@
 #include "lib/csv.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "quarantine/hold.h"
 #include "store/admins.h"
 #include "store/lists.h"
 #include "store/settings.h"
@@ -26,13 +27,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define WEB_ADMIN_LOG_ROWS 500
 #define WEB_ADMIN_LIST_ROWS 5000
 #define WEB_ADMIN_IMPORT_MAX 1000
 
 enum web_admin_page { WEB_ADMIN_HOME, WEB_ADMIN_SETTINGS, WEB_ADMIN_AUDIT,
-		      WEB_ADMIN_LISTS, WEB_ADMIN_LISTS_CSV };
+		      WEB_ADMIN_LISTS, WEB_ADMIN_LISTS_CSV, WEB_ADMIN_HOLDS };
 
 struct web_admin {
 	struct web_request *req;
@@ -64,6 +66,8 @@ static int web_admin_page_parse(const char *text, enum web_admin_page *page_r)
 		*page_r = WEB_ADMIN_LISTS;
 	else if (strcmp(text, "lists-csv") == 0)
 		*page_r = WEB_ADMIN_LISTS_CSV;
+	else if (strcmp(text, "holds") == 0)
+		*page_r = WEB_ADMIN_HOLDS;
 	else
 		return -1;
 	return 0;
@@ -75,6 +79,7 @@ static const char *web_admin_page_name(enum web_admin_page page)
 	case WEB_ADMIN_AUDIT: return "audit";
 	case WEB_ADMIN_LISTS: return "lists";
 	case WEB_ADMIN_LISTS_CSV: return "lists-csv";
+	case WEB_ADMIN_HOLDS: return "holds";
 	case WEB_ADMIN_HOME:
 	case WEB_ADMIN_SETTINGS: break;
 	}
@@ -89,6 +94,7 @@ static int web_admin_page_allowed(enum web_admin_page page, int rights)
 	case WEB_ADMIN_LISTS:
 	case WEB_ADMIN_LISTS_CSV: return (rights & OM_ADMIN_LISTS) != 0;
 	case WEB_ADMIN_AUDIT: return rights != OM_ADMIN_NONE;
+	case WEB_ADMIN_HOLDS: return (rights & OM_ADMIN_HOLDS) != 0;
 	case WEB_ADMIN_HOME: break;
 	}
 	return 1;
@@ -196,6 +202,8 @@ static void web_admin_nav(struct web_page *p, const struct web_admin *a)
 		web_admin_link(p, a, "settings", WT_ADMIN_SETTINGS);
 	if (a->rights & OM_ADMIN_LISTS)
 		web_admin_link(p, a, "lists", WT_ADMIN_LISTS);
+	if (a->rights & OM_ADMIN_HOLDS)
+		web_admin_link(p, a, "holds", WT_ADMIN_HOLDS);
 	web_admin_link(p, a, "audit", WT_ADMIN_AUDIT);
 	web_page_raw(p, "<a href=\"");
 	web_page_esc(p, a->req->token, 0);
@@ -561,6 +569,75 @@ static void web_admin_lists_csv(struct web_admin *a, struct web_response *resp)
 	resp->disposition = om_asprintf("attachment; filename=\"lists-%s.csv\"", a->domain);
 }
 
+/* ---- mail held for the administrator (hold state admin) ---- */
+
+/* 1 if a hold's sender mailbox is of domain. */
+static int web_admin_hold_ours(const struct om_store_hold *h, const char *domain)
+{
+	return strcasecmp(om_settings_domain_of(h->mailbox), domain) == 0;
+}
+
+struct web_admin_holds {
+	struct web_page *p;
+	const struct web_admin *a;
+	const char *csrf;
+	size_t rows;
+};
+
+static void web_admin_hold_cb(void *context, const struct om_store_hold *h)
+{
+	struct web_admin_holds *l = context;
+	char when[64];
+
+	if (!web_admin_hold_ours(h, l->a->domain) || l->rows >= 500)
+		return;
+	l->rows++;
+	web_page_date(l->a->req, "localtime", (time_t)h->created, l->a->lang, when,
+		      sizeof(when));
+	web_page_raw(l->p, "<li class=\"hold\"><small>");
+	web_page_esc(l->p, when, 0);
+	web_page_raw(l->p, " · ");
+	web_page_esc(l->p, h->kind != NULL ? h->kind : "", 40);
+	web_page_raw(l->p, "</small><br><b>");
+	web_page_esc(l->p, h->subject, 200);
+	web_page_raw(l->p, "</b><br>");
+	web_page_esc(l->p, h->sender, 254);
+	web_page_raw(l->p, " → ");
+	web_page_esc(l->p, h->recipients, 600);
+	web_page_raw(l->p, " ");
+	web_admin_form(l->p, l->a, l->csrf, "hold-send");
+	web_admin_hidden(l->p, "id", h->id);
+	web_page_raw(l->p, "<button type=\"submit\" class=\"hl\">");
+	web_page_t(l->p, WT_HOLD_SEND);
+	web_page_raw(l->p, "</button></form>");
+	web_admin_form(l->p, l->a, l->csrf, "hold-discard");
+	web_admin_hidden(l->p, "id", h->id);
+	web_page_raw(l->p, "<button type=\"submit\" class=\"del\">");
+	web_page_t(l->p, WT_HOLD_CANCEL);
+	web_page_raw(l->p, "</button></form></li>");
+}
+
+static void web_admin_holds(struct web_page *p, struct web_admin *a, const char *csrf)
+{
+	struct web_admin_holds l = { p, a, csrf, 0 };
+	char *error = NULL;
+
+	web_page_raw(p, "<h2>");
+	web_page_t(p, WT_ADMIN_HOLDS);
+	web_page_raw(p, "</h2><div class=\"card\"><ul id=\"holds\">");
+	if (om_store_hold_list(a->store, OM_HOLD_BY_STATE, NULL, OM_HOLD_ADMIN,
+			       web_admin_hold_cb, &l, &error) < 0) {
+		om_log_error("domain=%s holds: %s", a->domain, error);
+		free(error);
+	}
+	if (l.rows == 0) {
+		web_page_raw(p, "<li>");
+		web_page_t(p, WT_HOLD_LIST_EMPTY);
+		web_page_raw(p, "</li>");
+	}
+	web_page_raw(p, "</ul></div>");
+}
+
 /* ---- the page ---- */
 
 static void web_admin_page(struct web_admin *a, struct web_response *resp,
@@ -576,7 +653,8 @@ static void web_admin_page(struct web_admin *a, struct web_response *resp,
 		return;
 	}
 	web_page_begin(&p, a->req, a->lang, a->page == WEB_ADMIN_AUDIT ? WT_ADMIN_AUDIT :
-		       a->page == WEB_ADMIN_LISTS ? WT_ADMIN_LISTS : WT_ADMIN_SETTINGS);
+		       a->page == WEB_ADMIN_LISTS ? WT_ADMIN_LISTS :
+		       a->page == WEB_ADMIN_HOLDS ? WT_ADMIN_HOLDS : WT_ADMIN_SETTINGS);
 	if (status != 200 || note == WT_SAVED) {
 		web_page_raw(&p, status == 200 ? "<p class=\"note\" id=\"note\">" :
 			     "<p class=\"warn\" id=\"note\">");
@@ -592,6 +670,8 @@ static void web_admin_page(struct web_admin *a, struct web_response *resp,
 		web_admin_audit(&p, a);
 	} else if (a->page == WEB_ADMIN_LISTS) {
 		web_admin_lists(&p, a, csrf);
+	} else if (a->page == WEB_ADMIN_HOLDS) {
+		web_admin_holds(&p, a, csrf);
 	} else {
 		web_page_raw(&p, "<p>");
 		web_page_t(&p, WT_ADMIN_SETTINGS_INTRO);
@@ -728,6 +808,70 @@ static unsigned int web_admin_list_import(struct web_admin *a, enum web_text *no
 	return status;
 }
 
+/* The hold of the form's id, read again: one of this domain's, kept for
+   the administrator, or 410; then omamori-filter asked over
+   filter_control, as `omamorictl hold release|discard` asks it, and the
+   outcome recorded in the change log. */
+struct web_admin_hold_row {
+	const char *domain;
+	int ours;
+};
+
+static void web_admin_hold_row_cb(void *context, const struct om_store_hold *h)
+{
+	struct web_admin_hold_row *r = context;
+
+	r->ours = web_admin_hold_ours(h, r->domain) && h->state == OM_HOLD_ADMIN;
+}
+
+static unsigned int web_admin_hold_act(struct web_admin *a, int send,
+				       enum web_text *note_r, char **detail_r)
+{
+	const char *id = web_form_get(&a->req->form, "id");
+	struct web_admin_hold_row row = { a->domain, 0 };
+	struct om_store_change c;
+	enum om_hold_answer answer;
+	char *text = NULL, *error = NULL, *what;
+
+	*note_r = WT_BAD_REQUEST_BODY;
+	if (a->page != WEB_ADMIN_HOLDS || id == NULL || !om_hold_id_valid(id))
+		return 400;
+	if (om_store_hold_list(a->store, OM_HOLD_BY_ID, id, 0, web_admin_hold_row_cb, &row,
+			       &error) < 0) {
+		om_log_error("domain=%s hold %s: %s", a->domain, id, error);
+		free(error);
+		*note_r = WT_ERROR_BODY;
+		return 503;
+	}
+	*note_r = WT_HOLD_GONE_BODY;
+	if (!row.ours)
+		return 410;
+	if (om_hold_admin_request(a->req->server->config, send, id, a->mailbox, &answer,
+				  &text, &error) < 0) {
+		om_log_error("domain=%s hold %s: %s", a->domain, id, error);
+		free(error);
+		*note_r = WT_ERROR_BODY;
+		return 503;
+	}
+	if (answer != OM_HOLD_ANSWER_DONE) {
+		*note_r = answer == OM_HOLD_ANSWER_STATE ? WT_HOLD_NOT_NOW_BODY : WT_ERROR_BODY;
+		*detail_r = text;
+		return answer == OM_HOLD_ANSWER_STATE ? 409 : 503;
+	}
+	what = om_asprintf("hold %s", id);
+	c = (struct om_store_change){ 0, (long long)a->req->now, a->mailbox, a->domain,
+				      what, "admin", send ? "sent" : "discarded" };
+	if (om_store_change_add(a->store, &c, &error) < 0) {
+		om_log_error("domain=%s hold %s: not recorded: %s", a->domain, id, error);
+		free(error);
+	}
+	om_log_info("client=%s admin=%s domain=%s hold %s %s: %s", a->req->address,
+		    a->mailbox, a->domain, id, send ? "sent" : "discarded", text);
+	free(what);
+	free(text);
+	return 0;
+}
+
 void web_admin_change(struct web_request *req, struct web_response *resp)
 {
 	struct om_token_claims claims;
@@ -755,6 +899,8 @@ void web_admin_change(struct web_request *req, struct web_response *resp)
 					       &detail);
 	else if (strcmp(what, "list-import") == 0)
 		status = web_admin_list_import(&a, &note, &detail);
+	else if (strcmp(what, "hold-send") == 0 || strcmp(what, "hold-discard") == 0)
+		status = web_admin_hold_act(&a, strcmp(what, "hold-send") == 0, &note, &detail);
 	if (status == 0) {
 		/* relative to /a/: the same section again, reloading repeats
 		   nothing; the domain was checked as a plain name above */

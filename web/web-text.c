@@ -251,6 +251,7 @@ static const char *const web_text_ja[WT_COUNT] = {
 	[WT_ADMIN_EXPORT] = "CSV でダウンロード",
 	[WT_ADMIN_IMPORT] = "CSV で追加（1行に「種類,登録」: allow,@example.com）",
 	[WT_ADMIN_KIND] = "種類",
+	[WT_ADMIN_HOLDS] = "管理者の確認待ちの送信メール",
 };
 
 static const char *const web_text_en[WT_COUNT] = {
@@ -499,6 +500,7 @@ static const char *const web_text_en[WT_COUNT] = {
 	[WT_ADMIN_EXPORT] = "Download as CSV",
 	[WT_ADMIN_IMPORT] = "Add from CSV (one \"kind,entry\" a line: allow,@example.com)",
 	[WT_ADMIN_KIND] = "Kind",
+	[WT_ADMIN_HOLDS] = "Outgoing mail held for the administrator",
 };
 
 const char *web_text(const char *lang, enum web_text id)

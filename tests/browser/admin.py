@@ -19,7 +19,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import Tap, check, run_suite  # noqa: E402
+from omtest import Tap, check, run_suite, send_as  # noqa: E402
 from chrome import By, body_text, browser, quit_browser, shot  # noqa: E402
 
 
@@ -28,6 +28,7 @@ ADMIN = "alice@example.test"
 DEPUTY = "carol@example.test"
 USER = "bob@example.test"
 SENDER = "junk@pest-admin.example"
+HOLDER = "dave@example.test"
 ORG_SECRET = "ORG-SECRET-TAG"
 state = {}
 
@@ -215,12 +216,43 @@ def the_admin_edits_the_domains_block_list(st):
 
 
 @tap.case
+def the_admin_discards_mail_held_for_her(st):
+    marker = "admhold%d" % int(time.time() * 1000)
+    raw = ("From: %s\r\nTo: ext@far.example\r\nSubject: admin-hold %s\r\n"
+           "Message-ID: <%s@example.test>\r\n\r\nhello\r\n" % (HOLDER, marker, marker)).encode()
+    send_as(st, HOLDER, ["ext@far.example"], raw)
+    hid, deadline = None, time.time() + 60
+    while hid is None:
+        for line in st.ctl("hold", "list", HOLDER).stdout.decode().splitlines():
+            f = line.split("\t")
+            if marker in line and f[1] == "admin":
+                hid = f[0]
+        check(hid is not None or time.time() < deadline, "no hold for the administrator")
+        time.sleep(0.3)
+    browser().get(state["panel"] + "?domain=example.test&page=holds")
+    items = [li for li in browser().find_elements(By.CSS_SELECTOR, "li.hold")
+             if marker in li.text]
+    shot("admin-9a-holds")
+    check(len(items) == 1, "the held mail is not listed: %r" % body_text()[:400])
+    [b for b in items[0].find_elements(By.TAG_NAME, "button")
+     if b.get_attribute("class") == "del"][0].click()
+    shot("admin-9b-discarded")
+    check("変更しました" in body_text(), "no note: %r" % body_text()[:300])
+    shown = st.ctl("hold", "show", hid).stdout.decode()
+    check(re.search(r"state:\s*discarded", shown), "hold after discard: %r" % shown)
+    code, _ = status_of(state["panel"] + "?domain=example.org&page=holds")
+    check(code == 403, "example.org's holds: %d" % code)
+
+
+@tap.case
 def a_deputy_without_the_settings_right_is_refused(st):
     url = admin_login(st, DEPUTY, "admin-9-deputy-home")
     code, body = status_of(url + "?domain=example.test&page=settings")
     check(code == 403 and "spam-action" not in body, "deputy settings: %d" % code)
     code, _ = status_of(url + "?domain=example.test&page=lists")
     check(code == 200, "deputy lists: %d" % code)
+    code, body = status_of(url + "?domain=example.test&page=holds")
+    check(code == 403 and "admin-hold" not in body, "deputy holds: %d" % code)
     browser().get(url + "?domain=example.test&page=settings")
     shot("admin-10-deputy-refused")
     check("権限がありません" in body_text(), "no refusal: %r" % body_text()[:300])
@@ -244,6 +276,7 @@ def prepare(st):
     st.ctl("admin", "add", "example.test", ADMIN)
     st.ctl("admin", "add", "example.test", DEPUTY, "deputy", "--rights", "lists")
     st.ctl("admin", "add", "example.org", "boss@example.org", "admin")
+    st.ctl("audit", "add", "example.test", 'subject contains "admin-hold" => hold')
     time.sleep(1.2)
 
 
