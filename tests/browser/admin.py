@@ -213,6 +213,25 @@ def the_admin_edits_the_domains_block_list(st):
     check("block\t@spam-admin.example" in shown, "not added: %r" % shown)
     code, csv = status_of(state["panel"] + "?domain=example.test&page=lists-csv")
     check(code == 200 and "example.test,block,@spam-admin.example" in csv, "csv: %r" % csv)
+    area = browser().find_element(By.NAME, "csv")
+    area.send_keys("scope,kind,entry\nexample.test,allow,friend@imp-admin.example\n"
+                   "block,@imp-admin.example\n")
+    area.find_element(By.XPATH, "./ancestor::form").find_element(
+        By.CSS_SELECTOR, "button").click()
+    shot("admin-8b-lists-imported")
+    shown = st.ctl("list", "show", "example.test").stdout.decode()
+    check("allow\tfriend@imp-admin.example" in shown and "block\t@imp-admin.example" in shown,
+          "not imported: %r" % shown)
+    area = browser().find_element(By.NAME, "csv")
+    area.send_keys("example.org,block,@x-admin.example\n")
+    area.find_element(By.XPATH, "./ancestor::form").find_element(
+        By.CSS_SELECTOR, "button").click()
+    check("x-admin.example" not in st.ctl("list", "show", "example.org").stdout.decode() and
+          "line 1" in browser().find_element(By.ID, "note").text,
+          "a line for another domain: %r" % body_text()[:300])
+    log = st.ctl("admin", "log", "example.test").stdout.decode()
+    check("%s\texample.test\tlist block\t(none) -> @imp-admin.example" % ADMIN in log,
+          "import not in the change log: %r" % log[:600])
 
 
 @tap.case
@@ -256,6 +275,21 @@ def a_deputy_without_the_settings_right_is_refused(st):
     browser().get(url + "?domain=example.test&page=settings")
     shot("admin-10-deputy-refused")
     check("権限がありません" in body_text(), "no refusal: %r" % body_text()[:300])
+
+
+@tap.case
+def a_session_token_does_not_open_the_panel(st):
+    browser().get(st.WEB_URL + "login")
+    browser().find_element(By.NAME, "user").send_keys(ADMIN)
+    browser().find_element(By.NAME, "password").send_keys("secret")
+    browser().find_element(By.CSS_SELECTOR, "form button").click()
+    deadline = time.time() + 15
+    while "/q/" not in browser().current_url and time.time() < deadline:
+        time.sleep(0.2)
+    check("/q/" in browser().current_url, "the plain login: %s" % browser().current_url)
+    token = browser().current_url.split("/q/", 1)[1].split("?")[0]
+    code, body = status_of(st.WEB_URL + "a/" + token + "?domain=example.test")
+    check(code == 400 and "spam-action" not in body, "a session token on /a/: %d" % code)
 
 
 @tap.case
