@@ -652,6 +652,8 @@ static void web_admin_page(struct web_admin *a, struct web_response *resp,
 		web_page_unavailable(a->req, resp, a->lang);
 		return;
 	}
+	if (a->page == WEB_ADMIN_LISTS_CSV)
+		a->page = WEB_ADMIN_LISTS;
 	web_page_begin(&p, a->req, a->lang, a->page == WEB_ADMIN_AUDIT ? WT_ADMIN_AUDIT :
 		       a->page == WEB_ADMIN_LISTS ? WT_ADMIN_LISTS :
 		       a->page == WEB_ADMIN_HOLDS ? WT_ADMIN_HOLDS : WT_ADMIN_SETTINGS);
@@ -672,7 +674,9 @@ static void web_admin_page(struct web_admin *a, struct web_response *resp,
 		web_admin_lists(&p, a, csrf);
 	} else if (a->page == WEB_ADMIN_HOLDS) {
 		web_admin_holds(&p, a, csrf);
-	} else {
+	} else if (a->page == WEB_ADMIN_SETTINGS) {
+		/* only the section whose right was checked: a refused POST
+		   naming page=lists-csv shows no settings */
 		web_page_raw(&p, "<p>");
 		web_page_t(&p, WT_ADMIN_SETTINGS_INTRO);
 		web_page_raw(&p, "</p>");
