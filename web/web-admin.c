@@ -584,6 +584,27 @@ struct web_admin_holds {
 	size_t rows;
 };
 
+/* A hold's recipients (one a line) as "a, b, c", at most 20. */
+static void web_admin_recipients(struct web_page *p, const char *list)
+{
+	const char *line = list, *end;
+	char *one;
+	int n = 0;
+
+	for (; *line != '\0' && n < 20; line = *end == '\n' ? end + 1 : end) {
+		end = line + strcspn(line, "\n");
+		if (end == line)
+			continue;
+		one = om_strndup(line, (size_t)(end - line));
+		if (n++ > 0)
+			web_page_raw(p, ", ");
+		web_page_esc(p, one, 254);
+		free(one);
+	}
+	if (*line != '\0')
+		web_page_raw(p, ", ...");
+}
+
 static void web_admin_hold_cb(void *context, const struct om_store_hold *h)
 {
 	struct web_admin_holds *l = context;
@@ -603,7 +624,7 @@ static void web_admin_hold_cb(void *context, const struct om_store_hold *h)
 	web_page_raw(l->p, "</b><br>");
 	web_page_esc(l->p, h->sender, 254);
 	web_page_raw(l->p, " → ");
-	web_page_esc(l->p, h->recipients, 600);
+	web_admin_recipients(l->p, h->recipients);
 	web_page_raw(l->p, " ");
 	web_admin_form(l->p, l->a, l->csrf, "hold-send");
 	web_admin_hidden(l->p, "id", h->id);

@@ -253,6 +253,9 @@ def the_admin_discards_mail_held_for_her(st):
              if marker in li.text]
     shot("admin-9a-holds")
     check(len(items) == 1, "the held mail is not listed: %r" % body_text()[:400])
+    check("%s → ext@far.example" % HOLDER in items[0].text and
+          "ext@far.example?" not in items[0].text,
+          "sender and recipients: %r" % items[0].text)
     [b for b in items[0].find_elements(By.TAG_NAME, "button")
      if b.get_attribute("class") == "del"][0].click()
     shot("admin-9b-discarded")
