@@ -4,6 +4,7 @@
  * store call; the lookup order lives in settings.c, not here.
  */
 #include "omamorictl.h"
+#include "store/admins.h"
 #include "store/settings.h"
 #include "lib/util.h"
 
@@ -293,7 +294,7 @@ static int ctl_domain_set(struct ctl *ctl, enum om_settings_key type,
 			  const char *word, const char *key, const char *name,
 			  const char *value)
 {
-	char *error = NULL;
+	char *error = NULL, who[64];
 	int ret;
 
 	if (strcmp(name, OM_SETTING_GROUP) == 0)
@@ -302,8 +303,11 @@ static int ctl_domain_set(struct ctl *ctl, enum om_settings_key type,
 		return ret;
 	if ((ret = ctl_check_exclusive(ctl, type, key, name, value)) != 0)
 		return ret;
-	if (om_settings_domain_check(name, value, &error) < 0 ||
-	    om_store_domain_set(ctl_store(ctl, 0), key, name, value, &error) < 0) {
+	/* checked and recorded in the change log on the one path the web's
+	   admin pages take too */
+	ctl_who(who, sizeof(who));
+	if (om_settings_domain_change(ctl_store(ctl, 0), who, type, key, name, value,
+				      &error) < 0) {
 		return ctl_fail(error);
 	}
 	printf("%s %s %s\n", key, name, value);
@@ -314,7 +318,7 @@ static int ctl_domain_set(struct ctl *ctl, enum om_settings_key type,
 static int ctl_domain_unset(struct ctl *ctl, enum om_settings_key type,
 			    const char *word, const char *key, const char *name)
 {
-	char *error = NULL;
+	char *error = NULL, who[64];
 	int ret;
 
 	if (type == OM_KEY_MAILBOX && (ret = ctl_check_mailbox_setting(word, name)) != 0)
@@ -322,7 +326,9 @@ static int ctl_domain_unset(struct ctl *ctl, enum om_settings_key type,
 	if (!om_settings_domain_valid(name))
 		return ctl_error("unknown domain setting '%s' (known: %s)", name,
 				 om_settings_domain_names());
-	if (om_store_domain_delete(ctl_store(ctl, 0), key, name, &error) < 0) {
+	ctl_who(who, sizeof(who));
+	if (om_settings_domain_change(ctl_store(ctl, 0), who, type, key, name, NULL,
+				      &error) < 0) {
 		return ctl_fail(error);
 	}
 	return CTL_EXIT_OK;

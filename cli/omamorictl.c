@@ -103,6 +103,10 @@ static void ctl_usage(FILE *out)
 		"  brake lift LOGIN [--release|--discard]   lift it; send or drop its held mail\n"
 		"  audit add DOMAIN [--at N] 'RULE'      a domain's audit rule (doc/audit.md)\n"
 		"  audit del DOMAIN N | show [DOMAIN]    remove one; list them in order\n"
+		"  admin add DOMAIN ADDRESS [admin|deputy|operator] [--rights R,...]\n"
+		"                                        a domain's admin (operator: DOMAIN \"*\")\n"
+		"  admin del DOMAIN ADDRESS | list [DOMAIN]  remove one; list them\n"
+		"  admin log DOMAIN [N]                  the domain's change log, newest first\n"
 		"  audit test RULES MESSAGE [--in] [--from A] [--to A]...\n"
 		"                                        which rule fires and why (RULES: a\n"
 		"                                        domain, or a file of rules)\n"
@@ -293,6 +297,7 @@ static const struct ctl_command {
 	{ "group", ctl_cmd_group },
 	{ "billing", ctl_cmd_billing },
 	{ "setup", ctl_cmd_setup },
+	{ "admin", ctl_cmd_admin },
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)

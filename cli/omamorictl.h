@@ -3,6 +3,7 @@
 #define OMAMORICTL_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "lib/om-config.h"
 #include "quarantine/hold.h"
@@ -69,5 +70,8 @@ int ctl_cmd_group(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_billing(struct ctl *ctl, int argc, char **argv);
 /* omamorictl setup --print (cmd-setup.c) */
 int ctl_cmd_setup(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_admin(struct ctl *ctl, int argc, char **argv);
+/* "omamorictl (uid N)": who made a change, for the change log. */
+void ctl_who(char *buf, size_t size);
 
 #endif

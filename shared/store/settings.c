@@ -557,6 +557,29 @@ static const char *om_settings_accepted_text(const struct om_domain_setting *s)
 	return "?";
 }
 
+const char *om_settings_domain_nth(unsigned int i)
+{
+	return i < OM_N_ELEMENTS(om_domain_settings) ? om_domain_settings[i].name : NULL;
+}
+
+const char *om_settings_domain_choices(const char *name)
+{
+	const struct om_domain_setting *s = om_settings_find(name);
+
+	return s != NULL && s->type == OM_SETTING_WORDS ? s->accepted : NULL;
+}
+
+const char *om_settings_domain_accepted(const char *name, long *min_r, long *max_r)
+{
+	const struct om_domain_setting *s = om_settings_find(name);
+
+	*min_r = s != NULL ? s->min : 0;
+	*max_r = s != NULL ? s->max : 0;
+	if (s == NULL)
+		return "";
+	return s->type == OM_SETTING_WORD_SET ? s->accepted : om_settings_accepted_text(s);
+}
+
 int om_settings_domain_check(const char *name, const char *value,
 			     char **error_r)
 {

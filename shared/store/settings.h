@@ -220,6 +220,15 @@ int om_settings_domain_in(const char *domains, const char *domain);
 
 /* Space-separated names of every domain setting. */
 const char *om_settings_domain_names(void);
+/* The i-th domain setting of settings.c's table (0, 1, ...), or NULL past
+   the last: the list omamori-web's admin page is made from. */
+const char *om_settings_domain_nth(unsigned int i);
+/* The words a setting takes when it takes only one of some words (static,
+   space-separated; a page offers them as a choice), else NULL. */
+const char *om_settings_domain_choices(const char *name);
+/* What a setting accepts, in words (static; "" for an unknown name), and
+   its range (*min_r..*max_r, both 0 when it has none). */
+const char *om_settings_domain_accepted(const char *name, long *min_r, long *max_r);
 /* 1 if name is a domain setting. */
 int om_settings_domain_valid(const char *name);
 /* 1 if a mailbox may refine the domain's value of setting name. */

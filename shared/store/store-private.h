@@ -316,6 +316,21 @@ struct om_store_backend {
 			    om_store_sub_change_cb *cb, void *context, char **error_r);
 	int (*sub_history_put)(struct om_store *store, const struct om_store_sub_change *c,
 			       char **error_r);
+	/* domain administrators and the change log (store.h), put, delete
+	   and count inside the caller's transaction; list by domain (key
+	   NULL: all) or (by_address) by address */
+	int (*admin_put)(struct om_store *store, const struct om_store_admin *a,
+			 char **error_r);
+	int (*admin_delete)(struct om_store *store, const char *domain,
+			    const char *address, char **error_r);
+	long (*admin_count)(struct om_store *store, const char *domain,
+			    const char *role, const char *except, char **error_r);
+	long (*admin_list)(struct om_store *store, int by_address, const char *key,
+			   om_store_admin_cb *cb, void *context, char **error_r);
+	int (*change_add)(struct om_store *store, const struct om_store_change *c,
+			  char **error_r);
+	long (*change_list)(struct om_store *store, const char *domain, long limit,
+			    om_store_change_cb *cb, void *context, char **error_r);
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;

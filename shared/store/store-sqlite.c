@@ -146,6 +146,14 @@ enum om_stmt_id {
 	OM_SQL_DOM_DELETE_SCOPE,
 	OM_SQL_SUB_HISTORY,
 	OM_SQL_SUB_HISTORY_PUT,
+	OM_SQL_ADMIN_PUT,
+	OM_SQL_ADMIN_DELETE,
+	OM_SQL_ADMIN_COUNT,
+	OM_SQL_ADMIN_LIST,
+	OM_SQL_ADMIN_LIST_ALL,
+	OM_SQL_ADMIN_OF,
+	OM_SQL_CHANGE_ADD,
+	OM_SQL_CHANGE_LIST,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -471,6 +479,28 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_SUB_HISTORY_PUT] =
 		"INSERT INTO subscription_history(mailbox, feature, state, at) "
 		"VALUES (?1, ?2, ?3, ?4)",
+	[OM_SQL_ADMIN_PUT] =
+		"INSERT INTO admins(domain, address, role, rights, created) "
+		"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(domain, address) "
+		"DO UPDATE SET role = excluded.role, rights = excluded.rights",
+	[OM_SQL_ADMIN_DELETE] = "DELETE FROM admins WHERE domain = ?1 AND address = ?2",
+	[OM_SQL_ADMIN_COUNT] =
+		"SELECT count(*) FROM admins WHERE domain = ?1 AND role = ?2 AND address != ?3",
+	[OM_SQL_ADMIN_LIST] =
+		"SELECT domain, address, role, rights, created FROM admins "
+		"WHERE domain = ?1 ORDER BY domain, role, address",
+	[OM_SQL_ADMIN_LIST_ALL] =
+		"SELECT domain, address, role, rights, created FROM admins "
+		"ORDER BY domain, role, address",
+	[OM_SQL_ADMIN_OF] =
+		"SELECT domain, address, role, rights, created FROM admins "
+		"WHERE address = ?1 ORDER BY domain",
+	[OM_SQL_CHANGE_ADD] =
+		"INSERT INTO change_log(at, who, domain, what, old, new) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[OM_SQL_CHANGE_LIST] =
+		"SELECT id, at, who, domain, what, old, new FROM change_log "
+		"WHERE domain = ?1 ORDER BY id DESC LIMIT ?2",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -827,9 +857,29 @@ static const char *const om_migrations[] = {
 	"  expires INTEGER NOT NULL,"
 	"  tries INTEGER NOT NULL,"
 	"  PRIMARY KEY (id, recipient));",
-	/* v18 (issue 18, wt-admin): a placeholder in this branch, so that
-	   the migration below is v19; the merge puts wt-admin's here */
-	"SELECT 1;",
+	/* v18 (issue 18): who administers which domain (doc/admin.md): an ISP
+	   operator under domain "*", one main admin and up to four deputies
+	   per domain, a deputy's rights space-separated (settings lists holds
+	   trace); and the change log of domains' settings, lists and admins
+	   (who: the admin's address or "omamorictl (uid N)"; old/new "" when
+	   there was or is none) */
+	"CREATE TABLE admins ("
+	"  domain TEXT NOT NULL,"
+	"  address TEXT NOT NULL,"
+	"  role TEXT NOT NULL CHECK (role IN ('operator', 'admin', 'deputy')),"
+	"  rights TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (domain, address)) WITHOUT ROWID;"
+	"CREATE INDEX admins_address ON admins(address);"
+	"CREATE TABLE change_log ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  who TEXT NOT NULL,"
+	"  domain TEXT NOT NULL,"
+	"  what TEXT NOT NULL,"
+	"  old TEXT NOT NULL,"
+	"  new TEXT NOT NULL);"
+	"CREATE INDEX change_log_domain ON change_log(domain, id);",
 	/* v19 (issue 18): policy groups (doc/admin.md "Policy groups"): a
 	   domain's named groups (at most four, store.c); their settings are
 	   domain_settings rows under "<group NAME>@domain", a mailbox's group
@@ -1164,6 +1214,8 @@ struct om_sqlite_reader {
 		om_store_portal_view_cb *portal_view;
 		om_store_group_cb *group;
 		om_store_sub_change_cb *sub_change;
+		om_store_admin_cb *admin;
+		om_store_change_cb *change;
 	} cb;
 	void *context;
 };
@@ -3027,6 +3079,110 @@ static int om_sqlite_urls_sources(struct om_store *store, om_store_url_source_cb
 				   error_r);
 }
 
+/* ---- domain administrators and the change log (v18) ---- */
+
+static int om_sqlite_admin_put(struct om_store *store, const struct om_store_admin *a,
+			       char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_ADMIN_PUT,
+						      OM_ARG_TEXT(a->domain),
+						      OM_ARG_TEXT(a->address),
+						      OM_ARG_TEXT(a->role),
+						      OM_ARG_TEXT(a->rights),
+						      OM_ARG_INT64(a->created), OM_ARG_END),
+				    "record an administrator", error_r) < 0 ? -1 : 0;
+}
+
+static int om_sqlite_admin_delete(struct om_store *store, const char *domain,
+				  const char *address, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	long n = om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_ADMIN_DELETE,
+							OM_ARG_TEXT(domain),
+							OM_ARG_TEXT(address), OM_ARG_END),
+				      "remove an administrator", error_r);
+
+	return n < 0 ? -1 : n > 0;
+}
+
+static long om_sqlite_admin_count(struct om_store *store, const char *domain,
+				  const char *role, const char *except, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	long long n;
+
+	if (om_sqlite_number(s, om_sqlite_bind(s, OM_SQL_ADMIN_COUNT, OM_ARG_TEXT(domain),
+					       OM_ARG_TEXT(role), OM_ARG_TEXT(except),
+					       OM_ARG_END),
+			     &n, "count administrators", error_r) < 0)
+		return -1;
+	return (long)n;
+}
+
+static void om_sqlite_admin_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	struct om_store_admin a;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&a.domain), OM_COL_TEXT(&a.address),
+		       OM_COL_TEXT(&a.role), OM_COL_TEXT(&a.rights),
+		       OM_COL_INT64(&a.created), OM_COL_END);
+	r->cb.admin(r->context, &a);
+}
+
+static long om_sqlite_admin_list(struct om_store *store, int by_address,
+				 const char *key, om_store_admin_cb *cb, void *context,
+				 char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.admin = cb, .context = context };
+	sqlite3_stmt *stmt = by_address ?
+		om_sqlite_bind(s, OM_SQL_ADMIN_OF, OM_ARG_TEXT(key), OM_ARG_END) :
+		key != NULL ?
+		om_sqlite_bind(s, OM_SQL_ADMIN_LIST, OM_ARG_TEXT(key), OM_ARG_END) :
+		om_sqlite_bind(s, OM_SQL_ADMIN_LIST_ALL, OM_ARG_END);
+
+	return om_sqlite_each(s, stmt, om_sqlite_admin_row, &r, "read administrators",
+			      error_r);
+}
+
+static int om_sqlite_change_add(struct om_store *store, const struct om_store_change *c,
+				char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_CHANGE_ADD,
+						      OM_ARG_INT64(c->at), OM_ARG_TEXT(c->who),
+						      OM_ARG_TEXT(c->domain),
+						      OM_ARG_TEXT(c->what),
+						      OM_ARG_TEXT(c->old_value),
+						      OM_ARG_TEXT(c->new_value), OM_ARG_END),
+				    "record a change", error_r) < 0 ? -1 : 0;
+}
+
+static void om_sqlite_change_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	struct om_store_change c;
+
+	om_sqlite_read(stmt, OM_COL_INT64(&c.id), OM_COL_INT64(&c.at),
+		       OM_COL_TEXT(&c.who), OM_COL_TEXT(&c.domain), OM_COL_TEXT(&c.what),
+		       OM_COL_TEXT(&c.old_value), OM_COL_TEXT(&c.new_value), OM_COL_END);
+	r->cb.change(r->context, &c);
+}
+
+static long om_sqlite_change_list(struct om_store *store, const char *domain,
+				  long limit, om_store_change_cb *cb, void *context,
+				  char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.change = cb, .context = context };
+
+	return om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_CHANGE_LIST, OM_ARG_TEXT(domain),
+						OM_ARG_INT64(limit), OM_ARG_END),
+			      om_sqlite_change_row, &r, "read the change log", error_r);
+}
+
 const struct om_store_backend om_store_backend_sqlite = {
 	.name = "sqlite",
 	.open = om_sqlite_open,
@@ -3127,4 +3283,10 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.scope_delete = om_sqlite_scope_delete,
 	.sub_history = om_sqlite_sub_history,
 	.sub_history_put = om_sqlite_sub_history_put,
+	.admin_put = om_sqlite_admin_put,
+	.admin_delete = om_sqlite_admin_delete,
+	.admin_count = om_sqlite_admin_count,
+	.admin_list = om_sqlite_admin_list,
+	.change_add = om_sqlite_change_add,
+	.change_list = om_sqlite_change_list,
 };

@@ -1736,3 +1736,181 @@ int om_store_sub_history_put(struct om_store *store, const struct om_store_sub_c
 		return -1;
 	return om_store_wrote(store, store->backend->sub_history_put(store, c, error_r));
 }
+
+/* ---- domain administrators and the change log ---- */
+
+/* The role and rights address held in a domain, as text ("" none). */
+struct om_store_admin_find {
+	const char *domain;
+	char *found;
+};
+
+static void om_store_admin_find_cb(void *context, const struct om_store_admin *a)
+{
+	struct om_store_admin_find *f = context;
+
+	if (strcmp(a->domain, f->domain) != 0 || f->found != NULL)
+		return;
+	f->found = *a->rights != '\0' ? om_asprintf("%s %s", a->role, a->rights) :
+		om_strdup(a->role);
+}
+
+/* The limit of role in domain, refused for an address that would be one
+   more (an address already there may change its rights).  0 or -1. */
+static int om_store_admin_limit(struct om_store *store, const struct om_store_admin *a,
+				char **error_r)
+{
+	long max = strcmp(a->role, "admin") == 0 ? OM_ADMIN_MAX_MAIN :
+		strcmp(a->role, "deputy") == 0 ? OM_ADMIN_MAX_DEPUTIES : 0;
+	long n;
+
+	if (max == 0)
+		return 0;
+	n = store->backend->admin_count(store, a->domain, a->role, a->address, error_r);
+	if (n < 0)
+		return -1;
+	if (n < max)
+		return 0;
+	*error_r = max == 1 ?
+		om_asprintf("%s already has its main admin (one per domain): remove "
+			    "that one first or add %s as a deputy", a->domain, a->address) :
+		om_asprintf("%s already has %ld deputies (at most %ld)", a->domain, n, max);
+	return -1;
+}
+
+int om_store_admin_add(struct om_store *store, const struct om_store_admin *a,
+		       const char *who, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	struct om_store_admin_find f = { NULL, NULL };
+	struct om_store_change c;
+	char *what, *now_value;
+	int ret;
+
+	if (om_store_need(a->domain, "admin domain", error_r) < 0 ||
+	    om_store_need(a->address, "admin address", error_r) < 0 ||
+	    om_store_need(a->role, "admin role", error_r) < 0 ||
+	    om_store_need(a->rights, "admin rights", error_r) < 0 ||
+	    om_store_need(who, "who", error_r) < 0)
+		return -1;
+	if (b->begin(store, 1, error_r) < 0)
+		return -1;
+	f.domain = a->domain;
+	ret = b->admin_list(store, 1, a->address, om_store_admin_find_cb, &f,
+			    error_r) < 0 ? -1 : 0;
+	if (ret == 0)
+		ret = om_store_admin_limit(store, a, error_r);
+	if (ret == 0)
+		ret = b->admin_put(store, a, error_r);
+	what = om_asprintf("admin %s", a->address);
+	now_value = *a->rights != '\0' ? om_asprintf("%s %s", a->role, a->rights) :
+		om_strdup(a->role);
+	c = (struct om_store_change){ 0, a->created, who, a->domain, what,
+				      f.found != NULL ? f.found : "", now_value };
+	if (ret == 0)
+		ret = b->change_add(store, &c, error_r);
+	free(what);
+	free(now_value);
+	free(f.found);
+	return om_store_finish(store, ret, error_r);
+}
+
+int om_store_admin_del(struct om_store *store, const char *domain, const char *address,
+		       const char *who, long long now, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	struct om_store_admin_find f = { domain, NULL };
+	struct om_store_change c;
+	char *what;
+	int ret;
+
+	if (om_store_need(domain, "admin domain", error_r) < 0 ||
+	    om_store_need(address, "admin address", error_r) < 0 ||
+	    om_store_need(who, "who", error_r) < 0)
+		return -1;
+	if (b->begin(store, 1, error_r) < 0)
+		return -1;
+	ret = b->admin_list(store, 1, address, om_store_admin_find_cb, &f,
+			    error_r) < 0 ? -1 : 0;
+	if (ret == 0)
+		ret = b->admin_delete(store, domain, address, error_r);
+	what = om_asprintf("admin %s", address);
+	c = (struct om_store_change){ 0, now, who, domain, what,
+				      f.found != NULL ? f.found : "", "" };
+	if (ret > 0 && b->change_add(store, &c, error_r) < 0)
+		ret = -1;
+	free(what);
+	free(f.found);
+	return om_store_finish(store, ret, error_r);
+}
+
+long om_store_admin_list(struct om_store *store, const char *domain,
+			 om_store_admin_cb *cb, void *context, char **error_r)
+{
+	return store->backend->admin_list(store, 0, domain, cb, context, error_r);
+}
+
+long om_store_admin_of(struct om_store *store, const char *address,
+		       om_store_admin_cb *cb, void *context, char **error_r)
+{
+	if (om_store_need(address, "admin address", error_r) < 0)
+		return -1;
+	return store->backend->admin_list(store, 1, address, cb, context, error_r);
+}
+
+int om_store_domain_change(struct om_store *store, const char *key, const char *name,
+			   const char *value, const char *who, const char *log_domain,
+			   const char *what, long long now, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	struct om_store_change c;
+	char *old = NULL;
+	int ret;
+
+	if (om_store_need(key, "key", error_r) < 0 ||
+	    om_store_need(name, "name", error_r) < 0 ||
+	    om_store_need(who, "who", error_r) < 0 ||
+	    om_store_need(log_domain, "domain", error_r) < 0 ||
+	    om_store_need(what, "what", error_r) < 0)
+		return -1;
+	if (b->begin(store, 1, error_r) < 0)
+		return -1;
+	ret = b->row_get(store, OM_STORE_DOMAIN_SETTINGS, key, name, &old, error_r);
+	if (ret >= 0) {
+		if ((ret == 0 && value == NULL) ||
+		    (ret > 0 && value != NULL && strcmp(old, value) == 0)) {
+			free(old);
+			b->rollback(store);
+			return 0;
+		}
+		ret = value != NULL ?
+			b->row_set(store, OM_STORE_DOMAIN_SETTINGS, key, name, value, error_r) :
+			b->row_delete(store, OM_STORE_DOMAIN_SETTINGS, key, name, error_r);
+	}
+	c = (struct om_store_change){ 0, now, who, log_domain, what,
+				      old != NULL ? old : "", value != NULL ? value : "" };
+	if (ret >= 0)
+		ret = b->change_add(store, &c, error_r);
+	free(old);
+	return om_store_finish(store, ret < 0 ? -1 : 1, error_r);
+}
+
+int om_store_change_add(struct om_store *store, const struct om_store_change *c,
+			char **error_r)
+{
+	if (om_store_need(c->who, "who", error_r) < 0 ||
+	    om_store_need(c->domain, "domain", error_r) < 0 ||
+	    om_store_need(c->what, "what", error_r) < 0 ||
+	    om_store_need(c->old_value, "old value", error_r) < 0 ||
+	    om_store_need(c->new_value, "new value", error_r) < 0)
+		return -1;
+	return om_store_wrote(store, store->backend->change_add(store, c, error_r));
+}
+
+long om_store_change_list(struct om_store *store, const char *domain, long limit,
+			  om_store_change_cb *cb, void *context, char **error_r)
+{
+	if (om_store_need(domain, "domain", error_r) < 0)
+		return -1;
+	return store->backend->change_list(store, domain, limit, cb, context, error_r);
+}

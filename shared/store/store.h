@@ -830,4 +830,67 @@ long om_store_sub_history(struct om_store *store, long long until,
 int om_store_sub_history_put(struct om_store *store, const struct om_store_sub_change *c,
 			     char **error_r);
 
+/* ---- domain administrators and the change log (issue 18, doc/admin.md) ---- */
+
+/* Who may administer a domain on omamori-web: an ISP operator (every
+   domain; stored under domain "*"), the domain's main admin (one), its
+   deputies (up to four, each with the rights the admin grants).  A plain
+   user has no row.  The rules (roles, rights, addresses) are
+   shared/store/admins.c's; the store keeps the limits per domain. */
+#define OM_ADMIN_MAX_MAIN 1
+#define OM_ADMIN_MAX_DEPUTIES 4
+struct om_store_admin {
+	const char *domain;	/* "*" for an operator */
+	const char *address;	/* the mailbox that logs in */
+	const char *role;	/* "operator", "admin", "deputy" */
+	const char *rights;	/* a deputy's, space-separated; "" none */
+	long long created;
+};
+typedef void om_store_admin_cb(void *context, const struct om_store_admin *a);
+
+/* One change to a domain's settings, lists or admins, as the audit page
+   shows it; old_value/new_value "" when there was or is none. */
+struct om_store_change {
+	long long id, at;
+	const char *who;	/* the admin's address, or "omamorictl (uid N)" */
+	const char *domain;	/* the domain changed ("*": global) */
+	const char *what;	/* "setting spam-action", "admin x@y", "list block" */
+	const char *old_value, *new_value;
+};
+typedef void om_store_change_cb(void *context, const struct om_store_change *c);
+
+/* Records a (a->created: now) and its change (by who) in one write
+   transaction; an address already there gets the new role and rights.
+   Refused with *error_r when the domain would have a second main admin
+   or a fifth deputy.  0 or -1. */
+int om_store_admin_add(struct om_store *store, const struct om_store_admin *a,
+		       const char *who, char **error_r);
+/* Removes address's role in domain and records it (by who, at now):
+   1 removed, 0 none (nothing recorded), -1. */
+int om_store_admin_del(struct om_store *store, const char *domain, const char *address,
+		       const char *who, long long now, char **error_r);
+/* The admins of domain (NULL: every domain), by domain, role, address:
+   the count or -1. */
+long om_store_admin_list(struct om_store *store, const char *domain,
+			 om_store_admin_cb *cb, void *context, char **error_r);
+/* The roles address holds, by domain: the count or -1. */
+long om_store_admin_of(struct om_store *store, const char *address,
+		       om_store_admin_cb *cb, void *context, char **error_r);
+
+/* Sets (value NULL: unsets) a domain-level setting of key (a domain, "*",
+   or a mailbox's refinement) and records the change - log_domain, what,
+   the old and the new value, who, now - in one write transaction.  The
+   caller has checked the value: om_settings_domain_change() is the one
+   path omamorictl and omamori-web take.  1 changed, 0 the same value
+   (nothing written or recorded), -1. */
+int om_store_domain_change(struct om_store *store, const char *key, const char *name,
+			   const char *value, const char *who, const char *log_domain,
+			   const char *what, long long now, char **error_r);
+/* Records one change (c->id ignored).  0 or -1. */
+int om_store_change_add(struct om_store *store, const struct om_store_change *c,
+			char **error_r);
+/* The changes of domain, newest first, at most limit: the count or -1. */
+long om_store_change_list(struct om_store *store, const char *domain, long limit,
+			  om_store_change_cb *cb, void *context, char **error_r);
+
 #endif

@@ -49,7 +49,7 @@ def back_to_v5(db):
                   "url_entries", "url_clicks", "isolated_files",
                   "audit_rules", "sandbox_verdicts", "portal_messages",
                   "portal_views", "portal_codes", "policy_groups",
-                  "subscription_history"):
+                  "subscription_history", "admins", "change_log"):
         con.execute("DROP TABLE %s" % table)
     for event in ("insert", "update", "delete"):
         con.execute("DROP TRIGGER subscriptions_history_%s" % event)

@@ -5,6 +5,7 @@
  * limit in imports, and the change log (which scopes changed). */
 #include "tap.h"
 #include "store/billing.h"
+#include "store/admins.h"
 #include "store/lists.h"
 #include "store/settings.h"
 #include "store/store.h"
@@ -856,6 +857,122 @@ static void test_billing(struct om_store *store)
 	(void)state;
 }
 
+/* ---- domain administrators and the change log (schema v18) ---- */
+
+static void change_cb(void *context, const struct om_store_change *c)
+{
+	om_buf_printf(context, "%s|%s|%s>%s;", c->who, c->what, c->old_value, c->new_value);
+}
+
+static char *changes_of(struct om_store *store, const char *domain)
+{
+	struct om_buf b;
+	char *error = NULL;
+
+	om_buf_init(&b);
+	if (om_store_change_list(store, domain, 100, change_cb, &b, &error) < 0) {
+		om_buf_printf(&b, "error %s", error);
+		free(error);
+	}
+	return om_buf_steal(&b, NULL);
+}
+
+static int admin_refused(struct om_store *store, const char *domain, const char *address,
+			 const char *role, const char *rights, const char *want)
+{
+	char *error = NULL;
+	int ok;
+
+	ok = om_admins_add(store, "t", domain, address, role, rights, &error) < 0 &&
+		error != NULL && strstr(error, want) != NULL;
+	if (!ok)
+		fprintf(stderr, "# error: %s\n", error != NULL ? error : "(none)");
+	free(error);
+	return ok;
+}
+
+static void test_admins(struct om_store *store)
+{
+	static const char *const deputies[] = {
+		"d1@a.test", "d2@a.test", "d3@a.test", "d4@a.test"
+	};
+	char *error = NULL, *log;
+	size_t i;
+	int ok = 1;
+
+	TAP_OK(om_admins_add(store, "root", "a.test", "boss@a.test", "admin", NULL, &error) == 0,
+	       "a main admin added");
+	TAP_OK(admin_refused(store, "a.test", "other@a.test", "admin", NULL, "main admin"),
+	       "a second main admin is refused");
+	TAP_OK(om_admins_add(store, "root", "a.test", "boss@a.test", "admin", NULL, &error) == 0,
+	       "the same main admin again is no second one");
+	for (i = 0; i < OM_N_ELEMENTS(deputies); i++)
+		ok &= om_admins_add(store, "boss@a.test", "a.test", deputies[i], "deputy",
+				    i == 0 ? "lists" : "settings,trace", &error) == 0;
+	TAP_OK(ok, "four deputies added");
+	TAP_OK(admin_refused(store, "a.test", "d5@a.test", "deputy", "lists", "4 deputies"),
+	       "a fifth deputy is refused");
+	TAP_OK(admin_refused(store, "a.test", "x@a.test", "deputy", "settings,root", "'root'"),
+	       "an unknown right is refused");
+	TAP_OK(admin_refused(store, "a.test", "x@a.test", "deputy", "lists lists", "repeated"),
+	       "a right twice is refused");
+	TAP_OK(admin_refused(store, "a.test", "not an address", "admin", NULL, "address"),
+	       "a bad address is refused");
+	TAP_OK(admin_refused(store, "a.test", "op@isp.test", "operator", NULL, "\"*\""),
+	       "an operator is of \"*\" only");
+	TAP_OK(admin_refused(store, "*", "x@a.test", "admin", NULL, "domain"),
+	       "an admin of \"*\" is refused");
+	TAP_OK(admin_refused(store, "a.test", "x@a.test", "chief", NULL, "unknown role"),
+	       "an unknown role is refused");
+	TAP_OK(om_admins_add(store, "root", "*", "op@isp.test", "operator", NULL, &error) == 0,
+	       "an operator added");
+	TAP_OK(om_admins_rights_of(store, "boss@a.test", "a.test", &error) ==
+	       (OM_ADMIN_ALL | OM_ADMIN_MAIN) &&
+	       om_admins_rights_of(store, "boss@a.test", "b.test", &error) == OM_ADMIN_NONE &&
+	       om_admins_rights_of(store, "d1@a.test", "a.test", &error) == OM_ADMIN_LISTS &&
+	       om_admins_rights_of(store, "d2@a.test", "a.test", &error) ==
+	       (OM_ADMIN_SETTINGS | OM_ADMIN_TRACE) &&
+	       om_admins_rights_of(store, "op@isp.test", "b.test", &error) ==
+	       (OM_ADMIN_ALL | OM_ADMIN_MAIN) &&
+	       om_admins_rights_of(store, "nobody@a.test", "a.test", &error) == OM_ADMIN_NONE &&
+	       om_admins_rights_of(store, "boss@a.test", "*", &error) == OM_ADMIN_NONE,
+	       "rights: the admin all of its domain only, a deputy its own, an operator all");
+	TAP_OK(om_admins_del(store, "root", "a.test", "d4@a.test", &error) == 1 &&
+	       om_admins_del(store, "root", "a.test", "d4@a.test", &error) == 0 &&
+	       om_admins_add(store, "root", "a.test", "d5@a.test", "deputy", "", &error) == 0,
+	       "a deputy removed makes room for another");
+	TAP_OK(om_settings_domain_change(store, "boss@a.test", OM_KEY_DOMAIN, "a.test",
+					 "spam-action", "quarantine", &error) == 1 &&
+	       om_settings_domain_change(store, "boss@a.test", OM_KEY_DOMAIN, "a.test",
+					 "spam-action", "quarantine", &error) == 0 &&
+	       om_settings_domain_change(store, "root", OM_KEY_DOMAIN, "a.test",
+					 "spam-action", "tag", &error) == 1,
+	       "a setting changed, the same value again is no change");
+	TAP_OK(om_settings_domain_change(store, "x", OM_KEY_DOMAIN, "a.test", "spam-action",
+					 "bogus", &error) < 0 &&
+	       strstr(error, "is not one of") != NULL, "a bad value: the check's message");
+	om_free(&error);
+	TAP_OK(om_settings_domain_change(store, "root", OM_KEY_DOMAIN, "a.test",
+					 "spam-action", NULL, &error) == 1,
+	       "unset is a change too");
+	TAP_OK(om_settings_domain_change(store, "x", OM_KEY_DOMAIN, "z.test",
+					 OM_FEATURE_OUTBOUND_ZIP, "on", &error) == 1 &&
+	       om_settings_domain_change(store, "x", OM_KEY_DOMAIN, "z.test",
+					 OM_FEATURE_OUTBOUND_PORTAL, "on", &error) < 0 &&
+	       strstr(error, "cannot both be on") != NULL,
+	       "outbound-zip and outbound-portal exclude each other on this path too");
+	om_free(&error);
+	log = changes_of(store, "a.test");
+	TAP_OK(strncmp(log, "root|setting spam-action|tag>;root|setting spam-action|quarantine>tag;"
+		       "boss@a.test|setting spam-action|>quarantine;root|admin d5@a.test|>deputy;"
+		       "root|admin d4@a.test|deputy settings trace>;", 180) == 0,
+	       "the change log, newest first, who and old -> new: %s", log);
+	free(log);
+	log = changes_of(store, "b.test");
+	TAP_OK(*log == '\0', "another domain's log is apart: %s", log);
+	free(log);
+}
+
 /* ---- holds for the administrator, the brake (schema v11) ---- */
 
 struct hold_seen {
@@ -1293,6 +1410,7 @@ int main(void)
 	test_admin_holds(store);
 	test_brake(store);
 	test_audit(store);
+	test_admins(store);
 	test_groups(store);
 	test_billing_days();
 	test_billing(store);
