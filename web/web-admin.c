@@ -701,8 +701,11 @@ static void web_admin_page(struct web_admin *a, struct web_response *resp,
 		web_page_raw(&p, "<p>");
 		web_page_t(&p, WT_ADMIN_SETTINGS_INTRO);
 		web_page_raw(&p, "</p>");
-		for (i = 0; (name = om_settings_domain_nth(i)) != NULL; i++)
+		for (i = 0; (name = om_settings_domain_nth(i)) != NULL; i++) {
+			if (strcmp(name, OM_SETTING_GROUP) == 0)
+				continue;	/* a mailbox's, not a domain's */
 			web_admin_setting(&p, a, csrf, name);
+		}
 	}
 	web_page_finish(&p, a->req, resp, status);
 	free(csrf);

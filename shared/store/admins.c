@@ -241,6 +241,14 @@ int om_settings_domain_change(struct om_store *store, const char *who,
 					       name, om_settings_domain_names());
 		return -1;
 	}
+	if (strcmp(name, OM_SETTING_GROUP) == 0) {
+		/* a mailbox's group is set where the group's existence is
+		   checked (omamorictl mailbox set MAILBOX group NAME); a
+		   domain has groups, not a group */
+		*error_r = om_asprintf("group is not set here: omamorictl mailbox set "
+				       "MAILBOX group NAME puts a mailbox in a group");
+		return -1;
+	}
 	if (om_settings_exclusive_ok(store, type, key, name, value, error_r) < 0)
 		return -1;
 	what = type == OM_KEY_MAILBOX ? om_asprintf("setting %s of %s", name, key) :
