@@ -52,6 +52,9 @@ static const char *const web_text_ja[WT_COUNT] = {
 		"追加できませんでした（リストが上限に達しているか、許可リストを使えない設定です）。",
 	[WT_GONE_TITLE] = "このメールはもう隔離されていません",
 	[WT_GONE_BODY] = "既に受信箱に戻されたか、削除されたか、保存期間が過ぎています。",
+	[WT_ADMIN_ONLY_TITLE] = "管理者のみが解放できます",
+	[WT_ADMIN_ONLY] = "管理者のみが解放できます。このメールを受信箱に戻す必要がある場合は、"
+		"管理者に連絡してください。",
 	[WT_BOX_TITLE] = "隔離されたメールの一覧",
 	[WT_BOX_INTRO] = "迷惑メールやウイルスの疑いがあるため、受信箱に届けずに隔離したメールです。"
 		"必要なメールは受信箱に戻せます。",
@@ -268,6 +271,9 @@ static const char *const web_text_en[WT_COUNT] = {
 	[WT_GONE_TITLE] = "This mail is no longer in quarantine",
 	[WT_GONE_BODY] = "It was already released or deleted, or it was kept for "
 		"as long as it is kept.",
+	[WT_ADMIN_ONLY_TITLE] = "Only your administrator can release this mail",
+	[WT_ADMIN_ONLY] = "Only your administrator can release this mail. Please contact "
+		"your administrator if you need it in your inbox.",
 	[WT_BOX_TITLE] = "Your quarantined mail",
 	[WT_BOX_INTRO] = "This mail was held back because it looked like spam or "
 		"may carry a virus. You can release what you need.",
