@@ -799,7 +799,13 @@ static const char *const om_migrations[] = {
 	/* v22 (issues 16, 17): quarantined mail only the administrator may
 	   release (an attachment finding's quarantine-admin, an inbound
 	   audit rule's hold): its user sees it and cannot release it */
-	"ALTER TABLE quarantine ADD COLUMN admin_only INTEGER NOT NULL DEFAULT 0;",
+	"ALTER TABLE quarantine ADD COLUMN admin_only INTEGER NOT NULL DEFAULT 0;"
+	/* and audit rules move the config revision with their domain's
+	   scope, so that omamori-scand's cache of parsed rules (incoming
+	   mail) is refreshed with its snapshot */
+	OM_CHANGE_TRIGGER("audit_rules", "insert", "new", "domain")
+	OM_CHANGE_TRIGGER("audit_rules", "delete", "old", "domain")
+	OM_CHANGE_TRIGGER("audit_rules", "update", "new", "domain"),
 };
 
 struct om_store_sqlite {

@@ -40,8 +40,9 @@ OURS = {
     # audit rules (issue 17): the grammar and evaluator over a message's
     # text (mail/text.c)
     "audit": {"lib", "mail"},
+    # scand runs the audit rules of incoming mail (issue 17, scand/audit-in.c)
     "scand": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "scan",
-              "url", "auth", "dns"},
+              "url", "auth", "dns", "audit"},
     "cli": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "scan",
             "quarantine", "url", "auth", "dns", "audit"},
     # omamori-policyd: its SPF check at DATA (auth/spf.h over dns/)

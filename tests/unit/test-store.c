@@ -417,6 +417,7 @@ struct q_seen {
 	char ids[256];
 	long long digest, size;
 	char subject[64];
+	int admin_only;
 };
 
 static void q_seen_cb(void *context, const struct om_store_quarantined *q)
@@ -428,6 +429,7 @@ static void q_seen_cb(void *context, const struct om_store_quarantined *q)
 		 len > 0 ? " " : "", q->id);
 	seen->digest = q->digest;
 	seen->size = q->size;
+	seen->admin_only = q->admin_only;
 	snprintf(seen->subject, sizeof(seen->subject), "%s", q->subject);
 }
 
@@ -462,6 +464,24 @@ static void test_quarantine(struct om_store *store)
 	TAP_OK(om_store_quarantine_expire(store, "q@example.jp", 1500, &error) == 1,
 	       "retention forgets rows received before its limit");
 	add_quarantined(store, "aaaa", "q@example.jp", 1000, "s@spam.example");
+	{
+		struct om_store_quarantined q = {
+			.id = "dddd", .mailbox = "q@example.jp", .received = 3000,
+			.sender = "", .from = "", .from_address = "", .subject = "",
+			.score = "", .reasons = "audit:rule-1", .admin_only = 1,
+		};
+
+		memset(&seen, 0, sizeof(seen));
+		TAP_OK(om_store_quarantine_add(store, &q, &error) == 0 &&
+		       om_store_quarantine_get(store, "q@example.jp", "dddd", q_seen_cb,
+					       &seen, &error) == 1 && seen.admin_only == 1,
+		       "an admin-only row keeps its flag (v22)");
+		memset(&seen, 0, sizeof(seen));
+		TAP_OK(om_store_quarantine_get(store, "q@example.jp", "aaaa", q_seen_cb,
+					       &seen, &error) == 1 && seen.admin_only == 0,
+		       "other rows are not admin-only");
+		(void)om_store_quarantine_delete(store, "q@example.jp", "dddd", &error);
+	}
 }
 
 struct due_seen {
@@ -603,6 +623,15 @@ static void test_audit(struct om_store *store)
 	list = audit_rules(store, "other.example");
 	TAP_OK(strcmp(list, "1:x;") == 0, "domains apart: %s", list);
 	free(list);
+	{
+		long long before = 0, after = 0;
+
+		TAP_OK(om_store_revision(store, "config", &before, &error) == 0 &&
+		       om_store_audit_add(store, "other.example", 0, "y", 5, &error) == 2 &&
+		       om_store_revision(store, "config", &after, &error) == 0 &&
+		       after > before,
+		       "an audit rule added moves the config revision (scand's cache, v22)");
+	}
 }
 
 /* ---- holds for the administrator, the brake (schema v11) ---- */
