@@ -59,6 +59,8 @@
 #include "omamori-scand-client.h"
 #include "omamori-verdict.h"
 
+#include <stdio.h>
+
 #define OMAMORI_HEADER_PREFIX "X-Omamori-"
 #define OMAMORI_VERDICT_HEADER "X-Omamori-Virus"
 #define OMAMORI_TEMPFAIL_TEXT "Virus scanner unavailable, try again later"
@@ -191,6 +193,7 @@ static const char *omamori_reasons_text(const struct om_scan_result *res)
 {
 	string_t *text = t_str_new(128);
 	const char *p;
+	int rule;
 
 	if (res->verdict == OM_VERDICT_UNSCANNED) {
 		str_append(text, "unscanned:");
@@ -212,12 +215,10 @@ static const char *omamori_reasons_text(const struct om_scan_result *res)
 		str_printfa(text, "attachments:%s", res->attachments);
 	}
 	/* an inbound audit rule's hold: "audit: rule N" */
-	if (res->reason != NULL && strncmp(res->reason, "audit:", 6) == 0) {
+	if (res->reason != NULL && sscanf(res->reason, "audit: rule %d", &rule) == 1) {
 		if (str_len(text) > 0)
 			str_append_c(text, ' ');
-		str_append(text, "audit:");
-		for (p = res->reason + 6; *p == ' ' || omamori_word_char(*p); p++)
-			str_append_c(text, *p == ' ' ? '-' : *p);
+		str_printfa(text, "audit:rule-%d", rule);
 	}
 	return omamori_row_text(str_c(text));
 }
