@@ -210,6 +210,9 @@ static const char *const web_text_ja[WT_COUNT] = {
 	[WT_PORTAL_ATTACHMENTS] = "添付ファイル",
 	[WT_PORTAL_DOWNLOAD] = "ダウンロード",
 	[WT_PORTAL_HTML_NOTE] = "HTML 本文は安全のためスクリプトと画像を取り除いて表示しています。",
+	[WT_PORTAL_SHOW_IMAGES] = "画像を表示",
+	[WT_PORTAL_IMAGES_NOTE] = "HTML 本文を外部の画像つきで表示しています（スクリプトは取り除いています）。"
+		"画像を読み込むと、送信者側のサーバーに閲覧が伝わることがあります。",
 	[WT_PORTAL_NO_BODY] = "（本文なし）",
 	[WT_PORTAL_SENT_TITLE] = "ポータルで送ったメール",
 	[WT_PORTAL_SENT_INTRO] = "暗号化して届けたメールの閲覧状況です。取り消すと鍵が破棄され、誰も開けなくなります。",
@@ -430,6 +433,9 @@ static const char *const web_text_en[WT_COUNT] = {
 	[WT_PORTAL_ATTACHMENTS] = "Attachments",
 	[WT_PORTAL_DOWNLOAD] = "Download",
 	[WT_PORTAL_HTML_NOTE] = "The HTML body is shown without scripts and images, for safety.",
+	[WT_PORTAL_SHOW_IMAGES] = "Show images",
+	[WT_PORTAL_IMAGES_NOTE] = "The HTML body is shown with its remote images (scripts removed). "
+		"Loading them may tell the sender's servers that you read the mail.",
 	[WT_PORTAL_NO_BODY] = "(no text)",
 	[WT_PORTAL_SENT_TITLE] = "Mail sent through the portal",
 	[WT_PORTAL_SENT_INTRO] = "Who opened your encrypted mail. Withdrawing destroys its key: nobody can open it any more.",
