@@ -11,14 +11,19 @@ INBOX and says it was admin-only; a mail no rule matches is delivered; a
 delete rule's mail is delivered nowhere and logged; add-header adds its
 field (and a `direction out` rule does not touch incoming mail); an .exe
 attachment under attachment-action quarantine-admin is admin-only too;
-`audit test --in` shows the incoming case.  TAP output."""
+a Japanese word inside a .docx built here (its text read from
+word/document.xml, split over two runs) holds the mail by
+`attachment-text contains`, and `audit test` finds it in an .xlsx and a
+.pptx; `audit test --in` shows the incoming case.  TAP output."""
 import base64
+import io
 import os
 import re
 import sys
 import tempfile
 import time
 import uuid
+import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from omtest import (Tap, check, decoded, file_part, forms_of, http, in_box,  # noqa: E402
@@ -31,6 +36,7 @@ USER = "bob@example.test"
 ADMIN = "carol@example.test"
 RULES = [
     'direction in and subject contains "請求書" => hold',
+    'direction in and attachment-text contains "社外秘" => hold',
     'direction in and subject contains "audit-drop" => delete',
     'direction out and subject contains "audit-tag" => delete',
     'subject contains "audit-tag" => add-header "X-Audit: inbound"',
@@ -140,7 +146,7 @@ def a_delete_rule_drops_the_mail_and_logs_it(st):
     m = mk()
     st.send(mail("audit-drop", m), [USER])
     deadline = time.time() + 60
-    while "audit: rule 2 (delete)" not in st.tail("dovecot.log", 400):
+    while "audit: rule 3 (delete)" not in st.tail("dovecot.log", 400):
         check(time.time() < deadline, "no discard logged:\n%s" % st.tail("scand.log"))
         time.sleep(0.5)
     check(re.search(r"audit mailbox=bob@example.test direction=in: delete", st.scand_log()),
@@ -167,6 +173,60 @@ def an_attachment_finding_can_be_quarantined_for_the_administrator(st):
     wait_in(st, m, "Quarantine")
     row = listed_row(st, m)
     check("admin-only" in row, "attachment quarantine not admin-only: %r" % row)
+    st.ctl("domain", "set", DOMAIN, "attachment-action", "isolate")
+
+
+def ooxml(kind, text):
+    """A minimal Office document (docx, xlsx or pptx) holding text, built
+    here: the ZIP and the XML part its text lives in."""
+    w = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+    a = "http://schemas.openxmlformats.org/drawingml/2006/main"
+    half = len(text) // 2
+    parts = {
+        "docx": ("word/document.xml",
+                 '<w:document xmlns:w="%s"><w:body><w:p><w:r><w:t>%s</w:t></w:r>'
+                 '<w:r><w:t>%s</w:t></w:r></w:p></w:body></w:document>'
+                 % (w, text[:half], text[half:])),
+        "xlsx": ("xl/sharedStrings.xml",
+                 '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                 '<si><t>%s</t></si></sst>' % text),
+        "pptx": ("ppt/slides/slide1.xml",
+                 '<p:sld xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main" '
+                 'xmlns:a="%s"><p:cSld><p:spTree><p:sp><p:txBody><a:p><a:r><a:t>%s</a:t>'
+                 '</a:r></a:p></p:txBody></p:sp></p:spTree></p:cSld></p:sld>' % (a, text)),
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        name, xml = parts[kind]
+        z.writestr(name, '<?xml version="1.0" encoding="UTF-8"?>' + xml)
+    return buf.getvalue()
+
+
+@tap.case
+def a_japanese_word_inside_a_docx_holds_the_mail(st):
+    m = mk()
+    st.send(mixed_mail(m.encode(), [text_part(b"see the document\n"),
+                                    file_part(b"memo.docx", ooxml("docx", "これは社外秘です"))],
+                       to=USER, subject="docx"), [USER])
+    wait_in(st, m, "Quarantine")
+    row = listed_row(st, m)
+    check("admin-only" in row and "audit" in row, "docx not held by the rule: %r" % row)
+    check(not in_box(st, USER, m.encode()), "the docx mail reached INBOX")
+
+
+@tap.case
+def audit_test_reads_xlsx_and_pptx_text(st):
+    for kind in ("xlsx", "pptx"):
+        raw = mixed_mail(b"x", [text_part(b"hello\n"),
+                                file_part(("report." + kind).encode(), ooxml(kind, "社外秘"))],
+                         to=USER, subject="office")
+        with tempfile.NamedTemporaryFile(suffix=".eml") as f:
+            f.write(raw)
+            f.flush()
+            out = st.ctl("audit", "test", DOMAIN, f.name, "--in", "--to", USER
+                         ).stdout.decode("utf-8", "replace")
+        check("fired: rule 2" in out and "社外秘" in out, "%s: %s" % (kind, out))
 
 
 @tap.case
