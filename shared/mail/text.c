@@ -336,6 +336,12 @@ static void om_mail_text_ooxml_member(void *context, const char *name, const cha
 			    XML_PARSE_RECOVER);
 	if (doc == NULL)
 		return;
+	/* OOXML parts have no DOCTYPE: one that does is not read (no entity
+	   of a sender's is ever expanded) */
+	if (doc->intSubset != NULL || doc->extSubset != NULL) {
+		xmlFreeDoc(doc);
+		return;
+	}
 	om_mail_text_ooxml_walk(xmlDocGetRootElement(doc), &o->out, o->max, 0);
 	om_buf_append_str(&o->out, "\n");
 	xmlFreeDoc(doc);
