@@ -366,6 +366,10 @@ static int ctl_audit_test(struct ctl *ctl, int argc, char **argv)
 		om_free(&error);
 		sender = from_header != NULL ? from_header : "";
 	}
+	/* incoming mail is audited by its recipient's domain (scand),
+	   outgoing by its sender's */
+	if (domain == NULL && opts.direction == OM_AUDIT_DIR_IN && opts.rcpt_count > 0)
+		domain = om_settings_domain_of(opts.rcpts[0]);
 	if (domain == NULL)
 		domain = om_settings_domain_of(sender);
 	/* inside besides the domain: its internal-domains, when there is
@@ -393,6 +397,12 @@ static int ctl_audit_test(struct ctl *ctl, int argc, char **argv)
 	else
 		printf("fired: none\n");
 	printf("notify: %s\n", res.notify ? "yes" : "no");
+	/* what omamori-scand's delivery answer would be (scand/audit-in.c) */
+	if (opts.direction == OM_AUDIT_DIR_IN)
+		printf("incoming: %s\n", res.verdict == OM_AUDIT_HOLD ?
+		       "quarantine-admin (Quarantine, only the administrator may release it)" :
+		       res.verdict == OM_AUDIT_DELETE ?
+		       "discard (not delivered; LMTP answers 250)" : "deliver");
 	for (i = 0; i < res.header_count; i++)
 		printf("add-header: %s\n", res.headers[i]);
 	om_audit_result_free(&res);

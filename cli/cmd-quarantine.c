@@ -48,6 +48,12 @@ static void quarantine_print_row(void *context, const struct om_store_quarantine
 		(void)snprintf(when, sizeof(when), "%lld", q->received);
 	why = om_quarantine_reasons_text(q->reasons, "", "en");
 	why[strcspn(why, "\n")] = '\0';
+	if (q->admin_only) {
+		char *plain = why;
+
+		why = om_asprintf("admin-only: %s", plain);
+		free(plain);
+	}
 	quarantine_print_field(q->id, 0);
 	quarantine_print_field(when, 0);
 	quarantine_print_field(q->sender[0] != '\0' ? q->sender : "<>", 0);
@@ -116,7 +122,9 @@ static int quarantine_act(struct ctl *ctl, enum om_quarantine_op op,
 		return ctl_error("quarantine: '%s' is not a quarantine id (32 hex "
 				 "digits, as `quarantine list` shows)", id);
 	(void)signal(SIGPIPE, SIG_IGN);
-	result = om_quarantine_act(ctl->config, store, mailbox, id, op, &message);
+	/* the administrator's tool: admin-only mail too (the message says) */
+	result = om_quarantine_act_as(ctl->config, store, mailbox, id, op,
+				      OM_QUARANTINE_BY_ADMIN, &message);
 	switch (result) {
 	case OM_QUARANTINE_DONE:
 		printf("%s %s: %s\n", mailbox, id, message);
@@ -131,6 +139,7 @@ static int quarantine_act(struct ctl *ctl, enum om_quarantine_op op,
 		free(message);
 		return CTL_EXIT_ERROR;
 	case OM_QUARANTINE_FAILED:
+	case OM_QUARANTINE_ADMIN_ONLY:
 		break;
 	}
 	ctl_error("quarantine: %s %s: nothing done: %s", mailbox, id, message);

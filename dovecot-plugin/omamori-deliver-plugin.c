@@ -59,6 +59,8 @@
 #include "omamori-scand-client.h"
 #include "omamori-verdict.h"
 
+#include <stdio.h>
+
 #define OMAMORI_HEADER_PREFIX "X-Omamori-"
 #define OMAMORI_VERDICT_HEADER "X-Omamori-Virus"
 #define OMAMORI_TEMPFAIL_TEXT "Virus scanner unavailable, try again later"
@@ -114,6 +116,10 @@ struct omamori_delivery {
 	struct om_buf wrap_head, wrap_tail;
 	bool spam;			/* the verdict is spam */
 	bool quarantine;		/* ... and it goes to Quarantine */
+	bool admin_only;		/* ... that only the administrator
+					   may release (quarantine-admin) */
+	bool discard;			/* not delivered at all (discard: an
+					   inbound audit rule's delete) */
 	/* for the Sieve extension: "clean", "virus", "spam", "unscanned",
 	   and the spam score (NULL: not checked) */
 	const char *verdict;
@@ -187,6 +193,7 @@ static const char *omamori_reasons_text(const struct om_scan_result *res)
 {
 	string_t *text = t_str_new(128);
 	const char *p;
+	int rule;
 
 	if (res->verdict == OM_VERDICT_UNSCANNED) {
 		str_append(text, "unscanned:");
@@ -206,6 +213,12 @@ static const char *omamori_reasons_text(const struct om_scan_result *res)
 		if (str_len(text) > 0)
 			str_append_c(text, ' ');
 		str_printfa(text, "attachments:%s", res->attachments);
+	}
+	/* an inbound audit rule's hold: "audit: rule N" */
+	if (res->reason != NULL && sscanf(res->reason, "audit: rule %d", &rule) == 1) {
+		if (str_len(text) > 0)
+			str_append_c(text, ' ');
+		str_printfa(text, "audit:rule-%d", rule);
 	}
 	return omamori_row_text(str_c(text));
 }
@@ -345,6 +358,8 @@ static bool omamori_action_delivers(enum om_action action)
 	case OM_ACTION_STRIP:
 	case OM_ACTION_REPLACE:
 	case OM_ACTION_QUARANTINE:
+	case OM_ACTION_QUARANTINE_ADMIN:
+	case OM_ACTION_DISCARD:	/* handled as delivered: nothing saved */
 		return TRUE;
 	case OM_ACTION_TEMPFAIL:
 	case OM_ACTION_NONE:
@@ -745,8 +760,13 @@ static int omamori_decide(struct omamori_delivery *d)
 			d->deliver_data = res->message;
 			d->deliver_size = res->message_len;
 		}
-		if (res->action == OM_ACTION_QUARANTINE)
+		if (res->action == OM_ACTION_QUARANTINE ||
+		    res->action == OM_ACTION_QUARANTINE_ADMIN)
 			d->quarantine = TRUE;
+		if (res->action == OM_ACTION_QUARANTINE_ADMIN)
+			d->admin_only = TRUE;
+		if (res->action == OM_ACTION_DISCARD)
+			d->discard = TRUE;
 		d->reasons = omamori_reasons_text(res);
 		e_info(ctx->event, "omamori: verdict=%s action=%s%s%s%s%s",
 		       om_verdict_name(res->verdict), om_action_name(res->action),
@@ -928,6 +948,7 @@ static void omamori_quarantine_record(struct omamori_delivery *d)
 	q.reasons = d->reasons != NULL ? d->reasons : "";
 	q.size = (long long)d->size;
 	q.digest = 0;
+	q.admin_only = d->admin_only ? 1 : 0;
 	if (om_store_quarantine_add(d->store, &q, &error) < 0) {
 		e_error(ctx->event, "omamori: quarantined message %s not recorded "
 			"in the store (digests and omamori-web will not list it): %s",
@@ -935,7 +956,8 @@ static void omamori_quarantine_record(struct omamori_delivery *d)
 		free(error);
 		return;
 	}
-	e_info(ctx->event, "omamori: quarantined as %s", d->quarantine_id);
+	e_info(ctx->event, "omamori: quarantined as %s%s", d->quarantine_id,
+	       d->admin_only ? " (admin-only)" : "");
 }
 
 /* Saves the delivery's source into the Quarantine folder, past Sieve.  A
@@ -1054,7 +1076,15 @@ static int omamori_deliver_mail(struct mail_deliver_context *ctx,
 	ret = omamori_decide(&d);
 	header_only = omamori_header_only(&d);
 	buffer_free(&d.message);
-	if (ret == 0 && d.quarantine)
+	if (ret == 0 && d.discard) {
+		/* an inbound audit rule's delete: nothing saved, LMTP answers
+		   250 as for any delivery (the sender learns nothing) */
+		e_info(ctx->event, "omamori: not delivered (discarded by scand: %s)",
+		       str_sanitize(omamori_deliver.cache.result.reason != NULL ?
+				    omamori_deliver.cache.result.reason : "-", 200));
+		ctx->tried_default_save = TRUE;
+		ret = 1;
+	} else if (ret == 0 && d.quarantine)
 		ret = omamori_deliver_quarantine(&d, ouser, storage_r);
 	else if (ret == 0 && header_only)
 		ret = omamori_deliver_header_only(&d, ouser, storage_r);

@@ -1208,6 +1208,11 @@ int filter_link_setup(struct filter_daemon *d, char **error_r)
 	return 0;
 }
 
+const struct om_token_keys *filter_hold_keys(const struct filter_daemon *d)
+{
+	return d->hold != NULL && d->hold->have_keys ? &d->hold->keys : NULL;
+}
+
 int filter_hold_setup(struct filter_daemon *d, char **error_r)
 {
 	const struct om_config *c = d->config;

@@ -149,7 +149,7 @@ static void filter_portal_view(const char *msg, size_t len, struct om_buf *out)
 	struct om_mime_msg *mime;
 	struct om_mime_leaf *leaves = NULL;
 	struct om_buf data;
-	char *error = NULL, *reason = NULL, *clean, *name;
+	char *error = NULL, *reason = NULL, *clean, *name, *with_images;
 	int have_text = 0, have_html = 0;
 	size_t count = 0, i;
 
@@ -185,6 +185,13 @@ static void filter_portal_view(const char *msg, size_t len, struct om_buf *out)
 			clean = om_html_sanitize(data.data != NULL ? data.data : "", data.len);
 			om_portal_pack(out, OM_PORTAL_HTML, "", clean != NULL ? clean : "",
 				       clean != NULL ? strlen(clean) : 0);
+			/* with its remote images, for "show images" */
+			with_images = om_html_sanitize_images(data.data != NULL ? data.data : "",
+							      data.len, 1);
+			if (with_images != NULL && clean != NULL && strcmp(with_images, clean) != 0)
+				om_portal_pack(out, OM_PORTAL_HTML_IMAGES, "", with_images,
+					       strlen(with_images));
+			free(with_images);
 			free(clean);
 			have_html = 1;
 		}
@@ -633,6 +640,8 @@ void filter_portal_code_send(struct filter_daemon *d, struct om_store *store,
 {
 	struct filter_portal_row row;
 	char id[OM_VAULT_ID_MAX + 1], code[8], hash[OM_VAULT_CODE_HASH_LEN + 1];
+	unsigned char key[OM_VAULT_CODE_KEY_LEN];
+	const struct om_token_keys *keys;
 	const char *rcpt = strchr(args, ' ');
 	char *error = NULL;
 	long long now = (long long)time(NULL);
@@ -662,9 +671,19 @@ void filter_portal_code_send(struct filter_daemon *d, struct om_store *store,
 		om_buf_printf(answer, "STATE %s\n", row.revoked ? "revoked" : "expired");
 		goto out;
 	}
+	/* the code's hash is keyed with omamori-web's link key (its file,
+	   not the store): without it no code is made */
+	keys = filter_hold_keys(d);
+	if (keys == NULL) {
+		om_log_error("portal %s: no web_key_path key: no one-time code", id);
+		om_buf_append_str(answer, "FAIL key\n");
+		goto out;
+	}
 	/* a locked link stays locked: code_set keeps the wrong tries */
 	om_vault_code_new(code);
-	om_vault_code_hash(id, rcpt, code, hash);
+	om_vault_code_key(keys, key);
+	om_vault_code_hash(key, id, rcpt, code, hash);
+	explicit_bzero(key, sizeof(key));
 	if (om_store_portal_code_set(store, id, rcpt, hash, now + FILTER_PORTAL_CODE_SECONDS,
 				     &error) < 0) {
 		om_log_error("portal %s: %s", id, error);

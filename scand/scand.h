@@ -115,4 +115,21 @@ void scand_workers_push(struct scand *scand, int fd);
 /* Stops taking connections, lets running requests finish, joins. */
 void scand_workers_stop(struct scand *scand);
 
+/* audit-in.c: audit rules on incoming mail (doc/audit.md), a worker's
+   cache of parsed rules per domain, emptied when its snapshot moves. */
+struct om_scan_settings;
+struct om_scan_request;
+struct om_scan_result;
+struct scand_audit_cache;
+void scand_audit_cache_clear(struct scand_audit_cache *cache);
+void scand_audit_cache_free(struct scand_audit_cache **cache);
+/* Runs the recipient domain's rules over an incoming message scanned into
+   res, and writes the deciding rule's action into res.  0, or -1 with
+   *error_r (a store error, a rule that does not parse, a message that
+   cannot be read): the delivery must be retried, never go unaudited. */
+int scand_audit_apply(struct scand_audit_cache **cache,
+		      const struct om_scan_settings *set,
+		      const struct om_scan_request *req,
+		      struct om_scan_result *res, char **error_r);
+
 #endif

@@ -44,6 +44,8 @@ struct scand_worker {
 	/* libmagic's handle (not thread-safe: one per worker, loaded at
 	   start) */
 	struct om_filetype *filetype;
+	/* the audit rules of incoming mail, parsed (audit-in.c) */
+	struct scand_audit_cache *audit;
 	unsigned int id;
 };
 
@@ -134,10 +136,19 @@ static int scand_worker_snapshot(struct scand_worker *w, char **error_r)
 			goto fail;
 		return 0;
 	}
-	if (om_snapshot_refresh(w->snap, w->store, error_r) >= 0)
+	switch (om_snapshot_refresh(w->snap, w->store, error_r)) {
+	case 1:
+		/* the configuration moved (audit rules too, schema v22) */
+		scand_audit_cache_clear(w->audit);
+		/* fall through */
+	case 0:
 		return 0;
+	default:
+		break;
+	}
 fail:
 	/* a store that failed once is reopened next time */
+	scand_audit_cache_clear(w->audit);
 	om_snapshot_free(&w->snap);
 	om_store_close(&w->store);
 	return -1;
@@ -273,6 +284,9 @@ static void scand_handle_scan(struct scand_worker *w,
 	set.spam_db = scand_classifier_read(&w->scand->classifier);
 	om_scan_result_init(&res);
 	ret = om_scan_message(&set, req, &res, &error);
+	/* the recipient domain's audit rules over what is to be delivered */
+	if (ret == 0)
+		ret = scand_audit_apply(&w->audit, &set, req, &res, &error);
 	scand_classifier_done(&w->scand->classifier);
 	scand_engines_release(&w->scand->engines, &ref);
 	if (ret < 0) {
@@ -488,6 +502,7 @@ static void *scand_worker_main(void *arg)
 	while ((fd = scand_queue_pop(&w->scand->queue)) >= 0)
 		scand_serve_connection(w, fd);
 	om_snapshot_free(&w->snap);
+	scand_audit_cache_free(&w->audit);
 	om_store_close(&w->store);
 	om_auth_free(&w->auth);
 	om_dns_free(&w->dns);

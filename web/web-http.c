@@ -115,7 +115,7 @@ static enum MHD_Result web_http_send(struct MHD_Connection *conn,
 				    resp->content_type != NULL ? resp->content_type :
 				    "text/plain; charset=utf-8") == MHD_NO ||
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_SECURITY_POLICY,
-				    web_csp) == MHD_NO ||
+				    resp->csp != NULL ? resp->csp : web_csp) == MHD_NO ||
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_X_FRAME_OPTIONS, "DENY") == MHD_NO ||
 	    MHD_add_response_header(r, "Referrer-Policy", "no-referrer") == MHD_NO ||
 	    MHD_add_response_header(r, "X-Robots-Tag", "noindex, nofollow") == MHD_NO ||

@@ -34,14 +34,24 @@ static const struct {
 };
 
 /* The three buttons, one POST form each, to action (relative); id is the
-   message's id for the list page (NULL on the mail's own page). */
+   message's id for the list page (NULL on the mail's own page).  An
+   admin-only message gets the note saying so and the delete button
+   alone (a release POST would be refused anyway: 403). */
 static void web_mail_forms(struct web_page *p, const char *action,
-			   const char *id, const char *csrf, const char *highlight)
+			   const char *id, const char *csrf, const char *highlight,
+			   int admin_only)
 {
 	size_t i;
 	const char *name, *cls;
 
+	if (admin_only) {
+		web_page_raw(p, "<p class=\"warn admin-only\">");
+		web_page_t(p, WT_ADMIN_ONLY);
+		web_page_raw(p, "</p>");
+	}
 	for (i = 0; i < OM_N_ELEMENTS(web_mail_buttons); i++) {
+		if (admin_only && web_mail_buttons[i].op != OM_QUARANTINE_DELETE)
+			continue;
 		name = om_quarantine_op_name(web_mail_buttons[i].op);
 		cls = highlight != NULL && strcmp(highlight, name) == 0 ? "hl" :
 			web_mail_buttons[i].class_name;
@@ -130,6 +140,11 @@ static void web_mail_result(const struct web_request *req, struct web_response *
 		body = WT_GONE_BODY;
 		status = 410;
 		break;
+	case OM_QUARANTINE_ADMIN_ONLY:
+		title = WT_ADMIN_ONLY_TITLE;
+		body = WT_ADMIN_ONLY;
+		status = 403;
+		break;
 	case OM_QUARANTINE_FAILED:
 	default:
 		title = WT_ERROR_TITLE;
@@ -216,7 +231,7 @@ void web_mail_show(struct web_request *req, struct web_response *resp)
 	web_page_raw(&p, "<div class=\"card\">");
 	web_mail_details(&p, req, settings.timezone, &item, 1);
 	web_page_raw(&p, "</div><div>");
-	web_mail_forms(&p, req->token, NULL, csrf, hl);
+	web_mail_forms(&p, req->token, NULL, csrf, hl, item.admin_only);
 	web_page_raw(&p, "</div>");
 	web_page_finish(&p, req, resp, 200);
 	free(csrf);
@@ -281,7 +296,7 @@ static void web_box_item(struct web_page *p, struct web_request *req,
 		web_page_t(p, WT_REASONS);
 		web_page_raw(p, "</a></p>");
 	}
-	web_mail_forms(p, req->token, item->id, csrf, NULL);
+	web_mail_forms(p, req->token, item->id, csrf, NULL, item->admin_only);
 	web_page_raw(p, "</div>");
 	free(mail_token);
 }

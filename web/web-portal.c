@@ -286,23 +286,61 @@ static void web_portal_text(struct web_page *p, const char *text, size_t len)
 	}
 }
 
-/* The text body escaped in a <pre>, else the HTML one (sanitised by
-   omamori-filter when it kept the message: mail/sanitize.h). */
-static void web_portal_body(struct web_page *p, struct web_portal_msg *m)
+/* The "show images" form (op=images, the open token): the page again
+   with the HTML body's remote images. */
+static void web_portal_images_form(struct web_page *p, struct web_request *req,
+				   const char *open_token, const char *recipient)
 {
-	struct om_portal_part part;
-	char *html;
+	char *csrf = web_link_csrf(req, recipient);
 
+	if (csrf == NULL || open_token == NULL) {
+		free(csrf);
+		return;
+	}
+	web_page_raw(p, "<form method=\"post\" action=\"");
+	web_page_esc(p, req->token, 0);
+	web_page_raw(p, "\">");
+	web_page_csrf(p, csrf);
+	web_page_raw(p, "<input type=\"hidden\" name=\"open\" value=\"");
+	web_page_esc(p, open_token, 0);
+	web_page_raw(p, "\"><button type=\"submit\" name=\"op\" value=\"images\" "
+		     "id=\"portal-show-images\">");
+	web_page_t(p, WT_PORTAL_SHOW_IMAGES);
+	web_page_raw(p, "</button></form>");
+	free(csrf);
+}
+
+/* The text body escaped in a <pre>, else the HTML one (sanitised by
+   omamori-filter when it kept the message: mail/sanitize.h): without
+   images, with a "show images" button when it has remote ones; with
+   images (asked), the version that keeps them (*images_shown_r 1). */
+static void web_portal_body(struct web_page *p, struct web_request *req,
+			    struct web_portal_msg *m, int images, const char *open_token,
+			    const char *recipient, int *images_shown_r)
+{
+	struct om_portal_part part, with_images;
+	char *html;
+	int has_images;
+
+	*images_shown_r = 0;
 	if (web_portal_part(m, OM_PORTAL_TEXT, 0, &part) == 1) {
 		web_page_raw(p, "<pre class=\"card\" id=\"portal-text\" "
 			     "style=\"white-space:pre-wrap\">");
 		web_portal_text(p, part.data, part.len);
 		web_page_raw(p, "</pre>");
 	} else if (web_portal_part(m, OM_PORTAL_HTML, 0, &part) == 1) {
+		has_images = web_portal_part(m, OM_PORTAL_HTML_IMAGES, 0, &with_images) == 1;
+		if (images && has_images) {
+			part = with_images;
+			*images_shown_r = 1;
+		}
 		html = om_strndup(part.data, part.len);
 		web_page_raw(p, "<p><small>");
-		web_page_t(p, WT_PORTAL_HTML_NOTE);
-		web_page_raw(p, "</small></p><div class=\"card\" id=\"portal-html\">");
+		web_page_t(p, *images_shown_r ? WT_PORTAL_IMAGES_NOTE : WT_PORTAL_HTML_NOTE);
+		web_page_raw(p, "</small></p>");
+		if (has_images && !*images_shown_r)
+			web_portal_images_form(p, req, open_token, recipient);
+		web_page_raw(p, "<div class=\"card\" id=\"portal-html\">");
 		web_page_raw(p, html);
 		web_page_raw(p, "</div>");
 		free(html);
@@ -355,14 +393,20 @@ static void web_portal_files(struct web_page *p, const struct web_request *req,
 		web_page_raw(p, "</ul>");
 }
 
+/* The CSP of a page showing remote images the reader asked for. */
+static const char web_portal_images_csp[] =
+	"default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: http:; "
+	"form-action 'self'; frame-ancestors 'none'";
+
 static void web_portal_show_message(struct web_request *req, struct web_response *resp,
 				    struct om_store *store, const char *recipient,
-				    const struct web_portal *row)
+				    const struct web_portal *row, int images)
 {
 	struct web_settings settings;
 	struct web_portal_msg m;
 	struct web_page p;
 	char *open_token;
+	int images_shown;
 
 	web_page_mailbox(req, store, recipient, &settings);
 	if (web_portal_msg_open(req, row, &m) < 0) {
@@ -372,15 +416,18 @@ static void web_portal_show_message(struct web_request *req, struct web_response
 	}
 	open_token = web_link_make(req, recipient, WEB_PORTAL_OPEN_ACTION, row->id,
 				   WEB_PORTAL_OPEN_SECONDS);
-	web_portal_record(store, row->id, recipient, "view", (long long)req->now);
-	om_log_info("client=%s portal=%s recipient=%s viewed", req->address, row->id,
-		    recipient);
 	web_page_begin(&p, req, settings.language, WT_PORTAL_TITLE);
 	web_portal_details(&p, req, &settings, row);
-	web_portal_body(&p, &m);
+	web_portal_body(&p, req, &m, images, open_token, recipient, &images_shown);
+	web_portal_record(store, row->id, recipient, images_shown ? "view images" : "view",
+			  (long long)req->now);
+	om_log_info("client=%s portal=%s recipient=%s viewed%s", req->address, row->id,
+		    recipient, images_shown ? " with images" : "");
 	if (open_token != NULL)
 		web_portal_files(&p, req, &m, open_token, recipient);
 	web_page_finish(&p, req, resp, 200);
+	if (images_shown)
+		resp->csp = web_portal_images_csp;
 	free(open_token);
 	web_portal_msg_free(&m);
 }
@@ -416,11 +463,17 @@ static void web_portal_open(struct web_request *req, struct web_response *resp,
 {
 	const char *code = web_form_get(&req->form, "code");
 	char hash[OM_VAULT_CODE_HASH_LEN + 1], *error = NULL;
+	unsigned char key[OM_VAULT_CODE_KEY_LEN];
+	struct om_token_keys keys;
 	int ret, tries = 0;
 
 	if (code == NULL || strlen(code) != 6 || strspn(code, "0123456789") != 6)
 		code = "-";
-	om_vault_code_hash(row->id, recipient, code, hash);
+	web_keys_get(req->server, &keys);
+	om_vault_code_key(&keys, key);
+	web_keys_forget(&keys);
+	om_vault_code_hash(key, row->id, recipient, code, hash);
+	explicit_bzero(key, sizeof(key));
 	ret = om_store_portal_code_check(store, row->id, recipient, hash,
 					 (long long)req->now, WEB_PORTAL_CODE_TRIES, &tries,
 					 &error);
@@ -431,7 +484,7 @@ static void web_portal_open(struct web_request *req, struct web_response *resp,
 		return;
 	}
 	if (ret == OM_STORE_CODE_OK) {
-		web_portal_show_message(req, resp, store, recipient, row);
+		web_portal_show_message(req, resp, store, recipient, row, 0);
 		return;
 	}
 	om_log_info("client=%s portal=%s recipient=%s wrong code (%d)%s", req->address,
@@ -536,6 +589,19 @@ static void web_portal_file(struct web_request *req, struct web_response *resp,
 	web_portal_msg_free(&m);
 }
 
+/* op=images: the message again, its remote images shown (the open token
+   stands for the right code; still sanitised; recorded "view images"). */
+static void web_portal_images(struct web_request *req, struct web_response *resp,
+			      struct om_store *store, const char *recipient,
+			      const struct web_portal *row, const char *lang)
+{
+	if (!web_portal_opened(req, recipient, row->id)) {
+		web_page_message(req, resp, 403, lang, WT_PORTAL_TITLE, WT_PORTAL_CODE_WRONG, 0);
+		return;
+	}
+	web_portal_show_message(req, resp, store, recipient, row, 1);
+}
+
 void web_portal_act(struct web_request *req, struct web_response *resp)
 {
 	struct om_token_claims claims;
@@ -549,7 +615,7 @@ void web_portal_act(struct web_request *req, struct web_response *resp)
 		return;
 	op = web_form_get(&req->form, "op");
 	if (op == NULL || (strcmp(op, "code") != 0 && strcmp(op, "open") != 0 &&
-			   strcmp(op, "file") != 0)) {
+			   strcmp(op, "file") != 0 && strcmp(op, "images") != 0)) {
 		web_page_message(req, resp, 400, lang, WT_BAD_REQUEST_TITLE,
 				 WT_BAD_REQUEST_BODY, 0);
 		return;
@@ -561,6 +627,8 @@ void web_portal_act(struct web_request *req, struct web_response *resp)
 		web_portal_ask_code(req, resp, store, claims.mailbox, &row, lang);
 	else if (strcmp(op, "open") == 0)
 		web_portal_open(req, resp, store, claims.mailbox, &row, lang);
+	else if (strcmp(op, "images") == 0)
+		web_portal_images(req, resp, store, claims.mailbox, &row, lang);
 	else
 		web_portal_file(req, resp, store, claims.mailbox, &row, lang);
 	web_portal_free(&row);

@@ -52,6 +52,9 @@ static const char *const web_text_ja[WT_COUNT] = {
 		"追加できませんでした（リストが上限に達しているか、許可リストを使えない設定です）。",
 	[WT_GONE_TITLE] = "このメールはもう隔離されていません",
 	[WT_GONE_BODY] = "既に受信箱に戻されたか、削除されたか、保存期間が過ぎています。",
+	[WT_ADMIN_ONLY_TITLE] = "管理者のみが解放できます",
+	[WT_ADMIN_ONLY] = "管理者のみが解放できます。このメールを受信箱に戻す必要がある場合は、"
+		"管理者に連絡してください。",
 	[WT_BOX_TITLE] = "隔離されたメールの一覧",
 	[WT_BOX_INTRO] = "迷惑メールやウイルスの疑いがあるため、受信箱に届けずに隔離したメールです。"
 		"必要なメールは受信箱に戻せます。",
@@ -210,6 +213,9 @@ static const char *const web_text_ja[WT_COUNT] = {
 	[WT_PORTAL_ATTACHMENTS] = "添付ファイル",
 	[WT_PORTAL_DOWNLOAD] = "ダウンロード",
 	[WT_PORTAL_HTML_NOTE] = "HTML 本文は安全のためスクリプトと画像を取り除いて表示しています。",
+	[WT_PORTAL_SHOW_IMAGES] = "画像を表示",
+	[WT_PORTAL_IMAGES_NOTE] = "HTML 本文を外部の画像つきで表示しています（スクリプトは取り除いています）。"
+		"画像を読み込むと、送信者側のサーバーに閲覧が伝わることがあります。",
 	[WT_PORTAL_NO_BODY] = "（本文なし）",
 	[WT_PORTAL_SENT_TITLE] = "ポータルで送ったメール",
 	[WT_PORTAL_SENT_INTRO] = "暗号化して届けたメールの閲覧状況です。取り消すと鍵が破棄され、誰も開けなくなります。",
@@ -303,6 +309,9 @@ static const char *const web_text_en[WT_COUNT] = {
 	[WT_GONE_TITLE] = "This mail is no longer in quarantine",
 	[WT_GONE_BODY] = "It was already released or deleted, or it was kept for "
 		"as long as it is kept.",
+	[WT_ADMIN_ONLY_TITLE] = "Only your administrator can release this mail",
+	[WT_ADMIN_ONLY] = "Only your administrator can release this mail. Please contact "
+		"your administrator if you need it in your inbox.",
 	[WT_BOX_TITLE] = "Your quarantined mail",
 	[WT_BOX_INTRO] = "This mail was held back because it looked like spam or "
 		"may carry a virus. You can release what you need.",
@@ -462,6 +471,9 @@ static const char *const web_text_en[WT_COUNT] = {
 	[WT_PORTAL_ATTACHMENTS] = "Attachments",
 	[WT_PORTAL_DOWNLOAD] = "Download",
 	[WT_PORTAL_HTML_NOTE] = "The HTML body is shown without scripts and images, for safety.",
+	[WT_PORTAL_SHOW_IMAGES] = "Show images",
+	[WT_PORTAL_IMAGES_NOTE] = "The HTML body is shown with its remote images (scripts removed). "
+		"Loading them may tell the sender's servers that you read the mail.",
 	[WT_PORTAL_NO_BODY] = "(no text)",
 	[WT_PORTAL_SENT_TITLE] = "Mail sent through the portal",
 	[WT_PORTAL_SENT_INTRO] = "Who opened your encrypted mail. Withdrawing destroys its key: nobody can open it any more.",

@@ -115,6 +115,8 @@ struct web_response {
 	const char *allow;		/* 405 */
 	int cacheable;			/* the same for everyone (the style
 					   sheet, the logo): browsers may keep it */
+	const char *csp;		/* static: a Content-Security-Policy of
+					   its own, or NULL for the default */
 };
 
 typedef void web_handler(struct web_request *req, struct web_response *resp);

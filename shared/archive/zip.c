@@ -271,3 +271,85 @@ int om_zip_password_valid(const char *s)
 	}
 	return 1;
 }
+
+/* ---- reading members (Office documents' XML) ---- */
+
+static int om_zip_name_fits(const char *name, const char *prefix, const char *suffix)
+{
+	size_t n = strlen(name), p = strlen(prefix), s = strlen(suffix);
+
+	return n >= p + s && strncmp(name, prefix, p) == 0 &&
+		strcmp(name + n - s, suffix) == 0;
+}
+
+/* Reads member i of za into out, at most room bytes.  0 or -1. */
+static int om_zip_read_one(zip_t *za, zip_uint64_t i, size_t room, struct om_buf *out,
+			   char **error_r)
+{
+	zip_file_t *zf = zip_fopen_index(za, i, 0);
+	zip_int64_t n = 0;
+	char buf[16384];
+
+	if (zf == NULL) {
+		*error_r = om_zip_error("opening a member", zip_get_error(za));
+		return -1;
+	}
+	while (room > 0 &&
+	       (n = zip_fread(zf, buf, room < sizeof(buf) ? room : sizeof(buf))) > 0) {
+		om_buf_append(out, buf, (size_t)n);
+		room -= (size_t)n;
+	}
+	if (room > 0 && n < 0) {
+		*error_r = om_zip_error("reading a member", zip_file_get_error(zf));
+		(void)zip_fclose(zf);
+		return -1;
+	}
+	(void)zip_fclose(zf);
+	return 0;
+}
+
+int om_zip_each_member(const void *data, size_t len, const char *prefix,
+		       const char *suffix, size_t max, om_zip_member_cb *cb,
+		       void *context, char **error_r)
+{
+	zip_error_t err;
+	zip_source_t *src;
+	zip_t *za;
+	zip_int64_t count, i;
+	struct om_buf member;
+	const char *name;
+	size_t used = 0;
+	int read = 0;
+
+	zip_error_init(&err);
+	src = zip_source_buffer_create(data, len, 0, &err);
+	if (src == NULL) {
+		*error_r = om_zip_error("reading a ZIP", &err);
+		return -1;
+	}
+	za = zip_open_from_source(src, ZIP_RDONLY, &err);
+	if (za == NULL) {
+		zip_source_free(src);
+		*error_r = om_zip_error("reading a ZIP", &err);
+		return -1;
+	}
+	zip_error_fini(&err);
+	count = zip_get_num_entries(za, 0);
+	for (i = 0; i < count && used < max; i++) {
+		name = zip_get_name(za, (zip_uint64_t)i, ZIP_FL_ENC_RAW);
+		if (name == NULL || !om_zip_name_fits(name, prefix, suffix))
+			continue;
+		om_buf_init(&member);
+		if (om_zip_read_one(za, (zip_uint64_t)i, max - used, &member, error_r) < 0) {
+			om_buf_free(&member);
+			zip_discard(za);
+			return -1;
+		}
+		used += member.len;
+		cb(context, name, member.data != NULL ? member.data : "", member.len);
+		om_buf_free(&member);
+		read++;
+	}
+	zip_discard(za);
+	return read;
+}

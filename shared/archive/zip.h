@@ -58,4 +58,16 @@ void om_zip_password_free(char **password);
 /* 1 if s could be a password of ours (length and alphabet). */
 int om_zip_password_valid(const char *s);
 
+/* Reading (issue 17, audit rules' Office text): each member of the ZIP
+   archive data (len bytes, read in memory, never written anywhere) whose
+   name starts with prefix and ends with suffix, in the archive's order, is
+   given to cb whole; at most max bytes in all (the member that would go
+   past is cut there: a ZIP bomb stops).  The number of members read, 0
+   none matched, or -1 with *error_r (not a ZIP, broken, encrypted). */
+typedef void om_zip_member_cb(void *context, const char *name, const char *data,
+			      size_t len);
+int om_zip_each_member(const void *data, size_t len, const char *prefix,
+		       const char *suffix, size_t max, om_zip_member_cb *cb,
+		       void *context, char **error_r);
+
 #endif

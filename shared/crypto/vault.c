@@ -290,13 +290,25 @@ int om_vault_read(int fd, const struct om_token_keys *keys, const char *id,
 	return 0;
 }
 
-void om_vault_code_hash(const char *id, const char *recipient, const char *code,
+void om_vault_code_key(const struct om_token_keys *keys,
+		       unsigned char key_r[OM_VAULT_CODE_KEY_LEN])
+{
+	static const char label[] = "omamori-portal-code-key";
+
+	/* a key of its own (BLAKE2b keyed with the link key over a label):
+	   a code hash never helps forge a link, nor the other way */
+	crypto_generichash(key_r, OM_VAULT_CODE_KEY_LEN, (const unsigned char *)label,
+			   sizeof(label) - 1, keys->current, sizeof(keys->current));
+}
+
+void om_vault_code_hash(const unsigned char key[OM_VAULT_CODE_KEY_LEN],
+			const char *id, const char *recipient, const char *code,
 			char hex_r[OM_VAULT_CODE_HASH_LEN + 1])
 {
 	crypto_generichash_state st;
 	unsigned char h[32];
 
-	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	crypto_generichash_init(&st, key, OM_VAULT_CODE_KEY_LEN, sizeof(h));
 	crypto_generichash_update(&st, (const unsigned char *)"omamori-portal-code\n", 20);
 	crypto_generichash_update(&st, (const unsigned char *)id, strlen(id) + 1);
 	crypto_generichash_update(&st, (const unsigned char *)recipient, strlen(recipient) + 1);

@@ -60,12 +60,19 @@ int om_vault_read(int fd, const struct om_token_keys *keys, const char *id,
 		  char **error_r);
 
 /* The portal's one-time codes (doc/portal.md): the store keeps this
-   hash (BLAKE2b-256 over id, recipient and code: 64 hex digits and a NUL
-   into hex_r), never the code. */
+   keyed hash (BLAKE2b-256 keyed with a key derived from omamori-web's
+   link key - a file, not the store - over id, recipient and code: 64 hex
+   digits and a NUL into hex_r), never the code, so that someone holding
+   the database alone cannot try the million codes offline. */
 #define OM_VAULT_CODE_HASH_LEN 64
+#define OM_VAULT_CODE_KEY_LEN 32
 /* A new random 6-digit code and its NUL into code_r. */
 void om_vault_code_new(char code_r[7]);
-void om_vault_code_hash(const char *id, const char *recipient, const char *code,
+/* The code key from the current link key of keys (web_key_path). */
+void om_vault_code_key(const struct om_token_keys *keys,
+		       unsigned char key_r[OM_VAULT_CODE_KEY_LEN]);
+void om_vault_code_hash(const unsigned char key[OM_VAULT_CODE_KEY_LEN],
+			const char *id, const char *recipient, const char *code,
 			char hex_r[OM_VAULT_CODE_HASH_LEN + 1]);
 
 #endif

@@ -21,6 +21,8 @@ static const char *const om_action_names[] = {
 	[OM_ACTION_REPLACE] = "replace",
 	[OM_ACTION_QUARANTINE] = "quarantine",
 	[OM_ACTION_TEMPFAIL] = "tempfail",
+	[OM_ACTION_QUARANTINE_ADMIN] = "quarantine-admin",
+	[OM_ACTION_DISCARD] = "discard",
 };
 
 static const char *const om_spam_action_names[] = {

@@ -27,9 +27,10 @@ enum om_verdict {
 	OM_VERDICT_UNSCANNED,
 };
 
-/* What the delivery does with the message.  DELIVER, STRIP, REPLACE and
-   QUARANTINE put it (or scand's rewrite of it) in a mailbox; TEMPFAIL and
-   anything else keep it in the sender's queue. */
+/* What the delivery does with the message.  DELIVER, STRIP, REPLACE,
+   QUARANTINE and QUARANTINE_ADMIN put it (or scand's rewrite of it) in a
+   mailbox; DISCARD drops it as delivered; TEMPFAIL and anything else keep
+   it in the sender's queue. */
 enum om_action {
 	OM_ACTION_NONE = 0,
 	OM_ACTION_DELIVER,	/* the original */
@@ -37,6 +38,11 @@ enum om_action {
 	OM_ACTION_REPLACE,	/* scand's rewrite: the report in its place */
 	OM_ACTION_QUARANTINE,	/* to the Quarantine folder, below a notice */
 	OM_ACTION_TEMPFAIL,	/* not now: the sender retries */
+	/* version 6 (issues 16, 17): to Quarantine, but only the
+	   administrator may release it (the row's admin-only flag) */
+	OM_ACTION_QUARANTINE_ADMIN,
+	OM_ACTION_DISCARD,	/* not delivered at all: an inbound audit
+				   rule's delete (answered as delivered) */
 };
 
 /* What the mailbox's settings do with spam. */

@@ -82,14 +82,14 @@ static void om_html_attributes(xmlNodePtr node)
 	}
 }
 
-static void om_html_walk(xmlNodePtr node, unsigned int depth);
+static void om_html_walk(xmlNodePtr node, unsigned int depth, int images);
 
 /* An element that is not allowed: its children take its place. */
-static void om_html_unwrap(xmlNodePtr node, unsigned int depth)
+static void om_html_unwrap(xmlNodePtr node, unsigned int depth, int images)
 {
 	xmlNodePtr child, next;
 
-	om_html_walk(node, depth + 1);
+	om_html_walk(node, depth + 1, images);
 	for (child = node->children; child != NULL; child = next) {
 		next = child->next;
 		xmlUnlinkNode(child);
@@ -100,12 +100,49 @@ static void om_html_unwrap(xmlNodePtr node, unsigned int depth)
 	xmlFreeNode(node);
 }
 
-/* An image: its alt text, in brackets, instead. */
-static void om_html_image(xmlNodePtr node)
+static const char *const om_html_image_attrs[] = {
+	"src", "alt", "width", "height", "title", NULL
+};
+
+/* A remote image the reader asked to see: an http or https src, kept with
+   its size and alt text only, fetched without a referrer.  0 if it is no
+   such image (cid:, data:, none). */
+static int om_html_remote_image(xmlNodePtr node)
 {
-	xmlChar *alt = xmlGetProp(node, BAD_CAST "alt");
+	xmlChar *src = xmlGetProp(node, BAD_CAST "src");
+	xmlAttrPtr attr, next;
+	const char *v;
+	int remote;
+
+	if (src == NULL)
+		return 0;
+	for (v = (const char *)src; *v == ' ' || *v == '\t' || *v == '\n' || *v == '\r'; v++)
+		;
+	remote = strncasecmp(v, "http://", 7) == 0 || strncasecmp(v, "https://", 8) == 0;
+	xmlFree(src);
+	if (!remote)
+		return 0;
+	for (attr = node->properties; attr != NULL; attr = next) {
+		next = attr->next;
+		if (!om_html_in(om_html_image_attrs, (const char *)attr->name))
+			xmlRemoveProp(attr);
+	}
+	xmlNodeSetName(node, BAD_CAST "img");
+	xmlSetProp(node, BAD_CAST "referrerpolicy", BAD_CAST "no-referrer");
+	return 1;
+}
+
+/* An image: its alt text, in brackets, instead (with images, a remote
+   one stays). */
+static void om_html_image(xmlNodePtr node, int images)
+{
+	xmlChar *alt;
 	xmlNodePtr text;
 	char *s;
+
+	if (images && om_html_remote_image(node))
+		return;
+	alt = xmlGetProp(node, BAD_CAST "alt");
 
 	if (alt != NULL && *alt != '\0') {
 		s = om_asprintf("[%s]", (const char *)alt);
@@ -119,7 +156,7 @@ static void om_html_image(xmlNodePtr node)
 	xmlFreeNode(node);
 }
 
-static void om_html_walk(xmlNodePtr parent, unsigned int depth)
+static void om_html_walk(xmlNodePtr parent, unsigned int depth, int images)
 {
 	xmlNodePtr node = parent->children, next;
 	const char *name;
@@ -135,20 +172,25 @@ static void om_html_walk(xmlNodePtr parent, unsigned int depth)
 		}
 		name = (const char *)node->name;
 		if (strcasecmp(name, "img") == 0 || strcasecmp(name, "image") == 0) {
-			om_html_image(node);
+			om_html_image(node, images);
 		} else if (om_html_in(om_html_dropped, name)) {
 			xmlUnlinkNode(node);
 			xmlFreeNode(node);
 		} else if (om_html_in(om_html_allowed, name)) {
 			om_html_attributes(node);
-			om_html_walk(node, depth + 1);
+			om_html_walk(node, depth + 1, images);
 		} else {
-			om_html_unwrap(node, depth);
+			om_html_unwrap(node, depth, images);
 		}
 	}
 }
 
 char *om_html_sanitize(const char *html, size_t len)
+{
+	return om_html_sanitize_images(html, len, 0);
+}
+
+char *om_html_sanitize_images(const char *html, size_t len, int remote_images)
 {
 	htmlDocPtr doc;
 	xmlNodePtr root, body = NULL, n;
@@ -171,7 +213,7 @@ char *om_html_sanitize(const char *html, size_t len)
 		body = root;
 	om_buf_init(&out);
 	if (body != NULL) {
-		om_html_walk(body, 0);
+		om_html_walk(body, 0, remote_images);
 		buf = xmlBufferCreate();
 		for (n = body->children; buf != NULL && n != NULL; n = n->next)
 			(void)htmlNodeDump(buf, doc, n);

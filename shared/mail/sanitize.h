@@ -20,5 +20,9 @@
    allocated HTML for a <div>, "" for nothing, NULL when libxml2 cannot
    read it at all. */
 char *om_html_sanitize(const char *html, size_t len);
+/* The same; with remote_images, an <img> whose src is http or https stays
+   (src, alt, width, height, title; referrerpolicy no-referrer) - what the
+   portal shows when its reader asks for the images (issue 17). */
+char *om_html_sanitize_images(const char *html, size_t len, int remote_images);
 
 #endif

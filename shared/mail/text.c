@@ -19,15 +19,18 @@
 #include <glib.h>
 #include <gmime/gmime.h>
 #include <libxml/HTMLparser.h>
+#include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <poppler.h>
 
+#include "archive/zip.h"
 #include "lib/util.h"
 #include "mail/mime.h"
 
 #define OM_MAIL_TEXT_DEPTH 20		/* MIME nesting read */
 #define OM_MAIL_TEXT_PDF_PAGES 200	/* pages of a PDF read */
 #define OM_MAIL_TEXT_HTML_MAX (16u * 1024 * 1024)	/* HTML bytes parsed */
+#define OM_MAIL_TEXT_OOXML_MAX (32u * 1024 * 1024)	/* XML bytes unzipped */
 
 /* The module's state: libxml2 initialised once, and one PDF read at a
    time - poppler's process-wide parameters (its GlobalParams, font and
@@ -273,6 +276,111 @@ static char *om_mail_text_of_pdf_locked(const char *pdf, size_t len, size_t max)
 	return text;
 }
 
+/* ---- Office documents (OOXML: docx, xlsx, pptx) ---- */
+
+/* The parts of an OOXML package that hold its text: Word's body, headers
+   and footers, Excel's shared strings, PowerPoint's slides. */
+static const struct {
+	const char *prefix, *suffix;
+} om_mail_text_ooxml_parts[] = {
+	{ "word/document.xml", "" }, { "word/header", ".xml" }, { "word/footer", ".xml" },
+	{ "xl/sharedStrings.xml", "" }, { "ppt/slides/slide", ".xml" },
+};
+
+struct om_mail_text_ooxml {
+	struct om_buf out;
+	size_t max;
+};
+
+/* Appends the text of an OOXML part: the content of its <t> elements (w:t,
+   a:t, Excel's t), runs of one paragraph joined as they are, a line end
+   after each paragraph (<p>, Excel's <si>), a tab or break as a space. */
+static void om_mail_text_ooxml_walk(xmlNode *node, struct om_buf *out, size_t max,
+				    unsigned int depth)
+{
+	xmlNode *n;
+	xmlChar *content;
+
+	for (n = node; n != NULL && out->len < max; n = n->next) {
+		if (n->type != XML_ELEMENT_NODE || n->name == NULL || depth > 256)
+			continue;
+		if (xmlStrcmp(n->name, (const xmlChar *)"t") == 0) {
+			content = xmlNodeGetContent(n);
+			if (content != NULL)
+				om_buf_append_str(out, (const char *)content);
+			xmlFree(content);
+			continue;
+		}
+		if (xmlStrcmp(n->name, (const xmlChar *)"tab") == 0 ||
+		    xmlStrcmp(n->name, (const xmlChar *)"br") == 0)
+			om_buf_append_str(out, " ");
+		om_mail_text_ooxml_walk(n->children, out, max, depth + 1);
+		if (xmlStrcmp(n->name, (const xmlChar *)"p") == 0 ||
+		    xmlStrcmp(n->name, (const xmlChar *)"si") == 0)
+			om_buf_append_str(out, "\n");
+	}
+}
+
+static void om_mail_text_ooxml_member(void *context, const char *name, const char *data,
+				      size_t len)
+{
+	struct om_mail_text_ooxml *o = context;
+	xmlDocPtr doc;
+
+	(void)name;
+	if (len == 0 || len > (size_t)G_MAXINT || o->out.len >= o->max)
+		return;
+	/* no network, no DTD, no entity expansion: only the elements */
+	doc = xmlReadMemory(data, (int)len, NULL, NULL,
+			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+			    XML_PARSE_RECOVER);
+	if (doc == NULL)
+		return;
+	/* OOXML parts have no DOCTYPE: one that does is not read (no entity
+	   of a sender's is ever expanded) */
+	if (doc->intSubset != NULL || doc->extSubset != NULL) {
+		xmlFreeDoc(doc);
+		return;
+	}
+	om_mail_text_ooxml_walk(xmlDocGetRootElement(doc), &o->out, o->max, 0);
+	om_buf_append_str(&o->out, "\n");
+	xmlFreeDoc(doc);
+}
+
+char *om_mail_text_of_ooxml(const char *zip, size_t len, size_t max)
+{
+	struct om_mail_text_ooxml o;
+	char *error = NULL, *text;
+	size_t i;
+	int found = 0, ret;
+
+	(void)pthread_once(&om_mail_text_once, om_mail_text_init);
+	xmlSetGenericErrorFunc(NULL, om_mail_text_quiet);
+	om_buf_init(&o.out);
+	o.max = max;
+	for (i = 0; i < OM_N_ELEMENTS(om_mail_text_ooxml_parts); i++) {
+		ret = om_zip_each_member(zip, len, om_mail_text_ooxml_parts[i].prefix,
+					 om_mail_text_ooxml_parts[i].suffix,
+					 OM_MAIL_TEXT_OOXML_MAX, om_mail_text_ooxml_member, &o,
+					 &error);
+		if (ret < 0) {
+			/* not a ZIP, broken or encrypted: no text */
+			free(error);
+			om_buf_free(&o.out);
+			return NULL;
+		}
+		found += ret;
+	}
+	if (found == 0) {
+		om_buf_free(&o.out);
+		return NULL;
+	}
+	text = om_mail_text_valid(o.out.data != NULL ? o.out.data : "", o.out.len);
+	om_buf_free(&o.out);
+	om_mail_text_cut(text, max);
+	return text;
+}
+
 /* ---- a message ---- */
 
 static int om_mail_text_name_ends(const char *name, const char *suffix)
@@ -293,6 +401,11 @@ static enum om_mail_text_how om_mail_text_how_of(const char *type, const char *n
 		return OM_MAIL_TEXT_HTML;
 	if (strcmp(type, "application/pdf") == 0 || om_mail_text_name_ends(name, ".pdf"))
 		return OM_MAIL_TEXT_PDF;
+	if (strncmp(type, "application/vnd.openxmlformats-officedocument.", 46) == 0 ||
+	    om_mail_text_name_ends(name, ".docx") || om_mail_text_name_ends(name, ".docm") ||
+	    om_mail_text_name_ends(name, ".xlsx") || om_mail_text_name_ends(name, ".xlsm") ||
+	    om_mail_text_name_ends(name, ".pptx") || om_mail_text_name_ends(name, ".pptm"))
+		return OM_MAIL_TEXT_OFFICE;
 	if (strncmp(type, "text/", 5) == 0 || om_mail_text_name_ends(name, ".txt") ||
 	    om_mail_text_name_ends(name, ".csv"))
 		return OM_MAIL_TEXT_PLAIN;
@@ -333,6 +446,12 @@ static void om_mail_text_part_read(const struct om_mime_leaf *leaf,
 	case OM_MAIL_TEXT_PDF:
 		p->text = om_mail_text_of_pdf(data.data != NULL ? data.data : "", data.len,
 					      max_text);
+		if (p->text == NULL)
+			p->how = OM_MAIL_TEXT_NONE;
+		break;
+	case OM_MAIL_TEXT_OFFICE:
+		p->text = om_mail_text_of_ooxml(data.data != NULL ? data.data : "", data.len,
+						max_text);
 		if (p->text == NULL)
 			p->how = OM_MAIL_TEXT_NONE;
 		break;

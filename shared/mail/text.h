@@ -6,7 +6,10 @@
  * Shift_JIS read as its superset CP932, and when none is declared a
  * guess (UTF-8, ISO-2022-JP by its escapes, CP932, EUC-JP).  HTML is read
  * with libxml2's HTML parser (text nodes, not script or style); PDF with
- * poppler-glib (each page's text).  Office documents are not read.
+ * poppler-glib (each page's text); OOXML Office documents (docx, xlsx,
+ * pptx and their macro forms) as the text of their XML parts, unzipped
+ * in memory (archive/zip.h, libzip) and read with libxml2.  Old binary
+ * Office files (.doc, .xls) are not read.
  */
 #ifndef OM_MAIL_TEXT_H
 #define OM_MAIL_TEXT_H
@@ -19,6 +22,7 @@ enum om_mail_text_how {
 	OM_MAIL_TEXT_PLAIN,	/* text/ *, charset converted */
 	OM_MAIL_TEXT_HTML,	/* text/html through libxml2 */
 	OM_MAIL_TEXT_PDF,	/* application/pdf through poppler */
+	OM_MAIL_TEXT_OFFICE,	/* OOXML: its XML parts' text */
 };
 
 struct om_mail_text_part {
@@ -63,5 +67,9 @@ char *om_mail_text_of_html(const char *html, size_t len, const char *charset,
 /* The text of a PDF's pages, allocated, or NULL when poppler cannot read
    it (encrypted, broken). */
 char *om_mail_text_of_pdf(const char *pdf, size_t len, size_t max);
+/* The text of an OOXML document (a ZIP: word/document.xml and its headers
+   and footers, xl/sharedStrings.xml, ppt/slides/slide*.xml), allocated,
+   or NULL when it is none (not a ZIP, encrypted, no such part). */
+char *om_mail_text_of_ooxml(const char *zip, size_t len, size_t max);
 
 #endif

@@ -20,7 +20,7 @@
 #include "lib/values.h"
 
 #define OM_PROTO_MAGIC "OMSC"
-#define OM_PROTO_VERSION 5
+#define OM_PROTO_VERSION 6
 #define OM_PROTO_HEADER_SIZE 12
 /* Largest body besides the message itself (envelope, parts, texts). */
 #define OM_PROTO_OVERHEAD (4 * 1024 * 1024)

@@ -165,6 +165,7 @@ struct digest_words {
 	const char *received, *sender, *from, *subject, *why;
 	const char *no_subject, *null_sender;
 	const char *release, *allow, *open_box;
+	const char *admin_only;		/* an admin-only mail's note */
 	const char *more;		/* {n} */
 	const char *retention;		/* {days} */
 	const char *caution;
@@ -184,6 +185,7 @@ static const struct digest_words digest_ja = {
 	"受信日時", "送信元（エンベロープ）", "差出人", "件名", "隔離の理由",
 	"(件名なし)", "(なし)",
 	"受信箱に戻す", "差出人を許可して受信箱に戻す", "隔離フォルダを開く",
+	"管理者のみが解放できます",
 	"ほか {n} 件は隔離フォルダでご確認ください。",
 	"隔離されたメールは、受信から {days} 日後に自動的に削除されます。",
 	"心当たりのないメールは受信箱に戻さず、そのままにしてください。"
@@ -205,6 +207,7 @@ static const struct digest_words digest_en = {
 	"(no subject)", "(none)",
 	"Release to Inbox", "Release and allow this From address",
 	"Open the Quarantine folder",
+	"Only your administrator can release this mail",
 	"{n} more are in your Quarantine folder.",
 	"Quarantined mail is deleted {days} days after it arrived.",
 	"If you do not recognise a message, leave it where it is. "
@@ -359,6 +362,7 @@ struct digest_item {
 	char *when;		/* received, in the domain's zone */
 	char *token;		/* the mail's link token */
 	long long received;
+	int admin_only;		/* no release links: the note instead */
 };
 
 struct digest_items {
@@ -390,6 +394,7 @@ static void digest_items_cb(void *context, const struct om_store_quarantined *q)
 	it->received = q->received;
 	why = om_quarantine_reasons_text(q->reasons, q->score, items->lang);
 	it->why = om_sanitize_text(why, OM_DIGEST_REASONS_MAX);
+	it->admin_only = q->admin_only;
 	free(why);
 }
 
@@ -629,8 +634,12 @@ static void digest_text_item(struct om_buf *b, const struct digest_render *r,
 		if (eol > p)
 			om_buf_printf(b, "      - %.*s\n", (int)(eol - p), p);
 	}
-	om_buf_printf(b, "    %s:\n      %s\n", w->release, release);
-	om_buf_printf(b, "    %s:\n      %s\n\n", w->allow, allow);
+	if (it->admin_only) {
+		om_buf_printf(b, "    %s\n\n", w->admin_only);
+	} else {
+		om_buf_printf(b, "    %s:\n      %s\n", w->release, release);
+		om_buf_printf(b, "    %s:\n      %s\n\n", w->allow, allow);
+	}
 	free(release);
 	free(allow);
 }
@@ -720,9 +729,13 @@ static void digest_html_item(struct om_buf *b, const struct digest_render *r,
 			w->no_subject);
 	digest_html_row(b, w->why, it->why);
 	om_buf_append_str(b, "<tr><td></td><td>");
-	digest_html_link(b, release, w->release);
-	om_buf_append_str(b, " &nbsp;|&nbsp; ");
-	digest_html_link(b, allow, w->allow);
+	if (it->admin_only) {
+		digest_html_escape(b, w->admin_only);
+	} else {
+		digest_html_link(b, release, w->release);
+		om_buf_append_str(b, " &nbsp;|&nbsp; ");
+		digest_html_link(b, allow, w->allow);
+	}
 	om_buf_append_str(b, "</td></tr>\n</table>\n");
 	free(release);
 	free(allow);

@@ -45,7 +45,8 @@ int om_portal_next(const char *buf, size_t len, size_t *pos, struct om_portal_pa
 	if (*pos >= len)
 		return 0;
 	if (end - p < 2 || (p[0] != OM_PORTAL_TEXT && p[0] != OM_PORTAL_HTML &&
-			    p[0] != OM_PORTAL_FILE) || p[1] != ' ')
+			    p[0] != OM_PORTAL_HTML_IMAGES && p[0] != OM_PORTAL_FILE) ||
+	    p[1] != ' ')
 		return -1;
 	part->kind = p[0];
 	p += 2;

@@ -7,7 +7,8 @@
  * already sanitised (mail/sanitize.h), and each attachment, decoded, with
  * its name.  The pack is then encrypted whole (crypto/vault.h).  A part is
  * "K NAMELEN DATALEN\n", the name's bytes, the data's bytes; K is t (text
- * body), h (sanitised HTML body) or f (a file).  libc only.
+ * body), h (sanitised HTML body), i (the same with its remote images) or
+ * f (a file).  libc only.
  */
 #ifndef OM_QUARANTINE_PORTAL_H
 #define OM_QUARANTINE_PORTAL_H
@@ -19,6 +20,9 @@
 #define OM_PORTAL_TEXT 't'
 #define OM_PORTAL_HTML 'h'
 #define OM_PORTAL_FILE 'f'
+/* the HTML body sanitised with its remote images kept, shown only when
+   the reader asks (present only when it differs from 'h') */
+#define OM_PORTAL_HTML_IMAGES 'i'
 
 /* Appends one part to out (name: "" for a body). */
 void om_portal_pack(struct om_buf *out, char kind, const char *name, const void *data,

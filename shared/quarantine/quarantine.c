@@ -87,6 +87,7 @@ void om_quarantine_item_set(struct om_quarantine_item *item,
 	item->received = q->received;
 	item->size = q->size;
 	item->digest = q->digest;
+	item->admin_only = q->admin_only;
 }
 
 static void om_quarantine_item_copy(void *context,
@@ -222,8 +223,17 @@ om_quarantine_act(const struct om_config *config, struct om_store *store,
 		  const char *mailbox, const char *id, enum om_quarantine_op op,
 		  char **message_r)
 {
+	return om_quarantine_act_as(config, store, mailbox, id, op,
+				    OM_QUARANTINE_BY_USER, message_r);
+}
+
+enum om_quarantine_result
+om_quarantine_act_as(const struct om_config *config, struct om_store *store,
+		     const char *mailbox, const char *id, enum om_quarantine_op op,
+		     enum om_quarantine_actor actor, char **message_r)
+{
 	struct om_quarantine_item item;
-	char uid[24], *error = NULL;
+	char uid[24], *error = NULL, *done;
 	int ret;
 
 	ret = om_quarantine_find(store, mailbox, id, &item, &error);
@@ -231,6 +241,13 @@ om_quarantine_act(const struct om_config *config, struct om_store *store,
 		*message_r = ret < 0 ? error :
 			om_strdup("no such message in this quarantine");
 		return ret < 0 ? OM_QUARANTINE_FAILED : OM_QUARANTINE_GONE;
+	}
+	/* checked before doveadm is asked anything: fail closed */
+	if (item.admin_only && actor != OM_QUARANTINE_BY_ADMIN &&
+	    op != OM_QUARANTINE_DELETE) {
+		om_quarantine_item_free(&item);
+		*message_r = om_strdup("only the administrator may release this message");
+		return OM_QUARANTINE_ADMIN_ONLY;
 	}
 	ret = om_quarantine_uid(config, mailbox, id, uid, sizeof(uid), &error);
 	if (ret == 0) {
@@ -262,6 +279,11 @@ om_quarantine_act(const struct om_config *config, struct om_store *store,
 	if (op == OM_QUARANTINE_RELEASE_ALLOW) {
 		free(*message_r);
 		*message_r = om_asprintf("released; its sender allowed");
+	}
+	if (item.admin_only) {
+		done = *message_r;
+		*message_r = om_asprintf("%s (admin-only: by the administrator)", done);
+		free(done);
 	}
 	om_quarantine_item_free(&item);
 	return OM_QUARANTINE_DONE;
@@ -415,6 +437,10 @@ static const struct om_reason om_reasons[] = {
 	  "Its sender is on a block list" },
 	{ "listed:url-block", "危険と登録されたサイトへのリンクを含みます",
 	  "It links to a site on a block list" },
+	{ "attachments:", "添付ファイルに危険な特徴があります",
+	  "An attachment has dangerous features" },
+	{ "audit:", "管理者が設定した監査ルールに合致しました",
+	  "It matched an audit rule your administrator set" },
 	{ "unscanned:", "大きすぎる・複雑すぎるため、中身を最後まで検査できませんでした",
 	  "It was too large or too complex to check completely" },
 };

@@ -29,13 +29,24 @@ enum om_quarantine_result {
 	OM_QUARANTINE_NOT_ALLOWED,	/* released; the allow entry refused
 					   (list full, or the domain's switch):
 					   *message_r says which */
-	OM_QUARANTINE_FAILED	/* nothing done: *message_r says why */
+	OM_QUARANTINE_FAILED,	/* nothing done: *message_r says why */
+	OM_QUARANTINE_ADMIN_ONLY	/* nothing done: an admin-only message
+					   (release or allow asked by its user) */
+};
+
+/* Who acts: the mailbox's user (omamori-web, the digest's links) may not
+   release or allow an admin-only message, only delete it; the
+   administrator (omamorictl quarantine) may do everything. */
+enum om_quarantine_actor {
+	OM_QUARANTINE_BY_USER = 0,
+	OM_QUARANTINE_BY_ADMIN
 };
 
 /* One quarantined message, strings allocated (om_quarantine_item_free). */
 struct om_quarantine_item {
 	char *id, *mailbox, *sender, *from, *from_address, *subject, *score, *reasons;
 	long long received, size, digest;
+	int admin_only;		/* only the administrator may release it */
 };
 void om_quarantine_item_free(struct om_quarantine_item *item);
 /* Fills item (freed first) with copies of a store row's fields. */
@@ -56,12 +67,20 @@ int om_quarantine_find(struct om_store *store, const char *mailbox,
 		       const char *id, struct om_quarantine_item *item_r,
 		       char **error_r);
 
-/* Does op on mailbox's message id.  *message_r (allocated, English, for
-   logs and the CLI) says what happened or went wrong. */
+/* Does op on mailbox's message id for its user (om_quarantine_act_as
+   with OM_QUARANTINE_BY_USER).  *message_r (allocated, English, for logs
+   and the CLI) says what happened or went wrong. */
 enum om_quarantine_result
 om_quarantine_act(const struct om_config *config, struct om_store *store,
 		  const char *mailbox, const char *id, enum om_quarantine_op op,
 		  char **message_r);
+/* The same, for actor: a user's release or allow of an admin-only
+   message is OM_QUARANTINE_ADMIN_ONLY, nothing done; the administrator's
+   release of one says so in *message_r ("admin-only"). */
+enum om_quarantine_result
+om_quarantine_act_as(const struct om_config *config, struct om_store *store,
+		     const char *mailbox, const char *id, enum om_quarantine_op op,
+		     enum om_quarantine_actor actor, char **message_r);
 
 /* Drops rows of mailbox whose message is no longer in its Quarantine
    folder (the user deleted it over IMAP, or moved it out): one doveadm

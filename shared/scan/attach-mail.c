@@ -52,7 +52,10 @@
 #define OM_ATT_HEADER_MAX 900
 
 enum om_att_action {
-	OM_ATT_IGNORE = 0, OM_ATT_WARN, OM_ATT_ISOLATE, OM_ATT_REMOVE, OM_ATT_QUARANTINE
+	OM_ATT_IGNORE = 0, OM_ATT_WARN, OM_ATT_ISOLATE, OM_ATT_REMOVE, OM_ATT_QUARANTINE,
+	/* the whole mail into Quarantine, released only by the
+	   administrator (seeds 001, 003) */
+	OM_ATT_QUARANTINE_ADMIN
 };
 
 /* Why a leaf is isolated (the store's "why"). */
@@ -216,6 +219,8 @@ static int om_att_action_parse(const char *word)
 		return OM_ATT_WARN;
 	if (strcmp(word, "quarantine") == 0)
 		return OM_ATT_QUARANTINE;
+	if (strcmp(word, "quarantine-admin") == 0)
+		return OM_ATT_QUARANTINE_ADMIN;
 	if (strcmp(word, "isolate") == 0)
 		return OM_ATT_ISOLATE;
 	if (strcmp(word, "remove") == 0)
@@ -226,9 +231,9 @@ static int om_att_action_parse(const char *word)
 static const char *om_att_action_word(int action)
 {
 	static const char *const words[] = { "ignore", "warn", "isolate", "remove",
-					     "quarantine" };
+					     "quarantine", "quarantine-admin" };
 
-	return action >= 0 && action <= OM_ATT_QUARANTINE ? words[action] : "?";
+	return action >= 0 && action <= OM_ATT_QUARANTINE_ADMIN ? words[action] : "?";
 }
 
 /* One domain setting of the recipient, parsed by the caller. */
@@ -457,15 +462,16 @@ static char *om_att_render(const struct om_scan_settings *set, struct om_mime_ms
 	return text;
 }
 
-/* The whole mail into Quarantine, under a notice saying why. */
+/* The whole mail into Quarantine, under a notice saying why (admin: only
+   the administrator may release it, and the notice says so). */
 static int om_att_quarantine(const struct om_scan_settings *set,
 			     const struct om_scan_request *req, struct om_mime_msg *msg,
 			     struct om_scan_result *res, const char *findings,
-			     char **error_r)
+			     int admin, char **error_r)
 {
 	struct om_buf out;
-	char *notice = om_att_render(set, msg, "attachment-quarantine", findings, "", "",
-				     0, error_r);
+	char *notice = om_att_render(set, msg, admin ? "attachment-quarantine-admin" :
+				     "attachment-quarantine", findings, "", "", 0, error_r);
 
 	if (notice == NULL)
 		return -1;
@@ -474,7 +480,7 @@ static int om_att_quarantine(const struct om_scan_settings *set,
 	free(notice);
 	free(res->message);
 	res->message = om_buf_steal(&out, &res->message_len);
-	res->action = OM_ACTION_QUARANTINE;
+	res->action = admin ? OM_ACTION_QUARANTINE_ADMIN : OM_ACTION_QUARANTINE;
 	return 0;
 }
 
@@ -1080,8 +1086,9 @@ int om_att_mail_apply(struct om_att_mail *am, const struct om_scan_settings *set
 	findings = om_att_findings_text(am, leaf_actions, set->language);
 	if (worst == OM_ATT_IGNORE)
 		ret = 0;
-	else if (worst == OM_ATT_QUARANTINE)
-		ret = om_att_quarantine(set, req, msg, res, findings, error_r);
+	else if (worst == OM_ATT_QUARANTINE || worst == OM_ATT_QUARANTINE_ADMIN)
+		ret = om_att_quarantine(set, req, msg, res, findings,
+					worst == OM_ATT_QUARANTINE_ADMIN, error_r);
 	else
 		ret = om_att_notice(am, set, req, msg, res, findings, leaf_actions, whys,
 				    pol.days, error_r);

@@ -66,7 +66,7 @@ static const struct om_domain_setting om_domain_settings[] = {
 	{ OM_SETTING_BRAKE, OM_SETTING_WORDS, "on off", 0, 0, 1, OM_DEFAULT_BRAKE },
 	{ OM_SETTING_AUTH_CHECK, OM_SETTING_WORDS, "on off", 0, 0, 0, OM_DEFAULT_AUTH_CHECK },
 	{ OM_FEATURE_ATTACHMENTS, OM_SETTING_WORDS, "on paused off", 0, 0, 0, "off" },
-	{ OM_SETTING_ATTACHMENT_ACTION, OM_SETTING_WORDS, "warn isolate remove quarantine",
+	{ OM_SETTING_ATTACHMENT_ACTION, OM_SETTING_WORDS, "warn isolate remove quarantine quarantine-admin",
 	  0, 0, 0, OM_DEFAULT_ATTACHMENT_ACTION },
 	/* isolation (doc/attachments.md): seed 004's archive types isolated
 	   outright (with-zip: zip too), every attachment isolated (zero
@@ -78,12 +78,12 @@ static const struct om_domain_setting om_domain_settings[] = {
 	{ OM_SETTING_ATTACHMENT_ISOLATE_DAYS, OM_SETTING_INTEGER, NULL, 1, 365, 0, "30" },
 	{ OM_SETTING_ATTACHMENT_ISOLATE_ORIGINAL, OM_SETTING_WORDS, "off on", 0, 0, 0, "off" },
 	/* per class of finding (scan/attach.h); "default": attachment-action */
-	{ "attachment-action-extension", OM_SETTING_WORDS, "default ignore warn isolate remove quarantine", 0, 0, 0, "default" },
-	{ "attachment-action-disguise", OM_SETTING_WORDS, "default ignore warn isolate remove quarantine", 0, 0, 0, "default" },
-	{ "attachment-action-encrypted", OM_SETTING_WORDS, "default ignore warn isolate remove quarantine", 0, 0, 0, "default" },
-	{ "attachment-action-macro", OM_SETTING_WORDS, "default ignore warn isolate remove quarantine", 0, 0, 0, "default" },
-	{ "attachment-action-active", OM_SETTING_WORDS, "default ignore warn isolate remove quarantine", 0, 0, 0, "default" },
-	{ "attachment-action-sandbox", OM_SETTING_WORDS, "default ignore warn isolate remove quarantine", 0, 0, 0, "default" },
+	{ "attachment-action-extension", OM_SETTING_WORDS, "default ignore warn isolate remove quarantine quarantine-admin", 0, 0, 0, "default" },
+	{ "attachment-action-disguise", OM_SETTING_WORDS, "default ignore warn isolate remove quarantine quarantine-admin", 0, 0, 0, "default" },
+	{ "attachment-action-encrypted", OM_SETTING_WORDS, "default ignore warn isolate remove quarantine quarantine-admin", 0, 0, 0, "default" },
+	{ "attachment-action-macro", OM_SETTING_WORDS, "default ignore warn isolate remove quarantine quarantine-admin", 0, 0, 0, "default" },
+	{ "attachment-action-active", OM_SETTING_WORDS, "default ignore warn isolate remove quarantine quarantine-admin", 0, 0, 0, "default" },
+	{ "attachment-action-sandbox", OM_SETTING_WORDS, "default ignore warn isolate remove quarantine quarantine-admin", 0, 0, 0, "default" },
 	{ OM_SETTING_SPF_REJECT, OM_SETTING_WORDS, "on off", 0, 0, 0, OM_DEFAULT_SPF_REJECT },
 	{ OM_SETTING_BRAKE_FACTOR, OM_SETTING_INTEGER, NULL, 1, 1000, 1, "10" },
 	{ OM_SETTING_BRAKE_MIN_MESSAGES, OM_SETTING_INTEGER, NULL, 1, 100000000L, 1, "100" },

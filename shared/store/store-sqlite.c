@@ -235,13 +235,13 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"SELECT scope FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 	[OM_SQL_SECRET] = "SELECT value FROM secrets WHERE name = ?1",
 	[OM_SQL_Q_ADD] =
-		"INSERT INTO quarantine(id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) "
+		"INSERT INTO quarantine(id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address, admin_only) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
 		"ON CONFLICT(id) DO NOTHING",
 	[OM_SQL_Q_GET] =
-		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address FROM quarantine WHERE mailbox = ?1 AND id = ?2",
+		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address, admin_only FROM quarantine WHERE mailbox = ?1 AND id = ?2",
 	[OM_SQL_Q_EACH] =
-		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address FROM quarantine WHERE mailbox = ?1 "
+		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address, admin_only FROM quarantine WHERE mailbox = ?1 "
 		"ORDER BY received DESC, id",
 	[OM_SQL_Q_DELETE] = "DELETE FROM quarantine WHERE mailbox = ?1 AND id = ?2",
 	[OM_SQL_Q_EXPIRE] =
@@ -252,7 +252,7 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_D_MARK] =
 		"UPDATE quarantine SET digest = ?2 WHERE mailbox = ?1 AND digest = 0",
 	[OM_SQL_D_ITEMS] =
-		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address FROM quarantine WHERE digest = ?1 "
+		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address, admin_only FROM quarantine WHERE digest = ?1 "
 		"ORDER BY received DESC, id",
 	[OM_SQL_D_SENT] = "UPDATE digests SET sent = ?2 WHERE id = ?1",
 	[OM_SQL_D_PENDING] =
@@ -911,6 +911,16 @@ static const char *const om_migrations[] = {
 	"            CAST(strftime('%s', 'now') AS INTEGER)); END;"
 	"INSERT INTO subscription_history(mailbox, feature, state, at)"
 	"  SELECT mailbox, feature, state, updated FROM subscriptions;",
+	/* v20 (issues 16, 17): quarantined mail only the administrator may
+	   release (an attachment finding's quarantine-admin, an inbound
+	   audit rule's hold): its user sees it and cannot release it */
+	"ALTER TABLE quarantine ADD COLUMN admin_only INTEGER NOT NULL DEFAULT 0;"
+	/* and audit rules move the config revision with their domain's
+	   scope, so that omamori-scand's cache of parsed rules (incoming
+	   mail) is refreshed with its snapshot */
+	OM_CHANGE_TRIGGER("audit_rules", "insert", "new", "domain")
+	OM_CHANGE_TRIGGER("audit_rules", "delete", "old", "domain")
+	OM_CHANGE_TRIGGER("audit_rules", "update", "new", "domain"),
 };
 
 struct om_store_sqlite {
@@ -1751,7 +1761,8 @@ static void om_sqlite_q_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r
 		       OM_COL_TEXT(&q.from), OM_COL_TEXT(&q.subject),
 		       OM_COL_TEXT(&q.score), OM_COL_TEXT(&q.reasons),
 		       OM_COL_INT64(&q.size), OM_COL_INT64(&q.digest),
-		       OM_COL_TEXT(&q.from_address), OM_COL_END);
+		       OM_COL_TEXT(&q.from_address), OM_COL_INT(&q.admin_only),
+		       OM_COL_END);
 	r->cb.quarantined(r->context, &q);
 }
 
@@ -1779,7 +1790,8 @@ static int om_sqlite_quarantine_add(struct om_store *store,
 					    OM_ARG_TEXT(q->subject), OM_ARG_TEXT(q->score),
 					    OM_ARG_TEXT(q->reasons), OM_ARG_INT64(q->size),
 					    OM_ARG_INT64(q->digest),
-					    OM_ARG_TEXT(q->from_address), OM_ARG_END);
+					    OM_ARG_TEXT(q->from_address),
+					    OM_ARG_INT64(q->admin_only != 0), OM_ARG_END);
 
 	return om_sqlite_step_write(s, stmt, "record quarantined mail",
 				    error_r) < 0 ? -1 : 0;

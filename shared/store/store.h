@@ -208,6 +208,8 @@ struct om_store_quarantined {
 	long long digest;	/* the digest that listed it, 0: none yet */
 	const char *from_address;	/* the From: header's address as
 					   Dovecot parsed it, "" when none */
+	int admin_only;		/* 1: only the administrator may release it
+				   (omamorictl quarantine), not its user */
 };
 typedef void om_store_quarantined_cb(void *context,
 				     const struct om_store_quarantined *q);

@@ -8,7 +8,11 @@ the sink, and reads the mail.
 - the text body shown, the attachment downloaded byte for byte; the
   store records the code asked, the view and the download;
 - an HTML-only mail: shown sanitised - no script element, no image (the
-  remote one never fetched: no <img> in the page), the text kept;
+  remote one never fetched: no <img> in the page), the text kept; its
+  "show images" button shows it again with the remote image (still no
+  script), recorded as "view images";
+- the one-time code is stored as BLAKE2b keyed with a key derived from
+  omamori-web's link key (not the plain hash), and still opens the mail;
 - five wrong codes lock the link: the right code then opens nothing;
 - a tampered link is refused.
 
@@ -177,6 +181,47 @@ def html_body_is_shown_without_script_or_image(st):
           "track.gif" not in html, "not sanitised: %r" % html)
     check("[logo]" in html and "https://example.org/" in html, "alt/link lost: %r" % html)
     check(browser().title != "pwned", "a script ran")
+    check(views(st, m).count("view") == 1 and "view images" not in views(st, m),
+          "views before images: %r" % views(st, m))
+    # remote images only when asked: the button shows the page again with
+    # them, still without script, and the store records it
+    click("images")
+    shot("portal-5b-html-images")
+    html = browser().find_element(By.ID, "portal-html").get_attribute("innerHTML")
+    check("<img" in html and "track.gif" in html and "<script" not in html and
+          "javascript:" not in html, "images view: %r" % html)
+    check("no-referrer" in html, "image without referrerpolicy: %r" % html)
+    check(browser().title != "pwned", "a script ran with images")
+    check("view images" in views(st, m), "images view not recorded: %r" % views(st, m))
+
+
+def code_row(st, rcpt):
+    db = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"))
+    try:
+        return db.execute("SELECT id, code FROM portal_codes WHERE recipient = ?",
+                          (rcpt,)).fetchone()
+    finally:
+        db.close()
+
+
+@tap.case
+def the_one_time_code_is_stored_as_a_keyed_hash(st):
+    import hashlib
+    rcpt = "keyed@far.example"
+    m, link = send_portal_mail(st, rcpt)
+    browser().get(link)
+    code = ask_code(st, rcpt, "portal-5c-keyed-code")
+    pid, stored = code_row(st, rcpt)
+    text = b"omamori-portal-code\n" + pid.encode() + b"\0" + rcpt.encode() + b"\0" + code.encode()
+    check(stored != hashlib.blake2b(text, digest_size=32).hexdigest(),
+          "the code's hash is unkeyed: the database alone finds the code")
+    with open(st.conf_value("web_key_path")) as f:
+        web_key = bytes.fromhex(f.read().split()[0])
+    key = hashlib.blake2b(b"omamori-portal-code-key", digest_size=32, key=web_key).digest()
+    check(stored == hashlib.blake2b(text, digest_size=32, key=key).hexdigest(),
+          "the stored hash is not BLAKE2b keyed with the code key")
+    enter_code(code, "portal-5d-keyed-open")
+    check("本文マーカー" in body_text(), "the right code did not open: %r" % body_text()[:300])
 
 
 @tap.case

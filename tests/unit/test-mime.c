@@ -293,6 +293,34 @@ static void test_html_sanitize(void)
 	out = om_html_sanitize("", 0);
 	TAP_OK(out != NULL || 1, "empty input does not crash");
 	free(out);
+	/* remote images, only when the reader asks (issue 17) */
+	{
+		static const char imgs[] =
+			"<p>x</p><img src=\"https://img.example/a.png\" alt=\"a\" onerror=\"x()\" "
+			"style=\"width:1px\" width=\"10\"><img src=\"cid:part1\" alt=\"inline\">"
+			"<img src=\"data:image/png;base64,AAAA\" alt=\"data\">"
+			"<img src=\" javascript:alert(1)\" alt=\"js\">";
+
+		out = om_html_sanitize_images(imgs, sizeof(imgs) - 1, 1);
+		if (out == NULL)
+			out = om_strdup("(null)");
+		TAP_OK( strstr(out, "src=\"https://img.example/a.png\"") != NULL &&
+		       strstr(out, "referrerpolicy=\"no-referrer\"") != NULL &&
+		       strstr(out, "width=\"10\"") != NULL,
+		       "with images: a remote image kept, without a referrer: %s", out);
+		TAP_OK(strstr(out, "onerror") == NULL && strstr(out, "style") == NULL &&
+		       strstr(out, "cid:") == NULL && strstr(out, "data:") == NULL &&
+		       strstr(out, "javascript") == NULL && strstr(out, "[inline]") != NULL &&
+		       strstr(out, "[data]") != NULL && strstr(out, "[js]") != NULL,
+		       "with images: no handler, style, cid, data or javascript image: %s", out);
+		free(out);
+		out = om_html_sanitize_images(imgs, sizeof(imgs) - 1, 0);
+		if (out == NULL)
+			out = om_strdup("(null)");
+		TAP_OK(strstr(out, "<img") == NULL && strstr(out, "[a]") != NULL,
+		       "without: no image: %s", out);
+		free(out);
+	}
 }
 
 int main(void)

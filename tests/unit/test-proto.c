@@ -332,7 +332,7 @@ static void test_bad_headers(void)
 				     100, &type, &len, &error) < 0 && strstr(error, "version 7"),
 	       "other version refused");
 	om_free(&error);
-	TAP_OK(om_proto_parse_header((const unsigned char *)"OMSC\x00\x05\x00\x01\x00\x10\x00\x00",
+	TAP_OK(om_proto_parse_header((const unsigned char *)"OMSC\x00\x06\x00\x01\x00\x10\x00\x00",
 				     100, &type, &len, &error) < 0 && strstr(error, "over the limit"),
 	       "oversized body refused");
 	om_free(&error);
@@ -389,7 +389,7 @@ static void test_fragmented_and_pipelined(void)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		abort();
-	if (write(sv[1], "OMSC\x00\x05\x00\x04\x00\x00\x00\x09" "abc", 15) != 15)
+	if (write(sv[1], "OMSC\x00\x06\x00\x04\x00\x00\x00\x09" "abc", 15) != 15)
 		abort();
 	close(sv[1]);
 	TAP_OK(om_proto_read_frame(sv[0], 5000, 1024, &type, &body, &len, &error) < 0 &&
@@ -480,7 +480,7 @@ static void test_client_answers(void)
 	om_buf_init(&body);
 	res_unknown_action(&body);
 	om_buf_init(&b);
-	om_buf_append(&b, "OMSC\x00\x05\x00\x02", 8);
+	om_buf_append(&b, "OMSC\x00\x06\x00\x02", 8);
 	om_buf_append(&b, (const char[]){ 0, 0, 0, (char)body.len }, 4);
 	om_buf_append(&b, body.data, body.len);
 	ret = scan_against(path, b.data, b.len, &res, &error);
@@ -494,12 +494,12 @@ static void test_client_answers(void)
 	       "a garbled frame is a bad answer (%s)", error);
 	om_free(&error);
 	/* another version */
-	ret = scan_against(path, "OMSC\x00\x06\x00\x02\x00\x00\x00\x00", 12, &res, &error);
-	TAP_OK(ret == OM_SCAND_BAD_ANSWER && strstr(error, "version 6") != NULL,
+	ret = scan_against(path, "OMSC\x00\x09\x00\x02\x00\x00\x00\x00", 12, &res, &error);
+	TAP_OK(ret == OM_SCAND_BAD_ANSWER && strstr(error, "version 9") != NULL,
 	       "another protocol version is a bad answer (%s)", error);
 	om_free(&error);
 	/* a frame type that is no answer to a scan */
-	ret = scan_against(path, "OMSC\x00\x05\x00\x05\x00\x00\x00\x00", 12, &res, &error);
+	ret = scan_against(path, "OMSC\x00\x06\x00\x05\x00\x00\x00\x00", 12, &res, &error);
 	TAP_OK(ret == OM_SCAND_BAD_ANSWER && strstr(error, "unexpected frame type 5") != NULL,
 	       "a PONG to a scan is a bad answer (%s)", error);
 	om_free(&error);
@@ -525,7 +525,7 @@ static void test_client_answers(void)
 	put_field(&body, 16, "clean", 5);
 	put_field(&body, 17, "deliver", 7);
 	om_buf_reset(&b);
-	om_buf_append(&b, "OMSC\x00\x05\x00\x02", 8);
+	om_buf_append(&b, "OMSC\x00\x06\x00\x02", 8);
 	om_buf_append(&b, (const char[]){ 0, 0, 0, (char)body.len }, 4);
 	om_buf_append(&b, body.data, body.len);
 	ret = scan_against(path, b.data, b.len, &res, &error);

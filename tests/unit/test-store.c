@@ -319,7 +319,7 @@ static void test_backends(const char *dir)
 			om_asprintf("%s%s%s", c->prefix, dir, c->suffix);
 		ret = om_store_open(location, OM_STORE_CREATE, 1000, &store, &error);
 		if (c->ok)
-			TAP_OK(ret == 0 && om_store_schema_version(store) == 19, "%s", c->label);
+			TAP_OK(ret == 0 && om_store_schema_version(store) == 20, "%s", c->label);
 		else
 			TAP_OK(ret < 0 && store == NULL && strstr(error, c->error) != NULL,
 			       "%s (%s)", c->label, error != NULL ? error : "");
@@ -420,6 +420,7 @@ struct q_seen {
 	char ids[256];
 	long long digest, size;
 	char subject[64];
+	int admin_only;
 };
 
 static void q_seen_cb(void *context, const struct om_store_quarantined *q)
@@ -431,6 +432,7 @@ static void q_seen_cb(void *context, const struct om_store_quarantined *q)
 		 len > 0 ? " " : "", q->id);
 	seen->digest = q->digest;
 	seen->size = q->size;
+	seen->admin_only = q->admin_only;
 	snprintf(seen->subject, sizeof(seen->subject), "%s", q->subject);
 }
 
@@ -465,6 +467,24 @@ static void test_quarantine(struct om_store *store)
 	TAP_OK(om_store_quarantine_expire(store, "q@example.jp", 1500, &error) == 1,
 	       "retention forgets rows received before its limit");
 	add_quarantined(store, "aaaa", "q@example.jp", 1000, "s@spam.example");
+	{
+		struct om_store_quarantined q = {
+			.id = "dddd", .mailbox = "q@example.jp", .received = 3000,
+			.sender = "", .from = "", .from_address = "", .subject = "",
+			.score = "", .reasons = "audit:rule-1", .admin_only = 1,
+		};
+
+		memset(&seen, 0, sizeof(seen));
+		TAP_OK(om_store_quarantine_add(store, &q, &error) == 0 &&
+		       om_store_quarantine_get(store, "q@example.jp", "dddd", q_seen_cb,
+					       &seen, &error) == 1 && seen.admin_only == 1,
+		       "an admin-only row keeps its flag (v20)");
+		memset(&seen, 0, sizeof(seen));
+		TAP_OK(om_store_quarantine_get(store, "q@example.jp", "aaaa", q_seen_cb,
+					       &seen, &error) == 1 && seen.admin_only == 0,
+		       "other rows are not admin-only");
+		(void)om_store_quarantine_delete(store, "q@example.jp", "dddd", &error);
+	}
 }
 
 struct due_seen {
@@ -606,6 +626,15 @@ static void test_audit(struct om_store *store)
 	list = audit_rules(store, "other.example");
 	TAP_OK(strcmp(list, "1:x;") == 0, "domains apart: %s", list);
 	free(list);
+	{
+		long long before = 0, after = 0;
+
+		TAP_OK(om_store_revision(store, "config", &before, &error) == 0 &&
+		       om_store_audit_add(store, "other.example", 0, "y", 5, &error) == 2 &&
+		       om_store_revision(store, "config", &after, &error) == 0 &&
+		       after > before,
+		       "an audit rule added moves the config revision (scand's cache, v20)");
+	}
 }
 
 /* ---- policy groups (schema v19) ---- */
@@ -1388,7 +1417,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 19, "schema version 19");
+	TAP_OK(om_store_schema_version(store) == 20, "schema version 20");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -1415,7 +1444,7 @@ int main(void)
 	test_billing_days();
 	test_billing(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 19, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 20, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again);
 
