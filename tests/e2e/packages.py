@@ -274,10 +274,19 @@ def start_unit(lab, unit, ready_path):
         os.makedirs(path, exist_ok=True)
         os.chown(path, uid, gid)
         os.chmod(path, mode)
-    argv = ["chroot"]
+    argv = ["chroot", lab.root]
+    # the unit's capability bounding set, no-new-privileges and user, as
+    # systemd would apply them (setpriv, util-linux): a capability the
+    # daemon needs and the unit lacks fails here as it would under systemd
+    argv += ["setpriv"]
+    if "CapabilityBoundingSet" in keys:
+        wanted = [c.lower()[4:] for c in keys["CapabilityBoundingSet"].split()]
+        argv += ["--bounding-set=" + ",".join(["-all"] + ["+" + c for c in wanted])]
+    if keys.get("NoNewPrivileges") == "yes":
+        argv += ["--no-new-privs"]
     if user != "root":
-        argv += ["--userspec=%s:%s" % (user, keys.get("Group", user))]
-    argv += [lab.root] + keys["ExecStart"].split()
+        argv += ["--reuid=" + user, "--regid=" + keys.get("Group", user), "--init-groups"]
+    argv += keys["ExecStart"].split()
     log = open(os.path.join(lab.tmp, unit + ".log"), "w")
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=APT_ENV)
     lab.daemons.append(proc)
