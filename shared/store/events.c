@@ -144,6 +144,29 @@ long om_events_flush(struct om_events *events, struct om_store *store,
 	return (long)count;
 }
 
+size_t om_events_move(struct om_events *from, struct om_events *to,
+		      const char *queue_id)
+{
+	struct om_events_item *items;
+	size_t count, i, dropped = 0;
+
+	pthread_mutex_lock(&from->lock);
+	items = from->items;
+	count = from->count;
+	from->items = NULL;
+	from->count = from->cap = 0;
+	pthread_mutex_unlock(&from->lock);
+	for (i = 0; i < count; i++) {
+		if (queue_id != NULL && *queue_id != '\0' &&
+		    (items[i].ev.queue_id == NULL || *items[i].ev.queue_id == '\0'))
+			items[i].ev.queue_id = queue_id;
+		if (om_events_push(to, &items[i].ev) < 0)
+			dropped++;
+	}
+	om_events_items_free(items, count);
+	return dropped;
+}
+
 unsigned long om_events_take_dropped(struct om_events *events)
 {
 	unsigned long dropped;

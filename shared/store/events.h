@@ -34,6 +34,11 @@ size_t om_events_pending(struct om_events *events);
    counted, never retried forever). */
 long om_events_flush(struct om_events *events, struct om_store *store,
 		     char **error_r);
+/* Moves every event of from to to, with queue_id for those that have
+   none ("" or NULL: as they are): the count that did not fit in to
+   (dropped, counted there). */
+size_t om_events_move(struct om_events *from, struct om_events *to,
+		      const char *queue_id);
 /* The events dropped since the last call (full queue or failed write),
    and zeroes the count. */
 unsigned long om_events_take_dropped(struct om_events *events);
