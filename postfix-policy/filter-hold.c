@@ -855,6 +855,20 @@ static int filter_hold_zip(struct filter_daemon *d, struct om_store *store,
 }
 
 /* Sends a hold already claimed (state sending); writes the answer line. */
+/* The message trace's step of a hold (filter-trace.c): the hold's id
+   starts with the queue id the message had when it was held, which ties
+   this step to the others of the message. */
+static void filter_hold_trace(struct om_store *store, const char *id,
+			      const char *sender, const char *step,
+			      const char *result, const char *detail)
+{
+	char qid[64];
+	size_t len = strcspn(id, "-");
+
+	snprintf(qid, sizeof(qid), "%.*s", (int)(len < sizeof(qid) ? len : 0), id);
+	filter_trace(store, sender, "", qid, NULL, step, result, detail);
+}
+
 static void filter_hold_send(struct filter_daemon *d, struct om_store *store,
 			     const char *id, struct om_buf *answer)
 {
@@ -939,6 +953,7 @@ static void filter_hold_send(struct filter_daemon *d, struct om_store *store,
 		filter_zip_forget(&w, id);	/* the password kept for a retry */
 	}
 	om_log_info("hold %s: released: from=<%s> %s", id, copy.sender, result);
+	filter_hold_trace(store, id, copy.sender, "send", "sent", result);
 	om_buf_printf(answer, "OK %s\n", result);
 	if (!before)
 		filter_smtp_result_free(&res);
@@ -961,6 +976,8 @@ out:
 	free(copy.recipients);
 	om_buf_free(&msg);
 }
+
+static void filter_hold_discarded(struct om_store *store, const char *id, int by_root);
 
 static void filter_hold_command(struct filter_daemon *d, struct om_store *store,
 				const char *line, int by_root, struct om_buf *answer)
@@ -1018,7 +1035,26 @@ static void filter_hold_command(struct filter_daemon *d, struct om_store *store,
 	}
 	filter_hold_spool_unlink(d, id, "");
 	om_log_info("hold %s: discarded", id);
+	filter_hold_discarded(store, id, by_root);
 	om_buf_append_str(answer, "OK discarded\n");
+}
+
+/* A discard's step of the trace: the hold's sender read again (the
+   claim changed only its state). */
+static void filter_hold_discarded(struct om_store *store, const char *id, int by_root)
+{
+	struct filter_hold_copy copy = { 0, NULL, NULL, 0 };
+	char *error = NULL;
+
+	if (om_store_hold_list(store, OM_HOLD_BY_ID, id, 0, filter_hold_copy_cb, &copy,
+			       &error) < 0 || !copy.found) {
+		om_free(&error);
+		return;
+	}
+	filter_hold_trace(store, id, copy.sender, "discard", "discarded",
+			  by_root ? "by the administrator or at expiry" : "by the sender");
+	free(copy.sender);
+	free(copy.recipients);
 }
 
 /* 1 if root or web_user is at the other end (*root_r: root). */

@@ -35,6 +35,7 @@ enum om_quarantine_result {
 /* One quarantined message, strings allocated (om_quarantine_item_free). */
 struct om_quarantine_item {
 	char *id, *mailbox, *sender, *from, *from_address, *subject, *score, *reasons;
+	char *message_id;	/* "" when the row has none (before v20) */
 	long long received, size, digest;
 };
 void om_quarantine_item_free(struct om_quarantine_item *item);
