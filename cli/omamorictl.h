@@ -61,5 +61,6 @@ int ctl_hold_cron(struct ctl *ctl, long long now);
 int ctl_hold_ask(struct ctl *ctl, enum om_hold_op op, const char *id);
 int ctl_cmd_brake(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_audit(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_trace(struct ctl *ctl, int argc, char **argv);
 
 #endif
