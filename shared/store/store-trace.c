@@ -232,12 +232,35 @@ static void om_trace_row_cb(void *context, unsigned int message,
 	om_trace_key_add(m->qids, &m->qid_count, ev->queue_id);
 }
 
+/* Steps of one second in the order they happen to a message (the writers
+   are several processes, each writing when it can: a row id says nothing
+   of the order across them). */
+static int om_trace_step_rank(const char *step)
+{
+	static const char *const order[] = {
+		"policy", "scan", "deliver", "quarantine", "audit", "zip", "portal",
+		"hold", "refuse", "send", "discard", "release", "delete", "click",
+	};
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(order); i++) {
+		if (strcmp(step, order[i]) == 0)
+			return (int)i;
+	}
+	return (int)OM_N_ELEMENTS(order);
+}
+
 static int om_trace_row_order(const void *a, const void *b)
 {
 	const struct om_trace_row *x = a, *y = b;
+	int rx, ry;
 
 	if (x->ev.at != y->ev.at)
 		return x->ev.at < y->ev.at ? -1 : 1;
+	rx = om_trace_step_rank(x->ev.step);
+	ry = om_trace_step_rank(y->ev.step);
+	if (rx != ry)
+		return rx < ry ? -1 : 1;
 	return x->ev.id < y->ev.id ? -1 : x->ev.id > y->ev.id;
 }
 
