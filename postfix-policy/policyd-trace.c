@@ -13,8 +13,12 @@
  * answers wait here, per Postfix instance, until a later request of the
  * same instance carries the queue id (the next RCPT, DATA or
  * END-OF-MESSAGE), or POLICYD_TRACE_WAIT seconds (then they are written
- * without it: a message refused at its only RCPT has none).  Waiting
- * answers are bounded by POLICYD_TRACE_INSTANCES; the written queue by
+ * without it: a message refused at its only RCPT has none).  A message is
+ * forgotten at its END-OF-MESSAGE, or POLICYD_TRACE_WAIT seconds after
+ * its first answer.  Messages remembered are bounded by
+ * POLICYD_TRACE_INSTANCES (past it, answers are written without waiting
+ * for their queue id), answers per message by POLICYD_TRACE_PER_INSTANCE,
+ * and the written queue by
  * OM_EVENTS_BOUND (store/events.h); what does not fit is dropped and
  * counted in the log.
  */
@@ -30,14 +34,14 @@
 /* Seconds a message's answers wait for its queue id. */
 #define POLICYD_TRACE_WAIT 30
 /* Messages whose answers wait at once, and answers per message. */
-#define POLICYD_TRACE_INSTANCES 5000
+#define POLICYD_TRACE_INSTANCES 20000
 #define POLICYD_TRACE_PER_INSTANCE 64
 
 /* One message's answers (one instance), waiting for its queue id. */
 struct policyd_trace_instance {
 	struct om_events *waiting;
 	/* its accepted recipients, for a whole-message answer at DATA */
-	char *recipients[POLICYD_TRACE_PER_INSTANCE];
+	char **recipients;
 	size_t recipient_count;
 	char queue_id[64];
 	time_t first;
@@ -59,6 +63,7 @@ static void policyd_trace_instance_free(void *value)
 	om_events_free(&inst->waiting);
 	for (i = 0; i < inst->recipient_count; i++)
 		free(inst->recipients[i]);
+	free(inst->recipients);
 	free(inst);
 }
 
@@ -110,8 +115,11 @@ policyd_trace_instance(struct policyd_trace *trace, const char *instance, time_t
 static void policyd_trace_remember_recipient(struct policyd_trace_instance *inst,
 					     const char *recipient)
 {
-	if (*recipient != '\0' && inst->recipient_count < POLICYD_TRACE_PER_INSTANCE)
-		inst->recipients[inst->recipient_count++] = om_strdup(recipient);
+	if (*recipient == '\0' || inst->recipient_count >= POLICYD_TRACE_PER_INSTANCE)
+		return;
+	inst->recipients = om_realloc(inst->recipients, (inst->recipient_count + 1) *
+				      sizeof(*inst->recipients));
+	inst->recipients[inst->recipient_count++] = om_strdup(recipient);
 }
 
 /* The event of an answer to req for recipient (its domain, or the
@@ -202,11 +210,16 @@ void policyd_trace_answer(struct policyd_trace *trace,
 	free(result);
 	free(detail);
 queue_id:
-	if (*req->queue_id != '\0' && *req->instance != '\0') {
-		inst = om_hash_get(trace->instances, req->instance);
-		if (inst != NULL && inst->queue_id[0] == '\0' &&
-		    om_strlcpy(inst->queue_id, req->queue_id, sizeof(inst->queue_id)) == 0)
-			policyd_trace_release(trace, inst);
+	if (*req->instance == '\0' ||
+	    (inst = om_hash_get(trace->instances, req->instance)) == NULL)
+		return;
+	if (*req->queue_id != '\0' && inst->queue_id[0] == '\0' &&
+	    om_strlcpy(inst->queue_id, req->queue_id, sizeof(inst->queue_id)) == 0)
+		policyd_trace_release(trace, inst);
+	/* the message's last request: nothing more will come for it */
+	if (policyd_trace_is_state(req, "END-OF-MESSAGE")) {
+		policyd_trace_release(trace, inst);
+		policyd_trace_instance_free(om_hash_delete(trace->instances, req->instance));
 	}
 }
 
