@@ -826,8 +826,10 @@ static void policyd_timers(struct policyd *d)
 	/* the trace's batch: every OM_EVENTS_FLUSH_MS, or sooner when
 	   OM_EVENTS_FLUSH_COUNT answers wait */
 	if (om_now_ms() >= d->next_trace || policyd_trace_due(d->trace)) {
+		/* the counter moves with our own write: the next refresh reads
+		   the config revision once and finds nothing changed (not set
+		   here: another's commit in the meantime would be missed) */
 		policyd_trace_flush(d->trace, d->store, now, 0);
-		d->store_counter = om_store_change_counter(d->store);
 		d->next_trace = om_now_ms() + OM_EVENTS_FLUSH_MS;
 	}
 	if (now >= d->next_refresh) {
