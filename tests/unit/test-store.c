@@ -4,6 +4,7 @@
  * domain is a mailbox), the values in effect with their source, the list
  * limit in imports, and the change log (which scopes changed). */
 #include "tap.h"
+#include "store/events.h"
 #include "store/lists.h"
 #include "store/settings.h"
 #include "store/store.h"
@@ -1183,6 +1184,45 @@ static void test_trace_bounds(struct om_store *store)
 	free(error);
 }
 
+/* the bounded queue policyd and scand batch their events through */
+static void test_events_queue(struct om_store *store)
+{
+	struct om_events *queue = om_events_new(2), *waiting = om_events_new(8);
+	struct om_store_event ev;
+	struct om_trace_query q;
+	struct trace_seen t;
+	char *error = NULL;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.at = 5000;
+	ev.domain = "queue.test";
+	ev.recipient = "a@queue.test";
+	ev.step = "policy";
+	ev.result = "DUNNO";
+	TAP_OK(om_events_push(waiting, &ev) == 0, "an answer waits for its queue id");
+	TAP_OK(om_events_move(waiting, queue, "QQ1") == 0 && om_events_pending(waiting) == 0 &&
+	       om_events_pending(queue) == 1, "moved to the queue with the queue id");
+	ev.step = "scan";
+	ev.result = "clean";
+	ev.queue_id = "QQ1";
+	ev.message_id = "q1@queue.test";
+	TAP_OK(om_events_push(queue, &ev) == 0, "a second event fits");
+	TAP_OK(om_events_push(queue, &ev) < 0 && om_events_take_dropped(queue) == 1 &&
+	       om_events_take_dropped(queue) == 0, "past the bound: dropped and counted once");
+	TAP_OK(om_events_flush(queue, store, &error) == 2 && om_events_pending(queue) == 0,
+	       "a flush writes the batch and empties the queue");
+	om_free(&error);
+	memset(&q, 0, sizeof(q));
+	q.message_id = "q1@queue.test";
+	TAP_OK(trace(store, "queue.test", &q, &t) == 1 &&
+	       strcmp(t.text, "1:policy/DUNNO 1:scan/clean ") == 0,
+	       "the waiting answer got the queue id that ties it to the scan (%s)", t.text);
+	TAP_OK(om_events_flush(queue, store, &error) == 0, "an empty flush writes nothing");
+	om_events_free(&queue);
+	om_events_free(&waiting);
+	TAP_OK(queue == NULL, "free sets the pointer to NULL");
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/om-test-store-XXXXXX", *path, *error = NULL;
@@ -1220,6 +1260,7 @@ int main(void)
 	test_audit(store);
 	test_trace(store);
 	test_trace_bounds(store);
+	test_events_queue(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
 	       om_store_schema_version(again) == 20, "re-running the migration is harmless");
 	{
