@@ -27,6 +27,7 @@
 #include "audit/audit.h"
 #include "lib/util.h"
 #include "mail/mime.h"
+#include "store/admins.h"
 #include "store/settings.h"
 #include "store/store.h"
 
@@ -91,8 +92,12 @@ static int ctl_audit_add(struct ctl *ctl, int argc, char **argv)
 	if (ret < 0)
 		return ctl_fail(error);
 	if (ret == 0) {
-		if (om_store_domain_set(store, domain, OM_FEATURE_OUTBOUND_AUDIT, "on",
-					&error) < 0)
+		char who[64];
+
+		/* recorded in the domain's change log, as domain set is */
+		ctl_who(who, sizeof(who));
+		if (om_settings_domain_change(store, who, OM_KEY_DOMAIN, domain,
+					      OM_FEATURE_OUTBOUND_AUDIT, "on", &error) < 0)
 			return ctl_fail(error);
 		printf("%s: %s on\n", domain, OM_FEATURE_OUTBOUND_AUDIT);
 	} else if (strcmp(value, "on") != 0) {

@@ -11,6 +11,7 @@
  */
 #include "omamorictl.h"
 #include "lib/csv.h"
+#include "store/admins.h"
 #include "store/lists.h"
 #include "decide/policy.h"
 #include "store/settings.h"
@@ -166,9 +167,22 @@ static int ctl_list_change(struct ctl *ctl, int add, const char *word,
 	}
 	/* the per-mailbox limit and the user allow-list switch; domain and
 	   global lists are the admin's */
-	ret = add ? om_lists_add(ctl_store(ctl, 0), scope, type, kind, entry,
-				 ctl->config->list_max_entries, &error) :
-		om_store_list_delete(ctl_store(ctl, 0), scope, kind, entry, &error);
+	if (type != OM_KEY_MAILBOX) {
+		/* a domain's or the global list: recorded in the change log,
+		   on the path omamori-web's admin pages take */
+		const char *entries[1] = { entry };
+		char who[64];
+
+		ctl_who(who, sizeof(who));
+		ret = om_admins_lists_change(ctl_store(ctl, 0), who, scope, type, kind,
+					     entries, 1, add, 0, &error);
+		if (ret == 0 && add)
+			ret = 1;
+	} else {
+		ret = add ? om_lists_add(ctl_store(ctl, 0), scope, type, kind, entry,
+					 ctl->config->list_max_entries, &error) :
+			om_store_list_delete(ctl_store(ctl, 0), scope, kind, entry, &error);
+	}
 	if (ret < 0) {
 		ret = ctl_error("%s", error);
 		free(error);

@@ -4,6 +4,7 @@
  * store call; the lookup order lives in settings.c, not here.
  */
 #include "omamorictl.h"
+#include "store/admins.h"
 #include "store/settings.h"
 #include "lib/util.h"
 
@@ -45,16 +46,27 @@ static int ctl_any_key(const char *word, enum om_settings_key *type_r,
 	return 0;
 }
 
-/* "(mailbox)", "(domain example.jp)", "(global)", "(default)". */
-static const char *ctl_source_text(const char *source, enum om_settings_key type,
-				   const char *key, char *buf, size_t size)
+/* "(mailbox)", "(group B)", "(domain example.jp)", "(global)",
+   "(default)". */
+static const char *ctl_source_text(struct ctl *ctl, const char *source,
+				   enum om_settings_key type, const char *key,
+				   char *buf, size_t size)
 {
 	const char *domain = type == OM_KEY_MAILBOX ? om_settings_domain_of(key) : key;
+	struct om_settings_source src;
+	char *group, *error = NULL;
 
-	if (strcmp(source, "domain") == 0)
+	if (strcmp(source, "domain") == 0) {
 		(void)snprintf(buf, size, "(domain %s)", domain);
-	else
+	} else if (strcmp(source, "group") == 0) {
+		om_settings_store_source(ctl_store(ctl, 0), &src);
+		group = om_settings_group_of(&src, key, &error);
+		(void)snprintf(buf, size, "(group %s)", group != NULL ? group : "?");
+		free(group);
+		free(error);
+	} else {
 		(void)snprintf(buf, size, "(%s)", source);
+	}
 	return buf;
 }
 
@@ -148,7 +160,7 @@ static int ctl_sub_get_one(struct ctl *ctl, const char *mailbox,
 		return ctl_fail(error);
 	}
 	printf("%s\t%s\t%s\t%s\n", mailbox, feature, om_settings_state_name(state),
-	       ctl_source_text(source, OM_KEY_MAILBOX, mailbox, buf, sizeof(buf)));
+	       ctl_source_text(ctl, source, OM_KEY_MAILBOX, mailbox, buf, sizeof(buf)));
 	return CTL_EXIT_OK;
 }
 
@@ -230,11 +242,50 @@ static int ctl_check_mailbox_setting(const char *word, const char *name)
 {
 	if (name == NULL || om_settings_per_mailbox(name))
 		return 0;
-	return ctl_error("'%s' cannot be set per mailbox (these can: language "
+	return ctl_error("'%s' cannot be set per mailbox (these can: group language "
 			 "spam-action spam-threshold spam-quarantine-threshold "
-			 "spam-tag)%s", name,
+			 "spam-tag ...; a policy group carries outbound settings: "
+			 "omamorictl group set)%s", name,
 			 strchr(word, '@') == NULL && strchr(word, ':') == NULL ?
 			 "; a domain without a dot is written domain:NAME" : "");
+}
+
+/* mailbox set MAILBOX group NAME|none: the group must be one of the
+   mailbox's domain (omamorictl group set makes it); none leaves it. */
+static int ctl_mailbox_group(struct ctl *ctl, enum om_settings_key type,
+			     const char *key, const char *value)
+{
+	const char *domain = om_settings_domain_of(key);
+	char *error = NULL;
+	int ret;
+
+	if (type != OM_KEY_MAILBOX)
+		return ctl_error("group is a mailbox's setting: omamorictl mailbox set "
+				 "MAILBOX group NAME (a domain's groups: omamorictl group)");
+	if (om_settings_domain_check(OM_SETTING_GROUP, value, &error) < 0)
+		return ctl_fail(error);
+	if (strcmp(value, "none") == 0) {
+		if (om_store_domain_delete(ctl_store(ctl, 0), key, OM_SETTING_GROUP,
+					   &error) < 0)
+			return ctl_fail(error);
+		printf("%s group none\n", key);
+		return CTL_EXIT_OK;
+	}
+	ret = *domain == '\0' ? 0 :
+		om_store_group_exists(ctl_store(ctl, 0), domain, value, &error);
+	if (ret < 0)
+		return ctl_fail(error);
+	if (ret == 0)
+		return ctl_error("%s has no policy group '%s' (make it with: omamorictl "
+				 "group set %s %s SETTING VALUE; see omamorictl group list "
+				 "%s)", *domain != '\0' ? domain : key, value,
+				 *domain != '\0' ? domain : "DOMAIN", value,
+				 *domain != '\0' ? domain : "");
+	if (om_store_domain_set(ctl_store(ctl, 0), key, OM_SETTING_GROUP, value,
+				&error) < 0)
+		return ctl_fail(error);
+	printf("%s group %s\n", key, value);
+	return CTL_EXIT_OK;
 }
 
 /* Domain settings, and (key a mailbox) a mailbox's refinements, which
@@ -243,15 +294,20 @@ static int ctl_domain_set(struct ctl *ctl, enum om_settings_key type,
 			  const char *word, const char *key, const char *name,
 			  const char *value)
 {
-	char *error = NULL;
+	char *error = NULL, who[64];
 	int ret;
 
+	if (strcmp(name, OM_SETTING_GROUP) == 0)
+		return ctl_mailbox_group(ctl, type, key, value);
 	if (type == OM_KEY_MAILBOX && (ret = ctl_check_mailbox_setting(word, name)) != 0)
 		return ret;
 	if ((ret = ctl_check_exclusive(ctl, type, key, name, value)) != 0)
 		return ret;
-	if (om_settings_domain_check(name, value, &error) < 0 ||
-	    om_store_domain_set(ctl_store(ctl, 0), key, name, value, &error) < 0) {
+	/* checked and recorded in the change log on the one path the web's
+	   admin pages take too */
+	ctl_who(who, sizeof(who));
+	if (om_settings_domain_change(ctl_store(ctl, 0), who, type, key, name, value,
+				      &error) < 0) {
 		return ctl_fail(error);
 	}
 	printf("%s %s %s\n", key, name, value);
@@ -262,7 +318,7 @@ static int ctl_domain_set(struct ctl *ctl, enum om_settings_key type,
 static int ctl_domain_unset(struct ctl *ctl, enum om_settings_key type,
 			    const char *word, const char *key, const char *name)
 {
-	char *error = NULL;
+	char *error = NULL, who[64];
 	int ret;
 
 	if (type == OM_KEY_MAILBOX && (ret = ctl_check_mailbox_setting(word, name)) != 0)
@@ -270,10 +326,21 @@ static int ctl_domain_unset(struct ctl *ctl, enum om_settings_key type,
 	if (!om_settings_domain_valid(name))
 		return ctl_error("unknown domain setting '%s' (known: %s)", name,
 				 om_settings_domain_names());
-	if (om_store_domain_delete(ctl_store(ctl, 0), key, name, &error) < 0) {
+	ctl_who(who, sizeof(who));
+	if (om_settings_domain_change(ctl_store(ctl, 0), who, type, key, name, NULL,
+				      &error) < 0) {
 		return ctl_fail(error);
 	}
 	return CTL_EXIT_OK;
+}
+
+/* What mailbox get shows: the settings a mailbox may refine, and those its
+   policy group may carry (features are sub get's: a mailbox's own
+   subscription row comes first there). */
+static int ctl_mailbox_shows(const char *name)
+{
+	return om_settings_per_mailbox(name) ||
+		(om_settings_per_group(name) && !om_settings_feature_valid(name));
 }
 
 /* One setting's value in effect for key, and where it comes from. */
@@ -290,7 +357,7 @@ static int ctl_domain_get_one(struct ctl *ctl, enum om_settings_key type,
 		return ctl_fail(error);
 	}
 	printf("%s\t%s\t%s\t%s\n", key, name, value != NULL ? value : "",
-	       ctl_source_text(source, type, key, buf, sizeof(buf)));
+	       ctl_source_text(ctl, source, type, key, buf, sizeof(buf)));
 	free(value);
 	return CTL_EXIT_OK;
 }
@@ -315,7 +382,8 @@ static int ctl_domain_get(struct ctl *ctl, enum om_settings_key type,
 		next = strchr(p, ' ');
 		if (next != NULL)
 			*next++ = '\0';
-		if (type != OM_KEY_MAILBOX || om_settings_per_mailbox(p))
+		if (type == OM_KEY_MAILBOX ? ctl_mailbox_shows(p) :
+		    strcmp(p, OM_SETTING_GROUP) != 0)
 			ret = ctl_domain_get_one(ctl, type, key, p);
 	}
 	free(names);
@@ -330,8 +398,10 @@ static int ctl_settings_cmd(struct ctl *ctl, int argc, char **argv,
 	if (argc == 4 && strcmp(argv[0], "set") == 0)
 		return ctl_domain_set(ctl, type, argv[1], key, argv[2], argv[3]);
 	if (argc == 2 || argc == 3) {
-		if (strcmp(argv[0], "get") == 0) {
+		/* "show": the same as get (what issue 18 calls it) */
+		if (strcmp(argv[0], "get") == 0 || strcmp(argv[0], "show") == 0) {
 			if (type == OM_KEY_MAILBOX && argc == 3 &&
+			    !ctl_mailbox_shows(argv[2]) &&
 			    ctl_check_mailbox_setting(argv[1], argv[2]) != 0)
 				return CTL_EXIT_ERROR;
 			return ctl_domain_get(ctl, type, key, argc == 3 ? argv[2] : NULL);
@@ -356,7 +426,7 @@ int ctl_cmd_domain(struct ctl *ctl, int argc, char **argv)
 		if ((ret = ctl_settings_cmd(ctl, argc, argv, type, key)) >= 0)
 			return ret;
 	}
-	return ctl_error("usage: domain set DOMAIN NAME VALUE | domain get DOMAIN "
+	return ctl_error("usage: domain set DOMAIN NAME VALUE | domain get|show DOMAIN "
 			 "[NAME] | domain unset DOMAIN NAME | domain list [DOMAIN]  "
 			 "(DOMAIN: a name with a dot, domain:NAME, or \"*\" = global)");
 }
@@ -372,7 +442,7 @@ int ctl_cmd_mailbox(struct ctl *ctl, int argc, char **argv)
 		if ((ret = ctl_settings_cmd(ctl, argc, argv, OM_KEY_MAILBOX, key)) >= 0)
 			return ret;
 	}
-	return ctl_error("usage: mailbox set MAILBOX NAME VALUE | mailbox get MAILBOX "
+	return ctl_error("usage: mailbox set MAILBOX NAME VALUE | mailbox get|show MAILBOX "
 			 "[NAME] | mailbox unset MAILBOX NAME  (NAME: language spam-action "
 			 "spam-threshold spam-quarantine-threshold spam-tag; MAILBOX: "
 			 "local@domain, a user name without a domain, or user:NAME)");

@@ -65,7 +65,10 @@ static void ctl_usage(FILE *out)
 		"usage: omamorictl [-c config] COMMAND ...\n"
 		"       omamorictl --help | -h | help    this text (exit 0)\n"
 		"  init                                  create or upgrade the store\n"
-		"  config                                print the effective configuration\n"
+		"  config [man]                          print the effective configuration (man:\n"
+		"                                        omamori.conf(5) from the same table)\n"
+		"  setup --print [main|master|dovecot]   the lines to add to Postfix and Dovecot,\n"
+		"                                        with this system's paths\n"
 		"  sub set MAILBOX FEATURE on|paused|off subscribe a mailbox\n"
 		"  sub get MAILBOX [FEATURE]             each feature's state and where it comes from\n"
 		"  sub del MAILBOX FEATURE               back to the domain default\n"
@@ -103,9 +106,20 @@ static void ctl_usage(FILE *out)
 		"  brake lift LOGIN [--release|--discard]   lift it; send or drop its held mail\n"
 		"  audit add DOMAIN [--at N] 'RULE'      a domain's audit rule (doc/audit.md)\n"
 		"  audit del DOMAIN N | show [DOMAIN]    remove one; list them in order\n"
+		"  admin add DOMAIN ADDRESS [admin|deputy|operator] [--rights R,...]\n"
+		"                                        a domain's admin (operator: DOMAIN \"*\")\n"
+		"  admin del DOMAIN ADDRESS | list [DOMAIN]  remove one; list them\n"
+		"  admin log DOMAIN [N]                  the domain's change log, newest first\n"
 		"  audit test RULES MESSAGE [--in] [--from A] [--to A]...\n"
 		"                                        which rule fires and why (RULES: a\n"
 		"                                        domain, or a file of rules)\n"
+		"  group set DOMAIN NAME SETTING VALUE   a policy group (at most 4 a domain) and its\n"
+		"                                        setting: internal-only, outbound ones (doc/admin.md)\n"
+		"  group unset DOMAIN NAME SETTING | show DOMAIN [NAME] | list [DOMAIN] | del DOMAIN NAME\n"
+		"  mailbox set MAILBOX group NAME|none   put a mailbox in a group (or in none)\n"
+		"  billing --month YYYY-MM [--format csv|json] [--domain DOMAIN]\n"
+		"                                        mailboxes on, paused, off per domain and\n"
+		"                                        feature, and the days each was on\n"
 		"  urls import FILE [--format F] [--source NAME] [--verdict block|warn] [--expires DAYS]\n"
 		"                                        a feed (urlhaus, phishtank-csv, phishtank-json,\n"
 		"                                        openphish, list; detected), replacing its entries\n"
@@ -113,10 +127,15 @@ static void ctl_usage(FILE *out)
 		"  urls del URL|HOST [--source NAME]     remove an entry\n"
 		"  urls check URL|HOST                   normalised form, registrable domain, verdict\n"
 		"  urls list|count [--source NAME]       the URL reputation store's entries\n"
+		"  selftest DOMAIN --mailbox ADDRESS [--timeout SECONDS] [--keep] [--dmarc-domain D]\n"
+		"                                        test mail through Postfix: clean, EICAR,\n"
+		"                                        GTUBE, DMARC fail; each checked against\n"
+		"                                        the mailbox's settings (exit 1: a step failed)\n"
 		"MAILBOX: local@domain, or a user name without a domain (user:NAME if it\n"
 		"  has a dot); DOMAIN: a name with a dot, or domain:NAME; \"*\": global\n"
 		"features: %s\n"
-		"exit status: 0 done, 1 (scan) not clean, 2 usage, bad input or error\n",
+		"exit status: 0 done, 1 (scan) not clean, (selftest) a step failed, 2 usage,\n"
+		"  bad input or error\n",
 		om_settings_feature_names());
 }
 
@@ -231,16 +250,23 @@ static int ctl_cmd_init(struct ctl *ctl, int argc, char **argv)
 	return ret != CTL_EXIT_OK ? ret : ctl_init_isolate_key(ctl);
 }
 
+/* omamorictl config: every parameter with the value in effect, as
+   postconf prints Postfix's; config man: omamori.conf(5) from the same
+   table (the build makes the installed page with it). */
 static int ctl_cmd_config(struct ctl *ctl, int argc, char **argv)
 {
-	char *dump;
+	char *text, *error = NULL;
 
-	(void)argv;
-	if (argc != 0)
-		return ctl_error("usage: omamorictl config (no arguments)");
-	dump = om_config_dump(ctl->config);
-	fputs(dump, stdout);
-	free(dump);
+	if (argc == 1 && strcmp(argv[0], "man") == 0) {
+		if ((text = om_config_man(OM_VERSION, &error)) == NULL)
+			return ctl_fail(error);
+	} else if (argc == 0) {
+		text = om_config_dump(ctl->config);
+	} else {
+		return ctl_error("usage: omamorictl config [man]");
+	}
+	fputs(text, stdout);
+	free(text);
 	return CTL_EXIT_OK;
 }
 
@@ -270,6 +296,11 @@ static const struct ctl_command {
 	{ "brake", ctl_cmd_brake },
 	{ "urls", ctl_cmd_urls },
 	{ "audit", ctl_cmd_audit },
+	{ "selftest", ctl_cmd_selftest },
+	{ "group", ctl_cmd_group },
+	{ "billing", ctl_cmd_billing },
+	{ "setup", ctl_cmd_setup },
+	{ "admin", ctl_cmd_admin },
 	{ "trace", ctl_cmd_trace },
 };
 
@@ -295,7 +326,7 @@ static enum ctl_exit ctl_exit_status(const struct ctl_command *cmd, int ret)
 	case CTL_EXIT_ERROR:
 		return (enum ctl_exit)ret;
 	case CTL_EXIT_NOT_CLEAN:
-		if (cmd->run == ctl_cmd_scan)
+		if (cmd->run == ctl_cmd_scan || cmd->run == ctl_cmd_selftest)
 			return CTL_EXIT_NOT_CLEAN;
 		break;
 	}

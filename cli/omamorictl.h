@@ -3,6 +3,7 @@
 #define OMAMORICTL_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "lib/om-config.h"
 #include "quarantine/hold.h"
@@ -13,7 +14,8 @@
    reads a stray value as "clean" or "not clean". */
 enum ctl_exit {
 	CTL_EXIT_OK = 0,	/* done; scan: clean */
-	CTL_EXIT_NOT_CLEAN = 1,	/* scan: virus, spam or unscanned */
+	CTL_EXIT_NOT_CLEAN = 1,	/* scan: virus, spam or unscanned;
+				   selftest: a step failed */
 	CTL_EXIT_ERROR = 2,	/* usage, bad input or error */
 };
 
@@ -61,6 +63,16 @@ int ctl_hold_cron(struct ctl *ctl, long long now);
 int ctl_hold_ask(struct ctl *ctl, enum om_hold_op op, const char *id);
 int ctl_cmd_brake(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_audit(struct ctl *ctl, int argc, char **argv);
+/* omamorictl selftest (cmd-selftest.c): CTL_EXIT_NOT_CLEAN when a step
+   failed. */
+int ctl_cmd_selftest(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_group(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_billing(struct ctl *ctl, int argc, char **argv);
+/* omamorictl setup --print (cmd-setup.c) */
+int ctl_cmd_setup(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_admin(struct ctl *ctl, int argc, char **argv);
+/* "omamorictl (uid N)": who made a change, for the change log. */
+void ctl_who(char *buf, size_t size);
 int ctl_cmd_trace(struct ctl *ctl, int argc, char **argv);
 
 #endif

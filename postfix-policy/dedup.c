@@ -45,6 +45,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "milter-listen.h"
 #include "dedup-mark.h"
 #include "lib/daemon.h"
 #include "lib/log.h"
@@ -224,34 +225,6 @@ static struct smfiDesc dedup_desc = {
 	.xxfi_negotiate = dedup_negotiate,
 };
 
-/* As root: libmilter makes the socket; it becomes root's, group
-   filter_socket_group, 0660. */
-static int dedup_listen(const struct om_config *c, char **error_r)
-{
-	struct group *gr = getgrnam(c->filter_socket_group);
-	char *conn = om_asprintf("unix:%s", c->dedup_listen);
-	int ret = -1;
-
-	if (gr == NULL) {
-		*error_r = om_asprintf("filter_socket_group: unknown group '%s'",
-				       c->filter_socket_group);
-	} else if (smfi_setconn(conn) != MI_SUCCESS ||
-		   smfi_opensocket(1) != MI_SUCCESS) {
-		*error_r = om_asprintf("dedup_listen %s: cannot listen (is the "
-				       "directory there?)", c->dedup_listen);
-	} else if (geteuid() == 0 && chown(c->dedup_listen, 0, gr->gr_gid) < 0) {
-		*error_r = om_asprintf("dedup_listen %s: chown: %s", c->dedup_listen,
-				       strerror(errno));
-	} else if (chmod(c->dedup_listen, 0660) < 0) {
-		*error_r = om_asprintf("dedup_listen %s: chmod: %s", c->dedup_listen,
-				       strerror(errno));
-	} else {
-		ret = 0;
-	}
-	free(conn);
-	return ret;
-}
-
 /* After the drop: the filter's spool, ours to write. */
 static int dedup_open_spool(const struct om_config *c, char **error_r)
 {
@@ -296,7 +269,8 @@ int main(int argc, char **argv)
 	om_log_open("omamori-dedup", strcmp(config->log, "syslog") == 0);
 	if (smfi_register(dedup_desc) != MI_SUCCESS)
 		om_fatal("smfi_register failed");
-	if (dedup_listen(config, &error) < 0 ||
+	if (om_milter_listen("dedup_listen", config->dedup_listen,
+			     config->filter_socket_group, &error) < 0 ||
 	    om_daemon_drop_privileges(config->filter_user, &error) < 0 ||
 	    dedup_open_spool(config, &error) < 0)
 		om_fatal("%s", error);

@@ -60,6 +60,7 @@
 #include "mail/mime.h"
 #include "notice/notify.h"
 #include "quarantine/hold.h"
+#include "store/admins.h"
 #include "store/settings.h"
 #include "store/store.h"
 
@@ -979,16 +980,76 @@ out:
 	om_buf_free(&msg);
 }
 
+static void filter_hold_act(struct filter_daemon *d, struct om_store *store,
+			    const char *id, int release, int by_root,
+			    struct om_buf *answer);
+
+struct filter_hold_admin_row {
+	enum om_hold_state state;
+	char *mailbox;
+};
+
+static void filter_hold_admin_row_cb(void *context, const struct om_store_hold *h)
+{
+	struct filter_hold_admin_row *r = context;
+
+	r->state = h->state;
+	free(r->mailbox);
+	r->mailbox = om_strdup(h->mailbox);
+}
+
+/* ADMIN-RELEASE|ADMIN-DISCARD <id> <admin> (issue 18): acted on only when
+   the hold is kept for the administrator and the store says admin holds
+   the holds right in its sender's domain; else "STATE none" (nothing said
+   of a hold that is not this admin's). */
+static void filter_hold_admin_command(struct filter_daemon *d, struct om_store *store,
+				      const char *line, struct om_buf *answer)
+{
+	struct filter_hold_admin_row row = { OM_HOLD_NONE, NULL };
+	char *copy = om_strdup(line + 14), *admin, *error = NULL;
+	int release = line[6] == 'R', rights = 0;
+
+	admin = strchr(copy, ' ');
+	if (admin != NULL)
+		*admin++ = '\0';
+	if (admin == NULL || !om_hold_id_valid(copy) ||
+	    om_store_hold_list(store, OM_HOLD_BY_ID, copy, 0, filter_hold_admin_row_cb,
+			       &row, &error) < 0 ||
+	    (row.mailbox != NULL &&
+	     (rights = om_admins_rights_of(store, admin, om_settings_domain_of(row.mailbox),
+					   &error)) < 0)) {
+		if (error != NULL) {
+			om_log_error("hold %s: %s", copy, error);
+			free(error);
+			om_buf_append_str(answer, "FAIL store unavailable\n");
+		} else {
+			om_buf_append_str(answer, "STATE none\n");
+		}
+	} else if (row.mailbox == NULL || row.state != OM_HOLD_ADMIN ||
+		   (rights & OM_ADMIN_HOLDS) == 0) {
+		om_log_info("hold %s: %s by %s refused (state %s, right %s)", copy,
+			    release ? "release" : "discard", admin,
+			    om_store_hold_state_name(row.state),
+			    (rights & OM_ADMIN_HOLDS) != 0 ? "yes" : "no");
+		om_buf_printf(answer, "STATE %s\n", row.mailbox != NULL &&
+			      (rights & OM_ADMIN_HOLDS) != 0 ?
+			      om_store_hold_state_name(row.state) : "none");
+	} else {
+		om_log_info("hold %s: %s by the domain administrator %s", copy,
+			    release ? "release" : "discard", admin);
+		filter_hold_act(d, store, copy, release, 1, answer);
+	}
+	free(row.mailbox);
+	free(copy);
+}
 static void filter_hold_discarded(struct filter_daemon *d, struct om_store *store,
 				  const char *id, int by_root);
 
 static void filter_hold_command(struct filter_daemon *d, struct om_store *store,
 				const char *line, int by_root, struct om_buf *answer)
 {
-	enum om_hold_state state;
 	const char *id;
-	char *error = NULL;
-	int release, ret;
+	int release;
 
 	if (strncmp(line, "ZIPPASS ", 8) == 0) {
 		if (!om_hold_id_valid(line + 8))
@@ -999,6 +1060,10 @@ static void filter_hold_command(struct filter_daemon *d, struct om_store *store,
 	}
 	if (strncmp(line, "PORTALCODE ", 11) == 0) {
 		filter_portal_code_send(d, store, line + 11, answer);
+		return;
+	}
+	if (strncmp(line, "ADMIN-RELEASE ", 14) == 0 || strncmp(line, "ADMIN-DISCARD ", 14) == 0) {
+		filter_hold_admin_command(d, store, line, answer);
 		return;
 	}
 	if (strncmp(line, "RELEASE ", 8) == 0) {
@@ -1015,9 +1080,23 @@ static void filter_hold_command(struct filter_daemon *d, struct om_store *store,
 		om_buf_append_str(answer, "STATE none\n");
 		return;
 	}
+	filter_hold_act(d, store, id, release, by_root, answer);
+}
+
+/* Claims hold id (by_root: also one kept for the administrator) and sends
+   or discards it, answering as the control protocol says. */
+static void filter_hold_act(struct filter_daemon *d, struct om_store *store,
+			    const char *id, int release, int by_root,
+			    struct om_buf *answer)
+{
+	enum om_hold_state state;
+	char *error = NULL;
+	int ret;
+
 	/* omamori-web acts for the sender: only on the sender's own holds
 	   still waiting; the administrator's (spam, brake, kept at expiry)
-	   are root's alone (omamorictl) */
+	   are root's (omamorictl), or a domain administrator's whose right
+	   the store confirms (ADMIN-*) */
 	ret = (by_root ? om_store_hold_claim : om_store_hold_claim_sender)
 		(store, id, release ? OM_HOLD_SENDING : OM_HOLD_DISCARDED,
 		 (long long)time(NULL), &state, &error);

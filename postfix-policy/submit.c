@@ -57,6 +57,7 @@
 
 #include <libmilter/mfapi.h>
 
+#include "milter-listen.h"
 #include "filter.h"
 #include "decide/route.h"
 #include "lib/daemon.h"
@@ -776,34 +777,6 @@ static struct smfiDesc submit_desc = {
 
 /* ---- start ---- */
 
-/* As root: libmilter makes the socket; root's, group filter_socket_group,
-   0660. */
-static int submit_listen(const struct om_config *c, char **error_r)
-{
-	struct group *gr = getgrnam(c->filter_socket_group);
-	char *conn = om_asprintf("unix:%s", c->submit_listen);
-	int ret = -1;
-
-	if (gr == NULL) {
-		*error_r = om_asprintf("filter_socket_group: unknown group '%s'",
-				       c->filter_socket_group);
-	} else if (smfi_setconn(conn) != MI_SUCCESS ||
-		   smfi_opensocket(1) != MI_SUCCESS) {
-		*error_r = om_asprintf("submit_listen %s: cannot listen (is the "
-				       "directory there?)", c->submit_listen);
-	} else if (geteuid() == 0 && chown(c->submit_listen, 0, gr->gr_gid) < 0) {
-		*error_r = om_asprintf("submit_listen %s: chown: %s", c->submit_listen,
-				       strerror(errno));
-	} else if (chmod(c->submit_listen, 0660) < 0) {
-		*error_r = om_asprintf("submit_listen %s: chmod: %s", c->submit_listen,
-				       strerror(errno));
-	} else {
-		ret = 0;
-	}
-	free(conn);
-	return ret;
-}
-
 /* After the drop: omamori-filter's spool (ZIP passwords), ours to write. */
 static int submit_open_spool(struct filter_daemon *d, char **error_r)
 {
@@ -858,7 +831,8 @@ int main(int argc, char **argv)
 	submit.last_expire = time(NULL);
 	if (smfi_register(submit_desc) != MI_SUCCESS)
 		om_fatal("smfi_register failed");
-	if (submit_listen(config, &error) < 0 ||
+	if (om_milter_listen("submit_listen", config->submit_listen,
+			     config->filter_socket_group, &error) < 0 ||
 	    filter_link_setup(&submit.d, &error) < 0 ||
 	    filter_zip_setup(&submit.d, &error) < 0 ||
 	    om_daemon_drop_privileges_groups(config->filter_user, config->filter_group,

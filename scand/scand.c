@@ -248,6 +248,8 @@ static void scand_start(struct scand_main *m, const char *config_path,
 			om_fatal("%s", error);
 		om_sandbox_http_init();
 	}
+	m->scand.sandbox_gate =
+		om_sandbox_gate_new((unsigned int)m->scand.config->sandbox_max_concurrent);
 	if (om_daemon_drop_privileges(m->scand.config->scand_user, &error) < 0)
 		om_fatal("%s", error);
 	/* libclamav makes a directory per scan there; if it cannot, it scans
@@ -334,6 +336,7 @@ int main(int argc, char **argv)
 	scand_classifier_deinit(&m.scand.classifier);
 	om_phish_free(&m.scand.phish);
 	om_geo_close(&m.scand.geo);
+	om_sandbox_gate_free(&m.scand.sandbox_gate);
 	om_log_info("stopped");
 	om_config_free(&m.scand.config);
 	close(m.signal_fd);

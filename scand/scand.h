@@ -15,6 +15,7 @@
 
 struct om_spam_db;
 struct om_store;
+struct om_sandbox_gate;
 struct om_events;
 struct om_scan_request;
 struct om_scan_result;
@@ -74,6 +75,9 @@ struct scand {
 	/* the phishing-shape rules' Public Suffix List and free-mail list
 	   (spam/phish.h), read-only once loaded; NULL: those rules are off */
 	struct om_phish *phish;
+	/* the cap on sandbox runs at once (sandbox_max_concurrent), shared
+	   by the workers */
+	struct om_sandbox_gate *sandbox_gate;
 	struct scand_queue queue;
 	/* the message trace's events (trace.c), written by the main thread
 	   with a store handle of its own */

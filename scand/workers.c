@@ -13,6 +13,7 @@
 #include "crypto/report.h"
 #include "auth/auth.h"
 #include "dns/dns.h"
+#include "scan/filetype.h"
 #include "scan/scan.h"
 #include "store/settings.h"
 #include "store/snapshot.h"
@@ -40,6 +41,9 @@ struct scand_worker {
 	   libraries' handles of its own; NULL without trusted_authserv_id */
 	struct om_dns *dns;
 	struct om_auth *auth;
+	/* libmagic's handle (not thread-safe: one per worker, loaded at
+	   start) */
+	struct om_filetype *filetype;
 	unsigned int id;
 };
 
@@ -260,9 +264,11 @@ static void scand_handle_scan(struct scand_worker *w,
 	set.sandbox_max_wait = config->sandbox_max_wait;
 	set.sandbox_timeout = config->sandbox_timeout;
 	set.sandbox_temp_dir = config->scan_temp_dir[0] != '\0' ? config->scan_temp_dir : NULL;
+	set.sandbox_gate = w->scand->sandbox_gate;
 	ref = scand_engines_acquire(&w->scand->engines);
 	set.engine = ref->engine;
 	set.attachment_rules = ref->rules;
+	set.filetype = w->filetype;
 	set.phish = w->scand->phish;
 	set.spam_db = scand_classifier_read(&w->scand->classifier);
 	om_scan_result_init(&res);
@@ -487,6 +493,7 @@ static void *scand_worker_main(void *arg)
 	om_store_close(&w->store);
 	om_auth_free(&w->auth);
 	om_dns_free(&w->dns);
+	om_filetype_free(&w->filetype);
 	free(w);
 	return NULL;
 }
@@ -527,7 +534,13 @@ int scand_workers_start(struct scand *scand, char **error_r)
 		w = om_calloc(1, sizeof(*w));
 		w->scand = scand;
 		w->id = (unsigned int)i;
+		if (om_filetype_new(&w->filetype, error_r) < 0) {
+			free(w);
+			scand->worker_count = i;
+			return -1;
+		}
 		if (scand_worker_auth(w, error_r) < 0) {
+			om_filetype_free(&w->filetype);
 			free(w);
 			scand->worker_count = i;
 			return -1;
@@ -537,6 +550,7 @@ int scand_workers_start(struct scand *scand, char **error_r)
 			*error_r = om_asprintf("pthread_create: %s", strerror(ret));
 			om_auth_free(&w->auth);
 			om_dns_free(&w->dns);
+			om_filetype_free(&w->filetype);
 			free(w);
 			scand->worker_count = i;
 			return -1;

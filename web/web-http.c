@@ -87,6 +87,7 @@ static const struct web_route web_routes[] = {
 	{ "/p/", 1, web_portal_show, web_portal_act },
 	{ "/ps/", 1, web_portal_sender_show, web_portal_sender_act },
 	{ "/me/", 1, web_me_show, web_me_change },
+	{ "/a/", 1, web_admin_show, web_admin_change },
 	{ "/login", 0, web_login_show, web_login_post },
 	{ "/logo", 0, web_logo, NULL },
 	{ "/style.css", 0, web_style, NULL },
@@ -322,6 +323,8 @@ static void web_http_request(struct web_server *server, struct MHD_Connection *c
 	req->x_moz = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Moz");
 	req->query_op = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "op");
 	req->query_done = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "done");
+	req->query_domain = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "domain");
+	req->query_page = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "page");
 	if (call->client[0] != '\0') {
 		memcpy(req->client, call->client, sizeof(req->client));
 		memcpy(req->address, call->address, sizeof(req->address));

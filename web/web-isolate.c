@@ -8,7 +8,11 @@
  * the virus scan's result, why it was isolated, until when it is kept.
  * It offers "download" only when no finding remains and the scan says
  * clean, and "download the original" of a file with findings only when
- * the domain's attachment-isolate-original is on.  A download is a POST
+ * the domain's attachment-isolate-original is on; "download with macros
+ * removed" when scand kept a clean macro-free copy of an Office document
+ * beside it (unmacro.h: its id derived from the original's, vault.h), and
+ * a note that an old-format (OLE) document's macros cannot be removed.
+ * A download is a POST
  * with an unused CSRF value (web-link.c): the file's bytes are never
  * behind a URL a proxy log, a browser history or a link preview could
  * replay, and each download is one deliberate press on the recipient's
@@ -121,13 +125,91 @@ static int web_iso_original_allowed(struct om_store *store, const char *mailbox)
 	return on;
 }
 
-/* What the true type's word means, in lang. */
+/* The macro-free copy of w (scand made it at isolation: unmacro.h), if
+   there is one for the same mailbox, clean and not expired: 1 and its
+   row in copy, 0 none, -1 the store failed. */
+static int web_iso_unmacro(const struct web_request *req, struct om_store *store,
+			   const struct web_iso *w, struct web_iso *copy)
+{
+	char cid[OM_VAULT_NEW_ID_LEN + 1];
+	int ret;
+
+	memset(copy, 0, sizeof(*copy));
+	if (strstr(w->findings, "ATT_MACRO") == NULL ||
+	    om_vault_derived_id(w->id, "unmacro", cid) < 0)
+		return 0;
+	ret = web_iso_find(req, store, w->mailbox, cid, copy);
+	if (ret == 1 && (strcmp(copy->why, "unmacro") != 0 || !web_iso_safe(copy))) {
+		web_iso_free(copy);
+		return 0;
+	}
+	return ret;
+}
+
+/* 1 for an old-format (OLE) Office document with macros: no copy
+   without them can be made (no Debian library rewrites the file). */
+static int web_iso_ole_macros(const struct web_iso *w)
+{
+	static const char *const ole[] = {
+		"ole", "application/msword", "application/vnd.ms-excel",
+		"application/vnd.ms-powerpoint", "application/cdfv2",
+		"application/x-ole-storage", NULL
+	};
+	size_t i;
+
+	if (strstr(w->findings, "ATT_MACRO") == NULL)
+		return 0;
+	for (i = 0; ole[i] != NULL; i++) {
+		if (strcmp(w->true_type, ole[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The word of the table below a MIME type libmagic gave falls under
+   ("program", "pdf"...), or NULL. */
+static const char *web_iso_mime_word(const char *mime)
+{
+	static const struct { const char *prefix, *word; } mimes[] = {
+		{ "application/x-dosexec", "program" },
+		{ "application/x-msdownload", "program" },
+		{ "application/vnd.microsoft.portable-executable", "program" },
+		{ "application/x-executable", "program" },
+		{ "application/x-pie-executable", "program" },
+		{ "application/x-sharedlib", "program" },
+		{ "application/x-mach-binary", "program" },
+		{ "application/x-ms-shortcut", "shortcut" },
+		{ "application/x-msi", "program" },
+		{ "application/vnd.openxmlformats-officedocument.", "office" },
+		{ "application/vnd.ms-", "office" }, { "application/msword", "office" },
+		{ "application/cdfv2", "ole" }, { "application/x-ole-storage", "ole" },
+		{ "application/zip", "zip" }, { "application/pdf", "pdf" },
+		{ "application/x-rar", "rar" }, { "application/vnd.rar", "rar" },
+		{ "application/x-7z-compressed", "7z" }, { "application/gzip", "gzip" },
+		{ "image/png", "png" }, { "image/jpeg", "jpeg" }, { "image/gif", "gif" },
+		{ "text/html", "html" }, { "text/", "text" },
+		{ "application/x-empty", "empty" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(mimes) / sizeof(mimes[0]); i++) {
+		if (strncmp(mime, mimes[i].prefix, strlen(mimes[i].prefix)) == 0)
+			return mimes[i].word;
+	}
+	return NULL;
+}
+
+/* What the true type means, in lang: the row holds libmagic's MIME type
+   (or, for files isolated before it, the analysis's word). */
 static const char *web_iso_type_text(const char *type, const char *lang)
 {
 	static const struct { const char *word, *ja, *en; } types[] = {
 		{ "program", "プログラム（実行ファイル）", "a program (executable)" },
+		{ "shortcut", "Windows のショートカット（プログラムを起動します）",
+		  "a Windows shortcut (it starts a program)" },
 		{ "zip", "ZIP 形式（圧縮ファイル、Office 文書など）",
 		  "ZIP (an archive, an Office document...)" },
+		{ "office", "Office 文書", "an Office document" },
 		{ "ole", "Office 文書（旧形式）", "an Office document (old format)" },
 		{ "pdf", "PDF 文書", "a PDF document" },
 		{ "rar", "RAR 圧縮ファイル", "a RAR archive" },
@@ -136,14 +218,16 @@ static const char *web_iso_type_text(const char *type, const char *lang)
 		{ "png", "PNG 画像", "a PNG image" },
 		{ "jpeg", "JPEG 画像", "a JPEG image" },
 		{ "gif", "GIF 画像", "a GIF image" },
+		{ "html", "HTML（ウェブページ）", "HTML (a web page)" },
 		{ "text", "テキスト", "text" },
 		{ "empty", "空のファイル", "an empty file" },
 	};
 	int en = strcmp(lang, "en") == 0;
+	const char *word = strchr(type, '/') != NULL ? web_iso_mime_word(type) : type;
 	size_t i;
 
-	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		if (strcmp(types[i].word, type) == 0)
+	for (i = 0; word != NULL && i < sizeof(types) / sizeof(types[0]); i++) {
+		if (strcmp(types[i].word, word) == 0)
 			return en ? types[i].en : types[i].ja;
 	}
 	return en ? "unknown" : "不明";
@@ -208,6 +292,12 @@ static void web_iso_details(struct web_page *p, const struct web_request *req,
 	web_page_dt(p, WT_ISO_TYPE);
 	web_page_raw(p, "<span id=\"iso-type\">");
 	web_page_esc(p, web_iso_type_text(w->true_type, p->lang), 0);
+	if (strchr(w->true_type, '/') != NULL) {
+		/* libmagic's own answer, for whoever knows MIME types */
+		web_page_raw(p, " <code id=\"iso-mime\">");
+		web_page_esc(p, w->true_type, 100);
+		web_page_raw(p, "</code>");
+	}
 	web_page_raw(p, "</span></dd>");
 	web_page_dt(p, WT_ISO_FINDINGS);
 	if (w->findings[0] == '\0') {
@@ -273,10 +363,10 @@ void web_isolate_show(struct web_request *req, struct web_response *resp)
 	struct om_token_claims claims;
 	struct web_settings settings;
 	struct om_store *store;
-	struct web_iso row;
+	struct web_iso row, copy;
 	struct web_page p;
 	char *csrf = NULL;
-	int ret, safe, original;
+	int ret, safe, original, unmacro;
 
 	if (!web_link_check(req, OM_VAULT_TOKEN_ACTION, &claims, resp))
 		return;
@@ -288,9 +378,12 @@ void web_isolate_show(struct web_request *req, struct web_response *resp)
 		return;
 	safe = web_iso_safe(&row);
 	original = !safe && web_iso_original_allowed(store, claims.mailbox);
-	if (safe || original) {
+	unmacro = !safe && web_iso_unmacro(req, store, &row, &copy) == 1;
+	if (safe || original || unmacro) {
 		csrf = web_link_csrf(req, claims.mailbox);
 		if (csrf == NULL) {
+			if (unmacro)
+				web_iso_free(&copy);
 			web_iso_free(&row);
 			web_page_unavailable(req, resp, settings.language);
 			return;
@@ -306,6 +399,20 @@ void web_isolate_show(struct web_request *req, struct web_response *resp)
 		web_page_raw(&p, "<p class=\"warn\" id=\"iso-no-download\">");
 		web_page_t(&p, WT_ISO_NO_DOWNLOAD);
 		web_page_raw(&p, "</p>");
+		if (unmacro) {
+			web_page_raw(&p, "<p id=\"iso-unmacro-note\">");
+			web_page_t(&p, WT_ISO_UNMACRO_NOTE);
+			web_page_raw(&p, " <span id=\"iso-unmacro-name\">");
+			web_page_esc(&p, copy.name, 250);
+			web_page_raw(&p, "</span></p>");
+			web_iso_button(&p, req, csrf, "unmacro", "iso-unmacro",
+				       WT_ISO_UNMACRO, "hl");
+			web_iso_free(&copy);
+		} else if (web_iso_ole_macros(&row)) {
+			web_page_raw(&p, "<p id=\"iso-unmacro-ole\">");
+			web_page_t(&p, WT_ISO_UNMACRO_OLE);
+			web_page_raw(&p, "</p>");
+		}
 		if (original) {
 			web_page_raw(&p, "<p><small>");
 			web_page_t(&p, WT_ISO_ORIGINAL_WARN);
@@ -370,7 +477,8 @@ void web_isolate_get(struct web_request *req, struct web_response *resp)
 	if (store == NULL || !web_link_csrf_spend(req, store, claims.mailbox, lang, resp))
 		return;
 	op = web_form_get(&req->form, "op");
-	if (op == NULL || (strcmp(op, "download") != 0 && strcmp(op, "original") != 0)) {
+	if (op == NULL || (strcmp(op, "download") != 0 && strcmp(op, "original") != 0 &&
+			   strcmp(op, "unmacro") != 0)) {
 		web_page_message(req, resp, 400, lang, WT_BAD_REQUEST_TITLE,
 				 WT_BAD_REQUEST_BODY, 0);
 		return;
@@ -378,11 +486,25 @@ void web_isolate_get(struct web_request *req, struct web_response *resp)
 	ret = web_iso_find(req, store, claims.mailbox, claims.message, &row);
 	if (!web_page_found(req, resp, lang, ret, WT_ISO_GONE_BODY))
 		return;
-	allowed = strcmp(op, "download") == 0 ? web_iso_safe(&row) :
-		web_iso_original_allowed(store, claims.mailbox);
+	if (strcmp(op, "unmacro") == 0) {
+		/* the macro-free copy is what is served, under its own name */
+		struct web_iso copy;
+
+		ret = web_iso_unmacro(req, store, &row, &copy);
+		web_iso_free(&row);
+		if (ret < 0) {
+			web_page_unavailable(req, resp, lang);
+			return;
+		}
+		allowed = ret == 1;
+		row = copy;
+	} else {
+		allowed = strcmp(op, "download") == 0 ? web_iso_safe(&row) :
+			web_iso_original_allowed(store, claims.mailbox);
+	}
 	if (!allowed) {
 		om_log_info("client=%s mailbox=%s isolated=%s op=%s refused", req->address,
-			    claims.mailbox, row.id, op);
+			    claims.mailbox, claims.message, op);
 		web_page_message(req, resp, 403, lang, WT_ISO_TITLE, WT_ISO_NO_DOWNLOAD, 0);
 		web_iso_free(&row);
 		return;

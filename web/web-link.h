@@ -15,6 +15,7 @@ struct om_store;
 #define WEB_ACTION_BOX "box"		/* a digest's: the quarantine page */
 #define WEB_ACTION_SESSION "session"	/* a login's: the quarantine page and /me */
 #define WEB_ACTION_CSRF "csrf"
+#define WEB_ACTION_ADMIN "admin"	/* a login's to the admin panel (/a/, an hour) */
 
 /* Checks req->token for action.  1 with *claims_r when it is genuine,
    for action and not expired; else 0 with resp filled (400 not valid,

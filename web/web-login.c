@@ -20,6 +20,7 @@
 #include "web-page.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "store/store.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,11 @@ static void web_login_page(struct web_request *req, struct web_response *resp,
 		     "autocomplete=\"current-password\" maxlength=\"1024\" required>"
 		     "</label><button type=\"submit\" class=\"hl\">");
 	web_page_t(&p, WT_LOGIN_BUTTON);
+	/* a domain's administrator logs in with the same mail password to
+	   the admin panel (/a/, web-admin.c) */
+	web_page_raw(&p, "</button> <button type=\"submit\" name=\"panel\" "
+		     "value=\"admin\" id=\"admin-login\">");
+	web_page_t(&p, WT_ADMIN_BUTTON);
 	web_page_raw(&p, "</button></form></div>");
 	web_page_finish(&p, req, resp, status);
 	free(csrf);
@@ -66,12 +72,59 @@ void web_login_show(struct web_request *req, struct web_response *resp)
 	web_login_page(req, resp, web_page_lang_browser(req), 200, 0, NULL);
 }
 
+static void web_login_count_role(void *context, const struct om_store_admin *a)
+{
+	(void)a;
+	(*(int *)context)++;
+}
+
+/* After the right password, the admin panel's button: an "admin" token
+   (an hour) for a mailbox that holds a role (store/admins.h), else 403. */
+static void web_login_admin(struct web_request *req, struct web_response *resp,
+			    struct om_store *store, const char *mailbox,
+			    const char *clean, const char *lang)
+{
+	char *error = NULL, *token;
+	int roles = 0;
+
+	/* from here the mailbox is known: its domain's language */
+	lang = web_page_lang_mailbox(req, store, mailbox);
+	if (om_store_admin_of(store, mailbox, web_login_count_role, &roles, &error) < 0) {
+		om_log_error("client=%s admin login mailbox=%s: %s", req->address,
+			     mailbox, error);
+		free(error);
+		web_page_unavailable(req, resp, lang);
+		return;
+	}
+	if (roles == 0) {
+		om_log_info("client=%s login user=%s mailbox=%s admin=refused (no role)",
+			    req->address, clean, mailbox);
+		web_page_message(req, resp, 403, lang, WT_ADMIN_TITLE,
+				 WT_ADMIN_NOT_ADMIN, 1);
+		return;
+	}
+	token = web_link_make(req, mailbox, WEB_ACTION_ADMIN, "", WEB_SESSION_SECONDS);
+	if (token == NULL) {
+		web_page_unavailable(req, resp, lang);
+		return;
+	}
+	om_log_info("client=%s login user=%s mailbox=%s result=ok admin=yes",
+		    req->address, clean, mailbox);
+	resp->status = 303;
+	resp->location = om_asprintf("a/%s", token);
+	resp->body = (char *)"";
+	resp->body_static = 1;
+	resp->content_type = "text/plain; charset=utf-8";
+	free(token);
+}
+
 void web_login_post(struct web_request *req, struct web_response *resp)
 {
 	const struct om_config *config = req->server->config;
 	const char *lang = web_page_lang_browser(req);
 	const char *user = web_form_get(&req->form, "user");
 	const char *password = web_form_get(&req->form, "password");
+	const char *panel;
 	struct om_store *store = web_store(req->server);
 	char *mailbox = NULL, *error = NULL, *token, *clean;
 	uint64_t now_ms = om_now_ms();
@@ -118,6 +171,13 @@ void web_login_post(struct web_request *req, struct web_response *resp)
 		return;
 	}
 	web_lockout_clear(&req->server->logins, user);
+	panel = web_form_get(&req->form, "panel");
+	if (panel != NULL && strcmp(panel, "admin") == 0) {
+		web_login_admin(req, resp, store, mailbox, clean, lang);
+		free(clean);
+		free(mailbox);
+		return;
+	}
 	token = web_link_make(req, mailbox, WEB_ACTION_SESSION, "", WEB_SESSION_SECONDS);
 	om_log_info("client=%s login user=%s mailbox=%s result=ok", req->address,
 		    clean, mailbox);

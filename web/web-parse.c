@@ -24,15 +24,17 @@
 
 /* ---- forms ---- */
 
-/* 1 if s (len bytes) is UTF-8 without control characters. */
-static int web_text_ok(const unsigned char *s, size_t len)
+/* 1 if s (len bytes) is UTF-8 without control characters (lines: CR and
+   LF allowed, for the one multi-line field, WEB_FORM_LINES_FIELD). */
+static int web_text_ok(const unsigned char *s, size_t len, int lines)
 {
 	size_t i = 0, n, k;
 	unsigned int cp;
 
 	while (i < len) {
 		if (s[i] < 0x80) {
-			if (s[i] < 0x20 || s[i] == 0x7f)
+			if ((s[i] < 0x20 && !(lines && (s[i] == '\r' || s[i] == '\n'))) ||
+			    s[i] == 0x7f)
 				return 0;
 			i++;
 			continue;
@@ -59,7 +61,7 @@ static int web_text_ok(const unsigned char *s, size_t len)
 
 /* Decodes one urlencoded part (len bytes) into an allocated string of at
    most max bytes; NULL when it is malformed or too long. */
-static char *web_form_decode(const char *s, size_t len, size_t max)
+static char *web_form_decode(const char *s, size_t len, size_t max, int lines)
 {
 	char *out = om_malloc(len + 1);
 	size_t i, o = 0;
@@ -79,7 +81,7 @@ static char *web_form_decode(const char *s, size_t len, size_t max)
 		}
 	}
 	out[o] = '\0';
-	if (o > max || !web_text_ok((const unsigned char *)out, o))
+	if (o > max || !web_text_ok((const unsigned char *)out, o, lines))
 		goto bad;
 	return out;
 bad:
@@ -108,7 +110,7 @@ static int web_form_add(struct web_form *form, const char *part, size_t len,
 		*error_r = "too many form fields";
 		return -1;
 	}
-	name = web_form_decode(part, (size_t)(eq - part), WEB_FORM_MAX_NAME);
+	name = web_form_decode(part, (size_t)(eq - part), WEB_FORM_MAX_NAME, 0);
 	if (name == NULL || !web_form_name_ok(name)) {
 		free(name);
 		*error_r = "a bad form field name";
@@ -119,7 +121,8 @@ static int web_form_add(struct web_form *form, const char *part, size_t len,
 		*error_r = "a form field given twice";
 		return -1;
 	}
-	value = web_form_decode(eq + 1, len - (size_t)(eq + 1 - part), WEB_FORM_MAX_VALUE);
+	value = web_form_decode(eq + 1, len - (size_t)(eq + 1 - part), WEB_FORM_MAX_VALUE,
+				strcmp(name, WEB_FORM_LINES_FIELD) == 0);
 	if (value == NULL) {
 		free(name);
 		*error_r = "a bad or too long form value";

@@ -14,6 +14,9 @@
 #define WEB_FORM_MAX_FIELDS 16
 #define WEB_FORM_MAX_NAME 32
 #define WEB_FORM_MAX_VALUE 2048
+/* The one field whose value may hold line ends (CR, LF): the admin
+   panel's CSV import (web-admin.c); every other value refuses them. */
+#define WEB_FORM_LINES_FIELD "csv"
 
 struct web_form_field {
 	char *name;

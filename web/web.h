@@ -91,6 +91,8 @@ struct web_request {
 	const char *token;		/* the path's token ("" for none) */
 	const char *query_op;		/* ?op= (NULL: none) */
 	const char *query_done;		/* ?done= (NULL: none) */
+	const char *query_domain;	/* ?domain= (NULL: none; /a/) */
+	const char *query_page;		/* ?page= (NULL: none; /a/) */
 	const char *accept_language;	/* NULL: none */
 	/* what the click-time gate asks of a request (web-gate.c): its
 	   User-Agent and the headers that mark a prefetch or a preview */
@@ -182,6 +184,9 @@ void web_portal_sender_act(struct web_request *req, struct web_response *resp);
 /* web-me.c: /me/<token>, the user's own settings */
 void web_me_show(struct web_request *req, struct web_response *resp);
 void web_me_change(struct web_request *req, struct web_response *resp);
+/* web-admin.c: /a/<token>, a domain's admin panel (issue 18) */
+void web_admin_show(struct web_request *req, struct web_response *resp);
+void web_admin_change(struct web_request *req, struct web_response *resp);
 /* web-login.c: /login, and /logo */
 void web_login_show(struct web_request *req, struct web_response *resp);
 void web_login_post(struct web_request *req, struct web_response *resp);

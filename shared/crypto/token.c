@@ -262,33 +262,44 @@ static int om_token_parse_text(char *text, struct om_token_claims *c)
 	return 0;
 }
 
-enum om_token_result om_token_check(const struct om_token_keys *keys,
-				    const char *token, time_t now,
-				    struct om_token_claims *claims_r)
+/* Decodes token ("TEXT.MAC", both URL-safe base64) into text (size bytes,
+   NUL-terminated) and checks its MAC with the current or the previous
+   key.  0 genuine, -1 malformed or forged. */
+static int om_token_open(const struct om_token_keys *keys, const char *token,
+			 char *text, size_t size)
 {
 	const int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
 	unsigned char mac[crypto_auth_BYTES];
-	char text[OM_TOKEN_TEXT_MAX];
 	const char *dot = strchr(token, '.'), *end = NULL;
 	size_t text_len = 0, mac_len = 0;
 	int genuine;
 
-	memset(claims_r, 0, sizeof(*claims_r));
 	if (dot == NULL || sodium_init() < 0 ||
-	    sodium_base642bin((unsigned char *)text, sizeof(text) - 1, token,
+	    sodium_base642bin((unsigned char *)text, size - 1, token,
 			      (size_t)(dot - token), NULL, &text_len, &end,
 			      variant) != 0 || end != dot ||
 	    sodium_base642bin(mac, sizeof(mac), dot + 1, strlen(dot + 1), NULL,
 			      &mac_len, &end, variant) != 0 ||
 	    *end != '\0' || mac_len != sizeof(mac))
-		return OM_TOKEN_BAD;
+		return -1;
 	genuine = crypto_auth_verify(mac, (const unsigned char *)text, text_len,
 				     keys->current) == 0 ||
 		(keys->has_previous &&
 		 crypto_auth_verify(mac, (const unsigned char *)text, text_len,
 				    keys->previous) == 0);
 	text[text_len] = '\0';
-	if (!genuine || strlen(text) != text_len || om_token_parse_text(text, claims_r) < 0) {
+	return genuine && strlen(text) == text_len ? 0 : -1;
+}
+
+enum om_token_result om_token_check(const struct om_token_keys *keys,
+				    const char *token, time_t now,
+				    struct om_token_claims *claims_r)
+{
+	char text[OM_TOKEN_TEXT_MAX];
+
+	memset(claims_r, 0, sizeof(*claims_r));
+	if (om_token_open(keys, token, text, sizeof(text)) < 0 ||
+	    om_token_parse_text(text, claims_r) < 0) {
 		memset(claims_r, 0, sizeof(*claims_r));
 		return OM_TOKEN_BAD;
 	}
@@ -366,29 +377,11 @@ enum om_token_result om_token_url_check(const struct om_token_keys *keys,
 					const char *token, time_t now,
 					struct om_token_url *link_r)
 {
-	const int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
-	unsigned char mac[crypto_auth_BYTES];
 	char text[OM_TOKEN_URL_TEXT_MAX];
-	const char *dot = strchr(token, '.'), *end = NULL;
-	size_t text_len = 0, mac_len = 0;
-	int genuine;
 
 	memset(link_r, 0, sizeof(*link_r));
-	if (dot == NULL || sodium_init() < 0 ||
-	    sodium_base642bin((unsigned char *)text, sizeof(text) - 1, token,
-			      (size_t)(dot - token), NULL, &text_len, &end,
-			      variant) != 0 || end != dot ||
-	    sodium_base642bin(mac, sizeof(mac), dot + 1, strlen(dot + 1), NULL,
-			      &mac_len, &end, variant) != 0 ||
-	    *end != '\0' || mac_len != sizeof(mac))
-		return OM_TOKEN_BAD;
-	genuine = crypto_auth_verify(mac, (const unsigned char *)text, text_len,
-				     keys->current) == 0 ||
-		(keys->has_previous &&
-		 crypto_auth_verify(mac, (const unsigned char *)text, text_len,
-				    keys->previous) == 0);
-	text[text_len] = '\0';
-	if (!genuine || strlen(text) != text_len || om_token_url_parse(text, link_r) < 0) {
+	if (om_token_open(keys, token, text, sizeof(text)) < 0 ||
+	    om_token_url_parse(text, link_r) < 0) {
 		memset(link_r, 0, sizeof(*link_r));
 		return OM_TOKEN_BAD;
 	}

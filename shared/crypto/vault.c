@@ -39,6 +39,23 @@ int om_vault_new_id(char id_r[OM_VAULT_NEW_ID_LEN + 1])
 	return 0;
 }
 
+int om_vault_derived_id(const char *id, const char *purpose,
+			char id_r[OM_VAULT_NEW_ID_LEN + 1])
+{
+	unsigned char bin[OM_VAULT_NEW_ID_LEN / 2];
+	crypto_generichash_state st;
+
+	if (sodium_init() < 0 ||
+	    crypto_generichash_init(&st, NULL, 0, sizeof(bin)) != 0 ||
+	    crypto_generichash_update(&st, (const unsigned char *)purpose,
+				      strlen(purpose) + 1) != 0 ||
+	    crypto_generichash_update(&st, (const unsigned char *)id, strlen(id)) != 0 ||
+	    crypto_generichash_final(&st, bin, sizeof(bin)) != 0)
+		return -1;
+	sodium_bin2hex(id_r, OM_VAULT_NEW_ID_LEN + 1, bin, sizeof(bin));
+	return 0;
+}
+
 int om_vault_id_valid(const char *id)
 {
 	size_t i;

@@ -31,6 +31,12 @@
 /* A new random id: OM_VAULT_NEW_ID_LEN hex digits and a NUL into id_r.
    0, or -1 (libsodium failed). */
 int om_vault_new_id(char id_r[OM_VAULT_NEW_ID_LEN + 1]);
+/* The id of a file made from the file of id for purpose ("unmacro": its
+   macro-free copy): BLAKE2b of both, OM_VAULT_NEW_ID_LEN hex digits, so
+   the page finds the copy from the original's id without a column that
+   names it.  0, or -1 (libsodium failed). */
+int om_vault_derived_id(const char *id, const char *purpose,
+			char id_r[OM_VAULT_NEW_ID_LEN + 1]);
 /* 1 if id is such an id (what a file of isolate_dir may be called). */
 int om_vault_id_valid(const char *id);
 

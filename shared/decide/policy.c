@@ -63,6 +63,11 @@ struct om_policy_mailbox {
 	int auth_check;		/* auth-check on (issue 15) */
 	int spf_reject;		/* spf-reject on */
 	struct om_brake_limits brake;
+	/* internal-only (issue 18): it may write only inside its domain and
+	   internal-domains; from its policy group (group: its name) or its
+	   domain (group "") */
+	int internal_only;
+	char group[OM_GROUP_NAME_MAX + 1];
 };
 
 /* Resolved mailboxes kept at most; past it the cache starts again. */
@@ -347,6 +352,10 @@ static void om_policy_forget_scope(struct om_policy *policy, const char *scope)
 		om_policy_forget_mailboxes(policy);
 		return;
 	}
+	/* a policy group's settings: every mailbox of its domain (a group's
+	   members are the domain's mailboxes whose setting says so) */
+	if (om_settings_group_scope_domain(scope) != NULL)
+		f.scope = om_settings_group_scope_domain(scope);
 	om_hash_each(policy->mailboxes, om_policy_forget_collect, &f);
 	for (i = 0; i < f.count; i++) {
 		free(om_hash_delete(policy->mailboxes, f.keys[i]));
@@ -635,6 +644,35 @@ static int om_policy_outbound(struct om_policy *policy, const char *mailbox)
 	return 0;
 }
 
+/* internal-only for mailbox: its policy group's value (mb->group names
+   the group), else the domain's or global one. */
+static void om_policy_internal_only(struct om_policy *policy, const char *mailbox,
+				    struct om_policy_mailbox *mb)
+{
+	const struct om_settings_source *src = om_snapshot_source(policy->snap);
+	char scope[OM_GROUP_SCOPE_MAX], *group, *value = NULL, *error = NULL;
+	int ret = 0;
+
+	group = om_settings_group_of(src, mailbox, &error);
+	free(error);
+	error = NULL;
+	if (group != NULL &&
+	    om_settings_group_scope(om_settings_domain_of(mailbox), group, scope,
+				    sizeof(scope)) == 0)
+		ret = src->domain_get(src->context, scope, OM_SETTING_INTERNAL_ONLY,
+				      &value, &error);
+	free(error);
+	if (ret > 0) {
+		mb->internal_only = strcmp(value, "on") == 0;
+		(void)om_strlcpy(mb->group, group, sizeof(mb->group));
+	} else {
+		mb->internal_only = om_policy_word_on(policy, mailbox,
+						      OM_SETTING_INTERNAL_ONLY, "off");
+	}
+	free(value);
+	free(group);
+}
+
 /* The mailbox's settings, resolved on first use after each reload. */
 static const struct om_policy_mailbox *
 om_policy_mailbox(struct om_policy *policy, const char *mailbox)
@@ -671,6 +709,8 @@ om_policy_mailbox(struct om_policy *policy, const char *mailbox)
 	mb->brake.min_recipients = om_policy_number(policy, mailbox,
 						    OM_SETTING_BRAKE_MIN_RECIPIENTS,
 						    OM_DEFAULT_BRAKE_MIN_RECIPIENTS);
+	if (*om_settings_domain_of(mailbox) != '\0')
+		om_policy_internal_only(policy, mailbox, mb);
 	om_hash_set(policy->mailboxes, mailbox, mb);
 	return mb;
 }
@@ -734,6 +774,7 @@ static void om_policy_say(struct om_policy_decision *out,
 	out->kind = kind;
 	out->filter[0] = '\0';
 	out->header[0] = '\0';
+	out->inside[0] = '\0';
 	out->braked = out->tripped = 0;
 	if (om_strlcpy(out->reason, reason, sizeof(out->reason)) < 0)
 		(void)om_strlcpy(out->reason, "(reason too long)", sizeof(out->reason));
@@ -763,6 +804,8 @@ static const char *om_policy_kind_text(enum om_policy_kind kind)
 		return "PREPEND";
 	case OM_POLICY_REJECT_SPF:
 		return "550 5.7.23 SPF validation failed";
+	case OM_POLICY_REJECT_INTERNAL_ONLY:
+		return "REJECT 5.7.1 Your account may send mail only inside";
 	}
 	return NULL;
 }
@@ -774,6 +817,11 @@ void om_policy_action_text(const struct om_policy_decision *dec,
 
 	if (dec->kind == OM_POLICY_FILTER && dec->filter[0] != '\0') {
 		om_buf_printf(out, "%s %s", text, dec->filter);
+		return;
+	}
+	if (dec->kind == OM_POLICY_REJECT_INTERNAL_ONLY) {
+		om_buf_printf(out, "%s %s", text, dec->inside[0] != '\0' ? dec->inside :
+			      "its own domain");
 		return;
 	}
 	if (dec->kind == OM_POLICY_PREPEND_AUTH) {
@@ -913,6 +961,66 @@ static void om_policy_route_brake(struct om_policy *policy, const char *why,
 	out->tripped = tripped;
 }
 
+static int om_policy_header_domain(const char *s);
+
+/* The mailbox internal-only is looked up for: the SASL login, else the
+   envelope sender when its mailbox is in a policy group (a device that
+   sends without logging in); NULL for none. */
+static const char *om_policy_sender_mailbox(struct om_policy *policy,
+					    const struct om_policy_request *req)
+{
+	char *group, *error = NULL;
+
+	if (*req->sasl_username != '\0')
+		return req->sasl_username;
+	if (*req->sender == '\0')
+		return NULL;
+	group = om_settings_group_of(om_snapshot_source(policy->snap), req->sender,
+				     &error);
+	free(error);
+	if (group == NULL)
+		return NULL;
+	free(group);
+	return req->sender;
+}
+
+/* 1 (out filled) if the sender may write only inside its domain and the
+   recipient is outside it and its internal-domains. */
+static int om_policy_outside_refused(struct om_policy *policy,
+				     const struct om_policy_request *req,
+				     struct om_policy_decision *out)
+{
+	const char *mailbox = om_policy_sender_mailbox(policy, req), *domain;
+	const struct om_policy_mailbox *mb;
+	char why[OM_POLICY_REASON_MAX], group[OM_GROUP_NAME_MAX + 1];
+	char *rcpt_text, *domain_text;
+
+	if (mailbox == NULL)
+		return 0;
+	mb = om_policy_mailbox(policy, mailbox);
+	if (!mb->internal_only ||
+	    om_route_inside(om_snapshot_source(policy->snap), mailbox, req->recipient))
+		return 0;
+	(void)om_strlcpy(group, mb->group, sizeof(group));
+	domain = om_settings_domain_of(mailbox);
+	rcpt_text = om_policy_reason_text(om_settings_domain_of(req->recipient), 100);
+	domain_text = om_policy_reason_text(domain, 100);
+	snprintf(why, sizeof(why), "internal-only (%s%s of %s): recipient domain %s "
+		 "is outside %s and its internal-domains", *group != '\0' ?
+		 "policy group " : "domain setting", group, domain_text, rcpt_text,
+		 domain_text);
+	free(rcpt_text);
+	free(domain_text);
+	om_policy_say(out, OM_POLICY_REJECT_INTERNAL_ONLY, why);
+	/* the reply names only a checked domain and group name */
+	if (om_policy_header_domain(domain) &&
+	    snprintf(out->inside, sizeof(out->inside), "%s (%s%s)", domain,
+		     *group != '\0' ? "policy group " : "domain policy", group) >=
+	    (int)sizeof(out->inside))
+		out->inside[0] = '\0';
+	return 1;
+}
+
 static void om_policy_decide_rcpt(struct om_policy *policy,
 				  const struct om_policy_request *req,
 				  time_t now, struct om_policy_decision *out)
@@ -927,6 +1035,8 @@ static void om_policy_decide_rcpt(struct om_policy *policy,
 		om_policy_say(out, OM_POLICY_REJECT_BLOCKED, why);
 		return;
 	}
+	if (om_policy_outside_refused(policy, req, out))
+		return;
 	mb = om_policy_mailbox(policy, req->recipient);
 	max_rcpts = mb->max_recipients;
 	max_size = mb->max_message_size;

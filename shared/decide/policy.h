@@ -56,7 +56,13 @@ enum om_policy_kind {
 					   omamori's SPF result (at DATA) */
 	OM_POLICY_REJECT_SPF,		/* 550 5.7.23: SPF fail, and every
 					   recipient's domain has spf-reject */
+	OM_POLICY_REJECT_INTERNAL_ONLY,	/* REJECT 5.7.1: the sender's policy
+					   group (or domain) has internal-only
+					   on and the recipient is outside */
 };
+
+/* REJECT_INTERNAL_ONLY's domain and group, at most. */
+#define OM_POLICY_INSIDE_MAX 300
 
 /* An Authentication-Results header as policyd prepends it, at most. */
 #define OM_POLICY_HEADER_MAX 640
@@ -72,6 +78,9 @@ struct om_policy_decision {
 	/* PREPEND_AUTH's header field, made of omamori's words and checked
 	   domain names only; else "" */
 	char header[OM_POLICY_HEADER_MAX];
+	/* REJECT_INTERNAL_ONLY's "example.jp (policy group B)": a checked
+	   domain name and group name only; else "" */
+	char inside[OM_POLICY_INSIDE_MAX];
 	char reason[OM_POLICY_REASON_MAX];	/* why, for logs and policy test */
 };
 

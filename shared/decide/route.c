@@ -59,7 +59,7 @@ static char *om_route_value(const struct om_settings_source *src, const char *ma
 
 /* 1 if rcpt is inside for mailbox: its domain or internal-domains (as
    filter-hold.c decides). */
-static int om_route_inside(const struct om_settings_source *src, const char *mailbox,
+int om_route_inside(const struct om_settings_source *src, const char *mailbox,
 			   const char *rcpt)
 {
 	const char *domain = om_settings_domain_of(rcpt);

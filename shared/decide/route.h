@@ -29,6 +29,13 @@ enum om_route {
    on, or outbound-path is queue.  *why_r (static) says why.  A settings
    read error is QUEUE (the after-queue path tempfails and retries).  The
    decision of a message is QUEUE if any of its recipients' is. */
+/* 1 if rcpt is inside for mailbox: a recipient without a domain, one of
+   mailbox's domain (case-insensitive) or of its internal-domains (its
+   policy group's, else its domain's); what outbound-hold's "external"
+   and internal-only (omamori-policyd) call outside is the rest. */
+int om_route_inside(const struct om_settings_source *src, const char *mailbox,
+		    const char *rcpt);
+
 enum om_route om_route_rcpt(const struct om_settings_source *src, const char *login,
 			    const char *from, const char *rcpt, const char **why_r);
 /* As om_route_rcpt, with omamori.conf's outbound_inline: 0 makes every

@@ -9,6 +9,7 @@
 #include "lib/om-config.h"
 #include "lib/util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ static const struct om_param om_params[] = {
 	{ "sandbox_url", OM_PARAM_STR, OFF(sandbox_url), "", 0, 0, NULL },
 	{ "sandbox_max_wait", OM_PARAM_LONG, OFF(sandbox_max_wait), "1800", 0, 86400, NULL },
 	{ "sandbox_timeout", OM_PARAM_LONG, OFF(sandbox_timeout), "20", 1, 300, NULL },
+	{ "sandbox_max_concurrent", OM_PARAM_LONG, OFF(sandbox_max_concurrent), "2", 1, 64, NULL },
 	{ "scan_temp_dir", OM_PARAM_STR, OFF(scan_temp_dir), "", 0, 0, NULL },
 	{ "default_language", OM_PARAM_STR, OFF(default_language), "ja", 0, 0, om_lang_choices },
 	{ "notice_from", OM_PARAM_STR, OFF(notice_from), "postmaster", 0, 0, NULL },
@@ -111,6 +113,9 @@ static const struct om_param om_params[] = {
 	{ "brand_name", OM_PARAM_STR, OFF(brand_name), "omamori", 0, 0, NULL },
 	{ "brand_logo", OM_PARAM_STR, OFF(brand_logo), "", 0, 0, NULL },
 	{ "brand_support", OM_PARAM_STR, OFF(brand_support), "", 0, 0, NULL },
+	{ "selftest_smtp", OM_PARAM_STR, OFF(selftest_smtp), "127.0.0.1:25", 0, 0, NULL },
+	{ "selftest_timeout", OM_PARAM_LONG, OFF(selftest_timeout), "60", 5, 3600, NULL },
+	{ "selftest_postfix_config", OM_PARAM_STR, OFF(selftest_postfix_config), "", 0, 0, NULL },
 	{ "list_max_entries", OM_PARAM_LONG, OFF(list_max_entries), "300", 1, 100000, NULL },
 	{ "scand_failure_action", OM_PARAM_ENUM, OFF(scand_failure_action), "tempfail", 0, 0, om_failure_choices },
 	{ "scan_limit_action", OM_PARAM_ENUM, OFF(scan_limit_action), "quarantine", 0, 0, om_limit_choices },
@@ -312,6 +317,38 @@ static int om_config_check_authserv_id(struct om_config *config, char **error_r)
 	return 0;
 }
 
+/* selftest_smtp: "ADDRESS:PORT", the address an IPv4 one or an IPv6 one
+   in brackets (omamorictl selftest connects there, no name is looked
+   up), the port 1..65535. */
+static int om_config_check_smtp_address(const char *value, char **error_r)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	const char *colon = strrchr(value, ':');
+	char host[64];
+	size_t len;
+	long port;
+	int v6;
+
+	if (colon == NULL || om_parse_long(colon + 1, 1, 65535, &port) < 0)
+		goto bad;
+	len = (size_t)(colon - value);
+	v6 = len >= 2 && value[0] == '[' && value[len - 1] == ']';
+	if (v6) {
+		value++;
+		len -= 2;
+	}
+	if (len == 0 || len >= sizeof(host))
+		goto bad;
+	memcpy(host, value, len);
+	host[len] = '\0';
+	if (inet_pton(v6 ? AF_INET6 : AF_INET, host, addr) == 1)
+		return 0;
+bad:
+	*error_r = om_strdup("parameter selftest_smtp: not ADDRESS:PORT (127.0.0.1:25, "
+			     "[::1]:25: an address, not a name)");
+	return -1;
+}
+
 /* brake_filter unset: outbound_filter's destination with its last path
    component "brake" (omamori-out:unix:omamori/filter ->
    omamori-out:unix:omamori/brake), the second socket omamori-filter
@@ -363,7 +400,8 @@ int om_config_load(const char *path, struct om_config **config_r,
 	om_config_derive_brake_filter(config);
 	if (om_config_check_filter("outbound_filter", config->outbound_filter, &error) < 0 ||
 	    om_config_check_filter("brake_filter", config->brake_filter, &error) < 0 ||
-	    om_config_check_authserv_id(config, &error) < 0) {
+	    om_config_check_authserv_id(config, &error) < 0 ||
+	    om_config_check_smtp_address(config->selftest_smtp, &error) < 0) {
 		*error_r = om_asprintf("%s: %s", path, error);
 		free(error);
 		om_config_free(&config);
@@ -416,5 +454,107 @@ char *om_config_dump(const struct om_config *config)
 			break;
 		}
 	}
+	return om_buf_steal(&b, NULL);
+}
+
+/* ---- omamori.conf(5) ---- */
+
+/* Appends text for troff: backslashes doubled as \e, a leading dot or
+   quote guarded, hyphens as \- (they are minus signs in names). */
+static void om_man_text(struct om_buf *b, const char *text)
+{
+	const char *p;
+
+	if (*text == '.' || *text == '\'')
+		om_buf_printf(b, "\\&");
+	for (p = text; *p != '\0'; p++) {
+		if (*p == '\\')
+			om_buf_printf(b, "\\e");
+		else if (*p == '-')
+			om_buf_printf(b, "\\-");
+		else
+			om_buf_printf(b, "%c", *p);
+	}
+}
+
+static void om_man_param(struct om_buf *b, const struct om_param *p,
+			 const char *doc)
+{
+	char *choices;
+
+	om_buf_printf(b, ".TP\n.B ");
+	om_man_text(b, p->name);
+	om_buf_printf(b, "\n");
+	om_man_text(b, doc);
+	om_buf_printf(b, "\n.br\nDefault: ");
+	om_man_text(b, p->def[0] != '\0' ? p->def : "(empty)");
+	om_buf_printf(b, ".");
+	if (p->type == OM_PARAM_LONG) {
+		om_buf_printf(b, " From %ld to %ld.", p->min, p->max);
+	} else if (p->choices != NULL) {
+		choices = om_choice_list(p->choices);
+		om_buf_printf(b, " One of: ");
+		om_man_text(b, choices);
+		om_buf_printf(b, ".");
+		free(choices);
+	}
+	om_buf_printf(b, "\n");
+}
+
+/* The first parameter without a sentence, or sentence without a
+   parameter; NULL when both lists agree. */
+static const char *om_man_mismatch(void)
+{
+	const char *name;
+	size_t i, j;
+
+	for (i = 0; i < OM_N_ELEMENTS(om_params); i++) {
+		if (om_config_param_doc(om_params[i].name) == NULL)
+			return om_params[i].name;
+	}
+	for (j = 0; (name = om_config_param_doc_nth(j)) != NULL; j++) {
+		for (i = 0; i < OM_N_ELEMENTS(om_params); i++) {
+			if (strcmp(om_params[i].name, name) == 0)
+				break;
+		}
+		if (i == OM_N_ELEMENTS(om_params))
+			return name;
+	}
+	return NULL;
+}
+
+char *om_config_man(const char *version, char **error_r)
+{
+	const char *bad = om_man_mismatch();
+	struct om_buf b;
+	size_t i;
+
+	if (bad != NULL) {
+		*error_r = om_asprintf("omamori.conf(5): parameter %s is in the parser's "
+				       "table or in config-doc.c, not in both", bad);
+		return NULL;
+	}
+	om_buf_init(&b);
+	om_buf_printf(&b, ".\\\" omamori.conf(5), made by omamorictl config man from the "
+		      "parser's own table: do not edit\n");
+	om_buf_printf(&b, ".TH OMAMORI.CONF 5 \"\" \"omamori %s\" \"omamori\"\n", version);
+	om_buf_printf(&b, ".SH NAME\nomamori.conf \\- omamori's configuration file\n"
+		      ".SH SYNOPSIS\n/etc/omamori/omamori.conf\n"
+		      ".SH DESCRIPTION\n"
+		      "Paths, sockets, users and global defaults of omamori's programs, one\n"
+		      ".I name\n= \n.I value\nper line; a line starting with # is a comment.\n"
+		      "An unknown name, a number out of its bounds or a malformed line stops the\n"
+		      "program that reads the file, naming the file, the line and the parameter.\n"
+		      "Per\\-domain and per\\-mailbox settings are not here: they live in the store\n"
+		      "and are changed with\n.BR omamorictl (8).\n"
+		      "After a change, restart or reload (SIGHUP) the daemons that read it.\n"
+		      ".B omamorictl config\nprints every parameter with the value in effect.\n"
+		      ".SH PARAMETERS\n");
+	for (i = 0; i < OM_N_ELEMENTS(om_params); i++)
+		om_man_param(&b, &om_params[i], om_config_param_doc(om_params[i].name));
+	om_buf_printf(&b, ".SH FILES\n.TP\n/etc/omamori/omamori.conf\nthis file\n"
+		      ".SH SEE ALSO\n.BR omamorictl (8),\n.BR omamori\\-scand (8),\n"
+		      ".BR omamori\\-policyd (8),\n.BR omamori\\-filter (8),\n"
+		      ".BR omamori\\-web (8)\n");
 	return om_buf_steal(&b, NULL);
 }

@@ -51,6 +51,7 @@ struct om_config {
 	char *geoip_database;
 	long sandbox_max_wait;
 	long sandbox_timeout;
+	long sandbox_max_concurrent;	/* runs at once; more wait (451) */
 	/* the encrypted delivery portal (doc/portal.md): the messages kept
 	   encrypted under a key sealed to isolate_key_path's public half
 	   (omamori-filter writes, omamori-web reads: group omamori) */
@@ -161,6 +162,14 @@ struct om_config {
 	char *brand_name;
 	char *brand_logo;
 	char *brand_support;
+	/* omamorictl selftest (doc/admin.md): the SMTP service its test mail
+	   goes to (Postfix's smtpd, "ADDRESS:PORT"), how long it waits for
+	   the mail to arrive (seconds; --timeout), and the Postfix
+	   configuration directory whose queue it reads when one does not
+	   ("" = Postfix's default) */
+	char *selftest_smtp;
+	long selftest_timeout;
+	char *selftest_postfix_config;
 	enum om_failure_action scand_failure_action;
 	enum om_limit_action scan_limit_action;
 };
@@ -178,5 +187,14 @@ struct om_config *om_config_defaults(void);
 void om_config_free(struct om_config **config);
 /* Writes every parameter with its value as "name = value" lines. */
 char *om_config_dump(const struct om_config *config);
+
+/* The sentence omamori.conf(5) gives a parameter (config-doc.c), or NULL;
+   the nth documented name, or NULL past the last. */
+const char *om_config_param_doc(const char *name);
+const char *om_config_param_doc_nth(size_t i);
+/* omamori.conf(5) as troff, from the parser's table and config-doc.c:
+   every parameter with its meaning, default and bounds.  NULL with
+   *error_r when a parameter has no sentence or a sentence no parameter. */
+char *om_config_man(const char *version, char **error_r);
 
 #endif

@@ -140,6 +140,21 @@ int om_hold_portal_code(const struct om_config *config, const char *id,
 			    answer_r, text_r, error_r);
 }
 
+int om_hold_admin_request(const struct om_config *config, int release, const char *id,
+			  const char *admin, enum om_hold_answer *answer_r,
+			  char **text_r, char **error_r)
+{
+	*answer_r = OM_HOLD_ANSWER_NONE;
+	*text_r = NULL;
+	if (!om_hold_id_valid(id) || !om_hold_address_ok(admin)) {
+		*error_r = om_strdup("not a hold id or address");
+		return -1;
+	}
+	return om_hold_send(config, om_asprintf("%s %s %s\n", release ? "ADMIN-RELEASE" :
+						"ADMIN-DISCARD", id, admin),
+			    answer_r, text_r, error_r);
+}
+
 /* Sends req (freed) and reads the one answer line. */
 static int om_hold_send(const struct om_config *config, char *req,
 			enum om_hold_answer *answer_r, char **text_r, char **error_r)

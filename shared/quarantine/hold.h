@@ -12,6 +12,9 @@
  *					kept password to its recipients)
  *	C: PORTALCODE <id> <recipient>	(outbound-portal: a new one-time
  *					code mailed to that recipient)
+ *	C: ADMIN-RELEASE <id> <admin>	a domain administrator's send or
+ *	C: ADMIN-DISCARD <id> <admin>	discard of a hold kept for the
+ *					administrator (issue 18)
  *	S: OK <text>			the hold was sent (text: "sent as QID")
  *					or discarded, now, by this request
  *	S: STATE <state>		not done: the hold is sent, discarded,
@@ -59,6 +62,15 @@ int om_hold_id_valid(const char *id);
 int om_hold_request(const struct om_config *config, enum om_hold_op op,
 		    const char *id, enum om_hold_answer *answer_r,
 		    char **text_r, char **error_r);
+
+/* ADMIN-RELEASE / ADMIN-DISCARD <id> <admin>: a domain administrator's
+   send or discard of a hold kept for the administrator (omamori-web's
+   admin panel, issue 18).  omamori-filter acts for web_user only when the
+   store says admin holds the holds right in the hold's sender's domain
+   and the hold is kept for the administrator.  As om_hold_request. */
+int om_hold_admin_request(const struct om_config *config, int release, const char *id,
+			  const char *admin, enum om_hold_answer *answer_r,
+			  char **text_r, char **error_r);
 
 /* PORTALCODE: asks omamori-filter to mail recipient of portal message id
    a new one-time code (filter-portal.c).  As om_hold_request. */

@@ -414,6 +414,8 @@ struct om_reason {
 static const struct om_reason om_reasons[] = {
 	{ "BAYES", "これまでに学習した迷惑メールと文面がよく似ています",
 	  "Its wording is much like spam learned before" },
+	{ "GTUBE", "迷惑メール対策の試験用の文字列 (GTUBE) が含まれています",
+	  "It carries the spam filter test string (GTUBE)" },
 	{ "URL_BLOCKLISTED", "危険と登録されたサイトへのリンクを含みます",
 	  "It links to a site on a block list" },
 	/* the phishing shapes (spam/phish.c; the same words as spam/reasons.c) */

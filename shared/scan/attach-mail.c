@@ -21,7 +21,10 @@
  */
 #include "scan/attach-mail.h"
 #include "scan/attach.h"
+#include "scan/av.h"
+#include "scan/filetype.h"
 #include "scan/sandbox.h"
+#include "scan/unmacro.h"
 #include "scan/geo.h"
 #include "scan/scan.h"
 #include "mail/mime.h"
@@ -187,7 +190,7 @@ void om_att_mail_leaf(struct om_att_mail *am, const struct om_scan_settings *set
 	am->analysed[i] = 1;
 	am->any_attachment = 1;
 	om_att_analyze(set->attachment_rules, leaf->filename, leaf->content_type,
-		       data != NULL ? data : "", len, NULL, set->engine, rep);
+		       data != NULL ? data : "", len, NULL, set->engine, set->filetype, rep);
 	/* an encrypted archive: again, with the body's passwords (read only
 	   now: most mail has no encrypted archive) */
 	if (om_att_report_has(rep, OM_ATT_ENCRYPTED)) {
@@ -197,7 +200,7 @@ void om_att_mail_leaf(struct om_att_mail *am, const struct om_scan_settings *set
 		om_att_report_free(rep);
 		om_att_analyze(set->attachment_rules, leaf->filename,
 			       leaf->content_type, data != NULL ? data : "", len,
-			       am->passwords, set->engine, rep);
+			       am->passwords, set->engine, set->filetype, rep);
 	}
 	if (rep->virus != NULL && *virus_r == NULL)
 		*virus_r = om_asprintf("%s (%s)", rep->virus, rep->virus_member);
@@ -595,6 +598,115 @@ static char *om_att_isolate_link(const struct om_scan_settings *set,
 	return url;
 }
 
+/* 1 when every finding of rep is ATT_MACRO (a copy without the macros
+   then has nothing left to warn of). */
+static int om_att_only_macros(const struct om_att_report *rep)
+{
+	size_t i;
+
+	for (i = 0; i < rep->count; i++) {
+		if (rep->findings[i].kind != OM_ATT_MACRO)
+			return 0;
+	}
+	return rep->count > 0 && rep->virus == NULL;
+}
+
+/* 1 when copy, analysed again and scanned with libclamav, is clean. */
+static int om_att_copy_clean(const struct om_scan_settings *set, const char *name,
+			     const struct om_buf *copy)
+{
+	struct om_att_report rep;
+	char *virus = NULL, *error = NULL;
+	int clean;
+
+	if (set->engine == NULL)
+		return 0;
+	om_att_analyze(set->attachment_rules, name, NULL, copy->data, copy->len, NULL,
+		       set->engine, set->filetype, &rep);
+	clean = rep.count == 0 && rep.virus == NULL;
+	om_att_report_free(&rep);
+	if (clean)
+		clean = om_av_scan_buffer(set->engine, copy->data, copy->len, 0, &virus,
+					  &error) == OM_AV_CLEAN;
+	free(virus);
+	free(error);
+	return clean;
+}
+
+/* The macro-free copy of an isolated file, written, its row to record. */
+struct om_att_copy {
+	struct om_store_isolated row;
+	char id[OM_VAULT_NEW_ID_LEN + 1];
+	char mime[OM_FILETYPE_MIME_MAX + 1];
+	char *name, *sealed;
+};
+
+static void om_att_copy_free(struct om_att_copy *c)
+{
+	free(c->name);
+	free(c->sealed);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Removes the file of id from isolate_dir. */
+static void om_att_isolate_unlink(const struct om_scan_settings *set, const char *id)
+{
+	char *path = om_asprintf("%s/%s", set->isolate_dir, id);
+
+	(void)unlink(path);
+	free(path);
+}
+
+/* Leaf i had macros and nothing else: its macro-free copy (unmacro.h),
+   analysed and scanned again, is written beside the original (orig,
+   data) under the id derived from the original's (vault.h), for the
+   page's "download with macros removed"; its row into c, recorded by the
+   caller with the original's in one transaction.  1, or 0 when no copy
+   can be made, it is not clean, or writing it failed (logged: the
+   original is isolated all the same). */
+static int om_att_unmacro_write(const struct om_att_mail *am, size_t i,
+				const struct om_scan_settings *set,
+				const struct om_store_isolated *orig,
+				const struct om_buf *data, struct om_att_copy *c)
+{
+	char *cname = NULL, *error = NULL;
+	struct om_buf copy;
+	int made = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (!om_att_only_macros(&am->reports[i]))
+		return 0;
+	om_buf_init(&copy);
+	if (om_unmacro_ooxml(orig->name, data->data != NULL ? data->data : "", data->len,
+			     &copy, &cname, &error) <= 0 ||
+	    !om_att_copy_clean(set, cname, &copy) ||
+	    om_vault_derived_id(orig->id, "unmacro", c->id) < 0 ||
+	    om_att_isolate_write(set, c->id, &copy, &c->sealed, &error) < 0) {
+		if (error != NULL)
+			om_log_warn("mailbox=%s isolated=%s no copy without macros: %s",
+				    orig->mailbox, orig->id, error);
+	} else {
+		c->name = om_sanitize(cname, 250);
+		c->row = *orig;
+		c->row.id = c->id;
+		c->row.name = c->name;
+		c->row.size = (long long)copy.len;
+		if (set->filetype != NULL)
+			om_filetype_mime(set->filetype, copy.data, copy.len, c->mime);
+		c->row.true_type = set->filetype != NULL ? c->mime :
+			om_att_true_type(copy.data, copy.len);
+		c->row.findings = "";
+		c->row.scan = "clean";
+		c->row.why = "unmacro";
+		c->row.sealed = c->sealed;
+		made = 1;
+	}
+	free(error);
+	free(cname);
+	om_buf_free(&copy);
+	return made;
+}
+
 /* One leaf into isolation: the file, its row, its line in the notice's
    list ("  - name\n    link\n").  0, or -1 with *error_r. */
 static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
@@ -606,8 +718,10 @@ static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
 	static const char *const whys[] = { "finding", "finding", "archive", "all" };
 	const struct om_mime_leaf *leaf = &am->leaves[i];
 	char id[OM_VAULT_NEW_ID_LEN + 1], *sealed = NULL, *name, *findings, *link;
-	char *unit_name = NULL;
-	struct om_store_isolated row;
+	char *unit_name = NULL, mime[OM_FILETYPE_MIME_MAX + 1];
+	struct om_store_isolated row, rows[2];
+	struct om_att_copy copy;
+	int has_copy;
 	struct om_buf data;
 	int ret;
 
@@ -632,14 +746,18 @@ static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
 	}
 	name = om_sanitize(unit_name != NULL ? unit_name :
 			   leaf->filename != NULL ? leaf->filename : "(no name)", 250);
-	free(unit_name);
 	findings = om_att_findings_unit(am, i);
 	memset(&row, 0, sizeof(row));
 	row.id = id;
 	row.mailbox = req->mailbox;
 	row.name = name;
 	row.size = (long long)data.len;
-	row.true_type = om_att_true_type(data.data != NULL ? data.data : "", data.len);
+	/* the page shows libmagic's MIME type; the table's word without it */
+	if (set->filetype != NULL)
+		om_filetype_mime(set->filetype, data.data != NULL ? data.data : "",
+				 data.len, mime);
+	row.true_type = set->filetype != NULL ? mime :
+		om_att_true_type(data.data != NULL ? data.data : "", data.len);
 	row.findings = findings;
 	row.scan = om_att_report_has(&am->reports[i], OM_ATT_ENCRYPTED) ?
 		"encrypted" : "clean";
@@ -649,27 +767,41 @@ static int om_att_isolate_leaf(const struct om_att_mail *am, size_t i,
 	row.created = (long long)set->now;
 	row.expires = (long long)set->now + (long long)days * 86400;
 	row.received = received;
-	om_buf_free(&data);
-	ret = om_store_isolated_add(set->store, &row, error_r);
+	/* the file and its macro-free copy recorded in one transaction: one
+	   commit (one sync of the store) for both */
+	has_copy = unit_name == NULL && om_att_unmacro_write(am, i, set, &row, &data, &copy);
+	rows[0] = row;
+	if (has_copy)
+		rows[1] = copy.row;
+	ret = om_store_isolated_add_all(set->store, rows, has_copy ? 2 : 1, error_r);
 	link = ret < 0 ? NULL : om_att_isolate_link(set, req->mailbox, id, row.expires);
 	if (ret == 0 && link == NULL) {
 		char *ignored = NULL;
 
 		*error_r = om_strdup("isolate: no link could be made for the page");
 		(void)om_store_isolated_delete(set->store, id, &ignored);
+		om_free(&ignored);
+		if (has_copy)
+			(void)om_store_isolated_delete(set->store, copy.id, &ignored);
 		free(ignored);
 		ret = -1;
 	}
 	if (ret < 0) {
-		char *path = om_asprintf("%s/%s", set->isolate_dir, id);
-
-		(void)unlink(path);
-		free(path);
+		om_att_isolate_unlink(set, id);
+		if (has_copy)
+			om_att_isolate_unlink(set, copy.id);
 	} else {
 		om_buf_printf(list, "  - %s\n    %s\n", name, link);
 		om_log_info("mailbox=%s isolated=%s name=%s why=%s", req->mailbox, id, name,
 			    row.why);
+		if (has_copy)
+			om_log_info("mailbox=%s isolated=%s unmacro=%s name=%s", req->mailbox,
+				    id, copy.id, copy.name);
 	}
+	if (has_copy)
+		om_att_copy_free(&copy);
+	om_buf_free(&data);
+	free(unit_name);
 	free(link);
 	free(name);
 	free(findings);
@@ -803,6 +935,20 @@ static void om_att_cached_cb(void *context, const char *verdict, long long first
 	c->first_seen = first_seen;
 }
 
+/* One run of the sandbox (the HTTP endpoint or the command). */
+static enum om_sandbox_verdict om_att_sandbox_ask(const struct om_scan_settings *set,
+						  const char *name, const char *hash,
+						  const struct om_buf *data, char **why_r)
+{
+	if (set->sandbox_url != NULL && set->sandbox_url[0] != '\0')
+		return om_sandbox_post(set->sandbox_url, name, hash,
+				       data->data != NULL ? data->data : "", data->len,
+				       set->sandbox_timeout, why_r);
+	return om_sandbox_run(set->sandbox_command, name, hash,
+			      data->data != NULL ? data->data : "", data->len,
+			      set->sandbox_timeout, set->sandbox_temp_dir, why_r);
+}
+
 /* The sandbox's verdict of one file: the store's when final, else the
    command's (recorded).  Pending past sandbox_max_wait is unknown.  0, or
    -1 with *error_r (the store failed: the caller tempfails). */
@@ -827,14 +973,17 @@ static int om_att_sandbox_verdict(const struct om_scan_settings *set,
 		return 0;
 	}
 	first = c.found ? c.first_seen : (long long)set->now;
-	if (set->sandbox_url != NULL && set->sandbox_url[0] != '\0')
-		v = om_sandbox_post(set->sandbox_url, name, hash,
-				    data->data != NULL ? data->data : "", data->len,
-				    set->sandbox_timeout, &why);
-	else
-		v = om_sandbox_run(set->sandbox_command, name, hash,
-				   data->data != NULL ? data->data : "", data->len,
-				   set->sandbox_timeout, set->sandbox_temp_dir, &why);
+	if (set->sandbox_gate != NULL && !om_sandbox_gate_enter(set->sandbox_gate)) {
+		/* every slot taken: not sent now, the mail waits as for a
+		   pending verdict (the clock of sandbox_max_wait runs) */
+		om_log_info("mailbox=%s sandbox=%s name=%s busy (sandbox_max_concurrent "
+			    "runs at once): deferred", req->mailbox, hash, name);
+		v = OM_SANDBOX_PENDING;
+	} else {
+		v = om_att_sandbox_ask(set, name, hash, data, &why);
+		if (set->sandbox_gate != NULL)
+			om_sandbox_gate_leave(set->sandbox_gate);
+	}
 	if (v == OM_SANDBOX_FAILED) {
 		om_log_warn("mailbox=%s sandbox=%s name=%s: %s", req->mailbox, hash,
 			       name, why != NULL ? why : "failed");

@@ -3,13 +3,17 @@
  * (libarchive, nested archives to rules' archive-depth), macros, PDF
  * actions and HTML forms and scripts.
  *
- * The true type comes from a small table of signatures (MZ/PE, ELF,
- * Mach-O, ZIP, OLE, PDF, RAR, 7z, gzip, images) rather than libmagic: only
- * those types are compared with the extension, and a table needs no
- * database load nor a per-thread handle in scand's workers.
+ * The true type comes first from a small table of signatures (MZ/PE, ELF,
+ * Mach-O, ZIP, OLE, PDF, RAR, 7z, gzip, images): it answers most files at
+ * the cost of a few comparisons.  Where it knows nothing, libmagic
+ * (filetype.h, the worker's handle) is asked - for the attachment itself,
+ * and for an archive member whose name has no extension or one that
+ * promises a type - so that a Windows shortcut or another program the
+ * table does not know is still caught under a document's name.
  */
 #include "scan/attach.h"
 #include "scan/av.h"
+#include "scan/filetype.h"
 #include "lib/util.h"
 
 #include <archive.h>
@@ -38,6 +42,7 @@ struct om_att_run {
 	const struct om_att_rules *rules;
 	char *const *passwords;
 	const struct om_av_engine *av;
+	struct om_filetype *ft;		/* NULL: the table alone */
 	struct om_att_report *rep;
 	size_t members;
 };
@@ -441,6 +446,32 @@ static enum om_att_type om_att_ext_type(const char *ext)
 	return OM_TYPE_UNKNOWN;
 }
 
+/* The type libmagic sees in data, as the analysis compares types. */
+static enum om_att_type om_att_magic_type(struct om_filetype *ft,
+					  const char *data, size_t len)
+{
+	static const struct { const char *mime; enum om_att_type type; } map[] = {
+		{ "application/pdf", OM_TYPE_PDF }, { "application/zip", OM_TYPE_ZIP },
+		{ "application/x-rar", OM_TYPE_RAR }, { "application/vnd.rar", OM_TYPE_RAR },
+		{ "application/x-7z-compressed", OM_TYPE_7Z },
+		{ "application/gzip", OM_TYPE_GZIP }, { "image/png", OM_TYPE_PNG },
+		{ "image/jpeg", OM_TYPE_JPEG }, { "image/gif", OM_TYPE_GIF },
+		{ "application/x-ole-storage", OM_TYPE_OLE },
+		{ "application/cdfv2", OM_TYPE_OLE },
+	};
+	char mime[OM_FILETYPE_MIME_MAX + 1];
+	size_t i;
+
+	om_filetype_mime(ft, data, len, mime);
+	if (om_filetype_is_program(mime))
+		return OM_TYPE_EXE;
+	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (strcmp(mime, map[i].mime) == 0)
+			return map[i].type;
+	}
+	return OM_TYPE_UNKNOWN;
+}
+
 /* 1 for an extension of a program the true type "exe" may carry. */
 static int om_att_ext_is_program(const struct om_att_rules *rules, const char *ext)
 {
@@ -759,6 +790,9 @@ static void om_att_file(struct om_att_run *run, const char *name,
 	if (depth == 0)
 		om_att_file(run, name, where, content_type, NULL, 0, depth);
 	real = om_att_sniff(data, len);
+	if (real == OM_TYPE_UNKNOWN && run->ft != NULL && len > 0 &&
+	    (depth == 0 || ext[0] == '\0' || om_att_ext_type(ext) != OM_TYPE_UNKNOWN))
+		real = om_att_magic_type(run->ft, data, len);
 	if (base != NULL && ext[0] != '\0' && om_att_mismatch(rules, ext, real))
 		om_att_add(run, OM_ATT_EXT_MISMATCH, where);
 	om_att_content(run, where, ext, content_type, real, data, len);
@@ -769,7 +803,7 @@ static void om_att_file(struct om_att_run *run, const char *name,
 void om_att_analyze(const struct om_att_rules *rules, const char *filename,
 		    const char *content_type, const char *data, size_t len,
 		    char *const *passwords, const struct om_av_engine *av,
-		    struct om_att_report *rep)
+		    struct om_filetype *ft, struct om_att_report *rep)
 {
 	struct om_att_run run;
 
@@ -778,6 +812,7 @@ void om_att_analyze(const struct om_att_rules *rules, const char *filename,
 	run.rules = rules;
 	run.passwords = passwords;
 	run.av = av;
+	run.ft = ft;
 	run.rep = rep;
 	om_att_file(&run, filename, filename != NULL ? filename : "(no name)",
 		    content_type, data, len, 0);

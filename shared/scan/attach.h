@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 struct om_av_engine;
+struct om_filetype;
 
 enum om_att_kind {
 	OM_ATT_RISKY_EXT = 0,	/* class extension */
@@ -66,12 +67,13 @@ void om_att_passwords_free(char **list);
 
 /* Analyses one attachment: its decoded file name (UTF-8, or NULL), its
    MIME type, its bytes.  passwords may be NULL; av may be NULL (an opened
-   encrypted member is then not scanned, and counts as unscannable).
+   encrypted member is then not scanned, and counts as unscannable); ft
+   may be NULL (the true type from the table of signatures alone).
    Fills rep (om_att_report_free it). */
 void om_att_analyze(const struct om_att_rules *rules, const char *filename,
 		    const char *content_type, const char *data, size_t len,
 		    char *const *passwords, const struct om_av_engine *av,
-		    struct om_att_report *rep);
+		    struct om_filetype *ft, struct om_att_report *rep);
 void om_att_report_free(struct om_att_report *rep);
 /* Adds a finding (once per kind and where). */
 void om_att_report_add(struct om_att_report *rep, enum om_att_kind kind,

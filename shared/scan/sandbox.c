@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <glib.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -441,4 +442,52 @@ enum om_sandbox_verdict om_sandbox_post(const char *url, const char *name,
 		return OM_SANDBOX_FAILED;
 	}
 	return om_sandbox_answer(body.data, body.len, 0, error_r);
+}
+
+/* ---- the cap on runs at once ---- */
+
+struct om_sandbox_gate {
+	pthread_mutex_t lock;
+	unsigned int running;
+	unsigned int max;
+};
+
+struct om_sandbox_gate *om_sandbox_gate_new(unsigned int max)
+{
+	struct om_sandbox_gate *gate = om_calloc(1, sizeof(*gate));
+
+	if (pthread_mutex_init(&gate->lock, NULL) != 0)
+		abort();
+	gate->max = max > 0 ? max : 1;
+	return gate;
+}
+
+void om_sandbox_gate_free(struct om_sandbox_gate **gate)
+{
+	if (*gate == NULL)
+		return;
+	(void)pthread_mutex_destroy(&(*gate)->lock);
+	free(*gate);
+	*gate = NULL;
+}
+
+int om_sandbox_gate_enter(struct om_sandbox_gate *gate)
+{
+	int entered = 0;
+
+	pthread_mutex_lock(&gate->lock);
+	if (gate->running < gate->max) {
+		gate->running++;
+		entered = 1;
+	}
+	pthread_mutex_unlock(&gate->lock);
+	return entered;
+}
+
+void om_sandbox_gate_leave(struct om_sandbox_gate *gate)
+{
+	pthread_mutex_lock(&gate->lock);
+	if (gate->running > 0)
+		gate->running--;
+	pthread_mutex_unlock(&gate->lock);
 }

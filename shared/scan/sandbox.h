@@ -56,4 +56,18 @@ enum om_sandbox_verdict om_sandbox_post(const char *url, const char *name,
 					const char *hash, const char *data, size_t len,
 					long timeout, char **error_r);
 
+/* The cap on sandbox runs going on at once (sandbox_max_concurrent): one
+   gate in scand, shared by its workers.  A file that finds every slot
+   taken is not sent now: the caller treats it as pending (the mail is
+   deferred, LMTP 451, and the next try asks again), never as a verdict. */
+struct om_sandbox_gate;
+
+/* A gate for at most max runs at once (1..). */
+struct om_sandbox_gate *om_sandbox_gate_new(unsigned int max);
+void om_sandbox_gate_free(struct om_sandbox_gate **gate);
+/* Takes a slot: 1, or 0 when max runs go on already (nothing taken). */
+int om_sandbox_gate_enter(struct om_sandbox_gate *gate);
+/* Gives back a slot om_sandbox_gate_enter took. */
+void om_sandbox_gate_leave(struct om_sandbox_gate *gate);
+
 #endif

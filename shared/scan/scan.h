@@ -18,6 +18,8 @@
 struct om_auth;
 struct om_geo;
 struct om_att_rules;
+struct om_filetype;
+struct om_sandbox_gate;
 struct om_av_engine;
 struct om_snapshot;
 struct om_spam_db;
@@ -54,6 +56,10 @@ struct om_scan_settings {
 	/* the attachment analysis (attach.h), for incoming mail to a mailbox
 	   subscribed to "attachments"; NULL: off */
 	const struct om_att_rules *attachment_rules;
+	/* libmagic (filetype.h), the worker's own handle: true types where
+	   the analysis's table knows nothing, and on the isolation page;
+	   NULL: the table alone */
+	struct om_filetype *filetype;
 	unsigned int authserv_hops;
 	const struct om_token_keys *link_keys;
 	const char *web_url;
@@ -76,6 +82,8 @@ struct om_scan_settings {
 	long sandbox_max_wait;
 	long sandbox_timeout;
 	const char *sandbox_temp_dir;
+	/* the cap on runs at once (sandbox_max_concurrent); NULL: none */
+	struct om_sandbox_gate *sandbox_gate;
 	/* the Received path's countries (geo.h), for the spam rule and the
 	   attachment notices; NULL: not shown */
 	const struct om_geo *geo;

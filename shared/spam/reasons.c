@@ -19,6 +19,8 @@ struct om_spam_reason {
 };
 
 static const struct om_spam_reason om_spam_reason_table[] = {
+	{ "GTUBE", "迷惑メール対策の試験用の文字列 (GTUBE) が含まれています",
+	  "It carries the spam filter test string (GTUBE)" },
 	{ "URL_BLOCKLISTED", "危険と登録されたサイトへのリンクがあります",
 	  "It links to a site on a block list" },
 	{ "PHISH_LINK_TEXT", "リンクの表示と、実際のリンク先のサイトが違います",

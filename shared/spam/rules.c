@@ -9,6 +9,7 @@
 #include "mail/authres.h"
 #include "lib/util.h"
 
+#include <gmime/gmime.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,31 @@ void om_rules_check_headers(struct om_mime_msg *msg,
 		om_rules_add(res, "HTML_ONLY", OM_RULE_HTML_ONLY);
 	if (auth != NULL)
 		om_rules_check_auth(auth, res);
+}
+
+static void om_rules_gtube_part(void *parent, void *part, void *data)
+{
+	int *found = data;
+	GMimeObject *obj = part;
+	char *text;
+
+	(void)parent;
+	if (*found || !GMIME_IS_TEXT_PART(obj) || !om_mime_part_readable_text(obj))
+		return;
+	text = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
+	if (text == NULL)
+		return;
+	*found = strstr(text, OM_RULE_GTUBE_TEXT) != NULL;
+	g_free(text);
+}
+
+void om_rules_check_body(struct om_mime_msg *msg, struct om_rules_result *res)
+{
+	int found = 0;
+
+	om_mime_foreach_part(msg, om_rules_gtube_part, &found);
+	if (found)
+		om_rules_add(res, OM_RULE_GTUBE, OM_RULE_GTUBE_POINTS);
 }
 
 void om_rules_names(const struct om_rules_result *res, char *buf, size_t size)

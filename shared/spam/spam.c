@@ -495,8 +495,10 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 			trust.hops = set->authserv_hops;
 	}
 	(void)om_authres_check(msg, len, &trust, &auth, NULL);
-	if (parsed != NULL)
+	if (parsed != NULL) {
 		om_rules_check_headers(parsed, &auth, &report->rules);
+		om_rules_check_body(parsed, &report->rules);
+	}
 	om_tokenize_parsed(parsed, msg, len, om_spam_score_token, &sc);
 	report->probability = om_spam_combine(&sc.all);
 	report->trained = db->nspam > 0 && db->nham > 0;

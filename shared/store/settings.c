@@ -1,5 +1,5 @@
 /* settings.c - names and values of subscriptions and domain settings, and the
- * lookup order mailbox -> domain -> global -> default.
+ * lookup order mailbox -> policy group -> domain -> global -> default.
  *
  * Kept apart from the store so that the store stays a plain persistence layer
  * and the rules about what a value means live in one place.
@@ -33,6 +33,7 @@ enum om_setting_type {
 	OM_SETTING_ZONE,	/* a zone of the system's tz database */
 	OM_SETTING_WORD_SET,	/* some of accepted, space-separated, or "none" */
 	OM_SETTING_DOMAINS,	/* domain names, space-separated, or "none" */
+	OM_SETTING_GROUP_NAME,	/* a policy group's name, or "none" */
 };
 
 struct om_domain_setting {
@@ -98,6 +99,10 @@ static const struct om_domain_setting om_domain_settings[] = {
 	{ OM_SETTING_HOLD_EXPIRY, OM_SETTING_WORDS, "send discard admin", 0, 0, 1,
 	  OM_DEFAULT_HOLD_EXPIRY },
 	{ OM_SETTING_INTERNAL_DOMAINS, OM_SETTING_DOMAINS, NULL, 0, 0, 0, "none" },
+	/* policy groups (issue 18): a mailbox's group, and a group's (or a
+	   domain's) limit to recipients inside */
+	{ OM_SETTING_GROUP, OM_SETTING_GROUP_NAME, NULL, 0, 0, 1, "none" },
+	{ OM_SETTING_INTERNAL_ONLY, OM_SETTING_WORDS, "on off", 0, 0, 0, "off" },
 	{ "language", OM_SETTING_WORDS, "ja en", 0, 0, 1, NULL },
 	/* issue 15 (doc/links.md): the banner when sender authentication
 	   fails, every link disabled, links through the click-time gate,
@@ -323,7 +328,7 @@ const char *om_settings_domain_names(void)
 		"attachment-action-macro attachment-action-active attachment-action-sandbox "
 		"attachment-isolate-archives attachment-isolate-all "
 		"attachment-isolate-days attachment-isolate-original "
-		"outbound-portal portal-days portal-subject";
+		"outbound-portal portal-days portal-subject group internal-only";
 }
 
 int om_settings_domain_valid(const char *name)
@@ -528,6 +533,8 @@ static int om_settings_value_ok(const struct om_domain_setting *s,
 		return om_settings_word_set_ok(s->accepted, value);
 	case OM_SETTING_DOMAINS:
 		return om_settings_domains_ok(value);
+	case OM_SETTING_GROUP_NAME:
+		return strcmp(value, "none") == 0 || om_settings_group_name_valid(value);
 	}
 	return 0;
 }
@@ -545,8 +552,32 @@ static const char *om_settings_accepted_text(const struct om_domain_setting *s)
 	case OM_SETTING_ZONE: return "a tz database zone (Asia/Tokyo, UTC) or localtime";
 	case OM_SETTING_WORD_SET: return "none, or some of these, space-separated";
 	case OM_SETTING_DOMAINS: return "none, or domain names, space-separated (at most 100)";
+	case OM_SETTING_GROUP_NAME: return "none, or a group name (1..16 letters, digits, - _)";
 	}
 	return "?";
+}
+
+const char *om_settings_domain_nth(unsigned int i)
+{
+	return i < OM_N_ELEMENTS(om_domain_settings) ? om_domain_settings[i].name : NULL;
+}
+
+const char *om_settings_domain_choices(const char *name)
+{
+	const struct om_domain_setting *s = om_settings_find(name);
+
+	return s != NULL && s->type == OM_SETTING_WORDS ? s->accepted : NULL;
+}
+
+const char *om_settings_domain_accepted(const char *name, long *min_r, long *max_r)
+{
+	const struct om_domain_setting *s = om_settings_find(name);
+
+	*min_r = s != NULL ? s->min : 0;
+	*max_r = s != NULL ? s->max : 0;
+	if (s == NULL)
+		return "";
+	return s->type == OM_SETTING_WORD_SET ? s->accepted : om_settings_accepted_text(s);
 }
 
 int om_settings_domain_check(const char *name, const char *value,
@@ -569,6 +600,59 @@ int om_settings_domain_check(const char *name, const char *value,
 		*error_r = om_asprintf("domain setting %s: '%.60s' is not one of: %s",
 				       name, value, om_settings_accepted_text(s));
 	return -1;
+}
+
+/* ---- policy groups ---- */
+
+int om_settings_group_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len >= 1 && len <= OM_GROUP_NAME_MAX &&
+		strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		       "0123456789-_") == len && strcmp(name, "none") != 0;
+}
+
+#define OM_GROUP_SCOPE_PREFIX "<group "
+
+int om_settings_group_scope(const char *domain, const char *name, char *buf,
+			    size_t size)
+{
+	int n;
+
+	if (!om_settings_group_name_valid(name) || *domain == '\0')
+		return -1;
+	n = snprintf(buf, size, OM_GROUP_SCOPE_PREFIX "%s>@%s", name, domain);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+const char *om_settings_group_scope_domain(const char *scope)
+{
+	const char *end;
+
+	if (strncmp(scope, OM_GROUP_SCOPE_PREFIX, sizeof(OM_GROUP_SCOPE_PREFIX) - 1) != 0 ||
+	    (end = strstr(scope, ">@")) == NULL)
+		return NULL;
+	return end + 2;
+}
+
+int om_settings_per_group(const char *name)
+{
+	static const char *const prefixes[] = {
+		"outbound-", "bcc-", "hold-", "zip-", "portal-"
+	};
+	size_t i;
+
+	if (strcmp(name, OM_SETTING_INTERNAL_DOMAINS) == 0 ||
+	    strcmp(name, OM_SETTING_INTERNAL_ONLY) == 0)
+		return 1;
+	if (!om_settings_domain_valid(name))
+		return 0;
+	for (i = 0; i < OM_N_ELEMENTS(prefixes); i++) {
+		if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 /* ---- lookup order, over any source (the store, or a snapshot of it) ---- */
@@ -603,6 +687,46 @@ static int om_settings_domain_lookup(const struct om_settings_source *src,
 	*source_r = "global";
 	return src->domain_get(src->context, OM_GLOBAL_DOMAIN, name, value_r,
 			       error_r);
+}
+
+char *om_settings_group_of(const struct om_settings_source *src,
+			   const char *mailbox, char **error_r)
+{
+	char *group = NULL;
+	int ret;
+
+	*error_r = NULL;
+	if (*mailbox == '\0')
+		return NULL;
+	ret = src->domain_get(src->context, mailbox, OM_SETTING_GROUP, &group, error_r);
+	if (ret <= 0)
+		return NULL;
+	if (!om_settings_group_name_valid(group)) {
+		free(group);	/* "none" */
+		return NULL;
+	}
+	return group;
+}
+
+/* The value of name in mailbox's policy group, for a setting a group may
+   carry: 1 found (*value_r allocated), 0 none, -1 error. */
+static int om_settings_group_lookup(const struct om_settings_source *src,
+				    const char *mailbox, const char *name,
+				    char **value_r, char **error_r)
+{
+	char scope[OM_GROUP_SCOPE_MAX], *group;
+	int ret;
+
+	if (*mailbox == '\0' || !om_settings_per_group(name))
+		return 0;
+	group = om_settings_group_of(src, mailbox, error_r);
+	if (group == NULL)
+		return *error_r != NULL ? -1 : 0;
+	ret = om_settings_group_scope(om_settings_domain_of(mailbox), group, scope,
+				      sizeof(scope)) < 0 ? 0 :
+		src->domain_get(src->context, scope, name, value_r, error_r);
+	free(group);
+	return ret;
 }
 
 /* A feature's domain default: its own setting, else "default all-on". */
@@ -643,6 +767,10 @@ int om_settings_subscription_from(const struct om_settings_source *src,
 	ret = src->sub_get(src->context, mailbox, feature, &value, error_r);
 	*source_r = "mailbox";
 	if (ret == 0) {
+		ret = om_settings_group_lookup(src, mailbox, feature, &value, error_r);
+		*source_r = "group";
+	}
+	if (ret == 0) {
 		ret = om_settings_domain_feature(src, om_settings_domain_of(mailbox),
 						 feature, &value, source_r,
 						 error_r);
@@ -673,6 +801,8 @@ char *om_settings_domain_value_from(const struct om_settings_source *src,
 	   without a domain is a mailbox too) */
 	if (*mailbox != '\0' && om_settings_per_mailbox(name))
 		ret = src->domain_get(src->context, mailbox, name, &value, error_r);
+	if (ret == 0)
+		ret = om_settings_group_lookup(src, mailbox, name, &value, error_r);
 	if (ret == 0)
 		ret = om_settings_domain_lookup(src, om_settings_domain_of(mailbox),
 						name, &value, &source, error_r);
@@ -745,6 +875,10 @@ int om_settings_effective(struct om_store *store, enum om_settings_key type,
 	*source_r = "mailbox";
 	if (type == OM_KEY_MAILBOX && om_settings_per_mailbox(name))
 		ret = src.domain_get(src.context, key, name, value_r, error_r);
+	if (ret == 0 && type == OM_KEY_MAILBOX) {
+		ret = om_settings_group_lookup(&src, key, name, value_r, error_r);
+		*source_r = "group";
+	}
 	if (ret == 0)
 		ret = om_settings_effective_below(&src, type, key, name, value_r,
 						  source_r, error_r);

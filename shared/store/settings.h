@@ -1,9 +1,11 @@
 /* settings.h - the vocabulary of subscriptions and domain settings, and how
- * an effective value is found: mailbox, then its domain, then global ("*"),
- * then the built-in default.
+ * an effective value is found: mailbox, then its policy group (outbound
+ * settings), then its domain, then global ("*"), then the built-in default.
  */
 #ifndef OM_SETTINGS_H
 #define OM_SETTINGS_H
+
+#include <stddef.h>
 
 struct om_store;
 
@@ -171,6 +173,32 @@ int om_settings_user_may_change(const char *value, const char *what);
 #define OM_DEFAULT_RATE_RECIPIENTS 5000
 #define OM_DEFAULT_RATE_WINDOW 3600
 
+/* policy groups (issue 18, doc/admin.md "Policy groups"): up to
+   OM_GROUPS_MAX named groups per domain; a mailbox is in at most one
+   (its own setting "group"); a group carries outbound settings
+   (om_settings_per_group) kept in domain_settings under the group's
+   scope, "<group NAME>@domain" (no key an administrator writes can take
+   that form: key_parse refuses spaces and angle brackets), and
+   internal-only: its members may write only inside their domain and its
+   internal-domains (omamori-policyd, 5.7.1 at RCPT) */
+#define OM_SETTING_GROUP "group"
+#define OM_SETTING_INTERNAL_ONLY "internal-only"
+#define OM_GROUPS_MAX 4
+#define OM_GROUP_NAME_MAX 16
+#define OM_GROUP_SCOPE_MAX 300
+/* 1 if name is a group name: 1..16 letters, digits, '-', '_'. */
+int om_settings_group_name_valid(const char *name);
+/* The scope a group's settings are kept under, "<group NAME>@domain", in
+   buf; 0, or -1 for a bad name or a scope that does not fit. */
+int om_settings_group_scope(const char *domain, const char *name, char *buf,
+			    size_t size);
+/* The domain of a group's scope (pointer into it), or NULL when scope is
+   not a group's. */
+const char *om_settings_group_scope_domain(const char *scope);
+/* 1 if a policy group may carry setting (or feature) name: the outbound
+   features and their conditions, internal-domains and internal-only. */
+int om_settings_per_group(const char *name);
+
 enum om_sub_state { OM_SUB_OFF = 0, OM_SUB_ON, OM_SUB_PAUSED };
 
 /* 1 if feature is a known feature name. */
@@ -192,6 +220,15 @@ int om_settings_domain_in(const char *domains, const char *domain);
 
 /* Space-separated names of every domain setting. */
 const char *om_settings_domain_names(void);
+/* The i-th domain setting of settings.c's table (0, 1, ...), or NULL past
+   the last: the list omamori-web's admin page is made from. */
+const char *om_settings_domain_nth(unsigned int i);
+/* The words a setting takes when it takes only one of some words (static,
+   space-separated; a page offers them as a choice), else NULL. */
+const char *om_settings_domain_choices(const char *name);
+/* What a setting accepts, in words (static; "" for an unknown name), and
+   its range (*min_r..*max_r, both 0 when it has none). */
+const char *om_settings_domain_accepted(const char *name, long *min_r, long *max_r);
 /* 1 if name is a domain setting. */
 int om_settings_domain_valid(const char *name);
 /* 1 if a mailbox may refine the domain's value of setting name. */
@@ -252,17 +289,24 @@ char *om_settings_domain_value_from(const struct om_settings_source *src,
 				    const char *mailbox, const char *name,
 				    const char *def, char **error_r);
 
+/* The policy group of mailbox (allocated), or NULL with *error_r NULL when
+   it is in none (or NULL with *error_r set on a read error). */
+char *om_settings_group_of(const struct om_settings_source *src,
+			   const char *mailbox, char **error_r);
+
 /* The store as a settings source (for the _from functions). */
 void om_settings_store_source(struct om_store *store, struct om_settings_source *src);
 
 /* The effective subscription of mailbox to feature.  *source_r (static) is
-   "mailbox", "domain", "global" or "default".  Returns 0 or -1. */
+   "mailbox", "group" (its policy group's, outbound features), "domain",
+   "global" or "default".  Returns 0 or -1. */
 int om_settings_subscription(struct om_store *store, const char *mailbox,
 			     const char *feature, enum om_sub_state *state_r,
 			     const char **source_r, char **error_r);
 
 /* The effective value of a domain setting for mailbox (its own value for a
-   per-mailbox setting, then its domain, then global, then def).  Returns an allocated string, or NULL with *error_r. */
+   per-mailbox setting, then its policy group's for a setting a group may
+   carry, then its domain, then global, then def).  Returns an allocated string, or NULL with *error_r. */
 char *om_settings_domain_value(struct om_store *store, const char *mailbox,
 			       const char *name, const char *def,
 			       char **error_r);
@@ -274,7 +318,9 @@ char *om_settings_domain_value(struct om_store *store, const char *mailbox,
    "*" the global one, then def.  A feature's domain value also comes from
    the "default" setting, as for subscriptions.  *value_r is allocated
    (def copied; NULL when def is NULL and nothing is set); *source_r
-   (static) is "mailbox", "domain", "global" or "default".  0 or -1. */
+   (static) is "mailbox", "group" (the mailbox's policy group:
+   om_settings_group_of names it), "domain", "global" or "default".
+   0 or -1. */
 int om_settings_effective(struct om_store *store, enum om_settings_key type,
 			  const char *key, const char *name, const char *def,
 			  char **value_r, const char **source_r, char **error_r);

@@ -306,6 +306,38 @@ struct om_store_backend {
 	int (*portal_code_check)(struct om_store *store, const char *id,
 				 const char *recipient, const char *code, long long now,
 				 int max_tries, int *tries_r, char **error_r);
+	/* policy groups (store.h): insert and remove return the rows
+	   changed; scope_delete removes every domain setting under a scope */
+	int (*group_insert)(struct om_store *store, const char *domain,
+			    const char *name, long long now, char **error_r);
+	int (*group_remove)(struct om_store *store, const char *domain,
+			    const char *name, char **error_r);
+	long (*group_list)(struct om_store *store, const char *domain,
+			   om_store_group_cb *cb, void *context, char **error_r);
+	long (*group_members)(struct om_store *store, const char *domain,
+			      const char *name, om_store_group_cb *cb, void *context,
+			      char **error_r);
+	int (*scope_delete)(struct om_store *store, const char *scope, char **error_r);
+	/* the history of subscription states (store.h) */
+	long (*sub_history)(struct om_store *store, long long until,
+			    om_store_sub_change_cb *cb, void *context, char **error_r);
+	int (*sub_history_put)(struct om_store *store, const struct om_store_sub_change *c,
+			       char **error_r);
+	/* domain administrators and the change log (store.h), put, delete
+	   and count inside the caller's transaction; list by domain (key
+	   NULL: all) or (by_address) by address */
+	int (*admin_put)(struct om_store *store, const struct om_store_admin *a,
+			 char **error_r);
+	int (*admin_delete)(struct om_store *store, const char *domain,
+			    const char *address, char **error_r);
+	long (*admin_count)(struct om_store *store, const char *domain,
+			    const char *role, const char *except, char **error_r);
+	long (*admin_list)(struct om_store *store, int by_address, const char *key,
+			   om_store_admin_cb *cb, void *context, char **error_r);
+	int (*change_add)(struct om_store *store, const struct om_store_change *c,
+			  char **error_r);
+	long (*change_list)(struct om_store *store, const char *domain, long limit,
+			    om_store_change_cb *cb, void *context, char **error_r);
 	/* the message trace (store-trace.c): one event; those before a
 	   time; the messages a query finds (message_id, queue_id, and the
 	   row id of one with neither, newest first, at most limit); the

@@ -138,6 +138,22 @@ enum om_stmt_id {
 	OM_SQL_PORTAL_CODE_SET,
 	OM_SQL_PORTAL_CODE_GET,
 	OM_SQL_PORTAL_CODE_TRIES,
+	OM_SQL_GROUP_INSERT,
+	OM_SQL_GROUP_REMOVE,
+	OM_SQL_GROUP_LIST,
+	OM_SQL_GROUP_LIST_ALL,
+	OM_SQL_GROUP_MEMBERS,
+	OM_SQL_DOM_DELETE_SCOPE,
+	OM_SQL_SUB_HISTORY,
+	OM_SQL_SUB_HISTORY_PUT,
+	OM_SQL_ADMIN_PUT,
+	OM_SQL_ADMIN_DELETE,
+	OM_SQL_ADMIN_COUNT,
+	OM_SQL_ADMIN_LIST,
+	OM_SQL_ADMIN_LIST_ALL,
+	OM_SQL_ADMIN_OF,
+	OM_SQL_CHANGE_ADD,
+	OM_SQL_CHANGE_LIST,
 	OM_SQL_EVENT_ADD,
 	OM_SQL_EVENTS_EXPIRE,
 	OM_SQL_TRACE_FIND_MID,
@@ -449,6 +465,51 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_PORTAL_CODE_TRIES] =
 		"UPDATE portal_codes SET tries = ?3, code = CASE WHEN ?4 THEN '' ELSE code END "
 		"WHERE id = ?1 AND recipient = ?2",
+	[OM_SQL_GROUP_INSERT] =
+		"INSERT INTO policy_groups(domain, name, created) VALUES (?1, ?2, ?3) "
+		"ON CONFLICT(domain, name) DO NOTHING",
+	[OM_SQL_GROUP_REMOVE] =
+		"DELETE FROM policy_groups WHERE domain = ?1 AND name = ?2",
+	[OM_SQL_GROUP_LIST] =
+		"SELECT domain, name FROM policy_groups WHERE domain = ?1 ORDER BY name",
+	[OM_SQL_GROUP_LIST_ALL] =
+		"SELECT domain, name FROM policy_groups ORDER BY domain, name",
+	/* the mailboxes of domain ?1 (keys ending in "@" ?1) whose own
+	   setting "group" is ?2 */
+	[OM_SQL_GROUP_MEMBERS] =
+		"SELECT domain, value FROM domain_settings WHERE name = 'group' "
+		"AND value = ?2 AND length(domain) > length(?1) + 1 "
+		"AND substr(domain, length(domain) - length(?1)) = '@' || ?1 "
+		"ORDER BY domain",
+	[OM_SQL_DOM_DELETE_SCOPE] = "DELETE FROM domain_settings WHERE domain = ?1",
+	[OM_SQL_SUB_HISTORY] =
+		"SELECT mailbox, feature, state, at FROM subscription_history "
+		"WHERE at < ?1 ORDER BY mailbox, feature, at, rowid",
+	[OM_SQL_SUB_HISTORY_PUT] =
+		"INSERT INTO subscription_history(mailbox, feature, state, at) "
+		"VALUES (?1, ?2, ?3, ?4)",
+	[OM_SQL_ADMIN_PUT] =
+		"INSERT INTO admins(domain, address, role, rights, created) "
+		"VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(domain, address) "
+		"DO UPDATE SET role = excluded.role, rights = excluded.rights",
+	[OM_SQL_ADMIN_DELETE] = "DELETE FROM admins WHERE domain = ?1 AND address = ?2",
+	[OM_SQL_ADMIN_COUNT] =
+		"SELECT count(*) FROM admins WHERE domain = ?1 AND role = ?2 AND address != ?3",
+	[OM_SQL_ADMIN_LIST] =
+		"SELECT domain, address, role, rights, created FROM admins "
+		"WHERE domain = ?1 ORDER BY domain, role, address",
+	[OM_SQL_ADMIN_LIST_ALL] =
+		"SELECT domain, address, role, rights, created FROM admins "
+		"ORDER BY domain, role, address",
+	[OM_SQL_ADMIN_OF] =
+		"SELECT domain, address, role, rights, created FROM admins "
+		"WHERE address = ?1 ORDER BY domain",
+	[OM_SQL_CHANGE_ADD] =
+		"INSERT INTO change_log(at, who, domain, what, old, new) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[OM_SQL_CHANGE_LIST] =
+		"SELECT id, at, who, domain, what, old, new FROM change_log "
+		"WHERE domain = ?1 ORDER BY id DESC LIMIT ?2",
 	/* the message trace (doc/trace.md): every statement has the domain
 	   as ?1, so a search never sees another domain's rows */
 	[OM_SQL_EVENT_ADD] =
@@ -835,10 +896,60 @@ static const char *const om_migrations[] = {
 	"  expires INTEGER NOT NULL,"
 	"  tries INTEGER NOT NULL,"
 	"  PRIMARY KEY (id, recipient));",
-	/* v18, v19: other branches' (issue 18 items 1, 3 and 5); empty
-	   here until they are merged */
-	"",
-	"",
+	/* v18 (issue 18): who administers which domain (doc/admin.md): an ISP
+	   operator under domain "*", one main admin and up to four deputies
+	   per domain, a deputy's rights space-separated (settings lists holds
+	   trace); and the change log of domains' settings, lists and admins
+	   (who: the admin's address or "omamorictl (uid N)"; old/new "" when
+	   there was or is none) */
+	"CREATE TABLE admins ("
+	"  domain TEXT NOT NULL,"
+	"  address TEXT NOT NULL,"
+	"  role TEXT NOT NULL CHECK (role IN ('operator', 'admin', 'deputy')),"
+	"  rights TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (domain, address)) WITHOUT ROWID;"
+	"CREATE INDEX admins_address ON admins(address);"
+	"CREATE TABLE change_log ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  who TEXT NOT NULL,"
+	"  domain TEXT NOT NULL,"
+	"  what TEXT NOT NULL,"
+	"  old TEXT NOT NULL,"
+	"  new TEXT NOT NULL);"
+	"CREATE INDEX change_log_domain ON change_log(domain, id);",
+	/* v19 (issue 18): policy groups (doc/admin.md "Policy groups"): a
+	   domain's named groups (at most four, store.c); their settings are
+	   domain_settings rows under "<group NAME>@domain", a mailbox's group
+	   its own row "group".  And the history of subscription states for
+	   the billing export: a row at each change of a state (a deleted
+	   subscription counts as off from then), at the row's updated time;
+	   the states there are now are its first rows */
+	"CREATE TABLE policy_groups ("
+	"  domain TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  created INTEGER NOT NULL,"
+	"  PRIMARY KEY (domain, name)) WITHOUT ROWID;"
+	"CREATE TABLE subscription_history ("
+	"  mailbox TEXT NOT NULL,"
+	"  feature TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('on', 'paused', 'off')),"
+	"  at INTEGER NOT NULL);"
+	"CREATE INDEX subscription_history_at ON subscription_history(at);"
+	"CREATE TRIGGER subscriptions_history_insert AFTER INSERT ON subscriptions BEGIN"
+	"  INSERT INTO subscription_history(mailbox, feature, state, at)"
+	"    VALUES (new.mailbox, new.feature, new.state, new.updated); END;"
+	"CREATE TRIGGER subscriptions_history_update AFTER UPDATE ON subscriptions"
+	"  WHEN old.state IS NOT new.state BEGIN"
+	"  INSERT INTO subscription_history(mailbox, feature, state, at)"
+	"    VALUES (new.mailbox, new.feature, new.state, new.updated); END;"
+	"CREATE TRIGGER subscriptions_history_delete AFTER DELETE ON subscriptions BEGIN"
+	"  INSERT INTO subscription_history(mailbox, feature, state, at)"
+	"    VALUES (old.mailbox, old.feature, 'off',"
+	"            CAST(strftime('%s', 'now') AS INTEGER)); END;"
+	"INSERT INTO subscription_history(mailbox, feature, state, at)"
+	"  SELECT mailbox, feature, state, updated FROM subscriptions;",
 	/* v20 (issue 18): the message trace and the monthly reports' events
 	   (doc/trace.md): one row per step omamori took for a message, of
 	   the one domain it belongs to (the recipient's inbound, the
@@ -1166,6 +1277,10 @@ struct om_sqlite_reader {
 		om_store_sandbox_cb *sandbox;
 		om_store_portal_cb *portal;
 		om_store_portal_view_cb *portal_view;
+		om_store_group_cb *group;
+		om_store_sub_change_cb *sub_change;
+		om_store_admin_cb *admin;
+		om_store_change_cb *change;
 	} cb;
 	void *context;
 };
@@ -2875,6 +2990,109 @@ static long om_sqlite_audit_list(struct om_store *store, const char *domain,
 	return om_sqlite_each(s, stmt, om_sqlite_audit_row, &r, "read audit rules", error_r);
 }
 
+/* ---- policy groups ---- */
+
+static int om_sqlite_group_insert(struct om_store *store, const char *domain,
+				  const char *name, long long now, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_GROUP_INSERT,
+						      OM_ARG_TEXT(domain), OM_ARG_TEXT(name),
+						      OM_ARG_INT64(now), OM_ARG_END),
+				    "add a policy group", error_r);
+}
+
+static int om_sqlite_group_remove(struct om_store *store, const char *domain,
+				  const char *name, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_GROUP_REMOVE,
+						      OM_ARG_TEXT(domain), OM_ARG_TEXT(name),
+						      OM_ARG_END),
+				    "delete a policy group", error_r);
+}
+
+static int om_sqlite_scope_delete(struct om_store *store, const char *scope,
+				  char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_DOM_DELETE_SCOPE,
+						      OM_ARG_TEXT(scope), OM_ARG_END),
+				    "delete a scope's settings", error_r);
+}
+
+static void om_sqlite_group_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	const char *domain, *name;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&domain), OM_COL_TEXT(&name), OM_COL_END);
+	r->cb.group(r->context, domain, name);
+}
+
+static long om_sqlite_group_list(struct om_store *store, const char *domain,
+				 om_store_group_cb *cb, void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.group = cb, .context = context };
+	sqlite3_stmt *stmt = domain != NULL ?
+		om_sqlite_bind(s, OM_SQL_GROUP_LIST, OM_ARG_TEXT(domain), OM_ARG_END) :
+		om_sqlite_bind(s, OM_SQL_GROUP_LIST_ALL, OM_ARG_END);
+
+	return om_sqlite_each(s, stmt, om_sqlite_group_row, &r, "read policy groups",
+			      error_r);
+}
+
+static long om_sqlite_group_members(struct om_store *store, const char *domain,
+				    const char *name, om_store_group_cb *cb,
+				    void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.group = cb, .context = context };
+
+	return om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_GROUP_MEMBERS, OM_ARG_TEXT(domain),
+						OM_ARG_TEXT(name), OM_ARG_END),
+			      om_sqlite_group_row, &r, "read a group's mailboxes", error_r);
+}
+
+/* ---- the history of subscription states ---- */
+
+static void om_sqlite_sub_change_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	struct om_store_sub_change c;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&c.mailbox), OM_COL_TEXT(&c.feature),
+		       OM_COL_TEXT(&c.state), OM_COL_INT64(&c.at), OM_COL_END);
+	r->cb.sub_change(r->context, &c);
+}
+
+static long om_sqlite_sub_history(struct om_store *store, long long until,
+				  om_store_sub_change_cb *cb, void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.sub_change = cb, .context = context };
+
+	return om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_SUB_HISTORY, OM_ARG_INT64(until),
+						OM_ARG_END),
+			      om_sqlite_sub_change_row, &r, "read subscription history",
+			      error_r);
+}
+
+static int om_sqlite_sub_history_put(struct om_store *store,
+				     const struct om_store_sub_change *c, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_SUB_HISTORY_PUT,
+						      OM_ARG_TEXT(c->mailbox),
+						      OM_ARG_TEXT(c->feature),
+						      OM_ARG_TEXT(c->state),
+						      OM_ARG_INT64(c->at), OM_ARG_END),
+				    "write subscription history", error_r) < 0 ? -1 : 0;
+}
+
 static long om_sqlite_urls_drop_source(struct om_store *store, const char *source,
 				       char **error_r)
 {
@@ -2926,6 +3144,110 @@ static int om_sqlite_urls_sources(struct om_store *store, om_store_url_source_cb
 	return (int)om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_URL_SOURCES, OM_ARG_END),
 				   om_sqlite_url_source_row, &r, "read URL sources",
 				   error_r);
+}
+
+/* ---- domain administrators and the change log (v18) ---- */
+
+static int om_sqlite_admin_put(struct om_store *store, const struct om_store_admin *a,
+			       char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_ADMIN_PUT,
+						      OM_ARG_TEXT(a->domain),
+						      OM_ARG_TEXT(a->address),
+						      OM_ARG_TEXT(a->role),
+						      OM_ARG_TEXT(a->rights),
+						      OM_ARG_INT64(a->created), OM_ARG_END),
+				    "record an administrator", error_r) < 0 ? -1 : 0;
+}
+
+static int om_sqlite_admin_delete(struct om_store *store, const char *domain,
+				  const char *address, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	long n = om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_ADMIN_DELETE,
+							OM_ARG_TEXT(domain),
+							OM_ARG_TEXT(address), OM_ARG_END),
+				      "remove an administrator", error_r);
+
+	return n < 0 ? -1 : n > 0;
+}
+
+static long om_sqlite_admin_count(struct om_store *store, const char *domain,
+				  const char *role, const char *except, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	long long n;
+
+	if (om_sqlite_number(s, om_sqlite_bind(s, OM_SQL_ADMIN_COUNT, OM_ARG_TEXT(domain),
+					       OM_ARG_TEXT(role), OM_ARG_TEXT(except),
+					       OM_ARG_END),
+			     &n, "count administrators", error_r) < 0)
+		return -1;
+	return (long)n;
+}
+
+static void om_sqlite_admin_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	struct om_store_admin a;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&a.domain), OM_COL_TEXT(&a.address),
+		       OM_COL_TEXT(&a.role), OM_COL_TEXT(&a.rights),
+		       OM_COL_INT64(&a.created), OM_COL_END);
+	r->cb.admin(r->context, &a);
+}
+
+static long om_sqlite_admin_list(struct om_store *store, int by_address,
+				 const char *key, om_store_admin_cb *cb, void *context,
+				 char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.admin = cb, .context = context };
+	sqlite3_stmt *stmt = by_address ?
+		om_sqlite_bind(s, OM_SQL_ADMIN_OF, OM_ARG_TEXT(key), OM_ARG_END) :
+		key != NULL ?
+		om_sqlite_bind(s, OM_SQL_ADMIN_LIST, OM_ARG_TEXT(key), OM_ARG_END) :
+		om_sqlite_bind(s, OM_SQL_ADMIN_LIST_ALL, OM_ARG_END);
+
+	return om_sqlite_each(s, stmt, om_sqlite_admin_row, &r, "read administrators",
+			      error_r);
+}
+
+static int om_sqlite_change_add(struct om_store *store, const struct om_store_change *c,
+				char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_CHANGE_ADD,
+						      OM_ARG_INT64(c->at), OM_ARG_TEXT(c->who),
+						      OM_ARG_TEXT(c->domain),
+						      OM_ARG_TEXT(c->what),
+						      OM_ARG_TEXT(c->old_value),
+						      OM_ARG_TEXT(c->new_value), OM_ARG_END),
+				    "record a change", error_r) < 0 ? -1 : 0;
+}
+
+static void om_sqlite_change_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	struct om_store_change c;
+
+	om_sqlite_read(stmt, OM_COL_INT64(&c.id), OM_COL_INT64(&c.at),
+		       OM_COL_TEXT(&c.who), OM_COL_TEXT(&c.domain), OM_COL_TEXT(&c.what),
+		       OM_COL_TEXT(&c.old_value), OM_COL_TEXT(&c.new_value), OM_COL_END);
+	r->cb.change(r->context, &c);
+}
+
+static long om_sqlite_change_list(struct om_store *store, const char *domain,
+				  long limit, om_store_change_cb *cb, void *context,
+				  char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.change = cb, .context = context };
+
+	return om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_CHANGE_LIST, OM_ARG_TEXT(domain),
+						OM_ARG_INT64(limit), OM_ARG_END),
+			      om_sqlite_change_row, &r, "read the change log", error_r);
 }
 
 /* ---- the message trace (doc/trace.md) ---- */
@@ -3152,12 +3474,25 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.portal_views = om_sqlite_portal_views,
 	.portal_code_set = om_sqlite_portal_code_set,
 	.portal_code_check = om_sqlite_portal_code_check,
-	.event_add = om_sqlite_event_add,
-	.events_expire = om_sqlite_events_expire,
-	.trace_find = om_sqlite_trace_find,
-	.trace_rows = om_sqlite_trace_rows,
 	.urls_drop_source = om_sqlite_urls_drop_source,
 	.urls_count = om_sqlite_urls_count,
 	.urls_each = om_sqlite_urls_each,
 	.urls_sources = om_sqlite_urls_sources,
+	.group_insert = om_sqlite_group_insert,
+	.group_remove = om_sqlite_group_remove,
+	.group_list = om_sqlite_group_list,
+	.group_members = om_sqlite_group_members,
+	.scope_delete = om_sqlite_scope_delete,
+	.sub_history = om_sqlite_sub_history,
+	.sub_history_put = om_sqlite_sub_history_put,
+	.admin_put = om_sqlite_admin_put,
+	.admin_delete = om_sqlite_admin_delete,
+	.admin_count = om_sqlite_admin_count,
+	.admin_list = om_sqlite_admin_list,
+	.change_add = om_sqlite_change_add,
+	.change_list = om_sqlite_change_list,
+	.event_add = om_sqlite_event_add,
+	.events_expire = om_sqlite_events_expire,
+	.trace_find = om_sqlite_trace_find,
+	.trace_rows = om_sqlite_trace_rows,
 };

@@ -7,8 +7,10 @@
  * SQL is in the backends; nothing here knows a query language.
  */
 #include "store/store-private.h"
+#include "store/settings.h"
 #include "lib/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -1311,11 +1313,9 @@ long om_store_url_clicks_count(struct om_store *store, const char *mailbox,
 
 /* ---- isolated attachments ---- */
 
-int om_store_isolated_add(struct om_store *store, const struct om_store_isolated *f,
-			  char **error_r)
+/* 0 when f has every field a row needs; -1 with *error_r. */
+static int om_store_isolated_check(const struct om_store_isolated *f, char **error_r)
 {
-	int ret;
-
 	if (om_store_need(f->id, "isolated id", error_r) < 0 ||
 	    om_store_need(f->mailbox, "mailbox", error_r) < 0 ||
 	    om_store_need(f->name, "file name", error_r) < 0 ||
@@ -1326,8 +1326,35 @@ int om_store_isolated_add(struct om_store *store, const struct om_store_isolated
 	    om_store_need(f->subject, "subject", error_r) < 0 ||
 	    om_store_need(f->sealed, "sealed key", error_r) < 0)
 		return -1;
+	return 0;
+}
+
+int om_store_isolated_add(struct om_store *store, const struct om_store_isolated *f,
+			  char **error_r)
+{
+	int ret;
+
+	if (om_store_isolated_check(f, error_r) < 0)
+		return -1;
 	ret = store->backend->isolated_add(store, f, error_r);
 	return om_store_wrote(store, ret < 0 ? -1 : 0);
+}
+
+static int om_store_isolated_put(struct om_store *store, const void *rows, size_t i,
+				 char **error_r)
+{
+	const struct om_store_isolated *f = (const struct om_store_isolated *)rows + i;
+
+	if (om_store_isolated_check(f, error_r) < 0)
+		return -1;
+	return store->backend->isolated_add(store, f, error_r) < 0 ? -1 : 0;
+}
+
+int om_store_isolated_add_all(struct om_store *store, const struct om_store_isolated *rows,
+			      size_t count, char **error_r)
+{
+	return om_store_save_batch(store, rows, count, om_store_isolated_put, NULL, 0,
+				   error_r);
 }
 
 int om_store_isolated_get(struct om_store *store, const char *id,
@@ -1546,4 +1573,344 @@ int om_store_portal_code_check(struct om_store *store, const char *id,
 	ret = store->backend->portal_code_check(store, id, recipient, code, now, max_tries,
 						tries_r, error_r);
 	return om_store_wrote(store, ret < 0 ? -1 : 0) < 0 ? -1 : ret;
+}
+
+/* ---- policy groups ---- */
+
+/* The names of a domain's groups, space-separated, for errors. */
+struct om_store_group_names {
+	char text[512];
+	long count;
+	int found, cut;
+	const char *want;
+};
+
+static void om_store_group_name_add(void *context, const char *domain, const char *name)
+{
+	struct om_store_group_names *n = context;
+	size_t len = strlen(n->text);
+
+	(void)domain;
+	if (n->want != NULL && strcmp(n->want, name) == 0)
+		n->found = 1;
+	if (!n->cut && len + strlen(name) + 2 < sizeof(n->text))
+		(void)snprintf(n->text + len, sizeof(n->text) - len, "%s%s",
+			       len > 0 ? " " : "", name);
+	else
+		n->cut = 1;
+	n->count++;
+}
+
+/* A group's mailboxes, for the error of a refused delete. */
+static void om_store_group_member_add(void *context, const char *mailbox,
+				      const char *name)
+{
+	(void)name;
+	om_store_group_name_add(context, NULL, mailbox);
+}
+
+static int om_store_group_args(const char *domain, const char *name, char **error_r)
+{
+	if (om_store_need(domain, "group domain", error_r) < 0 ||
+	    om_store_need(name, "group name", error_r) < 0)
+		return -1;
+	if (!om_settings_group_name_valid(name)) {
+		*error_r = om_asprintf("'%.40s' is not a group name: 1 to %d letters, "
+				       "digits, '-' or '_' (and not \"none\")", name,
+				       OM_GROUP_NAME_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+int om_store_group_add(struct om_store *store, const char *domain,
+		       const char *name, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	struct om_store_group_names n;
+	int ret = 0;
+
+	if (om_store_group_args(domain, name, error_r) < 0)
+		return -1;
+	memset(&n, 0, sizeof(n));
+	n.want = name;
+	if (b->begin(store, 1, error_r) < 0)
+		return -1;
+	if (b->group_list(store, domain, om_store_group_name_add, &n, error_r) < 0) {
+		ret = -1;
+	} else if (n.found) {
+		ret = 0;
+	} else if (n.count >= OM_GROUPS_MAX) {
+		*error_r = om_asprintf("%s has %d policy groups already (%s), the most "
+				       "a domain may have: delete one first", domain,
+				       OM_GROUPS_MAX, n.text);
+		ret = -1;
+	} else {
+		ret = b->group_insert(store, domain, name, (long long)time(NULL),
+				      error_r) < 0 ? -1 : 1;
+	}
+	return om_store_finish(store, ret, error_r);
+}
+
+int om_store_group_exists(struct om_store *store, const char *domain,
+			  const char *name, char **error_r)
+{
+	struct om_store_group_names n;
+
+	if (om_store_group_args(domain, name, error_r) < 0)
+		return -1;
+	memset(&n, 0, sizeof(n));
+	n.want = name;
+	if (store->backend->group_list(store, domain, om_store_group_name_add, &n,
+				       error_r) < 0)
+		return -1;
+	return n.found;
+}
+
+int om_store_group_delete(struct om_store *store, const char *domain,
+			  const char *name, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	struct om_store_group_names members;
+	char scope[OM_GROUP_SCOPE_MAX];
+	long n;
+	int ret;
+
+	if (om_store_group_args(domain, name, error_r) < 0)
+		return -1;
+	if (om_settings_group_scope(domain, name, scope, sizeof(scope)) < 0) {
+		*error_r = om_asprintf("domain name too long: %.60s", domain);
+		return -1;
+	}
+	memset(&members, 0, sizeof(members));
+	if (b->begin(store, 1, error_r) < 0)
+		return -1;
+	n = b->group_members(store, domain, name, om_store_group_member_add, &members,
+			     error_r);
+	if (n < 0) {
+		ret = -1;
+	} else if (n > 0) {
+		*error_r = om_asprintf("policy group %s of %s still has %ld mailbox%s "
+				       "(%s%s): move them first (omamorictl mailbox "
+				       "set MAILBOX group OTHER|none)", name, domain, n,
+				       n == 1 ? "" : "es", members.text,
+				       members.cut ? " ..." : "");
+		ret = -1;
+	} else {
+		ret = b->group_remove(store, domain, name, error_r);
+		if (ret > 0 && b->scope_delete(store, scope, error_r) < 0)
+			ret = -1;
+	}
+	return om_store_finish(store, ret, error_r);
+}
+
+long om_store_group_list(struct om_store *store, const char *domain,
+			 om_store_group_cb *cb, void *context, char **error_r)
+{
+	return store->backend->group_list(store, domain, cb, context, error_r);
+}
+
+long om_store_group_members(struct om_store *store, const char *domain,
+			    const char *name, om_store_group_cb *cb, void *context,
+			    char **error_r)
+{
+	if (om_store_group_args(domain, name, error_r) < 0)
+		return -1;
+	return store->backend->group_members(store, domain, name, cb, context, error_r);
+}
+
+/* ---- the history of subscription states ---- */
+
+long om_store_sub_history(struct om_store *store, long long until,
+			  om_store_sub_change_cb *cb, void *context, char **error_r)
+{
+	return store->backend->sub_history(store, until, cb, context, error_r);
+}
+
+int om_store_sub_history_put(struct om_store *store, const struct om_store_sub_change *c,
+			     char **error_r)
+{
+	if (om_store_need(c->mailbox, "mailbox", error_r) < 0 ||
+	    om_store_need(c->feature, "feature", error_r) < 0 ||
+	    om_store_need(c->state, "state", error_r) < 0)
+		return -1;
+	return om_store_wrote(store, store->backend->sub_history_put(store, c, error_r));
+}
+
+/* ---- domain administrators and the change log ---- */
+
+/* The role and rights address held in a domain, as text ("" none). */
+struct om_store_admin_find {
+	const char *domain;
+	char *found;
+};
+
+static void om_store_admin_find_cb(void *context, const struct om_store_admin *a)
+{
+	struct om_store_admin_find *f = context;
+
+	if (strcmp(a->domain, f->domain) != 0 || f->found != NULL)
+		return;
+	f->found = *a->rights != '\0' ? om_asprintf("%s %s", a->role, a->rights) :
+		om_strdup(a->role);
+}
+
+/* The limit of role in domain, refused for an address that would be one
+   more (an address already there may change its rights).  0 or -1. */
+static int om_store_admin_limit(struct om_store *store, const struct om_store_admin *a,
+				char **error_r)
+{
+	long max = strcmp(a->role, "admin") == 0 ? OM_ADMIN_MAX_MAIN :
+		strcmp(a->role, "deputy") == 0 ? OM_ADMIN_MAX_DEPUTIES : 0;
+	long n;
+
+	if (max == 0)
+		return 0;
+	n = store->backend->admin_count(store, a->domain, a->role, a->address, error_r);
+	if (n < 0)
+		return -1;
+	if (n < max)
+		return 0;
+	*error_r = max == 1 ?
+		om_asprintf("%s already has its main admin (one per domain): remove "
+			    "that one first or add %s as a deputy", a->domain, a->address) :
+		om_asprintf("%s already has %ld deputies (at most %ld)", a->domain, n, max);
+	return -1;
+}
+
+int om_store_admin_add(struct om_store *store, const struct om_store_admin *a,
+		       const char *who, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	struct om_store_admin_find f = { NULL, NULL };
+	struct om_store_change c;
+	char *what, *now_value;
+	int ret;
+
+	if (om_store_need(a->domain, "admin domain", error_r) < 0 ||
+	    om_store_need(a->address, "admin address", error_r) < 0 ||
+	    om_store_need(a->role, "admin role", error_r) < 0 ||
+	    om_store_need(a->rights, "admin rights", error_r) < 0 ||
+	    om_store_need(who, "who", error_r) < 0)
+		return -1;
+	if (b->begin(store, 1, error_r) < 0)
+		return -1;
+	f.domain = a->domain;
+	ret = b->admin_list(store, 1, a->address, om_store_admin_find_cb, &f,
+			    error_r) < 0 ? -1 : 0;
+	if (ret == 0)
+		ret = om_store_admin_limit(store, a, error_r);
+	if (ret == 0)
+		ret = b->admin_put(store, a, error_r);
+	what = om_asprintf("admin %s", a->address);
+	now_value = *a->rights != '\0' ? om_asprintf("%s %s", a->role, a->rights) :
+		om_strdup(a->role);
+	c = (struct om_store_change){ 0, a->created, who, a->domain, what,
+				      f.found != NULL ? f.found : "", now_value };
+	if (ret == 0)
+		ret = b->change_add(store, &c, error_r);
+	free(what);
+	free(now_value);
+	free(f.found);
+	return om_store_finish(store, ret, error_r);
+}
+
+int om_store_admin_del(struct om_store *store, const char *domain, const char *address,
+		       const char *who, long long now, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	struct om_store_admin_find f = { domain, NULL };
+	struct om_store_change c;
+	char *what;
+	int ret;
+
+	if (om_store_need(domain, "admin domain", error_r) < 0 ||
+	    om_store_need(address, "admin address", error_r) < 0 ||
+	    om_store_need(who, "who", error_r) < 0)
+		return -1;
+	if (b->begin(store, 1, error_r) < 0)
+		return -1;
+	ret = b->admin_list(store, 1, address, om_store_admin_find_cb, &f,
+			    error_r) < 0 ? -1 : 0;
+	if (ret == 0)
+		ret = b->admin_delete(store, domain, address, error_r);
+	what = om_asprintf("admin %s", address);
+	c = (struct om_store_change){ 0, now, who, domain, what,
+				      f.found != NULL ? f.found : "", "" };
+	if (ret > 0 && b->change_add(store, &c, error_r) < 0)
+		ret = -1;
+	free(what);
+	free(f.found);
+	return om_store_finish(store, ret, error_r);
+}
+
+long om_store_admin_list(struct om_store *store, const char *domain,
+			 om_store_admin_cb *cb, void *context, char **error_r)
+{
+	return store->backend->admin_list(store, 0, domain, cb, context, error_r);
+}
+
+long om_store_admin_of(struct om_store *store, const char *address,
+		       om_store_admin_cb *cb, void *context, char **error_r)
+{
+	if (om_store_need(address, "admin address", error_r) < 0)
+		return -1;
+	return store->backend->admin_list(store, 1, address, cb, context, error_r);
+}
+
+int om_store_domain_change(struct om_store *store, const char *key, const char *name,
+			   const char *value, const char *who, const char *log_domain,
+			   const char *what, long long now, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	struct om_store_change c;
+	char *old = NULL;
+	int ret;
+
+	if (om_store_need(key, "key", error_r) < 0 ||
+	    om_store_need(name, "name", error_r) < 0 ||
+	    om_store_need(who, "who", error_r) < 0 ||
+	    om_store_need(log_domain, "domain", error_r) < 0 ||
+	    om_store_need(what, "what", error_r) < 0)
+		return -1;
+	if (b->begin(store, 1, error_r) < 0)
+		return -1;
+	ret = b->row_get(store, OM_STORE_DOMAIN_SETTINGS, key, name, &old, error_r);
+	if (ret >= 0) {
+		if ((ret == 0 && value == NULL) ||
+		    (ret > 0 && value != NULL && strcmp(old, value) == 0)) {
+			free(old);
+			b->rollback(store);
+			return 0;
+		}
+		ret = value != NULL ?
+			b->row_set(store, OM_STORE_DOMAIN_SETTINGS, key, name, value, error_r) :
+			b->row_delete(store, OM_STORE_DOMAIN_SETTINGS, key, name, error_r);
+	}
+	c = (struct om_store_change){ 0, now, who, log_domain, what,
+				      old != NULL ? old : "", value != NULL ? value : "" };
+	if (ret >= 0)
+		ret = b->change_add(store, &c, error_r);
+	free(old);
+	return om_store_finish(store, ret < 0 ? -1 : 1, error_r);
+}
+
+int om_store_change_add(struct om_store *store, const struct om_store_change *c,
+			char **error_r)
+{
+	if (om_store_need(c->who, "who", error_r) < 0 ||
+	    om_store_need(c->domain, "domain", error_r) < 0 ||
+	    om_store_need(c->what, "what", error_r) < 0 ||
+	    om_store_need(c->old_value, "old value", error_r) < 0 ||
+	    om_store_need(c->new_value, "new value", error_r) < 0)
+		return -1;
+	return om_store_wrote(store, store->backend->change_add(store, c, error_r));
+}
+
+long om_store_change_list(struct om_store *store, const char *domain, long limit,
+			  om_store_change_cb *cb, void *context, char **error_r)
+{
+	if (om_store_need(domain, "domain", error_r) < 0)
+		return -1;
+	return store->backend->change_list(store, domain, limit, cb, context, error_r);
 }

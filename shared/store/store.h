@@ -693,6 +693,10 @@ typedef void om_store_isolated_cb(void *context, const struct om_store_isolated 
 /* Records f; 0 or -1. */
 int om_store_isolated_add(struct om_store *store, const struct om_store_isolated *f,
 			  char **error_r);
+/* Records count rows in one transaction (one commit, one sync: a file
+   and the copies made from it); 0, or -1 and none recorded. */
+int om_store_isolated_add_all(struct om_store *store, const struct om_store_isolated *rows,
+			      size_t count, char **error_r);
 /* The row of id into cb (pointers live until it returns): 1, 0 none, -1. */
 int om_store_isolated_get(struct om_store *store, const char *id,
 			  om_store_isolated_cb *cb, void *context, char **error_r);
@@ -782,6 +786,114 @@ int om_store_portal_code_check(struct om_store *store, const char *id,
 			       const char *recipient, const char *code, long long now,
 			       int max_tries, int *tries_r, char **error_r);
 
+/* Policy groups (issue 18, doc/admin.md "Policy groups"): up to
+   OM_GROUPS_MAX (settings.h) named groups per domain.  A mailbox's group
+   is its own setting "group" (om_store_domain_set under the mailbox); a
+   group's settings are domain settings under its scope
+   (om_settings_group_scope). */
+typedef void om_store_group_cb(void *context, const char *domain, const char *name);
+/* Adds group name to domain: 1 added, 0 it was there, -1 with *error_r
+   (a fifth group is refused, naming the four). */
+int om_store_group_add(struct om_store *store, const char *domain,
+		       const char *name, char **error_r);
+/* 1 if domain has group name, 0 if not, -1. */
+int om_store_group_exists(struct om_store *store, const char *domain,
+			  const char *name, char **error_r);
+/* Deletes group name of domain and its settings in one transaction:
+   1 deleted, 0 no such group, -1 with *error_r - also while mailboxes are
+   in it (the error names them: move them first). */
+int om_store_group_delete(struct om_store *store, const char *domain,
+			  const char *name, char **error_r);
+/* cb(context, domain, name) for each group of domain (NULL: every
+   domain's), ordered; the count or -1. */
+long om_store_group_list(struct om_store *store, const char *domain,
+			 om_store_group_cb *cb, void *context, char **error_r);
+/* cb(context, mailbox, name) for each mailbox of domain in group name,
+   ordered; the count or -1. */
+long om_store_group_members(struct om_store *store, const char *domain,
+			    const char *name, om_store_group_cb *cb, void *context,
+			    char **error_r);
+
+/* The history of subscription states (issue 18, the billing export): a
+   trigger on subscriptions writes a row at each change of a mailbox's
+   state of a feature (a deleted subscription as "off"), at the row's
+   updated time. */
+struct om_store_sub_change {
+	const char *mailbox, *feature, *state;	/* on, paused, off */
+	long long at;
+};
+typedef void om_store_sub_change_cb(void *context, const struct om_store_sub_change *c);
+/* Every change before until, ordered by mailbox, feature, time: the count
+   or -1. */
+long om_store_sub_history(struct om_store *store, long long until,
+			  om_store_sub_change_cb *cb, void *context, char **error_r);
+/* Writes a history row as it stands (imports of earlier billing data, and
+   tests: the trigger writes the rows of every change).  0 or -1. */
+int om_store_sub_history_put(struct om_store *store, const struct om_store_sub_change *c,
+			     char **error_r);
+
+/* ---- domain administrators and the change log (issue 18, doc/admin.md) ---- */
+
+/* Who may administer a domain on omamori-web: an ISP operator (every
+   domain; stored under domain "*"), the domain's main admin (one), its
+   deputies (up to four, each with the rights the admin grants).  A plain
+   user has no row.  The rules (roles, rights, addresses) are
+   shared/store/admins.c's; the store keeps the limits per domain. */
+#define OM_ADMIN_MAX_MAIN 1
+#define OM_ADMIN_MAX_DEPUTIES 4
+struct om_store_admin {
+	const char *domain;	/* "*" for an operator */
+	const char *address;	/* the mailbox that logs in */
+	const char *role;	/* "operator", "admin", "deputy" */
+	const char *rights;	/* a deputy's, space-separated; "" none */
+	long long created;
+};
+typedef void om_store_admin_cb(void *context, const struct om_store_admin *a);
+
+/* One change to a domain's settings, lists or admins, as the audit page
+   shows it; old_value/new_value "" when there was or is none. */
+struct om_store_change {
+	long long id, at;
+	const char *who;	/* the admin's address, or "omamorictl (uid N)" */
+	const char *domain;	/* the domain changed ("*": global) */
+	const char *what;	/* "setting spam-action", "admin x@y", "list block" */
+	const char *old_value, *new_value;
+};
+typedef void om_store_change_cb(void *context, const struct om_store_change *c);
+
+/* Records a (a->created: now) and its change (by who) in one write
+   transaction; an address already there gets the new role and rights.
+   Refused with *error_r when the domain would have a second main admin
+   or a fifth deputy.  0 or -1. */
+int om_store_admin_add(struct om_store *store, const struct om_store_admin *a,
+		       const char *who, char **error_r);
+/* Removes address's role in domain and records it (by who, at now):
+   1 removed, 0 none (nothing recorded), -1. */
+int om_store_admin_del(struct om_store *store, const char *domain, const char *address,
+		       const char *who, long long now, char **error_r);
+/* The admins of domain (NULL: every domain), by domain, role, address:
+   the count or -1. */
+long om_store_admin_list(struct om_store *store, const char *domain,
+			 om_store_admin_cb *cb, void *context, char **error_r);
+/* The roles address holds, by domain: the count or -1. */
+long om_store_admin_of(struct om_store *store, const char *address,
+		       om_store_admin_cb *cb, void *context, char **error_r);
+
+/* Sets (value NULL: unsets) a domain-level setting of key (a domain, "*",
+   or a mailbox's refinement) and records the change - log_domain, what,
+   the old and the new value, who, now - in one write transaction.  The
+   caller has checked the value: om_settings_domain_change() is the one
+   path omamorictl and omamori-web take.  1 changed, 0 the same value
+   (nothing written or recorded), -1. */
+int om_store_domain_change(struct om_store *store, const char *key, const char *name,
+			   const char *value, const char *who, const char *log_domain,
+			   const char *what, long long now, char **error_r);
+/* Records one change (c->id ignored).  0 or -1. */
+int om_store_change_add(struct om_store *store, const struct om_store_change *c,
+			char **error_r);
+/* The changes of domain, newest first, at most limit: the count or -1. */
+long om_store_change_list(struct om_store *store, const char *domain, long limit,
+			  om_store_change_cb *cb, void *context, char **error_r);
 /* ---- the message trace (issue 18 item 4, doc/trace.md; store-trace.c) ----
  *
  * One row per step omamori took for a message, of the one domain it

@@ -10,7 +10,13 @@ isolation notice scand put in alice's mail.
   page has 「ダウンロード」, pressing it saves the file in the browser's
   download directory, byte for byte what the sender attached;
 - a tampered link: "this link is not valid" (in the browser's language:
-  nothing tells whose it was), nothing of the file shown.
+  nothing tells whose it was), nothing of the file shown;
+- an .xlsm built here (vbaProject.bin, its relationship, the macro-enabled
+  content type): no plain download, but 「マクロを除去してダウンロード」
+  saves report.xlsx, a zip without vbaProject.bin whose content types and
+  relationships no longer name it and whose workbook type is the plain
+  one; an old-format .xls with macros: the page says they cannot be
+  removed.
 
 Phone-sized window; screenshots under tests/browser/screenshots/ of the
 build tree (isolate-*.png).  Run with /usr/bin/python3.  TAP."""
@@ -39,6 +45,43 @@ def mixed(m, parts):
 
 def program():
     return windows_program()
+
+def xlsm():
+    """A macro-enabled workbook, as Excel lays it out (the VBA part a stub)."""
+    import io
+    import zipfile
+    ct = ('<?xml version="1.0" encoding="UTF-8"?>'
+          '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+          '<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>'
+          '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+          '<Default Extension="xml" ContentType="application/xml"/>'
+          '<Override PartName="/xl/workbook.xml" '
+          'ContentType="application/vnd.ms-excel.sheet.macroEnabled.main+xml"/>'
+          '<Override PartName="/xl/worksheets/sheet1.xml" ContentType='
+          '"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+          '</Types>')
+    rels = ('<?xml version="1.0" encoding="UTF-8"?>'
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+            '2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+    wbrels = ('<?xml version="1.0" encoding="UTF-8"?>'
+              '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+              '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
+              '2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
+              '<Relationship Id="rId2" Type="http://schemas.microsoft.com/office/2006/'
+              'relationships/vbaProject" Target="vbaProject.bin"/></Relationships>')
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", ct)
+        z.writestr("_rels/.rels", rels)
+        z.writestr("xl/workbook.xml", '<workbook xmlns="http://schemas.openxmlformats.org/'
+                   'spreadsheetml/2006/main"><sheets><sheet name="S" sheetId="1" r:id="rId1"/>'
+                   '</sheets></workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels", wbrels)
+        z.writestr("xl/worksheets/sheet1.xml", "<worksheet><sheetData/></worksheet>")
+        z.writestr("xl/vbaProject.bin", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504)
+    return out.getvalue()
+
 
 def link_of(st, m):
     raw = wait_mail(st, USER, lambda r: m.encode() in r, "mail %s" % m)
@@ -71,6 +114,9 @@ def risky_file_page_has_no_download_button(st):
                  "拡張子と中身の種類が一致しません", "ウイルスは見つかりませんでした",
                  "ダウンロードできません"):
         check(want in page, "%r not on the page: %r" % (want, page[:800]))
+    # the true type is libmagic's (its MIME type beside the plain words)
+    check("application/vnd.microsoft.portable-executable" in page or
+          "application/x-dosexec" in page, "libmagic's type not on the page: %r" % page[:800])
     buttons = [b.get_attribute("value") for b in browser().find_elements(By.TAG_NAME, "button")]
     check("download" not in buttons and "original" not in buttons,
           "a risky file offers %r" % buttons)
@@ -101,7 +147,8 @@ def clean_file_under_zero_trust_downloads_byte_for_byte(st):
     browser().get(link)
     shot("isolate-3-clean")
     page = body_text()
-    check("figures.csv" in page and "危険な要素は見つかりませんでした" in page and
+    check("figures.csv" in page and "テキスト" in page and "text/" in page and
+          "危険な要素は見つかりませんでした" in page and
           "すべての添付ファイルを分離する設定のため" in page, "clean page: %r" % page[:600])
     allow_downloads()
     press("download", "ダウンロード", "isolate-4-downloaded")
@@ -115,6 +162,59 @@ def clean_file_under_zero_trust_downloads_byte_for_byte(st):
         got = f.read()
     check(got == data, "downloaded %d bytes, not the attachment's %d" % (len(got), len(data)))
     st.ctl("domain", "set", DOMAIN, "attachment-isolate-all", "off")
+
+
+def wait_download(name):
+    target = os.path.join(DOWNLOADS, name)
+    deadline = time.time() + 30
+    while not (os.path.exists(target) and
+               not [n for n in os.listdir(DOWNLOADS) if n.endswith(".crdownload")]):
+        check(time.time() < deadline, "no %s in %s: %r" % (name, DOWNLOADS, os.listdir(DOWNLOADS)))
+        time.sleep(0.2)
+    return target
+
+
+@tap.case
+def macro_workbook_downloads_without_its_macros(st):
+    import zipfile
+    m = uuid.uuid4().hex
+    st.send(mixed(m, [text_part(b"the figures"), file_part(b"report.xlsm", xlsm())]), [USER])
+    browser().get(link_of(st, m))
+    shot("isolate-5-macro")
+    page = body_text()
+    check("report.xlsm" in page and "マクロ（プログラム）を含む Office 文書です" in page and
+          "report.xlsx" in page, "macro page: %r" % page[:800])
+    buttons = [b.get_attribute("value") for b in browser().find_elements(By.TAG_NAME, "button")]
+    check("download" not in buttons, "the macro workbook itself offers a download")
+    allow_downloads()
+    press("unmacro", "マクロを除去してダウンロード", "isolate-6-unmacro")
+    with zipfile.ZipFile(wait_download("report.xlsx")) as z:
+        names = z.namelist()
+        ct = z.read("[Content_Types].xml").decode()
+        wbrels = z.read("xl/_rels/workbook.xml.rels").decode()
+        check(z.testzip() is None, "the copy is a broken zip")
+    check("xl/vbaProject.bin" not in names and "xl/workbook.xml" in names and
+          "xl/worksheets/sheet1.xml" in names, "members of the copy: %r" % names)
+    check("vbaProject" not in ct and "macroEnabled" not in ct and
+          "spreadsheetml.sheet.main+xml" in ct, "content types of the copy: %r" % ct)
+    check("vbaProject" not in wbrels and "worksheets/sheet1.xml" in wbrels,
+          "relationships of the copy: %r" % wbrels)
+
+
+@tap.case
+def old_format_macros_cannot_be_removed(st):
+    m = uuid.uuid4().hex
+    ole = bytearray(4096)
+    ole[0:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    vba = "_VBA_PROJECT".encode("utf-16-le")
+    ole[2048:2048 + len(vba)] = vba
+    st.send(mixed(m, [text_part(b"old sheet"), file_part(b"old.xls", bytes(ole))]), [USER])
+    browser().get(link_of(st, m))
+    shot("isolate-7-ole")
+    page = body_text()
+    check("old.xls" in page and "マクロを取り除けません" in page, "OLE page: %r" % page[:800])
+    buttons = [b.get_attribute("value") for b in browser().find_elements(By.TAG_NAME, "button")]
+    check("unmacro" not in buttons and "download" not in buttons, "OLE offers %r" % buttons)
 
 
 if __name__ == "__main__":

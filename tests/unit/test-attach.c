@@ -6,6 +6,8 @@
 #include "tap.h"
 #include "scan/attach.h"
 #include "scan/av.h"
+#include "scan/filetype.h"
+#include "scan/unmacro.h"
 #include "lib/util.h"
 
 #include <archive.h>
@@ -137,7 +139,66 @@ static void analyze(const struct om_att_rules *rules, const char *name,
 		    char *const *pw, const struct om_av_engine *av,
 		    struct om_att_report *rep)
 {
-	om_att_analyze(rules, name, type, data, len, pw, av, rep);
+	om_att_analyze(rules, name, type, data, len, pw, av, NULL, rep);
+}
+
+/* A Windows shortcut's header (MS-SHLLINK: size 0x4C, the LinkCLSID),
+   which the analysis's table does not know and libmagic does. */
+static void make_lnk(char *lnk, size_t size)
+{
+	static const unsigned char head[20] = {
+		0x4c, 0, 0, 0, 0x01, 0x14, 0x02, 0, 0, 0, 0, 0, 0xc0, 0, 0, 0,
+		0, 0, 0, 0x46
+	};
+
+	memset(lnk, 0, size);
+	memcpy(lnk, head, sizeof(head));
+}
+
+
+/* libmagic (filetype.h) behind the table: the true type of what the table
+   does not know, and the MIME type the isolation page shows. */
+static void test_filetype(const struct om_att_rules *rules)
+{
+	struct om_filetype *ft = NULL;
+	struct om_att_report rep;
+	char *error = NULL, exe[256], lnk[96], mime[OM_FILETYPE_MIME_MAX + 1];
+	const char *text = "Meeting notes\nThe plan for Tuesday.\n";
+	struct member m[1];
+	struct om_buf zip;
+
+	TAP_OK(om_filetype_new(&ft, &error) == 0, "libmagic's database loads");
+	if (ft == NULL) {
+		printf("# %s\n", error);
+		free(error);
+		return;
+	}
+	make_exe(exe, sizeof(exe));
+	make_lnk(lnk, sizeof(lnk));
+	om_filetype_mime(ft, exe, sizeof(exe), mime);
+	TAP_OK(om_filetype_is_program(mime), "libmagic: a program's header is a program");
+	om_filetype_mime(ft, text, strlen(text), mime);
+	TAP_OK(strcmp(mime, "text/plain") == 0, "libmagic: text is text/plain");
+	om_att_analyze(rules, "売上.xlsx", NULL, exe, sizeof(exe), NULL, NULL, ft, &rep);
+	TAP_OK(has(&rep, OM_ATT_EXT_MISMATCH), "a program named .xlsx: ATT_EXT_MISMATCH");
+	om_att_report_free(&rep);
+	om_att_analyze(rules, "notes.txt", NULL, text, strlen(text), NULL, NULL, ft, &rep);
+	TAP_OK(rep.count == 0, "a text file named .txt: nothing found");
+	om_att_report_free(&rep);
+	om_att_analyze(rules, "invoice.pdf", NULL, lnk, sizeof(lnk), NULL, NULL, NULL, &rep);
+	TAP_OK(rep.count == 0, "a shortcut named .pdf: the table alone does not see it");
+	om_att_report_free(&rep);
+	om_att_analyze(rules, "invoice.pdf", NULL, lnk, sizeof(lnk), NULL, NULL, ft, &rep);
+	TAP_OK(has(&rep, OM_ATT_EXT_MISMATCH), "a shortcut named .pdf: libmagic sees it");
+	om_att_report_free(&rep);
+	m[0] = (struct member){ "docs/invoice.pdf", lnk, sizeof(lnk) };
+	make_zip(m, 1, NULL, &zip);
+	om_att_analyze(rules, "docs.zip", NULL, zip.data, zip.len, NULL, NULL, ft, &rep);
+	TAP_OK(has(&rep, OM_ATT_EXT_MISMATCH), "a shortcut named .pdf inside a zip: found");
+	om_att_report_free(&rep);
+	om_buf_free(&zip);
+	om_filetype_free(&ft);
+	TAP_OK(ft == NULL, "the handle is freed");
 }
 
 static void test_names(const struct om_att_rules *rules)
@@ -321,6 +382,101 @@ static void test_active(const struct om_att_rules *rules)
 	       "names, classes and ja/en reasons");
 }
 
+/* The text of member path of zip (allocated), or NULL. */
+static char *zip_member(const struct om_buf *zip, const char *path)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	struct om_buf m;
+	char block[4096];
+	la_ssize_t n;
+	char *found = NULL;
+
+	archive_read_support_format_zip(a);
+	if (archive_read_open_memory(a, zip->data, zip->len) != ARCHIVE_OK) {
+		archive_read_free(a);
+		return NULL;
+	}
+	om_buf_init(&m);
+	while (found == NULL && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		if (strcmp(archive_entry_pathname(e), path) != 0)
+			continue;
+		while ((n = archive_read_data(a, block, sizeof(block))) > 0)
+			om_buf_append(&m, block, (size_t)n);
+		om_buf_append(&m, "", 1);
+		found = om_strdup(m.data);
+	}
+	om_buf_free(&m);
+	archive_read_free(a);
+	return found;
+}
+
+/* unmacro.h: an .xlsm built here loses vbaProject.bin, its relationship
+   and content type; a clean .xlsx, an add-in and a non-zip give no copy. */
+static void test_unmacro(const struct om_att_rules *rules)
+{
+	static const char types[] =
+		"<?xml version=\"1.0\"?><Types xmlns=\"http://schemas.openxmlformats.org/package/2006/content-types\">"
+		"<Default Extension=\"bin\" ContentType=\"application/vnd.ms-office.vbaProject\"/>"
+		"<Default Extension=\"xml\" ContentType=\"application/xml\"/>"
+		"<Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.ms-excel.sheet.macroEnabled.main+xml\"/>"
+		"</Types>";
+	static const char wbrels[] =
+		"<Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\">"
+		"<Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet\" Target=\"worksheets/sheet1.xml\"/>"
+		"<Relationship Id=\"rId9\" Type=\"http://schemas.microsoft.com/office/2006/relationships/vbaProject\" Target=\"vbaProject.bin\"/>"
+		"</Relationships>";
+	static const char addin[] =
+		"<Types><Override PartName=\"/xl/workbook.xml\" ContentType=\"application/vnd.ms-excel.addin.macroEnabled.main+xml\"/></Types>";
+	struct member m[4] = {
+		{ "[Content_Types].xml", types, sizeof(types) - 1 },
+		{ "xl/workbook.xml", "<workbook/>", 11 },
+		{ "xl/_rels/workbook.xml.rels", wbrels, sizeof(wbrels) - 1 },
+		{ "xl/vbaProject.bin", "\xd0\xcf\x11\xe0 macro", 10 },
+	};
+	struct om_buf zip, copy;
+	struct om_att_report rep;
+	char *name = NULL, *error = NULL, *t, *r, *v;
+
+	om_buf_init(&copy);
+	make_zip(m, 4, NULL, &zip);
+	TAP_OK(om_unmacro_ooxml("売上.xlsm", zip.data, zip.len, &copy, &name, &error) == 1 &&
+	       name != NULL && strcmp(name, "売上.xlsx") == 0,
+	       "unmacro: an .xlsm gives a copy named .xlsx");
+	t = zip_member(&copy, "[Content_Types].xml");
+	r = zip_member(&copy, "xl/_rels/workbook.xml.rels");
+	v = zip_member(&copy, "xl/vbaProject.bin");
+	TAP_OK(v == NULL && t != NULL && r != NULL, "unmacro: no vbaProject.bin in the copy");
+	TAP_OK(t != NULL && strstr(t, "vbaProject") == NULL && strstr(t, "macroEnabled") == NULL &&
+	       strstr(t, "spreadsheetml.sheet.main+xml") != NULL &&
+	       strstr(t, "Extension=\"xml\"") != NULL,
+	       "unmacro: content types without the VBA part, the workbook's type plain");
+	TAP_OK(r != NULL && strstr(r, "vbaProject") == NULL && strstr(r, "sheet1.xml") != NULL,
+	       "unmacro: the relationship to vbaProject.bin is gone, the others stay");
+	om_att_analyze(rules, name, NULL, copy.data, copy.len, NULL, NULL, NULL, &rep);
+	TAP_OK(rep.count == 0, "unmacro: the copy has no finding");
+	om_att_report_free(&rep);
+	free(t);
+	free(r);
+	free(v);
+	free(name);
+	name = NULL;
+	om_buf_free(&zip);
+	make_zip(m, 3, NULL, &zip);
+	TAP_OK(om_unmacro_ooxml("clean.xlsx", zip.data, zip.len, &copy, &name, &error) == 0 &&
+	       name == NULL, "unmacro: a document without macros gives no copy");
+	om_buf_free(&zip);
+	m[0] = (struct member){ "[Content_Types].xml", addin, sizeof(addin) - 1 };
+	make_zip(m, 4, NULL, &zip);
+	TAP_OK(om_unmacro_ooxml("tool.xlam", zip.data, zip.len, &copy, &name, &error) == 0,
+	       "unmacro: an add-in gives no copy");
+	om_buf_free(&zip);
+	TAP_OK(om_unmacro_ooxml("x.xlsm", "not a zip", 9, &copy, &name, &error) == 0,
+	       "unmacro: not a zip gives no copy");
+	om_buf_free(&copy);
+	free(error);
+}
+
 int main(void)
 {
 	struct om_att_rules *rules = NULL;
@@ -333,6 +489,8 @@ int main(void)
 		return tap_done();
 	test_rules();
 	test_names(rules);
+	test_filetype(rules);
+	test_unmacro(rules);
 	test_archives(rules);
 	test_passwords();
 	test_active(rules);

@@ -3,6 +3,7 @@
 #include "lib/om-config.h"
 #include "lib/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,6 +36,18 @@ static const struct config_case config_cases[] = {
 	  "parameter policyd_idle_timeout: 0 is outside 1..86400" },
 	{ "inet cap below minimum", "policyd_inet_max_connections = 0\n", 0,
 	  "parameter policyd_inet_max_connections: 0 is outside" },
+	{ "selftest_smtp IPv4", "selftest_smtp = 127.0.0.1:10025\n", 1, NULL },
+	{ "selftest_smtp IPv6", "selftest_smtp = [::1]:25\n", 1, NULL },
+	{ "selftest_smtp a name", "selftest_smtp = localhost:25\n", 0,
+	  "parameter selftest_smtp: not ADDRESS:PORT" },
+	{ "selftest_smtp no port", "selftest_smtp = 127.0.0.1\n", 0,
+	  "parameter selftest_smtp: not ADDRESS:PORT" },
+	{ "selftest_smtp port 0", "selftest_smtp = 127.0.0.1:0\n", 0,
+	  "parameter selftest_smtp: not ADDRESS:PORT" },
+	{ "selftest_smtp IPv6 without brackets", "selftest_smtp = ::1:25\n", 0,
+	  "parameter selftest_smtp: not ADDRESS:PORT" },
+	{ "selftest_timeout below minimum", "selftest_timeout = 4\n", 0,
+	  "parameter selftest_timeout: 4 is outside 5..3600" },
 };
 
 static void test_cases(void)
@@ -89,9 +102,50 @@ static void test_defaults_and_missing(void)
 	free(error);
 }
 
+/* omamori.conf(5): every parameter the dump knows has its entry, with its
+   sentence, default and bounds. */
+static void test_man_page(void)
+{
+	struct om_config *config = om_config_defaults();
+	char *error = NULL, *man = om_config_man("9.9", &error);
+	char *dump = om_config_dump(config), *line, *save = NULL, *eq;
+	char want[200];
+	int missing = 0, params = 0;
+
+	TAP_OK(man != NULL, "omamori.conf(5) renders: every parameter has its sentence");
+	if (man == NULL) {
+		fprintf(stderr, "# %s\n", error);
+		free(error);
+		man = om_strdup("");
+	}
+	for (line = strtok_r(dump, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if ((eq = strstr(line, " = ")) == NULL)
+			continue;
+		*eq = '\0';
+		params++;
+		(void)snprintf(want, sizeof(want), ".TP\n.B %s\n", line);
+		if (strstr(man, want) == NULL) {
+			fprintf(stderr, "# no entry for %s\n", line);
+			missing++;
+		}
+	}
+	TAP_OK(params > 50 && missing == 0, "the page has an entry for each of the %d parameters", params);
+	TAP_OK(strstr(man, ".B scand_workers\n") != NULL &&
+	       strstr(man, "Default: 4. From 1 to 256.") != NULL,
+	       "a number's default and bounds come from the parser's table");
+	TAP_OK(strstr(man, "One of: tempfail, accept.") != NULL, "a choice's values are listed");
+	TAP_OK(strstr(man, ".TH OMAMORI.CONF 5 \"\" \"omamori 9.9\"") != NULL, "the version is on the page");
+	TAP_OK(om_config_param_doc("no_such_parameter") == NULL, "an unknown name has no sentence");
+	free(man);
+	free(dump);
+	om_config_free(&config);
+}
+
 int main(void)
 {
 	test_cases();
 	test_defaults_and_missing();
+	test_man_page();
 	return tap_done();
 }

@@ -74,6 +74,7 @@ FIELD = [
     (re.compile(r"^libxml/"), {"mail", "spam"}),
     (re.compile(r"^clamav\.h$"), {"scan"}),
     (re.compile(r"^archive(_entry)?\.h$"), {"scan"}),
+    (re.compile(r"^magic\.h$"), {"scan"}),
     (re.compile(r"^sodium\.h$"), {"crypto", "spam", "archive"}),
     (re.compile(r"^zip\.h$"), {"archive"}),
     (re.compile(r"^idn2\.h$"), {"url"}),

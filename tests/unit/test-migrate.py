@@ -48,8 +48,11 @@ def back_to_v5(db):
                   "holds", "zip_passwords", "sender_history", "brakes",
                   "url_entries", "url_clicks", "isolated_files",
                   "audit_rules", "sandbox_verdicts", "portal_messages",
-                  "portal_views", "portal_codes", "events"):
+                  "portal_views", "portal_codes", "policy_groups",
+                  "subscription_history", "admins", "change_log", "events"):
         con.execute("DROP TABLE %s" % table)
+    for event in ("insert", "update", "delete"):
+        con.execute("DROP TRIGGER subscriptions_history_%s" % event)
     con.execute("DELETE FROM revisions WHERE name = 'brake'")
     con.execute("PRAGMA user_version = 5")
     con.commit()

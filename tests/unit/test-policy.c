@@ -320,6 +320,54 @@ static void test_scoped_refresh(struct om_store *store)
 	om_policy_free(&policy);
 }
 
+/* internal-only (issue 18): a policy group's member is refused outside
+   its domain and internal-domains, at RCPT, with a reply naming the
+   domain and group; a change of the group (its own scope) reaches the
+   resolved members at the next refresh. */
+static void test_internal_only(struct om_store *store)
+{
+	struct om_policy *policy = om_policy_new();
+	char scope[OM_GROUP_SCOPE_MAX], *error = NULL;
+
+	TAP_OK(om_settings_group_scope("grp.jp", "B", scope, sizeof(scope)) == 0 &&
+	       om_store_group_add(store, "grp.jp", "B", &error) == 1 &&
+	       om_store_domain_set(store, scope, OM_SETTING_INTERNAL_ONLY, "on", &error) == 0 &&
+	       om_store_domain_set(store, scope, OM_SETTING_INTERNAL_DOMAINS, "partner.jp",
+				   &error) == 0 &&
+	       om_store_domain_set(store, "taro@grp.jp", OM_SETTING_GROUP, "B", &error) == 0 &&
+	       om_policy_load(policy, store, &error) == 0, "group B of grp.jp: internal-only");
+	TAP_OK(strcmp(decide(policy, "RCPT", "taro@grp.jp", "x@far.example", "taro@grp.jp",
+			     "g1", 0, 6000), "REJECT 5.7.1 Your account may send mail only "
+		      "inside grp.jp (policy group B)") == 0 &&
+	       dec.kind == OM_POLICY_REJECT_INTERNAL_ONLY &&
+	       strstr(dec.reason, "policy group B of grp.jp") != NULL,
+	       "a member writing outside: %s (%s)", answer, dec.reason);
+	TAP_OK(strcmp(decide(policy, "RCPT", "taro@grp.jp", "hanako@GRP.jp", "taro@grp.jp",
+			     "g1", 0, 6000), "DUNNO") == 0 &&
+	       strcmp(decide(policy, "RCPT", "taro@grp.jp", "y@partner.jp", "taro@grp.jp",
+			     "g1", 0, 6000), "DUNNO") == 0,
+	       "inside: its domain (any case) and the group's internal-domains");
+	TAP_OK(strcmp(decide(policy, "RCPT", "jiro@grp.jp", "x@far.example", "jiro@grp.jp",
+			     "g2", 0, 6000), "DUNNO") == 0, "a mailbox in no group writes outside");
+	TAP_OK(strncmp(decide(policy, "RCPT", "taro@grp.jp", "x@far.example", "", "g3", 0,
+			      6000), "REJECT 5.7.1 Your account", 25) == 0,
+	       "without a login, a member's envelope sender is held to it too");
+	TAP_OK(strcmp(decide(policy, "RCPT", "someone@far.example", "x@far.example", "",
+			     "g4", 0, 6000), "DUNNO") == 0, "other senders are not");
+	TAP_OK(om_store_domain_set(store, scope, OM_SETTING_INTERNAL_ONLY, "off", &error) == 0 &&
+	       om_policy_refresh(policy, store, &error) == 1 &&
+	       strcmp(decide(policy, "RCPT", "taro@grp.jp", "x@far.example", "taro@grp.jp",
+			     "g5", 0, 6001), "DUNNO") == 0,
+	       "the group changed: its member is resolved again");
+	TAP_OK(om_store_domain_set(store, scope, OM_SETTING_INTERNAL_ONLY, "on", &error) == 0 &&
+	       om_store_domain_delete(store, "taro@grp.jp", OM_SETTING_GROUP, &error) == 0 &&
+	       om_policy_refresh(policy, store, &error) == 1 &&
+	       strcmp(decide(policy, "RCPT", "taro@grp.jp", "x@far.example", "taro@grp.jp",
+			     "g6", 0, 6002), "DUNNO") == 0,
+	       "out of the group: free again");
+	om_policy_free(&policy);
+}
+
 /* Per-message state is bounded: forgotten after END-OF-MESSAGE, and the
    oldest go first when a client opens transaction after transaction. */
 /* omamori's SPF check at DATA (issue 15): the result the SPF function
@@ -434,6 +482,7 @@ int main(void)
 	test_block_reasons(store);
 	test_settings_change(store);
 	test_scoped_refresh(store);
+	test_internal_only(store);
 	test_spf_at_data(store);
 	test_message_state_bounded(store);
 	om_store_close(&store);

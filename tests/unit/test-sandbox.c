@@ -43,6 +43,23 @@ static int leftovers(const char *tmp)
 	return n;
 }
 
+/* sandbox_max_concurrent: the gate's slots. */
+static void test_gate(void)
+{
+	struct om_sandbox_gate *gate = om_sandbox_gate_new(2);
+
+	TAP_OK(om_sandbox_gate_enter(gate) == 1 && om_sandbox_gate_enter(gate) == 1,
+	       "gate: two runs of two enter");
+	TAP_OK(om_sandbox_gate_enter(gate) == 0, "gate: a third waits (not entered)");
+	om_sandbox_gate_leave(gate);
+	TAP_OK(om_sandbox_gate_enter(gate) == 1, "gate: a slot given back is taken again");
+	TAP_OK(om_sandbox_gate_enter(gate) == 0, "gate: and then full again");
+	om_sandbox_gate_leave(gate);
+	om_sandbox_gate_leave(gate);
+	om_sandbox_gate_free(&gate);
+	TAP_OK(gate == NULL, "gate: freed");
+}
+
 int main(void)
 {
 	char hash[OM_SANDBOX_HASH_LEN + 1], *error = NULL, *s, *tmp, *cmd;
@@ -55,6 +72,7 @@ int main(void)
 	tmp = om_asprintf("%s/tmp", dir);
 	if (mkdir(tmp, 0700) < 0)
 		abort();
+	test_gate();
 	om_sandbox_hash("", 0, hash);
 	TAP_OK(strcmp(hash, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855") == 0,
 	       "hash: SHA-256 in hex");

@@ -1,10 +1,13 @@
 /* test-spam.c - unit tests of tokenize.c, links.c and spam.c: Japanese in
  * every charset it arrives in, broken charsets that must still yield
- * tokens, every link of a message however many tokens it has, and
- * learning, scoring and unlearning on a real store. */
+ * tokens, every link of a message however many tokens it has, the GTUBE
+ * test string in every readable form, and learning, scoring and
+ * unlearning on a real store. */
 #include "tap.h"
 #include "mail/mime.h"
 #include "spam/links.h"
+#include "spam/reasons.h"
+#include "spam/rules.h"
 #include "spam/spam.h"
 #include "spam/spamtable.h"
 #include "store/store.h"
@@ -414,6 +417,84 @@ static void test_readings(void)
 	om_spam_db_free(&db);
 }
 
+/* The GTUBE string, put together here so that a test's own source is not
+   what a spam filter would catch. */
+static char *gtube(void)
+{
+	return om_asprintf("%s%s", "XJS*C4JDBQADN1.NSBN3*2IDNEN*",
+			   "GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X");
+}
+
+/* The report of an untrained classifier on the message before, text,
+   after (text: the GTUBE string or something in its place). */
+static void gtube_check(const char *before, const char *text, const char *after,
+			struct om_spam_report *report)
+{
+	struct om_spam_db *db = om_spam_db_new();
+	struct om_spam_check_settings set = { NULL, NULL, NULL, 1, NULL, NULL, NULL, 0 };
+	char *msg = om_asprintf("%s%s%s", before, text, after);
+
+	om_spam_check(db, msg, strlen(msg), &set, report);
+	free(msg);
+	om_spam_db_free(&db);
+}
+
+static int gtube_fired(const struct om_spam_report *report)
+{
+	size_t i;
+
+	for (i = 0; i < report->rules.count; i++) {
+		if (strcmp(report->rules.hits[i].name, "GTUBE") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+#define GTUBE_HEAD "From: a@b.example\nTo: c@d.example\nSubject: test\n" \
+	"Date: Mon, 1 Jan 2024 00:00:00 +0000\nMessage-ID: <1@b.example>\n"
+
+static void test_gtube(void)
+{
+	/* the GTUBE string in base64 */
+	static const char b64[] = "WEpTKkM0SkRCUUFETjEuTlNCTjMqMklETkVOKkdUVUJFLVNUQU5EQVJE"
+		"LUFOVEktVUJFLVRFU1QtRU1BSUwqQy4zNFg=";
+	struct om_spam_report report;
+	char *g = gtube(), *wrong, *ja, *en;
+
+	gtube_check(GTUBE_HEAD "\nThis is the GTUBE:\n", g, "\n", &report);
+	TAP_OK(gtube_fired(&report) && report.score >= OM_RULE_GTUBE_POINTS &&
+	       report.score > 100.0, "plain text: GTUBE, score %.1f over any threshold",
+	       report.score);
+	ja = om_spam_reasons(&report, NULL, "ja");
+	en = om_spam_reasons(&report, NULL, "en");
+	TAP_OK(ja != NULL && strstr(ja, "GTUBE") != NULL && strstr(ja, "試験用") != NULL &&
+	       en != NULL && strncmp(en, "It carries the spam filter test string (GTUBE)", 46) == 0,
+	       "its reason in ja and en, first: %s / %s", ja != NULL ? ja : "-",
+	       en != NULL ? en : "-");
+	free(ja);
+	free(en);
+	wrong = om_strdup(g);
+	wrong[10] = 'x';
+	gtube_check(GTUBE_HEAD "\n", wrong, "\n", &report);
+	TAP_OK(!gtube_fired(&report) && report.score < 5.0, "one character changed: nothing");
+	free(wrong);
+	gtube_check(GTUBE_HEAD "MIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n"
+		    "Content-Transfer-Encoding: base64\n\n", b64, "\n", &report);
+	TAP_OK(gtube_fired(&report), "base64 text part: decoded, GTUBE");
+	gtube_check(GTUBE_HEAD "MIME-Version: 1.0\nContent-Type: multipart/alternative; "
+		    "boundary=\"A\"\n\n--A\nContent-Type: text/plain\n\nhello\n--A\n"
+		    "Content-Type: text/html\n\n<html><body><p>", g,
+		    "</p></body></html>\n--A--\n", &report);
+	TAP_OK(gtube_fired(&report), "HTML part of an alternative: GTUBE");
+	gtube_check(GTUBE_HEAD "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"M\"\n\n"
+		    "--M\nContent-Type: text/plain\n\nsee the file\n--M\n"
+		    "Content-Type: text/plain; name=\"g.txt\"\n"
+		    "Content-Disposition: attachment; filename=\"g.txt\"\n\n", g, "\n--M--\n",
+		    &report);
+	TAP_OK(!gtube_fired(&report), "only in an attachment: not the readable body, nothing");
+	free(g);
+}
+
 /* A new store in a new temporary directory (dir: a mkdtemp template). */
 static struct om_store *temp_store_open(char *dir)
 {
@@ -581,6 +662,7 @@ int main(void)
 	test_links_past_the_token_cap();
 	test_token_table();
 	test_readings();
+	test_gtube();
 	test_learning();
 	test_learning_in_steps();
 	test_prune();

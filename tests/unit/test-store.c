@@ -5,6 +5,8 @@
  * limit in imports, and the change log (which scopes changed). */
 #include "tap.h"
 #include "store/events.h"
+#include "store/billing.h"
+#include "store/admins.h"
 #include "store/lists.h"
 #include "store/settings.h"
 #include "store/store.h"
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void count_row(void *context, const char *a, const char *b, const char *c)
@@ -604,6 +607,371 @@ static void test_audit(struct om_store *store)
 	list = audit_rules(store, "other.example");
 	TAP_OK(strcmp(list, "1:x;") == 0, "domains apart: %s", list);
 	free(list);
+}
+
+/* ---- policy groups (schema v19) ---- */
+
+static void group_names(void *context, const char *domain, const char *name)
+{
+	char *list = *(char **)context, *more;
+
+	more = om_asprintf("%s%s%s", list != NULL ? list : "", list != NULL ? " " : "",
+			   name);
+	(void)domain;
+	free(list);
+	*(char **)context = more;
+}
+
+static char *effective_setting(struct om_store *store, const char *mailbox,
+			       const char *name, const char **source_r)
+{
+	char *value = NULL, *error = NULL;
+
+	if (om_settings_effective(store, OM_KEY_MAILBOX, mailbox, name,
+				  om_settings_default(name), &value, source_r, &error) < 0) {
+		free(error);
+		return om_strdup("error");
+	}
+	return value;
+}
+
+static void test_groups(struct om_store *store)
+{
+	char scope[OM_GROUP_SCOPE_MAX], *error = NULL, *list = NULL, *value;
+	const char *source = "";
+	enum om_sub_state state;
+	int ret;
+
+	TAP_OK(om_settings_group_name_valid("B") && om_settings_group_name_valid("sales-1") &&
+	       !om_settings_group_name_valid("") && !om_settings_group_name_valid("none") &&
+	       !om_settings_group_name_valid("a b") &&
+	       !om_settings_group_name_valid("seventeen-chars-x"),
+	       "group names: short words only");
+	TAP_OK(om_settings_group_scope("g.example", "B", scope, sizeof(scope)) == 0 &&
+	       strcmp(scope, "<group B>@g.example") == 0 &&
+	       strcmp(om_settings_group_scope_domain(scope), "g.example") == 0 &&
+	       om_settings_group_scope_domain("taro@g.example") == NULL,
+	       "a group's scope is no key an administrator can write: %s", scope);
+	TAP_OK(om_settings_per_group("hold-when") && om_settings_per_group("outbound-zip") &&
+	       om_settings_per_group("internal-only") &&
+	       om_settings_per_group("internal-domains") &&
+	       !om_settings_per_group("spam-action") && !om_settings_per_group("group") &&
+	       !om_settings_per_group("outbound-nonsense"),
+	       "a group carries outbound settings only");
+	TAP_OK(om_store_group_add(store, "g.example", "A", &error) == 1 &&
+	       om_store_group_add(store, "g.example", "B", &error) == 1 &&
+	       om_store_group_add(store, "g.example", "B", &error) == 0 &&
+	       om_store_group_add(store, "g.example", "C", &error) == 1 &&
+	       om_store_group_add(store, "g.example", "D", &error) == 1 &&
+	       om_store_group_add(store, "other.example", "B", &error) == 1,
+	       "four groups a domain; adding one twice is harmless");
+	ret = om_store_group_add(store, "g.example", "E", &error);
+	TAP_OK(ret < 0 && strstr(error, "4 policy groups already (A B C D)") != NULL,
+	       "a fifth is refused, naming the four: %s", error != NULL ? error : "");
+	om_free(&error);
+	TAP_OK(om_store_group_add(store, "g.example", "x y", &error) < 0 &&
+	       strstr(error, "not a group name") != NULL, "a bad name is refused");
+	om_free(&error);
+	TAP_OK(om_store_group_exists(store, "g.example", "B", &error) == 1 &&
+	       om_store_group_exists(store, "g.example", "E", &error) == 0 &&
+	       om_store_group_exists(store, "h.example", "B", &error) == 0,
+	       "exists: by domain");
+	ret = (int)om_store_group_list(store, "g.example", group_names, &list, &error);
+	TAP_OK(ret == 4 && strcmp(list, "A B C D") == 0, "list: %s", list != NULL ? list : "");
+	om_free(&list);
+
+	/* taro is in B; B holds external mail and is internal-only */
+	TAP_OK(om_store_domain_set(store, scope, "hold-when", "any", &error) == 0 &&
+	       om_store_domain_set(store, scope, "outbound-hold", "on", &error) == 0 &&
+	       om_store_domain_set(store, scope, "internal-only", "on", &error) == 0 &&
+	       om_store_domain_set(store, "g.example", "hold-when", "attachment", &error) == 0 &&
+	       om_store_domain_set(store, "taro@g.example", "group", "B", &error) == 0 &&
+	       om_store_domain_set(store, "jiro@g.example", "group", "A", &error) == 0,
+	       "group B's settings and members");
+	value = effective_setting(store, "taro@g.example", "hold-when", &source);
+	TAP_OK(strcmp(value, "any") == 0 && strcmp(source, "group") == 0,
+	       "a member sees its group's value: %s (%s)", value, source);
+	free(value);
+	value = effective_setting(store, "hanako@g.example", "hold-when", &source);
+	TAP_OK(strcmp(value, "attachment") == 0 && strcmp(source, "domain") == 0,
+	       "a mailbox in no group the domain's: %s (%s)", value, source);
+	free(value);
+	value = effective_setting(store, "jiro@g.example", "hold-when", &source);
+	TAP_OK(strcmp(value, "attachment") == 0 && strcmp(source, "domain") == 0,
+	       "a group without the setting: the domain's: %s (%s)", value, source);
+	free(value);
+	om_store_domain_set(store, "taro@g.example", "hold-when", "external", &error);
+	value = effective_setting(store, "taro@g.example", "hold-when", &source);
+	TAP_OK(strcmp(value, "external") == 0 && strcmp(source, "mailbox") == 0,
+	       "the mailbox's own value before its group's: %s (%s)", value, source);
+	free(value);
+	value = om_settings_domain_value(store, "taro@g.example", "internal-only", "off",
+					 &error);
+	TAP_OK(value != NULL && strcmp(value, "on") == 0, "internal-only through the group");
+	free(value);
+	value = om_settings_domain_value(store, "hanako@g.example", "internal-only", "off",
+					 &error);
+	TAP_OK(value != NULL && strcmp(value, "off") == 0, "not for others");
+	free(value);
+	ret = om_settings_subscription(store, "taro@g.example", OM_FEATURE_OUTBOUND_HOLD,
+				       &state, &source, &error);
+	TAP_OK(ret == 0 && state == OM_SUB_ON && strcmp(source, "group") == 0,
+	       "a group's feature: on (%s)", source);
+	TAP_OK(om_settings_subscription(store, "hanako@g.example", OM_FEATURE_OUTBOUND_HOLD,
+					&state, &source, &error) == 0 && state == OM_SUB_OFF,
+	       "not a non-member's");
+	value = om_settings_domain_value(store, "taro@other.example", "internal-only", "off",
+					 &error);
+	TAP_OK(value != NULL && strcmp(value, "off") == 0,
+	       "a group of the same name in another domain is another group");
+	free(value);
+
+	TAP_OK(om_store_group_members(store, "g.example", "B", group_names, &list,
+				      &error) == 1 && strcmp(list, "B") == 0,
+	       "members of B: one");
+	om_free(&list);
+	ret = om_store_group_delete(store, "g.example", "B", &error);
+	TAP_OK(ret < 0 && strstr(error, "taro@g.example") != NULL &&
+	       strstr(error, "move them") != NULL,
+	       "a group with mailboxes is not deleted: %s", error != NULL ? error : "");
+	om_free(&error);
+	om_store_domain_delete(store, "taro@g.example", "group", &error);
+	TAP_OK(om_store_group_delete(store, "g.example", "B", &error) == 1 &&
+	       om_store_group_exists(store, "g.example", "B", &error) == 0 &&
+	       om_store_domain_get(store, scope, "hold-when", &value, &error) == 0,
+	       "an empty group is deleted with its settings");
+	TAP_OK(om_store_group_delete(store, "g.example", "B", &error) == 0,
+	       "deleting it again: 0");
+	TAP_OK(om_store_group_add(store, "g.example", "E", &error) == 1,
+	       "and there is room for another");
+}
+
+/* ---- the history of subscription states, the billing export (v19) ---- */
+
+static void test_billing_days(void)
+{
+	/* 2026-11: 1793491200 .. 1796083200 (30 days) */
+	const long long nov = 1793491200LL, dec = 1796083200LL, day = 86400;
+	struct om_billing_change on_all[] = { { nov - 5 * day, OM_SUB_ON } };
+	struct om_billing_change mixed[] = {
+		{ nov - day, OM_SUB_OFF },
+		{ nov + 2 * day + 3600, OM_SUB_ON },	/* 3rd, partly */
+		{ nov + 4 * day + 60, OM_SUB_PAUSED },	/* 5th: on and paused */
+		{ nov + 9 * day, OM_SUB_OFF },		/* 10th on: off */
+	};
+	struct om_billing_change later[] = { { dec + day, OM_SUB_ON } };
+	long long start = 0, end = 0;
+	char *error = NULL;
+	int on = 0, paused = 0, ret;
+	enum om_sub_state st;
+
+	ret = om_billing_month("2026-11", nov + 10, &start, &end, &error);
+	TAP_OK(ret == 0 && start == nov && end == dec, "2026-11 is %lld..%lld", start, end);
+	ret = om_billing_month("2026-13", dec, &start, &end, &error);
+	TAP_OK(ret < 0 && strstr(error, "YYYY-MM") != NULL, "a malformed month: %s", error);
+	om_free(&error);
+	TAP_OK(om_billing_month("2026-1", dec, &start, &end, &error) < 0, "2026-1 too");
+	om_free(&error);
+	ret = om_billing_month("2026-12", nov + 10, &start, &end, &error);
+	TAP_OK(ret < 0 && strstr(error, "not begun") != NULL, "a month to come: %s", error);
+	om_free(&error);
+	TAP_OK(om_billing_month("2024-02", dec, &start, &end, &error) == 0 &&
+	       end - start == 29 * day, "a leap February has 29 days");
+	st = om_billing_days(on_all, 1, nov, dec, &on, &paused);
+	TAP_OK(st == OM_SUB_ON && on == 30 && paused == 0, "on all month: 30 days (%d)", on);
+	st = om_billing_days(mixed, 4, nov, dec, &on, &paused);
+	TAP_OK(st == OM_SUB_ON && on == 3 && paused == 5, "on from the 3rd to the 5th, "
+	       "paused the 5th to the 9th: %d on, %d paused", on, paused);
+	TAP_OK(om_billing_days(mixed + 3, 1, nov, dec, &on, &paused) == OM_SUB_OFF &&
+	       on == 0 && paused == 0, "off: no days");
+	st = om_billing_days(mixed, 4, nov, nov + 3 * day + 1, &on, &paused);
+	TAP_OK(st == OM_SUB_ON && on == 2, "the month in progress counts to now: %d", on);
+	TAP_OK(om_billing_days(later, 1, nov, dec, &on, &paused) == OM_SUB_OFF && on == 0,
+	       "a later change does not count");
+}
+
+static void test_billing(struct om_store *store)
+{
+	const long long nov = 1793491200LL, day = 86400;
+	struct om_store_sub_change rows[] = {
+		{ "a@bill.example", "inbound-virus", "on", nov - 40 * day },
+		{ "b@bill.example", "inbound-virus", "on", nov + 10 * day },
+		{ "b@bill.example", "inbound-virus", "paused", nov + 20 * day },
+		{ "c@bill.example", "inbound-virus", "paused", nov - day },
+		{ "d@bill.example", "inbound-virus", "off", nov - day },
+		{ "a@bill.example", "spam", "on", nov + 29 * day + 1 },
+		{ "x@other-bill.example", "spam", "on", nov },
+	};
+	struct om_billing_report r;
+	char *error = NULL, *state = NULL;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; i < OM_N_ELEMENTS(rows); i++)
+		ok &= om_store_sub_history_put(store, &rows[i], &error) == 0;
+	TAP_OK(ok, "history rows written with chosen times");
+	i = om_billing_report(store, "2026-11", "Bill.Example", nov + 40 * day, &r,
+			      &error) == 0;
+	TAP_OK(i && r.count == 5, "a month of one domain: %zu mailbox features", r.count);
+	if (r.count == 5) {
+		TAP_OK(strcmp(r.rows[0].mailbox, "a@bill.example") == 0 &&
+		       strcmp(r.rows[0].feature, "inbound-virus") == 0 &&
+		       r.rows[0].state == OM_SUB_ON && r.rows[0].days_on == 30,
+		       "a: on all month (%d)", r.rows[0].days_on);
+		TAP_OK(r.rows[1].state == OM_SUB_ON && r.rows[1].days_on == 10 &&
+		       r.rows[1].days_paused == 10, "b: on 10 days, paused 10 (%d, %d)",
+		       r.rows[1].days_on, r.rows[1].days_paused);
+		TAP_OK(r.rows[2].state == OM_SUB_PAUSED && r.rows[2].days_paused == 30,
+		       "c: paused");
+		TAP_OK(r.rows[3].state == OM_SUB_OFF && r.rows[3].days_on == 0, "d: off");
+		TAP_OK(strcmp(r.rows[4].feature, "spam") == 0 && r.rows[4].days_on == 1,
+		       "a's spam: on the last day (%d)", r.rows[4].days_on);
+	}
+	om_billing_report_free(&r);
+	/* the trigger: a change through the store is history */
+	TAP_OK(om_store_subscription_set(store, "t@bill2.example", "spam", "on", &error) == 0 &&
+	       om_store_subscription_set(store, "t@bill2.example", "spam", "on", &error) == 0 &&
+	       om_store_subscription_set(store, "t@bill2.example", "spam", "paused",
+					 &error) == 0 &&
+	       om_store_subscription_delete(store, "t@bill2.example", "spam", &error) == 0,
+	       "a subscription set, set again, paused, deleted");
+	TAP_OK(om_billing_report(store, "2026-11", "bill2.example", 4102444800LL, &r,
+				 &error) == 0 && r.count == 0,
+	       "this month's changes are not November's");
+	om_billing_report_free(&r);
+	{
+		long long now = (long long)time(NULL), start, end;
+		char month[16];
+		time_t t = (time_t)now;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(month, sizeof(month), "%Y-%m", &tm);
+		(void)om_billing_month(month, now, &start, &end, &error);
+		TAP_OK(om_billing_report(store, month, "bill2.example", now + 1, &r,
+					 &error) == 0 && r.count == 1 &&
+		       r.rows[0].state == OM_SUB_ON && r.rows[0].days_on == 1 &&
+		       r.rows[0].days_paused == 1,
+		       "this month: on, paused and off today - one day on, one paused");
+		om_billing_report_free(&r);
+	}
+	(void)state;
+}
+
+/* ---- domain administrators and the change log (schema v18) ---- */
+
+static void change_cb(void *context, const struct om_store_change *c)
+{
+	om_buf_printf(context, "%s|%s|%s>%s;", c->who, c->what, c->old_value, c->new_value);
+}
+
+static char *changes_of(struct om_store *store, const char *domain)
+{
+	struct om_buf b;
+	char *error = NULL;
+
+	om_buf_init(&b);
+	if (om_store_change_list(store, domain, 100, change_cb, &b, &error) < 0) {
+		om_buf_printf(&b, "error %s", error);
+		free(error);
+	}
+	return om_buf_steal(&b, NULL);
+}
+
+static int admin_refused(struct om_store *store, const char *domain, const char *address,
+			 const char *role, const char *rights, const char *want)
+{
+	char *error = NULL;
+	int ok;
+
+	ok = om_admins_add(store, "t", domain, address, role, rights, &error) < 0 &&
+		error != NULL && strstr(error, want) != NULL;
+	if (!ok)
+		fprintf(stderr, "# error: %s\n", error != NULL ? error : "(none)");
+	free(error);
+	return ok;
+}
+
+static void test_admins(struct om_store *store)
+{
+	static const char *const deputies[] = {
+		"d1@a.test", "d2@a.test", "d3@a.test", "d4@a.test"
+	};
+	char *error = NULL, *log;
+	size_t i;
+	int ok = 1;
+
+	TAP_OK(om_admins_add(store, "root", "a.test", "boss@a.test", "admin", NULL, &error) == 0,
+	       "a main admin added");
+	TAP_OK(admin_refused(store, "a.test", "other@a.test", "admin", NULL, "main admin"),
+	       "a second main admin is refused");
+	TAP_OK(om_admins_add(store, "root", "a.test", "boss@a.test", "admin", NULL, &error) == 0,
+	       "the same main admin again is no second one");
+	for (i = 0; i < OM_N_ELEMENTS(deputies); i++)
+		ok &= om_admins_add(store, "boss@a.test", "a.test", deputies[i], "deputy",
+				    i == 0 ? "lists" : "settings,trace", &error) == 0;
+	TAP_OK(ok, "four deputies added");
+	TAP_OK(admin_refused(store, "a.test", "d5@a.test", "deputy", "lists", "4 deputies"),
+	       "a fifth deputy is refused");
+	TAP_OK(admin_refused(store, "a.test", "x@a.test", "deputy", "settings,root", "'root'"),
+	       "an unknown right is refused");
+	TAP_OK(admin_refused(store, "a.test", "x@a.test", "deputy", "lists lists", "repeated"),
+	       "a right twice is refused");
+	TAP_OK(admin_refused(store, "a.test", "not an address", "admin", NULL, "address"),
+	       "a bad address is refused");
+	TAP_OK(admin_refused(store, "a.test", "op@isp.test", "operator", NULL, "\"*\""),
+	       "an operator is of \"*\" only");
+	TAP_OK(admin_refused(store, "*", "x@a.test", "admin", NULL, "domain"),
+	       "an admin of \"*\" is refused");
+	TAP_OK(admin_refused(store, "a.test", "x@a.test", "chief", NULL, "unknown role"),
+	       "an unknown role is refused");
+	TAP_OK(om_admins_add(store, "root", "*", "op@isp.test", "operator", NULL, &error) == 0,
+	       "an operator added");
+	TAP_OK(om_admins_rights_of(store, "boss@a.test", "a.test", &error) ==
+	       (OM_ADMIN_ALL | OM_ADMIN_MAIN) &&
+	       om_admins_rights_of(store, "boss@a.test", "b.test", &error) == OM_ADMIN_NONE &&
+	       om_admins_rights_of(store, "d1@a.test", "a.test", &error) == OM_ADMIN_LISTS &&
+	       om_admins_rights_of(store, "d2@a.test", "a.test", &error) ==
+	       (OM_ADMIN_SETTINGS | OM_ADMIN_TRACE) &&
+	       om_admins_rights_of(store, "op@isp.test", "b.test", &error) ==
+	       (OM_ADMIN_ALL | OM_ADMIN_MAIN) &&
+	       om_admins_rights_of(store, "nobody@a.test", "a.test", &error) == OM_ADMIN_NONE &&
+	       om_admins_rights_of(store, "boss@a.test", "*", &error) == OM_ADMIN_NONE,
+	       "rights: the admin all of its domain only, a deputy its own, an operator all");
+	TAP_OK(om_admins_del(store, "root", "a.test", "d4@a.test", &error) == 1 &&
+	       om_admins_del(store, "root", "a.test", "d4@a.test", &error) == 0 &&
+	       om_admins_add(store, "root", "a.test", "d5@a.test", "deputy", "", &error) == 0,
+	       "a deputy removed makes room for another");
+	TAP_OK(om_settings_domain_change(store, "boss@a.test", OM_KEY_DOMAIN, "a.test",
+					 "spam-action", "quarantine", &error) == 1 &&
+	       om_settings_domain_change(store, "boss@a.test", OM_KEY_DOMAIN, "a.test",
+					 "spam-action", "quarantine", &error) == 0 &&
+	       om_settings_domain_change(store, "root", OM_KEY_DOMAIN, "a.test",
+					 "spam-action", "tag", &error) == 1,
+	       "a setting changed, the same value again is no change");
+	TAP_OK(om_settings_domain_change(store, "x", OM_KEY_DOMAIN, "a.test", "spam-action",
+					 "bogus", &error) < 0 &&
+	       strstr(error, "is not one of") != NULL, "a bad value: the check's message");
+	om_free(&error);
+	TAP_OK(om_settings_domain_change(store, "root", OM_KEY_DOMAIN, "a.test",
+					 "spam-action", NULL, &error) == 1,
+	       "unset is a change too");
+	TAP_OK(om_settings_domain_change(store, "x", OM_KEY_DOMAIN, "z.test",
+					 OM_FEATURE_OUTBOUND_ZIP, "on", &error) == 1 &&
+	       om_settings_domain_change(store, "x", OM_KEY_DOMAIN, "z.test",
+					 OM_FEATURE_OUTBOUND_PORTAL, "on", &error) < 0 &&
+	       strstr(error, "cannot both be on") != NULL,
+	       "outbound-zip and outbound-portal exclude each other on this path too");
+	om_free(&error);
+	log = changes_of(store, "a.test");
+	TAP_OK(strncmp(log, "root|setting spam-action|tag>;root|setting spam-action|quarantine>tag;"
+		       "boss@a.test|setting spam-action|>quarantine;root|admin d5@a.test|>deputy;"
+		       "root|admin d4@a.test|deputy settings trace>;", 180) == 0,
+	       "the change log, newest first, who and old -> new: %s", log);
+	free(log);
+	log = changes_of(store, "b.test");
+	TAP_OK(*log == '\0', "another domain's log is apart: %s", log);
+	free(log);
 }
 
 /* ---- holds for the administrator, the brake (schema v11) ---- */
@@ -1258,6 +1626,10 @@ int main(void)
 	test_admin_holds(store);
 	test_brake(store);
 	test_audit(store);
+	test_admins(store);
+	test_groups(store);
+	test_billing_days();
+	test_billing(store);
 	test_trace(store);
 	test_trace_bounds(store);
 	test_events_queue(store);

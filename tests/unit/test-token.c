@@ -183,6 +183,18 @@ static void test_vault(const struct om_token_keys *keys, const struct om_token_k
 	TAP_OK(om_vault_new_id(idbuf) == 0 && om_vault_id_valid(idbuf) &&
 	       !om_vault_id_valid("../etc/passwd") && !om_vault_id_valid(""),
 	       "vault: new ids are valid, paths are not");
+	{
+		char d1[OM_VAULT_NEW_ID_LEN + 1], d2[OM_VAULT_NEW_ID_LEN + 1];
+		char d3[OM_VAULT_NEW_ID_LEN + 1];
+
+		TAP_OK(om_vault_derived_id(idbuf, "unmacro", d1) == 0 &&
+		       om_vault_derived_id(idbuf, "unmacro", d2) == 0 &&
+		       om_vault_derived_id(idbuf, "other", d3) == 0 &&
+		       om_vault_id_valid(d1) && strcmp(d1, d2) == 0 &&
+		       strcmp(d1, idbuf) != 0 && strcmp(d1, d3) != 0,
+		       "vault: a derived id is valid, the same for the same id and purpose, "
+		       "another for another purpose");
+	}
 	fd = vault_file(keys, id, 200000, &sealed, &plain);
 	n = read(fd, raw, sizeof(raw));
 	TAP_OK(n > 200000 && memmem(raw, (size_t)n, "SECRET-MARKER-", 14) == NULL,

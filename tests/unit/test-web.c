@@ -42,6 +42,8 @@ static void test_form_good(void)
 		{ "x=", "x", "" },
 		{ "u=%E6%97%A5%E6%9C%AC", "u", "日本" },
 		{ "time=15%3A00", "time", "15:00" },
+		{ "csv=allow%2Ca%40b.jp%0D%0Ablock%2C%40c.jp", "csv",
+		  "allow,a@b.jp\r\nblock,@c.jp" },
 	};
 	struct web_form form;
 	const char *error = NULL;
@@ -66,7 +68,7 @@ static void test_form_good(void)
 static void test_form_bad(void)
 {
 	static const char *const bad[] = {
-		"a=%", "a=%4", "a=%zz", "a=%00", "a=%0a", "a=%7f", "a=%C3", "a=%C3%28",
+		"a=%", "a=%4", "a=%zz", "a=%00", "a=%0a", "a=%7f", "csv=x%00", "csv=%09", "a=%C3", "a=%C3%28",
 		"a=%ED%A0%80",	/* a surrogate */
 		"a=%C0%AF",	/* overlong '/' */
 		"a", "=b", "A=b", "a b=c", "a=1&a=2", "a=1&&b=2", "a=1&", "&a=1",

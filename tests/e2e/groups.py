@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""End-to-end: policy groups and the billing export (issue 18 items 3 and
+5) through real Postfix, omamori-policyd, omamori-submit and Dovecot.
+
+`omamorictl group set example.test B internal-only on` and `omamorictl
+mailbox set carol@example.test group B`, as an administrator writes them:
+carol, logged in, gets 5.7.1 at RCPT with a text she understands for an
+outside recipient (the whole message refused when it is the only one), and
+still writes inside (bob gets the mail) and to the group's own
+internal-domains; alice, in no group, writes outside as before.  Group A's
+own outbound setting (outbound-bcc at bcc-threshold 2) hides the To list
+of its member bob's mail, and not alice's.  `omamorictl mailbox get`
+shows where a value comes from ("(group A)"); group del is refused while
+mailboxes are in it.  The billing export of this month matches the
+subscriptions set (CSV and JSON).  TAP output."""
+import csv
+import email
+import email.policy
+import email.utils
+import io
+import json
+import os
+import smtplib
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from omtest import send_as, wait_sink, sink, Tap, check, header_of, run_suite  # noqa: E402
+
+tap = Tap()
+
+
+def mk():
+    return uuid.uuid4().hex
+
+
+def mail(m, frm, to):
+    msg = email.message.EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = frm
+    msg["To"] = to
+    msg["Subject"] = "groups %s" % m
+    msg["Message-ID"] = "<%s@example.test>" % m
+    msg["Date"] = email.utils.formatdate(localtime=True)
+    msg.set_content("body %s\n" % m)
+    return msg.as_bytes().replace(b"\r\n", b"\n")
+
+
+def refresh():
+    time.sleep(1.6)     # policyd looks at the store every second
+
+
+@tap.case
+def a_member_of_an_internal_only_group_is_refused_outside(st):
+    m = mk()
+    with st.smtp(login="carol@example.test") as s:
+        s.mail("carol@example.test")
+        code, text = s.rcpt("ext@far.example")
+        text = text.decode()
+        check(code // 100 == 5 and "5.7.1" in text and "<ext@far.example>" in text and
+              "may send mail only inside example.test (policy group B)" in text,
+              "RCPT answer: %d %s" % (code, text))
+        code, text = s.rcpt("bob@example.test")
+        check(code == 250, "an inside recipient refused too: %d %r" % (code, text))
+        code, text = s.data(mail(m, "carol@example.test", "bob@example.test"))
+        check(code == 250, "DATA: %d %r" % (code, text))
+    inbox = st.wait_for("bob@example.test", m.encode())
+    check(len(inbox) == 1, "bob did not get carol's mail")
+    check(not sink(st, m), "a copy went outside")
+
+
+@tap.case
+def the_only_recipient_outside_refuses_the_message(st):
+    m = mk()
+    try:
+        send_as(st, "carol@example.test", ["ext@far.example"],
+                mail(m, "carol@example.test", "ext@far.example"))
+        check(False, "accepted")
+    except smtplib.SMTPRecipientsRefused as e:
+        code, text = e.recipients["ext@far.example"]
+        check(code // 100 == 5 and b"5.7.1" in text, "%d %r" % (code, text))
+
+
+@tap.case
+def the_groups_internal_domains_are_inside(st):
+    m = mk()
+    send_as(st, "carol@example.test", ["x@partner.example"],
+            mail(m, "carol@example.test", "x@partner.example"))
+    wait_sink(st, m)
+
+
+@tap.case
+def a_mailbox_in_no_group_writes_outside(st):
+    m = mk()
+    send_as(st, "alice@example.test", ["ext@far.example"],
+            mail(m, "alice@example.test", "ext@far.example"))
+    wait_sink(st, m)
+
+
+@tap.case
+def policy_test_shows_the_decision_and_why(st):
+    req = ("request=smtpd_access_policy\nprotocol_state=RCPT\nsasl_username="
+           "carol@example.test\nsender=carol@example.test\nrecipient=ext@far.example\n"
+           "instance=groups.1\n\n")
+    out = st.ctl("policy", "test", stdin=req.encode()).stdout.decode()
+    check("action=REJECT 5.7.1 Your account may send mail only inside example.test "
+          "(policy group B)" in out and "internal-only (policy group B of example.test)"
+          in out, out)
+
+
+@tap.case
+def a_groups_own_outbound_setting_applies_to_its_member_only(st):
+    to = ["r1@far.example", "r2@far.example"]
+    m1, m2 = mk(), mk()
+    send_as(st, "bob@example.test", to, mail(m1, "bob@example.test", ", ".join(to)))
+    send_as(st, "alice@example.test", to, mail(m2, "alice@example.test", ", ".join(to)))
+    raw = wait_sink(st, m1)[0]
+    check(header_of(raw, "To") == "undisclosed-recipients:;",
+          "group A's bcc-threshold 2 not applied: To %r" % header_of(raw, "To"))
+    raw = wait_sink(st, m2)[0]
+    check("r1@far.example" in (header_of(raw, "To") or ""),
+          "alice's To list hidden: %r" % header_of(raw, "To"))
+    out = st.ctl("mailbox", "show", "bob@example.test", "bcc-threshold").stdout.decode()
+    check("\t2\t(group A)" in out, out)
+    out = st.ctl("sub", "get", "bob@example.test", "outbound-bcc").stdout.decode()
+    check("\ton\t(group A)" in out, out)
+
+
+@tap.case
+def group_commands_say_what_is_wrong(st):
+    def fails(args, words):
+        p = st.ctl(*args, check=False)
+        err = p.stderr.decode()
+        check(p.returncode == 2 and words in err, "%s: %d %r" % (" ".join(args),
+                                                               p.returncode, err))
+    fails(("mailbox", "set", "alice@example.test", "group", "Z"),
+          "example.test has no policy group 'Z'")
+    fails(("group", "set", "example.test", "B", "spam-action", "tag"),
+          "not a setting a policy group may carry")
+    fails(("group", "set", "example.test", "B", "no-such", "on"), "unknown setting")
+    fails(("group", "set", "example.test", "B", "internal-only", "maybe"),
+          "is not one of: on off")
+    fails(("group", "del", "example.test", "B"), "carol@example.test")
+    for name in ("C", "D"):
+        st.ctl("group", "set", "example.test", name, "hold-minutes", "5")
+    fails(("group", "set", "example.test", "E", "hold-minutes", "5"),
+          "4 policy groups already")
+    st.ctl("group", "del", "example.test", "D")
+    out = st.ctl("group", "list", "example.test").stdout.decode()
+    check(out.splitlines() == ["example.test\tA\t1 mailbox", "example.test\tB\t1 mailbox",
+                               "example.test\tC\t0 mailboxes"], out)
+    out = st.ctl("group", "show", "example.test", "B").stdout.decode()
+    check("example.test\tB\tsetting\tinternal-only\ton" in out and
+          "example.test\tB\tmailbox\tcarol@example.test" in out, out)
+
+
+@tap.case
+def billing_counts_match_the_subscriptions(st):
+    subs = [("a@bill.example", "inbound-virus", "on"), ("b@bill.example", "inbound-virus", "on"),
+            ("c@bill.example", "inbound-virus", "paused"),
+            ("d@bill.example", "inbound-virus", "off"), ("a@bill.example", "spam", "on"),
+            ("b@bill.example", "spam", "paused"), ("z@other.example", "spam", "on")]
+    for mailbox, feature, state in subs:
+        st.ctl("sub", "set", mailbox, feature, state)
+    month = time.strftime("%Y-%m", time.gmtime())
+    out = st.ctl("billing", "--month", month, "--format", "csv", "--domain",
+                 "bill.example").stdout.decode()
+    rows = list(csv.DictReader(io.StringIO(out)))
+    totals = {r["feature"]: (r["on"], r["paused"], r["off"], r["days_on"])
+              for r in rows if r["row"] == "domain"}
+    check(totals == {"inbound-virus": ("2", "1", "1", "2"), "spam": ("1", "1", "0", "1")},
+          "domain rows: %r\n%s" % (totals, out))
+    mine = {(r["mailbox"], r["feature"]): (r["on"], r["paused"], r["off"], r["days_on"],
+                                           r["days_paused"])
+            for r in rows if r["row"] == "mailbox"}
+    check(mine[("c@bill.example", "inbound-virus")] == ("0", "1", "0", "0", "1") and
+          mine[("a@bill.example", "spam")] == ("1", "0", "0", "1", "0") and
+          len(mine) == 6 and all(r["month"] == month and r["domain"] == "bill.example"
+                                 for r in rows), out)
+    doc = json.loads(st.ctl("billing", "--month", month, "--format", "json").stdout)
+    domains = {d["domain"]: d for d in doc["domains"]}
+    spam = [f for f in domains["bill.example"]["features"] if f["feature"] == "spam"][0]
+    check(doc["month"] == month and spam["on"] == 1 and spam["paused"] == 1 and
+          spam["off"] == 0 and "other.example" in domains and
+          {x["mailbox"]: x["state"] for x in spam["mailboxes"]} ==
+          {"a@bill.example": "on", "b@bill.example": "paused"}, json.dumps(doc))
+    for bad, words in (("2026-13", "YYYY-MM"), ("9999-01", "not begun")):
+        p = st.ctl("billing", "--month", bad, "--format", "csv", check=False)
+        check(p.returncode == 2 and words in p.stderr.decode(), p.stderr.decode())
+
+
+if __name__ == "__main__":
+    os.environ["OMAMORI_OUTBOUND_INLINE"] = "1"
+    sys.exit(run_suite(tap, setup=[
+        ("group", "set", "example.test", "B", "internal-only", "on"),
+        ("group", "set", "example.test", "B", "internal-domains", "partner.example"),
+        ("mailbox", "set", "carol@example.test", "group", "B"),
+        ("group", "set", "example.test", "A", "outbound-bcc", "on"),
+        ("group", "set", "example.test", "A", "bcc-threshold", "2"),
+        ("mailbox", "set", "bob@example.test", "group", "A"),
+    ]))
