@@ -75,6 +75,7 @@ static int cron_url_clicks_expiry(struct ctl *ctl, const struct cron_run *run);
 static int cron_isolated_expiry(struct ctl *ctl, const struct cron_run *run);
 static int cron_isolated_orphans(struct ctl *ctl, const struct cron_run *run);
 static int cron_portal_expiry(struct ctl *ctl, const struct cron_run *run);
+static int cron_events_expiry(struct ctl *ctl, const struct cron_run *run);
 
 static const struct cron_task cron_tasks[] = {
 	{ "quarantine-retention", -1, 0, cron_quarantine_retention },
@@ -85,7 +86,26 @@ static const struct cron_task cron_tasks[] = {
 	{ "isolated-expiry", -1, -1, cron_isolated_expiry },
 	{ "isolated-orphans", -1, 7, cron_isolated_orphans },
 	{ "portal-expiry", -1, -1, cron_portal_expiry },
+	{ "events-expiry", -1, 13, cron_events_expiry },
 };
+
+/* issue 18: the message trace's events are kept OM_EVENTS_KEEP_DAYS (13
+   months: a year of monthly reports and the month before) */
+static int cron_events_expiry(struct ctl *ctl, const struct cron_run *run)
+{
+	char *error = NULL;
+	long long before = (long long)run->now - OM_EVENTS_KEEP_DAYS * 86400LL;
+	long n = om_store_events_expire(ctl_store(ctl, 0), before, &error);
+
+	if (n < 0) {
+		ctl_error("cron: events-expiry: %s", error);
+		free(error);
+		return -1;
+	}
+	if (n > 0)
+		printf("events-expiry: %ld trace events forgotten\n", n);
+	return 0;
+}
 
 /* outbound-hold's expiry (cmd-hold.c) */
 static int cron_hold_expiry(struct ctl *ctl, const struct cron_run *run)

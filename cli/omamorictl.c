@@ -100,6 +100,9 @@ static void ctl_usage(FILE *out)
 		"  hold list [MAILBOX]                   held outbound mail (id, state, reason, mailbox, until, ...)\n"
 		"  hold show ID | release ID | discard ID   one hold; send it now; discard it\n"
 		"  brake list | show LOGIN               logins braked for sudden mass sending\n"
+		"  trace DOMAIN [--sender A] [--recipient A] [--subject S] [--message-id ID]\n"
+		"        [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--max N]\n"
+		"                                        what omamori did with the domain's mail, step by step\n"
 		"  brake lift LOGIN [--release|--discard]   lift it; send or drop its held mail\n"
 		"  audit add DOMAIN [--at N] 'RULE'      a domain's audit rule (doc/audit.md)\n"
 		"  audit del DOMAIN N | show [DOMAIN]    remove one; list them in order\n"
@@ -298,6 +301,7 @@ static const struct ctl_command {
 	{ "billing", ctl_cmd_billing },
 	{ "setup", ctl_cmd_setup },
 	{ "admin", ctl_cmd_admin },
+	{ "trace", ctl_cmd_trace },
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)

@@ -73,5 +73,6 @@ int ctl_cmd_setup(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_admin(struct ctl *ctl, int argc, char **argv);
 /* "omamorictl (uid N)": who made a change, for the change log. */
 void ctl_who(char *buf, size_t size);
+int ctl_cmd_trace(struct ctl *ctl, int argc, char **argv);
 
 #endif

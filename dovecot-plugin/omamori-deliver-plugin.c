@@ -129,6 +129,7 @@ struct omamori_delivery {
 	   From, Subject and size, read before any substitution */
 	const char *reasons;
 	const char *from, *from_address, *subject;
+	const char *message_id;	/* for the message trace (doc/trace.md) */
 	uoff_t size;
 	char quarantine_id[OM_QUARANTINE_ID_LEN + 1];
 };
@@ -918,10 +919,38 @@ static void omamori_quarantine_describe(struct omamori_delivery *d,
 	d->from = omamori_quarantine_header(d, mail, "From");
 	d->from_address = omamori_quarantine_from_address(d, mail);
 	d->subject = omamori_quarantine_header(d, mail, "Subject");
+	d->message_id = omamori_quarantine_header(d, mail, "Message-ID");
 	if (mail_get_physical_size(mail, &d->size) < 0) {
 		e_warning(d->ctx->event, "omamori: cannot read the message size: %s",
 			  mailbox_get_last_internal_error(mail->box, NULL));
 		d->size = 0;
+	}
+}
+
+/* The message trace's step (doc/trace.md): saved into Quarantine, with
+   the id a release names.  Written with the quarantine row (this path
+   writes the store anyway); a failure is logged only. */
+static void omamori_quarantine_trace(struct omamori_delivery *d,
+				     const struct om_store_quarantined *q)
+{
+	struct om_store_event ev;
+	char *error = NULL;
+
+	i_zero(&ev);
+	ev.at = q->received;
+	ev.domain = om_store_event_domain(q->mailbox);
+	ev.direction = OM_DIRECTION_IN;
+	ev.sender = q->sender;
+	ev.recipient = q->mailbox;
+	ev.message_id = q->message_id;
+	ev.subject = q->subject;
+	ev.step = "quarantine";
+	ev.result = d->config->quarantine_mailbox;
+	ev.detail = t_strdup_printf("id %s", q->id);
+	if (om_store_events_add(d->store, &ev, 1, &error) < 0) {
+		e_warning(d->ctx->event, "omamori: trace event not recorded: %s",
+			  str_sanitize(error, 300));
+		free(error);
 	}
 }
 
@@ -949,6 +978,7 @@ static void omamori_quarantine_record(struct omamori_delivery *d)
 	q.size = (long long)d->size;
 	q.digest = 0;
 	q.admin_only = d->admin_only ? 1 : 0;
+	q.message_id = d->message_id != NULL ? d->message_id : "";
 	if (om_store_quarantine_add(d->store, &q, &error) < 0) {
 		e_error(ctx->event, "omamori: quarantined message %s not recorded "
 			"in the store (digests and omamori-web will not list it): %s",
@@ -958,6 +988,7 @@ static void omamori_quarantine_record(struct omamori_delivery *d)
 	}
 	e_info(ctx->event, "omamori: quarantined as %s%s", d->quarantine_id,
 	       d->admin_only ? " (admin-only)" : "");
+	omamori_quarantine_trace(d, &q);
 }
 
 /* Saves the delivery's source into the Quarantine folder, past Sieve.  A

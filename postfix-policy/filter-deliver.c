@@ -104,7 +104,22 @@ struct filter_job {
 	int final;		/* answered for good: sent, refused, held */
 	int inline_path;	/* omamori-submit, before the queue: the
 				   client hears the answer, nothing is kept */
+	struct filter_trace_msg trace;	/* its Message-ID and subject */
 };
+
+/* A step of the message trace (filter-trace.c); before the queue none:
+   the after-queue filter records what happens to the message. */
+static void filter_job_trace(struct filter_job *job, const char *step,
+			     const char *result, const char *detail)
+{
+	const struct filter_envelope *env = job->env;
+
+	if (job->inline_path)
+		return;
+	filter_trace_describe(&job->trace, job->msg, job->len);
+	filter_trace(job->w->store, env->sender, env->rcpt_count == 1 ? env->rcpts[0] : "",
+		     job->qid, &job->trace, step, result, detail);
+}
 
 /* ---- key of a message ---- */
 
@@ -814,10 +829,14 @@ static void filter_refuse(struct filter_job *job, int code, const char *text)
 {
 	/* before the queue the client hears it (a client does not send a 5xx
 	   again); after, a retry of the delivery finds the record */
+	char result[16];
+
 	if (!job->inline_path)
 		filter_refused_write(job, code, text);
 	job->final = 1;
 	filter_reply_all(job, code, text);
+	snprintf(result, sizeof(result), "%d", code);
+	filter_job_trace(job, "refuse", result, text);
 }
 
 /* Asks scand; 0 go on (job->msg maybe rewritten), 1 answered (refused or
@@ -975,6 +994,7 @@ static int filter_deliver_zip(struct filter_job *job)
 		return 1;
 	}
 	if (ret > 0) {
+		filter_job_trace(job, "zip", "zipped", "attachments in an AES-256 ZIP");
 		om_buf_free(&job->rewrite);
 		job->rewrite = out;
 		job->msg = job->rewrite.data;
@@ -1074,6 +1094,16 @@ static void filter_send(struct filter_job *job)
 	}
 	if (res.final_code == 250 || (res.final_code >= 500 && res.final_code < 600))
 		job->final = 1;
+	{
+		char code[16], *detail;
+
+		snprintf(code, sizeof(code), "%d", res.final_code);
+		detail = res.final_code == 250 ?
+			om_asprintf("%s%s (%zu recipients)", outcome, qid, env->rcpt_count) :
+			om_strdup(res.final_text != NULL ? res.final_text : "");
+		filter_job_trace(job, "send", res.final_code == 250 ? "sent" : code, detail);
+		free(detail);
+	}
 	om_log_info("%s: from=<%s> nrcpt=%zu size=%zu virus=\"%s\" bcc=%d result=%d %s%s",
 		    job->qid, env->sender, env->rcpt_count, job->len,
 		    job->log_virus != NULL ? job->log_virus : "-", job->bcc_applied,
@@ -1195,6 +1225,14 @@ static void filter_deliver_admin(struct filter_job *job)
 		om_log_warn("hold %s: marking the alert sent: %s", id, error);
 		om_free(&error);
 	}
+	{
+		const char *why = job->admin_details != NULL ? job->admin_details : "";
+		char *detail = om_asprintf("for the administrator, id %s%s%s", id,
+					   *why != '\0' ? "; " : "", why);
+
+		filter_job_trace(job, "hold", job->admin_kind, detail);
+		free(detail);
+	}
 	memset(held, 1, job->env->rcpt_count);
 	filter_send_unheld(job, held, id);
 	free(id);
@@ -1226,6 +1264,7 @@ static int filter_deliver_audit(struct filter_job *job)
 		/* recorded as an answer for good: a retry does not run the
 		   rules (nor tell the administrator) again */
 		reply = om_asprintf("2.0.0 Ok: deleted by audit rule %d", job->audit.fired);
+		filter_job_trace(job, "audit", "delete", reply + 10);
 		filter_refuse(job, 250, reply);
 		free(reply);
 		return 1;
@@ -1240,6 +1279,7 @@ static int filter_deliver_audit(struct filter_job *job)
 		job->len = job->rewrite.len;
 	}
 	if (job->audit.verdict == OM_AUDIT_HOLD) {
+		filter_job_trace(job, "audit", "hold", job->audit.summary);
 		job->admin_kind = OM_HOLD_KIND_AUDIT;
 		job->admin_details = om_strdup(job->audit.summary);
 	} else if (job->audit.notify) {
@@ -1305,6 +1345,10 @@ static int filter_deliver_hold(struct filter_job *job)
 		filter_tempfail(job, "4.3.0 outbound hold unavailable", error);
 		free(error);
 	} else if (ret > 0) {
+		char *detail = om_asprintf("for the sender's confirmation, id %s", id);
+
+		filter_job_trace(job, "hold", "held", detail);
+		free(detail);
 		filter_send_unheld(job, held, id);
 	}
 	free(id);
@@ -1358,6 +1402,8 @@ static int filter_deliver_portal(struct filter_job *job)
 		filter_tempfail(job, "4.3.0 outbound portal unavailable", error);
 		free(error);
 	} else if (ret > 0) {
+		filter_job_trace(job, "portal", "portal",
+				 "external recipients get a link to the portal");
 		filter_send_unheld(job, portal, "portal");
 	}
 	free(portal);
@@ -1450,6 +1496,7 @@ out:
 	free(job.log_virus);
 	free(job.admin_details);
 	filter_audit_free(&job.audit);
+	filter_trace_msg_free(&job.trace);
 	om_buf_free(&job.rewrite);
 }
 

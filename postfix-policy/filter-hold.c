@@ -856,6 +856,22 @@ static int filter_hold_zip(struct filter_daemon *d, struct om_store *store,
 }
 
 /* Sends a hold already claimed (state sending); writes the answer line. */
+/* The message trace's step of a hold (filter-trace.c): the held copy's
+   Message-ID ties it to the message's other steps (a hold's id is not
+   always made of the queue id: omamori-submit's are not). */
+static void filter_hold_trace(struct om_store *store, const char *sender,
+			      const struct om_buf *msg, const char *step,
+			      const char *result, const char *detail)
+{
+	struct filter_trace_msg t;
+
+	memset(&t, 0, sizeof(t));
+	if (msg != NULL && msg->len > 0)
+		filter_trace_describe(&t, msg->data, msg->len);
+	filter_trace(store, sender, "", NULL, &t, step, result, detail);
+	filter_trace_msg_free(&t);
+}
+
 static void filter_hold_send(struct filter_daemon *d, struct om_store *store,
 			     const char *id, struct om_buf *answer)
 {
@@ -940,6 +956,7 @@ static void filter_hold_send(struct filter_daemon *d, struct om_store *store,
 		filter_zip_forget(&w, id);	/* the password kept for a retry */
 	}
 	om_log_info("hold %s: released: from=<%s> %s", id, copy.sender, result);
+	filter_hold_trace(store, copy.sender, &msg, "send", "sent", result);
 	om_buf_printf(answer, "OK %s\n", result);
 	if (!before)
 		filter_smtp_result_free(&res);
@@ -1025,6 +1042,8 @@ static void filter_hold_admin_command(struct filter_daemon *d, struct om_store *
 	free(row.mailbox);
 	free(copy);
 }
+static void filter_hold_discarded(struct filter_daemon *d, struct om_store *store,
+				  const char *id, int by_root);
 
 static void filter_hold_command(struct filter_daemon *d, struct om_store *store,
 				const char *line, int by_root, struct om_buf *answer)
@@ -1096,9 +1115,36 @@ static void filter_hold_act(struct filter_daemon *d, struct om_store *store,
 		filter_hold_send(d, store, id, answer);
 		return;
 	}
+	filter_hold_discarded(d, store, id, by_root);
 	filter_hold_spool_unlink(d, id, "");
 	om_log_info("hold %s: discarded", id);
 	om_buf_append_str(answer, "OK discarded\n");
+}
+
+/* A discard's step of the trace: the hold's sender read again (the
+   claim changed only its state). */
+static void filter_hold_discarded(struct filter_daemon *d, struct om_store *store,
+				  const char *id, int by_root)
+{
+	struct filter_hold_copy copy = { 0, NULL, NULL, 0 };
+	char *error = NULL, *detail;
+	struct om_buf msg;
+
+	om_buf_init(&msg);
+	if (om_store_hold_list(store, OM_HOLD_BY_ID, id, 0, filter_hold_copy_cb, &copy,
+			       &error) < 0 || !copy.found) {
+		om_free(&error);
+		return;
+	}
+	if (filter_hold_spool_read(d, id, &msg, &error) < 0)
+		om_free(&error);	/* the step without its Message-ID */
+	detail = om_asprintf("id %s, %s", id, by_root ?
+			     "by the administrator or at expiry" : "by the sender");
+	filter_hold_trace(store, copy.sender, &msg, "discard", "discarded", detail);
+	free(detail);
+	om_buf_free(&msg);
+	free(copy.sender);
+	free(copy.recipients);
 }
 
 /* 1 if root or web_user is at the other end (*root_r: root). */

@@ -339,4 +339,20 @@ int filter_hold_alert(struct filter_worker *w, const char *mailbox,
 char *filter_report_seal_header(struct om_store *store, const char *to,
 				const char *tag);
 
+/* filter-trace.c: the message trace's steps (doc/trace.md), written at
+   once, failures logged only */
+struct filter_trace_msg {
+	int described;
+	char *message_id;	/* raw, or NULL */
+	char *subject;		/* decoded */
+};
+/* Reads msg's Message-ID and Subject into t, once. */
+void filter_trace_describe(struct filter_trace_msg *t, const char *msg, size_t len);
+void filter_trace_msg_free(struct filter_trace_msg *t);
+/* One step of the message from sender (its domain's row); queue_id "-",
+   "noqid" or NULL: none; t NULL: no Message-ID nor subject. */
+void filter_trace(struct om_store *store, const char *sender, const char *recipient,
+		  const char *queue_id, const struct filter_trace_msg *t,
+		  const char *step, const char *result, const char *detail);
+
 #endif

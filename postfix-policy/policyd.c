@@ -45,6 +45,8 @@
 #include "decide/policy.h"
 #include "dns/dns.h"
 #include "lib/hash.h"
+#include "policyd-trace.h"
+#include "store/events.h"
 #include "store/store.h"
 #include "lib/util.h"
 
@@ -140,6 +142,9 @@ struct policyd {
 	int stopping;
 	time_t next_refresh, next_save;
 	unsigned long long requests;
+	/* the answers for the message trace, written in batches */
+	struct policyd_trace *trace;
+	uint64_t next_trace;	/* monotonic ms */
 };
 
 /* ---- listeners ---- */
@@ -681,6 +686,7 @@ static int policyd_handle_input(struct policyd *d, struct policyd_conn *c)
 		}
 		om_policy_decide(d->policy, &req, time(NULL), &dec);
 		policyd_log_request(&req, &dec);
+		policyd_trace_answer(d->trace, &req, &dec, time(NULL));
 		if (dec.tripped)
 			policyd_save_trips(d);
 		om_buf_append_str(&c->out, "action=");
@@ -817,6 +823,15 @@ static void policyd_timers(struct policyd *d)
 	time_t now = time(NULL);
 
 	policyd_close_idle(d, policyd_now());
+	/* the trace's batch: every OM_EVENTS_FLUSH_MS, or sooner when
+	   OM_EVENTS_FLUSH_COUNT answers wait */
+	if (om_now_ms() >= d->next_trace || policyd_trace_due(d->trace)) {
+		/* the counter moves with our own write: the next refresh reads
+		   the config revision once and finds nothing changed (not set
+		   here: another's commit in the meantime would be missed) */
+		policyd_trace_flush(d->trace, d->store, now, 0);
+		d->next_trace = om_now_ms() + OM_EVENTS_FLUSH_MS;
+	}
 	if (now >= d->next_refresh) {
 		policyd_refresh(d, 0);
 		d->next_refresh = now + d->config->policyd_refresh_interval;
@@ -950,6 +965,7 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 			  &d->store, &error) < 0)
 		om_fatal("%s", error);
 	d->policy = om_policy_new();
+	d->trace = policyd_trace_new();
 	om_policy_set_outbound_filter(d->policy, d->config->outbound_filter);
 	om_policy_set_outbound_inline(d->policy, d->config->outbound_inline != 0);
 	om_policy_set_brake(d->policy, d->config->brake_filter,
@@ -1011,6 +1027,8 @@ int main(int argc, char **argv)
 	for (i = 0; i < d.listen_count; i++)
 		free(d.listeners[i].spec);
 	policyd_save(&d, 1);
+	policyd_trace_flush(d.trace, d.store, time(NULL), 1);
+	policyd_trace_free(&d.trace);
 	om_log_info("stopped after %llu requests (%llu SPF evaluations, %llu from "
 		    "the cache); rate counters saved", d.requests, d.spf.evaluated,
 		    d.spf.cached);

@@ -23,6 +23,8 @@
 #include "lib/log.h"
 #include "mail/mime.h"
 #include "lib/util.h"
+#include "store/events.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -149,6 +151,7 @@ static void scand_loop(struct scand_main *m)
 	uint64_t next_check = om_now_ms() + (uint64_t)interval * 1000;
 	uint64_t save_every = (uint64_t)m->scand.config->spam_save_interval * 1000;
 	uint64_t next_save = om_now_ms() + save_every;
+	uint64_t next_trace = om_now_ms() + OM_EVENTS_FLUSH_MS;
 
 	while (!m->scand.stopping) {
 		if (poll(pfds, 2, 1000) < 0 && errno != EINTR) {
@@ -169,6 +172,10 @@ static void scand_loop(struct scand_main *m)
 		if (om_now_ms() >= next_save) {
 			next_save = om_now_ms() + save_every;
 			scand_classifier_sync(&m->scand.classifier);
+		}
+		if (om_now_ms() >= next_trace) {
+			next_trace = om_now_ms() + OM_EVENTS_FLUSH_MS;
+			scand_trace_flush(&m->scand);
 		}
 	}
 }
@@ -253,6 +260,7 @@ static void scand_start(struct scand_main *m, const char *config_path,
 	scand_phish_init(&m->scand);
 	if (scand_classifier_init(&m->scand.classifier, m->scand.config, &error) < 0)
 		om_fatal("%s", error);
+	m->scand.events = om_events_new(OM_EVENTS_BOUND);
 	if (scand_workers_start(&m->scand, &error) < 0 ||
 	    scand_reloader_start(m, &error) < 0)
 		om_fatal("%s", error);
@@ -320,6 +328,9 @@ int main(int argc, char **argv)
 	close(m.listen_fd);
 	(void)unlink(m.scand.config->scand_socket);
 	scand_workers_stop(&m.scand);
+	scand_trace_flush(&m.scand);
+	om_store_close(&m.scand.trace_store);
+	om_events_free(&m.scand.events);
 	scand_reloader_stop(&m);
 	scand_engines_deinit(&m.scand.engines);
 	scand_classifier_deinit(&m.scand.classifier);

@@ -16,6 +16,9 @@
 struct om_spam_db;
 struct om_store;
 struct om_sandbox_gate;
+struct om_events;
+struct om_scan_request;
+struct om_scan_result;
 
 struct scand_engine_ref {
 	struct om_av_engine *engine;
@@ -76,10 +79,20 @@ struct scand {
 	   by the workers */
 	struct om_sandbox_gate *sandbox_gate;
 	struct scand_queue queue;
+	/* the message trace's events (trace.c), written by the main thread
+	   with a store handle of its own */
+	struct om_events *events;
+	struct om_store *trace_store;
 	pthread_t *workers;
 	size_t worker_count;
 	volatile sig_atomic_t stopping;
 };
+
+/* trace.c: a scan's steps queued (res NULL: it failed with error), and
+   the queue written (main thread only) */
+void scand_trace_scan(struct scand *scand, const struct om_scan_request *req,
+		      const struct om_scan_result *res, const char *error);
+void scand_trace_flush(struct scand *scand);
 
 /* engine.c */
 int scand_engines_init(struct scand_engines *engines,

@@ -291,10 +291,12 @@ static void scand_handle_scan(struct scand_worker *w,
 	scand_engines_release(&w->scand->engines, &ref);
 	if (ret < 0) {
 		scand_log_failure(req, error);
+		scand_trace_scan(w->scand, req, NULL, error);
 		om_proto_encode_error(error, out);
 		free(error);
 	} else {
 		scand_log_result(req, &res, om_now_ms() - start);
+		scand_trace_scan(w->scand, req, &res, NULL);
 		om_proto_encode_result(&res, out);
 	}
 	om_scan_result_free(&res);

@@ -28,6 +28,34 @@
 #define WEB_CLICKS_MAX 65536	/* waiting at most; more are dropped */
 #define WEB_CLICKS_DELAY_MS 200	/* the longest a click waits */
 
+/* The same clicks as steps of the message trace (doc/trace.md), in the
+   same batch: the mailbox's domain, the host, the gate's verdict.  A
+   click carries no Message-ID: it shows as an entry of its own. */
+static void web_clicks_trace(struct om_store *store, const struct om_store_click *rows,
+			     size_t count)
+{
+	struct om_store_event *events = om_calloc(count, sizeof(*events));
+	const char *verdict;
+	char *error = NULL;
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		verdict = om_url_verdict_name(rows[i].verdict);
+		events[i].at = rows[i].at;
+		events[i].domain = om_store_event_domain(rows[i].mailbox);
+		events[i].direction = OM_DIRECTION_IN;
+		events[i].recipient = rows[i].mailbox;
+		events[i].step = "click";
+		events[i].result = verdict != NULL ? verdict : "allowed";
+		events[i].detail = rows[i].host;
+	}
+	if (om_store_events_add(store, events, count, &error) < 0) {
+		om_log_error("gate: %zu clicks not recorded in the trace: %s", count, error);
+		free(error);
+	}
+	free(events);
+}
+
 struct web_click {
 	char *mailbox;
 	char *host;
@@ -99,6 +127,8 @@ static void web_clicks_write(struct web_clicks *c, struct web_click *items, size
 		om_log_error("gate: %zu clicks not recorded: %s", count, error);
 		free(error);
 		om_store_close(&c->store);	/* opened again next time */
+	} else {
+		web_clicks_trace(c->store, rows, count);
 	}
 	free(rows);
 }

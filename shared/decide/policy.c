@@ -102,7 +102,7 @@ static void om_policy_request_init(struct om_policy_request *req)
 	memset(req, 0, sizeof(*req));
 	req->request = req->protocol_state = req->sender = req->recipient = "";
 	req->sasl_username = req->instance = req->client_address = "";
-	req->helo_name = "";
+	req->helo_name = req->queue_id = "";
 }
 
 /* A number attribute: decimal digits in 0..LONG_MAX (checked, never
@@ -141,6 +141,7 @@ static int om_policy_attribute(struct om_policy_request *req,
 		{ "instance", 8, &req->instance },
 		{ "client_address", 14, &req->client_address },
 		{ "helo_name", 9, &req->helo_name },
+		{ "queue_id", 8, &req->queue_id },
 	};
 	size_t i;
 	long n;

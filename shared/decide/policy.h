@@ -29,6 +29,10 @@ struct om_policy_request {
 	const char *instance;
 	const char *client_address;
 	const char *helo_name;
+	/* Postfix's queue id: "" until the queue file is opened (at the
+	   first RCPT with smtpd_delay_open_until_valid_rcpt=yes); only for
+	   the message trace */
+	const char *queue_id;
 	long long size;
 	long recipient_count;
 };

@@ -752,6 +752,9 @@ void om_scan_result_free(struct om_scan_result *res)
 	free(res->message);
 	free(res->admin_address);
 	free(res->admin_message);
+	free(res->trace_message_id);
+	free(res->trace_subject);
+	free(res->trace_queue_id);
 	om_scan_result_init(res);
 }
 

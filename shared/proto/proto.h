@@ -111,6 +111,12 @@ struct om_scan_result {
 	char *admin_address;	/* admin copy of a report: where, or NULL */
 	char *admin_message;
 	size_t admin_message_len;
+	/* for scand's message trace only (doc/trace.md), never on the wire:
+	   the Message-ID, the decoded Subject and Postfix's queue id of the
+	   topmost Received header Postfix wrote; NULL when unknown */
+	char *trace_message_id;
+	char *trace_subject;
+	char *trace_queue_id;
 };
 
 void om_scan_request_free(struct om_scan_request *req);

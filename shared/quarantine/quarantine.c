@@ -13,10 +13,12 @@
 #include "store/settings.h"
 #include "store/store.h"
 #include "lib/hash.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define OM_QUARANTINE_ID_HEADER "X-Omamori-Quarantine-Id"
 #define OM_QUARANTINE_SEARCH_MAX (64 * 1024)
@@ -69,6 +71,7 @@ void om_quarantine_item_free(struct om_quarantine_item *item)
 	free(item->subject);
 	free(item->score);
 	free(item->reasons);
+	free(item->message_id);
 	memset(item, 0, sizeof(*item));
 }
 
@@ -84,6 +87,7 @@ void om_quarantine_item_set(struct om_quarantine_item *item,
 	item->subject = om_strdup(q->subject);
 	item->score = om_strdup(q->score);
 	item->reasons = om_strdup(q->reasons);
+	item->message_id = om_strdup(q->message_id != NULL ? q->message_id : "");
 	item->received = q->received;
 	item->size = q->size;
 	item->digest = q->digest;
@@ -218,6 +222,34 @@ static int om_quarantine_allow(const struct om_config *config,
 	return ret;
 }
 
+/* The message trace's step (doc/trace.md): released or deleted, by the
+   web or omamorictl; a failed write is logged, the act stands. */
+static void om_quarantine_trace(struct om_store *store,
+				const struct om_quarantine_item *item,
+				enum om_quarantine_op op, int allowed)
+{
+	struct om_store_event ev;
+	char *detail, *error = NULL;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.at = (long long)time(NULL);
+	ev.domain = om_store_event_domain(item->mailbox);
+	ev.direction = OM_DIRECTION_IN;
+	ev.sender = item->sender;
+	ev.recipient = item->mailbox;
+	ev.message_id = item->message_id;
+	ev.subject = item->subject;
+	ev.step = op == OM_QUARANTINE_DELETE ? "delete" : "release";
+	ev.result = op == OM_QUARANTINE_DELETE ? "deleted" : "INBOX";
+	detail = om_asprintf("id %s%s", item->id, allowed ? "; sender allowed" : "");
+	ev.detail = detail;
+	if (om_store_events_add(store, &ev, 1, &error) < 0) {
+		om_log_warn("trace: %s of %s not recorded: %s", ev.step, item->id, error);
+		free(error);
+	}
+	free(detail);
+}
+
 enum om_quarantine_result
 om_quarantine_act(const struct om_config *config, struct om_store *store,
 		  const char *mailbox, const char *id, enum om_quarantine_op op,
@@ -269,6 +301,7 @@ om_quarantine_act_as(const struct om_config *config, struct om_store *store,
 				 "moved to INBOX");
 	if (op == OM_QUARANTINE_RELEASE_ALLOW &&
 	    om_quarantine_allow(config, store, &item, &error) < 0) {
+		om_quarantine_trace(store, &item, op, 0);
 		free(*message_r);
 		*message_r = om_asprintf("released; the sender was not allowed: %s",
 					 error);
@@ -285,6 +318,7 @@ om_quarantine_act_as(const struct om_config *config, struct om_store *store,
 		*message_r = om_asprintf("%s (admin-only: by the administrator)", done);
 		free(done);
 	}
+	om_quarantine_trace(store, &item, op, op == OM_QUARANTINE_RELEASE_ALLOW);
 	om_quarantine_item_free(&item);
 	return OM_QUARANTINE_DONE;
 }

@@ -45,6 +45,7 @@ enum om_quarantine_actor {
 /* One quarantined message, strings allocated (om_quarantine_item_free). */
 struct om_quarantine_item {
 	char *id, *mailbox, *sender, *from, *from_address, *subject, *score, *reasons;
+	char *message_id;	/* "" when the row has none (before v20) */
 	long long received, size, digest;
 	int admin_only;		/* only the administrator may release it */
 };

@@ -735,6 +735,43 @@ static void om_scan_auth(struct om_scan_run *run)
 	om_auth_checks_free(&ar);
 }
 
+/* Postfix's queue id in a Received header it wrote ("... by mx (Postfix)
+   with ESMTP id 4jYDJ04jDMz1bY7f for ..."), or NULL. */
+static char *om_scan_postfix_queue_id(const char *received)
+{
+	const char *p = strstr(received, "(Postfix) with ");
+	size_t len = 0;
+
+	if (p == NULL || (p = strstr(p, " id ")) == NULL)
+		return NULL;
+	p += 4;
+	while ((p[len] >= '0' && p[len] <= '9') || (p[len] >= 'A' && p[len] <= 'Z') ||
+	       (p[len] >= 'a' && p[len] <= 'z'))
+		len++;
+	return len > 0 && len < 64 ? om_strndup(p, len) : NULL;
+}
+
+static void om_scan_trace_header(void *context, const char *name, const char *value)
+{
+	struct om_scan_result *res = context;
+
+	if (res->trace_queue_id == NULL && strcasecmp(name, "Received") == 0)
+		res->trace_queue_id = om_scan_postfix_queue_id(value);
+}
+
+/* What the message trace keeps of the message (proto.h): read from the
+   parsed message, before any rewrite. */
+static void om_scan_trace_fields(struct om_scan_run *run)
+{
+	struct om_scan_result *res = run->res;
+
+	if (run->msg == NULL)
+		return;
+	res->trace_message_id = om_mime_header_raw(run->msg, "Message-ID");
+	res->trace_subject = om_mime_header_decoded(run->msg, "Subject");
+	om_mime_foreach_header(run->msg, om_scan_trace_header, res);
+}
+
 int om_scan_message(const struct om_scan_settings *set,
 		    const struct om_scan_request *req,
 		    struct om_scan_result *res, char **error_r)
@@ -757,6 +794,7 @@ int om_scan_message(const struct om_scan_settings *set,
 	}
 	run.msg = om_mime_parse(req->message, req->message_len, &perror);
 	free(perror);
+	om_scan_trace_fields(&run);
 	if ((checks & OM_CHECK_VIRUS) != 0) {
 		ret = om_scan_virus(&run, error_r);
 	} else {

@@ -32,6 +32,13 @@ enum om_store_table {
 	OM_STORE_DOMAIN_SETTINGS,	/* domain (or mailbox, or "*"), name, value */
 };
 
+/* How trace_rows finds a message's events. */
+enum om_trace_by {
+	OM_TRACE_BY_MESSAGE_ID,
+	OM_TRACE_BY_QUEUE_ID,
+	OM_TRACE_BY_ROW,
+};
+
 struct om_store_backend {
 	/* the prefix of store_path that chooses it ("sqlite:/path") */
 	const char *name;
@@ -331,6 +338,22 @@ struct om_store_backend {
 			  char **error_r);
 	long (*change_list)(struct om_store *store, const char *domain, long limit,
 			    om_store_change_cb *cb, void *context, char **error_r);
+	/* the message trace (store-trace.c): one event; those before a
+	   time; the messages a query finds (message_id, queue_id, and the
+	   row id of one with neither, newest first, at most limit); the
+	   events of domain with a Message-ID, a queue id or a row id (by) */
+	int (*event_add)(struct om_store *store, const struct om_store_event *ev,
+			 char **error_r);
+	long (*events_expire)(struct om_store *store, long long before, char **error_r);
+	int (*trace_find)(struct om_store *store, const char *domain,
+			  const struct om_trace_query *q, long long limit,
+			  void (*cb)(void *context, const char *message_id,
+				     const char *queue_id, long long lone),
+			  void *context, char **error_r);
+	int (*trace_rows)(struct om_store *store, const char *domain,
+			  enum om_trace_by by, const char *key, long long id,
+			  long long limit, om_store_trace_cb *cb, void *context,
+			  char **error_r);
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;

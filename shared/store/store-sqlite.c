@@ -154,6 +154,15 @@ enum om_stmt_id {
 	OM_SQL_ADMIN_OF,
 	OM_SQL_CHANGE_ADD,
 	OM_SQL_CHANGE_LIST,
+	OM_SQL_EVENT_ADD,
+	OM_SQL_EVENTS_EXPIRE,
+	OM_SQL_TRACE_FIND_MID,
+	OM_SQL_TRACE_FIND_RCPT,
+	OM_SQL_TRACE_FIND_SENDER,
+	OM_SQL_TRACE_FIND_DOMAIN,
+	OM_SQL_TRACE_BY_MID,
+	OM_SQL_TRACE_BY_QID,
+	OM_SQL_TRACE_BY_ID,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -235,13 +244,13 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"SELECT scope FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
 	[OM_SQL_SECRET] = "SELECT value FROM secrets WHERE name = ?1",
 	[OM_SQL_Q_ADD] =
-		"INSERT INTO quarantine(id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address, admin_only) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+		"INSERT INTO quarantine(id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address, admin_only, message_id) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, coalesce(?13, '')) "
 		"ON CONFLICT(id) DO NOTHING",
 	[OM_SQL_Q_GET] =
-		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address, admin_only FROM quarantine WHERE mailbox = ?1 AND id = ?2",
+		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address, admin_only, message_id FROM quarantine WHERE mailbox = ?1 AND id = ?2",
 	[OM_SQL_Q_EACH] =
-		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address, admin_only FROM quarantine WHERE mailbox = ?1 "
+		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address, admin_only, message_id FROM quarantine WHERE mailbox = ?1 "
 		"ORDER BY received DESC, id",
 	[OM_SQL_Q_DELETE] = "DELETE FROM quarantine WHERE mailbox = ?1 AND id = ?2",
 	[OM_SQL_Q_EXPIRE] =
@@ -252,7 +261,7 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_D_MARK] =
 		"UPDATE quarantine SET digest = ?2 WHERE mailbox = ?1 AND digest = 0",
 	[OM_SQL_D_ITEMS] =
-		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address, admin_only FROM quarantine WHERE digest = ?1 "
+		"SELECT id, mailbox, received, sender, from_header, subject, score, reasons, size, digest, from_address, admin_only, message_id FROM quarantine WHERE digest = ?1 "
 		"ORDER BY received DESC, id",
 	[OM_SQL_D_SENT] = "UPDATE digests SET sent = ?2 WHERE id = ?1",
 	[OM_SQL_D_PENDING] =
@@ -501,6 +510,36 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_CHANGE_LIST] =
 		"SELECT id, at, who, domain, what, old, new FROM change_log "
 		"WHERE domain = ?1 ORDER BY id DESC LIMIT ?2",
+	/* the message trace (doc/trace.md): every statement has the domain
+	   as ?1, so a search never sees another domain's rows */
+	[OM_SQL_EVENT_ADD] =
+		"INSERT INTO events(at, domain, direction, sender, recipient, message_id, "
+		"subject, queue_id, step, result, detail) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[OM_SQL_EVENTS_EXPIRE] = "DELETE FROM events WHERE at < ?1",
+	/* the messages a search finds, newest first: its message_id,
+	   queue_id, and the row's id when it has neither; the first
+	   condition after the domain is the index's (the most selective
+	   filter given), the others are checked on the rows it finds */
+#define OM_TRACE_FIND(lead) \
+		"SELECT message_id, queue_id, " \
+		"  CASE WHEN message_id = '' AND queue_id = '' THEN id ELSE 0 END AS lone, " \
+		"  max(at) AS last FROM events WHERE domain = ?1 AND " lead \
+		"  AND at >= ?2 AND at < ?3 " \
+		"  AND (?4 IS NULL OR sender = ?4) AND (?5 IS NULL OR recipient = ?5) " \
+		"  AND (?6 IS NULL OR instr(lower(subject), lower(?6)) > 0) " \
+		"  AND (?7 IS NULL OR message_id = ?7) " \
+		"GROUP BY message_id, queue_id, lone ORDER BY last DESC, lone DESC LIMIT ?8"
+	[OM_SQL_TRACE_FIND_MID] = OM_TRACE_FIND("message_id = ?7"),
+	[OM_SQL_TRACE_FIND_RCPT] = OM_TRACE_FIND("recipient = ?5"),
+	[OM_SQL_TRACE_FIND_SENDER] = OM_TRACE_FIND("sender = ?4"),
+	[OM_SQL_TRACE_FIND_DOMAIN] = OM_TRACE_FIND("1"),
+#define OM_TRACE_ROWS \
+		"SELECT id, at, direction, sender, recipient, message_id, subject, " \
+		"queue_id, step, result, detail FROM events WHERE domain = ?1 AND "
+	[OM_SQL_TRACE_BY_MID] = OM_TRACE_ROWS "message_id = ?2 ORDER BY at, id LIMIT ?3",
+	[OM_SQL_TRACE_BY_QID] = OM_TRACE_ROWS "queue_id = ?2 ORDER BY at, id LIMIT ?3",
+	[OM_SQL_TRACE_BY_ID] = OM_TRACE_ROWS "id = ?2 LIMIT ?3",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -921,6 +960,32 @@ static const char *const om_migrations[] = {
 	OM_CHANGE_TRIGGER("audit_rules", "insert", "new", "domain")
 	OM_CHANGE_TRIGGER("audit_rules", "delete", "old", "domain")
 	OM_CHANGE_TRIGGER("audit_rules", "update", "new", "domain"),
+	/* v21 (issue 18): the message trace and the monthly reports' events
+	   (doc/trace.md): one row per step omamori took for a message, of
+	   the one domain it belongs to (the recipient's inbound, the
+	   sender's outbound); direction 1 in, 2 out, 0 neither (enum
+	   om_direction); message_id without its angle brackets, subject
+	   decoded and bounded; removed by omamorictl cron after 13 months */
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at INTEGER NOT NULL,"
+	"  domain TEXT NOT NULL,"
+	"  direction INTEGER NOT NULL,"
+	"  sender TEXT NOT NULL,"
+	"  recipient TEXT NOT NULL,"
+	"  message_id TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  queue_id TEXT NOT NULL,"
+	"  step TEXT NOT NULL,"
+	"  result TEXT NOT NULL,"
+	"  detail TEXT NOT NULL);"
+	"CREATE INDEX events_at ON events(at);"
+	"CREATE INDEX events_domain_at ON events(domain, at);"
+	"CREATE INDEX events_message ON events(domain, message_id);"
+	"CREATE INDEX events_queue ON events(domain, queue_id);"
+	"CREATE INDEX events_sender ON events(domain, sender, at);"
+	"CREATE INDEX events_recipient ON events(domain, recipient, at);"
+	"ALTER TABLE quarantine ADD COLUMN message_id TEXT NOT NULL DEFAULT '';",
 };
 
 struct om_store_sqlite {
@@ -1762,6 +1827,7 @@ static void om_sqlite_q_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r
 		       OM_COL_TEXT(&q.score), OM_COL_TEXT(&q.reasons),
 		       OM_COL_INT64(&q.size), OM_COL_INT64(&q.digest),
 		       OM_COL_TEXT(&q.from_address), OM_COL_INT(&q.admin_only),
+		       OM_COL_TEXT(&q.message_id),
 		       OM_COL_END);
 	r->cb.quarantined(r->context, &q);
 }
@@ -1791,7 +1857,8 @@ static int om_sqlite_quarantine_add(struct om_store *store,
 					    OM_ARG_TEXT(q->reasons), OM_ARG_INT64(q->size),
 					    OM_ARG_INT64(q->digest),
 					    OM_ARG_TEXT(q->from_address),
-					    OM_ARG_INT64(q->admin_only != 0), OM_ARG_END);
+					    OM_ARG_INT64(q->admin_only != 0),
+					    OM_ARG_TEXT(q->message_id), OM_ARG_END);
 
 	return om_sqlite_step_write(s, stmt, "record quarantined mail",
 				    error_r) < 0 ? -1 : 0;
@@ -3195,6 +3262,141 @@ static long om_sqlite_change_list(struct om_store *store, const char *domain,
 			      om_sqlite_change_row, &r, "read the change log", error_r);
 }
 
+/* ---- the message trace (doc/trace.md) ---- */
+
+static int om_sqlite_event_add(struct om_store *store, const struct om_store_event *ev,
+			       char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_EVENT_ADD,
+						      OM_ARG_INT64(ev->at),
+						      OM_ARG_TEXT(ev->domain),
+						      OM_ARG_INT64((long long)ev->direction),
+						      OM_ARG_TEXT(ev->sender),
+						      OM_ARG_TEXT(ev->recipient),
+						      OM_ARG_TEXT(ev->message_id),
+						      OM_ARG_TEXT(ev->subject),
+						      OM_ARG_TEXT(ev->queue_id),
+						      OM_ARG_TEXT(ev->step),
+						      OM_ARG_TEXT(ev->result),
+						      OM_ARG_TEXT(ev->detail), OM_ARG_END),
+				    "record an event", error_r) < 0 ? -1 : 0;
+}
+
+static long om_sqlite_events_expire(struct om_store *store, long long before,
+				    char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_EVENTS_EXPIRE,
+						      OM_ARG_INT64(before), OM_ARG_END),
+				    "expire events", error_r);
+}
+
+struct om_sqlite_trace_find {
+	void (*cb)(void *context, const char *message_id, const char *queue_id,
+		   long long lone);
+	void *context;
+};
+
+static void om_sqlite_trace_find_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	const struct om_sqlite_trace_find *f = r->context;
+	const char *message_id, *queue_id;
+	long long lone;
+
+	om_sqlite_read(stmt, OM_COL_TEXT(&message_id), OM_COL_TEXT(&queue_id),
+		       OM_COL_INT64(&lone), OM_COL_END);
+	f->cb(f->context, message_id, queue_id, lone);
+}
+
+/* "" is "any": NULL, which the statement's "?N IS NULL" reads so. */
+static const char *om_sqlite_any(const char *text)
+{
+	return text != NULL && *text != '\0' ? text : NULL;
+}
+
+static int om_sqlite_trace_find(struct om_store *store, const char *domain,
+				const struct om_trace_query *q, long long limit,
+				void (*cb)(void *context, const char *message_id,
+					   const char *queue_id, long long lone),
+				void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_trace_find f = { cb, context };
+	struct om_sqlite_reader r = { .context = &f };
+	enum om_stmt_id id = OM_SQL_TRACE_FIND_DOMAIN;
+
+	if (om_sqlite_any(q->message_id) != NULL)
+		id = OM_SQL_TRACE_FIND_MID;
+	else if (om_sqlite_any(q->recipient) != NULL)
+		id = OM_SQL_TRACE_FIND_RCPT;
+	else if (om_sqlite_any(q->sender) != NULL)
+		id = OM_SQL_TRACE_FIND_SENDER;
+	return (int)om_sqlite_each(s, om_sqlite_bind(s, id, OM_ARG_TEXT(domain),
+						     OM_ARG_INT64(q->since),
+						     OM_ARG_INT64(q->until),
+						     OM_ARG_TEXT(om_sqlite_any(q->sender)),
+						     OM_ARG_TEXT(om_sqlite_any(q->recipient)),
+						     OM_ARG_TEXT(om_sqlite_any(q->subject)),
+						     OM_ARG_TEXT(om_sqlite_any(q->message_id)),
+						     OM_ARG_INT64(limit), OM_ARG_END),
+				   om_sqlite_trace_find_row, &r, "search events", error_r);
+}
+
+struct om_sqlite_trace_rows {
+	om_store_trace_cb *cb;
+	void *context;
+};
+
+static void om_sqlite_trace_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	const struct om_sqlite_trace_rows *t = r->context;
+	struct om_store_event ev;
+	long long direction;
+
+	om_sqlite_read(stmt, OM_COL_INT64(&ev.id), OM_COL_INT64(&ev.at),
+		       OM_COL_INT64(&direction), OM_COL_TEXT(&ev.sender),
+		       OM_COL_TEXT(&ev.recipient), OM_COL_TEXT(&ev.message_id),
+		       OM_COL_TEXT(&ev.subject), OM_COL_TEXT(&ev.queue_id),
+		       OM_COL_TEXT(&ev.step), OM_COL_TEXT(&ev.result),
+		       OM_COL_TEXT(&ev.detail), OM_COL_END);
+	ev.domain = "";
+	ev.direction = direction == OM_DIRECTION_IN ? OM_DIRECTION_IN :
+		direction == OM_DIRECTION_OUT ? OM_DIRECTION_OUT : OM_DIRECTION_NONE;
+	t->cb(t->context, 0, &ev);
+}
+
+static int om_sqlite_trace_rows(struct om_store *store, const char *domain,
+				enum om_trace_by by, const char *key, long long row,
+				long long limit, om_store_trace_cb *cb, void *context,
+				char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_trace_rows t = { cb, context };
+	struct om_sqlite_reader r = { .context = &t };
+	sqlite3_stmt *stmt;
+
+	switch (by) {
+	case OM_TRACE_BY_MESSAGE_ID:
+		stmt = om_sqlite_bind(s, OM_SQL_TRACE_BY_MID, OM_ARG_TEXT(domain),
+				      OM_ARG_TEXT(key), OM_ARG_INT64(limit), OM_ARG_END);
+		break;
+	case OM_TRACE_BY_QUEUE_ID:
+		stmt = om_sqlite_bind(s, OM_SQL_TRACE_BY_QID, OM_ARG_TEXT(domain),
+				      OM_ARG_TEXT(key), OM_ARG_INT64(limit), OM_ARG_END);
+		break;
+	case OM_TRACE_BY_ROW:
+	default:
+		stmt = om_sqlite_bind(s, OM_SQL_TRACE_BY_ID, OM_ARG_TEXT(domain),
+				      OM_ARG_INT64(row), OM_ARG_INT64(limit), OM_ARG_END);
+		break;
+	}
+	return (int)om_sqlite_each(s, stmt, om_sqlite_trace_row, &r, "read events",
+				   error_r);
+}
+
 const struct om_store_backend om_store_backend_sqlite = {
 	.name = "sqlite",
 	.open = om_sqlite_open,
@@ -3301,4 +3503,8 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.admin_list = om_sqlite_admin_list,
 	.change_add = om_sqlite_change_add,
 	.change_list = om_sqlite_change_list,
+	.event_add = om_sqlite_event_add,
+	.events_expire = om_sqlite_events_expire,
+	.trace_find = om_sqlite_trace_find,
+	.trace_rows = om_sqlite_trace_rows,
 };

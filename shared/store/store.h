@@ -210,6 +210,8 @@ struct om_store_quarantined {
 					   Dovecot parsed it, "" when none */
 	int admin_only;		/* 1: only the administrator may release it
 				   (omamorictl quarantine), not its user */
+	const char *message_id;	/* v21: its Message-ID without <>, for the
+				   trace; NULL or "" when none */
 };
 typedef void om_store_quarantined_cb(void *context,
 				     const struct om_store_quarantined *q);
@@ -894,5 +896,75 @@ int om_store_change_add(struct om_store *store, const struct om_store_change *c,
 /* The changes of domain, newest first, at most limit: the count or -1. */
 long om_store_change_list(struct om_store *store, const char *domain, long limit,
 			  om_store_change_cb *cb, void *context, char **error_r);
+/* ---- the message trace (issue 18 item 4, doc/trace.md; store-trace.c) ----
+ *
+ * One row per step omamori took for a message, of the one domain it
+ * belongs to (the recipient's for inbound mail, the sender's for
+ * outbound): written by policyd, scand, the delivery plugin, the
+ * quarantine layer, omamori-filter and omamori-web, read by omamorictl
+ * trace, the domain administrator's page and the monthly reports. */
+
+/* Texts longer than these are cut at a UTF-8 character boundary (never
+   refused: an event is a record of what happened). */
+#define OM_EVENT_SUBJECT_MAX 200
+#define OM_EVENT_DETAIL_MAX 600
+#define OM_EVENT_TEXT_MAX 320	/* domain, addresses, Message-ID, ids, words */
+/* Rows are kept this many days (13 months), then omamorictl cron removes
+   them. */
+#define OM_EVENTS_KEEP_DAYS 396
+
+struct om_store_event {
+	long long id;		/* read: the row's; ignored when adding */
+	long long at;		/* unix time */
+	const char *domain;	/* the domain it belongs to (lower-cased here) */
+	enum om_direction direction;
+	const char *sender;	/* envelope sender, "" for <> */
+	const char *recipient;	/* "" when the step is the whole message's */
+	const char *message_id;	/* without <>, "" unknown */
+	const char *subject;	/* decoded, "" unknown */
+	const char *queue_id;	/* Postfix's, "" unknown */
+	const char *step;	/* policy, scan, deliver, quarantine, release,
+				   delete, hold, send, discard, zip, portal,
+				   audit, click, ... (never empty) */
+	const char *result;	/* the answer, verdict or action */
+	const char *detail;	/* rules, virus name, reason ("" none) */
+};
+/* Adds count events in one transaction; NULL texts are "", texts over
+   their bound are cut, Message-IDs lose their <>, domains are
+   lower-cased.  0 or -1 (none added). */
+int om_store_events_add(struct om_store *store, const struct om_store_event *events,
+			size_t count, char **error_r);
+/* Removes the events before `before` (omamorictl cron): the count or -1. */
+long om_store_events_expire(struct om_store *store, long long before,
+			    char **error_r);
+/* The domain an address's events belong to: what follows its last '@'
+   ("" when it has none).  Points into address. */
+const char *om_store_event_domain(const char *address);
+
+/* What a trace search asks for; NULL or "" fields match everything. */
+struct om_trace_query {
+	const char *sender;	/* envelope sender, exactly */
+	const char *recipient;	/* exactly */
+	const char *subject;	/* a substring (ASCII letters of any case) */
+	const char *message_id;	/* with or without <> */
+	long long since;	/* events at or after (unix time), 0: any */
+	long long until;	/* events before, 0: any */
+	size_t max_messages;	/* 0: OM_TRACE_MAX_MESSAGES */
+};
+#define OM_TRACE_MAX_MESSAGES 100
+#define OM_TRACE_MAX_MESSAGES_LIMIT 1000
+/* cb(context, message, event): message counts 1, 2, ... (newest message
+   first); the events of one message come together, in the order they
+   happened (time, then the order written). */
+typedef void om_store_trace_cb(void *context, unsigned int message,
+			       const struct om_store_event *event);
+/* The messages of domain with an event matching q, each with all its
+   steps of that domain: the events of one message are those sharing a
+   Message-ID or a queue id, transitively.  Only domain's rows are ever
+   read (the condition is in every statement).  The count of messages,
+   or -1 (a bad query: since after until, no domain). */
+long om_store_trace_search(struct om_store *store, const char *domain,
+			   const struct om_trace_query *q, om_store_trace_cb *cb,
+			   void *context, char **error_r);
 
 #endif

@@ -4,6 +4,7 @@
  * domain is a mailbox), the values in effect with their source, the list
  * limit in imports, and the change log (which scopes changed). */
 #include "tap.h"
+#include "store/events.h"
 #include "store/billing.h"
 #include "store/admins.h"
 #include "store/lists.h"
@@ -319,7 +320,7 @@ static void test_backends(const char *dir)
 			om_asprintf("%s%s%s", c->prefix, dir, c->suffix);
 		ret = om_store_open(location, OM_STORE_CREATE, 1000, &store, &error);
 		if (c->ok)
-			TAP_OK(ret == 0 && om_store_schema_version(store) == 20, "%s", c->label);
+			TAP_OK(ret == 0 && om_store_schema_version(store) == 21, "%s", c->label);
 		else
 			TAP_OK(ret < 0 && store == NULL && strstr(error, c->error) != NULL,
 			       "%s (%s)", c->label, error != NULL ? error : "");
@@ -1404,6 +1405,221 @@ static void test_portal(struct om_store *store)
 	om_free(&error);
 }
 
+/* ---- the message trace (schema v21) ---- */
+
+struct trace_seen {
+	char text[4096];
+	unsigned int messages;
+	int other_domain;	/* a row of another domain came back */
+};
+
+static void trace_cb(void *context, unsigned int message, const struct om_store_event *ev)
+{
+	struct trace_seen *t = context;
+	size_t len = strlen(t->text);
+
+	if (message > t->messages)
+		t->messages = message;
+	if (strstr(ev->recipient, "example.org") != NULL ||
+	    strstr(ev->sender, "@example.org") != NULL)
+		t->other_domain = 1;
+	snprintf(t->text + len, sizeof(t->text) - len, "%u:%s/%s ", message, ev->step,
+		 ev->result);
+}
+
+static long trace(struct om_store *store, const char *domain,
+		  const struct om_trace_query *q, struct trace_seen *t)
+{
+	char *error = NULL;
+	long n;
+
+	memset(t, 0, sizeof(*t));
+	n = om_store_trace_search(store, domain, q, trace_cb, t, &error);
+	free(error);
+	return n;
+}
+
+static void test_trace(struct om_store *store)
+{
+	/* one spam to taro@example.test: the policy answers had only the
+	   queue id, the scan both, the quarantine and release the
+	   Message-ID; then a clean mail, one of example.org's, and an
+	   old one */
+	const struct om_store_event events[] = {
+		{ .at = 1000, .domain = "Example.TEST", .direction = OM_DIRECTION_IN,
+		  .sender = "spam@bad.test", .recipient = "taro@example.test",
+		  .step = "policy", .result = "DUNNO", .queue_id = "QA" },
+		{ .at = 1001, .domain = "example.test", .direction = OM_DIRECTION_IN,
+		  .sender = "spam@bad.test", .recipient = "taro@example.test",
+		  .message_id = "<spam1@bad.test>", .subject = "Cheap PILLS now",
+		  .queue_id = "QA", .step = "scan", .result = "spam",
+		  .detail = "score 12.00; rules GTUBE" },
+		{ .at = 1001, .domain = "example.test", .sender = "spam@bad.test",
+		  .recipient = "taro@example.test", .message_id = "spam1@bad.test",
+		  .step = "quarantine", .result = "Quarantine" },
+		{ .at = 1500, .domain = "example.test", .sender = "spam@bad.test",
+		  .recipient = "taro@example.test", .message_id = "spam1@bad.test",
+		  .step = "release", .result = "INBOX" },
+		{ .at = 2000, .domain = "example.test", .direction = OM_DIRECTION_IN,
+		  .sender = "friend@good.test", .recipient = "hanako@example.test",
+		  .message_id = "ok1@good.test", .subject = "会議の件",
+		  .queue_id = "QB", .step = "scan", .result = "clean" },
+		{ .at = 2000, .domain = "example.org", .direction = OM_DIRECTION_IN,
+		  .sender = "spam@bad.test", .recipient = "jiro@example.org",
+		  .message_id = "spam1@bad.test", .subject = "Cheap PILLS now",
+		  .queue_id = "QC", .step = "scan", .result = "spam" },
+		{ .at = 10, .domain = "example.test", .sender = "old@good.test",
+		  .recipient = "taro@example.test", .step = "policy", .result = "REJECT" },
+	};
+	struct om_store_event bad = { .at = 1, .domain = "example.test" };
+	struct om_trace_query q;
+	struct trace_seen t;
+	char *error = NULL, *long_subject;
+	struct om_store_event big;
+
+	TAP_OK(om_store_events_add(store, events, OM_N_ELEMENTS(events), &error) == 0,
+	       "events added in one batch");
+	om_free(&error);
+	TAP_OK(om_store_events_add(store, &bad, 1, &error) < 0, "an event without a step is refused");
+	om_free(&error);
+	TAP_OK(strcmp(om_store_event_domain("a@b@Example.JP"), "Example.JP") == 0 &&
+	       *om_store_event_domain("postmaster") == '\0', "an address's domain");
+
+	memset(&q, 0, sizeof(q));
+	q.message_id = "<spam1@bad.test>";
+	TAP_OK(trace(store, "example.test", &q, &t) == 1 &&
+	       strcmp(t.text, "1:policy/DUNNO 1:scan/spam 1:quarantine/Quarantine "
+		      "1:release/INBOX ") == 0 && !t.other_domain,
+	       "by Message-ID: one message, the policy answer linked by queue id, "
+	       "steps in order (%s)", t.text);
+	TAP_OK(trace(store, "example.org", &q, &t) == 1 &&
+	       strcmp(t.text, "1:scan/spam ") == 0,
+	       "the same Message-ID at example.org shows only example.org's row (%s)", t.text);
+	TAP_OK(trace(store, "EXAMPLE.TEST", &q, &t) == 1 && !t.other_domain,
+	       "the domain is matched whatever its case");
+	TAP_OK(trace(store, "other.test", &q, &t) == 0 && t.text[0] == '\0',
+	       "a domain with no rows sees nothing");
+
+	memset(&q, 0, sizeof(q));
+	q.subject = "pills";
+	TAP_OK(trace(store, "example.test", &q, &t) == 1 &&
+	       strncmp(t.text, "1:policy/DUNNO", 14) == 0 && !t.other_domain,
+	       "by subject (any case): the message with its subject-less policy step");
+	q.subject = "会議";
+	TAP_OK(trace(store, "example.test", &q, &t) == 1 &&
+	       strcmp(t.text, "1:scan/clean ") == 0, "by a Japanese subject");
+
+	memset(&q, 0, sizeof(q));
+	q.sender = "friend@good.test";
+	TAP_OK(trace(store, "example.test", &q, &t) == 1 &&
+	       strcmp(t.text, "1:scan/clean ") == 0, "by sender");
+	memset(&q, 0, sizeof(q));
+	q.recipient = "taro@example.test";
+	TAP_OK(trace(store, "example.test", &q, &t) == 2 &&
+	       strstr(t.text, "2:policy/REJECT") != NULL,
+	       "by recipient: the newest message first, the old refusal second (%s)", t.text);
+	q.recipient = "jiro@example.org";
+	TAP_OK(trace(store, "example.test", &q, &t) == 0,
+	       "another domain's recipient is not found from example.test");
+
+	memset(&q, 0, sizeof(q));
+	q.since = 1500;
+	q.until = 2001;
+	TAP_OK(trace(store, "example.test", &q, &t) == 2 && !t.other_domain,
+	       "by date range: two messages had a step in it (%s)", t.text);
+	q.since = 3000;
+	q.until = 2000;
+	TAP_OK(om_store_trace_search(store, "example.test", &q, trace_cb, &t, &error) < 0 &&
+	       error != NULL, "a range that ends before it starts is refused");
+	om_free(&error);
+	memset(&q, 0, sizeof(q));
+	q.max_messages = 1;
+	TAP_OK(trace(store, "example.test", &q, &t) == 1, "at most max_messages");
+	TAP_OK(om_store_trace_search(store, "", &q, trace_cb, &t, &error) < 0,
+	       "a search without a domain is refused");
+	om_free(&error);
+
+	long_subject = om_calloc(1, 1001);
+	memset(long_subject, 'x', 1000);
+	memset(&big, 0, sizeof(big));
+	big.at = 3000;
+	big.domain = "example.test";
+	big.subject = long_subject;
+	big.detail = long_subject;
+	big.message_id = "big@x";
+	big.step = "scan";
+	TAP_OK(om_store_events_add(store, &big, 1, &error) == 0, "a long subject is kept");
+	om_free(&error);
+	free(long_subject);
+
+	TAP_OK(om_store_events_expire(store, 1000, &error) == 1,
+	       "expiry removes the rows before its time only");
+	memset(&q, 0, sizeof(q));
+	q.recipient = "taro@example.test";
+	TAP_OK(trace(store, "example.test", &q, &t) == 1, "the old message is gone");
+	TAP_OK(om_store_events_expire(store, 1000, &error) == 0, "expiring again removes nothing");
+}
+
+static void subject_len_cb(void *context, unsigned int message, const struct om_store_event *ev)
+{
+	(void)message;
+	*(size_t *)context = strlen(ev->subject) + strlen(ev->detail) * 10000;
+}
+
+static void test_trace_bounds(struct om_store *store)
+{
+	struct om_trace_query q;
+	char *error = NULL;
+	size_t lens = 0;
+	long n;
+
+	memset(&q, 0, sizeof(q));
+	q.message_id = "big@x";
+	n = om_store_trace_search(store, "example.test", &q, subject_len_cb, &lens, &error);
+	TAP_OK(n == 1 && lens % 10000 <= OM_EVENT_SUBJECT_MAX && lens / 10000 <= OM_EVENT_DETAIL_MAX &&
+	       lens % 10000 > 100, "subject and detail are cut to their bounds (%zu)", lens);
+	free(error);
+}
+
+/* the bounded queue policyd and scand batch their events through */
+static void test_events_queue(struct om_store *store)
+{
+	struct om_events *queue = om_events_new(2), *waiting = om_events_new(8);
+	struct om_store_event ev;
+	struct om_trace_query q;
+	struct trace_seen t;
+	char *error = NULL;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.at = 5000;
+	ev.domain = "queue.test";
+	ev.recipient = "a@queue.test";
+	ev.step = "policy";
+	ev.result = "DUNNO";
+	TAP_OK(om_events_push(waiting, &ev) == 0, "an answer waits for its queue id");
+	TAP_OK(om_events_move(waiting, queue, "QQ1") == 0 && om_events_pending(waiting) == 0 &&
+	       om_events_pending(queue) == 1, "moved to the queue with the queue id");
+	ev.step = "scan";
+	ev.result = "clean";
+	ev.queue_id = "QQ1";
+	ev.message_id = "q1@queue.test";
+	TAP_OK(om_events_push(queue, &ev) == 0, "a second event fits");
+	TAP_OK(om_events_push(queue, &ev) < 0 && om_events_take_dropped(queue) == 1 &&
+	       om_events_take_dropped(queue) == 0, "past the bound: dropped and counted once");
+	TAP_OK(om_events_flush(queue, store, &error) == 2 && om_events_pending(queue) == 0,
+	       "a flush writes the batch and empties the queue");
+	om_free(&error);
+	memset(&q, 0, sizeof(q));
+	q.message_id = "q1@queue.test";
+	TAP_OK(trace(store, "queue.test", &q, &t) == 1 &&
+	       strcmp(t.text, "1:policy/DUNNO 1:scan/clean ") == 0,
+	       "the waiting answer got the queue id that ties it to the scan (%s)", t.text);
+	TAP_OK(om_events_flush(queue, store, &error) == 0, "an empty flush writes nothing");
+	om_events_free(&queue);
+	om_events_free(&waiting);
+	TAP_OK(queue == NULL, "free sets the pointer to NULL");
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/om-test-store-XXXXXX", *path, *error = NULL;
@@ -1417,7 +1633,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 20, "schema version 20");
+	TAP_OK(om_store_schema_version(store) == 21, "schema version 21");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -1443,8 +1659,11 @@ int main(void)
 	test_groups(store);
 	test_billing_days();
 	test_billing(store);
+	test_trace(store);
+	test_trace_bounds(store);
+	test_events_queue(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 20, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 21, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again);
 

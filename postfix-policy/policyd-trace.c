@@ -1,0 +1,286 @@
+/* policyd-trace.c - omamori-policyd's answers as message trace events
+ * (doc/trace.md).
+ *
+ * Every RCPT answer is recorded (DUNNO included: "accepted by the policy"
+ * is what an administrator looks for first), and the answers at DATA and
+ * END-OF-MESSAGE that are not DUNNO (an SPF refusal, a brake).  A row
+ * belongs to the recipient's domain, or to the sender's for an
+ * authenticated (outbound) sender.
+ *
+ * The first RCPT of a message has no queue id yet (Postfix opens the
+ * queue file after the first valid recipient), and the queue id is what
+ * ties policy answers to the scan of the same message.  So a message's
+ * answers wait here, per Postfix instance, until a later request of the
+ * same instance carries the queue id (the next RCPT, DATA or
+ * END-OF-MESSAGE), or POLICYD_TRACE_WAIT seconds (then they are written
+ * without it: a message refused at its only RCPT has none).  A message is
+ * forgotten at its END-OF-MESSAGE, or POLICYD_TRACE_WAIT seconds after
+ * its first answer.  Messages remembered are bounded by
+ * POLICYD_TRACE_INSTANCES (past it, answers are written without waiting
+ * for their queue id), answers per message by POLICYD_TRACE_PER_INSTANCE,
+ * and the written queue by
+ * OM_EVENTS_BOUND (store/events.h); what does not fit is dropped and
+ * counted in the log.
+ */
+#include "policyd-trace.h"
+#include "lib/hash.h"
+#include "lib/log.h"
+#include "lib/util.h"
+#include "store/events.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Seconds a message's answers wait for its queue id. */
+#define POLICYD_TRACE_WAIT 30
+/* Messages whose answers wait at once, and answers per message. */
+#define POLICYD_TRACE_INSTANCES 20000
+#define POLICYD_TRACE_PER_INSTANCE 64
+
+/* One message's answers (one instance), waiting for its queue id. */
+struct policyd_trace_instance {
+	struct om_events *waiting;
+	/* its accepted recipients, for a whole-message answer at DATA */
+	char **recipients;
+	size_t recipient_count;
+	char queue_id[64];
+	time_t first;
+};
+
+struct policyd_trace {
+	struct om_events *ready;	/* to write at the next flush */
+	struct om_hash *instances;	/* instance -> policyd_trace_instance */
+	unsigned long dropped;
+};
+
+static void policyd_trace_instance_free(void *value)
+{
+	struct policyd_trace_instance *inst = value;
+	size_t i;
+
+	if (inst == NULL)
+		return;
+	om_events_free(&inst->waiting);
+	for (i = 0; i < inst->recipient_count; i++)
+		free(inst->recipients[i]);
+	free(inst->recipients);
+	free(inst);
+}
+
+struct policyd_trace *policyd_trace_new(void)
+{
+	struct policyd_trace *trace = om_calloc(1, sizeof(*trace));
+
+	trace->ready = om_events_new(OM_EVENTS_BOUND);
+	trace->instances = om_hash_new(256);
+	return trace;
+}
+
+void policyd_trace_free(struct policyd_trace **tracep)
+{
+	struct policyd_trace *trace = *tracep;
+
+	if (trace == NULL)
+		return;
+	*tracep = NULL;
+	om_events_free(&trace->ready);
+	om_hash_free(&trace->instances, policyd_trace_instance_free);
+	free(trace);
+}
+
+/* Moves one waiting message's answers to the ready queue, with its
+   queue id when it has one. */
+static void policyd_trace_release(struct policyd_trace *trace,
+				  struct policyd_trace_instance *inst)
+{
+	/* what does not fit is counted by the ready queue */
+	(void)om_events_move(inst->waiting, trace->ready, inst->queue_id);
+	trace->dropped += om_events_take_dropped(inst->waiting);
+}
+
+static struct policyd_trace_instance *
+policyd_trace_instance(struct policyd_trace *trace, const char *instance, time_t now)
+{
+	struct policyd_trace_instance *inst = om_hash_get(trace->instances, instance);
+
+	if (inst != NULL || om_hash_count(trace->instances) >= POLICYD_TRACE_INSTANCES)
+		return inst;
+	inst = om_calloc(1, sizeof(*inst));
+	inst->waiting = om_events_new(POLICYD_TRACE_PER_INSTANCE);
+	inst->first = now;
+	(void)om_hash_set(trace->instances, instance, inst);
+	return inst;
+}
+
+static void policyd_trace_remember_recipient(struct policyd_trace_instance *inst,
+					     const char *recipient)
+{
+	if (*recipient == '\0' || inst->recipient_count >= POLICYD_TRACE_PER_INSTANCE)
+		return;
+	inst->recipients = om_realloc(inst->recipients, (inst->recipient_count + 1) *
+				      sizeof(*inst->recipients));
+	inst->recipients[inst->recipient_count++] = om_strdup(recipient);
+}
+
+/* The event of an answer to req for recipient (its domain, or the
+   sender's for an authenticated sender). */
+static void policyd_trace_event(const struct om_policy_request *req,
+				const char *recipient, const char *result,
+				const char *detail, time_t now,
+				struct om_store_event *ev)
+{
+	int outbound = *req->sasl_username != '\0';
+
+	memset(ev, 0, sizeof(*ev));
+	ev->at = (long long)now;
+	ev->direction = outbound ? OM_DIRECTION_OUT : OM_DIRECTION_IN;
+	ev->domain = om_store_event_domain(outbound ? req->sender : recipient);
+	ev->sender = req->sender;
+	ev->recipient = recipient;
+	ev->queue_id = req->queue_id;
+	ev->step = "policy";
+	ev->result = result;
+	ev->detail = detail;
+}
+
+/* result: the answer's first word ("DUNNO", "REJECT", "FILTER", or the
+   SMTP code); detail: the rest and the reason. */
+static void policyd_trace_words(const struct om_policy_decision *dec,
+				char **result_r, char **detail_r)
+{
+	struct om_buf action;
+	const char *space;
+
+	om_buf_init(&action);
+	om_policy_action_text(dec, &action);
+	space = strchr(action.data, ' ');
+	*result_r = space != NULL ? om_strndup(action.data, (size_t)(space - action.data)) :
+		om_strdup(action.data);
+	if (space != NULL && *dec->reason != '\0')
+		*detail_r = om_asprintf("%s (%s)", space + 1, dec->reason);
+	else
+		*detail_r = om_strdup(space != NULL ? space + 1 : dec->reason);
+	om_buf_free(&action);
+}
+
+static int policyd_trace_is_state(const struct om_policy_request *req, const char *state)
+{
+	return strcmp(req->protocol_state, state) == 0;
+}
+
+void policyd_trace_answer(struct policyd_trace *trace,
+			  const struct om_policy_request *req,
+			  const struct om_policy_decision *dec, time_t now)
+{
+	struct policyd_trace_instance *inst = NULL;
+	struct om_store_event ev;
+	char *result, *detail;
+	size_t i;
+	int rcpt = policyd_trace_is_state(req, "RCPT");
+
+	if (!rcpt && dec->kind == OM_POLICY_DUNNO)
+		goto queue_id;
+	if (!rcpt && !policyd_trace_is_state(req, "DATA") &&
+	    !policyd_trace_is_state(req, "END-OF-MESSAGE"))
+		return;
+	policyd_trace_words(dec, &result, &detail);
+	if (*req->instance != '\0')
+		inst = policyd_trace_instance(trace, req->instance, now);
+	if (rcpt || *req->recipient != '\0' || *req->sasl_username != '\0' ||
+	    inst == NULL) {
+		policyd_trace_event(req, req->recipient, result, detail, now, &ev);
+		if (inst != NULL && *req->queue_id == '\0') {
+			if (om_events_push(inst->waiting, &ev) < 0)
+				trace->dropped += om_events_take_dropped(inst->waiting);
+		} else if (om_events_push(trace->ready, &ev) < 0) {
+			trace->dropped += om_events_take_dropped(trace->ready);
+		}
+		if (rcpt && inst != NULL && dec->kind == OM_POLICY_DUNNO)
+			policyd_trace_remember_recipient(inst, req->recipient);
+	} else {
+		/* a whole-message answer to an inbound message with several
+		   recipients: one row for each (its domain's) */
+		for (i = 0; i < inst->recipient_count; i++) {
+			policyd_trace_event(req, inst->recipients[i], result, detail,
+					    now, &ev);
+			if (om_events_push(trace->ready, &ev) < 0)
+				trace->dropped += om_events_take_dropped(trace->ready);
+		}
+	}
+	free(result);
+	free(detail);
+queue_id:
+	if (*req->instance == '\0' ||
+	    (inst = om_hash_get(trace->instances, req->instance)) == NULL)
+		return;
+	if (*req->queue_id != '\0' && inst->queue_id[0] == '\0' &&
+	    om_strlcpy(inst->queue_id, req->queue_id, sizeof(inst->queue_id)) == 0)
+		policyd_trace_release(trace, inst);
+	/* the message's last request: nothing more will come for it */
+	if (policyd_trace_is_state(req, "END-OF-MESSAGE")) {
+		policyd_trace_release(trace, inst);
+		policyd_trace_instance_free(om_hash_delete(trace->instances, req->instance));
+	}
+}
+
+int policyd_trace_due(struct policyd_trace *trace)
+{
+	return om_events_pending(trace->ready) >= OM_EVENTS_FLUSH_COUNT;
+}
+
+struct policyd_trace_old {
+	struct policyd_trace *trace;
+	time_t before;
+	char **keys;
+	size_t count;
+};
+
+static void policyd_trace_collect_old(void *context, const char *key, void *value)
+{
+	struct policyd_trace_old *old = context;
+	struct policyd_trace_instance *inst = value;
+
+	if (inst->first < old->before) {
+		old->keys = om_realloc(old->keys, (old->count + 1) * sizeof(*old->keys));
+		old->keys[old->count++] = om_strdup(key);
+	}
+}
+
+/* Writes the answers of messages older than the wait, with or without
+   their queue id, and forgets those messages. */
+static void policyd_trace_expire(struct policyd_trace *trace, time_t before)
+{
+	struct policyd_trace_old old = { trace, before, NULL, 0 };
+	struct policyd_trace_instance *inst;
+	size_t i;
+
+	om_hash_each(trace->instances, policyd_trace_collect_old, &old);
+	for (i = 0; i < old.count; i++) {
+		inst = om_hash_delete(trace->instances, old.keys[i]);
+		policyd_trace_release(trace, inst);
+		policyd_trace_instance_free(inst);
+		free(old.keys[i]);
+	}
+	free(old.keys);
+}
+
+void policyd_trace_flush(struct policyd_trace *trace, struct om_store *store,
+			 time_t now, int final)
+{
+	char *error = NULL;
+	long written;
+
+	policyd_trace_expire(trace, final ? now + 1 : now - POLICYD_TRACE_WAIT);
+	written = om_events_flush(trace->ready, store, &error);
+	if (written < 0) {
+		om_log_error("trace: writing events: %s (they are dropped; mail "
+			     "is not affected)", error);
+		free(error);
+	}
+	trace->dropped += om_events_take_dropped(trace->ready);
+	if (trace->dropped > 0) {
+		om_log_warn("trace: %lu events dropped (queue full or store not "
+			    "writable; bound %d)", trace->dropped, OM_EVENTS_BOUND);
+		trace->dropped = 0;
+	}
+}

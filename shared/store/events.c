@@ -1,0 +1,179 @@
+/* events.c - a bounded in-memory queue of trace events, written to the
+ * store in one transaction at a time (events.h, doc/trace.md).
+ *
+ * The daemons on the mail path (omamori-policyd, omamori-scand) must not
+ * write the store per request: they push here and flush from a timer.
+ * The queue is bounded so that a store that cannot be written (locked,
+ * disk full) costs memory up to the bound and then dropped events,
+ * counted and logged by the owner; mail is never delayed for a trace.
+ */
+#include "store/events.h"
+#include "lib/util.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* An event with its own copies of the texts. */
+struct om_events_item {
+	struct om_store_event ev;
+	char *texts[9];
+};
+
+struct om_events {
+	pthread_mutex_t lock;
+	struct om_events_item *items;
+	size_t count, cap, bound;
+	unsigned long dropped;
+};
+
+struct om_events *om_events_new(size_t bound)
+{
+	struct om_events *events = om_calloc(1, sizeof(*events));
+
+	pthread_mutex_init(&events->lock, NULL);
+	events->bound = bound > 0 ? bound : OM_EVENTS_BOUND;
+	return events;
+}
+
+static void om_events_item_free(struct om_events_item *item)
+{
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(item->texts); i++)
+		free(item->texts[i]);
+}
+
+static void om_events_items_free(struct om_events_item *items, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		om_events_item_free(&items[i]);
+	free(items);
+}
+
+void om_events_free(struct om_events **eventsp)
+{
+	struct om_events *events = *eventsp;
+
+	if (events == NULL)
+		return;
+	*eventsp = NULL;
+	om_events_items_free(events->items, events->count);
+	pthread_mutex_destroy(&events->lock);
+	free(events);
+}
+
+/* A copy of text for item's slot i; NULL stays NULL. */
+static const char *om_events_keep(struct om_events_item *item, size_t i,
+				  const char *text)
+{
+	item->texts[i] = text != NULL ? om_strdup(text) : NULL;
+	return item->texts[i];
+}
+
+int om_events_push(struct om_events *events, const struct om_store_event *ev)
+{
+	struct om_events_item *item;
+
+	pthread_mutex_lock(&events->lock);
+	if (events->count >= events->bound) {
+		events->dropped++;
+		pthread_mutex_unlock(&events->lock);
+		return -1;
+	}
+	if (events->count == events->cap) {
+		events->cap = events->cap == 0 ? 64 : events->cap * 2;
+		events->items = om_realloc(events->items, events->cap * sizeof(*events->items));
+	}
+	item = &events->items[events->count++];
+	item->ev = *ev;
+	item->ev.domain = om_events_keep(item, 0, ev->domain);
+	item->ev.sender = om_events_keep(item, 1, ev->sender);
+	item->ev.recipient = om_events_keep(item, 2, ev->recipient);
+	item->ev.message_id = om_events_keep(item, 3, ev->message_id);
+	item->ev.subject = om_events_keep(item, 4, ev->subject);
+	item->ev.queue_id = om_events_keep(item, 5, ev->queue_id);
+	item->ev.step = om_events_keep(item, 6, ev->step);
+	item->ev.result = om_events_keep(item, 7, ev->result);
+	item->ev.detail = om_events_keep(item, 8, ev->detail);
+	pthread_mutex_unlock(&events->lock);
+	return 0;
+}
+
+size_t om_events_pending(struct om_events *events)
+{
+	size_t count;
+
+	pthread_mutex_lock(&events->lock);
+	count = events->count;
+	pthread_mutex_unlock(&events->lock);
+	return count;
+}
+
+long om_events_flush(struct om_events *events, struct om_store *store,
+		     char **error_r)
+{
+	struct om_events_item *items;
+	struct om_store_event *batch;
+	size_t count, i;
+	int ret;
+
+	/* take the queue, so pushers wait only for the swap, not the write */
+	pthread_mutex_lock(&events->lock);
+	items = events->items;
+	count = events->count;
+	events->items = NULL;
+	events->count = events->cap = 0;
+	pthread_mutex_unlock(&events->lock);
+	if (count == 0)
+		return 0;
+	batch = om_malloc(count * sizeof(*batch));
+	for (i = 0; i < count; i++)
+		batch[i] = items[i].ev;
+	ret = om_store_events_add(store, batch, count, error_r);
+	free(batch);
+	om_events_items_free(items, count);
+	if (ret < 0) {
+		pthread_mutex_lock(&events->lock);
+		events->dropped += count;
+		pthread_mutex_unlock(&events->lock);
+		return -1;
+	}
+	return (long)count;
+}
+
+size_t om_events_move(struct om_events *from, struct om_events *to,
+		      const char *queue_id)
+{
+	struct om_events_item *items;
+	size_t count, i, dropped = 0;
+
+	pthread_mutex_lock(&from->lock);
+	items = from->items;
+	count = from->count;
+	from->items = NULL;
+	from->count = from->cap = 0;
+	pthread_mutex_unlock(&from->lock);
+	for (i = 0; i < count; i++) {
+		if (queue_id != NULL && *queue_id != '\0' &&
+		    (items[i].ev.queue_id == NULL || *items[i].ev.queue_id == '\0'))
+			items[i].ev.queue_id = queue_id;
+		if (om_events_push(to, &items[i].ev) < 0)
+			dropped++;
+	}
+	om_events_items_free(items, count);
+	return dropped;
+}
+
+unsigned long om_events_take_dropped(struct om_events *events)
+{
+	unsigned long dropped;
+
+	pthread_mutex_lock(&events->lock);
+	dropped = events->dropped;
+	events->dropped = 0;
+	pthread_mutex_unlock(&events->lock);
+	return dropped;
+}
