@@ -423,6 +423,21 @@ def nowhere_for(st, user, m, seconds, why):
         time.sleep(0.5)
 
 
+def install_sandbox_script(sb_dir, text):
+    """Writes text as the sandbox command sb_dir/sandbox (sandbox_command
+    of doc/attachments.md) with a state directory sb_dir/state it may write
+    in: scand runs it as the omamori user.  Returns the script's path."""
+    state = os.path.join(sb_dir, "state")
+    script = os.path.join(sb_dir, "sandbox")
+    os.makedirs(state)
+    with open(script, "w") as f:
+        f.write(text)
+    os.chmod(script, 0o755)
+    os.chmod(sb_dir, 0o755)
+    os.chmod(state, 0o777)
+    return script
+
+
 def require_root():
     if os.geteuid() != 0:
         print("Bail out! e2e tests need root (Postfix and Dovecot run as root)")

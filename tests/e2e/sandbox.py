@@ -27,7 +27,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from omtest import (Tap, check, decoded, header_of, in_box,  # noqa: E402
-                    run_suite, text_part, file_part)
+                    run_suite, text_part, file_part, install_sandbox_script)
 
 tap = Tap()
 USER = "alice@example.test"
@@ -57,14 +57,6 @@ else:
     print("pending")
 ''' % STATE
 
-
-def write_script():
-    os.makedirs(STATE)
-    with open(SCRIPT, "w") as f:
-        f.write(SCRIPT_TEXT)
-    os.chmod(SCRIPT, 0o755)
-    os.chmod(SB_DIR, 0o755)
-    os.chmod(STATE, 0o777)      # scand runs it as the omamori user
 
 
 def calls(h=None):
@@ -193,7 +185,7 @@ def prepare(st):
 
 
 if __name__ == "__main__":
-    write_script()
+    install_sandbox_script(SB_DIR, SCRIPT_TEXT)
     try:
         sys.exit(run_suite(tap, subscribe=[USER],
                            extra_conf="sandbox_command = %s\nsandbox_max_wait = %d\n"

@@ -23,7 +23,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from omtest import (Tap, check, header_of, in_box, run_suite, text_part,  # noqa: E402
-                    file_part, windows_program)
+                    file_part, windows_program, install_sandbox_script)
 
 tap = Tap()
 USER = "alice@example.test"
@@ -54,14 +54,6 @@ bump(-1)
 print("clean")
 ''' % STATE
 
-
-def write_script():
-    os.makedirs(STATE)
-    with open(SCRIPT, "w") as f:
-        f.write(SCRIPT_TEXT)
-    os.chmod(SCRIPT, 0o755)
-    os.chmod(SB_DIR, 0o755)
-    os.chmod(STATE, 0o777)      # scand runs it as the omamori user
 
 
 def calls():
@@ -120,7 +112,7 @@ def prepare(st):
 
 
 if __name__ == "__main__":
-    write_script()
+    install_sandbox_script(SB_DIR, SCRIPT_TEXT)
     try:
         sys.exit(run_suite(tap, subscribe=[USER],
                            extra_conf="sandbox_command = %s\nsandbox_max_concurrent = 1\n"
