@@ -423,6 +423,13 @@ def nowhere_for(st, user, m, seconds, why):
         time.sleep(0.5)
 
 
+def proto_version():
+    """OM_PROTO_VERSION as shared/proto/proto.h defines it (so a fake
+    scand here speaks the version the build does)."""
+    with open(os.path.join(SRCDIR, "shared", "proto", "proto.h")) as f:
+        return int(re.search(r"#define OM_PROTO_VERSION (\d+)", f.read()).group(1))
+
+
 def install_sandbox_script(sb_dir, text):
     """Writes text as the sandbox command sb_dir/sandbox (sandbox_command
     of doc/attachments.md) with a state directory sb_dir/state it may write

@@ -25,7 +25,9 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import omtest  # noqa: E402
-from omtest import Tap, check, header_of, run_suite  # noqa: E402
+from omtest import Tap, check, header_of, proto_version, run_suite  # noqa: E402
+
+PROTO_VERSION = proto_version()
 
 tap = Tap()
 ALICE = "alice@example.test"
@@ -43,15 +45,15 @@ def mail(m):
 
 
 def frame(ftype, fields):
-    """A protocol version 3 frame (doc/protocol.md)."""
+    """A frame of the build's protocol version (doc/protocol.md)."""
     body = b"".join(struct.pack(">HI", tag, len(v)) + v for tag, v in fields)
-    return b"OMSC" + struct.pack(">HHI", 5, ftype, len(body)) + body
+    return b"OMSC" + struct.pack(">HHI", PROTO_VERSION, ftype, len(body)) + body
 
 
 UNKNOWN_ACTION = frame(SCAN_RESULT, [(16, b"clean"), (17, b"deliver-all")])
 UNKNOWN_VERDICT = frame(SCAN_RESULT, [(16, b"harmless"), (17, b"deliver")])
 # a valid header, then a field whose length runs past the frame
-GARBLED = b"OMSC" + struct.pack(">HHI", 5, SCAN_RESULT, 10) + struct.pack(">HI", 17, 200) + b"dell"
+GARBLED = b"OMSC" + struct.pack(">HHI", PROTO_VERSION, SCAN_RESULT, 10) + struct.pack(">HI", 17, 200) + b"dell"
 NOT_A_FRAME = b"220 hello, I am not omamori-scand\r\n"
 
 

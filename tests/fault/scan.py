@@ -25,7 +25,9 @@ import zlib
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import omtest  # noqa: E402
 from omtest import (BUILDDIR, mixed_mail, EICAR, Tap, check, decoded, file_part, header_of,  # noqa: E402
-                    run_suite, text_part)
+                    proto_version, run_suite, text_part)
+
+PROTO_VERSION = proto_version()
 
 tap = Tap()
 LONG = bool(os.environ.get("OMAMORI_FAULT_LONG"))
@@ -273,7 +275,7 @@ def virus_in_a_message_over_the_part_limit_never_reaches_the_inbox(st):
 
 def frame(ftype, fields):
     body = b"".join(struct.pack(">HI", tag, len(v)) + v for tag, v in fields)
-    return b"OMSC" + struct.pack(">HHI", 5, ftype, len(body)) + body
+    return b"OMSC" + struct.pack(">HHI", PROTO_VERSION, ftype, len(body)) + body
 
 
 def as_local_user(code):
