@@ -262,9 +262,27 @@ def unit_settings(lab, unit):
     return keys
 
 
+def unit_argv(keys):
+    """setpriv's arguments for the unit's capability bounding set,
+    no-new-privileges and user, as systemd would apply them (util-linux):
+    a capability the program needs and the unit lacks fails here as it
+    would under systemd."""
+    argv = ["setpriv"]
+    if "CapabilityBoundingSet" in keys:
+        wanted = [c.lower()[4:] for c in keys["CapabilityBoundingSet"].split()]
+        argv += ["--bounding-set=" + ",".join(["-all"] + ["+" + c for c in wanted])]
+    if keys.get("NoNewPrivileges") == "yes":
+        argv += ["--no-new-privs"]
+    user = keys.get("User", "root")
+    if user != "root":
+        argv += ["--reuid=" + user, "--regid=" + keys.get("Group", user), "--init-groups"]
+    return argv + keys["ExecStart"].split()
+
+
 def start_unit(lab, unit, ready_path):
     """The unit's command line, user and runtime directories, as systemd
-    would start them."""
+    would start them; ready_path is a file the daemon makes when it is up,
+    or a callable that answers True then."""
     keys = unit_settings(lab, unit)
     user = keys.get("User", "root")
     uid, gid = user_in_root(lab, user) if user != "root" else (0, 0)
@@ -274,27 +292,20 @@ def start_unit(lab, unit, ready_path):
         os.makedirs(path, exist_ok=True)
         os.chown(path, uid, gid)
         os.chmod(path, mode)
-    argv = ["chroot", lab.root]
-    # the unit's capability bounding set, no-new-privileges and user, as
-    # systemd would apply them (setpriv, util-linux): a capability the
-    # daemon needs and the unit lacks fails here as it would under systemd
-    argv += ["setpriv"]
-    if "CapabilityBoundingSet" in keys:
-        wanted = [c.lower()[4:] for c in keys["CapabilityBoundingSet"].split()]
-        argv += ["--bounding-set=" + ",".join(["-all"] + ["+" + c for c in wanted])]
-    if keys.get("NoNewPrivileges") == "yes":
-        argv += ["--no-new-privs"]
-    if user != "root":
-        argv += ["--reuid=" + user, "--regid=" + keys.get("Group", user), "--init-groups"]
-    argv += keys["ExecStart"].split()
+    argv = ["chroot", lab.root] + unit_argv(keys)
     log = open(os.path.join(lab.tmp, unit + ".log"), "w")
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=APT_ENV)
     lab.daemons.append(proc)
+    if callable(ready_path):
+        ready = ready_path
+    else:
+        def ready():
+            return os.path.exists(in_root(lab, ready_path))
     deadline = time.time() + 120
-    while time.time() < deadline and not os.path.exists(in_root(lab, ready_path)):
+    while time.time() < deadline and not ready():
         check(proc.poll() is None, "%s exited: %s" % (unit, open(log.name).read()[-2000:]))
         time.sleep(0.5)
-    check(os.path.exists(in_root(lab, ready_path)), "%s did not make %s" % (unit, ready_path))
+    check(ready(), "%s is not up (%s): %s" % (unit, ready_path, open(log.name).read()[-2000:]))
     return proc
 
 
@@ -345,6 +356,48 @@ def the_installed_policyd_answers_postfix(lab):
         answer += chunk
     s.close()
     check(answer.startswith(b"action="), "policyd's answer: %r" % answer)
+
+
+def free_loopback_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def accepts(port):
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@tap.case
+def the_other_daemons_start_under_their_units(lab):
+    # the root shares this machine's network: omamori-web gets a free port
+    port = free_loopback_port()
+    conf = in_root(lab, "/etc/omamori/omamori.conf")
+    with open(conf) as f:
+        lines = [l for l in f if not l.startswith("web_listen")]
+    with open(conf, "w") as f:
+        f.writelines(lines + ["web_listen = 127.0.0.1:%d\n" % port])
+    for unit, ready in (("omamori-filter.service", "/var/spool/postfix/omamori/filter"),
+                        ("omamori-dedup.service", "/var/spool/postfix/omamori/dedup"),
+                        ("omamori-submit.service", "/var/spool/postfix/omamori/submit"),
+                        ("omamori-web.service", lambda: accepts(port))):
+        start_unit(lab, unit, ready)
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        s.sendall(b"GET /login HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        answer = s.recv(4096)
+    check(answer.startswith(b"HTTP/1.") and b" 200 " in answer.split(b"\r\n")[0],
+          "omamori-web's /login: %r" % answer[:200])
+    for name in ("omamori-filter", "omamori-web"):
+        check(any(p.poll() is None for p in lab.daemons), "%s died" % name)
+
+
+@tap.case
+def cron_runs_under_its_unit(lab):
+    keys = unit_settings(lab, "omamori-cron.service")
+    rc, out = lab.inside(*unit_argv(keys), timeout=300)
+    check(rc == 0, "omamorictl cron under the unit's capabilities: rc %d: %s" % (rc, out[-2000:]))
 
 
 def load_migrate_helpers():
