@@ -211,22 +211,34 @@ static size_t om_token_text(const struct om_token_claims *c, char *buf, size_t s
 	return n > 0 && (size_t)n < size ? (size_t)n : 0;
 }
 
-char *om_token_make(const struct om_token_keys *keys,
-		    const struct om_token_claims *claims)
+/* "BASE64(text).BASE64(MAC)" of len bytes of text under the current key;
+   NULL when len is 0 (the claims were not fit to sign) or sodium fails. */
+static char *om_token_sign(const struct om_token_keys *keys, const char *text,
+			   size_t len)
 {
 	const int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
 	unsigned char mac[crypto_auth_BYTES];
-	char text[OM_TOKEN_TEXT_MAX];
-	char b64text[sodium_base64_ENCODED_LEN(OM_TOKEN_TEXT_MAX, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
 	char b64mac[sodium_base64_ENCODED_LEN(crypto_auth_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-	size_t len = om_token_text(claims, text, sizeof(text));
+	size_t b64len = sodium_base64_ENCODED_LEN(len, variant);
+	char *b64text, *token;
 
 	if (len == 0 || sodium_init() < 0)
 		return NULL;
 	crypto_auth(mac, (const unsigned char *)text, len, keys->current);
-	sodium_bin2base64(b64text, sizeof(b64text), (const unsigned char *)text, len, variant);
+	b64text = om_malloc(b64len);
+	sodium_bin2base64(b64text, b64len, (const unsigned char *)text, len, variant);
 	sodium_bin2base64(b64mac, sizeof(b64mac), mac, sizeof(mac), variant);
-	return om_asprintf("%s.%s", b64text, b64mac);
+	token = om_asprintf("%s.%s", b64text, b64mac);
+	free(b64text);
+	return token;
+}
+
+char *om_token_make(const struct om_token_keys *keys,
+		    const struct om_token_claims *claims)
+{
+	char text[OM_TOKEN_TEXT_MAX];
+
+	return om_token_sign(keys, text, om_token_text(claims, text, sizeof(text)));
 }
 
 /* Reads the signed text back into claims.  0, or -1 when it is not ours. */
@@ -329,19 +341,9 @@ static size_t om_token_url_text(const struct om_token_url *l, char *buf, size_t 
 char *om_token_url_make(const struct om_token_keys *keys,
 			const struct om_token_url *link)
 {
-	const int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
-	unsigned char mac[crypto_auth_BYTES];
 	char text[OM_TOKEN_URL_TEXT_MAX];
-	char b64text[sodium_base64_ENCODED_LEN(OM_TOKEN_URL_TEXT_MAX, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-	char b64mac[sodium_base64_ENCODED_LEN(crypto_auth_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-	size_t len = om_token_url_text(link, text, sizeof(text));
 
-	if (len == 0 || sodium_init() < 0)
-		return NULL;
-	crypto_auth(mac, (const unsigned char *)text, len, keys->current);
-	sodium_bin2base64(b64text, sizeof(b64text), (const unsigned char *)text, len, variant);
-	sodium_bin2base64(b64mac, sizeof(b64mac), mac, sizeof(mac), variant);
-	return om_asprintf("%s.%s", b64text, b64mac);
+	return om_token_sign(keys, text, om_token_url_text(link, text, sizeof(text)));
 }
 
 static int om_token_url_parse(char *text, struct om_token_url *l)

@@ -247,6 +247,43 @@ static void test_vault(const struct om_token_keys *keys, const struct om_token_k
 	om_buf_free(&out);
 }
 
+/* Link tokens: a round trip, a forged one, an expired one, and neither
+   kind of token read as the other. */
+static void test_url_tokens(const struct om_token_keys *keys,
+			    const struct om_token_keys *other)
+{
+	struct om_token_url link, back;
+	struct om_token_claims claims;
+	char *token, *forged;
+
+	memset(&link, 0, sizeof(link));
+	snprintf(link.mailbox, sizeof(link.mailbox), "taro@example.jp");
+	snprintf(link.message, sizeof(link.message), "abc@mail.example");
+	snprintf(link.url, sizeof(link.url), "https://shop.example/a?b=1");
+	link.expires = 2000;
+	token = om_token_url_make(keys, &link);
+	TAP_OK(token != NULL, "a link token is made");
+	TAP_OK(om_token_url_check(keys, token, 1000, &back) == OM_TOKEN_OK &&
+	       strcmp(back.url, link.url) == 0 &&
+	       strcmp(back.mailbox, link.mailbox) == 0 &&
+	       strcmp(back.message, link.message) == 0 && back.expires == 2000,
+	       "a link token reads back as made");
+	TAP_OK(om_token_url_check(keys, token, 3000, &back) == OM_TOKEN_EXPIRED,
+	       "an expired link token is refused as expired");
+	TAP_OK(om_token_url_check(other, token, 1000, &back) != OM_TOKEN_OK,
+	       "a link token under another key is refused");
+	TAP_OK(om_token_check(keys, token, 1000, &claims) != OM_TOKEN_OK,
+	       "a link token is not a page token");
+	forged = om_strdup(token);
+	forged[0] = forged[0] == 'A' ? 'B' : 'A';
+	TAP_OK(om_token_url_check(keys, forged, 1000, &back) != OM_TOKEN_OK,
+	       "a changed link token is refused");
+	free(forged);
+	free(token);
+	link.url[0] = '\0';
+	TAP_OK(om_token_url_make(keys, &link) == NULL, "a link without a URL gets no token");
+}
+
 int main(void)
 {
 	struct om_token_keys keys, other;
@@ -258,5 +295,6 @@ int main(void)
 	test_key_file();
 	test_seal(&keys, &other);
 	test_vault(&keys, &other);
+	test_url_tokens(&keys, &other);
 	return tap_done();
 }
