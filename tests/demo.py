@@ -12,7 +12,11 @@ encryption with the password notice, a temporary hold released by the
 sender) as the external sink keeps it, the password mailed to the
 recipients from the notice's page; the compromised-account brake holding a
 sudden burst until the administrator lifts it; omamori's own SPF/DKIM/DMARC
-results on inbound mail."""
+results on inbound mail; attachment isolation; an audit rule; then the
+administrators' tools: a domain admin's panel (login, the settings page),
+a policy group that may write only inside the domain (5.7.1 at RCPT), the
+message trace of a quarantined mail, the month's billing CSV and the
+self-test of a mailbox (the demo's exit status is the self-test's)."""
 import base64
 import html.parser
 import io
@@ -27,8 +31,8 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e"))
-from omtest import (EICAR, Stack, decoded, header_of, send_as, sure_fixture,  # noqa: E402
-                    train_classifier, wait_sink)
+from omtest import (EICAR, PASSWORD, Stack, decoded, header_of, send_as,  # noqa: E402
+                    sure_fixture, train_classifier, wait_sink)
 
 
 class PageText(html.parser.HTMLParser):
@@ -422,6 +426,92 @@ def audit_demo(st):
             print("  | " + line[:110])
 
 
+def run(st, *args):
+    """omamorictl ARGS, shown as typed, then what it printed."""
+    print("$ omamorictl " + " ".join("'%s'" % a if " " in a else a for a in args))
+    out = st.ctl(*args).stdout.decode().replace("\r\n", "\n").strip()
+    if out:
+        print(out)
+
+
+def admin_demo(st):
+    """A domain's own administrator (issue 18): made with omamorictl admin
+    add, she logs in with the panel's button and opens the settings page."""
+    print("=" * 72)
+    print("Domain administrators: alice becomes example.test's main admin")
+    run(st, "admin", "add", "example.test", "alice@example.test")
+    login = st.WEB_URL + "login"
+    _, form = page(login)
+    fields = dict(next(f for f in form.forms if "csrf" in f["fields"])["fields"],
+                  user="alice@example.test", password=PASSWORD, panel="admin")
+    req = urllib.request.Request(login, data=urllib.parse.urlencode(fields).encode())
+    with urllib.request.urlopen(req, timeout=30) as r:
+        panel = r.url.split("?")[0]
+    print("   her login at /login with 「管理画面にログイン」: 303 to the admin token")
+    print("   " + panel[:90] + "...")
+    status, p = page(panel + "?domain=example.test&page=settings")
+    lines = [x.strip() for x in p.lines if x.strip()]
+    print("   GET ?domain=example.test&page=settings: HTTP %d, %d settings; its title and"
+          % (status, len([x for x in lines if "(設定元:" in x])))
+    print("   those set for the domain (the demo's changes; the others show their default):")
+    for line in lines[1:3] + [x for x in lines if "(設定元:このドメイン)" in x]:
+        print("  | " + line[:110])
+
+
+def group_demo(st):
+    """A policy group limited to internal mail: its member's external
+    recipient is refused at RCPT with 5.7.1, an internal one accepted."""
+    print("=" * 72)
+    print("Policy groups: group B of example.test writes only inside the domain; bob joins it")
+    run(st, "group", "set", "example.test", "B", "internal-only", "on")
+    run(st, "mailbox", "set", "bob@example.test", "group", "B")
+    time.sleep(1.5)
+    with st.smtp(login="bob@example.test") as s:
+        s.mail("bob@example.test")
+        for rcpt in ("partner@far.example", "alice@example.test"):
+            code, reply = s.rcpt(rcpt)
+            print("   bob, logged in: RCPT TO:<%s> -> %d %s"
+                  % (rcpt, code, " ".join(reply.decode().split())))
+        s.rset()
+
+
+def trace_demo(st):
+    """The message trace of the spam alice's Quarantine got."""
+    print("=" * 72)
+    print("Message trace: what omamori did with the spam that went to alice's Quarantine")
+    args = ("trace", "example.test", "--sender", "info@win-prize.example.click")
+    print("$ omamorictl " + " ".join(args))
+    out, deadline = "", time.time() + 15
+    while " quarantine " not in out and time.time() < deadline:
+        time.sleep(0.5)     # the daemons write their events in batches
+        out = st.ctl(*args).stdout.decode()
+    for line in out.splitlines():
+        print("  | " + line[:150])
+
+
+def billing_demo(st):
+    """This month's billing export of the demo's domain, CSV."""
+    print("=" * 72)
+    print("Billing: this month's mailboxes per feature (on, paused, off; days), CSV")
+    run(st, "billing", "--month", time.strftime("%Y-%m", time.gmtime()), "--format", "csv",
+        "--domain", "example.test")
+
+
+def selftest_demo(st):
+    """omamorictl selftest: test mails through Postfix to alice, each held
+    against her settings; returns its exit status."""
+    print("=" * 72)
+    print("Self-test before going live: test mails to alice through Postfix, checked")
+    args = ("selftest", "example.test", "--mailbox", "alice@example.test",
+            "--dmarc-domain", "dmarc-reject.test")
+    print("$ omamorictl " + " ".join(args))
+    proc = st.ctl(*args, check=False)
+    for line in (proc.stdout + proc.stderr).decode().splitlines():
+        print("  | " + line[:130])
+    print("   exit status %d" % proc.returncode)
+    return proc.returncode
+
+
 def main():
     st = Stack(extra_conf="spam_save_interval = 1\ntrusted_authserv_id = mx.example.test\n")
     try:
@@ -465,6 +555,11 @@ def main():
         auth_demo(st)
         isolation_demo(st)
         audit_demo(st)
+        admin_demo(st)
+        group_demo(st)
+        trace_demo(st)
+        billing_demo(st)
+        rc = selftest_demo(st)
         print("=" * 72)
         print("omamori-scand log:")
         for line in st.scand_log().splitlines():
@@ -472,7 +567,8 @@ def main():
                 print("  " + line)
     finally:
         st.down()
+    return rc
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,9 +1,14 @@
 #!/usr/bin/python3
 """A real browser on the encrypted delivery portal (issue 17, seed 001's
-メール+添付ファイル暗号化; doc/portal.md): headless Chromium opens the /p/
-link of the notice an external recipient got (the stack's outbound sink),
-asks for a one-time code, reads the code from the code mail that reached
-the sink, and reads the mail.
+メール+添付ファイル暗号化; doc/portal.md): the recipients are mailboxes of
+the stack's second domain (outside.test: external to the sender's
+example.test for omamori, delivered by Postfix to Dovecot over LMTP).
+The notice reaches the recipient's INBOX, read over IMAP; headless
+Chromium opens its /p/ link and asks for a one-time code; the code mail
+is read over IMAP too, the code entered, and the mail read.
+
+- the notice and the code mail are in the recipient's mailbox, none at the
+  outbound sink, and the mailbox never holds the body itself;
 
 - the text body shown, the attachment downloaded byte for byte; the
   store records the code asked, the view and the download;
@@ -31,7 +36,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import Tap, check, run_suite, send_as  # noqa: E402
+from omtest import OUTSIDE, Tap, check, decoded, run_suite, send_as  # noqa: E402
 from chrome import By, body_text, browser, quit_browser, shot  # noqa: E402
 
 tap = Tap()
@@ -40,19 +45,26 @@ DOWNLOADS = tempfile.mkdtemp(prefix="omamori-downloads-")
 DATA = b"%PDF-1.4\n" + bytes(range(256)) * 30 + b"\n%%EOF\n"
 
 
-def sink_for(st, rcpt):
-    """The mails at the outbound sink for rcpt, oldest first."""
-    out = []
-    names = [n for n in os.listdir(st.OUTBOUND_SINK_DIR) if not n.startswith(".")]
-    paths = sorted((os.path.join(st.OUTBOUND_SINK_DIR, n) for n in names),
-                   key=os.path.getmtime)
-    for p in paths:
-        with open(p, "rb") as f:
-            data = f.read()
-        env = data.split(b"\n", 1)[0]
-        if env.startswith(b"X-Sink-Envelope") and rcpt.encode() in env:
-            out.append(email.message_from_bytes(data, policy=email.policy.default))
-    return out
+# one mailbox per case, so that each case's notice and codes are its own
+READERS = ["%s@%s" % (u, OUTSIDE) for u in ("reader", "html", "keyed", "guess", "tamper")]
+
+
+def inbox_of(st, rcpt):
+    """The mails in rcpt's INBOX (IMAP), in the order they arrived."""
+    return [email.message_from_bytes(raw, policy=email.policy.default)
+            for raw in st.fetch_all(rcpt)]
+
+
+def at_sink_for(st, rcpt):
+    """How many mails the outbound sink got for rcpt (its envelope line)."""
+    n = 0
+    for name in os.listdir(st.OUTBOUND_SINK_DIR):
+        if name.startswith("."):
+            continue
+        with open(os.path.join(st.OUTBOUND_SINK_DIR, name), "rb") as f:
+            env = f.readline()
+        n += env.startswith(b"X-Sink-Envelope") and b"<" + rcpt.encode() + b">" in env
+    return n
 
 
 def text_of(msg):
@@ -63,12 +75,12 @@ def text_of(msg):
 def wait_for(st, rcpt, pred, what, timeout=40):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        for msg in sink_for(st, rcpt):
+        for msg in inbox_of(st, rcpt):
             if pred(msg):
                 return msg
         time.sleep(0.3)
-    raise AssertionError("no %s for %s at the sink; filter log:\n%s"
-                         % (what, rcpt, st.tail("filter.log")))
+    raise AssertionError("no %s in %s's INBOX; filter log:\n%s\nmaillog:\n%s"
+                         % (what, rcpt, st.tail("filter.log"), st.tail("maillog")))
 
 
 def send_portal_mail(st, rcpt, html_only=False):
@@ -103,18 +115,19 @@ def click(value):
 
 
 def ask_code(st, rcpt, name):
-    before = len(sink_for(st, rcpt))
+    before = len(inbox_of(st, rcpt))
     click("code")
     shot(name)
     deadline = time.time() + 40
     while time.time() < deadline:
-        mails = sink_for(st, rcpt)
+        mails = inbox_of(st, rcpt)
         if len(mails) > before:
             found = re.search(r"^\s*(\d{6})\s*$", text_of(mails[-1]), re.M)
             check(found, "no code in: %s" % text_of(mails[-1]))
             return found.group(1)
         time.sleep(0.3)
-    raise AssertionError("no code mail for %s; filter log:\n%s" % (rcpt, st.tail("filter.log")))
+    raise AssertionError("no code mail in %s's INBOX; filter log:\n%s\nmaillog:\n%s"
+                         % (rcpt, st.tail("filter.log"), st.tail("maillog")))
 
 
 def enter_code(code, name):
@@ -137,7 +150,7 @@ def views(st, m):
 
 @tap.case
 def recipient_reads_the_mail_after_the_code_and_downloads_the_file(st):
-    rcpt = "reader@far.example"
+    rcpt = READERS[0]
     m, link = send_portal_mail(st, rcpt)
     browser().get(link)
     shot("portal-1-page")
@@ -166,11 +179,18 @@ def recipient_reads_the_mail_after_the_code_and_downloads_the_file(st):
     got = views(st, m)
     check(got[:1] == ["code sent"] and "view" in got and "file keiyaku.pdf" in got,
           "views: %r" % got)
+    # the notice and the code mail, in the reader's own mailbox: nothing
+    # for the reader went out to the sink, and the body never came to it
+    raws = st.fetch_all(rcpt)
+    check(len(raws) == 2 and code in decoded(raws[1]) and "/p/" in decoded(raws[0]),
+          "INBOX of %s: %r" % (rcpt, [decoded(r)[:200] for r in raws]))
+    check(not [r for r in raws if "本文マーカー" in decoded(r)], "the body reached the mailbox")
+    check(at_sink_for(st, rcpt) == 0, "mail for %s at the sink" % rcpt)
 
 
 @tap.case
 def html_body_is_shown_without_script_or_image(st):
-    rcpt = "html@far.example"
+    rcpt = READERS[1]
     m, link = send_portal_mail(st, rcpt, html_only=True)
     browser().get(link)
     code = ask_code(st, rcpt, "portal-4-html-code")
@@ -207,7 +227,7 @@ def code_row(st, rcpt):
 @tap.case
 def the_one_time_code_is_stored_as_a_keyed_hash(st):
     import hashlib
-    rcpt = "keyed@far.example"
+    rcpt = READERS[2]
     m, link = send_portal_mail(st, rcpt)
     browser().get(link)
     code = ask_code(st, rcpt, "portal-5c-keyed-code")
@@ -226,7 +246,7 @@ def the_one_time_code_is_stored_as_a_keyed_hash(st):
 
 @tap.case
 def five_wrong_codes_lock_the_link(st):
-    rcpt = "guess@far.example"
+    rcpt = READERS[3]
     m, link = send_portal_mail(st, rcpt)
     browser().get(link)
     code = ask_code(st, rcpt, "portal-6-lock-code")
@@ -247,7 +267,7 @@ def five_wrong_codes_lock_the_link(st):
 
 @tap.case
 def tampered_link_is_refused(st):
-    rcpt = "tamper@far.example"
+    rcpt = READERS[4]
     m, link = send_portal_mail(st, rcpt)
     head, mac = link.rsplit(".", 1)
     browser().get(head + "." + ("A" if mac[0] != "A" else "B") + mac[1:])
@@ -259,7 +279,8 @@ def tampered_link_is_refused(st):
 
 if __name__ == "__main__":
     try:
-        rc = run_suite(tap, setup=[("sub", "set", SENDER, "outbound-portal", "on")])
+        rc = run_suite(tap, setup=[("sub", "set", SENDER, "outbound-portal", "on")],
+                       mailboxes=READERS)
     finally:
         quit_browser()
         shutil.rmtree(DOWNLOADS, ignore_errors=True)

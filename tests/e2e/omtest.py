@@ -29,16 +29,25 @@ STACK = os.path.join(SRCDIR, "tests", "stack")
 BUILDDIR = os.environ.get("OMAMORI_BUILDDIR", SRCDIR)
 EICAR = (b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*")
 PASSWORD = "secret"
+# a second local domain of the stack, for the mailboxes a test asks for
+# (run_suite(mailboxes=...)): external to example.test's senders for
+# omamori, yet its mail is in Dovecot, read over IMAP
+OUTSIDE = "outside.test"
 
 
 class Stack:
-    """A running stack; its KEY=VALUE lines are attributes (SMTP_PORT, ...)."""
+    """A running stack; its KEY=VALUE lines are attributes (SMTP_PORT, ...).
+    mailboxes: addresses on other domains (OUTSIDE) delivered to the stack's
+    Dovecot too, read over IMAP like alice@example.test; mail to any other
+    domain still goes to the outbound sink."""
 
-    def __init__(self, extra_conf=None):
+    def __init__(self, extra_conf=None, mailboxes=()):
         self.dir = tempfile.mkdtemp(prefix="omamori-e2e-")
         env = dict(os.environ, OMAMORI_BUILDDIR=BUILDDIR)
         if extra_conf:
             env["OMAMORI_EXTRA_CONF"] = extra_conf
+        if mailboxes:
+            env["OMAMORI_EXTRA_MAILBOXES"] = " ".join(mailboxes)
         out = subprocess.run([STACK, "up", self.dir], env=env, check=True,
                              stdout=subprocess.PIPE, text=True).stdout
         self.env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
@@ -451,12 +460,13 @@ def require_root():
         sys.exit(1)
 
 
-def run_suite(tap, subscribe=(), extra_conf=None, setup=(), prepare=None):
-    """Starts a stack, subscribes mailboxes to inbound-virus, runs the
-    omamorictl commands in setup and then prepare(stack), runs the cases,
-    stops the stack; returns the exit status."""
+def run_suite(tap, subscribe=(), extra_conf=None, setup=(), prepare=None, mailboxes=()):
+    """Starts a stack (with the extra mailboxes, Stack's), subscribes
+    mailboxes to inbound-virus, runs the omamorictl commands in setup and
+    then prepare(stack), runs the cases, stops the stack; returns the exit
+    status."""
     require_root()
-    st = Stack(extra_conf=extra_conf)
+    st = Stack(extra_conf=extra_conf, mailboxes=mailboxes)
     try:
         for mailbox in subscribe:
             st.ctl("sub", "set", mailbox, "inbound-virus", "on")
