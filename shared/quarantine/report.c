@@ -385,8 +385,9 @@ static void report_svg_days(struct om_buf *b, const struct om_store_report *r,
 			max = n;
 	}
 	om_buf_printf(b, "<svg class=\"chart-days\" xmlns=\"http://www.w3.org/2000/svg\" "
-		      "width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"", width,
-		      REPORT_CHART_H + 60);
+		      "width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+		      "style=\"max-width:100%%;height:auto\" role=\"img\" aria-label=\"",
+		      width, REPORT_CHART_H + 60, width, REPORT_CHART_H + 60);
 	report_html_escape(b, w->per_day);
 	om_buf_append_str(b, "\">\n");
 	om_buf_printf(b, "<line x1=\"%d\" y1=\"10\" x2=\"%d\" y2=\"%d\" stroke=\"#333\"/>\n",
@@ -446,7 +447,8 @@ static void report_svg_list(struct om_buf *b, const struct report_words *w,
 		return;
 	}
 	om_buf_printf(b, "<svg class=\"%s\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-		      "height=\"%d\">\n", cls, 220 + REPORT_HBAR_W + 60, h);
+		      "height=\"%d\" viewBox=\"0 0 %d %d\" style=\"max-width:100%%;height:auto\">\n",
+		      cls, 220 + REPORT_HBAR_W + 60, h, 220 + REPORT_HBAR_W + 60, h);
 	for (i = 0; i < l->n; i++) {
 		len = (int)((l->v[i].count * REPORT_HBAR_W + max - 1) / max);
 		om_buf_printf(b, "<text x=\"214\" y=\"%d\" font-size=\"12\" "
