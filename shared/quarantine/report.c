@@ -219,6 +219,24 @@ static void report_csv_field(struct om_buf *b, const char *s)
 
 /* ---- text ---- */
 
+/* Appends s and spaces up to width columns (a 3-byte UTF-8 character -
+   kana, kanji - takes two on a terminal). */
+static void report_pad(struct om_buf *b, const char *s, int width)
+{
+	const unsigned char *p;
+	int cols = 0;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p < 0x80 || (*p >= 0xc0 && *p < 0xe0) || *p >= 0xf0)
+			cols++;
+		else if (*p >= 0xe0)
+			cols += 2;
+	}
+	om_buf_append_str(b, s);
+	for (; cols < width; cols++)
+		om_buf_append(b, " ", 1);
+}
+
 static void report_text_list(struct om_buf *b, const struct report_words *w,
 			     const char *title, const struct om_report_list *l,
 			     int is_click)
@@ -232,12 +250,17 @@ static void report_text_list(struct om_buf *b, const struct report_words *w,
 	for (i = 0; i < l->n; i++) {
 		char *key = om_sanitize(report_key_label(w, l->v[i].key, is_click), 200);
 
-		om_buf_printf(b, "  %-40s %8lld\n", key, l->v[i].count);
+		om_buf_append_str(b, "  ");
+		report_pad(b, key, 40);
+		om_buf_printf(b, " %8lld\n", l->v[i].count);
 		listed += l->v[i].count;
 		free(key);
 	}
-	if (l->total > listed)
-		om_buf_printf(b, "  %-40s %8lld\n", w->more, l->total - listed);
+	if (l->total > listed) {
+		om_buf_append_str(b, "  ");
+		report_pad(b, w->more, 40);
+		om_buf_printf(b, " %8lld\n", l->total - listed);
+	}
 }
 
 static char *report_text(const struct om_store_report *r, const char *domain,
@@ -255,8 +278,9 @@ static char *report_text(const struct om_store_report *r, const char *domain,
 	for (v = 0; v < OM_REPORT_VERDICTS; v++)
 		om_buf_printf(&b, "%s%s %lld", v > 0 ? ", " : "", w->verdict[v],
 			      r->received_total[v]);
-	om_buf_printf(&b, ")\n%s: %lld\n\n%s\n  %-10s", w->blocked,
-		      report_find(&r->clicks, "block"), w->per_day, w->day);
+	om_buf_printf(&b, ")\n%s: %lld\n\n%s\n  ", w->blocked,
+		      report_find(&r->clicks, "block"), w->per_day);
+	report_pad(&b, w->day, 10);
 	for (v = 0; v < OM_REPORT_VERDICTS; v++)
 		om_buf_printf(&b, " %8s", report_verdict_keys[v]);
 	om_buf_append_str(&b, "\n");
