@@ -393,7 +393,8 @@ static char *report_json(const struct om_store_report *r, const char *domain)
 #define REPORT_BAR_W 18
 #define REPORT_CHART_H 160
 #define REPORT_LEFT 40
-#define REPORT_HBAR_W 360
+#define REPORT_HBAR_W 180
+#define REPORT_LABEL_W 180	/* the lists' labels, right-aligned */
 
 /* The stacked bars of mail received per day, with the scale's maximum. */
 static void report_svg_days(struct om_buf *b, const struct om_store_report *r,
@@ -472,16 +473,18 @@ static void report_svg_list(struct om_buf *b, const struct report_words *w,
 	}
 	om_buf_printf(b, "<svg class=\"%s\" xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
 		      "height=\"%d\" viewBox=\"0 0 %d %d\" style=\"max-width:100%%;height:auto\">\n",
-		      cls, 220 + REPORT_HBAR_W + 60, h, 220 + REPORT_HBAR_W + 60, h);
+		      cls, REPORT_LABEL_W + REPORT_HBAR_W + 60, h,
+		      REPORT_LABEL_W + REPORT_HBAR_W + 60, h);
 	for (i = 0; i < l->n; i++) {
 		len = (int)((l->v[i].count * REPORT_HBAR_W + max - 1) / max);
-		om_buf_printf(b, "<text x=\"214\" y=\"%d\" font-size=\"12\" "
-			      "text-anchor=\"end\">", (int)i * 22 + 19);
+		om_buf_printf(b, "<text x=\"%d\" y=\"%d\" font-size=\"12\" "
+			      "text-anchor=\"end\">", REPORT_LABEL_W - 6, (int)i * 22 + 19);
 		report_html_escape(b, report_key_label(w, l->v[i].key, is_click));
-		om_buf_printf(b, "</text><rect x=\"220\" y=\"%d\" width=\"%d\" height=\"16\" "
+		om_buf_printf(b, "</text><rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"16\" "
 			      "fill=\"%s\"/><text x=\"%d\" y=\"%d\" font-size=\"12\">%lld</text>\n",
-			      (int)i * 22 + 6, len, is_click && strcmp(l->v[i].key, "block") == 0 ?
-			      "#e53935" : color, 224 + len, (int)i * 22 + 19, l->v[i].count);
+			      REPORT_LABEL_W, (int)i * 22 + 6, len,
+			      is_click && strcmp(l->v[i].key, "block") == 0 ? "#e53935" : color,
+			      REPORT_LABEL_W + 4 + len, (int)i * 22 + 19, l->v[i].count);
 	}
 	om_buf_append_str(b, "</svg>\n");
 }
