@@ -103,6 +103,8 @@ static void ctl_usage(FILE *out)
 		"  trace DOMAIN [--sender A] [--recipient A] [--subject S] [--message-id ID]\n"
 		"        [--since YYYY-MM-DD] [--until YYYY-MM-DD] [--max N]\n"
 		"                                        what omamori did with the domain's mail, step by step\n"
+		"  report DOMAIN --month YYYY-MM [--format text|csv|json|html] [--lang ja|en]\n"
+		"                                        the domain's monthly report (doc/report.md)\n"
 		"  brake lift LOGIN [--release|--discard]   lift it; send or drop its held mail\n"
 		"  audit add DOMAIN [--at N] 'RULE'      a domain's audit rule (doc/audit.md)\n"
 		"  audit del DOMAIN N | show [DOMAIN]    remove one; list them in order\n"
@@ -302,6 +304,7 @@ static const struct ctl_command {
 	{ "setup", ctl_cmd_setup },
 	{ "admin", ctl_cmd_admin },
 	{ "trace", ctl_cmd_trace },
+	{ "report", ctl_cmd_report },
 };
 
 static const struct ctl_command *ctl_command_find(const char *name)

@@ -74,5 +74,9 @@ int ctl_cmd_admin(struct ctl *ctl, int argc, char **argv);
 /* "omamorictl (uid N)": who made a change, for the change log. */
 void ctl_who(char *buf, size_t size);
 int ctl_cmd_trace(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_report(struct ctl *ctl, int argc, char **argv);
+/* omamorictl cron's monthly-report task (cmd-report.c): on the 1st of
+   now's local month, last month's reports not sent yet.  0 or -1. */
+int ctl_report_cron(struct ctl *ctl, long long now);
 
 #endif

@@ -325,6 +325,7 @@ static void web_http_request(struct web_server *server, struct MHD_Connection *c
 	req->query_done = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "done");
 	req->query_domain = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "domain");
 	req->query_page = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "page");
+	req->query_month = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "month");
 	if (call->client[0] != '\0') {
 		memcpy(req->client, call->client, sizeof(req->client));
 		memcpy(req->address, call->address, sizeof(req->address));

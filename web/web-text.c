@@ -261,6 +261,11 @@ static const char *const web_text_ja[WT_COUNT] = {
 	[WT_ADMIN_IMPORT] = "CSV で追加（1行に「種類,登録」: allow,@example.com）",
 	[WT_ADMIN_KIND] = "種類",
 	[WT_ADMIN_HOLDS] = "管理者の確認待ちの送信メール",
+	[WT_ADMIN_REPORT] = "月次レポート",
+	[WT_ADMIN_REPORT_MONTH] = "対象の月",
+	[WT_ADMIN_REPORT_SHOW] = "表示",
+	[WT_ADMIN_REPORT_BAD_MONTH] = "月は YYYY-MM の形で指定してください。先月のレポートを表示しています。",
+	[WT_ADMIN_REPORT_UNAVAILABLE] = "レポートを作成できませんでした。しばらくしてからもう一度お試しください。",
 };
 
 static const char *const web_text_en[WT_COUNT] = {
@@ -519,6 +524,11 @@ static const char *const web_text_en[WT_COUNT] = {
 	[WT_ADMIN_IMPORT] = "Add from CSV (one \"kind,entry\" a line: allow,@example.com)",
 	[WT_ADMIN_KIND] = "Kind",
 	[WT_ADMIN_HOLDS] = "Outgoing mail held for the administrator",
+	[WT_ADMIN_REPORT] = "Monthly report",
+	[WT_ADMIN_REPORT_MONTH] = "Month",
+	[WT_ADMIN_REPORT_SHOW] = "Show",
+	[WT_ADMIN_REPORT_BAD_MONTH] = "A month is written YYYY-MM. Last month's report is shown.",
+	[WT_ADMIN_REPORT_UNAVAILABLE] = "The report could not be made. Please try again later.",
 };
 
 const char *web_text(const char *lang, enum web_text id)

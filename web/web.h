@@ -93,6 +93,7 @@ struct web_request {
 	const char *query_done;		/* ?done= (NULL: none) */
 	const char *query_domain;	/* ?domain= (NULL: none; /a/) */
 	const char *query_page;		/* ?page= (NULL: none; /a/) */
+	const char *query_month;	/* ?month= (NULL: none; /a/ report) */
 	const char *accept_language;	/* NULL: none */
 	/* what the click-time gate asks of a request (web-gate.c): its
 	   User-Agent and the headers that mark a prefetch or a preview */
@@ -189,6 +190,13 @@ void web_me_change(struct web_request *req, struct web_response *resp);
 /* web-admin.c: /a/<token>, a domain's admin panel (issue 18) */
 void web_admin_show(struct web_request *req, struct web_response *resp);
 void web_admin_change(struct web_request *req, struct web_response *resp);
+/* web-admin-report.c: the monthly report section of the admin panel
+   (issue 20), for a domain whose rights web-admin.c has checked; month
+   "YYYY-MM" (NULL or bad: last month) */
+struct web_page;
+struct om_store;
+void web_admin_report(struct web_page *p, struct om_store *store, const char *token,
+		      const char *domain, const char *lang, const char *month);
 /* web-login.c: /login, and /logo */
 void web_login_show(struct web_request *req, struct web_response *resp);
 void web_login_post(struct web_request *req, struct web_response *resp);

@@ -334,6 +334,17 @@ static void digest_encoded_words(struct om_buf *out, const char *text)
 	}
 }
 
+/* The two encoders, for the monthly report's mail (quarantine/report.c) */
+void om_digest_base64_body(struct om_buf *out, const char *text)
+{
+	digest_base64_body(out, text);
+}
+
+void om_digest_encoded_words(struct om_buf *out, const char *text)
+{
+	digest_encoded_words(out, text);
+}
+
 static void digest_html_escape(struct om_buf *out, const char *s)
 {
 	size_t run;
@@ -453,6 +464,25 @@ static int digest_header_safe(const char *s)
 	return 1;
 }
 
+char *om_digest_sender(const struct om_config *config, const char *mailbox,
+		       char **error_r)
+{
+	const char *at = strrchr(mailbox, '@');
+	char *from;
+
+	if (strchr(config->notice_from, '@') != NULL || at == NULL)
+		from = om_strdup(config->notice_from);
+	else
+		from = om_asprintf("%s%s", config->notice_from, at);
+	if (!digest_header_safe(from) || !digest_header_safe(mailbox)) {
+		free(from);
+		*error_r = om_strdup("the mailbox or notice_from cannot stand "
+				     "in a header");
+		return NULL;
+	}
+	return from;
+}
+
 /* The domain's settings the message needs: retention and timezone. */
 static int digest_render_settings(struct digest_render *r, char **error_r)
 {
@@ -476,18 +506,11 @@ static int digest_render_settings(struct digest_render *r, char **error_r)
    none (as the notices of the scanner do). */
 static int digest_render_from(struct digest_render *r, char **error_r)
 {
-	const char *notice_from = r->env->config->notice_from;
-	const char *at = strrchr(r->mailbox, '@');
+	const char *at;
 
-	if (strchr(notice_from, '@') != NULL || at == NULL)
-		r->from = om_strdup(notice_from);
-	else
-		r->from = om_asprintf("%s%s", notice_from, at);
-	if (!digest_header_safe(r->from) || !digest_header_safe(r->mailbox)) {
-		*error_r = om_strdup("the mailbox or notice_from cannot stand "
-				     "in a header");
+	r->from = om_digest_sender(r->env->config, r->mailbox, error_r);
+	if (r->from == NULL)
 		return -1;
-	}
 	at = strrchr(r->from, '@');
 	r->host = at != NULL && at[1] != '\0' ? at + 1 : "localhost";
 	return 0;
@@ -544,7 +567,7 @@ static char *digest_time_text(time_t when, const char *format)
 }
 
 /* An RFC 5322 date (English names whatever the locale). */
-static char *digest_date_header(time_t when)
+char *om_digest_date_header(time_t when)
 {
 	static const char *const days[] = {
 		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
@@ -578,7 +601,7 @@ static void digest_render_dates(struct digest_render *r)
 	r->since = digest_time_text((time_t)(r->items.oldest != 0 ?
 					     r->items.oldest : r->env->now),
 				    r->w->date_format);
-	r->date = digest_date_header(r->env->now);
+	r->date = om_digest_date_header(r->env->now);
 	digest_zone_leave(&z);
 }
 
@@ -927,13 +950,13 @@ static int digest_find(const struct om_digest_env *env, const char *mailbox,
 	return ret;
 }
 
-static int digest_save(const struct om_digest_env *env, const char *mailbox,
-		       const char *message, char **error_r)
+int om_digest_save_inbox(const struct om_config *config, const char *mailbox,
+			 const char *message, char **error_r)
 {
 	const char *args[] = { "save", "-u", mailbox, "-m", "INBOX", NULL };
 	int ret;
 
-	ret = om_doveadm_run(env->config, 1, args, message, strlen(message),
+	ret = om_doveadm_run(config, 1, args, message, strlen(message),
 			     NULL, 0, error_r);
 	if (ret == 0)
 		return 0;
@@ -970,7 +993,8 @@ static int digest_deliver(const struct om_digest_env *env, long long digest,
 		free(lang);
 		if (message == NULL)
 			return -1;
-		if (total > 0 && digest_save(env, mailbox, message, error_r) < 0) {
+		if (total > 0 && om_digest_save_inbox(env->config, mailbox, message,
+						      error_r) < 0) {
 			free(message);
 			return -1;
 		}

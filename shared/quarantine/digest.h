@@ -49,4 +49,23 @@ char *om_digest_render(const struct om_digest_env *env, long long digest,
 int om_digest_run(const struct om_digest_env *env, long *sent_r,
 		  char **error_r);
 
+/* Saves message (RFC 5322) into mailbox's INBOX through doveadm, as a
+   digest is delivered; also the monthly report's way (report.h).  0, or
+   -1 with *error_r. */
+int om_digest_save_inbox(const struct om_config *config, const char *mailbox,
+			 const char *message, char **error_r);
+/* The digest's encoders, shared with the monthly report's mail: text in
+   base64 lines of 76; a header value as RFC 2047 encoded words (plain
+   when ASCII). */
+/* The From of omamori's mail to mailbox (notice_from, with mailbox's
+   domain when it has none): allocated, or NULL with *error_r when either
+   could not stand in a header. */
+char *om_digest_sender(const struct om_config *config, const char *mailbox,
+		       char **error_r);
+/* An RFC 5322 date of when in local time (allocated). */
+char *om_digest_date_header(time_t when);
+struct om_buf;
+void om_digest_base64_body(struct om_buf *out, const char *text);
+void om_digest_encoded_words(struct om_buf *out, const char *text);
+
 #endif

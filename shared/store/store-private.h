@@ -32,6 +32,16 @@ enum om_store_table {
 	OM_STORE_DOMAIN_SETTINGS,	/* domain (or mailbox, or "*"), name, value */
 };
 
+/* The report's grouped counts (report_rows): per local day (1..31) and
+   scan result; by result of a step (direction 0: any); inbound virus
+   names; inbound spam's sender domains. */
+enum om_report_query {
+	OM_REPORT_Q_DAYS, OM_REPORT_Q_RESULTS, OM_REPORT_Q_VIRUSES,
+	OM_REPORT_Q_SPAM_DOMAINS
+};
+typedef void om_report_row_cb(void *context, long long day, const char *key,
+			      long long count);
+
 /* How trace_rows finds a message's events. */
 enum om_trace_by {
 	OM_TRACE_BY_MESSAGE_ID,
@@ -354,6 +364,16 @@ struct om_store_backend {
 			  enum om_trace_by by, const char *key, long long id,
 			  long long limit, om_store_trace_cb *cb, void *context,
 			  char **error_r);
+	/* the monthly report (store-report.c): grouped counts of domain's
+	   events in [since, until) of query q, at most limit rows, largest
+	   first; the report's sent marks */
+	int (*report_rows)(struct om_store *store, enum om_report_query q,
+			   const char *domain, long long since, long long until,
+			   const char *step, int direction, long long limit,
+			   om_report_row_cb *cb, void *context, char **error_r);
+	int (*report_claim)(struct om_store *store, const char *domain,
+			    const char *month, const char *recipient, long long at,
+			    int claim, char **error_r);
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;

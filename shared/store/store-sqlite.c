@@ -163,6 +163,12 @@ enum om_stmt_id {
 	OM_SQL_TRACE_BY_MID,
 	OM_SQL_TRACE_BY_QID,
 	OM_SQL_TRACE_BY_ID,
+	OM_SQL_REPORT_DAYS,
+	OM_SQL_REPORT_RESULTS,
+	OM_SQL_REPORT_VIRUSES,
+	OM_SQL_REPORT_SPAM_DOMAINS,
+	OM_SQL_REPORT_CLAIM,
+	OM_SQL_REPORT_UNCLAIM,
 	OM_SQL_BEGIN_READ,
 	OM_SQL_BEGIN,
 	OM_SQL_COMMIT,
@@ -540,6 +546,36 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_TRACE_BY_MID] = OM_TRACE_ROWS "message_id = ?2 ORDER BY at, id LIMIT ?3",
 	[OM_SQL_TRACE_BY_QID] = OM_TRACE_ROWS "queue_id = ?2 ORDER BY at, id LIMIT ?3",
 	[OM_SQL_TRACE_BY_ID] = OM_TRACE_ROWS "id = ?2 LIMIT ?3",
+	/* the monthly report (doc/report.md): the domain and the month's
+	   range first (the index events_domain_at), then the step */
+#define OM_REPORT_RANGE "FROM events WHERE domain = ?1 AND at >= ?2 AND at < ?3 "
+	[OM_SQL_REPORT_DAYS] =
+		"SELECT CAST(strftime('%d', at, 'unixepoch', 'localtime') AS INTEGER) AS day, "
+		"  result, count(*) " OM_REPORT_RANGE
+		"  AND step = ?4 AND direction = ?5 GROUP BY day, result LIMIT ?6",
+	[OM_SQL_REPORT_RESULTS] =
+		"SELECT 0, result, count(*) AS n " OM_REPORT_RANGE
+		"  AND step = ?4 AND (?5 = 0 OR direction = ?5) "
+		"GROUP BY result ORDER BY n DESC, result LIMIT ?6",
+	/* scand's detail "...; virus NAME; action ..." */
+	[OM_SQL_REPORT_VIRUSES] =
+		"SELECT 0, CASE WHEN instr(rest, ';') > 0 THEN substr(rest, 1, instr(rest, ';') - 1) "
+		"  ELSE rest END AS name, count(*) AS n FROM ("
+		"  SELECT substr(detail, instr(detail, 'virus ') + 6) AS rest " OM_REPORT_RANGE
+		"  AND step = ?4 AND direction = ?5 AND result = 'virus' "
+		"  AND instr(detail, 'virus ') > 0) "
+		"GROUP BY name ORDER BY n DESC, name LIMIT ?6",
+	[OM_SQL_REPORT_SPAM_DOMAINS] =
+		"SELECT 0, CASE WHEN instr(sender, '@') > 0 "
+		"  THEN lower(substr(sender, instr(sender, '@') + 1)) ELSE '' END AS d, "
+		"  count(*) AS n " OM_REPORT_RANGE
+		"  AND step = ?4 AND direction = ?5 AND result = 'spam' "
+		"GROUP BY d ORDER BY n DESC, d LIMIT ?6",
+	[OM_SQL_REPORT_CLAIM] =
+		"INSERT OR IGNORE INTO report_sent(domain, month, recipient, at) "
+		"VALUES (?1, ?2, ?3, ?4)",
+	[OM_SQL_REPORT_UNCLAIM] =
+		"DELETE FROM report_sent WHERE domain = ?1 AND month = ?2 AND recipient = ?3",
 	[OM_SQL_BEGIN_READ] = "BEGIN",
 	[OM_SQL_BEGIN] = "BEGIN IMMEDIATE",
 	[OM_SQL_COMMIT] = "COMMIT",
@@ -986,6 +1022,15 @@ static const char *const om_migrations[] = {
 	"CREATE INDEX events_sender ON events(domain, sender, at);"
 	"CREATE INDEX events_recipient ON events(domain, recipient, at);"
 	"ALTER TABLE quarantine ADD COLUMN message_id TEXT NOT NULL DEFAULT '';",
+	/* v22 (issue 20 item 5, doc/report.md): the monthly reports mailed
+	   by omamorictl cron, one row per domain, month (YYYY-MM) and
+	   recipient, so that a run every minute sends each once */
+	"CREATE TABLE report_sent ("
+	"  domain TEXT NOT NULL,"
+	"  month TEXT NOT NULL,"
+	"  recipient TEXT NOT NULL,"
+	"  at INTEGER NOT NULL,"
+	"  PRIMARY KEY (domain, month, recipient));",
 };
 
 struct om_store_sqlite {
@@ -3397,6 +3442,72 @@ static int om_sqlite_trace_rows(struct om_store *store, const char *domain,
 				   error_r);
 }
 
+struct om_sqlite_report_rows {
+	om_report_row_cb *cb;
+	void *context;
+};
+
+static void om_sqlite_report_row(sqlite3_stmt *stmt, const struct om_sqlite_reader *r)
+{
+	const struct om_sqlite_report_rows *t = r->context;
+	long long day, count;
+	const char *key;
+
+	om_sqlite_read(stmt, OM_COL_INT64(&day), OM_COL_TEXT(&key), OM_COL_INT64(&count),
+		       OM_COL_END);
+	t->cb(t->context, day, key, count);
+}
+
+static int om_sqlite_report_rows(struct om_store *store, enum om_report_query q,
+				 const char *domain, long long since, long long until,
+				 const char *step, int direction, long long limit,
+				 om_report_row_cb *cb, void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_report_rows t = { cb, context };
+	struct om_sqlite_reader r = { .context = &t };
+	enum om_stmt_id id;
+
+	switch (q) {
+	case OM_REPORT_Q_DAYS:
+		id = OM_SQL_REPORT_DAYS;
+		break;
+	case OM_REPORT_Q_VIRUSES:
+		id = OM_SQL_REPORT_VIRUSES;
+		break;
+	case OM_REPORT_Q_SPAM_DOMAINS:
+		id = OM_SQL_REPORT_SPAM_DOMAINS;
+		break;
+	case OM_REPORT_Q_RESULTS:
+	default:
+		id = OM_SQL_REPORT_RESULTS;
+		break;
+	}
+	return (int)om_sqlite_each(s, om_sqlite_bind(s, id, OM_ARG_TEXT(domain),
+						     OM_ARG_INT64(since), OM_ARG_INT64(until),
+						     OM_ARG_TEXT(step),
+						     OM_ARG_INT64(direction),
+						     OM_ARG_INT64(limit), OM_ARG_END),
+				   om_sqlite_report_row, &r, "count events", error_r);
+}
+
+static int om_sqlite_report_claim(struct om_store *store, const char *domain,
+				  const char *month, const char *recipient, long long at,
+				  int claim, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = claim ?
+		om_sqlite_bind(s, OM_SQL_REPORT_CLAIM, OM_ARG_TEXT(domain),
+			       OM_ARG_TEXT(month), OM_ARG_TEXT(recipient),
+			       OM_ARG_INT64(at), OM_ARG_END) :
+		om_sqlite_bind(s, OM_SQL_REPORT_UNCLAIM, OM_ARG_TEXT(domain),
+			       OM_ARG_TEXT(month), OM_ARG_TEXT(recipient), OM_ARG_END);
+	int n = om_sqlite_step_write(s, stmt, claim ? "claim a report" :
+				      "forget a report's claim", error_r);
+
+	return n < 0 ? -1 : n > 0;
+}
+
 const struct om_store_backend om_store_backend_sqlite = {
 	.name = "sqlite",
 	.open = om_sqlite_open,
@@ -3507,4 +3618,6 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.events_expire = om_sqlite_events_expire,
 	.trace_find = om_sqlite_trace_find,
 	.trace_rows = om_sqlite_trace_rows,
+	.report_rows = om_sqlite_report_rows,
+	.report_claim = om_sqlite_report_claim,
 };

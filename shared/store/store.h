@@ -967,4 +967,53 @@ long om_store_trace_search(struct om_store *store, const char *domain,
 			   const struct om_trace_query *q, om_store_trace_cb *cb,
 			   void *context, char **error_r);
 
+/* ---- the monthly report (issue 20 item 5, doc/report.md; store-report.c) ----
+ *
+ * A domain's month counted from its events (the rows of the trace): the
+ * inbound scans per local day by verdict, the viruses by name and the
+ * spam's sender domains (the top OM_REPORT_TOP of each), the holds by
+ * kind, the clicks by verdict and the outbound scans by verdict.  Every
+ * statement has the domain as its first condition. */
+#define OM_REPORT_TOP 10
+#define OM_REPORT_KEY_MAX 128	/* a name, a domain, a result (cut) */
+#define OM_REPORT_DAYS 31
+enum om_report_verdict {
+	OM_REPORT_CLEAN, OM_REPORT_SPAM, OM_REPORT_VIRUS,
+	OM_REPORT_OTHER,	/* unscanned, error */
+	OM_REPORT_VERDICTS
+};
+struct om_report_count {
+	char key[OM_REPORT_KEY_MAX];
+	long long count;
+};
+/* The largest counts first (then by key); total counts every row, listed
+   or not. */
+struct om_report_list {
+	struct om_report_count v[OM_REPORT_TOP];
+	size_t n;
+	long long total;
+};
+struct om_store_report {
+	int year, month, days;		/* days: of the month, 28..31 */
+	long long since, until;		/* the month's local start, next month's */
+	long long received[OM_REPORT_DAYS][OM_REPORT_VERDICTS]; /* [day - 1] */
+	long long received_total[OM_REPORT_VERDICTS];
+	struct om_report_list viruses;		/* inbound, by virus name */
+	struct om_report_list spam_domains;	/* inbound spam, by sender's domain */
+	struct om_report_list holds;		/* by kind: held, spam, brake, audit */
+	struct om_report_list clicks;		/* by verdict: allowed, warn, block */
+	struct om_report_list outbound;		/* outbound scans by verdict */
+};
+/* Fills r with domain's events of month (1..12) of year, days in the
+   server's local time.  0, or -1 with *error_r (a bad month too). */
+int om_store_report_month(struct om_store *store, const char *domain, int year,
+			  int month, struct om_store_report *r, char **error_r);
+/* The month's report is sent to recipient once: 1 when this call claims
+   it (recorded at `at`), 0 when it was claimed before, -1. */
+int om_store_report_claim(struct om_store *store, const char *domain, const char *month,
+			  const char *recipient, long long at, char **error_r);
+/* Forgets a claim whose mail could not be saved (tried again next run). */
+int om_store_report_unclaim(struct om_store *store, const char *domain,
+			    const char *month, const char *recipient, char **error_r);
+
 #endif
