@@ -511,11 +511,11 @@ static int om_att_has_ci(const char *data, size_t len, const char *needle)
 	return 0;
 }
 
-/* 1 if the PDF has a /JavaScript, /JS or /Launch name (#xx escapes in
-   names undone).  Names inside compressed object streams are not seen. */
-static int om_att_pdf_active(const char *data, size_t len)
+/* 1 if the PDF has one of names as a name (#xx escapes in names undone).
+   Names inside compressed object streams are not seen. */
+static int om_att_pdf_has_name(const char *data, size_t len,
+			       const char *const *names)
 {
-	static const char *const names[] = { "JavaScript", "JS", "Launch", NULL };
 	char name[32];
 	size_t i, n, k;
 	int hi, lo;
@@ -548,6 +548,29 @@ static int om_att_pdf_active(const char *data, size_t len)
 	return 0;
 }
 
+/* 1 if the PDF has a /JavaScript, /JS or /Launch name. */
+static int om_att_pdf_active(const char *data, size_t len)
+{
+	static const char *const names[] = { "JavaScript", "JS", "Launch", NULL };
+
+	return om_att_pdf_has_name(data, len, names);
+}
+
+/* 1 if the PDF is encrypted (its trailer's /Encrypt): its strings and
+   streams - JavaScript's code, a launch's target - cannot be read
+   without the password. */
+static int om_att_pdf_encrypted(const char *data, size_t len)
+{
+	static const char *const names[] = { "Encrypt", NULL };
+
+	return om_att_pdf_has_name(data, len, names);
+}
+
+/* An encrypted Office document (OOXML inside an OLE file, ECMA-376
+   "Agile" or "Standard" encryption) has an EncryptedPackage stream. */
+static const char om_att_encpkg_utf16[] =
+	"E\0n\0c\0r\0y\0p\0t\0e\0d\0P\0a\0c\0k\0a\0g\0e\0";
+
 static const char om_att_vba_utf16[] =
 	"_\0V\0B\0A\0_\0P\0R\0O\0J\0E\0C\0T\0";
 
@@ -562,8 +585,13 @@ static void om_att_content(struct om_att_run *run, const char *where,
 	if (real == OM_TYPE_OLE &&
 	    memmem(data, len, om_att_vba_utf16, sizeof(om_att_vba_utf16) - 1) != NULL)
 		om_att_add(run, OM_ATT_MACRO, where);
+	if (real == OM_TYPE_OLE &&
+	    memmem(data, len, om_att_encpkg_utf16, sizeof(om_att_encpkg_utf16) - 1) != NULL)
+		om_att_add(run, OM_ATT_ENCRYPTED, where);
 	if (real == OM_TYPE_PDF && om_att_pdf_active(data, len))
 		om_att_add(run, OM_ATT_PDF_JS, where);
+	if (real == OM_TYPE_PDF && om_att_pdf_encrypted(data, len))
+		om_att_add(run, OM_ATT_ENCRYPTED, where);
 	if (html && real == OM_TYPE_UNKNOWN) {
 		if (om_att_has_ci(data, len, "<form"))
 			om_att_add(run, OM_ATT_HTML_FORM, where);
