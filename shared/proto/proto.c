@@ -57,7 +57,7 @@ enum om_proto_tag {
 	/* unlock request (v7) */
 	OM_TAG_UNLOCK_NAME = 64,
 	OM_TAG_UNLOCK_PASSWORD = 65,
-	OM_TAG_UNLOCK_MEMBER = 66,
+	OM_TAG_UNLOCK_MEMBER = 71,	/* not 66: 66 % 64 is the mailbox's bit of om_field_once */
 	OM_TAG_UNLOCK_DATA = 67,
 	/* unlock result */
 	OM_TAG_UNLOCK_STATUS = 68,

@@ -18,8 +18,25 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* qpdf (Debian's qpdf) decrypts a PDF: poppler-glib gives no decrypted
+   bytes, and Debian 12's poppler crashes on a wrong AES password */
+#define OM_UNLOCK_QPDF "/usr/bin/qpdf"
+#define OM_UNLOCK_QPDF_MS 20000
 
 #define OM_UNLOCK_MEMBER_MAX (32u * 1024 * 1024)	/* bytes of one member */
 #define OM_UNLOCK_WHERE_MAX 300
@@ -187,35 +204,163 @@ static void om_unlock_archive(const struct om_unlock_env *env,
 	(void)archive_read_free(a);
 }
 
-/* A PDF: the password checked by poppler, the decrypted document's
-   JavaScript and launch actions looked for; the file (still encrypted:
-   its recipient has the password) is its only entry. */
+/* ---- PDF: qpdf as a bounded external command ---- */
+
+static long long om_unlock_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs qpdf with args on data (a memfd as fd 3, /dev/fd/3) and the
+   password on its stdin (never in argv); its stdout (at most max bytes)
+   into out.  The exit status, or -1 (could not run, timed out, too much
+   output: the process group killed). */
+static int om_unlock_qpdf(char *const args[], const char *data, size_t len,
+			  const char *password, size_t max, struct om_buf *out)
+{
+	int in[2] = { -1, -1 }, outp[2] = { -1, -1 }, mem = -1, status = -1, ret = -1;
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	long long deadline = om_unlock_now_ms() + OM_UNLOCK_QPDF_MS;
+	char block[16384];
+	sigset_t none, def;
+	pid_t pid = -1;
+	ssize_t n;
+
+	mem = memfd_create("omamori-unlock", MFD_CLOEXEC);
+	if (mem < 0 || pipe2(in, O_CLOEXEC) < 0 || pipe2(outp, O_CLOEXEC) < 0)
+		goto done;
+	for (size_t off = 0; off < len; off += (size_t)n) {
+		n = write(mem, data + off, len - off);
+		if (n <= 0)
+			goto done;
+	}
+	if (posix_spawn_file_actions_init(&fa) != 0)
+		goto done;
+	if (posix_spawnattr_init(&attr) != 0) {
+		(void)posix_spawn_file_actions_destroy(&fa);
+		goto done;
+	}
+	(void)sigemptyset(&none);
+	(void)sigfillset(&def);
+	if (posix_spawn_file_actions_adddup2(&fa, in[0], 0) == 0 &&
+	    posix_spawn_file_actions_adddup2(&fa, outp[1], 1) == 0 &&
+	    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0) == 0 &&
+	    posix_spawn_file_actions_adddup2(&fa, mem, 3) == 0 &&
+	    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+				     POSIX_SPAWN_SETSIGDEF) == 0 &&
+	    posix_spawnattr_setpgroup(&attr, 0) == 0 &&
+	    posix_spawnattr_setsigmask(&attr, &none) == 0 &&
+	    posix_spawnattr_setsigdefault(&attr, &def) == 0 &&
+	    posix_spawn(&pid, OM_UNLOCK_QPDF, &fa, &attr, args, environ) != 0)
+		pid = -1;
+	(void)posix_spawn_file_actions_destroy(&fa);
+	(void)posix_spawnattr_destroy(&attr);
+	if (pid < 0)
+		goto done;
+	close(in[0]);
+	close(outp[1]);
+	in[0] = outp[1] = -1;
+	/* the password and a newline: far below a pipe's buffer */
+	if (write(in[1], password, strlen(password)) < 0 || write(in[1], "\n", 1) < 0)
+		goto kill;
+	close(in[1]);
+	in[1] = -1;
+	om_buf_reset(out);
+	for (;;) {
+		struct pollfd pfd = { outp[0], POLLIN, 0 };
+		long long left = deadline - om_unlock_now_ms();
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			goto kill;
+		n = read(outp[0], block, sizeof(block));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || out->len + (size_t)(n > 0 ? n : 0) > max)
+			goto kill;
+		if (n == 0)
+			break;
+		om_buf_append(out, block, (size_t)n);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	pid = -1;
+	ret = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	goto done;
+kill:
+	(void)kill(-pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+done:
+	if (mem >= 0)
+		close(mem);
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (outp[i] >= 0)
+			close(outp[i]);
+	}
+	return ret;
+}
+
+/* A PDF: qpdf checks the password (--requires-password: 3 it opens, 0
+   it does not) and decrypts it in memory; the decrypted document is
+   scanned by libclamav and analysed (its JavaScript and launch names no
+   longer hidden in encrypted or compressed objects), poppler looks for
+   JavaScript and launch links in it too.  The download is the file as
+   isolated (still encrypted: its recipient has the password). */
 static void om_unlock_pdf(const struct om_unlock_env *env,
 			  const struct om_unlock_request *req,
 			  struct om_unlock_result *res)
 {
-	int active = 0, ret;
+	char *check[] = { "qpdf", "--password-file=-", "--requires-password", "/dev/fd/3", NULL };
+	char *decrypt[] = { "qpdf", "--password-file=-", "--decrypt", "--object-streams=disable",
+			    "--stream-data=uncompress", "/dev/fd/3", "-", NULL };
+	struct om_buf plain;
+	int active = 0, ret, clean;
 	char *findings;
 
-	ret = om_mail_pdf_unlock(req->data, req->data_len, req->password, &active);
-	if (ret <= 0) {
+	om_buf_init(&plain);
+	ret = om_unlock_qpdf(check, req->data, req->data_len, req->password, 4096, &plain);
+	if (ret != 3) {
 		res->status = ret == 0 ? OM_UNLOCK_WRONG : OM_UNLOCK_UNSUPPORTED;
+		om_buf_free(&plain);
+		return;
+	}
+	ret = om_unlock_qpdf(decrypt, req->data, req->data_len, req->password,
+			     OM_UNLOCK_MEMBER_MAX, &plain);
+	if ((ret != 0 && ret != 3) || plain.len == 0) {
+		res->status = OM_UNLOCK_UNSUPPORTED;
+		om_buf_free(&plain);
 		return;
 	}
 	res->status = OM_UNLOCK_OPENED;
-	om_unlock_entry(env, req->password, req->name, req->data, req->data_len,
-			req->member == 0 && !active, res);
-	if (active && res->entry_count == 1) {
+	if (om_mail_pdf_unlock(plain.data, plain.len, NULL, &active) < 0)
+		active = 0;
+	om_unlock_entry(env, req->password, req->name, plain.data, plain.len, 0, res);
+	if (res->entry_count == 1) {
 		struct om_unlock_entry *e = &res->entries[0];
 
-		if (strstr(e->findings, "ATT_PDF_JS") == NULL) {
+		e->size = (long long)req->data_len;
+		if (active && strstr(e->findings, "ATT_PDF_JS") == NULL) {
 			findings = om_asprintf("%sATT_PDF_JS\t%s\t%s\t%s\n", e->findings,
 					       e->name, om_att_kind_reason(OM_ATT_PDF_JS, "ja"),
 					       om_att_kind_reason(OM_ATT_PDF_JS, "en"));
 			free(e->findings);
 			e->findings = findings;
 		}
+		clean = e->verdict == OM_VERDICT_CLEAN && e->findings[0] == '\0';
+		if (req->member == 0 && clean) {
+			res->data = om_malloc(req->data_len + 1);
+			memcpy(res->data, req->data, req->data_len);
+			res->data_len = req->data_len;
+		}
 	}
+	explicit_bzero(plain.data, plain.len);
+	om_buf_free(&plain);
 }
 
 void om_unlock_open(const struct om_unlock_env *env,
