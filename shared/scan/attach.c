@@ -511,14 +511,21 @@ static int om_att_has_ci(const char *data, size_t len, const char *needle)
 	return 0;
 }
 
-/* 1 if the PDF has one of names as a name (#xx escapes in names undone).
-   Names inside compressed object streams are not seen. */
-static int om_att_pdf_has_name(const char *data, size_t len,
-			       const char *const *names)
+#define OM_ATT_PDF_ACTIVE 1	/* /JavaScript, /JS, /Launch */
+#define OM_ATT_PDF_ENCRYPTED 2	/* /Encrypt: strings and streams unreadable */
+
+/* The OM_ATT_PDF_* bits of the names a PDF has (#xx escapes in names
+   undone), in one pass over it.  Names inside compressed object streams
+   are not seen. */
+static int om_att_pdf_names(const char *data, size_t len)
 {
+	static const struct { const char *name; int bit; } names[] = {
+		{ "JavaScript", OM_ATT_PDF_ACTIVE }, { "JS", OM_ATT_PDF_ACTIVE },
+		{ "Launch", OM_ATT_PDF_ACTIVE }, { "Encrypt", OM_ATT_PDF_ENCRYPTED },
+	};
 	char name[32];
 	size_t i, n, k;
-	int hi, lo;
+	int hi, lo, found = 0;
 
 	for (i = 0; i < len; i++) {
 		if (data[i] != '/')
@@ -540,30 +547,14 @@ static int om_att_pdf_has_name(const char *data, size_t len,
 		}
 		name[n] = '\0';
 		i--;
-		for (k = 0; names[k] != NULL; k++) {
-			if (strcmp(name, names[k]) == 0)
-				return 1;
+		for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+			if (strcmp(name, names[k].name) == 0)
+				found |= names[k].bit;
 		}
+		if (found == (OM_ATT_PDF_ACTIVE | OM_ATT_PDF_ENCRYPTED))
+			break;
 	}
-	return 0;
-}
-
-/* 1 if the PDF has a /JavaScript, /JS or /Launch name. */
-static int om_att_pdf_active(const char *data, size_t len)
-{
-	static const char *const names[] = { "JavaScript", "JS", "Launch", NULL };
-
-	return om_att_pdf_has_name(data, len, names);
-}
-
-/* 1 if the PDF is encrypted (its trailer's /Encrypt): its strings and
-   streams - JavaScript's code, a launch's target - cannot be read
-   without the password. */
-static int om_att_pdf_encrypted(const char *data, size_t len)
-{
-	static const char *const names[] = { "Encrypt", NULL };
-
-	return om_att_pdf_has_name(data, len, names);
+	return found;
 }
 
 /* An encrypted Office document (OOXML inside an OLE file, ECMA-376
@@ -588,10 +579,14 @@ static void om_att_content(struct om_att_run *run, const char *where,
 	if (real == OM_TYPE_OLE &&
 	    memmem(data, len, om_att_encpkg_utf16, sizeof(om_att_encpkg_utf16) - 1) != NULL)
 		om_att_add(run, OM_ATT_ENCRYPTED, where);
-	if (real == OM_TYPE_PDF && om_att_pdf_active(data, len))
-		om_att_add(run, OM_ATT_PDF_JS, where);
-	if (real == OM_TYPE_PDF && om_att_pdf_encrypted(data, len))
-		om_att_add(run, OM_ATT_ENCRYPTED, where);
+	if (real == OM_TYPE_PDF) {
+		int pdf = om_att_pdf_names(data, len);
+
+		if ((pdf & OM_ATT_PDF_ACTIVE) != 0)
+			om_att_add(run, OM_ATT_PDF_JS, where);
+		if ((pdf & OM_ATT_PDF_ENCRYPTED) != 0)
+			om_att_add(run, OM_ATT_ENCRYPTED, where);
+	}
 	if (html && real == OM_TYPE_UNKNOWN) {
 		if (om_att_has_ci(data, len, "<form"))
 			om_att_add(run, OM_ATT_HTML_FORM, where);
