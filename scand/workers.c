@@ -15,6 +15,7 @@
 #include "dns/dns.h"
 #include "scan/filetype.h"
 #include "scan/scan.h"
+#include "scan/unlock.h"
 #include "store/settings.h"
 #include "store/snapshot.h"
 #include "store/store.h"
@@ -342,6 +343,40 @@ static void scand_handle_sync(struct scand_worker *w, struct om_buf *out)
 	om_proto_encode_empty(OM_MSG_SYNC_RESULT, out);
 }
 
+/* Opens an isolated file with the password its recipient typed on
+   omamori-web's page (scan/unlock.h); answers what is inside. */
+static void scand_handle_unlock(struct scand_worker *w,
+				const struct om_unlock_request *req,
+				struct om_buf *out)
+{
+	struct scand_engine_ref *ref;
+	struct om_unlock_env env;
+	struct om_unlock_result res;
+	char *mailbox = om_sanitize(req->mailbox, 128);
+	uint64_t start = om_now_ms();
+
+	if ((size_t)w->scand->config->scan_max_size < req->data_len) {
+		om_proto_encode_error("file too large to unlock", out);
+		free(mailbox);
+		return;
+	}
+	ref = scand_engines_acquire(&w->scand->engines);
+	env.av = ref->engine;
+	env.rules = ref->rules;
+	env.ft = w->filetype;
+	om_unlock_open(&env, req, &res);
+	scand_engines_release(&w->scand->engines, &ref);
+	/* never the password, nor a member's name (the recipient's data) */
+	om_log_info("unlock mailbox=%s size=%zu kind=%s status=%s entries=%zu "
+		    "member=%ld sent=%zu ms=%llu", mailbox, req->data_len,
+		    res.kind != NULL ? res.kind : "-", om_unlock_status_name(res.status),
+		    res.entry_count, req->member, res.data_len,
+		    (unsigned long long)(om_now_ms() - start));
+	om_proto_encode_unlock_result(&res, out);
+	om_unlock_result_free(&res);
+	free(mailbox);
+}
+
 /* Answers a request that cannot be decoded; the connection is closed. */
 static int scand_bad_request(const char *what, char *error, struct om_buf *out)
 {
@@ -369,7 +404,8 @@ static int scand_refuse_peer(const struct om_daemon_peer *peer, uint16_t type,
 	om_log_warn("refused a %s request from uid %ld pid %ld: not root, "
 		    "scand's user or its group",
 		    type == OM_MSG_LEARN_REQUEST ? "learn" :
-		    type == OM_MSG_SYNC_REQUEST ? "sync" : "scan",
+		    type == OM_MSG_SYNC_REQUEST ? "sync" :
+		    type == OM_MSG_UNLOCK_REQUEST ? "unlock" : "scan",
 		    (long)peer->uid, (long)peer->pid);
 	om_proto_encode_error("permission denied", out);
 	return -1;
@@ -413,6 +449,15 @@ static int scand_handle_frame(struct scand_worker *w,
 			scand_handle_scan(w, &req, out);
 		om_scan_request_free(&req);
 		return 0;
+	case OM_MSG_UNLOCK_REQUEST: {
+		struct om_unlock_request ureq;
+
+		if (om_proto_decode_unlock_request(body, len, &ureq, &error) < 0)
+			return scand_bad_request("unlock", error, out);
+		scand_handle_unlock(w, &ureq, out);
+		om_unlock_request_free(&ureq);
+		return 0;
+	}
 	default:
 		free(body);
 		om_log_warn("unexpected frame type %u", type);

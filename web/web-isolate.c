@@ -21,6 +21,16 @@
  * renders it.  The file is opened here with the isolation key
  * (crypto/vault.h); a row that is another mailbox's, past its expiry, or a
  * file that does not open is refused.
+ *
+ * An encrypted file (an archive, a PDF: ATT_ENCRYPTED) has a password
+ * form (doc/attachments.md "Unlocking"): the POST hands the decrypted
+ * vault bytes and the password to omamori-scand over its socket
+ * (proto.h OM_MSG_UNLOCK_*), which opens, scans and analyses them in
+ * memory - this process parses nothing - and the page lists what is
+ * inside, a download button beside each member with nothing found (a
+ * second POST, which asks scand again and gets that member's bytes only
+ * if clean).  Wrong passwords count per file in the login lockout table
+ * (5 in 15 minutes) and cost the client's rate bucket as a failed login.
  */
 #include "web.h"
 #include "web-link.h"
@@ -28,6 +38,9 @@
 #include "crypto/vault.h"
 #include "lib/log.h"
 #include "lib/util.h"
+#include "proto/proto.h"
+#include "web-lockout.h"
+#include "web-rate.h"
 #include "store/settings.h"
 #include "store/store.h"
 
@@ -108,6 +121,13 @@ static int web_iso_find(const struct web_request *req, struct om_store *store,
 static int web_iso_safe(const struct web_iso *w)
 {
 	return w->findings[0] == '\0' && strcmp(w->scan, "clean") == 0;
+}
+
+/* 1 when the file is encrypted: the page offers its password form. */
+static int web_iso_locked(const struct web_iso *w)
+{
+	return strstr(w->findings, "ATT_ENCRYPTED") != NULL ||
+		strcmp(w->scan, "encrypted") == 0;
 }
 
 /* 1 when the domain lets its users download the original of a file with
@@ -356,6 +376,25 @@ static void web_iso_button(struct web_page *p, const struct web_request *req,
 	web_page_raw(p, "</button></form>");
 }
 
+/* The password form of an encrypted file. */
+static void web_iso_unlock_form(struct web_page *p, const struct web_request *req,
+				const char *csrf)
+{
+	web_page_raw(p, "<div class=\"card\" id=\"iso-unlock\"><p>");
+	web_page_t(p, WT_ISO_UNLOCK_NOTE);
+	web_page_raw(p, "</p><form method=\"post\" action=\"");
+	web_page_esc(p, req->token, 0);
+	web_page_raw(p, "\">");
+	web_page_csrf(p, csrf);
+	web_page_raw(p, "<input type=\"hidden\" name=\"op\" value=\"unlock\"><label>");
+	web_page_t(p, WT_ISO_UNLOCK_PASSWORD);
+	web_page_raw(p, " <input type=\"password\" name=\"password\" id=\"iso-password\" "
+		     "autocomplete=\"off\" maxlength=\"200\" required></label> "
+		     "<button type=\"submit\" class=\"hl\" id=\"iso-unlock-button\">");
+	web_page_t(p, WT_ISO_UNLOCK);
+	web_page_raw(p, "</button></form></div>");
+}
+
 /* ---- GET /f/<token> ---- */
 
 void web_isolate_show(struct web_request *req, struct web_response *resp)
@@ -366,7 +405,7 @@ void web_isolate_show(struct web_request *req, struct web_response *resp)
 	struct web_iso row, copy;
 	struct web_page p;
 	char *csrf = NULL;
-	int ret, safe, original, unmacro;
+	int ret, safe, original, unmacro, locked;
 
 	if (!web_link_check(req, OM_VAULT_TOKEN_ACTION, &claims, resp))
 		return;
@@ -379,7 +418,8 @@ void web_isolate_show(struct web_request *req, struct web_response *resp)
 	safe = web_iso_safe(&row);
 	original = !safe && web_iso_original_allowed(store, claims.mailbox);
 	unmacro = !safe && web_iso_unmacro(req, store, &row, &copy) == 1;
-	if (safe || original || unmacro) {
+	locked = web_iso_locked(&row);
+	if (safe || original || unmacro || locked) {
 		csrf = web_link_csrf(req, claims.mailbox);
 		if (csrf == NULL) {
 			if (unmacro)
@@ -393,6 +433,8 @@ void web_isolate_show(struct web_request *req, struct web_response *resp)
 	web_page_raw(&p, "<div class=\"card\" id=\"isolated\">");
 	web_iso_details(&p, req, &settings, &row);
 	web_page_raw(&p, "</div>");
+	if (locked)
+		web_iso_unlock_form(&p, req, csrf);
 	if (safe) {
 		web_iso_button(&p, req, csrf, "download", "iso-download", WT_ISO_DOWNLOAD, "hl");
 	} else {
@@ -464,6 +506,253 @@ static char *web_iso_disposition(const char *name)
 	return om_buf_steal(&b, NULL);
 }
 
+/* ---- POST /f/<token> op=unlock, op=member: the password ---- */
+
+#define WEB_ISO_PASSWORD_MAX 200
+
+/* The lockout table's key of a file: its id, apart from accounts. */
+static void web_iso_lock_key(const struct web_iso *w, char key[64])
+{
+	(void)snprintf(key, 64, "isolated:%s", w->id);
+}
+
+/* The member index of the form (0 .. OM_UNLOCK_MAX_ENTRIES-1), or -1. */
+static long web_iso_member_index(const struct web_request *req)
+{
+	const char *text = web_form_get(&req->form, "member");
+	char *end;
+	long n;
+
+	if (text == NULL || *text < '0' || *text > '9')
+		return -1;
+	n = strtol(text, &end, 10);
+	if (*end != '\0' || n < 0 || n >= OM_UNLOCK_MAX_ENTRIES)
+		return -1;
+	return n;
+}
+
+/* One member's row of the list: name, size, result, its button. */
+static void web_iso_member_row(struct web_page *p, const struct web_request *req,
+			       const char *csrf, const char *password, size_t i,
+			       const struct om_unlock_entry *e)
+{
+	char text[48];
+	int clean = e->verdict == OM_VERDICT_CLEAN && e->findings[0] == '\0';
+
+	(void)snprintf(text, sizeof(text), "%zu", i);
+	web_page_raw(p, "<tr class=\"member\" id=\"iso-member-");
+	web_page_raw(p, text);
+	web_page_raw(p, "\"><td class=\"m-name\">");
+	web_page_esc(p, e->name, 250);
+	(void)snprintf(text, sizeof(text), "%lld ", e->size);
+	web_page_raw(p, "</td><td class=\"m-size\">");
+	web_page_esc(p, text, 0);
+	web_page_t(p, WT_ISO_BYTES);
+	web_page_raw(p, "</td><td class=\"m-result\">");
+	if (e->verdict == OM_VERDICT_VIRUS) {
+		web_page_raw(p, "<strong class=\"m-virus\">");
+		web_page_t(p, WT_ISO_MEMBER_VIRUS);
+		web_page_raw(p, " ");
+		web_page_esc(p, e->virus != NULL ? e->virus : "?", 120);
+		web_page_raw(p, "</strong>");
+	} else if (e->verdict == OM_VERDICT_UNSCANNED) {
+		web_page_raw(p, "<span class=\"m-unscanned\">");
+		web_page_t(p, WT_ISO_MEMBER_UNSCANNED);
+		web_page_raw(p, "</span>");
+	} else if (e->findings[0] == '\0') {
+		web_page_raw(p, "<span class=\"m-clean\">");
+		web_page_t(p, WT_ISO_MEMBER_CLEAN);
+		web_page_raw(p, "</span>");
+	}
+	if (e->findings[0] != '\0')
+		web_iso_findings(p, e->findings, p->lang);
+	web_page_raw(p, "</td><td>");
+	if (clean) {
+		(void)snprintf(text, sizeof(text), "%zu", i);
+		web_page_raw(p, "<form method=\"post\" action=\"");
+		web_page_esc(p, req->token, 0);
+		web_page_raw(p, "\">");
+		web_page_csrf(p, csrf);
+		web_page_raw(p, "<input type=\"hidden\" name=\"op\" value=\"member\">"
+			     "<input type=\"hidden\" name=\"member\" value=\"");
+		web_page_raw(p, text);
+		web_page_raw(p, "\"><input type=\"hidden\" name=\"password\" value=\"");
+		web_page_esc(p, password, WEB_ISO_PASSWORD_MAX);
+		web_page_raw(p, "\"><button type=\"submit\" class=\"hl m-download\">");
+		web_page_t(p, WT_ISO_MEMBER_DOWNLOAD);
+		web_page_raw(p, "</button></form>");
+	} else {
+		web_page_raw(p, "<span class=\"m-no-download\">");
+		web_page_t(p, WT_ISO_MEMBER_NO_DOWNLOAD);
+		web_page_raw(p, "</span>");
+	}
+	web_page_raw(p, "</td></tr>");
+}
+
+/* The page after a password: what is inside, or why nothing is. */
+static void web_iso_unlock_page(struct web_request *req, struct web_response *resp,
+				const char *lang, const char *csrf, const char *password,
+				const struct om_unlock_result *res)
+{
+	struct web_page p;
+	unsigned int status;
+	enum web_text body;
+	size_t i;
+
+	status = res->status == OM_UNLOCK_OPENED ? 200 :
+		res->status == OM_UNLOCK_WRONG ? 403 : 422;
+	body = res->status == OM_UNLOCK_OPENED ? WT_ISO_UNLOCK_INTRO :
+		res->status == OM_UNLOCK_WRONG ? WT_ISO_UNLOCK_WRONG : WT_ISO_UNLOCK_UNSUPPORTED;
+	web_page_begin_result(&p, req, lang, WT_ISO_UNLOCK_TITLE, status, body);
+	web_page_raw(&p, "</p>");
+	if (res->status == OM_UNLOCK_WRONG) {
+		web_iso_unlock_form(&p, req, csrf);
+	} else if (res->status == OM_UNLOCK_OPENED && res->entry_count == 0) {
+		web_page_raw(&p, "<p id=\"iso-members-empty\">");
+		web_page_t(&p, WT_ISO_UNLOCK_EMPTY);
+		web_page_raw(&p, "</p>");
+	} else if (res->status == OM_UNLOCK_OPENED) {
+		web_page_raw(&p, "<table id=\"iso-members\"><tr><th>");
+		web_page_t(&p, WT_ISO_MEMBER_NAME);
+		web_page_raw(&p, "</th><th>");
+		web_page_t(&p, WT_ISO_SIZE);
+		web_page_raw(&p, "</th><th>");
+		web_page_t(&p, WT_ISO_MEMBER_RESULT);
+		web_page_raw(&p, "</th><th></th></tr>");
+		for (i = 0; i < res->entry_count; i++)
+			web_iso_member_row(&p, req, csrf, password, i, &res->entries[i]);
+		web_page_raw(&p, "</table>");
+	}
+	web_page_raw(&p, "<p><a href=\"");
+	web_page_esc(&p, req->token, 0);
+	web_page_raw(&p, "\">");
+	web_page_t(&p, WT_ISO_TITLE);
+	web_page_raw(&p, "</a></p>");
+	web_page_finish(&p, req, resp, status);
+}
+
+/* Asks scand to open row's file with password; 0 with *res_r, -1 failed
+   (logged). */
+static int web_iso_ask_unlock(struct web_request *req, const struct web_iso *row,
+			      const char *password, long member,
+			      struct om_unlock_result *res_r)
+{
+	const struct om_config *config = req->server->config;
+	struct om_unlock_request ureq;
+	struct om_buf data;
+	char *error = NULL;
+	int ret;
+
+	om_buf_init(&data);
+	if (web_iso_read(req, row, &data) < 0) {
+		om_buf_free(&data);
+		return -1;
+	}
+	memset(&ureq, 0, sizeof(ureq));
+	ureq.mailbox = row->mailbox;
+	ureq.name = row->name;
+	ureq.password = (char *)password;
+	ureq.member = member;
+	ureq.data = data.data != NULL ? data.data : "";
+	ureq.data_len = data.len;
+	ret = om_scand_unlock(config->scand_socket, (int)config->scan_timeout_ms,
+			      &ureq, res_r, &error);
+	if (data.data != NULL)
+		explicit_bzero(data.data, data.len);
+	om_buf_free(&data);
+	if (ret < 0) {
+		om_log_error("mailbox=%s isolated=%s unlock: %s", row->mailbox, row->id, error);
+		free(error);
+		return -1;
+	}
+	return 0;
+}
+
+static void web_iso_unlock(struct web_request *req, struct web_response *resp,
+			   struct om_store *store, const struct om_token_claims *claims,
+			   const char *lang, int member_op)
+{
+	const char *password = web_form_get(&req->form, "password");
+	uint64_t now_ms = om_now_ms();
+	double now = (double)now_ms / 1000.0;
+	struct om_unlock_result res;
+	struct web_iso row;
+	long member = -1;
+	char key[64], *csrf = NULL;
+	int ret;
+
+	if (member_op && (member = web_iso_member_index(req)) < 0)
+		password = NULL;
+	if (password == NULL || *password == '\0' ||
+	    strlen(password) > WEB_ISO_PASSWORD_MAX) {
+		web_page_message(req, resp, 400, lang, WT_BAD_REQUEST_TITLE,
+				 WT_BAD_REQUEST_BODY, 0);
+		return;
+	}
+	ret = web_iso_find(req, store, claims->mailbox, claims->message, &row);
+	if (!web_page_found(req, resp, lang, ret, WT_ISO_GONE_BODY))
+		return;
+	if (!web_iso_locked(&row)) {
+		web_iso_free(&row);
+		web_page_message(req, resp, 400, lang, WT_BAD_REQUEST_TITLE,
+				 WT_BAD_REQUEST_BODY, 0);
+		return;
+	}
+	web_iso_lock_key(&row, key);
+	if (web_lockout_blocked(&req->server->logins, key, now)) {
+		om_log_info("client=%s mailbox=%s isolated=%s unlock=locked", req->address,
+			    claims->mailbox, row.id);
+		web_rate_penalty(&req->server->rate, req->client, now, WEB_LOGIN_FAILURE_COST);
+		web_iso_free(&row);
+		web_page_message(req, resp, 429, lang, WT_ISO_UNLOCK_TITLE,
+				 WT_ISO_UNLOCK_LOCKED, 0);
+		return;
+	}
+	if (web_iso_ask_unlock(req, &row, password, member, &res) < 0) {
+		web_iso_free(&row);
+		web_page_unavailable(req, resp, lang);
+		return;
+	}
+	om_log_info("client=%s mailbox=%s isolated=%s op=%s unlock=%s entries=%zu",
+		    req->address, claims->mailbox, row.id, member_op ? "member" : "unlock",
+		    om_unlock_status_name(res.status), res.entry_count);
+	if (res.status == OM_UNLOCK_WRONG) {
+		(void)web_lockout_fail(&req->server->logins, key, now);
+		web_rate_penalty(&req->server->rate, req->client, now, WEB_LOGIN_FAILURE_COST);
+	} else if (res.status == OM_UNLOCK_OPENED) {
+		web_lockout_clear(&req->server->logins, key);
+	}
+	if (member_op && res.status == OM_UNLOCK_OPENED) {
+		/* the member's bytes came back only if scand found it clean */
+		if (res.data == NULL || (size_t)member >= res.entry_count) {
+			om_log_info("client=%s mailbox=%s isolated=%s member=%ld refused",
+				    req->address, claims->mailbox, row.id, member);
+			web_page_message(req, resp, 403, lang, WT_ISO_TITLE,
+					 WT_ISO_NO_DOWNLOAD, 0);
+		} else {
+			const char *name = res.entries[member].name;
+			const char *base = strrchr(name, '/');
+
+			resp->status = 200;
+			resp->content_type = "application/octet-stream";
+			resp->disposition = web_iso_disposition(base != NULL && base[1] != '\0' ?
+								base + 1 : name);
+			resp->body = res.data;
+			resp->len = res.data_len;
+			res.data = NULL;
+		}
+	} else {
+		csrf = web_link_csrf(req, claims->mailbox);
+		if (csrf == NULL)
+			web_page_unavailable(req, resp, lang);
+		else
+			web_iso_unlock_page(req, resp, lang, csrf, password, &res);
+	}
+	free(csrf);
+	om_unlock_result_free(&res);
+	web_iso_free(&row);
+}
+
 void web_isolate_get(struct web_request *req, struct web_response *resp)
 {
 	struct om_token_claims claims;
@@ -477,6 +766,10 @@ void web_isolate_get(struct web_request *req, struct web_response *resp)
 	if (store == NULL || !web_link_csrf_spend(req, store, claims.mailbox, lang, resp))
 		return;
 	op = web_form_get(&req->form, "op");
+	if (op != NULL && (strcmp(op, "unlock") == 0 || strcmp(op, "member") == 0)) {
+		web_iso_unlock(req, resp, store, &claims, lang, strcmp(op, "member") == 0);
+		return;
+	}
 	if (op == NULL || (strcmp(op, "download") != 0 && strcmp(op, "original") != 0 &&
 			   strcmp(op, "unmacro") != 0)) {
 		web_page_message(req, resp, 400, lang, WT_BAD_REQUEST_TITLE,

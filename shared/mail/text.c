@@ -276,6 +276,62 @@ static char *om_mail_text_of_pdf_locked(const char *pdf, size_t len, size_t max)
 	return text;
 }
 
+/* 1 if a page of doc has a link whose action runs something. */
+static int om_mail_pdf_links_active(PopplerDocument *doc)
+{
+	int i, pages = poppler_document_get_n_pages(doc), active = 0;
+	GList *maps, *l;
+
+	for (i = 0; i < pages && i < OM_MAIL_TEXT_PDF_PAGES && !active; i++) {
+		PopplerPage *page = poppler_document_get_page(doc, i);
+
+		if (page == NULL)
+			continue;
+		maps = poppler_page_get_link_mapping(page);
+		for (l = maps; l != NULL && !active; l = l->next) {
+			const PopplerLinkMapping *m = l->data;
+
+			if (m->action != NULL &&
+			    (m->action->type == POPPLER_ACTION_LAUNCH ||
+			     m->action->type == POPPLER_ACTION_JAVASCRIPT))
+				active = 1;
+		}
+		poppler_page_free_link_mapping(maps);
+		g_object_unref(page);
+	}
+	return active;
+}
+
+int om_mail_pdf_unlock(const char *pdf, size_t len, const char *password,
+		       int *active_r)
+{
+	PopplerDocument *doc;
+	GBytes *bytes;
+	GError *err = NULL;
+	int ret;
+
+	*active_r = 0;
+	if (len == 0 || len > G_MAXINT)
+		return -1;
+	if (pthread_mutex_lock(&om_mail_text_pdf_lock) != 0)
+		return -1;
+	bytes = g_bytes_new(pdf, len);
+	doc = poppler_document_new_from_bytes(bytes, password, &err);
+	g_bytes_unref(bytes);
+	if (doc == NULL) {
+		ret = err != NULL && g_error_matches(err, POPPLER_ERROR,
+						     POPPLER_ERROR_ENCRYPTED) ? 0 : -1;
+		g_clear_error(&err);
+	} else {
+		*active_r = poppler_document_has_javascript(doc) ||
+			om_mail_pdf_links_active(doc);
+		g_object_unref(doc);
+		ret = 1;
+	}
+	(void)pthread_mutex_unlock(&om_mail_text_pdf_lock);
+	return ret;
+}
+
 /* ---- Office documents (OOXML: docx, xlsx, pptx) ---- */
 
 /* The parts of an OOXML package that hold its text: Word's body, headers

@@ -67,6 +67,12 @@ char *om_mail_text_of_html(const char *html, size_t len, const char *charset,
 /* The text of a PDF's pages, allocated, or NULL when poppler cannot read
    it (encrypted, broken). */
 char *om_mail_text_of_pdf(const char *pdf, size_t len, size_t max);
+/* Opens a PDF with password (an isolated file's unlocking, scan/unlock.h):
+   1 opened, and *active_r 1 when the decrypted document has JavaScript
+   (its name tree, a link's or the open action's) or a launch action;
+   0 the password is wrong; -1 poppler cannot read it at all. */
+int om_mail_pdf_unlock(const char *pdf, size_t len, const char *password,
+		       int *active_r);
 /* The text of an OOXML document (a ZIP: word/document.xml and its headers
    and footers, xl/sharedStrings.xml, ppt/slides/slide*.xml), allocated,
    or NULL when it is none (not a ZIP, encrypted, no such part). */

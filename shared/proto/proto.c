@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -53,6 +54,21 @@ enum om_proto_tag {
 	OM_TAG_PART_VIRUS = 36,
 	/* error */
 	OM_TAG_ERROR_TEXT = 48,
+	/* unlock request (v7) */
+	OM_TAG_UNLOCK_NAME = 64,
+	OM_TAG_UNLOCK_PASSWORD = 65,
+	OM_TAG_UNLOCK_MEMBER = 71,	/* not 66: 66 % 64 is the mailbox's bit of om_field_once */
+	OM_TAG_UNLOCK_DATA = 67,
+	/* unlock result */
+	OM_TAG_UNLOCK_STATUS = 68,
+	OM_TAG_UNLOCK_KIND = 69,
+	OM_TAG_UNLOCK_ENTRY = 70,
+	/* entry (nested in OM_TAG_UNLOCK_ENTRY) */
+	OM_TAG_ENTRY_NAME = 72,
+	OM_TAG_ENTRY_SIZE = 73,
+	OM_TAG_ENTRY_VERDICT = 74,
+	OM_TAG_ENTRY_VIRUS = 75,
+	OM_TAG_ENTRY_FINDINGS = 76,
 };
 
 #define OM_FIELD_HEADER_SIZE 6
@@ -1041,6 +1057,364 @@ int om_scand_sync(const char *socket_path, int timeout_ms, char **error_r)
 	else
 		ret = om_scand_read_result(fd, deadline, OM_MSG_SYNC_RESULT,
 					   NULL, &error);
+	close(fd);
+	if (ret < 0) {
+		*error_r = om_asprintf("scand %s: %s", socket_path, error);
+		free(error);
+	}
+	return ret;
+}
+
+/* ---- unlocking an isolated file (v7) ---- */
+
+static const char *const om_unlock_words[] = {
+	[OM_UNLOCK_OPENED] = "opened",
+	[OM_UNLOCK_WRONG] = "wrong-password",
+	[OM_UNLOCK_UNSUPPORTED] = "unsupported",
+};
+
+const char *om_unlock_status_name(enum om_unlock_status status)
+{
+	if (status <= OM_UNLOCK_NONE || status > OM_UNLOCK_UNSUPPORTED)
+		return NULL;
+	return om_unlock_words[status];
+}
+
+static int om_unlock_status_parse(const char *word, enum om_unlock_status *status_r)
+{
+	int s;
+
+	for (s = OM_UNLOCK_OPENED; s <= OM_UNLOCK_UNSUPPORTED; s++) {
+		if (strcmp(word, om_unlock_words[s]) == 0) {
+			*status_r = (enum om_unlock_status)s;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* A decimal field (0 .. LLONG_MAX); -1 on anything else. */
+static int om_field_number(struct om_field_reader *r, uint16_t tag, const char *value,
+			   size_t len, long long *n_r, char **error_r)
+{
+	long long n = 0;
+	size_t i;
+
+	if (om_field_once(r, tag, error_r) < 0)
+		return -1;
+	if (len == 0 || len > 18) {
+		*error_r = om_asprintf("field %u: not a number", tag);
+		return -1;
+	}
+	for (i = 0; i < len; i++) {
+		if (value[i] < '0' || value[i] > '9') {
+			*error_r = om_asprintf("field %u: not a number", tag);
+			return -1;
+		}
+		n = n * 10 + (value[i] - '0');
+	}
+	*n_r = n;
+	return 0;
+}
+
+static void om_put_number(struct om_buf *out, uint16_t tag, long long n)
+{
+	char text[24];
+
+	(void)snprintf(text, sizeof(text), "%lld", n);
+	om_put_str(out, tag, text);
+}
+
+void om_unlock_request_free(struct om_unlock_request *req)
+{
+	free(req->mailbox);
+	free(req->name);
+	if (req->password != NULL)
+		explicit_bzero(req->password, strlen(req->password));
+	free(req->password);
+	free(req->frame);
+	memset(req, 0, sizeof(*req));
+}
+
+void om_unlock_result_free(struct om_unlock_result *res)
+{
+	size_t i;
+
+	for (i = 0; i < res->entry_count; i++) {
+		free(res->entries[i].name);
+		free(res->entries[i].virus);
+		free(res->entries[i].findings);
+	}
+	free(res->entries);
+	free(res->kind);
+	if (res->data != NULL)
+		explicit_bzero(res->data, res->data_len);
+	free(res->data);
+	memset(res, 0, sizeof(*res));
+}
+
+void om_unlock_result_add(struct om_unlock_result *res, const char *name,
+			  long long size, enum om_verdict verdict,
+			  const char *virus, const char *findings)
+{
+	struct om_unlock_entry *e;
+
+	res->entries = om_realloc(res->entries, (res->entry_count + 1) * sizeof(*e));
+	e = &res->entries[res->entry_count++];
+	e->name = om_strdup(name);
+	e->size = size;
+	e->verdict = verdict;
+	e->virus = om_strdup_or_null(virus);
+	e->findings = om_strdup(findings != NULL ? findings : "");
+}
+
+void om_proto_encode_unlock_request(const struct om_unlock_request *req,
+				    struct om_buf *out)
+{
+	size_t at = om_frame_begin(out, OM_MSG_UNLOCK_REQUEST);
+
+	om_put_str(out, OM_TAG_MAILBOX, req->mailbox);
+	om_put_str(out, OM_TAG_UNLOCK_NAME, req->name);
+	om_put_str(out, OM_TAG_UNLOCK_PASSWORD, req->password);
+	if (req->member >= 0)
+		om_put_number(out, OM_TAG_UNLOCK_MEMBER, req->member);
+	om_put_field(out, OM_TAG_UNLOCK_DATA, req->data, req->data_len);
+	om_frame_end(out, at);
+}
+
+void om_proto_encode_unlock_result(const struct om_unlock_result *res,
+				   struct om_buf *out)
+{
+	size_t at = om_frame_begin(out, OM_MSG_UNLOCK_RESULT), i;
+	struct om_buf entry;
+
+	om_put_str(out, OM_TAG_UNLOCK_STATUS, om_unlock_status_name(res->status));
+	om_put_str(out, OM_TAG_UNLOCK_KIND, res->kind);
+	om_buf_init(&entry);
+	for (i = 0; i < res->entry_count; i++) {
+		const struct om_unlock_entry *e = &res->entries[i];
+
+		om_buf_reset(&entry);
+		om_put_str(&entry, OM_TAG_ENTRY_NAME, e->name);
+		om_put_number(&entry, OM_TAG_ENTRY_SIZE, e->size);
+		om_put_str(&entry, OM_TAG_ENTRY_VERDICT, om_verdict_name(e->verdict));
+		om_put_str(&entry, OM_TAG_ENTRY_VIRUS, e->virus);
+		om_put_str(&entry, OM_TAG_ENTRY_FINDINGS, e->findings);
+		om_put_field(out, OM_TAG_UNLOCK_ENTRY, entry.data, entry.len);
+	}
+	om_buf_free(&entry);
+	if (res->data != NULL)
+		om_put_field(out, OM_TAG_UNLOCK_DATA, res->data, res->data_len);
+	om_frame_end(out, at);
+}
+
+int om_proto_decode_unlock_request(char *body, size_t len,
+				   struct om_unlock_request *req_r, char **error_r)
+{
+	struct om_field_reader r = { (const unsigned char *)body, len, 0, 0 };
+	const char *v;
+	size_t vlen;
+	uint16_t tag;
+	long long n;
+	int ret, got_data = 0;
+
+	memset(req_r, 0, sizeof(*req_r));
+	req_r->frame = body;
+	req_r->member = -1;
+	while ((ret = om_field_next(&r, &tag, &v, &vlen, error_r)) > 0) {
+		switch (tag) {
+		case OM_TAG_MAILBOX:
+			ret = om_field_text_once(&r, tag, v, vlen, &req_r->mailbox, error_r);
+			break;
+		case OM_TAG_UNLOCK_NAME:
+			ret = om_field_text_once(&r, tag, v, vlen, &req_r->name, error_r);
+			break;
+		case OM_TAG_UNLOCK_PASSWORD:
+			ret = om_field_text_once(&r, tag, v, vlen, &req_r->password, error_r);
+			break;
+		case OM_TAG_UNLOCK_MEMBER:
+			ret = om_field_number(&r, tag, v, vlen, &n, error_r);
+			if (ret == 0 && n >= OM_UNLOCK_MAX_ENTRIES) {
+				*error_r = om_strdup("member index out of range");
+				ret = -1;
+			}
+			if (ret == 0)
+				req_r->member = (long)n;
+			break;
+		case OM_TAG_UNLOCK_DATA:
+			ret = om_field_once(&r, tag, error_r);
+			req_r->data = v;
+			req_r->data_len = vlen;
+			got_data = 1;
+			break;
+		default:
+			*error_r = om_asprintf("unknown field %u in unlock request", tag);
+			ret = -1;
+		}
+		if (ret < 0)
+			break;
+	}
+	if (ret == 0 && (req_r->mailbox == NULL || req_r->name == NULL ||
+			 req_r->password == NULL || !got_data)) {
+		*error_r = om_strdup("unlock request lacks mailbox, name, password or data");
+		ret = -1;
+	}
+	if (ret < 0) {
+		om_unlock_request_free(req_r);
+		return -1;
+	}
+	return 0;
+}
+
+static int om_decode_unlock_entry(const char *value, size_t len,
+				  struct om_unlock_entry *e, char **error_r)
+{
+	struct om_field_reader r = { (const unsigned char *)value, len, 0, 0 };
+	const char *v;
+	size_t vlen;
+	uint16_t tag;
+	int ret;
+
+	while ((ret = om_field_next(&r, &tag, &v, &vlen, error_r)) > 0) {
+		switch (tag) {
+		case OM_TAG_ENTRY_NAME:
+			ret = om_field_text_once(&r, tag, v, vlen, &e->name, error_r);
+			break;
+		case OM_TAG_ENTRY_VIRUS:
+			ret = om_field_text_once(&r, tag, v, vlen, &e->virus, error_r);
+			break;
+		case OM_TAG_ENTRY_FINDINGS:
+			ret = om_field_text_once(&r, tag, v, vlen, &e->findings, error_r);
+			break;
+		case OM_TAG_ENTRY_SIZE:
+			ret = om_field_number(&r, tag, v, vlen, &e->size, error_r);
+			break;
+		case OM_TAG_ENTRY_VERDICT:
+			ret = om_field_verdict(&r, tag, v, vlen, &e->verdict, error_r);
+			break;
+		default:
+			*error_r = om_asprintf("unknown field %u in unlock entry", tag);
+			ret = -1;
+		}
+		if (ret < 0)
+			return -1;
+	}
+	if (ret == 0 && (e->name == NULL || e->verdict == OM_VERDICT_NONE ||
+			 e->verdict == OM_VERDICT_SPAM)) {
+		*error_r = om_strdup("unlock entry lacks name or verdict");
+		return -1;
+	}
+	if (ret == 0 && e->findings == NULL)
+		e->findings = om_strdup("");
+	return ret;
+}
+
+int om_proto_decode_unlock_result(const char *body, size_t len,
+				  struct om_unlock_result *res_r, char **error_r)
+{
+	struct om_field_reader r = { (const unsigned char *)body, len, 0, 0 };
+	struct om_unlock_entry *e;
+	char *word = NULL;
+	const char *v;
+	size_t vlen;
+	uint16_t tag;
+	int ret;
+
+	memset(res_r, 0, sizeof(*res_r));
+	while ((ret = om_field_next(&r, &tag, &v, &vlen, error_r)) > 0) {
+		switch (tag) {
+		case OM_TAG_UNLOCK_STATUS:
+			ret = om_field_word(&r, tag, v, vlen, &word, error_r);
+			if (ret == 0 && om_unlock_status_parse(word, &res_r->status) < 0) {
+				*error_r = om_field_unknown("unlock status", word);
+				ret = -1;
+			}
+			free(word);
+			word = NULL;
+			break;
+		case OM_TAG_UNLOCK_KIND:
+			ret = om_field_text_once(&r, tag, v, vlen, &res_r->kind, error_r);
+			break;
+		case OM_TAG_UNLOCK_ENTRY:
+			if (res_r->entry_count >= OM_UNLOCK_MAX_ENTRIES) {
+				*error_r = om_strdup("too many unlock entries");
+				ret = -1;
+				break;
+			}
+			res_r->entries = om_realloc(res_r->entries,
+						    (res_r->entry_count + 1) * sizeof(*e));
+			e = &res_r->entries[res_r->entry_count++];
+			memset(e, 0, sizeof(*e));
+			ret = om_decode_unlock_entry(v, vlen, e, error_r);
+			break;
+		case OM_TAG_UNLOCK_DATA:
+			ret = om_field_blob_once(&r, tag, v, vlen, &res_r->data,
+						 &res_r->data_len, error_r);
+			break;
+		default:
+			*error_r = om_asprintf("unknown field %u in unlock result", tag);
+			ret = -1;
+		}
+		if (ret < 0)
+			break;
+	}
+	if (ret == 0 && res_r->status == OM_UNLOCK_NONE) {
+		*error_r = om_strdup("unlock result lacks its status");
+		ret = -1;
+	}
+	if (ret < 0) {
+		om_unlock_result_free(res_r);
+		return -1;
+	}
+	return 0;
+}
+
+int om_scand_unlock(const char *socket_path, int timeout_ms,
+		    const struct om_unlock_request *req,
+		    struct om_unlock_result *res_r, char **error_r)
+{
+	uint64_t deadline = om_now_ms() + (uint64_t)timeout_ms;
+	char *body = NULL, *text = NULL, *error = NULL;
+	struct om_buf frame;
+	uint16_t type;
+	size_t len;
+	int fd, ret;
+
+	fd = om_scand_connect(socket_path, error_r);
+	if (fd < 0)
+		return OM_SCAND_UNAVAILABLE;
+	om_buf_init(&frame);
+	om_proto_encode_unlock_request(req, &frame);
+	ret = om_write_until(fd, frame.data, frame.len, deadline, &error);
+	explicit_bzero(frame.data, frame.len);
+	om_buf_free(&frame);
+	if (ret < 0) {
+		ret = OM_SCAND_UNAVAILABLE;
+	} else {
+		ret = om_read_frame_until(fd, deadline, (size_t)1 << 31, &type, &body,
+					  &len, &error);
+		if (ret == 0)
+			error = om_strdup("scand closed the connection without an answer");
+		if (ret <= 0) {
+			ret = ret == -2 ? OM_SCAND_BAD_ANSWER : OM_SCAND_UNAVAILABLE;
+		} else if (type == OM_MSG_UNLOCK_RESULT) {
+			ret = om_proto_decode_unlock_result(body, len, res_r, &error) < 0 ?
+				OM_SCAND_BAD_ANSWER : 0;
+		} else if (type == OM_MSG_ERROR) {
+			ret = om_proto_decode_error(body, len, &text, &error) < 0 ?
+				OM_SCAND_BAD_ANSWER : OM_SCAND_UNAVAILABLE;
+			if (ret == OM_SCAND_UNAVAILABLE)
+				error = om_asprintf("scand: %s", text);
+			free(text);
+		} else {
+			error = om_asprintf("unexpected frame type %u", type);
+			ret = OM_SCAND_BAD_ANSWER;
+		}
+	}
+	if (body != NULL) {
+		explicit_bzero(body, len);
+		free(body);
+	}
 	close(fd);
 	if (ret < 0) {
 		*error_r = om_asprintf("scand %s: %s", socket_path, error);

@@ -20,7 +20,7 @@
 #include "lib/values.h"
 
 #define OM_PROTO_MAGIC "OMSC"
-#define OM_PROTO_VERSION 6
+#define OM_PROTO_VERSION 7
 #define OM_PROTO_HEADER_SIZE 12
 /* Largest body besides the message itself (envelope, parts, texts). */
 #define OM_PROTO_OVERHEAD (4 * 1024 * 1024)
@@ -41,6 +41,12 @@ enum om_proto_type {
 	   SYNC_RESULT once the next scan scores with the new table */
 	OM_MSG_SYNC_REQUEST = 8,
 	OM_MSG_SYNC_RESULT = 9,
+	/* omamori-web's "open it with its password" (issue 16, v7): an
+	   isolated file's bytes and the password its recipient typed;
+	   scand opens, scans and analyses it (doc/attachments.md
+	   "Unlocking"), and answers what is inside, or one clean member */
+	OM_MSG_UNLOCK_REQUEST = 10,
+	OM_MSG_UNLOCK_RESULT = 11,
 };
 
 /* what a scan request asks for (its checks field; absent: virus only) */
@@ -186,6 +192,69 @@ int om_scand_scan(const char *socket_path, int timeout_ms,
    req->mailbox.  0, or an om_scand_failure with *error_r. */
 int om_scand_learn(const char *socket_path, int timeout_ms,
 		   const struct om_scan_request *req, char **error_r);
+
+/* ---- unlocking an isolated file (OM_MSG_UNLOCK_*) ---- */
+
+/* How far the password went. */
+enum om_unlock_status {
+	OM_UNLOCK_NONE = 0,	/* never on the wire */
+	OM_UNLOCK_OPENED,	/* "opened": the entries say what is inside */
+	OM_UNLOCK_WRONG,	/* "wrong-password" */
+	OM_UNLOCK_UNSUPPORTED,	/* "unsupported": not a kind scand can open */
+};
+const char *om_unlock_status_name(enum om_unlock_status status);
+
+#define OM_UNLOCK_MAX_ENTRIES 2000
+
+struct om_unlock_request {
+	char *mailbox;
+	char *name;		/* the file's name (decoded UTF-8) */
+	char *password;
+	long member;		/* -1: list; else the entry whose bytes are wanted */
+	const char *data;	/* not owned (frame or caller) */
+	size_t data_len;
+	char *frame;		/* owned frame body after decode */
+};
+
+struct om_unlock_entry {
+	char *name;		/* member name ("docs/a.txt"), or the file's own */
+	long long size;
+	enum om_verdict verdict;	/* clean, virus or unscanned */
+	char *virus;		/* may be NULL */
+	/* the analysis's findings, one a line: NAME TAB where TAB reason-ja
+	   TAB reason-en (the isolated_files row's format); "" none */
+	char *findings;
+};
+
+struct om_unlock_result {
+	enum om_unlock_status status;
+	char *kind;		/* "zip", "7z", "pdf", ... (may be NULL) */
+	struct om_unlock_entry *entries;
+	size_t entry_count;
+	char *data;		/* the member asked for, when it is clean */
+	size_t data_len;
+};
+
+void om_unlock_request_free(struct om_unlock_request *req);
+void om_unlock_result_free(struct om_unlock_result *res);
+/* Adds an entry (strings copied; virus may be NULL). */
+void om_unlock_result_add(struct om_unlock_result *res, const char *name,
+			  long long size, enum om_verdict verdict,
+			  const char *virus, const char *findings);
+void om_proto_encode_unlock_request(const struct om_unlock_request *req,
+				    struct om_buf *out);
+void om_proto_encode_unlock_result(const struct om_unlock_result *res,
+				   struct om_buf *out);
+/* decode_unlock_request takes ownership of body. */
+int om_proto_decode_unlock_request(char *body, size_t len,
+				   struct om_unlock_request *req_r, char **error_r);
+int om_proto_decode_unlock_result(const char *body, size_t len,
+				  struct om_unlock_result *res_r, char **error_r);
+/* Client half: asks scand to open req's file with its password.  0 with
+   *res_r filled (its status never none), or an om_scand_failure. */
+int om_scand_unlock(const char *socket_path, int timeout_ms,
+		    const struct om_unlock_request *req,
+		    struct om_unlock_result *res_r, char **error_r);
 
 /* Tells scand that the token table in the store changed and waits until
    it scores with it.  0, or an om_scand_failure with *error_r. */

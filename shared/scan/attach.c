@@ -511,14 +511,21 @@ static int om_att_has_ci(const char *data, size_t len, const char *needle)
 	return 0;
 }
 
-/* 1 if the PDF has a /JavaScript, /JS or /Launch name (#xx escapes in
-   names undone).  Names inside compressed object streams are not seen. */
-static int om_att_pdf_active(const char *data, size_t len)
+#define OM_ATT_PDF_ACTIVE 1	/* /JavaScript, /JS, /Launch */
+#define OM_ATT_PDF_ENCRYPTED 2	/* /Encrypt: strings and streams unreadable */
+
+/* The OM_ATT_PDF_* bits of the names a PDF has (#xx escapes in names
+   undone), in one pass over it.  Names inside compressed object streams
+   are not seen. */
+static int om_att_pdf_names(const char *data, size_t len)
 {
-	static const char *const names[] = { "JavaScript", "JS", "Launch", NULL };
+	static const struct { const char *name; int bit; } names[] = {
+		{ "JavaScript", OM_ATT_PDF_ACTIVE }, { "JS", OM_ATT_PDF_ACTIVE },
+		{ "Launch", OM_ATT_PDF_ACTIVE }, { "Encrypt", OM_ATT_PDF_ENCRYPTED },
+	};
 	char name[32];
 	size_t i, n, k;
-	int hi, lo;
+	int hi, lo, found = 0;
 
 	for (i = 0; i < len; i++) {
 		if (data[i] != '/')
@@ -540,13 +547,20 @@ static int om_att_pdf_active(const char *data, size_t len)
 		}
 		name[n] = '\0';
 		i--;
-		for (k = 0; names[k] != NULL; k++) {
-			if (strcmp(name, names[k]) == 0)
-				return 1;
+		for (k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+			if (strcmp(name, names[k].name) == 0)
+				found |= names[k].bit;
 		}
+		if (found == (OM_ATT_PDF_ACTIVE | OM_ATT_PDF_ENCRYPTED))
+			break;
 	}
-	return 0;
+	return found;
 }
+
+/* An encrypted Office document (OOXML inside an OLE file, ECMA-376
+   "Agile" or "Standard" encryption) has an EncryptedPackage stream. */
+static const char om_att_encpkg_utf16[] =
+	"E\0n\0c\0r\0y\0p\0t\0e\0d\0P\0a\0c\0k\0a\0g\0e\0";
 
 static const char om_att_vba_utf16[] =
 	"_\0V\0B\0A\0_\0P\0R\0O\0J\0E\0C\0T\0";
@@ -562,8 +576,17 @@ static void om_att_content(struct om_att_run *run, const char *where,
 	if (real == OM_TYPE_OLE &&
 	    memmem(data, len, om_att_vba_utf16, sizeof(om_att_vba_utf16) - 1) != NULL)
 		om_att_add(run, OM_ATT_MACRO, where);
-	if (real == OM_TYPE_PDF && om_att_pdf_active(data, len))
-		om_att_add(run, OM_ATT_PDF_JS, where);
+	if (real == OM_TYPE_OLE &&
+	    memmem(data, len, om_att_encpkg_utf16, sizeof(om_att_encpkg_utf16) - 1) != NULL)
+		om_att_add(run, OM_ATT_ENCRYPTED, where);
+	if (real == OM_TYPE_PDF) {
+		int pdf = om_att_pdf_names(data, len);
+
+		if ((pdf & OM_ATT_PDF_ACTIVE) != 0)
+			om_att_add(run, OM_ATT_PDF_JS, where);
+		if ((pdf & OM_ATT_PDF_ENCRYPTED) != 0)
+			om_att_add(run, OM_ATT_ENCRYPTED, where);
+	}
 	if (html && real == OM_TYPE_UNKNOWN) {
 		if (om_att_has_ci(data, len, "<form"))
 			om_att_add(run, OM_ATT_HTML_FORM, where);

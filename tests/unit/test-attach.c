@@ -347,6 +347,24 @@ static void test_active(const struct om_att_rules *rules)
 	analyze(rules, "c.pdf", "application/pdf", pdf_clean, strlen(pdf_clean), NULL, NULL, &rep);
 	TAP_OK(rep.count == 0, "a plain PDF: nothing");
 	om_att_report_free(&rep);
+	{
+		static const char pdf_enc[] = "%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n"
+			"trailer << /Root 1 0 R /Encrypt 2 0 R >>\n%%EOF\n";
+		char ole[1024];
+		static const char pkg[] = "E\0n\0c\0r\0y\0p\0t\0e\0d\0P\0a\0c\0k\0a\0g\0e\0";
+
+		analyze(rules, "d.pdf", "application/pdf", pdf_enc, strlen(pdf_enc), NULL, NULL, &rep);
+		TAP_OK(rep.count == 1 && has(&rep, OM_ATT_ENCRYPTED),
+		       "an encrypted PDF (/Encrypt): ATT_ENCRYPTED alone");
+		om_att_report_free(&rep);
+		memset(ole, 0, sizeof(ole));
+		memcpy(ole, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8);
+		memcpy(ole + 512, pkg, sizeof(pkg) - 1);
+		analyze(rules, "e.xls", "application/vnd.ms-excel", ole, sizeof(ole), NULL, NULL, &rep);
+		TAP_OK(has(&rep, OM_ATT_ENCRYPTED) && !has(&rep, OM_ATT_MACRO),
+		       "an encrypted Office document (EncryptedPackage): ATT_ENCRYPTED");
+		om_att_report_free(&rep);
+	}
 	analyze(rules, "login.html", "text/html", html, strlen(html), NULL, NULL, &rep);
 	TAP_OK(has(&rep, OM_ATT_HTML_FORM) && !has(&rep, OM_ATT_HTML_SCRIPT),
 	       "an HTML file with a form: ATT_HTML_FORM");

@@ -60,7 +60,7 @@ OURS = {
                        "quarantine", "decide", "audit"},
     "dovecot-plugin": {"lib", "crypto", "store", "proto", "notice"},
     "sieve-ext": {"lib", "store", "proto"},
-    "web": {"lib", "crypto", "store", "decide", "notice", "quarantine", "url"},
+    "web": {"lib", "crypto", "store", "decide", "notice", "quarantine", "url", "proto"},
 }
 
 # single files that may use one more layer than their folder: mail/text.c,

@@ -328,11 +328,11 @@ static void test_bad_headers(void)
 				     100, &type, &len, &error) < 0 && strstr(error, "magic"),
 	       "bad magic refused");
 	om_free(&error);
-	TAP_OK(om_proto_parse_header((const unsigned char *)"OMSC\x00\x07\x00\x01\x00\x00\x00\x00",
-				     100, &type, &len, &error) < 0 && strstr(error, "version 7"),
+	TAP_OK(om_proto_parse_header((const unsigned char *)"OMSC\x00\x08\x00\x01\x00\x00\x00\x00",
+				     100, &type, &len, &error) < 0 && strstr(error, "version 8"),
 	       "other version refused");
 	om_free(&error);
-	TAP_OK(om_proto_parse_header((const unsigned char *)"OMSC\x00\x06\x00\x01\x00\x10\x00\x00",
+	TAP_OK(om_proto_parse_header((const unsigned char *)"OMSC\x00\x07\x00\x01\x00\x10\x00\x00",
 				     100, &type, &len, &error) < 0 && strstr(error, "over the limit"),
 	       "oversized body refused");
 	om_free(&error);
@@ -389,7 +389,7 @@ static void test_fragmented_and_pipelined(void)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		abort();
-	if (write(sv[1], "OMSC\x00\x06\x00\x04\x00\x00\x00\x09" "abc", 15) != 15)
+	if (write(sv[1], "OMSC\x00\x07\x00\x04\x00\x00\x00\x09" "abc", 15) != 15)
 		abort();
 	close(sv[1]);
 	TAP_OK(om_proto_read_frame(sv[0], 5000, 1024, &type, &body, &len, &error) < 0 &&
@@ -480,7 +480,7 @@ static void test_client_answers(void)
 	om_buf_init(&body);
 	res_unknown_action(&body);
 	om_buf_init(&b);
-	om_buf_append(&b, "OMSC\x00\x06\x00\x02", 8);
+	om_buf_append(&b, "OMSC\x00\x07\x00\x02", 8);
 	om_buf_append(&b, (const char[]){ 0, 0, 0, (char)body.len }, 4);
 	om_buf_append(&b, body.data, body.len);
 	ret = scan_against(path, b.data, b.len, &res, &error);
@@ -499,7 +499,7 @@ static void test_client_answers(void)
 	       "another protocol version is a bad answer (%s)", error);
 	om_free(&error);
 	/* a frame type that is no answer to a scan */
-	ret = scan_against(path, "OMSC\x00\x06\x00\x05\x00\x00\x00\x00", 12, &res, &error);
+	ret = scan_against(path, "OMSC\x00\x07\x00\x05\x00\x00\x00\x00", 12, &res, &error);
 	TAP_OK(ret == OM_SCAND_BAD_ANSWER && strstr(error, "unexpected frame type 5") != NULL,
 	       "a PONG to a scan is a bad answer (%s)", error);
 	om_free(&error);
@@ -525,7 +525,7 @@ static void test_client_answers(void)
 	put_field(&body, 16, "clean", 5);
 	put_field(&body, 17, "deliver", 7);
 	om_buf_reset(&b);
-	om_buf_append(&b, "OMSC\x00\x06\x00\x02", 8);
+	om_buf_append(&b, "OMSC\x00\x07\x00\x02", 8);
 	om_buf_append(&b, (const char[]){ 0, 0, 0, (char)body.len }, 4);
 	om_buf_append(&b, body.data, body.len);
 	ret = scan_against(path, b.data, b.len, &res, &error);
@@ -539,8 +539,80 @@ static void test_client_answers(void)
 	tap_remove_tree(dir);
 }
 
+/* The unlock frames (v7): a request with every field and a member, a
+   result with entries and a member's bytes, both back as they went. */
+static void test_unlock_round_trip(void)
+{
+	struct om_unlock_request req, got;
+	struct om_unlock_result res, back;
+	struct om_buf b;
+	char *error = NULL, *body;
+	static const char data[] = "PK\003\004\0binary\0";
+
+	memset(&req, 0, sizeof(req));
+	req.mailbox = "alice@example.test";
+	req.name = "docs.zip";
+	req.password = "k8Pw-2026x";
+	req.member = 1;
+	req.data = data;
+	req.data_len = sizeof(data) - 1;
+	om_buf_init(&b);
+	om_proto_encode_unlock_request(&req, &b);
+	body = om_malloc(b.len - OM_PROTO_HEADER_SIZE + 1);
+	memcpy(body, b.data + OM_PROTO_HEADER_SIZE, b.len - OM_PROTO_HEADER_SIZE);
+	TAP_OK(om_proto_decode_unlock_request(body, b.len - OM_PROTO_HEADER_SIZE, &got,
+					      &error) == 0 &&
+	       strcmp(got.mailbox, req.mailbox) == 0 && strcmp(got.name, "docs.zip") == 0 &&
+	       strcmp(got.password, "k8Pw-2026x") == 0 && got.member == 1 &&
+	       got.data_len == req.data_len && memcmp(got.data, data, got.data_len) == 0,
+	       "unlock request round trip (%s)", error != NULL ? error : "ok");
+	om_free(&error);
+	om_unlock_request_free(&got);
+
+	/* without a member: a list request */
+	req.member = -1;
+	om_buf_reset(&b);
+	om_proto_encode_unlock_request(&req, &b);
+	body = om_malloc(b.len - OM_PROTO_HEADER_SIZE + 1);
+	memcpy(body, b.data + OM_PROTO_HEADER_SIZE, b.len - OM_PROTO_HEADER_SIZE);
+	TAP_OK(om_proto_decode_unlock_request(body, b.len - OM_PROTO_HEADER_SIZE, &got,
+					      &error) == 0 && got.member == -1,
+	       "unlock request without a member lists");
+	om_free(&error);
+	om_unlock_request_free(&got);
+
+	memset(&res, 0, sizeof(res));
+	res.status = OM_UNLOCK_OPENED;
+	res.kind = om_strdup("zip");
+	om_unlock_result_add(&res, "eicar.txt", 68, OM_VERDICT_VIRUS, "Eicar-Test", "");
+	om_unlock_result_add(&res, "report.txt", 1530, OM_VERDICT_CLEAN, NULL, "");
+	res.data = om_strdup("bytes");
+	res.data_len = 5;
+	om_buf_reset(&b);
+	om_proto_encode_unlock_result(&res, &b);
+	TAP_OK(om_proto_decode_unlock_result(b.data + OM_PROTO_HEADER_SIZE,
+					     b.len - OM_PROTO_HEADER_SIZE, &back, &error) == 0 &&
+	       back.status == OM_UNLOCK_OPENED && strcmp(back.kind, "zip") == 0 &&
+	       back.entry_count == 2 && back.entries[0].verdict == OM_VERDICT_VIRUS &&
+	       strcmp(back.entries[0].virus, "Eicar-Test") == 0 &&
+	       back.entries[1].size == 1530 && back.entries[1].virus == NULL &&
+	       back.data_len == 5 && memcmp(back.data, "bytes", 5) == 0,
+	       "unlock result round trip (%s)", error != NULL ? error : "ok");
+	om_free(&error);
+	om_unlock_result_free(&back);
+	om_unlock_result_free(&res);
+
+	/* a result without its status is refused */
+	om_buf_reset(&b);
+	TAP_OK(om_proto_decode_unlock_result("", 0, &back, &error) < 0 &&
+	       strstr(error, "status") != NULL, "an unlock result without status is refused");
+	om_free(&error);
+	om_buf_free(&b);
+}
+
 int main(void)
 {
+	test_unlock_round_trip();
 	test_request_round_trip();
 	test_result_round_trip();
 	test_bad_results();

@@ -1,0 +1,210 @@
+#!/usr/bin/python3
+"""A real browser unlocks an isolated encrypted file with its password
+(issue 16 items 3 and 4: 「暗号化された圧縮ファイルはパスワードでページ上で開ける」;
+doc/attachments.md "Unlocking").  Headless Chromium opens the /f/ link of
+the isolation notice scand put in alice's mail.
+
+- an encrypted zip (Info-ZIP's zip -P, made here) holding an EICAR test
+  file and a clean report, its password NOT in the body, so the mail path
+  isolated it as "encrypted, unscannable": a wrong password says so and
+  shows nothing inside; the right one lists both members, the EICAR one
+  as a virus with no download button, the report with one, whose download
+  is byte for byte the report;
+- an encrypted PDF with JavaScript (written here, encrypted by qpdf
+  --encrypt): a wrong password says so; the right one shows the PDF's
+  JavaScript finding, and no download button.
+
+Phone-sized window; screenshots under tests/browser/screenshots/ of the
+build tree (unlock-*.png).  Run with /usr/bin/python3.  TAP."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from omtest import EICAR, mixed_mail, Tap, check, decoded, file_part, run_suite, text_part, wait_mail  # noqa: E402
+from chrome import By, body_text, browser, quit_browser, shot  # noqa: E402
+
+tap = Tap()
+USER = "alice@example.test"
+DOMAIN = "example.test"
+DOWNLOADS = tempfile.mkdtemp(prefix="omamori-downloads-")
+PASSWORD = "k8Pw-2026x"
+
+
+def encrypted_zip(members, password):
+    """A ZipCrypto archive of (name, bytes) made by Info-ZIP's zip -P."""
+    with tempfile.TemporaryDirectory() as d:
+        for name, data in members:
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+        subprocess.run(["zip", "-q", "-P", password, "out.zip"] + [n for n, _ in members],
+                       cwd=d, check=True)
+        with open(os.path.join(d, "out.zip"), "rb") as f:
+            return f.read()
+
+
+def pdf_with_javascript():
+    """A one-page PDF whose open action runs JavaScript (offsets computed)."""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R /OpenAction 4 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+            b"<< /S /JavaScript /JS (app.alert\\('unlock test'\\);) >>"]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for i, body in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    for off in offsets:
+        out += b"%010d 00000 n \n" % off
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return out
+
+
+def encrypted_pdf(data, password):
+    """data encrypted by qpdf (AES-256), user and owner password given."""
+    with tempfile.TemporaryDirectory() as d:
+        src, dst = os.path.join(d, "in.pdf"), os.path.join(d, "out.pdf")
+        with open(src, "wb") as f:
+            f.write(data)
+        subprocess.run(["qpdf", "--encrypt", password, password + "-owner", "256", "--",
+                        src, dst], check=True)
+        with open(dst, "rb") as f:
+            return f.read()
+
+
+def link_of(st, m):
+    raw = wait_mail(st, USER, lambda r: m.encode() in r, "mail %s" % m)
+    found = re.findall(r"http://127\.0\.0\.1:\d+/f/[A-Za-z0-9_\-.]+", decoded(raw))
+    check(len(found) == 1, "not one /f/ link in the notice: %r" % decoded(raw)[:800])
+    return found[0]
+
+
+def allow_downloads():
+    try:
+        browser().execute_cdp_cmd("Browser.setDownloadBehavior",
+                                   {"behavior": "allow", "downloadPath": DOWNLOADS})
+    except Exception:
+        browser().execute_cdp_cmd("Page.setDownloadBehavior",
+                                  {"behavior": "allow", "downloadPath": DOWNLOADS})
+
+
+def wait_download(name):
+    target = os.path.join(DOWNLOADS, name)
+    deadline = time.time() + 30
+    while not (os.path.exists(target) and
+               not [n for n in os.listdir(DOWNLOADS) if n.endswith(".crdownload")]):
+        check(time.time() < deadline, "no %s in %s: %r" % (name, DOWNLOADS, os.listdir(DOWNLOADS)))
+        time.sleep(0.2)
+    return target
+
+
+def unlock(password, name):
+    """Types password in the page's form, presses 「開いて検査する」."""
+    forms = browser().find_elements(By.ID, "iso-unlock")
+    check(len(forms) == 1, "no password form on the page: %r" % body_text()[:600])
+    field = browser().find_element(By.ID, "iso-password")
+    field.clear()
+    field.send_keys(password)
+    button = browser().find_element(By.ID, "iso-unlock-button")
+    check(button.text == "開いて検査する", "the unlock button says %r" % button.text)
+    button.click()
+    shot(name)
+    return body_text()
+
+
+def member_row(name):
+    rows = [r for r in browser().find_elements(By.CSS_SELECTOR, "tr.member")
+            if r.find_element(By.CSS_SELECTOR, "td.m-name").text == name]
+    check(len(rows) == 1, "not one row for %s: %r" % (name, body_text()[:800]))
+    return rows[0]
+
+
+@tap.case
+def encrypted_zip_opens_with_its_password(st):
+    m = uuid.uuid4().hex
+    report = ("quarterly figures %s\n" % m).encode() * 30
+    data = encrypted_zip([("eicar.txt", EICAR), ("report.txt", report)], PASSWORD)
+    st.send(mixed_mail(m, [text_part("資料を送ります。パスワードは別途お送りします。".encode()),
+                           file_part(b"docs.zip", data)], to=USER, subject="unlock"), [USER])
+    state["zip"] = link = link_of(st, m)
+    browser().get(link)
+    shot("unlock-1-zip-page")
+    page = body_text()
+    check("docs.zip" in page and "パスワード" in page, "zip page: %r" % page[:800])
+    page = unlock("wrong-" + PASSWORD, "unlock-2-zip-wrong")
+    check("パスワードが違います" in page and "report.txt" not in page and
+          "eicar.txt" not in page, "wrong password: %r" % page[:800])
+    page = unlock(PASSWORD, "unlock-3-zip-opened")
+    check("暗号化ファイルの中身" in page, "opened page: %r" % page[:800])
+    virus = member_row("eicar.txt")
+    check("ウイルスが見つかりました" in virus.text and "eicar" in virus.text.lower(),
+          "EICAR member: %r" % virus.text)
+    check(virus.find_elements(By.TAG_NAME, "button") == [] and
+          "ダウンロードできません" in virus.text, "the EICAR member offers a download")
+    clean = member_row("report.txt")
+    check("問題は見つかりませんでした" in clean.text, "report member: %r" % clean.text)
+    buttons = clean.find_elements(By.TAG_NAME, "button")
+    check(len(buttons) == 1 and buttons[0].text == "ダウンロード",
+          "report's buttons: %r" % [b.text for b in buttons])
+    allow_downloads()
+    buttons[0].click()
+    with open(wait_download("report.txt"), "rb") as f:
+        got = f.read()
+    shot("unlock-4-zip-downloaded")
+    check(got == report, "downloaded %d bytes, not the member's %d" % (len(got), len(report)))
+    check(not os.path.exists(os.path.join(DOWNLOADS, "eicar.txt")), "the EICAR member was saved")
+
+
+@tap.case
+def member_download_of_the_virus_is_refused(st):
+    """A forged POST for the EICAR member (index 0) with the right password
+    and a fresh CSRF value: 403, no bytes."""
+    browser().get(state["zip"])
+    unlock(PASSWORD, "unlock-5-zip-again")
+    form = member_row("report.txt").find_element(By.TAG_NAME, "form")
+    browser().execute_script(
+        "arguments[0].querySelector('input[name=member]').value = '0';", form)
+    form.find_element(By.TAG_NAME, "button").click()
+    time.sleep(1)
+    shot("unlock-6-virus-refused")
+    page = body_text()
+    check("ダウンロードできません" in page, "forged member POST: %r" % page[:600])
+    check(not os.path.exists(os.path.join(DOWNLOADS, "eicar.txt")), "the EICAR member was saved")
+
+
+@tap.case
+def encrypted_pdf_with_javascript_has_no_download(st):
+    m = uuid.uuid4().hex
+    data = encrypted_pdf(pdf_with_javascript(), PASSWORD)
+    st.send(mixed_mail(m, [text_part(b"the contract"), file_part(b"contract.pdf", data)],
+                       to=USER, subject="unlock pdf"), [USER])
+    browser().get(link_of(st, m))
+    shot("unlock-7-pdf-page")
+    page = unlock("wrong-" + PASSWORD, "unlock-8-pdf-wrong")
+    check("パスワードが違います" in page, "wrong PDF password: %r" % page[:800])
+    page = unlock(PASSWORD, "unlock-9-pdf-opened")
+    row = member_row("contract.pdf")
+    check("開くと動く JavaScript や起動の指示を含む PDF です" in row.text,
+          "PDF row: %r" % row.text)
+    check(row.find_elements(By.TAG_NAME, "button") == [] and
+          "ダウンロードできません" in row.text, "the PDF with JavaScript offers a download")
+
+
+state = {}
+
+if __name__ == "__main__":
+    try:
+        rc = run_suite(tap, subscribe=[USER],
+                       setup=[("domain", "set", DOMAIN, "attachments", "on")])
+    finally:
+        quit_browser()
+        shutil.rmtree(DOWNLOADS, ignore_errors=True)
+    sys.exit(rc)
