@@ -116,16 +116,28 @@ static const char *scand_action_word(int v)
 	return om_action_name((enum om_action)v);
 }
 
+static const char *scand_spam_action_word(int v)
+{
+	return om_spam_action_name((enum om_spam_action)v);
+}
+
 static void scand_metrics_register(struct scand *scand)
 {
 	struct scand_metrics *m = &scand->metrics;
 	size_t nverdicts = scand_metrics_names(m->verdicts, scand_verdict_word);
 	size_t nactions = scand_metrics_names(m->actions, scand_action_word);
+	size_t nspam = scand_metrics_names(m->spam_actions, scand_spam_action_word);
 
 	m->registry = om_metrics_new();
 	m->messages = om_metrics_counter(m->registry, "omamori_scand_messages_total",
 		"Messages scanned, by verdict and by the action the delivery takes.",
 		"verdict", m->verdicts, nverdicts, "action", m->actions, nactions);
+	/* a spam's action above is the delivery's (deliver: the plugin then
+	   files it as the mailbox says); what the mailbox said is here */
+	m->spam = om_metrics_counter(m->registry, "omamori_scand_spam_actions_total",
+		"Spam verdicts, by the mailbox's spam action (deliver, tag, header, "
+		"quarantine).",
+		"action", m->spam_actions, nspam, NULL, NULL, 0);
 	m->errors = om_metrics_counter(m->registry, "omamori_scand_scan_errors_total",
 		"Scans answered with an error (the delivery retries).",
 		NULL, NULL, 0, NULL, NULL, 0);
@@ -192,9 +204,11 @@ void scand_metrics_scan(struct scand *scand, const struct om_scan_result *res,
 {
 	struct scand_metrics *m = &scand->metrics;
 
-	if (res != NULL)
+	if (res != NULL) {
 		om_metric_add(m->messages, (size_t)res->verdict, (size_t)res->action, 1);
-	else
+		if (res->verdict == OM_VERDICT_SPAM)
+			om_metric_add(m->spam, (size_t)res->spam_action, 0, 1);
+	} else
 		om_metric_add(m->errors, 0, 0, 1);
 	om_metric_observe_us(m->duration, us);
 }

@@ -68,6 +68,7 @@ struct om_metrics_server;
 struct scand_metrics {
 	struct om_metrics *registry;
 	struct om_metric *messages;	/* {verdict, action} */
+	struct om_metric *spam;		/* {action}: the mailbox's spam action */
 	struct om_metric *errors;	/* scans answered with an error */
 	struct om_metric *duration;	/* seconds, a histogram */
 	struct om_metrics_server *server;
@@ -75,6 +76,7 @@ struct scand_metrics {
 	_Atomic unsigned int busy;	/* workers serving a request */
 	const char *verdicts[SCAND_METRICS_LABELS];
 	const char *actions[SCAND_METRICS_LABELS];
+	const char *spam_actions[SCAND_METRICS_LABELS];
 };
 
 struct scand {

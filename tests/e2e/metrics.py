@@ -6,8 +6,8 @@ Each URL of tests/stack's METRICS_URLS parses with prometheus_client's text
 parser (Debian's python3-prometheus-client: run with /usr/bin/python3) and
 holds its metrics, with no address in any label.  Known mail moves the
 counters by exactly what it should: a clean message, an EICAR attachment
-and a block-listed From (spam to Quarantine) are one scan each, by verdict
-and action, and the latency histogram counts three more; a sender on the
+and a block-listed From (spam: delivered by scand's action, to Quarantine
+by the mailbox's spam action) are one scan each, by verdict and action, and the latency histogram counts three more; a sender on the
 block list is one REJECT at RCPT and the three delivered messages three
 DUNNO answers each (RCPT, DATA, END-OF-MESSAGE); a click through the gate
 is one allowed click.  A POST or another path is refused (405, 404), and a
@@ -123,8 +123,13 @@ def known_mail_moves_the_counters_by_exactly_its_count(st):
     M = "omamori_scand_messages_total"
     moved = {(dict(l)["verdict"], dict(l)["action"]): after[(n, l)] - before.get((n, l), 0)
              for (n, l) in after if n == M and after[(n, l)] != before.get((n, l), 0)}
-    check(moved == {("clean", "deliver"): 1, ("virus", "strip"): 1, ("spam", "quarantine"): 1},
+    # a spam's delivery action is deliver: the plugin files it where the
+    # mailbox's spam action says (quarantine here)
+    check(moved == {("clean", "deliver"): 1, ("virus", "strip"): 1, ("spam", "deliver"): 1},
           "scans by verdict and action: %r" % moved)
+    for action, n in (("quarantine", 1), ("deliver", 0), ("tag", 0), ("header", 0)):
+        d = delta("omamori_scand_spam_actions_total", action=action)
+        check(d == n, "spam action %s moved by %r" % (action, d))
     check(delta("omamori_scand_scan_duration_seconds_count") == 3,
           "the histogram counts %r scans" % delta("omamori_scand_scan_duration_seconds_count"))
     check(delta("omamori_scand_scan_duration_seconds_bucket", le="+Inf") == 3, "+Inf bucket")
