@@ -152,7 +152,6 @@ struct policyd {
 	   endpoint's thread reads them */
 	struct om_metrics *metrics;
 	struct om_metric *m_requests;	/* {action} */
-	struct om_metric *m_spf;	/* {result}: evaluated, cached */
 	struct om_metrics_server *metrics_server;
 	const char *kinds[OM_POLICY_KIND_COUNT];
 };
@@ -606,6 +605,7 @@ static int policyd_spf_open(struct policyd *d, const struct om_config *config,
 		return -1;
 	}
 	fresh.cache = om_hash_new(1024);
+	fresh.m_spf = d->spf.m_spf;	/* the metrics outlive a reload */
 	policyd_spf_close(&d->spf);
 	d->spf = fresh;
 	if (d->spf.spf != NULL)
