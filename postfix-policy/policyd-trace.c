@@ -223,6 +223,11 @@ queue_id:
 	}
 }
 
+size_t policyd_trace_pending(struct policyd_trace *trace)
+{
+	return om_events_pending(trace->ready);
+}
+
 int policyd_trace_due(struct policyd_trace *trace)
 {
 	return om_events_pending(trace->ready) >= OM_EVENTS_FLUSH_COUNT;

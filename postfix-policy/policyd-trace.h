@@ -18,6 +18,8 @@ void policyd_trace_free(struct policyd_trace **trace);
 void policyd_trace_answer(struct policyd_trace *trace,
 			  const struct om_policy_request *req,
 			  const struct om_policy_decision *dec, time_t now);
+/* Answers waiting to be written (for the metrics' scrape: any thread). */
+size_t policyd_trace_pending(struct policyd_trace *trace);
 /* 1 when a batch is due (OM_EVENTS_FLUSH_COUNT events wait). */
 int policyd_trace_due(struct policyd_trace *trace);
 /* Writes what waits (final: every message's answers, even those whose

@@ -45,6 +45,8 @@
 #include "decide/policy.h"
 #include "dns/dns.h"
 #include "lib/hash.h"
+#include "metrics/metrics.h"
+#include "metrics/metrics-http.h"
 #include "policyd-trace.h"
 #include "store/events.h"
 #include "store/store.h"
@@ -124,6 +126,7 @@ struct policyd_spf {
 	struct om_spf *spf;
 	struct om_hash *cache;	/* "ip\tdomain\thelo" -> policyd_spf_entry */
 	unsigned long long evaluated, cached;
+	struct om_metric *m_spf;	/* the same for the metrics */
 };
 
 struct policyd {
@@ -145,6 +148,12 @@ struct policyd {
 	/* the answers for the message trace, written in batches */
 	struct policyd_trace *trace;
 	uint64_t next_trace;	/* monotonic ms */
+	/* Prometheus metrics (doc/metrics.md): the loop adds to atomics, the
+	   endpoint's thread reads them */
+	struct om_metrics *metrics;
+	struct om_metric *m_requests;	/* {action} */
+	struct om_metrics_server *metrics_server;
+	const char *kinds[OM_POLICY_KIND_COUNT];
 };
 
 /* ---- listeners ---- */
@@ -552,11 +561,13 @@ static enum om_ar_result policyd_spf_check(void *context, const char *ip,
 	entry = keyed ? om_hash_get(ps->cache, key) : NULL;
 	if (entry != NULL && entry->expires > now) {
 		ps->cached++;
+		om_metric_add(ps->m_spf, 1, 0, 1);
 		snprintf(why, why_size, "cached");
 		return entry->result;
 	}
 	result = om_spf_check(ps->spf, ip, helo, sender, why, why_size);
 	ps->evaluated++;
+	om_metric_add(ps->m_spf, 0, 0, 1);
 	if (!keyed || result == OM_AR_TEMPERROR)
 		return result;
 	if (om_hash_count(ps->cache) >= POLICYD_SPF_CACHE_MAX) {
@@ -594,6 +605,7 @@ static int policyd_spf_open(struct policyd *d, const struct om_config *config,
 		return -1;
 	}
 	fresh.cache = om_hash_new(1024);
+	fresh.m_spf = d->spf.m_spf;	/* the metrics outlive a reload */
 	policyd_spf_close(&d->spf);
 	d->spf = fresh;
 	if (d->spf.spf != NULL)
@@ -693,6 +705,7 @@ static int policyd_handle_input(struct policyd *d, struct policyd_conn *c)
 		om_policy_action_text(&dec, &c->out);
 		om_buf_append(&c->out, "\n\n", 2);
 		d->requests++;
+		om_metric_add(d->m_requests, (size_t)dec.kind, 0, 1);
 		policyd_conn_touch(c, policyd_now());
 		memmove(c->buf, c->buf + used, c->len - used);
 		c->len -= used;
@@ -947,10 +960,58 @@ static void policyd_loop(struct policyd *d)
 	}
 }
 
+static int policyd_gauge_trace(void *context, double *value_r)
+{
+	struct policyd *d = context;
+	size_t n = policyd_trace_pending(d->trace);
+
+	*value_r = (double)n;
+	return 0;
+}
+
+/* The registry; its endpoint is started by policyd_setup. */
+static void policyd_metrics_register(struct policyd *d)
+{
+	static const char *const spf_sources[] = { "evaluated", "cached" };
+	size_t i;
+
+	for (i = 0; i < OM_POLICY_KIND_COUNT; i++)
+		d->kinds[i] = om_policy_kind_name((enum om_policy_kind)i);
+	d->metrics = om_metrics_new();
+	d->m_requests = om_metrics_counter(d->metrics, "omamori_policyd_requests_total",
+		"Policy requests answered, by the action answered.",
+		"action", d->kinds, OM_POLICY_KIND_COUNT, NULL, NULL, 0);
+	d->spf.m_spf = om_metrics_counter(d->metrics, "omamori_policyd_spf_checks_total",
+		"SPF results given at DATA: evaluated now, or from the cache.",
+		"source", spf_sources, OM_N_ELEMENTS(spf_sources), NULL, NULL, 0);
+	(void)om_metrics_gauge(d->metrics, "omamori_policyd_trace_queue_depth",
+		"Message-trace events waiting for their batch write.",
+		policyd_gauge_trace, d);
+}
+
+/* Serves the registry on fd (om_metrics_listen's ret: -2 could not bind,
+   error says why and is freed here). */
+static void policyd_metrics_start(struct policyd *d, int ret, int fd, char *error)
+{
+	policyd_metrics_register(d);
+	if (ret == -2) {
+		om_log_error("policyd_metrics_listen: %s: running without metrics", error);
+		free(error);
+		return;
+	}
+	if (fd < 0)
+		return;
+	if (om_metrics_serve(d->metrics, fd, &d->metrics_server, &error) < 0) {
+		om_log_error("policyd_metrics_listen: %s: running without metrics", error);
+		free(error);
+	}
+}
+
 static void policyd_setup(struct policyd *d, const char *config_path, int foreground __attribute__((unused)))
 {
 	struct epoll_event ev;
 	char *error = NULL;
+	int metrics_fd = -1, metrics_ret = 0;
 	size_t i;
 
 	d->config_path = config_path;
@@ -959,6 +1020,9 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 	om_log_open("omamori-policyd", strcmp(d->config->log, "syslog") == 0);
 	if ((d->signal_fd = om_daemon_signalfd(&error)) < 0 ||
 	    policyd_listen_all(d, &error) < 0 ||
+	    (metrics_ret = om_metrics_listen(d->config->policyd_metrics_listen,
+					     d->config->metrics_allow_remote,
+					     &metrics_fd, &error)) == -1 ||
 	    policyd_fit_open_files(d, d->config, 1, &error) < 0 ||
 	    om_daemon_drop_privileges(d->config->policyd_user, &error) < 0 ||
 	    om_store_open(d->config->store_path, 0, d->config->store_busy_timeout_ms,
@@ -966,6 +1030,8 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 		om_fatal("%s", error);
 	d->policy = om_policy_new();
 	d->trace = policyd_trace_new();
+	policyd_metrics_start(d, metrics_ret, metrics_fd, error);
+	error = NULL;
 	om_policy_set_outbound_filter(d->policy, d->config->outbound_filter);
 	om_policy_set_outbound_inline(d->policy, d->config->outbound_inline != 0);
 	om_policy_set_brake(d->policy, d->config->brake_filter,
@@ -1026,6 +1092,7 @@ int main(int argc, char **argv)
 	policyd_remove_sockets(&d);
 	for (i = 0; i < d.listen_count; i++)
 		free(d.listeners[i].spec);
+	om_metrics_server_stop(&d.metrics_server);
 	policyd_save(&d, 1);
 	policyd_trace_flush(d.trace, d.store, time(NULL), 1);
 	policyd_trace_free(&d.trace);
@@ -1033,6 +1100,7 @@ int main(int argc, char **argv)
 		    "the cache); rate counters saved", d.requests, d.spf.evaluated,
 		    d.spf.cached);
 	om_policy_free(&d.policy);
+	om_metrics_free(&d.metrics);
 	policyd_spf_close(&d.spf);
 	om_store_close(&d.store);
 	om_config_free(&d.config);

@@ -222,6 +222,8 @@ static void scand_start(struct scand_main *m, const char *config_path,
 	om_mime_global_init();
 	if (scand_engines_init(&m->scand.engines, m->scand.config, &error) < 0)
 		om_fatal("%s", error);
+	/* before the privilege drop; a value that is not loopback stops here */
+	scand_metrics_listen(&m->scand);
 	/* only root, scand_user and its group may connect (Dovecot's mail
 	   processes get the group through mail_access_groups); each request
 	   kind is checked against the peer's credentials as well (workers.c) */
@@ -261,6 +263,7 @@ static void scand_start(struct scand_main *m, const char *config_path,
 	if (scand_classifier_init(&m->scand.classifier, m->scand.config, &error) < 0)
 		om_fatal("%s", error);
 	m->scand.events = om_events_new(OM_EVENTS_BOUND);
+	scand_metrics_start(&m->scand);
 	if (scand_workers_start(&m->scand, &error) < 0 ||
 	    scand_reloader_start(m, &error) < 0)
 		om_fatal("%s", error);
@@ -328,6 +331,7 @@ int main(int argc, char **argv)
 	close(m.listen_fd);
 	(void)unlink(m.scand.config->scand_socket);
 	scand_workers_stop(&m.scand);
+	scand_metrics_stop(&m.scand);
 	scand_trace_flush(&m.scand);
 	om_store_close(&m.scand.trace_store);
 	om_events_free(&m.scand.events);

@@ -6,6 +6,8 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 
 #include "scan/av.h"
 #include "scan/attach.h"
@@ -57,6 +59,26 @@ struct scand_classifier {
 	struct om_store *store;		/* for saves and reloads only */
 };
 
+/* The Prometheus metrics (metrics.c, doc/metrics.md): the registry, the
+   series the workers add to, and the label values they are indexed by. */
+#define SCAND_METRICS_LABELS 16
+struct om_metrics;
+struct om_metric;
+struct om_metrics_server;
+struct scand_metrics {
+	struct om_metrics *registry;
+	struct om_metric *messages;	/* {verdict, action} */
+	struct om_metric *spam;		/* {action}: the mailbox's spam action */
+	struct om_metric *errors;	/* scans answered with an error */
+	struct om_metric *duration;	/* seconds, a histogram */
+	struct om_metrics_server *server;
+	int listen_fd;			/* before it is served, or -1 */
+	_Atomic unsigned int busy;	/* workers serving a request */
+	const char *verdicts[SCAND_METRICS_LABELS];
+	const char *actions[SCAND_METRICS_LABELS];
+	const char *spam_actions[SCAND_METRICS_LABELS];
+};
+
 struct scand {
 	struct om_config *config;
 	/* the web key (web_key_path), read as root: signs the links of the
@@ -83,6 +105,7 @@ struct scand {
 	   with a store handle of its own */
 	struct om_events *events;
 	struct om_store *trace_store;
+	struct scand_metrics metrics;
 	pthread_t *workers;
 	size_t worker_count;
 	volatile sig_atomic_t stopping;
@@ -93,6 +116,15 @@ struct scand {
 void scand_trace_scan(struct scand *scand, const struct om_scan_request *req,
 		      const struct om_scan_result *res, const char *error);
 void scand_trace_flush(struct scand *scand);
+
+/* metrics.c: the listener made as root (a value refused is fatal), the
+   registry and its endpoint once the workers run; a scan's result (res
+   NULL: it failed) and how long it took */
+void scand_metrics_listen(struct scand *scand);
+void scand_metrics_start(struct scand *scand);
+void scand_metrics_scan(struct scand *scand, const struct om_scan_result *res,
+			uint64_t us);
+void scand_metrics_stop(struct scand *scand);
 
 /* engine.c */
 int scand_engines_init(struct scand_engines *engines,

@@ -226,6 +226,16 @@ static void scand_log_failure(const struct om_scan_request *req,
 	free(clean);
 }
 
+/* A monotonic clock in microseconds, for the scan latency histogram. */
+static uint64_t scand_now_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 /* Scans one decoded request; answers a result or an error frame in out. */
 static void scand_handle_scan(struct scand_worker *w,
 			      const struct om_scan_request *req,
@@ -236,10 +246,11 @@ static void scand_handle_scan(struct scand_worker *w,
 	struct scand_engine_ref *ref;
 	struct om_scan_result res;
 	char *lang = NULL, *admin = NULL, *from, *error = NULL;
-	uint64_t start = om_now_ms();
+	uint64_t start = om_now_ms(), start_us = scand_now_us();
 	int ret;
 
 	if (scand_domain_settings(w, req->mailbox, &lang, &admin, &error) < 0) {
+		scand_metrics_scan(w->scand, NULL, scand_now_us() - start_us);
 		scand_log_failure(req, error);
 		om_proto_encode_error(error, out);
 		free(error);
@@ -290,6 +301,7 @@ static void scand_handle_scan(struct scand_worker *w,
 		ret = scand_audit_apply(&w->audit, &set, req, &res, &error);
 	scand_classifier_done(&w->scand->classifier);
 	scand_engines_release(&w->scand->engines, &ref);
+	scand_metrics_scan(w->scand, ret < 0 ? NULL : &res, scand_now_us() - start_us);
 	if (ret < 0) {
 		scand_log_failure(req, error);
 		scand_trace_scan(w->scand, req, NULL, error);
@@ -520,7 +532,9 @@ static void scand_serve_connection(struct scand_worker *w, int fd)
 			break;
 		}
 		om_buf_reset(&out);
+		atomic_fetch_add_explicit(&w->scand->metrics.busy, 1, memory_order_relaxed);
 		ret = scand_handle_frame(w, &peer, type, body, len, &out);
+		atomic_fetch_sub_explicit(&w->scand->metrics.busy, 1, memory_order_relaxed);
 		if (om_proto_write_all(fd, out.data, out.len,
 				       (int)config->scan_timeout_ms, &error) < 0) {
 			om_log_warn("client: answer not sent: %s", error);

@@ -164,6 +164,7 @@ static void web_gate_record(struct web_request *req, const char *mailbox,
 {
 	web_clicks_add(&req->server->clicks, mailbox, url->host, verdict,
 		       (long long)req->now);
+	web_metrics_click(&req->server->metrics, verdict);
 }
 
 /* 1 if the mailbox's domain lets a warned user go on (url-warn-continue). */

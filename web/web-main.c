@@ -451,6 +451,7 @@ int main(int argc, char **argv)
 	om_log_open("omamori-web", strcmp(server.config->log, "syslog") == 0);
 	if ((signal_fd = om_daemon_signalfd(&error)) < 0 ||
 	    (listen_fd = web_main_listen(server.config, &error)) < 0 ||
+	    web_metrics_listen(&server.metrics, server.config, &error) < 0 ||
 	    web_main_drop(server.config->web_user, &error) < 0 ||
 	    web_main_init_locks(&server) < 0 ||
 	    web_main_keys(&server, &error) < 0 ||
@@ -467,11 +468,13 @@ int main(int argc, char **argv)
 	if (web_clicks_start(&server.clicks, server.config, &error) < 0 ||
 	    (http = web_http_start(&server, listen_fd, &error)) == NULL)
 		om_fatal("%s", error);
+	web_metrics_start(&server.metrics);
 	om_log_info("ready: listen=%s threads=%ld rate=%ld/min url=%s",
 		    server.config->web_listen, server.config->web_threads,
 		    server.config->web_rate_limit, server.config->web_url);
 	web_main_loop(&server, signal_fd);
 	web_http_stop(&server, &http);
+	web_metrics_stop(&server.metrics);
 	web_clicks_stop(&server.clicks);
 	web_keys_forget(&server.keys);
 	web_keys_forget(&server.isolate_keys);

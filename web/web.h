@@ -45,6 +45,33 @@ struct web_clicks {
 	struct om_store *store;		/* the writer's own handle */
 };
 
+/* The Prometheus metrics (web-metrics.c, doc/metrics.md). */
+struct om_metrics;
+struct om_metric;
+struct om_metrics_server;
+struct om_store;
+struct web_metrics {
+	const struct om_config *config;
+	struct om_metrics *registry;
+	struct om_metric *clicks;	/* {verdict} */
+	struct om_metrics_server *server;
+	int listen_fd;			/* until served, or -1 */
+	/* read at scrape by the endpoint's one thread, cached */
+	struct om_store *store;
+	time_t read_at;
+	int have;
+	double holds, digests;
+};
+/* The registry and its listener, before the privilege drop: -1 with
+   *error_r for a value refused (not loopback: fatal); an address in use
+   is logged and the web runs without metrics. */
+int web_metrics_listen(struct web_metrics *m, const struct om_config *config,
+		       char **error_r);
+/* Serves it (after daemon(): the thread must be this process's). */
+void web_metrics_start(struct web_metrics *m);
+void web_metrics_click(struct web_metrics *m, enum om_url_verdict verdict);
+void web_metrics_stop(struct web_metrics *m);
+
 struct web_server {
 	struct om_config *config;
 	/* the token keys: replaced on SIGHUP (rotation), read by every
@@ -73,6 +100,7 @@ struct web_server {
 	struct om_url_psl *psl;
 	/* the gate's clicks, recorded in batches (web-clicks.c) */
 	struct web_clicks clicks;
+	struct web_metrics metrics;
 	int stopping;
 };
 

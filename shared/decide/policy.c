@@ -810,6 +810,24 @@ static const char *om_policy_kind_text(enum om_policy_kind kind)
 	return NULL;
 }
 
+const char *om_policy_kind_name(enum om_policy_kind kind)
+{
+	switch (kind) {
+	case OM_POLICY_DUNNO: return "dunno";
+	case OM_POLICY_REJECT_BLOCKED: return "reject_blocked";
+	case OM_POLICY_DEFER_RECIPIENTS: return "defer_recipients";
+	case OM_POLICY_REJECT_SIZE: return "reject_size";
+	case OM_POLICY_REJECT_FIXED_SIZE: return "reject_fixed_size";
+	case OM_POLICY_DEFER_RATE: return "defer_rate";
+	case OM_POLICY_FILTER: return "filter";
+	case OM_POLICY_DEFER_BRAKE: return "defer_brake";
+	case OM_POLICY_PREPEND_AUTH: return "prepend_auth";
+	case OM_POLICY_REJECT_SPF: return "reject_spf";
+	case OM_POLICY_REJECT_INTERNAL_ONLY: return "reject_internal_only";
+	}
+	return NULL;
+}
+
 void om_policy_action_text(const struct om_policy_decision *dec,
 			   struct om_buf *out)
 {

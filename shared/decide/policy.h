@@ -61,6 +61,11 @@ enum om_policy_kind {
 					   on and the recipient is outside */
 };
 
+/* A kind's word for metrics labels ("reject_blocked"; dunno for
+   OM_POLICY_DUNNO), NULL for a value of no kind. */
+const char *om_policy_kind_name(enum om_policy_kind kind);
+#define OM_POLICY_KIND_COUNT (OM_POLICY_REJECT_INTERNAL_ONLY + 1)
+
 /* REJECT_INTERNAL_ONLY's domain and group, at most. */
 #define OM_POLICY_INSIDE_MAX 300
 

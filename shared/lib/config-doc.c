@@ -234,6 +234,21 @@ static const struct {
 	{ "doveadm_socket",
 	  "Dovecot's doveadm server socket omamori-web moves mail through (it is "
 	  "not root); empty: doveadm_path is run." },
+	{ "scand_metrics_listen",
+	  "Where omamori-scand serves its Prometheus metrics (GET /metrics; "
+	  "doc/metrics.md): IPV4:PORT or [IPV6]:PORT, loopback unless "
+	  "metrics_allow_remote; \"\" or off for none.  An address in use is "
+	  "logged and scand runs on without metrics." },
+	{ "policyd_metrics_listen",
+	  "Where omamori-policyd serves its Prometheus metrics, as "
+	  "scand_metrics_listen." },
+	{ "web_metrics_listen",
+	  "Where omamori-web serves its Prometheus metrics, as "
+	  "scand_metrics_listen (a port of its own: web_listen is the proxy's)." },
+	{ "metrics_allow_remote",
+	  "yes lets a *_metrics_listen address be other than loopback (the "
+	  "metrics carry no address, but counts are still the site's own: "
+	  "firewall them); no refuses to start with one." },
 	{ "web_listen",
 	  "Where omamori-web listens: 127.0.0.1:PORT or, better, unix:PATH only "
 	  "the HTTPS proxy's group may use." },

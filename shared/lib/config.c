@@ -32,6 +32,7 @@ static const char *const om_limit_choices[] = { "deliver", "tempfail",
 						      "quarantine", NULL };
 static const char *const om_log_choices[] = { "stderr", "syslog", NULL };
 static const char *const om_lang_choices[] = { "ja", "en", NULL };
+static const char *const om_yesno_choices[] = { "no", "yes", NULL };
 
 #define OFF(f) offsetof(struct om_config, f)
 static const struct om_param om_params[] = {
@@ -117,6 +118,10 @@ static const struct om_param om_params[] = {
 	{ "selftest_timeout", OM_PARAM_LONG, OFF(selftest_timeout), "60", 5, 3600, NULL },
 	{ "selftest_postfix_config", OM_PARAM_STR, OFF(selftest_postfix_config), "", 0, 0, NULL },
 	{ "list_max_entries", OM_PARAM_LONG, OFF(list_max_entries), "300", 1, 100000, NULL },
+	{ "scand_metrics_listen", OM_PARAM_STR, OFF(scand_metrics_listen), "127.0.0.1:9741", 0, 0, NULL },
+	{ "policyd_metrics_listen", OM_PARAM_STR, OFF(policyd_metrics_listen), "127.0.0.1:9742", 0, 0, NULL },
+	{ "web_metrics_listen", OM_PARAM_STR, OFF(web_metrics_listen), "127.0.0.1:9743", 0, 0, NULL },
+	{ "metrics_allow_remote", OM_PARAM_ENUM, OFF(metrics_allow_remote), "no", 0, 0, om_yesno_choices },
 	{ "scand_failure_action", OM_PARAM_ENUM, OFF(scand_failure_action), "tempfail", 0, 0, om_failure_choices },
 	{ "scan_limit_action", OM_PARAM_ENUM, OFF(scan_limit_action), "quarantine", 0, 0, om_limit_choices },
 };

@@ -170,6 +170,13 @@ struct om_config {
 	char *selftest_smtp;
 	long selftest_timeout;
 	char *selftest_postfix_config;
+	/* the Prometheus endpoints (doc/metrics.md): "IPV4:PORT",
+	   "[IPV6]:PORT", or "" / "off"; loopback only unless
+	   metrics_allow_remote (an int of the yes/no choices: 1 yes) */
+	char *scand_metrics_listen;
+	char *policyd_metrics_listen;
+	char *web_metrics_listen;
+	int metrics_allow_remote;
 	enum om_failure_action scand_failure_action;
 	enum om_limit_action scan_limit_action;
 };

@@ -27,6 +27,7 @@
 #include <archive_entry.h>
 #include <clamav.h>
 #include <dirent.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ struct om_av_engine {
 	unsigned long long max_file_size;
 	unsigned long long max_scan_size;
 	unsigned int max_files;
+	long long db_time;	/* om_av_engine_db_time */
 };
 
 /* What one scan met besides its verdict. */
@@ -178,6 +180,60 @@ static int om_av_dir_empty(const char *path)
 	return empty;
 }
 
+/* The newest modification time of path, or of the files in it. */
+static long long om_av_newest_mtime(const char *path)
+{
+	struct dirent *de;
+	struct stat st;
+	long long newest = 0;
+	char *file;
+	DIR *dir;
+
+	if (stat(path, &st) < 0)
+		return 0;
+	if (!S_ISDIR(st.st_mode))
+		return (long long)st.st_mtime;
+	dir = opendir(path);
+	if (dir == NULL)
+		return 0;
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		file = om_asprintf("%s/%s", path, de->d_name);
+		if (stat(file, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (long long)st.st_mtime > newest)
+			newest = (long long)st.st_mtime;
+		free(file);
+	}
+	(void)closedir(dir);
+	return newest;
+}
+
+/* libclamav's database time, else the newest signature file's. */
+static long long om_av_db_time(struct cl_engine *engine, char *const *entries,
+			       size_t n)
+{
+	long long t, m;
+	int err = 0;
+	size_t i;
+
+	t = cl_engine_get_num(engine, CL_ENGINE_DB_TIME, &err);
+	if (err == CL_SUCCESS && t > 0)
+		return t;
+	t = 0;
+	for (i = 0; i < n; i++) {
+		m = om_av_newest_mtime(entries[i]);
+		if (m > t)
+			t = m;
+	}
+	return t;
+}
+
+long long om_av_engine_db_time(const struct om_av_engine *engine)
+{
+	return engine->db_time;
+}
+
 int om_av_engine_load(const char *dirs, const struct om_av_limits *limits,
 		      struct om_av_engine **engine_r, unsigned int *sigs_r,
 		      char **error_r)
@@ -232,6 +288,7 @@ int om_av_engine_load(const char *dirs, const struct om_av_limits *limits,
 		*error_r = om_asprintf("cl_engine_compile: %s", cl_strerror(ret));
 		goto fail;
 	}
+	av->db_time = om_av_db_time(av->engine, entries, n);
 	free(copy);
 	*sigs_r = sigs;
 	*engine_r = av;

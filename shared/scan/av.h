@@ -29,6 +29,10 @@ int om_av_engine_load(const char *dirs, const struct om_av_limits *limits,
 		      struct om_av_engine **engine_r, unsigned int *sigs_r,
 		      char **error_r);
 void om_av_engine_free(struct om_av_engine **engine);
+/* When the loaded signatures were built (unix time): libclamav's database
+   time (the newest .cvd/.cld header), or, for databases without one (plain
+   .ndb/.hdb files), the newest file's modification time; 0 if unknown. */
+long long om_av_engine_db_time(const struct om_av_engine *engine);
 
 enum om_av_result {
 	OM_AV_ERROR = -1,	/* could not scan (*error_r) */

@@ -522,6 +522,11 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 	report->score = report->rules.points;
 }
 
+size_t om_spam_db_tokens(const struct om_spam_db *db)
+{
+	return om_spam_table_count(db->table);
+}
+
 void om_spam_db_counts(const struct om_spam_db *db, long *spam_r, long *ham_r)
 {
 	*spam_r = db->nspam;

@@ -117,6 +117,8 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 			  struct om_spam_report *report);
 
 /* Messages learned so far. */
+/* How many tokens the table holds (the classifier's size). */
+size_t om_spam_db_tokens(const struct om_spam_db *db);
 void om_spam_db_counts(const struct om_spam_db *db, long *spam_r, long *ham_r);
 
 #endif

@@ -159,6 +159,8 @@ struct om_store_backend {
 			      char **error_r);
 	int (*digest_last)(struct om_store *store, const char *mailbox,
 			   long long *created_r, char **error_r);
+	int (*digest_sent_count)(struct om_store *store, long long *count_r,
+				 char **error_r);
 	int (*digest_due)(struct om_store *store, om_store_unlisted_cb *cb,
 			  void *context, char **error_r);
 	int (*correspondent_put)(struct om_store *store,

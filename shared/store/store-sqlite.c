@@ -60,6 +60,7 @@ enum om_stmt_id {
 	OM_SQL_D_SENT,
 	OM_SQL_D_PENDING,
 	OM_SQL_D_LAST,
+	OM_SQL_D_SENT_COUNT,
 	OM_SQL_D_DUE,
 	OM_SQL_C_SAVE,
 	OM_SQL_C_KNOWN,
@@ -274,6 +275,7 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"SELECT id, mailbox, created, sent FROM digests "
 		"WHERE sent = 0 AND created < ?1 ORDER BY id",
 	[OM_SQL_D_LAST] = "SELECT max(created) FROM digests WHERE mailbox = ?1",
+	[OM_SQL_D_SENT_COUNT] = "SELECT count(*) FROM digests WHERE sent > 0",
 	[OM_SQL_D_DUE] =
 		"SELECT q.mailbox, count(*), sum(EXISTS (SELECT 1 FROM correspondents c "
 		"  WHERE c.mailbox = q.mailbox AND c.address = lower(q.sender))) "
@@ -2033,6 +2035,15 @@ static int om_sqlite_digest_last(struct om_store *store, const char *mailbox,
 				created_r, "read the last digest", error_r);
 }
 
+static int om_sqlite_digest_sent_count(struct om_store *store, long long *count_r,
+				       char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+
+	return om_sqlite_number(s, om_sqlite_bind(s, OM_SQL_D_SENT_COUNT, OM_ARG_END),
+				count_r, "count the digests sent", error_r);
+}
+
 static void om_sqlite_unlisted_row(sqlite3_stmt *stmt,
 				   const struct om_sqlite_reader *r)
 {
@@ -3546,6 +3557,7 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.digest_sent = om_sqlite_digest_sent,
 	.digest_pending = om_sqlite_digest_pending,
 	.digest_last = om_sqlite_digest_last,
+	.digest_sent_count = om_sqlite_digest_sent_count,
 	.digest_due = om_sqlite_digest_due,
 	.correspondent_put = om_sqlite_correspondent_put,
 	.correspondent_known = om_sqlite_correspondent_known,

@@ -622,6 +622,13 @@ int om_store_digest_pending(struct om_store *store, long long before,
 	return store->backend->digest_pending(store, before, cb, context, error_r);
 }
 
+int om_store_digest_sent_count(struct om_store *store, long long *count_r,
+			       char **error_r)
+{
+	*count_r = 0;
+	return store->backend->digest_sent_count(store, count_r, error_r);
+}
+
 int om_store_digest_last(struct om_store *store, const char *mailbox,
 			 long long *created_r, char **error_r)
 {

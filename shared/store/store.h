@@ -264,6 +264,10 @@ int om_store_digest_pending(struct om_store *store, long long before,
 			    om_store_digest_cb *cb, void *context,
 			    char **error_r);
 /* When mailbox's last digest was made (0: never).  0 or -1. */
+/* How many digests were ever sent (rows are kept: the count only grows;
+   the metrics' omamori_digests_sent_total).  0 or -1. */
+int om_store_digest_sent_count(struct om_store *store, long long *count_r,
+			       char **error_r);
 int om_store_digest_last(struct om_store *store, const char *mailbox,
 			 long long *created_r, char **error_r);
 /* Mailboxes with quarantined mail no digest has listed: cb gets the

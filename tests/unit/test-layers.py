@@ -42,11 +42,11 @@ OURS = {
     "audit": {"lib", "mail"},
     # scand runs the audit rules of incoming mail (issue 17, scand/audit-in.c)
     "scand": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "scan",
-              "url", "auth", "dns", "audit"},
+              "url", "auth", "dns", "audit", "metrics"},
     "cli": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "scan",
             "quarantine", "url", "auth", "dns", "audit"},
     # omamori-policyd: its SPF check at DATA (auth/spf.h over dns/)
-    "postfix-policy": {"lib", "store", "decide", "auth", "dns"},
+    "postfix-policy": {"lib", "store", "decide", "auth", "dns", "metrics"},
     # omamori-filter, the second program of postfix-policy/: it asks scand
     # (proto), rewrites headers and MIME (mail), ZIPs attachments (archive)
     # and renders the password notice (notice); outbound-hold signs its
@@ -60,7 +60,9 @@ OURS = {
                        "quarantine", "decide", "audit"},
     "dovecot-plugin": {"lib", "crypto", "store", "proto", "notice"},
     "sieve-ext": {"lib", "store", "proto"},
-    "web": {"lib", "crypto", "store", "decide", "notice", "quarantine", "url", "proto"},
+    "web": {"lib", "crypto", "store", "decide", "notice", "quarantine", "url", "proto", "metrics"},
+    # Prometheus metrics (issue 20): the registry and /metrics endpoint
+    "metrics": {"lib"},
 }
 
 # single files that may use one more layer than their folder: mail/text.c,
@@ -87,6 +89,7 @@ FIELD = [
     (re.compile(r"^idn2\.h$"), {"url"}),
     (re.compile(r"^libpsl\.h$"), {"url"}),
     (re.compile(r"^ldns/"), {"dns"}),
+    (re.compile(r"^microhttpd\.h$"), {"web", "metrics"}),
     (re.compile(r"^spf2/"), {"auth"}),
     (re.compile(r"^opendkim/"), {"auth"}),
     (re.compile(r"^opendmarc/"), {"auth"}),
