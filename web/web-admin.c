@@ -11,10 +11,12 @@
  * om_settings_domain_check with omamorictl's messages; lists through
  * om_lists_change), so each lands in the change log with who, old and new.
  * The settings form is made from settings.c's own table, never a copy.
- * The monthly report (page=report, issue 20) is web-admin-report.c's; it
- * needs the trace right (the main admin has it).
+ * The message trace section (page=trace, the trace right) is
+ * web-admin-trace.c; the monthly report (page=report, issue 20) is
+ * web-admin-report.c's and needs the same right (it counts the same rows).
  */
 #include "web.h"
+#include "web-admin-trace.h"
 #include "web-link.h"
 #include "web-page.h"
 #include "lib/csv.h"
@@ -37,7 +39,7 @@
 
 enum web_admin_page { WEB_ADMIN_HOME, WEB_ADMIN_SETTINGS, WEB_ADMIN_AUDIT,
 		      WEB_ADMIN_LISTS, WEB_ADMIN_LISTS_CSV, WEB_ADMIN_HOLDS,
-		      WEB_ADMIN_REPORT };
+		      WEB_ADMIN_REPORT, WEB_ADMIN_TRACE };
 
 struct web_admin {
 	struct web_request *req;
@@ -73,6 +75,8 @@ static int web_admin_page_parse(const char *text, enum web_admin_page *page_r)
 		*page_r = WEB_ADMIN_HOLDS;
 	else if (strcmp(text, "report") == 0)
 		*page_r = WEB_ADMIN_REPORT;
+	else if (strcmp(text, "trace") == 0)
+		*page_r = WEB_ADMIN_TRACE;
 	else
 		return -1;
 	return 0;
@@ -86,6 +90,7 @@ static const char *web_admin_page_name(enum web_admin_page page)
 	case WEB_ADMIN_LISTS_CSV: return "lists-csv";
 	case WEB_ADMIN_HOLDS: return "holds";
 	case WEB_ADMIN_REPORT: return "report";
+	case WEB_ADMIN_TRACE: return "trace";
 	case WEB_ADMIN_HOME:
 	case WEB_ADMIN_SETTINGS: break;
 	}
@@ -102,6 +107,7 @@ static int web_admin_page_allowed(enum web_admin_page page, int rights)
 	case WEB_ADMIN_AUDIT: return rights != OM_ADMIN_NONE;
 	case WEB_ADMIN_HOLDS: return (rights & OM_ADMIN_HOLDS) != 0;
 	case WEB_ADMIN_REPORT: return (rights & OM_ADMIN_TRACE) != 0;
+	case WEB_ADMIN_TRACE: return (rights & OM_ADMIN_TRACE) != 0;
 	case WEB_ADMIN_HOME: break;
 	}
 	return 1;
@@ -211,8 +217,10 @@ static void web_admin_nav(struct web_page *p, const struct web_admin *a)
 		web_admin_link(p, a, "lists", WT_ADMIN_LISTS);
 	if (a->rights & OM_ADMIN_HOLDS)
 		web_admin_link(p, a, "holds", WT_ADMIN_HOLDS);
-	if (a->rights & OM_ADMIN_TRACE)
+	if (a->rights & OM_ADMIN_TRACE) {
+		web_admin_link(p, a, "trace", WT_TRACE_TITLE);
 		web_admin_link(p, a, "report", WT_ADMIN_REPORT);
+	}
 	web_admin_link(p, a, "audit", WT_ADMIN_AUDIT);
 	web_page_raw(p, "<a href=\"");
 	web_page_esc(p, a->req->token, 0);
@@ -674,9 +682,11 @@ static void web_admin_page(struct web_admin *a, struct web_response *resp,
 			   unsigned int status, enum web_text note, const char *detail)
 {
 	struct web_page p;
+	struct web_settings settings;
 	char *csrf = web_link_csrf(a->req, a->mailbox);
 	const char *name;
 	unsigned int i;
+	int trace_status;
 
 	if (csrf == NULL) {
 		web_page_unavailable(a->req, resp, a->lang);
@@ -687,7 +697,8 @@ static void web_admin_page(struct web_admin *a, struct web_response *resp,
 	web_page_begin(&p, a->req, a->lang, a->page == WEB_ADMIN_AUDIT ? WT_ADMIN_AUDIT :
 		       a->page == WEB_ADMIN_LISTS ? WT_ADMIN_LISTS :
 		       a->page == WEB_ADMIN_HOLDS ? WT_ADMIN_HOLDS :
-		       a->page == WEB_ADMIN_REPORT ? WT_ADMIN_REPORT : WT_ADMIN_SETTINGS);
+		       a->page == WEB_ADMIN_REPORT ? WT_ADMIN_REPORT :
+		       a->page == WEB_ADMIN_TRACE ? WT_TRACE_TITLE : WT_ADMIN_SETTINGS);
 	if (status != 200 || note == WT_SAVED) {
 		web_page_raw(&p, status == 200 ? "<p class=\"note\" id=\"note\">" :
 			     "<p class=\"warn\" id=\"note\">");
@@ -708,6 +719,13 @@ static void web_admin_page(struct web_admin *a, struct web_response *resp,
 	} else if (a->page == WEB_ADMIN_REPORT) {
 		web_admin_report(&p, a->store, a->req->token, a->domain, a->lang,
 				 a->req->query_month);
+	} else if (a->page == WEB_ADMIN_TRACE) {
+		/* a search (GET) only: a POST naming page=trace did nothing */
+		web_page_mailbox(a->req, a->store, a->mailbox, &settings);
+		trace_status = web_admin_trace(&p, a->req, a->store, settings.timezone,
+					       a->domain);
+		if (status == 200)
+			status = (unsigned int)trace_status;
 	} else if (a->page == WEB_ADMIN_SETTINGS) {
 		/* only the section whose right was checked: a refused POST
 		   naming page=lists-csv shows no settings */

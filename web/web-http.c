@@ -303,6 +303,18 @@ static void web_http_dispatch(struct web_request *req, const struct web_route *r
 	}
 }
 
+/* The admin panel's trace search fields (web-admin-trace.c checks them). */
+static void web_http_trace_fields(struct MHD_Connection *conn,
+				  struct web_trace_fields *f)
+{
+	f->sender = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "sender");
+	f->recipient = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "recipient");
+	f->subject = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "subject");
+	f->message_id = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "mid");
+	f->since = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "since");
+	f->until = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "until");
+}
+
 /* Fills the request from MHD's view of it; the client from call when
    its headers were seen already (the same request), else into call. */
 static void web_http_request(struct web_server *server, struct MHD_Connection *conn,
@@ -326,6 +338,7 @@ static void web_http_request(struct web_server *server, struct MHD_Connection *c
 	req->query_domain = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "domain");
 	req->query_page = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "page");
 	req->query_month = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "month");
+	web_http_trace_fields(conn, &req->query_trace);
 	if (call->client[0] != '\0') {
 		memcpy(req->client, call->client, sizeof(req->client));
 		memcpy(req->address, call->address, sizeof(req->address));

@@ -113,6 +113,12 @@ struct web_thread {
 
 enum web_method { WEB_GET, WEB_HEAD, WEB_POST, WEB_OTHER };
 
+/* The admin panel's trace search (/a/?page=trace, web-admin-trace.c): the
+   query's fields, NULL when absent. */
+struct web_trace_fields {
+	const char *sender, *recipient, *subject, *message_id, *since, *until;
+};
+
 struct web_request {
 	struct web_server *server;
 	enum web_method method;
@@ -122,6 +128,7 @@ struct web_request {
 	const char *query_domain;	/* ?domain= (NULL: none; /a/) */
 	const char *query_page;		/* ?page= (NULL: none; /a/) */
 	const char *query_month;	/* ?month= (NULL: none; /a/ report) */
+	struct web_trace_fields query_trace;	/* ?sender= ... (/a/) */
 	const char *accept_language;	/* NULL: none */
 	/* what the click-time gate asks of a request (web-gate.c): its
 	   User-Agent and the headers that mark a prefetch or a preview */

@@ -1,9 +1,13 @@
 /* billing.c - the billing export's figures from the history of
  * subscription states (billing.h).
  *
- * The history is read once, ordered by mailbox, feature and time, and each
- * mailbox's feature is turned into the days of the month it was on and
- * paused; no SQL here (the store reads the rows), so the counting is a
+ * The month's history is read once (each mailbox's feature: its state
+ * when the month began and its changes in it), ordered by mailbox,
+ * feature and time, and each mailbox's feature is turned into the days of
+ * the month it was on and paused; where a mailbox has no subscription of
+ * its own, its domain's (then the global) feature setting or "default"
+ * decides, as it did at each moment (the change log says when it
+ * changed).  No SQL here (the store reads the rows), so the counting is a
  * pure function the unit tests drive with chosen times.
  */
 #include "store/billing.h"
@@ -111,37 +115,375 @@ enum om_sub_state om_billing_days(const struct om_billing_change *changes, size_
 	return on != 0 ? OM_SUB_ON : paused != 0 ? OM_SUB_PAUSED : OM_SUB_OFF;
 }
 
+/* ---- the domain and global levels: their feature settings over time ----
+ *
+ * A mailbox without its own subscription row follows its domain's
+ * setting of the feature, else the domain's "default" (all-on, all-off),
+ * then the same two globally (settings.c's order).  Those settings change
+ * through om_settings_domain_change, which records each change (old ->
+ * new, when) in the change log: a setting's value at a time is the old
+ * value of the first change after it, the new value of the last change
+ * before it, or today's value after the last change (and when none was
+ * recorded). */
+
+#define OM_BILLING_LEVEL_NAMES (OM_BILLING_FEATURES_MAX + 1)	/* + "default" */
+#define OM_BILLING_FEATURES_MAX 31
+/* The changes of a scope read for one report at most (the change log of a
+   domain holds its lists and admins too). */
+#define OM_BILLING_LOG_MAX 1000000L
+
+struct om_billing_level_change {
+	long long at, id;
+	char *old_value, *new_value;	/* NULL: unset */
+};
+
+struct om_billing_setting {
+	struct om_billing_level_change *changes;	/* oldest first */
+	size_t count, cap;
+	char *now;		/* today's value, NULL unset */
+};
+
+struct om_billing_scope {
+	char *domain;		/* a domain, or "*" */
+	struct om_billing_setting settings[OM_BILLING_LEVEL_NAMES];
+};
+
+/* The name of level setting i: the i-th feature, or "default" past them. */
+static const char *om_billing_level_name(unsigned int i)
+{
+	const char *feature = i < OM_BILLING_FEATURES_MAX ? om_settings_feature_nth(i) : NULL;
+
+	return feature != NULL ? feature : "default";
+}
+
+static int om_billing_level_index(const char *name)
+{
+	unsigned int i;
+	const char *f;
+
+	for (i = 0; i < OM_BILLING_FEATURES_MAX && (f = om_settings_feature_nth(i)) != NULL;
+	     i++) {
+		if (strcmp(f, name) == 0)
+			return (int)i;
+	}
+	return strcmp(name, "default") == 0 ? OM_BILLING_FEATURES_MAX : -1;
+}
+
+static char *om_billing_value_dup(const char *value)
+{
+	return value != NULL && *value != '\0' ? om_strdup(value) : NULL;
+}
+
+static void om_billing_log_cb(void *context, const struct om_store_change *c)
+{
+	struct om_billing_scope *scope = context;
+	struct om_billing_setting *set;
+	int i;
+
+	if (strncmp(c->what, "setting ", 8) != 0 || (i = om_billing_level_index(c->what + 8)) < 0)
+		return;
+	set = &scope->settings[i];
+	if (set->count == set->cap) {
+		set->cap = set->cap == 0 ? 8 : set->cap * 2;
+		set->changes = om_realloc(set->changes, set->cap * sizeof(*set->changes));
+	}
+	/* in the log's order: put in time order afterwards */
+	set->changes[set->count].at = c->at;
+	set->changes[set->count].id = c->id;
+	set->changes[set->count].old_value = om_billing_value_dup(c->old_value);
+	set->changes[set->count].new_value = om_billing_value_dup(c->new_value);
+	set->count++;
+}
+
+static void om_billing_scope_free(struct om_billing_scope *scope)
+{
+	unsigned int i;
+	size_t j;
+
+	for (i = 0; i < OM_BILLING_LEVEL_NAMES; i++) {
+		for (j = 0; j < scope->settings[i].count; j++) {
+			free(scope->settings[i].changes[j].old_value);
+			free(scope->settings[i].changes[j].new_value);
+		}
+		free(scope->settings[i].changes);
+		free(scope->settings[i].now);
+	}
+	free(scope->domain);
+	memset(scope, 0, sizeof(*scope));
+}
+
+/* Time order; the log's order within a second. */
+static int om_billing_level_cmp(const void *p1, const void *p2)
+{
+	const struct om_billing_level_change *a = p1, *b = p2;
+
+	if (a->at != b->at)
+		return a->at < b->at ? -1 : 1;
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Reads domain's level: its change log's setting changes and today's
+   values.  0 or -1. */
+static int om_billing_scope_load(struct om_store *store, const char *domain,
+				 struct om_billing_scope *scope, char **error_r)
+{
+	struct om_billing_setting *set;
+	unsigned int i;
+	int ret;
+
+	memset(scope, 0, sizeof(*scope));
+	scope->domain = om_strdup(domain);
+	if (*domain == '\0')
+		return 0;	/* a user name without a domain: no domain level */
+	if (om_store_change_list(store, domain, OM_BILLING_LOG_MAX, om_billing_log_cb, scope,
+				 error_r) < 0)
+		return -1;
+	for (i = 0; i < OM_BILLING_LEVEL_NAMES; i++) {
+		set = &scope->settings[i];
+		if (set->count > 1)
+			qsort(set->changes, set->count, sizeof(*set->changes),
+			      om_billing_level_cmp);
+		if (i != OM_BILLING_FEATURES_MAX &&
+		    om_settings_feature_nth(i) == NULL)
+			continue;
+		ret = om_store_domain_get(store, domain, om_billing_level_name(i), &set->now,
+					  error_r);
+		if (ret < 0)
+			return -1;
+		if (ret == 0)
+			set->now = NULL;
+	}
+	return 0;
+}
+
+/* The value of a level setting at t (NULL: unset). */
+static const char *om_billing_value_at(const struct om_billing_setting *set, long long t)
+{
+	size_t i;
+
+	if (set->count == 0)
+		return set->now;
+	if (t < set->changes[0].at)
+		return set->changes[0].old_value;
+	for (i = 1; i < set->count && set->changes[i].at <= t; i++)
+		;
+	return i == set->count ? set->now : set->changes[i - 1].new_value;
+}
+
+/* A level's say on feature at t: 1 with *state_r, or 0 (unset). */
+static int om_billing_level_at(const struct om_billing_scope *scope, unsigned int feature,
+			       long long t, enum om_sub_state *state_r)
+{
+	const char *v = om_billing_value_at(&scope->settings[feature], t);
+	int state;
+
+	if (v == NULL && strcmp(om_billing_level_name(feature), OM_FEATURE_OUTBOUND_AUDIT) != 0) {
+		v = om_billing_value_at(&scope->settings[OM_BILLING_FEATURES_MAX], t);
+		if (v != NULL) {
+			*state_r = strcmp(v, "all-on") == 0 ? OM_SUB_ON : OM_SUB_OFF;
+			return 1;
+		}
+	}
+	if (v == NULL)
+		return 0;
+	state = om_settings_state_parse(v);
+	*state_r = state < 0 ? OM_SUB_OFF : (enum om_sub_state)state;
+	return 1;
+}
+
 /* ---- the report, from the store's history ---- */
 
 struct om_billing_reader {
+	struct om_store *store;
 	struct om_billing_report *report;
 	const char *domain;
 	char *mailbox, *feature;	/* the key being read */
-	struct om_billing_change *changes;
+	struct om_billing_change *changes;	/* its own changes */
 	size_t count, cap;
 	size_t cap_rows;
+	char *seen_mailbox;		/* the mailbox of the features in seen */
+	uint32_t seen;			/* features with rows of their own */
+	struct om_billing_scope domain_level, global;
+	int failed;
+	char *error;
 };
 
-/* Ends the key being read: its row in the report. */
-static void om_billing_flush(struct om_billing_reader *r)
+/* The mailbox's domain level, read when the domain changes. */
+static int om_billing_domain_level(struct om_billing_reader *r, const char *mailbox)
+{
+	const char *domain = om_settings_domain_of(mailbox);
+
+	if (r->domain_level.domain != NULL && strcasecmp(r->domain_level.domain, domain) == 0)
+		return 0;
+	om_billing_scope_free(&r->domain_level);
+	return om_billing_scope_load(r->store, domain, &r->domain_level, &r->error);
+}
+
+/* The state at t: own (own, n: the key's own changes, ordered), else the
+   domain's level, else the global one, else off. */
+static enum om_sub_state om_billing_state_at(const struct om_billing_reader *r,
+					     unsigned int feature,
+					     const struct om_billing_change *own, size_t n,
+					     long long t)
+{
+	enum om_sub_state state;
+	size_t i;
+
+	for (i = n; i > 0; i--) {
+		if (own[i - 1].at <= t)
+			return own[i - 1].state;
+	}
+	if (om_billing_level_at(&r->domain_level, feature, t, &state) ||
+	    om_billing_level_at(&r->global, feature, t, &state))
+		return state;
+	return OM_SUB_OFF;
+}
+
+static int om_billing_time_cmp(const void *p1, const void *p2)
+{
+	long long a = *(const long long *)p1, b = *(const long long *)p2;
+
+	return a < b ? -1 : a > b;
+}
+
+/* The level changes of feature in (start, end), in time order (both
+   levels, the feature's setting and "default").  Allocated; the count in
+   *n_r. */
+static long long *om_billing_level_times(const struct om_billing_reader *r,
+					 unsigned int feature, size_t *n_r)
+{
+	const struct om_billing_scope *scopes[2] = { &r->domain_level, &r->global };
+	const struct om_billing_setting *set;
+	long long start = r->report->start, end = r->report->end, *times;
+	size_t cap = 1, count = 0, i, j, k;
+
+	for (k = 0; k < 2; k++) {
+		cap += scopes[k]->settings[feature].count +
+			scopes[k]->settings[OM_BILLING_FEATURES_MAX].count;
+	}
+	times = om_malloc(cap * sizeof(*times));
+	for (k = 0; k < 2; k++) {
+		for (j = 0; j < 2; j++) {
+			set = &scopes[k]->settings[j == 0 ? feature : OM_BILLING_FEATURES_MAX];
+			for (i = 0; i < set->count; i++) {
+				if (set->changes[i].at > start && set->changes[i].at < end)
+					times[count++] = set->changes[i].at;
+			}
+		}
+	}
+	qsort(times, count, sizeof(*times), om_billing_time_cmp);
+	*n_r = count;
+	return times;
+}
+
+/* The key's states through the month, for om_billing_days: the state at
+   its start, each own change in it (several in one second kept: each held
+   at that moment), and, while it has no row of its own yet, each change
+   of its levels.  Allocated; the count in *n_r. */
+static struct om_billing_change *
+om_billing_sequence(const struct om_billing_reader *r, unsigned int feature,
+		    const struct om_billing_change *own, size_t n, size_t *n_r)
+{
+	long long start = r->report->start, *times;
+	struct om_billing_change *seq;
+	size_t n_times, count = 0, i = 0, j = 0;
+
+	times = om_billing_level_times(r, feature, &n_times);
+	seq = om_malloc((1 + n + n_times) * sizeof(*seq));
+	while (i < n && own[i].at < start)
+		i++;
+	seq[count].at = start;
+	seq[count++].state = om_billing_state_at(r, feature, own, i, start);
+	while (i < n || j < n_times) {
+		if (j < n_times && (i == n || times[j] < own[i].at)) {
+			/* a level's change: it matters while no own row is */
+			if (i == 0) {
+				seq[count].at = times[j];
+				seq[count++].state = om_billing_state_at(r, feature, own, 0,
+									 times[j]);
+			}
+			j++;
+		} else {
+			seq[count++] = own[i++];
+		}
+	}
+	free(times);
+	*n_r = count;
+	return seq;
+}
+
+/* Adds the row of mailbox's feature from own (its own changes, maybe
+   none), unless it has none and was off all month. */
+static void om_billing_add(struct om_billing_reader *r, const char *mailbox,
+			   const char *feature, const struct om_billing_change *own, size_t n)
 {
 	struct om_billing_report *rep = r->report;
-	struct om_billing_row *row;
+	struct om_billing_change *states;
+	struct om_billing_row row;
+	size_t count;
+	int f = om_billing_level_index(feature);
 
-	if (r->mailbox == NULL)
+	memset(&row, 0, sizeof(row));
+	if (f < 0 || f >= OM_BILLING_FEATURES_MAX) {
+		/* a feature this build does not know: its own rows only */
+		row.state = om_billing_days(own, n, rep->start, rep->end, &row.days_on,
+					    &row.days_paused);
+	} else {
+		states = om_billing_sequence(r, (unsigned int)f, own, n, &count);
+		row.state = om_billing_days(states, count, rep->start, rep->end,
+					    &row.days_on, &row.days_paused);
+		free(states);
+	}
+	if (n == 0 && row.state == OM_SUB_OFF)
 		return;
 	if (rep->count == r->cap_rows) {
 		r->cap_rows = r->cap_rows == 0 ? 64 : r->cap_rows * 2;
 		rep->rows = om_realloc(rep->rows, r->cap_rows * sizeof(*rep->rows));
 	}
-	row = &rep->rows[rep->count++];
-	row->domain = om_strdup(om_settings_domain_of(r->mailbox));
-	row->mailbox = r->mailbox;
-	row->feature = r->feature;
-	row->state = om_billing_days(r->changes, r->count, rep->start, rep->end,
-				     &row->days_on, &row->days_paused);
+	row.domain = om_strdup(om_settings_domain_of(mailbox));
+	row.mailbox = om_strdup(mailbox);
+	row.feature = om_strdup(feature);
+	rep->rows[rep->count++] = row;
+}
+
+/* Ends the key being read: its row in the report. */
+static void om_billing_flush(struct om_billing_reader *r)
+{
+	int f;
+
+	if (r->mailbox == NULL)
+		return;
+	if (!r->failed && om_billing_domain_level(r, r->mailbox) < 0)
+		r->failed = 1;
+	if (!r->failed)
+		om_billing_add(r, r->mailbox, r->feature, r->changes, r->count);
+	f = om_billing_level_index(r->feature);
+	if (f >= 0 && f < OM_BILLING_FEATURES_MAX)
+		r->seen |= (uint32_t)1 << f;
+	free(r->mailbox);
+	free(r->feature);
 	r->mailbox = r->feature = NULL;
 	r->count = 0;
+}
+
+/* Ends the mailbox of seen: a row for each feature it has no row of its
+   own for and got on or paused from its domain or the global level. */
+static void om_billing_flush_mailbox(struct om_billing_reader *r)
+{
+	unsigned int i;
+
+	if (r->seen_mailbox == NULL)
+		return;
+	if (!r->failed && om_billing_domain_level(r, r->seen_mailbox) < 0)
+		r->failed = 1;
+	for (i = 0; i < OM_BILLING_FEATURES_MAX && !r->failed &&
+	     om_settings_feature_nth(i) != NULL; i++) {
+		if ((r->seen & ((uint32_t)1 << i)) == 0)
+			om_billing_add(r, r->seen_mailbox, om_settings_feature_nth(i), NULL, 0);
+	}
+	free(r->seen_mailbox);
+	r->seen_mailbox = NULL;
+	r->seen = 0;
 }
 
 static void om_billing_change(void *context, const struct om_store_sub_change *c)
@@ -155,6 +497,10 @@ static void om_billing_change(void *context, const struct om_store_sub_change *c
 	if (r->mailbox == NULL || strcmp(r->mailbox, c->mailbox) != 0 ||
 	    strcmp(r->feature, c->feature) != 0) {
 		om_billing_flush(r);
+		if (r->seen_mailbox != NULL && strcmp(r->seen_mailbox, c->mailbox) != 0)
+			om_billing_flush_mailbox(r);
+		if (r->seen_mailbox == NULL)
+			r->seen_mailbox = om_strdup(c->mailbox);
 		r->mailbox = om_strdup(c->mailbox);
 		r->feature = om_strdup(c->feature);
 	}
@@ -177,6 +523,16 @@ static int om_billing_row_cmp(const void *p1, const void *p2)
 	return ret != 0 ? ret : strcmp(a->mailbox, b->mailbox);
 }
 
+static void om_billing_reader_free(struct om_billing_reader *r)
+{
+	free(r->mailbox);
+	free(r->feature);
+	free(r->seen_mailbox);
+	free(r->changes);
+	om_billing_scope_free(&r->domain_level);
+	om_billing_scope_free(&r->global);
+}
+
 int om_billing_report(struct om_store *store, const char *month, const char *domain,
 		      long long now, struct om_billing_report *report, char **error_r)
 {
@@ -190,17 +546,25 @@ int om_billing_report(struct om_store *store, const char *month, const char *dom
 	report->end = end <= now ? end : now + 1;
 	(void)om_strlcpy(report->month, month, sizeof(report->month));
 	memset(&r, 0, sizeof(r));
+	r.store = store;
 	r.report = report;
 	r.domain = domain;
-	if (om_store_sub_history(store, report->end, om_billing_change, &r, error_r) < 0) {
-		free(r.mailbox);
-		free(r.feature);
-		free(r.changes);
+	if (om_billing_scope_load(store, OM_GLOBAL_DOMAIN, &r.global, error_r) < 0 ||
+	    om_store_sub_history(store, report->start, report->end, om_billing_change, &r,
+				 error_r) < 0) {
+		om_billing_reader_free(&r);
 		om_billing_report_free(report);
 		return -1;
 	}
 	om_billing_flush(&r);
-	free(r.changes);
+	om_billing_flush_mailbox(&r);
+	if (r.failed) {
+		*error_r = r.error != NULL ? r.error : om_strdup("billing: reading a domain failed");
+		om_billing_reader_free(&r);
+		om_billing_report_free(report);
+		return -1;
+	}
+	om_billing_reader_free(&r);
 	if (report->count > 0)
 		qsort(report->rows, report->count, sizeof(*report->rows),
 		      om_billing_row_cmp);

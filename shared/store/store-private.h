@@ -331,7 +331,7 @@ struct om_store_backend {
 			      char **error_r);
 	int (*scope_delete)(struct om_store *store, const char *scope, char **error_r);
 	/* the history of subscription states (store.h) */
-	long (*sub_history)(struct om_store *store, long long until,
+	long (*sub_history)(struct om_store *store, long long since, long long until,
 			    om_store_sub_change_cb *cb, void *context, char **error_r);
 	int (*sub_history_put)(struct om_store *store, const struct om_store_sub_change *c,
 			       char **error_r);

@@ -490,9 +490,19 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"AND substr(domain, length(domain) - length(?1)) = '@' || ?1 "
 		"ORDER BY domain",
 	[OM_SQL_DOM_DELETE_SCOPE] = "DELETE FROM domain_settings WHERE domain = ?1",
+	/* a month's changes (?1 <= at < ?2) and, per mailbox and feature,
+	   the last row before it (the state the month began with): the
+	   billing export reads one month, not every year before it */
 	[OM_SQL_SUB_HISTORY] =
-		"SELECT mailbox, feature, state, at FROM subscription_history "
-		"WHERE at < ?1 ORDER BY mailbox, feature, at, rowid",
+		"SELECT mailbox, feature, state, at FROM ("
+		"SELECT mailbox, feature, state, at, rowid AS r FROM subscription_history "
+		"WHERE at >= ?1 AND at < ?2 "
+		"UNION ALL "
+		"SELECT mailbox, feature, state, at, r FROM ("
+		"SELECT mailbox, feature, state, at, rowid AS r, row_number() OVER ("
+		"PARTITION BY mailbox, feature ORDER BY at DESC, rowid DESC) AS n "
+		"FROM subscription_history WHERE at < ?1) WHERE n = 1) "
+		"ORDER BY mailbox, feature, at, r",
 	[OM_SQL_SUB_HISTORY_PUT] =
 		"INSERT INTO subscription_history(mailbox, feature, state, at) "
 		"VALUES (?1, ?2, ?3, ?4)",
@@ -3136,14 +3146,15 @@ static void om_sqlite_sub_change_row(sqlite3_stmt *stmt, const struct om_sqlite_
 	r->cb.sub_change(r->context, &c);
 }
 
-static long om_sqlite_sub_history(struct om_store *store, long long until,
-				  om_store_sub_change_cb *cb, void *context, char **error_r)
+static long om_sqlite_sub_history(struct om_store *store, long long since,
+				  long long until, om_store_sub_change_cb *cb, void *context,
+				  char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
 	struct om_sqlite_reader r = { .cb.sub_change = cb, .context = context };
 
-	return om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_SUB_HISTORY, OM_ARG_INT64(until),
-						OM_ARG_END),
+	return om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_SUB_HISTORY, OM_ARG_INT64(since),
+						OM_ARG_INT64(until), OM_ARG_END),
 			      om_sqlite_sub_change_row, &r, "read subscription history",
 			      error_r);
 }

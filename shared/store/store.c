@@ -1728,10 +1728,10 @@ long om_store_group_members(struct om_store *store, const char *domain,
 
 /* ---- the history of subscription states ---- */
 
-long om_store_sub_history(struct om_store *store, long long until,
+long om_store_sub_history(struct om_store *store, long long since, long long until,
 			  om_store_sub_change_cb *cb, void *context, char **error_r)
 {
-	return store->backend->sub_history(store, until, cb, context, error_r);
+	return store->backend->sub_history(store, since, until, cb, context, error_r);
 }
 
 int om_store_sub_history_put(struct om_store *store, const struct om_store_sub_change *c,

@@ -829,9 +829,11 @@ struct om_store_sub_change {
 	long long at;
 };
 typedef void om_store_sub_change_cb(void *context, const struct om_store_sub_change *c);
-/* Every change before until, ordered by mailbox, feature, time: the count
-   or -1. */
-long om_store_sub_history(struct om_store *store, long long until,
+/* The changes in [since, until) and, for each mailbox and feature, its
+   last change before since (the state at since), ordered by mailbox,
+   feature, time: the count or -1.  Keys whose first change is at or after
+   until are not read. */
+long om_store_sub_history(struct om_store *store, long long since, long long until,
 			  om_store_sub_change_cb *cb, void *context, char **error_r);
 /* Writes a history row as it stands (imports of earlier billing data, and
    tests: the trigger writes the rows of every change).  0 or -1. */

@@ -12,7 +12,10 @@ own outbound setting (outbound-bcc at bcc-threshold 2) hides the To list
 of its member bob's mail, and not alice's.  `omamorictl mailbox get`
 shows where a value comes from ("(group A)"); group del is refused while
 mailboxes are in it.  The billing export of this month matches the
-subscriptions set (CSV and JSON).  TAP output."""
+subscriptions set (CSV and JSON), mailboxes without a subscription of
+their own counted on (paused) for the days their domain's setting of the
+feature made them so.  TAP output."""
+import calendar
 import csv
 import email
 import email.policy
@@ -21,6 +24,7 @@ import io
 import json
 import os
 import smtplib
+import sqlite3
 import sys
 import time
 import uuid
@@ -187,6 +191,88 @@ def billing_counts_match_the_subscriptions(st):
     for bad, words in (("2026-13", "YYYY-MM"), ("9999-01", "not begun")):
         p = st.ctl("billing", "--month", bad, "--format", "csv", check=False)
         check(p.returncode == 2 and words in p.stderr.decode(), p.stderr.decode())
+
+
+def billing_rows(st, month, domain):
+    out = st.ctl("billing", "--month", month, "--format", "csv", "--domain",
+                 domain).stdout.decode()
+    rows = list(csv.DictReader(io.StringIO(out)))
+    totals = {r["feature"]: (r["on"], r["paused"], r["off"], r["days_on"], r["days_paused"])
+              for r in rows if r["row"] == "domain"}
+    mine = {(r["mailbox"], r["feature"]): (r["state"] if "state" in r else None,
+                                           r["on"], r["paused"], r["off"], r["days_on"],
+                                           r["days_paused"])
+            for r in rows if r["row"] == "mailbox"}
+    return totals, mine, out
+
+
+@tap.case
+def billing_counts_the_domain_default_this_month(st):
+    """Real commands: the domain's setting turns spam on (inbound-virus
+    paused) for the mailboxes without a subscription of their own."""
+    for mailbox, feature, state in (("e@bill4.example", "spam", "on"),
+                                    ("f@bill4.example", "inbound-virus", "on"),
+                                    ("g@bill4.example", "spam", "off")):
+        st.ctl("sub", "set", mailbox, feature, state)
+    st.ctl("domain", "set", "bill4.example", "spam", "on")
+    st.ctl("domain", "set", "bill4.example", "inbound-virus", "paused")
+    got = st.ctl("sub", "get", "f@bill4.example", "spam").stdout.decode()
+    check("on" in got and "domain" in got, "f's spam does not come from the domain: %r" % got)
+    month = time.strftime("%Y-%m", time.gmtime())
+    totals, mine, out = billing_rows(st, month, "bill4.example")
+    check(totals == {"spam": ("2", "0", "1", "2", "0"),
+                     "inbound-virus": ("1", "2", "0", "1", "2")},
+          "domain rows: %r\n%s" % (totals, out))
+    check(mine[("f@bill4.example", "spam")][1:] == ("1", "0", "0", "1", "0") and
+          mine[("g@bill4.example", "spam")][1:] == ("0", "0", "1", "0", "0") and
+          mine[("e@bill4.example", "inbound-virus")][1:] == ("0", "1", "0", "0", "1") and
+          len(mine) == 6, out)
+
+
+@tap.case
+def billing_counts_the_days_a_domain_default_applied(st):
+    """Last month, with chosen times: the domain's spam setting went on on
+    its 11th day (the change log), f has no spam row (on from day 11), e
+    its own on all month, g its own paused, h no row until its own off on
+    day 21 (on days 11 to 21)."""
+    now = time.gmtime()
+    year, mon = (now.tm_year, now.tm_mon - 1) if now.tm_mon > 1 else (now.tm_year - 1, 12)
+    start = calendar.timegm((year, mon, 1, 0, 0, 0))
+    days = calendar.monthrange(year, mon)[1]
+    month = "%04d-%02d" % (year, mon)
+    day = 86400
+    # today's value, as an administrator sets it (recorded now) ...
+    st.ctl("domain", "set", "bill3.example", "spam", "on")
+    db = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"), timeout=10)
+    # ... and when it was first set, last month
+    db.execute("INSERT INTO change_log(at, who, domain, what, old, new) VALUES "
+               "(?, 'alice@bill3.example', 'bill3.example', 'setting spam', '', 'on')",
+               (start + 10 * day,))
+    for mailbox, feature, state, at in (
+            ("e@bill3.example", "spam", "on", start - 5 * day),
+            ("f@bill3.example", "inbound-virus", "on", start - 5 * day),
+            ("g@bill3.example", "spam", "paused", start - 5 * day),
+            ("h@bill3.example", "spam", "off", start + 20 * day + 3600)):
+        db.execute("INSERT INTO subscription_history(mailbox, feature, state, at) "
+                   "VALUES (?, ?, ?, ?)", (mailbox, feature, state, at))
+    db.commit()
+    db.close()
+    totals, mine, out = billing_rows(st, month, "bill3.example")
+    check(mine[("e@bill3.example", "spam")][1:] == ("1", "0", "0", str(days), "0") and
+          mine[("f@bill3.example", "spam")][1:] == ("1", "0", "0", str(days - 10), "0") and
+          mine[("g@bill3.example", "spam")][1:] == ("0", "1", "0", "0", str(days)) and
+          mine[("h@bill3.example", "spam")][1:] == ("1", "0", "0", "11", "0"),
+          "mailbox rows:\n%s" % out)
+    check(totals == {"spam": ("3", "1", "0", str(days + days - 10 + 11), str(days)),
+                     "inbound-virus": ("1", "0", "0", str(days), "0")},
+          "domain rows: %r\n%s" % (totals, out))
+    doc = json.loads(st.ctl("billing", "--month", month, "--format", "json", "--domain",
+                            "bill3.example").stdout)
+    spam = [f for f in doc["domains"][0]["features"] if f["feature"] == "spam"][0]
+    check({x["mailbox"]: (x["state"], x["days_on"]) for x in spam["mailboxes"]} ==
+          {"e@bill3.example": ("on", days), "f@bill3.example": ("on", days - 10),
+           "g@bill3.example": ("paused", 0), "h@bill3.example": ("on", 11)},
+          json.dumps(doc))
 
 
 if __name__ == "__main__":

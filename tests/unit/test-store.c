@@ -857,6 +857,64 @@ static void test_billing(struct om_store *store)
 		       "a's spam: on the last day (%d)", r.rows[4].days_on);
 	}
 	om_billing_report_free(&r);
+	/* a domain's setting of a feature, recorded in the change log: on
+	   from November 11th for m, which has no spam row; n's own paused
+	   row wins; a domain default all-on from the 26th turns on what m
+	   has no row of (inbound-virus), but never outbound-audit */
+	{
+		struct om_store_change c1 = { 0, nov + 10 * day, "t", "dflt.example",
+					      "setting spam", "", "on" };
+		struct om_store_change c2 = { 0, nov + 25 * day, "t", "dflt.example",
+					      "setting default", "", "all-on" };
+		struct om_store_sub_change own[] = {
+			{ "m@dflt.example", "attachments", "off", nov - day },
+			{ "n@dflt.example", "spam", "paused", nov - day },
+		};
+		const char *want[][3] = {
+			{ "m@dflt.example", "attachments", "0" },
+			{ "m@dflt.example", "inbound-virus", "5" },
+			{ "m@dflt.example", "spam", "20" },
+			{ "n@dflt.example", "attachments", "5" },
+			{ "n@dflt.example", "spam", "0" },
+		};
+		size_t k;
+		int good = 1, audit = 0;
+
+		ok = om_store_change_add(store, &c1, &error) == 0 &&
+			om_store_change_add(store, &c2, &error) == 0 &&
+			om_store_domain_set(store, "dflt.example", "spam", "on", &error) == 0 &&
+			om_store_domain_set(store, "dflt.example", "default", "all-on",
+					    &error) == 0 &&
+			om_store_sub_history_put(store, &own[0], &error) == 0 &&
+			om_store_sub_history_put(store, &own[1], &error) == 0;
+		TAP_OK(ok, "a domain's spam on and default all-on, recorded with chosen times");
+		ok = om_billing_report(store, "2026-11", "dflt.example", nov + 40 * day, &r,
+				       &error) == 0;
+		for (k = 0; ok && k < OM_N_ELEMENTS(want); k++) {
+			size_t j;
+			int found = 0;
+
+			for (j = 0; j < r.count; j++) {
+				if (strcmp(r.rows[j].mailbox, want[k][0]) == 0 &&
+				    strcmp(r.rows[j].feature, want[k][1]) == 0) {
+					found = r.rows[j].days_on == atoi(want[k][2]);
+				}
+				audit |= strcmp(r.rows[j].feature, "outbound-audit") == 0;
+			}
+			good &= found;
+		}
+		TAP_OK(ok && good && !audit && r.count >= OM_N_ELEMENTS(want),
+		       "days from the domain's setting and default (%zu rows)", r.count);
+		good = 0;
+		for (k = 0; k < r.count; k++) {
+			if (strcmp(r.rows[k].mailbox, "n@dflt.example") == 0 &&
+			    strcmp(r.rows[k].feature, "spam") == 0)
+				good = r.rows[k].state == OM_SUB_PAUSED &&
+					r.rows[k].days_paused == 30;
+		}
+		TAP_OK(good, "n's own paused row wins over the domain's on");
+		om_billing_report_free(&r);
+	}
 	/* the trigger: a change through the store is history */
 	TAP_OK(om_store_subscription_set(store, "t@bill2.example", "spam", "on", &error) == 0 &&
 	       om_store_subscription_set(store, "t@bill2.example", "spam", "on", &error) == 0 &&
