@@ -144,6 +144,9 @@ static void om_tokenize_run(struct om_tok *t, const char *text, size_t len,
 			om_tok_word_end(t, prefix, &word, &previous);
 			om_buf_reset(&previous);	/* no pair across CJK text */
 			if (prev_cjk != 0) {
+				/* once a message: the number of messages that can
+				   hold CJK tokens at all (spam.c) */
+				om_tok_emit(t, OM_TOKEN_CJK_MESSAGE);
 				om_buf_reset(&pair);
 				om_buf_append_str(&pair, prefix);
 				om_tok_append_cp(&pair, prev_cjk);
@@ -585,4 +588,17 @@ int om_token_is_header(const char *token)
 			return 0;
 	}
 	return 1;
+}
+
+int om_token_is_cjk(const char *token)
+{
+	const unsigned char *p;
+
+	/* the tokens hold no other 3-byte UTF-8 than CJK (om_is_cjk): Latin
+	   words stop at U+024F, two bytes */
+	for (p = (const unsigned char *)token; *p != '\0'; p++) {
+		if (*p >= 0xe0)
+			return 1;
+	}
+	return 0;
 }

@@ -68,6 +68,9 @@ static void test_charsets(void)
 	TAP_OK(has_token(sjis, strlen(sjis), bigram), "Shift_JIS body gives the bigram");
 	TAP_OK(has_token(eucjp, strlen(eucjp), bigram), "EUC-JP body gives the bigram");
 	TAP_OK(has_token(utf8, strlen(utf8), bigram), "UTF-8 body gives the bigram");
+	TAP_OK(has_token(sjis, strlen(sjis), OM_TOKEN_CJK_MESSAGE) &&
+	       !has_token("Subject: x\n\nplain words\n", 24, OM_TOKEN_CJK_MESSAGE),
+	       "mail with CJK text, and only that, counts as such");
 }
 
 static void test_broken(void)
