@@ -341,6 +341,8 @@ struct om_spam_evidence {
 
 struct om_spam_scoring {
 	const struct om_spam_db *db;
+	int cjk_looked;			/* cjk_spam, cjk_ham read */
+	long cjk_spam, cjk_ham;		/* messages that could hold CJK tokens */
 	struct om_spam_evidence all, head, body;
 	struct om_spam_report *report;	/* NULL: no words kept */
 };
@@ -384,12 +386,44 @@ static void om_spam_evidence_add(struct om_spam_evidence *ev, double f)
 	ev->k++;
 }
 
+/* The numbers of spam and ham a token's counts are set against.  A CJK
+   token can only occur in mail with CJK text, so its share is taken among
+   those (the OM_TOKEN_CJK_MESSAGE counts), not among all mail: trained on
+   the English corpus plus 20 Japanese ham and 20 spam, a bigram seen once
+   in each would otherwise be read as 2.2 times more frequent in spam (20
+   of 1434 spam against 20 of 3103 ham), and every Japanese notice leaned
+   spam.  A table learned before the token existed has no counts for it
+   and keeps the totals. */
+static void om_spam_class_sizes(struct om_spam_scoring *sc, const char *token,
+				long *nspam_r, long *nham_r)
+{
+	const struct om_spam_counts *c;
+
+	*nspam_r = sc->db->nspam;
+	*nham_r = sc->db->nham;
+	if (!om_token_is_cjk(token))
+		return;
+	if (!sc->cjk_looked) {
+		c = om_spam_table_get(sc->db->table, om_spam_table_key(sc->db->table,
+								      OM_TOKEN_CJK_MESSAGE));
+		if (c != NULL) {
+			sc->cjk_spam = (long)c->spam;
+			sc->cjk_ham = (long)c->ham;
+		}
+		sc->cjk_looked = 1;
+	}
+	if (sc->cjk_spam > 0 && sc->cjk_ham > 0) {
+		*nspam_r = sc->cjk_spam;
+		*nham_r = sc->cjk_ham;
+	}
+}
+
 static void om_spam_score_token(void *context, const char *token)
 {
 	struct om_spam_scoring *sc = context;
 	const struct om_spam_counts *c;
 	double ps, ph, p, f;
-	long n;
+	long n, nspam, nham;
 
 	if (sc->db->nspam == 0 || sc->db->nham == 0)
 		return;
@@ -399,8 +433,9 @@ static void om_spam_score_token(void *context, const char *token)
 	n = (long)c->spam + (long)c->ham;
 	if (n == 0)
 		return;
-	ps = (double)c->spam / (double)sc->db->nspam;
-	ph = (double)c->ham / (double)sc->db->nham;
+	om_spam_class_sizes(sc, token, &nspam, &nham);
+	ps = (double)c->spam / (double)nspam;
+	ph = (double)c->ham / (double)nham;
 	p = ps / (ps + ph);
 	f = (OM_SPAM_ROBS * OM_SPAM_ROBX + (double)n * p) / (OM_SPAM_ROBS + (double)n);
 	if (fabs(f - 0.5) < OM_SPAM_MIN_DEV)

@@ -144,6 +144,9 @@ static void om_tokenize_run(struct om_tok *t, const char *text, size_t len,
 			om_tok_word_end(t, prefix, &word, &previous);
 			om_buf_reset(&previous);	/* no pair across CJK text */
 			if (prev_cjk != 0) {
+				/* once a message: the number of messages that can
+				   hold CJK tokens at all (spam.c) */
+				om_tok_emit(t, OM_TOKEN_CJK_MESSAGE);
 				om_buf_reset(&pair);
 				om_buf_append_str(&pair, prefix);
 				om_tok_append_cp(&pair, prev_cjk);
@@ -293,6 +296,103 @@ static void om_tokenize_multipart_edges(struct om_tok *t, GMimeMultipart *multip
 	}
 }
 
+/* The part's bytes with the transfer encoding undone (NULL: none). */
+static GByteArray *om_tokenize_part_bytes(GMimePart *part)
+{
+	GMimeDataWrapper *content = g_mime_part_get_content(part);
+	GMimeStream *stream;
+	GByteArray *array = NULL;
+
+	if (content == NULL)
+		return NULL;
+	stream = g_mime_stream_mem_new();
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream), FALSE);
+	if (g_mime_data_wrapper_write_to_stream(content, stream) >= 0)
+		array = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream));
+	g_object_unref(stream);
+	return array;
+}
+
+/* 1 when a part's charset label cannot be trusted for 8-bit Japanese
+   bytes: none, a 7-bit charset (ISO-2022-*, US-ASCII), a name iconv does
+   not know (x-sjis-unknown), or a Japanese 8-bit one (Shift_JIS, EUC-JP),
+   which mailers write over UTF-8 text as well. */
+static int om_tokenize_label_doubtful(const char *charset)
+{
+	GIConv cd;
+
+	if (charset == NULL || strncasecmp(charset, "iso-2022-", 9) == 0 ||
+	    strcasecmp(charset, "us-ascii") == 0 || strcasecmp(charset, "shift_jis") == 0 ||
+	    strcasecmp(charset, "sjis") == 0 || strcasecmp(charset, "cp932") == 0 ||
+	    strcasecmp(charset, "windows-31j") == 0 || strcasecmp(charset, "euc-jp") == 0)
+		return 1;
+	cd = g_iconv_open("UTF-8", charset);
+	if (cd == (GIConv)-1)
+		return 1;
+	g_iconv_close(cd);
+	return 0;
+}
+
+/* Hiragana in UTF-8 text: how Japanese a decoding reads. */
+static size_t om_tokenize_kana_count(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t n = 0;
+
+	for (; *p != '\0'; p++) {
+		/* U+3041..U+309F: E3 81 81 .. E3 82 9F */
+		if (p[0] == 0xe3 && (p[1] == 0x81 || p[1] == 0x82))
+			n++;
+	}
+	return n;
+}
+
+/* The text of a part whose 8-bit bytes its label does not describe,
+   decoded by what they are: valid UTF-8 with multi-byte sequences is
+   UTF-8 (Shift_JIS and EUC-JP text almost never is); otherwise CP932 or
+   EUC-JP, whichever converts without error, the one with more hiragana
+   when both do.  NULL when the label is to be trusted or nothing fits.
+   Decoded by the label, Shift_JIS labelled ISO-2022-JP becomes garbage
+   tokens, which the classifier reads as spam's. */
+static char *om_tokenize_sniffed_text(GMimePart *part, const char *charset)
+{
+	static const char *const guesses[] = { "CP932", "EUC-JP" };
+	GByteArray *bytes;
+	char *best = NULL, *text;
+	size_t i, kana, best_kana = 0;
+	int high = 0;
+
+	if (!om_tokenize_label_doubtful(charset) || (bytes = om_tokenize_part_bytes(part)) == NULL)
+		return NULL;
+	for (i = 0; i < bytes->len && !high; i++)
+		high = bytes->data[i] >= 0x80;
+	if (!high) {
+		g_byte_array_free(bytes, TRUE);
+		return NULL;
+	}
+	if (g_utf8_validate((const char *)bytes->data, (gssize)bytes->len, NULL)) {
+		best = g_strndup((const char *)bytes->data, bytes->len);
+		g_byte_array_free(bytes, TRUE);
+		return best;
+	}
+	for (i = 0; i < OM_N_ELEMENTS(guesses); i++) {
+		text = g_convert((const char *)bytes->data, (gssize)bytes->len, "UTF-8",
+				 guesses[i], NULL, NULL, NULL);
+		if (text == NULL)
+			continue;
+		kana = om_tokenize_kana_count(text);
+		if (best == NULL || kana > best_kana) {
+			g_free(best);
+			best = text;
+			best_kana = kana;
+		} else {
+			g_free(text);
+		}
+	}
+	g_byte_array_free(bytes, TRUE);
+	return best;
+}
+
 static void om_tokenize_part(void *parent_obj, void *part_obj, void *data)
 {
 	GMimeObject *part = part_obj;
@@ -311,8 +411,12 @@ static void om_tokenize_part(void *parent_obj, void *part_obj, void *data)
 			om_tok_emit(t, "part:attachment");
 		return;
 	}
-	text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
 	charset = g_mime_object_get_content_type_parameter(part, "charset");
+	text = om_tokenize_sniffed_text(GMIME_PART(part), charset);
+	if (text != NULL)
+		charset = "utf-8";	/* read as what the bytes are */
+	else
+		text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
 	if (text == NULL || om_tokenize_conversion_failed(GMIME_PART(part), text) ||
 	    (charset != NULL && strncasecmp(charset, "iso-2022-", 9) == 0))
 		om_tokenize_raw_fallback(t, GMIME_PART(part));
@@ -585,4 +689,17 @@ int om_token_is_header(const char *token)
 			return 0;
 	}
 	return 1;
+}
+
+int om_token_is_cjk(const char *token)
+{
+	const unsigned char *p;
+
+	/* the tokens hold no other 3-byte UTF-8 than CJK (om_is_cjk): Latin
+	   words stop at U+024F, two bytes */
+	for (p = (const unsigned char *)token; *p != '\0'; p++) {
+		if (*p >= 0xe0)
+			return 1;
+	}
+	return 0;
 }

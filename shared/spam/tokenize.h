@@ -31,6 +31,12 @@ void om_tokenize_parsed(struct om_mime_msg *msg, const char *data, size_t len,
 /* Tokenizes UTF-8 text (invalid bytes skipped) with an optional prefix. */
 void om_tokenize_text(const char *text, size_t len, const char *prefix,
 		      om_token_cb *cb, void *context);
+/* Emitted once by every message that has a CJK bigram anywhere (body or
+   header): its counts are the numbers of spam and ham that could hold CJK
+   tokens, by which the classifier weighs them (spam.c). */
+#define OM_TOKEN_CJK_MESSAGE "meta:cjk"
+/* 1 if token holds CJK text (a bigram, prefixed or not). */
+int om_token_is_cjk(const char *token);
 /* 1 if token came from a header ("subj:", "received:", "hdr:"...), 0 if
    from the body (words, bigrams, "url:", "html:", "part:"). */
 int om_token_is_header(const char *token);

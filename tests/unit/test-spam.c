@@ -68,6 +68,9 @@ static void test_charsets(void)
 	TAP_OK(has_token(sjis, strlen(sjis), bigram), "Shift_JIS body gives the bigram");
 	TAP_OK(has_token(eucjp, strlen(eucjp), bigram), "EUC-JP body gives the bigram");
 	TAP_OK(has_token(utf8, strlen(utf8), bigram), "UTF-8 body gives the bigram");
+	TAP_OK(has_token(sjis, strlen(sjis), OM_TOKEN_CJK_MESSAGE) &&
+	       !has_token("Subject: x\n\nplain words\n", 24, OM_TOKEN_CJK_MESSAGE),
+	       "mail with CJK text, and only that, counts as such");
 }
 
 static void test_broken(void)
@@ -649,11 +652,44 @@ static void test_prune(void)
 	temp_store_close(&store, dir);
 }
 
+/* Japanese bytes under a label that does not describe them are read as
+   what they are (issue 19): Shift_JIS labelled ISO-2022-JP, EUC-JP under
+   an unknown name, UTF-8 labelled Shift_JIS, Shift_JIS with no charset. */
+static void test_mislabelled_japanese(void)
+{
+	static const char sjis_as_iso[] =
+		"Subject: x\nContent-Type: text/plain; charset=ISO-2022-JP\n\n"
+		"\x96\xb3\x97\xbf\x82\xc5\x82\xa8\x8b\xe0\n";
+	static const char euc_unknown[] =
+		"Subject: x\nContent-Type: text/plain; charset=x-euc-jp-unknown\n\n"
+		"\xcc\xb5\xce\xc1\xa4\xc7\xa4\xaa\xb6\xe2\n";
+	static const char utf8_as_sjis[] =
+		"Subject: x\nContent-Type: text/plain; charset=Shift_JIS\n\n" JA_UTF8 "\n";
+	static const char sjis_none[] =
+		"Subject: x\nContent-Type: text/plain\n\n"
+		"\x96\xb3\x97\xbf\x82\xc5\x82\xa8\x8b\xe0\n";
+	static const char latin1[] =	/* a label that fits: kept */
+		"Subject: x\nContent-Type: text/plain; charset=ISO-8859-1\n\ncaf\xe9 cr\xe8me\n";
+	const char *bigram = "\xe7\x84\xa1\xe6\x96\x99";	/* 無料 */
+
+	TAP_OK(has_token(sjis_as_iso, strlen(sjis_as_iso), bigram),
+	       "Shift_JIS labelled ISO-2022-JP gives the bigram");
+	TAP_OK(has_token(euc_unknown, strlen(euc_unknown), bigram),
+	       "EUC-JP under an unknown charset name gives the bigram");
+	TAP_OK(has_token(utf8_as_sjis, strlen(utf8_as_sjis), bigram),
+	       "UTF-8 labelled Shift_JIS gives the bigram");
+	TAP_OK(has_token(sjis_none, strlen(sjis_none), bigram),
+	       "Shift_JIS with no charset gives the bigram");
+	TAP_OK(has_token(latin1, strlen(latin1), "caf\xc3\xa9"),
+	       "ISO-8859-1 text keeps its label");
+}
+
 int main(void)
 {
 	om_mime_global_init();
 	test_charsets();
 	test_broken();
+	test_mislabelled_japanese();
 	test_kinds();
 	test_token_places();
 	test_more_tokens();
