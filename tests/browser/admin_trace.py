@@ -19,15 +19,13 @@ import re
 import sqlite3
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from omtest import Tap, check, run_suite  # noqa: E402
-from chrome import By, body_text, browser, quit_browser, shot  # noqa: E402
+from chrome import By, admin_login, body_text, browser, quit_browser, shot, status_of  # noqa: E402
 
 tap = Tap()
 ADMIN = "alice@example.test"
@@ -40,28 +38,6 @@ ORG_SECRET = "secret-of-example-org"
 state = {}
 
 
-def status_of(url):
-    try:
-        with urllib.request.urlopen(url, timeout=30) as r:
-            return r.status, r.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode("utf-8", "replace")
-
-
-def admin_login(st, user, name):
-    """Logs user in with the admin button; returns the /a/<token> URL."""
-    browser().delete_all_cookies()
-    browser().get(st.WEB_URL + "login")
-    browser().find_element(By.NAME, "user").send_keys(user)
-    browser().find_element(By.NAME, "password").send_keys("secret")
-    browser().find_element(By.ID, "admin-login").click()
-    deadline = time.time() + 15
-    while "/a/" not in browser().current_url and time.time() < deadline:
-        time.sleep(0.2)
-    shot(name)
-    check("/a/" in browser().current_url, "%s not on the admin panel: %s %r"
-          % (user, browser().current_url, body_text()[:300]))
-    return browser().current_url.split("?")[0]
 
 
 def trace_url(panel, domain, mid):

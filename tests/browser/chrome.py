@@ -8,6 +8,9 @@ Import it after omtest (tests/e2e on sys.path).  Run the tests with
 interpreters (a pyenv shim first on PATH)."""
 import os
 import sys
+import time
+import urllib.error
+import urllib.request
 
 from omtest import BUILDDIR, check
 
@@ -20,7 +23,8 @@ except ImportError:
           "this with /usr/bin/python3" % sys.executable)
     sys.exit(1)
 
-__all__ = ["By", "SHOTS", "body_text", "browser", "press", "quit_browser", "shot"]
+__all__ = ["By", "SHOTS", "admin_login", "body_text", "browser", "press", "quit_browser",
+           "shot", "status_of"]
 
 SHOTS = os.path.join(BUILDDIR, "tests", "browser", "screenshots")
 _driver = []
@@ -63,3 +67,29 @@ def body_text():
 def quit_browser():
     if _driver:
         _driver.pop().quit()
+
+
+def status_of(url):
+    """The HTTP status and body of a GET of url without the browser (no
+    redirect to follow: what a tampered URL gets)."""
+    try:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+
+
+def admin_login(st, user, name):
+    """Logs user in on st's /login with the admin button (password
+    "secret", as tests/stack makes them); returns the /a/<token> URL."""
+    browser().get(st.WEB_URL + "login")
+    browser().find_element(By.NAME, "user").send_keys(user)
+    browser().find_element(By.NAME, "password").send_keys("secret")
+    browser().find_element(By.ID, "admin-login").click()
+    deadline = time.time() + 15
+    while "/a/" not in browser().current_url and time.time() < deadline:
+        time.sleep(0.2)
+    shot(name)
+    check("/a/" in browser().current_url, "not on the admin panel: %s %r"
+          % (browser().current_url, body_text()[:300]))
+    return browser().current_url.split("?")[0]
