@@ -163,6 +163,7 @@ struct om_billing_scope {
 	size_t n_groups;
 	struct om_billing_member *members;	/* mailboxes ever in a group */
 	size_t n_members;
+	int members_sorted;	/* by mailbox, case-insensitive: bsearch */
 };
 
 /* The name of level setting i: the i-th feature, or "default" past them. */
@@ -209,11 +210,26 @@ static struct om_billing_group *om_billing_group_get(struct om_billing_scope *sc
 	return &scope->groups[scope->n_groups++];
 }
 
+static int om_billing_member_cmp(const void *p1, const void *p2)
+{
+	const struct om_billing_member *a = p1, *b = p2;
+
+	return strcasecmp(a->mailbox, b->mailbox);
+}
+
 static struct om_billing_member *om_billing_member_get(struct om_billing_scope *scope,
 						       const char *mailbox, int add)
 {
+	struct om_billing_member key;
 	size_t i;
 
+	if (scope->members_sorted) {
+		if (scope->n_members == 0)
+			return NULL;
+		key.mailbox = (char *)mailbox;
+		return bsearch(&key, scope->members, scope->n_members, sizeof(key),
+			       om_billing_member_cmp);
+	}
 	for (i = 0; i < scope->n_members; i++) {
 		if (strcasecmp(scope->members[i].mailbox, mailbox) == 0)
 			return &scope->members[i];
@@ -374,6 +390,10 @@ static int om_billing_groups_load(struct om_store *store, struct om_billing_scop
 				g->settings[i].now = NULL;
 		}
 	}
+	if (scope->n_members > 1)
+		qsort(scope->members, scope->n_members, sizeof(*scope->members),
+		      om_billing_member_cmp);
+	scope->members_sorted = 1;
 	for (j = 0; j < scope->n_members; j++) {
 		om_billing_setting_sort(&scope->members[j].group);
 		ret = om_store_domain_get(store, scope->members[j].mailbox, OM_SETTING_GROUP,
@@ -742,22 +762,27 @@ static int om_billing_row_cmp(const void *p1, const void *p2)
 	return ret != 0 ? ret : strcmp(a->mailbox, b->mailbox);
 }
 
+static int om_billing_name_cmp(const void *p1, const void *p2)
+{
+	return strcasecmp(*(char *const *)p1, *(char *const *)p2);
+}
+
 /* Each mailbox of domain that was in one of its groups and has no rows
-   of its own: the features its group (or domain) gave it. */
+   of its own (seen_all sorted): the features its group (or domain) gave
+   it. */
 static void om_billing_members(struct om_billing_reader *r, const char *domain)
 {
 	char *probe = om_asprintf("postmaster@%s", domain), *mailbox;
-	size_t i, j;
-	int seen;
+	size_t i;
 
 	if (om_billing_domain_level(r, probe) < 0)
 		r->failed = 1;
 	free(probe);
 	for (i = 0; !r->failed && i < r->domain_level.n_members; i++) {
 		mailbox = r->domain_level.members[i].mailbox;
-		for (j = 0, seen = 0; j < r->n_seen_all && !seen; j++)
-			seen = strcasecmp(r->seen_all[j], mailbox) == 0;
-		if (seen)
+		if (r->n_seen_all > 0 &&
+		    bsearch(&mailbox, r->seen_all, r->n_seen_all, sizeof(*r->seen_all),
+			    om_billing_name_cmp) != NULL)
 			continue;
 		r->seen_mailbox = om_strdup(mailbox);
 		r->seen = 0;
@@ -785,6 +810,8 @@ static int om_billing_group_members(struct om_billing_reader *r, const char *dom
 {
 	size_t i;
 
+	if (r->n_seen_all > 1)
+		qsort(r->seen_all, r->n_seen_all, sizeof(*r->seen_all), om_billing_name_cmp);
 	if (domain != NULL)
 		om_billing_members(r, domain);
 	else if (om_store_group_list(r->store, NULL, om_billing_domain_cb, r, error_r) < 0)
