@@ -162,8 +162,8 @@ struct om_billing_scope {
 	struct om_billing_group *groups;	/* a domain's, past ones too */
 	size_t n_groups;
 	struct om_billing_member *members;	/* mailboxes ever in a group */
-	size_t n_members;
-	int members_sorted;	/* by mailbox, case-insensitive: bsearch */
+	size_t n_members, cap_members;
+	int members_sorted;	/* by mailbox, case-insensitive, one each */
 };
 
 /* The name of level setting i: the i-th feature, or "default" past them. */
@@ -217,27 +217,32 @@ static int om_billing_member_cmp(const void *p1, const void *p2)
 	return strcasecmp(a->mailbox, b->mailbox);
 }
 
-static struct om_billing_member *om_billing_member_get(struct om_billing_scope *scope,
-						       const char *mailbox, int add)
+/* The member entry of mailbox (members sorted), or NULL. */
+static const struct om_billing_member *
+om_billing_member_get(const struct om_billing_scope *scope, const char *mailbox)
 {
 	struct om_billing_member key;
-	size_t i;
 
-	if (scope->members_sorted) {
-		if (scope->n_members == 0)
-			return NULL;
-		key.mailbox = (char *)mailbox;
-		return bsearch(&key, scope->members, scope->n_members, sizeof(key),
-			       om_billing_member_cmp);
-	}
-	for (i = 0; i < scope->n_members; i++) {
-		if (strcasecmp(scope->members[i].mailbox, mailbox) == 0)
-			return &scope->members[i];
-	}
-	if (!add)
+	if (!scope->members_sorted || scope->n_members == 0)
 		return NULL;
-	scope->members = om_realloc(scope->members, (scope->n_members + 1) *
-				    sizeof(*scope->members));
+	key.mailbox = (char *)mailbox;
+	return bsearch(&key, scope->members, scope->n_members, sizeof(key),
+		       om_billing_member_cmp);
+}
+
+/* An entry for mailbox while loading (the last one again if it is the
+   same mailbox); om_billing_members_merge makes them one a mailbox. */
+static struct om_billing_member *om_billing_member_add(struct om_billing_scope *scope,
+						       const char *mailbox)
+{
+	if (scope->n_members > 0 &&
+	    strcasecmp(scope->members[scope->n_members - 1].mailbox, mailbox) == 0)
+		return &scope->members[scope->n_members - 1];
+	if (scope->n_members == scope->cap_members) {
+		scope->cap_members = scope->cap_members == 0 ? 16 : scope->cap_members * 2;
+		scope->members = om_realloc(scope->members, scope->cap_members *
+					    sizeof(*scope->members));
+	}
 	memset(&scope->members[scope->n_members], 0, sizeof(*scope->members));
 	scope->members[scope->n_members].mailbox = om_strdup(mailbox);
 	return &scope->members[scope->n_members++];
@@ -290,7 +295,7 @@ static void om_billing_log_cb(void *context, const struct om_store_change *c)
 			om_billing_setting_add(&om_billing_group_get(scope, rest + 6, 1)->
 					       settings[i], c);
 	} else if (strcmp(name, OM_SETTING_GROUP) == 0) {
-		om_billing_setting_add(&om_billing_member_get(scope, rest, 1)->group, c);
+		om_billing_setting_add(&om_billing_member_add(scope, rest)->group, c);
 	}
 }
 
@@ -344,6 +349,41 @@ static void om_billing_setting_sort(struct om_billing_setting *set)
 		qsort(set->changes, set->count, sizeof(*set->changes), om_billing_level_cmp);
 }
 
+/* Sorts the members and makes the entries of one mailbox one (their
+   changes together). */
+static void om_billing_members_merge(struct om_billing_scope *scope)
+{
+	struct om_billing_member *to, *from;
+	size_t i, n = 0, k;
+
+	if (scope->n_members > 1)
+		qsort(scope->members, scope->n_members, sizeof(*scope->members),
+		      om_billing_member_cmp);
+	for (i = 0; i < scope->n_members; i++) {
+		from = &scope->members[i];
+		if (n > 0 && strcasecmp(scope->members[n - 1].mailbox, from->mailbox) == 0) {
+			to = &scope->members[n - 1];
+			for (k = 0; k < from->group.count; k++) {
+				if (to->group.count == to->group.cap) {
+					to->group.cap = to->group.cap == 0 ? 8 : to->group.cap * 2;
+					to->group.changes = om_realloc(to->group.changes,
+						to->group.cap * sizeof(*to->group.changes));
+				}
+				to->group.changes[to->group.count++] = from->group.changes[k];
+			}
+			free(from->group.changes);
+			free(from->group.now);
+			free(from->mailbox);
+			continue;
+		}
+		if (n != i)
+			scope->members[n] = *from;
+		n++;
+	}
+	scope->n_members = n;
+	scope->members_sorted = 1;
+}
+
 static void om_billing_group_cb(void *context, const char *domain, const char *name)
 {
 	(void)domain;
@@ -353,7 +393,7 @@ static void om_billing_group_cb(void *context, const char *domain, const char *n
 static void om_billing_member_cb(void *context, const char *mailbox, const char *name)
 {
 	(void)name;
-	(void)om_billing_member_get(context, mailbox, 1);
+	(void)om_billing_member_add(context, mailbox);
 }
 
 /* A domain's groups and members: their histories in time order and
@@ -390,10 +430,7 @@ static int om_billing_groups_load(struct om_store *store, struct om_billing_scop
 				g->settings[i].now = NULL;
 		}
 	}
-	if (scope->n_members > 1)
-		qsort(scope->members, scope->n_members, sizeof(*scope->members),
-		      om_billing_member_cmp);
-	scope->members_sorted = 1;
+	om_billing_members_merge(scope);
 	for (j = 0; j < scope->n_members; j++) {
 		om_billing_setting_sort(&scope->members[j].group);
 		ret = om_store_domain_get(store, scope->members[j].mailbox, OM_SETTING_GROUP,
@@ -488,7 +525,7 @@ static int om_billing_group_at(const struct om_billing_scope *scope, const char 
 	int state;
 
 	if (feature >= OM_BILLING_FEATURES_MAX ||
-	    (m = om_billing_member_get((struct om_billing_scope *)scope, mailbox, 0)) == NULL ||
+	    (m = om_billing_member_get(scope, mailbox)) == NULL ||
 	    (name = om_billing_value_at(&m->group, t)) == NULL ||
 	    (g = om_billing_group_get((struct om_billing_scope *)scope, name, 0)) == NULL ||
 	    (v = om_billing_value_at(&g->settings[feature], t)) == NULL)
@@ -579,7 +616,7 @@ static long long *om_billing_level_times(const struct om_billing_reader *r,
 	const struct om_billing_scope *scopes[2] = { &r->domain_level, &r->global };
 	const struct om_billing_scope *d = &r->domain_level;
 	const struct om_billing_member *m =
-		om_billing_member_get((struct om_billing_scope *)d, mailbox, 0);
+		om_billing_member_get(d, mailbox);
 	long long start = r->report->start, end = r->report->end, *times;
 	size_t cap = 1, count = 0, j, k;
 
