@@ -7,6 +7,7 @@
  * domain lives in settings.c, not here.
  */
 #include "omamorictl.h"
+#include "store/admins.h"
 #include "store/settings.h"
 #include "lib/util.h"
 
@@ -106,7 +107,7 @@ static int ctl_group_check_exclusive(struct ctl *ctl, const char *domain,
 static int ctl_group_set(struct ctl *ctl, const char *word, const char *name,
 			 const char *setting, const char *value)
 {
-	char scope[OM_GROUP_SCOPE_MAX], *error = NULL;
+	char scope[OM_GROUP_SCOPE_MAX], *error = NULL, who[64];
 	const char *domain;
 	int ret;
 
@@ -120,8 +121,11 @@ static int ctl_group_set(struct ctl *ctl, const char *word, const char *name,
 		return ctl_error("domain name too long: %s", domain);
 	if ((ret = ctl_group_check_exclusive(ctl, domain, scope, setting, value)) != 0)
 		return ret;
+	/* recorded in the change log (admin log, the billing export) */
+	ctl_who(who, sizeof(who));
 	if (om_store_group_add(ctl_store(ctl, 0), domain, name, &error) < 0 ||
-	    om_store_domain_set(ctl_store(ctl, 0), scope, setting, value, &error) < 0)
+	    om_admins_group_setting(ctl_store(ctl, 0), who, domain, name, setting, value,
+				    &error) < 0)
 		return ctl_fail(error);
 	printf("%s group %s %s %s\n", domain, name, setting, value);
 	return CTL_EXIT_OK;
@@ -130,7 +134,7 @@ static int ctl_group_set(struct ctl *ctl, const char *word, const char *name,
 static int ctl_group_unset(struct ctl *ctl, const char *word, const char *name,
 			   const char *setting)
 {
-	char scope[OM_GROUP_SCOPE_MAX], *error = NULL;
+	char scope[OM_GROUP_SCOPE_MAX], *error = NULL, who[64];
 	const char *domain;
 	int ret;
 
@@ -138,7 +142,9 @@ static int ctl_group_unset(struct ctl *ctl, const char *word, const char *name,
 	    (ret = ctl_group_scope(ctl, domain, name, scope, sizeof(scope))) != 0 ||
 	    (ret = ctl_group_check_setting(setting)) != 0)
 		return ret;
-	if (om_store_domain_delete(ctl_store(ctl, 0), scope, setting, &error) < 0)
+	ctl_who(who, sizeof(who));
+	if (om_admins_group_setting(ctl_store(ctl, 0), who, domain, name, setting, NULL,
+				    &error) < 0)
 		return ctl_fail(error);
 	return CTL_EXIT_OK;
 }
@@ -239,13 +245,14 @@ static int ctl_group_list(struct ctl *ctl, const char *word, int show)
 static int ctl_group_del(struct ctl *ctl, const char *word, const char *name)
 {
 	const char *domain;
-	char *error = NULL;
+	char *error = NULL, who[64];
 	int ret;
 
 	if ((ret = ctl_group_domain(word, &domain)) != 0 ||
 	    (ret = ctl_group_name(name)) != 0)
 		return ret;
-	ret = om_store_group_delete(ctl_store(ctl, 0), domain, name, &error);
+	ctl_who(who, sizeof(who));
+	ret = om_admins_group_delete(ctl_store(ctl, 0), who, domain, name, &error);
 	if (ret < 0)
 		return ctl_fail(error);
 	if (ret == 0)

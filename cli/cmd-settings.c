@@ -256,17 +256,17 @@ static int ctl_mailbox_group(struct ctl *ctl, enum om_settings_key type,
 			     const char *key, const char *value)
 {
 	const char *domain = om_settings_domain_of(key);
-	char *error = NULL;
+	char *error = NULL, who[64];
 	int ret;
 
+	ctl_who(who, sizeof(who));
 	if (type != OM_KEY_MAILBOX)
 		return ctl_error("group is a mailbox's setting: omamorictl mailbox set "
 				 "MAILBOX group NAME (a domain's groups: omamorictl group)");
 	if (om_settings_domain_check(OM_SETTING_GROUP, value, &error) < 0)
 		return ctl_fail(error);
 	if (strcmp(value, "none") == 0) {
-		if (om_store_domain_delete(ctl_store(ctl, 0), key, OM_SETTING_GROUP,
-					   &error) < 0)
+		if (om_admins_group_member(ctl_store(ctl, 0), who, key, NULL, &error) < 0)
 			return ctl_fail(error);
 		printf("%s group none\n", key);
 		return CTL_EXIT_OK;
@@ -281,8 +281,7 @@ static int ctl_mailbox_group(struct ctl *ctl, enum om_settings_key type,
 				 "%s)", *domain != '\0' ? domain : key, value,
 				 *domain != '\0' ? domain : "DOMAIN", value,
 				 *domain != '\0' ? domain : "");
-	if (om_store_domain_set(ctl_store(ctl, 0), key, OM_SETTING_GROUP, value,
-				&error) < 0)
+	if (om_admins_group_member(ctl_store(ctl, 0), who, key, value, &error) < 0)
 		return ctl_fail(error);
 	printf("%s group %s\n", key, value);
 	return CTL_EXIT_OK;

@@ -60,6 +60,21 @@ int om_settings_domain_change(struct om_store *store, const char *who,
 			      enum om_settings_key type, const char *key,
 			      const char *name, const char *value, char **error_r);
 
+/* A policy group's setting (value NULL: unsets) and a mailbox's group
+   (group NULL: none), written and recorded (who, when, old -> new) under
+   the domain as om_settings_domain_change records: "setting NAME of group
+   G" and "setting group of MAILBOX", which the billing export reads.  The
+   caller has checked the name and value.  1 changed, 0 the same, -1. */
+int om_admins_group_setting(struct om_store *store, const char *who,
+			    const char *domain, const char *group, const char *name,
+			    const char *value, char **error_r);
+int om_admins_group_member(struct om_store *store, const char *who,
+			   const char *mailbox, const char *group, char **error_r);
+/* Deletes group of domain (store.h om_store_group_delete) and records each
+   setting it had as unset and "group G" deleted.  1, 0 no such group, -1. */
+int om_admins_group_delete(struct om_store *store, const char *who,
+			   const char *domain, const char *group, char **error_r);
+
 /* Adds or removes list entries of a domain or "*" (lists.h's
    om_lists_change) and records each entry changed by who.  The count
    changed or -1. */

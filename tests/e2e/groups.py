@@ -14,7 +14,8 @@ shows where a value comes from ("(group A)"); group del is refused while
 mailboxes are in it.  The billing export of this month matches the
 subscriptions set (CSV and JSON), mailboxes without a subscription of
 their own counted on (paused) for the days their domain's setting of the
-feature made them so.  TAP output."""
+feature made them so, and members of a group with a feature on counted
+on (the group's changes are in admin log).  TAP output."""
 import calendar
 import csv
 import email
@@ -273,6 +274,37 @@ def billing_counts_the_days_a_domain_default_applied(st):
           {"e@bill3.example": ("on", days), "f@bill3.example": ("on", days - 10),
            "g@bill3.example": ("paused", 0), "h@bill3.example": ("on", 11)},
           json.dumps(doc))
+
+
+@tap.case
+def billing_counts_a_groups_feature_for_its_members(st):
+    """Real commands this month: group Z of bill5.example gets outbound-zip
+    on, p and q join it (no subscription of their own): the CSV counts
+    both on, s (in no group) not; admin log shows who changed what."""
+    st.ctl("group", "set", "bill5.example", "Z", "outbound-zip", "on")
+    st.ctl("mailbox", "set", "p@bill5.example", "group", "Z")
+    st.ctl("mailbox", "set", "q@bill5.example", "group", "Z")
+    st.ctl("sub", "set", "s@bill5.example", "spam", "on")
+    st.ctl("group", "set", "bill5.example", "Y", "bcc-threshold", "3")
+    st.ctl("group", "del", "bill5.example", "Y")
+    month = time.strftime("%Y-%m", time.gmtime())
+    totals, mine, out = billing_rows(st, month, "bill5.example")
+    check(totals.get("outbound-zip") == ("2", "0", "0", "2", "0"),
+          "outbound-zip domain row: %r\n%s" % (totals, out))
+    check(mine.get(("p@bill5.example", "outbound-zip"), ())[1:] == ("1", "0", "0", "1", "0")
+          and mine.get(("q@bill5.example", "outbound-zip"), ())[1:] ==
+          ("1", "0", "0", "1", "0") and
+          ("s@bill5.example", "outbound-zip") not in mine, out)
+    log = st.ctl("admin", "log", "bill5.example").stdout.decode()
+    for want in ("\tsetting outbound-zip of group Z\t(none) -> on",
+                 "\tsetting group of p@bill5.example\t(none) -> Z",
+                 "\tsetting group of q@bill5.example\t(none) -> Z",
+                 "\tsetting bcc-threshold of group Y\t3 -> (none)",
+                 "\tgroup Y\tY -> (none)"):
+        check(want in log, "admin log lacks %r:\n%s" % (want, log))
+    st.ctl("mailbox", "set", "q@bill5.example", "group", "none")
+    log = st.ctl("admin", "log", "bill5.example").stdout.decode()
+    check("\tsetting group of q@bill5.example\tZ -> (none)" in log, log)
 
 
 if __name__ == "__main__":

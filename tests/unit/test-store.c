@@ -945,6 +945,106 @@ static void test_billing(struct om_store *store)
 	(void)state;
 }
 
+static char *changes_of(struct om_store *store, const char *domain);
+
+/* The days on of report row mailbox/feature (its state in *state_r), -1
+   when there is no such row. */
+static int billing_days_on(const struct om_billing_report *r, const char *mailbox,
+			   const char *feature, enum om_sub_state *state_r)
+{
+	size_t i;
+
+	for (i = 0; i < r->count; i++) {
+		if (strcmp(r->rows[i].mailbox, mailbox) == 0 &&
+		    strcmp(r->rows[i].feature, feature) == 0) {
+			*state_r = r->rows[i].state;
+			return r->rows[i].days_on;
+		}
+	}
+	return -1;
+}
+
+/* A policy group's feature bills its members while they are in it: B gets
+   outbound-zip on November 3rd, j joins B on the 5th and leaves on the
+   20th (on days 5..20, off after); m was in B before the month (on from
+   the 3rd); k is in B but has its own row off (its own row wins); the
+   domain's setting decides for j outside B (off). */
+static void test_billing_groups(struct om_store *store)
+{
+	const long long nov = 1793491200LL, day = 86400;
+	struct om_store_change log[] = {
+		{ 0, nov - 2 * day, "t", "grp.example", "setting group of m@grp.example",
+		  "", "B" },
+		{ 0, nov - 2 * day, "t", "grp.example", "setting group of k@grp.example",
+		  "", "B" },
+		{ 0, nov + 2 * day, "t", "grp.example", "setting outbound-zip of group B",
+		  "", "on" },
+		{ 0, nov + 4 * day, "t", "grp.example", "setting group of j@grp.example",
+		  "", "B" },
+		{ 0, nov + 19 * day + 3600, "t", "grp.example",
+		  "setting group of j@grp.example", "B", "" },
+	};
+	struct om_store_sub_change own[] = {
+		{ "m@grp.example", "spam", "on", nov - day },
+		{ "k@grp.example", "outbound-zip", "off", nov - day },
+	};
+	struct om_billing_report r;
+	enum om_sub_state st = OM_SUB_OFF, st_m = OM_SUB_OFF;
+	char scope[OM_GROUP_SCOPE_MAX], *error = NULL, *log_text;
+	size_t i;
+	int ok = 1, days;
+
+	for (i = 0; i < OM_N_ELEMENTS(log); i++)
+		ok &= om_store_change_add(store, &log[i], &error) == 0;
+	for (i = 0; i < OM_N_ELEMENTS(own); i++)
+		ok &= om_store_sub_history_put(store, &own[i], &error) == 0;
+	ok &= om_store_group_add(store, "grp.example", "B", &error) >= 0 &&
+		om_settings_group_scope("grp.example", "B", scope, sizeof(scope)) == 0 &&
+		om_store_domain_set(store, scope, "outbound-zip", "on", &error) == 0 &&
+		om_store_domain_set(store, "m@grp.example", "group", "B", &error) == 0 &&
+		om_store_domain_set(store, "k@grp.example", "group", "B", &error) == 0;
+	TAP_OK(ok, "group B, its members and their history written with chosen times");
+	ok = om_billing_report(store, "2026-11", "grp.example", nov + 40 * day, &r,
+			       &error) == 0;
+	TAP_OK(ok, "billing a domain with a group: %s", ok ? "ok" : error);
+	days = billing_days_on(&r, "j@grp.example", "outbound-zip", &st);
+	TAP_OK(days == 16 && st == OM_SUB_ON,
+	       "j: on from the day it joined B (5th) to the day it left (20th): %d", days);
+	days = billing_days_on(&r, "m@grp.example", "outbound-zip", &st_m);
+	TAP_OK(days == 28 && st_m == OM_SUB_ON,
+	       "m: on from the day B got outbound-zip (3rd): %d", days);
+	days = billing_days_on(&r, "k@grp.example", "outbound-zip", &st);
+	TAP_OK(days == 0, "k's own row (off) wins over its group's on: %d", days);
+	days = billing_days_on(&r, "j@grp.example", "spam", &st);
+	TAP_OK(days == -1, "no row for what neither j nor its group had");
+	om_billing_report_free(&r);
+	/* December: j is in no group, m still in B */
+	ok = om_billing_report(store, "2026-12", "grp.example", nov + 40 * day, &r,
+			       &error) == 0;
+	TAP_OK(ok && billing_days_on(&r, "j@grp.example", "outbound-zip", &st) == -1 &&
+	       billing_days_on(&r, "m@grp.example", "outbound-zip", &st_m) == 11,
+	       "off after leaving B; m on every day of December so far");
+	om_billing_report_free(&r);
+	/* the recorded path: a group's setting and a member's joining, old -> new */
+	TAP_OK(om_admins_group_setting(store, "boss@grp2.example", "grp2.example", "C",
+				       "outbound-zip", "on", &error) == 1 &&
+	       om_admins_group_setting(store, "boss@grp2.example", "grp2.example", "C",
+				       "outbound-zip", "on", &error) == 0 &&
+	       om_admins_group_member(store, "boss@grp2.example", "u@grp2.example", "C",
+				      &error) == 1 &&
+	       om_admins_group_member(store, "root", "u@grp2.example", NULL, &error) == 1,
+	       "group setting and membership changed through the recorded path");
+	log_text = changes_of(store, "grp2.example");
+	TAP_OK(log_text != NULL &&
+	       strstr(log_text, "boss@grp2.example|setting outbound-zip of group C|>on;") !=
+	       NULL &&
+	       strstr(log_text, "boss@grp2.example|setting group of u@grp2.example|>C;") !=
+	       NULL &&
+	       strstr(log_text, "root|setting group of u@grp2.example|C>;") != NULL,
+	       "the change log has them: %s", log_text != NULL ? log_text : "?");
+	free(log_text);
+}
+
 /* ---- domain administrators and the change log (schema v18) ---- */
 
 static void change_cb(void *context, const struct om_store_change *c)
@@ -1717,6 +1817,7 @@ int main(void)
 	test_groups(store);
 	test_billing_days();
 	test_billing(store);
+	test_billing_groups(store);
 	test_trace(store);
 	test_trace_bounds(store);
 	test_events_queue(store);
