@@ -497,6 +497,42 @@ def billing_demo(st):
         "--domain", "example.test")
 
 
+def report_demo(st):
+    """This month's report of the demo's domain, as the admin gets it on
+    the 1st (text here; CSV, JSON and HTML with charts exist too)."""
+    print("=" * 72)
+    print("Monthly report: what example.test received this month (text; html has SVG charts)")
+    month = time.strftime("%Y-%m", time.gmtime())
+    args = ("report", "example.test", "--month", month, "--lang", "en")
+    print("$ omamorictl " + " ".join(args))
+    lines = st.ctl(*args).stdout.decode().splitlines()
+    quiet = [x for x in lines if re.fullmatch(r"\s+\d{4}-\d\d-\d\d(\s+0)+", x)]
+    for line in [x for x in lines if x not in quiet][:40]:
+        print("  | " + line[:110])
+    print("   (%d days with no mail left out here)" % len(quiet))
+
+
+def metrics_demo(st):
+    """A few of the counters Prometheus scrapes from each daemon."""
+    print("=" * 72)
+    print("Metrics: each daemon's /metrics on loopback (Prometheus text format)")
+    wanted = ("omamori_scand_messages_total", "omamori_policyd_requests_total",
+              "omamori_web_clicks_total", "omamori_web_holds_pending", "omamori_digests_sent_total")
+    for url in st.METRICS_URLS.split():
+        status, body = 0, ""
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                status, body = r.status, r.read().decode()
+        except OSError as e:
+            print("   %s: %s" % (url, e))
+            continue
+        shown = [x for x in body.splitlines()
+                 if x.startswith(wanted) and not x.endswith(" 0")]
+        print("   %s -> HTTP %d, %d lines; counters that moved:" % (url, status, len(body.splitlines())))
+        for line in shown[:8]:
+            print("  | " + line[:110])
+
+
 def selftest_demo(st):
     """omamorictl selftest: test mails through Postfix to alice, each held
     against her settings; returns its exit status."""
@@ -559,6 +595,8 @@ def main():
         group_demo(st)
         trace_demo(st)
         billing_demo(st)
+        report_demo(st)
+        metrics_demo(st)
         rc = selftest_demo(st)
         print("=" * 72)
         print("omamori-scand log:")
