@@ -165,6 +165,22 @@ out:
 	return ret;
 }
 
+/* A month in which nothing of the domain was recorded (it was not yet in
+   service, or omamori was not on its path) gets no report: an admin would
+   read an empty page as a fault, and a fresh domain's first 1st would
+   otherwise bring one. */
+static int ctl_report_is_empty(const struct om_store_report *r)
+{
+	size_t v;
+
+	for (v = 0; v < OM_REPORT_VERDICTS; v++) {
+		if (r->received_total[v] != 0)
+			return 0;
+	}
+	return r->viruses.total == 0 && r->spam_domains.total == 0 &&
+		r->holds.total == 0 && r->clicks.total == 0 && r->outbound.total == 0;
+}
+
 int ctl_report_cron(struct ctl *ctl, long long now)
 {
 	struct ctl_report_to to = { NULL, NULL, 0, 0 };
@@ -201,6 +217,8 @@ int ctl_report_cron(struct ctl *ctl, long long now)
 			continue;
 		}
 		last = to.domain[i];
+		if (ctl_report_is_empty(r))
+			continue;
 		s = ctl_report_send(ctl, to.domain[i], to.address[i], month, r, now);
 		if (s < 0)
 			ret = -1;

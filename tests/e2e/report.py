@@ -10,7 +10,8 @@ itself; the domain's language gives the Japanese text.  Then `omamorictl
 cron` on a pretended 1 December (--at 00:17 --date 2026-12-01) mails the
 report to the main admin and the deputy with the trace right, and to no
 other deputy; over IMAP it is in their INBOX, once, with the same numbers;
-a second run and a run on the 2nd send nothing more.  TAP."""
+a second run and a run on the 2nd send nothing more; a month with nothing
+recorded is not reported.  TAP."""
 import collections
 import csv
 import email
@@ -225,6 +226,18 @@ def mailed_once_on_the_first(st):
     cron(st, "2026-12-02")
     for user in ("alice@example.test", "bob@example.test"):
         check(len(reports_in(st, user)) == 1, "%s got a second report" % user)
+
+
+@tap.case
+def no_report_for_a_month_with_nothing(st):
+    """September 2026 has no event of example.test: its 1 October sends
+    nothing, though the admins are there."""
+    st.ctl("admin", "add", DOMAIN, "alice@example.test", "admin", check=False)
+    out = cron(st, "2026-10-01")
+    check("monthly-report" not in out, "an empty month was sent:\n" + out)
+    got = [raw for raw in st.fetch_all("alice@example.test")
+           if b"<omamori-report-202609-" in raw]
+    check(got == [], "alice got %d reports of an empty month" % len(got))
 
 
 if __name__ == "__main__":
