@@ -29,12 +29,17 @@
  * memory - this process parses nothing - and the page lists what is
  * inside, a download button beside each member with nothing found (a
  * second POST, which asks scand again and gets that member's bytes only
- * if clean).  Wrong passwords count per file in the login lockout table
+ * if clean).  That second POST carries an unlock ticket, never the
+ * password: the password sealed (crypto/seal.h) under the web's key with
+ * the file's id, the mailbox and the ticket's end (15 minutes) as
+ * associated data, so the page's HTML holds nothing a reader of it could
+ * use, and a ticket opens only that file, for that mailbox, until then.  Wrong passwords count per file in the login lockout table
  * (5 in 15 minutes) and cost the client's rate bucket as a failed login.
  */
 #include "web.h"
 #include "web-link.h"
 #include "web-page.h"
+#include "crypto/seal.h"
 #include "crypto/vault.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -49,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* One isolated file's row, copied out of the callback. */
@@ -531,10 +537,78 @@ static long web_iso_member_index(const struct web_request *req)
 	return n;
 }
 
+/* The unlock ticket of a list page (see the top): the sealed password and
+   its end, wall-clock seconds since the epoch (not the lockout's monotonic
+   clock: a ticket outlives a restart and means the same on every host). */
+struct web_iso_ticket {
+	char *sealed;
+	long long until;
+};
+#define WEB_ISO_TICKET_SECONDS (15 * 60)
+
+/* What a ticket is sealed for: the file, the mailbox, its end. */
+static void web_iso_ticket_ad(const struct web_iso *row, const char *mailbox,
+			      long long until, char *ad, size_t size)
+{
+	(void)snprintf(ad, size, "unlock-ticket\n%s\n%s\n%lld", row->id, mailbox, until);
+}
+
+/* A new ticket for password (ticket_r->sealed allocated); -1 logged. */
+static int web_iso_ticket_make(struct web_request *req, const struct web_iso *row,
+			       const char *mailbox, const char *password, long long now,
+			       struct web_iso_ticket *ticket_r)
+{
+	struct om_token_keys keys;
+	char ad[512], *error = NULL;
+
+	ticket_r->until = now + WEB_ISO_TICKET_SECONDS;
+	web_iso_ticket_ad(row, mailbox, ticket_r->until, ad, sizeof(ad));
+	web_keys_get(req->server, &keys);
+	ticket_r->sealed = om_seal(&keys, ad, password, &error);
+	web_keys_forget(&keys);
+	if (ticket_r->sealed == NULL) {
+		om_log_error("mailbox=%s isolated=%s unlock ticket: %s", mailbox, row->id, error);
+		free(error);
+		return -1;
+	}
+	return 0;
+}
+
+/* The password of the form's ticket (allocated; om_seal_forget it): NULL
+   with *expired_r 1 past its end, 0 for a ticket that does not open for
+   this file and mailbox (another file's, changed, missing). */
+static char *web_iso_ticket_open(struct web_request *req, const struct web_iso *row,
+				 const char *mailbox, long long now, int *expired_r)
+{
+	const char *sealed = web_form_get(&req->form, "ticket");
+	const char *text = web_form_get(&req->form, "until");
+	struct om_token_keys keys;
+	char ad[512], *end, *error = NULL, *password;
+	long long until;
+
+	*expired_r = 0;
+	if (sealed == NULL || text == NULL || *text < '0' || *text > '9')
+		return NULL;
+	errno = 0;
+	until = strtoll(text, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return NULL;
+	web_iso_ticket_ad(row, mailbox, until, ad, sizeof(ad));
+	web_keys_get(req->server, &keys);
+	password = om_unseal(&keys, ad, sealed, &error);
+	web_keys_forget(&keys);
+	free(error);
+	if (password != NULL && until < now) {
+		om_seal_forget(&password);
+		*expired_r = 1;
+	}
+	return password;
+}
+
 /* One member's row of the list: name, size, result, its button. */
 static void web_iso_member_row(struct web_page *p, const struct web_request *req,
-			       const char *csrf, const char *password, size_t i,
-			       const struct om_unlock_entry *e)
+			       const char *csrf, const struct web_iso_ticket *ticket,
+			       size_t i, const struct om_unlock_entry *e)
 {
 	char text[48];
 	int clean = e->verdict == OM_VERDICT_CLEAN && e->findings[0] == '\0';
@@ -576,8 +650,11 @@ static void web_iso_member_row(struct web_page *p, const struct web_request *req
 		web_page_raw(p, "<input type=\"hidden\" name=\"op\" value=\"member\">"
 			     "<input type=\"hidden\" name=\"member\" value=\"");
 		web_page_raw(p, text);
-		web_page_raw(p, "\"><input type=\"hidden\" name=\"password\" value=\"");
-		web_page_esc(p, password, WEB_ISO_PASSWORD_MAX);
+		web_page_raw(p, "\"><input type=\"hidden\" name=\"ticket\" value=\"");
+		web_page_esc(p, ticket->sealed, 0);
+		(void)snprintf(text, sizeof(text), "%lld", ticket->until);
+		web_page_raw(p, "\"><input type=\"hidden\" name=\"until\" value=\"");
+		web_page_raw(p, text);
 		web_page_raw(p, "\"><button type=\"submit\" class=\"hl m-download\">");
 		web_page_t(p, WT_ISO_MEMBER_DOWNLOAD);
 		web_page_raw(p, "</button></form>");
@@ -591,7 +668,8 @@ static void web_iso_member_row(struct web_page *p, const struct web_request *req
 
 /* The page after a password: what is inside, or why nothing is. */
 static void web_iso_unlock_page(struct web_request *req, struct web_response *resp,
-				const char *lang, const char *csrf, const char *password,
+				const char *lang, const char *csrf,
+				const struct web_iso_ticket *ticket,
 				const struct om_unlock_result *res)
 {
 	struct web_page p;
@@ -620,7 +698,7 @@ static void web_iso_unlock_page(struct web_request *req, struct web_response *re
 		web_page_t(&p, WT_ISO_MEMBER_RESULT);
 		web_page_raw(&p, "</th><th></th></tr>");
 		for (i = 0; i < res->entry_count; i++)
-			web_iso_member_row(&p, req, csrf, password, i, &res->entries[i]);
+			web_iso_member_row(&p, req, csrf, ticket, i, &res->entries[i]);
 		web_page_raw(&p, "</table>");
 	}
 	web_page_raw(&p, "<p><a href=\"");
@@ -668,23 +746,96 @@ static int web_iso_ask_unlock(struct web_request *req, const struct web_iso *row
 	return 0;
 }
 
+/* The password of the POST: typed (op=unlock) or the ticket's (op=member,
+   whose index goes to *member_r); NULL after answering the request. */
+static char *web_iso_unlock_password(struct web_request *req, struct web_response *resp,
+				     const struct web_iso *row, const char *mailbox,
+				     const char *lang, int member_op, long *member_r,
+				     long long now)
+{
+	const char *typed = web_form_get(&req->form, "password");
+	char *password;
+	int expired = 0;
+
+	if (!member_op) {
+		if (typed == NULL || *typed == '\0' || strlen(typed) > WEB_ISO_PASSWORD_MAX) {
+			web_page_message(req, resp, 400, lang, WT_BAD_REQUEST_TITLE,
+					 WT_BAD_REQUEST_BODY, 0);
+			return NULL;
+		}
+		return om_strdup(typed);
+	}
+	*member_r = web_iso_member_index(req);
+	password = *member_r < 0 ? NULL : web_iso_ticket_open(req, row, mailbox, now, &expired);
+	if (password == NULL) {
+		om_log_info("client=%s mailbox=%s isolated=%s op=member ticket=%s",
+			    req->address, mailbox, row->id, expired ? "expired" : "refused");
+		if (expired)
+			web_page_message(req, resp, 403, lang, WT_ISO_UNLOCK_TITLE,
+					 WT_ISO_UNLOCK_EXPIRED, 0);
+		else
+			web_page_message(req, resp, 400, lang, WT_BAD_REQUEST_TITLE,
+					 WT_BAD_REQUEST_BODY, 0);
+	}
+	return password;
+}
+
+/* The member's bytes as the answer, if scand gave them (clean only). */
+static void web_iso_member_answer(struct web_request *req, struct web_response *resp,
+				  const char *lang, const char *mailbox,
+				  const struct web_iso *row, long member,
+				  struct om_unlock_result *res)
+{
+	const char *name, *base;
+
+	if (res->data == NULL || (size_t)member >= res->entry_count) {
+		om_log_info("client=%s mailbox=%s isolated=%s member=%ld refused",
+			    req->address, mailbox, row->id, member);
+		web_page_message(req, resp, 403, lang, WT_ISO_TITLE, WT_ISO_NO_DOWNLOAD, 0);
+		return;
+	}
+	name = res->entries[member].name;
+	base = strrchr(name, '/');
+	resp->status = 200;
+	resp->content_type = "application/octet-stream";
+	resp->disposition = web_iso_disposition(base != NULL && base[1] != '\0' ?
+						base + 1 : name);
+	resp->body = res->data;
+	resp->len = res->data_len;
+	res->data = NULL;
+}
+
+/* The list page after the right password: a ticket for its buttons. */
+static void web_iso_list_answer(struct web_request *req, struct web_response *resp,
+				const char *lang, const char *mailbox,
+				const struct web_iso *row, const char *password,
+				long long now, const struct om_unlock_result *res)
+{
+	struct web_iso_ticket ticket = { NULL, 0 };
+	char *csrf = web_link_csrf(req, mailbox);
+
+	if (csrf == NULL || (res->status == OM_UNLOCK_OPENED &&
+			     web_iso_ticket_make(req, row, mailbox, password, now, &ticket) < 0))
+		web_page_unavailable(req, resp, lang);
+	else
+		web_iso_unlock_page(req, resp, lang, csrf, &ticket, res);
+	free(ticket.sealed);
+	free(csrf);
+}
+
 static void web_iso_unlock(struct web_request *req, struct web_response *resp,
 			   struct om_store *store, const struct om_token_claims *claims,
 			   const char *lang, int member_op)
 {
-	const char *password = web_form_get(&req->form, "password");
 	uint64_t now_ms = om_now_ms();
 	double now = (double)now_ms / 1000.0;
 	struct om_unlock_result res;
 	struct web_iso row;
 	long member = -1;
-	char key[64], *csrf = NULL;
+	char key[64], *password;
 	int ret;
 
-	if (member_op && (member = web_iso_member_index(req)) < 0)
-		password = NULL;
-	if (password == NULL || *password == '\0' ||
-	    strlen(password) > WEB_ISO_PASSWORD_MAX) {
+	if (!member_op && web_form_get(&req->form, "password") == NULL) {
 		web_page_message(req, resp, 400, lang, WT_BAD_REQUEST_TITLE,
 				 WT_BAD_REQUEST_BODY, 0);
 		return;
@@ -698,58 +849,40 @@ static void web_iso_unlock(struct web_request *req, struct web_response *resp,
 				 WT_BAD_REQUEST_BODY, 0);
 		return;
 	}
+	password = web_iso_unlock_password(req, resp, &row, claims->mailbox, lang, member_op,
+					   &member, (long long)time(NULL));
+	if (password == NULL) {
+		web_iso_free(&row);
+		return;
+	}
 	web_iso_lock_key(&row, key);
 	if (web_lockout_blocked(&req->server->logins, key, now)) {
 		om_log_info("client=%s mailbox=%s isolated=%s unlock=locked", req->address,
 			    claims->mailbox, row.id);
 		web_rate_penalty(&req->server->rate, req->client, now, WEB_LOGIN_FAILURE_COST);
-		web_iso_free(&row);
 		web_page_message(req, resp, 429, lang, WT_ISO_UNLOCK_TITLE,
 				 WT_ISO_UNLOCK_LOCKED, 0);
-		return;
-	}
-	if (web_iso_ask_unlock(req, &row, password, member, &res) < 0) {
-		web_iso_free(&row);
+	} else if (web_iso_ask_unlock(req, &row, password, member, &res) < 0) {
 		web_page_unavailable(req, resp, lang);
-		return;
-	}
-	om_log_info("client=%s mailbox=%s isolated=%s op=%s unlock=%s entries=%zu",
-		    req->address, claims->mailbox, row.id, member_op ? "member" : "unlock",
-		    om_unlock_status_name(res.status), res.entry_count);
-	if (res.status == OM_UNLOCK_WRONG) {
-		(void)web_lockout_fail(&req->server->logins, key, now);
-		web_rate_penalty(&req->server->rate, req->client, now, WEB_LOGIN_FAILURE_COST);
-	} else if (res.status == OM_UNLOCK_OPENED) {
-		web_lockout_clear(&req->server->logins, key);
-	}
-	if (member_op && res.status == OM_UNLOCK_OPENED) {
-		/* the member's bytes came back only if scand found it clean */
-		if (res.data == NULL || (size_t)member >= res.entry_count) {
-			om_log_info("client=%s mailbox=%s isolated=%s member=%ld refused",
-				    req->address, claims->mailbox, row.id, member);
-			web_page_message(req, resp, 403, lang, WT_ISO_TITLE,
-					 WT_ISO_NO_DOWNLOAD, 0);
-		} else {
-			const char *name = res.entries[member].name;
-			const char *base = strrchr(name, '/');
-
-			resp->status = 200;
-			resp->content_type = "application/octet-stream";
-			resp->disposition = web_iso_disposition(base != NULL && base[1] != '\0' ?
-								base + 1 : name);
-			resp->body = res.data;
-			resp->len = res.data_len;
-			res.data = NULL;
-		}
 	} else {
-		csrf = web_link_csrf(req, claims->mailbox);
-		if (csrf == NULL)
-			web_page_unavailable(req, resp, lang);
+		om_log_info("client=%s mailbox=%s isolated=%s op=%s unlock=%s entries=%zu",
+			    req->address, claims->mailbox, row.id, member_op ? "member" : "unlock",
+			    om_unlock_status_name(res.status), res.entry_count);
+		if (res.status == OM_UNLOCK_WRONG) {
+			(void)web_lockout_fail(&req->server->logins, key, now);
+			web_rate_penalty(&req->server->rate, req->client, now,
+					 WEB_LOGIN_FAILURE_COST);
+		} else if (res.status == OM_UNLOCK_OPENED) {
+			web_lockout_clear(&req->server->logins, key);
+		}
+		if (member_op && res.status == OM_UNLOCK_OPENED)
+			web_iso_member_answer(req, resp, lang, claims->mailbox, &row, member, &res);
 		else
-			web_iso_unlock_page(req, resp, lang, csrf, password, &res);
+			web_iso_list_answer(req, resp, lang, claims->mailbox, &row, password,
+					    (long long)time(NULL), &res);
+		om_unlock_result_free(&res);
 	}
-	free(csrf);
-	om_unlock_result_free(&res);
+	om_seal_forget(&password);
 	web_iso_free(&row);
 }
 

@@ -18,7 +18,7 @@
 
 #include "crypto/token.h"
 
-#define OM_SEAL_SECRET_MAX 128
+#define OM_SEAL_SECRET_MAX 256
 
 /* secret (at most OM_SEAL_SECRET_MAX bytes) sealed for id under keys'
    current key: hex text (allocated), or NULL with *error_r. */

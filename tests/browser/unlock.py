@@ -144,6 +144,8 @@ def encrypted_zip_opens_with_its_password(st):
           "eicar.txt" not in page, "wrong password: %r" % page[:800])
     page = unlock(PASSWORD, "unlock-3-zip-opened")
     check("暗号化ファイルの中身" in page, "opened page: %r" % page[:800])
+    check(PASSWORD not in browser().page_source,
+          "the list page's HTML holds the password itself")
     virus = member_row("eicar.txt")
     check("ウイルスが見つかりました" in virus.text and "eicar" in virus.text.lower(),
           "EICAR member: %r" % virus.text)
@@ -165,7 +167,7 @@ def encrypted_zip_opens_with_its_password(st):
 
 @tap.case
 def member_download_of_the_virus_is_refused(st):
-    """A forged POST for the EICAR member (index 0) with the right password
+    """A forged POST for the EICAR member (index 0) with the page's ticket
     and a fresh CSRF value: 403, no bytes."""
     browser().get(state["zip"])
     unlock(PASSWORD, "unlock-5-zip-again")
@@ -178,6 +180,28 @@ def member_download_of_the_virus_is_refused(st):
     page = body_text()
     check("ダウンロードできません" in page, "forged member POST: %r" % page[:600])
     check(not os.path.exists(os.path.join(DOWNLOADS, "eicar.txt")), "the EICAR member was saved")
+
+
+@tap.case
+def a_changed_ticket_is_refused(st):
+    """The member buttons carry a ticket sealed for this file, mailbox and
+    end: a page edited to stretch its end gets 400 and no bytes."""
+    browser().get(state["zip"])
+    unlock(PASSWORD, "unlock-5b-zip-again")
+    form = member_row("report.txt").find_element(By.TAG_NAME, "form")
+    until = form.find_element(By.CSS_SELECTOR, "input[name=until]").get_attribute("value")
+    check(until.isdigit() and 0 < int(until) - time.time() <= 15 * 60 + 5,
+          "the ticket's end is not within 15 minutes: %r" % until)
+    browser().execute_script(
+        "arguments[0].querySelector('input[name=until]').value = '%d';" % (int(until) + 86400),
+        form)
+    form.find_element(By.TAG_NAME, "button").click()
+    time.sleep(1)
+    shot("unlock-5c-ticket-changed")
+    check("リクエストが正しくありません" in body_text(),
+          "a stretched ticket: %r" % body_text()[:600])
+    check(not os.path.exists(os.path.join(DOWNLOADS, "report (1).txt")),
+          "the member was saved again with a changed ticket")
 
 
 @tap.case

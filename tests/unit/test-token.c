@@ -115,6 +115,29 @@ static void test_key_file(void)
 	rmdir(dir);
 }
 
+/* The isolation page's unlock ticket seals a password of up to 200 bytes
+   (web-isolate.c); the limit is OM_SEAL_SECRET_MAX, one more is refused. */
+static void test_seal_lengths(const struct om_token_keys *keys)
+{
+	char secret[OM_SEAL_SECRET_MAX + 2], *error = NULL, *sealed, *open;
+
+	memset(secret, 'p', sizeof(secret) - 1);
+	secret[OM_SEAL_SECRET_MAX] = '\0';
+	sealed = om_seal(keys, "unlock-ticket\nid\nalice@example.test\n1", secret, &error);
+	open = sealed == NULL ? NULL :
+		om_unseal(keys, "unlock-ticket\nid\nalice@example.test\n1", sealed, &error);
+	TAP_OK(open != NULL && strcmp(open, secret) == 0,
+	       "seal: a secret of OM_SEAL_SECRET_MAX bytes opens whole");
+	om_seal_forget(&open);
+	free(sealed);
+	om_free(&error);
+	secret[OM_SEAL_SECRET_MAX] = 'p';
+	secret[OM_SEAL_SECRET_MAX + 1] = '\0';
+	TAP_OK(om_seal(keys, "x", secret, &error) == NULL && error != NULL,
+	       "seal: one byte more is refused");
+	om_free(&error);
+}
+
 static void test_seal(const struct om_token_keys *keys,
 		      const struct om_token_keys *other)
 {
@@ -146,6 +169,7 @@ static void test_seal(const struct om_token_keys *keys,
 	om_free(&error);
 	free(sealed);
 	free(again);
+	test_seal_lengths(keys);
 }
 
 /* A file of len bytes (a marker repeated) written under keys to a temp
