@@ -293,65 +293,11 @@ int om_admins_group_member(struct om_store *store, const char *who,
 	return ret;
 }
 
-struct om_admins_group_settings {
-	char **names, **values;
-	size_t count, cap;
-};
-
-static void om_admins_group_setting_cb(void *context, const char *key,
-				       const char *name, const char *value)
-{
-	struct om_admins_group_settings *g = context;
-
-	(void)key;
-	if (g->count == g->cap) {
-		g->cap = g->cap == 0 ? 8 : g->cap * 2;
-		g->names = om_realloc(g->names, g->cap * sizeof(*g->names));
-		g->values = om_realloc(g->values, g->cap * sizeof(*g->values));
-	}
-	g->names[g->count] = om_strdup(name);
-	g->values[g->count++] = om_strdup(value != NULL ? value : "");
-}
-
 int om_admins_group_delete(struct om_store *store, const char *who,
 			   const char *domain, const char *group, char **error_r)
 {
-	struct om_admins_group_settings g = { NULL, NULL, 0, 0 };
-	struct om_store_change c;
-	char scope[OM_GROUP_SCOPE_MAX], *what;
-	long long now = (long long)time(NULL);
-	size_t i;
-	int ret;
-
-	if (om_settings_group_scope(domain, group, scope, sizeof(scope)) < 0) {
-		*error_r = om_asprintf("domain name too long: %.60s", domain);
-		return -1;
-	}
-	ret = om_store_domain_list(store, scope, om_admins_group_setting_cb, &g, error_r);
-	if (ret >= 0)
-		ret = om_store_group_delete(store, domain, group, error_r);
-	for (i = 0; i < g.count; i++) {
-		if (ret > 0) {
-			what = om_asprintf("setting %s of group %s", g.names[i], group);
-			c = (struct om_store_change){ 0, now, who, domain, what,
-						      g.values[i], "" };
-			if (om_store_change_add(store, &c, error_r) < 0)
-				ret = -1;
-			free(what);
-		}
-		free(g.names[i]);
-		free(g.values[i]);
-	}
-	free(g.names);
-	free(g.values);
-	if (ret > 0) {
-		what = om_asprintf("group %s", group);
-		c = (struct om_store_change){ 0, now, who, domain, what, group, "" };
-		if (om_store_change_add(store, &c, error_r) < 0)
-			ret = -1;
-		free(what);
-	}
-	return ret;
+	return om_store_group_delete(store, domain, group, who, (long long)time(NULL),
+				     error_r);
 }
 
 int om_admins_lists_change(struct om_store *store, const char *who,

@@ -1674,8 +1674,66 @@ int om_store_group_exists(struct om_store *store, const char *domain,
 	return n.found;
 }
 
+/* A deleted group's settings, read in its transaction for the change log. */
+struct om_store_group_settings {
+	char **names, **values;
+	size_t count, cap;
+};
+
+static void om_store_group_setting_add(void *context, const char *key,
+				       const char *name, const char *value)
+{
+	struct om_store_group_settings *g = context;
+
+	(void)key;
+	if (g->count == g->cap) {
+		g->cap = g->cap == 0 ? 8 : g->cap * 2;
+		g->names = om_realloc(g->names, g->cap * sizeof(*g->names));
+		g->values = om_realloc(g->values, g->cap * sizeof(*g->values));
+	}
+	g->names[g->count] = om_strdup(name);
+	g->values[g->count++] = om_strdup(value != NULL ? value : "");
+}
+
+/* The change log of a deleted group, in its transaction: each setting it
+   had (old value -> ""), then the group itself. */
+static int om_store_group_delete_log(struct om_store *store, const char *domain,
+				     const char *name, const char *scope,
+				     const char *who, long long at, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	struct om_store_group_settings g = { NULL, NULL, 0, 0 };
+	struct om_store_change c;
+	char *what;
+	size_t i;
+	int ret;
+
+	ret = b->row_list(store, OM_STORE_DOMAIN_SETTINGS, scope, om_store_group_setting_add,
+			  &g, error_r) < 0 ? -1 : 0;
+	for (i = 0; i < g.count; i++) {
+		if (ret == 0) {
+			what = om_asprintf("setting %s of group %s", g.names[i], name);
+			c = (struct om_store_change){ 0, at, who, domain, what, g.values[i], "" };
+			ret = b->change_add(store, &c, error_r) < 0 ? -1 : 0;
+			free(what);
+		}
+		free(g.names[i]);
+		free(g.values[i]);
+	}
+	free(g.names);
+	free(g.values);
+	if (ret == 0) {
+		what = om_asprintf("group %s", name);
+		c = (struct om_store_change){ 0, at, who, domain, what, name, "" };
+		ret = b->change_add(store, &c, error_r) < 0 ? -1 : 0;
+		free(what);
+	}
+	return ret;
+}
+
 int om_store_group_delete(struct om_store *store, const char *domain,
-			  const char *name, char **error_r)
+			  const char *name, const char *who, long long at,
+			  char **error_r)
 {
 	const struct om_store_backend *b = store->backend;
 	struct om_store_group_names members;
@@ -1683,7 +1741,8 @@ int om_store_group_delete(struct om_store *store, const char *domain,
 	long n;
 	int ret;
 
-	if (om_store_group_args(domain, name, error_r) < 0)
+	if (om_store_group_args(domain, name, error_r) < 0 ||
+	    om_store_need(who, "who", error_r) < 0)
 		return -1;
 	if (om_settings_group_scope(domain, name, scope, sizeof(scope)) < 0) {
 		*error_r = om_asprintf("domain name too long: %.60s", domain);
@@ -1705,7 +1764,9 @@ int om_store_group_delete(struct om_store *store, const char *domain,
 		ret = -1;
 	} else {
 		ret = b->group_remove(store, domain, name, error_r);
-		if (ret > 0 && b->scope_delete(store, scope, error_r) < 0)
+		if (ret > 0 && (om_store_group_delete_log(store, domain, name, scope, who, at,
+							  error_r) < 0 ||
+				b->scope_delete(store, scope, error_r) < 0))
 			ret = -1;
 	}
 	return om_store_finish(store, ret, error_r);

@@ -805,11 +805,13 @@ int om_store_group_add(struct om_store *store, const char *domain,
 /* 1 if domain has group name, 0 if not, -1. */
 int om_store_group_exists(struct om_store *store, const char *domain,
 			  const char *name, char **error_r);
-/* Deletes group name of domain and its settings in one transaction:
-   1 deleted, 0 no such group, -1 with *error_r - also while mailboxes are
-   in it (the error names them: move them first). */
+/* Deletes group name of domain and its settings, and records it in the
+   change log (by who, at: each setting old -> "", then "group NAME"), in
+   one transaction: 1 deleted, 0 no such group, -1 with *error_r - also
+   while mailboxes are in it (the error names them: move them first). */
 int om_store_group_delete(struct om_store *store, const char *domain,
-			  const char *name, char **error_r);
+			  const char *name, const char *who, long long at,
+			  char **error_r);
 /* cb(context, domain, name) for each group of domain (NULL: every
    domain's), ordered; the count or -1. */
 long om_store_group_list(struct om_store *store, const char *domain,

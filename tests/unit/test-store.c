@@ -664,9 +664,11 @@ static char *effective_setting(struct om_store *store, const char *mailbox,
 	return value;
 }
 
+static char *changes_of(struct om_store *store, const char *domain);
+
 static void test_groups(struct om_store *store)
 {
-	char scope[OM_GROUP_SCOPE_MAX], *error = NULL, *list = NULL, *value;
+	char scope[OM_GROUP_SCOPE_MAX], *error = NULL, *list = NULL, *value, *log_text;
 	const char *source = "";
 	enum om_sub_state state;
 	int ret;
@@ -759,17 +761,22 @@ static void test_groups(struct om_store *store)
 				      &error) == 1 && strcmp(list, "B") == 0,
 	       "members of B: one");
 	om_free(&list);
-	ret = om_store_group_delete(store, "g.example", "B", &error);
+	ret = om_store_group_delete(store, "g.example", "B", "t", 1000, &error);
 	TAP_OK(ret < 0 && strstr(error, "taro@g.example") != NULL &&
 	       strstr(error, "move them") != NULL,
 	       "a group with mailboxes is not deleted: %s", error != NULL ? error : "");
 	om_free(&error);
 	om_store_domain_delete(store, "taro@g.example", "group", &error);
-	TAP_OK(om_store_group_delete(store, "g.example", "B", &error) == 1 &&
+	TAP_OK(om_store_group_delete(store, "g.example", "B", "t", 1000, &error) == 1 &&
 	       om_store_group_exists(store, "g.example", "B", &error) == 0 &&
 	       om_store_domain_get(store, scope, "hold-when", &value, &error) == 0,
 	       "an empty group is deleted with its settings");
-	TAP_OK(om_store_group_delete(store, "g.example", "B", &error) == 0,
+	log_text = changes_of(store, "g.example");
+	TAP_OK(strstr(log_text, "t|setting hold-when of group B|") != NULL &&
+	       strstr(log_text, "t|group B|B>;") != NULL,
+	       "the deletion and each setting it took are in the change log: %s", log_text);
+	free(log_text);
+	TAP_OK(om_store_group_delete(store, "g.example", "B", "t", 1000, &error) == 0,
 	       "deleting it again: 0");
 	TAP_OK(om_store_group_add(store, "g.example", "E", &error) == 1,
 	       "and there is room for another");
@@ -1046,6 +1053,7 @@ static void test_billing_groups(struct om_store *store)
 }
 
 /* ---- domain administrators and the change log (schema v18) ---- */
+
 
 static void change_cb(void *context, const struct om_store_change *c)
 {
