@@ -151,7 +151,10 @@ def _zip(parts):
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
         for name, data in parts:
-            z.writestr(name, data)
+            # a fixed date: the same document twice is the same bytes
+            info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, data)
     return out.getvalue()
 
 
