@@ -22,9 +22,11 @@ import sys
 import tempfile
 import zipfile
 
-import gi
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gi  # noqa: E402
 gi.require_version("Gsf", "1")
 from gi.repository import Gsf  # noqa: E402
+from omtest import EICAR  # noqa: E402
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: E402
 
 BK_VIN = bytes.fromhex("fea7d2763b4b9e79")
@@ -248,6 +250,9 @@ def main(out_dir):
         "agile-macro.xlsm": agile(xlsm(), password, spin=1000),
         "standard.docx": standard(big, password),
         "standard-aes256.docx": standard(big, password, 256),
+        "agile-eicar.docx": agile(_zip([("[Content_Types].xml", "<Types/>"),
+                                        ("word/embeddings/readme.txt", EICAR)]),
+                                  password, spin=1000),
         "agile-tampered.docx": agile(big, password, spin=1000, tamper=True),
         # [MS-OFFCRYPTO] values of a file Office wrote (msoffcrypto-tool's
         # doctest of verify_password): its password is Password1234_

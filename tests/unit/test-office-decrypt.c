@@ -6,15 +6,22 @@
  * legacy OLE document.  Known answers from a file Office encrypted
  * ([MS-OFFCRYPTO] values, quoted by msoffcrypto-tool's doctests): its
  * password verifier and its package key, so the derivation is checked
- * against Office itself, not only against our own generator.
+ * against Office itself, not only against our own generator.  Then the
+ * isolation page's path in scand (scan/unlock.h): the decrypted document
+ * scanned (a test engine knowing EICAR) and analysed (macros), the
+ * macro-free copy offered, bytes handed out only when clean.
  */
 #include "tap.h"
 #include "scan/office-decrypt.h"
+#include "scan/attach.h"
+#include "scan/av.h"
+#include "scan/unlock.h"
 #include "lib/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char dir[] = "/tmp/omamori-office-XXXXXX";
@@ -158,6 +165,132 @@ static void test_known_answers(void)
 	om_buf_free(&out);
 }
 
+static const char eicar[] =
+	"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+/* A libclamav engine with one signature: EICAR (as test-attach's). */
+static struct om_av_engine *make_engine(void)
+{
+	struct om_av_limits limits = { 64 * 1024 * 1024, 32 * 1024 * 1024, 16, 1000, "/tmp" };
+	struct om_av_engine *engine = NULL;
+	unsigned int sigs = 0;
+	char path[512], *error = NULL;
+	FILE *f;
+	size_t i;
+
+	(void)snprintf(path, sizeof(path), "%s/sigs", dir);
+	if (mkdir(path, 0700) < 0)
+		return NULL;
+	(void)snprintf(path, sizeof(path), "%s/sigs/test.ndb", dir);
+	f = fopen(path, "w");
+	if (f == NULL)
+		return NULL;
+	fprintf(f, "Omamori.Test.EICAR-1:0:*:");
+	for (i = 0; i < strlen(eicar); i++)
+		fprintf(f, "%02x", (unsigned char)eicar[i]);
+	fprintf(f, "\n");
+	fclose(f);
+	(void)snprintf(path, sizeof(path), "%s/sigs", dir);
+	if (om_av_engine_load(path, &limits, &engine, &sigs, &error) < 0) {
+		printf("# engine: %s\n", error);
+		free(error);
+		return NULL;
+	}
+	return engine;
+}
+
+static void unlock(const struct om_unlock_env *env, const char *name, const char *as,
+		   const char *pw, long member, struct om_unlock_result *res)
+{
+	struct om_unlock_request req;
+	struct om_buf in;
+
+	om_buf_init(&in);
+	TAP_OK(read_file(name, &in) == 0, "%s read", name);
+	memset(&req, 0, sizeof(req));
+	req.name = (char *)as;
+	req.password = (char *)pw;
+	req.member = member;
+	req.data = in.data;
+	req.data_len = in.len;
+	om_unlock_open(env, &req, res);
+	om_buf_free(&in);
+}
+
+static void test_unlock(void)
+{
+	static const char rules_text[] = "risky-extensions exe scr js vbs\narchive-depth 4\n";
+	struct om_att_rules *rules = NULL;
+	struct om_unlock_env env;
+	struct om_unlock_result res;
+	struct om_av_engine *av;
+	struct om_buf plain;
+	char *error = NULL;
+
+	om_buf_init(&plain);
+	memset(&env, 0, sizeof(env));
+	env.av = av = make_engine();
+	TAP_OK(env.av != NULL, "the test engine loads");
+	TAP_OK(om_att_rules_parse(rules_text, "test", &rules, &error) == 0, "the rules parse");
+	free(error);
+	if (av == NULL || rules == NULL) {
+		if (av != NULL)
+			om_av_engine_free(&av);
+		om_att_rules_free(&rules);
+		return;
+	}
+	env.rules = rules;
+
+	unlock(&env, "agile-macro.xlsm", "book.xlsm", password, -1, &res);
+	TAP_OK(res.status == OM_UNLOCK_OPENED && strcmp(res.kind, "office") == 0 &&
+	       res.entry_count == 2, "the xlsm opens: %s, %zu entries",
+	       om_unlock_status_name(res.status), res.entry_count);
+	TAP_OK(res.entry_count == 2 && strcmp(res.entries[0].name, "book.xlsm") == 0 &&
+	       strstr(res.entries[0].findings, "ATT_MACRO") != NULL,
+	       "its first entry is the document, with its macro finding");
+	TAP_OK(res.entry_count == 2 && strcmp(res.entries[1].name, "book.xlsx") == 0 &&
+	       res.entries[1].verdict == OM_VERDICT_CLEAN && res.entries[1].findings[0] == '\0',
+	       "its second the macro-free copy, clean, nothing found");
+	TAP_OK(res.data == NULL, "no bytes when none were asked for");
+	om_unlock_result_free(&res);
+	unlock(&env, "agile-macro.xlsm", "book.xlsm", password, 0, &res);
+	TAP_OK(res.status == OM_UNLOCK_OPENED && res.data == NULL,
+	       "the document with macros is not handed out");
+	om_unlock_result_free(&res);
+	unlock(&env, "agile-macro.xlsm", "book.xlsm", password, 1, &res);
+	TAP_OK(res.status == OM_UNLOCK_OPENED && res.data != NULL && res.data_len > 4 &&
+	       memcmp(res.data, "PK", 2) == 0 &&
+	       memmem(res.data, res.data_len, "vbaProject.bin", 14) == NULL,
+	       "the macro-free copy is, a zip without vbaProject.bin");
+	om_unlock_result_free(&res);
+
+	TAP_OK(read_file("plain.docx", &plain) == 0, "plain.docx read");
+	unlock(&env, "agile-sha512.docx", "minutes.docx", password, 0, &res);
+	TAP_OK(res.status == OM_UNLOCK_OPENED && res.entry_count == 1 &&
+	       res.entries[0].verdict == OM_VERDICT_CLEAN && res.entries[0].findings[0] == '\0',
+	       "a clean docx: one entry, nothing found");
+	TAP_OK(res.data != NULL && res.data_len == plain.len &&
+	       memcmp(res.data, plain.data, plain.len) == 0,
+	       "its bytes are the decrypted document");
+	om_unlock_result_free(&res);
+	unlock(&env, "standard.docx", "memo.docx", "wrong", 0, &res);
+	TAP_OK(res.status == OM_UNLOCK_WRONG && res.entry_count == 0 && res.data == NULL,
+	       "a wrong password: wrong-password, nothing inside");
+	om_unlock_result_free(&res);
+	unlock(&env, "agile-eicar.docx", "virus.docx", password, 0, &res);
+	TAP_OK(res.status == OM_UNLOCK_OPENED && res.entry_count == 1 &&
+	       res.entries[0].verdict == OM_VERDICT_VIRUS && res.data == NULL,
+	       "EICAR inside the encrypted document is found, nothing handed out");
+	om_unlock_result_free(&res);
+	unlock(&env, "not-encrypted.doc", "old.doc", password, 0, &res);
+	TAP_OK(res.status == OM_UNLOCK_UNSUPPORTED && strcmp(res.kind, "ole-legacy") == 0,
+	       "an old-format OLE document: unsupported, said to be the legacy kind");
+	om_unlock_result_free(&res);
+	om_buf_free(&plain);
+	om_av_engine_free(&av);
+	om_att_rules_free(&rules);
+}
+
 int main(void)
 {
 	char cmd[1024];
@@ -187,6 +320,7 @@ int main(void)
 	test_decrypts("standard-aes256.docx", "plain.docx");
 	test_refused();
 	test_known_answers();
+	test_unlock();
 	tap_remove_tree(dir);
 	return tap_done();
 }
