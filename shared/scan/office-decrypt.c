@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +236,15 @@ static int om_office_spin(EVP_MD_CTX *ctx, const EVP_MD *md, size_t hash_len,
 
 /* ---- Agile encryption (2.3.4.10 - 2.3.4.15) ---- */
 
+/* libxml2 is initialised once before any thread parses (scand's workers
+   are threads), as mail/text.c and mail/linkrw.c do */
+static pthread_once_t om_office_xml_once = PTHREAD_ONCE_INIT;
+
+static void om_office_xml_init(void)
+{
+	xmlInitParser();
+}
+
 static int om_office_attr_num(xmlNode *node, const char *name, unsigned long max,
 			      unsigned long *out)
 {
@@ -369,8 +379,10 @@ static enum om_office_status om_office_agile_read(const unsigned char *xml, size
 	xmlNode *root, *n;
 	int have_data = 0, ret = -1;
 
-	if (len > INT32_MAX)
+	if (len > INT32_MAX || pthread_once(&om_office_xml_once, om_office_xml_init) != 0) {
+		*error_r = om_strdup("the encryption descriptor cannot be read");
 		return OM_OFFICE_DAMAGED;
+	}
 	doc = xmlReadMemory((const char *)xml, (int)len, NULL, NULL,
 			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if (doc == NULL) {
