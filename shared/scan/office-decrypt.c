@@ -801,6 +801,70 @@ static enum om_office_status om_office_streams(const char *data, size_t len, siz
 	return OM_OFFICE_DECRYPTED;
 }
 
+/* ---- old formats: told apart, not decrypted ---- */
+
+#define OM_OFFICE_FIB_ENCRYPTED 0x0100u	/* [MS-DOC] FibBase.fEncrypted */
+#define OM_OFFICE_XLS_FILEPASS 0x002fu	/* [MS-XLS] 2.4.117 FilePass */
+#define OM_OFFICE_XLS_RECORDS 16	/* FilePass follows BOF closely */
+
+/* The first len bytes of stream name (at most sizeof-able n): 1, 0. */
+static int om_office_head(GsfInfile *ole, const char *name, unsigned char *buf, size_t n,
+			  size_t *got_r)
+{
+	GsfInput *in = gsf_infile_child_by_name(ole, name);
+	gsf_off_t size;
+	int ret = 0;
+
+	if (in == NULL)
+		return 0;
+	size = gsf_input_size(in);
+	if (size > 0) {
+		*got_r = (guint64)size < n ? (size_t)size : n;
+		ret = gsf_input_read(in, *got_r, buf) != NULL;
+	}
+	g_object_unref(in);
+	return ret;
+}
+
+int om_office_legacy_encrypted(const char *data, size_t len)
+{
+	GsfInput *mem = gsf_input_memory_new((const guint8 *)data, (gsf_off_t)len, FALSE);
+	GsfInfile *ole;
+	GsfInput *ppt;
+	unsigned char head[4096];
+	size_t got = 0, off;
+	int found = 0, i;
+
+	if (mem == NULL)
+		return 0;
+	ole = gsf_infile_msole_new(mem, NULL);
+	g_object_unref(mem);
+	if (ole == NULL)
+		return 0;
+	if (om_office_head(ole, "WordDocument", head, 12, &got) && got == 12 &&
+	    (om_office_le32(head + 8) >> 16 & OM_OFFICE_FIB_ENCRYPTED) != 0)
+		found = 1;
+	if (!found && (om_office_head(ole, "Workbook", head, sizeof(head), &got) ||
+		       om_office_head(ole, "Book", head, sizeof(head), &got))) {
+		for (off = 0, i = 0; i < OM_OFFICE_XLS_RECORDS && off + 4 <= got; i++) {
+			unsigned int type = head[off] | (unsigned int)head[off + 1] << 8;
+			unsigned int size = head[off + 2] | (unsigned int)head[off + 3] << 8;
+
+			if (type == OM_OFFICE_XLS_FILEPASS) {
+				found = 1;
+				break;
+			}
+			off += 4 + size;
+		}
+	}
+	if (!found && (ppt = gsf_infile_child_by_name(ole, "EncryptedSummary")) != NULL) {
+		g_object_unref(ppt);
+		found = 1;
+	}
+	g_object_unref(ole);
+	return found;
+}
+
 enum om_office_status om_office_decrypt(const char *data, size_t len,
 					const char *password, size_t max,
 					struct om_buf *out, char **error_r)

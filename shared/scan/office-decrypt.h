@@ -52,6 +52,12 @@ int om_office_agile_sha512_key(const char *password, const unsigned char salt[16
 			       const unsigned char *encrypted_key, size_t enc_len,
 			       unsigned char *key);
 
+/* 1 when data is an old-format Office document (OLE) whose own
+   encryption is on - Word's FIB fEncrypted, Excel's FILEPASS record
+   among the first records of the Workbook stream, PowerPoint's
+   EncryptedSummary stream - which this file does not decrypt; else 0. */
+int om_office_legacy_encrypted(const char *data, size_t len);
+
 const char *om_office_status_name(enum om_office_status status);
 
 #endif

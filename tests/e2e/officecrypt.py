@@ -235,6 +235,20 @@ def kat_verifier():
                 "EncryptedPackage": struct.pack("<Q", 16) + b"\0" * 16})
 
 
+def legacy_doc():
+    """An old-format Word document whose FIB says it is encrypted (RC4):
+    only its flag matters here, nothing in it is really encrypted."""
+    fib = b"\xec\xa5\xc1\x00" + b"\0" * 6 + struct.pack("<H", 0x0100) + b"\0" * 1012
+    return ole({"WordDocument": fib, "1Table": b"\0" * 512})
+
+
+def legacy_xls():
+    """An old-format workbook with a FILEPASS record after its BOF."""
+    bof = struct.pack("<HH", 0x0809, 16) + b"\0\x06\x05\x00" + b"\0" * 12
+    filepass = struct.pack("<HH", 0x002F, 6) + b"\x01\x00\x01\x00\x01\x00"
+    return ole({"Workbook": bof + filepass + b"\0" * 4096})
+
+
 def main(out_dir):
     """The unit test's fixtures: PASSWORD opens each; plain.docx is what
     the docx ones hold, plain.xlsm what the xlsm one holds."""
@@ -257,6 +271,8 @@ def main(out_dir):
         # [MS-OFFCRYPTO] values of a file Office wrote (msoffcrypto-tool's
         # doctest of verify_password): its password is Password1234_
         "kat-verifier.docx": kat_verifier(),
+        "legacy-encrypted.doc": legacy_doc(),
+        "legacy-encrypted.xls": legacy_xls(),
         "not-encrypted.doc": ole({"WordDocument": b"\xec\xa5" + b"\0" * 1022}),
     }
     for name, data in files.items():

@@ -113,6 +113,19 @@ static void test_refused(void)
 	       "not an encrypted OOXML document");
 	status = open_with("plain.docx", password, 32u * 1024 * 1024, &out);
 	TAP_OK(status == OM_OFFICE_DAMAGED, "a zip is not an OLE file");
+	TAP_OK(read_file("legacy-encrypted.doc", &in) == 0 &&
+	       om_office_legacy_encrypted(in.data, in.len) == 1,
+	       "an old Word document's FIB fEncrypted is seen");
+	TAP_OK(read_file("legacy-encrypted.xls", &in) == 0 &&
+	       om_office_legacy_encrypted(in.data, in.len) == 1,
+	       "an old workbook's FILEPASS record is seen");
+	TAP_OK(read_file("not-encrypted.doc", &in) == 0 &&
+	       om_office_legacy_encrypted(in.data, in.len) == 0,
+	       "an old document without encryption is not said to be encrypted");
+	TAP_OK(read_file("agile-sha512.docx", &in) == 0 &&
+	       om_office_legacy_encrypted(in.data, in.len) == 0 &&
+	       om_office_legacy_encrypted("PK\3\4", 4) == 0,
+	       "nor an encrypted OOXML document, nor a zip");
 	TAP_OK(read_file("agile-sha512.docx", &in) == 0, "read agile-sha512.docx");
 	for (cut = 0; cut < in.len; cut += 509) {
 		status = om_office_decrypt(in.data, cut, password, 32u * 1024 * 1024, &out, &error);
@@ -289,9 +302,9 @@ static void test_unlock(void)
 	       res.entries[0].verdict == OM_VERDICT_VIRUS && res.data == NULL,
 	       "EICAR inside the encrypted document is found, nothing handed out");
 	om_unlock_result_free(&res);
-	unlock(&env, "not-encrypted.doc", "old.doc", password, 0, &res);
+	unlock(&env, "legacy-encrypted.doc", "old.doc", password, 0, &res);
 	TAP_OK(res.status == OM_UNLOCK_UNSUPPORTED && strcmp(res.kind, "ole-legacy") == 0,
-	       "an old-format OLE document: unsupported, said to be the legacy kind");
+	       "an old-format encrypted document: unsupported, said to be the legacy kind");
 	om_unlock_result_free(&res);
 	om_buf_free(&plain);
 	om_av_engine_free(&av);
