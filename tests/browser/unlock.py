@@ -19,7 +19,9 @@ the isolation notice scand put in alice's mail.
   and with the right one shows its macro finding and no download of it,
   only of the macro-free copy (book.xlsx, no vbaProject.bin in it); a clean
   .docx (Agile, then Standard) downloads, byte for byte the decrypted
-  document.
+  document; an old-format .doc with its own (RC4) encryption flag is
+  isolated as encrypted and its page says plainly that it cannot be
+  opened there (422), the password not counted as wrong.
 
 Phone-sized window; screenshots under tests/browser/screenshots/ of the
 build tree (unlock-*.png).  Run with /usr/bin/python3.  TAP."""
@@ -283,6 +285,18 @@ def encrypted_clean_docx_downloads_decrypted(st):
 def standard_encrypted_docx_downloads_decrypted(st):
     clean_docx_downloads(uuid.uuid4().hex, "memo.docx", officecrypt.standard,
                          "unlock-15-docx-standard")
+
+
+@tap.case
+def legacy_encrypted_doc_says_it_cannot_be_opened(st):
+    m = uuid.uuid4().hex
+    office_page(m, "old.doc", officecrypt.legacy_doc(), "unlock-16-doc-page")
+    page = unlock(PASSWORD, "unlock-17-doc-legacy")
+    check("旧形式（.doc / .xls / .ppt）の Office 文書の暗号はこのページでは解けません" in page and
+          "パスワードが違います" not in page, "legacy doc: %r" % page[:800])
+    check(browser().find_elements(By.CSS_SELECTOR, "tr.member") == [] and
+          browser().find_elements(By.CSS_SELECTOR, "button.m-download") == [],
+          "the legacy doc lists something")
 
 
 state = {}
