@@ -22,7 +22,8 @@
  * (crypto/vault.h); a row that is another mailbox's, past its expiry, or a
  * file that does not open is refused.
  *
- * An encrypted file (an archive, a PDF: ATT_ENCRYPTED) has a password
+ * An encrypted file (an archive, a PDF, an Office document:
+ * ATT_ENCRYPTED) has a password
  * form (doc/attachments.md "Unlocking"): the POST hands the decrypted
  * vault bytes and the password to omamori-scand over its socket
  * (proto.h OM_MSG_UNLOCK_*), which opens, scans and analyses them in
@@ -672,6 +673,7 @@ static void web_iso_unlock_page(struct web_request *req, struct web_response *re
 				const struct web_iso_ticket *ticket,
 				const struct om_unlock_result *res)
 {
+	int kind_known = res->kind != NULL;
 	struct web_page p;
 	unsigned int status;
 	enum web_text body;
@@ -680,9 +682,16 @@ static void web_iso_unlock_page(struct web_request *req, struct web_response *re
 	status = res->status == OM_UNLOCK_OPENED ? 200 :
 		res->status == OM_UNLOCK_WRONG ? 403 : 422;
 	body = res->status == OM_UNLOCK_OPENED ? WT_ISO_UNLOCK_INTRO :
-		res->status == OM_UNLOCK_WRONG ? WT_ISO_UNLOCK_WRONG : WT_ISO_UNLOCK_UNSUPPORTED;
+		res->status == OM_UNLOCK_WRONG ? WT_ISO_UNLOCK_WRONG :
+		kind_known && strcmp(res->kind, "ole-legacy") == 0 ? WT_ISO_UNLOCK_OLD_OFFICE :
+		WT_ISO_UNLOCK_UNSUPPORTED;
 	web_page_begin_result(&p, req, lang, WT_ISO_UNLOCK_TITLE, status, body);
 	web_page_raw(&p, "</p>");
+	if (res->status == OM_UNLOCK_OPENED && kind_known && strcmp(res->kind, "office") == 0) {
+		web_page_raw(&p, "<p id=\"iso-office-note\">");
+		web_page_t(&p, WT_ISO_UNLOCK_OFFICE_NOTE);
+		web_page_raw(&p, "</p>");
+	}
 	if (res->status == OM_UNLOCK_WRONG) {
 		web_iso_unlock_form(&p, req, csrf);
 	} else if (res->status == OM_UNLOCK_OPENED && res->entry_count == 0) {

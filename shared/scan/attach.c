@@ -14,6 +14,7 @@
 #include "scan/attach.h"
 #include "scan/av.h"
 #include "scan/filetype.h"
+#include "scan/office-decrypt.h"
 #include "lib/util.h"
 
 #include <archive.h>
@@ -576,8 +577,11 @@ static void om_att_content(struct om_att_run *run, const char *where,
 	if (real == OM_TYPE_OLE &&
 	    memmem(data, len, om_att_vba_utf16, sizeof(om_att_vba_utf16) - 1) != NULL)
 		om_att_add(run, OM_ATT_MACRO, where);
+	/* ... or an old-format document with its own encryption on (RC4:
+	   not scannable, not opened on the page either: doc/attachments.md) */
 	if (real == OM_TYPE_OLE &&
-	    memmem(data, len, om_att_encpkg_utf16, sizeof(om_att_encpkg_utf16) - 1) != NULL)
+	    (memmem(data, len, om_att_encpkg_utf16, sizeof(om_att_encpkg_utf16) - 1) != NULL ||
+	     om_office_legacy_encrypted(data, len)))
 		om_att_add(run, OM_ATT_ENCRYPTED, where);
 	if (real == OM_TYPE_PDF) {
 		int pdf = om_att_pdf_names(data, len);

@@ -8,11 +8,18 @@
  * by poppler with the password (mail/text.h): its JavaScript and launch
  * actions are looked for in the decrypted document.  Nothing is written
  * to disk; the bytes of the one member asked for are copied out only
- * when it is clean.
+ * when it is clean.  An encrypted Office Open XML document (an OLE file
+ * with an EncryptedPackage) is decrypted with the password
+ * (office-decrypt.h) and the document analysed as the attachment it is:
+ * its entry is the decrypted document, followed, when it has macros, by
+ * the macro-free copy the isolation path would make (unmacro.h), each
+ * with its own scan and findings.
  */
 #include "scan/unlock.h"
 #include "scan/attach.h"
 #include "scan/av.h"
+#include "scan/office-decrypt.h"
+#include "scan/unmacro.h"
 #include "mail/text.h"
 #include "lib/util.h"
 
@@ -363,6 +370,53 @@ static void om_unlock_pdf(const struct om_unlock_env *env,
 	om_buf_free(&plain);
 }
 
+/* ---- Office: decrypted in memory (office-decrypt.h) ---- */
+
+/* An encrypted OOXML document: entry 0 the decrypted document, entry 1
+   its macro-free copy when it has macros and no virus; res->kind
+   "office", or "ole-legacy" for an OLE document with no EncryptedPackage
+   (.doc/.xls RC4 encryption: not opened here, doc/attachments.md). */
+static void om_unlock_office(const struct om_unlock_env *env,
+			     const struct om_unlock_request *req,
+			     struct om_unlock_result *res)
+{
+	struct om_buf plain, copy;
+	char *error = NULL, *copy_name = NULL;
+	enum om_office_status status;
+	int ret;
+
+	om_buf_init(&plain);
+	om_buf_init(&copy);
+	status = om_office_decrypt(req->data, req->data_len, req->password,
+				   OM_UNLOCK_MEMBER_MAX, &plain, &error);
+	free(res->kind);
+	res->kind = om_strdup(status == OM_OFFICE_NOT_OOXML ? "ole-legacy" : "office");
+	if (status != OM_OFFICE_DECRYPTED) {
+		res->status = status == OM_OFFICE_WRONG ? OM_UNLOCK_WRONG : OM_UNLOCK_UNSUPPORTED;
+		free(error);
+		om_buf_free(&plain);
+		return;
+	}
+	res->status = OM_UNLOCK_OPENED;
+	om_unlock_entry(env, req->password, req->name, plain.data, plain.len,
+			req->member == 0, res);
+	if (res->entry_count == 1 && res->entries[0].verdict != OM_VERDICT_VIRUS &&
+	    strstr(res->entries[0].findings, "ATT_MACRO") != NULL) {
+		ret = om_unmacro_ooxml(req->name, plain.data, plain.len, &copy, &copy_name,
+				       &error);
+		if (ret == 1)
+			om_unlock_entry(env, req->password, copy_name, copy.data, copy.len,
+					req->member == 1, res);
+		free(error);
+		free(copy_name);
+	}
+	if (copy.data != NULL)
+		explicit_bzero(copy.data, copy.len);
+	explicit_bzero(plain.data, plain.len);
+	om_buf_free(&copy);
+	om_buf_free(&plain);
+}
+
 void om_unlock_open(const struct om_unlock_env *env,
 		    const struct om_unlock_request *req,
 		    struct om_unlock_result *res)
@@ -376,8 +430,8 @@ void om_unlock_open(const struct om_unlock_env *env,
 		om_unlock_archive(env, req, res);
 	else if (strcmp(type, "pdf") == 0)
 		om_unlock_pdf(env, req, res);
+	else if (strcmp(type, "ole") == 0)
+		om_unlock_office(env, req, res);
 	else
-		/* an encrypted Office document (OLE EncryptedPackage): no
-		   Debian library decrypts it (doc/attachments.md) */
 		res->status = OM_UNLOCK_UNSUPPORTED;
 }

@@ -3,7 +3,10 @@
  * "Unlocking"): an encrypted zip / 7z / RAR is listed and each member
  * scanned (libclamav) and analysed (attach.h) as the mail path would; an
  * encrypted PDF's password is checked and its JavaScript and launch
- * actions looked for in the decrypted document (mail/text.h, poppler).
+ * actions looked for in the decrypted document (mail/text.h, poppler);
+ * an encrypted Office Open XML document is decrypted (office-decrypt.h)
+ * and analysed as an attachment, its macro-free copy (unmacro.h) offered
+ * as a second entry when it has macros.
  * Everything stays in memory: the file came over scand's socket and
  * leaves it the same way (proto.h OM_MSG_UNLOCK_*).
  */

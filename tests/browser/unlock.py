@@ -12,7 +12,16 @@ the isolation notice scand put in alice's mail.
   is byte for byte the report;
 - an encrypted PDF with JavaScript (written here, encrypted by qpdf
   --encrypt): a wrong password says so; the right one shows the PDF's
-  JavaScript finding, and no download button.
+  JavaScript finding, and no download button;
+- encrypted Office documents (made here: tests/e2e/officecrypt.py, Agile
+  AES-256/SHA-512 and Standard AES-128), isolated "encrypted,
+  unscannable": an .xlsm with a vbaProject.bin refuses a wrong password,
+  and with the right one shows its macro finding and no download of it,
+  only of the macro-free copy (book.xlsx, no vbaProject.bin in it); a clean
+  .docx (Agile, then Standard) downloads, byte for byte the decrypted
+  document; an old-format .doc with its own (RC4) encryption flag is
+  isolated as encrypted and its page says plainly that it cannot be
+  opened there (422), the password not counted as wrong.
 
 Phone-sized window; screenshots under tests/browser/screenshots/ of the
 build tree (unlock-*.png).  Run with /usr/bin/python3.  TAP."""
@@ -29,6 +38,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from omtest import EICAR, mixed_mail, Tap, check, decoded, file_part, run_suite, text_part, wait_mail  # noqa: E402
 from chrome import By, body_text, browser, quit_browser, shot  # noqa: E402
+import officecrypt  # noqa: E402
 
 tap = Tap()
 USER = "alice@example.test"
@@ -220,6 +230,97 @@ def encrypted_pdf_with_javascript_has_no_download(st):
           "PDF row: %r" % row.text)
     check(row.find_elements(By.TAG_NAME, "button") == [] and
           "ダウンロードできません" in row.text, "the PDF with JavaScript offers a download")
+
+
+def office_page(m, name, data, shot_name):
+    """Mails data as name; opens its isolation page, which must say it is
+    encrypted and offer no download before the password."""
+    st = state["st"]
+    st.send(mixed_mail(m, [text_part("資料です。パスワードは電話でお伝えします。".encode()),
+                           file_part(name.encode(), data)], to=USER,
+                       subject="unlock office"), [USER])
+    browser().get(link_of(st, m))
+    shot(shot_name)
+    page = body_text()
+    check(name in page and "ATT_ENCRYPTED" in page and "暗号化" in page,
+          "%s page: %r" % (name, page[:800]))
+    check(browser().find_elements(By.ID, "iso-download") == [],
+          "the encrypted %s offers a download before its password" % name)
+
+
+@tap.case
+def encrypted_xlsm_shows_its_macros(st):
+    state["st"] = st
+    m = uuid.uuid4().hex
+    office_page(m, "book.xlsm", officecrypt.agile(officecrypt.xlsm(), PASSWORD),
+                "unlock-10-xlsm-page")
+    page = unlock("wrong-" + PASSWORD, "unlock-11-xlsm-wrong")
+    check("パスワードが違います" in page and "マクロ" not in page,
+          "wrong xlsm password: %r" % page[:800])
+    page = unlock(PASSWORD, "unlock-12-xlsm-opened")
+    check("暗号を解いた Office 文書を検査しました" in page, "opened xlsm: %r" % page[:800])
+    row = member_row("book.xlsm")
+    check("マクロ（プログラム）を含む Office 文書です" in row.text and "ATT_MACRO" in row.text,
+          "xlsm row: %r" % row.text)
+    check(row.find_elements(By.TAG_NAME, "button") == [] and
+          "ダウンロードできません" in row.text, "the xlsm with macros offers a download")
+    copy = member_row("book.xlsx")
+    check("問題は見つかりませんでした" in copy.text, "macro-free copy: %r" % copy.text)
+    buttons = copy.find_elements(By.TAG_NAME, "button")
+    check(len(buttons) == 1, "the macro-free copy's buttons: %r" % [b.text for b in buttons])
+    allow_downloads()
+    buttons[0].click()
+    with open(wait_download("book.xlsx"), "rb") as f:
+        got = f.read()
+    shot("unlock-13-xlsm-copy-downloaded")
+    import io
+    import zipfile
+    names = zipfile.ZipFile(io.BytesIO(got)).namelist()
+    check("xl/vbaProject.bin" not in names and "xl/workbook.xml" in names,
+          "the macro-free copy holds %r" % names)
+    check(not os.path.exists(os.path.join(DOWNLOADS, "book.xlsm")), "the xlsm was saved")
+
+
+def clean_docx_downloads(m, name, encrypt, prefix):
+    plain = officecrypt.docx("議事録 %s" % m)
+    office_page(m, name, encrypt(plain, PASSWORD), prefix + "-page")
+    page = unlock(PASSWORD, prefix + "-opened")
+    row = member_row(name)
+    check("問題は見つかりませんでした" in row.text, "%s row: %r" % (name, row.text))
+    buttons = row.find_elements(By.TAG_NAME, "button")
+    check(len(buttons) == 1 and buttons[0].text == "ダウンロード",
+          "%s buttons: %r" % (name, [b.text for b in buttons]))
+    allow_downloads()
+    buttons[0].click()
+    with open(wait_download(name), "rb") as f:
+        got = f.read()
+    shot(prefix + "-downloaded")
+    check(got == plain, "downloaded %d bytes, not the decrypted document's %d" %
+          (len(got), len(plain)))
+
+
+@tap.case
+def encrypted_clean_docx_downloads_decrypted(st):
+    clean_docx_downloads(uuid.uuid4().hex, "minutes.docx", officecrypt.agile,
+                         "unlock-14-docx")
+
+
+@tap.case
+def standard_encrypted_docx_downloads_decrypted(st):
+    clean_docx_downloads(uuid.uuid4().hex, "memo.docx", officecrypt.standard,
+                         "unlock-15-docx-standard")
+
+
+@tap.case
+def legacy_encrypted_doc_says_it_cannot_be_opened(st):
+    m = uuid.uuid4().hex
+    office_page(m, "old.doc", officecrypt.legacy_doc(), "unlock-16-doc-page")
+    page = unlock(PASSWORD, "unlock-17-doc-legacy")
+    check("旧形式（.doc / .xls / .ppt）の Office 文書の暗号はこのページでは解けません" in page and
+          "パスワードが違います" not in page, "legacy doc: %r" % page[:800])
+    check(browser().find_elements(By.CSS_SELECTOR, "tr.member") == [] and
+          browser().find_elements(By.CSS_SELECTOR, "button.m-download") == [],
+          "the legacy doc lists something")
 
 
 state = {}

@@ -74,13 +74,17 @@ FILE_OURS = {"shared/mail/text.c": {"archive"}}
 # system headers of the field's libraries, and who may include them (a
 # layer or program, or a single file)
 SQLITE_BACKEND = "shared/store/store-sqlite.c"
+OFFICE_DECRYPT = "shared/scan/office-decrypt.c"
 FIELD = [
     (re.compile(r"^sqlite3\.h$"), {SQLITE_BACKEND}),
     (re.compile(r"^gmime/"), {"mail", "spam", "scan"}),
     (re.compile(r"^glib"), {"mail", "spam", "scan", "audit"}),
     # PDF text for audit rules: poppler-glib in mail/text.c alone
     (re.compile(r"^poppler"), {"shared/mail/text.c"}),
-    (re.compile(r"^libxml/"), {"mail", "spam"}),
+    # an encrypted Office document's XML descriptor (issue 16 item 4)
+    (re.compile(r"^libxml/"), {"mail", "spam", OFFICE_DECRYPT}),
+    (re.compile(r"^gsf/"), {OFFICE_DECRYPT}),
+    (re.compile(r"^openssl/"), {OFFICE_DECRYPT}),
     (re.compile(r"^clamav\.h$"), {"scan"}),
     (re.compile(r"^archive(_entry)?\.h$"), {"scan"}),
     (re.compile(r"^magic\.h$"), {"scan"}),
