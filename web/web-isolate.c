@@ -23,8 +23,8 @@
  * file that does not open is refused.
  *
  * An encrypted file (an archive, a PDF, an Office document:
- * ATT_ENCRYPTED) has a password
- * form (doc/attachments.md "Unlocking"): the POST hands the decrypted
+ * ATT_ENCRYPTED) has a password form (doc/attachments.md "Unlocking"):
+ * the POST hands the decrypted
  * vault bytes and the password to omamori-scand over its socket
  * (proto.h OM_MSG_UNLOCK_*), which opens, scans and analyses them in
  * memory - this process parses nothing - and the page lists what is
@@ -34,8 +34,9 @@
  * password: the password sealed (crypto/seal.h) under the web's key with
  * the file's id, the mailbox and the ticket's end (15 minutes) as
  * associated data, so the page's HTML holds nothing a reader of it could
- * use, and a ticket opens only that file, for that mailbox, until then.  Wrong passwords count per file in the login lockout table
- * (5 in 15 minutes) and cost the client's rate bucket as a failed login.
+ * use, and a ticket opens only that file, for that mailbox, until then.
+ * Wrong passwords count per file in the login lockout table (5 in 15
+ * minutes) and cost the client's rate bucket as a failed login.
  */
 #include "web.h"
 #include "web-link.h"
