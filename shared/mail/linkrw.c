@@ -740,6 +740,7 @@ size_t om_linkrw_message(struct om_mime_msg *msg, const struct om_linkrw *rw)
 
 	memset(&w, 0, sizeof(w));
 	w.rw = rw;
+	om_mime_changed(msg);
 	om_mime_foreach_part(msg, om_linkrw_part, &w);
 	if (w.parts == 0 && rw->banner != NULL && *rw->banner != '\0')
 		om_mime_add_notice(msg, rw->banner);

@@ -8,13 +8,25 @@
 #include "mail/mime.h"
 
 #include <gmime/gmime.h>
+#include <libxml/HTMLparser.h>
+#include <libxml/tree.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+/* A text part's text and (an HTML part) its document, made once. */
+struct om_mime_text_cache {
+	GMimeObject *part;
+	char *text;		/* g_mime_text_part_get_text's, NULL: none */
+	htmlDocPtr doc;		/* NULL: not parsed (yet) or none */
+	int html_done;
+};
+
 struct om_mime_msg {
 	GMimeMessage *message;
+	struct om_mime_text_cache *texts;
+	size_t text_count, text_cap;
 };
 
 struct om_mime_init_state {
@@ -56,12 +68,71 @@ struct om_mime_msg *om_mime_parse(const char *data, size_t len,
 	return msg;
 }
 
+void om_mime_changed(struct om_mime_msg *msg)
+{
+	size_t i;
+
+	for (i = 0; i < msg->text_count; i++) {
+		g_free(msg->texts[i].text);
+		if (msg->texts[i].doc != NULL)
+			xmlFreeDoc(msg->texts[i].doc);
+	}
+	free(msg->texts);
+	msg->texts = NULL;
+	msg->text_count = msg->text_cap = 0;
+}
+
+/* part's entry in the cache, made (text decoded) on first use. */
+static struct om_mime_text_cache *om_mime_text_entry(struct om_mime_msg *msg,
+						     GMimeObject *part)
+{
+	struct om_mime_text_cache *c;
+	size_t i;
+
+	for (i = 0; i < msg->text_count; i++) {
+		if (msg->texts[i].part == part)
+			return &msg->texts[i];
+	}
+	if (msg->text_count == msg->text_cap) {
+		msg->text_cap = msg->text_cap == 0 ? 8 : msg->text_cap * 2;
+		msg->texts = om_realloc(msg->texts, msg->text_cap * sizeof(*msg->texts));
+	}
+	c = &msg->texts[msg->text_count++];
+	memset(c, 0, sizeof(*c));
+	c->part = part;
+	c->text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+	return c;
+}
+
+const char *om_mime_part_text(struct om_mime_msg *msg, void *part)
+{
+	if (!GMIME_IS_TEXT_PART(part))
+		return NULL;
+	return om_mime_text_entry(msg, part)->text;
+}
+
+void *om_mime_part_html(struct om_mime_msg *msg, void *part)
+{
+	struct om_mime_text_cache *c;
+
+	if (!GMIME_IS_TEXT_PART(part))
+		return NULL;
+	c = om_mime_text_entry(msg, part);
+	if (!c->html_done && c->text != NULL)
+		c->doc = htmlReadMemory(c->text, (int)strlen(c->text), NULL, "UTF-8",
+					HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+					HTML_PARSE_NONET | HTML_PARSE_RECOVER);
+	c->html_done = 1;
+	return c->doc;
+}
+
 void om_mime_free(struct om_mime_msg **msgp)
 {
 	struct om_mime_msg *msg = *msgp;
 
 	if (msg == NULL)
 		return;
+	om_mime_changed(msg);
 	g_object_unref(msg->message);
 	free(msg);
 	*msgp = NULL;
@@ -309,7 +380,7 @@ int om_mime_remove_unit(struct om_mime_msg *msg, struct om_mime_leaf *leaf)
 {
 	GMimeMultipart *mp;
 
-	(void)msg;
+	om_mime_changed(msg);
 	if (leaf->unit_parent == NULL)
 		return 0;
 	mp = GMIME_MULTIPART(leaf->unit_parent);
@@ -407,6 +478,7 @@ void om_mime_add_notice(struct om_mime_msg *msg, const char *notice)
 	GMimeObject *root = g_mime_message_get_mime_part(msg->message);
 	GMimeTextPart *tp;
 
+	om_mime_changed(msg);
 	if (root != NULL && om_notice_tree(root, !GMIME_IS_MULTIPART(root),
 					   notice) > 0)
 		return;
@@ -668,6 +740,7 @@ int om_mime_take_attachments(struct om_mime_msg *msg, size_t max_parts,
 	char *reason = NULL;
 	int ret;
 
+	om_mime_changed(msg);
 	*list_r = NULL;
 	*count_r = 0;
 	*skip_r = NULL;
@@ -734,6 +807,7 @@ void om_mime_add_attachment(struct om_mime_msg *msg, const char *filename,
 	GMimeStream *stream;
 	GMimeDataWrapper *content;
 
+	om_mime_changed(msg);
 	part = g_mime_part_new_with_type(type, subtype);
 	stream = g_mime_stream_mem_new_with_buffer(data, len);
 	content = g_mime_data_wrapper_new_with_stream(stream, GMIME_CONTENT_ENCODING_DEFAULT);

@@ -91,6 +91,21 @@ void om_mime_foreach_part(struct om_mime_msg *msg,
 			  void (*fn)(void *parent, void *part, void *data),
 			  void *data);
 
+/* A text part's text in UTF-8 (GMime's g_mime_text_part_get_text: the
+   transfer encoding undone, the charset converted), made once per message
+   and kept with it, so that the tokenizer, the rules and the link passes
+   of one scan share one conversion; NULL when part is no text part or
+   GMime gives none.  Owned by msg: valid until it changes or is freed. */
+const char *om_mime_part_text(struct om_mime_msg *msg, void *part);
+/* The same part's text parsed as HTML (an htmlDocPtr: libxml2's
+   htmlReadMemory, UTF-8, recovering, no network), made once per message
+   in the same way; NULL if none.  Read it, never change it. */
+void *om_mime_part_html(struct om_mime_msg *msg, void *part);
+/* Drops what om_mime_part_text and om_mime_part_html made: for a caller
+   about to change the message's parts (the rewriting functions here call
+   it themselves). */
+void om_mime_changed(struct om_mime_msg *msg);
+
 /* 1 if part (a GMimeObject of om_mime_foreach_part) is readable text:
    text/plain or text/html, not an attachment, without a file name. */
 int om_mime_part_readable_text(void *part);

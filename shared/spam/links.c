@@ -32,6 +32,7 @@ struct om_links_pass {
 	void *context;
 	int stop;		/* the callback's nonzero answer */
 	unsigned int depth;	/* attached messages entered */
+	struct om_mime_msg *msg;	/* its parts' texts, decoded once */
 };
 
 /* Where the authority starting at p ends: at the path, query or fragment,
@@ -157,6 +158,16 @@ void om_links_html_text(const char *html, struct om_buf *out, size_t *links_r)
 	xmlFreeDoc(doc);
 }
 
+void om_links_html_part_text(struct om_mime_msg *msg, void *part,
+			     struct om_buf *out, size_t *links_r)
+{
+	htmlDocPtr doc = om_mime_part_html(msg, part);
+
+	*links_r = 0;
+	if (doc != NULL)
+		om_links_html_node(xmlDocGetRootElement(doc), out, links_r);
+}
+
 /* Passes a host on to the caller's callback the first time it is seen. */
 static int om_links_once(void *context, const char *host)
 {
@@ -192,7 +203,7 @@ static void om_links_part(GMimeObject *parent, GMimeObject *part, gpointer data)
 	struct om_links_pass *pass = data;
 	struct om_buf html;
 	size_t links;
-	char *text;
+	const char *text;
 
 	(void)parent;
 	if (pass->stop != 0)
@@ -210,19 +221,18 @@ static void om_links_part(GMimeObject *parent, GMimeObject *part, gpointer data)
 	}
 	if (!GMIME_IS_TEXT_PART(part))
 		return;
-	text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+	text = om_mime_part_text(pass->msg, part);
 	if (text == NULL)
 		return;
 	if (g_mime_content_type_is_type(g_mime_object_get_content_type(part),
 					"text", "html")) {
 		om_buf_init(&html);
-		om_links_html_text(text, &html, &links);
+		om_links_html_part_text(pass->msg, part, &html, &links);
 		om_links_text(pass, html.data);
 		om_buf_free(&html);
 	} else {
 		om_links_text(pass, text);
 	}
-	g_free(text);
 }
 
 /* om_mime_foreach_part's callback: GMime's objects behind void. */
@@ -234,7 +244,7 @@ static void om_links_mime_part(void *parent, void *part, void *data)
 int om_links_each(struct om_mime_msg *msg, const char *data, size_t len,
 		  om_links_cb *cb, void *context)
 {
-	struct om_links_pass pass = { om_hash_new(64), cb, context, 0, 0 };
+	struct om_links_pass pass = { om_hash_new(64), cb, context, 0, 0, msg };
 	char *text, *p;
 
 	if (msg != NULL) {

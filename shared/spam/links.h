@@ -42,5 +42,9 @@ int om_links_in_text(const char *text, om_links_cb *cb, void *context);
    separated by spaces, to out; *links_r counts the links.  Script and
    style elements are left out. */
 void om_links_html_text(const char *html, struct om_buf *out, size_t *links_r);
+/* The same for an HTML part of msg, from the document mail/mime.h parses
+   once per message (om_mime_part_html). */
+void om_links_html_part_text(struct om_mime_msg *msg, void *part,
+			     struct om_buf *out, size_t *links_r);
 
 #endif

@@ -379,6 +379,7 @@ struct om_phish_pass {
 	const char *own_site;		/* the recipient's; NULL: unknown */
 	unsigned int links;		/* HTML links (href) seen */
 	int related, lookalike, text_mismatch;
+	struct om_mime_msg *msg;	/* its parts' texts, decoded once */
 };
 
 /* Each link host: related to From?  a lookalike of the recipient's?
@@ -459,28 +460,23 @@ static void om_phish_part(void *parent, void *part, void *data)
 	struct om_phish_pass *pass = data;
 	GMimeObject *obj = part;
 	htmlDocPtr doc;
-	char *text;
+	const char *text;
 
 	(void)parent;
 	if (!GMIME_IS_TEXT_PART(obj) || !om_mime_part_readable_text(obj))
 		return;
-	text = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
+	text = om_mime_part_text(pass->msg, obj);
 	if (text == NULL)
 		return;
 	if (!g_mime_content_type_is_type(g_mime_object_get_content_type(obj),
 					 "text", "html")) {
 		(void)om_links_in_text(text, om_phish_text_link, pass);
-		g_free(text);
 		return;
 	}
-	doc = htmlReadMemory(text, (int)strlen(text), NULL, "UTF-8",
-			     HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-			     HTML_PARSE_NONET | HTML_PARSE_RECOVER);
-	g_free(text);
-	if (doc == NULL)
-		return;
-	om_phish_html_node(pass, xmlDocGetRootElement(doc));
-	xmlFreeDoc(doc);
+	/* parsed once per message, shared with the tokenizer and links */
+	doc = om_mime_part_html(pass->msg, obj);
+	if (doc != NULL)
+		om_phish_html_node(pass, xmlDocGetRootElement(doc));
 }
 
 /* The normalised domain of an address ("Name <a@b.example>"), allocated,
@@ -549,6 +545,7 @@ void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
 		return;
 	memset(&pass, 0, sizeof(pass));
 	pass.phish = phish;
+	pass.msg = msg;
 	from = om_mime_from_address(msg);
 	from_host = om_phish_address_domain(from);
 	reply = om_mime_header_decoded(msg, "Reply-To");

@@ -104,28 +104,32 @@ void om_rules_check_headers(struct om_mime_msg *msg,
 		om_rules_check_auth(auth, res);
 }
 
+struct om_rules_gtube {
+	struct om_mime_msg *msg;
+	int found;
+};
+
 static void om_rules_gtube_part(void *parent, void *part, void *data)
 {
-	int *found = data;
+	struct om_rules_gtube *g = data;
 	GMimeObject *obj = part;
-	char *text;
+	const char *text;
 
 	(void)parent;
-	if (*found || !GMIME_IS_TEXT_PART(obj) || !om_mime_part_readable_text(obj))
+	if (g->found || !GMIME_IS_TEXT_PART(obj) || !om_mime_part_readable_text(obj))
 		return;
-	text = g_mime_text_part_get_text(GMIME_TEXT_PART(obj));
+	text = om_mime_part_text(g->msg, obj);
 	if (text == NULL)
 		return;
-	*found = strstr(text, OM_RULE_GTUBE_TEXT) != NULL;
-	g_free(text);
+	g->found = strstr(text, OM_RULE_GTUBE_TEXT) != NULL;
 }
 
 void om_rules_check_body(struct om_mime_msg *msg, struct om_rules_result *res)
 {
-	int found = 0;
+	struct om_rules_gtube g = { msg, 0 };
 
-	om_mime_foreach_part(msg, om_rules_gtube_part, &found);
-	if (found)
+	om_mime_foreach_part(msg, om_rules_gtube_part, &g);
+	if (g.found)
 		om_rules_add(res, OM_RULE_GTUBE, OM_RULE_GTUBE_POINTS);
 }
 

@@ -7,11 +7,11 @@
  */
 #include "spam/tokenize.h"
 #include "spam/links.h"
-#include "lib/hash.h"
 #include "mail/mime.h"
 #include "lib/util.h"
 
 #include <gmime/gmime.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -19,19 +19,144 @@
 #define OM_TOKEN_MAX 40
 #define OM_TOKENS_PER_MESSAGE 20000
 
+/* The tokens a message has emitted, for the once-per-message rule: an
+   open-addressing set over one arena of NUL-ended copies (a slot holds
+   its token's offset + 1), so that a token costs no allocation of its
+   own.  The set is exact: tokens are compared byte for byte. */
+struct om_tok_seen {
+	uint32_t *slots;	/* arena offset + 1; 0: empty */
+	uint32_t *hashes;
+	size_t size;		/* a power of two */
+	size_t count;
+	struct om_buf arena;
+};
+
 struct om_tok {
-	struct om_hash *seen;
+	struct om_tok_seen seen;
 	om_token_cb *cb;
 	void *context;
+	struct om_mime_msg *msg;	/* its parts' texts (NULL: none) */
 };
+
+static void om_tok_seen_init(struct om_tok_seen *seen, size_t size)
+{
+	seen->size = size;
+	seen->count = 0;
+	seen->slots = om_calloc(size, sizeof(*seen->slots));
+	seen->hashes = om_calloc(size, sizeof(*seen->hashes));
+	om_buf_init(&seen->arena);
+	om_buf_reserve(&seen->arena, size * 8);
+}
+
+static void om_tok_seen_free(struct om_tok_seen *seen)
+{
+	free(seen->slots);
+	free(seen->hashes);
+	om_buf_free(&seen->arena);
+}
+
+/* FNV-1a */
+static uint32_t om_tok_hash(const char *token, size_t len)
+{
+	uint32_t h = 2166136261u;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ (unsigned char)token[i]) * 16777619u;
+	return h;
+}
+
+/* The slot holding token, or the empty one where it would go. */
+static size_t om_tok_seen_find(const struct om_tok_seen *seen, const char *token,
+			       size_t len, uint32_t h)
+{
+	size_t mask = seen->size - 1, i = h & mask;
+	const char *have;
+
+	for (; seen->slots[i] != 0; i = (i + 1) & mask) {
+		if (seen->hashes[i] != h)
+			continue;
+		have = seen->arena.data + seen->slots[i] - 1;
+		if (strncmp(have, token, len) == 0 && have[len] == '\0')
+			break;
+	}
+	return i;
+}
+
+static void om_tok_seen_grow(struct om_tok_seen *seen)
+{
+	uint32_t *slots = seen->slots, *hashes = seen->hashes;
+	size_t size = seen->size, i, j, mask;
+
+	seen->size = size * 2;
+	mask = seen->size - 1;
+	seen->slots = om_calloc(seen->size, sizeof(*seen->slots));
+	seen->hashes = om_calloc(seen->size, sizeof(*seen->hashes));
+	for (i = 0; i < size; i++) {
+		if (slots[i] == 0)
+			continue;
+		for (j = hashes[i] & mask; seen->slots[j] != 0; j = (j + 1) & mask)
+			;
+		seen->slots[j] = slots[i];
+		seen->hashes[j] = hashes[i];
+	}
+	free(slots);
+	free(hashes);
+}
+
+/* Adds token; 1 if it is new, 0 if the message had it already. */
+static int om_tok_seen_add(struct om_tok_seen *seen, const char *token, size_t len)
+{
+	uint32_t h = om_tok_hash(token, len);
+	size_t i = om_tok_seen_find(seen, token, len, h);
+
+	if (seen->slots[i] != 0)
+		return 0;
+	if ((seen->count + 1) * 10 > seen->size * 7) {
+		om_tok_seen_grow(seen);
+		i = om_tok_seen_find(seen, token, len, h);
+	}
+	seen->slots[i] = (uint32_t)seen->arena.len + 1;
+	seen->hashes[i] = h;
+	om_buf_append(&seen->arena, token, len);
+	om_buf_append(&seen->arena, "", 1);
+	seen->count++;
+	return 1;
+}
+
+/* Reports token (len bytes, NUL-ended) unless the message had it or is
+   at its cap. */
+static void om_tok_emit_len(struct om_tok *t, const char *token, size_t len)
+{
+	if (t->seen.count >= OM_TOKENS_PER_MESSAGE ||
+	    !om_tok_seen_add(&t->seen, token, len))
+		return;
+	t->cb(t->context, token);
+}
 
 static void om_tok_emit(struct om_tok *t, const char *token)
 {
-	if (om_hash_count(t->seen) >= OM_TOKENS_PER_MESSAGE ||
-	    om_hash_get(t->seen, token) != NULL)
-		return;
-	om_hash_set(t->seen, token, (void *)1);
-	t->cb(t->context, token);
+	om_tok_emit_len(t, token, strlen(token));
+}
+
+/* Emits a joined b (b_len bytes) with sep between them (0: none), built
+   on the stack when it fits. */
+static void om_tok_emit_join(struct om_tok *t, const char *a, size_t a_len,
+			     char sep, const char *b, size_t b_len)
+{
+	char stack[256], *tok = stack;
+	size_t len = a_len + (sep != '\0' ? 1 : 0) + b_len;
+
+	if (len >= sizeof(stack))
+		tok = om_malloc(len + 1);
+	memcpy(tok, a, a_len);
+	if (sep != '\0')
+		tok[a_len] = sep;
+	memcpy(tok + len - b_len, b, b_len);
+	tok[len] = '\0';
+	om_tok_emit_len(t, tok, len);
+	if (tok != stack)
+		free(tok);
 }
 
 /* Decodes one UTF-8 code point; returns its length (0: invalid byte). */
@@ -79,21 +204,16 @@ static void om_tok_word_end(struct om_tok *t, const char *prefix,
 			    struct om_buf *word, struct om_buf *previous)
 {
 	size_t n = word->len;
-	char *tok;
 
 	while (n > 0 && (word->data[n - 1] == '.' || word->data[n - 1] == '-' ||
 			 word->data[n - 1] == '\''))
 		n--;
 	if (n >= OM_TOKEN_MIN && n <= OM_TOKEN_MAX) {
-		tok = om_asprintf("%s%.*s", prefix, (int)n, word->data);
-		om_tok_emit(t, tok);
-		free(tok);
+		om_tok_emit_join(t, prefix, strlen(prefix), '\0', word->data, n);
 		if (prefix[0] == '\0') {
-			if (previous->len > 0) {
-				tok = om_asprintf("%s %.*s", previous->data, (int)n, word->data);
-				om_tok_emit(t, tok);
-				free(tok);
-			}
+			if (previous->len > 0)
+				om_tok_emit_join(t, previous->data, strlen(previous->data),
+						 ' ', word->data, n);
 			om_buf_reset(previous);
 			om_buf_append(previous, word->data, n);
 		}
@@ -206,15 +326,19 @@ static void om_tokenize_urls(struct om_tok *t, const char *text)
 	(void)om_links_in_text(text, om_tokenize_url_host, t);
 }
 
-/* An HTML part: its text and link targets (links.c, through libxml2). */
-static void om_tokenize_html(struct om_tok *t, const char *html)
+/* An HTML part: its text and link targets (links.c, through libxml2);
+   html NULL: the part's own text, as parsed once for the message. */
+static void om_tokenize_html(struct om_tok *t, const char *html, GMimeObject *part)
 {
 	struct om_buf text;
 	size_t links = 0;
 
 	om_tok_emit(t, "html:part");
 	om_buf_init(&text);
-	om_links_html_text(html, &text, &links);
+	if (html != NULL)
+		om_links_html_text(html, &text, &links);
+	else
+		om_links_html_part_text(t->msg, part, &text, &links);
 	if (links > 0)
 		om_tok_emit(t, "html:link");
 	om_tokenize_urls(t, text.data != NULL ? text.data : "");
@@ -398,8 +522,8 @@ static void om_tokenize_part(void *parent_obj, void *part_obj, void *data)
 	GMimeObject *part = part_obj;
 	struct om_tok *t = data;
 	GMimeContentType *ct = g_mime_object_get_content_type(part);
-	const char *charset;
-	char *text;
+	const char *charset, *text;
+	char *sniffed;
 
 	(void)parent_obj;
 	if (GMIME_IS_MULTIPART(part)) {
@@ -412,23 +536,24 @@ static void om_tokenize_part(void *parent_obj, void *part_obj, void *data)
 		return;
 	}
 	charset = g_mime_object_get_content_type_parameter(part, "charset");
-	text = om_tokenize_sniffed_text(GMIME_PART(part), charset);
-	if (text != NULL)
+	sniffed = om_tokenize_sniffed_text(GMIME_PART(part), charset);
+	if (sniffed != NULL)
 		charset = "utf-8";	/* read as what the bytes are */
-	else
-		text = g_mime_text_part_get_text(GMIME_TEXT_PART(part));
+	/* GMime's text of the part is decoded once for the message (the
+	   rules and the link passes read it too) */
+	text = sniffed != NULL ? sniffed : om_mime_part_text(t->msg, part);
 	if (text == NULL || om_tokenize_conversion_failed(GMIME_PART(part), text) ||
 	    (charset != NULL && strncasecmp(charset, "iso-2022-", 9) == 0))
 		om_tokenize_raw_fallback(t, GMIME_PART(part));
 	if (text == NULL)
 		return;
 	if (g_mime_content_type_is_type(ct, "text", "html")) {
-		om_tokenize_html(t, text);
+		om_tokenize_html(t, sniffed, part);
 	} else {
 		om_tokenize_urls(t, text);
 		om_tokenize_run(t, text, strlen(text), "");
 	}
-	g_free(text);
+	g_free(sniffed);
 }
 
 /* Reads a dotted IPv4 address at p (digits only, each part 0..255).
@@ -644,7 +769,12 @@ static void om_tokenize_meta(struct om_tok *t, struct om_mime_msg *msg)
 void om_tokenize_parsed(struct om_mime_msg *msg, const char *data, size_t len,
 			om_token_cb *cb, void *context)
 {
-	struct om_tok t = { om_hash_new(1024), cb, context };
+	struct om_tok t;
+
+	om_tok_seen_init(&t.seen, 2048);
+	t.cb = cb;
+	t.context = context;
+	t.msg = msg;
 
 	if (msg == NULL) {
 		om_tokenize_run(&t, data, len, "");
@@ -653,7 +783,7 @@ void om_tokenize_parsed(struct om_mime_msg *msg, const char *data, size_t len,
 		om_tokenize_meta(&t, msg);
 		om_mime_foreach_part(msg, om_tokenize_part, &t);
 	}
-	om_hash_free(&t.seen, NULL);
+	om_tok_seen_free(&t.seen);
 }
 
 void om_tokenize_message(const char *data, size_t len, om_token_cb *cb,
@@ -671,10 +801,15 @@ void om_tokenize_message(const char *data, size_t len, om_token_cb *cb,
 void om_tokenize_text(const char *text, size_t len, const char *prefix,
 		      om_token_cb *cb, void *context)
 {
-	struct om_tok t = { om_hash_new(256), cb, context };
+	struct om_tok t;
+
+	om_tok_seen_init(&t.seen, 512);
+	t.cb = cb;
+	t.context = context;
+	t.msg = NULL;
 
 	om_tokenize_run(&t, text, len, prefix != NULL ? prefix : "");
-	om_hash_free(&t.seen, NULL);
+	om_tok_seen_free(&t.seen);
 }
 
 int om_token_is_header(const char *token)
