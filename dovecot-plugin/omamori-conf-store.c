@@ -45,6 +45,7 @@ static int omamori_conf_store_load(struct omamori_conf_store *cs,
 	}
 	cs->config_path = om_strdup(path);
 	cs->config_mtime = st.st_mtime;
+	cs->generation++;
 	return 0;
 }
 

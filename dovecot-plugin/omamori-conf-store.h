@@ -16,6 +16,10 @@ struct omamori_conf_store {
 	struct om_config *config;
 	struct om_store *store;
 	time_t config_mtime;
+	/* moves each time the configuration is loaded anew (a cache of
+	   what the store said is then out of date: it may be another
+	   store) */
+	unsigned int generation;
 };
 
 /* The configuration at path and an open store: loaded on first use, and

@@ -85,9 +85,34 @@ struct omamori_scan_cache {
 	bool valid;
 };
 
+/* What the store says of a mailbox for a delivery: the checks its
+   subscriptions ask for, and whether scand's answer is the mailbox's own
+   (omamori_links_per_mailbox).  Up to fifteen store reads each, so they
+   are kept for the next deliveries of this process while the store's
+   "config" revision (subscriptions, settings, lists) stays the same; that
+   revision is read only when some connection committed something (SQLite's
+   data_version moved), so a delivery costs one cheap query when nothing
+   changed, and an edit is seen by the next delivery after it. */
+#define OMAMORI_FACTS_MAX 32
+struct omamori_facts {
+	char *mailbox;		/* NULL: a free slot */
+	int checks;		/* OM_CHECK_* */
+	int per_mailbox;	/* 1, 0, or -1 not looked up yet */
+};
+
+struct omamori_facts_cache {
+	unsigned int generation;	/* omamori_context_generation() */
+	long long counter;		/* om_store_change_counter() */
+	long long revision;		/* the "config" revision */
+	bool valid;
+	struct omamori_facts entries[OMAMORI_FACTS_MAX];
+	unsigned int next;		/* the slot to reuse next */
+};
+
 struct omamori_deliver_module {
 	deliver_mail_func_t *next_deliver_mail;
 	struct omamori_scan_cache cache;
+	struct omamori_facts_cache facts;
 };
 
 static struct omamori_deliver_module omamori_deliver;
@@ -133,6 +158,75 @@ struct omamori_delivery {
 	uoff_t size;
 	char quarantine_id[OM_QUARANTINE_ID_LEN + 1];
 };
+
+static void omamori_facts_clear(struct omamori_facts_cache *fc)
+{
+	unsigned int i;
+
+	for (i = 0; i < OMAMORI_FACTS_MAX; i++)
+		om_free(&fc->entries[i].mailbox);
+	fc->next = 0;
+	fc->valid = FALSE;
+}
+
+/* Empties the cache unless the store is the one it was filled from and its
+   configuration has not moved since.  Any doubt (a read error) empties it:
+   the lookups then go to the store, as without a cache. */
+static void omamori_facts_check(struct omamori_facts_cache *fc,
+				struct om_store *store)
+{
+	unsigned int generation = omamori_context_generation();
+	long long counter = om_store_change_counter(store), revision;
+	char *error = NULL;
+
+	if (fc->valid && fc->generation == generation && counter >= 0 &&
+	    counter == fc->counter)
+		return;
+	if (om_store_revision(store, "config", &revision, &error) < 0) {
+		free(error);
+		omamori_facts_clear(fc);
+		return;
+	}
+	if (!fc->valid || fc->generation != generation ||
+	    revision != fc->revision || counter < 0)
+		omamori_facts_clear(fc);
+	fc->generation = generation;
+	fc->counter = counter;
+	fc->revision = revision;
+	fc->valid = counter >= 0;
+}
+
+/* The cached facts of mailbox, or NULL. */
+static struct omamori_facts *omamori_facts_find(struct omamori_facts_cache *fc,
+						const char *mailbox)
+{
+	unsigned int i;
+
+	if (!fc->valid)
+		return NULL;
+	for (i = 0; i < OMAMORI_FACTS_MAX; i++) {
+		if (fc->entries[i].mailbox != NULL &&
+		    strcmp(fc->entries[i].mailbox, mailbox) == 0)
+			return &fc->entries[i];
+	}
+	return NULL;
+}
+
+/* Keeps checks for mailbox (the oldest slot makes room). */
+static void omamori_facts_add(struct omamori_facts_cache *fc,
+			      const char *mailbox, int checks)
+{
+	struct omamori_facts *f;
+
+	if (!fc->valid)
+		return;
+	f = &fc->entries[fc->next];
+	fc->next = (fc->next + 1) % OMAMORI_FACTS_MAX;
+	om_free(&f->mailbox);
+	f->mailbox = om_strdup(mailbox);
+	f->checks = checks;
+	f->per_mailbox = -1;
+}
 
 static void omamori_cache_clear(struct omamori_scan_cache *cache)
 {
@@ -282,7 +376,7 @@ static void omamori_send_admin_copy(struct mail_deliver_context *ctx,
    name the mailbox (doc/links.md), or analyses attachments (an isolated
    one's link names the mailbox: doc/attachments.md).  A setting that cannot be read counts
    as on (one scan per recipient: slower, never wrong). */
-static bool omamori_links_per_mailbox(struct omamori_delivery *d)
+static bool omamori_links_per_mailbox_read(struct omamori_delivery *d)
 {
 	char *error = NULL;
 	char *value = om_settings_domain_value(d->store, d->mailbox, "url-rewrite",
@@ -304,6 +398,22 @@ static bool omamori_links_per_mailbox(struct omamori_delivery *d)
 				       &source, &error) < 0 || state == OM_SUB_ON;
 	free(key);
 	free(error);
+	return per;
+}
+
+/* omamori_links_per_mailbox_read, kept with the mailbox's checks.  A read
+   error is not kept (it counts as on this once). */
+static bool omamori_links_per_mailbox(struct omamori_delivery *d)
+{
+	struct omamori_facts *f =
+		omamori_facts_find(&omamori_deliver.facts, d->mailbox);
+	bool per;
+
+	if (f != NULL && f->per_mailbox >= 0)
+		return f->per_mailbox == 1;
+	per = omamori_links_per_mailbox_read(d);
+	if (f != NULL)
+		f->per_mailbox = per ? 1 : 0;
 	return per;
 }
 
@@ -1044,13 +1154,22 @@ static int omamori_deliver_quarantine(struct omamori_delivery *d,
 	return omamori_save_quarantine(d, ouser, storage_r);
 }
 
-/* The checks the mailbox's subscriptions ask for (0: none).  0 or -1. */
+/* The checks the mailbox's subscriptions ask for (0: none), from the
+   cache or the store.  0 or -1 (nothing kept). */
 static int omamori_checks(struct om_store *store, const char *mailbox,
 			  int *checks_r, char **error_r)
 {
+	struct omamori_facts_cache *fc = &omamori_deliver.facts;
+	const struct omamori_facts *f;
 	enum om_sub_state virus, spam;
 	const char *source;
 
+	omamori_facts_check(fc, store);
+	f = omamori_facts_find(fc, mailbox);
+	if (f != NULL) {
+		*checks_r = f->checks;
+		return 0;
+	}
 	if (om_settings_subscription(store, mailbox, OM_FEATURE_INBOUND_VIRUS,
 				     &virus, &source, error_r) < 0 ||
 	    om_settings_subscription(store, mailbox, OM_FEATURE_SPAM,
@@ -1059,6 +1178,7 @@ static int omamori_checks(struct om_store *store, const char *mailbox,
 	/* off or paused: that check does not run */
 	*checks_r = (virus == OM_SUB_ON ? OM_CHECK_VIRUS : 0) |
 		(spam == OM_SUB_ON ? OM_CHECK_SPAM : 0);
+	omamori_facts_add(fc, mailbox, *checks_r);
 	return 0;
 }
 
@@ -1136,4 +1256,5 @@ void omamori_deliver_plugin_deinit(void)
 {
 	(void)mail_deliver_hook_set(omamori_deliver.next_deliver_mail);
 	omamori_cache_clear(&omamori_deliver.cache);
+	omamori_facts_clear(&omamori_deliver.facts);
 }

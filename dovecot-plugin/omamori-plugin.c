@@ -69,6 +69,11 @@ int omamori_context_get(struct omamori_user *ouser,
 				      config_r, store_r, error_r);
 }
 
+unsigned int omamori_context_generation(void)
+{
+	return omamori_process.generation;
+}
+
 struct omamori_user *omamori_user_get(struct mail_user *user)
 {
 	return MODULE_CONTEXT(user, omamori_user_module);

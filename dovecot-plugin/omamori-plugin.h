@@ -60,6 +60,10 @@ int omamori_context_get(struct omamori_user *ouser,
 			const struct om_config **config_r,
 			struct om_store **store_r, const char **error_r);
 
+/* Moves whenever omamori_context_get loaded the configuration anew (and
+   reopened the store): what a cache read from the store before is stale. */
+unsigned int omamori_context_generation(void);
+
 /* The raw mail user for substituting messages (created on first use). */
 struct mail_user *omamori_user_raw(struct omamori_user *ouser);
 

@@ -21,6 +21,12 @@
  * and the written queue by
  * OM_EVENTS_BOUND (store/events.h); what does not fit is dropped and
  * counted in the log.
+ *
+ * The writing is a thread's of its own, with its own store handle (as
+ * scand's trace): the event loop only queues answers and, once
+ * POLICYD_TRACE_BATCH wait, wakes the writer; a transaction's commit
+ * never holds up a request.  The writer otherwise writes every
+ * OM_EVENTS_FLUSH_MS.
  */
 #include "policyd-trace.h"
 #include "lib/hash.h"
@@ -28,14 +34,18 @@
 #include "lib/util.h"
 #include "store/events.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Seconds a message's answers wait for its queue id. */
 #define POLICYD_TRACE_WAIT 30
 /* Messages whose answers wait at once, and answers per message. */
 #define POLICYD_TRACE_INSTANCES 20000
 #define POLICYD_TRACE_PER_INSTANCE 64
+/* Answers that wake the writer thread for a batch before its interval. */
+#define POLICYD_TRACE_BATCH (OM_EVENTS_BOUND / 10)
 
 /* One message's answers (one instance), waiting for its queue id. */
 struct policyd_trace_instance {
@@ -47,10 +57,21 @@ struct policyd_trace_instance {
 	time_t first;
 };
 
+/* The thread that writes the ready queue. */
+struct policyd_trace_writer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct om_store *store;	/* its own handle */
+	int running;		/* the loop's view: started, not yet joined */
+	int kicked, stop;	/* under lock */
+};
+
 struct policyd_trace {
 	struct om_events *ready;	/* to write at the next flush */
 	struct om_hash *instances;	/* instance -> policyd_trace_instance */
-	unsigned long dropped;
+	unsigned long dropped;		/* the event loop's count */
+	struct policyd_trace_writer writer;
 };
 
 static void policyd_trace_instance_free(void *value)
@@ -83,6 +104,7 @@ void policyd_trace_free(struct policyd_trace **tracep)
 	if (trace == NULL)
 		return;
 	*tracep = NULL;
+	policyd_trace_stop(trace);
 	om_events_free(&trace->ready);
 	om_hash_free(&trace->instances, policyd_trace_instance_free);
 	free(trace);
@@ -230,7 +252,12 @@ size_t policyd_trace_pending(struct policyd_trace *trace)
 
 int policyd_trace_due(struct policyd_trace *trace)
 {
-	return om_events_pending(trace->ready) >= OM_EVENTS_FLUSH_COUNT;
+	/* the writer thread takes larger batches: fewer commits for the
+	   same answers, still a tenth of the queue's bound */
+	size_t due = trace->writer.running ? POLICYD_TRACE_BATCH :
+		OM_EVENTS_FLUSH_COUNT;
+
+	return om_events_pending(trace->ready) >= due;
 }
 
 struct policyd_trace_old {
@@ -253,7 +280,7 @@ static void policyd_trace_collect_old(void *context, const char *key, void *valu
 
 /* Writes the answers of messages older than the wait, with or without
    their queue id, and forgets those messages. */
-static void policyd_trace_expire(struct policyd_trace *trace, time_t before)
+static void policyd_trace_expire_before(struct policyd_trace *trace, time_t before)
 {
 	struct policyd_trace_old old = { trace, before, NULL, 0 };
 	struct policyd_trace_instance *inst;
@@ -275,7 +302,7 @@ void policyd_trace_flush(struct policyd_trace *trace, struct om_store *store,
 	char *error = NULL;
 	long written;
 
-	policyd_trace_expire(trace, final ? now + 1 : now - POLICYD_TRACE_WAIT);
+	policyd_trace_expire_before(trace, final ? now + 1 : now - POLICYD_TRACE_WAIT);
 	written = om_events_flush(trace->ready, store, &error);
 	if (written < 0) {
 		om_log_error("trace: writing events: %s (they are dropped; mail "
@@ -288,4 +315,128 @@ void policyd_trace_flush(struct policyd_trace *trace, struct om_store *store,
 			    "writable; bound %d)", trace->dropped, OM_EVENTS_BOUND);
 		trace->dropped = 0;
 	}
+}
+
+/* ---- the writer thread ---- */
+
+/* One batch: what the ready queue holds, in one transaction. */
+static void policyd_trace_write(struct policyd_trace *trace, struct om_store *store)
+{
+	char *error = NULL;
+	unsigned long dropped;
+
+	if (om_events_flush(trace->ready, store, &error) < 0) {
+		om_log_error("trace: writing events: %s (they are dropped; mail "
+			     "is not affected)", error);
+		free(error);
+	}
+	dropped = om_events_take_dropped(trace->ready);
+	if (dropped > 0)
+		om_log_warn("trace: %lu events dropped (queue full or store not "
+			    "writable; bound %d)", dropped, OM_EVENTS_BOUND);
+}
+
+/* The deadline OM_EVENTS_FLUSH_MS from now, for pthread_cond_timedwait. */
+static void policyd_trace_deadline(struct timespec *ts)
+{
+	if (clock_gettime(CLOCK_REALTIME, ts) < 0) {
+		ts->tv_sec = time(NULL);
+		ts->tv_nsec = 0;
+	}
+	ts->tv_sec += OM_EVENTS_FLUSH_MS / 1000;
+	ts->tv_nsec += (long)(OM_EVENTS_FLUSH_MS % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+static void *policyd_trace_writer_main(void *arg)
+{
+	struct policyd_trace *trace = arg;
+	struct policyd_trace_writer *w = &trace->writer;
+	struct timespec until;
+	int stop = 0;
+
+	pthread_mutex_lock(&w->lock);
+	while (!stop) {
+		if (!w->kicked && !w->stop) {
+			policyd_trace_deadline(&until);
+			(void)pthread_cond_timedwait(&w->cond, &w->lock, &until);
+		}
+		stop = w->stop;
+		w->kicked = 0;
+		pthread_mutex_unlock(&w->lock);
+		policyd_trace_write(trace, w->store);
+		pthread_mutex_lock(&w->lock);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+int policyd_trace_start(struct policyd_trace *trace, const char *store_path,
+			int busy_timeout_ms, char **error_r)
+{
+	struct policyd_trace_writer *w = &trace->writer;
+	int err;
+
+	if (om_store_open(store_path, 0, busy_timeout_ms, &w->store, error_r) < 0)
+		return -1;
+	if ((err = pthread_mutex_init(&w->lock, NULL)) != 0 ||
+	    (err = pthread_cond_init(&w->cond, NULL)) != 0 ||
+	    (err = pthread_create(&w->thread, NULL, policyd_trace_writer_main,
+				  trace)) != 0) {
+		*error_r = om_asprintf("trace writer thread: %s", strerror(err));
+		om_store_close(&w->store);
+		return -1;
+	}
+	w->running = 1;
+	return 0;
+}
+
+int policyd_trace_threaded(const struct policyd_trace *trace)
+{
+	return trace->writer.running;
+}
+
+void policyd_trace_kick(struct policyd_trace *trace)
+{
+	struct policyd_trace_writer *w = &trace->writer;
+
+	if (!w->running)
+		return;
+	pthread_mutex_lock(&w->lock);
+	if (!w->kicked) {
+		w->kicked = 1;
+		pthread_cond_signal(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+void policyd_trace_expire(struct policyd_trace *trace, time_t now)
+{
+	policyd_trace_expire_before(trace, now - POLICYD_TRACE_WAIT);
+	trace->dropped += om_events_take_dropped(trace->ready);
+	if (trace->dropped > 0) {
+		om_log_warn("trace: %lu events dropped (queue full or store not "
+			    "writable; bound %d)", trace->dropped, OM_EVENTS_BOUND);
+		trace->dropped = 0;
+	}
+}
+
+void policyd_trace_stop(struct policyd_trace *trace)
+{
+	struct policyd_trace_writer *w = &trace->writer;
+
+	if (!w->running)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = 1;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	(void)pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	om_store_close(&w->store);
+	w->running = 0;
 }

@@ -837,8 +837,17 @@ static void policyd_timers(struct policyd *d)
 
 	policyd_close_idle(d, policyd_now());
 	/* the trace's batch: every OM_EVENTS_FLUSH_MS, or sooner when
-	   OM_EVENTS_FLUSH_COUNT answers wait */
-	if (om_now_ms() >= d->next_trace || policyd_trace_due(d->trace)) {
+	   OM_EVENTS_FLUSH_COUNT answers wait.  With the writer thread the
+	   loop only wakes it, and moves the answers that waited long enough
+	   for their queue id once a flush interval */
+	if (policyd_trace_threaded(d->trace)) {
+		if (policyd_trace_due(d->trace))
+			policyd_trace_kick(d->trace);
+		if (om_now_ms() >= d->next_trace) {
+			policyd_trace_expire(d->trace, now);
+			d->next_trace = om_now_ms() + OM_EVENTS_FLUSH_MS;
+		}
+	} else if (om_now_ms() >= d->next_trace || policyd_trace_due(d->trace)) {
 		/* the counter moves with our own write: the next refresh reads
 		   the config revision once and finds nothing changed (not set
 		   here: another's commit in the meantime would be missed) */
@@ -1042,6 +1051,11 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 	    om_brake_load(om_policy_brake(d->policy), d->store, time(NULL), &error) < 0)
 		om_fatal("%s", error);
 	policyd_refresh(d, 1);
+	if (policyd_trace_start(d->trace, d->config->store_path,
+				d->config->store_busy_timeout_ms, &error) < 0) {
+		om_log_warn("%s: the trace is written from the event loop", error);
+		om_free(&error);
+	}
 	d->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epoll_fd < 0)
 		om_fatal("epoll_create1: %s", strerror(errno));
@@ -1053,6 +1067,18 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 		ev.data.ptr = &d->listeners[i];
 		if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->listeners[i].fd, &ev) < 0)
 			om_fatal("epoll_ctl: %s", strerror(errno));
+	}
+}
+
+/* From here the event loop never waits on the log: lines go through the
+   log's own thread (log.c), as Postfix's servers log without blocking. */
+static void policyd_log_async(void)
+{
+	char *error = NULL;
+
+	if (om_log_async_start(&error) < 0) {
+		om_log_warn("%s: logging synchronously", error);
+		free(error);
 	}
 }
 
@@ -1075,6 +1101,7 @@ int main(int argc, char **argv)
 		}
 	}
 	policyd_setup(&d, config_path, foreground);
+	policyd_log_async();
 	om_log_info("ready: listen=%s unix_max_connections=%ld inet_max_connections=%ld "
 		    "idle_timeout=%lds open_files=%llu outbound_filter=%s brake_filter=%s "
 		    "spf=%s",
@@ -1094,6 +1121,7 @@ int main(int argc, char **argv)
 		free(d.listeners[i].spec);
 	om_metrics_server_stop(&d.metrics_server);
 	policyd_save(&d, 1);
+	policyd_trace_stop(d.trace);
 	policyd_trace_flush(d.trace, d.store, time(NULL), 1);
 	policyd_trace_free(&d.trace);
 	om_log_info("stopped after %llu requests (%llu SPF evaluations, %llu from "
@@ -1103,6 +1131,7 @@ int main(int argc, char **argv)
 	om_metrics_free(&d.metrics);
 	policyd_spf_close(&d.spf);
 	om_store_close(&d.store);
+	om_log_async_stop();
 	om_config_free(&d.config);
 	return 0;
 }

@@ -22,6 +22,12 @@ void om_log_info(const char *fmt, ...) OM_ATTR_FORMAT(1, 2);
 void om_log_warn(const char *fmt, ...) OM_ATTR_FORMAT(1, 2);
 void om_log_error(const char *fmt, ...) OM_ATTR_FORMAT(1, 2);
 void om_log_debug(const char *fmt, ...) OM_ATTR_FORMAT(1, 2);
+/* From now on lines are queued and a thread writes them (for a daemon
+   whose event loop must never wait on the log; log.c).  0, or -1 with
+   *error_r (allocated; lines are then written at once, as before). */
+int om_log_async_start(char **error_r);
+/* Writes what waits and stops the thread (nothing if none runs). */
+void om_log_async_stop(void);
 /* For configuration and start-up errors only: logs and exits 1. */
 void om_fatal(const char *fmt, ...) OM_ATTR_FORMAT(1, 2) __attribute__((noreturn));
 

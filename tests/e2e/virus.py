@@ -306,6 +306,32 @@ def domain_default_protects_every_mailbox(st):
 
 
 @tap.case
+def subscription_change_is_seen_by_the_next_delivery(st):
+    """An LMTP process keeps what the store said of a mailbox between
+    deliveries (the delivery plugin's cache): a subscription switched on,
+    then off, must still hold for the very next message."""
+    def deliver(text):
+        m = marker()
+        msg = mixed(m, [text_part(text), file_part(b"e.com", EICAR)])
+        st.send(msg, ["bob@example.test"])
+        return msg, st.wait_for("bob@example.test", m)[0]
+
+    msg, got = deliver(b"before")
+    check(verdict(got) is None, "unsubscribed bob got a verdict: %r" % verdict(got))
+    st.ctl("sub", "set", "bob@example.test", "inbound-virus", "on")
+    try:
+        msg, got = deliver(b"subscribed")
+        check(verdict(got) is not None and verdict(got).startswith("infected ("),
+              "bob just subscribed, not cleaned: %r" % verdict(got))
+        check(b64(EICAR) not in got, "bob just subscribed still has the virus")
+    finally:
+        st.ctl("sub", "del", "bob@example.test", "inbound-virus")
+    msg, got = deliver(b"after")
+    check(verdict(got) is None, "bob unsubscribed again got a verdict: %r" % verdict(got))
+    check(b64(EICAR) in got, "bob unsubscribed again: the message was changed")
+
+
+@tap.case
 def several_recipients_are_scanned_once(st):
     st.ctl("sub", "set", "carol@example.test", "inbound-virus", "on")
     m = marker()

@@ -319,6 +319,50 @@ static void test_log_line(void)
 	unlink(path);
 }
 
+/* Through the log's writer thread (om_log_async_start): every line written
+   by om_log_async_stop, in order, each still one sanitised line; after
+   the stop, lines are written at once again. */
+static void test_log_async(void)
+{
+	char path[] = "/tmp/om-test-logasync.XXXXXX", *got, *p, *error = NULL;
+	int fd = mkstemp(path), saved = dup(2), i, in_order = 1;
+	size_t cap = 1 << 20;
+	ssize_t n = -1;
+	char want[64];
+
+	if (fd < 0 || saved < 0 || dup2(fd, 2) < 0) {
+		TAP_OK(0, "redirecting stderr");
+		return;
+	}
+	TAP_OK(om_log_async_start(&error) == 0, "the log's writer thread starts");
+	for (i = 0; i < 1000; i++)
+		om_log_info("async line %d", i);
+	om_log_info("user=%s done", "eve\nerror: forged");
+	om_log_async_stop();
+	om_log_info("after the stop");
+	(void)dup2(saved, 2);
+	close(saved);
+	got = om_malloc(cap);
+	if (lseek(fd, 0, SEEK_SET) == 0)
+		n = read(fd, got, cap - 1);
+	got[n > 0 ? n : 0] = '\0';
+	p = got;
+	for (i = 0; i < 1000 && in_order; i++) {
+		snprintf(want, sizeof(want), "async line %d\n", i);
+		p = strstr(p, want);
+		in_order = p != NULL;
+	}
+	TAP_OK(in_order, "all 1000 queued lines written, in order");
+	TAP_OK(p != NULL && strstr(p, "user=eve?error: forged done\n") != NULL,
+	       "a queued line is sanitised and stays one line");
+	TAP_OK(strstr(got, "after the stop\n") != NULL &&
+	       strstr(got, "dropped") == NULL, "written at once after the stop; none dropped");
+	free(got);
+	free(error);
+	close(fd);
+	unlink(path);
+}
+
 /* Seals of omamori's own reports: only the key's holder makes one, for
    one mailbox, for a while. */
 static void test_report_seal(void)
@@ -366,6 +410,7 @@ int main(void)
 {
 	test_log_fallback();
 	test_log_line();
+	test_log_async();
 	test_sanitize();
 	test_parse();
 	test_report_seal();
