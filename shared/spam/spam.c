@@ -344,6 +344,7 @@ struct om_spam_scoring {
 	int cjk_looked;			/* cjk_spam, cjk_ham read */
 	long cjk_spam, cjk_ham;		/* messages that could hold CJK tokens */
 	struct om_spam_evidence all, head, body;
+	int cjk_evidence;		/* CJK tokens that told */
 	struct om_spam_report *report;	/* NULL: no words kept */
 };
 
@@ -446,8 +447,40 @@ static void om_spam_score_token(void *context, const char *token)
 		f = 1.0 - 1e-6;
 	om_spam_evidence_add(&sc->all, f);
 	om_spam_evidence_add(om_token_is_header(token) ? &sc->head : &sc->body, f);
+	if (om_token_is_cjk(token))
+		sc->cjk_evidence++;
 	if (sc->report != NULL)
 		om_spam_keep_top(sc->report, token, f);
+}
+
+/* Robinson's geometric-mean combination (experiment) */
+static double om_spam_combine_geo(const struct om_spam_evidence *ev)
+{
+	double pp, qq, ss;
+
+	if (ev->k == 0)
+		return 0.5;
+	pp = 1.0 - exp(ev->ln_1f / ev->k);
+	qq = 1.0 - exp(ev->ln_f / ev->k);
+	ss = (pp - qq) / (pp + qq);
+	return (1.0 + ss) / 2.0;
+}
+
+static double om_spam_combine_mode(const struct om_spam_scoring *sc,
+				   const struct om_spam_evidence *ev, int reading)
+{
+	const char *m = getenv("OMAMORI_JA_COMBINE");
+	double h, s;
+
+	if (m != NULL && sc->cjk_evidence > 0 &&
+	    (strcmp(m, "all") == 0 || (strcmp(m, "body") == 0 && reading == 2) ||
+	     (strcmp(m, "bodyall") == 0 && reading != 1)))
+		return om_spam_combine_geo(ev);
+	if (ev->k == 0)
+		return 0.5;
+	h = om_chi2q(-2.0 * ev->ln_f, 2 * ev->k);
+	s = om_chi2q(-2.0 * ev->ln_1f, 2 * ev->k);
+	return (1.0 + h - s) / 2.0;
 }
 
 static double om_spam_combine(const struct om_spam_evidence *ev)
@@ -535,14 +568,14 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 		om_rules_check_body(parsed, &report->rules);
 	}
 	om_tokenize_parsed(parsed, msg, len, om_spam_score_token, &sc);
-	report->probability = om_spam_combine(&sc.all);
+	report->probability = om_spam_combine_mode(&sc, &sc.all, 0);
 	report->trained = db->nspam > 0 && db->nham > 0;
 	if (report->trained) {
 		om_spam_bayes_rule("BAYES", report->probability, sc.all.k > 0,
 				   &report->rules);
-		om_spam_bayes_rule("BAYES_HEAD", om_spam_combine(&sc.head), sc.head.k > 0,
+		om_spam_bayes_rule("BAYES_HEAD", om_spam_combine_mode(&sc, &sc.head, 1), sc.head.k > 0,
 				   &report->rules);
-		om_spam_bayes_rule("BAYES_BODY", om_spam_combine(&sc.body), sc.body.k > 0,
+		om_spam_bayes_rule("BAYES_BODY", om_spam_combine_mode(&sc, &sc.body, 2), sc.body.k > 0,
 				   &report->rules);
 	}
 	/* every link, in a pass of its own: the tokens stop at their cap */
