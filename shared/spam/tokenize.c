@@ -7,13 +7,11 @@
  */
 #include "spam/tokenize.h"
 #include "spam/links.h"
-#include "spam/ja-words.h"
 #include "lib/hash.h"
 #include "mail/mime.h"
 #include "lib/util.h"
 
 #include <gmime/gmime.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -25,13 +23,6 @@ struct om_tok {
 	struct om_hash *seen;
 	om_token_cb *cb;
 	void *context;
-};
-
-/* A run of Japanese text being cut into words. */
-struct om_tok_ja {
-	struct om_tok *t;
-	const char *prefix;
-	struct om_buf last;	/* the word before, for pairs */
 };
 
 static void om_tok_emit(struct om_tok *t, const char *token)
@@ -129,75 +120,6 @@ static void om_tok_append_cp(struct om_buf *b, unsigned int cp)
 	}
 }
 
-static int om_tok_ja_mode(void)
-{
-	const char *m = getenv("OMAMORI_JA_TOKENS");
-
-	if (m == NULL) return 0;
-	if (strcmp(m, "words") == 0) return 1;
-	if (strcmp(m, "both") == 0) return 2;
-	if (strcmp(m, "pairs") == 0) return 3;
-	if (strcmp(m, "all") == 0) return 4;	/* words + pairs + bigrams */
-	if (strcmp(m, "nocs") == 0) return 5;	/* bigrams, no ja charset tokens */
-	if (strcmp(m, "nocs-both") == 0) return 6;
-	return 0;
-}
-
-static void om_tok_ja_word(void *context, const char *word, size_t len)
-{
-	struct om_tok_ja *j = context;
-	char *tok;
-
-	tok = om_asprintf("%s%.*s", j->prefix, (int)len, word);
-	om_tok_emit(j->t, tok);
-	free(tok);
-	if ((om_tok_ja_mode() == 3 || om_tok_ja_mode() == 4) && j->last.len > 0) {
-		tok = om_asprintf("%s%s %.*s", j->prefix, j->last.data, (int)len, word);
-		om_tok_emit(j->t, tok);
-		free(tok);
-	}
-	om_buf_reset(&j->last);
-	om_buf_append(&j->last, word, len);
-}
-
-/* A run of Japanese text: its words (ja-words.c); 1 if they were told. */
-static int om_tokenize_ja_run(struct om_tok *t, const char *run, size_t len,
-			      const char *prefix)
-{
-	struct om_tok_ja j;
-	int ok;
-
-	if (om_tok_ja_mode() == 0 || om_tok_ja_mode() == 5 || len == 0)
-		return 0;
-	j.t = t;
-	j.prefix = prefix;
-	om_buf_init(&j.last);
-	ok = om_ja_words(run, len, om_tok_ja_word, &j) == 0;
-	om_buf_free(&j.last);
-	return ok && om_tok_ja_mode() != 2 && om_tok_ja_mode() != 4 &&
-		om_tok_ja_mode() != 6;
-}
-
-/* At the start of a CJK run at *p: its words, *p moved past it; 0 (and *p
-   unmoved) when bigrams are to be made instead. */
-static int om_tokenize_ja_words(struct om_tok *t, const unsigned char **p,
-				const unsigned char *end, const char *prefix)
-{
-	const unsigned char *q = *p;
-	unsigned int cp;
-	size_t n;
-
-	while (q < end && (n = om_utf8_decode(q, (size_t)(end - q), &cp)) > 0 &&
-	       om_is_cjk(cp))
-		q += n;
-	if (!om_tokenize_ja_run(t, (const char *)*p, (size_t)(q - *p), prefix))
-		return 0;
-	if (q - *p > 3)	/* two characters or more: what a bigram needs */
-		om_tok_emit(t, OM_TOKEN_CJK_MESSAGE);
-	*p = q;
-	return 1;
-}
-
 static void om_tokenize_run(struct om_tok *t, const char *text, size_t len,
 			    const char *prefix)
 {
@@ -213,12 +135,6 @@ static void om_tokenize_run(struct om_tok *t, const char *text, size_t len,
 		n = om_utf8_decode(p, (size_t)(end - p), &cp);
 		if (n == 0) {
 			p++;
-			continue;
-		}
-		if (prev_cjk == 0 && om_is_cjk(cp) &&
-		    om_tokenize_ja_words(t, &p, end, prefix)) {
-			om_tok_word_end(t, prefix, &word, &previous);
-			om_buf_reset(&previous);
 			continue;
 		}
 		p += n;
@@ -563,27 +479,6 @@ static void om_tokenize_received_ips(struct om_tok *t, const char *value)
 	}
 }
 
-/* A header's words without the names of Japanese charsets
-   ("content-type:iso-2022-jp", "to:shift_jis" of an RFC 2047 word). */
-static void om_tokenize_header_run(struct om_tok *t, const char *value, const char *prefix)
-{
-	static const char *const charsets[] = {
-		"iso-2022-jp", "shift_jis", "shift-jis", "euc-jp", "sjis", "cp932",
-		"windows-31j",
-	};
-	char *copy = om_strdup(value), *hit;
-	size_t i, n;
-
-	for (i = 0; i < OM_N_ELEMENTS(charsets); i++) {
-		n = strlen(charsets[i]);
-		for (hit = strcasestr(copy, charsets[i]); hit != NULL;
-		     hit = strcasestr(hit + n, charsets[i]))
-			memset(hit, ' ', n);
-	}
-	om_tokenize_run(t, copy, strlen(copy), prefix);
-	free(copy);
-}
-
 /* Every header's words, prefixed by the lower-cased header name (as
    bogofilter does for its header tokens); the body parts' own headers are
    not included. */
@@ -604,10 +499,7 @@ static void om_tokenize_header_line(void *context, const char *name, const char 
 	   what it already said */
 	if (strncmp(prefix, "x-omamori-", 10) == 0 || strncmp(prefix, "x-spam-", 7) == 0)
 		return;
-	if (om_tok_ja_mode() >= 5)
-		om_tokenize_header_run(context, value, prefix);
-	else
-		om_tokenize_run(context, value, strlen(value), prefix);
+	om_tokenize_run(context, value, strlen(value), prefix);
 	if (strcmp(prefix, "received:") == 0)
 		om_tokenize_received_ips(context, value);
 }
