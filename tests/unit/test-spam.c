@@ -684,6 +684,65 @@ static void test_mislabelled_japanese(void)
 	       "ISO-8859-1 text keeps its label");
 }
 
+/* Japanese mail weighed by the balance of its telling tokens (issue 19):
+   mostly spam's words with one of ham's is spam, and the other way round
+   ham; the same for English mail (chi-square there). */
+static void test_cjk_balance(void)
+{
+	static const char ja_spam[] = "Subject: x\n"
+		"Content-Type: text/plain; charset=utf-8\n\n"
+		"\xe5\x8f\xa3\xe5\xba\xa7\xe5\x87\x8d\xe7\xb5\x90\xe3\x80\x82"	/* 口座凍結。 */
+		"\xe8\x87\xb3\xe6\x80\xa5\xe3\x80\x81"					/* 至急、 */
+		"\xe6\x9c\xac\xe4\xba\xba\xe7\xa2\xba\xe8\xaa\x8d\xe3\x80\x82\n";	/* 本人確認。 */
+	static const char ja_ham[] = "Subject: x\n"
+		"Content-Type: text/plain; charset=utf-8\n\n"
+		"\xe4\xbc\x9a\xe8\xad\xb0\xe3\x80\x82"					/* 会議。 */
+		"\xe8\xad\xb0\xe4\xba\x8b\xe9\x8c\xb2\xe3\x80\x81"			/* 議事録、 */
+		"\xe9\x80\x81\xe4\xbb\x98\xe8\x87\xb4\xe3\x81\x97\xe3\x81\xbe\xe3\x81\x99\n";	/* 送付致します */
+	static const char ja_mostly_spam[] = "Subject: x\n"
+		"Content-Type: text/plain; charset=utf-8\n\n"
+		"\xe5\x8f\xa3\xe5\xba\xa7\xe5\x87\x8d\xe7\xb5\x90\xe3\x80\x82"
+		"\xe6\x9c\xac\xe4\xba\xba\xe7\xa2\xba\xe8\xaa\x8d\xe3\x80\x82"
+		"\xe4\xbc\x9a\xe8\xad\xb0\n";						/* 会議 */
+	static const char ja_mostly_ham[] = "Subject: x\n"
+		"Content-Type: text/plain; charset=utf-8\n\n"
+		"\xe8\xad\xb0\xe4\xba\x8b\xe9\x8c\xb2\xe3\x80\x81"
+		"\xe9\x80\x81\xe4\xbb\x98\xe8\x87\xb4\xe3\x81\x97\xe3\x81\xbe\xe3\x81\x99\xe3\x80\x82"
+		"\xe8\x87\xb3\xe6\x80\xa5\n";						/* 至急 */
+	static const char en_spam[] = "Subject: x\n\naccount frozen urgent verify identity now\n";
+	static const char en_ham[] = "Subject: x\n\nminutes of the meeting attached herewith\n";
+	static const char en_mostly_spam[] = "Subject: x\n\naccount frozen verify identity meeting\n";
+	static const char en_mostly_ham[] = "Subject: x\n\nminutes meeting attached herewith urgent\n";
+	struct om_spam_db *db = om_spam_db_new();
+	struct om_spam_check_settings set = { NULL, NULL, NULL, 1, NULL, NULL, NULL, 0 };
+	struct om_spam_report report;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		om_spam_learn(db, ja_spam, strlen(ja_spam), 1, 0);
+		om_spam_learn(db, ja_ham, strlen(ja_ham), 0, 0);
+		om_spam_learn(db, en_spam, strlen(en_spam), 1, 0);
+		om_spam_learn(db, en_ham, strlen(en_ham), 0, 0);
+	}
+	om_spam_check(db, ja_mostly_spam, strlen(ja_mostly_spam), &set, &report);
+	TAP_OK(has_rule(&report, "BAYES_BODY_", 1) && report.probability > 0.5,
+	       "Japanese: mostly spam's words with one of ham's reads spam (p %.2f)",
+	       report.probability);
+	om_spam_check(db, ja_mostly_ham, strlen(ja_mostly_ham), &set, &report);
+	TAP_OK(has_rule(&report, "BAYES_BODY_", -1) && report.probability < 0.5,
+	       "Japanese: mostly ham's words with one of spam's reads ham (p %.2f)",
+	       report.probability);
+	om_spam_check(db, en_mostly_spam, strlen(en_mostly_spam), &set, &report);
+	TAP_OK(has_rule(&report, "BAYES_BODY_", 1),
+	       "English: mostly spam's words with one of ham's reads spam (p %.2f)",
+	       report.probability);
+	om_spam_check(db, en_mostly_ham, strlen(en_mostly_ham), &set, &report);
+	TAP_OK(has_rule(&report, "BAYES_BODY_", -1),
+	       "English: mostly ham's words with one of spam's reads ham (p %.2f)",
+	       report.probability);
+	om_spam_db_free(&db);
+}
+
 int main(void)
 {
 	om_mime_global_init();
@@ -698,6 +757,7 @@ int main(void)
 	test_links_past_the_token_cap();
 	test_token_table();
 	test_readings();
+	test_cjk_balance();
 	test_gtube();
 	test_learning();
 	test_learning_in_steps();
