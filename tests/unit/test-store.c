@@ -302,7 +302,7 @@ static const struct backend_case backend_cases[] = {
 	{ "sqlite: said explicitly", "sqlite:", "/omamori.db", 1, NULL },
 	{ "a ':' further in the path is part of it", "", "/odd:name.db", 1, NULL },
 	{ "an unknown backend refused, naming what there is", "pgsql:host=db", "", 0,
-	  "no store backend 'pgsql' (this build has: sqlite)" },
+	  "no store backend 'pgsql' (this build has: sqlite, postgresql)" },
 	{ "sqlite: without a path refused", "sqlite:", NULL, 0, "empty location" },
 };
 

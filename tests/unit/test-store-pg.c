@@ -1,0 +1,288 @@
+/* test-store-pg.c - the store's core cases against the PostgreSQL backend
+ * (issue 21): store_path "postgresql:" + $OMAMORI_PG, a server of the
+ * test's own (tests/unit/store-pg.py starts it with tests/pg.py and runs
+ * this).  The schema made once and again, settings and their lookup order,
+ * lists and their limit, the change log, token learning merged from two
+ * handles and from two processes at once, a hold claimed once, the change
+ * counter moved by another handle's commit, the site key, and a function
+ * not written yet refusing by name.  TAP. */
+#include "tap.h"
+#include "store/settings.h"
+#include "store/store.h"
+#include "lib/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char *location;
+
+static struct om_store *open_store(int flags)
+{
+	struct om_store *store = NULL;
+	char *error = NULL;
+
+	if (om_store_open(location, flags, 5000, &store, &error) < 0) {
+		printf("# open %s: %s\n", location, error);
+		free(error);
+		return NULL;
+	}
+	return store;
+}
+
+static const char *effective(struct om_store *store, const char *mailbox)
+{
+	enum om_sub_state state;
+	const char *source;
+	char *error = NULL;
+
+	if (om_settings_subscription(store, mailbox, OM_FEATURE_INBOUND_VIRUS,
+				     &state, &source, &error) < 0) {
+		printf("# %s\n", error);
+		free(error);
+		return "error";
+	}
+	return om_settings_state_name(state);
+}
+
+static void count_row(void *context, const char *a, const char *b, const char *c)
+{
+	(void)a; (void)b; (void)c;
+	(*(int *)context)++;
+}
+
+static void test_settings(struct om_store *store)
+{
+	char *error = NULL, *value = NULL;
+	int rows = 0;
+
+	TAP_OK(strcmp(effective(store, "a@example.jp"), "off") == 0, "nothing set: off");
+	TAP_OK(om_store_domain_set(store, "example.jp", OM_FEATURE_INBOUND_VIRUS, "on",
+				   &error) == 0, "domain setting written");
+	TAP_OK(strcmp(effective(store, "a@example.jp"), "on") == 0, "the domain's on applies");
+	TAP_OK(om_store_subscription_set(store, "a@example.jp", OM_FEATURE_INBOUND_VIRUS,
+					 "paused", &error) == 0 &&
+	       strcmp(effective(store, "a@example.jp"), "paused") == 0,
+	       "the mailbox's own row beats the domain");
+	TAP_OK(om_store_subscription_set(store, "a@example.jp", OM_FEATURE_INBOUND_VIRUS,
+					 "off", &error) == 0 &&
+	       om_store_subscription_get(store, "a@example.jp", OM_FEATURE_INBOUND_VIRUS,
+					 &value, &error) == 1 && strcmp(value, "off") == 0,
+	       "a second write replaces the value (upsert)");
+	free(value);
+	TAP_OK(om_store_subscription_list(store, NULL, count_row, &rows, &error) == 1 &&
+	       rows == 1, "one subscription row listed");
+	TAP_OK(om_store_subscription_set(store, "a@example.jp", OM_FEATURE_INBOUND_VIRUS,
+					 "maybe", &error) < 0,
+	       "a state the schema does not know is refused");
+	free(error);
+	error = NULL;
+	TAP_OK(om_store_domain_delete(store, "example.jp", OM_FEATURE_INBOUND_VIRUS,
+				      &error) == 0 &&
+	       om_store_domain_get(store, "example.jp", OM_FEATURE_INBOUND_VIRUS,
+				   &value, &error) == 0, "a deleted setting is gone");
+}
+
+static void scope_seen(void *context, const char *scope)
+{
+	if (strcmp(scope, "b@example.jp") == 0)
+		(*(int *)context)++;
+}
+
+static void test_lists(struct om_store *store)
+{
+	const char *entries[] = { "x@spam.example", "y@spam.example", "z@spam.example" };
+	long long before, after;
+	char *error = NULL;
+	int seen = 0;
+
+	TAP_OK(om_store_revision(store, "config", &before, &error) == 0, "config revision read");
+	TAP_OK(om_store_list_add(store, "b@example.jp", "block", "x@spam.example", 2,
+				 &error) == 0 &&
+	       om_store_list_has(store, "b@example.jp", "block", "x@spam.example",
+				 &error) == 1, "a block entry added and found");
+	TAP_OK(om_store_list_change(store, "b@example.jp", "block", entries, 3, 1, 2,
+				    &error) < 0 && strstr(error, "is full") != NULL,
+	       "an addition past the limit is refused");
+	free(error);
+	error = NULL;
+	TAP_OK(om_store_list_has(store, "b@example.jp", "block", "y@spam.example",
+				 &error) == 0, "the refused addition left nothing behind");
+	TAP_OK(om_store_revision(store, "config", &after, &error) == 0 && after > before,
+	       "the config revision moved");
+	TAP_OK(om_store_changes(store, before, 100, scope_seen, &seen, &error) >= 1 &&
+	       seen == 1, "the change log names the scope changed");
+	TAP_OK(om_store_list_delete(store, "b@example.jp", "block", "x@spam.example",
+				    &error) == 1 &&
+	       om_store_list_has(store, "b@example.jp", "block", "x@spam.example",
+				 &error) == 0, "an entry removed");
+}
+
+struct token_sum {
+	const char *token;
+	long spam, ham;
+};
+
+static void token_row(void *context, const char *token, long spam, long ham)
+{
+	struct token_sum *t = context;
+
+	if (strcmp(token, t->token) == 0) {
+		t->spam = spam;
+		t->ham = ham;
+	}
+}
+
+static int learn(struct om_store *store, const char *token, long spam, long ham)
+{
+	struct om_store_spam_token row = { token, spam, ham };
+	long long before, after;
+	char *error = NULL;
+
+	if (om_store_spam_save(store, &row, 1, spam > 0, ham > 0, &before, &after,
+			       &error) < 0) {
+		printf("# learn: %s\n", error);
+		free(error);
+		return -1;
+	}
+	return 0;
+}
+
+/* Learns n times in a child process of its own (its own connection). */
+static pid_t learn_in_child(long n)
+{
+	pid_t pid = fork();
+	struct om_store *store;
+	long i;
+
+	if (pid != 0)
+		return pid;
+	store = open_store(0);
+	for (i = 0; store != NULL && i < n; i++) {
+		if (learn(store, "race", 1, 0) < 0)
+			_exit(1);
+	}
+	om_store_close(&store);
+	_exit(store == NULL && i == n ? 0 : 1);
+}
+
+static void test_tokens(struct om_store *a, struct om_store *b)
+{
+	struct om_store_spam_state state;
+	struct token_sum t = { "viagra", 0, 0 };
+	char *error = NULL;
+	pid_t p1, p2;
+	int st1 = -1, st2 = -1;
+
+	TAP_OK(learn(a, "viagra", 1, 0) == 0 && learn(b, "viagra", 2, 0) == 0 &&
+	       learn(b, "viagra", 0, 1) == 0, "two handles learn the same token");
+	TAP_OK(om_store_spam_load(a, token_row, &t, &state, &error) == 0 &&
+	       t.spam == 3 && t.ham == 1, "their counts add up (3 spam, 1 ham)");
+	TAP_OK(state.nspam == 2 && state.nham == 1, "and so do the message totals");
+	p1 = learn_in_child(100);
+	p2 = learn_in_child(100);
+	(void)waitpid(p1, &st1, 0);
+	(void)waitpid(p2, &st2, 0);
+	t.token = "race";
+	t.spam = -1;
+	if (om_store_spam_load(a, token_row, &t, &state, &error) < 0) {
+		printf("# %s\n", error);
+		free(error);
+	}
+	TAP_OK(st1 == 0 && st2 == 0 && t.spam == 200,
+	       "two processes learning at once: 100 + 100 = %ld", t.spam);
+}
+
+static void hold_row(void *context, const struct om_store_hold *h)
+{
+	*(enum om_hold_state *)context = h->state;
+}
+
+static void test_hold(struct om_store *store, struct om_store *other)
+{
+	struct om_store_hold h = {
+		.id = "h1-pg", .mailbox = "a@example.jp", .sender = "a@example.jp",
+		.recipients = "c@other.example\n", .delivered = "", .subject = "hello",
+		.attachments = "", .size = 100, .created = time(NULL),
+		.expires = time(NULL) + 3600, .expiry = "send",
+	};
+	enum om_hold_state state = OM_HOLD_NONE, got = OM_HOLD_NONE;
+	char *error = NULL;
+
+	TAP_OK(om_store_hold_add(store, &h, &error) == 1, "a hold recorded");
+	TAP_OK(om_store_hold_list(other, OM_HOLD_BY_ID, "h1-pg", 0, hold_row, &got,
+				  &error) == 1 && got == OM_HOLD_HELD,
+	       "another handle sees it held");
+	TAP_OK(om_store_hold_claim(other, "h1-pg", OM_HOLD_SENDING, time(NULL), &state,
+				   &error) == 1, "released from the other handle");
+	TAP_OK(om_store_hold_claim(store, "h1-pg", OM_HOLD_DISCARDED, time(NULL), &state,
+				   &error) == 0 && state == OM_HOLD_SENDING,
+	       "a second claim finds it taken (sending)");
+	free(error);
+}
+
+static void test_counter(struct om_store *store, struct om_store *other)
+{
+	long long before = om_store_change_counter(other);
+	char *error = NULL;
+
+	TAP_OK(before >= 0 && om_store_domain_set(store, "example.jp", "language", "ja",
+						  &error) == 0 &&
+	       om_store_change_counter(other) != before,
+	       "another handle's commit moves the change counter");
+}
+
+static void test_rest(struct om_store *store)
+{
+	unsigned char key[32], zero[32] = { 0 };
+	char *error = NULL;
+	long n;
+
+	TAP_OK(om_store_secret(store, "report-key", key, sizeof(key), &error) == 0 &&
+	       memcmp(key, zero, sizeof(key)) != 0, "the site's report key is there");
+	n = om_store_audit_list(store, "example.jp", NULL, NULL, &error);
+	TAP_OK(n < 0 && error != NULL &&
+	       strcmp(error, "audit_list: not yet supported by the postgresql backend") == 0,
+	       "a function not written yet says so: %s", error != NULL ? error : "");
+	free(error);
+}
+
+int main(void)
+{
+	const char *conninfo = getenv("OMAMORI_PG");
+	struct om_store *store, *again, *other;
+
+	if (conninfo == NULL) {
+		printf("1..0 # SKIP OMAMORI_PG not set (run through store-pg.py)\n");
+		return 77;
+	}
+	location = om_asprintf("postgresql:%s", conninfo);
+	store = open_store(0);
+	TAP_OK(store == NULL, "a database without the schema is refused");
+	store = open_store(OM_STORE_CREATE);
+	TAP_OK(store != NULL && om_store_schema_version(store) == 22,
+	       "the schema made, version 22");
+	if (store == NULL)
+		return tap_done();
+	again = open_store(OM_STORE_CREATE);
+	TAP_OK(again != NULL && om_store_schema_version(again) == 22,
+	       "making it again is harmless");
+	om_store_close(&again);
+	other = open_store(0);
+	TAP_OK(other != NULL, "a second handle opens it");
+	if (other == NULL)
+		return tap_done();
+	test_settings(store);
+	test_lists(store);
+	test_tokens(store, other);
+	test_hold(store, other);
+	test_counter(store, other);
+	test_rest(store);
+	om_store_close(&other);
+	om_store_close(&store);
+	free(location);
+	return tap_done();
+}
