@@ -5,8 +5,8 @@
  * lists and their limit, the change log, token learning merged from two
  * handles and from two processes at once, a hold claimed once, the change
  * counter moved by another handle's commit, quarantined mail listed once
- * by a digest, the site key, and a function
- * not written yet refusing by name.  TAP. */
+ * by a digest, a trace search kept to its domain, a click, a portal code,
+ * and the site key.  TAP. */
 #include "tap.h"
 #include "store/settings.h"
 #include "store/store.h"
@@ -256,6 +256,43 @@ static void test_digest(struct om_store *store, struct om_store *other)
 	       "a second digest run does not list it again");
 }
 
+static void trace_row(void *context, unsigned int message,
+		      const struct om_store_event *ev)
+{
+	if (message == 1 && strcmp(ev->step, "scan") == 0)
+		(*(int *)context)++;
+}
+
+static void test_trace(struct om_store *store, struct om_store *other)
+{
+	struct om_store_event ev[2] = {
+		{ .at = time(NULL), .domain = "example.jp", .direction = OM_DIRECTION_IN,
+		  .sender = "s@spam.example", .recipient = "a@example.jp",
+		  .message_id = "t1@spam.example", .subject = "Win a prize",
+		  .queue_id = "ABC123", .step = "policy", .result = "accept", .detail = "" },
+		{ .at = time(NULL), .domain = "other.example", .direction = OM_DIRECTION_IN,
+		  .sender = "s@spam.example", .recipient = "b@other.example",
+		  .message_id = "t1@spam.example", .subject = "Win a prize",
+		  .queue_id = "DEF456", .step = "scan", .result = "spam", .detail = "" },
+	};
+	struct om_trace_query q = { .subject = "PRIZE" };
+	struct om_store_event scan = ev[0];
+	char *error = NULL;
+	int seen = 0;
+
+	scan.step = "scan";
+	scan.result = "spam";
+	TAP_OK(om_store_events_add(store, ev, 2, &error) == 0 &&
+	       om_store_events_add(store, &scan, 1, &error) == 0, "events recorded");
+	TAP_OK(om_store_trace_search(other, "example.jp", &q, trace_row, &seen,
+				     &error) == 1 && seen == 1,
+	       "a trace by subject finds the domain's message and its scan step");
+	seen = 0;
+	TAP_OK(om_store_trace_search(other, "nowhere.example", &q, trace_row, &seen,
+				     &error) == 0 && seen == 0,
+	       "another domain's search sees none of it");
+}
+
 static void test_counter(struct om_store *store, struct om_store *other)
 {
 	long long before = om_store_change_counter(other);
@@ -271,16 +308,24 @@ static void test_rest(struct om_store *store)
 {
 	unsigned char key[32], zero[32] = { 0 };
 	char *error = NULL;
+	int tries = 0;
 	long n;
 
 	TAP_OK(om_store_secret(store, "report-key", key, sizeof(key), &error) == 0 &&
 	       memcmp(key, zero, sizeof(key)) != 0, "the site's report key is there");
-	n = om_store_url_clicks_count(store, "a@example.jp", &error);
-	TAP_OK(n < 0 && error != NULL &&
-	       strcmp(error, "url_clicks_count: not yet supported by the postgresql "
-		      "backend") == 0,
-	       "a function not written yet says so: %s", error != NULL ? error : "");
-	free(error);
+	TAP_OK(om_store_url_click(store, "a@example.jp", "evil.example",
+				  OM_URL_VERDICT_BLOCK, time(NULL), &error) == 0 &&
+	       om_store_url_clicks_count(store, "a@example.jp", &error) == 1,
+	       "a click through the gate recorded and counted");
+	n = om_store_portal_code_set(store, "p1", "x@other.example", "hash1",
+				     time(NULL) + 600, &error);
+	TAP_OK(n >= 0 && om_store_portal_code_check(store, "p1", "x@other.example",
+						    "wrong", time(NULL), 5, &tries,
+						    &error) == OM_STORE_CODE_WRONG &&
+	       tries == 1 &&
+	       om_store_portal_code_check(store, "p1", "x@other.example", "hash1",
+					  time(NULL), 5, &tries, &error) == OM_STORE_CODE_OK,
+	       "a portal code: a wrong answer counted, the right one accepted");
 }
 
 int main(void)
@@ -313,6 +358,7 @@ int main(void)
 	test_tokens(store, other);
 	test_hold(store, other);
 	test_digest(store, other);
+	test_trace(store, other);
 	test_counter(store, other);
 	test_rest(store);
 	om_store_close(&other);
