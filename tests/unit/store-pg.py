@@ -2,7 +2,9 @@
 """The store on PostgreSQL (issue 21): starts a private server
 (tests/pg.py), runs the store's core cases in C against it
 (tests/unit/test-store-pg: settings, lists, tokens merged from two handles
-and two processes, a hold, the change counter), then omamorictl with
+and two processes, a hold, the change counter), the SQLite backend's own
+unit tests (test-store, test-snapshot) on an empty PostgreSQL store
+(OMAMORI_TEST_STORE), then omamorictl with
 store_path = postgresql:... - init, domain/mailbox/sub/list set - and looks
 at the rows with psql, as the test's own hands.  TAP (the C cases'
 lines renumbered into this one plan)."""
@@ -37,10 +39,9 @@ def ctl(conf, *args):
     return p.returncode, p.stdout, p.stderr
 
 
-def c_cases(server):
-    """test-store-pg's TAP lines, counted here."""
-    env = dict(os.environ, OMAMORI_PG=server.conninfo)
-    p = subprocess.run([CASES], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+def c_cases(server, program, least, name, env=None):
+    """A C test's TAP lines, counted here under name."""
+    p = subprocess.run([program], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        text=True, env=env, timeout=120)
     seen = 0
     for line in p.stdout.splitlines():
@@ -48,11 +49,19 @@ def c_cases(server):
             seen += 1
             good = line.startswith("ok ")
             label = line.split(" - ", 1)[1] if " - " in line else line
-            ok(good, "C: " + label)
+            ok(good, "%s: %s" % (name, label))
         elif line.startswith("#"):
             print(line)
-    ok(p.returncode == 0 and seen >= 20, "test-store-pg ran %d cases, exit %d"
-       % (seen, p.returncode))
+    ok(p.returncode == 0 and seen >= least, "%s ran %d cases, exit %d"
+       % (name, seen, p.returncode))
+
+
+def sqlite_cases(server):
+    """The SQLite backend's unit tests, each on an empty PostgreSQL store."""
+    for test, least in (("test-store", 250), ("test-snapshot", 10)):
+        server.psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        env = dict(os.environ, OMAMORI_TEST_STORE="postgresql:" + server.conninfo)
+        c_cases(server, os.path.join(BUILD, "tests", "unit", test), least, test, env)
 
 
 def omamorictl(server):
@@ -115,7 +124,9 @@ def main():
         print("1..1")
         return 1
     try:
-        c_cases(server)
+        c_cases(server, CASES, 30, "test-store-pg",
+                dict(os.environ, OMAMORI_PG=server.conninfo))
+        sqlite_cases(server)
         omamorictl(server)
     finally:
         server.stop()
