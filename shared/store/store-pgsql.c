@@ -838,9 +838,14 @@ static const char om_pg_schema[] =
 struct om_store_pgsql {
 	struct om_store store;
 	PGconn *conn;
+	long busy_timeout_ms;
+	int in_transaction;	/* between a BEGIN and its COMMIT/ROLLBACK */
 	unsigned char prepared[OM_PG_COUNT];
 	unsigned char nparams[OM_PG_COUNT];
 };
+
+static int om_pg_lock_timeout(struct om_store_pgsql *s, long busy_timeout_ms,
+			      char **error_r);
 
 static struct om_store_pgsql *om_pg(struct om_store *store)
 {
@@ -918,6 +923,28 @@ static int om_pg_prepare(struct om_store_pgsql *s, enum om_pg_stmt id,
 /* Runs statement id with args bound to $1, $2... (as many as it takes;
    missing ones NULL, text NULL is NULL).  The result (rows or a
    command's), or NULL with *error_r naming what. */
+/* A connection found lost is made again before the next statement, unless
+   a transaction was open on it: its work is gone, and the caller's
+   transaction must fail as a whole (its rollback ends it).  The statement
+   that met the loss is never sent again (a write may have committed). */
+static int om_pg_reconnect(struct om_store_pgsql *s, char **error_r)
+{
+	if (PQstatus(s->conn) == CONNECTION_OK)
+		return 0;
+	if (s->in_transaction) {
+		*error_r = om_strdup("store: the connection to postgresql was lost "
+				     "in a transaction");
+		return -1;
+	}
+	PQreset(s->conn);
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		*error_r = om_pg_message("postgresql", PQerrorMessage(s->conn));
+		return -1;
+	}
+	memset(s->prepared, 0, sizeof(s->prepared));
+	return om_pg_lock_timeout(s, s->busy_timeout_ms, error_r);
+}
+
 static PGresult *om_pg_run(struct om_store_pgsql *s, enum om_pg_stmt id,
 			   const struct om_pg_arg *args, size_t count,
 			   const char *what, char **error_r)
@@ -929,7 +956,7 @@ static PGresult *om_pg_run(struct om_store_pgsql *s, enum om_pg_stmt id,
 	size_t i;
 
 	(void)snprintf(name, sizeof(name), "om%d", (int)id);
-	if (om_pg_prepare(s, id, name, error_r) < 0)
+	if (om_pg_reconnect(s, error_r) < 0 || om_pg_prepare(s, id, name, error_r) < 0)
 		return NULL;
 	for (i = 0; i < s->nparams[id]; i++) {
 		values[i] = NULL;
@@ -1160,6 +1187,8 @@ static int om_pg_make_secrets(struct om_store_pgsql *s, char **error_r)
 	return ok ? 0 : -1;
 }
 
+static void om_pgsql_rollback(struct om_store *store);
+
 /* OM_STORE_CREATE: makes the schema unless there is one, under the write
    lock (two inits at once make it once). */
 static int om_pg_create(struct om_store_pgsql *s, char **error_r)
@@ -1183,7 +1212,7 @@ static int om_pg_create(struct om_store_pgsql *s, char **error_r)
 	}
 	return om_pg_exec(s, OM_PG_COMMIT, error_r);
 fail:
-	om_pg_exec_text(s, "ROLLBACK", "rollback", &(char *){ NULL });
+	om_pgsql_rollback(&s->store);
 	return -1;
 }
 
@@ -1250,6 +1279,7 @@ static int om_pgsql_open(const char *conninfo, int flags, long busy_timeout_ms,
 		return -1;
 	}
 	(void)PQsetNoticeProcessor(s->conn, om_pg_quiet, NULL);
+	s->busy_timeout_ms = busy_timeout_ms;
 	if (om_pg_lock_timeout(s, busy_timeout_ms, error_r) < 0 ||
 	    ((flags & OM_STORE_CREATE) != 0 ? om_pg_create(s, error_r) :
 	     om_pg_check_version(s, error_r)) < 0) {
@@ -1276,15 +1306,11 @@ static int om_pgsql_begin(struct om_store *store, int write, char **error_r)
 {
 	struct om_store_pgsql *s = om_pg(store);
 
-	if (!write)
-		return om_pg_exec(s, OM_PG_BEGIN_READ, error_r);
-	if (om_pg_exec(s, OM_PG_BEGIN, error_r) < 0)
+	if (om_pg_exec(s, write ? OM_PG_BEGIN : OM_PG_BEGIN_READ, error_r) < 0)
 		return -1;
-	if (om_pg_exec(s, OM_PG_WRITE_LOCK, error_r) < 0) {
-		char *ignored = NULL;
-
-		(void)om_pg_exec(s, OM_PG_ROLLBACK, &ignored);
-		free(ignored);
+	s->in_transaction = 1;
+	if (write && om_pg_exec(s, OM_PG_WRITE_LOCK, error_r) < 0) {
+		om_pgsql_rollback(store);
 		return -1;
 	}
 	return 0;
@@ -1292,15 +1318,31 @@ static int om_pgsql_begin(struct om_store *store, int write, char **error_r)
 
 static int om_pgsql_commit(struct om_store *store, char **error_r)
 {
-	return om_pg_exec(om_pg(store), OM_PG_COMMIT, error_r);
+	struct om_store_pgsql *s = om_pg(store);
+	int ret;
+
+	/* a connection lost here: the commit fails, the next call
+	   reconnects (whether it committed cannot be known) */
+	if (PQstatus(s->conn) == CONNECTION_OK) {
+		ret = om_pg_exec(s, OM_PG_COMMIT, error_r);
+	} else {
+		*error_r = om_strdup("store: the connection to postgresql was lost "
+				     "in a transaction");
+		ret = -1;
+	}
+	s->in_transaction = 0;
+	return ret;
 }
 
 static void om_pgsql_rollback(struct om_store *store)
 {
+	struct om_store_pgsql *s = om_pg(store);
 	char *ignored = NULL;
 
-	(void)om_pg_exec(om_pg(store), OM_PG_ROLLBACK, &ignored);
+	if (PQstatus(s->conn) == CONNECTION_OK)
+		(void)om_pg_exec(s, OM_PG_ROLLBACK, &ignored);
 	free(ignored);
+	s->in_transaction = 0;
 }
 
 /* ---- subscriptions and domain settings ---- */

@@ -197,6 +197,45 @@ static void test_tokens(struct om_store *a, struct om_store *b)
 	       "two processes learning at once: 100 + 100 = %ld", t.spam);
 }
 
+static void count_token(void *context, const char *token, long spam, long ham)
+{
+	(void)spam; (void)ham;
+	if (strncmp(token, "bulk", 4) == 0)
+		(*(long *)context)++;
+}
+
+/* One message of 2000 tokens learned: all saved; the time it took is a
+   figure for doc/store.md (one round trip a token for now). */
+static void test_token_batch(struct om_store *store)
+{
+	struct om_store_spam_token rows[2000];
+	char names[2000][16];
+	struct om_store_spam_state state;
+	struct timespec t0, t1;
+	long long before, after;
+	char *error = NULL;
+	long seen = 0;
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(rows); i++) {
+		(void)snprintf(names[i], sizeof(names[i]), "bulk%zu", i);
+		rows[i].token = names[i];
+		rows[i].spam = 1;
+		rows[i].ham = 0;
+	}
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	TAP_OK(om_store_spam_save(store, rows, OM_N_ELEMENTS(rows), 1, 0, &before,
+				  &after, &error) == 0, "a message of 2000 tokens learned");
+	(void)clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("# figure: 2000 tokens saved in %.0f ms\n",
+	       (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+	if (om_store_spam_load(store, count_token, &seen, &state, &error) < 0) {
+		printf("# %s\n", error);
+		free(error);
+	}
+	TAP_OK(seen == 2000, "all 2000 are there (%ld)", seen);
+}
+
 static void hold_row(void *context, const struct om_store_hold *h)
 {
 	*(enum om_hold_state *)context = h->state;
@@ -328,6 +367,29 @@ static void test_rest(struct om_store *store)
 	       "a portal code: a wrong answer counted, the right one accepted");
 }
 
+/* The server drops every other connection (as a restart would): the next
+   call fails, the one after it works on a new connection. */
+static void test_lost_connection(struct om_store *store, const char *conninfo)
+{
+	char *command, *error = NULL, *value = NULL;
+	int first, second;
+
+	command = om_asprintf("psql -X -q -At '%s' -c \"SELECT count(pg_terminate_backend(pid)) "
+			      "FROM pg_stat_activity WHERE datname = current_database() "
+			      "AND pid <> pg_backend_pid()\" >/dev/null", conninfo);
+	TAP_OK(system(command) == 0, "the server dropped the store's connections");
+	free(command);
+	first = om_store_domain_get(store, "example.jp", "language", &value, &error);
+	printf("# after the loss: %d %s\n", first, error != NULL ? error : "");
+	om_free(&error);
+	om_free(&value);
+	second = om_store_domain_get(store, "example.jp", "language", &value, &error);
+	TAP_OK(first < 0 && second == 1 && value != NULL && strcmp(value, "ja") == 0,
+	       "a lost connection: the call that met it fails, the next reconnects");
+	om_free(&value);
+	om_free(&error);
+}
+
 int main(void)
 {
 	const char *conninfo = getenv("OMAMORI_PG");
@@ -356,11 +418,13 @@ int main(void)
 	test_settings(store);
 	test_lists(store);
 	test_tokens(store, other);
+	test_token_batch(store);
 	test_hold(store, other);
 	test_digest(store, other);
 	test_trace(store, other);
 	test_counter(store, other);
 	test_rest(store);
+	test_lost_connection(store, conninfo);
 	om_store_close(&other);
 	om_store_close(&store);
 	free(location);
