@@ -19,9 +19,10 @@
  * scope relies on.  Token counts are saved as deltas added to the row
  * (count = count + delta), so learners on many hosts add up.
  *
- * Every function of the seam is here (doc/store.md); what issue 21 still
- * asks of the backend (LISTEN/NOTIFY, batched counters, a lost connection)
- * is not.
+ * A lost connection fails the call that meets it and is made again by the
+ * next one.  Every function of the seam is here (doc/store.md); what issue
+ * 21 still asks of the backend (LISTEN/NOTIFY, counters batched across
+ * hosts, writes queued while the server is away) is not.
  */
 #include "store/store-private.h"
 #include "lib/util.h"
