@@ -236,6 +236,83 @@ static void test_token_batch(struct om_store *store)
 	TAP_OK(seen == 2000, "all 2000 are there (%ld)", seen);
 }
 
+/* In a process of its own, adds the groups PREFIX1..3 to each of DOMAINS
+   domains; exits 0 when every refusal was the limit's. */
+#define WRITER_DOMAINS 30
+static pid_t groups_in_child(const char *prefix, const int gate[2])
+{
+	pid_t pid = fork();
+	struct om_store *store;
+	char *domain, *name, *error = NULL;
+	char byte;
+	int d, g, bad = 0;
+
+	if (pid != 0)
+		return pid;
+	(void)close(gate[1]);
+	store = open_store(0);
+	/* both start when the parent closes the gate's other end */
+	if (read(gate[0], &byte, 1) < 0)
+		_exit(1);
+	for (d = 0; store != NULL && d < WRITER_DOMAINS; d++) {
+		domain = om_asprintf("w%d.example", d);
+		for (g = 1; g <= 3; g++) {
+			name = om_asprintf("%s%d", prefix, g);
+			if (om_store_group_add(store, domain, name, &error) < 0) {
+				if (strstr(error, "the most") == NULL) {
+					printf("# %s: %s\n", name, error);
+					bad++;
+				}
+				om_free(&error);
+			}
+			free(name);
+		}
+		free(domain);
+	}
+	om_store_close(&store);
+	_exit(store == NULL && bad == 0 ? 0 : 1);
+}
+
+static void count_group(void *context, const char *domain, const char *name)
+{
+	(void)domain; (void)name;
+	(*(int *)context)++;
+}
+
+/* Two writers at once against the limit of four groups a domain, which
+   store.c checks by counting inside its write transaction: the lock taken
+   at BEGIN makes each count see the other's insert, as SQLite's BEGIN
+   IMMEDIATE does (without it both see three and both add). */
+static void test_writers(struct om_store *store)
+{
+	int gate[2], st1 = -1, st2 = -1, d, n, wrong = 0;
+	char *domain, *error = NULL;
+	pid_t p1, p2;
+
+	if (pipe(gate) < 0)
+		abort();
+	p1 = groups_in_child("a", gate);
+	p2 = groups_in_child("b", gate);
+	(void)usleep(300 * 1000);	/* both connected */
+	(void)close(gate[1]);
+	(void)close(gate[0]);
+	(void)waitpid(p1, &st1, 0);
+	(void)waitpid(p2, &st2, 0);
+	for (d = 0; d < WRITER_DOMAINS; d++) {
+		domain = om_asprintf("w%d.example", d);
+		n = 0;
+		if (om_store_group_list(store, domain, count_group, &n, &error) < 0)
+			om_free(&error);
+		if (n != 4)
+			printf("# %s: %d groups\n", domain, n);
+		wrong += n != 4;
+		free(domain);
+	}
+	TAP_OK(st1 == 0 && st2 == 0 && wrong == 0,
+	       "two writers at once: every one of %d domains has exactly 4 groups "
+	       "(%d wrong)", WRITER_DOMAINS, wrong);
+}
+
 static void hold_row(void *context, const struct om_store_hold *h)
 {
 	*(enum om_hold_state *)context = h->state;
@@ -419,6 +496,7 @@ int main(void)
 	test_lists(store);
 	test_tokens(store, other);
 	test_token_batch(store);
+	test_writers(store);
 	test_hold(store, other);
 	test_digest(store, other);
 	test_trace(store, other);
