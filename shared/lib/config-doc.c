@@ -17,7 +17,7 @@ static const struct {
 	const char *name;
 	const char *text;
 } om_param_docs[] = {
-	{ "store_path", "The store: a path (SQLite), or BACKEND:WHERE (sqlite:/path; doc/store.md)." },
+	{ "store_path", "The store: a path (SQLite), or BACKEND:WHERE (sqlite:/path, postgresql:host=... dbname=...; doc/store.md)." },
 	{ "scand_socket",
 	  "Scand's UNIX socket: mode 0660, owned by scand_user and its group; "
 	  "scand also checks each request's peer (SO_PEERCRED): scans and "

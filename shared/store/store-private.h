@@ -379,5 +379,6 @@ struct om_store_backend {
 };
 
 extern const struct om_store_backend om_store_backend_sqlite;
+extern const struct om_store_backend om_store_backend_pgsql;
 
 #endif

@@ -1,9 +1,10 @@
 /* store.c - the omamori store's dispatcher (see store.h, store-private.h).
  *
  * Chooses the backend by the form of store_path ("sqlite:PATH", or a plain
- * path for SQLite), checks arguments, and keeps what every backend shares:
- * the transactions around several rows, the per-list entry limits of
- * additions and imports, and the count of this handle's own writes.  All
+ * path for SQLite; "postgresql:CONNINFO" for store-pgsql.c), checks
+ * arguments, and keeps what every backend shares: the transactions around
+ * several rows, the per-list entry limits of additions and imports, and
+ * the count of this handle's own writes.  All
  * SQL is in the backends; nothing here knows a query language.
  */
 #include "store/store-private.h"
@@ -18,6 +19,7 @@
 /* Every backend there is; the first one takes plain paths. */
 static const struct om_store_backend *const om_store_backends[] = {
 	&om_store_backend_sqlite,
+	&om_store_backend_pgsql,
 };
 
 #define OM_STORE_BACKEND_NAME_MAX 16
@@ -42,7 +44,7 @@ om_store_backend_find(const char *location, const char **where_r,
 		}
 	}
 	*error_r = om_asprintf("store %s: no store backend '%.*s' (this build "
-			       "has: sqlite)", location,
+			       "has: sqlite, postgresql)", location,
 			       (int)(len < OM_STORE_BACKEND_NAME_MAX ? len :
 				     OM_STORE_BACKEND_NAME_MAX), location);
 	return NULL;

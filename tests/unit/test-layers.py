@@ -4,11 +4,13 @@
 libomamori is shared/<layer>/; a file may include headers of the layers
 its own layer (or program) may use, and the libraries of the field only
 where they belong: sqlite3.h only in the store's SQLite backend
-(shared/store/store-sqlite.c), GMime, libxml2, libclamav and libarchive
+(shared/store/store-sqlite.c), libpq-fe.h only in its PostgreSQL backend
+(shared/store/store-pgsql.c), GMime, libxml2, libclamav and libarchive
 never in a Dovecot process.  The store's backend seam holds too: its
 private header only in the store's dispatcher and backends, and no SQL (a
-string literal starting with an SQL statement) nor sqlite3 call outside
-the SQLite backend.  A header of ours is always
+string literal starting with an SQL statement) outside the two backends,
+no sqlite3 call outside the SQLite backend, no libpq call outside the
+PostgreSQL one.  A header of ours is always
 named with its layer ("store/lists.h"), so it cannot be mistaken for one of
 Dovecot's (settings.h, hash.h).  One TAP line per file, so a wrong include
 names its file and line.  Pure text: it runs nothing it reads."""
@@ -75,8 +77,11 @@ FILE_OURS = {"shared/mail/text.c": {"archive"}}
 # layer or program, or a single file)
 SQLITE_BACKEND = "shared/store/store-sqlite.c"
 OFFICE_DECRYPT = "shared/scan/office-decrypt.c"
+PGSQL_BACKEND = "shared/store/store-pgsql.c"
+BACKENDS = (SQLITE_BACKEND, PGSQL_BACKEND)
 FIELD = [
     (re.compile(r"^sqlite3\.h$"), {SQLITE_BACKEND}),
+    (re.compile(r"^libpq-fe\.h$"), {PGSQL_BACKEND}),
     (re.compile(r"^gmime/"), {"mail", "spam", "scan"}),
     (re.compile(r"^glib"), {"mail", "spam", "scan", "audit"}),
     # PDF text for audit rules: poppler-glib in mail/text.c alone
@@ -109,6 +114,7 @@ STORE_SEAM = re.compile(r"^shared/store/store(-[a-z0-9]+)?\.c$")
 SQL_TEXT = re.compile(r'"\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|PRAGMA|BEGIN|'
                       r'COMMIT|ROLLBACK|REPLACE|WITH|VACUUM|ATTACH)\b')
 SQLITE_API = re.compile(r"\b(sqlite3_[a-z0-9_]+|SQLITE_[A-Z0-9_]+)\b")
+PQ_API = re.compile(r"\b(PQ[a-z][A-Za-z0-9_]*|PGRES_[A-Z_]+|PGconn|PGresult)\b")
 
 
 def unit_of(path):
@@ -130,16 +136,16 @@ def sources():
 
 
 def sql_problems(rel, no, line):
-    """SQL text or an sqlite3 call outside the SQLite backend."""
-    if rel == SQLITE_BACKEND:
-        return []
+    """SQL text outside the backends, an sqlite3 call outside the SQLite
+    backend, a libpq call outside the PostgreSQL one."""
     where = "%s:%d: %s" % (rel, no, line.strip())
     found = []
-    if SQL_TEXT.search(line):
-        found.append("%s: SQL belongs to %s only" % (where, SQLITE_BACKEND))
-    m = SQLITE_API.search(line)
-    if m:
-        found.append("%s: %s belongs to %s only" % (where, m.group(1), SQLITE_BACKEND))
+    if rel not in BACKENDS and SQL_TEXT.search(line):
+        found.append("%s: SQL belongs to %s only" % (where, " and ".join(BACKENDS)))
+    for api, backend in ((SQLITE_API, SQLITE_BACKEND), (PQ_API, PGSQL_BACKEND)):
+        m = api.search(line)
+        if m and rel != backend:
+            found.append("%s: %s belongs to %s only" % (where, m.group(1), backend))
     return found
 
 

@@ -249,7 +249,9 @@ int main(void)
 
 	if (mkdtemp(dir) == NULL)
 		abort();
-	path = om_asprintf("%s/o.db", dir);
+	/* OMAMORI_TEST_STORE: another backend's empty store (store-pg.py) */
+	path = getenv("OMAMORI_TEST_STORE") != NULL ?
+		om_strdup(getenv("OMAMORI_TEST_STORE")) : om_asprintf("%s/o.db", dir);
 	if (om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) < 0 ||
 	    om_store_open(path, 0, 1000, &other, &error) < 0)
 		abort();

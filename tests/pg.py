@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""tests/pg.py - a private PostgreSQL for tests (issue 21): Debian's
+postgresql server, initdb in a temporary directory, listening on 127.0.0.1
+at a free port and on a unix socket in that directory, trust authentication
+for the user omamori, fsync off; a database "omamori"; stopped and removed
+at the end.  As root, the server runs as the postgres user (initdb refuses
+root).
+
+    with PgServer() as pg:          # in a test
+        store_path = "postgresql:" + pg.conninfo
+
+    tests/pg.py run -- CMD ARGS     # CMD with OMAMORI_PG=<conninfo> set
+"""
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+USER = "omamori"
+DATABASE = "omamori"
+
+
+def pg_bindir():
+    """The newest installed server's bin directory (Debian's layout)."""
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                  key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    if not dirs:
+        raise RuntimeError("no PostgreSQL server: apt-get install postgresql")
+    return os.path.dirname(dirs[-1])
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PgServer:
+    def __init__(self):
+        self.bindir = pg_bindir()
+        self.dir = None
+        self.port = None
+        self.runas = None
+        if os.geteuid() == 0:
+            self.runas = pwd.getpwnam("postgres")
+
+    def _run(self, args, **kw):
+        """A server program, as the postgres user when we are root."""
+        if self.runas is not None:
+            args = ["runuser", "-u", self.runas.pw_name, "--"] + args
+        return subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, **kw)
+
+    def start(self):
+        self.dir = tempfile.mkdtemp(prefix="om-pg-")
+        if self.runas is not None:
+            os.chown(self.dir, self.runas.pw_uid, self.runas.pw_gid)
+        os.chmod(self.dir, 0o755)
+        data = os.path.join(self.dir, "data")
+        p = self._run([os.path.join(self.bindir, "initdb"), "-D", data, "-U", USER,
+                       "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        if p.returncode != 0:
+            raise RuntimeError("initdb: " + p.stdout)
+        for attempt in range(5):
+            self.port = free_port()
+            opts = ("-h 127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off "
+                    "-c full_page_writes=off -c max_connections=60"
+                    % (self.port, self.dir))
+            p = self._run([os.path.join(self.bindir, "pg_ctl"), "-D", data, "-w",
+                           "-t", "30", "-l", os.path.join(self.dir, "log"),
+                           "-o", opts, "start"])
+            if p.returncode == 0:
+                break
+        else:
+            raise RuntimeError("postgres did not start: " + self.log())
+        p = subprocess.run([os.path.join(self.bindir, "psql"), "-X", "-q", "-h",
+                            "127.0.0.1", "-p", str(self.port), "-U", USER, "-d",
+                            "postgres", "-c", "CREATE DATABASE " + DATABASE],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if p.returncode != 0:
+            self.stop()
+            raise RuntimeError("createdb: " + p.stdout)
+        return self
+
+    @property
+    def conninfo(self):
+        return "host=127.0.0.1 port=%d user=%s dbname=%s" % (self.port, USER, DATABASE)
+
+    def psql(self, sql):
+        """Runs sql as the test's own hands; the rows, '|'-separated."""
+        p = subprocess.run([os.path.join(self.bindir, "psql"), "-X", "-q", "-A", "-t",
+                            "-h", "127.0.0.1", "-p", str(self.port), "-U", USER,
+                            "-d", DATABASE, "-v", "ON_ERROR_STOP=1", "-c", sql],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if p.returncode != 0:
+            raise RuntimeError("psql: " + p.stdout)
+        return [line for line in p.stdout.splitlines() if line]
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "log")) as f:
+                return f.read()[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.dir is None:
+            return
+        data = os.path.join(self.dir, "data")
+        if os.path.exists(os.path.join(data, "postmaster.pid")):
+            self._run([os.path.join(self.bindir, "pg_ctl"), "-D", data, "-m",
+                       "immediate", "-w", "stop"])
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def main(argv):
+    if len(argv) < 3 or argv[0] != "run" or argv[1] != "--":
+        sys.stderr.write("usage: tests/pg.py run -- CMD [ARGS...]\n")
+        return 2
+    with PgServer() as pg:
+        env = dict(os.environ, OMAMORI_PG=pg.conninfo)
+        started = time.time()
+        rc = subprocess.call(argv[2:], env=env)
+        sys.stderr.write("pg.py: %s ran %.1f s against %s\n"
+                         % (argv[2], time.time() - started, pg.conninfo))
+        return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
