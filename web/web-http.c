@@ -138,6 +138,33 @@ static enum MHD_Result web_http_send(struct MHD_Connection *conn,
 	return ret;
 }
 
+/* Content-Disposition for name: attachment, an ASCII fallback name and
+   the UTF-8 one percent-encoded (RFC 6266, RFC 8187). */
+char *web_attachment_disposition(const char *name)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct om_buf b;
+	const unsigned char *s;
+
+	om_buf_init(&b);
+	om_buf_append_str(&b, "attachment; filename=\"");
+	for (s = (const unsigned char *)name; *s != '\0'; s++)
+		om_buf_append(&b, *s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\' &&
+			      *s != '%' && *s != ';' ? (const char *)s : "_", 1);
+	om_buf_append_str(&b, "\"; filename*=UTF-8''");
+	for (s = (const unsigned char *)name; *s != '\0'; s++) {
+		if ((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		    (*s >= '0' && *s <= '9') || strchr("-._~", *s) != NULL) {
+			om_buf_append(&b, (const char *)s, 1);
+		} else {
+			char esc[3] = { '%', hex[*s >> 4], hex[*s & 15] };
+
+			om_buf_append(&b, esc, 3);
+		}
+	}
+	return om_buf_steal(&b, NULL);
+}
+
 static void web_response_free(struct web_response *resp)
 {
 	if (!resp->body_static)

@@ -487,33 +487,6 @@ static int web_iso_read(const struct web_request *req, const struct web_iso *w,
 				   (size_t)req->server->config->scan_max_size, out);
 }
 
-/* Content-Disposition for name: attachment, an ASCII fallback name and
-   the UTF-8 one percent-encoded (RFC 6266, RFC 8187). */
-static char *web_iso_disposition(const char *name)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	struct om_buf b;
-	const unsigned char *s;
-
-	om_buf_init(&b);
-	om_buf_append_str(&b, "attachment; filename=\"");
-	for (s = (const unsigned char *)name; *s != '\0'; s++)
-		om_buf_append(&b, *s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\' &&
-			      *s != '%' && *s != ';' ? (const char *)s : "_", 1);
-	om_buf_append_str(&b, "\"; filename*=UTF-8''");
-	for (s = (const unsigned char *)name; *s != '\0'; s++) {
-		if ((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-		    (*s >= '0' && *s <= '9') || strchr("-._~", *s) != NULL) {
-			om_buf_append(&b, (const char *)s, 1);
-		} else {
-			char esc[3] = { '%', hex[*s >> 4], hex[*s & 15] };
-
-			om_buf_append(&b, esc, 3);
-		}
-	}
-	return om_buf_steal(&b, NULL);
-}
-
 /* ---- POST /f/<token> op=unlock, op=member: the password ---- */
 
 #define WEB_ISO_PASSWORD_MAX 200
@@ -808,7 +781,7 @@ static void web_iso_member_answer(struct web_request *req, struct web_response *
 	base = strrchr(name, '/');
 	resp->status = 200;
 	resp->content_type = "application/octet-stream";
-	resp->disposition = web_iso_disposition(base != NULL && base[1] != '\0' ?
+	resp->disposition = web_attachment_disposition(base != NULL && base[1] != '\0' ?
 						base + 1 : name);
 	resp->body = res->data;
 	resp->len = res->data_len;
@@ -956,7 +929,7 @@ void web_isolate_get(struct web_request *req, struct web_response *resp)
 		    claims.mailbox, row.id, op, data.len);
 	resp->status = 200;
 	resp->content_type = "application/octet-stream";
-	resp->disposition = web_iso_disposition(row.name);
+	resp->disposition = web_attachment_disposition(row.name);
 	resp->body = om_buf_steal(&data, &resp->len);
 	web_iso_free(&row);
 }

@@ -498,32 +498,6 @@ static void web_portal_open(struct web_request *req, struct web_response *resp,
 		web_portal_page(req, resp, store, recipient, row, WT_PORTAL_CODE_WRONG, 1, 403);
 }
 
-/* Content-Disposition: attachment, ASCII fallback and RFC 8187 name. */
-static char *web_portal_disposition(const char *name)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	struct om_buf b;
-	const unsigned char *s;
-
-	om_buf_init(&b);
-	om_buf_append_str(&b, "attachment; filename=\"");
-	for (s = (const unsigned char *)name; *s != '\0'; s++)
-		om_buf_append(&b, *s >= 0x20 && *s < 0x7f && *s != '"' && *s != '\\' &&
-			      *s != '%' && *s != ';' ? (const char *)s : "_", 1);
-	om_buf_append_str(&b, "\"; filename*=UTF-8''");
-	for (s = (const unsigned char *)name; *s != '\0'; s++) {
-		if ((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
-		    (*s >= '0' && *s <= '9') || strchr("-._~", *s) != NULL) {
-			om_buf_append(&b, (const char *)s, 1);
-		} else {
-			char esc[3] = { '%', hex[*s >> 4], hex[*s & 15] };
-
-			om_buf_append(&b, esc, 3);
-		}
-	}
-	return om_buf_steal(&b, NULL);
-}
-
 /* 1 when the form's open token stands for a right code of this
    recipient and message. */
 static int web_portal_opened(struct web_request *req, const char *recipient,
@@ -581,7 +555,7 @@ static void web_portal_file(struct web_request *req, struct web_response *resp,
 	free(what);
 	resp->status = 200;
 	resp->content_type = "application/octet-stream";
-	resp->disposition = web_portal_disposition(name);
+	resp->disposition = web_attachment_disposition(name);
 	resp->body = om_malloc(part.len + 1);
 	memcpy(resp->body, part.data, part.len);
 	resp->len = part.len;

@@ -163,6 +163,10 @@ typedef void web_handler(struct web_request *req, struct web_response *resp);
 void *web_http_start(struct web_server *server, int fd, char **error_r);
 /* Stops it: the requests in flight finish, the threads end. */
 void web_http_stop(struct web_server *server, void **http);
+/* A Content-Disposition value for a download named name: attachment, an
+   ASCII fallback name and the UTF-8 one percent-encoded (RFC 6266, RFC
+   8187); allocated. */
+char *web_attachment_disposition(const char *name);
 
 /* web-main.c */
 /* The calling thread's store handle (opened on its first use), or NULL
