@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from omtest import mixed_mail, windows_program, Tap, check, decoded, file_part, run_suite, text_part, wait_mail  # noqa: E402
 from chrome import By, body_text, browser, press, quit_browser, shot  # noqa: E402
+from officecrypt import xlsm  # noqa: E402,F401  (the macro workbook, made as unlock.py makes it)
 
 tap = Tap()
 USER = "alice@example.test"
@@ -45,43 +46,6 @@ def mixed(m, parts):
 
 def program():
     return windows_program()
-
-def xlsm():
-    """A macro-enabled workbook, as Excel lays it out (the VBA part a stub)."""
-    import io
-    import zipfile
-    ct = ('<?xml version="1.0" encoding="UTF-8"?>'
-          '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-          '<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>'
-          '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-          '<Default Extension="xml" ContentType="application/xml"/>'
-          '<Override PartName="/xl/workbook.xml" '
-          'ContentType="application/vnd.ms-excel.sheet.macroEnabled.main+xml"/>'
-          '<Override PartName="/xl/worksheets/sheet1.xml" ContentType='
-          '"application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-          '</Types>')
-    rels = ('<?xml version="1.0" encoding="UTF-8"?>'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
-            '2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>')
-    wbrels = ('<?xml version="1.0" encoding="UTF-8"?>'
-              '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-              '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/'
-              '2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
-              '<Relationship Id="rId2" Type="http://schemas.microsoft.com/office/2006/'
-              'relationships/vbaProject" Target="vbaProject.bin"/></Relationships>')
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", ct)
-        z.writestr("_rels/.rels", rels)
-        z.writestr("xl/workbook.xml", '<workbook xmlns="http://schemas.openxmlformats.org/'
-                   'spreadsheetml/2006/main"><sheets><sheet name="S" sheetId="1" r:id="rId1"/>'
-                   '</sheets></workbook>')
-        z.writestr("xl/_rels/workbook.xml.rels", wbrels)
-        z.writestr("xl/worksheets/sheet1.xml", "<worksheet><sheetData/></worksheet>")
-        z.writestr("xl/vbaProject.bin", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 504)
-    return out.getvalue()
-
 
 def link_of(st, m):
     raw = wait_mail(st, USER, lambda r: m.encode() in r, "mail %s" % m)
