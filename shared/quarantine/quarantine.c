@@ -449,6 +449,8 @@ static const struct om_reason om_reasons[] = {
 	  "It comes from a domain made to look like one you correspond with" },
 	{ "PHISH_FREEMAIL_REPLYTO", "返信先が差出人の会社ではなく、フリーメールのアドレスです",
 	  "Replies would go to a free-mail address, not to the sender's company" },
+	{ "PHISH_DOMAIN_IN_HOST", "別の会社のドメイン名を自分のドメインの前に付けて、その会社を装っています",
+	  "It puts another company's domain name in front of its own to pass for it" },
 	{ "PHISH_FROM_UNRELATED", "差出人のドメインが、リンク先のドメインと一致しません",
 	  "The sender's domain matches none of the sites it links to" },
 	{ "AUTH_SPF_FAIL", "送信元ドメインが認めていないサーバーから送られています (SPF)",

@@ -371,6 +371,57 @@ int om_phish_text_mismatch(const struct om_phish *phish, const char *text,
 	return differ;
 }
 
+/* ---- a domain worn as a sub-domain ---- */
+
+/* 1 if the last label of name is a country code or one of the first
+   generic top-level domains, where companies' names are: the new generic
+   ones are words ("google", "secure", "mail") that ordinary host names
+   hold (www.google.com). */
+static int om_phish_brand_tld(const char *name)
+{
+	static const char *const generic[] = { "com", "net", "org", "edu", "gov", "info", "biz" };
+	const char *last = strrchr(name, '.');
+	size_t i;
+
+	last = last != NULL ? last + 1 : name;
+	if (strlen(last) == 2)
+		return 1;
+	for (i = 0; i < OM_N_ELEMENTS(generic); i++) {
+		if (strcmp(last, generic[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int om_phish_domain_in_host(const struct om_phish *phish, const char *host)
+{
+	const char *reg, *suffix, *p;
+	char *prefix;
+	int found = 0;
+
+	if (host == NULL || host[0] == '[' ||
+	    strspn(host, "0123456789.") == strlen(host))
+		return 0;
+	reg = om_url_registrable_domain(phish->psl, host, OM_URL_HOST_NAME);
+	if (reg == NULL || (suffix = strchr(reg, '.')) == NULL)
+		return 0;
+	/* the labels left of the host's public suffix: "mail.bank.co.jp" of
+	   "mail.bank.co.jp.example"; a name among them ending in a top-level
+	   domain, with a label before it, is a domain worn as a prefix */
+	prefix = om_strndup(host, (size_t)(suffix - host));
+	for (p = strchr(prefix, '.'); p != NULL && !found; p = strchr(p + 1, '.')) {
+		const char *end = strchr(p + 1, '.');
+		char *name = om_strndup(prefix, end != NULL ? (size_t)(end - prefix) :
+					strlen(prefix));
+
+		found = om_phish_brand_tld(name) &&
+			om_url_suffix_listed(phish->psl, name);
+		free(name);
+	}
+	free(prefix);
+	return found;
+}
+
 /* ---- over a message ---- */
 
 struct om_phish_pass {
@@ -379,6 +430,7 @@ struct om_phish_pass {
 	const char *own_site;		/* the recipient's; NULL: unknown */
 	unsigned int links;		/* HTML links (href) seen */
 	int related, lookalike, text_mismatch;
+	int domain_in_host;		/* an href host wears another domain */
 	struct om_mime_msg *msg;	/* its parts' texts, decoded once */
 };
 
@@ -390,6 +442,8 @@ static int om_phish_link(struct om_phish_pass *pass, const char *host)
 	int own = pass->from_site != NULL && strcasecmp(site, pass->from_site) == 0;
 
 	pass->links++;
+	if (!pass->domain_in_host)
+		pass->domain_in_host = om_phish_domain_in_host(pass->phish, host);
 	if (own)
 		pass->related = 1;
 	if (pass->own_site != NULL && om_phish_lookalike(site, pass->own_site))
@@ -579,6 +633,8 @@ void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
 	else if (om_phish_partner_lookalike(phish, from_site, reply_site, correspondents,
 					    count))
 		om_rules_add(res, "PHISH_LOOKALIKE_PARTNER", OM_PHISH_LOOKALIKE_PARTNER_POINTS);
+	if (pass.domain_in_host || om_phish_domain_in_host(phish, from_host))
+		om_rules_add(res, "PHISH_DOMAIN_IN_HOST", OM_PHISH_DOMAIN_IN_HOST_POINTS);
 	if (reply_site != NULL && from_site != NULL &&
 	    strcasecmp(reply_site, from_site) != 0 &&
 	    om_phish_freemail(phish, reply_host) && !om_phish_freemail(phish, from_host))

@@ -22,6 +22,9 @@ struct om_url_psl;
 /* a lookalike of a domain the recipient has written to (BEC) */
 #define OM_PHISH_LOOKALIKE_PARTNER_POINTS 4.0
 #define OM_PHISH_FREEMAIL_REPLYTO_POINTS 2.5
+/* a From or link host wearing another domain before its own
+   (paypal.com.login.example, bank.co.jp.verify.example) */
+#define OM_PHISH_DOMAIN_IN_HOST_POINTS 2.5
 
 /* The Public Suffix List and the free-mail domains: loaded once per
    process, read-only afterwards (shared by scand's workers). */
@@ -51,6 +54,12 @@ void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
    rn/m, vv/w), or, once decoded from punycode by libidn2, letters of
    other scripts that look Latin (Cyrillic а, о, е, р, с ...). */
 int om_phish_lookalike(const char *candidate, const char *own);
+
+/* 1 if a normalised host name carries, left of its own public suffix, a
+   name ending in a top-level domain with a label before it: a domain worn
+   as a sub-domain ("rakuten-card.co.jp.example", "paypal.com.login.test")
+   so that the reader sees the brand's address; else 0. */
+int om_phish_domain_in_host(const struct om_phish *phish, const char *host);
 
 /* The host a link's visible text shows ("https://www.bank.example/...",
    "www.bank.example", "bank.example/login"), normalised; allocated, or

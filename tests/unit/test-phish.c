@@ -112,6 +112,29 @@ static void test_mismatch(const struct om_phish *phish)
 	       "a spelled-out address counts even when the sender links to its own (look-alike) site");
 }
 
+static void test_domain_in_host(const struct om_phish *phish)
+{
+	TAP_OK(om_phish_domain_in_host(phish, "mail.rakuten-card.co.jp.example"),
+	       "ja: a card company's .co.jp domain worn before another");
+	TAP_OK(om_phish_domain_in_host(phish, "nta.go.jp.kanpu.example"),
+	       "ja: the tax office's go.jp domain worn before another");
+	TAP_OK(om_phish_domain_in_host(phish, "paypal.com.account-login.example"),
+	       "en: a .com domain worn before another");
+	TAP_OK(!om_phish_domain_in_host(phish, "www.ringo-shop.example.jp"),
+	       "ja: an ordinary sub-domain");
+	TAP_OK(!om_phish_domain_in_host(phish, "mail.example.co.jp"),
+	       "ja: co.jp is the host's own suffix");
+	TAP_OK(!om_phish_domain_in_host(phish, "shop.example.com.au"),
+	       "en: com.au is the host's own suffix");
+	TAP_OK(!om_phish_domain_in_host(phish, "lists.sourceforge.net"),
+	       "en: an ordinary host");
+	TAP_OK(!om_phish_domain_in_host(phish, "mail.google.com"),
+	       "en: a label that is also a new generic top-level domain (google)");
+	TAP_OK(!om_phish_domain_in_host(phish, "resona-net.secure.example"),
+	       "ja: secure is a word before it is a top-level domain");
+	TAP_OK(!om_phish_domain_in_host(phish, "192.0.2.1"), "an address");
+}
+
 static void test_freemail(const struct om_phish *phish)
 {
 	TAP_OK(om_phish_freemail(phish, "gmail.example"), "listed");
@@ -148,8 +171,27 @@ static void test_messages(const struct om_phish *phish)
 		"user@example.co.jp", &res);
 	TAP_OK(fired(&res, "PHISH_LINK_TEXT"), "ja: link text shows post.example.jp, goes elsewhere");
 	TAP_OK(fired(&res, "PHISH_FROM_UNRELATED"), "ja: From unrelated to every link");
-	TAP_OK(!fired(&res, "PHISH_FREEMAIL_REPLYTO") && !fired(&res, "PHISH_LOOKALIKE"),
-	       "ja: nothing else");
+	TAP_OK(!fired(&res, "PHISH_FREEMAIL_REPLYTO") && !fired(&res, "PHISH_LOOKALIKE") &&
+	       !fired(&res, "PHISH_DOMAIN_IN_HOST"), "ja: nothing else");
+
+	/* Japanese card phishing from and linking to a host wearing the
+	   card company's domain */
+	check_message(phish,
+		"From: =?UTF-8?B?5qW95aSp44Kr44O844OJ?= <info@mail.sakura-card.co.jp.example>\n"
+		"To: user@example.co.jp\nSubject: =?UTF-8?B?5LiN5Zyo6YCj57Wh?=\n"
+		"MIME-Version: 1.0\nContent-Type: text/html; charset=UTF-8\n\n"
+		"<p>ご利用明細の確認をお願いします。</p>"
+		"<p><a href=\"http://sakura-card.co.jp.example/login\">ログイン</a></p>\n",
+		"user@example.co.jp", &res);
+	TAP_OK(fired(&res, "PHISH_DOMAIN_IN_HOST"), "ja: From and link wear sakura-card.co.jp");
+
+	/* English: only the link wears the domain */
+	check_message(phish,
+		"From: service@pay-notice.example\nTo: bob@example.com\nSubject: limited\n"
+		"MIME-Version: 1.0\nContent-Type: text/html\n\n"
+		"<a href=\"https://paypal.com.secure-check.example/x\">Restore access</a>\n",
+		NULL, &res);
+	TAP_OK(fired(&res, "PHISH_DOMAIN_IN_HOST"), "en: a link wearing paypal.com");
 
 	/* a legitimate Japanese shipping notice linking to its own site */
 	check_message(phish,
@@ -280,6 +322,12 @@ static void test_reasons(void)
 	TAP_OK(om_spam_reasons(&report, "allow:mailbox", "en") == NULL, "nothing fired: no reason");
 	TAP_OK(strcmp(om_spam_reason_of("URL_BLOCKLISTED", "en"),
 		      "It links to a site on a block list") == 0, "one rule's reason");
+	TAP_OK(strcmp(om_spam_reason_of("PHISH_DOMAIN_IN_HOST", "ja"),
+		      "別の会社のドメイン名を自分のドメインの前に付けて、その会社を装っています") == 0,
+	       "ja: the domain worn as a sub-domain");
+	TAP_OK(strcmp(om_spam_reason_of("PHISH_DOMAIN_IN_HOST", "en"),
+		      "It puts another company's domain name in front of its own to pass for it") == 0,
+	       "en: the domain worn as a sub-domain");
 }
 
 int main(void)
@@ -299,6 +347,7 @@ int main(void)
 	if (phish != NULL) {
 		test_mismatch(phish);
 		test_freemail(phish);
+		test_domain_in_host(phish);
 		test_messages(phish);
 		test_partners(phish);
 	}
