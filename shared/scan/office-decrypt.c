@@ -190,7 +190,7 @@ static int om_office_aes(const EVP_CIPHER *cipher, const unsigned char *key,
 
 /* The password as UTF-16LE bytes (allocated), or NULL (not UTF-8, too
    long). */
-static unsigned char *om_office_utf16(const char *password, size_t *len_r)
+unsigned char *om_office_password_utf16(const char *password, size_t *len_r)
 {
 	glong items = 0;
 	gunichar2 *u = g_utf8_to_utf16(password, -1, NULL, &items, NULL);
@@ -628,7 +628,7 @@ int om_office_agile_sha512_key(const char *password, const unsigned char salt[16
 		EVP_aes_192_cbc() : key_bits == 256 ? EVP_aes_256_cbc() : NULL;
 	a.key.p = g_memdup2(encrypted_key, enc_len);
 	a.key.len = enc_len;
-	pw = om_office_utf16(password, &pw_len);
+	pw = om_office_password_utf16(password, &pw_len);
 	if (ctx != NULL && pw != NULL && a.pass.cipher != NULL && spin <= OM_OFFICE_SPIN_MAX &&
 	    om_office_spin(ctx, a.pass.md, 64, salt, 16, pw, pw_len, spin, h) == 0 &&
 	    om_office_agile_key(ctx, &a.pass, h, om_office_bk_key, k) == 0 &&
@@ -883,7 +883,7 @@ enum om_office_status om_office_decrypt(const char *data, size_t len,
 	status = om_office_streams(data, len, max, &info, &package, error_r);
 	if (status != OM_OFFICE_DECRYPTED)
 		goto done;
-	pw = om_office_utf16(password, &pw_len);
+	pw = om_office_password_utf16(password, &pw_len);
 	ctx = EVP_MD_CTX_new();
 	if (pw == NULL || ctx == NULL) {
 		*error_r = om_strdup(pw == NULL ? "the password is not UTF-8 or too long" :
