@@ -342,7 +342,8 @@ static int om_office_is(xmlNode *node, const char *name)
 	return node->type == XML_ELEMENT_NODE && strcmp((const char *)node->name, name) == 0;
 }
 
-/* The password's keyEncryptor: 0, -1 damaged, -2 not done here. */
+/* The password's keyEncryptor: 0, -1 damaged, -2 not done here, -3
+   a spinCount over OM_OFFICE_SPIN_WORKER_MAX. */
 static int om_office_agile_pass(xmlNode *encryptors, struct om_office_agile *a)
 {
 	static const char *const uri[] = { OM_OFFICE_NS_PASSWORD, NULL };
@@ -364,7 +365,7 @@ static int om_office_agile_pass(xmlNode *encryptors, struct om_office_agile *a)
 			    om_office_attr_b64(e, "encryptedKeyValue", &a->key) < 0)
 				return -1;
 			a->have_pass = 1;
-			return 0;
+			return a->spin > OM_OFFICE_SPIN_WORKER_MAX ? -3 : 0;
 		}
 	}
 	/* only a certificate's key encryptor */
@@ -408,6 +409,11 @@ static enum om_office_status om_office_agile_read(const unsigned char *xml, size
 			ret = a->have_pass ? -1 : -2;
 	}
 	xmlFreeDoc(doc);
+	if (ret == -3) {
+		*error_r = om_asprintf("spinCount %lu is over omamori's bound of %u",
+				       a->spin, OM_OFFICE_SPIN_WORKER_MAX);
+		return OM_OFFICE_UNSUPPORTED;
+	}
 	if (ret == -2) {
 		*error_r = om_strdup("agile encryption with an algorithm or key encryptor "
 				     "not supported");

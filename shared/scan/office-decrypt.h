@@ -32,6 +32,10 @@ enum om_office_status {
 
 /* [MS-OFFCRYPTO] 2.3.4.11: spinCount MUST NOT be more than 10,000,000 */
 #define OM_OFFICE_SPIN_MAX 10000000u
+/* omamori's own bound (doc/attachments.md "Unlocking"): Office writes
+   100,000; a crafted 10,000,000 would hold a scand worker for tens of
+   seconds per attempt, so more than ten times Office's is refused */
+#define OM_OFFICE_SPIN_WORKER_MAX 1000000u
 /* Office's passwords are at most 255 UTF-16 code units */
 #define OM_OFFICE_PASSWORD_MAX 255
 

@@ -404,6 +404,23 @@ def rc4_xls(password, cryptoapi=False, macro=False, key_bits=128):
     return ole_tree(tree)
 
 
+def xls_filepass(data):
+    """True when the Workbook stream of the compound file data has a
+    FILEPASS record, False when its records hold none, None unreadable."""
+    infile = Gsf.InfileMSOle.new(Gsf.InputMemory.new(data, False))
+    child = infile.child_by_name("Workbook") if infile else None
+    if child is None:
+        return None
+    wb = bytes(child.read(child.size))
+    off = 0
+    while off + 4 <= len(wb):
+        rtype, size = struct.unpack_from("<HH", wb, off)
+        if rtype == 0x002F:
+            return True
+        off += 4 + size
+    return False if off == len(wb) else None
+
+
 def rc4_ppt():
     """An old-format presentation marked encrypted (an EncryptedSummary
     stream): not decrypted on the page."""
@@ -430,6 +447,8 @@ def main(out_dir):
                                         ("word/embeddings/readme.txt", EICAR)]),
                                   password, spin=1000),
         "agile-tampered.docx": agile(big, password, spin=1000, tamper=True),
+        # one over omamori's spinCount bound (OM_OFFICE_SPIN_WORKER_MAX)
+        "agile-spin-over.docx": agile(docx("x"), password, "SHA1", 128, spin=1000001),
         # [MS-OFFCRYPTO] values of a file Office wrote (msoffcrypto-tool's
         # doctest of verify_password): its password is Password1234_
         "kat-verifier.docx": kat_verifier(),

@@ -105,6 +105,9 @@ static void test_refused(void)
 
 	om_buf_init(&out);
 	om_buf_init(&in);
+	status = open_with("agile-spin-over.docx", password, 32u * 1024 * 1024, &out);
+	TAP_OK(status == OM_OFFICE_UNSUPPORTED && out.len == 0,
+	       "a spinCount over omamori's bound (1,000,000) is refused before any hashing");
 	status = open_with("agile-tampered.docx", password, 32u * 1024 * 1024, &out);
 	TAP_OK(status == OM_OFFICE_DAMAGED && out.len == 0,
 	       "a package changed after encryption fails its HMAC");
