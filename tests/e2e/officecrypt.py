@@ -421,6 +421,25 @@ def xls_filepass(data):
     return False if off == len(wb) else None
 
 
+# Values of a .doc Word encrypted with RC4, password "password1" (quoted by
+# msoffcrypto-tool's doctests of its RC4 key and verifier): the salt, the
+# encrypted verifier and its hash, and block 0's key
+KAT_RC4_SALT = bytes.fromhex("e8772c1d91c56a37964761b280183217")
+KAT_RC4_VERIFIER = bytes.fromhex("c9e997d454973d310bb1ba701426837e")
+KAT_RC4_VERIFIER_HASH = bytes.fromhex("b1de178f07e989c44dae5e4cf96ac407")
+KAT_RC4_KEY0 = bytes.fromhex("20bf32ddf540858c513744af0f24e03c")
+
+
+def kat_rc4_doc():
+    """A .doc whose EncryptionHeader is the known one above: its verifier
+    accepts password1 (the rest of the file is not Word's)."""
+    header = struct.pack("<HH", 1, 1) + KAT_RC4_SALT + KAT_RC4_VERIFIER + KAT_RC4_VERIFIER_HASH
+    fib = bytearray(b"\xec\xa5\xc1\x00" + b"\0" * 64)
+    struct.pack_into("<H", fib, 0x0a, 0x0100 | 0x0200)
+    struct.pack_into("<I", fib, 0x0e, len(header))
+    return ole_tree({"WordDocument": bytes(fib) + b"\0" * 600, "1Table": header + b"\0" * 600})
+
+
 def rc4_ppt():
     """An old-format presentation marked encrypted (an EncryptedSummary
     stream): not decrypted on the page."""
@@ -432,6 +451,9 @@ def main(out_dir):
     """The unit test's fixtures: PASSWORD opens each; plain.docx is what
     the docx ones hold, plain.xlsm what the xlsm one holds."""
     password = "パスワード-k8Pw"
+    # the generator's key derivation against the known answer
+    if RC4Key("password1", KAT_RC4_SALT).block(0) != KAT_RC4_KEY0:
+        raise SystemExit("officecrypt.py: the RC4 key of the known answer differs")
     big = docx(os.urandom(6000).hex())  # several 4096-byte segments
     files = {
         "plain.docx": big,
@@ -464,6 +486,7 @@ def main(out_dir):
         "rc4.xls": rc4_xls(password),
         "rc4capi-macro.xls": rc4_xls(password, cryptoapi=True, macro=True),
         "rc4.ppt": rc4_ppt(),
+        "kat-rc4.doc": kat_rc4_doc(),
     }
     for name, data in files.items():
         with open(os.path.join(out_dir, name), "wb") as f:

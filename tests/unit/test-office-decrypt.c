@@ -413,6 +413,20 @@ static void test_legacy_refused(void)
 	om_buf_free(&out);
 }
 
+/* The verifier of a .doc Word encrypted with RC4 (officecrypt.py's
+   KAT_RC4_*): password1 passes it, a near miss does not. */
+static void test_legacy_known_answer(void)
+{
+	struct om_buf out;
+
+	om_buf_init(&out);
+	TAP_OK(legacy_with("kat-rc4.doc", "password1", 32u * 1024 * 1024, &out) ==
+	       OM_OFFICE_DECRYPTED, "Word's RC4 verifier accepts password1 (known answer)");
+	TAP_OK(legacy_with("kat-rc4.doc", "password2", 32u * 1024 * 1024, &out) ==
+	       OM_OFFICE_WRONG && out.len == 0, "and refuses password2");
+	om_buf_free(&out);
+}
+
 int main(void)
 {
 	char cmd[1024];
@@ -447,6 +461,7 @@ int main(void)
 	test_legacy("rc4.xls", "omamori-rc4-plain-Workbook");
 	test_legacy("rc4capi-macro.xls", "omamori-rc4-plain-Workbook");
 	test_legacy_refused();
+	test_legacy_known_answer();
 	test_known_answers();
 	test_unlock();
 	tap_remove_tree(dir);
