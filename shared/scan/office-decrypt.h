@@ -59,17 +59,18 @@ int om_office_agile_sha512_key(const char *password, const unsigned char salt[16
 /* 1 when data is an old-format Office document (OLE) whose own
    encryption is on - Word's FIB fEncrypted, Excel's FILEPASS record
    among the first records of the Workbook stream, PowerPoint's
-   EncryptedSummary stream - which om_office_legacy_decrypt opens
-   (Word, Excel); else 0. */
+   EncryptedSummary stream - which om_office_legacy_decrypt opens;
+   else 0. */
 int om_office_legacy_encrypted(const char *data, size_t len);
 
-/* office-rc4.c: an old-format Word or Excel document (.doc, .xls)
-   encrypted with RC4 or RC4 CryptoAPI ([MS-OFFCRYPTO] 2.3.5, 2.3.6)
-   decrypted with password: OM_OFFICE_DECRYPTED with out a plain compound
-   file (fEncrypted cleared, FILEPASS removed; at most about max bytes of
-   streams), OM_OFFICE_WRONG (the verifier), OM_OFFICE_NOT_OOXML (not
-   such an encrypted document), OM_OFFICE_UNSUPPORTED (PowerPoint, XOR
-   obfuscation, no RC4 in OpenSSL), OM_OFFICE_DAMAGED; *error_r says why
+/* office-rc4.c: an old-format Word, Excel or PowerPoint document (.doc,
+   .xls, .ppt) encrypted with RC4 or RC4 CryptoAPI ([MS-OFFCRYPTO] 2.3.5,
+   2.3.6) decrypted with password: OM_OFFICE_DECRYPTED with out a plain
+   compound file (fEncrypted cleared, FILEPASS removed, the persist
+   objects decrypted; at most about max bytes of streams),
+   OM_OFFICE_WRONG (the verifier), OM_OFFICE_NOT_OOXML (not such an
+   encrypted document), OM_OFFICE_UNSUPPORTED (XOR obfuscation, another
+   algorithm, no RC4 in OpenSSL), OM_OFFICE_DAMAGED; *error_r says why
    when not decrypted. */
 enum om_office_status om_office_legacy_decrypt(const char *data, size_t len,
 					       const char *password, size_t max,

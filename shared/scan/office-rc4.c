@@ -15,7 +15,10 @@
  * stream and storage copied, the encrypted streams replaced by their
  * plain text, Word's fEncrypted and lKey cleared, Excel's FILEPASS record
  * removed (the stream positions BoundSheet8, INDEX and ExtSST hold moved
- * with it).  PowerPoint's CryptSession10Container is not rewritten.
+ * with it), PowerPoint's persist objects decrypted each with the key of
+ * its persistId ([MS-PPT] 2.3.7), the Current User token set to plain,
+ * the UserEditAtoms without their crypt session reference and the
+ * EncryptedSummary stream left out (the Pictures stream stays as it is).
  */
 #include "scan/office-decrypt.h"
 
@@ -287,6 +290,7 @@ struct om_rc4_stream {
 struct om_rc4_doc {
 	GsfInfile *ole;
 	struct om_rc4_stream plain[OM_RC4_STREAMS];
+	const char *skip;		/* a root stream left out, or NULL */
 	size_t max, total;
 };
 
@@ -333,6 +337,10 @@ static int om_rc4_copy_child(struct om_rc4_doc *d, GsfInfile *in, GsfOutfile *ou
 
 	if (child == NULL || name == NULL)
 		goto done;
+	if (depth == 0 && d->skip != NULL && strcmp(name, d->skip) == 0) {
+		ret = 0;
+		goto done;
+	}
 	dir = GSF_IS_INFILE(child) && gsf_infile_num_children(GSF_INFILE(child)) >= 0;
 	o = gsf_outfile_new_child(out, name, dir);
 	if (o == NULL)
@@ -625,6 +633,185 @@ static enum om_office_status om_rc4_excel(struct om_rc4_doc *d, struct om_rc4 *k
 	return OM_OFFICE_DECRYPTED;
 }
 
+/* ---- PowerPoint ([MS-PPT] 2.3.7, [MS-OFFCRYPTO] 2.3.5) ---- */
+
+#define OM_PPT_TOKEN_PLAIN 0xe391c05fu
+#define OM_PPT_TOKEN_ENCRYPTED 0xf3d1c4dfu
+#define OM_PPT_USER_EDIT 0x0ff5u
+#define OM_PPT_PERSIST_DIR 0x1772u
+#define OM_PPT_CRYPT_SESSION 0x2f14u
+#define OM_PPT_EDITS_MAX 256		/* UserEditAtoms followed back */
+#define OM_PPT_OBJECTS_MAX 65536	/* persist objects decrypted */
+
+/* A record header at off of s (recType, recLen; the record inside s):
+   0, -1. */
+static int om_ppt_record(const struct om_buf *s, size_t off, unsigned int *type,
+			 uint32_t *len)
+{
+	const unsigned char *p = (const unsigned char *)s->data;
+
+	if (off > s->len || s->len - off < 8)
+		return -1;
+	*type = om_rc4_le16(p + off + 2);
+	*len = om_rc4_le32(p + off + 4);
+	return *len <= s->len - off - 8 ? 0 : -1;
+}
+
+/* The live persist directory: every UserEditAtom from the current one
+   back, the newest offset of each persistId kept (ids: persistId ->
+   offset + 1).  Also the crypt session's persistId: 0, -1. */
+static int om_ppt_directory(const struct om_buf *s, uint32_t edit, GHashTable *ids,
+			    uint32_t *session_r, GArray *edits)
+{
+	const unsigned char *p = (const unsigned char *)s->data;
+	unsigned int type, i;
+	uint32_t len, dlen, dir, entry, id, n, j;
+	size_t off;
+
+	*session_r = 0;
+	for (i = 0; i < OM_PPT_EDITS_MAX; i++) {
+		if (om_ppt_record(s, edit, &type, &len) < 0 || type != OM_PPT_USER_EDIT ||
+		    len < 0x1c)
+			return -1;
+		g_array_append_val(edits, edit);
+		if (i == 0 && len >= 0x20)
+			*session_r = om_rc4_le32(p + edit + 8 + 28);
+		dir = om_rc4_le32(p + edit + 8 + 12);
+		if (om_ppt_record(s, dir, &type, &dlen) < 0 || type != OM_PPT_PERSIST_DIR)
+			return -1;
+		for (off = 0; off + 4 <= dlen;) {
+			entry = om_rc4_le32(p + dir + 8 + off);
+			id = entry & 0xfffffu;
+			n = entry >> 20;
+			off += 4;
+			if ((size_t)n * 4 > dlen - off)
+				return -1;
+			for (j = 0; j < n; j++, off += 4) {
+				if (g_hash_table_size(ids) >= OM_PPT_OBJECTS_MAX)
+					return -1;
+				if (!g_hash_table_contains(ids, GUINT_TO_POINTER(id + j)))
+					g_hash_table_insert(ids, GUINT_TO_POINTER(id + j),
+							    GUINT_TO_POINTER(om_rc4_le32(p + dir + 8 + off) + 1));
+			}
+		}
+		edit = om_rc4_le32(p + edit + 8 + 8);
+		if (edit == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* Every persist object but the crypt session decrypted in place, each
+   from the start of the keystream of its persistId: 0, -1. */
+static int om_ppt_objects(struct om_rc4 *k, struct om_buf *s, GHashTable *ids,
+			  uint32_t session)
+{
+	GHashTableIter it;
+	gpointer key, value;
+	unsigned char head[8];
+	unsigned char *p = (unsigned char *)s->data;
+	size_t off;
+	uint32_t len;
+
+	g_hash_table_iter_init(&it, ids);
+	while (g_hash_table_iter_next(&it, &key, &value)) {
+		off = (size_t)GPOINTER_TO_UINT(value) - 1;
+		if (GPOINTER_TO_UINT(key) == session)
+			continue;
+		if (off > s->len || s->len - off < 8 ||
+		    om_rc4_block(k, GPOINTER_TO_UINT(key)) < 0 ||
+		    om_rc4_xor(k, p + off, 8, head) < 0)
+			return -1;
+		len = om_rc4_le32(head + 4);
+		if (len > s->len - off - 8 || om_rc4_block(k, GPOINTER_TO_UINT(key)) < 0 ||
+		    om_rc4_xor(k, p + off, 8 + (size_t)len, p + off) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static enum om_office_status om_rc4_ppt(struct om_rc4_doc *d, struct om_rc4 *k,
+					const unsigned char *pw, size_t pw_len,
+					char **error_r)
+{
+	struct om_buf *doc = &d->plain[0].data, *cu = &d->plain[1].data;
+	GHashTable *ids = g_hash_table_new(g_direct_hash, g_direct_equal);
+	GArray *edits = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+	enum om_office_status status = OM_OFFICE_DAMAGED;
+	unsigned char *p;
+	unsigned int type;
+	uint32_t session = 0, len, off, at;
+	gpointer value;
+	guint i;
+	int ret;
+
+	d->plain[0].name = "PowerPoint Document";
+	d->plain[1].name = "Current User";
+	if (om_rc4_read(d->ole, "PowerPoint Document", d->max, doc) != 1 ||
+	    om_rc4_read(d->ole, "Current User", 4096, cu) != 1 || cu->len < 20) {
+		*error_r = om_strdup("the presentation's streams are unreadable or too large");
+		goto done;
+	}
+	p = (unsigned char *)cu->data;
+	if (om_rc4_le32(p + 12) != OM_PPT_TOKEN_ENCRYPTED) {
+		*error_r = om_strdup("the presentation is not encrypted");
+		status = OM_OFFICE_NOT_OOXML;
+		goto done;
+	}
+	if (om_ppt_directory(doc, om_rc4_le32(p + 16), ids, &session, edits) < 0 ||
+	    session == 0 || !g_hash_table_contains(ids, GUINT_TO_POINTER(session))) {
+		*error_r = om_strdup("the presentation's edits or persist directory are malformed");
+		goto done;
+	}
+	value = g_hash_table_lookup(ids, GUINT_TO_POINTER(session));
+	off = GPOINTER_TO_UINT(value) - 1;
+	if (om_ppt_record(doc, off, &type, &len) < 0 || type != OM_PPT_CRYPT_SESSION) {
+		*error_r = om_strdup("the presentation's CryptSession10Container is missing");
+		goto done;
+	}
+	ret = om_rc4_header(k, (const unsigned char *)doc->data + off + 8, len);
+	if (ret < 0 || !k->cryptoapi) {
+		*error_r = om_strdup(ret == -1 ? "the presentation's encryption header is malformed" :
+				     "this presentation's encryption is not RC4 CryptoAPI");
+		status = ret == -1 ? OM_OFFICE_DAMAGED : OM_OFFICE_UNSUPPORTED;
+		goto done;
+	}
+	ret = om_rc4_verify(k, pw, pw_len);
+	if (ret < 0) {
+		*error_r = om_strdup(ret == -1 ? "wrong password" : "the verifier could not be computed");
+		status = ret == -1 ? OM_OFFICE_WRONG : OM_OFFICE_DAMAGED;
+		goto done;
+	}
+	if (om_ppt_objects(k, doc, ids, session) < 0) {
+		*error_r = om_strdup("a persist object of the presentation is malformed");
+		goto done;
+	}
+	/* not encrypted any more: the plain token, each UserEditAtom without
+	   its encryptSessionPersistIdRef (recLen 0x1c, the field zeroed);
+	   the EncryptedSummary stream left out.  The Pictures stream is
+	   copied as it is (its pictures stay encrypted). */
+	om_rc4_put_le32(p + 12, OM_PPT_TOKEN_PLAIN);
+	for (i = 0; i < edits->len; i++) {
+		unsigned char *e;
+
+		at = g_array_index(edits, uint32_t, i);
+		if (at > doc->len || doc->len - at < 8 + 0x20)
+			continue;
+		e = (unsigned char *)doc->data + at;
+		if (om_rc4_le32(e + 4) >= 0x20) {
+			om_rc4_put_le32(e + 4, 0x1c);
+			om_rc4_put_le32(e + 8 + 28, 0);
+		}
+	}
+	d->skip = "EncryptedSummary";
+	d->total = doc->len + cu->len;
+	status = OM_OFFICE_DECRYPTED;
+done:
+	g_hash_table_destroy(ids);
+	g_array_free(edits, TRUE);
+	return status;
+}
+
 /* ---- the entry point ---- */
 
 enum om_office_status om_office_legacy_decrypt(const char *data, size_t len,
@@ -671,11 +858,9 @@ enum om_office_status om_office_legacy_decrypt(const char *data, size_t len,
 	} else if ((probe = gsf_infile_child_by_name(d.ole, "Workbook")) != NULL) {
 		g_object_unref(probe);
 		status = om_rc4_excel(&d, &k, "Workbook", pw, pw_len, error_r);
-	} else if ((probe = gsf_infile_child_by_name(d.ole, "EncryptedSummary")) != NULL) {
+	} else if ((probe = gsf_infile_child_by_name(d.ole, "PowerPoint Document")) != NULL) {
 		g_object_unref(probe);
-		*error_r = om_strdup("an encrypted PowerPoint 97-2003 presentation is not "
-				     "decrypted here");
-		status = OM_OFFICE_UNSUPPORTED;
+		status = om_rc4_ppt(&d, &k, pw, pw_len, error_r);
 	} else {
 		*error_r = om_strdup("not an encrypted Word or Excel 97-2003 document");
 		status = OM_OFFICE_NOT_OOXML;

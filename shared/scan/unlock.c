@@ -13,7 +13,7 @@
  * (office-decrypt.h) and the document analysed as the attachment it is:
  * its entry is the decrypted document, followed, when it has macros, by
  * the macro-free copy the isolation path would make (unmacro.h), each
- * with its own scan and findings.  An old-format .doc / .xls with RC4
+ * with its own scan and findings.  An old-format .doc / .xls / .ppt with RC4
  * encryption is decrypted into a plain compound file (office-rc4.c) and
  * analysed the same way.
  */
@@ -377,10 +377,10 @@ static void om_unlock_pdf(const struct om_unlock_env *env,
 /* An encrypted OOXML document: entry 0 the decrypted document, entry 1
    its macro-free copy when it has macros and no virus; res->kind
    "office".  An OLE document with no EncryptedPackage is an old-format
-   one: a .doc / .xls with RC4 encryption is decrypted into a plain
-   compound file (entry 0, analysed the same way, no macro-free copy:
-   unmacro.h rewrites OOXML only), res->kind "office-legacy"; one this
-   code cannot open (PowerPoint, XOR obfuscation) is "ole-legacy". */
+   one: a .doc / .xls / .ppt with RC4 encryption is decrypted into a
+   plain compound file (entry 0, analysed the same way, no macro-free
+   copy: unmacro.h rewrites OOXML only), res->kind "office-legacy"; one
+   this code cannot open (XOR obfuscation, damaged) is "ole-legacy". */
 static void om_unlock_office(const struct om_unlock_env *env,
 			     const struct om_unlock_request *req,
 			     struct om_unlock_result *res)
@@ -397,7 +397,7 @@ static void om_unlock_office(const struct om_unlock_env *env,
 	free(res->kind);
 	res->kind = om_strdup("office");
 	if (status == OM_OFFICE_NOT_OOXML) {
-		/* an old-format .doc / .xls: RC4 (office-rc4.c) */
+		/* an old-format .doc / .xls / .ppt: RC4 (office-rc4.c) */
 		free(error);
 		status = om_office_legacy_decrypt(req->data, req->data_len, req->password,
 						  OM_UNLOCK_MEMBER_MAX, &plain, &error);

@@ -440,11 +440,34 @@ def kat_rc4_doc():
     return ole_tree({"WordDocument": bytes(fib) + b"\0" * 600, "1Table": header + b"\0" * 600})
 
 
-def rc4_ppt():
-    """An old-format presentation marked encrypted (an EncryptedSummary
-    stream): not decrypted on the page."""
-    return ole_tree({"PowerPoint Document": b"\0" * 600, "EncryptedSummary": b"\0" * 600,
-                     "Current User": b"\0" * 64})
+PPT_TEXT = b"omamori-rc4-plain-PowerPoint"
+
+
+def _ppt_rec(rtype, body, ver=0):
+    return struct.pack("<HHI", ver, rtype, len(body)) + body
+
+
+def rc4_ppt(password, key_bits=128):
+    """An old-format presentation encrypted with RC4 CryptoAPI ([MS-PPT]
+    2.3.7): persist object 1 (a DocumentContainer holding PPT_TEXT in a
+    TextBytesAtom) encrypted with the key of block 1, header included;
+    persist object 2 the CryptSession10Container (plain); the persist
+    directory and the UserEditAtom (encryptSessionPersistIdRef 2) plain;
+    the Current User atom's headerToken says encrypted; an
+    EncryptedSummary stream."""
+    header, key = rc4_header(password, True, key_bits)
+    obj1 = _ppt_rec(0x03E8, _ppt_rec(0x0FA8, PPT_TEXT) + b"\0" * 100, 0x0F)
+    obj2 = _ppt_rec(0x2F14, header, 0x0F)
+    doc = rc4(key.block(1), obj1) + obj2
+    dir_at = len(doc)
+    doc += _ppt_rec(0x1772, struct.pack("<III", 1 | (2 << 20), 0, len(obj1)))
+    edit_at = len(doc)
+    doc += _ppt_rec(0x0FF5, struct.pack("<IHBBIIIIHHI", 0, 0, 0, 3, 0, dir_at, 1, 2, 1, 0, 2))
+    user = b"alice"
+    cu = _ppt_rec(0x0FF6, struct.pack("<IIIHHBBH", 0x14, 0xF3D1C4DF, edit_at, len(user),
+                                      0x03F4, 3, 0, 0) + user + struct.pack("<I", 8))
+    return ole_tree({"PowerPoint Document": doc, "Current User": cu,
+                     "EncryptedSummary": os.urandom(200)})
 
 
 def main(out_dir):
@@ -485,7 +508,8 @@ def main(out_dir):
         "rc4capi40.doc": rc4_doc(password, cryptoapi=True, key_bits=40),
         "rc4.xls": rc4_xls(password),
         "rc4capi-macro.xls": rc4_xls(password, cryptoapi=True, macro=True),
-        "rc4.ppt": rc4_ppt(),
+        "rc4.ppt": rc4_ppt(password),
+        "rc4-40.ppt": rc4_ppt(password, 40),
         "kat-rc4.doc": kat_rc4_doc(),
     }
     for name, data in files.items():
