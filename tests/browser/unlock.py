@@ -390,6 +390,9 @@ def rc4_encrypted_xls_downloads_decrypted(st):
           "the download is not the decrypted workbook: %r" % got[:64])
     check(officecrypt.xls_filepass(got) is False,
           "the downloaded workbook still has its FILEPASS record")
+    check(officecrypt.xls_sheet_positions(got) == [0x0809],
+          "BoundSheet8 does not point at the sheet's BOF any more: %r" %
+          officecrypt.xls_sheet_positions(got))
 
 
 state = {}

@@ -404,14 +404,18 @@ def rc4_xls(password, cryptoapi=False, macro=False, key_bits=128):
     return ole_tree(tree)
 
 
+def _workbook(data):
+    infile = Gsf.InfileMSOle.new(Gsf.InputMemory.new(data, False))
+    child = infile.child_by_name("Workbook") if infile else None
+    return bytes(child.read(child.size)) if child is not None else None
+
+
 def xls_filepass(data):
     """True when the Workbook stream of the compound file data has a
     FILEPASS record, False when its records hold none, None unreadable."""
-    infile = Gsf.InfileMSOle.new(Gsf.InputMemory.new(data, False))
-    child = infile.child_by_name("Workbook") if infile else None
-    if child is None:
+    wb = _workbook(data)
+    if wb is None:
         return None
-    wb = bytes(child.read(child.size))
     off = 0
     while off + 4 <= len(wb):
         rtype, size = struct.unpack_from("<HH", wb, off)
@@ -419,6 +423,20 @@ def xls_filepass(data):
             return True
         off += 4 + size
     return False if off == len(wb) else None
+
+
+def xls_sheet_positions(data):
+    """The record types BoundSheet8's lbPlyPos point at (a BOF, 0x0809,
+    each, in a sound workbook)."""
+    wb = _workbook(data) or b""
+    out, off = [], 0
+    while off + 4 <= len(wb):
+        rtype, size = struct.unpack_from("<HH", wb, off)
+        if rtype == 0x0085 and size >= 4:
+            at = struct.unpack_from("<I", wb, off + 4)[0]
+            out.append(struct.unpack_from("<H", wb, at)[0] if at + 2 <= len(wb) else None)
+        off += 4 + size
+    return out
 
 
 # Values of a .doc Word encrypted with RC4, password "password1" (quoted by
