@@ -426,7 +426,9 @@ static int om_rc4_write(struct om_rc4_doc *d, struct om_buf *out)
 	} else {
 		ret = -1;
 	}
-	(void)gsf_output_close(sink);
+	/* closing the compound file closed its sink already */
+	if (!gsf_output_is_closed(sink))
+		(void)gsf_output_close(sink);
 	g_object_unref(sink);
 	return ret;
 }
