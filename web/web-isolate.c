@@ -665,6 +665,11 @@ static void web_iso_unlock_page(struct web_request *req, struct web_response *re
 		web_page_raw(&p, "<p id=\"iso-office-note\">");
 		web_page_t(&p, WT_ISO_UNLOCK_OFFICE_NOTE);
 		web_page_raw(&p, "</p>");
+	} else if (res->status == OM_UNLOCK_OPENED && kind_known &&
+		   strcmp(res->kind, "office-legacy") == 0) {
+		web_page_raw(&p, "<p id=\"iso-office-legacy-note\">");
+		web_page_t(&p, WT_ISO_UNLOCK_LEGACY_NOTE);
+		web_page_raw(&p, "</p>");
 	}
 	if (res->status == OM_UNLOCK_WRONG) {
 		web_iso_unlock_form(&p, req, csrf);

@@ -190,7 +190,7 @@ static int om_office_aes(const EVP_CIPHER *cipher, const unsigned char *key,
 
 /* The password as UTF-16LE bytes (allocated), or NULL (not UTF-8, too
    long). */
-static unsigned char *om_office_utf16(const char *password, size_t *len_r)
+unsigned char *om_office_password_utf16(const char *password, size_t *len_r)
 {
 	glong items = 0;
 	gunichar2 *u = g_utf8_to_utf16(password, -1, NULL, &items, NULL);
@@ -342,7 +342,8 @@ static int om_office_is(xmlNode *node, const char *name)
 	return node->type == XML_ELEMENT_NODE && strcmp((const char *)node->name, name) == 0;
 }
 
-/* The password's keyEncryptor: 0, -1 damaged, -2 not done here. */
+/* The password's keyEncryptor: 0, -1 damaged, -2 not done here, -3
+   a spinCount over OM_OFFICE_SPIN_WORKER_MAX. */
 static int om_office_agile_pass(xmlNode *encryptors, struct om_office_agile *a)
 {
 	static const char *const uri[] = { OM_OFFICE_NS_PASSWORD, NULL };
@@ -364,7 +365,7 @@ static int om_office_agile_pass(xmlNode *encryptors, struct om_office_agile *a)
 			    om_office_attr_b64(e, "encryptedKeyValue", &a->key) < 0)
 				return -1;
 			a->have_pass = 1;
-			return 0;
+			return a->spin > OM_OFFICE_SPIN_WORKER_MAX ? -3 : 0;
 		}
 	}
 	/* only a certificate's key encryptor */
@@ -408,6 +409,11 @@ static enum om_office_status om_office_agile_read(const unsigned char *xml, size
 			ret = a->have_pass ? -1 : -2;
 	}
 	xmlFreeDoc(doc);
+	if (ret == -3) {
+		*error_r = om_asprintf("spinCount %lu is over omamori's bound of %u",
+				       a->spin, OM_OFFICE_SPIN_WORKER_MAX);
+		return OM_OFFICE_UNSUPPORTED;
+	}
 	if (ret == -2) {
 		*error_r = om_strdup("agile encryption with an algorithm or key encryptor "
 				     "not supported");
@@ -628,7 +634,7 @@ int om_office_agile_sha512_key(const char *password, const unsigned char salt[16
 		EVP_aes_192_cbc() : key_bits == 256 ? EVP_aes_256_cbc() : NULL;
 	a.key.p = g_memdup2(encrypted_key, enc_len);
 	a.key.len = enc_len;
-	pw = om_office_utf16(password, &pw_len);
+	pw = om_office_password_utf16(password, &pw_len);
 	if (ctx != NULL && pw != NULL && a.pass.cipher != NULL && spin <= OM_OFFICE_SPIN_MAX &&
 	    om_office_spin(ctx, a.pass.md, 64, salt, 16, pw, pw_len, spin, h) == 0 &&
 	    om_office_agile_key(ctx, &a.pass, h, om_office_bk_key, k) == 0 &&
@@ -883,7 +889,7 @@ enum om_office_status om_office_decrypt(const char *data, size_t len,
 	status = om_office_streams(data, len, max, &info, &package, error_r);
 	if (status != OM_OFFICE_DECRYPTED)
 		goto done;
-	pw = om_office_utf16(password, &pw_len);
+	pw = om_office_password_utf16(password, &pw_len);
 	ctx = EVP_MD_CTX_new();
 	if (pw == NULL || ctx == NULL) {
 		*error_r = om_strdup(pw == NULL ? "the password is not UTF-8 or too long" :

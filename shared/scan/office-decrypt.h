@@ -32,6 +32,10 @@ enum om_office_status {
 
 /* [MS-OFFCRYPTO] 2.3.4.11: spinCount MUST NOT be more than 10,000,000 */
 #define OM_OFFICE_SPIN_MAX 10000000u
+/* omamori's own bound (doc/attachments.md "Unlocking"): Office writes
+   100,000; a crafted 10,000,000 would hold a scand worker for tens of
+   seconds per attempt, so more than ten times Office's is refused */
+#define OM_OFFICE_SPIN_WORKER_MAX 1000000u
 /* Office's passwords are at most 255 UTF-16 code units */
 #define OM_OFFICE_PASSWORD_MAX 255
 
@@ -55,8 +59,26 @@ int om_office_agile_sha512_key(const char *password, const unsigned char salt[16
 /* 1 when data is an old-format Office document (OLE) whose own
    encryption is on - Word's FIB fEncrypted, Excel's FILEPASS record
    among the first records of the Workbook stream, PowerPoint's
-   EncryptedSummary stream - which this file does not decrypt; else 0. */
+   EncryptedSummary stream - which om_office_legacy_decrypt opens;
+   else 0. */
 int om_office_legacy_encrypted(const char *data, size_t len);
+
+/* office-rc4.c: an old-format Word, Excel or PowerPoint document (.doc,
+   .xls, .ppt) encrypted with RC4 or RC4 CryptoAPI ([MS-OFFCRYPTO] 2.3.5,
+   2.3.6) decrypted with password: OM_OFFICE_DECRYPTED with out a plain
+   compound file (fEncrypted cleared, FILEPASS removed, the persist
+   objects decrypted; at most about max bytes of streams),
+   OM_OFFICE_WRONG (the verifier), OM_OFFICE_NOT_OOXML (not such an
+   encrypted document), OM_OFFICE_UNSUPPORTED (XOR obfuscation, another
+   algorithm, no RC4 in OpenSSL), OM_OFFICE_DAMAGED; *error_r says why
+   when not decrypted. */
+enum om_office_status om_office_legacy_decrypt(const char *data, size_t len,
+					       const char *password, size_t max,
+					       struct om_buf *out, char **error_r);
+
+/* The password (UTF-8) as UTF-16LE bytes, allocated, *len_r of them; NULL
+   when it is not UTF-8 or longer than OM_OFFICE_PASSWORD_MAX. */
+unsigned char *om_office_password_utf16(const char *password, size_t *len_r);
 
 const char *om_office_status_name(enum om_office_status status);
 

@@ -13,7 +13,9 @@
  * (office-decrypt.h) and the document analysed as the attachment it is:
  * its entry is the decrypted document, followed, when it has macros, by
  * the macro-free copy the isolation path would make (unmacro.h), each
- * with its own scan and findings.
+ * with its own scan and findings.  An old-format .doc / .xls / .ppt with RC4
+ * encryption is decrypted into a plain compound file (office-rc4.c) and
+ * analysed the same way.
  */
 #include "scan/unlock.h"
 #include "scan/attach.h"
@@ -374,8 +376,11 @@ static void om_unlock_pdf(const struct om_unlock_env *env,
 
 /* An encrypted OOXML document: entry 0 the decrypted document, entry 1
    its macro-free copy when it has macros and no virus; res->kind
-   "office", or "ole-legacy" for an OLE document with no EncryptedPackage
-   (.doc/.xls RC4 encryption: not opened here, doc/attachments.md). */
+   "office".  An OLE document with no EncryptedPackage is an old-format
+   one: a .doc / .xls / .ppt with RC4 encryption is decrypted into a
+   plain compound file (entry 0, analysed the same way, no macro-free
+   copy: unmacro.h rewrites OOXML only), res->kind "office-legacy"; one
+   this code cannot open (XOR obfuscation, damaged) is "ole-legacy". */
 static void om_unlock_office(const struct om_unlock_env *env,
 			     const struct om_unlock_request *req,
 			     struct om_unlock_result *res)
@@ -390,7 +395,16 @@ static void om_unlock_office(const struct om_unlock_env *env,
 	status = om_office_decrypt(req->data, req->data_len, req->password,
 				   OM_UNLOCK_MEMBER_MAX, &plain, &error);
 	free(res->kind);
-	res->kind = om_strdup(status == OM_OFFICE_NOT_OOXML ? "ole-legacy" : "office");
+	res->kind = om_strdup("office");
+	if (status == OM_OFFICE_NOT_OOXML) {
+		/* an old-format .doc / .xls / .ppt: RC4 (office-rc4.c) */
+		free(error);
+		status = om_office_legacy_decrypt(req->data, req->data_len, req->password,
+						  OM_UNLOCK_MEMBER_MAX, &plain, &error);
+		free(res->kind);
+		res->kind = om_strdup(status == OM_OFFICE_DECRYPTED || status == OM_OFFICE_WRONG ?
+				      "office-legacy" : "ole-legacy");
+	}
 	if (status != OM_OFFICE_DECRYPTED) {
 		res->status = status == OM_OFFICE_WRONG ? OM_UNLOCK_WRONG : OM_UNLOCK_UNSUPPORTED;
 		free(error);

@@ -19,9 +19,15 @@ the isolation notice scand put in alice's mail.
   and with the right one shows its macro finding and no download of it,
   only of the macro-free copy (book.xlsx, no vbaProject.bin in it); a clean
   .docx (Agile, then Standard) downloads, byte for byte the decrypted
-  document; an old-format .doc with its own (RC4) encryption flag is
-  isolated as encrypted and its page says plainly that it cannot be
-  opened there (422), the password not counted as wrong.
+  document;
+- old-format documents with their own RC4 encryption (made here too): a
+  .doc with macros refuses a wrong password, and with the right one is
+  decrypted and shows its macro finding, no download; a clean .xls (RC4
+  CryptoAPI) downloads as the decrypted workbook (a compound file with
+  the plain text, no FILEPASS record); an RC4 CryptoAPI .ppt refuses a
+  wrong password and downloads decrypted with the right one; a .doc
+  flagged encrypted with no encryption header says plainly that it
+  cannot be opened there (422), the password not counted as wrong.
 
 Phone-sized window; screenshots under tests/browser/screenshots/ of the
 build tree (unlock-*.png).  Run with /usr/bin/python3.  TAP."""
@@ -312,15 +318,81 @@ def standard_encrypted_docx_downloads_decrypted(st):
 
 
 @tap.case
-def legacy_encrypted_doc_says_it_cannot_be_opened(st):
+def legacy_encrypted_doc_without_header_says_it_cannot_be_opened(st):
     m = uuid.uuid4().hex
-    office_page(m, "old.doc", officecrypt.legacy_doc(), "unlock-16-doc-page")
+    office_page(m, "broken.doc", officecrypt.legacy_doc(), "unlock-16-doc-legacy-page")
     page = unlock(PASSWORD, "unlock-17-doc-legacy")
-    check("旧形式（.doc / .xls / .ppt）の Office 文書の暗号はこのページでは解けません" in page and
+    check("この旧形式の Office 文書の暗号" in page and "このページでは解けません" in page and
           "パスワードが違います" not in page, "legacy doc: %r" % page[:800])
     check(browser().find_elements(By.CSS_SELECTOR, "tr.member") == [] and
           browser().find_elements(By.CSS_SELECTOR, "button.m-download") == [],
           "the legacy doc lists something")
+
+
+@tap.case
+def rc4_encrypted_ppt_unlocks(st):
+    m = uuid.uuid4().hex
+    office_page(m, "slides.ppt", officecrypt.rc4_ppt(PASSWORD), "unlock-24-ppt-page")
+    page = unlock("wrong-" + PASSWORD, "unlock-25-ppt-wrong")
+    check("パスワードが違います" in page, "wrong ppt password: %r" % page[:800])
+    page = unlock(PASSWORD, "unlock-26-ppt-opened")
+    check("暗号を解いた旧形式（.doc / .xls / .ppt）の Office 文書を検査しました" in page,
+          "opened ppt: %r" % page[:800])
+    row = member_row("slides.ppt")
+    check("問題は見つかりませんでした" in row.text, "ppt row: %r" % row.text)
+    buttons = row.find_elements(By.TAG_NAME, "button")
+    check(len(buttons) == 1, "ppt buttons: %r" % [b.text for b in buttons])
+    allow_downloads()
+    buttons[0].click()
+    with open(wait_download("slides.ppt"), "rb") as f:
+        got = f.read()
+    shot("unlock-27-ppt-downloaded")
+    check(got[:8] == bytes.fromhex("d0cf11e0a1b11ae1") and officecrypt.PPT_TEXT in got,
+          "the download is not the decrypted presentation: %r" % got[:64])
+
+
+@tap.case
+def rc4_encrypted_doc_unlocks_and_shows_its_macros(st):
+    m = uuid.uuid4().hex
+    office_page(m, "old.doc", officecrypt.rc4_doc(PASSWORD, macro=True), "unlock-18-doc-page")
+    page = unlock("wrong-" + PASSWORD, "unlock-19-doc-wrong")
+    check("パスワードが違います" in page and "マクロ" not in page,
+          "wrong doc password: %r" % page[:800])
+    check(browser().find_elements(By.CSS_SELECTOR, "tr.member") == [],
+          "a wrong password lists something")
+    page = unlock(PASSWORD, "unlock-20-doc-opened")
+    check("暗号を解いた旧形式（.doc / .xls / .ppt）の Office 文書を検査しました" in page,
+          "opened doc: %r" % page[:800])
+    row = member_row("old.doc")
+    check("マクロ（プログラム）を含む Office 文書です" in row.text and "ATT_MACRO" in row.text,
+          "doc row: %r" % row.text)
+    check(row.find_elements(By.TAG_NAME, "button") == [] and
+          "ダウンロードできません" in row.text, "the doc with macros offers a download")
+
+
+@tap.case
+def rc4_encrypted_xls_downloads_decrypted(st):
+    m = uuid.uuid4().hex
+    office_page(m, "book.xls", officecrypt.rc4_xls(PASSWORD, cryptoapi=True),
+                "unlock-21-xls-page")
+    page = unlock(PASSWORD, "unlock-22-xls-opened")
+    row = member_row("book.xls")
+    check("問題は見つかりませんでした" in row.text, "xls row: %r" % row.text)
+    buttons = row.find_elements(By.TAG_NAME, "button")
+    check(len(buttons) == 1 and buttons[0].text == "ダウンロード",
+          "xls buttons: %r" % [b.text for b in buttons])
+    allow_downloads()
+    buttons[0].click()
+    with open(wait_download("book.xls"), "rb") as f:
+        got = f.read()
+    shot("unlock-23-xls-downloaded")
+    check(got[:8] == bytes.fromhex("d0cf11e0a1b11ae1") and officecrypt.XLS_TEXT in got,
+          "the download is not the decrypted workbook: %r" % got[:64])
+    check(officecrypt.xls_filepass(got) is False,
+          "the downloaded workbook still has its FILEPASS record")
+    check(officecrypt.xls_sheet_positions(got) == [0x0809],
+          "BoundSheet8 does not point at the sheet's BOF any more: %r" %
+          officecrypt.xls_sheet_positions(got))
 
 
 state = {}

@@ -77,6 +77,7 @@ FILE_OURS = {"shared/mail/text.c": {"archive"}}
 # layer or program, or a single file)
 SQLITE_BACKEND = "shared/store/store-sqlite.c"
 OFFICE_DECRYPT = "shared/scan/office-decrypt.c"
+OFFICE_RC4 = "shared/scan/office-rc4.c"
 PGSQL_BACKEND = "shared/store/store-pgsql.c"
 BACKENDS = (SQLITE_BACKEND, PGSQL_BACKEND)
 FIELD = [
@@ -88,8 +89,8 @@ FIELD = [
     (re.compile(r"^poppler"), {"shared/mail/text.c"}),
     # an encrypted Office document's XML descriptor (issue 16 item 4)
     (re.compile(r"^libxml/"), {"mail", "spam", OFFICE_DECRYPT}),
-    (re.compile(r"^gsf/"), {OFFICE_DECRYPT}),
-    (re.compile(r"^openssl/"), {OFFICE_DECRYPT}),
+    (re.compile(r"^gsf/"), {OFFICE_DECRYPT, OFFICE_RC4}),
+    (re.compile(r"^openssl/"), {OFFICE_DECRYPT, OFFICE_RC4}),
     (re.compile(r"^clamav\.h$"), {"scan"}),
     (re.compile(r"^archive(_entry)?\.h$"), {"scan"}),
     (re.compile(r"^magic\.h$"), {"scan"}),

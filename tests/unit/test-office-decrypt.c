@@ -105,6 +105,9 @@ static void test_refused(void)
 
 	om_buf_init(&out);
 	om_buf_init(&in);
+	status = open_with("agile-spin-over.docx", password, 32u * 1024 * 1024, &out);
+	TAP_OK(status == OM_OFFICE_UNSUPPORTED && out.len == 0,
+	       "a spinCount over omamori's bound (1,000,000) is refused before any hashing");
 	status = open_with("agile-tampered.docx", password, 32u * 1024 * 1024, &out);
 	TAP_OK(status == OM_OFFICE_DAMAGED && out.len == 0,
 	       "a package changed after encryption fails its HMAC");
@@ -304,11 +307,124 @@ static void test_unlock(void)
 	om_unlock_result_free(&res);
 	unlock(&env, "legacy-encrypted.doc", "old.doc", password, 0, &res);
 	TAP_OK(res.status == OM_UNLOCK_UNSUPPORTED && strcmp(res.kind, "ole-legacy") == 0,
-	       "an old-format encrypted document: unsupported, said to be the legacy kind");
+	       "a .doc flagged encrypted with no encryption header: unsupported, legacy kind");
+	om_unlock_result_free(&res);
+	unlock(&env, "rc4.ppt", "old.ppt", password, 0, &res);
+	TAP_OK(res.status == OM_UNLOCK_OPENED && strcmp(res.kind, "office-legacy") == 0 &&
+	       res.entry_count == 1 && res.entries[0].verdict == OM_VERDICT_CLEAN &&
+	       res.data != NULL && om_office_legacy_encrypted(res.data, res.data_len) == 0,
+	       "an RC4 CryptoAPI .ppt: opened, clean, no longer flagged encrypted");
+	om_unlock_result_free(&res);
+	unlock(&env, "rc4.doc", "old.doc", password, 0, &res);
+	TAP_OK(res.status == OM_UNLOCK_OPENED && strcmp(res.kind, "office-legacy") == 0 &&
+	       res.entry_count == 1 && res.entries[0].verdict == OM_VERDICT_CLEAN &&
+	       res.entries[0].findings[0] == '\0' && res.data != NULL &&
+	       om_office_legacy_encrypted(res.data, res.data_len) == 0,
+	       "an RC4 .doc: opened, clean, its bytes a plain compound file");
+	om_unlock_result_free(&res);
+	unlock(&env, "rc4.doc", "old.doc", "wrong", 0, &res);
+	TAP_OK(res.status == OM_UNLOCK_WRONG && res.entry_count == 0 && res.data == NULL &&
+	       strcmp(res.kind, "office-legacy") == 0, "an RC4 .doc, wrong password: refused");
+	om_unlock_result_free(&res);
+	unlock(&env, "rc4-macro.doc", "macro.doc", password, 0, &res);
+	TAP_OK(res.status == OM_UNLOCK_OPENED && res.entry_count == 1 &&
+	       strstr(res.entries[0].findings, "ATT_MACRO") != NULL && res.data == NULL,
+	       "an RC4 .doc with macros: the macro found, nothing handed out");
+	om_unlock_result_free(&res);
+	unlock(&env, "rc4-eicar.doc", "virus.doc", password, 0, &res);
+	TAP_OK(res.status == OM_UNLOCK_OPENED && res.entry_count == 1 &&
+	       res.entries[0].verdict == OM_VERDICT_VIRUS && res.data == NULL,
+	       "EICAR in an RC4 .doc's encrypted Data stream is found once decrypted");
+	om_unlock_result_free(&res);
+	unlock(&env, "rc4capi-macro.xls", "book.xls", password, 0, &res);
+	TAP_OK(res.status == OM_UNLOCK_OPENED && res.entry_count == 1 &&
+	       strstr(res.entries[0].findings, "ATT_MACRO") != NULL && res.data == NULL,
+	       "an RC4 CryptoAPI .xls with macros: opened, the macro found");
 	om_unlock_result_free(&res);
 	om_buf_free(&plain);
 	om_av_engine_free(&av);
 	om_att_rules_free(&rules);
+}
+
+/* old formats (office-rc4.c): name decrypted with pw */
+static enum om_office_status legacy_with(const char *name, const char *pw, size_t max,
+					 struct om_buf *out)
+{
+	struct om_buf in;
+	char *error = NULL;
+	enum om_office_status status;
+
+	om_buf_init(&in);
+	if (read_file(name, &in) < 0) {
+		om_buf_free(&in);
+		return OM_OFFICE_NONE;
+	}
+	status = om_office_legacy_decrypt(in.data, in.len, pw, max, out, &error);
+	if (status != OM_OFFICE_DECRYPTED)
+		printf("# %s: %s: %s\n", name, om_office_status_name(status),
+		       error != NULL ? error : "(no reason)");
+	TAP_OK((status == OM_OFFICE_DECRYPTED) == (error == NULL),
+	       "%s: a reason exactly when not decrypted", name);
+	free(error);
+	om_buf_free(&in);
+	return status;
+}
+
+/* name: opens with the password into a compound file no longer
+   encrypted holding text (a mini-stream piece: contiguous); a wrong
+   password and the empty one decrypt nothing */
+static void test_legacy(const char *name, const char *text)
+{
+	struct om_buf out;
+	enum om_office_status status;
+
+	om_buf_init(&out);
+	status = legacy_with(name, password, 32u * 1024 * 1024, &out);
+	TAP_OK(status == OM_OFFICE_DECRYPTED && out.len > 512 &&
+	       memcmp(out.data, "\xd0\xcf\x11\xe0", 4) == 0,
+	       "%s opens with its password into a compound file", name);
+	TAP_OK(memmem(out.data, out.len, text, strlen(text)) != NULL,
+	       "%s: the plain text is there", name);
+	TAP_OK(om_office_legacy_encrypted(out.data, out.len) == 0,
+	       "%s: the result no longer says it is encrypted", name);
+	status = legacy_with(name, "パスワード-k8pw", 32u * 1024 * 1024, &out);
+	TAP_OK(status == OM_OFFICE_WRONG && out.len == 0,
+	       "%s: a wrong password (one letter's case) is refused, no bytes", name);
+	status = legacy_with(name, "", 32u * 1024 * 1024, &out);
+	TAP_OK(status == OM_OFFICE_WRONG && out.len == 0, "%s: the empty password is refused",
+	       name);
+	status = legacy_with(name, password, 100, &out);
+	TAP_OK(status == OM_OFFICE_DAMAGED && out.len == 0,
+	       "%s: streams over the limit are refused", name);
+	om_buf_free(&out);
+}
+
+static void test_legacy_refused(void)
+{
+	struct om_buf out;
+
+	om_buf_init(&out);
+	TAP_OK(legacy_with("not-encrypted.doc", password, 32u * 1024 * 1024, &out) ==
+	       OM_OFFICE_NOT_OOXML, "a .doc not encrypted: not this format's business");
+	TAP_OK(legacy_with("legacy-encrypted.doc", password, 32u * 1024 * 1024, &out) ==
+	       OM_OFFICE_DAMAGED, "a .doc flagged encrypted with no header: damaged");
+	TAP_OK(legacy_with("standard.docx", password, 32u * 1024 * 1024, &out) ==
+	       OM_OFFICE_NOT_OOXML, "an OOXML container: not an old format");
+	om_buf_free(&out);
+}
+
+/* The verifier of a .doc Word encrypted with RC4 (officecrypt.py's
+   KAT_RC4_*): password1 passes it, a near miss does not. */
+static void test_legacy_known_answer(void)
+{
+	struct om_buf out;
+
+	om_buf_init(&out);
+	TAP_OK(legacy_with("kat-rc4.doc", "password1", 32u * 1024 * 1024, &out) ==
+	       OM_OFFICE_DECRYPTED, "Word's RC4 verifier accepts password1 (known answer)");
+	TAP_OK(legacy_with("kat-rc4.doc", "password2", 32u * 1024 * 1024, &out) ==
+	       OM_OFFICE_WRONG && out.len == 0, "and refuses password2");
+	om_buf_free(&out);
 }
 
 int main(void)
@@ -339,6 +455,15 @@ int main(void)
 	test_decrypts("standard.docx", "plain.docx");
 	test_decrypts("standard-aes256.docx", "plain.docx");
 	test_refused();
+	test_legacy("rc4.doc", "omamori-rc4-plain-WordDocument");
+	test_legacy("rc4capi.doc", "omamori-rc4-plain-WordDocument");
+	test_legacy("rc4capi40.doc", "omamori-rc4-plain-WordDocument");
+	test_legacy("rc4.xls", "omamori-rc4-plain-Workbook");
+	test_legacy("rc4capi-macro.xls", "omamori-rc4-plain-Workbook");
+	test_legacy("rc4.ppt", "omamori-rc4-plain-PowerPoint");
+	test_legacy("rc4-40.ppt", "omamori-rc4-plain-PowerPoint");
+	test_legacy_refused();
+	test_legacy_known_answer();
 	test_known_answers();
 	test_unlock();
 	tap_remove_tree(dir);
