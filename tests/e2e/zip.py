@@ -99,8 +99,10 @@ def bsdtar(archive, password, into):
     args = ["bsdtar", "-x", "-f", archive, "-C", into]
     if password is not None:
         args[1:1] = ["--passphrase", password]
+    # a session of its own: without a password bsdtar asks /dev/tty, and
+    # a test run from a terminal would wait there instead of failing
     return subprocess.run(args, capture_output=True, stdin=subprocess.DEVNULL, timeout=30,
-                          env=dict(os.environ, LC_ALL="C.UTF-8"))
+                          start_new_session=True, env=dict(os.environ, LC_ALL="C.UTF-8"))
 
 
 @tap.case
