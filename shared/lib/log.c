@@ -272,6 +272,16 @@ static size_t om_log_take(struct om_log_line *lines, size_t max,
 }
 
 #define OM_LOG_BATCH 256
+/* How long the writer waits for more lines after the first (ms). */
+#define OM_LOG_GATHER_MS 10
+
+static void om_log_gather_pause(void)
+{
+	struct timespec ts = { 0, OM_LOG_GATHER_MS * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
 
 static void *om_log_writer_main(void *arg)
 {
@@ -287,6 +297,14 @@ static void *om_log_writer_main(void *arg)
 			pthread_cond_wait(&ctx->wake, &ctx->lock);
 		if (ctx->count == 0 && ctx->dropped == 0 && ctx->stop)
 			break;
+		/* woken by a first line: let the lines of the next moments
+		   join it, so a burst of refusals costs one wake-up and one
+		   write per OM_LOG_GATHER_MS, not one per line */
+		if (!ctx->stop && ctx->count < OM_LOG_BATCH) {
+			pthread_mutex_unlock(&ctx->lock);
+			om_log_gather_pause();
+			pthread_mutex_lock(&ctx->lock);
+		}
 		n = om_log_take(lines, OM_LOG_BATCH, &dropped);
 		/* the stderr lines of the batch go out under the lock, so
 		   that a synchronous writer cannot interleave mid-line */

@@ -20,6 +20,11 @@ struct om_events_item {
 	char *texts[9];
 };
 
+/* A queue's first array: a message's waiting answers (policyd keeps up to
+   20 000 messages) are one or two events, so a queue grows from a few
+   slots rather than holding its bound's worth from the first push. */
+#define OM_EVENTS_FIRST_CAP 4
+
 struct om_events {
 	pthread_mutex_t lock;
 	struct om_events_item *items;
@@ -73,6 +78,21 @@ static const char *om_events_keep(struct om_events_item *item, size_t i,
 	return item->texts[i];
 }
 
+/* Room for n more items (under the queue's lock). */
+static void om_events_grow(struct om_events *events, size_t n)
+{
+	size_t cap = events->cap;
+
+	if (events->count + n <= cap)
+		return;
+	if (cap == 0)
+		cap = OM_EVENTS_FIRST_CAP;
+	while (cap < events->count + n)
+		cap *= 2;
+	events->items = om_realloc(events->items, cap * sizeof(*events->items));
+	events->cap = cap;
+}
+
 int om_events_push(struct om_events *events, const struct om_store_event *ev)
 {
 	struct om_events_item *item;
@@ -83,10 +103,7 @@ int om_events_push(struct om_events *events, const struct om_store_event *ev)
 		pthread_mutex_unlock(&events->lock);
 		return -1;
 	}
-	if (events->count == events->cap) {
-		events->cap = events->cap == 0 ? 64 : events->cap * 2;
-		events->items = om_realloc(events->items, events->cap * sizeof(*events->items));
-	}
+	om_events_grow(events, 1);
 	item = &events->items[events->count++];
 	item->ev = *ev;
 	item->ev.domain = om_events_keep(item, 0, ev->domain);
@@ -148,7 +165,7 @@ size_t om_events_move(struct om_events *from, struct om_events *to,
 		      const char *queue_id)
 {
 	struct om_events_item *items;
-	size_t count, i, dropped = 0;
+	size_t count, i, fit;
 
 	pthread_mutex_lock(&from->lock);
 	items = from->items;
@@ -156,15 +173,31 @@ size_t om_events_move(struct om_events *from, struct om_events *to,
 	from->items = NULL;
 	from->count = from->cap = 0;
 	pthread_mutex_unlock(&from->lock);
-	for (i = 0; i < count; i++) {
-		if (queue_id != NULL && *queue_id != '\0' &&
-		    (items[i].ev.queue_id == NULL || *items[i].ev.queue_id == '\0'))
-			items[i].ev.queue_id = queue_id;
-		if (om_events_push(to, &items[i].ev) < 0)
-			dropped++;
+	if (count == 0) {
+		free(items);
+		return 0;
 	}
-	om_events_items_free(items, count);
-	return dropped;
+	for (i = 0; i < count; i++) {
+		if (queue_id == NULL || *queue_id == '\0' ||
+		    (items[i].ev.queue_id != NULL && *items[i].ev.queue_id != '\0'))
+			continue;
+		free(items[i].texts[5]);
+		items[i].ev.queue_id = om_events_keep(&items[i], 5, queue_id);
+	}
+	/* the items and their texts change hands: no copy */
+	pthread_mutex_lock(&to->lock);
+	fit = to->bound > to->count ? to->bound - to->count : 0;
+	if (fit > count)
+		fit = count;
+	om_events_grow(to, fit);
+	memcpy(to->items + to->count, items, fit * sizeof(*items));
+	to->count += fit;
+	to->dropped += count - fit;
+	pthread_mutex_unlock(&to->lock);
+	for (i = fit; i < count; i++)
+		om_events_item_free(&items[i]);
+	free(items);
+	return count - fit;
 }
 
 unsigned long om_events_take_dropped(struct om_events *events)
