@@ -246,9 +246,14 @@ static void om_log_emit_batch(struct om_log_line *lines, size_t count,
 		om_log_emit(LOG_WARNING, "warning: ", time(NULL), msg, &out);
 		free(msg);
 	}
+	/* formatted without the lock; written under it, so that a
+	   synchronous writer cannot interleave mid-line, and the loop
+	   waits at most for one write, never for the formatting */
 	if (out.len > 0) {
+		pthread_mutex_lock(&om_log_ctx.lock);
 		(void)fwrite(out.data, 1, out.len, stderr);
 		fflush(stderr);
+		pthread_mutex_unlock(&om_log_ctx.lock);
 	}
 	om_buf_free(&out);
 }
@@ -306,13 +311,11 @@ static void *om_log_writer_main(void *arg)
 			pthread_mutex_lock(&ctx->lock);
 		}
 		n = om_log_take(lines, OM_LOG_BATCH, &dropped);
-		/* the stderr lines of the batch go out under the lock, so
-		   that a synchronous writer cannot interleave mid-line */
-		if (om_log_ctx.use_syslog)
-			pthread_mutex_unlock(&ctx->lock);
+		/* the batch goes out without the lock (the stderr write
+		   takes it back: om_log_emit_batch) */
+		pthread_mutex_unlock(&ctx->lock);
 		om_log_emit_batch(lines, n, dropped);
-		if (om_log_ctx.use_syslog)
-			pthread_mutex_lock(&ctx->lock);
+		pthread_mutex_lock(&ctx->lock);
 	}
 	pthread_mutex_unlock(&ctx->lock);
 	return NULL;
