@@ -35,6 +35,7 @@
 #include "store/events.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -46,6 +47,10 @@
 #define POLICYD_TRACE_PER_INSTANCE 64
 /* Answers that wake the writer thread for a batch before its interval. */
 #define POLICYD_TRACE_BATCH (OM_EVENTS_BOUND / 10)
+/* An event's detail: the rest of an answer's text (at most a header,
+   the longest of its parts) and its reason, whole (the store cuts it to
+   its own bound, as before). */
+#define POLICYD_TRACE_DETAIL_MAX (OM_POLICY_HEADER_MAX + OM_POLICY_REASON_MAX + 64)
 
 /* One message's answers (one instance), waiting for its queue id. */
 struct policyd_trace_instance {
@@ -72,6 +77,7 @@ struct policyd_trace {
 	struct om_hash *instances;	/* instance -> policyd_trace_instance */
 	unsigned long dropped;		/* the event loop's count */
 	struct policyd_trace_writer writer;
+	struct om_buf words;		/* an answer's text, reused */
 };
 
 static void policyd_trace_instance_free(void *value)
@@ -94,6 +100,7 @@ struct policyd_trace *policyd_trace_new(void)
 
 	trace->ready = om_events_new(OM_EVENTS_BOUND);
 	trace->instances = om_hash_new(256);
+	om_buf_init(&trace->words);
 	return trace;
 }
 
@@ -107,6 +114,7 @@ void policyd_trace_free(struct policyd_trace **tracep)
 	policyd_trace_stop(trace);
 	om_events_free(&trace->ready);
 	om_hash_free(&trace->instances, policyd_trace_instance_free);
+	om_buf_free(&trace->words);
 	free(trace);
 }
 
@@ -166,23 +174,32 @@ static void policyd_trace_event(const struct om_policy_request *req,
 }
 
 /* result: the answer's first word ("DUNNO", "REJECT", "FILTER", or the
-   SMTP code); detail: the rest and the reason. */
-static void policyd_trace_words(const struct om_policy_decision *dec,
-				char **result_r, char **detail_r)
+   SMTP code); detail: the rest and the reason.  Made in trace->words and
+   the caller's bounded buffers (an answer's text is a fixed text with at
+   most a filter's destination or a header; the reason is at most
+   OM_POLICY_REASON_MAX): no allocation per answer. */
+static void policyd_trace_words(struct policyd_trace *trace,
+				const struct om_policy_decision *dec,
+				char *result, size_t result_size,
+				char *detail, size_t detail_size)
 {
-	struct om_buf action;
+	struct om_buf *action = &trace->words;
 	const char *space;
+	size_t n;
 
-	om_buf_init(&action);
-	om_policy_action_text(dec, &action);
-	space = strchr(action.data, ' ');
-	*result_r = space != NULL ? om_strndup(action.data, (size_t)(space - action.data)) :
-		om_strdup(action.data);
+	om_buf_reset(action);
+	om_policy_action_text(dec, action);
+	space = strchr(action->data, ' ');
+	n = space != NULL ? (size_t)(space - action->data) : action->len;
+	if (n >= result_size)
+		n = result_size - 1;
+	memcpy(result, action->data, n);
+	result[n] = '\0';
 	if (space != NULL && *dec->reason != '\0')
-		*detail_r = om_asprintf("%s (%s)", space + 1, dec->reason);
+		(void)snprintf(detail, detail_size, "%s (%s)", space + 1, dec->reason);
 	else
-		*detail_r = om_strdup(space != NULL ? space + 1 : dec->reason);
-	om_buf_free(&action);
+		(void)om_strlcpy(detail, space != NULL ? space + 1 : dec->reason,
+				 detail_size);
 }
 
 static int policyd_trace_is_state(const struct om_policy_request *req, const char *state)
@@ -196,7 +213,7 @@ void policyd_trace_answer(struct policyd_trace *trace,
 {
 	struct policyd_trace_instance *inst = NULL;
 	struct om_store_event ev;
-	char *result, *detail;
+	char result[64], detail[POLICYD_TRACE_DETAIL_MAX];
 	size_t i;
 	int rcpt = policyd_trace_is_state(req, "RCPT");
 
@@ -205,7 +222,7 @@ void policyd_trace_answer(struct policyd_trace *trace,
 	if (!rcpt && !policyd_trace_is_state(req, "DATA") &&
 	    !policyd_trace_is_state(req, "END-OF-MESSAGE"))
 		return;
-	policyd_trace_words(dec, &result, &detail);
+	policyd_trace_words(trace, dec, result, sizeof(result), detail, sizeof(detail));
 	if (*req->instance != '\0')
 		inst = policyd_trace_instance(trace, req->instance, now);
 	if (rcpt || *req->recipient != '\0' || *req->sasl_username != '\0' ||
@@ -229,8 +246,6 @@ void policyd_trace_answer(struct policyd_trace *trace,
 				trace->dropped += om_events_take_dropped(trace->ready);
 		}
 	}
-	free(result);
-	free(detail);
 queue_id:
 	if (*req->instance == '\0' ||
 	    (inst = om_hash_get(trace->instances, req->instance)) == NULL)

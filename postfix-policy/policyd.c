@@ -154,6 +154,7 @@ struct policyd {
 	struct om_metric *m_requests;	/* {action} */
 	struct om_metrics_server *metrics_server;
 	const char *kinds[OM_POLICY_KIND_COUNT];
+	struct om_buf scratch;	/* an answer's text for its log line */
 };
 
 /* ---- listeners ---- */
@@ -616,35 +617,44 @@ static int policyd_spf_open(struct policyd *d, const struct om_config *config,
 	return 0;
 }
 
-static void policyd_log_request(const struct om_policy_request *req,
+/* s as a log line may show it: s itself when om_sanitize would leave it as
+   it is (the usual case, no copy), else a sanitised copy left in *copy_r
+   for the caller to free. */
+static const char *policyd_clean(const char *s, size_t maxbytes, char **copy_r)
+{
+	if (om_sanitize_unchanged(s, maxbytes) != (size_t)-1)
+		return s;
+	*copy_r = om_sanitize(s, maxbytes);
+	return *copy_r;
+}
+
+static void policyd_log_request(struct om_buf *action,
+				const struct om_policy_request *req,
 				const struct om_policy_decision *dec)
 {
-	char *instance, *state, *sender, *rcpt, *user;
-	struct om_buf action;
+	char *copies[5] = { NULL, NULL, NULL, NULL, NULL };
+	const char *instance, *state, *sender, *rcpt, *user;
+	size_t i;
 
 	/* refusals and deferrals are logged with their reason; DUNNO and
 	   FILTER (routing, which Postfix logs itself) only with -v */
 	if (!om_log_verbose() && (dec->kind == OM_POLICY_DUNNO ||
 				  dec->kind == OM_POLICY_FILTER))
 		return;
-	om_buf_init(&action);
-	om_policy_action_text(dec, &action);
+	om_buf_reset(action);
+	om_policy_action_text(dec, action);
 	/* every attribute is the client's text; the reason quotes it
 	   sanitised already (policy.c) */
-	instance = om_sanitize(*req->instance ? req->instance : "-", 64);
-	state = om_sanitize(req->protocol_state, 32);
-	sender = om_sanitize(req->sender, 128);
-	rcpt = om_sanitize(req->recipient, 128);
-	user = om_sanitize(req->sasl_username, 128);
+	instance = policyd_clean(*req->instance ? req->instance : "-", 64, &copies[0]);
+	state = policyd_clean(req->protocol_state, 32, &copies[1]);
+	sender = policyd_clean(req->sender, 128, &copies[2]);
+	rcpt = policyd_clean(req->recipient, 128, &copies[3]);
+	user = policyd_clean(req->sasl_username, 128, &copies[4]);
 	om_log_info("%s state=%s sender=<%s> recipient=<%s> sasl_username=%s "
 		    "action=\"%s\" reason=\"%s\"", instance, state, sender, rcpt,
-		    *user ? user : "-", action.data, dec->reason);
-	om_buf_free(&action);
-	free(instance);
-	free(state);
-	free(sender);
-	free(rcpt);
-	free(user);
+		    *user ? user : "-", action->data, dec->reason);
+	for (i = 0; i < OM_N_ELEMENTS(copies); i++)
+		free(copies[i]);
 }
 
 static void policyd_trip_saved(void *context, const struct om_store_brake *trip)
@@ -697,7 +707,7 @@ static int policyd_handle_input(struct policyd *d, struct policyd_conn *c)
 			return -1;
 		}
 		om_policy_decide(d->policy, &req, time(NULL), &dec);
-		policyd_log_request(&req, &dec);
+		policyd_log_request(&d->scratch, &req, &dec);
 		policyd_trace_answer(d->trace, &req, &dec, time(NULL));
 		if (dec.tripped)
 			policyd_save_trips(d);
@@ -1090,6 +1100,7 @@ int main(int argc, char **argv)
 	size_t i;
 
 	memset(&d, 0, sizeof(d));
+	om_buf_init(&d.scratch);
 	while ((c = getopt(argc, argv, "c:fv")) != -1) {
 		switch (c) {
 		case 'c': config_path = optarg; break;
@@ -1132,6 +1143,7 @@ int main(int argc, char **argv)
 	policyd_spf_close(&d.spf);
 	om_store_close(&d.store);
 	om_log_async_stop();
+	om_buf_free(&d.scratch);
 	om_config_free(&d.config);
 	return 0;
 }

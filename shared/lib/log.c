@@ -246,9 +246,14 @@ static void om_log_emit_batch(struct om_log_line *lines, size_t count,
 		om_log_emit(LOG_WARNING, "warning: ", time(NULL), msg, &out);
 		free(msg);
 	}
+	/* formatted without the lock; written under it, so that a
+	   synchronous writer cannot interleave mid-line, and the loop
+	   waits at most for one write, never for the formatting */
 	if (out.len > 0) {
+		pthread_mutex_lock(&om_log_ctx.lock);
 		(void)fwrite(out.data, 1, out.len, stderr);
 		fflush(stderr);
+		pthread_mutex_unlock(&om_log_ctx.lock);
 	}
 	om_buf_free(&out);
 }
@@ -272,6 +277,16 @@ static size_t om_log_take(struct om_log_line *lines, size_t max,
 }
 
 #define OM_LOG_BATCH 256
+/* How long the writer waits for more lines after the first (ms). */
+#define OM_LOG_GATHER_MS 10
+
+static void om_log_gather_pause(void)
+{
+	struct timespec ts = { 0, OM_LOG_GATHER_MS * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
 
 static void *om_log_writer_main(void *arg)
 {
@@ -287,14 +302,20 @@ static void *om_log_writer_main(void *arg)
 			pthread_cond_wait(&ctx->wake, &ctx->lock);
 		if (ctx->count == 0 && ctx->dropped == 0 && ctx->stop)
 			break;
-		n = om_log_take(lines, OM_LOG_BATCH, &dropped);
-		/* the stderr lines of the batch go out under the lock, so
-		   that a synchronous writer cannot interleave mid-line */
-		if (om_log_ctx.use_syslog)
+		/* woken by a first line: let the lines of the next moments
+		   join it, so a burst of refusals costs one wake-up and one
+		   write per OM_LOG_GATHER_MS, not one per line */
+		if (!ctx->stop && ctx->count < OM_LOG_BATCH) {
 			pthread_mutex_unlock(&ctx->lock);
-		om_log_emit_batch(lines, n, dropped);
-		if (om_log_ctx.use_syslog)
+			om_log_gather_pause();
 			pthread_mutex_lock(&ctx->lock);
+		}
+		n = om_log_take(lines, OM_LOG_BATCH, &dropped);
+		/* the batch goes out without the lock (the stderr write
+		   takes it back: om_log_emit_batch) */
+		pthread_mutex_unlock(&ctx->lock);
+		om_log_emit_batch(lines, n, dropped);
+		pthread_mutex_lock(&ctx->lock);
 	}
 	pthread_mutex_unlock(&ctx->lock);
 	return NULL;

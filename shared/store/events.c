@@ -14,11 +14,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* An event with its own copies of the texts. */
+/* An event with its own copies of the texts: all nine in one block (one
+   allocation a push, not nine), and a queue id set after the push in a
+   block of its own. */
 struct om_events_item {
 	struct om_store_event ev;
-	char *texts[9];
+	char *texts;
+	char *queue_id;
 };
+
+/* A queue's first array: a message's waiting answers (policyd keeps up to
+   20 000 messages) are one or two events, so a queue grows from a few
+   slots rather than holding its bound's worth from the first push. */
+#define OM_EVENTS_FIRST_CAP 4
 
 struct om_events {
 	pthread_mutex_t lock;
@@ -38,10 +46,8 @@ struct om_events *om_events_new(size_t bound)
 
 static void om_events_item_free(struct om_events_item *item)
 {
-	size_t i;
-
-	for (i = 0; i < OM_N_ELEMENTS(item->texts); i++)
-		free(item->texts[i]);
+	free(item->texts);
+	free(item->queue_id);
 }
 
 static void om_events_items_free(struct om_events_item *items, size_t count)
@@ -65,12 +71,46 @@ void om_events_free(struct om_events **eventsp)
 	free(events);
 }
 
-/* A copy of text for item's slot i; NULL stays NULL. */
-static const char *om_events_keep(struct om_events_item *item, size_t i,
-				  const char *text)
+/* Copies the texts of ev (NULL stays NULL) into one block of item's. */
+static void om_events_keep(struct om_events_item *item, const struct om_store_event *ev)
 {
-	item->texts[i] = text != NULL ? om_strdup(text) : NULL;
-	return item->texts[i];
+	const char **fields[] = {
+		&item->ev.domain, &item->ev.sender, &item->ev.recipient,
+		&item->ev.message_id, &item->ev.subject, &item->ev.queue_id,
+		&item->ev.step, &item->ev.result, &item->ev.detail,
+	};
+	size_t lens[OM_N_ELEMENTS(fields)], total = 0, i;
+	char *p;
+
+	item->ev = *ev;
+	item->queue_id = NULL;
+	for (i = 0; i < OM_N_ELEMENTS(fields); i++) {
+		lens[i] = *fields[i] != NULL ? strlen(*fields[i]) + 1 : 0;
+		total += lens[i];
+	}
+	p = item->texts = om_malloc(total > 0 ? total : 1);
+	for (i = 0; i < OM_N_ELEMENTS(fields); i++) {
+		if (*fields[i] == NULL)
+			continue;
+		memcpy(p, *fields[i], lens[i]);
+		*fields[i] = p;
+		p += lens[i];
+	}
+}
+
+/* Room for n more items (under the queue's lock). */
+static void om_events_grow(struct om_events *events, size_t n)
+{
+	size_t cap = events->cap;
+
+	if (events->count + n <= cap)
+		return;
+	if (cap == 0)
+		cap = OM_EVENTS_FIRST_CAP;
+	while (cap < events->count + n)
+		cap *= 2;
+	events->items = om_realloc(events->items, cap * sizeof(*events->items));
+	events->cap = cap;
 }
 
 int om_events_push(struct om_events *events, const struct om_store_event *ev)
@@ -83,21 +123,9 @@ int om_events_push(struct om_events *events, const struct om_store_event *ev)
 		pthread_mutex_unlock(&events->lock);
 		return -1;
 	}
-	if (events->count == events->cap) {
-		events->cap = events->cap == 0 ? 64 : events->cap * 2;
-		events->items = om_realloc(events->items, events->cap * sizeof(*events->items));
-	}
+	om_events_grow(events, 1);
 	item = &events->items[events->count++];
-	item->ev = *ev;
-	item->ev.domain = om_events_keep(item, 0, ev->domain);
-	item->ev.sender = om_events_keep(item, 1, ev->sender);
-	item->ev.recipient = om_events_keep(item, 2, ev->recipient);
-	item->ev.message_id = om_events_keep(item, 3, ev->message_id);
-	item->ev.subject = om_events_keep(item, 4, ev->subject);
-	item->ev.queue_id = om_events_keep(item, 5, ev->queue_id);
-	item->ev.step = om_events_keep(item, 6, ev->step);
-	item->ev.result = om_events_keep(item, 7, ev->result);
-	item->ev.detail = om_events_keep(item, 8, ev->detail);
+	om_events_keep(item, ev);
 	pthread_mutex_unlock(&events->lock);
 	return 0;
 }
@@ -148,7 +176,7 @@ size_t om_events_move(struct om_events *from, struct om_events *to,
 		      const char *queue_id)
 {
 	struct om_events_item *items;
-	size_t count, i, dropped = 0;
+	size_t count, i, fit;
 
 	pthread_mutex_lock(&from->lock);
 	items = from->items;
@@ -156,15 +184,31 @@ size_t om_events_move(struct om_events *from, struct om_events *to,
 	from->items = NULL;
 	from->count = from->cap = 0;
 	pthread_mutex_unlock(&from->lock);
-	for (i = 0; i < count; i++) {
-		if (queue_id != NULL && *queue_id != '\0' &&
-		    (items[i].ev.queue_id == NULL || *items[i].ev.queue_id == '\0'))
-			items[i].ev.queue_id = queue_id;
-		if (om_events_push(to, &items[i].ev) < 0)
-			dropped++;
+	if (count == 0) {
+		free(items);
+		return 0;
 	}
-	om_events_items_free(items, count);
-	return dropped;
+	for (i = 0; i < count; i++) {
+		if (queue_id == NULL || *queue_id == '\0' ||
+		    (items[i].ev.queue_id != NULL && *items[i].ev.queue_id != '\0'))
+			continue;
+		free(items[i].queue_id);
+		items[i].ev.queue_id = items[i].queue_id = om_strdup(queue_id);
+	}
+	/* the items and their texts change hands: no copy */
+	pthread_mutex_lock(&to->lock);
+	fit = to->bound > to->count ? to->bound - to->count : 0;
+	if (fit > count)
+		fit = count;
+	om_events_grow(to, fit);
+	memcpy(to->items + to->count, items, fit * sizeof(*items));
+	to->count += fit;
+	to->dropped += count - fit;
+	pthread_mutex_unlock(&to->lock);
+	for (i = fit; i < count; i++)
+		om_events_item_free(&items[i]);
+	free(items);
+	return count - fit;
 }
 
 unsigned long om_events_take_dropped(struct om_events *events)
