@@ -3,7 +3,9 @@
  * One event loop (epoll, non-blocking sockets) serving many persistent
  * Postfix connections, one request at a time per connection, answered from
  * memory by policy.c.  The store is checked every policyd_refresh_interval
- * seconds and the snapshot rebuilt only when it changed; rate counters are
+ * seconds, and at once when a change is notified (PostgreSQL: the store's
+ * descriptor is in the event loop), and the snapshot rebuilt only when it
+ * changed; rate counters are
  * saved every policyd_save_interval seconds and at exit, never per request.
  * A malformed request (no request=, a line without '=', a NUL byte, more
  * than policyd_max_request bytes) is logged and its connection closed with
@@ -136,6 +138,7 @@ struct policyd {
 	struct om_policy *policy;
 	struct om_store *store;
 	long long store_counter;
+	int store_watched;	/* the store's change descriptor is in epoll */
 	int epoll_fd;
 	int signal_fd;
 	struct policyd_listener listeners[POLICYD_MAX_LISTENERS];
@@ -789,11 +792,34 @@ static void policyd_readable(struct policyd *d, struct policyd_conn *c)
 
 /* ---- timers and signals ---- */
 
+#define POLICYD_TAG_STORE ((void *)2)
+
+/* Wakes the loop when the store notifies a change (PostgreSQL): its
+   descriptor, which a reconnect may have replaced (a closed one left epoll
+   by itself), is (re)registered after every counter read. */
+static void policyd_watch_store(struct policyd *d)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = POLICYD_TAG_STORE };
+	int fd;
+
+	if (!d->store_watched)
+		return;
+	fd = om_store_change_fd(d->store);
+	if (fd < 0)
+		return;
+	if (epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, fd, &ev) < 0 &&
+	    (errno != ENOENT || epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0))
+		om_log_warn("watching the store's notifications: %s (read every %ld s)",
+			    strerror(errno), d->config->policyd_refresh_interval);
+}
+
 static void policyd_refresh(struct policyd *d, int force)
 {
 	long long counter = om_store_change_counter(d->store);
 	char *error = NULL;
 	int ret;
+
+	policyd_watch_store(d);
 
 	/* data_version is free to read; the revision query only runs when
 	   somebody committed something */
@@ -821,6 +847,7 @@ static void policyd_refresh(struct policyd *d, int force)
 
 static void policyd_save(struct policyd *d, int final)
 {
+	long long before = om_store_change_counter(d->store);
 	char *error = NULL;
 
 	policyd_save_trips(d);
@@ -837,8 +864,10 @@ static void policyd_save(struct policyd *d, int final)
 		om_log_error("saving correspondents: %s", error);
 		om_free(&error);
 	}
-	/* our own write moved the counter: do not reload for it */
-	d->store_counter = om_store_change_counter(d->store);
+	/* our own write moved the counter: do not reload for it, unless
+	   somebody else's change was already waiting (it would be lost) */
+	if (before >= 0 && before == d->store_counter)
+		d->store_counter = om_store_change_counter(d->store);
 }
 
 static void policyd_timers(struct policyd *d)
@@ -946,6 +975,12 @@ static void policyd_event(struct policyd *d, const struct epoll_event *ev)
 
 	if (ev->data.ptr == POLICYD_TAG_SIGNAL) {
 		policyd_signal(d);
+		return;
+	}
+	if (ev->data.ptr == POLICYD_TAG_STORE) {
+		/* a notification (or the connection's end): the counter reads
+		   it off the socket, so the descriptor is quiet again */
+		policyd_refresh(d, 0);
 		return;
 	}
 	if ((l = policyd_listener_of(d, ev->data.ptr)) != NULL) {
@@ -1078,6 +1113,8 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 		if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->listeners[i].fd, &ev) < 0)
 			om_fatal("epoll_ctl: %s", strerror(errno));
 	}
+	d->store_watched = 1;
+	policyd_watch_store(d);
 }
 
 /* From here the event loop never waits on the log: lines go through the

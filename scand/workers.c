@@ -3,7 +3,10 @@
  *
  * Each worker owns its own store handle (SQLite handles are per thread) and
  * an in-memory snapshot of the settings and lists, reloaded when the
- * store's configuration revision moves; the classifier is shared
+ * store's configuration revision moves - asked only when the store's
+ * change counter moved (SQLite's data_version, PostgreSQL's
+ * notifications), so a scan with nothing changed costs no store read; the
+ * classifier is shared
  * (classifier.c).
  */
 #include "scand.h"
@@ -36,6 +39,9 @@ struct scand_worker {
 	struct om_store *store;
 	/* the store's settings and lists, reloaded when they change */
 	struct om_snapshot *snap;
+	/* om_store_change_counter() when the snapshot was last brought up to
+	   date (-1: never) */
+	long long counter;
 	/* the site's key sealing administrators' report copies */
 	unsigned char report_key[OM_REPORT_KEY_LEN];
 	/* omamori's own DKIM and DMARC (issue 15): a resolver and the
@@ -129,26 +135,36 @@ static int scand_worker_store(struct scand_worker *w, char **error_r)
 /* The worker's snapshot, fresh.  0 or -1. */
 static int scand_worker_snapshot(struct scand_worker *w, char **error_r)
 {
+	long long counter;
+
 	if (scand_worker_store(w, error_r) < 0)
 		return -1;
+	/* read before the snapshot: a change committed meanwhile moves it
+	   again and is read next time */
+	counter = om_store_change_counter(w->store);
 	if (w->snap == NULL) {
 		w->snap = om_snapshot_new();
 		if (om_snapshot_load(w->snap, w->store, error_r) < 0)
 			goto fail;
+		w->counter = counter;
 		return 0;
 	}
+	if (counter >= 0 && counter == w->counter)
+		return 0;
 	switch (om_snapshot_refresh(w->snap, w->store, error_r)) {
 	case 1:
 		/* the configuration moved (audit rules too, schema v22) */
 		scand_audit_cache_clear(w->audit);
 		/* fall through */
 	case 0:
+		w->counter = counter;
 		return 0;
 	default:
 		break;
 	}
 fail:
 	/* a store that failed once is reopened next time */
+	w->counter = -1;
 	scand_audit_cache_clear(w->audit);
 	om_snapshot_free(&w->snap);
 	om_store_close(&w->store);

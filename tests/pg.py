@@ -10,6 +10,9 @@ root).
         store_path = "postgresql:" + pg.conninfo
 
     tests/pg.py run -- CMD ARGS     # CMD with OMAMORI_PG=<conninfo> set
+    tests/pg.py start DIR           # a server in DIR (tests/stack), prints
+                                    # its conninfo; it runs until
+    tests/pg.py stop DIR            # stops it (DIR stays)
 """
 import glob
 import os
@@ -41,9 +44,17 @@ def free_port():
 
 
 class PgServer:
-    def __init__(self):
+    """dir: where the server lives (made here; a temporary directory,
+    removed by stop, when None); max_connections: a whole stack's processes
+    (every Dovecot lmtp/imap process and daemon thread keeps one) need more
+    than a unit test's."""
+
+    def __init__(self, dir=None, max_connections=60):
         self.bindir = pg_bindir()
         self.dir = None
+        self.own_dir = dir is None
+        self.given_dir = dir
+        self.max_connections = max_connections
         self.port = None
         self.runas = None
         if os.geteuid() == 0:
@@ -57,7 +68,11 @@ class PgServer:
                               text=True, **kw)
 
     def start(self):
-        self.dir = tempfile.mkdtemp(prefix="om-pg-")
+        if self.own_dir:
+            self.dir = tempfile.mkdtemp(prefix="om-pg-")
+        else:
+            self.dir = self.given_dir
+            os.makedirs(self.dir)
         if self.runas is not None:
             os.chown(self.dir, self.runas.pw_uid, self.runas.pw_gid)
         os.chmod(self.dir, 0o755)
@@ -69,8 +84,8 @@ class PgServer:
         for attempt in range(5):
             self.port = free_port()
             opts = ("-h 127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off "
-                    "-c full_page_writes=off -c max_connections=60"
-                    % (self.port, self.dir))
+                    "-c full_page_writes=off -c max_connections=%d"
+                    % (self.port, self.dir, self.max_connections))
             p = self._run([os.path.join(self.bindir, "pg_ctl"), "-D", data, "-w",
                            "-t", "30", "-l", os.path.join(self.dir, "log"),
                            "-o", opts, "start"])
@@ -115,7 +130,8 @@ class PgServer:
         if os.path.exists(os.path.join(data, "postmaster.pid")):
             self._run([os.path.join(self.bindir, "pg_ctl"), "-D", data, "-m",
                        "immediate", "-w", "stop"])
-        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
         self.dir = None
 
     def __enter__(self):
@@ -126,8 +142,33 @@ class PgServer:
 
 
 def main(argv):
+    if len(argv) == 2 and argv[0] == "start":
+        # tests/stack: the server outlives this program; its port in DIR/port
+        server = PgServer(os.path.abspath(argv[1]), max_connections=300)
+        try:
+            server.start()
+        except RuntimeError as e:
+            sys.stderr.write("pg.py: %s\n" % e)
+            return 1
+        with open(os.path.join(server.dir, "port"), "w") as f:
+            f.write("%d\n" % server.port)
+        print(server.conninfo)
+        return 0
+    if len(argv) == 2 and argv[0] == "stop":
+        d = os.path.abspath(argv[1])
+        if not os.path.isdir(d):
+            return 0
+        server = PgServer(d)
+        server.dir = d
+        server.stop()
+        # the server's log beside the stack's others, then its data away
+        log = os.path.join(d, "log")
+        if os.path.exists(log) and os.path.isdir(os.path.join(os.path.dirname(d), "log")):
+            shutil.copy(log, os.path.join(os.path.dirname(d), "log", "pg.log"))
+        shutil.rmtree(d, ignore_errors=True)
+        return 0
     if len(argv) < 3 or argv[0] != "run" or argv[1] != "--":
-        sys.stderr.write("usage: tests/pg.py run -- CMD [ARGS...]\n")
+        sys.stderr.write("usage: tests/pg.py run -- CMD [ARGS...] | start DIR | stop DIR\n")
         return 2
     with PgServer() as pg:
         env = dict(os.environ, OMAMORI_PG=pg.conninfo)

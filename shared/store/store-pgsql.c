@@ -19,10 +19,18 @@
  * scope relies on.  Token counts are saved as deltas added to the row
  * (count = count + delta), so learners on many hosts add up.
  *
+ * Changes are pushed, not polled: a statement that records a change (the
+ * triggers' change log: a scope's settings, lists, subscriptions, audit
+ * rules; the spam and brake revisions) is followed by a pg_notify on one
+ * channel with its scope, delivered at commit; every connection LISTENs,
+ * and the change counter (om_store_change_counter, what every cache asks)
+ * reads what arrived without a round trip.  A reconnect, which may have
+ * missed some, moves it too.
+ *
  * A lost connection fails the call that meets it and is made again by the
  * next one.  Every function of the seam is here (doc/store.md); what issue
- * 21 still asks of the backend (LISTEN/NOTIFY, counters batched across
- * hosts, writes queued while the server is away) is not.
+ * 21 still asks of the backend (counters batched across hosts, writes
+ * queued while the server is away) is not.
  */
 #include "store/store-private.h"
 #include "lib/util.h"
@@ -36,6 +44,12 @@
 
 #define OM_PG_SCHEMA_VERSION 22
 #define OM_PG_MAX_PARAMS 16
+/* the channel of the changes (store.h: om_store_change_counter) */
+#define OM_PG_CHANNEL "omamori_changes"
+/* a safety net only: a notification lost with no reconnect seen (a
+   write whose NOTIFY failed after its commit) is caught by comparing the
+   revisions this often */
+#define OM_PG_RECHECK_SECONDS 60
 
 enum om_pg_stmt {
 	OM_PG_BEGIN_READ, OM_PG_BEGIN, OM_PG_WRITE_LOCK, OM_PG_COMMIT, OM_PG_ROLLBACK,
@@ -86,6 +100,7 @@ enum om_pg_stmt {
 	OM_PG_PORTAL_VIEWS_DELETE, OM_PG_PORTAL_CODES_DELETE, OM_PG_PORTAL_VIEW_ADD,
 	OM_PG_PORTAL_VIEWS, OM_PG_PORTAL_CODE_SET, OM_PG_PORTAL_CODE_GET,
 	OM_PG_PORTAL_CODE_TRIES,
+	OM_PG_LISTEN, OM_PG_NOTIFY,
 	OM_PG_COUNT
 };
 
@@ -98,6 +113,9 @@ enum om_pg_stmt {
 	"reasons, size, digest, from_address, admin_only, message_id FROM quarantine "
 
 static const char *const om_pg_text[OM_PG_COUNT] = {
+	[OM_PG_LISTEN] = "LISTEN " OM_PG_CHANNEL,
+	/* inside a transaction it is sent at commit, never on rollback */
+	[OM_PG_NOTIFY] = "SELECT pg_notify('" OM_PG_CHANNEL "', $1)",
 	[OM_PG_BEGIN_READ] = "BEGIN ISOLATION LEVEL REPEATABLE READ",
 	[OM_PG_BEGIN] = "BEGIN",
 	/* one writer at a time, as SQLite's BEGIN IMMEDIATE: 'omamori' */
@@ -841,12 +859,17 @@ struct om_store_pgsql {
 	PGconn *conn;
 	long busy_timeout_ms;
 	int in_transaction;	/* between a BEGIN and its COMMIT/ROLLBACK */
+	int listening;		/* LISTENs (since its first counter read) */
+	long long notified;	/* notifications received, reconnects */
+	long long revisions;	/* the revisions' sum at the last recheck */
+	time_t rechecked;
 	unsigned char prepared[OM_PG_COUNT];
 	unsigned char nparams[OM_PG_COUNT];
 };
 
 static int om_pg_lock_timeout(struct om_store_pgsql *s, long busy_timeout_ms,
 			      char **error_r);
+static int om_pg_listen(struct om_store_pgsql *s, char **error_r);
 
 static struct om_store_pgsql *om_pg(struct om_store *store)
 {
@@ -943,7 +966,54 @@ static int om_pg_reconnect(struct om_store_pgsql *s, char **error_r)
 		return -1;
 	}
 	memset(s->prepared, 0, sizeof(s->prepared));
-	return om_pg_lock_timeout(s, s->busy_timeout_ms, error_r);
+	/* whatever was notified while away is unknown: the counter moves */
+	s->notified++;
+	return om_pg_lock_timeout(s, s->busy_timeout_ms, error_r) < 0 ? -1 :
+		om_pg_listen(s, error_r);
+}
+
+/* What a change statement changed, for its notification: the scope in
+   its first parameter, a revision's name (":spam", ":brake"), or NULL for
+   a statement that records no change. */
+static const char *om_pg_change_of(enum om_pg_stmt id, const char *first)
+{
+	switch (id) {
+	case OM_PG_SUB_SET: case OM_PG_SUB_DELETE:
+	case OM_PG_DOM_SET: case OM_PG_DOM_DELETE: case OM_PG_DOM_DELETE_SCOPE:
+	case OM_PG_LIST_ADD: case OM_PG_LIST_DELETE:
+	case OM_PG_AUDIT_PARK: case OM_PG_AUDIT_UNPARK_DOWN: case OM_PG_AUDIT_UNPARK_UP:
+	case OM_PG_AUDIT_INSERT: case OM_PG_AUDIT_DELETE:
+		return first != NULL ? first : "*";
+	case OM_PG_SPAM_TOTALS_SET: case OM_PG_SPAM_REVISION_BUMP:
+		return ":spam";
+	case OM_PG_BRAKE_TRIP: case OM_PG_BRAKE_LIFT: case OM_PG_BRAKE_ALERT:
+	case OM_PG_BRAKE_UNALERT:
+		return ":brake";
+	default:
+		return NULL;
+	}
+}
+
+static PGresult *om_pg_run(struct om_store_pgsql *s, enum om_pg_stmt id,
+			   const struct om_pg_arg *args, size_t count,
+			   const char *what, char **error_r);
+
+/* Tells every listener (other hosts, this one) what statement id changed.
+   In a transaction, a failure fails the transaction; outside one the
+   change has committed already, and the error says so (the listeners
+   learn of it at their recheck). */
+static int om_pg_notify(struct om_store_pgsql *s, enum om_pg_stmt id,
+			const char *first, char **error_r)
+{
+	const char *scope = om_pg_change_of(id, first);
+	PGresult *res;
+
+	if (scope == NULL)
+		return 0;
+	res = om_pg_run(s, OM_PG_NOTIFY, OM_PG_LIST(om_pg_arg, OM_ARG_TEXT(scope)),
+			"notify the change", error_r);
+	PQclear(res);
+	return res != NULL ? 0 : -1;
 }
 
 static PGresult *om_pg_run(struct om_store_pgsql *s, enum om_pg_stmt id,
@@ -976,6 +1046,11 @@ static PGresult *om_pg_run(struct om_store_pgsql *s, enum om_pg_stmt id,
 	if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
 		*error_r = om_pg_message(what, res != NULL ? PQresultErrorMessage(res) :
 					 PQerrorMessage(s->conn));
+		PQclear(res);
+		return NULL;
+	}
+	if (om_pg_notify(s, id, s->nparams[id] > 0 && count > 0 ? values[0] : NULL,
+			 error_r) < 0) {
 		PQclear(res);
 		return NULL;
 	}
@@ -1265,6 +1340,16 @@ static int om_pg_lock_timeout(struct om_store_pgsql *s, long busy_timeout_ms,
 		*error_r = om_pg_message("lock timeout", PQerrorMessage(s->conn));
 	PQclear(res);
 	return ok ? 0 : -1;
+}
+
+/* This connection hears of every change from now on (om_pgsql_data_version),
+   again after a reconnect; a handle that never asks the counter never
+   listens (nobody would read its notifications). */
+static int om_pg_listen(struct om_store_pgsql *s, char **error_r)
+{
+	if (!s->listening)
+		return 0;
+	return om_pg_exec(s, OM_PG_LISTEN, error_r);
 }
 
 static int om_pgsql_open(const char *conninfo, int flags, long busy_timeout_ms,
@@ -1595,20 +1680,73 @@ static int om_pgsql_changes(struct om_store *store, long long since, size_t limi
 			       om_pg_scope_row, &r);
 }
 
-/* The sum of the revisions: it moves with every commit of settings, lists,
-   audit rules, classifier totals and brakes, on any host (what the caches
-   keep); other rows (quarantine, events) do not move it. */
-static long long om_pgsql_data_version(struct om_store *store)
+/* The revisions' sum, compared every OM_PG_RECHECK_SECONDS (a safety net:
+   the notifications are what moves the counter).  0 or -1. */
+static int om_pg_recheck(struct om_store_pgsql *s)
 {
+	time_t now = time(NULL);
 	char *error = NULL;
 	long long sum;
 
-	if (om_pg_number(om_pg_bind(om_pg(store), OM_PG_REVISIONS_SUM, "revisions",
-				    &error, OM_ARG_END), &sum) < 0) {
+	if (s->rechecked != 0 && now >= s->rechecked &&
+	    now - s->rechecked < OM_PG_RECHECK_SECONDS)
+		return 0;
+	if (om_pg_number(om_pg_bind(s, OM_PG_REVISIONS_SUM, "revisions", &error,
+				    OM_ARG_END), &sum) < 0) {
 		free(error);
 		return -1;
 	}
-	return sum;
+	if (s->rechecked != 0 && sum != s->revisions)
+		s->notified++;
+	s->revisions = sum;
+	s->rechecked = now;
+	return 0;
+}
+
+/* How many changes this connection heard of (settings, lists, audit rules,
+   classifier totals, brakes, on any host; quarantine, events and the like
+   are not cached and notify nothing): what arrived is read off the socket
+   without waiting and without a round trip; a lost connection is made
+   again (and counts). */
+static long long om_pgsql_data_version(struct om_store *store)
+{
+	struct om_store_pgsql *s = om_pg(store);
+	char *error = NULL;
+	PGnotify *n;
+
+	if (!s->in_transaction && !s->listening) {
+		/* the first read: listen, then compare the revisions once
+		   (om_pg_recheck), so nothing committed before is missed */
+		s->listening = 1;
+		if (om_pg_listen(s, &error) < 0) {
+			s->listening = 0;
+			free(error);
+			return -1;
+		}
+	}
+	if (!s->in_transaction) {
+		if (PQstatus(s->conn) != CONNECTION_OK || PQconsumeInput(s->conn) == 0) {
+			/* PQconsumeInput failing marks the connection bad */
+			if (om_pg_reconnect(s, &error) < 0) {
+				free(error);
+				return -1;
+			}
+		}
+	}
+	while ((n = PQnotifies(s->conn)) != NULL) {
+		s->notified++;
+		PQfreemem(n);
+	}
+	if (!s->in_transaction && om_pg_recheck(s) < 0)
+		return -1;
+	return s->notified;
+}
+
+static int om_pgsql_change_fd(struct om_store *store)
+{
+	struct om_store_pgsql *s = om_pg(store);
+
+	return PQstatus(s->conn) == CONNECTION_OK ? PQsocket(s->conn) : -1;
 }
 
 static int om_pg_hex(char c)
@@ -3099,6 +3237,7 @@ const struct om_store_backend om_store_backend_pgsql = {
 	.revision = om_pgsql_revision,
 	.changes = om_pgsql_changes,
 	.data_version = om_pgsql_data_version,
+	.change_fd = om_pgsql_change_fd,
 	.secret = om_pgsql_secret,
 	.quarantine_add = om_pgsql_quarantine_add,
 	.quarantine_get = om_pgsql_quarantine_get,

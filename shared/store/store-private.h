@@ -126,6 +126,9 @@ struct om_store_backend {
 	int (*changes)(struct om_store *store, long long since, size_t limit,
 		       om_store_scope_cb *cb, void *context, char **error_r);
 	long long (*data_version)(struct om_store *store);
+	/* the descriptor a change notification arrives on, or -1 (NULL: the
+	   backend has none) */
+	int (*change_fd)(struct om_store *store);
 
 	int (*secret)(struct om_store *store, const char *name,
 		      unsigned char *value, size_t len, char **error_r);

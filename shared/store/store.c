@@ -432,6 +432,11 @@ long long om_store_change_counter(struct om_store *store)
 	return version < 0 ? -1 : version + store->own_writes;
 }
 
+int om_store_change_fd(struct om_store *store)
+{
+	return store->backend->change_fd != NULL ? store->backend->change_fd(store) : -1;
+}
+
 int om_store_secret(struct om_store *store, const char *name,
 		    unsigned char *value, size_t len, char **error_r)
 {

@@ -173,6 +173,14 @@ int om_store_changes(struct om_store *store, long long since, size_t limit,
    when to refresh. */
 long long om_store_change_counter(struct om_store *store);
 
+/* A descriptor that becomes readable when another handle's change may
+   have been notified (PostgreSQL's LISTEN/NOTIFY), for an event loop to
+   wake on and read om_store_change_counter; -1 when the backend has none
+   (SQLite: read the counter on a timer) or the connection is lost.  It can
+   change after any call that reconnects: ask again after each counter
+   read.  Never read it directly. */
+int om_store_change_fd(struct om_store *store);
+
 /* One read transaction around several reads: one consistent view, and
    one lock of the database file instead of one per statement (a caller
    that asks many settings in a row: omamori-submit's route).  Nothing may

@@ -14,7 +14,6 @@ import pwd
 import signal
 import threading
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -118,10 +117,7 @@ def links(raw):
 def expire(st, hid):
     """The test's own hands: the hold's expiry in the past (as cron.py ages
     quarantined mail)."""
-    con = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"), timeout=10)
-    con.execute("UPDATE holds SET expires = ? WHERE id = ?", (int(time.time()) - 5, hid))
-    con.commit()
-    con.close()
+    st.sql("UPDATE holds SET expires = ? WHERE id = ?", (int(time.time()) - 5, hid))
 
 
 @tap.case

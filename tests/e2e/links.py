@@ -30,7 +30,6 @@ import email.base64mime
 import email.policy
 import http.client
 import os
-import sqlite3
 import time
 import subprocess
 import sys
@@ -287,14 +286,10 @@ def url_rewrite_and_gate(st):
     check(status == 200 and loc is None and "gate-warned" in body and
           "gate-continue" in body, "warn: the warning page with continue")
     st.ctl("urls", "del", "https://example.airnet.test/order?id=1")
-    db = st.conf_value("store_path")
     # omamori-web writes clicks in batches, at most 200 ms after a click
     deadline = time.time() + 5
     while True:
-        con = sqlite3.connect(db)
-        rows = con.execute("SELECT host, verdict FROM url_clicks WHERE mailbox = ?",
-                           (USER,)).fetchall()
-        con.close()
+        rows = st.sql("SELECT host, verdict FROM url_clicks WHERE mailbox = ?", (USER,))
         if len(rows) >= 4 or time.time() > deadline:
             break
         time.sleep(0.1)

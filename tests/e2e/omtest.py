@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import smtplib
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,28 @@ class Stack:
         self.env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
         for key, value in self.env.items():
             setattr(self, key, value)
+
+    # --- the store, as the test's own hands --------------------------------
+    def sql(self, query, params=(), dicts=False):
+        """Runs query (placeholders ?) on the stack's store, SQLite or
+        PostgreSQL (STORE=postgresql, through psql: no Python driver in
+        Debian's base), committed; the rows as tuples (dicts: as dicts by
+        column name).  PostgreSQL's values come back as text, integers as
+        int."""
+        if getattr(self, "STORE", "sqlite") != "postgresql":
+            path = self.OMAMORI_CONF and self.conf_value("store_path")
+            if path.startswith("sqlite:"):
+                path = path[len("sqlite:"):]
+            con = sqlite3.connect(path, timeout=10)
+            try:
+                if dicts:
+                    con.row_factory = sqlite3.Row
+                rows = con.execute(query, tuple(params)).fetchall()
+                con.commit()
+                return [dict(r) for r in rows] if dicts else rows
+            finally:
+                con.close()
+        return pg_sql(self.PG_CONNINFO, query, params, dicts)
 
     def fill_list(self, scope, kind, count, domain="many.example"):
         """Puts count entries on scope's kind list with `omamorictl list
@@ -192,6 +215,38 @@ class Stack:
 
     def flush(self):
         subprocess.run(["postqueue", "-c", self.POSTFIX_DIR, "-f"], check=False)
+
+
+def pg_sql(conninfo, query, params, dicts):
+    """Stack.sql on PostgreSQL: each ? becomes a psql variable, quoted by
+    psql (:'pN'), so nothing is spliced by hand."""
+    sys.path.insert(0, os.path.dirname(HERE))
+    import pg  # tests/pg.py
+    parts = query.split("?")
+    if len(parts) - 1 != len(params):
+        raise AssertionError("%d placeholders, %d values" % (len(parts) - 1, len(params)))
+    text = parts[0] + "".join(":'p%d'%s" % (i, part) for i, part in enumerate(parts[1:]))
+    args = [os.path.join(pg.pg_bindir(), "psql"), "-X", "-q", "-A", "-F", "\x1f",
+            "-v", "ON_ERROR_STOP=1", "-d", conninfo]
+    if not dicts:
+        args.append("-t")
+    for i, value in enumerate(params):
+        args += ["-v", "p%d=%s" % (i, value)]
+    p = subprocess.run(args, input=text + ";\n", stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        raise AssertionError("psql: %s" % p.stderr)
+    lines = [ln for ln in p.stdout.split("\n") if ln]
+
+    def value(v):
+        return int(v) if re.fullmatch(r"-?[0-9]+", v) else v
+    if dicts:
+        if not lines:
+            return []
+        names = lines[0].split("\x1f")
+        return [dict(zip(names, map(value, ln.split("\x1f"))))
+                for ln in lines[1:] if not re.fullmatch(r"\(\d+ rows?\)", ln)]
+    return [tuple(map(value, ln.split("\x1f"))) for ln in lines]
 
 
 class Tap:

@@ -13,7 +13,6 @@ TAP output."""
 import email.header
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import time
@@ -73,16 +72,8 @@ def where(st, marker, timeout=60):
 
 def row(st, qid):
     """The store's row of a quarantined message, as a dict, or None."""
-    path = st.conf_value("store_path")
-    if path.startswith("sqlite:"):
-        path = path[len("sqlite:"):]
-    db = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
-    try:
-        db.row_factory = sqlite3.Row
-        r = db.execute("SELECT * FROM quarantine WHERE id = ?", (qid,)).fetchone()
-        return dict(r) if r is not None else None
-    finally:
-        db.close()
+    rows = st.sql("SELECT * FROM quarantine WHERE id = ?", (qid,), dicts=True)
+    return rows[0] if rows else None
 
 
 def one_id(raw):
