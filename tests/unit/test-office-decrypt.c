@@ -45,9 +45,13 @@ static int read_file(const char *name, struct om_buf *out)
 	return 0;
 }
 
-/* name decrypted with pw: the status, the bytes in out */
-static enum om_office_status open_with(const char *name, const char *pw, size_t max,
-				       struct om_buf *out)
+typedef enum om_office_status office_decrypt_fn(const char *data, size_t len,
+						 const char *password, size_t max,
+						 struct om_buf *out, char **error_r);
+
+/* name decrypted with pw by decrypt: the status, the bytes in out */
+static enum om_office_status decrypt_file(office_decrypt_fn *decrypt, const char *name,
+					  const char *pw, size_t max, struct om_buf *out)
 {
 	struct om_buf in;
 	char *error = NULL;
@@ -58,7 +62,7 @@ static enum om_office_status open_with(const char *name, const char *pw, size_t 
 		om_buf_free(&in);
 		return OM_OFFICE_NONE;
 	}
-	status = om_office_decrypt(in.data, in.len, pw, max, out, &error);
+	status = decrypt(in.data, in.len, pw, max, out, &error);
 	if (status != OM_OFFICE_DECRYPTED)
 		printf("# %s: %s: %s\n", name, om_office_status_name(status),
 		       error != NULL ? error : "(no reason)");
@@ -67,6 +71,13 @@ static enum om_office_status open_with(const char *name, const char *pw, size_t 
 	free(error);
 	om_buf_free(&in);
 	return status;
+}
+
+/* OOXML (office-decrypt.c) */
+static enum om_office_status open_with(const char *name, const char *pw, size_t max,
+				       struct om_buf *out)
+{
+	return decrypt_file(om_office_decrypt, name, pw, max, out);
 }
 
 static void test_decrypts(const char *name, const char *plain_name)
@@ -350,24 +361,7 @@ static void test_unlock(void)
 static enum om_office_status legacy_with(const char *name, const char *pw, size_t max,
 					 struct om_buf *out)
 {
-	struct om_buf in;
-	char *error = NULL;
-	enum om_office_status status;
-
-	om_buf_init(&in);
-	if (read_file(name, &in) < 0) {
-		om_buf_free(&in);
-		return OM_OFFICE_NONE;
-	}
-	status = om_office_legacy_decrypt(in.data, in.len, pw, max, out, &error);
-	if (status != OM_OFFICE_DECRYPTED)
-		printf("# %s: %s: %s\n", name, om_office_status_name(status),
-		       error != NULL ? error : "(no reason)");
-	TAP_OK((status == OM_OFFICE_DECRYPTED) == (error == NULL),
-	       "%s: a reason exactly when not decrypted", name);
-	free(error);
-	om_buf_free(&in);
-	return status;
+	return decrypt_file(om_office_legacy_decrypt, name, pw, max, out);
 }
 
 /* name: opens with the password into a compound file no longer
