@@ -44,6 +44,8 @@
 
 #define OM_PG_SCHEMA_VERSION 22
 #define OM_PG_MAX_PARAMS 16
+/* seconds a connection attempt may take (conninfo may say otherwise) */
+#define OM_PG_CONNECT_TIMEOUT "5"
 /* the channel of the changes (store.h: om_store_change_counter) */
 #define OM_PG_CHANNEL "omamori_changes"
 /* a safety net only: a notification lost with no reconnect seen (a
@@ -1355,9 +1357,16 @@ static int om_pg_listen(struct om_store_pgsql *s, char **error_r)
 static int om_pgsql_open(const char *conninfo, int flags, long busy_timeout_ms,
 			 struct om_store **store_r, char **error_r)
 {
+	/* a connection attempt (and PQreset's, which keeps these options)
+	   gives up after OM_PG_CONNECT_TIMEOUT seconds unless conninfo says
+	   otherwise: a daemon's loop must not wait out TCP's own timeout
+	   for a database host that drops packets */
+	static const char *const keys[] = { "connect_timeout", "dbname", NULL };
+	const char *values[] = { OM_PG_CONNECT_TIMEOUT, conninfo, NULL };
 	struct om_store_pgsql *s = om_calloc(1, sizeof(*s));
 
-	s->conn = PQconnectdb(conninfo);
+	/* expand_dbname: conninfo's own keywords override the earlier ones */
+	s->conn = PQconnectdbParams(keys, values, 1);
 	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
 		*error_r = om_pg_message("postgresql", s->conn != NULL ?
 					 PQerrorMessage(s->conn) : "out of memory");
