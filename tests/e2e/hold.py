@@ -323,6 +323,14 @@ def kill_9_during_releases_sends_each_once(st):
     at_kill = sum(1 for m in ms if sink(st, m))
     subprocess.run([STACK, "restart-filter", st.dir], env=env, check=True,
                    stdout=subprocess.DEVNULL)
+    # the filter's sockets are up before its recovery has run: holds the
+    # kill left "sending" turn "held" or "sent" a moment later (on
+    # PostgreSQL, later still), so wait for that before releasing again
+    deadline = time.time() + 30
+    while any(state_of(st, h) == "sending" for h in hids) and time.time() < deadline:
+        time.sleep(0.2)
+    check(all(state_of(st, h) != "sending" for h in hids),
+          "still sending 30 s after the restart: %r" % [state_of(st, h) for h in hids])
     for h in hids:
         if state_of(st, h) == "held":
             ctl(st, "hold", "release", h, check=False)
