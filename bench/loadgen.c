@@ -10,6 +10,9 @@
  * request as clamd requires, send the files round-robin from a different
  * start, and record each request's latency.  Prints one line:
  *   requests=N seconds=S rate=R p50_ms=.. p99_ms=.. max_ms=.. errors=E
+ * With LOADGEN_MARK set (scand only), also marked=M: the answers whose
+ * result holds that text (a header scand adds), so a run shows that it
+ * ran with the settings it is named for.
  * The same program drives every side, so the figures are comparable.
  */
 #include "proto/proto.h"
@@ -41,6 +44,8 @@ struct load_run {
 	size_t file_count;
 	uint64_t deadline_ms;	/* time-bounded runs */
 	long count_each;	/* count-bounded runs (lmtp), 0 = by time */
+	const char *mark;	/* LOADGEN_MARK, or NULL */
+	long marked;		/* answers holding it (atomic) */
 };
 
 struct load_thread {
@@ -147,6 +152,9 @@ static int one_scand(int *fd, struct load_run *run, const struct load_file *f)
 		ret = om_proto_read_frame(*fd, 60000, (size_t)1 << 30, &type, &body,
 					  &len, &error) == 1 &&
 			type == OM_MSG_SCAN_RESULT ? 0 : -1;
+	if (ret == 0 && run->mark != NULL &&
+	    memmem(body, len, run->mark, strlen(run->mark)) != NULL)
+		__atomic_add_fetch(&run->marked, 1, __ATOMIC_RELAXED);
 	free(body);
 	free(error);
 	if (ret < 0) {
@@ -402,6 +410,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "loadgen: bad client count or no files\n");
 		return 2;
 	}
+	run.mark = run.kind == LOAD_SCAND || run.kind == LOAD_SCAND_SPAM ?
+		getenv("LOADGEN_MARK") : NULL;
 	load_files(&run, argc - first, argv + first, run.kind == LOAD_LMTP);
 	threads = om_calloc((size_t)clients, sizeof(*threads));
 	start = om_now_ms();
@@ -424,10 +434,13 @@ int main(int argc, char **argv)
 		k += threads[i].lat_count;
 	}
 	qsort(all, total, sizeof(double), cmp_double);
-	printf("requests=%zu seconds=%.2f rate=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f errors=%ld\n",
+	printf("requests=%zu seconds=%.2f rate=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f errors=%ld",
 	       total, (double)(end - start) / 1000.0,
 	       (double)total * 1000.0 / (double)(end - start > 0 ? end - start : 1),
 	       total ? all[total / 2] : 0.0, total ? all[(size_t)((double)total * 0.99)] : 0.0,
 	       total ? all[total - 1] : 0.0, errors);
+	if (run.mark != NULL)
+		printf(" marked=%ld", run.marked);
+	printf("\n");
 	return errors > 0 ? 1 : 0;
 }
