@@ -6,7 +6,8 @@
  * seconds, and at once when a change is notified (PostgreSQL: the store's
  * descriptor is in the event loop), and the snapshot rebuilt only when it
  * changed; rate counters are
- * saved every policyd_save_interval seconds and at exit, never per request.
+ * merged into the store (every host's add up) every policyd_save_interval
+ * seconds and at exit, never per request.
  * A malformed request (no request=, a line without '=', a NUL byte, more
  * than policyd_max_request bytes) is logged and its connection closed with
  * no reply, so Postfix retries and then applies its default action.

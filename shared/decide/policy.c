@@ -44,10 +44,15 @@ struct om_policy_instance {
 	time_t seen;
 };
 
+/* A sender's counts in its current window: every host's as of the last
+   merge plus this host's since (what decides), and this host's since the
+   last merge alone (what the next merge adds to the store). */
 struct om_policy_rate {
 	long long window_start;
 	long long messages;
 	long long recipients;
+	long long unmerged_messages;
+	long long unmerged_recipients;
 	char last_instance[64];
 };
 
@@ -410,16 +415,34 @@ struct om_rate_collect {
 	size_t count;
 };
 
+/* The senders this host counted since the last merge: their increments. */
 static void om_policy_rate_collect(void *context, const char *user, void *value)
 {
 	struct om_rate_collect *c = context;
 	const struct om_policy_rate *rate = value;
 
+	if (rate->unmerged_messages == 0 && rate->unmerged_recipients == 0)
+		return;
 	c->rates[c->count].user = user;
 	c->rates[c->count].window_start = rate->window_start;
-	c->rates[c->count].messages = rate->messages;
-	c->rates[c->count].recipients = rate->recipients;
+	c->rates[c->count].messages = rate->unmerged_messages;
+	c->rates[c->count].recipients = rate->unmerged_recipients;
 	c->count++;
+}
+
+/* A merged counter (every host's): what decides from now on.  No request
+   is answered during the merge, so nothing was counted meanwhile. */
+static void om_policy_rate_merged(void *context, const struct om_store_rate *stored)
+{
+	struct om_policy *policy = context;
+	struct om_policy_rate *rate = om_hash_get(policy->rates, stored->user);
+
+	if (rate == NULL || stored->window_start < rate->window_start)
+		return;
+	rate->window_start = stored->window_start;
+	rate->messages = stored->messages;
+	rate->recipients = stored->recipients;
+	rate->unmerged_messages = rate->unmerged_recipients = 0;
 }
 
 int om_policy_save_rates(struct om_policy *policy, struct om_store *store,
@@ -431,9 +454,10 @@ int om_policy_save_rates(struct om_policy *policy, struct om_store *store,
 	c.rates = om_calloc(om_hash_count(policy->rates) + 1, sizeof(*c.rates));
 	c.count = 0;
 	om_hash_each(policy->rates, om_policy_rate_collect, &c);
-	/* a window longer than a week is refused by the settings */
-	ret = om_store_rates_save(store, c.rates, c.count,
-				  (long long)now - 8 * 86400, error_r);
+	/* a window longer than a week is refused by the settings; on an
+	   error the increments stay unmerged, for the next save */
+	ret = om_store_rates_merge(store, c.rates, c.count, (long long)now - 8 * 86400,
+				   om_policy_rate_merged, policy, error_r);
 	free(c.rates);
 	return ret;
 }
@@ -896,8 +920,11 @@ static int om_policy_rate_exceeded(struct om_policy *policy,
 		om_hash_set(policy->rates, user, rate);
 	}
 	if (rate->window_start != start) {
+		/* a new window (what was not merged of the old one no longer
+		   decides anything) */
 		rate->window_start = start;
 		rate->messages = rate->recipients = 0;
+		rate->unmerged_messages = rate->unmerged_recipients = 0;
 		rate->last_instance[0] = '\0';
 	}
 	new_message = strcmp(rate->last_instance, req->instance) != 0;
@@ -912,10 +939,12 @@ static int om_policy_rate_exceeded(struct om_policy *policy,
 	}
 	if (new_message) {
 		rate->messages++;
+		rate->unmerged_messages++;
 		(void)om_strlcpy(rate->last_instance, req->instance,
 				 sizeof(rate->last_instance));
 	}
 	rate->recipients++;
+	rate->unmerged_recipients++;
 	return 0;
 }
 

@@ -142,7 +142,10 @@ int om_policy_load(struct om_policy *policy, struct om_store *store,
    1 updated, -1 error. */
 int om_policy_refresh(struct om_policy *policy, struct om_store *store,
 		      char **error_r);
-/* Rate counters: restored at start, saved every few seconds and at exit. */
+/* Rate counters: restored at start; merged every few seconds and at exit
+   (this host's increments added to the store's counters, which then hold
+   every host's: om_store_rates_merge); on an error the increments are
+   kept and merged at the next save. */
 int om_policy_load_rates(struct om_policy *policy, struct om_store *store,
 			 char **error_r);
 int om_policy_save_rates(struct om_policy *policy, struct om_store *store,

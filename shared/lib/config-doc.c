@@ -106,7 +106,7 @@ static const struct {
 	{ "policyd_user", "Policyd drops to this user after binding." },
 	{ "policyd_max_request", "Larger policy requests close the connection." },
 	{ "policyd_refresh_interval", "How often policyd looks for store changes." },
-	{ "policyd_save_interval", "How often policyd saves its rate counters." },
+	{ "policyd_save_interval", "How often policyd merges its rate counters into the store (where the counts of every host sharing it add up) and saves its other counts." },
 	{ "policyd_unix_max_connections", "Connections per unix: listener (Postfix's socket)." },
 	{ "policyd_inet_max_connections",
 	  "Connections per inet: listener; at the cap the longest-idle one is "

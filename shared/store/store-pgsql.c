@@ -62,7 +62,7 @@ enum om_pg_stmt {
 	OM_PG_DOM_LIST_ALL,
 	OM_PG_LIST_ADD, OM_PG_LIST_DELETE, OM_PG_LIST_HAS, OM_PG_LIST_COUNT,
 	OM_PG_LIST_ALL, OM_PG_LIST_ONE,
-	OM_PG_RATE_SAVE, OM_PG_RATE_ALL, OM_PG_RATE_EXPIRE,
+	OM_PG_RATE_ADD, OM_PG_RATE_ALL, OM_PG_RATE_EXPIRE,
 	OM_PG_SPAM_TOTALS, OM_PG_SPAM_TOTALS_SET, OM_PG_SPAM_TOKENS,
 	OM_PG_SPAM_TOKEN_SET, OM_PG_SPAM_PRUNE, OM_PG_SPAM_TOKEN_COUNT,
 	OM_PG_SPAM_REVISION_BUMP,
@@ -166,11 +166,21 @@ static const char *const om_pg_text[OM_PG_COUNT] = {
 	[OM_PG_LIST_ONE] =
 		"SELECT scope, kind, entry FROM list_entries WHERE scope = $1 "
 		"ORDER BY scope, kind, entry",
-	[OM_PG_RATE_SAVE] =
+	/* increments: added within the same window, replacing an older
+	   one's counts, dropped for a newer one (om_store_rates_merge) */
+	[OM_PG_RATE_ADD] =
 		"INSERT INTO rate_counters(\"user\", window_start, messages, recipients) "
 		"VALUES ($1, $2, $3, $4) ON CONFLICT(\"user\") DO UPDATE SET "
-		"window_start = excluded.window_start, messages = excluded.messages, "
-		"recipients = excluded.recipients",
+		"messages = CASE WHEN excluded.window_start = rate_counters.window_start "
+		"THEN rate_counters.messages + excluded.messages "
+		"WHEN excluded.window_start > rate_counters.window_start "
+		"THEN excluded.messages ELSE rate_counters.messages END, "
+		"recipients = CASE WHEN excluded.window_start = rate_counters.window_start "
+		"THEN rate_counters.recipients + excluded.recipients "
+		"WHEN excluded.window_start > rate_counters.window_start "
+		"THEN excluded.recipients ELSE rate_counters.recipients END, "
+		"window_start = GREATEST(rate_counters.window_start, excluded.window_start) "
+		"RETURNING \"user\", window_start, messages, recipients",
 	[OM_PG_RATE_ALL] =
 		"SELECT \"user\", window_start, messages, recipients FROM rate_counters",
 	[OM_PG_RATE_EXPIRE] = "DELETE FROM rate_counters WHERE window_start < $1",
@@ -1549,17 +1559,6 @@ static int om_pgsql_list_each(struct om_store *store, const char *scope,
 
 /* ---- rate counters ---- */
 
-static int om_pgsql_rate_put(struct om_store *store, const struct om_store_rate *rate,
-			     char **error_r)
-{
-	return om_pg_changed(om_pg_bind(om_pg(store), OM_PG_RATE_SAVE,
-					"save rate counters", error_r,
-					OM_ARG_TEXT(rate->user),
-					OM_ARG_INT64(rate->window_start),
-					OM_ARG_INT64(rate->messages),
-					OM_ARG_INT64(rate->recipients), OM_ARG_END)) < 0 ?
-		-1 : 0;
-}
 
 static int om_pgsql_rates_expire(struct om_store *store, long long expire_before,
 				 char **error_r)
@@ -1578,6 +1577,20 @@ static void om_pg_rate_row(const PGresult *res, int row, const struct om_pg_read
 		   OM_COL_INT64(&rate.messages), OM_COL_INT64(&rate.recipients),
 		   OM_COL_END);
 	r->cb.rate(r->context, &rate);
+}
+
+static int om_pgsql_rate_add(struct om_store *store, const struct om_store_rate *increment,
+			     om_store_rate_cb *cb, void *context, char **error_r)
+{
+	struct om_pg_reader r = { .cb.rate = cb, .context = context };
+
+	return (int)om_pg_each(om_pg_bind(om_pg(store), OM_PG_RATE_ADD,
+					  "add to rate counters", error_r,
+					  OM_ARG_TEXT(increment->user),
+					  OM_ARG_INT64(increment->window_start),
+					  OM_ARG_INT64(increment->messages),
+					  OM_ARG_INT64(increment->recipients), OM_ARG_END),
+			       om_pg_rate_row, &r);
 }
 
 static int om_pgsql_rates_each(struct om_store *store, om_store_rate_cb *cb,
@@ -3236,7 +3249,7 @@ const struct om_store_backend om_store_backend_pgsql = {
 	.list_count = om_pgsql_list_count,
 	.list_has = om_pgsql_list_has,
 	.list_each = om_pgsql_list_each,
-	.rate_put = om_pgsql_rate_put,
+	.rate_add = om_pgsql_rate_add,
 	.rates_expire = om_pgsql_rates_expire,
 	.rates_each = om_pgsql_rates_each,
 	.spam_totals = om_pgsql_spam_totals,

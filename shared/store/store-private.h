@@ -95,10 +95,12 @@ struct om_store_backend {
 	int (*list_each)(struct om_store *store, const char *scope,
 			 om_store_row_cb *cb, void *context, char **error_r);
 
-	/* Rate counters: put one, drop those of windows started before
-	   expire_before, call cb for each (returns the count). */
-	int (*rate_put)(struct om_store *store, const struct om_store_rate *rate,
-			char **error_r);
+	/* Rate counters: add one increment (om_store_rates_merge says how)
+	   and give the counter as stored now to cb (returns the rows, 1),
+	   drop those of windows started before expire_before, call cb for
+	   each (returns the count). */
+	int (*rate_add)(struct om_store *store, const struct om_store_rate *increment,
+			om_store_rate_cb *cb, void *context, char **error_r);
 	int (*rates_expire)(struct om_store *store, long long expire_before,
 			    char **error_r);
 	int (*rates_each)(struct om_store *store, om_store_rate_cb *cb,

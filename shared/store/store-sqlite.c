@@ -35,7 +35,7 @@ enum om_stmt_id {
 	OM_SQL_LIST_HAS,
 	OM_SQL_LIST_ALL,
 	OM_SQL_LIST_ONE,
-	OM_SQL_RATE_SAVE,
+	OM_SQL_RATE_ADD,
 	OM_SQL_RATE_ALL,
 	OM_SQL_RATE_EXPIRE,
 	OM_SQL_SPAM_TOTALS,
@@ -222,11 +222,21 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_LIST_ONE] =
 		"SELECT scope, kind, entry FROM list_entries WHERE scope = ?1 "
 		"ORDER BY scope, kind, entry",
-	[OM_SQL_RATE_SAVE] =
+	/* increments: added within the same window, replacing an older
+	   one's counts, dropped for a newer one (om_store_rates_merge) */
+	[OM_SQL_RATE_ADD] =
 		"INSERT INTO rate_counters(user, window_start, messages, recipients) "
 		"VALUES (?1, ?2, ?3, ?4) ON CONFLICT(user) DO UPDATE SET "
-		"window_start = excluded.window_start, messages = excluded.messages, "
-		"recipients = excluded.recipients",
+		"messages = CASE WHEN excluded.window_start = rate_counters.window_start "
+		"THEN rate_counters.messages + excluded.messages "
+		"WHEN excluded.window_start > rate_counters.window_start "
+		"THEN excluded.messages ELSE rate_counters.messages END, "
+		"recipients = CASE WHEN excluded.window_start = rate_counters.window_start "
+		"THEN rate_counters.recipients + excluded.recipients "
+		"WHEN excluded.window_start > rate_counters.window_start "
+		"THEN excluded.recipients ELSE rate_counters.recipients END, "
+		"window_start = MAX(rate_counters.window_start, excluded.window_start) "
+		"RETURNING user, window_start, messages, recipients",
 	[OM_SQL_RATE_ALL] =
 		"SELECT user, window_start, messages, recipients FROM rate_counters",
 	[OM_SQL_RATE_EXPIRE] = "DELETE FROM rate_counters WHERE window_start < ?1",
@@ -1646,19 +1656,6 @@ static int om_sqlite_list_each(struct om_store *store, const char *scope,
 
 /* ---- rate counters ---- */
 
-static int om_sqlite_rate_put(struct om_store *store,
-			      const struct om_store_rate *rate, char **error_r)
-{
-	struct om_store_sqlite *s = om_sqlite(store);
-	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_RATE_SAVE,
-					    OM_ARG_TEXT(rate->user),
-					    OM_ARG_INT64(rate->window_start),
-					    OM_ARG_INT64(rate->messages),
-					    OM_ARG_INT64(rate->recipients), OM_ARG_END);
-
-	return om_sqlite_step_write(s, stmt, "save rate counters", error_r) < 0 ?
-		-1 : 0;
-}
 
 static int om_sqlite_rates_expire(struct om_store *store, long long expire_before,
 				  char **error_r)
@@ -1679,6 +1676,23 @@ static void om_sqlite_rate_row(sqlite3_stmt *stmt, const struct om_sqlite_reader
 		       OM_COL_INT64(&rate.messages), OM_COL_INT64(&rate.recipients),
 		       OM_COL_END);
 	r->cb.rate(r->context, &rate);
+}
+
+static int om_sqlite_rate_add(struct om_store *store,
+			      const struct om_store_rate *increment,
+			      om_store_rate_cb *cb, void *context, char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	struct om_sqlite_reader r = { .cb.rate = cb, .context = context };
+
+	return (int)om_sqlite_each(s, om_sqlite_bind(s, OM_SQL_RATE_ADD,
+						     OM_ARG_TEXT(increment->user),
+						     OM_ARG_INT64(increment->window_start),
+						     OM_ARG_INT64(increment->messages),
+						     OM_ARG_INT64(increment->recipients),
+						     OM_ARG_END),
+				   om_sqlite_rate_row, &r, "add to rate counters",
+				   error_r);
 }
 
 static int om_sqlite_rates_each(struct om_store *store, om_store_rate_cb *cb,
@@ -3547,7 +3561,7 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.list_count = om_sqlite_list_count,
 	.list_has = om_sqlite_list_has,
 	.list_each = om_sqlite_list_each,
-	.rate_put = om_sqlite_rate_put,
+	.rate_add = om_sqlite_rate_add,
 	.rates_expire = om_sqlite_rates_expire,
 	.rates_each = om_sqlite_rates_each,
 	.spam_totals = om_sqlite_spam_totals,

@@ -382,23 +382,48 @@ int om_store_list_import(struct om_store *store,
 
 /* ---- rate counters ---- */
 
-static int om_store_rate_put(struct om_store *store, const void *rows,
-			     size_t i, char **error_r)
+/* Keeps a counter as stored now, its user the increment's (the same). */
+static void om_store_rate_now(void *context, const struct om_store_rate *rate)
 {
-	const struct om_store_rate *rate = (const struct om_store_rate *)rows + i;
+	struct om_store_rate *now = context;
 
-	if (om_store_need(rate->user, "rate counter user", error_r) < 0)
-		return -1;
-	return store->backend->rate_put(store, rate, error_r);
+	now->window_start = rate->window_start;
+	now->messages = rate->messages;
+	now->recipients = rate->recipients;
 }
 
-int om_store_rates_save(struct om_store *store,
-			const struct om_store_rate *rates, size_t count,
-			long long expire_before, char **error_r)
+int om_store_rates_merge(struct om_store *store,
+			 const struct om_store_rate *increments, size_t count,
+			 long long expire_before, om_store_rate_cb *cb,
+			 void *context, char **error_r)
 {
-	return om_store_save_batch(store, rates, count, om_store_rate_put,
-				   store->backend->rates_expire, expire_before,
-				   error_r);
+	struct om_store_rate *now = om_calloc(count + 1, sizeof(*now));
+	size_t i;
+	int ret = 0;
+
+	if (store->backend->begin(store, 1, error_r) < 0) {
+		free(now);
+		return -1;
+	}
+	for (i = 0; i < count && ret == 0; i++) {
+		now[i].user = increments[i].user;
+		if (om_store_need(increments[i].user, "rate counter user", error_r) < 0)
+			ret = -1;
+		else if (store->backend->rate_add(store, &increments[i], om_store_rate_now,
+						  &now[i], error_r) != 1) {
+			if (*error_r == NULL)
+				*error_r = om_strdup("rate counter: no row after the merge");
+			ret = -1;
+		}
+	}
+	if (ret == 0 && store->backend->rates_expire(store, expire_before, error_r) < 0)
+		ret = -1;
+	ret = om_store_finish(store, ret, error_r);
+	/* only what was committed reaches the caller */
+	for (i = 0; ret == 0 && i < count; i++)
+		cb(context, &now[i]);
+	free(now);
+	return ret;
 }
 
 int om_store_rates_each(struct om_store *store, om_store_rate_cb *cb,

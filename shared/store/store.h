@@ -99,9 +99,9 @@ int om_store_list_import(struct om_store *store,
 			 const struct om_store_list_row *rows, size_t count,
 			 long max_entries, size_t *failed_row_r, char **error_r);
 
-/* Rate counters of authenticated senders, saved in batches by
-   omamori-policyd (never one write per request) so they survive a
-   restart. */
+/* Rate counters of authenticated senders, merged in batches by each
+   omamori-policyd (never one write per request), so they survive a
+   restart and add up across mail hosts sharing a store. */
 struct om_store_rate {
 	const char *user;
 	long long window_start;
@@ -109,11 +109,18 @@ struct om_store_rate {
 	long long recipients;
 };
 typedef void om_store_rate_cb(void *context, const struct om_store_rate *rate);
-/* Saves count counters in one transaction and drops those whose window
-   started before expire_before.  0 or -1. */
-int om_store_rates_save(struct om_store *store,
-			const struct om_store_rate *rates, size_t count,
-			long long expire_before, char **error_r);
+/* Adds count increments (messages and recipients a host counted since
+   its last merge, in the window starting at window_start) to the stored
+   counters in one transaction: a counter of the same window grows by
+   them, one of an older window is replaced, one of a newer window stays
+   (the increments came too late for it); drops counters whose window
+   started before expire_before.  After the commit, calls cb with each
+   user's counter as now stored (every host's increments).  0 or -1
+   (nothing added: the caller keeps its increments for the next try). */
+int om_store_rates_merge(struct om_store *store,
+			 const struct om_store_rate *increments, size_t count,
+			 long long expire_before, om_store_rate_cb *cb,
+			 void *context, char **error_r);
 /* Calls cb for each saved counter; returns the count or -1. */
 int om_store_rates_each(struct om_store *store, om_store_rate_cb *cb,
 			void *context, char **error_r);

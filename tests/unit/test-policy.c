@@ -158,8 +158,37 @@ static void test_answers(void)
 	       "a number that is no answer defers");
 }
 
+struct stored_rate {
+	const char *user;
+	struct om_store_rate *rate;
+	int found;
+};
+
+static void stored_rate_cb(void *context, const struct om_store_rate *rate)
+{
+	struct stored_rate *s = context;
+
+	if (strcmp(rate->user, s->user) == 0) {
+		*s->rate = *rate;
+		s->rate->user = NULL;
+		s->found = 1;
+	}
+}
+
+/* user's counter in the store: 1 found, 0 not, -1 error */
+static int stored_rate(struct om_store *store, const char *user, struct om_store_rate *rate_r)
+{
+	struct stored_rate s = { user, rate_r, 0 };
+	char *error = NULL;
+	int ret = om_store_rates_each(store, stored_rate_cb, &s, &error);
+
+	free(error);
+	return ret < 0 ? -1 : s.found;
+}
+
 static void test_decisions(struct om_store *store)
 {
+	struct om_store_rate stored;
 	struct om_policy *policy = om_policy_new(), *again;
 	char *error = NULL;
 
@@ -212,6 +241,21 @@ static void test_decisions(struct om_store *store)
 		      "DUNNO") == 0 &&
 	       strncmp(decide(again, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "r6", 0, 1262),
 		       "450 4.7.1", 9) == 0, "restored counters continue the window");
+	/* two mail hosts on one store: policy and again */
+	TAP_OK(strcmp(decide(policy, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "h1", 0, 1320),
+		      "DUNNO") == 0 &&
+	       strcmp(decide(again, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "h2", 0, 1321),
+		      "DUNNO") == 0, "two hosts each accept a message of a new window");
+	TAP_OK(om_policy_save_rates(policy, store, 1322, &error) == 0 &&
+	       om_policy_save_rates(again, store, 1322, &error) == 0 &&
+	       stored_rate(store, "u@example.jp", &stored) == 1 &&
+	       stored.window_start == 1320 && stored.messages == 2 && stored.recipients == 2,
+	       "the store adds both hosts' counts (not the last writer's)");
+	TAP_OK(strncmp(decide(again, "RCPT", "u@example.jp", "x@far.example", "u@example.jp", "h3", 0, 1323),
+		       "450 4.7.1", 9) == 0, "after its merge a host counts the other's messages too");
+	TAP_OK(om_policy_save_rates(again, store, 1324, &error) == 0 &&
+	       stored_rate(store, "u@example.jp", &stored) == 1 && stored.messages == 2,
+	       "a deferred recipient adds nothing");
 	TAP_OK(strcmp(decide(policy, "RCPT", "out@example.jp", "x@far.example", "out@example.jp", "o1", 0, 1300),
 		      "DUNNO") == 0 && strstr(dec.reason, "no outbound_filter") != NULL,
 	       "outbound subscriber, no outbound_filter: DUNNO, not a FILTER to nowhere");

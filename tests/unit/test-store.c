@@ -1322,6 +1322,57 @@ static void test_brake(struct om_store *store)
 	       "a new trip after a lift, with a new alert to send");
 }
 
+/* What a merge hands back, as "user=window/messages/recipients ". */
+struct rates_seen {
+	char text[256];
+};
+
+static void rates_cb(void *context, const struct om_store_rate *rate)
+{
+	struct rates_seen *seen = context;
+	size_t len = strlen(seen->text);
+
+	snprintf(seen->text + len, sizeof(seen->text) - len, "%s=%lld/%lld/%lld ",
+		 rate->user, rate->window_start, rate->messages, rate->recipients);
+}
+
+/* Two hosts' increments add up; an old window's come too late; a new
+   window's replace; expired windows go. */
+static void test_rates(struct om_store *store)
+{
+	const struct om_store_rate host_a[] = {
+		{ "s1@example.jp", 3600, 2, 5 }, { "s2@example.jp", 3600, 1, 1 },
+	};
+	const struct om_store_rate host_b[] = { { "s1@example.jp", 3600, 3, 3 } };
+	const struct om_store_rate late[] = { { "s1@example.jp", 0, 9, 9 } };
+	const struct om_store_rate next[] = { { "s1@example.jp", 7200, 1, 4 } };
+	struct rates_seen seen;
+	char *error = NULL;
+
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_rates_merge(store, host_a, 2, 0, rates_cb, &seen, &error) == 0 &&
+	       strcmp(seen.text, "s1@example.jp=3600/2/5 s2@example.jp=3600/1/1 ") == 0,
+	       "rate counters: a first merge stores the increments: %s", seen.text);
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_rates_merge(store, host_b, 1, 0, rates_cb, &seen, &error) == 0 &&
+	       strcmp(seen.text, "s1@example.jp=3600/5/8 ") == 0,
+	       "another host's increments of the same window are added: %s", seen.text);
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_rates_merge(store, late, 1, 0, rates_cb, &seen, &error) == 0 &&
+	       strcmp(seen.text, "s1@example.jp=3600/5/8 ") == 0,
+	       "increments of an older window change nothing: %s", seen.text);
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_rates_merge(store, next, 1, 3600, rates_cb, &seen, &error) == 0 &&
+	       strcmp(seen.text, "s1@example.jp=7200/1/4 ") == 0,
+	       "a newer window's replace the counts: %s", seen.text);
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_rates_merge(store, NULL, 0, 7200, rates_cb, &seen, &error) == 0 &&
+	       om_store_rates_each(store, rates_cb, &seen, &error) == 1 &&
+	       strcmp(seen.text, "s1@example.jp=7200/1/4 ") == 0,
+	       "windows started before the expiry are dropped: %s", seen.text);
+	free(error);
+}
+
 static void test_outbound(struct om_store *store)
 {
 	struct om_store_outbound m = { "4abcQID", "00ff", "alice@example.jp", 2, 1000 };
@@ -1824,6 +1875,7 @@ int main(void)
 	test_portal(store);
 	test_admin_holds(store);
 	test_brake(store);
+	test_rates(store);
 	test_audit(store);
 	test_admins(store);
 	test_groups(store);
