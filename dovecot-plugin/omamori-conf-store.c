@@ -57,7 +57,7 @@ int omamori_conf_store_get(struct omamori_conf_store *cs, const char *path,
 
 	if (omamori_conf_store_load(cs, path, error_r) < 0)
 		return -1;
-	if (cs->store == NULL &&
+	if (store_r != NULL && cs->store == NULL &&
 	    om_store_open(cs->config->store_path, 0,
 			  cs->config->store_busy_timeout_ms, &cs->store,
 			  &error) < 0) {
@@ -66,6 +66,7 @@ int omamori_conf_store_get(struct omamori_conf_store *cs, const char *path,
 		return -1;
 	}
 	*config_r = cs->config;
-	*store_r = cs->store;
+	if (store_r != NULL)
+		*store_r = cs->store;
 	return 0;
 }

@@ -25,7 +25,9 @@ struct omamori_conf_store {
 /* The configuration at path and an open store: loaded on first use, and
    loaded again (the store reopened) when path names another file or the
    file has changed since.  0, or -1 with *error_r (data stack): the file
-   unreadable or invalid, the store not there. */
+   unreadable or invalid, the store not there.  store_r NULL: the
+   configuration alone (what needs no store, such as learning through
+   scand, works while the store cannot be reached). */
 int omamori_conf_store_get(struct omamori_conf_store *cs, const char *path,
 			   const struct om_config **config_r,
 			   struct om_store **store_r, const char **error_r);

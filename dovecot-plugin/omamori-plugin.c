@@ -402,7 +402,9 @@ static void omamori_learn(struct mail *mail, struct omamori_user *ouser, bool sp
 	const char *error;
 	int ret;
 
-	if (omamori_context_get(ouser, &config, &store, &error) < 0) {
+	/* scand learns (and keeps what it learned until its store takes
+	   it): only the configuration is needed here, not the store */
+	if (omamori_context_get(ouser, &config, NULL, &error) < 0) {
 		i_error("omamori: cannot learn: %s", str_sanitize(error, 300));
 		return;
 	}
@@ -423,8 +425,13 @@ static void omamori_learn(struct mail *mail, struct omamori_user *ouser, bool sp
 	   (learn-allow-sender); a release through doveadm (omamori-web,
 	   omamorictl quarantine) does only what its button said: "release"
 	   learns, "release and allow" also allows, in the quarantine layer */
-	if (!spam && strcmp(user->service, "imap") == 0)
-		omamori_allow_sender(mail, store, config, user->username);
+	if (!spam && strcmp(user->service, "imap") == 0) {
+		if (omamori_context_get(ouser, &config, &store, &error) < 0)
+			i_error("omamori: sender not allow-listed: %s",
+				str_sanitize(error, 300));
+		else
+			omamori_allow_sender(mail, store, config, user->username);
+	}
 }
 
 /* What a transaction that copies into or out of Quarantine/Junk will
@@ -460,13 +467,12 @@ static int omamori_copy(struct mail_save_context *ctx, struct mail *mail)
 	struct omamori_user *ouser = omamori_user_get(t->box->storage->user);
 	struct omamori_transaction *ot = OMAMORI_TRANSACTION_CONTEXT(t);
 	const struct om_config *config;
-	struct om_store *store;
 	const char *error;
 
 	if (mbox->super.copy(ctx, mail) < 0)
 		return -1;
 	if (ot == NULL || ot->learning != OMAMORI_LEARN_NONE || ouser == NULL ||
-	    omamori_context_get(ouser, &config, &store, &error) < 0)
+	    omamori_context_get(ouser, &config, NULL, &error) < 0)
 		return 0;
 	ot->learning = omamori_learning_of(mail->box, t->box, config);
 	return 0;

@@ -5,9 +5,10 @@
  * an in-memory snapshot of the settings and lists, reloaded when the
  * store's configuration revision moves - asked only when the store's
  * change counter moved (SQLite's data_version, PostgreSQL's
- * notifications), so a scan with nothing changed costs no store read; the
- * classifier is shared
- * (classifier.c).
+ * notifications), so a scan with nothing changed costs no store read.
+ * While the store cannot be read (PostgreSQL away), a worker holding a
+ * snapshot scans with it and asks the store again once a second.  The
+ * classifier is shared (classifier.c).
  */
 #include "scand.h"
 #include "lib/daemon.h"
@@ -42,6 +43,9 @@ struct scand_worker {
 	/* om_store_change_counter() when the snapshot was last brought up to
 	   date (-1: never) */
 	long long counter;
+	/* when the store last failed to refresh a snapshot we kept (0: it
+	   answers): asked again SCAND_STORE_RETRY_SECONDS later */
+	time_t store_failed;
 	/* the site's key sealing administrators' report copies */
 	unsigned char report_key[OM_REPORT_KEY_LEN];
 	/* omamori's own DKIM and DMARC (issue 15): a resolver and the
@@ -132,11 +136,36 @@ static int scand_worker_store(struct scand_worker *w, char **error_r)
 	return 0;
 }
 
-/* The worker's snapshot, fresh.  0 or -1. */
+/* A store that cannot be read (PostgreSQL away, issue 21) while the worker
+   holds a snapshot: the snapshot keeps deciding, and the store is asked
+   again at most once a second (a reconnect may take connect_timeout).
+   1 when the snapshot is to be used as it is. */
+#define SCAND_STORE_RETRY_SECONDS 1
+static int scand_worker_keep_snapshot(struct scand_worker *w, const char *error)
+{
+	time_t now = time(NULL);
+
+	if (w->snap == NULL || w->store == NULL)
+		return 0;
+	if (error == NULL)
+		return w->store_failed != 0 &&
+			now - w->store_failed < SCAND_STORE_RETRY_SECONDS;
+	if (w->store_failed == 0)
+		om_log_warn("worker %u: the store cannot be read (%s): scanning with "
+			    "the settings and lists read before", w->id, error);
+	w->store_failed = now;
+	w->counter = -1;
+	return 1;
+}
+
+/* The worker's snapshot, fresh (or, while the store cannot be read, the
+   last one).  0 or -1. */
 static int scand_worker_snapshot(struct scand_worker *w, char **error_r)
 {
 	long long counter;
 
+	if (scand_worker_keep_snapshot(w, NULL))
+		return 0;
 	if (scand_worker_store(w, error_r) < 0)
 		return -1;
 	/* read before the snapshot: a change committed meanwhile moves it
@@ -157,10 +186,17 @@ static int scand_worker_snapshot(struct scand_worker *w, char **error_r)
 		scand_audit_cache_clear(w->audit);
 		/* fall through */
 	case 0:
+		if (w->store_failed != 0)
+			om_log_info("worker %u: the store answers again", w->id);
+		w->store_failed = 0;
 		w->counter = counter;
 		return 0;
 	default:
 		break;
+	}
+	if (scand_worker_keep_snapshot(w, *error_r)) {
+		om_free(error_r);
+		return 0;
 	}
 fail:
 	/* a store that failed once is reopened next time */

@@ -141,6 +141,28 @@ class PgServer:
         self.stop()
 
 
+def outage(d, pause):
+    """Stops (pause) or starts again (resume) the server tests/stack
+    started in d, keeping its data, port and options."""
+    server = PgServer(d)
+    server.dir = d
+    with open(os.path.join(d, "port")) as f:
+        server.port = int(f.read())
+    data = os.path.join(d, "data")
+    if pause:
+        p = server._run([os.path.join(server.bindir, "pg_ctl"), "-D", data, "-m",
+                         "immediate", "-w", "stop"])
+    else:
+        opts = ("-h 127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=off "
+                "-c full_page_writes=off -c max_connections=300" % (server.port, d))
+        p = server._run([os.path.join(server.bindir, "pg_ctl"), "-D", data, "-w",
+                         "-t", "30", "-l", os.path.join(d, "log"), "-o", opts, "start"])
+    if p.returncode != 0:
+        sys.stderr.write("pg.py: %s: %s\n" % ("pause" if pause else "resume", p.stdout))
+        return 1
+    return 0
+
+
 def main(argv):
     if len(argv) == 2 and argv[0] == "start":
         # tests/stack: the server outlives this program; its port in DIR/port
@@ -167,8 +189,14 @@ def main(argv):
             shutil.copy(log, os.path.join(os.path.dirname(d), "log", "pg.log"))
         shutil.rmtree(d, ignore_errors=True)
         return 0
+    if len(argv) == 2 and argv[0] in ("pause", "resume"):
+        # an outage (tests/e2e/pg_outage.py): the server of DIR stopped
+        # at once, as a crash would, its data kept; then started again on
+        # its port
+        return outage(os.path.abspath(argv[1]), argv[0] == "pause")
     if len(argv) < 3 or argv[0] != "run" or argv[1] != "--":
-        sys.stderr.write("usage: tests/pg.py run -- CMD [ARGS...] | start DIR | stop DIR\n")
+        sys.stderr.write("usage: tests/pg.py run -- CMD [ARGS...] | start DIR | stop DIR | "
+                         "pause DIR | resume DIR\n")
         return 2
     with PgServer() as pg:
         env = dict(os.environ, OMAMORI_PG=pg.conninfo)
