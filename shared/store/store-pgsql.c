@@ -52,6 +52,8 @@
    write whose NOTIFY failed after its commit) is caught by comparing the
    revisions this often */
 #define OM_PG_RECHECK_SECONDS 60
+/* rows of `omamorictl list import` bound to one statement */
+#define OM_PG_IMPORT_BATCH 5000
 
 enum om_pg_stmt {
 	OM_PG_BEGIN_READ, OM_PG_BEGIN, OM_PG_WRITE_LOCK, OM_PG_COMMIT, OM_PG_ROLLBACK,
@@ -61,7 +63,8 @@ enum om_pg_stmt {
 	OM_PG_DOM_SET, OM_PG_DOM_GET, OM_PG_DOM_DELETE, OM_PG_DOM_LIST_ONE,
 	OM_PG_DOM_LIST_ALL,
 	OM_PG_LIST_ADD, OM_PG_LIST_DELETE, OM_PG_LIST_HAS, OM_PG_LIST_COUNT,
-	OM_PG_LIST_ALL, OM_PG_LIST_ONE,
+	OM_PG_LIST_ALL, OM_PG_LIST_ONE, OM_PG_LIST_IMPORT_OVER, OM_PG_LIST_IMPORT,
+	OM_PG_LIST_IMPORT_OWNER, OM_PG_LIST_IMPORT_CHANGES,
 	OM_PG_RATE_ADD, OM_PG_RATE_ALL, OM_PG_RATE_EXPIRE,
 	OM_PG_SPAM_TOTALS, OM_PG_SPAM_TOTALS_SET, OM_PG_SPAM_TOKENS,
 	OM_PG_SPAM_TOKEN_SET, OM_PG_SPAM_PRUNE, OM_PG_SPAM_TOKEN_COUNT,
@@ -166,6 +169,41 @@ static const char *const om_pg_text[OM_PG_COUNT] = {
 	[OM_PG_LIST_ONE] =
 		"SELECT scope, kind, entry FROM list_entries WHERE scope = $1 "
 		"ORDER BY scope, kind, entry",
+	/* an import's batch, in arrays ($1 scopes, $2 kinds, $3 entries, $4
+	   limited): its first limited row whose entry is new to its list and
+	   takes the list over $5, with the list's count before it */
+	[OM_PG_LIST_IMPORT_OVER] =
+		"WITH b AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], "
+		"$4::boolean[]) WITH ORDINALITY AS b(scope, kind, entry, limited, n)), "
+		"fresh AS (SELECT DISTINCT ON (scope, kind, entry) scope, kind, limited, n "
+		"FROM b WHERE NOT EXISTS (SELECT 1 FROM list_entries e WHERE "
+		"e.scope = b.scope AND e.kind = b.kind AND e.entry = b.entry) "
+		"ORDER BY scope, kind, entry, n), "
+		"ranked AS (SELECT scope, kind, limited, n, row_number() OVER "
+		"(PARTITION BY scope, kind ORDER BY n) AS k FROM fresh), "
+		"have AS (SELECT e.scope, e.kind, count(*) AS c FROM list_entries e "
+		"WHERE (e.scope, e.kind) IN (SELECT scope, kind FROM ranked WHERE limited) "
+		"GROUP BY e.scope, e.kind) "
+		"SELECT r.n - 1, coalesce(h.c, 0) + r.k - 1 FROM ranked r LEFT JOIN have h "
+		"ON h.scope = r.scope AND h.kind = r.kind "
+		"WHERE r.limited AND coalesce(h.c, 0) + r.k > $5::bigint ORDER BY r.n LIMIT 1",
+	/* an import's batch in one statement; a duplicate row once */
+	[OM_PG_LIST_IMPORT] =
+		"INSERT INTO list_entries(scope, kind, entry, updated) "
+		"SELECT DISTINCT ON (scope, kind, entry) scope, kind, entry, $4::bigint "
+		"FROM unnest($1::text[], $2::text[], $3::text[]) AS t(scope, kind, entry) "
+		"ON CONFLICT(scope, kind, entry) DO UPDATE SET updated = excluded.updated",
+	/* may this connection turn list_entries' trigger off (its owner)? */
+	[OM_PG_LIST_IMPORT_OWNER] =
+		"SELECT pg_has_role(relowner, 'USAGE')::int FROM pg_class "
+		"WHERE oid = 'list_entries'::regclass",
+	/* what list_entries_change does for each row, once for a batch: one
+	   "config" revision, and the change log's row of every scope ($1) */
+	[OM_PG_LIST_IMPORT_CHANGES] =
+		"WITH rev AS (UPDATE revisions SET value = value + 1 WHERE name = 'config' "
+		"RETURNING value) INSERT INTO changes(scope, seq) "
+		"SELECT DISTINCT u.scope, rev.value FROM unnest($1::text[]) AS u(scope), rev "
+		"ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq",
 	/* increments: added within the same window, replacing an older
 	   one's counts, dropped for a newer one (om_store_rates_merge) */
 	[OM_PG_RATE_ADD] =
@@ -1513,6 +1551,139 @@ static int om_pgsql_list_put(struct om_store *store, const char *scope,
 					error_r, OM_ARG_TEXT(scope), OM_ARG_TEXT(kind),
 					OM_ARG_TEXT(entry), OM_ARG_INT64(time(NULL)),
 					OM_ARG_END)) < 0 ? -1 : 0;
+}
+
+/* Appends value to b as an element of an array literal: always quoted,
+   so that no value reads as NULL. */
+static void om_pg_array_item(struct om_buf *b, const char *value)
+{
+	const char *p;
+
+	om_buf_append_str(b, b->len > 1 ? ",\"" : "\"");
+	for (p = value; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			om_buf_append(b, "\\", 1);
+		om_buf_append(b, p, 1);
+	}
+	om_buf_append(b, "\"", 1);
+}
+
+/* One batch of an import: the arrays of rows[0..count) bound to one
+   limit check (when a row is limited) and one INSERT (bulk: the trigger
+   is off, and its work done once for the batch).  0, 1 (*over_r,
+   *before_r: the row over its limit, relative to rows) or -1. */
+static int om_pg_import_batch(struct om_store_pgsql *s,
+			      const struct om_store_list_row *rows, size_t count,
+			      long max_entries, int bulk, size_t *over_r,
+			      long *before_r, char **error_r)
+{
+	struct om_buf a[4];
+	PGresult *res;
+	size_t i;
+	int limited = 0, ret = 0;
+
+	for (i = 0; i < 4; i++) {
+		om_buf_init(&a[i]);
+		om_buf_append(&a[i], "{", 1);
+	}
+	for (i = 0; i < count; i++) {
+		om_pg_array_item(&a[0], rows[i].scope);
+		om_pg_array_item(&a[1], rows[i].kind);
+		om_pg_array_item(&a[2], rows[i].entry);
+		om_buf_append_str(&a[3], i > 0 ? (rows[i].limited ? ",t" : ",f") :
+				  (rows[i].limited ? "t" : "f"));
+		limited |= rows[i].limited;
+	}
+	for (i = 0; i < 4; i++)
+		om_buf_append(&a[i], "}", 1);
+	if (limited && max_entries > 0) {
+		res = om_pg_bind(s, OM_PG_LIST_IMPORT_OVER, "check an import's limits",
+				 error_r, OM_ARG_TEXT(a[0].data), OM_ARG_TEXT(a[1].data),
+				 OM_ARG_TEXT(a[2].data), OM_ARG_TEXT(a[3].data),
+				 OM_ARG_INT64(max_entries), OM_ARG_END);
+		if (res == NULL) {
+			ret = -1;
+		} else if (PQntuples(res) > 0) {
+			*over_r = (size_t)om_pg_int(res, 0, 0);
+			*before_r = (long)om_pg_int(res, 0, 1);
+			ret = 1;
+		}
+		PQclear(res);
+	}
+	if (ret == 0 && om_pg_changed(om_pg_bind(s, OM_PG_LIST_IMPORT, "import list entries",
+						 error_r, OM_ARG_TEXT(a[0].data),
+						 OM_ARG_TEXT(a[1].data),
+						 OM_ARG_TEXT(a[2].data),
+						 OM_ARG_INT64(time(NULL)),
+						 OM_ARG_END)) < 0)
+		ret = -1;
+	if (ret == 0 && bulk &&
+	    om_pg_changed(om_pg_bind(s, OM_PG_LIST_IMPORT_CHANGES, "record an import's changes",
+				     error_r, OM_ARG_TEXT(a[0].data), OM_ARG_END)) < 0)
+		ret = -1;
+	for (i = 0; i < 4; i++)
+		om_buf_free(&a[i]);
+	return ret;
+}
+
+/* 1 when list_entries' row trigger may be turned off for an import (this
+   connection owns the table, as omamorictl init made it), 0, -1. */
+static int om_pg_import_bulk(struct om_store_pgsql *s, char **error_r)
+{
+	long long owner;
+
+	if (om_pg_number(om_pg_bind(s, OM_PG_LIST_IMPORT_OWNER, "look at list_entries' owner",
+				    error_r, OM_ARG_END), &owner) < 0)
+		return -1;
+	if (owner == 0)
+		return 0;
+	return om_pg_exec_text(s, "ALTER TABLE list_entries DISABLE TRIGGER list_entries_change",
+			       "turn the list trigger off for an import", error_r) < 0 ? -1 : 1;
+}
+
+/* An import in batches of OM_PG_IMPORT_BATCH rows (a round trip or three
+   each instead of two to four a row), then one notification: the scope
+   when every row has the same one, else "*" (listeners read the change
+   log, not the payload).  The row trigger would bump the "config"
+   revision once a row, and PostgreSQL's updates of one row in one
+   transaction grow slower with each (20 000 rows: 24 s in the trigger
+   alone); so, where this connection may, the import turns it off inside
+   its transaction (ALTER TABLE takes list_entries' exclusive lock until
+   the commit: readers wait for the import, doc/store.md) and does its
+   work once a batch.  A rolled back import rolls that back too. */
+static int om_pgsql_list_import(struct om_store *store,
+				const struct om_store_list_row *rows, size_t count,
+				long max_entries, size_t *over_r, long *before_r,
+				char **error_r)
+{
+	struct om_store_pgsql *s = om_pg(store);
+	const char *scope = count > 0 ? rows[0].scope : NULL;
+	size_t start, n;
+	int ret, bulk;
+
+	if (count == 0)
+		return 0;
+	if ((bulk = om_pg_import_bulk(s, error_r)) < 0)
+		return -1;
+	for (start = 0; start < count; start += n) {
+		n = count - start < OM_PG_IMPORT_BATCH ? count - start : OM_PG_IMPORT_BATCH;
+		ret = om_pg_import_batch(s, rows + start, n, max_entries, bulk, over_r,
+					 before_r, error_r);
+		if (ret == 1)
+			*over_r += start;
+		if (ret != 0)
+			return ret;
+	}
+	if (bulk && om_pg_exec_text(s, "ALTER TABLE list_entries ENABLE TRIGGER list_entries_change",
+				    "turn the list trigger on again", error_r) < 0)
+		return -1;
+	for (start = 1; start < count; start++) {
+		if (strcmp(rows[start].scope, scope) != 0) {
+			scope = "*";
+			break;
+		}
+	}
+	return om_pg_notify(s, OM_PG_LIST_ADD, scope, error_r);
 }
 
 static int om_pgsql_list_remove(struct om_store *store, const char *scope,
@@ -3247,6 +3418,7 @@ const struct om_store_backend om_store_backend_pgsql = {
 	.list_put = om_pgsql_list_put,
 	.list_remove = om_pgsql_list_remove,
 	.list_count = om_pgsql_list_count,
+	.list_import = om_pgsql_list_import,
 	.list_has = om_pgsql_list_has,
 	.list_each = om_pgsql_list_each,
 	.rate_add = om_pgsql_rate_add,

@@ -90,6 +90,16 @@ struct om_store_backend {
 			   const char *kind, const char *entry, char **error_r);
 	long (*list_count)(struct om_store *store, const char *scope,
 			   const char *kind, char **error_r);
+	/* Optional (NULL: the dispatcher puts an import's rows one by one):
+	   puts rows[0..count) (arguments checked) in the open transaction,
+	   in few statements.  A limited row whose entry is new to its list
+	   may not take the list over max_entries (> 0); such a row stops it:
+	   1 with *over_r its index and *before_r its list's count before it
+	   (what is written then is rolled back by the caller); 0 or -1. */
+	int (*list_import)(struct om_store *store,
+			   const struct om_store_list_row *rows, size_t count,
+			   long max_entries, size_t *over_r, long *before_r,
+			   char **error_r);
 	int (*list_has)(struct om_store *store, const char *scope,
 			const char *kind, const char *entry, char **error_r);
 	int (*list_each)(struct om_store *store, const char *scope,

@@ -362,6 +362,41 @@ static int om_store_list_import_row(struct om_store *store,
 				   max_entries, error_r);
 }
 
+/* An import through the backend's batches: the rows before the first
+   malformed one go in; then the first row over its limit, or else the
+   malformed one, is the one at fault, as row by row.  0 or -1. */
+static int om_store_list_import_batched(struct om_store *store,
+					const struct om_store_list_row *rows,
+					size_t count, long max_entries,
+					size_t *failed_row_r, char **error_r)
+{
+	size_t valid, over;
+	long before;
+	char *error = NULL;
+	int ret;
+
+	for (valid = 0; valid < count; valid++) {
+		if (om_store_list_args(rows[valid].scope, rows[valid].kind, &error) < 0 ||
+		    om_store_need(rows[valid].entry, "list entry", &error) < 0)
+			break;
+	}
+	ret = store->backend->list_import(store, rows, valid, max_entries, &over,
+					  &before, error_r);
+	if (ret == 1) {
+		*failed_row_r = over;
+		free(error);
+		return om_store_list_limit(rows[over].scope, rows[over].kind, before,
+					   before + 1, max_entries, error_r);
+	}
+	if (ret < 0 || valid == count) {
+		free(error);
+		return ret;
+	}
+	*failed_row_r = valid;
+	*error_r = error;
+	return -1;
+}
+
 int om_store_list_import(struct om_store *store,
 			 const struct om_store_list_row *rows, size_t count,
 			 long max_entries, size_t *failed_row_r, char **error_r)
@@ -372,7 +407,10 @@ int om_store_list_import(struct om_store *store,
 	*failed_row_r = count;
 	if (store->backend->begin(store, 1, error_r) < 0)
 		return -1;
-	for (i = 0; i < count && ret == 0; i++) {
+	if (store->backend->list_import != NULL)
+		ret = om_store_list_import_batched(store, rows, count, max_entries,
+						   failed_row_r, error_r);
+	for (i = 0; store->backend->list_import == NULL && i < count && ret == 0; i++) {
 		ret = om_store_list_import_row(store, &rows[i], max_entries, error_r);
 		if (ret < 0)
 			*failed_row_r = i;

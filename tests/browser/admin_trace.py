@@ -16,7 +16,6 @@ under tests/browser/screenshots/ (admin-trace-*).  Run with
 /usr/bin/python3.  TAP."""
 import os
 import re
-import sqlite3
 import sys
 import time
 import urllib.parse
@@ -90,13 +89,10 @@ def a_spam_is_quarantined_then_released(st):
         time.sleep(1)
     # a row of example.org with the same Message-ID (the stack has one
     # mail domain): neither domain's page may show the other's
-    db = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"), timeout=10)
-    db.execute("INSERT INTO events(at, domain, direction, sender, recipient, message_id, "
-               "subject, queue_id, step, result, detail) VALUES (?, 'example.org', 1, "
-               "'bounce@mailer.example', 'jiro@example.org', ?, 'theirs', 'QORG', "
-               "'scan', 'spam', ?)", (int(time.time()), state["mid"][1:-1], ORG_SECRET))
-    db.commit()
-    db.close()
+    st.sql("INSERT INTO events(at, domain, direction, sender, recipient, message_id, "
+           "subject, queue_id, step, result, detail) VALUES (?, 'example.org', 1, "
+           "'bounce@mailer.example', 'jiro@example.org', ?, 'theirs', 'QORG', "
+           "'scan', 'spam', ?)", (int(time.time()), state["mid"][1:-1], ORG_SECRET))
 
 
 @tap.case

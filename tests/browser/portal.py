@@ -28,7 +28,6 @@ import email.policy
 import os
 import re
 import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -139,13 +138,11 @@ def enter_code(code, name):
 
 
 def views(st, m):
-    db = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"))
-    try:
-        return [r[0] for r in db.execute(
-            "SELECT v.what FROM portal_views v JOIN portal_messages p ON p.id = v.id "
-            "WHERE p.subject LIKE ? ORDER BY v.at, v.rowid", ("%%%s%%" % m,))]
-    finally:
-        db.close()
+    # the order of insertion: SQLite's rowid, PostgreSQL's identity column
+    order = "v.seq" if getattr(st, "STORE", "sqlite") == "postgresql" else "v.rowid"
+    return [r[0] for r in st.sql(
+        "SELECT v.what FROM portal_views v JOIN portal_messages p ON p.id = v.id "
+        "WHERE p.subject LIKE ? ORDER BY v.at, " + order, ("%%%s%%" % m,))]
 
 
 @tap.case
@@ -216,12 +213,8 @@ def html_body_is_shown_without_script_or_image(st):
 
 
 def code_row(st, rcpt):
-    db = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"))
-    try:
-        return db.execute("SELECT id, code FROM portal_codes WHERE recipient = ?",
-                          (rcpt,)).fetchone()
-    finally:
-        db.close()
+    rows = st.sql("SELECT id, code FROM portal_codes WHERE recipient = ?", (rcpt,))
+    return rows[0] if rows else None
 
 
 @tap.case

@@ -11,7 +11,6 @@ is refused; a malformed month shows last month with a note.  Screenshots
 under tests/browser/screenshots/ (report-*).  Run with /usr/bin/python3.
 TAP."""
 import os
-import sqlite3
 import sys
 import time
 
@@ -119,12 +118,9 @@ def prepare(st):
                      "evil.example"))
     rows.append((local(2026, 11, 12, 12), "example.org", 1, "v@bad.example", "scan",
                  "virus", "virus " + ORG_VIRUS))
-    db = sqlite3.connect(st.conf_value("store_path").split(":", 1)[-1], timeout=10)
-    db.executemany("INSERT INTO events(at, domain, direction, sender, recipient, message_id, "
-                   "subject, queue_id, step, result, detail) "
-                   "VALUES (?, ?, ?, ?, 'alice@example.test', '', '', '', ?, ?, ?)", rows)
-    db.commit()
-    db.close()
+    st.sql_many("INSERT INTO events(at, domain, direction, sender, recipient, message_id, "
+                "subject, queue_id, step, result, detail) "
+                "VALUES (?, ?, ?, ?, 'alice@example.test', '', '', '', ?, ?, ?)", rows)
 
 
 if __name__ == "__main__":

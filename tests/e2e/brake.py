@@ -13,7 +13,6 @@ as it reads them at every start) has a busy hour, sends the same burst and
 is not braked.  TAP output."""
 import os
 import re
-import sqlite3
 import sys
 import time
 import uuid
@@ -83,11 +82,8 @@ def seed_history(st):
     into the store as policyd itself saves finished hours, then policyd
     restarted so that it reads the peaks (it does at every start)."""
     hour = int(time.time()) // 3600 * 3600 - 7200
-    con = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"))
-    con.execute("INSERT INTO sender_history(login, hour, messages, recipients) "
-                "VALUES (?, ?, 40, 40)", (BUSY, hour))
-    con.commit()
-    con.close()
+    st.sql("INSERT INTO sender_history(login, hour, messages, recipients) "
+           "VALUES (?, ?, 40, 40)", (BUSY, hour))
     st.restart_policyd()
 
 

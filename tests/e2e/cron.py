@@ -10,7 +10,6 @@ days ago.  Nobody logs in over IMAP (that would expunge too, through the
 plugin): what is left is read with doveadm, as an administrator would."""
 import os
 import smtplib
-import sqlite3
 import subprocess
 import sys
 import time
@@ -74,26 +73,15 @@ def age(st, user, marker, days, box="Quarantine"):
     # and the row the delivery plugin wrote for it (what digests and
     # omamori-web list), by the test's own hands on the store file
     if box == "Quarantine":
-        db = sqlite3.connect(st.conf_value("store_path").split(":", 1)[-1], timeout=10)
-        try:
-            with db:
-                db.execute("UPDATE quarantine SET received = ? WHERE mailbox = ? "
-                           "AND subject = ?", (int(when), user, "offer " + marker))
-        finally:
-            db.close()
+        st.sql("UPDATE quarantine SET received = ? WHERE mailbox = ? AND subject = ?",
+               (int(when), user, "offer " + marker))
 
 
 def listed(st, user):
     """The subjects of user's quarantine rows in the store, read as they
     are (not through `omamorictl quarantine list`, which would also drop
     rows of mail gone from the folder)."""
-    db = sqlite3.connect("file:%s?mode=ro" % st.conf_value("store_path").split(":", 1)[-1],
-                         uri=True, timeout=10)
-    try:
-        return {r[0] for r in db.execute("SELECT subject FROM quarantine WHERE mailbox = ?",
-                                         (user,))}
-    finally:
-        db.close()
+    return {r[0] for r in st.sql("SELECT subject FROM quarantine WHERE mailbox = ?", (user,))}
 
 
 def cron(st, *args, conf=None):

@@ -14,7 +14,6 @@ carol (digest-known-senders on): mail from an address she has written to
 15:00.  TAP."""
 import os
 import re
-import sqlite3
 import sys
 import time
 
@@ -141,15 +140,10 @@ def prepare(st):
         s.sendmail(CAROL, [FRIEND], b"From: <carol@example.test>\r\nSubject: hi\r\n\r\nhi\r\n")
     # (every policyd_save_interval, 5 s by default): wait until it is saved,
     # reading the store as it is, never writing it
-    store = st.conf_value("store_path").split(":", 1)[-1]
     deadline = time.time() + 30
     while True:
-        db = sqlite3.connect("file:%s?mode=ro" % store, uri=True, timeout=10)
-        try:
-            known = db.execute("SELECT count(*) FROM correspondents WHERE mailbox = ? "
-                               "AND address = ?", (CAROL, FRIEND)).fetchone()[0]
-        finally:
-            db.close()
+        known = st.sql("SELECT count(*) FROM correspondents WHERE mailbox = ? "
+                       "AND address = ?", (CAROL, FRIEND))[0][0]
         if known:
             break
         check(time.time() < deadline, "policyd never saved carol's correspondent")

@@ -25,7 +25,6 @@ import io
 import json
 import os
 import smtplib
-import sqlite3
 import sys
 import time
 import uuid
@@ -244,20 +243,16 @@ def billing_counts_the_days_a_domain_default_applied(st):
     day = 86400
     # today's value, as an administrator sets it (recorded now) ...
     st.ctl("domain", "set", "bill3.example", "spam", "on")
-    db = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"), timeout=10)
     # ... and when it was first set, last month
-    db.execute("INSERT INTO change_log(at, who, domain, what, old, new) VALUES "
-               "(?, 'alice@bill3.example', 'bill3.example', 'setting spam', '', 'on')",
-               (start + 10 * day,))
-    for mailbox, feature, state, at in (
-            ("e@bill3.example", "spam", "on", start - 5 * day),
-            ("f@bill3.example", "inbound-virus", "on", start - 5 * day),
-            ("g@bill3.example", "spam", "paused", start - 5 * day),
-            ("h@bill3.example", "spam", "off", start + 20 * day + 3600)):
-        db.execute("INSERT INTO subscription_history(mailbox, feature, state, at) "
-                   "VALUES (?, ?, ?, ?)", (mailbox, feature, state, at))
-    db.commit()
-    db.close()
+    st.sql("INSERT INTO change_log(at, who, domain, what, old, new) VALUES "
+           "(?, 'alice@bill3.example', 'bill3.example', 'setting spam', '', 'on')",
+           (start + 10 * day,))
+    st.sql_many("INSERT INTO subscription_history(mailbox, feature, state, at) "
+                "VALUES (?, ?, ?, ?)", (
+                    ("e@bill3.example", "spam", "on", start - 5 * day),
+                    ("f@bill3.example", "inbound-virus", "on", start - 5 * day),
+                    ("g@bill3.example", "spam", "paused", start - 5 * day),
+                    ("h@bill3.example", "spam", "off", start + 20 * day + 3600)))
     totals, mine, out = billing_rows(st, month, "bill3.example")
     check(mine[("e@bill3.example", "spam")][1:] == ("1", "0", "0", str(days), "0") and
           mine[("f@bill3.example", "spam")][1:] == ("1", "0", "0", str(days - 10), "0") and

@@ -33,7 +33,6 @@ import hmac
 import os
 import re
 import signal
-import sqlite3
 import sys
 import time
 import urllib.error
@@ -89,12 +88,8 @@ def links(raw):
 
 
 def rows(st):
-    con = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"), timeout=10)
-    try:
-        return con.execute("SELECT id, mailbox, name, size, true_type, findings, scan, why, "
-                           "expires FROM isolated_files ORDER BY created").fetchall()
-    finally:
-        con.close()
+    return st.sql("SELECT id, mailbox, name, size, true_type, findings, scan, why, "
+                  "expires FROM isolated_files ORDER BY created")
 
 
 def row_of(st, name):
@@ -336,10 +331,7 @@ def cron_removes_expired_file_and_row(st):
     check(os.path.exists(path), "file missing before expiry")
     st.ctl("cron", "--now")
     check(os.path.exists(path), "cron removed a file before its expiry")
-    con = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"), timeout=10)
-    con.execute("UPDATE isolated_files SET expires = ? WHERE id = ?", (int(time.time()) - 5, r[0]))
-    con.commit()
-    con.close()
+    st.sql("UPDATE isolated_files SET expires = ? WHERE id = ?", (int(time.time()) - 5, r[0]))
     status, _, _ = http(url)
     check(status == 410, "an expired file's page: %d" % status)
     out = st.ctl("cron", "--now").stdout.decode()

@@ -77,6 +77,25 @@ class Stack:
                 con.close()
         return pg_sql(self.PG_CONNINFO, query, params, dicts)
 
+    def sql_many(self, query, rows):
+        """Runs query once per tuple of rows in one transaction (sqlite3's
+        executemany; on PostgreSQL one psql for them all)."""
+        rows = [tuple(r) for r in rows]
+        if not rows:
+            return
+        if getattr(self, "STORE", "sqlite") != "postgresql":
+            path = self.conf_value("store_path")
+            if path.startswith("sqlite:"):
+                path = path[len("sqlite:"):]
+            con = sqlite3.connect(path, timeout=10)
+            try:
+                with con:
+                    con.executemany(query, rows)
+            finally:
+                con.close()
+            return
+        pg_script(self.PG_CONNINFO, [(query, r) for r in rows])
+
     def fill_list(self, scope, kind, count, domain="many.example"):
         """Puts count entries on scope's kind list with `omamorictl list
         import` (a mailbox's list keeps its limit, list_max_entries, in an
@@ -220,33 +239,55 @@ class Stack:
 def pg_sql(conninfo, query, params, dicts):
     """Stack.sql on PostgreSQL: each ? becomes a psql variable, quoted by
     psql (:'pN'), so nothing is spliced by hand."""
+    return pg_script(conninfo, [(query, params)], dicts)
+
+
+# psql's unaligned output with separators no value of the tests holds, so
+# that a value with a newline (recipients, findings) stays one value, and
+# NULL told apart from '' (None, as sqlite3 gives it)
+PG_FIELD, PG_RECORD, PG_NULL = "\x1f", "\x1e", "\x02"
+
+
+def pg_script(conninfo, statements, dicts=False):
+    """Runs statements, (query, params) pairs with ? placeholders, in one
+    psql and one transaction; the last statement's rows."""
     sys.path.insert(0, os.path.dirname(HERE))
     import pg  # tests/pg.py
-    parts = query.split("?")
-    if len(parts) - 1 != len(params):
-        raise AssertionError("%d placeholders, %d values" % (len(parts) - 1, len(params)))
-    text = parts[0] + "".join(":'p%d'%s" % (i, part) for i, part in enumerate(parts[1:]))
-    args = [os.path.join(pg.pg_bindir(), "psql"), "-X", "-q", "-A", "-F", "\x1f",
+    args = [os.path.join(pg.pg_bindir(), "psql"), "-X", "-q", "-A",
+            "-F", PG_FIELD, "-R", PG_RECORD, "-P", "footer=off", "-P", "null=" + PG_NULL,
             "-v", "ON_ERROR_STOP=1", "-d", conninfo]
     if not dicts:
         args.append("-t")
-    for i, value in enumerate(params):
-        args += ["-v", "p%d=%s" % (i, value)]
-    p = subprocess.run(args, input=text + ";\n", stdout=subprocess.PIPE,
+    script, n = [], 0
+    for query, params in statements:
+        parts = query.split("?")
+        if len(parts) - 1 != len(params):
+            raise AssertionError("%d placeholders, %d values" % (len(parts) - 1, len(params)))
+        script.append(parts[0] + "".join(":'p%d'%s" % (n + i, part)
+                                         for i, part in enumerate(parts[1:])) + ";\n")
+        for value in params:
+            args += ["-v", "p%d=%s" % (n, value)]
+            n += 1
+    # one transaction; only the last statement's rows are printed
+    text = ("BEGIN;\n\\o /dev/null\n" + "".join(script[:-1]) + "\\o\n" + script[-1] +
+            "\\o /dev/null\nCOMMIT;\n")
+    p = subprocess.run(args, input=text, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True)
     if p.returncode != 0:
         raise AssertionError("psql: %s" % p.stderr)
-    lines = [ln for ln in p.stdout.split("\n") if ln]
+    out = p.stdout[:-1] if p.stdout.endswith("\n") else p.stdout
+    records = out.split(PG_RECORD) if out else []
 
     def value(v):
+        if v == PG_NULL:
+            return None
         return int(v) if re.fullmatch(r"-?[0-9]+", v) else v
     if dicts:
-        if not lines:
+        if not records:
             return []
-        names = lines[0].split("\x1f")
-        return [dict(zip(names, map(value, ln.split("\x1f"))))
-                for ln in lines[1:] if not re.fullmatch(r"\(\d+ rows?\)", ln)]
-    return [tuple(map(value, ln.split("\x1f"))) for ln in lines]
+        names = records[0].split(PG_FIELD)
+        return [dict(zip(names, map(value, r.split(PG_FIELD)))) for r in records[1:]]
+    return [tuple(map(value, r.split(PG_FIELD))) for r in records]
 
 
 class Tap:

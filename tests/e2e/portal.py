@@ -19,7 +19,6 @@ import email
 import email.policy
 import os
 import re
-import sqlite3
 import sys
 import time
 import uuid
@@ -49,15 +48,9 @@ def mail(subject_id, body_marker, to, frm=SENDER):
     return msg.as_bytes().replace(b"\r\n", b"\n")
 
 
-def store(st):
-    return sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"))
-
-
 def portal_rows(st, subject_id):
-    with store(st) as db:
-        return db.execute("SELECT id, sender, subject, recipients, sealed, expires, revoked "
-                          "FROM portal_messages WHERE subject LIKE ?",
-                          ("%%%s%%" % subject_id,)).fetchall()
+    return st.sql("SELECT id, sender, subject, recipients, sealed, expires, revoked "
+                  "FROM portal_messages WHERE subject LIKE ?", ("%%%s%%" % subject_id,))
 
 
 def text_of(raw):
@@ -225,17 +218,14 @@ def cron_removes_expired_ciphertext_and_rows(st):
     path = os.path.join(st.dir, "portal", pid)
     st.ctl("cron", "--now")
     check(os.path.exists(path) and portal_rows(st, sid), "cron removed before the expiry")
-    with store(st) as db:
-        db.execute("INSERT INTO portal_views(id, recipient, what, at) VALUES (?, ?, 'view', 1)",
-                   (pid, "ext6@far.example"))
-        db.execute("UPDATE portal_messages SET expires = ? WHERE id = ?",
-                   (int(time.time()) - 10, pid))
+    st.sql("INSERT INTO portal_views(id, recipient, what, at) VALUES (?, ?, 'view', 1)",
+           (pid, "ext6@far.example"))
+    st.sql("UPDATE portal_messages SET expires = ? WHERE id = ?", (int(time.time()) - 10, pid))
     out = st.ctl("cron", "--now").stdout.decode()
     check("portal-expiry: 1 portal messages removed" in out, "cron said %r" % out)
     check(not os.path.exists(path), "ciphertext left after expiry")
-    with store(st) as db:
-        left = [db.execute("SELECT count(*) FROM %s WHERE id = ?" % t, (pid,)).fetchone()[0]
-                for t in ("portal_messages", "portal_views", "portal_codes")]
+    left = [st.sql("SELECT count(*) FROM %s WHERE id = ?" % t, (pid,))[0][0]
+            for t in ("portal_messages", "portal_views", "portal_codes")]
     check(left == [0, 0, 0], "rows left: %r" % left)
 
 

@@ -20,7 +20,6 @@ import io
 import json
 import os
 import random
-import sqlite3
 import sys
 import time
 
@@ -91,12 +90,9 @@ def generate(st):
     row(local(2026, 11, 10, 10), "example.org", 1, "x@spam00.example", "scan", "spam", "")
     row(local(2026, 11, 10, 10), "example.org", 1, "v@bad.example", "scan", "virus",
         "virus Org.Only")
-    db = sqlite3.connect(st.conf_value("store_path").split(":", 1)[-1], timeout=10)
-    db.executemany("INSERT INTO events(at, domain, direction, sender, recipient, message_id, "
-                   "subject, queue_id, step, result, detail) "
-                   "VALUES (?, ?, ?, ?, ?, '', '', '', ?, ?, ?)", rows)
-    db.commit()
-    db.close()
+    st.sql_many("INSERT INTO events(at, domain, direction, sender, recipient, message_id, "
+                "subject, queue_id, step, result, detail) "
+                "VALUES (?, ?, ?, ?, ?, '', '', '', ?, ?, ?)", rows)
     totals = dict.fromkeys(VERDICTS, 0)
     for d in days.values():
         for v in VERDICTS:

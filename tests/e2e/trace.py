@@ -13,7 +13,6 @@ example.test's mail, and example.test's none of another domain's row
 (put there by the test's own hands: the stack has one domain).  TAP."""
 import os
 import re
-import sqlite3
 import sys
 import time
 import uuid
@@ -136,14 +135,11 @@ def another_domain_sees_nothing_of_example_test(st):
         check(SPAM["m"] not in out and "no message" in out,
               "%s sees example.test's mail:\n%s" % (domain, out))
     # the other way round: a row of example.org with the same Message-ID
-    db = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"), timeout=10)
-    db.execute("INSERT INTO events(at, domain, direction, sender, recipient, message_id, "
-               "subject, queue_id, step, result, detail) VALUES (?, 'example.org', 1, "
-               "'bounce@mailer.example', 'jiro@example.org', ?, 'theirs', 'QORG', "
-               "'scan', 'spam', 'secret of example.org')",
-               (int(time.time()), SPAM["mid"][1:-1]))
-    db.commit()
-    db.close()
+    st.sql("INSERT INTO events(at, domain, direction, sender, recipient, message_id, "
+           "subject, queue_id, step, result, detail) VALUES (?, 'example.org', 1, "
+           "'bounce@mailer.example', 'jiro@example.org', ?, 'theirs', 'QORG', "
+           "'scan', 'spam', 'secret of example.org')",
+           (int(time.time()), SPAM["mid"][1:-1]))
     out = trace(st, "example.test", "--message-id", SPAM["mid"])
     check("jiro@example.org" not in out and "secret of example.org" not in out and
           "release" in out, "example.test sees example.org's row:\n%s" % out)

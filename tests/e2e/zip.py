@@ -24,7 +24,6 @@ import base64
 import email
 import hashlib
 import hmac
-import sqlite3
 import urllib.parse
 import email.policy
 import os
@@ -220,11 +219,7 @@ def send_zipped(st, m):
 
 
 def zip_rows(st):
-    con = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"), timeout=10)
-    try:
-        return con.execute("SELECT id, state, sent, sealed FROM zip_passwords").fetchall()
-    finally:
-        con.close()
+    return st.sql("SELECT id, state, sent, sealed FROM zip_passwords")
 
 
 @tap.case
@@ -381,10 +376,7 @@ def forged_expired_and_other_tokens_send_nothing(st):
         status, _, _ = http(url, fields)
         check(status in want, "%s token: POST %d" % (what, status))
     # the record past its expiry: the button refuses, cron forgets it
-    con = sqlite3.connect(os.path.join(st.dir, "omamori", "omamori.db"), timeout=10)
-    con.execute("UPDATE zip_passwords SET expires = ? WHERE id = ?", (int(time.time()) - 5, zid))
-    con.commit()
-    con.close()
+    st.sql("UPDATE zip_passwords SET expires = ? WHERE id = ?", (int(time.time()) - 5, zid))
     status, _, page = http(link)
     check(status == 200 and 'id="zip-send"' not in page, "an expired record offers the button")
     status, _, _ = http(urllib.parse.urljoin(link, action), fields)

@@ -397,6 +397,68 @@ static void test_changes(struct om_store *store)
 	om_store_domain_delete(store, "*", OM_SETTING_SPAM_THRESHOLD, &error);
 }
 
+/* An import longer than a backend's batch (PostgreSQL's: 5 000 rows):
+   the row over its limit found across batches, named by its index,
+   nothing written; a malformed row before it is the one at fault; a
+   whole import changes its scopes and the config revision. */
+#define BULK_ROWS 11000
+static void test_import_batches(struct om_store *store)
+{
+	struct om_store_list_row *rows = om_calloc(BULK_ROWS, sizeof(*rows));
+	char **entries = om_calloc(BULK_ROWS, sizeof(char *));
+	struct scopes_seen seen;
+	long long start, now;
+	char *error = NULL;
+	size_t i, failed = 0;
+	int ret;
+
+	for (i = 0; i < BULK_ROWS; i++) {
+		int limited = i == 10 || i == 5003 || i == 10500;
+
+		entries[i] = om_asprintf("e%zu@y.example", i);
+		rows[i].scope = limited ? "bulk@x.example" : "bulk.example";
+		rows[i].kind = "block";
+		rows[i].entry = entries[i];
+		rows[i].limited = limited;
+	}
+	ret = om_store_list_import(store, rows, BULK_ROWS, 2, &failed, &error);
+	TAP_OK(ret < 0 && failed == 10500 && error != NULL &&
+	       strstr(error, "bulk@x.example") != NULL && strstr(error, "(2 entries") != NULL,
+	       "a long import: the third mailbox row, in the third batch, is over "
+	       "the limit of 2 (%zu: %s)", failed, error != NULL ? error : "");
+	om_free(&error);
+	TAP_OK(om_lists_listed(store, "bulk.example", "block", "e0@y.example", &error) == 0 &&
+	       om_lists_listed(store, "bulk@x.example", "block", "e10@y.example", &error) == 0,
+	       "nothing of the refused long import written");
+	rows[7000].entry = NULL;
+	ret = om_store_list_import(store, rows, BULK_ROWS, 2, &failed, &error);
+	TAP_OK(ret < 0 && failed == 7000, "a row without an entry before the one over "
+	       "the limit is the one at fault (%zu)", failed);
+	om_free(&error);
+	rows[7000].entry = entries[7000];
+	TAP_OK(om_store_revision(store, "config", &start, &error) == 0,
+	       "config revision read");
+	ret = om_store_list_import(store, rows, 10500, 2, &failed, &error);
+	TAP_OK(ret == 0 && om_lists_listed(store, "bulk.example", "block",
+					   "e10499@y.example", &error) == 1 &&
+	       om_lists_listed(store, "bulk@x.example", "block", "e5003@y.example",
+			       &error) == 1,
+	       "a long import within the limit, every row written");
+	TAP_OK(om_store_list_import(store, rows + 10500, 1, 2, &failed, &error) < 0 &&
+	       failed == 0, "then the third mailbox row alone is refused");
+	om_free(&error);
+	changed_since(store, start, 10, &seen);
+	TAP_OK(om_store_revision(store, "config", &now, &error) == 0 && now > start &&
+	       strstr(seen.text, "bulk.example") != NULL &&
+	       strstr(seen.text, "bulk@x.example") != NULL,
+	       "the import moved the config revision and changed both scopes (%s)",
+	       seen.text);
+	for (i = 0; i < BULK_ROWS; i++)
+		free(entries[i]);
+	free(entries);
+	free(rows);
+}
+
 static void add_quarantined(struct om_store *store, const char *id,
 			    const char *mailbox, long long received,
 			    const char *sender)
@@ -1863,6 +1925,7 @@ int main(void)
 	test_effective(store);
 	test_bare_user_lists(store);
 	test_import_limit(store);
+	test_import_batches(store);
 	test_changes(store);
 	test_quarantine(store);
 	test_digests(store);
