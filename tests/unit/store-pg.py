@@ -16,21 +16,13 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 import pg  # noqa: E402  (tests/pg.py)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tapplan import done, ok  # noqa: E402
 
 BUILD = os.environ.get("OMAMORI_BUILDDIR", os.path.dirname(os.path.dirname(HERE)))
 CTL = os.path.join(BUILD, "cli", "omamorictl")
 CASES = os.path.join(BUILD, "tests", "unit", "test-store-pg")
 
-count = 0
-failed = 0
-
-
-def ok(cond, label):
-    global count, failed
-    count += 1
-    failed += not cond
-    print("%sok %d - %s" % ("" if cond else "not ", count, label))
-    sys.stdout.flush()
 
 
 def ctl(conf, *args):
@@ -130,8 +122,7 @@ def main():
         omamorictl(server)
     finally:
         server.stop()
-    print("1..%d" % count)
-    return 1 if failed else 0
+    return done()
 
 
 if __name__ == "__main__":

@@ -11,21 +11,14 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tapplan import done, ok  # noqa: E402
 
 BUILD = os.environ.get("OMAMORI_BUILDDIR",
                        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 CTL = os.path.join(BUILD, "cli", "omamorictl")
 TABLES = {"subscriptions": "mailbox", "domain_settings": "domain", "list_entries": "scope"}
 
-count = 0
-failed = 0
-
-
-def ok(cond, label):
-    global count, failed
-    count += 1
-    failed += not cond
-    print("%sok %d - %s" % ("" if cond else "not ", count, label))
 
 
 def ctl(conf, *args):
@@ -108,8 +101,7 @@ def main():
     rc, out = ctl(conf, "init")
     ok(rc == 0 and "schema version 22" in out, "init again is harmless")
     subprocess.run(["rm", "-rf", work], check=False)
-    print("1..%d" % count)
-    return 1 if failed else 0
+    return done()
 
 
 if __name__ == "__main__":

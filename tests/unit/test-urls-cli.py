@@ -10,20 +10,13 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tapplan import done, ok  # noqa: E402
 
 BUILD = os.environ.get("OMAMORI_BUILDDIR",
                        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 CTL = os.path.join(BUILD, "cli", "omamorictl")
 
-count = 0
-failed = 0
-
-
-def ok(cond, label):
-    global count, failed
-    count += 1
-    failed += not cond
-    print("%sok %d - %s" % ("" if cond else "not ", count, label.replace("\n", " | ")))
 
 
 def ctl(conf, *args):
@@ -257,8 +250,7 @@ def main():
                        "openphish", "--source", "forced")
     ok(rc == 2 and "not a URL" in err, "--format forces the reader (%s)" % err.strip()[:200])
     subprocess.run(["rm", "-rf", work], check=False)
-    print("1..%d" % count)
-    return 1 if failed else 0
+    return done()
 
 
 if __name__ == "__main__":
