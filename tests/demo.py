@@ -16,7 +16,8 @@ results on inbound mail; attachment isolation; an audit rule; then the
 administrators' tools: a domain admin's panel (login, the settings page),
 a policy group that may write only inside the domain (5.7.1 at RCPT), the
 message trace of a quarantined mail, the month's billing CSV and the
-self-test of a mailbox (the demo's exit status is the self-test's)."""
+self-test of a mailbox (the demo's exit status is the self-test's); last,
+the same stack on PostgreSQL, where a list edit is pushed to policyd."""
 import base64
 import html.parser
 import io
@@ -548,6 +549,48 @@ def selftest_demo(st):
     return proc.returncode
 
 
+def pg_demo():
+    """The store on PostgreSQL (issue 21): a second stack whose every
+    daemon and plugin uses a private PostgreSQL; a block-list edit made
+    with omamorictl reaches the running policyd by LISTEN/NOTIFY, and an
+    infected mail to alice is still stripped."""
+    print("=" * 72)
+    print("The same stack on PostgreSQL (store_path = postgresql:...), for many mail hosts")
+    os.environ["OMAMORI_STORE"] = "postgresql"
+    try:
+        pg = Stack()
+    finally:
+        del os.environ["OMAMORI_STORE"]
+    try:
+        print("  store_path = " + pg.conf_value("store_path"))
+        pg.ctl("sub", "set", "alice@example.test", "inbound-virus", "on")
+        sender = "pusher@spam-pg.example"
+
+        def rcpt_code():
+            with pg.smtp() as s:
+                s.mail(sender)
+                code, _ = s.rcpt("alice@example.test")
+                s.rset()
+            return code
+        print("  RCPT from %s before the edit: %d" % (sender, rcpt_code()))
+        print("$ omamorictl list add alice@example.test block " + sender)
+        pg.ctl("list", "add", "alice@example.test", "block", sender)
+        start = time.time()
+        while rcpt_code() < 500 and time.time() - start < 5:
+            time.sleep(0.01)
+        print("  RCPT after it: %d, %.3f s after omamorictl returned (pushed, not polled)"
+              % (rcpt_code(), time.time() - start))
+        pg.send(mail("PG. Invoice (infected attachment)", [text("Please see the invoice."),
+                                                           attachment(b"invoice.exe", EICAR)],
+                     "alice@example.test"), ["alice@example.test"], sender="hanako@remote.test")
+        deadline = time.time() + 30
+        while time.time() < deadline and not pg.fetch_all("alice@example.test"):
+            time.sleep(0.3)
+        show(pg, "alice@example.test")
+    finally:
+        pg.down()
+
+
 def main():
     st = Stack(extra_conf="spam_save_interval = 1\ntrusted_authserv_id = mx.example.test\n")
     try:
@@ -598,6 +641,7 @@ def main():
         report_demo(st)
         metrics_demo(st)
         rc = selftest_demo(st)
+        pg_demo()
         print("=" * 72)
         print("omamori-scand log:")
         for line in st.scand_log().splitlines():
