@@ -253,6 +253,7 @@ def at_sinks(hosts, m):
     return {name: len(sink(h, m)) for name, h in hosts.items()}
 
 
+@tap.case
 def a_hold_made_on_a_is_released_from_cs_web_and_sent_once(hosts):
     a, c = hosts["A"], hosts["C"]
     a.ctl("sub", "set", SENDER, "outbound-hold", "on")
@@ -394,6 +395,7 @@ class Sender(threading.Thread):
             time.sleep(self.gap)
 
 
+@tap.case
 def a_host_killed_mid_run_loses_no_mail(hosts):
     b = hosts["B"]
     per_host = 24
