@@ -532,9 +532,15 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	   as ?1, so a search never sees another domain's rows */
 	[OM_SQL_EVENT_ADD] =
 		"INSERT INTO events(at, domain, direction, sender, recipient, message_id, "
-		"subject, queue_id, step, result, detail) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	[OM_SQL_EVENTS_EXPIRE] = "DELETE FROM events WHERE at < ?1",
+		"subject, queue_id, step, result, detail, recipients) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	/* per domain, through (domain, at): no index on at alone; the
+	   domains found by one index seek each (d), not a scan */
+	[OM_SQL_EVENTS_EXPIRE] =
+		"WITH RECURSIVE d(name) AS (SELECT min(domain) FROM events UNION ALL "
+		"  SELECT (SELECT min(domain) FROM events WHERE domain > d.name) FROM d "
+		"  WHERE d.name IS NOT NULL) "
+		"DELETE FROM events WHERE domain IN (SELECT name FROM d) AND at < ?1",
 	/* the messages a search finds, newest first: its message_id,
 	   queue_id, and the row's id when it has neither; the first
 	   condition after the domain is the index's (the most selective
@@ -554,7 +560,7 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_TRACE_FIND_DOMAIN] = OM_TRACE_FIND("1"),
 #define OM_TRACE_ROWS \
 		"SELECT id, at, direction, sender, recipient, message_id, subject, " \
-		"queue_id, step, result, detail FROM events WHERE domain = ?1 AND "
+		"queue_id, step, result, detail, recipients FROM events WHERE domain = ?1 AND "
 	[OM_SQL_TRACE_BY_MID] = OM_TRACE_ROWS "message_id = ?2 ORDER BY at, id LIMIT ?3",
 	[OM_SQL_TRACE_BY_QID] = OM_TRACE_ROWS "queue_id = ?2 ORDER BY at, id LIMIT ?3",
 	[OM_SQL_TRACE_BY_ID] = OM_TRACE_ROWS "id = ?2 LIMIT ?3",
@@ -1043,6 +1049,17 @@ static const char *const om_migrations[] = {
 	"  recipient TEXT NOT NULL,"
 	"  at INTEGER NOT NULL,"
 	"  PRIMARY KEY (domain, month, recipient));",
+	/* v23 (issue 22 item 3, doc/store.md): policyd's accepted
+	   recipients of a message are one row with their count (recipients,
+	   1 for every other row); and the indexes a row costs are those the
+	   trace's and the report's statements need (EXPLAIN QUERY PLAN):
+	   (domain, at) serves the report, a search by domain, Message-ID or
+	   sender and the expiry (per domain), (domain, recipient, at) a
+	   search by recipient, (domain, message_id) and (domain, queue_id)
+	   the links between a message's rows */
+	"ALTER TABLE events ADD COLUMN recipients INTEGER NOT NULL DEFAULT 1;"
+	"DROP INDEX events_at;"
+	"DROP INDEX events_sender;",
 };
 
 struct om_store_sqlite {
@@ -3347,7 +3364,10 @@ static int om_sqlite_event_add(struct om_store *store, const struct om_store_eve
 						      OM_ARG_TEXT(ev->queue_id),
 						      OM_ARG_TEXT(ev->step),
 						      OM_ARG_TEXT(ev->result),
-						      OM_ARG_TEXT(ev->detail), OM_ARG_END),
+						      OM_ARG_TEXT(ev->detail),
+						      OM_ARG_INT64(ev->recipients > 1 ?
+								   ev->recipients : 1),
+						      OM_ARG_END),
 				    "record an event", error_r) < 0 ? -1 : 0;
 }
 
@@ -3428,7 +3448,7 @@ static void om_sqlite_trace_row(sqlite3_stmt *stmt, const struct om_sqlite_reade
 		       OM_COL_TEXT(&ev.recipient), OM_COL_TEXT(&ev.message_id),
 		       OM_COL_TEXT(&ev.subject), OM_COL_TEXT(&ev.queue_id),
 		       OM_COL_TEXT(&ev.step), OM_COL_TEXT(&ev.result),
-		       OM_COL_TEXT(&ev.detail), OM_COL_END);
+		       OM_COL_TEXT(&ev.detail), OM_COL_INT64(&ev.recipients), OM_COL_END);
 	ev.domain = "";
 	ev.direction = direction == OM_DIRECTION_IN ? OM_DIRECTION_IN :
 		direction == OM_DIRECTION_OUT ? OM_DIRECTION_OUT : OM_DIRECTION_NONE;
