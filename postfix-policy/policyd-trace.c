@@ -72,7 +72,9 @@ struct policyd_trace_group {
 /* One message's answers (one instance), waiting for its queue id. */
 struct policyd_trace_instance {
 	struct om_events *waiting;
-	struct policyd_trace_group groups[POLICYD_TRACE_GROUPS];
+	/* allocated at its first DUNNO: a message refused at its only RCPT,
+	   or many that wait (polload's), carry none */
+	struct policyd_trace_group *groups;
 	size_t group_count;
 	/* its accepted recipients, for a whole-message answer at DATA */
 	char **recipients;
@@ -113,6 +115,7 @@ static void policyd_trace_instance_free(void *value)
 		free(inst->groups[i].detail);
 		om_buf_free(&inst->groups[i].others);
 	}
+	free(inst->groups);
 	om_events_free(&inst->waiting);
 	for (i = 0; i < inst->recipient_count; i++)
 		free(inst->recipients[i]);
@@ -248,6 +251,8 @@ static int policyd_trace_accept(struct policyd_trace_instance *inst,
 	if (i == inst->group_count) {
 		if (inst->group_count >= POLICYD_TRACE_GROUPS)
 			return 0;
+		inst->groups = om_realloc(inst->groups, (inst->group_count + 1) *
+					  sizeof(*inst->groups));
 		g = &inst->groups[inst->group_count++];
 		g->ev = ev;
 		g->ev.recipients = 0;
