@@ -474,7 +474,23 @@ static const char *const om_pg_text[OM_PG_COUNT] = {
 		"  AND ($7::text IS NULL OR message_id = $7) " \
 		"GROUP BY message_id, queue_id, lone ORDER BY last DESC, lone DESC LIMIT $8"
 	[OM_PG_TRACE_FIND_MID] = OM_PG_TRACE_FIND("message_id = $7"),
-	[OM_PG_TRACE_FIND_RCPT] = OM_PG_TRACE_FIND("recipient = $5"),
+	/* by recipient: its own rows, and policyd's rows of several
+	   accepted recipients that name it in their detail (events_shared) */
+#define OM_PG_TRACE_FIND_PART(lead) \
+		"SELECT message_id, queue_id, " \
+		"  CASE WHEN message_id = '' AND queue_id = '' THEN id ELSE 0 END AS lone, " \
+		"  at FROM events WHERE domain = $1 AND " lead \
+		"  AND at >= $2 AND at < $3 " \
+		"  AND ($4::text IS NULL OR sender = $4) " \
+		"  AND ($6::text IS NULL OR strpos(lower(subject), lower($6)) > 0) " \
+		"  AND ($7::text IS NULL OR message_id = $7) "
+	[OM_PG_TRACE_FIND_RCPT] =
+		"SELECT message_id, queue_id, lone, max(at) AS last FROM ("
+		OM_PG_TRACE_FIND_PART("recipient = $5::text") "UNION ALL "
+		OM_PG_TRACE_FIND_PART("recipients > 1 AND "
+				      "strpos(detail || ',', ' ' || $5::text || ',') > 0")
+		") AS found GROUP BY message_id, queue_id, lone "
+		"ORDER BY last DESC, lone DESC LIMIT $8",
 	[OM_PG_TRACE_FIND_SENDER] = OM_PG_TRACE_FIND("sender = $4"),
 	[OM_PG_TRACE_FIND_DOMAIN] = OM_PG_TRACE_FIND("TRUE"),
 #define OM_PG_TRACE_ROWS \
@@ -854,6 +870,7 @@ static const char om_pg_schema[] =
 	"CREATE INDEX events_message ON events(domain, message_id);"
 	"CREATE INDEX events_queue ON events(domain, queue_id);"
 	"CREATE INDEX events_recipient ON events(domain, recipient, at);"
+	"CREATE INDEX events_shared ON events(domain, at) WHERE recipients > 1;"
 	"CREATE TABLE report_sent ("
 	"  domain TEXT NOT NULL,"
 	"  month TEXT NOT NULL,"
@@ -1279,6 +1296,7 @@ static const struct {
 	/* v23 (issue 22 item 3): policyd's accepted recipients of a message
 	   as one row with their count; no index on at alone or on sender */
 	{ 22, "ALTER TABLE events ADD COLUMN recipients BIGINT NOT NULL DEFAULT 1;"
+	      "CREATE INDEX events_shared ON events(domain, at) WHERE recipients > 1;"
 	      "DROP INDEX events_at;"
 	      "DROP INDEX events_sender;"
 	      "UPDATE schema_version SET version = 23 WHERE id = 1;" },

@@ -555,7 +555,23 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"  AND (?7 IS NULL OR message_id = ?7) " \
 		"GROUP BY message_id, queue_id, lone ORDER BY last DESC, lone DESC LIMIT ?8"
 	[OM_SQL_TRACE_FIND_MID] = OM_TRACE_FIND("message_id = ?7"),
-	[OM_SQL_TRACE_FIND_RCPT] = OM_TRACE_FIND("recipient = ?5"),
+	/* by recipient: its own rows (events_recipient), and policyd's rows
+	   of several accepted recipients that name it in their detail
+	   ("...; also to a, b": events_shared, rows of recipients > 1 only) */
+#define OM_TRACE_FIND_PART(lead) \
+		"SELECT message_id, queue_id, " \
+		"  CASE WHEN message_id = '' AND queue_id = '' THEN id ELSE 0 END AS lone, " \
+		"  at FROM events WHERE domain = ?1 AND " lead \
+		"  AND at >= ?2 AND at < ?3 " \
+		"  AND (?4 IS NULL OR sender = ?4) " \
+		"  AND (?6 IS NULL OR instr(lower(subject), lower(?6)) > 0) " \
+		"  AND (?7 IS NULL OR message_id = ?7) "
+	[OM_SQL_TRACE_FIND_RCPT] =
+		"SELECT message_id, queue_id, lone, max(at) AS last FROM ("
+		OM_TRACE_FIND_PART("recipient = ?5") "UNION ALL "
+		OM_TRACE_FIND_PART("recipients > 1 AND "
+				   "instr(detail || ',', ' ' || ?5 || ',') > 0")
+		") GROUP BY message_id, queue_id, lone ORDER BY last DESC, lone DESC LIMIT ?8",
 	[OM_SQL_TRACE_FIND_SENDER] = OM_TRACE_FIND("sender = ?4"),
 	[OM_SQL_TRACE_FIND_DOMAIN] = OM_TRACE_FIND("1"),
 #define OM_TRACE_ROWS \
@@ -1055,9 +1071,12 @@ static const char *const om_migrations[] = {
 	   trace's and the report's statements need (EXPLAIN QUERY PLAN):
 	   (domain, at) serves the report, a search by domain, Message-ID or
 	   sender and the expiry (per domain), (domain, recipient, at) a
-	   search by recipient, (domain, message_id) and (domain, queue_id)
-	   the links between a message's rows */
+	   search by recipient, with events_shared (only rows of several
+	   recipients) for the recipients a row names in its detail;
+	   (domain, message_id) and (domain, queue_id) the links between a
+	   message's rows */
 	"ALTER TABLE events ADD COLUMN recipients INTEGER NOT NULL DEFAULT 1;"
+	"CREATE INDEX events_shared ON events(domain, at) WHERE recipients > 1;"
 	"DROP INDEX events_at;"
 	"DROP INDEX events_sender;",
 };

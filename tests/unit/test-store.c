@@ -1637,6 +1637,11 @@ static void test_trace(struct om_store *store)
 		  .sender = "spam@bad.test", .recipient = "jiro@example.org",
 		  .message_id = "spam1@bad.test", .subject = "Cheap PILLS now",
 		  .queue_id = "QC", .step = "scan", .result = "spam" },
+		{ .at = 2500, .domain = "example.test", .direction = OM_DIRECTION_IN,
+		  .sender = "news@good.test", .recipient = "ichiro@example.test",
+		  .queue_id = "QD", .step = "policy", .result = "DUNNO",
+		  .detail = "no rule applies; also to saburo@example.test, hanako@example.test",
+		  .recipients = 3 },
 		{ .at = 10, .domain = "example.test", .sender = "old@good.test",
 		  .recipient = "taro@example.test", .step = "policy", .result = "REJECT" },
 	};
@@ -1692,6 +1697,14 @@ static void test_trace(struct om_store *store)
 	q.recipient = "jiro@example.org";
 	TAP_OK(trace(store, "example.test", &q, &t) == 0,
 	       "another domain's recipient is not found from example.test");
+	q.recipient = "hanako@example.test";
+	TAP_OK(trace(store, "example.test", &q, &t) == 2 &&
+	       strstr(t.text, "policy/DUNNO") != NULL,
+	       "by recipient: also a policy row that names it among its recipients (%s)",
+	       t.text);
+	q.recipient = "ako@example.test";
+	TAP_OK(trace(store, "example.test", &q, &t) == 0,
+	       "a part of a named recipient is not found (%s)", t.text);
 
 	memset(&q, 0, sizeof(q));
 	q.since = 1500;
