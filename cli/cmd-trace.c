@@ -90,6 +90,9 @@ static void ctl_trace_event(void *context, unsigned int message,
 	printf("  %s  %-10s %-12s", when, ev->step, ev->result);
 	if (*ev->recipient != '\0')
 		printf(" to=<%s>", ev->recipient);
+	/* policyd's accepted recipients of a message are one row (v23) */
+	if (ev->recipients > 1)
+		printf(" recipients=%lld", ev->recipients);
 	if (*ev->queue_id != '\0')
 		printf(" queue=%s", ev->queue_id);
 	if (*ev->subject != '\0')

@@ -5,7 +5,12 @@
  * is what an administrator looks for first), and the answers at DATA and
  * END-OF-MESSAGE that are not DUNNO (an SPF refusal, a brake).  A row
  * belongs to the recipient's domain, or to the sender's for an
- * authenticated (outbound) sender.
+ * authenticated (outbound) sender.  A message's DUNNO answers at RCPT are
+ * one row per domain and reason (schema v23: its first recipient, the
+ * others named in the detail, their count in `recipients`), gathered
+ * here until the message's END-OF-MESSAGE or its wait is over: a row per
+ * message rather than per recipient.  Every other answer (a refusal, a
+ * FILTER) keeps its own row.
  *
  * The first RCPT of a message has no queue id yet (Postfix opens the
  * queue file after the first valid recipient), and the queue id is what
@@ -38,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* Seconds a message's answers wait for its queue id. */
@@ -45,6 +51,9 @@
 /* Messages whose answers wait at once, and answers per message. */
 #define POLICYD_TRACE_INSTANCES 20000
 #define POLICYD_TRACE_PER_INSTANCE 64
+/* A message's rows of accepted recipients (domains x reasons); past it,
+   a DUNNO answer is a row of its own. */
+#define POLICYD_TRACE_GROUPS 4
 /* Answers that wake the writer thread for a batch before its interval. */
 #define POLICYD_TRACE_BATCH (OM_EVENTS_BOUND / 10)
 /* An event's detail: the rest of an answer's text (at most a header,
@@ -52,9 +61,21 @@
    its own bound, as before). */
 #define POLICYD_TRACE_DETAIL_MAX (OM_POLICY_HEADER_MAX + OM_POLICY_REASON_MAX + 64)
 
+/* One row of a message's accepted recipients: those of one domain
+   (inbound) or all (outbound) with one reason. */
+struct policyd_trace_group {
+	struct om_store_event ev;	/* texts below; recipients: the count */
+	char *sender, *first, *result, *detail;
+	struct om_buf others;		/* "; also to a, b" */
+};
+
 /* One message's answers (one instance), waiting for its queue id. */
 struct policyd_trace_instance {
 	struct om_events *waiting;
+	/* allocated at its first DUNNO: a message refused at its only RCPT,
+	   or many that wait (polload's), carry none */
+	struct policyd_trace_group *groups;
+	size_t group_count;
 	/* its accepted recipients, for a whole-message answer at DATA */
 	char **recipients;
 	size_t recipient_count;
@@ -87,6 +108,14 @@ static void policyd_trace_instance_free(void *value)
 
 	if (inst == NULL)
 		return;
+	for (i = 0; i < inst->group_count; i++) {
+		free(inst->groups[i].sender);
+		free(inst->groups[i].first);
+		free(inst->groups[i].result);
+		free(inst->groups[i].detail);
+		om_buf_free(&inst->groups[i].others);
+	}
+	free(inst->groups);
 	om_events_free(&inst->waiting);
 	for (i = 0; i < inst->recipient_count; i++)
 		free(inst->recipients[i]);
@@ -116,6 +145,33 @@ void policyd_trace_free(struct policyd_trace **tracep)
 	om_hash_free(&trace->instances, policyd_trace_instance_free);
 	om_buf_free(&trace->words);
 	free(trace);
+}
+
+/* Moves one message's rows of accepted recipients to the ready queue,
+   with its queue id when it has one (the message is done with). */
+static void policyd_trace_release_groups(struct policyd_trace *trace,
+					 struct policyd_trace_instance *inst)
+{
+	struct policyd_trace_group *g;
+	struct om_buf detail;
+	size_t i;
+
+	om_buf_init(&detail);
+	for (i = 0; i < inst->group_count; i++) {
+		g = &inst->groups[i];
+		om_buf_reset(&detail);
+		om_buf_append(&detail, g->detail, strlen(g->detail));
+		if (g->others.len > 0)
+			om_buf_append(&detail, g->others.data, g->others.len);
+		g->ev.sender = g->sender;
+		g->ev.recipient = g->first;
+		g->ev.result = g->result;
+		g->ev.detail = detail.data;
+		g->ev.queue_id = inst->queue_id;
+		if (om_events_push(trace->ready, &g->ev) < 0)
+			trace->dropped += om_events_take_dropped(trace->ready);
+	}
+	om_buf_free(&detail);
 }
 
 /* Moves one waiting message's answers to the ready queue, with its
@@ -171,6 +227,49 @@ static void policyd_trace_event(const struct om_policy_request *req,
 	ev->step = "policy";
 	ev->result = result;
 	ev->detail = detail;
+	ev->recipients = 1;
+}
+
+/* Counts a DUNNO answer at RCPT in its message's row for its domain and
+   reason: 1, or 0 when the message has no room for another row. */
+static int policyd_trace_accept(struct policyd_trace_instance *inst,
+				const struct om_policy_request *req,
+				const char *result, const char *detail, time_t now)
+{
+	struct policyd_trace_group *g;
+	struct om_store_event ev;
+	size_t i;
+
+	policyd_trace_event(req, req->recipient, result, detail, now, &ev);
+	for (i = 0; i < inst->group_count; i++) {
+		g = &inst->groups[i];
+		if (g->ev.direction == ev.direction && strcmp(g->detail, detail) == 0 &&
+		    strcmp(g->result, result) == 0 &&
+		    strcasecmp(g->ev.domain, ev.domain) == 0)
+			break;
+	}
+	if (i == inst->group_count) {
+		if (inst->group_count >= POLICYD_TRACE_GROUPS)
+			return 0;
+		inst->groups = om_realloc(inst->groups, (inst->group_count + 1) *
+					  sizeof(*inst->groups));
+		g = &inst->groups[inst->group_count++];
+		g->ev = ev;
+		g->ev.recipients = 0;
+		g->sender = om_strdup(req->sender);
+		g->first = om_strdup(req->recipient);
+		g->result = om_strdup(result);
+		g->detail = om_strdup(detail);
+		/* the domain is the first recipient's, or the sender's */
+		g->ev.domain = om_store_event_domain(ev.direction == OM_DIRECTION_OUT ?
+						     g->sender : g->first);
+		om_buf_init(&g->others);
+	} else if (g->others.len < OM_EVENT_DETAIL_MAX) {
+		om_buf_append_str(&g->others, g->ev.recipients == 1 ? "; also to " : ", ");
+		om_buf_append_str(&g->others, req->recipient);
+	}
+	g->ev.recipients++;
+	return 1;
 }
 
 /* result: the answer's first word ("DUNNO", "REJECT", "FILTER", or the
@@ -225,8 +324,11 @@ void policyd_trace_answer(struct policyd_trace *trace,
 	policyd_trace_words(trace, dec, result, sizeof(result), detail, sizeof(detail));
 	if (*req->instance != '\0')
 		inst = policyd_trace_instance(trace, req->instance, now);
-	if (rcpt || *req->recipient != '\0' || *req->sasl_username != '\0' ||
-	    inst == NULL) {
+	if (rcpt && inst != NULL && dec->kind == OM_POLICY_DUNNO &&
+	    policyd_trace_accept(inst, req, result, detail, now)) {
+		policyd_trace_remember_recipient(inst, req->recipient);
+	} else if (rcpt || *req->recipient != '\0' || *req->sasl_username != '\0' ||
+		   inst == NULL) {
 		policyd_trace_event(req, req->recipient, result, detail, now, &ev);
 		if (inst != NULL && *req->queue_id == '\0') {
 			if (om_events_push(inst->waiting, &ev) < 0)
@@ -255,6 +357,7 @@ queue_id:
 		policyd_trace_release(trace, inst);
 	/* the message's last request: nothing more will come for it */
 	if (policyd_trace_is_state(req, "END-OF-MESSAGE")) {
+		policyd_trace_release_groups(trace, inst);
 		policyd_trace_release(trace, inst);
 		policyd_trace_instance_free(om_hash_delete(trace->instances, req->instance));
 	}
@@ -304,6 +407,7 @@ static void policyd_trace_expire_before(struct policyd_trace *trace, time_t befo
 	om_hash_each(trace->instances, policyd_trace_collect_old, &old);
 	for (i = 0; i < old.count; i++) {
 		inst = om_hash_delete(trace->instances, old.keys[i]);
+		policyd_trace_release_groups(trace, inst);
 		policyd_trace_release(trace, inst);
 		policyd_trace_instance_free(inst);
 		free(old.keys[i]);

@@ -136,7 +136,7 @@ static void web_trace_event_cb(void *context, unsigned int message,
 {
 	struct web_trace_show *s = context;
 	struct web_page *p = &s->rows;
-	char when[64];
+	char when[64], more[OM_EVENT_TEXT_MAX + 32];
 
 	if (message != s->message) {
 		web_trace_flush(s);
@@ -151,7 +151,15 @@ static void web_trace_event_cb(void *context, unsigned int message,
 	web_trace_cell(p, "at", when, 0);
 	web_trace_cell(p, "step", ev->step, 40);
 	web_trace_cell(p, "result", ev->result, 80);
-	web_trace_cell(p, "rcpt", ev->recipient, 320);
+	if (ev->recipients > 1) {
+		/* policyd's accepted recipients of a message: one row, the
+		   others named in its detail (schema v23) */
+		(void)snprintf(more, sizeof(more), "%s (+%lld)", ev->recipient,
+			       ev->recipients - 1);
+		web_trace_cell(p, "rcpt", more, sizeof(more));
+	} else {
+		web_trace_cell(p, "rcpt", ev->recipient, 320);
+	}
 	web_page_raw(p, "<td class=\"detail\">");
 	web_page_esc(p, ev->detail, 600);
 	if (*ev->queue_id != '\0') {

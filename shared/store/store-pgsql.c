@@ -3,10 +3,10 @@
  * (issue 21); every SQL statement and every libpq call for it lives here.
  *
  * Chosen with store_path = postgresql:CONNINFO (libpq's "host=... dbname=..."
- * form).  The schema is the SQLite backend's current one (v22) written in
+ * form).  The schema is the SQLite backend's current one (v23) written in
  * PostgreSQL's terms and made in one go by OM_STORE_CREATE; its version is
  * the one row of schema_version.  Later migrations are written for both
- * backends.  Statements are prepared once per connection (on first use) and
+ * backends (om_pg_migrations: v23 on).  Statements are prepared once per connection (on first use) and
  * every value is a bound parameter, never spliced into the text.
  *
  * A write transaction takes one transaction-scoped advisory lock at BEGIN,
@@ -42,7 +42,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define OM_PG_SCHEMA_VERSION 22
+#define OM_PG_SCHEMA_VERSION 23
 #define OM_PG_MAX_PARAMS 16
 /* seconds a connection attempt may take (conninfo may say otherwise) */
 #define OM_PG_CONNECT_TIMEOUT "5"
@@ -352,9 +352,15 @@ static const char *const om_pg_text[OM_PG_COUNT] = {
 		"WHERE domain = $1 ORDER BY id DESC LIMIT $2",
 	[OM_PG_EVENT_ADD] =
 		"INSERT INTO events(at, domain, direction, sender, recipient, message_id, "
-		"subject, queue_id, step, result, detail) "
-		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-	[OM_PG_EVENTS_EXPIRE] = "DELETE FROM events WHERE at < $1",
+		"subject, queue_id, step, result, detail, recipients) "
+		"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+	/* per domain, through (domain, at) (v23: no index on at alone);
+	   the domains found by one index seek each (d), not a scan */
+	[OM_PG_EVENTS_EXPIRE] =
+		"WITH RECURSIVE d(name) AS (SELECT min(domain) FROM events UNION ALL "
+		"  SELECT (SELECT min(domain) FROM events WHERE domain > d.name) FROM d "
+		"  WHERE d.name IS NOT NULL) "
+		"DELETE FROM events WHERE domain IN (SELECT name FROM d) AND at < $1",
 	[OM_PG_REPORT_CLAIM] =
 		"INSERT INTO report_sent(domain, month, recipient, at) "
 		"VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -529,12 +535,28 @@ static const char *const om_pg_text[OM_PG_COUNT] = {
 		"  AND ($7::text IS NULL OR message_id = $7) " \
 		"GROUP BY message_id, queue_id, lone ORDER BY last DESC, lone DESC LIMIT $8"
 	[OM_PG_TRACE_FIND_MID] = OM_PG_TRACE_FIND("message_id = $7"),
-	[OM_PG_TRACE_FIND_RCPT] = OM_PG_TRACE_FIND("recipient = $5"),
+	/* by recipient: its own rows, and policyd's rows of several
+	   accepted recipients that name it in their detail (events_shared) */
+#define OM_PG_TRACE_FIND_PART(lead) \
+		"SELECT message_id, queue_id, " \
+		"  CASE WHEN message_id = '' AND queue_id = '' THEN id ELSE 0 END AS lone, " \
+		"  at FROM events WHERE domain = $1 AND " lead \
+		"  AND at >= $2 AND at < $3 " \
+		"  AND ($4::text IS NULL OR sender = $4) " \
+		"  AND ($6::text IS NULL OR strpos(lower(subject), lower($6)) > 0) " \
+		"  AND ($7::text IS NULL OR message_id = $7) "
+	[OM_PG_TRACE_FIND_RCPT] =
+		"SELECT message_id, queue_id, lone, max(at) AS last FROM ("
+		OM_PG_TRACE_FIND_PART("recipient = $5::text") "UNION ALL "
+		OM_PG_TRACE_FIND_PART("recipients > 1 AND "
+				      "strpos(detail || ',', ' ' || $5::text || ',') > 0")
+		") AS found GROUP BY message_id, queue_id, lone "
+		"ORDER BY last DESC, lone DESC LIMIT $8",
 	[OM_PG_TRACE_FIND_SENDER] = OM_PG_TRACE_FIND("sender = $4"),
 	[OM_PG_TRACE_FIND_DOMAIN] = OM_PG_TRACE_FIND("TRUE"),
 #define OM_PG_TRACE_ROWS \
 		"SELECT id, at, direction, sender, recipient, message_id, subject, " \
-		"queue_id, step, result, detail FROM events WHERE domain = $1 AND "
+		"queue_id, step, result, detail, recipients FROM events WHERE domain = $1 AND "
 	[OM_PG_TRACE_BY_MID] = OM_PG_TRACE_ROWS "message_id = $2 ORDER BY at, id LIMIT $3",
 	[OM_PG_TRACE_BY_QID] = OM_PG_TRACE_ROWS "queue_id = $2 ORDER BY at, id LIMIT $3",
 	[OM_PG_TRACE_BY_ID] = OM_PG_TRACE_ROWS "id = $2 LIMIT $3",
@@ -599,7 +621,7 @@ static const char *const om_pg_text[OM_PG_COUNT] = {
 		"WHERE id = $1 AND recipient = $2",
 };
 
-/* The schema of version 22 in one go (store-sqlite.c's migrations 1..22,
+/* The schema of version 23 in one go (store-sqlite.c's migrations 1..23,
    doc/store.md); INTEGER is BIGINT, SQLite's rowid order an identity
    column.  The triggers do what SQLite's do. */
 static const char om_pg_schema[] =
@@ -903,13 +925,13 @@ static const char om_pg_schema[] =
 	"  queue_id TEXT NOT NULL,"
 	"  step TEXT NOT NULL,"
 	"  result TEXT NOT NULL,"
-	"  detail TEXT NOT NULL);"
-	"CREATE INDEX events_at ON events(at);"
+	"  detail TEXT NOT NULL,"
+	"  recipients BIGINT NOT NULL DEFAULT 1);"
 	"CREATE INDEX events_domain_at ON events(domain, at);"
 	"CREATE INDEX events_message ON events(domain, message_id);"
 	"CREATE INDEX events_queue ON events(domain, queue_id);"
-	"CREATE INDEX events_sender ON events(domain, sender, at);"
 	"CREATE INDEX events_recipient ON events(domain, recipient, at);"
+	"CREATE INDEX events_shared ON events(domain, at) WHERE recipients > 1;"
 	"CREATE TABLE report_sent ("
 	"  domain TEXT NOT NULL,"
 	"  month TEXT NOT NULL,"
@@ -1326,6 +1348,38 @@ static int om_pg_make_secrets(struct om_store_pgsql *s, char **error_r)
 	return ok ? 0 : -1;
 }
 
+/* Migrations from the versions this backend was made at before (each
+   brings version i to i+1, as store-sqlite.c's of the same number). */
+static const struct {
+	int from;
+	const char *sql;
+} om_pg_migrations[] = {
+	/* v23 (issue 22 item 3): policyd's accepted recipients of a message
+	   as one row with their count; no index on at alone or on sender */
+	{ 22, "ALTER TABLE events ADD COLUMN recipients BIGINT NOT NULL DEFAULT 1;"
+	      "CREATE INDEX events_shared ON events(domain, at) WHERE recipients > 1;"
+	      "DROP INDEX events_at;"
+	      "DROP INDEX events_sender;"
+	      "UPDATE schema_version SET version = 23 WHERE id = 1;" },
+};
+
+/* Brings a schema made by an earlier version to OM_PG_SCHEMA_VERSION,
+   inside the caller's transaction; *version_r is where it got. */
+static int om_pg_migrate(struct om_store_pgsql *s, int *version_r, char **error_r)
+{
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(om_pg_migrations); i++) {
+		if (om_pg_migrations[i].from != *version_r)
+			continue;
+		if (om_pg_exec_text(s, om_pg_migrations[i].sql, "migrate the schema",
+				    error_r) < 0)
+			return -1;
+		*version_r = om_pg_migrations[i].from + 1;
+	}
+	return 0;
+}
+
 static void om_pgsql_rollback(struct om_store *store);
 
 /* OM_STORE_CREATE: makes the schema unless there is one, under the write
@@ -1342,6 +1396,8 @@ static int om_pg_create(struct om_store_pgsql *s, char **error_r)
 	if (version == 0 &&
 	    (om_pg_exec_text(s, om_pg_schema, "create the schema", error_r) < 0 ||
 	     om_pg_make_secrets(s, error_r) < 0))
+		goto fail;
+	if (version != 0 && om_pg_migrate(s, &version, error_r) < 0)
 		goto fail;
 	if (version != 0 && version != OM_PG_SCHEMA_VERSION) {
 		*error_r = om_asprintf("store: schema version %d; the postgresql "
@@ -2459,7 +2515,9 @@ static int om_pgsql_event_add(struct om_store *store, const struct om_store_even
 					OM_ARG_TEXT(ev->message_id),
 					OM_ARG_TEXT(ev->subject), OM_ARG_TEXT(ev->queue_id),
 					OM_ARG_TEXT(ev->step), OM_ARG_TEXT(ev->result),
-					OM_ARG_TEXT(ev->detail), OM_ARG_END)) < 0 ? -1 : 0;
+					OM_ARG_TEXT(ev->detail),
+					OM_ARG_INT64(ev->recipients > 1 ? ev->recipients : 1),
+					OM_ARG_END)) < 0 ? -1 : 0;
 }
 
 static long om_pgsql_events_expire(struct om_store *store, long long before,
@@ -3214,7 +3272,8 @@ static int om_pgsql_trace_rows(struct om_store *store, const char *domain,
 			   OM_COL_TEXT(&ev.recipient), OM_COL_TEXT(&ev.message_id),
 			   OM_COL_TEXT(&ev.subject), OM_COL_TEXT(&ev.queue_id),
 			   OM_COL_TEXT(&ev.step), OM_COL_TEXT(&ev.result),
-			   OM_COL_TEXT(&ev.detail), OM_COL_END);
+			   OM_COL_TEXT(&ev.detail), OM_COL_INT64(&ev.recipients),
+			   OM_COL_END);
 		ev.domain = "";
 		ev.direction = direction == OM_DIRECTION_IN ? OM_DIRECTION_IN :
 			direction == OM_DIRECTION_OUT ? OM_DIRECTION_OUT :

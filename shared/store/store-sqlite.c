@@ -542,9 +542,15 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	   as ?1, so a search never sees another domain's rows */
 	[OM_SQL_EVENT_ADD] =
 		"INSERT INTO events(at, domain, direction, sender, recipient, message_id, "
-		"subject, queue_id, step, result, detail) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	[OM_SQL_EVENTS_EXPIRE] = "DELETE FROM events WHERE at < ?1",
+		"subject, queue_id, step, result, detail, recipients) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	/* per domain, through (domain, at): no index on at alone; the
+	   domains found by one index seek each (d), not a scan */
+	[OM_SQL_EVENTS_EXPIRE] =
+		"WITH RECURSIVE d(name) AS (SELECT min(domain) FROM events UNION ALL "
+		"  SELECT (SELECT min(domain) FROM events WHERE domain > d.name) FROM d "
+		"  WHERE d.name IS NOT NULL) "
+		"DELETE FROM events WHERE domain IN (SELECT name FROM d) AND at < ?1",
 	/* the messages a search finds, newest first: its message_id,
 	   queue_id, and the row's id when it has neither; the first
 	   condition after the domain is the index's (the most selective
@@ -559,12 +565,28 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"  AND (?7 IS NULL OR message_id = ?7) " \
 		"GROUP BY message_id, queue_id, lone ORDER BY last DESC, lone DESC LIMIT ?8"
 	[OM_SQL_TRACE_FIND_MID] = OM_TRACE_FIND("message_id = ?7"),
-	[OM_SQL_TRACE_FIND_RCPT] = OM_TRACE_FIND("recipient = ?5"),
+	/* by recipient: its own rows (events_recipient), and policyd's rows
+	   of several accepted recipients that name it in their detail
+	   ("...; also to a, b": events_shared, rows of recipients > 1 only) */
+#define OM_TRACE_FIND_PART(lead) \
+		"SELECT message_id, queue_id, " \
+		"  CASE WHEN message_id = '' AND queue_id = '' THEN id ELSE 0 END AS lone, " \
+		"  at FROM events WHERE domain = ?1 AND " lead \
+		"  AND at >= ?2 AND at < ?3 " \
+		"  AND (?4 IS NULL OR sender = ?4) " \
+		"  AND (?6 IS NULL OR instr(lower(subject), lower(?6)) > 0) " \
+		"  AND (?7 IS NULL OR message_id = ?7) "
+	[OM_SQL_TRACE_FIND_RCPT] =
+		"SELECT message_id, queue_id, lone, max(at) AS last FROM ("
+		OM_TRACE_FIND_PART("recipient = ?5") "UNION ALL "
+		OM_TRACE_FIND_PART("recipients > 1 AND "
+				   "instr(detail || ',', ' ' || ?5 || ',') > 0")
+		") GROUP BY message_id, queue_id, lone ORDER BY last DESC, lone DESC LIMIT ?8",
 	[OM_SQL_TRACE_FIND_SENDER] = OM_TRACE_FIND("sender = ?4"),
 	[OM_SQL_TRACE_FIND_DOMAIN] = OM_TRACE_FIND("1"),
 #define OM_TRACE_ROWS \
 		"SELECT id, at, direction, sender, recipient, message_id, subject, " \
-		"queue_id, step, result, detail FROM events WHERE domain = ?1 AND "
+		"queue_id, step, result, detail, recipients FROM events WHERE domain = ?1 AND "
 	[OM_SQL_TRACE_BY_MID] = OM_TRACE_ROWS "message_id = ?2 ORDER BY at, id LIMIT ?3",
 	[OM_SQL_TRACE_BY_QID] = OM_TRACE_ROWS "queue_id = ?2 ORDER BY at, id LIMIT ?3",
 	[OM_SQL_TRACE_BY_ID] = OM_TRACE_ROWS "id = ?2 LIMIT ?3",
@@ -1053,6 +1075,20 @@ static const char *const om_migrations[] = {
 	"  recipient TEXT NOT NULL,"
 	"  at INTEGER NOT NULL,"
 	"  PRIMARY KEY (domain, month, recipient));",
+	/* v23 (issue 22 item 3, doc/store.md): policyd's accepted
+	   recipients of a message are one row with their count (recipients,
+	   1 for every other row); and the indexes a row costs are those the
+	   trace's and the report's statements need (EXPLAIN QUERY PLAN):
+	   (domain, at) serves the report, a search by domain, Message-ID or
+	   sender and the expiry (per domain), (domain, recipient, at) a
+	   search by recipient, with events_shared (only rows of several
+	   recipients) for the recipients a row names in its detail;
+	   (domain, message_id) and (domain, queue_id) the links between a
+	   message's rows */
+	"ALTER TABLE events ADD COLUMN recipients INTEGER NOT NULL DEFAULT 1;"
+	"CREATE INDEX events_shared ON events(domain, at) WHERE recipients > 1;"
+	"DROP INDEX events_at;"
+	"DROP INDEX events_sender;",
 };
 
 struct om_store_sqlite {
@@ -3361,7 +3397,10 @@ static int om_sqlite_event_add(struct om_store *store, const struct om_store_eve
 						      OM_ARG_TEXT(ev->queue_id),
 						      OM_ARG_TEXT(ev->step),
 						      OM_ARG_TEXT(ev->result),
-						      OM_ARG_TEXT(ev->detail), OM_ARG_END),
+						      OM_ARG_TEXT(ev->detail),
+						      OM_ARG_INT64(ev->recipients > 1 ?
+								   ev->recipients : 1),
+						      OM_ARG_END),
 				    "record an event", error_r) < 0 ? -1 : 0;
 }
 
@@ -3442,7 +3481,7 @@ static void om_sqlite_trace_row(sqlite3_stmt *stmt, const struct om_sqlite_reade
 		       OM_COL_TEXT(&ev.recipient), OM_COL_TEXT(&ev.message_id),
 		       OM_COL_TEXT(&ev.subject), OM_COL_TEXT(&ev.queue_id),
 		       OM_COL_TEXT(&ev.step), OM_COL_TEXT(&ev.result),
-		       OM_COL_TEXT(&ev.detail), OM_COL_END);
+		       OM_COL_TEXT(&ev.detail), OM_COL_INT64(&ev.recipients), OM_COL_END);
 	ev.domain = "";
 	ev.direction = direction == OM_DIRECTION_IN ? OM_DIRECTION_IN :
 		direction == OM_DIRECTION_OUT ? OM_DIRECTION_OUT : OM_DIRECTION_NONE;

@@ -951,6 +951,9 @@ struct om_store_event {
 				   audit, click, ... (never empty) */
 	const char *result;	/* the answer, verdict or action */
 	const char *detail;	/* rules, virus name, reason ("" none) */
+	/* recipients the row stands for: policyd's accepted recipients of
+	   one message are one row (recipient: the first); 0 is 1 */
+	long long recipients;
 };
 /* Adds count events in one transaction; NULL texts are "", texts over
    their bound are cut, Message-IDs lose their <>, domains are

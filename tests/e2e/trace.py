@@ -7,7 +7,8 @@ omamorictl: `omamorictl trace example.test --message-id` shows its steps
 in order - policyd's answer, scand's verdict with the rule, where the
 delivery put it, the quarantine, the release.  A clean mail found by its
 subject shows the policy answer, the clean verdict and INBOX, and no
-quarantine.  An outbound mail held for its sender shows the hold and,
+quarantine.  A mail to two recipients shows one policy row with both.
+An outbound mail held for its sender shows the hold and,
 once released, the send.  Another domain's search shows none of
 example.test's mail, and example.test's none of another domain's row
 (put there by the test's own hands: the stack has one domain).  TAP."""
@@ -125,6 +126,32 @@ def clean_mail_found_by_subject(st):
     check(m in out, "by sender and today's date:\n%s" % out)
     out = trace(st, "example.test", "--sender", "friend@remote.test", "--until", "2020-01-01")
     check(m not in out and "no message" in out, "a date range before it:\n%s" % out)
+
+
+@tap.case
+def two_recipients_one_policy_row(st):
+    """policyd's accepted recipients of a message are one row (schema v23):
+    the first recipient, the count, the other named; each recipient's own
+    search shows it."""
+    m = mk()
+    data = ("From: friend@remote.test\nTo: %s, %s\nSubject: trace two %s\n"
+            "Message-ID: <%s@e2e.test>\n\nhello %s\n" % (ALICE, CAROL, m, m, m)).encode()
+    with st.smtp() as s:
+        check(s.sendmail("friend@remote.test", [ALICE, CAROL], data) == {}, "refused")
+    mid = "<%s@e2e.test>" % m
+    out = wait_trace(st, "example.test", ["--message-id", mid],
+                     [r"policy\s+DUNNO\s+to=<%s> recipients=2 .*also to %s" % (ALICE, CAROL),
+                      r"deliver\s+INBOX\s+to=<%s>" % ALICE])
+    check(len(re.findall(r"\spolicy\s", out)) == 1, "one policy row:\n%s" % out)
+    # carol has no scan of her own (no subscription): the policy row is
+    # her only step, found through the detail that names her
+    today = time.strftime("%Y-%m-%d")
+    for rcpt in (ALICE, CAROL):
+        out = trace(st, "example.test", "--recipient", rcpt, "--since", today,
+                    "--until", today)
+        check(re.search(r"policy\s+DUNNO\s+to=<%s> recipients=2 queue=\w+ .*also to %s"
+                        % (ALICE, CAROL), out),
+              "the search by %s shows the policy row:\n%s" % (rcpt, out))
 
 
 @tap.case

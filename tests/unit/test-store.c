@@ -320,7 +320,7 @@ static void test_backends(const char *dir)
 			om_asprintf("%s%s%s", c->prefix, dir, c->suffix);
 		ret = om_store_open(location, OM_STORE_CREATE, 1000, &store, &error);
 		if (c->ok)
-			TAP_OK(ret == 0 && om_store_schema_version(store) == 22, "%s", c->label);
+			TAP_OK(ret == 0 && om_store_schema_version(store) == 23, "%s", c->label);
 		else
 			TAP_OK(ret < 0 && store == NULL && strstr(error, c->error) != NULL,
 			       "%s (%s)", c->label, error != NULL ? error : "");
@@ -1690,6 +1690,7 @@ struct trace_seen {
 	char text[4096];
 	unsigned int messages;
 	int other_domain;	/* a row of another domain came back */
+	long long recipients;	/* the rows' recipients, summed (v23) */
 };
 
 static void trace_cb(void *context, unsigned int message, const struct om_store_event *ev)
@@ -1702,6 +1703,7 @@ static void trace_cb(void *context, unsigned int message, const struct om_store_
 	if (strstr(ev->recipient, "example.org") != NULL ||
 	    strstr(ev->sender, "@example.org") != NULL)
 		t->other_domain = 1;
+	t->recipients += ev->recipients;
 	snprintf(t->text + len, sizeof(t->text) - len, "%u:%s/%s ", message, ev->step,
 		 ev->result);
 }
@@ -1727,7 +1729,8 @@ static void test_trace(struct om_store *store)
 	const struct om_store_event events[] = {
 		{ .at = 1000, .domain = "Example.TEST", .direction = OM_DIRECTION_IN,
 		  .sender = "spam@bad.test", .recipient = "taro@example.test",
-		  .step = "policy", .result = "DUNNO", .queue_id = "QA" },
+		  .step = "policy", .result = "DUNNO", .queue_id = "QA",
+		  .recipients = 3 },
 		{ .at = 1001, .domain = "example.test", .direction = OM_DIRECTION_IN,
 		  .sender = "spam@bad.test", .recipient = "taro@example.test",
 		  .message_id = "<spam1@bad.test>", .subject = "Cheap PILLS now",
@@ -1747,6 +1750,11 @@ static void test_trace(struct om_store *store)
 		  .sender = "spam@bad.test", .recipient = "jiro@example.org",
 		  .message_id = "spam1@bad.test", .subject = "Cheap PILLS now",
 		  .queue_id = "QC", .step = "scan", .result = "spam" },
+		{ .at = 2500, .domain = "example.test", .direction = OM_DIRECTION_IN,
+		  .sender = "news@good.test", .recipient = "ichiro@example.test",
+		  .queue_id = "QD", .step = "policy", .result = "DUNNO",
+		  .detail = "no rule applies; also to saburo@example.test, hanako@example.test",
+		  .recipients = 3 },
 		{ .at = 10, .domain = "example.test", .sender = "old@good.test",
 		  .recipient = "taro@example.test", .step = "policy", .result = "REJECT" },
 	};
@@ -1771,6 +1779,8 @@ static void test_trace(struct om_store *store)
 		      "1:release/INBOX ") == 0 && !t.other_domain,
 	       "by Message-ID: one message, the policy answer linked by queue id, "
 	       "steps in order (%s)", t.text);
+	TAP_OK(t.recipients == 3 + 3, "the policy row's 3 recipients read back, "
+	       "every other row counts 1 (%lld)", t.recipients);
 	TAP_OK(trace(store, "example.org", &q, &t) == 1 &&
 	       strcmp(t.text, "1:scan/spam ") == 0,
 	       "the same Message-ID at example.org shows only example.org's row (%s)", t.text);
@@ -1800,6 +1810,14 @@ static void test_trace(struct om_store *store)
 	q.recipient = "jiro@example.org";
 	TAP_OK(trace(store, "example.test", &q, &t) == 0,
 	       "another domain's recipient is not found from example.test");
+	q.recipient = "hanako@example.test";
+	TAP_OK(trace(store, "example.test", &q, &t) == 2 &&
+	       strstr(t.text, "policy/DUNNO") != NULL,
+	       "by recipient: also a policy row that names it among its recipients (%s)",
+	       t.text);
+	q.recipient = "ako@example.test";
+	TAP_OK(trace(store, "example.test", &q, &t) == 0,
+	       "a part of a named recipient is not found (%s)", t.text);
 
 	memset(&q, 0, sizeof(q));
 	q.since = 1500;
@@ -1916,7 +1934,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 22, "schema version 22");
+	TAP_OK(om_store_schema_version(store) == 23, "schema version 23");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -1949,7 +1967,7 @@ int main(void)
 	test_trace_bounds(store);
 	test_events_queue(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 22, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 23, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again), now = before;
 		int i;
