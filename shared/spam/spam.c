@@ -337,7 +337,6 @@ static double om_chi2q(double x2, int df)
 struct om_spam_evidence {
 	double ln_f, ln_1f;
 	int k;
-	double mass;		/* EXPERIMENT: summed counts of telling tokens */
 };
 
 struct om_spam_scoring {
@@ -381,9 +380,8 @@ static void om_spam_keep_top(struct om_spam_report *report, const char *token,
 	report->top_f[i] = f;
 }
 
-static void om_spam_evidence_add(struct om_spam_evidence *ev, double f, long n)
+static void om_spam_evidence_add(struct om_spam_evidence *ev, double f)
 {
-	ev->mass += (double)n;
 	ev->ln_f += log(f);
 	ev->ln_1f += log(1.0 - f);
 	ev->k++;
@@ -447,8 +445,8 @@ static void om_spam_score_token(void *context, const char *token)
 		f = 1e-6;
 	if (f > 1.0 - 1e-6)
 		f = 1.0 - 1e-6;
-	om_spam_evidence_add(&sc->all, f, n);
-	om_spam_evidence_add(om_token_is_header(token) ? &sc->head : &sc->body, f, n);
+	om_spam_evidence_add(&sc->all, f);
+	om_spam_evidence_add(om_token_is_header(token) ? &sc->head : &sc->body, f);
 	if (om_token_is_cjk(token))
 		sc->cjk_evidence++;
 	if (sc->report != NULL)
@@ -517,43 +515,8 @@ double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len)
    same reason): on the dev split, 4 points for three unsure readings put
    the threshold of 5 where 0.1% of ham is above it.  Named by bucket like
    SpamAssassin's BAYES_nn rules. */
-/* EXPERIMENT (issue 19, fourth round): OM_JA_LEAN=k:N or n:N[:cjk] */
-static double om_spam_lean_scale(const struct om_spam_scoring *sc,
-				 const struct om_spam_evidence *ev)
-{
-	const char *env = getenv("OM_JA_LEAN");
-	double e, lim;
-
-	if (env == NULL || (env[0] != 'k' && env[0] != 'n') || env[1] != ':')
-		return 1.0;
-	if (strstr(env, ":cjk") != NULL && sc->cjk_evidence == 0)
-		return 1.0;
-	lim = atof(env + 2);
-	e = env[0] == 'k' ? (double)ev->k : ev->mass;
-	if (lim <= 0.0 || e >= lim)
-		return 1.0;
-	return e / lim;
-}
-
-static double om_spam_whole_scale(const struct om_spam_scoring *sc,
-				  const struct om_spam_evidence *ev)
-{
-	const char *env = getenv("OM_JA_SCALE");
-	double e, lim;
-
-	if (env == NULL || (env[0] != 'k' && env[0] != 'n') || env[1] != ':')
-		return 1.0;
-	if (strstr(env, ":cjk") != NULL && sc->cjk_evidence == 0)
-		return 1.0;
-	lim = atof(env + 2);
-	e = env[0] == 'k' ? (double)ev->k : ev->mass;
-	if (lim <= 0.0 || e >= lim)
-		return 1.0;
-	return e / lim;
-}
-
 static void om_spam_bayes_rule(const char *name_prefix, double p, int evidence,
-			       double lean, double scale, struct om_rules_result *rules)
+			       struct om_rules_result *rules)
 {
 	static const int buckets[] = { 0, 5, 20, 40, 50, 60, 80, 95, 99 };
 	char name[OM_RULE_NAME_MAX];
@@ -566,7 +529,7 @@ static void om_spam_bayes_rule(const char *name_prefix, double p, int evidence,
 	}
 	snprintf(name, sizeof(name), "%s_%02d", name_prefix, b);
 	om_rules_add(rules, name, !evidence ? 0.0 :
-		     scale * (OM_SPAM_BAYES_POINTS * cbrt(2.0 * p - 1.0) + lean * OM_SPAM_BAYES_LEAN_POINTS));
+		     OM_SPAM_BAYES_POINTS * cbrt(2.0 * p - 1.0) + OM_SPAM_BAYES_LEAN_POINTS);
 }
 
 void om_spam_check(const struct om_spam_db *db, const char *msg, size_t len,
@@ -611,14 +574,11 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 	report->trained = db->nspam > 0 && db->nham > 0;
 	if (report->trained) {
 		om_spam_bayes_rule("BAYES", report->probability, sc.all.k > 0,
-				   om_spam_lean_scale(&sc, &sc.all),
-				   om_spam_whole_scale(&sc, &sc.all), &report->rules);
+				   &report->rules);
 		om_spam_bayes_rule("BAYES_HEAD", om_spam_combine_reading(&sc, &sc.head, 1), sc.head.k > 0,
-				   om_spam_lean_scale(&sc, &sc.head),
-				   om_spam_whole_scale(&sc, &sc.head), &report->rules);
+				   &report->rules);
 		om_spam_bayes_rule("BAYES_BODY", om_spam_combine_reading(&sc, &sc.body, 2), sc.body.k > 0,
-				   om_spam_lean_scale(&sc, &sc.body),
-				   om_spam_whole_scale(&sc, &sc.body), &report->rules);
+				   &report->rules);
 	}
 	/* every link, in a pass of its own: the tokens stop at their cap */
 	if (set != NULL && set->url_blocked != NULL)

@@ -610,7 +610,6 @@ static void om_tokenize_received_ips(struct om_tok *t, const char *value)
 static void om_tokenize_header_line(void *context, const char *name, const char *value)
 {
 	char prefix[40];
-	const char *noid;
 	size_t i;
 
 	if (value == NULL || strlen(name) > 30)
@@ -625,31 +624,6 @@ static void om_tokenize_header_line(void *context, const char *name, const char 
 	   what it already said */
 	if (strncmp(prefix, "x-omamori-", 10) == 0 || strncmp(prefix, "x-spam-", 7) == 0)
 		return;
-	noid = getenv("OM_JA_NOID");
-	if (noid != NULL && (strcmp(prefix, "to:") == 0 || strcmp(prefix, "cc:") == 0 ||
-			     strcmp(prefix, "delivered-to:") == 0 ||
-			     strcmp(prefix, "x-original-to:") == 0 ||
-			     strcmp(prefix, "envelope-to:") == 0 ||
-			     strcmp(prefix, "x-envelope-to:") == 0 ||
-			     strcmp(prefix, "apparently-to:") == 0))
-		return;
-	if (noid != NULL && noid[0] == '1' && strcmp(prefix, "received:") == 0) {
-		char *copy = om_strdup(value), *q;
-		for (q = copy; (q = strcasestr(q, "for")) != NULL; q += 3) {
-			if ((q > copy && q[-1] != ' ' && q[-1] != '\t' && q[-1] != '\n') ||
-			    (q[3] != ' ' && q[3] != '\t' && q[3] != '\n'))
-				continue;
-			q += 3;
-			q += strspn(q, " \t\r\n");
-			while (*q != '\0' && *q != ';' && *q != ' ' && *q != '\t' && *q != '\n' && *q != '\r')
-				*q++ = ' ';
-			break;
-		}
-		om_tokenize_run(context, copy, strlen(copy), prefix);
-		om_tokenize_received_ips(context, copy);
-		free(copy);
-		return;
-	}
 	om_tokenize_run(context, value, strlen(value), prefix);
 	if (strcmp(prefix, "received:") == 0)
 		om_tokenize_received_ips(context, value);
@@ -671,17 +645,7 @@ static void om_tokenize_headers(struct om_tok *t, struct om_mime_msg *msg)
 		free(value);
 	}
 	value = om_mime_header_decoded(msg, "From");
-	if (value != NULL && getenv("OM_JA_FROMDOM") != NULL && strchr(value, '<') != NULL &&
-	    strchr(strchr(value, '<'), '@') != NULL) {
-		/* EXPERIMENT: the display name's tokens bound to the From host */
-		char *lt = strchr(value, '<'), *at = strchr(lt, '@'), *pre;
-		size_t hl = strcspn(at + 1, "> \t");
-		pre = om_asprintf("from:%.*s:", (int)hl, at + 1);
-		om_tokenize_run(t, value, (size_t)(lt - value), pre);
-		om_tokenize_run(t, lt, strlen(lt), "from:");
-		free(pre);
-		free(value);
-	} else if (value != NULL) {
+	if (value != NULL) {
 		om_tokenize_run(t, value, strlen(value), "from:");
 		free(value);
 	}
