@@ -1,7 +1,9 @@
 /* classifier.c - omamori-scand's spam classifier: one token table in
  * memory for all workers (read-locked while they score, write-locked to
  * learn), saved to the store every spam_save_interval seconds as deltas,
- * and reloaded when someone else (omamorictl learn) saved.
+ * and reloaded when someone else (omamorictl learn, another host) saved:
+ * found at the save timer, or within a second on a store that notifies
+ * its changes (PostgreSQL: scand_classifier_watch).
  *
  * Learning requests come from the Dovecot plugin in imap (a message moved
  * into or out of Quarantine/Junk); they cost a tokenization and a few hash
@@ -42,6 +44,8 @@ int scand_classifier_init(struct scand_classifier *c,
 	c->db = om_spam_db_new();
 	if (om_spam_db_load(c->db, c->store, error_r) < 0)
 		return -1;
+	/* on PostgreSQL this first read listens for the notifications */
+	c->watched = om_store_change_counter(c->store);
 	om_spam_db_counts(c->db, &nspam, &nham);
 	om_log_info("classifier loaded: %ld spam, %ld ham messages learned",
 		    nspam, nham);
@@ -133,6 +137,26 @@ void scand_classifier_sync(struct scand_classifier *c)
 		om_log_error("classifier: %s", error);
 		free(error);
 	}
+}
+
+void scand_classifier_watch(struct scand_classifier *c)
+{
+	long long counter = -1;
+	int moved;
+
+	/* the store handle is the sync's: read under its lock.  Only a
+	   store with a notification channel (change_fd) is watched: SQLite's
+	   counter moves with every write of every process, which would turn
+	   the save timer into a sync a second */
+	pthread_mutex_lock(&c->sync_lock);
+	if (c->store != NULL && om_store_change_fd(c->store) >= 0)
+		counter = om_store_change_counter(c->store);
+	moved = counter >= 0 && counter != c->watched;
+	if (counter >= 0)
+		c->watched = counter;
+	pthread_mutex_unlock(&c->sync_lock);
+	if (moved)
+		scand_classifier_sync(c);
 }
 
 void scand_classifier_deinit(struct scand_classifier *c)

@@ -172,6 +172,8 @@ static void scand_loop(struct scand_main *m)
 		if (om_now_ms() >= next_save) {
 			next_save = om_now_ms() + save_every;
 			scand_classifier_sync(&m->scand.classifier);
+		} else {
+			scand_classifier_watch(&m->scand.classifier);
 		}
 		if (om_now_ms() >= next_trace) {
 			next_trace = om_now_ms() + OM_EVENTS_FLUSH_MS;

@@ -57,6 +57,9 @@ struct scand_classifier {
 	pthread_mutex_t sync_lock;
 	struct om_spam_db *db;
 	struct om_store *store;		/* for saves and reloads only */
+	/* the store's change counter last looked at by
+	   scand_classifier_watch (under sync_lock) */
+	long long watched;
 };
 
 /* The Prometheus metrics (metrics.c, doc/metrics.md): the registry, the
@@ -148,6 +151,10 @@ void scand_classifier_learn(struct scand_classifier *c, const char *msg,
 			    size_t len, int is_spam);
 /* Saves what was learned, or reloads what others saved. */
 void scand_classifier_sync(struct scand_classifier *c);
+/* Called every second: on a store that pushes its changes (PostgreSQL's
+   notifications, such as another host's classifier save), syncs as soon
+   as one came instead of at the save timer. */
+void scand_classifier_watch(struct scand_classifier *c);
 /* The same, now, for a client that changed the store (a SYNC request):
    0 once scans use the store's table, or -1 with *error_r. */
 int scand_classifier_sync_now(struct scand_classifier *c, char **error_r);
