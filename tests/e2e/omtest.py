@@ -490,6 +490,17 @@ def attachment_mail(sender, rcpts, subject, m, text, name, data):
     return raw + b"--" + bnd.encode() + b"--\n"
 
 
+def until(cond, limit, step=0.02):
+    """Seconds until cond() held (checked every step seconds), or None
+    after limit seconds."""
+    start = time.time()
+    while time.time() - start < limit:
+        if cond():
+            return time.time() - start
+        time.sleep(step)
+    return None
+
+
 def wait_mail(st, user, wanted, what, timeout=40):
     """The first mail in user's INBOX for which wanted(raw) is true, waiting
     up to timeout seconds; what names it in the failure."""

@@ -20,7 +20,7 @@ import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import Tap, check, run_suite  # noqa: E402
+from omtest import Tap, check, run_suite, until  # noqa: E402
 
 tap = Tap()
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -60,25 +60,16 @@ def nspam(st):
     return int(rows[0][0]) if rows else 0   # no row until something is learned
 
 
-def until(cond, limit, step=0.2):
-    start = time.time()
-    while time.time() - start < limit:
-        if cond():
-            return time.time() - start
-        time.sleep(step)
-    return None
-
-
 @tap.case
 def before_the_outage(st):
     check(st.STORE == "postgresql", "STORE=%s" % st.STORE)
     st.ctl("list", "add", "alice@example.test", "block", BLOCKED)
-    check(until(lambda: refused_for(st, BLOCKED, "alice@example.test") == "refused", 5)
+    check(until(lambda: refused_for(st, BLOCKED, "alice@example.test") == "refused", 5, 0.2)
           is not None, "the block entry was not enforced before the outage")
     # a message bob will move into Junk while the database is away
     m = uuid.uuid4().hex
     st.send(mail(m, "bob@example.test"), ["bob@example.test"])
-    check(until(lambda: copies(st, "bob@example.test", m) == 1, 40) is not None,
+    check(until(lambda: copies(st, "bob@example.test", m) == 1, 40, 0.2) is not None,
           "bob's message did not arrive")
     state["junk"] = m
     state["nspam"] = nspam(st)

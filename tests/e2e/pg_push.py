@@ -14,7 +14,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from omtest import Tap, check, run_suite  # noqa: E402
+from omtest import Tap, check, run_suite, until  # noqa: E402
 import pg  # noqa: E402  (tests/pg.py)
 
 tap = Tap()
@@ -33,16 +33,6 @@ def refused_for(st, sender, rcpt):
         code, _ = s.rcpt(rcpt)
         s.rset()
     return 500 <= code < 600
-
-
-def until(cond, limit):
-    """Seconds until cond() held, or None after limit seconds."""
-    start = time.time()
-    while time.time() - start < limit:
-        if cond():
-            return time.time() - start
-        time.sleep(0.02)
-    return None
 
 
 def psql(st, sql):

@@ -32,7 +32,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 sys.path.insert(0, os.path.dirname(HERE))
-from omtest import (BUILDDIR, PASSWORD, STACK, Stack, Tap, check, decoded,  # noqa: E402
+from omtest import (BUILDDIR, PASSWORD, STACK, Stack, Tap, check, decoded, until,  # noqa: E402
                     forms_of, header_of, http, require_root, sink, sure_fixtures,
                     train_classifier, wait_mail)
 import pg  # noqa: E402  (tests/pg.py)
@@ -124,16 +124,6 @@ def mk():
 def plain(m, to="alice@example.test", frm="sender@remote.test", subject="multihost"):
     return ("From: %s\nTo: %s\nSubject: %s %s\nMessage-ID: <%s@remote.test>\n\n"
             "body %s\n" % (frm, to, subject, m, m, m)).encode()
-
-
-def until(cond, limit, step=0.02):
-    """Seconds until cond() held, or None after limit seconds."""
-    start = time.time()
-    while time.time() - start < limit:
-        if cond():
-            return time.time() - start
-        time.sleep(step)
-    return None
 
 
 def count_in(h, user, m, mailbox="INBOX"):
