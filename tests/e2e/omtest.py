@@ -42,9 +42,16 @@ class Stack:
     Dovecot too, read over IMAP like alice@example.test; mail to any other
     domain still goes to the outbound sink."""
 
-    def __init__(self, extra_conf=None, mailboxes=()):
-        self.dir = tempfile.mkdtemp(prefix="omamori-e2e-")
+    def __init__(self, extra_conf=None, mailboxes=(), env_extra=None, prefix="omamori-e2e-"):
+        """env_extra: more tests/stack variables (a value None removes
+        one), such as tests/multihost's OMAMORI_STACK_ADDR."""
+        self.dir = tempfile.mkdtemp(prefix=prefix)
         env = dict(os.environ, OMAMORI_BUILDDIR=BUILDDIR)
+        for key, value in (env_extra or {}).items():
+            if value is None:
+                env.pop(key, None)
+            else:
+                env[key] = value
         if extra_conf:
             env["OMAMORI_EXTRA_CONF"] = extra_conf
         if mailboxes:
@@ -54,6 +61,8 @@ class Stack:
         self.env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
         for key, value in self.env.items():
             setattr(self, key, value)
+        # the address the stack's servers listen on (tests/stack's STACK_ADDR)
+        self.addr = self.env.get("STACK_ADDR", "127.0.0.1")
 
     # --- the store, as the test's own hands --------------------------------
     def sql(self, query, params=(), dicts=False):
@@ -123,12 +132,13 @@ class Stack:
 
     # --- SMTP ---------------------------------------------------------------
     def send(self, msg_bytes, rcpts, sender="sender@remote.test"):
-        with smtplib.SMTP("127.0.0.1", int(self.SMTP_PORT), timeout=120) as s:
-            s.sendmail(sender, rcpts, msg_bytes)
+        """The refused recipients (smtplib's sendmail)."""
+        with smtplib.SMTP(self.addr, int(self.SMTP_PORT), timeout=120) as s:
+            return s.sendmail(sender, rcpts, msg_bytes)
 
     # --- IMAP ---------------------------------------------------------------
     def imap(self, user):
-        m = imaplib.IMAP4("127.0.0.1", int(self.IMAP_PORT))
+        m = imaplib.IMAP4(self.addr, int(self.IMAP_PORT))
         m.login(user, PASSWORD)
         return m
 
@@ -215,7 +225,7 @@ class Stack:
 
     def smtp(self, login=None):
         """An SMTP session; login simulates SASL with XCLIENT LOGIN=."""
-        s = smtplib.SMTP("127.0.0.1", int(self.SMTP_PORT), timeout=60)
+        s = smtplib.SMTP(self.addr, int(self.SMTP_PORT), timeout=60)
         if login is not None:
             s.ehlo()
             code, msg = s.docmd("XCLIENT", "LOGIN=" + login)

@@ -21,18 +21,16 @@ import signal
 import smtplib
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import traceback
-import imaplib
 import urllib.parse
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 sys.path.insert(0, os.path.dirname(HERE))
-from omtest import (BUILDDIR, PASSWORD, STACK, Stack, Tap, check, decoded, until,  # noqa: E402
+from omtest import (BUILDDIR, STACK, Stack, Tap, check, decoded, until,  # noqa: E402
                     forms_of, header_of, http, require_root, sink, sure_fixtures,
                     train_classifier, wait_mail)
 import pg  # noqa: E402  (tests/pg.py)
@@ -78,38 +76,14 @@ class Host(Stack):
 
     def __init__(self, name, addr, conninfo, keys_from=None):
         self.name = name
-        self.dir = tempfile.mkdtemp(prefix="omamori-mh-%s-" % name)
-        env = dict(os.environ, OMAMORI_BUILDDIR=BUILDDIR, OMAMORI_STACK_ADDR=addr,
-                   OMAMORI_PG_CONNINFO=conninfo, OMAMORI_EXTRA_CONF=CONF)
-        env.pop("OMAMORI_STORE", None)
-        if keys_from:
-            env["OMAMORI_KEYS_FROM"] = keys_from
-        out = subprocess.run([STACK, "up", self.dir], env=env, check=True,
-                             stdout=subprocess.PIPE, text=True).stdout
-        self.env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-        for key, value in self.env.items():
-            setattr(self, key, value)
-        check(self.STACK_ADDR == addr, "host %s on %s" % (name, self.STACK_ADDR))
+        super().__init__(extra_conf=CONF, prefix="omamori-mh-%s-" % name,
+                         env_extra={"OMAMORI_STACK_ADDR": addr,
+                                    "OMAMORI_PG_CONNINFO": conninfo,
+                                    "OMAMORI_KEYS_FROM": keys_from,
+                                    "OMAMORI_STORE": None})
+        check(self.addr == addr, "host %s on %s" % (name, self.addr))
 
-    # the clients of Stack, to this host's address
-    def send(self, msg_bytes, rcpts, sender="sender@remote.test"):
-        with smtplib.SMTP(self.STACK_ADDR, int(self.SMTP_PORT), timeout=60) as s:
-            return s.sendmail(sender, rcpts, msg_bytes)
-
-    def imap(self, user):
-        m = imaplib.IMAP4(self.STACK_ADDR, int(self.IMAP_PORT))
-        m.login(user, PASSWORD)
-        return m
-
-    def smtp(self, login=None):
-        s = smtplib.SMTP(self.STACK_ADDR, int(self.SMTP_PORT), timeout=60)
-        if login is not None:
-            s.ehlo()
-            code, msg = s.docmd("XCLIENT", "LOGIN=" + login)
-            if code != 220:
-                raise AssertionError("XCLIENT refused: %d %r" % (code, msg))
-        s.ehlo()
-        return s
+    # Stack's clients (send, imap, smtp) reach this host's address
 
     def stack(self, *args):
         env = dict(os.environ, OMAMORI_BUILDDIR=BUILDDIR)
