@@ -567,11 +567,7 @@ def pg_demo():
         sender = "pusher@spam-pg.example"
 
         def rcpt_code():
-            with pg.smtp() as s:
-                s.mail(sender)
-                code, _ = s.rcpt("alice@example.test")
-                s.rset()
-            return code
+            return pg.rcpt_code(sender, "alice@example.test")
         print("  RCPT from %s before the edit: %d" % (sender, rcpt_code()))
         print("$ omamorictl list add alice@example.test block " + sender)
         pg.ctl("list", "add", "alice@example.test", "block", sender)

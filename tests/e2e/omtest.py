@@ -234,6 +234,15 @@ class Stack:
         s.ehlo()
         return s
 
+    def rcpt_code(self, sender, rcpt):
+        """The stack's answer to RCPT TO:<rcpt> after MAIL FROM:<sender>
+        (policyd's, through Postfix); nothing is sent (RSET after it)."""
+        with self.smtp() as s:
+            s.mail(sender)
+            code, _ = s.rcpt(rcpt)
+            s.rset()
+        return code
+
     def kill_scand(self, sig=signal.SIGKILL):
         os.kill(self.scand_pid(), sig)
 

@@ -37,10 +37,7 @@ def pg(st, what):
 def refused_for(st, sender, rcpt):
     """policyd's answer to RCPT (nothing is sent): 'refused' (5xx),
     'deferred' (4xx) or 'accepted'."""
-    with st.smtp() as s:
-        s.mail(sender)
-        code, _ = s.rcpt(rcpt)
-        s.rset()
+    code = st.rcpt_code(sender, rcpt)
     return "refused" if 500 <= code < 600 else "deferred" if 400 <= code < 500 else "accepted"
 
 

@@ -28,11 +28,7 @@ def msg(m, frm):
 def refused_for(st, sender, rcpt):
     """Whether policyd refuses sender's mail to rcpt (RCPT answered 5xx);
     nothing is sent (RSET after RCPT)."""
-    with st.smtp() as s:
-        s.mail(sender)
-        code, _ = s.rcpt(rcpt)
-        s.rset()
-    return 500 <= code < 600
+    return 500 <= st.rcpt_code(sender, rcpt) < 600
 
 
 def psql(st, sql):

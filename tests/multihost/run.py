@@ -131,11 +131,7 @@ def mail_to_every_host_lands_in_its_own_mailboxes(hosts):
 # --- 2 -----------------------------------------------------------------------
 def refused_for(h, sender, rcpt):
     """Whether h's policyd refuses sender's mail to rcpt (RCPT 5xx)."""
-    with h.smtp() as s:
-        s.mail(sender)
-        code, _ = s.rcpt(rcpt)
-        s.rset()
-    return 500 <= code < 600
+    return 500 <= h.rcpt_code(sender, rcpt) < 600
 
 
 @tap.case
