@@ -105,6 +105,10 @@ struct omamori_facts_cache {
 	long long counter;		/* om_store_change_counter() */
 	long long revision;		/* the "config" revision */
 	bool valid;
+	/* the store could not be read at the last check (PostgreSQL away,
+	   issue 21): the entries are the last answers it gave, used as they
+	   are until it answers again */
+	bool unreachable;
 	struct omamori_facts entries[OMAMORI_FACTS_MAX];
 	unsigned int next;		/* the slot to reuse next */
 };
@@ -170,23 +174,36 @@ static void omamori_facts_clear(struct omamori_facts_cache *fc)
 }
 
 /* Empties the cache unless the store is the one it was filled from and its
-   configuration has not moved since.  Any doubt (a read error) empties it:
-   the lookups then go to the store, as without a cache. */
+   configuration has not moved since.  A store that cannot be read keeps
+   the cache as it is, marked unreachable: its entries are the last answers
+   the store gave, and while it is away nobody can change them (omamorictl
+   and the web write to the same store); a mailbox not in it waits for the
+   store (the delivery is deferred). */
 static void omamori_facts_check(struct omamori_facts_cache *fc,
-				struct om_store *store)
+				struct om_store *store, struct event *event)
 {
 	unsigned int generation = omamori_context_generation();
 	long long counter = om_store_change_counter(store), revision;
 	char *error = NULL;
 
 	if (fc->valid && fc->generation == generation && counter >= 0 &&
-	    counter == fc->counter)
-		return;
-	if (om_store_revision(store, "config", &revision, &error) < 0) {
-		free(error);
-		omamori_facts_clear(fc);
+	    counter == fc->counter) {
+		fc->unreachable = FALSE;
 		return;
 	}
+	if (om_store_revision(store, "config", &revision, &error) < 0) {
+		if (!fc->valid || fc->generation != generation)
+			omamori_facts_clear(fc);
+		else if (!fc->unreachable)
+			e_warning(event, "omamori: the store cannot be read (%s): "
+				  "using the subscriptions read before",
+				  str_sanitize(error, 300));
+		free(error);
+		fc->unreachable = TRUE;
+		fc->counter = -1;
+		return;
+	}
+	fc->unreachable = FALSE;
 	if (!fc->valid || fc->generation != generation ||
 	    revision != fc->revision || counter < 0)
 		omamori_facts_clear(fc);
@@ -1146,6 +1163,20 @@ static int omamori_deliver_quarantine(struct omamori_delivery *d,
 				      struct omamori_user *ouser,
 				      struct mail_storage **storage_r)
 {
+	long long revision;
+	char *error = NULL;
+	int ret;
+
+	/* the row that digests and omamori-web list it by is written after
+	   the save, and a failure then is logged only (a retry would save it
+	   twice): a store that cannot be read now (PostgreSQL away) defers
+	   the delivery instead, so the retry saves and records it */
+	if (om_store_revision(d->store, "config", &revision, &error) < 0) {
+		ret = omamori_tempfail(d->ctx, t_strdup_printf(
+			"Quarantine's record cannot be written: %s", error));
+		free(error);
+		return ret;
+	}
 	omamori_quarantine_id_new(d);
 	omamori_quarantine_describe(d, d->ctx->src_mail);
 	if (d->deliver_data != NULL || d->wrap_head.len > 0)
@@ -1156,7 +1187,8 @@ static int omamori_deliver_quarantine(struct omamori_delivery *d,
 
 /* The checks the mailbox's subscriptions ask for (0: none), from the
    cache or the store.  0 or -1 (nothing kept). */
-static int omamori_checks(struct om_store *store, const char *mailbox,
+static int omamori_checks(struct mail_deliver_context *ctx,
+			  struct om_store *store, const char *mailbox,
 			  int *checks_r, char **error_r)
 {
 	struct omamori_facts_cache *fc = &omamori_deliver.facts;
@@ -1164,7 +1196,7 @@ static int omamori_checks(struct om_store *store, const char *mailbox,
 	enum om_sub_state virus, spam;
 	const char *source;
 
-	omamori_facts_check(fc, store);
+	omamori_facts_check(fc, store, ctx->event);
 	f = omamori_facts_find(fc, mailbox);
 	if (f != NULL) {
 		*checks_r = f->checks;
@@ -1211,7 +1243,7 @@ static int omamori_deliver_mail(struct mail_deliver_context *ctx,
 	d.mailbox = ctx->rcpt_user->username;
 	if (omamori_context_get(ouser, &d.config, &d.store, &error) < 0)
 		return omamori_tempfail(ctx, error);
-	if (omamori_checks(d.store, d.mailbox, &d.checks, &serror) < 0) {
+	if (omamori_checks(ctx, d.store, d.mailbox, &d.checks, &serror) < 0) {
 		ret = omamori_tempfail(ctx, t_strdup(serror));
 		free(serror);
 		return ret;

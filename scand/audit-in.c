@@ -14,10 +14,13 @@
  *               for delete with notify, as omamori-filter does outbound
  *   add-header  the field is put first in what is delivered or held
  *
- * The rules come from the store once per domain and are kept parsed in
- * the worker's cache, which is emptied whenever the worker's snapshot
- * moves (audit_rules changes move the store's config revision, schema
- * v22): no store read per message.  A rule that does not parse or a
+ * The rules come from the store and are kept parsed in the worker's
+ * cache, which is emptied whenever the worker's snapshot moves
+ * (audit_rules changes move the store's config revision, schema v22) and
+ * filled again at once with every domain's rules in one read (up to
+ * SCAND_AUDIT_MAX_DOMAINS domains; beyond, one read per domain as it is
+ * met): no store read per message, and a worker whose store goes away
+ * (PostgreSQL, issue 21) still knows every domain's rules.  A rule that does not parse or a
  * message the audit reader cannot read fails closed: scand answers an
  * error, the delivery is retried.
  */
@@ -48,7 +51,12 @@ struct scand_audit_rules {
 
 struct scand_audit_cache {
 	struct om_hash *domains;	/* domain -> struct scand_audit_rules */
+	/* filled with every domain's rules: a domain not in it has none */
+	int complete;
 };
+
+/* what a domain without rules has */
+static const struct scand_audit_rules scand_audit_none = { NULL, 0 };
 
 static void scand_audit_rules_free(void *value)
 {
@@ -63,9 +71,11 @@ static void scand_audit_rules_free(void *value)
 
 void scand_audit_cache_clear(struct scand_audit_cache *cache)
 {
-	if (cache == NULL || cache->domains == NULL)
+	if (cache == NULL)
 		return;
-	om_hash_free(&cache->domains, scand_audit_rules_free);
+	cache->complete = 0;
+	if (cache->domains != NULL)
+		om_hash_free(&cache->domains, scand_audit_rules_free);
 }
 
 void scand_audit_cache_free(struct scand_audit_cache **cachep)
@@ -80,8 +90,38 @@ void scand_audit_cache_free(struct scand_audit_cache **cachep)
 struct scand_audit_load {
 	struct scand_audit_rules *rules;
 	const char *domain;
+	/* every domain's rules: the cache they go to (NULL: one domain's) */
+	struct om_hash *domains;
+	int too_many;
 	char *error;
 };
+
+static struct scand_audit_rules *scand_audit_rules_new(void)
+{
+	struct scand_audit_rules *r = om_calloc(1, sizeof(*r));
+
+	r->rules = om_calloc(SCAND_AUDIT_MAX_RULES, sizeof(*r->rules));
+	return r;
+}
+
+/* For a read of every domain: the rules of row's domain, made as its
+   first row comes (NULL past SCAND_AUDIT_MAX_DOMAINS domains). */
+static struct scand_audit_rules *
+scand_audit_rules_for_row(struct scand_audit_load *load,
+			  const struct om_store_audit_rule *row)
+{
+	struct scand_audit_rules *r = om_hash_get(load->domains, row->domain);
+
+	if (r != NULL)
+		return r;
+	if (om_hash_count(load->domains) >= SCAND_AUDIT_MAX_DOMAINS) {
+		load->too_many = 1;
+		return NULL;
+	}
+	r = scand_audit_rules_new();
+	(void)om_hash_set(load->domains, row->domain, r);
+	return r;
+}
 
 static void scand_audit_row_cb(void *context, const struct om_store_audit_rule *row)
 {
@@ -89,7 +129,14 @@ static void scand_audit_row_cb(void *context, const struct om_store_audit_rule *
 	struct scand_audit_rules *r = load->rules;
 	char *error = NULL;
 
-	if (load->error != NULL || r->count == SCAND_AUDIT_MAX_RULES)
+	if (load->error != NULL || load->too_many)
+		return;
+	if (load->domains != NULL) {
+		load->domain = row->domain;
+		if ((r = scand_audit_rules_for_row(load, row)) == NULL)
+			return;
+	}
+	if (r->count == SCAND_AUDIT_MAX_RULES)
 		return;
 	r->rules[r->count] = om_audit_parse(row->rule, &error);
 	if (r->rules[r->count] == NULL) {
@@ -99,6 +146,32 @@ static void scand_audit_row_cb(void *context, const struct om_store_audit_rule *
 		return;
 	}
 	r->count++;
+}
+
+int scand_audit_cache_fill(struct scand_audit_cache **cachep, struct om_store *store,
+			   char **error_r)
+{
+	struct scand_audit_cache *cache;
+	struct scand_audit_load load;
+
+	if (*cachep == NULL)
+		*cachep = om_calloc(1, sizeof(**cachep));
+	cache = *cachep;
+	scand_audit_cache_clear(cache);
+	memset(&load, 0, sizeof(load));
+	load.domains = om_hash_new(64);
+	if (om_store_audit_list(store, NULL, scand_audit_row_cb, &load, error_r) < 0 ||
+	    load.error != NULL) {
+		if (load.error != NULL)
+			*error_r = load.error;
+		om_hash_free(&load.domains, scand_audit_rules_free);
+		return -1;
+	}
+	cache->domains = load.domains;
+	/* beyond the bound, the domains read are kept and the others are
+	   read as they are met */
+	cache->complete = !load.too_many;
+	return 0;
 }
 
 /* domain's parsed rules, from the cache or the store: NULL with *error_r
@@ -113,8 +186,12 @@ scand_audit_rules_of(struct scand_audit_cache *cache, struct om_store *store,
 	if (cache->domains != NULL &&
 	    (r = om_hash_get(cache->domains, domain)) != NULL)
 		return r;
-	r = om_calloc(1, sizeof(*r));
-	r->rules = om_calloc(SCAND_AUDIT_MAX_RULES, sizeof(*r->rules));
+	if (cache->complete)
+		return &scand_audit_none;
+	if (cache->domains == NULL && scand_audit_cache_fill(&cache, store, error_r) == 0)
+		return scand_audit_rules_of(cache, store, domain, error_r);
+	om_free(error_r);
+	r = scand_audit_rules_new();
 	memset(&load, 0, sizeof(load));
 	load.rules = r;
 	load.domain = domain;

@@ -175,6 +175,11 @@ struct om_scan_result;
 struct scand_audit_cache;
 void scand_audit_cache_clear(struct scand_audit_cache *cache);
 void scand_audit_cache_free(struct scand_audit_cache **cache);
+/* Reads every domain's rules into the cache (made if *cache is NULL):
+   0, or -1 with *error_r (the cache is then empty, and read a domain at a
+   time as they are met). */
+int scand_audit_cache_fill(struct scand_audit_cache **cache, struct om_store *store,
+			   char **error_r);
 /* Runs the recipient domain's rules over an incoming message scanned into
    res, and writes the deciding rule's action into res.  0, or -1 with
    *error_r (a store error, a rule that does not parse, a message that

@@ -90,13 +90,30 @@ void scand_workers_push(struct scand *scand, int fd)
 }
 
 /* Next connection, or -1 when the pool is closing. */
-static int scand_queue_pop(struct scand_queue *q)
+/* The next connection: its fd, -1 when the pool closes, or
+   SCAND_QUEUE_IDLE after idle_ms without one. */
+#define SCAND_QUEUE_IDLE (-2)
+static int scand_queue_pop(struct scand_queue *q, long idle_ms)
 {
+	struct timespec until;
 	int fd = -1;
 
+	if (clock_gettime(CLOCK_REALTIME, &until) < 0)
+		until.tv_sec = 0;
+	until.tv_sec += idle_ms / 1000;
+	until.tv_nsec += (idle_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&q->lock);
-	while (q->count == 0 && !q->closing)
-		pthread_cond_wait(&q->cond, &q->lock);
+	while (q->count == 0 && !q->closing) {
+		if (pthread_cond_timedwait(&q->cond, &q->lock, &until) == ETIMEDOUT &&
+		    q->count == 0 && !q->closing) {
+			pthread_mutex_unlock(&q->lock);
+			return SCAND_QUEUE_IDLE;
+		}
+	}
 	if (q->count > 0 && !q->closing) {
 		fd = q->fds[q->head];
 		q->head = (q->head + 1) % q->cap;
@@ -141,6 +158,8 @@ static int scand_worker_store(struct scand_worker *w, char **error_r)
    again at most once a second (a reconnect may take connect_timeout).
    1 when the snapshot is to be used as it is. */
 #define SCAND_STORE_RETRY_SECONDS 1
+/* how often an idle worker looks for a change */
+#define SCAND_IDLE_REFRESH_MS 1000
 static int scand_worker_keep_snapshot(struct scand_worker *w, const char *error)
 {
 	time_t now = time(NULL);
@@ -156,6 +175,18 @@ static int scand_worker_keep_snapshot(struct scand_worker *w, const char *error)
 	w->store_failed = now;
 	w->counter = -1;
 	return 1;
+}
+
+/* Every domain's audit rules into the worker's cache; a failure leaves it
+   empty, read a domain at a time as scans meet them (logged). */
+static void scand_worker_audit_fill(struct scand_worker *w)
+{
+	char *error = NULL;
+
+	if (scand_audit_cache_fill(&w->audit, w->store, &error) < 0) {
+		om_log_warn("worker %u: audit rules not read: %s", w->id, error);
+		free(error);
+	}
 }
 
 /* The worker's snapshot, fresh (or, while the store cannot be read, the
@@ -175,6 +206,7 @@ static int scand_worker_snapshot(struct scand_worker *w, char **error_r)
 		w->snap = om_snapshot_new();
 		if (om_snapshot_load(w->snap, w->store, error_r) < 0)
 			goto fail;
+		scand_worker_audit_fill(w);
 		w->counter = counter;
 		return 0;
 	}
@@ -182,8 +214,9 @@ static int scand_worker_snapshot(struct scand_worker *w, char **error_r)
 		return 0;
 	switch (om_snapshot_refresh(w->snap, w->store, error_r)) {
 	case 1:
-		/* the configuration moved (audit rules too, schema v22) */
-		scand_audit_cache_clear(w->audit);
+		/* the configuration moved (audit rules too, schema v22): read
+		   them again now, while the store answers */
+		scand_worker_audit_fill(w);
 		/* fall through */
 	case 0:
 		if (w->store_failed != 0)
@@ -610,10 +643,27 @@ static void scand_serve_connection(struct scand_worker *w, int fd)
 static void *scand_worker_main(void *arg)
 {
 	struct scand_worker *w = arg;
+	char *error = NULL;
 	int fd;
 
-	while ((fd = scand_queue_pop(&w->scand->queue)) >= 0)
-		scand_serve_connection(w, fd);
+	/* the snapshot before the first request, not at it: a worker that
+	   has read its settings and lists goes on scanning while the store is
+	   away (issue 21); a failure here is met again at the first scan */
+	if (scand_worker_snapshot(w, &error) < 0) {
+		om_log_warn("worker %u: settings and lists not read at start: %s",
+			    w->id, error);
+		free(error);
+	}
+	/* an idle worker keeps its snapshot fresh (a change counter read a
+	   second; a reload only when it moved), so that what it decides with
+	   when the store goes away is what the store said last */
+	while ((fd = scand_queue_pop(&w->scand->queue, SCAND_IDLE_REFRESH_MS)) != -1) {
+		if (fd >= 0) {
+			scand_serve_connection(w, fd);
+		} else if (scand_worker_snapshot(w, &error) < 0) {
+			om_free(&error);
+		}
+	}
 	om_snapshot_free(&w->snap);
 	scand_audit_cache_free(&w->audit);
 	om_store_close(&w->store);

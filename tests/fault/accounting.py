@@ -242,6 +242,21 @@ def scan_in_flight(st):
                    for ln in f)
 
 
+def scand_debug(st, done):
+    """What the test saw when no scan was in flight (for the failure's text)."""
+    with open("/proc/net/unix") as f:
+        lines = [ln.strip() for ln in f if st.SCAND_SOCKET in ln]
+    try:
+        with open("/proc/%d/stat" % st.scand_pid()) as f:
+            stat = f.read().split()[2]
+    except OSError as e:
+        stat = repr(e)
+    with open(st.MAILLOG, errors="replace") as f:
+        lmtp = [ln.strip()[:220] for ln in f if "postfix/lmtp" in ln or "qmgr" in ln]
+    return {"progress": done(), "socket_lines": lines, "scand_state": stat,
+            "queue": st.queue()[-600:], "maillog": lmtp[-8:]}
+
+
 class Deliveries:
     """Counts LMTP results as Postfix logs them (the maillog, read as it
     grows): faults are keyed on how far delivery has gone."""
@@ -312,10 +327,12 @@ def faults(st, load, ev):
         ev["scand_stopped"] = not scan_in_flight(st)
         if ev["scand_stopped"]:
             os.kill(st.scand_pid(), signal.SIGSTOP)
-            deadline = time.time() + 10
+            deadline = time.time() + 30
             while not scan_in_flight(st) and time.time() < deadline:
                 time.sleep(0.01)
         ev["scand_mid_scan"] = scan_in_flight(st)
+        if not ev["scand_mid_scan"]:
+            ev["scand_debug"] = scand_debug(st, done)
         ev["scand_down"] = time.time()
         st.kill_scand(signal.SIGKILL)
         time.sleep(SCAND_DOWN_SECONDS)
@@ -586,7 +603,8 @@ def found_once(marker, rcpt):
 def scand_killed_mid_scan_lmtp_451_kept_then_delivered_once(st):
     run = need_run()
     ev = run["ev"]
-    check(ev.get("scand_mid_scan"), "scand had no scan in flight when it was killed")
+    check(ev.get("scand_mid_scan"), "scand had no scan in flight when it was killed: %r"
+          % ev.get("scand_debug"))
     deferred = [r for r in run["events"] if r["status"] == "deferred" and
                 "Virus scanner unavailable" in r["text"]]
     check(deferred, "no LMTP 451 while scand was down (%.1f s)"
