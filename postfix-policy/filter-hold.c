@@ -25,7 +25,15 @@
  * when Postfix queues the copy and discards a second copy, so a kill -9
  * between Postfix's queueing and the .sent rename does not send it twice.
  * At start-up a hold left "sending" by a crash is sent (its .sent file or
- * the milter's mark says so) or held again.
+ * the milter's mark says so) or held again (this node's holds only).
+ *
+ * Several hosts on one store (doc/scaling.md): a hold records its node
+ * (node_name, else the hostname), whose spool alone has the copy.  A
+ * request here for another node's hold is recorded in the store instead
+ * (release-asked, discard-asked: the same once-only claim) and answered
+ * ASKED; a thread takes this node's requests at start-up, at the store's
+ * change notification and every 5 s, and releases or discards them as a
+ * local request does.
  *
  * The same socket serves outbound-zip's ZIPPASS (filter-zip.c: the
  * archive's password mailed to its recipients, once).
