@@ -377,8 +377,8 @@ def a_hold_of_another_node_is_asked_of_it_and_sent_there_once(st):
     check(state_of(st, hid) == "sent", "state: %s" % state_of(st, hid))
     check("hold %s: release asked by another node" % hid in log_text(st, "filter.log"),
           "the filter's log does not say it took the request")
-    print("# a release asked of this node: sent by its sweep %.1f s after the row "
-          "became its own (sweep every 5 s)" % (time.time() - started - 3))
+    print("# a release asked of this node: sent %.1f s after the row became its own "
+          "(the store's change counter, or the 5 s sweep)" % (time.time() - started - 3))
 
 
 if __name__ == "__main__":
