@@ -126,7 +126,8 @@ static int ctl_hold_list(struct ctl *ctl, const char *mailbox)
 {
 	struct om_store *store = ctl_store(ctl, 0);
 	static const enum om_hold_state open[] = { OM_HOLD_HELD, OM_HOLD_SENDING,
-						   OM_HOLD_ADMIN };
+						   OM_HOLD_ADMIN, OM_HOLD_RELEASE_ASKED,
+						   OM_HOLD_DISCARD_ASKED };
 	char *error = NULL;
 	size_t i;
 
@@ -158,6 +159,10 @@ int ctl_hold_ask(struct ctl *ctl, enum om_hold_op op, const char *id)
 	switch (answer) {
 	case OM_HOLD_ANSWER_DONE:
 		printf("%s: %s\n", id, text);
+		ret = CTL_EXIT_OK;
+		break;
+	case OM_HOLD_ANSWER_ASKED:
+		printf("%s: asked of %s, whose spool has it\n", id, text);
 		ret = CTL_EXIT_OK;
 		break;
 	case OM_HOLD_ANSWER_STATE:
@@ -250,6 +255,8 @@ int ctl_hold_cron(struct ctl *ctl, long long now)
 		} else {
 			if (answer == OM_HOLD_ANSWER_DONE)
 				printf("hold-expiry: %s %s\n", due.ids[i], text);
+			else if (answer == OM_HOLD_ANSWER_ASKED)
+				printf("hold-expiry: %s asked of %s\n", due.ids[i], text);
 			else if (answer == OM_HOLD_ANSWER_FAIL) {
 				ctl_error("cron: hold %s: %s (tried again next minute)",
 					  due.ids[i], text);

@@ -25,7 +25,15 @@
  * when Postfix queues the copy and discards a second copy, so a kill -9
  * between Postfix's queueing and the .sent rename does not send it twice.
  * At start-up a hold left "sending" by a crash is sent (its .sent file or
- * the milter's mark says so) or held again.
+ * the milter's mark says so) or held again (this node's holds only).
+ *
+ * Several hosts on one store (doc/scaling.md): a hold records its node
+ * (node_name, else the hostname), whose spool alone has the copy.  A
+ * request here for another node's hold is recorded in the store instead
+ * (release-asked, discard-asked: the same once-only claim) and answered
+ * ASKED; a thread takes this node's requests at start-up, at the store's
+ * change notification and every 5 s, and releases or discards them as a
+ * local request does.
  *
  * The same socket serves outbound-zip's ZIPPASS (filter-zip.c: the
  * archive's password mailed to its recipients, once).
@@ -71,6 +79,7 @@
 #define FILTER_HOLD_MAX_PARTS 200
 #define FILTER_HOLD_REINJECT_TIMEOUT_MS 120000
 #define FILTER_HOLD_LIST_GRACE 86400	/* the /hl/ link outlives the hold */
+#define FILTER_HOLD_ASKED_SWEEP_MS 5000	/* requests of other nodes, at least */
 
 struct filter_hold_daemon {
 	struct filter_daemon *d;
@@ -80,6 +89,9 @@ struct filter_hold_daemon {
 	int have_keys;
 	pthread_t threads[FILTER_HOLD_THREADS];
 	int started;
+	char node[256];		/* node_name, or the hostname */
+	pthread_t asked_thread;	/* takes what other nodes asked of this one */
+	int asked_started;
 };
 
 /* What the sender's settings ask for. */
@@ -89,6 +101,13 @@ struct filter_hold_plan {
 	char *expiry;
 	char *internal;		/* internal-domains */
 };
+
+/* This host's node name (what its holds record: their copy is in its
+   spool), "" before the setup. */
+static const char *filter_hold_node(const struct filter_daemon *d)
+{
+	return d->hold != NULL ? d->hold->node : "";
+}
 
 /* ---- the decision ---- */
 
@@ -545,6 +564,7 @@ int filter_hold(struct filter_worker *w, const struct filter_envelope *env,
 	hold.created = now;
 	hold.expires = now + plan.minutes * 60;
 	hold.expiry = plan.expiry;
+	hold.node = filter_hold_node(w->daemon);
 	if (!found.found) {
 		if (filter_hold_spool_write(w->daemon, id, env->sender, msg, len, error_r) < 0 ||
 		    om_store_hold_add(w->store, &hold, error_r) < 0)
@@ -616,6 +636,7 @@ int filter_hold_admin(struct filter_worker *w, const struct filter_envelope *env
 		hold.expiry = "admin";
 		hold.kind = kind;
 		hold.details = details;
+		hold.node = filter_hold_node(w->daemon);
 		if (filter_hold_spool_write(w->daemon, id, env->sender, msg, len, error_r) < 0 ||
 		    om_store_hold_add(w->store, &hold, error_r) < 0)
 			goto out;
@@ -1089,21 +1110,31 @@ static void filter_hold_act(struct filter_daemon *d, struct om_store *store,
 			    const char *id, int release, int by_root,
 			    struct om_buf *answer)
 {
+	const char *node = filter_hold_node(d);
 	enum om_hold_state state;
-	char *error = NULL;
+	char *error = NULL, *by;
 	int ret;
 
 	/* omamori-web acts for the sender: only on the sender's own holds
 	   still waiting; the administrator's (spam, brake, kept at expiry)
 	   are root's (omamorictl), or a domain administrator's whose right
-	   the store confirms (ADMIN-*) */
-	ret = (by_root ? om_store_hold_claim : om_store_hold_claim_sender)
-		(store, id, release ? OM_HOLD_SENDING : OM_HOLD_DISCARDED,
-		 (long long)time(NULL), &state, &error);
+	   the store confirms (ADMIN-*).  A hold whose copy is in another
+	   node's spool is asked of that node, in the same claim. */
+	by = om_asprintf("%s %s", node, by_root ? "root" : "sender");
+	ret = om_store_hold_claim_on(store, id, release ? OM_HOLD_SENDING :
+				     OM_HOLD_DISCARDED, !by_root, node, by,
+				     (long long)time(NULL), &state, &error);
+	free(by);
 	if (ret < 0) {
 		om_log_error("hold %s: %s", id, error);
 		free(error);
 		om_buf_append_str(answer, "FAIL store unavailable\n");
+		return;
+	}
+	if (ret == 2) {
+		om_log_info("hold %s: %s asked of the node holding its copy", id,
+			    release ? "release" : "discard");
+		om_buf_append_str(answer, "ASKED the host holding it\n");
 		return;
 	}
 	if (ret == 0) {
@@ -1243,6 +1274,11 @@ int filter_link_setup(struct filter_daemon *d, char **error_r)
 	h->control_fd = -1;
 	h->web_uid = pw != NULL ? pw->pw_uid : 0;	/* unknown: root alone */
 	d->hold = h;
+	/* the node its holds record: node_name, else the hostname */
+	if (*c->node_name != '\0')
+		snprintf(h->node, sizeof(h->node), "%s", c->node_name);
+	else if (gethostname(h->node, sizeof(h->node) - 1) < 0)
+		snprintf(h->node, sizeof(h->node), "%s", "localhost");
 	/* the key is web_user's (mode 0600): read now, as root */
 	if (om_token_keys_load(c->web_key_path, &h->keys, &error) == 0) {
 		h->have_keys = 1;
@@ -1283,12 +1319,16 @@ int filter_hold_setup(struct filter_daemon *d, char **error_r)
 struct filter_hold_recover {
 	char **ids;
 	size_t count;
+	const char *node;	/* this one */
 };
 
 static void filter_hold_recover_cb(void *context, const struct om_store_hold *h)
 {
 	struct filter_hold_recover *r = context;
 
+	/* another node's: its copy (and its crash) is that node's */
+	if (h->node != NULL && *h->node != '\0' && strcmp(h->node, r->node) != 0)
+		return;
 	r->ids = om_realloc(r->ids, (r->count + 1) * sizeof(*r->ids));
 	r->ids[r->count++] = om_strdup(h->id);
 }
@@ -1297,7 +1337,7 @@ static void filter_hold_recover_cb(void *context, const struct om_store_hold *h)
    again (the window doc/outbound.md names). */
 static void filter_hold_recover(struct filter_daemon *d)
 {
-	struct filter_hold_recover r = { NULL, 0 };
+	struct filter_hold_recover r = { NULL, 0, filter_hold_node(d) };
 	struct om_store *store = NULL;
 	char *error = NULL, name[OM_HOLD_LINE_MAX + 16], qid[OM_DEDUP_QID_MAX + 1];
 	struct stat st;
@@ -1337,6 +1377,95 @@ static void filter_hold_recover(struct filter_daemon *d)
 	om_store_close(&store);
 }
 
+/* ---- what other nodes asked of this one ---- */
+
+/* Takes each hold another node asked of this one (its copy is in this
+   spool) and sends or discards it as a local request would: the take is
+   the once-only claim (release-asked -> sending), then filter_hold_send
+   with its dedup key and .sent rename. */
+static void filter_hold_asked_sweep(struct filter_daemon *d, struct om_store *store)
+{
+	struct filter_hold_recover r = { NULL, 0, filter_hold_node(d) };
+	struct om_buf answer;
+	enum om_hold_state to;
+	char *error = NULL;
+	size_t i;
+	int ret;
+
+	if (om_store_hold_list(store, OM_HOLD_ASKED, r.node, 0, filter_hold_recover_cb,
+			       &r, &error) < 0) {
+		om_log_error("holds asked of %s: %s", r.node, error);
+		free(error);
+		return;
+	}
+	for (i = 0; i < r.count; i++) {
+		ret = om_store_hold_take_asked(store, r.ids[i], (long long)time(NULL),
+					       &to, &error);
+		if (ret < 0) {
+			om_log_error("hold %s: taking the request: %s", r.ids[i], error);
+			om_free(&error);
+		} else if (ret > 0) {
+			om_buf_init(&answer);
+			om_log_info("hold %s: %s asked by another node", r.ids[i],
+				    to == OM_HOLD_SENDING ? "release" : "discard");
+			if (to == OM_HOLD_SENDING) {
+				filter_hold_send(d, store, r.ids[i], &answer);
+			} else {
+				filter_hold_discarded(d, store, r.ids[i], 0);
+				filter_hold_spool_unlink(d, r.ids[i], "");
+				om_log_info("hold %s: discarded", r.ids[i]);
+			}
+			om_buf_free(&answer);
+		}
+		free(r.ids[i]);
+	}
+	free(r.ids);
+}
+
+/* The thread: a sweep at start, at each change the store notifies
+   (PostgreSQL: a request's NOTIFY wakes it at once) and every
+   FILTER_HOLD_ASKED_SWEEP_MS (SQLite, or a notification missed). */
+static void *filter_hold_asked_run(void *arg)
+{
+	struct filter_daemon *d = arg;
+	struct om_store *store = NULL;
+	long long counter = -1, now, last = 0;
+	char *error = NULL;
+	struct pollfd pfd;
+	int fd, due;
+
+	while (!d->stopping) {
+		if (store == NULL &&
+		    om_store_open(d->config->store_path, 0, d->config->store_busy_timeout_ms,
+				  &store, &error) < 0) {
+			om_log_error("holds asked of this node: %s", error);
+			om_free(&error);
+			sleep(1);
+			continue;
+		}
+		now = (long long)om_now_ms();
+		due = now - last >= FILTER_HOLD_ASKED_SWEEP_MS;
+		if (!due && om_store_change_counter(store) != counter)
+			due = 1;
+		if (due) {
+			counter = om_store_change_counter(store);
+			last = now;
+			filter_hold_asked_sweep(d, store);
+		}
+		fd = om_store_change_fd(store);
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		/* a short wait: the stop is seen within it */
+		if (fd >= 0)
+			(void)poll(&pfd, 1, 500);
+		else
+			(void)poll(NULL, 0, 500);
+	}
+	om_store_close(&store);
+	return NULL;
+}
+
 void filter_hold_start(struct filter_daemon *d)
 {
 	struct filter_hold_daemon *h = d->hold;
@@ -1350,6 +1479,9 @@ void filter_hold_start(struct filter_daemon *d)
 			om_fatal("pthread_create failed");
 		h->started++;
 	}
+	if (pthread_create(&h->asked_thread, NULL, filter_hold_asked_run, d) != 0)
+		om_fatal("pthread_create failed");
+	h->asked_started = 1;
 }
 
 void filter_hold_stop(struct filter_daemon *d)
@@ -1364,6 +1496,8 @@ void filter_hold_stop(struct filter_daemon *d)
 		om_log_warn("control: shutdown: %s", strerror(errno));
 	for (i = 0; i < h->started; i++)
 		pthread_join(h->threads[i], NULL);
+	if (h->asked_started)
+		pthread_join(h->asked_thread, NULL);
 	if (h->control_fd >= 0) {
 		close(h->control_fd);
 		if (lstat(d->config->filter_control, &st) == 0 && S_ISSOCK(st.st_mode))

@@ -912,7 +912,8 @@ static unsigned int web_admin_hold_act(struct web_admin *a, int send,
 		*note_r = WT_ERROR_BODY;
 		return 503;
 	}
-	if (answer != OM_HOLD_ANSWER_DONE) {
+	/* ASKED: the node holding its copy does it (doc/scaling.md) */
+	if (answer != OM_HOLD_ANSWER_DONE && answer != OM_HOLD_ANSWER_ASKED) {
 		*note_r = answer == OM_HOLD_ANSWER_STATE ? WT_HOLD_NOT_NOW_BODY : WT_ERROR_BODY;
 		*detail_r = text;
 		return answer == OM_HOLD_ANSWER_STATE ? 409 : 503;

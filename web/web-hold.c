@@ -116,6 +116,8 @@ static enum web_text web_hold_state_text(const struct web_hold *h, time_t now)
 	case OM_HOLD_HELD:
 		return h->expires <= (long long)now ? WT_HOLD_ST_EXPIRED : WT_HOLD_ST_HELD;
 	case OM_HOLD_SENDING: return WT_HOLD_ST_SENDING;
+	case OM_HOLD_RELEASE_ASKED: return WT_HOLD_ST_RELEASE_ASKED;
+	case OM_HOLD_DISCARD_ASKED: return WT_HOLD_ST_DISCARD_ASKED;
 	case OM_HOLD_SENT: return WT_HOLD_ST_SENT;
 	case OM_HOLD_DISCARDED: return WT_HOLD_ST_DISCARDED;
 	case OM_HOLD_ADMIN: return WT_HOLD_ST_ADMIN;
@@ -331,6 +333,11 @@ static void web_hold_result(struct web_request *req, struct web_response *resp,
 	case OM_HOLD_ANSWER_DONE:
 		body = strcmp(op, "send") == 0 ? WT_HOLD_DONE_SENT : WT_HOLD_DONE_DISCARDED;
 		break;
+	case OM_HOLD_ANSWER_ASKED:
+		/* the host whose spool has it does it (doc/scaling.md) */
+		body = strcmp(op, "send") == 0 ? WT_HOLD_DONE_ASKED_SEND :
+			WT_HOLD_DONE_ASKED_DISCARD;
+		break;
 	case OM_HOLD_ANSWER_STATE:
 		title = WT_HOLD_NOT_NOW_TITLE;
 		body = WT_HOLD_NOT_NOW_BODY;
@@ -343,6 +350,10 @@ static void web_hold_result(struct web_request *req, struct web_response *resp,
 			state = OM_HOLD_SENDING;
 		else if (strcmp(text, "admin") == 0)
 			state = OM_HOLD_ADMIN;
+		else if (strcmp(text, "release-asked") == 0)
+			state = OM_HOLD_RELEASE_ASKED;
+		else if (strcmp(text, "discard-asked") == 0)
+			state = OM_HOLD_DISCARD_ASKED;
 		else {
 			body = WT_HOLD_GONE_BODY;
 			status = 410;
@@ -518,7 +529,9 @@ void web_holds_show(struct web_request *req, struct web_response *resp)
 		/* those still on hold, and those the administrator keeps */
 		if (rows.rows[i].state != OM_HOLD_HELD &&
 		    rows.rows[i].state != OM_HOLD_ADMIN &&
-		    rows.rows[i].state != OM_HOLD_SENDING)
+		    rows.rows[i].state != OM_HOLD_SENDING &&
+		    rows.rows[i].state != OM_HOLD_RELEASE_ASKED &&
+		    rows.rows[i].state != OM_HOLD_DISCARD_ASKED)
 			continue;
 		shown++;
 		web_page_raw(&p, "<div class=\"card\">");

@@ -127,6 +127,10 @@ static const struct {
 	{ "filter_socket_group", "The group of its socket (Postfix's lmtp client connects)." },
 	{ "filter_peer_user", "The only user (besides root) that may deliver to it (SO_PEERCRED)." },
 	{ "filter_reinject", "The smtpd service of conf/master.cf-omamori it re-injects through." },
+	{ "node_name",
+	  "This host's name among several on one store (empty: the hostname): a "
+	  "hold records it, and a release asked on another host is done here "
+	  "(doc/scaling.md); unique per host." },
 	{ "filter_spool",
 	  "omamori's own spool of outbound mail (owned by filter_user, 0700): the"
 	  " exactly-once records (KEY.queued, omamori-dedup's marks; "

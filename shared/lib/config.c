@@ -77,6 +77,7 @@ static const struct om_param om_params[] = {
 	{ "filter_socket_group", OM_PARAM_STR, OFF(filter_socket_group), "postfix", 0, 0, NULL },
 	{ "filter_peer_user", OM_PARAM_STR, OFF(filter_peer_user), "postfix", 0, 0, NULL },
 	{ "filter_reinject", OM_PARAM_STR, OFF(filter_reinject), "/var/spool/postfix/public/omamori-reinject", 0, 0, NULL },
+	{ "node_name", OM_PARAM_STR, OFF(node_name), "", 0, 0, NULL },
 	{ "filter_spool", OM_PARAM_STR, OFF(filter_spool), "/var/spool/omamori/outbound", 0, 0, NULL },
 	{ "filter_max_connections", OM_PARAM_LONG, OFF(filter_max_connections), "40", 1, 1000, NULL },
 	{ "filter_timeout", OM_PARAM_LONG, OFF(filter_timeout), "300", 5, 3600, NULL },

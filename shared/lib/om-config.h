@@ -90,6 +90,7 @@ struct om_config {
 	char *filter_peer_user;
 	char *filter_reinject;
 	char *filter_spool;
+	char *node_name;	/* this host among several ("": its hostname) */
 	long filter_max_connections;
 	long filter_timeout;
 	long filter_retention;

@@ -192,6 +192,9 @@ static int om_hold_send(const struct om_config *config, char *req,
 	if (strncmp(line, "OK", 2) == 0 && (line[2] == ' ' || line[2] == '\0')) {
 		*answer_r = OM_HOLD_ANSWER_DONE;
 		*text_r = om_strdup(line[2] == ' ' ? line + 3 : "");
+	} else if (strncmp(line, "ASKED ", 6) == 0) {
+		*answer_r = OM_HOLD_ANSWER_ASKED;
+		*text_r = om_strdup(line + 6);
 	} else if (strncmp(line, "STATE ", 6) == 0) {
 		*answer_r = OM_HOLD_ANSWER_STATE;
 		*text_r = om_strdup(line + 6);
@@ -229,6 +232,8 @@ int om_hold_zip_gate(struct om_store *store, const char *id, const char **why_r,
 	case OM_HOLD_HELD:
 	case OM_HOLD_SENDING:
 	case OM_HOLD_ADMIN:
+	case OM_HOLD_RELEASE_ASKED:
+	case OM_HOLD_DISCARD_ASKED:
 	default:
 		*why_r = "held";
 		break;

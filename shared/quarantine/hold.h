@@ -17,6 +17,11 @@
  *					administrator (issue 18)
  *	S: OK <text>			the hold was sent (text: "sent as QID")
  *					or discarded, now, by this request
+ *	S: ASKED <text>			not done here: the hold's copy is in
+ *					another node's spool; the release or discard
+ *					is asked of that node through the store,
+ *					which does it within seconds
+ *					(doc/scaling.md)
  *	S: STATE <state>		not done: the hold is sent, discarded,
  *					sending (another request has it) or
  *					none (unknown); a kept password is
@@ -50,6 +55,7 @@ enum om_hold_answer {
 	OM_HOLD_ANSWER_DONE,	/* sent or discarded by this request */
 	OM_HOLD_ANSWER_STATE,	/* not done: *text_r is the hold's state */
 	OM_HOLD_ANSWER_FAIL,	/* not done, temporary: *text_r says why */
+	OM_HOLD_ANSWER_ASKED,	/* asked of the node holding its copy */
 };
 
 /* 1 if id is a hold id as omamori-filter makes them ([0-9A-Za-z-], 1 to

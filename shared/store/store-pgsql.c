@@ -3,7 +3,7 @@
  * (issue 21); every SQL statement and every libpq call for it lives here.
  *
  * Chosen with store_path = postgresql:CONNINFO (libpq's "host=... dbname=..."
- * form).  The schema is the SQLite backend's current one (v23) written in
+ * form).  The schema is the SQLite backend's current one (v24) written in
  * PostgreSQL's terms and made in one go by OM_STORE_CREATE; its version is
  * the one row of schema_version.  Later migrations are written for both
  * backends (om_pg_migrations: v23 on).  Statements are prepared once per connection (on first use) and
@@ -42,7 +42,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define OM_PG_SCHEMA_VERSION 23
+#define OM_PG_SCHEMA_VERSION 24
 #define OM_PG_MAX_PARAMS 16
 /* seconds a connection attempt may take (conninfo may say otherwise) */
 #define OM_PG_CONNECT_TIMEOUT "5"
@@ -74,7 +74,7 @@ enum om_pg_stmt {
 	OM_PG_Q_ADD, OM_PG_Q_GET, OM_PG_Q_EACH, OM_PG_Q_DELETE, OM_PG_Q_EXPIRE,
 	OM_PG_C_SAVE, OM_PG_C_KNOWN, OM_PG_C_LIST, OM_PG_N_USE, OM_PG_N_EXPIRE,
 	OM_PG_H_ADD, OM_PG_H_GET, OM_PG_H_MAILBOX, OM_PG_H_STATE, OM_PG_H_DUE,
-	OM_PG_H_BRAKED, OM_PG_H_MOVE, OM_PG_H_SET, OM_PG_H_NOTIFIED, OM_PG_H_EXPIRE,
+	OM_PG_H_BRAKED, OM_PG_H_ASKED, OM_PG_H_MOVE, OM_PG_H_ASK, OM_PG_H_SET, OM_PG_H_NOTIFIED, OM_PG_H_EXPIRE,
 	OM_PG_SANDBOX_GET, OM_PG_SANDBOX_PUT,
 	OM_PG_GROUP_INSERT, OM_PG_GROUP_REMOVE, OM_PG_GROUP_LIST, OM_PG_GROUP_LIST_ALL,
 	OM_PG_GROUP_MEMBERS, OM_PG_DOM_DELETE_SCOPE, OM_PG_SUB_HISTORY_PUT,
@@ -113,7 +113,7 @@ enum om_pg_stmt {
 #define OM_PG_HOLD_COLUMNS \
 	"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, " \
 	"size, flags, created, expires, expiry, state, changed, notified, result, " \
-	"kind, details FROM holds "
+	"kind, details, node, asked_by, asked_at FROM holds "
 #define OM_PG_Q_COLUMNS \
 	"SELECT id, mailbox, received, sender, from_header, subject, score, " \
 	"reasons, size, digest, from_address, admin_only, message_id FROM quarantine "
@@ -284,8 +284,8 @@ static const char *const om_pg_text[OM_PG_COUNT] = {
 	[OM_PG_H_ADD] =
 		"INSERT INTO holds(id, mailbox, sender, recipients, delivered, subject, "
 		"attachments, size, flags, created, expires, expiry, state, changed, "
-		"notified, result, kind, details) VALUES ($1, $2, $3, $4, $5, $6, $7, "
-		"$8, $9, $10, $11, $12, $13, $10, 0, '', $14, $15) "
+		"notified, result, kind, details, node) VALUES ($1, $2, $3, $4, $5, $6, "
+		"$7, $8, $9, $10, $11, $12, $13, $10, 0, '', $14, $15, $16) "
 		"ON CONFLICT(id) DO NOTHING",
 	[OM_PG_H_GET] = OM_PG_HOLD_COLUMNS "WHERE id = $1",
 	[OM_PG_H_MAILBOX] =
@@ -296,8 +296,14 @@ static const char *const om_pg_text[OM_PG_COUNT] = {
 	[OM_PG_H_BRAKED] =
 		OM_PG_HOLD_COLUMNS "WHERE sender = $1 AND kind = 'brake' AND state = 5 "
 		"ORDER BY created, id",
+	[OM_PG_H_ASKED] =
+		OM_PG_HOLD_COLUMNS "WHERE node = $1 AND state IN (6, 7) ORDER BY changed, id",
 	[OM_PG_H_MOVE] =
 		"UPDATE holds SET state = $2, changed = $3 WHERE id = $1 AND state IN ($4, $5)",
+	/* its NOTIFY (scope ":holds") wakes the holding node at once */
+	[OM_PG_H_ASK] =
+		"UPDATE holds SET state = $2, changed = $3, asked_by = $6, asked_at = $3 "
+		"WHERE id = $1 AND state IN ($4, $5)",
 	[OM_PG_H_SET] =
 		"UPDATE holds SET state = $2, changed = $3, result = $4 WHERE id = $1",
 	[OM_PG_H_NOTIFIED] = "UPDATE holds SET notified = 1 WHERE id = $1",
@@ -621,7 +627,7 @@ static const char *const om_pg_text[OM_PG_COUNT] = {
 		"WHERE id = $1 AND recipient = $2",
 };
 
-/* The schema of version 23 in one go (store-sqlite.c's migrations 1..23,
+/* The schema of version 24 in one go (store-sqlite.c's migrations 1..24,
    doc/store.md); INTEGER is BIGINT, SQLite's rowid order an identity
    column.  The triggers do what SQLite's do. */
 static const char om_pg_schema[] =
@@ -761,10 +767,14 @@ static const char om_pg_schema[] =
 	"  notified INTEGER NOT NULL,"
 	"  result TEXT NOT NULL,"
 	"  kind TEXT NOT NULL DEFAULT 'sender',"
-	"  details TEXT NOT NULL DEFAULT '');"
+	"  details TEXT NOT NULL DEFAULT '',"
+	"  node TEXT NOT NULL DEFAULT '',"
+	"  asked_by TEXT NOT NULL DEFAULT '',"
+	"  asked_at BIGINT NOT NULL DEFAULT 0);"
 	"CREATE INDEX holds_mailbox ON holds(mailbox, created);"
 	"CREATE INDEX holds_state ON holds(state, expires);"
 	"CREATE INDEX holds_sender ON holds(sender, kind, state);"
+	"CREATE INDEX holds_node ON holds(node, state);"
 	"CREATE TABLE zip_passwords ("
 	"  id TEXT PRIMARY KEY,"
 	"  mailbox TEXT NOT NULL,"
@@ -1058,7 +1068,7 @@ static int om_pg_reconnect(struct om_store_pgsql *s, char **error_r)
 }
 
 /* What a change statement changed, for its notification: the scope in
-   its first parameter, a revision's name (":spam", ":brake"), or NULL for
+   its first parameter, a revision's name (":spam", ":brake"; ":holds": a hold asked of its node), or NULL for
    a statement that records no change. */
 static const char *om_pg_change_of(enum om_pg_stmt id, const char *first)
 {
@@ -1074,6 +1084,8 @@ static const char *om_pg_change_of(enum om_pg_stmt id, const char *first)
 	case OM_PG_BRAKE_TRIP: case OM_PG_BRAKE_LIFT: case OM_PG_BRAKE_ALERT:
 	case OM_PG_BRAKE_UNALERT:
 		return ":brake";
+	case OM_PG_H_ASK:
+		return ":holds";
 	default:
 		return NULL;
 	}
@@ -1361,6 +1373,13 @@ static const struct {
 	      "DROP INDEX events_at;"
 	      "DROP INDEX events_sender;"
 	      "UPDATE schema_version SET version = 23 WHERE id = 1;" },
+	/* v24 (issue 21 item 3): the node holding a hold's copy, and a
+	   release or discard asked of it by another node */
+	{ 23, "ALTER TABLE holds ADD COLUMN node TEXT NOT NULL DEFAULT '';"
+	      "ALTER TABLE holds ADD COLUMN asked_by TEXT NOT NULL DEFAULT '';"
+	      "ALTER TABLE holds ADD COLUMN asked_at BIGINT NOT NULL DEFAULT 0;"
+	      "CREATE INDEX holds_node ON holds(node, state);"
+	      "UPDATE schema_version SET version = 24 WHERE id = 1;" },
 };
 
 /* Brings a schema made by an earlier version to OM_PG_SCHEMA_VERSION,
@@ -2222,6 +2241,7 @@ static int om_pgsql_hold_add(struct om_store *store, const struct om_store_hold 
 					OM_ARG_TEXT(h->kind != NULL ? h->kind :
 						    OM_HOLD_KIND_SENDER),
 					OM_ARG_TEXT(h->details != NULL ? h->details : ""),
+					OM_ARG_TEXT(h->node != NULL ? h->node : ""),
 					OM_ARG_END));
 }
 
@@ -2239,7 +2259,9 @@ static void om_pg_hold_row(const PGresult *res, int row, const struct om_pg_read
 		   OM_COL_INT64(&h.expires), OM_COL_TEXT(&h.expiry),
 		   OM_COL_INT(&state), OM_COL_INT64(&h.changed),
 		   OM_COL_INT(&h.notified), OM_COL_TEXT(&h.result),
-		   OM_COL_TEXT(&h.kind), OM_COL_TEXT(&h.details), OM_COL_END);
+		   OM_COL_TEXT(&h.kind), OM_COL_TEXT(&h.details),
+		   OM_COL_TEXT(&h.node), OM_COL_TEXT(&h.asked_by),
+		   OM_COL_INT64(&h.asked_at), OM_COL_END);
 	h.state = (enum om_hold_state)state;
 	r->cb.hold(r->context, &h);
 }
@@ -2273,6 +2295,10 @@ static int om_pgsql_hold_list(struct om_store *store, enum om_hold_query query,
 		res = om_pg_bind(s, OM_PG_H_BRAKED, "read holds", error_r,
 				 OM_ARG_TEXT(text), OM_ARG_END);
 		break;
+	case OM_HOLD_ASKED:
+		res = om_pg_bind(s, OM_PG_H_ASKED, "read holds", error_r,
+				 OM_ARG_TEXT(text), OM_ARG_END);
+		break;
 	default:
 		*error_r = om_asprintf("store: unknown hold query");
 		return -1;
@@ -2289,6 +2315,20 @@ static int om_pgsql_hold_move(struct om_store *store, const char *id,
 					error_r, OM_ARG_TEXT(id), OM_ARG_INT64(to),
 					OM_ARG_INT64(now), OM_ARG_INT64(from1),
 					OM_ARG_INT64(from2), OM_ARG_END));
+}
+
+/* As om_pgsql_hold_move, recording the request's by and time. */
+static int om_pgsql_hold_ask(struct om_store *store, const char *id,
+			     enum om_hold_state from1, enum om_hold_state from2,
+			     enum om_hold_state to, const char *by, long long now,
+			     char **error_r)
+{
+	return om_pg_changed(om_pg_bind(om_pg(store), OM_PG_H_ASK,
+					"ask a hold of its node", error_r,
+					OM_ARG_TEXT(id), OM_ARG_INT64(to),
+					OM_ARG_INT64(now), OM_ARG_INT64(from1),
+					OM_ARG_INT64(from2), OM_ARG_TEXT(by),
+					OM_ARG_END));
 }
 
 static int om_pgsql_hold_set(struct om_store *store, const char *id,
@@ -3563,6 +3603,7 @@ const struct om_store_backend om_store_backend_pgsql = {
 	.hold_add = om_pgsql_hold_add,
 	.hold_list = om_pgsql_hold_list,
 	.hold_move = om_pgsql_hold_move,
+	.hold_ask = om_pgsql_hold_ask,
 	.hold_set = om_pgsql_hold_set,
 	.hold_notified = om_pgsql_hold_notified,
 	.hold_expire = om_pgsql_hold_expire,

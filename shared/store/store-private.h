@@ -212,6 +212,11 @@ struct om_store_backend {
 	int (*hold_move)(struct om_store *store, const char *id,
 			 enum om_hold_state from1, enum om_hold_state from2,
 			 enum om_hold_state to, long long now, char **error_r);
+	/* as move, recording by and now as the request (asked_by, at) */
+	int (*hold_ask)(struct om_store *store, const char *id,
+			enum om_hold_state from1, enum om_hold_state from2,
+			enum om_hold_state to, const char *by, long long now,
+			char **error_r);
 	int (*hold_set)(struct om_store *store, const char *id,
 			enum om_hold_state state, const char *result,
 			long long now, char **error_r);

@@ -77,7 +77,9 @@ enum om_stmt_id {
 	OM_SQL_H_STATE,
 	OM_SQL_H_DUE,
 	OM_SQL_H_BRAKED,
+	OM_SQL_H_ASKED,
 	OM_SQL_H_MOVE,
+	OM_SQL_H_ASK,
 	OM_SQL_H_SET,
 	OM_SQL_H_NOTIFIED,
 	OM_SQL_H_EXPIRE,
@@ -313,20 +315,25 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"WHERE queue_id = ?1 AND hash = ?2",
 	[OM_SQL_OB_EXPIRE] = "DELETE FROM outbound WHERE updated < ?1",
 	[OM_SQL_H_ADD] =
-		"INSERT INTO holds(id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?10, 0, '', ?14, ?15) "
+		"INSERT INTO holds(id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details, node) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?10, 0, '', ?14, ?15, ?16) "
 		"ON CONFLICT(id) DO NOTHING",
-	[OM_SQL_H_GET] = "SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details FROM holds WHERE id = ?1",
+	[OM_SQL_H_GET] = "SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details, node, asked_by, asked_at FROM holds WHERE id = ?1",
 	[OM_SQL_H_MAILBOX] =
-		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details FROM holds WHERE mailbox = ?1 ORDER BY created DESC, id LIMIT 500",
+		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details, node, asked_by, asked_at FROM holds WHERE mailbox = ?1 ORDER BY created DESC, id LIMIT 500",
 	[OM_SQL_H_STATE] =
-		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details FROM holds WHERE state = ?1 ORDER BY created, id",
+		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details, node, asked_by, asked_at FROM holds WHERE state = ?1 ORDER BY created, id",
 	[OM_SQL_H_DUE] =
-		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details FROM holds WHERE state = 1 AND expires <= ?1 ORDER BY expires, id",
+		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details, node, asked_by, asked_at FROM holds WHERE state = 1 AND expires <= ?1 ORDER BY expires, id",
 	[OM_SQL_H_BRAKED] =
-		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details FROM holds WHERE sender = ?1 AND kind = 'brake' AND state = 5 ORDER BY created, id",
+		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details, node, asked_by, asked_at FROM holds WHERE sender = ?1 AND kind = 'brake' AND state = 5 ORDER BY created, id",
+	[OM_SQL_H_ASKED] =
+		"SELECT id, mailbox, sender, recipients, delivered, subject, attachments, size, flags, created, expires, expiry, state, changed, notified, result, kind, details, node, asked_by, asked_at FROM holds WHERE node = ?1 AND state IN (6, 7) ORDER BY changed, id",
 	[OM_SQL_H_MOVE] =
 		"UPDATE holds SET state = ?2, changed = ?3 WHERE id = ?1 AND state IN (?4, ?5)",
+	[OM_SQL_H_ASK] =
+		"UPDATE holds SET state = ?2, changed = ?3, asked_by = ?6, asked_at = ?3 "
+		"WHERE id = ?1 AND state IN (?4, ?5)",
 	[OM_SQL_H_SET] =
 		"UPDATE holds SET state = ?2, changed = ?3, result = ?4 WHERE id = ?1",
 	[OM_SQL_H_NOTIFIED] = "UPDATE holds SET notified = 1 WHERE id = ?1",
@@ -1089,6 +1096,15 @@ static const char *const om_migrations[] = {
 	"CREATE INDEX events_shared ON events(domain, at) WHERE recipients > 1;"
 	"DROP INDEX events_at;"
 	"DROP INDEX events_sender;",
+	/* v24 (issue 21 item 3, doc/scaling.md): a hold's copy is in the
+	   spool of the node that made it (node: omamori-filter's node_name);
+	   a release or discard asked on another node is recorded on the row
+	   (states 6 release-asked, 7 discard-asked; who and when) for the
+	   holding node to take */
+	"ALTER TABLE holds ADD COLUMN node TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE holds ADD COLUMN asked_by TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE holds ADD COLUMN asked_at INTEGER NOT NULL DEFAULT 0;"
+	"CREATE INDEX holds_node ON holds(node, state);",
 };
 
 struct om_store_sqlite {
@@ -2285,6 +2301,7 @@ static int om_sqlite_hold_add(struct om_store *store, const struct om_store_hold
 					    OM_ARG_TEXT(h->kind != NULL ? h->kind :
 							OM_HOLD_KIND_SENDER),
 					    OM_ARG_TEXT(h->details != NULL ? h->details : ""),
+					    OM_ARG_TEXT(h->node != NULL ? h->node : ""),
 					    OM_ARG_END);
 
 	return om_sqlite_step_write(s, stmt, "record a hold", error_r);
@@ -2304,7 +2321,9 @@ static void om_sqlite_hold_row(sqlite3_stmt *stmt, const struct om_sqlite_reader
 		       OM_COL_INT64(&h.expires), OM_COL_TEXT(&h.expiry),
 		       OM_COL_INT(&state), OM_COL_INT64(&h.changed),
 		       OM_COL_INT(&h.notified), OM_COL_TEXT(&h.result),
-		       OM_COL_TEXT(&h.kind), OM_COL_TEXT(&h.details), OM_COL_END);
+		       OM_COL_TEXT(&h.kind), OM_COL_TEXT(&h.details),
+		       OM_COL_TEXT(&h.node), OM_COL_TEXT(&h.asked_by),
+		       OM_COL_INT64(&h.asked_at), OM_COL_END);
 	h.state = (enum om_hold_state)state;
 	r->cb.hold(r->context, &h);
 }
@@ -2333,6 +2352,9 @@ static int om_sqlite_hold_list(struct om_store *store, enum om_hold_query query,
 	case OM_HOLD_BRAKED:
 		stmt = om_sqlite_bind(s, OM_SQL_H_BRAKED, OM_ARG_TEXT(text), OM_ARG_END);
 		break;
+	case OM_HOLD_ASKED:
+		stmt = om_sqlite_bind(s, OM_SQL_H_ASKED, OM_ARG_TEXT(text), OM_ARG_END);
+		break;
 	}
 	return (int)om_sqlite_each(s, stmt, om_sqlite_hold_row, &r, "read holds",
 				   error_r);
@@ -2350,6 +2372,21 @@ static int om_sqlite_hold_move(struct om_store *store, const char *id,
 					    OM_ARG_END);
 
 	return om_sqlite_step_write(s, stmt, "move a hold", error_r);
+}
+
+/* As om_sqlite_hold_move, recording the request's by and time. */
+static int om_sqlite_hold_ask(struct om_store *store, const char *id,
+			      enum om_hold_state from1, enum om_hold_state from2,
+			      enum om_hold_state to, const char *by, long long now,
+			      char **error_r)
+{
+	struct om_store_sqlite *s = om_sqlite(store);
+	sqlite3_stmt *stmt = om_sqlite_bind(s, OM_SQL_H_ASK, OM_ARG_TEXT(id),
+					    OM_ARG_INT64(to), OM_ARG_INT64(now),
+					    OM_ARG_INT64(from1), OM_ARG_INT64(from2),
+					    OM_ARG_TEXT(by), OM_ARG_END);
+
+	return om_sqlite_step_write(s, stmt, "ask a hold of its node", error_r);
 }
 
 static int om_sqlite_hold_set(struct om_store *store, const char *id,
@@ -3633,6 +3670,7 @@ const struct om_store_backend om_store_backend_sqlite = {
 	.hold_add = om_sqlite_hold_add,
 	.hold_list = om_sqlite_hold_list,
 	.hold_move = om_sqlite_hold_move,
+	.hold_ask = om_sqlite_hold_ask,
 	.hold_set = om_sqlite_hold_set,
 	.hold_notified = om_sqlite_hold_notified,
 	.hold_expire = om_sqlite_hold_expire,

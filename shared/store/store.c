@@ -837,6 +837,10 @@ int om_store_hold_add(struct om_store *store, const struct om_store_hold *h,
 	    om_store_need(h->attachments, "attachments", error_r) < 0 ||
 	    om_store_need(h->expiry, "expiry", error_r) < 0)
 		return -1;
+	if (h->node != NULL && strlen(h->node) > 255) {
+		*error_r = om_strdup("store: a node name is at most 255 bytes");
+		return -1;
+	}
 	if (h->kind != NULL && strcmp(h->kind, OM_HOLD_KIND_SENDER) != 0 &&
 	    strcmp(h->kind, OM_HOLD_KIND_SPAM) != 0 &&
 	    strcmp(h->kind, OM_HOLD_KIND_BRAKE) != 0 &&
@@ -853,7 +857,7 @@ int om_store_hold_list(struct om_store *store, enum om_hold_query query,
 		       om_store_hold_cb *cb, void *context, char **error_r)
 {
 	if ((query == OM_HOLD_BY_ID || query == OM_HOLD_BY_MAILBOX ||
-	     query == OM_HOLD_BRAKED) &&
+	     query == OM_HOLD_BRAKED || query == OM_HOLD_ASKED) &&
 	    om_store_need(text, "hold key", error_r) < 0)
 		return -1;
 	return store->backend->hold_list(store, query, text, number, cb, context,
@@ -946,6 +950,88 @@ int om_store_hold_claim_sender(struct om_store *store, const char *id,
 	return ret;
 }
 
+struct om_store_hold_where {
+	enum om_hold_state state;
+	int sender;		/* kind sender */
+	char node[256];		/* its node ("" any) */
+};
+
+static void om_store_hold_where_cb(void *context, const struct om_store_hold *h)
+{
+	struct om_store_hold_where *w = context;
+
+	w->state = h->state;
+	w->sender = h->kind != NULL && strcmp(h->kind, OM_HOLD_KIND_SENDER) == 0;
+	snprintf(w->node, sizeof(w->node), "%s", h->node != NULL ? h->node : "");
+}
+
+int om_store_hold_claim_on(struct om_store *store, const char *id,
+			   enum om_hold_state to, int sender, const char *node,
+			   const char *by, long long now,
+			   enum om_hold_state *state_r, char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	struct om_store_hold_where where = { OM_HOLD_NONE, 0, "" };
+	enum om_hold_state from2 = sender ? OM_HOLD_HELD : OM_HOLD_ADMIN, asked;
+	int ret, here;
+
+	*state_r = OM_HOLD_NONE;
+	if (to != OM_HOLD_SENDING && to != OM_HOLD_DISCARDED) {
+		*error_r = om_strdup("store: a hold is claimed on a node for sending "
+				     "or discarding");
+		return -1;
+	}
+	if (om_store_need(id, "hold id", error_r) < 0 ||
+	    om_store_need(node, "node", error_r) < 0 ||
+	    om_store_need(by, "requester", error_r) < 0 ||
+	    b->begin(store, 1, error_r) < 0)
+		return -1;
+	/* read and moved in one write transaction: nothing moves between */
+	ret = b->hold_list(store, OM_HOLD_BY_ID, id, 0, om_store_hold_where_cb,
+			   &where, error_r);
+	here = where.node[0] == '\0' || strcmp(where.node, node) == 0;
+	asked = to == OM_HOLD_SENDING ? OM_HOLD_RELEASE_ASKED : OM_HOLD_DISCARD_ASKED;
+	if (ret > 0 && sender && !where.sender) {
+		where.state = OM_HOLD_ADMIN;
+		ret = 0;
+	} else if (ret > 0 && here) {
+		ret = b->hold_move(store, id, OM_HOLD_HELD, from2, to, now, error_r);
+	} else if (ret > 0) {
+		ret = b->hold_ask(store, id, OM_HOLD_HELD, from2, asked, by, now, error_r);
+	}
+	ret = om_store_finish(store, ret < 0 ? -1 : ret > 0, error_r);
+	*state_r = ret < 0 ? OM_HOLD_NONE : ret > 0 ? (here ? to : asked) : where.state;
+	return ret > 0 && !here ? 2 : ret;
+}
+
+int om_store_hold_take_asked(struct om_store *store, const char *id,
+			     long long now, enum om_hold_state *to_r,
+			     char **error_r)
+{
+	const struct om_store_backend *b = store->backend;
+	enum om_hold_state state = OM_HOLD_NONE;
+	int ret;
+
+	*to_r = OM_HOLD_NONE;
+	if (om_store_need(id, "hold id", error_r) < 0 ||
+	    b->begin(store, 1, error_r) < 0)
+		return -1;
+	ret = b->hold_list(store, OM_HOLD_BY_ID, id, 0, om_store_hold_state_cb,
+			   &state, error_r);
+	if (ret > 0 && state == OM_HOLD_RELEASE_ASKED)
+		*to_r = OM_HOLD_SENDING;
+	else if (ret > 0 && state == OM_HOLD_DISCARD_ASKED)
+		*to_r = OM_HOLD_DISCARDED;
+	else if (ret > 0)
+		ret = 0;
+	if (ret > 0)
+		ret = b->hold_move(store, id, state, state, *to_r, now, error_r);
+	ret = om_store_finish(store, ret < 0 ? -1 : ret > 0, error_r);
+	if (ret <= 0)
+		*to_r = ret < 0 ? OM_HOLD_NONE : state;
+	return ret;
+}
+
 int om_store_hold_finish(struct om_store *store, const char *id,
 			 enum om_hold_state state, const char *result,
 			 long long now, char **error_r)
@@ -992,6 +1078,8 @@ const char *om_store_hold_state_name(enum om_hold_state state)
 	case OM_HOLD_SENT: return "sent";
 	case OM_HOLD_DISCARDED: return "discarded";
 	case OM_HOLD_ADMIN: return "admin";
+	case OM_HOLD_RELEASE_ASKED: return "release-asked";
+	case OM_HOLD_DISCARD_ASKED: return "discard-asked";
 	case OM_HOLD_NONE: break;
 	}
 	return "?";

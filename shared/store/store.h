@@ -371,6 +371,10 @@ enum om_hold_state {
 	OM_HOLD_SENT,
 	OM_HOLD_DISCARDED,
 	OM_HOLD_ADMIN,
+	/* (schema v24) asked of the node whose spool has the copy by
+	   another node's request: that node claims it (sending, discarded) */
+	OM_HOLD_RELEASE_ASKED,
+	OM_HOLD_DISCARD_ASKED,
 };
 #define OM_HOLD_FLAG_8BIT 1	/* BODY=8BITMIME */
 #define OM_HOLD_FLAG_SMTPUTF8 2
@@ -401,6 +405,12 @@ struct om_store_hold {
 	const char *kind;
 	const char *details;	/* spam: "score=... threshold=... rules=...";
 				   brake: the figures; "" for sender */
+	/* (schema v24) the node (omamori-filter's node_name) whose spool has
+	   the held copy; NULL when adding means "" (any node: one host) */
+	const char *node;
+	const char *asked_by;	/* (read only) "node who" of the last request
+				   another node made of the holding node */
+	long long asked_at;	/* (read only) its time, 0 if none */
 };
 #define OM_HOLD_KIND_SENDER "sender"
 #define OM_HOLD_KIND_SPAM "spam"
@@ -414,6 +424,7 @@ enum om_hold_query {
 	OM_HOLD_DUE,		/* number: now; held ones expired by then */
 	OM_HOLD_BRAKED,		/* text: the envelope sender; its brake
 				   holds kept for the administrator */
+	OM_HOLD_ASKED,		/* text: a node; the holds asked of it */
 };
 /* Records h as held unless its id is recorded already (a retry): 1 added,
    0 there before, -1 error. */
@@ -438,6 +449,23 @@ int om_store_hold_claim(struct om_store *store, const char *id,
 int om_store_hold_claim_sender(struct om_store *store, const char *id,
 			       enum om_hold_state to, long long now,
 			       enum om_hold_state *state_r, char **error_r);
+/* om_store_hold_claim (sender: om_store_hold_claim_sender) for to
+   (sending or discarded) by node: when the hold's copy is on another
+   node (its node set and not node), the hold is not claimed but asked of
+   that node (release-asked, discard-asked, with by and now), in the same
+   write transaction, so that of two requests on any hosts exactly one
+   wins.  1 claimed here, 2 asked of the holding node, 0 not (*state_r as
+   om_store_hold_claim's), -1 error. */
+int om_store_hold_claim_on(struct om_store *store, const char *id,
+			   enum om_hold_state to, int sender, const char *node,
+			   const char *by, long long now,
+			   enum om_hold_state *state_r, char **error_r);
+/* The holding node takes a request another node made (release-asked to
+   sending, discard-asked to discarded): 1 taken with *to_r, 0 not asked
+   any more (*to_r its state), -1 error. */
+int om_store_hold_take_asked(struct om_store *store, const char *id,
+			     long long now, enum om_hold_state *to_r,
+			     char **error_r);
 /* Sets the state after the claimant's work (sent, back to held or admin,
    discarded) with result (text; "" allowed).  0 or -1. */
 int om_store_hold_finish(struct om_store *store, const char *id,
@@ -450,7 +478,8 @@ int om_store_hold_notified(struct om_store *store, const char *id,
    forgotten or -1. */
 int om_store_hold_expire(struct om_store *store, long long before,
 			 char **error_r);
-/* "held", "sending", "sent", "discarded", "admin" ("?" otherwise). */
+/* "held", "sending", "sent", "discarded", "admin", "release-asked",
+   "discard-asked" ("?" otherwise). */
 const char *om_store_hold_state_name(enum om_hold_state state);
 
 /* ---- outbound-zip's passwords, for the recipients (issue 14) ---- */

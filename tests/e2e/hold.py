@@ -347,6 +347,40 @@ def kill_9_during_releases_sends_each_once(st):
               log_text(st, "dedup.log")[dedup_before:].count("duplicate of hold-")))
 
 
+@tap.case
+def a_hold_of_another_node_is_asked_of_it_and_sent_there_once(st):
+    """Several hosts on one store (doc/scaling.md "A hold released on
+    another host"): the hold names this stack's node; made another node's
+    by the test's own hands, a release here is asked of that node through
+    the store (nothing sent here, a second release refused); given back to
+    this node, its filter's sweep (every 5 s; a direct UPDATE notifies
+    nothing) takes the request and sends it once, state sent."""
+    m = mk()
+    send(st, m, rcpts=(OUTSIDE,), attachment=False)
+    hid = wait_hold(st, m)
+    node = st.sql("SELECT node FROM holds WHERE id = ?", (hid,))[0][0]
+    check(node == "stack-" + st.addr, "the hold's node: %r" % node)
+    st.sql("UPDATE holds SET node = 'elsewhere' WHERE id = ?", (hid,))
+    out = ctl(st, "hold", "release", hid)
+    check("asked of" in out, out)
+    check(state_of(st, hid) == "release-asked", "state: %s" % state_of(st, hid))
+    out = ctl(st, "hold", "release", hid, check=False)
+    check("it is release-asked" in out, "a second release: %s" % out)
+    asked = st.sql("SELECT asked_by FROM holds WHERE id = ?", (hid,))[0][0]
+    check(asked == node + " root", "asked_by: %r" % asked)
+    never_at_sink(st, m, 6)   # more than a sweep: not this node's
+    check(state_of(st, hid) == "release-asked", "state: %s" % state_of(st, hid))
+    started = time.time()
+    st.sql("UPDATE holds SET node = ? WHERE id = ?", (node, hid))
+    copies = wait_sink(st, m, timeout=20, settle=3)
+    check(len(copies) == 1, "%d copies at the sink" % len(copies))
+    check(state_of(st, hid) == "sent", "state: %s" % state_of(st, hid))
+    check("hold %s: release asked by another node" % hid in log_text(st, "filter.log"),
+          "the filter's log does not say it took the request")
+    print("# a release asked of this node: sent %.1f s after the row became its own "
+          "(the store's change counter, or the 5 s sweep)" % (time.time() - started - 3))
+
+
 if __name__ == "__main__":
     sys.exit(run_suite(tap, setup=[
         ("sub", "set", SENDER, "outbound-hold", "on"),

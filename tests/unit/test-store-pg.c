@@ -486,6 +486,34 @@ static void test_counter(struct om_store *store, struct om_store *other)
 	TAP_OK(om_store_list_add(store, "taro@example.jp", "block", "x@counter.example",
 				 0, &error) == 0 && counter_moves(other, before),
 	       "a list entry added on another handle moves it");
+	/* a hold asked of its node (doc/scaling.md): the holding node's
+	   filter is woken by the :holds notification */
+	{
+		struct om_store_hold h = {
+			.id = "h2-pg", .mailbox = "a@example.jp", .sender = "a@example.jp",
+			.recipients = "c@other.example\n", .delivered = "", .subject = "hi",
+			.attachments = "", .size = 10, .created = time(NULL),
+			.expires = time(NULL) + 3600, .expiry = "send", .node = "mx-a",
+		};
+		enum om_hold_state state = OM_HOLD_NONE;
+
+		TAP_OK(om_store_hold_add(store, &h, &error) == 1, "a hold on node mx-a");
+		usleep(100000);
+		before = om_store_change_counter(other);
+		TAP_OK(om_store_hold_claim_on(store, "h2-pg", OM_HOLD_SENDING, 1, "mx-c",
+					      "mx-c sender", time(NULL), &state, &error) == 2 &&
+		       state == OM_HOLD_RELEASE_ASKED && counter_moves(other, before),
+		       "a release asked of another node notifies the other handle");
+		TAP_OK(om_store_hold_claim_on(other, "h2-pg", OM_HOLD_SENDING, 1, "mx-b",
+					      "mx-b sender", time(NULL), &state, &error) == 0 &&
+		       state == OM_HOLD_RELEASE_ASKED, "a second request from another handle "
+		       "loses");
+		TAP_OK(om_store_hold_take_asked(other, "h2-pg", time(NULL), &state,
+						&error) == 1 && state == OM_HOLD_SENDING &&
+		       om_store_hold_take_asked(store, "h2-pg", time(NULL), &state,
+						&error) == 0,
+		       "the holding node takes it, once");
+	}
 	/* a transaction rolled back (two entries over a limit of one, refused
 	   whole after both were written): nothing committed, nothing told */
 	{
@@ -561,12 +589,12 @@ int main(void)
 	store = open_store(0);
 	TAP_OK(store == NULL, "a database without the schema is refused");
 	store = open_store(OM_STORE_CREATE);
-	TAP_OK(store != NULL && om_store_schema_version(store) == 23,
-	       "the schema made, version 23");
+	TAP_OK(store != NULL && om_store_schema_version(store) == 24,
+	       "the schema made, version 24");
 	if (store == NULL)
 		return tap_done();
 	again = open_store(OM_STORE_CREATE);
-	TAP_OK(again != NULL && om_store_schema_version(again) == 23,
+	TAP_OK(again != NULL && om_store_schema_version(again) == 24,
 	       "making it again is harmless");
 	om_store_close(&again);
 	other = open_store(0);

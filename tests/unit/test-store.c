@@ -320,7 +320,7 @@ static void test_backends(const char *dir)
 			om_asprintf("%s%s%s", c->prefix, dir, c->suffix);
 		ret = om_store_open(location, OM_STORE_CREATE, 1000, &store, &error);
 		if (c->ok)
-			TAP_OK(ret == 0 && om_store_schema_version(store) == 23, "%s", c->label);
+			TAP_OK(ret == 0 && om_store_schema_version(store) == 24, "%s", c->label);
 		else
 			TAP_OK(ret < 0 && store == NULL && strstr(error, c->error) != NULL,
 			       "%s (%s)", c->label, error != NULL ? error : "");
@@ -1309,6 +1309,101 @@ static void test_admin_holds(struct om_store *store)
 				   &error) == 1, "the administrator's claim takes a spam hold");
 }
 
+struct hold_node_seen {
+	char node[64], asked_by[64];
+	long long asked_at;
+	enum om_hold_state state;
+	int count;
+};
+
+static void hold_node_cb(void *context, const struct om_store_hold *h)
+{
+	struct hold_node_seen *seen = context;
+
+	(void)om_strlcpy(seen->node, h->node, sizeof(seen->node));
+	(void)om_strlcpy(seen->asked_by, h->asked_by, sizeof(seen->asked_by));
+	seen->asked_at = h->asked_at;
+	seen->state = h->state;
+	seen->count++;
+}
+
+/* A hold made on node A, released or discarded on node C (schema v24):
+   C's claim asks A (once), A takes the request (once). */
+static void test_asked_holds(struct om_store *store)
+{
+	struct om_store_hold h;
+	struct hold_node_seen seen;
+	enum om_hold_state state;
+	char *error = NULL;
+
+	memset(&h, 0, sizeof(h));
+	h.mailbox = h.sender = "far@example.jp";
+	h.recipients = "x@far.example\n";
+	h.delivered = h.subject = h.attachments = "";
+	h.expiry = "send";
+	h.created = 100;
+	h.expires = 900;
+	h.node = "mx-a";
+	h.id = "N1-00aa";
+	TAP_OK(om_store_hold_add(store, &h, &error) == 1, "a hold recorded on node mx-a");
+	h.id = "N2-00bb";
+	TAP_OK(om_store_hold_add(store, &h, &error) == 1, "a second one");
+	h.id = "N3-00cc";
+	h.kind = OM_HOLD_KIND_SPAM;
+	TAP_OK(om_store_hold_add(store, &h, &error) == 1, "a spam hold on mx-a");
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_hold_list(store, OM_HOLD_BY_ID, "N1-00aa", 0, hold_node_cb, &seen,
+				  &error) == 1 && strcmp(seen.node, "mx-a") == 0 &&
+	       seen.asked_at == 0 && *seen.asked_by == '\0', "the hold names its node");
+	TAP_OK(om_store_hold_claim_on(store, "N1-00aa", OM_HOLD_SENDING, 1, "mx-c",
+				      "mx-c sender", 200, &state, &error) == 2 &&
+	       state == OM_HOLD_RELEASE_ASKED, "a release on mx-c is asked of mx-a");
+	TAP_OK(om_store_hold_claim_on(store, "N1-00aa", OM_HOLD_SENDING, 1, "mx-b",
+				      "mx-b sender", 201, &state, &error) == 0 &&
+	       state == OM_HOLD_RELEASE_ASKED, "a second click (another host) is refused");
+	TAP_OK(om_store_hold_claim_on(store, "N1-00aa", OM_HOLD_DISCARDED, 0, "mx-a",
+				      "mx-a root", 202, &state, &error) == 0 &&
+	       state == OM_HOLD_RELEASE_ASKED, "and so is a discard on the holding node");
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_hold_list(store, OM_HOLD_BY_ID, "N1-00aa", 0, hold_node_cb, &seen,
+				  &error) == 1 && strcmp(seen.asked_by, "mx-c sender") == 0 &&
+	       seen.asked_at == 200, "who asked and when are recorded");
+	TAP_OK(om_store_hold_claim_on(store, "N3-00cc", OM_HOLD_SENDING, 1, "mx-c",
+				      "mx-c sender", 200, &state, &error) == 0 &&
+	       state == OM_HOLD_ADMIN, "the sender cannot ask for a spam hold");
+	TAP_OK(om_store_hold_claim_on(store, "N3-00cc", OM_HOLD_DISCARDED, 0, "mx-c",
+				      "mx-c root", 200, &state, &error) == 2 &&
+	       state == OM_HOLD_DISCARD_ASKED, "root's discard on mx-c is asked of mx-a");
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_hold_list(store, OM_HOLD_ASKED, "mx-a", 0, hold_node_cb, &seen,
+				  &error) == 2, "mx-a has two requests");
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_hold_list(store, OM_HOLD_ASKED, "mx-c", 0, hold_node_cb, &seen,
+				  &error) == 0, "mx-c none");
+	TAP_OK(om_store_hold_take_asked(store, "N1-00aa", 300, &state, &error) == 1 &&
+	       state == OM_HOLD_SENDING, "mx-a takes the release: sending");
+	TAP_OK(om_store_hold_take_asked(store, "N1-00aa", 301, &state, &error) == 0 &&
+	       state == OM_HOLD_SENDING, "taken once only");
+	TAP_OK(om_store_hold_take_asked(store, "N3-00cc", 300, &state, &error) == 1 &&
+	       state == OM_HOLD_DISCARDED, "mx-a takes the discard");
+	TAP_OK(om_store_hold_take_asked(store, "N2-00bb", 300, &state, &error) == 0 &&
+	       state == OM_HOLD_HELD, "a hold nobody asked for is not taken");
+	TAP_OK(om_store_hold_finish(store, "N1-00aa", OM_HOLD_SENT, "sent as X", 302,
+				    &error) == 0, "sent");
+	TAP_OK(om_store_hold_claim_on(store, "N1-00aa", OM_HOLD_SENDING, 1, "mx-c",
+				      "mx-c sender", 400, &state, &error) == 0 &&
+	       state == OM_HOLD_SENT, "a request after the send fails: sent");
+	TAP_OK(om_store_hold_claim_on(store, "N2-00bb", OM_HOLD_SENDING, 1, "mx-a",
+				      "mx-a sender", 400, &state, &error) == 1 &&
+	       state == OM_HOLD_SENDING, "on its own node a hold is claimed at once");
+	TAP_OK(om_store_hold_claim_on(store, "N9-none", OM_HOLD_SENDING, 1, "mx-c",
+				      "mx-c sender", 400, &state, &error) == 0 &&
+	       state == OM_HOLD_NONE, "an unknown hold: none");
+	TAP_OK(strcmp(om_store_hold_state_name(OM_HOLD_RELEASE_ASKED), "release-asked") == 0 &&
+	       strcmp(om_store_hold_state_name(OM_HOLD_DISCARD_ASKED), "discard-asked") == 0,
+	       "the states' names");
+}
+
 struct peaks_seen {
 	char text[256];
 };
@@ -1934,7 +2029,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 23, "schema version 23");
+	TAP_OK(om_store_schema_version(store) == 24, "schema version 24");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -1955,6 +2050,7 @@ int main(void)
 	test_sandbox(store);
 	test_portal(store);
 	test_admin_holds(store);
+	test_asked_holds(store);
 	test_brake(store);
 	test_rates(store);
 	test_audit(store);
@@ -1967,7 +2063,7 @@ int main(void)
 	test_trace_bounds(store);
 	test_events_queue(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 23, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 24, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again), now = before;
 		int i;
