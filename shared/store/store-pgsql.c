@@ -3,7 +3,7 @@
  * (issue 21); every SQL statement and every libpq call for it lives here.
  *
  * Chosen with store_path = postgresql:CONNINFO (libpq's "host=... dbname=..."
- * form).  The schema is the SQLite backend's current one (v24) written in
+ * form).  The schema is the SQLite backend's current one (v25) written in
  * PostgreSQL's terms and made in one go by OM_STORE_CREATE; its version is
  * the one row of schema_version.  Later migrations are written for both
  * backends (om_pg_migrations: v23 on).  Statements are prepared once per connection (on first use) and
@@ -42,7 +42,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define OM_PG_SCHEMA_VERSION 24
+#define OM_PG_SCHEMA_VERSION 25
 #define OM_PG_MAX_PARAMS 16
 /* seconds a connection attempt may take (conninfo may say otherwise) */
 #define OM_PG_CONNECT_TIMEOUT "5"
@@ -55,6 +55,30 @@
 /* rows of `omamorictl list import` bound to one statement */
 #define OM_PG_IMPORT_BATCH 5000
 
+/* the list trigger's first statement (v25): rows written by an import,
+   which records its changes once a batch (om_pgsql_list_import), are
+   skipped; the setting is local to the import's transaction */
+#define OM_PG_IMPORT_SKIP \
+	"  IF current_setting('omamori.import', true) = 'on' THEN RETURN NULL; END IF;"
+/* om_config_changed as v25 made it (the base schema has it too) */
+#define OM_PG_CONFIG_CHANGED_V25 \
+	"CREATE OR REPLACE FUNCTION om_config_changed() RETURNS trigger LANGUAGE plpgsql AS $$" \
+	" DECLARE rev BIGINT;" \
+	" BEGIN" \
+	OM_PG_IMPORT_SKIP \
+	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'" \
+	"    RETURNING value INTO rev;" \
+	"  IF TG_OP <> 'INSERT' THEN" \
+	"    INSERT INTO changes(scope, seq) VALUES (to_jsonb(OLD) ->> TG_ARGV[0], rev)" \
+	"      ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq;" \
+	"  END IF;" \
+	"  IF TG_OP <> 'DELETE' THEN" \
+	"    INSERT INTO changes(scope, seq) VALUES (to_jsonb(NEW) ->> TG_ARGV[0], rev)" \
+	"      ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq;" \
+	"  END IF;" \
+	"  RETURN NULL;" \
+	" END $$;"
+
 enum om_pg_stmt {
 	OM_PG_BEGIN_READ, OM_PG_BEGIN, OM_PG_WRITE_LOCK, OM_PG_COMMIT, OM_PG_ROLLBACK,
 	OM_PG_SCHEMA_VERSION_GET,
@@ -64,7 +88,7 @@ enum om_pg_stmt {
 	OM_PG_DOM_LIST_ALL,
 	OM_PG_LIST_ADD, OM_PG_LIST_DELETE, OM_PG_LIST_HAS, OM_PG_LIST_COUNT,
 	OM_PG_LIST_ALL, OM_PG_LIST_ONE, OM_PG_LIST_IMPORT_OVER, OM_PG_LIST_IMPORT,
-	OM_PG_LIST_IMPORT_OWNER, OM_PG_LIST_IMPORT_CHANGES,
+	OM_PG_LIST_IMPORT_QUIET, OM_PG_LIST_IMPORT_CHANGES,
 	OM_PG_RATE_ADD, OM_PG_RATE_ALL, OM_PG_RATE_EXPIRE,
 	OM_PG_SPAM_TOTALS, OM_PG_SPAM_TOTALS_SET, OM_PG_SPAM_TOKENS,
 	OM_PG_SPAM_TOKENS_ADD, OM_PG_SPAM_TOKENS_NEW, OM_PG_SPAM_PRUNE,
@@ -195,9 +219,8 @@ static const char *const om_pg_text[OM_PG_COUNT] = {
 		"FROM unnest($1::text[], $2::text[], $3::text[]) AS t(scope, kind, entry) "
 		"ON CONFLICT(scope, kind, entry) DO UPDATE SET updated = excluded.updated",
 	/* may this connection turn list_entries' trigger off (its owner)? */
-	[OM_PG_LIST_IMPORT_OWNER] =
-		"SELECT pg_has_role(relowner, 'USAGE')::int FROM pg_class "
-		"WHERE oid = 'list_entries'::regclass",
+	[OM_PG_LIST_IMPORT_QUIET] =
+		"SELECT set_config('omamori.import', $1, true)",
 	/* what list_entries_change does for each row, once for a batch: one
 	   "config" revision, and the change log's row of every scope ($1) */
 	[OM_PG_LIST_IMPORT_CHANGES] =
@@ -678,21 +701,7 @@ static const char om_pg_schema[] =
 	"CREATE INDEX changes_seq ON changes(seq);"
 	/* the config revision moves and the scope changed is recorded with
 	   it (TG_ARGV[0]: the table's scope column; an update both scopes) */
-	"CREATE FUNCTION om_config_changed() RETURNS trigger LANGUAGE plpgsql AS $$"
-	" DECLARE rev BIGINT;"
-	" BEGIN"
-	"  UPDATE revisions SET value = value + 1 WHERE name = 'config'"
-	"    RETURNING value INTO rev;"
-	"  IF TG_OP <> 'INSERT' THEN"
-	"    INSERT INTO changes(scope, seq) VALUES (to_jsonb(OLD) ->> TG_ARGV[0], rev)"
-	"      ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq;"
-	"  END IF;"
-	"  IF TG_OP <> 'DELETE' THEN"
-	"    INSERT INTO changes(scope, seq) VALUES (to_jsonb(NEW) ->> TG_ARGV[0], rev)"
-	"      ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq;"
-	"  END IF;"
-	"  RETURN NULL;"
-	" END $$;"
+	OM_PG_CONFIG_CHANGED_V25
 	"CREATE FUNCTION om_revision_moved() RETURNS trigger LANGUAGE plpgsql AS $$"
 	" BEGIN"
 	"  UPDATE revisions SET value = value + 1 WHERE name = TG_ARGV[0];"
@@ -1380,6 +1389,11 @@ static const struct {
 	      "ALTER TABLE holds ADD COLUMN asked_at BIGINT NOT NULL DEFAULT 0;"
 	      "CREATE INDEX holds_node ON holds(node, state);"
 	      "UPDATE schema_version SET version = 24 WHERE id = 1;" },
+	/* v25 (issue 21): the list trigger skips an import's rows, which
+	   records its changes once a batch, so an import no longer turns the
+	   trigger off (ALTER TABLE's exclusive lock held readers back) */
+	{ 24, OM_PG_CONFIG_CHANGED_V25
+	      "UPDATE schema_version SET version = 25 WHERE id = 1;" },
 };
 
 /* Brings a schema made by an earlier version to OM_PG_SCHEMA_VERSION,
@@ -1657,12 +1671,12 @@ static void om_pg_array_item(struct om_buf *b, const char *value)
 }
 
 /* One batch of an import: the arrays of rows[0..count) bound to one
-   limit check (when a row is limited) and one INSERT (bulk: the trigger
-   is off, and its work done once for the batch).  0, 1 (*over_r,
+   limit check (when a row is limited), one INSERT (the trigger skips its
+   rows) and the trigger's work once for the batch.  0, 1 (*over_r,
    *before_r: the row over its limit, relative to rows) or -1. */
 static int om_pg_import_batch(struct om_store_pgsql *s,
 			      const struct om_store_list_row *rows, size_t count,
-			      long max_entries, int bulk, size_t *over_r,
+			      long max_entries, size_t *over_r,
 			      long *before_r, char **error_r)
 {
 	struct om_buf a[4];
@@ -1705,7 +1719,7 @@ static int om_pg_import_batch(struct om_store_pgsql *s,
 						 OM_ARG_INT64(time(NULL)),
 						 OM_ARG_END)) < 0)
 		ret = -1;
-	if (ret == 0 && bulk &&
+	if (ret == 0 &&
 	    om_pg_changed(om_pg_bind(s, OM_PG_LIST_IMPORT_CHANGES, "record an import's changes",
 				     error_r, OM_ARG_TEXT(a[0].data), OM_ARG_END)) < 0)
 		ret = -1;
@@ -1714,19 +1728,16 @@ static int om_pg_import_batch(struct om_store_pgsql *s,
 	return ret;
 }
 
-/* 1 when list_entries' row trigger may be turned off for an import (this
-   connection owns the table, as omamorictl init made it), 0, -1. */
-static int om_pg_import_bulk(struct om_store_pgsql *s, char **error_r)
+/* Tells list_entries' row trigger to skip this transaction's rows
+   (on) or to count them again (off): the import records its changes once
+   a batch.  0 or -1. */
+static int om_pg_import_quiet(struct om_store_pgsql *s, int on, char **error_r)
 {
-	long long owner;
+	PGresult *res = om_pg_bind(s, OM_PG_LIST_IMPORT_QUIET, "mark the import",
+				   error_r, OM_ARG_TEXT(on ? "on" : "off"), OM_ARG_END);
 
-	if (om_pg_number(om_pg_bind(s, OM_PG_LIST_IMPORT_OWNER, "look at list_entries' owner",
-				    error_r, OM_ARG_END), &owner) < 0)
-		return -1;
-	if (owner == 0)
-		return 0;
-	return om_pg_exec_text(s, "ALTER TABLE list_entries DISABLE TRIGGER list_entries_change",
-			       "turn the list trigger off for an import", error_r) < 0 ? -1 : 1;
+	PQclear(res);
+	return res != NULL ? 0 : -1;
 }
 
 /* An import in batches of OM_PG_IMPORT_BATCH rows (a round trip or three
@@ -1735,10 +1746,9 @@ static int om_pg_import_bulk(struct om_store_pgsql *s, char **error_r)
    log, not the payload).  The row trigger would bump the "config"
    revision once a row, and PostgreSQL's updates of one row in one
    transaction grow slower with each (20 000 rows: 24 s in the trigger
-   alone); so, where this connection may, the import turns it off inside
-   its transaction (ALTER TABLE takes list_entries' exclusive lock until
-   the commit: readers wait for the import, doc/store.md) and does its
-   work once a batch.  A rolled back import rolls that back too. */
+   alone); so the import tells the trigger to skip its rows (a setting
+   local to its transaction, v25) and does the trigger's work once a
+   batch.  Readers are not held back meanwhile (no table lock). */
 static int om_pgsql_list_import(struct om_store *store,
 				const struct om_store_list_row *rows, size_t count,
 				long max_entries, size_t *over_r, long *before_r,
@@ -1747,23 +1757,22 @@ static int om_pgsql_list_import(struct om_store *store,
 	struct om_store_pgsql *s = om_pg(store);
 	const char *scope = count > 0 ? rows[0].scope : NULL;
 	size_t start, n;
-	int ret, bulk;
+	int ret;
 
 	if (count == 0)
 		return 0;
-	if ((bulk = om_pg_import_bulk(s, error_r)) < 0)
+	if (om_pg_import_quiet(s, 1, error_r) < 0)
 		return -1;
 	for (start = 0; start < count; start += n) {
 		n = count - start < OM_PG_IMPORT_BATCH ? count - start : OM_PG_IMPORT_BATCH;
-		ret = om_pg_import_batch(s, rows + start, n, max_entries, bulk, over_r,
+		ret = om_pg_import_batch(s, rows + start, n, max_entries, over_r,
 					 before_r, error_r);
 		if (ret == 1)
 			*over_r += start;
 		if (ret != 0)
 			return ret;
 	}
-	if (bulk && om_pg_exec_text(s, "ALTER TABLE list_entries ENABLE TRIGGER list_entries_change",
-				    "turn the list trigger on again", error_r) < 0)
+	if (om_pg_import_quiet(s, 0, error_r) < 0)
 		return -1;
 	for (start = 1; start < count; start++) {
 		if (strcmp(rows[start].scope, scope) != 0) {

@@ -67,10 +67,10 @@ def omamorictl(server):
     rc, out, err = ctl(conf, "domain", "list")
     ok(rc != 0 and "omamorictl init" in err, "before init: refused, saying what to run")
     rc, out, err = ctl(conf, "init")
-    ok(rc == 0 and "schema version 24" in out, "omamorictl init makes the schema: " +
+    ok(rc == 0 and "schema version 25" in out, "omamorictl init makes the schema: " +
        (out + err).strip().replace("\n", " ")[:200])
-    ok(server.psql("SELECT version FROM schema_version") == ["24"],
-       "schema_version row 24")
+    ok(server.psql("SELECT version FROM schema_version") == ["25"],
+       "schema_version row 25")
     rc, out, err = ctl(conf, "init")
     ok(rc == 0, "init again is harmless")
     rc, out, err = ctl(conf, "domain", "set", "example.jp", "inbound-virus", "on")

@@ -63,7 +63,7 @@ def main():
                 "zip_key_path = %s/zip.key\nisolate_key_path = %s/isolate.key\n"
                 % (db, work, work, work))
     rc, out = ctl(conf, "init")
-    ok(rc == 0 and "schema version 24" in out, "a new store is made at version 24")
+    ok(rc == 0 and "schema version 25" in out, "a new store is made at version 25")
     st = os.stat(os.path.join(work, "zip.key"))
     ok("zip key" in out and st.st_mode & 0o777 == 0o600 and st.st_uid == os.getuid(),
        "init makes the zip key, 0600, the caller's (root's)")
@@ -78,7 +78,7 @@ def main():
     ok(rc != 0 and "schema version 5" in out and "omamorictl init" in out,
        "a version 5 store is refused, saying what to run")
     rc, out = ctl(conf, "init")
-    ok(rc == 0 and "schema version 24" in out, "omamorictl init migrates 5 to 24")
+    ok(rc == 0 and "schema version 25" in out, "omamorictl init migrates 5 to 25")
     rc, out = ctl(conf, "list", "show", "taro@example.jp")
     ok(rc == 0 and "@spam.example" in out, "the lists are kept")
     rc, out = ctl(conf, "sub", "get", "taro@example.jp", "spam")
@@ -99,7 +99,7 @@ def main():
        "then a list, a setting and a subscription write record their scopes: %r" % rows)
     ok(revision == last, "with the config revision they made (%s)" % revision)
     rc, out = ctl(conf, "init")
-    ok(rc == 0 and "schema version 24" in out, "init again is harmless")
+    ok(rc == 0 and "schema version 25" in out, "init again is harmless")
     subprocess.run(["rm", "-rf", work], check=False)
     return done()
 

@@ -320,7 +320,7 @@ static void test_backends(const char *dir)
 			om_asprintf("%s%s%s", c->prefix, dir, c->suffix);
 		ret = om_store_open(location, OM_STORE_CREATE, 1000, &store, &error);
 		if (c->ok)
-			TAP_OK(ret == 0 && om_store_schema_version(store) == 24, "%s", c->label);
+			TAP_OK(ret == 0 && om_store_schema_version(store) == 25, "%s", c->label);
 		else
 			TAP_OK(ret < 0 && store == NULL && strstr(error, c->error) != NULL,
 			       "%s (%s)", c->label, error != NULL ? error : "");
@@ -2029,7 +2029,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 24, "schema version 24");
+	TAP_OK(om_store_schema_version(store) == 25, "schema version 25");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -2063,7 +2063,7 @@ int main(void)
 	test_trace_bounds(store);
 	test_events_queue(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 24, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 25, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again), now = before;
 		int i;
