@@ -293,13 +293,31 @@ def read_pid(path):
         return int(f.read().split()[0])
 
 
+def daemon_pids(h):
+    """The host's daemons by name: Postfix's and Dovecot's masters and every
+    process tests/stack started (policyd, scand, filter, dedup, submit, web,
+    the sink, the DNS server); those running."""
+    pids = {}
+    where = {"postfix": ("postfix", "spool", "pid", "master.pid"),
+             "dovecot": ("dovecot", "run", "master.pid")}
+    for name in sorted(os.listdir(os.path.join(h.dir, "run"))):
+        if name.endswith(".pid"):
+            where[name[:-4]] = ("run", name)
+    for name, path in where.items():
+        try:
+            pid = read_pid(os.path.join(h.dir, *path))
+            os.kill(pid, 0)
+        except (OSError, ValueError, IndexError):
+            continue
+        pids[name] = pid
+    return pids
+
+
 def kill_host(h, parts):
     """SIGKILL to the host's parts (postfix, dovecot, policyd, scand), with
     every process they started; how many processes."""
-    where = {"postfix": ("postfix", "spool", "pid", "master.pid"),
-             "dovecot": ("dovecot", "run", "master.pid"),
-             "policyd": ("run", "policyd.pid"), "scand": ("run", "scand.pid")}
-    roots = [read_pid(os.path.join(h.dir, *where[p])) for p in parts]
+    running = daemon_pids(h)
+    roots = [running[p] for p in parts]
     pids = [p for r in roots for p in descendants(r)]
     for p in pids:
         try:
