@@ -553,6 +553,49 @@ static double om_spam_evidence_scale(const struct om_spam_scoring *sc,
 	return ev->n / full;
 }
 
+/* 1 if a rule that needs no training and tells of spam by itself fired:
+   a phishing shape (not PHISH_FROM_UNRELATED, which many ham have) or a
+   phrase rule of spam.rules. */
+static int om_spam_shape_fired(const struct om_rules_result *rules)
+{
+	size_t i;
+
+	for (i = 0; i < rules->count; i++) {
+		if (rules->hits[i].points <= 0.0)
+			continue;
+		if (rules->hits[i].reason_ja != NULL ||
+		    (strncmp(rules->hits[i].name, "PHISH_", 6) == 0 &&
+		     strcmp(rules->hits[i].name, "PHISH_FROM_UNRELATED") != 0))
+			return 1;
+	}
+	return 0;
+}
+
+/* Mail with CJK text on which such a rule fired: the classifier's points
+   against spam count only as far as its evidence goes (min(1, n / full)
+   per reading), so that singletons learned from a few dozen Japanese ham
+   (a lookalike copying a real notice's words) cannot cancel the rule. */
+static void om_spam_rule_floor(const struct om_spam_scoring *sc,
+			       struct om_rules_result *rules)
+{
+	const char *env = getenv("OM_JA_RULE_FLOOR");
+	double full = env != NULL ? atof(env) : OM_SPAM_CJK_RULE_FLOOR, scale;
+	const struct om_spam_evidence *ev;
+	size_t i;
+
+	if (sc->cjk_evidence == 0 || full <= 0.0 || !om_spam_shape_fired(rules))
+		return;
+	for (i = 0; i < rules->count; i++) {
+		if (strncmp(rules->hits[i].name, "BAYES", 5) != 0 || rules->hits[i].points >= 0.0)
+			continue;
+		ev = strncmp(rules->hits[i].name, "BAYES_HEAD", 10) == 0 ? &sc->head :
+			strncmp(rules->hits[i].name, "BAYES_BODY", 10) == 0 ? &sc->body : &sc->all;
+		scale = ev->n >= full ? 1.0 : ev->n / full;
+		rules->points -= rules->hits[i].points * (1.0 - scale);
+		rules->hits[i].points *= scale;
+	}
+}
+
 void om_spam_check(const struct om_spam_db *db, const char *msg, size_t len,
 		   const struct om_spam_check_settings *set,
 		   struct om_spam_report *report)
@@ -610,6 +653,8 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 	if (set != NULL && set->phish != NULL && parsed != NULL)
 		om_phish_check(set->phish, parsed, set->recipient, set->correspondents,
 			       set->correspondent_count, &report->rules);
+	if (report->trained)
+		om_spam_rule_floor(&sc, &report->rules);
 	report->score = report->rules.points;
 }
 
