@@ -337,7 +337,6 @@ static double om_chi2q(double x2, int df)
 struct om_spam_evidence {
 	double ln_f, ln_1f;
 	int k;
-	double n;		/* the telling tokens' summed counts */
 };
 
 struct om_spam_scoring {
@@ -381,12 +380,11 @@ static void om_spam_keep_top(struct om_spam_report *report, const char *token,
 	report->top_f[i] = f;
 }
 
-static void om_spam_evidence_add(struct om_spam_evidence *ev, double f, long n)
+static void om_spam_evidence_add(struct om_spam_evidence *ev, double f)
 {
 	ev->ln_f += log(f);
 	ev->ln_1f += log(1.0 - f);
 	ev->k++;
-	ev->n += (double)n;
 }
 
 /* The numbers of spam and ham a token's counts are set against.  A CJK
@@ -447,8 +445,8 @@ static void om_spam_score_token(void *context, const char *token)
 		f = 1e-6;
 	if (f > 1.0 - 1e-6)
 		f = 1.0 - 1e-6;
-	om_spam_evidence_add(&sc->all, f, n);
-	om_spam_evidence_add(om_token_is_header(token) ? &sc->head : &sc->body, f, n);
+	om_spam_evidence_add(&sc->all, f);
+	om_spam_evidence_add(om_token_is_header(token) ? &sc->head : &sc->body, f);
 	if (om_token_is_cjk(token))
 		sc->cjk_evidence++;
 	if (sc->report != NULL)
@@ -518,7 +516,7 @@ double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len)
    the threshold of 5 where 0.1% of ham is above it.  Named by bucket like
    SpamAssassin's BAYES_nn rules. */
 static void om_spam_bayes_rule(const char *name_prefix, double p, int evidence,
-			       double scale, struct om_rules_result *rules)
+			       struct om_rules_result *rules)
 {
 	static const int buckets[] = { 0, 5, 20, 40, 50, 60, 80, 95, 99 };
 	char name[OM_RULE_NAME_MAX];
@@ -530,70 +528,8 @@ static void om_spam_bayes_rule(const char *name_prefix, double p, int evidence,
 			b = buckets[i];
 	}
 	snprintf(name, sizeof(name), "%s_%02d", name_prefix, b);
-	om_rules_add(rules, name, !evidence ? 0.0 : scale *
-		     (OM_SPAM_BAYES_POINTS * cbrt(2.0 * p - 1.0) + OM_SPAM_BAYES_LEAN_POINTS));
-}
-
-/* How much of a reading's points count: all of them, but for mail with
-   CJK text (a CJK token told) min(1, n / OM_SPAM_CJK_EVIDENCE_FULL), n
-   the telling tokens' summed counts.  Learned from a few dozen Japanese
-   mails, its evidence is singletons that move with every mail learned;
-   the phrase rules (spam.rules) carry the verdict until the classifier
-   has seen enough. */
-static double om_spam_evidence_scale(const struct om_spam_scoring *sc,
-				     const struct om_spam_evidence *ev)
-{
-	double full = OM_SPAM_CJK_EVIDENCE_FULL;
-	const char *env = getenv("OM_JA_EVIDENCE_FULL");
-
-	if (env != NULL)
-		full = atof(env);
-	if (sc->cjk_evidence == 0 || full <= 0.0 || ev->n >= full)
-		return 1.0;
-	return ev->n / full;
-}
-
-/* 1 if a rule that needs no training and tells of spam by itself fired:
-   a phishing shape (not PHISH_FROM_UNRELATED, which many ham have) or a
-   phrase rule of spam.rules. */
-static int om_spam_shape_fired(const struct om_rules_result *rules)
-{
-	size_t i;
-
-	for (i = 0; i < rules->count; i++) {
-		if (rules->hits[i].points <= 0.0)
-			continue;
-		if (rules->hits[i].reason_ja != NULL ||
-		    (strncmp(rules->hits[i].name, "PHISH_", 6) == 0 &&
-		     strcmp(rules->hits[i].name, "PHISH_FROM_UNRELATED") != 0))
-			return 1;
-	}
-	return 0;
-}
-
-/* Mail with CJK text on which such a rule fired: the classifier's points
-   against spam count only as far as its evidence goes (min(1, n / full)
-   per reading), so that singletons learned from a few dozen Japanese ham
-   (a lookalike copying a real notice's words) cannot cancel the rule. */
-static void om_spam_rule_floor(const struct om_spam_scoring *sc,
-			       struct om_rules_result *rules)
-{
-	const char *env = getenv("OM_JA_RULE_FLOOR");
-	double full = env != NULL ? atof(env) : OM_SPAM_CJK_RULE_FLOOR, scale;
-	const struct om_spam_evidence *ev;
-	size_t i;
-
-	if (sc->cjk_evidence == 0 || full <= 0.0 || !om_spam_shape_fired(rules))
-		return;
-	for (i = 0; i < rules->count; i++) {
-		if (strncmp(rules->hits[i].name, "BAYES", 5) != 0 || rules->hits[i].points >= 0.0)
-			continue;
-		ev = strncmp(rules->hits[i].name, "BAYES_HEAD", 10) == 0 ? &sc->head :
-			strncmp(rules->hits[i].name, "BAYES_BODY", 10) == 0 ? &sc->body : &sc->all;
-		scale = ev->n >= full ? 1.0 : ev->n / full;
-		rules->points -= rules->hits[i].points * (1.0 - scale);
-		rules->hits[i].points *= scale;
-	}
+	om_rules_add(rules, name, !evidence ? 0.0 :
+		     OM_SPAM_BAYES_POINTS * cbrt(2.0 * p - 1.0) + OM_SPAM_BAYES_LEAN_POINTS);
 }
 
 void om_spam_check(const struct om_spam_db *db, const char *msg, size_t len,
@@ -638,11 +574,11 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 	report->trained = db->nspam > 0 && db->nham > 0;
 	if (report->trained) {
 		om_spam_bayes_rule("BAYES", report->probability, sc.all.k > 0,
-				   om_spam_evidence_scale(&sc, &sc.all), &report->rules);
+				   &report->rules);
 		om_spam_bayes_rule("BAYES_HEAD", om_spam_combine_reading(&sc, &sc.head, 1), sc.head.k > 0,
-				   om_spam_evidence_scale(&sc, &sc.head), &report->rules);
+				   &report->rules);
 		om_spam_bayes_rule("BAYES_BODY", om_spam_combine_reading(&sc, &sc.body, 2), sc.body.k > 0,
-				   om_spam_evidence_scale(&sc, &sc.body), &report->rules);
+				   &report->rules);
 	}
 	/* every link, in a pass of its own: the tokens stop at their cap */
 	if (set != NULL && set->url_blocked != NULL)
@@ -653,8 +589,6 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 	if (set != NULL && set->phish != NULL && parsed != NULL)
 		om_phish_check(set->phish, parsed, set->recipient, set->correspondents,
 			       set->correspondent_count, &report->rules);
-	if (report->trained)
-		om_spam_rule_floor(&sc, &report->rules);
 	report->score = report->rules.points;
 }
 

@@ -66,14 +66,6 @@ double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len);
    all: one reading at p 0.501 beside two unsure ones is enough. */
 #define OM_SPAM_BAYES_POINTS 8.0
 #define OM_SPAM_BAYES_LEAN_POINTS (4.0 / 3.0)
-/* Mail with CJK text: a reading's points count in full once its telling
-   tokens' summed counts reach this (spam.c, om_spam_evidence_scale);
-   0: always in full. */
-#define OM_SPAM_CJK_EVIDENCE_FULL 0.0
-/* Mail with CJK text on which a phishing shape or a spam.rules rule
-   fired: the classifier's points against spam count in full once the
-   reading's evidence reaches this (spam.c, om_spam_rule_floor); 0: always. */
-#define OM_SPAM_CJK_RULE_FLOOR 0.0
 /* an administrator's block list is a verdict, whatever the words say */
 #define OM_SPAM_URL_BLOCKED_POINTS 10.0
 
