@@ -313,6 +313,14 @@ static int ctl_classify(struct ctl *ctl, int argc, char **argv)
 			phish = om_phish_new(NULL, &error);
 			om_free(&error);
 		}
+		if (phish != NULL &&
+		    om_phish_load_rules(phish, ctl->config->spam_rules, &error) < 0) {
+			fprintf(stderr, "omamorictl: %s\n", error);
+			om_free(&error);
+			om_phish_free(&phish);
+			om_spam_db_free(&db);
+			return CTL_EXIT_ERROR;
+		}
 		c.phish = phish;
 	}
 	if (argc < 1) {

@@ -191,6 +191,16 @@ static void scand_usage(void)
 	exit(2);
 }
 
+/* The administrator's phrase rules (spam.rules): a file with an error
+   keeps scand from starting, as attachments.rules does. */
+static void scand_rules_init(struct scand *s)
+{
+	char *error = NULL;
+
+	if (om_phish_load_rules(s->phish, s->config->spam_rules, &error) < 0)
+		om_fatal("spam_rules: %s", error);
+}
+
 /* The phishing-shape rules: without the free-mail list only its rule is
    off, without the Public Suffix List all of them (said in the log). */
 static void scand_phish_init(struct scand *s)
@@ -198,15 +208,19 @@ static void scand_phish_init(struct scand *s)
 	char *error = NULL;
 
 	s->phish = om_phish_new(s->config->freemail_domains, &error);
-	if (s->phish != NULL)
+	if (s->phish != NULL) {
+		scand_rules_init(s);
 		return;
+	}
 	om_log_warn("freemail_domains: %s: PHISH_FREEMAIL_REPLYTO is off", error);
 	om_free(&error);
 	s->phish = om_phish_new(NULL, &error);
 	if (s->phish == NULL) {
 		om_log_error("phishing rules off: %s", error);
 		free(error);
+		return;
 	}
+	scand_rules_init(s);
 }
 
 static void scand_start(struct scand_main *m, const char *config_path,

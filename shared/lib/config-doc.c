@@ -230,6 +230,10 @@ static const struct {
 	{ "freemail_domains",
 	  "The free-mail providers of the rule PHISH_FREEMAIL_REPLYTO "
 	  "(doc/spam.md); without the file only that rule is off." },
+	{ "spam_rules",
+	  "The spam rules an administrator can change: phrases with a link's "
+	  "shape, their points and reasons (doc/spam.md); a file with an error "
+	  "keeps scand from starting, an empty value turns them off." },
 	{ "spam_save_interval",
 	  "How often scand saves what it learned from IMAP (omamorictl learn, "
 	  "train and prune tell scand themselves: doc/spam.md)." },

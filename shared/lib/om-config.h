@@ -137,6 +137,7 @@ struct om_config {
 	long dns_timeout_ms;
 	char *quarantine_mailbox;	/* where spam to quarantine goes */
 	char *freemail_domains;		/* the free-mail list (PHISH_FREEMAIL_REPLYTO) */
+	char *spam_rules;		/* the phrase rules file (spam/textrules.h) */
 	long spam_save_interval;	/* seconds between classifier saves */
 	char *doveadm_path;	/* what omamorictl cron runs (absolute) */
 	char *dovecot_config;	/* doveadm -c ("" = doveadm's default) */

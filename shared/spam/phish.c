@@ -11,6 +11,7 @@
 #include "spam/phish.h"
 #include "spam/links.h"
 #include "spam/rules.h"
+#include "spam/textrules.h"
 #include "mail/mime.h"
 #include "lib/hash.h"
 #include "lib/util.h"
@@ -32,6 +33,7 @@
 struct om_phish {
 	struct om_url_psl *psl;
 	struct om_hash *freemail;
+	struct om_textrules *textrules;	/* the administrator's phrase rules */
 };
 
 /* ---- the free-mail list ---- */
@@ -72,6 +74,7 @@ struct om_phish *om_phish_new(const char *freemail_path, char **error_r)
 
 	phish->psl = om_url_psl_open(error_r);
 	phish->freemail = om_hash_new(64);
+	phish->textrules = NULL;
 	if (phish->psl == NULL) {
 		om_phish_free(&phish);
 		return NULL;
@@ -88,12 +91,27 @@ struct om_phish *om_phish_new(const char *freemail_path, char **error_r)
 	return phish;
 }
 
+int om_phish_load_rules(struct om_phish *phish, const char *path, char **error_r)
+{
+	struct om_textrules *rules;
+
+	if (path == NULL || *path == '\0')
+		return 0;
+	rules = om_textrules_load(path, error_r);
+	if (rules == NULL)
+		return -1;
+	om_textrules_free(&phish->textrules);
+	phish->textrules = rules;
+	return 0;
+}
+
 void om_phish_free(struct om_phish **phish)
 {
 	if (*phish == NULL)
 		return;
 	om_url_psl_close(&(*phish)->psl);
 	om_hash_free(&(*phish)->freemail, NULL);
+	om_textrules_free(&(*phish)->textrules);
 	free(*phish);
 	*phish = NULL;
 }
@@ -639,6 +657,7 @@ void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
 	    strcasecmp(reply_site, from_site) != 0 &&
 	    om_phish_freemail(phish, reply_host) && !om_phish_freemail(phish, from_host))
 		om_rules_add(res, "PHISH_FREEMAIL_REPLYTO", OM_PHISH_FREEMAIL_REPLYTO_POINTS);
+	om_textrules_check(phish->textrules, msg, res);
 	free(from);
 	free(from_host);
 	free(reply);

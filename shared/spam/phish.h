@@ -35,6 +35,10 @@ struct om_phish;
    *error_r. */
 struct om_phish *om_phish_new(const char *freemail_path, char **error_r);
 void om_phish_free(struct om_phish **phish);
+/* Loads the administrator's phrase rules (spam/textrules.h) from path
+   (NULL or "": none), replacing those loaded before; -1 with *error_r
+   (the rules before are kept). */
+int om_phish_load_rules(struct om_phish *phish, const char *path, char **error_r);
 
 /* Adds the rules that fire for a parsed message.  recipient_domain (the
    mailbox's address or domain; NULL: the first To address's) is what

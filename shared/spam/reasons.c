@@ -126,6 +126,18 @@ static void om_spam_reasons_words(struct om_spam_reasons *rs,
 	om_buf_free(&line);
 }
 
+/* A hit's reason in the language: its own (a rule of the administrator's
+   file) or the table's; NULL for none. */
+static const char *om_spam_hit_reason(const struct om_rule_hit *hit, int ja)
+{
+	const struct om_spam_reason *r;
+
+	if (hit->reason_ja != NULL && hit->reason_en != NULL)
+		return ja ? hit->reason_ja : hit->reason_en;
+	r = om_spam_reason_find(hit->name);
+	return r == NULL ? NULL : ja ? r->ja : r->en;
+}
+
 /* Index of the strongest rule not yet taken that has a reason (the
    classifier's readings as one, by their sum), or -1. */
 static int om_spam_reasons_next(const struct om_rules_result *rules,
@@ -136,7 +148,7 @@ static int om_spam_reasons_next(const struct om_rules_result *rules,
 	size_t i;
 
 	for (i = 0; i < rules->count; i++) {
-		if (taken[i] || om_spam_reason_find(rules->hits[i].name) == NULL)
+		if (taken[i] || om_spam_hit_reason(&rules->hits[i], 0) == NULL)
 			continue;
 		points = strncmp(rules->hits[i].name, "BAYES", 5) == 0 ?
 			bayes : rules->hits[i].points;
@@ -170,8 +182,8 @@ char *om_spam_reasons(const struct om_spam_report *report, const char *listed,
 	while ((next = om_spam_reasons_next(rules, taken, bayes)) >= 0) {
 		taken[next] = 1;
 		r = om_spam_reason_find(rules->hits[next].name);
-		om_spam_reasons_add(&rs, r, ja ? r->ja : r->en);
-		if (strncmp(r->prefix, "BAYES", 5) != 0)
+		om_spam_reasons_add(&rs, r, om_spam_hit_reason(&rules->hits[next], ja));
+		if (strncmp(rules->hits[next].name, "BAYES", 5) != 0)
 			continue;
 		for (i = 0; i < rules->count; i++) {
 			if (strncmp(rules->hits[i].name, "BAYES", 5) == 0)

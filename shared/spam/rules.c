@@ -29,6 +29,12 @@
 
 void om_rules_add(struct om_rules_result *res, const char *name, double points)
 {
+	om_rules_add_reason(res, name, points, NULL, NULL);
+}
+
+void om_rules_add_reason(struct om_rules_result *res, const char *name, double points,
+			 const char *reason_ja, const char *reason_en)
+{
 	size_t i;
 
 	for (i = 0; i < res->count; i++) {
@@ -39,6 +45,8 @@ void om_rules_add(struct om_rules_result *res, const char *name, double points)
 		return;
 	(void)om_strlcpy(res->hits[res->count].name, name, OM_RULE_NAME_MAX);
 	res->hits[res->count].points = points;
+	res->hits[res->count].reason_ja = reason_ja;
+	res->hits[res->count].reason_en = reason_en;
 	res->count++;
 	res->points += points;
 }

@@ -17,6 +17,10 @@ struct om_authres;
 struct om_rule_hit {
 	char name[OM_RULE_NAME_MAX];
 	double points;
+	/* a rule of the administrator's file (spam/textrules.h) brings its
+	   own reasons; they live as long as the loaded rules.  NULL: the
+	   reason is spam/reasons.c's, by name. */
+	const char *reason_ja, *reason_en;
 };
 
 struct om_rules_result {
@@ -28,6 +32,9 @@ struct om_rules_result {
 /* Adds a hit (ignored once OM_RULES_MAX hits are recorded, or if the same
    name already fired). */
 void om_rules_add(struct om_rules_result *res, const char *name, double points);
+/* The same, with the rule's reasons in Japanese and English. */
+void om_rules_add_reason(struct om_rules_result *res, const char *name, double points,
+			 const char *reason_ja, const char *reason_en);
 
 /* Header rules and, when auth is not NULL, the authentication results
    our MTA recorded (mail/authres.h: the one reader of A-R headers). */

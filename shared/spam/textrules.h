@@ -1,0 +1,59 @@
+/* textrules.h - phrase rules that need no training (issue 19, fifth
+ * round): SpamAssassin-like rules over a message's words and the shape of
+ * its links, read from a file an administrator can change
+ * (/etc/omamori/spam.rules, conf/spam.rules).  A rule fires only for a
+ * combination - every one of its phrase groups AND its link condition -
+ * because each phrase alone is also in real notices (password resets,
+ * card statements, shipping notices).  Each rule carries its points and a
+ * reason in Japanese and in English (spam/reasons.h).
+ */
+#ifndef OM_TEXTRULES_H
+#define OM_TEXTRULES_H
+
+#include <stddef.h>
+
+struct om_mime_msg;
+struct om_rules_result;
+
+/* The longest rules file read. */
+#define OM_TEXTRULES_FILE_MAX (1024 * 1024)
+
+struct om_textrules;
+
+/* Parses a rules file's text; NULL with *error_r ("line N: ...") on the
+   first error. */
+struct om_textrules *om_textrules_parse(const char *data, char **error_r);
+/* Reads and parses path; NULL with *error_r. */
+struct om_textrules *om_textrules_load(const char *path, char **error_r);
+void om_textrules_free(struct om_textrules **rules);
+/* The number of rules. */
+size_t om_textrules_count(const struct om_textrules *rules);
+
+/* What the rules read of a message (the pure part, for the unit tests). */
+struct om_textrules_facts {
+	const char *text;	/* Subject and every readable text, UTF-8 */
+	size_t links;		/* http(s) links (distinct hosts) */
+	int link_ip;		/* a link's host is an IP address */
+	int link_shortener;	/* ... a URL shortener of the file's list */
+	int link_free_hosting;	/* ... under a free-hosting domain of the list */
+};
+
+/* Normalises text for matching (allocated): ASCII in lower case,
+   full-width ASCII as ASCII, every white space (also U+3000) left out. */
+char *om_textrules_normalise(const char *text);
+
+/* Adds the rules that fire for facts to res (with their reasons). */
+void om_textrules_match(const struct om_textrules *rules,
+			const struct om_textrules_facts *facts,
+			struct om_rules_result *res);
+
+/* Reads msg's Subject, text parts (HTML as its text) and link hosts, and
+   adds the rules that fire. */
+void om_textrules_check(const struct om_textrules *rules, struct om_mime_msg *msg,
+			struct om_rules_result *res);
+
+/* 1 if host (normalised, as spam/links.h reports it) is a shortener or
+   free-hosting host of the list: kind 's' or 'f'. */
+int om_textrules_host_is(const struct om_textrules *rules, const char *host, char kind);
+
+#endif
