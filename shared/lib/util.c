@@ -200,6 +200,53 @@ char *om_buf_steal(struct om_buf *b, size_t *len_r)
 	return p;
 }
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629's table:
+   the second byte's range depends on the first), or 0. */
+static size_t om_utf8_strict_len(const unsigned char *p, size_t n)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (len > n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	return len;
+}
+
+int om_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, seq;
+
+	while (i < len) {
+		if ((seq = om_utf8_strict_len(p + i, len - i)) == 0)
+			return 0;
+		i += seq;
+	}
+	return 1;
+}
+
 /* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
 static size_t om_utf8_seq_len(const unsigned char *p, size_t n)
 {

@@ -45,6 +45,10 @@ void om_buf_append_json_str(struct om_buf *b, const char *s);
 /* Hands the data over to the caller (who frees it) and empties b. */
 char *om_buf_steal(struct om_buf *b, size_t *len_r);
 
+/* 1 if s[0..len) is well-formed UTF-8 as RFC 3629 has it (no overlong
+   form, no surrogate, nothing past U+10FFFF), else 0. */
+int om_utf8_valid(const char *s, size_t len);
+
 /* Returns a copy of s (UTF-8) of at most maxbytes bytes in which control
    characters become '?' and an invalid UTF-8 byte becomes '?'.  Text from a
    message or a client goes through this before it reaches a log line, a

@@ -1890,10 +1890,66 @@ static int om_pgsql_spam_totals(struct om_store *store,
 	return 0;
 }
 
+/* A classifier token is bytes (a message in an unknown or mislabelled
+   charset gives tokens that are no UTF-8), and spam_tokens.token is TEXT,
+   which PostgreSQL takes only as UTF-8 (one such token failed a whole
+   save): a token that is not well-formed UTF-8, or that begins with
+   OM_PG_TOKEN_MARK, is stored as the mark and its bytes in hex. */
+#define OM_PG_TOKEN_MARK '\x7f'
+
+static void om_pg_token_item(struct om_buf *b, const char *token)
+{
+	static const char hex[] = "0123456789abcdef";
+	char mark[2] = { OM_PG_TOKEN_MARK, '\0' };
+	const unsigned char *p;
+
+	if (token[0] != OM_PG_TOKEN_MARK && om_utf8_valid(token, strlen(token))) {
+		om_pg_array_item(b, token);
+		return;
+	}
+	om_buf_append_str(b, b->len > 1 ? ",\"" : "\"");
+	om_buf_append_str(b, mark);
+	for (p = (const unsigned char *)token; *p != '\0'; p++) {
+		om_buf_append(b, &hex[*p >> 4], 1);
+		om_buf_append(b, &hex[*p & 0x0f], 1);
+	}
+	om_buf_append(b, "\"", 1);
+}
+
+/* The token's bytes from what om_pg_token_item stored hex-encoded (the
+   mark first), in a new string; NULL for a mark without good hex. */
+static char *om_pg_token_decode(const char *stored)
+{
+	size_t i, n = strlen(stored + 1);
+	char *out;
+
+	if (n == 0 || n % 2 != 0)
+		return NULL;
+	out = om_malloc(n / 2 + 1);
+	for (i = 0; i < n; i += 2) {
+		int hi = om_hex_digit(stored[1 + i]), lo = om_hex_digit(stored[2 + i]);
+
+		if (hi < 0 || lo < 0) {
+			free(out);
+			return NULL;
+		}
+		out[i / 2] = (char)(hi << 4 | lo);
+	}
+	out[n / 2] = '\0';
+	return out;
+}
+
 static void om_pg_token_row(const PGresult *res, int row, const struct om_pg_reader *r)
 {
-	r->cb.token(r->context, PQgetvalue(res, row, 0), (long)om_pg_int(res, row, 1),
-		    (long)om_pg_int(res, row, 2));
+	const char *stored = PQgetvalue(res, row, 0);
+	char *decoded = NULL;
+
+	if (stored[0] == OM_PG_TOKEN_MARK &&
+	    (decoded = om_pg_token_decode(stored)) == NULL)
+		return;		/* nothing om_pg_token_item wrote */
+	r->cb.token(r->context, decoded != NULL ? decoded : stored,
+		    (long)om_pg_int(res, row, 1), (long)om_pg_int(res, row, 2));
+	free(decoded);
 }
 
 static int om_pgsql_spam_tokens(struct om_store *store, om_store_token_cb *cb,
@@ -1925,7 +1981,7 @@ static int om_pg_spam_batch(struct om_store_pgsql *s,
 		om_buf_append(&a[i], "{", 1);
 	}
 	for (i = 0; i < count; i++) {
-		om_pg_array_item(&a[0], rows[i].token);
+		om_pg_token_item(&a[0], rows[i].token);
 		om_buf_printf(&a[1], "%s%ld", i > 0 ? "," : "", rows[i].spam);
 		om_buf_printf(&a[2], "%s%ld", i > 0 ? "," : "", rows[i].ham);
 	}

@@ -170,6 +170,44 @@ static pid_t learn_in_child(long n)
 	_exit(store == NULL && i == n ? 0 : 1);
 }
 
+/* Tokens of mail in an unknown charset are bytes, not UTF-8 (TEXT
+   refuses them): each is saved with the others and read back as it was. */
+static void test_byte_tokens(struct om_store *a)
+{
+	static const char *const tokens[] = {
+		"\xa3\xa4latin1",		/* 8-bit, not UTF-8 */
+		"sjis:\x83\x65\x83\x58",	/* Shift_JIS bytes */
+		"\xed\xa0\x80surrogate",	/* a surrogate's UTF-8 form */
+		"\x7fmark",			/* valid, but the store's mark */
+		"\xe6\x97\xa5\xe6\x9c\xac",	/* 日本 (UTF-8: stored as it is) */
+	};
+	struct om_store_spam_token rows[OM_N_ELEMENTS(tokens)];
+	struct om_store_spam_state state;
+	long long before, after;
+	char *error = NULL;
+	size_t i;
+	int ok;
+
+	for (i = 0; i < OM_N_ELEMENTS(tokens); i++) {
+		rows[i].token = tokens[i];
+		rows[i].spam = 2;
+		rows[i].ham = 1;
+	}
+	ok = om_store_spam_save(a, rows, OM_N_ELEMENTS(rows), 1, 0, &before, &after,
+				&error) == 0;
+	TAP_OK(ok, "tokens that are no UTF-8 are saved with the others: %s",
+	       ok ? "yes" : error);
+	om_free(&error);
+	for (i = 0; i < OM_N_ELEMENTS(tokens); i++) {
+		struct token_sum t = { tokens[i], -1, -1 };
+
+		ok = om_store_spam_load(a, token_row, &t, &state, &error) == 0;
+		om_free(&error);
+		TAP_OK(ok && t.spam == 2 && t.ham == 1, "token %zu read back as it was saved "
+		       "(%ld spam, %ld ham)", i, t.spam, t.ham);
+	}
+}
+
 static void test_tokens(struct om_store *a, struct om_store *b)
 {
 	struct om_store_spam_state state;
@@ -195,6 +233,7 @@ static void test_tokens(struct om_store *a, struct om_store *b)
 	}
 	TAP_OK(st1 == 0 && st2 == 0 && t.spam == 200,
 	       "two processes learning at once: 100 + 100 = %ld", t.spam);
+	test_byte_tokens(a);
 }
 
 static void count_token(void *context, const char *token, long spam, long ham)
