@@ -499,7 +499,8 @@ int policyd_trace_start(struct policyd_trace *trace, const char *store_path,
 	struct policyd_trace_writer *w = &trace->writer;
 	int err;
 
-	if (om_store_open(store_path, 0, busy_timeout_ms, &w->store, error_r) < 0)
+	if (om_store_open(store_path, OM_STORE_BULK, busy_timeout_ms, &w->store,
+			  error_r) < 0)
 		return -1;
 	if ((err = pthread_mutex_init(&w->lock, NULL)) != 0 ||
 	    (err = pthread_cond_init(&w->cond, NULL)) != 0 ||

@@ -211,10 +211,18 @@ static void om_log_write(int priority, const char *level, const char *fmt,
 			 va_list ap)
 {
 	char *raw = om_vasprintf(fmt, ap);
-	char *msg = om_sanitize(raw, OM_LOG_LINE_MAX);
+	char *msg;
 	time_t now = time(NULL);
 
-	free(raw);
+	/* the usual line is printable ASCII that om_sanitize would copy
+	   byte for byte (each byte through om_buf_append): checked in one
+	   pass and kept as it is, else the sanitised copy */
+	if (om_sanitize_unchanged(raw, OM_LOG_LINE_MAX) != (size_t)-1)
+		msg = raw;
+	else {
+		msg = om_sanitize(raw, OM_LOG_LINE_MAX);
+		free(raw);
+	}
 	if (om_log_enqueue(priority, level, now, msg) == 0)
 		return;
 	pthread_mutex_lock(&om_log_ctx.lock);

@@ -1237,6 +1237,17 @@ static void om_sqlite_close(struct om_store *store)
 	free(s);
 }
 
+/* OM_STORE_BULK: a larger page cache (store.h says why). */
+static int om_sqlite_bulk_cache(struct om_store_sqlite *s, int flags, char **error_r)
+{
+	char sql[64];
+
+	if ((flags & OM_STORE_BULK) == 0)
+		return 0;
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", OM_STORE_BULK_CACHE_KB);
+	return om_sqlite_exec(s, sql, error_r);
+}
+
 static int om_sqlite_open(const char *path, int flags, long busy_timeout_ms,
 			  struct om_store **store_r, char **error_r)
 {
@@ -1257,6 +1268,7 @@ static int om_sqlite_open(const char *path, int flags, long busy_timeout_ms,
 	sqlite3_busy_timeout(s->db, (int)busy_timeout_ms);
 	if (om_sqlite_exec(s, "PRAGMA journal_mode = WAL", error_r) < 0 ||
 	    om_sqlite_exec(s, "PRAGMA foreign_keys = ON", error_r) < 0 ||
+	    om_sqlite_bulk_cache(s, flags, error_r) < 0 ||
 	    ((flags & OM_STORE_CREATE) != 0 ? om_sqlite_migrate(s, error_r) :
 	     om_sqlite_check_version(s, path, error_r)) < 0 ||
 	    om_sqlite_prepare_all(s, error_r) < 0) {

@@ -18,7 +18,13 @@ struct om_store;
 
 enum om_store_flags {
 	OM_STORE_CREATE = 0x01,	/* create the file and schema if missing */
+	/* a handle that writes rows in bulk (a trace writer thread): SQLite
+	   keeps OM_STORE_BULK_CACHE_KB of its pages rather than its default
+	   2 MB, so a batch's index inserts find their pages in memory instead
+	   of re-reading them (pread) from the database and its WAL */
+	OM_STORE_BULK = 0x02,
 };
+#define OM_STORE_BULK_CACHE_KB 32768
 
 /* Opens the store named by location, omamori.conf's store_path:
    "BACKEND:WHERE" ("sqlite:/var/lib/omamori/omamori.db"), or a file path,

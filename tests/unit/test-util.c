@@ -296,10 +296,13 @@ static void test_log_fallback(void)
 }
 
 /* A field a caller forgot to sanitise still makes one line, controls shown
-   as '?' (the log is on stderr after test_log_fallback). */
+   as '?', a bidi control named; a clean line (Japanese included) is written
+   as it is (the log is on stderr after test_log_fallback). */
 static void test_log_line(void)
 {
-	char path[] = "/tmp/om-test-logline.XXXXXX", got[256];
+	char path[] = "/tmp/om-test-logline.XXXXXX", got[1024];
+	const char *p;
+	int lines = 0;
 	int fd = mkstemp(path), saved = dup(2);
 	ssize_t n = -1;
 
@@ -308,13 +311,21 @@ static void test_log_line(void)
 		return;
 	}
 	om_log_info("user=%s done", "eve\nerror: forged\r\x1b[2J");
+	om_log_info("subject=%s", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae\xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab");
+	om_log_info("name=%s", "a\xe2\x80\xae" "b");
 	(void)dup2(saved, 2);
 	close(saved);
 	if (lseek(fd, 0, SEEK_SET) == 0)
 		n = read(fd, got, sizeof(got) - 1);
 	got[n > 0 ? n : 0] = '\0';
+	for (p = got; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
 	TAP_OK(n > 0 && strstr(got, "user=eve?error: forged??[2J done\n") != NULL &&
-	       strchr(got, '\n') == got + n - 1, "a log line stays one line");
+	       lines == 3 && got[n - 1] == '\n', "a log line stays one line");
+	TAP_OK(strstr(got, "subject=\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe3\x81\xae"
+			  "\xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab\n") != NULL,
+	       "a clean UTF-8 line is written as it is");
+	TAP_OK(strstr(got, "name=a[U+202E]b\n") != NULL, "a bidi control is named, not written");
 	close(fd);
 	unlink(path);
 }
