@@ -469,6 +469,10 @@ static const struct om_reason om_reasons[] = {
 	  "Its body is HTML only" },
 	{ "RAW_8BIT_HEADER", "ヘッダーに符号化されていない文字があります",
 	  "Its headers carry unencoded characters" },
+	/* the phrase rules of spam.rules (spam/textrules.c) as shipped; each
+	   has its own reason in the header, this is the digest's line */
+	{ "JA_", "文面とリンクに、迷惑メールによく見られる組み合わせがあります",
+	  "Its wording and links match a pattern common in spam" },
 	{ "listed:block", "差出人が受信拒否リストに登録されています",
 	  "Its sender is on a block list" },
 	{ "listed:url-block", "危険と登録されたサイトへのリンクを含みます",

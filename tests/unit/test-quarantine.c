@@ -41,6 +41,8 @@ static void test_reasons(void)
 	char *listed = om_quarantine_reasons_text("listed:block:mailbox", "", "en");
 	char *none = om_quarantine_reasons_text("", "", "en");
 	char *unscanned = om_quarantine_reasons_text("unscanned:limit", "", "ja");
+	char *phrase = om_quarantine_reasons_text("JA_DELIVERY_FEE JA_ODD_LINK_LOGIN", "7.00",
+						  "ja");
 
 	TAP_OK(strstr(ja, "学習した迷惑メール") != NULL && strstr(ja, "迷惑メール度: 12.50") != NULL,
 	       "ja reads");
@@ -54,6 +56,11 @@ static void test_reasons(void)
 	TAP_OK(strstr(none, "marks of spam") != NULL && strstr(none, "score") == NULL,
 	       "no rule, no score: a general line");
 	TAP_OK(strstr(unscanned, "最後まで検査できませんでした") != NULL, "unscanned");
+	TAP_OK(strstr(phrase, "よく見られる組み合わせ") != NULL &&
+	       strstr(strstr(phrase, "組み合わせ") + 1, "組み合わせ") == NULL &&
+	       strstr(phrase, "特徴が多く") == NULL,
+	       "spam.rules' phrase rules: one line of their own");
+	free(phrase);
 	free(ja);
 	free(en);
 	free(listed);
