@@ -236,10 +236,13 @@ def wait_progress(progress, fraction, timeout=900):
 
 
 def scan_in_flight(st):
-    """A connection to scand's socket is open (a scan is asked or answered)."""
+    """A connection to scand's socket is open (a scan is asked or answered):
+    accepted (state 03, connected) or still in the listen queue, not yet
+    accepted (02: /proc/net/unix shows a connection scand has not taken,
+    as while it is stopped, as connecting, with no inode)."""
     with open("/proc/net/unix") as f:
-        return any(ln.split()[5:6] == ["03"] and ln.rstrip().endswith(" " + st.SCAND_SOCKET)
-                   for ln in f)
+        return any(ln.split()[5:6] in (["02"], ["03"]) and
+                   ln.rstrip().endswith(" " + st.SCAND_SOCKET) for ln in f)
 
 
 def scand_debug(st, done):
