@@ -8,7 +8,9 @@
  * integer (rounded down, 0 below zero) for RFC 5231 comparisons with
  * :comparator "i;ascii-numeric".  omamori_listed looks the addresses (by
  * default the envelope sender, or From without an envelope) up on the
- * user's own list, whole or by @domain.
+ * user's own list, whole or by @domain.  A list that cannot be read (the
+ * store away) fails the script for now: the delivery is deferred (LMTP
+ * 4xx) and tried again, never filed as if the sender were on no list.
  */
 #include "lib.h"
 #include "str-sanitize.h"
@@ -214,8 +216,10 @@ static const char *tst_omamori_read_kind(const struct sieve_runtime_env *renv,
 	return kind;
 }
 
-/* 1 if address is on the user's kind list; a malformed address is simply
-   on no list. */
+/* 1 if address is on the user's kind list, 0 if not (a malformed address
+   is simply on no list), -1 when the list cannot be read: the caller
+   fails the script for now (SIEVE_EXEC_TEMP_FAILURE, so the delivery is
+   deferred) rather than file the mail as if the sender were on no list. */
 static int tst_omamori_lookup(const struct sieve_runtime_env *renv,
 			      struct om_store *store, const char *user,
 			      const char *kind, const char *address)
@@ -224,10 +228,10 @@ static int tst_omamori_lookup(const struct sieve_runtime_env *renv,
 	int ret = om_lists_listed(store, user, kind, address, &error);
 
 	if (ret < 0) {
-		sieve_runtime_trace(renv, SIEVE_TRLVL_TESTS, "omamori_listed: %s",
-				    str_sanitize(error, 200));
+		/* the store's error may quote the address */
+		sieve_runtime_error(renv, NULL, "omamori_listed :%s: the list cannot be "
+				    "read now: %s", kind, str_sanitize(error, 200));
 		free(error);
-		return 0;
 	}
 	return ret;
 }
@@ -279,6 +283,8 @@ static int tst_omamori_listed_execute(const struct sieve_runtime_env *renv,
 		if (ret < 0)
 			return addresses->exec_status;
 	}
+	if (listed < 0)
+		return SIEVE_EXEC_TEMP_FAILURE;
 	sieve_runtime_trace(renv, SIEVE_TRLVL_TESTS, "omamori_listed :%s: %s", kind,
 			    listed ? "listed" : "not listed");
 	sieve_interpreter_set_test_result(renv->interp, listed > 0);

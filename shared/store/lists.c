@@ -145,12 +145,20 @@ int om_lists_change(struct om_store *store, const char *scope,
 int om_lists_listed(struct om_store *store, const char *scope, const char *kind,
 		    const char *address, char **error_r)
 {
-	char *entry = om_lists_entry(kind, address, error_r);
+	char *entry, *malformed = NULL;
 	const char *at;
 	int ret;
 
-	if (entry == NULL)
+	if (!om_lists_kind_valid(kind)) {
+		*error_r = om_asprintf("list kind must be allow, block or url-block, "
+				       "not '%.40s'", kind);
 		return -1;
+	}
+	entry = om_lists_entry(kind, address, &malformed);
+	if (entry == NULL) {
+		free(malformed);
+		return 0;
+	}
 	ret = om_store_list_has(store, scope, kind, entry, error_r);
 	at = strrchr(entry, '@');
 	if (ret == 0 && at != NULL && at != entry)

@@ -45,8 +45,10 @@ int om_lists_change(struct om_store *store, const char *scope,
 int om_lists_learning_allowed(struct om_store *store, const char *user,
 			      char **error_r);
 
-/* 1 if address (or its @domain) is on scope's kind list, 0 if not, -1
-   with *error_r (also for an address that is no list entry). */
+/* 1 if address (or its @domain) is on scope's kind list, 0 if not (an
+   address that could be no list entry is on none), -1 with *error_r when
+   the store could not be read or kind is unknown: the caller cannot tell,
+   and must not take it for "not listed". */
 int om_lists_listed(struct om_store *store, const char *scope, const char *kind,
 		    const char *address, char **error_r);
 

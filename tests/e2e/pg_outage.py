@@ -12,7 +12,9 @@ back, each message once.  A delivery process that had read alice's
 subscriptions before goes on with them: scand scans with its snapshot
 (an EICAR attachment is removed while the database is away), and spam
 that would go to Quarantine is deferred until the store can record it
-(digests and omamori-web list Quarantine from the store).  After it: the learning is in the store, the
+(digests and omamori-web list Quarantine from the store), and so is mail
+whose Sieve script asks omamori_listed (the list cannot be read; it is
+never filed as if the sender were on no list).  After it: the learning is in the store, the
 counts of the classifier moved by one, and a list edit is pushed to the
 running policyd again (it connected and listened again by itself).
 TAP output."""
@@ -25,6 +27,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from omtest import EICAR, Tap, check, run_suite, until  # noqa: E402
+from sieve import REQ, install_script  # noqa: E402
 
 tap = Tap()
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -73,7 +76,7 @@ def spam_mail(marker):
 
 def where(st, user, marker):
     """The folders holding marker's message, one entry per copy."""
-    return [box for box in ("INBOX", "Junk", "Quarantine")
+    return [box for box in ("INBOX", "Junk", "Quarantine", "Friends")
             for m in st.fetch_all(user, box) if marker.encode() in m]
 
 
@@ -121,8 +124,18 @@ def before_the_outage(st):
           "bob's message did not arrive")
     state["junk"] = m
     state["nspam"] = nspam(st)
+    # carol files her friends' mail with Sieve, from her own allow list
+    st.ctl("list", "add", "carol@example.test", "allow", "friend@remote.test")
+    install_script(st, "carol@example.test", REQ.replace('"fileinto"', '"fileinto", "mailbox"') +
+                   'if omamori_listed :allow { fileinto :create "Friends"; }\n')
+    f = uuid.uuid4().hex
+    st.send(mail(f, "carol@example.test"), ["carol@example.test"],
+            sender="friend@remote.test")
+    check(until(lambda: where(st, "carol@example.test", f) == ["Friends"], 40, 0.2)
+          is not None, "carol's Sieve did not file her friend's mail before the outage: %r"
+          % where(st, "carol@example.test", f))
     # alice's delivery process reads her subscriptions (main()'s setup)
-    # once before
+    # once before, after the last change (a change empties its cache)
     w = uuid.uuid4().hex
     st.send(mail(w), ["alice@example.test"])
     check(until(lambda: copies(st, "alice@example.test", w) == 1, 40, 0.2) is not None,
@@ -193,6 +206,19 @@ def while_away_mail_is_accepted_and_a_junk_move_is_learned(st):
           "it; its first LMTP result: %s" % (saved, first_attempt(st, state["spam"])))
     check(not sent_at_once(st, state["spam"]), "the spam was not deferred")
     print("# spam for Quarantine deferred while the store cannot record it")
+    state["friend"] = uuid.uuid4().hex
+    st.send(mail(state["friend"], "carol@example.test"), ["carol@example.test"],
+            sender="friend@remote.test")
+    check(until(lambda: first_attempt(st, state["friend"]) is not None, 30, 0.1) is not None,
+          "no delivery attempt for carol's mail")
+    time.sleep(1)
+    check(where(st, "carol@example.test", state["friend"]) == [] and
+          not sent_at_once(st, state["friend"]),
+          "carol's mail, whose Sieve asks her allow list, was not deferred while the list "
+          "could not be read: %s, in %r" % (first_attempt(st, state["friend"]),
+                                            where(st, "carol@example.test", state["friend"])))
+    print("# mail whose Sieve script asks omamori_listed deferred while the list cannot "
+          "be read")
 
 
 @tap.case
@@ -222,6 +248,11 @@ def after_it_nothing_is_lost_and_changes_are_pushed_again(st):
           % (len(inbox), any(EICAR in m for m in inbox)))
     print("# the deferred spam is in Quarantine and listed; the virus mail arrived once, "
           "without EICAR")
+    took = until(lambda: (st.flush(), where(st, "carol@example.test", state["friend"]))[1]
+                 == ["Friends"], 60, step=1)
+    check(took is not None, "carol's deferred mail is not in Friends once: %r"
+          % where(st, "carol@example.test", state["friend"]))
+    print("# carol's deferred mail filed by her Sieve into Friends once, %.1f s after" % took)
     took = until(lambda: nspam(st) == state["nspam"] + 1, 30, step=0.5)
     check(took is not None, "the Junk move made while away was not saved: nspam %d, was %d"
           % (nspam(st), state["nspam"]))

@@ -24,9 +24,11 @@ HAM = b"From: Yamada <yamada@partner.example>\nTo: alice@example.test\nSubject: 
       b"Date: Mon, 1 Jan 2024 00:00:00 +0000\nMessage-ID: <m1@partner.example>\n\nminutes attached\n"
 
 
-def sieve_test(st, script, message, user="alice@example.test", sender="a@remote.test"):
-    """Runs sieve-test on script (text) and message (bytes); returns
-    (exit status, output: trace, result and errors)."""
+def sieve_test(st, script, message, user="alice@example.test", sender="a@remote.test",
+               conf=None):
+    """Runs sieve-test on script (text) and message (bytes), with the
+    stack's dovecot.conf or conf; returns (exit status, output: trace,
+    result and errors)."""
     d = tempfile.mkdtemp(prefix="sieve-", dir=st.dir)
     os.chmod(d, 0o777)
     sp, mp = os.path.join(d, "t.sieve"), os.path.join(d, "t.eml")
@@ -34,7 +36,7 @@ def sieve_test(st, script, message, user="alice@example.test", sender="a@remote.
         f.write(script)
     with open(mp, "wb") as f:
         f.write(message)
-    proc = subprocess.run(["sieve-test", "-c", st.DOVECOT_CONF, "-u", user, "-f", sender,
+    proc = subprocess.run(["sieve-test", "-c", conf or st.DOVECOT_CONF, "-u", user, "-f", sender,
                            "-r", user, "-t", "-", "-Tlevel=tests", sp, mp],
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     return proc.returncode, proc.stdout.decode("utf-8", "replace")
@@ -161,6 +163,47 @@ def sieve_test_list_add_listed_remove(st):
     check(rc == 0 and not files_into(out, "Blocked"), "not listed: %s" % out)
     rc, out = sieve_test(st, REQ + 'omamori_list :remove :block "worm@evil.example";\n', HAM)
     check(rc == 0 and "\tworm@evil.example" not in list_of(st, "alice@example.test"), out)
+
+
+def unreadable_lists_conf(st):
+    """A dovecot.conf beside the stack's whose omamori.conf names a store
+    whose lists cannot be read (a SQLite store with its lists table gone,
+    whatever the stack's own backend)."""
+    d = tempfile.mkdtemp(prefix="sieve-broken-", dir=st.dir)
+    os.chmod(d, 0o777)
+    db = os.path.join(d, "broken.db")
+    with open(st.OMAMORI_CONF) as f:
+        conf = re.sub(r"(?m)^store_path *=.*$", "store_path = " + db, f.read())
+    omamori_conf = os.path.join(d, "omamori.conf")
+    with open(omamori_conf, "w") as f:
+        f.write(conf)
+    os.chmod(omamori_conf, 0o644)
+    subprocess.run([st.OMAMORICTL, "-c", omamori_conf, "init"], check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run(["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); "
+                    "c.execute('DROP TABLE list_entries'); c.commit()", db], check=True)
+    os.chmod(db, 0o666)
+    with open(st.DOVECOT_CONF) as f:
+        dovecot = f.read().replace(st.OMAMORI_CONF, omamori_conf)
+    check(omamori_conf in dovecot, "dovecot.conf does not name omamori.conf")
+    path = os.path.join(os.path.dirname(st.DOVECOT_CONF), "dovecot-broken-lists.conf")
+    with open(path, "w") as f:
+        f.write(dovecot)
+    return path
+
+
+@tap.case
+def sieve_test_listed_fails_when_the_lists_cannot_be_read(st):
+    # never "not listed" for a list it could not read: the script stops
+    # with a temporary failure (at delivery: LMTP 4xx, tried again)
+    script = REQ + 'if omamori_listed :block { fileinto "Blocked"; } else { fileinto "Read"; }\n'
+    rc, out = sieve_test(st, script, HAM, sender="worm@evil.example",
+                         conf=unreadable_lists_conf(st))
+    check(rc != 0 and "final result: temporary failure" in out and
+          not files_into(out, "Read") and not files_into(out, "Blocked"),
+          "omamori_listed on a store whose lists cannot be read: exit %d\n%s" % (rc, out))
+    rc, out = sieve_test(st, script, HAM, sender="worm@evil.example")
+    check(rc == 0 and files_into(out, "Read"), "the same script on the stack's store: %s" % out)
 
 
 @tap.case

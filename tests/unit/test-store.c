@@ -288,6 +288,14 @@ static void test_import_limit(struct om_store *store)
 	       "nothing of the refused import written");
 	TAP_OK(om_store_list_import(store, rows + 2, 1, 1, &failed, &error) == 0,
 	       "a domain row is not limited");
+	/* an address that can be no entry is on no list; an error is kept
+	   for what the caller cannot decide (Sieve defers the delivery) */
+	TAP_OK(om_lists_listed(store, "imp@x.example", "block", "not an address",
+			       &error) == 0, "a malformed address is on no list");
+	TAP_OK(om_lists_listed(store, "imp@x.example", "maybe", "c@y.example",
+			       &error) < 0 && strstr(error, "maybe") != NULL,
+	       "an unknown list kind is an error, not 'not listed'");
+	om_free(&error);
 }
 
 struct backend_case {
