@@ -88,12 +88,17 @@ struct omamori_scan_cache {
 /* What the store says of a mailbox for a delivery: the checks its
    subscriptions ask for, and whether scand's answer is the mailbox's own
    (omamori_links_per_mailbox).  Up to fifteen store reads each, so they
-   are kept for the next deliveries of this process while the store's
-   "config" revision (subscriptions, settings, lists) stays the same; that
+   are kept for the next deliveries of this process; when the store's
+   "config" revision (subscriptions, settings, lists) moves, the mailboxes
+   of the scopes changed since are forgotten (omamori_facts_check).  That
    revision is read only when some connection committed something (SQLite's
-   data_version moved), so a delivery costs one cheap query when nothing
-   changed, and an edit is seen by the next delivery after it. */
-#define OMAMORI_FACTS_MAX 32
+   data_version moved, a PostgreSQL notification came), so a delivery costs
+   nothing when nothing changed, and an edit is seen by the next delivery
+   after it. */
+#define OMAMORI_FACTS_MAX 512
+/* more scopes changed than this since the cache's revision: it is
+   emptied rather than sorted out */
+#define OMAMORI_FACTS_SCOPES_MAX 256
 struct omamori_facts {
 	char *mailbox;		/* NULL: a free slot */
 	int checks;		/* OM_CHECK_* */
@@ -173,8 +178,39 @@ static void omamori_facts_clear(struct omamori_facts_cache *fc)
 	fc->valid = FALSE;
 }
 
-/* Empties the cache unless the store is the one it was filled from and its
-   configuration has not moved since.  A store that cannot be read keeps
+static void omamori_facts_forget_scope(void *context, const char *scope)
+{
+	struct omamori_facts_cache *fc = context;
+	unsigned int i;
+
+	for (i = 0; i < OMAMORI_FACTS_MAX; i++) {
+		if (fc->entries[i].mailbox != NULL &&
+		    om_settings_scope_covers(scope, fc->entries[i].mailbox))
+			om_free(&fc->entries[i].mailbox);
+	}
+}
+
+/* Forgets the mailboxes whose settings may have changed since the cache's
+   revision (the scopes the store recorded); 0, or -1 when they cannot be
+   told (too many, or the store's error): the caller empties the cache. */
+static int omamori_facts_forget_changed(struct omamori_facts_cache *fc,
+					struct om_store *store)
+{
+	char *error = NULL;
+	int n;
+
+	n = om_store_changes(store, fc->revision, OMAMORI_FACTS_SCOPES_MAX,
+			     omamori_facts_forget_scope, fc, &error);
+	free(error);
+	return n < 0 || n > OMAMORI_FACTS_SCOPES_MAX ? -1 : 0;
+}
+
+/* Keeps what the cache knows of mailboxes whose settings did not change
+   since it was filled: it is emptied when the store is another one (a
+   changed omamori.conf), and otherwise loses only the mailboxes of the
+   scopes changed since (a change elsewhere does not cost this process
+   its other recipients' answers, which an outage of the store would make
+   it defer).  A store that cannot be read keeps
    the cache as it is, marked unreachable: its entries are the last answers
    the store gave, and while it is away nobody can change them (omamorictl
    and the web write to the same store); a mailbox not in it waits for the
@@ -204,8 +240,8 @@ static void omamori_facts_check(struct omamori_facts_cache *fc,
 		return;
 	}
 	fc->unreachable = FALSE;
-	if (!fc->valid || fc->generation != generation ||
-	    revision != fc->revision || counter < 0)
+	if (!fc->valid || fc->generation != generation || counter < 0 ||
+	    (revision != fc->revision && omamori_facts_forget_changed(fc, store) < 0))
 		omamori_facts_clear(fc);
 	fc->generation = generation;
 	fc->counter = counter;

@@ -636,6 +636,20 @@ const char *om_settings_group_scope_domain(const char *scope)
 	return end + 2;
 }
 
+int om_settings_scope_covers(const char *scope, const char *mailbox)
+{
+	const char *domain = om_settings_domain_of(mailbox);
+	const char *group_domain = om_settings_group_scope_domain(scope);
+
+	if (strcmp(scope, OM_GLOBAL_DOMAIN) == 0 || strcmp(scope, mailbox) == 0)
+		return 1;
+	if (group_domain != NULL)
+		scope = group_domain;
+	if (*scope == '@')
+		scope++;
+	return *domain != '\0' && strcmp(scope, domain) == 0;
+}
+
 int om_settings_per_group(const char *name)
 {
 	static const char *const prefixes[] = {

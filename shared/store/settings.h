@@ -195,6 +195,12 @@ int om_settings_group_scope(const char *domain, const char *name, char *buf,
 /* The domain of a group's scope (pointer into it), or NULL when scope is
    not a group's. */
 const char *om_settings_group_scope_domain(const char *scope);
+/* 1 if a change recorded under scope (om_store_changes) may change what
+   mailbox's settings and subscriptions resolve to: the mailbox itself, its
+   domain ("example.jp" or "@example.jp"), a policy group of its domain
+   (groups are resolved by the mailbox's own setting), or the global
+   level. */
+int om_settings_scope_covers(const char *scope, const char *mailbox);
 /* 1 if a policy group may carry setting (or feature) name: the outbound
    features and their conditions, internal-domains and internal-only. */
 int om_settings_per_group(const char *name);

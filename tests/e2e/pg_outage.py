@@ -140,6 +140,14 @@ def before_the_outage(st):
     st.send(mail(w), ["alice@example.test"])
     check(until(lambda: copies(st, "alice@example.test", w) == 1, 40, 0.2) is not None,
           "alice's first message did not arrive")
+    # another mailbox's settings change, and the delivery process sees it
+    # (a delivery to dave) before the outage: it forgets dave's answers
+    # only, not alice's
+    st.ctl("mailbox", "set", "dave@example.test", "spam-action", "tag")
+    d = uuid.uuid4().hex
+    st.send(mail(d, "dave@example.test"), ["dave@example.test"])
+    check(until(lambda: copies(st, "dave@example.test", d) == 1, 40, 0.2) is not None,
+          "dave's message did not arrive")
 
 
 @tap.case

@@ -753,6 +753,19 @@ static void test_groups(struct om_store *store)
 	       strcmp(om_settings_group_scope_domain(scope), "g.example") == 0 &&
 	       om_settings_group_scope_domain("taro@g.example") == NULL,
 	       "a group's scope is no key an administrator can write: %s", scope);
+	TAP_OK(om_settings_scope_covers("taro@g.example", "taro@g.example") &&
+	       om_settings_scope_covers("g.example", "taro@g.example") &&
+	       om_settings_scope_covers("@g.example", "taro@g.example") &&
+	       om_settings_scope_covers(scope, "taro@g.example") &&
+	       om_settings_scope_covers(OM_GLOBAL_DOMAIN, "taro@g.example") &&
+	       om_settings_scope_covers(OM_GLOBAL_DOMAIN, "dave") &&
+	       !om_settings_scope_covers("hanako@g.example", "taro@g.example") &&
+	       !om_settings_scope_covers("h.example", "taro@g.example") &&
+	       !om_settings_scope_covers("sub.g.example", "taro@g.example") &&
+	       !om_settings_scope_covers("", "dave") &&
+	       !om_settings_scope_covers("g.example", "dave"),
+	       "a change's scope covers its mailbox, its domain, its domain's groups, "
+	       "and everyone from the global level; nobody else");
 	TAP_OK(om_settings_per_group("hold-when") && om_settings_per_group("outbound-zip") &&
 	       om_settings_per_group("internal-only") &&
 	       om_settings_per_group("internal-domains") &&
