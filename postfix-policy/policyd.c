@@ -870,8 +870,11 @@ static void policyd_refresh_done(struct policyd *d, struct policyd_job *job)
 	}
 	if (job->snap != NULL) {
 		ret = om_policy_apply_changes(d->policy, job->snap);
-		if (ret == 0)
-			d->refresh_wanted = 1;	/* read from a revision since gone */
+		if (ret == 0) {
+			/* read from a revision since gone: everything again */
+			d->refresh_wanted = 1;
+			d->refresh_force = 1;
+		}
 	}
 	policyd_log_loaded(d, job->force, ret > 0);
 }
