@@ -1117,10 +1117,10 @@ static int policyd_wait_jobs(struct policyd *d, uint64_t deadline)
 }
 
 /* At exit: what is in flight comes back, then the final save (the
-   current hours too) goes, all within POLICYD_EXIT_WAIT_MS; a store that
-   does not answer by then loses what this host counted since the last
-   merge, and the log says so. */
-static void policyd_final_save(struct policyd *d)
+   current hours too) goes, all within POLICYD_EXIT_WAIT_MS.  0, or -1
+   when the store did not answer by then: what this host counted since
+   the last merge is lost, and the log says so. */
+static int policyd_final_save(struct policyd *d)
 {
 	uint64_t deadline = om_now_ms() + POLICYD_EXIT_WAIT_MS;
 
@@ -1129,13 +1129,13 @@ static void policyd_final_save(struct policyd *d)
 		if (policyd_wait_jobs(d, deadline)) {
 			if (policyd_store_stop(&d->st, 1000) < 0)
 				om_log_warn("store thread still busy at exit");
-			return;
+			return 0;
 		}
 	}
 	om_log_error("the store did not answer within %d s: rate counters, sender "
 		     "history and correspondents counted since the last save are "
 		     "not saved", POLICYD_EXIT_WAIT_MS / 1000);
-	(void)policyd_store_stop(&d->st, 0);
+	return -1;
 }
 
 static int policyd_gauge_trace(void *context, double *value_r)
@@ -1296,7 +1296,15 @@ int main(int argc, char **argv)
 	for (i = 0; i < d.listen_count; i++)
 		free(d.listeners[i].spec);
 	om_metrics_server_stop(&d.metrics_server);
-	policyd_final_save(&d);
+	if (policyd_final_save(&d) < 0) {
+		/* the store hangs: the trace writer is as stuck in it as the
+		   store thread, and waiting for either is waiting for ever */
+		om_log_error("stopped after %llu requests without the final save "
+			     "(the store does not answer); the trace's last events "
+			     "are not written", d.requests);
+		om_log_async_stop();
+		_exit(1);
+	}
 	policyd_trace_stop(d.trace);
 	policyd_trace_flush(d.trace, d.store, time(NULL), 1);
 	policyd_trace_free(&d.trace);

@@ -10,7 +10,9 @@ action (a block-listed sender refused, an authenticated sender's
 messages counted and its rate limit applied), although several save and
 refresh timers pass.  After the thaw the messages counted during the
 freeze reach the store's rate counters (each once), and a block entry
-added then is enforced within a second.  TAP output."""
+added then is enforced within a second.  A SIGTERM while the server is
+frozen ends policyd within its bounded wait for the final save (10 s).
+TAP output."""
 import os
 import signal
 import socket
@@ -158,6 +160,32 @@ def after_the_thaw_the_counts_reach_the_store_and_a_list_edit_is_enforced(st):
                  5, 0.05)
     check(took is not None and took < 1.0, "a list edit after the thaw enforced after %s s"
           % took)
+
+
+def alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@tap.case
+def a_stop_while_frozen_waits_at_most_ten_seconds(st):
+    pid = st.policyd_pid()
+    freeze(st, True)
+    try:
+        start = time.monotonic()
+        os.kill(pid, signal.SIGTERM)
+        gone = until(lambda: not alive(pid), 40, 0.1)
+        took = time.monotonic() - start
+    finally:
+        freeze(st, False)
+    print("# SIGTERM with the store frozen: policyd gone after %.1f s" % took)
+    check(gone is not None and took < 12.0, "policyd still there %.1f s after SIGTERM" % took)
+    st.restart_policyd()
+    check(until(lambda: ask(st, BLOCKED, "alice@example.test")[0].startswith("action=REJECT"),
+                10, 0.2) is not None, "the restarted policyd does not refuse the blocked sender")
 
 
 def main():
