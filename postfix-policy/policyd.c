@@ -3,11 +3,13 @@
  * One event loop (epoll, non-blocking sockets) serving many persistent
  * Postfix connections, one request at a time per connection, answered from
  * memory by policy.c.  The store is checked every policyd_refresh_interval
- * seconds, and at once when a change is notified (PostgreSQL: the store's
- * descriptor is in the event loop), and the snapshot rebuilt only when it
- * changed; rate counters are
+ * seconds, and at once when a change is notified (PostgreSQL), and the
+ * snapshot updated only when it changed; rate counters are
  * merged into the store (every host's add up) every policyd_save_interval
- * seconds and at exit, never per request.
+ * seconds and at exit, never per request.  After start-up every store
+ * call is the store thread's (policyd-store.c): the loop hands it typed
+ * jobs and applies their results in memory, so a store that hangs never
+ * holds up an answer.
  * A malformed request (no request=, a line without '=', a NUL byte, more
  * than policyd_max_request bytes) is logged and its connection closed with
  * no reply, so Postfix retries and then applies its default action.
@@ -50,6 +52,7 @@
 #include "lib/hash.h"
 #include "metrics/metrics.h"
 #include "metrics/metrics-http.h"
+#include "policyd-store.h"
 #include "policyd-trace.h"
 #include "store/events.h"
 #include "store/store.h"
@@ -59,6 +62,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +90,9 @@
 /* SPF results kept this long (seconds), and at most this many. */
 #define POLICYD_SPF_TTL 300
 #define POLICYD_SPF_CACHE_MAX 20000
+
+/* At exit, the final save waits at most this long for the store (ms). */
+#define POLICYD_EXIT_WAIT_MS 10000
 
 /* Seconds between two "at its cap" warnings of one listener. */
 #define POLICYD_FULL_LOG_INTERVAL 60
@@ -137,9 +144,12 @@ struct policyd {
 	struct policyd_spf spf;
 	const char *config_path;
 	struct om_policy *policy;
-	struct om_store *store;
-	long long store_counter;
-	int store_watched;	/* the store's change descriptor is in epoll */
+	struct om_store *store;	/* start-up's (and the trace's fallback) */
+	/* the store thread: every other store call (policyd-store.c) */
+	struct policyd_store *st;
+	int st_done_fd;
+	int in_flight[POLICYD_JOB_KINDS];	/* one job of each kind at most */
+	int refresh_wanted, refresh_force;	/* asked while one ran */
 	int epoll_fd;
 	int signal_fd;
 	struct policyd_listener listeners[POLICYD_MAX_LISTENERS];
@@ -674,21 +684,26 @@ static void policyd_trip_saved(void *context, const struct om_store_brake *trip)
 	free(login);
 }
 
-/* A trip is written at once (once per trip, not per request): the filter
-   finds the brake row when the first held message arrives, and a lift
-   has something to lift. */
+/* A trip is written at once (once per trip, not per request), by the
+   store thread: the filter finds the brake row when the first held
+   message arrives, and a lift has something to lift.  A trip while one
+   is being written waits for its return. */
 static void policyd_save_trips(struct policyd *d)
 {
-	char *error = NULL;
+	struct policyd_job *job;
+	struct om_brake_trips_job *trips;
 
-	if (!om_brake_trips_pending(om_policy_brake(d->policy)))
+	if (d->in_flight[POLICYD_JOB_TRIPS] ||
+	    !om_brake_trips_pending(om_policy_brake(d->policy)))
 		return;
-	if (om_brake_save_trips(om_policy_brake(d->policy), d->store,
-				policyd_trip_saved, NULL, &error) < 0) {
-		om_log_error("saving a brake: %s (tried again at the next save; "
-			     "the login is braked all the same)", error);
-		free(error);
-	}
+	trips = om_brake_take_trips(om_policy_brake(d->policy));
+	if (trips == NULL)
+		return;
+	job = om_calloc(1, sizeof(*job));
+	job->kind = POLICYD_JOB_TRIPS;
+	job->trips = trips;
+	d->in_flight[POLICYD_JOB_TRIPS] = 1;
+	policyd_store_post(d->st, job);
 }
 
 /* Answers every complete request in the buffer; -1 to close. */
@@ -795,80 +810,147 @@ static void policyd_readable(struct policyd *d, struct policyd_conn *c)
 
 #define POLICYD_TAG_STORE ((void *)2)
 
-/* Wakes the loop when the store notifies a change (PostgreSQL): its
-   descriptor, which a reconnect may have replaced (a closed one left epoll
-   by itself), is (re)registered after every counter read. */
-static void policyd_watch_store(struct policyd *d)
+static void policyd_log_loaded(struct policyd *d, int force, int changed)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = POLICYD_TAG_STORE };
-	int fd;
+	size_t entries, instances, users;
 
-	if (!d->store_watched)
+	if (!force && !(changed && om_log_verbose()))
 		return;
-	fd = om_store_change_fd(d->store);
-	if (fd < 0)
-		return;
-	if (epoll_ctl(d->epoll_fd, EPOLL_CTL_MOD, fd, &ev) < 0 &&
-	    (errno != ENOENT || epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0))
-		om_log_warn("watching the store's notifications: %s (read every %ld s)",
-			    strerror(errno), d->config->policyd_refresh_interval);
+	om_policy_stats(d->policy, &entries, &instances, &users);
+	om_log_info("lists and settings loaded: %zu list entries", entries);
 }
 
+/* Start-up only: the first lists, read on the loop before the first
+   request is answered. */
+static void policyd_load(struct policyd *d)
+{
+	char *error = NULL;
+
+	if (om_policy_load(d->policy, d->store, &error) < 0)
+		om_fatal("reading lists and settings: %s", error);
+	policyd_log_loaded(d, 1, 1);
+}
+
+/* Asks the store thread what changed since the revisions applied last
+   (force: everything, SIGHUP); one refresh at a time, one asked
+   meanwhile is remembered. */
 static void policyd_refresh(struct policyd *d, int force)
 {
-	long long counter = om_store_change_counter(d->store);
-	char *error = NULL;
-	int ret;
+	struct policyd_job *job;
 
-	policyd_watch_store(d);
-
-	/* data_version is free to read; the revision query only runs when
-	   somebody committed something */
-	if (!force && counter == d->store_counter)
-		return;
-	if (om_brake_refresh(om_policy_brake(d->policy), d->store, &error) < 0) {
-		om_log_error("reading brakes: %s", error);
-		om_free(&error);
-	}
-	ret = force ? om_policy_load(d->policy, d->store, &error) :
-		om_policy_refresh(d->policy, d->store, &error);
-	if (ret < 0) {
-		om_log_error("reloading lists and settings: %s (keeping the old ones)", error);
-		free(error);
+	if (d->in_flight[POLICYD_JOB_REFRESH]) {
+		d->refresh_wanted = 1;
+		d->refresh_force |= force;
 		return;
 	}
-	d->store_counter = counter;
-	if (force || (ret > 0 && om_log_verbose())) {
-		size_t entries, instances, users;
-
-		om_policy_stats(d->policy, &entries, &instances, &users);
-		om_log_info("lists and settings loaded: %zu list entries", entries);
-	}
+	job = om_calloc(1, sizeof(*job));
+	job->kind = POLICYD_JOB_REFRESH;
+	job->force = force;
+	job->config_since = om_policy_revision(d->policy);
+	job->brake_since = om_brake_revision(om_policy_brake(d->policy));
+	d->in_flight[POLICYD_JOB_REFRESH] = 1;
+	d->refresh_wanted = d->refresh_force = 0;
+	policyd_store_post(d->st, job);
 }
 
+static void policyd_refresh_done(struct policyd *d, struct policyd_job *job)
+{
+	int ret = 0;
+
+	if (!job->changed)
+		return;
+	if (job->brake_error != NULL)
+		om_log_error("reading brakes: %s", job->brake_error);
+	else if (job->brake != NULL)
+		om_brake_apply_changes(om_policy_brake(d->policy), job->brake);
+	if (job->snap_error != NULL) {
+		om_log_error("reloading lists and settings: %s (keeping the old ones)",
+			     job->snap_error);
+		return;
+	}
+	if (job->snap != NULL) {
+		ret = om_policy_apply_changes(d->policy, job->snap);
+		if (ret == 0) {
+			/* read from a revision since gone: everything again */
+			d->refresh_wanted = 1;
+			d->refresh_force = 1;
+		}
+	}
+	policyd_log_loaded(d, job->force, ret > 0);
+}
+
+/* Hands the store thread what was counted since the last save (brake
+   history, rate increments, correspondents): taken out of memory into
+   the job, given back if the write fails.  One save at a time. */
 static void policyd_save(struct policyd *d, int final)
 {
-	long long before = om_store_change_counter(d->store);
-	char *error = NULL;
+	struct policyd_job *job;
+	time_t now = time(NULL);
 
 	policyd_save_trips(d);
-	if (om_brake_save(om_policy_brake(d->policy), d->store, time(NULL), final,
-			  &error) < 0) {
-		om_log_error("saving sender history: %s", error);
-		om_free(&error);
+	if (d->in_flight[POLICYD_JOB_SAVE])
+		return;
+	job = om_calloc(1, sizeof(*job));
+	job->kind = POLICYD_JOB_SAVE;
+	job->batch = om_brake_take_batch(om_policy_brake(d->policy), now, final);
+	job->save = om_policy_take_save(d->policy, now);
+	d->in_flight[POLICYD_JOB_SAVE] = 1;
+	policyd_store_post(d->st, job);
+}
+
+static void policyd_save_done(struct policyd *d, struct policyd_job *job)
+{
+	if (job->batch_error != NULL)
+		om_log_error("saving sender history: %s", job->batch_error);
+	if (job->rates_error != NULL)
+		om_log_error("saving rate counters: %s (merged at the next save)",
+			     job->rates_error);
+	if (job->correspondents_error != NULL)
+		om_log_error("saving correspondents: %s", job->correspondents_error);
+	om_brake_batch_done(om_policy_brake(d->policy), &job->batch);
+	om_policy_save_done(d->policy, &job->save);
+}
+
+static void policyd_trips_done(struct policyd *d, struct policyd_job *job)
+{
+	if (job->trips_error != NULL)
+		om_log_error("saving a brake: %s (tried again; the login is braked "
+			     "all the same)", job->trips_error);
+	om_brake_trips_done(om_policy_brake(d->policy), &job->trips,
+			    policyd_trip_saved, NULL);
+}
+
+/* The store thread's results, applied in memory. */
+static void policyd_jobs_done(struct policyd *d)
+{
+	struct policyd_job *jobs = policyd_store_done(d->st), *job;
+
+	while ((job = jobs) != NULL) {
+		jobs = job->next;
+		switch (job->kind) {
+		case POLICYD_JOB_REFRESH:
+			policyd_refresh_done(d, job);
+			break;
+		case POLICYD_JOB_SAVE:
+			policyd_save_done(d, job);
+			break;
+		case POLICYD_JOB_TRIPS:
+			policyd_trips_done(d, job);
+			break;
+		case POLICYD_JOB_NOTIFY:
+			d->refresh_wanted = 1;
+			break;
+		default:
+			break;
+		}
+		if (job->kind != POLICYD_JOB_NOTIFY)
+			d->in_flight[job->kind] = 0;
+		policyd_job_free(&job);
 	}
-	if (om_policy_save_rates(d->policy, d->store, time(NULL), &error) < 0) {
-		om_log_error("saving rate counters: %s", error);
-		om_free(&error);
-	}
-	if (om_policy_save_correspondents(d->policy, d->store, &error) < 0) {
-		om_log_error("saving correspondents: %s", error);
-		om_free(&error);
-	}
-	/* our own write moved the counter: do not reload for it, unless
-	   somebody else's change was already waiting (it would be lost) */
-	if (before >= 0 && before == d->store_counter)
-		d->store_counter = om_store_change_counter(d->store);
+	if (d->refresh_wanted && !d->stopping)
+		policyd_refresh(d, d->refresh_force);
+	if (!d->stopping)
+		policyd_save_trips(d);
 }
 
 static void policyd_timers(struct policyd *d)
@@ -979,9 +1061,7 @@ static void policyd_event(struct policyd *d, const struct epoll_event *ev)
 		return;
 	}
 	if (ev->data.ptr == POLICYD_TAG_STORE) {
-		/* a notification (or the connection's end): the counter reads
-		   it off the socket, so the descriptor is quiet again */
-		policyd_refresh(d, 0);
+		policyd_jobs_done(d);
 		return;
 	}
 	if ((l = policyd_listener_of(d, ev->data.ptr)) != NULL) {
@@ -1013,6 +1093,49 @@ static void policyd_loop(struct policyd *d)
 		policyd_timers(d);
 		policyd_free_closed(d);
 	}
+}
+
+/* Waits (at most until deadline, monotonic ms) for the store thread's
+   jobs in flight, applying their results.  1 when none is left. */
+static int policyd_wait_jobs(struct policyd *d, uint64_t deadline)
+{
+	struct pollfd pfd = { .fd = d->st_done_fd, .events = POLLIN };
+	uint64_t now;
+	size_t i;
+
+	for (;;) {
+		for (i = 0; i < POLICYD_JOB_KINDS && !d->in_flight[i]; i++)
+			;
+		if (i == POLICYD_JOB_KINDS)
+			return 1;
+		now = om_now_ms();
+		if (now >= deadline)
+			return 0;
+		if (poll(&pfd, 1, (int)(deadline - now)) > 0)
+			policyd_jobs_done(d);
+	}
+}
+
+/* At exit: what is in flight comes back, then the final save (the
+   current hours too) goes, all within POLICYD_EXIT_WAIT_MS.  0, or -1
+   when the store did not answer by then: what this host counted since
+   the last merge is lost, and the log says so. */
+static int policyd_final_save(struct policyd *d)
+{
+	uint64_t deadline = om_now_ms() + POLICYD_EXIT_WAIT_MS;
+
+	if (policyd_wait_jobs(d, deadline)) {
+		policyd_save(d, 1);
+		if (policyd_wait_jobs(d, deadline)) {
+			if (policyd_store_stop(&d->st, 1000) < 0)
+				om_log_warn("store thread still busy at exit");
+			return 0;
+		}
+	}
+	om_log_error("the store did not answer within %d s: rate counters, sender "
+		     "history and correspondents counted since the last save are "
+		     "not saved", POLICYD_EXIT_WAIT_MS / 1000);
+	return -1;
 }
 
 static int policyd_gauge_trace(void *context, double *value_r)
@@ -1096,7 +1219,10 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 	if (om_policy_load_rates(d->policy, d->store, &error) < 0 ||
 	    om_brake_load(om_policy_brake(d->policy), d->store, time(NULL), &error) < 0)
 		om_fatal("%s", error);
-	policyd_refresh(d, 1);
+	policyd_load(d);
+	if (policyd_store_start(d->config->store_path, d->config->store_busy_timeout_ms,
+				&d->st, &d->st_done_fd, &error) < 0)
+		om_fatal("%s", error);
 	if (policyd_trace_start(d->trace, d->config->store_path,
 				d->config->store_busy_timeout_ms, &error) < 0) {
 		om_log_warn("%s: the trace is written from the event loop", error);
@@ -1114,8 +1240,9 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 		if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->listeners[i].fd, &ev) < 0)
 			om_fatal("epoll_ctl: %s", strerror(errno));
 	}
-	d->store_watched = 1;
-	policyd_watch_store(d);
+	ev.data.ptr = POLICYD_TAG_STORE;
+	if (epoll_ctl(d->epoll_fd, EPOLL_CTL_ADD, d->st_done_fd, &ev) < 0)
+		om_fatal("epoll_ctl: %s", strerror(errno));
 }
 
 /* From here the event loop never waits on the log: lines go through the
@@ -1169,7 +1296,15 @@ int main(int argc, char **argv)
 	for (i = 0; i < d.listen_count; i++)
 		free(d.listeners[i].spec);
 	om_metrics_server_stop(&d.metrics_server);
-	policyd_save(&d, 1);
+	if (policyd_final_save(&d) < 0) {
+		/* the store hangs: the trace writer is as stuck in it as the
+		   store thread, and waiting for either is waiting for ever */
+		om_log_error("stopped after %llu requests without the final save "
+			     "(the store does not answer); the trace's last events "
+			     "are not written", d.requests);
+		om_log_async_stop();
+		_exit(1);
+	}
 	policyd_trace_stop(d.trace);
 	policyd_trace_flush(d.trace, d.store, time(NULL), 1);
 	policyd_trace_free(&d.trace);

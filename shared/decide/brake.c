@@ -38,6 +38,7 @@ struct om_brake_login {
 	long long peak_messages, peak_recipients;
 	int braked;		/* its mail is held */
 	int trip_saved;		/* the store has the trip */
+	int trip_flight;	/* a thread is writing it (om_brake_take_trips) */
 	int braked_hour;	/* braked during this clock hour: no history */
 	struct om_store_brake trip;	/* the figures of the trip */
 };
@@ -552,4 +553,280 @@ int om_brake_save(struct om_brake *b, struct om_store *store, time_t now,
 	    om_brake_read_peaks(b, store, now, error_r) < 0)
 		return -1;
 	return 0;
+}
+
+/* ---- the same, read and written away from the decisions (policyd's
+   store thread): take in memory, write or read with the store alone,
+   apply in memory ---- */
+
+struct om_brake_changes {
+	long long revision;
+	struct om_hash *on;	/* login -> (void *)1 */
+};
+
+void om_brake_changes_free(struct om_brake_changes **changesp)
+{
+	struct om_brake_changes *ch = *changesp;
+
+	if (ch == NULL)
+		return;
+	om_hash_free(&ch->on, NULL);
+	free(ch);
+	*changesp = NULL;
+}
+
+long long om_brake_revision(const struct om_brake *b)
+{
+	return b->revision;
+}
+
+int om_brake_read_changes(struct om_store *store, long long since,
+			  struct om_brake_changes **changes_r, char **error_r)
+{
+	struct om_brake_changes *ch;
+	struct om_brake_on on;
+	long long revision;
+
+	*changes_r = NULL;
+	if (om_store_revision(store, "brake", &revision, error_r) < 0)
+		return -1;
+	if (revision == since)
+		return 0;
+	on.on = om_hash_new(16);
+	if (om_store_brake_list(store, NULL, om_brake_on_cb, &on, error_r) < 0) {
+		om_hash_free(&on.on, NULL);
+		return -1;
+	}
+	ch = om_calloc(1, sizeof(*ch));
+	ch->revision = revision;
+	ch->on = on.on;
+	*changes_r = ch;
+	return 1;
+}
+
+void om_brake_apply_changes(struct om_brake *b, const struct om_brake_changes *ch)
+{
+	struct om_brake_apply apply = { b, ch->on };
+
+	om_hash_each(b->logins, om_brake_apply_lift, &apply);
+	om_hash_each(ch->on, om_brake_apply_on, &apply);
+	b->revision = ch->revision;
+}
+
+struct om_brake_trips_job {
+	struct om_store_brake *trips;	/* logins allocated */
+	size_t count, written;
+};
+
+static void om_brake_trip_take(void *context, const char *key, void *value)
+{
+	struct om_brake_trips_job *t = context;
+	struct om_brake_login *l = value;
+
+	if (!l->braked || l->trip_saved || l->trip_flight)
+		return;
+	t->trips = om_realloc(t->trips, (t->count + 1) * sizeof(*t->trips));
+	t->trips[t->count] = l->trip;
+	t->trips[t->count].login = om_strdup(key);
+	t->count++;
+	l->trip_flight = 1;
+}
+
+struct om_brake_trips_job *om_brake_take_trips(struct om_brake *b)
+{
+	struct om_brake_trips_job *t;
+
+	if (!b->unsaved_trips)
+		return NULL;
+	b->unsaved_trips = 0;
+	t = om_calloc(1, sizeof(*t));
+	om_hash_each(b->logins, om_brake_trip_take, t);
+	if (t->count == 0) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+int om_brake_write_trips(struct om_store *store, struct om_brake_trips_job *t,
+			 char **error_r)
+{
+	for (t->written = 0; t->written < t->count; t->written++) {
+		if (om_store_brake_trip(store, &t->trips[t->written], error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void om_brake_trips_done(struct om_brake *b, struct om_brake_trips_job **tp,
+			 om_brake_trip_cb *cb, void *context)
+{
+	struct om_brake_trips_job *t = *tp;
+	struct om_brake_login *l;
+	size_t i;
+
+	for (i = 0; i < t->count; i++) {
+		l = om_hash_get(b->logins, t->trips[i].login);
+		if (l != NULL)
+			l->trip_flight = 0;
+		if (i < t->written) {
+			if (l != NULL && l->braked && l->trip.since == t->trips[i].since)
+				l->trip_saved = 1;
+			if (cb != NULL)
+				cb(context, &t->trips[i]);
+		} else if (l != NULL && l->braked && !l->trip_saved) {
+			b->unsaved_trips = 1;	/* the next take writes it */
+		}
+	}
+	om_brake_trips_free(tp);
+}
+
+void om_brake_trips_free(struct om_brake_trips_job **tp)
+{
+	struct om_brake_trips_job *t = *tp;
+	size_t i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->count; i++)
+		free((char *)t->trips[i].login);
+	free(t->trips);
+	free(t);
+	*tp = NULL;
+}
+
+struct om_brake_batch {
+	struct om_brake_row *rows;	/* finished hours, logins allocated */
+	size_t count;
+	long long expire_before;
+	long long hour;			/* the hour taken at */
+	int read_peaks;			/* and read the peaks before it */
+	long long peaks_since;
+	int written, peaks_read;
+	struct om_brake_row *peaks;	/* the peaks read */
+	size_t peak_count;
+};
+
+static void om_brake_batch_rows_free(struct om_brake_row *rows, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		free(rows[i].login);
+	free(rows);
+}
+
+void om_brake_batch_free(struct om_brake_batch **batchp)
+{
+	struct om_brake_batch *batch = *batchp;
+
+	if (batch == NULL)
+		return;
+	om_brake_batch_rows_free(batch->rows, batch->count);
+	om_brake_batch_rows_free(batch->peaks, batch->peak_count);
+	free(batch);
+	*batchp = NULL;
+}
+
+struct om_brake_batch *om_brake_take_batch(struct om_brake *b, time_t now, int final)
+{
+	struct om_brake_sweep s = { b, now, final, NULL, 0 };
+	struct om_brake_batch *batch = om_calloc(1, sizeof(*batch));
+	size_t i;
+
+	om_hash_each(b->logins, om_brake_sweep_one, &s);
+	for (i = 0; i < s.idle_count; i++) {
+		om_brake_login_free(om_hash_delete(b->logins, s.idle[i]));
+		free(s.idle[i]);
+	}
+	free(s.idle);
+	/* the rows move into the batch (given back if it fails) */
+	batch->rows = b->pending;
+	batch->count = b->pending_count;
+	b->pending = NULL;
+	b->pending_count = b->pending_cap = 0;
+	batch->hour = om_brake_hour_of(now);
+	batch->expire_before = batch->hour - b->history_days * 86400LL;
+	batch->read_peaks = !final && b->peaks_hour != batch->hour;
+	batch->peaks_since = batch->expire_before;
+	return batch;
+}
+
+static void om_brake_batch_peak(void *context, const struct om_store_history *h)
+{
+	struct om_brake_batch *batch = context;
+	struct om_brake_row *row;
+
+	batch->peaks = om_realloc(batch->peaks, (batch->peak_count + 1) *
+				  sizeof(*batch->peaks));
+	row = &batch->peaks[batch->peak_count++];
+	row->login = om_strdup(h->login);
+	row->hour = 0;
+	row->messages = h->messages;
+	row->recipients = h->recipients;
+}
+
+int om_brake_write_batch(struct om_store *store, struct om_brake_batch *batch,
+			 char **error_r)
+{
+	struct om_store_history *rows;
+	size_t i;
+	int ret;
+
+	if (batch->count > 0) {
+		rows = om_calloc(batch->count, sizeof(*rows));
+		for (i = 0; i < batch->count; i++) {
+			rows[i].login = batch->rows[i].login;
+			rows[i].hour = batch->rows[i].hour;
+			rows[i].messages = batch->rows[i].messages;
+			rows[i].recipients = batch->rows[i].recipients;
+		}
+		ret = om_store_history_save(store, rows, batch->count,
+					    batch->expire_before, error_r);
+		free(rows);
+		if (ret < 0)
+			return -1;
+	}
+	batch->written = 1;
+	if (batch->read_peaks) {
+		if (om_store_history_peaks(store, batch->peaks_since, batch->hour,
+					   om_brake_batch_peak, batch, error_r) < 0)
+			return -1;
+		batch->peaks_read = 1;
+	}
+	return 0;
+}
+
+void om_brake_batch_done(struct om_brake *b, struct om_brake_batch **batchp)
+{
+	struct om_brake_batch *batch = *batchp;
+	struct om_brake_row *row;
+	struct om_brake_login *l;
+	size_t i;
+
+	if (!batch->written) {
+		/* given back, for the next batch (bounded as hour_over is) */
+		for (i = 0; i < batch->count; i++) {
+			if (b->pending_count >= OM_BRAKE_PENDING_MAX)
+				break;
+			if (b->pending_count == b->pending_cap) {
+				b->pending_cap = b->pending_cap == 0 ? 64 : b->pending_cap * 2;
+				b->pending = om_realloc(b->pending,
+							b->pending_cap * sizeof(*b->pending));
+			}
+			row = &b->pending[b->pending_count++];
+			*row = batch->rows[i];
+			batch->rows[i].login = NULL;
+		}
+	}
+	if (batch->peaks_read) {
+		om_hash_each(b->logins, om_brake_zero_peak, NULL);
+		for (i = 0; i < batch->peak_count; i++) {
+			l = om_brake_login(b, batch->peaks[i].login);
+			l->peak_messages = batch->peaks[i].messages;
+			l->peak_recipients = batch->peaks[i].recipients;
+		}
+		b->peaks_hour = batch->hour;
+	}
+	om_brake_batch_free(batchp);
 }

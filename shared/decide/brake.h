@@ -75,4 +75,42 @@ int om_brake_refresh(struct om_brake *brake, struct om_store *store,
 /* Logins in memory. */
 size_t om_brake_logins(const struct om_brake *brake);
 
+/* The same store work in three steps, for a daemon whose store calls run
+   on a thread of their own (policyd): the loop takes what is to be
+   written out of memory (take), the thread writes or reads it with its
+   store handle and touches no om_brake (write/read), the loop applies the
+   result (done/apply).  What a failed write took is given back, to be
+   written next time: nothing is lost, nothing written twice. */
+struct om_brake_changes;
+struct om_brake_trips_job;
+struct om_brake_batch;
+/* The "brake" revision the brakes in memory were read at. */
+long long om_brake_revision(const struct om_brake *brake);
+/* The brakes on now, if the "brake" revision is no longer since.  0
+   unchanged (*changes_r NULL), 1 read, -1 error. */
+int om_brake_read_changes(struct om_store *store, long long since,
+			  struct om_brake_changes **changes_r, char **error_r);
+/* What om_brake_refresh does after its reads. */
+void om_brake_apply_changes(struct om_brake *brake,
+			    const struct om_brake_changes *changes);
+void om_brake_changes_free(struct om_brake_changes **changes);
+/* The trips not yet written nor being written, NULL for none. */
+struct om_brake_trips_job *om_brake_take_trips(struct om_brake *brake);
+int om_brake_write_trips(struct om_store *store, struct om_brake_trips_job *trips,
+			 char **error_r);
+/* The written ones are in the store (cb for each); the others are taken
+   again.  Frees trips. */
+void om_brake_trips_done(struct om_brake *brake, struct om_brake_trips_job **trips,
+			 om_brake_trip_cb *cb, void *context);
+void om_brake_trips_free(struct om_brake_trips_job **trips);
+/* om_brake_save's batch: the sweep now, the finished hours taken (and
+   the peaks to read, once an hour). */
+struct om_brake_batch *om_brake_take_batch(struct om_brake *brake, time_t now,
+					   int final);
+int om_brake_write_batch(struct om_store *store, struct om_brake_batch *batch,
+			 char **error_r);
+/* Rows not written given back; peaks read applied.  Frees batch. */
+void om_brake_batch_done(struct om_brake *brake, struct om_brake_batch **batch);
+void om_brake_batch_free(struct om_brake_batch **batch);
+
 #endif

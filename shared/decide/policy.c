@@ -53,6 +53,10 @@ struct om_policy_rate {
 	long long recipients;
 	long long unmerged_messages;
 	long long unmerged_recipients;
+	/* taken into a merge that is being written (om_policy_take_save):
+	   part of what decides, no longer of what the next merge adds */
+	long long inflight_messages;
+	long long inflight_recipients;
 	char last_instance[64];
 };
 
@@ -525,6 +529,189 @@ int om_policy_save_correspondents(struct om_policy *policy,
 	return ret;
 }
 
+/* ---- the same saves and refresh in steps (policyd's store thread) ---- */
+
+struct om_policy_save {
+	struct om_store_rate *rates;		/* users allocated */
+	size_t rate_count;
+	long long expire_before;
+	struct om_store_rate *merged;		/* as stored, users allocated */
+	size_t merged_count;
+	int rates_done;
+	struct om_store_correspondent *correspondents;	/* mailboxes allocated */
+	size_t correspondent_count;
+	int correspondents_done;
+};
+
+static void om_policy_rate_take(void *context, const char *user, void *value)
+{
+	struct om_policy_save *s = context;
+	struct om_policy_rate *rate = value;
+	struct om_store_rate *row;
+
+	if (rate->unmerged_messages == 0 && rate->unmerged_recipients == 0)
+		return;
+	row = &s->rates[s->rate_count++];
+	row->user = om_strdup(user);
+	row->window_start = rate->window_start;
+	row->messages = rate->unmerged_messages;
+	row->recipients = rate->unmerged_recipients;
+	rate->inflight_messages += rate->unmerged_messages;
+	rate->inflight_recipients += rate->unmerged_recipients;
+	rate->unmerged_messages = rate->unmerged_recipients = 0;
+}
+
+static void om_policy_correspondent_take(void *context, const char *key,
+					 void *value)
+{
+	struct om_policy_save *s = context;
+	struct om_store_correspondent *row = &s->correspondents[s->correspondent_count++];
+	char *copy = om_strdup(key), *tab = strchr(copy, '\t');
+
+	*tab = '\0';
+	row->mailbox = copy;
+	row->address = tab + 1;
+	row->last = (long long)(intptr_t)value;
+}
+
+struct om_policy_save *om_policy_take_save(struct om_policy *policy, time_t now)
+{
+	struct om_policy_save *s = om_calloc(1, sizeof(*s));
+
+	s->rates = om_calloc(om_hash_count(policy->rates) + 1, sizeof(*s->rates));
+	om_hash_each(policy->rates, om_policy_rate_take, s);
+	s->expire_before = (long long)now - 8 * 86400;
+	s->correspondents = om_calloc(om_hash_count(policy->correspondents) + 1,
+				      sizeof(*s->correspondents));
+	om_hash_each(policy->correspondents, om_policy_correspondent_take, s);
+	om_hash_free(&policy->correspondents, NULL);
+	policy->correspondents = om_hash_new(256);
+	return s;
+}
+
+static void om_policy_save_merged(void *context, const struct om_store_rate *stored)
+{
+	struct om_policy_save *s = context;
+	struct om_store_rate *row;
+
+	s->merged = om_realloc(s->merged, (s->merged_count + 1) * sizeof(*s->merged));
+	row = &s->merged[s->merged_count++];
+	*row = *stored;
+	row->user = om_strdup(stored->user);
+}
+
+int om_policy_write_save(struct om_store *store, struct om_policy_save *s,
+			 char **rates_error_r, char **correspondents_error_r)
+{
+	int ret = 0;
+
+	*rates_error_r = *correspondents_error_r = NULL;
+	/* rows always go (an empty merge still expires old windows and
+	   brings the other hosts' counts) */
+	if (om_store_rates_merge(store, s->rates, s->rate_count, s->expire_before,
+				 om_policy_save_merged, s, rates_error_r) == 0)
+		s->rates_done = 1;
+	else
+		ret = -1;
+	if (s->correspondent_count == 0 ||
+	    om_store_correspondents_save(store, s->correspondents,
+					 s->correspondent_count,
+					 correspondents_error_r) == 0)
+		s->correspondents_done = 1;
+	else
+		ret = -1;
+	return ret;
+}
+
+/* The increments taken: merged (what decides is every host's as
+   stored, plus what this host counted meanwhile), or given back to be
+   merged next time. */
+static void om_policy_rates_done(struct om_policy *policy, struct om_policy_save *s)
+{
+	struct om_policy_rate *rate;
+	const struct om_store_rate *row;
+	size_t i;
+
+	for (i = 0; i < s->rate_count; i++) {
+		row = &s->rates[i];
+		rate = om_hash_get(policy->rates, row->user);
+		if (rate == NULL || rate->window_start != row->window_start)
+			continue;	/* a new window since: the old no longer decides */
+		if (!s->rates_done) {
+			rate->unmerged_messages += rate->inflight_messages;
+			rate->unmerged_recipients += rate->inflight_recipients;
+		}
+		rate->inflight_messages = rate->inflight_recipients = 0;
+	}
+	if (!s->rates_done)
+		return;
+	for (i = 0; i < s->merged_count; i++) {
+		row = &s->merged[i];
+		rate = om_hash_get(policy->rates, row->user);
+		if (rate == NULL || row->window_start < rate->window_start)
+			continue;
+		if (row->window_start > rate->window_start) {
+			rate->window_start = row->window_start;
+			rate->unmerged_messages = rate->unmerged_recipients = 0;
+		}
+		rate->messages = row->messages + rate->unmerged_messages;
+		rate->recipients = row->recipients + rate->unmerged_recipients;
+	}
+}
+
+void om_policy_save_done(struct om_policy *policy, struct om_policy_save **sp)
+{
+	struct om_policy_save *s = *sp;
+	char key[600];
+	size_t i;
+
+	om_policy_rates_done(policy, s);
+	for (i = 0; !s->correspondents_done && i < s->correspondent_count; i++) {
+		/* given back, unless noted again since (that one is newer) */
+		if (om_hash_count(policy->correspondents) >= OM_POLICY_CORRESPONDENTS_MAX)
+			break;
+		if ((size_t)snprintf(key, sizeof(key), "%s\t%s", s->correspondents[i].mailbox,
+				     s->correspondents[i].address) >= sizeof(key) ||
+		    om_hash_get(policy->correspondents, key) != NULL)
+			continue;
+		(void)om_hash_set(policy->correspondents, key,
+				  (void *)(intptr_t)s->correspondents[i].last);
+	}
+	om_policy_save_free(sp);
+}
+
+void om_policy_save_free(struct om_policy_save **sp)
+{
+	struct om_policy_save *s = *sp;
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->rate_count; i++)
+		free((char *)s->rates[i].user);
+	for (i = 0; i < s->merged_count; i++)
+		free((char *)s->merged[i].user);
+	for (i = 0; i < s->correspondent_count; i++)
+		free((char *)s->correspondents[i].mailbox);
+	free(s->rates);
+	free(s->merged);
+	free(s->correspondents);
+	free(s);
+	*sp = NULL;
+}
+
+long long om_policy_revision(const struct om_policy *policy)
+{
+	return om_snapshot_revision(policy->snap);
+}
+
+int om_policy_apply_changes(struct om_policy *policy,
+			    struct om_snapshot_changes *changes)
+{
+	return om_snapshot_apply_changes(policy->snap, changes, om_policy_changed,
+					 policy);
+}
+
 /* ---- per-message state ---- */
 
 struct om_expire {
@@ -925,6 +1112,7 @@ static int om_policy_rate_exceeded(struct om_policy *policy,
 		rate->window_start = start;
 		rate->messages = rate->recipients = 0;
 		rate->unmerged_messages = rate->unmerged_recipients = 0;
+		rate->inflight_messages = rate->inflight_recipients = 0;
 		rate->last_instance[0] = '\0';
 	}
 	new_message = strcmp(rate->last_instance, req->instance) != 0;

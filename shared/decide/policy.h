@@ -155,6 +155,28 @@ int om_policy_save_rates(struct om_policy *policy, struct om_store *store,
    transaction; kept for the next save on failure.  0 or -1. */
 int om_policy_save_correspondents(struct om_policy *policy,
 				  struct om_store *store, char **error_r);
+/* The saves and the refresh in steps, for policyd's store thread (the
+   thread alone calls the store; the event loop alone touches the
+   policy).  take: this host's rate increments since the last merge move
+   "in flight" (they still decide), the correspondents noted move out.
+   write (the thread): the merge and the correspondents, each 0 or -1
+   with its own error.  done (the loop): the merged counters decide from
+   now on, plus whatever was counted meanwhile (still unmerged); what
+   failed is given back to be merged next time: nothing lost, nothing
+   counted twice.  Frees s. */
+struct om_policy_save;
+struct om_snapshot_changes;
+struct om_policy_save *om_policy_take_save(struct om_policy *policy, time_t now);
+int om_policy_write_save(struct om_store *store, struct om_policy_save *s,
+			 char **rates_error_r, char **correspondents_error_r);
+void om_policy_save_done(struct om_policy *policy, struct om_policy_save **s);
+void om_policy_save_free(struct om_policy_save **s);
+/* The "config" revision of the lists and settings in memory (for
+   om_snapshot_read_changes), and om_policy_refresh's apply step: 1
+   applied, 0 read from another revision (read again). */
+long long om_policy_revision(const struct om_policy *policy);
+int om_policy_apply_changes(struct om_policy *policy,
+			    struct om_snapshot_changes *changes);
 /* Forgets per-message state not seen for a while. */
 void om_policy_expire(struct om_policy *policy, time_t now);
 /* Counts of what the snapshot holds (lists entries, instances, users). */

@@ -428,57 +428,130 @@ static void om_snapshot_apply(struct om_snapshot *snap,
 	}
 }
 
-/* Re-reads the scopes changed since the snapshot's revision, or (-1 on
-   error, 0 when too many changed) returns without changing anything. */
-static int om_snapshot_update_scopes(struct om_snapshot *snap,
-				     struct om_store *store, long long revision,
-				     om_snapshot_changed_cb *cb, void *context,
-				     char **error_r)
-{
-	struct om_snapshot_changed c = { NULL, 0, NULL };
-	int n, ret = 1;
+/* What changed in the store since a revision, read but not applied: the
+   changed scopes' new contents, or a whole new snapshot. */
+struct om_snapshot_changes {
+	long long since;		/* the revision it was read from */
+	long long revision;		/* the revision it brings */
+	int scopes;			/* scopes read, -1: whole */
+	struct om_snapshot_changed c;
+	struct om_snapshot *whole;	/* everything, or NULL */
+};
 
-	n = om_store_changes(store, snap->revision, OM_SNAPSHOT_SCOPES_MAX,
-			     om_snapshot_collect_scope, &c, error_r);
+void om_snapshot_changes_free(struct om_snapshot_changes **changesp)
+{
+	struct om_snapshot_changes *ch = *changesp;
+
+	if (ch == NULL)
+		return;
+	om_snapshot_changed_free(&ch->c);
+	om_snapshot_free(&ch->whole);
+	free(ch);
+	*changesp = NULL;
+}
+
+/* The changed scopes since ch->since: 1 read, 0 too many (read
+   everything instead), -1 error. */
+static int om_snapshot_read_scope_changes(struct om_store *store,
+					  struct om_snapshot_changes *ch,
+					  char **error_r)
+{
+	int n;
+
+	n = om_store_changes(store, ch->since, OM_SNAPSHOT_SCOPES_MAX,
+			     om_snapshot_collect_scope, &ch->c, error_r);
 	if (n < 0)
-		ret = -1;
-	else if (n > OM_SNAPSHOT_SCOPES_MAX)
-		ret = 0;
-	else if (om_snapshot_read_scopes(store, &c, error_r) < 0)
-		ret = -1;
-	if (ret > 0) {
-		om_snapshot_apply(snap, &c, cb, context);
-		snap->revision = revision;
-		snap->last_scopes = n;
+		return -1;
+	if (n <= OM_SNAPSHOT_SCOPES_MAX) {
+		if (om_snapshot_read_scopes(store, &ch->c, error_r) < 0)
+			return -1;
+		ch->scopes = n;
+		return 1;
 	}
-	om_snapshot_changed_free(&c);
-	return ret;
+	om_snapshot_changed_free(&ch->c);
+	memset(&ch->c, 0, sizeof(ch->c));
+	return 0;
+}
+
+int om_snapshot_read_changes(struct om_store *store, long long since,
+			     struct om_snapshot_changes **changes_r,
+			     char **error_r)
+{
+	struct om_snapshot_changes *ch;
+	long long revision;
+	int ret = 0;
+
+	*changes_r = NULL;
+	/* the revision before the changes: whatever is committed meanwhile
+	   has a later one, and is read (again) next time */
+	if (om_store_revision(store, "config", &revision, error_r) < 0)
+		return -1;
+	if (revision == since)
+		return 0;
+	ch = om_calloc(1, sizeof(*ch));
+	ch->since = since;
+	ch->revision = revision;
+	/* never loaded, or a store that went back (another file): all */
+	if (since >= 0 && revision > since)
+		ret = om_snapshot_read_scope_changes(store, ch, error_r);
+	if (ret == 0) {
+		ch->whole = om_snapshot_new();
+		ret = om_snapshot_load(ch->whole, store, error_r) < 0 ? -1 : 1;
+		ch->revision = ch->whole->revision;
+		ch->scopes = -1;
+	}
+	if (ret < 0) {
+		om_snapshot_changes_free(&ch);
+		return -1;
+	}
+	*changes_r = ch;
+	return 1;
+}
+
+int om_snapshot_apply_changes(struct om_snapshot *snap,
+			      struct om_snapshot_changes *ch,
+			      om_snapshot_changed_cb *cb, void *context)
+{
+	struct om_hash *scopes;
+
+	if (ch->whole != NULL) {
+		scopes = snap->scopes;
+		snap->scopes = ch->whole->scopes;
+		ch->whole->scopes = scopes;
+		memcpy(snap->counts, ch->whole->counts, sizeof(snap->counts));
+		snap->revision = ch->revision;
+		snap->last_scopes = -1;
+		if (cb != NULL)
+			cb(context, NULL, 1);
+		return 1;
+	}
+	/* read from another revision than snap's: applying would skip (or
+	   repeat) the changes in between */
+	if (ch->since != snap->revision)
+		return 0;
+	om_snapshot_apply(snap, &ch->c, cb, context);
+	snap->revision = ch->revision;
+	snap->last_scopes = ch->scopes;
+	return 1;
+}
+
+long long om_snapshot_revision(const struct om_snapshot *snap)
+{
+	return snap->revision;
 }
 
 int om_snapshot_update(struct om_snapshot *snap, struct om_store *store,
 		       om_snapshot_changed_cb *cb, void *context,
 		       char **error_r)
 {
-	long long revision;
+	struct om_snapshot_changes *ch;
 	int ret;
 
-	/* the revision before the changes: whatever is committed meanwhile
-	   has a later one, and is read (again) next time */
-	if (om_store_revision(store, "config", &revision, error_r) < 0)
-		return -1;
-	if (revision == snap->revision)
-		return 0;
-	/* never loaded, or a store that went back (another file) */
-	if (snap->revision >= 0 && revision > snap->revision) {
-		ret = om_snapshot_update_scopes(snap, store, revision, cb, context,
-						error_r);
-		if (ret != 0)
-			return ret;
-	}
-	if (om_snapshot_load(snap, store, error_r) < 0)
-		return -1;
-	if (cb != NULL)
-		cb(context, NULL, 1);
+	ret = om_snapshot_read_changes(store, snap->revision, &ch, error_r);
+	if (ret <= 0)
+		return ret;
+	(void)om_snapshot_apply_changes(snap, ch, cb, context);
+	om_snapshot_changes_free(&ch);
 	return 1;
 }
 

@@ -40,6 +40,26 @@ typedef void om_snapshot_changed_cb(void *context, const char *scope,
 int om_snapshot_update(struct om_snapshot *snap, struct om_store *store,
 		       om_snapshot_changed_cb *cb, void *context,
 		       char **error_r);
+/* om_snapshot_update in two steps, for a daemon that reads the store on a
+   thread of its own and applies in memory on its event loop (policyd):
+   what changed since revision since (-1: never loaded), read from store
+   into *changes_r (the changed scopes' rows, or everything: more than a
+   thousand scopes changed, a store that went back), touching no
+   snapshot.  0 nothing changed (*changes_r NULL), 1 read, -1 error. */
+struct om_snapshot_changes;
+int om_snapshot_read_changes(struct om_store *store, long long since,
+			     struct om_snapshot_changes **changes_r,
+			     char **error_r);
+/* Applies what om_snapshot_read_changes read, telling cb as
+   om_snapshot_update does (the changed nodes move into snap).  1
+   applied, 0 read from another revision than snap's (nothing done: read
+   again from om_snapshot_revision). */
+int om_snapshot_apply_changes(struct om_snapshot *snap,
+			      struct om_snapshot_changes *changes,
+			      om_snapshot_changed_cb *cb, void *context);
+void om_snapshot_changes_free(struct om_snapshot_changes **changes);
+/* The "config" revision snap was read at, -1 never loaded. */
+long long om_snapshot_revision(const struct om_snapshot *snap);
 /* How many scopes the last load or update read again, -1 for all. */
 int om_snapshot_last_scopes(const struct om_snapshot *snap);
 /* Every row, one line each ("scope\tkind\tname[\tvalue]\n"), sorted: two

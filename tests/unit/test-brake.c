@@ -42,6 +42,62 @@ static void history_cb(void *context, const struct om_store_history *h)
 		 h->recipients);
 }
 
+static int trips_written;
+
+static void trip_cb(void *context, const struct om_store_brake *trip)
+{
+	(void)context;
+	if (strcmp(trip->login, "steps@example.jp") == 0)
+		trips_written++;
+}
+
+/* policyd's store thread: the same work in steps (take, write or read,
+   apply); what a failed write took is written next time, once. */
+static void test_steps(struct om_store *store)
+{
+	struct om_brake *b = om_brake_new(14);
+	struct om_brake_trips_job *trips;
+	struct om_brake_batch *batch;
+	struct om_brake_changes *changes = NULL;
+	char *error = NULL, text[256] = "";
+
+	TAP_OK(om_brake_load(b, store, T0 + 7300, &error) == 0 &&
+	       send_n(b, "steps@example.jp", 6, T0 + 7300, "g") == 6,
+	       "steps: a trip");
+	trips = om_brake_take_trips(b);
+	TAP_OK(trips != NULL && om_brake_take_trips(b) == NULL,
+	       "steps: a trip being written is not taken twice");
+	om_brake_trips_done(b, &trips, trip_cb, NULL);	/* not written */
+	TAP_OK(trips == NULL && trips_written == 0 && om_brake_trips_pending(b),
+	       "steps: a trip not written waits for the next take");
+	trips = om_brake_take_trips(b);
+	TAP_OK(trips != NULL && om_brake_write_trips(store, trips, &error) == 0, "steps: written");
+	om_brake_trips_done(b, &trips, trip_cb, NULL);
+	TAP_OK(trips_written == 1 && !om_brake_trips_pending(b) &&
+	       om_store_brake_list(store, "steps@example.jp", trip_cb, NULL, &error) == 1 &&
+	       trips_written == 2,
+	       "steps: the trip is in the store, reported once");
+	send_n(b, "hist@example.jp", 3, T0 + 7300, "h");
+	batch = om_brake_take_batch(b, T0 + 10800 + 10, 0);
+	om_brake_batch_done(b, &batch);		/* not written: given back */
+	batch = om_brake_take_batch(b, T0 + 10800 + 20, 0);
+	TAP_OK(om_brake_write_batch(store, batch, &error) == 0, "steps: the batch written");
+	om_brake_batch_done(b, &batch);
+	TAP_OK(om_store_history_rows(store, NULL, T0 + 7200, history_cb, text, &error) == 1 &&
+	       strcmp(text, "hist@example.jp=3/1 ") == 0,
+	       "steps: the hour a failed batch took is saved once (%s)", text);
+	TAP_OK(om_store_brake_lift(store, "steps@example.jp", T0 + 10900, &error) == 1 &&
+	       om_brake_read_changes(store, om_brake_revision(b), &changes, &error) == 1 &&
+	       om_brake_braked(b, "steps@example.jp"), "steps: a lift read, not yet applied");
+	om_brake_apply_changes(b, changes);
+	om_brake_changes_free(&changes);
+	TAP_OK(!om_brake_braked(b, "steps@example.jp") &&
+	       om_brake_read_changes(store, om_brake_revision(b), &changes, &error) == 0 &&
+	       changes == NULL, "steps: the lift applied; nothing more to read");
+	free(error);
+	om_brake_free(&b);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/om-test-brake-XXXXXX", *path, *error = NULL, why[256],
@@ -94,6 +150,7 @@ int main(void)
 	       send_n(b, "busy@example.jp", 200, T0 + 3700, "f") == 101,
 	       "the new peak (40) is read back: limit 400");
 	om_brake_free(&b);
+	test_steps(store);
 	om_store_close(&store);
 	unlink(path);
 	free(path);

@@ -269,6 +269,51 @@ static void test_decisions(struct om_store *store)
 	TAP_OK(policy == NULL, "free sets the pointer to NULL");
 }
 
+/* policyd's store thread: the save in steps.  What a failed write took
+   is given back (merged next time), what is counted while a merge is in
+   flight decides and is merged next time; nothing twice. */
+static void test_save_in_steps(struct om_store *store)
+{
+	struct om_store_rate stored;
+	struct om_policy *policy = om_policy_new();
+	struct om_policy_save *s;
+	char *error = NULL, *rates_error = NULL, *corr_error = NULL;
+
+	om_store_domain_set(store, "steps.jp", OM_SETTING_RATE_MESSAGES, "5", &error);
+	om_store_domain_set(store, "steps.jp", OM_SETTING_RATE_WINDOW, "60", &error);
+	TAP_OK(om_policy_load(policy, store, &error) == 0, "steps: snapshot loads");
+	decide(policy, "RCPT", "w@steps.jp", "p@far.example", "w@steps.jp", "s1", 0, 2400);
+	decide(policy, "RCPT", "w@steps.jp", "q@far.example", "w@steps.jp", "s2", 0, 2400);
+	s = om_policy_take_save(policy, 2401);
+	decide(policy, "RCPT", "w@steps.jp", "p@far.example", "w@steps.jp", "s3", 0, 2401);
+	/* the write failed (never written): everything is given back */
+	om_policy_save_done(policy, &s);
+	TAP_OK(s == NULL && stored_rate(store, "w@steps.jp", &stored) == 0 &&
+	       om_store_correspondent_known(store, "w@steps.jp", "q@far.example", &error) == 0,
+	       "steps: a save not written leaves the store as it was");
+	s = om_policy_take_save(policy, 2402);
+	TAP_OK(om_policy_write_save(store, s, &rates_error, &corr_error) == 0 &&
+	       rates_error == NULL && corr_error == NULL, "steps: the next save is written");
+	decide(policy, "RCPT", "w@steps.jp", "p@far.example", "w@steps.jp", "s4", 0, 2402);
+	om_policy_save_done(policy, &s);
+	TAP_OK(stored_rate(store, "w@steps.jp", &stored) == 1 && stored.messages == 3 &&
+	       stored.recipients == 3 &&
+	       om_store_correspondent_known(store, "w@steps.jp", "q@far.example", &error) == 1,
+	       "steps: what the failed save took is in the store, once");
+	TAP_OK(strcmp(decide(policy, "RCPT", "w@steps.jp", "p@far.example", "w@steps.jp", "s5",
+			     0, 2403), "DUNNO") == 0 &&
+	       strncmp(decide(policy, "RCPT", "w@steps.jp", "p@far.example", "w@steps.jp", "s6",
+			      0, 2403), "450 4.7.1", 9) == 0,
+	       "steps: the message counted during the write still decides (5th accepted, 6th not)");
+	s = om_policy_take_save(policy, 2404);
+	TAP_OK(om_policy_write_save(store, s, &rates_error, &corr_error) == 0, "steps: saved again");
+	om_policy_save_done(policy, &s);
+	TAP_OK(stored_rate(store, "w@steps.jp", &stored) == 1 && stored.messages == 5 &&
+	       stored.recipients == 5, "steps: 5 messages stored, each once");
+	free(error);
+	om_policy_free(&policy);
+}
+
 struct block_case {
 	const char *label, *sender, *rcpt, *reason;
 };
@@ -523,6 +568,7 @@ int main(void)
 	if (om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) < 0)
 		abort();
 	test_decisions(store);
+	test_save_in_steps(store);
 	test_block_reasons(store);
 	test_settings_change(store);
 	test_scoped_refresh(store);
