@@ -1039,14 +1039,15 @@ static void om_pg_drop(struct om_store_pgsql *s)
 
 /* The answer to what was just sent (sent: the PQsend* call's return): the
    last result (an error result kept over later ones), read without
-   blocking; the wait gives up after answer_timeout seconds in which no
-   byte arrived (nor could one leave), so a big answer arriving steadily
-   is never cut and a silent server is.  NULL with *error_r when nothing
-   came back (the connection is then given up). */
+   blocking; the wait gives up after silence_ms (om_pg_silence; 0: never)
+   in which no byte arrived (nor could one leave), so a big answer
+   arriving steadily is never cut and a silent server is.  NULL with
+   *error_r when nothing came back (the connection is then given up). */
 static PGresult *om_pg_answer(struct om_store_pgsql *s, int sent, const char *what,
-			      int deadline, char **error_r)
+			      long long silence_ms, char **error_r)
 {
-	long long now = om_pg_now_ms(), until = now + (long long)s->answer_timeout * 1000;
+	long long now = om_pg_now_ms(), until = now + silence_ms;
+	int deadline = silence_ms > 0;
 	PGresult *res, *last = NULL;
 	struct pollfd pfd;
 	int flushing = 1, n;
@@ -1072,9 +1073,9 @@ static PGresult *om_pg_answer(struct om_store_pgsql *s, int sent, const char *wh
 		if (deadline && now >= until) {
 			PQclear(last);
 			om_pg_drop(s);
-			*error_r = om_asprintf("store: postgresql did not answer in %d s "
+			*error_r = om_asprintf("store: postgresql did not answer in %lld s "
 					       "(%s); the connection is given up",
-					       s->answer_timeout, what);
+					       silence_ms / 1000, what);
 			return NULL;
 		}
 		pfd.fd = PQsocket(s->conn);
@@ -1094,7 +1095,7 @@ static PGresult *om_pg_answer(struct om_store_pgsql *s, int sent, const char *wh
 		    PQconsumeInput(s->conn) == 0)
 			goto lost;
 		/* progress: the silence counts from here */
-		until = om_pg_now_ms() + (long long)s->answer_timeout * 1000;
+		until = om_pg_now_ms() + silence_ms;
 	}
 lost:
 	PQclear(last);
@@ -1102,6 +1103,15 @@ lost:
 	if (PQstatus(s->conn) != CONNECTION_OK)
 		om_pg_drop(s);
 	return NULL;
+}
+
+/* The silence a statement's answer may keep (ms): answer_timeout, and for
+   one that waits for the writers' lock (locked), the lock's own limit
+   (store_busy_timeout_ms) too, so a lock wait allowed is never cut. */
+static long long om_pg_silence(const struct om_store_pgsql *s, int locked)
+{
+	return (long long)s->answer_timeout * 1000 +
+		(locked && s->busy_timeout_ms > 0 ? s->busy_timeout_ms : 0);
 }
 
 /* A result of res's statement that succeeded (rows or a command's), or
@@ -1130,7 +1140,8 @@ static PGresult *om_pg_params(struct om_store_pgsql *s, const char *sql, int cou
 {
 	int sent = PQsendQueryParams(s->conn, sql, count, NULL, params, NULL, NULL, 0);
 
-	return om_pg_good(s, om_pg_answer(s, sent, what, 1, error_r), what, error_r);
+	return om_pg_good(s, om_pg_answer(s, sent, what, om_pg_silence(s, 0), error_r),
+			  what, error_r);
 }
 
 /* ---- parameters and columns (as store-sqlite.c's typed lists) ---- */
@@ -1171,12 +1182,14 @@ static int om_pg_prepare(struct om_store_pgsql *s, enum om_pg_stmt id,
 		return 0;
 	res = om_pg_good(s, om_pg_answer(s, PQsendPrepare(s->conn, name, om_pg_text[id],
 							  0, NULL),
-					 "prepare", 1, error_r), "prepare", error_r);
+					 "prepare", om_pg_silence(s, 0), error_r),
+			 "prepare", error_r);
 	if (res == NULL)
 		return -1;
 	PQclear(res);
 	res = om_pg_good(s, om_pg_answer(s, PQsendDescribePrepared(s->conn, name),
-					 "describe", 1, error_r), "describe", error_r);
+					 "describe", om_pg_silence(s, 0), error_r),
+			 "describe", error_r);
 	if (res == NULL)
 		return -1;
 	n = PQnparams(res);
@@ -1310,7 +1323,8 @@ static PGresult *om_pg_run(struct om_store_pgsql *s, enum om_pg_stmt id,
 	res = om_pg_good(s, om_pg_answer(s, PQsendQueryPrepared(s->conn, name,
 								 s->nparams[id], values,
 								 NULL, NULL, 0),
-					 what, 1, error_r), what, error_r);
+					 what, om_pg_silence(s, id == OM_PG_WRITE_LOCK),
+					 error_r), what, error_r);
 	if (res == NULL)
 		return NULL;
 	if (om_pg_notify(s, id, s->nparams[id] > 0 && count > 0 ? values[0] : NULL,

@@ -136,8 +136,14 @@ def hangs(server):
     server.psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     with open(os.path.join(server.dir, "port"), "w") as f:
         f.write("%d\n" % server.port)
-    h = Handle("postgresql:%s answer_timeout=3" % server.conninfo)
-    ok(h.opened == "open", "a handle opened with answer_timeout=3: " + h.opened)
+    bad = Handle("postgresql:%s answer_timeout=0" % server.conninfo)
+    ok("answer_timeout must be 1 to 3600 seconds" in bad.opened,
+       "answer_timeout=0 refused: " + bad.opened)
+    bad.close()
+    # omamori's keyword among libpq's, spaces around '=' and a quoted value
+    h = Handle("postgresql:host=127.0.0.1 port=%d answer_timeout = 3 user='%s' "
+               "dbname = '%s'" % (server.port, pg.USER, pg.DATABASE))
+    ok(h.opened == "open", "a handle opened with answer_timeout = 3: " + h.opened)
     good, took, error = h.read()
     ok(good, "a read answers: %s" % error)
     thawed = False
