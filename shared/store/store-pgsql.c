@@ -28,7 +28,12 @@
  * missed some, moves it too.
  *
  * A lost connection fails the call that meets it and is made again by the
- * next one.  Every function of the seam is here (doc/store.md); what issue
+ * next one.  No call waits on the server unbounded: every answer is read
+ * without blocking, and a server silent for answer_timeout (30 s) fails
+ * the call and loses the connection; keepalives and tcp_user_timeout make
+ * TCP notice a vanished host; after a failed attempt, calls fail at once
+ * for a pause (1 s doubling to 30 s) instead of each trying to connect
+ * (doc/store.md, "A server that hangs or vanishes").  Every function of the seam is here (doc/store.md); what issue
  * 21 still asks of the backend (counters batched across hosts, writes
  * queued while the server is away) is not.
  */
@@ -1100,7 +1105,8 @@ static PGresult *om_pg_answer(struct om_store_pgsql *s, int sent, const char *wh
 lost:
 	PQclear(last);
 	*error_r = om_pg_message(what, PQerrorMessage(s->conn));
-	if (PQstatus(s->conn) != CONNECTION_OK)
+	/* sent and not answered: the statement may still be in flight */
+	if (sent || PQstatus(s->conn) != CONNECTION_OK)
 		om_pg_drop(s);
 	return NULL;
 }

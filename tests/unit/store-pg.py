@@ -8,7 +8,8 @@ unit tests (test-store, test-snapshot) on an empty PostgreSQL store
 store_path = postgresql:... - init, domain/mailbox/sub/list set - and looks
 at the rows with psql, as the test's own hands; then a handle held open
 (tests/unit/test-pg-freeze) while the server hangs (tests/pg.py freeze),
-thaws, stops and starts again: each call bounded.  TAP (the C cases'
+thaws, stops and starts again: each call bounded; and a slow answer whose
+rows keep arriving is read whole.  TAP (the C cases'
 lines renumbered into this one plan)."""
 import os
 import subprocess
@@ -115,9 +116,9 @@ class Handle:
                                   stdout=subprocess.PIPE, text=True)
         self.opened = self.p.stdout.readline().strip()
 
-    def read(self):
-        """(ok, seconds the call took, its error)"""
-        self.p.stdin.write("read\n")
+    def read(self, what="read"):
+        """(ok, seconds the call took, its error or its count)"""
+        self.p.stdin.write(what + "\n")
         self.p.stdin.flush()
         words = self.p.stdout.readline().strip().split(" ", 2)
         return (words[0] == "ok", int(words[1]) / 1000.0 if len(words) > 1 else -1,
@@ -205,6 +206,45 @@ def hangs(server):
     ok(h.close() == 0, "the handle closes cleanly")
 
 
+def steady(server):
+    """The deadline counts silence, not the whole answer: five list entries
+    of 20 kB (each leaves the server's buffer as a row of its own), each
+    row 1.2 s after the one before, arrive whole in 6 s under
+    answer_timeout=3; sorted after they are all read (6 s without a byte),
+    the same answer is cut at 3 s."""
+    server.psql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    first = Handle("postgresql:%s answer_timeout=3" % server.conninfo)  # the schema
+    good, took, rows = first.read("list")
+    ok(good and rows == "0", "a handle on a new store lists nothing: %s" % rows)
+    first.close()
+    server.psql(
+        "INSERT INTO list_entries SELECT 's' || g, 'block', repeat('x', 20000) || g, 0"
+        " FROM generate_series(1, 5) g;"
+        "ALTER TABLE list_entries RENAME TO list_entries_rows;"
+        "CREATE FUNCTION om_test_slow(t TEXT) RETURNS BOOLEAN LANGUAGE sql VOLATILE"
+        " AS $$ SELECT pg_sleep(1.2) IS NOT NULL $$;"
+        "CREATE VIEW list_entries AS SELECT * FROM list_entries_rows"
+        " WHERE om_test_slow(entry);"
+        "ALTER DATABASE %s SET enable_sort = off" % pg.DATABASE)
+    try:
+        # rows in the index's order: each sent once read, 1.2 s apart
+        h = Handle("postgresql:%s answer_timeout=3" % server.conninfo)
+        good, took, rows = h.read("list")
+        ok(good and rows == "5" and took >= 5.5,
+           "a list arriving a row every 1.2 s is read whole in %.1f s (answer_timeout=3): "
+           "%s" % (took, rows))
+        h.close()
+        server.psql("ALTER DATABASE %s RESET enable_sort" % pg.DATABASE)
+        h = Handle("postgresql:%s answer_timeout=3" % server.conninfo)
+        good, took, error = h.read("list")
+        ok(not good and "did not answer in 3 s" in error and 2.5 <= took <= 5,
+           "the same rows sorted after all are read (6 s silent): cut after %.1f s: %s"
+           % (took, error))
+        h.close()
+    finally:
+        server.psql("ALTER DATABASE %s RESET enable_sort" % pg.DATABASE)
+
+
 def main():
     if not os.access(CASES, os.X_OK):
         print("not ok 1 - %s is built (make check builds it)" % CASES)
@@ -223,6 +263,7 @@ def main():
         sqlite_cases(server)
         omamorictl(server)
         hangs(server)
+        steady(server)
     finally:
         server.stop()
     return done()

@@ -2,9 +2,10 @@
  * freezes, stops and starts its PostgreSQL server (issue 21: a server that
  * hangs or vanishes stalls a call for a bounded time only).  Opens argv[1]
  * (a store_path), then for each line "read" on stdin reads the "config"
- * revision through the same handle and prints "ok MS" or "error MS
- * MESSAGE" (MS: the call's milliseconds), so the driver times each call as
- * a daemon would live it.  Not a TAP test of its own. */
+ * revision through the same handle ("list": every list entry) and prints
+ * "ok MS N" (N: the call's return, a list's rows) or "error MS MESSAGE"
+ * (MS: the call's milliseconds), so the driver times each call as a daemon
+ * would live it.  Not a TAP test of its own. */
 #include "store/store.h"
 #include "lib/util.h"
 
@@ -22,11 +23,22 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void count_row(void *context, const char *key, const char *name,
+		      const char *value)
+{
+	(void)key;
+	(void)name;
+	(void)value;
+	(*(long *)context)++;
+}
+
 int main(int argc, char **argv)
 {
 	struct om_store *store = NULL;
 	char line[64], *error = NULL, *p;
 	long long revision, started;
+	long rows = 0;
+	int ret;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: test-pg-freeze STORE_PATH\n");
@@ -40,10 +52,14 @@ int main(int argc, char **argv)
 	printf("open\n");
 	(void)fflush(stdout);
 	while (fgets(line, sizeof(line), stdin) != NULL) {
-		if (strcmp(line, "read\n") != 0)
-			continue;
 		started = now_ms();
-		if (om_store_revision(store, "config", &revision, &error) < 0) {
+		if (strcmp(line, "list\n") == 0)
+			ret = om_store_list_each(store, NULL, count_row, &rows, &error);
+		else if (strcmp(line, "read\n") == 0)
+			ret = om_store_revision(store, "config", &revision, &error);
+		else
+			continue;
+		if (ret < 0) {
 			/* libpq's messages may have several lines: one here */
 			for (p = error; *p != '\0'; p++) {
 				if (*p == '\n' || *p == '\t')
@@ -53,7 +69,7 @@ int main(int argc, char **argv)
 			free(error);
 			error = NULL;
 		} else {
-			printf("ok %lld\n", now_ms() - started);
+			printf("ok %lld %d\n", now_ms() - started, ret);
 		}
 		(void)fflush(stdout);
 	}
