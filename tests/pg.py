@@ -15,10 +15,14 @@ root).
     tests/pg.py start DIR           # a server in DIR (tests/stack), prints
                                     # its conninfo; it runs until
     tests/pg.py stop DIR            # stops it (DIR stays)
+    tests/pg.py pause DIR | resume DIR   # stopped as a crash would, started again
+    tests/pg.py freeze DIR | thaw DIR    # hung (SIGSTOP: takes TCP, never
+                                         # answers), then going on (SIGCONT)
 """
 import glob
 import os
 import pwd
+import signal
 import shutil
 import socket
 import subprocess
@@ -165,6 +169,42 @@ def outage(d, pause):
     return 0
 
 
+def server_pids(d):
+    """The postmaster of the server in d (postmaster.pid's first line) and
+    every process under it (children by /proc/PID/stat's ppid)."""
+    with open(os.path.join(d, "data", "postmaster.pid")) as f:
+        postmaster = int(f.readline())
+    parents = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            with open(stat) as f:
+                text = f.read()
+        except OSError:
+            continue  # gone meanwhile
+        # "pid (comm) state ppid ...": comm may hold spaces and parens
+        fields = text[text.rindex(")") + 2:].split()
+        parents.setdefault(int(fields[1]), []).append(int(text.split(" ", 1)[0]))
+    pids, todo = [], [postmaster]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo.extend(parents.get(pid, []))
+    return pids
+
+
+def freeze(d, frozen):
+    """Hangs (SIGSTOP) or thaws (SIGCONT) the server in d and every process
+    of it: its port still takes connections (the kernel's), nothing ever
+    answers, as a stuck host's database would."""
+    pids = server_pids(d)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGSTOP if frozen else signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    return pids
+
+
 def main(argv):
     if len(argv) == 2 and argv[0] == "start":
         # tests/stack: the server outlives this program; its port in DIR/port
@@ -196,9 +236,16 @@ def main(argv):
         # at once, as a crash would, its data kept; then started again on
         # its port
         return outage(os.path.abspath(argv[1]), argv[0] == "pause")
+    if len(argv) == 2 and argv[0] in ("freeze", "thaw"):
+        try:
+            freeze(os.path.abspath(argv[1]), argv[0] == "freeze")
+        except (OSError, ValueError) as e:
+            sys.stderr.write("pg.py: %s: %s\n" % (argv[0], e))
+            return 1
+        return 0
     if len(argv) < 3 or argv[0] != "run" or argv[1] != "--":
         sys.stderr.write("usage: tests/pg.py run -- CMD [ARGS...] | start DIR | stop DIR | "
-                         "pause DIR | resume DIR\n")
+                         "pause DIR | resume DIR | freeze DIR | thaw DIR\n")
         return 2
     with PgServer() as pg:
         env = dict(os.environ, OMAMORI_PG=pg.conninfo)

@@ -28,7 +28,12 @@
  * missed some, moves it too.
  *
  * A lost connection fails the call that meets it and is made again by the
- * next one.  Every function of the seam is here (doc/store.md); what issue
+ * next one.  No call waits on the server unbounded: every answer is read
+ * without blocking, and a server silent for answer_timeout (30 s) fails
+ * the call and loses the connection; keepalives and tcp_user_timeout make
+ * TCP notice a vanished host; after a failed attempt, calls fail at once
+ * for a pause (1 s doubling to 30 s) instead of each trying to connect
+ * (doc/store.md, "A server that hangs or vanishes").  Every function of the seam is here (doc/store.md); what issue
  * 21 still asks of the backend (counters batched across hosts, writes
  * queued while the server is away) is not.
  */
@@ -36,6 +41,8 @@
 #include "lib/util.h"
 
 #include <libpq-fe.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +53,24 @@
 #define OM_PG_MAX_PARAMS 16
 /* seconds a connection attempt may take (conninfo may say otherwise) */
 #define OM_PG_CONNECT_TIMEOUT "5"
+/* TCP's own bounds (conninfo may say otherwise): an idle connection is
+   probed after 5 s of silence, every 2 s, given up after 3 probes
+   unanswered; data sent and not acknowledged for 10 s gives the
+   connection up: a host that vanishes (power off, packets dropped) is
+   noticed in about 10 to 20 s instead of TCP's 15 minutes */
+#define OM_PG_KEEPALIVES_IDLE "5"
+#define OM_PG_KEEPALIVES_INTERVAL "2"
+#define OM_PG_KEEPALIVES_COUNT "3"
+#define OM_PG_TCP_USER_TIMEOUT "10000"
+/* seconds a statement's answer may stay silent (no byte arrives) before
+   the connection is given up; conninfo's answer_timeout=N (omamori's own
+   keyword, taken out before libpq sees it) says otherwise */
+#define OM_PG_ANSWER_TIMEOUT 30
+#define OM_PG_ANSWER_TIMEOUT_MAX 3600
+/* the pause after a failed connection attempt, doubling while they keep
+   failing (seconds) */
+#define OM_PG_RETRY_FIRST 1
+#define OM_PG_RETRY_MAX 30
 /* the channel of the changes (store.h: om_store_change_counter) */
 #define OM_PG_CHANNEL "omamori_changes"
 /* a safety net only: a notification lost with no reconnect seen (a
@@ -960,7 +985,12 @@ static const char om_pg_schema[] =
 
 struct om_store_pgsql {
 	struct om_store store;
-	PGconn *conn;
+	PGconn *conn;		/* NULL once given up (the next call connects) */
+	char *conninfo;		/* without omamori's own keywords */
+	int answer_timeout;	/* seconds (OM_PG_ANSWER_TIMEOUT) */
+	int retry_pause;	/* seconds; 0: the last attempt succeeded */
+	long long retry_at;	/* no attempt before (om_pg_now_ms) */
+	char *retry_error;	/* the last attempt's error */
 	long busy_timeout_ms;
 	int in_transaction;	/* between a BEGIN and its COMMIT/ROLLBACK */
 	int listening;		/* LISTENs (since its first counter read) */
@@ -989,6 +1019,135 @@ static char *om_pg_message(const char *what, const char *message)
 		len--;
 	return om_asprintf("store: %s: %.*s", what, (int)len,
 			   message != NULL ? message : "");
+}
+
+/* ---- answers within a deadline ---- */
+
+static long long om_pg_now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return (long long)time(NULL) * 1000;
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Gives the connection up (never reused with a statement in flight): the
+   next call connects again (om_pg_reconnect); a transaction open on it
+   is lost, which its next statement and its commit say. */
+static void om_pg_drop(struct om_store_pgsql *s)
+{
+	PQfinish(s->conn);
+	s->conn = NULL;
+	memset(s->prepared, 0, sizeof(s->prepared));
+}
+
+/* The answer to what was just sent (sent: the PQsend* call's return): the
+   last result (an error result kept over later ones), read without
+   blocking; the wait gives up after silence_ms (om_pg_silence; 0: never)
+   in which no byte arrived (nor could one leave), so a big answer
+   arriving steadily is never cut and a silent server is.  NULL with
+   *error_r when nothing came back (the connection is then given up). */
+static PGresult *om_pg_answer(struct om_store_pgsql *s, int sent, const char *what,
+			      long long silence_ms, char **error_r)
+{
+	long long now = om_pg_now_ms(), until = now + silence_ms;
+	int deadline = silence_ms > 0;
+	PGresult *res, *last = NULL;
+	struct pollfd pfd;
+	int flushing = 1, n;
+
+	if (!sent)
+		goto lost;
+	for (;;) {
+		if (flushing && (flushing = PQflush(s->conn)) < 0)
+			goto lost;
+		if (!flushing && !PQisBusy(s->conn)) {
+			if ((res = PQgetResult(s->conn)) == NULL)
+				return last;
+			if (last != NULL && PQresultStatus(last) == PGRES_FATAL_ERROR &&
+			    PQresultStatus(res) != PGRES_FATAL_ERROR) {
+				PQclear(res);
+			} else {
+				PQclear(last);
+				last = res;
+			}
+			continue;
+		}
+		now = om_pg_now_ms();
+		if (deadline && now >= until) {
+			PQclear(last);
+			om_pg_drop(s);
+			*error_r = om_asprintf("store: postgresql did not answer in %lld s "
+					       "(%s); the connection is given up",
+					       silence_ms / 1000, what);
+			return NULL;
+		}
+		pfd.fd = PQsocket(s->conn);
+		pfd.events = POLLIN | (flushing ? POLLOUT : 0);
+		pfd.revents = 0;
+		n = poll(&pfd, 1, deadline ? (int)(until - now) : -1);
+		if (n < 0 && errno != EINTR) {
+			PQclear(last);
+			om_pg_drop(s);
+			*error_r = om_asprintf("store: postgresql (%s): poll: %s", what,
+					       strerror(errno));
+			return NULL;
+		}
+		if (n <= 0)
+			continue;
+		if ((pfd.revents & (POLLIN | POLLERR | POLLHUP)) != 0 &&
+		    PQconsumeInput(s->conn) == 0)
+			goto lost;
+		/* progress: the silence counts from here */
+		until = om_pg_now_ms() + silence_ms;
+	}
+lost:
+	PQclear(last);
+	*error_r = om_pg_message(what, PQerrorMessage(s->conn));
+	/* sent and not answered: the statement may still be in flight */
+	if (sent || PQstatus(s->conn) != CONNECTION_OK)
+		om_pg_drop(s);
+	return NULL;
+}
+
+/* The silence a statement's answer may keep (ms): answer_timeout, and for
+   one that waits for the writers' lock (locked), the lock's own limit
+   (store_busy_timeout_ms) too, so a lock wait allowed is never cut. */
+static long long om_pg_silence(const struct om_store_pgsql *s, int locked)
+{
+	return (long long)s->answer_timeout * 1000 +
+		(locked && s->busy_timeout_ms > 0 ? s->busy_timeout_ms : 0);
+}
+
+/* A result of res's statement that succeeded (rows or a command's), or
+   NULL with *error_r (res freed). */
+static PGresult *om_pg_good(struct om_store_pgsql *s, PGresult *res,
+			    const char *what, char **error_r)
+{
+	ExecStatusType status;
+
+	if (res == NULL)
+		return NULL;
+	status = PQresultStatus(res);
+	if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK)
+		return res;
+	*error_r = om_pg_message(what, PQresultErrorMessage(res));
+	PQclear(res);
+	(void)s;
+	return NULL;
+}
+
+/* A statement of fixed text with parameters (params: text or NULL), its
+   answer within the deadline: a good result or NULL with *error_r. */
+static PGresult *om_pg_params(struct om_store_pgsql *s, const char *sql, int count,
+			      const char *const *params, const char *what,
+			      char **error_r)
+{
+	int sent = PQsendQueryParams(s->conn, sql, count, NULL, params, NULL, NULL, 0);
+
+	return om_pg_good(s, om_pg_answer(s, sent, what, om_pg_silence(s, 0), error_r),
+			  what, error_r);
 }
 
 /* ---- parameters and columns (as store-sqlite.c's typed lists) ---- */
@@ -1023,24 +1182,26 @@ static int om_pg_prepare(struct om_store_pgsql *s, enum om_pg_stmt id,
 			 const char *name, char **error_r)
 {
 	PGresult *res;
-	int ok, n;
+	int n;
 
 	if (s->prepared[id])
 		return 0;
-	res = PQprepare(s->conn, name, om_pg_text[id], 0, NULL);
-	ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok)
-		*error_r = om_pg_message("prepare", res != NULL ?
-					 PQresultErrorMessage(res) :
-					 PQerrorMessage(s->conn));
-	PQclear(res);
-	if (!ok)
+	res = om_pg_good(s, om_pg_answer(s, PQsendPrepare(s->conn, name, om_pg_text[id],
+							  0, NULL),
+					 "prepare", om_pg_silence(s, 0), error_r),
+			 "prepare", error_r);
+	if (res == NULL)
 		return -1;
-	res = PQdescribePrepared(s->conn, name);
-	n = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK ? PQnparams(res) : -1;
+	PQclear(res);
+	res = om_pg_good(s, om_pg_answer(s, PQsendDescribePrepared(s->conn, name),
+					 "describe", om_pg_silence(s, 0), error_r),
+			 "describe", error_r);
+	if (res == NULL)
+		return -1;
+	n = PQnparams(res);
 	PQclear(res);
 	if (n < 0 || n > OM_PG_MAX_PARAMS) {
-		*error_r = om_pg_message("describe", PQerrorMessage(s->conn));
+		*error_r = om_asprintf("store: describe: %d parameters", n);
 		return -1;
 	}
 	s->nparams[id] = (unsigned char)n;
@@ -1055,21 +1216,40 @@ static int om_pg_prepare(struct om_store_pgsql *s, enum om_pg_stmt id,
    a transaction was open on it: its work is gone, and the caller's
    transaction must fail as a whole (its rollback ends it).  The statement
    that met the loss is never sent again (a write may have committed). */
+static int om_pg_connect(struct om_store_pgsql *s, char **error_r);
+
 static int om_pg_reconnect(struct om_store_pgsql *s, char **error_r)
 {
-	if (PQstatus(s->conn) == CONNECTION_OK)
+	long long now;
+
+	if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
 		return 0;
 	if (s->in_transaction) {
 		*error_r = om_strdup("store: the connection to postgresql was lost "
 				     "in a transaction");
 		return -1;
 	}
-	PQreset(s->conn);
-	if (PQstatus(s->conn) != CONNECTION_OK) {
-		*error_r = om_pg_message("postgresql", PQerrorMessage(s->conn));
+	/* after a failed attempt, calls fail at once for a pause (doubling
+	   while attempts keep failing): a daemon calling often does not
+	   spend connect_timeout in each call while the server is away */
+	now = om_pg_now_ms();
+	if (s->retry_pause > 0 && now < s->retry_at) {
+		*error_r = om_asprintf("store: postgresql unreachable, next attempt "
+				       "in %lld s: %s", (s->retry_at - now + 999) / 1000,
+				       s->retry_error != NULL ? s->retry_error : "");
 		return -1;
 	}
-	memset(s->prepared, 0, sizeof(s->prepared));
+	om_pg_drop(s);
+	if (om_pg_connect(s, error_r) < 0) {
+		s->retry_pause = s->retry_pause == 0 ? OM_PG_RETRY_FIRST :
+			s->retry_pause * 2 > OM_PG_RETRY_MAX ? OM_PG_RETRY_MAX :
+			s->retry_pause * 2;
+		s->retry_at = om_pg_now_ms() + (long long)s->retry_pause * 1000;
+		free(s->retry_error);
+		s->retry_error = om_strdup(*error_r);
+		return -1;
+	}
+	s->retry_pause = 0;
 	/* whatever was notified while away is unknown: the counter moves */
 	s->notified++;
 	return om_pg_lock_timeout(s, s->busy_timeout_ms, error_r) < 0 ? -1 :
@@ -1128,7 +1308,6 @@ static PGresult *om_pg_run(struct om_store_pgsql *s, enum om_pg_stmt id,
 {
 	char numbers[OM_PG_MAX_PARAMS][24], name[16];
 	const char *values[OM_PG_MAX_PARAMS];
-	ExecStatusType status;
 	PGresult *res;
 	size_t i;
 
@@ -1147,14 +1326,13 @@ static PGresult *om_pg_run(struct om_store_pgsql *s, enum om_pg_stmt id,
 			values[i] = args[i].text;
 		}
 	}
-	res = PQexecPrepared(s->conn, name, s->nparams[id], values, NULL, NULL, 0);
-	status = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-	if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-		*error_r = om_pg_message(what, res != NULL ? PQresultErrorMessage(res) :
-					 PQerrorMessage(s->conn));
-		PQclear(res);
+	res = om_pg_good(s, om_pg_answer(s, PQsendQueryPrepared(s->conn, name,
+								 s->nparams[id], values,
+								 NULL, NULL, 0),
+					 what, om_pg_silence(s, id == OM_PG_WRITE_LOCK),
+					 error_r), what, error_r);
+	if (res == NULL)
 		return NULL;
-	}
 	if (om_pg_notify(s, id, s->nparams[id] > 0 && count > 0 ? values[0] : NULL,
 			 error_r) < 0) {
 		PQclear(res);
@@ -1285,21 +1463,18 @@ static int om_pg_lookup(PGresult *res, char **value_r)
 
 /* ---- open, the schema, transactions ---- */
 
-/* Runs one statement of fixed text with no parameters (the schema). */
+/* Runs one statement of fixed text with no parameters (the schema, its
+   migrations: omamorictl init, whose index builds on a big table may
+   rightly take minutes without a byte sent, so this one waits with no
+   deadline; init is run by hand, and interrupted by hand). */
 static int om_pg_exec_text(struct om_store_pgsql *s, const char *sql,
 			   const char *what, char **error_r)
 {
-	PGresult *res = PQexec(s->conn, sql);
-	ExecStatusType status = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	PGresult *res = om_pg_good(s, om_pg_answer(s, PQsendQuery(s->conn, sql), what, 0,
+						   error_r), what, error_r);
 
-	if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-		*error_r = om_pg_message(what, res != NULL ? PQresultErrorMessage(res) :
-					 PQerrorMessage(s->conn));
-		PQclear(res);
-		return -1;
-	}
 	PQclear(res);
-	return 0;
+	return res != NULL ? 0 : -1;
 }
 
 static int om_pg_exec(struct om_store_pgsql *s, enum om_pg_stmt id, char **error_r)
@@ -1314,19 +1489,18 @@ static int om_pg_exec(struct om_store_pgsql *s, enum om_pg_stmt id, char **error
 static int om_pg_version(struct om_store_pgsql *s, int *version_r, char **error_r)
 {
 	const char *params[1] = { "schema_version" };
-	PGresult *res = PQexecParams(s->conn, "SELECT to_regclass($1) IS NOT NULL",
-				     1, NULL, params, NULL, NULL, 0);
+	PGresult *res;
 	int exists;
 	long long version;
 
 	*version_r = 0;
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		*error_r = om_pg_message("schema", res != NULL ? PQresultErrorMessage(res) :
-					 PQerrorMessage(s->conn));
-		PQclear(res);
+	if (om_pg_reconnect(s, error_r) < 0)
 		return -1;
-	}
-	exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	res = om_pg_params(s, "SELECT to_regclass($1) IS NOT NULL", 1, params, "schema",
+			   error_r);
+	if (res == NULL)
+		return -1;
+	exists = PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	if (!exists)
 		return 0;
@@ -1346,7 +1520,6 @@ static int om_pg_make_secrets(struct om_store_pgsql *s, char **error_r)
 	const char *params[2] = { hex, version };
 	PGresult *res;
 	size_t i;
-	int ok;
 
 	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
 		*error_r = om_asprintf("store: no random bytes for the site's keys");
@@ -1355,18 +1528,12 @@ static int om_pg_make_secrets(struct om_store_pgsql *s, char **error_r)
 	for (i = 0; i < sizeof(key); i++)
 		(void)snprintf(hex + 2 * i, 3, "%02x", key[i]);
 	(void)snprintf(version, sizeof(version), "%d", OM_PG_SCHEMA_VERSION);
-	res = PQexecParams(s->conn,
-			   "WITH k AS (INSERT INTO secrets(name, value) "
+	res = om_pg_params(s, "WITH k AS (INSERT INTO secrets(name, value) "
 			   "VALUES ('report-key', decode($1, 'hex'))) "
 			   "INSERT INTO schema_version(id, version) VALUES (1, $2::integer)",
-			   2, NULL, params, NULL, NULL, 0);
-	ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
-	if (!ok)
-		*error_r = om_pg_message("make keys", res != NULL ?
-					 PQresultErrorMessage(res) :
-					 PQerrorMessage(s->conn));
+			   2, params, "make keys", error_r);
 	PQclear(res);
-	return ok ? 0 : -1;
+	return res != NULL ? 0 : -1;
 }
 
 /* Migrations from the versions this backend was made at before (each
@@ -1470,6 +1637,8 @@ static void om_pgsql_close(struct om_store *store)
 	struct om_store_pgsql *s = om_pg(store);
 
 	PQfinish(s->conn);
+	free(s->conninfo);
+	free(s->retry_error);
 	free(s);
 }
 
@@ -1481,17 +1650,13 @@ static int om_pg_lock_timeout(struct om_store_pgsql *s, long busy_timeout_ms,
 	char value[32];
 	const char *params[1] = { value };
 	PGresult *res;
-	int ok;
 
 	(void)snprintf(value, sizeof(value), "%ld", busy_timeout_ms > 0 ?
 		       busy_timeout_ms : 0);
-	res = PQexecParams(s->conn, "SELECT set_config('lock_timeout', $1, false)",
-			   1, NULL, params, NULL, NULL, 0);
-	ok = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK;
-	if (!ok)
-		*error_r = om_pg_message("lock timeout", PQerrorMessage(s->conn));
+	res = om_pg_params(s, "SELECT set_config('lock_timeout', $1, false)", 1, params,
+			   "lock timeout", error_r);
 	PQclear(res);
-	return ok ? 0 : -1;
+	return res != NULL ? 0 : -1;
 }
 
 /* This connection hears of every change from now on (om_pgsql_data_version),
@@ -1504,26 +1669,130 @@ static int om_pg_listen(struct om_store_pgsql *s, char **error_r)
 	return om_pg_exec(s, OM_PG_LISTEN, error_r);
 }
 
-static int om_pgsql_open(const char *conninfo, int flags, long busy_timeout_ms,
-			 struct om_store **store_r, char **error_r)
+/* Connects to s->conninfo, non-blocking (om_pg_answer waits). */
+static int om_pg_connect(struct om_store_pgsql *s, char **error_r)
 {
-	/* a connection attempt (and PQreset's, which keeps these options)
-	   gives up after OM_PG_CONNECT_TIMEOUT seconds unless conninfo says
-	   otherwise: a daemon's loop must not wait out TCP's own timeout
-	   for a database host that drops packets */
-	static const char *const keys[] = { "connect_timeout", "dbname", NULL };
-	const char *values[] = { OM_PG_CONNECT_TIMEOUT, conninfo, NULL };
-	struct om_store_pgsql *s = om_calloc(1, sizeof(*s));
+	/* a connection attempt gives up after OM_PG_CONNECT_TIMEOUT seconds,
+	   and TCP notices a vanished host (OM_PG_KEEPALIVES_*, tcp_user_timeout:
+	   libpq 12 on), unless conninfo says otherwise: a daemon's loop must not
+	   wait out TCP's own timeouts for a database host that drops packets */
+	static const char *const keys[] = {
+		"connect_timeout", "keepalives", "keepalives_idle",
+		"keepalives_interval", "keepalives_count", "tcp_user_timeout",
+		"dbname", NULL
+	};
+	const char *values[] = {
+		OM_PG_CONNECT_TIMEOUT, "1", OM_PG_KEEPALIVES_IDLE,
+		OM_PG_KEEPALIVES_INTERVAL, OM_PG_KEEPALIVES_COUNT, OM_PG_TCP_USER_TIMEOUT,
+		s->conninfo, NULL
+	};
 
 	/* expand_dbname: conninfo's own keywords override the earlier ones */
 	s->conn = PQconnectdbParams(keys, values, 1);
 	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
 		*error_r = om_pg_message("postgresql", s->conn != NULL ?
 					 PQerrorMessage(s->conn) : "out of memory");
-		om_pgsql_close(&s->store);
+		om_pg_drop(s);
 		return -1;
 	}
 	(void)PQsetNoticeProcessor(s->conn, om_pg_quiet, NULL);
+	if (PQsetnonblocking(s->conn, 1) < 0) {
+		*error_r = om_pg_message("postgresql", PQerrorMessage(s->conn));
+		om_pg_drop(s);
+		return -1;
+	}
+	return 0;
+}
+
+/* The end of a conninfo value starting at p (quoted: '...' with \
+   escapes; else up to a space). */
+static const char *om_pg_value_end(const char *p)
+{
+	if (*p == '\'') {
+		for (p++; *p != '\0' && *p != '\''; p++) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+		}
+		return *p == '\'' ? p + 1 : p;
+	}
+	for (; *p != '\0' && *p != ' ' && *p != '\t' && *p != '\n'; p++) {
+		if (*p == '\\' && p[1] != '\0')
+			p++;
+	}
+	return p;
+}
+
+/* Takes omamori's own keyword answer_timeout=SECONDS (OM_PG_ANSWER_TIMEOUT)
+   out of conninfo's key=value form into s (libpq refuses keywords it does
+   not know); the rest is libpq's, as given.  A URI conninfo is libpq's
+   whole.  0 or -1. */
+static int om_pg_own_options(struct om_store_pgsql *s, const char *conninfo,
+			     char **error_r)
+{
+	static const char key[] = "answer_timeout";
+	const char *p = conninfo, *start, *value, *end;
+	struct om_buf rest;
+	char *stop;
+	long n;
+
+	s->answer_timeout = OM_PG_ANSWER_TIMEOUT;
+	if (strncmp(conninfo, "postgresql://", 13) == 0 ||
+	    strncmp(conninfo, "postgres://", 11) == 0) {
+		s->conninfo = om_strdup(conninfo);
+		return 0;
+	}
+	om_buf_init(&rest);
+	for (;;) {
+		p += strspn(p, " \t\n");
+		if (*p == '\0')
+			break;
+		start = p;
+		p += strcspn(p, "= \t\n");
+		value = p + strspn(p, " \t\n");
+		if (*value != '=') {
+			/* not key=value: libpq says what is wrong */
+			om_buf_append_str(&rest, start);
+			break;
+		}
+		value++;
+		value += strspn(value, " \t\n");
+		end = om_pg_value_end(value);
+		if ((size_t)(p - start) == sizeof(key) - 1 &&
+		    strncmp(start, key, sizeof(key) - 1) == 0) {
+			errno = 0;
+			n = strtol(value, &stop, 10);
+			if (stop == value || stop != end || errno != 0 || n < 1 ||
+			    n > OM_PG_ANSWER_TIMEOUT_MAX) {
+				*error_r = om_asprintf("store: postgresql: %s must be 1 to "
+						       "%d seconds", key,
+						       OM_PG_ANSWER_TIMEOUT_MAX);
+				om_buf_free(&rest);
+				return -1;
+			}
+			s->answer_timeout = (int)n;
+		} else {
+			if (rest.len > 0)
+				om_buf_append(&rest, " ", 1);
+			om_buf_append(&rest, start, (size_t)(end - start));
+		}
+		p = end;
+	}
+	om_buf_append(&rest, "", 1);
+	s->conninfo = om_strdup(rest.data);
+	om_buf_free(&rest);
+	return 0;
+}
+
+static int om_pgsql_open(const char *conninfo, int flags, long busy_timeout_ms,
+			 struct om_store **store_r, char **error_r)
+{
+	struct om_store_pgsql *s = om_calloc(1, sizeof(*s));
+
+	if (om_pg_own_options(s, conninfo, error_r) < 0 ||
+	    om_pg_connect(s, error_r) < 0) {
+		om_pgsql_close(&s->store);
+		return -1;
+	}
 	s->busy_timeout_ms = busy_timeout_ms;
 	if (om_pg_lock_timeout(s, busy_timeout_ms, error_r) < 0 ||
 	    ((flags & OM_STORE_CREATE) != 0 ? om_pg_create(s, error_r) :
