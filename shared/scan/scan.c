@@ -518,6 +518,8 @@ static void om_scan_geo_rule(struct om_scan_run *run, struct om_spam_report *rep
 }
 
 #define OM_SCAN_CORRESPONDENTS_MAX 200	/* the most recent, for lookalikes */
+/* seconds a scan waits for them from a database that does not answer */
+#define OM_SCAN_CORRESPONDENTS_WAIT 2
 
 struct om_scan_addresses {
 	char **list;
@@ -539,14 +541,21 @@ static void om_scan_correspondents(const struct om_scan_run *run,
 				   struct om_scan_addresses *a)
 {
 	char *error = NULL;
+	int before, ret;
 
 	memset(a, 0, sizeof(*a));
 	if (run->set->store == NULL || run->req->mailbox == NULL ||
 	    *run->req->mailbox == '\0')
 		return;
-	if (om_store_correspondents_list(run->set->store, run->req->mailbox,
-					 OM_SCAN_CORRESPONDENTS_MAX, om_scan_address_cb, a,
-					 &error) < 0) {
+	/* a scan does without them rather than wait for a database that
+	   hangs (the delivery waits on the scan) */
+	before = om_store_answer_timeout(run->set->store, OM_SCAN_CORRESPONDENTS_WAIT);
+	ret = om_store_correspondents_list(run->set->store, run->req->mailbox,
+					   OM_SCAN_CORRESPONDENTS_MAX, om_scan_address_cb, a,
+					   &error);
+	if (before > 0)
+		(void)om_store_answer_timeout(run->set->store, before);
+	if (ret < 0) {
 		om_log_warn("correspondents of %s: %s", run->req->mailbox, error);
 		free(error);
 	}

@@ -1042,6 +1042,20 @@ static void om_pg_drop(struct om_store_pgsql *s)
 	memset(s->prepared, 0, sizeof(s->prepared));
 }
 
+/* No new connection for a while (doubling while attempts keep failing):
+   after a failed attempt, or a server that stopped answering (a new
+   connection to a hung server would wait out connect_timeout in the next
+   call at once). */
+static void om_pg_pause(struct om_store_pgsql *s, const char *why)
+{
+	s->retry_pause = s->retry_pause == 0 ? OM_PG_RETRY_FIRST :
+		s->retry_pause * 2 > OM_PG_RETRY_MAX ? OM_PG_RETRY_MAX :
+		s->retry_pause * 2;
+	s->retry_at = om_pg_now_ms() + (long long)s->retry_pause * 1000;
+	free(s->retry_error);
+	s->retry_error = om_strdup(why);
+}
+
 /* The answer to what was just sent (sent: the PQsend* call's return): the
    last result (an error result kept over later ones), read without
    blocking; the wait gives up after silence_ms (om_pg_silence; 0: never)
@@ -1081,6 +1095,7 @@ static PGresult *om_pg_answer(struct om_store_pgsql *s, int sent, const char *wh
 			*error_r = om_asprintf("store: postgresql did not answer in %lld s "
 					       "(%s); the connection is given up",
 					       silence_ms / 1000, what);
+			om_pg_pause(s, *error_r);
 			return NULL;
 		}
 		pfd.fd = PQsocket(s->conn);
@@ -1241,12 +1256,7 @@ static int om_pg_reconnect(struct om_store_pgsql *s, char **error_r)
 	}
 	om_pg_drop(s);
 	if (om_pg_connect(s, error_r) < 0) {
-		s->retry_pause = s->retry_pause == 0 ? OM_PG_RETRY_FIRST :
-			s->retry_pause * 2 > OM_PG_RETRY_MAX ? OM_PG_RETRY_MAX :
-			s->retry_pause * 2;
-		s->retry_at = om_pg_now_ms() + (long long)s->retry_pause * 1000;
-		free(s->retry_error);
-		s->retry_error = om_strdup(*error_r);
+		om_pg_pause(s, *error_r);
 		return -1;
 	}
 	s->retry_pause = 0;
@@ -1681,12 +1691,18 @@ static int om_pg_connect(struct om_store_pgsql *s, char **error_r)
 		"keepalives_interval", "keepalives_count", "tcp_user_timeout",
 		"dbname", NULL
 	};
+	char connect_timeout[16];
 	const char *values[] = {
-		OM_PG_CONNECT_TIMEOUT, "1", OM_PG_KEEPALIVES_IDLE,
+		connect_timeout, "1", OM_PG_KEEPALIVES_IDLE,
 		OM_PG_KEEPALIVES_INTERVAL, OM_PG_KEEPALIVES_COUNT, OM_PG_TCP_USER_TIMEOUT,
 		s->conninfo, NULL
 	};
 
+	/* an attempt made under a shorter answer deadline (a read the caller
+	   can do without: om_store_answer_timeout) waits no longer either */
+	(void)snprintf(connect_timeout, sizeof(connect_timeout), "%d",
+		       s->answer_timeout < atoi(OM_PG_CONNECT_TIMEOUT) ?
+		       s->answer_timeout : atoi(OM_PG_CONNECT_TIMEOUT));
 	/* expand_dbname: conninfo's own keywords override the earlier ones */
 	s->conn = PQconnectdbParams(keys, values, 1);
 	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
@@ -2391,6 +2407,16 @@ static long long om_pgsql_data_version(struct om_store *store)
 	if (!s->in_transaction && om_pg_recheck(s) < 0)
 		return -1;
 	return s->notified;
+}
+
+static int om_pgsql_answer_timeout(struct om_store *store, int seconds)
+{
+	struct om_store_pgsql *s = om_pg(store);
+	int before = s->answer_timeout;
+
+	if (seconds > 0 && seconds <= OM_PG_ANSWER_TIMEOUT_MAX)
+		s->answer_timeout = seconds;
+	return before;
 }
 
 static int om_pgsql_change_fd(struct om_store *store)
@@ -3914,6 +3940,7 @@ const struct om_store_backend om_store_backend_pgsql = {
 	.changes = om_pgsql_changes,
 	.data_version = om_pgsql_data_version,
 	.change_fd = om_pgsql_change_fd,
+	.answer_timeout = om_pgsql_answer_timeout,
 	.secret = om_pgsql_secret,
 	.quarantine_add = om_pgsql_quarantine_add,
 	.quarantine_get = om_pgsql_quarantine_get,

@@ -141,6 +141,10 @@ struct om_store_backend {
 	/* the descriptor a change notification arrives on, or -1 (NULL: the
 	   backend has none) */
 	int (*change_fd)(struct om_store *store);
+	/* the silence a statement's answer may keep from now on (seconds),
+	   returning the one before (NULL: the backend waits as long as its
+	   reads take; om_store_answer_timeout) */
+	int (*answer_timeout)(struct om_store *store, int seconds);
 
 	int (*secret)(struct om_store *store, const char *name,
 		      unsigned char *value, size_t len, char **error_r);

@@ -500,6 +500,12 @@ int om_store_change_fd(struct om_store *store)
 	return store->backend->change_fd != NULL ? store->backend->change_fd(store) : -1;
 }
 
+int om_store_answer_timeout(struct om_store *store, int seconds)
+{
+	return store->backend->answer_timeout != NULL ?
+		store->backend->answer_timeout(store, seconds) : 0;
+}
+
 int om_store_secret(struct om_store *store, const char *name,
 		    unsigned char *value, size_t len, char **error_r)
 {

@@ -193,6 +193,12 @@ long long om_store_change_counter(struct om_store *store);
    change after any call that reconnects: ask again after each counter
    read.  Never read it directly. */
 int om_store_change_fd(struct om_store *store);
+/* How long a statement's answer may keep silent from now on (seconds; a
+   server database that hangs: doc/store.md), returning the limit before
+   (0: this backend has none, and seconds changes nothing).  For a read
+   the caller can do without (a scan's correspondents), set short around
+   it and put back after: a hung server then costs that much. */
+int om_store_answer_timeout(struct om_store *store, int seconds);
 
 /* One read transaction around several reads: one consistent view, and
    one lock of the database file instead of one per statement (a caller
