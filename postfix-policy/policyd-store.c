@@ -281,16 +281,7 @@ int policyd_store_stop(struct policyd_store **stp, long timeout_ms)
 
 	if (st == NULL)
 		return 0;
-	if (clock_gettime(CLOCK_REALTIME, &until) < 0) {
-		until.tv_sec = time(NULL);
-		until.tv_nsec = 0;
-	}
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	om_deadline_after_ms(&until, timeout_ms);
 	pthread_mutex_lock(&st->lock);
 	st->stop = 1;
 	pthread_mutex_unlock(&st->lock);

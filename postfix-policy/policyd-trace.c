@@ -455,21 +455,6 @@ static void policyd_trace_write(struct policyd_trace *trace, struct om_store *st
 			    "writable; bound %d)", dropped, OM_EVENTS_BOUND);
 }
 
-/* The deadline OM_EVENTS_FLUSH_MS from now, for pthread_cond_timedwait. */
-static void policyd_trace_deadline(struct timespec *ts)
-{
-	if (clock_gettime(CLOCK_REALTIME, ts) < 0) {
-		ts->tv_sec = time(NULL);
-		ts->tv_nsec = 0;
-	}
-	ts->tv_sec += OM_EVENTS_FLUSH_MS / 1000;
-	ts->tv_nsec += (long)(OM_EVENTS_FLUSH_MS % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static void *policyd_trace_writer_main(void *arg)
 {
 	struct policyd_trace *trace = arg;
@@ -480,7 +465,7 @@ static void *policyd_trace_writer_main(void *arg)
 	pthread_mutex_lock(&w->lock);
 	while (!stop) {
 		if (!w->kicked && !w->stop) {
-			policyd_trace_deadline(&until);
+			om_deadline_after_ms(&until, OM_EVENTS_FLUSH_MS);
 			(void)pthread_cond_timedwait(&w->cond, &w->lock, &until);
 		}
 		stop = w->stop;

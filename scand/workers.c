@@ -98,14 +98,7 @@ static int scand_queue_pop(struct scand_queue *q, long idle_ms)
 	struct timespec until;
 	int fd = -1;
 
-	if (clock_gettime(CLOCK_REALTIME, &until) < 0)
-		until.tv_sec = 0;
-	until.tv_sec += idle_ms / 1000;
-	until.tv_nsec += (idle_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	om_deadline_after_ms(&until, idle_ms);
 	pthread_mutex_lock(&q->lock);
 	while (q->count == 0 && !q->closing) {
 		if (pthread_cond_timedwait(&q->cond, &q->lock, &until) == ETIMEDOUT &&

@@ -133,16 +133,6 @@ static void web_clicks_write(struct web_clicks *c, struct web_click *items, size
 	free(rows);
 }
 
-static void web_clicks_deadline(struct timespec *ts)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_nsec += (long)WEB_CLICKS_DELAY_MS * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 static void *web_clicks_run(void *arg)
 {
 	struct web_clicks *c = arg;
@@ -157,7 +147,7 @@ static void *web_clicks_run(void *arg)
 			pthread_cond_wait(&c->cond, &c->lock);
 		/* the first click waits WEB_CLICKS_DELAY_MS for others, unless
 		   a batch is full or the server stops */
-		web_clicks_deadline(&until);
+		om_deadline_after_ms(&until, WEB_CLICKS_DELAY_MS);
 		while (c->count < WEB_CLICKS_BATCH && !c->stopping &&
 		       pthread_cond_timedwait(&c->cond, &c->lock, &until) != ETIMEDOUT)
 			;

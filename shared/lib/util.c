@@ -556,6 +556,20 @@ uint64_t om_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+void om_deadline_after_ms(struct timespec *ts, long ms)
+{
+	if (clock_gettime(CLOCK_REALTIME, ts) < 0) {
+		ts->tv_sec = time(NULL);
+		ts->tv_nsec = 0;
+	}
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
 int om_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;

@@ -104,4 +104,9 @@ int om_read_file(const char *path, size_t max_size, char **data_r,
 /* Monotonic clock in milliseconds. */
 uint64_t om_now_ms(void);
 
+struct timespec;
+/* The wall-clock time ms milliseconds from now in *ts, the deadline
+   pthread_cond_timedwait takes (its default clock). */
+void om_deadline_after_ms(struct timespec *ts, long ms);
+
 #endif
