@@ -10,7 +10,9 @@ reached, and mail sent meanwhile is never lost: delivered at once or
 deferred by the delivery (LMTP 4xx) and delivered when the database is
 back, each message once.  A delivery process that had read alice's
 subscriptions before goes on with them: scand scans with its snapshot
-(an EICAR attachment is removed while the database is away), and spam
+(an EICAR attachment is removed while the database is away); a new
+delivery process started meanwhile (the old one ended) asks scand for
+alice's subscriptions and delivers as promptly; and spam
 that would go to Quarantine is deferred until the store can record it
 (digests and omamori-web list Quarantine from the store), and so is mail
 whose Sieve script asks omamori_listed (the list cannot be read; it is
