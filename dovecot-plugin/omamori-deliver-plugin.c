@@ -122,6 +122,8 @@ struct omamori_deliver_module {
 	deliver_mail_func_t *next_deliver_mail;
 	struct omamori_scan_cache cache;
 	struct omamori_facts_cache facts;
+	/* a mailbox's checks came from scand once (logged once a process) */
+	bool checks_from_scand_logged;
 };
 
 static struct omamori_deliver_module omamori_deliver;
@@ -219,7 +221,8 @@ static void omamori_facts_check(struct omamori_facts_cache *fc,
 				struct om_store *store, struct event *event)
 {
 	unsigned int generation = omamori_context_generation();
-	long long counter = om_store_change_counter(store), revision;
+	long long counter = store != NULL ? om_store_change_counter(store) : -1;
+	long long revision;
 	char *error = NULL;
 
 	if (fc->valid && fc->generation == generation && counter >= 0 &&
@@ -227,10 +230,21 @@ static void omamori_facts_check(struct omamori_facts_cache *fc,
 		fc->unreachable = FALSE;
 		return;
 	}
-	if (om_store_revision(store, "config", &revision, &error) < 0) {
-		if (!fc->valid || fc->generation != generation)
+	/* store NULL: it could not even be opened (a process started while
+	   PostgreSQL is away) */
+	if (store == NULL)
+		error = om_strdup("the store cannot be opened");
+	if (store == NULL ||
+	    om_store_revision(store, "config", &revision, &error) < 0) {
+		if (!fc->valid || fc->generation != generation) {
+			/* nothing read from the store yet: the answers scand
+			   gives meanwhile are kept here, with no revision (-1),
+			   and forgotten when the store answers again */
 			omamori_facts_clear(fc);
-		else if (!fc->unreachable)
+			fc->generation = generation;
+			fc->revision = -1;
+			fc->valid = TRUE;
+		} else if (!fc->unreachable)
 			e_warning(event, "omamori: the store cannot be read (%s): "
 				  "using the subscriptions read before",
 				  str_sanitize(error, 300));
@@ -241,6 +255,7 @@ static void omamori_facts_check(struct omamori_facts_cache *fc,
 	}
 	fc->unreachable = FALSE;
 	if (!fc->valid || fc->generation != generation || counter < 0 ||
+	    fc->revision < 0 ||
 	    (revision != fc->revision && omamori_facts_forget_changed(fc, store) < 0))
 		omamori_facts_clear(fc);
 	fc->generation = generation;
@@ -432,8 +447,9 @@ static void omamori_send_admin_copy(struct mail_deliver_context *ctx,
 static bool omamori_links_per_mailbox_read(struct omamori_delivery *d)
 {
 	char *error = NULL;
-	char *value = om_settings_domain_value(d->store, d->mailbox, "url-rewrite",
-					       "off", &error);
+	char *value = d->store == NULL ? NULL :
+		om_settings_domain_value(d->store, d->mailbox, "url-rewrite",
+					 "off", &error);
 	bool per = value == NULL || strcmp(value, "off") != 0;
 	enum om_sub_state state = OM_SUB_OFF;
 	const char *source;
@@ -441,7 +457,7 @@ static bool omamori_links_per_mailbox_read(struct omamori_delivery *d)
 
 	free(value);
 	om_free(&error);
-	if (per)
+	if (per || d->store == NULL)
 		return TRUE;
 	/* an isolated attachment's page is the recipient's own (its link
 	   names the mailbox): the domain's attachment analysis makes the
@@ -782,8 +798,9 @@ static int omamori_over_size(struct omamori_delivery *d)
 			  d->config->scan_max_size);
 		return 0;
 	}
-	lang = om_settings_domain_value(d->store, d->mailbox, "language",
-					d->config->default_language, &serror);
+	lang = d->store == NULL ? (serror = om_strdup("the store cannot be opened"), NULL) :
+		om_settings_domain_value(d->store, d->mailbox, "language",
+					 d->config->default_language, &serror);
 	if (lang == NULL || omamori_read_header(ctx->src_mail, 64 * 1024,
 						header, &error) < 0) {
 		error = lang == NULL ? t_strdup(serror) : error;
@@ -848,7 +865,10 @@ static bool omamori_own_report(struct omamori_delivery *d)
 				  OM_REPORT_HEADER);
 	if (seal == NULL)
 		return FALSE;
-	if (om_store_secret(d->store, OM_REPORT_KEY_NAME, key, sizeof(key),
+	if (d->store == NULL)
+		error = om_strdup("the report key cannot be read: the store cannot be opened");
+	if (d->store == NULL ||
+	    om_store_secret(d->store, OM_REPORT_KEY_NAME, key, sizeof(key),
 			    &error) < 0) {
 		e_warning(d->ctx->event, "omamori: %s", error);
 		free(error);
@@ -1207,7 +1227,10 @@ static int omamori_deliver_quarantine(struct omamori_delivery *d,
 	   the save, and a failure then is logged only (a retry would save it
 	   twice): a store that cannot be read now (PostgreSQL away) defers
 	   the delivery instead, so the retry saves and records it */
-	if (om_store_revision(d->store, "config", &revision, &error) < 0) {
+	if (d->store == NULL)
+		error = om_strdup("the store cannot be opened");
+	if (d->store == NULL ||
+	    om_store_revision(d->store, "config", &revision, &error) < 0) {
 		ret = omamori_tempfail(d->ctx, t_strdup_printf(
 			"Quarantine's record cannot be written: %s", error));
 		free(error);
@@ -1221,9 +1244,39 @@ static int omamori_deliver_quarantine(struct omamori_delivery *d,
 	return omamori_save_quarantine(d, ouser, storage_r);
 }
 
+/* The store cannot be read (*error_r, NULL when the facts cache found it
+   away) and mailbox is not in the cache: scand's snapshot of the
+   settings answers (issue 21), else the delivery waits for the store.
+   0, or -1 with *error_r (allocated). */
+static int omamori_checks_from_scand(struct mail_deliver_context *ctx,
+				     const struct om_config *config,
+				     const char *mailbox, int *checks_r,
+				     char **error_r)
+{
+	const char *error;
+
+	if (omamori_scand_client_subscribed(config, mailbox, checks_r, &error) < 0) {
+		if (*error_r == NULL)
+			*error_r = om_strdup("the store cannot be read");
+		e_warning(ctx->event, "omamori: the store cannot be read and scand "
+			  "did not answer the subscriptions of %s: %s",
+			  str_sanitize(mailbox, 200), str_sanitize(error, 300));
+		return -1;
+	}
+	if (!omamori_deliver.checks_from_scand_logged) {
+		e_warning(ctx->event, "omamori: the store cannot be read: the "
+			  "subscriptions of %s from scand",
+			  str_sanitize(mailbox, 200));
+		omamori_deliver.checks_from_scand_logged = TRUE;
+	}
+	om_free(error_r);
+	return 0;
+}
+
 /* The checks the mailbox's subscriptions ask for (0: none), from the
    cache or the store.  0 or -1 (nothing kept). */
 static int omamori_checks(struct mail_deliver_context *ctx,
+			  const struct om_config *config,
 			  struct om_store *store, const char *mailbox,
 			  int *checks_r, char **error_r)
 {
@@ -1238,14 +1291,17 @@ static int omamori_checks(struct mail_deliver_context *ctx,
 		*checks_r = f->checks;
 		return 0;
 	}
-	if (om_settings_subscription(store, mailbox, OM_FEATURE_INBOUND_VIRUS,
-				     &virus, &source, error_r) < 0 ||
+	if (!fc->unreachable && store != NULL &&
+	    om_settings_subscription(store, mailbox, OM_FEATURE_INBOUND_VIRUS,
+				     &virus, &source, error_r) == 0 &&
 	    om_settings_subscription(store, mailbox, OM_FEATURE_SPAM,
-				     &spam, &source, error_r) < 0)
+				     &spam, &source, error_r) == 0) {
+		/* off or paused: that check does not run */
+		*checks_r = (virus == OM_SUB_ON ? OM_CHECK_VIRUS : 0) |
+			(spam == OM_SUB_ON ? OM_CHECK_SPAM : 0);
+	} else if (omamori_checks_from_scand(ctx, config, mailbox, checks_r,
+					     error_r) < 0)
 		return -1;
-	/* off or paused: that check does not run */
-	*checks_r = (virus == OM_SUB_ON ? OM_CHECK_VIRUS : 0) |
-		(spam == OM_SUB_ON ? OM_CHECK_SPAM : 0);
 	omamori_facts_add(fc, mailbox, *checks_r);
 	return 0;
 }
@@ -1277,9 +1333,19 @@ static int omamori_deliver_mail(struct mail_deliver_context *ctx,
 	i_zero(&d);
 	d.ctx = ctx;
 	d.mailbox = ctx->rcpt_user->username;
-	if (omamori_context_get(ouser, &d.config, &d.store, &error) < 0)
-		return omamori_tempfail(ctx, error);
-	if (omamori_checks(ctx, d.store, d.mailbox, &d.checks, &serror) < 0) {
+	if (omamori_context_get(ouser, &d.config, &d.store, &error) < 0) {
+		/* the store cannot be opened (a process started while
+		   PostgreSQL is away, issue 21): with the configuration alone,
+		   omamori_checks asks scand, and whatever needs the store
+		   defers the delivery (d.store NULL) */
+		const char *cerror;
+
+		if (omamori_context_get(ouser, &d.config, NULL, &cerror) < 0)
+			return omamori_tempfail(ctx, error);
+		d.store = NULL;
+	}
+	if (omamori_checks(ctx, d.config, d.store, d.mailbox, &d.checks,
+			   &serror) < 0) {
 		ret = omamori_tempfail(ctx, t_strdup(serror));
 		free(serror);
 		return ret;

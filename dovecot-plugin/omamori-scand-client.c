@@ -68,6 +68,22 @@ int omamori_scand_client_scan(const struct om_config *config,
 	return ret;
 }
 
+int omamori_scand_client_subscribed(const struct om_config *config,
+				    const char *mailbox, int *checks_r,
+				    const char **error_r)
+{
+	char *error = NULL;
+	int ret;
+
+	ret = om_scand_checks(config->scand_socket, (int)config->scan_timeout_ms,
+			      mailbox, checks_r, &error);
+	if (ret < 0) {
+		*error_r = t_strdup(error);
+		free(error);
+	}
+	return ret;
+}
+
 int omamori_scand_client_scan_mail(const struct om_config *config,
 				   const struct omamori_scand_ask *ask,
 				   struct mail *mail, struct om_scan_result *res_r,

@@ -42,6 +42,14 @@ int omamori_scand_client_scan_mail(const struct om_config *config,
 				   struct mail *mail, struct om_scan_result *res_r,
 				   const char **error_r);
 
+/* Asks scand which checks mailbox's subscriptions ask for, as its own
+   snapshot of the settings resolves them (the store cannot be read).  0
+   with *checks_r (OM_CHECK_* bits, 0 for none), or an om_scand_failure
+   with *error_r (data stack). */
+int omamori_scand_client_subscribed(const struct om_config *config,
+				    const char *mailbox, int *checks_r,
+				    const char **error_r);
+
 /* Reads mail (up to scan_max_size) and asks scand to learn it as spam or
    ham for ask->mailbox.  1 learned, 0 over scan_max_size (not sent), -1
    with *error_r (data stack). */

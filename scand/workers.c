@@ -467,6 +467,44 @@ static void scand_handle_unlock(struct scand_worker *w,
 	free(mailbox);
 }
 
+/* The checks mailbox's inbound-virus and spam subscriptions ask for (the
+   delivery plugin while the store cannot be read, issue 21), resolved as
+   the plugin does, from the worker's snapshot as it is: never the store
+   (it is away when this is asked).  No snapshot: an ERROR frame. */
+static void scand_handle_checks(struct scand_worker *w, const char *mailbox,
+				struct om_buf *out)
+{
+	const struct om_settings_source *src;
+	enum om_sub_state virus, spam;
+	const char *source;
+	char *error = NULL, *clean = om_sanitize(mailbox, 128);
+
+	if (w->snap == NULL) {
+		om_log_warn("checks mailbox=%s: no settings read yet", clean);
+		om_proto_encode_error("scand has read no settings yet", out);
+		free(clean);
+		return;
+	}
+	src = om_snapshot_source(w->snap);
+	if (om_settings_subscription_from(src, mailbox, OM_FEATURE_INBOUND_VIRUS,
+					  &virus, &source, &error) < 0 ||
+	    om_settings_subscription_from(src, mailbox, OM_FEATURE_SPAM,
+					  &spam, &source, &error) < 0) {
+		om_log_warn("checks mailbox=%s: %s", clean, error);
+		om_proto_encode_error("cannot resolve the subscriptions", out);
+		free(error);
+		free(clean);
+		return;
+	}
+	/* off or paused: that check does not run */
+	om_proto_encode_checks_result((virus == OM_SUB_ON ? OM_CHECK_VIRUS : 0) |
+				      (spam == OM_SUB_ON ? OM_CHECK_SPAM : 0), out);
+	om_log_info("checks mailbox=%s virus=%s spam=%s", clean,
+		    virus == OM_SUB_ON ? "on" : "off",
+		    spam == OM_SUB_ON ? "on" : "off");
+	free(clean);
+}
+
 /* Answers a request that cannot be decoded; the connection is closed. */
 static int scand_bad_request(const char *what, char *error, struct om_buf *out)
 {
@@ -495,7 +533,8 @@ static int scand_refuse_peer(const struct om_daemon_peer *peer, uint16_t type,
 		    "scand's user or its group",
 		    type == OM_MSG_LEARN_REQUEST ? "learn" :
 		    type == OM_MSG_SYNC_REQUEST ? "sync" :
-		    type == OM_MSG_UNLOCK_REQUEST ? "unlock" : "scan",
+		    type == OM_MSG_UNLOCK_REQUEST ? "unlock" :
+		    type == OM_MSG_CHECKS_REQUEST ? "checks" : "scan",
 		    (long)peer->uid, (long)peer->pid);
 	om_proto_encode_error("permission denied", out);
 	return -1;
@@ -508,6 +547,7 @@ static int scand_handle_frame(struct scand_worker *w,
 {
 	struct om_scan_request req;
 	char *error = NULL;
+	int ret;
 
 	if (!scand_peer_may(peer, type))
 		return scand_refuse_peer(peer, type, body, out);
@@ -546,6 +586,18 @@ static int scand_handle_frame(struct scand_worker *w,
 			return scand_bad_request("unlock", error, out);
 		scand_handle_unlock(w, &ureq, out);
 		om_unlock_request_free(&ureq);
+		return 0;
+	}
+	case OM_MSG_CHECKS_REQUEST: {
+		char *mailbox;
+
+		error = NULL;
+		ret = om_proto_decode_checks_request(body, len, &mailbox, &error);
+		free(body);
+		if (ret < 0)
+			return scand_bad_request("checks", error, out);
+		scand_handle_checks(w, mailbox, out);
+		free(mailbox);
 		return 0;
 	}
 	default:

@@ -69,6 +69,8 @@ enum om_proto_tag {
 	OM_TAG_ENTRY_VERDICT = 74,
 	OM_TAG_ENTRY_VIRUS = 75,
 	OM_TAG_ENTRY_FINDINGS = 76,
+	/* checks result (v8) */
+	OM_TAG_SUBSCRIBED = 80,
 };
 
 #define OM_FIELD_HEADER_SIZE 6
@@ -1415,6 +1417,138 @@ int om_scand_unlock(const char *socket_path, int timeout_ms,
 		explicit_bzero(body, len);
 		free(body);
 	}
+	close(fd);
+	if (ret < 0) {
+		*error_r = om_asprintf("scand %s: %s", socket_path, error);
+		free(error);
+	}
+	return ret;
+}
+
+/* ---- a mailbox's subscribed checks (v8) ---- */
+
+void om_proto_encode_checks_request(const char *mailbox, struct om_buf *out)
+{
+	size_t at = om_frame_begin(out, OM_MSG_CHECKS_REQUEST);
+
+	om_put_str(out, OM_TAG_MAILBOX, mailbox);
+	om_frame_end(out, at);
+}
+
+void om_proto_encode_checks_result(int checks, struct om_buf *out)
+{
+	size_t at = om_frame_begin(out, OM_MSG_CHECKS_RESULT);
+	const char *name = om_proto_checks_name(checks);
+
+	om_put_str(out, OM_TAG_SUBSCRIBED, name != NULL ? name : "none");
+	om_frame_end(out, at);
+}
+
+int om_proto_decode_checks_request(const char *body, size_t len,
+				   char **mailbox_r, char **error_r)
+{
+	struct om_field_reader r = { (const unsigned char *)body, len, 0, 0 };
+	const char *v;
+	size_t vlen;
+	uint16_t tag;
+	int ret;
+
+	*mailbox_r = NULL;
+	while ((ret = om_field_next(&r, &tag, &v, &vlen, error_r)) > 0) {
+		if (tag == OM_TAG_MAILBOX) {
+			ret = om_field_text_once(&r, tag, v, vlen, mailbox_r, error_r);
+		} else {
+			*error_r = om_asprintf("unknown field %u in checks request", tag);
+			ret = -1;
+		}
+		if (ret < 0)
+			break;
+	}
+	if (ret == 0 && (*mailbox_r == NULL || **mailbox_r == '\0')) {
+		*error_r = om_strdup("checks request lacks its mailbox");
+		ret = -1;
+	}
+	if (ret < 0)
+		om_free(mailbox_r);
+	return ret;
+}
+
+int om_proto_decode_checks_result(const char *body, size_t len,
+				  int *checks_r, char **error_r)
+{
+	struct om_field_reader r = { (const unsigned char *)body, len, 0, 0 };
+	char *word = NULL;
+	const char *v;
+	size_t vlen;
+	uint16_t tag;
+	int ret, checks = -1;
+
+	while ((ret = om_field_next(&r, &tag, &v, &vlen, error_r)) > 0) {
+		if (tag != OM_TAG_SUBSCRIBED) {
+			*error_r = om_asprintf("unknown field %u in checks result", tag);
+			return -1;
+		}
+		if (om_field_word(&r, tag, v, vlen, &word, error_r) < 0)
+			return -1;
+		checks = strcmp(word, "none") == 0 ? 0 : om_proto_checks_parse(word);
+		if (checks < 0)
+			*error_r = om_field_unknown("checks (none, virus and/or spam)",
+						    word);
+		free(word);
+		if (checks < 0)
+			return -1;
+	}
+	if (ret < 0)
+		return -1;
+	if (checks < 0) {
+		*error_r = om_strdup("checks result lacks its checks");
+		return -1;
+	}
+	*checks_r = checks;
+	return 0;
+}
+
+int om_scand_checks(const char *socket_path, int timeout_ms,
+		    const char *mailbox, int *checks_r, char **error_r)
+{
+	uint64_t deadline = om_now_ms() + (uint64_t)timeout_ms;
+	char *body = NULL, *text = NULL, *error = NULL;
+	struct om_buf frame;
+	uint16_t type;
+	size_t len;
+	int fd, ret;
+
+	fd = om_scand_connect(socket_path, error_r);
+	if (fd < 0)
+		return OM_SCAND_UNAVAILABLE;
+	om_buf_init(&frame);
+	om_proto_encode_checks_request(mailbox, &frame);
+	ret = om_write_until(fd, frame.data, frame.len, deadline, &error);
+	om_buf_free(&frame);
+	if (ret < 0) {
+		ret = OM_SCAND_UNAVAILABLE;
+	} else {
+		ret = om_read_frame_until(fd, deadline, 64 * 1024, &type, &body,
+					  &len, &error);
+		if (ret == 0)
+			error = om_strdup("scand closed the connection without an answer");
+		if (ret <= 0) {
+			ret = ret == -2 ? OM_SCAND_BAD_ANSWER : OM_SCAND_UNAVAILABLE;
+		} else if (type == OM_MSG_CHECKS_RESULT) {
+			ret = om_proto_decode_checks_result(body, len, checks_r, &error) < 0 ?
+				OM_SCAND_BAD_ANSWER : 0;
+		} else if (type == OM_MSG_ERROR) {
+			ret = om_proto_decode_error(body, len, &text, &error) < 0 ?
+				OM_SCAND_BAD_ANSWER : OM_SCAND_UNAVAILABLE;
+			if (ret == OM_SCAND_UNAVAILABLE)
+				error = om_asprintf("scand: %s", text);
+			free(text);
+		} else {
+			error = om_asprintf("unexpected frame type %u", type);
+			ret = OM_SCAND_BAD_ANSWER;
+		}
+	}
+	free(body);
 	close(fd);
 	if (ret < 0) {
 		*error_r = om_asprintf("scand %s: %s", socket_path, error);

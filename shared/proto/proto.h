@@ -20,7 +20,7 @@
 #include "lib/values.h"
 
 #define OM_PROTO_MAGIC "OMSC"
-#define OM_PROTO_VERSION 7
+#define OM_PROTO_VERSION 8
 #define OM_PROTO_HEADER_SIZE 12
 /* Largest body besides the message itself (envelope, parts, texts). */
 #define OM_PROTO_OVERHEAD (4 * 1024 * 1024)
@@ -47,6 +47,11 @@ enum om_proto_type {
 	   "Unlocking"), and answers what is inside, or one clean member */
 	OM_MSG_UNLOCK_REQUEST = 10,
 	OM_MSG_UNLOCK_RESULT = 11,
+	/* the delivery plugin while the store cannot be read (issue 21, v8):
+	   a mailbox; scand answers the checks its inbound-virus and spam
+	   subscriptions ask for, as scand's snapshot resolves them */
+	OM_MSG_CHECKS_REQUEST = 12,
+	OM_MSG_CHECKS_RESULT = 13,
 };
 
 /* what a scan request asks for (its checks field; absent: virus only) */
@@ -255,6 +260,23 @@ int om_proto_decode_unlock_result(const char *body, size_t len,
 int om_scand_unlock(const char *socket_path, int timeout_ms,
 		    const struct om_unlock_request *req,
 		    struct om_unlock_result *res_r, char **error_r);
+
+/* ---- a mailbox's subscribed checks (OM_MSG_CHECKS_*, v8) ---- */
+
+/* The request names a mailbox (non-empty); the result holds the
+   OM_CHECK_* bits ("none" on the wire for 0). */
+void om_proto_encode_checks_request(const char *mailbox, struct om_buf *out);
+void om_proto_encode_checks_result(int checks, struct om_buf *out);
+/* *mailbox_r allocated.  0, or -1 with *error_r (allocated). */
+int om_proto_decode_checks_request(const char *body, size_t len,
+				   char **mailbox_r, char **error_r);
+int om_proto_decode_checks_result(const char *body, size_t len,
+				  int *checks_r, char **error_r);
+/* Client half: the checks scand's settings ask for mailbox.  0 with
+   *checks_r (OM_CHECK_* bits, 0 for none), or an om_scand_failure with
+   *error_r (allocated). */
+int om_scand_checks(const char *socket_path, int timeout_ms,
+		    const char *mailbox, int *checks_r, char **error_r);
 
 /* Tells scand that the token table in the store changed and waits until
    it scores with it.  0, or an om_scand_failure with *error_r. */

@@ -10,7 +10,9 @@ reached, and mail sent meanwhile is never lost: delivered at once or
 deferred by the delivery (LMTP 4xx) and delivered when the database is
 back, each message once.  A delivery process that had read alice's
 subscriptions before goes on with them: scand scans with its snapshot
-(an EICAR attachment is removed while the database is away), and spam
+(an EICAR attachment is removed while the database is away); a new
+delivery process started meanwhile (the old one ended) asks scand for
+alice's subscriptions and delivers as promptly; and spam
 that would go to Quarantine is deferred until the store can record it
 (digests and omamori-web list Quarantine from the store), and so is mail
 whose Sieve script asks omamori_listed (the list cannot be read; it is
@@ -19,6 +21,8 @@ counts of the classifier moved by one, and a list edit is pushed to the
 running policyd again (it connected and listened again by itself).
 TAP output."""
 import os
+import re
+import signal
 import smtplib
 import subprocess
 import sys
@@ -229,6 +233,62 @@ def while_away_mail_is_accepted_and_a_junk_move_is_learned(st):
           "be read")
 
 
+def lmtp_pids(st):
+    """This stack's LMTP processes alive now, from its dovecot log's
+    "lmtp(PID)" and "<PID><session>" line prefixes."""
+    pids = set()
+    with open(os.path.join(st.dir, "log", "dovecot.log"), errors="replace") as f:
+        for line in f:
+            for m in re.finditer(r"lmtp\((\d+)\)|lmtp\([^)]*\)<(\d+)>", line):
+                pids.add(int(m.group(1) or m.group(2)))
+    alive = set()
+    for pid in pids:
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if b"lmtp" in f.read():
+                    alive.add(pid)
+        except OSError:
+            pass
+    return alive
+
+
+@tap.case
+def while_away_a_new_delivery_process_asks_scand(st):
+    old = lmtp_pids(st)
+    check(len(old) == 1, "not one LMTP process of this stack alive: %r" % old)
+    pid = old.pop()
+    logpath = os.path.join(st.dir, "log", "dovecot.log")
+    start = os.path.getsize(logpath)
+    os.kill(pid, signal.SIGTERM)
+    check(until(lambda: not os.path.exists("/proc/%d" % pid), 10, 0.05) is not None,
+          "the LMTP process %d did not end" % pid)
+    print("# the LMTP process that had read alice's subscriptions ended (pid %d)" % pid)
+    clean, virus = uuid.uuid4().hex, uuid.uuid4().hex
+    state["new_process"] = [clean, virus]
+    send_one_by_one(st, [(clean, mail(clean)), (virus, virus_mail(virus))])
+    time.sleep(1)
+    check(sent_at_once(st, clean) and copies(st, "alice@example.test", clean) == 1,
+          "a new delivery process did not deliver alice's clean mail at once while the "
+          "database was away: first attempt %s, %d copies"
+          % (first_attempt(st, clean), copies(st, "alice@example.test", clean)))
+    inbox = [m for m in st.fetch_all("alice@example.test") if virus.encode() in m]
+    check(sent_at_once(st, virus) and len(inbox) == 1,
+          "a new delivery process did not deliver the EICAR mail at once: %s, %d in INBOX"
+          % (first_attempt(st, virus), len(inbox)))
+    check(EICAR not in inbox[0], "the EICAR mail delivered by the new process still "
+          "carries EICAR")
+    with open(logpath, errors="replace") as f:
+        f.seek(start)
+        lines = [l for l in f.read().splitlines()
+                 if "the subscriptions of alice@example.test from scand" in l]
+    check(len(lines) == 1, "the new process's 'from scand' line, once: %r" % lines)
+    check(("(%d)" % pid) not in lines[0] and ("<%d>" % pid) not in lines[0],
+          "the 'from scand' line is the old process's: %s" % lines[0])
+    print("# a delivery process started while the database was away asked scand for "
+          "alice's subscriptions: the clean mail and the EICAR mail (its attachment "
+          "removed) delivered at once")
+
+
 @tap.case
 def after_it_nothing_is_lost_and_changes_are_pushed_again(st):
     pg(st, "resume")
@@ -278,7 +338,7 @@ def main():
     os.environ["OMAMORI_STORE"] = "postgresql"
     # one LMTP process: the one that read alice's subscriptions before the
     # outage takes every delivery (a process started during the outage,
-    # with nothing read, defers: doc/store.md)
+    # with nothing read, asks scand: doc/store.md)
     os.environ["OMAMORI_LMTP_PROCESS_LIMIT"] = "1"
     # set up at the start, so that every scand worker has read them long
     # before the outage (an idle worker looks for changes once a second)

@@ -328,11 +328,11 @@ static void test_bad_headers(void)
 				     100, &type, &len, &error) < 0 && strstr(error, "magic"),
 	       "bad magic refused");
 	om_free(&error);
-	TAP_OK(om_proto_parse_header((const unsigned char *)"OMSC\x00\x08\x00\x01\x00\x00\x00\x00",
-				     100, &type, &len, &error) < 0 && strstr(error, "version 8"),
+	TAP_OK(om_proto_parse_header((const unsigned char *)"OMSC\x00\x09\x00\x01\x00\x00\x00\x00",
+				     100, &type, &len, &error) < 0 && strstr(error, "version 9"),
 	       "other version refused");
 	om_free(&error);
-	TAP_OK(om_proto_parse_header((const unsigned char *)"OMSC\x00\x07\x00\x01\x00\x10\x00\x00",
+	TAP_OK(om_proto_parse_header((const unsigned char *)"OMSC\x00\x08\x00\x01\x00\x10\x00\x00",
 				     100, &type, &len, &error) < 0 && strstr(error, "over the limit"),
 	       "oversized body refused");
 	om_free(&error);
@@ -389,7 +389,7 @@ static void test_fragmented_and_pipelined(void)
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		abort();
-	if (write(sv[1], "OMSC\x00\x07\x00\x04\x00\x00\x00\x09" "abc", 15) != 15)
+	if (write(sv[1], "OMSC\x00\x08\x00\x04\x00\x00\x00\x09" "abc", 15) != 15)
 		abort();
 	close(sv[1]);
 	TAP_OK(om_proto_read_frame(sv[0], 5000, 1024, &type, &body, &len, &error) < 0 &&
@@ -480,7 +480,7 @@ static void test_client_answers(void)
 	om_buf_init(&body);
 	res_unknown_action(&body);
 	om_buf_init(&b);
-	om_buf_append(&b, "OMSC\x00\x07\x00\x02", 8);
+	om_buf_append(&b, "OMSC\x00\x08\x00\x02", 8);
 	om_buf_append(&b, (const char[]){ 0, 0, 0, (char)body.len }, 4);
 	om_buf_append(&b, body.data, body.len);
 	ret = scan_against(path, b.data, b.len, &res, &error);
@@ -499,7 +499,7 @@ static void test_client_answers(void)
 	       "another protocol version is a bad answer (%s)", error);
 	om_free(&error);
 	/* a frame type that is no answer to a scan */
-	ret = scan_against(path, "OMSC\x00\x07\x00\x05\x00\x00\x00\x00", 12, &res, &error);
+	ret = scan_against(path, "OMSC\x00\x08\x00\x05\x00\x00\x00\x00", 12, &res, &error);
 	TAP_OK(ret == OM_SCAND_BAD_ANSWER && strstr(error, "unexpected frame type 5") != NULL,
 	       "a PONG to a scan is a bad answer (%s)", error);
 	om_free(&error);
@@ -525,7 +525,7 @@ static void test_client_answers(void)
 	put_field(&body, 16, "clean", 5);
 	put_field(&body, 17, "deliver", 7);
 	om_buf_reset(&b);
-	om_buf_append(&b, "OMSC\x00\x07\x00\x02", 8);
+	om_buf_append(&b, "OMSC\x00\x08\x00\x02", 8);
 	om_buf_append(&b, (const char[]){ 0, 0, 0, (char)body.len }, 4);
 	om_buf_append(&b, body.data, body.len);
 	ret = scan_against(path, b.data, b.len, &res, &error);
@@ -610,8 +610,106 @@ static void test_unlock_round_trip(void)
 	om_buf_free(&b);
 }
 
+/* The checks frames (v8): every OM_CHECK_* combination back as it went,
+   "none" for 0, and a frame a client or scand must not take refused. */
+static void test_checks_frames(void)
+{
+	static const int all[] = { 0, OM_CHECK_VIRUS, OM_CHECK_SPAM,
+				   OM_CHECK_VIRUS | OM_CHECK_SPAM };
+	struct om_buf b, body;
+	char *error = NULL, *mailbox = NULL;
+	size_t i;
+	int checks, ok = 1;
+
+	om_buf_init(&b);
+	om_buf_init(&body);
+	om_proto_encode_checks_request("alice@example.test", &b);
+	TAP_OK(b.data[7] == OM_MSG_CHECKS_REQUEST &&
+	       om_proto_decode_checks_request(b.data + OM_PROTO_HEADER_SIZE,
+					      b.len - OM_PROTO_HEADER_SIZE,
+					      &mailbox, &error) == 0 &&
+	       strcmp(mailbox, "alice@example.test") == 0,
+	       "checks request round trip (%s)", error != NULL ? error : "ok");
+	om_free(&mailbox);
+	om_free(&error);
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		om_buf_reset(&b);
+		om_proto_encode_checks_result(all[i], &b);
+		checks = -1;
+		if (b.data[7] != OM_MSG_CHECKS_RESULT ||
+		    om_proto_decode_checks_result(b.data + OM_PROTO_HEADER_SIZE,
+						  b.len - OM_PROTO_HEADER_SIZE,
+						  &checks, &error) < 0 ||
+		    checks != all[i])
+			ok = 0;
+		om_free(&error);
+	}
+	TAP_OK(ok, "checks result round trip: none, virus, spam, both");
+	om_buf_reset(&b);
+	om_proto_encode_checks_result(0, &b);
+	TAP_OK(b.len == OM_PROTO_HEADER_SIZE + 6 + 4 &&
+	       memcmp(b.data + OM_PROTO_HEADER_SIZE + 6, "none", 4) == 0,
+	       "no check is the word none");
+
+	/* a request without its mailbox, with an empty one, with another field */
+	TAP_OK(om_proto_decode_checks_request("", 0, &mailbox, &error) < 0 &&
+	       mailbox == NULL && strstr(error, "mailbox") != NULL,
+	       "a checks request without a mailbox is refused (%s)", error);
+	om_free(&error);
+	put_field(&body, 2, "", 0);
+	TAP_OK(om_proto_decode_checks_request(body.data, body.len, &mailbox, &error) < 0 &&
+	       mailbox == NULL, "a checks request with an empty mailbox is refused");
+	om_free(&error);
+	om_buf_reset(&body);
+	put_field(&body, 2, "a@example.jp", 12);
+	put_field(&body, 2, "b@example.jp", 12);
+	TAP_OK(om_proto_decode_checks_request(body.data, body.len, &mailbox, &error) < 0 &&
+	       mailbox == NULL && strstr(error, "repeated") != NULL,
+	       "a checks request with two mailboxes is refused (%s)", error);
+	om_free(&error);
+	om_buf_reset(&body);
+	put_field(&body, 2, "a@example.jp", 12);
+	put_field(&body, 6, "x", 1);
+	TAP_OK(om_proto_decode_checks_request(body.data, body.len, &mailbox, &error) < 0 &&
+	       mailbox == NULL && strstr(error, "unknown field 6") != NULL,
+	       "a checks request with a message is refused (%s)", error);
+	om_free(&error);
+
+	/* a result: missing, an unknown word, "none" mixed, repeated, a stray field */
+	TAP_OK(om_proto_decode_checks_result("", 0, &checks, &error) < 0 &&
+	       strstr(error, "lacks") != NULL, "an empty checks result is refused (%s)", error);
+	om_free(&error);
+	om_buf_reset(&body);
+	put_field(&body, 80, "virus,archive", 13);
+	TAP_OK(om_proto_decode_checks_result(body.data, body.len, &checks, &error) < 0 &&
+	       strstr(error, "unknown checks") != NULL,
+	       "an unknown check is refused (%s)", error);
+	om_free(&error);
+	om_buf_reset(&body);
+	put_field(&body, 80, "none,spam", 9);
+	TAP_OK(om_proto_decode_checks_result(body.data, body.len, &checks, &error) < 0,
+	       "none with a check is refused");
+	om_free(&error);
+	om_buf_reset(&body);
+	put_field(&body, 80, "spam", 4);
+	put_field(&body, 80, "none", 4);
+	TAP_OK(om_proto_decode_checks_result(body.data, body.len, &checks, &error) < 0 &&
+	       strstr(error, "repeated") != NULL, "a repeated checks field is refused (%s)", error);
+	om_free(&error);
+	om_buf_reset(&body);
+	put_field(&body, 80, "spam", 4);
+	put_field(&body, 16, "clean", 5);
+	TAP_OK(om_proto_decode_checks_result(body.data, body.len, &checks, &error) < 0 &&
+	       strstr(error, "unknown field 16") != NULL,
+	       "a checks result with a verdict is refused (%s)", error);
+	om_free(&error);
+	om_buf_free(&body);
+	om_buf_free(&b);
+}
+
 int main(void)
 {
+	test_checks_frames();
 	test_unlock_round_trip();
 	test_request_round_trip();
 	test_result_round_trip();
