@@ -1371,39 +1371,41 @@ int om_proto_decode_unlock_result(const char *body, size_t len,
 	return 0;
 }
 
-int om_scand_unlock(const char *socket_path, int timeout_ms,
-		    const struct om_unlock_request *req,
-		    struct om_unlock_result *res_r, char **error_r)
+/* One request frame (built by the caller, wiped after when secret) to
+   scand and its answer: 0 with the body of a frame of type expect (the
+   caller decodes and frees it), or an om_scand_failure with *error_r
+   ("scand PATH: ..."), scand's ERROR frame read as unavailable. */
+static int om_scand_exchange(const char *socket_path, int timeout_ms,
+			     struct om_buf *frame, int secret, uint16_t expect,
+			     size_t max_body, char **body_r, size_t *len_r,
+			     char **error_r)
 {
 	uint64_t deadline = om_now_ms() + (uint64_t)timeout_ms;
-	char *body = NULL, *text = NULL, *error = NULL;
-	struct om_buf frame;
+	char *text = NULL, *error = NULL;
 	uint16_t type;
-	size_t len;
 	int fd, ret;
 
+	*body_r = NULL;
+	*len_r = 0;
 	fd = om_scand_connect(socket_path, error_r);
 	if (fd < 0)
 		return OM_SCAND_UNAVAILABLE;
-	om_buf_init(&frame);
-	om_proto_encode_unlock_request(req, &frame);
-	ret = om_write_until(fd, frame.data, frame.len, deadline, &error);
-	explicit_bzero(frame.data, frame.len);
-	om_buf_free(&frame);
+	ret = om_write_until(fd, frame->data, frame->len, deadline, &error);
+	if (secret)
+		explicit_bzero(frame->data, frame->len);
 	if (ret < 0) {
 		ret = OM_SCAND_UNAVAILABLE;
 	} else {
-		ret = om_read_frame_until(fd, deadline, (size_t)1 << 31, &type, &body,
-					  &len, &error);
+		ret = om_read_frame_until(fd, deadline, max_body, &type, body_r,
+					  len_r, &error);
 		if (ret == 0)
 			error = om_strdup("scand closed the connection without an answer");
 		if (ret <= 0) {
 			ret = ret == -2 ? OM_SCAND_BAD_ANSWER : OM_SCAND_UNAVAILABLE;
-		} else if (type == OM_MSG_UNLOCK_RESULT) {
-			ret = om_proto_decode_unlock_result(body, len, res_r, &error) < 0 ?
-				OM_SCAND_BAD_ANSWER : 0;
+		} else if (type == expect) {
+			ret = 0;
 		} else if (type == OM_MSG_ERROR) {
-			ret = om_proto_decode_error(body, len, &text, &error) < 0 ?
+			ret = om_proto_decode_error(*body_r, *len_r, &text, &error) < 0 ?
 				OM_SCAND_BAD_ANSWER : OM_SCAND_UNAVAILABLE;
 			if (ret == OM_SCAND_UNAVAILABLE)
 				error = om_asprintf("scand: %s", text);
@@ -1413,15 +1415,39 @@ int om_scand_unlock(const char *socket_path, int timeout_ms,
 			ret = OM_SCAND_BAD_ANSWER;
 		}
 	}
-	if (body != NULL) {
-		explicit_bzero(body, len);
-		free(body);
-	}
 	close(fd);
 	if (ret < 0) {
+		free(*body_r);
+		*body_r = NULL;
 		*error_r = om_asprintf("scand %s: %s", socket_path, error);
 		free(error);
 	}
+	return ret;
+}
+
+int om_scand_unlock(const char *socket_path, int timeout_ms,
+		    const struct om_unlock_request *req,
+		    struct om_unlock_result *res_r, char **error_r)
+{
+	struct om_buf frame;
+	char *body, *error = NULL;
+	size_t len;
+	int ret;
+
+	om_buf_init(&frame);
+	om_proto_encode_unlock_request(req, &frame);
+	ret = om_scand_exchange(socket_path, timeout_ms, &frame, 1, OM_MSG_UNLOCK_RESULT,
+				(size_t)1 << 31, &body, &len, error_r);
+	om_buf_free(&frame);
+	if (ret < 0)
+		return ret;
+	if (om_proto_decode_unlock_result(body, len, res_r, &error) < 0) {
+		*error_r = om_asprintf("scand %s: %s", socket_path, error);
+		free(error);
+		ret = OM_SCAND_BAD_ANSWER;
+	}
+	explicit_bzero(body, len);
+	free(body);
 	return ret;
 }
 
@@ -1511,48 +1537,23 @@ int om_proto_decode_checks_result(const char *body, size_t len,
 int om_scand_checks(const char *socket_path, int timeout_ms,
 		    const char *mailbox, int *checks_r, char **error_r)
 {
-	uint64_t deadline = om_now_ms() + (uint64_t)timeout_ms;
-	char *body = NULL, *text = NULL, *error = NULL;
 	struct om_buf frame;
-	uint16_t type;
+	char *body, *error = NULL;
 	size_t len;
-	int fd, ret;
+	int ret;
 
-	fd = om_scand_connect(socket_path, error_r);
-	if (fd < 0)
-		return OM_SCAND_UNAVAILABLE;
 	om_buf_init(&frame);
 	om_proto_encode_checks_request(mailbox, &frame);
-	ret = om_write_until(fd, frame.data, frame.len, deadline, &error);
+	ret = om_scand_exchange(socket_path, timeout_ms, &frame, 0, OM_MSG_CHECKS_RESULT,
+				64 * 1024, &body, &len, error_r);
 	om_buf_free(&frame);
-	if (ret < 0) {
-		ret = OM_SCAND_UNAVAILABLE;
-	} else {
-		ret = om_read_frame_until(fd, deadline, 64 * 1024, &type, &body,
-					  &len, &error);
-		if (ret == 0)
-			error = om_strdup("scand closed the connection without an answer");
-		if (ret <= 0) {
-			ret = ret == -2 ? OM_SCAND_BAD_ANSWER : OM_SCAND_UNAVAILABLE;
-		} else if (type == OM_MSG_CHECKS_RESULT) {
-			ret = om_proto_decode_checks_result(body, len, checks_r, &error) < 0 ?
-				OM_SCAND_BAD_ANSWER : 0;
-		} else if (type == OM_MSG_ERROR) {
-			ret = om_proto_decode_error(body, len, &text, &error) < 0 ?
-				OM_SCAND_BAD_ANSWER : OM_SCAND_UNAVAILABLE;
-			if (ret == OM_SCAND_UNAVAILABLE)
-				error = om_asprintf("scand: %s", text);
-			free(text);
-		} else {
-			error = om_asprintf("unexpected frame type %u", type);
-			ret = OM_SCAND_BAD_ANSWER;
-		}
-	}
-	free(body);
-	close(fd);
-	if (ret < 0) {
+	if (ret < 0)
+		return ret;
+	if (om_proto_decode_checks_result(body, len, checks_r, &error) < 0) {
 		*error_r = om_asprintf("scand %s: %s", socket_path, error);
 		free(error);
+		ret = OM_SCAND_BAD_ANSWER;
 	}
+	free(body);
 	return ret;
 }
