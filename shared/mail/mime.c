@@ -619,6 +619,24 @@ void om_mime_foreach_header(struct om_mime_msg *msg,
 	}
 }
 
+void om_mime_foreach_header_named(struct om_mime_msg *msg, const char *name,
+				  void (*fn)(void *context, const char *name,
+					     const char *value),
+				  void *context)
+{
+	GMimeHeaderList *headers = g_mime_object_get_header_list(GMIME_OBJECT(msg->message));
+	GMimeHeader *header;
+	const char *header_name;
+	int i, n = g_mime_header_list_get_count(headers);
+
+	for (i = 0; i < n; i++) {
+		header = g_mime_header_list_get_header_at(headers, i);
+		header_name = g_mime_header_get_name(header);
+		if (header_name != NULL && g_ascii_strcasecmp(header_name, name) == 0)
+			fn(context, header_name, g_mime_header_get_value(header));
+	}
+}
+
 void om_mime_build_text_mail(const char *from, const char *to,
 			     const char *subject, const char *body,
 			     struct om_buf *out)

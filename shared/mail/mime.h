@@ -117,6 +117,14 @@ void om_mime_foreach_header(struct om_mime_msg *msg,
 				       const char *value),
 			    void *context);
 
+/* The same for the headers called name (case-insensitive) only: the others
+   are never decoded (GMime decodes a value at its first reading, and a
+   message's Received lines are most of its header). */
+void om_mime_foreach_header_named(struct om_mime_msg *msg, const char *name,
+				  void (*fn)(void *context, const char *name,
+					     const char *value),
+				  void *context);
+
 /* An attachment taken out of a message (outbound-zip). */
 struct om_mime_attachment {
 	char *filename;		/* decoded UTF-8, or NULL */

@@ -152,7 +152,7 @@ int om_geo_received_path(const struct om_geo *geo, struct om_mime_msg *msg,
 	if (geo == NULL || msg == NULL)
 		return 0;
 	memset(&w, 0, sizeof(w));
-	om_mime_foreach_header(msg, om_geo_header, &w);
+	om_mime_foreach_header_named(msg, "Received", om_geo_header, &w);
 	/* the bottom header is the sender's side: read upwards */
 	for (i = w.count; i > 0; i--)
 		om_geo_hop(geo, w.values[i - 1], out, seen, &distinct);

@@ -728,7 +728,8 @@ static void om_scan_auth(struct om_scan_run *run)
 		return;
 	memset(&spf, 0, sizeof(spf));
 	spf.id = set->own_authserv_id;
-	om_mime_foreach_header(run->msg, om_scan_spf_header, &spf);
+	om_mime_foreach_header_named(run->msg, "Authentication-Results",
+				     om_scan_spf_header, &spf);
 	from = om_mime_from_address(run->msg);
 	memset(&msg, 0, sizeof(msg));
 	msg.message = req->message;
@@ -778,7 +779,7 @@ static void om_scan_trace_fields(struct om_scan_run *run)
 		return;
 	res->trace_message_id = om_mime_header_raw(run->msg, "Message-ID");
 	res->trace_subject = om_mime_header_decoded(run->msg, "Subject");
-	om_mime_foreach_header(run->msg, om_scan_trace_header, res);
+	om_mime_foreach_header_named(run->msg, "Received", om_scan_trace_header, res);
 }
 
 int om_scan_message(const struct om_scan_settings *set,

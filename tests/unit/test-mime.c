@@ -178,6 +178,50 @@ static void test_date_skew_and_recipients(void)
 	free(error);
 }
 
+struct named_seen {
+	char text[256];
+	int calls;
+};
+
+static void named_cb(void *context, const char *name, const char *value)
+{
+	struct named_seen *seen = context;
+	size_t n = strlen(seen->text);
+
+	seen->calls++;
+	(void)snprintf(seen->text + n, sizeof(seen->text) - n, "%s=%s;", name, value);
+}
+
+/* only the headers of the name asked for, in order, whatever their case,
+   their values decoded */
+static void test_foreach_header_named(void)
+{
+	static const char hdrs[] = "Received: from a by b; Tue, 24 Nov 2026 10:00:00 +0900\n"
+		"Subject: =?UTF-8?B?5Lu25ZCN?=\nreceived: from c by a\n"
+		"X-Other: x\n\nhi\n";
+	struct named_seen seen;
+	char *error = NULL;
+	struct om_mime_msg *msg = om_mime_parse(hdrs, strlen(hdrs), &error);
+
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(msg != NULL, "a message of four headers parses");
+	if (msg == NULL)
+		return;
+	om_mime_foreach_header_named(msg, "RECEIVED", named_cb, &seen);
+	TAP_OK(seen.calls == 2 && strcmp(seen.text, "Received=from a by b; Tue, 24 Nov 2026 "
+					  "10:00:00 +0900;received=from c by a;") == 0,
+	       "both Received headers, top first, and nothing else");
+	memset(&seen, 0, sizeof(seen));
+	om_mime_foreach_header_named(msg, "subject", named_cb, &seen);
+	TAP_OK(seen.calls == 1 && strcmp(seen.text, "Subject=\xe4\xbb\xb6\xe5\x90\x8d;") == 0,
+	       "a Subject decoded from RFC 2047");
+	memset(&seen, 0, sizeof(seen));
+	om_mime_foreach_header_named(msg, "Date", named_cb, &seen);
+	TAP_OK(seen.calls == 0, "no Date header: no call");
+	om_mime_free(&msg);
+	free(error);
+}
+
 /* outbound-zip's half in mail/: attachments out (named or marked, an
    attached message whole), the HTML's inline image and the bodies stay,
    a signed message is left alone, one attachment in */
@@ -330,6 +374,7 @@ int main(void)
 	test_remove_and_notice();
 	test_limits();
 	test_date_skew_and_recipients();
+	test_foreach_header_named();
 	test_take_attachments();
 	test_html_sanitize();
 	return tap_done();
