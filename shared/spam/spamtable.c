@@ -77,6 +77,11 @@ static struct om_spam_slot *om_spam_table_find(const struct om_spam_slot *slots,
 	return (struct om_spam_slot *)&slots[i];
 }
 
+void om_spam_table_prefetch(const struct om_spam_table *table, uint64_t key)
+{
+	__builtin_prefetch(&table->slots[(size_t)key & (table->capacity - 1)]);
+}
+
 const struct om_spam_counts *om_spam_table_get(const struct om_spam_table *table,
 					       uint64_t key)
 {

@@ -221,13 +221,25 @@ static void om_tok_word_end(struct om_tok *t, const char *prefix,
 	om_buf_reset(word);
 }
 
+/* One byte onto b: in place while it has room (most words), else through
+   om_buf_append.  The tokenizer adds every byte of a message's text one at
+   a time, so the call saved counts (issue 22). */
+static inline void om_tok_buf_putc(struct om_buf *b, char c)
+{
+	if (b->len + 2 <= b->cap) {
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+	} else {
+		om_buf_append(b, &c, 1);
+	}
+}
+
 static void om_tok_append_cp(struct om_buf *b, unsigned int cp)
 {
 	char u[4];
 
 	if (cp < 0x80) {
-		u[0] = (char)(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp);
-		om_buf_append(b, u, 1);
+		om_tok_buf_putc(b, (char)(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp));
 	} else if (cp < 0x800) {
 		u[0] = (char)(0xc0 | (cp >> 6));
 		u[1] = (char)(0x80 | (cp & 0x3f));
