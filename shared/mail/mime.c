@@ -604,25 +604,12 @@ void om_mime_foreach_part(struct om_mime_msg *msg,
 	g_mime_message_foreach(msg->message, (GMimeObjectForeachFunc)(void (*)(void))fn, data);
 }
 
-void om_mime_foreach_header(struct om_mime_msg *msg,
-			    void (*fn)(void *context, const char *name,
-				       const char *value),
-			    void *context)
-{
-	GMimeHeaderList *headers = g_mime_object_get_header_list(GMIME_OBJECT(msg->message));
-	GMimeHeader *header;
-	int i, n = g_mime_header_list_get_count(headers);
-
-	for (i = 0; i < n; i++) {
-		header = g_mime_header_list_get_header_at(headers, i);
-		fn(context, g_mime_header_get_name(header), g_mime_header_get_value(header));
-	}
-}
-
-void om_mime_foreach_header_named(struct om_mime_msg *msg, const char *name,
-				  void (*fn)(void *context, const char *name,
-					     const char *value),
-				  void *context)
+/* Every top-level header, or those called name (NULL: all); a value is
+   decoded only for a header passed on. */
+static void om_mime_each_header(struct om_mime_msg *msg, const char *name,
+				void (*fn)(void *context, const char *name,
+					   const char *value),
+				void *context)
 {
 	GMimeHeaderList *headers = g_mime_object_get_header_list(GMIME_OBJECT(msg->message));
 	GMimeHeader *header;
@@ -632,9 +619,27 @@ void om_mime_foreach_header_named(struct om_mime_msg *msg, const char *name,
 	for (i = 0; i < n; i++) {
 		header = g_mime_header_list_get_header_at(headers, i);
 		header_name = g_mime_header_get_name(header);
-		if (header_name != NULL && g_ascii_strcasecmp(header_name, name) == 0)
-			fn(context, header_name, g_mime_header_get_value(header));
+		if (name != NULL && (header_name == NULL ||
+				     g_ascii_strcasecmp(header_name, name) != 0))
+			continue;
+		fn(context, header_name, g_mime_header_get_value(header));
 	}
+}
+
+void om_mime_foreach_header(struct om_mime_msg *msg,
+			    void (*fn)(void *context, const char *name,
+				       const char *value),
+			    void *context)
+{
+	om_mime_each_header(msg, NULL, fn, context);
+}
+
+void om_mime_foreach_header_named(struct om_mime_msg *msg, const char *name,
+				  void (*fn)(void *context, const char *name,
+					     const char *value),
+				  void *context)
+{
+	om_mime_each_header(msg, name, fn, context);
 }
 
 void om_mime_build_text_mail(const char *from, const char *to,

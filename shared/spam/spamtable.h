@@ -26,11 +26,11 @@ void om_spam_table_free(struct om_spam_table **table);
 
 /* The token's key in this table. */
 uint64_t om_spam_table_key(const struct om_spam_table *table, const char *token);
-/* The counts under key, or NULL if the table has never had it. */
 /* Asks the CPU to bring key's first slot into its cache: a lookup made a
    few tokens later then finds it there (the table is larger than the
    caches; spam.c looks its tokens up a few behind). */
 void om_spam_table_prefetch(const struct om_spam_table *table, uint64_t key);
+/* The counts under key, or NULL if the table has never had it. */
 const struct om_spam_counts *om_spam_table_get(const struct om_spam_table *table,
 					       uint64_t key);
 /* Adds the deltas to key's counts (created at zero; a count never goes
