@@ -556,6 +556,17 @@ char *om_mime_from_address(struct om_mime_msg *msg)
 	return om_strdup(addr);
 }
 
+char *om_mime_from_name(struct om_mime_msg *msg)
+{
+	InternetAddressList *list = g_mime_message_get_from(msg->message);
+	const char *name;
+
+	if (list == NULL || internet_address_list_length(list) == 0)
+		return NULL;
+	name = internet_address_get_name(internet_address_list_get_address(list, 0));
+	return name != NULL && *name != '\0' ? om_strdup(name) : NULL;
+}
+
 int om_mime_date_valid(struct om_mime_msg *msg)
 {
 	return g_mime_message_get_date(msg->message) != NULL;

@@ -73,6 +73,9 @@ char *om_mime_header_raw(struct om_mime_msg *msg, const char *name);
 /* The first From mailbox's address (allocated), or NULL if there is none
    or it has no '@'. */
 char *om_mime_from_address(struct om_mime_msg *msg);
+/* The first From mailbox's display name, decoded to UTF-8 (allocated), or
+   NULL when it has none. */
+char *om_mime_from_name(struct om_mime_msg *msg);
 /* 1 if the message has a Date header GMime can read. */
 int om_mime_date_valid(struct om_mime_msg *msg);
 /* Seconds from the time the message reached us (the date of its first,

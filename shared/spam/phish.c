@@ -605,6 +605,22 @@ static int om_phish_partner_lookalike(const struct om_phish *phish, const char *
 	return like;
 }
 
+/* 1 if the From display name names a brand of the rules file
+   ("brand" lines) and the From address is not on one of its domains. */
+static int om_phish_brand_impostor(const struct om_phish *phish, struct om_mime_msg *msg,
+				   const char *from_host)
+{
+	char *name;
+	int impostor;
+
+	if (phish->textrules == NULL || from_host == NULL)
+		return 0;
+	name = om_mime_from_name(msg);
+	impostor = om_textrules_brand_impostor(phish->textrules, name, from_host) != NULL;
+	free(name);
+	return impostor;
+}
+
 void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
 		    const char *recipient_domain, const char *const *correspondents,
 		    size_t count, struct om_rules_result *res)
@@ -657,6 +673,8 @@ void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
 	    strcasecmp(reply_site, from_site) != 0 &&
 	    om_phish_freemail(phish, reply_host) && !om_phish_freemail(phish, from_host))
 		om_rules_add(res, "PHISH_FREEMAIL_REPLYTO", OM_PHISH_FREEMAIL_REPLYTO_POINTS);
+	if (om_phish_brand_impostor(phish, msg, from_host))
+		om_rules_add(res, "PHISH_BRAND_NAME", OM_PHISH_BRAND_NAME_POINTS);
 	om_textrules_check(phish->textrules, msg, res);
 	free(from);
 	free(from_host);

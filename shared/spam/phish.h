@@ -25,6 +25,9 @@ struct om_url_psl;
 /* a From or link host wearing another domain before its own
    (paypal.com.login.example, bank.co.jp.verify.example) */
 #define OM_PHISH_DOMAIN_IN_HOST_POINTS 2.5
+/* a From display name naming a well-known brand (spam.rules "brand"
+   lines) on an address outside the brand's domains */
+#define OM_PHISH_BRAND_NAME_POINTS 4.0
 
 /* The Public Suffix List and the free-mail domains: loaded once per
    process, read-only afterwards (shared by scand's workers). */

@@ -33,6 +33,8 @@ static const struct om_spam_reason om_spam_reason_table[] = {
 	  "Replies would go to a free-mail address, not to the sender's company" },
 	{ "PHISH_DOMAIN_IN_HOST", "別の会社のドメイン名を自分のドメインの前に付けて、その会社を装っています",
 	  "It puts another company's domain name in front of its own to pass for it" },
+	{ "PHISH_BRAND_NAME", "差出人名は有名な会社やサービスを名乗っていますが、その会社のドメインから送られていません",
+	  "The sender's name is a well-known company's, but the mail does not come from that company's domain" },
 	{ "PHISH_FROM_UNRELATED", "差出人のドメインが、リンク先のドメインと一致しません",
 	  "The sender's domain matches none of the sites it links to" },
 	{ "AUTH_DMARC_FAIL", "差出人のドメインのなりすまし対策に合格しませんでした (DMARC)",

@@ -4,6 +4,10 @@
  * The file is line based, like attachments.rules:
  *   shorteners HOST ...        URL shorteners ("link shortener")
  *   free-hosting DOMAIN ...    free web hosting ("link free-hosting")
+ *   brand NAME|NAME... DOMAIN ...
+ *                              a well-known sender and its own domains: a
+ *                              display name that names it from any other
+ *                              domain is PHISH_BRAND_NAME (spam/phish.c)
  *   rule NAME POINTS           starts a rule; the lines below belong to it
  *   text PHRASE|PHRASE|...     a group: one of its phrases must occur
  *   link any|odd|ip|shortener|free-hosting
@@ -25,8 +29,11 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define OM_TEXTRULES_GROUPS_MAX 4
+#define OM_TEXTRULES_BRANDS_MAX 1024
+#define OM_TEXTRULES_BRAND_WORDS_MAX 16	/* names, domains of one brand */
 #define OM_TEXTRULES_PHRASES_MAX 64
 #define OM_TEXTRULES_RULES_MAX 256
 #define OM_TEXTRULES_TEXT_MAX (512 * 1024)	/* bytes of text read */
@@ -54,9 +61,24 @@ struct om_textrule {
 	char *reason_ja, *reason_en;
 };
 
+/* A well-known sender: the names its mail shows, the domains it is sent
+   from.  A name of ASCII letters and digits only is matched as whole words
+   ("apple" not in "pineapple"), any other as a part of the display name
+   normalised (楽天カード in 【楽天カード】). */
+struct om_textrules_brand {
+	char *label;		/* the first name as the file writes it */
+	char *names[OM_TEXTRULES_BRAND_WORDS_MAX];
+	int name_is_words[OM_TEXTRULES_BRAND_WORDS_MAX];
+	size_t name_count;
+	char *domains[OM_TEXTRULES_BRAND_WORDS_MAX];
+	size_t domain_count;
+};
+
 struct om_textrules {
 	struct om_textrule *rules;
 	size_t count;
+	struct om_textrules_brand *brands;
+	size_t brand_count;
 	struct om_hash *shorteners, *free_hosting;
 };
 
@@ -112,6 +134,44 @@ char *om_textrules_normalise(const char *text)
 	return out;
 }
 
+/* text as its ASCII words, each between single spaces (" amazon co jp "):
+   letters and digits (full-width ones as ASCII) in lower case, every
+   other character a separator (allocated). */
+static char *om_textrules_words(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	char *out = om_malloc(strlen(text) + 3), *o = out;
+	unsigned int cp;
+	size_t n;
+
+	*o++ = ' ';
+	while (*p != '\0') {
+		n = om_textrules_utf8(p, &cp);
+		if (n == 0)
+			n = 1;
+		if (cp >= 0xff01 && cp <= 0xff5e)
+			cp -= 0xfee0;
+		if (cp < 0x80 && isalnum((int)cp))
+			*o++ = (char)tolower((int)cp);
+		else if (o[-1] != ' ')
+			*o++ = ' ';
+		p += n;
+	}
+	if (o[-1] != ' ')
+		*o++ = ' ';
+	*o = '\0';
+	return out;
+}
+
+static int om_textrules_ascii_words(const char *name)
+{
+	for (; *name != '\0'; name++) {
+		if ((unsigned char)*name >= 0x80)
+			return 0;
+	}
+	return 1;
+}
+
 /* ---- the file ---- */
 
 static void om_textrule_free(struct om_textrule *rule)
@@ -126,6 +186,17 @@ static void om_textrule_free(struct om_textrule *rule)
 	free(rule->reason_en);
 }
 
+static void om_textrules_brand_free(struct om_textrules_brand *brand)
+{
+	size_t i;
+
+	free(brand->label);
+	for (i = 0; i < brand->name_count; i++)
+		free(brand->names[i]);
+	for (i = 0; i < brand->domain_count; i++)
+		free(brand->domains[i]);
+}
+
 void om_textrules_free(struct om_textrules **rulesp)
 {
 	struct om_textrules *rules = *rulesp;
@@ -136,6 +207,9 @@ void om_textrules_free(struct om_textrules **rulesp)
 	for (i = 0; i < rules->count; i++)
 		om_textrule_free(&rules->rules[i]);
 	free(rules->rules);
+	for (i = 0; i < rules->brand_count; i++)
+		om_textrules_brand_free(&rules->brands[i]);
+	free(rules->brands);
 	om_hash_free(&rules->shorteners, NULL);
 	om_hash_free(&rules->free_hosting, NULL);
 	free(rules);
@@ -214,6 +288,59 @@ static int om_textrules_link_kind(const char *arg, enum om_textrules_link *kind_
 	return -1;
 }
 
+/* A brand from "NAME|NAME... DOMAIN ...". */
+static int om_textrules_brand(struct om_textrules *rules, char *args, const char **error_r)
+{
+	struct om_textrules_brand *brand;
+	char *save = NULL, *names, *domain, *name, *bar, *p;
+
+	names = strtok_r(args, " \t", &save);
+	if (names == NULL || rules->brand_count >= OM_TEXTRULES_BRANDS_MAX) {
+		*error_r = names == NULL ? "brand wants NAME|NAME... and DOMAIN ..." :
+			"too many brands";
+		return -1;
+	}
+	rules->brands = om_realloc(rules->brands, (rules->brand_count + 1) * sizeof(*brand));
+	brand = &rules->brands[rules->brand_count++];
+	memset(brand, 0, sizeof(*brand));
+	/* a name of several words is written with '_' for its spaces */
+	for (p = names; *p != '\0'; p++) {
+		if (*p == '_')
+			*p = ' ';
+	}
+	bar = strchr(names, '|');
+	brand->label = om_strndup(names, bar != NULL ? (size_t)(bar - names) : strlen(names));
+	for (name = names; name != NULL; name = bar != NULL ? bar + 1 : NULL) {
+		bar = strchr(name, '|');
+		if (bar != NULL)
+			*bar = '\0';
+		if (*name == '\0')
+			continue;
+		if (brand->name_count >= OM_TEXTRULES_BRAND_WORDS_MAX) {
+			*error_r = "too many names in one brand";
+			return -1;
+		}
+		brand->name_is_words[brand->name_count] = om_textrules_ascii_words(name);
+		brand->names[brand->name_count] = brand->name_is_words[brand->name_count] ?
+			om_textrules_words(name) : om_textrules_normalise(name);
+		brand->name_count++;
+	}
+	while ((domain = strtok_r(NULL, " \t", &save)) != NULL) {
+		if (brand->domain_count >= OM_TEXTRULES_BRAND_WORDS_MAX) {
+			*error_r = "too many domains in one brand";
+			return -1;
+		}
+		for (p = domain; *p != '\0'; p++)
+			*p = (char)tolower((unsigned char)*p);
+		brand->domains[brand->domain_count++] = om_strdup(domain);
+	}
+	if (brand->name_count == 0 || brand->domain_count == 0) {
+		*error_r = "brand wants NAME|NAME... and DOMAIN ...";
+		return -1;
+	}
+	return 0;
+}
+
 /* A new rule from "NAME POINTS". */
 static int om_textrules_start(struct om_textrules *rules, char *args,
 			      const char **error_r)
@@ -287,6 +414,8 @@ static int om_textrules_line(struct om_textrules *rules, char *line,
 		return om_textrules_hosts(rules->shorteners, args);
 	if (strcmp(line, "free-hosting") == 0)
 		return om_textrules_hosts(rules->free_hosting, args);
+	if (strcmp(line, "brand") == 0)
+		return om_textrules_brand(rules, args, error_r);
 	if (strcmp(line, "rule") == 0) {
 		if (om_textrules_finish(rules, error_r) < 0)
 			return -1;
@@ -386,6 +515,62 @@ int om_textrules_host_is(const struct om_textrules *rules, const char *host, cha
 			p++;
 	}
 	return 0;
+}
+
+/* 1 if host is domain or lies under it. */
+static int om_textrules_host_under(const char *host, const char *domain)
+{
+	size_t hlen = strlen(host), dlen = strlen(domain);
+
+	if (hlen == dlen)
+		return strcasecmp(host, domain) == 0;
+	return hlen > dlen && host[hlen - dlen - 1] == '.' &&
+		strcasecmp(host + hlen - dlen, domain) == 0;
+}
+
+static int om_textrules_brand_named(const struct om_textrules_brand *brand,
+				    const char *words, const char *flat)
+{
+	size_t i;
+
+	for (i = 0; i < brand->name_count; i++) {
+		if (brand->name_is_words[i] ?
+		    strncmp(words, brand->names[i], strlen(brand->names[i])) == 0 :
+		    strstr(flat, brand->names[i]) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+const char *om_textrules_brand_impostor(const struct om_textrules *rules,
+					const char *display_name, const char *host)
+{
+	const struct om_textrules_brand *brand;
+	const char *found = NULL;
+	char *words, *flat;
+	size_t b, d;
+
+	if (rules == NULL || display_name == NULL || host == NULL || *host == '\0')
+		return NULL;
+	words = om_textrules_words(display_name);
+	flat = om_textrules_normalise(display_name);
+	/* "Name via List": a mailing list that rewrote From */
+	for (b = 0; strstr(words, " via ") == NULL && b < rules->brand_count; b++) {
+		brand = &rules->brands[b];
+		if (!om_textrules_brand_named(brand, words, flat))
+			continue;
+		for (d = 0; d < brand->domain_count; d++) {
+			if (om_textrules_host_under(host, brand->domains[d]))
+				break;
+		}
+		if (d == brand->domain_count) {
+			found = brand->label;
+			break;
+		}
+	}
+	free(words);
+	free(flat);
+	return found;
 }
 
 static int om_textrules_link_ok(enum om_textrules_link link,

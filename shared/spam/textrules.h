@@ -52,6 +52,14 @@ void om_textrules_match(const struct om_textrules *rules,
 void om_textrules_check(const struct om_textrules *rules, struct om_mime_msg *msg,
 			struct om_rules_result *res);
 
+/* The brand (its first name in the file) that display_name, a From
+   address's display name, names while host, that address's normalised
+   domain, is none of the brand's domains nor under one of them; NULL
+   when it names none or is the brand's.  A display name with the word
+   "via" ("Name via List": a mailing list rewrote From) names none. */
+const char *om_textrules_brand_impostor(const struct om_textrules *rules,
+					const char *display_name, const char *host);
+
 /* 1 if host (normalised, as spam/links.h reports it) is a shortener or
    free-hosting host of the list: kind 's' or 'f'. */
 int om_textrules_host_is(const struct om_textrules *rules, const char *host, char kind);

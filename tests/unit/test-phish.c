@@ -157,6 +157,38 @@ static void check_message(const struct om_phish *phish, const char *raw,
 	om_mime_free(&msg);
 }
 
+/* PHISH_BRAND_NAME through om_phish_check, with the shipped spam.rules:
+   the display name read from an RFC 2047 From. */
+static void test_brand_messages(struct om_phish *phish)
+{
+	struct om_rules_result res;
+	char *error = NULL;
+
+	TAP_OK(om_phish_load_rules(phish, TEMPLATES_DIR "/../conf/spam.rules", &error) == 0,
+	       "the shipped spam.rules loads: %s", error != NULL ? error : "ok");
+	free(error);
+	/* From: 楽天カード <info@mail.rakuten-card.co.jp.example> */
+	check_message(phish,
+		"From: =?UTF-8?B?5qW95aSp44Kr44O844OJ?= <info@mail.rakuten-card.co.jp.example>\n"
+		"To: user@example.co.jp\nSubject: statement\n\nok\n", NULL, &res);
+	TAP_OK(fired(&res, "PHISH_BRAND_NAME"), "ja: 楽天カード from a stranger's domain");
+	check_message(phish,
+		"From: =?UTF-8?B?5qW95aSp44Kr44O844OJ?= <info@mail.rakuten-card.co.jp>\n"
+		"To: user@example.co.jp\nSubject: statement\n\nok\n", NULL, &res);
+	TAP_OK(!fired(&res, "PHISH_BRAND_NAME"), "ja: 楽天カード from its own domain");
+	check_message(phish,
+		"From: \"Netflix\" <info@netflix-jp-billing.example>\nTo: bob@example.com\n"
+		"Subject: payment\n\nok\n", NULL, &res);
+	TAP_OK(fired(&res, "PHISH_BRAND_NAME"), "en: Netflix from a stranger's domain");
+	check_message(phish,
+		"From: Lockergnome Apple Core <subscriptions@lockergnome.com>\nTo: bob@example.com\n"
+		"Subject: news\n\nok\n", NULL, &res);
+	TAP_OK(!fired(&res, "PHISH_BRAND_NAME"), "en: a newsletter about Apple");
+	check_message(phish, "From: info@netflix-jp-billing.example\nTo: bob@example.com\n"
+		      "Subject: payment\n\nok\n", NULL, &res);
+	TAP_OK(!fired(&res, "PHISH_BRAND_NAME"), "no display name: nothing claimed");
+}
+
 static void test_messages(const struct om_phish *phish)
 {
 	struct om_rules_result res;
@@ -325,6 +357,14 @@ static void test_reasons(void)
 	TAP_OK(strcmp(om_spam_reason_of("PHISH_DOMAIN_IN_HOST", "ja"),
 		      "別の会社のドメイン名を自分のドメインの前に付けて、その会社を装っています") == 0,
 	       "ja: the domain worn as a sub-domain");
+	TAP_OK(strcmp(om_spam_reason_of("PHISH_BRAND_NAME", "ja"),
+		      "差出人名は有名な会社やサービスを名乗っていますが、"
+		      "その会社のドメインから送られていません") == 0,
+	       "ja: a brand's name from another domain");
+	TAP_OK(strcmp(om_spam_reason_of("PHISH_BRAND_NAME", "en"),
+		      "The sender's name is a well-known company's, but the mail does not "
+		      "come from that company's domain") == 0,
+	       "en: a brand's name from another domain");
 	TAP_OK(strcmp(om_spam_reason_of("PHISH_DOMAIN_IN_HOST", "en"),
 		      "It puts another company's domain name in front of its own to pass for it") == 0,
 	       "en: the domain worn as a sub-domain");
@@ -350,6 +390,7 @@ int main(void)
 		test_domain_in_host(phish);
 		test_messages(phish);
 		test_partners(phish);
+		test_brand_messages(phish);
 	}
 	om_phish_free(&phish);
 	if (list != NULL)

@@ -157,6 +157,8 @@ static void test_syntax(void)
 		"rule X two\ntext a\nreason-ja ja\nreason-en en\n",
 		"rule X 2\ntext a\nlink sometimes\nreason-ja ja\nreason-en en\n",
 		"rule X 2\ntext a\nfrobnicate\nreason-ja ja\nreason-en en\n",
+		"brand\n",					/* no name */
+		"brand 楽天\n",					/* no domain */
 	};
 	struct om_textrules *rules;
 	char *error = NULL;
@@ -182,6 +184,58 @@ static void test_syntax(void)
 	TAP_OK(om_textrules_load("/nonexistent/spam.rules", &error) == NULL && error != NULL,
 	       "a missing file is an error the caller sees");
 	free(error);
+}
+
+/* PHISH_BRAND_NAME's half in the rules file: a From display name naming a
+   brand of the shipped "brand" lines, on a domain not the brand's. */
+static void test_brands(const struct om_textrules *rules)
+{
+	static const struct {
+		const char *name, *host, *brand;	/* brand NULL: none claimed */
+		const char *why;
+	} brand_cases[] = {
+		{ "楽天カード", "mail.rakuten-card.co.jp.example", "楽天",
+		  "ja: 楽天カード on a domain wearing rakuten-card.co.jp" },
+		{ "【楽天カード】", "mail.rakuten-card.co.jp", NULL,
+		  "ja: the brand's own domain (under one listed)" },
+		{ "イオンカード", "aeon-card.net.example", "イオンカード",
+		  "ja: イオンカード elsewhere" },
+		{ "ライオン株式会社", "lion.example.jp", NULL,
+		  "ja: イオン inside another name is not イオンカード" },
+		{ "楽市モール", "rakuichi-mall.login-secure.test", NULL,
+		  "ja: a name the file does not list" },
+		{ "日本郵便 再配達センター", "post-jp.example", "日本郵便",
+		  "ja: 日本郵便 with words after it" },
+		{ "NTTドコモ", "docomo-jp.bill-check.example", "ドコモ",
+		  "ja: ドコモ inside NTTドコモ" },
+		{ "Apple Support", "apple-id-support.example", "Apple",
+		  "en: Apple as the name's first word" },
+		{ "Apple", "email.apple.com", NULL, "en: Apple's own mail" },
+		{ "Lockergnome Apple Core", "lockergnome.com", NULL,
+		  "en: a newsletter about Apple (not its first word)" },
+		{ "Pineapple Express", "pineapple.example", NULL, "en: apple inside a word" },
+		{ "Amazon.co.jp", "amazon-co-jp.verify-center.example", "Amazon",
+		  "en: Amazon.co.jp from a stranger" },
+		{ "\xef\xbc\xa1\xef\xbd\x8d\xef\xbd\x81\xef\xbd\x9a\xef\xbd\x8f\xef\xbd\x8e",
+		  "x.example", "Amazon", "full-width Ａｍａｚｏｎ is Amazon" },
+		{ "au PAY ポイント", "au-point-cp.example", "au PAY",
+		  "a name of two words (au_PAY in the file)" },
+		{ "PayPal via Friends", "lists.friends.example", NULL,
+		  "\"via\": a mailing list that rewrote From" },
+		{ "佐藤 恵", "outlook.example", NULL, "a person's name" },
+	};
+	const char *got;
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(brand_cases); i++) {
+		got = om_textrules_brand_impostor(rules, brand_cases[i].name, brand_cases[i].host);
+		TAP_OK(brand_cases[i].brand == NULL ? got == NULL :
+		       got != NULL && strcmp(got, brand_cases[i].brand) == 0,
+		       "%s (%s)", brand_cases[i].why, got != NULL ? got : "none");
+	}
+	TAP_OK(om_textrules_brand_impostor(rules, NULL, "x.example") == NULL &&
+	       om_textrules_brand_impostor(rules, "Amazon", NULL) == NULL,
+	       "no display name or no domain: none claimed");
 }
 
 static void test_message(const struct om_textrules *rules)
@@ -237,6 +291,7 @@ int main(void)
 	free(error);
 	if (rules != NULL) {
 		test_shipped(rules);
+		test_brands(rules);
 		test_message(rules);
 	}
 	om_textrules_free(&rules);
