@@ -120,6 +120,7 @@ static void ctl_sync_scand(struct ctl *ctl)
 struct ctl_learning {
 	struct om_spam_db *db;
 	int is_spam, unlearn, tty;
+	int words_only;		/* om_spam_learn_words (a prior) */
 	long done;
 };
 
@@ -128,7 +129,10 @@ static void ctl_learn_one(void *context, const char *path, const char *msg, size
 	struct ctl_learning *l = context;
 
 	(void)path;
-	om_spam_learn(l->db, msg, len, l->is_spam, l->unlearn);
+	if (l->words_only)
+		om_spam_learn_words(l->db, msg, len, l->is_spam, l->unlearn);
+	else
+		om_spam_learn(l->db, msg, len, l->is_spam, l->unlearn);
 	if (l->tty && ++l->done % 100 == 0) {
 		fprintf(stderr, "\rlearned %ld messages", l->done);
 		fflush(stderr);
@@ -171,6 +175,65 @@ static int ctl_learn(struct ctl *ctl, int argc, char **argv)
 		fputc('\n', stderr);
 	printf("%s %ld messages as %s; the classifier now knows %ld spam, %ld ham\n",
 	       l.unlearn ? "unlearned" : "learned", total, argv[0], nspam, nham);
+	om_spam_db_free(&l.db);
+	ctl_sync_scand(ctl);
+	return CTL_EXIT_OK;
+fail:
+	ret = ctl_error("%s", error);
+	free(error);
+	om_spam_db_free(&l.db);
+	return ret;
+}
+
+/* ---- prior: the words of a labelled set, by default the shipped one ---- */
+
+/* prior [--unlearn] [DIR]: learns the words (om_spam_learn_words: text,
+   links, Subject; no sender, recipient or relay) of every message under
+   DIR/spam and DIR/ham, by default the Japanese set shipped with omamori
+   (OM_PRIOR_DIR, the train half of tests/data/ja-eval): a new classifier
+   then knows Japanese spam's and ham's vocabulary before its users have
+   taught it any (doc/spam.md, issue 19). */
+static int ctl_prior(struct ctl *ctl, int argc, char **argv)
+{
+	static const char *const kinds[] = { "spam", "ham" };
+	struct ctl_learning l;
+	const char *dir = OM_PRIOR_DIR;
+	char *error = NULL, *path;
+	long counts[2], nspam, nham;
+	size_t k;
+	int ret;
+
+	memset(&l, 0, sizeof(l));
+	if (argc > 0 && strcmp(argv[0], "--unlearn") == 0) {
+		l.unlearn = 1;
+		argc--;
+		argv++;
+	}
+	if (argc > 1 || (argc == 1 && argv[0][0] == '-'))
+		return ctl_error("usage: prior [--unlearn] [DIR]  (DIR/spam and DIR/ham; "
+				 "default %s)", OM_PRIOR_DIR);
+	if (argc == 1)
+		dir = argv[0];
+	l.words_only = 1;
+	l.db = om_spam_db_new();
+	if (om_spam_db_load(l.db, ctl_store(ctl, 0), &error) < 0)
+		goto fail;
+	for (k = 0; k < OM_N_ELEMENTS(kinds); k++) {
+		l.is_spam = k == 0;
+		path = om_asprintf("%s/%s", dir, kinds[k]);
+		counts[k] = ctl_each_message(path, ctl_learn_one, &l);
+		free(path);
+		if (counts[k] < 0) {
+			om_spam_db_free(&l.db);
+			return CTL_EXIT_ERROR;
+		}
+	}
+	if (om_spam_db_save(l.db, ctl_store(ctl, 0), &error) < 0)
+		goto fail;
+	om_spam_db_counts(l.db, &nspam, &nham);
+	printf("%s the words of %ld spam and %ld ham of %s; the classifier now knows "
+	       "%ld spam, %ld ham\n", l.unlearn ? "unlearned" : "learned", counts[0],
+	       counts[1], dir, nspam, nham);
 	om_spam_db_free(&l.db);
 	ctl_sync_scand(ctl);
 	return CTL_EXIT_OK;
@@ -347,6 +410,11 @@ static int ctl_classify(struct ctl *ctl, int argc, char **argv)
 int ctl_cmd_learn(struct ctl *ctl, int argc, char **argv)
 {
 	return ctl_learn(ctl, argc, argv);
+}
+
+int ctl_cmd_prior(struct ctl *ctl, int argc, char **argv)
+{
+	return ctl_prior(ctl, argc, argv);
 }
 
 int ctl_cmd_train(struct ctl *ctl, int argc, char **argv)

@@ -87,6 +87,8 @@ static void ctl_usage(FILE *out)
 		"  learn spam|ham [--unlearn] FILE|DIR|MBOX...   teach the spam classifier\n"
 		"  classify [--rules] FILE|DIR|MBOX...   spam probability (--rules: score and rules)\n"
 		"  train [--rounds N] SPAM HAM           learn both, then again what is still unsure\n"
+		"  prior [--unlearn] [DIR]               learn the words of DIR/spam, DIR/ham (default:\n"
+		"                                        the shipped Japanese set) - once, after init\n"
 		"  prune [--max-count N]                 forget tokens seen in at most N messages (1)\n"
 		"  cron [--now | --at HH:MM]             periodic tasks due now (a timer runs it each minute)\n"
 		"  web-key rotate                        a new key for omamori-web's links (the old one\n"
@@ -288,6 +290,7 @@ static const struct ctl_command {
 	{ "list", ctl_cmd_list },
 	{ "learn", ctl_cmd_learn },
 	{ "train", ctl_cmd_train },
+	{ "prior", ctl_cmd_prior },
 	{ "classify", ctl_cmd_classify },
 	{ "prune", ctl_cmd_prune },
 	{ "cron", ctl_cmd_cron },

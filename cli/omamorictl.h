@@ -44,6 +44,7 @@ int ctl_cmd_learn(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_classify(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_prune(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_train(struct ctl *ctl, int argc, char **argv);
+int ctl_cmd_prior(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_cron(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_webkey(struct ctl *ctl, int argc, char **argv);
 int ctl_cmd_isolatekey(struct ctl *ctl, int argc, char **argv);

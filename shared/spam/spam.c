@@ -291,7 +291,18 @@ struct om_spam_learning {
 	struct om_spam_db *db;
 	int is_spam;
 	int delta;
+	int words_only;
 };
+
+/* 1 if token tells what a message says (its text, links, parts and
+   Subject) rather than who sent it to whom and through which servers;
+   the mark of mail with CJK text goes with its words (the CJK class sizes,
+   om_spam_class_sizes). */
+static int om_spam_token_is_words(const char *token)
+{
+	return !om_token_is_header(token) || strncmp(token, "subj:", 5) == 0 ||
+		strcmp(token, OM_TOKEN_CJK_MESSAGE) == 0;
+}
 
 static void om_spam_learn_token(void *context, const char *token)
 {
@@ -300,14 +311,16 @@ static void om_spam_learn_token(void *context, const char *token)
 	if (l->delta < 0 &&
 	    om_spam_table_get(l->db->table, om_spam_table_key(l->db->table, token)) == NULL)
 		return;		/* unlearning what was never learned */
+	if (l->words_only && !om_spam_token_is_words(token))
+		return;
 	om_spam_db_add_delta(l->db, token, l->is_spam ? l->delta : 0,
 			     l->is_spam ? 0 : l->delta);
 }
 
-void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
-		   int is_spam, int unlearn)
+static void om_spam_learn_tokens(struct om_spam_db *db, const char *msg, size_t len,
+				 int is_spam, int unlearn, int words_only)
 {
-	struct om_spam_learning l = { db, is_spam, unlearn ? -1 : 1 };
+	struct om_spam_learning l = { db, is_spam, unlearn ? -1 : 1, words_only };
 	long *n = is_spam ? &db->nspam : &db->nham;
 
 	om_tokenize_message(msg, len, om_spam_learn_token, &l);
@@ -317,6 +330,18 @@ void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
 	else
 		db->dnham += l.delta;
 	db->dirty = 1;
+}
+
+void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
+		   int is_spam, int unlearn)
+{
+	om_spam_learn_tokens(db, msg, len, is_spam, unlearn, 0);
+}
+
+void om_spam_learn_words(struct om_spam_db *db, const char *msg, size_t len,
+			 int is_spam, int unlearn)
+{
+	om_spam_learn_tokens(db, msg, len, is_spam, unlearn, 1);
 }
 
 /* Inverse chi-square survival function for even degrees of freedom. */

@@ -55,6 +55,13 @@ void om_spam_db_carry_changes(struct om_spam_db *to, const struct om_spam_db *fr
    earlier learning of the same message. */
 void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
 		   int is_spam, int unlearn);
+/* The same, but only the tokens of what the message says (its text,
+   links, parts and Subject), none of its header tokens of who sent it to
+   whom through which servers: how a prior learned from someone else's
+   mail (omamorictl prior, the shipped Japanese set) is learned, so that
+   only its words, not its senders, recipients and relays, carry over. */
+void om_spam_learn_words(struct om_spam_db *db, const char *msg, size_t len,
+			 int is_spam, int unlearn);
 /* The message's spam probability, 0.0 (ham) .. 1.0 (spam). */
 double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len);
 /* Each of the classifier's three readings (whole message, headers, body)
