@@ -565,6 +565,74 @@ static void test_learning(void)
 	temp_store_close(&store, dir);
 }
 
+/* The points of the report's rule called name (0 when it did not fire). */
+static double rule_points(const struct om_spam_report *report, const char *name_prefix)
+{
+	double points = 0.0;
+	size_t i;
+
+	for (i = 0; i < report->rules.count; i++) {
+		if (strncmp(report->rules.hits[i].name, name_prefix, strlen(name_prefix)) == 0)
+			points += report->rules.hits[i].points;
+	}
+	return points;
+}
+
+/* om_spam_learn_words (omamorictl prior): what a message says is learned,
+   Subject included; who sent it to whom through which server is not. */
+static void test_learning_words(void)
+{
+	static const char spam[] = "From: promo@pills.example\nTo: alice@example.jp\n"
+		"Received: from mx.pills.example (mx.pills.example [203.0.113.9])\n"
+		"\tby mx1.example.jp; Mon, 2 Dec 2024 10:00:00 +0900\n"
+		"Subject: cheap pills\n\nbuy cheap pills now, limited offer, click here\n";
+	static const char ham[] = "From: boss@work.example\nTo: alice@example.jp\n"
+		"Subject: meeting notes\n\nthe project meeting is moved to thursday\n";
+	/* the spam's sender and server, the ham's words */
+	static const char probe[] = "From: promo@pills.example\nTo: alice@example.jp\n"
+		"Received: from mx.pills.example (mx.pills.example [203.0.113.9])\n"
+		"\tby mx1.example.jp; Mon, 2 Dec 2024 10:00:00 +0900\n"
+		"Subject: hello\n\nthe project meeting is moved to thursday\n";
+	static const char other_spam[] = "From: x@elsewhere.example\nSubject: pills\n\n"
+		"cheap pills now, click here\n";
+	struct om_spam_check_settings set = { NULL, NULL, NULL, 1, NULL, NULL, NULL, 0 };
+	struct om_spam_db *words = om_spam_db_new(), *full = om_spam_db_new();
+	struct om_spam_report report;
+	long ns, nh;
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		om_spam_learn_words(words, spam, strlen(spam), 1, 0);
+		om_spam_learn_words(words, ham, strlen(ham), 0, 0);
+		om_spam_learn(full, spam, strlen(spam), 1, 0);
+		om_spam_learn(full, ham, strlen(ham), 0, 0);
+	}
+	om_spam_db_counts(words, &ns, &nh);
+	TAP_OK(ns == 20 && nh == 20, "words learned count as messages (20 spam, 20 ham)");
+	TAP_OK(om_spam_db_tokens(words) < om_spam_db_tokens(full),
+	       "fewer tokens than the whole messages (%zu < %zu)",
+	       om_spam_db_tokens(words), om_spam_db_tokens(full));
+	TAP_OK(om_spam_score(words, other_spam, strlen(other_spam)) > 0.9,
+	       "the spam's words from another sender score high");
+	om_spam_check(full, probe, strlen(probe), &set, &report);
+	TAP_OK(rule_points(&report, "BAYES_HEAD") > 0,
+	       "learned whole: the spam's sender and server lean the headers to spam (%.2f)",
+	       rule_points(&report, "BAYES_HEAD"));
+	om_spam_check(words, probe, strlen(probe), &set, &report);
+	TAP_OK(rule_points(&report, "BAYES_HEAD") == 0,
+	       "learned as words: the spam's sender and server tell nothing (%.2f)",
+	       rule_points(&report, "BAYES_HEAD"));
+	om_spam_check(words, spam, strlen(spam), &set, &report);
+	TAP_OK(rule_points(&report, "BAYES_HEAD") > 0,
+	       "learned as words: its Subject still tells (%.2f)", rule_points(&report, "BAYES_HEAD"));
+	for (i = 0; i < 20; i++)
+		om_spam_learn_words(words, spam, strlen(spam), 1, 1);
+	om_spam_db_counts(words, &ns, &nh);
+	TAP_OK(ns == 0 && nh == 20, "unlearning the words takes them back");
+	om_spam_db_free(&words);
+	om_spam_db_free(&full);
+}
+
 /* scand's way: changes taken out under its lock and written without it,
    a failed write given back, a fresh table swapped in with what was
    learned meanwhile carried over. */
@@ -760,6 +828,7 @@ int main(void)
 	test_cjk_balance();
 	test_gtube();
 	test_learning();
+	test_learning_words();
 	test_learning_in_steps();
 	test_prune();
 	return tap_done();
