@@ -201,6 +201,9 @@ def programs_config_and_store_in_place(inst):
     check(mode_owner(iso)[:2] == (0o2750, "omamori"), "%s: %r" % (iso, mode_owner(iso)))
     init = [out for line, out in inst.outputs.items() if "omamorictl init" in line]
     check(init and "ready (schema version" in init[0], "omamorictl init said %r" % init)
+    # the installed Japanese prior (the set's train half), learned as words
+    check("learned the words of 78 spam and 77 ham" in init[0],
+          "omamorictl prior said %r" % init)
     out = sh("%s -c %s sub set taro@example.jp inbound-virus on" %
              (inst.rooted("/usr/bin/omamorictl"), inst.conf), SRCDIR)
     check("on" in out, out)
