@@ -139,6 +139,24 @@ static void ctl_learn_one(void *context, const char *path, const char *msg, size
 	}
 }
 
+/* Saves what *db learned and frees it: CTL_EXIT_OK and the classifier's
+   counts after the save, or the error said. */
+static int ctl_learning_save(struct ctl *ctl, struct om_spam_db **db, long *nspam_r,
+			     long *nham_r)
+{
+	char *error = NULL;
+	int ret = CTL_EXIT_OK;
+
+	if (om_spam_db_save(*db, ctl_store(ctl, 0), &error) < 0) {
+		ret = ctl_error("%s", error);
+		free(error);
+	} else {
+		om_spam_db_counts(*db, nspam_r, nham_r);
+	}
+	om_spam_db_free(db);
+	return ret;
+}
+
 static int ctl_learn(struct ctl *ctl, int argc, char **argv)
 {
 	struct ctl_learning l;
@@ -168,14 +186,12 @@ static int ctl_learn(struct ctl *ctl, int argc, char **argv)
 		}
 		total += n;
 	}
-	if (om_spam_db_save(l.db, ctl_store(ctl, 0), &error) < 0)
-		goto fail;
-	om_spam_db_counts(l.db, &nspam, &nham);
+	if ((ret = ctl_learning_save(ctl, &l.db, &nspam, &nham)) != CTL_EXIT_OK)
+		return ret;
 	if (l.tty)
 		fputc('\n', stderr);
 	printf("%s %ld messages as %s; the classifier now knows %ld spam, %ld ham\n",
 	       l.unlearn ? "unlearned" : "learned", total, argv[0], nspam, nham);
-	om_spam_db_free(&l.db);
 	ctl_sync_scand(ctl);
 	return CTL_EXIT_OK;
 fail:
@@ -228,13 +244,11 @@ static int ctl_prior(struct ctl *ctl, int argc, char **argv)
 			return CTL_EXIT_ERROR;
 		}
 	}
-	if (om_spam_db_save(l.db, ctl_store(ctl, 0), &error) < 0)
-		goto fail;
-	om_spam_db_counts(l.db, &nspam, &nham);
+	if ((ret = ctl_learning_save(ctl, &l.db, &nspam, &nham)) != CTL_EXIT_OK)
+		return ret;
 	printf("%s the words of %ld spam and %ld ham of %s; the classifier now knows "
 	       "%ld spam, %ld ham\n", l.unlearn ? "unlearned" : "learned", counts[0],
 	       counts[1], dir, nspam, nham);
-	om_spam_db_free(&l.db);
 	ctl_sync_scand(ctl);
 	return CTL_EXIT_OK;
 fail:
