@@ -592,9 +592,10 @@ double om_spam_score(const struct om_spam_db *db, const char *msg, size_t len)
    spam more often than ham (SpamAssassin scores its BAYES_50 +0.8 for the
    same reason): on the dev split, 4 points for three unsure readings put
    the threshold of 5 where 0.1% of ham is above it.  Named by bucket like
-   SpamAssassin's BAYES_nn rules. */
+   SpamAssassin's BAYES_nn rules.  weight scales the reading's points
+   (OM_SPAM_CJK_HEADER_WEIGHT). */
 static void om_spam_bayes_rule(const char *name_prefix, double p, int evidence,
-			       struct om_rules_result *rules)
+			       double weight, struct om_rules_result *rules)
 {
 	static const int buckets[] = { 0, 5, 20, 40, 50, 60, 80, 95, 99 };
 	char name[OM_RULE_NAME_MAX];
@@ -606,8 +607,8 @@ static void om_spam_bayes_rule(const char *name_prefix, double p, int evidence,
 			b = buckets[i];
 	}
 	snprintf(name, sizeof(name), "%s_%02d", name_prefix, b);
-	om_rules_add(rules, name, !evidence ? 0.0 :
-		     OM_SPAM_BAYES_POINTS * cbrt(2.0 * p - 1.0) + OM_SPAM_BAYES_LEAN_POINTS);
+	om_rules_add(rules, name, !evidence ? 0.0 : weight *
+		     (OM_SPAM_BAYES_POINTS * cbrt(2.0 * p - 1.0) + OM_SPAM_BAYES_LEAN_POINTS));
 }
 
 void om_spam_check(const struct om_spam_db *db, const char *msg, size_t len,
@@ -652,12 +653,13 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 	report->probability = om_spam_combine_reading(&sc, &sc.all, 0);
 	report->trained = db->nspam > 0 && db->nham > 0;
 	if (report->trained) {
-		om_spam_bayes_rule("BAYES", report->probability, sc.all.k > 0,
+		om_spam_bayes_rule("BAYES", report->probability, sc.all.k > 0, 1.0,
 				   &report->rules);
 		om_spam_bayes_rule("BAYES_HEAD", om_spam_combine_reading(&sc, &sc.head, 1), sc.head.k > 0,
+				   sc.cjk_evidence > 0 ? OM_SPAM_CJK_HEADER_WEIGHT : 1.0,
 				   &report->rules);
 		om_spam_bayes_rule("BAYES_BODY", om_spam_combine_reading(&sc, &sc.body, 2), sc.body.k > 0,
-				   &report->rules);
+				   1.0, &report->rules);
 	}
 	/* every link, in a pass of its own: the tokens stop at their cap */
 	if (set != NULL && set->url_blocked != NULL)

@@ -14,6 +14,7 @@
 #include "spam/tokenize.h"
 #include "lib/util.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -755,6 +756,39 @@ static void test_mislabelled_japanese(void)
 /* Japanese mail weighed by the balance of its telling tokens (issue 19):
    mostly spam's words with one of ham's is spam, and the other way round
    ham; the same for English mail (chi-square there). */
+/* The header reading of mail in which CJK tokens told counts
+   OM_SPAM_CJK_HEADER_WEIGHT of its points; English mail's all of them. */
+static void test_cjk_header_weight(void)
+{
+	static const char ja_spam[] = "From: promo@pills.example\nSubject: x\n"
+		"Content-Type: text/plain; charset=utf-8\n\n"
+		"\xe5\x8f\xa3\xe5\xba\xa7\xe5\x87\x8d\xe7\xb5\x90\xe3\x80\x82\n";	/* 口座凍結。 */
+	static const char ja_ham[] = "From: boss@work.example\nSubject: x\n"
+		"Content-Type: text/plain; charset=utf-8\n\n"
+		"\xe4\xbc\x9a\xe8\xad\xb0\xe3\x80\x82\n";				/* 会議。 */
+	static const char en_spam[] = "From: promo@pills.example\nSubject: x\n\nfrozen account\n";
+	static const char en_ham[] = "From: boss@work.example\nSubject: x\n\nmeeting minutes\n";
+	struct om_spam_check_settings set = { NULL, NULL, NULL, 1, NULL, NULL, NULL, 0 };
+	struct om_spam_db *db = om_spam_db_new();
+	struct om_spam_report report;
+	double ja, en;
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		om_spam_learn(db, ja_spam, strlen(ja_spam), 1, 0);
+		om_spam_learn(db, ja_ham, strlen(ja_ham), 0, 0);
+		om_spam_learn(db, en_spam, strlen(en_spam), 1, 0);
+		om_spam_learn(db, en_ham, strlen(en_ham), 0, 0);
+	}
+	om_spam_check(db, ja_spam, strlen(ja_spam), &set, &report);
+	ja = rule_points(&report, "BAYES_HEAD_99");
+	om_spam_check(db, en_spam, strlen(en_spam), &set, &report);
+	en = rule_points(&report, "BAYES_HEAD_99");
+	TAP_OK(en > 9.0 && fabs(ja - en * OM_SPAM_CJK_HEADER_WEIGHT) < 0.01,
+	       "a sure spam header: %.2f points in English mail, %.2f in Japanese", en, ja);
+	om_spam_db_free(&db);
+}
+
 static void test_cjk_balance(void)
 {
 	static const char ja_spam[] = "Subject: x\n"
@@ -826,6 +860,7 @@ int main(void)
 	test_token_table();
 	test_readings();
 	test_cjk_balance();
+	test_cjk_header_weight();
 	test_gtube();
 	test_learning();
 	test_learning_words();
