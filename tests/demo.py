@@ -3,7 +3,8 @@
 omamori-scand, and what each mailbox received, read back over IMAP: five
 for the virus check (the fifth, too deep to check, goes to Quarantine below a
 notice), then Japanese spam and ham for the spam filter (a
-tagged subject, the Quarantine folder); then the quarantine digest
+tagged subject, the Quarantine folder) after the Japanese prior, and a
+phishing naming a brand from a stranger's domain with its reasons; then the quarantine digest
 `omamorictl cron` sends alice, the page its release link opens in
 omamori-web, and the release itself (the POST the page's button makes),
 after which the mail is in her INBOX; last, the outbound path: an
@@ -23,6 +24,7 @@ import html.parser
 import io
 import os
 import re
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -32,7 +34,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "e2e"))
-from omtest import (EICAR, PASSWORD, Stack, decoded, header_of, send_as,  # noqa: E402
+from omtest import (EICAR, PASSWORD, SRCDIR, Stack, decoded, header_of, send_as,  # noqa: E402
                     sure_fixture, train_classifier, wait_sink)
 
 
@@ -118,6 +120,8 @@ def show(st, user, mailbox="INBOX"):
         print("X-Omamori-Virus: %s" % (msg["X-Omamori-Virus"] or "(none: not subscribed)"))
         if msg["X-Omamori-Spam"]:
             print("X-Omamori-Spam:  %s" % msg["X-Omamori-Spam"])
+        if msg["X-Omamori-Spam-Reason"]:
+            print("Spam reasons:    %s" % msg["X-Omamori-Spam-Reason"])
         names = [p.get_filename() for p in msg.iter_attachments()]
         print("Attachments:     %s" % (", ".join(n for n in names if n) or "(none)"))
         body = msg.get_body(("plain",))
@@ -126,6 +130,20 @@ def show(st, user, mailbox="INBOX"):
             print("  | " + line)
         if len(lines) > 12:
             print("  | ... (%d more lines)" % (len(lines) - 12))
+
+
+# From: 楽天カード <info@mail.rakuten-card.co.jp.example>, Subject: 【楽天カード】
+# ご利用確認のお願い; a card phishing written for the demo
+BRAND_PHISH = ("From: =?UTF-8?B?5qW95aSp44Kr44O844OJ?= <info@mail.rakuten-card.co.jp.example>\n"
+               "To: carol@example.test\n"
+               "Subject: =?UTF-8?B?44CQ5qW95aSp44Kr44O844OJ44CR44GU5Yip55So56K66KqN44Gu44GK6aGY44GE?=\n"
+               "Date: Wed, 02 Dec 2026 09:00:00 +0900\n"
+               "Message-ID: <demo-brand-phish@rakuten-card.co.jp.example>\n"
+               "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n"
+               "Content-Transfer-Encoding: 8bit\n\n"
+               "お客様のカードに第三者による不正利用の可能性があるご利用を検知しました。\n"
+               "ご利用を一時的に制限しております。24時間以内に下記よりご本人様確認をお願いします。\n"
+               "http://rakuten-card.co.jp.example/login\n").encode()
 
 
 def spam_demo(st):
@@ -140,12 +158,22 @@ def spam_demo(st):
                  ("sub", "set", "carol@example.test", "spam", "on"),
                  ("mailbox", "set", "carol@example.test", "spam-tag", "[MEIWAKU!!] ")):
         print(st.ctl(*args).stdout.decode().strip())
+    # the Japanese prior an installation learns once (omamorictl prior): the
+    # words of the project's hand-written Japanese set's train half
+    prior = os.path.join(st.dir, "ja-eval")
+    subprocess.run([sys.executable, os.path.join(SRCDIR, "tests", "data", "ja-eval", "build.py"),
+                    prior], check=True, stdout=subprocess.DEVNULL)
+    print(st.ctl("prior", os.path.join(prior, "train")).stdout.decode().strip())
+    print(st.ctl("domain", "set", "example.test", "language", "ja").stdout.decode().strip())
     spam, ham = sure_fixture(st, "spam", "ja", True), sure_fixture(st, "ham", "ja", False)
     st.send(spam, ["alice@example.test", "carol@example.test"], sender="info@win-prize.example.click")
     st.send(ham, ["carol@example.test"], sender="yamada@sample.example.co.jp")
+    # phishing naming a brand from a stranger's domain (PHISH_BRAND_NAME):
+    # its reasons, in the domain's Japanese, are in X-Omamori-Spam-Reason
+    st.send(BRAND_PHISH, ["carol@example.test"], sender="info@rakuten-card.co.jp.example")
     deadline = time.time() + 30
     while time.time() < deadline:
-        if len(st.fetch_all("carol@example.test")) >= 2 and \
+        if len(st.fetch_all("carol@example.test")) >= 3 and \
                 len(st.fetch_all("alice@example.test", "Quarantine")) >= 2:
             break
         time.sleep(0.3)
