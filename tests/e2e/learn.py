@@ -8,7 +8,10 @@ found by a poll.  A message moved into Junk over real IMAP changes the
 verdict of the next similar mail at once; so does `omamorictl learn`.  The
 X-Omamori-Spam-Reason header is RFC 2047 and decodes to Japanese when the
 recipient's domain speaks Japanese and to English when it speaks English;
-omamorictl scan --text shows the same reasons.  TAP output."""
+omamorictl scan --text shows the same reasons.  `omamorictl prior` (the
+Japanese set's words) reaches scand at once too; a brand's name from a
+stranger's domain is a reason the recipient reads.  TAP output."""
+import contextlib
 import email.header
 import json
 import os
@@ -160,6 +163,18 @@ def the_reason_header_is_in_the_domains_language(st):
     check("why:" in text and en.split("; ")[0] in text, "scan --text: %r" % text)
 
 
+@contextlib.contextmanager
+def low_threshold(st, user):
+    """user's spam threshold at 2 for the block: one training-free rule with
+    the classifier's lean is then spam, so its reason is shown."""
+    st.ctl("mailbox", "set", user, "spam-threshold", "2")
+    try:
+        time.sleep(0.3)
+        yield
+    finally:
+        st.ctl("mailbox", "unset", user, "spam-threshold")
+
+
 @tap.case
 def a_phishing_shape_is_a_reason(st):
     st.ctl("domain", "set", "example.test", "language", "ja")
@@ -174,15 +189,11 @@ def a_phishing_shape_is_a_reason(st):
     res = scan(st, raw, "carol@example.test")
     check("PHISH_LINK_TEXT" in res["rules"] and "PHISH_FROM_UNRELATED" in res["rules"],
           "rules: %r" % res["rules"])
-    st.ctl("mailbox", "set", "carol@example.test", "spam-threshold", "2")
-    try:
-        time.sleep(0.3)
+    with low_threshold(st, "carol@example.test"):
         res = scan(st, raw, "carol@example.test")
         check(res["verdict"] == "spam" and
               "リンクの表示と、実際のリンク先のサイトが違います" in (res["spam_reason"] or ""),
               "reason: %r" % res)
-    finally:
-        st.ctl("mailbox", "unset", "carol@example.test", "spam-threshold")
 
 
 # a dating spam written for this test (not in tests/data/ja-eval): its
@@ -236,14 +247,10 @@ def a_brand_name_from_a_strangers_domain_is_a_reason(st):
     genuine = raw.replace(b"rakuten-card.co.jp.example", b"rakuten-card.co.jp")
     check("PHISH_BRAND_NAME" not in scan(st, genuine, "carol@example.test")["rules"],
           "the brand's own domain is the brand")
-    st.ctl("mailbox", "set", "carol@example.test", "spam-threshold", "2")
-    try:
-        time.sleep(0.3)
+    with low_threshold(st, "carol@example.test"):
         value = spam_reason_of(st, raw, "carol@example.test")
         check("差出人名は有名な会社やサービスを名乗っていますが" in value,
               "delivered reason: %r" % value)
-    finally:
-        st.ctl("mailbox", "unset", "carol@example.test", "spam-threshold")
 
 
 def prepare(st):
