@@ -62,9 +62,10 @@ struct om_textrule {
 };
 
 /* A well-known sender: the names its mail shows, the domains it is sent
-   from.  A name of ASCII letters and digits only is matched as whole words
-   ("apple" not in "pineapple"), any other as a part of the display name
-   normalised (楽天カード in 【楽天カード】). */
+   from.  A name of ASCII letters and digits only is matched as the first
+   words of the display name ("Apple Support"; not "pineapple", nor
+   "Lockergnome Apple Core", a newsletter about the brand), any other as a
+   part of the display name normalised (楽天カード in 【楽天カード】). */
 struct om_textrules_brand {
 	char *label;		/* the first name as the file writes it */
 	char *names[OM_TEXTRULES_BRAND_WORDS_MAX];
@@ -553,9 +554,12 @@ const char *om_textrules_brand_impostor(const struct om_textrules *rules,
 	if (rules == NULL || display_name == NULL || host == NULL || *host == '\0')
 		return NULL;
 	words = om_textrules_words(display_name);
+	if (strstr(words, " via ") != NULL) {
+		free(words);	/* "Name via List": a mailing list rewrote From */
+		return NULL;
+	}
 	flat = om_textrules_normalise(display_name);
-	/* "Name via List": a mailing list that rewrote From */
-	for (b = 0; strstr(words, " via ") == NULL && b < rules->brand_count; b++) {
+	for (b = 0; b < rules->brand_count; b++) {
 		brand = &rules->brands[b];
 		if (!om_textrules_brand_named(brand, words, flat))
 			continue;
