@@ -99,6 +99,8 @@ struct omamori_scan_cache {
 /* more scopes changed than this since the cache's revision: it is
    emptied rather than sorted out */
 #define OMAMORI_FACTS_SCOPES_MAX 256
+/* the store's answer deadline (s) for that check while answers are held */
+#define OMAMORI_FACTS_STORE_WAIT 2
 struct omamori_facts {
 	char *mailbox;		/* NULL: a free slot */
 	int checks;		/* OM_CHECK_* */
@@ -217,10 +219,10 @@ static int omamori_facts_forget_changed(struct omamori_facts_cache *fc,
    the store gave, and while it is away nobody can change them (omamorictl
    and the web write to the same store); a mailbox not in it waits for the
    store (the delivery is deferred). */
-static void omamori_facts_check(struct omamori_facts_cache *fc,
-				struct om_store *store, struct event *event)
+static void omamori_facts_check_store(struct omamori_facts_cache *fc,
+				      struct om_store *store, struct event *event,
+				      unsigned int generation)
 {
-	unsigned int generation = omamori_context_generation();
 	long long counter = store != NULL ? om_store_change_counter(store) : -1;
 	long long revision;
 	char *error = NULL;
@@ -262,6 +264,27 @@ static void omamori_facts_check(struct omamori_facts_cache *fc,
 	fc->counter = counter;
 	fc->revision = revision;
 	fc->valid = counter >= 0;
+}
+
+/* omamori_facts_check, with the store's answers bounded while the cache
+   holds answers from this store: the change counter's occasional round
+   trip and the revision are small reads, and a server that hangs then
+   costs a delivery OMAMORI_FACTS_STORE_WAIT, not the store's whole
+   answer_timeout (30 s by default), which the LMTP client of a single
+   delivery process would not wait out for the next message. */
+static void omamori_facts_check(struct omamori_facts_cache *fc,
+				struct om_store *store, struct event *event)
+{
+	unsigned int generation = omamori_context_generation();
+	int before;
+
+	if (store == NULL || !fc->valid || fc->generation != generation) {
+		omamori_facts_check_store(fc, store, event, generation);
+		return;
+	}
+	before = om_store_answer_timeout_at_most(store, OMAMORI_FACTS_STORE_WAIT);
+	omamori_facts_check_store(fc, store, event, generation);
+	(void)om_store_answer_timeout(store, before);
 }
 
 /* The cached facts of mailbox, or NULL. */

@@ -149,9 +149,6 @@ static void scand_loop(struct scand_main *m)
 	};
 	long interval = m->scand.config->signature_check_interval;
 	uint64_t next_check = om_now_ms() + (uint64_t)interval * 1000;
-	uint64_t save_every = (uint64_t)m->scand.config->spam_save_interval * 1000;
-	uint64_t next_save = om_now_ms() + save_every;
-	uint64_t next_trace = om_now_ms() + OM_EVENTS_FLUSH_MS;
 
 	while (!m->scand.stopping) {
 		if (poll(pfds, 2, 1000) < 0 && errno != EINTR) {
@@ -168,16 +165,6 @@ static void scand_loop(struct scand_main *m)
 				om_log_info("signature files changed: reloading");
 				scand_request_reload(m);
 			}
-		}
-		if (om_now_ms() >= next_save) {
-			next_save = om_now_ms() + save_every;
-			scand_classifier_sync(&m->scand.classifier);
-		} else {
-			scand_classifier_watch(&m->scand.classifier);
-		}
-		if (om_now_ms() >= next_trace) {
-			next_trace = om_now_ms() + OM_EVENTS_FLUSH_MS;
-			scand_trace_flush(&m->scand);
 		}
 	}
 }
@@ -280,7 +267,8 @@ static void scand_start(struct scand_main *m, const char *config_path,
 		om_fatal("%s", error);
 	m->scand.events = om_events_new(OM_EVENTS_BOUND);
 	scand_metrics_start(&m->scand);
-	if (scand_workers_start(&m->scand, &error) < 0 ||
+	if (scand_keeper_start(&m->scand, &error) < 0 ||
+	    scand_workers_start(&m->scand, &error) < 0 ||
 	    scand_reloader_start(m, &error) < 0)
 		om_fatal("%s", error);
 }
@@ -348,6 +336,7 @@ int main(int argc, char **argv)
 	(void)unlink(m.scand.config->scand_socket);
 	scand_workers_stop(&m.scand);
 	scand_metrics_stop(&m.scand);
+	scand_keeper_stop(&m.scand);
 	scand_trace_flush(&m.scand);
 	om_store_close(&m.scand.trace_store);
 	om_events_free(&m.scand.events);

@@ -62,6 +62,16 @@ struct scand_classifier {
 	long long watched;
 };
 
+/* The store keeper (keeper.c): the classifier's saves and reloads and
+   the trace's writes, off the thread that accepts connections. */
+struct scand_keeper {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;	/* on CLOCK_MONOTONIC */
+	int stopping;		/* under lock */
+	int started;
+};
+
 /* The Prometheus metrics (metrics.c, doc/metrics.md): the registry, the
    series the workers add to, and the label values they are indexed by. */
 #define SCAND_METRICS_LABELS 16
@@ -104,10 +114,12 @@ struct scand {
 	   by the workers */
 	struct om_sandbox_gate *sandbox_gate;
 	struct scand_queue queue;
-	/* the message trace's events (trace.c), written by the main thread
-	   with a store handle of its own */
+	/* the message trace's events (trace.c), written by the keeper
+	   thread with a store handle of its own (the main thread's once the
+	   keeper has stopped) */
 	struct om_events *events;
 	struct om_store *trace_store;
+	struct scand_keeper keeper;
 	struct scand_metrics metrics;
 	pthread_t *workers;
 	size_t worker_count;
@@ -115,7 +127,7 @@ struct scand {
 };
 
 /* trace.c: a scan's steps queued (res NULL: it failed with error), and
-   the queue written (main thread only) */
+   the queue written (the keeper thread; the main thread after it) */
 void scand_trace_scan(struct scand *scand, const struct om_scan_request *req,
 		      const struct om_scan_result *res, const char *error);
 void scand_trace_flush(struct scand *scand);
@@ -128,6 +140,11 @@ void scand_metrics_start(struct scand *scand);
 void scand_metrics_scan(struct scand *scand, const struct om_scan_result *res,
 			uint64_t us);
 void scand_metrics_stop(struct scand *scand);
+
+/* keeper.c: started once the classifier and the trace's queue exist;
+   stopped (joined) before they are written a last time and freed */
+int scand_keeper_start(struct scand *s, char **error_r);
+void scand_keeper_stop(struct scand *s);
 
 /* engine.c */
 int scand_engines_init(struct scand_engines *engines,

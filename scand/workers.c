@@ -151,6 +151,14 @@ static int scand_worker_store(struct scand_worker *w, char **error_r)
    again at most once a second (a reconnect may take connect_timeout).
    1 when the snapshot is to be used as it is. */
 #define SCAND_STORE_RETRY_SECONDS 1
+/* The store's answer deadline (s) while the worker holds a snapshot it
+   could scan with: for the change counter's occasional round trip (a
+   one-row statement), and for reading what changed (a mailbox's rows,
+   read in a moment by a server that answers).  A hung server costs a
+   scan these, not the store's whole answer_timeout (30 s by default),
+   which a delivery plugin waiting scan_timeout_ms may not outlast. */
+#define SCAND_STORE_COUNTER_WAIT 2
+#define SCAND_STORE_REFRESH_WAIT 10
 /* how often an idle worker looks for a change */
 #define SCAND_IDLE_REFRESH_MS 1000
 static int scand_worker_keep_snapshot(struct scand_worker *w, const char *error)
@@ -182,6 +190,33 @@ static void scand_worker_audit_fill(struct scand_worker *w)
 	}
 }
 
+/* The store's change counter; with a snapshot held, waiting at most
+   SCAND_STORE_COUNTER_WAIT for it. */
+static long long scand_worker_change_counter(struct scand_worker *w)
+{
+	long long counter;
+	int before;
+
+	if (w->snap == NULL)
+		return om_store_change_counter(w->store);
+	before = om_store_answer_timeout_at_most(w->store, SCAND_STORE_COUNTER_WAIT);
+	counter = om_store_change_counter(w->store);
+	(void)om_store_answer_timeout(w->store, before);
+	return counter;
+}
+
+/* The held snapshot brought up to date, waiting at most
+   SCAND_STORE_REFRESH_WAIT for the store: om_snapshot_refresh's value. */
+static int scand_worker_refresh(struct scand_worker *w, char **error_r)
+{
+	int before, ret;
+
+	before = om_store_answer_timeout_at_most(w->store, SCAND_STORE_REFRESH_WAIT);
+	ret = om_snapshot_refresh(w->snap, w->store, error_r);
+	(void)om_store_answer_timeout(w->store, before);
+	return ret;
+}
+
 /* The worker's snapshot, fresh (or, while the store cannot be read, the
    last one).  0 or -1. */
 static int scand_worker_snapshot(struct scand_worker *w, char **error_r)
@@ -194,7 +229,7 @@ static int scand_worker_snapshot(struct scand_worker *w, char **error_r)
 		return -1;
 	/* read before the snapshot: a change committed meanwhile moves it
 	   again and is read next time */
-	counter = om_store_change_counter(w->store);
+	counter = scand_worker_change_counter(w);
 	if (w->snap == NULL) {
 		w->snap = om_snapshot_new();
 		if (om_snapshot_load(w->snap, w->store, error_r) < 0)
@@ -205,7 +240,7 @@ static int scand_worker_snapshot(struct scand_worker *w, char **error_r)
 	}
 	if (counter >= 0 && counter == w->counter)
 		return 0;
-	switch (om_snapshot_refresh(w->snap, w->store, error_r)) {
+	switch (scand_worker_refresh(w, error_r)) {
 	case 1:
 		/* the configuration moved (audit rules too, schema v22): read
 		   them again now, while the store answers */

@@ -549,7 +549,7 @@ static void om_scan_correspondents(const struct om_scan_run *run,
 		return;
 	/* a scan does without them rather than wait for a database that
 	   hangs (the delivery waits on the scan) */
-	before = om_store_answer_timeout(run->set->store, OM_SCAN_CORRESPONDENTS_WAIT);
+	before = om_store_answer_timeout_at_most(run->set->store, OM_SCAN_CORRESPONDENTS_WAIT);
 	ret = om_store_correspondents_list(run->set->store, run->req->mailbox,
 					   OM_SCAN_CORRESPONDENTS_MAX, om_scan_address_cb, a,
 					   &error);

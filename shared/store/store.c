@@ -506,6 +506,15 @@ int om_store_answer_timeout(struct om_store *store, int seconds)
 		store->backend->answer_timeout(store, seconds) : 0;
 }
 
+int om_store_answer_timeout_at_most(struct om_store *store, int seconds)
+{
+	int before = om_store_answer_timeout(store, seconds);
+
+	if (before > 0 && before < seconds)
+		(void)om_store_answer_timeout(store, before);
+	return before;
+}
+
 int om_store_secret(struct om_store *store, const char *name,
 		    unsigned char *value, size_t len, char **error_r)
 {

@@ -199,6 +199,10 @@ int om_store_change_fd(struct om_store *store);
    the caller can do without (a scan's correspondents), set short around
    it and put back after: a hung server then costs that much. */
 int om_store_answer_timeout(struct om_store *store, int seconds);
+/* om_store_answer_timeout to at most seconds: a shorter limit already set
+   (an operator's answer_timeout) stays.  Returns the limit before, to put
+   back with om_store_answer_timeout. */
+int om_store_answer_timeout_at_most(struct om_store *store, int seconds);
 
 /* One read transaction around several reads: one consistent view, and
    one lock of the database file instead of one per statement (a caller
