@@ -111,6 +111,18 @@ char *om_textrules_normalise(const char *text)
 	unsigned int cp;
 
 	while (*p != '\0') {
+		/* ASCII, most of most mail, without the decoding (issue 22):
+		   the same result as below, where isspace() and tolower()
+		   of an ASCII character are these in every locale */
+		if (*p < 0x80) {
+			if (*p == ' ' || (*p >= '\t' && *p <= '\r'))
+				p++;
+			else if (*p >= 'A' && *p <= 'Z')
+				*o++ = (char)(*p++ + ('a' - 'A'));
+			else
+				*o++ = (char)*p++;
+			continue;
+		}
 		n = om_textrules_utf8(p, &cp);
 		if (n == 0) {
 			*o++ = (char)*p++;
