@@ -28,6 +28,7 @@
 #include <gmime/gmime.h>
 #include <ctype.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -609,12 +610,57 @@ static int om_textrules_link_ok(enum om_textrules_link link,
 	return 0;
 }
 
-static int om_textrules_group_in(const struct om_textrules_group *group, const char *text)
+/* The text's three-byte sequences, hashed into a bitmap, so that a phrase
+   whose first three bytes do not occur in the text is passed over without
+   a search of its own (issue 22: strstr over the whole text for each of
+   some 500 phrases was 3 % of scand's time on spam + virus).  A phrase is
+   still searched for whenever its bit is set, so what matches is exactly
+   what strstr finds. */
+#define OM_TEXTRULES_TRIGRAM_BITS 16
+struct om_textrules_trigrams {
+	uint64_t bits[(1u << OM_TEXTRULES_TRIGRAM_BITS) / 64];
+};
+
+static unsigned int om_textrules_trigram(const char *p)
+{
+	uint32_t v = ((uint32_t)(unsigned char)p[0] << 16) |
+		((uint32_t)(unsigned char)p[1] << 8) | (unsigned char)p[2];
+
+	return (unsigned int)((v * 2654435761u) >> (32 - OM_TEXTRULES_TRIGRAM_BITS));
+}
+
+static void om_textrules_trigrams_fill(struct om_textrules_trigrams *tg, const char *text)
+{
+	size_t i, len = strlen(text);
+	unsigned int h;
+
+	memset(tg->bits, 0, sizeof(tg->bits));
+	for (i = 0; i + 3 <= len; i++) {
+		h = om_textrules_trigram(text + i);
+		tg->bits[h / 64] |= (uint64_t)1 << (h % 64);
+	}
+}
+
+/* 0 when phrase cannot be in the text; 1 when it may be. */
+static int om_textrules_trigrams_may(const struct om_textrules_trigrams *tg,
+				     const char *phrase)
+{
+	unsigned int h;
+
+	if (phrase[0] == '\0' || phrase[1] == '\0' || phrase[2] == '\0')
+		return 1;
+	h = om_textrules_trigram(phrase);
+	return (tg->bits[h / 64] >> (h % 64)) & 1;
+}
+
+static int om_textrules_group_in(const struct om_textrules_group *group, const char *text,
+				 const struct om_textrules_trigrams *tg)
 {
 	size_t i;
 
 	for (i = 0; i < group->count; i++) {
-		if (strstr(text, group->phrases[i]) != NULL)
+		if (om_textrules_trigrams_may(tg, group->phrases[i]) &&
+		    strstr(text, group->phrases[i]) != NULL)
 			return 1;
 	}
 	return 0;
@@ -625,24 +671,28 @@ void om_textrules_match(const struct om_textrules *rules,
 			struct om_rules_result *res)
 {
 	const struct om_textrule *rule;
+	struct om_textrules_trigrams *tg;
 	char *text;
 	size_t i, g;
 
 	if (rules == NULL || rules->count == 0)
 		return;
 	text = om_textrules_normalise(facts->text != NULL ? facts->text : "");
+	tg = om_malloc(sizeof(*tg));
+	om_textrules_trigrams_fill(tg, text);
 	for (i = 0; i < rules->count; i++) {
 		rule = &rules->rules[i];
 		if (!om_textrules_link_ok(rule->link, facts))
 			continue;
 		for (g = 0; g < rule->group_count; g++) {
-			if (!om_textrules_group_in(&rule->groups[g], text))
+			if (!om_textrules_group_in(&rule->groups[g], text, tg))
 				break;
 		}
 		if (g == rule->group_count)
 			om_rules_add_reason(res, rule->name, rule->points,
 					    rule->reason_ja, rule->reason_en);
 	}
+	free(tg);
 	free(text);
 }
 

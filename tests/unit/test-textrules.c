@@ -186,6 +186,32 @@ static void test_syntax(void)
 	free(error);
 }
 
+/* The three-byte prefilter passes over a phrase only when its first
+   three bytes are nowhere in the text: a phrase at the very start or end,
+   one whose start occurs only elsewhere, one of two bytes, a Japanese
+   phrase and a text shorter than three bytes each match as strstr does. */
+static void test_prefilter(void)
+{
+	static const struct { const char *text; int want; } texts[] = {
+		{ "abcdef", 1 }, { "zzzabc", 1 }, { "abxabcde", 1 },
+		{ "abx zzz", 0 }, { "xyq", 1 }, { "q", 0 },
+		{ "本日中に停止", 1 }, { "本日の停止", 0 }, { "ab", 0 },
+	};
+	struct om_textrules *rules;
+	char *error = NULL;
+	size_t i;
+
+	rules = om_textrules_parse("rule P 1\n  text abc|xy|本日中\n"
+				   "  reason-ja 日本語\n  reason-en English\n", &error);
+	TAP_OK(rules != NULL, "a rule of short and long phrases: %s",
+	       error != NULL ? error : "ok");
+	for (i = 0; rules != NULL && i < OM_N_ELEMENTS(texts); i++)
+		TAP_OK(fires(rules, "P", texts[i].text, 0, 0) == texts[i].want,
+		       "\"%s\": %s", texts[i].text, texts[i].want ? "fires" : "does not fire");
+	om_textrules_free(&rules);
+	free(error);
+}
+
 /* PHISH_BRAND_NAME's half in the rules file: a From display name naming a
    brand of the shipped "brand" lines, on a domain not the brand's. */
 static void test_brands(const struct om_textrules *rules)
@@ -286,6 +312,7 @@ int main(void)
 	om_mime_global_init();
 	test_normalise();
 	test_syntax();
+	test_prefilter();
 	rules = om_textrules_load(SHIPPED, &error);
 	TAP_OK(rules != NULL, "conf/spam.rules loads: %s", error != NULL ? error : "ok");
 	free(error);
