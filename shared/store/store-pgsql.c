@@ -988,6 +988,9 @@ struct om_store_pgsql {
 	PGconn *conn;		/* NULL once given up (the next call connects) */
 	char *conninfo;		/* without omamori's own keywords */
 	int answer_timeout;	/* seconds (OM_PG_ANSWER_TIMEOUT) */
+	/* conninfo's answer_timeout (or the default): what a connection
+	   attempt is bounded by, whatever a caller set for its reads */
+	int configured_answer_timeout;
 	int retry_pause;	/* seconds; 0: the last attempt succeeded */
 	long long retry_at;	/* no attempt before (om_pg_now_ms) */
 	char *retry_error;	/* the last attempt's error */
@@ -1698,11 +1701,14 @@ static int om_pg_connect(struct om_store_pgsql *s, char **error_r)
 		s->conninfo, NULL
 	};
 
-	/* an attempt made under a shorter answer deadline (a read the caller
-	   can do without: om_store_answer_timeout) waits no longer either */
+	/* an attempt waits no longer than the configured answer deadline
+	   either, but a caller's shorter one for its reads does not shorten
+	   it: the call that reconnects is often one made under such a
+	   deadline (a cache's change counter), and a server slow to set up a
+	   connection (2-5 s) would otherwise never be reconnected to there */
 	(void)snprintf(connect_timeout, sizeof(connect_timeout), "%d",
-		       s->answer_timeout < atoi(OM_PG_CONNECT_TIMEOUT) ?
-		       s->answer_timeout : atoi(OM_PG_CONNECT_TIMEOUT));
+		       s->configured_answer_timeout < atoi(OM_PG_CONNECT_TIMEOUT) ?
+		       s->configured_answer_timeout : atoi(OM_PG_CONNECT_TIMEOUT));
 	/* expand_dbname: conninfo's own keywords override the earlier ones */
 	s->conn = PQconnectdbParams(keys, values, 1);
 	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
@@ -1752,6 +1758,7 @@ static int om_pg_own_options(struct om_store_pgsql *s, const char *conninfo,
 	long n;
 
 	s->answer_timeout = OM_PG_ANSWER_TIMEOUT;
+	s->configured_answer_timeout = OM_PG_ANSWER_TIMEOUT;
 	if (strncmp(conninfo, "postgresql://", 13) == 0 ||
 	    strncmp(conninfo, "postgres://", 11) == 0) {
 		s->conninfo = om_strdup(conninfo);
@@ -1786,6 +1793,7 @@ static int om_pg_own_options(struct om_store_pgsql *s, const char *conninfo,
 				return -1;
 			}
 			s->answer_timeout = (int)n;
+			s->configured_answer_timeout = (int)n;
 		} else {
 			if (rest.len > 0)
 				om_buf_append(&rest, " ", 1);
