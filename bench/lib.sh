@@ -69,6 +69,21 @@ for name, kind in sets.items():
 PY
 }
 
+# bench_ja_lists WORK: what the phishing-shape rules read for the Japanese
+# set (tests/data/ja-eval), as omamori.conf names them: WORK/freemail, the
+# shipped free-mail list plus the reserved stand-ins the set writes for
+# real providers (gmail.example for gmail.com ...), and WORK/spam.rules,
+# the shipped rules ($SPAM_RULES to try others) plus a site-suffixes line:
+# the set writes every company under a reserved name (aoba-shoji.example.co.jp
+# for aoba-shoji.co.jp), whose registrable domain would be example.co.jp
+# for all of them; under the line each is a site of its own, as it is in
+# real mail (doc/spam.md).
+bench_ja_lists() {
+	{ cat "$top/conf/freemail-domains"; printf '%s\n' gmail.example outlook.example yahoo.example.jp; } > "$1/freemail"
+	{ cat "${SPAM_RULES:-$top/conf/spam.rules}"
+	  echo "site-suffixes example.jp example.co.jp example.ne.jp example.ac.jp example.or.jp example.com"; } > "$1/spam.rules"
+}
+
 # bench_clamd DIR SIGS THREADS: clamd on DIR/clamd.sock with the signature
 # directory SIGS, scratch space on a tmpfs; its pid in DIR/clamd.pid.
 bench_clamd() {

@@ -117,7 +117,36 @@ static void ctl_sync_scand(struct ctl *ctl)
 	}
 }
 
+/* The phishing-shape rules as scand reads them (the free-mail list, the
+   spam rules with their site-suffixes): for classify --rules, and for
+   learn and train, which keep the sites ham comes from
+   (PHISH_LOOKALIKE_KNOWN).  Without the free-mail list only its rule is
+   off (said); a rules file with an error is one (-1, said). */
+static int ctl_phish_open(struct ctl *ctl, struct om_phish **phish_r)
+{
+	struct om_phish *phish;
+	char *error = NULL;
+
+	phish = om_phish_new(ctl->config->freemail_domains, &error);
+	if (phish == NULL) {
+		fprintf(stderr, "omamorictl: %s (PHISH_FREEMAIL_REPLYTO off)\n", error);
+		om_free(&error);
+		phish = om_phish_new(NULL, &error);
+		om_free(&error);
+	}
+	if (phish != NULL &&
+	    om_phish_load_rules(phish, ctl->config->spam_rules, &error) < 0) {
+		fprintf(stderr, "omamorictl: %s\n", error);
+		om_free(&error);
+		om_phish_free(&phish);
+		return -1;
+	}
+	*phish_r = phish;
+	return 0;
+}
+
 struct ctl_learning {
+	const struct om_phish *phish;	/* NULL: no sites kept */
 	struct om_spam_db *db;
 	int is_spam, unlearn, tty;
 	int words_only;		/* om_spam_learn_words (a prior) */
@@ -132,7 +161,7 @@ static void ctl_learn_one(void *context, const char *path, const char *msg, size
 	if (l->words_only)
 		om_spam_learn_words(l->db, msg, len, l->is_spam, l->unlearn);
 	else
-		om_spam_learn(l->db, msg, len, l->is_spam, l->unlearn);
+		om_spam_learn_message(l->db, l->phish, msg, len, l->is_spam, l->unlearn);
 	if (l->tty && ++l->done % 100 == 0) {
 		fprintf(stderr, "\rlearned %ld messages", l->done);
 		fflush(stderr);
@@ -160,6 +189,7 @@ static int ctl_learning_save(struct ctl *ctl, struct om_spam_db **db, long *nspa
 static int ctl_learn(struct ctl *ctl, int argc, char **argv)
 {
 	struct ctl_learning l;
+	struct om_phish *phish = NULL;
 	char *error = NULL;
 	long total = 0, n, nspam, nham;
 	int i, first = 1, ret;
@@ -175,6 +205,9 @@ static int ctl_learn(struct ctl *ctl, int argc, char **argv)
 	if (first >= argc)
 		return ctl_error("learn: no message given");
 	l.tty = isatty(STDERR_FILENO);
+	if (ctl_phish_open(ctl, &phish) < 0)
+		return CTL_EXIT_ERROR;
+	l.phish = phish;
 	l.db = om_spam_db_new();
 	if (om_spam_db_load(l.db, ctl_store(ctl, 0), &error) < 0)
 		goto fail;
@@ -182,10 +215,12 @@ static int ctl_learn(struct ctl *ctl, int argc, char **argv)
 		n = ctl_each_message(argv[i], ctl_learn_one, &l);
 		if (n < 0) {
 			om_spam_db_free(&l.db);
+			om_phish_free(&phish);
 			return CTL_EXIT_ERROR;
 		}
 		total += n;
 	}
+	om_phish_free(&phish);
 	if ((ret = ctl_learning_save(ctl, &l.db, &nspam, &nham)) != CTL_EXIT_OK)
 		return ret;
 	if (l.tty)
@@ -198,6 +233,7 @@ fail:
 	ret = ctl_error("%s", error);
 	free(error);
 	om_spam_db_free(&l.db);
+	om_phish_free(&phish);
 	return ret;
 }
 
@@ -282,8 +318,8 @@ static void ctl_retrain_one(void *context, const char *path, const char *msg, si
 }
 
 /* One pass over a corpus; the number of messages learned, or -1. */
-static long ctl_train_pass(struct om_spam_db *db, const char *path, int is_spam,
-			   int again)
+static long ctl_train_pass(struct om_spam_db *db, const struct om_phish *phish,
+			   const char *path, int is_spam, int again)
 {
 	struct ctl_learning l;
 	struct ctl_retraining r = { db, is_spam, 0 };
@@ -292,6 +328,7 @@ static long ctl_train_pass(struct om_spam_db *db, const char *path, int is_spam,
 		return ctl_each_message(path, ctl_retrain_one, &r) < 0 ? -1 : r.relearned;
 	memset(&l, 0, sizeof(l));
 	l.db = db;
+	l.phish = phish;
 	l.is_spam = is_spam;
 	return ctl_each_message(path, ctl_learn_one, &l);
 }
@@ -302,6 +339,7 @@ static long ctl_train_pass(struct om_spam_db *db, const char *path, int is_spam,
 static int ctl_train(struct ctl *ctl, int argc, char **argv)
 {
 	struct om_spam_db *db;
+	struct om_phish *phish = NULL;
 	long rounds = 3, round, spam, ham, nspam, nham;
 	char *error = NULL;
 
@@ -313,14 +351,17 @@ static int ctl_train(struct ctl *ctl, int argc, char **argv)
 	if (argc != 2 || rounds < 0 || rounds > 20)
 		return ctl_error("usage: train [--rounds 0..20] SPAM HAM  "
 				 "(each a FILE, DIR or MBOX)");
+	if (ctl_phish_open(ctl, &phish) < 0)
+		return CTL_EXIT_ERROR;
 	db = om_spam_db_new();
 	if (om_spam_db_load(db, ctl_store(ctl, 0), &error) < 0)
 		goto fail;
 	for (round = 0; round <= rounds; round++) {
-		spam = ctl_train_pass(db, argv[0], 1, round > 0);
-		ham = spam < 0 ? -1 : ctl_train_pass(db, argv[1], 0, round > 0);
+		spam = ctl_train_pass(db, phish, argv[0], 1, round > 0);
+		ham = spam < 0 ? -1 : ctl_train_pass(db, phish, argv[1], 0, round > 0);
 		if (spam < 0 || ham < 0) {
 			om_spam_db_free(&db);
+			om_phish_free(&phish);
 			return CTL_EXIT_ERROR;
 		}
 		if (round == 0)
@@ -336,10 +377,12 @@ static int ctl_train(struct ctl *ctl, int argc, char **argv)
 	om_spam_db_counts(db, &nspam, &nham);
 	printf("the classifier now counts %ld spam, %ld ham\n", nspam, nham);
 	om_spam_db_free(&db);
+	om_phish_free(&phish);
 	ctl_sync_scand(ctl);
 	return CTL_EXIT_OK;
 fail:
 	om_spam_db_free(&db);
+	om_phish_free(&phish);
 	return ctl_fail(error);
 }
 
@@ -383,18 +426,7 @@ static int ctl_classify(struct ctl *ctl, int argc, char **argv)
 		c.with_rules = 1;
 		argc--;
 		argv++;
-		phish = om_phish_new(ctl->config->freemail_domains, &error);
-		if (phish == NULL) {
-			fprintf(stderr, "omamorictl: %s (PHISH_FREEMAIL_REPLYTO off)\n", error);
-			om_free(&error);
-			phish = om_phish_new(NULL, &error);
-			om_free(&error);
-		}
-		if (phish != NULL &&
-		    om_phish_load_rules(phish, ctl->config->spam_rules, &error) < 0) {
-			fprintf(stderr, "omamorictl: %s\n", error);
-			om_free(&error);
-			om_phish_free(&phish);
+		if (ctl_phish_open(ctl, &phish) < 0) {
 			om_spam_db_free(&db);
 			return CTL_EXIT_ERROR;
 		}

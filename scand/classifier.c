@@ -63,11 +63,11 @@ void scand_classifier_done(struct scand_classifier *c)
 	pthread_rwlock_unlock(&c->lock);
 }
 
-void scand_classifier_learn(struct scand_classifier *c, const char *msg,
-			    size_t len, int is_spam)
+void scand_classifier_learn(struct scand_classifier *c, const struct om_phish *phish,
+			    const char *msg, size_t len, int is_spam)
 {
 	pthread_rwlock_wrlock(&c->lock);
-	om_spam_learn(c->db, msg, len, is_spam, 0);
+	om_spam_learn_message(c->db, phish, msg, len, is_spam, 0);
 	pthread_rwlock_unlock(&c->lock);
 }
 

@@ -164,8 +164,10 @@ int scand_classifier_init(struct scand_classifier *c,
 /* The table to score with, read-locked until scand_classifier_done(). */
 const struct om_spam_db *scand_classifier_read(struct scand_classifier *c);
 void scand_classifier_done(struct scand_classifier *c);
-void scand_classifier_learn(struct scand_classifier *c, const char *msg,
-			    size_t len, int is_spam);
+/* Learns a message, and its sender's site when phish is not NULL
+   (PHISH_LOOKALIKE_KNOWN, spam.h). */
+void scand_classifier_learn(struct scand_classifier *c, const struct om_phish *phish,
+			    const char *msg, size_t len, int is_spam);
 /* Saves what was learned, or reloads what others saved. */
 void scand_classifier_sync(struct scand_classifier *c);
 /* Called every second: on a store that pushes its changes (PostgreSQL's

@@ -442,7 +442,7 @@ static void scand_handle_learn(struct scand_worker *w,
 	if ((size_t)w->scand->config->scan_max_size < req->message_len) {
 		om_proto_encode_error("message too large to learn", out);
 	} else {
-		scand_classifier_learn(&w->scand->classifier, req->message,
+		scand_classifier_learn(&w->scand->classifier, w->scand->phish, req->message,
 				       req->message_len, req->learn == OM_LEARN_SPAM);
 		om_log_info("%s learn mailbox=%s as=%s size=%zu", session, mailbox,
 			    scand_word(om_learn_name(req->learn)), req->message_len);

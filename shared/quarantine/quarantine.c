@@ -443,10 +443,15 @@ static const struct om_reason om_reasons[] = {
 	/* the phishing shapes (spam/phish.c; the same words as spam/reasons.c) */
 	{ "PHISH_LINK_TEXT", "リンクの表示と、実際のリンク先のサイトが違います",
 	  "The link text shows one site but leads to another" },
-	{ "PHISH_LOOKALIKE", "あなたのドメインによく似せた、別のドメインが使われています",
-	  "It uses a domain made to look like your own" },
+	/* a longer name before the shorter one it starts with (prefixes) */
 	{ "PHISH_LOOKALIKE_PARTNER", "やり取りのある相手のドメインによく似せた、別のドメインから届いています",
 	  "It comes from a domain made to look like one you correspond with" },
+	{ "PHISH_LOOKALIKE_KNOWN", "これまでに正規のメールが届いたドメインによく似せた、別のドメインから届いています",
+	  "It comes from a domain made to look like one genuine mail came from" },
+	{ "PHISH_LOOKALIKE", "あなたのドメインによく似せた、別のドメインが使われています",
+	  "It uses a domain made to look like your own" },
+	{ "PHISH_BEC_SHAPE", "よく似せたドメインから届き、返信先はフリーメールです (取引先を装う詐欺の手口)",
+	  "It comes from a lookalike domain and wants replies on free mail (the shape of business email fraud)" },
 	{ "PHISH_FREEMAIL_REPLYTO", "返信先が差出人の会社ではなく、フリーメールのアドレスです",
 	  "Replies would go to a free-mail address, not to the sender's company" },
 	{ "PHISH_DOMAIN_IN_HOST", "別の会社のドメイン名を自分のドメインの前に付けて、その会社を装っています",

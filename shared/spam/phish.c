@@ -29,6 +29,10 @@
 /* a name part shorter than this is too close to too many others for one
    edit to mean anything ("abc" and "abd" are different firms) */
 #define OM_PHISH_EDIT_MIN 5
+/* the names of sites ham came from are kept from this length on, and a
+   sender's is compared with them from it on too (a four-letter name is
+   one letter from too many: "lsil" from "lsll") */
+#define OM_PHISH_SENDER_NAME_MIN OM_PHISH_EDIT_MIN
 
 struct om_phish {
 	struct om_url_psl *psl;
@@ -345,6 +349,17 @@ char *om_phish_text_host(const char *text)
 	return host;
 }
 
+/* The registrable domain of a host name: under a name of the rules'
+   site-suffixes lines, else the Public Suffix List's; NULL if none. */
+static const char *om_phish_registrable(const struct om_phish *phish, const char *host,
+					enum om_url_host_type type)
+{
+	const char *site = type == OM_URL_HOST_NAME ?
+		om_textrules_site(phish->textrules, host) : NULL;
+
+	return site != NULL ? site : om_url_registrable_domain(phish->psl, host, type);
+}
+
 /* The registrable domain of a normalised host, or the host itself (an IP
    address, a single label). */
 static const char *om_phish_site(const struct om_phish *phish, const char *host)
@@ -352,7 +367,7 @@ static const char *om_phish_site(const struct om_phish *phish, const char *host)
 	enum om_url_host_type type = host[0] == '[' ? OM_URL_HOST_IPV6 :
 		(host[0] >= '0' && host[0] <= '9' && strspn(host, "0123456789.") ==
 		 strlen(host)) ? OM_URL_HOST_IPV4 : OM_URL_HOST_NAME;
-	const char *site = om_url_registrable_domain(phish->psl, host, type);
+	const char *site = om_phish_registrable(phish, host, type);
 
 	return site != NULL ? site : host;
 }
@@ -420,7 +435,7 @@ int om_phish_domain_in_host(const struct om_phish *phish, const char *host)
 	if (host == NULL || host[0] == '[' ||
 	    strspn(host, "0123456789.") == strlen(host))
 		return 0;
-	reg = om_url_registrable_domain(phish->psl, host, OM_URL_HOST_NAME);
+	reg = om_phish_registrable(phish, host, OM_URL_HOST_NAME);
 	if (reg == NULL || (suffix = strchr(reg, '.')) == NULL)
 		return 0;
 	/* the labels left of the host's public suffix: "mail.bank.co.jp" of
@@ -575,6 +590,32 @@ static char *om_phish_address_domain(const char *address)
 static char *om_phish_site_dup(const struct om_phish *phish, const char *host)
 {
 	return host != NULL ? om_strdup(om_phish_site(phish, host)) : NULL;
+}
+
+char *om_phish_sender_name(const struct om_phish *phish, struct om_mime_msg *msg)
+{
+	char *from, *host, *label, *name = NULL;
+	char skeleton[OM_PHISH_SKELETON_MAX];
+	const char *site;
+	size_t n;
+
+	if (phish == NULL || msg == NULL)
+		return NULL;
+	from = om_mime_from_address(msg);
+	host = om_phish_address_domain(from);
+	free(from);
+	if (host == NULL)
+		return NULL;
+	site = om_phish_site(phish, host);
+	n = om_phish_name_len(site);
+	if (site[n] == '.' && n >= OM_PHISH_SENDER_NAME_MIN) {
+		label = om_strndup(site, n);
+		if (om_phish_skeleton(label, skeleton) && strchr(skeleton, '?') == NULL)
+			name = om_strdup(skeleton);
+		free(label);
+	}
+	free(host);
+	return name;
 }
 
 /* 1 if from_site or reply_site looks like the domain of one of the

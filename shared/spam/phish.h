@@ -25,6 +25,15 @@ struct om_url_psl;
 /* a From or link host wearing another domain before its own
    (paypal.com.login.example, bank.co.jp.verify.example) */
 #define OM_PHISH_DOMAIN_IN_HOST_POINTS 2.5
+/* a From domain that looks like a site the site's learned ham came from
+   without being one (spam.h: the classifier's memory of senders) */
+#define OM_PHISH_LOOKALIKE_KNOWN_POINTS 4.0
+/* BEC's signature: a lookalike (of the recipient's domain, a partner's, a
+   known site's) asking for replies on free mail.  With its two rules'
+   points 10 in all, the weight of a block-listed link: the classifier,
+   which reads a copied business thread as the real one, alone no longer
+   lets it through. */
+#define OM_PHISH_BEC_SHAPE_POINTS 3.5
 /* a From display name naming a well-known brand (spam.rules "brand"
    lines) on an address outside the brand's domains */
 #define OM_PHISH_BRAND_NAME_POINTS 4.0
@@ -52,6 +61,15 @@ int om_phish_load_rules(struct om_phish *phish, const char *path, char **error_r
 void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
 		    const char *recipient_domain, const char *const *correspondents,
 		    size_t count, struct om_rules_result *res);
+
+/* The name a sender's site goes by, as the classifier's memory of the
+   sites ham came from keeps it (spam.h, PHISH_LOOKALIKE_KNOWN): the From
+   address's registrable domain (or its site under a site-suffixes name)
+   without its public suffix, as a reader sees it (om_phish_lookalike's
+   folding: 0 as o, rn as m ...), "aoba-shoji" of m@aoba-shoji.co.jp;
+   allocated, or NULL (no From domain, an IP address, a name shorter than
+   5 or of other scripts). */
+char *om_phish_sender_name(const struct om_phish *phish, struct om_mime_msg *msg);
 
 /* ---- pure functions, for the unit tests ---- */
 

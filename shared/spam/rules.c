@@ -32,16 +32,21 @@ void om_rules_add(struct om_rules_result *res, const char *name, double points)
 	om_rules_add_reason(res, name, points, NULL, NULL);
 }
 
-void om_rules_add_reason(struct om_rules_result *res, const char *name, double points,
-			 const char *reason_ja, const char *reason_en)
+int om_rules_fired(const struct om_rules_result *res, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < res->count; i++) {
 		if (strcmp(res->hits[i].name, name) == 0)
-			return;
+			return 1;
 	}
-	if (res->count >= OM_RULES_MAX)
+	return 0;
+}
+
+void om_rules_add_reason(struct om_rules_result *res, const char *name, double points,
+			 const char *reason_ja, const char *reason_en)
+{
+	if (om_rules_fired(res, name) || res->count >= OM_RULES_MAX)
 		return;
 	(void)om_strlcpy(res->hits[res->count].name, name, OM_RULE_NAME_MAX);
 	res->hits[res->count].points = points;

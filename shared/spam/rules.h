@@ -32,6 +32,8 @@ struct om_rules_result {
 /* Adds a hit (ignored once OM_RULES_MAX hits are recorded, or if the same
    name already fired). */
 void om_rules_add(struct om_rules_result *res, const char *name, double points);
+/* 1 if the rule name has fired (is among res's hits). */
+int om_rules_fired(const struct om_rules_result *res, const char *name);
 /* The same, with the rule's reasons in Japanese and English. */
 void om_rules_add_reason(struct om_rules_result *res, const char *name, double points,
 			 const char *reason_ja, const char *reason_en);

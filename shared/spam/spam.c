@@ -317,13 +317,130 @@ static void om_spam_learn_token(void *context, const char *token)
 			     l->is_spam ? 0 : l->delta);
 }
 
-static void om_spam_learn_tokens(struct om_spam_db *db, const char *msg, size_t len,
+/* ---- the memory of the sites ham came from ---- */
+
+/* Keys of a sender's name (om_phish_sender_name): the name itself, and
+   each of it with one letter left out, so that a lookalike (one letter
+   changed, added, left out or two swapped) is found by a few lookups,
+   not by comparing with every site ever learned. */
+#define OM_SPAM_SENDER_EXACT "site=:"
+#define OM_SPAM_SENDER_NEAR "site~:"
+#define OM_SPAM_SENDER_KEY_MAX (sizeof(OM_SPAM_SENDER_NEAR) + 64)
+/* a name shorter than this is too close to too many others (phish.c) */
+#define OM_SPAM_SENDER_LEARN_MIN 5
+/* a word added to a name this long or longer is a cousin of its site
+   (sakura-card-jp, payleaf-support); a shorter one is a word that other
+   sites combine with theirs (linux-jp is a users' group, not linux.ie) */
+#define OM_SPAM_SENDER_BRAND_MIN 7
+
+/* key = prefix + name with the letter at skip left out (skip >= len:
+   none); 0 if it does not fit */
+static int om_spam_sender_key(char key[OM_SPAM_SENDER_KEY_MAX], const char *prefix,
+			      const char *name, size_t skip)
+{
+	size_t plen = strlen(prefix), len = strlen(name);
+
+	if (plen + len >= OM_SPAM_SENDER_KEY_MAX)
+		return 0;
+	memcpy(key, prefix, plen);
+	if (skip >= len) {
+		memcpy(key + plen, name, len + 1);
+		return 1;
+	}
+	memcpy(key + plen, name, skip);
+	memcpy(key + plen + skip, name + skip + 1, len - skip);
+	return 1;
+}
+
+static void om_spam_learn_sender(struct om_spam_db *db, const char *name,
+				 int is_spam, int delta)
+{
+	char key[OM_SPAM_SENDER_KEY_MAX];
+	size_t i, len = strlen(name);
+
+	if (len < OM_SPAM_SENDER_LEARN_MIN ||
+	    !om_spam_sender_key(key, OM_SPAM_SENDER_EXACT, name, len))
+		return;
+	om_spam_db_add_delta(db, key, is_spam ? delta : 0, is_spam ? 0 : delta);
+	for (i = 0; i < len; i++) {
+		if (i > 0 && name[i] == name[i - 1])
+			continue;	/* "ll": either left out is the same key */
+		if (om_spam_sender_key(key, OM_SPAM_SENDER_NEAR, name, i))
+			om_spam_db_add_delta(db, key, is_spam ? delta : 0,
+					     is_spam ? 0 : delta);
+	}
+}
+
+/* 1 if the table holds key learned from ham, at least as often as from
+   spam (a mail moved into Junk by mistake and back out counts once each) */
+static int om_spam_sender_known(const struct om_spam_db *db, const char *key)
+{
+	const struct om_spam_counts *c =
+		om_spam_table_get(db->table, om_spam_table_key(db->table, key));
+
+	return c != NULL && c->ham > 0 && c->ham >= c->spam;
+}
+
+int om_spam_sender_lookalike(const struct om_spam_db *db, const char *name)
+{
+	char key[OM_SPAM_SENDER_KEY_MAX], *cut;
+	const struct om_spam_counts *c;
+	size_t i, len = strlen(name);
+	const char *seg, *end;
+	int like = 0;
+
+	if (!om_spam_sender_key(key, OM_SPAM_SENDER_EXACT, name, len))
+		return 0;
+	c = om_spam_table_get(db->table, om_spam_table_key(db->table, key));
+	if (c != NULL && c->ham > 0)
+		return 0;	/* a site ham came from itself */
+	/* name is a known one with a letter left out */
+	if (om_spam_sender_key(key, OM_SPAM_SENDER_NEAR, name, len) &&
+	    om_spam_sender_known(db, key))
+		return 1;
+	for (i = 0; i < len && !like; i++) {
+		/* ... with one letter more, or one changed or swapped */
+		like = (om_spam_sender_key(key, OM_SPAM_SENDER_EXACT, name, i) &&
+			om_spam_sender_known(db, key)) ||
+			(om_spam_sender_key(key, OM_SPAM_SENDER_NEAR, name, i) &&
+			 om_spam_sender_known(db, key));
+	}
+	/* ... with a word added: "sakura-card-jp", "support-sakura-card" */
+	for (seg = name; !like && seg != NULL; seg = end != NULL ? end + 1 : NULL) {
+		end = strchr(seg, '-');
+		if (seg == name && end == NULL)
+			break;	/* one word */
+		cut = end != NULL ? om_asprintf("%.*s%s", (int)(seg - name), name, end + 1) :
+			om_strndup(name, (size_t)(seg - name - 1));
+		like = strlen(cut) >= OM_SPAM_SENDER_BRAND_MIN &&
+			om_spam_sender_key(key, OM_SPAM_SENDER_EXACT, cut, strlen(cut)) &&
+			om_spam_sender_known(db, key);
+		free(cut);
+	}
+	return like;
+}
+
+static void om_spam_learn_tokens(struct om_spam_db *db, const struct om_phish *phish,
+				 const char *msg, size_t len,
 				 int is_spam, int unlearn, int words_only)
 {
 	struct om_spam_learning l = { db, is_spam, unlearn ? -1 : 1, words_only };
 	long *n = is_spam ? &db->nspam : &db->nham;
+	struct om_mime_msg *parsed;
+	char *error = NULL, *sender;
 
-	om_tokenize_message(msg, len, om_spam_learn_token, &l);
+	if (phish == NULL || words_only)
+		om_tokenize_message(msg, len, om_spam_learn_token, &l);
+	else {
+		parsed = om_mime_parse(msg, len, &error);
+		free(error);
+		om_tokenize_parsed(parsed, msg, len, om_spam_learn_token, &l);
+		sender = om_phish_sender_name(phish, parsed);
+		if (sender != NULL)
+			om_spam_learn_sender(db, sender, is_spam, l.delta);
+		free(sender);
+		om_mime_free(&parsed);
+	}
 	*n = *n + l.delta < 0 ? 0 : *n + l.delta;
 	if (is_spam)
 		db->dnspam += l.delta;
@@ -335,13 +452,19 @@ static void om_spam_learn_tokens(struct om_spam_db *db, const char *msg, size_t 
 void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
 		   int is_spam, int unlearn)
 {
-	om_spam_learn_tokens(db, msg, len, is_spam, unlearn, 0);
+	om_spam_learn_tokens(db, NULL, msg, len, is_spam, unlearn, 0);
+}
+
+void om_spam_learn_message(struct om_spam_db *db, const struct om_phish *phish,
+			   const char *msg, size_t len, int is_spam, int unlearn)
+{
+	om_spam_learn_tokens(db, phish, msg, len, is_spam, unlearn, 0);
 }
 
 void om_spam_learn_words(struct om_spam_db *db, const char *msg, size_t len,
 			 int is_spam, int unlearn)
 {
-	om_spam_learn_tokens(db, msg, len, is_spam, unlearn, 1);
+	om_spam_learn_tokens(db, NULL, msg, len, is_spam, unlearn, 1);
 }
 
 /* Inverse chi-square survival function for even degrees of freedom. */
@@ -611,6 +734,28 @@ static void om_spam_bayes_rule(const char *name_prefix, double p, int evidence,
 		     (OM_SPAM_BAYES_POINTS * cbrt(2.0 * p - 1.0) + OM_SPAM_BAYES_LEAN_POINTS));
 }
 
+/* PHISH_LOOKALIKE_KNOWN: From's site looks like one ham came from, when
+   no other lookalike rule has said so already; and PHISH_BEC_SHAPE when a
+   lookalike of any kind comes with a Reply-To on free mail. */
+static void om_spam_check_sender(const struct om_spam_db *db, const struct om_phish *phish,
+				 struct om_mime_msg *parsed, struct om_rules_result *rules)
+{
+	int lookalike = om_rules_fired(rules, "PHISH_LOOKALIKE") ||
+		om_rules_fired(rules, "PHISH_LOOKALIKE_PARTNER");
+	char *sender;
+
+	if (!lookalike) {
+		sender = om_phish_sender_name(phish, parsed);
+		lookalike = sender != NULL && om_spam_sender_lookalike(db, sender);
+		if (lookalike)
+			om_rules_add(rules, "PHISH_LOOKALIKE_KNOWN",
+				     OM_PHISH_LOOKALIKE_KNOWN_POINTS);
+		free(sender);
+	}
+	if (lookalike && om_rules_fired(rules, "PHISH_FREEMAIL_REPLYTO"))
+		om_rules_add(rules, "PHISH_BEC_SHAPE", OM_PHISH_BEC_SHAPE_POINTS);
+}
+
 void om_spam_check(const struct om_spam_db *db, const char *msg, size_t len,
 		   const struct om_spam_check_settings *set,
 		   struct om_spam_report *report)
@@ -668,8 +813,11 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 	if (url_blocked)
 		om_rules_add(&report->rules, "URL_BLOCKLISTED", OM_SPAM_URL_BLOCKED_POINTS);
 	if (set != NULL && set->phish != NULL && parsed != NULL)
+	{
 		om_phish_check(set->phish, parsed, set->recipient, set->correspondents,
 			       set->correspondent_count, &report->rules);
+		om_spam_check_sender(db, set->phish, parsed, &report->rules);
+	}
 	report->score = report->rules.points;
 }
 

@@ -55,6 +55,20 @@ void om_spam_db_carry_changes(struct om_spam_db *to, const struct om_spam_db *fr
    earlier learning of the same message. */
 void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
 		   int is_spam, int unlearn);
+/* The same, and the sender's site into the classifier's memory of the
+   sites mail came from (phish: the names as phish.h reads them; NULL: as
+   om_spam_learn).  A From domain that later looks like one ham came from
+   without being one (one letter changed, added, left out, two swapped, a
+   word added: aoba-shouji of aoba-shoji, sakura-card-jp of sakura-card)
+   is PHISH_LOOKALIKE_KNOWN: a business partner's or a service's domain
+   imitated, as BEC and phishing do.  This is how mailboxes, train and
+   learn teach; the prior (below) teaches no senders. */
+struct om_phish;
+void om_spam_learn_message(struct om_spam_db *db, const struct om_phish *phish,
+			   const char *msg, size_t len, int is_spam, int unlearn);
+/* 1 if no ham came from name's site (om_phish_sender_name) but it looks
+   like the name of a site ham came from (at least as often as spam). */
+int om_spam_sender_lookalike(const struct om_spam_db *db, const char *name);
 /* The same, but only the tokens of what the message says (its text,
    links, parts and Subject), none of its header tokens of who sent it to
    whom through which servers: how a prior learned from someone else's

@@ -4,6 +4,7 @@
  * The file is line based, like attachments.rules:
  *   shorteners HOST ...        URL shorteners ("link shortener")
  *   free-hosting DOMAIN ...    free web hosting ("link free-hosting")
+ *   site-suffixes NAME ...     each label under NAME is a site of its own
  *   brand NAME|NAME... DOMAIN ...
  *                              a well-known sender and its own domains: a
  *                              display name that names it from any other
@@ -82,6 +83,8 @@ struct om_textrules {
 	struct om_textrules_brand *brands;
 	size_t brand_count;
 	struct om_hash *shorteners, *free_hosting;
+	/* names under which each label is a site of its own (site-suffixes) */
+	struct om_hash *site_suffixes;
 };
 
 /* ---- normalising ---- */
@@ -226,6 +229,7 @@ void om_textrules_free(struct om_textrules **rulesp)
 	free(rules->brands);
 	om_hash_free(&rules->shorteners, NULL);
 	om_hash_free(&rules->free_hosting, NULL);
+	om_hash_free(&rules->site_suffixes, NULL);
 	free(rules);
 	*rulesp = NULL;
 }
@@ -428,6 +432,8 @@ static int om_textrules_line(struct om_textrules *rules, char *line,
 		return om_textrules_hosts(rules->shorteners, args);
 	if (strcmp(line, "free-hosting") == 0)
 		return om_textrules_hosts(rules->free_hosting, args);
+	if (strcmp(line, "site-suffixes") == 0)
+		return om_textrules_hosts(rules->site_suffixes, args);
 	if (strcmp(line, "brand") == 0)
 		return om_textrules_brand(rules, args, error_r);
 	if (strcmp(line, "rule") == 0) {
@@ -471,6 +477,7 @@ struct om_textrules *om_textrules_parse(const char *data, char **error_r)
 	memset(rules, 0, sizeof(*rules));
 	rules->shorteners = om_hash_new(32);
 	rules->free_hosting = om_hash_new(32);
+	rules->site_suffixes = om_hash_new(8);
 	while (*p != '\0' && ret == 0) {
 		lineno++;
 		eol = strchr(p, '\n');
@@ -529,6 +536,20 @@ int om_textrules_host_is(const struct om_textrules *rules, const char *host, cha
 			p++;
 	}
 	return 0;
+}
+
+const char *om_textrules_site(const struct om_textrules *rules, const char *host)
+{
+	const char *label = host, *p = strchr(host, '.');
+
+	if (rules == NULL || om_hash_count(rules->site_suffixes) == 0)
+		return NULL;
+	/* the longest listed name the host lies under, with the label before it */
+	for (; p != NULL; label = p + 1, p = strchr(label, '.')) {
+		if (p[1] != '\0' && om_hash_get(rules->site_suffixes, p + 1) != NULL)
+			return label;
+	}
+	return NULL;
 }
 
 /* 1 if host is domain or lies under it. */

@@ -60,6 +60,14 @@ void om_textrules_check(const struct om_textrules *rules, struct om_mime_msg *ms
 const char *om_textrules_brand_impostor(const struct om_textrules *rules,
 					const char *display_name, const char *host);
 
+/* The registrable domain of host (normalised) when it lies under a name
+   of a "site-suffixes" line (an ISP's or hosting company's customer
+   sub-domains, each a site of its own, which the Public Suffix List does
+   not know): the label before the longest such name and the name, as a
+   pointer into host; NULL when it lies under none (the Public Suffix List
+   then decides). */
+const char *om_textrules_site(const struct om_textrules *rules, const char *host);
+
 /* 1 if host (normalised, as spam/links.h reports it) is a shortener or
    free-hosting host of the list: kind 's' or 'f'. */
 int om_textrules_host_is(const struct om_textrules *rules, const char *host, char kind);

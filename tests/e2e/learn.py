@@ -10,7 +10,8 @@ X-Omamori-Spam-Reason header is RFC 2047 and decodes to Japanese when the
 recipient's domain speaks Japanese and to English when it speaks English;
 omamorictl scan --text shows the same reasons.  `omamorictl prior` (the
 Japanese set's words) reaches scand at once too; a brand's name from a
-stranger's domain is a reason the recipient reads.  TAP output."""
+stranger's domain is a reason the recipient reads, and so is a lookalike
+of a site ham came from (learned from a move out of Junk).  TAP output."""
 import contextlib
 import email.header
 import json
@@ -250,6 +251,55 @@ def a_brand_name_from_a_strangers_domain_is_a_reason(st):
     with low_threshold(st, "carol@example.test"):
         value = spam_reason_of(st, raw, "carol@example.test")
         check("差出人名は有名な会社やサービスを名乗っていますが" in value,
+              "delivered reason: %r" % value)
+
+
+@tap.case
+def a_lookalike_of_a_site_ham_came_from_is_a_reason(st):
+    """A partner's mail moved out of Junk (learned as ham by scand, with the
+    site it came from); then mail from a lookalike of that site asking for
+    replies on free mail carries the BEC reasons, at once."""
+    st.ctl("domain", "set", "example.test", "language", "ja")
+    partner = "aoba%s-shoji.example" % mk()[:4]
+    fake = partner.replace("-shoji", "-shouji")
+    genuine = ("From: =?UTF-8?B?6auY5qmL?= <m.takahashi@%s>\nTo: carol@example.test\n"
+               "Subject: =?UTF-8?B?44GK6KaL56mN44KK44Gu5Lu2?=\n"
+               "Date: Wed, 02 Dec 2026 09:00:00 +0000\nMessage-ID: <%s@%s>\n"
+               "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n\n"
+               "いつもお世話になっております。お見積りをお送りします。\n"
+               % (partner, mk(), partner)).encode()
+    bec = ("From: =?UTF-8?B?6auY5qmL?= <m.takahashi@%s>\nReply-To: aoba.takahashi@gmail.com\n"
+           "To: carol@example.test\nSubject: =?UTF-8?B?44GK5oyv6L6844G/5YWI5aSJ5pu044Gu44GK6aGY44GE?=\n"
+           "Date: Wed, 02 Dec 2026 09:00:00 +0000\nMessage-ID: <%s@%s>\n"
+           "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n\n"
+           "いつもお世話になっております。お振込先が変更になりました。\n"
+           % (fake, mk(), fake)).encode()
+    before = scan(st, bec, "carol@example.test")
+    check("PHISH_LOOKALIKE_KNOWN" not in before["rules"], "a stranger's site: %r" % before)
+    m = st.imap("carol@example.test")
+    try:
+        m.create("Junk")
+        typ, resp = m.append("Junk", None, None, genuine)
+        check(typ == "OK", "APPEND failed: %r" % resp)
+        m.select("Junk")
+        typ, data = m.uid("SEARCH", None, "FROM", partner)
+        uids = data[0].split()
+        check(len(uids) == 1, "not found in Junk: %r" % data)
+        typ, resp = m.uid("MOVE", uids[-1], "INBOX")
+        check(typ == "OK", "MOVE failed: %r" % resp)
+        moved = time.time()
+    finally:
+        m.logout()
+    after = scan(st, bec, "carol@example.test")
+    took = time.time() - moved
+    check("PHISH_LOOKALIKE_KNOWN" in after["rules"] and "PHISH_BEC_SHAPE" in after["rules"],
+          "the partner's site was not learned from the move: %r" % after)
+    check(took < 1.0, "scan took %.2f s" % took)
+    check("PHISH_LOOKALIKE_KNOWN" not in scan(st, genuine, "carol@example.test")["rules"],
+          "the partner itself is no lookalike")
+    with low_threshold(st, "carol@example.test"):
+        value = spam_reason_of(st, bec, "carol@example.test")
+        check("これまでに正規のメールが届いたドメインによく似せた" in value,
               "delivered reason: %r" % value)
 
 

@@ -189,6 +189,63 @@ static void test_brand_messages(struct om_phish *phish)
 	TAP_OK(!fired(&res, "PHISH_BRAND_NAME"), "no display name: nothing claimed");
 }
 
+/* Sites under the rules' site-suffixes names, and the names a sender's
+   site goes by (the classifier's memory of them: spam.h). */
+static void test_sites(struct om_phish *phish)
+{
+	static const struct { const char *from, *want; } senders[] = {
+		{ "m.takahashi@aoba-shoji.co.jp", "aoba-shojl" },	/* i drawn as l */
+		{ "info@mail.sakura-card.example.jp", "sakura-card" },
+		{ "=?UTF-8?B?5qW95aSp?= <x@M.Rakuten.co.jp>", "rakuten" },
+		{ "a@rnicrosoft.com", "mlcrosoft" },	/* rn as m */
+		{ "a@lsil.com", NULL },			/* four letters */
+		{ "a@[192.0.2.1]", NULL },
+		{ "nobody", NULL },
+	};
+	struct om_rules_result res;
+	struct om_mime_msg *msg;
+	char path[] = "/tmp/test-phish-rules-XXXXXX", *raw, *name, *error = NULL;
+	const char rules[] = "site-suffixes example.jp example.co.jp\n";
+	int fd = mkstemp(path);
+	size_t i;
+
+	TAP_OK(fd >= 0 && write(fd, rules, sizeof(rules) - 1) == (ssize_t)(sizeof(rules) - 1) &&
+	       om_phish_load_rules(phish, path, &error) == 0,
+	       "a rules file with site-suffixes loads: %s", error != NULL ? error : "ok");
+	free(error);
+	if (fd >= 0) {
+		close(fd);
+		(void)unlink(path);
+	}
+	for (i = 0; i < OM_N_ELEMENTS(senders); i++) {
+		raw = om_asprintf("From: %s\nTo: x@example.jp\nSubject: s\n\nbody\n", senders[i].from);
+		msg = om_mime_parse(raw, strlen(raw), &error);
+		om_free(&error);
+		name = om_phish_sender_name(phish, msg);
+		TAP_OK(senders[i].want == NULL ? name == NULL :
+		       name != NULL && strcmp(name, senders[i].want) == 0,
+		       "the sender's name of %s: %s", senders[i].from, name != NULL ? name : "none");
+		free(name);
+		om_mime_free(&msg);
+		free(raw);
+	}
+	/* without the line every company under example.co.jp is one site */
+	check_message(phish, "From: =?UTF-8?B?5p2R5LiK?= <murakami@aoba-shouji.example.co.jp>\n"
+		      "Reply-To: aoba@gmail.example\nTo: m.takahashi@aoba-shoji.example.co.jp\n"
+		      "Subject: =?UTF-8?B?5oyv6L6844G/5YWI?=\n\nok\n", NULL, &res);
+	TAP_OK(fired(&res, "PHISH_LOOKALIKE"),
+	       "ja BEC: aoba-shouji looks like the recipient's aoba-shoji under a site-suffixes name");
+	check_message(phish, "From: =?UTF-8?B?5p2R5LiK?= <murakami@aoba-shoji.example.co.jp>\n"
+		      "To: m.takahashi@aoba-shoji.example.co.jp\nSubject: s\n\nok\n", NULL, &res);
+	TAP_OK(!fired(&res, "PHISH_LOOKALIKE"), "ja: a colleague is no lookalike");
+	check_message(phish, "From: info@sakura-card.example.jp\nTo: a@example.co.jp\n"
+		      "MIME-Version: 1.0\nContent-Type: text/html; charset=UTF-8\n\n"
+		      "<a href=\"https://minato-bank.example.jp/login\">https://minato-bank.example.jp/</a>\n",
+		      NULL, &res);
+	TAP_OK(fired(&res, "PHISH_FROM_UNRELATED"),
+	       "two companies under example.jp are two sites: From unrelated to the link");
+}
+
 static void test_messages(const struct om_phish *phish)
 {
 	struct om_rules_result res;
@@ -318,8 +375,29 @@ static void test_partners(const struct om_phish *phish)
 
 static void test_reasons(void)
 {
+	static const struct { const char *rule, *en; } lookalikes[] = {
+		{ "PHISH_LOOKALIKE", "It uses a domain made to look like your own" },
+		{ "PHISH_LOOKALIKE_PARTNER",
+		  "It comes from a domain made to look like one you correspond with" },
+		{ "PHISH_LOOKALIKE_KNOWN",
+		  "It comes from a domain made to look like one genuine mail came from" },
+		{ "PHISH_BEC_SHAPE", "It comes from a lookalike domain and wants replies "
+		  "on free mail (the shape of business email fraud)" },
+	};
 	struct om_spam_report report;
+	const char *reason;
 	char *ja, *en;
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(lookalikes); i++) {
+		reason = om_spam_reason_of(lookalikes[i].rule, "en");
+		TAP_OK(reason != NULL && strcmp(reason, lookalikes[i].en) == 0,
+		       "%s has its own reason (not a shorter name's): %s", lookalikes[i].rule,
+		       reason != NULL ? reason : "-");
+	}
+	reason = om_spam_reason_of("PHISH_LOOKALIKE_KNOWN", "ja");
+	TAP_OK(reason != NULL && strstr(reason, "正規のメールが届いたドメイン") != NULL,
+	       "PHISH_LOOKALIKE_KNOWN in Japanese: %s", reason != NULL ? reason : "-");
 
 	memset(&report, 0, sizeof(report));
 	om_rules_add(&report.rules, "BAYES_99", 9.3);
@@ -391,6 +469,7 @@ int main(void)
 		test_messages(phish);
 		test_partners(phish);
 		test_brand_messages(phish);
+		test_sites(phish);
 	}
 	om_phish_free(&phish);
 	if (list != NULL)

@@ -6,6 +6,7 @@
 #include "tap.h"
 #include "mail/mime.h"
 #include "spam/links.h"
+#include "spam/phish.h"
 #include "spam/reasons.h"
 #include "spam/rules.h"
 #include "spam/spam.h"
@@ -17,6 +18,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct collected {
 	struct om_buf all;	/* tokens joined by '|' */
@@ -634,6 +636,117 @@ static void test_learning_words(void)
 	om_spam_db_free(&full);
 }
 
+/* The memory of the sites ham came from (PHISH_LOOKALIKE_KNOWN) and the
+   BEC shape, learned and scored as a mailbox teaches and scand scores. */
+static const char *sender_freemail(void)
+{
+	static char path[] = "/tmp/test-spam-freemail-XXXXXX";
+	const char list[] = "gmail.example\n";
+	int fd = mkstemp(path);
+
+	if (fd < 0 || write(fd, list, sizeof(list) - 1) != (ssize_t)(sizeof(list) - 1))
+		return NULL;
+	close(fd);
+	return path;
+}
+
+static void sender_mail(struct om_spam_db *db, const struct om_phish *phish,
+			const char *from, int is_spam, int unlearn)
+{
+	char *raw = om_asprintf("From: %s\nTo: kobayashi@example.jp\nSubject: "
+				"=?UTF-8?B?44GK6KaL56mN44KK?=\n\nいつもお世話になっております。\n", from);
+
+	om_spam_learn_message(db, phish, raw, strlen(raw), is_spam, unlearn);
+	free(raw);
+}
+
+static int sender_like(const struct om_spam_db *db, const char *name)
+{
+	return om_spam_sender_lookalike(db, name);
+}
+
+static void test_sender_memory(void)
+{
+	static const struct { const char *name; int like; const char *why; } names[] = {
+		{ "aoba-shojl", 0, "the partner itself" },
+		{ "aoba-shoujl", 1, "a letter added (shouji)" },
+		{ "aoba-shjl", 1, "a letter left out" },
+		{ "aoba-shojo", 1, "a letter changed" },
+		{ "aoba-sohjl", 1, "two letters swapped" },
+		{ "aoba-shojl-jp", 1, "a word added to a long name" },
+		{ "pay-aoba-shojl", 1, "a word before a long name" },
+		{ "kawabe-food", 1, "kawabe-food of kawabe-foods" },
+		{ "llnux-jp", 0, "a word added to a short name (llnux: linux)" },
+		{ "mlnato-bank", 0, "a stranger" },
+		{ "spammer-co", 0, "a site learned only as spam is no partner" },
+		{ "spammer-cp", 0, "... nor are its lookalikes" },
+	};
+	const char *list = sender_freemail();
+	struct om_phish *phish = list != NULL ? om_phish_new(list, NULL) : NULL;
+	struct om_spam_db *db = om_spam_db_new();
+	struct om_spam_check_settings set = { NULL, NULL, NULL, 1, NULL, NULL, NULL, 0 };
+	struct om_spam_report report;
+	size_t i;
+	char *raw;
+
+	TAP_OK(phish != NULL, "the phishing rules' lists load");
+	if (phish == NULL) {
+		om_spam_db_free(&db);
+		return;
+	}
+	set.phish = phish;
+	sender_mail(db, phish, "=?UTF-8?B?6auY5qmL?= <m.takahashi@aoba-shoji.co.jp>", 0, 0);
+	sender_mail(db, phish, "hasegawa@kawabe-foods.co.jp", 0, 0);
+	sender_mail(db, phish, "a@linux.ie", 0, 0);
+	sender_mail(db, phish, "x@spammer-co.example", 1, 0);
+	for (i = 0; i < OM_N_ELEMENTS(names); i++)
+		TAP_OK(sender_like(db, names[i].name) == names[i].like, "%s %s: %s", names[i].name,
+		       names[i].like ? "looks like a site ham came from" : "does not", names[i].why);
+	/* a whole BEC mail, with and without the free-mail Reply-To */
+	raw = om_asprintf("From: =?UTF-8?B?5p2R5LiK?= <murakami@aoba-shouji.co.jp>\n"
+			  "To: kobayashi@example.jp\nSubject: =?UTF-8?B?5oyv6L6844G/5YWI?=\n\n"
+			  "お振込先が変更になりました。\n");
+	om_spam_check(db, raw, strlen(raw), &set, &report);
+	TAP_OK(rule_points(&report, "PHISH_LOOKALIKE_KNOWN") == OM_PHISH_LOOKALIKE_KNOWN_POINTS &&
+	       rule_points(&report, "PHISH_BEC_SHAPE") == 0,
+	       "ja: from aoba-shouji.co.jp after ham from aoba-shoji.co.jp: PHISH_LOOKALIKE_KNOWN");
+	free(raw);
+	raw = om_asprintf("From: =?UTF-8?B?5p2R5LiK?= <murakami@aoba-shouji.co.jp>\n"
+			  "Reply-To: aoba.murakami@gmail.example\n"
+			  "To: kobayashi@example.jp\nSubject: =?UTF-8?B?5oyv6L6844G/5YWI?=\n\n"
+			  "お振込先が変更になりました。\n");
+	om_spam_check(db, raw, strlen(raw), &set, &report);
+	TAP_OK(rule_points(&report, "PHISH_BEC_SHAPE") == OM_PHISH_BEC_SHAPE_POINTS &&
+	       rule_points(&report, "PHISH_FREEMAIL_REPLYTO") > 0,
+	       "... and with a Reply-To on free mail: PHISH_BEC_SHAPE too");
+	free(raw);
+	raw = om_asprintf("From: =?UTF-8?B?6auY5qmL?= <m.takahashi@aoba-shoji.co.jp>\n"
+			  "Reply-To: takahashi@gmail.example\n"
+			  "To: kobayashi@example.jp\nSubject: hello\n\nok\n");
+	om_spam_check(db, raw, strlen(raw), &set, &report);
+	TAP_OK(rule_points(&report, "PHISH_LOOKALIKE_KNOWN") == 0 &&
+	       rule_points(&report, "PHISH_BEC_SHAPE") == 0,
+	       "the partner itself with a free-mail Reply-To: no lookalike, no BEC shape");
+	free(raw);
+	raw = om_asprintf("From: Billing <billing@kawabe-food.com>\nTo: bob@example.com\n"
+			  "Subject: invoice\n\nplease find the invoice attached\n");
+	om_spam_check(db, raw, strlen(raw), &set, &report);
+	TAP_OK(rule_points(&report, "PHISH_LOOKALIKE_KNOWN") > 0,
+	       "en: kawabe-food.com after ham from kawabe-foods.co.jp");
+	free(raw);
+	sender_mail(db, phish, "hasegawa@kawabe-foods.co.jp", 0, 1);
+	TAP_OK(!sender_like(db, "kawabe-food"), "unlearning the ham forgets the site");
+	raw = om_strdup("From: a@minato-bank.co.jp\n\nx\n");
+	om_spam_learn(db, raw, strlen(raw), 0, 0);
+	TAP_OK(!sender_like(db, "mlnato-bamk"), "om_spam_learn keeps no site (the prior's way)");
+	om_spam_learn_message(db, phish, raw, strlen(raw), 0, 0);
+	TAP_OK(sender_like(db, "mlnato-bamk"), "... om_spam_learn_message does");
+	free(raw);
+	om_spam_db_free(&db);
+	om_phish_free(&phish);
+	(void)unlink(list);
+}
+
 /* scand's way: changes taken out under its lock and written without it,
    a failed write given back, a fresh table swapped in with what was
    learned meanwhile carried over. */
@@ -689,7 +802,9 @@ static void test_prune(void)
 	static const char spam[] = "Subject: cheap pills\n\nbuy cheap pills now, click here\n";
 	static const char ham[] = "Subject: meeting notes\n\nthe project meeting is thursday\n";
 	static const char once[] = "Subject: zebra quagga\n\nokapi narwhal\n";
+	static const char partner[] = "From: a@minato-bank.co.jp\nSubject: hi\n\nhello\n";
 	struct om_spam_db *db = om_spam_db_new(), *reader = NULL;
+	struct om_phish *phish;
 	struct om_store *store = temp_store_open(dir);
 	long removed = 0, left = 0;
 	int i;
@@ -699,6 +814,9 @@ static void test_prune(void)
 		om_spam_learn(db, ham, strlen(ham), 0, 0);
 	}
 	om_spam_learn(db, once, strlen(once), 0, 0);
+	/* a partner who wrote once, learned with the site it wrote from */
+	phish = om_phish_new(NULL, &error);
+	om_spam_learn_message(db, phish, partner, strlen(partner), 0, 0);
 	TAP_OK(om_spam_db_save(db, store, &error) >= 0, "learned and saved");
 	reader = om_spam_db_load_new(store, &error);
 	TAP_OK(reader != NULL && om_spam_db_stale(reader, store, &error) == 0 &&
@@ -714,10 +832,13 @@ static void test_prune(void)
 	       "what was seen often still scores as before");
 	TAP_OK(reader != NULL && om_spam_score(reader, once, strlen(once)) == 0.5,
 	       "the message seen once is forgotten");
+	TAP_OK(reader != NULL && om_spam_sender_lookalike(reader, "mlnato-bamk"),
+	       "the site the partner wrote from once is still known");
 	TAP_OK(om_store_spam_prune(store, 1, &removed, &left, &error) == 0 && removed == 0,
 	       "a second prune finds nothing more");
 	om_spam_db_free(&reader);
 	om_spam_db_free(&db);
+	om_phish_free(&phish);
 	temp_store_close(&store, dir);
 }
 
@@ -864,6 +985,7 @@ int main(void)
 	test_gtube();
 	test_learning();
 	test_learning_words();
+	test_sender_memory();
 	test_learning_in_steps();
 	test_prune();
 	return tap_done();

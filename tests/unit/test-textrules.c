@@ -212,6 +212,39 @@ static void test_prefilter(void)
 	free(error);
 }
 
+/* site-suffixes: the sites of names the Public Suffix List does not know
+   (an ISP's customer sub-domains; the Japanese set's reserved names). */
+static void test_site_suffixes(void)
+{
+	static const struct { const char *host, *want; } hosts[] = {
+		{ "aoba-shoji.example.co.jp", "aoba-shoji.example.co.jp" },
+		{ "mail.aoba-shoji.example.co.jp", "aoba-shoji.example.co.jp" },
+		{ "shop1.customers.isp.example", "shop1.customers.isp.example" },
+		{ "www.shop1.customers.isp.example", "shop1.customers.isp.example" },
+		{ "example.co.jp", NULL },		/* the name itself */
+		{ "customers.isp.example", NULL },
+		{ "isp.example", NULL },
+		{ "aoba-shoji.co.jp", NULL },		/* the Public Suffix List's */
+		{ "example.co.jp.evil.example", NULL },
+	};
+	struct om_textrules *rules;
+	const char *site;
+	char *error = NULL;
+	size_t i;
+
+	rules = om_textrules_parse("site-suffixes example.co.jp Customers.ISP.example\n", &error);
+	TAP_OK(rules != NULL, "site-suffixes parse: %s", error != NULL ? error : "ok");
+	for (i = 0; rules != NULL && i < OM_N_ELEMENTS(hosts); i++) {
+		site = om_textrules_site(rules, hosts[i].host);
+		TAP_OK(hosts[i].want == NULL ? site == NULL :
+		       site != NULL && strcmp(site, hosts[i].want) == 0,
+		       "%s: site %s", hosts[i].host, site != NULL ? site : "(the list's)");
+	}
+	om_textrules_free(&rules);
+	free(error);
+	TAP_OK(om_textrules_site(NULL, "a.example.co.jp") == NULL, "no rules: the list's");
+}
+
 /* PHISH_BRAND_NAME's half in the rules file: a From display name naming a
    brand of the shipped "brand" lines, on a domain not the brand's. */
 static void test_brands(const struct om_textrules *rules)
@@ -313,6 +346,7 @@ int main(void)
 	test_normalise();
 	test_syntax();
 	test_prefilter();
+	test_site_suffixes();
 	rules = om_textrules_load(SHIPPED, &error);
 	TAP_OK(rules != NULL, "conf/spam.rules loads: %s", error != NULL ? error : "ok");
 	free(error);
