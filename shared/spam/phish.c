@@ -592,13 +592,27 @@ static char *om_phish_site_dup(const struct om_phish *phish, const char *host)
 	return host != NULL ? om_strdup(om_phish_site(phish, host)) : NULL;
 }
 
-char *om_phish_sender_name(const struct om_phish *phish, struct om_mime_msg *msg)
+/* len bytes of a domain name as a reader sees them (om_phish_skeleton),
+   allocated; NULL when a letter looks like no Latin one. */
+static char *om_phish_folded(const char *domain, size_t len)
 {
-	char *from, *host, *label, *name = NULL;
-	char skeleton[OM_PHISH_SKELETON_MAX];
+	char skeleton[OM_PHISH_SKELETON_MAX], *copy = om_strndup(domain, len), *folded = NULL;
+
+	if (om_phish_skeleton(copy, skeleton) && strchr(skeleton, '?') == NULL)
+		folded = om_strdup(skeleton);
+	free(copy);
+	return folded;
+}
+
+char *om_phish_sender_name(const struct om_phish *phish, struct om_mime_msg *msg,
+			   char **worn_r)
+{
+	char *from, *host, *name = NULL;
 	const char *site;
 	size_t n;
 
+	if (worn_r != NULL)
+		*worn_r = NULL;
 	if (phish == NULL || msg == NULL)
 		return NULL;
 	from = om_mime_from_address(msg);
@@ -608,12 +622,12 @@ char *om_phish_sender_name(const struct om_phish *phish, struct om_mime_msg *msg
 		return NULL;
 	site = om_phish_site(phish, host);
 	n = om_phish_name_len(site);
-	if (site[n] == '.' && n >= OM_PHISH_SENDER_NAME_MIN) {
-		label = om_strndup(site, n);
-		if (om_phish_skeleton(label, skeleton) && strchr(skeleton, '?') == NULL)
-			name = om_strdup(skeleton);
-		free(label);
-	}
+	if (site[n] == '.' && n >= OM_PHISH_SENDER_NAME_MIN)
+		name = om_phish_folded(site, n);
+	/* the labels before the site: kumodrive.example of
+	   kumodrive.example.docs-share.test */
+	if (worn_r != NULL && site > host + 1 && site[-1] == '.')
+		*worn_r = om_phish_folded(host, (size_t)(site - host - 1));
 	free(host);
 	return name;
 }

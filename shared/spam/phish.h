@@ -68,8 +68,11 @@ void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
    without its public suffix, as a reader sees it (om_phish_lookalike's
    folding: 0 as o, rn as m ...), "aoba-shoji" of m@aoba-shoji.co.jp;
    allocated, or NULL (no From domain, an IP address, a name shorter than
-   5 or of other scripts). */
-char *om_phish_sender_name(const struct om_phish *phish, struct om_mime_msg *msg);
+   5 or of other scripts).  With worn_r, also the labels of the From host
+   before its site, folded the same way ("kumodrive.example" of
+   kumodrive.example.docs-share.test; NULL: none). */
+char *om_phish_sender_name(const struct om_phish *phish, struct om_mime_msg *msg,
+			   char **worn_r);
 
 /* ---- pure functions, for the unit tests ---- */
 

@@ -381,19 +381,14 @@ static int om_spam_sender_known(const struct om_spam_db *db, const char *key)
 	return c != NULL && c->ham > 0 && c->ham >= c->spam;
 }
 
-int om_spam_sender_lookalike(const struct om_spam_db *db, const char *name)
+/* 1 if name looks like the name of a site ham came from */
+static int om_spam_sender_near(const struct om_spam_db *db, const char *name)
 {
 	char key[OM_SPAM_SENDER_KEY_MAX], *cut;
-	const struct om_spam_counts *c;
 	size_t i, len = strlen(name);
 	const char *seg, *end;
 	int like = 0;
 
-	if (!om_spam_sender_key(key, OM_SPAM_SENDER_EXACT, name, len))
-		return 0;
-	c = om_spam_table_get(db->table, om_spam_table_key(db->table, key));
-	if (c != NULL && c->ham > 0)
-		return 0;	/* a site ham came from itself */
 	/* name is a known one with a letter left out */
 	if (om_spam_sender_key(key, OM_SPAM_SENDER_NEAR, name, len) &&
 	    om_spam_sender_known(db, key))
@@ -420,6 +415,47 @@ int om_spam_sender_lookalike(const struct om_spam_db *db, const char *name)
 	return like;
 }
 
+/* 1 if a label of worn (dot-separated) is the name of a site ham came
+   from, long enough to be a company's (a word such as "example" or
+   "mail" is every kind of site's) */
+static int om_spam_sender_wears(const struct om_spam_db *db, const char *worn)
+{
+	char key[OM_SPAM_SENDER_KEY_MAX];
+	const char *label = worn, *dot;
+	size_t n;
+
+	for (; label != NULL; label = dot != NULL ? dot + 1 : NULL) {
+		dot = strchr(label, '.');
+		n = dot != NULL ? (size_t)(dot - label) : strlen(label);
+		if (n >= OM_SPAM_SENDER_BRAND_MIN && n + sizeof(OM_SPAM_SENDER_EXACT) <= sizeof(key)) {
+			memcpy(key, OM_SPAM_SENDER_EXACT, sizeof(OM_SPAM_SENDER_EXACT) - 1);
+			memcpy(key + sizeof(OM_SPAM_SENDER_EXACT) - 1, label, n);
+			key[sizeof(OM_SPAM_SENDER_EXACT) - 1 + n] = '\0';
+			if (om_spam_sender_known(db, key))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+int om_spam_sender_lookalike(const struct om_spam_db *db, const char *name,
+			     const char *worn)
+{
+	char key[OM_SPAM_SENDER_KEY_MAX];
+	const struct om_spam_counts *c;
+
+	if (name != NULL) {
+		if (!om_spam_sender_key(key, OM_SPAM_SENDER_EXACT, name, strlen(name)))
+			return 0;
+		c = om_spam_table_get(db->table, om_spam_table_key(db->table, key));
+		if (c != NULL && c->ham > 0)
+			return 0;	/* a site ham came from itself */
+		if (om_spam_sender_near(db, name))
+			return 1;
+	}
+	return worn != NULL && om_spam_sender_wears(db, worn);
+}
+
 static void om_spam_learn_tokens(struct om_spam_db *db, const struct om_phish *phish,
 				 const char *msg, size_t len,
 				 int is_spam, int unlearn, int words_only)
@@ -435,7 +471,7 @@ static void om_spam_learn_tokens(struct om_spam_db *db, const struct om_phish *p
 		parsed = om_mime_parse(msg, len, &error);
 		free(error);
 		om_tokenize_parsed(parsed, msg, len, om_spam_learn_token, &l);
-		sender = om_phish_sender_name(phish, parsed);
+		sender = om_phish_sender_name(phish, parsed, NULL);
 		if (sender != NULL)
 			om_spam_learn_sender(db, sender, is_spam, l.delta);
 		free(sender);
@@ -742,15 +778,16 @@ static void om_spam_check_sender(const struct om_spam_db *db, const struct om_ph
 {
 	int lookalike = om_rules_fired(rules, "PHISH_LOOKALIKE") ||
 		om_rules_fired(rules, "PHISH_LOOKALIKE_PARTNER");
-	char *sender;
+	char *sender, *worn;
 
 	if (!lookalike) {
-		sender = om_phish_sender_name(phish, parsed);
-		lookalike = sender != NULL && om_spam_sender_lookalike(db, sender);
+		sender = om_phish_sender_name(phish, parsed, &worn);
+		lookalike = om_spam_sender_lookalike(db, sender, worn);
 		if (lookalike)
 			om_rules_add(rules, "PHISH_LOOKALIKE_KNOWN",
 				     OM_PHISH_LOOKALIKE_KNOWN_POINTS);
 		free(sender);
+		free(worn);
 	}
 	if (lookalike && om_rules_fired(rules, "PHISH_FREEMAIL_REPLYTO"))
 		om_rules_add(rules, "PHISH_BEC_SHAPE", OM_PHISH_BEC_SHAPE_POINTS);

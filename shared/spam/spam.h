@@ -66,9 +66,13 @@ void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
 struct om_phish;
 void om_spam_learn_message(struct om_spam_db *db, const struct om_phish *phish,
 			   const char *msg, size_t len, int is_spam, int unlearn);
-/* 1 if no ham came from name's site (om_phish_sender_name) but it looks
-   like the name of a site ham came from (at least as often as spam). */
-int om_spam_sender_lookalike(const struct om_spam_db *db, const char *name);
+/* 1 if no ham came from name's site (om_phish_sender_name; NULL: none
+   known) but it looks like the name of a site ham came from (at least as
+   often as spam), or a label of worn (the host's labels before its site,
+   may be NULL) is such a site's whole name of 7 letters or more: the
+   partner's name worn as a sub-domain, towa-sys.example.co.jp.mail-gw.example. */
+int om_spam_sender_lookalike(const struct om_spam_db *db, const char *name,
+			     const char *worn);
 /* The same, but only the tokens of what the message says (its text,
    links, parts and Subject), none of its header tokens of who sent it to
    whom through which servers: how a prior learned from someone else's

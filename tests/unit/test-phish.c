@@ -221,7 +221,7 @@ static void test_sites(struct om_phish *phish)
 		raw = om_asprintf("From: %s\nTo: x@example.jp\nSubject: s\n\nbody\n", senders[i].from);
 		msg = om_mime_parse(raw, strlen(raw), &error);
 		om_free(&error);
-		name = om_phish_sender_name(phish, msg);
+		name = om_phish_sender_name(phish, msg, NULL);
 		TAP_OK(senders[i].want == NULL ? name == NULL :
 		       name != NULL && strcmp(name, senders[i].want) == 0,
 		       "the sender's name of %s: %s", senders[i].from, name != NULL ? name : "none");

@@ -662,7 +662,7 @@ static void sender_mail(struct om_spam_db *db, const struct om_phish *phish,
 
 static int sender_like(const struct om_spam_db *db, const char *name)
 {
-	return om_spam_sender_lookalike(db, name);
+	return om_spam_sender_lookalike(db, name, NULL);
 }
 
 static void test_sender_memory(void)
@@ -702,6 +702,16 @@ static void test_sender_memory(void)
 	for (i = 0; i < OM_N_ELEMENTS(names); i++)
 		TAP_OK(sender_like(db, names[i].name) == names[i].like, "%s %s: %s", names[i].name,
 		       names[i].like ? "looks like a site ham came from" : "does not", names[i].why);
+	TAP_OK(om_spam_sender_lookalike(db, "mall-gw", "aoba-shojl"),
+	       "a partner's whole name worn before another site (aoba-shoji.mail-gw.example)");
+	TAP_OK(om_spam_sender_lookalike(db, NULL, "www.aoba-shojl.example"),
+	       "... with other labels around it, and a site too short to be named");
+	TAP_OK(!om_spam_sender_lookalike(db, "docs-share", "llnux"),
+	       "a short known name worn is a word (linux.docs-share.example)");
+	TAP_OK(!om_spam_sender_lookalike(db, "aoba-shojl", "mall"),
+	       "the partner's own host (mail.aoba-shoji.co.jp)");
+	TAP_OK(!om_spam_sender_lookalike(db, "docs-share", "kawabe"),
+	       "part of a name is not the name");
 	/* a whole BEC mail, with and without the free-mail Reply-To */
 	raw = om_asprintf("From: =?UTF-8?B?5p2R5LiK?= <murakami@aoba-shouji.co.jp>\n"
 			  "To: kobayashi@example.jp\nSubject: =?UTF-8?B?5oyv6L6844G/5YWI?=\n\n"
@@ -832,7 +842,7 @@ static void test_prune(void)
 	       "what was seen often still scores as before");
 	TAP_OK(reader != NULL && om_spam_score(reader, once, strlen(once)) == 0.5,
 	       "the message seen once is forgotten");
-	TAP_OK(reader != NULL && om_spam_sender_lookalike(reader, "mlnato-bamk"),
+	TAP_OK(reader != NULL && om_spam_sender_lookalike(reader, "mlnato-bamk", NULL),
 	       "the site the partner wrote from once is still known");
 	TAP_OK(om_store_spam_prune(store, 1, &removed, &left, &error) == 0 && removed == 0,
 	       "a second prune finds nothing more");
