@@ -4,7 +4,8 @@ omamori-scand, and what each mailbox received, read back over IMAP: five
 for the virus check (the fifth, too deep to check, goes to Quarantine below a
 notice), then Japanese spam and ham for the spam filter (a
 tagged subject, the Quarantine folder) after the Japanese prior, and a
-phishing naming a brand from a stranger's domain with its reasons; then the quarantine digest
+phishing naming a brand from a stranger's domain with its reasons, and BEC
+from a lookalike of a partner's domain; then the quarantine digest
 `omamorictl cron` sends alice, the page its release link opens in
 omamori-web, and the release itself (the POST the page's button makes),
 after which the mail is in her INBOX; last, the outbound path: an
@@ -145,6 +146,26 @@ BRAND_PHISH = ("From: =?UTF-8?B?5qW95aSp44Kr44O844OJ?= <info@mail.rakuten-card.c
                "ご利用を一時的に制限しております。24時間以内に下記よりご本人様確認をお願いします。\n"
                "http://rakuten-card.co.jp.example/login\n").encode()
 
+# a partner's real mail (learned as ham, as a user moving it out of Junk
+# teaches it), then BEC from a lookalike of its domain asking for replies on
+# free mail (PHISH_LOOKALIKE_KNOWN, PHISH_BEC_SHAPE); written for the demo
+PARTNER_MAIL = ("From: =?UTF-8?B?6auY5qmL?= <m.takahashi@aoba-shoji.example>\n"
+                "To: carol@example.test\nSubject: =?UTF-8?B?44GK6KaL56mN44KK44Gu5Lu2?=\n"
+                "Date: Tue, 01 Dec 2026 10:00:00 +0900\n"
+                "Message-ID: <demo-partner@aoba-shoji.example>\n"
+                "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n"
+                "Content-Transfer-Encoding: 8bit\n\n"
+                "いつもお世話になっております。お見積りをお送りします。\n").encode()
+BEC_MAIL = ("From: =?UTF-8?B?6auY5qmL?= <m.takahashi@aoba-shouji.example>\n"
+            "Reply-To: aoba.takahashi@gmail.com\nTo: carol@example.test\n"
+            "Subject: =?UTF-8?B?44GK5oyv6L6844G/5YWI5aSJ5pu044Gu44GK6aGY44GE?=\n"
+            "Date: Wed, 02 Dec 2026 10:00:00 +0900\n"
+            "Message-ID: <demo-bec@aoba-shouji.example>\n"
+            "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n"
+            "Content-Transfer-Encoding: 8bit\n\n"
+            "いつもお世話になっております。弊社の口座が変更になりましたので、\n"
+            "今月分のお支払いは下記の口座へお振込みをお願いいたします。\n").encode()
+
 
 def spam_demo(st):
     print("=" * 72)
@@ -171,9 +192,15 @@ def spam_demo(st):
     # phishing naming a brand from a stranger's domain (PHISH_BRAND_NAME):
     # its reasons, in the domain's Japanese, are in X-Omamori-Spam-Reason
     st.send(BRAND_PHISH, ["carol@example.test"], sender="info@rakuten-card.co.jp.example")
+    # BEC from a lookalike of a partner whose real mail was learned as ham
+    partner = os.path.join(st.dir, "partner.eml")
+    with open(partner, "wb") as f:
+        f.write(PARTNER_MAIL)
+    print(st.ctl("learn", "ham", partner).stdout.decode().strip())
+    st.send(BEC_MAIL, ["carol@example.test"], sender="m.takahashi@aoba-shouji.example")
     deadline = time.time() + 30
     while time.time() < deadline:
-        if len(st.fetch_all("carol@example.test")) >= 3 and \
+        if len(st.fetch_all("carol@example.test")) >= 4 and \
                 len(st.fetch_all("alice@example.test", "Quarantine")) >= 2:
             break
         time.sleep(0.3)

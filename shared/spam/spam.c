@@ -361,6 +361,9 @@ static void om_spam_learn_sender(struct om_spam_db *db, const char *name,
 	if (len < OM_SPAM_SENDER_LEARN_MIN ||
 	    !om_spam_sender_key(key, OM_SPAM_SENDER_EXACT, name, len))
 		return;
+	if (delta < 0 &&
+	    om_spam_table_get(db->table, om_spam_table_key(db->table, key)) == NULL)
+		return;		/* learned before sites were kept, or never */
 	om_spam_db_add_delta(db, key, is_spam ? delta : 0, is_spam ? 0 : delta);
 	for (i = 0; i < len; i++) {
 		if (i > 0 && name[i] == name[i - 1])
