@@ -9,6 +9,7 @@
  */
 #include "quarantine/quarantine.h"
 #include "quarantine/doveadm.h"
+#include "notice/reasons.h"
 #include "store/lists.h"
 #include "store/settings.h"
 #include "store/store.h"
@@ -428,54 +429,13 @@ static char *om_reasons_append(char *text, const char *line)
 	return text;
 }
 
-struct om_reason {
-	const char *prefix;		/* a rule name, or its start */
-	const char *ja, *en;
-};
-
-static const struct om_reason om_reasons[] = {
+/* What the digest and the pages say their own way: the classifier, the
+   phrase rules as one line, the lists, attachments, audit rules, what
+   could not be checked; every other rule's sentence is the one the
+   X-Omamori-Spam-Reason header gives (notice/reasons.c). */
+static const struct om_rule_reason om_reasons[] = {
 	{ "BAYES", "これまでに学習した迷惑メールと文面がよく似ています",
 	  "Its wording is much like spam learned before" },
-	{ "GTUBE", "迷惑メール対策の試験用の文字列 (GTUBE) が含まれています",
-	  "It carries the spam filter test string (GTUBE)" },
-	{ "URL_BLOCKLISTED", "危険と登録されたサイトへのリンクを含みます",
-	  "It links to a site on a block list" },
-	/* the phishing shapes (spam/phish.c; the same words as spam/reasons.c) */
-	{ "PHISH_LINK_TEXT", "リンクの表示と、実際のリンク先のサイトが違います",
-	  "The link text shows one site but leads to another" },
-	/* a longer name before the shorter one it starts with (prefixes) */
-	{ "PHISH_LOOKALIKE_PARTNER", "やり取りのある相手のドメインによく似せた、別のドメインから届いています",
-	  "It comes from a domain made to look like one you correspond with" },
-	{ "PHISH_LOOKALIKE_KNOWN", "これまでに正規のメールが届いたドメインによく似せた、別のドメインから届いています",
-	  "It comes from a domain made to look like one genuine mail came from" },
-	{ "PHISH_LOOKALIKE", "あなたのドメインによく似せた、別のドメインが使われています",
-	  "It uses a domain made to look like your own" },
-	{ "PHISH_BEC_SHAPE", "よく似せたドメインから届き、返信先はフリーメールです (取引先を装う詐欺の手口)",
-	  "It comes from a lookalike domain and wants replies on free mail (the shape of business email fraud)" },
-	{ "PHISH_FREEMAIL_REPLYTO", "返信先が差出人の会社ではなく、フリーメールのアドレスです",
-	  "Replies would go to a free-mail address, not to the sender's company" },
-	{ "PHISH_DOMAIN_IN_HOST", "別の会社のドメイン名を自分のドメインの前に付けて、その会社を装っています",
-	  "It puts another company's domain name in front of its own to pass for it" },
-	{ "PHISH_BRAND_NAME", "差出人名は有名な会社やサービスを名乗っていますが、その会社のドメインから送られていません",
-	  "The sender's name is a well-known company's, but the mail does not come from that company's domain" },
-	{ "PHISH_FROM_UNRELATED", "差出人のドメインが、リンク先のドメインと一致しません",
-	  "The sender's domain matches none of the sites it links to" },
-	{ "AUTH_SPF_FAIL", "送信元ドメインが認めていないサーバーから送られています (SPF)",
-	  "It came from a server its sender's domain does not allow (SPF)" },
-	{ "AUTH_SPF_SOFTFAIL", "送信元ドメインの認証が不確かです (SPF)",
-	  "Its sender's domain could not vouch for the server (SPF)" },
-	{ "AUTH_DKIM_FAIL", "電子署名の検証に失敗しました (DKIM)",
-	  "Its signature does not verify (DKIM)" },
-	{ "AUTH_DMARC_FAIL", "差出人ドメインのなりすまし対策に合格しませんでした (DMARC)",
-	  "It failed its sender domain's anti-spoofing policy (DMARC)" },
-	{ "MISSING_", "通常のメールにある項目 (日付・差出人など) が欠けています",
-	  "It lacks parts every normal mail has (date, sender...)" },
-	{ "INVALID_DATE", "日付の形式が正しくありません",
-	  "Its date is malformed" },
-	{ "HTML_ONLY", "本文が HTML だけで作られています",
-	  "Its body is HTML only" },
-	{ "RAW_8BIT_HEADER", "ヘッダーに符号化されていない文字があります",
-	  "Its headers carry unencoded characters" },
 	/* the phrase rules of spam.rules (spam/textrules.c) as shipped; each
 	   has its own reason in the header, this is the digest's line */
 	{ "JA_", "文面とリンクに、迷惑メールによく見られる組み合わせがあります",
@@ -492,7 +452,10 @@ static const struct om_reason om_reasons[] = {
 	  "It was too large or too complex to check completely" },
 };
 
-static const struct om_reason *om_reason_find(const char *rule)
+/* the most different reasons one text lists */
+#define OM_QUARANTINE_REASONS_MAX 32
+
+static const struct om_rule_reason *om_reason_find(const char *rule)
 {
 	size_t i, len;
 
@@ -501,13 +464,13 @@ static const struct om_reason *om_reason_find(const char *rule)
 		if (strncmp(rule, om_reasons[i].prefix, len) == 0)
 			return &om_reasons[i];
 	}
-	return NULL;
+	return om_rule_reason_find(rule);
 }
 
 char *om_quarantine_reasons_text(const char *reasons, const char *score,
 				 const char *lang)
 {
-	const struct om_reason *seen[OM_N_ELEMENTS(om_reasons)], *r;
+	const struct om_rule_reason *seen[OM_QUARANTINE_REASONS_MAX], *r;
 	int ja = lang != NULL && strcmp(lang, "ja") == 0;
 	size_t nseen = 0, i, len;
 	char rule[64], *text = om_strdup("");
@@ -523,7 +486,7 @@ char *om_quarantine_reasons_text(const char *reasons, const char *score,
 				if (seen[i] == r)
 					r = NULL;
 			}
-			if (r != NULL) {
+			if (r != NULL && nseen < OM_QUARANTINE_REASONS_MAX) {
 				seen[nseen++] = r;
 				text = om_reasons_append(text, ja ? r->ja : r->en);
 				text = om_reasons_append(text, "\n");

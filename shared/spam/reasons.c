@@ -8,56 +8,17 @@
  * when its words are telling, by a reason quoting the strongest of them.
  */
 #include "spam/reasons.h"
+#include "notice/reasons.h"
 #include "lib/util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-struct om_spam_reason {
-	const char *prefix;	/* a rule name, or its start */
-	const char *ja, *en;
-};
-
-static const struct om_spam_reason om_spam_reason_table[] = {
-	{ "GTUBE", "迷惑メール対策の試験用の文字列 (GTUBE) が含まれています",
-	  "It carries the spam filter test string (GTUBE)" },
-	{ "URL_BLOCKLISTED", "危険と登録されたサイトへのリンクがあります",
-	  "It links to a site on a block list" },
-	{ "PHISH_LINK_TEXT", "リンクの表示と、実際のリンク先のサイトが違います",
-	  "The link text shows one site but leads to another" },
-	/* a longer name before the shorter one it starts with (prefixes) */
-	{ "PHISH_LOOKALIKE_PARTNER", "やり取りのある相手のドメインによく似せた、別のドメインから届いています",
-	  "It comes from a domain made to look like one you correspond with" },
-	{ "PHISH_LOOKALIKE_KNOWN", "これまでに正規のメールが届いたドメインによく似せた、別のドメインから届いています",
-	  "It comes from a domain made to look like one genuine mail came from" },
-	{ "PHISH_LOOKALIKE", "あなたのドメインによく似せた、別のドメインが使われています",
-	  "It uses a domain made to look like your own" },
-	{ "PHISH_BEC_SHAPE", "よく似せたドメインから届き、返信先はフリーメールです (取引先を装う詐欺の手口)",
-	  "It comes from a lookalike domain and wants replies on free mail (the shape of business email fraud)" },
-	{ "PHISH_FREEMAIL_REPLYTO", "返信先が差出人の会社ではなく、フリーメールのアドレスです",
-	  "Replies would go to a free-mail address, not to the sender's company" },
-	{ "PHISH_DOMAIN_IN_HOST", "別の会社のドメイン名を自分のドメインの前に付けて、その会社を装っています",
-	  "It puts another company's domain name in front of its own to pass for it" },
-	{ "PHISH_BRAND_NAME", "差出人名は有名な会社やサービスを名乗っていますが、その会社のドメインから送られていません",
-	  "The sender's name is a well-known company's, but the mail does not come from that company's domain" },
-	{ "PHISH_FROM_UNRELATED", "差出人のドメインが、リンク先のドメインと一致しません",
-	  "The sender's domain matches none of the sites it links to" },
-	{ "AUTH_DMARC_FAIL", "差出人のドメインのなりすまし対策に合格しませんでした (DMARC)",
-	  "It failed its sender domain's anti-spoofing check (DMARC)" },
-	{ "AUTH_SPF_FAIL", "差出人のドメインが認めていないサーバーから送られています (SPF)",
-	  "It came from a server its sender's domain does not allow (SPF)" },
-	{ "AUTH_SPF_SOFTFAIL", "差出人のドメインが送信元サーバーを保証していません (SPF)",
-	  "Its sender's domain does not vouch for the server (SPF)" },
-	{ "AUTH_DKIM_FAIL", "電子署名の検証に失敗しました (DKIM)",
-	  "Its signature does not verify (DKIM)" },
-	{ "BAYES", "多くの利用者が迷惑メールと判定したメールに似ています",
-	  "Many recipients marked similar mail as spam" },
-	{ "MISSING_", "通常のメールにある項目 (日付・差出人など) が欠けています",
-	  "It lacks parts every normal mail has (date, sender...)" },
-	{ "INVALID_DATE", "日付の形式が正しくありません", "Its date is malformed" },
-	{ "RAW_8BIT_HEADER", "件名や差出人が正しく符号化されていません",
-	  "Its subject or sender is not properly encoded" },
-	{ "HTML_ONLY", "本文が HTML だけで作られています", "Its body is HTML only" },
+/* The classifier's three readings: what it learned from what users
+   moved into Junk; every other rule's sentence is notice/reasons.c's. */
+static const struct om_rule_reason om_spam_reason_bayes = {
+	"BAYES", "多くの利用者が迷惑メールと判定したメールに似ています",
+	"Many recipients marked similar mail as spam"
 };
 
 static int om_spam_reason_ja(const char *lang)
@@ -65,36 +26,29 @@ static int om_spam_reason_ja(const char *lang)
 	return lang != NULL && strcmp(lang, "ja") == 0;
 }
 
-static const struct om_spam_reason *om_spam_reason_find(const char *rule)
+static const struct om_rule_reason *om_spam_reason_find(const char *rule)
 {
-	size_t i;
-
-	for (i = 0; i < OM_N_ELEMENTS(om_spam_reason_table); i++) {
-		if (strncmp(rule, om_spam_reason_table[i].prefix,
-			    strlen(om_spam_reason_table[i].prefix)) == 0)
-			return &om_spam_reason_table[i];
-	}
-	return NULL;
+	if (strncmp(rule, om_spam_reason_bayes.prefix, strlen(om_spam_reason_bayes.prefix)) == 0)
+		return &om_spam_reason_bayes;
+	return om_rule_reason_find(rule);
 }
 
 const char *om_spam_reason_of(const char *rule, const char *lang)
 {
-	const struct om_spam_reason *r = om_spam_reason_find(rule);
+	const struct om_rule_reason *r = om_spam_reason_find(rule);
 
-	if (r == NULL)
-		return NULL;
-	return om_spam_reason_ja(lang) ? r->ja : r->en;
+	return r == NULL ? NULL : om_rule_reason_text(r, lang);
 }
 
 /* The reasons being gathered. */
 struct om_spam_reasons {
-	const struct om_spam_reason *used[OM_SPAM_REASONS_MAX];
+	const struct om_rule_reason *used[OM_SPAM_REASONS_MAX];
 	struct om_buf text;
 	size_t count;
 };
 
 static void om_spam_reasons_add(struct om_spam_reasons *rs,
-				const struct om_spam_reason *r, const char *line)
+				const struct om_rule_reason *r, const char *line)
 {
 	size_t i;
 
@@ -137,7 +91,7 @@ static void om_spam_reasons_words(struct om_spam_reasons *rs,
    file) or the table's; NULL for none. */
 static const char *om_spam_hit_reason(const struct om_rule_hit *hit, int ja)
 {
-	const struct om_spam_reason *r;
+	const struct om_rule_reason *r;
 
 	if (hit->reason_ja != NULL && hit->reason_en != NULL)
 		return ja ? hit->reason_ja : hit->reason_en;
@@ -173,7 +127,7 @@ char *om_spam_reasons(const struct om_spam_report *report, const char *listed,
 	const struct om_rules_result *rules = &report->rules;
 	struct om_spam_reasons rs;
 	int taken[OM_RULES_MAX] = { 0 }, ja = om_spam_reason_ja(lang), next;
-	const struct om_spam_reason *r;
+	const struct om_rule_reason *r;
 	double bayes = 0.0;
 	size_t i;
 

@@ -35,7 +35,7 @@ OURS = {
     # every DNS lookup (ldns), and SPF/DKIM/DMARC over it (issue 15)
     "dns": {"lib"},
     "auth": {"lib", "dns", "url"},
-    "spam": {"lib", "mail", "store", "url"},
+    "spam": {"lib", "mail", "store", "url", "notice"},
     "scan": {"lib", "crypto", "store", "proto", "notice", "decide", "mail", "spam", "url",
              "auth", "dns"},
     "quarantine": {"lib", "crypto", "store", "notice", "mail"},
