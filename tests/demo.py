@@ -189,7 +189,8 @@ def spam_demo(st):
     spam, ham = sure_fixture(st, "spam", "ja", True), sure_fixture(st, "ham", "ja", False)
     st.send(spam, ["alice@example.test", "carol@example.test"], sender="info@win-prize.example.click")
     st.send(ham, ["carol@example.test"], sender="yamada@sample.example.co.jp")
-    # phishing naming a brand from a stranger's domain (PHISH_BRAND_NAME):
+    # phishing naming a brand from a stranger's domain wearing the brand's
+    # own (PHISH_BRAND_NAME, PHISH_BRAND_WORN):
     # its reasons, in the domain's Japanese, are in X-Omamori-Spam-Reason
     st.send(BRAND_PHISH, ["carol@example.test"], sender="info@rakuten-card.co.jp.example")
     # BEC from a lookalike of a partner whose real mail was learned as ham

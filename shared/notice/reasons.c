@@ -30,6 +30,8 @@ static const struct om_rule_reason om_rule_reasons[] = {
 	  "Replies would go to a free-mail address, not to the sender's company" },
 	{ "PHISH_DOMAIN_IN_HOST", "別の会社のドメイン名を自分のドメインの前に付けて、その会社を装っています",
 	  "It puts another company's domain name in front of its own to pass for it" },
+	{ "PHISH_BRAND_WORN", "有名な会社のドメイン名を、別のドメインの前に付けて名乗っています",
+	  "It wears a well-known company's domain name in front of another domain" },
 	{ "PHISH_BRAND_NAME", "差出人名は有名な会社やサービスを名乗っていますが、その会社のドメインから送られていません",
 	  "The sender's name is a well-known company's, but the mail does not come from that company's domain" },
 	{ "PHISH_FROM_UNRELATED", "差出人のドメインが、リンク先のドメインと一致しません",

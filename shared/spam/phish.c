@@ -661,19 +661,21 @@ static int om_phish_partner_lookalike(const struct om_phish *phish, const char *
 }
 
 /* 1 if the From display name names a brand of the rules file
-   ("brand" lines) and the From address is not on one of its domains. */
+   ("brand" lines) and the From address is not on one of its domains; 2
+   if its host also wears one of them before its own. */
 static int om_phish_brand_impostor(const struct om_phish *phish, struct om_mime_msg *msg,
 				   const char *from_host)
 {
 	char *name;
-	int impostor;
+	int impostor, worn;
 
 	if (phish->textrules == NULL || from_host == NULL)
 		return 0;
 	name = om_mime_from_name(msg);
-	impostor = om_textrules_brand_impostor(phish->textrules, name, from_host) != NULL;
+	impostor = om_textrules_brand_impostor(phish->textrules, name, from_host,
+					       &worn) != NULL;
 	free(name);
-	return impostor;
+	return impostor ? 1 + worn : 0;
 }
 
 void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
@@ -728,8 +730,16 @@ void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
 	    strcasecmp(reply_site, from_site) != 0 &&
 	    om_phish_freemail(phish, reply_host) && !om_phish_freemail(phish, from_host))
 		om_rules_add(res, "PHISH_FREEMAIL_REPLYTO", OM_PHISH_FREEMAIL_REPLYTO_POINTS);
-	if (om_phish_brand_impostor(phish, msg, from_host))
+	switch (om_phish_brand_impostor(phish, msg, from_host)) {
+	case 2:
+		om_rules_add(res, "PHISH_BRAND_WORN", OM_PHISH_BRAND_WORN_POINTS);
+		/* fall through */
+	case 1:
 		om_rules_add(res, "PHISH_BRAND_NAME", OM_PHISH_BRAND_NAME_POINTS);
+		break;
+	default:
+		break;
+	}
 	om_textrules_check(phish->textrules, msg, res);
 	free(from);
 	free(from_host);

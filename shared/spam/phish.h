@@ -37,6 +37,10 @@ struct om_url_psl;
 /* a From display name naming a well-known brand (spam.rules "brand"
    lines) on an address outside the brand's domains */
 #define OM_PHISH_BRAND_NAME_POINTS 4.0
+/* ... and its From host wears one of the brand's own domains before a
+   stranger's (楽天カード from mail.rakuten-card.co.jp.example): no
+   brand's real mail does that; with the two rules above 10.5 */
+#define OM_PHISH_BRAND_WORN_POINTS 4.0
 
 /* The Public Suffix List and the free-mail domains: loaded once per
    process, read-only afterwards (shared by scand's workers). */

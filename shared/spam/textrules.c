@@ -563,6 +563,22 @@ static int om_textrules_host_under(const char *host, const char *domain)
 		strcasecmp(host + hlen - dlen, domain) == 0;
 }
 
+/* 1 if host carries domain as whole labels before more of its own
+   ("mail.rakuten-card.co.jp.example" carries "rakuten-card.co.jp") */
+static int om_textrules_host_wears(const char *host, const char *domain)
+{
+	size_t dlen = strlen(domain);
+	const char *label;
+
+	for (label = host; label != NULL; label = strchr(label, '.')) {
+		if (*label == '.')
+			label++;
+		if (strncasecmp(label, domain, dlen) == 0 && label[dlen] == '.')
+			return 1;
+	}
+	return 0;
+}
+
 static int om_textrules_brand_named(const struct om_textrules_brand *brand,
 				    const char *words, const char *flat)
 {
@@ -578,13 +594,16 @@ static int om_textrules_brand_named(const struct om_textrules_brand *brand,
 }
 
 const char *om_textrules_brand_impostor(const struct om_textrules *rules,
-					const char *display_name, const char *host)
+					const char *display_name, const char *host,
+					int *worn_r)
 {
 	const struct om_textrules_brand *brand;
 	const char *found = NULL;
 	char *words, *flat;
 	size_t b, d;
 
+	if (worn_r != NULL)
+		*worn_r = 0;
 	if (rules == NULL || display_name == NULL || host == NULL || *host == '\0')
 		return NULL;
 	words = om_textrules_words(display_name);
@@ -603,6 +622,8 @@ const char *om_textrules_brand_impostor(const struct om_textrules *rules,
 		}
 		if (d == brand->domain_count) {
 			found = brand->label;
+			for (d = 0; worn_r != NULL && d < brand->domain_count; d++)
+				*worn_r |= om_textrules_host_wears(host, brand->domains[d]);
 			break;
 		}
 	}

@@ -244,12 +244,21 @@ def a_brand_name_from_a_strangers_domain_is_a_reason(st):
            "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n\n"
            "ご利用明細をご確認ください。\n" % mk()).encode()
     res = scan(st, raw, "carol@example.test")
-    check("PHISH_BRAND_NAME" in res["rules"], "rules: %r" % res["rules"])
+    check("PHISH_BRAND_NAME" in res["rules"] and "PHISH_BRAND_WORN" in res["rules"],
+          "rules: %r" % res["rules"])
     genuine = raw.replace(b"rakuten-card.co.jp.example", b"rakuten-card.co.jp")
-    check("PHISH_BRAND_NAME" not in scan(st, genuine, "carol@example.test")["rules"],
-          "the brand's own domain is the brand")
+    rules = scan(st, genuine, "carol@example.test")["rules"]
+    check("PHISH_BRAND_NAME" not in rules and "PHISH_BRAND_WORN" not in rules,
+          "the brand's own domain is the brand: %r" % rules)
+    # the same name from a stranger's domain that wears none of the brand's
+    plain = raw.replace(b"mail.rakuten-card.co.jp.example", b"rakuten-card-info.example")
+    check("PHISH_BRAND_WORN" not in scan(st, plain, "carol@example.test")["rules"],
+          "rakuten-card-info.example wears no domain of the brand")
     with low_threshold(st, "carol@example.test"):
         value = spam_reason_of(st, raw, "carol@example.test")
+        check("有名な会社のドメイン名を、別のドメインの前に付けて名乗っています" in value,
+              "delivered reason (worn): %r" % value)
+        value = spam_reason_of(st, plain, "carol@example.test")
         check("差出人名は有名な会社やサービスを名乗っていますが" in value,
               "delivered reason: %r" % value)
 

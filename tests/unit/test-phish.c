@@ -171,15 +171,18 @@ static void test_brand_messages(struct om_phish *phish)
 	check_message(phish,
 		"From: =?UTF-8?B?5qW95aSp44Kr44O844OJ?= <info@mail.rakuten-card.co.jp.example>\n"
 		"To: user@example.co.jp\nSubject: statement\n\nok\n", NULL, &res);
-	TAP_OK(fired(&res, "PHISH_BRAND_NAME"), "ja: 楽天カード from a stranger's domain");
+	TAP_OK(fired(&res, "PHISH_BRAND_NAME") && fired(&res, "PHISH_BRAND_WORN"),
+	       "ja: 楽天カード from a stranger's domain wearing rakuten-card.co.jp");
 	check_message(phish,
 		"From: =?UTF-8?B?5qW95aSp44Kr44O844OJ?= <info@mail.rakuten-card.co.jp>\n"
 		"To: user@example.co.jp\nSubject: statement\n\nok\n", NULL, &res);
-	TAP_OK(!fired(&res, "PHISH_BRAND_NAME"), "ja: 楽天カード from its own domain");
+	TAP_OK(!fired(&res, "PHISH_BRAND_NAME") && !fired(&res, "PHISH_BRAND_WORN"),
+	       "ja: 楽天カード from its own domain");
 	check_message(phish,
 		"From: \"Netflix\" <info@netflix-jp-billing.example>\nTo: bob@example.com\n"
 		"Subject: payment\n\nok\n", NULL, &res);
-	TAP_OK(fired(&res, "PHISH_BRAND_NAME"), "en: Netflix from a stranger's domain");
+	TAP_OK(fired(&res, "PHISH_BRAND_NAME") && !fired(&res, "PHISH_BRAND_WORN"),
+	       "en: Netflix from a stranger's domain (wearing none of Netflix's)");
 	check_message(phish,
 		"From: Lockergnome Apple Core <subscriptions@lockergnome.com>\nTo: bob@example.com\n"
 		"Subject: news\n\nok\n", NULL, &res);

@@ -251,49 +251,61 @@ static void test_brands(const struct om_textrules *rules)
 {
 	static const struct {
 		const char *name, *host, *brand;	/* brand NULL: none claimed */
+		int worn;				/* the brand's domain worn */
 		const char *why;
 	} brand_cases[] = {
-		{ "楽天カード", "mail.rakuten-card.co.jp.example", "楽天",
+		{ "楽天カード", "mail.rakuten-card.co.jp.example", "楽天", 1,
 		  "ja: 楽天カード on a domain wearing rakuten-card.co.jp" },
-		{ "【楽天カード】", "mail.rakuten-card.co.jp", NULL,
+		{ "【楽天カード】", "mail.rakuten-card.co.jp", NULL, 0,
 		  "ja: the brand's own domain (under one listed)" },
-		{ "イオンカード", "aeon-card.net.example", "イオンカード",
+		{ "イオンカード", "aeon-card.net.example", "イオンカード", 0,
 		  "ja: イオンカード elsewhere" },
-		{ "ライオン株式会社", "lion.example.jp", NULL,
+		{ "ライオン株式会社", "lion.example.jp", NULL, 0,
 		  "ja: イオン inside another name is not イオンカード" },
-		{ "楽市モール", "rakuichi-mall.login-secure.test", NULL,
+		{ "楽市モール", "rakuichi-mall.login-secure.test", NULL, 0,
 		  "ja: a name the file does not list" },
-		{ "日本郵便 再配達センター", "post-jp.example", "日本郵便",
+		{ "日本郵便 再配達センター", "post-jp.example", "日本郵便", 0,
 		  "ja: 日本郵便 with words after it" },
-		{ "NTTドコモ", "docomo-jp.bill-check.example", "ドコモ",
+		{ "NTTドコモ", "docomo-jp.bill-check.example", "ドコモ", 0,
 		  "ja: ドコモ inside NTTドコモ" },
-		{ "Apple Support", "apple-id-support.example", "Apple",
+		{ "Apple Support", "apple-id-support.example", "Apple", 0,
 		  "en: Apple as the name's first word" },
-		{ "Apple", "email.apple.com", NULL, "en: Apple's own mail" },
-		{ "Lockergnome Apple Core", "lockergnome.com", NULL,
+		{ "Apple", "email.apple.com", NULL, 0, "en: Apple's own mail" },
+		{ "Lockergnome Apple Core", "lockergnome.com", NULL, 0,
 		  "en: a newsletter about Apple (not its first word)" },
-		{ "Pineapple Express", "pineapple.example", NULL, "en: apple inside a word" },
-		{ "Amazon.co.jp", "amazon-co-jp.verify-center.example", "Amazon",
+		{ "Pineapple Express", "pineapple.example", NULL, 0, "en: apple inside a word" },
+		{ "Amazon.co.jp", "amazon-co-jp.verify-center.example", "Amazon", 0,
 		  "en: Amazon.co.jp from a stranger" },
 		{ "\xef\xbc\xa1\xef\xbd\x8d\xef\xbd\x81\xef\xbd\x9a\xef\xbd\x8f\xef\xbd\x8e",
-		  "x.example", "Amazon", "full-width Ａｍａｚｏｎ is Amazon" },
-		{ "au PAY ポイント", "au-point-cp.example", "au PAY",
+		  "x.example", "Amazon", 0, "full-width Ａｍａｚｏｎ is Amazon" },
+		{ "au PAY ポイント", "au-point-cp.example", "au PAY", 0,
 		  "a name of two words (au_PAY in the file)" },
-		{ "PayPal via Friends", "lists.friends.example", NULL,
+		{ "PayPal via Friends", "lists.friends.example", NULL, 0,
 		  "\"via\": a mailing list that rewrote From" },
-		{ "佐藤 恵", "outlook.example", NULL, "a person's name" },
+		{ "佐藤 恵", "outlook.example", NULL, 0, "a person's name" },
+		{ "えきねっと", "eki-net.com.verify-account.example", "えきねっと", 1,
+		  "ja: えきねっと wearing eki-net.com before a stranger's domain" },
+		{ "えきねっと", "eki-net.jp.verify-account.example", "えきねっと", 0,
+		  "ja: eki-net.jp is not one of its domains: claimed, nothing worn" },
+		{ "Amazon", "mail.amazon.co.jp", NULL, 0, "en: Amazon's own sub-domain wears nothing" },
+		{ "Amazon", "amazon.co.jp-account.example", "Amazon", 0,
+		  "en: amazon.co.jp-account is not amazon.co.jp worn (labels, not letters)" },
 	};
 	const char *got;
 	size_t i;
+	int worn;
 
 	for (i = 0; i < OM_N_ELEMENTS(brand_cases); i++) {
-		got = om_textrules_brand_impostor(rules, brand_cases[i].name, brand_cases[i].host);
-		TAP_OK(brand_cases[i].brand == NULL ? got == NULL :
-		       got != NULL && strcmp(got, brand_cases[i].brand) == 0,
-		       "%s (%s)", brand_cases[i].why, got != NULL ? got : "none");
+		got = om_textrules_brand_impostor(rules, brand_cases[i].name, brand_cases[i].host,
+						  &worn);
+		TAP_OK((brand_cases[i].brand == NULL ? got == NULL :
+			got != NULL && strcmp(got, brand_cases[i].brand) == 0) &&
+		       worn == brand_cases[i].worn,
+		       "%s (%s%s)", brand_cases[i].why, got != NULL ? got : "none",
+		       worn ? ", its domain worn" : "");
 	}
-	TAP_OK(om_textrules_brand_impostor(rules, NULL, "x.example") == NULL &&
-	       om_textrules_brand_impostor(rules, "Amazon", NULL) == NULL,
+	TAP_OK(om_textrules_brand_impostor(rules, NULL, "x.example", NULL) == NULL &&
+	       om_textrules_brand_impostor(rules, "Amazon", NULL, NULL) == NULL,
 	       "no display name or no domain: none claimed");
 }
 
