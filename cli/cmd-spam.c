@@ -121,7 +121,9 @@ static void ctl_sync_scand(struct ctl *ctl)
    spam rules with their site-suffixes): for classify --rules, and for
    learn and train, which keep the sites ham comes from
    (PHISH_LOOKALIKE_KNOWN).  Without the free-mail list only its rule is
-   off (said); a rules file with an error is one (-1, said). */
+   off, without the Public Suffix List all of them and the sites (both
+   said, *phish_r NULL); a rules file with an error is an error (-1,
+   said). */
 static int ctl_phish_open(struct ctl *ctl, struct om_phish **phish_r)
 {
 	struct om_phish *phish;
@@ -132,6 +134,9 @@ static int ctl_phish_open(struct ctl *ctl, struct om_phish **phish_r)
 		fprintf(stderr, "omamorictl: %s (PHISH_FREEMAIL_REPLYTO off)\n", error);
 		om_free(&error);
 		phish = om_phish_new(NULL, &error);
+		if (phish == NULL)
+			fprintf(stderr, "omamorictl: %s (the phishing rules and the sites "
+				"ham came from off)\n", error);
 		om_free(&error);
 	}
 	if (phish != NULL &&
@@ -474,9 +479,10 @@ int ctl_cmd_classify(struct ctl *ctl, int argc, char **argv)
 }
 
 /* prune [--max-count N]: forgets the tokens seen in at most N messages
-   (default 1).  Most tokens are seen once and never again, word pairs above
-   all; they take most of the store and of scand's memory.  scand is told
-   and reloads before the command returns. */
+   (default 1), but not the sites ham came from (PHISH_LOOKALIKE_KNOWN's
+   memory: the store keeps them).  Most tokens are seen once and never
+   again, word pairs above all; they take most of the store and of
+   scand's memory.  scand is told and reloads before the command returns. */
 int ctl_cmd_prune(struct ctl *ctl, int argc, char **argv)
 {
 	long max_count = 1, removed, left;

@@ -133,9 +133,9 @@ def show(st, user, mailbox="INBOX"):
             print("  | ... (%d more lines)" % (len(lines) - 12))
 
 
-# From: 楽天カード <info@mail.rakuten-card.co.jp.example>, Subject: 【楽天カード】
+# From: 楽天カード <info@rakuten-card.co.jp.verify.example>, Subject: 【楽天カード】
 # ご利用確認のお願い; a card phishing written for the demo
-BRAND_PHISH = ("From: =?UTF-8?B?5qW95aSp44Kr44O844OJ?= <info@mail.rakuten-card.co.jp.example>\n"
+BRAND_PHISH = ("From: =?UTF-8?B?5qW95aSp44Kr44O844OJ?= <info@rakuten-card.co.jp.verify.example>\n"
                "To: carol@example.test\n"
                "Subject: =?UTF-8?B?44CQ5qW95aSp44Kr44O844OJ44CR44GU5Yip55So56K66KqN44Gu44GK6aGY44GE?=\n"
                "Date: Wed, 02 Dec 2026 09:00:00 +0900\n"

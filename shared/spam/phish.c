@@ -604,32 +604,41 @@ static char *om_phish_folded(const char *domain, size_t len)
 	return folded;
 }
 
-char *om_phish_sender_name(const struct om_phish *phish, struct om_mime_msg *msg,
-			   char **worn_r)
+int om_phish_sender_read(const struct om_phish *phish, struct om_mime_msg *msg,
+			 struct om_phish_sender *sender)
 {
-	char *from, *host, *name = NULL;
+	char *from, *host;
 	const char *site;
 	size_t n;
 
-	if (worn_r != NULL)
-		*worn_r = NULL;
+	memset(sender, 0, sizeof(*sender));
 	if (phish == NULL || msg == NULL)
-		return NULL;
+		return 0;
 	from = om_mime_from_address(msg);
 	host = om_phish_address_domain(from);
 	free(from);
 	if (host == NULL)
-		return NULL;
+		return 0;
 	site = om_phish_site(phish, host);
 	n = om_phish_name_len(site);
-	if (site[n] == '.' && n >= OM_PHISH_SENDER_NAME_MIN)
-		name = om_phish_folded(site, n);
-	/* the labels before the site: kumodrive.example of
-	   kumodrive.example.docs-share.test */
-	if (worn_r != NULL && site > host + 1 && site[-1] == '.')
-		*worn_r = om_phish_folded(host, (size_t)(site - host - 1));
+	if (site[n] == '.') {
+		sender->site = om_strdup(site);
+		if (n >= OM_PHISH_SENDER_NAME_MIN)
+			sender->name = om_phish_folded(site, n);
+		/* the labels before the site: kumodrive.example of
+		   kumodrive.example.docs-share.test (site points into host) */
+		if (site > host + 1 && site[-1] == '.')
+			sender->worn = om_strndup(host, (size_t)(site - host - 1));
+	}
 	free(host);
-	return name;
+	return sender->site != NULL;
+}
+
+void om_phish_sender_free(struct om_phish_sender *sender)
+{
+	om_free(&sender->site);
+	om_free(&sender->name);
+	om_free(&sender->worn);
 }
 
 /* 1 if from_site or reply_site looks like the domain of one of the
@@ -664,7 +673,7 @@ static int om_phish_partner_lookalike(const struct om_phish *phish, const char *
    ("brand" lines) and the From address is not on one of its domains; 2
    if its host also wears one of them before its own. */
 static int om_phish_brand_impostor(const struct om_phish *phish, struct om_mime_msg *msg,
-				   const char *from_host)
+				   const char *from_host, const char *from_site)
 {
 	char *name;
 	int impostor, worn;
@@ -673,7 +682,7 @@ static int om_phish_brand_impostor(const struct om_phish *phish, struct om_mime_
 		return 0;
 	name = om_mime_from_name(msg);
 	impostor = om_textrules_brand_impostor(phish->textrules, name, from_host,
-					       &worn) != NULL;
+					       from_site, &worn) != NULL;
 	free(name);
 	return impostor ? 1 + worn : 0;
 }
@@ -730,7 +739,7 @@ void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
 	    strcasecmp(reply_site, from_site) != 0 &&
 	    om_phish_freemail(phish, reply_host) && !om_phish_freemail(phish, from_host))
 		om_rules_add(res, "PHISH_FREEMAIL_REPLYTO", OM_PHISH_FREEMAIL_REPLYTO_POINTS);
-	switch (om_phish_brand_impostor(phish, msg, from_host)) {
+	switch (om_phish_brand_impostor(phish, msg, from_host, from_site)) {
 	case 2:
 		om_rules_add(res, "PHISH_BRAND_WORN", OM_PHISH_BRAND_WORN_POINTS);
 		/* fall through */

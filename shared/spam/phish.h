@@ -25,8 +25,8 @@ struct om_url_psl;
 /* a From or link host wearing another domain before its own
    (paypal.com.login.example, bank.co.jp.verify.example) */
 #define OM_PHISH_DOMAIN_IN_HOST_POINTS 2.5
-/* a From domain that looks like a site the site's learned ham came from
-   without being one (spam.h: the classifier's memory of senders) */
+/* a From domain that looks like one of the sites ham came from, as the
+   classifier's memory of senders keeps them (spam.h), without being it */
 #define OM_PHISH_LOOKALIKE_KNOWN_POINTS 4.0
 /* BEC's signature: a lookalike (of the recipient's domain, a partner's, a
    known site's) asking for replies on free mail.  With its two rules'
@@ -38,7 +38,7 @@ struct om_url_psl;
    lines) on an address outside the brand's domains */
 #define OM_PHISH_BRAND_NAME_POINTS 4.0
 /* ... and its From host wears one of the brand's own domains before a
-   stranger's (楽天カード from mail.rakuten-card.co.jp.example): no
+   stranger's (楽天カード from rakuten-card.co.jp.verify.example): no
    brand's real mail does that; with the two rules above 10.5 */
 #define OM_PHISH_BRAND_WORN_POINTS 4.0
 
@@ -66,17 +66,28 @@ void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
 		    const char *recipient_domain, const char *const *correspondents,
 		    size_t count, struct om_rules_result *res);
 
-/* The name a sender's site goes by, as the classifier's memory of the
-   sites ham came from keeps it (spam.h, PHISH_LOOKALIKE_KNOWN): the From
-   address's registrable domain (or its site under a site-suffixes name)
-   without its public suffix, as a reader sees it (om_phish_lookalike's
-   folding: 0 as o, rn as m ...), "aoba-shoji" of m@aoba-shoji.co.jp;
-   allocated, or NULL (no From domain, an IP address, a name shorter than
-   5 or of other scripts).  With worn_r, also the labels of the From host
-   before its site, folded the same way ("kumodrive.example" of
-   kumodrive.example.docs-share.test; NULL: none). */
-char *om_phish_sender_name(const struct om_phish *phish, struct om_mime_msg *msg,
-			   char **worn_r);
+/* Who a message says it is from, as the classifier's memory of the sites
+   ham came from keeps it (spam.h, PHISH_LOOKALIKE_KNOWN). */
+struct om_phish_sender {
+	/* the From address's registrable domain (or its site under a
+	   site-suffixes name), as it is: "aoba-shoji.co.jp" */
+	char *site;
+	/* the site without its public suffix as a reader sees it
+	   (om_phish_lookalike's folding: 0 as o, i as l, rn as m, Cyrillic
+	   а as a ...), "aoba-shojl"; NULL when shorter than 5 or of letters
+	   drawn like no Latin one */
+	char *name;
+	/* the host's labels before its site, as they are: "towa-sys.co.jp"
+	   of towa-sys.co.jp.mail-gw.example; NULL: none */
+	char *worn;
+};
+
+/* Reads msg's From into sender (allocated members; free with
+   om_phish_sender_free): 1, or 0 with every member NULL when there is no
+   From domain or it is an IP address or a single label. */
+int om_phish_sender_read(const struct om_phish *phish, struct om_mime_msg *msg,
+			 struct om_phish_sender *sender);
+void om_phish_sender_free(struct om_phish_sender *sender);
 
 /* ---- pure functions, for the unit tests ---- */
 

@@ -33,6 +33,7 @@
 #include "spam/spamtable.h"
 #include "store/store.h"
 #include "spam/tokenize.h"
+#include "url/url.h"
 #include "lib/util.h"
 
 #include <math.h>
@@ -319,30 +320,54 @@ static void om_spam_learn_token(void *context, const char *token)
 
 /* ---- the memory of the sites ham came from ---- */
 
-/* Keys of a sender's name (om_phish_sender_name): the name itself, and
-   each of it with one letter left out, so that a lookalike (one letter
-   changed, added, left out or two swapped) is found by a few lookups,
-   not by comparing with every site ever learned. */
+/* Keys kept beside the tokens (never a token of a scored message):
+   - "site@:" the From site as it is ("aoba-shoji.co.jp"), counted for
+     ham and for spam: was it this very site?
+   - "site#:" its name as it is ("aoba-shoji"), ham only;
+   - "site=:" its name as a reader sees it ("aoba-shojl"), ham only: a
+     sender's name read the same but written otherwise (aoba-sh0ji) is
+     drawn to pass for it (the same name under another suffix is not:
+     unearthed.org and unearthed.com, yahoo.ca and yahoo.com are most
+     often the same people's);
+   - "site~:" that name with one letter left out, ham only: a sender's
+     name equal to one of these is a known name with a letter left out;
+   - "site^:I:" the name with its letter I left out, ham only: a sender's
+     name with its letter I, I - 1 or I + 1 left out equal to one is a
+     known name with a letter changed (I) or two swapped (I +/- 1), and
+     nothing farther (a letter moved elsewhere is two edits).
+   Spam teaches only the first: a lookalike users move into Junk must not
+   wear down the keys of the partner it imitates. */
+#define OM_SPAM_SENDER_SITE "site@:"
+#define OM_SPAM_SENDER_LABEL "site#:"
 #define OM_SPAM_SENDER_EXACT "site=:"
 #define OM_SPAM_SENDER_NEAR "site~:"
-#define OM_SPAM_SENDER_KEY_MAX (sizeof(OM_SPAM_SENDER_NEAR) + 64)
+#define OM_SPAM_SENDER_AT "site^:"
+#define OM_SPAM_SENDER_KEY_MAX (OM_URL_HOST_MAX + 16)
 /* a name shorter than this is too close to too many others (phish.c) */
 #define OM_SPAM_SENDER_LEARN_MIN 5
 /* a word added to a name this long or longer is a cousin of its site
    (sakura-card-jp, payleaf-support); a shorter one is a word that other
    sites combine with theirs (linux-jp is a users' group, not linux.ie) */
 #define OM_SPAM_SENDER_BRAND_MIN 7
+/* a site this many ham came from is itself, whatever spam also did (a
+   free-mail provider); with fewer, only when ham is at least spam (one
+   BEC mail moved out of Junk by one user does not vouch for its site) */
+#define OM_SPAM_SENDER_TRUSTED_HAM 3
 
 /* key = prefix + name with the letter at skip left out (skip >= len:
-   none); 0 if it does not fit */
+   none), "I:" before it for OM_SPAM_SENDER_AT; 0 if it does not fit */
 static int om_spam_sender_key(char key[OM_SPAM_SENDER_KEY_MAX], const char *prefix,
 			      const char *name, size_t skip)
 {
-	size_t plen = strlen(prefix), len = strlen(name);
+	size_t plen, len = strlen(name);
+	int n;
 
-	if (plen + len >= OM_SPAM_SENDER_KEY_MAX)
+	n = strcmp(prefix, OM_SPAM_SENDER_AT) == 0 ?
+		snprintf(key, OM_SPAM_SENDER_KEY_MAX, "%s%zu:", prefix, skip) :
+		snprintf(key, OM_SPAM_SENDER_KEY_MAX, "%s", prefix);
+	if (n < 0 || (size_t)n + len >= OM_SPAM_SENDER_KEY_MAX)
 		return 0;
-	memcpy(key, prefix, plen);
+	plen = (size_t)n;
 	if (skip >= len) {
 		memcpy(key + plen, name, len + 1);
 		return 1;
@@ -352,8 +377,33 @@ static int om_spam_sender_key(char key[OM_SPAM_SENDER_KEY_MAX], const char *pref
 	return 1;
 }
 
-static void om_spam_learn_sender(struct om_spam_db *db, const char *name,
-				 int is_spam, int delta)
+/* key = "site#:" + site's name as it is (its first label); 0 if it does
+   not fit */
+static int om_spam_sender_label_key(char key[OM_SPAM_SENDER_KEY_MAX], const char *site)
+{
+	size_t n = strcspn(site, ".");
+	int w = snprintf(key, OM_SPAM_SENDER_KEY_MAX, "%s%.*s", OM_SPAM_SENDER_LABEL, (int)n, site);
+
+	return w > 0 && (size_t)w < OM_SPAM_SENDER_KEY_MAX;
+}
+
+static const struct om_spam_counts *om_spam_sender_counts(const struct om_spam_db *db,
+							  const char *key)
+{
+	return om_spam_table_get(db->table, om_spam_table_key(db->table, key));
+}
+
+/* 1 if key was learned from ham at least as often as from spam */
+static int om_spam_sender_known(const struct om_spam_db *db, const char *key)
+{
+	const struct om_spam_counts *c = om_spam_sender_counts(db, key);
+
+	return c != NULL && c->ham > 0 && c->ham >= c->spam;
+}
+
+/* The ham-only keys of a name: the folded name, each one-letter-less
+   form without and with its position. */
+static void om_spam_learn_sender_name(struct om_spam_db *db, const char *name, int delta)
 {
 	char key[OM_SPAM_SENDER_KEY_MAX];
 	size_t i, len = strlen(name);
@@ -361,49 +411,99 @@ static void om_spam_learn_sender(struct om_spam_db *db, const char *name,
 	if (len < OM_SPAM_SENDER_LEARN_MIN ||
 	    !om_spam_sender_key(key, OM_SPAM_SENDER_EXACT, name, len))
 		return;
-	if (delta < 0 &&
-	    om_spam_table_get(db->table, om_spam_table_key(db->table, key)) == NULL)
-		return;		/* learned before sites were kept, or never */
-	om_spam_db_add_delta(db, key, is_spam ? delta : 0, is_spam ? 0 : delta);
+	om_spam_db_add_delta(db, key, 0, delta);
 	for (i = 0; i < len; i++) {
+		if (om_spam_sender_key(key, OM_SPAM_SENDER_AT, name, i))
+			om_spam_db_add_delta(db, key, 0, delta);
 		if (i > 0 && name[i] == name[i - 1])
-			continue;	/* "ll": either left out is the same key */
+			continue;	/* "ll": either left out is the same form */
 		if (om_spam_sender_key(key, OM_SPAM_SENDER_NEAR, name, i))
-			om_spam_db_add_delta(db, key, is_spam ? delta : 0,
-					     is_spam ? 0 : delta);
+			om_spam_db_add_delta(db, key, 0, delta);
 	}
 }
 
-/* 1 if the table holds key learned from ham, at least as often as from
-   spam (a mail moved into Junk by mistake and back out counts once each) */
-static int om_spam_sender_known(const struct om_spam_db *db, const char *key)
+static void om_spam_learn_sender(struct om_spam_db *db, const struct om_phish_sender *sender,
+				 int is_spam, int delta)
 {
-	const struct om_spam_counts *c =
-		om_spam_table_get(db->table, om_spam_table_key(db->table, key));
+	char key[OM_SPAM_SENDER_KEY_MAX];
+	const struct om_spam_counts *c;
 
-	return c != NULL && c->ham > 0 && c->ham >= c->spam;
+	if (sender->site == NULL ||
+	    !om_spam_sender_key(key, OM_SPAM_SENDER_SITE, sender->site, strlen(sender->site)))
+		return;
+	c = om_spam_sender_counts(db, key);
+	if (delta < 0 && (c == NULL || (is_spam ? c->spam : c->ham) == 0))
+		return;		/* learned before sites were kept, or unlearned already */
+	om_spam_db_add_delta(db, key, is_spam ? delta : 0, is_spam ? 0 : delta);
+	if (is_spam)
+		return;
+	if (om_spam_sender_label_key(key, sender->site))
+		om_spam_db_add_delta(db, key, 0, delta);
+	if (sender->name != NULL)
+		om_spam_learn_sender_name(db, sender->name, delta);
 }
 
-/* 1 if name looks like the name of a site ham came from */
-static int om_spam_sender_near(const struct om_spam_db *db, const char *name)
+/* 1 if "site^:POS:form" was learned from ham */
+static int om_spam_sender_at_known(const struct om_spam_db *db, const char *form, size_t pos)
 {
-	char key[OM_SPAM_SENDER_KEY_MAX], *cut;
-	size_t i, len = strlen(name);
-	const char *seg, *end;
-	int like = 0;
+	char key[OM_SPAM_SENDER_KEY_MAX];
+	int n = snprintf(key, sizeof(key), "%s%zu:%s", OM_SPAM_SENDER_AT, pos, form);
 
-	/* name is a known one with a letter left out */
+	return n > 0 && (size_t)n < sizeof(key) && om_spam_sender_known(db, key);
+}
+
+/* 1 if name is a name ham came from with a letter left out or added, a
+   letter changed, or two neighbours swapped (or both changed) */
+static int om_spam_sender_one_edit(const struct om_spam_db *db, const char *name)
+{
+	char key[OM_SPAM_SENDER_KEY_MAX], form[OM_SPAM_SENDER_KEY_MAX];
+	size_t i, len = strlen(name);
+
+	/* a letter left out: name is one of the known one-letter-less forms */
 	if (om_spam_sender_key(key, OM_SPAM_SENDER_NEAR, name, len) &&
 	    om_spam_sender_known(db, key))
 		return 1;
-	for (i = 0; i < len && !like; i++) {
-		/* ... with one letter more, or one changed or swapped */
-		like = (om_spam_sender_key(key, OM_SPAM_SENDER_EXACT, name, i) &&
-			om_spam_sender_known(db, key)) ||
-			(om_spam_sender_key(key, OM_SPAM_SENDER_NEAR, name, i) &&
-			 om_spam_sender_known(db, key));
+	for (i = 0; i < len; i++) {
+		/* a letter added: name without its letter i is a known name */
+		if (om_spam_sender_key(key, OM_SPAM_SENDER_EXACT, name, i) &&
+		    om_spam_sender_known(db, key))
+			return 1;
+		/* changed in place (i) or swapped with a neighbour (i +/- 1) */
+		if (om_spam_sender_key(form, "", name, i) &&
+		    (om_spam_sender_at_known(db, form, i) ||
+		     (i > 0 && om_spam_sender_at_known(db, form, i - 1)) ||
+		     om_spam_sender_at_known(db, form, i + 1)))
+			return 1;
 	}
-	/* ... with a word added: "sakura-card-jp", "support-sakura-card" */
+	return 0;
+}
+
+/* 1 if name reads as a known name: then 1 in *alike_r if site's name is
+   written otherwise (aoba-sh0ji, rnicrosoft: letters drawn to pass for
+   the known ones), 0 if it is the same name under another suffix (the
+   same people's: unearthed.org and unearthed.com) */
+static int om_spam_sender_reads_known(const struct om_spam_db *db, const char *site,
+				      const char *name, int *alike_r)
+{
+	char key[OM_SPAM_SENDER_KEY_MAX];
+
+	*alike_r = 0;
+	if (!om_spam_sender_key(key, OM_SPAM_SENDER_EXACT, name, strlen(name)) ||
+	    !om_spam_sender_known(db, key))
+		return 0;
+	*alike_r = site == NULL || !om_spam_sender_label_key(key, site) ||
+		!om_spam_sender_known(db, key);
+	return 1;
+}
+
+/* 1 if name is a known name of OM_SPAM_SENDER_BRAND_MIN letters or more
+   with a word added before or after it ("sakura-card-jp") */
+static int om_spam_sender_word_added(const struct om_spam_db *db, const char *name)
+{
+	char key[OM_SPAM_SENDER_KEY_MAX], *cut;
+	const char *seg, *end;
+	int like = 0;
+
 	for (seg = name; !like && seg != NULL; seg = end != NULL ? end + 1 : NULL) {
 		end = strchr(seg, '-');
 		if (seg == name && end == NULL)
@@ -418,44 +518,52 @@ static int om_spam_sender_near(const struct om_spam_db *db, const char *name)
 	return like;
 }
 
-/* 1 if a label of worn (dot-separated) is the name of a site ham came
-   from, long enough to be a company's (a word such as "example" or
-   "mail" is every kind of site's) */
+/* 1 if worn (a host's labels before its site) ends in a site ham came
+   from, as it is: towa-sys.co.jp of towa-sys.co.jp.mail-gw.example (a
+   partner's own name alone, as in towa-sys.cybozu.example, is a tenant of
+   a service, not worn) */
 static int om_spam_sender_wears(const struct om_spam_db *db, const char *worn)
 {
 	char key[OM_SPAM_SENDER_KEY_MAX];
-	const char *label = worn, *dot;
-	size_t n;
+	const char *p, *dot;
 
-	for (; label != NULL; label = dot != NULL ? dot + 1 : NULL) {
-		dot = strchr(label, '.');
-		n = dot != NULL ? (size_t)(dot - label) : strlen(label);
-		if (n >= OM_SPAM_SENDER_BRAND_MIN && n + sizeof(OM_SPAM_SENDER_EXACT) <= sizeof(key)) {
-			memcpy(key, OM_SPAM_SENDER_EXACT, sizeof(OM_SPAM_SENDER_EXACT) - 1);
-			memcpy(key + sizeof(OM_SPAM_SENDER_EXACT) - 1, label, n);
-			key[sizeof(OM_SPAM_SENDER_EXACT) - 1 + n] = '\0';
-			if (om_spam_sender_known(db, key))
-				return 1;
-		}
+	for (p = worn; p != NULL; p = dot != NULL ? dot + 1 : NULL) {
+		dot = strchr(p, '.');
+		if (dot != NULL &&	/* a site has two labels at least */
+		    om_spam_sender_key(key, OM_SPAM_SENDER_SITE, p, strlen(p)) &&
+		    om_spam_sender_known(db, key))
+			return 1;
 	}
 	return 0;
 }
 
-int om_spam_sender_lookalike(const struct om_spam_db *db, const char *name,
-			     const char *worn)
+/* 1 if ham came from site itself: at least as often as spam, or often
+   enough to be a real correspondent however much spam also comes from it
+   (a free-mail provider) */
+static int om_spam_sender_itself(const struct om_spam_db *db, const char *site)
 {
 	char key[OM_SPAM_SENDER_KEY_MAX];
 	const struct om_spam_counts *c;
 
-	if (name != NULL) {
-		if (!om_spam_sender_key(key, OM_SPAM_SENDER_EXACT, name, strlen(name)))
-			return 0;
-		c = om_spam_table_get(db->table, om_spam_table_key(db->table, key));
-		if (c != NULL && c->ham > 0)
-			return 0;	/* a site ham came from itself */
-		if (om_spam_sender_near(db, name))
-			return 1;
-	}
+	if (!om_spam_sender_key(key, OM_SPAM_SENDER_SITE, site, strlen(site)))
+		return 0;
+	c = om_spam_sender_counts(db, key);
+	return c != NULL && c->ham > 0 &&
+		(c->ham >= c->spam || c->ham >= OM_SPAM_SENDER_TRUSTED_HAM);
+}
+
+int om_spam_sender_lookalike(const struct om_spam_db *db, const char *site,
+			     const char *name, const char *worn)
+{
+	int alike;
+
+	if (site != NULL && om_spam_sender_itself(db, site))
+		return 0;
+	if (name != NULL && om_spam_sender_reads_known(db, site, name, &alike))
+		return alike;	/* no edit from the name it reads as */
+	if (name != NULL &&
+	    (om_spam_sender_one_edit(db, name) || om_spam_sender_word_added(db, name)))
+		return 1;
 	return worn != NULL && om_spam_sender_wears(db, worn);
 }
 
@@ -465,19 +573,19 @@ static void om_spam_learn_tokens(struct om_spam_db *db, const struct om_phish *p
 {
 	struct om_spam_learning l = { db, is_spam, unlearn ? -1 : 1, words_only };
 	long *n = is_spam ? &db->nspam : &db->nham;
+	struct om_phish_sender sender;
 	struct om_mime_msg *parsed;
-	char *error = NULL, *sender;
+	char *error = NULL;
 
-	if (phish == NULL || words_only)
+	if (phish == NULL || words_only) {
 		om_tokenize_message(msg, len, om_spam_learn_token, &l);
-	else {
+	} else {
 		parsed = om_mime_parse(msg, len, &error);
 		free(error);
 		om_tokenize_parsed(parsed, msg, len, om_spam_learn_token, &l);
-		sender = om_phish_sender_name(phish, parsed, NULL);
-		if (sender != NULL)
-			om_spam_learn_sender(db, sender, is_spam, l.delta);
-		free(sender);
+		if (om_phish_sender_read(phish, parsed, &sender))
+			om_spam_learn_sender(db, &sender, is_spam, l.delta);
+		om_phish_sender_free(&sender);
 		om_mime_free(&parsed);
 	}
 	*n = *n + l.delta < 0 ? 0 : *n + l.delta;
@@ -781,17 +889,17 @@ static void om_spam_check_sender(const struct om_spam_db *db, const struct om_ph
 {
 	int lookalike = om_rules_fired(rules, "PHISH_LOOKALIKE") ||
 		om_rules_fired(rules, "PHISH_LOOKALIKE_PARTNER");
-	char *sender, *worn;
+	struct om_phish_sender sender = { NULL, NULL, NULL };
 
-	if (!lookalike) {
-		sender = om_phish_sender_name(phish, parsed, &worn);
-		lookalike = om_spam_sender_lookalike(db, sender, worn);
+	/* a free-mail provider is itself: its users' names are not its */
+	if (!lookalike && om_phish_sender_read(phish, parsed, &sender) &&
+	    !om_phish_freemail(phish, sender.site)) {
+		lookalike = om_spam_sender_lookalike(db, sender.site, sender.name, sender.worn);
 		if (lookalike)
 			om_rules_add(rules, "PHISH_LOOKALIKE_KNOWN",
 				     OM_PHISH_LOOKALIKE_KNOWN_POINTS);
-		free(sender);
-		free(worn);
 	}
+	om_phish_sender_free(&sender);
 	if (lookalike && om_rules_fired(rules, "PHISH_FREEMAIL_REPLYTO"))
 		om_rules_add(rules, "PHISH_BEC_SHAPE", OM_PHISH_BEC_SHAPE_POINTS);
 }
@@ -852,8 +960,7 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 					    set->context);
 	if (url_blocked)
 		om_rules_add(&report->rules, "URL_BLOCKLISTED", OM_SPAM_URL_BLOCKED_POINTS);
-	if (set != NULL && set->phish != NULL && parsed != NULL)
-	{
+	if (set != NULL && set->phish != NULL && parsed != NULL) {
 		om_phish_check(set->phish, parsed, set->recipient, set->correspondents,
 			       set->correspondent_count, &report->rules);
 		om_spam_check_sender(db, set->phish, parsed, &report->rules);

@@ -56,23 +56,27 @@ void om_spam_db_carry_changes(struct om_spam_db *to, const struct om_spam_db *fr
 void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
 		   int is_spam, int unlearn);
 /* The same, and the sender's site into the classifier's memory of the
-   sites mail came from (phish: the names as phish.h reads them; NULL: as
+   sites mail came from (phish: the sites as phish.h reads them; NULL: as
    om_spam_learn).  A From domain that later looks like one ham came from
-   without being one (one letter changed, added, left out, two swapped, a
-   word added: aoba-shouji of aoba-shoji, sakura-card-jp of sakura-card)
-   is PHISH_LOOKALIKE_KNOWN: a business partner's or a service's domain
+   without being it (om_spam_sender_lookalike: aoba-shouji.co.jp of
+   aoba-shoji.co.jp, sakura-card-jp.example of sakura-card.jp) is
+   PHISH_LOOKALIKE_KNOWN: a business partner's or a service's domain
    imitated, as BEC and phishing do.  This is how mailboxes, train and
    learn teach; the prior (below) teaches no senders. */
 struct om_phish;
 void om_spam_learn_message(struct om_spam_db *db, const struct om_phish *phish,
 			   const char *msg, size_t len, int is_spam, int unlearn);
-/* 1 if no ham came from name's site (om_phish_sender_name; NULL: none
-   known) but it looks like the name of a site ham came from (at least as
-   often as spam), or a label of worn (the host's labels before its site,
-   may be NULL) is such a site's whole name of 7 letters or more: the
-   partner's name worn as a sub-domain, towa-sys.example.co.jp.mail-gw.example. */
-int om_spam_sender_lookalike(const struct om_spam_db *db, const char *name,
-			     const char *worn);
+/* 1 if no ham came from site (om_phish_sender: the From site as it is;
+   may be NULL) but it looks like a site ham came from (at least as often
+   as spam): its name (folded; may be NULL) is such a site's name under
+   another public suffix or with letters drawn alike (aoba-sh0ji.com for
+   aoba-shoji.co.jp), one edit from one (a letter left out, added or
+   changed, two neighbours swapped), or one of 7 letters or more with a
+   word added (sakura-card-jp); or worn (the host's labels before its
+   site; may be NULL) ends in such a site, as it is
+   (towa-sys.co.jp.mail-gw.example). */
+int om_spam_sender_lookalike(const struct om_spam_db *db, const char *site,
+			     const char *name, const char *worn);
 /* The same, but only the tokens of what the message says (its text,
    links, parts and Subject), none of its header tokens of who sent it to
    whom through which servers: how a prior learned from someone else's

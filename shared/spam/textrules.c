@@ -563,17 +563,20 @@ static int om_textrules_host_under(const char *host, const char *domain)
 		strcasecmp(host + hlen - dlen, domain) == 0;
 }
 
-/* 1 if host carries domain as whole labels before more of its own
-   ("mail.rakuten-card.co.jp.example" carries "rakuten-card.co.jp") */
-static int om_textrules_host_wears(const char *host, const char *domain)
+/* 1 if host carries domain as whole labels before its site, the last
+   site_len bytes of host ("rakuten-card.co.jp.verify.example" carries
+   "rakuten-card.co.jp" before "verify.example"; "amazon.com.au", a site
+   of its own, carries nothing) */
+static int om_textrules_host_wears(const char *host, size_t site_len, const char *domain)
 {
-	size_t dlen = strlen(domain);
-	const char *label;
+	size_t dlen = strlen(domain), hlen = strlen(host);
+	const char *label, *site = host + (site_len < hlen ? hlen - site_len : 0);
 
-	for (label = host; label != NULL; label = strchr(label, '.')) {
+	for (label = host; label != NULL && label < site; label = strchr(label, '.')) {
 		if (*label == '.')
 			label++;
-		if (strncasecmp(label, domain, dlen) == 0 && label[dlen] == '.')
+		if (label + dlen < site && strncasecmp(label, domain, dlen) == 0 &&
+		    label[dlen] == '.')
 			return 1;
 	}
 	return 0;
@@ -595,7 +598,7 @@ static int om_textrules_brand_named(const struct om_textrules_brand *brand,
 
 const char *om_textrules_brand_impostor(const struct om_textrules *rules,
 					const char *display_name, const char *host,
-					int *worn_r)
+					const char *site, int *worn_r)
 {
 	const struct om_textrules_brand *brand;
 	const char *found = NULL;
@@ -622,8 +625,9 @@ const char *om_textrules_brand_impostor(const struct om_textrules *rules,
 		}
 		if (d == brand->domain_count) {
 			found = brand->label;
-			for (d = 0; worn_r != NULL && d < brand->domain_count; d++)
-				*worn_r |= om_textrules_host_wears(host, brand->domains[d]);
+			for (d = 0; worn_r != NULL && site != NULL && d < brand->domain_count; d++)
+				*worn_r |= om_textrules_host_wears(host, strlen(site),
+								   brand->domains[d]);
 			break;
 		}
 	}

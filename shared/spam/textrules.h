@@ -58,11 +58,12 @@ void om_textrules_check(const struct om_textrules *rules, struct om_mime_msg *ms
    when it names none or is the brand's.  A display name with the word
    "via" ("Name via List": a mailing list rewrote From) names none.
    *worn_r (may be NULL) is 1 when host, not the brand's, wears one of
-   the brand's domains before its own (えきねっと from
-   eki-net.com.verify-account.example), else 0. */
+   the brand's domains as whole labels before site (host's registrable
+   domain, its last labels; NULL: none known): 楽天カード from
+   rakuten-card.co.jp.verify.example; else 0. */
 const char *om_textrules_brand_impostor(const struct om_textrules *rules,
 					const char *display_name, const char *host,
-					int *worn_r);
+					const char *site, int *worn_r);
 
 /* The registrable domain of host (normalised) when it lies under a name
    of a "site-suffixes" line (an ISP's or hosting company's customer

@@ -299,11 +299,12 @@ static const char *const om_pg_text[OM_PG_COUNT] = {
 		"spam = greatest(0, spam_tokens.spam + excluded.spam), "
 		"ham = greatest(0, spam_tokens.ham + excluded.ham)",
 	/* the classifier's memory of the sites ham came from (spam.c's
-	   "site=:" and "site~:" keys) outlives a prune: a partner who wrote
-	   once is still one */
+	   "site@:", "site#:", "site=:", "site~:" and "site^:" keys) outlives a prune
+	   while ham counts it: a partner who wrote once is still one; a
+	   site only spam came from goes like any rare token */
 	[OM_PG_SPAM_PRUNE] =
 		"DELETE FROM spam_tokens WHERE spam + ham <= $1 AND "
-		"(spam + ham = 0 OR substr(token, 1, 5) NOT IN ('site=', 'site~'))",
+		"NOT (ham > 0 AND substr(token, 1, 5) IN ('site@', 'site#', 'site=', 'site~', 'site^'))",
 	[OM_PG_SPAM_TOKEN_COUNT] = "SELECT count(*) FROM spam_tokens",
 	[OM_PG_SPAM_REVISION_BUMP] =
 		"UPDATE revisions SET value = value + 1 WHERE name = 'spam'",

@@ -255,11 +255,12 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"ON CONFLICT(token) DO UPDATE SET spam = max(0, spam + ?2), "
 		"ham = max(0, ham + ?3)",
 	/* the classifier's memory of the sites ham came from (spam.c's
-	   "site=:" and "site~:" keys) outlives a prune: a partner who wrote
-	   once is still one */
+	   "site@:", "site#:", "site=:", "site~:" and "site^:" keys) outlives a prune
+	   while ham counts it: a partner who wrote once is still one; a
+	   site only spam came from goes like any rare token */
 	[OM_SQL_SPAM_PRUNE] =
 		"DELETE FROM spam_tokens WHERE spam + ham <= ?1 AND "
-		"(spam + ham = 0 OR substr(token, 1, 5) NOT IN ('site=', 'site~'))",
+		"NOT (ham > 0 AND substr(token, 1, 5) IN ('site@', 'site#', 'site=', 'site~', 'site^'))",
 	[OM_SQL_SPAM_TOKEN_COUNT] = "SELECT count(*) FROM spam_tokens",
 	/* token deletions have no trigger: the pruner tells the readers */
 	[OM_SQL_SPAM_REVISION_BUMP] = "UPDATE revisions SET value = value + 1 WHERE name = 'spam'",

@@ -237,8 +237,8 @@ def omamorictl_prior_reaches_scand_at_once(st):
 @tap.case
 def a_brand_name_from_a_strangers_domain_is_a_reason(st):
     st.ctl("domain", "set", "example.test", "language", "ja")
-    # From: 楽天カード <info@mail.rakuten-card.co.jp.example>
-    raw = ("From: =?UTF-8?B?5qW95aSp44Kr44O844OJ?= <info@mail.rakuten-card.co.jp.example>\n"
+    # From: 楽天カード <info@rakuten-card.co.jp.verify.example>
+    raw = ("From: =?UTF-8?B?5qW95aSp44Kr44O844OJ?= <info@rakuten-card.co.jp.verify.example>\n"
            "To: carol@example.test\nSubject: =?UTF-8?B?44GU5Yip55So5piO57Sw?=\n"
            "Date: Wed, 02 Dec 2026 09:00:00 +0000\nMessage-ID: <%s@rakuten-card.co.jp.example>\n"
            "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n\n"
@@ -246,12 +246,12 @@ def a_brand_name_from_a_strangers_domain_is_a_reason(st):
     res = scan(st, raw, "carol@example.test")
     check("PHISH_BRAND_NAME" in res["rules"] and "PHISH_BRAND_WORN" in res["rules"],
           "rules: %r" % res["rules"])
-    genuine = raw.replace(b"rakuten-card.co.jp.example", b"rakuten-card.co.jp")
+    genuine = raw.replace(b"rakuten-card.co.jp.verify.example", b"rakuten-card.co.jp")
     rules = scan(st, genuine, "carol@example.test")["rules"]
     check("PHISH_BRAND_NAME" not in rules and "PHISH_BRAND_WORN" not in rules,
           "the brand's own domain is the brand: %r" % rules)
     # the same name from a stranger's domain that wears none of the brand's
-    plain = raw.replace(b"mail.rakuten-card.co.jp.example", b"rakuten-card-info.example")
+    plain = raw.replace(b"rakuten-card.co.jp.verify.example", b"rakuten-card-info.example")
     check("PHISH_BRAND_WORN" not in scan(st, plain, "carol@example.test")["rules"],
           "rakuten-card-info.example wears no domain of the brand")
     with low_threshold(st, "carol@example.test"):

@@ -169,10 +169,15 @@ static void test_brand_messages(struct om_phish *phish)
 	free(error);
 	/* From: 楽天カード <info@mail.rakuten-card.co.jp.example> */
 	check_message(phish,
-		"From: =?UTF-8?B?5qW95aSp44Kr44O844OJ?= <info@mail.rakuten-card.co.jp.example>\n"
+		"From: =?UTF-8?B?5qW95aSp44Kr44O844OJ?= <info@rakuten-card.co.jp.verify.example>\n"
 		"To: user@example.co.jp\nSubject: statement\n\nok\n", NULL, &res);
 	TAP_OK(fired(&res, "PHISH_BRAND_NAME") && fired(&res, "PHISH_BRAND_WORN"),
 	       "ja: 楽天カード from a stranger's domain wearing rakuten-card.co.jp");
+	check_message(phish,
+		"From: =?UTF-8?B?5qW95aSp44Kr44O844OJ?= <info@rakuten-card-info.example>\n"
+		"To: user@example.co.jp\nSubject: statement\n\nok\n", NULL, &res);
+	TAP_OK(fired(&res, "PHISH_BRAND_NAME") && !fired(&res, "PHISH_BRAND_WORN"),
+	       "ja: 楽天カード from a stranger's domain wearing none of the brand's");
 	check_message(phish,
 		"From: =?UTF-8?B?5qW95aSp44Kr44O844OJ?= <info@mail.rakuten-card.co.jp>\n"
 		"To: user@example.co.jp\nSubject: statement\n\nok\n", NULL, &res);
@@ -196,18 +201,21 @@ static void test_brand_messages(struct om_phish *phish)
    site goes by (the classifier's memory of them: spam.h). */
 static void test_sites(struct om_phish *phish)
 {
-	static const struct { const char *from, *want; } senders[] = {
-		{ "m.takahashi@aoba-shoji.co.jp", "aoba-shojl" },	/* i drawn as l */
-		{ "info@mail.sakura-card.example.jp", "sakura-card" },
-		{ "=?UTF-8?B?5qW95aSp?= <x@M.Rakuten.co.jp>", "rakuten" },
-		{ "a@rnicrosoft.com", "mlcrosoft" },	/* rn as m */
-		{ "a@lsil.com", NULL },			/* four letters */
-		{ "a@[192.0.2.1]", NULL },
-		{ "nobody", NULL },
+	static const struct { const char *from, *site, *name, *worn; } senders[] = {
+		{ "m.takahashi@aoba-shoji.co.jp", "aoba-shoji.co.jp", "aoba-shojl", NULL },
+		{ "info@mail.sakura-card.example.jp", "sakura-card.example.jp", "sakura-card", "mail" },
+		{ "=?UTF-8?B?5qW95aSp?= <x@M.Rakuten.co.jp>", "rakuten.co.jp", "rakuten", "m" },
+		{ "a@rnicrosoft.com", "rnicrosoft.com", "mlcrosoft", NULL },	/* rn as m */
+		{ "a@towa-sys.co.jp.mail-gw.test", "mail-gw.test", "mall-gw", "towa-sys.co.jp" },
+		{ "a@lsil.com", "lsil.com", NULL, NULL },	/* four letters: no name */
+		{ "a@[192.0.2.1]", NULL, NULL, NULL },
+		{ "nobody", NULL, NULL, NULL },
 	};
+#define SAME(a, b) ((a) == NULL ? (b) == NULL : (b) != NULL && strcmp((a), (b)) == 0)
+	struct om_phish_sender sender;
 	struct om_rules_result res;
 	struct om_mime_msg *msg;
-	char path[] = "/tmp/test-phish-rules-XXXXXX", *raw, *name, *error = NULL;
+	char path[] = "/tmp/test-phish-rules-XXXXXX", *raw, *error = NULL;
 	const char rules[] = "site-suffixes example.jp example.co.jp\n";
 	int fd = mkstemp(path);
 	size_t i;
@@ -224,11 +232,13 @@ static void test_sites(struct om_phish *phish)
 		raw = om_asprintf("From: %s\nTo: x@example.jp\nSubject: s\n\nbody\n", senders[i].from);
 		msg = om_mime_parse(raw, strlen(raw), &error);
 		om_free(&error);
-		name = om_phish_sender_name(phish, msg, NULL);
-		TAP_OK(senders[i].want == NULL ? name == NULL :
-		       name != NULL && strcmp(name, senders[i].want) == 0,
-		       "the sender's name of %s: %s", senders[i].from, name != NULL ? name : "none");
-		free(name);
+		(void)om_phish_sender_read(phish, msg, &sender);
+		TAP_OK(SAME(senders[i].site, sender.site) && SAME(senders[i].name, sender.name) &&
+		       SAME(senders[i].worn, sender.worn),
+		       "the sender of %s: site %s, name %s, worn %s", senders[i].from,
+		       sender.site != NULL ? sender.site : "-", sender.name != NULL ? sender.name : "-",
+		       sender.worn != NULL ? sender.worn : "-");
+		om_phish_sender_free(&sender);
 		om_mime_free(&msg);
 		free(raw);
 	}

@@ -245,6 +245,24 @@ static void test_site_suffixes(void)
 	TAP_OK(om_textrules_site(NULL, "a.example.co.jp") == NULL, "no rules: the list's");
 }
 
+/* The registrable domain of the test hosts below (all under a one-label
+   suffix but amazon.com.au): the Public Suffix List's part, which phish.c
+   gives the rules. */
+static const char *last_two_labels(const char *host)
+{
+	const char *p = host + strlen(host), *dots[3] = { NULL, NULL, NULL };
+	int n = 0;
+
+	if (strcmp(host, "amazon.com.au") == 0)
+		return host;
+	while (p > host && n < 2) {
+		p--;
+		if (*p == '.')
+			dots[n++] = p;
+	}
+	return n == 2 ? dots[1] + 1 : host;
+}
+
 /* PHISH_BRAND_NAME's half in the rules file: a From display name naming a
    brand of the shipped "brand" lines, on a domain not the brand's. */
 static void test_brands(const struct om_textrules *rules)
@@ -254,8 +272,12 @@ static void test_brands(const struct om_textrules *rules)
 		int worn;				/* the brand's domain worn */
 		const char *why;
 	} brand_cases[] = {
-		{ "楽天カード", "mail.rakuten-card.co.jp.example", "楽天", 1,
+		{ "楽天カード", "rakuten-card.co.jp.verify.example", "楽天", 1,
 		  "ja: 楽天カード on a domain wearing rakuten-card.co.jp" },
+		{ "楽天カード", "mail.rakuten-card.co.jp.example", "楽天", 0,
+		  "ja: ... but rakuten-card.co.jp reaching into the site (jp.example) is not worn" },
+		{ "Amazon", "amazon.com.au", "Amazon", 0,
+		  "en: amazon.com.au is a site of its own, wearing nothing (not on the line)" },
 		{ "【楽天カード】", "mail.rakuten-card.co.jp", NULL, 0,
 		  "ja: the brand's own domain (under one listed)" },
 		{ "イオンカード", "aeon-card.net.example", "イオンカード", 0,
@@ -297,15 +319,15 @@ static void test_brands(const struct om_textrules *rules)
 
 	for (i = 0; i < OM_N_ELEMENTS(brand_cases); i++) {
 		got = om_textrules_brand_impostor(rules, brand_cases[i].name, brand_cases[i].host,
-						  &worn);
+						  last_two_labels(brand_cases[i].host), &worn);
 		TAP_OK((brand_cases[i].brand == NULL ? got == NULL :
 			got != NULL && strcmp(got, brand_cases[i].brand) == 0) &&
 		       worn == brand_cases[i].worn,
 		       "%s (%s%s)", brand_cases[i].why, got != NULL ? got : "none",
 		       worn ? ", its domain worn" : "");
 	}
-	TAP_OK(om_textrules_brand_impostor(rules, NULL, "x.example", NULL) == NULL &&
-	       om_textrules_brand_impostor(rules, "Amazon", NULL, NULL) == NULL,
+	TAP_OK(om_textrules_brand_impostor(rules, NULL, "x.example", NULL, NULL) == NULL &&
+	       om_textrules_brand_impostor(rules, "Amazon", NULL, NULL, NULL) == NULL,
 	       "no display name or no domain: none claimed");
 }
 
