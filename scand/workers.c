@@ -18,6 +18,7 @@
 #include "auth/auth.h"
 #include "dns/dns.h"
 #include "scan/filetype.h"
+#include "scan/partners.h"
 #include "scan/scan.h"
 #include "scan/unlock.h"
 #include "store/settings.h"
@@ -57,6 +58,8 @@ struct scand_worker {
 	struct om_filetype *filetype;
 	/* the audit rules of incoming mail, parsed (audit-in.c) */
 	struct scand_audit_cache *audit;
+	/* recipients' correspondents, remembered a moment (partners.h) */
+	struct om_partners *partners;
 	unsigned int id;
 };
 
@@ -394,6 +397,9 @@ static void scand_handle_scan(struct scand_worker *w,
 	set.isolate_pk = w->scand->has_isolate_pk ? w->scand->isolate_pk : NULL;
 	set.isolate_dir = config->isolate_dir;
 	set.store = w->store;
+	if (w->partners == NULL)
+		w->partners = om_partners_new();
+	set.partners = w->partners;
 	set.geo = w->scand->geo;
 	set.sandbox_command = config->sandbox_command;
 	set.sandbox_url = config->sandbox_url;
@@ -746,6 +752,7 @@ static void *scand_worker_main(void *arg)
 	}
 	om_snapshot_free(&w->snap);
 	scand_audit_cache_free(&w->audit);
+	om_partners_free(&w->partners);
 	om_store_close(&w->store);
 	om_auth_free(&w->auth);
 	om_dns_free(&w->dns);

@@ -53,6 +53,11 @@ static unsigned int om_hash_key(const char *a, const char *b)
 	return h;
 }
 
+unsigned int om_hash_string(const char *s)
+{
+	return om_hash_key(s, NULL);
+}
+
 static int om_hash_key_eq(const char *key, const char *a, const char *b)
 {
 	size_t alen;

@@ -21,6 +21,8 @@ void *om_hash_get2(const struct om_hash *hash, const char *a, const char *b);
 /* Removes key; returns its value or NULL. */
 void *om_hash_delete(struct om_hash *hash, const char *key);
 size_t om_hash_count(const struct om_hash *hash);
+/* The map's own hash of a string (FNV-1a), for a caller's small table. */
+unsigned int om_hash_string(const char *s);
 /* Calls cb for every entry (do not change the map meanwhile). */
 void om_hash_each(const struct om_hash *hash,
 		  void (*cb)(void *context, const char *key, void *value),

@@ -307,6 +307,9 @@ static int om_authres_lmtp_received(const struct om_authres_header *h)
 	const char *p;
 
 	for (p = h->value; p + 9 <= h->end; p++) {
+		/* the first letter alone first: most bytes are not a 'w' */
+		if ((*p | 0x20) != 'w')
+			continue;
 		if (strncasecmp(p, "with", 4) == 0 && om_authres_space(p[4])) {
 			const char *q = p + 5;
 

@@ -24,6 +24,7 @@
 #include "scan/attach-mail.h"
 #include "scan/authlinks.h"
 #include "scan/geo.h"
+#include "scan/partners.h"
 #include "mail/mime.h"
 #include "notice/notify.h"
 #include "store/snapshot.h"
@@ -517,57 +518,32 @@ static void om_scan_geo_rule(struct om_scan_run *run, struct om_spam_report *rep
 	report->score = report->rules.points;
 }
 
-#define OM_SCAN_CORRESPONDENTS_MAX 200	/* the most recent, for lookalikes */
 /* seconds a scan waits for them from a database that does not answer */
 #define OM_SCAN_CORRESPONDENTS_WAIT 2
 
-struct om_scan_addresses {
-	char **list;
-	size_t count;
-};
-
-static void om_scan_address_cb(void *context, const char *address)
-{
-	struct om_scan_addresses *a = context;
-
-	a->list = om_realloc(a->list, (a->count + 1) * sizeof(*a->list));
-	a->list[a->count++] = om_strdup(address);
-}
-
 /* The addresses the recipient has written to (phish.h: their lookalikes
-   are BEC); none when there is no store or it cannot say (logged: the
-   rule is off for this mail, nothing else changes). */
+   are BEC), from the worker's memory of them (partners.h) or, without
+   one, from the store into temp; none when there is no store or it cannot
+   say (logged: the rule is off for this mail, nothing else changes). */
 static void om_scan_correspondents(const struct om_scan_run *run,
-				   struct om_scan_addresses *a)
+				   struct om_partners **temp,
+				   const char *const **list_r, size_t *count_r)
 {
+	struct om_partners *cache = run->set->partners;
 	char *error = NULL;
-	int before, ret;
 
-	memset(a, 0, sizeof(*a));
+	*list_r = NULL;
+	*count_r = 0;
 	if (run->set->store == NULL || run->req->mailbox == NULL ||
 	    *run->req->mailbox == '\0')
 		return;
-	/* a scan does without them rather than wait for a database that
-	   hangs (the delivery waits on the scan) */
-	before = om_store_answer_timeout_at_most(run->set->store, OM_SCAN_CORRESPONDENTS_WAIT);
-	ret = om_store_correspondents_list(run->set->store, run->req->mailbox,
-					   OM_SCAN_CORRESPONDENTS_MAX, om_scan_address_cb, a,
-					   &error);
-	if (before > 0)
-		(void)om_store_answer_timeout(run->set->store, before);
-	if (ret < 0) {
+	if (cache == NULL)
+		cache = *temp = om_partners_new();
+	if (om_partners_get(cache, run->set->store, run->req->mailbox, om_now_ms(),
+			    OM_SCAN_CORRESPONDENTS_WAIT, list_r, count_r, &error) < 0) {
 		om_log_warn("correspondents of %s: %s", run->req->mailbox, error);
 		free(error);
 	}
-}
-
-static void om_scan_addresses_free(struct om_scan_addresses *a)
-{
-	size_t i;
-
-	for (i = 0; i < a->count; i++)
-		free(a->list[i]);
-	free(a->list);
 }
 
 /* The spam fields of the result, and the verdict "spam" when it is. */
@@ -588,14 +564,13 @@ static int om_scan_spam(struct om_scan_run *run, char **error_r)
 	char rules[512], *from, *subject;
 	int ret;
 
-	struct om_scan_addresses partners;
+	struct om_partners *partners = NULL;
 
-	om_scan_correspondents(run, &partners);
-	cs.correspondents = (const char *const *)partners.list;
-	cs.correspondent_count = partners.count;
+	om_scan_correspondents(run, &partners, &cs.correspondents,
+			       &cs.correspondent_count);
 	om_spam_check_parsed(set->spam_db, run->msg, req->message,
 			     req->message_len, &cs, &report);
-	om_scan_addresses_free(&partners);
+	om_partners_free(&partners);
 	om_scan_geo_rule(run, &report);
 	om_rules_names(&report.rules, rules, sizeof(rules));
 	res->spam_score = om_asprintf("%.2f", report.score);

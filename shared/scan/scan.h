@@ -28,6 +28,8 @@ struct om_token_keys;
 
 struct om_phish;
 
+struct om_partners;
+
 struct om_scan_settings {
 	const struct om_av_engine *engine;
 	size_t max_size;
@@ -87,6 +89,9 @@ struct om_scan_settings {
 	/* the Received path's countries (geo.h), for the spam rule and the
 	   attachment notices; NULL: not shown */
 	const struct om_geo *geo;
+	/* the worker's memory of recipients' correspondents (partners.h);
+	   NULL: read from store for each scan */
+	struct om_partners *partners;
 };
 
 /* Scans req->message and fills res (verdict, action, virus, parts, and the

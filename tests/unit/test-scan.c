@@ -5,6 +5,7 @@
 #include "scan/av.h"
 #include "mail/mime.h"
 #include "scan/scan.h"
+#include "scan/partners.h"
 #include "store/snapshot.h"
 #include "store/store.h"
 #include "lib/util.h"
@@ -270,6 +271,78 @@ static void test_scratch_failure(void)
 	tap_remove_tree(dir);
 }
 
+/* The worker's memory of correspondents (partners.c): a list read is used
+   for OM_PARTNERS_TTL_MS, then read again; mailboxes do not share one. */
+static int partners_has(const char *const *list, size_t count, const char *address)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		if (strcmp(list[i], address) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void partner_save(struct om_store *store, const char *mailbox,
+			 const char *address, long long when)
+{
+	struct om_store_correspondent c = { mailbox, address, when };
+	char *error = NULL;
+
+	if (om_store_correspondents_save(store, &c, 1, &error) < 0) {
+		TAP_OK(0, "correspondent saved: %s", error);
+		free(error);
+	}
+}
+
+static void test_partners(void)
+{
+	char dir[] = "/tmp/om-test-partners-XXXXXX";
+	struct om_partners *cache = om_partners_new();
+	struct om_store *store = NULL;
+	const char *const *list;
+	size_t count;
+	char path[256], *error = NULL;
+	uint64_t t0 = 1000000;
+	int ret;
+
+	if (mkdtemp(dir) == NULL) {
+		TAP_OK(0, "mkdtemp");
+		return;
+	}
+	(void)snprintf(path, sizeof(path), "%s/omamori.db", dir);
+	if (om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) < 0) {
+		TAP_OK(0, "store opened: %s", error);
+		free(error);
+		tap_remove_tree(dir);
+		return;
+	}
+	partner_save(store, "alice@example.jp", "ken@aoba-shoji.co.jp", 100);
+	ret = om_partners_get(cache, store, "alice@example.jp", t0, 2, &list, &count, &error);
+	TAP_OK(ret == 0 && count == 1 && partners_has(list, count, "ken@aoba-shoji.co.jp"),
+	       "a mailbox's correspondents read from the store (%zu)", count);
+	ret = om_partners_get(cache, store, "bob@example.jp", t0, 2, &list, &count, &error);
+	TAP_OK(ret == 0 && count == 0, "another mailbox's are its own (%zu)", count);
+	partner_save(store, "alice@example.jp", "yui@minato-kogyo.co.jp", 200);
+	ret = om_partners_get(cache, store, "alice@example.jp", t0 + OM_PARTNERS_TTL_MS - 1,
+			      2, &list, &count, &error);
+	TAP_OK(ret == 0 && count == 1, "within %d ms the list read is used (%zu)",
+	       OM_PARTNERS_TTL_MS, count);
+	ret = om_partners_get(cache, store, "alice@example.jp", t0 + OM_PARTNERS_TTL_MS,
+			      2, &list, &count, &error);
+	TAP_OK(ret == 0 && count == 2 && partners_has(list, count, "yui@minato-kogyo.co.jp"),
+	       "after it, the store is read again (%zu)", count);
+	ret = om_partners_get(cache, store, "alice@example.jp", t0 - 1, 2, &list, &count,
+			      &error);
+	TAP_OK(ret == 0 && count == 2, "a clock that went back reads again (%zu)", count);
+	om_store_close(&store);
+	tap_remove_tree(dir);
+	free(error);
+	om_partners_free(&cache);
+	TAP_OK(cache == NULL, "the memory freed");
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/om-test-sigs-XXXXXX";
@@ -283,6 +356,7 @@ int main(void)
 		test_url_block_without_spam_check(engine);
 	}
 	test_scratch_failure();
+	test_partners();
 	om_av_engine_free(&engine);
 	tap_remove_tree(dir);
 	return tap_done();
