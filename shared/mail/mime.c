@@ -149,7 +149,8 @@ void *om_mime_part_html(struct om_mime_msg *msg, void *part)
 	if (!c->html_done && c->text != NULL)
 		c->doc = htmlReadMemory(c->text, (int)strlen(c->text), NULL, "UTF-8",
 					HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-					HTML_PARSE_NONET | HTML_PARSE_RECOVER);
+					HTML_PARSE_NONET | HTML_PARSE_RECOVER |
+					HTML_PARSE_COMPACT);
 	c->html_done = 1;
 	return c->doc;
 }
@@ -553,6 +554,18 @@ char *om_mime_header_decoded(struct om_mime_msg *msg, const char *name)
 	}
 	value = g_mime_object_get_header(GMIME_OBJECT(msg->message), name);
 	return value != NULL ? om_strdup(value) : NULL;
+}
+
+int om_mime_has_header(struct om_mime_msg *msg, const char *name)
+{
+	if (strcasecmp(name, "Subject") == 0)
+		return g_mime_message_get_subject(msg->message) != NULL;
+	if (strcasecmp(name, "From") == 0) {
+		InternetAddressList *list = g_mime_message_get_from(msg->message);
+
+		return list != NULL && internet_address_list_length(list) > 0;
+	}
+	return g_mime_object_get_header(GMIME_OBJECT(msg->message), name) != NULL;
 }
 
 char *om_mime_header_raw(struct om_mime_msg *msg, const char *name)

@@ -67,6 +67,10 @@ void om_mime_write(struct om_mime_msg *msg, struct om_buf *out);
 /* A top-level header, decoded to UTF-8 (allocated), or NULL. */
 char *om_mime_header_decoded(struct om_mime_msg *msg, const char *name);
 
+/* 1 if the message has a top-level header called name (one with a value:
+   what om_mime_header_decoded would not give as NULL), else 0. */
+int om_mime_has_header(struct om_mime_msg *msg, const char *name);
+
 /* The first top-level header called name, raw (undecoded, folded as
    sent; allocated), or NULL. */
 char *om_mime_header_raw(struct om_mime_msg *msg, const char *name);

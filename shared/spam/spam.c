@@ -687,10 +687,12 @@ static void om_spam_keep_top(struct om_spam_report *report, const char *token,
 	report->top_f[i] = f;
 }
 
-static void om_spam_evidence_add(struct om_spam_evidence *ev, double f)
+/* One token's evidence into a reading: ln f and ln (1 - f), worked out
+   once by the caller for the two readings a token goes into. */
+static void om_spam_evidence_add(struct om_spam_evidence *ev, double ln_f, double ln_1f)
 {
-	ev->ln_f += log(f);
-	ev->ln_1f += log(1.0 - f);
+	ev->ln_f += ln_f;
+	ev->ln_1f += ln_1f;
 	ev->k++;
 }
 
@@ -731,7 +733,7 @@ static void om_spam_score_pending(struct om_spam_scoring *sc,
 				  const struct om_spam_pending *t)
 {
 	const struct om_spam_counts *c;
-	double ps, ph, p, f;
+	double ps, ph, p, f, ln_f, ln_1f;
 	long n, nspam, nham;
 
 	c = om_spam_table_get(sc->db->table, t->key);
@@ -751,8 +753,10 @@ static void om_spam_score_pending(struct om_spam_scoring *sc,
 		f = 1e-6;
 	if (f > 1.0 - 1e-6)
 		f = 1.0 - 1e-6;
-	om_spam_evidence_add(&sc->all, f);
-	om_spam_evidence_add(t->header ? &sc->head : &sc->body, f);
+	ln_f = log(f);
+	ln_1f = log(1.0 - f);
+	om_spam_evidence_add(&sc->all, ln_f, ln_1f);
+	om_spam_evidence_add(t->header ? &sc->head : &sc->body, ln_f, ln_1f);
 	if (t->cjk)
 		sc->cjk_evidence++;
 	if (sc->report != NULL && t->has_text)

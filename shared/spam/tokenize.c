@@ -12,6 +12,7 @@
 
 #include <gmime/gmime.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -118,8 +119,8 @@ static int om_tok_seen_add(struct om_tok_seen *seen, const char *token, size_t l
 	}
 	seen->slots[i] = (uint32_t)seen->arena.len + 1;
 	seen->hashes[i] = h;
-	om_buf_append(&seen->arena, token, len);
-	om_buf_append(&seen->arena, "", 1);
+	/* token is NUL-ended at len: the copy takes the NUL with it */
+	om_buf_append(&seen->arena, token, len + 1);
 	seen->count++;
 	return 1;
 }
@@ -647,7 +648,7 @@ static void om_tokenize_headers(struct om_tok *t, struct om_mime_msg *msg)
 		"X-Mailer", "User-Agent", "List-Unsubscribe", "Received", "Reply-To",
 		"In-Reply-To", "References", "X-Priority",
 	};
-	char *value, *tok;
+	char *value, tok[64];
 	size_t i;
 
 	om_mime_foreach_header(msg, om_tokenize_header_line, t);
@@ -662,11 +663,9 @@ static void om_tokenize_headers(struct om_tok *t, struct om_mime_msg *msg)
 		free(value);
 	}
 	for (i = 0; i < OM_N_ELEMENTS(presence); i++) {
-		value = om_mime_header_decoded(msg, presence[i]);
-		tok = om_asprintf("hdr:%s:%s", presence[i], value != NULL ? "yes" : "no");
+		(void)snprintf(tok, sizeof(tok), "hdr:%s:%s", presence[i],
+			       om_mime_has_header(msg, presence[i]) ? "yes" : "no");
 		om_tok_emit(t, tok);
-		free(tok);
-		free(value);
 	}
 }
 
