@@ -22,6 +22,8 @@ struct om_mime_text_cache {
 	char *text;		/* g_mime_text_part_get_text's, NULL: none */
 	htmlDocPtr doc;		/* NULL: not parsed (yet) or none */
 	int html_done;
+	void *memo;		/* om_mime_part_memo_set's, NULL: none */
+	void (*memo_free)(void *memo);
 };
 
 struct om_mime_msg {
@@ -104,6 +106,8 @@ void om_mime_changed(struct om_mime_msg *msg)
 		g_free(msg->texts[i].text);
 		if (msg->texts[i].doc != NULL)
 			xmlFreeDoc(msg->texts[i].doc);
+		if (msg->texts[i].memo != NULL)
+			msg->texts[i].memo_free(msg->texts[i].memo);
 	}
 	free(msg->texts);
 	msg->texts = NULL;
@@ -153,6 +157,29 @@ void *om_mime_part_html(struct om_mime_msg *msg, void *part)
 					HTML_PARSE_COMPACT);
 	c->html_done = 1;
 	return c->doc;
+}
+
+void *om_mime_part_memo(struct om_mime_msg *msg, void *part)
+{
+	if (!GMIME_IS_TEXT_PART(part))
+		return NULL;
+	return om_mime_text_entry(msg, part)->memo;
+}
+
+void om_mime_part_memo_set(struct om_mime_msg *msg, void *part, void *memo,
+			   void (*memo_free)(void *memo))
+{
+	struct om_mime_text_cache *c;
+
+	if (!GMIME_IS_TEXT_PART(part)) {
+		memo_free(memo);
+		return;
+	}
+	c = om_mime_text_entry(msg, part);
+	if (c->memo != NULL)
+		c->memo_free(c->memo);
+	c->memo = memo;
+	c->memo_free = memo_free;
 }
 
 void om_mime_free(struct om_mime_msg **msgp)

@@ -108,7 +108,15 @@ const char *om_mime_part_text(struct om_mime_msg *msg, void *part);
    htmlReadMemory, UTF-8, recovering, no network), made once per message
    in the same way; NULL if none.  Read it, never change it. */
 void *om_mime_part_html(struct om_mime_msg *msg, void *part);
-/* Drops what om_mime_part_text and om_mime_part_html made: for a caller
+/* What a layer above works out from a text part once per message (the
+   links of spam/links.c: the text an HTML part shows, the hosts its text
+   links to), kept beside the part's text and freed with it by memo_free:
+   NULL until set (and for a part that is no text part, where setting
+   frees memo at once). */
+void *om_mime_part_memo(struct om_mime_msg *msg, void *part);
+void om_mime_part_memo_set(struct om_mime_msg *msg, void *part, void *memo,
+			   void (*memo_free)(void *memo));
+/* Drops what om_mime_part_text, om_mime_part_html and om_mime_part_memo_set made: for a caller
    about to change the message's parts (the rewriting functions here call
    it themselves). */
 void om_mime_changed(struct om_mime_msg *msg);

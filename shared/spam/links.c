@@ -160,14 +160,103 @@ void om_links_html_text(const char *html, struct om_buf *out, size_t *links_r)
 	xmlFreeDoc(doc);
 }
 
+/* What the passes of one scan (the tokenizer, the phrase rules, the
+   phishing shapes, url-block) read of a text part, worked out once and
+   kept with the part (om_mime_part_memo). */
+struct om_links_memo {
+	struct om_buf html;	/* an HTML part's text and link targets */
+	size_t html_links;
+	int html_done;
+	char **hosts;		/* om_links_in_part's hosts, in order */
+	size_t host_count;
+	int hosts_done;
+};
+
+static void om_links_memo_free(void *data)
+{
+	struct om_links_memo *memo = data;
+	size_t i;
+
+	om_buf_free(&memo->html);
+	for (i = 0; i < memo->host_count; i++)
+		free(memo->hosts[i]);
+	free(memo->hosts);
+	free(memo);
+}
+
+static struct om_links_memo *om_links_memo_of(struct om_mime_msg *msg, void *part)
+{
+	struct om_links_memo *memo = om_mime_part_memo(msg, part);
+
+	if (memo == NULL) {
+		memo = om_calloc(1, sizeof(*memo));
+		om_buf_init(&memo->html);
+		om_mime_part_memo_set(msg, part, memo, om_links_memo_free);
+	}
+	return memo;
+}
+
+static const struct om_links_memo *om_links_memo_html(struct om_mime_msg *msg, void *part)
+{
+	struct om_links_memo *memo = om_links_memo_of(msg, part);
+	htmlDocPtr doc;
+
+	if (!memo->html_done) {
+		doc = om_mime_part_html(msg, part);
+		if (doc != NULL)
+			om_links_html_node(xmlDocGetRootElement(doc), &memo->html,
+					   &memo->html_links);
+		memo->html_done = 1;
+	}
+	return memo;
+}
+
 void om_links_html_part_text(struct om_mime_msg *msg, void *part,
 			     struct om_buf *out, size_t *links_r)
 {
-	htmlDocPtr doc = om_mime_part_html(msg, part);
+	const struct om_links_memo *memo;
 
 	*links_r = 0;
-	if (doc != NULL)
-		om_links_html_node(xmlDocGetRootElement(doc), out, links_r);
+	if (om_mime_part_text(msg, part) == NULL)
+		return;
+	memo = om_links_memo_html(msg, part);
+	om_buf_append(out, memo->html.data, memo->html.len);
+	*links_r = memo->html_links;
+}
+
+static int om_links_memo_add(void *context, const char *host)
+{
+	struct om_links_memo *memo = context;
+
+	memo->hosts = om_realloc(memo->hosts, (memo->host_count + 1) * sizeof(*memo->hosts));
+	memo->hosts[memo->host_count++] = om_strdup(host);
+	return 0;
+}
+
+int om_links_in_part(struct om_mime_msg *msg, void *part, om_links_cb *cb,
+		     void *context)
+{
+	struct om_links_memo *memo;
+	const char *text = om_mime_part_text(msg, part);
+	size_t i;
+	int ret;
+
+	if (text == NULL)
+		return 0;
+	memo = om_links_memo_of(msg, part);
+	if (!memo->hosts_done) {
+		if (g_mime_content_type_is_type(g_mime_object_get_content_type(part),
+						"text", "html"))
+			text = om_links_memo_html(msg, part)->html.data;
+		if (text != NULL)
+			(void)om_links_in_text(text, om_links_memo_add, memo);
+		memo->hosts_done = 1;
+	}
+	for (i = 0; i < memo->host_count; i++) {
+		if ((ret = cb(context, memo->hosts[i])) != 0)
+			return ret;
+	}
+	return 0;
 }
 
 /* Passes a host on to the caller's callback the first time it is seen. */
@@ -203,9 +292,6 @@ static void om_links_attached(struct om_links_pass *pass, GMimeMessagePart *part
 static void om_links_part(GMimeObject *parent, GMimeObject *part, gpointer data)
 {
 	struct om_links_pass *pass = data;
-	struct om_buf html;
-	size_t links;
-	const char *text;
 
 	(void)parent;
 	if (pass->stop != 0)
@@ -223,18 +309,8 @@ static void om_links_part(GMimeObject *parent, GMimeObject *part, gpointer data)
 	}
 	if (!GMIME_IS_TEXT_PART(part))
 		return;
-	text = om_mime_part_text(pass->msg, part);
-	if (text == NULL)
-		return;
-	if (g_mime_content_type_is_type(g_mime_object_get_content_type(part),
-					"text", "html")) {
-		om_buf_init(&html);
-		om_links_html_part_text(pass->msg, part, &html, &links);
-		om_links_text(pass, html.data);
-		om_buf_free(&html);
-	} else {
-		om_links_text(pass, text);
-	}
+	/* an HTML part's text and link targets, or the plain text */
+	pass->stop = om_links_in_part(pass->msg, part, om_links_once, pass);
 }
 
 /* om_mime_foreach_part's callback: GMime's objects behind void. */

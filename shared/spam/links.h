@@ -38,12 +38,20 @@ int om_links_each(struct om_mime_msg *msg, const char *data, size_t len,
    Returns as om_links_each. */
 int om_links_in_text(const char *text, om_links_cb *cb, void *context);
 
+/* The same for a text part of msg (a GMimeObject of om_mime_foreach_part),
+   as om_links_each reads it: an HTML part's text and link targets, any
+   other its text.  The hosts are found once per message and kept with the
+   part (mail/mime.h's om_mime_part_memo); each call replays them. */
+int om_links_in_part(struct om_mime_msg *msg, void *part, om_links_cb *cb,
+		     void *context);
+
 /* Appends an HTML document's text and the targets of its links (href),
    separated by spaces, to out; *links_r counts the links.  Script and
    style elements are left out. */
 void om_links_html_text(const char *html, struct om_buf *out, size_t *links_r);
 /* The same for an HTML part of msg, from the document mail/mime.h parses
-   once per message (om_mime_part_html). */
+   once per message (om_mime_part_html), the text itself also made once
+   and kept with the part. */
 void om_links_html_part_text(struct om_mime_msg *msg, void *part,
 			     struct om_buf *out, size_t *links_r);
 

@@ -557,7 +557,7 @@ static void om_phish_part(void *parent, void *part, void *data)
 		return;
 	if (!g_mime_content_type_is_type(g_mime_object_get_content_type(obj),
 					 "text", "html")) {
-		(void)om_links_in_text(text, om_phish_text_link, pass);
+		(void)om_links_in_part(pass->msg, obj, om_phish_text_link, pass);
 		return;
 	}
 	/* parsed once per message, shared with the tokenizer and links */

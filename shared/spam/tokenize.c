@@ -354,7 +354,10 @@ static void om_tokenize_html(struct om_tok *t, const char *html, GMimeObject *pa
 		om_links_html_part_text(t->msg, part, &text, &links);
 	if (links > 0)
 		om_tok_emit(t, "html:link");
-	om_tokenize_urls(t, text.data != NULL ? text.data : "");
+	if (html != NULL)
+		om_tokenize_urls(t, text.data != NULL ? text.data : "");
+	else	/* the hosts found once for the message's passes */
+		(void)om_links_in_part(t->msg, part, om_tokenize_url_host, t);
 	om_tokenize_run(t, text.data != NULL ? text.data : "", text.len, "");
 	om_buf_free(&text);
 }
@@ -563,7 +566,10 @@ static void om_tokenize_part(void *parent_obj, void *part_obj, void *data)
 	if (g_mime_content_type_is_type(ct, "text", "html")) {
 		om_tokenize_html(t, sniffed, part);
 	} else {
-		om_tokenize_urls(t, text);
+		if (sniffed != NULL)
+			om_tokenize_urls(t, text);
+		else
+			(void)om_links_in_part(t->msg, part, om_tokenize_url_host, t);
 		om_tokenize_run(t, text, strlen(text), "");
 	}
 	g_free(sniffed);

@@ -250,6 +250,19 @@ static void test_link_hosts(void)
 	free(too_long);
 }
 
+struct part_hosts {
+	struct om_mime_msg *msg;
+	struct om_buf hosts;
+};
+
+static void part_hosts_cb(void *parent, void *part, void *data)
+{
+	struct part_hosts *ph = data;
+
+	(void)parent;
+	(void)om_links_in_part(ph->msg, part, join_host, &ph->hosts);
+}
+
 /* A message in which each kind of place holds a link. */
 static void test_link_places(void)
 {
@@ -281,6 +294,31 @@ static void test_link_places(void)
 	       "every place of a link, decoded; no script (%s)", b.data != NULL ? b.data : "");
 	TAP_OK(b.data != NULL && strstr(strstr(b.data, "plain.example") + 1,
 					"plain.example") == NULL, "each host once");
+	{
+		/* a second pass replays what the first found (links.c keeps
+		   each part's hosts with the part): the same hosts, in order */
+		struct om_buf again;
+		struct part_hosts ph;
+
+		om_buf_init(&again);
+		(void)om_links_each(parsed, msg, strlen(msg), join_host, &again);
+		TAP_OK(again.data != NULL && b.data != NULL && strcmp(again.data, b.data) == 0,
+		       "a second pass over the message finds the same (%s)",
+		       again.data != NULL ? again.data : "");
+		om_buf_free(&again);
+		memset(&ph, 0, sizeof(ph));
+		ph.msg = parsed;
+		om_buf_init(&ph.hosts);
+		om_mime_foreach_part(parsed, part_hosts_cb, &ph);
+		om_mime_foreach_part(parsed, part_hosts_cb, &ph);
+		TAP_OK(ph.hosts.data != NULL &&
+		       strcmp(ph.hosts.data, "plain.example|plain.example|href.example|"
+			      "base64.example|plain.example|plain.example|href.example|"
+			      "base64.example") == 0,
+		       "each text part's links, repeats included, twice alike (%s)",
+		       ph.hosts.data != NULL ? ph.hosts.data : "");
+		om_buf_free(&ph.hosts);
+	}
 	om_mime_free(&parsed);
 	om_buf_free(&b);
 	om_buf_init(&b);
