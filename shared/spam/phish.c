@@ -604,19 +604,15 @@ static char *om_phish_folded(const char *domain, size_t len)
 	return folded;
 }
 
-int om_phish_sender_read(const struct om_phish *phish, struct om_mime_msg *msg,
-			 struct om_phish_sender *sender)
+/* sender from the From's normalised host (NULL: none): 1, or 0 with every
+   member NULL. */
+static int om_phish_sender_of(const struct om_phish *phish, const char *host,
+			      struct om_phish_sender *sender)
 {
-	char *from, *host;
 	const char *site;
 	size_t n;
 
 	memset(sender, 0, sizeof(*sender));
-	if (phish == NULL || msg == NULL)
-		return 0;
-	from = om_mime_from_address(msg);
-	host = om_phish_address_domain(from);
-	free(from);
 	if (host == NULL)
 		return 0;
 	site = om_phish_site(phish, host);
@@ -630,8 +626,24 @@ int om_phish_sender_read(const struct om_phish *phish, struct om_mime_msg *msg,
 		if (site > host + 1 && site[-1] == '.')
 			sender->worn = om_strndup(host, (size_t)(site - host - 1));
 	}
-	free(host);
 	return sender->site != NULL;
+}
+
+int om_phish_sender_read(const struct om_phish *phish, struct om_mime_msg *msg,
+			 struct om_phish_sender *sender)
+{
+	char *from, *host;
+	int ret;
+
+	memset(sender, 0, sizeof(*sender));
+	if (phish == NULL || msg == NULL)
+		return 0;
+	from = om_mime_from_address(msg);
+	host = om_phish_address_domain(from);
+	free(from);
+	ret = om_phish_sender_of(phish, host, sender);
+	free(host);
+	return ret;
 }
 
 void om_phish_sender_free(struct om_phish_sender *sender)
@@ -691,10 +703,23 @@ void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
 		    const char *recipient_domain, const char *const *correspondents,
 		    size_t count, struct om_rules_result *res)
 {
+	struct om_phish_sender sender;
+
+	om_phish_check_sender(phish, msg, recipient_domain, correspondents, count, res,
+			      &sender);
+	om_phish_sender_free(&sender);
+}
+
+void om_phish_check_sender(const struct om_phish *phish, struct om_mime_msg *msg,
+			   const char *recipient_domain,
+			   const char *const *correspondents, size_t count,
+			   struct om_rules_result *res, struct om_phish_sender *sender)
+{
 	struct om_phish_pass pass;
 	char *from = NULL, *from_host, *reply, *reply_host = NULL, *own_host = NULL;
 	char *from_site, *reply_site, *own_site, *tmp = NULL;
 
+	memset(sender, 0, sizeof(*sender));
 	if (phish == NULL || msg == NULL)
 		return;
 	memset(&pass, 0, sizeof(pass));
@@ -750,6 +775,7 @@ void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
 		break;
 	}
 	om_textrules_check(phish->textrules, msg, res);
+	(void)om_phish_sender_of(phish, from_host, sender);
 	free(from);
 	free(from_host);
 	free(reply);

@@ -889,21 +889,20 @@ static void om_spam_bayes_rule(const char *name_prefix, double p, int evidence,
    no other lookalike rule has said so already; and PHISH_BEC_SHAPE when a
    lookalike of any kind comes with a Reply-To on free mail. */
 static void om_spam_check_sender(const struct om_spam_db *db, const struct om_phish *phish,
-				 struct om_mime_msg *parsed, struct om_rules_result *rules)
+				 const struct om_phish_sender *sender,
+				 struct om_rules_result *rules)
 {
 	int lookalike = om_rules_fired(rules, "PHISH_LOOKALIKE") ||
 		om_rules_fired(rules, "PHISH_LOOKALIKE_PARTNER");
-	struct om_phish_sender sender = { NULL, NULL, NULL };
 
 	/* a free-mail provider is itself: its users' names are not its */
-	if (!lookalike && om_phish_sender_read(phish, parsed, &sender) &&
-	    !om_phish_freemail(phish, sender.site)) {
-		lookalike = om_spam_sender_lookalike(db, sender.site, sender.name, sender.worn);
+	if (!lookalike && sender->site != NULL && !om_phish_freemail(phish, sender->site)) {
+		lookalike = om_spam_sender_lookalike(db, sender->site, sender->name,
+						     sender->worn);
 		if (lookalike)
 			om_rules_add(rules, "PHISH_LOOKALIKE_KNOWN",
 				     OM_PHISH_LOOKALIKE_KNOWN_POINTS);
 	}
-	om_phish_sender_free(&sender);
 	if (lookalike && om_rules_fired(rules, "PHISH_FREEMAIL_REPLYTO"))
 		om_rules_add(rules, "PHISH_BEC_SHAPE", OM_PHISH_BEC_SHAPE_POINTS);
 }
@@ -965,9 +964,12 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 	if (url_blocked)
 		om_rules_add(&report->rules, "URL_BLOCKLISTED", OM_SPAM_URL_BLOCKED_POINTS);
 	if (set != NULL && set->phish != NULL && parsed != NULL) {
-		om_phish_check(set->phish, parsed, set->recipient, set->correspondents,
-			       set->correspondent_count, &report->rules);
-		om_spam_check_sender(db, set->phish, parsed, &report->rules);
+		struct om_phish_sender sender;
+
+		om_phish_check_sender(set->phish, parsed, set->recipient, set->correspondents,
+				      set->correspondent_count, &report->rules, &sender);
+		om_spam_check_sender(db, set->phish, &sender, &report->rules);
+		om_phish_sender_free(&sender);
 	}
 	report->score = report->rules.points;
 }
