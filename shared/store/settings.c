@@ -304,8 +304,11 @@ static const struct om_domain_setting *om_settings_find(const char *name)
 {
 	size_t i;
 
+	/* asked several times a scan: the first letter alone passes over
+	   most of the table without a call */
 	for (i = 0; i < OM_N_ELEMENTS(om_domain_settings); i++) {
-		if (strcmp(om_domain_settings[i].name, name) == 0)
+		if (om_domain_settings[i].name[0] == name[0] &&
+		    strcmp(om_domain_settings[i].name, name) == 0)
 			return &om_domain_settings[i];
 	}
 	return NULL;
