@@ -52,16 +52,21 @@ static const struct om_rule_reason om_rule_reasons[] = {
 	{ "HTML_ONLY", "本文が HTML だけで作られています", "Its body is HTML only" },
 };
 
-const struct om_rule_reason *om_rule_reason_find(const char *rule)
+const struct om_rule_reason *om_rule_reason_find_in(const struct om_rule_reason *table,
+						    size_t count, const char *rule)
 {
 	size_t i;
 
-	for (i = 0; i < OM_N_ELEMENTS(om_rule_reasons); i++) {
-		if (strncmp(rule, om_rule_reasons[i].prefix,
-			    strlen(om_rule_reasons[i].prefix)) == 0)
-			return &om_rule_reasons[i];
+	for (i = 0; i < count; i++) {
+		if (strncmp(rule, table[i].prefix, strlen(table[i].prefix)) == 0)
+			return &table[i];
 	}
 	return NULL;
+}
+
+const struct om_rule_reason *om_rule_reason_find(const char *rule)
+{
+	return om_rule_reason_find_in(om_rule_reasons, OM_N_ELEMENTS(om_rule_reasons), rule);
 }
 
 const char *om_rule_reason_text(const struct om_rule_reason *r, const char *lang)

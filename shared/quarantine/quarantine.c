@@ -455,16 +455,13 @@ static const struct om_rule_reason om_reasons[] = {
 /* the most different reasons one text lists */
 #define OM_QUARANTINE_REASONS_MAX 32
 
+/* Ours first (what the digest says its own way), then the shared table. */
 static const struct om_rule_reason *om_reason_find(const char *rule)
 {
-	size_t i, len;
+	const struct om_rule_reason *r =
+		om_rule_reason_find_in(om_reasons, OM_N_ELEMENTS(om_reasons), rule);
 
-	for (i = 0; i < OM_N_ELEMENTS(om_reasons); i++) {
-		len = strlen(om_reasons[i].prefix);
-		if (strncmp(rule, om_reasons[i].prefix, len) == 0)
-			return &om_reasons[i];
-	}
-	return om_rule_reason_find(rule);
+	return r != NULL ? r : om_rule_reason_find(rule);
 }
 
 char *om_quarantine_reasons_text(const char *reasons, const char *score,

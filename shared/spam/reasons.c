@@ -28,9 +28,9 @@ static int om_spam_reason_ja(const char *lang)
 
 static const struct om_rule_reason *om_spam_reason_find(const char *rule)
 {
-	if (strncmp(rule, om_spam_reason_bayes.prefix, strlen(om_spam_reason_bayes.prefix)) == 0)
-		return &om_spam_reason_bayes;
-	return om_rule_reason_find(rule);
+	const struct om_rule_reason *r = om_rule_reason_find_in(&om_spam_reason_bayes, 1, rule);
+
+	return r != NULL ? r : om_rule_reason_find(rule);
 }
 
 const char *om_spam_reason_of(const char *rule, const char *lang)
