@@ -82,8 +82,7 @@ static int om_partners_read(struct om_partners_slot *slot, struct om_store *stor
 	before = om_store_answer_timeout_at_most(store, wait_seconds);
 	ret = om_store_correspondents_list(store, mailbox, OM_PARTNERS_MAX,
 					   om_partners_add, slot, error_r);
-	if (before > 0)
-		(void)om_store_answer_timeout(store, before);
+	(void)om_store_answer_timeout(store, before);
 	if (ret < 0) {
 		om_partners_slot_clear(slot);
 		return -1;
