@@ -166,20 +166,19 @@ void *om_mime_part_memo(struct om_mime_msg *msg, void *part)
 	return om_mime_text_entry(msg, part)->memo;
 }
 
-void om_mime_part_memo_set(struct om_mime_msg *msg, void *part, void *memo,
-			   void (*memo_free)(void *memo))
+int om_mime_part_memo_set(struct om_mime_msg *msg, void *part, void *memo,
+			  void (*memo_free)(void *memo))
 {
 	struct om_mime_text_cache *c;
 
-	if (!GMIME_IS_TEXT_PART(part)) {
-		memo_free(memo);
-		return;
-	}
+	if (!GMIME_IS_TEXT_PART(part))
+		return -1;
 	c = om_mime_text_entry(msg, part);
 	if (c->memo != NULL)
 		c->memo_free(c->memo);
 	c->memo = memo;
 	c->memo_free = memo_free;
+	return 0;
 }
 
 void om_mime_free(struct om_mime_msg **msgp)

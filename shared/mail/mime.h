@@ -111,11 +111,11 @@ void *om_mime_part_html(struct om_mime_msg *msg, void *part);
 /* What a layer above works out from a text part once per message (the
    links of spam/links.c: the text an HTML part shows, the hosts its text
    links to), kept beside the part's text and freed with it by memo_free:
-   NULL until set (and for a part that is no text part, where setting
-   frees memo at once). */
+   NULL until set.  Only a text part has one: setting it on any other
+   part returns -1 and keeps nothing (the caller still owns memo). */
 void *om_mime_part_memo(struct om_mime_msg *msg, void *part);
-void om_mime_part_memo_set(struct om_mime_msg *msg, void *part, void *memo,
-			   void (*memo_free)(void *memo));
+int om_mime_part_memo_set(struct om_mime_msg *msg, void *part, void *memo,
+			  void (*memo_free)(void *memo));
 /* Drops what om_mime_part_text, om_mime_part_html and om_mime_part_memo_set made: for a caller
    about to change the message's parts (the rewriting functions here call
    it themselves). */

@@ -184,6 +184,8 @@ static void om_links_memo_free(void *data)
 	free(memo);
 }
 
+/* part's memo, made empty on first use; NULL for a part that is no text
+   part (it has none). */
 static struct om_links_memo *om_links_memo_of(struct om_mime_msg *msg, void *part)
 {
 	struct om_links_memo *memo = om_mime_part_memo(msg, part);
@@ -191,7 +193,10 @@ static struct om_links_memo *om_links_memo_of(struct om_mime_msg *msg, void *par
 	if (memo == NULL) {
 		memo = om_calloc(1, sizeof(*memo));
 		om_buf_init(&memo->html);
-		om_mime_part_memo_set(msg, part, memo, om_links_memo_free);
+		if (om_mime_part_memo_set(msg, part, memo, om_links_memo_free) < 0) {
+			om_links_memo_free(memo);
+			return NULL;
+		}
 	}
 	return memo;
 }
@@ -201,6 +206,8 @@ static const struct om_links_memo *om_links_memo_html(struct om_mime_msg *msg, v
 	struct om_links_memo *memo = om_links_memo_of(msg, part);
 	htmlDocPtr doc;
 
+	if (memo == NULL)
+		return NULL;
 	if (!memo->html_done) {
 		doc = om_mime_part_html(msg, part);
 		if (doc != NULL)
@@ -217,9 +224,9 @@ void om_links_html_part_text(struct om_mime_msg *msg, void *part,
 	const struct om_links_memo *memo;
 
 	*links_r = 0;
-	if (om_mime_part_text(msg, part) == NULL)
+	if (om_mime_part_text(msg, part) == NULL ||
+	    (memo = om_links_memo_html(msg, part)) == NULL)
 		return;
-	memo = om_links_memo_html(msg, part);
 	om_buf_append(out, memo->html.data, memo->html.len);
 	*links_r = memo->html_links;
 }
@@ -241,9 +248,8 @@ int om_links_in_part(struct om_mime_msg *msg, void *part, om_links_cb *cb,
 	size_t i;
 	int ret;
 
-	if (text == NULL)
+	if (text == NULL || (memo = om_links_memo_of(msg, part)) == NULL)
 		return 0;
-	memo = om_links_memo_of(msg, part);
 	if (!memo->hosts_done) {
 		if (g_mime_content_type_is_type(g_mime_object_get_content_type(part),
 						"text", "html"))

@@ -701,25 +701,15 @@ static int om_phish_brand_impostor(const struct om_phish *phish, struct om_mime_
 
 void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
 		    const char *recipient_domain, const char *const *correspondents,
-		    size_t count, struct om_rules_result *res)
-{
-	struct om_phish_sender sender;
-
-	om_phish_check_sender(phish, msg, recipient_domain, correspondents, count, res,
-			      &sender);
-	om_phish_sender_free(&sender);
-}
-
-void om_phish_check_sender(const struct om_phish *phish, struct om_mime_msg *msg,
-			   const char *recipient_domain,
-			   const char *const *correspondents, size_t count,
-			   struct om_rules_result *res, struct om_phish_sender *sender)
+		    size_t count, struct om_rules_result *res,
+		    struct om_phish_sender *sender)
 {
 	struct om_phish_pass pass;
 	char *from = NULL, *from_host, *reply, *reply_host = NULL, *own_host = NULL;
 	char *from_site, *reply_site, *own_site, *tmp = NULL;
 
-	memset(sender, 0, sizeof(*sender));
+	if (sender != NULL)
+		memset(sender, 0, sizeof(*sender));
 	if (phish == NULL || msg == NULL)
 		return;
 	memset(&pass, 0, sizeof(pass));
@@ -775,7 +765,8 @@ void om_phish_check_sender(const struct om_phish *phish, struct om_mime_msg *msg
 		break;
 	}
 	om_textrules_check(phish->textrules, msg, res);
-	(void)om_phish_sender_of(phish, from_host, sender);
+	if (sender != NULL)
+		(void)om_phish_sender_of(phish, from_host, sender);
 	free(from);
 	free(from_host);
 	free(reply);

@@ -61,17 +61,14 @@ int om_phish_load_rules(struct om_phish *phish, const char *path, char **error_r
    lookalikes are compared with; correspondents (count addresses the
    recipient has written to, may be NULL) too: a From or Reply-To domain
    that looks like one of theirs without being it is PHISH_LOOKALIKE_PARTNER
-   (a thread copied from a lookalike domain: BEC). */
+   (a thread copied from a lookalike domain: BEC).  sender (NULL: not wanted) gets the From as om_phish_sender_read reads
+   it, from the address parsed once for both (free with
+   om_phish_sender_free). */
 struct om_phish_sender;
 void om_phish_check(const struct om_phish *phish, struct om_mime_msg *msg,
 		    const char *recipient_domain, const char *const *correspondents,
-		    size_t count, struct om_rules_result *res);
-/* The same, also reading the From into sender as om_phish_sender_read
-   does (the address parsed once for both). */
-void om_phish_check_sender(const struct om_phish *phish, struct om_mime_msg *msg,
-			   const char *recipient_domain,
-			   const char *const *correspondents, size_t count,
-			   struct om_rules_result *res, struct om_phish_sender *sender);
+		    size_t count, struct om_rules_result *res,
+		    struct om_phish_sender *sender);
 
 /* Who a message says it is from, as the classifier's memory of the sites
    ham came from keeps it (spam.h, PHISH_LOOKALIKE_KNOWN). */

@@ -966,8 +966,8 @@ void om_spam_check_parsed(const struct om_spam_db *db, struct om_mime_msg *parse
 	if (set != NULL && set->phish != NULL && parsed != NULL) {
 		struct om_phish_sender sender;
 
-		om_phish_check_sender(set->phish, parsed, set->recipient, set->correspondents,
-				      set->correspondent_count, &report->rules, &sender);
+		om_phish_check(set->phish, parsed, set->recipient, set->correspondents,
+			       set->correspondent_count, &report->rules, &sender);
 		om_spam_check_sender(db, set->phish, &sender, &report->rules);
 		om_phish_sender_free(&sender);
 	}

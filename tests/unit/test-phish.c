@@ -153,7 +153,7 @@ static void check_message(const struct om_phish *phish, const char *raw,
 	free(error);
 	if (msg == NULL)
 		return;
-	om_phish_check(phish, msg, recipient, NULL, 0, res);
+	om_phish_check(phish, msg, recipient, NULL, 0, res, NULL);
 	om_mime_free(&msg);
 }
 
@@ -349,7 +349,7 @@ static void check_partner(const struct om_phish *phish, const char *raw,
 	free(error);
 	if (msg == NULL)
 		return;
-	om_phish_check(phish, msg, "sato@example.co.jp", partners, 2, res);
+	om_phish_check(phish, msg, "sato@example.co.jp", partners, 2, res, NULL);
 	om_mime_free(&msg);
 }
 
