@@ -10,6 +10,7 @@
 #include "store/store.h"
 #include "lib/util.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +297,57 @@ static void partner_save(struct om_store *store, const char *mailbox,
 	}
 }
 
+/* Runs one statement on the store's file through a handle of its own. */
+static int partners_sql(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	int ret;
+
+	ret = sqlite3_open(path, &db);
+	if (ret == SQLITE_OK)
+		ret = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return ret == SQLITE_OK ? 0 : -1;
+}
+
+/* A store that cannot answer (here: its table gone): the read fails with
+   an error, nothing is remembered (the next call asks the store again, and
+   a list read before is not handed out as if it were current), and once the
+   store answers again so does the cache. */
+static void test_partners_store_failure(struct om_partners *cache,
+					struct om_store *store, const char *path,
+					uint64_t now)
+{
+	const char *const *list = NULL;
+	size_t count = 99;
+	char *error = NULL;
+	int ret;
+
+	if (partners_sql(path, "ALTER TABLE correspondents RENAME TO away") < 0) {
+		TAP_OK(0, "the correspondents table renamed away");
+		return;
+	}
+	ret = om_partners_get(cache, store, "alice@example.jp", now, 1, &list, &count, &error);
+	TAP_OK(ret < 0 && error != NULL && list == NULL && count == 0,
+	       "a store that fails: an error, no list (%d, %zu: %s)", ret, count,
+	       error != NULL ? error : "no error");
+	om_free(&error);
+	ret = om_partners_get(cache, store, "alice@example.jp", now + 1, 1, &list, &count,
+			      &error);
+	TAP_OK(ret < 0 && count == 0, "a failed read is not remembered: the store is "
+	       "asked again (%d)", ret);
+	om_free(&error);
+	if (partners_sql(path, "ALTER TABLE away RENAME TO correspondents") < 0) {
+		TAP_OK(0, "the correspondents table renamed back");
+		return;
+	}
+	ret = om_partners_get(cache, store, "alice@example.jp", now + 2, 1, &list, &count,
+			      &error);
+	TAP_OK(ret == 0 && count == 2, "the store answers again: so does the cache (%zu: %s)",
+	       count, error != NULL ? error : "");
+	om_free(&error);
+}
+
 static void test_partners(void)
 {
 	char dir[] = "/tmp/om-test-partners-XXXXXX";
@@ -336,6 +388,7 @@ static void test_partners(void)
 	ret = om_partners_get(cache, store, "alice@example.jp", t0 - 1, 2, &list, &count,
 			      &error);
 	TAP_OK(ret == 0 && count == 2, "a clock that went back reads again (%zu)", count);
+	test_partners_store_failure(cache, store, path, t0 + 10 * OM_PARTNERS_TTL_MS);
 	om_store_close(&store);
 	tap_remove_tree(dir);
 	free(error);
