@@ -149,7 +149,8 @@ def a_delete_rule_drops_the_mail_and_logs_it(st):
     while "audit: rule 3 (delete)" not in st.tail("dovecot.log", 400):
         check(time.time() < deadline, "no discard logged:\n%s" % st.tail("scand.log"))
         time.sleep(0.5)
-    check(re.search(r"audit mailbox=bob@example.test direction=in: delete", st.scand_log()),
+    check(re.search(r"audit mailbox=bob@example.test direction=in: delete",
+                    st.wait_scand_log("audit mailbox=bob@example.test direction=in: delete")),
           "scand did not log the delete")
     nowhere_for(st, USER, m.encode(), 3, "a deleted mail was delivered")
 

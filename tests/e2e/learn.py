@@ -118,7 +118,8 @@ def omamorictl_learn_changes_the_next_verdict_at_once(st):
           after["score"] > before["score"],
           "learn did not reach scand: %r -> %r" % (before, after))
     check(took < 1.0, "scan took %.2f s" % took)
-    check("classifier synced on request" in st.scand_log(), "scand was not told")
+    check("classifier synced on request" in st.wait_scand_log("classifier synced on request"),
+          "scand was not told")
 
 
 def spam_reason_of(st, raw, user):

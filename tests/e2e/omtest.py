@@ -182,6 +182,17 @@ class Stack:
         with open(os.path.join(self.dir, "log", "scand.log"), "rb") as f:
             return f.read().decode("utf-8", "replace")
 
+    def wait_scand_log(self, text, count=1, timeout=10):
+        """scand's log once text is in it count times, or at the timeout:
+        scand writes its log through a thread of its own, so a line comes a
+        few milliseconds after what it tells."""
+        deadline = time.time() + timeout
+        while True:
+            log = self.scand_log()
+            if log.count(text) >= count or time.time() >= deadline:
+                return log
+            time.sleep(0.05)
+
     def scand_pid(self):
         with open(os.path.join(self.dir, "run", "scand.pid")) as f:
             return int(f.read())
