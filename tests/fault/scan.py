@@ -341,9 +341,10 @@ def a_wider_socket_still_refuses_learn_and_scan_to_a_local_user(st):
     finally:
         os.chmod(st.SCAND_SOCKET, 0o660)
     check("refused %d answered 0 pong True" % count in out, "local user: %r" % out)
-    log = st.scand_log()
-    check("refused a learn request from uid %d" % pwd.getpwnam(LOCAL_USER).pw_uid in log,
-          "no refusal in scand's log")
+    refusal = "refused a learn request from uid %d" % pwd.getpwnam(LOCAL_USER).pw_uid
+    log = st.wait_scand_log(refusal, count)
+    check(log.count(refusal) == count, "%d of %d refusals in scand's log"
+          % (log.count(refusal), count))
     check(" learn mailbox=" not in log, "scand learned from a local user")
     # the same request from root (omamorictl's side) is served
     s = socket.socket(socket.AF_UNIX)
