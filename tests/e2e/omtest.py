@@ -383,10 +383,7 @@ def train_classifier(st):
     m = re.search(r"knows (\d+) spam, (\d+) ham", learned)
     check(m, "learn said: %r" % learned)
     want = "classifier reloaded: %s spam, %s ham" % (m.group(1), m.group(2))
-    deadline = time.time() + 30
-    while want not in st.scand_log():
-        check(time.time() < deadline, "scand never loaded %r" % want)
-        time.sleep(0.2)
+    check(want in st.wait_scand_log(want, timeout=30), "scand never loaded %r" % want)
     return out
 
 

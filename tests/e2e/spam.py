@@ -395,10 +395,8 @@ def prune_forgets_rare_tokens_and_scand_follows(st):
     out = st.ctl("prune").stdout.decode()
     m = re.search(r"^forgot (\d+) tokens seen in at most 1 message; (\d+) left$", out, re.M)
     check(m and int(m.group(1)) > 0 and int(m.group(2)) > 0, out)
-    deadline = time.time() + 30
-    while st.scand_log().count("classifier reloaded") <= reloads:
-        check(time.time() < deadline, "scand never reloaded after prune")
-        time.sleep(0.2)
+    check(st.wait_scand_log("classifier reloaded", reloads + 1, timeout=30)
+          .count("classifier reloaded") > reloads, "scand never reloaded after prune")
     # the verdicts scand gives now come from the pruned table
     spam_marker = deliver(st, fixture(st, "spam", "ja", True), "carol@example.test")
     ham_marker = deliver(st, fixture(st, "ham", "en", False), "carol@example.test")
