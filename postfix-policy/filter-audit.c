@@ -149,7 +149,7 @@ int filter_audit_check(struct filter_worker *w, const struct filter_envelope *en
 	struct om_audit_msg *m;
 	enum om_sub_state state;
 	const char *source, *domain;
-	char *internal;
+	char sender_key[OM_ADDRESS_KEY_MAX], *internal;
 	struct om_buf headers;
 	size_t i;
 	long n;
@@ -162,7 +162,10 @@ int filter_audit_check(struct filter_worker *w, const struct filter_envelope *en
 		return -1;
 	if (state != OM_SUB_ON)
 		return 0;
-	domain = om_settings_domain_of(env->sender);
+	/* the rules are kept under the domain's stored name: "Example.TEST"
+	   is example.test (the subscription above fitted, so this does) */
+	(void)om_address_key(env->sender, sender_key, sizeof(sender_key));
+	domain = om_settings_domain_of(sender_key);
 	rows.count = 0;
 	rows.texts = om_calloc(FILTER_AUDIT_MAX_RULES, sizeof(*rows.texts));
 	n = om_store_audit_list(w->store, domain, filter_audit_row_cb, &rows, error_r);

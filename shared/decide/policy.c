@@ -135,22 +135,26 @@ static int om_policy_attribute_number(const char *value, long *n_r)
    with *error_r (static) for a number attribute that is no number. */
 static int om_policy_attribute(struct om_policy_request *req,
 			       const char *name, size_t name_len,
-			       const char *value, const char **error_r)
+			       char *value, const char **error_r)
 {
+	/* the addresses and the login are keys of lists, settings, rate
+	   limits and the brake: folded here as they are stored (lower case,
+	   no trailing dot), so "Alice@Example.TEST." is alice@example.test */
 	const struct {
 		const char *name;
 		size_t len;
 		const char **field;
+		int address;
 	} text_attributes[] = {
-		{ "request", 7, &req->request },
-		{ "protocol_state", 14, &req->protocol_state },
-		{ "sender", 6, &req->sender },
-		{ "recipient", 9, &req->recipient },
-		{ "sasl_username", 13, &req->sasl_username },
-		{ "instance", 8, &req->instance },
-		{ "client_address", 14, &req->client_address },
-		{ "helo_name", 9, &req->helo_name },
-		{ "queue_id", 8, &req->queue_id },
+		{ "request", 7, &req->request, 0 },
+		{ "protocol_state", 14, &req->protocol_state, 0 },
+		{ "sender", 6, &req->sender, 1 },
+		{ "recipient", 9, &req->recipient, 1 },
+		{ "sasl_username", 13, &req->sasl_username, 1 },
+		{ "instance", 8, &req->instance, 0 },
+		{ "client_address", 14, &req->client_address, 0 },
+		{ "helo_name", 9, &req->helo_name, 0 },
+		{ "queue_id", 8, &req->queue_id, 0 },
 	};
 	size_t i;
 	long n;
@@ -158,6 +162,8 @@ static int om_policy_attribute(struct om_policy_request *req,
 	for (i = 0; i < OM_N_ELEMENTS(text_attributes); i++) {
 		if (name_len == text_attributes[i].len &&
 		    memcmp(name, text_attributes[i].name, name_len) == 0) {
+			if (text_attributes[i].address)
+				om_address_key_fold(value);
 			*text_attributes[i].field = value;
 			return 0;
 		}

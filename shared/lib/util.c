@@ -504,6 +504,27 @@ int om_has_prefix_ci(const char *s, const char *prefix)
 	return strncasecmp(s, prefix, strlen(prefix)) == 0;
 }
 
+void om_address_key_fold(char *s)
+{
+	char *p, *end = s;
+
+	for (p = s; *p != '\0'; p++) {
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+		if (*p != '.')
+			end = p + 1;
+	}
+	*end = '\0';
+}
+
+int om_address_key(const char *in, char *buf, size_t size)
+{
+	if (om_strlcpy(buf, in, size) < 0)
+		return -1;
+	om_address_key_fold(buf);
+	return 0;
+}
+
 int om_read_file(const char *path, size_t max_size, char **data_r,
 		 size_t *len_r, char **error_r)
 {

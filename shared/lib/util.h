@@ -75,16 +75,16 @@ char **om_split_lines(char *text, size_t *count_r);
    (dst is then the empty string: never cut silently). */
 int om_strlcpy(char *dst, const char *src, size_t size);
 
+/* Writes all of data to fd (retrying short writes and EINTR); 0, or -1
+   with errno set. */
+int om_write_all(int fd, const void *data, size_t len);
+
 /* Checked number parsers, for every number that comes as text from the
    wire, the store, a message or a user (never atoi/atol/sscanf, nor strtol
    without its checks).  The text is decimal digits and nothing else: no
    space, no '+', nothing after; om_parse_long also takes one leading '-'.
    A value that overflows, or lies outside min..max, is refused.  0 with
    *value_r set, or -1 with *value_r untouched (NULL text is -1). */
-/* Writes all of data to fd (retrying short writes and EINTR); 0, or -1
-   with errno set. */
-int om_write_all(int fd, const void *data, size_t len);
-
 int om_parse_ulong(const char *text, unsigned long min, unsigned long max,
 		   unsigned long *value_r);
 int om_parse_long(const char *text, long min, long max, long *value_r);
@@ -95,6 +95,17 @@ int om_parse_decimal(const char *text, double *value_r);
 
 /* Case-insensitive ASCII prefix test. */
 int om_has_prefix_ci(const char *s, const char *prefix);
+
+/* An address or a domain as omamori looks it up (subscriptions, settings,
+   lists, rate limits): ASCII letters in lower case and no trailing dot,
+   the form omamorictl and the web store keys in ("Alice@Example.TEST." ->
+   "alice@example.test"), so that a sender cannot step around a setting by
+   spelling its address otherwise.  Never applied to what is sent on. */
+#define OM_ADDRESS_KEY_MAX 512
+/* In place. */
+void om_address_key_fold(char *s);
+/* Into buf (size bytes).  0, or -1 (buf "") when it does not fit. */
+int om_address_key(const char *in, char *buf, size_t size);
 
 /* Reads a whole file (or stdin for "-") up to max_size bytes.  Returns 0 and
    the data (NUL-terminated) or -1 with *error_r set (allocated). */

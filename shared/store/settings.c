@@ -706,16 +706,28 @@ static int om_settings_domain_lookup(const struct om_settings_source *src,
 			       error_r);
 }
 
+/* mailbox as it is looked up (util.h: lower case, no trailing dot) into
+   key; 0, or -1 with *error_r when it is too long to be an address. */
+static int om_settings_key_of(const char *mailbox, char key[OM_ADDRESS_KEY_MAX],
+			      char **error_r)
+{
+	if (om_address_key(mailbox, key, OM_ADDRESS_KEY_MAX) == 0)
+		return 0;
+	*error_r = om_asprintf("address too long to look up (%zu bytes)",
+			       strlen(mailbox));
+	return -1;
+}
+
 char *om_settings_group_of(const struct om_settings_source *src,
 			   const char *mailbox, char **error_r)
 {
-	char *group = NULL;
+	char key[OM_ADDRESS_KEY_MAX], *group = NULL;
 	int ret;
 
 	*error_r = NULL;
-	if (*mailbox == '\0')
+	if (*mailbox == '\0' || om_settings_key_of(mailbox, key, error_r) < 0)
 		return NULL;
-	ret = src->domain_get(src->context, mailbox, OM_SETTING_GROUP, &group, error_r);
+	ret = src->domain_get(src->context, key, OM_SETTING_GROUP, &group, error_r);
 	if (ret <= 0)
 		return NULL;
 	if (!om_settings_group_name_valid(group)) {
@@ -774,13 +786,17 @@ static int om_settings_domain_feature(const struct om_settings_source *src,
 }
 
 int om_settings_subscription_from(const struct om_settings_source *src,
-				  const char *mailbox, const char *feature,
+				  const char *address, const char *feature,
 				  enum om_sub_state *state_r,
 				  const char **source_r, char **error_r)
 {
-	char *value = NULL;
+	char mailbox[OM_ADDRESS_KEY_MAX], *value = NULL;
 	int ret, state;
 
+	*source_r = "default";
+	*state_r = OM_SUB_OFF;
+	if (om_settings_key_of(address, mailbox, error_r) < 0)
+		return -1;
 	ret = src->sub_get(src->context, mailbox, feature, &value, error_r);
 	*source_r = "mailbox";
 	if (ret == 0) {
@@ -806,12 +822,15 @@ int om_settings_subscription_from(const struct om_settings_source *src,
 }
 
 char *om_settings_domain_value_from(const struct om_settings_source *src,
-				    const char *mailbox, const char *name,
+				    const char *address, const char *name,
 				    const char *def, char **error_r)
 {
+	char mailbox[OM_ADDRESS_KEY_MAX], *value = NULL;
 	const char *source;
-	char *value = NULL;
 	int ret = 0;
+
+	if (om_settings_key_of(address, mailbox, error_r) < 0)
+		return NULL;
 
 	/* a mailbox's own value first, for the settings a mailbox may refine
 	   (kept under the mailbox's name in the same table; a user name

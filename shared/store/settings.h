@@ -287,6 +287,9 @@ struct om_settings_source {
 	int (*domain_get)(void *context, const char *domain, const char *name,
 			  char **value_r, char **error_r);
 };
+/* In these, as in om_settings_subscription and om_settings_domain_value,
+   mailbox is looked up in the form om_address_key gives (lower case, no
+   trailing dot): "Alice@Example.TEST" has alice@example.test's settings. */
 int om_settings_subscription_from(const struct om_settings_source *src,
 				  const char *mailbox, const char *feature,
 				  enum om_sub_state *state_r,

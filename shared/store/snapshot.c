@@ -624,18 +624,6 @@ char *om_snapshot_dump(const struct om_snapshot *snap)
 	return om_buf_steal(&out, NULL);
 }
 
-/* Lower-cased copy of in into buf; 0, or -1 if it does not fit. */
-static int om_snapshot_lower(const char *in, char *buf, size_t size)
-{
-	size_t i, n = strlen(in);
-
-	if (n >= size)
-		return -1;
-	for (i = 0; i <= n; i++)
-		buf[i] = (char)tolower((unsigned char)in[i]);
-	return 0;
-}
-
 const char *om_snapshot_listed(const struct om_snapshot *snap,
 			       const char *kind, const char *recipient,
 			       const char *address, int with_mailbox)
@@ -648,8 +636,8 @@ const char *om_snapshot_listed(const struct om_snapshot *snap,
 	size_t i;
 
 	if (*address == '\0' || snap->counts[part] == 0 ||
-	    om_snapshot_lower(address, a, sizeof(a)) < 0 ||
-	    om_snapshot_lower(recipient, r, sizeof(r)) < 0)
+	    om_address_key(address, a, sizeof(a)) < 0 ||
+	    om_address_key(recipient, r, sizeof(r)) < 0)
 		return NULL;
 	adomain = strrchr(a, '@');
 	scopes[0] = r;
@@ -684,7 +672,7 @@ int om_snapshot_url_blocks_apply(const struct om_snapshot *snap,
 		return 0;
 	if (om_snapshot_scope_has(snap, OM_GLOBAL_DOMAIN, OM_PART_URL))
 		return 1;
-	if (om_snapshot_lower(recipient, r, sizeof(r)) < 0)
+	if (om_address_key(recipient, r, sizeof(r)) < 0)
 		return 1;	/* cannot tell: look at the links */
 	domain = strchr(r, '@') != NULL ? om_settings_domain_of(r) : r;
 	return *domain != '\0' && om_snapshot_scope_has(snap, domain, OM_PART_URL);
@@ -697,8 +685,8 @@ int om_snapshot_url_blocked(const struct om_snapshot *snap,
 	const char *p, *domain;
 
 	if (snap->counts[OM_PART_URL] == 0 ||
-	    om_snapshot_lower(host, h, sizeof(h)) < 0 ||
-	    om_snapshot_lower(recipient, r, sizeof(r)) < 0)
+	    om_address_key(host, h, sizeof(h)) < 0 ||
+	    om_address_key(recipient, r, sizeof(r)) < 0)
 		return 0;
 	domain = strchr(r, '@') != NULL ? om_settings_domain_of(r) : r;
 	/* the host, then each domain it is under: a.b.example.com, b.example.com... */

@@ -165,6 +165,22 @@ def infected_outbound_mail_is_stripped_by_default(st):
 
 
 @tap.case
+def a_sender_spelled_otherwise_is_checked_as_itself(st):
+    # dave's outbound-virus is his however the envelope spells him
+    m = mk()
+    data = mail(m, "dave@example.test", "ext@far.example",
+                parts=[text_part(b"see attached " + m.encode()), file_part(b"eicar.com", EICAR)])
+    with st.smtp(login="dave@example.test") as s:
+        refused = s.sendmail("Dave@Example.TEST", ["ext@far.example"], data)
+    check(refused == {}, "refused: %r" % refused)
+    got = wait_sink(st, m)
+    check(b"EICAR-STANDARD" not in got[0] and "EICAR-STANDARD" not in decoded(got[0]),
+          "the virus went out")
+    check("Omamori.Test.EICAR" in decoded(got[0].split(b"\n", 1)[1]),
+          "no notice in the recipient's copy:\n%r" % got[0][:1500])
+
+
+@tap.case
 def infected_outbound_mail_is_bounced_with_block(st):
     st.ctl("domain", "set", "example.test", "outbound-virus-action", "block")
     try:

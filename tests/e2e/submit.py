@@ -236,6 +236,41 @@ def a_virus_with_strip_is_removed_before_the_queue(st):
     check(not through_filter(raw), "went through the after-queue filter")
 
 
+def send_spelled(st, login, sender, rcpt, data):
+    """Sends data logged in as login with sender as the envelope sender
+    (login's own address spelled otherwise)."""
+    with st.smtp(login=login) as s:
+        refused = s.sendmail(sender, [rcpt], data)
+    check(refused == {}, "refused: %r" % refused)
+
+
+@tap.case
+def a_sender_spelled_otherwise_is_checked_as_itself(st):
+    # carol's settings are hers however her mail client spells her
+    # address: the virus is stripped, and with scand down nothing goes out
+    for sender in ("Carol@Example.TEST", "CAROL@example.test"):
+        m = mk()
+        send_spelled(st, "carol@example.test", sender, "ext@far.example",
+                     mail(m, "carol@example.test", "ext@far.example",
+                          files=[("eicar.com", EICAR, "application/octet-stream")]))
+        raw = wait_sink(st, m)[0]
+        check(EICAR not in raw and EICAR not in decoded(raw).encode(),
+              "the virus went out from %s" % sender)
+    m = mk()
+    st.stop_scand()
+    try:
+        try:
+            send_spelled(st, "carol@example.test", "Carol@Example.TEST", "ext@far.example",
+                         mail(m, "carol@example.test", "ext@far.example"))
+            check(False, "accepted while scand was down")
+        except smtplib.SMTPDataError as e:
+            check(e.smtp_code == 451, "code %r %r" % (e.smtp_code, e.smtp_error))
+        time.sleep(2)
+        check(not sink(st, m), "sent unchecked while scand was down")
+    finally:
+        st.restart_scand()
+
+
 @tap.case
 def scand_down_is_a_4xx_and_the_retry_goes_out_once(st):
     m = mk()

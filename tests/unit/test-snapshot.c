@@ -185,6 +185,12 @@ static void test_lookups(struct om_snapshot *snap)
 	       om_settings_subscription_from(src, "user20@a.example", OM_FEATURE_SPAM, &state,
 					     &source, &error) == 0 && state == OM_SUB_OFF,
 	       "subscriptions: the changed one, the removed one");
+	TAP_OK(om_settings_subscription_from(src, "User10@A.Example.", OM_FEATURE_SPAM, &state,
+					     &source, &error) == 0 && state == OM_SUB_PAUSED &&
+	       strcmp(source, "mailbox") == 0,
+	       "a subscription found however the address is spelled");
+	TAP_OK(om_snapshot_listed(snap, "block", "User7@A.example.", "New@Junk.Example.", 1) != NULL,
+	       "a block entry found for a sender and recipient with trailing dots");
 	value = om_settings_domain_value_from(src, "user12@a.example", OM_SETTING_SPAM_THRESHOLD,
 					      "5", &error);
 	TAP_OK(value != NULL && strcmp(value, "2") == 0, "a mailbox's own setting");

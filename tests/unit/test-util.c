@@ -169,6 +169,27 @@ static void test_strlcpy(void)
 	       "strlcpy: too long fails and leaves nothing cut");
 }
 
+static void test_address_key(void)
+{
+	char buf[32], in_place[] = "Alice@Example.TEST.";
+
+	TAP_OK(om_address_key("Alice@Example.TEST", buf, sizeof(buf)) == 0 &&
+	       strcmp(buf, "alice@example.test") == 0, "address key: lower case");
+	TAP_OK(om_address_key("bob@example.test..", buf, sizeof(buf)) == 0 &&
+	       strcmp(buf, "bob@example.test") == 0, "address key: no trailing dots");
+	TAP_OK(om_address_key("first.last@x.test", buf, sizeof(buf)) == 0 &&
+	       strcmp(buf, "first.last@x.test") == 0, "address key: inner dots kept");
+	TAP_OK(om_address_key("Example.JP.", buf, sizeof(buf)) == 0 &&
+	       strcmp(buf, "example.jp") == 0, "address key: a domain alone");
+	TAP_OK(om_address_key("\xe5\xb1\xb1\xe7\x94\xb0@X.jp", buf, sizeof(buf)) == 0 &&
+	       strcmp(buf, "\xe5\xb1\xb1\xe7\x94\xb0@x.jp") == 0,
+	       "address key: UTF-8 bytes untouched");
+	TAP_OK(om_address_key("a-very-long-local-part@example.test", buf, sizeof(buf)) == -1 &&
+	       buf[0] == '\0', "address key: too long for the buffer is -1, nothing cut");
+	om_address_key_fold(in_place);
+	TAP_OK(strcmp(in_place, "alice@example.test") == 0, "address key: folded in place");
+}
+
 static void test_hex_and_lines(void)
 {
 	char text[] = "a@x.test\n\nb@y.test\nc@z.test";
@@ -427,6 +448,7 @@ int main(void)
 	test_report_seal();
 	test_json();
 	test_strlcpy();
+	test_address_key();
 	test_hex_and_lines();
 	test_buf();
 	test_hash();
