@@ -163,8 +163,12 @@ static void omamori_decoration_filter(struct header_filter_istream *input,
 		return;
 	/* the stream may be parsed again from its start (a seekable copy read
 	   twice: Sieve, then the save): each pass adds the header once */
-	if (hdr->name_offset == 0)
+	if (hdr->name_offset == 0) {
 		deco->auth_results_added = FALSE;
+		deco->subject_replaced = FALSE;
+	}
+	if (!hdr->continued)
+		deco->subject_dropping = FALSE;
 	if (deco->auth_results != NULL && !deco->auth_results_added &&
 	    (hdr->eoh || (!omamori_header_is(hdr->name, "Return-Path") &&
 			  !omamori_header_is(hdr->name, "Delivered-To")))) {
@@ -200,10 +204,14 @@ static void omamori_decoration_filter(struct header_filter_istream *input,
 		   strncasecmp(hdr->name, "X-Spam-", 7) == 0) {
 		/* X-Spam-Status, -Level, -Flag...: mail clients act on them */
 		*matched = TRUE;
-	} else if (deco->subject != NULL && omamori_header_is(hdr->name, "Subject")) {
+	} else if (deco->subject != NULL && omamori_header_is(hdr->name, "Subject") &&
+		   (hdr->continued ? deco->subject_dropping : !deco->subject_replaced)) {
 		*matched = TRUE;
-		if (!hdr->continued)
+		if (!hdr->continued) {
+			deco->subject_replaced = TRUE;
+			deco->subject_dropping = TRUE;
 			omamori_add_line(input, "Subject", deco->subject);
+		}
 	}
 }
 
@@ -212,6 +220,8 @@ struct istream *omamori_decorated_stream(struct istream *input,
 {
 	/* each stream (each save of the delivery) adds the header once */
 	((struct omamori_decoration *)deco)->auth_results_added = FALSE;
+	((struct omamori_decoration *)deco)->subject_replaced = FALSE;
+	((struct omamori_decoration *)deco)->subject_dropping = FALSE;
 	return i_stream_create_header_filter(input, HEADER_FILTER_EXCLUDE |
 					     HEADER_FILTER_NO_CR |
 					     HEADER_FILTER_ADD_MISSING_EOH,

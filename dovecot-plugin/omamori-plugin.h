@@ -28,6 +28,10 @@ struct omamori_decoration {
 	   trusted one goes; or NULL */
 	const char *auth_results;
 	bool auth_results_added;	/* by the filter, once */
+	/* the filter replaces the first Subject field alone (a second one
+	   passes as it came): done in this pass, and now dropping the first
+	   one's continuation lines */
+	bool subject_replaced, subject_dropping;
 	const char *attachments;	/* X-Omamori-Attachments value, or NULL */
 	/* X-Omamori-Spam-Reason value, RFC 2047-encoded already, or NULL */
 	const char *spam_reason;

@@ -8,7 +8,9 @@ IMAP: spam in the Quarantine folder (\\Junk), tagged subjects (English,
 Japanese RFC 2047, [MEIWAKU!!]), header-only marking, allow and block
 lists, the user allow-list switch, the 300-entry limit, learning from IMAP
 MOVE, quarantine retention, and omamorictl scan's JSON.  TAP output."""
+import email
 import email.header
+import email.policy
 import imaplib
 import json
 import os
@@ -129,6 +131,24 @@ def tag_action_tags_english_subject(st):
     want = "[SPAM] " + header_of(raw, "Subject")
     check(header_of(got, "Subject") == want, "subject %r, wanted %r" % (header_of(got, "Subject"), want))
     check(header_of(got, "X-Spam-Flag") == "YES", "no X-Spam-Flag")
+
+
+@tap.case
+def the_tag_replaces_the_first_subject_alone(st):
+    # a message with two Subject fields (the first folded): the first is
+    # tagged, its continuation line goes with it, the second stays as sent
+    raw = fixture(st, "spam", "en", True)
+    head, body = raw.split(b"\n\n", 1)
+    lines = [l for l in head.split(b"\n") if not l.lower().startswith(b"subject:")]
+    raw2 = b"\n".join(lines + [b"Subject: first line of it", b"  and its fold",
+                               b"Subject: the second one"]) + b"\n\n" + body
+    marker = deliver(st, raw2, "bob@example.test")
+    box, got = where(st, "bob@example.test", marker)
+    subjects = email.message_from_bytes(got, policy=email.policy.compat32).get_all("Subject")
+    check(box == "INBOX" and len(subjects) == 2, "%s, subjects %r" % (box, subjects))
+    check(re.sub(r"\s+", " ", subjects[0]) == "[SPAM] first line of it and its fold",
+          "first %r" % subjects[0])
+    check(subjects[1] == "the second one", "second %r" % subjects[1])
 
 
 @tap.case
