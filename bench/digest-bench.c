@@ -33,7 +33,7 @@ struct bench {
 	char *db, *key;
 	struct om_config *config;
 	struct om_store *store;
-	struct om_token_keys keys;
+	struct om_link_keys keys;
 	unsigned long mailboxes, rows;
 };
 
@@ -67,7 +67,7 @@ static int bench_open(struct bench *b)
 	b->db = om_asprintf("%s/omamori.db", b->dir);
 	b->key = om_asprintf("%s/web.key", b->dir);
 	if (om_token_keys_create(b->key, &error) < 0 ||
-	    om_token_keys_load(b->key, &b->keys, &error) < 0 ||
+	    om_link_keys_load(b->key, OM_LINK_SIGNERS_ALL, &b->keys, &error) < 0 ||
 	    om_store_open(b->db, OM_STORE_CREATE, 5000, &b->store, &error) < 0)
 		return bench_fail(error);
 	b->config = om_config_defaults();

@@ -23,7 +23,7 @@
 #include <time.h>
 
 struct lb_gate {
-	struct om_token_keys keys;
+	struct om_link_keys keys;
 	size_t made;
 };
 
@@ -145,7 +145,7 @@ static int lb_rewrite(const char *dir, size_t max, const char *keyfile)
 	long rss;
 
 	memset(&gate, 0, sizeof(gate));
-	if (om_token_keys_load(keyfile, &gate.keys, &error) < 0) {
+	if (om_link_keys_load(keyfile, OM_LINK_SIGNERS_ALL, &gate.keys, &error) < 0) {
 		fprintf(stderr, "links-bench: %s\n", error);
 		return 2;
 	}
@@ -173,11 +173,11 @@ static int lb_rewrite(const char *dir, size_t max, const char *keyfile)
 
 static int lb_token(const char *keyfile, const char *mailbox, const char *url)
 {
-	struct om_token_keys keys;
+	struct om_link_keys keys;
 	struct om_token_url link;
 	char *error = NULL, *token;
 
-	if (om_token_keys_load(keyfile, &keys, &error) < 0) {
+	if (om_link_keys_load(keyfile, OM_LINK_SIGNERS_ALL, &keys, &error) < 0) {
 		fprintf(stderr, "links-bench: %s\n", error);
 		return 2;
 	}

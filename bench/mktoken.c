@@ -53,7 +53,7 @@ static int mk_row(const char *location, const char *mailbox, const char *id)
 
 int main(int argc, char **argv)
 {
-	struct om_token_keys keys;
+	struct om_link_keys keys;
 	struct om_token_claims claims;
 	const char *store = NULL;
 	char *token, *error = NULL, *dot;
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 	if (argc - optind != 5)
 		goto usage;
 	argv += optind;
-	if (om_token_keys_load(argv[0], &keys, &error) < 0) {
+	if (om_link_keys_load(argv[0], OM_LINK_SIGNERS_ALL, &keys, &error) < 0) {
 		fprintf(stderr, "mktoken: %s\n", error);
 		free(error);
 		return 1;

@@ -644,7 +644,7 @@ static int cron_quarantine_retention(struct ctl *ctl, const struct cron_run *run
 
 static int cron_quarantine_digest(struct ctl *ctl, const struct cron_run *run)
 {
-	struct om_token_keys keys;
+	struct om_link_keys keys;
 	struct om_digest_env env;
 	char *error = NULL;
 	long sent = 0;
@@ -652,7 +652,8 @@ static int cron_quarantine_digest(struct ctl *ctl, const struct cron_run *run)
 
 	if (cron_retention_check_config(ctl->config) < 0)
 		return -1;
-	if (om_token_keys_load(ctl->config->web_key_path, &keys, &error) < 0) {
+	if (om_link_keys_load(ctl->config->web_key_path,
+			      OM_LINK_SIGNER_BIT(OM_LINK_SIGNER_WEB), &keys, &error) < 0) {
 		ctl_error("cron: quarantine-digest: %s (the digest's links are "
 			  "signed with it%s)", error,
 			  access(ctl->config->web_key_path, F_OK) < 0 ?

@@ -153,7 +153,7 @@ static int quarantine_act(struct ctl *ctl, enum om_quarantine_op op,
 static int quarantine_link(struct ctl *ctl, const char *word, const char *hours)
 {
 	struct om_token_claims claims;
-	struct om_token_keys keys;
+	struct om_link_keys keys;
 	const char *mailbox;
 	unsigned long h = 24;
 	char *error = NULL, *token;
@@ -170,7 +170,8 @@ static int quarantine_link(struct ctl *ctl, const char *word, const char *hours)
 	default:
 		return ctl_fail(error);
 	}
-	if (om_token_keys_load(ctl->config->web_key_path, &keys, &error) < 0)
+	if (om_link_keys_load(ctl->config->web_key_path,
+			      OM_LINK_SIGNER_BIT(OM_LINK_SIGNER_WEB), &keys, &error) < 0)
 		return ctl_fail(error);
 	memset(&claims, 0, sizeof(claims));
 	if (om_strlcpy(claims.mailbox, mailbox, sizeof(claims.mailbox)) < 0)

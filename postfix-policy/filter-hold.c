@@ -85,7 +85,7 @@ struct filter_hold_daemon {
 	struct filter_daemon *d;
 	int control_fd;
 	uid_t web_uid;
-	struct om_token_keys keys;
+	struct om_link_keys keys;	/* the outbound daemons' alone */
 	int have_keys;
 	pthread_t threads[FILTER_HOLD_THREADS];
 	int started;
@@ -1028,6 +1028,7 @@ static void filter_hold_admin_command(struct filter_daemon *d, struct om_store *
 {
 	struct filter_hold_admin_row row = { OM_HOLD_NONE, NULL };
 	char *copy = om_strdup(line + 14), *admin, *error = NULL;
+	char owner[OM_ADDRESS_KEY_MAX];
 	int release = line[6] == 'R', rights = 0;
 
 	admin = strchr(copy, ' ');
@@ -1036,8 +1037,8 @@ static void filter_hold_admin_command(struct filter_daemon *d, struct om_store *
 	if (admin == NULL || !om_hold_id_valid(copy) ||
 	    om_store_hold_list(store, OM_HOLD_BY_ID, copy, 0, filter_hold_admin_row_cb,
 			       &row, &error) < 0 ||
-	    (row.mailbox != NULL &&
-	     (rights = om_admins_rights_of(store, admin, om_settings_domain_of(row.mailbox),
+	    (row.mailbox != NULL && om_address_key(row.mailbox, owner, sizeof(owner)) == 0 &&
+	     (rights = om_admins_rights_of(store, admin, om_settings_domain_of(owner),
 					   &error)) < 0)) {
 		if (error != NULL) {
 			om_log_error("hold %s: %s", copy, error);
@@ -1279,8 +1280,10 @@ int filter_link_setup(struct filter_daemon *d, char **error_r)
 		snprintf(h->node, sizeof(h->node), "%s", c->node_name);
 	else if (gethostname(h->node, sizeof(h->node) - 1) < 0)
 		snprintf(h->node, sizeof(h->node), "%s", "localhost");
-	/* the key is web_user's (mode 0600): read now, as root */
-	if (om_token_keys_load(c->web_key_path, &h->keys, &error) == 0) {
+	/* the key is web_user's (mode 0600): read now, as root; of it only
+	   the outbound signer's keys are kept (crypto/token.h) */
+	if (om_link_keys_load(c->web_key_path, OM_LINK_SIGNER_BIT(OM_LINK_SIGNER_OUTBOUND),
+			      &h->keys, &error) == 0) {
 		h->have_keys = 1;
 	} else {
 		om_log_warn("web_key_path: %s: hold notices will have no links "
@@ -1290,7 +1293,7 @@ int filter_link_setup(struct filter_daemon *d, char **error_r)
 	return 0;
 }
 
-const struct om_token_keys *filter_hold_keys(const struct filter_daemon *d)
+const struct om_link_keys *filter_hold_keys(const struct filter_daemon *d)
 {
 	return d->hold != NULL && d->hold->have_keys ? &d->hold->keys : NULL;
 }

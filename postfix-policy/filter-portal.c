@@ -641,7 +641,7 @@ void filter_portal_code_send(struct filter_daemon *d, struct om_store *store,
 	struct filter_portal_row row;
 	char id[OM_VAULT_ID_MAX + 1], code[8], hash[OM_VAULT_CODE_HASH_LEN + 1];
 	unsigned char key[OM_VAULT_CODE_KEY_LEN];
-	const struct om_token_keys *keys;
+	const struct om_link_keys *keys;
 	const char *rcpt = strchr(args, ' ');
 	char *error = NULL;
 	long long now = (long long)time(NULL);
@@ -674,14 +674,13 @@ void filter_portal_code_send(struct filter_daemon *d, struct om_store *store,
 	/* the code's hash is keyed with omamori-web's link key (its file,
 	   not the store): without it no code is made */
 	keys = filter_hold_keys(d);
-	if (keys == NULL) {
+	if (keys == NULL || om_vault_code_key(keys, key) < 0) {
 		om_log_error("portal %s: no web_key_path key: no one-time code", id);
 		om_buf_append_str(answer, "FAIL key\n");
 		goto out;
 	}
 	/* a locked link stays locked: code_set keeps the wrong tries */
 	om_vault_code_new(code);
-	om_vault_code_key(keys, key);
 	om_vault_code_hash(key, id, rcpt, code, hash);
 	explicit_bzero(key, sizeof(key));
 	if (om_store_portal_code_set(store, id, rcpt, hash, now + FILTER_PORTAL_CODE_SECONDS,

@@ -301,7 +301,7 @@ void filter_hold_start(struct filter_daemon *d);
 void filter_hold_stop(struct filter_daemon *d);
 /* omamori-web's link keys (web_key_path, read at start), or NULL when
    they could not be read: the portal's code hashes are keyed with them. */
-const struct om_token_keys *filter_hold_keys(const struct filter_daemon *d);
+const struct om_link_keys *filter_hold_keys(const struct filter_daemon *d);
 /* Holds msg (what would go out) for the sender's confirmation when the
    sender subscribes to outbound-hold and its conditions hold.  held
    (rcpt_count bytes) gets 1 for each held recipient; the others go out

@@ -251,9 +251,12 @@ static void scand_start(struct scand_main *m, const char *config_path,
 				  m->scand.config->scand_user, &error) < 0)
 		om_fatal("%s", error);
 	/* the gate's links are signed with omamori-web's key; without it
-	   url-rewrite disables links rather than leave them live */
-	if (om_token_keys_load(m->scand.config->web_key_path, &m->scand.link_keys,
-			       &error) == 0) {
+	   url-rewrite disables links rather than leave them live.  Of it
+	   only scand's own signer keys are kept (crypto/token.h): a flaw in
+	   the parsing of a hostile mail cannot make a login's token */
+	if (om_link_keys_load(m->scand.config->web_key_path,
+			      OM_LINK_SIGNER_BIT(OM_LINK_SIGNER_SCAN),
+			      &m->scand.link_keys, &error) == 0) {
 		m->scand.has_link_keys = 1;
 	} else {
 		om_log_warn("%s: url-rewrite will disable links instead", error);

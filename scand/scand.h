@@ -96,7 +96,7 @@ struct scand {
 	struct om_config *config;
 	/* the web key (web_key_path), read as root: signs the links of the
 	   click-time gate (url-rewrite); has_link_keys 0 without it */
-	struct om_token_keys link_keys;
+	struct om_link_keys link_keys;
 	int has_link_keys;
 	/* the public half of the isolation key (isolate_key_path, read as
 	   root, its secret half forgotten: crypto/vault.h); has_isolate_pk 0

@@ -97,7 +97,7 @@ static int web_gate_link(struct web_request *req, struct om_token_url *link,
 			 struct om_url *url, struct web_response *resp)
 {
 	enum om_token_result result = OM_TOKEN_BAD;
-	struct om_token_keys keys;
+	struct om_link_keys keys;
 	char *error = NULL;
 
 	if (web_gate_token_ok(req->token)) {

@@ -302,7 +302,7 @@ static int web_hold_token(struct web_request *req, const char *action,
 			  struct om_token_claims *claims, int *expired_r,
 			  struct web_response *resp)
 {
-	struct om_token_keys keys;
+	struct om_link_keys keys;
 	enum om_token_result result = OM_TOKEN_BAD;
 
 	*expired_r = 0;

@@ -538,11 +538,12 @@ static int web_iso_ticket_make(struct web_request *req, const struct web_iso *ro
 
 	ticket_r->until = now + WEB_ISO_TICKET_SECONDS;
 	web_iso_ticket_ad(row, mailbox, ticket_r->until, ad, sizeof(ad));
-	web_keys_get(req->server, &keys);
-	ticket_r->sealed = om_seal(&keys, ad, password, &error);
-	web_keys_forget(&keys);
+	ticket_r->sealed = web_own_keys_get(req->server, &keys) < 0 ? NULL :
+		om_seal(&keys, ad, password, &error);
+	web_key_file_forget(&keys);
 	if (ticket_r->sealed == NULL) {
-		om_log_error("mailbox=%s isolated=%s unlock ticket: %s", mailbox, row->id, error);
+		om_log_error("mailbox=%s isolated=%s unlock ticket: %s", mailbox, row->id,
+			     error != NULL ? error : "no link key");
 		free(error);
 		return -1;
 	}
@@ -569,9 +570,9 @@ static char *web_iso_ticket_open(struct web_request *req, const struct web_iso *
 	if (errno != 0 || *end != '\0')
 		return NULL;
 	web_iso_ticket_ad(row, mailbox, until, ad, sizeof(ad));
-	web_keys_get(req->server, &keys);
-	password = om_unseal(&keys, ad, sealed, &error);
-	web_keys_forget(&keys);
+	password = web_own_keys_get(req->server, &keys) < 0 ? NULL :
+		om_unseal(&keys, ad, sealed, &error);
+	web_key_file_forget(&keys);
 	free(error);
 	if (password != NULL && until < now) {
 		om_seal_forget(&password);

@@ -33,7 +33,7 @@ int web_link_check_either(struct web_request *req, const char *action,
 			  const char *other, struct om_token_claims *claims_r,
 			  struct web_response *resp)
 {
-	struct om_token_keys keys;
+	struct om_link_keys keys;
 	enum om_token_result result = OM_TOKEN_BAD;
 
 	if (web_parse_token_ok(req->token)) {
@@ -76,7 +76,7 @@ char *web_link_make(struct web_request *req, const char *mailbox,
 		    const char *action, const char *message, time_t lifetime)
 {
 	struct om_token_claims claims;
-	struct om_token_keys keys;
+	struct om_link_keys keys;
 	char *token;
 
 	memset(&claims, 0, sizeof(claims));
@@ -118,7 +118,7 @@ int web_link_csrf_spend(struct web_request *req, struct om_store *store,
 {
 	const char *csrf = web_form_get(&req->form, "csrf");
 	struct om_token_claims claims;
-	struct om_token_keys keys;
+	struct om_link_keys keys;
 	enum om_token_result result = OM_TOKEN_BAD;
 	char *error = NULL;
 	int ret;

@@ -92,16 +92,32 @@ struct om_store *web_store(struct web_server *server)
 	return thread->store;
 }
 
-void web_keys_get(struct web_server *server, struct om_token_keys *keys_r)
+void web_keys_get(struct web_server *server, struct om_link_keys *keys_r)
 {
 	pthread_rwlock_rdlock(&server->keys_lock);
 	*keys_r = server->keys;
 	pthread_rwlock_unlock(&server->keys_lock);
 }
 
-void web_keys_forget(struct om_token_keys *keys)
+void web_keys_forget(struct om_link_keys *keys)
 {
 	explicit_bzero(keys, sizeof(*keys));
+}
+
+void web_key_file_forget(struct om_token_keys *keys)
+{
+	explicit_bzero(keys, sizeof(*keys));
+}
+
+int web_own_keys_get(struct web_server *server, struct om_token_keys *keys_r)
+{
+	struct om_link_keys all;
+	int ret;
+
+	web_keys_get(server, &all);
+	ret = om_link_keys_of(&all, OM_LINK_SIGNER_WEB, keys_r);
+	web_keys_forget(&all);
+	return ret;
 }
 
 /* ---- start-up ---- */
@@ -271,9 +287,13 @@ static int web_main_drop(const char *user, char **error_r)
 
 static int web_main_keys(struct web_server *server, char **error_r)
 {
-	struct om_token_keys keys;
+	struct om_link_keys keys;
 
-	if (om_token_keys_load(server->config->web_key_path, &keys, error_r) < 0)
+	/* every signer's: omamori-web checks them all (and makes its own,
+	   and the outbound daemons' "holds" list from a hold's page); and
+	   the file's, for links in mail delivered before signers had keys */
+	if (om_link_keys_load(server->config->web_key_path,
+			      OM_LINK_SIGNERS_ALL | OM_LINK_LEGACY, &keys, error_r) < 0)
 		return -1;
 	pthread_rwlock_wrlock(&server->keys_lock);
 	server->keys = keys;
@@ -299,7 +319,7 @@ static void web_main_isolate_key(struct web_server *server)
 	server->isolate_keys = keys;
 	server->has_isolate_keys = 1;
 	pthread_rwlock_unlock(&server->keys_lock);
-	web_keys_forget(&keys);
+	web_key_file_forget(&keys);
 }
 
 void web_isolate_keys_get(struct web_server *server, struct om_token_keys *keys_r,
@@ -321,19 +341,19 @@ int web_vault_file_read(struct web_server *server, const char *dir, const char *
 	web_isolate_keys_get(server, &keys, &has);
 	if (!has) {
 		om_log_error("%s=%s: no isolation key (isolate_key_path)", what, id);
-		web_keys_forget(&keys);
+		web_key_file_forget(&keys);
 		free(path);
 		return -1;
 	}
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		om_log_error("%s=%s: %s: %s", what, id, path, strerror(errno));
-		web_keys_forget(&keys);
+		web_key_file_forget(&keys);
 		free(path);
 		return -1;
 	}
 	ret = om_vault_read(fd, &keys, id, sealed, max, out, &error);
-	web_keys_forget(&keys);
+	web_key_file_forget(&keys);
 	close(fd);
 	if (ret < 0) {
 		om_log_error("%s=%s: %s: %s", what, id, path, error);
@@ -477,7 +497,7 @@ int main(int argc, char **argv)
 	web_metrics_stop(&server.metrics);
 	web_clicks_stop(&server.clicks);
 	web_keys_forget(&server.keys);
-	web_keys_forget(&server.isolate_keys);
+	web_key_file_forget(&server.isolate_keys);
 	free(server.logo);
 	om_url_psl_close(&server.psl);
 	(void)pthread_key_delete(server.thread_key);

@@ -464,14 +464,19 @@ static void web_portal_open(struct web_request *req, struct web_response *resp,
 	const char *code = web_form_get(&req->form, "code");
 	char hash[OM_VAULT_CODE_HASH_LEN + 1], *error = NULL;
 	unsigned char key[OM_VAULT_CODE_KEY_LEN];
-	struct om_token_keys keys;
+	struct om_link_keys keys;
 	int ret, tries = 0;
 
 	if (code == NULL || strlen(code) != 6 || strspn(code, "0123456789") != 6)
 		code = "-";
 	web_keys_get(req->server, &keys);
-	om_vault_code_key(&keys, key);
+	ret = om_vault_code_key(&keys, key);
 	web_keys_forget(&keys);
+	if (ret < 0) {
+		om_log_error("portal %s: no outbound link key: no code can be checked", row->id);
+		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
+		return;
+	}
 	om_vault_code_hash(key, row->id, recipient, code, hash);
 	explicit_bzero(key, sizeof(key));
 	ret = om_store_portal_code_check(store, row->id, recipient, hash,
@@ -505,7 +510,7 @@ static int web_portal_opened(struct web_request *req, const char *recipient,
 {
 	const char *token = web_form_get(&req->form, "open");
 	struct om_token_claims c;
-	struct om_token_keys keys;
+	struct om_link_keys keys;
 	enum om_token_result r;
 
 	if (token == NULL)

@@ -77,7 +77,7 @@ struct web_server {
 	/* the token keys: replaced on SIGHUP (rotation), read by every
 	   request; a handler copies them under the read lock */
 	pthread_rwlock_t keys_lock;
-	struct om_token_keys keys;
+	struct om_link_keys keys;	/* every signer's (crypto/token.h) */
 	/* the isolation key (isolate_key_path: crypto/vault.h), read at
 	   start and on SIGHUP, under keys_lock; has_isolate_keys 0 without
 	   it (no file opens) */
@@ -175,9 +175,15 @@ struct om_store *web_store(struct web_server *server);
 /* The calling thread's own state (made on its first use, its store not
    opened yet); NULL if it cannot be kept (logged). */
 struct web_thread *web_thread(struct web_server *server);
-/* A copy of the token keys (wipe it with web_keys_forget). */
-void web_keys_get(struct web_server *server, struct om_token_keys *keys_r);
-void web_keys_forget(struct om_token_keys *keys);
+/* A copy of the link keys (wipe it with web_keys_forget). */
+void web_keys_get(struct web_server *server, struct om_link_keys *keys_r);
+void web_keys_forget(struct om_link_keys *keys);
+/* Wipes a copy of a key file's keys (the isolation key, a signer's). */
+void web_key_file_forget(struct om_token_keys *keys);
+/* A copy of omamori-web's own signer keys in a key file's form (what it
+   seals its unlock tickets with); 0, or -1 (none).  Wipe it with
+   web_key_file_forget. */
+int web_own_keys_get(struct web_server *server, struct om_token_keys *keys_r);
 /* A copy of the isolation key and whether there is one (wipe it). */
 void web_isolate_keys_get(struct web_server *server, struct om_token_keys *keys_r,
 			  int *has_r);

@@ -3,7 +3,9 @@
  * The signed text is "1\n<expires>\n<action>\n<mailbox>\n<message>": a
  * version, then each claim on its own line, and claims may hold no control
  * character, so no two different claims sign the same bytes.  MACs are
- * compared by crypto_auth_verify (constant time).
+ * compared by crypto_auth_verify (constant time).  A signer's key is
+ * crypto_kdf_derive_from_key(file key, subkey id = signer + 1, context
+ * "omamolnk"): one key file to keep and rotate, one key per signer.
  */
 #include "crypto/token.h"
 #include "lib/util.h"
@@ -20,6 +22,7 @@
 #define OM_TOKEN_VERSION "1"
 #define OM_TOKEN_KEYFILE_MAX 1024
 #define OM_TOKEN_TEXT_MAX (3 * OM_TOKEN_FIELD_MAX + 128)
+#define OM_LINK_KDF_CONTEXT "omamolnk"	/* crypto_kdf_CONTEXTBYTES, no NUL */
 
 static int om_token_sodium(char **error_r)
 {
@@ -181,6 +184,82 @@ int om_token_keys_load(const char *path, struct om_token_keys *keys,
 	return ret;
 }
 
+/* ---- the signers' keys ---- */
+
+void om_link_keys_derive(const struct om_token_keys *file, unsigned int signers,
+			 struct om_link_keys *keys_r)
+{
+	unsigned int i;
+
+	memset(keys_r, 0, sizeof(*keys_r));
+	keys_r->has_previous = file->has_previous;
+	for (i = 0; i < OM_LINK_SIGNERS; i++) {
+		if ((signers & OM_LINK_SIGNER_BIT(i)) == 0)
+			continue;
+		/* cannot fail: both keys are crypto_kdf_KEYBYTES long */
+		(void)crypto_kdf_derive_from_key(keys_r->current[i], OM_TOKEN_KEY_LEN,
+						 i + 1, OM_LINK_KDF_CONTEXT,
+						 file->current);
+		if (file->has_previous)
+			(void)crypto_kdf_derive_from_key(keys_r->previous[i],
+							 OM_TOKEN_KEY_LEN, i + 1,
+							 OM_LINK_KDF_CONTEXT,
+							 file->previous);
+		keys_r->signers |= OM_LINK_SIGNER_BIT(i);
+	}
+	if ((signers & OM_LINK_LEGACY) != 0) {
+		keys_r->legacy = *file;
+		keys_r->signers |= OM_LINK_LEGACY;
+	}
+}
+
+int om_link_keys_load(const char *path, unsigned int signers,
+		      struct om_link_keys *keys, char **error_r)
+{
+	struct om_token_keys file;
+
+	memset(keys, 0, sizeof(*keys));
+	if (om_token_keys_load(path, &file, error_r) < 0)
+		return -1;
+	om_link_keys_derive(&file, signers, keys);
+	sodium_memzero(&file, sizeof(file));
+	return 0;
+}
+
+int om_link_keys_of(const struct om_link_keys *keys, enum om_link_signer signer,
+		    struct om_token_keys *keys_r)
+{
+	memset(keys_r, 0, sizeof(*keys_r));
+	if ((keys->signers & OM_LINK_SIGNER_BIT(signer)) == 0)
+		return -1;
+	memcpy(keys_r->current, keys->current[signer], OM_TOKEN_KEY_LEN);
+	memcpy(keys_r->previous, keys->previous[signer], OM_TOKEN_KEY_LEN);
+	keys_r->has_previous = keys->has_previous;
+	return 0;
+}
+
+enum om_link_signer om_link_signer_of(const char *action)
+{
+	static const struct {
+		const char *action;
+		enum om_link_signer signer;
+	} signers[] = {
+		{ "isolated", OM_LINK_SIGNER_SCAN },	/* OM_VAULT_TOKEN_ACTION */
+		{ "hold", OM_LINK_SIGNER_OUTBOUND },
+		{ "holds", OM_LINK_SIGNER_OUTBOUND },
+		{ "portal", OM_LINK_SIGNER_OUTBOUND },
+		{ "portal-sender", OM_LINK_SIGNER_OUTBOUND },
+		{ "zip-password", OM_LINK_SIGNER_OUTBOUND },	/* OM_ZIP_TOKEN_ACTION */
+	};
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(signers); i++) {
+		if (strcmp(action, signers[i].action) == 0)
+			return signers[i].signer;
+	}
+	return OM_LINK_SIGNER_WEB;
+}
+
 /* ---- tokens ---- */
 
 static int om_token_field_ok(const char *s, size_t max)
@@ -211,10 +290,11 @@ static size_t om_token_text(const struct om_token_claims *c, char *buf, size_t s
 	return n > 0 && (size_t)n < size ? (size_t)n : 0;
 }
 
-/* "BASE64(text).BASE64(MAC)" of len bytes of text under the current key;
-   NULL when len is 0 (the claims were not fit to sign) or sodium fails. */
-static char *om_token_sign(const struct om_token_keys *keys, const char *text,
-			   size_t len)
+/* "BASE64(text).BASE64(MAC)" of len bytes of text under signer's current
+   key; NULL when len is 0 (the claims were not fit to sign), keys do not
+   hold signer, or sodium fails. */
+static char *om_token_sign(const struct om_link_keys *keys, enum om_link_signer signer,
+			   const char *text, size_t len)
 {
 	const int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
 	unsigned char mac[crypto_auth_BYTES];
@@ -222,9 +302,10 @@ static char *om_token_sign(const struct om_token_keys *keys, const char *text,
 	size_t b64len = sodium_base64_ENCODED_LEN(len, variant);
 	char *b64text, *token;
 
-	if (len == 0 || sodium_init() < 0)
+	if (len == 0 || (keys->signers & OM_LINK_SIGNER_BIT(signer)) == 0 ||
+	    sodium_init() < 0)
 		return NULL;
-	crypto_auth(mac, (const unsigned char *)text, len, keys->current);
+	crypto_auth(mac, (const unsigned char *)text, len, keys->current[signer]);
 	b64text = om_malloc(b64len);
 	sodium_bin2base64(b64text, b64len, (const unsigned char *)text, len, variant);
 	sodium_bin2base64(b64mac, sizeof(b64mac), mac, sizeof(mac), variant);
@@ -233,12 +314,13 @@ static char *om_token_sign(const struct om_token_keys *keys, const char *text,
 	return token;
 }
 
-char *om_token_make(const struct om_token_keys *keys,
+char *om_token_make(const struct om_link_keys *keys,
 		    const struct om_token_claims *claims)
 {
 	char text[OM_TOKEN_TEXT_MAX];
 
-	return om_token_sign(keys, text, om_token_text(claims, text, sizeof(text)));
+	return om_token_sign(keys, om_link_signer_of(claims->action), text,
+			     om_token_text(claims, text, sizeof(text)));
 }
 
 /* Reads the signed text back into claims.  0, or -1 when it is not ours. */
@@ -274,44 +356,76 @@ static int om_token_parse_text(char *text, struct om_token_claims *c)
 	return 0;
 }
 
-/* Decodes token ("TEXT.MAC", both URL-safe base64) into text (size bytes,
-   NUL-terminated) and checks its MAC with the current or the previous
-   key.  0 genuine, -1 malformed or forged. */
-static int om_token_open(const struct om_token_keys *keys, const char *token,
-			 char *text, size_t size)
+/* A token's two halves, decoded: its signed text (NUL-terminated) and
+   MAC, not yet checked. */
+struct om_token_parts {
+	char *text;
+	size_t text_len;
+	unsigned char mac[crypto_auth_BYTES];
+};
+
+/* Decodes token ("TEXT.MAC", both URL-safe base64) into parts (text:
+   size bytes).  0, or -1 when it is malformed. */
+static int om_token_decode(const char *token, char *text, size_t size,
+			   struct om_token_parts *parts)
 {
 	const int variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
-	unsigned char mac[crypto_auth_BYTES];
 	const char *dot = strchr(token, '.'), *end = NULL;
-	size_t text_len = 0, mac_len = 0;
-	int genuine;
+	size_t mac_len = 0;
 
+	parts->text = text;
+	parts->text_len = 0;
 	if (dot == NULL || sodium_init() < 0 ||
 	    sodium_base642bin((unsigned char *)text, size - 1, token,
-			      (size_t)(dot - token), NULL, &text_len, &end,
+			      (size_t)(dot - token), NULL, &parts->text_len, &end,
 			      variant) != 0 || end != dot ||
-	    sodium_base642bin(mac, sizeof(mac), dot + 1, strlen(dot + 1), NULL,
-			      &mac_len, &end, variant) != 0 ||
-	    *end != '\0' || mac_len != sizeof(mac))
+	    sodium_base642bin(parts->mac, sizeof(parts->mac), dot + 1, strlen(dot + 1),
+			      NULL, &mac_len, &end, variant) != 0 ||
+	    *end != '\0' || mac_len != sizeof(parts->mac))
 		return -1;
-	genuine = crypto_auth_verify(mac, (const unsigned char *)text, text_len,
-				     keys->current) == 0 ||
-		(keys->has_previous &&
-		 crypto_auth_verify(mac, (const unsigned char *)text, text_len,
-				    keys->previous) == 0);
-	text[text_len] = '\0';
-	return genuine && strlen(text) == text_len ? 0 : -1;
+	text[parts->text_len] = '\0';
+	return strlen(text) == parts->text_len ? 0 : -1;
 }
 
-enum om_token_result om_token_check(const struct om_token_keys *keys,
+/* 1 when parts' MAC is made with current or (has_previous) previous. */
+static int om_token_mac_ok(const struct om_token_parts *parts, const unsigned char *current,
+			   const unsigned char *previous, int has_previous)
+{
+	const unsigned char *text = (const unsigned char *)parts->text;
+
+	return crypto_auth_verify(parts->mac, text, parts->text_len, current) == 0 ||
+		(has_previous &&
+		 crypto_auth_verify(parts->mac, text, parts->text_len, previous) == 0);
+}
+
+/* 1 when parts' MAC is signer's; or, for a kind not omamori-web's, made
+   with the file's keys before signers had their own (OM_LINK_LEGACY). */
+static int om_token_genuine(const struct om_link_keys *keys, enum om_link_signer signer,
+			    const struct om_token_parts *parts)
+{
+	if ((keys->signers & OM_LINK_SIGNER_BIT(signer)) != 0 &&
+	    om_token_mac_ok(parts, keys->current[signer], keys->previous[signer],
+			    keys->has_previous))
+		return 1;
+	return signer != OM_LINK_SIGNER_WEB && (keys->signers & OM_LINK_LEGACY) != 0 &&
+		om_token_mac_ok(parts, keys->legacy.current, keys->legacy.previous,
+				keys->legacy.has_previous);
+}
+
+enum om_token_result om_token_check(const struct om_link_keys *keys,
 				    const char *token, time_t now,
 				    struct om_token_claims *claims_r)
 {
-	char text[OM_TOKEN_TEXT_MAX];
+	char text[OM_TOKEN_TEXT_MAX], claimed[OM_TOKEN_TEXT_MAX];
+	struct om_token_parts parts;
 
+	/* the claims say whose key to check the MAC with: read from a copy
+	   (parsing cuts the text), believed only once the MAC is right */
 	memset(claims_r, 0, sizeof(*claims_r));
-	if (om_token_open(keys, token, text, sizeof(text)) < 0 ||
-	    om_token_parse_text(text, claims_r) < 0) {
+	if (om_token_decode(token, text, sizeof(text), &parts) < 0 ||
+	    om_strlcpy(claimed, text, sizeof(claimed)) < 0 ||
+	    om_token_parse_text(claimed, claims_r) < 0 ||
+	    !om_token_genuine(keys, om_link_signer_of(claims_r->action), &parts)) {
 		memset(claims_r, 0, sizeof(*claims_r));
 		return OM_TOKEN_BAD;
 	}
@@ -338,12 +452,13 @@ static size_t om_token_url_text(const struct om_token_url *l, char *buf, size_t 
 	return n > 0 && (size_t)n < size ? (size_t)n : 0;
 }
 
-char *om_token_url_make(const struct om_token_keys *keys,
+char *om_token_url_make(const struct om_link_keys *keys,
 			const struct om_token_url *link)
 {
 	char text[OM_TOKEN_URL_TEXT_MAX];
 
-	return om_token_sign(keys, text, om_token_url_text(link, text, sizeof(text)));
+	return om_token_sign(keys, OM_LINK_SIGNER_SCAN, text,
+			     om_token_url_text(link, text, sizeof(text)));
 }
 
 static int om_token_url_parse(char *text, struct om_token_url *l)
@@ -375,14 +490,16 @@ static int om_token_url_parse(char *text, struct om_token_url *l)
 	return 0;
 }
 
-enum om_token_result om_token_url_check(const struct om_token_keys *keys,
+enum om_token_result om_token_url_check(const struct om_link_keys *keys,
 					const char *token, time_t now,
 					struct om_token_url *link_r)
 {
 	char text[OM_TOKEN_URL_TEXT_MAX];
+	struct om_token_parts parts;
 
 	memset(link_r, 0, sizeof(*link_r));
-	if (om_token_open(keys, token, text, sizeof(text)) < 0 ||
+	if (om_token_decode(token, text, sizeof(text), &parts) < 0 ||
+	    !om_token_genuine(keys, OM_LINK_SIGNER_SCAN, &parts) ||
 	    om_token_url_parse(text, link_r) < 0) {
 		memset(link_r, 0, sizeof(*link_r));
 		return OM_TOKEN_BAD;

@@ -290,15 +290,19 @@ int om_vault_read(int fd, const struct om_token_keys *keys, const char *id,
 	return 0;
 }
 
-void om_vault_code_key(const struct om_token_keys *keys,
-		       unsigned char key_r[OM_VAULT_CODE_KEY_LEN])
+int om_vault_code_key(const struct om_link_keys *keys,
+		      unsigned char key_r[OM_VAULT_CODE_KEY_LEN])
 {
 	static const char label[] = "omamori-portal-code-key";
+	const enum om_link_signer signer = OM_LINK_SIGNER_OUTBOUND;
 
+	if ((keys->signers & OM_LINK_SIGNER_BIT(signer)) == 0)
+		return -1;
 	/* a key of its own (BLAKE2b keyed with the link key over a label):
 	   a code hash never helps forge a link, nor the other way */
 	crypto_generichash(key_r, OM_VAULT_CODE_KEY_LEN, (const unsigned char *)label,
-			   sizeof(label) - 1, keys->current, sizeof(keys->current));
+			   sizeof(label) - 1, keys->current[signer], OM_TOKEN_KEY_LEN);
+	return 0;
 }
 
 void om_vault_code_hash(const unsigned char key[OM_VAULT_CODE_KEY_LEN],

@@ -68,9 +68,11 @@ int om_vault_read(int fd, const struct om_token_keys *keys, const char *id,
 #define OM_VAULT_CODE_KEY_LEN 32
 /* A new random 6-digit code and its NUL into code_r. */
 void om_vault_code_new(char code_r[7]);
-/* The code key from the current link key of keys (web_key_path). */
-void om_vault_code_key(const struct om_token_keys *keys,
-		       unsigned char key_r[OM_VAULT_CODE_KEY_LEN]);
+/* The code key from the outbound daemons' current link key (web_key_path:
+   omamori-filter makes the codes, omamori-web checks them).  0, or -1
+   when keys do not hold that signer's. */
+int om_vault_code_key(const struct om_link_keys *keys,
+		      unsigned char key_r[OM_VAULT_CODE_KEY_LEN]);
 void om_vault_code_hash(const unsigned char key[OM_VAULT_CODE_KEY_LEN],
 			const char *id, const char *recipient, const char *code,
 			char hex_r[OM_VAULT_CODE_HASH_LEN + 1]);

@@ -25,7 +25,7 @@ struct om_store;
 struct om_digest_env {
 	const struct om_config *config;
 	struct om_store *store;
-	const struct om_token_keys *keys;
+	const struct om_link_keys *keys;	/* omamori-web's signer's */
 	time_t now;
 	int force;		/* "omamorictl cron --now": every schedule due */
 };

@@ -24,7 +24,7 @@ struct om_av_engine;
 struct om_snapshot;
 struct om_spam_db;
 struct om_store;
-struct om_token_keys;
+struct om_link_keys;
 
 struct om_phish;
 
@@ -63,7 +63,7 @@ struct om_scan_settings {
 	   NULL: the table alone */
 	struct om_filetype *filetype;
 	unsigned int authserv_hops;
-	const struct om_token_keys *link_keys;
+	const struct om_link_keys *link_keys;
 	const char *web_url;
 	time_t link_lifetime;
 	/* isolation (attach-mail.h, crypto/vault.h): files written to

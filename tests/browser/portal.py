@@ -35,7 +35,7 @@ import uuid
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from omtest import OUTSIDE, Tap, check, decoded, run_suite, send_as  # noqa: E402
+from omtest import OUTSIDE, Tap, check, decoded, link_key, run_suite, send_as  # noqa: E402
 from chrome import By, body_text, browser, quit_browser, shot  # noqa: E402
 
 tap = Tap()
@@ -228,9 +228,9 @@ def the_one_time_code_is_stored_as_a_keyed_hash(st):
     text = b"omamori-portal-code\n" + pid.encode() + b"\0" + rcpt.encode() + b"\0" + code.encode()
     check(stored != hashlib.blake2b(text, digest_size=32).hexdigest(),
           "the code's hash is unkeyed: the database alone finds the code")
-    with open(st.conf_value("web_key_path")) as f:
-        web_key = bytes.fromhex(f.read().split()[0])
-    key = hashlib.blake2b(b"omamori-portal-code-key", digest_size=32, key=web_key).digest()
+    # keyed with the outbound daemons' link key (derived from the web key)
+    key = hashlib.blake2b(b"omamori-portal-code-key", digest_size=32,
+                          key=link_key(st, "outbound")).digest()
     check(stored == hashlib.blake2b(text, digest_size=32, key=key).hexdigest(),
           "the stored hash is not BLAKE2b keyed with the code key")
     enter_code(code, "portal-5d-keyed-open")

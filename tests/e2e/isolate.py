@@ -29,7 +29,6 @@ subscribed to "attachments"; each mail is built here at run time:
 TAP."""
 import base64
 import hashlib
-import hmac
 import os
 import re
 import signal

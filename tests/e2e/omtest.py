@@ -440,15 +440,39 @@ def windows_program(tag=b""):
     return bytes(b)
 
 
-def web_token(st, mailbox, action, message="", lifetime=3600):
-    """A token as omamori-web makes them, signed with the stack's key."""
+# crypto/token.h: who signs each kind of token (omamori-web every other)
+LINK_SIGNERS = {"web": 1, "scan": 2, "outbound": 3}
+LINK_SIGNER_OF = {"isolated": "scan", "hold": "outbound", "holds": "outbound",
+                  "portal": "outbound", "portal-sender": "outbound",
+                  "zip-password": "outbound"}
+
+
+def link_key(st, signer):
+    """The stack's link key of signer ("web", "scan", "outbound"), derived
+    from the web key file as libsodium's crypto_kdf_derive_from_key does
+    (BLAKE2b keyed with the file's key, the subkey id in the salt, the
+    context "omamolnk" as personalisation); "file": the file's own key."""
+    import hashlib
+    import struct
+
+    with open(st.conf_value("web_key_path")) as f:
+        key = bytes.fromhex(f.read().split()[0])
+    if signer == "file":
+        return key
+    return hashlib.blake2b(b"", digest_size=32, key=key,
+                           salt=struct.pack("<Q", LINK_SIGNERS[signer]) + bytes(8),
+                           person=b"omamolnk" + bytes(8)).digest()
+
+
+def web_token(st, mailbox, action, message="", lifetime=3600, signer=None):
+    """A token as omamori makes them, signed with the key of the action's
+    signer (or of signer: "web", "scan", "outbound", "file")."""
     import hashlib
     import hmac
 
     def b64(raw):
         return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-    with open(st.conf_value("web_key_path")) as f:
-        key = bytes.fromhex(f.read().split()[0])
+    key = link_key(st, signer or LINK_SIGNER_OF.get(action, "web"))
     text = ("1\n%d\n%s\n%s\n%s" % (int(time.time()) + lifetime, action, mailbox,
                                      message)).encode()
     return b64(text) + "." + b64(hmac.new(key, text, hashlib.sha512).digest()[:32])

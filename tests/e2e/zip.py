@@ -23,7 +23,6 @@ it; the password is in no log.  TAP."""
 import base64
 import email
 import hashlib
-import hmac
 import urllib.parse
 import email.policy
 import os

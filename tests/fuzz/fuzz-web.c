@@ -16,7 +16,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
-	struct om_token_keys keys;
+	struct om_token_keys file;
+	struct om_link_keys keys;
 	struct om_token_claims claims;
 	struct web_form form;
 	const char *error;
@@ -40,8 +41,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	(void)web_parse_rate_key(text, buf, sizeof(buf));
 	(void)web_parse_token_ok(text);
 
-	memset(&keys, 0x5a, sizeof(keys));
-	keys.has_previous = 1;
+	memset(&file, 0x5a, sizeof(file));
+	file.has_previous = 1;
+	om_link_keys_derive(&file, OM_LINK_SIGNERS_ALL, &keys);
 	if (om_token_check(&keys, text, 1800000000, &claims) == OM_TOKEN_OK)
 		abort();	/* nobody forges a MAC by chance */
 	memset(&claims, 0, sizeof(claims));

@@ -157,7 +157,7 @@ struct fixture {
 	char dir[64];
 	struct om_config *config;
 	struct om_store *store;
-	struct om_token_keys keys;
+	struct om_link_keys keys;
 	struct om_digest_env env;
 };
 
@@ -218,7 +218,7 @@ static int fixture_open(struct fixture *f)
 		return -1;
 	path = om_asprintf("%s/web.key", f->dir);
 	if (om_token_keys_create(path, &error) < 0 ||
-	    om_token_keys_load(path, &f->keys, &error) < 0) {
+	    om_link_keys_load(path, OM_LINK_SIGNERS_ALL, &f->keys, &error) < 0) {
 		printf("# %s\n", error);
 		free(error);
 		free(path);

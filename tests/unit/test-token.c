@@ -26,8 +26,8 @@ static void claims_of(struct om_token_claims *c, const char *mailbox,
 	c->expires = expires;
 }
 
-static void test_tokens(const struct om_token_keys *keys,
-			const struct om_token_keys *other)
+static void test_tokens(const struct om_link_keys *keys,
+			const struct om_link_keys *other)
 {
 	struct om_token_claims c, got;
 	char *token, *forged, *dot;
@@ -78,6 +78,7 @@ static void test_key_file(void)
 {
 	char dir[] = "/tmp/om-test-token-XXXXXX", *path, *error = NULL;
 	struct om_token_keys keys, rotated;
+	struct om_link_keys link, link_rotated;
 	struct om_token_claims c, got;
 	struct stat st;
 	char *token;
@@ -94,16 +95,23 @@ static void test_key_file(void)
 	TAP_OK(om_token_keys_load(path, &keys, &error) == 0 && !keys.has_previous,
 	       "loaded: one key");
 	claims_of(&c, "taro@example.jp", "show", "", 1800000000 + 60);
-	token = om_token_make(&keys, &c);
+	TAP_OK(om_link_keys_load(path, OM_LINK_SIGNERS_ALL, &link, &error) == 0 &&
+	       link.signers == OM_LINK_SIGNERS_ALL &&
+	       memcmp(link.current[OM_LINK_SIGNER_WEB], keys.current, OM_TOKEN_KEY_LEN) != 0 &&
+	       memcmp(link.current[OM_LINK_SIGNER_WEB], link.current[OM_LINK_SIGNER_SCAN],
+		      OM_TOKEN_KEY_LEN) != 0,
+	       "link keys: derived, one per signer, none the file's own");
+	token = om_token_make(&link, &c);
 	TAP_OK(om_token_keys_rotate(path, &error) == 0 &&
 	       om_token_keys_load(path, &rotated, &error) == 0 && rotated.has_previous &&
 	       memcmp(rotated.previous, keys.current, OM_TOKEN_KEY_LEN) == 0,
 	       "rotation: a new current key, the old one kept as previous");
-	TAP_OK(om_token_check(&rotated, token, 1800000000, &got) == OM_TOKEN_OK,
+	TAP_OK(om_link_keys_load(path, OM_LINK_SIGNERS_ALL, &link_rotated, &error) == 0 &&
+	       om_token_check(&link_rotated, token, 1800000000, &got) == OM_TOKEN_OK,
 	       "a link signed before the rotation still works");
 	free(token);
-	token = om_token_make(&rotated, &c);
-	TAP_OK(om_token_check(&keys, token, 1800000000, &got) == OM_TOKEN_BAD,
+	token = om_token_make(&link_rotated, &c);
+	TAP_OK(om_token_check(&link, token, 1800000000, &got) == OM_TOKEN_BAD,
 	       "new links are signed with the new key");
 	free(token);
 	chmod(path, 0644);
@@ -273,8 +281,8 @@ static void test_vault(const struct om_token_keys *keys, const struct om_token_k
 
 /* Link tokens: a round trip, a forged one, an expired one, and neither
    kind of token read as the other. */
-static void test_url_tokens(const struct om_token_keys *keys,
-			    const struct om_token_keys *other)
+static void test_url_tokens(const struct om_link_keys *keys,
+			    const struct om_link_keys *other)
 {
 	struct om_token_url link, back;
 	struct om_token_claims claims;
@@ -308,17 +316,128 @@ static void test_url_tokens(const struct om_token_keys *keys,
 	TAP_OK(om_token_url_make(keys, &link) == NULL, "a link without a URL gets no token");
 }
 
+/* Each signer makes its own kinds of token and no other: the keys
+   omamori-scand and omamori-filter keep cannot make a login's, an
+   administrator's or a digest's token, even put in the web's place. */
+static void test_signers(const struct om_token_keys *file)
+{
+	struct om_link_keys all, scan, outbound, web, evil;
+	unsigned char code_key[OM_VAULT_CODE_KEY_LEN], code_key2[OM_VAULT_CODE_KEY_LEN];
+	struct om_token_claims c, got;
+	struct om_token_url link, back;
+	char *token;
+	int bad = 0;
+	size_t i;
+	static const char *const web_only[] = { "session", "admin", "box", "mail", "csrf",
+						"portal-open" };
+
+	om_link_keys_derive(file, OM_LINK_SIGNERS_ALL, &all);
+	om_link_keys_derive(file, OM_LINK_SIGNER_BIT(OM_LINK_SIGNER_SCAN), &scan);
+	om_link_keys_derive(file, OM_LINK_SIGNER_BIT(OM_LINK_SIGNER_OUTBOUND), &outbound);
+	om_link_keys_derive(file, OM_LINK_SIGNER_BIT(OM_LINK_SIGNER_WEB), &web);
+	TAP_OK(om_link_signer_of("isolated") == OM_LINK_SIGNER_SCAN &&
+	       om_link_signer_of("hold") == OM_LINK_SIGNER_OUTBOUND &&
+	       om_link_signer_of("holds") == OM_LINK_SIGNER_OUTBOUND &&
+	       om_link_signer_of("portal") == OM_LINK_SIGNER_OUTBOUND &&
+	       om_link_signer_of("portal-sender") == OM_LINK_SIGNER_OUTBOUND &&
+	       om_link_signer_of("zip-password") == OM_LINK_SIGNER_OUTBOUND &&
+	       om_link_signer_of("session") == OM_LINK_SIGNER_WEB &&
+	       om_link_signer_of("anything else") == OM_LINK_SIGNER_WEB,
+	       "signers: each action's");
+
+	claims_of(&c, "taro@example.jp", "isolated", "abc", 1800000000 + 60);
+	token = om_token_make(&scan, &c);
+	TAP_OK(token != NULL && om_token_check(&all, token, 1800000000, &got) == OM_TOKEN_OK &&
+	       om_token_check(&outbound, token, 1800000000, &got) == OM_TOKEN_BAD,
+	       "scand's isolated-file token: checked by the web's keys, not by another signer's");
+	free(token);
+	memset(&link, 0, sizeof(link));
+	snprintf(link.mailbox, sizeof(link.mailbox), "taro@example.jp");
+	snprintf(link.url, sizeof(link.url), "https://shop.example/");
+	link.expires = 2000;
+	token = om_token_url_make(&scan, &link);
+	TAP_OK(token != NULL && om_token_url_check(&all, token, 1000, &back) == OM_TOKEN_OK &&
+	       om_token_url_make(&outbound, &link) == NULL &&
+	       om_token_url_make(&web, &link) == NULL,
+	       "gate links: scand's alone");
+	free(token);
+
+	/* scand's and the outbound daemons' keys, even placed where the
+	   web's go, make no token the web's keys accept for its actions */
+	for (i = 0; i < OM_N_ELEMENTS(web_only); i++) {
+		claims_of(&c, "taro@example.jp", web_only[i], "", 1800000000 + 60);
+		if (om_token_make(&scan, &c) != NULL || om_token_make(&outbound, &c) != NULL)
+			bad++;
+		evil = scan;
+		memcpy(evil.current[OM_LINK_SIGNER_WEB], scan.current[OM_LINK_SIGNER_SCAN],
+		       OM_TOKEN_KEY_LEN);
+		evil.signers |= OM_LINK_SIGNER_BIT(OM_LINK_SIGNER_WEB);
+		token = om_token_make(&evil, &c);
+		if (token == NULL || om_token_check(&all, token, 1800000000, &got) != OM_TOKEN_BAD)
+			bad++;
+		free(token);
+		evil = outbound;
+		memcpy(evil.current[OM_LINK_SIGNER_WEB], outbound.current[OM_LINK_SIGNER_OUTBOUND],
+		       OM_TOKEN_KEY_LEN);
+		evil.signers |= OM_LINK_SIGNER_BIT(OM_LINK_SIGNER_WEB);
+		token = om_token_make(&evil, &c);
+		if (token == NULL || om_token_check(&all, token, 1800000000, &got) != OM_TOKEN_BAD)
+			bad++;
+		free(token);
+	}
+	TAP_OK(bad == 0, "no session, admin, box, mail, csrf or portal-open token from "
+	       "scand's or the filter's keys (%d wrong)", bad);
+	claims_of(&c, "taro@example.jp", "hold", "h1", 1800000000 + 60);
+	token = om_token_make(&outbound, &c);
+	TAP_OK(token != NULL && om_token_check(&all, token, 1800000000, &got) == OM_TOKEN_OK &&
+	       om_token_make(&scan, &c) == NULL && om_token_make(&web, &c) == NULL,
+	       "hold links: the outbound daemons'");
+	free(token);
+	/* tokens made with the file's own key before signers had keys: a
+	   gate link or a hold link still opens on the web's keys, a session
+	   never */
+	memset(&evil, 0, sizeof(evil));
+	for (i = 0; i < OM_LINK_SIGNERS; i++)
+		memcpy(evil.current[i], file->current, OM_TOKEN_KEY_LEN);
+	evil.signers = OM_LINK_SIGNERS_ALL;
+	om_link_keys_derive(file, OM_LINK_SIGNERS_ALL | OM_LINK_LEGACY, &web);
+	token = om_token_url_make(&evil, &link);
+	TAP_OK(token != NULL && om_token_url_check(&web, token, 1000, &back) == OM_TOKEN_OK &&
+	       om_token_url_check(&all, token, 1000, &back) == OM_TOKEN_BAD,
+	       "an old gate link (the file's key): good with the legacy keys only");
+	free(token);
+	claims_of(&c, "taro@example.jp", "hold", "h1", 1800000000 + 60);
+	token = om_token_make(&evil, &c);
+	TAP_OK(token != NULL && om_token_check(&web, token, 1800000000, &got) == OM_TOKEN_OK,
+	       "an old hold link: good with the legacy keys");
+	free(token);
+	claims_of(&c, "taro@example.jp", "session", "", 1800000000 + 60);
+	token = om_token_make(&evil, &c);
+	TAP_OK(token != NULL && om_token_check(&web, token, 1800000000, &got) == OM_TOKEN_BAD,
+	       "a session token made with the file's key: bad, legacy keys or not");
+	free(token);
+	TAP_OK(om_vault_code_key(&outbound, code_key) == 0 &&
+	       om_vault_code_key(&all, code_key2) == 0 &&
+	       memcmp(code_key, code_key2, sizeof(code_key)) == 0 &&
+	       om_vault_code_key(&scan, code_key2) < 0,
+	       "the portal's code key: the filter's and the web's agree, scand has none");
+}
+
 int main(void)
 {
 	struct om_token_keys keys, other;
+	struct om_link_keys link, link_other;
 
 	memset(&keys, 1, sizeof(keys));
 	memset(&other, 2, sizeof(other));
 	keys.has_previous = other.has_previous = 0;
-	test_tokens(&keys, &other);
+	om_link_keys_derive(&keys, OM_LINK_SIGNERS_ALL, &link);
+	om_link_keys_derive(&other, OM_LINK_SIGNERS_ALL, &link_other);
+	test_tokens(&link, &link_other);
 	test_key_file();
+	test_signers(&keys);
 	test_seal(&keys, &other);
 	test_vault(&keys, &other);
-	test_url_tokens(&keys, &other);
+	test_url_tokens(&link, &link_other);
 	return tap_done();
 }
