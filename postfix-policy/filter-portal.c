@@ -679,12 +679,22 @@ void filter_portal_code_send(struct filter_daemon *d, struct om_store *store,
 		om_buf_append_str(answer, "FAIL key\n");
 		goto out;
 	}
-	/* a locked link stays locked: code_set keeps the wrong tries */
+	/* a locked link stays locked (code_set keeps the wrong tries) and
+	   gets no new code: no mail, so the link cannot be used to flood
+	   the recipient */
 	om_vault_code_new(code);
 	om_vault_code_hash(key, id, rcpt, code, hash);
 	explicit_bzero(key, sizeof(key));
-	if (om_store_portal_code_set(store, id, rcpt, hash, now + FILTER_PORTAL_CODE_SECONDS,
-				     &error) < 0) {
+	switch (om_store_portal_code_set(store, id, rcpt, hash,
+					 now + FILTER_PORTAL_CODE_SECONDS,
+					 FILTER_PORTAL_CODE_TRIES, &error)) {
+	case 1:
+		break;
+	case 0:
+		om_log_info("portal %s: <%s> asked a code on a locked link: none sent", id, rcpt);
+		om_buf_append_str(answer, "STATE locked\n");
+		goto out;
+	default:
 		om_log_error("portal %s: %s", id, error);
 		om_buf_append_str(answer, "FAIL store\n");
 		goto out;

@@ -450,6 +450,8 @@ static void web_portal_ask_code(struct web_request *req, struct web_response *re
 	}
 	if (answer == OM_HOLD_ANSWER_DONE)
 		web_portal_page(req, resp, store, recipient, row, WT_PORTAL_CODE_SENT, 0, 200);
+	else if (answer == OM_HOLD_ANSWER_STATE && text != NULL && strcmp(text, "locked") == 0)
+		web_page_message(req, resp, 403, lang, WT_PORTAL_TITLE, WT_PORTAL_LOCKED, 0);
 	else if (answer == OM_HOLD_ANSWER_STATE)
 		web_page_message(req, resp, 410, lang, WT_GONE_TITLE, WT_PORTAL_GONE_BODY, 0);
 	else

@@ -672,7 +672,8 @@ static const char *const om_pg_text[OM_PG_COUNT] = {
 	[OM_PG_PORTAL_CODE_SET] =
 		"INSERT INTO portal_codes(id, recipient, code, expires, tries) "
 		"VALUES ($1, $2, $3, $4, 0) ON CONFLICT(id, recipient) DO UPDATE SET "
-		"code = excluded.code, expires = excluded.expires",
+		"code = excluded.code, expires = excluded.expires "
+		"WHERE portal_codes.tries < $5",
 	[OM_PG_PORTAL_CODE_GET] =
 		"SELECT code, expires, tries FROM portal_codes WHERE id = $1 AND recipient = $2",
 	[OM_PG_PORTAL_CODE_TRIES] =
@@ -3858,12 +3859,13 @@ static int om_pgsql_portal_views(struct om_store *store, const char *id,
 
 static int om_pgsql_portal_code_set(struct om_store *store, const char *id,
 				    const char *recipient, const char *code,
-				    long long expires, char **error_r)
+				    long long expires, int max_tries, char **error_r)
 {
 	return om_pg_changed(om_pg_bind(om_pg(store), OM_PG_PORTAL_CODE_SET,
 					"record a portal code", error_r, OM_ARG_TEXT(id),
 					OM_ARG_TEXT(recipient), OM_ARG_TEXT(code),
-					OM_ARG_INT64(expires), OM_ARG_END));
+					OM_ARG_INT64(expires), OM_ARG_INT64(max_tries),
+					OM_ARG_END));
 }
 
 /* Inside the write transaction it takes: reads the code's row, compares,
@@ -3875,10 +3877,12 @@ static int om_pgsql_portal_code_check(struct om_store *store, const char *id,
 {
 	struct om_store_pgsql *s = om_pg(store);
 	long long expires = 0, tries = 0;
+	struct om_store_code_row row;
+	struct om_store_code_step step;
 	const char *stored = "";
 	char *kept = NULL;
 	PGresult *res;
-	int ret, found;
+	int found;
 
 	if (om_pgsql_begin(store, 1, error_r) < 0)
 		return -1;
@@ -3893,31 +3897,24 @@ static int om_pgsql_portal_code_check(struct om_store *store, const char *id,
 		kept = om_strdup(stored);
 	}
 	PQclear(res);
-	if (!found) {
-		ret = OM_STORE_CODE_NONE;
-	} else if (tries >= max_tries) {
-		ret = OM_STORE_CODE_LOCKED;
-	} else if (*kept != '\0' && expires > now && strcmp(kept, code) == 0) {
-		ret = OM_STORE_CODE_OK;
-	} else {
-		tries++;
-		if (om_pg_changed(om_pg_bind(s, OM_PG_PORTAL_CODE_TRIES, "count a wrong code",
-					     error_r, OM_ARG_TEXT(id),
-					     OM_ARG_TEXT(recipient), OM_ARG_INT64(tries),
-					     OM_ARG_INT64(tries >= max_tries),
-					     OM_ARG_END)) < 0)
-			goto fail;
-		ret = tries >= max_tries ? OM_STORE_CODE_LOCKED :
-			*kept == '\0' || expires <= now ? OM_STORE_CODE_EXPIRED :
-			OM_STORE_CODE_WRONG;
-	}
-	*tries_r = (int)tries;
+	row.found = found;
+	row.code = found ? kept : "";
+	row.expires = expires;
+	row.tries = tries;
+	om_store_code_decide(&row, code, now, max_tries, &step);
+	if (step.write &&
+	    om_pg_changed(om_pg_bind(s, OM_PG_PORTAL_CODE_TRIES, "record a portal code's use",
+				     error_r, OM_ARG_TEXT(id), OM_ARG_TEXT(recipient),
+				     OM_ARG_INT64(step.tries), OM_ARG_INT64(step.wipe),
+				     OM_ARG_END)) < 0)
+		goto fail;
+	*tries_r = (int)step.tries;
 	free(kept);
 	if (om_pgsql_commit(store, error_r) < 0) {
 		om_pgsql_rollback(store);
 		return -1;
 	}
-	return ret;
+	return step.result;
 fail:
 	free(kept);
 	om_pgsql_rollback(store);

@@ -336,9 +336,10 @@ struct om_store_backend {
 			       char **error_r);
 	int (*portal_views)(struct om_store *store, const char *id,
 			    om_store_portal_view_cb *cb, void *context, char **error_r);
+	/* 1 set, 0 not (the link is locked: max_tries wrong answers) */
 	int (*portal_code_set)(struct om_store *store, const char *id,
 			       const char *recipient, const char *code,
-			       long long expires, char **error_r);
+			       long long expires, int max_tries, char **error_r);
 	int (*portal_code_check)(struct om_store *store, const char *id,
 				 const char *recipient, const char *code, long long now,
 				 int max_tries, int *tries_r, char **error_r);
@@ -401,6 +402,22 @@ struct om_store_backend {
 			    const char *month, const char *recipient, long long at,
 			    int claim, char **error_r);
 };
+
+/* A portal code's row as a backend read it, and what a check of a code
+   makes of it: the same rule for every backend (store.c). */
+struct om_store_code_row {
+	int found;
+	const char *code;	/* its hash; "" once spent or locked */
+	long long expires, tries;
+};
+struct om_store_code_step {
+	int result;		/* OM_STORE_CODE_* */
+	int write;		/* the row must be written: tries, wipe */
+	long long tries;
+	int wipe;		/* the code cleared */
+};
+void om_store_code_decide(const struct om_store_code_row *row, const char *code,
+			  long long now, int max_tries, struct om_store_code_step *step_r);
 
 extern const struct om_store_backend om_store_backend_sqlite;
 extern const struct om_store_backend om_store_backend_pgsql;

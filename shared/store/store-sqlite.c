@@ -490,7 +490,8 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	[OM_SQL_PORTAL_CODE_SET] =
 		"INSERT INTO portal_codes(id, recipient, code, expires, tries) "
 		"VALUES (?1, ?2, ?3, ?4, 0) ON CONFLICT(id, recipient) DO UPDATE SET "
-		"code = excluded.code, expires = excluded.expires",
+		"code = excluded.code, expires = excluded.expires "
+		"WHERE portal_codes.tries < ?5",
 	[OM_SQL_PORTAL_CODE_GET] =
 		"SELECT code, expires, tries FROM portal_codes WHERE id = ?1 AND recipient = ?2",
 	[OM_SQL_PORTAL_CODE_TRIES] =
@@ -2751,14 +2752,14 @@ static int om_sqlite_portal_views(struct om_store *store, const char *id,
 
 static int om_sqlite_portal_code_set(struct om_store *store, const char *id,
 				     const char *recipient, const char *code,
-				     long long expires, char **error_r)
+				     long long expires, int max_tries, char **error_r)
 {
 	struct om_store_sqlite *s = om_sqlite(store);
 
 	return om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_PORTAL_CODE_SET,
 						      OM_ARG_TEXT(id), OM_ARG_TEXT(recipient),
 						      OM_ARG_TEXT(code), OM_ARG_INT64(expires),
-						      OM_ARG_END),
+						      OM_ARG_INT64(max_tries), OM_ARG_END),
 				    "record a portal code", error_r);
 }
 
@@ -2780,8 +2781,8 @@ static void om_sqlite_portal_code_row(sqlite3_stmt *stmt, const struct om_sqlite
 	c->found = 1;
 }
 
-/* Inside a write transaction: reads the code's row, compares, counts a
-   wrong answer (the code wiped at the limit). */
+/* Inside a write transaction: reads the code's row and writes what
+   om_store_code_decide makes of it (a spent code, a wrong try). */
 static int om_sqlite_portal_code_check(struct om_store *store, const char *id,
 				       const char *recipient, const char *code,
 				       long long now, int max_tries, int *tries_r,
@@ -2790,7 +2791,8 @@ static int om_sqlite_portal_code_check(struct om_store *store, const char *id,
 	struct om_store_sqlite *s = om_sqlite(store);
 	struct om_sqlite_portal_code c;
 	struct om_sqlite_reader r = { .context = &c };
-	int ret;
+	struct om_store_code_row row;
+	struct om_store_code_step step;
 
 	memset(&c, 0, sizeof(c));
 	if (om_sqlite_exec(s, "BEGIN IMMEDIATE", error_r) < 0)
@@ -2799,33 +2801,25 @@ static int om_sqlite_portal_code_check(struct om_store *store, const char *id,
 					     OM_ARG_TEXT(recipient), OM_ARG_END),
 			   om_sqlite_portal_code_row, &r, "read a portal code", error_r) < 0)
 		goto fail;
-	if (!c.found) {
-		ret = OM_STORE_CODE_NONE;
-	} else if (c.tries >= max_tries) {
-		ret = OM_STORE_CODE_LOCKED;
-	} else if (*c.code != '\0' && c.expires > now && strcmp(c.code, code) == 0) {
-		ret = OM_STORE_CODE_OK;
-	} else {
-		c.tries++;
-		if (om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_PORTAL_CODE_TRIES,
-							   OM_ARG_TEXT(id),
-							   OM_ARG_TEXT(recipient),
-							   OM_ARG_INT64(c.tries),
-							   OM_ARG_INT64(c.tries >= max_tries),
-							   OM_ARG_END),
-					 "count a wrong code", error_r) < 0)
-			goto fail;
-		ret = c.tries >= max_tries ? OM_STORE_CODE_LOCKED :
-			*c.code == '\0' || c.expires <= now ? OM_STORE_CODE_EXPIRED :
-			OM_STORE_CODE_WRONG;
-	}
-	*tries_r = (int)c.tries;
+	row.found = c.found;
+	row.code = c.found ? c.code : "";
+	row.expires = c.expires;
+	row.tries = c.tries;
+	om_store_code_decide(&row, code, now, max_tries, &step);
+	if (step.write &&
+	    om_sqlite_step_write(s, om_sqlite_bind(s, OM_SQL_PORTAL_CODE_TRIES,
+						   OM_ARG_TEXT(id), OM_ARG_TEXT(recipient),
+						   OM_ARG_INT64(step.tries),
+						   OM_ARG_INT64(step.wipe), OM_ARG_END),
+				 "record a portal code's use", error_r) < 0)
+		goto fail;
+	*tries_r = (int)step.tries;
 	free(c.code);
 	if (om_sqlite_exec(s, "COMMIT", error_r) < 0) {
 		(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
-	return ret;
+	return step.result;
 fail:
 	free(c.code);
 	(void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);

@@ -1728,7 +1728,7 @@ int om_store_portal_views(struct om_store *store, const char *id,
 
 int om_store_portal_code_set(struct om_store *store, const char *id,
 			     const char *recipient, const char *code,
-			     long long expires, char **error_r)
+			     long long expires, int max_tries, char **error_r)
 {
 	int ret;
 
@@ -1736,8 +1736,34 @@ int om_store_portal_code_set(struct om_store *store, const char *id,
 	    om_store_need(recipient, "recipient", error_r) < 0 ||
 	    om_store_need(code, "code", error_r) < 0)
 		return -1;
-	ret = store->backend->portal_code_set(store, id, recipient, code, expires, error_r);
-	return om_store_wrote(store, ret < 0 ? -1 : 0);
+	ret = store->backend->portal_code_set(store, id, recipient, code, expires, max_tries,
+					      error_r);
+	return om_store_wrote(store, ret < 0 ? -1 : 0) < 0 ? -1 : ret > 0;
+}
+
+void om_store_code_decide(const struct om_store_code_row *row, const char *code,
+			  long long now, int max_tries, struct om_store_code_step *step_r)
+{
+	memset(step_r, 0, sizeof(*step_r));
+	step_r->tries = row->tries;
+	if (!row->found) {
+		step_r->result = OM_STORE_CODE_NONE;
+	} else if (row->tries >= max_tries) {
+		step_r->result = OM_STORE_CODE_LOCKED;
+	} else if (*row->code == '\0') {
+		/* spent, or none asked: nothing to guess, nothing counted */
+		step_r->result = OM_STORE_CODE_EXPIRED;
+	} else if (row->expires > now && strcmp(row->code, code) == 0) {
+		/* right: spent now, so it opens once */
+		step_r->result = OM_STORE_CODE_OK;
+		step_r->write = step_r->wipe = 1;
+	} else {
+		step_r->tries++;
+		step_r->write = 1;
+		step_r->wipe = step_r->tries >= max_tries;
+		step_r->result = step_r->wipe ? OM_STORE_CODE_LOCKED :
+			row->expires <= now ? OM_STORE_CODE_EXPIRED : OM_STORE_CODE_WRONG;
+	}
 }
 
 int om_store_portal_code_check(struct om_store *store, const char *id,

@@ -836,17 +836,21 @@ int om_store_portal_view_add(struct om_store *store, const char *id,
 int om_store_portal_views(struct om_store *store, const char *id,
 			  om_store_portal_view_cb *cb, void *context, char **error_r);
 /* A new one-time code (its hash, as text) for recipient of id, until
-   expires; the wrong tries are kept (a new code does not unlock). */
+   expires: 1 set, 0 not when the link is locked (max_tries wrong answers
+   were given: the wrong tries are kept, a new code does not unlock), -1
+   with *error_r. */
 int om_store_portal_code_set(struct om_store *store, const char *id,
 			     const char *recipient, const char *code,
-			     long long expires, char **error_r);
+			     long long expires, int max_tries, char **error_r);
 #define OM_STORE_CODE_OK 0
 #define OM_STORE_CODE_WRONG 1
 #define OM_STORE_CODE_EXPIRED 2
 #define OM_STORE_CODE_LOCKED 3
 #define OM_STORE_CODE_NONE 4
-/* Checks code (its hash) for recipient of id at now: OM_STORE_CODE_*, a
-   wrong or expired answer counted (max_tries of them lock for good);
+/* Checks code (its hash) for recipient of id at now: OM_STORE_CODE_*.  A
+   right code is spent (it opens once); a wrong or expired one is counted
+   (max_tries of them lock for good); with no code waiting (spent, or none
+   asked since) the answer is OM_STORE_CODE_EXPIRED, not counted.
    *tries_r the count.  -1 on error. */
 int om_store_portal_code_check(struct om_store *store, const char *id,
 			       const char *recipient, const char *code, long long now,

@@ -11,14 +11,16 @@ is read over IMAP too, the code entered, and the mail read.
   outbound sink, and the mailbox never holds the body itself;
 
 - the text body shown, the attachment downloaded byte for byte; the
-  store records the code asked, the view and the download;
+  store records the code asked, the view and the download; the same code
+  does not open it again (it is spent);
 - an HTML-only mail: shown sanitised - no script element, no image (the
   remote one never fetched: no <img> in the page), the text kept; its
   "show images" button shows it again with the remote image (still no
   script), recorded as "view images";
 - the one-time code is stored as BLAKE2b keyed with a key derived from
   omamori-web's link key (not the plain hash), and still opens the mail;
-- five wrong codes lock the link: the right code then opens nothing;
+- five wrong codes lock the link: the right code then opens nothing, and
+  asking for a new code says it is locked and mails none;
 - a tampered link is refused.
 
 Phone-sized window; screenshots under tests/browser/screenshots/ of the
@@ -183,6 +185,12 @@ def recipient_reads_the_mail_after_the_code_and_downloads_the_file(st):
           "INBOX of %s: %r" % (rcpt, [decoded(r)[:200] for r in raws]))
     check(not [r for r in raws if "本文マーカー" in decoded(r)], "the body reached the mailbox")
     check(at_sink_for(st, rcpt) == 0, "mail for %s at the sink" % rcpt)
+    # the code is spent: the same code, from the link again, opens nothing
+    browser().get(link)
+    enter_code(code, "portal-3b-code-again")
+    page = body_text()
+    check("コードが違うか、期限切れ" in page and "本文マーカー" not in page,
+          "the code opened twice: %r" % page[:400])
 
 
 @tap.case
@@ -256,6 +264,14 @@ def five_wrong_codes_lock_the_link(st):
     page = body_text()
     check("ロックされました" in page and "本文マーカー" not in page, "opened after lock: %r" % page[:400])
     check(views(st, m).count("code wrong") == 4 and "locked" in views(st, m), "views %r" % views(st, m))
+    # a locked link sends no more codes: the page says so, no mail comes
+    browser().get(link)
+    before = len(inbox_of(st, rcpt))
+    click("code")
+    shot("portal-8b-locked-ask-code")
+    check("ロックされました" in body_text(), "asking on a locked link: %r" % body_text()[:400])
+    time.sleep(3)
+    check(len(inbox_of(st, rcpt)) == before, "a code was mailed on a locked link")
 
 
 @tap.case

@@ -582,14 +582,19 @@ static void test_rest(struct om_store *store)
 	       om_store_url_clicks_count(store, "a@example.jp", &error) == 1,
 	       "a click through the gate recorded and counted");
 	n = om_store_portal_code_set(store, "p1", "x@other.example", "hash1",
-				     time(NULL) + 600, &error);
-	TAP_OK(n >= 0 && om_store_portal_code_check(store, "p1", "x@other.example",
+				     time(NULL) + 600, 5, &error);
+	TAP_OK(n == 1 && om_store_portal_code_check(store, "p1", "x@other.example",
 						    "wrong", time(NULL), 5, &tries,
 						    &error) == OM_STORE_CODE_WRONG &&
 	       tries == 1 &&
 	       om_store_portal_code_check(store, "p1", "x@other.example", "hash1",
-					  time(NULL), 5, &tries, &error) == OM_STORE_CODE_OK,
-	       "a portal code: a wrong answer counted, the right one accepted");
+					  time(NULL), 5, &tries, &error) == OM_STORE_CODE_OK &&
+	       om_store_portal_code_check(store, "p1", "x@other.example", "hash1",
+					  time(NULL), 5, &tries, &error) == OM_STORE_CODE_EXPIRED,
+	       "a portal code: a wrong answer counted, the right one accepted once");
+	n = om_store_portal_code_set(store, "p1", "x@other.example", "hash2",
+				     time(NULL) + 600, 1, &error);
+	TAP_OK(n == 0, "a portal code: none set on a locked link (%ld)", n);
 }
 
 /* The server drops every other connection (as a restart would): the next

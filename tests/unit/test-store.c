@@ -1771,17 +1771,23 @@ static void test_portal(struct om_store *store)
 	       "portal: by sender, only the sender's");
 	TAP_OK(om_store_portal_code_check(store, p.id, r, "h1", 1500, 5, &tries, &error) ==
 	       OM_STORE_CODE_NONE, "portal: no code yet");
-	TAP_OK(om_store_portal_code_set(store, p.id, r, "h1", 1600, &error) == 0 &&
+	TAP_OK(om_store_portal_code_set(store, p.id, r, "h1", 1600, 5, &error) == 1 &&
 	       om_store_portal_code_check(store, p.id, r, "h1", 1500, 5, &tries, &error) ==
 	       OM_STORE_CODE_OK, "portal: the right code");
-	TAP_OK(om_store_portal_code_check(store, p.id, r, "h1", 1600, 5, &tries, &error) ==
+	TAP_OK(om_store_portal_code_check(store, p.id, r, "h1", 1501, 5, &tries, &error) ==
+	       OM_STORE_CODE_EXPIRED && tries == 0,
+	       "portal: the right code opens once (spent, the second use not counted)");
+	TAP_OK(om_store_portal_code_set(store, p.id, r, "h1b", 1600, 5, &error) == 1 &&
+	       om_store_portal_code_check(store, p.id, r, "h1b", 1600, 5, &tries, &error) ==
 	       OM_STORE_CODE_EXPIRED && tries == 1, "portal: a late code counts");
+	TAP_OK(om_store_portal_code_set(store, p.id, r, "h1c", 1600, 5, &error) == 1,
+	       "portal: a new code after a late one");
 	for (i = 0; i < 4; i++)
 		ret = om_store_portal_code_check(store, p.id, r, "bad", 1500, 5, &tries, &error);
 	TAP_OK(ret == OM_STORE_CODE_LOCKED && tries == 5, "portal: the fifth wrong locks");
-	TAP_OK(om_store_portal_code_set(store, p.id, r, "h2", 1700, &error) == 0 &&
+	TAP_OK(om_store_portal_code_set(store, p.id, r, "h2", 1700, 5, &error) == 0 &&
 	       om_store_portal_code_check(store, p.id, r, "h2", 1500, 5, &tries, &error) ==
-	       OM_STORE_CODE_LOCKED, "portal: a new code does not unlock");
+	       OM_STORE_CODE_LOCKED, "portal: a locked link takes no new code, nor unlocks");
 	TAP_OK(om_store_portal_view_add(store, p.id, r, "view", 1500, &error) == 0 &&
 	       om_store_portal_views(store, p.id, portal_view_cb, &views, &error) == 1,
 	       "portal: views recorded");
