@@ -21,6 +21,7 @@
  * so scans never wait for SQLite, however large the table.
  */
 #include "scand.h"
+#include "lib/hash.h"
 #include "lib/log.h"
 #include "spam/spam.h"
 #include "store/store.h"
@@ -33,8 +34,10 @@ int scand_classifier_init(struct scand_classifier *c,
 {
 	long nspam, nham;
 
+	c->learned = om_hash_new(64);
 	if (pthread_rwlock_init(&c->lock, NULL) != 0 ||
-	    pthread_mutex_init(&c->sync_lock, NULL) != 0) {
+	    pthread_mutex_init(&c->sync_lock, NULL) != 0 ||
+	    pthread_mutex_init(&c->learned_lock, NULL) != 0) {
 		*error_r = om_strdup("cannot initialise the classifier lock");
 		return -1;
 	}
@@ -66,9 +69,15 @@ void scand_classifier_done(struct scand_classifier *c)
 void scand_classifier_learn(struct scand_classifier *c, const struct om_phish *phish,
 			    const char *msg, size_t len, int is_spam)
 {
+	/* the message read (parse, tokens) before the write lock: under it
+	   only the counting, so scans of other mailboxes wait for that
+	   alone, not for a large message's reading */
+	struct om_spam_lesson *lesson = om_spam_lesson_read(phish, msg, len);
+
 	pthread_rwlock_wrlock(&c->lock);
-	om_spam_learn_message(c->db, phish, msg, len, is_spam, 0);
+	om_spam_lesson_learn(c->db, lesson, is_spam, 0);
 	pthread_rwlock_unlock(&c->lock);
+	om_spam_lesson_free(&lesson);
 }
 
 /* Writes the unsaved changes; 1 if somebody else saved in between (so
@@ -165,6 +174,38 @@ void scand_classifier_deinit(struct scand_classifier *c)
 		scand_classifier_sync(c);
 	om_spam_db_free(&c->db);
 	om_store_close(&c->store);
+	om_hash_free(&c->learned, free);
 	(void)pthread_rwlock_destroy(&c->lock);
 	(void)pthread_mutex_destroy(&c->sync_lock);
+	(void)pthread_mutex_destroy(&c->learned_lock);
+}
+
+int scand_classifier_may_learn(struct scand_classifier *c, const char *mailbox,
+			       long max_per_hour, time_t now, long *count_r)
+{
+	long long hour = (long long)now / 3600;
+	long *count;
+	int may;
+
+	*count_r = 0;
+	if (max_per_hour <= 0 || *mailbox == '\0')
+		return 1;
+	pthread_mutex_lock(&c->learned_lock);
+	if (hour != c->learned_hour) {
+		/* a new hour: every count starts again, and the table holds
+		   only the mailboxes that learned in it */
+		om_hash_free(&c->learned, free);
+		c->learned = om_hash_new(64);
+		c->learned_hour = hour;
+	}
+	count = om_hash_get(c->learned, mailbox);
+	if (count == NULL) {
+		count = om_calloc(1, sizeof(*count));
+		(void)om_hash_set(c->learned, mailbox, count);
+	}
+	/* refusals counted too: the first is max_per_hour + 1 */
+	may = ++*count <= max_per_hour;
+	*count_r = *count;
+	pthread_mutex_unlock(&c->learned_lock);
+	return may;
 }

@@ -60,6 +60,11 @@ struct scand_classifier {
 	/* the store's change counter last looked at by
 	   scand_classifier_watch (under sync_lock) */
 	long long watched;
+	/* learning per mailbox this hour (scand_classifier_may_learn): one
+	   table for every customer, so one mailbox's moves are bounded */
+	pthread_mutex_t learned_lock;
+	struct om_hash *learned;	/* mailbox -> count (a long, owned) */
+	long long learned_hour;		/* the hour the counts are of */
 };
 
 /* The store keeper (keeper.c): the classifier's saves and reloads and
@@ -166,6 +171,14 @@ const struct om_spam_db *scand_classifier_read(struct scand_classifier *c);
 void scand_classifier_done(struct scand_classifier *c);
 /* Learns a message, and its sender's site when phish is not NULL
    (PHISH_LOOKALIKE_KNOWN, spam.h). */
+/* 1 when mailbox may teach the classifier once more this hour (counted
+   now), 0 when it has taught max_per_hour messages already (0: no bound;
+   "": omamorictl's, not bounded); *count_r its count of asks this hour
+   (refused ones too: the first refused is max_per_hour + 1).  One
+   customer's moves into and out of Junk teach every customer's
+   classifier: this bounds what one can do to it (doc/spam.md). */
+int scand_classifier_may_learn(struct scand_classifier *c, const char *mailbox,
+			       long max_per_hour, time_t now, long *count_r);
 void scand_classifier_learn(struct scand_classifier *c, const struct om_phish *phish,
 			    const char *msg, size_t len, int is_spam);
 /* Saves what was learned, or reloads what others saved. */

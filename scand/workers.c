@@ -445,8 +445,19 @@ static void scand_handle_learn(struct scand_worker *w,
 	char *session = om_sanitize(req->session_id != NULL ? req->session_id : "-", 64);
 	char *mailbox = om_sanitize(req->mailbox, 128);
 
+	long count = 0;
+
 	if ((size_t)w->scand->config->scan_max_size < req->message_len) {
 		om_proto_encode_error("message too large to learn", out);
+	} else if (!scand_classifier_may_learn(&w->scand->classifier, req->mailbox,
+					       w->scand->config->learn_max_per_hour,
+					       time(NULL), &count)) {
+		/* logged once when the bound is passed, not for every move */
+		if (count == w->scand->config->learn_max_per_hour + 1)
+			om_log_warn("%s learn mailbox=%s refused: %ld messages this hour "
+				    "(learn_max_per_hour)", session, mailbox, count - 1);
+		om_proto_encode_error("this mailbox has taught the classifier enough "
+				      "this hour (learn_max_per_hour)", out);
 	} else {
 		scand_classifier_learn(&w->scand->classifier, w->scand->phish, req->message,
 				       req->message_len, req->learn == OM_LEARN_SPAM);

@@ -237,6 +237,11 @@ static const struct {
 	{ "spam_save_interval",
 	  "How often scand saves what it learned from IMAP (omamorictl learn, "
 	  "train and prune tell scand themselves: doc/spam.md)." },
+	{ "learn_max_per_hour",
+	  "How many messages one mailbox may teach the classifier in an hour by "
+	  "moving them into or out of Junk (the classifier is every customer's: "
+	  "this bounds what one mailbox can do to it); further moves still move "
+	  "the mail, unlearned, and scand logs the mailbox once; 0: no bound." },
 	{ "doveadm_path", "What omamorictl cron runs." },
 	{ "dovecot_config", "Given to doveadm as -c by omamorictl cron." },
 	{ "doveadm_socket",

@@ -139,6 +139,7 @@ struct om_config {
 	char *freemail_domains;		/* the free-mail list (PHISH_FREEMAIL_REPLYTO) */
 	char *spam_rules;		/* the phrase rules file (spam/textrules.h) */
 	long spam_save_interval;	/* seconds between classifier saves */
+	long learn_max_per_hour;	/* IMAP moves one mailbox teaches, 0: any */
 	char *doveadm_path;	/* what omamorictl cron runs (absolute) */
 	char *dovecot_config;	/* doveadm -c ("" = doveadm's default) */
 	/* doveadm -S: a doveadm server socket, for callers that are not root

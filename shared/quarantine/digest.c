@@ -384,6 +384,16 @@ struct digest_items {
 	long long oldest;
 };
 
+/* A sender's text for the digest: sanitised, its URLs defanged. */
+static char *digest_defanged(const char *text)
+{
+	char *clean = om_sanitize(text, OM_DIGEST_TEXT_MAX), *out;
+
+	out = om_text_defang(clean);
+	free(clean);
+	return out;
+}
+
 static void digest_items_cb(void *context, const struct om_store_quarantined *q)
 {
 	struct digest_items *items = context;
@@ -400,8 +410,10 @@ static void digest_items_cb(void *context, const struct om_store_quarantined *q)
 	it = &items->v[items->n++];
 	it->id = om_strdup(q->id);
 	it->sender = om_sanitize(q->sender, OM_DIGEST_TEXT_MAX);
-	it->from = om_sanitize(q->from, OM_DIGEST_TEXT_MAX);
-	it->subject = om_sanitize(q->subject, OM_DIGEST_TEXT_MAX);
+	/* a sender's URLs in the From name or the subject would be links in
+	   omamori's own mail, beside its release links: written defanged */
+	it->from = digest_defanged(q->from);
+	it->subject = digest_defanged(q->subject);
 	it->received = q->received;
 	why = om_quarantine_reasons_text(q->reasons, q->score, items->lang);
 	it->why = om_sanitize_text(why, OM_DIGEST_REASONS_MAX);

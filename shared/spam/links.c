@@ -168,7 +168,7 @@ struct om_links_memo {
 	size_t html_links;
 	int html_done;
 	char **hosts;		/* om_links_in_part's hosts, in order */
-	size_t host_count;
+	size_t host_count, host_alloc;
 	int hosts_done;
 };
 
@@ -235,7 +235,12 @@ static int om_links_memo_add(void *context, const char *host)
 {
 	struct om_links_memo *memo = context;
 
-	memo->hosts = om_realloc(memo->hosts, (memo->host_count + 1) * sizeof(*memo->hosts));
+	/* doubled, not one more each time: a part of 100 000 links would
+	   otherwise copy the array 100 000 times */
+	if (memo->host_count == memo->host_alloc) {
+		memo->host_alloc = memo->host_alloc == 0 ? 16 : memo->host_alloc * 2;
+		memo->hosts = om_realloc(memo->hosts, memo->host_alloc * sizeof(*memo->hosts));
+	}
 	memo->hosts[memo->host_count++] = om_strdup(host);
 	return 0;
 }

@@ -567,51 +567,102 @@ int om_spam_sender_lookalike(const struct om_spam_db *db, const char *site,
 	return worn != NULL && om_spam_sender_wears(db, worn);
 }
 
-static void om_spam_learn_tokens(struct om_spam_db *db, const struct om_phish *phish,
-				 const char *msg, size_t len,
-				 int is_spam, int unlearn, int words_only)
+/* The message counts of one learning of delta (+1, or -1 to unlearn). */
+static void om_spam_learn_counted(struct om_spam_db *db, int is_spam, int delta)
 {
-	struct om_spam_learning l = { db, is_spam, unlearn ? -1 : 1, words_only };
 	long *n = is_spam ? &db->nspam : &db->nham;
-	struct om_phish_sender sender;
+
+	*n = *n + delta < 0 ? 0 : *n + delta;
+	if (is_spam)
+		db->dnspam += delta;
+	else
+		db->dnham += delta;
+	db->dirty = 1;
+}
+
+
+void om_spam_learn_message(struct om_spam_db *db, const struct om_phish *phish,
+			   const char *msg, size_t len, int is_spam, int unlearn)
+{
+	struct om_spam_lesson *lesson = om_spam_lesson_read(phish, msg, len);
+
+	om_spam_lesson_learn(db, lesson, is_spam, unlearn);
+	om_spam_lesson_free(&lesson);
+}
+
+struct om_spam_lesson {
+	struct om_buf tokens;	/* each token and its NUL, in the order read */
 	struct om_mime_msg *parsed;
+	struct om_phish_sender sender;
+	int sender_read, has_sender;
+};
+
+static void om_spam_lesson_token(void *context, const char *token)
+{
+	struct om_spam_lesson *lesson = context;
+
+	om_buf_append(&lesson->tokens, token, strlen(token) + 1);
+}
+
+struct om_spam_lesson *om_spam_lesson_read(const struct om_phish *phish,
+					   const char *msg, size_t len)
+{
+	struct om_spam_lesson *lesson = om_calloc(1, sizeof(*lesson));
 	char *error = NULL;
 
-	if (phish == NULL || words_only) {
-		om_tokenize_message(msg, len, om_spam_learn_token, &l);
-	} else {
-		parsed = om_mime_parse(msg, len, &error);
-		free(error);
-		om_tokenize_parsed(parsed, msg, len, om_spam_learn_token, &l);
-		if (om_phish_sender_read(phish, parsed, &sender))
-			om_spam_learn_sender(db, &sender, is_spam, l.delta);
-		om_phish_sender_free(&sender);
-		om_mime_free(&parsed);
+	om_buf_init(&lesson->tokens);
+	if (phish == NULL) {
+		om_tokenize_message(msg, len, om_spam_lesson_token, lesson);
+		return lesson;
 	}
-	*n = *n + l.delta < 0 ? 0 : *n + l.delta;
-	if (is_spam)
-		db->dnspam += l.delta;
-	else
-		db->dnham += l.delta;
-	db->dirty = 1;
+	lesson->parsed = om_mime_parse(msg, len, &error);
+	free(error);
+	om_tokenize_parsed(lesson->parsed, msg, len, om_spam_lesson_token, lesson);
+	lesson->has_sender = om_phish_sender_read(phish, lesson->parsed, &lesson->sender);
+	lesson->sender_read = 1;
+	return lesson;
+}
+
+void om_spam_lesson_learn(struct om_spam_db *db, const struct om_spam_lesson *lesson,
+			  int is_spam, int unlearn)
+{
+	struct om_spam_learning l = { db, is_spam, unlearn ? -1 : 1, 0 };
+	const char *p = lesson->tokens.data, *end = p + lesson->tokens.len;
+
+	for (; p != NULL && p < end; p += strlen(p) + 1)
+		om_spam_learn_token(&l, p);
+	if (lesson->has_sender)
+		om_spam_learn_sender(db, &lesson->sender, is_spam, l.delta);
+	om_spam_learn_counted(db, is_spam, l.delta);
+}
+
+void om_spam_lesson_free(struct om_spam_lesson **lesson)
+{
+	struct om_spam_lesson *l = *lesson;
+
+	if (l == NULL)
+		return;
+	*lesson = NULL;
+	if (l->sender_read)
+		om_phish_sender_free(&l->sender);
+	om_mime_free(&l->parsed);
+	om_buf_free(&l->tokens);
+	free(l);
 }
 
 void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
 		   int is_spam, int unlearn)
 {
-	om_spam_learn_tokens(db, NULL, msg, len, is_spam, unlearn, 0);
-}
-
-void om_spam_learn_message(struct om_spam_db *db, const struct om_phish *phish,
-			   const char *msg, size_t len, int is_spam, int unlearn)
-{
-	om_spam_learn_tokens(db, phish, msg, len, is_spam, unlearn, 0);
+	om_spam_learn_message(db, NULL, msg, len, is_spam, unlearn);
 }
 
 void om_spam_learn_words(struct om_spam_db *db, const char *msg, size_t len,
 			 int is_spam, int unlearn)
 {
-	om_spam_learn_tokens(db, NULL, msg, len, is_spam, unlearn, 1);
+	struct om_spam_learning l = { db, is_spam, unlearn ? -1 : 1, 1 };
+
+	om_tokenize_message(msg, len, om_spam_learn_token, &l);
+	om_spam_learn_counted(db, is_spam, l.delta);
 }
 
 /* Inverse chi-square survival function for even degrees of freedom. */

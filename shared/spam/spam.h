@@ -66,6 +66,17 @@ void om_spam_learn(struct om_spam_db *db, const char *msg, size_t len,
 struct om_phish;
 void om_spam_learn_message(struct om_spam_db *db, const struct om_phish *phish,
 			   const char *msg, size_t len, int is_spam, int unlearn);
+/* The same in two steps, for a table others read while one learns
+   (omamori-scand): om_spam_lesson_read does the slow part (the parse, the
+   tokens, the sender) without the table; om_spam_lesson_learn puts it in
+   (under the caller's write lock: only counting).  The lesson keeps msg's
+   parse: msg must outlive it.  The same counts as om_spam_learn_message. */
+struct om_spam_lesson;
+struct om_spam_lesson *om_spam_lesson_read(const struct om_phish *phish,
+					   const char *msg, size_t len);
+void om_spam_lesson_learn(struct om_spam_db *db, const struct om_spam_lesson *lesson,
+			  int is_spam, int unlearn);
+void om_spam_lesson_free(struct om_spam_lesson **lesson);
 /* 1 if no ham came from site (om_phish_sender: the From site as it is;
    may be NULL) but it looks like a site ham came from (at least as often
    as spam): its name (folded; may be NULL) is such a site's name under

@@ -100,7 +100,9 @@ def every_two_hours(st):
     send_spam(st, PESTS[3], BOB, "Bob offer one")
     cron(st, "--at", "10:00")
     check(len(digests(st, BOB)) == 1, "no digest at once for every 2")
-    send_spam(st, PESTS[3], BOB, "Bob offer two")
+    # a sender's URL in the subject: in omamori's own mail it must not read
+    # as a link beside the release links
+    send_spam(st, PESTS[3], BOB, "Bob offer two: release at https://evil.example/login")
     cron(st, "--at", "11:00")
     check(len(digests(st, BOB)) == 1, "a digest within two hours")
     cron(st, "--at", "12:00")
@@ -108,6 +110,9 @@ def every_two_hours(st):
     check(len(got) == 2, "%d digests two hours on" % len(got))
     check(any("Bob offer two" in decoded(m) and "Bob offer one" not in decoded(m)
               for m in got), "the second digest lists only what is new")
+    second = [decoded(m) for m in got if "Bob offer two" in decoded(m)][0]
+    check("hxxps://evil[.]example/login" in second and "evil.example" not in second,
+          "the sender's URL is not defanged: %r" % second[:800])
     check(len(digests(st, ALICE)) == 1, "alice got another")
 
 

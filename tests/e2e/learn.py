@@ -27,6 +27,9 @@ from omtest import SRCDIR, Tap, check, header_of, run_suite, sure_fixture, train
 tap = Tap()
 
 
+LEARN_MAX = 12     # learn_max_per_hour of this stack: above every other case's moves
+
+
 def mk():
     return uuid.uuid4().hex
 
@@ -313,6 +316,37 @@ def a_lookalike_of_a_site_ham_came_from_is_a_reason(st):
               "delivered reason: %r" % value)
 
 
+@tap.case
+def one_mailbox_teaches_at_most_learn_max_per_hour(st):
+    # the classifier is every customer's: dave copying one mail into Junk
+    # over and over teaches it LEARN_MAX times this hour, no more; the
+    # copies themselves all succeed, and scand says so once
+    st.ctl("sub", "set", "dave@example.test", "spam", "on")
+    time.sleep(1.2)
+    if 3600 - time.time() % 3600 < 60:     # the counts start again each hour
+        time.sleep(3600 - time.time() % 3600 + 1)
+    mid = mk()
+    raw = novel_mail("d" + mid[:6], mid)
+    m = st.imap("dave@example.test")
+    try:
+        m.create("Junk")
+        typ, resp = m.append("INBOX", None, None, raw)
+        check(typ == "OK", "APPEND failed: %r" % resp)
+        m.select("INBOX")
+        typ, data = m.uid("SEARCH", None, "HEADER", "Message-ID", mid)
+        uid = data[0].split()[0]
+        for i in range(LEARN_MAX + 5):
+            typ, resp = m.uid("COPY", uid, "Junk")
+            check(typ == "OK", "COPY %d failed: %r" % (i + 1, resp))
+    finally:
+        m.logout()
+    log = st.wait_scand_log("learn mailbox=dave@example.test refused", timeout=10)
+    learned = log.count("learn mailbox=dave@example.test as=spam")
+    refused = log.count("learn mailbox=dave@example.test refused")
+    check(learned == LEARN_MAX and refused == 1,
+          "learned %d times, refused logged %d times" % (learned, refused))
+
+
 def prepare(st):
     train_classifier(st)
     for user in ("bob", "carol"):
@@ -322,7 +356,7 @@ def prepare(st):
 
 def main():
     # an hour between saves: nothing in these cases can come from a poll
-    extra = "spam_save_interval = 3600\n"
+    extra = "spam_save_interval = 3600\nlearn_max_per_hour = %d\n" % LEARN_MAX
     return run_suite(tap, extra_conf=extra, prepare=prepare)
 
 
