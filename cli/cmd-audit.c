@@ -38,7 +38,7 @@
 
 /* The domain an administrator named (a name with a dot, or domain:NAME).
    0 or exit status. */
-static int ctl_audit_domain(const char *word, const char **domain_r)
+static int ctl_audit_domain(char *word, const char **domain_r)
 {
 	enum om_settings_key type;
 	char *error = NULL;

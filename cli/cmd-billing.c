@@ -9,6 +9,7 @@
  */
 #include "omamorictl.h"
 #include "store/billing.h"
+#include "lib/csv.h"
 #include "lib/util.h"
 
 #include <stdio.h>
@@ -39,31 +40,16 @@ static size_t ctl_billing_group_end(const struct om_billing_report *r, size_t i,
 	return j;
 }
 
-/* A CSV field (RFC 4180): quoted when it holds a comma, quote or line end. */
-static void ctl_billing_csv_field(struct om_buf *b, const char *s)
-{
-	const char *p;
-
-	if (strpbrk(s, ",\"\r\n") == NULL) {
-		om_buf_append_str(b, s);
-		return;
-	}
-	om_buf_append_str(b, "\"");
-	for (p = s; *p != '\0'; p++)
-		om_buf_append(b, *p == '"' ? "\"\"" : p, *p == '"' ? 2 : 1);
-	om_buf_append_str(b, "\"");
-}
-
 static void ctl_billing_csv_line(struct om_buf *b, const char *month, const char *kind,
 				 const struct om_billing_row *row, const char *mailbox,
 				 const struct ctl_billing_total *t)
 {
 	om_buf_printf(b, "%s,%s,", month, kind);
-	ctl_billing_csv_field(b, row->domain);
+	om_csv_append_field(b, row->domain);
 	om_buf_append_str(b, ",");
-	ctl_billing_csv_field(b, row->feature);
+	om_csv_append_field(b, row->feature);
 	om_buf_append_str(b, ",");
-	ctl_billing_csv_field(b, mailbox);
+	om_csv_append_field(b, mailbox);
 	om_buf_printf(b, ",%ld,%ld,%ld,%ld,%ld\r\n", t->on, t->paused, t->off,
 		      t->days_on, t->days_paused);
 }

@@ -17,7 +17,7 @@
 
 /* The domain an administrator named: a name with a dot or domain:NAME.
    0 or exit status. */
-static int ctl_group_domain(const char *word, const char **domain_r)
+static int ctl_group_domain(char *word, const char **domain_r)
 {
 	enum om_settings_key type;
 	char *error = NULL;
@@ -104,7 +104,7 @@ static int ctl_group_check_exclusive(struct ctl *ctl, const char *domain,
 }
 
 /* group set DOMAIN NAME SETTING VALUE: makes the group if it is new. */
-static int ctl_group_set(struct ctl *ctl, const char *word, const char *name,
+static int ctl_group_set(struct ctl *ctl, char *word, const char *name,
 			 const char *setting, const char *value)
 {
 	char scope[OM_GROUP_SCOPE_MAX], *error = NULL, who[64];
@@ -131,7 +131,7 @@ static int ctl_group_set(struct ctl *ctl, const char *word, const char *name,
 	return CTL_EXIT_OK;
 }
 
-static int ctl_group_unset(struct ctl *ctl, const char *word, const char *name,
+static int ctl_group_unset(struct ctl *ctl, char *word, const char *name,
 			   const char *setting)
 {
 	char scope[OM_GROUP_SCOPE_MAX], *error = NULL, who[64];
@@ -170,7 +170,7 @@ static void ctl_group_print_member(void *context, const char *mailbox, const cha
 }
 
 /* group show DOMAIN NAME: its settings, then its mailboxes, a line each. */
-static int ctl_group_show(struct ctl *ctl, const char *word, const char *name)
+static int ctl_group_show(struct ctl *ctl, char *word, const char *name)
 {
 	char scope[OM_GROUP_SCOPE_MAX], *error = NULL;
 	struct ctl_group_show g;
@@ -197,52 +197,73 @@ static void ctl_group_count_member(void *context, const char *mailbox, const cha
 	(*(long *)context)++;
 }
 
+/* The groups listed, gathered first: showing one reads the store again,
+   which must not happen while the list's own statement is being read
+   (SQLite would reset it under the loop). */
 struct ctl_group_list {
-	struct ctl *ctl;
-	int failed;
-	int show;	/* each group's settings and mailboxes */
+	char **domains, **names;
+	size_t count;
 };
 
-static int ctl_group_show(struct ctl *ctl, const char *word, const char *name);
-
-static void ctl_group_print(void *context, const char *domain, const char *name)
+static void ctl_group_gather(void *context, const char *domain, const char *name)
 {
 	struct ctl_group_list *l = context;
+
+	l->domains = om_realloc(l->domains, (l->count + 1) * sizeof(char *));
+	l->names = om_realloc(l->names, (l->count + 1) * sizeof(char *));
+	l->domains[l->count] = om_strdup(domain);
+	l->names[l->count++] = om_strdup(name);
+}
+
+static int ctl_group_show(struct ctl *ctl, char *word, const char *name);
+
+/* One group of the list: its count of mailboxes, or (show) all of it.
+   0 or 1 (failed). */
+static int ctl_group_print(struct ctl *ctl, char *domain, const char *name, int show)
+{
 	char *error = NULL;
 	long members = 0;
 
-	if (l->show) {
-		if (ctl_group_show(l->ctl, domain, name) != CTL_EXIT_OK)
-			l->failed = 1;
-		return;
-	}
-	if (om_store_group_members(ctl_store(l->ctl, 0), domain, name,
+	if (show)
+		return ctl_group_show(ctl, domain, name) != CTL_EXIT_OK;
+	if (om_store_group_members(ctl_store(ctl, 0), domain, name,
 				   ctl_group_count_member, &members, &error) < 0) {
 		(void)ctl_fail(error);
-		l->failed = 1;
-		return;
+		return 1;
 	}
 	printf("%s\t%s\t%ld mailbox%s\n", domain, name, members, members == 1 ? "" : "es");
+	return 0;
 }
 
 /* group list [DOMAIN]: the groups and how many mailboxes each has;
    group show DOMAIN: each group's settings and mailboxes. */
-static int ctl_group_list(struct ctl *ctl, const char *word, int show)
+static int ctl_group_list(struct ctl *ctl, char *word, int show)
 {
-	struct ctl_group_list l = { ctl, 0, show };
+	struct ctl_group_list l = { NULL, NULL, 0 };
 	const char *domain = NULL;
 	char *error = NULL;
-	int ret;
+	size_t i;
+	int ret, failed = 0;
 
 	if (word != NULL && (ret = ctl_group_domain(word, &domain)) != 0)
 		return ret;
-	if (om_store_group_list(ctl_store(ctl, 0), domain, ctl_group_print, &l, &error) < 0)
+	if (om_store_group_list(ctl_store(ctl, 0), domain, ctl_group_gather, &l, &error) < 0)
+		failed = -1;
+	for (i = 0; i < l.count; i++) {
+		if (ctl_group_print(ctl, l.domains[i], l.names[i], show) != 0 && failed == 0)
+			failed = 1;
+		free(l.domains[i]);
+		free(l.names[i]);
+	}
+	free(l.domains);
+	free(l.names);
+	if (failed < 0)
 		return ctl_fail(error);
-	return l.failed ? CTL_EXIT_ERROR : CTL_EXIT_OK;
+	return failed ? CTL_EXIT_ERROR : CTL_EXIT_OK;
 }
 
 /* group del DOMAIN NAME: refused while mailboxes are in it. */
-static int ctl_group_del(struct ctl *ctl, const char *word, const char *name)
+static int ctl_group_del(struct ctl *ctl, char *word, const char *name)
 {
 	const char *domain;
 	char *error = NULL, who[64];

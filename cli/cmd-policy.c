@@ -89,19 +89,13 @@ static void ctl_print_list_row(void *context, const char *scope,
 /* One CSV field, quoted when it holds a comma or a quote (RFC 4180). */
 static void ctl_print_csv_field(const char *field, const char *after)
 {
-	const char *p;
+	struct om_buf b;
 
-	if (strpbrk(field, ",\"") == NULL) {
-		printf("%s%s", field, after);
-		return;
-	}
-	putchar('"');
-	for (p = field; *p != '\0'; p++) {
-		if (*p == '"')
-			putchar('"');
-		putchar(*p);
-	}
-	printf("\"%s", after);
+	om_buf_init(&b);
+	om_csv_append_field(&b, field);
+	om_buf_append_str(&b, after);
+	fwrite(b.data, 1, b.len, stdout);
+	om_buf_free(&b);
 }
 
 static void ctl_print_csv_row(void *context, const char *scope,
@@ -114,7 +108,7 @@ static void ctl_print_csv_row(void *context, const char *scope,
 }
 
 /* The scope an administrator named, and what it is.  0 or exit status. */
-static int ctl_list_scope(const char *word, const char **scope_r,
+static int ctl_list_scope(char *word, const char **scope_r,
 			  enum om_settings_key *type_r)
 {
 	char *error = NULL;
@@ -151,7 +145,7 @@ static char *ctl_list_entry(const char *kind, const char *entry, char **error_r)
 	return norm;
 }
 
-static int ctl_list_change(struct ctl *ctl, int add, const char *word,
+static int ctl_list_change(struct ctl *ctl, int add, char *word,
 			   const char *kind, const char *entry_in)
 {
 	enum om_settings_key type;
@@ -285,13 +279,22 @@ static int ctl_list_import(struct ctl *ctl, const char *path)
 {
 	struct ctl_import imp = { NULL, NULL, NULL, 0, 0 };
 	char *data, *error = NULL;
-	size_t len, failed;
+	size_t len, failed, i;
 	int ret;
 
 	if (om_read_file(path, 1024u * 1024 * 1024, &data, &len, &error) < 0) {
 		return ctl_fail(error);
 	}
 	ret = ctl_import_read(&imp, data, len);
+	/* a mailbox's allow entries need its domain's consent, as list add */
+	for (i = 0; ret == 0 && i < imp.count; i++) {
+		if (imp.rows[i].limited &&
+		    om_lists_allowed(ctl_store(ctl, 0), imp.rows[i].scope, OM_KEY_MAILBOX,
+				     imp.rows[i].kind, &error) < 0) {
+			ret = ctl_error("line %u: %s; nothing imported", imp.lines[i], error);
+			om_free(&error);
+		}
+	}
 	if (ret == 0 && om_store_list_import(ctl_store(ctl, 0), imp.rows, imp.count,
 					     ctl->config->list_max_entries, &failed,
 					     &error) < 0) {

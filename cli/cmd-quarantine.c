@@ -64,7 +64,7 @@ static void quarantine_print_row(void *context, const struct om_store_quarantine
 }
 
 /* Checks MAILBOX as the key of a mailbox; 0 or an exit status. */
-static int quarantine_mailbox(const char *word, const char **mailbox_r)
+static int quarantine_mailbox(char *word, const char **mailbox_r)
 {
 	enum om_settings_key type;
 	char *error = NULL;
@@ -80,7 +80,7 @@ static int quarantine_mailbox(const char *word, const char **mailbox_r)
 	return 0;
 }
 
-static int quarantine_list(struct ctl *ctl, const char *word)
+static int quarantine_list(struct ctl *ctl, char *word)
 {
 	struct om_store *store = ctl_store(ctl, 0);
 	const char *mailbox;
@@ -109,7 +109,7 @@ static int quarantine_list(struct ctl *ctl, const char *word)
 }
 
 static int quarantine_act(struct ctl *ctl, enum om_quarantine_op op,
-			  const char *word, const char *id)
+			  char *word, const char *id)
 {
 	struct om_store *store = ctl_store(ctl, 0);
 	enum om_quarantine_result result;
@@ -150,7 +150,7 @@ static int quarantine_act(struct ctl *ctl, enum om_quarantine_op op,
 /* The signed link to mailbox's quarantine page (omamori-web), valid for
    hours (0: already at its end, for tests of expiry): what a helpdesk
    sends a user whose digest is gone. */
-static int quarantine_link(struct ctl *ctl, const char *word, const char *hours)
+static int quarantine_link(struct ctl *ctl, char *word, const char *hours)
 {
 	struct om_token_claims claims;
 	struct om_link_keys keys;
@@ -182,7 +182,10 @@ static int quarantine_link(struct ctl *ctl, const char *word, const char *hours)
 	memset(&keys, 0, sizeof(keys));
 	if (token == NULL)
 		return ctl_error("quarantine link: cannot make a token for '%s'", mailbox);
-	printf("%sq/%s\n", ctl->config->web_url, token);
+	/* one "/" between web_url and the path, as every link builder puts it */
+	printf("%s%sq/%s\n", ctl->config->web_url,
+	       *ctl->config->web_url != '\0' &&
+	       ctl->config->web_url[strlen(ctl->config->web_url) - 1] == '/' ? "" : "/", token);
 	free(token);
 	return CTL_EXIT_OK;
 }

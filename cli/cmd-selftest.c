@@ -67,7 +67,7 @@ struct st_step {
 struct st_run {
 	struct ctl *ctl;
 	struct om_store *store;
-	const char *domain, *mailbox, *dmarc_domain;
+	char *domain, *mailbox, *dmarc_domain;	/* argv's words, folded */
 	long timeout;
 	int keep;
 	char id[17];		/* this run's random hex */
@@ -137,13 +137,13 @@ static int st_check_names(struct st_run *run)
 		return ctl_fail(error);
 	if (type != OM_KEY_DOMAIN)
 		return ctl_error("selftest: '%s' is not a domain", run->domain);
-	run->domain = key;
+	run->domain += key - run->domain;
 	if (om_settings_key_parse(run->mailbox, &type, &key, &error) < 0)
 		return ctl_fail(error);
 	if (type != OM_KEY_MAILBOX || strchr(key, '@') == NULL)
 		return ctl_error("selftest: --mailbox '%s' is not an address (local@domain)",
 				 run->mailbox);
-	run->mailbox = key;
+	run->mailbox += key - run->mailbox;
 	if (strcasecmp(om_settings_domain_of(key), run->domain) != 0)
 		return ctl_error("selftest: mailbox %s is not in domain %s", key, run->domain);
 	if (om_settings_mailbox_check(key, &error) < 0)
@@ -157,7 +157,7 @@ static int st_check_names(struct st_run *run)
 	if (type != OM_KEY_DOMAIN)
 		return ctl_error("selftest: --dmarc-domain '%s' is not a domain",
 				 run->dmarc_domain);
-	run->dmarc_domain = key;
+	run->dmarc_domain += key - run->dmarc_domain;
 	return 0;
 }
 

@@ -21,7 +21,7 @@ static void ctl_print_row(void *context, const char *key, const char *name,
 
 /* The key an administrator named, which must be a mailbox (local@domain, a
    user name without a domain, or user:NAME).  0 or exit status. */
-static int ctl_mailbox_key(const char *word, const char **key_r)
+static int ctl_mailbox_key(char *word, const char **key_r)
 {
 	enum om_settings_key type;
 	char *error = NULL;
@@ -36,7 +36,7 @@ static int ctl_mailbox_key(const char *word, const char **key_r)
 
 /* A domain command's key: a domain ("*", a name with a dot, domain:NAME),
    or a mailbox (its refinements).  0 or exit status. */
-static int ctl_any_key(const char *word, enum om_settings_key *type_r,
+static int ctl_any_key(char *word, enum om_settings_key *type_r,
 		       const char **key_r)
 {
 	char *error = NULL;
@@ -125,7 +125,7 @@ static int ctl_check_exclusive(struct ctl *ctl, enum om_settings_key type,
 	return 0;
 }
 
-static int ctl_sub_set(struct ctl *ctl, const char *word, const char *feature,
+static int ctl_sub_set(struct ctl *ctl, char *word, const char *feature,
 		       const char *state)
 {
 	const char *mailbox;
@@ -165,7 +165,7 @@ static int ctl_sub_get_one(struct ctl *ctl, const char *mailbox,
 }
 
 /* One feature, or every feature, with its state and where it comes from. */
-static int ctl_sub_get(struct ctl *ctl, const char *word, const char *feature)
+static int ctl_sub_get(struct ctl *ctl, char *word, const char *feature)
 {
 	static const char *const features[] = {
 		OM_FEATURE_INBOUND_VIRUS, OM_FEATURE_OUTBOUND_VIRUS, OM_FEATURE_SPAM
@@ -186,7 +186,7 @@ static int ctl_sub_get(struct ctl *ctl, const char *word, const char *feature)
 	return CTL_EXIT_OK;
 }
 
-static int ctl_sub_del(struct ctl *ctl, const char *word, const char *feature)
+static int ctl_sub_del(struct ctl *ctl, char *word, const char *feature)
 {
 	const char *mailbox;
 	char *error = NULL;
@@ -202,7 +202,7 @@ static int ctl_sub_del(struct ctl *ctl, const char *word, const char *feature)
 	return CTL_EXIT_OK;
 }
 
-static int ctl_list(struct ctl *ctl, int domains, const char *word)
+static int ctl_list(struct ctl *ctl, int domains, char *word)
 {
 	enum om_settings_key type;
 	const char *key = NULL;

@@ -483,21 +483,6 @@ struct web_admin_entries {
 	size_t rows;
 };
 
-/* A CSV field as omamorictl list export writes it. */
-static void web_admin_csv_field(struct om_buf *b, const char *field, const char *after)
-{
-	const char *c;
-
-	if (strpbrk(field, ",\"\r\n") == NULL) {
-		om_buf_printf(b, "%s%s", field, after);
-		return;
-	}
-	om_buf_printf(b, "\"");
-	for (c = field; *c != '\0'; c++)
-		om_buf_printf(b, *c == '"' ? "\"\"" : "%c", *c);
-	om_buf_printf(b, "\"%s", after);
-}
-
 static void web_admin_entry_cb(void *context, const char *scope, const char *kind,
 			       const char *entry)
 {
@@ -506,9 +491,12 @@ static void web_admin_entry_cb(void *context, const char *scope, const char *kin
 	if (e->rows++ >= WEB_ADMIN_LIST_ROWS)
 		return;
 	if (e->csv != NULL) {
-		web_admin_csv_field(e->csv, scope, ",");
-		web_admin_csv_field(e->csv, kind, ",");
-		web_admin_csv_field(e->csv, entry, "\n");
+		om_csv_append_field(e->csv, scope);
+		om_buf_append_str(e->csv, ",");
+		om_csv_append_field(e->csv, kind);
+		om_buf_append_str(e->csv, ",");
+		om_csv_append_field(e->csv, entry);
+		om_buf_append_str(e->csv, "\n");
 		return;
 	}
 	web_page_raw(e->p, "<li>");
@@ -816,6 +804,7 @@ static unsigned int web_admin_list_import(struct web_admin *a, enum web_text *no
 	const char *text = web_form_get(&a->req->form, "csv");
 	char *data, *fields[3], *error = NULL;
 	const char *kinds[WEB_ADMIN_IMPORT_MAX], *entries[WEB_ADMIN_IMPORT_MAX];
+	unsigned int lines[WEB_ADMIN_IMPORT_MAX];
 	struct om_csv csv;
 	size_t n, count = 0, i;
 	unsigned int line, status = 0;
@@ -843,12 +832,30 @@ static unsigned int web_admin_list_import(struct web_admin *a, enum web_text *no
 			status = 400;
 			break;
 		}
+		lines[count] = line;
 		kinds[count] = fields[n - 2];
 		entries[count++] = fields[n - 1];
 	}
 	if (ret < 0) {
 		*detail_r = error;
 		status = 400;
+	}
+	/* every line checked before any is added: a file with a bad line
+	   changes nothing (as omamorictl list import) */
+	for (i = 0; i < count && status == 0; i++) {
+		char *entry;
+
+		if (!om_lists_kind_valid(kinds[i])) {
+			*detail_r = om_asprintf("line %u: unknown kind '%.40s' (allow, block, "
+						"url-block)", lines[i], kinds[i]);
+			status = 400;
+		} else if ((entry = om_lists_entry(kinds[i], entries[i], &error)) == NULL) {
+			*detail_r = om_asprintf("line %u: %s", lines[i], error);
+			om_free(&error);
+			status = 400;
+		} else {
+			free(entry);
+		}
 	}
 	for (i = 0; i < count && status == 0; i++) {
 		if (!om_lists_kind_valid(kinds[i]) ||

@@ -111,6 +111,43 @@ static char *om_csv_field(struct om_csv *csv, char **pp, unsigned int start_line
 	return field;
 }
 
+/* The characters a spreadsheet starts a formula with. */
+#define OM_CSV_FORMULA_START "=+-@\t\r"
+
+/* A field om_csv_append_field guarded ("'=...") back as it was. */
+static void om_csv_unguard(char *field)
+{
+	if (field[0] == '\'' && field[1] != '\0' &&
+	    strchr(OM_CSV_FORMULA_START, field[1]) != NULL)
+		memmove(field, field + 1, strlen(field));
+}
+
+/* 1 when a spreadsheet could read s as a formula: it begins with = + - a
+   tab or a CR, or with @ and holds more than a domain name's characters
+   (a list's "@example.jp" is no formula and stays as it is). */
+static int om_csv_formula(const char *s)
+{
+	if (*s == '\0' || strchr(OM_CSV_FORMULA_START, *s) == NULL)
+		return 0;
+	return *s != '@' ||
+		strspn(s + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		       "0123456789.-_") != strlen(s + 1);
+}
+
+void om_csv_append_field(struct om_buf *b, const char *s)
+{
+	int formula = om_csv_formula(s);
+
+	if (!formula && strpbrk(s, ",\"\r\n") == NULL) {
+		om_buf_append_str(b, s);
+		return;
+	}
+	om_buf_append_str(b, formula ? "\"'" : "\"");
+	for (; *s != '\0'; s++)
+		om_buf_append(b, *s == '"' ? "\"\"" : s, *s == '"' ? 2 : 1);
+	om_buf_append_str(b, "\"");
+}
+
 int om_csv_record(struct om_csv *csv, char **fields, size_t max,
 		  size_t *count_r, unsigned int *line_r, char **error_r)
 {
@@ -130,6 +167,7 @@ int om_csv_record(struct om_csv *csv, char **fields, size_t max,
 		p = last ? om_csv_skip_eol(csv, p) : p + 1;
 		*stop = '\0';	/* the separator, the line end, or the NUL after
 				   the data */
+		om_csv_unguard(field);
 		if (n < max)
 			fields[n] = field;
 		n++;

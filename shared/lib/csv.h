@@ -1,7 +1,8 @@
 /* csv.h - reading CSV as spreadsheets write it (RFC 4180): fields in double
  * quotes may hold commas, line ends and doubled quotes ("a ""b"""); lines
  * end in LF or CRLF; a UTF-8 byte order mark at the start is skipped.
- * Used by `omamorictl list import`.
+ * Used by `omamorictl list import`.  Writing: om_csv_append_field, for
+ * every CSV omamori writes (list exports, billing, the report).
  */
 #ifndef OM_CSV_H
 #define OM_CSV_H
@@ -28,5 +29,15 @@ int om_csv_init(struct om_csv *csv, char *data, size_t len, char **error_r);
    quote or a quoted field never closed. */
 int om_csv_record(struct om_csv *csv, char **fields, size_t max,
 		  size_t *count_r, unsigned int *line_r, char **error_r);
+
+struct om_buf;
+/* Appends s as one CSV field: in double quotes when it holds a comma, a
+   quote or a line end (quotes doubled); and when it begins with = + -, a
+   tab, a CR, or @ followed by more than a domain name's characters,
+   quoted and prefixed with ', so that a spreadsheet never runs a sender's
+   or a user's text as a formula ("@example.jp", a list's domain entry,
+   stays as it is).  om_csv_record takes that ' off again (a field "'=..."
+   reads back as "=..."). */
+void om_csv_append_field(struct om_buf *b, const char *s);
 
 #endif

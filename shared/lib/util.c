@@ -5,6 +5,7 @@
  */
 #include "lib/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -161,8 +162,24 @@ void om_buf_printf(struct om_buf *b, const char *fmt, ...)
 	free(s);
 }
 
+/* The length of the well-formed UTF-8 sequence at p (2..4), or 0. */
+static size_t om_json_utf8_len(const unsigned char *p)
+{
+	size_t n = *p >= 0xc2 && *p <= 0xdf ? 2 : *p >= 0xe0 && *p <= 0xef ? 3 :
+		*p >= 0xf0 && *p <= 0xf4 ? 4 : 0, i;
+
+	/* a NUL is no continuation byte: nothing is read past the string */
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	}
+	return n > 0 && om_utf8_valid((const char *)p, n) ? n : 0;
+}
+
 void om_buf_append_json_str(struct om_buf *b, const char *s)
 {
+	size_t n;
+
 	const unsigned char *p;
 
 	if (s == NULL) {
@@ -178,10 +195,17 @@ void om_buf_append_json_str(struct om_buf *b, const char *s)
 		case '\r': om_buf_append_str(b, "\\r"); break;
 		case '\t': om_buf_append_str(b, "\\t"); break;
 		default:
-			if (*p < 0x20)
+			if (*p < 0x20) {
 				om_buf_printf(b, "\\u%04x", *p);
-			else
+			} else if (*p < 0x80) {
 				om_buf_append(b, p, 1);
+			} else if ((n = om_json_utf8_len(p)) > 0) {
+				om_buf_append(b, p, n);
+				p += n - 1;
+			} else {
+				/* not UTF-8: JSON must be, so the byte is U+FFFD */
+				om_buf_append_str(b, "\\ufffd");
+			}
 		}
 	}
 	om_buf_append(b, "\"", 1);
@@ -365,6 +389,48 @@ char *om_sanitize(const char *s, size_t maxbytes)
 char *om_sanitize_text(const char *s, size_t maxbytes)
 {
 	return om_sanitize_full(s, maxbytes, 1);
+}
+
+/* Appends the host name at *pp to b, each dot as "[.]"; moves *pp past it. */
+static void om_defang_host(struct om_buf *b, const char **pp)
+{
+	const char *p = *pp;
+
+	for (; *p != '\0' && strchr("/?#<>\"' \t\r\n", *p) == NULL; p++) {
+		if (*p == '.')
+			om_buf_append_str(b, "[.]");
+		else
+			om_buf_append(b, p, 1);
+	}
+	*pp = p;
+}
+
+char *om_text_defang(const char *s)
+{
+	const char *p = s, *sep;
+	struct om_buf b;
+
+	om_buf_init(&b);
+	while (*p != '\0') {
+		if (strncasecmp(p, "http", 4) == 0 &&
+		    (sep = strstr(p, "://")) != NULL &&
+		    (sep == p + 4 || (sep == p + 5 && (p[4] == 's' || p[4] == 'S')))) {
+			om_buf_append(&b, p, 1);
+			om_buf_append_str(&b, "xx");
+			om_buf_append(&b, p + 3, (size_t)(sep + 3 - (p + 3)));
+			p = sep + 3;
+			om_defang_host(&b, &p);
+		} else if (strncasecmp(p, "www.", 4) == 0 &&
+			   (p == s || !isalnum((unsigned char)p[-1]))) {
+			om_defang_host(&b, &p);
+		} else {
+			om_buf_append(&b, p, 1);
+			p++;
+		}
+	}
+	om_buf_append(&b, "", 1);
+	b.len--;
+	return om_buf_steal(&b, NULL);
 }
 
 int om_hex_digit(char c)

@@ -63,6 +63,15 @@ size_t om_sanitize_unchanged(const char *s, size_t maxbytes);
 /* The same, but newlines are kept (multi-line notice text). */
 char *om_sanitize_text(const char *s, size_t maxbytes);
 
+/* A copy of s (allocated) in which the URLs a sender wrote no longer read
+   as links: "http" becomes "hxxp" and the dots of the host after "://" or
+   of a "www." name become "[.]" ("https://evil.example/x" ->
+   "hxxps://evil[.]example/x"), as security notices write them.  For a
+   sender's words that omamori repeats in its own mail (the digest's
+   subjects and From names), where a mail program would make them links
+   beside omamori's own. */
+char *om_text_defang(const char *s);
+
 /* The value of the hexadecimal digit c (0-9, a-f, A-F), or -1. */
 int om_hex_digit(char c);
 

@@ -10,6 +10,7 @@
  */
 #include "quarantine/report.h"
 #include "quarantine/digest.h"
+#include "lib/csv.h"
 #include "lib/util.h"
 
 #include <stdio.h>
@@ -191,32 +192,6 @@ static void report_html_escape(struct om_buf *b, const char *s)
 	}
 }
 
-/* A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line
-   end; a leading = + - @ is quoted too and prefixed with ' so that a
-   spreadsheet never reads a sender's domain as a formula. */
-static void report_csv_field(struct om_buf *b, const char *s)
-{
-	int quote = strpbrk(s, ",\"\r\n") != NULL || strchr("=+-@", *s) != NULL;
-
-	if (*s == '\0') {
-		return;
-	}
-	if (!quote) {
-		om_buf_append_str(b, s);
-		return;
-	}
-	om_buf_append_str(b, "\"");
-	if (strchr("=+-@", *s) != NULL)
-		om_buf_append_str(b, "'");
-	for (; *s != '\0'; s++) {
-		if (*s == '"')
-			om_buf_append_str(b, "\"\"");
-		else
-			om_buf_append(b, s, 1);
-	}
-	om_buf_append_str(b, "\"");
-}
-
 /* ---- text ---- */
 
 /* Appends s and spaces up to width columns (a 3-byte UTF-8 character -
@@ -307,7 +282,7 @@ static void report_csv_list(struct om_buf *b, const char *section,
 
 	for (i = 0; i < l->n; i++) {
 		om_buf_printf(b, "%s,,", section);
-		report_csv_field(b, l->v[i].key);
+		om_csv_append_field(b, l->v[i].key);
 		om_buf_printf(b, ",%lld\r\n", l->v[i].count);
 	}
 	om_buf_printf(b, "%s,,total,%lld\r\n", section, l->total);
@@ -321,7 +296,7 @@ static char *report_csv(const struct om_store_report *r, const char *domain)
 	om_buf_init(&b);
 	om_buf_append_str(&b, "section,date,key,count\r\n");
 	om_buf_append_str(&b, "domain,,");
-	report_csv_field(&b, domain);
+	om_csv_append_field(&b, domain);
 	om_buf_printf(&b, ",\r\nmonth,%04d-%02d,,\r\n", r->year, r->month);
 	for (d = 0; d < r->days; d++) {
 		for (v = 0; v < OM_REPORT_VERDICTS; v++)

@@ -95,7 +95,7 @@ char *om_admins_rights_parse(const char *text, char **error_r)
 }
 
 /* domain must be "*" exactly for an operator, a domain name otherwise. */
-static int om_admins_domain_ok(const char *domain, const char *role, char **error_r)
+static int om_admins_domain_ok(char *domain, const char *role, char **error_r)
 {
 	enum om_settings_key type;
 	const char *key;
@@ -121,16 +121,25 @@ int om_admins_add(struct om_store *store, const char *who, const char *domain,
 		  const char *address, const char *role, const char *rights,
 		  char **error_r)
 {
+	char dom[OM_ADDRESS_KEY_MAX], addr[OM_ADDRESS_KEY_MAX];
 	struct om_store_admin a;
 	char *stored;
 	int ret;
 
+	/* kept as every lookup folds them (util.h om_address_key) */
+	if (om_address_key(domain, dom, sizeof(dom)) < 0 ||
+	    om_address_key(address, addr, sizeof(addr)) < 0) {
+		*error_r = om_strdup("domain or address too long");
+		return -1;
+	}
+	domain = dom;
+	address = addr;
 	if (!om_admins_role_valid(role)) {
 		*error_r = om_asprintf("unknown role '%.40s' (known: admin deputy operator)",
 				       role);
 		return -1;
 	}
-	if (om_admins_domain_ok(domain, role, error_r) < 0 ||
+	if (om_admins_domain_ok(dom, role, error_r) < 0 ||
 	    om_settings_mailbox_check(address, error_r) < 0)
 		return -1;
 	if (rights != NULL && *rights != '\0' && strcmp(role, "deputy") != 0) {
@@ -150,8 +159,14 @@ int om_admins_add(struct om_store *store, const char *who, const char *domain,
 int om_admins_del(struct om_store *store, const char *who, const char *domain,
 		  const char *address, char **error_r)
 {
-	return om_store_admin_del(store, domain, address, who, (long long)time(NULL),
-				  error_r);
+	char dom[OM_ADDRESS_KEY_MAX], addr[OM_ADDRESS_KEY_MAX];
+
+	if (om_address_key(domain, dom, sizeof(dom)) < 0 ||
+	    om_address_key(address, addr, sizeof(addr)) < 0) {
+		*error_r = om_strdup("domain or address too long");
+		return -1;
+	}
+	return om_store_admin_del(store, dom, addr, who, (long long)time(NULL), error_r);
 }
 
 struct om_admins_rights {
@@ -184,10 +199,12 @@ static void om_admins_rights_cb(void *context, const struct om_store_admin *a)
 int om_admins_rights_of(struct om_store *store, const char *address,
 			const char *domain, char **error_r)
 {
-	struct om_admins_rights r = { domain, OM_ADMIN_NONE };
+	char dom[OM_ADDRESS_KEY_MAX];
+	struct om_admins_rights r = { dom, OM_ADMIN_NONE };
 
 	/* "*" is no domain one manages: nobody's rights reach it here */
-	if (*domain == '\0' || strcmp(domain, OM_GLOBAL_DOMAIN) == 0)
+	if (*domain == '\0' || strcmp(domain, OM_GLOBAL_DOMAIN) == 0 ||
+	    om_address_key(domain, dom, sizeof(dom)) < 0)
 		return OM_ADMIN_NONE;
 	if (om_store_admin_of(store, address, om_admins_rights_cb, &r, error_r) < 0)
 		return -1;

@@ -37,23 +37,32 @@ static int om_lists_hostname_ok(const char *host)
 	return label > 0;
 }
 
-static char *om_lists_lower(const char *s)
+char *om_lists_entry(const char *kind, const char *entry_in, char **error_r)
 {
-	char *lower = om_strdup(s);
-	size_t i;
-
-	for (i = 0; lower[i] != '\0'; i++)
-		lower[i] = (char)tolower((unsigned char)lower[i]);
-	return lower;
-}
-
-char *om_lists_entry(const char *kind, const char *entry, char **error_r)
-{
-	char *error = NULL;
+	char key[OM_ADDRESS_KEY_MAX], *error = NULL;
+	const char *entry = key;
 
 	if (!om_lists_kind_valid(kind)) {
 		*error_r = om_asprintf("list kind must be allow, block or url-block, "
 				       "not '%.40s'", kind);
+		return NULL;
+	}
+	/* as lookups fold addresses (util.h): "Spam@Evil.Example." is
+	   spam@evil.example */
+	if (om_address_key(entry_in, key, sizeof(key)) < 0) {
+		*error_r = om_strdup("list entry too long");
+		return NULL;
+	}
+	if (!om_utf8_valid(entry, strlen(entry))) {
+		*error_r = om_strdup("a list entry must be UTF-8 text");
+		return NULL;
+	}
+	if (strncmp(entry, "*@", 2) == 0 || strncmp(entry, "@*.", 3) == 0 ||
+	    strncmp(entry, "*.", 2) == 0) {
+		*error_r = om_asprintf("'%.80s': lists take no wildcards (write %s%.80s)",
+				       entry_in, strcmp(kind, "url-block") == 0 ? "" : "@",
+				       entry[0] == '*' && entry[1] == '@' ? entry + 2 :
+				       strchr(entry, '.') + 1);
 		return NULL;
 	}
 	if (strcmp(kind, "url-block") == 0) {
@@ -61,14 +70,14 @@ char *om_lists_entry(const char *kind, const char *entry, char **error_r)
 			*error_r = om_asprintf("'%.80s' is not a host name", entry);
 			return NULL;
 		}
-		return om_lists_lower(entry);
+		return om_strdup(entry);
 	}
 	if (entry[0] == '@') {
 		if (!om_lists_hostname_ok(entry + 1)) {
 			*error_r = om_asprintf("'%.80s' is not @domain", entry);
 			return NULL;
 		}
-		return om_lists_lower(entry);
+		return om_strdup(entry);
 	}
 	if (om_settings_mailbox_check(entry, &error) < 0) {
 		*error_r = om_asprintf("'%.80s' is neither an address (local@domain) "
@@ -76,13 +85,11 @@ char *om_lists_entry(const char *kind, const char *entry, char **error_r)
 		free(error);
 		return NULL;
 	}
-	return om_lists_lower(entry);
+	return om_strdup(entry);
 }
 
-/* A mailbox's allow list needs its domain's consent.  0 or -1. */
-static int om_lists_allowed(struct om_store *store, const char *scope,
-			    enum om_settings_key type, const char *kind,
-			    char **error_r)
+int om_lists_allowed(struct om_store *store, const char *scope,
+		     enum om_settings_key type, const char *kind, char **error_r)
 {
 	char *allowed;
 	int forbidden;

@@ -14,10 +14,17 @@ struct om_store;
 
 /* 1 if kind is "allow", "block" or "url-block". */
 int om_lists_kind_valid(const char *kind);
-/* The stored form of entry for kind (lower-cased): an address or
+/* The stored form of entry for kind (folded as lookups fold addresses:
+   lower case, no trailing dot; no wildcards): an address or
    "@domain" for allow/block, a host name for url-block.  Allocated, or
    NULL with *error_r saying what is wrong. */
 char *om_lists_entry(const char *kind, const char *entry, char **error_r);
+/* A mailbox's allow list needs its domain's consent (user-allow-lists):
+   0, or -1 with *error_r when scope (of type) may not have kind's entry
+   for that reason (or the store cannot say).  Every writer checks it:
+   om_lists_add and om_lists_change do, `list import` for each row. */
+int om_lists_allowed(struct om_store *store, const char *scope,
+		     enum om_settings_key type, const char *kind, char **error_r);
 /* Adds entry (already normalised) to scope's kind list.  type says what
    scope is, never guessed from its spelling: every user path (Sieve, the
    imap plugin) passes OM_KEY_MAILBOX with the user name, with or without

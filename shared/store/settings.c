@@ -8,6 +8,7 @@
 #include "store/store.h"
 #include "lib/util.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -234,24 +235,48 @@ static int om_settings_name_ok(const char *name, const char *what, char **error_
 	return 0;
 }
 
+int om_settings_domain_name_check(const char *domain, char **error_r)
+{
+	const char *p, *label = domain;
+
+	if (*domain == '\0' || strlen(domain) > 253)
+		goto bad;
+	for (p = domain;; p++) {
+		if (*p == '.' || *p == '\0') {
+			if (p == label || p - label > 63 || *label == '-' || p[-1] == '-')
+				goto bad;
+			if (*p == '\0')
+				return 0;
+			label = p + 1;
+		} else if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
+			goto bad;
+		}
+	}
+bad:
+	*error_r = om_asprintf("'%.80s' is not a domain name (labels of letters, "
+			       "digits and '-', an IDN in its xn-- form)", domain);
+	return -1;
+}
+
 int om_settings_mailbox_check(const char *mailbox, char **error_r)
 {
 	const char *at = strrchr(mailbox, '@');
 
 	if (om_settings_name_ok(mailbox, "address", error_r) < 0)
 		return -1;
-	if (at == NULL || at == mailbox || at[1] == '\0') {
+	if (at == NULL || at == mailbox || at[1] == '\0' ||
+	    memchr(mailbox, '@', (size_t)(at - mailbox)) != NULL) {
 		*error_r = om_asprintf("'%.80s' is not an address of the form local@domain",
 				       mailbox);
 		return -1;
 	}
-	return 0;
+	return om_settings_domain_name_check(at + 1, error_r);
 }
 
-int om_settings_key_parse(const char *word, enum om_settings_key *type_r,
+int om_settings_key_parse(char *word, enum om_settings_key *type_r,
 			  const char **key_r, char **error_r)
 {
-	const char *key = word;
+	char *key = word;
 
 	if (strcmp(word, OM_GLOBAL_DOMAIN) == 0) {
 		*type_r = OM_KEY_GLOBAL;
@@ -269,6 +294,13 @@ int om_settings_key_parse(const char *word, enum om_settings_key *type_r,
 		*error_r = om_asprintf("'%.80s' names no mailbox or domain", word);
 		return -1;
 	}
+	if (*type_r != OM_KEY_GLOBAL) {
+		if (!om_utf8_valid(key, strlen(key))) {
+			*error_r = om_strdup("a mailbox or domain name must be UTF-8 text");
+			return -1;
+		}
+		om_address_key_fold(key);
+	}
 	if (om_settings_name_ok(key, *type_r == OM_KEY_DOMAIN ? "domain" : "mailbox",
 				error_r) < 0)
 		return -1;
@@ -276,6 +308,8 @@ int om_settings_key_parse(const char *word, enum om_settings_key *type_r,
 		*error_r = om_asprintf("'%.80s' is not a domain name", key);
 		return -1;
 	}
+	if (*type_r == OM_KEY_DOMAIN && om_settings_domain_name_check(key, error_r) < 0)
+		return -1;
 	if (*type_r == OM_KEY_MAILBOX && strchr(key, '@') != NULL &&
 	    om_settings_mailbox_check(key, error_r) < 0)
 		return -1;
@@ -591,6 +625,10 @@ int om_settings_domain_check(const char *name, const char *value,
 	if (s == NULL) {
 		*error_r = om_asprintf("unknown domain setting '%.60s' (known: %s)",
 				       name, om_settings_domain_names());
+		return -1;
+	}
+	if (!om_utf8_valid(value, strlen(value))) {
+		*error_r = om_asprintf("domain setting %s: the value is not UTF-8 text", name);
 		return -1;
 	}
 	if (om_settings_value_ok(s, value))

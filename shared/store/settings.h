@@ -252,6 +252,11 @@ int om_settings_domain_check(const char *name, const char *value,
    bytes); returns 0 or -1 with *error_r.  For list entries and addresses
    in settings; a mailbox as a key is om_settings_key_parse()'s. */
 int om_settings_mailbox_check(const char *mailbox, char **error_r);
+/* Checks a domain name as omamori keeps one: labels of ASCII letters,
+   digits, '-' and '_' (an IDN in its xn-- form), 1..63 bytes, none
+   beginning or ending with '-', dots between them, at most 253 bytes (so
+   no "*", "..", trailing dot or quote).  0, or -1 with *error_r. */
+int om_settings_domain_name_check(const char *domain, char **error_r);
 /* The domain part of an address (pointer into it), or "" if none (a
    Dovecot user name without a domain). */
 const char *om_settings_domain_of(const char *mailbox);
@@ -265,11 +270,13 @@ enum om_settings_key { OM_KEY_MAILBOX, OM_KEY_DOMAIN, OM_KEY_GLOBAL };
 /* Reads an administrator's word for a key: "*" the global level;
    "user:NAME" a mailbox, "domain:NAME" a domain (explicit forms); else a
    word with '@' a mailbox, a word with a dot a domain, and a word with
-   neither a mailbox (a user name without a domain).  *key_r points into
-   word: the key as stored.  Returns 0, or -1 with *error_r (allocated)
-   for an empty key, spaces, control characters, angle brackets or more
-   than 254 bytes. */
-int om_settings_key_parse(const char *word, enum om_settings_key *type_r,
+   neither a mailbox (a user name without a domain).  The key is folded in
+   word as lookups fold it (om_address_key: lower case, no trailing dot)
+   and *key_r points into word: the key as stored.  Returns 0, or -1 with
+   *error_r (allocated) for an empty key, spaces, control characters,
+   angle brackets, text that is not UTF-8, more than 254 bytes, or a
+   domain (alone or after '@') that om_settings_domain_name_check refuses. */
+int om_settings_key_parse(char *word, enum om_settings_key *type_r,
 			  const char **key_r, char **error_r);
 /* "mailbox", "domain" or "global". */
 const char *om_settings_key_type_name(enum om_settings_key type);

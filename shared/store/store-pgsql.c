@@ -593,7 +593,8 @@ static const char *const om_pg_text[OM_PG_COUNT] = {
 		"  AND ($5::text IS NULL OR recipient = $5) " \
 		"  AND ($6::text IS NULL OR strpos(lower(subject), lower($6)) > 0) " \
 		"  AND ($7::text IS NULL OR message_id = $7) " \
-		"GROUP BY message_id, queue_id, lone ORDER BY last DESC, lone DESC LIMIT $8"
+		"GROUP BY message_id, queue_id, lone ORDER BY last DESC, lone DESC, " \
+		"message_id COLLATE \"C\", queue_id COLLATE \"C\" LIMIT $8"
 	[OM_PG_TRACE_FIND_MID] = OM_PG_TRACE_FIND("message_id = $7"),
 	/* by recipient: its own rows, and policyd's rows of several
 	   accepted recipients that name it in their detail (events_shared) */
@@ -611,7 +612,8 @@ static const char *const om_pg_text[OM_PG_COUNT] = {
 		OM_PG_TRACE_FIND_PART("recipients > 1 AND "
 				      "strpos(detail || ',', ' ' || $5::text || ',') > 0")
 		") AS found GROUP BY message_id, queue_id, lone "
-		"ORDER BY last DESC, lone DESC LIMIT $8",
+		"ORDER BY last DESC, lone DESC, message_id COLLATE \"C\", "
+		"queue_id COLLATE \"C\" LIMIT $8",
 	[OM_PG_TRACE_FIND_SENDER] = OM_PG_TRACE_FIND("sender = $4"),
 	[OM_PG_TRACE_FIND_DOMAIN] = OM_PG_TRACE_FIND("TRUE"),
 #define OM_PG_TRACE_ROWS \

@@ -577,7 +577,8 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		"  AND (?4 IS NULL OR sender = ?4) AND (?5 IS NULL OR recipient = ?5) " \
 		"  AND (?6 IS NULL OR instr(lower(subject), lower(?6)) > 0) " \
 		"  AND (?7 IS NULL OR message_id = ?7) " \
-		"GROUP BY message_id, queue_id, lone ORDER BY last DESC, lone DESC LIMIT ?8"
+		"GROUP BY message_id, queue_id, lone " \
+		"ORDER BY last DESC, lone DESC, message_id, queue_id LIMIT ?8"
 	[OM_SQL_TRACE_FIND_MID] = OM_TRACE_FIND("message_id = ?7"),
 	/* by recipient: its own rows (events_recipient), and policyd's rows
 	   of several accepted recipients that name it in their detail
@@ -595,7 +596,8 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 		OM_TRACE_FIND_PART("recipient = ?5") "UNION ALL "
 		OM_TRACE_FIND_PART("recipients > 1 AND "
 				   "instr(detail || ',', ' ' || ?5 || ',') > 0")
-		") GROUP BY message_id, queue_id, lone ORDER BY last DESC, lone DESC LIMIT ?8",
+		") GROUP BY message_id, queue_id, lone "
+		"ORDER BY last DESC, lone DESC, message_id, queue_id LIMIT ?8",
 	[OM_SQL_TRACE_FIND_SENDER] = OM_TRACE_FIND("sender = ?4"),
 	[OM_SQL_TRACE_FIND_DOMAIN] = OM_TRACE_FIND("1"),
 #define OM_TRACE_ROWS \

@@ -33,9 +33,13 @@ const char *om_store_event_domain(const char *address)
 	return at != NULL ? at + 1 : "";
 }
 
-/* A Message-ID as stored: blanks and one pair of <> off. */
+/* A Message-ID as stored: blanks and one pair of <> off, and made text as
+   every other field is (om_sanitize: a byte that is not UTF-8 or a control
+   character becomes '?', a cut one ends in "..."): a store that takes only
+   UTF-8 (PostgreSQL) would refuse the row, and with it its batch. */
 static char *om_trace_message_id(const char *text)
 {
+	char *raw, *clean;
 	size_t len;
 
 	if (text == NULL)
@@ -50,7 +54,10 @@ static char *om_trace_message_id(const char *text)
 		text++;
 		len -= 2;
 	}
-	return om_strndup(text, len < OM_EVENT_TEXT_MAX ? len : OM_EVENT_TEXT_MAX);
+	raw = om_strndup(text, len);
+	clean = om_sanitize(raw, OM_EVENT_TEXT_MAX);
+	free(raw);
+	return clean;
 }
 
 static char *om_trace_text(const char *text, size_t max)
@@ -58,14 +65,14 @@ static char *om_trace_text(const char *text, size_t max)
 	return om_sanitize(text != NULL ? text : "", max);
 }
 
+/* An address or a domain as rows keep and searches look for it: folded
+   as every lookup folds one (util.h om_address_key: lower case, no
+   trailing dot), so "Alice@Example.TEST." finds alice@example.test. */
 static char *om_trace_lower(const char *text)
 {
-	char *copy = om_trace_text(text, OM_EVENT_TEXT_MAX), *p;
+	char *copy = om_trace_text(text, OM_EVENT_TEXT_MAX);
 
-	for (p = copy; *p != '\0'; p++) {
-		if (*p >= 'A' && *p <= 'Z')
-			*p = (char)(*p - 'A' + 'a');
-	}
+	om_address_key_fold(copy);
 	return copy;
 }
 
@@ -78,8 +85,8 @@ static void om_trace_own(const struct om_store_event *in, struct om_trace_owned 
 			 struct om_store_event *out)
 {
 	o->domain = om_trace_lower(in->domain);
-	o->sender = om_trace_text(in->sender, OM_EVENT_TEXT_MAX);
-	o->recipient = om_trace_text(in->recipient, OM_EVENT_TEXT_MAX);
+	o->sender = om_trace_lower(in->sender);
+	o->recipient = om_trace_lower(in->recipient);
 	o->message_id = om_trace_message_id(in->message_id);
 	o->subject = om_trace_text(in->subject, OM_EVENT_SUBJECT_MAX);
 	o->queue_id = om_trace_text(in->queue_id, OM_EVENT_TEXT_MAX);
@@ -376,7 +383,7 @@ long om_store_trace_search(struct om_store *store, const char *domain,
 	struct om_trace_query query = *q;
 	struct om_trace_seeds seeds = { NULL, 0 };
 	struct om_hash *seen;
-	char *lower, *mid = NULL;
+	char *lower, *mid = NULL, *sender = NULL, *recipient = NULL;
 	size_t i, max;
 	long shown = 0;
 	int ret;
@@ -398,6 +405,10 @@ long om_store_trace_search(struct om_store *store, const char *domain,
 		mid = om_trace_message_id(query.message_id);
 		query.message_id = mid;
 	}
+	if (query.sender != NULL && *query.sender != '\0')
+		query.sender = sender = om_trace_lower(query.sender);
+	if (query.recipient != NULL && *query.recipient != '\0')
+		query.recipient = recipient = om_trace_lower(query.recipient);
 	lower = om_trace_lower(domain);
 	/* more seeds than messages: several rows of one message may each be
 	   a seed (a message's own queue ids, a release without one) */
@@ -419,6 +430,8 @@ long om_store_trace_search(struct om_store *store, const char *domain,
 	free(seeds.items);
 	om_hash_free(&seen, NULL);
 	free(lower);
+	free(sender);
+	free(recipient);
 	free(mid);
 	return ret < 0 ? -1 : shown;
 }

@@ -2120,9 +2120,16 @@ long om_store_admin_list(struct om_store *store, const char *domain,
 long om_store_admin_of(struct om_store *store, const char *address,
 		       om_store_admin_cb *cb, void *context, char **error_r)
 {
+	char key[OM_ADDRESS_KEY_MAX];
+
 	if (om_store_need(address, "admin address", error_r) < 0)
 		return -1;
-	return store->backend->admin_list(store, 1, address, cb, context, error_r);
+	/* admins are kept folded (admins.c); a login may be spelled otherwise */
+	if (om_address_key(address, key, sizeof(key)) < 0) {
+		*error_r = om_strdup("admin address too long");
+		return -1;
+	}
+	return store->backend->admin_list(store, 1, key, cb, context, error_r);
 }
 
 int om_store_domain_change(struct om_store *store, const char *key, const char *name,

@@ -204,6 +204,15 @@ def the_admin_edits_the_domains_block_list(st):
     check("x-admin.example" not in st.ctl("list", "show", "example.org").stdout.decode() and
           "line 1" in browser().find_element(By.ID, "note").text,
           "a line for another domain: %r" % body_text()[:300])
+    # a bad line anywhere in the file: nothing of it is added
+    area = browser().find_element(By.NAME, "csv")
+    area.send_keys("block,first-ok@half-admin.example\nbogus,second@half-admin.example\n")
+    area.find_element(By.XPATH, "./ancestor::form").find_element(
+        By.CSS_SELECTOR, "button").click()
+    shot("admin-8c-lists-bad-line")
+    check("half-admin.example" not in st.ctl("list", "show", "example.test").stdout.decode() and
+          "line 2" in browser().find_element(By.ID, "note").text,
+          "a file with a bad line was imported in part: %r" % body_text()[:300])
     log = st.ctl("admin", "log", "example.test").stdout.decode()
     check("%s\texample.test\tlist block\t(none) -> @imp-admin.example" % ADMIN in log,
           "import not in the change log: %r" % log[:600])

@@ -238,6 +238,16 @@ def domain_forbids_user_allow_lists(st):
               "allow entry accepted: %r" % proc.stderr)
         shown = st.ctl("list", "show", "bob@example.test").stdout
         check(b"new@remote.test" not in shown, "entry written anyway")
+        # nor through an import (nothing of the file is written)
+        path = os.path.join(st.dir, "allow-import.csv")
+        with open(path, "w") as f:
+            f.write("example.test,block,@imp-ok.example\nbob@example.test,allow,imp@remote.test\n")
+        proc = st.ctl("list", "import", path, check=False)
+        check(proc.returncode == 2 and b"line 2" in proc.stderr and
+              b"user-allow-lists off" in proc.stderr, "import: %r" % proc.stderr)
+        check(b"imp-ok.example" not in st.ctl("list", "show", "example.test").stdout and
+              b"imp@remote.test" not in st.ctl("list", "show", "bob@example.test").stdout,
+              "the import wrote part of the file")
         # bob's existing allow entry no longer counts
         raw = fixture(st, "spam", "en", True)
         marker = mk()

@@ -117,9 +117,46 @@ static void test_nul_and_lines(void)
 	}
 }
 
+/* What omamori writes reads back the same, and no cell starts a formula. */
+static void test_write(void)
+{
+	static const char *const fields[] = {
+		"plain@example.jp", "a,b", "say \"hi\"", "=1+2@evil.test",
+		"+SUM(1)@x.test", "-x@y.test", "@SUM(1+1)*cmd|x", "\tx", "line\nend",
+		"@evil.test", "",
+	};
+	char *got[OM_N_ELEMENTS(fields)], *error = NULL, *text;
+	struct om_buf b;
+	struct om_csv csv;
+	unsigned int line;
+	size_t i, n = 0, len;
+	int same = 1;
+
+	om_buf_init(&b);
+	for (i = 0; i < OM_N_ELEMENTS(fields); i++) {
+		om_csv_append_field(&b, fields[i]);
+		om_buf_append_str(&b, i + 1 < OM_N_ELEMENTS(fields) ? "," : "\n");
+	}
+	TAP_OK(strstr(b.data, ",=") == NULL && strstr(b.data, ",+") == NULL &&
+	       strstr(b.data, ",-") == NULL && strstr(b.data, ",@SUM") == NULL &&
+	       strstr(b.data, "\"'=1+2@evil.test\"") != NULL &&
+	       strstr(b.data, ",@evil.test,") != NULL,
+	       "written: no cell begins a formula, a domain entry as it is (%s)", b.data);
+	text = om_buf_steal(&b, &len);
+	TAP_OK(om_csv_init(&csv, text, len, &error) == 0 &&
+	       om_csv_record(&csv, got, OM_N_ELEMENTS(got), &n, &line, &error) == 1 &&
+	       n == OM_N_ELEMENTS(fields), "written: read back as one record of %zu", n);
+	for (i = 0; i < n && i < OM_N_ELEMENTS(fields); i++)
+		same &= strcmp(got[i], fields[i]) == 0;
+	TAP_OK(same, "written: every field reads back as it was");
+	free(text);
+	om_free(&error);
+}
+
 int main(void)
 {
 	test_cases();
 	test_nul_and_lines();
+	test_write();
 	return tap_done();
 }

@@ -135,6 +135,19 @@ static const struct key_case key_cases[] = {
 	{ "", -1, NULL },
 	{ "a b", -1, NULL },
 	{ "@example.jp", -1, NULL },
+	/* folded as lookups fold them; names that cannot be refused */
+	{ "Taro@Example.JP.", OM_KEY_MAILBOX, "taro@example.jp" },
+	{ "Example.JP.", OM_KEY_DOMAIN, "example.jp" },
+	{ "user:Dave", OM_KEY_MAILBOX, "dave" },
+	{ "*.example.jp", -1, NULL },
+	{ "ex..example.jp", -1, NULL },
+	{ "-ex.example.jp", -1, NULL },
+	{ "ex-.example.jp", -1, NULL },
+	{ "a@@example.jp", -1, NULL },
+	{ "a@*", -1, NULL },
+	{ "a@ex..jp", -1, NULL },
+	{ "\xff@example.jp", -1, NULL },
+	{ "ex'.example.jp", -1, NULL },
 };
 
 static void test_keys(void)
@@ -147,15 +160,18 @@ static void test_keys(void)
 
 	for (i = 0; i < OM_N_ELEMENTS(key_cases); i++) {
 		const struct key_case *c = &key_cases[i];
+		char *word = om_strdup(c->word);	/* folded in place */
 
-		ret = om_settings_key_parse(c->word, &type, &key, &error);
+		ret = om_settings_key_parse(word, &type, &key, &error);
 		if (c->type < 0)
-			TAP_OK(ret < 0 && error != NULL, "key '%s' refused", c->word);
+			TAP_OK(ret < 0 && error != NULL, "key '%s' refused",
+			       om_utf8_valid(c->word, strlen(c->word)) ? c->word : "(not UTF-8)");
 		else
 			TAP_OK(ret == 0 && (int)type == c->type && strcmp(key, c->key) == 0,
 			       "key '%s' is the %s '%s'", c->word,
 			       om_settings_key_type_name((enum om_settings_key)c->type), c->key);
 		om_free(&error);
+		free(word);
 	}
 }
 
@@ -1865,7 +1881,7 @@ static void test_trace(struct om_store *store)
 		  .recipient = "taro@example.test", .message_id = "spam1@bad.test",
 		  .step = "release", .result = "INBOX" },
 		{ .at = 2000, .domain = "example.test", .direction = OM_DIRECTION_IN,
-		  .sender = "friend@good.test", .recipient = "hanako@example.test",
+		  .sender = "Friend@Good.TEST", .recipient = "hanako@example.test",
 		  .message_id = "ok1@good.test", .subject = "会議の件",
 		  .queue_id = "QB", .step = "scan", .result = "clean" },
 		{ .at = 2000, .domain = "example.org", .direction = OM_DIRECTION_IN,
@@ -1923,8 +1939,14 @@ static void test_trace(struct om_store *store)
 	memset(&q, 0, sizeof(q));
 	q.sender = "friend@good.test";
 	TAP_OK(trace(store, "example.test", &q, &t) == 1 &&
-	       strcmp(t.text, "1:scan/clean ") == 0, "by sender");
+	       strcmp(t.text, "1:scan/clean ") == 0, "by sender (a row written in other letters)");
+	q.sender = "FRIEND@good.test.";
+	TAP_OK(trace(store, "example.test", &q, &t) == 1,
+	       "by sender spelled otherwise (letters, a trailing dot)");
 	memset(&q, 0, sizeof(q));
+	q.recipient = "Taro@Example.TEST.";
+	TAP_OK(trace(store, "example.test", &q, &t) == 2,
+	       "by recipient spelled otherwise (%s)", t.text);
 	q.recipient = "taro@example.test";
 	TAP_OK(trace(store, "example.test", &q, &t) == 2 &&
 	       strstr(t.text, "2:policy/REJECT") != NULL,

@@ -156,6 +156,13 @@ static void test_json(void)
 	om_buf_reset(&b);
 	om_buf_append_json_str(&b, NULL);
 	TAP_OK(strcmp(b.data, "null") == 0, "json NULL is null");
+	om_buf_reset(&b);
+	om_buf_append_json_str(&b, "\xe5\xb1\xb1 a\xff b\xe5\xb1 c\xc0\xaf");
+	TAP_OK(strcmp(b.data, "\"\xe5\xb1\xb1 a\\ufffd b\\ufffd\\ufffd c\\ufffd\\ufffd\"") == 0,
+	       "json: UTF-8 kept, bytes that are not UTF-8 become U+FFFD (%s)", b.data);
+	om_buf_reset(&b);
+	om_buf_append_json_str(&b, "\xe5\xb1");
+	TAP_OK(strcmp(b.data, "\"\\ufffd\\ufffd\"") == 0, "json: a cut sequence at the end");
 	om_buf_free(&b);
 }
 
@@ -188,6 +195,32 @@ static void test_address_key(void)
 	       buf[0] == '\0', "address key: too long for the buffer is -1, nothing cut");
 	om_address_key_fold(in_place);
 	TAP_OK(strcmp(in_place, "alice@example.test") == 0, "address key: folded in place");
+}
+
+static void test_defang(void)
+{
+	static const char *const cases[][2] = {
+		{ "Release here: https://evil.example/r", "Release here: hxxps://evil[.]example/r" },
+		{ "HTTP://Evil.Example:8080/x?y", "HxxP://Evil[.]Example:8080/x?y" },
+		{ "see www.evil.example now", "see www[.]evil[.]example now" },
+		{ "请 http://a.b 和 www.c.d", "请 hxxp://a[.]b 和 www[.]c[.]d" },
+		{ "no link, just v1.2 and a@b.example", "no link, just v1.2 and a@b.example" },
+		{ "httpx://a.b", "httpx://a.b" },
+		{ "", "" },
+	};
+	char *got;
+	size_t i;
+	int ok = 1;
+
+	for (i = 0; i < OM_N_ELEMENTS(cases); i++) {
+		got = om_text_defang(cases[i][0]);
+		if (strcmp(got, cases[i][1]) != 0) {
+			printf("# defang %s: got %s\n", cases[i][0], got);
+			ok = 0;
+		}
+		free(got);
+	}
+	TAP_OK(ok, "defang: URLs and www. names no longer read as links, the rest kept");
 }
 
 static void test_hex_and_lines(void)
@@ -449,6 +482,7 @@ int main(void)
 	test_json();
 	test_strlcpy();
 	test_address_key();
+	test_defang();
 	test_hex_and_lines();
 	test_buf();
 	test_hash();
