@@ -114,24 +114,28 @@ static char *om_csv_field(struct om_csv *csv, char **pp, unsigned int start_line
 /* The characters a spreadsheet starts a formula with. */
 #define OM_CSV_FORMULA_START "=+-@\t\r"
 
-/* A field om_csv_append_field guarded ("'=...") back as it was. */
-static void om_csv_unguard(char *field)
-{
-	if (field[0] == '\'' && field[1] != '\0' &&
-	    strchr(OM_CSV_FORMULA_START, field[1]) != NULL)
-		memmove(field, field + 1, strlen(field));
-}
-
 /* 1 when a spreadsheet could read s as a formula: it begins with = + - a
    tab or a CR, or with @ and holds more than a domain name's characters
    (a list's "@example.jp" is no formula and stays as it is). */
 static int om_csv_formula(const char *s)
 {
+	/* a value of quotes before what would be guarded is guarded too:
+	   om_csv_unguard takes one ' off exactly when what follows it would
+	   be, so every value reads back as it was written */
+	while (*s == '\'')
+		s++;
 	if (*s == '\0' || strchr(OM_CSV_FORMULA_START, *s) == NULL)
 		return 0;
 	return *s != '@' ||
 		strspn(s + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 		       "0123456789.-_") != strlen(s + 1);
+}
+
+/* A field om_csv_append_field guarded ("'=...") back as it was. */
+static void om_csv_unguard(char *field)
+{
+	if (field[0] == '\'' && om_csv_formula(field + 1))
+		memmove(field, field + 1, strlen(field));
 }
 
 void om_csv_append_field(struct om_buf *b, const char *s)

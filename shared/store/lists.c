@@ -163,8 +163,21 @@ int om_lists_listed(struct om_store *store, const char *scope, const char *kind,
 	}
 	entry = om_lists_entry(kind, address, &malformed);
 	if (entry == NULL) {
+		/* an address no one could list (a '*' or '@' in its local part,
+		   a byte that is not UTF-8) is still of its domain: an
+		   "@domain" entry applies to it */
 		free(malformed);
-		return 0;
+		at = strrchr(address, '@');
+		if (at == NULL || at == address)
+			return 0;
+		entry = om_lists_entry(kind, at, &malformed);
+		if (entry == NULL) {
+			free(malformed);
+			return 0;
+		}
+		ret = om_store_list_has(store, scope, kind, entry, error_r);
+		free(entry);
+		return ret;
 	}
 	ret = om_store_list_has(store, scope, kind, entry, error_r);
 	at = strrchr(entry, '@');

@@ -300,6 +300,11 @@ int om_settings_key_parse(char *word, enum om_settings_key *type_r,
 			return -1;
 		}
 		om_address_key_fold(key);
+		/* folded: "user:*." is "*", "user:..." nothing */
+		if (*key == '\0' || strcmp(key, OM_GLOBAL_DOMAIN) == 0) {
+			*error_r = om_asprintf("'%.80s' names no mailbox or domain", word);
+			return -1;
+		}
 	}
 	if (om_settings_name_ok(key, *type_r == OM_KEY_DOMAIN ? "domain" : "mailbox",
 				error_r) < 0)

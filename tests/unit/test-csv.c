@@ -123,7 +123,7 @@ static void test_write(void)
 	static const char *const fields[] = {
 		"plain@example.jp", "a,b", "say \"hi\"", "=1+2@evil.test",
 		"+SUM(1)@x.test", "-x@y.test", "@SUM(1+1)*cmd|x", "\tx", "line\nend",
-		"@evil.test", "",
+		"@evil.test", "'@gmail.com", "'=x@y.test", "''-x", "'@evil.test", "",
 	};
 	char *got[OM_N_ELEMENTS(fields)], *error = NULL, *text;
 	struct om_buf b;

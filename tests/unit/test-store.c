@@ -148,6 +148,8 @@ static const struct key_case key_cases[] = {
 	{ "a@ex..jp", -1, NULL },
 	{ "\xff@example.jp", -1, NULL },
 	{ "ex'.example.jp", -1, NULL },
+	{ "user:*.", -1, NULL },
+	{ "user:...", -1, NULL },
 };
 
 static void test_keys(void)
@@ -308,6 +310,11 @@ static void test_import_limit(struct om_store *store)
 	   for what the caller cannot decide (Sieve defers the delivery) */
 	TAP_OK(om_lists_listed(store, "imp@x.example", "block", "not an address",
 			       &error) == 0, "a malformed address is on no list");
+	TAP_OK(om_store_list_add(store, "imp@x.example", "block", "@evil.example", 0,
+				 &error) == 0 &&
+	       om_lists_listed(store, "imp@x.example", "block", "*@evil.example", &error) == 1 &&
+	       om_lists_listed(store, "imp@x.example", "block", "\xff@Evil.Example", &error) == 1,
+	       "an address no entry could be still has its domain's entry");
 	TAP_OK(om_lists_listed(store, "imp@x.example", "maybe", "c@y.example",
 			       &error) < 0 && strstr(error, "maybe") != NULL,
 	       "an unknown list kind is an error, not 'not listed'");
