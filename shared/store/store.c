@@ -1246,31 +1246,47 @@ int om_store_brake_trip(struct om_store *store, const struct om_store_brake *b,
 	return om_store_wrote(store, ret < 0 ? -1 : ret > 0);
 }
 
+/* A login as the brake's rows keep it: folded as policyd folds the
+   logins it counts (util.h om_address_key); NULL stays NULL, and one too
+   long to fold is looked up as given (it names no row). */
+static const char *om_store_login_key(const char *login, char key[OM_ADDRESS_KEY_MAX])
+{
+	if (login == NULL || om_address_key(login, key, OM_ADDRESS_KEY_MAX) < 0)
+		return login;
+	return key;
+}
+
 int om_store_brake_list(struct om_store *store, const char *login,
 			om_store_brake_cb *cb, void *context, char **error_r)
 {
-	return store->backend->brake_list(store, login, cb, context, error_r);
+	char key[OM_ADDRESS_KEY_MAX];
+
+	return store->backend->brake_list(store, om_store_login_key(login, key), cb,
+					  context, error_r);
 }
 
 int om_store_brake_lift(struct om_store *store, const char *login,
 			long long now, char **error_r)
 {
+	char key[OM_ADDRESS_KEY_MAX];
 	int ret;
 
 	if (om_store_need(login, "login", error_r) < 0)
 		return -1;
-	ret = store->backend->brake_lift(store, login, now, error_r);
+	ret = store->backend->brake_lift(store, om_store_login_key(login, key), now, error_r);
 	return om_store_wrote(store, ret < 0 ? -1 : ret > 0);
 }
 
 int om_store_brake_alert(struct om_store *store, const char *login, int claim,
 			 char **error_r)
 {
+	char key[OM_ADDRESS_KEY_MAX];
 	int ret;
 
 	if (om_store_need(login, "login", error_r) < 0)
 		return -1;
-	ret = store->backend->brake_alert(store, login, claim, error_r);
+	ret = store->backend->brake_alert(store, om_store_login_key(login, key), claim,
+					  error_r);
 	return om_store_wrote(store, ret < 0 ? -1 : ret > 0);
 }
 

@@ -1511,8 +1511,12 @@ static void test_brake(struct om_store *store)
 	       om_store_brake_alert(store, "u1@example.jp", 1, &error) == 0,
 	       "the alert is taken once");
 	TAP_OK(om_store_brake_alert(store, "u1@example.jp", 0, &error) == 1 &&
-	       om_store_brake_alert(store, "u1@example.jp", 1, &error) == 1,
-	       "given back after a failed send, taken again");
+	       om_store_brake_alert(store, "U1@Example.JP.", 1, &error) == 1,
+	       "given back after a failed send, taken again (the login spelled otherwise: "
+	       "the filter asks with the envelope sender as typed)");
+	memset(&seen, 0, sizeof(seen));
+	TAP_OK(om_store_brake_list(store, "U1@EXAMPLE.jp", brake_cb, &seen, &error) == 1,
+	       "the brake's row found for the login spelled otherwise");
 	TAP_OK(om_store_brake_lift(store, "u1@example.jp", 12000, &error) == 1 &&
 	       om_store_brake_lift(store, "u1@example.jp", 12000, &error) == 0 &&
 	       om_store_brake_list(store, NULL, brake_cb, &seen, &error) == 0,
