@@ -1028,7 +1028,6 @@ static void filter_hold_admin_command(struct filter_daemon *d, struct om_store *
 {
 	struct filter_hold_admin_row row = { OM_HOLD_NONE, NULL };
 	char *copy = om_strdup(line + 14), *admin, *error = NULL;
-	char owner[OM_ADDRESS_KEY_MAX];
 	int release = line[6] == 'R', rights = 0;
 
 	admin = strchr(copy, ' ');
@@ -1037,8 +1036,8 @@ static void filter_hold_admin_command(struct filter_daemon *d, struct om_store *
 	if (admin == NULL || !om_hold_id_valid(copy) ||
 	    om_store_hold_list(store, OM_HOLD_BY_ID, copy, 0, filter_hold_admin_row_cb,
 			       &row, &error) < 0 ||
-	    (row.mailbox != NULL && om_address_key(row.mailbox, owner, sizeof(owner)) == 0 &&
-	     (rights = om_admins_rights_of(store, admin, om_settings_domain_of(owner),
+	    (row.mailbox != NULL &&
+	     (rights = om_admins_rights_of(store, admin, om_settings_domain_of(row.mailbox),
 					   &error)) < 0)) {
 		if (error != NULL) {
 			om_log_error("hold %s: %s", copy, error);
