@@ -49,7 +49,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define OM_PG_SCHEMA_VERSION 25
+#define OM_PG_SCHEMA_VERSION 26
 #define OM_PG_MAX_PARAMS 16
 /* seconds a connection attempt may take (conninfo may say otherwise) */
 #define OM_PG_CONNECT_TIMEOUT "5"
@@ -1558,6 +1558,18 @@ static int om_pg_make_secrets(struct om_store_pgsql *s, char **error_r)
 	return res != NULL ? 0 : -1;
 }
 
+/* v26: om_address_key_fold in SQL (translate: ASCII letters only, as it
+   folds them, whatever the database's ctype), and its form for
+   domain_settings keys (a policy group scope folds its domain) */
+#define OM_PG_FOLD(c) \
+	"rtrim(translate(" c ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', " \
+	"'abcdefghijklmnopqrstuvwxyz'), '.')"
+#define OM_PG_GROUP_FOLD(c) \
+	"(CASE WHEN substr(" c ", 1, 7) = '<group ' AND strpos(" c ", '>@') > 0" \
+	" THEN substr(" c ", 1, strpos(" c ", '>@') + 1) ||" \
+	" " OM_PG_FOLD("substr(" c ", strpos(" c ", '>@') + 2)") \
+	" ELSE " OM_PG_FOLD(c) " END)"
+
 /* Migrations from the versions this backend was made at before (each
    brings version i to i+1, as store-sqlite.c's of the same number). */
 static const struct {
@@ -1583,6 +1595,14 @@ static const struct {
 	   trigger off (ALTER TABLE's exclusive lock held readers back) */
 	{ 24, OM_PG_CONFIG_CHANGED_V25
 	      "UPDATE schema_version SET version = 25 WHERE id = 1;" },
+	/* v26 (doc/store.md "Keys in one spelling"): the keys lookups fold
+	   in that spelling, as store.c now writes them */
+	{ 25, "ALTER TABLE subscriptions DISABLE TRIGGER subscriptions_history;"
+	      OM_STORE_SQL_FOLD_SUBSCRIPTIONS(OM_PG_FOLD)
+	      "ALTER TABLE subscriptions ENABLE TRIGGER subscriptions_history;"
+	      OM_STORE_SQL_FOLD_REST(OM_PG_FOLD, OM_PG_GROUP_FOLD,
+				     "CAST(extract(epoch FROM now()) AS BIGINT)")
+	      "UPDATE schema_version SET version = 26 WHERE id = 1;" },
 };
 
 /* Brings a schema made by an earlier version to OM_PG_SCHEMA_VERSION,

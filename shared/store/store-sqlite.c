@@ -682,6 +682,21 @@ static const enum om_stmt_id om_table_stmts[][OM_TABLE_OPS] = {
 	"    FROM revisions WHERE name = 'config'" \
 	"    ON CONFLICT(scope) DO UPDATE SET seq = excluded.seq; END;"
 
+/* v19: a subscription deleted is one ended, for the billing history */
+#define OM_SQ_HISTORY_DELETE_TRIGGER \
+	"CREATE TRIGGER subscriptions_history_delete AFTER DELETE ON subscriptions BEGIN" \
+	"  INSERT INTO subscription_history(mailbox, feature, state, at)" \
+	"    VALUES (old.mailbox, old.feature, 'off'," \
+	"            CAST(strftime('%s', 'now') AS INTEGER)); END;"
+/* v26: om_address_key_fold in SQL (lower() folds ASCII only, as it does),
+   and its form for domain_settings keys (a group scope folds its domain) */
+#define OM_SQ_FOLD(c) "rtrim(lower(" c "), '.')"
+#define OM_SQ_GROUP_FOLD(c) \
+	"(CASE WHEN substr(" c ", 1, 7) = '<group ' AND instr(" c ", '>@') > 0" \
+	" THEN substr(" c ", 1, instr(" c ", '>@') + 1) ||" \
+	" " OM_SQ_FOLD("substr(" c ", instr(" c ", '>@') + 2)") \
+	" ELSE " OM_SQ_FOLD(c) " END)"
+
 /* Forward-only migrations; migration i brings the schema to version i+1. */
 static const char *const om_migrations[] = {
 	"CREATE TABLE subscriptions ("
@@ -1040,10 +1055,7 @@ static const char *const om_migrations[] = {
 	"  WHEN old.state IS NOT new.state BEGIN"
 	"  INSERT INTO subscription_history(mailbox, feature, state, at)"
 	"    VALUES (new.mailbox, new.feature, new.state, new.updated); END;"
-	"CREATE TRIGGER subscriptions_history_delete AFTER DELETE ON subscriptions BEGIN"
-	"  INSERT INTO subscription_history(mailbox, feature, state, at)"
-	"    VALUES (old.mailbox, old.feature, 'off',"
-	"            CAST(strftime('%s', 'now') AS INTEGER)); END;"
+	OM_SQ_HISTORY_DELETE_TRIGGER
 	"INSERT INTO subscription_history(mailbox, feature, state, at)"
 	"  SELECT mailbox, feature, state, updated FROM subscriptions;",
 	/* v20 (issues 16, 17): quarantined mail only the administrator may
@@ -1118,6 +1130,16 @@ static const char *const om_migrations[] = {
 	   rows of an import, which records its changes once a batch; this
 	   backend's import needs no change (the version moves with it) */
 	"SELECT 1;",
+	/* v26 (doc/store.md "Keys in one spelling"): the keys lookups fold
+	   (mailboxes, domains, list scopes and entries, administrators,
+	   brakes, policy groups' domains) in that spelling, as store.c now
+	   writes them; rows written before in another spelling were found by
+	   no lookup */
+	"DROP TRIGGER subscriptions_history_delete;"
+	OM_STORE_SQL_FOLD_SUBSCRIPTIONS(OM_SQ_FOLD)
+	OM_SQ_HISTORY_DELETE_TRIGGER
+	OM_STORE_SQL_FOLD_REST(OM_SQ_FOLD, OM_SQ_GROUP_FOLD,
+			       "CAST(strftime('%s', 'now') AS INTEGER)"),
 };
 
 struct om_store_sqlite {

@@ -143,38 +143,86 @@ static int om_store_save_batch(struct om_store *store, const void *rows,
 	return om_store_finish(store, ret, error_r);
 }
 
+/* ---- keys in one spelling ---- */
+
+/* A key as every lookup reads it (om_address_key_fold: ASCII lower case,
+   no trailing dot), whoever writes it: the web's /me page and the IMAP
+   plugin write under Dovecot's user name as Dovecot gives it, the
+   command line under what was typed.  A policy group's scope "<group
+   NAME>@domain" keeps its name as written and folds its domain.
+   Allocated; NULL for NULL (om_store_need refuses it then). */
+static char *om_store_key(const char *key)
+{
+	char *folded, *domain;
+
+	if (key == NULL)
+		return NULL;
+	folded = om_strdup(key);
+	domain = (char *)om_settings_group_scope_domain(folded);
+	om_address_key_fold(domain != NULL ? domain : folded);
+	return folded;
+}
+
 /* ---- subscriptions and domain settings ---- */
 
 static int om_store_row_set(struct om_store *store, enum om_store_table table,
-			    const char *key, const char *name, const char *value,
+			    const char *key_in, const char *name, const char *value,
 			    char **error_r)
 {
-	if (om_store_need(key, "key", error_r) < 0 ||
-	    om_store_need(name, "name", error_r) < 0 ||
-	    om_store_need(value, "value", error_r) < 0)
-		return -1;
-	return om_store_wrote(store, store->backend->row_set(store, table, key, name,
-							      value, error_r));
+	char *key = om_store_key(key_in);
+	int ret = -1;
+
+	if (om_store_need(key, "key", error_r) == 0 &&
+	    om_store_need(name, "name", error_r) == 0 &&
+	    om_store_need(value, "value", error_r) == 0)
+		ret = om_store_wrote(store, store->backend->row_set(store, table, key,
+								     name, value,
+								     error_r));
+	free(key);
+	return ret;
 }
 
 static int om_store_row_get(struct om_store *store, enum om_store_table table,
-			    const char *key, const char *name, char **value_r,
+			    const char *key_in, const char *name, char **value_r,
 			    char **error_r)
 {
-	if (om_store_need(key, "key", error_r) < 0 ||
-	    om_store_need(name, "name", error_r) < 0)
-		return -1;
-	return store->backend->row_get(store, table, key, name, value_r, error_r);
+	char *key = om_store_key(key_in);
+	int ret = -1;
+
+	if (om_store_need(key, "key", error_r) == 0 &&
+	    om_store_need(name, "name", error_r) == 0)
+		ret = store->backend->row_get(store, table, key, name, value_r,
+					      error_r);
+	free(key);
+	return ret;
 }
 
 static int om_store_row_delete(struct om_store *store, enum om_store_table table,
-			       const char *key, const char *name, char **error_r)
+			       const char *key_in, const char *name, char **error_r)
 {
-	if (om_store_need(key, "key", error_r) < 0 ||
-	    om_store_need(name, "name", error_r) < 0)
-		return -1;
-	return om_store_wrote(store, store->backend->row_delete(store, table, key,
-								 name, error_r));
+	char *key = om_store_key(key_in);
+	int ret = -1;
+
+	if (om_store_need(key, "key", error_r) == 0 &&
+	    om_store_need(name, "name", error_r) == 0)
+		ret = om_store_wrote(store, store->backend->row_delete(store, table,
+									key, name,
+									error_r));
+	free(key);
+	return ret;
+}
+
+/* The rows of table under key (all keys: NULL). */
+static int om_store_row_list(struct om_store *store, enum om_store_table table,
+			     const char *key_in, om_store_row_cb *cb,
+			     void *context, char **error_r)
+{
+	char *key = om_store_key(key_in);
+	int ret;
+
+	ret = store->backend->row_list(store, table, key, cb, context, error_r);
+	free(key);
+	return ret;
 }
 
 int om_store_subscription_set(struct om_store *store, const char *mailbox,
@@ -204,8 +252,8 @@ int om_store_subscription_list(struct om_store *store, const char *mailbox,
 			       om_store_row_cb *cb, void *context,
 			       char **error_r)
 {
-	return store->backend->row_list(store, OM_STORE_SUBSCRIPTIONS, mailbox, cb,
-					context, error_r);
+	return om_store_row_list(store, OM_STORE_SUBSCRIPTIONS, mailbox, cb,
+				 context, error_r);
 }
 
 int om_store_domain_set(struct om_store *store, const char *domain,
@@ -232,8 +280,8 @@ int om_store_domain_delete(struct om_store *store, const char *domain,
 int om_store_domain_list(struct om_store *store, const char *domain,
 			 om_store_row_cb *cb, void *context, char **error_r)
 {
-	return store->backend->row_list(store, OM_STORE_DOMAIN_SETTINGS, domain,
-					cb, context, error_r);
+	return om_store_row_list(store, OM_STORE_DOMAIN_SETTINGS, domain, cb,
+				 context, error_r);
 }
 
 /* ---- allow/block lists ---- */
@@ -287,19 +335,45 @@ static int om_store_list_change_rows(struct om_store *store, const char *scope,
 	return (int)(add ? after - before : before - after);
 }
 
-int om_store_list_change(struct om_store *store, const char *scope,
-			 const char *kind, const char *const *entries,
+/* count keys folded (om_store_key; NULL stays NULL), and frees them. */
+static char **om_store_keys(const char *const *keys, size_t count)
+{
+	char **folded = om_calloc(count + 1, sizeof(char *));
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		folded[i] = om_store_key(keys[i]);
+	return folded;
+}
+
+static void om_store_keys_free(char **keys, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		free(keys[i]);
+	free(keys);
+}
+
+int om_store_list_change(struct om_store *store, const char *scope_in,
+			 const char *kind, const char *const *entries_in,
 			 size_t count, int add, long max_entries, char **error_r)
 {
+	char *scope, **entries;
 	int ret;
 
-	if (om_store_list_args(scope, kind, error_r) < 0 ||
-	    (count > 0 && om_store_need(entries, "list entries", error_r) < 0))
+	if (om_store_list_args(scope_in, kind, error_r) < 0 ||
+	    (count > 0 && om_store_need(entries_in, "list entries", error_r) < 0))
 		return -1;
 	if (store->backend->begin(store, 1, error_r) < 0)
 		return -1;
-	ret = om_store_list_change_rows(store, scope, kind, entries, count, add,
+	scope = om_store_key(scope_in);
+	entries = om_store_keys(entries_in, count);
+	ret = om_store_list_change_rows(store, scope, kind,
+					(const char *const *)entries, count, add,
 					max_entries, error_r);
+	om_store_keys_free(entries, count);
+	free(scope);
 	return om_store_finish(store, ret, error_r);
 }
 
@@ -311,29 +385,50 @@ int om_store_list_add(struct om_store *store, const char *scope,
 				    error_r) < 0 ? -1 : 0;
 }
 
-int om_store_list_has(struct om_store *store, const char *scope,
-		      const char *kind, const char *entry, char **error_r)
+int om_store_list_has(struct om_store *store, const char *scope_in,
+		      const char *kind, const char *entry_in, char **error_r)
 {
-	if (om_store_list_args(scope, kind, error_r) < 0 ||
-	    om_store_need(entry, "list entry", error_r) < 0)
+	char *scope, *entry;
+	int ret;
+
+	if (om_store_list_args(scope_in, kind, error_r) < 0 ||
+	    om_store_need(entry_in, "list entry", error_r) < 0)
 		return -1;
-	return store->backend->list_has(store, scope, kind, entry, error_r);
+	scope = om_store_key(scope_in);
+	entry = om_store_key(entry_in);
+	ret = store->backend->list_has(store, scope, kind, entry, error_r);
+	free(entry);
+	free(scope);
+	return ret;
 }
 
-int om_store_list_delete(struct om_store *store, const char *scope,
-			 const char *kind, const char *entry, char **error_r)
+int om_store_list_delete(struct om_store *store, const char *scope_in,
+			 const char *kind, const char *entry_in, char **error_r)
 {
-	if (om_store_list_args(scope, kind, error_r) < 0 ||
-	    om_store_need(entry, "list entry", error_r) < 0)
+	char *scope, *entry;
+	int ret;
+
+	if (om_store_list_args(scope_in, kind, error_r) < 0 ||
+	    om_store_need(entry_in, "list entry", error_r) < 0)
 		return -1;
-	return om_store_wrote(store, store->backend->list_remove(store, scope, kind,
-								  entry, error_r));
+	scope = om_store_key(scope_in);
+	entry = om_store_key(entry_in);
+	ret = om_store_wrote(store, store->backend->list_remove(store, scope, kind,
+								 entry, error_r));
+	free(entry);
+	free(scope);
+	return ret;
 }
 
-int om_store_list_each(struct om_store *store, const char *scope,
+int om_store_list_each(struct om_store *store, const char *scope_in,
 		       om_store_row_cb *cb, void *context, char **error_r)
 {
-	return store->backend->list_each(store, scope, cb, context, error_r);
+	char *scope = om_store_key(scope_in);
+	int ret;
+
+	ret = store->backend->list_each(store, scope, cb, context, error_r);
+	free(scope);
+	return ret;
 }
 
 /* Adds one imported row; refuses it if it takes a limited list over
@@ -397,16 +492,38 @@ static int om_store_list_import_batched(struct om_store *store,
 	return -1;
 }
 
+/* An import's rows with their scopes and entries folded (om_store_key);
+   *keys_r holds the copies, two a row. */
+static struct om_store_list_row *
+om_store_list_rows_folded(const struct om_store_list_row *rows, size_t count,
+			  char ***keys_r)
+{
+	struct om_store_list_row *folded = om_calloc(count + 1, sizeof(*folded));
+	char **keys = om_calloc(2 * count + 1, sizeof(char *));
+	size_t i;
+
+	for (i = 0; i < count; i++) {
+		folded[i] = rows[i];
+		folded[i].scope = keys[2 * i] = om_store_key(rows[i].scope);
+		folded[i].entry = keys[2 * i + 1] = om_store_key(rows[i].entry);
+	}
+	*keys_r = keys;
+	return folded;
+}
+
 int om_store_list_import(struct om_store *store,
-			 const struct om_store_list_row *rows, size_t count,
+			 const struct om_store_list_row *rows_in, size_t count,
 			 long max_entries, size_t *failed_row_r, char **error_r)
 {
+	struct om_store_list_row *rows;
+	char **keys;
 	size_t i;
 	int ret = 0;
 
 	*failed_row_r = count;
 	if (store->backend->begin(store, 1, error_r) < 0)
 		return -1;
+	rows = om_store_list_rows_folded(rows_in, count, &keys);
 	if (store->backend->list_import != NULL)
 		ret = om_store_list_import_batched(store, rows, count, max_entries,
 						   failed_row_r, error_r);
@@ -415,6 +532,8 @@ int om_store_list_import(struct om_store *store,
 		if (ret < 0)
 			*failed_row_r = i;
 	}
+	om_store_keys_free(keys, 2 * count);
+	free(rows);
 	return om_store_finish(store, ret, error_r) < 0 ? -1 : 0;
 }
 

@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import pg  # noqa: E402  (tests/pg.py)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tapplan import done, ok  # noqa: E402
+import oldkeys  # noqa: E402
 
 BUILD = os.environ.get("OMAMORI_BUILDDIR", os.path.dirname(os.path.dirname(HERE)))
 CTL = os.path.join(BUILD, "cli", "omamorictl")
@@ -72,10 +73,10 @@ def omamorictl(server):
     rc, out, err = ctl(conf, "domain", "list")
     ok(rc != 0 and "omamorictl init" in err, "before init: refused, saying what to run")
     rc, out, err = ctl(conf, "init")
-    ok(rc == 0 and "schema version 25" in out, "omamorictl init makes the schema: " +
+    ok(rc == 0 and "schema version 26" in out, "omamorictl init makes the schema: " +
        (out + err).strip().replace("\n", " ")[:200])
-    ok(server.psql("SELECT version FROM schema_version") == ["25"],
-       "schema_version row 25")
+    ok(server.psql("SELECT version FROM schema_version") == ["26"],
+       "schema_version row 26")
     rc, out, err = ctl(conf, "init")
     ok(rc == 0, "init again is harmless")
     rc, out, err = ctl(conf, "domain", "set", "example.jp", "inbound-virus", "on")
@@ -127,6 +128,26 @@ class Handle:
     def close(self):
         self.p.stdin.close()
         return self.p.wait(timeout=30)
+
+
+def keys_folded(server):
+    """v26 brings every key lookups fold to that spelling (as test-migrate.py
+    on SQLite), on the database omamorictl() made."""
+    work = tempfile.mkdtemp(prefix="om-test-pg-")
+    conf = os.path.join(work, "omamori.conf")
+    with open(conf, "w") as f:
+        f.write("store_path = postgresql:%s\nlog = stderr\nweb_key_path = %s/web.key\n"
+                "web_user = root\n" % (server.conninfo, work))
+    server.psql(";".join(oldkeys.ROWS) + ";UPDATE schema_version SET version = 25")
+    rc, out, err = ctl(conf, "init")
+    ok(rc == 0 and "schema version 26" in out, "omamorictl init migrates 25 to 26: " +
+       (out + err).strip()[:200])
+    for label, sql, want in oldkeys.EXPECT:
+        got = server.psql(sql.format(order="seq"))
+        ok(got == want, "%s: %s" % (label, got))
+    rc, out, err = ctl(conf, "sub", "get", "Jiro@EXAMPLE.jp", "inbound-virus")
+    ok(rc == 0 and "on" in out, "the old subscription is found again: " + out.strip()[:200])
+    subprocess.run(["rm", "-rf", work], check=False)
 
 
 def hangs(server):
@@ -262,6 +283,7 @@ def main():
                 dict(os.environ, OMAMORI_PG=server.conninfo))
         sqlite_cases(server)
         omamorictl(server)
+        keys_folded(server)
         hangs(server)
         steady(server)
     finally:

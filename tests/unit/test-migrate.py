@@ -13,6 +13,7 @@ import sys
 import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tapplan import done, ok  # noqa: E402
+import oldkeys  # noqa: E402
 
 BUILD = os.environ.get("OMAMORI_BUILDDIR",
                        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -63,7 +64,7 @@ def main():
                 "zip_key_path = %s/zip.key\nisolate_key_path = %s/isolate.key\n"
                 % (db, work, work, work))
     rc, out = ctl(conf, "init")
-    ok(rc == 0 and "schema version 25" in out, "a new store is made at version 25")
+    ok(rc == 0 and "schema version 26" in out, "a new store is made at version 26")
     st = os.stat(os.path.join(work, "zip.key"))
     ok("zip key" in out and st.st_mode & 0o777 == 0o600 and st.st_uid == os.getuid(),
        "init makes the zip key, 0600, the caller's (root's)")
@@ -78,7 +79,7 @@ def main():
     ok(rc != 0 and "schema version 5" in out and "omamorictl init" in out,
        "a version 5 store is refused, saying what to run")
     rc, out = ctl(conf, "init")
-    ok(rc == 0 and "schema version 25" in out, "omamorictl init migrates 5 to 25")
+    ok(rc == 0 and "schema version 26" in out, "omamorictl init migrates 5 to 26")
     rc, out = ctl(conf, "list", "show", "taro@example.jp")
     ok(rc == 0 and "@spam.example" in out, "the lists are kept")
     rc, out = ctl(conf, "sub", "get", "taro@example.jp", "spam")
@@ -99,9 +100,33 @@ def main():
        "then a list, a setting and a subscription write record their scopes: %r" % rows)
     ok(revision == last, "with the config revision they made (%s)" % revision)
     rc, out = ctl(conf, "init")
-    ok(rc == 0 and "schema version 25" in out, "init again is harmless")
+    ok(rc == 0 and "schema version 26" in out, "init again is harmless")
+    keys_folded(conf, db)
     subprocess.run(["rm", "-rf", work], check=False)
     return done()
+
+
+def keys_folded(conf, db):
+    """v26 brings every key lookups fold to that spelling."""
+    con = sqlite3.connect(db)
+    for sql in oldkeys.ROWS:
+        con.execute(sql)
+    con.execute("PRAGMA user_version = 25")
+    con.commit()
+    con.close()
+    rc, out = ctl(conf, "sub", "get", "jiro@example.jp", "inbound-virus")
+    ok(rc != 0 and "schema version 25" in out, "a version 25 store is refused")
+    rc, out = ctl(conf, "init")
+    ok(rc == 0 and "schema version 26" in out, "omamorictl init migrates 25 to 26: %s" % out)
+    con = sqlite3.connect(db)
+    for label, sql, want in oldkeys.EXPECT:
+        got = [r[0] for r in con.execute(sql.format(order="rowid")).fetchall()]
+        ok(got == want, "%s: %r" % (label, got))
+    con.close()
+    rc, out = ctl(conf, "sub", "get", "Jiro@EXAMPLE.jp", "inbound-virus")
+    ok(rc == 0 and "on" in out, "the old subscription is found again: %s" % out.strip())
+    rc, out = ctl(conf, "list", "show", "jiro@example.jp")
+    ok(rc == 0 and "bad@spam.example" in out, "the old list entry is shown: %s" % out.strip())
 
 
 if __name__ == "__main__":

@@ -633,12 +633,12 @@ int main(void)
 	store = open_store(0);
 	TAP_OK(store == NULL, "a database without the schema is refused");
 	store = open_store(OM_STORE_CREATE);
-	TAP_OK(store != NULL && om_store_schema_version(store) == 25,
-	       "the schema made, version 25");
+	TAP_OK(store != NULL && om_store_schema_version(store) == 26,
+	       "the schema made, version 26");
 	if (store == NULL)
 		return tap_done();
 	again = open_store(OM_STORE_CREATE);
-	TAP_OK(again != NULL && om_store_schema_version(again) == 25,
+	TAP_OK(again != NULL && om_store_schema_version(again) == 26,
 	       "making it again is harmless");
 	om_store_close(&again);
 	other = open_store(0);

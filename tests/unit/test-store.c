@@ -284,6 +284,44 @@ static void test_bare_user_lists(struct om_store *store)
 	TAP_OK(om_lists_learning_allowed(store, "dave", &error) == 1, "learning on by default");
 }
 
+/* Whoever writes a key (the web's /me page and the IMAP plugin under
+   Dovecot's user name as given), it is kept as lookups read it. */
+static void test_keys_one_spelling(struct om_store *store)
+{
+	struct om_store_list_row rows[] = {
+		{ "Imp2@X.Example", "block", "Z@Y.Example.", 1 },
+	};
+	char *error = NULL, *value = NULL;
+	size_t failed;
+
+	TAP_OK(om_store_subscription_set(store, "Kana@Example.JP.", "spam", "on",
+					 &error) == 0 &&
+	       om_store_subscription_get(store, "kana@example.jp", "spam", &value,
+					 &error) == 1 && strcmp(value, "on") == 0,
+	       "a subscription written in capitals is read folded");
+	om_free(&value);
+	TAP_OK(om_store_domain_set(store, "<group Sales>@Grp.Example.JP", "spam", "on",
+				   &error) == 0 &&
+	       om_store_domain_get(store, "<group Sales>@grp.example.jp", "spam", &value,
+				   &error) == 1 &&
+	       om_store_domain_get(store, "<group sales>@grp.example.jp", "spam", &value,
+				   &error) == 0,
+	       "a group scope folds its domain and keeps its name");
+	om_free(&value);
+	TAP_OK(om_store_list_add(store, "Kana@Example.JP", "block", "Bad@Spam.Example.", 0,
+				 &error) == 0 &&
+	       om_store_list_has(store, "kana@example.jp", "block", "bad@spam.example",
+				 &error) == 1 &&
+	       om_store_list_delete(store, "KANA@example.jp", "block", "BAD@spam.example",
+				    &error) == 1,
+	       "a list entry written in capitals is found and removed folded");
+	TAP_OK(om_store_list_import(store, rows, 1, 0, &failed, &error) == 0 &&
+	       om_store_list_has(store, "imp2@x.example", "block", "z@y.example",
+				 &error) == 1,
+	       "an import's rows are kept folded");
+	om_free(&error);
+}
+
 static void test_import_limit(struct om_store *store)
 {
 	struct om_store_list_row rows[] = {
@@ -351,7 +389,7 @@ static void test_backends(const char *dir)
 			om_asprintf("%s%s%s", c->prefix, dir, c->suffix);
 		ret = om_store_open(location, OM_STORE_CREATE, 1000, &store, &error);
 		if (c->ok)
-			TAP_OK(ret == 0 && om_store_schema_version(store) == 25, "%s", c->label);
+			TAP_OK(ret == 0 && om_store_schema_version(store) == 26, "%s", c->label);
 		else
 			TAP_OK(ret < 0 && store == NULL && strstr(error, c->error) != NULL,
 			       "%s (%s)", c->label, error != NULL ? error : "");
@@ -2089,7 +2127,7 @@ int main(void)
 	om_free(&error);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &store, &error) == 0,
 	       "create the store");
-	TAP_OK(om_store_schema_version(store) == 25, "schema version 25");
+	TAP_OK(om_store_schema_version(store) == 26, "schema version 26");
 	test_rows(store);
 	test_lookup_order(store);
 	test_checks();
@@ -2097,6 +2135,7 @@ int main(void)
 	test_defaults();
 	test_effective(store);
 	test_bare_user_lists(store);
+	test_keys_one_spelling(store);
 	test_import_limit(store);
 	test_import_batches(store);
 	test_changes(store);
@@ -2123,7 +2162,7 @@ int main(void)
 	test_trace_bounds(store);
 	test_events_queue(store);
 	TAP_OK(om_store_open(path, OM_STORE_CREATE, 1000, &again, &error) == 0 &&
-	       om_store_schema_version(again) == 25, "re-running the migration is harmless");
+	       om_store_schema_version(again) == 26, "re-running the migration is harmless");
 	{
 		long long before = om_store_change_counter(again), now = before;
 		int i;

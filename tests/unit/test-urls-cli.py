@@ -86,7 +86,7 @@ def main():
         with open(files[name], "w", encoding="utf-8") as f:
             f.write(text)
     rc, out, err = ctl(conf, "init")
-    ok(rc == 0 and "schema version 25" in out, "a new store: %s" % out.strip())
+    ok(rc == 0 and "schema version 26" in out, "a new store: %s" % out.strip())
 
     # each format imported, detected from its content
     rc, out, err = ctl(conf, "urls", "import", files["urlhaus.csv"])
