@@ -66,18 +66,21 @@ void scand_classifier_done(struct scand_classifier *c)
 	pthread_rwlock_unlock(&c->lock);
 }
 
-void scand_classifier_learn(struct scand_classifier *c, const struct om_phish *phish,
-			    const char *msg, size_t len, int is_spam)
+enum om_spam_lesson_outcome
+scand_classifier_learn(struct scand_classifier *c, const struct om_phish *phish,
+		       const char *mailbox, const char *msg, size_t len, int is_spam)
 {
 	/* the message read (parse, tokens) before the write lock: under it
 	   only the counting, so scans of other mailboxes wait for that
 	   alone, not for a large message's reading */
 	struct om_spam_lesson *lesson = om_spam_lesson_read(phish, msg, len);
+	enum om_spam_lesson_outcome outcome;
 
 	pthread_rwlock_wrlock(&c->lock);
-	om_spam_lesson_learn(c->db, lesson, is_spam, 0);
+	outcome = om_spam_lesson_learn_once(c->db, lesson, mailbox, is_spam);
 	pthread_rwlock_unlock(&c->lock);
 	om_spam_lesson_free(&lesson);
+	return outcome;
 }
 
 /* Writes the unsaved changes; 1 if somebody else saved in between (so

@@ -14,6 +14,7 @@
 #include "lib/om-config.h"
 #include "crypto/token.h"
 #include "spam/phish.h"
+#include "spam/spam.h"
 
 struct om_spam_db;
 struct om_store;
@@ -169,8 +170,6 @@ int scand_classifier_init(struct scand_classifier *c,
 /* The table to score with, read-locked until scand_classifier_done(). */
 const struct om_spam_db *scand_classifier_read(struct scand_classifier *c);
 void scand_classifier_done(struct scand_classifier *c);
-/* Learns a message, and its sender's site when phish is not NULL
-   (PHISH_LOOKALIKE_KNOWN, spam.h). */
 /* 1 when mailbox may teach the classifier once more this hour (counted
    now), 0 when it has taught max_per_hour messages already (0: no bound;
    "": omamorictl's, not bounded); *count_r its count of asks this hour
@@ -179,8 +178,13 @@ void scand_classifier_done(struct scand_classifier *c);
    classifier: this bounds what one can do to it (doc/spam.md). */
 int scand_classifier_may_learn(struct scand_classifier *c, const char *mailbox,
 			       long max_per_hour, time_t now, long *count_r);
-void scand_classifier_learn(struct scand_classifier *c, const struct om_phish *phish,
-			    const char *msg, size_t len, int is_spam);
+/* Learns a message, and its sender's site when phish is not NULL
+   (PHISH_LOOKALIKE_KNOWN, spam.h), once for mailbox
+   (om_spam_lesson_learn_once: a copy taught again counts once, a move
+   back corrects it). */
+enum om_spam_lesson_outcome
+scand_classifier_learn(struct scand_classifier *c, const struct om_phish *phish,
+		       const char *mailbox, const char *msg, size_t len, int is_spam);
 /* Saves what was learned, or reloads what others saved. */
 void scand_classifier_sync(struct scand_classifier *c);
 /* Called every second: on a store that pushes its changes (PostgreSQL's

@@ -444,7 +444,7 @@ static void scand_handle_learn(struct scand_worker *w,
 {
 	char *session = om_sanitize(req->session_id != NULL ? req->session_id : "-", 64);
 	char *mailbox = om_sanitize(req->mailbox, 128);
-
+	enum om_spam_lesson_outcome outcome;
 	long count = 0;
 
 	if ((size_t)w->scand->config->scan_max_size < req->message_len) {
@@ -459,10 +459,13 @@ static void scand_handle_learn(struct scand_worker *w,
 		om_proto_encode_error("this mailbox has taught the classifier enough "
 				      "this hour (learn_max_per_hour)", out);
 	} else {
-		scand_classifier_learn(&w->scand->classifier, w->scand->phish, req->message,
-				       req->message_len, req->learn == OM_LEARN_SPAM);
-		om_log_info("%s learn mailbox=%s as=%s size=%zu", session, mailbox,
-			    scand_word(om_learn_name(req->learn)), req->message_len);
+		outcome = scand_classifier_learn(&w->scand->classifier, w->scand->phish,
+						 req->mailbox, req->message,
+						 req->message_len,
+						 req->learn == OM_LEARN_SPAM);
+		om_log_info("%s learn mailbox=%s as=%s size=%zu lesson=%s", session,
+			    mailbox, scand_word(om_learn_name(req->learn)),
+			    req->message_len, om_spam_lesson_outcome_name(outcome));
 		om_proto_encode_empty(OM_MSG_LEARN_RESULT, out);
 	}
 	free(session);

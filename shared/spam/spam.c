@@ -37,6 +37,7 @@
 #include "lib/util.h"
 
 #include <math.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -590,11 +591,19 @@ void om_spam_learn_message(struct om_spam_db *db, const struct om_phish *phish,
 	om_spam_lesson_free(&lesson);
 }
 
+/* The key of what one mailbox taught with one message: never a token of
+   a scored message, as the site keys above */
+#define OM_SPAM_LESSON_PREFIX "lesson@:"
+#define OM_SPAM_LESSON_DIGEST 16
+#define OM_SPAM_LESSON_KEY_MAX (sizeof(OM_SPAM_LESSON_PREFIX) + 2 * OM_SPAM_LESSON_DIGEST)
+
 struct om_spam_lesson {
 	struct om_buf tokens;	/* each token and its NUL, in the order read */
 	struct om_mime_msg *parsed;
 	struct om_phish_sender sender;
 	int sender_read, has_sender;
+	const char *msg;	/* the caller's, for the lesson's key */
+	size_t len;
 };
 
 static void om_spam_lesson_token(void *context, const char *token)
@@ -610,6 +619,8 @@ struct om_spam_lesson *om_spam_lesson_read(const struct om_phish *phish,
 	struct om_spam_lesson *lesson = om_calloc(1, sizeof(*lesson));
 	char *error = NULL;
 
+	lesson->msg = msg;
+	lesson->len = len;
 	om_buf_init(&lesson->tokens);
 	if (phish == NULL) {
 		om_tokenize_message(msg, len, om_spam_lesson_token, lesson);
@@ -634,6 +645,61 @@ void om_spam_lesson_learn(struct om_spam_db *db, const struct om_spam_lesson *le
 	if (lesson->has_sender)
 		om_spam_learn_sender(db, &lesson->sender, is_spam, l.delta);
 	om_spam_learn_counted(db, is_spam, l.delta);
+}
+
+/* key = "lesson@:" + hex of BLAKE2b-128(folded mailbox, NUL, message) */
+static void om_spam_lesson_key(char key[OM_SPAM_LESSON_KEY_MAX],
+			       const struct om_spam_lesson *lesson, const char *mailbox)
+{
+	unsigned char digest[OM_SPAM_LESSON_DIGEST];
+	char folded[OM_ADDRESS_KEY_MAX];
+	crypto_generichash_state state;
+
+	if (om_address_key(mailbox, folded, sizeof(folded)) < 0)
+		(void)om_strlcpy(folded, mailbox, sizeof(folded));	/* cut: still one key */
+	(void)crypto_generichash_init(&state, NULL, 0, sizeof(digest));
+	(void)crypto_generichash_update(&state, (const unsigned char *)folded,
+					strlen(folded) + 1);
+	(void)crypto_generichash_update(&state, (const unsigned char *)lesson->msg,
+					lesson->len);
+	(void)crypto_generichash_final(&state, digest, sizeof(digest));
+	memcpy(key, OM_SPAM_LESSON_PREFIX, sizeof(OM_SPAM_LESSON_PREFIX) - 1);
+	(void)sodium_bin2hex(key + sizeof(OM_SPAM_LESSON_PREFIX) - 1,
+			     2 * OM_SPAM_LESSON_DIGEST + 1, digest, sizeof(digest));
+}
+
+enum om_spam_lesson_outcome
+om_spam_lesson_learn_once(struct om_spam_db *db, const struct om_spam_lesson *lesson,
+			  const char *mailbox, int is_spam)
+{
+	char key[OM_SPAM_LESSON_KEY_MAX];
+	const struct om_spam_counts *c;
+	int taught_spam, taught_ham;
+
+	om_spam_lesson_key(key, lesson, mailbox);
+	c = om_spam_table_get(db->table, om_spam_table_key(db->table, key));
+	taught_spam = c != NULL && c->spam > 0;
+	taught_ham = c != NULL && c->ham > 0;
+	if (is_spam ? taught_spam : taught_ham)
+		return OM_SPAM_LESSON_REPEATED;
+	if (is_spam ? taught_ham : taught_spam) {
+		om_spam_lesson_learn(db, lesson, !is_spam, 1);
+		om_spam_db_add_delta(db, key, is_spam ? 0 : -1, is_spam ? -1 : 0);
+	}
+	om_spam_lesson_learn(db, lesson, is_spam, 0);
+	om_spam_db_add_delta(db, key, is_spam ? 1 : 0, is_spam ? 0 : 1);
+	return (is_spam ? taught_ham : taught_spam) ? OM_SPAM_LESSON_CORRECTED :
+		OM_SPAM_LESSON_NEW;
+}
+
+const char *om_spam_lesson_outcome_name(enum om_spam_lesson_outcome outcome)
+{
+	switch (outcome) {
+	case OM_SPAM_LESSON_NEW: return "new";
+	case OM_SPAM_LESSON_REPEATED: return "repeated";
+	case OM_SPAM_LESSON_CORRECTED: return "corrected";
+	}
+	return "?";
 }
 
 void om_spam_lesson_free(struct om_spam_lesson **lesson)

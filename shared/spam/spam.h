@@ -77,6 +77,23 @@ struct om_spam_lesson *om_spam_lesson_read(const struct om_phish *phish,
 void om_spam_lesson_learn(struct om_spam_db *db, const struct om_spam_lesson *lesson,
 			  int is_spam, int unlearn);
 void om_spam_lesson_free(struct om_spam_lesson **lesson);
+/* What one mailbox teaches with one message counts once: learns lesson
+   as spam or ham for mailbox (its key as lookups fold it) unless the
+   mailbox taught this very message (its bytes) so before; one it taught
+   as the other is unlearned from that side first (a move out of Junk
+   corrects the move into it).  The memory is a key beside the tokens
+   (saved, loaded and pruned with them), made of a digest of mailbox and
+   message: neither is kept.  Under the caller's write lock, as
+   om_spam_lesson_learn. */
+enum om_spam_lesson_outcome {
+	OM_SPAM_LESSON_NEW,		/* learned */
+	OM_SPAM_LESSON_REPEATED,	/* taught so before: nothing counted */
+	OM_SPAM_LESSON_CORRECTED,	/* unlearned from the other side, learned */
+};
+enum om_spam_lesson_outcome
+om_spam_lesson_learn_once(struct om_spam_db *db, const struct om_spam_lesson *lesson,
+			  const char *mailbox, int is_spam);
+const char *om_spam_lesson_outcome_name(enum om_spam_lesson_outcome outcome);
 /* 1 if no ham came from site (om_phish_sender: the From site as it is;
    may be NULL) but it looks like a site ham came from (at least as often
    as spam): its name (folded; may be NULL) is such a site's name under

@@ -345,6 +345,56 @@ def one_mailbox_teaches_at_most_learn_max_per_hour(st):
     refused = log.count("learn mailbox=dave@example.test refused")
     check(learned == LEARN_MAX and refused == 1,
           "learned %d times, refused logged %d times" % (learned, refused))
+    # and of those, one copy of one message counted once
+    new = log.count("learn mailbox=dave@example.test as=spam size=%d lesson=new" % len(raw))
+    repeated = log.count("lesson=repeated")
+    check(new == 1 and repeated == LEARN_MAX - 1,
+          "the same message counted %d times, %d repeats not counted" % (new, repeated))
+
+
+def body(res):
+    """The body reading's bucket (BAYES_BODY_nn), 50 when it is not there."""
+    for rule in res["rules"]:
+        if rule.startswith("BAYES_BODY_"):
+            return int(rule[len("BAYES_BODY_"):])
+    return 50
+
+
+@tap.case
+def a_move_back_out_of_junk_corrects_the_lesson(st):
+    # a mail moved into Junk by mistake and back: the mistake is taken
+    # back, and the move back teaches ham, so the next similar mail's words
+    # read ham and it scores lower than before the mistake (left in as spam
+    # too, its words would be half spam, half ham: no information, the score
+    # as before).  The earlier cases taught this stack's novel mails as
+    # spam: their headers may read spam already, so the body is compared
+    seed = "k" + mk()[:6]
+    first = mk()
+    st.send(novel_mail(seed, first), ["carol@example.test"])
+    box, got = where(st, "carol@example.test", first)
+    check(box == "INBOX", "delivered to %s" % box)
+    before = scan(st, novel_mail(seed, mk()), mailbox="carol@example.test")
+    m = st.imap("carol@example.test")
+    try:
+        m.create("Junk")
+        for src, dst in (("INBOX", "Junk"), ("Junk", "INBOX")):
+            m.select(src)
+            typ, data = m.uid("SEARCH", None, "HEADER", "Message-ID", first)
+            uids = data[0].split()
+            check(len(uids) == 1, "not found in %s: %r" % (src, data))
+            typ, resp = m.uid("MOVE", uids[0], dst)
+            check(typ == "OK", "MOVE to %s failed: %r" % (dst, resp))
+            if dst == "Junk":
+                res = scan(st, novel_mail(seed, mk()), mailbox="carol@example.test")
+                check(res["score"] > before["score"] and body(res) > body(before),
+                      "not spammier after the move: %r, before: %r" % (res, before))
+    finally:
+        m.logout()
+    after = scan(st, novel_mail(seed, mk()), mailbox="carol@example.test")
+    check(after["score"] < before["score"] and body(after) < body(before),
+          "after the move back: %r, before the mistake: %r" % (after, before))
+    log = st.wait_scand_log("learn mailbox=carol@example.test as=ham", timeout=10)
+    check("lesson=corrected" in log, "scand did not correct the lesson:\n%s" % log[-2000:])
 
 
 def prepare(st):

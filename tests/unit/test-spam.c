@@ -876,6 +876,55 @@ static void test_learning_in_steps(void)
 	temp_store_close(&store, dir);
 }
 
+/* A mailbox teaches with one message once: a copy taught again counts
+   nothing, a move back corrects it, another mailbox counts on its own,
+   and the memory is saved and loaded with the tokens. */
+static void test_learning_once(void)
+{
+	char dir[] = "/tmp/om-test-spam3-XXXXXX", *error = NULL;
+	static const char msg[] = "Subject: cheap pills\n\nbuy cheap pills now\n";
+	static const char other[] = "Subject: free prize\n\nclaim your free prize today\n";
+	struct om_spam_db *db = om_spam_db_new(), *again = om_spam_db_new();
+	double score;
+	struct om_spam_lesson *lesson = om_spam_lesson_read(NULL, msg, strlen(msg));
+	struct om_store *store = temp_store_open(dir);
+	enum om_spam_lesson_outcome o1, o2, o3, o4, o5;
+	long ns, nh;
+
+	if (om_spam_db_load(db, store, &error) < 0)
+		abort();
+	o1 = om_spam_lesson_learn_once(db, lesson, "bob@example.jp", 1);
+	o2 = om_spam_lesson_learn_once(db, lesson, "Bob@Example.JP.", 1);
+	om_spam_db_counts(db, &ns, &nh);
+	TAP_OK(o1 == OM_SPAM_LESSON_NEW && o2 == OM_SPAM_LESSON_REPEATED && ns == 1 && nh == 0,
+	       "a copy taught again (its mailbox spelled otherwise) counts once: %s, %s, "
+	       "%ld spam", om_spam_lesson_outcome_name(o1), om_spam_lesson_outcome_name(o2), ns);
+	o3 = om_spam_lesson_learn_once(db, lesson, "bob@example.jp", 0);
+	om_spam_db_counts(db, &ns, &nh);
+	TAP_OK(o3 == OM_SPAM_LESSON_CORRECTED && ns == 0 && nh == 1,
+	       "a move back corrects it: 0 spam, 1 ham");
+	/* another spam of other words: the message's own words now read ham
+	   (unlearned from spam), not half and half */
+	om_spam_learn(db, other, strlen(other), 1, 0);
+	score = om_spam_score(db, msg, strlen(msg));
+	TAP_OK(score < 0.2, "its words are ham's alone now (%.3f)", score);
+	o4 = om_spam_lesson_learn_once(db, lesson, "carol@example.jp", 1);
+	om_spam_db_counts(db, &ns, &nh);
+	TAP_OK(o4 == OM_SPAM_LESSON_NEW && ns == 2 && nh == 1,
+	       "another mailbox teaches on its own");
+	TAP_OK(om_spam_db_save(db, store, &error) == 0 && om_spam_db_load(again, store, &error) == 0,
+	       "saved and loaded");
+	o5 = om_spam_lesson_learn_once(again, lesson, "carol@example.jp", 1);
+	om_spam_db_counts(again, &ns, &nh);
+	TAP_OK(o5 == OM_SPAM_LESSON_REPEATED && ns == 2 && nh == 1,
+	       "the memory is kept with the tokens: repeated after a reload");
+	om_spam_lesson_free(&lesson);
+	om_spam_db_free(&db);
+	om_spam_db_free(&again);
+	temp_store_close(&store, dir);
+	free(error);
+}
+
 /* Pruning forgets the tokens of one message and keeps the rest; readers
    see the spam revision move. */
 static void test_prune(void)
@@ -1069,6 +1118,7 @@ int main(void)
 	test_learning_words();
 	test_sender_memory();
 	test_learning_in_steps();
+	test_learning_once();
 	test_prune();
 	return tap_done();
 }
