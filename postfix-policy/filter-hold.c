@@ -429,7 +429,7 @@ static int filter_hold_notify(struct filter_worker *w, const struct om_store_hol
 			{ "recipients", rcpts },
 			{ "expires", expires },
 			{ "minutes", minutes },
-			{ "expiry", hold->expiry },
+			{ "expiry", om_notify_hold_expiry_text(hold->expiry, lang) },
 			{ "hold_link", link1 != NULL ? link1 : "" },
 			{ "list_link", link2 != NULL ? link2 : "" },
 			{ NULL, NULL }

@@ -74,6 +74,40 @@ char *om_notify_render(const char *dir, const char *lang, const char *name,
 	return result;
 }
 
+int om_notify_templates_check(const char *dir, char **error_r)
+{
+	/* every name passed to om_notify_render*, and the branding's footer */
+	static const char *const names[] = {
+		"attachment-isolate", "attachment-notice",
+		"attachment-quarantine-admin", "attachment-quarantine",
+		"audit-alert", "audit-delete-alert", "audit-hold-alert",
+		"audit-in-alert", "bcc-notice", "brake-alert", "brand-footer",
+		"hold-notice", "outbound-spam-alert", "outbound-virus-alert",
+		"portal-code", "portal-notice", "portal-sender",
+		"unscanned-notice", "virus-notice", "virus-report",
+		"zip-password-recipient", "zip-password",
+	};
+	static const char *const langs[] = { "ja", "en" };
+	char *path, *data, *error = NULL;
+	size_t i, j, len;
+
+	for (i = 0; i < OM_N_ELEMENTS(langs); i++) {
+		for (j = 0; j < OM_N_ELEMENTS(names); j++) {
+			path = om_asprintf("%s/%s/%s.txt", dir, langs[i], names[j]);
+			if (om_read_file(path, OM_TEMPLATE_MAX_SIZE, &data, &len,
+					 &error) < 0) {
+				*error_r = om_asprintf("templates_dir: %s", error);
+				free(error);
+				free(path);
+				return -1;
+			}
+			free(data);
+			free(path);
+		}
+	}
+	return 0;
+}
+
 int om_notify_split_mail(char *text, const char **subject_r,
 			 const char **body_r)
 {
@@ -189,4 +223,23 @@ char *om_notify_unscanned(const char *dir, const char *lang,
 	free(when);
 	free(why);
 	return notice;
+}
+
+const char *om_notify_hold_expiry_text(const char *expiry, const char *lang)
+{
+	static const struct {
+		const char *value, *ja, *en;
+	} texts[] = {
+		{ "send", "そのまま送信されます", "it is sent" },
+		{ "discard", "送信されずに破棄されます", "it is discarded without being sent" },
+		{ "admin", "管理者が確認するまで保留されます", "it waits for your administrator" },
+	};
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(texts); i++) {
+		if (strcmp(expiry, texts[i].value) == 0)
+			return lang != NULL && strcmp(lang, "ja") == 0 ?
+				texts[i].ja : texts[i].en;
+	}
+	return expiry;
 }

@@ -49,6 +49,19 @@ char *om_notify_unscanned(const char *dir, const char *lang,
 			  const char *reason, time_t now,
 			  const struct om_notify_brand *brand, char **error_r);
 
+/* Checks that dir holds every notice template omamori renders, in each
+   language (ja, en), readable and within the size a notice may have: a
+   daemon that sends notices checks at its start what it would otherwise
+   find missing at its first virus or hold.  0, or -1 with *error_r
+   naming the first file at fault. */
+int om_notify_templates_check(const char *dir, char **error_r);
+
+/* What becomes of a held mail at the end of its hold (the hold-expiry
+   setting's send, discard or admin), as a clause of the hold notice's
+   sentence in lang ("そのまま送信されます", "it is sent"); a value this
+   does not know is given back as it is. */
+const char *om_notify_hold_expiry_text(const char *expiry, const char *lang);
+
 /* Substitutes {{name}} in tmpl; unknown names stay as they are. */
 char *om_notify_expand(const char *tmpl, const struct om_notify_var *vars);
 

@@ -498,7 +498,7 @@ char *om_quarantine_reasons_text(const char *reasons, const char *score,
 	/* a score says something only when the spam check put the mail here
 	   (a block-listed sender's mail may score 0.00) */
 	if (score != NULL && score[0] != '\0' && strtod(score, NULL) > 0) {
-		char *line = om_asprintf(ja ? "迷惑メール度: %s\n" : "Spam score: %s\n",
+		char *line = om_asprintf(ja ? "迷惑メールスコア: %s\n" : "Spam score: %s\n",
 					 score);
 
 		text = om_reasons_append(text, line);

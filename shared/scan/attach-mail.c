@@ -430,7 +430,7 @@ static char *om_att_received_text(const struct om_scan_settings *set,
 		return om_strdup("");
 	om_buf_init(&b);
 	om_buf_append_str(&b, strcmp(set->language, "en") == 0 ?
-			  "  Countries the mail passed (Received): " : "  受信経路の国（Received）: ");
+			  "  Countries the mail passed: " : "  受信経路の国: ");
 	for (p = path; *p != '\0'; p++) {
 		if (*p == ' ')
 			om_buf_append_str(&b, " → ");

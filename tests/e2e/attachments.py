@@ -92,7 +92,7 @@ def warn_program_named_pdf_is_kept_with_notice(st):
     hdr = header_of(got, "X-Omamori-Attachments") or ""
     check("ATT_EXT_MISMATCH invoice.pdf (warn)" in hdr, "header: %r" % hdr)
     text = decoded(got)
-    check("添付ファイルのご注意" in text and "invoice.pdf" in text and
+    check("添付ファイルに関するご注意" in text and "invoice.pdf" in text and
           "拡張子と中身の種類が一致しません" in text, "no notice naming file and reason")
     check(b'filename="invoice.pdf"' in got, "the attachment was not kept")
 

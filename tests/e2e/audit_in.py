@@ -97,7 +97,7 @@ def the_user_sees_the_note_and_cannot_release_it(st):
     url = st.conf_value("web_url") + "m/" + web_token(st, USER, "mail", qid)
     status, _, page = http(url)
     check(status == 200, "GET %d" % status)
-    check("管理者のみが解放できます" in page or "Only your administrator" in page,
+    check("管理者のみが受信箱に戻せます" in page or "Only your administrator" in page,
           "no admin-only note on the page")
     ops = [f["op"] for f in forms_of(page)]
     check("release" not in ops and "allow" not in ops, "release buttons shown: %r" % ops)

@@ -130,6 +130,12 @@ def internal_now_external_held_send_now_once(st):
     never_at_sink(st, m, 4)
     raw = notice(st, m)
     check(header_of(raw, "Auto-Submitted") == "auto-generated", "notice headers")
+    text = decoded(raw)
+    # what the end of the hold does, in words, not the setting's word
+    check(("保留期限が来るとそのまま送信されます" in text or
+           "when the hold ends it is sent" in text) and
+          "（send）" not in text and "(send)" not in text,
+          "the notice's end of hold:\n%s" % text)
     one, many = links(raw)
     # GET shows and changes nothing
     status, _, page = http(one)
@@ -213,6 +219,10 @@ def expired_with_discard_never_arrives(st):
         m = mk()
         send(st, m, rcpts=(OUTSIDE,), attachment=False)
         hid = wait_hold(st, m)
+        text = decoded(notice(st, m))
+        check("送信されずに破棄されます" in text or
+              "it is discarded without being sent" in text,
+              "the notice says the mail will be discarded:\n%s" % text)
         expire(st, hid)
         ctl(st, "cron")
         check(state_of(st, hid) == "discarded", "state: %s" % state_of(st, hid))

@@ -126,7 +126,7 @@ def external_mail_goes_out_with_one_zip_and_the_sender_gets_the_password(st):
     check(pw, "no password in the notice:\n%s" % text)
     pw = pw.group(1)
     check("attachments.zip" in text and "ext@far.example" in text and m in text and
-          "送信日時：" in text and "題名" in text, "notice lacks an item:\n%s" % text)
+          "送信日時：" in text and "件名　　：" in text, "notice lacks an item:\n%s" % text)
     check(str(notice.get("Auto-Submitted", "")) == "auto-generated", "no Auto-Submitted")
     check(pw.encode() not in raw, "the password went out with the mail")
 
@@ -263,7 +263,7 @@ def the_notice_page_sends_the_password_to_the_recipients_once(st):
           "the sink's envelope: %r" % envelope)
     body = decoded(got[0])
     for want in ("暗号化を解除する為のパスワードをお知らせします", "【対象メール情報】", "送信日時：",
-                 "題名", "【暗号化ファイル名】", "attachments.zip", "【パスワード】", SENDER):
+                 "件名　　：", "【暗号化ファイル名】", "attachments.zip", "【パスワード】", SENDER):
         check(want in body, "%r not in the password mail:\n%s" % (want, body))
     check(re.search(r"【パスワード】\n%s\n" % pw, body), "not the notice's password:\n%s" % body)
     msg = email.message_from_bytes(got[0], policy=email.policy.default)

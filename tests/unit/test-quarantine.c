@@ -44,7 +44,7 @@ static void test_reasons(void)
 	char *phrase = om_quarantine_reasons_text("JA_DELIVERY_FEE JA_ODD_LINK_LOGIN", "7.00",
 						  "ja");
 
-	TAP_OK(strstr(ja, "学習した迷惑メール") != NULL && strstr(ja, "迷惑メール度: 12.50") != NULL,
+	TAP_OK(strstr(ja, "学習した迷惑メール") != NULL && strstr(ja, "迷惑メールスコア: 12.50") != NULL,
 	       "ja reads");
 	TAP_OK(strstr(en, "spam learned before") != NULL, "en");
 	TAP_OK(strstr(en, "Its wording") == strstr(en, "It"), "BAYES rules said once, first");
