@@ -597,6 +597,18 @@ static int cron_retention_check_config(const struct om_config *config)
 	return 0;
 }
 
+/* 1 (said on stdout) when this host has no Dovecot to ask: a host that
+   runs only omamori-policyd or the filter (doc/scaling.md) has no
+   mailboxes, and its hourly run must not fail for them. */
+static int cron_no_dovecot_here(const struct om_config *config, const char *task)
+{
+	if (access(config->doveadm_path, F_OK) == 0 || errno != ENOENT)
+		return 0;
+	printf("%s: skipped: no Dovecot on this host (%s not found)\n", task,
+	       config->doveadm_path);
+	return 1;
+}
+
 static int cron_quarantine_retention(struct ctl *ctl, const struct cron_run *run)
 {
 	struct cron_retention r;
@@ -608,6 +620,8 @@ static int cron_quarantine_retention(struct ctl *ctl, const struct cron_run *run
 			   the rows forgotten with it */
 	if (cron_retention_check_config(ctl->config) < 0)
 		return -1;
+	if (cron_no_dovecot_here(ctl->config, "quarantine-retention"))
+		return 0;
 	(void)ctl_store(ctl, 0);	/* exits on failure: before mkdtemp */
 	memset(&r, 0, sizeof(r));
 	r.ctl = ctl;
@@ -652,6 +666,8 @@ static int cron_quarantine_digest(struct ctl *ctl, const struct cron_run *run)
 
 	if (cron_retention_check_config(ctl->config) < 0)
 		return -1;
+	if (cron_no_dovecot_here(ctl->config, "quarantine-digest"))
+		return 0;
 	if (om_link_keys_load(ctl->config->web_key_path,
 			      OM_LINK_SIGNER_BIT(OM_LINK_SIGNER_WEB), &keys, &error) < 0) {
 		ctl_error("cron: quarantine-digest: %s (the digest's links are "

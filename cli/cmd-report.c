@@ -33,6 +33,19 @@ static const char *const ctl_report_usage =
 	"usage: omamorictl report DOMAIN --month YYYY-MM "
 	"[--format text|csv|json|html] [--lang ja|en]";
 
+/* 1 if year-month is after the local month now (billing refuses it too:
+   a month not begun has nothing to count). */
+static int ctl_report_not_begun(int year, int month)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (localtime_r(&now, &tm) == NULL)
+		return 0;
+	return year > tm.tm_year + 1900 ||
+		(year == tm.tm_year + 1900 && month > tm.tm_mon + 1);
+}
+
 int ctl_cmd_report(struct ctl *ctl, int argc, char **argv)
 {
 	enum om_report_format format = OM_REPORT_FORMAT_TEXT;
@@ -70,6 +83,9 @@ int ctl_cmd_report(struct ctl *ctl, int argc, char **argv)
 	}
 	if (year == 0)
 		return ctl_error("report: --month is needed\n%s", ctl_report_usage);
+	if (ctl_report_not_begun(year, month))
+		return ctl_error("report: month %04d-%02d has not begun yet: nothing to "
+				 "report", year, month);
 	if (lang == NULL) {
 		if (om_settings_effective(ctl_store(ctl, 0), OM_KEY_DOMAIN, domain,
 					  "language", ctl->config->default_language,

@@ -446,8 +446,9 @@ static int st_send(struct st_run *run)
 			return CTL_EXIT_ERROR;
 		}
 		if (ret == 0)
-			st_set_why(s, ST_FAIL, "Postfix refused it at %s: %d %s", res.stage,
-				   res.code, res.reply);
+			/* the reply's line begins with its code */
+			st_set_why(s, ST_FAIL, "Postfix refused it at %s: %s", res.stage,
+				   res.reply);
 		else
 			s->queue_id = res.queue_id != NULL ? om_strdup(res.queue_id) : NULL;
 		ctl_smtp_result_free(&res);

@@ -50,8 +50,10 @@ int ctl_cmd_webkey(struct ctl *ctl, int argc, char **argv)
 		return ctl_fail(error);
 	if ((ret = ctl_webkey_own(ctl)) != CTL_EXIT_OK)
 		return ret;
+	/* each reads the key at its start (its own signer's keys only) */
 	printf("web key %s rotated: new links use the new key, the old one still "
-	       "verifies; reload omamori-web (SIGHUP)\n", ctl->config->web_key_path);
+	       "verifies; reload omamori-web (SIGHUP) and restart omamori-scand, "
+	       "omamori-filter and omamori-submit\n", ctl->config->web_key_path);
 	return CTL_EXIT_OK;
 }
 

@@ -257,6 +257,17 @@ static int ctl_cmd_init(struct ctl *ctl, int argc, char **argv)
 /* omamorictl config: every parameter with the value in effect, as
    postconf prints Postfix's; config man: omamori.conf(5) from the same
    table (the build makes the installed page with it). */
+/* What the file does that may not be meant, on stderr: config is the
+   command an administrator checks the file with (as postconf warns). */
+static void ctl_config_warnings(const struct om_config *config)
+{
+	const char *line, *end;
+
+	for (line = config->warnings; (end = strchr(line, '\n')) != NULL;
+	     line = end + 1)
+		fprintf(stderr, "omamorictl: warning: %.*s\n", (int)(end - line), line);
+}
+
 static int ctl_cmd_config(struct ctl *ctl, int argc, char **argv)
 {
 	char *text, *error = NULL;
@@ -265,6 +276,7 @@ static int ctl_cmd_config(struct ctl *ctl, int argc, char **argv)
 		if ((text = om_config_man(OM_VERSION, &error)) == NULL)
 			return ctl_fail(error);
 	} else if (argc == 0) {
+		ctl_config_warnings(ctl->config);
 		text = om_config_dump(ctl->config);
 	} else {
 		return ctl_error("usage: omamorictl config [man]");

@@ -267,6 +267,7 @@ int main(int argc, char **argv)
 	dedup.config = config;
 	dedup.spool_fd = -1;
 	om_log_open("omamori-dedup", strcmp(config->log, "syslog") == 0);
+	om_config_log_warnings(config);
 	if (smfi_register(dedup_desc) != MI_SUCCESS)
 		om_fatal("smfi_register failed");
 	if (om_milter_listen("dedup_listen", config->dedup_listen,

@@ -51,6 +51,7 @@
 #include "lib/log.h"
 #include "lib/om-config.h"
 #include "lib/util.h"
+#include "notice/notify.h"
 #include "store/store.h"
 
 /* Threads serving the brake socket (filter_brake_listen): a braked login's
@@ -184,6 +185,19 @@ static int filter_open_spool(struct filter_daemon *d, char **error_r)
 	return 0;
 }
 
+/* The notices omamori-filter sends (holds, ZIP passwords, the portal,
+   alerts) need every template: a missing one is said at the start, not
+   found at the first hold. */
+static void filter_templates_check(const struct om_config *config)
+{
+	char *error = NULL;
+
+	if (om_notify_templates_check(config->templates_dir, &error) < 0) {
+		om_log_warn("%s: notices cannot be sent", error);
+		free(error);
+	}
+}
+
 static void filter_setup(struct filter_daemon *d, const char *config_path,
 			 struct om_config **config_r, int *signal_fd_r)
 {
@@ -194,6 +208,8 @@ static void filter_setup(struct filter_daemon *d, const char *config_path,
 		om_fatal("%s", error);
 	d->config = *config_r;
 	om_log_open("omamori-filter", strcmp(d->config->log, "syslog") == 0);
+	om_config_log_warnings(d->config);
+	filter_templates_check(d->config);
 	if ((*signal_fd_r = om_daemon_signalfd(&error)) < 0 ||
 	    filter_peer_uid(d, &error) < 0 ||
 	    filter_listen(d, &error) < 0 ||

@@ -1004,6 +1004,7 @@ static void policyd_reload_config(struct policyd *d)
 		om_config_free(&fresh);
 		return;
 	}
+	om_config_log_warnings(fresh);
 	if (strcmp(fresh->policyd_listen, d->config->policyd_listen) != 0)
 		om_log_warn("SIGHUP: policyd_listen changed; it takes effect at the next start");
 	free(fresh->policyd_listen);
@@ -1196,6 +1197,7 @@ static void policyd_setup(struct policyd *d, const char *config_path, int foregr
 	if (om_config_load(config_path, &d->config, &error) < 0)
 		om_fatal("%s", error);
 	om_log_open("omamori-policyd", strcmp(d->config->log, "syslog") == 0);
+	om_config_log_warnings(d->config);
 	if ((d->signal_fd = om_daemon_signalfd(&error)) < 0 ||
 	    policyd_listen_all(d, &error) < 0 ||
 	    (metrics_ret = om_metrics_listen(d->config->policyd_metrics_listen,

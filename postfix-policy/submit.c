@@ -818,6 +818,7 @@ int main(int argc, char **argv)
 	if (om_config_load(config_path, &config, &error) < 0)
 		om_fatal("%s", error);
 	om_log_open("omamori-submit", strcmp(config->log, "syslog") == 0);
+	om_config_log_warnings(config);
 	submit.d.config = config;
 	submit.d.listen_fd = submit.d.brake_fd = submit.d.spool_fd = -1;
 	if (pthread_mutex_init(&submit.lock, NULL) != 0 ||

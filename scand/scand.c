@@ -22,6 +22,7 @@
 #include "lib/daemon.h"
 #include "lib/log.h"
 #include "mail/mime.h"
+#include "notice/notify.h"
 #include "lib/util.h"
 #include "store/events.h"
 #include "store/store.h"
@@ -169,6 +170,20 @@ static void scand_loop(struct scand_main *m)
 	}
 }
 
+/* The notices scand sends (a virus removed, mail not scanned whole,
+   attachments, audit alerts) need every template: a missing one is said
+   at the start, not found at the first virus (a mail that needs its
+   notice then fails its scan, and waits). */
+static void scand_templates_check(const struct om_config *config)
+{
+	char *error = NULL;
+
+	if (om_notify_templates_check(config->templates_dir, &error) < 0) {
+		om_log_warn("%s: mail that needs a notice cannot be delivered", error);
+		free(error);
+	}
+}
+
 static void scand_usage(void)
 {
 	fprintf(stderr, "usage: omamori-scand [-c config] [-f] [-v]\n"
@@ -233,6 +248,8 @@ static void scand_start(struct scand_main *m, const char *config_path,
 		om_fatal("%s", error);
 	om_log_open("omamori-scand",
 		    strcmp(m->scand.config->log, "syslog") == 0);
+	om_config_log_warnings(m->scand.config);
+	scand_templates_check(m->scand.config);
 	m->signal_fd = om_daemon_signalfd(&error);
 	if (m->signal_fd < 0)
 		om_fatal("%s", error);

@@ -795,9 +795,36 @@ static unsigned int web_admin_list_change(struct web_admin *a, int add,
 	return 0;
 }
 
+/* Adds the checked lines of an import, each kind's in one transaction
+   (om_admins_lists_change): a store error leaves no list half-changed.
+   0 or 400 with *detail_r. */
+static unsigned int web_admin_list_add_by_kind(struct web_admin *a, const char **kinds,
+					       const char **entries, size_t count,
+					       char **detail_r)
+{
+	static const char *const all_kinds[] = { "allow", "block", "url-block" };
+	const char **same = om_calloc(count + 1, sizeof(*same));
+	size_t k, i, n;
+	unsigned int status = 0;
+
+	for (k = 0; k < OM_N_ELEMENTS(all_kinds) && status == 0; k++) {
+		for (i = 0, n = 0; i < count; i++) {
+			if (strcmp(kinds[i], all_kinds[k]) == 0)
+				same[n++] = entries[i];
+		}
+		if (n > 0 && om_admins_lists_change(a->store, a->mailbox, a->domain,
+						    OM_KEY_DOMAIN, all_kinds[k], same, n, 1,
+						    0, detail_r) < 0)
+			status = 400;
+	}
+	free(same);
+	return status;
+}
+
 /* The textarea's CSV: "kind,entry" or "scope,kind,entry" of this domain
-   (omamorictl list export's form, its header skipped), each added
-   through om_admins_lists_change; all are checked before any is added. */
+   (omamorictl list export's form, its header skipped; the scope folded
+   as keys are), added a kind at a time; all are checked before any is
+   added. */
 static unsigned int web_admin_list_import(struct web_admin *a, enum web_text *note_r,
 					  char **detail_r)
 {
@@ -824,6 +851,8 @@ static unsigned int web_admin_list_import(struct web_admin *a, enum web_text *no
 			continue;
 		if (n == 3 && strcmp(fields[0], "scope") == 0)
 			continue;
+		if (n == 3)
+			om_address_key_fold(fields[0]);	/* Example.JP is this domain */
 		if ((n != 2 && n != 3) || (n == 3 && strcmp(fields[0], a->domain) != 0) ||
 		    count == WEB_ADMIN_IMPORT_MAX) {
 			*detail_r = om_asprintf("line %u: write kind,entry (or %s,kind,entry); "
@@ -857,16 +886,8 @@ static unsigned int web_admin_list_import(struct web_admin *a, enum web_text *no
 			free(entry);
 		}
 	}
-	for (i = 0; i < count && status == 0; i++) {
-		if (!om_lists_kind_valid(kinds[i]) ||
-		    om_admins_lists_change(a->store, a->mailbox, a->domain, OM_KEY_DOMAIN,
-					   kinds[i], &entries[i], 1, 1, 0, detail_r) < 0) {
-			if (*detail_r == NULL)
-				*detail_r = om_asprintf("unknown kind '%.40s' (allow, block, "
-							"url-block)", kinds[i]);
-			status = 400;
-		}
-	}
+	if (status == 0)
+		status = web_admin_list_add_by_kind(a, kinds, entries, count, detail_r);
 	if (status == 0)
 		om_log_info("client=%s admin=%s domain=%s list import %zu entries",
 			    a->req->address, a->mailbox, a->domain, count);

@@ -469,6 +469,7 @@ int main(int argc, char **argv)
 	if (om_config_load(config_path, &server.config, &error) < 0)
 		om_fatal("%s", error);
 	om_log_open("omamori-web", strcmp(server.config->log, "syslog") == 0);
+	om_config_log_warnings(server.config);
 	if ((signal_fd = om_daemon_signalfd(&error)) < 0 ||
 	    (listen_fd = web_main_listen(server.config, &error)) < 0 ||
 	    web_metrics_listen(&server.metrics, server.config, &error) < 0 ||

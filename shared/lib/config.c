@@ -7,6 +7,7 @@
  * file is read.
  */
 #include "lib/om-config.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
 #include <arpa/inet.h>
@@ -219,6 +220,7 @@ struct om_config *om_config_defaults(void)
 			abort();	/* a default out of its own bounds */
 	}
 	config->path = om_strdup("(defaults)");
+	config->warnings = om_strdup("");
 	return config;
 }
 
@@ -234,8 +236,27 @@ static char *om_trim(char *s)
 	return s;
 }
 
+/* Notes a parameter set again (set_at: the line each parameter was set
+   on, by its index in om_params; 0 for not yet). */
+static void om_config_note_again(struct om_config *config, const struct om_param *p,
+				 unsigned int *set_at, unsigned int lineno)
+{
+	size_t i = (size_t)(p - om_params);
+	char *more;
+
+	if (set_at[i] != 0) {
+		more = om_asprintf("%s%s line %u: %s is set again (first on line %u); "
+				   "the last line counts\n", config->warnings,
+				   config->path, lineno, p->name, set_at[i]);
+		free(config->warnings);
+		config->warnings = more;
+	}
+	set_at[i] = lineno;
+}
+
 /* Parses one line; returns 0 or -1 with *error_r (without file/line). */
 static int om_config_parse_line(struct om_config *config, char *line,
+				unsigned int *set_at, unsigned int lineno,
 				char **error_r)
 {
 	const struct om_param *p;
@@ -257,6 +278,7 @@ static int om_config_parse_line(struct om_config *config, char *line,
 		*error_r = om_asprintf("unknown parameter '%.60s'", name);
 		return -1;
 	}
+	om_config_note_again(config, p, set_at, lineno);
 	return om_param_set(config, p, value, error_r);
 }
 
@@ -378,6 +400,7 @@ int om_config_load(const char *path, struct om_config **config_r,
 {
 	struct om_config *config;
 	char *data, *line, *next, *error;
+	unsigned int set_at[OM_N_ELEMENTS(om_params)] = { 0 };
 	size_t len;
 	unsigned int lineno = 0;
 
@@ -396,7 +419,7 @@ int om_config_load(const char *path, struct om_config **config_r,
 		if (next != NULL)
 			*next++ = '\0';
 		lineno++;
-		if (om_config_parse_line(config, line, &error) < 0) {
+		if (om_config_parse_line(config, line, set_at, lineno, &error) < 0) {
 			*error_r = om_asprintf("%s line %u: %s", path, lineno, error);
 			free(error);
 			free(data);
@@ -419,6 +442,15 @@ int om_config_load(const char *path, struct om_config **config_r,
 	return 0;
 }
 
+void om_config_log_warnings(const struct om_config *config)
+{
+	const char *line, *end;
+
+	for (line = config->warnings; (end = strchr(line, '\n')) != NULL;
+	     line = end + 1)
+		om_log_warn("%.*s", (int)(end - line), line);
+}
+
 void om_config_free(struct om_config **configp)
 {
 	struct om_config *config = *configp;
@@ -431,6 +463,7 @@ void om_config_free(struct om_config **configp)
 			free(*(char **)((char *)config + om_params[i].offset));
 	}
 	free(config->own_authserv_id);
+	free(config->warnings);
 	free(config->path);
 	free(config);
 	*configp = NULL;

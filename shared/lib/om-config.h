@@ -182,6 +182,10 @@ struct om_config {
 	int metrics_allow_remote;
 	enum om_failure_action scand_failure_action;
 	enum om_limit_action scan_limit_action;
+	/* what the file does that a reader may not mean (a parameter set
+	   twice: the last line counts, as in Postfix's main.cf), a line
+	   each, "" if nothing; see om_config_log_warnings */
+	char *warnings;
 };
 
 /* The longest outbound_filter ("transport:nexthop"): it must fit in a
@@ -192,6 +196,9 @@ struct om_config {
    line and parameter at fault.  A missing file is an error. */
 int om_config_load(const char *path, struct om_config **config_r,
 		   char **error_r);
+/* Logs config->warnings with om_log_warn, a line each (a daemon, once
+   its log is open). */
+void om_config_log_warnings(const struct om_config *config);
 /* A configuration holding only the defaults. */
 struct om_config *om_config_defaults(void);
 void om_config_free(struct om_config **config);

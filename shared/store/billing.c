@@ -499,7 +499,7 @@ static int om_billing_level_at(const struct om_billing_scope *scope, unsigned in
 	const char *v = om_billing_value_at(&scope->settings[feature], t);
 	int state;
 
-	if (v == NULL && strcmp(om_billing_level_name(feature), OM_FEATURE_OUTBOUND_AUDIT) != 0) {
+	if (v == NULL && om_settings_default_covers(om_billing_level_name(feature))) {
 		v = om_billing_value_at(&scope->settings[OM_BILLING_FEATURES_MAX], t);
 		if (v != NULL) {
 			*state_r = strcmp(v, "all-on") == 0 ? OM_SUB_ON : OM_SUB_OFF;

@@ -801,6 +801,16 @@ static int om_settings_group_lookup(const struct om_settings_source *src,
 	return ret;
 }
 
+int om_settings_default_covers(const char *feature)
+{
+	/* outbound-audit means "run this domain's audit rules": all-on
+	   would send every such domain's mail after the queue for no rule;
+	   outbound-portal would be on beside outbound-zip, which route.c
+	   and the settings refuse */
+	return strcmp(feature, OM_FEATURE_OUTBOUND_AUDIT) != 0 &&
+		strcmp(feature, OM_FEATURE_OUTBOUND_PORTAL) != 0;
+}
+
 /* A feature's domain default: its own setting, else "default all-on". */
 static int om_settings_domain_feature(const struct om_settings_source *src,
 				      const char *domain, const char *feature,
@@ -814,10 +824,7 @@ static int om_settings_domain_feature(const struct om_settings_source *src,
 					source_r, error_r);
 	if (ret != 0)
 		return ret;
-	/* outbound-audit means "run this domain's audit rules": on only
-	   where set (omamorictl audit add sets it), never by all-on, which
-	   would send every such domain's mail after the queue for no rule */
-	if (strcmp(feature, OM_FEATURE_OUTBOUND_AUDIT) == 0)
+	if (!om_settings_default_covers(feature))
 		return 0;
 	ret = om_settings_domain_lookup(src, domain, "default", &all,
 					source_r, error_r);

@@ -204,6 +204,11 @@ int om_settings_scope_covers(const char *scope, const char *mailbox);
 /* 1 if a policy group may carry setting (or feature) name: the outbound
    features and their conditions, internal-domains and internal-only. */
 int om_settings_per_group(const char *name);
+/* 1 if a domain's "default all-on" turns feature on: every feature but
+   outbound-audit (on only where the domain has rules: audit add sets it)
+   and outbound-portal (the alternative to outbound-zip, which all-on
+   turns on: the two cannot both be on). */
+int om_settings_default_covers(const char *feature);
 
 enum om_sub_state { OM_SUB_OFF = 0, OM_SUB_ON, OM_SUB_PAUSED };
 

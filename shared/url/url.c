@@ -761,6 +761,16 @@ int om_url_entry(const struct om_url_psl *psl, const char *text, size_t len,
 		*error_r = om_strdup("neither a URL (scheme://...) nor a host name");
 		return -1;
 	}
+	if (memchr(text, '*', len) != NULL) {
+		*error_r = om_asprintf("no wildcards: a registrable domain (%.*s) "
+				       "covers every host under it, a host name "
+				       "only itself",
+				       (int)(len > 2 && text[0] == '*' && text[1] == '.' ?
+					     (len - 2 > 200 ? 200 : len - 2) : 11),
+				       len > 2 && text[0] == '*' && text[1] == '.' ?
+				       text + 2 : "example.com");
+		return -1;
+	}
 	if (om_url_host(text, len, &host, &type, error_r) < 0)
 		return -1;
 	*kind_r = OM_URL_KIND_HOST;

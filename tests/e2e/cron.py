@@ -176,6 +176,23 @@ def doveadm_failure_is_an_error(st):
 
 
 @tap.case
+def a_host_without_dovecot_skips_the_mailbox_tasks(st):
+    # a policyd-only host (doc/scaling.md): its hourly run must not fail
+    old = quarantine(st, "bob@example.test")
+    age(st, "bob@example.test", old, 5)
+    bare = os.path.join(st.dir, "etc", "omamori-bare.conf")
+    with open(st.OMAMORI_CONF) as f, open(bare, "w") as g:
+        g.write(f.read() + "doveadm_path = %s/no-dovecot/doveadm\n" % st.dir)
+    proc = cron(st, "--now", conf=bare)
+    check("quarantine-retention: skipped: no Dovecot on this host" in proc.stdout and
+          "quarantine-digest: skipped: no Dovecot on this host" in proc.stdout and
+          "task quarantine-retention failed" not in proc.stderr and
+          "task quarantine-digest failed" not in proc.stderr,
+          "stdout %r stderr %r" % (proc.stdout, proc.stderr))
+    check(old in quarantined(st, "bob@example.test"), "expunged without doveadm?")
+
+
+@tap.case
 def bad_arguments_are_refused(st):
     for args in (["--at", "24:00"], ["--at", "7:5"], ["--at"], ["--later"], ["--now", "x"]):
         proc = cron(st, *args)

@@ -187,6 +187,9 @@ def html_and_japanese(st):
           "the domain's language is Japanese:\n" + out)
     check(st.ctl("report", DOMAIN, "--month", "2026-13", check=False).returncode == 2,
           "a bad month is refused")
+    later = st.ctl("report", DOMAIN, "--month", "2999-01", check=False)
+    check(later.returncode == 2 and b"has not begun yet" in later.stderr,
+          "a month not begun is refused, as billing refuses it: %r" % later.stderr)
 
 
 def cron(st, day):

@@ -48,6 +48,8 @@ static const struct config_case config_cases[] = {
 	  "parameter selftest_smtp: not ADDRESS:PORT" },
 	{ "selftest_timeout below minimum", "selftest_timeout = 4\n", 0,
 	  "parameter selftest_timeout: 4 is outside 5..3600" },
+	{ "a parameter set twice", "scand_workers = 2\nlog = stderr\nscand_workers = 3\n", 1,
+	  NULL },
 };
 
 static void test_cases(void)
@@ -77,8 +79,17 @@ static void test_cases(void)
 			       error != NULL ? error : "no error");
 		if (ret == 0 && strcmp(c->label, "values set") == 0)
 			TAP_OK(config->scand_workers == 8 &&
-			       config->scand_failure_action == OM_FAILURE_ACCEPT,
-			       "config: values reach the struct");
+			       config->scand_failure_action == OM_FAILURE_ACCEPT &&
+			       strcmp(config->warnings, "") == 0,
+			       "config: values reach the struct, no warning");
+		if (ret == 0 && strcmp(c->label, "a parameter set twice") == 0)
+			TAP_OK(config->scand_workers == 3 &&
+			       strstr(config->warnings, "line 3: scand_workers is set again "
+				      "(first on line 1); the last line counts\n") != NULL &&
+			       strstr(config->warnings, path) != NULL &&
+			       strstr(config->warnings, "log is set") == NULL,
+			       "config: the last line counts, and it is said (%s)",
+			       config->warnings);
 		om_config_free(&config);
 		free(error);
 		unlink(path);

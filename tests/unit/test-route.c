@@ -127,6 +127,15 @@ int main(void)
 		       state == OM_SUB_OFF,
 		       "default all-on does not turn outbound-audit on (only audit add does)");
 		free(error);
+		error = NULL;
+		TAP_OK(om_settings_subscription_from(&src, "carol@example.jp", "outbound-portal",
+						     &state, &source, &error) == 0 &&
+		       state == OM_SUB_OFF &&
+		       om_settings_subscription_from(&src, "carol@example.jp", "outbound-zip",
+						     &state, &source, &error) == 0 &&
+		       state == OM_SUB_ON,
+		       "default all-on turns outbound-zip on, not its alternative outbound-portal");
+		free(error);
 	}
 	return tap_done();
 }

@@ -317,6 +317,8 @@ static const struct entry_case entry_cases[] = {
 	{ "user@evil.example", OM_URL_KIND_NONE, "neither a URL" },
 	{ "", OM_URL_KIND_NONE, "empty" },
 	{ "http://", OM_URL_KIND_NONE, "empty host" },
+	{ "*.evil.example", OM_URL_KIND_NONE, "no wildcards: a registrable domain (evil.example)" },
+	{ "a*.evil.example", OM_URL_KIND_NONE, "no wildcards" },
 };
 
 static void test_entries(const struct om_url_psl *psl)
