@@ -254,6 +254,37 @@ static void om_config_note_again(struct om_config *config, const struct om_param
 	set_at[i] = lineno;
 }
 
+/* Parameters an earlier version had: a kept omamori.conf (a conffile an
+   upgrade leaves as the administrator wrote it) still names them, and an
+   upgrade must not stop every program for that.  Each is ignored with a
+   warning saying what replaced it. */
+static const struct {
+	const char *name, *instead;
+} om_retired_params[] = {
+	{ "policyd_max_connections",
+	  "policyd_unix_max_connections and policyd_inet_max_connections" },
+};
+
+/* 1 (and a warning) if name is a retired parameter. */
+static int om_config_retired(struct om_config *config, const char *name,
+			     unsigned int lineno)
+{
+	char *more;
+	size_t i;
+
+	for (i = 0; i < OM_N_ELEMENTS(om_retired_params); i++) {
+		if (strcmp(om_retired_params[i].name, name) != 0)
+			continue;
+		more = om_asprintf("%s%s line %u: %s is no longer used (see %s): "
+				   "ignored\n", config->warnings, config->path, lineno,
+				   name, om_retired_params[i].instead);
+		free(config->warnings);
+		config->warnings = more;
+		return 1;
+	}
+	return 0;
+}
+
 /* Parses one line; returns 0 or -1 with *error_r (without file/line). */
 static int om_config_parse_line(struct om_config *config, char *line,
 				unsigned int *set_at, unsigned int lineno,
@@ -274,6 +305,8 @@ static int om_config_parse_line(struct om_config *config, char *line,
 	name = om_trim(line);
 	value = om_trim(eq + 1);
 	p = om_param_find(name);
+	if (p == NULL && om_config_retired(config, name, lineno))
+		return 0;
 	if (p == NULL) {
 		*error_r = om_asprintf("unknown parameter '%.60s'", name);
 		return -1;

@@ -50,6 +50,7 @@ static const struct config_case config_cases[] = {
 	  "parameter selftest_timeout: 4 is outside 5..3600" },
 	{ "a parameter set twice", "scand_workers = 2\nlog = stderr\nscand_workers = 3\n", 1,
 	  NULL },
+	{ "a retired parameter", "policyd_max_connections = 100\n", 1, NULL },
 };
 
 static void test_cases(void)
@@ -82,6 +83,12 @@ static void test_cases(void)
 			       config->scand_failure_action == OM_FAILURE_ACCEPT &&
 			       strcmp(config->warnings, "") == 0,
 			       "config: values reach the struct, no warning");
+		if (ret == 0 && strcmp(c->label, "a retired parameter") == 0)
+			TAP_OK(strstr(config->warnings, "line 1: policyd_max_connections is no "
+				      "longer used (see policyd_unix_max_connections and "
+				      "policyd_inet_max_connections): ignored\n") != NULL,
+			       "config: a retired parameter is ignored and said (%s)",
+			       config->warnings);
 		if (ret == 0 && strcmp(c->label, "a parameter set twice") == 0)
 			TAP_OK(config->scand_workers == 3 &&
 			       strstr(config->warnings, "line 3: scand_workers is set again "
