@@ -101,12 +101,13 @@ static int cron_monthly_report(struct ctl *ctl, const struct cron_run *run)
 	return ctl_report_cron(ctl, (long long)run->now);
 }
 
-/* issue 18: the message trace's events are kept OM_EVENTS_KEEP_DAYS (13
-   months: a year of monthly reports and the month before) */
+/* issue 18: the message trace's events are kept trace_keep_days (13
+   months by default: a year of monthly reports and the month before) */
 static int cron_events_expiry(struct ctl *ctl, const struct cron_run *run)
 {
 	char *error = NULL;
-	long long before = (long long)run->now - OM_EVENTS_KEEP_DAYS * 86400LL;
+	long long before = (long long)run->now -
+		ctl->config->trace_keep_days * 86400LL;
 	long n = om_store_events_expire(ctl_store(ctl, 0), before, &error);
 
 	if (n < 0) {

@@ -227,6 +227,12 @@ static const struct {
 	{ "url_clicks_days",
 	  "How long the gate's clicks are kept for reports; omamorictl cron "
 	  "(url-clicks-expiry) forgets older ones." },
+	{ "trace_keep_days",
+	  "How long the message trace's events (senders, recipients, subjects, "
+	  "what omamori did) are kept; omamorictl cron (events-expiry) forgets "
+	  "older ones. The default, 396 (13 months), keeps a year of monthly "
+	  "reports and the month before; a site's privacy rules may want less "
+	  "(reports of months older than that are then empty)." },
 	{ "freemail_domains",
 	  "The free-mail providers of the rule PHISH_FREEMAIL_REPLYTO "
 	  "(doc/spam.md); without the file only that rule is off." },

@@ -99,6 +99,7 @@ static const struct om_param om_params[] = {
 	{ "trusted_authserv_hops", OM_PARAM_LONG, OFF(trusted_authserv_hops), "1", 1, 20, NULL },
 	{ "url_token_days", OM_PARAM_LONG, OFF(url_token_days), "3650", 1, 36500, NULL },
 	{ "url_clicks_days", OM_PARAM_LONG, OFF(url_clicks_days), "90", 1, 3650, NULL },
+	{ "trace_keep_days", OM_PARAM_LONG, OFF(trace_keep_days), "396", 1, 3650, NULL },
 	{ "freemail_domains", OM_PARAM_STR, OFF(freemail_domains), "/etc/omamori/freemail-domains", 0, 0, NULL },
 	{ "spam_rules", OM_PARAM_STR, OFF(spam_rules), "/etc/omamori/spam.rules", 0, 0, NULL },
 	{ "spam_save_interval", OM_PARAM_LONG, OFF(spam_save_interval), "10", 1, 3600, NULL },

@@ -130,6 +130,9 @@ struct om_config {
 	   click is kept */
 	long url_token_days;
 	long url_clicks_days;
+	/* the message trace's events (senders, recipients, subjects): kept
+	   this many days, then omamorictl cron forgets them */
+	long trace_keep_days;
 	/* omamori's own SPF, DKIM and DMARC checks (issue 15): the DNS
 	   servers asked ("ADDRESS[@PORT] ...", "" = /etc/resolv.conf) and
 	   the most one server may take for one lookup */

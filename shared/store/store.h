@@ -981,9 +981,6 @@ long om_store_change_list(struct om_store *store, const char *domain, long limit
 #define OM_EVENT_SUBJECT_MAX 200
 #define OM_EVENT_DETAIL_MAX 600
 #define OM_EVENT_TEXT_MAX 320	/* domain, addresses, Message-ID, ids, words */
-/* Rows are kept this many days (13 months), then omamorictl cron removes
-   them. */
-#define OM_EVENTS_KEEP_DAYS 396
 
 struct om_store_event {
 	long long id;		/* read: the row's; ignored when adding */

@@ -14,6 +14,7 @@ example.test's mail, and example.test's none of another domain's row
 (put there by the test's own hands: the stack has one domain).  TAP."""
 import os
 import re
+import subprocess
 import sys
 import time
 import uuid
@@ -193,6 +194,26 @@ def outbound_held_then_sent(st):
     check("(outbound)" in out, "not shown as outbound:\n%s" % out)
     out = trace(st, "far.example", "--message-id", mid)
     check(m not in out, "the recipient's domain sees the sender's steps:\n%s" % out)
+
+
+@tap.case
+def events_are_kept_trace_keep_days(st):
+    # a site keeping its trace 30 days: cron forgets a row of 31 days ago
+    # and keeps one of 29
+    now = int(time.time())
+    for days, mark in ((31, "old-trace-row"), (29, "new-trace-row")):
+        st.sql("INSERT INTO events(at, domain, direction, sender, recipient, message_id, "
+               "subject, queue_id, step, result, detail) VALUES (?, 'keep.test', 1, "
+               "'a@far.example', 'b@keep.test', ?, 'kept?', 'QKEEP', 'scan', 'clean', '')",
+               (now - days * 86400, mark + "@keep.test"))
+    conf = os.path.join(st.dir, "etc", "omamori-keep30.conf")
+    with open(st.OMAMORI_CONF) as f, open(conf, "w") as g:
+        g.write(f.read() + "trace_keep_days = 30\n")
+    proc = subprocess.run([st.OMAMORICTL, "-c", conf, "cron", "--at", "00:13"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    check("events-expiry: " in proc.stdout, "cron: %r %r" % (proc.stdout, proc.stderr))
+    left = [r[0] for r in st.sql("SELECT message_id FROM events WHERE domain = 'keep.test'")]
+    check(left == ["new-trace-row@keep.test"], "rows left: %r" % left)
 
 
 def prepare(st):
