@@ -289,7 +289,11 @@ static void scand_start(struct scand_main *m, const char *config_path,
 	}
 	m->scand.sandbox_gate =
 		om_sandbox_gate_new((unsigned int)m->scand.config->sandbox_max_concurrent);
-	if (om_daemon_drop_privileges(m->scand.config->scand_user, &error) < 0)
+	/* a unit that starts scand as root has systemd make its scratch
+	   directory root's: scand's from here */
+	if (om_daemon_give_scratch_dir(m->scand.config->scan_temp_dir,
+				       m->scand.config->scand_user, &error) < 0 ||
+	    om_daemon_drop_privileges(m->scand.config->scand_user, &error) < 0)
 		om_fatal("%s", error);
 	/* libclamav makes a directory per scan there; if it cannot, it scans
 	   less and says "clean": refuse to start instead */

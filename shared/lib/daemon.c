@@ -121,6 +121,33 @@ int om_daemon_peer(int fd, struct om_daemon_peer *peer, char **error_r)
 	return 0;
 }
 
+int om_daemon_give_scratch_dir(const char *dir, const char *user, char **error_r)
+{
+	struct passwd *pw;
+	struct stat st;
+
+	if (geteuid() != 0 || dir == NULL || *dir == '\0' || user == NULL ||
+	    *user == '\0')
+		return 0;
+	errno = 0;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		*error_r = om_asprintf("unknown user '%s'", user);
+		return -1;
+	}
+	/* only a directory made for user: root's, in user's group, written by
+	   nobody else (never /tmp, /run or a directory of someone else's) */
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+	    st.st_gid != pw->pw_gid || (st.st_mode & S_IWOTH) != 0)
+		return 0;	/* not ours to give: check_scratch_dir says why */
+	if (chown(dir, pw->pw_uid, pw->pw_gid) < 0 || chmod(dir, 0750) < 0) {
+		*error_r = om_asprintf("scan_temp_dir %s: cannot give it to %s: %s", dir,
+				       user, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 int om_daemon_check_scratch_dir(const char *dir, char **error_r)
 {
 	char path[4096];

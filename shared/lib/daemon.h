@@ -46,6 +46,13 @@ struct om_daemon_peer {
 /* Fills peer for the connected socket fd.  0, or -1 with *error_r. */
 int om_daemon_peer(int fd, struct om_daemon_peer *peer, char **error_r);
 
+/* When running as root: gives the scratch directory dir to user and its
+   group, mode 0750, if it is root's in user's group and not writable by
+   everybody (a RuntimeDirectory systemd made for a unit that starts as
+   root with Group=; never /tmp, /run or anybody else's).  0 (also when nothing was to be done), or -1 with
+   *error_r. */
+int om_daemon_give_scratch_dir(const char *dir, const char *user, char **error_r);
+
 /* Checks that the running user can create (and remove) a directory in
    dir, as libclamav does for each scan.  0, or -1 with *error_r. */
 int om_daemon_check_scratch_dir(const char *dir, char **error_r);

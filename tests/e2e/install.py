@@ -226,10 +226,11 @@ def units_installed_enabled_and_valid(inst):
             f.write(re.sub(r"^ExecStart=/", "ExecStart=%s/" % inst.root, text, flags=re.M))
     with open(os.path.join(unitdir, "omamori-scand.service")) as f:
         scand = f.read()
-    for want in ("User=omamori", "Group=omamori", "RuntimeDirectory=omamori omamori/tmp",
+    for want in ("Group=omamori", "RuntimeDirectory=omamori omamori/tmp",
                  "RuntimeDirectoryMode=0750"):
         check(want in scand.splitlines(), "scand unit lacks %s" % want)
-    for unit in ("omamori-policyd.service", "omamori-web.service"):
+    # every daemon starts as root (its keys, its socket) and drops itself
+    for unit in ("omamori-scand.service", "omamori-policyd.service", "omamori-web.service"):
         with open(os.path.join(unitdir, unit)) as f:
             check("User=" not in f.read(), "%s must start as root (it drops privileges)" % unit)
     with open(os.path.join(unitdir, "omamori-cron.timer")) as f:

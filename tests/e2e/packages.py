@@ -331,6 +331,9 @@ def start_unit(lab, unit, ready_path):
     keys = unit_settings(lab, unit)
     user = keys.get("User", "root")
     uid, gid = user_in_root(lab, user) if user != "root" else (0, 0)
+    if "Group" in keys:     # the runtime directories' group, as systemd makes them
+        with open(in_root(lab, "/etc/group")) as g:
+            gid = [int(l.split(":")[2]) for l in g if l.split(":")[0] == keys["Group"]][0]
     mode = int(keys.get("RuntimeDirectoryMode", "0755"), 8)
     for d in keys.get("RuntimeDirectory", "").split():
         path = in_root(lab, "/run/" + d)

@@ -14,6 +14,7 @@ import io
 import os
 import pwd
 import socket
+import stat
 import struct
 import subprocess
 import sys
@@ -171,6 +172,37 @@ def scand_refuses_to_start_without_a_writable_scratch_dir(st):
     out = proc.stdout.decode(errors="replace")
     check(proc.returncode != 0, "scand started with a scratch directory it cannot write")
     check("scan_temp_dir %s: cannot create a directory there" % d in out, "log: %r" % out[-500:])
+
+
+@tap.case
+def scand_takes_the_scratch_dir_its_unit_makes(st):
+    # systemd makes a RuntimeDirectory root's, group omamori, for a unit that
+    # starts as root with Group=omamori: scand gives it to scand_user
+    d = os.path.join(st.dir, "scratch-unit-made")
+    os.makedirs(d, exist_ok=True)
+    omamori = pwd.getpwnam("omamori")
+    os.chown(d, 0, omamori.pw_gid)
+    os.chmod(d, 0o750)
+    sock = os.path.join(st.dir, "run", "unit.sock")
+    conf = os.path.join(st.dir, "etc", "omamori-unit-scratch.conf")
+    with open(st.OMAMORI_CONF) as f:
+        text = "".join(ln for ln in f if not ln.startswith(("scan_temp_dir", "scand_socket")))
+    with open(conf, "w") as f:
+        f.write(text + "scan_temp_dir = %s\nscand_socket = %s\n" % (d, sock))
+    proc = subprocess.Popen([os.path.join(BUILDDIR, "scand", "omamori-scand"), "-c", conf, "-f"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
+    try:
+        deadline = time.time() + 60
+        while not os.path.exists(sock) and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.2)
+        st_ = os.stat(d)
+        check(proc.poll() is None and os.path.exists(sock), "scand did not start")
+        check(st_.st_uid == omamori.pw_uid and stat.S_IMODE(st_.st_mode) == 0o750,
+              "the scratch dir is uid %d mode %o" % (st_.st_uid, stat.S_IMODE(st_.st_mode)))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @tap.case
