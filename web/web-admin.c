@@ -671,7 +671,7 @@ static void web_admin_page(struct web_admin *a, struct web_response *resp,
 {
 	struct web_page p;
 	struct web_settings settings;
-	char *csrf = web_link_csrf(a->req, a->mailbox);
+	char *csrf = web_link_csrf(a->req, a->mailbox, WEB_FORM_ADMIN);
 	const char *name;
 	unsigned int i;
 	int trace_status;
@@ -976,7 +976,7 @@ void web_admin_change(struct web_request *req, struct web_response *resp)
 	if (!web_admin_open(req, resp, &claims, &a, domain != NULL ? domain : "",
 			    web_form_get(&req->form, "page")))
 		return;
-	if (!web_link_csrf_spend(req, a.store, a.mailbox, a.lang, resp))
+	if (!web_link_csrf_spend(req, a.store, a.mailbox, WEB_FORM_ADMIN, a.lang, resp))
 		return;
 	if (what == NULL)
 		status = 400;

@@ -234,7 +234,7 @@ static void web_gate_warn_page(struct web_request *req, struct web_response *res
 			       const char *mailbox, int may_continue)
 {
 	struct web_page p;
-	char *csrf = may_continue ? web_link_csrf(req, mailbox) : NULL;
+	char *csrf = may_continue ? web_link_csrf(req, mailbox, WEB_FORM_GATE) : NULL;
 
 	web_page_begin(&p, req, lang, WT_GATE_WARN_TITLE);
 	web_page_raw(&p, "<p id=\"gate-warned\" class=\"warn\">");
@@ -308,7 +308,8 @@ void web_gate_act(struct web_request *req, struct web_response *resp)
 	if (!web_gate_link(req, &link, &url, resp))
 		return;
 	store = web_page_store_for(req, resp, link.mailbox, &lang);
-	if (store == NULL || !web_link_csrf_spend(req, store, link.mailbox, lang, resp)) {
+	if (store == NULL || !web_link_csrf_spend(req, store, link.mailbox,
+						    WEB_FORM_GATE, lang, resp)) {
 		om_url_free(&url);
 		return;
 	}

@@ -392,7 +392,7 @@ static void web_hold_do(struct web_request *req, struct web_response *resp,
 	char *text = NULL, *error = NULL;
 	int ret;
 
-	if (!web_link_csrf_spend(req, store, mailbox, lang, resp))
+	if (!web_link_csrf_spend(req, store, mailbox, WEB_FORM_HOLD, lang, resp))
 		return;
 	if (op == NULL || (strcmp(op, "send") != 0 && strcmp(op, "cancel") != 0) ||
 	    id == NULL || !om_hold_id_valid(id)) {
@@ -446,7 +446,7 @@ void web_hold_show(struct web_request *req, struct web_response *resp)
 	if (!web_page_found(req, resp, settings.language, ret, WT_HOLD_GONE_BODY))
 		return;
 	if (!expired && web_hold_open(&rows.rows[0], req->now)) {
-		csrf = web_link_csrf(req, claims.mailbox);
+		csrf = web_link_csrf(req, claims.mailbox, WEB_FORM_HOLD);
 		if (csrf == NULL) {
 			web_hold_rows_free(&rows);
 			web_page_unavailable(req, resp, settings.language);
@@ -516,7 +516,7 @@ void web_holds_show(struct web_request *req, struct web_response *resp)
 		web_page_unavailable(req, resp, settings.language);
 		return;
 	}
-	csrf = web_link_csrf(req, claims.mailbox);
+	csrf = web_link_csrf(req, claims.mailbox, WEB_FORM_HOLD);
 	if (csrf == NULL) {
 		web_hold_rows_free(&rows);
 		web_page_unavailable(req, resp, settings.language);

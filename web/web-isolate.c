@@ -428,7 +428,7 @@ void web_isolate_show(struct web_request *req, struct web_response *resp)
 	unmacro = !safe && web_iso_unmacro(req, store, &row, &copy) == 1;
 	locked = web_iso_locked(&row);
 	if (safe || original || unmacro || locked) {
-		csrf = web_link_csrf(req, claims.mailbox);
+		csrf = web_link_csrf(req, claims.mailbox, WEB_FORM_ISOLATED);
 		if (csrf == NULL) {
 			if (unmacro)
 				web_iso_free(&copy);
@@ -801,7 +801,7 @@ static void web_iso_list_answer(struct web_request *req, struct web_response *re
 				long long now, const struct om_unlock_result *res)
 {
 	struct web_iso_ticket ticket = { NULL, 0 };
-	char *csrf = web_link_csrf(req, mailbox);
+	char *csrf = web_link_csrf(req, mailbox, WEB_FORM_ISOLATED);
 
 	if (csrf == NULL || (res->status == OM_UNLOCK_OPENED &&
 			     web_iso_ticket_make(req, row, mailbox, password, now, &ticket) < 0))
@@ -885,7 +885,8 @@ void web_isolate_get(struct web_request *req, struct web_response *resp)
 	int ret, allowed;
 
 	store = web_link_store_for(req, OM_VAULT_TOKEN_ACTION, NULL, &claims, &lang, resp);
-	if (store == NULL || !web_link_csrf_spend(req, store, claims.mailbox, lang, resp))
+	if (store == NULL || !web_link_csrf_spend(req, store, claims.mailbox,
+						    WEB_FORM_ISOLATED, lang, resp))
 		return;
 	op = web_form_get(&req->form, "op");
 	if (op != NULL && (strcmp(op, "unlock") == 0 || strcmp(op, "member") == 0)) {

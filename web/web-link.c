@@ -91,11 +91,11 @@ char *web_link_make(struct web_request *req, const char *mailbox,
 	return token;
 }
 
-char *web_link_csrf(struct web_request *req, const char *mailbox)
+char *web_link_csrf(struct web_request *req, const char *mailbox, const char *form)
 {
 	static const char digits[] = "0123456789abcdef";
 	unsigned char nonce[WEB_NONCE_BYTES];
-	char hex[WEB_NONCE_BYTES * 2 + 1];
+	char hex[WEB_NONCE_BYTES * 2 + 1], *message, *csrf;
 	size_t i;
 
 	/* the kernel's CSPRNG, which libsodium's randombytes also reads on
@@ -109,11 +109,23 @@ char *web_link_csrf(struct web_request *req, const char *mailbox)
 		hex[2 * i + 1] = digits[nonce[i] & 0x0f];
 	}
 	hex[sizeof(hex) - 1] = '\0';
-	return web_link_make(req, mailbox, WEB_ACTION_CSRF, hex, WEB_CSRF_SECONDS);
+	message = om_asprintf("%s:%s", form, hex);
+	csrf = web_link_make(req, mailbox, WEB_ACTION_CSRF, message, WEB_CSRF_SECONDS);
+	free(message);
+	return csrf;
+}
+
+/* 1 if a csrf value's message is form's: "FORM:" and the nonce */
+static int web_link_csrf_form_is(const char *message, const char *form)
+{
+	size_t n = strlen(form);
+
+	return strncmp(message, form, n) == 0 && message[n] == ':' &&
+		strlen(message + n + 1) == WEB_NONCE_BYTES * 2;
 }
 
 int web_link_csrf_spend(struct web_request *req, struct om_store *store,
-			const char *mailbox, const char *lang,
+			const char *mailbox, const char *form, const char *lang,
 			struct web_response *resp)
 {
 	const char *csrf = web_form_get(&req->form, "csrf");
@@ -130,7 +142,7 @@ int web_link_csrf_spend(struct web_request *req, struct om_store *store,
 	}
 	if (result != OM_TOKEN_OK || strcmp(claims.action, WEB_ACTION_CSRF) != 0 ||
 	    strcmp(claims.mailbox, mailbox) != 0 ||
-	    strlen(claims.message) != WEB_NONCE_BYTES * 2) {
+	    !web_link_csrf_form_is(claims.message, form)) {
 		om_log_info("client=%s form refused: %s csrf value", req->address,
 			    csrf == NULL ? "no" : result == OM_TOKEN_EXPIRED ?
 			    "an expired" : "a bad");

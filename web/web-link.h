@@ -41,16 +41,30 @@ struct om_store *web_link_store_for(struct web_request *req, const char *action,
 char *web_link_make(struct web_request *req, const char *mailbox,
 		    const char *action, const char *message, time_t lifetime);
 
-/* A fresh CSRF value for a form of mailbox's page ("" before login):
-   a token over a random nonce, valid WEB_CSRF_SECONDS.  Allocated, or
-   NULL. */
-char *web_link_csrf(struct web_request *req, const char *mailbox);
+/* The forms a CSRF value is for, one per family of pages that spends
+   them (a value made on the quarantine page is no good on the admin
+   panel's, though both are one mailbox's). */
+#define WEB_FORM_LOGIN "login"
+#define WEB_FORM_MAIL "mail"		/* /m/, /q/ */
+#define WEB_FORM_ME "me"
+#define WEB_FORM_HOLD "hold"		/* /h/, /hl/ */
+#define WEB_FORM_ZIP "zip"
+#define WEB_FORM_ISOLATED "isolated"
+#define WEB_FORM_PORTAL "portal"
+#define WEB_FORM_PORTAL_SENDER "portal-sender"
+#define WEB_FORM_GATE "gate"
+#define WEB_FORM_ADMIN "admin"
 
-/* Spends the form's csrf field for mailbox: 1 when it is genuine, for
-   mailbox, not expired and used for the first time (store); else 0 with
-   resp filled (403; 503 when the store cannot say). */
+/* A fresh CSRF value for a form of mailbox's page ("" before login)
+   that posts to form's pages (WEB_FORM_*): a token over "FORM:" and a
+   random nonce, valid WEB_CSRF_SECONDS.  Allocated, or NULL. */
+char *web_link_csrf(struct web_request *req, const char *mailbox, const char *form);
+
+/* Spends the form's csrf field for mailbox and form: 1 when it is
+   genuine, for mailbox and form, not expired and used for the first time
+   (store); else 0 with resp filled (403; 503 when the store cannot say). */
 int web_link_csrf_spend(struct web_request *req, struct om_store *store,
-			const char *mailbox, const char *lang,
+			const char *mailbox, const char *form, const char *lang,
 			struct web_response *resp);
 
 #endif

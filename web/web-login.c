@@ -30,7 +30,7 @@ static void web_login_page(struct web_request *req, struct web_response *resp,
 			   const char *user)
 {
 	struct web_page p;
-	char *csrf = web_link_csrf(req, "");
+	char *csrf = web_link_csrf(req, "", WEB_FORM_LOGIN);
 
 	if (csrf == NULL) {
 		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
@@ -135,7 +135,7 @@ void web_login_post(struct web_request *req, struct web_response *resp)
 		web_page_message(req, resp, 503, lang, WT_ERROR_TITLE, WT_ERROR_BODY, 0);
 		return;
 	}
-	if (!web_link_csrf_spend(req, store, "", lang, resp))
+	if (!web_link_csrf_spend(req, store, "", WEB_FORM_LOGIN, lang, resp))
 		return;
 	if (user == NULL || password == NULL || *user == '\0') {
 		web_login_page(req, resp, lang, 400, 1, user);

@@ -171,7 +171,7 @@ static void web_mail_do(struct web_request *req, struct web_response *resp,
 	enum om_quarantine_result result;
 	char *message = NULL;
 
-	if (!web_link_csrf_spend(req, store, mailbox, lang, resp))
+	if (!web_link_csrf_spend(req, store, mailbox, WEB_FORM_MAIL, lang, resp))
 		return;
 	if (op_name == NULL || om_quarantine_op_parse(op_name, &op) < 0 ||
 	    id == NULL || !om_quarantine_id_valid(id)) {
@@ -219,7 +219,7 @@ void web_mail_show(struct web_request *req, struct web_response *resp)
 	}
 	if (!web_page_found(req, resp, lang, ret, WT_GONE_BODY))
 		return;
-	csrf = web_link_csrf(req, claims.mailbox);
+	csrf = web_link_csrf(req, claims.mailbox, WEB_FORM_MAIL);
 	if (csrf == NULL) {
 		om_quarantine_item_free(&item);
 		web_page_unavailable(req, resp, lang);
@@ -348,7 +348,7 @@ void web_box_show(struct web_request *req, struct web_response *resp)
 	rows.items = om_calloc(WEB_BOX_MAX_ROWS, sizeof(*rows.items));
 	if (om_store_quarantine_each(store, claims.mailbox, web_box_row_cb, &rows,
 				     &error) < 0 ||
-	    (csrf = web_link_csrf(req, claims.mailbox)) == NULL) {
+	    (csrf = web_link_csrf(req, claims.mailbox, WEB_FORM_MAIL)) == NULL) {
 		om_log_error("mailbox=%s store: %s", claims.mailbox,
 			     error != NULL ? error : "no csrf value");
 		free(error);

@@ -291,7 +291,7 @@ static void web_me_page(struct web_me *me, struct web_response *resp,
 {
 	struct web_request *req = me->req;
 	struct web_page p;
-	char *csrf = web_link_csrf(req, me->mailbox);
+	char *csrf = web_link_csrf(req, me->mailbox, WEB_FORM_ME);
 
 	if (csrf == NULL) {
 		web_page_message(req, resp, 503, me->lang, WT_ERROR_TITLE,
@@ -534,7 +534,7 @@ void web_me_change(struct web_request *req, struct web_response *resp)
 
 	if (!web_me_open(req, resp, &claims, &me))
 		return;
-	if (!web_link_csrf_spend(req, me.store, me.mailbox, me.lang, resp)) {
+	if (!web_link_csrf_spend(req, me.store, me.mailbox, WEB_FORM_ME, me.lang, resp)) {
 		free(me.may);
 		return;
 	}

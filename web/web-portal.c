@@ -178,8 +178,8 @@ static void web_portal_page(struct web_request *req, struct web_response *resp,
 	char *csrf1, *csrf2;
 
 	web_page_mailbox(req, store, recipient, &settings);
-	csrf1 = web_link_csrf(req, recipient);
-	csrf2 = web_link_csrf(req, recipient);
+	csrf1 = web_link_csrf(req, recipient, WEB_FORM_PORTAL);
+	csrf2 = web_link_csrf(req, recipient, WEB_FORM_PORTAL);
 	if (csrf1 == NULL || csrf2 == NULL) {
 		free(csrf1);
 		free(csrf2);
@@ -291,7 +291,7 @@ static void web_portal_text(struct web_page *p, const char *text, size_t len)
 static void web_portal_images_form(struct web_page *p, struct web_request *req,
 				   const char *open_token, const char *recipient)
 {
-	char *csrf = web_link_csrf(req, recipient);
+	char *csrf = web_link_csrf(req, recipient, WEB_FORM_PORTAL);
 
 	if (csrf == NULL || open_token == NULL) {
 		free(csrf);
@@ -362,7 +362,8 @@ static void web_portal_files(struct web_page *p, const struct web_request *req,
 
 	for (i = 0; i < WEB_PORTAL_MAX_PARTS &&
 		     web_portal_part(m, OM_PORTAL_FILE, i, &part) == 1; i++) {
-		csrf = web_link_csrf((struct web_request *)req, recipient);
+		csrf = web_link_csrf((struct web_request *)req, recipient,
+				     WEB_FORM_PORTAL);
 		if (csrf == NULL)
 			break;
 		if (i == 0) {
@@ -592,7 +593,8 @@ void web_portal_act(struct web_request *req, struct web_response *resp)
 	int ret;
 
 	store = web_link_store_for(req, WEB_PORTAL_ACTION, NULL, &claims, &lang, resp);
-	if (store == NULL || !web_link_csrf_spend(req, store, claims.mailbox, lang, resp))
+	if (store == NULL || !web_link_csrf_spend(req, store, claims.mailbox,
+						    WEB_FORM_PORTAL, lang, resp))
 		return;
 	op = web_form_get(&req->form, "op");
 	if (op == NULL || (strcmp(op, "code") != 0 && strcmp(op, "open") != 0 &&
@@ -691,8 +693,10 @@ static void web_portal_view_cb(void *context, const char *recipient, const char 
 static void web_portal_sent_forms(struct web_page *p, const struct web_request *req,
 				  const char *sender, const struct web_portal_sent *s)
 {
-	char *csrf1 = web_link_csrf((struct web_request *)req, sender);
-	char *csrf2 = web_link_csrf((struct web_request *)req, sender);
+	char *csrf1 = web_link_csrf((struct web_request *)req, sender,
+				    WEB_FORM_PORTAL_SENDER);
+	char *csrf2 = web_link_csrf((struct web_request *)req, sender,
+				    WEB_FORM_PORTAL_SENDER);
 
 	if (csrf1 != NULL && csrf2 != NULL) {
 		web_page_raw(p, "<form method=\"post\" action=\"");
@@ -833,7 +837,8 @@ void web_portal_sender_act(struct web_request *req, struct web_response *resp)
 	int ret;
 
 	store = web_link_store_for(req, WEB_PORTAL_SENDER_ACTION, NULL, &claims, &lang, resp);
-	if (store == NULL || !web_link_csrf_spend(req, store, claims.mailbox, lang, resp))
+	if (store == NULL || !web_link_csrf_spend(req, store, claims.mailbox,
+						    WEB_FORM_PORTAL_SENDER, lang, resp))
 		return;
 	op = web_form_get(&req->form, "op");
 	id = web_form_get(&req->form, "id");

@@ -175,7 +175,7 @@ void web_zip_show(struct web_request *req, struct web_response *resp)
 		return;
 	}
 	if (gate == NULL && web_zip_open(&row, req->now)) {
-		csrf = web_link_csrf(req, claims.mailbox);
+		csrf = web_link_csrf(req, claims.mailbox, WEB_FORM_ZIP);
 		if (csrf == NULL) {
 			web_zip_free(&row);
 			web_page_unavailable(req, resp, settings.language);
@@ -265,7 +265,8 @@ void web_zip_act(struct web_request *req, struct web_response *resp)
 	int ret;
 
 	store = web_link_store_for(req, OM_ZIP_TOKEN_ACTION, NULL, &claims, &lang, resp);
-	if (store == NULL || !web_link_csrf_spend(req, store, claims.mailbox, lang, resp))
+	if (store == NULL || !web_link_csrf_spend(req, store, claims.mailbox,
+						    WEB_FORM_ZIP, lang, resp))
 		return;
 	op = web_form_get(&req->form, "op");
 	if (op == NULL || strcmp(op, "send") != 0) {

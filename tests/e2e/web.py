@@ -293,6 +293,20 @@ def posts_without_our_csrf_value_do_nothing(st):
             data["csrf"] = csrf
         status, _, page = http(me, data)
         check(status == 403, "csrf %r: %d" % (csrf and csrf[:12], status))
+    # a genuine value of this very mailbox made for another page's forms
+    # (the quarantine pages', which a forwarded digest link shows, or the
+    # admin panel's): refused here; the same made for this page's forms is
+    # taken (so the refusal is the form's, not the value's shape)
+    for form in ("mail", "admin", "hold"):
+        csrf = token(st, USER, "csrf", form + ":" + "ab" * 16)
+        status, _, page = http(me, dict(fields, csrf=csrf))
+        check(status == 403, "a csrf value of the %s forms: %d" % (form, status))
+    good = dict(fields, entry="me-form@evil.example",
+                csrf=token(st, USER, "csrf", "me:" + "ab" * 16))
+    status, _, _ = http(me, good)
+    check(status in (200, 303) and "me-form@evil.example" in listed(st),
+          "a value of this page's forms: %d" % status)
+    st.ctl("list", "del", USER, "block", "me-form@evil.example")
     status, _, _ = http(me, dict(fields, csrf=token(st, USER, "csrf", "ef" * 16)),
                         headers={"Content-Type": "text/plain"})
     check(status == 415, "a body that is not a form: %d" % status)
