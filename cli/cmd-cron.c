@@ -585,7 +585,7 @@ static int cron_retention_check_config(const struct om_config *config)
 {
 	const char *box = config->quarantine_mailbox;
 
-	if (config->doveadm_path[0] != '/')
+	if (config->doveadm_path[0] != '/' && config->doveadm_path[0] != '\0')
 		return cron_error("cron: %s: doveadm_path '%s' is not an absolute "
 				 "path", config->path, config->doveadm_path);
 	if (config->dovecot_config[0] != '\0' && config->dovecot_config[0] != '/')
@@ -600,13 +600,18 @@ static int cron_retention_check_config(const struct om_config *config)
 
 /* 1 (said on stdout) when this host has no Dovecot to ask: a host that
    runs only omamori-policyd or the filter (doc/scaling.md) has no
-   mailboxes, and its hourly run must not fail for them. */
+   mailboxes, and its hourly run must not fail for them.  Said so by an
+   empty doveadm_path, or found so: no doveadm at its default place.  A
+   doveadm_path the administrator wrote that is not there is a mistake,
+   and fails the task as before (retention must not stop unnoticed). */
 static int cron_no_dovecot_here(const struct om_config *config, const char *task)
 {
-	if (access(config->doveadm_path, F_OK) == 0 || errno != ENOENT)
+	if (config->doveadm_path[0] != '\0' &&
+	    (strcmp(config->doveadm_path, OM_DOVEADM_PATH_DEFAULT) != 0 ||
+	     access(config->doveadm_path, F_OK) == 0 || errno != ENOENT))
 		return 0;
-	printf("%s: skipped: no Dovecot on this host (%s not found)\n", task,
-	       config->doveadm_path);
+	printf("%s: skipped: no Dovecot on this host (doveadm_path %s)\n", task,
+	       config->doveadm_path[0] != '\0' ? "not found" : "empty");
 	return 1;
 }
 

@@ -209,7 +209,6 @@ static void filter_setup(struct filter_daemon *d, const char *config_path,
 	d->config = *config_r;
 	om_log_open("omamori-filter", strcmp(d->config->log, "syslog") == 0);
 	om_config_log_warnings(d->config);
-	filter_templates_check(d->config);
 	if ((*signal_fd_r = om_daemon_signalfd(&error)) < 0 ||
 	    filter_peer_uid(d, &error) < 0 ||
 	    filter_listen(d, &error) < 0 ||
@@ -224,6 +223,7 @@ static void filter_setup(struct filter_daemon *d, const char *config_path,
 			  &store, &error) < 0)
 		om_fatal("%s", error);
 	om_store_close(&store);
+	filter_templates_check(d->config);	/* as filter_user reads them */
 }
 
 /* Waits for SIGTERM or SIGINT (SIGHUP: nothing to reload but the log);

@@ -76,6 +76,7 @@ scand_classifier_learn(struct scand_classifier *c, const struct om_phish *phish,
 	struct om_spam_lesson *lesson = om_spam_lesson_read(phish, msg, len);
 	enum om_spam_lesson_outcome outcome;
 
+	om_spam_lesson_for(lesson, mailbox);	/* the message's digest, unlocked */
 	pthread_rwlock_wrlock(&c->lock);
 	outcome = om_spam_lesson_learn_once(c->db, lesson, mailbox, is_spam);
 	pthread_rwlock_unlock(&c->lock);

@@ -249,7 +249,6 @@ static void scand_start(struct scand_main *m, const char *config_path,
 	om_log_open("omamori-scand",
 		    strcmp(m->scand.config->log, "syslog") == 0);
 	om_config_log_warnings(m->scand.config);
-	scand_templates_check(m->scand.config);
 	m->signal_fd = om_daemon_signalfd(&error);
 	if (m->signal_fd < 0)
 		om_fatal("%s", error);
@@ -295,6 +294,7 @@ static void scand_start(struct scand_main *m, const char *config_path,
 				       m->scand.config->scand_user, &error) < 0 ||
 	    om_daemon_drop_privileges(m->scand.config->scand_user, &error) < 0)
 		om_fatal("%s", error);
+	scand_templates_check(m->scand.config);	/* as scand_user reads them */
 	/* libclamav makes a directory per scan there; if it cannot, it scans
 	   less and says "clean": refuse to start instead */
 	if (om_daemon_check_scratch_dir(m->scand.config->scan_temp_dir, &error) < 0)

@@ -232,7 +232,8 @@ static const struct {
 	  "what omamori did) are kept; omamorictl cron (events-expiry) forgets "
 	  "older ones. The default, 396 (13 months), keeps a year of monthly "
 	  "reports and the month before; a site's privacy rules may want less "
-	  "(reports of months older than that are then empty)." },
+	  "(reports of months older than that are then empty; below 62 even "
+	  "last month's report misses its first days)." },
 	{ "freemail_domains",
 	  "The free-mail providers of the rule PHISH_FREEMAIL_REPLYTO "
 	  "(doc/spam.md); without the file only that rule is off." },
@@ -248,7 +249,9 @@ static const struct {
 	  "moving them into or out of Junk (the classifier is every customer's: "
 	  "this bounds what one mailbox can do to it); further moves still move "
 	  "the mail, unlearned, and scand logs the mailbox once; 0: no bound." },
-	{ "doveadm_path", "What omamorictl cron runs." },
+	{ "doveadm_path", "What omamorictl cron runs. Empty on a host without "
+	  "Dovecot (one that runs only omamori-policyd or the filter): cron then "
+	  "skips the mailbox tasks, as it does when the default is not there." },
 	{ "dovecot_config", "Given to doveadm as -c by omamorictl cron." },
 	{ "doveadm_socket",
 	  "Dovecot's doveadm server socket omamori-web moves mail through (it is "

@@ -104,7 +104,7 @@ static const struct om_param om_params[] = {
 	{ "spam_rules", OM_PARAM_STR, OFF(spam_rules), "/etc/omamori/spam.rules", 0, 0, NULL },
 	{ "spam_save_interval", OM_PARAM_LONG, OFF(spam_save_interval), "10", 1, 3600, NULL },
 	{ "learn_max_per_hour", OM_PARAM_LONG, OFF(learn_max_per_hour), "200", 0, 1000000, NULL },
-	{ "doveadm_path", OM_PARAM_STR, OFF(doveadm_path), "/usr/bin/doveadm", 0, 0, NULL },
+	{ "doveadm_path", OM_PARAM_STR, OFF(doveadm_path), OM_DOVEADM_PATH_DEFAULT, 0, 0, NULL },
 	{ "dovecot_config", OM_PARAM_STR, OFF(dovecot_config), "", 0, 0, NULL },
 	{ "doveadm_socket", OM_PARAM_STR, OFF(doveadm_socket), "", 0, 0, NULL },
 	{ "web_listen", OM_PARAM_STR, OFF(web_listen), "127.0.0.1:8741", 0, 0, NULL },

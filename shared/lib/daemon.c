@@ -8,6 +8,7 @@
 #include "lib/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <string.h>
@@ -125,6 +126,7 @@ int om_daemon_give_scratch_dir(const char *dir, const char *user, char **error_r
 {
 	struct passwd *pw;
 	struct stat st;
+	int fd;
 
 	if (geteuid() != 0 || dir == NULL || *dir == '\0' || user == NULL ||
 	    *user == '\0')
@@ -135,16 +137,25 @@ int om_daemon_give_scratch_dir(const char *dir, const char *user, char **error_r
 		*error_r = om_asprintf("unknown user '%s'", user);
 		return -1;
 	}
+	/* the directory itself, never a link put in its place: what is
+	   checked is what is changed */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;	/* not there: check_scratch_dir says so */
 	/* only a directory made for user: root's, in user's group, written by
 	   nobody else (never /tmp, /run or a directory of someone else's) */
-	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
-	    st.st_gid != pw->pw_gid || (st.st_mode & S_IWOTH) != 0)
+	if (fstat(fd, &st) < 0 || st.st_uid != 0 || st.st_gid != pw->pw_gid ||
+	    (st.st_mode & S_IWOTH) != 0) {
+		(void)close(fd);
 		return 0;	/* not ours to give: check_scratch_dir says why */
-	if (chown(dir, pw->pw_uid, pw->pw_gid) < 0 || chmod(dir, 0750) < 0) {
+	}
+	if (fchown(fd, pw->pw_uid, pw->pw_gid) < 0 || fchmod(fd, 0750) < 0) {
 		*error_r = om_asprintf("scan_temp_dir %s: cannot give it to %s: %s", dir,
 				       user, strerror(errno));
+		(void)close(fd);
 		return -1;
 	}
+	(void)close(fd);
 	return 0;
 }
 

@@ -191,6 +191,9 @@ struct om_config {
 	char *warnings;
 };
 
+/* doveadm_path's default; "" says this host has no Dovecot */
+#define OM_DOVEADM_PATH_DEFAULT "/usr/bin/doveadm"
+
 /* The longest outbound_filter ("transport:nexthop"): it must fit in a
    policy answer with "FILTER " before it. */
 #define OM_OUTBOUND_FILTER_MAX 200

@@ -604,6 +604,8 @@ struct om_spam_lesson {
 	int sender_read, has_sender;
 	const char *msg;	/* the caller's, for the lesson's key */
 	size_t len;
+	char key[OM_SPAM_LESSON_KEY_MAX];	/* om_spam_lesson_for; "" until then */
+	char key_mailbox[OM_ADDRESS_KEY_MAX];	/* the mailbox it is for */
 };
 
 static void om_spam_lesson_token(void *context, const char *token)
@@ -647,9 +649,7 @@ void om_spam_lesson_learn(struct om_spam_db *db, const struct om_spam_lesson *le
 	om_spam_learn_counted(db, is_spam, l.delta);
 }
 
-/* key = "lesson@:" + hex of BLAKE2b-128(folded mailbox, NUL, message) */
-static void om_spam_lesson_key(char key[OM_SPAM_LESSON_KEY_MAX],
-			       const struct om_spam_lesson *lesson, const char *mailbox)
+void om_spam_lesson_for(struct om_spam_lesson *lesson, const char *mailbox)
 {
 	unsigned char digest[OM_SPAM_LESSON_DIGEST];
 	char folded[OM_ADDRESS_KEY_MAX];
@@ -657,26 +657,31 @@ static void om_spam_lesson_key(char key[OM_SPAM_LESSON_KEY_MAX],
 
 	if (om_address_key(mailbox, folded, sizeof(folded)) < 0)
 		(void)om_strlcpy(folded, mailbox, sizeof(folded));	/* cut: still one key */
+	if (lesson->key[0] != '\0' && strcmp(lesson->key_mailbox, folded) == 0)
+		return;
+	/* key = "lesson@:" + hex of BLAKE2b-128(folded mailbox, NUL, message) */
 	(void)crypto_generichash_init(&state, NULL, 0, sizeof(digest));
 	(void)crypto_generichash_update(&state, (const unsigned char *)folded,
 					strlen(folded) + 1);
 	(void)crypto_generichash_update(&state, (const unsigned char *)lesson->msg,
 					lesson->len);
 	(void)crypto_generichash_final(&state, digest, sizeof(digest));
-	memcpy(key, OM_SPAM_LESSON_PREFIX, sizeof(OM_SPAM_LESSON_PREFIX) - 1);
-	(void)sodium_bin2hex(key + sizeof(OM_SPAM_LESSON_PREFIX) - 1,
+	memcpy(lesson->key, OM_SPAM_LESSON_PREFIX, sizeof(OM_SPAM_LESSON_PREFIX) - 1);
+	(void)sodium_bin2hex(lesson->key + sizeof(OM_SPAM_LESSON_PREFIX) - 1,
 			     2 * OM_SPAM_LESSON_DIGEST + 1, digest, sizeof(digest));
+	memcpy(lesson->key_mailbox, folded, sizeof(folded));
 }
 
 enum om_spam_lesson_outcome
-om_spam_lesson_learn_once(struct om_spam_db *db, const struct om_spam_lesson *lesson,
+om_spam_lesson_learn_once(struct om_spam_db *db, struct om_spam_lesson *lesson,
 			  const char *mailbox, int is_spam)
 {
-	char key[OM_SPAM_LESSON_KEY_MAX];
+	const char *key;
 	const struct om_spam_counts *c;
 	int taught_spam, taught_ham;
 
-	om_spam_lesson_key(key, lesson, mailbox);
+	om_spam_lesson_for(lesson, mailbox);	/* done already when asked before */
+	key = lesson->key;
 	c = om_spam_table_get(db->table, om_spam_table_key(db->table, key));
 	taught_spam = c != NULL && c->spam > 0;
 	taught_ham = c != NULL && c->ham > 0;

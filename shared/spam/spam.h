@@ -84,14 +84,16 @@ void om_spam_lesson_free(struct om_spam_lesson **lesson);
    corrects the move into it).  The memory is a key beside the tokens
    (saved, loaded and pruned with them), made of a digest of mailbox and
    message: neither is kept.  Under the caller's write lock, as
-   om_spam_lesson_learn. */
+   om_spam_lesson_learn; om_spam_lesson_for (without the lock) makes the
+   key first, the digest of a message of up to scan_max_size. */
 enum om_spam_lesson_outcome {
 	OM_SPAM_LESSON_NEW,		/* learned */
 	OM_SPAM_LESSON_REPEATED,	/* taught so before: nothing counted */
 	OM_SPAM_LESSON_CORRECTED,	/* unlearned from the other side, learned */
 };
+void om_spam_lesson_for(struct om_spam_lesson *lesson, const char *mailbox);
 enum om_spam_lesson_outcome
-om_spam_lesson_learn_once(struct om_spam_db *db, const struct om_spam_lesson *lesson,
+om_spam_lesson_learn_once(struct om_spam_db *db, struct om_spam_lesson *lesson,
 			  const char *mailbox, int is_spam);
 const char *om_spam_lesson_outcome_name(enum om_spam_lesson_outcome outcome);
 /* 1 if no ham came from site (om_phish_sender: the From site as it is;

@@ -633,6 +633,13 @@ static void om_tokenize_header_line(void *context, const char *name, const char 
 
 	if (value == NULL || strlen(name) > 30)
 		return;
+	/* a field name of letters, digits and - _ . (all mail software
+	   writes): RFC 5322 allows "Site@" or "Lesson@" too, whose words
+	   would be the classifier's own keys beside the tokens (spam.c's
+	   site@: and lesson@:), so a sender could forge them */
+	if (name[strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			"0123456789-_.")] != '\0')
+		return;
 	for (i = 0; name[i] != '\0'; i++)
 		prefix[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
 	prefix[i++] = ':';

@@ -301,10 +301,14 @@ static const char *const om_pg_text[OM_PG_COUNT] = {
 	/* the classifier's memory of the sites ham came from (spam.c's
 	   "site@:", "site#:", "site=:", "site~:" and "site^:" keys) outlives a prune
 	   while ham counts it: a partner who wrote once is still one; a
-	   site only spam came from goes like any rare token */
+	   site only spam came from goes like any rare token; and a
+	   mailbox's "lesson@:" keys (what it taught with each message, a
+	   count of one) stay, or a move out of Junk after a prune could no
+	   longer take back the move in */
 	[OM_PG_SPAM_PRUNE] =
 		"DELETE FROM spam_tokens WHERE spam + ham <= $1 AND "
-		"NOT (ham > 0 AND substr(token, 1, 5) IN ('site@', 'site#', 'site=', 'site~', 'site^'))",
+		"NOT (ham > 0 AND substr(token, 1, 5) IN ('site@', 'site#', 'site=', 'site~', 'site^')) "
+		"AND substr(token, 1, 8) <> 'lesson@:'",
 	[OM_PG_SPAM_TOKEN_COUNT] = "SELECT count(*) FROM spam_tokens",
 	[OM_PG_SPAM_REVISION_BUMP] =
 		"UPDATE revisions SET value = value + 1 WHERE name = 'spam'",
@@ -1596,12 +1600,19 @@ static const struct {
 	{ 24, OM_PG_CONFIG_CHANGED_V25
 	      "UPDATE schema_version SET version = 25 WHERE id = 1;" },
 	/* v26 (doc/store.md "Keys in one spelling"): the keys lookups fold
-	   in that spelling, as store.c now writes them */
-	{ 25, "ALTER TABLE subscriptions DISABLE TRIGGER subscriptions_history;"
+	   in that spelling, as store.c now writes them.  The change triggers
+	   are quiet for it as for an import (a row each moved the one
+	   revision row again: minutes for a few hundred thousand rows, every
+	   config writer of every host waiting), and the revision moves once
+	   at the end; the upgrade restarts the daemons, which load anew */
+	{ 25, "SELECT set_config('omamori.import', 'on', true);"
+	      "ALTER TABLE subscriptions DISABLE TRIGGER subscriptions_history;"
 	      OM_STORE_SQL_FOLD_SUBSCRIPTIONS(OM_PG_FOLD)
 	      "ALTER TABLE subscriptions ENABLE TRIGGER subscriptions_history;"
 	      OM_STORE_SQL_FOLD_REST(OM_PG_FOLD, OM_PG_GROUP_FOLD,
 				     "CAST(extract(epoch FROM now()) AS BIGINT)")
+	      "SELECT set_config('omamori.import', 'off', true);"
+	      "UPDATE revisions SET value = value + 1 WHERE name = 'config';"
 	      "UPDATE schema_version SET version = 26 WHERE id = 1;" },
 };
 

@@ -257,10 +257,14 @@ static const char *const om_sql_text[OM_SQL_COUNT] = {
 	/* the classifier's memory of the sites ham came from (spam.c's
 	   "site@:", "site#:", "site=:", "site~:" and "site^:" keys) outlives a prune
 	   while ham counts it: a partner who wrote once is still one; a
-	   site only spam came from goes like any rare token */
+	   site only spam came from goes like any rare token; and a
+	   mailbox's "lesson@:" keys (what it taught with each message, a
+	   count of one) stay, or a move out of Junk after a prune could no
+	   longer take back the move in */
 	[OM_SQL_SPAM_PRUNE] =
 		"DELETE FROM spam_tokens WHERE spam + ham <= ?1 AND "
-		"NOT (ham > 0 AND substr(token, 1, 5) IN ('site@', 'site#', 'site=', 'site~', 'site^'))",
+		"NOT (ham > 0 AND substr(token, 1, 5) IN ('site@', 'site#', 'site=', 'site~', 'site^')) "
+		"AND substr(token, 1, 8) <> 'lesson@:'",
 	[OM_SQL_SPAM_TOKEN_COUNT] = "SELECT count(*) FROM spam_tokens",
 	/* token deletions have no trigger: the pruner tells the readers */
 	[OM_SQL_SPAM_REVISION_BUMP] = "UPDATE revisions SET value = value + 1 WHERE name = 'spam'",

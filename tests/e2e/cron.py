@@ -182,7 +182,7 @@ def a_host_without_dovecot_skips_the_mailbox_tasks(st):
     age(st, "bob@example.test", old, 5)
     bare = os.path.join(st.dir, "etc", "omamori-bare.conf")
     with open(st.OMAMORI_CONF) as f, open(bare, "w") as g:
-        g.write(f.read() + "doveadm_path = %s/no-dovecot/doveadm\n" % st.dir)
+        g.write(f.read() + "doveadm_path =\n")
     proc = cron(st, "--now", conf=bare)
     check("quarantine-retention: skipped: no Dovecot on this host" in proc.stdout and
           "quarantine-digest: skipped: no Dovecot on this host" in proc.stdout and
@@ -190,6 +190,12 @@ def a_host_without_dovecot_skips_the_mailbox_tasks(st):
           "task quarantine-digest failed" not in proc.stderr,
           "stdout %r stderr %r" % (proc.stdout, proc.stderr))
     check(old in quarantined(st, "bob@example.test"), "expunged without doveadm?")
+    # a doveadm_path written wrong is a mistake, not a host without Dovecot
+    with open(st.OMAMORI_CONF) as f, open(bare, "w") as g:
+        g.write(f.read() + "doveadm_path = %s/typo/doveadm\n" % st.dir)
+    proc = cron(st, "--now", conf=bare)
+    check(proc.returncode == 2 and "task quarantine-retention failed" in proc.stderr,
+          "a wrong doveadm_path: %d %r" % (proc.returncode, proc.stderr))
 
 
 @tap.case

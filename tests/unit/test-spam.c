@@ -134,6 +134,18 @@ static void test_token_places(void)
 	TAP_OK(has_token(broken, strlen(broken), "website") &&
 	       has_token(broken, strlen(broken), "url:cheap-sites.example"),
 	       "text of a multipart whose boundaries are broken is still tokenized");
+	{
+		/* field names RFC 5322 allows whose words would be the
+		   classifier's own keys: a sender cannot write them */
+		static const char forged[] = "Subject: hi\nSite@: rnicrosoft.com\n"
+			"Lesson@: 00112233445566778899aabbccddeeff\nList-Id: fork\n\nhello\n";
+
+		TAP_OK(!has_token(forged, strlen(forged), "site@:rnicrosoft.com") &&
+		       !has_token(forged, strlen(forged),
+				  "lesson@:00112233445566778899aabbccddeeff") &&
+		       has_token(forged, strlen(forged), "list-id:fork"),
+		       "a header named Site@ or Lesson@ makes no key of the classifier's");
+	}
 }
 
 /* Word pairs in the body, Received networks, link domains and the form
