@@ -101,6 +101,15 @@ void om_free(void *pp)
 	*p = NULL;
 }
 
+void om_free_strings(char **strings, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		free(strings[i]);
+	free(strings);
+}
+
 void om_buf_init(struct om_buf *b)
 {
 	b->data = NULL;

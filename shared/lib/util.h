@@ -23,6 +23,8 @@ char *om_asprintf(const char *fmt, ...) OM_ATTR_FORMAT(1, 2);
 char *om_vasprintf(const char *fmt, va_list ap) OM_ATTR_FORMAT(1, 0);
 /* Frees *p and sets it to NULL. */
 void om_free(void *pp);
+/* Frees the count strings of an array, then the array. */
+void om_free_strings(char **strings, size_t count);
 
 /* A growable byte buffer, always NUL-terminated (the NUL is not counted). */
 struct om_buf {

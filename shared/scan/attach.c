@@ -224,21 +224,12 @@ int om_att_rules_load(const char *path, struct om_att_rules **rules_r,
 	return ret;
 }
 
-static void om_att_list_free(char **list, size_t count)
-{
-	size_t i;
-
-	for (i = 0; i < count; i++)
-		free(list[i]);
-	free(list);
-}
-
 void om_att_rules_free(struct om_att_rules **rules)
 {
 	if (*rules == NULL)
 		return;
-	om_att_list_free((*rules)->risky, (*rules)->risky_count);
-	om_att_list_free((*rules)->exempt, (*rules)->exempt_count);
+	om_free_strings((*rules)->risky, (*rules)->risky_count);
+	om_free_strings((*rules)->exempt, (*rules)->exempt_count);
 	free(*rules);
 	*rules = NULL;
 }

@@ -335,7 +335,8 @@ static int om_store_list_change_rows(struct om_store *store, const char *scope,
 	return (int)(add ? after - before : before - after);
 }
 
-/* count keys folded (om_store_key; NULL stays NULL), and frees them. */
+/* count keys folded (om_store_key; NULL stays NULL); om_free_strings
+   frees them. */
 static char **om_store_keys(const char *const *keys, size_t count)
 {
 	char **folded = om_calloc(count + 1, sizeof(char *));
@@ -344,15 +345,6 @@ static char **om_store_keys(const char *const *keys, size_t count)
 	for (i = 0; i < count; i++)
 		folded[i] = om_store_key(keys[i]);
 	return folded;
-}
-
-static void om_store_keys_free(char **keys, size_t count)
-{
-	size_t i;
-
-	for (i = 0; i < count; i++)
-		free(keys[i]);
-	free(keys);
 }
 
 int om_store_list_change(struct om_store *store, const char *scope_in,
@@ -372,7 +364,7 @@ int om_store_list_change(struct om_store *store, const char *scope_in,
 	ret = om_store_list_change_rows(store, scope, kind,
 					(const char *const *)entries, count, add,
 					max_entries, error_r);
-	om_store_keys_free(entries, count);
+	om_free_strings(entries, count);
 	free(scope);
 	return om_store_finish(store, ret, error_r);
 }
@@ -532,7 +524,7 @@ int om_store_list_import(struct om_store *store,
 		if (ret < 0)
 			*failed_row_r = i;
 	}
-	om_store_keys_free(keys, 2 * count);
+	om_free_strings(keys, 2 * count);
 	free(rows);
 	return om_store_finish(store, ret, error_r) < 0 ? -1 : 0;
 }

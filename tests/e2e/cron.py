@@ -157,13 +157,20 @@ def hourly_at_minute_zero(st):
     check(old not in quarantined(st, "carol@example.test"), "not expunged at 07:00")
 
 
+def conf_with(st, name, lines):
+    """A copy of the stack's omamori.conf with lines appended (the last
+    line of a parameter counts); its path."""
+    path = os.path.join(st.dir, "etc", name)
+    with open(st.OMAMORI_CONF) as f, open(path, "w") as g:
+        g.write(f.read() + lines)
+    return path
+
+
 @tap.case
 def doveadm_failure_is_an_error(st):
     old = quarantine(st, "bob@example.test")
     age(st, "bob@example.test", old, 5)
-    bad = os.path.join(st.dir, "etc", "omamori-bad.conf")
-    with open(st.OMAMORI_CONF) as f, open(bad, "w") as g:
-        g.write(f.read() + "dovecot_config = %s/missing.conf\n" % st.dir)
+    bad = conf_with(st, "omamori-bad.conf", "dovecot_config = %s/missing.conf\n" % st.dir)
     proc = cron(st, "--now", conf=bad)
     check(proc.returncode == 2, "exit %d" % proc.returncode)
     check("doveadm user '*' failed" in proc.stderr and "nothing expunged" in proc.stderr,
@@ -180,9 +187,7 @@ def a_host_without_dovecot_skips_the_mailbox_tasks(st):
     # a policyd-only host (doc/scaling.md): its hourly run must not fail
     old = quarantine(st, "bob@example.test")
     age(st, "bob@example.test", old, 5)
-    bare = os.path.join(st.dir, "etc", "omamori-bare.conf")
-    with open(st.OMAMORI_CONF) as f, open(bare, "w") as g:
-        g.write(f.read() + "doveadm_path =\n")
+    bare = conf_with(st, "omamori-bare.conf", "doveadm_path =\n")
     proc = cron(st, "--now", conf=bare)
     check("quarantine-retention: skipped: no Dovecot on this host" in proc.stdout and
           "quarantine-digest: skipped: no Dovecot on this host" in proc.stdout and
@@ -191,8 +196,7 @@ def a_host_without_dovecot_skips_the_mailbox_tasks(st):
           "stdout %r stderr %r" % (proc.stdout, proc.stderr))
     check(old in quarantined(st, "bob@example.test"), "expunged without doveadm?")
     # a doveadm_path written wrong is a mistake, not a host without Dovecot
-    with open(st.OMAMORI_CONF) as f, open(bare, "w") as g:
-        g.write(f.read() + "doveadm_path = %s/typo/doveadm\n" % st.dir)
+    bare = conf_with(st, "omamori-typo.conf", "doveadm_path = %s/typo/doveadm\n" % st.dir)
     proc = cron(st, "--now", conf=bare)
     check(proc.returncode == 2 and "task quarantine-retention failed" in proc.stderr,
           "a wrong doveadm_path: %d %r" % (proc.returncode, proc.stderr))
