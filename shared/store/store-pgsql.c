@@ -38,6 +38,7 @@
  * queued while the server is away) is not.
  */
 #include "store/store-private.h"
+#include "store/store-sql.h"
 #include "lib/util.h"
 
 #include <libpq-fe.h>

@@ -9,6 +9,7 @@
  * revision), so no writer can forget them.
  */
 #include "store/store-private.h"
+#include "store/store-sql.h"
 #include "lib/util.h"
 
 #include <sqlite3.h>

@@ -79,7 +79,9 @@ SQLITE_BACKEND = "shared/store/store-sqlite.c"
 OFFICE_DECRYPT = "shared/scan/office-decrypt.c"
 OFFICE_RC4 = "shared/scan/office-rc4.c"
 PGSQL_BACKEND = "shared/store/store-pgsql.c"
-BACKENDS = (SQLITE_BACKEND, PGSQL_BACKEND)
+# SQL text the two backends share, included by them alone
+SHARED_SQL = "shared/store/store-sql.h"
+BACKENDS = (SQLITE_BACKEND, PGSQL_BACKEND, SHARED_SQL)
 FIELD = [
     (re.compile(r"^sqlite3\.h$"), {SQLITE_BACKEND}),
     (re.compile(r"^libpq-fe\.h$"), {PGSQL_BACKEND}),
