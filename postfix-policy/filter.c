@@ -190,12 +190,7 @@ static int filter_open_spool(struct filter_daemon *d, char **error_r)
    found at the first hold. */
 static void filter_templates_check(const struct om_config *config)
 {
-	char *error = NULL;
-
-	if (om_notify_templates_check(config->templates_dir, &error) < 0) {
-		om_log_warn("%s: notices cannot be sent", error);
-		free(error);
-	}
+	om_notify_templates_warn(config->templates_dir, "notices cannot be sent");
 }
 
 static void filter_setup(struct filter_daemon *d, const char *config_path,

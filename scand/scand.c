@@ -176,12 +176,8 @@ static void scand_loop(struct scand_main *m)
    notice then fails its scan, and waits). */
 static void scand_templates_check(const struct om_config *config)
 {
-	char *error = NULL;
-
-	if (om_notify_templates_check(config->templates_dir, &error) < 0) {
-		om_log_warn("%s: mail that needs a notice cannot be delivered", error);
-		free(error);
-	}
+	om_notify_templates_warn(config->templates_dir,
+				 "mail that needs a notice cannot be delivered");
 }
 
 static void scand_usage(void)

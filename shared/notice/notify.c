@@ -5,6 +5,7 @@
  * mail template into subject and body.
  */
 #include "notice/notify.h"
+#include "lib/log.h"
 #include "lib/util.h"
 
 #include <stdlib.h>
@@ -106,6 +107,16 @@ int om_notify_templates_check(const char *dir, char **error_r)
 		}
 	}
 	return 0;
+}
+
+void om_notify_templates_warn(const char *dir, const char *consequence)
+{
+	char *error = NULL;
+
+	if (om_notify_templates_check(dir, &error) < 0) {
+		om_log_warn("%s: %s", error, consequence);
+		free(error);
+	}
 }
 
 int om_notify_split_mail(char *text, const char **subject_r,

@@ -55,6 +55,9 @@ char *om_notify_unscanned(const char *dir, const char *lang,
    find missing at its first virus or hold.  0, or -1 with *error_r
    naming the first file at fault. */
 int om_notify_templates_check(const char *dir, char **error_r);
+/* The same, said as a warning in the log with what follows from it
+   (consequence), for a daemon at its start. */
+void om_notify_templates_warn(const char *dir, const char *consequence);
 
 /* What becomes of a held mail at the end of its hold (the hold-expiry
    setting's send, discard or admin), as a clause of the hold notice's

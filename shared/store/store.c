@@ -377,17 +377,29 @@ int om_store_list_add(struct om_store *store, const char *scope,
 				    error_r) < 0 ? -1 : 0;
 }
 
+/* The arguments of one entry of scope's kind list checked, and its scope
+   and entry folded (om_store_key; the caller frees them).  0 or -1. */
+static int om_store_list_entry_args(const char *scope_in, const char *kind,
+				    const char *entry_in, char **scope_r,
+				    char **entry_r, char **error_r)
+{
+	if (om_store_list_args(scope_in, kind, error_r) < 0 ||
+	    om_store_need(entry_in, "list entry", error_r) < 0)
+		return -1;
+	*scope_r = om_store_key(scope_in);
+	*entry_r = om_store_key(entry_in);
+	return 0;
+}
+
 int om_store_list_has(struct om_store *store, const char *scope_in,
 		      const char *kind, const char *entry_in, char **error_r)
 {
 	char *scope, *entry;
 	int ret;
 
-	if (om_store_list_args(scope_in, kind, error_r) < 0 ||
-	    om_store_need(entry_in, "list entry", error_r) < 0)
+	if (om_store_list_entry_args(scope_in, kind, entry_in, &scope, &entry,
+				     error_r) < 0)
 		return -1;
-	scope = om_store_key(scope_in);
-	entry = om_store_key(entry_in);
 	ret = store->backend->list_has(store, scope, kind, entry, error_r);
 	free(entry);
 	free(scope);
@@ -400,11 +412,9 @@ int om_store_list_delete(struct om_store *store, const char *scope_in,
 	char *scope, *entry;
 	int ret;
 
-	if (om_store_list_args(scope_in, kind, error_r) < 0 ||
-	    om_store_need(entry_in, "list entry", error_r) < 0)
+	if (om_store_list_entry_args(scope_in, kind, entry_in, &scope, &entry,
+				     error_r) < 0)
 		return -1;
-	scope = om_store_key(scope_in);
-	entry = om_store_key(entry_in);
 	ret = om_store_wrote(store, store->backend->list_remove(store, scope, kind,
 								 entry, error_r));
 	free(entry);
